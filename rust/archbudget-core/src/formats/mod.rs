@@ -1,0 +1,2 @@
+//! Readers of model descriptions.
+pub mod keras;

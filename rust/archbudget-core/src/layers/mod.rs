@@ -1,0 +1,1 @@
+//! Keras layer rules, one file per family.

@@ -1,0 +1,67 @@
+//! Declared weights. A layer rule declares each weight it creates (name, labelled
+//! dimensions, trainable); counts, bytes and `--explain` formulas are all derived from
+//! these declarations, as Keras's `count_params` derives them from `layer.weights`.
+use crate::error::{mul, Result};
+
+/// One dimension of a weight, labelled for the explanation (`9 inputs`, `64 units`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dim {
+    pub size: u64,
+    pub label: &'static str,
+}
+
+pub fn dim(size: u64, label: &'static str) -> Dim {
+    Dim { size, label }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weight {
+    pub name: String,
+    pub dims: Vec<Dim>,
+    pub trainable: bool,
+}
+
+impl Weight {
+    pub fn new(name: impl Into<String>, dims: Vec<Dim>) -> Self {
+        Weight { name: name.into(), dims, trainable: true }
+    }
+
+    pub fn frozen(mut self) -> Self {
+        self.trainable = false;
+        self
+    }
+
+    pub fn numel(&self, location: &str) -> Result<u64> {
+        self.dims.iter().try_fold(1u64, |acc, d| mul(acc, d.size, location, "parameter count"))
+    }
+
+    /// `3 kh × 3 kw × 16 in_channels × 32 filters`
+    pub fn formula(&self) -> String {
+        self.dims.iter().map(|d| format!("{} {}", d.size, d.label)).collect::<Vec<_>>().join(" × ")
+    }
+}
+
+/// Totals of a list of weights: (all, trainable, non-trainable).
+pub fn totals(weights: &[Weight], location: &str) -> Result<(u64, u64, u64)> {
+    let (mut trainable, mut frozen) = (0u64, 0u64);
+    for w in weights {
+        let n = w.numel(location)?;
+        let slot = if w.trainable { &mut trainable } else { &mut frozen };
+        *slot = slot.checked_add(n).ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
+    }
+    let all = trainable.checked_add(frozen).ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
+    Ok((all, trainable, frozen))
+}
+
+/// `Dense: 9 inputs × 64 units + 64 biases = 640`
+pub fn explain(class_name: &str, weights: &[Weight], location: &str) -> Result<String> {
+    let (all, _, _) = totals(weights, location)?;
+    if weights.is_empty() {
+        return Ok(format!("{class_name}: no weights = 0"));
+    }
+    let terms: Vec<String> = weights
+        .iter()
+        .map(|w| if w.trainable { w.formula() } else { format!("{} (non-trainable)", w.formula()) })
+        .collect();
+    Ok(format!("{class_name}: {} = {all}", terms.join(" + ")))
+}
