@@ -7,6 +7,7 @@ pub mod arch;
 pub mod error;
 pub mod formats;
 pub mod layers;
+pub mod memory;
 pub mod shape;
 pub mod summary;
 pub mod weight;

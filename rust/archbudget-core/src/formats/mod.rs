@@ -1,2 +1,3 @@
 //! Readers of model descriptions.
+pub mod hf;
 pub mod keras;

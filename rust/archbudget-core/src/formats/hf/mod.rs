@@ -1,0 +1,1 @@
+//! transformers config.json reader: exact parameter counts per model type.

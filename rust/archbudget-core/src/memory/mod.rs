@@ -1,0 +1,1 @@
+//! Peak GPU memory and FLOPs of a PyTorch training or inference step.
