@@ -61,7 +61,16 @@ pub fn explain(class_name: &str, weights: &[Weight], location: &str) -> Result<S
     }
     let terms: Vec<String> = weights
         .iter()
-        .map(|w| if w.trainable { w.formula() } else { format!("{} (non-trainable)", w.formula()) })
+        .map(|w| {
+            // Sub-layer weights (`query/kernel`) are named; a plain kernel or bias is
+            // clear from its labels alone.
+            let formula = if w.name.contains('/') { format!("{} ({})", w.name, w.formula()) } else { w.formula() };
+            if w.trainable {
+                formula
+            } else {
+                format!("{formula} (non-trainable)")
+            }
+        })
         .collect();
     Ok(format!("{class_name}: {} = {all}", terms.join(" + ")))
 }

@@ -1,0 +1,8 @@
+"""archbudget: exact parameter counts, shapes, FLOPs and peak GPU memory of neural
+networks from their description (Keras JSON, transformers config.json, family
+templates), without building them."""
+from archbudget._core import __version__
+from archbudget.api import Summary, summary
+from archbudget.errors import ArchBudgetError
+
+__all__ = ["ArchBudgetError", "Summary", "__version__", "summary"]

@@ -1,0 +1,3 @@
+from archbudget.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""Options shared by several commands, declared once."""
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class HeadChoice(str, Enum):
+    base = "base"
+    causal_lm = "causal_lm"
+
+
+Model = Annotated[
+    str,
+    typer.Argument(help="Keras JSON, .keras archive or transformers config.json; '-' reads standard input.", show_default=False),
+]
+Format = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs (to stdout).")]
+Head = Annotated[
+    Optional[HeadChoice],
+    typer.Option("--head", help="transformers: base (AutoModel) or causal_lm (with the LM head; default where the type has one)."),
+]

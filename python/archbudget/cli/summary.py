@@ -1,0 +1,27 @@
+"""`archbudget summary MODEL`."""
+from archbudget import api
+from archbudget.cli import options
+from archbudget.cli.errors import reported
+from archbudget.cli.input import read_model
+from archbudget.cli.output import print_json, print_summary
+
+
+def summary(
+    model: options.Model,
+    head: options.Head = None,
+    explain: bool = False,
+    format: options.Format = options.OutputFormat.table,
+) -> None:
+    """Per-layer output shapes and parameter counts, as Keras's model.summary() (or per
+    module for a transformers config.json). --explain shows each count as its formula."""
+    with reported():
+        data, location = read_model(model)
+        s = api.summary_bytes(data, location, head.value if head else None)
+        if format is options.OutputFormat.json:
+            document = s.to_dict()
+            if explain:
+                for row, full in zip(document["layers"], s.rows):
+                    row["explain"] = full["explain"]
+            print_json(document)
+        else:
+            print_summary(s, explain)
