@@ -1,0 +1,32 @@
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden from the current output")
+
+
+@pytest.fixture
+def golden(request):
+    """Compare text with tests/golden/NAME, or rewrite it under --update-golden."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.write_text(text)
+        assert path.exists(), f"no golden file {path}; run pytest --update-golden"
+        assert text == path.read_text()
+
+    return check
+
+
+def load_keras_oracle() -> list[dict]:
+    with gzip.open(DATA / "keras_models_dev.json.gz", "rt") as f:
+        return json.load(f)["models"]
