@@ -1,4 +1,172 @@
 //! The structure of a transformers model, read from its config.json by `formats::hf`
 //! and consumed by the memory model and the sweep: one description, so that counts,
 //! FLOPs and bytes all follow the same rules.
-//! (Owned by the transformers reader; fields are added as model types need them.)
+//!
+//! A `TransformerArch` is resolved for one head (`AutoModel` or the LM-head class), with
+//! every transformers default already applied: consumers never look at the config again.
+
+/// Which stacks the model has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchKind {
+    /// Causal decoder stack only (llama, gpt2, ...).
+    Decoder,
+    /// Bidirectional encoder stack only (bert, vit, ...).
+    Encoder,
+    /// Encoder and decoder stacks with cross-attention (t5).
+    EncoderDecoder,
+}
+
+/// The model class the counts are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadKind {
+    /// `AutoModel`: the bare model (with its pooler where the type has one).
+    Base,
+    /// `AutoModelForCausalLM`: the model and its LM head.
+    CausalLm,
+    /// The type's masked-LM class, used where it has no causal-LM class (distilbert).
+    MaskedLm,
+    /// The type's seq2seq LM class, used where it has no causal-LM class (t5).
+    Seq2SeqLm,
+}
+
+impl HeadKind {
+    pub fn has_lm_head(self) -> bool {
+        self != HeadKind::Base
+    }
+}
+
+/// Normalisation layers (all of one kind within a model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormKind {
+    /// `nn.LayerNorm` with weight, and bias when `bias` is true.
+    LayerNorm { bias: bool },
+    /// `nn.LayerNorm(elementwise_affine=False)`: no parameters (opt).
+    LayerNormNoAffine,
+    /// RMSNorm with one weight vector (llama, gemma's `1 + w`, T5LayerNorm).
+    RmsNorm,
+}
+
+/// How token positions enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A learned table of `rows` × hidden (rows include opt's offset of 2, vit's CLS slot).
+    Learned { rows: u64 },
+    /// Rotary embeddings (no parameters).
+    Rotary,
+    /// ALiBi biases (falcon `alibi`; no parameters).
+    Alibi,
+    /// T5 relative-position buckets: an `num_buckets` × heads table in the first layer of
+    /// each stack.
+    RelativeBuckets { num_buckets: u64, max_distance: u64 },
+}
+
+/// A sparse mixture-of-experts MLP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moe {
+    /// Routed experts per MoE layer.
+    pub num_experts: u64,
+    /// Experts each token is routed to (top-k).
+    pub experts_per_token: u64,
+    /// Intermediate size of one routed expert (gated: gate, up and down projections).
+    pub expert_intermediate_size: u64,
+    /// Intermediate size of the always-on shared expert; 0 when there is none.
+    pub shared_expert_intermediate_size: u64,
+    /// Whether the shared expert's output is scaled by a `hidden → 1` sigmoid gate.
+    pub shared_expert_gate: bool,
+    /// Layer indices that use the dense MLP (`intermediate_size`) instead of experts.
+    pub dense_layers: Vec<u64>,
+}
+
+impl Moe {
+    pub fn is_moe_layer(&self, layer: u64) -> bool {
+        !self.dense_layers.contains(&layer)
+    }
+}
+
+/// Image input of a vision transformer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vision {
+    /// Input image height and width in pixels.
+    pub image_size: (u64, u64),
+    /// Patch height and width (the stride of the patch convolution).
+    pub patch_size: (u64, u64),
+    /// Input channels.
+    pub num_channels: u64,
+    /// Patches per image: (h / ph) × (w / pw); the sequence is this plus the CLS token.
+    pub num_patches: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformerArch {
+    /// The config's `model_type` (`llama`, `gpt2`, ...).
+    pub model_type: String,
+    /// Decoder-only, encoder-only or encoder-decoder.
+    pub kind: ArchKind,
+    /// The class counted: bare model or one with an LM head.
+    pub head: HeadKind,
+    /// Rows of the token embedding and LM head (no type pads it at construction); 0 for vit.
+    pub vocab_size: u64,
+    /// Width of the token embedding and LM head: opt's `word_embed_proj_dim`, else hidden.
+    pub embed_dim: u64,
+    /// Width of the residual stream.
+    pub hidden_size: u64,
+    /// Blocks of the main stack: the decoder (decoder-only), the encoder (bert, vit, t5).
+    pub num_layers: u64,
+    /// Blocks of t5's decoder stack; 0 for single-stack models.
+    pub num_decoder_layers: u64,
+    /// Query heads.
+    pub num_heads: u64,
+    /// Key/value heads (grouped-query attention; 1 for multi-query falcon).
+    pub num_kv_heads: u64,
+    /// Width of one head (`head_dim`, t5 `d_kv`, else hidden / heads).
+    pub head_dim: u64,
+    /// Dense MLP inner width (gpt2 `n_inner` or 4×, falcon `ffn_hidden_size`, t5 `d_ff`, ...).
+    pub intermediate_size: u64,
+    /// Gated MLP (`act(gate(x)) * up(x)`, three matrices) rather than plain (two).
+    pub gated_mlp: bool,
+    /// The MLP activation as transformers names it (`silu`, `gelu_new`, `relu`, ...).
+    pub activation: String,
+    /// Normalisation layer kind.
+    pub norm: NormKind,
+    /// Norm layers inside each block (gemma2: 4; falcon parallel: 1; bert/t5 count theirs).
+    pub norms_per_layer: u64,
+    /// Whether the stack ends with a final norm (opt `_remove_final_layer_norm` drops it).
+    pub final_norm: bool,
+    /// Norm before each sub-block (pre-norm) rather than after the residual add (bert, opt
+    /// with `do_layer_norm_before=false`).
+    pub pre_norm: bool,
+    /// Biases on the q, k and v projections.
+    pub qkv_bias: bool,
+    /// Bias on the attention output projection.
+    pub o_bias: bool,
+    /// Biases on the MLP projections.
+    pub mlp_bias: bool,
+    /// q, k and v computed by one fused matrix (gpt2, gpt_neox, falcon, phi3).
+    pub fused_qkv: bool,
+    /// Position encoding.
+    pub position: Position,
+    /// Longest sequence the config declares (`max_position_embeddings`, `n_positions`;
+    /// for vit the patch count + 1; for t5, which has no limit, 0).
+    pub max_positions: u64,
+    /// Rows of the token-type (segment) embedding; 0 when the model has none.
+    pub type_vocab_size: u64,
+    /// LM head shares the token-embedding matrix (counted once, as `model.parameters()`).
+    pub tie_word_embeddings: bool,
+    /// Sparse MoE MLP; `None` for dense models.
+    pub moe: Option<Moe>,
+    /// Attention and MLP read the same input and are summed (falcon, gpt_neox parallel
+    /// residual) instead of running one after the other.
+    pub parallel_attn: bool,
+    /// Each decoder block also cross-attends (t5 decoder; gpt2/bert `add_cross_attention`).
+    pub cross_attention: bool,
+    /// Output width of the tanh pooler on the first token (bert/roberta/vit `AutoModel`);
+    /// `None` when the class has no pooler.
+    pub pooler: Option<u64>,
+    /// The LM head has a `dense + norm` transform before the vocabulary projection
+    /// (bert, roberta, distilbert heads).
+    pub head_transform: bool,
+    /// The vocabulary projection has a bias (bert, roberta, distilbert heads).
+    pub head_bias: bool,
+    /// Image geometry for vision transformers; `None` for text models.
+    pub vision: Option<Vision>,
+}

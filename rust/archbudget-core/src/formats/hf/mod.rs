@@ -1,1 +1,146 @@
 //! transformers config.json reader: exact parameter counts per model type.
+//!
+//! A config is read once into a [`TransformerArch`] (every transformers 5.x default
+//! applied, for the head asked for), and the summary rows are declared from that arch,
+//! one row per module with the module's path and class in the real model. Tied tensors
+//! are counted once, as `model.parameters()` counts them.
+mod bert;
+mod config;
+mod falcon;
+mod gpt2;
+mod gpt_neox;
+mod llama;
+mod modules;
+mod opt;
+mod t5;
+mod vit;
+
+use serde_json::Value;
+
+use crate::arch::{HeadKind, TransformerArch};
+use crate::error::{Error, Result};
+use crate::summary::Summary;
+use config::Cfg;
+use modules::Modules;
+
+/// The head asked for: `Base` is `AutoModel`, `CausalLm` is `AutoModelForCausalLM`, or
+/// the type's LM-head class where it has no causal-LM class (distilbert's masked LM,
+/// t5's conditional generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    Base,
+    CausalLm,
+}
+
+const SUPPORTED: &[&str] = &[
+    "bert",
+    "distilbert",
+    "falcon",
+    "gemma",
+    "gemma2",
+    "gpt2",
+    "gpt_neox",
+    "llama",
+    "mistral",
+    "mixtral",
+    "opt",
+    "phi3",
+    "qwen2",
+    "qwen2_moe",
+    "roberta",
+    "t5",
+    "vit",
+];
+
+pub fn supported_model_types() -> &'static [&'static str] {
+    SUPPORTED
+}
+
+#[derive(Clone, Copy)]
+enum Family {
+    Llama,
+    Gpt2,
+    GptNeox,
+    Opt,
+    Falcon,
+    Bert,
+    T5,
+    Vit,
+}
+
+fn family(cfg: &Cfg) -> Result<Family> {
+    Ok(match cfg.model_type {
+        "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => Family::Llama,
+        "gpt2" => Family::Gpt2,
+        "gpt_neox" => Family::GptNeox,
+        "opt" => Family::Opt,
+        "falcon" => Family::Falcon,
+        "bert" | "roberta" | "distilbert" => Family::Bert,
+        "t5" => Family::T5,
+        "vit" => Family::Vit,
+        other => {
+            return Err(Error::UnknownModelType {
+                location: cfg.location.to_string(),
+                model_type: other.to_string(),
+                supported: SUPPORTED.join(", "),
+            })
+        }
+    })
+}
+
+/// The class counted for `head` on this type.
+fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
+    let lm = match cfg.model_type {
+        "distilbert" => Some(HeadKind::MaskedLm),
+        "t5" => Some(HeadKind::Seq2SeqLm),
+        "vit" => None,
+        _ => Some(HeadKind::CausalLm),
+    };
+    match (head, lm) {
+        (Some(Head::Base), _) | (None, None) => Ok(HeadKind::Base),
+        (_, Some(kind)) => Ok(kind),
+        (Some(Head::CausalLm), None) => {
+            Err(cfg.invalid(format!("model_type '{}' has no language-model head; use head 'base'", cfg.model_type)))
+        }
+    }
+}
+
+fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, TransformerArch)> {
+    let cfg = Cfg::new(config, location)?;
+    let fam = family(&cfg)?;
+    let head = resolve(&cfg, head)?;
+    let arch = match fam {
+        Family::Llama => llama::arch(&cfg, head)?,
+        Family::Gpt2 => gpt2::arch(&cfg, head)?,
+        Family::GptNeox => gpt_neox::arch(&cfg, head)?,
+        Family::Opt => opt::arch(&cfg, head)?,
+        Family::Falcon => falcon::arch(&cfg, head)?,
+        Family::Bert => bert::arch(&cfg, head)?,
+        Family::T5 => t5::arch(&cfg, head)?,
+        Family::Vit => vit::arch(&cfg, head)?,
+    };
+    Ok((fam, arch))
+}
+
+/// The structure of the model `config` describes, for `head` (see [`Head`]; `None` is the
+/// causal-LM class where the type has one, else its LM-head class, else the bare model).
+pub fn arch(config: &Value, head: Option<Head>, location: &str) -> Result<TransformerArch> {
+    Ok(read(config, head, location)?.1)
+}
+
+/// Per-module rows and exact totals, as transformers 5.x builds the model.
+pub fn summarize(config: &Value, head: Option<Head>, location: &str) -> Result<Summary> {
+    let (fam, arch) = read(config, head, location)?;
+    let mut m = Modules::new(location);
+    let class_name = match fam {
+        Family::Llama => llama::modules(&arch, &mut m)?,
+        Family::Gpt2 => gpt2::modules(&arch, &mut m)?,
+        Family::GptNeox => gpt_neox::modules(&arch, &mut m)?,
+        Family::Opt => opt::modules(&arch, &mut m)?,
+        Family::Falcon => falcon::modules(&arch, &mut m)?,
+        Family::Bert => bert::modules(&arch, &mut m)?,
+        Family::T5 => t5::modules(&arch, &mut m)?,
+        Family::Vit => vit::modules(&arch, &mut m)?,
+    };
+    m.finish(&class_name)
+}

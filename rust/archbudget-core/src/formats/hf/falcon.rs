@@ -1,0 +1,116 @@
+//! falcon.
+//!
+//! Computes: token embedding, N × (LayerNorm(s) → attention and MLP, in parallel unless
+//! `parallel_attn` is false and the architecture is the old one), final LayerNorm, LM head
+//! tied by default. Positions are rotary, or ALiBi when `alibi`.
+//! Weights: fused `query_key_value` of `(heads + 2·kv) × head_dim` outputs, where kv is
+//! `num_kv_heads` with `new_decoder_architecture`, 1 with `multi_query`, else heads;
+//! `dense`, `dense_h_to_4h` (`ffn_hidden_size`, default 4 × hidden), `dense_4h_to_h`, all
+//! biased when `bias`. Norms per block: `ln_attn` + `ln_mlp` (new architecture,
+//! `num_ln_in_parallel_attn` 2), `input_layernorm` (+ `post_attention_layernorm` when not
+//! parallel).
+//! Mirrors: `modeling_falcon.py` of transformers 5.x; `n_embed` overrides `hidden_size`.
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::error::{add, mul, Result};
+use crate::weight::dim;
+
+use super::config::Cfg;
+use super::modules::{embedding_row, heads_dim, linear, lm_head, norm_row, Modules};
+
+pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let loc = cfg.location;
+    let hidden = cfg.dim_alias(&["n_embed", "hidden_size"], 4544)?;
+    let heads = cfg.dim("num_attention_heads", 71)?;
+    cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
+    let new_arch = cfg.flag("new_decoder_architecture", false)?;
+    let parallel = cfg.flag("parallel_attn", true)?;
+    let kv_heads = if new_arch {
+        cfg.dim("num_kv_heads", heads)?
+    } else if cfg.flag("multi_query", true)? {
+        1
+    } else {
+        heads
+    };
+    let ln_in_parallel = match cfg.count_opt("num_ln_in_parallel_attn")? {
+        None if new_arch => 2,
+        n => n.unwrap_or(1),
+    };
+    let norms_per_layer = if !parallel || ln_in_parallel == 2 { 2 } else { 1 };
+    let bias = cfg.flag("bias", false)?;
+    let intermediate_size = match cfg.dim_opt("ffn_hidden_size")? {
+        Some(n) => n,
+        None => mul(4, hidden, loc, "ffn_hidden_size")?,
+    };
+    let alibi = cfg.flag("alibi", false)?;
+    Ok(TransformerArch {
+        model_type: "falcon".to_string(),
+        kind: ArchKind::Decoder,
+        head,
+        vocab_size: cfg.dim("vocab_size", 65024)?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: cfg.layers(&["num_hidden_layers"], 32)?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: kv_heads,
+        head_dim: hidden / heads,
+        intermediate_size,
+        gated_mlp: false,
+        activation: cfg.string("activation", "gelu")?,
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: bias,
+        o_bias: bias,
+        mlp_bias: bias,
+        fused_qkv: true,
+        position: if alibi { Position::Alibi } else { Position::Rotary },
+        max_positions: cfg.dim("max_position_embeddings", 2048)?,
+        type_vocab_size: 0,
+        tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
+        moe: None,
+        parallel_attn: new_arch || parallel,
+        cross_attention: false,
+        pooler: None,
+        head_transform: false,
+        head_bias: false,
+        vision: None,
+    })
+}
+
+pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
+    let loc = m.location();
+    let root = if a.head.has_lm_head() { "transformer." } else { "" };
+    let hidden = dim(a.hidden_size, "hidden");
+    let q = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
+    let kv2 = mul(2, heads_dim(a.num_kv_heads, a.head_dim, "", loc)?.size, loc, "attention width")?;
+    let qkv = dim(add(q.size, kv2, loc, "attention width")?, "(heads+2·kv_heads)×head_dim");
+    let norm_names: &[&str] = match (a.norms_per_layer, a.parallel_attn) {
+        (1, _) => &["input_layernorm"],
+        (_, true) => &["ln_attn", "ln_mlp"],
+        (_, false) => &["input_layernorm", "post_attention_layernorm"],
+    };
+    embedding_row(m, format!("{root}word_embeddings"), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    for i in 0..a.num_layers {
+        let layer = format!("{root}h.{i}.");
+        let mut w = Vec::new();
+        linear(&mut w, "query_key_value.", hidden.clone(), qkv.clone(), a.qkv_bias);
+        linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
+        m.add(format!("{layer}self_attention"), "FalconAttention", w)?;
+        let mut w = Vec::new();
+        let inter = dim(a.intermediate_size, "ffn_hidden_size");
+        linear(&mut w, "dense_h_to_4h.", hidden.clone(), inter.clone(), a.mlp_bias);
+        linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
+        m.add(format!("{layer}mlp"), "FalconMLP", w)?;
+        for name in norm_names {
+            norm_row(m, format!("{layer}{name}"), "LayerNorm", a.hidden_size, a.norm)?;
+        }
+    }
+    norm_row(m, format!("{root}ln_f"), "LayerNorm", a.hidden_size, a.norm)?;
+    if a.head.has_lm_head() {
+        lm_head(m, "lm_head", a, "transformer.word_embeddings.weight")?;
+        return Ok("FalconForCausalLM".to_string());
+    }
+    Ok("FalconModel".to_string())
+}

@@ -1,0 +1,84 @@
+//! gpt_neox (Pythia, GPT-NeoX-20B).
+//!
+//! Computes: token embedding, N × (LayerNorm → attention, LayerNorm → MLP, summed in
+//! parallel when `use_parallel_residual`), final LayerNorm, untied LM head by default.
+//! Weights: fused `query_key_value` (3 × hidden) and `dense`, both biased when
+//! `attention_bias` (default true); MLP `dense_h_to_4h` / `dense_4h_to_h` always biased.
+//! Mirrors: `modeling_gpt_neox.py` of transformers 5.x.
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::error::Result;
+use crate::weight::dim;
+
+use super::config::Cfg;
+use super::modules::{embedding_row, linear, lm_head, norm_row, times, Modules};
+
+pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let hidden = cfg.dim("hidden_size", 6144)?;
+    let heads = cfg.dim("num_attention_heads", 64)?;
+    cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
+    let bias = cfg.flag("attention_bias", true)?;
+    let max_positions = cfg.dim("max_position_embeddings", 2048)?;
+    Ok(TransformerArch {
+        model_type: "gpt_neox".to_string(),
+        kind: ArchKind::Decoder,
+        head,
+        vocab_size: cfg.dim("vocab_size", 50432)?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: cfg.layers(&["num_hidden_layers"], 44)?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: hidden / heads,
+        intermediate_size: cfg.dim("intermediate_size", 24576)?,
+        gated_mlp: false,
+        activation: cfg.string("hidden_act", "gelu")?,
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: bias,
+        o_bias: bias,
+        mlp_bias: true,
+        fused_qkv: true,
+        position: Position::Rotary,
+        max_positions,
+        type_vocab_size: 0,
+        tie_word_embeddings: cfg.flag("tie_word_embeddings", false)?,
+        moe: None,
+        parallel_attn: cfg.flag("use_parallel_residual", true)?,
+        cross_attention: false,
+        pooler: None,
+        head_transform: false,
+        head_bias: false,
+        vision: None,
+    })
+}
+
+pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
+    let loc = m.location();
+    let root = if a.head.has_lm_head() { "gpt_neox." } else { "" };
+    let hidden = dim(a.hidden_size, "hidden");
+    let ln = a.norm;
+    embedding_row(m, format!("{root}embed_in"), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    for i in 0..a.num_layers {
+        let layer = format!("{root}layers.{i}.");
+        norm_row(m, format!("{layer}input_layernorm"), "LayerNorm", a.hidden_size, ln)?;
+        norm_row(m, format!("{layer}post_attention_layernorm"), "LayerNorm", a.hidden_size, ln)?;
+        let mut w = Vec::new();
+        linear(&mut w, "query_key_value.", hidden.clone(), times(3, a.hidden_size, "3×hidden", loc)?, a.qkv_bias);
+        linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
+        m.add(format!("{layer}attention"), "GPTNeoXAttention", w)?;
+        let mut w = Vec::new();
+        let inter = dim(a.intermediate_size, "intermediate");
+        linear(&mut w, "dense_h_to_4h.", hidden.clone(), inter.clone(), a.mlp_bias);
+        linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
+        m.add(format!("{layer}mlp"), "GPTNeoXMLP", w)?;
+    }
+    norm_row(m, format!("{root}final_layer_norm"), "LayerNorm", a.hidden_size, ln)?;
+    if a.head.has_lm_head() {
+        lm_head(m, "lm_head", a, "gpt_neox.embed_in.weight")?;
+        return Ok("GPTNeoXForCausalLM".to_string());
+    }
+    Ok("GPTNeoXModel".to_string())
+}

@@ -1,0 +1,128 @@
+//! The rows of a transformers summary: one per module, each declaring its weights.
+//! Counts, totals and `--explain` text all derive from those declarations.
+use crate::arch::{NormKind, TransformerArch};
+use crate::error::{mul, Result};
+use crate::summary::{LayerRow, ModelFormat, Summary};
+use crate::weight::{dim, explain, totals, Dim, Weight};
+
+pub struct Modules<'a> {
+    location: &'a str,
+    rows: Vec<LayerRow>,
+    /// Every distinct parameter once, as `model.parameters()` yields them.
+    weights: Vec<Weight>,
+}
+
+impl<'a> Modules<'a> {
+    pub fn new(location: &'a str) -> Self {
+        Modules { location, rows: Vec::new(), weights: Vec::new() }
+    }
+
+    pub fn location(&self) -> &'a str {
+        self.location
+    }
+
+    /// A module owning `weights`.
+    pub fn add(&mut self, name: String, class_name: &str, weights: Vec<Weight>) -> Result<()> {
+        let text = explain(class_name, &weights, self.location)?;
+        self.push(name, class_name, weights, text)
+    }
+
+    /// A module whose main weight is the same tensor as `tied_to` (PyTorch dedups shared
+    /// parameters); `own` are the parameters it adds of its own.
+    pub fn add_tied(&mut self, name: String, class_name: &str, own: Vec<Weight>, tied_to: &str) -> Result<()> {
+        let text = format!("{} (weight tied to {tied_to}, counted there)", explain(class_name, &own, self.location)?);
+        self.push(name, class_name, own, text)
+    }
+
+    fn push(&mut self, name: String, class_name: &str, weights: Vec<Weight>, explain: String) -> Result<()> {
+        let (params, trainable, non_trainable) = totals(&weights, self.location)?;
+        self.rows.push(LayerRow {
+            name,
+            class_name: class_name.to_string(),
+            output_shape: None,
+            params,
+            trainable,
+            non_trainable,
+            explain,
+            connected_to: Vec::new(),
+        });
+        self.weights.extend(weights);
+        Ok(())
+    }
+
+    pub fn finish(self, name: &str) -> Result<Summary> {
+        let (total, trainable, non_trainable) = totals(&self.weights, self.location)?;
+        Ok(Summary {
+            name: name.to_string(),
+            format: ModelFormat::Hf,
+            total_params: total,
+            trainable_params: trainable,
+            non_trainable_params: non_trainable,
+            layers: self.rows,
+            functional: false,
+        })
+    }
+}
+
+/// `nn.Linear(d_in, d_out, bias)`: weight `[d_out, d_in]`, bias `[d_out]`.
+pub fn linear(w: &mut Vec<Weight>, name: &str, d_in: Dim, d_out: Dim, bias: bool) {
+    let bias_dim = dim(d_out.size, d_out.label);
+    w.push(Weight::new(format!("{name}weight"), vec![d_out, d_in]));
+    if bias {
+        w.push(Weight::new(format!("{name}bias"), vec![bias_dim]));
+    }
+}
+
+/// `nn.Embedding(rows, width)`.
+pub fn embedding(w: &mut Vec<Weight>, name: &str, rows: Dim, width: Dim) {
+    w.push(Weight::new(format!("{name}weight"), vec![rows, width]));
+}
+
+/// A norm layer over `width` features.
+pub fn norm(w: &mut Vec<Weight>, name: &str, width: u64, kind: NormKind) {
+    match kind {
+        NormKind::LayerNorm { bias } => {
+            w.push(Weight::new(format!("{name}weight"), vec![dim(width, "hidden")]));
+            if bias {
+                w.push(Weight::new(format!("{name}bias"), vec![dim(width, "hidden")]));
+            }
+        }
+        NormKind::RmsNorm => w.push(Weight::new(format!("{name}weight"), vec![dim(width, "hidden")])),
+        NormKind::LayerNormNoAffine => {}
+    }
+}
+
+/// One norm module as a row.
+pub fn norm_row(m: &mut Modules, name: String, class_name: &str, width: u64, kind: NormKind) -> Result<()> {
+    let mut w = Vec::new();
+    norm(&mut w, "", width, kind);
+    m.add(name, class_name, w)
+}
+
+/// `heads × head_dim`, checked.
+pub fn heads_dim(heads: u64, head_dim: u64, label: &'static str, location: &str) -> Result<Dim> {
+    Ok(dim(mul(heads, head_dim, location, "attention width")?, label))
+}
+
+/// `factor × size` as one labelled dimension (fused projections), checked.
+pub fn times(factor: u64, size: u64, label: &'static str, location: &str) -> Result<Dim> {
+    Ok(dim(mul(factor, size, location, label)?, label))
+}
+
+/// `nn.Linear(embed_dim, vocab_size, bias=False)`: the LM head of the decoders, sharing
+/// the token embedding (`embed_path`) when `tie_word_embeddings`.
+pub fn lm_head(m: &mut Modules, name: &str, arch: &TransformerArch, embed_path: &str) -> Result<()> {
+    if arch.tie_word_embeddings {
+        return m.add_tied(name.to_string(), "Linear", Vec::new(), embed_path);
+    }
+    let mut w = Vec::new();
+    linear(&mut w, "", dim(arch.embed_dim, "hidden"), dim(arch.vocab_size, "vocab"), false);
+    m.add(name.to_string(), "Linear", w)
+}
+
+/// `nn.Embedding(rows, width)` as a row.
+pub fn embedding_row(m: &mut Modules, name: String, class_name: &str, rows: Dim, width: u64) -> Result<()> {
+    let mut w = Vec::new();
+    embedding(&mut w, "", rows, dim(width, "hidden"));
+    m.add(name, class_name, w)
+}

@@ -1,0 +1,118 @@
+//! vit.
+//!
+//! Computes: a patch convolution (`num_channels → hidden`, kernel = stride = patch), a CLS
+//! token and learned positions for `patches + 1` slots, N × pre-norm blocks (LayerNorm →
+//! attention, LayerNorm → MLP), a final LayerNorm and the `AutoModel` pooler
+//! (`hidden → pooler_output_size` + tanh). vit has no language-model head.
+//! Weights: q/k/v biased when `qkv_bias` (default true), o and the MLP always biased.
+//! Mirrors: `modeling_vit.py` (`ViTModel(add_pooling_layer=True, use_mask_token=False)`)
+//! of transformers 5.x, `image_size` / `patch_size` as an int or an `[h, w]` pair.
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::error::{add, mul, Result};
+use crate::weight::{dim, Weight};
+
+use super::config::Cfg;
+use super::modules::{heads_dim, linear, norm_row, Modules};
+
+pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let loc = cfg.location;
+    let hidden = cfg.dim("hidden_size", 768)?;
+    let heads = cfg.dim("num_attention_heads", 12)?;
+    let head_dim = cfg.dim_opt("head_dim")?.unwrap_or(hidden / heads);
+    if head_dim == 0 {
+        return Err(cfg.invalid(format!("hidden_size ({hidden}) is smaller than num_attention_heads ({heads})")));
+    }
+    let image_size = cfg.dim_pair("image_size", 224)?;
+    let patch_size = cfg.dim_pair("patch_size", 16)?;
+    let num_patches = mul(image_size.1 / patch_size.1, image_size.0 / patch_size.0, loc, "patch count")?;
+    if num_patches == 0 {
+        return Err(cfg.invalid(format!("patch_size {patch_size:?} is larger than image_size {image_size:?}")));
+    }
+    let slots = add(num_patches, 1, loc, "patch count")?;
+    Ok(TransformerArch {
+        model_type: "vit".to_string(),
+        kind: ArchKind::Encoder,
+        head,
+        vocab_size: 0,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: cfg.layers(&["num_hidden_layers"], 12)?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim,
+        intermediate_size: cfg.dim("intermediate_size", 3072)?,
+        gated_mlp: false,
+        activation: cfg.string("hidden_act", "gelu")?,
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: cfg.flag("qkv_bias", true)?,
+        o_bias: true,
+        mlp_bias: true,
+        fused_qkv: false,
+        position: Position::Learned { rows: slots },
+        max_positions: slots,
+        type_vocab_size: 0,
+        tie_word_embeddings: false,
+        moe: None,
+        parallel_attn: false,
+        cross_attention: false,
+        pooler: match cfg.count("pooler_output_size", 0)? {
+            0 => Some(hidden),
+            n => Some(n),
+        },
+        head_transform: false,
+        head_bias: false,
+        vision: Some(Vision { image_size, patch_size, num_channels: cfg.dim("num_channels", 3)?, num_patches }),
+    })
+}
+
+pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
+    let loc = m.location();
+    let hidden = dim(a.hidden_size, "hidden");
+    let vision = a.vision.ok_or_else(|| crate::Error::Internal("vit without image geometry".into()))?;
+    let Position::Learned { rows } = a.position else {
+        return Err(crate::Error::Internal("vit without learned positions".into()));
+    };
+    let w = vec![
+        Weight::new("cls_token", vec![dim(1, "1"), dim(1, "1"), hidden.clone()]),
+        Weight::new("position_embeddings", vec![dim(1, "1"), dim(rows, "patches+1"), hidden.clone()]),
+        Weight::new(
+            "patch_embeddings.projection.weight",
+            vec![
+                hidden.clone(),
+                dim(vision.num_channels, "channels"),
+                dim(vision.patch_size.0, "patch_h"),
+                dim(vision.patch_size.1, "patch_w"),
+            ],
+        ),
+        Weight::new("patch_embeddings.projection.bias", vec![hidden.clone()]),
+    ];
+    m.add("embeddings".to_string(), "ViTEmbeddings", w)?;
+    let qkv = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
+    for i in 0..a.num_layers {
+        let layer = format!("layers.{i}.");
+        norm_row(m, format!("{layer}layernorm_before"), "LayerNorm", a.hidden_size, a.norm)?;
+        let mut w = Vec::new();
+        for name in ["q_proj.", "k_proj.", "v_proj."] {
+            linear(&mut w, name, hidden.clone(), qkv.clone(), a.qkv_bias);
+        }
+        linear(&mut w, "o_proj.", qkv.clone(), hidden.clone(), a.o_bias);
+        m.add(format!("{layer}attention"), "ViTAttention", w)?;
+        norm_row(m, format!("{layer}layernorm_after"), "LayerNorm", a.hidden_size, a.norm)?;
+        let inter = dim(a.intermediate_size, "intermediate");
+        let mut w = Vec::new();
+        linear(&mut w, "fc1.", hidden.clone(), inter.clone(), true);
+        linear(&mut w, "fc2.", inter, hidden.clone(), true);
+        m.add(format!("{layer}mlp"), "ViTMLP", w)?;
+    }
+    norm_row(m, "layernorm".to_string(), "LayerNorm", a.hidden_size, a.norm)?;
+    if let Some(out) = a.pooler {
+        let mut w = Vec::new();
+        linear(&mut w, "dense.", hidden, dim(out, "pooler_output_size"), true);
+        m.add("pooler".to_string(), "ViTPooler", w)?;
+    }
+    Ok("ViTModel".to_string())
+}
