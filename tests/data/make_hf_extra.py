@@ -12,6 +12,7 @@ every module, so the Rust test can check the summary rows one by one.
 """
 import json
 import pathlib
+import random
 import warnings
 
 import torch
@@ -33,6 +34,8 @@ CASES = [
     ("llama-tiny-head-dim", "llama", dict(LLAMA_TINY, head_dim=64, num_key_value_heads=None)),
     ("llama-3.2-1b", "llama", dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
                                    num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=True)),
+    ("llama-2-13b", "llama", dict(vocab_size=32000, hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
+                                  num_attention_heads=40, num_key_value_heads=40, max_position_embeddings=4096)),
     ("llama-2-70b", "llama", dict(vocab_size=32000, hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
                                   num_attention_heads=64, num_key_value_heads=8)),
     ("mistral-default", "mistral", {}),
@@ -146,6 +149,97 @@ CASES = [
                                   pooler_output_size=32)),
 ]
 
+
+
+def random_cases(seed=0, per_type=4):
+    """Seeded random small configs: every flag and dimension the counts depend on, some
+    keys left out so that the type's defaults apply."""
+    rnd = random.Random(seed)
+    pick, coin = rnd.choice, lambda: rnd.random() < 0.5
+    cases = []
+
+    def heads_width():
+        heads = pick([1, 2, 4, 8])
+        return heads, heads * pick([8, 16, 24])
+
+    for model_type in ["llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "gemma", "gemma2", "phi3"]:
+        for i in range(per_type):
+            heads, hidden = heads_width()
+            kw = dict(vocab_size=rnd.randint(50, 3000), hidden_size=hidden, num_hidden_layers=rnd.randint(1, 3),
+                      num_attention_heads=heads, num_key_value_heads=pick([h for h in (1, 2, 4, 8) if heads % h == 0]),
+                      intermediate_size=rnd.randint(8, 300), tie_word_embeddings=coin(), pad_token_id=0)
+            if coin():
+                kw["head_dim"] = pick([8, 12, 32])
+            if model_type in ("llama", "gemma", "gemma2"):
+                kw["attention_bias"] = coin()
+            if model_type == "llama":
+                kw["mlp_bias"] = coin()
+            if model_type == "mixtral":
+                kw.update(num_local_experts=rnd.randint(1, 6), num_experts_per_tok=1)
+            if model_type == "qwen2_moe":
+                layers = rnd.randint(2, 5)
+                kw.update(num_hidden_layers=layers, num_experts=rnd.randint(0, 5), num_experts_per_tok=1,
+                          moe_intermediate_size=rnd.randint(8, 64), shared_expert_intermediate_size=rnd.randint(8, 64),
+                          decoder_sparse_step=rnd.randint(1, 3), qkv_bias=coin(),
+                          mlp_only_layers=sorted(rnd.sample(range(layers), rnd.randint(0, layers - 1))))
+            cases.append((f"{model_type}-random-{i}", model_type, kw))
+    for i in range(per_type):
+        heads, hidden = heads_width()
+        cases.append((f"gpt2-random-{i}", "gpt2", dict(
+            vocab_size=rnd.randint(50, 3000), n_embd=hidden, n_head=heads, n_layer=rnd.randint(1, 3),
+            n_positions=rnd.randint(8, 300), n_inner=pick([None, rnd.randint(8, 300)]),
+            add_cross_attention=coin(), tie_word_embeddings=coin())))
+        heads, hidden = heads_width()
+        cases.append((f"gpt_neox-random-{i}", "gpt_neox", dict(
+            vocab_size=rnd.randint(50, 3000), hidden_size=hidden, num_attention_heads=heads,
+            num_hidden_layers=rnd.randint(1, 3), intermediate_size=rnd.randint(8, 300), attention_bias=coin(),
+            use_parallel_residual=coin(), tie_word_embeddings=coin())))
+        heads, hidden = heads_width()
+        cases.append((f"opt-random-{i}", "opt", dict(
+            vocab_size=rnd.randint(50, 3000), hidden_size=hidden, num_attention_heads=heads,
+            num_hidden_layers=rnd.randint(1, 3), ffn_dim=rnd.randint(8, 300),
+            word_embed_proj_dim=pick([None, hidden, rnd.randint(8, 64)]), enable_bias=coin(),
+            layer_norm_elementwise_affine=coin(), do_layer_norm_before=coin(), _remove_final_layer_norm=coin(),
+            max_position_embeddings=rnd.randint(8, 300), tie_word_embeddings=coin())))
+        heads, hidden = heads_width()
+        new_arch = coin()
+        cases.append((f"falcon-random-{i}", "falcon", dict(
+            vocab_size=rnd.randint(50, 3000), hidden_size=hidden, num_attention_heads=heads,
+            num_hidden_layers=rnd.randint(1, 3), new_decoder_architecture=new_arch, multi_query=coin(),
+            parallel_attn=True if new_arch else coin(), bias=coin(), alibi=coin(),
+            num_kv_heads=pick([h for h in (1, 2, 4, 8) if heads % h == 0]),
+            num_ln_in_parallel_attn=pick([None, 1, 2]), ffn_hidden_size=pick([None, rnd.randint(8, 300)]),
+            tie_word_embeddings=coin())))
+        for model_type in ("bert", "roberta"):
+            heads, hidden = heads_width()
+            decoder = coin()
+            cases.append((f"{model_type}-random-{i}", model_type, dict(
+                vocab_size=rnd.randint(50, 3000), hidden_size=hidden, num_attention_heads=heads,
+                num_hidden_layers=rnd.randint(1, 3), intermediate_size=rnd.randint(8, 300),
+                max_position_embeddings=rnd.randint(8, 300), type_vocab_size=rnd.randint(1, 4),
+                is_decoder=decoder, add_cross_attention=decoder and coin(), tie_word_embeddings=coin())))
+        heads, hidden = heads_width()
+        cases.append((f"distilbert-random-{i}", "distilbert", dict(
+            vocab_size=rnd.randint(50, 3000), dim=hidden, n_heads=heads, n_layers=rnd.randint(1, 3),
+            hidden_dim=rnd.randint(8, 300), max_position_embeddings=rnd.randint(8, 300),
+            tie_word_embeddings=coin())))
+        gated = coin()
+        cases.append((f"t5-random-{i}", "t5", dict(
+            vocab_size=rnd.randint(50, 3000), d_model=rnd.randint(8, 128), d_kv=rnd.randint(4, 32),
+            num_heads=rnd.randint(1, 6), d_ff=rnd.randint(8, 300), num_layers=rnd.randint(1, 3),
+            num_decoder_layers=pick([None, rnd.randint(1, 3)]), relative_attention_num_buckets=rnd.randint(4, 40),
+            feed_forward_proj="gated-gelu" if gated else pick(["relu", "gelu"]), tie_word_embeddings=coin())))
+        heads, hidden = heads_width()
+        cases.append((f"vit-random-{i}", "vit", dict(
+            hidden_size=hidden, num_attention_heads=heads, num_hidden_layers=rnd.randint(1, 3),
+            intermediate_size=rnd.randint(8, 300), image_size=pick([32, [40, 56], 64]),
+            patch_size=pick([4, 8, [8, 4], 16]), num_channels=rnd.randint(1, 4), qkv_bias=coin(),
+            pooler_output_size=pick([None, rnd.randint(4, 64)]))))
+    return cases
+
+
+CASES += random_cases()
+
 LM_CLASS = {"distilbert": AutoModelForMaskedLM, "t5": AutoModelForSeq2SeqLM, "vit": None}
 
 
@@ -189,7 +283,9 @@ def main():
         print(name, row["base_params"], row.get("causal_lm_params"), row.get("lm_params"), flush=True)
     out = pathlib.Path(__file__).with_name("hf_extra.json")
     env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    out.write_text(json.dumps(dict(env=env, rows=rows), indent=1) + "\n")
+    # One row per line: compact, and a regenerated file diffs row by row.
+    lines = ",\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
+    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{lines}\n]}}\n')
 
 
 if __name__ == "__main__":

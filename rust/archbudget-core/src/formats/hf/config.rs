@@ -148,7 +148,7 @@ impl<'a> Cfg<'a> {
 
     /// `a` must be a multiple of `b`, as transformers checks when it builds the model.
     pub fn require_divisible(&self, a: (&str, u64), b: (&str, u64)) -> Result<()> {
-        if a.1 % b.1 > 0 {
+        if a.1.checked_rem(b.1) != Some(0) {
             return Err(self.invalid(format!("{} ({}) is not a multiple of {} ({})", a.0, a.1, b.0, b.1)));
         }
         Ok(())
