@@ -1,0 +1,38 @@
+//! Time to count a transformers config: `cargo bench -p archbudget-core --bench hf_count`.
+//! Prints nanoseconds per call of `arch` (the structure alone) and `summarize` (every
+//! module row with its explanation).
+use std::hint::black_box;
+use std::time::Instant;
+
+use archbudget_core::formats::hf::{arch, summarize};
+use serde_json::json;
+
+fn time(label: &str, iters: u32, mut f: impl FnMut()) {
+    f();
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    println!("{label:<28} {:>10.0} ns/count", start.elapsed().as_nanos() as f64 / f64::from(iters));
+}
+
+fn main() {
+    let configs = [
+        (
+            "llama-3-8b",
+            json!({"model_type": "llama", "vocab_size": 128256, "hidden_size": 4096,
+            "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "max_position_embeddings": 8192}),
+        ),
+        ("mixtral-8x7b", json!({"model_type": "mixtral"})),
+        ("t5-small", json!({"model_type": "t5"})),
+    ];
+    for (name, config) in &configs {
+        time(&format!("{name} arch"), 20_000, || {
+            black_box(arch(black_box(config), None, "config.json").unwrap());
+        });
+        time(&format!("{name} summarize"), 2_000, || {
+            black_box(summarize(black_box(config), None, "config.json").unwrap());
+        });
+    }
+}

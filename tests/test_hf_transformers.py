@@ -1,0 +1,59 @@
+"""archbudget's transformers counts against the installed transformers itself.
+
+Every case of tests/data/make_hf_extra.py (each supported model type at several sizes,
+with keys left out and seeded random flags) is built on the meta device with AutoModel and
+with the class archbudget's `causal_lm` head counts, and the totals are compared. Skipped
+where torch or transformers is not installed; the same counts, recorded once, are checked
+without them by the Rust test rust/archbudget-core/tests/hf_known.rs.
+"""
+import importlib.util
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import archbudget  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("make_hf_extra", Path(__file__).parent / "data" / "make_hf_extra.py")
+make_hf_extra = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_hf_extra)
+
+
+@pytest.fixture(autouse=True)
+def quiet():
+    transformers.logging.set_verbosity_error()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def real_count(auto, model_type, kwargs):
+    cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
+    return make_hf_extra.count(make_hf_extra.build(auto, cfg))
+
+
+@pytest.mark.parametrize("name, model_type, kwargs", make_hf_extra.CASES, ids=[c[0] for c in make_hf_extra.CASES])
+def test_counts_equal_transformers(name, model_type, kwargs):
+    config = dict(model_type=model_type, **kwargs)
+    base = archbudget.summary(config, head="base")
+    assert base.total_params == real_count(transformers.AutoModel, model_type, kwargs)
+    assert base.trainable_params == base.total_params
+    lm_class = make_hf_extra.LM_CLASS.get(model_type, transformers.AutoModelForCausalLM)
+    if lm_class is None:  # vit: no language-model head
+        with pytest.raises(archbudget.ArchBudgetError, match="head 'base'"):
+            archbudget.summary(config, head="causal_lm")
+        assert archbudget.summary(config).total_params == base.total_params
+        return
+    lm = archbudget.summary(config, head="causal_lm")
+    assert lm.total_params == real_count(lm_class, model_type, kwargs)
+    assert archbudget.summary(config).total_params == lm.total_params
+
+
+def test_every_supported_type_is_covered():
+    covered = {model_type for _, model_type, _ in make_hf_extra.CASES}
+    for model_type in covered:
+        assert transformers.AutoConfig.for_model(model_type).model_type == model_type
+    assert len(covered) == 17
