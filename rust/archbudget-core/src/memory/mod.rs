@@ -1,1 +1,177 @@
 //! Peak GPU memory and FLOPs of a PyTorch training or inference step.
+//!
+//! A model is lowered into a [`Graph`] of PyTorch ops with concrete shapes ([`ops`]);
+//! each op declares its parameters, output, what autograd saves, its transients and its
+//! FLOPs; [`estimate`] replays one step as a timeline of allocations and frees
+//! (`sim`), charged at CUDA caching-allocator block sizes (`alloc`), and reports the
+//! running maximum — what `torch.cuda.max_memory_allocated()` shows for the protocol of
+//! `gpu_memory.py` (SPEC.md, `memory`).
+//!
+//! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
+//! encoder stacks).
+pub mod alloc;
+pub mod families;
+pub mod graph;
+pub mod hf;
+pub mod ops;
+mod sim;
+
+pub use crate::error::Result;
+pub use graph::{DType, Graph, Input, InputKind, Node, ValueId};
+pub use ops::{AttnImpl, Op};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Train,
+    Infer,
+}
+
+/// `fp32`: fp32 weights, no autocast; `amp_bf16`: fp32 weights under
+/// `torch.autocast(bfloat16)`; `bf16`: weights, activations and optimizer state in bf16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Bf16,
+    AmpBf16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Optimizer {
+    Sgd,
+    SgdMomentum,
+    Adam,
+    #[default]
+    AdamW,
+}
+
+/// How one step runs. Defaults: training, fp32, AdamW, SDPA attention, no checkpointing,
+/// batch 1, seq 1 (seq is used by sequence models only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSettings {
+    pub mode: Mode,
+    pub batch: u64,
+    pub seq: u64,
+    pub precision: Precision,
+    pub optimizer: Optimizer,
+    pub attn: AttnImpl,
+    pub grad_ckpt: bool,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            mode: Mode::Train,
+            batch: 1,
+            seq: 1,
+            precision: Precision::Fp32,
+            optimizer: Optimizer::AdamW,
+            attn: AttnImpl::Sdpa,
+            grad_ckpt: false,
+        }
+    }
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "train" => Ok(Mode::Train),
+            "infer" | "inference" => Ok(Mode::Infer),
+            _ => Err(crate::Error::invalid("mode", format!("'{s}' is not one of train, infer"))),
+        }
+    }
+}
+
+impl Precision {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            "amp_bf16" => Ok(Precision::AmpBf16),
+            _ => Err(crate::Error::invalid("precision", format!("'{s}' is not one of fp32, bf16, amp_bf16"))),
+        }
+    }
+}
+
+impl Optimizer {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "sgd" => Ok(Optimizer::Sgd),
+            "sgd_momentum" => Ok(Optimizer::SgdMomentum),
+            "adam" => Ok(Optimizer::Adam),
+            "adamw" => Ok(Optimizer::AdamW),
+            _ => Err(crate::Error::invalid("optimizer", format!("'{s}' is not one of sgd, sgd_momentum, adam, adamw"))),
+        }
+    }
+}
+
+impl AttnImpl {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "sdpa" => Ok(AttnImpl::Sdpa),
+            "eager" => Ok(AttnImpl::Eager),
+            _ => Err(crate::Error::invalid("attn", format!("'{s}' is not one of sdpa, eager"))),
+        }
+    }
+}
+
+/// What is alive at the peak, in allocator bytes. The fields sum to `peak_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Breakdown {
+    pub weights: u64,
+    pub gradients: u64,
+    pub optimizer: u64,
+    /// Saved activations and live forward outputs.
+    pub activations: u64,
+    /// Gradients of activations being propagated in backward.
+    pub activation_grads: u64,
+    /// The input batch and labels (and the previous step's loss).
+    pub inputs: u64,
+    /// Autocast's bf16 copies of fp32 weights.
+    pub autocast_copies: u64,
+    /// Workspace and temporaries of the op running at the peak.
+    pub transients: u64,
+}
+
+impl Breakdown {
+    pub fn entries(&self) -> [(&'static str, u64); 8] {
+        [
+            ("weights", self.weights),
+            ("gradients", self.gradients),
+            ("optimizer", self.optimizer),
+            ("activations", self.activations),
+            ("activation_grads", self.activation_grads),
+            ("inputs", self.inputs),
+            ("autocast_copies", self.autocast_copies),
+            ("transients", self.transients),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryReport {
+    pub peak_bytes: u64,
+    pub params: u64,
+    pub buffers: u64,
+    pub breakdown: Breakdown,
+    pub flops_fwd: u64,
+    pub flops_fwd_bwd: u64,
+}
+
+/// Peak memory, counts and FLOPs of one step of `graph` run as `run` says.
+pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    sim::simulate(graph, run)
+}
+
+pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {
+    crate::error::mul(a, b, "memory", "a tensor size or FLOP count")
+}
+
+pub(crate) fn add(a: u64, b: u64) -> Result<u64> {
+    crate::error::add(a, b, "memory", "a byte or FLOP total")
+}
+
+pub(crate) fn overflow() -> crate::Error {
+    crate::Error::overflow("memory", "a tensor size")
+}

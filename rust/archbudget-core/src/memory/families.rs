@@ -1,0 +1,152 @@
+//! The oracle's model families, built exactly as `gpu_memory.py` builds them.
+use super::graph::{Graph, InputKind};
+use super::ops::*;
+use super::{estimate, mul, MemoryReport, Result, RunSettings};
+
+fn positive(v: u64, what: &str) -> Result<u64> {
+    if v == 0 {
+        return Err(crate::Error::invalid(what, "must be a positive integer"));
+    }
+    Ok(v)
+}
+
+/// `input_dim → depth × [Linear(width) + ReLU] → Linear(classes)`; input float
+/// batch×input_dim, labels int64 batch; cross-entropy loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mlp {
+    pub input_dim: u64,
+    pub depth: u64,
+    pub width: u64,
+    pub classes: u64,
+}
+
+impl Mlp {
+    pub fn graph(&self, batch: u64) -> Result<Graph> {
+        let b = positive(batch, "batch")?;
+        positive(self.input_dim, "input_dim")?;
+        positive(self.width, "width")?;
+        positive(self.classes, "classes")?;
+        let mut g = Graph::default();
+        let x = g.input(mul(b, self.input_dim)?, InputKind::Float);
+        let y = g.input(b, InputKind::Index);
+        let mut d = self.input_dim;
+        let mut h = x;
+        for _ in 0..self.depth {
+            h = g.push(Op::Linear(Linear { rows: b, in_features: d, out_features: self.width, bias: true, tied_weight: false }), &[h]);
+            h = g.push(Op::Act(Act { kind: ActKind::Relu }), &[h]);
+            d = self.width;
+        }
+        let logits = g.push(Op::Linear(Linear { rows: b, in_features: d, out_features: self.classes, bias: true, tied_weight: false }), &[h]);
+        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
+        g.train_only_tail = 1;
+        Ok(g)
+    }
+
+    pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
+        estimate(&self.graph(run.batch)?, run)
+    }
+}
+
+/// `stages × (convs × [Conv2d 3×3 pad 1 (+BatchNorm2d) + ReLU] + MaxPool2d(2))`, filters
+/// doubling per stage, then AdaptiveAvgPool2d(1), Flatten, Linear(classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cnn {
+    pub image: u64,
+    pub channels: u64,
+    pub stages: u64,
+    pub convs: u64,
+    pub filters: u64,
+    pub batchnorm: bool,
+    pub classes: u64,
+}
+
+impl Cnn {
+    pub fn graph(&self, batch: u64) -> Result<Graph> {
+        let b = positive(batch, "batch")?;
+        positive(self.image, "image")?;
+        positive(self.channels, "channels")?;
+        positive(self.filters, "filters")?;
+        positive(self.classes, "classes")?;
+        let mut g = Graph::default();
+        let x = g.input(super::ops::prod(&[b, self.channels, self.image, self.image])?, InputKind::Float);
+        let y = g.input(b, InputKind::Index);
+        let (mut ch, mut f, mut hw) = (self.channels, self.filters, self.image);
+        let mut h = x;
+        for _ in 0..self.stages {
+            for _ in 0..self.convs {
+                h = g.push(
+                    Op::Conv2d(Conv2d {
+                        batch: b,
+                        in_channels: ch,
+                        out_channels: f,
+                        kernel: (3, 3),
+                        stride: (1, 1),
+                        padding: (1, 1),
+                        groups: 1,
+                        bias: !self.batchnorm,
+                        in_hw: (hw, hw),
+                    }),
+                    &[h],
+                );
+                if self.batchnorm {
+                    h = g.push(Op::BatchNorm2d(BatchNorm2d { channels: f }), &[h]);
+                }
+                h = g.push(Op::Act(Act { kind: ActKind::Relu }), &[h]);
+                ch = f;
+            }
+            let pool = MaxPool2d { batch: b, channels: ch, in_hw: (hw, hw), kernel: 2, stride: 2 };
+            hw = pool.out_hw()?.0;
+            h = g.push(Op::MaxPool2d(pool), &[h]);
+            f = mul(f, 2)?;
+        }
+        h = g.push(Op::GlobalAvgPool(GlobalAvgPool { batch: b, channels: ch }), &[h]);
+        h = g.push(Op::View(View), &[h]);
+        let logits = g.push(Op::Linear(Linear { rows: b, in_features: ch, out_features: self.classes, bias: true, tied_weight: false }), &[h]);
+        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
+        g.train_only_tail = 1;
+        Ok(g)
+    }
+
+    pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
+        estimate(&self.graph(run.batch)?, run)
+    }
+}
+
+/// `Embedding(vocab, embed) → LSTM(embed, hidden, layers, batch_first) → h[:, -1] →
+/// Linear(classes)`; input int64 batch×seq, labels int64 batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LstmNet {
+    pub vocab: u64,
+    pub embed: u64,
+    pub hidden: u64,
+    pub layers: u64,
+    pub seq: u64,
+    pub classes: u64,
+}
+
+impl LstmNet {
+    pub fn graph(&self, batch: u64) -> Result<Graph> {
+        let b = positive(batch, "batch")?;
+        for (v, w) in [(self.vocab, "vocab"), (self.embed, "embed"), (self.hidden, "hidden"), (self.layers, "layers"), (self.seq, "seq"), (self.classes, "classes")] {
+            positive(v, w)?;
+        }
+        let tokens = mul(b, self.seq)?;
+        let mut g = Graph::default();
+        let x = g.input(tokens, InputKind::Index);
+        let y = g.input(b, InputKind::Index);
+        let e = g.push(Op::Embedding(Embedding { tokens, vocab: self.vocab, dim: self.embed }), &[x]);
+        let h = g.push(
+            Op::Lstm(Lstm { batch: b, seq: self.seq, input_size: self.embed, hidden: self.hidden, layers: self.layers }),
+            &[e],
+        );
+        let last = g.push(Op::SelectLast(SelectLast { out_numel: mul(b, self.hidden)? }), &[h]);
+        let logits = g.push(Op::Linear(Linear { rows: b, in_features: self.hidden, out_features: self.classes, bias: true, tied_weight: false }), &[last]);
+        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
+        g.train_only_tail = 1;
+        Ok(g)
+    }
+
+    pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
+        estimate(&self.graph(run.batch)?, run)
+    }
+}

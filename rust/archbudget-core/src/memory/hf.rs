@@ -1,0 +1,252 @@
+//! Transformers (HF) models lowered into the op graph, from the reader's
+//! [`TransformerArch`] (`formats::hf::arch`).
+//!
+//! Decoder stacks (llama-like: RMSNorm, rotary, q/k/v projections, gated MLP; gpt2-like:
+//! LayerNorm, learned positions, fused `c_attn`, plain MLP, dropout) run pre-norm;
+//! encoder stacks (bert-like) post-norm. What transformers 5 does that costs memory:
+//! - decoders create a `DynamicCache` (`use_cache=True` unless gradient checkpointing is
+//!   on) which keeps every layer's k and v until the model's output is dropped;
+//! - with SDPA and no padding the causal mask is skipped (`is_causal=True`) and grouped
+//!   kv heads go to SDPA as they are (`enable_gqa`); eager attention materialises a
+//!   float causal mask batch×1×S×S once per forward and `repeat_kv` copies;
+//! - the causal-LM loss upcasts the logits to fp32 (`logits.float()`), pads and shifts
+//!   the labels (two int64 copies) and runs cross-entropy on batch·seq rows;
+//! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
+//!   each layer's input and recomputes the layer's forward during its backward.
+use super::graph::{DType, Graph, InputKind, ValueId};
+use super::ops::*;
+use super::{estimate, mul, MemoryReport, Result, RunSettings};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+
+/// Dropout probabilities of a config, with transformers' defaults per model type.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Dropouts {
+    /// After the embeddings.
+    pub embed: f64,
+    /// On the attention probabilities.
+    pub attn: f64,
+    /// After the attention output projection and after the MLP.
+    pub resid: f64,
+}
+
+impl Dropouts {
+    pub fn from_config(cfg: &serde_json::Value) -> Self {
+        let f = |k: &str, d: f64| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
+        match cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("") {
+            "gpt2" => Dropouts { embed: f("embd_pdrop", 0.1), attn: f("attn_pdrop", 0.1), resid: f("resid_pdrop", 0.1) },
+            "bert" | "roberta" | "vit" => {
+                let h = f("hidden_dropout_prob", 0.1);
+                Dropouts { embed: h, attn: f("attention_probs_dropout_prob", 0.1), resid: h }
+            }
+            "gpt_neox" => Dropouts { embed: 0.0, attn: f("attention_dropout", 0.0), resid: f("hidden_dropout", 0.0) },
+            "opt" => Dropouts { embed: f("dropout", 0.1), attn: f("attention_dropout", 0.0), resid: f("dropout", 0.1) },
+            _ => Dropouts { embed: 0.0, attn: f("attention_dropout", 0.0), resid: 0.0 },
+        }
+    }
+}
+
+/// The graph of one step of `arch` on batch×seq token ids.
+pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
+    let (b, s) = (run.batch, run.seq);
+    if b == 0 || s == 0 {
+        return Err(crate::Error::invalid("run", "batch and seq must be positive"));
+    }
+    if a.kind == ArchKind::EncoderDecoder || a.vision.is_some() || a.moe.is_some() || a.parallel_attn || a.cross_attention {
+        return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "the memory model lowers decoder-only and encoder-only text transformers (dense MLP, sequential blocks)",
+        ));
+    }
+    let rows = mul(b, s)?;
+    let hsz = a.hidden_size;
+    let e = mul(rows, hsz)?;
+    let decoder = a.kind == ArchKind::Decoder;
+    let eager = run.attn == AttnImpl::Eager;
+    let train = run.mode == super::Mode::Train;
+    let use_cache = decoder && !(run.grad_ckpt && train);
+    let mut g = Graph::default();
+    let ids = g.input(rows, InputKind::Index);
+    let ln = |rows: u64| -> Op {
+        match a.norm {
+            NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
+            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm { rows, dim: hsz, bias }),
+            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm { rows, dim: hsz, bias: false }),
+        }
+    };
+    let lin = |inp: u64, out: u64, bias: bool| Op::Linear(Linear { rows, in_features: inp, out_features: out, bias, tied_weight: false });
+
+    // ---- embeddings
+    let mut h = g.push(Op::Embedding(Embedding { tokens: rows, vocab: a.vocab_size, dim: a.embed_dim }), &[ids]);
+    if a.embed_dim != hsz {
+        return Err(crate::Error::invalid(a.model_type.as_str(), "embedding projections are not modelled"));
+    }
+    if a.type_vocab_size > 0 {
+        // token_type_ids default to a zero buffer, expanded over the batch
+        let tt = g.push(Op::Fill(Fill { numel: rows, dtype: Some(DType::I64), buffer: Some((a.max_positions, DType::I64)) }), &[]);
+        let t = g.push(Op::Embedding(Embedding { tokens: rows, vocab: a.type_vocab_size, dim: hsz }), &[tt]);
+        h = g.push(Op::Add(Add), &[h, t]);
+    }
+    let mut cos_sin = None;
+    match a.position {
+        Position::Learned { rows: prow } => {
+            // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
+            let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
+            let pid = g.push(Op::Fill(Fill { numel: s, dtype: Some(DType::I64), buffer: buf }), &[]);
+            let p = g.push(Op::Embedding(Embedding { tokens: s, vocab: prow, dim: hsz }), &[pid]);
+            h = g.push(Op::Add(Add), &[h, p]);
+        }
+        Position::Rotary => {
+            let n = mul(s, a.head_dim)?;
+            // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
+            // buffers
+            let cos = g.push(Op::Fill(Fill { numel: n, dtype: None, buffer: Some((a.head_dim / 2, DType::F32)) }), &[]);
+            let sin = g.push(Op::Fill(Fill { numel: n, dtype: None, buffer: Some((a.head_dim / 2, DType::F32)) }), &[]);
+            cos_sin = Some((cos, sin));
+        }
+        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "this position encoding is not modelled")),
+    }
+    if !a.pre_norm {
+        h = g.push(ln(rows), &[h]);
+    }
+    if drop.embed > 0.0 {
+        h = g.push(Op::Dropout(Dropout { p: drop.embed }), &[h]);
+    }
+    let mask = if eager && decoder {
+        Some(g.push(Op::Fill(Fill { numel: mul(mul(b, s)?, s)?, dtype: None, buffer: None }), &[]))
+    } else {
+        None
+    };
+
+    // ---- blocks
+    let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
+    let qd = mul(nh, hd)?;
+    let kvd = mul(nkv, hd)?;
+    for _ in 0..a.num_layers {
+        let first = g.nodes.len();
+        let x = h;
+        let n1 = if a.pre_norm { g.push(ln(rows), &[x]) } else { x };
+        let attn = Attention {
+            batch: b,
+            heads: nh,
+            kv_heads: nkv,
+            q_len: s,
+            kv_len: s,
+            head_dim: hd,
+            causal: decoder,
+            dropout: drop.attn,
+            eager_mask: mask.is_some(),
+            softmax_fp32: a.norm == NormKind::RmsNorm,
+            fused_qkv: a.fused_qkv,
+        };
+        let att = if a.fused_qkv {
+            let qkv = g.push(lin(hsz, qd + 2 * kvd, a.qkv_bias), &[n1]);
+            if use_cache {
+                g.forward_held.push(qkv);
+            }
+            let mut ins = vec![qkv];
+            ins.extend(mask);
+            g.push(Op::Attention(Attention { fused_qkv: true, ..attn }), &ins)
+        } else {
+            let mut q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
+            let mut k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+            let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+            if let Some((cos, sin)) = cos_sin {
+                q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
+                k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
+            }
+            if use_cache {
+                g.forward_held.extend([k, v]);
+            }
+            let mut ins = vec![q, k, v];
+            ins.extend(mask);
+            g.push(Op::Attention(attn), &ins)
+        };
+        let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
+        if drop.resid > 0.0 {
+            o = g.push(Op::Dropout(Dropout { p: drop.resid }), &[o]);
+        }
+        h = g.push(Op::Add(Add), &[x, o]);
+        let mid = h;
+        let n2 = if a.pre_norm {
+            g.push(ln(rows), &[h])
+        } else {
+            h = g.push(ln(rows), &[h]);
+            h
+        };
+        let act = match a.activation.as_str() {
+            "silu" | "swish" => ActKind::Silu,
+            "relu" => ActKind::Relu,
+            "gelu_new" | "gelu_pytorch_tanh" if a.activation == "gelu_new" => ActKind::GeluPython,
+            _ => ActKind::Gelu,
+        };
+        let inner = if a.gated_mlp {
+            let gt = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
+            let up = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
+            let sg = g.push(Op::Act(Act { kind: act }), &[gt]);
+            g.push(Op::Mul(Mul), &[sg, up])
+        } else {
+            let f = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
+            g.push(Op::Act(Act { kind: act }), &[f])
+        };
+        let mut d = g.push(lin(a.intermediate_size, hsz, a.mlp_bias), &[inner]);
+        if drop.resid > 0.0 {
+            d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
+        }
+        let resid = if a.pre_norm { mid } else { h };
+        h = g.push(Op::Add(Add), &[resid, d]);
+        if !a.pre_norm {
+            h = g.push(ln(rows), &[h]);
+        }
+        if run.grad_ckpt && decoder {
+            g.checkpoint_regions.push((first, g.nodes.len() - 1));
+        }
+    }
+    if a.final_norm && a.pre_norm {
+        h = g.push(ln(rows), &[h]);
+    }
+    if let Some(p) = a.pooler {
+        // BERT's pooler: dense + tanh on the first token; not on the loss's path
+        let first_tok = g.push(Op::SelectLast(SelectLast { out_numel: mul(b, hsz)? }), &[h]);
+        let pd = g.push(Op::Linear(Linear { rows: b, in_features: hsz, out_features: p, bias: true, tied_weight: false }), &[first_tok]);
+        g.push(Op::Act(Act { kind: ActKind::Tanh }), &[pd]);
+    }
+    // ---- head and loss
+    match a.head {
+        HeadKind::CausalLm => {
+            let logits = g.push(
+                Op::Linear(Linear { rows, in_features: hsz, out_features: a.vocab_size, bias: a.head_bias, tied_weight: a.tie_word_embeddings }),
+                &[h],
+            );
+            let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
+            g.push(
+                Op::CrossEntropy(CrossEntropy { rows, classes: a.vocab_size, label_copies: vec![mul(b, s + 1)?, rows] }),
+                &[lf, ids],
+            );
+            g.train_only_tail = 2;
+            g.infer_output = Some(logits);
+        }
+        HeadKind::Base => {
+            let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);
+            g.push(Op::SquareMean(SquareMean), &[hf]);
+            g.train_only_tail = 2;
+            g.infer_output = Some(h);
+        }
+        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "only the base and causal-LM heads are modelled")),
+    }
+    let _ = e;
+    Ok(g)
+}
+
+/// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).
+pub fn estimate_hf_case(cfg: &serde_json::Value, head: &str, run: &RunSettings) -> Result<MemoryReport> {
+    let head = match head {
+        "base" => crate::formats::hf::Head::Base,
+        _ => crate::formats::hf::Head::CausalLm,
+    };
+    let a = crate::formats::hf::arch(cfg, Some(head), "config.json")?;
+    let g = graph(&a, &Dropouts::from_config(cfg), run)?;
+    estimate(&g, run)
+}
+
+#[allow(dead_code)]
+fn _unused(_: ValueId) {}

@@ -1,0 +1,76 @@
+//! Elementwise activations and dropout (no FLOPs counted: flop_counter counts matmuls,
+//! convolutions and attention only).
+use super::{bytes, Cost, Ctx, Out};
+use crate::memory::graph::DType;
+use crate::memory::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActKind {
+    /// `nn.ReLU` / `F.relu`: threshold_backward uses the output, which is saved.
+    Relu,
+    /// `F.gelu` (exact or tanh approximation, one fused kernel): saves the input.
+    Gelu,
+    /// HF `NewGELUActivation` ("gelu_new", GPT-2): the Python formula
+    /// `0.5*x*(1+tanh(sqrt(2/π)*(x+0.044715*x³)))`, one tensor per op: autograd keeps
+    /// x (for pow), tanh's output, 0.5·x and 1+tanh; pow, the scaled cube, the sum and
+    /// the scaled sum are transients.
+    GeluPython,
+    /// `F.silu`: saves the input.
+    Silu,
+    /// `torch.tanh` / `torch.sigmoid`: saves the output.
+    Tanh,
+}
+
+/// An elementwise activation over the whole input; output of the input's shape and dtype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Act {
+    pub kind: ActKind,
+}
+
+impl Act {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let (n, dt) = (cx.in_numel[0], cx.in_dtype[0]);
+        let b = bytes(n, dt)?;
+        let mut c = Cost { out: Some(Out::New { numel: n, dtype: dt }), ..Cost::default() };
+        match self.kind {
+            ActKind::Relu | ActKind::Tanh => c.save_output = true,
+            ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
+            ActKind::GeluPython => {
+                c.save_inputs.push(0);
+                if cx.record {
+                    c.saved = vec![b, b, b];
+                    c.fwd_temp = vec![b, b];
+                    // the chain rule through six elementwise ops: a few live partials
+                    c.bwd_temp = vec![b, b, b];
+                } else {
+                    c.fwd_temp = vec![b, b];
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// `nn.Dropout(p)`. In train mode `native_dropout` returns the output and a bool mask
+/// (one byte per element) which backward keeps; in eval mode it returns its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropout {
+    pub p: f64,
+}
+
+impl Dropout {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        if !cx.train_mode || self.p <= 0.0 {
+            return Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() });
+        }
+        let n = cx.in_numel[0];
+        let mask = bytes(n, DType::Bool)?;
+        let mut c = Cost { out: Some(Out::New { numel: n, dtype: cx.in_dtype[0] }), ..Cost::default() };
+        if cx.record {
+            c.saved.push(mask);
+        } else {
+            c.fwd_temp.push(mask);
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,55 @@
+//! `nn.Linear` (and HF GPT-2's `Conv1D`, the same addmm with a transposed weight).
+//!
+//! Computes `x @ W.T + b` over `rows` rows (all leading dimensions of the input).
+//! Weights: W (out×in), b (out). Output: rows×out.
+//! Saves: the input (for dW = gᵀ·x) and W (for dx = g·W; W is a parameter, already
+//! alive, except its bfloat16 autocast copy). Under autocast an fp32 input is first cast
+//! to a bfloat16 copy, which is what autograd keeps. FLOPs: addmm = 2·rows·in·out (the
+//! bias add is not counted); backward: one mm for dx (when the input requires grad) and
+//! one for dW.
+use super::{bytes, mm_flops, AmpCast, Cost, Ctx, Out, Param};
+use crate::memory::graph::DType;
+use crate::memory::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linear {
+    pub rows: u64,
+    pub in_features: u64,
+    pub out_features: u64,
+    pub bias: bool,
+    /// The weight is another op's parameter (an LM head tied to the token embedding).
+    pub tied_weight: bool,
+}
+
+impl Linear {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let dt = cx.mm_dtype();
+        let w_numel = crate::memory::mul(self.in_features, self.out_features)?;
+        let mut c = Cost::default();
+        let dx = cx.grad(0);
+        let mut w = Param::new(w_numel, AmpCast::Cast { saved: dx });
+        w.shared = self.tied_weight;
+        c.params.push(w);
+        if self.bias {
+            c.params.push(Param::new(self.out_features, AmpCast::Cast { saved: false }));
+        }
+        // autocast casts an fp32 activation to a bf16 copy (not cached: not a leaf)
+        if cx.amp() && cx.in_dtype[0] != DType::BF16 {
+            let copy = bytes(cx.in_numel[0], DType::BF16)?;
+            if cx.wgrad() {
+                c.saved.push(copy);
+            } else {
+                c.fwd_temp.push(copy);
+            }
+        } else {
+            c.save_inputs.push(0);
+        }
+        c.out = Some(Out::New { numel: crate::memory::mul(self.rows, self.out_features)?, dtype: dt });
+        let f = mm_flops(self.rows, self.in_features, self.out_features)?;
+        c.flops_fwd = f;
+        if cx.record {
+            c.flops_bwd = if dx { crate::memory::mul(f, 2)? } else { f };
+        }
+        Ok(c)
+    }
+}

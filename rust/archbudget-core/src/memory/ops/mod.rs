@@ -1,0 +1,205 @@
+//! One small file per op family. Each op declares, for the context it runs in (train or
+//! inference, precision, its inputs' dtypes and whether they require grad), a [`Cost`]:
+//! its parameters and buffers (as PyTorch counts them), its output, what autograd saves
+//! for backward, its transient workspace, and its FLOPs as `torch.utils.flop_counter`
+//! counts them (2 per multiply-add of mm / bmm / addmm / convolution / attention,
+//! nothing for elementwise ops and reductions).
+mod activation;
+mod attention;
+mod conv;
+mod dense;
+mod embedding;
+mod loss;
+mod norm;
+mod pool;
+mod recurrent;
+mod tensor;
+
+pub use activation::{Act, ActKind, Dropout};
+pub use attention::{AttnImpl, Attention};
+pub use conv::Conv2d;
+pub use dense::Linear;
+pub use embedding::Embedding;
+pub use loss::{CrossEntropy, SquareMean};
+pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
+pub use pool::{GlobalAvgPool, MaxPool2d};
+pub use recurrent::Lstm;
+pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, SelectLast, View};
+
+use super::graph::DType;
+use super::{Precision, Result};
+
+/// An op with concrete shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Linear(Linear),
+    Conv2d(Conv2d),
+    BatchNorm2d(BatchNorm2d),
+    LayerNorm(LayerNorm),
+    RmsNorm(RmsNorm),
+    Act(Act),
+    Dropout(Dropout),
+    MaxPool2d(MaxPool2d),
+    GlobalAvgPool(GlobalAvgPool),
+    Embedding(Embedding),
+    Lstm(Lstm),
+    Attention(Attention),
+    CrossEntropy(CrossEntropy),
+    SquareMean(SquareMean),
+    View(View),
+    Copy(Copy),
+    Cast(Cast),
+    Add(Add),
+    Mul(Mul),
+    SelectLast(SelectLast),
+    Fill(Fill),
+    Rotary(Rotary),
+}
+
+impl Op {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        match self {
+            Op::Linear(o) => o.lower(cx),
+            Op::Conv2d(o) => o.lower(cx),
+            Op::BatchNorm2d(o) => o.lower(cx),
+            Op::LayerNorm(o) => o.lower(cx),
+            Op::RmsNorm(o) => o.lower(cx),
+            Op::Act(o) => o.lower(cx),
+            Op::Dropout(o) => o.lower(cx),
+            Op::MaxPool2d(o) => o.lower(cx),
+            Op::GlobalAvgPool(o) => o.lower(cx),
+            Op::Embedding(o) => o.lower(cx),
+            Op::Lstm(o) => o.lower(cx),
+            Op::Attention(o) => o.lower(cx),
+            Op::CrossEntropy(o) => o.lower(cx),
+            Op::SquareMean(o) => o.lower(cx),
+            Op::View(o) => o.lower(cx),
+            Op::Copy(o) => o.lower(cx),
+            Op::Cast(o) => o.lower(cx),
+            Op::Add(o) => o.lower(cx),
+            Op::Mul(o) => o.lower(cx),
+            Op::SelectLast(o) => o.lower(cx),
+            Op::Fill(o) => o.lower(cx),
+            Op::Rotary(o) => o.lower(cx),
+        }
+    }
+}
+
+/// What an op sees when it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Autograd records this op (training step and some input or weight requires grad).
+    pub record: bool,
+    /// The module is in `train()` mode (dropout active, batch statistics).
+    pub train_mode: bool,
+    pub precision: Precision,
+    pub attn: AttnImpl,
+    pub in_dtype: &'a [DType],
+    pub in_numel: &'a [u64],
+    pub in_grad: &'a [bool],
+}
+
+impl Ctx<'_> {
+    /// dtype of parameters and of float activations outside autocast.
+    pub fn param_dtype(&self) -> DType {
+        if self.precision == Precision::Bf16 {
+            DType::BF16
+        } else {
+            DType::F32
+        }
+    }
+    /// dtype autocast-listed ops (matmuls, convolutions, SDPA) compute in.
+    pub fn mm_dtype(&self) -> DType {
+        match self.precision {
+            Precision::Fp32 => DType::F32,
+            _ => DType::BF16,
+        }
+    }
+    pub fn amp(&self) -> bool {
+        self.precision == Precision::AmpBf16
+    }
+    /// Whether input `i` receives a gradient (recorded op, input requires grad).
+    pub fn grad(&self, i: usize) -> bool {
+        self.record && self.in_grad.get(i).copied().unwrap_or(false)
+    }
+    /// Whether weights receive gradients here.
+    pub fn wgrad(&self) -> bool {
+        self.record
+    }
+}
+
+/// A parameter tensor (or a buffer) declared by an op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub numel: u64,
+    /// Under `torch.autocast` the op runs on a bfloat16 copy of this fp32 weight, which
+    /// autocast caches for the whole forward (`cached_cast`: leaf tensors that require
+    /// grad). `saved` = autograd keeps the copy for backward.
+    pub amp_cast: AmpCast,
+    /// A parameter already declared by another op (tied embeddings): not counted again;
+    /// its second gradient is added in place into `.grad`.
+    pub shared: bool,
+}
+
+impl Param {
+    pub fn new(numel: u64, amp_cast: AmpCast) -> Self {
+        Param { numel, amp_cast, shared: false }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmpCast {
+    No,
+    Cast { saved: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    /// A new tensor.
+    New { numel: u64, dtype: DType },
+    /// Shares the storage of input `i` (a view, or an op that returns its input).
+    Alias(usize),
+    /// A view of part of input `input` (`numel` elements); its backward makes a zero
+    /// gradient of the whole input (`select_backward`, `slice_backward`).
+    View { input: usize, numel: u64 },
+}
+
+/// What one op costs, in bytes of the tensors it creates (the simulator rounds each to
+/// allocator blocks) and in FLOPs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cost {
+    pub params: Vec<Param>,
+    /// Buffers: (numel, dtype) (BatchNorm running statistics and its step counter).
+    pub buffers: Vec<(u64, DType)>,
+    pub out: Option<Out>,
+    /// Inputs autograd keeps for backward (only when recorded).
+    pub save_inputs: Vec<usize>,
+    /// The output is kept for backward (only when recorded).
+    pub save_output: bool,
+    /// Other tensors made in forward and kept until this op's backward (bytes each).
+    pub saved: Vec<u64>,
+    /// Tensors alive only while the op runs forward (bytes each).
+    pub fwd_temp: Vec<u64>,
+    /// Tensors alive only while the op's backward runs, besides the gradients it returns.
+    pub bwd_temp: Vec<u64>,
+    pub flops_fwd: u64,
+    pub flops_bwd: u64,
+}
+
+pub(crate) fn prod(xs: &[u64]) -> Result<u64> {
+    let mut acc = 1u64;
+    for &x in xs {
+        acc = super::mul(acc, x)?;
+    }
+    Ok(acc)
+}
+
+/// bytes of `numel` elements of `dt`.
+pub(crate) fn bytes(numel: u64, dt: DType) -> Result<u64> {
+    super::mul(numel, dt.bytes())
+}
+
+/// FLOPs of a matrix product of (m×k)·(k×n), as flop_counter counts mm: 2·m·k·n.
+pub(crate) fn mm_flops(m: u64, k: u64, n: u64) -> Result<u64> {
+    prod(&[2, m, k, n])
+}

@@ -1,0 +1,131 @@
+//! Tensor plumbing: views, copies, casts, residual adds, products, slicing.
+use super::{bytes, Cost, Ctx, Out};
+use crate::memory::graph::DType;
+use crate::memory::Result;
+
+/// `flatten`, `view`, `reshape` of a contiguous tensor, `transpose`: no new storage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct View;
+
+impl View {
+    pub fn lower(&self, _cx: &Ctx) -> Result<Cost> {
+        Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() })
+    }
+}
+
+/// `.contiguous()` of a non-contiguous view (or `torch.cat` of one input): a new tensor of
+/// the input's size; saves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Copy;
+
+impl Copy {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        Ok(Cost { out: Some(Out::New { numel: cx.in_numel[0], dtype: cx.in_dtype[0] }), ..Cost::default() })
+    }
+}
+
+/// `.to(dtype)`: a copy when the dtype changes, else the input itself. Saves nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cast {
+    pub to: DType,
+}
+
+impl Cast {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        if cx.in_dtype[0] == self.to {
+            return Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() });
+        }
+        Ok(Cost { out: Some(Out::New { numel: cx.in_numel[0], dtype: self.to }), ..Cost::default() })
+    }
+}
+
+/// `a + b` (residual): output of the larger operand's size in the promoted dtype
+/// (fp32 + bf16 → fp32); saves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Add;
+
+impl Add {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        Ok(Cost { out: Some(Out::New { numel: max_numel(cx), dtype: promote(cx) }), ..Cost::default() })
+    }
+}
+
+/// `a * b` (gated MLP, scaling): saves both operands (each one's gradient needs the
+/// other).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mul;
+
+impl Mul {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let save_inputs = (0..cx.in_numel.len()).collect();
+        Ok(Cost { out: Some(Out::New { numel: max_numel(cx), dtype: promote(cx) }), save_inputs, ..Cost::default() })
+    }
+}
+
+/// `h[:, -1]` (last time step) and similar `select`/`slice` views whose backward
+/// allocates a zero gradient of the whole input (`select_backward`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectLast {
+    pub out_numel: u64,
+}
+
+impl SelectLast {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let _ = cx;
+        Ok(Cost { out: Some(Out::View { input: 0, numel: self.out_numel }), ..Cost::default() })
+    }
+}
+
+fn max_numel(cx: &Ctx) -> u64 {
+    cx.in_numel.iter().copied().max().unwrap_or(0)
+}
+
+fn promote(cx: &Ctx) -> DType {
+    if cx.in_dtype.iter().any(|&d| d == DType::F32) {
+        DType::F32
+    } else {
+        cx.in_dtype.first().copied().unwrap_or(DType::F32)
+    }
+}
+
+/// A tensor the model makes from nothing (an `arange`, a causal mask, rotary cos/sin):
+/// `numel` elements of `dtype` (`None`: the model's parameter dtype). Never requires grad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    pub numel: u64,
+    pub dtype: Option<DType>,
+    /// A module buffer it is made from (rotary `inv_freq`, BERT's `position_ids`):
+    /// counted with the model's buffers.
+    pub buffer: Option<(u64, DType)>,
+}
+
+impl Fill {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let dtype = self.dtype.unwrap_or(cx.param_dtype());
+        Ok(Cost { out: Some(Out::New { numel: self.numel, dtype }), buffers: self.buffer.into_iter().collect(), ..Cost::default() })
+    }
+}
+
+/// HF `apply_rotary_pos_emb` on one of q / k: `x * cos + rotate_half(x) * sin`, with
+/// `rotate_half = cat(-x2, x1)`. Inputs: x, cos, sin. Output in the promoted dtype
+/// (fp32 under autocast, where cos/sin follow the fp32 residual stream). Nothing is
+/// saved but cos and sin (which never require grad); x·cos, −x2, the cat and its
+/// product with sin are transients; backward runs the same chain on the gradient.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rotary;
+
+impl Rotary {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let n = cx.in_numel[0];
+        let dt = promote(cx);
+        let full = bytes(n, dt)?;
+        let half = bytes(n / 2, cx.in_dtype[0])?;
+        let xdt = bytes(n, cx.in_dtype[0])?;
+        Ok(Cost {
+            out: Some(Out::New { numel: n, dtype: dt }),
+            fwd_temp: vec![full, half, xdt, full],
+            bwd_temp: vec![full, full, xdt],
+            ..Cost::default()
+        })
+    }
+}

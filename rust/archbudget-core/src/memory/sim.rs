@@ -1,0 +1,520 @@
+//! The timeline: every tensor a step allocates and frees, in PyTorch's order, charged
+//! at its allocator block size; the peak is the running maximum.
+//!
+//! Training (step 3 of the oracle's loop, so optimizer state exists and `.grad` is None):
+//! forward op by op (outputs, saved tensors, autocast's cached bf16 weight copies,
+//! transients; a value is freed when its last consumer has run and no backward node
+//! keeps it), the autocast cache cleared after the loss, backward in reverse order
+//! (each node allocates its input gradients, its weights' gradients — which stay in
+//! `.grad` — and workspace, then frees its output gradient and what it saved), then
+//! `optimizer.step()` (with its temporaries) and `zero_grad(set_to_none=True)`.
+//! Inference (`inference_mode`): nothing is saved; autocast's weight copies stay cached
+//! until the forward ends.
+use super::alloc::block;
+use super::graph::{DType, Graph, InputKind};
+use super::ops::{AmpCast, Cost, Ctx, Out};
+use super::{add, Mode, Optimizer, Precision, RunSettings};
+use super::{Breakdown, MemoryReport, Result};
+
+#[derive(Clone, Copy)]
+enum Cat {
+    Weights = 0,
+    Optimizer,
+    Gradients,
+    Inputs,
+    Activations,
+    ActivationGrads,
+    AmpCopies,
+    Transient,
+}
+const NCAT: usize = 8;
+
+struct Mem {
+    cur: [u64; NCAT],
+    peak: u64,
+    at_peak: [u64; NCAT],
+}
+
+impl Mem {
+    fn total(&self) -> u64 {
+        self.cur.iter().sum()
+    }
+    fn alloc(&mut self, c: Cat, b: u64) -> Result<()> {
+        self.cur[c as usize] = add(self.cur[c as usize], b)?;
+        Ok(())
+    }
+    fn free(&mut self, c: Cat, b: u64) {
+        self.cur[c as usize] = self.cur[c as usize].saturating_sub(b);
+    }
+    /// Records a candidate peak with `transient` bytes alive on top of the current state.
+    fn mark(&mut self, transient: u64) -> Result<()> {
+        let mut total = transient;
+        for v in self.cur {
+            total = add(total, v)?;
+        }
+        if total > self.peak {
+            self.peak = total;
+            self.at_peak = self.cur;
+            self.at_peak[Cat::Transient as usize] = add(self.at_peak[Cat::Transient as usize], transient)?;
+        }
+        Ok(())
+    }
+}
+
+struct Val {
+    numel: u64,
+    dtype: DType,
+    bytes: u64,
+    base: usize,
+    requires_grad: bool,
+    /// Forward consumers not yet run (counted on the base).
+    uses: u32,
+    saves: u32,
+    held: bool,
+    alive: bool,
+    /// A partial view whose backward builds a full-size gradient.
+    partial: bool,
+}
+
+struct Lowered {
+    cost: Cost,
+    record: bool,
+}
+
+pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    let train = run.mode == Mode::Train;
+    let n_nodes = if train { g.nodes.len() } else { g.nodes.len().saturating_sub(g.train_only_tail) };
+    let param_dt = if run.precision == Precision::Bf16 { DType::BF16 } else { DType::F32 };
+    let mut vals: Vec<Val> = Vec::with_capacity(g.inputs.len() + n_nodes);
+    for inp in &g.inputs {
+        let dtype = match inp.kind {
+            InputKind::Float => param_dt,
+            InputKind::Index => DType::I64,
+        };
+        let bytes = block(super::mul(inp.numel, dtype.bytes())?);
+        let id = vals.len();
+        vals.push(Val { numel: inp.numel, dtype, bytes, base: id, requires_grad: false, uses: 0, saves: 0, held: true, alive: true, partial: false });
+    }
+    // lower every node in order, with its inputs' dtypes and grad requirements
+    let mut low: Vec<Lowered> = Vec::with_capacity(n_nodes);
+    let (mut params, mut buffers, mut flops_fwd, mut flops_bwd) = (0u64, 0u64, 0u64, 0u64);
+    let mut weights = 0u64;
+    let mut param_blocks = 0u64; // bytes of one copy of all trainable params (grads, states)
+    for node in &g.nodes[..n_nodes] {
+        let mut in_dtype = Vec::with_capacity(node.inputs.len());
+        let mut in_numel = Vec::with_capacity(node.inputs.len());
+        let mut in_grad = Vec::with_capacity(node.inputs.len());
+        for &i in &node.inputs {
+            let v = vals.get(i).ok_or_else(|| crate::Error::Internal(format!("memory graph: value {i} used before it exists")))?;
+            in_dtype.push(v.dtype);
+            in_numel.push(v.numel);
+            in_grad.push(v.requires_grad);
+        }
+        let any_grad = in_grad.iter().any(|&b| b);
+        let mk = |record: bool| Ctx {
+            record,
+            train_mode: train,
+            precision: run.precision,
+            attn: run.attn,
+            in_dtype: &in_dtype,
+            in_numel: &in_numel,
+            in_grad: &in_grad,
+        };
+        let mut cost = node.op.lower(&mk(train && any_grad))?;
+        let record = train && (any_grad || !cost.params.is_empty());
+        if record && !any_grad {
+            cost = node.op.lower(&mk(true))?;
+        }
+        for p in &cost.params {
+            if p.shared {
+                continue;
+            }
+            params = add(params, p.numel)?;
+            let b = block(super::mul(p.numel, param_dt.bytes())?);
+            weights = add(weights, b)?;
+            param_blocks = add(param_blocks, b)?;
+        }
+        for &(n, dt) in &cost.buffers {
+            buffers = add(buffers, n)?;
+            let dt = if dt == DType::F32 { param_dt } else { dt };
+            weights = add(weights, block(super::mul(n, dt.bytes())?))?;
+        }
+        flops_fwd = add(flops_fwd, cost.flops_fwd)?;
+        flops_bwd = add(flops_bwd, cost.flops_bwd)?;
+        let id = vals.len();
+        let v = match cost.out {
+            Some(Out::New { numel, dtype }) => {
+                let bytes = block(super::mul(numel, dtype.bytes())?);
+                Val { numel, dtype, bytes, base: id, requires_grad: record, uses: 0, saves: 0, held: false, alive: false, partial: false }
+            }
+            Some(Out::Alias(i)) | Some(Out::View { input: i, .. }) => {
+                let src = node.inputs.get(i).copied().ok_or_else(|| crate::Error::Internal("memory graph: alias of a missing input".into()))?;
+                let (numel, partial) = match cost.out {
+                    Some(Out::View { numel, .. }) => (numel, numel != vals[src].numel),
+                    _ => (vals[src].numel, false),
+                };
+                Val { numel, dtype: vals[src].dtype, bytes: 0, base: vals[src].base, requires_grad: record && vals[src].requires_grad || record, uses: 0, saves: 0, held: false, alive: true, partial }
+            }
+            None => Val { numel: 0, dtype: DType::F32, bytes: 0, base: id, requires_grad: false, uses: 0, saves: 0, held: false, alive: false, partial: false },
+        };
+        vals.push(v);
+        for &i in &node.inputs {
+            let b = vals[i].base;
+            vals[b].uses += 1;
+        }
+        low.push(Lowered { cost, record });
+    }
+    // the caller keeps the last value (the loss, or the inference output)
+    if let Some(last) = vals.len().checked_sub(1) {
+        let b = vals[last].base;
+        vals[b].held = true;
+    }
+    if !train {
+        if let Some(v) = g.infer_output.filter(|&v| v < vals.len()) {
+            let b = vals[v].base;
+            vals[b].held = true;
+        }
+    }
+    let n_in = g.inputs.len();
+    // nodes off the loss's path (a pooler whose output the loss ignores) record nothing
+    // that backward reaches: their weights get no gradient and no optimizer state
+    if train {
+        let mut reach = vec![false; vals.len()];
+        if let Some(r) = reach.last_mut() {
+            *r = true;
+        }
+        for k in (0..n_nodes).rev() {
+            if !reach[n_in + k] {
+                if low[k].record {
+                    low[k].record = false;
+                    for p in &low[k].cost.params {
+                        if !p.shared {
+                            let b = block(super::mul(p.numel, param_dt.bytes())?);
+                            param_blocks = param_blocks.saturating_sub(b);
+                        }
+                    }
+                    flops_bwd = flops_bwd.saturating_sub(low[k].cost.flops_bwd);
+                }
+                continue;
+            }
+            for &i in &g.nodes[k].inputs {
+                reach[i] = true;
+            }
+        }
+    }
+    let mut fheld = vec![false; vals.len()];
+    for &v in &g.forward_held {
+        if v < vals.len() {
+            fheld[vals[v].base] = true;
+        }
+    }
+    let mut region_of: Vec<Option<(usize, usize)>> = vec![None; n_nodes];
+    if train {
+        for &(f, l) in &g.checkpoint_regions {
+            for slot in region_of.iter_mut().take((l + 1).min(n_nodes)).skip(f) {
+                *slot = Some((f, l));
+            }
+        }
+    }
+
+    let mut m = Mem { cur: [0; NCAT], peak: 0, at_peak: [0; NCAT] };
+    m.alloc(Cat::Weights, weights)?;
+    let opt_copies = match (train, run.optimizer) {
+        (false, _) | (true, Optimizer::Sgd) => 0,
+        (true, Optimizer::SgdMomentum) => 1,
+        (true, Optimizer::Adam | Optimizer::AdamW) => 2,
+    };
+    m.alloc(Cat::Optimizer, super::mul(param_blocks, opt_copies)?)?;
+    for v in &vals[..g.inputs.len()] {
+        m.alloc(Cat::Inputs, v.bytes)?;
+    }
+    if train {
+        m.alloc(Cat::Inputs, block(4))?; // the previous step's loss, still referenced
+    }
+    m.mark(0)?;
+
+    // ---------------------------------------------------------------- forward
+    let mut amp_cache_unsaved = 0u64;
+    let mut ckpt_holds: Vec<(usize, usize)> = Vec::new();
+    for (b, &h) in fheld.iter().enumerate() {
+        if h {
+            vals[b].saves += 1;
+        }
+    }
+    let amp = run.precision == Precision::AmpBf16;
+    for (k, (node, lw)) in g.nodes[..n_nodes].iter().zip(&low).enumerate() {
+        let id = n_in + k;
+        let c = &lw.cost;
+        let mut temp = 0u64;
+        // checkpointed nodes save nothing now (their region is recomputed in backward);
+        // the region keeps its inputs instead
+        let save_now = lw.record && region_of[k].is_none();
+        if let Some((f, _)) = region_of[k] {
+            for &i in &node.inputs {
+                if i < n_in + f {
+                    let b = vals[i].base;
+                    vals[b].saves += 1;
+                    ckpt_holds.push((f, b));
+                }
+            }
+        }
+        if amp {
+            for p in &c.params {
+                if let AmpCast::Cast { saved } = p.amp_cast {
+                    let b = block(super::mul(p.numel, 2)?);
+                    m.alloc(Cat::AmpCopies, b)?;
+                    if !(saved && save_now) {
+                        amp_cache_unsaved = add(amp_cache_unsaved, b)?;
+                    }
+                }
+            }
+        }
+        if vals[id].base == id && vals[id].bytes > 0 {
+            vals[id].alive = true;
+            m.alloc(Cat::Activations, vals[id].bytes)?;
+        }
+        for &s in &c.saved {
+            if save_now {
+                m.alloc(Cat::Activations, block(s))?;
+            } else {
+                temp = add(temp, block(s))?;
+            }
+        }
+        for &t in &c.fwd_temp {
+            temp = add(temp, block(t))?;
+        }
+        m.mark(temp)?;
+        if save_now {
+            for &i in &c.save_inputs {
+                if let Some(&v) = node.inputs.get(i) {
+                    let b = vals[v].base;
+                    vals[b].saves += 1;
+                }
+            }
+            if c.save_output {
+                let b = vals[id].base;
+                vals[b].saves += 1;
+            }
+        }
+        for &i in &node.inputs {
+            let b = vals[i].base;
+            vals[b].uses -= 1;
+            release(&mut vals, &mut m, b);
+        }
+        let b = vals[id].base;
+        release(&mut vals, &mut m, b);
+    }
+    if !train {
+        return report(m, params, buffers, flops_fwd, 0);
+    }
+    // autocast's cache is cleared when the `with autocast` block that ran the loss ends;
+    // the model's output (and the kv cache it holds) is dropped
+    m.free(Cat::AmpCopies, amp_cache_unsaved);
+    for (b, &h) in fheld.iter().enumerate() {
+        if h {
+            vals[b].saves -= 1;
+            release(&mut vals, &mut m, b);
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+    let mut grad: Vec<u64> = vec![0; vals.len()];
+    let loss = vals.len() - 1;
+    grad[loss] = block(4);
+    m.alloc(Cat::ActivationGrads, grad[loss])?;
+    let mut param_grads = 0u64;
+    for k in (0..n_nodes).rev() {
+        let lw = &low[k];
+        if !lw.record {
+            continue;
+        }
+        let node = &g.nodes[k];
+        let id = n_in + k;
+        if let Some((f, l)) = region_of[k] {
+            if k == l {
+                recompute(g, &low, &mut vals, &mut m, f, l, n_in, amp)?;
+            }
+        }
+        let c = &lw.cost;
+        let mut temp = 0u64;
+        // the gradients this node returns for its inputs
+        let view = vals[id].base != id;
+        for &i in &node.inputs {
+            if !vals[i].requires_grad {
+                continue;
+            }
+            let key = grad_key(&vals, i);
+            let b = block(super::mul(vals[i].numel, vals[i].dtype.bytes())?);
+            if view && !vals[id].partial {
+                // alias or view: the gradient passes through without a copy
+                if grad[key] == 0 {
+                    grad[key] = grad[id];
+                    grad[id] = 0;
+                }
+                continue;
+            }
+            if grad[key] == 0 {
+                grad[key] = b;
+                m.alloc(Cat::ActivationGrads, b)?;
+            } else {
+                temp = add(temp, b)?; // accumulated in place into the existing buffer
+            }
+        }
+        for p in &c.params {
+            let b = block(super::mul(p.numel, param_dt.bytes())?);
+            if amp && matches!(p.amp_cast, AmpCast::Cast { .. }) {
+                temp = add(temp, block(super::mul(p.numel, 2)?))?;
+            }
+            if p.shared {
+                temp = add(temp, b)?;
+            } else {
+                m.alloc(Cat::Gradients, b)?;
+                param_grads = add(param_grads, b)?;
+            }
+        }
+        for &t in &c.bwd_temp {
+            temp = add(temp, block(t))?;
+        }
+        m.mark(temp)?;
+        // free this node's output gradient and what it saved
+        if !view || vals[id].partial {
+            m.free(Cat::ActivationGrads, grad[id]);
+            grad[id] = 0;
+        }
+        for &s in &c.saved {
+            m.free(Cat::Activations, block(s));
+        }
+        if amp {
+            for p in &c.params {
+                if let AmpCast::Cast { saved: true } = p.amp_cast {
+                    m.free(Cat::AmpCopies, block(super::mul(p.numel, 2)?));
+                }
+            }
+        }
+        for &i in &c.save_inputs {
+            if let Some(&v) = node.inputs.get(i) {
+                let b = vals[v].base;
+                vals[b].saves -= 1;
+                release(&mut vals, &mut m, b);
+            }
+        }
+        if c.save_output {
+            let b = vals[id].base;
+            vals[b].saves -= 1;
+            release(&mut vals, &mut m, b);
+        }
+        if let Some((f, _)) = region_of[k] {
+            if k == f {
+                for &(rf, b) in &ckpt_holds {
+                    if rf == f {
+                        vals[b].saves -= 1;
+                        release(&mut vals, &mut m, b);
+                    }
+                }
+            }
+        }
+    }
+    for gk in grad.iter_mut() {
+        m.free(Cat::ActivationGrads, *gk);
+        *gk = 0;
+    }
+    // ---------------------------------------------------------------- optimizer.step()
+    // torch's default foreach Adam/AdamW (`_multi_tensor_adam`) computes
+    // `exp_avg_sq_sqrt = torch._foreach_sqrt(exp_avg_sqs)`: one temporary per parameter.
+    // SGD (with or without momentum) updates in place.
+    let opt_temp = match run.optimizer {
+        Optimizer::Adam | Optimizer::AdamW => param_grads,
+        _ => 0,
+    };
+    m.mark(opt_temp)?;
+    report(m, params, buffers, flops_fwd, add(flops_fwd, flops_bwd)?)
+}
+
+/// Non-reentrant checkpointing: the first backward use of a region reruns its forward,
+/// keeping what autograd saves (now counted as saved) and dropping the rest.
+#[allow(clippy::too_many_arguments)]
+fn recompute(g: &Graph, low: &[Lowered], vals: &mut [Val], m: &mut Mem, f: usize, l: usize, n_in: usize, amp: bool) -> Result<()> {
+    for k in f..=l {
+        let lw = &low[k];
+        let c = &lw.cost;
+        let id = n_in + k;
+        let mut temp = 0u64;
+        if amp {
+            for p in &c.params {
+                if let AmpCast::Cast { saved: true } = p.amp_cast {
+                    m.alloc(Cat::AmpCopies, block(super::mul(p.numel, 2)?))?;
+                }
+            }
+        }
+        for &s in &c.saved {
+            m.alloc(Cat::Activations, block(s))?;
+        }
+        for &t in &c.fwd_temp {
+            temp = add(temp, block(t))?;
+        }
+        if lw.record {
+            for &i in &c.save_inputs {
+                if let Some(&v) = g.nodes[k].inputs.get(i) {
+                    let b = vals[v].base;
+                    revive(vals, m, b)?;
+                    vals[b].saves += 1;
+                }
+            }
+            if c.save_output {
+                let b = vals[id].base;
+                revive(vals, m, b)?;
+                vals[b].saves += 1;
+            }
+        }
+        if vals[id].base == id && !vals[id].alive {
+            temp = add(temp, vals[id].bytes)?;
+        }
+        m.mark(temp)?;
+    }
+    Ok(())
+}
+
+fn revive(vals: &mut [Val], m: &mut Mem, b: usize) -> Result<()> {
+    if !vals[b].alive && vals[b].base == b && vals[b].bytes > 0 {
+        vals[b].alive = true;
+        m.alloc(Cat::Activations, vals[b].bytes)?;
+    }
+    Ok(())
+}
+
+fn grad_key(vals: &[Val], i: usize) -> usize {
+    if vals[i].base != i && !vals[i].partial {
+        vals[i].base
+    } else {
+        i
+    }
+}
+
+fn release(vals: &mut [Val], m: &mut Mem, b: usize) {
+    let v = &mut vals[b];
+    if v.alive && v.uses == 0 && v.saves == 0 && !v.held && v.base == b && v.bytes > 0 {
+        v.alive = false;
+        m.free(Cat::Activations, v.bytes);
+    }
+}
+
+fn report(m: Mem, params: u64, buffers: u64, flops_fwd: u64, flops_fwd_bwd: u64) -> Result<MemoryReport> {
+    let p = m.at_peak;
+    Ok(MemoryReport {
+        peak_bytes: m.peak,
+        params,
+        buffers,
+        breakdown: Breakdown {
+            weights: p[Cat::Weights as usize],
+            gradients: p[Cat::Gradients as usize],
+            optimizer: p[Cat::Optimizer as usize],
+            activations: p[Cat::Activations as usize],
+            activation_grads: p[Cat::ActivationGrads as usize],
+            inputs: p[Cat::Inputs as usize],
+            autocast_copies: p[Cat::AmpCopies as usize],
+            transients: p[Cat::Transient as usize],
+        },
+        flops_fwd,
+        flops_fwd_bwd,
+    })
+}
