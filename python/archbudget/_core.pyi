@@ -5,6 +5,30 @@ __version__: str
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
 
+class SearchSpace:
+    """A search space parsed once; swept whole or by candidate ranges."""
+
+    def __init__(self, text: str, location: str, is_toml: bool, base_dir: str | None = None) -> None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def axis_names(self) -> list[str]: ...
+    def count(self, start: int | None = None, stop: int | None = None) -> tuple[int, int, int]: ...
+    def sweep(
+        self,
+        *,
+        max_params: int | None = None,
+        min_params: int | None = None,
+        max_memory: int | None = None,
+        max_flops: int | None = None,
+        sort: str | None = None,
+        descending: bool = False,
+        top: int | None = None,
+        pareto: bool = False,
+        start: int | None = None,
+        stop: int | None = None,
+    ) -> dict[str, Any]: ...
+
 class ArchBudgetError(ValueError): ...
 class ParseError(ArchBudgetError): ...
 class UnknownLayerError(ArchBudgetError): ...

@@ -11,6 +11,8 @@ import polars as pl
 
 from archbudget import _core
 from archbudget.errors import ArchBudgetError
+from archbudget.frames import sweep_frame
+from archbudget.units import parse_bytes, parse_count
 
 ModelLike = Union[str, os.PathLike, dict, bytes]
 Head = Literal["base", "causal_lm"]
@@ -117,3 +119,85 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
         functional=d["functional"],
         rows=d["layers"],
     )
+
+
+SpaceLike = Union[str, os.PathLike, dict]
+
+
+def search_space(space: SpaceLike) -> _core.SearchSpace:
+    """Parse a space once (a TOML path, or a dict of the TOML's shape)."""
+    if isinstance(space, dict):
+        return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd())
+    if isinstance(space, (str, os.PathLike)):
+        path = Path(space)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ArchBudgetError(f"{space}: cannot read: {e.strerror or e}") from None
+        return _core.SearchSpace(text, str(space), True, str(path.parent))
+    raise TypeError(f"space must be a path or a dict, not {type(space).__name__}")
+
+
+def parse_shard(shard: str | tuple[int, int] | None, size: int) -> tuple[int, int] | None:
+    """`i/N` (0-based) → the candidate range of shard i of N equal index ranges."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise ArchBudgetError(f"--shard: expected i/N such as 0/4, got {shard!r}") from None
+    else:
+        i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ArchBudgetError(f"--shard: need 0 <= i < N, got {i}/{n}")
+    return size * i // n, size * (i + 1) // n
+
+
+def sweep_options(
+    max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None, descending=False, top=None, pareto=False
+) -> dict[str, Any]:
+    """Budgets as the core takes them: counts and sizes given as ints or `350M` / `24GiB`."""
+    return {
+        "max_params": None if max_params is None else parse_count(max_params, "max_params"),
+        "min_params": None if min_params is None else parse_count(min_params, "min_params"),
+        "max_memory": None if max_memory is None else parse_bytes(max_memory, "max_memory"),
+        "max_flops": None if max_flops is None else parse_count(max_flops, "max_flops"),
+        "sort": sort,
+        "descending": descending,
+        "top": top,
+        "pareto": pareto,
+    }
+
+
+def sweep(
+    space: SpaceLike,
+    max_params: int | str | None = None,
+    min_params: int | str | None = None,
+    max_memory: int | str | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+    top: int | None = None,
+    *,
+    max_flops: int | str | None = None,
+    pareto: bool = False,
+    shard: str | tuple[int, int] | None = None,
+) -> pl.DataFrame:
+    """Enumerate a search space in the native core and return the candidates inside the
+    budgets as a Polars frame: a `candidate` index, one column per axis, then params,
+    trainable_params, peak_bytes, FLOPs and the memory breakdown. Budgets, constraints,
+    `top` and `pareto` are applied before anything reaches Python."""
+    s = search_space(space)
+    opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto)
+    rng = parse_shard(shard, s.size)
+    start, stop = rng if rng else (None, None)
+    columns = s.sweep(**opts, start=start, stop=stop)
+    stats = columns["stats"]
+    if stats["invalid"]:
+        import warnings
+
+        warnings.warn(
+            f"{stats['invalid']} candidates could not be built and were skipped; the first: {stats['first_invalid']}",
+            stacklevel=2,
+        )
+    return sweep_frame(columns)

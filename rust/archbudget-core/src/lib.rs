@@ -9,6 +9,7 @@ pub mod formats;
 pub mod layers;
 pub mod memory;
 pub mod shape;
+pub mod space;
 pub mod summary;
 pub mod weight;
 

@@ -37,7 +37,8 @@ fn check(row: &Value, config: &Value, failures: &mut Vec<String>) {
     // LM-head class counted where the type has no causal LM.
     let lm = if row["lm_params"].is_null() { "causal_lm" } else { "lm" };
     expect(Some(Head::CausalLm), &row[format!("{lm}_params")], &row[format!("{lm}_class")]);
-    let default = if row[format!("{lm}_params")].is_null() { "base" } else { lm };
+    // SPEC.md: without --head, causal_lm where the type has a causal-LM class, else base.
+    let default = if row["causal_lm_params"].is_null() { "base" } else { "causal_lm" };
     expect(None, &row[format!("{default}_params")], &row[format!("{default}_class")]);
 }
 
@@ -140,14 +141,15 @@ fn arch_describes_the_model() {
     assert_eq!(opt.position, Position::Learned { rows: 2050 });
     assert_eq!((opt.embed_dim, opt.hidden_size), (512, 768));
 
-    let t5 = arch(&json!({"model_type": "t5", "num_decoder_layers": 3}), None, "c.json").unwrap();
+    let t5 = arch(&json!({"model_type": "t5", "num_decoder_layers": 3}), Some(Head::CausalLm), "c.json").unwrap();
     assert_eq!((t5.num_layers, t5.num_decoder_layers, t5.head), (6, 3, HeadKind::Seq2SeqLm));
     assert!(t5.tie_word_embeddings);
 
     let vit = arch(&json!({"model_type": "vit"}), None, "c.json").unwrap();
     assert_eq!((vit.head, vit.max_positions, vit.pooler), (HeadKind::Base, 197, Some(768)));
     assert_eq!(arch(&json!({"model_type": "bert"}), None, "c.json").unwrap().pooler, None);
-    assert_eq!(arch(&json!({"model_type": "distilbert"}), None, "c.json").unwrap().head, HeadKind::MaskedLm);
+    assert_eq!(arch(&json!({"model_type": "distilbert"}), None, "c.json").unwrap().head, HeadKind::Base);
+    assert_eq!(arch(&json!({"model_type": "distilbert"}), Some(Head::CausalLm), "c.json").unwrap().head, HeadKind::MaskedLm);
 }
 
 #[test]

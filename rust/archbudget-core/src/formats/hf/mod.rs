@@ -97,7 +97,8 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
-        (Some(Head::Base), _) | (None, None) => Ok(HeadKind::Base),
+        // SPEC.md: causal_lm is the default only where the type has a causal-LM class.
+        (Some(Head::Base), _) | (None, None | Some(HeadKind::MaskedLm | HeadKind::Seq2SeqLm)) => Ok(HeadKind::Base),
         (_, Some(kind)) => Ok(kind),
         (Some(Head::CausalLm), None) => {
             Err(cfg.invalid(format!("model_type '{}' has no language-model head; use head 'base'", cfg.model_type)))

@@ -1,0 +1,19 @@
+"""Columns from the native core into Polars without copying: numpy arrays that own the
+core's buffers, wrapped by `pl.Series`; string axes as codes cast to `pl.Enum`."""
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+
+def sweep_frame(columns: dict[str, Any]) -> pl.DataFrame:
+    series = [pl.Series("candidate", columns["index"])]
+    for axis in columns["axes"]:
+        if "categories" in axis:
+            enum = pl.Enum(axis["categories"])
+            series.append(pl.Series(axis["name"], axis["values"]).cast(enum))
+        else:
+            series.append(pl.Series(axis["name"], axis["values"]))
+    series.extend(pl.Series(name, values) for name, values in columns["metrics"])
+    return pl.DataFrame(series)

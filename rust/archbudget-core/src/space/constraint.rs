@@ -1,0 +1,328 @@
+//! Constraints over axis and fixed names: arithmetic (`+ - * / // %`), comparisons,
+//! `and` / `or` / `not` (also `&&`, `||`, `!`), parentheses, numbers, strings and
+//! true/false. Parsed once into a tree whose names are resolved to slots, then evaluated
+//! per candidate without allocation.
+use super::Scalar;
+use crate::error::{Error, Result};
+
+/// Where a name's value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot {
+    Axis(usize),
+    Fixed(Scalar),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Lit(Scalar),
+    Var(usize, String),
+    Fixed(Scalar),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Bin(Op, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub text: String,
+    expr: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(f64),
+    Str(String),
+    Ident(String),
+    Op(&'static str),
+    LParen,
+    RParen,
+}
+
+const OPERATORS: [&str; 18] = ["//", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "=", "&", "|"];
+
+fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
+    let err = |m: String| Error::Space { location: location.to_string(), message: m };
+    let chars: Vec<char> = text.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '_')) {
+                i += 1;
+            }
+            let s: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
+            toks.push(Tok::Num(s.parse().map_err(|_| err(format!("'{s}' is not a number in constraint '{text}'")))?));
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.')) {
+                i += 1;
+            }
+            toks.push(Tok::Ident(chars[start..i].iter().collect()));
+        } else if c == '"' || c == '\'' {
+            let end = chars[i + 1..].iter().position(|&x| x == c).ok_or_else(|| err(format!("unclosed string in constraint '{text}'")))?;
+            toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
+            i += end + 2;
+        } else if c == '(' {
+            toks.push(Tok::LParen);
+            i += 1;
+        } else if c == ')' {
+            toks.push(Tok::RParen);
+            i += 1;
+        } else {
+            let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
+            let op = OPERATORS
+                .iter()
+                .find(|op| rest.starts_with(*op))
+                .ok_or_else(|| err(format!("unexpected '{c}' in constraint '{text}'")))?;
+            if matches!(*op, "=" | "&" | "|") {
+                return Err(err(format!("'{op}' in constraint '{text}': use == for equality, and / or for logic")));
+            }
+            toks.push(Tok::Op(op));
+            i += op.len();
+        }
+    }
+    Ok(toks)
+}
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    pos: usize,
+    text: &'a str,
+    location: &'a str,
+    resolve: &'a dyn Fn(&str) -> Option<Slot>,
+}
+
+impl Parser<'_> {
+    fn err(&self, message: String) -> Error {
+        Error::Space { location: self.location.to_string(), message: format!("constraint '{}': {message}", self.text) }
+    }
+
+    fn peek_op(&self, ops: &[&str]) -> Option<&'static str> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Op(op)) if ops.contains(op) => Some(op),
+            Some(Tok::Ident(w)) => {
+                let op = match w.as_str() {
+                    "and" => "&&",
+                    "or" => "||",
+                    "not" => "!",
+                    _ => return None,
+                };
+                ops.contains(&op).then_some(op)
+            }
+            _ => None,
+        }
+    }
+
+    fn binary(&mut self, level: usize) -> Result<Expr> {
+        const LEVELS: [&[&str]; 5] = [&["||"], &["&&"], &["==", "!=", "<", "<=", ">", ">="], &["+", "-"], &["*", "/", "//", "%"]];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut lhs = self.binary(level + 1)?;
+        while let Some(op) = self.peek_op(LEVELS[level]) {
+            self.pos += 1;
+            let rhs = self.binary(level + 1)?;
+            let op = match op {
+                "||" => Op::Or,
+                "&&" => Op::And,
+                "==" => Op::Eq,
+                "!=" => Op::Ne,
+                "<" => Op::Lt,
+                "<=" => Op::Le,
+                ">" => Op::Gt,
+                ">=" => Op::Ge,
+                "+" => Op::Add,
+                "-" => Op::Sub,
+                "*" => Op::Mul,
+                "/" => Op::Div,
+                "//" => Op::FloorDiv,
+                _ => Op::Rem,
+            };
+            lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs));
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> Result<Expr> {
+        if self.peek_op(&["!"]).is_some() {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.peek_op(&["-"]).is_some() {
+            self.pos += 1;
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        let tok = self.toks.get(self.pos).cloned().ok_or_else(|| self.err("ends too early".into()))?;
+        self.pos += 1;
+        match tok {
+            Tok::Num(n) => Ok(Expr::Lit(Scalar::Float(n))),
+            Tok::Str(s) => Ok(Expr::Lit(Scalar::Str(s))),
+            Tok::Ident(w) if w == "true" || w == "True" => Ok(Expr::Lit(Scalar::Bool(true))),
+            Tok::Ident(w) if w == "false" || w == "False" => Ok(Expr::Lit(Scalar::Bool(false))),
+            Tok::Ident(name) => match (self.resolve)(&name) {
+                Some(Slot::Axis(i)) => Ok(Expr::Var(i, name)),
+                Some(Slot::Fixed(v)) => Ok(Expr::Fixed(v)),
+                None => Err(self.err(format!("unknown name '{name}' (not an axis, a fixed parameter or a run setting)"))),
+            },
+            Tok::LParen => {
+                let e = self.binary(0)?;
+                match self.toks.get(self.pos) {
+                    Some(Tok::RParen) => {
+                        self.pos += 1;
+                        Ok(e)
+                    }
+                    _ => Err(self.err("missing ')'".into())),
+                }
+            }
+            other => Err(self.err(format!("unexpected {other:?}"))),
+        }
+    }
+}
+
+impl Constraint {
+    pub fn parse(text: &str, location: &str, resolve: &dyn Fn(&str) -> Option<Slot>) -> Result<Constraint> {
+        let toks = lex(text, location)?;
+        let mut p = Parser { toks, pos: 0, text, location, resolve };
+        if p.toks.is_empty() {
+            return Err(p.err("is empty".into()));
+        }
+        let expr = p.binary(0)?;
+        if p.pos != p.toks.len() {
+            return Err(p.err(format!("unexpected {:?} after a complete expression", p.toks[p.pos])));
+        }
+        Ok(Constraint { text: text.to_string(), expr })
+    }
+
+    /// Whether the candidate whose axis values are `value(i)` satisfies the constraint.
+    pub fn holds<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<bool> {
+        match eval(&self.expr, value)? {
+            Val::Bool(b) => Ok(b),
+            _ => Err(Error::Space { location: "constraints".into(), message: format!("constraint '{}' is not a comparison (true/false)", self.text) }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Val<'a> {
+    Num(f64),
+    Bool(bool),
+    Str(&'a str),
+}
+
+fn as_val(s: &Scalar) -> Val<'_> {
+    match s {
+        Scalar::Int(i) => Val::Num(*i as f64),
+        Scalar::Float(f) => Val::Num(*f),
+        Scalar::Bool(b) => Val::Bool(*b),
+        Scalar::Str(s) => Val::Str(s),
+    }
+}
+
+fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>> {
+    let type_err = |what: &str| Error::Space { location: "constraints".into(), message: format!("cannot apply {what}") };
+    Ok(match e {
+        Expr::Lit(s) | Expr::Fixed(s) => as_val(s),
+        Expr::Var(i, _) => as_val(value(*i)),
+        Expr::Neg(x) => match eval(x, value)? {
+            Val::Num(n) => Val::Num(-n),
+            _ => return Err(type_err("'-' to a non-number")),
+        },
+        Expr::Not(x) => match eval(x, value)? {
+            Val::Bool(b) => Val::Bool(!b),
+            _ => return Err(type_err("'not' to a non-boolean")),
+        },
+        Expr::Bin(Op::And, a, b) => Val::Bool(truth(eval(a, value)?)? && truth(eval(b, value)?)?),
+        Expr::Bin(Op::Or, a, b) => Val::Bool(truth(eval(a, value)?)? || truth(eval(b, value)?)?),
+        Expr::Bin(op, a, b) => {
+            let (x, y) = (eval(a, value)?, eval(b, value)?);
+            match (op, &x, &y) {
+                (Op::Eq, _, _) => Val::Bool(x == y),
+                (Op::Ne, _, _) => Val::Bool(x != y),
+                (_, Val::Num(p), Val::Num(q)) => {
+                    let (p, q) = (*p, *q);
+                    match op {
+                        Op::Add => Val::Num(p + q),
+                        Op::Sub => Val::Num(p - q),
+                        Op::Mul => Val::Num(p * q),
+                        Op::Div => Val::Num(p / q),
+                        Op::FloorDiv => Val::Num((p / q).floor()),
+                        Op::Rem => Val::Num(p - q * (p / q).floor()),
+                        Op::Lt => Val::Bool(p < q),
+                        Op::Le => Val::Bool(p <= q),
+                        Op::Gt => Val::Bool(p > q),
+                        _ => Val::Bool(p >= q),
+                    }
+                }
+                _ => return Err(type_err("arithmetic or ordering to non-numbers")),
+            }
+        }
+    })
+}
+
+fn truth(v: Val) -> Result<bool> {
+    match v {
+        Val::Bool(b) => Ok(b),
+        _ => Err(Error::Space { location: "constraints".into(), message: "'and' / 'or' need true/false operands".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(name: &str) -> Option<Slot> {
+        match name {
+            "hidden_size" => Some(Slot::Axis(0)),
+            "num_attention_heads" => Some(Slot::Axis(1)),
+            "precision" => Some(Slot::Fixed(Scalar::Str("bf16".into()))),
+            _ => None,
+        }
+    }
+
+    fn check(text: &str, h: i64, n: i64) -> bool {
+        let c = Constraint::parse(text, "space.toml", &resolve).unwrap();
+        let vals = [Scalar::Int(h), Scalar::Int(n)];
+        c.holds(&|i| &vals[i]).unwrap()
+    }
+
+    #[test]
+    fn arithmetic_comparison_and_logic() {
+        assert!(check("hidden_size % num_attention_heads == 0", 768, 12));
+        assert!(!check("hidden_size % num_attention_heads == 0", 768, 10));
+        assert!(check("hidden_size // num_attention_heads >= 64 and precision == 'bf16'", 768, 12));
+        assert!(check("not (hidden_size < 100) || num_attention_heads > 100", 768, 12));
+        assert!(check("-hidden_size + 2 * 400 == 32", 768, 1));
+    }
+
+    #[test]
+    fn errors_name_the_constraint() {
+        let e = Constraint::parse("hidden % 2 == 0", "space.toml", &resolve).unwrap_err().to_string();
+        assert!(e.contains("unknown name 'hidden'") && e.contains("space.toml"), "{e}");
+        let e = Constraint::parse("hidden_size = 3", "space.toml", &resolve).unwrap_err().to_string();
+        assert!(e.contains("use =="), "{e}");
+        let e = Constraint::parse("(hidden_size > 3", "space.toml", &resolve).unwrap_err().to_string();
+        assert!(e.contains("missing ')'"), "{e}");
+    }
+}

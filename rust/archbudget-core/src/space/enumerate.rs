@@ -1,0 +1,332 @@
+//! The enumerator: rayon workers take index ranges of the mixed-radix product, evaluate
+//! constraints, cheap budgets (params) and then the full metrics of the survivors, and
+//! keep either all survivors, a bounded top-K, or a Pareto front per block, merged at
+//! the end. Only the survivors become columns.
+use std::cmp::Ordering;
+
+use rayon::prelude::*;
+
+use super::family::{Candidate, Metrics, METRIC_NAMES};
+use super::{space_err, Scalar, Space};
+use crate::error::Result;
+
+/// Budgets and ranking of a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    pub max_params: Option<u64>,
+    pub min_params: Option<u64>,
+    pub max_memory: Option<u64>,
+    /// On `flops_fwd_bwd` (the cost of a training step).
+    pub max_flops: Option<u64>,
+    /// A metric column or an axis name.
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub top: Option<usize>,
+    /// Keep the candidates no other beats on params, peak memory and FLOPs together.
+    pub pareto: bool,
+    /// Only candidates `start..stop` of the space (a shard, or a chunk of a stream).
+    pub range: Option<(u64, u64)>,
+}
+
+/// Why candidates were not kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub candidates: u64,
+    pub cut_by_constraints: u64,
+    pub cut_by_budgets: u64,
+    /// Candidates whose model is impossible (a shape that cannot be built, say).
+    pub invalid: u64,
+    pub first_invalid: Option<String>,
+}
+
+impl Stats {
+    fn merge(mut self, other: Stats) -> Stats {
+        self.candidates += other.candidates;
+        self.cut_by_constraints += other.cut_by_constraints;
+        self.cut_by_budgets += other.cut_by_budgets;
+        self.invalid += other.invalid;
+        self.first_invalid = self.first_invalid.or(other.first_invalid);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    index: u64,
+    metrics: Metrics,
+}
+
+/// The kept rows as columns: candidate index, one column per axis, one per metric.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    pub index: Vec<u64>,
+    pub axes: Vec<(String, AxisColumn)>,
+    pub metrics: Vec<(&'static str, Vec<u64>)>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone)]
+pub enum AxisColumn {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    Bool(Vec<bool>),
+    /// Codes into `categories` (crosses to Polars as an Enum).
+    Str { codes: Vec<u32>, categories: Vec<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub in_range: u64,
+    pub satisfying_constraints: u64,
+}
+
+/// Candidates per rayon task: large enough to amortise scheduling, small enough to
+/// balance 2 to 64 cores and to bound what a task holds before truncating to top-K.
+const BLOCK: u64 = 1 << 14;
+
+fn range_of(space: &Space, opts: &SweepOptions) -> Result<(u64, u64)> {
+    let (start, stop) = opts.range.unwrap_or((0, space.size));
+    if start > stop || stop > space.size {
+        return Err(space_err(&space.location, format!("range {start}..{stop} is outside the space's {} candidates", space.size)));
+    }
+    Ok((start, stop))
+}
+
+/// Sizes without computing rows (`--count`).
+pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
+    let opts = SweepOptions { range, ..Default::default() };
+    let (start, stop) = range_of(space, &opts)?;
+    let satisfying = if space.constraints.is_empty() {
+        stop - start
+    } else {
+        blocks(start, stop)
+            .into_par_iter()
+            .map(|(a, b)| {
+                let mut digits = vec![0; space.axes.len()];
+                let mut n = 0u64;
+                for i in a..b {
+                    space.digits(i, &mut digits);
+                    n += u64::from(space.constraints_hold(&digits)?);
+                }
+                Ok(n)
+            })
+            .try_reduce(|| 0, |x, y| Ok(x + y))?
+    };
+    Ok(Counts { total: space.size, in_range: stop - start, satisfying_constraints: satisfying })
+}
+
+fn blocks(start: u64, stop: u64) -> Vec<(u64, u64)> {
+    (0..(stop - start).div_ceil(BLOCK)).map(|i| (start + i * BLOCK, (start + (i + 1) * BLOCK).min(stop))).collect()
+}
+
+/// How rows compare under `--sort` (ties by candidate index, so results are deterministic).
+enum SortKey {
+    Metric(usize),
+    Axis(usize),
+    Index,
+}
+
+fn sort_key(space: &Space, opts: &SweepOptions) -> Result<SortKey> {
+    match &opts.sort {
+        None => Ok(SortKey::Index),
+        Some(name) => METRIC_NAMES
+            .iter()
+            .position(|m| m == name)
+            .map(SortKey::Metric)
+            .or_else(|| space.axes.iter().position(|a| &a.name == name).map(SortKey::Axis))
+            .ok_or_else(|| {
+                let axes: Vec<&str> = space.axes.iter().map(|a| a.name.as_str()).collect();
+                space_err(&space.location, format!("cannot sort by '{name}': not a column (metrics: {}; axes: {})", METRIC_NAMES.join(", "), axes.join(", ")))
+            }),
+    }
+}
+
+fn compare_scalars(a: &Scalar, b: &Scalar) -> Ordering {
+    match (a, b) {
+        (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
+        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
+        _ => {
+            let f = |s: &Scalar| match s {
+                Scalar::Int(i) => *i as f64,
+                Scalar::Float(f) => *f,
+                _ => f64::NAN,
+            };
+            f(a).total_cmp(&f(b))
+        }
+    }
+}
+
+struct Ranker<'a> {
+    space: &'a Space,
+    key: SortKey,
+    descending: bool,
+}
+
+impl Ranker<'_> {
+    fn cmp(&self, a: &Row, b: &Row) -> Ordering {
+        let primary = match self.key {
+            SortKey::Index => Ordering::Equal,
+            SortKey::Metric(m) => a.metrics.values()[m].cmp(&b.metrics.values()[m]),
+            SortKey::Axis(i) => {
+                let n = self.space.axes.len();
+                let (mut da, mut db) = (vec![0; n], vec![0; n]);
+                self.space.digits(a.index, &mut da);
+                self.space.digits(b.index, &mut db);
+                compare_scalars(&self.space.axes[i].values[da[i]], &self.space.axes[i].values[db[i]])
+            }
+        };
+        let primary = if self.descending { primary.reverse() } else { primary };
+        primary.then(a.index.cmp(&b.index))
+    }
+
+    /// Keep the best `k` of `rows`, sorted.
+    fn keep_top(&self, rows: &mut Vec<Row>, k: usize) {
+        if rows.len() > k {
+            rows.select_nth_unstable_by(k, |a, b| self.cmp(a, b));
+            rows.truncate(k);
+        }
+        rows.sort_by(|a, b| self.cmp(a, b));
+    }
+}
+
+/// Candidates no other beats on (params, peak_bytes, flops_fwd_bwd), all minimised.
+fn pareto_front(mut rows: Vec<Row>) -> Vec<Row> {
+    let key = |r: &Row| (r.metrics.params, r.metrics.peak_bytes, r.metrics.flops_fwd_bwd);
+    rows.sort_by_key(|r| (key(r), r.index));
+    let mut front: Vec<Row> = Vec::new();
+    for r in rows {
+        let (p, m, f) = key(&r);
+        // Sorted by params first: only rows already in the front can dominate `r`.
+        let dominated = front.iter().any(|q| {
+            let (qp, qm, qf) = key(q);
+            qp <= p && qm <= m && qf <= f && (qp, qm, qf) != (p, m, f)
+        });
+        let duplicate = front.iter().any(|q| key(q) == (p, m, f));
+        if !dominated && !duplicate {
+            front.push(r);
+        }
+    }
+    front
+}
+
+fn within_params(opts: &SweepOptions, params: u64) -> bool {
+    opts.max_params.is_none_or(|m| params <= m) && opts.min_params.is_none_or(|m| params >= m)
+}
+
+fn within_rest(opts: &SweepOptions, m: &Metrics) -> bool {
+    opts.max_memory.is_none_or(|x| m.peak_bytes <= x) && opts.max_flops.is_none_or(|x| m.flops_fwd_bwd <= x)
+}
+
+/// Evaluate candidates `a..b`: constraints, the params budget, then full metrics.
+fn evaluate_block(space: &Space, opts: &SweepOptions, a: u64, b: u64) -> Result<(Vec<Row>, Stats)> {
+    let mut digits = vec![0; space.axes.len()];
+    let mut rows = Vec::new();
+    let mut stats = Stats { candidates: b - a, ..Default::default() };
+    for index in a..b {
+        space.digits(index, &mut digits);
+        if !space.constraints_hold(&digits)? {
+            stats.cut_by_constraints += 1;
+            continue;
+        }
+        let cand = Candidate { space, digits: &digits };
+        let outcome = cand.params().and_then(|(params, _)| {
+            if !within_params(opts, params) {
+                return Ok(None);
+            }
+            let metrics = cand.metrics()?;
+            Ok(within_rest(opts, &metrics).then_some(metrics))
+        });
+        match outcome {
+            Ok(Some(metrics)) => rows.push(Row { index, metrics }),
+            Ok(None) => stats.cut_by_budgets += 1,
+            // An overflow is the user's numbers being beyond any machine: say so.
+            Err(e @ crate::Error::Overflow { .. }) => return Err(e),
+            Err(e) => {
+                stats.invalid += 1;
+                stats.first_invalid.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    Ok((rows, stats))
+}
+
+/// Run a sweep: the kept candidates as columns.
+pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
+    let (start, stop) = range_of(space, opts)?;
+    let ranker = Ranker { space, key: sort_key(space, opts)?, descending: opts.descending };
+    let shrink = |rows: &mut Vec<Row>| {
+        if opts.pareto {
+            *rows = pareto_front(std::mem::take(rows));
+        }
+        if let Some(k) = opts.top {
+            ranker.keep_top(rows, k);
+        }
+    };
+    let parts: Vec<(Vec<Row>, Stats)> = blocks(start, stop)
+        .into_par_iter()
+        .map(|(a, b)| {
+            let (mut rows, stats) = evaluate_block(space, opts, a, b)?;
+            shrink(&mut rows);
+            Ok((rows, stats))
+        })
+        .collect::<Result<_>>()?;
+    let mut stats = Stats::default();
+    let mut rows = Vec::new();
+    for (r, s) in parts {
+        rows.extend(r);
+        stats = stats.merge(s);
+    }
+    shrink(&mut rows);
+    if opts.sort.is_some() && opts.top.is_none() {
+        rows.par_sort_by(|a, b| ranker.cmp(a, b));
+    }
+    Ok(columns(space, &rows, stats))
+}
+
+fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
+    let mut digits = vec![0; space.axes.len()];
+    let per_row: Vec<Vec<usize>> = rows
+        .iter()
+        .map(|r| {
+            space.digits(r.index, &mut digits);
+            digits.clone()
+        })
+        .collect();
+    let axes = space
+        .axes
+        .iter()
+        .enumerate()
+        .map(|(i, axis)| {
+            let values = per_row.iter().map(|d| &axis.values[d[i]]);
+            let column = if axis.values.iter().all(|v| matches!(v, Scalar::Int(_))) {
+                AxisColumn::Int(values.map(|v| v.as_i64().unwrap_or_default()).collect())
+            } else if axis.values.iter().all(|v| matches!(v, Scalar::Int(_) | Scalar::Float(_))) {
+                AxisColumn::Float(values.map(|v| if let Scalar::Float(f) = v { *f } else { v.as_i64().unwrap_or_default() as f64 }).collect())
+            } else if axis.values.iter().all(|v| matches!(v, Scalar::Bool(_))) {
+                AxisColumn::Bool(values.map(|v| matches!(v, Scalar::Bool(true))).collect())
+            } else {
+                let text = |v: &Scalar| match v {
+                    Scalar::Str(s) => s.clone(),
+                    other => other.to_json().to_string(),
+                };
+                let mut categories: Vec<String> = Vec::new();
+                for v in &axis.values {
+                    let t = text(v);
+                    if !categories.contains(&t) {
+                        categories.push(t);
+                    }
+                }
+                let codes = per_row.iter().map(|d| categories.iter().position(|c| *c == text(&axis.values[d[i]])).unwrap_or(0) as u32).collect();
+                AxisColumn::Str { codes, categories }
+            };
+            (axis.name.clone(), column)
+        })
+        .collect();
+    let metrics = METRIC_NAMES
+        .iter()
+        .enumerate()
+        .map(|(m, name)| (*name, rows.iter().map(|r| r.metrics.values()[m]).collect()))
+        .collect();
+    Columns { index: rows.iter().map(|r| r.index).collect(), axes, metrics, stats }
+}
