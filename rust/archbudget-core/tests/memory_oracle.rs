@@ -171,3 +171,73 @@ fn accuracy_report() {
         println!("{:<12} {:>4} {:>9.1}% {:>9.2}% {:>7.1}% (of {})", g, s.n, 100.0 * s.within10, 100.0 * s.median, 100.0 * s.flops_ok, s.flops_n);
     }
 }
+
+/// The acceptance targets: ≥90% of cases within 10% of the measured peak and median
+/// |error| ≤ 5%, overall and per family × mode; FLOPs within 1% for ≥95% of the
+/// reference figures. Not met yet (see `accuracy_report`); figures at the last commit:
+/// all 81.6% / 0.43%; cnn/infer 75.6%, cnn/train 82.8%, hf/infer 83.3%, hf/train 94.4%,
+/// lstm/infer 33.3% (17.7% median), lstm/train 100%, mlp/infer 84.5%, mlp/train 69.0%;
+/// FLOPs 97.7%.
+#[test]
+#[ignore = "accuracy targets not met yet for cnn, lstm/infer, mlp, hf/infer (see doc comment)"]
+fn accuracy_targets() {
+    let rows = rows();
+    let mut failures = Vec::new();
+    for (g, s) in table(&rows) {
+        if s.within10 < 0.90 || s.median > 0.05 {
+            failures.push(format!("{g}: {:.1}% within 10%, median {:.2}%", 100.0 * s.within10, 100.0 * s.median));
+        }
+        if g == "all" && s.flops_ok < 0.95 {
+            failures.push(format!("FLOPs: {:.1}% within 1%", 100.0 * s.flops_ok));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn mlp_run(batch: u64, optimizer: Optimizer, mode: Mode) -> u64 {
+    let run = RunSettings { batch, optimizer, mode, ..RunSettings::default() };
+    Mlp { input_dim: 784, depth: 4, width: 2048, classes: 10 }.estimate(&run).unwrap().peak_bytes
+}
+
+#[test]
+fn peak_grows_with_batch() {
+    let mut last = 0;
+    for b in [1, 16, 256, 4096] {
+        let p = mlp_run(b, Optimizer::AdamW, Mode::Train);
+        assert!(p > last, "batch {b}: {p} <= {last}");
+        last = p;
+    }
+}
+
+#[test]
+fn optimizer_order_and_inference_below_training() {
+    let sgd = mlp_run(64, Optimizer::Sgd, Mode::Train);
+    let mom = mlp_run(64, Optimizer::SgdMomentum, Mode::Train);
+    let adam = mlp_run(64, Optimizer::Adam, Mode::Train);
+    assert!(sgd <= mom && mom <= adam, "{sgd} {mom} {adam}");
+    assert_eq!(adam, mlp_run(64, Optimizer::AdamW, Mode::Train));
+    assert!(mlp_run(64, Optimizer::Sgd, Mode::Infer) < sgd);
+}
+
+#[test]
+fn grad_ckpt_lowers_activations() {
+    let cfg = json!({"model_type": "llama", "vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 2816,
+                     "num_hidden_layers": 8, "num_attention_heads": 16, "num_key_value_heads": 4});
+    let run = RunSettings { batch: 4, seq: 1024, precision: Precision::Bf16, ..RunSettings::default() };
+    let plain = memory::hf::estimate_hf_case(&cfg, "causal_lm", &run).unwrap();
+    let ckpt = memory::hf::estimate_hf_case(&cfg, "causal_lm", &RunSettings { grad_ckpt: true, ..run }).unwrap();
+    assert!(ckpt.peak_bytes < plain.peak_bytes, "{} vs {}", ckpt.peak_bytes, plain.peak_bytes);
+    assert!(ckpt.flops_fwd_bwd > plain.flops_fwd_bwd, "recomputation is counted");
+    assert_eq!(ckpt.params, plain.params);
+}
+
+#[test]
+fn overflow_is_an_error() {
+    let run = RunSettings { batch: u64::MAX / 2, ..RunSettings::default() };
+    let e = Mlp { input_dim: 1 << 20, depth: 2, width: 1 << 20, classes: 10 }.estimate(&run).unwrap_err();
+    assert_eq!(e.kind(), "OverflowError");
+    let e = LstmNet { vocab: u64::MAX, embed: u64::MAX, hidden: 8, layers: 1, seq: 8, classes: 2 }
+        .estimate(&RunSettings::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), "OverflowError");
+}

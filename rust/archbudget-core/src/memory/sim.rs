@@ -211,8 +211,12 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     let mut region_of: Vec<Option<(usize, usize)>> = vec![None; n_nodes];
     if train {
         for &(f, l) in &g.checkpoint_regions {
-            for slot in region_of.iter_mut().take((l + 1).min(n_nodes)).skip(f) {
+            for (k, slot) in region_of.iter_mut().enumerate().take((l + 1).min(n_nodes)).skip(f) {
                 *slot = Some((f, l));
+                // the recomputed forward is counted again
+                if low[k].record {
+                    flops_bwd = add(flops_bwd, low[k].cost.flops_fwd)?;
+                }
             }
         }
     }

@@ -74,7 +74,13 @@ impl Attention {
         let mut c = Cost { out: Some(Out::New { numel: out_numel, dtype: dt }), ..Cost::default() };
         c.flops_fwd = unit_fwd;
         let drop = cx.train_mode && self.dropout > 0.0;
-        match cx.attn {
+        // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
+        // not take GQA, so SDPA falls back to its math path — explicit scores and softmax,
+        // k/v repeated to all heads, as eager (the counter then sees 4 bmm-units backward).
+        let math = cx.attn == AttnImpl::Sdpa && dt == DType::F32 && self.kv_heads < self.heads;
+        let imp = if math { AttnImpl::Eager } else { cx.attn };
+        let eager_mask = self.eager_mask && !math;
+        match imp {
             AttnImpl::Sdpa => {
                 let lse = bytes(prod(&[self.batch, self.heads, round_up(self.q_len, 32)])?, DType::F32)?;
                 if cx.record {
@@ -121,7 +127,7 @@ impl Attention {
                 };
                 // scores dtype after the mask add (mask in the model's param dtype)
                 let mask_dt = cx.param_dtype();
-                let masked_dt = if self.eager_mask && (mask_dt == DType::F32 || dt == DType::F32) {
+                let masked_dt = if eager_mask && (mask_dt == DType::F32 || dt == DType::F32) {
                     DType::F32
                 } else {
                     dt
@@ -153,7 +159,7 @@ impl Attention {
                     }
                     // forward transients at the widest point: q@kᵀ, its scaled copy, the
                     // masked scores; then the (B,H,S,D) matmul output before the copy
-                    let masked = if self.eager_mask { bytes(s2n, masked_dt)? } else { 0 };
+                    let masked = if eager_mask { bytes(s2n, masked_dt)? } else { 0 };
                     c.fwd_temp = vec![s2, masked.max(s2), attn_out];
                     // backward: dP, dropout's and the cast's gradients, softmax's fp32
                     // gradient, the scaling's gradient
@@ -163,7 +169,7 @@ impl Attention {
                     if kv_rep > 0 {
                         c.fwd_temp.extend([kv_rep, kv_rep]);
                     }
-                    let masked = if self.eager_mask { bytes(s2n, masked_dt)? } else { 0 };
+                    let masked = if eager_mask { bytes(s2n, masked_dt)? } else { 0 };
                     // at the softmax: the masked scores and its output; then the cast
                     c.fwd_temp.extend([masked.max(s2), sm, cast, attn_out]);
                 }

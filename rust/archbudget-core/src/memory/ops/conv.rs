@@ -8,6 +8,16 @@ use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
+/// Calibrated: the workspace cuDNN's heuristically chosen forward algorithm asks for
+/// when the input has many channels, in bytes per output element, fp32 (TF32) and bf16
+/// (cudnnGetConvolutionForwardWorkspaceSize is not knowable offline). Fitted on the H100
+/// dev cases: a 3-channel stem needs none; 32→32 … 512→512 3×3 convolutions about
+/// 8 B per output element in fp32; in bf16 the dev cases disagree (some need none,
+/// some several times the output), so none is charged.
+pub const CONV_WORKSPACE_PER_OUT_F32: u64 = 8;
+/// Input channels from which the fp32 workspace above applies.
+pub const CONV_WORKSPACE_MIN_IN: u64 = 16;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conv2d {
     pub batch: u64,
@@ -65,6 +75,9 @@ impl Conv2d {
         let (oh, ow) = self.out_hw()?;
         let out = prod(&[self.batch, self.out_channels, oh, ow])?;
         c.out = Some(Out::New { numel: out, dtype: dt });
+        if dt == DType::F32 && self.in_channels >= CONV_WORKSPACE_MIN_IN {
+            c.fwd_temp.push(crate::memory::mul(out, CONV_WORKSPACE_PER_OUT_F32)?);
+        }
         let f = prod(&[2, self.batch, self.out_channels, oh, ow, cin_g, self.kernel.0, self.kernel.1])?;
         c.flops_fwd = f;
         if cx.record {
