@@ -5,7 +5,8 @@
 //! LayerNorm, learned positions, fused `c_attn`, plain MLP, dropout) run pre-norm;
 //! encoder stacks (bert-like) post-norm. What transformers 5 does that costs memory:
 //! - decoders create a `DynamicCache` (`use_cache=True` unless gradient checkpointing is
-//!   on) which keeps every layer's k and v until the model's output is dropped;
+//!   on) whose `update` copies every layer's k and v (`torch.cat` onto an empty tensor)
+//!   and keeps the copies until the model's output is dropped;
 //! - with SDPA and no padding the causal mask is skipped (`is_causal=True`) and grouped
 //!   kv heads go to SDPA as they are (`enable_gqa`); eager attention materialises a
 //!   float causal mask batch×1×S×S once per forward and `repeat_kv` copies;
@@ -141,7 +142,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         let att = if a.fused_qkv {
             let qkv = g.push(lin(hsz, qd + 2 * kvd, a.qkv_bias), &[n1]);
             if use_cache {
-                g.forward_held.push(qkv);
+                let kv = g.push(Op::Copy(Copy { numel: Some(mul(2, mul(rows, kvd)?)?) }), &[qkv]);
+                g.forward_held.push(kv);
             }
             let mut ins = vec![qkv];
             ins.extend(mask);
@@ -155,7 +157,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
             }
             if use_cache {
-                g.forward_held.extend([k, v]);
+                let kc = g.push(Op::Copy(Copy::default()), &[k]);
+                let vc = g.push(Op::Copy(Copy::default()), &[v]);
+                g.forward_held.extend([kc, vc]);
             }
             let mut ins = vec![q, k, v];
             ins.extend(mask);

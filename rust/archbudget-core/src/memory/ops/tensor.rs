@@ -13,14 +13,18 @@ impl View {
     }
 }
 
-/// `.contiguous()` of a non-contiguous view (or `torch.cat` of one input): a new tensor of
-/// the input's size; saves nothing.
+/// `.contiguous()` of a non-contiguous view, or `torch.cat` onto an empty tensor (HF's
+/// `DynamicCache.update`): a new tensor of the input's size (or of `numel` elements when
+/// it copies a part, such as k and v out of a fused qkv); saves nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Copy;
+pub struct Copy {
+    pub numel: Option<u64>,
+}
 
 impl Copy {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        Ok(Cost { out: Some(Out::New { numel: cx.in_numel[0], dtype: cx.in_dtype[0] }), ..Cost::default() })
+        let numel = self.numel.unwrap_or(cx.in_numel[0]);
+        Ok(Cost { out: Some(Out::New { numel, dtype: cx.in_dtype[0] }), ..Cost::default() })
     }
 }
 
