@@ -175,11 +175,11 @@ fn accuracy_report() {
 /// The acceptance targets: ≥90% of cases within 10% of the measured peak and median
 /// |error| ≤ 5%, overall and per family × mode; FLOPs within 1% for ≥95% of the
 /// reference figures. Not met yet (see `accuracy_report`); figures at the last commit:
-/// all 85.9% / 0.08%; cnn/infer 75.6%, cnn/train 82.8%, hf/infer 96.7%, hf/train 94.4%,
+/// all 88.9% / 0.08%; cnn/infer 97.6%, cnn/train 82.8%, hf/infer 96.7%, hf/train 94.4%,
 /// lstm/infer 33.3% (17.7% median), lstm/train 100%, mlp/infer 100%, mlp/train 69.0%;
 /// FLOPs 97.7%.
 #[test]
-#[ignore = "accuracy targets not met yet for cnn, lstm/infer, mlp/train (see doc comment)"]
+#[ignore = "accuracy targets not met yet for cnn/train, lstm/infer, mlp/train (see doc comment)"]
 fn accuracy_targets() {
     let rows = rows();
     let mut failures = Vec::new();

@@ -12,9 +12,10 @@ use crate::memory::Result;
 /// when the input has many channels, in bytes per output element, fp32 (TF32) and bf16
 /// (cudnnGetConvolutionForwardWorkspaceSize is not knowable offline). Fitted on the H100
 /// dev cases: a 3-channel stem needs none; 32→32 … 512→512 3×3 convolutions about
-/// 8 B per output element in fp32; in bf16 the dev cases disagree (some need none,
-/// some several times the output), so none is charged.
+/// 8 B per output element in fp32 (TF32), 3.5 B in bf16.
 pub const CONV_WORKSPACE_PER_OUT_F32: u64 = 8;
+/// bf16: half-bytes per output element (7 / 2 = 3.5 B).
+pub const CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16: u64 = 7;
 /// Input channels from which the fp32 workspace above applies.
 pub const CONV_WORKSPACE_MIN_IN: u64 = 16;
 
@@ -75,8 +76,13 @@ impl Conv2d {
         let (oh, ow) = self.out_hw()?;
         let out = prod(&[self.batch, self.out_channels, oh, ow])?;
         c.out = Some(Out::New { numel: out, dtype: dt });
-        if dt == DType::F32 && self.in_channels >= CONV_WORKSPACE_MIN_IN {
-            c.fwd_temp.push(crate::memory::mul(out, CONV_WORKSPACE_PER_OUT_F32)?);
+        if self.in_channels >= CONV_WORKSPACE_MIN_IN {
+            let ws = if dt == DType::F32 {
+                crate::memory::mul(out, CONV_WORKSPACE_PER_OUT_F32)?
+            } else {
+                crate::memory::mul(out, CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16)? / 2
+            };
+            c.fwd_temp.push(ws);
         }
         let f = prod(&[2, self.batch, self.out_channels, oh, ow, cin_g, self.kernel.0, self.kernel.1])?;
         c.flops_fwd = f;
