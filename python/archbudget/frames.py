@@ -11,8 +11,8 @@ def sweep_frame(columns: dict[str, Any]) -> pl.DataFrame:
     series = [pl.Series("candidate", columns["index"])]
     for axis in columns["axes"]:
         if "categories" in axis:
-            enum = pl.Enum(axis["categories"])
-            series.append(pl.Series(axis["name"], axis["values"]).cast(enum))
+            categories = pl.Series(axis["name"], axis["categories"], dtype=pl.Enum(axis["categories"]))
+            series.append(categories.gather(axis["values"]))
         else:
             series.append(pl.Series(axis["name"], axis["values"]))
     series.extend(pl.Series(name, values) for name, values in columns["metrics"])

@@ -2,6 +2,7 @@
 import typer
 
 from archbudget.cli import summary as _summary
+from archbudget.cli import sweep as _sweep
 
 app = typer.Typer(
     name="archbudget",
@@ -11,6 +12,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("summary")(_summary.summary)
+app.command("sweep")(_sweep.sweep)
 
 
 @app.callback()

@@ -22,3 +22,9 @@ def reported() -> Iterator[None]:
     except ArchBudgetError as e:
         print(f"archbudget: error: {e}", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except OSError as e:
+        print(f"archbudget: error: {e}", file=sys.stderr)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Exception as e:  # a bug: one line, not a traceback
+        print(f"archbudget: internal error: {type(e).__name__}: {e} (please report it with the input)", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERNAL) from None

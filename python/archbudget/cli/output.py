@@ -3,6 +3,7 @@ import json
 import sys
 from typing import Any
 
+import polars as pl
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +14,12 @@ from archbudget.api import Summary, _shape_text
 def print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def print_frame(frame: pl.DataFrame) -> None:
+    """A result frame for people: every column, at most 50 rows."""
+    with pl.Config(tbl_rows=50, tbl_cols=-1, tbl_width_chars=200, thousands_separator=True):
+        print(frame)
 
 
 def readable_bytes(size: float) -> str:

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use super::family::{Candidate, Metrics, METRIC_NAMES};
+use super::family::{Evaluator, Metrics, METRIC_NAMES};
 use super::{space_err, Scalar, Space};
 use crate::error::Result;
 
@@ -167,7 +167,7 @@ impl Ranker<'_> {
     fn cmp(&self, a: &Row, b: &Row) -> Ordering {
         let primary = match self.key {
             SortKey::Index => Ordering::Equal,
-            SortKey::Metric(m) => a.metrics.values()[m].cmp(&b.metrics.values()[m]),
+            SortKey::Metric(m) => a.metrics.get(m).cmp(&b.metrics.get(m)),
             SortKey::Axis(i) => {
                 let n = self.space.axes.len();
                 let (mut da, mut db) = (vec![0; n], vec![0; n]);
@@ -218,35 +218,71 @@ fn within_rest(opts: &SweepOptions, m: &Metrics) -> bool {
     opts.max_memory.is_none_or(|x| m.peak_bytes <= x) && opts.max_flops.is_none_or(|x| m.flops_fwd_bwd <= x)
 }
 
+/// Record a candidate that cannot be built; an overflow stops the sweep, since it means
+/// the user's numbers are beyond any machine.
+fn note_invalid(stats: &mut Stats, e: crate::Error) -> Result<()> {
+    if matches!(e, crate::Error::Overflow { .. }) {
+        return Err(e);
+    }
+    stats.invalid += 1;
+    stats.first_invalid.get_or_insert_with(|| e.to_string());
+    Ok(())
+}
+
 /// Evaluate candidates `a..b`: constraints, the params budget, then full metrics.
-fn evaluate_block(space: &Space, opts: &SweepOptions, a: u64, b: u64) -> Result<(Vec<Row>, Stats)> {
+/// With `prerank`, rows are first ranked on params alone and only the best `top` of the
+/// block get full metrics (valid when no budget or ranking needs memory or FLOPs).
+fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, ranker: &Ranker, prerank: Option<usize>, a: u64, b: u64) -> Result<(Vec<Row>, Stats)> {
+    let space = ranker.space;
     let mut digits = vec![0; space.axes.len()];
     let mut rows = Vec::new();
     let mut stats = Stats { candidates: b - a, ..Default::default() };
+    space.digits(a, &mut digits);
     for index in a..b {
-        space.digits(index, &mut digits);
-        if !space.constraints_hold(&digits)? {
+        if index > a {
+            space.advance(&mut digits);
+        }
+        if !space.constraints.is_empty() && !space.constraints_hold(&digits)? {
             stats.cut_by_constraints += 1;
             continue;
         }
-        let cand = Candidate { space, digits: &digits };
-        let outcome = cand.params().and_then(|(params, _)| {
-            if !within_params(opts, params) {
-                return Ok(None);
-            }
-            let metrics = cand.metrics()?;
-            Ok(within_rest(opts, &metrics).then_some(metrics))
-        });
-        match outcome {
-            Ok(Some(metrics)) => rows.push(Row { index, metrics }),
-            Ok(None) => stats.cut_by_budgets += 1,
-            // An overflow is the user's numbers being beyond any machine: say so.
-            Err(e @ crate::Error::Overflow { .. }) => return Err(e),
+        let (params, trainable) = match eval.params(&digits) {
+            Ok(p) => p,
             Err(e) => {
-                stats.invalid += 1;
-                stats.first_invalid.get_or_insert_with(|| e.to_string());
+                note_invalid(&mut stats, e)?;
+                continue;
+            }
+        };
+        if !within_params(opts, params) {
+            stats.cut_by_budgets += 1;
+            continue;
+        }
+        if let Some(k) = prerank {
+            let metrics = Metrics { params, trainable_params: trainable, ..Default::default() };
+            rows.push(Row { index, metrics });
+            // Bound what a block holds: trim to the best k whenever it grows large.
+            if rows.len() >= 4 * k.max(1024) {
+                ranker.keep_top(&mut rows, k);
+            }
+            continue;
+        }
+        match eval.metrics(&digits) {
+            Ok(m) if within_rest(opts, &m) => rows.push(Row { index, metrics: m }),
+            Ok(_) => stats.cut_by_budgets += 1,
+            Err(e) => note_invalid(&mut stats, e)?,
+        }
+    }
+    if let Some(k) = prerank {
+        ranker.keep_top(&mut rows, k);
+        let mut complete = Vec::with_capacity(rows.len());
+        for row in rows {
+            space.digits(row.index, &mut digits);
+            match eval.metrics(&digits) {
+                Ok(metrics) => complete.push(Row { index: row.index, metrics }),
+                Err(e) => note_invalid(&mut stats, e)?,
             }
         }
+        rows = complete;
     }
     Ok((rows, stats))
 }
@@ -255,6 +291,12 @@ fn evaluate_block(space: &Space, opts: &SweepOptions, a: u64, b: u64) -> Result<
 pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     let (start, stop) = range_of(space, opts)?;
     let ranker = Ranker { space, key: sort_key(space, opts)?, descending: opts.descending };
+    let eval = Evaluator::new(space);
+    let prerank = match (&ranker.key, opts.top) {
+        (SortKey::Metric(m), Some(k)) if *m < 2 && eval.cheap_params() && !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none() => Some(k),
+        (SortKey::Index | SortKey::Axis(_), Some(k)) if !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none() => Some(k),
+        _ => None,
+    };
     let shrink = |rows: &mut Vec<Row>| {
         if opts.pareto {
             *rows = pareto_front(std::mem::take(rows));
@@ -266,7 +308,7 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     let parts: Vec<(Vec<Row>, Stats)> = blocks(start, stop)
         .into_par_iter()
         .map(|(a, b)| {
-            let (mut rows, stats) = evaluate_block(space, opts, a, b)?;
+            let (mut rows, stats) = evaluate_block(&eval, opts, &ranker, prerank, a, b)?;
             shrink(&mut rows);
             Ok((rows, stats))
         })

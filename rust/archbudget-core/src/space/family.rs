@@ -1,6 +1,6 @@
 //! What a candidate of each family is, and its metrics: the very rules of `summary`
 //! (Keras, transformers) and `memory` (PyTorch), applied to the candidate's model.
-use super::{space_err, FamilyKind, Scalar, Space, RUN_KEYS};
+use super::{space_err, FamilyKind, Scalar, Slot, Space, RUN_KEYS};
 use crate::error::Result;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{AttnImpl, Breakdown, MemoryReport, Mode, Optimizer, Precision, RunSettings};
@@ -36,6 +36,18 @@ pub const METRIC_NAMES: [&str; 13] = [
 ];
 
 impl Metrics {
+    /// The metric of column `i` of METRIC_NAMES.
+    pub fn get(&self, i: usize) -> u64 {
+        match i {
+            0 => self.params,
+            1 => self.trainable_params,
+            2 => self.peak_bytes,
+            3 => self.flops_fwd,
+            4 => self.flops_fwd_bwd,
+            _ => self.values()[i],
+        }
+    }
+
     pub fn values(&self) -> [u64; 13] {
         let b = &self.breakdown;
         [
@@ -93,7 +105,7 @@ pub fn check_names(space: &Space) -> Result<()> {
                 }
             }
             for p in params {
-                if space.value(p, &vec![0; space.axes.len()]).is_none() {
+                if space.slot(p).is_none() {
                     return Err(space_err(&space.location, format!("the family needs '{p}' in [fixed] or [axes]")));
                 }
             }
@@ -103,99 +115,166 @@ pub fn check_names(space: &Space) -> Result<()> {
     Ok(())
 }
 
-/// A candidate: the space and the digits of its axis values.
-pub struct Candidate<'a> {
-    pub space: &'a Space,
-    pub digits: &'a [usize],
+/// A space's names resolved once to where each value lives (an axis or a fixed value),
+/// so that evaluating a candidate does no name lookups.
+pub struct Evaluator<'s> {
+    space: &'s Space,
+    /// Family parameters in `family_params` order, then `RUN_KEYS`.
+    slots: Vec<Option<Slot>>,
+    /// The same slots when they hold integers, read without matching on `Scalar`.
+    ints: Vec<IntSlot>,
 }
 
-impl Candidate<'_> {
-    fn scalar(&self, name: &str) -> Option<&Scalar> {
-        self.space.value(name, self.digits)
+/// An integer parameter: an axis of integers (values pre-converted), or a fixed integer.
+enum IntSlot {
+    Axis(usize, Vec<i64>),
+    Fixed(i64),
+    Other,
+}
+
+/// Index of a run key among the evaluator's slots.
+fn run_slot(kind: FamilyKind, key: &str) -> usize {
+    family_params(kind).len() + RUN_KEYS.iter().position(|k| *k == key).expect("a run key")
+}
+
+impl<'s> Evaluator<'s> {
+    pub fn new(space: &'s Space) -> Self {
+        let slots: Vec<Option<Slot>> = family_params(space.family).iter().chain(RUN_KEYS.iter()).map(|name| space.slot(name)).collect();
+        let ints = slots
+            .iter()
+            .map(|slot| match slot {
+                Some(Slot::Axis(i)) => {
+                    let values: Option<Vec<i64>> = space.axes[*i].values.iter().map(|v| match v {
+                        Scalar::Int(x) => Some(*x),
+                        _ => None,
+                    }).collect();
+                    values.map_or(IntSlot::Other, |v| IntSlot::Axis(*i, v))
+                }
+                Some(Slot::Fixed(Scalar::Int(x))) => IntSlot::Fixed(*x),
+                _ => IntSlot::Other,
+            })
+            .collect();
+        Evaluator { space, slots, ints }
     }
 
-    fn int(&self, name: &str, min: u64) -> Result<u64> {
-        let v = self.scalar(name).ok_or_else(|| space_err(&self.space.location, format!("missing '{name}'")))?;
+    fn scalar<'a>(&'a self, slot: usize, digits: &[usize]) -> Option<&'a Scalar> {
+        match self.slots[slot].as_ref()? {
+            Slot::Axis(i) => Some(&self.space.axes[*i].values[digits[*i]]),
+            Slot::Fixed(v) => Some(v),
+        }
+    }
+
+    fn name(&self, slot: usize) -> &'static str {
+        let params = family_params(self.space.family);
+        params.get(slot).copied().unwrap_or_else(|| RUN_KEYS[slot - params.len()])
+    }
+
+    fn int(&self, slot: usize, digits: &[usize], min: u64) -> Result<u64> {
+        let fast = match &self.ints[slot] {
+            IntSlot::Axis(i, values) => Some(values[digits[*i]]),
+            IntSlot::Fixed(x) => Some(*x),
+            IntSlot::Other => None,
+        };
+        if let Some(x) = fast.filter(|&x| x >= min as i64) {
+            return Ok(x as u64);
+        }
+        let name = self.name(slot);
+        let v = self.scalar(slot, digits).ok_or_else(|| space_err(&self.space.location, format!("missing '{name}'")))?;
         match v.as_i64() {
             Some(i) if i >= min as i64 => Ok(i as u64),
             _ => Err(space_err(&self.space.location, format!("'{name}' must be an integer ≥ {min}, got {v:?}"))),
         }
     }
 
-    fn flag(&self, name: &str, default: bool) -> Result<bool> {
-        match self.scalar(name) {
+    fn int_or(&self, slot: usize, digits: &[usize], min: u64, default: u64) -> Result<u64> {
+        if self.scalar(slot, digits).is_none() {
+            return Ok(default);
+        }
+        self.int(slot, digits, min)
+    }
+
+    fn flag(&self, slot: usize, digits: &[usize], default: bool) -> Result<bool> {
+        match self.scalar(slot, digits) {
             None => Ok(default),
             Some(Scalar::Bool(b)) => Ok(*b),
-            Some(v) => Err(space_err(&self.space.location, format!("'{name}' must be true or false, got {v:?}"))),
+            Some(v) => Err(space_err(&self.space.location, format!("'{}' must be true or false, got {v:?}", self.name(slot)))),
         }
     }
 
-    fn text(&self, name: &str, default: &'static str) -> Result<&str> {
-        match self.scalar(name) {
+    fn text<'a>(&'a self, slot: usize, digits: &[usize], default: &'static str) -> Result<&'a str> {
+        match self.scalar(slot, digits) {
             None => Ok(default),
             Some(Scalar::Str(s)) => Ok(s),
-            Some(v) => Err(space_err(&self.space.location, format!("'{name}' must be a string, got {v:?}"))),
+            Some(v) => Err(space_err(&self.space.location, format!("'{}' must be a string, got {v:?}", self.name(slot)))),
         }
     }
 
     /// Run settings: SPEC.md defaults (train, fp32, adamw, sdpa), batch 1.
-    pub fn run(&self) -> Result<RunSettings> {
+    pub fn run(&self, digits: &[usize]) -> Result<RunSettings> {
+        let kind = self.space.family;
+        let at = |key| run_slot(kind, key);
         let loc = |e: crate::Error| space_err(&self.space.location, e.to_string());
         Ok(RunSettings {
-            mode: Mode::parse(self.text("mode", "train")?).map_err(loc)?,
-            batch: if self.scalar("batch").is_some() { self.int("batch", 1)? } else { 1 },
-            seq: if self.scalar("seq").is_some() { self.int("seq", 1)? } else { 1 },
-            precision: Precision::parse(self.text("precision", "fp32")?).map_err(loc)?,
-            optimizer: Optimizer::parse(self.text("optimizer", "adamw")?).map_err(loc)?,
-            attn: AttnImpl::parse(self.text("attn", "sdpa")?).map_err(loc)?,
-            grad_ckpt: self.flag("grad_ckpt", false)?,
+            mode: Mode::parse(self.text(at("mode"), digits, "train")?).map_err(loc)?,
+            batch: self.int_or(at("batch"), digits, 1, 1)?,
+            seq: self.int_or(at("seq"), digits, 1, 1)?,
+            precision: Precision::parse(self.text(at("precision"), digits, "fp32")?).map_err(loc)?,
+            optimizer: Optimizer::parse(self.text(at("optimizer"), digits, "adamw")?).map_err(loc)?,
+            attn: AttnImpl::parse(self.text(at("attn"), digits, "sdpa")?).map_err(loc)?,
+            grad_ckpt: self.flag(at("grad_ckpt"), digits, false)?,
         })
     }
 
-    fn mlp(&self) -> Result<Mlp> {
-        Ok(Mlp { input_dim: self.int("input_dim", 1)?, depth: self.int("depth", 0)?, width: self.int("width", 1)?, classes: self.int("classes", 1)? })
+    fn mlp(&self, d: &[usize]) -> Result<Mlp> {
+        Ok(Mlp { input_dim: self.int(0, d, 1)?, depth: self.int(1, d, 0)?, width: self.int(2, d, 1)?, classes: self.int(3, d, 1)? })
     }
 
-    fn cnn(&self) -> Result<Cnn> {
+    fn cnn(&self, d: &[usize]) -> Result<Cnn> {
         Ok(Cnn {
-            image: self.int("image", 1)?,
-            channels: self.int("channels", 1)?,
-            stages: self.int("stages", 0)?,
-            convs: self.int("convs", 1)?,
-            filters: self.int("filters", 1)?,
-            batchnorm: self.flag("batchnorm", false)?,
-            classes: self.int("classes", 1)?,
+            image: self.int(0, d, 1)?,
+            channels: self.int(1, d, 1)?,
+            stages: self.int(2, d, 0)?,
+            convs: self.int(3, d, 1)?,
+            filters: self.int(4, d, 1)?,
+            batchnorm: self.flag(5, d, false)?,
+            classes: self.int(6, d, 1)?,
         })
     }
 
-    fn lstm(&self) -> Result<LstmNet> {
+    fn lstm(&self, d: &[usize]) -> Result<LstmNet> {
         Ok(LstmNet {
-            vocab: self.int("vocab", 1)?,
-            embed: self.int("embed", 1)?,
-            hidden: self.int("hidden", 1)?,
-            layers: self.int("layers", 1)?,
-            seq: self.int("seq", 1)?,
-            classes: self.int("classes", 1)?,
+            vocab: self.int(0, d, 1)?,
+            embed: self.int(1, d, 1)?,
+            hidden: self.int(2, d, 1)?,
+            layers: self.int(3, d, 1)?,
+            seq: self.int(4, d, 1)?,
+            classes: self.int(5, d, 1)?,
         })
+    }
+
+    /// Whether `params` is much cheaper than `metrics` (a closed form), so that ranking
+    /// by it may pick the top-K before their memory is simulated.
+    pub fn cheap_params(&self) -> bool {
+        self.space.family == FamilyKind::Mlp
     }
 
     /// Parameter counts only: cheap, so that a params budget cuts candidates before
     /// their memory is simulated. Returns (params, trainable).
-    pub fn params(&self) -> Result<(u64, u64)> {
+    pub fn params(&self, digits: &[usize]) -> Result<(u64, u64)> {
         let p = match self.space.family {
-            FamilyKind::Mlp => mlp_params(&self.mlp()?),
-            _ => return self.metrics().map(|m| (m.params, m.trainable_params)),
+            FamilyKind::Mlp => mlp_params(&self.mlp(digits)?),
+            _ => return self.metrics(digits).map(|m| (m.params, m.trainable_params)),
         };
         p.map(|p| (p, p)).ok_or_else(|| crate::Error::overflow(&self.space.location, "the parameter count"))
     }
 
     /// All metrics of the candidate.
-    pub fn metrics(&self) -> Result<Metrics> {
-        let run = self.run()?;
+    pub fn metrics(&self, digits: &[usize]) -> Result<Metrics> {
+        let run = self.run(digits)?;
         let report = match self.space.family {
-            FamilyKind::Mlp => self.mlp()?.estimate(&run)?,
-            FamilyKind::Cnn => self.cnn()?.estimate(&run)?,
-            FamilyKind::Lstm => self.lstm()?.estimate(&run)?,
+            FamilyKind::Mlp => self.mlp(digits)?.estimate(&run)?,
+            FamilyKind::Cnn => self.cnn(digits)?.estimate(&run)?,
+            FamilyKind::Lstm => self.lstm(digits)?.estimate(&run)?,
             FamilyKind::Hf | FamilyKind::Keras => {
                 return Err(space_err(&self.space.location, "the hf and keras families are not wired to the sweep yet"))
             }

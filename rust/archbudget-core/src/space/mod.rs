@@ -86,8 +86,9 @@ pub struct Axis {
 /// The run settings that may be fixed or axes (`[run]`).
 pub const RUN_KEYS: [&str; 8] = ["batch", "seq", "precision", "optimizer", "mode", "attn", "grad_ckpt", "head"];
 
-/// At most this many values per axis: a larger axis is almost surely a typo in a range.
-pub const MAX_AXIS_VALUES: u64 = 100_000_000;
+/// At most this many values per axis: a larger axis is almost surely a typo in a range,
+/// and its values are held in memory.
+pub const MAX_AXIS_VALUES: u64 = 1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Space {
@@ -174,12 +175,8 @@ impl Space {
         let constraints = match top.get("constraints") {
             None => Vec::new(),
             Some(Value::Array(items)) => {
-                let resolve = |name: &str| -> Option<Slot> {
-                    axes.iter()
-                        .position(|a| a.name == name)
-                        .map(Slot::Axis)
-                        .or_else(|| fixed.iter().find(|(n, _)| n == name).map(|(_, v)| Slot::Fixed(v.clone())))
-                };
+                let partial = Space { location: location.to_string(), family, template: None, fixed: fixed.clone(), axes: axes.clone(), constraints: Vec::new(), size };
+                let resolve = |name: &str| partial.slot(name);
                 items
                     .iter()
                     .map(|c| {
@@ -204,6 +201,17 @@ impl Space {
         }
     }
 
+    /// Step `digits` to the next candidate (the odometer of `digits`, without divisions).
+    pub fn advance(&self, digits: &mut [usize]) {
+        for (d, axis) in digits.iter_mut().zip(&self.axes).rev() {
+            *d += 1;
+            if *d < axis.values.len() {
+                return;
+            }
+            *d = 0;
+        }
+    }
+
     pub fn constraints_hold(&self, digits: &[usize]) -> Result<bool> {
         for c in &self.constraints {
             if !c.holds(&|i| &self.axes[i].values[digits[i]])? {
@@ -213,13 +221,13 @@ impl Space {
         Ok(true)
     }
 
-    /// The value of a named parameter for a candidate, or None.
-    pub fn value<'s>(&'s self, name: &str, digits: &[usize]) -> Option<&'s Scalar> {
+    /// Where a named parameter's value lives: an axis or a fixed value.
+    pub fn slot(&self, name: &str) -> Option<Slot> {
         self.axes
             .iter()
             .position(|a| a.name == name)
-            .map(|i| &self.axes[i].values[digits[i]])
-            .or_else(|| self.fixed.iter().find(|(n, _)| n == name).map(|(_, v)| v))
+            .map(Slot::Axis)
+            .or_else(|| self.fixed.iter().find(|(n, _)| n == name).map(|(_, v)| Slot::Fixed(v.clone())))
     }
 }
 
