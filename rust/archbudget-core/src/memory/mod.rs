@@ -13,6 +13,7 @@ pub mod alloc;
 pub mod families;
 pub mod graph;
 pub mod hf;
+pub mod keras;
 pub mod ops;
 mod sim;
 
