@@ -5,6 +5,7 @@ pub mod keras;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::memory::{self, MemoryReport, RunSettings};
 use crate::summary::Summary;
 
 /// A model description, its format detected from its content (SPEC.md: one MODEL argument).
@@ -39,5 +40,18 @@ pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<S
     match read(bytes, location)? {
         Source::Keras(model) => keras::summarize(&model, location),
         Source::Hf(config) => hf::summarize(&config, head, location),
+    }
+}
+
+/// `archbudget memory`: peak bytes, counts and FLOPs of one step of the model's PyTorch
+/// equivalent (a Keras model layer for layer; a transformers config as transformers
+/// builds it).
+pub fn memory(bytes: &[u8], location: &str, head: Option<hf::Head>, run: &RunSettings) -> Result<MemoryReport> {
+    match read(bytes, location)? {
+        Source::Keras(model) => memory::estimate(&memory::keras::graph(&model, run, location)?, run),
+        Source::Hf(config) => {
+            let arch = hf::arch(&config, head, location)?;
+            memory::estimate(&memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)?, run)
+        }
     }
 }
