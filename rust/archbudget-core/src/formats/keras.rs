@@ -42,12 +42,20 @@ pub struct Layer {
     pub calls: Vec<Call>,
     /// The model itself when this layer is a nested model (its first call's graph).
     pub nested: Option<Box<Model>>,
+    /// A `keras.ops` node of a functional graph (`x + 3.0`): a tensor producer without
+    /// weights that is not in `model.layers`, so not a row of the summary.
+    pub op: bool,
 }
 
 impl Layer {
     pub fn is_input(&self) -> bool {
         self.class_name == "InputLayer"
     }
+}
+
+/// Whether a functional layer entry is a `keras.ops` node (module `keras.src.ops.numpy`).
+fn is_op_entry(entry: &Value) -> bool {
+    entry.get("module").and_then(Value::as_str).is_some_and(|m| m.starts_with("keras.src.ops") || m.starts_with("keras.ops"))
 }
 
 #[derive(Debug, Clone)]
@@ -212,7 +220,7 @@ fn apply_layer(
         return Ok(Applied { weights, outputs, nested: Some(Box::new(model)) });
     }
     let ctx = LayerCtx { class_name, name, config, location: here, depth, call };
-    let built = layers::apply(&ctx, inputs)?;
+    let built = if is_op_entry(entry) { layers::apply_op(&ctx, inputs)? } else { layers::apply(&ctx, inputs)? };
     Ok(Applied { weights: built.weights, outputs: built.outputs, nested: None })
 }
 
@@ -266,6 +274,7 @@ fn sequential(
         weights: Vec::new(),
         calls: vec![Call { inputs: Vec::new(), outputs: vec![shape.clone()] }],
         nested: None,
+        op: false,
     });
     let mut previous = TensorRef { layer: 0, node: 0, tensor: 0 };
     for (i, entry) in entries.iter().enumerate().skip(usize::from(first_is_input)) {
@@ -286,6 +295,7 @@ fn sequential(
             weights: applied.weights,
             calls: vec![call],
             nested: applied.nested,
+            op: false,
         });
         previous = TensorRef { layer: layers.len() - 1, node: 0, tensor: 0 };
     }
@@ -427,13 +437,15 @@ fn functional(
 
     let mut layers: Vec<Layer> = headers
         .iter()
-        .map(|(c, n, cfg)| Layer {
+        .zip(entries)
+        .map(|((c, n, cfg), entry)| Layer {
             name: n.to_string(),
             class_name: c.to_string(),
             config: (*cfg).clone(),
             weights: Vec::new(),
             calls: Vec::new(),
             nested: None,
+            op: is_op_entry(entry),
         })
         .collect();
 
@@ -524,7 +536,7 @@ fn functional(
 pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
     let mut rows = Vec::with_capacity(model.layers.len());
     for layer in &model.layers {
-        if !model.functional && layer.is_input() {
+        if (!model.functional && layer.is_input()) || layer.op {
             continue;
         }
         let here = format!("{location}: layer '{}'", layer.name);

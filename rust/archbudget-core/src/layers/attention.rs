@@ -64,14 +64,16 @@ pub fn multi_head_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     output.extend(out_dims.iter().map(|&d| Some(d)));
     let mut outputs = vec![output];
     if ctx.call_flag("return_attention_scores") {
-        // (batch, heads, query steps, key steps) for the usual single attention axis.
-        outputs.push(vec![query[0], Some(heads), query[1], key[1]]);
+        // Keras's `compute_output_spec` declares (batch, heads, query steps, query steps)
+        // whatever the key's length or the attention axes.
+        outputs.push(vec![query[0], Some(heads), query[1], query[1]]);
     }
     Ok(Built { weights, outputs })
 }
 
 /// Attention (Luong): a scalar `scale` with `use_scale`, a scalar concat weight with
-/// `score_mode: concat`. Output: the query shape with the value's last dimension.
+/// `score_mode: concat`. Output: the query shape with the value's last dimension, and
+/// with `return_attention_scores` the scores (batch…, query steps, key steps).
 pub fn dot_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let (query, value) = query_value(ctx, inputs)?;
     let mut weights = Vec::new();
@@ -81,10 +83,11 @@ pub fn dot_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     if ctx.str_or("score_mode", "dot")? == "concat" {
         weights.push(Weight::new("concat_score_weight", vec![]));
     }
-    Ok(Built::new(weights, attended(query, value)))
+    Ok(Built { weights, outputs: attended(ctx, inputs, query, value) })
 }
 
 /// AdditiveAttention (Bahdanau): a `scale` vector of the feature size with `use_scale`.
+/// Outputs as Attention's.
 pub fn additive_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let (query, value) = query_value(ctx, inputs)?;
     let mut weights = Vec::new();
@@ -92,7 +95,7 @@ pub fn additive_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         let d = ctx.known(query.last().copied().flatten(), "the query's last dimension")?;
         weights.push(Weight::new("scale", vec![dim(d, "features")]));
     }
-    Ok(Built::new(weights, attended(query, value)))
+    Ok(Built { weights, outputs: attended(ctx, inputs, query, value) })
 }
 
 fn query_value<'s>(ctx: &LayerCtx, inputs: &'s [Shape]) -> Result<(&'s Shape, &'s Shape)> {
@@ -102,10 +105,19 @@ fn query_value<'s>(ctx: &LayerCtx, inputs: &'s [Shape]) -> Result<(&'s Shape, &'
     }
 }
 
-fn attended(query: &Shape, value: &Shape) -> Shape {
+/// Keras's `compute_output_spec`: the query with the value's last dimension, then the
+/// scores (query axes but the last, and the key's steps) when the call asks for them.
+fn attended(ctx: &LayerCtx, inputs: &[Shape], query: &Shape, value: &Shape) -> Vec<Shape> {
     let mut out = query.clone();
     if let (Some(o), Some(v)) = (out.last_mut(), value.last()) {
         *o = *v;
     }
-    out
+    let mut outputs = vec![out];
+    if ctx.call_flag("return_attention_scores") {
+        let key = inputs.get(2).unwrap_or(value);
+        let mut scores = query[..query.len().saturating_sub(1)].to_vec();
+        scores.push(key.len().checked_sub(2).and_then(|i| key[i]));
+        outputs.push(scores);
+    }
+    outputs
 }

@@ -145,7 +145,7 @@ pub fn normalization(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     Ok(Built::new(weights, input.clone()))
 }
 
-/// Resizing / CenterCrop: the spatial size becomes `height × width`.
+/// Resizing / CenterCrop / RandomCrop: the spatial size becomes `height × width`.
 pub fn resizing(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let (h, w) = (ctx.positive("height")?, ctx.positive("width")?);

@@ -1,5 +1,7 @@
 //! Merging layers: no weights. Shapes follow Keras's `Merge._compute_elemwise_op_output_shape`
-//! (right-aligned broadcasting), Concatenate and Dot.
+//! (right-aligned broadcasting), Concatenate and Dot. Also the elementwise `keras.ops`
+//! that functional graphs record as nodes (`x + 3.0` in MobileNetV3, `inputs + x` in
+//! ConvNeXt).
 use serde_json::Value;
 
 use super::{Built, LayerCtx};
@@ -107,4 +109,43 @@ pub fn dot(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         out.push(Some(1));
     }
     Ok(Built::stateless(out))
+}
+
+/// An elementwise `keras.ops.numpy` node (Add, Multiply, ...): no weights and no row of
+/// the summary; its tensor arguments broadcast as `operation_utils.broadcast_shapes`
+/// does (constants such as `3.0` are not tensors and leave the shape alone).
+pub fn elementwise_op(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    let (first, rest) = inputs.split_first().ok_or_else(|| ctx.shape_err(format!("{} has no tensor argument", ctx.class_name)))?;
+    let mut out = first.clone();
+    for s in rest {
+        out = broadcast_shapes(ctx, &out, s)?;
+    }
+    Ok(Built::stateless(out))
+}
+
+/// Keras's `broadcast_shapes`: unlike the Merge layers, an unknown size meeting a known
+/// one other than 1 takes the known one.
+fn broadcast_shapes(ctx: &LayerCtx, a: &[Option<u64>], b: &[Option<u64>]) -> Result<Shape> {
+    let rank = a.len().max(b.len());
+    let pad = |s: &[Option<u64>]| {
+        let mut v = vec![Some(1); rank - s.len()];
+        v.extend_from_slice(s);
+        v
+    };
+    let (a2, b2) = (pad(a), pad(b));
+    a2.iter()
+        .zip(&b2)
+        .map(|(x, y)| match (*x, *y) {
+            (Some(1), y) => Ok(y),
+            (None, Some(1)) => Ok(None),
+            (None, y) => Ok(y),
+            (Some(x), Some(y)) if y != 1 && y != x => Err(ctx.shape_err(format!(
+                "{} cannot broadcast {} and {}",
+                ctx.class_name,
+                format_shape(a),
+                format_shape(b)
+            ))),
+            (x, _) => Ok(x),
+        })
+        .collect()
 }

@@ -57,6 +57,18 @@ pub fn rule(class_name: &str) -> Option<Rule> {
     RULES.iter().find(|(name, _)| *name == class_name).map(|(_, rule)| *rule)
 }
 
+/// The rule of a `keras.ops` node recorded in a functional graph (module
+/// `keras.src.ops.*`), or None. Ops share class names with layers (Add, Multiply) but
+/// have other semantics, hence their own table.
+pub fn op_rule(class_name: &str) -> Option<Rule> {
+    ELEMENTWISE_OPS.contains(&class_name).then_some(merge::elementwise_op as Rule)
+}
+
+const ELEMENTWISE_OPS: &[&str] = &[
+    "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum", "Power", "Negative", "Abs",
+    "Square", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Relu6", "HardSigmoid", "HardSwish", "Silu", "Gelu",
+];
+
 pub fn supported_classes() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = RULES.iter().map(|(name, _)| *name).collect();
     names.sort_unstable();
@@ -88,6 +100,29 @@ const RULES: &[(&str, Rule)] = &[
     ("Normalization", core::normalization),
     ("Resizing", core::resizing),
     ("CenterCrop", core::resizing),
+    ("RandomCrop", core::resizing),
+    // image augmentation: the identity at inference, no weights (the seed state is not one)
+    ("AutoContrast", core::identity),
+    ("Equalization", core::identity),
+    ("Solarization", core::identity),
+    ("RandomBrightness", core::identity),
+    ("RandomColorDegeneration", core::identity),
+    ("RandomColorJitter", core::identity),
+    ("RandomContrast", core::identity),
+    ("RandomErasing", core::identity),
+    ("RandomFlip", core::identity),
+    ("RandomGaussianBlur", core::identity),
+    ("RandomGrayscale", core::identity),
+    ("RandomHue", core::identity),
+    ("RandomInvert", core::identity),
+    ("RandomPerspective", core::identity),
+    ("RandomPosterization", core::identity),
+    ("RandomRotation", core::identity),
+    ("RandomSaturation", core::identity),
+    ("RandomSharpness", core::identity),
+    ("RandomShear", core::identity),
+    ("RandomTranslation", core::identity),
+    ("RandomZoom", core::identity),
     // convolution
     ("Conv1D", conv::conv),
     ("Conv2D", conv::conv),
@@ -186,13 +221,27 @@ pub fn apply_json(layer: &Value, inputs: &[Shape], parent: &LayerCtx) -> Result<
 pub const MAX_DEPTH: usize = 64;
 
 pub fn apply(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    apply_with(ctx, inputs, rule, supported_classes)
+}
+
+/// Apply a `keras.ops` node (see `op_rule`).
+pub fn apply_op(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    apply_with(ctx, inputs, op_rule, || ELEMENTWISE_OPS.to_vec())
+}
+
+fn apply_with(
+    ctx: &LayerCtx,
+    inputs: &[Shape],
+    lookup: fn(&str) -> Option<Rule>,
+    supported: fn() -> Vec<&'static str>,
+) -> Result<Built> {
     if ctx.depth > MAX_DEPTH {
         return Err(Error::invalid(&ctx.location, format!("layers nested deeper than {MAX_DEPTH}")));
     }
-    let rule = rule(ctx.class_name).ok_or_else(|| Error::UnknownLayer {
+    let rule = lookup(ctx.class_name).ok_or_else(|| Error::UnknownLayer {
         location: ctx.location.clone(),
         class_name: ctx.class_name.to_string(),
-        supported: supported_classes().join(", "),
+        supported: supported().join(", "),
     })?;
     let mut built = rule(ctx, inputs)?;
     // `trainable: false` on a layer freezes every weight it owns (Keras `layer.trainable`).

@@ -55,13 +55,17 @@ pub fn rms_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     Ok(Built::new(vec![Weight::new("scale", dims)], input.clone()))
 }
 
-/// GroupNormalization: gamma and beta of the channel size; `groups` must divide it.
+/// GroupNormalization: gamma and beta of the channel size; `groups` must divide it
+/// (`groups: -1` is one group per channel, as Keras reads it).
 pub fn group_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let axis = ctx.axes("axis", -1, input.len())?;
     let dims = channel_dims(ctx, input, &axis)?;
-    let groups = ctx.positive_or("groups", 32)?;
     let channels = dims[0].size;
+    let groups = match ctx.value("groups").and_then(serde_json::Value::as_i64) {
+        Some(-1) => channels,
+        _ => ctx.positive_or("groups", 32)?,
+    };
     if groups > channels || channels % groups != 0 {
         return Err(ctx.shape_err(format!("{channels} channels cannot be split into {groups} groups")));
     }
