@@ -5,6 +5,20 @@ __version__: str
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
 
+def memory(
+    data: bytes,
+    location: str,
+    *,
+    mode: str,
+    batch: int,
+    seq: int | None = None,
+    precision: str = "fp32",
+    optimizer: str = "adamw",
+    attn: str = "sdpa",
+    grad_ckpt: bool = False,
+    head: str | None = None,
+) -> dict[str, Any]: ...
+
 class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 

@@ -201,3 +201,54 @@ def sweep(
             stacklevel=2,
         )
     return sweep_frame(columns)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Peak GPU memory of one training or inference step of the model's PyTorch
+    equivalent, as `torch.cuda.max_memory_allocated()` would show it, with what is alive
+    at the peak and the FLOPs of the step."""
+
+    peak_bytes: int
+    params: int
+    buffers: int
+    breakdown: dict[str, int]
+    flops_fwd: int
+    flops_fwd_bwd: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `archbudget memory --format json` (SPEC.md)."""
+        return {
+            "peak_bytes": self.peak_bytes,
+            "params": self.params,
+            "buffers": self.buffers,
+            "breakdown": dict(self.breakdown),
+            "flops_fwd": self.flops_fwd,
+            "flops_fwd_bwd": self.flops_fwd_bwd,
+        }
+
+
+def memory(
+    model: ModelLike,
+    mode: Literal["train", "infer"] = "train",
+    batch: int = 1,
+    seq: int | None = None,
+    precision: Literal["fp32", "bf16", "amp_bf16"] = "fp32",
+    optimizer: Literal["sgd", "sgd_momentum", "adam", "adamw"] = "adamw",
+    attn: Literal["sdpa", "eager"] = "sdpa",
+    grad_ckpt: bool = False,
+    head: Head | None = None,
+) -> Memory:
+    """Peak bytes of one step (SPEC.md's protocol: PyTorch eager on one CUDA GPU; training
+    is forward + loss + backward + optimizer step), with its breakdown and FLOPs. `seq`
+    is the tokens per sequence of a transformer (required there) and fills an unknown
+    time axis of a Keras input."""
+    data, location = _model_bytes(model)
+    return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision,
+                        optimizer=optimizer, attn=attn, grad_ckpt=grad_ckpt, head=head)
+
+
+def memory_bytes(data: bytes, location: str, **run: Any) -> Memory:
+    """`memory` of a description already read, named `location` in error messages."""
+    d = _core.memory(data, location, **run)
+    return Memory(**d)

@@ -1,6 +1,7 @@
 """The `archbudget` command: one typer app, one module per command."""
 import typer
 
+from archbudget.cli import memory as _memory
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
@@ -12,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("summary")(_summary.summary)
+app.command("memory")(_memory.memory)
 app.command("sweep")(_sweep.sweep)
 
 

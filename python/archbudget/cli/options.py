@@ -24,3 +24,26 @@ Head = Annotated[
     Optional[HeadChoice],
     typer.Option("--head", help="transformers: base (AutoModel) or causal_lm (with the LM head; default where the type has one)."),
 ]
+
+
+class Mode(str, Enum):
+    train = "train"
+    infer = "infer"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    amp_bf16 = "amp_bf16"
+
+
+class OptimizerChoice(str, Enum):
+    sgd = "sgd"
+    sgd_momentum = "sgd_momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Attn(str, Enum):
+    sdpa = "sdpa"
+    eager = "eager"

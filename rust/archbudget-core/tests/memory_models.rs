@@ -58,7 +58,8 @@ fn descriptions_estimate_as_their_architectures() {
             Some(_) => Some(hf::Head::CausalLm),
             None => None,
         };
-        let got = formats::memory(&text, case["id"].as_str().unwrap(), head, &run).unwrap();
+        let seq = c["seq"].as_u64().filter(|_| c["family"] == "hf");
+        let got = formats::memory(&text, case["id"].as_str().unwrap(), head, &run, seq).unwrap();
         assert_eq!(got, expected, "{}", case["id"]);
         assert_eq!(got.params, case["measured"]["params"].as_u64().unwrap(), "{}", case["id"]);
     }

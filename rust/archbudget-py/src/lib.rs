@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use archbudget_core::formats::{self, hf};
 use archbudget_core::summary::{OutputShape, Summary};
+use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
 use archbudget_core::{Error, Result};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -83,6 +84,59 @@ fn summary<'py>(py: Python<'py>, data: Vec<u8>, location: String, head: Option<&
     summary_to_py(py, &s)
 }
 
+fn parse_run(mode: &str, batch: u64, precision: &str, optimizer: &str, attn: &str, grad_ckpt: bool) -> Result<RunSettings> {
+    Ok(RunSettings {
+        mode: Mode::parse(mode)?,
+        batch,
+        precision: Precision::parse(precision)?,
+        optimizer: Optimizer::parse(optimizer)?,
+        attn: AttnImpl::parse(attn)?,
+        grad_ckpt,
+        ..RunSettings::default()
+    })
+}
+
+/// memory(data, location, mode, batch, ...) -> dict: peak bytes, counts, breakdown and
+/// FLOPs of one step of the model's PyTorch equivalent.
+#[pyfunction]
+#[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32", optimizer="adamw", attn="sdpa", grad_ckpt=false, head=None))]
+#[allow(clippy::too_many_arguments)]
+fn memory<'py>(
+    py: Python<'py>,
+    data: Vec<u8>,
+    location: String,
+    mode: &str,
+    batch: u64,
+    seq: Option<u64>,
+    precision: &str,
+    optimizer: &str,
+    attn: &str,
+    grad_ckpt: bool,
+    head: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let head = parse_head(head)?;
+    let (mode, precision, optimizer, attn) = (mode.to_string(), precision.to_string(), optimizer.to_string(), attn.to_string());
+    let report = guarded(py, || {
+        let run = parse_run(&mode, batch, &precision, &optimizer, &attn, grad_ckpt)?;
+        if batch == 0 {
+            return Err(Error::invalid("--batch", "must be a positive integer"));
+        }
+        formats::memory(&data, &location, head, &run, seq)
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("peak_bytes", report.peak_bytes)?;
+    out.set_item("params", report.params)?;
+    out.set_item("buffers", report.buffers)?;
+    let breakdown = PyDict::new(py);
+    for (name, bytes) in report.breakdown.entries() {
+        breakdown.set_item(name, bytes)?;
+    }
+    out.set_item("breakdown", breakdown)?;
+    out.set_item("flops_fwd", report.flops_fwd)?;
+    out.set_item("flops_fwd_bwd", report.flops_fwd_bwd)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The default hook would print a panic to stderr before `guarded` turns it into
@@ -90,6 +144,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     std::panic::set_hook(Box::new(|_| {}));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
+    m.add_function(wrap_pyfunction!(memory, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     errors::register(m)?;
     Ok(())

@@ -46,12 +46,39 @@ pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<S
 /// `archbudget memory`: peak bytes, counts and FLOPs of one step of the model's PyTorch
 /// equivalent (a Keras model layer for layer; a transformers config as transformers
 /// builds it).
-pub fn memory(bytes: &[u8], location: &str, head: Option<hf::Head>, run: &RunSettings) -> Result<MemoryReport> {
-    match read(bytes, location)? {
+/// `seq` fills the unknown time axis of a Keras input (`Input((None, 16))`) and is the
+/// tokens per sequence of a transformer; it is required where it is needed.
+pub fn memory(bytes: &[u8], location: &str, head: Option<hf::Head>, run: &RunSettings, seq: Option<u64>) -> Result<MemoryReport> {
+    let mut value = keras::parse_bytes(bytes, location)?;
+    if let Some(seq) = seq {
+        fill_unknown_dims(&mut value, seq);
+    }
+    let run = &RunSettings { seq: seq.unwrap_or(run.seq), ..*run };
+    match from_value(value, location)? {
         Source::Keras(model) => memory::estimate(&memory::keras::graph(&model, run, location)?, run),
         Source::Hf(config) => {
+            if seq.is_none() {
+                return Err(Error::invalid(location, "a transformers model needs --seq (tokens per sequence)"));
+            }
             let arch = hf::arch(&config, head, location)?;
             memory::estimate(&memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)?, run)
+        }
+    }
+}
+
+/// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.
+fn fill_unknown_dims(value: &mut Value, seq: u64) {
+    let Some(layers) = value.pointer_mut("/config/layers").and_then(Value::as_array_mut) else { return };
+    for layer in layers {
+        if layer.get("class_name").and_then(Value::as_str) != Some("InputLayer") {
+            continue;
+        }
+        for key in ["batch_shape", "batch_input_shape"] {
+            if let Some(dims) = layer.pointer_mut(&format!("/config/{key}")).and_then(Value::as_array_mut) {
+                for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
+                    *d = Value::from(seq);
+                }
+            }
         }
     }
 }

@@ -48,15 +48,21 @@ fn numel(batch: u64, shape: &Shape, location: &str) -> Result<u64> {
     })
 }
 
+/// Keras activations by what their PyTorch backward keeps, which is all that matters to
+/// bytes: ReLU its output (aliasable in place); tanh, sigmoid, softmax and ELU their
+/// output; GELU its input; SiLU, ReLU6, leaky ReLU and the hard variants their input.
 fn activation_op(name: &str, location: &str) -> Result<Option<ActKind>> {
     Ok(match name {
         "linear" | "" => None,
         "relu" => Some(ActKind::Relu),
         "gelu" => Some(ActKind::Gelu),
-        "silu" | "swish" => Some(ActKind::Silu),
-        "tanh" | "sigmoid" => Some(ActKind::Tanh),
+        "tanh" | "sigmoid" | "softmax" | "elu" => Some(ActKind::Tanh),
+        "silu" | "swish" | "relu6" | "leaky_relu" | "hard_sigmoid" | "hard_silu" | "hard_swish" | "selu" | "mish" => Some(ActKind::Silu),
         other => {
-            return Err(Error::invalid(location, format!("memory: activation '{other}' has no PyTorch lowering yet (relu, gelu, silu, tanh, sigmoid)")))
+            return Err(Error::invalid(
+                location,
+                format!("memory: activation '{other}' has no PyTorch lowering yet (relu, gelu, silu, tanh, sigmoid, softmax, elu, relu6, leaky_relu, hard_sigmoid, hard_silu, selu, mish)"),
+            ))
         }
     })
 }
@@ -187,7 +193,7 @@ impl Lowering<'_> {
                 let d = dim(*in_shape.last().unwrap_or(&None))?;
                 g.push(Op::LayerNorm(LayerNorm { rows: numel(b, &in_shape, &here)? / d, dim: d, bias: bool_of("center", true) }), &inputs)
             }
-            "ReLU" => g.push(Op::Act(Act { kind: ActKind::Relu }), &inputs),
+            "ReLU" => g.push(Op::Act(Act { kind: if cfg.get("max_value").is_some_and(|v| !v.is_null()) { ActKind::Silu } else { ActKind::Relu } }), &inputs),
             "Activation" => match activation_op(str_of("activation"), &here)? {
                 Some(kind) => g.push(Op::Act(Act { kind }), &inputs),
                 None => inputs[0],
