@@ -212,3 +212,19 @@ fn huge_values_overflow_cleanly() {
     let e = err(json!({"model_type": "gpt2", "n_layer": 1u64 << 40}), None);
     assert!(matches!(e, Error::InvalidValue { .. }) && e.to_string().contains("'n_layer'"), "{e:?}");
 }
+
+#[test]
+fn counting_only_gives_the_summary_totals() {
+    for file in ["hf_known_dev.json", "hf_extra.json"] {
+        for row in rows(file) {
+            for head in [None, Some(Head::Base)] {
+                let full = archbudget_core::formats::hf::summarize(&row["config"], head, "c").unwrap();
+                let (counted, _) = archbudget_core::formats::hf::count(&row["config"], head, "c").unwrap();
+                assert_eq!(
+                    (counted.total_params, counted.trainable_params, counted.non_trainable_params),
+                    (full.total_params, full.trainable_params, full.non_trainable_params)
+                );
+            }
+        }
+    }
+}

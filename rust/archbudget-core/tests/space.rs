@@ -127,3 +127,89 @@ fn bad_spaces_are_errors_naming_the_problem() {
     assert!(err(huge).contains("overflows"), "{}", err(huge));
     assert!(err("family = \"mlp\"\n[axes]\nwidth={start=1,stop=9999999}").contains("more than 1000000"));
 }
+
+fn int_column(cols: &archbudget_core::space::Columns, name: &str) -> Vec<i64> {
+    match &cols.axes.iter().find(|(n, _)| n == name).unwrap().1 {
+        archbudget_core::space::enumerate::AxisColumn::Int(v) => v.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn hf_rows_equal_summary_and_memory() {
+    let s = space(
+        r#"
+family = "hf"
+constraints = ["hidden_size % num_attention_heads == 0"]
+[fixed]
+model_type = "llama"
+vocab_size = 32000
+tie_word_embeddings = false
+[axes]
+hidden_size = [512, 768, 1024]
+num_hidden_layers = [2, 4]
+num_attention_heads = [8, 12]
+num_key_value_heads = [4]
+[run]
+batch = 2
+seq = 256
+precision = "bf16"
+"#,
+    );
+    let cols = sweep(&s, &SweepOptions::default()).unwrap();
+    assert_eq!(cols.index.len(), 8, "12 candidates, 4 cut by the constraint");
+    let (hidden, layers, heads) = (int_column(&cols, "hidden_size"), int_column(&cols, "num_hidden_layers"), int_column(&cols, "num_attention_heads"));
+    for i in 0..cols.index.len() {
+        let config = serde_json::json!({"model_type": "llama", "vocab_size": 32000, "tie_word_embeddings": false,
+            "hidden_size": hidden[i], "num_hidden_layers": layers[i], "num_attention_heads": heads[i], "num_key_value_heads": 4});
+        let text = serde_json::to_vec(&config).unwrap();
+        let summary = archbudget_core::formats::summary(&text, "c", None).unwrap();
+        let run = RunSettings { batch: 2, precision: Precision::Bf16, ..Default::default() };
+        let mem = archbudget_core::formats::memory(&text, "c", None, &run, Some(256)).unwrap();
+        assert_eq!(metric(&cols, "params")[i], summary.total_params);
+        assert_eq!(metric(&cols, "params")[i], mem.params);
+        assert_eq!(metric(&cols, "peak_bytes")[i], mem.peak_bytes);
+        assert_eq!(metric(&cols, "flops_fwd_bwd")[i], mem.flops_fwd_bwd);
+    }
+}
+
+#[test]
+fn keras_rows_equal_summary_and_memory() {
+    let template = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/mlp_keras.json")).unwrap();
+    let s = Space::from_toml(
+        r#"
+family = "keras"
+template = "mlp_keras.json"
+[axes]
+"dense.units" = [64, 256]
+dense_1 = {units = [32, 128]}
+[run]
+batch = [16, 64]
+"#,
+        "space.toml",
+        &|_| Ok(template.clone()),
+    )
+    .unwrap();
+    let cols = sweep(&s, &SweepOptions::default()).unwrap();
+    assert_eq!(cols.index.len(), 8);
+    let (units, units_1, batch) = (int_column(&cols, "dense.units"), int_column(&cols, "dense_1.units"), int_column(&cols, "batch"));
+    for i in 0..cols.index.len() {
+        let mut model: serde_json::Value = serde_json::from_slice(&template).unwrap();
+        for layer in model["config"]["layers"].as_array_mut().unwrap() {
+            match layer["config"]["name"].as_str() {
+                Some("dense") => layer["config"]["units"] = units[i].into(),
+                Some("dense_1") => layer["config"]["units"] = units_1[i].into(),
+                _ => {}
+            }
+        }
+        let text = serde_json::to_vec(&model).unwrap();
+        let summary = archbudget_core::formats::summary(&text, "m", None).unwrap();
+        let run = RunSettings { batch: batch[i] as u64, ..Default::default() };
+        let mem = archbudget_core::formats::memory(&text, "m", None, &run, None).unwrap();
+        assert_eq!(metric(&cols, "params")[i], summary.total_params, "Keras's count");
+        assert_eq!(metric(&cols, "trainable_params")[i], summary.trainable_params);
+        assert_eq!(metric(&cols, "peak_bytes")[i], mem.peak_bytes);
+    }
+    let err = Space::from_toml("family = \"keras\"\ntemplate = \"m.json\"\n[axes]\n\"dens.units\" = [1]", "space.toml", &|_| Ok(template.clone())).unwrap_err();
+    assert!(err.to_string().contains("'dens.units' must be <layer name>.<config key>"), "{err}");
+}

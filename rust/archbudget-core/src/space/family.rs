@@ -1,6 +1,11 @@
 //! What a candidate of each family is, and its metrics: the very rules of `summary`
 //! (Keras, transformers) and `memory` (PyTorch), applied to the candidate's model.
+use serde_json::{Map, Value};
+
 use super::{space_err, FamilyKind, Scalar, Slot, Space, RUN_KEYS};
+use crate::formats::hf::{self, Head};
+use crate::formats::keras;
+use crate::memory;
 use crate::error::Result;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{AttnImpl, Breakdown, MemoryReport, Mode, Optimizer, Precision, RunSettings};
@@ -110,9 +115,37 @@ pub fn check_names(space: &Space) -> Result<()> {
                 }
             }
         }
-        FamilyKind::Hf | FamilyKind::Keras => {}
+        FamilyKind::Hf => {
+            if space.slot("model_type").is_none() {
+                return Err(space_err(&space.location, "the hf family needs 'model_type' in [fixed]"));
+            }
+        }
+        FamilyKind::Keras => {
+            let layers = template_layer_names(space);
+            for name in names.filter(|n| !RUN_KEYS.contains(n)) {
+                let found = name.split_once('.').is_some_and(|(layer, key)| !key.is_empty() && layers.iter().any(|l| l == layer));
+                if !found {
+                    return Err(space_err(
+                        &space.location,
+                        format!("'{name}' must be <layer name>.<config key> of a layer of the template (layers: {})", layers.join(", ")),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
+}
+
+fn template_layer_names(space: &Space) -> Vec<String> {
+    space
+        .template
+        .as_ref()
+        .and_then(|t| t.pointer("/config/layers"))
+        .and_then(Value::as_array)
+        .map(|layers| {
+            layers.iter().filter_map(|l| l.pointer("/config/name").or_else(|| l.get("name")).and_then(Value::as_str).map(str::to_string)).collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A space's names resolved once to where each value lives (an axis or a fixed value),
@@ -123,6 +156,10 @@ pub struct Evaluator<'s> {
     slots: Vec<Option<Slot>>,
     /// The same slots when they hold integers, read without matching on `Scalar`.
     ints: Vec<IntSlot>,
+    /// hf: config keys and where their values live. keras: (layer index in the
+    /// template's `layers`, config key, slot) of each parameter the axes change.
+    config_keys: Vec<(String, Slot)>,
+    keras_keys: Vec<(usize, String, Slot)>,
 }
 
 /// An integer parameter: an axis of integers (values pre-converted), or a fixed integer.
@@ -154,7 +191,59 @@ impl<'s> Evaluator<'s> {
                 _ => IntSlot::Other,
             })
             .collect();
-        Evaluator { space, slots, ints }
+        let user_names = space.axes.iter().map(|a| a.name.clone()).chain(space.fixed.iter().map(|(n, _)| n.clone()));
+        let user_names: Vec<String> = user_names.filter(|n| !RUN_KEYS.contains(&n.as_str())).collect();
+        let (mut config_keys, mut keras_keys) = (Vec::new(), Vec::new());
+        match space.family {
+            FamilyKind::Hf => {
+                config_keys = user_names.iter().filter_map(|n| Some((n.clone(), space.slot(n)?))).collect();
+            }
+            FamilyKind::Keras => {
+                let layers = template_layer_names(space);
+                for n in &user_names {
+                    let (layer, key) = n.split_once('.').expect("checked by check_names");
+                    let index = layers.iter().position(|l| l == layer).expect("checked by check_names");
+                    keras_keys.push((index, key.to_string(), space.slot(n).expect("a name of the space")));
+                }
+            }
+            _ => {}
+        }
+        Evaluator { space, slots, ints, config_keys, keras_keys }
+    }
+
+    fn slot_value<'a>(&'a self, slot: &'a Slot, digits: &[usize]) -> &'a Scalar {
+        match slot {
+            Slot::Axis(i) => &self.space.axes[*i].values[digits[*i]],
+            Slot::Fixed(v) => v,
+        }
+    }
+
+    /// The candidate's transformers config.json.
+    pub fn hf_config(&self, digits: &[usize]) -> Value {
+        let map: Map<String, Value> = self.config_keys.iter().map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json())).collect();
+        Value::Object(map)
+    }
+
+    /// The candidate's Keras model JSON: the template with the axes' values set.
+    pub fn keras_json(&self, digits: &[usize]) -> Value {
+        let mut model = self.space.template.clone().unwrap_or(Value::Null);
+        if let Some(layers) = model.pointer_mut("/config/layers").and_then(Value::as_array_mut) {
+            for (index, key, slot) in &self.keras_keys {
+                if let Some(config) = layers[*index].get_mut("config").and_then(Value::as_object_mut) {
+                    config.insert(key.clone(), self.slot_value(slot, digits).to_json());
+                }
+            }
+        }
+        model
+    }
+
+    fn head(&self, digits: &[usize]) -> Result<Option<Head>> {
+        match self.text(run_slot(self.space.family, "head"), digits, "")? {
+            "" => Ok(None),
+            "base" => Ok(Some(Head::Base)),
+            "causal_lm" => Ok(Some(Head::CausalLm)),
+            other => Err(space_err(&self.space.location, format!("'head' must be base or causal_lm, got '{other}'"))),
+        }
     }
 
     fn scalar<'a>(&'a self, slot: usize, digits: &[usize]) -> Option<&'a Scalar> {
@@ -271,12 +360,29 @@ impl<'s> Evaluator<'s> {
     /// All metrics of the candidate.
     pub fn metrics(&self, digits: &[usize]) -> Result<Metrics> {
         let run = self.run(digits)?;
+        let location = self.space.location.as_str();
         let report = match self.space.family {
             FamilyKind::Mlp => self.mlp(digits)?.estimate(&run)?,
             FamilyKind::Cnn => self.cnn(digits)?.estimate(&run)?,
             FamilyKind::Lstm => self.lstm(digits)?.estimate(&run)?,
-            FamilyKind::Hf | FamilyKind::Keras => {
-                return Err(space_err(&self.space.location, "the hf and keras families are not wired to the sweep yet"))
+            // transformers counts as PyTorch does: the summary's totals, the memory of
+            // the same structure (as `summary` and `memory` compute them).
+            FamilyKind::Hf => {
+                if self.scalar(run_slot(FamilyKind::Hf, "seq"), digits).is_none() {
+                    return Err(space_err(location, "an hf sweep needs 'seq' (tokens per sequence) in [run]"));
+                }
+                let config = self.hf_config(digits);
+                let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
+                let report = memory::estimate(&memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?, &run)?;
+                return Ok(Metrics { params: counted.total_params, trainable_params: counted.trainable_params, ..Metrics::from_report(&report, 0) });
+            }
+            // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
+            // the memory is the PyTorch equivalent's.
+            FamilyKind::Keras => {
+                let model = keras::model_from_value(&self.keras_json(digits), location)?;
+                let summary = keras::summarize(&model, location)?;
+                let report = memory::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
+                return Ok(Metrics { params: summary.total_params, trainable_params: summary.trainable_params, ..Metrics::from_report(&report, 0) });
             }
         };
         // Every parameter of the PyTorch families trains.

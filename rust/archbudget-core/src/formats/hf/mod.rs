@@ -132,16 +132,26 @@ pub fn arch(config: &Value, head: Option<Head>, location: &str) -> Result<Transf
 /// Per-module rows and exact totals, as transformers 5.x builds the model.
 pub fn summarize(config: &Value, head: Option<Head>, location: &str) -> Result<Summary> {
     let (fam, arch) = read(config, head, location)?;
-    let mut m = Modules::new(location);
+    build(fam, &arch, Modules::new(location))
+}
+
+/// The totals of [`summarize`] (no rows), and the structure they were counted from.
+pub fn count(config: &Value, head: Option<Head>, location: &str) -> Result<(Summary, TransformerArch)> {
+    let (fam, arch) = read(config, head, location)?;
+    let summary = build(fam, &arch, Modules::counting(location))?;
+    Ok((summary, arch))
+}
+
+fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
     let class_name = match fam {
-        Family::Llama => llama::modules(&arch, &mut m)?,
-        Family::Gpt2 => gpt2::modules(&arch, &mut m)?,
-        Family::GptNeox => gpt_neox::modules(&arch, &mut m)?,
-        Family::Opt => opt::modules(&arch, &mut m)?,
-        Family::Falcon => falcon::modules(&arch, &mut m)?,
-        Family::Bert => bert::modules(&arch, &mut m)?,
-        Family::T5 => t5::modules(&arch, &mut m)?,
-        Family::Vit => vit::modules(&arch, &mut m)?,
+        Family::Llama => llama::modules(arch, &mut m)?,
+        Family::Gpt2 => gpt2::modules(arch, &mut m)?,
+        Family::GptNeox => gpt_neox::modules(arch, &mut m)?,
+        Family::Opt => opt::modules(arch, &mut m)?,
+        Family::Falcon => falcon::modules(arch, &mut m)?,
+        Family::Bert => bert::modules(arch, &mut m)?,
+        Family::T5 => t5::modules(arch, &mut m)?,
+        Family::Vit => vit::modules(arch, &mut m)?,
     };
     m.finish(&class_name)
 }

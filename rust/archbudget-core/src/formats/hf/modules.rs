@@ -10,11 +10,20 @@ pub struct Modules<'a> {
     rows: Vec<LayerRow>,
     /// Every distinct parameter once, as `model.parameters()` yields them.
     weights: Vec<Weight>,
+    /// Totals only (the sweep): no rows, no explanations.
+    count_only: bool,
+    /// (params, trainable, non-trainable) so far, kept when counting only.
+    counted: (u64, u64, u64),
 }
 
 impl<'a> Modules<'a> {
     pub fn new(location: &'a str) -> Self {
-        Modules { location, rows: Vec::new(), weights: Vec::new() }
+        Modules { location, rows: Vec::new(), weights: Vec::new(), count_only: false, counted: (0, 0, 0) }
+    }
+
+    /// The same declarations, summed without building rows.
+    pub fn counting(location: &'a str) -> Self {
+        Modules { count_only: true, ..Modules::new(location) }
     }
 
     pub fn location(&self) -> &'a str {
@@ -23,6 +32,9 @@ impl<'a> Modules<'a> {
 
     /// A module owning `weights`.
     pub fn add(&mut self, name: String, class_name: &str, weights: Vec<Weight>) -> Result<()> {
+        if self.count_only {
+            return self.count(&weights);
+        }
         let text = explain(class_name, &weights, self.location)?;
         self.push(name, class_name, weights, text)
     }
@@ -30,6 +42,9 @@ impl<'a> Modules<'a> {
     /// A module whose main weight is the same tensor as `tied_to` (PyTorch dedups shared
     /// parameters); `own` are the parameters it adds of its own.
     pub fn add_tied(&mut self, name: String, class_name: &str, own: Vec<Weight>, tied_to: &str) -> Result<()> {
+        if self.count_only {
+            return self.count(&own);
+        }
         let text = format!("{} (weight tied to {tied_to}, counted there)", explain(class_name, &own, self.location)?);
         self.push(name, class_name, own, text)
     }
@@ -50,8 +65,16 @@ impl<'a> Modules<'a> {
         Ok(())
     }
 
+    fn count(&mut self, weights: &[Weight]) -> Result<()> {
+        let (p, t, n) = totals(weights, self.location)?;
+        let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
+        self.counted = (add(self.counted.0, p)?, add(self.counted.1, t)?, add(self.counted.2, n)?);
+        Ok(())
+    }
+
     pub fn finish(self, name: &str) -> Result<Summary> {
-        let (total, trainable, non_trainable) = totals(&self.weights, self.location)?;
+        let (total, trainable, non_trainable) =
+            if self.count_only { self.counted } else { totals(&self.weights, self.location)? };
         Ok(Summary {
             name: name.to_string(),
             format: ModelFormat::Hf,
