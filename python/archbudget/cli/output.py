@@ -16,10 +16,34 @@ def print_json(document: Any) -> None:
     sys.stdout.write("\n")
 
 
-def print_frame(frame: pl.DataFrame) -> None:
-    """A result frame for people: every column, at most 50 rows."""
-    with pl.Config(tbl_rows=50, tbl_cols=-1, tbl_width_chars=200, thousands_separator=True):
-        print(frame)
+# Breakdown columns are in files and JSON; the table keeps what a person ranks by.
+TABLE_METRICS = ("params", "trainable_params", "peak_bytes", "flops_fwd_bwd")
+
+
+def print_frame(frame: pl.DataFrame, axes: list[str]) -> None:
+    """Sweep rows for people: the axes, the counts and a readable peak; at most 50 rows."""
+    from archbudget.units import human_bytes
+
+    shown = frame.head(50)
+    table = Table(box=box.SIMPLE_HEAD)
+    columns = ["candidate", *axes, *TABLE_METRICS]
+    for name in columns:
+        table.add_column(name, justify="left" if name in axes and shown[name].dtype == pl.Enum else "right", no_wrap=True)
+    for row in shown.iter_rows(named=True):
+        cells = []
+        for name in columns:
+            value = row[name]
+            if name == "peak_bytes":
+                cells.append(human_bytes(value))
+            elif isinstance(value, int) and not isinstance(value, bool) and name not in axes:
+                cells.append(f"{value:,}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    width = sum(max(len(c), 12) + 3 for c in columns)
+    Console(width=max(Console().width, width)).print(table)
+    if frame.height > shown.height:
+        print(f"... {frame.height - shown.height:,} more rows (use --top, --output or --format json)")
 
 
 def readable_bytes(size: float) -> str:

@@ -74,7 +74,7 @@ def sweep(
             if format is options.OutputFormat.json:
                 print_json(frame.to_dicts())
             else:
-                print_frame(frame)
+                print_frame(frame, s.axis_names)
         print(
             f"{stats['candidates']:,} candidates: {stats['cut_by_constraints']:,} cut by constraints, "
             f"{stats['cut_by_budgets']:,} by budgets, {stats['invalid']:,} invalid",

@@ -190,20 +190,22 @@ impl Ranker<'_> {
     }
 }
 
-/// Candidates no other beats on (params, peak_bytes, flops_fwd_bwd), all minimised.
+/// The candidates no other beats: more parameters (capacity) for no more peak memory
+/// and no more FLOPs. A candidate is dominated by one at least as good on all three and
+/// better on one.
 fn pareto_front(mut rows: Vec<Row>) -> Vec<Row> {
     let key = |r: &Row| (r.metrics.params, r.metrics.peak_bytes, r.metrics.flops_fwd_bwd);
-    rows.sort_by_key(|r| (key(r), r.index));
+    rows.sort_by(|a, b| key(b).0.cmp(&key(a).0).then(key(a).1.cmp(&key(b).1)).then(key(a).2.cmp(&key(b).2)).then(a.index.cmp(&b.index)));
     let mut front: Vec<Row> = Vec::new();
     for r in rows {
         let (p, m, f) = key(&r);
-        // Sorted by params first: only rows already in the front can dominate `r`.
-        let dominated = front.iter().any(|q| {
+        // Sorted by params descending: only rows already in the front can dominate `r`,
+        // and a row equal on all three to one kept is a duplicate of it.
+        let beaten = front.iter().any(|q| {
             let (qp, qm, qf) = key(q);
-            qp <= p && qm <= m && qf <= f && (qp, qm, qf) != (p, m, f)
+            qp >= p && qm <= m && qf <= f
         });
-        let duplicate = front.iter().any(|q| key(q) == (p, m, f));
-        if !dominated && !duplicate {
+        if !beaten {
             front.push(r);
         }
     }
