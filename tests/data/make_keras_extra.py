@@ -401,6 +401,64 @@ def layer_cases():
         return fn(outer_in, y)
     c["nested_deep_shared"] = nested_deep
 
+    def dict_io():
+        a = I((6,), name="a")
+        b = I((4, 3), name="b")
+        x = L.Concatenate()([a, L.Flatten()(b)])
+        return keras.Model({"a": a, "b": b}, {"y": L.Dense(2, name="y")(x), "z": L.Dense(3, name="z")(x)})
+    c["dict_inputs_outputs"] = dict_io
+
+    def nested_dict_model():
+        a = I((6,), name="za")
+        b = I((3,), name="ab")
+        inner = keras.Model({"z": a, "a": b}, L.Concatenate()([L.Dense(4)(a), b]), name="dict_inner")
+        x = I((6,))
+        y = I((3,))
+        return fn([x, y], L.Dense(1)(inner({"z": x, "a": y})))
+    c["nested_dict_model"] = nested_dict_model
+
+    def mha_masks():
+        q = I((6, 8))
+        v = I((5, 8))
+        mask = I((6, 5), dtype="bool")
+        y = L.MultiHeadAttention(2, 4)(q, v, attention_mask=mask)
+        z = L.MultiHeadAttention(2, 4)(y, y, use_causal_mask=True)
+        return fn([q, v, mask], z)
+    c["mha_masks"] = mha_masks
+
+    def shared_conv_two_sizes():
+        a = I((32, 32, 3))
+        b = I((16, 16, 3))
+        conv = L.Conv2D(4, 3)
+        pool = L.GlobalAveragePooling2D()
+        return fn([a, b], L.Add()([pool(conv(a)), pool(conv(b))]))
+    c["shared_conv_two_sizes"] = shared_conv_two_sizes
+
+    def nested_multi_output():
+        x = I((8,))
+        inner = fn(x, [L.Dense(3)(x), L.Dense(4)(x)])
+        y = I((8,))
+        p, q = inner(y)
+        return fn(y, L.Concatenate()([p, q]))
+    c["nested_multi_output"] = nested_multi_output
+
+    def rnn_cells():
+        x = I((7, 5))
+        a = L.RNN(L.LSTMCell(4), return_sequences=True)(x)
+        b = L.RNN(L.GRUCell(3, reset_after=False))(a)
+        c2 = L.RNN([L.SimpleRNNCell(3), L.LSTMCell(2)], return_sequences=True)(x)
+        d = L.RNN(L.GRUCell(2), return_state=True)(x)
+        return fn(x, [b, c2, *d])
+    c["rnn_cells"] = rnn_cells
+    c["fixed_batch"] = lambda: keras.Sequential([keras.Input((5, 6), batch_size=4), L.LSTM(3, return_sequences=True),
+                                                 L.Reshape((-1,)), L.Dense(2)])
+    c["unknown_dims"] = lambda: seq((None, None, 3), L.Conv2D(4, 3, strides=2), L.MaxPooling2D(), L.UpSampling2D(),
+                                    L.ZeroPadding2D(1), L.Cropping2D(1), L.Conv2DTranspose(2, 3, strides=2),
+                                    L.GlobalMaxPooling2D())
+    c["nested_unbuilt_sequential"] = lambda: seq((9,), keras.Sequential([L.Dense(4), L.Dense(3)]), L.Dense(1))
+    c["time_distributed_bidirectional"] = lambda: seq((3, 6, 4), L.TimeDistributed(L.Bidirectional(L.GRU(2))),
+                                                      L.TimeDistributed(L.Dense(2)))
+
     def seq_without_input():
         m = keras.Sequential([L.Dense(5), L.Dense(3)])
         m.build((None, 7))

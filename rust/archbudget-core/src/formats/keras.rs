@@ -337,13 +337,15 @@ fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
     }
 }
 
-/// The references of `input_layers` / `output_layers`: one `[name, 0, 0]` or a list of them.
+/// The references of `input_layers` / `output_layers`: one `[name, 0, 0]`, a list of
+/// them, or a dict of them (a model built on dicts of tensors).
 fn ref_list(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef>> {
     let v = v.ok_or_else(|| Error::invalid(location, format!("functional model config has no '{what}'")))?;
-    match v.as_array().map(Vec::as_slice) {
-        Some([Value::String(_), ..]) => Ok(vec![named_ref(v, location)?]),
-        Some(items) => items.iter().map(|x| named_ref(x, location)).collect(),
-        None => Err(Error::invalid(location, format!("'{what}' must be a list"))),
+    match v {
+        Value::Array(items) if matches!(items.first(), Some(Value::String(_))) => Ok(vec![named_ref(v, location)?]),
+        Value::Array(items) => items.iter().map(|x| named_ref(x, location)).collect(),
+        Value::Object(map) => sorted_values(map).map(|x| named_ref(x, location)).collect(),
+        _ => Err(Error::invalid(location, format!("'{what}' must be a list or a dict"))),
     }
 }
 
@@ -359,8 +361,17 @@ fn collect_tensors(v: &Value, out: &mut Vec<NamedRef>, location: &str) -> Result
             out.push(named_ref(history, location)?);
             Ok(())
         }
+        Value::Object(map) => sorted_values(map).try_for_each(|x| collect_tensors(x, out, location)),
         _ => Ok(()),
     }
+}
+
+/// A dict's values in key order: Keras flattens dicts of tensors (a model's inputs, the
+/// arguments of a call) with sorted keys, so both sides of a call line up.
+fn sorted_values(map: &Map<String, Value>) -> impl Iterator<Item = &Value> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by_key(|(k, _)| *k);
+    entries.into_iter().map(|(_, v)| v)
 }
 
 /// Keyword tensors that are data inputs, in the order the layer's call signature takes

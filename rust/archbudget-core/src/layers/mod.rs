@@ -180,6 +180,7 @@ const RULES: &[(&str, Rule)] = &[
     ("SimpleRNN", recurrent::simple_rnn),
     ("LSTM", recurrent::lstm),
     ("GRU", recurrent::gru),
+    ("RNN", recurrent::rnn),
     ("ConvLSTM1D", recurrent::conv_lstm),
     ("ConvLSTM2D", recurrent::conv_lstm),
     ("ConvLSTM3D", recurrent::conv_lstm),

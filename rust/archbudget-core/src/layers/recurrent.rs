@@ -1,5 +1,5 @@
-//! Recurrent layers and their wrappers: SimpleRNN, LSTM, GRU, ConvLSTM1D/2D/3D,
-//! Bidirectional, TimeDistributed. A cell with `gates` gates builds kernel
+//! Recurrent layers and their wrappers: SimpleRNN, LSTM, GRU, RNN (over cells),
+//! ConvLSTM1D/2D/3D, Bidirectional, TimeDistributed. A cell with `gates` gates builds kernel
 //! (inputs × gates·units), recurrent_kernel (units × gates·units) and a bias.
 use serde_json::Value;
 
@@ -40,8 +40,15 @@ fn rnn_outputs(ctx: &LayerCtx, batch: Option<u64>, time: Option<u64>, units: Sha
 
 fn gated(ctx: &LayerCtx, inputs: &[Shape], gates: u64, states: usize, bias_rows: u64) -> Result<Built> {
     let seq = sequence(ctx, inputs)?;
-    let units = ctx.positive("units")?;
     let features = ctx.known(seq[2], "the feature dimension")?;
+    let (weights, units) = cell_weights(ctx, features, gates, bias_rows)?;
+    Ok(Built { weights, outputs: rnn_outputs(ctx, seq[0], seq[1], vec![Some(units)], states)? })
+}
+
+/// The weights of one cell of `units` (read from `ctx`) with `gates` gates over
+/// `features` inputs: kernel, recurrent_kernel and, with `use_bias`, `bias_rows` biases.
+fn cell_weights(ctx: &LayerCtx, features: u64, gates: u64, bias_rows: u64) -> Result<(Vec<Weight>, u64)> {
+    let units = ctx.positive("units")?;
     let width = mul(gates, units, &ctx.location, "gate width")?;
     let gate_label = match gates {
         1 => "units",
@@ -59,7 +66,59 @@ fn gated(ctx: &LayerCtx, inputs: &[Shape], gates: u64, states: usize, bias_rows:
         }
         weights.push(Weight::new("bias", dims));
     }
-    Ok(Built { weights, outputs: rnn_outputs(ctx, seq[0], seq[1], vec![Some(units)], states)? })
+    Ok((weights, units))
+}
+
+/// The generic RNN layer over a `cell`: SimpleRNNCell, LSTMCell, GRUCell, or
+/// StackedRNNCells (each cell feeding the next).
+/// Weights: those of each cell, as the matching layer (SimpleRNN, LSTM, GRU) builds them.
+/// Output: the last cell's units per step (`return_sequences`) or for the last step, then
+/// with `return_state` every cell's states (batch, units), in cell order.
+pub fn rnn(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    let seq = sequence(ctx, inputs)?;
+    let cell = ctx.value("cell").ok_or_else(|| ctx.err("missing 'cell'"))?;
+    let cells: Vec<&Value> = match cell.get("class_name").and_then(Value::as_str) {
+        Some("StackedRNNCells") => cell
+            .get("config")
+            .and_then(|c| c.get("cells"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| ctx.err("StackedRNNCells has no 'cells' list"))?
+            .iter()
+            .collect(),
+        _ => vec![cell],
+    };
+    let mut features = ctx.known(seq[2], "the feature dimension")?;
+    let (mut weights, mut states) = (Vec::new(), Vec::new());
+    for cell in cells {
+        let class_name = cell.get("class_name").and_then(Value::as_str).unwrap_or("");
+        let config = cell.get("config").and_then(Value::as_object).ok_or_else(|| ctx.err("a cell has no 'config' object"))?;
+        let name = config.get("name").and_then(Value::as_str).unwrap_or(class_name);
+        let cell_ctx = LayerCtx {
+            class_name,
+            name,
+            config,
+            location: format!("{} > cell '{name}'", ctx.location),
+            depth: ctx.depth + 1,
+            call: None,
+        };
+        let (gates, n_states, bias_rows) = match class_name {
+            "SimpleRNNCell" => (1, 1, 1),
+            "LSTMCell" => (4, 2, 1),
+            "GRUCell" => (3, 1, if cell_ctx.bool_or("reset_after", true)? { 2 } else { 1 }),
+            other => {
+                return Err(ctx.err(format!("RNN cell '{other}' is not supported (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells)")))
+            }
+        };
+        let (w, units) = cell_weights(&cell_ctx, features, gates, bias_rows)?;
+        weights.extend(w);
+        states.extend(std::iter::repeat(vec![seq[0], Some(units)]).take(n_states));
+        features = units;
+    }
+    let mut outputs = rnn_outputs(ctx, seq[0], seq[1], vec![Some(features)], 0)?;
+    if ctx.bool_or("return_state", false)? {
+        outputs.extend(states);
+    }
+    Ok(Built { weights, outputs })
 }
 
 pub fn simple_rnn(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
