@@ -24,6 +24,7 @@ fn run_of(c: &Value) -> RunSettings {
         optimizer: Optimizer::parse(c["optimizer"].as_str().unwrap()).unwrap(),
         attn: AttnImpl::parse(c["attn"].as_str().unwrap_or("sdpa")).unwrap(),
         grad_ckpt: c["grad_ckpt"].as_bool().unwrap_or(false),
+        ..RunSettings::default()
     }
 }
 
@@ -240,4 +241,86 @@ fn overflow_is_an_error() {
         .estimate(&RunSettings::default())
         .unwrap_err();
     assert_eq!(e.kind(), "OverflowError");
+}
+
+fn llama_small() -> Value {
+    json!({"model_type": "llama", "vocab_size": 32000, "hidden_size": 512, "intermediate_size": 1408,
+           "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 2})
+}
+
+#[test]
+fn generate_peak_grows_linearly_in_new_tokens() {
+    let run = RunSettings { mode: Mode::Generate, batch: 2, seq: 128, precision: Precision::Bf16, ..RunSettings::default() };
+    let peak = |n: u64| memory::hf::estimate_hf_case(&llama_small(), "causal_lm", &RunSettings { new_tokens: n, ..run }).unwrap().peak_bytes;
+    let infer = memory::hf::estimate_hf_case(&llama_small(), "causal_lm", &RunSettings { mode: Mode::Infer, ..run }).unwrap();
+    assert_eq!(peak(0), infer.peak_bytes, "no new tokens: the prefill");
+    let p: Vec<u64> = [8192, 16384, 24576, 32768].iter().map(|&n| peak(n)).collect();
+    let d: Vec<f64> = p.windows(2).map(|w| w[1] as f64 - w[0] as f64).collect();
+    assert!(d[0] > 0.0);
+    for x in &d[1..] {
+        assert!((x - d[0]).abs() <= 0.01 * d[0], "not linear: {p:?}");
+    }
+    // one new token's kv: 2 (k, v) × layers × batch × kv heads × head dim × 2 bytes, plus
+    // its share of the layer tensor `torch.cat` copies, plus its int64 id per sequence
+    let kv = 2 * 4 * 2 * 2 * 64 * 2;
+    let per_token = (kv + kv / 8 + 2 * 8) as f64;
+    assert!((d[0] / 8192.0 - per_token).abs() <= 0.02 * per_token, "{} B/token", d[0] / 8192.0);
+}
+
+#[test]
+fn frozen_params_get_no_gradients_or_optimizer_state() {
+    let mlp = Mlp { input_dim: 784, depth: 3, width: 1024, classes: 10 };
+    let run = RunSettings { batch: 64, ..RunSettings::default() };
+    let full = memory::estimate(&mlp.graph(64).unwrap(), &run).unwrap();
+    assert_eq!(full.trainable_params, full.params);
+    // everything frozen: no gradients, no optimizer state, no backward work
+    let mut g = mlp.graph(64).unwrap();
+    g.freeze(0..g.nodes.len());
+    let r = memory::estimate(&g, &run).unwrap();
+    assert_eq!((r.trainable_params, r.breakdown.gradients, r.breakdown.optimizer), (0, 0, 0));
+    assert_eq!(r.params, full.params);
+    assert_eq!(r.flops_fwd_bwd, r.flops_fwd);
+    assert!(r.peak_bytes < full.peak_bytes);
+    // the first layer frozen: its weights leave the optimizer state (AdamW: 2 copies)
+    // its dW and the second layer's dx (its input no longer requires grad) leave the
+    // backward FLOPs
+    let mut g = mlp.graph(64).unwrap();
+    g.freeze(0..1);
+    let r = memory::estimate(&g, &run).unwrap();
+    let first = 784 * 1024 + 1024;
+    assert_eq!(r.trainable_params, full.params - first);
+    let opt_of = |rep: &MemoryReport| rep.breakdown.optimizer;
+    assert_eq!(opt_of(&full) - opt_of(&r), 2 * (4 * 784 * 1024 + 4096));
+    assert_eq!(full.flops_fwd_bwd - r.flops_fwd_bwd, 2 * 64 * 784 * 1024 + 2 * 64 * 1024 * 1024);
+    assert!(r.peak_bytes < full.peak_bytes);
+}
+
+#[test]
+fn zero_stages_shard_per_gpu_bytes() {
+    let base = RunSettings { batch: 4, seq: 256, precision: Precision::AmpBf16, ..RunSettings::default() };
+    let cases: Vec<Box<dyn Fn(&RunSettings) -> MemoryReport>> = vec![
+        Box::new(|r| memory::hf::estimate_hf_case(&llama_small(), "causal_lm", r).unwrap()),
+        Box::new(|r| Mlp { input_dim: 784, depth: 4, width: 2048, classes: 10 }.estimate(&RunSettings { batch: 256, ..*r }).unwrap()),
+    ];
+    for est in &cases {
+        for optimizer in [Optimizer::Sgd, Optimizer::AdamW] {
+            let unsharded = est(&RunSettings { optimizer, ..base }).peak_bytes;
+            for gpus in [1, 2, 8, 64] {
+                let mut last = u64::MAX;
+                for zero_stage in 0..=3 {
+                    let p = est(&RunSettings { optimizer, gpus, zero_stage, ..base }).peak_bytes;
+                    if gpus == 1 {
+                        assert_eq!(p, unsharded, "stage {zero_stage} on one GPU");
+                    }
+                    assert!(p <= last, "gpus {gpus}: stage {zero_stage} {p} > stage {} {last}", zero_stage - 1);
+                    last = p;
+                }
+                if gpus > 1 {
+                    assert!(last < unsharded);
+                }
+            }
+        }
+    }
+    let bad = RunSettings { zero_stage: 4, ..base };
+    assert!(Mlp { input_dim: 8, depth: 1, width: 8, classes: 2 }.estimate(&bad).is_err());
 }

@@ -63,6 +63,11 @@ pub struct Graph {
     pub forward_held: Vec<ValueId>,
     /// In inference the value the caller keeps (default: the last node's output).
     pub infer_output: Option<ValueId>,
+    /// Nodes whose parameters are frozen (`requires_grad=False`): they get no gradient
+    /// and no optimizer state, backward skips their weight-gradient work (autograd then
+    /// saves only what the input gradient needs), and autocast does not cache their
+    /// bf16 casts (`cached_cast` caches leaves that require grad only).
+    pub frozen: Vec<usize>,
 }
 
 impl Graph {
@@ -81,6 +86,11 @@ impl Graph {
     pub fn then(&mut self, op: Op) -> ValueId {
         let last = self.last();
         self.push(op, &[last])
+    }
+
+    /// Freeze the parameters of nodes `nodes` (indices into `self.nodes`).
+    pub fn freeze(&mut self, nodes: std::ops::Range<usize>) {
+        self.frozen.extend(nodes);
     }
 
     pub fn last(&self) -> ValueId {

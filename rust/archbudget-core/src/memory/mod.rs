@@ -26,6 +26,24 @@ pub enum Mode {
     #[default]
     Train,
     Infer,
+    /// Autoregressive decoding as HF `generate` does it (greedy, `use_cache=True`): a
+    /// prefill forward over the prompt (`seq` tokens), then `new_tokens` one-token
+    /// forwards, each growing the `DynamicCache` by `torch.cat` (transformers
+    /// `cache_utils.DynamicLayer.update`). Per GPU, for a graph built at `seq = P`:
+    ///
+    /// `peak = max(prefill, weights + inputs·(P+N)/P + kv(P+N) + kv_layer(P+N−1)
+    ///             + act_per_token + logits_per_token)`
+    ///
+    /// where `prefill` is the inference peak of the prompt (its kv cache included),
+    /// `kv(t)` the graph's kept k/v tensors (`Graph::forward_held`) rescaled to `t`
+    /// positions (each rounded to allocator blocks), `kv_layer(t−1)` the largest single
+    /// k or v tensor: `torch.cat` holds the old one while it writes the new one;
+    /// `act_per_token` the prefill's other transients over `P` (one decoded token costs
+    /// what one prompt token does, less the O(t) attention scores, which SDPA never
+    /// materialises), and `logits_per_token` one row of the output, the
+    /// `next_token_logits` that `generate` copies in fp32. With `new_tokens = 0` this is
+    /// the inference peak. FLOPs: prefill + N × (prefill / P).
+    Generate,
 }
 
 /// `fp32`: fp32 weights, no autocast; `amp_bf16`: fp32 weights under
@@ -48,16 +66,35 @@ pub enum Optimizer {
 }
 
 /// How one step runs. Defaults: training, fp32, AdamW, SDPA attention, no checkpointing,
-/// batch 1, seq 1 (seq is used by sequence models only).
+/// batch 1, seq 1 (seq is used by sequence models only), no generated tokens, one GPU,
+/// no ZeRO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSettings {
     pub mode: Mode,
+    /// Per GPU (DeepSpeed's `train_micro_batch_size_per_gpu`).
     pub batch: u64,
+    /// Tokens per sequence; in [`Mode::Generate`] the prompt length.
     pub seq: u64,
     pub precision: Precision,
     pub optimizer: Optimizer,
     pub attn: AttnImpl,
     pub grad_ckpt: bool,
+    /// [`Mode::Generate`]: tokens decoded after the prompt (0: none, the prefill only).
+    pub new_tokens: u64,
+    /// Data-parallel GPUs (≥ 1); the figures are per GPU.
+    pub gpus: u64,
+    /// ZeRO stage 0–3 (Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training
+    /// Trillion Parameter Models", SC'20, §5; DeepSpeed `zero_optimization.stage`).
+    /// With Ψ bytes of weights, G of gradients and K of optimizer state, per GPU:
+    /// stage 0 (plain data parallelism) Ψ + G + K; stage 1 (P_os) Ψ + G + K/N;
+    /// stage 2 (P_os+g) Ψ + (G + K)/N; stage 3 (P_os+g+p) (Ψ + G + K)/N, each shard
+    /// rounded up. What the shards cost in flight: stage ≥ 2 holds an op's full
+    /// gradient until it is reduce-scattered; stage 3 all-gathers an op's full weights
+    /// while it runs (forward and backward). Adam's step temporaries follow the
+    /// optimizer shard. Buffers are replicated, and communication buckets
+    /// (`reduce_bucket_size`, `allgather_bucket_size`, DDP's bucket copies) are
+    /// configuration, not counted. At N = 1 every stage equals stage 0.
+    pub zero_stage: u8,
 }
 
 impl Default for RunSettings {
@@ -70,6 +107,9 @@ impl Default for RunSettings {
             optimizer: Optimizer::AdamW,
             attn: AttnImpl::Sdpa,
             grad_ckpt: false,
+            new_tokens: 0,
+            gpus: 1,
+            zero_stage: 0,
         }
     }
 }
@@ -79,7 +119,8 @@ impl Mode {
         match s {
             "train" => Ok(Mode::Train),
             "infer" | "inference" => Ok(Mode::Infer),
-            _ => Err(crate::Error::invalid("mode", format!("'{s}' is not one of train, infer"))),
+            "generate" => Ok(Mode::Generate),
+            _ => Err(crate::Error::invalid("mode", format!("'{s}' is not one of train, infer, generate"))),
         }
     }
 }
@@ -154,6 +195,8 @@ impl Breakdown {
 pub struct MemoryReport {
     pub peak_bytes: u64,
     pub params: u64,
+    /// Parameters that receive gradients (not frozen, see [`Graph::frozen`]).
+    pub trainable_params: u64,
     pub buffers: u64,
     pub breakdown: Breakdown,
     pub flops_fwd: u64,

@@ -10,6 +10,9 @@
 //! `optimizer.step()` (with its temporaries) and `zero_grad(set_to_none=True)`.
 //! Inference (`inference_mode`): nothing is saved; autocast's weight copies are not
 //! cached (the measured inference peaks hold none): each lives while its op runs.
+//! Generation ([`Mode::Generate`]) is the inference of the prompt, extended to the
+//! decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
+//! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 use super::alloc::block;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
@@ -78,7 +81,65 @@ struct Lowered {
     record: bool,
 }
 
+/// What [`Mode::Generate`] needs from the prompt's inference besides its report.
+struct Seen {
+    weights: u64,
+    inputs: u64,
+    /// (numel, dtype bytes) of each kv tensor the model keeps.
+    held: Vec<(u64, u64)>,
+    /// (numel, dtype bytes) of the output the caller keeps.
+    out: (u64, u64),
+}
+
 pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    if run.gpus == 0 {
+        return Err(crate::Error::invalid("gpus", "must be a positive integer"));
+    }
+    if run.zero_stage > 3 {
+        return Err(crate::Error::invalid("zero_stage", format!("{} is not one of 0, 1, 2, 3", run.zero_stage)));
+    }
+    match run.mode {
+        Mode::Generate => generate(g, run),
+        _ => simulate_step(g, run, None),
+    }
+}
+
+/// [`Mode::Generate`]: the formula documented there.
+fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    let infer = RunSettings { mode: Mode::Infer, ..*run };
+    let mut seen = Seen { weights: 0, inputs: 0, held: Vec::new(), out: (0, 0) };
+    let prefill = simulate_step(g, &infer, Some(&mut seen))?;
+    let n = run.new_tokens;
+    if n == 0 {
+        return Ok(prefill);
+    }
+    let p = run.seq.max(1);
+    let t = add(p, n)?;
+    let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
+    let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
+    for &(numel, dt) in &seen.held {
+        kv_prompt = add(kv_prompt, block(super::mul(numel, dt)?))?;
+        kv = add(kv, block(super::mul(scale(numel, t)?, dt)?))?;
+        kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
+    }
+    let out_row = block(super::mul(seen.out.0 / p, 4)?);
+    let act = prefill.peak_bytes.saturating_sub(seen.weights + seen.inputs + kv_prompt) / p;
+    let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
+    let transients = add(add(kv_layer, act)?, out_row)?;
+    let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
+    let flops_fwd = add(prefill.flops_fwd, super::mul(prefill.flops_fwd / p, n)?)?;
+    if decode <= prefill.peak_bytes {
+        return Ok(MemoryReport { flops_fwd, ..prefill });
+    }
+    Ok(MemoryReport {
+        peak_bytes: decode,
+        breakdown: Breakdown { weights: seen.weights, inputs, activations: kv, transients, ..Breakdown::default() },
+        flops_fwd,
+        ..prefill
+    })
+}
+
+fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
     let n_nodes = if train { g.nodes.len() } else { g.nodes.len().saturating_sub(g.train_only_tail) };
     let param_dt = if run.precision == Precision::Bf16 { DType::BF16 } else { DType::F32 };
@@ -94,13 +155,22 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     }
     // lower every node in order, with its inputs' dtypes and grad requirements
     let mut low: Vec<Lowered> = Vec::with_capacity(n_nodes);
-    let (mut params, mut buffers, mut flops_fwd, mut flops_bwd) = (0u64, 0u64, 0u64, 0u64);
-    let mut weights = 0u64;
+    let (mut params, mut trainable, mut buffers, mut flops_fwd, mut flops_bwd) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut weights = 0u64; // parameter blocks (sharded by ZeRO-3)
+    let mut buffer_bytes = 0u64;
     let mut param_blocks = 0u64; // bytes of one copy of all trainable params (grads, states)
-    for node in &g.nodes[..n_nodes] {
-        let mut in_dtype = Vec::with_capacity(node.inputs.len());
-        let mut in_numel = Vec::with_capacity(node.inputs.len());
-        let mut in_grad = Vec::with_capacity(node.inputs.len());
+    let mut frozen = vec![false; n_nodes];
+    for &k in &g.frozen {
+        if let Some(f) = frozen.get_mut(k) {
+            *f = true;
+        }
+    }
+    // one set of scratch slices for every node's context (no per-node allocation)
+    let (mut in_dtype, mut in_numel, mut in_grad) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, node) in g.nodes[..n_nodes].iter().enumerate() {
+        in_dtype.clear();
+        in_numel.clear();
+        in_grad.clear();
         for &i in &node.inputs {
             let v = vals.get(i).ok_or_else(|| crate::Error::Internal(format!("memory graph: value {i} used before it exists")))?;
             in_dtype.push(v.dtype);
@@ -116,9 +186,10 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
             in_dtype: &in_dtype,
             in_numel: &in_numel,
             in_grad: &in_grad,
+            frozen: frozen[k],
         };
         let mut cost = node.op.lower(&mk(train && any_grad))?;
-        let record = train && (any_grad || !cost.params.is_empty());
+        let record = train && (any_grad || (!cost.params.is_empty() && !frozen[k]));
         if record && !any_grad {
             cost = node.op.lower(&mk(true))?;
         }
@@ -129,12 +200,15 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
             params = add(params, p.numel)?;
             let b = block(super::mul(p.numel, param_dt.bytes())?);
             weights = add(weights, b)?;
-            param_blocks = add(param_blocks, b)?;
+            if !frozen[k] {
+                trainable = add(trainable, p.numel)?;
+                param_blocks = add(param_blocks, b)?;
+            }
         }
         for &(n, dt) in &cost.buffers {
             buffers = add(buffers, n)?;
             let dt = if dt == DType::F32 { param_dt } else { dt };
-            weights = add(weights, block(super::mul(n, dt.bytes())?))?;
+            buffer_bytes = add(buffer_bytes, block(super::mul(n, dt.bytes())?))?;
         }
         flops_fwd = add(flops_fwd, cost.flops_fwd)?;
         flops_bwd = add(flops_bwd, cost.flops_bwd)?;
@@ -185,7 +259,7 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
                 if low[k].record {
                     low[k].record = false;
                     for p in &low[k].cost.params {
-                        if !p.shared {
+                        if !p.shared && !frozen[k] {
                             let b = block(super::mul(p.numel, param_dt.bytes())?);
                             param_blocks = param_blocks.saturating_sub(b);
                         }
@@ -218,14 +292,15 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         }
     }
 
+    let z = Zero::new(run);
     let mut m = Mem { cur: [0; NCAT], peak: 0, at_peak: [0; NCAT] };
-    m.alloc(Cat::Weights, weights)?;
+    m.alloc(Cat::Weights, add(z.weights(weights), buffer_bytes)?)?;
     let opt_copies = match (train, run.optimizer) {
         (false, _) | (true, Optimizer::Sgd) => 0,
         (true, Optimizer::SgdMomentum) => 1,
         (true, Optimizer::Adam | Optimizer::AdamW) => 2,
     };
-    m.alloc(Cat::Optimizer, super::mul(param_blocks, opt_copies)?)?;
+    m.alloc(Cat::Optimizer, z.optimizer(super::mul(param_blocks, opt_copies)?))?;
     for v in &vals[..g.inputs.len()] {
         m.alloc(Cat::Inputs, v.bytes)?;
     }
@@ -263,9 +338,10 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
             for p in &c.params {
                 if let AmpCast::Cast { saved } = p.amp_cast {
                     let b = block(super::mul(p.numel, 2)?);
-                    if !train {
-                        // under inference_mode the measured peaks show no cached copies:
-                        // each cast lives only while its op runs
+                    if !train || (frozen[k] && !(saved && save_now)) {
+                        // under inference_mode the measured peaks show no cached copies,
+                        // and autocast caches no cast of a frozen weight: each cast
+                        // lives only while its op runs (or until backward, if saved)
                         temp = add(temp, b)?;
                         continue;
                     }
@@ -290,6 +366,7 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         for &t in &c.fwd_temp {
             temp = add(temp, block(t))?;
         }
+        temp = add(temp, z.gathered(&c.params, param_dt)?)?;
         m.mark(temp)?;
         if save_now {
             for &i in &c.save_inputs {
@@ -311,8 +388,22 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         let b = vals[id].base;
         release(&mut vals, &mut m, b);
     }
+    if let Some(seen) = seen {
+        seen.weights = m.cur[Cat::Weights as usize];
+        seen.inputs = m.cur[Cat::Inputs as usize];
+        for (b, &h) in fheld.iter().enumerate() {
+            if h && vals[b].bytes > 0 {
+                seen.held.push((vals[b].numel, vals[b].dtype.bytes()));
+            }
+        }
+        let out = g.infer_output.filter(|&v| v < vals.len()).unwrap_or(vals.len().saturating_sub(1));
+        if let Some(v) = vals.get(out) {
+            seen.out = (v.numel, v.dtype.bytes());
+        }
+    }
+    let counts = Counts { params, trainable, buffers, flops_fwd };
     if !train {
-        return report(m, params, buffers, flops_fwd, 0);
+        return report(m, counts, 0);
     }
     // autocast's cache is cleared when the `with autocast` block that ran the loss ends;
     // the model's output (and the kv cache it holds) is dropped
@@ -367,7 +458,7 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
                 temp = add(temp, b)?; // accumulated in place into the existing buffer
             }
         }
-        for p in &c.params {
+        for p in c.params.iter().filter(|_| !frozen[k]) {
             let b = block(super::mul(p.numel, param_dt.bytes())?);
             if amp && matches!(p.amp_cast, AmpCast::Cast { .. }) {
                 temp = add(temp, block(super::mul(p.numel, 2)?))?;
@@ -375,10 +466,14 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
             if p.shared {
                 temp = add(temp, b)?;
             } else {
-                m.alloc(Cat::Gradients, b)?;
+                // ZeRO-2/3: the full gradient lives until it is reduce-scattered
+                let kept = z.grads(b);
+                m.alloc(Cat::Gradients, kept)?;
+                temp = add(temp, b - kept)?;
                 param_grads = add(param_grads, b)?;
             }
         }
+        temp = add(temp, z.gathered(&c.params, param_dt)?)?;
         for &t in &c.bwd_temp {
             temp = add(temp, block(t))?;
         }
@@ -430,11 +525,59 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     // `exp_avg_sq_sqrt = torch._foreach_sqrt(exp_avg_sqs)`: one temporary per parameter.
     // SGD (with or without momentum) updates in place.
     let opt_temp = match run.optimizer {
-        Optimizer::Adam | Optimizer::AdamW => param_grads,
+        Optimizer::Adam | Optimizer::AdamW => z.optimizer(param_grads),
         _ => 0,
     };
     m.mark(opt_temp)?;
-    report(m, params, buffers, flops_fwd, add(flops_fwd, flops_bwd)?)
+    let fwd_bwd = add(flops_fwd, flops_bwd)?;
+    report(m, counts, fwd_bwd)
+}
+
+/// ZeRO sharding over `n` GPUs at `stage` (see [`RunSettings::zero_stage`]).
+struct Zero {
+    n: u64,
+    stage: u8,
+}
+
+impl Zero {
+    fn new(run: &RunSettings) -> Self {
+        Zero { n: run.gpus.max(1), stage: run.zero_stage }
+    }
+    fn shard(&self, from_stage: u8, bytes: u64) -> u64 {
+        if self.stage >= from_stage {
+            bytes.div_ceil(self.n)
+        } else {
+            bytes
+        }
+    }
+    fn optimizer(&self, bytes: u64) -> u64 {
+        self.shard(1, bytes)
+    }
+    fn grads(&self, bytes: u64) -> u64 {
+        self.shard(2, bytes)
+    }
+    fn weights(&self, bytes: u64) -> u64 {
+        self.shard(3, bytes)
+    }
+    /// ZeRO-3: bytes an op's all-gathered weights add over their local shards.
+    fn gathered(&self, params: &[super::ops::Param], dt: DType) -> Result<u64> {
+        if self.stage < 3 || self.n == 1 {
+            return Ok(0);
+        }
+        let mut extra = 0u64;
+        for p in params.iter().filter(|p| !p.shared) {
+            let b = block(super::mul(p.numel, dt.bytes())?);
+            extra = add(extra, b - self.weights(b))?;
+        }
+        Ok(extra)
+    }
+}
+
+struct Counts {
+    params: u64,
+    trainable: u64,
+    buffers: u64,
+    flops_fwd: u64,
 }
 
 /// Non-reentrant checkpointing: the first backward use of a region reruns its forward,
@@ -505,11 +648,13 @@ fn release(vals: &mut [Val], m: &mut Mem, b: usize) {
     }
 }
 
-fn report(m: Mem, params: u64, buffers: u64, flops_fwd: u64, flops_fwd_bwd: u64) -> Result<MemoryReport> {
+fn report(m: Mem, c: Counts, flops_fwd_bwd: u64) -> Result<MemoryReport> {
     let p = m.at_peak;
+    let Counts { params, trainable, buffers, flops_fwd } = c;
     Ok(MemoryReport {
         peak_bytes: m.peak,
         params,
+        trainable_params: trainable,
         buffers,
         breakdown: Breakdown {
             weights: p[Cat::Weights as usize],

@@ -311,6 +311,7 @@ impl<'s> Evaluator<'s> {
             optimizer: Optimizer::parse(self.text(at("optimizer"), digits, "adamw")?).map_err(loc)?,
             attn: AttnImpl::parse(self.text(at("attn"), digits, "sdpa")?).map_err(loc)?,
             grad_ckpt: self.flag(at("grad_ckpt"), digits, false)?,
+            ..Default::default()
         })
     }
 

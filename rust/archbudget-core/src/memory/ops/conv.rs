@@ -70,7 +70,8 @@ impl Conv2d {
             } else {
                 c.fwd_temp.push(copy);
             }
-        } else {
+        } else if cx.wgrad() {
+            // the input serves dW only: a frozen weight needs none
             c.save_inputs.push(0);
         }
         let (oh, ow) = self.out_hw()?;
@@ -86,9 +87,7 @@ impl Conv2d {
         }
         let f = prod(&[2, self.batch, self.out_channels, oh, ow, cin_g, self.kernel.0, self.kernel.1])?;
         c.flops_fwd = f;
-        if cx.record {
-            c.flops_bwd = if dx { crate::memory::mul(f, 2)? } else { f };
-        }
+        c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;
         Ok(c)
     }
 }

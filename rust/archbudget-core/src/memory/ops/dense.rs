@@ -41,15 +41,14 @@ impl Linear {
             } else {
                 c.fwd_temp.push(copy);
             }
-        } else {
+        } else if cx.wgrad() {
+            // the input serves dW only: a frozen weight needs none
             c.save_inputs.push(0);
         }
         c.out = Some(Out::New { numel: crate::memory::mul(self.rows, self.out_features)?, dtype: dt });
         let f = mm_flops(self.rows, self.in_features, self.out_features)?;
         c.flops_fwd = f;
-        if cx.record {
-            c.flops_bwd = if dx { crate::memory::mul(f, 2)? } else { f };
-        }
+        c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;
         Ok(c)
     }
 }

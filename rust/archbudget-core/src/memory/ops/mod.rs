@@ -97,6 +97,8 @@ pub struct Ctx<'a> {
     pub in_dtype: &'a [DType],
     pub in_numel: &'a [u64],
     pub in_grad: &'a [bool],
+    /// The op's parameters are frozen (no weight gradients).
+    pub frozen: bool,
 }
 
 impl Ctx<'_> {
@@ -124,7 +126,7 @@ impl Ctx<'_> {
     }
     /// Whether weights receive gradients here.
     pub fn wgrad(&self) -> bool {
-        self.record
+        self.record && !self.frozen
     }
 }
 

@@ -82,7 +82,8 @@ impl Lstm {
             c.fwd_temp.push(bytes(crate::memory::mul(thl, LSTM_FWD_WORKSPACE_H)?, dt)?);
             c.bwd_temp = vec![bytes(th, dt)?, bytes(crate::memory::mul(th, LSTM_BWD_WORKSPACE_H)?, dt)?];
             let first_dx = prod(&[2, tokens, g, self.input_size])?;
-            c.flops_bwd = crate::memory::mul(f, 2)?;
+            // dx through every layer, and dW unless frozen
+            c.flops_bwd = crate::memory::mul(f, 1 + cx.wgrad() as u64)?;
             if !cx.grad(0) {
                 c.flops_bwd -= first_dx;
             }
