@@ -20,14 +20,15 @@ fn runs() -> Vec<RunSettings> {
     v
 }
 
-fn time<F: FnMut(&RunSettings) -> u64>(name: &str, mut f: F) {
+/// `per`: estimates made by one call of `f`.
+fn time<F: FnMut(&RunSettings) -> u64>(name: &str, per: u64, mut f: F) {
     let runs = runs();
     let (mut n, mut acc) = (0u64, 0u64);
     let start = Instant::now();
     while start.elapsed().as_millis() < 1000 {
         for r in &runs {
             acc = acc.wrapping_add(f(black_box(r)));
-            n += 1;
+            n += per;
         }
     }
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
@@ -35,15 +36,15 @@ fn time<F: FnMut(&RunSettings) -> u64>(name: &str, mut f: F) {
 }
 
 fn main() {
-    time("mlp", |r| {
+    time("mlp", 4, |r| {
         let mut s = 0;
         for depth in [2, 8] {
             for width in [512, 4096] {
                 s += Mlp { input_dim: 784, depth, width, classes: 10 }.estimate(r).unwrap().peak_bytes;
             }
         }
-        s / 4
+        s
     });
-    time("cnn", |r| Cnn { image: 64, channels: 3, stages: 3, convs: 2, filters: 32, batchnorm: true, classes: 100 }.estimate(r).unwrap().peak_bytes);
-    time("lstm", |r| LstmNet { vocab: 20000, embed: 256, hidden: 512, layers: 2, seq: 128, classes: 5 }.estimate(r).unwrap().peak_bytes);
+    time("cnn", 1, |r| Cnn { image: 64, channels: 3, stages: 3, convs: 2, filters: 32, batchnorm: true, classes: 100 }.estimate(r).unwrap().peak_bytes);
+    time("lstm", 1, |r| LstmNet { vocab: 20000, embed: 256, hidden: 512, layers: 2, seq: 128, classes: 5 }.estimate(r).unwrap().peak_bytes);
 }
