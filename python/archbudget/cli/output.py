@@ -35,7 +35,7 @@ def print_frame(frame: pl.DataFrame, axes: list[str]) -> None:
             value = row[name]
             if name == "peak_bytes":
                 cells.append(human_bytes(value))
-            elif isinstance(value, int) and not isinstance(value, bool) and name not in axes:
+            elif isinstance(value, int) and not isinstance(value, bool) and name not in axes and name != "candidate":
                 cells.append(f"{value:,}")
             else:
                 cells.append(str(value))

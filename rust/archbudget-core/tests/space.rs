@@ -213,3 +213,19 @@ batch = [16, 64]
     let err = Space::from_toml("family = \"keras\"\ntemplate = \"m.json\"\n[axes]\n\"dens.units\" = [1]", "space.toml", &|_| Ok(template.clone())).unwrap_err();
     assert!(err.to_string().contains("'dens.units' must be <layer name>.<config key>"), "{err}");
 }
+
+#[test]
+fn the_run_kernel_ranks_as_the_per_candidate_path() {
+    // Without constraints the mlp params run along the innermost axis in one closed
+    // form; a constraint that holds everywhere forces the per-candidate path.
+    let body = "[fixed]\nclasses = 10\n[axes]\ninput_dim = {start = 1, stop = 40}\ndepth = [0, 1, 3]\nwidth = {start = 1, stop = 300, step = 7}\n[run]\nbatch = 8\n";
+    let fast = space(&format!("family = \"mlp\"\n{body}"));
+    let slow = space(&format!("family = \"mlp\"\nconstraints = [\"depth >= 0\"]\n{body}"));
+    for (sort, descending, max_params) in [("params", true, Some(20_000)), ("params", false, None), ("trainable_params", true, Some(5_000))] {
+        let opts = SweepOptions { max_params, sort: Some(sort.into()), descending, top: Some(37), ..Default::default() };
+        let (a, b) = (sweep(&fast, &opts).unwrap(), sweep(&slow, &opts).unwrap());
+        assert_eq!(a.index, b.index);
+        assert_eq!(metric(&a, "peak_bytes"), metric(&b, "peak_bytes"));
+        assert_eq!(a.stats.cut_by_budgets, b.stats.cut_by_budgets);
+    }
+}

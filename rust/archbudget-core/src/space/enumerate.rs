@@ -231,62 +231,114 @@ fn note_invalid(stats: &mut Stats, e: crate::Error) -> Result<()> {
     Ok(())
 }
 
-/// Evaluate candidates `a..b`: constraints, the params budget, then full metrics.
-/// With `prerank`, rows are first ranked on params alone and only the best `top` of the
-/// block get full metrics (valid when no budget or ranking needs memory or FLOPs).
-fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, ranker: &Ranker, prerank: Option<usize>, a: u64, b: u64) -> Result<(Vec<Row>, Stats)> {
-    let space = ranker.space;
+/// Ranking on a key known before the memory model runs: params, trainable params or the
+/// candidate index. Only the best `k` of a block get their full metrics.
+#[derive(Clone, Copy)]
+struct Prerank {
+    k: usize,
+    /// 0 params, 1 trainable params, None the candidate index.
+    metric: Option<usize>,
+    descending: bool,
+}
+
+impl Prerank {
+    /// Whether key `a` ranks strictly before key `b` (ties go to the smaller index,
+    /// which within a block is the earlier one).
+    fn before(&self, a: u64, b: u64) -> bool {
+        if self.descending { a > b } else { a < b }
+    }
+
+    /// Keep the best `k` of (key, index) pairs; returns the worst kept key once full.
+    fn trim(&self, pre: &mut Vec<(u64, u64)>) -> Option<u64> {
+        let order = |x: &(u64, u64), y: &(u64, u64)| {
+            let by_key = if self.descending { y.0.cmp(&x.0) } else { x.0.cmp(&y.0) };
+            by_key.then(x.1.cmp(&y.1))
+        };
+        if pre.len() > self.k {
+            pre.select_nth_unstable_by(self.k, order);
+            pre.truncate(self.k);
+        }
+        pre.sort_unstable_by(order);
+        (pre.len() == self.k).then(|| pre[self.k - 1].0)
+    }
+}
+
+/// Evaluate candidates `a..b`: constraints, the params budget, then full metrics (of all
+/// survivors, or with `prerank` of the block's best k only).
+fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank>, a: u64, b: u64) -> Result<Block> {
+    let space = eval.space();
     let mut digits = vec![0; space.axes.len()];
     let mut rows = Vec::new();
+    let mut pre: Vec<(u64, u64)> = Vec::new();
+    let mut threshold: Option<u64> = None;
     let mut stats = Stats { candidates: b - a, ..Default::default() };
-    space.digits(a, &mut digits);
-    for index in a..b {
-        if index > a {
-            space.advance(&mut digits);
-        }
-        if !space.constraints.is_empty() && !space.constraints_hold(&digits)? {
-            stats.cut_by_constraints += 1;
-            continue;
-        }
-        let (params, trainable) = match eval.params(&digits) {
-            Ok(p) => p,
-            Err(e) => {
-                note_invalid(&mut stats, e)?;
+    let inner_len = space.axes.last().map_or(1, |axis| axis.values.len());
+    let mut run = Vec::new();
+    let mut index = a;
+    // Runs along the innermost axis share every other digit: one lookup per run.
+    while index < b {
+        space.digits(index, &mut digits);
+        let start = digits.last().copied().unwrap_or(0);
+        let len = ((inner_len - start) as u64).min(b - index) as usize;
+        let fast = space.constraints.is_empty() && eval.params_run(&digits, len, &mut run);
+        for j in 0..len {
+            let index = index + j as u64;
+            if let Some(d) = digits.last_mut() {
+                *d = start + j;
+            }
+            if !fast && !space.constraints.is_empty() && !space.constraints_hold(&digits)? {
+                stats.cut_by_constraints += 1;
                 continue;
             }
-        };
-        if !within_params(opts, params) {
-            stats.cut_by_budgets += 1;
-            continue;
-        }
-        if let Some(k) = prerank {
-            let metrics = Metrics { params, trainable_params: trainable, ..Default::default() };
-            rows.push(Row { index, metrics });
-            // Bound what a block holds: trim to the best k whenever it grows large.
-            if rows.len() >= 4 * k.max(1024) {
-                ranker.keep_top(&mut rows, k);
+            let counted = if fast { Ok((run[j], run[j])) } else { eval.params(&digits) };
+            let (params, trainable) = match counted {
+                Ok(p) => p,
+                Err(e) => {
+                    note_invalid(&mut stats, e)?;
+                    continue;
+                }
+            };
+            if !within_params(opts, params) {
+                stats.cut_by_budgets += 1;
+                continue;
             }
-            continue;
-        }
-        match eval.metrics(&digits) {
-            Ok(m) if within_rest(opts, &m) => rows.push(Row { index, metrics: m }),
-            Ok(_) => stats.cut_by_budgets += 1,
-            Err(e) => note_invalid(&mut stats, e)?,
-        }
-    }
-    if let Some(k) = prerank {
-        ranker.keep_top(&mut rows, k);
-        let mut complete = Vec::with_capacity(rows.len());
-        for row in rows {
-            space.digits(row.index, &mut digits);
+            if let Some(p) = prerank {
+                let key = match p.metric {
+                    Some(0) => params,
+                    Some(_) => trainable,
+                    None => index,
+                };
+                // A key no better than the k-th kept cannot enter (its index is larger).
+                if threshold.is_some_and(|t| !p.before(key, t)) {
+                    continue;
+                }
+                pre.push((key, index));
+                if pre.len() >= 2 * p.k.max(512) {
+                    threshold = p.trim(&mut pre);
+                }
+                continue;
+            }
             match eval.metrics(&digits) {
-                Ok(metrics) => complete.push(Row { index: row.index, metrics }),
+                Ok(m) if within_rest(opts, &m) => rows.push(Row { index, metrics: m }),
+                Ok(_) => stats.cut_by_budgets += 1,
                 Err(e) => note_invalid(&mut stats, e)?,
             }
         }
-        rows = complete;
+        index += len as u64;
     }
-    Ok((rows, stats))
+    if let Some(p) = prerank {
+        p.trim(&mut pre);
+    }
+    Ok(Block { rows, pre, stats })
+}
+
+/// What a block (or a reduction of blocks) keeps: full rows, or with a prerank the
+/// (key, index) pairs whose metrics are computed once, for the final top-k only.
+#[derive(Default)]
+struct Block {
+    rows: Vec<Row>,
+    pre: Vec<(u64, u64)>,
+    stats: Stats,
 }
 
 /// Run a sweep: the kept candidates as columns.
@@ -294,9 +346,12 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     let (start, stop) = range_of(space, opts)?;
     let ranker = Ranker { space, key: sort_key(space, opts)?, descending: opts.descending };
     let eval = Evaluator::new(space);
+    let cheap_rank = !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none();
     let prerank = match (&ranker.key, opts.top) {
-        (SortKey::Metric(m), Some(k)) if *m < 2 && eval.cheap_params() && !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none() => Some(k),
-        (SortKey::Index | SortKey::Axis(_), Some(k)) if !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none() => Some(k),
+        (SortKey::Metric(m), Some(k)) if *m < 2 && eval.cheap_params() && cheap_rank && k > 0 => {
+            Some(Prerank { k, metric: Some(*m), descending: opts.descending })
+        }
+        (SortKey::Index, Some(k)) if cheap_rank && k > 0 => Some(Prerank { k, metric: None, descending: false }),
         _ => None,
     };
     let shrink = |rows: &mut Vec<Row>| {
@@ -307,19 +362,43 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
             ranker.keep_top(rows, k);
         }
     };
-    let parts: Vec<(Vec<Row>, Stats)> = blocks(start, stop)
+    // Reduce as blocks finish, so a ranked sweep holds O(threads × k) rows however
+    // large the space; rayon's reduce keeps blocks in index order.
+    let reduced = blocks(start, stop)
         .into_par_iter()
         .map(|(a, b)| {
-            let (mut rows, stats) = evaluate_block(&eval, opts, &ranker, prerank, a, b)?;
-            shrink(&mut rows);
-            Ok((rows, stats))
+            let mut block = evaluate_block(&eval, opts, prerank, a, b)?;
+            shrink(&mut block.rows);
+            Ok(block)
         })
-        .collect::<Result<_>>()?;
-    let mut stats = Stats::default();
-    let mut rows = Vec::new();
-    for (r, s) in parts {
-        rows.extend(r);
-        stats = stats.merge(s);
+        .try_reduce(Block::default, |mut left, right| {
+            left.rows.extend(right.rows);
+            left.pre.extend(right.pre);
+            if opts.top.is_some() || opts.pareto {
+                shrink(&mut left.rows);
+            }
+            if let Some(p) = prerank {
+                p.trim(&mut left.pre);
+            }
+            Ok(Block { stats: left.stats.merge(right.stats), ..left })
+        })?;
+    let (mut rows, mut stats) = (reduced.rows, reduced.stats);
+    if prerank.is_some() {
+        let complete: Vec<(u64, Result<Metrics>)> = reduced
+            .pre
+            .par_iter()
+            .map(|&(_, index)| {
+                let mut digits = vec![0; space.axes.len()];
+                space.digits(index, &mut digits);
+                (index, eval.metrics(&digits))
+            })
+            .collect();
+        for (index, metrics) in complete {
+            match metrics {
+                Ok(metrics) => rows.push(Row { index, metrics }),
+                Err(e) => note_invalid(&mut stats, e)?,
+            }
+        }
     }
     shrink(&mut rows);
     if opts.sort.is_some() && opts.top.is_none() {

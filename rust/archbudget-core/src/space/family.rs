@@ -211,6 +211,10 @@ impl<'s> Evaluator<'s> {
         Evaluator { space, slots, ints, config_keys, keras_keys }
     }
 
+    pub fn space(&self) -> &'s Space {
+        self.space
+    }
+
     fn slot_value<'a>(&'a self, slot: &'a Slot, digits: &[usize]) -> &'a Scalar {
         match slot {
             Slot::Axis(i) => &self.space.axes[*i].values[digits[*i]],
@@ -258,15 +262,21 @@ impl<'s> Evaluator<'s> {
         params.get(slot).copied().unwrap_or_else(|| RUN_KEYS[slot - params.len()])
     }
 
+    #[inline]
     fn int(&self, slot: usize, digits: &[usize], min: u64) -> Result<u64> {
         let fast = match &self.ints[slot] {
-            IntSlot::Axis(i, values) => Some(values[digits[*i]]),
-            IntSlot::Fixed(x) => Some(*x),
-            IntSlot::Other => None,
+            IntSlot::Axis(i, values) => values[digits[*i]],
+            IntSlot::Fixed(x) => *x,
+            IntSlot::Other => -1,
         };
-        if let Some(x) = fast.filter(|&x| x >= min as i64) {
-            return Ok(x as u64);
+        if fast >= min as i64 {
+            return Ok(fast as u64);
         }
+        self.int_slow(slot, digits, min)
+    }
+
+    #[cold]
+    fn int_slow(&self, slot: usize, digits: &[usize], min: u64) -> Result<u64> {
         let name = self.name(slot);
         let v = self.scalar(slot, digits).ok_or_else(|| space_err(&self.space.location, format!("missing '{name}'")))?;
         match v.as_i64() {
@@ -315,6 +325,7 @@ impl<'s> Evaluator<'s> {
         })
     }
 
+    #[inline]
     fn mlp(&self, d: &[usize]) -> Result<Mlp> {
         Ok(Mlp { input_dim: self.int(0, d, 1)?, depth: self.int(1, d, 0)?, width: self.int(2, d, 1)?, classes: self.int(3, d, 1)? })
     }
@@ -348,8 +359,55 @@ impl<'s> Evaluator<'s> {
         self.space.family == FamilyKind::Mlp
     }
 
+    /// Params of `len` consecutive candidates along the innermost axis from `digits` (the
+    /// mlp closed form over a slice, no per-candidate lookups), or false where this fast
+    /// path does not apply (then `params` gives the same answers, and errors, one by one).
+    pub fn params_run(&self, digits: &[usize], len: usize, out: &mut Vec<u64>) -> bool {
+        if self.space.family != FamilyKind::Mlp {
+            return false;
+        }
+        let inner = self.space.axes.len().wrapping_sub(1);
+        let start = digits.last().copied().unwrap_or(0);
+        // Each of input_dim, depth, width, classes: a constant, or the inner axis's slice.
+        let mut consts = [0i64; 4];
+        let mut varying: Option<(usize, &[i64])> = None;
+        for (slot, c) in consts.iter_mut().enumerate() {
+            match &self.ints[slot] {
+                IntSlot::Fixed(x) => *c = *x,
+                IntSlot::Axis(i, values) if *i == inner => varying = Some((slot, &values[start..start + len])),
+                IntSlot::Axis(i, values) => *c = values[digits[*i]],
+                IntSlot::Other => return false,
+            }
+        }
+        let min = [1, 0, 1, 1];
+        let valid = |v: &[i64; 4]| v.iter().zip(min).all(|(&x, m)| x >= m);
+        out.clear();
+        let one = |v: [i64; 4]| mlp_params(&Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 });
+        match varying {
+            None => {
+                if !valid(&consts) {
+                    return false;
+                }
+                let Some(p) = one(consts) else { return false };
+                out.resize(len, p);
+            }
+            Some((slot, values)) => {
+                for &x in values {
+                    let mut v = consts;
+                    v[slot] = x;
+                    match one(v).filter(|_| valid(&v)) {
+                        Some(p) => out.push(p),
+                        None => return false,
+                    }
+                }
+            }
+        }
+        true
+    }
+
     /// Parameter counts only: cheap, so that a params budget cuts candidates before
     /// their memory is simulated. Returns (params, trainable).
+    #[inline]
     pub fn params(&self, digits: &[usize]) -> Result<(u64, u64)> {
         let p = match self.space.family {
             FamilyKind::Mlp => mlp_params(&self.mlp(digits)?),
@@ -393,6 +451,7 @@ impl<'s> Evaluator<'s> {
 
 /// The parameters of `Mlp`'s Linear layers (weight in×out + bias out each), the closed
 /// form of what its graph declares (tested equal in `tests`).
+#[inline]
 pub fn mlp_params(m: &Mlp) -> Option<u64> {
     let first = if m.depth == 0 { (m.input_dim + 1).checked_mul(m.classes)? } else { (m.input_dim + 1).checked_mul(m.width)? };
     let hidden = (m.width + 1).checked_mul(m.width)?.checked_mul(m.depth.saturating_sub(1))?;
