@@ -17,6 +17,9 @@ def memory(
     attn: str = "sdpa",
     grad_ckpt: bool = False,
     head: str | None = None,
+    new_tokens: int = 0,
+    gpus: int = 1,
+    zero_stage: int = 0,
 ) -> dict[str, Any]: ...
 
 class SearchSpace:

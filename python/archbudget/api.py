@@ -230,7 +230,7 @@ class Memory:
 
 def memory(
     model: ModelLike,
-    mode: Literal["train", "infer"] = "train",
+    mode: Literal["train", "infer", "generate"] = "train",
     batch: int = 1,
     seq: int | None = None,
     precision: Literal["fp32", "bf16", "amp_bf16"] = "fp32",
@@ -238,14 +238,20 @@ def memory(
     attn: Literal["sdpa", "eager"] = "sdpa",
     grad_ckpt: bool = False,
     head: Head | None = None,
+    *,
+    new_tokens: int = 0,
+    gpus: int = 1,
+    zero_stage: int = 0,
 ) -> Memory:
     """Peak bytes of one step (SPEC.md's protocol: PyTorch eager on one CUDA GPU; training
     is forward + loss + backward + optimizer step), with its breakdown and FLOPs. `seq`
-    is the tokens per sequence of a transformer (required there) and fills an unknown
-    time axis of a Keras input."""
+    is the tokens per sequence of a transformer (required there; the prompt in
+    `generate` mode, which decodes `new_tokens` more) and fills an unknown time axis of a
+    Keras input. `gpus` and `zero_stage` give the per-GPU bytes of data parallelism with
+    ZeRO stage 0-3."""
     data, location = _model_bytes(model)
-    return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision,
-                        optimizer=optimizer, attn=attn, grad_ckpt=grad_ckpt, head=head)
+    return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision, optimizer=optimizer,
+                        attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage)
 
 
 def memory_bytes(data: bytes, location: str, **run: Any) -> Memory:

@@ -15,7 +15,7 @@ from archbudget.units import human_bytes
 
 def memory(
     model: options.Model,
-    mode: Annotated[options.Mode, typer.Option(help="train: forward + loss + backward + optimizer step; infer: one forward.")],
+    mode: Annotated[options.Mode, typer.Option(help="train: forward + loss + backward + optimizer step; infer: one forward; generate: prefill + --new-tokens decoding steps.")],
     batch: Annotated[int, typer.Option(help="Samples per step.", min=1)],
     seq: Annotated[Optional[int], typer.Option(help="Tokens per sequence (transformers; a Keras input's unknown time axis).", min=1)] = None,
     precision: Annotated[options.Precision, typer.Option(help="fp32; bf16 weights and state; amp_bf16 = fp32 weights under autocast.")] = options.Precision.fp32,
@@ -23,6 +23,9 @@ def memory(
     attn: Annotated[options.Attn, typer.Option(help="Attention kernel of transformers.")] = options.Attn.sdpa,
     grad_ckpt: Annotated[bool, typer.Option("--grad-ckpt", help="Gradient checkpointing per transformer layer.")] = False,
     head: options.Head = None,
+    new_tokens: Annotated[int, typer.Option(help="generate: tokens decoded after the prompt (--seq).", min=0)] = 0,
+    gpus: Annotated[int, typer.Option(help="Data parallelism: GPUs sharing the work (per-GPU bytes).", min=1)] = 1,
+    zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3: shard optimizer state (1), gradients (2), weights (3).", min=0, max=3)] = 0,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs."""
@@ -31,6 +34,7 @@ def memory(
         m = api.memory_bytes(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,
             optimizer=optimizer.value, attn=attn.value, grad_ckpt=grad_ckpt, head=head.value if head else None,
+            new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
         )
         if format is options.OutputFormat.json:
             print_json(m.to_dict())

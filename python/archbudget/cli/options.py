@@ -29,6 +29,7 @@ Head = Annotated[
 class Mode(str, Enum):
     train = "train"
     infer = "infer"
+    generate = "generate"
 
 
 class Precision(str, Enum):

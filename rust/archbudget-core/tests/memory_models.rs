@@ -64,3 +64,40 @@ fn descriptions_estimate_as_their_architectures() {
         assert_eq!(got.params, case["measured"]["params"].as_u64().unwrap(), "{}", case["id"]);
     }
 }
+
+fn keras_extra(name: &str) -> Value {
+    use std::io::Read;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/keras_models_extra.json.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
+    let data: Value = serde_json::from_str(&text).unwrap();
+    data["models"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap().clone()
+}
+
+#[test]
+fn a_frozen_backbone_has_no_gradients_or_optimizer_state() {
+    // ResNet50 (trainable: false) nested in a functional model with a Dense head.
+    let m = keras_extra("frozen_backbone_fn");
+    let frozen_json = m["model_json"].clone();
+    let mut trainable_json = frozen_json.clone();
+    for layer in trainable_json["config"]["layers"].as_array_mut().unwrap() {
+        if layer["class_name"] == "Functional" {
+            layer["config"]["trainable"] = Value::Bool(true);
+            for inner in layer["config"]["layers"].as_array_mut().unwrap() {
+                inner["config"]["trainable"] = Value::Bool(true);
+            }
+        }
+    }
+    let run = RunSettings { batch: 8, ..Default::default() };
+    let estimate = |v: &Value| formats::memory(&serde_json::to_vec(v).unwrap(), "m", None, &run, None).unwrap();
+    let (frozen, trainable) = (estimate(&frozen_json), estimate(&trainable_json));
+    let head = m["trainable_params"].as_u64().unwrap();
+    assert_eq!(head, 10_245);
+    // AdamW keeps two fp32 moments of the head only (each tensor rounded to 512 bytes).
+    assert!(frozen.breakdown.optimizer <= 2 * (head * 4 + 2 * 512), "{:?}", frozen.breakdown);
+    assert!(frozen.breakdown.gradients <= head * 4 + 2 * 512, "{:?}", frozen.breakdown);
+    assert!(trainable.breakdown.optimizer >= 2 * 4 * 23_000_000);
+    assert!(frozen.peak_bytes < trainable.peak_bytes);
+    assert_eq!(frozen.flops_fwd, trainable.flops_fwd);
+    assert!(frozen.flops_fwd_bwd < trainable.flops_fwd_bwd, "no weight gradients for the backbone");
+}

@@ -84,45 +84,64 @@ fn summary<'py>(py: Python<'py>, data: Vec<u8>, location: String, head: Option<&
     summary_to_py(py, &s)
 }
 
-fn parse_run(mode: &str, batch: u64, precision: &str, optimizer: &str, attn: &str, grad_ckpt: bool) -> Result<RunSettings> {
-    Ok(RunSettings {
-        mode: Mode::parse(mode)?,
-        batch,
-        precision: Precision::parse(precision)?,
-        optimizer: Optimizer::parse(optimizer)?,
-        attn: AttnImpl::parse(attn)?,
-        grad_ckpt,
-        ..RunSettings::default()
-    })
+/// Run settings as the CLI and the API name them (strings checked by the core).
+struct RunArgs {
+    mode: String,
+    batch: u64,
+    precision: String,
+    optimizer: String,
+    attn: String,
+    grad_ckpt: bool,
+    new_tokens: u64,
+    gpus: u64,
+    zero_stage: u8,
+}
+
+impl RunArgs {
+    fn settings(&self) -> Result<RunSettings> {
+        if self.batch == 0 {
+            return Err(Error::invalid("--batch", "must be a positive integer"));
+        }
+        Ok(RunSettings {
+            mode: Mode::parse(&self.mode)?,
+            batch: self.batch,
+            precision: Precision::parse(&self.precision)?,
+            optimizer: Optimizer::parse(&self.optimizer)?,
+            attn: AttnImpl::parse(&self.attn)?,
+            grad_ckpt: self.grad_ckpt,
+            new_tokens: self.new_tokens,
+            gpus: self.gpus,
+            zero_stage: self.zero_stage,
+            ..RunSettings::default()
+        })
+    }
 }
 
 /// memory(data, location, mode, batch, ...) -> dict: peak bytes, counts, breakdown and
 /// FLOPs of one step of the model's PyTorch equivalent.
 #[pyfunction]
-#[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32", optimizer="adamw", attn="sdpa", grad_ckpt=false, head=None))]
+#[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32".to_string(), optimizer="adamw".to_string(),
+                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0))]
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
     py: Python<'py>,
     data: Vec<u8>,
     location: String,
-    mode: &str,
+    mode: String,
     batch: u64,
     seq: Option<u64>,
-    precision: &str,
-    optimizer: &str,
-    attn: &str,
+    precision: String,
+    optimizer: String,
+    attn: String,
     grad_ckpt: bool,
     head: Option<&str>,
+    new_tokens: u64,
+    gpus: u64,
+    zero_stage: u8,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
-    let (mode, precision, optimizer, attn) = (mode.to_string(), precision.to_string(), optimizer.to_string(), attn.to_string());
-    let report = guarded(py, || {
-        let run = parse_run(&mode, batch, &precision, &optimizer, &attn, grad_ckpt)?;
-        if batch == 0 {
-            return Err(Error::invalid("--batch", "must be a positive integer"));
-        }
-        formats::memory(&data, &location, head, &run, seq)
-    })?;
+    let args = RunArgs { mode, batch, precision, optimizer, attn, grad_ckpt, new_tokens, gpus, zero_stage };
+    let report = guarded(py, || formats::memory(&data, &location, head, &args.settings()?, seq))?;
     let out = PyDict::new(py);
     out.set_item("peak_bytes", report.peak_bytes)?;
     out.set_item("params", report.params)?;

@@ -67,19 +67,49 @@ fn activation_op(name: &str, location: &str) -> Result<Option<ActKind>> {
     })
 }
 
-/// The value each Keras tensor became, and which LSTM nodes may still absorb a layer.
+/// One (possibly nested) model being lowered: the value each of its Keras tensors
+/// became, and which LSTM nodes may still absorb a layer.
 struct Lowering<'m> {
     model: &'m Model,
     batch: u64,
-    graph: Graph,
     values: HashMap<(usize, usize, usize), ValueId>,
     consumers: HashMap<(usize, usize, usize), usize>,
     /// Output value of an `Lstm` node returning sequences → that node's index.
     open_lstm: HashMap<ValueId, usize>,
+    /// Inside a frozen nested model (`trainable: false`): every op is frozen.
+    frozen: bool,
 }
 
 /// The PyTorch equivalent of a Keras model, at the run's batch size.
 pub fn graph(model: &Model, run: &RunSettings, location: &str) -> Result<Graph> {
+    let mut graph = Graph::default();
+    // Inputs first (the IR numbers them before every node), then the labels.
+    let mut inputs = Vec::with_capacity(model.inputs.len());
+    for &t in &model.inputs {
+        let layer = &model.layers[t.layer];
+        let kind = match layer.config.get("dtype").and_then(Value::as_str) {
+            Some(d) if d.starts_with("int") || d.starts_with("uint") => InputKind::Index,
+            _ => InputKind::Float,
+        };
+        let n = numel(run.batch, model.shape_of(t), &format!("{location}: layer '{}'", layer.name))?;
+        inputs.push(graph.input(n, kind));
+    }
+    let [output] = model.outputs.as_slice() else {
+        return Err(Error::invalid(location, format!("memory: models with {} outputs are not supported yet (one output, one loss)", model.outputs.len())));
+    };
+    let out_shape = model.shape_of(*output).clone();
+    let classes = out_shape.last().copied().flatten().ok_or_else(|| Error::shape(location, "the output's last dimension must be known"))?;
+    let rows = numel(run.batch, &out_shape, location)? / classes.max(1);
+    let labels = graph.input(rows, InputKind::Index);
+    let outputs = lower_model(&mut graph, model, &inputs, run.batch, false, location)?;
+    graph.push(Op::CrossEntropy(CrossEntropy { rows, classes, label_copies: vec![] }), &[outputs[0], labels]);
+    graph.train_only_tail = 1;
+    Ok(graph)
+}
+
+/// Lower `model` called on `inputs`; returns the values of its outputs. A nested model
+/// is inlined, its ops frozen when it is (`trainable: false`, the frozen backbone).
+fn lower_model(graph: &mut Graph, model: &Model, inputs: &[ValueId], batch: u64, frozen: bool, location: &str) -> Result<Vec<ValueId>> {
     let mut consumers = HashMap::new();
     for layer in &model.layers {
         for call in &layer.calls {
@@ -88,33 +118,18 @@ pub fn graph(model: &Model, run: &RunSettings, location: &str) -> Result<Graph> 
             }
         }
     }
-    let mut low = Lowering { model, batch: run.batch, graph: Graph::default(), values: HashMap::new(), consumers, open_lstm: HashMap::new() };
-    // Inputs first (the IR numbers them before every node), then the labels.
-    for &t in &model.inputs {
-        let layer = &model.layers[t.layer];
-        let kind = match layer.config.get("dtype").and_then(Value::as_str) {
-            Some(d) if d.starts_with("int") || d.starts_with("uint") => InputKind::Index,
-            _ => InputKind::Float,
-        };
-        let n = numel(low.batch, model.shape_of(t), &format!("{location}: layer '{}'", layer.name))?;
-        let id = low.graph.input(n, kind);
-        low.values.insert((t.layer, t.node, t.tensor), id);
+    let mut low = Lowering { model, batch, values: HashMap::new(), consumers, open_lstm: HashMap::new(), frozen };
+    for (t, &v) in model.inputs.iter().zip(inputs) {
+        low.values.insert((t.layer, t.node, t.tensor), v);
     }
-    let [output] = model.outputs.as_slice() else {
-        return Err(Error::invalid(location, format!("memory: models with {} outputs are not supported yet (one output, one loss)", model.outputs.len())));
-    };
-    let out_shape = model.shape_of(*output).clone();
-    let classes = out_shape.last().copied().flatten().ok_or_else(|| Error::shape(location, "the output's last dimension must be known"))?;
-    let rows = numel(low.batch, &out_shape, location)? / classes.max(1);
-    let labels = low.graph.input(rows, InputKind::Index);
-
     for (layer_index, node) in call_order(model) {
-        low.lower_call(layer_index, node, location)?;
+        low.lower_call(graph, layer_index, node, location)?;
     }
-    let logits = *low.values.get(&(output.layer, output.node, output.tensor)).ok_or_else(|| Error::invalid(location, "memory: the output is not computed from the inputs"))?;
-    low.graph.push(Op::CrossEntropy(CrossEntropy { rows, classes, label_copies: vec![] }), &[logits, labels]);
-    low.graph.train_only_tail = 1;
-    Ok(low.graph)
+    model
+        .outputs
+        .iter()
+        .map(|t| low.values.get(&(t.layer, t.node, t.tensor)).copied().ok_or_else(|| Error::invalid(location, "memory: an output is not computed from the inputs")))
+        .collect()
 }
 
 /// Calls in an order where every call follows the calls it consumes.
@@ -145,11 +160,23 @@ impl Lowering<'_> {
         self.values[&(t.layer, t.node, t.tensor)]
     }
 
-    fn lower_call(&mut self, li: usize, ni: usize, location: &str) -> Result<()> {
+    fn lower_call(&mut self, g: &mut Graph, li: usize, ni: usize, location: &str) -> Result<()> {
         let layer: &Layer = &self.model.layers[li];
         let call: &Call = &layer.calls[ni];
         let here = format!("{location}: layer '{}'", layer.name);
         let inputs: Vec<ValueId> = call.inputs.iter().map(|(t, _)| self.input(t)).collect();
+        let first_node = g.nodes.len();
+        // A layer whose every weight is frozen (its own `trainable: false`, or a frozen
+        // nested model) gets no gradients or optimizer state in PyTorch either.
+        let frozen = self.frozen || (!layer.weights.is_empty() && layer.weights.iter().all(|w| !w.trainable));
+        if let Some(inner) = &layer.nested {
+            let frozen_model = self.frozen || layer.config.get("trainable") == Some(&Value::Bool(false));
+            let outputs = lower_model(g, inner, &inputs, self.batch, frozen_model, &here)?;
+            for (i, v) in outputs.into_iter().enumerate() {
+                self.values.insert((li, ni, i), v);
+            }
+            return Ok(());
+        }
         let in_shape = call.inputs.first().map(|(_, s)| s.clone()).unwrap_or_default();
         let out_shape = &call.outputs[0];
         let b = self.batch;
@@ -157,7 +184,6 @@ impl Lowering<'_> {
         let str_of = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or("");
         let bool_of = |k: &str, d: bool| cfg.get(k).and_then(Value::as_bool).unwrap_or(d);
         let dim = |d: Option<u64>| d.ok_or_else(|| Error::shape(&here, "memory needs every non-batch dimension known"));
-        let g = &mut self.graph;
         let out = match layer.class_name.as_str() {
             "Dense" => {
                 let in_features = dim(*in_shape.last().unwrap_or(&None))?;
@@ -220,7 +246,7 @@ impl Lowering<'_> {
                 let d = dim(*out_shape.last().unwrap_or(&None))?;
                 g.push(Op::Embedding(Embedding { tokens: numel(b, &in_shape, &here)?, vocab, dim: d }), &inputs)
             }
-            "LSTM" => self.lower_lstm(li, ni, &inputs, &in_shape, &here)?,
+            "LSTM" => self.lower_lstm(g, li, ni, &inputs, &in_shape, &here)?,
             "Add" => g.push(Op::Add(Add), &inputs),
             "Multiply" => g.push(Op::Mul(Mul), &inputs),
             "Concatenate" => g.push(Op::Copy(Copy { numel: Some(numel(b, out_shape, &here)?) }), &inputs),
@@ -231,12 +257,15 @@ impl Lowering<'_> {
                 ))
             }
         };
+        if frozen {
+            g.freeze(first_node..g.nodes.len());
+        }
         self.values.insert((li, ni, 0), out);
         Ok(())
     }
 
     /// A Keras LSTM: extends the multi-layer `nn.LSTM` it continues, or starts one.
-    fn lower_lstm(&mut self, li: usize, ni: usize, inputs: &[ValueId], in_shape: &Shape, here: &str) -> Result<ValueId> {
+    fn lower_lstm(&mut self, g: &mut Graph, li: usize, ni: usize, inputs: &[ValueId], in_shape: &Shape, here: &str) -> Result<ValueId> {
         let layer = &self.model.layers[li];
         let cfg = &layer.config;
         if cfg.get("return_state").and_then(Value::as_bool) == Some(true) || cfg.get("go_backwards").and_then(Value::as_bool) == Some(true) {
@@ -246,7 +275,6 @@ impl Lowering<'_> {
         let seq = in_shape.get(1).copied().flatten().ok_or_else(|| Error::shape(here, "memory needs the sequence length known"))?;
         let input_size = in_shape.get(2).copied().flatten().ok_or_else(|| Error::shape(here, "memory needs the feature size known"))?;
         let returns_sequences = cfg.get("return_sequences").and_then(Value::as_bool).unwrap_or(false);
-        let g = &mut self.graph;
         let continues = self.open_lstm.get(&inputs[0]).copied().filter(|&node| match &g.nodes[node].op {
             Op::Lstm(l) => l.hidden == hidden,
             _ => false,
