@@ -1,11 +1,13 @@
 """archbudget.summary() against the Keras oracle (Keras 3.15.1): totals and every row."""
 import ast
+import json
 
 import polars as pl
 import pytest
 
 import archbudget
-from conftest import EXAMPLES, load_keras_oracle
+import archbudget.errors
+from conftest import DATA, EXAMPLES, load_keras_oracle
 
 MODELS = load_keras_oracle()
 
@@ -50,8 +52,6 @@ def test_layers_frame():
 def test_model_given_as_path_json_text_and_dict_agree():
     path = EXAMPLES / "resnet50.json"
     text = path.read_text()
-    import json
-
     counts = {
         archbudget.summary(x).total_params for x in (path, str(path), text, json.loads(text), text.encode())
     }
@@ -70,3 +70,21 @@ def test_bad_input_raises_archbudget_error():
     with pytest.raises(archbudget.ArchBudgetError, match="malformed JSON"):
         archbudget.summary('{"class_name": ')
     assert issubclass(archbudget.ArchBudgetError, ValueError)
+
+
+HF = json.loads((DATA / "hf_known_dev.json").read_text())["rows"]
+
+
+@pytest.mark.parametrize("row", HF, ids=[r["name"] for r in HF])
+def test_transformers_counts_equal_transformers(row):
+    base = archbudget.summary(row["config"], head="base")
+    assert (base.format, base.total_params, base.trainable_params) == ("hf", row["base_params"], row["base_params"])
+    causal = archbudget.summary(row["config"], head="causal_lm")
+    assert causal.total_params == row["causal_lm_params"]
+    assert archbudget.summary(row["config"]).total_params == row["causal_lm_params"], "causal_lm is the default"
+    assert causal.layers["params"].sum() == causal.total_params, "rows add up (tied weights counted once)"
+
+
+def test_unknown_model_type_lists_the_supported_ones():
+    with pytest.raises(archbudget.errors.UnknownModelTypeError, match="unknown model_type 'llama9'.*gpt2.*llama"):
+        archbudget.summary({"model_type": "llama9"})
