@@ -43,6 +43,8 @@ enum Op {
 #[derive(Debug, Clone)]
 pub struct Constraint {
     pub text: String,
+    /// The space file, for errors found only when a candidate is evaluated.
+    location: String,
     expr: Expr,
 }
 
@@ -55,6 +57,11 @@ enum Tok {
     LParen,
     RParen,
 }
+
+/// Tokens of one constraint, and nesting of parentheses and unary operators: parsing,
+/// evaluating and dropping the tree recurse, so hostile text must not exhaust the stack.
+const MAX_TOKENS: usize = 1000;
+const MAX_NESTING: usize = 64;
 
 const OPERATORS: [&str; 18] = ["//", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "=", "&", "|"];
 
@@ -109,6 +116,7 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
 struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
+    nesting: usize,
     text: &'a str,
     location: &'a str,
     resolve: &'a dyn Fn(&str) -> Option<Slot>,
@@ -166,6 +174,16 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.err(format!("nests deeper than {MAX_NESTING} levels")));
+        }
+        let e = self.operand();
+        self.nesting -= 1;
+        e
+    }
+
+    fn operand(&mut self) -> Result<Expr> {
         if self.peek_op(&["!"]).is_some() {
             self.pos += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
@@ -204,22 +222,26 @@ impl Parser<'_> {
 impl Constraint {
     pub fn parse(text: &str, location: &str, resolve: &dyn Fn(&str) -> Option<Slot>) -> Result<Constraint> {
         let toks = lex(text, location)?;
-        let mut p = Parser { toks, pos: 0, text, location, resolve };
+        let mut p = Parser { toks, pos: 0, nesting: 0, text, location, resolve };
         if p.toks.is_empty() {
             return Err(p.err("is empty".into()));
+        }
+        if p.toks.len() > MAX_TOKENS {
+            return Err(p.err(format!("has {} tokens, more than {MAX_TOKENS}", p.toks.len())));
         }
         let expr = p.binary(0)?;
         if p.pos != p.toks.len() {
             return Err(p.err(format!("unexpected {:?} after a complete expression", p.toks[p.pos])));
         }
-        Ok(Constraint { text: text.to_string(), expr })
+        Ok(Constraint { text: text.to_string(), location: location.to_string(), expr })
     }
 
     /// Whether the candidate whose axis values are `value(i)` satisfies the constraint.
     pub fn holds<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<bool> {
-        match eval(&self.expr, value)? {
+        let err = |message: String| Error::Space { location: self.location.clone(), message: format!("constraint '{}': {message}", self.text) };
+        match eval(&self.expr, value).map_err(err)? {
             Val::Bool(b) => Ok(b),
-            _ => Err(Error::Space { location: "constraints".into(), message: format!("constraint '{}' is not a comparison (true/false)", self.text) }),
+            _ => Err(err("is not a comparison (true/false)".into())),
         }
     }
 }
@@ -240,8 +262,8 @@ fn as_val(s: &Scalar) -> Val<'_> {
     }
 }
 
-fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>> {
-    let type_err = |what: &str| Error::Space { location: "constraints".into(), message: format!("cannot apply {what}") };
+fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>, String> {
+    let type_err = |what: &str| format!("cannot apply {what}");
     Ok(match e {
         Expr::Lit(s) | Expr::Fixed(s) => as_val(s),
         Expr::Var(i, _) => as_val(value(*i)),
@@ -281,10 +303,10 @@ fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>>
     })
 }
 
-fn truth(v: Val) -> Result<bool> {
+fn truth(v: Val) -> Result<bool, String> {
     match v {
         Val::Bool(b) => Ok(b),
-        _ => Err(Error::Space { location: "constraints".into(), message: "'and' / 'or' need true/false operands".into() }),
+        _ => Err("'and' / 'or' need true/false operands".into()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! keep either all survivors, a bounded top-K, or a Pareto front per block, merged at
 //! the end. Only the survivors become columns.
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -101,7 +102,6 @@ pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
         stop - start
     } else {
         blocks(start, stop)
-            .into_par_iter()
             .map(|(a, b)| {
                 let mut digits = vec![0; space.axes.len()];
                 let mut n = 0u64;
@@ -116,8 +116,11 @@ pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
     Ok(Counts { total: space.size, in_range: stop - start, satisfying_constraints: satisfying })
 }
 
-fn blocks(start: u64, stop: u64) -> Vec<(u64, u64)> {
-    (0..(stop - start).div_ceil(BLOCK)).map(|i| (start + i * BLOCK, (start + (i + 1) * BLOCK).min(stop))).collect()
+/// The blocks of `start..stop`, made lazily: a space may hold up to 2^64 candidates, far
+/// more blocks than memory holds, and its last block may end at `u64::MAX`.
+fn blocks(start: u64, stop: u64) -> impl ParallelIterator<Item = (u64, u64)> {
+    let len = stop - start;
+    (0..len.div_ceil(BLOCK)).into_par_iter().map(move |i| (start + i * BLOCK, start + len.min((i + 1).saturating_mul(BLOCK))))
 }
 
 /// How rows compare under `--sort` (ties by candidate index, so results are deterministic).
@@ -281,6 +284,22 @@ fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank
         let start = digits.last().copied().unwrap_or(0);
         let len = ((inner_len - start) as u64).min(b - index) as usize;
         let fast = space.constraints.is_empty() && eval.params_run(&digits, len, &mut run);
+        if let (true, Some(p)) = (fast, prerank.filter(|p| p.metric.is_some())) {
+            // The hot loop of a ranked sweep: budget, threshold, keep — params only
+            // (trainable equals params where the run kernel applies).
+            for (j, &params) in run.iter().enumerate() {
+                if !within_params(opts, params) {
+                    stats.cut_by_budgets += 1;
+                } else if threshold.is_none_or(|t| p.before(params, t)) {
+                    pre.push((params, index + j as u64));
+                    if pre.len() >= 2 * p.k.max(512) {
+                        threshold = p.trim(&mut pre);
+                    }
+                }
+            }
+            index += len as u64;
+            continue;
+        }
         for j in 0..len {
             let index = index + j as u64;
             if let Some(d) = digits.last_mut() {
@@ -313,7 +332,7 @@ fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank
                     continue;
                 }
                 pre.push((key, index));
-                if pre.len() >= 2 * p.k.max(512) {
+                if pre.len() >= p.k.max(512).saturating_mul(2) {
                     threshold = p.trim(&mut pre);
                 }
                 continue;
@@ -365,7 +384,6 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     // Reduce as blocks finish, so a ranked sweep holds O(threads × k) rows however
     // large the space; rayon's reduce keeps blocks in index order.
     let reduced = blocks(start, stop)
-        .into_par_iter()
         .map(|(a, b)| {
             let mut block = evaluate_block(&eval, opts, prerank, a, b)?;
             shrink(&mut block.rows);
@@ -433,14 +451,20 @@ fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
                     Scalar::Str(s) => s.clone(),
                     other => other.to_json().to_string(),
                 };
+                // Each value's code, found once: an axis may hold a million values.
                 let mut categories: Vec<String> = Vec::new();
-                for v in &axis.values {
-                    let t = text(v);
-                    if !categories.contains(&t) {
-                        categories.push(t);
-                    }
-                }
-                let codes = per_row.iter().map(|d| categories.iter().position(|c| *c == text(&axis.values[d[i]])).unwrap_or(0) as u32).collect();
+                let mut code_of: HashMap<String, u32> = HashMap::new();
+                let value_codes: Vec<u32> = axis
+                    .values
+                    .iter()
+                    .map(|v| {
+                        *code_of.entry(text(v)).or_insert_with_key(|t| {
+                            categories.push(t.clone());
+                            (categories.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                let codes = per_row.iter().map(|d| value_codes[d[i]]).collect();
                 AxisColumn::Str { codes, categories }
             };
             (axis.name.clone(), column)

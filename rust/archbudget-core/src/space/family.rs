@@ -123,11 +123,11 @@ pub fn check_names(space: &Space) -> Result<()> {
         FamilyKind::Keras => {
             let layers = template_layer_names(space);
             for name in names.filter(|n| !RUN_KEYS.contains(n)) {
-                let found = name.split_once('.').is_some_and(|(layer, key)| !key.is_empty() && layers.iter().any(|l| l == layer));
+                let found = name.split_once('.').is_some_and(|(layer, key)| !layer.is_empty() && !key.is_empty() && layers.iter().any(|l| l == layer));
                 if !found {
                     return Err(space_err(
                         &space.location,
-                        format!("'{name}' must be <layer name>.<config key> of a layer of the template (layers: {})", layers.join(", ")),
+                        format!("'{name}' must be <layer name>.<config key> of a layer of the template (layers: {})", layers.iter().filter(|l| !l.is_empty()).cloned().collect::<Vec<_>>().join(", ")),
                     ));
                 }
             }
@@ -143,7 +143,8 @@ fn template_layer_names(space: &Space) -> Vec<String> {
         .and_then(|t| t.pointer("/config/layers"))
         .and_then(Value::as_array)
         .map(|layers| {
-            layers.iter().filter_map(|l| l.pointer("/config/name").or_else(|| l.get("name")).and_then(Value::as_str).map(str::to_string)).collect()
+            // One entry per layer (empty when unnamed), so that positions index `layers`.
+            layers.iter().map(|l| l.pointer("/config/name").or_else(|| l.get("name")).and_then(Value::as_str).unwrap_or_default().to_string()).collect()
         })
         .unwrap_or_default()
 }
@@ -382,22 +383,36 @@ impl<'s> Evaluator<'s> {
         let min = [1, 0, 1, 1];
         let valid = |v: &[i64; 4]| v.iter().zip(min).all(|(&x, m)| x >= m);
         out.clear();
-        let one = |v: [i64; 4]| mlp_params(&Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 });
         match varying {
             None => {
-                if !valid(&consts) {
-                    return false;
-                }
-                let Some(p) = one(consts) else { return false };
+                let Some(p) = valid(&consts).then(|| mlp_params_wide(consts)).flatten() else { return false };
                 out.resize(len, p);
             }
             Some((slot, values)) => {
-                for &x in values {
-                    let mut v = consts;
-                    v[slot] = x;
-                    match one(v).filter(|_| valid(&v)) {
-                        Some(p) => out.push(p),
-                        None => return false,
+                // Below 2^20 every term fits in 64 bits: a branch-free loop per slot.
+                const SMALL: i64 = 1 << 20;
+                let lo = values.iter().copied().min().unwrap_or(0);
+                let hi = values.iter().copied().max().unwrap_or(0);
+                let mut bounds = consts;
+                bounds[slot] = lo;
+                let small = valid(&bounds) && hi < SMALL && consts.iter().all(|&x| x < SMALL);
+                if small && consts[1] > 0 || small && slot == 1 && lo > 0 {
+                    let [i, d, w, c] = consts.map(|x| x as u64);
+                    let f = |i: u64, d: u64, w: u64, c: u64| (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c;
+                    match slot {
+                        0 => out.extend(values.iter().map(|&x| f(x as u64, d, w, c))),
+                        1 => out.extend(values.iter().map(|&x| f(i, x as u64, w, c))),
+                        2 => out.extend(values.iter().map(|&x| f(i, d, x as u64, c))),
+                        _ => out.extend(values.iter().map(|&x| f(i, d, w, x as u64))),
+                    }
+                } else {
+                    for &x in values {
+                        let mut v = consts;
+                        v[slot] = x;
+                        match valid(&v).then(|| mlp_params_wide(v)).flatten() {
+                            Some(p) => out.push(p),
+                            None => return false,
+                        }
                     }
                 }
             }
@@ -451,6 +466,18 @@ impl<'s> Evaluator<'s> {
 
 /// The parameters of `Mlp`'s Linear layers (weight in×out + bias out each), the closed
 /// form of what its graph declares (tested equal in `tests`).
+/// `mlp_params` of (input_dim, depth, width, classes) in 128-bit arithmetic, which
+/// cannot overflow for 64-bit inputs below 2^40, checked once at the end.
+#[inline]
+fn mlp_params_wide(v: [i64; 4]) -> Option<u64> {
+    if v.iter().any(|&x| x >= 1 << 40) {
+        return mlp_params(&Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 });
+    }
+    let [i, d, w, c] = v.map(|x| x as u128);
+    let p = if d == 0 { (i + 1) * c } else { (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c };
+    u64::try_from(p).ok()
+}
+
 #[inline]
 pub fn mlp_params(m: &Mlp) -> Option<u64> {
     let first = if m.depth == 0 { (m.input_dim + 1).checked_mul(m.classes)? } else { (m.input_dim + 1).checked_mul(m.width)? };
@@ -462,6 +489,14 @@ pub fn mlp_params(m: &Mlp) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_and_run_forms_equal_the_checked_form() {
+        for v in [[1, 0, 1, 1], [784, 3, 512, 10], [5000, 20, 4096, 10], [1 << 39, 2, 1 << 30, 7], [3, 1 << 41, 2, 2]] {
+            let m = Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 };
+            assert_eq!(mlp_params_wide(v), mlp_params(&m), "{v:?}");
+        }
+    }
 
     #[test]
     fn mlp_closed_form_equals_its_graph() {
