@@ -168,3 +168,12 @@ def test_example_spaces_run():
         assert s.size > 0
     frame = archbudget.sweep(EXAMPLES / "keras_space.toml", max_params="2M", sort="peak_bytes", top=3)
     assert frame.height == 3
+
+
+def test_progress_counters_cover_the_sweep():
+    s = api.search_space(MLP)
+    progress = _core.Progress()
+    columns = s.sweep(progress=progress)
+    stats = columns["stats"]
+    assert progress.done == s.size == stats["candidates"]
+    assert progress.survivors == s.size - stats["cut_by_constraints"] - stats["cut_by_budgets"] - stats["invalid"]

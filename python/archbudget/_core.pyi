@@ -22,6 +22,15 @@ def memory(
     zero_stage: int = 0,
 ) -> dict[str, Any]: ...
 
+class Progress:
+    """Counters of a running sweep, readable from another thread."""
+
+    def __init__(self) -> None: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def survivors(self) -> int: ...
+
 class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 
@@ -44,6 +53,7 @@ class SearchSpace:
         pareto: bool = False,
         start: int | None = None,
         stop: int | None = None,
+        progress: Progress | None = None,
     ) -> dict[str, Any]: ...
 
 class ArchBudgetError(ValueError): ...

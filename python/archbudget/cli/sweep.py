@@ -5,6 +5,8 @@ import itertools
 import os
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +14,7 @@ from typing import Annotated, Optional
 import polars as pl
 import typer
 
-from archbudget import api
+from archbudget import _core, api
 from archbudget.cli import options
 from archbudget.cli.errors import reported
 from archbudget.cli.output import print_frame, print_json
@@ -21,6 +23,8 @@ from archbudget.frames import sweep_frame
 
 # Candidates per chunk when streaming all survivors to a file.
 CHUNK = 1 << 22
+# Sweeps at least this large show a progress bar on a terminal.
+PROGRESS_MIN = 1 << 20
 FORMATS = (".parquet", ".csv", ".json", ".ndjson", ".arrow")
 
 
@@ -59,9 +63,13 @@ def sweep(
         chunks = [(start, stop)] if ranked else [(a, min(a + CHUNK, stop)) for a in range(start, stop, CHUNK)] or [(start, stop)]
         stats = {"candidates": 0, "cut_by_constraints": 0, "cut_by_budgets": 0, "invalid": 0, "first_invalid": None}
 
+        progress = _core.Progress()
+        show = sys.stderr.isatty() and stop - start >= PROGRESS_MIN
+
         def frames():
             for a, b in chunks:
-                columns = s.sweep(**opts, start=a, stop=b)
+                call = lambda a=a, b=b: s.sweep(**opts, start=a, stop=b, progress=progress)  # noqa: E731
+                columns = with_progress(call, progress, stop - start) if show else call()
                 for key, value in columns["stats"].items():
                     stats[key] = (stats[key] or value) if key == "first_invalid" else stats[key] + value
                 yield sweep_frame(columns)
@@ -82,6 +90,36 @@ def sweep(
         )
         if stats["first_invalid"]:
             print(f"first invalid candidate: {stats['first_invalid']}", file=sys.stderr)
+
+
+def with_progress(call, progress: _core.Progress, total: int):
+    """Run `call` (which releases the GIL) in a thread while a bar on stderr shows the
+    candidates done, their rate and the survivors so far."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = call()
+        except BaseException as e:  # re-raised in the caller's thread
+            outcome["error"] = e
+
+    thread = threading.Thread(target=work, daemon=True)
+    started = time.perf_counter()
+    thread.start()
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}/s, {task.fields[survivors]} survivors"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweep", total=total, rate="0", survivors="0")
+        while thread.is_alive():
+            thread.join(0.1)
+            done = progress.done
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, rate=f"{rate:,.0f}", survivors=f"{progress.survivors:,}")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def write(frames: Iterator[pl.DataFrame], path: Path) -> int:

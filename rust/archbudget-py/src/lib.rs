@@ -165,6 +165,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(memory, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
+    m.add_class::<sweep::Progress>()?;
     errors::register(m)?;
     Ok(())
 }

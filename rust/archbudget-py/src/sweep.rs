@@ -2,15 +2,45 @@
 //! result crosses as numpy arrays that own the core's column buffers (no copy, no
 //! Python object per candidate).
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use archbudget_core::space::enumerate::AxisColumn;
 use archbudget_core::space::{self, Space, SweepOptions};
+use archbudget_core::space::Progress as CoreProgress;
 use archbudget_core::Error;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::guarded;
+
+/// Counters of a running sweep, readable from another thread (a progress bar).
+#[pyclass(module = "archbudget._core", frozen)]
+#[derive(Default)]
+pub struct Progress {
+    inner: Arc<CoreProgress>,
+}
+
+#[pymethods]
+impl Progress {
+    #[new]
+    fn new() -> Self {
+        Progress::default()
+    }
+
+    /// Candidates evaluated so far.
+    #[getter]
+    fn done(&self) -> u64 {
+        self.inner.done.load(Ordering::Relaxed)
+    }
+
+    /// Of those, the ones inside the constraints and budgets.
+    #[getter]
+    fn survivors(&self) -> u64 {
+        self.inner.survivors.load(Ordering::Relaxed)
+    }
+}
 
 #[pyclass(module = "archbudget._core", frozen)]
 pub struct SearchSpace {
@@ -65,7 +95,7 @@ impl SearchSpace {
 
     /// Sweep candidates `start..stop` (all by default): a dict of numpy columns.
     #[pyo3(signature = (*, max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None,
-                        descending=false, top=None, pareto=false, start=None, stop=None))]
+                        descending=false, top=None, pareto=false, start=None, stop=None, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn sweep<'py>(
         &self,
@@ -80,6 +110,7 @@ impl SearchSpace {
         pareto: bool,
         start: Option<u64>,
         stop: Option<u64>,
+        progress: Option<&Progress>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let opts = SweepOptions {
             max_params,
@@ -91,6 +122,7 @@ impl SearchSpace {
             top,
             pareto,
             range: start.map(|a| (a, stop.unwrap_or(self.space.size))),
+            progress: progress.map(|p| Arc::clone(&p.inner)),
         };
         let cols = guarded(py, || space::sweep(&self.space, &opts))?;
         let out = PyDict::new(py);

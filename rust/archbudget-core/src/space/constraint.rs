@@ -67,6 +67,7 @@ const OPERATORS: [&str; 18] = ["//", "==", "!=", "<=", ">=", "&&", "||", "+", "-
 
 fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
     let err = |m: String| Error::Space { location: location.to_string(), message: m };
+    let quoted = shown(text);
     let chars: Vec<char> = text.chars().collect();
     let mut toks = Vec::new();
     let mut i = 0;
@@ -80,7 +81,7 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
                 i += 1;
             }
             let s: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
-            toks.push(Tok::Num(s.parse().map_err(|_| err(format!("'{s}' is not a number in constraint '{text}'")))?));
+            toks.push(Tok::Num(s.parse().map_err(|_| err(format!("'{s}' is not a number in constraint '{quoted}'")))?));
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.')) {
@@ -88,7 +89,7 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
             }
             toks.push(Tok::Ident(chars[start..i].iter().collect()));
         } else if c == '"' || c == '\'' {
-            let end = chars[i + 1..].iter().position(|&x| x == c).ok_or_else(|| err(format!("unclosed string in constraint '{text}'")))?;
+            let end = chars[i + 1..].iter().position(|&x| x == c).ok_or_else(|| err(format!("unclosed string in constraint '{quoted}'")))?;
             toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
             i += end + 2;
         } else if c == '(' {
@@ -102,15 +103,24 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
             let op = OPERATORS
                 .iter()
                 .find(|op| rest.starts_with(*op))
-                .ok_or_else(|| err(format!("unexpected '{c}' in constraint '{text}'")))?;
+                .ok_or_else(|| err(format!("unexpected '{c}' in constraint '{quoted}'")))?;
             if matches!(*op, "=" | "&" | "|") {
-                return Err(err(format!("'{op}' in constraint '{text}': use == for equality, and / or for logic")));
+                return Err(err(format!("'{op}' in constraint '{quoted}': use == for equality, and / or for logic")));
             }
             toks.push(Tok::Op(op));
             i += op.len();
         }
     }
     Ok(toks)
+}
+
+/// A constraint as errors quote it: whole unless it is very long.
+fn shown(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 struct Parser<'a> {
@@ -124,7 +134,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, message: String) -> Error {
-        Error::Space { location: self.location.to_string(), message: format!("constraint '{}': {message}", self.text) }
+        Error::Space { location: self.location.to_string(), message: format!("constraint '{}': {message}", shown(self.text)) }
     }
 
     fn peek_op(&self, ops: &[&str]) -> Option<&'static str> {
@@ -238,7 +248,7 @@ impl Constraint {
 
     /// Whether the candidate whose axis values are `value(i)` satisfies the constraint.
     pub fn holds<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<bool> {
-        let err = |message: String| Error::Space { location: self.location.clone(), message: format!("constraint '{}': {message}", self.text) };
+        let err = |message: String| Error::Space { location: self.location.clone(), message: format!("constraint '{}': {message}", shown(&self.text)) };
         match eval(&self.expr, value).map_err(err)? {
             Val::Bool(b) => Ok(b),
             _ => Err(err("is not a comparison (true/false)".into())),

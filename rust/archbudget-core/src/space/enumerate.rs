@@ -3,6 +3,8 @@
 //! keep either all survivors, a bounded top-K, or a Pareto front per block, merged at
 //! the end. Only the survivors become columns.
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as Atomic};
+use std::sync::Arc;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -27,6 +29,23 @@ pub struct SweepOptions {
     pub pareto: bool,
     /// Only candidates `start..stop` of the space (a shard, or a chunk of a stream).
     pub range: Option<(u64, u64)>,
+    /// Counters another thread may read while the sweep runs (a progress bar).
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Candidates evaluated so far and how many of them passed constraints and budgets.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub survivors: AtomicU64,
+}
+
+impl Progress {
+    fn record(&self, stats: &Stats) {
+        let cut = stats.cut_by_constraints + stats.cut_by_budgets + stats.invalid;
+        self.done.fetch_add(stats.candidates, Atomic::Relaxed);
+        self.survivors.fetch_add(stats.candidates.saturating_sub(cut), Atomic::Relaxed);
+    }
 }
 
 /// Why candidates were not kept.
@@ -224,14 +243,22 @@ fn within_rest(opts: &SweepOptions, m: &Metrics) -> bool {
 }
 
 /// Record a candidate that cannot be built; an overflow stops the sweep, since it means
-/// the user's numbers are beyond any machine.
-fn note_invalid(stats: &mut Stats, e: crate::Error) -> Result<()> {
-    if matches!(e, crate::Error::Overflow { .. }) {
-        return Err(e);
+/// the user's numbers are beyond any machine. Both name the candidate and its values.
+fn note_invalid(stats: &mut Stats, e: crate::Error, space: &Space, index: u64) -> Result<()> {
+    if let crate::Error::Overflow { what, .. } = e {
+        return Err(crate::Error::overflow(format!("{}: {}", space.location, describe(space, index)), what));
     }
     stats.invalid += 1;
-    stats.first_invalid.get_or_insert_with(|| e.to_string());
+    stats.first_invalid.get_or_insert_with(|| format!("{}: {e}", describe(space, index)));
     Ok(())
+}
+
+/// `candidate 7 (depth=2, width=64)`
+fn describe(space: &Space, index: u64) -> String {
+    let mut digits = vec![0; space.axes.len()];
+    space.digits(index, &mut digits);
+    let values: Vec<String> = space.axes.iter().zip(&digits).map(|(a, &d)| format!("{}={}", a.name, a.values[d].to_json())).collect();
+    format!("candidate {index} ({})", values.join(", "))
 }
 
 /// Ranking on a key known before the memory model runs: params, trainable params or the
@@ -313,7 +340,7 @@ fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank
             let (params, trainable) = match counted {
                 Ok(p) => p,
                 Err(e) => {
-                    note_invalid(&mut stats, e)?;
+                    note_invalid(&mut stats, e, space, index)?;
                     continue;
                 }
             };
@@ -340,7 +367,7 @@ fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank
             match eval.metrics(&digits) {
                 Ok(m) if within_rest(opts, &m) => rows.push(Row { index, metrics: m }),
                 Ok(_) => stats.cut_by_budgets += 1,
-                Err(e) => note_invalid(&mut stats, e)?,
+                Err(e) => note_invalid(&mut stats, e, space, index)?,
             }
         }
         index += len as u64;
@@ -386,6 +413,9 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     let reduced = blocks(start, stop)
         .map(|(a, b)| {
             let mut block = evaluate_block(&eval, opts, prerank, a, b)?;
+            if let Some(progress) = &opts.progress {
+                progress.record(&block.stats);
+            }
             shrink(&mut block.rows);
             Ok(block)
         })
@@ -414,7 +444,7 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
         for (index, metrics) in complete {
             match metrics {
                 Ok(metrics) => rows.push(Row { index, metrics }),
-                Err(e) => note_invalid(&mut stats, e)?,
+                Err(e) => note_invalid(&mut stats, e, space, index)?,
             }
         }
     }

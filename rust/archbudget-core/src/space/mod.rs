@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 pub use constraint::{Constraint, Slot};
-pub use enumerate::{count, sweep, Columns, Counts, SweepOptions};
+pub use enumerate::{count, sweep, Columns, Counts, Progress, SweepOptions};
 
 /// One value of a parameter.
 #[derive(Debug, Clone, PartialEq)]
