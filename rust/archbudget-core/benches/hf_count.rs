@@ -1,10 +1,11 @@
 //! Time to count a transformers config: `cargo bench -p archbudget-core --bench hf_count`.
-//! Prints nanoseconds per call of `arch` (the structure alone) and `summarize` (every
-//! module row with its explanation).
+//! Prints nanoseconds per call of `arch` (the structure alone), `count` (the exact
+//! totals, as the sweep takes them) and `summarize` (every module row with its
+//! explanation).
 use std::hint::black_box;
 use std::time::Instant;
 
-use archbudget_core::formats::hf::{arch, summarize};
+use archbudget_core::formats::hf::{arch, count, summarize};
 use serde_json::json;
 
 fn time(label: &str, iters: u32, mut f: impl FnMut()) {
@@ -30,6 +31,9 @@ fn main() {
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {
             black_box(arch(black_box(config), None, "config.json").unwrap());
+        });
+        time(&format!("{name} count"), 5_000, || {
+            black_box(count(black_box(config), None, "config.json").unwrap());
         });
         time(&format!("{name} summarize"), 2_000, || {
             black_box(summarize(black_box(config), None, "config.json").unwrap());
