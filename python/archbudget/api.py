@@ -10,7 +10,7 @@ from typing import Any, Literal, Union
 import polars as pl
 
 from archbudget import _core
-from archbudget.errors import ArchBudgetError
+from archbudget.errors import ArchBudgetError, InvalidValueError
 from archbudget.frames import sweep_frame
 from archbudget.units import parse_bytes, parse_count
 
@@ -154,10 +154,20 @@ def parse_shard(shard: str | tuple[int, int] | None, size: int) -> tuple[int, in
     return size * i // n, size * (i + 1) // n
 
 
+def _u64(value: Any, what: str, minimum: int = 0) -> Any:
+    """An integer the core takes as 64 bits unsigned: checked here, so that a huge or
+    negative one is bad input rather than a conversion error."""
+    if isinstance(value, int) and not isinstance(value, bool) and not minimum <= value < 2**64:
+        raise InvalidValueError(f"{what}: {value} is not an integer from {minimum} to 2^64 - 1")
+    return value
+
+
 def sweep_options(
     max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None, descending=False, top=None, pareto=False
 ) -> dict[str, Any]:
     """Budgets as the core takes them: counts and sizes given as ints or `350M` / `24GiB`."""
+    if top is not None:
+        _u64(top, "top", 1)
     return {
         "max_params": None if max_params is None else parse_count(max_params, "max_params"),
         "min_params": None if min_params is None else parse_count(min_params, "min_params"),
@@ -256,5 +266,8 @@ def memory(
 
 def memory_bytes(data: bytes, location: str, **run: Any) -> Memory:
     """`memory` of a description already read, named `location` in error messages."""
+    for key in ("batch", "seq"):
+        if run.get(key) is not None:
+            _u64(run[key], key, 1)
     d = _core.memory(data, location, **run)
     return Memory(**d)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from archbudget.errors import InvalidValueError
 
@@ -20,12 +21,17 @@ def _parse(text: str | int, units: dict[str, int], what: str) -> int:
     if isinstance(text, int):
         if text < 0:
             raise InvalidValueError(f"{what}: {text} is negative")
+        if text >= 2**64:
+            raise InvalidValueError(f"{what}: {text} is beyond 64-bit integers")
         return text
     m = _NUMBER.match(str(text))
     if not m or m.group(3) not in units:
         suffixes = ", ".join(u for u in units if u)
         raise InvalidValueError(f"{what}: cannot read {text!r} (a number with an optional suffix: {suffixes})")
-    value = float(m.group(1)) * 10 ** int(m.group(2) or 0) * units[m.group(3)]
+    # Exact, so that `1e400` is too large rather than a float overflow. A non-zero
+    # mantissa is at least 10**-len(text), so capping the exponent at len(text) + 20
+    # keeps every value at or past 2**64 there.
+    value = Fraction(m.group(1)) * 10 ** min(int(m.group(2) or 0), len(str(text)) + 20) * units[m.group(3)]
     if value >= 2**64:
         raise InvalidValueError(f"{what}: {text!r} is beyond 64-bit integers")
     return round(value)

@@ -16,7 +16,9 @@ create_exception!(archbudget.errors, OverflowError, ArchBudgetError, "A count or
 create_exception!(archbudget.errors, InternalError, ArchBudgetError, "A bug in archbudget.");
 
 pub fn to_py(err: Error) -> PyErr {
-    let message = err.to_string();
+    // One line, whatever names the input holds (a layer called "a\nb"): the CLI prints
+    // the message as a single line of stderr.
+    let message = err.to_string().replace('\r', "\\r").replace('\n', "\\n");
     match err {
         Error::Parse { .. } => ParseError::new_err(message),
         Error::UnknownLayer { .. } => UnknownLayerError::new_err(message),

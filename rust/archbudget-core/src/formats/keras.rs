@@ -436,6 +436,9 @@ fn functional(
             Some(Value::Array(list)) => list.iter().map(|n| node_spec(n, &here)).collect::<Result<_>>()?,
             Some(other) => return Err(Error::invalid(here, format!("'inbound_nodes' must be a list, got {other}"))),
         };
+        if class_name == "InputLayer" && !specs.is_empty() {
+            return Err(Error::invalid(here, "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty"));
+        }
         headers.push((class_name, lname, cfg));
         nodes.push(specs);
     }

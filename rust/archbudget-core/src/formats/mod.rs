@@ -54,16 +54,23 @@ pub fn memory(bytes: &[u8], location: &str, head: Option<hf::Head>, run: &RunSet
         fill_unknown_dims(&mut value, seq);
     }
     let run = &RunSettings { seq: seq.unwrap_or(run.seq), ..*run };
-    match from_value(value, location)? {
-        Source::Keras(model) => memory::estimate(&memory::keras::graph(&model, run, location)?, run),
+    let report = match from_value(value, location)? {
+        Source::Keras(model) => memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run)),
         Source::Hf(config) => {
             if seq.is_none() {
                 return Err(Error::invalid(location, "a transformers model needs --seq (tokens per sequence)"));
             }
             let arch = hf::arch(&config, head, location)?;
-            memory::estimate(&memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)?, run)
+            memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run).and_then(|g| memory::estimate(&g, run))
         }
-    }
+    };
+    // The memory model knows no file: its overflows name the model and the run instead.
+    report.map_err(|e| match e {
+        Error::Overflow { location: at, what } if at == "memory" => {
+            Error::overflow(format!("{location} (batch {}, seq {})", run.batch, run.seq), what)
+        }
+        e => e,
+    })
 }
 
 /// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.

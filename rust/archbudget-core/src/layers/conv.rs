@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Built, LayerCtx};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Dim, Weight};
 
@@ -129,16 +129,15 @@ pub fn conv(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     Ok(Built::new(weights, out))
 }
 
-/// Keras `deconv_output_length`.
-fn deconv_length(n: Option<u64>, k: u64, stride: u64, dilation: u64, padding: &str, output_padding: Option<u64>) -> Option<u64> {
-    let n = n?;
-    let k = k + (k - 1) * (dilation - 1);
+/// Keras `deconv_output_length`; `None` when the result does not fit in 64 bits.
+fn deconv_length(n: u64, k: u64, stride: u64, dilation: u64, padding: &str, output_padding: Option<u64>) -> Option<u64> {
+    let k = (k - 1).checked_mul(dilation - 1)?.checked_add(k)?;
     Some(match output_padding {
-        None if padding == "valid" => n * stride + k.saturating_sub(stride),
-        None => n * stride,
+        None if padding == "valid" => n.checked_mul(stride)?.checked_add(k.saturating_sub(stride))?,
+        None => n.checked_mul(stride)?,
         Some(op) => {
             let pad = if padding == "same" { k / 2 } else { 0 };
-            ((n - 1) * stride + k + op).saturating_sub(2 * pad)
+            (n - 1).checked_mul(stride)?.checked_add(k)?.checked_add(op)?.saturating_sub(2 * pad)
         }
     })
 }
@@ -165,8 +164,13 @@ pub fn conv_transpose(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let mut weights = vec![Weight::new("kernel", dims)];
     weights.extend(bias(ctx, filters)?);
     let spatial = (0..rank)
-        .map(|i| deconv_length(image.spatial[i], w.kernel[i], w.strides[i], w.dilation[i], padding, output_padding[i]))
-        .collect();
+        .map(|i| match image.spatial[i] {
+            None => Ok(None),
+            Some(n) => deconv_length(n, w.kernel[i], w.strides[i], w.dilation[i], padding, output_padding[i])
+                .map(Some)
+                .ok_or_else(|| Error::overflow(&ctx.location, "the output length")),
+        })
+        .collect::<Result<_>>()?;
     Ok(Built::new(weights, image.shape(spatial, Some(filters))))
 }
 

@@ -63,7 +63,7 @@ pub fn concatenate(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         for (i, (o, d)) in out.iter_mut().zip(s).enumerate() {
             if i == axis {
                 *o = match (*o, *d) {
-                    (Some(x), Some(y)) => Some(x + y),
+                    (Some(x), Some(y)) => Some(ctx.dim_add(x, y)?),
                     _ => None,
                 };
             } else if i > 0 {

@@ -368,6 +368,16 @@ impl LayerCtx<'_> {
         }
     }
 
+    /// `a + b` of two dimensions, an overflow error beyond 64 bits.
+    pub fn dim_add(&self, a: u64, b: u64) -> Result<u64> {
+        crate::error::add(a, b, &self.location, "an output dimension")
+    }
+
+    /// `a × b` of two dimensions, an overflow error beyond 64 bits.
+    pub fn dim_mul(&self, a: u64, b: u64) -> Result<u64> {
+        crate::error::mul(a, b, &self.location, "an output dimension")
+    }
+
     /// Resolve a possibly negative axis against a rank.
     pub fn axis(&self, axis: i64, rank: usize) -> Result<usize> {
         let r = rank as i64;

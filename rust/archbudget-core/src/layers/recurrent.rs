@@ -189,7 +189,7 @@ pub fn bidirectional(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
             let mut out = f.clone();
             let n = out.len() - 1;
             out[n] = match (f[n], b[n]) {
-                (Some(x), Some(y)) => Some(x + y),
+                (Some(x), Some(y)) => Some(ctx.dim_add(x, y)?),
                 _ => None,
             };
             vec![out]

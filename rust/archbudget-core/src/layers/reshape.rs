@@ -117,7 +117,7 @@ pub fn cropping(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         .zip(&crop)
         .map(|(d, (a, b))| match d {
             None => Ok(None),
-            Some(n) if *n > a + b => Ok(Some(n - a - b)),
+            Some(n) if a.checked_add(*b).is_some_and(|ab| *n > ab) => Ok(Some(n - a - b)),
             Some(n) => Err(ctx.shape_err(format!("cropping {a}+{b} leaves nothing of an axis of size {n}"))),
         })
         .collect::<Result<Vec<_>>>()?;
@@ -129,7 +129,12 @@ pub fn zero_padding(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let rank = spatial_rank(ctx.class_name);
     let image = image_of(ctx, inputs, rank)?;
     let pad = amounts(ctx, "padding", rank, 1)?;
-    let spatial = image.spatial.iter().zip(&pad).map(|(d, (a, b))| d.map(|n| n + a + b)).collect();
+    let spatial = image
+        .spatial
+        .iter()
+        .zip(&pad)
+        .map(|(d, (a, b))| d.map(|n| ctx.dim_add(n, *a).and_then(|na| ctx.dim_add(na, *b))).transpose())
+        .collect::<Result<_>>()?;
     Ok(Built::stateless(image.shape(spatial, image.channels)))
 }
 
@@ -138,7 +143,7 @@ pub fn upsampling(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let rank = spatial_rank(ctx.class_name);
     let image = image_of(ctx, inputs, rank)?;
     let size = ctx.tuple_or("size", rank, 2)?;
-    let spatial = image.spatial.iter().zip(&size).map(|(d, s)| d.map(|n| n * s)).collect();
+    let spatial = image.spatial.iter().zip(&size).map(|(d, s)| d.map(|n| ctx.dim_mul(n, *s)).transpose()).collect::<Result<_>>()?;
     Ok(Built::stateless(image.shape(spatial, image.channels)))
 }
 

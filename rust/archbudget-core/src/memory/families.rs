@@ -10,6 +10,17 @@ fn positive(v: u64, what: &str) -> Result<u64> {
     Ok(v)
 }
 
+/// More layers than any real network has: the graph holds a node per op and the
+/// simulation walks them, so a typo like `depth = 1e9` must not run out of memory.
+pub const MAX_LAYERS: u64 = 100_000;
+
+fn at_most_layers(n: u64, what: &str) -> Result<()> {
+    if n > MAX_LAYERS {
+        return Err(crate::Error::invalid(what, format!("{n} layers is more than {MAX_LAYERS}")));
+    }
+    Ok(())
+}
+
 /// `input_dim → depth × [Linear(width) + ReLU] → Linear(classes)`; input float
 /// batch×input_dim, labels int64 batch; cross-entropy loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +37,7 @@ impl Mlp {
         positive(self.input_dim, "input_dim")?;
         positive(self.width, "width")?;
         positive(self.classes, "classes")?;
+        at_most_layers(self.depth, "depth")?;
         let mut g = Graph::default();
         let x = g.input(mul(b, self.input_dim)?, InputKind::Float);
         let y = g.input(b, InputKind::Index);
@@ -67,6 +79,7 @@ impl Cnn {
         positive(self.channels, "channels")?;
         positive(self.filters, "filters")?;
         positive(self.classes, "classes")?;
+        at_most_layers(self.stages.saturating_mul(self.convs), "stages × convs")?;
         let mut g = Graph::default();
         let x = g.input(super::ops::prod(&[b, self.channels, self.image, self.image])?, InputKind::Float);
         let y = g.input(b, InputKind::Index);
@@ -130,6 +143,7 @@ impl LstmNet {
         for (v, w) in [(self.vocab, "vocab"), (self.embed, "embed"), (self.hidden, "hidden"), (self.layers, "layers"), (self.seq, "seq"), (self.classes, "classes")] {
             positive(v, w)?;
         }
+        at_most_layers(self.layers, "layers")?;
         let tokens = mul(b, self.seq)?;
         let mut g = Graph::default();
         let x = g.input(tokens, InputKind::Index);

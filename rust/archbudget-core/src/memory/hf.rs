@@ -16,7 +16,7 @@
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::ops::*;
-use super::{estimate, mul, MemoryReport, Result, RunSettings};
+use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
 use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
@@ -140,7 +140,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             fused_qkv: a.fused_qkv,
         };
         let att = if a.fused_qkv {
-            let qkv = g.push(lin(hsz, qd + 2 * kvd, a.qkv_bias), &[n1]);
+            let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
             if use_cache {
                 let kv = g.push(Op::Copy(Copy { numel: Some(mul(2, mul(rows, kvd)?)?) }), &[qkv]);
                 g.forward_held.push(kv);
@@ -223,7 +223,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             );
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
             g.push(
-                Op::CrossEntropy(CrossEntropy { rows, classes: a.vocab_size, label_copies: vec![mul(b, s + 1)?, rows] }),
+                Op::CrossEntropy(CrossEntropy { rows, classes: a.vocab_size, label_copies: vec![mul(b, add(s, 1)?)?, rows] }),
                 &[lf, ids],
             );
             g.train_only_tail = 2;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::graph::{Graph, InputKind, ValueId};
 use super::ops::*;
-use super::{mul, Result, RunSettings};
+use super::{add, mul, Result, RunSettings};
 use crate::error::Error;
 use crate::formats::keras::{Call, Layer, Model, TensorRef};
 use crate::shape::Shape;
@@ -204,8 +204,8 @@ impl Lowering<'_> {
                 };
                 let (kernel, stride) = (pair("kernel_size"), pair("strides"));
                 // The symmetric padding that gives Keras's output size ('same' = k // 2 at stride 1).
-                let pad = |n: u64, o: u64, k: u64, s: u64| ((o - 1) * s + k).saturating_sub(n).div_ceil(2);
-                let padding = (pad(h, oh, kernel.0, stride.0), pad(w, ow, kernel.1, stride.1));
+                let pad = |n: u64, o: u64, k: u64, s: u64| -> Result<u64> { Ok(add(mul(o - 1, s)?, k)?.saturating_sub(n).div_ceil(2)) };
+                let padding = (pad(h, oh, kernel.0, stride.0)?, pad(w, ow, kernel.1, stride.1)?);
                 let groups = cfg.get("groups").and_then(Value::as_u64).unwrap_or(1);
                 let conv = Conv2d { batch: b, in_channels: c, out_channels: f, kernel, stride, padding, groups, bias: bool_of("use_bias", true), in_hw: (h, w) };
                 let mut v = g.push(Op::Conv2d(conv), &inputs);
