@@ -15,6 +15,7 @@ pub mod graph;
 pub mod hf;
 pub mod keras;
 pub mod ops;
+mod allocator;
 mod sim;
 
 pub use crate::error::Result;

@@ -160,6 +160,8 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     let mut buffer_bytes = 0u64;
     let mut param_blocks = 0u64; // bytes of one copy of all trainable params (grads, states)
     let mut frozen = vec![false; n_nodes];
+    // parameters and buffers in construction order, for `allocator::construction_bytes`
+    let mut construct: Vec<(u64, u64, bool)> = Vec::new();
     for &k in &g.frozen {
         if let Some(f) = frozen.get_mut(k) {
             *f = true;
@@ -198,6 +200,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 continue;
             }
             params = add(params, p.numel)?;
+            construct.push((p.numel, param_dt.bytes(), param_dt == DType::BF16));
             let b = block(super::mul(p.numel, param_dt.bytes())?);
             weights = add(weights, b)?;
             if !frozen[k] {
@@ -207,7 +210,9 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         }
         for &(n, dt) in &cost.buffers {
             buffers = add(buffers, n)?;
+            let converted = dt == DType::F32 && param_dt == DType::BF16;
             let dt = if dt == DType::F32 { param_dt } else { dt };
+            construct.push((n, dt.bytes(), converted));
             buffer_bytes = add(buffer_bytes, block(super::mul(n, dt.bytes())?))?;
         }
         flops_fwd = add(flops_fwd, cost.flops_fwd)?;
@@ -294,7 +299,10 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
 
     let z = Zero::new(run);
     let mut m = Mem { cur: [0; NCAT], peak: 0, at_peak: [0; NCAT] };
-    m.alloc(Cat::Weights, add(z.weights(weights), buffer_bytes)?)?;
+    // one GPU: the weights as the caching allocator packs them while the model is built
+    // (and converted to bf16); over several GPUs, per-tensor blocks, sharded by ZeRO-3
+    let weight_bytes = if z.n == 1 { super::allocator::construction_bytes(&construct)? } else { add(z.weights(weights), buffer_bytes)? };
+    m.alloc(Cat::Weights, weight_bytes)?;
     let opt_copies = match (train, run.optimizer) {
         (false, _) | (true, Optimizer::Sgd) => 0,
         (true, Optimizer::SgdMomentum) => 1,
