@@ -123,7 +123,7 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
     }
     let out_row = block(super::mul(seen.out.0 / p, 4)?);
-    let act = prefill.peak_bytes.saturating_sub(seen.weights + seen.inputs + kv_prompt) / p;
+    let act = prefill.peak_bytes.saturating_sub(add(add(seen.weights, seen.inputs)?, kv_prompt)?) / p;
     let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
     let transients = add(add(kv_layer, act)?, out_row)?;
     let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
