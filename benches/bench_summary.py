@@ -1,7 +1,7 @@
 """`summary` of the bundled Keras Applications, in-process, beside Keras's own time to
 build the same model (when keras is installed).
 
-usage: python benches/bench_summary.py [--repeat N]
+usage: python benches/bench_summary.py [--repeat N] [NAME ...]   (default: every Application)
 """
 import argparse
 import gzip
@@ -55,9 +55,12 @@ def keras_builder(name: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("names", nargs="*", help="only these models (e.g. ResNet50)")
     args = parser.parse_args()
     print(f"{'model':<24}{'params':>14}{'archbudget (JSON text)':>26}{'keras build':>16}{'speed-up':>10}")
     for name, model_json in sorted(applications().items()):
+        if args.names and name not in args.names:
+            continue
         text = json.dumps(model_json)
         params = archbudget.summary(text).total_params
         ours = median_seconds(lambda: archbudget.summary(text), args.repeat)

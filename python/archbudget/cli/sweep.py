@@ -60,7 +60,8 @@ def sweep(
         if output is not None and output.suffix not in FORMATS:
             raise ArchBudgetError(f"--output {output}: the extension must be one of {', '.join(FORMATS)}")
         ranked = sort is not None or top is not None or pareto
-        chunks = [(start, stop)] if ranked else [(a, min(a + CHUNK, stop)) for a in range(start, stop, CHUNK)] or [(start, stop)]
+        # Unranked rows stream chunk by chunk (lazily: a space may have 2^64 candidates).
+        chunks = [(start, stop)] if ranked or stop == start else ((a, min(a + CHUNK, stop)) for a in range(start, stop, CHUNK))
         stats = {"candidates": 0, "cut_by_constraints": 0, "cut_by_budgets": 0, "invalid": 0, "first_invalid": None}
 
         progress = _core.Progress()

@@ -8,6 +8,7 @@ use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
 use archbudget_core::{Error, Result};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
 mod errors;
@@ -78,7 +79,7 @@ fn summary_to_py<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDic
 /// archive or transformers config.json given as bytes.
 #[pyfunction]
 #[pyo3(signature = (data, location, head=None))]
-fn summary<'py>(py: Python<'py>, data: Vec<u8>, location: String, head: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+fn summary<'py>(py: Python<'py>, data: PyBackedBytes, location: String, head: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
     let s = guarded(py, || formats::summary(&data, &location, head))?;
     summary_to_py(py, &s)
@@ -125,7 +126,7 @@ impl RunArgs {
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
     py: Python<'py>,
-    data: Vec<u8>,
+    data: PyBackedBytes,
     location: String,
     mode: String,
     batch: u64,

@@ -55,6 +55,13 @@ fn load_template(base: &Option<PathBuf>, path: &str) -> archbudget_core::Result<
     std::fs::read(&full).map_err(|e| Error::invalid(full.display().to_string(), format!("cannot read the template: {e}")))
 }
 
+impl SearchSpace {
+    /// Candidates `start..stop`, either end defaulting to the space's.
+    fn range(&self, start: Option<u64>, stop: Option<u64>) -> Option<(u64, u64)> {
+        (start.is_some() || stop.is_some()).then(|| (start.unwrap_or(0), stop.unwrap_or(self.space.size)))
+    }
+}
+
 #[pymethods]
 impl SearchSpace {
     /// Parse a space from TOML text (`is_toml`) or the JSON of a dict of the same shape;
@@ -88,7 +95,7 @@ impl SearchSpace {
     /// (total, in range, satisfying the constraints), without computing rows.
     #[pyo3(signature = (start=None, stop=None))]
     fn count(&self, py: Python<'_>, start: Option<u64>, stop: Option<u64>) -> PyResult<(u64, u64, u64)> {
-        let range = start.map(|a| (a, stop.unwrap_or(self.space.size)));
+        let range = self.range(start, stop);
         let c = guarded(py, || space::count(&self.space, range))?;
         Ok((c.total, c.in_range, c.satisfying_constraints))
     }
@@ -121,7 +128,7 @@ impl SearchSpace {
             descending,
             top,
             pareto,
-            range: start.map(|a| (a, stop.unwrap_or(self.space.size))),
+            range: self.range(start, stop),
             progress: progress.map(|p| Arc::clone(&p.inner)),
         };
         let cols = guarded(py, || space::sweep(&self.space, &opts))?;
