@@ -28,12 +28,16 @@ def _model_bytes(model: ModelLike) -> tuple[bytes, str]:
     if isinstance(model, str) and model.lstrip().startswith("{"):
         return model.encode(), "<json>"
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        try:
-            return path.read_bytes(), str(model)
-        except OSError as e:
-            raise ArchBudgetError(f"{model}: cannot read: {e.strerror or e}") from None
+        return read_path(model), str(model)
     raise TypeError(f"model must be a path, a JSON string, a dict or bytes, not {type(model).__name__}")
+
+
+def read_path(path: str | os.PathLike) -> bytes:
+    """A file's bytes, or ArchBudgetError naming the path."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ArchBudgetError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Summary:
             {
                 "name": [r["name"] for r in self.rows],
                 "class_name": [r["class_name"] for r in self.rows],
-                "output_shape": [_shape_text(r["output_shape"]) for r in self.rows],
+                "output_shape": [shape_text(r["output_shape"]) for r in self.rows],
                 "params": [r["params"] for r in self.rows],
                 "trainable": [r["trainable"] for r in self.rows],
                 "non_trainable": [r["non_trainable"] for r in self.rows],
@@ -89,12 +93,12 @@ class Summary:
         }
 
 
-def _shape_text(shape: Any) -> str | None:
+def shape_text(shape: Any) -> str | None:
     """`(None, 16, 128)` as Keras prints it; a list of them for several outputs."""
     if shape is None:
         return None
     if shape and isinstance(shape[0], list):
-        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
+        return "[" + ", ".join(shape_text(s) for s in shape) + "]"
     dims = ["None" if d is None else str(d) for d in shape]
     return f"({dims[0]},)" if len(dims) == 1 else "(" + ", ".join(dims) + ")"
 
@@ -129,12 +133,11 @@ def search_space(space: SpaceLike) -> _core.SearchSpace:
     if isinstance(space, dict):
         return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd())
     if isinstance(space, (str, os.PathLike)):
-        path = Path(space)
         try:
-            text = path.read_text()
-        except OSError as e:
-            raise ArchBudgetError(f"{space}: cannot read: {e.strerror or e}") from None
-        return _core.SearchSpace(text, str(space), True, str(path.parent))
+            text = read_path(space).decode()
+        except UnicodeDecodeError as e:
+            raise ArchBudgetError(f"{space}: not a TOML text file (not UTF-8 at byte {e.start})") from None
+        return _core.SearchSpace(text, str(space), True, str(Path(space).parent))
     raise TypeError(f"space must be a path or a dict, not {type(space).__name__}")
 
 

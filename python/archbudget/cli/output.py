@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from archbudget.api import Summary, _shape_text
+from archbudget.api import Summary, shape_text
 
 
 def print_json(document: Any) -> None:
@@ -67,7 +67,7 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     if explain:
         table.add_column("Formula", overflow="fold")
     for r in s.rows:
-        cells = [f"{r['name']} ({r['class_name']})", _shape_text(r["output_shape"]) or "-", f"{r['params']:,}"]
+        cells = [f"{r['name']} ({r['class_name']})", shape_text(r["output_shape"]) or "-", f"{r['params']:,}"]
         if s.functional:
             cells.append(",\n".join(r["connected_to"]) or "-")
         if explain:
