@@ -446,3 +446,9 @@ def test_the_real_command_prints_no_traceback_or_panic(tmp_path):
         assert proc.stdout == ""
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert not any(leak in proc.stderr for leak in LEAKS), proc.stderr
+
+
+def test_a_space_file_that_is_not_text(tmp_path):
+    path = tmp_path / "space.toml"
+    path.write_bytes(b"\xff\xfe\x00family")
+    bad_input(["sweep", str(path)], str(path), "not a TOML text file")
