@@ -36,6 +36,7 @@ pub struct Call {
 pub struct Layer {
     pub name: String,
     pub class_name: String,
+    /// The layer's hyperparameters (see `retained`).
     pub config: Map<String, Value>,
     /// Weights built on the first call (all of a nested model's weights for a nested model).
     pub weights: Vec<Weight>,
@@ -176,6 +177,19 @@ fn layer_header<'v>(v: &'v Value, index: usize, location: &str) -> Result<(&'v s
     Ok((class_name, name, config))
 }
 
+/// What `Layer::config` keeps of a layer's config: its hyperparameters. Initializers,
+/// regularizers, constraints and the dtype policy object weigh most of a Keras JSON and
+/// nothing after the build reads them, so they are not copied.
+fn retained(config: &Map<String, Value>) -> Map<String, Value> {
+    config
+        .iter()
+        .filter(|(k, v)| {
+            !(k.ends_with("_initializer") || k.ends_with("_regularizer") || k.ends_with("_constraint") || (*k == "dtype" && v.is_object()))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `batch_shape` of an InputLayer (Keras 3) or `batch_input_shape` (Keras 2).
 fn declared_shape(config: &Map<String, Value>) -> Option<&Value> {
     ["batch_shape", "batch_input_shape"].iter().find_map(|k| config.get(*k).filter(|v| !v.is_null()))
@@ -263,7 +277,7 @@ fn sequential(
     // refers to a real tensor.
     let (input_name, input_config) = if first_is_input {
         let (_, n, cfg) = layer_header(&entries[0], 0, location)?;
-        (n.to_string(), cfg.clone())
+        (n.to_string(), retained(cfg))
     } else {
         ("input_layer".to_string(), Map::new())
     };
@@ -291,7 +305,7 @@ fn sequential(
         layers.push(Layer {
             name: lname.to_string(),
             class_name: class_name.to_string(),
-            config: cfg.clone(),
+            config: retained(cfg),
             weights: applied.weights,
             calls: vec![call],
             nested: applied.nested,
@@ -455,7 +469,7 @@ fn functional(
         .map(|((c, n, cfg), entry)| Layer {
             name: n.to_string(),
             class_name: c.to_string(),
-            config: (*cfg).clone(),
+            config: retained(cfg),
             weights: Vec::new(),
             calls: Vec::new(),
             nested: None,
