@@ -3,6 +3,8 @@ import json
 
 from typer.testing import CliRunner
 
+import archbudget
+
 from archbudget.cli import app
 from conftest import EXAMPLES
 
@@ -100,3 +102,8 @@ def test_missing_file():
     result = runner.invoke(app, ["summary", "no/such/model.json"])
     assert result.exit_code == 2
     assert "no/such/model.json: cannot read" in result.stderr
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"archbudget {archbudget.__version__}"

@@ -1,4 +1,6 @@
 """The `archbudget` command: one typer app, one module per command."""
+from typing import Annotated
+
 import typer
 
 from archbudget.cli import memory as _memory
@@ -17,8 +19,18 @@ app.command("memory")(_memory.memory)
 app.command("sweep")(_sweep.sweep)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from archbudget import __version__
+
+        print(f"archbudget {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
     """Parameter counts, shapes, FLOPs and peak GPU memory of neural networks from their description."""
 
 
