@@ -12,8 +12,11 @@ def summary(
     explain: bool = False,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
-    """Per-layer output shapes and parameter counts, as Keras's model.summary() (or per
-    module for a transformers config.json). --explain shows each count as its formula."""
+    """Per-layer output shapes and parameter counts, as Keras's model.summary().
+
+    For a transformers config.json, one row per module. --explain shows each count as its
+    formula.
+    """
     with reported():
         data, location = read_model(model)
         s = api.summary_bytes(data, location, head.value if head else None)
