@@ -60,8 +60,8 @@ pub fn einsum_dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let mut output: Shape = vec![input[0]];
     output.extend(configured);
     if elided > 0 && left_elided {
-        for i in 1..elided {
-            output.insert(1, input[i]);
+        for &d in &input[1..elided] {
+            output.insert(1, d);
         }
     } else if elided > 0 {
         output.extend_from_slice(&input[input.len() - elided..]);

@@ -33,7 +33,7 @@ fn rnn_outputs(ctx: &LayerCtx, batch: Option<u64>, time: Option<u64>, units: Sha
     if ctx.bool_or("return_state", false)? {
         let mut state = vec![batch];
         state.extend(units);
-        outputs.extend(std::iter::repeat(state).take(states));
+        outputs.extend(std::iter::repeat_n(state, states));
     }
     Ok(outputs)
 }
@@ -111,7 +111,7 @@ pub fn rnn(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         };
         let (w, units) = cell_weights(&cell_ctx, features, gates, bias_rows)?;
         weights.extend(w);
-        states.extend(std::iter::repeat(vec![seq[0], Some(units)]).take(n_states));
+        states.extend(std::iter::repeat_n(vec![seq[0], Some(units)], n_states));
         features = units;
     }
     let mut outputs = rnn_outputs(ctx, seq[0], seq[1], vec![Some(features)], 0)?;

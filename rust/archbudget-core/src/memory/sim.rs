@@ -229,7 +229,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                     Some(Out::View { numel, .. }) => (numel, numel != vals[src].numel),
                     _ => (vals[src].numel, false),
                 };
-                Val { numel, dtype: vals[src].dtype, bytes: 0, base: vals[src].base, requires_grad: record && vals[src].requires_grad || record, uses: 0, saves: 0, held: false, alive: true, partial }
+                Val { numel, dtype: vals[src].dtype, bytes: 0, base: vals[src].base, requires_grad: record, uses: 0, saves: 0, held: false, alive: true, partial }
             }
             None => Val { numel: 0, dtype: DType::F32, bytes: 0, base: id, requires_grad: false, uses: 0, saves: 0, held: false, alive: false, partial: false },
         };

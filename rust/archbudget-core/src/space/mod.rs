@@ -291,7 +291,7 @@ fn axis_values(v: &Value, location: &str, key: &str) -> Result<Vec<Scalar>> {
                         return Err(space_err(location, format!("axis '{key}': 'step' must be positive")));
                     }
                     let n = ((stop - start) / step + 1e-9).floor() + 1.0;
-                    if !(n >= 1.0) {
+                    if n.is_nan() || n < 1.0 {
                         return Err(space_err(location, format!("axis '{key}': stop {stop} is below start {start}")));
                     }
                     if n > MAX_AXIS_VALUES as f64 {

@@ -85,7 +85,7 @@ fn max_numel(cx: &Ctx) -> u64 {
 }
 
 fn promote(cx: &Ctx) -> DType {
-    if cx.in_dtype.iter().any(|&d| d == DType::F32) {
+    if cx.in_dtype.contains(&DType::F32) {
         DType::F32
     } else {
         cx.in_dtype.first().copied().unwrap_or(DType::F32)
