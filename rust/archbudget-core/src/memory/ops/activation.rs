@@ -36,15 +36,23 @@ impl Act {
             ActKind::Relu | ActKind::Tanh => c.save_output = true,
             ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
             ActKind::GeluPython => {
-                c.save_inputs.push(0);
+                // Under autocast `pow` is on the fp32 list: it saves an fp32 copy of x, and
+                // everything computed from it (tanh, 1 + tanh, the product) is fp32 too;
+                // only 0.5·x keeps x's dtype, and nothing keeps x itself.
+                let widened = cx.amp() && dt != DType::F32;
+                let (wide, w) = if widened { (DType::F32, bytes(n, DType::F32)?) } else { (dt, b) };
+                c.out = Some(Out::New { numel: n, dtype: wide });
                 if cx.record {
-                    c.saved = vec![b, b, b];
-                    c.fwd_temp = vec![b, b];
+                    if widened {
+                        c.saved = vec![w, w, w, b];
+                    } else {
+                        c.save_inputs.push(0);
+                        c.saved = vec![b, b, b];
+                    }
                     // the chain rule through six elementwise ops: a few live partials
-                    c.bwd_temp = vec![b, b, b];
-                } else {
-                    c.fwd_temp = vec![b, b];
+                    c.bwd_temp = vec![w, w, w];
                 }
+                c.fwd_temp = vec![w, w];
             }
         }
         Ok(c)
