@@ -176,7 +176,7 @@ fn accuracy_report() {
 /// The acceptance targets: ≥90% of cases within 10% of the measured peak and median
 /// |error| ≤ 5%, overall and per family × mode; FLOPs within 1% for ≥95% of the
 /// reference figures. Not met yet (see `accuracy_report`); figures at the last commit:
-/// all 89.8% / 0.05%; cnn/infer 97.6%, cnn/train 82.8%, hf/infer 96.7%, hf/train 100%,
+/// all 90.2% / 0.05%; cnn/infer 97.6%, cnn/train 82.8%, hf/infer 100%, hf/train 100%,
 /// lstm/infer 33.3% (17.7% median), lstm/train 100%, mlp/infer 100%, mlp/train 69.0%;
 /// FLOPs 97.7%. What the measured figures show about the misses:
 /// - mlp/train, batch 4096 only (batch 256 is exact): the peak is at the backward of the

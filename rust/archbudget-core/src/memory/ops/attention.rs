@@ -170,8 +170,12 @@ impl Attention {
                         c.fwd_temp.extend([kv_rep, kv_rep]);
                     }
                     let masked = if eager_mask { bytes(s2n, masked_dt)? } else { 0 };
-                    // at the softmax: the masked scores and its output; then the cast
-                    c.fwd_temp.extend([masked.max(s2), sm, cast, attn_out]);
+                    // At the softmax: the masked scores and its output. Llama-style
+                    // `softmax(w, dtype=float32).to(q.dtype)` is one expression, so the masked
+                    // scores are still referenced during the cast; GPT-2 assigns the softmax
+                    // first and casts in the next statement, after they are freed.
+                    let at_cast = if self.softmax_fp32 { masked.max(s2) + cast } else { masked.max(s2).max(cast) };
+                    c.fwd_temp.extend([at_cast, sm, attn_out]);
                 }
             }
         }
