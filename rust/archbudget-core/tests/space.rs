@@ -229,3 +229,17 @@ fn the_run_kernel_ranks_as_the_per_candidate_path() {
         assert_eq!(a.stats.cut_by_budgets, b.stats.cut_by_budgets);
     }
 }
+
+#[test]
+fn zero_sharding_is_a_run_axis() {
+    let s = space("family = \"mlp\"\n[fixed]\ninput_dim = 784\ndepth = 4\nwidth = 2048\nclasses = 10\n[run]\nbatch = 64\ngpus = 8\nzero_stage = [0, 1, 2, 3]\n");
+    let cols = sweep(&s, &SweepOptions::default()).unwrap();
+    let peaks = metric(&cols, "peak_bytes");
+    assert!(peaks.windows(2).all(|w| w[1] <= w[0]), "each ZeRO stage shards more: {peaks:?}");
+    let optimizer = metric(&cols, "optimizer_bytes");
+    assert!(optimizer[1] < optimizer[0], "stage 1 shards the optimizer state");
+    let err = Space::from_toml("family = \"mlp\"\n[fixed]\ninput_dim = 1\ndepth = 1\nwidth = 1\nclasses = 1\n[run]\nzero_stage = 4\n", "space.toml", &|_| unreachable!())
+        .map(|s| sweep(&s, &SweepOptions::default()).unwrap().stats.first_invalid.unwrap_or_default())
+        .unwrap();
+    assert!(err.contains("'zero_stage' must be 0, 1, 2 or 3"), "{err}");
+}

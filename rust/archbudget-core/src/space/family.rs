@@ -322,6 +322,12 @@ impl<'s> Evaluator<'s> {
             optimizer: Optimizer::parse(self.text(at("optimizer"), digits, "adamw")?).map_err(loc)?,
             attn: AttnImpl::parse(self.text(at("attn"), digits, "sdpa")?).map_err(loc)?,
             grad_ckpt: self.flag(at("grad_ckpt"), digits, false)?,
+            new_tokens: self.int_or(at("new_tokens"), digits, 0, 0)?,
+            gpus: self.int_or(at("gpus"), digits, 1, 1)?,
+            zero_stage: match self.int_or(at("zero_stage"), digits, 0, 0)? {
+                stage @ 0..=3 => stage as u8,
+                other => return Err(space_err(&self.space.location, format!("'zero_stage' must be 0, 1, 2 or 3, got {other}"))),
+            },
             ..Default::default()
         })
     }

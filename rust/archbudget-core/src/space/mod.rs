@@ -84,7 +84,8 @@ pub struct Axis {
 }
 
 /// The run settings that may be fixed or axes (`[run]`).
-pub const RUN_KEYS: [&str; 8] = ["batch", "seq", "precision", "optimizer", "mode", "attn", "grad_ckpt", "head"];
+pub const RUN_KEYS: [&str; 11] =
+    ["batch", "seq", "precision", "optimizer", "mode", "attn", "grad_ckpt", "head", "new_tokens", "gpus", "zero_stage"];
 
 /// At most this many values per axis: a larger axis is almost surely a typo in a range,
 /// and its values are held in memory.
