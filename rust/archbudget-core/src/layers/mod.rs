@@ -205,16 +205,7 @@ pub fn apply_json(layer: &Value, inputs: &[Shape], parent: &LayerCtx) -> Result<
     let config = layer.get("config").and_then(Value::as_object).ok_or_else(|| {
         Error::invalid(&parent.location, "wrapped layer has no 'config' object")
     })?;
-    let name = config.get("name").and_then(Value::as_str).unwrap_or(class_name);
-    let ctx = LayerCtx {
-        class_name,
-        name,
-        config,
-        location: format!("{} > layer '{name}'", parent.location),
-        depth: parent.depth + 1,
-        call: None,
-    };
-    let built = apply(&ctx, inputs)?;
+    let built = apply(&parent.child(class_name, config, "layer"), inputs)?;
     Ok((class_name.to_string(), built))
 }
 
@@ -252,6 +243,21 @@ fn apply_with(
         }
     }
     Ok(built)
+}
+
+impl LayerCtx<'_> {
+    /// The context of a layer or cell that this one wraps (`kind` names it in messages).
+    pub fn child<'c>(&self, class_name: &'c str, config: &'c Map<String, Value>, kind: &str) -> LayerCtx<'c> {
+        let name = config.get("name").and_then(Value::as_str).unwrap_or(class_name);
+        LayerCtx {
+            class_name,
+            name,
+            config,
+            location: format!("{} > {kind} '{name}'", self.location),
+            depth: self.depth + 1,
+            call: None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- config access

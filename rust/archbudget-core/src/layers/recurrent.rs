@@ -92,15 +92,7 @@ pub fn rnn(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     for cell in cells {
         let class_name = cell.get("class_name").and_then(Value::as_str).unwrap_or("");
         let config = cell.get("config").and_then(Value::as_object).ok_or_else(|| ctx.err("a cell has no 'config' object"))?;
-        let name = config.get("name").and_then(Value::as_str).unwrap_or(class_name);
-        let cell_ctx = LayerCtx {
-            class_name,
-            name,
-            config,
-            location: format!("{} > cell '{name}'", ctx.location),
-            depth: ctx.depth + 1,
-            call: None,
-        };
+        let cell_ctx = ctx.child(class_name, config, "cell");
         let (gates, n_states, bias_rows) = match class_name {
             "SimpleRNNCell" => (1, 1, 1),
             "LSTMCell" => (4, 2, 1),

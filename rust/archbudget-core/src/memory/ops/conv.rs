@@ -4,7 +4,7 @@
 //! oh = (h + 2·pad − kh) / stride + 1. Saves: the input and W (the bfloat16 copies under
 //! autocast). FLOPs as flop_counter's conv_flop_count: 2·batch·out·oh·ow·(in/groups)·kh·kw
 //! forward; backward the same again for dx (when the input requires grad) and for dW.
-use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
+use super::{keep_input_for_weight_grad, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -63,17 +63,7 @@ impl Conv2d {
         if self.bias {
             c.params.push(Param::new(self.out_channels, AmpCast::Cast { saved: false }));
         }
-        if cx.amp() && cx.in_dtype[0] != DType::BF16 {
-            let copy = bytes(cx.in_numel[0], DType::BF16)?;
-            if cx.wgrad() {
-                c.saved.push(copy);
-            } else {
-                c.fwd_temp.push(copy);
-            }
-        } else if cx.wgrad() {
-            // the input serves dW only: a frozen weight needs none
-            c.save_inputs.push(0);
-        }
+        keep_input_for_weight_grad(&mut c, cx)?;
         let (oh, ow) = self.out_hw()?;
         let out = prod(&[self.batch, self.out_channels, oh, ow])?;
         c.out = Some(Out::New { numel: out, dtype: dt });

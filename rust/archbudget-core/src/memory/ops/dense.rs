@@ -7,8 +7,7 @@
 //! to a bfloat16 copy, which is what autograd keeps. FLOPs: addmm = 2·rows·in·out (the
 //! bias add is not counted); backward: one mm for dx (when the input requires grad) and
 //! one for dW.
-use super::{bytes, mm_flops, AmpCast, Cost, Ctx, Out, Param};
-use crate::memory::graph::DType;
+use super::{keep_input_for_weight_grad, mm_flops, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,18 +32,7 @@ impl Linear {
         if self.bias {
             c.params.push(Param::new(self.out_features, AmpCast::Cast { saved: false }));
         }
-        // autocast casts an fp32 activation to a bf16 copy (not cached: not a leaf)
-        if cx.amp() && cx.in_dtype[0] != DType::BF16 {
-            let copy = bytes(cx.in_numel[0], DType::BF16)?;
-            if cx.wgrad() {
-                c.saved.push(copy);
-            } else {
-                c.fwd_temp.push(copy);
-            }
-        } else if cx.wgrad() {
-            // the input serves dW only: a frozen weight needs none
-            c.save_inputs.push(0);
-        }
+        keep_input_for_weight_grad(&mut c, cx)?;
         c.out = Some(Out::New { numel: crate::memory::mul(self.rows, self.out_features)?, dtype: dt });
         let f = mm_flops(self.rows, self.in_features, self.out_features)?;
         c.flops_fwd = f;

@@ -188,6 +188,24 @@ pub struct Cost {
     pub flops_bwd: u64,
 }
 
+/// What a matmul-like op (Linear, Conv2d) keeps of its input: the input, for its weight
+/// gradient (a frozen weight needs none); under autocast the bf16 copy autocast makes of
+/// an fp32 activation instead (not cached: not a leaf), which lives only through the
+/// forward when no weight gradient needs it.
+pub(crate) fn keep_input_for_weight_grad(c: &mut Cost, cx: &Ctx) -> Result<()> {
+    if cx.amp() && cx.in_dtype[0] != DType::BF16 {
+        let copy = bytes(cx.in_numel[0], DType::BF16)?;
+        if cx.wgrad() {
+            c.saved.push(copy);
+        } else {
+            c.fwd_temp.push(copy);
+        }
+    } else if cx.wgrad() {
+        c.save_inputs.push(0);
+    }
+    Ok(())
+}
+
 pub(crate) fn prod(xs: &[u64]) -> Result<u64> {
     let mut acc = 1u64;
     for &x in xs {
