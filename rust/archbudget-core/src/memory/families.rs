@@ -1,5 +1,5 @@
 //! The oracle's model families, built exactly as `gpu_memory.py` builds them.
-use super::graph::{Graph, InputKind};
+use super::graph::{Graph, InputKind, ValueId};
 use super::ops::*;
 use super::{estimate, mul, MemoryReport, Result, RunSettings};
 
@@ -19,6 +19,16 @@ fn at_most_layers(n: u64, what: &str) -> Result<()> {
         return Err(crate::Error::invalid(what, format!("{n} layers is more than {MAX_LAYERS}")));
     }
     Ok(())
+}
+
+/// The head every family ends with, as gpu_memory.py builds it: `Linear(in_features,
+/// classes)` over `rows` samples, then (in training only) cross-entropy against the
+/// int64 `labels`.
+fn classify(mut g: Graph, h: ValueId, labels: ValueId, rows: u64, in_features: u64, classes: u64) -> Graph {
+    let logits = g.push(Op::Linear(Linear { rows, in_features, out_features: classes, bias: true, tied_weight: false }), &[h]);
+    g.push(Op::CrossEntropy(CrossEntropy { rows, classes, label_copies: vec![] }), &[logits, labels]);
+    g.train_only_tail = 1;
+    g
 }
 
 /// `input_dim → depth × [Linear(width) + ReLU] → Linear(classes)`; input float
@@ -48,10 +58,7 @@ impl Mlp {
             h = g.push(Op::Act(Act { kind: ActKind::Relu }), &[h]);
             d = self.width;
         }
-        let logits = g.push(Op::Linear(Linear { rows: b, in_features: d, out_features: self.classes, bias: true, tied_weight: false }), &[h]);
-        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
-        g.train_only_tail = 1;
-        Ok(g)
+        Ok(classify(g, h, y, b, d, self.classes))
     }
 
     pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
@@ -114,10 +121,7 @@ impl Cnn {
         }
         h = g.push(Op::GlobalAvgPool(GlobalAvgPool { batch: b, channels: ch }), &[h]);
         h = g.push(Op::View(View), &[h]);
-        let logits = g.push(Op::Linear(Linear { rows: b, in_features: ch, out_features: self.classes, bias: true, tied_weight: false }), &[h]);
-        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
-        g.train_only_tail = 1;
-        Ok(g)
+        Ok(classify(g, h, y, b, ch, self.classes))
     }
 
     pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
@@ -154,10 +158,7 @@ impl LstmNet {
             &[e],
         );
         let last = g.push(Op::SelectLast(SelectLast { out_numel: mul(b, self.hidden)? }), &[h]);
-        let logits = g.push(Op::Linear(Linear { rows: b, in_features: self.hidden, out_features: self.classes, bias: true, tied_weight: false }), &[last]);
-        g.push(Op::CrossEntropy(CrossEntropy { rows: b, classes: self.classes, label_copies: vec![] }), &[logits, y]);
-        g.train_only_tail = 1;
-        Ok(g)
+        Ok(classify(g, last, y, b, self.hidden, self.classes))
     }
 
     pub fn estimate(&self, run: &RunSettings) -> Result<MemoryReport> {
