@@ -101,3 +101,18 @@ fn a_frozen_backbone_has_no_gradients_or_optimizer_state() {
     assert_eq!(frozen.flops_fwd, trainable.flops_fwd);
     assert!(frozen.flops_fwd_bwd < trainable.flops_fwd_bwd, "no weight gradients for the backbone");
 }
+
+#[test]
+fn depthwise_and_separable_applications_lower_to_pytorch() {
+    // PyTorch counts BatchNorm's moving statistics as buffers, plus one
+    // `num_batches_tracked` per BatchNorm; everything Keras trains is a parameter.
+    for name in ["MobileNet", "MobileNetV2", "Xception"] {
+        let m = keras_extra(name);
+        let batchnorms = m["layers"].as_array().unwrap().iter().filter(|l| l["class_name"] == "BatchNormalization").count() as u64;
+        let run = RunSettings { batch: 4, ..Default::default() };
+        let report = formats::memory(&serde_json::to_vec(&m["model_json"]).unwrap(), name, None, &run, None).unwrap();
+        assert_eq!(report.params, m["trainable_params"].as_u64().unwrap(), "{name}");
+        assert_eq!(report.buffers, m["non_trainable_params"].as_u64().unwrap() + batchnorms, "{name}");
+        assert!(report.flops_fwd > 0 && report.peak_bytes > report.breakdown.weights, "{name}");
+    }
+}

@@ -19,10 +19,14 @@ use crate::formats::keras::{Call, Layer, Model, TensorRef};
 use crate::shape::Shape;
 
 /// Classes this lowering knows, for the error that names the rest.
-pub const SUPPORTED: [&str; 19] = [
+pub const SUPPORTED: [&str; 24] = [
     "InputLayer",
+    "Sequential",
+    "Functional",
     "Dense",
     "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "BatchNormalization",
     "LayerNormalization",
     "ReLU",
@@ -39,6 +43,7 @@ pub const SUPPORTED: [&str; 19] = [
     "Concatenate",
     "ZeroPadding2D",
     "Rescaling",
+    "Normalization",
 ];
 
 fn numel(batch: u64, shape: &Shape, location: &str) -> Result<u64> {
@@ -195,7 +200,7 @@ impl Lowering<'_> {
                 }
                 v
             }
-            "Conv2D" => {
+            "Conv2D" | "DepthwiseConv2D" | "SeparableConv2D" => {
                 let (h, w, c) = (dim(in_shape[1])?, dim(in_shape[2])?, dim(in_shape[3])?);
                 let (oh, ow, f) = (dim(out_shape[1])?, dim(out_shape[2])?, dim(out_shape[3])?);
                 let pair = |k: &str| -> (u64, u64) {
@@ -206,9 +211,24 @@ impl Lowering<'_> {
                 // The symmetric padding that gives Keras's output size ('same' = k // 2 at stride 1).
                 let pad = |n: u64, o: u64, k: u64, s: u64| -> Result<u64> { Ok(add(mul(o - 1, s)?, k)?.saturating_sub(n).div_ceil(2)) };
                 let padding = (pad(h, oh, kernel.0, stride.0)?, pad(w, ow, kernel.1, stride.1)?);
-                let groups = cfg.get("groups").and_then(Value::as_u64).unwrap_or(1);
-                let conv = Conv2d { batch: b, in_channels: c, out_channels: f, kernel, stride, padding, groups, bias: bool_of("use_bias", true), in_hw: (h, w) };
-                let mut v = g.push(Op::Conv2d(conv), &inputs);
+                let bias = bool_of("use_bias", true);
+                let conv = |in_channels, out_channels, kernel, stride, padding, groups, bias, in_hw| {
+                    Op::Conv2d(Conv2d { batch: b, in_channels, out_channels, kernel, stride, padding, groups, bias, in_hw })
+                };
+                let mut v = match layer.class_name.as_str() {
+                    "Conv2D" => {
+                        let groups = cfg.get("groups").and_then(Value::as_u64).unwrap_or(1);
+                        g.push(conv(c, f, kernel, stride, padding, groups, bias, (h, w)), &inputs)
+                    }
+                    // A depthwise convolution is a grouped one with a group per input channel.
+                    "DepthwiseConv2D" => g.push(conv(c, f, kernel, stride, padding, c, bias, (h, w)), &inputs),
+                    // SeparableConv2D: depthwise (no bias) then a 1×1 pointwise convolution.
+                    _ => {
+                        let inner = mul(c, cfg.get("depth_multiplier").and_then(Value::as_u64).unwrap_or(1))?;
+                        let d = g.push(conv(c, inner, kernel, stride, padding, c, false, (h, w)), &inputs);
+                        g.push(conv(inner, f, (1, 1), (1, 1), (0, 0), 1, bias, (oh, ow)), &[d])
+                    }
+                };
                 if let Some(kind) = activation_op(str_of("activation"), &here)? {
                     v = g.push(Op::Act(Act { kind }), &[v]);
                 }
@@ -239,7 +259,8 @@ impl Lowering<'_> {
                 g.push(Op::View(View), &[v])
             }
             "Flatten" | "Reshape" => g.push(Op::View(View), &inputs),
-            "Rescaling" => g.push(Op::Mul(Mul), &inputs),
+            // Elementwise arithmetic on the input: a new tensor, nothing to train.
+            "Rescaling" | "Normalization" => g.push(Op::Mul(Mul), &inputs),
             "ZeroPadding2D" => g.push(Op::Copy(Copy { numel: Some(numel(b, out_shape, &here)?) }), &inputs),
             "Embedding" => {
                 let vocab = cfg.get("input_dim").and_then(Value::as_u64).unwrap_or(0);
