@@ -167,6 +167,9 @@ pub struct TransformerArch {
     pub head_transform: bool,
     /// The vocabulary projection has a bias (bert, roberta, distilbert heads).
     pub head_bias: bool,
+    /// bert/roberta heads with untied embeddings keep their own `bias` parameter beside
+    /// the projection's: counted, but unused by the forward (no gradient, no state).
+    pub untied_head_bias: bool,
     /// Image geometry for vision transformers; `None` for text models.
     pub vision: Option<Vision>,
 }

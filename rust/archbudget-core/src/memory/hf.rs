@@ -55,7 +55,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.kind == ArchKind::EncoderDecoder || a.vision.is_some() || a.moe.is_some() || a.parallel_attn || a.cross_attention {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
-            "the memory model lowers decoder-only and encoder-only text transformers (dense MLP, sequential blocks)",
+            "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
         ));
     }
     let rows = mul(b, s)?;
@@ -70,8 +70,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let ln = |rows: u64| -> Op {
         match a.norm {
             NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
-            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm { rows, dim: hsz, bias }),
-            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm { rows, dim: hsz, bias: false }),
+            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm { rows, dim: hsz, weight: true, bias }),
+            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm { rows, dim: hsz, weight: false, bias: false }),
         }
     };
     let lin = |inp: u64, out: u64, bias: bool| Op::Linear(Linear { rows, in_features: inp, out_features: out, bias, tied_weight: false });
@@ -79,7 +79,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     // ---- embeddings
     let mut h = g.push(Op::Embedding(Embedding { tokens: rows, vocab: a.vocab_size, dim: a.embed_dim }), &[ids]);
     if a.embed_dim != hsz {
-        return Err(crate::Error::invalid(a.model_type.as_str(), "embedding projections are not modelled"));
+        return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower embedding projections (word_embed_proj_dim) yet"));
     }
     if a.type_vocab_size > 0 {
         // token_type_ids default to a zero buffer, expanded over the batch
@@ -104,7 +104,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             let sin = g.push(Op::Fill(Fill { numel: n, dtype: None, buffer: Some((a.head_dim / 2, DType::F32)) }), &[]);
             cos_sin = Some((cos, sin));
         }
-        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "this position encoding is not modelled")),
+        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower this position encoding (ALiBi, relative buckets) yet")),
     }
     if !a.pre_norm {
         h = g.push(ln(rows), &[h]);
@@ -166,6 +166,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.push(Op::Attention(attn), &ins)
         };
         let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
+        // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
+        let sandwich = a.pre_norm && a.norms_per_layer == 4;
+        if sandwich {
+            o = g.push(ln(rows), &[o]);
+        }
         if drop.resid > 0.0 {
             o = g.push(Op::Dropout(Dropout { p: drop.resid }), &[o]);
         }
@@ -193,6 +198,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.push(Op::Act(Act { kind: act }), &[f])
         };
         let mut d = g.push(lin(a.intermediate_size, hsz, a.mlp_bias), &[inner]);
+        if sandwich {
+            d = g.push(ln(rows), &[d]);
+        }
         if drop.resid > 0.0 {
             d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
         }
@@ -217,6 +225,15 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     // ---- head and loss
     match a.head {
         HeadKind::CausalLm => {
+            if a.head_transform {
+                // BERT-style LM head: dense + GELU + LayerNorm before the vocabulary projection
+                let t = g.push(lin(hsz, hsz, true), &[h]);
+                let t = g.push(Op::Act(Act { kind: ActKind::Gelu }), &[t]);
+                h = g.push(ln(rows), &[t]);
+            }
+            if a.untied_head_bias {
+                g.push(Op::UnusedParam(UnusedParam { numel: a.vocab_size }), &[]);
+            }
             let logits = g.push(
                 Op::Linear(Linear { rows, in_features: hsz, out_features: a.vocab_size, bias: a.head_bias, tied_weight: a.tie_word_embeddings }),
                 &[h],
@@ -235,7 +252,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.train_only_tail = 2;
             g.infer_output = Some(h);
         }
-        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "only the base and causal-LM heads are modelled")),
+        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower this head yet (base and causal-LM heads only)")),
     }
     let _ = e;
     Ok(g)

@@ -237,7 +237,9 @@ impl Lowering<'_> {
             "BatchNormalization" => g.push(Op::BatchNorm2d(BatchNorm2d { channels: dim(*in_shape.last().unwrap_or(&None))? }), &inputs),
             "LayerNormalization" => {
                 let d = dim(*in_shape.last().unwrap_or(&None))?;
-                g.push(Op::LayerNorm(LayerNorm { rows: numel(b, &in_shape, &here)? / d, dim: d, bias: bool_of("center", true) }), &inputs)
+                let rms = bool_of("rms_scaling", false);
+                let (weight, bias) = (bool_of("scale", true) || rms, bool_of("center", true) && !rms);
+                g.push(Op::LayerNorm(LayerNorm { rows: numel(b, &in_shape, &here)? / d, dim: d, weight, bias }), &inputs)
             }
             "ReLU" => g.push(Op::Act(Act { kind: if cfg.get("max_value").is_some_and(|v| !v.is_null()) { ActKind::Silu } else { ActKind::Relu } }), &inputs),
             "Activation" => match activation_op(str_of("activation"), &here)? {

@@ -52,6 +52,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     if cross_attention && !cfg.flag("is_decoder", false)? {
         return Err(cfg.invalid("add_cross_attention needs is_decoder: true"));
     }
+    let tie = cfg.flag("tie_word_embeddings", true)?;
     Ok(TransformerArch {
         model_type: cfg.model_type.to_string(),
         kind: ArchKind::Encoder,
@@ -78,13 +79,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         position: Position::Learned { rows: max_positions },
         max_positions,
         type_vocab_size: type_vocab,
-        tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
+        tie_word_embeddings: tie,
         moe: None,
         parallel_attn: false,
         cross_attention,
         pooler: (head == HeadKind::Base && !distil).then_some(hidden),
         head_transform: head.has_lm_head(),
         head_bias: head.has_lm_head(),
+        untied_head_bias: head.has_lm_head() && !distil && !tie,
         vision: None,
     })
 }

@@ -63,6 +63,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         pooler: None,
         head_transform: false,
         head_bias: false,
+        untied_head_bias: false,
         vision: None,
     })
 }

@@ -65,6 +65,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         },
         head_transform: false,
         head_bias: false,
+        untied_head_bias: false,
         vision: Some(Vision { image_size, patch_size, num_channels: cfg.dim("num_channels", 3)?, num_patches }),
     })
 }

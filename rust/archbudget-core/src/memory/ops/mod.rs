@@ -24,7 +24,7 @@ pub use loss::{CrossEntropy, SquareMean};
 pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
 pub use pool::{GlobalAvgPool, MaxPool2d};
 pub use recurrent::Lstm;
-pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, SelectLast, View};
+pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, SelectLast, UnusedParam, View};
 
 use super::graph::DType;
 use super::{Precision, Result};
@@ -53,6 +53,7 @@ pub enum Op {
     Mul(Mul),
     SelectLast(SelectLast),
     Fill(Fill),
+    UnusedParam(UnusedParam),
     Rotary(Rotary),
 }
 
@@ -80,6 +81,7 @@ impl Op {
             Op::Mul(o) => o.lower(cx),
             Op::SelectLast(o) => o.lower(cx),
             Op::Fill(o) => o.lower(cx),
+            Op::UnusedParam(o) => o.lower(cx),
             Op::Rotary(o) => o.lower(cx),
         }
     }

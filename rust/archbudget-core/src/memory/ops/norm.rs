@@ -37,20 +37,23 @@ impl BatchNorm2d {
 
 /// `nn.LayerNorm(dim)` over `rows` rows.
 ///
-/// Weights: γ (dim), β (dim, when `bias`). Under autocast layer_norm is an fp32 op: a
+/// Weights: γ (dim, when `weight`: `elementwise_affine`), β (dim, when `bias`). Under autocast layer_norm is an fp32 op: a
 /// bf16 input is cast to fp32 first and the output is fp32. Saves the input, mean and
 /// rstd (rows fp32 each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerNorm {
     pub rows: u64,
     pub dim: u64,
+    pub weight: bool,
     pub bias: bool,
 }
 
 impl LayerNorm {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let mut c = Cost::default();
-        c.params.push(Param::new(self.dim, AmpCast::No));
+        if self.weight {
+            c.params.push(Param::new(self.dim, AmpCast::No));
+        }
         if self.bias {
             c.params.push(Param::new(self.dim, AmpCast::No));
         }

@@ -1,5 +1,5 @@
 //! Tensor plumbing: views, copies, casts, residual adds, products, slicing.
-use super::{bytes, Cost, Ctx, Out};
+use super::{bytes, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -107,6 +107,19 @@ impl Fill {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dtype = self.dtype.unwrap_or(cx.param_dtype());
         Ok(Cost { out: Some(Out::New { numel: self.numel, dtype }), buffers: self.buffer.into_iter().collect(), ..Cost::default() })
+    }
+}
+
+/// A parameter the forward never reads (bert's untied head `bias`): counted with the
+/// weights; it gets no gradient, so the optimizer keeps no state for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedParam {
+    pub numel: u64,
+}
+
+impl UnusedParam {
+    pub fn lower(&self, _cx: &Ctx) -> Result<Cost> {
+        Ok(Cost { params: vec![Param::new(self.numel, AmpCast::No)], ..Cost::default() })
     }
 }
 
