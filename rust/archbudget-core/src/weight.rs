@@ -62,9 +62,9 @@ pub fn explain(class_name: &str, weights: &[Weight], location: &str) -> Result<S
     let terms: Vec<String> = weights
         .iter()
         .map(|w| {
-            // Sub-layer weights (`query/kernel`) are named; a plain kernel or bias is
-            // clear from its labels alone.
-            let formula = if w.name.contains('/') { format!("{} ({})", w.name, w.formula()) } else { w.formula() };
+            // Sub-layer weights (`query/kernel`, `q_proj.weight`) are named; a plain
+            // kernel or bias is clear from its labels alone.
+            let formula = if w.name.contains(['/', '.']) { format!("{} ({})", w.name, w.formula()) } else { w.formula() };
             if w.trainable {
                 formula
             } else {

@@ -161,7 +161,11 @@ fn rows_are_modules_with_explanations() {
     let head = s.layers.last().unwrap();
     assert_eq!((head.name.as_str(), head.params), ("lm_head", 0));
     assert!(head.explain.contains("tied to model.embed_tokens.weight"), "{}", head.explain);
-    assert!(s.layers[1].explain.starts_with("LlamaAttention: 4096 heads×head_dim × 4096 hidden + "));
+    assert!(
+        s.layers[1].explain.starts_with("LlamaAttention: q_proj.weight (4096 heads×head_dim × 4096 hidden) + k_proj.weight ("),
+        "{}",
+        s.layers[1].explain
+    );
 }
 
 fn err(config: Value, head: Option<Head>) -> Error {
