@@ -162,14 +162,17 @@ pub struct TransformerArch {
     /// Output width of the tanh pooler on the first token (bert/roberta/vit `AutoModel`);
     /// `None` when the class has no pooler.
     pub pooler: Option<u64>,
-    /// The LM head has a `dense + norm` transform before the vocabulary projection
-    /// (bert, roberta, distilbert heads).
-    pub head_transform: bool,
-    /// The vocabulary projection has a bias (bert, roberta, distilbert heads).
-    pub head_bias: bool,
-    /// bert/roberta heads with untied embeddings keep their own `bias` parameter beside
-    /// the projection's: counted, but unused by the forward (no gradient, no state).
-    pub untied_head_bias: bool,
+    /// A BERT-style LM head (bert, roberta, distilbert): a `dense + norm` transform before
+    /// a biased vocabulary projection; `None` for a plain projection or no LM head.
+    pub mlm_head: Option<MlmHead>,
     /// Image geometry for vision transformers; `None` for text models.
     pub vision: Option<Vision>,
+}
+
+/// What a BERT-style LM head adds to the vocabulary projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MlmHead {
+    /// With untied embeddings bert/roberta keep the head's own `bias` parameter beside
+    /// the projection's: counted, but unused by the forward (no gradient, no state).
+    pub untied_bias: bool,
 }

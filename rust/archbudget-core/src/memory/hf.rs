@@ -225,17 +225,17 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     // ---- head and loss
     match a.head {
         HeadKind::CausalLm => {
-            if a.head_transform {
+            if a.mlm_head.is_some() {
                 // BERT-style LM head: dense + GELU + LayerNorm before the vocabulary projection
                 let t = g.push(lin(hsz, hsz, true), &[h]);
                 let t = g.push(Op::Act(Act { kind: ActKind::Gelu }), &[t]);
                 h = g.push(ln(rows), &[t]);
             }
-            if a.untied_head_bias {
+            if a.mlm_head.is_some_and(|m| m.untied_bias) {
                 g.push(Op::UnusedParam(UnusedParam { numel: a.vocab_size }), &[]);
             }
             let logits = g.push(
-                Op::Linear(Linear { rows, in_features: hsz, out_features: a.vocab_size, bias: a.head_bias, tied_weight: a.tie_word_embeddings }),
+                Op::Linear(Linear { rows, in_features: hsz, out_features: a.vocab_size, bias: a.mlm_head.is_some(), tied_weight: a.tie_word_embeddings }),
                 &[h],
             );
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);

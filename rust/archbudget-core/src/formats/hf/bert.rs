@@ -11,7 +11,7 @@
 //! Mirrors: `modeling_bert.py` (`BertModel`, `BertLMHeadModel`), `modeling_roberta.py`
 //! (`RobertaForCausalLM`, whose positions are used as is), `modeling_distilbert.py`
 //! (`DistilBertForMaskedLM`, the type having no causal-LM class) of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, MlmHead, NormKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -84,9 +84,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: false,
         cross_attention,
         pooler: (head == HeadKind::Base && !distil).then_some(hidden),
-        head_transform: head.has_lm_head(),
-        head_bias: head.has_lm_head(),
-        untied_head_bias: head.has_lm_head() && !distil && !tie,
+        mlm_head: head.has_lm_head().then_some(MlmHead { untied_bias: !distil && !tie }),
         vision: None,
     })
 }

@@ -53,9 +53,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: false,
         cross_attention: cfg.flag("add_cross_attention", false)?,
         pooler: None,
-        head_transform: false,
-        head_bias: false,
-        untied_head_bias: false,
+        mlm_head: None,
         vision: None,
     })
 }

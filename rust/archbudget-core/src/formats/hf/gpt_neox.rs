@@ -49,9 +49,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: cfg.flag("use_parallel_residual", true)?,
         cross_attention: false,
         pooler: None,
-        head_transform: false,
-        head_bias: false,
-        untied_head_bias: false,
+        mlm_head: None,
         vision: None,
     })
 }

@@ -64,9 +64,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: false,
         cross_attention: true,
         pooler: None,
-        head_transform: false,
-        head_bias: false,
-        untied_head_bias: false,
+        mlm_head: None,
         vision: None,
     })
 }

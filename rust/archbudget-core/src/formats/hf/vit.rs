@@ -63,9 +63,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             0 => Some(hidden),
             n => Some(n),
         },
-        head_transform: false,
-        head_bias: false,
-        untied_head_bias: false,
+        mlm_head: None,
         vision: Some(Vision { image_size, patch_size, num_channels: cfg.dim("num_channels", 3)?, num_patches }),
     })
 }
