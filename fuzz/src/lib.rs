@@ -30,22 +30,38 @@ pub fn model(data: &[u8]) {
     for head in [None, Some(Head::Base), Some(Head::CausalLm)] {
         check(formats::summary(data, "fuzz.json", head));
     }
-    let train = RunSettings { batch: 2, ..RunSettings::default() };
+    let train = RunSettings {
+        batch: 2,
+        ..RunSettings::default()
+    };
     check(formats::memory(data, "fuzz.json", None, &train, Some(16)));
-    let infer = RunSettings { mode: Mode::Infer, batch: 3, precision: Precision::AmpBf16, ..RunSettings::default() };
+    let infer = RunSettings {
+        mode: Mode::Infer,
+        batch: 3,
+        precision: Precision::AmpBf16,
+        ..RunSettings::default()
+    };
     check(formats::memory(data, "fuzz.json", None, &infer, None));
 }
 
 /// Space TOML: parse, count, and sweep at most `SWEEP_CAP` candidates plainly and ranked.
 pub fn space(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let loader = |_: &str| Ok(TEMPLATE.to_vec());
     let parsed = Space::from_toml(text, "fuzz.toml", &loader);
     check(parsed.as_ref().map(|_| ()).map_err(Clone::clone));
     let Ok(space) = parsed else { return };
     let range = Some((0, space.size.min(SWEEP_CAP)));
     check(space::count(&space, range));
-    check(space::sweep(&space, &SweepOptions { range, ..SweepOptions::default() }));
+    check(space::sweep(
+        &space,
+        &SweepOptions {
+            range,
+            ..SweepOptions::default()
+        },
+    ));
     let ranked = SweepOptions {
         max_params: Some(1 << 40),
         sort: Some("params".into()),
@@ -55,5 +71,13 @@ pub fn space(data: &[u8]) {
         ..SweepOptions::default()
     };
     check(space::sweep(&space, &ranked));
-    check(space::sweep(&space, &SweepOptions { pareto: true, max_memory: Some(1 << 50), range, ..SweepOptions::default() }));
+    check(space::sweep(
+        &space,
+        &SweepOptions {
+            pareto: true,
+            max_memory: Some(1 << 50),
+            range,
+            ..SweepOptions::default()
+        },
+    ));
 }

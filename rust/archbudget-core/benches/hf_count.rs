@@ -14,7 +14,10 @@ fn time(label: &str, iters: u32, mut f: impl FnMut()) {
     for _ in 0..iters {
         f();
     }
-    println!("{label:<28} {:>10.0} ns/count", start.elapsed().as_nanos() as f64 / f64::from(iters));
+    println!(
+        "{label:<28} {:>10.0} ns/count",
+        start.elapsed().as_nanos() as f64 / f64::from(iters)
+    );
 }
 
 fn main() {

@@ -12,7 +12,13 @@ fn runs() -> Vec<RunSettings> {
         for precision in [Precision::Fp32, Precision::AmpBf16, Precision::Bf16] {
             for optimizer in [Optimizer::Sgd, Optimizer::AdamW] {
                 for batch in [32, 256, 4096] {
-                    v.push(RunSettings { mode, precision, optimizer, batch, ..RunSettings::default() });
+                    v.push(RunSettings {
+                        mode,
+                        precision,
+                        optimizer,
+                        batch,
+                        ..RunSettings::default()
+                    });
                 }
             }
         }
@@ -40,11 +46,44 @@ fn main() {
         let mut s = 0;
         for depth in [2, 8] {
             for width in [512, 4096] {
-                s += Mlp { input_dim: 784, depth, width, classes: 10 }.estimate(r).unwrap().peak_bytes;
+                s += Mlp {
+                    input_dim: 784,
+                    depth,
+                    width,
+                    classes: 10,
+                }
+                .estimate(r)
+                .unwrap()
+                .peak_bytes;
             }
         }
         s
     });
-    time("cnn", 1, |r| Cnn { image: 64, channels: 3, stages: 3, convs: 2, filters: 32, batchnorm: true, classes: 100 }.estimate(r).unwrap().peak_bytes);
-    time("lstm", 1, |r| LstmNet { vocab: 20000, embed: 256, hidden: 512, layers: 2, seq: 128, classes: 5 }.estimate(r).unwrap().peak_bytes);
+    time("cnn", 1, |r| {
+        Cnn {
+            image: 64,
+            channels: 3,
+            stages: 3,
+            convs: 2,
+            filters: 32,
+            batchnorm: true,
+            classes: 100,
+        }
+        .estimate(r)
+        .unwrap()
+        .peak_bytes
+    });
+    time("lstm", 1, |r| {
+        LstmNet {
+            vocab: 20000,
+            embed: 256,
+            hidden: 512,
+            layers: 2,
+            seq: 128,
+            classes: 5,
+        }
+        .estimate(r)
+        .unwrap()
+        .peak_bytes
+    });
 }

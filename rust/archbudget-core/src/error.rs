@@ -12,10 +12,18 @@ pub enum Error {
     Parse { location: String, message: String },
     /// A Keras layer class the core has no rule for.
     #[error("{location}: unknown layer class '{class_name}' (supported: {supported})")]
-    UnknownLayer { location: String, class_name: String, supported: String },
+    UnknownLayer {
+        location: String,
+        class_name: String,
+        supported: String,
+    },
     /// A transformers `model_type` the core has no rule for.
     #[error("{location}: unknown model_type '{model_type}' (supported: {supported})")]
-    UnknownModelType { location: String, model_type: String, supported: String },
+    UnknownModelType {
+        location: String,
+        model_type: String,
+        supported: String,
+    },
     /// A missing key, a value of the wrong type, or a non-positive dimension.
     #[error("{location}: {message}")]
     InvalidValue { location: String, message: String },
@@ -35,16 +43,28 @@ pub enum Error {
 
 impl Error {
     pub fn parse(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Parse { location: location.into(), message: message.into() }
+        Error::Parse {
+            location: location.into(),
+            message: message.into(),
+        }
     }
     pub fn invalid(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidValue { location: location.into(), message: message.into() }
+        Error::InvalidValue {
+            location: location.into(),
+            message: message.into(),
+        }
     }
     pub fn shape(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Shape { location: location.into(), message: message.into() }
+        Error::Shape {
+            location: location.into(),
+            message: message.into(),
+        }
     }
     pub fn overflow(location: impl Into<String>, what: impl Into<String>) -> Self {
-        Error::Overflow { location: location.into(), what: what.into() }
+        Error::Overflow {
+            location: location.into(),
+            what: what.into(),
+        }
     }
 
     /// Stable name of the variant, used for the Python exception class.
@@ -64,9 +84,11 @@ impl Error {
 
 /// Checked multiply-add helpers: counts and bytes never wrap.
 pub fn mul(a: u64, b: u64, location: &str, what: &str) -> Result<u64> {
-    a.checked_mul(b).ok_or_else(|| Error::overflow(location, what))
+    a.checked_mul(b)
+        .ok_or_else(|| Error::overflow(location, what))
 }
 
 pub fn add(a: u64, b: u64, location: &str, what: &str) -> Result<u64> {
-    a.checked_add(b).ok_or_else(|| Error::overflow(location, what))
+    a.checked_add(b)
+        .ok_or_else(|| Error::overflow(location, what))
 }

@@ -23,7 +23,11 @@ pub struct Weight {
 
 impl Weight {
     pub fn new(name: impl Into<String>, dims: Vec<Dim>) -> Self {
-        Weight { name: name.into(), dims, trainable: true }
+        Weight {
+            name: name.into(),
+            dims,
+            trainable: true,
+        }
     }
 
     pub fn frozen(mut self) -> Self {
@@ -32,12 +36,18 @@ impl Weight {
     }
 
     pub fn numel(&self, location: &str) -> Result<u64> {
-        self.dims.iter().try_fold(1u64, |acc, d| mul(acc, d.size, location, "parameter count"))
+        self.dims
+            .iter()
+            .try_fold(1u64, |acc, d| mul(acc, d.size, location, "parameter count"))
     }
 
     /// `3 kh × 3 kw × 16 in_channels × 32 filters`
     pub fn formula(&self) -> String {
-        self.dims.iter().map(|d| format!("{} {}", d.size, d.label)).collect::<Vec<_>>().join(" × ")
+        self.dims
+            .iter()
+            .map(|d| format!("{} {}", d.size, d.label))
+            .collect::<Vec<_>>()
+            .join(" × ")
     }
 }
 
@@ -46,10 +56,18 @@ pub fn totals(weights: &[Weight], location: &str) -> Result<(u64, u64, u64)> {
     let (mut trainable, mut frozen) = (0u64, 0u64);
     for w in weights {
         let n = w.numel(location)?;
-        let slot = if w.trainable { &mut trainable } else { &mut frozen };
-        *slot = slot.checked_add(n).ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
+        let slot = if w.trainable {
+            &mut trainable
+        } else {
+            &mut frozen
+        };
+        *slot = slot
+            .checked_add(n)
+            .ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
     }
-    let all = trainable.checked_add(frozen).ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
+    let all = trainable
+        .checked_add(frozen)
+        .ok_or_else(|| crate::Error::overflow(location, "parameter count"))?;
     Ok((all, trainable, frozen))
 }
 
@@ -64,7 +82,11 @@ pub fn explain(class_name: &str, weights: &[Weight], location: &str) -> Result<S
         .map(|w| {
             // Sub-layer weights (`query/kernel`, `q_proj.weight`) are named; a plain
             // kernel or bias is clear from its labels alone.
-            let formula = if w.name.contains(['/', '.']) { format!("{} ({})", w.name, w.formula()) } else { w.formula() };
+            let formula = if w.name.contains(['/', '.']) {
+                format!("{} ({})", w.name, w.formula())
+            } else {
+                w.formula()
+            };
             if w.trainable {
                 formula
             } else {

@@ -23,7 +23,9 @@ fn count(config: &Value, head: Option<Head>, what: &str) -> Summary {
 fn check(row: &Value, config: &Value, failures: &mut Vec<String>) {
     let name = row["name"].as_str().unwrap();
     let mut expect = |head: Option<Head>, params: &Value, class: &Value| {
-        let Some(params) = params.as_u64() else { return };
+        let Some(params) = params.as_u64() else {
+            return;
+        };
         let s = count(config, head, name);
         if s.total_params != params || s.trainable_params != params || s.non_trainable_params != 0 {
             failures.push(format!("{name} {head:?}: {} != {params}", s.total_params));
@@ -35,11 +37,27 @@ fn check(row: &Value, config: &Value, failures: &mut Vec<String>) {
     expect(Some(Head::Base), &row["base_params"], &row["base_class"]);
     // hf_known_dev.json names the AutoModelForCausalLM count; hf_extra.json also the
     // LM-head class counted where the type has no causal LM.
-    let lm = if row["lm_params"].is_null() { "causal_lm" } else { "lm" };
-    expect(Some(Head::CausalLm), &row[format!("{lm}_params")], &row[format!("{lm}_class")]);
+    let lm = if row["lm_params"].is_null() {
+        "causal_lm"
+    } else {
+        "lm"
+    };
+    expect(
+        Some(Head::CausalLm),
+        &row[format!("{lm}_params")],
+        &row[format!("{lm}_class")],
+    );
     // SPEC.md: without --head, causal_lm where the type has a causal-LM class, else base.
-    let default = if row["causal_lm_params"].is_null() { "base" } else { "causal_lm" };
-    expect(None, &row[format!("{default}_params")], &row[format!("{default}_class")]);
+    let default = if row["causal_lm_params"].is_null() {
+        "base"
+    } else {
+        "causal_lm"
+    };
+    expect(
+        None,
+        &row[format!("{default}_params")],
+        &row[format!("{default}_class")],
+    );
 }
 
 #[test]
@@ -60,8 +78,12 @@ fn extra_rows_exact() {
     for row in &rows {
         check(row, &row["config"], &mut failures);
     }
-    let types: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["model_type"].as_str().unwrap()).collect();
-    let supported: std::collections::BTreeSet<&str> = supported_model_types().iter().copied().collect();
+    let types: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["model_type"].as_str().unwrap())
+        .collect();
+    let supported: std::collections::BTreeSet<&str> =
+        supported_model_types().iter().copied().collect();
     assert_eq!(types, supported, "every supported type has fixtures");
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -75,7 +97,9 @@ fn extra_rows_match_modules() {
     for row in rows("hf_extra.json") {
         let name = row["name"].as_str().unwrap();
         for (key, head) in [("base", Head::Base), ("lm", Head::CausalLm)] {
-            let Some(modules) = row["modules"][key].as_object() else { continue };
+            let Some(modules) = row["modules"][key].as_object() else {
+                continue;
+            };
             let s = count(&row["config"], Some(head), name);
             for r in &s.layers {
                 let Some(module) = modules.get(&r.name) else {
@@ -83,7 +107,10 @@ fn extra_rows_match_modules() {
                     continue;
                 };
                 if module[0] != r.class_name.as_str() {
-                    failures.push(format!("{name} {key}: {} is {} not {}", r.name, module[0], r.class_name));
+                    failures.push(format!(
+                        "{name} {key}: {} is {} not {}",
+                        r.name, module[0], r.class_name
+                    ));
                 }
                 if r.explain.contains("tied to") {
                     continue;
@@ -96,7 +123,10 @@ fn extra_rows_match_modules() {
                     .sum();
                 let expected = module[1].as_u64().unwrap() - nested;
                 if r.params != expected {
-                    failures.push(format!("{name} {key}: row {} has {} params, module {expected}", r.name, r.params));
+                    failures.push(format!(
+                        "{name} {key}: row {} has {} params, module {expected}",
+                        r.name, r.params
+                    ));
                 }
                 checked += 1;
             }
@@ -112,8 +142,14 @@ fn full_to_dict_configs_count_the_same() {
     let sparse = json!({"model_type": "llama", "vocab_size": 128256, "hidden_size": 4096,
         "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
         "num_key_value_heads": 8, "max_position_embeddings": 8192});
-    assert_eq!(count(&sparse, Some(Head::Base), "llama-3-8b").total_params, 7_504_924_672);
-    assert_eq!(count(&sparse, None, "llama-3-8b").total_params, 8_030_261_248);
+    assert_eq!(
+        count(&sparse, Some(Head::Base), "llama-3-8b").total_params,
+        7_504_924_672
+    );
+    assert_eq!(
+        count(&sparse, None, "llama-3-8b").total_params,
+        8_030_261_248
+    );
 }
 
 #[test]
@@ -122,7 +158,14 @@ fn arch_describes_the_model() {
     let a = arch(&mixtral, None, "c.json").unwrap();
     assert_eq!((a.num_heads, a.num_kv_heads, a.head_dim), (32, 8, 128));
     let moe = a.moe.expect("mixtral is sparse");
-    assert_eq!((moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size), (8, 2, 14336));
+    assert_eq!(
+        (
+            moe.num_experts,
+            moe.experts_per_token,
+            moe.expert_intermediate_size
+        ),
+        (8, 2, 14336)
+    );
     assert_eq!(a.head, HeadKind::CausalLm);
 
     let moe = arch(
@@ -137,32 +180,84 @@ fn arch_describes_the_model() {
     assert_eq!(moe.dense_layers, vec![0, 2, 3]);
     assert_eq!(moe.shared_expert_intermediate_size, 5632);
 
-    let opt = arch(&json!({"model_type": "opt", "word_embed_proj_dim": 512}), None, "c.json").unwrap();
+    let opt = arch(
+        &json!({"model_type": "opt", "word_embed_proj_dim": 512}),
+        None,
+        "c.json",
+    )
+    .unwrap();
     assert_eq!(opt.position, Position::Learned { rows: 2050 });
     assert_eq!((opt.embed_dim, opt.hidden_size), (512, 768));
 
-    let t5 = arch(&json!({"model_type": "t5", "num_decoder_layers": 3}), Some(Head::CausalLm), "c.json").unwrap();
-    assert_eq!((t5.num_layers, t5.num_decoder_layers, t5.head), (6, 3, HeadKind::Seq2SeqLm));
+    let t5 = arch(
+        &json!({"model_type": "t5", "num_decoder_layers": 3}),
+        Some(Head::CausalLm),
+        "c.json",
+    )
+    .unwrap();
+    assert_eq!(
+        (t5.num_layers, t5.num_decoder_layers, t5.head),
+        (6, 3, HeadKind::Seq2SeqLm)
+    );
     assert!(t5.tie_word_embeddings);
 
     let vit = arch(&json!({"model_type": "vit"}), None, "c.json").unwrap();
-    assert_eq!((vit.head, vit.max_positions, vit.pooler), (HeadKind::Base, 197, Some(768)));
-    assert_eq!(arch(&json!({"model_type": "bert"}), None, "c.json").unwrap().pooler, None);
-    assert_eq!(arch(&json!({"model_type": "distilbert"}), None, "c.json").unwrap().head, HeadKind::Base);
-    assert_eq!(arch(&json!({"model_type": "distilbert"}), Some(Head::CausalLm), "c.json").unwrap().head, HeadKind::MaskedLm);
+    assert_eq!(
+        (vit.head, vit.max_positions, vit.pooler),
+        (HeadKind::Base, 197, Some(768))
+    );
+    assert_eq!(
+        arch(&json!({"model_type": "bert"}), None, "c.json")
+            .unwrap()
+            .pooler,
+        None
+    );
+    assert_eq!(
+        arch(&json!({"model_type": "distilbert"}), None, "c.json")
+            .unwrap()
+            .head,
+        HeadKind::Base
+    );
+    assert_eq!(
+        arch(
+            &json!({"model_type": "distilbert"}),
+            Some(Head::CausalLm),
+            "c.json"
+        )
+        .unwrap()
+        .head,
+        HeadKind::MaskedLm
+    );
 }
 
 #[test]
 fn rows_are_modules_with_explanations() {
-    let s = count(&json!({"model_type": "llama", "num_hidden_layers": 2, "tie_word_embeddings": true}), None, "l");
+    let s = count(
+        &json!({"model_type": "llama", "num_hidden_layers": 2, "tie_word_embeddings": true}),
+        None,
+        "l",
+    );
     let names: Vec<&str> = s.layers.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names[..3], ["model.embed_tokens", "model.layers.0.self_attn", "model.layers.0.mlp"]);
+    assert_eq!(
+        names[..3],
+        [
+            "model.embed_tokens",
+            "model.layers.0.self_attn",
+            "model.layers.0.mlp"
+        ]
+    );
     assert_eq!(s.layers[1].class_name, "LlamaAttention");
     let head = s.layers.last().unwrap();
     assert_eq!((head.name.as_str(), head.params), ("lm_head", 0));
-    assert!(head.explain.contains("tied to model.embed_tokens.weight"), "{}", head.explain);
     assert!(
-        s.layers[1].explain.starts_with("LlamaAttention: q_proj.weight (4096 heads×head_dim × 4096 hidden) + k_proj.weight ("),
+        head.explain.contains("tied to model.embed_tokens.weight"),
+        "{}",
+        head.explain
+    );
+    assert!(
+        s.layers[1].explain.starts_with(
+            "LlamaAttention: q_proj.weight (4096 heads×head_dim × 4096 hidden) + k_proj.weight ("
+        ),
         "{}",
         s.layers[1].explain
     );
@@ -175,8 +270,15 @@ fn err(config: Value, head: Option<Head>) -> Error {
 #[test]
 fn errors_name_the_key() {
     match err(json!({"model_type": "llama4_vision"}), None) {
-        Error::UnknownModelType { location, model_type, supported } => {
-            assert_eq!((location.as_str(), model_type.as_str()), ("cfg.json", "llama4_vision"));
+        Error::UnknownModelType {
+            location,
+            model_type,
+            supported,
+        } => {
+            assert_eq!(
+                (location.as_str(), model_type.as_str()),
+                ("cfg.json", "llama4_vision")
+            );
             assert!(supported.contains("mixtral") && supported.contains("vit"));
         }
         other => panic!("{other:?}"),
@@ -188,15 +290,39 @@ fn errors_name_the_key() {
     assert!(message(err(json!({"hidden_size": 8}), None)).contains("'model_type'"));
     assert!(message(err(json!([1, 2]), None)).contains("JSON object"));
     let m = message(err(json!({"model_type": "llama", "hidden_size": 0}), None));
-    assert!(m.starts_with("cfg.json: ") && m.contains("'hidden_size'"), "{m}");
+    assert!(
+        m.starts_with("cfg.json: ") && m.contains("'hidden_size'"),
+        "{m}"
+    );
     assert!(message(err(json!({"model_type": "gpt2", "n_layer": -3}), None)).contains("'n_layer'"));
-    assert!(message(err(json!({"model_type": "bert", "hidden_size": 768.5}), None)).contains("'hidden_size'"));
-    assert!(message(err(json!({"model_type": "llama", "vocab_size": "32000"}), None)).contains("'vocab_size'"));
-    assert!(message(err(json!({"model_type": "opt", "enable_bias": "yes"}), None)).contains("'enable_bias'"));
-    assert!(message(err(json!({"model_type": "t5", "feed_forward_proj": "gated-gelu-x"}), None))
-        .contains("feed_forward_proj"));
-    assert!(message(err(json!({"model_type": "gpt2", "n_embd": 100, "n_head": 12}), None)).contains("n_head"));
-    assert!(message(err(json!({"model_type": "vit"}), Some(Head::CausalLm))).contains("head 'base'"));
+    assert!(message(err(
+        json!({"model_type": "bert", "hidden_size": 768.5}),
+        None
+    ))
+    .contains("'hidden_size'"));
+    assert!(message(err(
+        json!({"model_type": "llama", "vocab_size": "32000"}),
+        None
+    ))
+    .contains("'vocab_size'"));
+    assert!(message(err(
+        json!({"model_type": "opt", "enable_bias": "yes"}),
+        None
+    ))
+    .contains("'enable_bias'"));
+    assert!(message(err(
+        json!({"model_type": "t5", "feed_forward_proj": "gated-gelu-x"}),
+        None
+    ))
+    .contains("feed_forward_proj"));
+    assert!(message(err(
+        json!({"model_type": "gpt2", "n_embd": 100, "n_head": 12}),
+        None
+    ))
+    .contains("n_head"));
+    assert!(
+        message(err(json!({"model_type": "vit"}), Some(Head::CausalLm))).contains("head 'base'")
+    );
 }
 
 #[test]
@@ -214,7 +340,10 @@ fn huge_values_overflow_cleanly() {
     }
     // Every block is a row: absurd depths are refused before any is built.
     let e = err(json!({"model_type": "gpt2", "n_layer": 1u64 << 40}), None);
-    assert!(matches!(e, Error::InvalidValue { .. }) && e.to_string().contains("'n_layer'"), "{e:?}");
+    assert!(
+        matches!(e, Error::InvalidValue { .. }) && e.to_string().contains("'n_layer'"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -222,11 +351,21 @@ fn counting_only_gives_the_summary_totals() {
     for file in ["hf_known_dev.json", "hf_extra.json"] {
         for row in rows(file) {
             for head in [None, Some(Head::Base)] {
-                let full = archbudget_core::formats::hf::summarize(&row["config"], head, "c").unwrap();
-                let (counted, _) = archbudget_core::formats::hf::count(&row["config"], head, "c").unwrap();
+                let full =
+                    archbudget_core::formats::hf::summarize(&row["config"], head, "c").unwrap();
+                let (counted, _) =
+                    archbudget_core::formats::hf::count(&row["config"], head, "c").unwrap();
                 assert_eq!(
-                    (counted.total_params, counted.trainable_params, counted.non_trainable_params),
-                    (full.total_params, full.trainable_params, full.non_trainable_params)
+                    (
+                        counted.total_params,
+                        counted.trainable_params,
+                        counted.non_trainable_params
+                    ),
+                    (
+                        full.total_params,
+                        full.trainable_params,
+                        full.non_trainable_params
+                    )
                 );
             }
         }

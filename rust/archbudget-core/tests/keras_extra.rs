@@ -17,11 +17,23 @@ fn every_extra_model_matches_keras() {
 
 #[test]
 fn keras_archives_are_read() {
-    for (file, totals) in [("mlp_bn.keras", (163, 147, 16)), ("bigru.keras", (282, 282, 0))] {
-        let path = format!("{}/../../tests/data/keras/{file}", env!("CARGO_MANIFEST_DIR"));
+    for (file, totals) in [
+        ("mlp_bn.keras", (163, 147, 16)),
+        ("bigru.keras", (282, 282, 0)),
+    ] {
+        let path = format!(
+            "{}/../../tests/data/keras/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let bytes = std::fs::read(&path).unwrap();
-        let s = keras::read(&bytes, file).and_then(|m| keras::summarize(&m, file)).unwrap();
-        assert_eq!((s.total_params, s.trainable_params, s.non_trainable_params), totals, "{file}");
+        let s = keras::read(&bytes, file)
+            .and_then(|m| keras::summarize(&m, file))
+            .unwrap();
+        assert_eq!(
+            (s.total_params, s.trainable_params, s.non_trainable_params),
+            totals,
+            "{file}"
+        );
     }
 }
 
@@ -31,7 +43,8 @@ fn summarize(model: &Value) -> Result<archbudget_core::summary::Summary, Error> 
 }
 
 fn sequential(input: Value, layers: Vec<Value>) -> Value {
-    let mut all = vec![json!({"class_name": "InputLayer", "config": {"name": "in", "batch_shape": input}})];
+    let mut all =
+        vec![json!({"class_name": "InputLayer", "config": {"name": "in", "batch_shape": input}})];
     all.extend(layers);
     json!({"class_name": "Sequential", "config": {"name": "m", "layers": all}})
 }
@@ -53,7 +66,11 @@ fn called(class_name: &str, name: &str, config: Value, inputs: &[&str]) -> Value
     let mut config = config;
     config["name"] = json!(name);
     let args: Vec<Value> = inputs.iter().map(|i| tensor(i)).collect();
-    let args = if args.len() == 1 { args[0].clone() } else { Value::Array(args) };
+    let args = if args.len() == 1 {
+        args[0].clone()
+    } else {
+        Value::Array(args)
+    };
     json!({"class_name": class_name, "name": name, "config": config,
            "inbound_nodes": [{"args": [args], "kwargs": {}}]})
 }
@@ -64,9 +81,16 @@ fn input(name: &str, shape: Value) -> Value {
 
 #[test]
 fn unknown_class_names_the_layer() {
-    let m = sequential(json!([null, 4]), vec![layer("FancyDense", json!({"name": "fancy_1", "units": 3}))]);
+    let m = sequential(
+        json!([null, 4]),
+        vec![layer("FancyDense", json!({"name": "fancy_1", "units": 3}))],
+    );
     match summarize(&m).unwrap_err() {
-        Error::UnknownLayer { location, class_name, supported } => {
+        Error::UnknownLayer {
+            location,
+            class_name,
+            supported,
+        } => {
             assert!(location.contains("fancy_1"), "{location}");
             assert_eq!(class_name, "FancyDense");
             assert!(supported.contains("Dense"));
@@ -77,18 +101,30 @@ fn unknown_class_names_the_layer() {
 
 #[test]
 fn missing_units_is_an_invalid_value_naming_layer_and_key() {
-    let m = sequential(json!([null, 4]), vec![layer("Dense", json!({"name": "head"}))]);
+    let m = sequential(
+        json!([null, 4]),
+        vec![layer("Dense", json!({"name": "head"}))],
+    );
     let e = summarize(&m).unwrap_err();
     assert!(matches!(e, Error::InvalidValue { .. }), "{e:?}");
     let text = e.to_string();
     assert!(text.contains("head") && text.contains("units"), "{text}");
-    let m = sequential(json!([null, 4]), vec![layer("Dense", json!({"name": "head", "units": 0}))]);
-    assert!(matches!(summarize(&m).unwrap_err(), Error::InvalidValue { .. }));
+    let m = sequential(
+        json!([null, 4]),
+        vec![layer("Dense", json!({"name": "head", "units": 0}))],
+    );
+    assert!(matches!(
+        summarize(&m).unwrap_err(),
+        Error::InvalidValue { .. }
+    ));
 }
 
 #[test]
 fn kernel_larger_than_valid_input_is_a_shape_error() {
-    let conv = layer("Conv2D", json!({"name": "big_conv", "filters": 4, "kernel_size": 7, "padding": "valid"}));
+    let conv = layer(
+        "Conv2D",
+        json!({"name": "big_conv", "filters": 4, "kernel_size": 7, "padding": "valid"}),
+    );
     let e = summarize(&sequential(json!([null, 5, 5, 3]), vec![conv])).unwrap_err();
     assert!(matches!(e, Error::Shape { .. }), "{e:?}");
     assert!(e.to_string().contains("big_conv"), "{e}");
@@ -124,12 +160,21 @@ fn cycles_and_missing_layers_are_reported() {
     assert!(matches!(e, Error::InvalidValue { .. }), "{e:?}");
     assert!(e.to_string().contains("cycle"), "{e}");
 
-    let dangling = functional(vec![input("in", json!([null, 4])), called("Dense", "d1", json!({"units": 4}), &["ghost"])], "d1");
+    let dangling = functional(
+        vec![
+            input("in", json!([null, 4])),
+            called("Dense", "d1", json!({"units": 4}), &["ghost"]),
+        ],
+        "d1",
+    );
     let e = summarize(&dangling).unwrap_err();
     assert!(e.to_string().contains("ghost"), "{e}");
 
     let bad_output = functional(vec![input("in", json!([null, 4]))], "nowhere");
-    assert!(summarize(&bad_output).unwrap_err().to_string().contains("nowhere"));
+    assert!(summarize(&bad_output)
+        .unwrap_err()
+        .to_string()
+        .contains("nowhere"));
 }
 
 #[test]

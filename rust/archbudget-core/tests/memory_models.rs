@@ -7,7 +7,10 @@ use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings}
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/gpu_memory_dev.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/gpu_memory_dev.json"
+    );
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     data["cases"].as_array().unwrap().clone()
 }
@@ -33,7 +36,13 @@ fn descriptions_estimate_as_their_architectures() {
         let run = run_of(c);
         let u = |k: &str| c[k].as_u64().unwrap();
         let expected = match c["family"].as_str().unwrap() {
-            "mlp" => Mlp { input_dim: u("input_dim"), depth: u("depth"), width: u("width"), classes: u("classes") }.estimate(&run),
+            "mlp" => Mlp {
+                input_dim: u("input_dim"),
+                depth: u("depth"),
+                width: u("width"),
+                classes: u("classes"),
+            }
+            .estimate(&run),
             "cnn" => Cnn {
                 image: u("image"),
                 channels: u("channels"),
@@ -44,8 +53,20 @@ fn descriptions_estimate_as_their_architectures() {
                 classes: u("classes"),
             }
             .estimate(&run),
-            "lstm" => LstmNet { vocab: u("vocab"), embed: u("embed"), hidden: u("hidden"), layers: u("layers"), seq: u("seq"), classes: u("classes") }.estimate(&run),
-            _ => archbudget_core::memory::hf::estimate_hf_case(&c["hf"], c["head"].as_str().unwrap_or("causal_lm"), &run),
+            "lstm" => LstmNet {
+                vocab: u("vocab"),
+                embed: u("embed"),
+                hidden: u("hidden"),
+                layers: u("layers"),
+                seq: u("seq"),
+                classes: u("classes"),
+            }
+            .estimate(&run),
+            _ => archbudget_core::memory::hf::estimate_hf_case(
+                &c["hf"],
+                c["head"].as_str().unwrap_or("causal_lm"),
+                &run,
+            ),
         }
         .unwrap();
         let model = &case["model"];
@@ -61,17 +82,33 @@ fn descriptions_estimate_as_their_architectures() {
         let seq = c["seq"].as_u64().filter(|_| c["family"] == "hf");
         let got = formats::memory(&text, case["id"].as_str().unwrap(), head, &run, seq).unwrap();
         assert_eq!(got, expected, "{}", case["id"]);
-        assert_eq!(got.params, case["measured"]["params"].as_u64().unwrap(), "{}", case["id"]);
+        assert_eq!(
+            got.params,
+            case["measured"]["params"].as_u64().unwrap(),
+            "{}",
+            case["id"]
+        );
     }
 }
 
 fn keras_extra(name: &str) -> Value {
     use std::io::Read;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/keras_models_extra.json.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/keras_models_extra.json.gz"
+    );
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
     let data: Value = serde_json::from_str(&text).unwrap();
-    data["models"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap().clone()
+    data["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -88,18 +125,34 @@ fn a_frozen_backbone_has_no_gradients_or_optimizer_state() {
             }
         }
     }
-    let run = RunSettings { batch: 8, ..Default::default() };
-    let estimate = |v: &Value| formats::memory(&serde_json::to_vec(v).unwrap(), "m", None, &run, None).unwrap();
+    let run = RunSettings {
+        batch: 8,
+        ..Default::default()
+    };
+    let estimate = |v: &Value| {
+        formats::memory(&serde_json::to_vec(v).unwrap(), "m", None, &run, None).unwrap()
+    };
     let (frozen, trainable) = (estimate(&frozen_json), estimate(&trainable_json));
     let head = m["trainable_params"].as_u64().unwrap();
     assert_eq!(head, 10_245);
     // AdamW keeps two fp32 moments of the head only (each tensor rounded to 512 bytes).
-    assert!(frozen.breakdown.optimizer <= 2 * (head * 4 + 2 * 512), "{:?}", frozen.breakdown);
-    assert!(frozen.breakdown.gradients <= head * 4 + 2 * 512, "{:?}", frozen.breakdown);
+    assert!(
+        frozen.breakdown.optimizer <= 2 * (head * 4 + 2 * 512),
+        "{:?}",
+        frozen.breakdown
+    );
+    assert!(
+        frozen.breakdown.gradients <= head * 4 + 2 * 512,
+        "{:?}",
+        frozen.breakdown
+    );
     assert!(trainable.breakdown.optimizer >= 2 * 4 * 23_000_000);
     assert!(frozen.peak_bytes < trainable.peak_bytes);
     assert_eq!(frozen.flops_fwd, trainable.flops_fwd);
-    assert!(frozen.flops_fwd_bwd < trainable.flops_fwd_bwd, "no weight gradients for the backbone");
+    assert!(
+        frozen.flops_fwd_bwd < trainable.flops_fwd_bwd,
+        "no weight gradients for the backbone"
+    );
 }
 
 #[test]
@@ -108,25 +161,57 @@ fn depthwise_and_separable_applications_lower_to_pytorch() {
     // `num_batches_tracked` per BatchNorm; everything Keras trains is a parameter.
     for name in ["MobileNet", "MobileNetV2", "Xception"] {
         let m = keras_extra(name);
-        let batchnorms = m["layers"].as_array().unwrap().iter().filter(|l| l["class_name"] == "BatchNormalization").count() as u64;
-        let run = RunSettings { batch: 4, ..Default::default() };
-        let report = formats::memory(&serde_json::to_vec(&m["model_json"]).unwrap(), name, None, &run, None).unwrap();
-        assert_eq!(report.params, m["trainable_params"].as_u64().unwrap(), "{name}");
-        assert_eq!(report.buffers, m["non_trainable_params"].as_u64().unwrap() + batchnorms, "{name}");
-        assert!(report.flops_fwd > 0 && report.peak_bytes > report.breakdown.weights, "{name}");
+        let batchnorms = m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["class_name"] == "BatchNormalization")
+            .count() as u64;
+        let run = RunSettings {
+            batch: 4,
+            ..Default::default()
+        };
+        let report = formats::memory(
+            &serde_json::to_vec(&m["model_json"]).unwrap(),
+            name,
+            None,
+            &run,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            report.params,
+            m["trainable_params"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            report.buffers,
+            m["non_trainable_params"].as_u64().unwrap() + batchnorms,
+            "{name}"
+        );
+        assert!(
+            report.flops_fwd > 0 && report.peak_bytes > report.breakdown.weights,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn memory_counts_every_transformers_config_as_summary_does() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/hf_extra.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/hf_extra.json"
+    );
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // Structures the memory model does not lower yet (MoE, parallel attention,
     // encoder-decoder, vision, cross-attention, ALiBi) get a clear error, never a wrong
     // count; every type is lowered and counted exactly as `summary` counts it where its
     // structure allows.
     let unlowered = ["mixtral", "qwen2_moe", "gpt_neox", "falcon", "t5", "vit"];
-    let run = RunSettings { batch: 2, ..Default::default() };
+    let run = RunSettings {
+        batch: 2,
+        ..Default::default()
+    };
     let mut lowered = std::collections::BTreeSet::new();
     for row in data["rows"].as_array().unwrap() {
         let text = serde_json::to_vec(&row["config"]).unwrap();
@@ -135,15 +220,33 @@ fn memory_counts_every_transformers_config_as_summary_does() {
             let counted = formats::summary(&text, model_type, head).unwrap();
             match formats::memory(&text, model_type, head, &run, Some(16)) {
                 Ok(m) => {
-                    assert_eq!(m.params, counted.total_params, "{model_type} {head:?} {}", row["config"]);
+                    assert_eq!(
+                        m.params, counted.total_params,
+                        "{model_type} {head:?} {}",
+                        row["config"]
+                    );
                     lowered.insert(model_type);
                 }
-                Err(e) => assert!(e.to_string().contains("the memory model does not lower"), "{model_type}: {e}"),
+                Err(e) => assert!(
+                    e.to_string().contains("the memory model does not lower"),
+                    "{model_type}: {e}"
+                ),
             }
         }
     }
-    let types: std::collections::BTreeSet<&str> = data["rows"].as_array().unwrap().iter().map(|r| r["model_type"].as_str().unwrap()).collect();
+    let types: std::collections::BTreeSet<&str> = data["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model_type"].as_str().unwrap())
+        .collect();
     // Some configs of the other types lower too (no MoE layer, sequential residuals).
-    let expected: std::collections::BTreeSet<&str> = types.into_iter().filter(|t| !unlowered.contains(t)).collect();
-    assert!(lowered.is_superset(&expected), "{expected:?} not all in {lowered:?}");
+    let expected: std::collections::BTreeSet<&str> = types
+        .into_iter()
+        .filter(|t| !unlowered.contains(t))
+        .collect();
+    assert!(
+        lowered.is_superset(&expected),
+        "{expected:?} not all in {lowered:?}"
+    );
 }

@@ -27,10 +27,41 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 const LAYER_KEYS: &[&str] = &[
-    "units", "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "use_bias", "axis", "rate",
-    "pool_size", "size", "cropping", "target_shape", "dims", "n", "input_dim", "output_dim", "num_heads", "key_dim",
-    "value_dim", "depth_multiplier", "return_sequences", "return_state", "merge_mode", "data_format", "trainable",
-    "output_padding", "equation", "output_shape", "bias_axes", "center", "scale", "layer", "activation",
+    "units",
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "dilation_rate",
+    "groups",
+    "use_bias",
+    "axis",
+    "rate",
+    "pool_size",
+    "size",
+    "cropping",
+    "target_shape",
+    "dims",
+    "n",
+    "input_dim",
+    "output_dim",
+    "num_heads",
+    "key_dim",
+    "value_dim",
+    "depth_multiplier",
+    "return_sequences",
+    "return_state",
+    "merge_mode",
+    "data_format",
+    "trainable",
+    "output_padding",
+    "equation",
+    "output_shape",
+    "bias_axes",
+    "center",
+    "scale",
+    "layer",
+    "activation",
 ];
 
 fn config(keys: &'static [&'static str]) -> impl Strategy<Value = Map<String, Value>> {
@@ -42,7 +73,10 @@ fn keras_layer() -> impl Strategy<Value = Value> {
     let classes = prop::sample::select(supported_classes());
     (classes, config(LAYER_KEYS), any::<u16>()).prop_map(|(class_name, mut config, id)| {
         if class_name == "Bidirectional" || class_name == "TimeDistributed" {
-            config.insert("layer".into(), json!({"class_name": "LSTM", "config": {"name": "inner", "units": 4}}));
+            config.insert(
+                "layer".into(),
+                json!({"class_name": "LSTM", "config": {"name": "inner", "units": 4}}),
+            );
         }
         config.insert("name".into(), json!(format!("layer_{id}")));
         json!({"class_name": class_name, "config": config})
@@ -65,23 +99,75 @@ fn keras_model() -> impl Strategy<Value = Value> {
 }
 
 const HF_KEYS: &[&str] = &[
-    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-    "head_dim", "tie_word_embeddings", "max_position_embeddings", "n_embd", "n_layer", "n_head", "n_inner", "n_positions",
-    "num_local_experts", "num_experts", "num_experts_per_tok", "moe_intermediate_size", "shared_expert_intermediate_size",
-    "mlp_only_layers", "decoder_sparse_step", "ffn_dim", "word_embed_proj_dim", "dim", "hidden_dim", "n_layers", "n_heads",
-    "d_model", "d_ff", "d_kv", "num_layers", "num_decoder_layers", "num_heads", "feed_forward_proj", "image_size",
-    "patch_size", "num_channels", "type_vocab_size", "new_decoder_architecture", "multi_query", "num_kv_heads", "bias",
-    "parallel_attn", "attention_bias", "mlp_bias", "qkv_bias", "rotary_pct", "use_parallel_residual", "do_layer_norm_before",
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "tie_word_embeddings",
+    "max_position_embeddings",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "n_inner",
+    "n_positions",
+    "num_local_experts",
+    "num_experts",
+    "num_experts_per_tok",
+    "moe_intermediate_size",
+    "shared_expert_intermediate_size",
+    "mlp_only_layers",
+    "decoder_sparse_step",
+    "ffn_dim",
+    "word_embed_proj_dim",
+    "dim",
+    "hidden_dim",
+    "n_layers",
+    "n_heads",
+    "d_model",
+    "d_ff",
+    "d_kv",
+    "num_layers",
+    "num_decoder_layers",
+    "num_heads",
+    "feed_forward_proj",
+    "image_size",
+    "patch_size",
+    "num_channels",
+    "type_vocab_size",
+    "new_decoder_architecture",
+    "multi_query",
+    "num_kv_heads",
+    "bias",
+    "parallel_attn",
+    "attention_bias",
+    "mlp_bias",
+    "qkv_bias",
+    "rotary_pct",
+    "use_parallel_residual",
+    "do_layer_norm_before",
 ];
 
 fn hf_config() -> impl Strategy<Value = Value> {
-    let small = prop_oneof![(1u64..9).prop_map(Value::from), Just(json!(16)), Just(json!(64))];
+    let small = prop_oneof![
+        (1u64..9).prop_map(Value::from),
+        Just(json!(16)),
+        Just(json!(64))
+    ];
     let v = prop_oneof![3 => small, 2 => value()];
     let pairs = prop::collection::vec((prop::sample::select(HF_KEYS), v), 0..10);
     (prop::sample::select(hf::supported_model_types()), pairs).prop_map(|(model_type, pairs)| {
-        let mut map: Map<String, Value> = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut map: Map<String, Value> =
+            pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         // Keep the defaults' sizes small where the generator did not set them.
-        for (k, v) in [("vocab_size", 97), ("hidden_size", 32), ("num_hidden_layers", 2), ("num_attention_heads", 4)] {
+        for (k, v) in [
+            ("vocab_size", 97),
+            ("hidden_size", 32),
+            ("num_hidden_layers", 2),
+            ("num_attention_heads", 4),
+        ] {
             map.entry(k).or_insert(json!(v));
         }
         map.insert("model_type".into(), json!(model_type));
@@ -96,8 +182,28 @@ fn read_all(model: &Value) {
     let outcomes = [
         formats::summary(&bytes, "p.json", None).map(|_| ()),
         formats::summary(&bytes, "p.json", Some(hf::Head::Base)).map(|_| ()),
-        formats::memory(&bytes, "p.json", None, &RunSettings { batch: 2, ..RunSettings::default() }, Some(8)).map(|_| ()),
-        formats::memory(&bytes, "p.json", None, &RunSettings { mode: Mode::Infer, ..RunSettings::default() }, Some(3)).map(|_| ()),
+        formats::memory(
+            &bytes,
+            "p.json",
+            None,
+            &RunSettings {
+                batch: 2,
+                ..RunSettings::default()
+            },
+            Some(8),
+        )
+        .map(|_| ()),
+        formats::memory(
+            &bytes,
+            "p.json",
+            None,
+            &RunSettings {
+                mode: Mode::Infer,
+                ..RunSettings::default()
+            },
+            Some(3),
+        )
+        .map(|_| ()),
     ];
     for outcome in outcomes {
         if let Err(e) = outcome {
@@ -108,7 +214,9 @@ fn read_all(model: &Value) {
 }
 
 fn params(model: &Value) -> u64 {
-    formats::summary(model.to_string().as_bytes(), "p.json", None).unwrap().total_params
+    formats::summary(model.to_string().as_bytes(), "p.json", None)
+        .unwrap()
+        .total_params
 }
 
 fn sequential(input: Value, layer: Value) -> Value {
@@ -120,9 +228,22 @@ fn no_template(path: &str) -> Result<Vec<u8>, Error> {
     Err(Error::invalid(path, "no templates here"))
 }
 
-fn mlp_space(input: &[i64], depth: &[i64], width: &[i64], batch: &[i64], constraint: Option<&str>) -> Space {
-    let list = |v: &[i64]| format!("[{}]", v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
-    let constraints = constraint.map(|c| format!("constraints = [{}]\n", json!(c))).unwrap_or_default();
+fn mlp_space(
+    input: &[i64],
+    depth: &[i64],
+    width: &[i64],
+    batch: &[i64],
+    constraint: Option<&str>,
+) -> Space {
+    let list = |v: &[i64]| {
+        format!(
+            "[{}]",
+            v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let constraints = constraint
+        .map(|c| format!("constraints = [{}]\n", json!(c)))
+        .unwrap_or_default();
     let text = format!(
         "{constraints}family = \"mlp\"\n[fixed]\nclasses = 10\n[axes]\ninput_dim = {}\ndepth = {}\nwidth = {}\n[run]\nbatch = {}\n",
         list(input), list(depth), list(width), list(batch)

@@ -4,8 +4,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use archbudget_core::formats::{self, hf};
-use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
+use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -15,7 +15,10 @@ mod errors;
 mod sweep;
 
 /// Run core work without the GIL; a panic becomes `Error::Internal`.
-pub(crate) fn guarded<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
+pub(crate) fn guarded<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> PyResult<T> {
     py.detach(|| {
         catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
             let what = panic
@@ -79,7 +82,12 @@ fn summary_to_py<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDic
 /// archive or transformers config.json given as bytes.
 #[pyfunction]
 #[pyo3(signature = (data, location, head=None))]
-fn summary<'py>(py: Python<'py>, data: PyBackedBytes, location: String, head: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+fn summary<'py>(
+    py: Python<'py>,
+    data: PyBackedBytes,
+    location: String,
+    head: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
     let s = guarded(py, || formats::summary(&data, &location, head))?;
     summary_to_py(py, &s)
@@ -141,8 +149,20 @@ fn memory<'py>(
     zero_stage: u8,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
-    let args = RunArgs { mode, batch, precision, optimizer, attn, grad_ckpt, new_tokens, gpus, zero_stage };
-    let report = guarded(py, || formats::memory(&data, &location, head, &args.settings()?, seq))?;
+    let args = RunArgs {
+        mode,
+        batch,
+        precision,
+        optimizer,
+        attn,
+        grad_ckpt,
+        new_tokens,
+        gpus,
+        zero_stage,
+    };
+    let report = guarded(py, || {
+        formats::memory(&data, &location, head, &args.settings()?, seq)
+    })?;
     let out = PyDict::new(py);
     out.set_item("peak_bytes", report.peak_bytes)?;
     out.set_item("params", report.params)?;

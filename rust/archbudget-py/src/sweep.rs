@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use archbudget_core::space::enumerate::AxisColumn;
-use archbudget_core::space::{self, Space, SweepOptions};
 use archbudget_core::space::Progress as CoreProgress;
+use archbudget_core::space::{self, Space, SweepOptions};
 use archbudget_core::Error;
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -52,13 +52,19 @@ fn load_template(base: &Option<PathBuf>, path: &str) -> archbudget_core::Result<
         Some(dir) => dir.join(path),
         None => PathBuf::from(path),
     };
-    std::fs::read(&full).map_err(|e| Error::invalid(full.display().to_string(), format!("cannot read the template: {e}")))
+    std::fs::read(&full).map_err(|e| {
+        Error::invalid(
+            full.display().to_string(),
+            format!("cannot read the template: {e}"),
+        )
+    })
 }
 
 impl SearchSpace {
     /// Candidates `start..stop`, either end defaulting to the space's.
     fn range(&self, start: Option<u64>, stop: Option<u64>) -> Option<(u64, u64)> {
-        (start.is_some() || stop.is_some()).then(|| (start.unwrap_or(0), stop.unwrap_or(self.space.size)))
+        (start.is_some() || stop.is_some())
+            .then(|| (start.unwrap_or(0), stop.unwrap_or(self.space.size)))
     }
 }
 
@@ -68,13 +74,20 @@ impl SearchSpace {
     /// a keras template path is read relative to `base_dir`.
     #[new]
     #[pyo3(signature = (text, location, is_toml, base_dir=None))]
-    fn new(py: Python<'_>, text: String, location: String, is_toml: bool, base_dir: Option<PathBuf>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        text: String,
+        location: String,
+        is_toml: bool,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
         let space = guarded(py, || {
             let loader = |path: &str| load_template(&base_dir, path);
             if is_toml {
                 Space::from_toml(&text, &location, &loader)
             } else {
-                let value = serde_json::from_str(&text).map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?;
+                let value = serde_json::from_str(&text)
+                    .map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?;
                 Space::from_value(&value, &location, &loader)
             }
         })?;
@@ -94,7 +107,12 @@ impl SearchSpace {
 
     /// (total, in range, satisfying the constraints), without computing rows.
     #[pyo3(signature = (start=None, stop=None))]
-    fn count(&self, py: Python<'_>, start: Option<u64>, stop: Option<u64>) -> PyResult<(u64, u64, u64)> {
+    fn count(
+        &self,
+        py: Python<'_>,
+        start: Option<u64>,
+        stop: Option<u64>,
+    ) -> PyResult<(u64, u64, u64)> {
         let range = self.range(start, stop);
         let c = guarded(py, || space::count(&self.space, range))?;
         Ok((c.total, c.in_range, c.satisfying_constraints))

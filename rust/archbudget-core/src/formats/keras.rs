@@ -56,7 +56,10 @@ impl Layer {
 
 /// Whether a functional layer entry is a `keras.ops` node (module `keras.src.ops.numpy`).
 fn is_op_entry(entry: &Value) -> bool {
-    entry.get("module").and_then(Value::as_str).is_some_and(|m| m.starts_with("keras.src.ops") || m.starts_with("keras.ops"))
+    entry
+        .get("module")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("keras.src.ops") || m.starts_with("keras.ops"))
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +80,10 @@ impl Model {
     }
 
     pub fn output_shapes(&self) -> Vec<Shape> {
-        self.outputs.iter().map(|&t| self.shape_of(t).clone()).collect()
+        self.outputs
+            .iter()
+            .map(|&t| self.shape_of(t).clone())
+            .collect()
     }
 
     /// Every weight of the model, each shared layer once.
@@ -95,7 +101,10 @@ pub fn read(bytes: &[u8], location: &str) -> Result<Model> {
 /// The JSON value of a Keras JSON text or `.keras` archive.
 pub fn parse_bytes(bytes: &[u8], location: &str) -> Result<Value> {
     if bytes.len() > MAX_INPUT_BYTES {
-        return Err(Error::invalid(location, format!("input is larger than {} MiB", MAX_INPUT_BYTES >> 20)));
+        return Err(Error::invalid(
+            location,
+            format!("input is larger than {} MiB", MAX_INPUT_BYTES >> 20),
+        ));
     }
     if bytes.starts_with(b"PK\x03\x04") {
         let text = archive_config(bytes, location)?;
@@ -105,17 +114,27 @@ pub fn parse_bytes(bytes: &[u8], location: &str) -> Result<Value> {
 }
 
 pub fn parse_json(bytes: &[u8], location: &str) -> Result<Value> {
-    serde_json::from_slice(bytes).map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
 }
 
 fn archive_config(bytes: &[u8], location: &str) -> Result<Vec<u8>> {
-    let bad = |e: &dyn std::fmt::Display| Error::parse(location, format!("not a readable .keras archive: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::parse(location, format!("not a readable .keras archive: {e}"))
+    };
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(&e))?;
-    let file = zip.by_name("config.json").map_err(|_| Error::parse(location, ".keras archive has no config.json"))?;
+    let file = zip
+        .by_name("config.json")
+        .map_err(|_| Error::parse(location, ".keras archive has no config.json"))?;
     let mut text = Vec::new();
-    file.take(MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut text).map_err(|e| bad(&e))?;
+    file.take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| bad(&e))?;
     if text.len() > MAX_INPUT_BYTES {
-        return Err(Error::invalid(location, "config.json in the archive is too large"));
+        return Err(Error::invalid(
+            location,
+            "config.json in the archive is too large",
+        ));
     }
     Ok(text)
 }
@@ -126,7 +145,8 @@ pub fn model_from_value(value: &Value, location: &str) -> Result<Model> {
 }
 
 fn obj<'v>(v: &'v Value, what: &str, location: &str) -> Result<&'v Map<String, Value>> {
-    v.as_object().ok_or_else(|| Error::invalid(location, format!("{what} must be a JSON object")))
+    v.as_object()
+        .ok_or_else(|| Error::invalid(location, format!("{what} must be a JSON object")))
 }
 
 pub fn is_model_class(class_name: &str) -> bool {
@@ -135,16 +155,38 @@ pub fn is_model_class(class_name: &str) -> bool {
 
 /// Build a (possibly nested) model. `inputs` replaces its declared input shapes when it
 /// is called as a layer of an outer model.
-fn build_model(value: &Value, inputs: Option<&[Shape]>, depth: usize, location: &str) -> Result<Model> {
+fn build_model(
+    value: &Value,
+    inputs: Option<&[Shape]>,
+    depth: usize,
+    location: &str,
+) -> Result<Model> {
     if depth > MAX_DEPTH {
-        return Err(Error::invalid(location, format!("models nested deeper than {MAX_DEPTH}")));
+        return Err(Error::invalid(
+            location,
+            format!("models nested deeper than {MAX_DEPTH}"),
+        ));
     }
     let top = obj(value, "the model", location)?;
-    let class_name = top.get("class_name").and_then(Value::as_str).ok_or_else(|| {
-        Error::invalid(location, "not a Keras model: no 'class_name' (expected the JSON of model.to_json())")
-    })?;
-    let config = obj(top.get("config").unwrap_or(&Value::Null), "'config'", location)?;
-    let name = config.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
+    let class_name = top
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::invalid(
+                location,
+                "not a Keras model: no 'class_name' (expected the JSON of model.to_json())",
+            )
+        })?;
+    let config = obj(
+        top.get("config").unwrap_or(&Value::Null),
+        "'config'",
+        location,
+    )?;
+    let name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("model")
+        .to_string();
     match class_name {
         "Sequential" => sequential(name, config, inputs, depth, location),
         "Functional" | "Model" => functional(name, class_name, config, inputs, depth, location),
@@ -162,18 +204,31 @@ fn layer_list<'v>(config: &'v Map<String, Value>, location: &str) -> Result<&'v 
         .ok_or_else(|| Error::invalid(location, "model config has no 'layers' list"))
 }
 
-fn layer_header<'v>(v: &'v Value, index: usize, location: &str) -> Result<(&'v str, &'v str, &'v Map<String, Value>)> {
+fn layer_header<'v>(
+    v: &'v Value,
+    index: usize,
+    location: &str,
+) -> Result<(&'v str, &'v str, &'v Map<String, Value>)> {
     let entry = obj(v, &format!("layer #{index}"), location)?;
     let class_name = entry
         .get("class_name")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::invalid(location, format!("layer #{index} has no 'class_name'")))?;
-    let config = obj(entry.get("config").unwrap_or(&Value::Null), &format!("the config of layer #{index}"), location)?;
+    let config = obj(
+        entry.get("config").unwrap_or(&Value::Null),
+        &format!("the config of layer #{index}"),
+        location,
+    )?;
     let name = entry
         .get("name")
         .or_else(|| config.get("name"))
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid(location, format!("layer #{index} ({class_name}) has no 'name'")))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                location,
+                format!("layer #{index} ({class_name}) has no 'name'"),
+            )
+        })?;
     Ok((class_name, name, config))
 }
 
@@ -184,7 +239,10 @@ fn retained(config: &Map<String, Value>) -> Map<String, Value> {
     config
         .iter()
         .filter(|(k, v)| {
-            !(k.ends_with("_initializer") || k.ends_with("_regularizer") || k.ends_with("_constraint") || (*k == "dtype" && v.is_object()))
+            !(k.ends_with("_initializer")
+                || k.ends_with("_regularizer")
+                || k.ends_with("_constraint")
+                || (*k == "dtype" && v.is_object()))
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
@@ -192,18 +250,25 @@ fn retained(config: &Map<String, Value>) -> Map<String, Value> {
 
 /// `batch_shape` of an InputLayer (Keras 3) or `batch_input_shape` (Keras 2).
 fn declared_shape(config: &Map<String, Value>) -> Option<&Value> {
-    ["batch_shape", "batch_input_shape"].iter().find_map(|k| config.get(*k).filter(|v| !v.is_null()))
+    ["batch_shape", "batch_input_shape"]
+        .iter()
+        .find_map(|k| config.get(*k).filter(|v| !v.is_null()))
 }
 
 fn shape_from_json(v: &Value, what: &str, location: &str) -> Result<Shape> {
-    let items = v.as_array().ok_or_else(|| Error::invalid(location, format!("{what} must be a list, got {v}")))?;
+    let items = v
+        .as_array()
+        .ok_or_else(|| Error::invalid(location, format!("{what} must be a list, got {v}")))?;
     items
         .iter()
         .map(|d| match d {
             Value::Null => Ok(None),
-            _ => layers::positive_int(d)
-                .map(Some)
-                .ok_or_else(|| Error::invalid(location, format!("{what} must hold positive integers or null, got {d}"))),
+            _ => layers::positive_int(d).map(Some).ok_or_else(|| {
+                Error::invalid(
+                    location,
+                    format!("{what} must hold positive integers or null, got {d}"),
+                )
+            }),
         })
         .collect()
 }
@@ -229,13 +294,41 @@ fn apply_layer(
     if is_model_class(class_name) {
         let model = build_model(entry, Some(inputs), depth + 1, &here)?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
-        let weights = model.weights().map(|w| if frozen { w.clone().frozen() } else { w.clone() }).collect();
+        let weights = model
+            .weights()
+            .map(|w| {
+                if frozen {
+                    w.clone().frozen()
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
         let outputs = model.output_shapes();
-        return Ok(Applied { weights, outputs, nested: Some(Box::new(model)) });
+        return Ok(Applied {
+            weights,
+            outputs,
+            nested: Some(Box::new(model)),
+        });
     }
-    let ctx = LayerCtx { class_name, name, config, location: here, depth, call };
-    let built = if is_op_entry(entry) { layers::apply_op(&ctx, inputs)? } else { layers::apply(&ctx, inputs)? };
-    Ok(Applied { weights: built.weights, outputs: built.outputs, nested: None })
+    let ctx = LayerCtx {
+        class_name,
+        name,
+        config,
+        location: here,
+        depth,
+        call,
+    };
+    let built = if is_op_entry(entry) {
+        layers::apply_op(&ctx, inputs)?
+    } else {
+        layers::apply(&ctx, inputs)?
+    };
+    Ok(Applied {
+        weights: built.weights,
+        outputs: built.outputs,
+        nested: None,
+    })
 }
 
 fn sequential(
@@ -255,20 +348,30 @@ fn sequential(
     let mut shape: Shape = match inputs {
         Some([one]) => one.clone(),
         Some(many) => {
-            return Err(Error::shape(location, format!("a Sequential model takes one input, got {}", many.len())))
+            return Err(Error::shape(
+                location,
+                format!("a Sequential model takes one input, got {}", many.len()),
+            ))
         }
         None => {
             let declared = if first_is_input {
                 let (_, _, cfg) = layer_header(&entries[0], 0, location)?;
                 declared_shape(cfg)
             } else {
-                config.get("build_input_shape").filter(|v| !v.is_null()).or_else(|| {
-                    let first = entries.first()?.get("config")?;
-                    declared_shape(first.as_object()?).or_else(|| first.get("build_config")?.get("input_shape"))
-                })
+                config
+                    .get("build_input_shape")
+                    .filter(|v| !v.is_null())
+                    .or_else(|| {
+                        let first = entries.first()?.get("config")?;
+                        declared_shape(first.as_object()?)
+                            .or_else(|| first.get("build_config")?.get("input_shape"))
+                    })
             };
             let declared = declared.ok_or_else(|| {
-                Error::invalid(location, "Sequential model has no input shape (no InputLayer and no build_input_shape)")
+                Error::invalid(
+                    location,
+                    "Sequential model has no input shape (no InputLayer and no build_input_shape)",
+                )
             })?;
             shape_from_json(declared, "the input shape", location)?
         }
@@ -286,21 +389,43 @@ fn sequential(
         class_name: "InputLayer".into(),
         config: input_config,
         weights: Vec::new(),
-        calls: vec![Call { inputs: Vec::new(), outputs: vec![shape.clone()] }],
+        calls: vec![Call {
+            inputs: Vec::new(),
+            outputs: vec![shape.clone()],
+        }],
         nested: None,
         op: false,
     });
-    let mut previous = TensorRef { layer: 0, node: 0, tensor: 0 };
+    let mut previous = TensorRef {
+        layer: 0,
+        node: 0,
+        tensor: 0,
+    };
     for (i, entry) in entries.iter().enumerate().skip(usize::from(first_is_input)) {
         let (class_name, lname, cfg) = layer_header(entry, i, location)?;
-        let applied = apply_layer(entry, class_name, lname, cfg, std::slice::from_ref(&shape), None, depth, location)?;
+        let applied = apply_layer(
+            entry,
+            class_name,
+            lname,
+            cfg,
+            std::slice::from_ref(&shape),
+            None,
+            depth,
+            location,
+        )?;
         if applied.outputs.len() != 1 {
             return Err(Error::shape(
                 format!("{location}: layer '{lname}'"),
-                format!("a layer of a Sequential model must return one tensor, {class_name} returns {}", applied.outputs.len()),
+                format!(
+                    "a layer of a Sequential model must return one tensor, {class_name} returns {}",
+                    applied.outputs.len()
+                ),
             ));
         }
-        let call = Call { inputs: vec![(previous, shape.clone())], outputs: applied.outputs };
+        let call = Call {
+            inputs: vec![(previous, shape.clone())],
+            outputs: applied.outputs,
+        };
         shape = call.outputs[0].clone();
         layers.push(Layer {
             name: lname.to_string(),
@@ -311,14 +436,22 @@ fn sequential(
             nested: applied.nested,
             op: false,
         });
-        previous = TensorRef { layer: layers.len() - 1, node: 0, tensor: 0 };
+        previous = TensorRef {
+            layer: layers.len() - 1,
+            node: 0,
+            tensor: 0,
+        };
     }
     Ok(Model {
         name,
         class_name: "Sequential".into(),
         functional: false,
         layers,
-        inputs: vec![TensorRef { layer: 0, node: 0, tensor: 0 }],
+        inputs: vec![TensorRef {
+            layer: 0,
+            node: 0,
+            tensor: 0,
+        }],
         outputs: vec![previous],
     })
 }
@@ -339,7 +472,12 @@ struct NodeSpec {
 
 /// `[name, node, tensor]`, as in `keras_history`, `input_layers` and `output_layers`.
 fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
-    let bad = || Error::invalid(location, format!("tensor reference must be [layer name, node, tensor], got {v}"));
+    let bad = || {
+        Error::invalid(
+            location,
+            format!("tensor reference must be [layer name, node, tensor], got {v}"),
+        )
+    };
     let items = v.as_array().ok_or_else(bad)?;
     match items.as_slice() {
         [Value::String(layer), node, tensor, ..] => Ok(NamedRef {
@@ -354,28 +492,43 @@ fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
 /// The references of `input_layers` / `output_layers`: one `[name, 0, 0]`, a list of
 /// them, or a dict of them (a model built on dicts of tensors).
 fn ref_list(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef>> {
-    let v = v.ok_or_else(|| Error::invalid(location, format!("functional model config has no '{what}'")))?;
+    let v = v.ok_or_else(|| {
+        Error::invalid(location, format!("functional model config has no '{what}'"))
+    })?;
     match v {
-        Value::Array(items) if matches!(items.first(), Some(Value::String(_))) => Ok(vec![named_ref(v, location)?]),
+        Value::Array(items) if matches!(items.first(), Some(Value::String(_))) => {
+            Ok(vec![named_ref(v, location)?])
+        }
         Value::Array(items) => items.iter().map(|x| named_ref(x, location)).collect(),
         Value::Object(map) => sorted_values(map).map(|x| named_ref(x, location)).collect(),
-        _ => Err(Error::invalid(location, format!("'{what}' must be a list or a dict"))),
+        _ => Err(Error::invalid(
+            location,
+            format!("'{what}' must be a list or a dict"),
+        )),
     }
 }
 
 /// Keras tensors found in call arguments, in argument order.
 fn collect_tensors(v: &Value, out: &mut Vec<NamedRef>, location: &str) -> Result<()> {
     match v {
-        Value::Array(items) => items.iter().try_for_each(|x| collect_tensors(x, out, location)),
-        Value::Object(map) if map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") => {
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|x| collect_tensors(x, out, location)),
+        Value::Object(map)
+            if map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+        {
             let history = map
                 .get("config")
                 .and_then(|c| c.get("keras_history"))
-                .ok_or_else(|| Error::invalid(location, "a __keras_tensor__ has no keras_history"))?;
+                .ok_or_else(|| {
+                    Error::invalid(location, "a __keras_tensor__ has no keras_history")
+                })?;
             out.push(named_ref(history, location)?);
             Ok(())
         }
-        Value::Object(map) => sorted_values(map).try_for_each(|x| collect_tensors(x, out, location)),
+        Value::Object(map) => {
+            sorted_values(map).try_for_each(|x| collect_tensors(x, out, location))
+        }
         _ => Ok(()),
     }
 }
@@ -390,7 +543,14 @@ fn sorted_values(map: &Map<String, Value>) -> impl Iterator<Item = &Value> {
 
 /// Keyword tensors that are data inputs, in the order the layer's call signature takes
 /// them (masks are not inputs whose shapes a layer's output depends on).
-const TENSOR_KWARGS: [&str; 6] = ["inputs", "query", "value", "key", "initial_state", "constants"];
+const TENSOR_KWARGS: [&str; 6] = [
+    "inputs",
+    "query",
+    "value",
+    "key",
+    "initial_state",
+    "constants",
+];
 
 fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
     let mut tensors = Vec::new();
@@ -408,7 +568,10 @@ fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
                     }
                 }
             }
-            Ok(NodeSpec { tensors, kwargs: kwargs.cloned() })
+            Ok(NodeSpec {
+                tensors,
+                kwargs: kwargs.cloned(),
+            })
         }
         // Keras 2: [[name, node, tensor, {kwargs}], ...]
         Value::Array(items) => {
@@ -421,7 +584,10 @@ fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
             }
             Ok(NodeSpec { tensors, kwargs })
         }
-        _ => Err(Error::invalid(location, format!("inbound node must be an object or a list, got {node}"))),
+        _ => Err(Error::invalid(
+            location,
+            format!("inbound node must be an object or a list, got {node}"),
+        )),
     }
 }
 
@@ -442,25 +608,49 @@ fn functional(
     for (i, entry) in entries.iter().enumerate() {
         let (class_name, lname, cfg) = layer_header(entry, i, location)?;
         if index.insert(lname, i).is_some() {
-            return Err(Error::invalid(location, format!("two layers are named '{lname}'")));
+            return Err(Error::invalid(
+                location,
+                format!("two layers are named '{lname}'"),
+            ));
         }
         let here = format!("{location}: layer '{lname}'");
         let specs = match entry.get("inbound_nodes") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list.iter().map(|n| node_spec(n, &here)).collect::<Result<_>>()?,
-            Some(other) => return Err(Error::invalid(here, format!("'inbound_nodes' must be a list, got {other}"))),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|n| node_spec(n, &here))
+                .collect::<Result<_>>()?,
+            Some(other) => {
+                return Err(Error::invalid(
+                    here,
+                    format!("'inbound_nodes' must be a list, got {other}"),
+                ))
+            }
         };
         if class_name == "InputLayer" && !specs.is_empty() {
-            return Err(Error::invalid(here, "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty"));
+            return Err(Error::invalid(
+                here,
+                "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty",
+            ));
         }
         headers.push((class_name, lname, cfg));
         nodes.push(specs);
     }
     let resolve = |r: &NamedRef| -> Result<TensorRef> {
         let layer = *index.get(r.layer.as_str()).ok_or_else(|| {
-            Error::invalid(location, format!("a tensor refers to layer '{}', which the model does not have", r.layer))
+            Error::invalid(
+                location,
+                format!(
+                    "a tensor refers to layer '{}', which the model does not have",
+                    r.layer
+                ),
+            )
         })?;
-        Ok(TensorRef { layer, node: r.node, tensor: r.tensor })
+        Ok(TensorRef {
+            layer,
+            node: r.node,
+            tensor: r.tensor,
+        })
     };
 
     let mut layers: Vec<Layer> = headers
@@ -478,10 +668,20 @@ fn functional(
         .collect();
 
     // Input layers: their declared shape, or the shapes given by an outer model.
-    let model_inputs = input_refs.iter().map(&resolve).collect::<Result<Vec<_>>>()?;
+    let model_inputs = input_refs
+        .iter()
+        .map(&resolve)
+        .collect::<Result<Vec<_>>>()?;
     if let Some(given) = inputs {
         if given.len() != model_inputs.len() {
-            return Err(Error::shape(location, format!("model '{name}' takes {} inputs, got {}", model_inputs.len(), given.len())));
+            return Err(Error::shape(
+                location,
+                format!(
+                    "model '{name}' takes {} inputs, got {}",
+                    model_inputs.len(),
+                    given.len()
+                ),
+            ));
         }
     }
     for (i, (class_name, lname, cfg)) in headers.iter().enumerate() {
@@ -493,11 +693,15 @@ fn functional(
         let shape = match (inputs, position) {
             (Some(given), Some(p)) => given[p].clone(),
             _ => {
-                let declared = declared_shape(cfg).ok_or_else(|| Error::invalid(&here, "InputLayer has no 'batch_shape'"))?;
+                let declared = declared_shape(cfg)
+                    .ok_or_else(|| Error::invalid(&here, "InputLayer has no 'batch_shape'"))?;
                 shape_from_json(declared, "'batch_shape'", &here)?
             }
         };
-        layers[i].calls.push(Call { inputs: Vec::new(), outputs: vec![shape] });
+        layers[i].calls.push(Call {
+            inputs: Vec::new(),
+            outputs: vec![shape],
+        });
     }
 
     // Resolve calls in passes: a call runs once all its input tensors exist. Configs are
@@ -508,30 +712,55 @@ fn functional(
         for i in 0..layers.len() {
             while layers[i].calls.len() < nodes[i].len() + usize::from(layers[i].is_input()) {
                 let spec = &nodes[i][layers[i].calls.len()];
-                let refs = spec.tensors.iter().map(&resolve).collect::<Result<Vec<_>>>()?;
+                let refs = spec
+                    .tensors
+                    .iter()
+                    .map(&resolve)
+                    .collect::<Result<Vec<_>>>()?;
                 let ready = refs.iter().all(|t| t.node < layers[t.layer].calls.len());
                 if !ready {
                     break;
                 }
                 let mut call_inputs = Vec::with_capacity(refs.len());
                 for t in refs {
-                    let shape = layers[t.layer].calls[t.node].outputs.get(t.tensor).cloned().ok_or_else(|| {
-                        Error::invalid(
-                            format!("{location}: layer '{}'", layers[i].name),
-                            format!("input refers to output {} of '{}', which has {}", t.tensor, layers[t.layer].name, layers[t.layer].calls[t.node].outputs.len()),
-                        )
-                    })?;
+                    let shape = layers[t.layer].calls[t.node]
+                        .outputs
+                        .get(t.tensor)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("{location}: layer '{}'", layers[i].name),
+                                format!(
+                                    "input refers to output {} of '{}', which has {}",
+                                    t.tensor,
+                                    layers[t.layer].name,
+                                    layers[t.layer].calls[t.node].outputs.len()
+                                ),
+                            )
+                        })?;
                     call_inputs.push((t, shape));
                 }
                 let shapes: Vec<Shape> = call_inputs.iter().map(|(_, s)| s.clone()).collect();
                 let (class_name, lname, cfg) = headers[i];
-                let applied = apply_layer(&entries[i], class_name, lname, cfg, &shapes, spec.kwargs.as_ref(), depth, location)?;
+                let applied = apply_layer(
+                    &entries[i],
+                    class_name,
+                    lname,
+                    cfg,
+                    &shapes,
+                    spec.kwargs.as_ref(),
+                    depth,
+                    location,
+                )?;
                 let layer = &mut layers[i];
                 if layer.calls.is_empty() {
                     layer.weights = applied.weights;
                     layer.nested = applied.nested;
                 }
-                layer.calls.push(Call { inputs: call_inputs, outputs: applied.outputs });
+                layer.calls.push(Call {
+                    inputs: call_inputs,
+                    outputs: applied.outputs,
+                });
                 remaining -= 1;
                 progressed = true;
             }
@@ -550,14 +779,33 @@ fn functional(
         }
     }
 
-    let outputs = output_refs.iter().map(&resolve).collect::<Result<Vec<_>>>()?;
+    let outputs = output_refs
+        .iter()
+        .map(&resolve)
+        .collect::<Result<Vec<_>>>()?;
     for t in outputs.iter().chain(&model_inputs) {
-        let ok = layers[t.layer].calls.get(t.node).is_some_and(|c| t.tensor < c.outputs.len());
+        let ok = layers[t.layer]
+            .calls
+            .get(t.node)
+            .is_some_and(|c| t.tensor < c.outputs.len());
         if !ok {
-            return Err(Error::invalid(location, format!("model input/output refers to a missing tensor of layer '{}'", layers[t.layer].name)));
+            return Err(Error::invalid(
+                location,
+                format!(
+                    "model input/output refers to a missing tensor of layer '{}'",
+                    layers[t.layer].name
+                ),
+            ));
         }
     }
-    Ok(Model { name, class_name: class_name.to_string(), functional: true, layers, inputs: model_inputs, outputs })
+    Ok(Model {
+        name,
+        class_name: class_name.to_string(),
+        functional: true,
+        layers,
+        inputs: model_inputs,
+        outputs,
+    })
 }
 
 /// The rows and totals of `model.summary()`.
@@ -580,7 +828,11 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
             .map(|(t, _)| format!("{}[{}][{}]", model.layers[t.layer].name, t.node, t.tensor))
             .collect();
         let explain = match &layer.nested {
-            Some(inner) => format!("{}: the weights of its {} layers = {params}", layer.class_name, inner.layers.len()),
+            Some(inner) => format!(
+                "{}: the weights of its {} layers = {params}",
+                layer.class_name,
+                inner.layers.len()
+            ),
             None => weight::explain(&layer.class_name, &layer.weights, &here)?,
         };
         rows.push(LayerRow {

@@ -48,40 +48,64 @@ pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<S
 /// builds it).
 /// `seq` fills the unknown time axis of a Keras input (`Input((None, 16))`) and is the
 /// tokens per sequence of a transformer; it is required where it is needed.
-pub fn memory(bytes: &[u8], location: &str, head: Option<hf::Head>, run: &RunSettings, seq: Option<u64>) -> Result<MemoryReport> {
+pub fn memory(
+    bytes: &[u8],
+    location: &str,
+    head: Option<hf::Head>,
+    run: &RunSettings,
+    seq: Option<u64>,
+) -> Result<MemoryReport> {
     let mut value = keras::parse_bytes(bytes, location)?;
     if let Some(seq) = seq {
         fill_unknown_dims(&mut value, seq);
     }
-    let run = &RunSettings { seq: seq.unwrap_or(run.seq), ..*run };
+    let run = &RunSettings {
+        seq: seq.unwrap_or(run.seq),
+        ..*run
+    };
     let report = match from_value(value, location)? {
-        Source::Keras(model) => memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run)),
+        Source::Keras(model) => {
+            memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run))
+        }
         Source::Hf(config) => {
             if seq.is_none() {
-                return Err(Error::invalid(location, "a transformers model needs --seq (tokens per sequence)"));
+                return Err(Error::invalid(
+                    location,
+                    "a transformers model needs --seq (tokens per sequence)",
+                ));
             }
             let arch = hf::arch(&config, head, location)?;
-            memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run).and_then(|g| memory::estimate(&g, run))
+            memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)
+                .and_then(|g| memory::estimate(&g, run))
         }
     };
     // The memory model knows no file: its overflows name the model and the run instead.
     report.map_err(|e| match e {
-        Error::Overflow { location: at, what } if at == "memory" => {
-            Error::overflow(format!("{location} (batch {}, seq {})", run.batch, run.seq), what)
-        }
+        Error::Overflow { location: at, what } if at == "memory" => Error::overflow(
+            format!("{location} (batch {}, seq {})", run.batch, run.seq),
+            what,
+        ),
         e => e,
     })
 }
 
 /// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.
 fn fill_unknown_dims(value: &mut Value, seq: u64) {
-    let Some(layers) = value.pointer_mut("/config/layers").and_then(Value::as_array_mut) else { return };
+    let Some(layers) = value
+        .pointer_mut("/config/layers")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
     for layer in layers {
         if layer.get("class_name").and_then(Value::as_str) != Some("InputLayer") {
             continue;
         }
         for key in ["batch_shape", "batch_input_shape"] {
-            if let Some(dims) = layer.pointer_mut(&format!("/config/{key}")).and_then(Value::as_array_mut) {
+            if let Some(dims) = layer
+                .pointer_mut(&format!("/config/{key}"))
+                .and_then(Value::as_array_mut)
+            {
                 for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
                     *d = Value::from(seq);
                 }

@@ -8,13 +8,19 @@ use crate::weight::{dim, Weight};
 pub fn layer_scale(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let channels = ctx.positive("projection_dim")?;
-    Ok(Built::new(vec![Weight::new("gamma", vec![dim(channels, "channels")])], input.clone()))
+    Ok(Built::new(
+        vec![Weight::new("gamma", vec![dim(channels, "channels")])],
+        input.clone(),
+    ))
 }
 
 /// InceptionResNetV2's CustomScaleLayer: `inputs[0] + inputs[1] * scale`, no weights.
 pub fn custom_scale(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     match inputs {
         [a, _] => Ok(Built::stateless(a.clone())),
-        _ => Err(ctx.shape_err(format!("CustomScaleLayer takes 2 inputs, got {}", inputs.len()))),
+        _ => Err(ctx.shape_err(format!(
+            "CustomScaleLayer takes 2 inputs, got {}",
+            inputs.len()
+        ))),
     }
 }

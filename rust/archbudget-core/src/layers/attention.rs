@@ -16,7 +16,12 @@ use crate::weight::{dim, Dim, Weight};
 pub fn multi_head_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let (query, value) = match inputs {
         [q, v] | [q, v, _] => (q, v),
-        _ => return Err(ctx.shape_err(format!("MultiHeadAttention takes query, value and an optional key, got {} inputs", inputs.len()))),
+        _ => {
+            return Err(ctx.shape_err(format!(
+                "MultiHeadAttention takes query, value and an optional key, got {} inputs",
+                inputs.len()
+            )))
+        }
     };
     let key = inputs.get(2).unwrap_or(value);
     if value.len() != key.len() || value[1..value.len() - 1] != key[1..key.len() - 1] {
@@ -31,20 +36,40 @@ pub fn multi_head_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let value_dim = ctx.opt_positive("value_dim")?.unwrap_or(key_dim);
     let use_bias = ctx.bool_or("use_bias", true)?;
     let last = |s: &Shape, what: &str| ctx.known(s.last().copied().flatten(), what);
-    let (q_in, k_in, v_in) = (last(query, "the query's last dimension")?, last(key, "the key's last dimension")?, last(value, "the value's last dimension")?);
+    let (q_in, k_in, v_in) = (
+        last(query, "the query's last dimension")?,
+        last(key, "the key's last dimension")?,
+        last(value, "the value's last dimension")?,
+    );
     let out_dims: Vec<u64> = match ctx.value("output_shape") {
         None => vec![q_in],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|x| super::positive_int(x).ok_or_else(|| ctx.err(format!("'output_shape' must hold positive integers, got {x}"))))
+            .map(|x| {
+                super::positive_int(x).ok_or_else(|| {
+                    ctx.err(format!(
+                        "'output_shape' must hold positive integers, got {x}"
+                    ))
+                })
+            })
             .collect::<Result<_>>()?,
         Some(_) => vec![ctx.positive("output_shape")?],
     };
     let mut weights = Vec::new();
     let mut projection = |name: &str, features: u64, per_head: u64, label: &'static str| {
-        weights.push(Weight::new(format!("{name}/kernel"), vec![dim(features, "features"), dim(heads, "heads"), dim(per_head, label)]));
+        weights.push(Weight::new(
+            format!("{name}/kernel"),
+            vec![
+                dim(features, "features"),
+                dim(heads, "heads"),
+                dim(per_head, label),
+            ],
+        ));
         if use_bias {
-            weights.push(Weight::new(format!("{name}/bias"), vec![dim(heads, "heads"), dim(per_head, label)]));
+            weights.push(Weight::new(
+                format!("{name}/bias"),
+                vec![dim(heads, "heads"), dim(per_head, label)],
+            ));
         }
     };
     projection("query", q_in, key_dim, "key_dim");
@@ -83,7 +108,10 @@ pub fn dot_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     if ctx.str_or("score_mode", "dot")? == "concat" {
         weights.push(Weight::new("concat_score_weight", vec![]));
     }
-    Ok(Built { weights, outputs: attended(ctx, inputs, query, value) })
+    Ok(Built {
+        weights,
+        outputs: attended(ctx, inputs, query, value),
+    })
 }
 
 /// AdditiveAttention (Bahdanau): a `scale` vector of the feature size with `use_scale`.
@@ -92,16 +120,26 @@ pub fn additive_attention(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let (query, value) = query_value(ctx, inputs)?;
     let mut weights = Vec::new();
     if ctx.bool_or("use_scale", true)? {
-        let d = ctx.known(query.last().copied().flatten(), "the query's last dimension")?;
+        let d = ctx.known(
+            query.last().copied().flatten(),
+            "the query's last dimension",
+        )?;
         weights.push(Weight::new("scale", vec![dim(d, "features")]));
     }
-    Ok(Built { weights, outputs: attended(ctx, inputs, query, value) })
+    Ok(Built {
+        weights,
+        outputs: attended(ctx, inputs, query, value),
+    })
 }
 
 fn query_value<'s>(ctx: &LayerCtx, inputs: &'s [Shape]) -> Result<(&'s Shape, &'s Shape)> {
     match inputs {
         [q, v] | [q, v, _] => Ok((q, v)),
-        _ => Err(ctx.shape_err(format!("{} takes [query, value] or [query, value, key], got {} inputs", ctx.class_name, inputs.len()))),
+        _ => Err(ctx.shape_err(format!(
+            "{} takes [query, value] or [query, value, key], got {} inputs",
+            ctx.class_name,
+            inputs.len()
+        ))),
     }
 }
 

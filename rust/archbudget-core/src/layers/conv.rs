@@ -43,7 +43,12 @@ impl Image {
         } else {
             (input[1..=rank].to_vec(), input[rank + 1])
         };
-        Ok(Image { batch: input[0], spatial, channels, channels_first })
+        Ok(Image {
+            batch: input[0],
+            spatial,
+            channels,
+            channels_first,
+        })
     }
 
     pub fn shape(&self, spatial: Vec<Option<u64>>, channels: Option<u64>) -> Shape {
@@ -60,7 +65,14 @@ impl Image {
 }
 
 /// Keras `compute_conv_output_shape` for one spatial axis.
-pub fn conv_length(ctx: &LayerCtx, n: Option<u64>, k: u64, stride: u64, dilation: u64, padding: &str) -> Result<Option<u64>> {
+pub fn conv_length(
+    ctx: &LayerCtx,
+    n: Option<u64>,
+    k: u64,
+    stride: u64,
+    dilation: u64,
+    padding: &str,
+) -> Result<Option<u64>> {
     let Some(n) = n else { return Ok(None) };
     let out = match padding {
         "valid" => {
@@ -73,7 +85,11 @@ pub fn conv_length(ctx: &LayerCtx, n: Option<u64>, k: u64, stride: u64, dilation
             (n - span) / stride + 1
         }
         "same" | "causal" => (n - 1) / stride + 1,
-        other => return Err(ctx.err(format!("'padding' must be valid, same or causal, got '{other}'"))),
+        other => {
+            return Err(ctx.err(format!(
+                "'padding' must be valid, same or causal, got '{other}'"
+            )))
+        }
     };
     Ok(Some(out))
 }
@@ -92,20 +108,40 @@ fn window(ctx: &LayerCtx, rank: usize) -> Result<Window> {
     })
 }
 
-fn spatial_out(ctx: &LayerCtx, image: &Image, w: &Window, padding: &str) -> Result<Vec<Option<u64>>> {
+fn spatial_out(
+    ctx: &LayerCtx,
+    image: &Image,
+    w: &Window,
+    padding: &str,
+) -> Result<Vec<Option<u64>>> {
     (0..w.kernel.len())
-        .map(|i| conv_length(ctx, image.spatial[i], w.kernel[i], w.strides[i], w.dilation[i], padding))
+        .map(|i| {
+            conv_length(
+                ctx,
+                image.spatial[i],
+                w.kernel[i],
+                w.strides[i],
+                w.dilation[i],
+                padding,
+            )
+        })
         .collect()
 }
 
 fn kernel_dims(kernel: &[u64]) -> Vec<Dim> {
     const LABELS: [&str; 3] = ["kh", "kw", "kd"];
     let labels: &[&str] = if kernel.len() == 1 { &["k"] } else { &LABELS };
-    kernel.iter().zip(labels).map(|(&k, &l)| dim(k, l)).collect()
+    kernel
+        .iter()
+        .zip(labels)
+        .map(|(&k, &l)| dim(k, l))
+        .collect()
 }
 
 fn bias(ctx: &LayerCtx, size: u64) -> Result<Option<Weight>> {
-    Ok(ctx.bool_or("use_bias", true)?.then(|| Weight::new("bias", vec![dim(size, "biases")])))
+    Ok(ctx
+        .bool_or("use_bias", true)?
+        .then(|| Weight::new("bias", vec![dim(size, "biases")])))
 }
 
 /// Conv1D/2D/3D. Weights: kernel (k… × in_channels/groups × filters), bias (filters).
@@ -118,7 +154,9 @@ pub fn conv(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let padding = ctx.str_or("padding", "valid")?;
     let in_ch = ctx.known(image.channels, "the channel dimension")?;
     if in_ch % groups != 0 || filters % groups != 0 {
-        return Err(ctx.shape_err(format!("{in_ch} input channels and {filters} filters must both divide into {groups} groups")));
+        return Err(ctx.shape_err(format!(
+            "{in_ch} input channels and {filters} filters must both divide into {groups} groups"
+        )));
     }
     let mut dims = kernel_dims(&w.kernel);
     dims.push(dim(in_ch / groups, "in_channels"));
@@ -130,14 +168,27 @@ pub fn conv(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 }
 
 /// Keras `deconv_output_length`; `None` when the result does not fit in 64 bits.
-fn deconv_length(n: u64, k: u64, stride: u64, dilation: u64, padding: &str, output_padding: Option<u64>) -> Option<u64> {
+fn deconv_length(
+    n: u64,
+    k: u64,
+    stride: u64,
+    dilation: u64,
+    padding: &str,
+    output_padding: Option<u64>,
+) -> Option<u64> {
     let k = (k - 1).checked_mul(dilation - 1)?.checked_add(k)?;
     Some(match output_padding {
-        None if padding == "valid" => n.checked_mul(stride)?.checked_add(k.saturating_sub(stride))?,
+        None if padding == "valid" => n
+            .checked_mul(stride)?
+            .checked_add(k.saturating_sub(stride))?,
         None => n.checked_mul(stride)?,
         Some(op) => {
             let pad = if padding == "same" { k / 2 } else { 0 };
-            (n - 1).checked_mul(stride)?.checked_add(k)?.checked_add(op)?.saturating_sub(2 * pad)
+            (n - 1)
+                .checked_mul(stride)?
+                .checked_add(k)?
+                .checked_add(op)?
+                .saturating_sub(2 * pad)
         }
     })
 }
@@ -154,7 +205,9 @@ pub fn conv_transpose(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     }
     let output_padding: Vec<Option<u64>> = match ctx.value("output_padding") {
         None => vec![None; rank],
-        Some(Value::Array(items)) if items.len() == rank => items.iter().map(Value::as_u64).collect(),
+        Some(Value::Array(items)) if items.len() == rank => {
+            items.iter().map(Value::as_u64).collect()
+        }
         Some(v) => vec![v.as_u64(); rank],
     };
     let in_ch = ctx.known(image.channels, "the channel dimension")?;
@@ -166,9 +219,16 @@ pub fn conv_transpose(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let spatial = (0..rank)
         .map(|i| match image.spatial[i] {
             None => Ok(None),
-            Some(n) => deconv_length(n, w.kernel[i], w.strides[i], w.dilation[i], padding, output_padding[i])
-                .map(Some)
-                .ok_or_else(|| Error::overflow(&ctx.location, "the output length")),
+            Some(n) => deconv_length(
+                n,
+                w.kernel[i],
+                w.strides[i],
+                w.dilation[i],
+                padding,
+                output_padding[i],
+            )
+            .map(Some)
+            .ok_or_else(|| Error::overflow(&ctx.location, "the output length")),
         })
         .collect::<Result<_>>()?;
     Ok(Built::new(weights, image.shape(spatial, Some(filters))))
@@ -189,7 +249,10 @@ pub fn depthwise(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     dims.push(dim(multiplier, "depth_multiplier"));
     let mut weights = vec![Weight::new("depthwise_kernel", dims)];
     weights.extend(bias(ctx, out_ch)?);
-    Ok(Built::new(weights, image.shape(spatial_out(ctx, &image, &w, padding)?, Some(out_ch))))
+    Ok(Built::new(
+        weights,
+        image.shape(spatial_out(ctx, &image, &w, padding)?, Some(out_ch)),
+    ))
 }
 
 /// SeparableConv1D/2D: a depthwise kernel (k… × in_channels × depth_multiplier), a
@@ -206,9 +269,18 @@ pub fn separable(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     depthwise.push(dim(in_ch, "in_channels"));
     depthwise.push(dim(multiplier, "depth_multiplier"));
     let mut pointwise = kernel_dims(&vec![1; rank]);
-    pointwise.push(dim(crate::error::mul(in_ch, multiplier, &ctx.location, "channels")?, "channels"));
+    pointwise.push(dim(
+        crate::error::mul(in_ch, multiplier, &ctx.location, "channels")?,
+        "channels",
+    ));
     pointwise.push(dim(filters, "filters"));
-    let mut weights = vec![Weight::new("depthwise_kernel", depthwise), Weight::new("pointwise_kernel", pointwise)];
+    let mut weights = vec![
+        Weight::new("depthwise_kernel", depthwise),
+        Weight::new("pointwise_kernel", pointwise),
+    ];
     weights.extend(bias(ctx, filters)?);
-    Ok(Built::new(weights, image.shape(spatial_out(ctx, &image, &w, padding)?, Some(filters))))
+    Ok(Built::new(
+        weights,
+        image.shape(spatial_out(ctx, &image, &w, padding)?, Some(filters)),
+    ))
 }

@@ -18,9 +18,15 @@ pub fn identity(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 pub fn dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let units = ctx.positive("units")?;
-    let last = input.last().copied().ok_or_else(|| ctx.shape_err("Dense needs an input of rank ≥ 2"))?;
+    let last = input
+        .last()
+        .copied()
+        .ok_or_else(|| ctx.shape_err("Dense needs an input of rank ≥ 2"))?;
     let in_dim = ctx.known(last, "the last input dimension")?;
-    let mut weights = vec![Weight::new("kernel", vec![dim(in_dim, "inputs"), dim(units, "units")])];
+    let mut weights = vec![Weight::new(
+        "kernel",
+        vec![dim(in_dim, "inputs"), dim(units, "units")],
+    )];
     if ctx.bool_or("use_bias", true)? {
         weights.push(Weight::new("bias", vec![dim(units, "biases")]));
     }
@@ -35,13 +41,22 @@ pub fn dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 pub fn einsum_dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let equation = ctx.str_or("equation", "")?;
-    let bad = || ctx.err(format!("'equation' must look like 'ab,bc->ac' (with optional ...), got '{equation}'"));
+    let bad = || {
+        ctx.err(format!(
+            "'equation' must look like 'ab,bc->ac' (with optional ...), got '{equation}'"
+        ))
+    };
     let (lhs, output_spec) = equation.split_once("->").ok_or_else(bad)?;
     let (input_spec, weight_spec) = lhs.split_once(',').ok_or_else(bad)?;
     let left_elided = input_spec.starts_with("...");
     let right_elided = !left_elided && input_spec.ends_with("...");
-    let strip = |s: &str| s.trim_start_matches("...").trim_end_matches("...").to_string();
-    let (input_spec, weight_spec, output_spec) = (strip(input_spec), strip(weight_spec), strip(output_spec));
+    let strip = |s: &str| {
+        s.trim_start_matches("...")
+            .trim_end_matches("...")
+            .to_string()
+    };
+    let (input_spec, weight_spec, output_spec) =
+        (strip(input_spec), strip(weight_spec), strip(output_spec));
     let letters = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic());
     if !(letters(&input_spec) && letters(&weight_spec) && letters(&output_spec)) {
         return Err(bad());
@@ -52,10 +67,16 @@ pub fn einsum_dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         None => Vec::new(),
     };
     let elided = input.len().checked_sub(input_spec.len()).ok_or_else(|| {
-        ctx.shape_err(format!("equation '{equation}' names more axes than the input's rank {}", input.len()))
+        ctx.shape_err(format!(
+            "equation '{equation}' names more axes than the input's rank {}",
+            input.len()
+        ))
     })?;
     if elided > 0 && !(left_elided || right_elided) {
-        return Err(ctx.shape_err(format!("equation '{equation}' does not match an input of rank {}", input.len())));
+        return Err(ctx.shape_err(format!(
+            "equation '{equation}' does not match an input of rank {}",
+            input.len()
+        )));
     }
     let mut output: Shape = vec![input[0]];
     output.extend(configured);
@@ -77,7 +98,9 @@ pub fn einsum_dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         } else if let Some(i) = out_at(c) {
             output.get(i).copied().flatten()
         } else {
-            return Err(ctx.shape_err(format!("weight axis '{c}' of '{equation}' is in neither input nor output")));
+            return Err(ctx.shape_err(format!(
+                "weight axis '{c}' of '{equation}' is in neither input nor output"
+            )));
         };
         let size = ctx.known(size, &format!("kernel axis '{c}'"))?;
         kernel.push(dim(size, "axis"));
@@ -86,8 +109,15 @@ pub fn einsum_dense(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     if let Some(bias_axes) = ctx.value("bias_axes").and_then(Value::as_str) {
         let mut bias = Vec::new();
         for c in bias_axes.chars() {
-            let i = out_at(c).ok_or_else(|| ctx.shape_err(format!("bias axis '{c}' is not an output axis")))?;
-            bias.push(dim(ctx.known(output.get(i).copied().flatten(), &format!("bias axis '{c}'"))?, "biases"));
+            let i = out_at(c)
+                .ok_or_else(|| ctx.shape_err(format!("bias axis '{c}' is not an output axis")))?;
+            bias.push(dim(
+                ctx.known(
+                    output.get(i).copied().flatten(),
+                    &format!("bias axis '{c}'"),
+                )?,
+                "biases",
+            ));
         }
         if !bias.is_empty() {
             weights.push(Weight::new("bias", bias));
@@ -104,7 +134,13 @@ pub fn embedding(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let width = ctx.positive("output_dim")?;
     let mut out = input.clone();
     out.push(Some(width));
-    Ok(Built::new(vec![Weight::new("embeddings", vec![dim(vocab, "tokens"), dim(width, "dims")])], out))
+    Ok(Built::new(
+        vec![Weight::new(
+            "embeddings",
+            vec![dim(vocab, "tokens"), dim(width, "dims")],
+        )],
+        out,
+    ))
 }
 
 /// PReLU: one learned slope per input element, shared along `shared_axes`.
@@ -117,7 +153,11 @@ pub fn prelu(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     };
     let mut dims = Vec::new();
     for (i, d) in input.iter().enumerate().skip(1) {
-        let size = if shared.contains(&(i as u64)) { 1 } else { ctx.known(*d, &format!("input axis {i}"))? };
+        let size = if shared.contains(&(i as u64)) {
+            1
+        } else {
+            ctx.known(*d, &format!("input axis {i}"))?
+        };
         dims.push(dim(size, "slopes"));
     }
     Ok(Built::new(vec![Weight::new("alpha", dims)], input.clone()))
@@ -135,7 +175,12 @@ pub fn normalization(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     keep.sort_unstable();
     let stats = keep
         .iter()
-        .map(|&a| Ok(dim(ctx.known(input[a], &format!("input axis {a}"))?, "features")))
+        .map(|&a| {
+            Ok(dim(
+                ctx.known(input[a], &format!("input axis {a}"))?,
+                "features",
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     let weights = vec![
         Weight::new("mean", stats.clone()).frozen(),
@@ -150,11 +195,18 @@ pub fn resizing(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let (h, w) = (ctx.positive("height")?, ctx.positive("width")?);
     if input.len() < 3 {
-        return Err(ctx.shape_err(format!("{} needs an image input of rank ≥ 3", ctx.class_name)));
+        return Err(ctx.shape_err(format!(
+            "{} needs an image input of rank ≥ 3",
+            ctx.class_name
+        )));
     }
     let mut out = input.clone();
     let n = out.len();
-    let (hi, wi) = if ctx.channels_first()? { (n - 2, n - 1) } else { (n - 3, n - 2) };
+    let (hi, wi) = if ctx.channels_first()? {
+        (n - 2, n - 1)
+    } else {
+        (n - 3, n - 2)
+    };
     out[hi] = Some(h);
     out[wi] = Some(w);
     Ok(Built::stateless(out))

@@ -32,13 +32,20 @@ fn broadcast(ctx: &LayerCtx, a: &[Option<u64>], b: &[Option<u64>]) -> Result<Sha
 /// Add, Subtract, Multiply, Average, Maximum, Minimum.
 pub fn elementwise(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     if inputs.len() < 2 || (ctx.class_name == "Subtract" && inputs.len() != 2) {
-        return Err(ctx.shape_err(format!("{} needs at least 2 inputs, got {}", ctx.class_name, inputs.len())));
+        return Err(ctx.shape_err(format!(
+            "{} needs at least 2 inputs, got {}",
+            ctx.class_name,
+            inputs.len()
+        )));
     }
     let mut out: Shape = inputs[0][1.min(inputs[0].len())..].to_vec();
     for s in &inputs[1..] {
         out = broadcast(ctx, &out, &s[1.min(s.len())..])?;
     }
-    let batches: Vec<u64> = inputs.iter().filter_map(|s| s.first().copied().flatten()).collect();
+    let batches: Vec<u64> = inputs
+        .iter()
+        .filter_map(|s| s.first().copied().flatten())
+        .collect();
     let batch = match batches.first() {
         Some(b) if batches.iter().all(|x| x == b) => Some(*b),
         _ => None,
@@ -50,12 +57,18 @@ pub fn elementwise(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 /// Concatenate along `axis`: that axis sums, the others must agree.
 pub fn concatenate(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     if inputs.len() < 2 {
-        return Err(ctx.shape_err(format!("Concatenate needs at least 2 inputs, got {}", inputs.len())));
+        return Err(ctx.shape_err(format!(
+            "Concatenate needs at least 2 inputs, got {}",
+            inputs.len()
+        )));
     }
     let rank = inputs[0].len();
     if inputs.iter().any(|s| s.len() != rank) {
         let shapes: Vec<String> = inputs.iter().map(|s| format_shape(s)).collect();
-        return Err(ctx.shape_err(format!("Concatenate needs inputs of one rank, got {}", shapes.join(", "))));
+        return Err(ctx.shape_err(format!(
+            "Concatenate needs inputs of one rank, got {}",
+            shapes.join(", ")
+        )));
     }
     let axis = ctx.axes("axis", -1, rank)?[0];
     let mut out = inputs[0].clone();
@@ -90,11 +103,15 @@ pub fn dot(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         return Err(ctx.shape_err(format!("Dot needs 2 inputs, got {}", inputs.len())));
     };
     let axis_of = |v: &Value, rank: usize| -> Result<usize> {
-        let i = v.as_i64().ok_or_else(|| ctx.err(format!("'axes' must be integers, got {v}")))?;
+        let i = v
+            .as_i64()
+            .ok_or_else(|| ctx.err(format!("'axes' must be integers, got {v}")))?;
         ctx.axis(i, rank)
     };
     let (x, y) = match ctx.value("axes") {
-        Some(Value::Array(p)) if p.len() == 2 => (axis_of(&p[0], a.len())?, axis_of(&p[1], b.len())?),
+        Some(Value::Array(p)) if p.len() == 2 => {
+            (axis_of(&p[0], a.len())?, axis_of(&p[1], b.len())?)
+        }
         Some(v) => (axis_of(v, a.len())?, axis_of(v, b.len())?),
         None => return Err(ctx.err("missing 'axes'")),
     };
@@ -103,8 +120,18 @@ pub fn dot(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
             return Err(ctx.shape_err(format!("Dot axes have different sizes: {p} and {q}")));
         }
     }
-    let mut out: Shape = a.iter().enumerate().filter(|(i, _)| *i != x).map(|(_, d)| *d).collect();
-    out.extend(b.iter().enumerate().filter(|(i, _)| *i != y && *i != 0).map(|(_, d)| *d));
+    let mut out: Shape = a
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != x)
+        .map(|(_, d)| *d)
+        .collect();
+    out.extend(
+        b.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != y && *i != 0)
+            .map(|(_, d)| *d),
+    );
     if out.len() == 1 {
         out.push(Some(1));
     }
@@ -115,7 +142,9 @@ pub fn dot(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 /// the summary; its tensor arguments broadcast as `operation_utils.broadcast_shapes`
 /// does (constants such as `3.0` are not tensors and leave the shape alone).
 pub fn elementwise_op(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
-    let (first, rest) = inputs.split_first().ok_or_else(|| ctx.shape_err(format!("{} has no tensor argument", ctx.class_name)))?;
+    let (first, rest) = inputs
+        .split_first()
+        .ok_or_else(|| ctx.shape_err(format!("{} has no tensor argument", ctx.class_name)))?;
     let mut out = first.clone();
     for s in rest {
         out = broadcast_shapes(ctx, &out, s)?;

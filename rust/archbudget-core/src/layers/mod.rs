@@ -29,10 +29,16 @@ pub struct Built {
 
 impl Built {
     pub fn new(weights: Vec<Weight>, output: Shape) -> Self {
-        Built { weights, outputs: vec![output] }
+        Built {
+            weights,
+            outputs: vec![output],
+        }
     }
     pub fn stateless(output: Shape) -> Self {
-        Built { weights: Vec::new(), outputs: vec![output] }
+        Built {
+            weights: Vec::new(),
+            outputs: vec![output],
+        }
     }
 }
 
@@ -54,19 +60,44 @@ pub type Rule = fn(&LayerCtx, &[Shape]) -> Result<Built>;
 /// The rule of a Keras class name, or None. One table, so the list of supported classes
 /// printed in errors is always the real one.
 pub fn rule(class_name: &str) -> Option<Rule> {
-    RULES.iter().find(|(name, _)| *name == class_name).map(|(_, rule)| *rule)
+    RULES
+        .iter()
+        .find(|(name, _)| *name == class_name)
+        .map(|(_, rule)| *rule)
 }
 
 /// The rule of a `keras.ops` node recorded in a functional graph (module
 /// `keras.src.ops.*`), or None. Ops share class names with layers (Add, Multiply) but
 /// have other semantics, hence their own table.
 pub fn op_rule(class_name: &str) -> Option<Rule> {
-    ELEMENTWISE_OPS.contains(&class_name).then_some(merge::elementwise_op as Rule)
+    ELEMENTWISE_OPS
+        .contains(&class_name)
+        .then_some(merge::elementwise_op as Rule)
 }
 
 const ELEMENTWISE_OPS: &[&str] = &[
-    "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum", "Power", "Negative", "Abs",
-    "Square", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Relu6", "HardSigmoid", "HardSwish", "Silu", "Gelu",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Divide",
+    "TrueDivide",
+    "Maximum",
+    "Minimum",
+    "Power",
+    "Negative",
+    "Abs",
+    "Square",
+    "Sqrt",
+    "Exp",
+    "Log",
+    "Tanh",
+    "Sigmoid",
+    "Relu",
+    "Relu6",
+    "HardSigmoid",
+    "HardSwish",
+    "Silu",
+    "Gelu",
 ];
 
 pub fn supported_classes() -> Vec<&'static str> {
@@ -199,12 +230,14 @@ const RULES: &[(&str, Rule)] = &[
 /// Apply a layer given as its JSON object (`{"class_name": ..., "config": {...}}`) to
 /// input shapes: the entry point for wrappers (Bidirectional, TimeDistributed).
 pub fn apply_json(layer: &Value, inputs: &[Shape], parent: &LayerCtx) -> Result<(String, Built)> {
-    let class_name = layer.get("class_name").and_then(Value::as_str).ok_or_else(|| {
-        Error::invalid(&parent.location, "wrapped layer has no 'class_name'")
-    })?;
-    let config = layer.get("config").and_then(Value::as_object).ok_or_else(|| {
-        Error::invalid(&parent.location, "wrapped layer has no 'config' object")
-    })?;
+    let class_name = layer
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid(&parent.location, "wrapped layer has no 'class_name'"))?;
+    let config = layer
+        .get("config")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::invalid(&parent.location, "wrapped layer has no 'config' object"))?;
     let built = apply(&parent.child(class_name, config, "layer"), inputs)?;
     Ok((class_name.to_string(), built))
 }
@@ -228,7 +261,10 @@ fn apply_with(
     supported: fn() -> Vec<&'static str>,
 ) -> Result<Built> {
     if ctx.depth > MAX_DEPTH {
-        return Err(Error::invalid(&ctx.location, format!("layers nested deeper than {MAX_DEPTH}")));
+        return Err(Error::invalid(
+            &ctx.location,
+            format!("layers nested deeper than {MAX_DEPTH}"),
+        ));
     }
     let rule = lookup(ctx.class_name).ok_or_else(|| Error::UnknownLayer {
         location: ctx.location.clone(),
@@ -247,8 +283,16 @@ fn apply_with(
 
 impl LayerCtx<'_> {
     /// The context of a layer or cell that this one wraps (`kind` names it in messages).
-    pub fn child<'c>(&self, class_name: &'c str, config: &'c Map<String, Value>, kind: &str) -> LayerCtx<'c> {
-        let name = config.get("name").and_then(Value::as_str).unwrap_or(class_name);
+    pub fn child<'c>(
+        &self,
+        class_name: &'c str,
+        config: &'c Map<String, Value>,
+        kind: &str,
+    ) -> LayerCtx<'c> {
+        let name = config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(class_name);
         LayerCtx {
             class_name,
             name,
@@ -276,8 +320,11 @@ impl LayerCtx<'_> {
 
     /// A positive integer (`units`, `filters`, ...).
     pub fn positive(&self, key: &str) -> Result<u64> {
-        let v = self.get(key).ok_or_else(|| self.err(format!("missing '{key}'")))?;
-        positive_int(v).ok_or_else(|| self.err(format!("'{key}' must be a positive integer, got {v}")))
+        let v = self
+            .get(key)
+            .ok_or_else(|| self.err(format!("missing '{key}'")))?;
+        positive_int(v)
+            .ok_or_else(|| self.err(format!("'{key}' must be a positive integer, got {v}")))
     }
 
     pub fn positive_or(&self, key: &str, default: u64) -> Result<u64> {
@@ -296,7 +343,8 @@ impl LayerCtx<'_> {
 
     /// A non-negative integer (`cropping`, `padding` amounts).
     pub fn non_negative(&self, v: &Value, key: &str) -> Result<u64> {
-        v.as_u64().ok_or_else(|| self.err(format!("'{key}' must be a non-negative integer, got {v}")))
+        v.as_u64()
+            .ok_or_else(|| self.err(format!("'{key}' must be a non-negative integer, got {v}")))
     }
 
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
@@ -317,7 +365,10 @@ impl LayerCtx<'_> {
 
     /// A boolean keyword argument of the call (`return_attention_scores=True`).
     pub fn call_flag(&self, key: &str) -> bool {
-        self.call.and_then(|kw| kw.get(key)).and_then(Value::as_bool).unwrap_or(false)
+        self.call
+            .and_then(|kw| kw.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn value(&self, key: &str) -> Option<&Value> {
@@ -326,7 +377,9 @@ impl LayerCtx<'_> {
 
     /// An int or a list of `n` ints (`kernel_size: 3` or `[3, 3]`), each positive.
     pub fn tuple(&self, key: &str, n: usize) -> Result<Vec<u64>> {
-        let v = self.get(key).ok_or_else(|| self.err(format!("missing '{key}'")))?;
+        let v = self
+            .get(key)
+            .ok_or_else(|| self.err(format!("missing '{key}'")))?;
         self.tuple_of(v, key, n)
     }
 
@@ -338,12 +391,19 @@ impl LayerCtx<'_> {
     }
 
     fn tuple_of(&self, v: &Value, key: &str, n: usize) -> Result<Vec<u64>> {
-        let bad = || self.err(format!("'{key}' must be a positive integer or a list of {n}, got {v}"));
+        let bad = || {
+            self.err(format!(
+                "'{key}' must be a positive integer or a list of {n}, got {v}"
+            ))
+        };
         match v {
-            Value::Array(items) if items.len() == n => {
-                items.iter().map(|x| positive_int(x).ok_or_else(bad)).collect()
+            Value::Array(items) if items.len() == n => items
+                .iter()
+                .map(|x| positive_int(x).ok_or_else(bad))
+                .collect(),
+            Value::Array(items) if items.len() == 1 => {
+                Ok(vec![positive_int(&items[0]).ok_or_else(bad)?; n])
             }
-            Value::Array(items) if items.len() == 1 => Ok(vec![positive_int(&items[0]).ok_or_else(bad)?; n]),
             _ => Ok(vec![positive_int(v).ok_or_else(bad)?; n]),
         }
     }
@@ -353,7 +413,9 @@ impl LayerCtx<'_> {
         match self.str_or("data_format", "channels_last")? {
             "channels_last" => Ok(false),
             "channels_first" => Ok(true),
-            other => Err(self.err(format!("'data_format' must be channels_last or channels_first, got '{other}'"))),
+            other => Err(self.err(format!(
+                "'data_format' must be channels_last or channels_first, got '{other}'"
+            ))),
         }
     }
 
@@ -361,7 +423,11 @@ impl LayerCtx<'_> {
     pub fn single<'s>(&self, inputs: &'s [Shape]) -> Result<&'s Shape> {
         match inputs {
             [one] => Ok(one),
-            _ => Err(self.shape_err(format!("{} takes one input, got {}", self.class_name, inputs.len()))),
+            _ => Err(self.shape_err(format!(
+                "{} takes one input, got {}",
+                self.class_name,
+                inputs.len()
+            ))),
         }
     }
 
@@ -370,7 +436,10 @@ impl LayerCtx<'_> {
         match d {
             Some(v) if v > 0 => Ok(v),
             Some(_) => Err(self.shape_err(format!("{what} is 0"))),
-            None => Err(self.shape_err(format!("{what} must be known to build {}, got None", self.class_name))),
+            None => Err(self.shape_err(format!(
+                "{what} must be known to build {}, got None",
+                self.class_name
+            ))),
         }
     }
 
@@ -389,7 +458,9 @@ impl LayerCtx<'_> {
         let r = rank as i64;
         let a = if axis < 0 { axis + r } else { axis };
         if a < 0 || a >= r {
-            return Err(self.shape_err(format!("axis {axis} is out of range for an input of rank {rank}")));
+            return Err(self.shape_err(format!(
+                "axis {axis} is out of range for an input of rank {rank}"
+            )));
         }
         Ok(a as usize)
     }
@@ -400,9 +471,14 @@ impl LayerCtx<'_> {
             None => vec![default],
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|x| x.as_i64().ok_or_else(|| self.err(format!("'{key}' must hold integers, got {x}"))))
+                .map(|x| {
+                    x.as_i64()
+                        .ok_or_else(|| self.err(format!("'{key}' must hold integers, got {x}")))
+                })
                 .collect::<Result<_>>()?,
-            Some(v) => vec![v.as_i64().ok_or_else(|| self.err(format!("'{key}' must be an integer, got {v}")))?],
+            Some(v) => vec![v
+                .as_i64()
+                .ok_or_else(|| self.err(format!("'{key}' must be an integer, got {v}")))?],
         };
         raw.into_iter().map(|a| self.axis(a, rank)).collect()
     }
@@ -413,7 +489,11 @@ pub fn positive_int(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n
             .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.0e15).map(|f| f as u64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.0e15)
+                    .map(|f| f as u64)
+            })
             .filter(|&x| x > 0),
         _ => None,
     }

@@ -7,7 +7,14 @@ use crate::shape::Shape;
 use crate::weight::{dim, Dim, Weight};
 
 fn channel_dims(ctx: &LayerCtx, input: &Shape, axes: &[usize]) -> Result<Vec<Dim>> {
-    axes.iter().map(|&a| Ok(dim(ctx.known(input[a], &format!("input axis {a}"))?, "channels"))).collect()
+    axes.iter()
+        .map(|&a| {
+            Ok(dim(
+                ctx.known(input[a], &format!("input axis {a}"))?,
+                "channels",
+            ))
+        })
+        .collect()
 }
 
 fn scale_and_offset(dims: &[Dim], scale: bool, center: bool) -> Vec<Weight> {
@@ -27,7 +34,11 @@ pub fn batch_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let axis = ctx.axes("axis", -1, input.len())?;
     let dims = channel_dims(ctx, input, &axis)?;
-    let mut weights = scale_and_offset(&dims, ctx.bool_or("scale", true)?, ctx.bool_or("center", true)?);
+    let mut weights = scale_and_offset(
+        &dims,
+        ctx.bool_or("scale", true)?,
+        ctx.bool_or("center", true)?,
+    );
     weights.push(Weight::new("moving_mean", dims.clone()).frozen());
     weights.push(Weight::new("moving_variance", dims).frozen());
     Ok(Built::new(weights, input.clone()))
@@ -43,7 +54,10 @@ pub fn layer_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let rms = ctx.bool_or("rms_scaling", false)?;
     let scale = ctx.bool_or("scale", true)? || rms;
     let center = ctx.bool_or("center", true)? && !rms;
-    Ok(Built::new(scale_and_offset(&dims, scale, center), input.clone()))
+    Ok(Built::new(
+        scale_and_offset(&dims, scale, center),
+        input.clone(),
+    ))
 }
 
 /// RMSNormalization: one scale vector over the normalized axes.
@@ -67,8 +81,14 @@ pub fn group_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         _ => ctx.positive_or("groups", 32)?,
     };
     if groups > channels || channels % groups != 0 {
-        return Err(ctx.shape_err(format!("{channels} channels cannot be split into {groups} groups")));
+        return Err(ctx.shape_err(format!(
+            "{channels} channels cannot be split into {groups} groups"
+        )));
     }
-    let weights = scale_and_offset(&dims, ctx.bool_or("scale", true)?, ctx.bool_or("center", true)?);
+    let weights = scale_and_offset(
+        &dims,
+        ctx.bool_or("scale", true)?,
+        ctx.bool_or("center", true)?,
+    );
     Ok(Built::new(weights, input.clone()))
 }

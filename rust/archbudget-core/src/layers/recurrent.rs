@@ -23,7 +23,13 @@ fn sequence<'s>(ctx: &LayerCtx, inputs: &'s [Shape]) -> Result<&'s Shape> {
 }
 
 /// Outputs of an RNN layer: the sequence or last step, then the states with `return_state`.
-fn rnn_outputs(ctx: &LayerCtx, batch: Option<u64>, time: Option<u64>, units: Shape, states: usize) -> Result<Vec<Shape>> {
+fn rnn_outputs(
+    ctx: &LayerCtx,
+    batch: Option<u64>,
+    time: Option<u64>,
+    units: Shape,
+    states: usize,
+) -> Result<Vec<Shape>> {
     let mut first = vec![batch];
     if ctx.bool_or("return_sequences", false)? {
         first.push(time);
@@ -38,16 +44,30 @@ fn rnn_outputs(ctx: &LayerCtx, batch: Option<u64>, time: Option<u64>, units: Sha
     Ok(outputs)
 }
 
-fn gated(ctx: &LayerCtx, inputs: &[Shape], gates: u64, states: usize, bias_rows: u64) -> Result<Built> {
+fn gated(
+    ctx: &LayerCtx,
+    inputs: &[Shape],
+    gates: u64,
+    states: usize,
+    bias_rows: u64,
+) -> Result<Built> {
     let seq = sequence(ctx, inputs)?;
     let features = ctx.known(seq[2], "the feature dimension")?;
     let (weights, units) = cell_weights(ctx, features, gates, bias_rows)?;
-    Ok(Built { weights, outputs: rnn_outputs(ctx, seq[0], seq[1], vec![Some(units)], states)? })
+    Ok(Built {
+        weights,
+        outputs: rnn_outputs(ctx, seq[0], seq[1], vec![Some(units)], states)?,
+    })
 }
 
 /// The weights of one cell of `units` (read from `ctx`) with `gates` gates over
 /// `features` inputs: kernel, recurrent_kernel and, with `use_bias`, `bias_rows` biases.
-fn cell_weights(ctx: &LayerCtx, features: u64, gates: u64, bias_rows: u64) -> Result<(Vec<Weight>, u64)> {
+fn cell_weights(
+    ctx: &LayerCtx,
+    features: u64,
+    gates: u64,
+    bias_rows: u64,
+) -> Result<(Vec<Weight>, u64)> {
     let units = ctx.positive("units")?;
     let width = mul(gates, units, &ctx.location, "gate width")?;
     let gate_label = match gates {
@@ -56,8 +76,14 @@ fn cell_weights(ctx: &LayerCtx, features: u64, gates: u64, bias_rows: u64) -> Re
         _ => "4·units (LSTM gates)",
     };
     let mut weights = vec![
-        Weight::new("kernel", vec![dim(features, "inputs"), dim(width, gate_label)]),
-        Weight::new("recurrent_kernel", vec![dim(units, "units"), dim(width, gate_label)]),
+        Weight::new(
+            "kernel",
+            vec![dim(features, "inputs"), dim(width, gate_label)],
+        ),
+        Weight::new(
+            "recurrent_kernel",
+            vec![dim(units, "units"), dim(width, gate_label)],
+        ),
     ];
     if ctx.bool_or("use_bias", true)? {
         let mut dims = vec![dim(width, "biases")];
@@ -91,7 +117,10 @@ pub fn rnn(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let (mut weights, mut states) = (Vec::new(), Vec::new());
     for cell in cells {
         let class_name = cell.get("class_name").and_then(Value::as_str).unwrap_or("");
-        let config = cell.get("config").and_then(Value::as_object).ok_or_else(|| ctx.err("a cell has no 'config' object"))?;
+        let config = cell
+            .get("config")
+            .and_then(Value::as_object)
+            .ok_or_else(|| ctx.err("a cell has no 'config' object"))?;
         let cell_ctx = ctx.child(class_name, config, "cell");
         let (gates, n_states, bias_rows) = match class_name {
             "SimpleRNNCell" => (1, 1, 1),
@@ -123,7 +152,11 @@ pub fn lstm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 
 /// GRU with `reset_after` (the default) keeps separate input and recurrent biases: (2, 3·units).
 pub fn gru(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
-    let rows = if ctx.bool_or("reset_after", true)? { 2 } else { 1 };
+    let rows = if ctx.bool_or("reset_after", true)? {
+        2
+    } else {
+        1
+    };
     gated(ctx, inputs, 3, 1, rows)
 }
 
@@ -133,7 +166,12 @@ pub fn conv_lstm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let rank = super::conv::spatial_rank(ctx.class_name);
     let input = inputs.first().ok_or_else(|| ctx.shape_err("no input"))?;
     if input.len() != rank + 3 {
-        return Err(ctx.shape_err(format!("{} expects an input of rank {}, got {}", ctx.class_name, rank + 3, format_shape(input))));
+        return Err(ctx.shape_err(format!(
+            "{} expects an input of rank {}, got {}",
+            ctx.class_name,
+            rank + 3,
+            format_shape(input)
+        )));
     }
     // Each step is an image: drop the time axis and reuse the convolution rules.
     let mut step = vec![input[0]];
@@ -152,21 +190,38 @@ pub fn conv_lstm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         v.push(dim(width, "4·filters (LSTM gates)"));
         v
     };
-    let mut weights = vec![Weight::new("kernel", kdims("in", in_ch)), Weight::new("recurrent_kernel", kdims("rec", filters))];
+    let mut weights = vec![
+        Weight::new("kernel", kdims("in", in_ch)),
+        Weight::new("recurrent_kernel", kdims("rec", filters)),
+    ];
     if ctx.bool_or("use_bias", true)? {
         weights.push(Weight::new("bias", vec![dim(width, "biases")]));
     }
     let spatial = (0..rank)
-        .map(|i| conv_length(ctx, image.spatial[i], kernel[i], strides[i], dilation[i], padding))
+        .map(|i| {
+            conv_length(
+                ctx,
+                image.spatial[i],
+                kernel[i],
+                strides[i],
+                dilation[i],
+                padding,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let frame = image.shape(spatial, Some(filters));
-    Ok(Built { weights, outputs: rnn_outputs(ctx, input[0], input[1], frame[1..].to_vec(), 2)? })
+    Ok(Built {
+        weights,
+        outputs: rnn_outputs(ctx, input[0], input[1], frame[1..].to_vec(), 2)?,
+    })
 }
 
 /// Bidirectional: a forward and a backward copy of the wrapped layer (each with its own
 /// weights); outputs merged by `merge_mode` (concat, sum, ave, mul, or None for both).
 pub fn bidirectional(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
-    let forward_cfg = ctx.value("layer").ok_or_else(|| ctx.err("missing 'layer'"))?;
+    let forward_cfg = ctx
+        .value("layer")
+        .ok_or_else(|| ctx.err("missing 'layer'"))?;
     let backward_cfg = ctx.value("backward_layer").unwrap_or(forward_cfg);
     let (_, forward) = super::apply_json(forward_cfg, &inputs[..1.min(inputs.len())], ctx)?;
     let (_, backward) = super::apply_json(backward_cfg, &inputs[..1.min(inputs.len())], ctx)?;
@@ -174,7 +229,11 @@ pub fn bidirectional(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let mode = match ctx.value("merge_mode") {
         None => "none",
         Some(Value::String(s)) => s.as_str(),
-        Some(v) => return Err(ctx.err(format!("'merge_mode' must be concat, sum, ave, mul or null, got {v}"))),
+        Some(v) => {
+            return Err(ctx.err(format!(
+                "'merge_mode' must be concat, sum, ave, mul or null, got {v}"
+            )))
+        }
     };
     let mut outputs = match mode {
         "concat" => {
@@ -188,7 +247,11 @@ pub fn bidirectional(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         }
         "sum" | "ave" | "mul" => vec![f.clone()],
         "none" => vec![f.clone(), b.clone()],
-        other => return Err(ctx.err(format!("'merge_mode' must be concat, sum, ave, mul or null, got '{other}'"))),
+        other => {
+            return Err(ctx.err(format!(
+                "'merge_mode' must be concat, sum, ave, mul or null, got '{other}'"
+            )))
+        }
     };
     outputs.extend(forward.outputs[1..].iter().cloned());
     outputs.extend(backward.outputs[1..].iter().cloned());
@@ -201,11 +264,16 @@ pub fn bidirectional(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 pub fn time_distributed(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     if input.len() < 3 {
-        return Err(ctx.shape_err(format!("TimeDistributed expects an input of rank ≥ 3, got {}", format_shape(input))));
+        return Err(ctx.shape_err(format!(
+            "TimeDistributed expects an input of rank ≥ 3, got {}",
+            format_shape(input)
+        )));
     }
     let mut step = vec![input[0]];
     step.extend_from_slice(&input[2..]);
-    let inner = ctx.value("layer").ok_or_else(|| ctx.err("missing 'layer'"))?;
+    let inner = ctx
+        .value("layer")
+        .ok_or_else(|| ctx.err("missing 'layer'"))?;
     let (_, built) = super::apply_json(inner, &[step], ctx)?;
     let outputs = built
         .outputs
@@ -216,5 +284,8 @@ pub fn time_distributed(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
             s
         })
         .collect();
-    Ok(Built { weights: built.weights, outputs })
+    Ok(Built {
+        weights: built.weights,
+        outputs,
+    })
 }

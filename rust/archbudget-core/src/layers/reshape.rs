@@ -13,7 +13,10 @@ fn product(dims: &[Option<u64>]) -> Option<u64> {
 /// Flatten: (batch, product of the other dims); unknown if any of them is.
 pub fn flatten(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
-    Ok(Built::stateless(vec![input.first().copied().flatten(), product(&input[1.min(input.len())..])]))
+    Ok(Built::stateless(vec![
+        input.first().copied().flatten(),
+        product(&input[1.min(input.len())..]),
+    ]))
 }
 
 /// Reshape to `target_shape` (batch excluded); one `-1` takes what remains.
@@ -32,7 +35,11 @@ pub fn reshape(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
                 out.push(None);
             }
             Some(d) if d > 0 => out.push(Some(d as u64)),
-            _ => return Err(ctx.err(format!("'target_shape' entries must be positive (one may be -1), got {v}"))),
+            _ => {
+                return Err(ctx.err(format!(
+                    "'target_shape' entries must be positive (one may be -1), got {v}"
+                )))
+            }
         }
     }
     let total = product(&input[1.min(input.len())..]);
@@ -40,7 +47,9 @@ pub fn reshape(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     match (free, total, known) {
         (Some(i), Some(t), Some(k)) => {
             if t % k != 0 {
-                return Err(ctx.shape_err(format!("cannot reshape {} elements into {:?}", t, target)));
+                return Err(
+                    ctx.shape_err(format!("cannot reshape {} elements into {:?}", t, target))
+                );
             }
             out[i] = Some(t / k);
         }
@@ -66,7 +75,11 @@ pub fn permute(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let mut sorted = dims.clone();
     sorted.sort_unstable();
     if sorted != (1..input.len() as u64).collect::<Vec<_>>() {
-        return Err(ctx.shape_err(format!("'dims' must permute 1..{} for an input of rank {}", input.len() - 1, input.len())));
+        return Err(ctx.shape_err(format!(
+            "'dims' must permute 1..{} for an input of rank {}",
+            input.len() - 1,
+            input.len()
+        )));
     }
     let mut out = vec![input[0]];
     out.extend(dims.iter().map(|&d| input[d as usize]));
@@ -77,9 +90,16 @@ pub fn permute(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
 pub fn repeat_vector(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     if input.len() != 2 {
-        return Err(ctx.shape_err(format!("RepeatVector expects (batch, features), got {}", crate::shape::format_shape(input))));
+        return Err(ctx.shape_err(format!(
+            "RepeatVector expects (batch, features), got {}",
+            crate::shape::format_shape(input)
+        )));
     }
-    Ok(Built::stateless(vec![input[0], Some(ctx.positive("n")?), input[1]]))
+    Ok(Built::stateless(vec![
+        input[0],
+        Some(ctx.positive("n")?),
+        input[1],
+    ]))
 }
 
 /// Per-axis (before, after) amounts of `cropping` / `padding`: an int, a pair, or one
@@ -91,7 +111,9 @@ fn amounts(ctx: &LayerCtx, key: &str, rank: usize, default: u64) -> Result<Vec<(
     };
     let pair = |x: &Value| -> Result<(u64, u64)> {
         match x {
-            Value::Array(p) if p.len() == 2 => Ok((ctx.non_negative(&p[0], key)?, ctx.non_negative(&p[1], key)?)),
+            Value::Array(p) if p.len() == 2 => {
+                Ok((ctx.non_negative(&p[0], key)?, ctx.non_negative(&p[1], key)?))
+            }
             other => {
                 let n = ctx.non_negative(other, key)?;
                 Ok((n, n))
@@ -118,7 +140,9 @@ pub fn cropping(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         .map(|(d, (a, b))| match d {
             None => Ok(None),
             Some(n) if a.checked_add(*b).is_some_and(|ab| *n > ab) => Ok(Some(n - a - b)),
-            Some(n) => Err(ctx.shape_err(format!("cropping {a}+{b} leaves nothing of an axis of size {n}"))),
+            Some(n) => Err(ctx.shape_err(format!(
+                "cropping {a}+{b} leaves nothing of an axis of size {n}"
+            ))),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Built::stateless(image.shape(spatial, image.channels)))
@@ -133,7 +157,10 @@ pub fn zero_padding(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
         .spatial
         .iter()
         .zip(&pad)
-        .map(|(d, (a, b))| d.map(|n| ctx.dim_add(n, *a).and_then(|na| ctx.dim_add(na, *b))).transpose())
+        .map(|(d, (a, b))| {
+            d.map(|n| ctx.dim_add(n, *a).and_then(|na| ctx.dim_add(na, *b)))
+                .transpose()
+        })
         .collect::<Result<_>>()?;
     Ok(Built::stateless(image.shape(spatial, image.channels)))
 }
@@ -143,7 +170,12 @@ pub fn upsampling(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let rank = spatial_rank(ctx.class_name);
     let image = image_of(ctx, inputs, rank)?;
     let size = ctx.tuple_or("size", rank, 2)?;
-    let spatial = image.spatial.iter().zip(&size).map(|(d, s)| d.map(|n| ctx.dim_mul(n, *s)).transpose()).collect::<Result<_>>()?;
+    let spatial = image
+        .spatial
+        .iter()
+        .zip(&size)
+        .map(|(d, s)| d.map(|n| ctx.dim_mul(n, *s)).transpose())
+        .collect::<Result<_>>()?;
     Ok(Built::stateless(image.shape(spatial, image.channels)))
 }
 

@@ -110,7 +110,11 @@ impl Allocator {
     pub fn malloc(&mut self, bytes: u64) -> Result<(u32, u64)> {
         let size = round_up(bytes.max(1), MIN_BLOCK)?;
         let small = size <= SMALL_SIZE;
-        let pool = if small { &self.free_small } else { &self.free_large };
+        let pool = if small {
+            &self.free_small
+        } else {
+            &self.free_large
+        };
         let at = pool.partition_point(|k| k.0 < size);
         let id = if let Some(&(_, _, id)) = pool.get(at) {
             self.pool(small).remove(at);
@@ -125,13 +129,31 @@ impl Allocator {
             };
             let addr = self.next_addr;
             self.next_addr = add(self.next_addr, seg)?;
-            self.new_block(Block { addr, size: seg, prev: NONE, next: NONE, small, allocated: false })?
+            self.new_block(Block {
+                addr,
+                size: seg,
+                prev: NONE,
+                next: NONE,
+                small,
+                allocated: false,
+            })?
         };
         let b = self.blocks[id as usize];
         let remaining = b.size - size;
-        let split = if small { remaining >= MIN_BLOCK } else { remaining > SMALL_SIZE };
+        let split = if small {
+            remaining >= MIN_BLOCK
+        } else {
+            remaining > SMALL_SIZE
+        };
         if split {
-            let rest = Block { addr: b.addr + size, size: remaining, prev: id, next: b.next, small, allocated: false };
+            let rest = Block {
+                addr: b.addr + size,
+                size: remaining,
+                prev: id,
+                next: b.next,
+                small,
+                allocated: false,
+            };
             let rid = self.new_block(rest)?;
             if b.next != NONE {
                 self.blocks[b.next as usize].prev = rid;
@@ -151,7 +173,9 @@ impl Allocator {
 
     /// Frees block `id` (ignored if it is not allocated); returns the bytes it was charged.
     pub fn free(&mut self, id: u32) -> u64 {
-        let Some(b) = self.blocks.get(id as usize).copied() else { return 0 };
+        let Some(b) = self.blocks.get(id as usize).copied() else {
+            return 0;
+        };
         if !b.allocated {
             return 0;
         }
@@ -200,7 +224,11 @@ pub(crate) fn construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
     let mut made = Vec::with_capacity(tensors.len());
     for &(n, b, converted) in tensors {
         let raw = super::mul(n, if converted { 4 } else { b })?;
-        made.push(if raw == 0 { None } else { Some(a.malloc(raw)?.0) });
+        made.push(if raw == 0 {
+            None
+        } else {
+            Some(a.malloc(raw)?.0)
+        });
     }
     for (&(n, b, converted), old) in tensors.iter().zip(made) {
         if converted {
@@ -246,7 +274,10 @@ mod tests {
         a.free(z);
         a.free(x);
         // everything merged back: one 20 MiB and one 12 MiB free block
-        assert_eq!(a.free_large.iter().map(|k| k.0).collect::<Vec<_>>(), vec![12 << 20, 20 << 20]);
+        assert_eq!(
+            a.free_large.iter().map(|k| k.0).collect::<Vec<_>>(),
+            vec![12 << 20, 20 << 20]
+        );
         assert_eq!(a.allocated, 0);
         assert_eq!(a.peak, 27 << 20);
         // small pool: exact split at 512 B
@@ -258,10 +289,16 @@ mod tests {
     #[test]
     fn construction() {
         // fp32: per-tensor blocks; 12 MiB + 1 B rounds to a 14 MiB segment, 1.5 MiB over: split
-        assert_eq!(construction_bytes(&[(3 << 20, 4, false), (1, 8, false)]).unwrap(), (12 << 20) + 512);
+        assert_eq!(
+            construction_bytes(&[(3 << 20, 4, false), (1, 8, false)]).unwrap(),
+            (12 << 20) + 512
+        );
         // bf16 conversion: 5 MiB fp32 then 2.5 MiB bf16 carved from the same 20 MiB
         // segment; the fp32 block freed
-        assert_eq!(construction_bytes(&[((5 << 20) / 4, 2, true)]).unwrap(), (5 << 20) / 2);
+        assert_eq!(
+            construction_bytes(&[((5 << 20) / 4, 2, true)]).unwrap(),
+            (5 << 20) / 2
+        );
         assert!(construction_bytes(&[(u64::MAX, 4, false)]).is_err());
     }
 }

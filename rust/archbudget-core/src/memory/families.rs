@@ -16,7 +16,10 @@ pub const MAX_LAYERS: u64 = 100_000;
 
 fn at_most_layers(n: u64, what: &str) -> Result<()> {
     if n > MAX_LAYERS {
-        return Err(crate::Error::invalid(what, format!("{n} layers is more than {MAX_LAYERS}")));
+        return Err(crate::Error::invalid(
+            what,
+            format!("{n} layers is more than {MAX_LAYERS}"),
+        ));
     }
     Ok(())
 }
@@ -24,9 +27,32 @@ fn at_most_layers(n: u64, what: &str) -> Result<()> {
 /// The head every family ends with, as gpu_memory.py builds it: `Linear(in_features,
 /// classes)` over `rows` samples, then (in training only) cross-entropy against the
 /// int64 `labels`.
-fn classify(mut g: Graph, h: ValueId, labels: ValueId, rows: u64, in_features: u64, classes: u64) -> Graph {
-    let logits = g.push(Op::Linear(Linear { rows, in_features, out_features: classes, bias: true, tied_weight: false }), &[h]);
-    g.push(Op::CrossEntropy(CrossEntropy { rows, classes, label_copies: vec![] }), &[logits, labels]);
+fn classify(
+    mut g: Graph,
+    h: ValueId,
+    labels: ValueId,
+    rows: u64,
+    in_features: u64,
+    classes: u64,
+) -> Graph {
+    let logits = g.push(
+        Op::Linear(Linear {
+            rows,
+            in_features,
+            out_features: classes,
+            bias: true,
+            tied_weight: false,
+        }),
+        &[h],
+    );
+    g.push(
+        Op::CrossEntropy(CrossEntropy {
+            rows,
+            classes,
+            label_copies: vec![],
+        }),
+        &[logits, labels],
+    );
     g.train_only_tail = 1;
     g
 }
@@ -54,8 +80,22 @@ impl Mlp {
         let mut d = self.input_dim;
         let mut h = x;
         for _ in 0..self.depth {
-            h = g.push(Op::Linear(Linear { rows: b, in_features: d, out_features: self.width, bias: true, tied_weight: false }), &[h]);
-            h = g.push(Op::Act(Act { kind: ActKind::Relu }), &[h]);
+            h = g.push(
+                Op::Linear(Linear {
+                    rows: b,
+                    in_features: d,
+                    out_features: self.width,
+                    bias: true,
+                    tied_weight: false,
+                }),
+                &[h],
+            );
+            h = g.push(
+                Op::Act(Act {
+                    kind: ActKind::Relu,
+                }),
+                &[h],
+            );
             d = self.width;
         }
         Ok(classify(g, h, y, b, d, self.classes))
@@ -88,7 +128,10 @@ impl Cnn {
         positive(self.classes, "classes")?;
         at_most_layers(self.stages.saturating_mul(self.convs), "stages × convs")?;
         let mut g = Graph::default();
-        let x = g.input(super::ops::prod(&[b, self.channels, self.image, self.image])?, InputKind::Float);
+        let x = g.input(
+            super::ops::prod(&[b, self.channels, self.image, self.image])?,
+            InputKind::Float,
+        );
         let y = g.input(b, InputKind::Index);
         let (mut ch, mut f, mut hw) = (self.channels, self.filters, self.image);
         let mut h = x;
@@ -111,15 +154,32 @@ impl Cnn {
                 if self.batchnorm {
                     h = g.push(Op::BatchNorm2d(BatchNorm2d { channels: f }), &[h]);
                 }
-                h = g.push(Op::Act(Act { kind: ActKind::Relu }), &[h]);
+                h = g.push(
+                    Op::Act(Act {
+                        kind: ActKind::Relu,
+                    }),
+                    &[h],
+                );
                 ch = f;
             }
-            let pool = MaxPool2d { batch: b, channels: ch, in_hw: (hw, hw), kernel: 2, stride: 2 };
+            let pool = MaxPool2d {
+                batch: b,
+                channels: ch,
+                in_hw: (hw, hw),
+                kernel: 2,
+                stride: 2,
+            };
             hw = pool.out_hw()?.0;
             h = g.push(Op::MaxPool2d(pool), &[h]);
             f = mul(f, 2)?;
         }
-        h = g.push(Op::GlobalAvgPool(GlobalAvgPool { batch: b, channels: ch }), &[h]);
+        h = g.push(
+            Op::GlobalAvgPool(GlobalAvgPool {
+                batch: b,
+                channels: ch,
+            }),
+            &[h],
+        );
         h = g.push(Op::View(View), &[h]);
         Ok(classify(g, h, y, b, ch, self.classes))
     }
@@ -144,7 +204,14 @@ pub struct LstmNet {
 impl LstmNet {
     pub fn graph(&self, batch: u64) -> Result<Graph> {
         let b = positive(batch, "batch")?;
-        for (v, w) in [(self.vocab, "vocab"), (self.embed, "embed"), (self.hidden, "hidden"), (self.layers, "layers"), (self.seq, "seq"), (self.classes, "classes")] {
+        for (v, w) in [
+            (self.vocab, "vocab"),
+            (self.embed, "embed"),
+            (self.hidden, "hidden"),
+            (self.layers, "layers"),
+            (self.seq, "seq"),
+            (self.classes, "classes"),
+        ] {
             positive(v, w)?;
         }
         at_most_layers(self.layers, "layers")?;
@@ -152,12 +219,30 @@ impl LstmNet {
         let mut g = Graph::default();
         let x = g.input(tokens, InputKind::Index);
         let y = g.input(b, InputKind::Index);
-        let e = g.push(Op::Embedding(Embedding { tokens, vocab: self.vocab, dim: self.embed }), &[x]);
+        let e = g.push(
+            Op::Embedding(Embedding {
+                tokens,
+                vocab: self.vocab,
+                dim: self.embed,
+            }),
+            &[x],
+        );
         let h = g.push(
-            Op::Lstm(Lstm { batch: b, seq: self.seq, input_size: self.embed, hidden: self.hidden, layers: self.layers }),
+            Op::Lstm(Lstm {
+                batch: b,
+                seq: self.seq,
+                input_size: self.embed,
+                hidden: self.hidden,
+                layers: self.layers,
+            }),
             &[e],
         );
-        let last = g.push(Op::SelectLast(SelectLast { out_numel: mul(b, self.hidden)? }), &[h]);
+        let last = g.push(
+            Op::SelectLast(SelectLast {
+                out_numel: mul(b, self.hidden)?,
+            }),
+            &[h],
+        );
         Ok(classify(g, last, y, b, self.hidden, self.classes))
     }
 

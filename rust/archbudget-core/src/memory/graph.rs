@@ -78,7 +78,10 @@ impl Graph {
 
     /// Append `op` reading `inputs`; returns the value it produces.
     pub fn push(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
-        self.nodes.push(Node { op, inputs: inputs.to_vec() });
+        self.nodes.push(Node {
+            op,
+            inputs: inputs.to_vec(),
+        });
         self.inputs.len() + self.nodes.len() - 1
     }
 

@@ -34,14 +34,34 @@ impl Dropouts {
     pub fn from_config(cfg: &serde_json::Value) -> Self {
         let f = |k: &str, d: f64| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
         match cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("") {
-            "gpt2" => Dropouts { embed: f("embd_pdrop", 0.1), attn: f("attn_pdrop", 0.1), resid: f("resid_pdrop", 0.1) },
+            "gpt2" => Dropouts {
+                embed: f("embd_pdrop", 0.1),
+                attn: f("attn_pdrop", 0.1),
+                resid: f("resid_pdrop", 0.1),
+            },
             "bert" | "roberta" | "vit" => {
                 let h = f("hidden_dropout_prob", 0.1);
-                Dropouts { embed: h, attn: f("attention_probs_dropout_prob", 0.1), resid: h }
+                Dropouts {
+                    embed: h,
+                    attn: f("attention_probs_dropout_prob", 0.1),
+                    resid: h,
+                }
             }
-            "gpt_neox" => Dropouts { embed: 0.0, attn: f("attention_dropout", 0.0), resid: f("hidden_dropout", 0.0) },
-            "opt" => Dropouts { embed: f("dropout", 0.1), attn: f("attention_dropout", 0.0), resid: f("dropout", 0.1) },
-            _ => Dropouts { embed: 0.0, attn: f("attention_dropout", 0.0), resid: 0.0 },
+            "gpt_neox" => Dropouts {
+                embed: 0.0,
+                attn: f("attention_dropout", 0.0),
+                resid: f("hidden_dropout", 0.0),
+            },
+            "opt" => Dropouts {
+                embed: f("dropout", 0.1),
+                attn: f("attention_dropout", 0.0),
+                resid: f("dropout", 0.1),
+            },
+            _ => Dropouts {
+                embed: 0.0,
+                attn: f("attention_dropout", 0.0),
+                resid: 0.0,
+            },
         }
     }
 }
@@ -50,9 +70,17 @@ impl Dropouts {
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
     let (b, s) = (run.batch, run.seq);
     if b == 0 || s == 0 {
-        return Err(crate::Error::invalid("run", "batch and seq must be positive"));
+        return Err(crate::Error::invalid(
+            "run",
+            "batch and seq must be positive",
+        ));
     }
-    if a.kind == ArchKind::EncoderDecoder || a.vision.is_some() || a.moe.is_some() || a.parallel_attn || a.cross_attention {
+    if a.kind == ArchKind::EncoderDecoder
+        || a.vision.is_some()
+        || a.moe.is_some()
+        || a.parallel_attn
+        || a.cross_attention
+    {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
             "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
@@ -70,21 +98,63 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let ln = |rows: u64| -> Op {
         match a.norm {
             NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
-            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm { rows, dim: hsz, weight: true, bias }),
-            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm { rows, dim: hsz, weight: false, bias: false }),
+            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm {
+                rows,
+                dim: hsz,
+                weight: true,
+                bias,
+            }),
+            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm {
+                rows,
+                dim: hsz,
+                weight: false,
+                bias: false,
+            }),
         }
     };
-    let lin = |inp: u64, out: u64, bias: bool| Op::Linear(Linear { rows, in_features: inp, out_features: out, bias, tied_weight: false });
+    let lin = |inp: u64, out: u64, bias: bool| {
+        Op::Linear(Linear {
+            rows,
+            in_features: inp,
+            out_features: out,
+            bias,
+            tied_weight: false,
+        })
+    };
 
     // ---- embeddings
-    let mut h = g.push(Op::Embedding(Embedding { tokens: rows, vocab: a.vocab_size, dim: a.embed_dim }), &[ids]);
+    let mut h = g.push(
+        Op::Embedding(Embedding {
+            tokens: rows,
+            vocab: a.vocab_size,
+            dim: a.embed_dim,
+        }),
+        &[ids],
+    );
     if a.embed_dim != hsz {
-        return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower embedding projections (word_embed_proj_dim) yet"));
+        return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "the memory model does not lower embedding projections (word_embed_proj_dim) yet",
+        ));
     }
     if a.type_vocab_size > 0 {
         // token_type_ids default to a zero buffer, expanded over the batch
-        let tt = g.push(Op::Fill(Fill { numel: rows, dtype: Some(DType::I64), buffer: Some((a.max_positions, DType::I64)) }), &[]);
-        let t = g.push(Op::Embedding(Embedding { tokens: rows, vocab: a.type_vocab_size, dim: hsz }), &[tt]);
+        let tt = g.push(
+            Op::Fill(Fill {
+                numel: rows,
+                dtype: Some(DType::I64),
+                buffer: Some((a.max_positions, DType::I64)),
+            }),
+            &[],
+        );
+        let t = g.push(
+            Op::Embedding(Embedding {
+                tokens: rows,
+                vocab: a.type_vocab_size,
+                dim: hsz,
+            }),
+            &[tt],
+        );
         h = g.push(Op::Add(Add), &[h, t]);
     }
     let mut cos_sin = None;
@@ -92,19 +162,50 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         Position::Learned { rows: prow } => {
             // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
             let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
-            let pid = g.push(Op::Fill(Fill { numel: s, dtype: Some(DType::I64), buffer: buf }), &[]);
-            let p = g.push(Op::Embedding(Embedding { tokens: s, vocab: prow, dim: hsz }), &[pid]);
+            let pid = g.push(
+                Op::Fill(Fill {
+                    numel: s,
+                    dtype: Some(DType::I64),
+                    buffer: buf,
+                }),
+                &[],
+            );
+            let p = g.push(
+                Op::Embedding(Embedding {
+                    tokens: s,
+                    vocab: prow,
+                    dim: hsz,
+                }),
+                &[pid],
+            );
             h = g.push(Op::Add(Add), &[h, p]);
         }
         Position::Rotary => {
             let n = mul(s, a.head_dim)?;
             // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
             // buffers
-            let cos = g.push(Op::Fill(Fill { numel: n, dtype: None, buffer: Some((a.head_dim / 2, DType::F32)) }), &[]);
-            let sin = g.push(Op::Fill(Fill { numel: n, dtype: None, buffer: Some((a.head_dim / 2, DType::F32)) }), &[]);
+            let cos = g.push(
+                Op::Fill(Fill {
+                    numel: n,
+                    dtype: None,
+                    buffer: Some((a.head_dim / 2, DType::F32)),
+                }),
+                &[],
+            );
+            let sin = g.push(
+                Op::Fill(Fill {
+                    numel: n,
+                    dtype: None,
+                    buffer: Some((a.head_dim / 2, DType::F32)),
+                }),
+                &[],
+            );
             cos_sin = Some((cos, sin));
         }
-        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower this position encoding (ALiBi, relative buckets) yet")),
+        _ => return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
+        )),
     }
     if !a.pre_norm {
         h = g.push(ln(rows), &[h]);
@@ -113,7 +214,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         h = g.push(Op::Dropout(Dropout { p: drop.embed }), &[h]);
     }
     let mask = if eager && decoder {
-        Some(g.push(Op::Fill(Fill { numel: mul(mul(b, s)?, s)?, dtype: None, buffer: None }), &[]))
+        Some(g.push(
+            Op::Fill(Fill {
+                numel: mul(mul(b, s)?, s)?,
+                dtype: None,
+                buffer: None,
+            }),
+            &[],
+        ))
     } else {
         None
     };
@@ -125,7 +233,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for _ in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
-        let n1 = if a.pre_norm { g.push(ln(rows), &[x]) } else { x };
+        let n1 = if a.pre_norm {
+            g.push(ln(rows), &[x])
+        } else {
+            x
+        };
         let attn = Attention {
             batch: b,
             heads: nh,
@@ -142,12 +254,23 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         let att = if a.fused_qkv {
             let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
             if use_cache {
-                let kv = g.push(Op::Copy(Copy { numel: Some(mul(2, mul(rows, kvd)?)?) }), &[qkv]);
+                let kv = g.push(
+                    Op::Copy(Copy {
+                        numel: Some(mul(2, mul(rows, kvd)?)?),
+                    }),
+                    &[qkv],
+                );
                 g.forward_held.push(kv);
             }
             let mut ins = vec![qkv];
             ins.extend(mask);
-            g.push(Op::Attention(Attention { fused_qkv: true, ..attn }), &ins)
+            g.push(
+                Op::Attention(Attention {
+                    fused_qkv: true,
+                    ..attn
+                }),
+                &ins,
+            )
         } else {
             let mut q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
             let mut k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
@@ -218,9 +341,28 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     if let Some(p) = a.pooler {
         // BERT's pooler: dense + tanh on the first token; not on the loss's path
-        let first_tok = g.push(Op::SelectLast(SelectLast { out_numel: mul(b, hsz)? }), &[h]);
-        let pd = g.push(Op::Linear(Linear { rows: b, in_features: hsz, out_features: p, bias: true, tied_weight: false }), &[first_tok]);
-        g.push(Op::Act(Act { kind: ActKind::Tanh }), &[pd]);
+        let first_tok = g.push(
+            Op::SelectLast(SelectLast {
+                out_numel: mul(b, hsz)?,
+            }),
+            &[h],
+        );
+        let pd = g.push(
+            Op::Linear(Linear {
+                rows: b,
+                in_features: hsz,
+                out_features: p,
+                bias: true,
+                tied_weight: false,
+            }),
+            &[first_tok],
+        );
+        g.push(
+            Op::Act(Act {
+                kind: ActKind::Tanh,
+            }),
+            &[pd],
+        );
     }
     // ---- head and loss
     match a.head {
@@ -228,19 +370,39 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             if a.mlm_head.is_some() {
                 // BERT-style LM head: dense + GELU + LayerNorm before the vocabulary projection
                 let t = g.push(lin(hsz, hsz, true), &[h]);
-                let t = g.push(Op::Act(Act { kind: ActKind::Gelu }), &[t]);
+                let t = g.push(
+                    Op::Act(Act {
+                        kind: ActKind::Gelu,
+                    }),
+                    &[t],
+                );
                 h = g.push(ln(rows), &[t]);
             }
             if a.mlm_head.is_some_and(|m| m.untied_bias) {
-                g.push(Op::UnusedParam(UnusedParam { numel: a.vocab_size }), &[]);
+                g.push(
+                    Op::UnusedParam(UnusedParam {
+                        numel: a.vocab_size,
+                    }),
+                    &[],
+                );
             }
             let logits = g.push(
-                Op::Linear(Linear { rows, in_features: hsz, out_features: a.vocab_size, bias: a.mlm_head.is_some(), tied_weight: a.tie_word_embeddings }),
+                Op::Linear(Linear {
+                    rows,
+                    in_features: hsz,
+                    out_features: a.vocab_size,
+                    bias: a.mlm_head.is_some(),
+                    tied_weight: a.tie_word_embeddings,
+                }),
                 &[h],
             );
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
             g.push(
-                Op::CrossEntropy(CrossEntropy { rows, classes: a.vocab_size, label_copies: vec![mul(b, add(s, 1)?)?, rows] }),
+                Op::CrossEntropy(CrossEntropy {
+                    rows,
+                    classes: a.vocab_size,
+                    label_copies: vec![mul(b, add(s, 1)?)?, rows],
+                }),
                 &[lf, ids],
             );
             g.train_only_tail = 2;
@@ -252,14 +414,23 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.train_only_tail = 2;
             g.infer_output = Some(h);
         }
-        _ => return Err(crate::Error::invalid(a.model_type.as_str(), "the memory model does not lower this head yet (base and causal-LM heads only)")),
+        _ => {
+            return Err(crate::Error::invalid(
+                a.model_type.as_str(),
+                "the memory model does not lower this head yet (base and causal-LM heads only)",
+            ))
+        }
     }
     let _ = e;
     Ok(g)
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).
-pub fn estimate_hf_case(cfg: &serde_json::Value, head: &str, run: &RunSettings) -> Result<MemoryReport> {
+pub fn estimate_hf_case(
+    cfg: &serde_json::Value,
+    head: &str,
+    run: &RunSettings,
+) -> Result<MemoryReport> {
     let head = match head {
         "base" => crate::formats::hf::Head::Base,
         _ => crate::formats::hf::Head::CausalLm,

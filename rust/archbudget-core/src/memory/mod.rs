@@ -10,12 +10,13 @@
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
 //! encoder stacks).
 pub mod alloc;
+mod allocator;
 pub mod families;
 pub mod graph;
 pub mod hf;
 pub mod keras;
 pub mod ops;
-mod allocator;
+pub mod reduce;
 mod sim;
 
 pub use crate::error::Result;
@@ -121,7 +122,10 @@ impl Mode {
             "train" => Ok(Mode::Train),
             "infer" | "inference" => Ok(Mode::Infer),
             "generate" => Ok(Mode::Generate),
-            _ => Err(crate::Error::invalid("mode", format!("'{s}' is not one of train, infer, generate"))),
+            _ => Err(crate::Error::invalid(
+                "mode",
+                format!("'{s}' is not one of train, infer, generate"),
+            )),
         }
     }
 }
@@ -132,7 +136,10 @@ impl Precision {
             "fp32" => Ok(Precision::Fp32),
             "bf16" => Ok(Precision::Bf16),
             "amp_bf16" => Ok(Precision::AmpBf16),
-            _ => Err(crate::Error::invalid("precision", format!("'{s}' is not one of fp32, bf16, amp_bf16"))),
+            _ => Err(crate::Error::invalid(
+                "precision",
+                format!("'{s}' is not one of fp32, bf16, amp_bf16"),
+            )),
         }
     }
 }
@@ -144,7 +151,10 @@ impl Optimizer {
             "sgd_momentum" => Ok(Optimizer::SgdMomentum),
             "adam" => Ok(Optimizer::Adam),
             "adamw" => Ok(Optimizer::AdamW),
-            _ => Err(crate::Error::invalid("optimizer", format!("'{s}' is not one of sgd, sgd_momentum, adam, adamw"))),
+            _ => Err(crate::Error::invalid(
+                "optimizer",
+                format!("'{s}' is not one of sgd, sgd_momentum, adam, adamw"),
+            )),
         }
     }
 }
@@ -154,7 +164,10 @@ impl AttnImpl {
         match s {
             "sdpa" => Ok(AttnImpl::Sdpa),
             "eager" => Ok(AttnImpl::Eager),
-            _ => Err(crate::Error::invalid("attn", format!("'{s}' is not one of sdpa, eager"))),
+            _ => Err(crate::Error::invalid(
+                "attn",
+                format!("'{s}' is not one of sdpa, eager"),
+            )),
         }
     }
 }

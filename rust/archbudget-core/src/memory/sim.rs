@@ -55,7 +55,8 @@ impl Mem {
         if total > self.peak {
             self.peak = total;
             self.at_peak = self.cur;
-            self.at_peak[Cat::Transient as usize] = add(self.at_peak[Cat::Transient as usize], transient)?;
+            self.at_peak[Cat::Transient as usize] =
+                add(self.at_peak[Cat::Transient as usize], transient)?;
         }
         Ok(())
     }
@@ -96,7 +97,10 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         return Err(crate::Error::invalid("gpus", "must be a positive integer"));
     }
     if run.zero_stage > 3 {
-        return Err(crate::Error::invalid("zero_stage", format!("{} is not one of 0, 1, 2, 3", run.zero_stage)));
+        return Err(crate::Error::invalid(
+            "zero_stage",
+            format!("{} is not one of 0, 1, 2, 3", run.zero_stage),
+        ));
     }
     match run.mode {
         Mode::Generate => generate(g, run),
@@ -106,8 +110,16 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
 
 /// [`Mode::Generate`]: the formula documented there.
 fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
-    let infer = RunSettings { mode: Mode::Infer, ..*run };
-    let mut seen = Seen { weights: 0, inputs: 0, held: Vec::new(), out: (0, 0) };
+    let infer = RunSettings {
+        mode: Mode::Infer,
+        ..*run
+    };
+    let mut seen = Seen {
+        weights: 0,
+        inputs: 0,
+        held: Vec::new(),
+        out: (0, 0),
+    };
     let prefill = simulate_step(g, &infer, Some(&mut seen))?;
     let n = run.new_tokens;
     if n == 0 {
@@ -123,17 +135,29 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
     }
     let out_row = block(super::mul(seen.out.0 / p, 4)?);
-    let act = prefill.peak_bytes.saturating_sub(add(add(seen.weights, seen.inputs)?, kv_prompt)?) / p;
+    let act = prefill
+        .peak_bytes
+        .saturating_sub(add(add(seen.weights, seen.inputs)?, kv_prompt)?)
+        / p;
     let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
     let transients = add(add(kv_layer, act)?, out_row)?;
     let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
     let flops_fwd = add(prefill.flops_fwd, super::mul(prefill.flops_fwd / p, n)?)?;
     if decode <= prefill.peak_bytes {
-        return Ok(MemoryReport { flops_fwd, ..prefill });
+        return Ok(MemoryReport {
+            flops_fwd,
+            ..prefill
+        });
     }
     Ok(MemoryReport {
         peak_bytes: decode,
-        breakdown: Breakdown { weights: seen.weights, inputs, activations: kv, transients, ..Breakdown::default() },
+        breakdown: Breakdown {
+            weights: seen.weights,
+            inputs,
+            activations: kv,
+            transients,
+            ..Breakdown::default()
+        },
         flops_fwd,
         ..prefill
     })
@@ -141,8 +165,16 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
 
 fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
-    let n_nodes = if train { g.nodes.len() } else { g.nodes.len().saturating_sub(g.train_only_tail) };
-    let param_dt = if run.precision == Precision::Bf16 { DType::BF16 } else { DType::F32 };
+    let n_nodes = if train {
+        g.nodes.len()
+    } else {
+        g.nodes.len().saturating_sub(g.train_only_tail)
+    };
+    let param_dt = if run.precision == Precision::Bf16 {
+        DType::BF16
+    } else {
+        DType::F32
+    };
     let mut vals: Vec<Val> = Vec::with_capacity(g.inputs.len() + n_nodes);
     for inp in &g.inputs {
         let dtype = match inp.kind {
@@ -151,11 +183,23 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         };
         let bytes = block(super::mul(inp.numel, dtype.bytes())?);
         let id = vals.len();
-        vals.push(Val { numel: inp.numel, dtype, bytes, base: id, requires_grad: false, uses: 0, saves: 0, held: true, alive: true, partial: false });
+        vals.push(Val {
+            numel: inp.numel,
+            dtype,
+            bytes,
+            base: id,
+            requires_grad: false,
+            uses: 0,
+            saves: 0,
+            held: true,
+            alive: true,
+            partial: false,
+        });
     }
     // lower every node in order, with its inputs' dtypes and grad requirements
     let mut low: Vec<Lowered> = Vec::with_capacity(n_nodes);
-    let (mut params, mut trainable, mut buffers, mut flops_fwd, mut flops_bwd) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut params, mut trainable, mut buffers, mut flops_fwd, mut flops_bwd) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut weights = 0u64; // parameter blocks (sharded by ZeRO-3)
     let mut buffer_bytes = 0u64;
     let mut param_blocks = 0u64; // bytes of one copy of all trainable params (grads, states)
@@ -174,7 +218,9 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         in_numel.clear();
         in_grad.clear();
         for &i in &node.inputs {
-            let v = vals.get(i).ok_or_else(|| crate::Error::Internal(format!("memory graph: value {i} used before it exists")))?;
+            let v = vals.get(i).ok_or_else(|| {
+                crate::Error::Internal(format!("memory graph: value {i} used before it exists"))
+            })?;
             in_dtype.push(v.dtype);
             in_numel.push(v.numel);
             in_grad.push(v.requires_grad);
@@ -221,17 +267,52 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         let v = match cost.out {
             Some(Out::New { numel, dtype }) => {
                 let bytes = block(super::mul(numel, dtype.bytes())?);
-                Val { numel, dtype, bytes, base: id, requires_grad: record, uses: 0, saves: 0, held: false, alive: false, partial: false }
+                Val {
+                    numel,
+                    dtype,
+                    bytes,
+                    base: id,
+                    requires_grad: record,
+                    uses: 0,
+                    saves: 0,
+                    held: false,
+                    alive: false,
+                    partial: false,
+                }
             }
             Some(Out::Alias(i)) | Some(Out::View { input: i, .. }) => {
-                let src = node.inputs.get(i).copied().ok_or_else(|| crate::Error::Internal("memory graph: alias of a missing input".into()))?;
+                let src = node.inputs.get(i).copied().ok_or_else(|| {
+                    crate::Error::Internal("memory graph: alias of a missing input".into())
+                })?;
                 let (numel, partial) = match cost.out {
                     Some(Out::View { numel, .. }) => (numel, numel != vals[src].numel),
                     _ => (vals[src].numel, false),
                 };
-                Val { numel, dtype: vals[src].dtype, bytes: 0, base: vals[src].base, requires_grad: record, uses: 0, saves: 0, held: false, alive: true, partial }
+                Val {
+                    numel,
+                    dtype: vals[src].dtype,
+                    bytes: 0,
+                    base: vals[src].base,
+                    requires_grad: record,
+                    uses: 0,
+                    saves: 0,
+                    held: false,
+                    alive: true,
+                    partial,
+                }
             }
-            None => Val { numel: 0, dtype: DType::F32, bytes: 0, base: id, requires_grad: false, uses: 0, saves: 0, held: false, alive: false, partial: false },
+            None => Val {
+                numel: 0,
+                dtype: DType::F32,
+                bytes: 0,
+                base: id,
+                requires_grad: false,
+                uses: 0,
+                saves: 0,
+                held: false,
+                alive: false,
+                partial: false,
+            },
         };
         vals.push(v);
         for &i in &node.inputs {
@@ -287,7 +368,12 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     let mut region_of: Vec<Option<(usize, usize)>> = vec![None; n_nodes];
     if train {
         for &(f, l) in &g.checkpoint_regions {
-            for (k, slot) in region_of.iter_mut().enumerate().take((l + 1).min(n_nodes)).skip(f) {
+            for (k, slot) in region_of
+                .iter_mut()
+                .enumerate()
+                .take((l + 1).min(n_nodes))
+                .skip(f)
+            {
                 *slot = Some((f, l));
                 // the recomputed forward is counted again
                 if low[k].record {
@@ -298,17 +384,28 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     }
 
     let z = Zero::new(run);
-    let mut m = Mem { cur: [0; NCAT], peak: 0, at_peak: [0; NCAT] };
+    let mut m = Mem {
+        cur: [0; NCAT],
+        peak: 0,
+        at_peak: [0; NCAT],
+    };
     // one GPU: the weights as the caching allocator packs them while the model is built
     // (and converted to bf16); over several GPUs, per-tensor blocks, sharded by ZeRO-3
-    let weight_bytes = if z.n == 1 { super::allocator::construction_bytes(&construct)? } else { add(z.weights(weights), buffer_bytes)? };
+    let weight_bytes = if z.n == 1 {
+        super::allocator::construction_bytes(&construct)?
+    } else {
+        add(z.weights(weights), buffer_bytes)?
+    };
     m.alloc(Cat::Weights, weight_bytes)?;
     let opt_copies = match (train, run.optimizer) {
         (false, _) | (true, Optimizer::Sgd) => 0,
         (true, Optimizer::SgdMomentum) => 1,
         (true, Optimizer::Adam | Optimizer::AdamW) => 2,
     };
-    m.alloc(Cat::Optimizer, z.optimizer(super::mul(param_blocks, opt_copies)?))?;
+    m.alloc(
+        Cat::Optimizer,
+        z.optimizer(super::mul(param_blocks, opt_copies)?),
+    )?;
     for v in &vals[..g.inputs.len()] {
         m.alloc(Cat::Inputs, v.bytes)?;
     }
@@ -404,12 +501,20 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 seen.held.push((vals[b].numel, vals[b].dtype.bytes()));
             }
         }
-        let out = g.infer_output.filter(|&v| v < vals.len()).unwrap_or(vals.len().saturating_sub(1));
+        let out = g
+            .infer_output
+            .filter(|&v| v < vals.len())
+            .unwrap_or(vals.len().saturating_sub(1));
         if let Some(v) = vals.get(out) {
             seen.out = (v.numel, v.dtype.bytes());
         }
     }
-    let counts = Counts { params, trainable, buffers, flops_fwd };
+    let counts = Counts {
+        params,
+        trainable,
+        buffers,
+        flops_fwd,
+    };
     if !train {
         return report(m, counts, 0);
     }
@@ -466,22 +571,22 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 temp = add(temp, b)?; // accumulated in place into the existing buffer
             }
         }
+        // Under autocast the op returns bfloat16 weight gradients; the cast's own
+        // backward node (`ToCopyBackward0`) makes the fp32 `.grad` only after this node
+        // has run and released what it saved (after the releases below).
+        let cast = |p: &super::ops::Param| amp && matches!(p.amp_cast, AmpCast::Cast { .. });
+        let mut bf16_grads = 0u64;
         for p in c.params.iter().filter(|_| !frozen[k]) {
-            let b = block(super::mul(p.numel, param_dt.bytes())?);
-            if amp && matches!(p.amp_cast, AmpCast::Cast { .. }) {
-                temp = add(temp, block(super::mul(p.numel, 2)?))?;
-            }
-            if p.shared {
-                temp = add(temp, b)?;
+            if cast(p) {
+                bf16_grads = add(bf16_grads, block(super::mul(p.numel, 2)?))?;
             } else {
-                // ZeRO-2/3: the full gradient lives until it is reduce-scattered
-                let kept = z.grads(b);
-                m.alloc(Cat::Gradients, kept)?;
-                temp = add(temp, b - kept)?;
-                param_grads = add(param_grads, b)?;
+                temp = add(
+                    temp,
+                    accumulate_grad(&mut m, &z, p, param_dt, &mut param_grads)?,
+                )?;
             }
         }
-        temp = add(temp, z.gathered(&c.params, param_dt)?)?;
+        temp = add(add(temp, bf16_grads)?, z.gathered(&c.params, param_dt)?)?;
         for &t in &c.bwd_temp {
             temp = add(temp, block(t))?;
         }
@@ -523,6 +628,16 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 }
             }
         }
+        // the cast nodes, newest first (autocast casts the weight before the bias)
+        for p in c.params.iter().rev().filter(|p| !frozen[k] && cast(p)) {
+            let b16 = block(super::mul(p.numel, 2)?);
+            let temp = accumulate_grad(&mut m, &z, p, param_dt, &mut param_grads)?;
+            m.mark(add(
+                add(bf16_grads, temp)?,
+                z.gathered(&c.params, param_dt)?,
+            )?)?;
+            bf16_grads -= b16;
+        }
     }
     for gk in grad.iter_mut() {
         m.free(Cat::ActivationGrads, *gk);
@@ -541,6 +656,27 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     report(m, counts, fwd_bwd)
 }
 
+/// `AccumulateGrad` of one parameter: its gradient becomes `.grad` (charged to
+/// Gradients; ZeRO-2/3 keep only their shard after the reduce-scatter). Returns the bytes
+/// alive only meanwhile: the unsharded rest, or the whole new gradient of a tied weight,
+/// added in place into the `.grad` its first use made.
+fn accumulate_grad(
+    m: &mut Mem,
+    z: &Zero,
+    p: &super::ops::Param,
+    param_dt: DType,
+    param_grads: &mut u64,
+) -> Result<u64> {
+    let b = block(super::mul(p.numel, param_dt.bytes())?);
+    if p.shared {
+        return Ok(b);
+    }
+    let kept = z.grads(b);
+    m.alloc(Cat::Gradients, kept)?;
+    *param_grads = add(*param_grads, b)?;
+    Ok(b - kept)
+}
+
 /// ZeRO sharding over `n` GPUs at `stage` (see [`RunSettings::zero_stage`]).
 struct Zero {
     n: u64,
@@ -549,7 +685,10 @@ struct Zero {
 
 impl Zero {
     fn new(run: &RunSettings) -> Self {
-        Zero { n: run.gpus.max(1), stage: run.zero_stage }
+        Zero {
+            n: run.gpus.max(1),
+            stage: run.zero_stage,
+        }
     }
     fn shard(&self, from_stage: u8, bytes: u64) -> u64 {
         if self.stage >= from_stage {
@@ -591,7 +730,16 @@ struct Counts {
 /// Non-reentrant checkpointing: the first backward use of a region reruns its forward,
 /// keeping what autograd saves (now counted as saved) and dropping the rest.
 #[allow(clippy::too_many_arguments)]
-fn recompute(g: &Graph, low: &[Lowered], vals: &mut [Val], m: &mut Mem, f: usize, l: usize, n_in: usize, amp: bool) -> Result<()> {
+fn recompute(
+    g: &Graph,
+    low: &[Lowered],
+    vals: &mut [Val],
+    m: &mut Mem,
+    f: usize,
+    l: usize,
+    n_in: usize,
+    amp: bool,
+) -> Result<()> {
     for k in f..=l {
         let lw = &low[k];
         let c = &lw.cost;
@@ -658,7 +806,12 @@ fn release(vals: &mut [Val], m: &mut Mem, b: usize) {
 
 fn report(m: Mem, c: Counts, flops_fwd_bwd: u64) -> Result<MemoryReport> {
     let p = m.at_peak;
-    let Counts { params, trainable, buffers, flops_fwd } = c;
+    let Counts {
+        params,
+        trainable,
+        buffers,
+        flops_fwd,
+    } = c;
     Ok(MemoryReport {
         peak_bytes: m.peak,
         params,

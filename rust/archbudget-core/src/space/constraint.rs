@@ -63,10 +63,15 @@ enum Tok {
 const MAX_TOKENS: usize = 1000;
 const MAX_NESTING: usize = 64;
 
-const OPERATORS: [&str; 18] = ["//", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "=", "&", "|"];
+const OPERATORS: [&str; 18] = [
+    "//", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "=", "&", "|",
+];
 
 fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
-    let err = |m: String| Error::Space { location: location.to_string(), message: m };
+    let err = |m: String| Error::Space {
+        location: location.to_string(),
+        message: m,
+    };
     let quoted = shown(text);
     let chars: Vec<char> = text.chars().collect();
     let mut toks = Vec::new();
@@ -75,13 +80,19 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
         let c = chars[i];
         if c.is_whitespace() {
             i += 1;
-        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '_')) {
+            while i < chars.len()
+                && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E' | '_'))
+            {
                 i += 1;
             }
             let s: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
-            toks.push(Tok::Num(s.parse().map_err(|_| err(format!("'{s}' is not a number in constraint '{quoted}'")))?));
+            toks.push(Tok::Num(s.parse().map_err(|_| {
+                err(format!("'{s}' is not a number in constraint '{quoted}'"))
+            })?));
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.')) {
@@ -89,7 +100,10 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
             }
             toks.push(Tok::Ident(chars[start..i].iter().collect()));
         } else if c == '"' || c == '\'' {
-            let end = chars[i + 1..].iter().position(|&x| x == c).ok_or_else(|| err(format!("unclosed string in constraint '{quoted}'")))?;
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&x| x == c)
+                .ok_or_else(|| err(format!("unclosed string in constraint '{quoted}'")))?;
             toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
             i += end + 2;
         } else if c == '(' {
@@ -105,7 +119,9 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
                 .find(|op| rest.starts_with(*op))
                 .ok_or_else(|| err(format!("unexpected '{c}' in constraint '{quoted}'")))?;
             if matches!(*op, "=" | "&" | "|") {
-                return Err(err(format!("'{op}' in constraint '{quoted}': use == for equality, and / or for logic")));
+                return Err(err(format!(
+                    "'{op}' in constraint '{quoted}': use == for equality, and / or for logic"
+                )));
             }
             toks.push(Tok::Op(op));
             i += op.len();
@@ -134,7 +150,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, message: String) -> Error {
-        Error::Space { location: self.location.to_string(), message: format!("constraint '{}': {message}", shown(self.text)) }
+        Error::Space {
+            location: self.location.to_string(),
+            message: format!("constraint '{}': {message}", shown(self.text)),
+        }
     }
 
     fn peek_op(&self, ops: &[&str]) -> Option<&'static str> {
@@ -154,7 +173,13 @@ impl Parser<'_> {
     }
 
     fn binary(&mut self, level: usize) -> Result<Expr> {
-        const LEVELS: [&[&str]; 5] = [&["||"], &["&&"], &["==", "!=", "<", "<=", ">", ">="], &["+", "-"], &["*", "/", "//", "%"]];
+        const LEVELS: [&[&str]; 5] = [
+            &["||"],
+            &["&&"],
+            &["==", "!=", "<", "<=", ">", ">="],
+            &["+", "-"],
+            &["*", "/", "//", "%"],
+        ];
         if level == LEVELS.len() {
             return self.unary();
         }
@@ -202,7 +227,11 @@ impl Parser<'_> {
             self.pos += 1;
             return Ok(Expr::Neg(Box::new(self.unary()?)));
         }
-        let tok = self.toks.get(self.pos).cloned().ok_or_else(|| self.err("ends too early".into()))?;
+        let tok = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| self.err("ends too early".into()))?;
         self.pos += 1;
         match tok {
             Tok::Num(n) => Ok(Expr::Lit(Scalar::Float(n))),
@@ -212,7 +241,9 @@ impl Parser<'_> {
             Tok::Ident(name) => match (self.resolve)(&name) {
                 Some(Slot::Axis(i)) => Ok(Expr::Var(i, name)),
                 Some(Slot::Fixed(v)) => Ok(Expr::Fixed(v)),
-                None => Err(self.err(format!("unknown name '{name}' (not an axis, a fixed parameter or a run setting)"))),
+                None => Err(self.err(format!(
+                    "unknown name '{name}' (not an axis, a fixed parameter or a run setting)"
+                ))),
             },
             Tok::LParen => {
                 let e = self.binary(0)?;
@@ -230,25 +261,49 @@ impl Parser<'_> {
 }
 
 impl Constraint {
-    pub fn parse(text: &str, location: &str, resolve: &dyn Fn(&str) -> Option<Slot>) -> Result<Constraint> {
+    pub fn parse(
+        text: &str,
+        location: &str,
+        resolve: &dyn Fn(&str) -> Option<Slot>,
+    ) -> Result<Constraint> {
         let toks = lex(text, location)?;
-        let mut p = Parser { toks, pos: 0, nesting: 0, text, location, resolve };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            nesting: 0,
+            text,
+            location,
+            resolve,
+        };
         if p.toks.is_empty() {
             return Err(p.err("is empty".into()));
         }
         if p.toks.len() > MAX_TOKENS {
-            return Err(p.err(format!("has {} tokens, more than {MAX_TOKENS}", p.toks.len())));
+            return Err(p.err(format!(
+                "has {} tokens, more than {MAX_TOKENS}",
+                p.toks.len()
+            )));
         }
         let expr = p.binary(0)?;
         if p.pos != p.toks.len() {
-            return Err(p.err(format!("unexpected {:?} after a complete expression", p.toks[p.pos])));
+            return Err(p.err(format!(
+                "unexpected {:?} after a complete expression",
+                p.toks[p.pos]
+            )));
         }
-        Ok(Constraint { text: text.to_string(), location: location.to_string(), expr })
+        Ok(Constraint {
+            text: text.to_string(),
+            location: location.to_string(),
+            expr,
+        })
     }
 
     /// Whether the candidate whose axis values are `value(i)` satisfies the constraint.
     pub fn holds<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<bool> {
-        let err = |message: String| Error::Space { location: self.location.clone(), message: format!("constraint '{}': {message}", shown(&self.text)) };
+        let err = |message: String| Error::Space {
+            location: self.location.clone(),
+            message: format!("constraint '{}': {message}", shown(&self.text)),
+        };
         match eval(&self.expr, value).map_err(err)? {
             Val::Bool(b) => Ok(b),
             _ => Err(err("is not a comparison (true/false)".into())),
@@ -343,18 +398,35 @@ mod tests {
     fn arithmetic_comparison_and_logic() {
         assert!(check("hidden_size % num_attention_heads == 0", 768, 12));
         assert!(!check("hidden_size % num_attention_heads == 0", 768, 10));
-        assert!(check("hidden_size // num_attention_heads >= 64 and precision == 'bf16'", 768, 12));
-        assert!(check("not (hidden_size < 100) || num_attention_heads > 100", 768, 12));
+        assert!(check(
+            "hidden_size // num_attention_heads >= 64 and precision == 'bf16'",
+            768,
+            12
+        ));
+        assert!(check(
+            "not (hidden_size < 100) || num_attention_heads > 100",
+            768,
+            12
+        ));
         assert!(check("-hidden_size + 2 * 400 == 32", 768, 1));
     }
 
     #[test]
     fn errors_name_the_constraint() {
-        let e = Constraint::parse("hidden % 2 == 0", "space.toml", &resolve).unwrap_err().to_string();
-        assert!(e.contains("unknown name 'hidden'") && e.contains("space.toml"), "{e}");
-        let e = Constraint::parse("hidden_size = 3", "space.toml", &resolve).unwrap_err().to_string();
+        let e = Constraint::parse("hidden % 2 == 0", "space.toml", &resolve)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown name 'hidden'") && e.contains("space.toml"),
+            "{e}"
+        );
+        let e = Constraint::parse("hidden_size = 3", "space.toml", &resolve)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("use =="), "{e}");
-        let e = Constraint::parse("(hidden_size > 3", "space.toml", &resolve).unwrap_err().to_string();
+        let e = Constraint::parse("(hidden_size > 3", "space.toml", &resolve)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing ')'"), "{e}");
     }
 }

@@ -3,9 +3,9 @@
 //! keep either all survivors, a bounded top-K, or a Pareto front per block, merged at
 //! the end. Only the survivors become columns.
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering as Atomic};
 use std::sync::Arc;
-use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -44,7 +44,8 @@ impl Progress {
     fn record(&self, stats: &Stats) {
         let cut = stats.cut_by_constraints + stats.cut_by_budgets + stats.invalid;
         self.done.fetch_add(stats.candidates, Atomic::Relaxed);
-        self.survivors.fetch_add(stats.candidates.saturating_sub(cut), Atomic::Relaxed);
+        self.survivors
+            .fetch_add(stats.candidates.saturating_sub(cut), Atomic::Relaxed);
     }
 }
 
@@ -91,7 +92,10 @@ pub enum AxisColumn {
     Float(Vec<f64>),
     Bool(Vec<bool>),
     /// Codes into `categories` (crosses to Polars as an Enum).
-    Str { codes: Vec<u32>, categories: Vec<String> },
+    Str {
+        codes: Vec<u32>,
+        categories: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +112,23 @@ const BLOCK: u64 = 1 << 14;
 fn range_of(space: &Space, opts: &SweepOptions) -> Result<(u64, u64)> {
     let (start, stop) = opts.range.unwrap_or((0, space.size));
     if start > stop || stop > space.size {
-        return Err(space_err(&space.location, format!("range {start}..{stop} is outside the space's {} candidates", space.size)));
+        return Err(space_err(
+            &space.location,
+            format!(
+                "range {start}..{stop} is outside the space's {} candidates",
+                space.size
+            ),
+        ));
     }
     Ok((start, stop))
 }
 
 /// Sizes without computing rows (`--count`).
 pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
-    let opts = SweepOptions { range, ..Default::default() };
+    let opts = SweepOptions {
+        range,
+        ..Default::default()
+    };
     let (start, stop) = range_of(space, &opts)?;
     let satisfying = if space.constraints.is_empty() {
         stop - start
@@ -132,14 +145,23 @@ pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
             })
             .try_reduce(|| 0, |x, y| Ok(x + y))?
     };
-    Ok(Counts { total: space.size, in_range: stop - start, satisfying_constraints: satisfying })
+    Ok(Counts {
+        total: space.size,
+        in_range: stop - start,
+        satisfying_constraints: satisfying,
+    })
 }
 
 /// The blocks of `start..stop`, made lazily: a space may hold up to 2^64 candidates, far
 /// more blocks than memory holds, and its last block may end at `u64::MAX`.
 fn blocks(start: u64, stop: u64) -> impl ParallelIterator<Item = (u64, u64)> {
     let len = stop - start;
-    (0..len.div_ceil(BLOCK)).into_par_iter().map(move |i| (start + i * BLOCK, start + len.min((i + 1).saturating_mul(BLOCK))))
+    (0..len.div_ceil(BLOCK)).into_par_iter().map(move |i| {
+        (
+            start + i * BLOCK,
+            start + len.min((i + 1).saturating_mul(BLOCK)),
+        )
+    })
 }
 
 /// How rows compare under `--sort` (ties by candidate index, so results are deterministic).
@@ -156,10 +178,23 @@ fn sort_key(space: &Space, opts: &SweepOptions) -> Result<SortKey> {
             .iter()
             .position(|m| m == name)
             .map(SortKey::Metric)
-            .or_else(|| space.axes.iter().position(|a| &a.name == name).map(SortKey::Axis))
+            .or_else(|| {
+                space
+                    .axes
+                    .iter()
+                    .position(|a| &a.name == name)
+                    .map(SortKey::Axis)
+            })
             .ok_or_else(|| {
                 let axes: Vec<&str> = space.axes.iter().map(|a| a.name.as_str()).collect();
-                space_err(&space.location, format!("cannot sort by '{name}': not a column (metrics: {}; axes: {})", METRIC_NAMES.join(", "), axes.join(", ")))
+                space_err(
+                    &space.location,
+                    format!(
+                        "cannot sort by '{name}': not a column (metrics: {}; axes: {})",
+                        METRIC_NAMES.join(", "),
+                        axes.join(", ")
+                    ),
+                )
             }),
     }
 }
@@ -195,10 +230,17 @@ impl Ranker<'_> {
                 let (mut da, mut db) = (vec![0; n], vec![0; n]);
                 self.space.digits(a.index, &mut da);
                 self.space.digits(b.index, &mut db);
-                compare_scalars(&self.space.axes[i].values[da[i]], &self.space.axes[i].values[db[i]])
+                compare_scalars(
+                    &self.space.axes[i].values[da[i]],
+                    &self.space.axes[i].values[db[i]],
+                )
             }
         };
-        let primary = if self.descending { primary.reverse() } else { primary };
+        let primary = if self.descending {
+            primary.reverse()
+        } else {
+            primary
+        };
         primary.then(a.index.cmp(&b.index))
     }
 
@@ -216,8 +258,21 @@ impl Ranker<'_> {
 /// and no more FLOPs. A candidate is dominated by one at least as good on all three and
 /// better on one.
 fn pareto_front(mut rows: Vec<Row>) -> Vec<Row> {
-    let key = |r: &Row| (r.metrics.params, r.metrics.peak_bytes, r.metrics.flops_fwd_bwd);
-    rows.sort_by(|a, b| key(b).0.cmp(&key(a).0).then(key(a).1.cmp(&key(b).1)).then(key(a).2.cmp(&key(b).2)).then(a.index.cmp(&b.index)));
+    let key = |r: &Row| {
+        (
+            r.metrics.params,
+            r.metrics.peak_bytes,
+            r.metrics.flops_fwd_bwd,
+        )
+    };
+    rows.sort_by(|a, b| {
+        key(b)
+            .0
+            .cmp(&key(a).0)
+            .then(key(a).1.cmp(&key(b).1))
+            .then(key(a).2.cmp(&key(b).2))
+            .then(a.index.cmp(&b.index))
+    });
     let mut front: Vec<Row> = Vec::new();
     for r in rows {
         let (p, m, f) = key(&r);
@@ -239,17 +294,23 @@ fn within_params(opts: &SweepOptions, params: u64) -> bool {
 }
 
 fn within_rest(opts: &SweepOptions, m: &Metrics) -> bool {
-    opts.max_memory.is_none_or(|x| m.peak_bytes <= x) && opts.max_flops.is_none_or(|x| m.flops_fwd_bwd <= x)
+    opts.max_memory.is_none_or(|x| m.peak_bytes <= x)
+        && opts.max_flops.is_none_or(|x| m.flops_fwd_bwd <= x)
 }
 
 /// Record a candidate that cannot be built; an overflow stops the sweep, since it means
 /// the user's numbers are beyond any machine. Both name the candidate and its values.
 fn note_invalid(stats: &mut Stats, e: crate::Error, space: &Space, index: u64) -> Result<()> {
     if let crate::Error::Overflow { what, .. } = e {
-        return Err(crate::Error::overflow(format!("{}: {}", space.location, describe(space, index)), what));
+        return Err(crate::Error::overflow(
+            format!("{}: {}", space.location, describe(space, index)),
+            what,
+        ));
     }
     stats.invalid += 1;
-    stats.first_invalid.get_or_insert_with(|| format!("{}: {e}", describe(space, index)));
+    stats
+        .first_invalid
+        .get_or_insert_with(|| format!("{}: {e}", describe(space, index)));
     Ok(())
 }
 
@@ -257,7 +318,12 @@ fn note_invalid(stats: &mut Stats, e: crate::Error, space: &Space, index: u64) -
 fn describe(space: &Space, index: u64) -> String {
     let mut digits = vec![0; space.axes.len()];
     space.digits(index, &mut digits);
-    let values: Vec<String> = space.axes.iter().zip(&digits).map(|(a, &d)| format!("{}={}", a.name, a.values[d].to_json())).collect();
+    let values: Vec<String> = space
+        .axes
+        .iter()
+        .zip(&digits)
+        .map(|(a, &d)| format!("{}={}", a.name, a.values[d].to_json()))
+        .collect();
     format!("candidate {index} ({})", values.join(", "))
 }
 
@@ -275,13 +341,21 @@ impl Prerank {
     /// Whether key `a` ranks strictly before key `b` (ties go to the smaller index,
     /// which within a block is the earlier one).
     fn before(&self, a: u64, b: u64) -> bool {
-        if self.descending { a > b } else { a < b }
+        if self.descending {
+            a > b
+        } else {
+            a < b
+        }
     }
 
     /// Keep the best `k` of (key, index) pairs; returns the worst kept key once full.
     fn trim(&self, pre: &mut Vec<(u64, u64)>) -> Option<u64> {
         let order = |x: &(u64, u64), y: &(u64, u64)| {
-            let by_key = if self.descending { y.0.cmp(&x.0) } else { x.0.cmp(&y.0) };
+            let by_key = if self.descending {
+                y.0.cmp(&x.0)
+            } else {
+                x.0.cmp(&y.0)
+            };
             by_key.then(x.1.cmp(&y.1))
         };
         if pre.len() > self.k {
@@ -295,13 +369,22 @@ impl Prerank {
 
 /// Evaluate candidates `a..b`: constraints, the params budget, then full metrics (of all
 /// survivors, or with `prerank` of the block's best k only).
-fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank>, a: u64, b: u64) -> Result<Block> {
+fn evaluate_block(
+    eval: &Evaluator,
+    opts: &SweepOptions,
+    prerank: Option<Prerank>,
+    a: u64,
+    b: u64,
+) -> Result<Block> {
     let space = eval.space();
     let mut digits = vec![0; space.axes.len()];
     let mut rows = Vec::new();
     let mut pre: Vec<(u64, u64)> = Vec::new();
     let mut threshold: Option<u64> = None;
-    let mut stats = Stats { candidates: b - a, ..Default::default() };
+    let mut stats = Stats {
+        candidates: b - a,
+        ..Default::default()
+    };
     let inner_len = space.axes.last().map_or(1, |axis| axis.values.len());
     let mut run = Vec::new();
     let mut index = a;
@@ -336,7 +419,11 @@ fn evaluate_block(eval: &Evaluator, opts: &SweepOptions, prerank: Option<Prerank
                 stats.cut_by_constraints += 1;
                 continue;
             }
-            let counted = if fast { Ok((run[j], run[j])) } else { eval.params(&digits) };
+            let counted = if fast {
+                Ok((run[j], run[j]))
+            } else {
+                eval.params(&digits)
+            };
             let (params, trainable) = match counted {
                 Ok(p) => p,
                 Err(e) => {
@@ -390,14 +477,26 @@ struct Block {
 /// Run a sweep: the kept candidates as columns.
 pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     let (start, stop) = range_of(space, opts)?;
-    let ranker = Ranker { space, key: sort_key(space, opts)?, descending: opts.descending };
+    let ranker = Ranker {
+        space,
+        key: sort_key(space, opts)?,
+        descending: opts.descending,
+    };
     let eval = Evaluator::new(space);
     let cheap_rank = !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none();
     let prerank = match (&ranker.key, opts.top) {
         (SortKey::Metric(m), Some(k)) if *m < 2 && eval.cheap_params() && cheap_rank && k > 0 => {
-            Some(Prerank { k, metric: Some(*m), descending: opts.descending })
+            Some(Prerank {
+                k,
+                metric: Some(*m),
+                descending: opts.descending,
+            })
         }
-        (SortKey::Index, Some(k)) if cheap_rank && k > 0 => Some(Prerank { k, metric: None, descending: false }),
+        (SortKey::Index, Some(k)) if cheap_rank && k > 0 => Some(Prerank {
+            k,
+            metric: None,
+            descending: false,
+        }),
         _ => None,
     };
     let shrink = |rows: &mut Vec<Row>| {
@@ -428,7 +527,10 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
             if let Some(p) = prerank {
                 p.trim(&mut left.pre);
             }
-            Ok(Block { stats: left.stats.merge(right.stats), ..left })
+            Ok(Block {
+                stats: left.stats.merge(right.stats),
+                ..left
+            })
         })?;
     let (mut rows, mut stats) = (reduced.rows, reduced.stats);
     if prerank.is_some() {
@@ -472,8 +574,22 @@ fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
             let values = per_row.iter().map(|d| &axis.values[d[i]]);
             let column = if axis.values.iter().all(|v| matches!(v, Scalar::Int(_))) {
                 AxisColumn::Int(values.map(|v| v.as_i64().unwrap_or_default()).collect())
-            } else if axis.values.iter().all(|v| matches!(v, Scalar::Int(_) | Scalar::Float(_))) {
-                AxisColumn::Float(values.map(|v| if let Scalar::Float(f) = v { *f } else { v.as_i64().unwrap_or_default() as f64 }).collect())
+            } else if axis
+                .values
+                .iter()
+                .all(|v| matches!(v, Scalar::Int(_) | Scalar::Float(_)))
+            {
+                AxisColumn::Float(
+                    values
+                        .map(|v| {
+                            if let Scalar::Float(f) = v {
+                                *f
+                            } else {
+                                v.as_i64().unwrap_or_default() as f64
+                            }
+                        })
+                        .collect(),
+                )
             } else if axis.values.iter().all(|v| matches!(v, Scalar::Bool(_))) {
                 AxisColumn::Bool(values.map(|v| matches!(v, Scalar::Bool(true))).collect())
             } else {
@@ -505,5 +621,10 @@ fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
         .enumerate()
         .map(|(m, name)| (*name, rows.iter().map(|r| r.metrics.values()[m]).collect()))
         .collect();
-    Columns { index: rows.iter().map(|r| r.index).collect(), axes, metrics, stats }
+    Columns {
+        index: rows.iter().map(|r| r.index).collect(),
+        axes,
+        metrics,
+        stats,
+    }
 }

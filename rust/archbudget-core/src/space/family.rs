@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use super::{space_err, FamilyKind, Scalar, Slot, Space, RUN_KEYS};
+use crate::error::Result;
 use crate::formats::hf::{self, Head};
 use crate::formats::keras;
 use crate::memory;
-use crate::error::Result;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{AttnImpl, Breakdown, MemoryReport, Mode, Optimizer, Precision, RunSettings};
 
@@ -85,7 +85,15 @@ impl Metrics {
 }
 
 const MLP: [&str; 4] = ["input_dim", "depth", "width", "classes"];
-const CNN: [&str; 7] = ["image", "channels", "stages", "convs", "filters", "batchnorm", "classes"];
+const CNN: [&str; 7] = [
+    "image",
+    "channels",
+    "stages",
+    "convs",
+    "filters",
+    "batchnorm",
+    "classes",
+];
 const LSTM: [&str; 6] = ["vocab", "embed", "hidden", "layers", "seq", "classes"];
 
 fn family_params(kind: FamilyKind) -> &'static [&'static str] {
@@ -100,30 +108,48 @@ fn family_params(kind: FamilyKind) -> &'static [&'static str] {
 /// Every name of the space must mean something to its family, and every parameter a
 /// family needs must be given.
 pub fn check_names(space: &Space) -> Result<()> {
-    let names = space.axes.iter().map(|a| a.name.as_str()).chain(space.fixed.iter().map(|(n, _)| n.as_str()));
+    let names = space
+        .axes
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(space.fixed.iter().map(|(n, _)| n.as_str()));
     match space.family {
         FamilyKind::Mlp | FamilyKind::Cnn | FamilyKind::Lstm => {
             let params = family_params(space.family);
             for name in names {
                 if !params.contains(&name) && !RUN_KEYS.contains(&name) {
-                    return Err(space_err(&space.location, format!("'{name}' is not a parameter of this family (expected {})", params.join(", "))));
+                    return Err(space_err(
+                        &space.location,
+                        format!(
+                            "'{name}' is not a parameter of this family (expected {})",
+                            params.join(", ")
+                        ),
+                    ));
                 }
             }
             for p in params {
                 if space.slot(p).is_none() {
-                    return Err(space_err(&space.location, format!("the family needs '{p}' in [fixed] or [axes]")));
+                    return Err(space_err(
+                        &space.location,
+                        format!("the family needs '{p}' in [fixed] or [axes]"),
+                    ));
                 }
             }
         }
         FamilyKind::Hf => {
             if space.slot("model_type").is_none() {
-                return Err(space_err(&space.location, "the hf family needs 'model_type' in [fixed]"));
+                return Err(space_err(
+                    &space.location,
+                    "the hf family needs 'model_type' in [fixed]",
+                ));
             }
         }
         FamilyKind::Keras => {
             let layers = template_layer_names(space);
             for name in names.filter(|n| !RUN_KEYS.contains(n)) {
-                let found = name.split_once('.').is_some_and(|(layer, key)| !layer.is_empty() && !key.is_empty() && layers.iter().any(|l| l == layer));
+                let found = name.split_once('.').is_some_and(|(layer, key)| {
+                    !layer.is_empty() && !key.is_empty() && layers.iter().any(|l| l == layer)
+                });
                 if !found {
                     return Err(space_err(
                         &space.location,
@@ -144,7 +170,16 @@ fn template_layer_names(space: &Space) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|layers| {
             // One entry per layer (empty when unnamed), so that positions index `layers`.
-            layers.iter().map(|l| l.pointer("/config/name").or_else(|| l.get("name")).and_then(Value::as_str).unwrap_or_default().to_string()).collect()
+            layers
+                .iter()
+                .map(|l| {
+                    l.pointer("/config/name")
+                        .or_else(|| l.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
         })
         .unwrap_or_default()
 }
@@ -177,39 +212,69 @@ fn run_slot(kind: FamilyKind, key: &str) -> usize {
 
 impl<'s> Evaluator<'s> {
     pub fn new(space: &'s Space) -> Self {
-        let slots: Vec<Option<Slot>> = family_params(space.family).iter().chain(RUN_KEYS.iter()).map(|name| space.slot(name)).collect();
+        let slots: Vec<Option<Slot>> = family_params(space.family)
+            .iter()
+            .chain(RUN_KEYS.iter())
+            .map(|name| space.slot(name))
+            .collect();
         let ints = slots
             .iter()
             .map(|slot| match slot {
                 Some(Slot::Axis(i)) => {
-                    let values: Option<Vec<i64>> = space.axes[*i].values.iter().map(|v| match v {
-                        Scalar::Int(x) => Some(*x),
-                        _ => None,
-                    }).collect();
+                    let values: Option<Vec<i64>> = space.axes[*i]
+                        .values
+                        .iter()
+                        .map(|v| match v {
+                            Scalar::Int(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect();
                     values.map_or(IntSlot::Other, |v| IntSlot::Axis(*i, v))
                 }
                 Some(Slot::Fixed(Scalar::Int(x))) => IntSlot::Fixed(*x),
                 _ => IntSlot::Other,
             })
             .collect();
-        let user_names = space.axes.iter().map(|a| a.name.clone()).chain(space.fixed.iter().map(|(n, _)| n.clone()));
-        let user_names: Vec<String> = user_names.filter(|n| !RUN_KEYS.contains(&n.as_str())).collect();
+        let user_names = space
+            .axes
+            .iter()
+            .map(|a| a.name.clone())
+            .chain(space.fixed.iter().map(|(n, _)| n.clone()));
+        let user_names: Vec<String> = user_names
+            .filter(|n| !RUN_KEYS.contains(&n.as_str()))
+            .collect();
         let (mut config_keys, mut keras_keys) = (Vec::new(), Vec::new());
         match space.family {
             FamilyKind::Hf => {
-                config_keys = user_names.iter().filter_map(|n| Some((n.clone(), space.slot(n)?))).collect();
+                config_keys = user_names
+                    .iter()
+                    .filter_map(|n| Some((n.clone(), space.slot(n)?)))
+                    .collect();
             }
             FamilyKind::Keras => {
                 let layers = template_layer_names(space);
                 for n in &user_names {
                     let (layer, key) = n.split_once('.').expect("checked by check_names");
-                    let index = layers.iter().position(|l| l == layer).expect("checked by check_names");
-                    keras_keys.push((index, key.to_string(), space.slot(n).expect("a name of the space")));
+                    let index = layers
+                        .iter()
+                        .position(|l| l == layer)
+                        .expect("checked by check_names");
+                    keras_keys.push((
+                        index,
+                        key.to_string(),
+                        space.slot(n).expect("a name of the space"),
+                    ));
                 }
             }
             _ => {}
         }
-        Evaluator { space, slots, ints, config_keys, keras_keys }
+        Evaluator {
+            space,
+            slots,
+            ints,
+            config_keys,
+            keras_keys,
+        }
     }
 
     pub fn space(&self) -> &'s Space {
@@ -225,16 +290,26 @@ impl<'s> Evaluator<'s> {
 
     /// The candidate's transformers config.json.
     pub fn hf_config(&self, digits: &[usize]) -> Value {
-        let map: Map<String, Value> = self.config_keys.iter().map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json())).collect();
+        let map: Map<String, Value> = self
+            .config_keys
+            .iter()
+            .map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json()))
+            .collect();
         Value::Object(map)
     }
 
     /// The candidate's Keras model JSON: the template with the axes' values set.
     pub fn keras_json(&self, digits: &[usize]) -> Value {
         let mut model = self.space.template.clone().unwrap_or(Value::Null);
-        if let Some(layers) = model.pointer_mut("/config/layers").and_then(Value::as_array_mut) {
+        if let Some(layers) = model
+            .pointer_mut("/config/layers")
+            .and_then(Value::as_array_mut)
+        {
             for (index, key, slot) in &self.keras_keys {
-                if let Some(config) = layers[*index].get_mut("config").and_then(Value::as_object_mut) {
+                if let Some(config) = layers[*index]
+                    .get_mut("config")
+                    .and_then(Value::as_object_mut)
+                {
                     config.insert(key.clone(), self.slot_value(slot, digits).to_json());
                 }
             }
@@ -247,7 +322,10 @@ impl<'s> Evaluator<'s> {
             "" => Ok(None),
             "base" => Ok(Some(Head::Base)),
             "causal_lm" => Ok(Some(Head::CausalLm)),
-            other => Err(space_err(&self.space.location, format!("'head' must be base or causal_lm, got '{other}'"))),
+            other => Err(space_err(
+                &self.space.location,
+                format!("'head' must be base or causal_lm, got '{other}'"),
+            )),
         }
     }
 
@@ -260,7 +338,10 @@ impl<'s> Evaluator<'s> {
 
     fn name(&self, slot: usize) -> &'static str {
         let params = family_params(self.space.family);
-        params.get(slot).copied().unwrap_or_else(|| RUN_KEYS[slot - params.len()])
+        params
+            .get(slot)
+            .copied()
+            .unwrap_or_else(|| RUN_KEYS[slot - params.len()])
     }
 
     #[inline]
@@ -279,10 +360,15 @@ impl<'s> Evaluator<'s> {
     #[cold]
     fn int_slow(&self, slot: usize, digits: &[usize], min: u64) -> Result<u64> {
         let name = self.name(slot);
-        let v = self.scalar(slot, digits).ok_or_else(|| space_err(&self.space.location, format!("missing '{name}'")))?;
+        let v = self
+            .scalar(slot, digits)
+            .ok_or_else(|| space_err(&self.space.location, format!("missing '{name}'")))?;
         match v.as_i64() {
             Some(i) if i >= min as i64 => Ok(i as u64),
-            _ => Err(space_err(&self.space.location, format!("'{name}' must be an integer ≥ {min}, got {v:?}"))),
+            _ => Err(space_err(
+                &self.space.location,
+                format!("'{name}' must be an integer ≥ {min}, got {v:?}"),
+            )),
         }
     }
 
@@ -297,7 +383,10 @@ impl<'s> Evaluator<'s> {
         match self.scalar(slot, digits) {
             None => Ok(default),
             Some(Scalar::Bool(b)) => Ok(*b),
-            Some(v) => Err(space_err(&self.space.location, format!("'{}' must be true or false, got {v:?}", self.name(slot)))),
+            Some(v) => Err(space_err(
+                &self.space.location,
+                format!("'{}' must be true or false, got {v:?}", self.name(slot)),
+            )),
         }
     }
 
@@ -305,7 +394,10 @@ impl<'s> Evaluator<'s> {
         match self.scalar(slot, digits) {
             None => Ok(default),
             Some(Scalar::Str(s)) => Ok(s),
-            Some(v) => Err(space_err(&self.space.location, format!("'{}' must be a string, got {v:?}", self.name(slot)))),
+            Some(v) => Err(space_err(
+                &self.space.location,
+                format!("'{}' must be a string, got {v:?}", self.name(slot)),
+            )),
         }
     }
 
@@ -318,15 +410,22 @@ impl<'s> Evaluator<'s> {
             mode: Mode::parse(self.text(at("mode"), digits, "train")?).map_err(loc)?,
             batch: self.int_or(at("batch"), digits, 1, 1)?,
             seq: self.int_or(at("seq"), digits, 1, 1)?,
-            precision: Precision::parse(self.text(at("precision"), digits, "fp32")?).map_err(loc)?,
-            optimizer: Optimizer::parse(self.text(at("optimizer"), digits, "adamw")?).map_err(loc)?,
+            precision: Precision::parse(self.text(at("precision"), digits, "fp32")?)
+                .map_err(loc)?,
+            optimizer: Optimizer::parse(self.text(at("optimizer"), digits, "adamw")?)
+                .map_err(loc)?,
             attn: AttnImpl::parse(self.text(at("attn"), digits, "sdpa")?).map_err(loc)?,
             grad_ckpt: self.flag(at("grad_ckpt"), digits, false)?,
             new_tokens: self.int_or(at("new_tokens"), digits, 0, 0)?,
             gpus: self.int_or(at("gpus"), digits, 1, 1)?,
             zero_stage: match self.int_or(at("zero_stage"), digits, 0, 0)? {
                 stage @ 0..=3 => stage as u8,
-                other => return Err(space_err(&self.space.location, format!("'zero_stage' must be 0, 1, 2 or 3, got {other}"))),
+                other => {
+                    return Err(space_err(
+                        &self.space.location,
+                        format!("'zero_stage' must be 0, 1, 2 or 3, got {other}"),
+                    ))
+                }
             },
             ..Default::default()
         })
@@ -334,7 +433,12 @@ impl<'s> Evaluator<'s> {
 
     #[inline]
     fn mlp(&self, d: &[usize]) -> Result<Mlp> {
-        Ok(Mlp { input_dim: self.int(0, d, 1)?, depth: self.int(1, d, 0)?, width: self.int(2, d, 1)?, classes: self.int(3, d, 1)? })
+        Ok(Mlp {
+            input_dim: self.int(0, d, 1)?,
+            depth: self.int(1, d, 0)?,
+            width: self.int(2, d, 1)?,
+            classes: self.int(3, d, 1)?,
+        })
     }
 
     fn cnn(&self, d: &[usize]) -> Result<Cnn> {
@@ -381,7 +485,9 @@ impl<'s> Evaluator<'s> {
         for (slot, c) in consts.iter_mut().enumerate() {
             match &self.ints[slot] {
                 IntSlot::Fixed(x) => *c = *x,
-                IntSlot::Axis(i, values) if *i == inner => varying = Some((slot, &values[start..start + len])),
+                IntSlot::Axis(i, values) if *i == inner => {
+                    varying = Some((slot, &values[start..start + len]))
+                }
                 IntSlot::Axis(i, values) => *c = values[digits[*i]],
                 IntSlot::Other => return false,
             }
@@ -391,7 +497,9 @@ impl<'s> Evaluator<'s> {
         out.clear();
         match varying {
             None => {
-                let Some(p) = valid(&consts).then(|| mlp_params_wide(consts)).flatten() else { return false };
+                let Some(p) = valid(&consts).then(|| mlp_params_wide(consts)).flatten() else {
+                    return false;
+                };
                 out.resize(len, p);
             }
             Some((slot, values)) => {
@@ -404,7 +512,9 @@ impl<'s> Evaluator<'s> {
                 let small = valid(&bounds) && hi < SMALL && consts.iter().all(|&x| x < SMALL);
                 if small && consts[1] > 0 || small && slot == 1 && lo > 0 {
                     let [i, d, w, c] = consts.map(|x| x as u64);
-                    let f = |i: u64, d: u64, w: u64, c: u64| (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c;
+                    let f = |i: u64, d: u64, w: u64, c: u64| {
+                        (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c
+                    };
                     match slot {
                         0 => out.extend(values.iter().map(|&x| f(x as u64, d, w, c))),
                         1 => out.extend(values.iter().map(|&x| f(i, x as u64, w, c))),
@@ -434,7 +544,8 @@ impl<'s> Evaluator<'s> {
             FamilyKind::Mlp => mlp_params(&self.mlp(digits)?),
             _ => return self.metrics(digits).map(|m| (m.params, m.trainable_params)),
         };
-        p.map(|p| (p, p)).ok_or_else(|| crate::Error::overflow(&self.space.location, "the parameter count"))
+        p.map(|p| (p, p))
+            .ok_or_else(|| crate::Error::overflow(&self.space.location, "the parameter count"))
     }
 
     /// All metrics of the candidate.
@@ -448,21 +559,39 @@ impl<'s> Evaluator<'s> {
             // transformers counts as PyTorch does: the summary's totals, the memory of
             // the same structure (as `summary` and `memory` compute them).
             FamilyKind::Hf => {
-                if self.scalar(run_slot(FamilyKind::Hf, "seq"), digits).is_none() {
-                    return Err(space_err(location, "an hf sweep needs 'seq' (tokens per sequence) in [run]"));
+                if self
+                    .scalar(run_slot(FamilyKind::Hf, "seq"), digits)
+                    .is_none()
+                {
+                    return Err(space_err(
+                        location,
+                        "an hf sweep needs 'seq' (tokens per sequence) in [run]",
+                    ));
                 }
                 let config = self.hf_config(digits);
                 let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
-                let report = memory::estimate(&memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?, &run)?;
-                return Ok(Metrics { params: counted.total_params, trainable_params: counted.trainable_params, ..Metrics::from_report(&report, 0) });
+                let report = memory::estimate(
+                    &memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?,
+                    &run,
+                )?;
+                return Ok(Metrics {
+                    params: counted.total_params,
+                    trainable_params: counted.trainable_params,
+                    ..Metrics::from_report(&report, 0)
+                });
             }
             // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
             // the memory is the PyTorch equivalent's.
             FamilyKind::Keras => {
                 let model = keras::model_from_value(&self.keras_json(digits), location)?;
                 let summary = keras::summarize(&model, location)?;
-                let report = memory::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
-                return Ok(Metrics { params: summary.total_params, trainable_params: summary.trainable_params, ..Metrics::from_report(&report, 0) });
+                let report =
+                    memory::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
+                return Ok(Metrics {
+                    params: summary.total_params,
+                    trainable_params: summary.trainable_params,
+                    ..Metrics::from_report(&report, 0)
+                });
             }
         };
         // Every parameter of the PyTorch families trains.
@@ -477,18 +606,37 @@ impl<'s> Evaluator<'s> {
 #[inline]
 fn mlp_params_wide(v: [i64; 4]) -> Option<u64> {
     if v.iter().any(|&x| x >= 1 << 40) {
-        return mlp_params(&Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 });
+        return mlp_params(&Mlp {
+            input_dim: v[0] as u64,
+            depth: v[1] as u64,
+            width: v[2] as u64,
+            classes: v[3] as u64,
+        });
     }
     let [i, d, w, c] = v.map(|x| x as u128);
-    let p = if d == 0 { (i + 1) * c } else { (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c };
+    let p = if d == 0 {
+        (i + 1) * c
+    } else {
+        (i + 1) * w + (w + 1) * w * (d - 1) + (w + 1) * c
+    };
     u64::try_from(p).ok()
 }
 
 #[inline]
 pub fn mlp_params(m: &Mlp) -> Option<u64> {
-    let first = if m.depth == 0 { (m.input_dim + 1).checked_mul(m.classes)? } else { (m.input_dim + 1).checked_mul(m.width)? };
-    let hidden = (m.width + 1).checked_mul(m.width)?.checked_mul(m.depth.saturating_sub(1))?;
-    let head = if m.depth == 0 { 0 } else { (m.width + 1).checked_mul(m.classes)? };
+    let first = if m.depth == 0 {
+        (m.input_dim + 1).checked_mul(m.classes)?
+    } else {
+        (m.input_dim + 1).checked_mul(m.width)?
+    };
+    let hidden = (m.width + 1)
+        .checked_mul(m.width)?
+        .checked_mul(m.depth.saturating_sub(1))?;
+    let head = if m.depth == 0 {
+        0
+    } else {
+        (m.width + 1).checked_mul(m.classes)?
+    };
     first.checked_add(hidden)?.checked_add(head)
 }
 
@@ -498,8 +646,19 @@ mod tests {
 
     #[test]
     fn wide_and_run_forms_equal_the_checked_form() {
-        for v in [[1, 0, 1, 1], [784, 3, 512, 10], [5000, 20, 4096, 10], [1 << 39, 2, 1 << 30, 7], [3, 1 << 41, 2, 2]] {
-            let m = Mlp { input_dim: v[0] as u64, depth: v[1] as u64, width: v[2] as u64, classes: v[3] as u64 };
+        for v in [
+            [1, 0, 1, 1],
+            [784, 3, 512, 10],
+            [5000, 20, 4096, 10],
+            [1 << 39, 2, 1 << 30, 7],
+            [3, 1 << 41, 2, 2],
+        ] {
+            let m = Mlp {
+                input_dim: v[0] as u64,
+                depth: v[1] as u64,
+                width: v[2] as u64,
+                classes: v[3] as u64,
+            };
             assert_eq!(mlp_params_wide(v), mlp_params(&m), "{v:?}");
         }
     }
@@ -510,7 +669,12 @@ mod tests {
             for depth in [0, 1, 2, 5] {
                 for width in [1, 16, 512] {
                     for classes in [1, 10] {
-                        let m = Mlp { input_dim, depth, width, classes };
+                        let m = Mlp {
+                            input_dim,
+                            depth,
+                            width,
+                            classes,
+                        };
                         let report = m.estimate(&RunSettings::default()).unwrap();
                         assert_eq!(mlp_params(&m), Some(report.params), "{m:?}");
                     }

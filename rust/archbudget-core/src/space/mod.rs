@@ -25,11 +25,18 @@ impl Scalar {
         match v {
             Value::Bool(b) => Ok(Scalar::Bool(*b)),
             Value::String(s) => Ok(Scalar::Str(s.clone())),
-            Value::Number(n) => Ok(match n.as_i64() {
-                Some(i) => Scalar::Int(i),
-                None => Scalar::Float(n.as_f64().ok_or_else(|| space_err(location, format!("'{key}': {n} is out of range")))?),
-            }),
-            other => Err(space_err(location, format!("'{key}' must hold numbers, strings or booleans, got {other}"))),
+            Value::Number(n) => {
+                Ok(match n.as_i64() {
+                    Some(i) => Scalar::Int(i),
+                    None => Scalar::Float(n.as_f64().ok_or_else(|| {
+                        space_err(location, format!("'{key}': {n} is out of range"))
+                    })?),
+                })
+            }
+            other => Err(space_err(
+                location,
+                format!("'{key}' must hold numbers, strings or booleans, got {other}"),
+            )),
         }
     }
 
@@ -52,7 +59,10 @@ impl Scalar {
 }
 
 pub(crate) fn space_err(location: &str, message: impl Into<String>) -> Error {
-    Error::Space { location: location.to_string(), message: message.into() }
+    Error::Space {
+        location: location.to_string(),
+        message: message.into(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +82,12 @@ impl FamilyKind {
             "lstm" => FamilyKind::Lstm,
             "hf" => FamilyKind::Hf,
             "keras" => FamilyKind::Keras,
-            other => return Err(space_err(location, format!("family '{other}' is not one of mlp, cnn, lstm, hf, keras"))),
+            other => {
+                return Err(space_err(
+                    location,
+                    format!("family '{other}' is not one of mlp, cnn, lstm, hf, keras"),
+                ))
+            }
         })
     }
 }
@@ -84,8 +99,19 @@ pub struct Axis {
 }
 
 /// The run settings that may be fixed or axes (`[run]`).
-pub const RUN_KEYS: [&str; 11] =
-    ["batch", "seq", "precision", "optimizer", "mode", "attn", "grad_ckpt", "head", "new_tokens", "gpus", "zero_stage"];
+pub const RUN_KEYS: [&str; 11] = [
+    "batch",
+    "seq",
+    "precision",
+    "optimizer",
+    "mode",
+    "attn",
+    "grad_ckpt",
+    "head",
+    "new_tokens",
+    "gpus",
+    "zero_stage",
+];
 
 /// At most this many values per axis: a larger axis is almost surely a typo in a range,
 /// and its values are held in memory.
@@ -106,9 +132,15 @@ pub struct Space {
 
 impl Space {
     /// Parse a space file's TOML text.
-    pub fn from_toml(text: &str, location: &str, template_loader: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<Space> {
+    pub fn from_toml(
+        text: &str,
+        location: &str,
+        template_loader: &dyn Fn(&str) -> Result<Vec<u8>>,
+    ) -> Result<Space> {
         let value: Value = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
             Error::parse(location, format!("malformed TOML{at}: {}", e.message()))
         })?;
@@ -117,14 +149,25 @@ impl Space {
 
     /// Parse the JSON form of a space file (the TOML converted, or a Python dict).
     /// `template_loader` reads the keras family's template file by its path.
-    pub fn from_value(value: &Value, location: &str, template_loader: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<Space> {
-        let top = value.as_object().ok_or_else(|| space_err(location, "a space must be a table"))?;
+    pub fn from_value(
+        value: &Value,
+        location: &str,
+        template_loader: &dyn Fn(&str) -> Result<Vec<u8>>,
+    ) -> Result<Space> {
+        let top = value
+            .as_object()
+            .ok_or_else(|| space_err(location, "a space must be a table"))?;
         for key in top.keys() {
-            if !["family", "template", "constraints", "fixed", "axes", "run"].contains(&key.as_str()) {
+            if !["family", "template", "constraints", "fixed", "axes", "run"]
+                .contains(&key.as_str())
+            {
                 return Err(space_err(location, format!("unknown top-level key '{key}' (expected family, template, constraints, fixed, axes, run)")));
             }
         }
-        let family_name = top.get("family").and_then(Value::as_str).ok_or_else(|| space_err(location, "missing 'family' (mlp, cnn, lstm, hf or keras)"))?;
+        let family_name = top
+            .get("family")
+            .and_then(Value::as_str)
+            .ok_or_else(|| space_err(location, "missing 'family' (mlp, cnn, lstm, hf or keras)"))?;
         let family = FamilyKind::parse(family_name, location)?;
         let template = match (family, top.get("template")) {
             (FamilyKind::Keras, Some(Value::String(path))) => {
@@ -132,8 +175,18 @@ impl Space {
                 Some(crate::formats::keras::parse_bytes(&bytes, path)?)
             }
             (FamilyKind::Keras, Some(Value::Object(inline))) => Some(Value::Object(inline.clone())),
-            (FamilyKind::Keras, _) => return Err(space_err(location, "the keras family needs 'template' (the path of a Keras model JSON)")),
-            (_, Some(_)) => return Err(space_err(location, "'template' is only for the keras family")),
+            (FamilyKind::Keras, _) => {
+                return Err(space_err(
+                    location,
+                    "the keras family needs 'template' (the path of a Keras model JSON)",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(space_err(
+                    location,
+                    "'template' is only for the keras family",
+                ))
+            }
             (_, None) => None,
         };
 
@@ -144,51 +197,99 @@ impl Space {
             match top.get(key) {
                 None => Ok(&empty),
                 Some(Value::Object(m)) => Ok(m),
-                Some(other) => Err(space_err(location, format!("'[{key}]' must be a table, got {other}"))),
+                Some(other) => Err(space_err(
+                    location,
+                    format!("'[{key}]' must be a table, got {other}"),
+                )),
             }
         };
         for (key, v) in flatten(table("fixed")?) {
             fixed.push((key.clone(), Scalar::from_json(v, location, &key)?));
         }
         for (key, v) in flatten(table("axes")?) {
-            axes.push(Axis { values: axis_values(v, location, &key)?, name: key });
+            axes.push(Axis {
+                values: axis_values(v, location, &key)?,
+                name: key,
+            });
         }
         for (key, v) in table("run")? {
             if !RUN_KEYS.contains(&key.as_str()) {
-                return Err(space_err(location, format!("unknown run setting '{key}' (expected one of {})", RUN_KEYS.join(", "))));
+                return Err(space_err(
+                    location,
+                    format!(
+                        "unknown run setting '{key}' (expected one of {})",
+                        RUN_KEYS.join(", ")
+                    ),
+                ));
             }
             if v.is_array() || is_range(v) {
-                axes.push(Axis { name: key.clone(), values: axis_values(v, location, key)? });
+                axes.push(Axis {
+                    name: key.clone(),
+                    values: axis_values(v, location, key)?,
+                });
             } else {
                 fixed.push((key.clone(), Scalar::from_json(v, location, key)?));
             }
         }
         let mut seen = std::collections::HashSet::new();
-        for name in axes.iter().map(|a| &a.name).chain(fixed.iter().map(|(n, _)| n)) {
+        for name in axes
+            .iter()
+            .map(|a| &a.name)
+            .chain(fixed.iter().map(|(n, _)| n))
+        {
             if !seen.insert(name.clone()) {
                 return Err(space_err(location, format!("'{name}' is given twice (as an axis and as a fixed value, or in two tables)")));
             }
         }
-        let size = axes.iter().try_fold(1u64, |acc, a| acc.checked_mul(a.values.len() as u64)).ok_or_else(|| {
-            Error::overflow(location, "the number of candidates (the product of the axis lengths)")
-        })?;
+        let size = axes
+            .iter()
+            .try_fold(1u64, |acc, a| acc.checked_mul(a.values.len() as u64))
+            .ok_or_else(|| {
+                Error::overflow(
+                    location,
+                    "the number of candidates (the product of the axis lengths)",
+                )
+            })?;
 
         let constraints = match top.get("constraints") {
             None => Vec::new(),
             Some(Value::Array(items)) => {
-                let partial = Space { location: location.to_string(), family, template: None, fixed: fixed.clone(), axes: axes.clone(), constraints: Vec::new(), size };
+                let partial = Space {
+                    location: location.to_string(),
+                    family,
+                    template: None,
+                    fixed: fixed.clone(),
+                    axes: axes.clone(),
+                    constraints: Vec::new(),
+                    size,
+                };
                 let resolve = |name: &str| partial.slot(name);
                 items
                     .iter()
                     .map(|c| {
-                        let text = c.as_str().ok_or_else(|| space_err(location, format!("constraints must be strings, got {c}")))?;
+                        let text = c.as_str().ok_or_else(|| {
+                            space_err(location, format!("constraints must be strings, got {c}"))
+                        })?;
                         Constraint::parse(text, location, &resolve)
                     })
                     .collect::<Result<_>>()?
             }
-            Some(other) => return Err(space_err(location, format!("'constraints' must be a list of strings, got {other}"))),
+            Some(other) => {
+                return Err(space_err(
+                    location,
+                    format!("'constraints' must be a list of strings, got {other}"),
+                ))
+            }
         };
-        let space = Space { location: location.to_string(), family, template, fixed, axes, constraints, size };
+        let space = Space {
+            location: location.to_string(),
+            family,
+            template,
+            fixed,
+            axes,
+            constraints,
+            size,
+        };
         family::check_names(&space)?;
         Ok(space)
     }
@@ -228,7 +329,12 @@ impl Space {
             .iter()
             .position(|a| a.name == name)
             .map(Slot::Axis)
-            .or_else(|| self.fixed.iter().find(|(n, _)| n == name).map(|(_, v)| Slot::Fixed(v.clone())))
+            .or_else(|| {
+                self.fixed
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| Slot::Fixed(v.clone()))
+            })
     }
 }
 
@@ -239,7 +345,11 @@ fn flatten(table: &Map<String, Value>) -> Vec<(String, &Value)> {
     for (k, v) in table {
         match v {
             Value::Object(inner) if !is_range(v) => {
-                out.extend(flatten(inner).into_iter().map(|(ik, iv)| (format!("{k}.{ik}"), iv)));
+                out.extend(
+                    flatten(inner)
+                        .into_iter()
+                        .map(|(ik, iv)| (format!("{k}.{ik}"), iv)),
+                );
             }
             _ => out.push((k.clone(), v)),
         }
@@ -248,37 +358,67 @@ fn flatten(table: &Map<String, Value>) -> Vec<(String, &Value)> {
 }
 
 fn is_range(v: &Value) -> bool {
-    v.as_object().is_some_and(|m| m.contains_key("start") && m.contains_key("stop"))
+    v.as_object()
+        .is_some_and(|m| m.contains_key("start") && m.contains_key("stop"))
 }
 
 /// A list, `{start, stop, step}` (inclusive) or `{start, stop, factor}` (geometric).
 fn axis_values(v: &Value, location: &str, key: &str) -> Result<Vec<Scalar>> {
     let values = match v {
-        Value::Array(items) => items.iter().map(|x| Scalar::from_json(x, location, key)).collect::<Result<Vec<_>>>()?,
+        Value::Array(items) => items
+            .iter()
+            .map(|x| Scalar::from_json(x, location, key))
+            .collect::<Result<Vec<_>>>()?,
         Value::Object(m) if is_range(v) => {
             for k in m.keys() {
                 if !["start", "stop", "step", "factor"].contains(&k.as_str()) {
-                    return Err(space_err(location, format!("axis '{key}': unknown range key '{k}' (start, stop, step or factor)")));
+                    return Err(space_err(
+                        location,
+                        format!(
+                            "axis '{key}': unknown range key '{k}' (start, stop, step or factor)"
+                        ),
+                    ));
                 }
             }
             let num = |k: &str| -> Result<Option<f64>> {
                 match m.get(k) {
                     None => Ok(None),
-                    Some(x) => x.as_f64().map(Some).ok_or_else(|| space_err(location, format!("axis '{key}': '{k}' must be a number, got {x}"))),
+                    Some(x) => x.as_f64().map(Some).ok_or_else(|| {
+                        space_err(
+                            location,
+                            format!("axis '{key}': '{k}' must be a number, got {x}"),
+                        )
+                    }),
                 }
             };
-            let all_int = ["start", "stop", "step"].iter().all(|k| m.get(*k).is_none_or(|x| x.is_i64() || x.is_u64()));
+            let all_int = ["start", "stop", "step"]
+                .iter()
+                .all(|k| m.get(*k).is_none_or(|x| x.is_i64() || x.is_u64()));
             let (start, stop) = (num("start")?.unwrap_or(0.0), num("stop")?.unwrap_or(0.0));
             match (num("step")?, num("factor")?) {
-                (Some(_), Some(_)) => return Err(space_err(location, format!("axis '{key}': give step or factor, not both"))),
+                (Some(_), Some(_)) => {
+                    return Err(space_err(
+                        location,
+                        format!("axis '{key}': give step or factor, not both"),
+                    ))
+                }
                 (None, Some(factor)) => {
                     if factor <= 1.0 || start <= 0.0 {
-                        return Err(space_err(location, format!("axis '{key}': a geometric range needs start > 0 and factor > 1")));
+                        return Err(space_err(
+                            location,
+                            format!(
+                                "axis '{key}': a geometric range needs start > 0 and factor > 1"
+                            ),
+                        ));
                     }
                     let mut out = Vec::new();
                     let mut x = start;
                     while x <= stop * (1.0 + 1e-12) {
-                        out.push(if all_int { Scalar::Int(x.round() as i64) } else { Scalar::Float(x) });
+                        out.push(if all_int {
+                            Scalar::Int(x.round() as i64)
+                        } else {
+                            Scalar::Float(x)
+                        });
                         if out.len() as u64 > MAX_AXIS_VALUES {
                             break;
                         }
@@ -289,31 +429,52 @@ fn axis_values(v: &Value, location: &str, key: &str) -> Result<Vec<Scalar>> {
                 (step, None) => {
                     let step = step.unwrap_or(1.0);
                     if step <= 0.0 {
-                        return Err(space_err(location, format!("axis '{key}': 'step' must be positive")));
+                        return Err(space_err(
+                            location,
+                            format!("axis '{key}': 'step' must be positive"),
+                        ));
                     }
                     let n = ((stop - start) / step + 1e-9).floor() + 1.0;
                     if n.is_nan() || n < 1.0 {
-                        return Err(space_err(location, format!("axis '{key}': stop {stop} is below start {start}")));
+                        return Err(space_err(
+                            location,
+                            format!("axis '{key}': stop {stop} is below start {start}"),
+                        ));
                     }
                     if n > MAX_AXIS_VALUES as f64 {
-                        return Err(space_err(location, format!("axis '{key}' has {n} values, more than {MAX_AXIS_VALUES}")));
+                        return Err(space_err(
+                            location,
+                            format!("axis '{key}' has {n} values, more than {MAX_AXIS_VALUES}"),
+                        ));
                     }
                     (0..n as u64)
                         .map(|i| {
                             let x = start + i as f64 * step;
-                            if all_int { Scalar::Int(x as i64) } else { Scalar::Float(x) }
+                            if all_int {
+                                Scalar::Int(x as i64)
+                            } else {
+                                Scalar::Float(x)
+                            }
                         })
                         .collect()
                 }
             }
         }
-        other => return Err(space_err(location, format!("axis '{key}' must be a list or a range table, got {other}"))),
+        other => {
+            return Err(space_err(
+                location,
+                format!("axis '{key}' must be a list or a range table, got {other}"),
+            ))
+        }
     };
     if values.is_empty() {
         return Err(space_err(location, format!("axis '{key}' has no values")));
     }
     if values.len() as u64 > MAX_AXIS_VALUES {
-        return Err(space_err(location, format!("axis '{key}' has more than {MAX_AXIS_VALUES} values")));
+        return Err(space_err(
+            location,
+            format!("axis '{key}' has more than {MAX_AXIS_VALUES} values"),
+        ));
     }
     Ok(values)
 }

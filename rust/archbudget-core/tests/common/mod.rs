@@ -12,7 +12,9 @@ pub fn fixture(name: &str) -> Value {
     let path = format!("{}/../../tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -20,7 +22,10 @@ pub fn fixture(name: &str) -> Value {
 /// `layer.output` is not one tensor.
 pub fn python_repr(shape: &Option<OutputShape>) -> String {
     let one = |s: &Vec<Option<u64>>| {
-        let parts: Vec<String> = s.iter().map(|d| d.map_or("None".into(), |v| v.to_string())).collect();
+        let parts: Vec<String> = s
+            .iter()
+            .map(|d| d.map_or("None".into(), |v| v.to_string()))
+            .collect();
         format!("[{}]", parts.join(", "))
     };
     match shape {
@@ -40,16 +45,26 @@ pub struct Outcome {
 /// Compare one oracle model (its `model_json`, totals and rows) with archbudget's summary.
 pub fn compare(m: &Value, label: &str) -> Outcome {
     let want_rows = m["layers"].as_array().unwrap();
-    let mut out = Outcome { totals_exact: false, rows: want_rows.len(), rows_exact: 0, failures: Vec::new() };
+    let mut out = Outcome {
+        totals_exact: false,
+        rows: want_rows.len(),
+        rows_exact: 0,
+        failures: Vec::new(),
+    };
     let text = serde_json::to_vec(&m["model_json"]).unwrap();
-    let summary = match keras::read(&text, label).and_then(|model| keras::summarize(&model, label)) {
+    let summary = match keras::read(&text, label).and_then(|model| keras::summarize(&model, label))
+    {
         Ok(s) => s,
         Err(e) => {
             out.failures.push(format!("{label}: error {e}"));
             return out;
         }
     };
-    let totals = (summary.total_params, summary.trainable_params, summary.non_trainable_params);
+    let totals = (
+        summary.total_params,
+        summary.trainable_params,
+        summary.non_trainable_params,
+    );
     let expected = (
         m["total_params"].as_u64().unwrap(),
         m["trainable_params"].as_u64().unwrap(),
@@ -57,10 +72,15 @@ pub fn compare(m: &Value, label: &str) -> Outcome {
     );
     out.totals_exact = totals == expected;
     if !out.totals_exact {
-        out.failures.push(format!("{label}: totals {totals:?} != keras {expected:?}"));
+        out.failures
+            .push(format!("{label}: totals {totals:?} != keras {expected:?}"));
     }
     if want_rows.len() != summary.layers.len() {
-        out.failures.push(format!("{label}: {} rows != keras {}", summary.layers.len(), want_rows.len()));
+        out.failures.push(format!(
+            "{label}: {} rows != keras {}",
+            summary.layers.len(),
+            want_rows.len()
+        ));
         return out;
     }
     for (row, want) in summary.layers.iter().zip(want_rows) {
@@ -83,7 +103,8 @@ pub fn compare(m: &Value, label: &str) -> Outcome {
         if got == exp {
             out.rows_exact += 1;
         } else {
-            out.failures.push(format!("{label}: row {got:?} != keras {exp:?}"));
+            out.failures
+                .push(format!("{label}: row {got:?} != keras {exp:?}"));
         }
     }
     out
@@ -95,13 +116,25 @@ pub fn assert_all_match(data: &Value) {
     let (mut models_exact, mut rows, mut rows_exact) = (0, 0, 0);
     let mut failures = Vec::new();
     for (i, m) in models.iter().enumerate() {
-        let label = format!("#{i} {} {}", m["kind"].as_str().unwrap(), m["name"].as_str().unwrap_or(""));
+        let label = format!(
+            "#{i} {} {}",
+            m["kind"].as_str().unwrap(),
+            m["name"].as_str().unwrap_or("")
+        );
         let outcome = compare(m, &label);
         models_exact += usize::from(outcome.failures.is_empty());
         rows += outcome.rows;
         rows_exact += outcome.rows_exact;
         failures.extend(outcome.failures);
     }
-    eprintln!("{models_exact}/{} models exact, {rows_exact}/{rows} rows exact", models.len());
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "{models_exact}/{} models exact, {rows_exact}/{rows} rows exact",
+        models.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

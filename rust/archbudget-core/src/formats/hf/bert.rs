@@ -38,7 +38,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         inter = cfg.dim("intermediate_size", 3072)?;
         max_positions = cfg.dim("max_position_embeddings", 512)?;
         type_vocab = cfg.count("type_vocab_size", 2)?;
-        vocab = cfg.dim("vocab_size", if cfg.model_type == "roberta" { 50265 } else { 30522 })?;
+        vocab = cfg.dim(
+            "vocab_size",
+            if cfg.model_type == "roberta" {
+                50265
+            } else {
+                30522
+            },
+        )?;
         activation = cfg.string("hidden_act", "gelu")?;
         // transformers only skips this check for configs carrying `embedding_size`.
         if !cfg.has("embedding_size") {
@@ -46,7 +53,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         }
     }
     if hidden < heads {
-        return Err(cfg.invalid(format!("hidden_size ({hidden}) is smaller than num_attention_heads ({heads})")));
+        return Err(cfg.invalid(format!(
+            "hidden_size ({hidden}) is smaller than num_attention_heads ({heads})"
+        )));
     }
     let cross_attention = !distil && cfg.flag("add_cross_attention", false)?;
     if cross_attention && !cfg.flag("is_decoder", false)? {
@@ -76,7 +85,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         o_bias: true,
         mlp_bias: true,
         fused_qkv: false,
-        position: Position::Learned { rows: max_positions },
+        position: Position::Learned {
+            rows: max_positions,
+        },
         max_positions,
         type_vocab_size: type_vocab,
         tie_word_embeddings: tie,
@@ -84,7 +95,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: false,
         cross_attention,
         pooler: (head == HeadKind::Base && !distil).then_some(hidden),
-        mlm_head: head.has_lm_head().then_some(MlmHead { untied_bias: !distil && !tie }),
+        mlm_head: head.has_lm_head().then_some(MlmHead {
+            untied_bias: !distil && !tie,
+        }),
         vision: None,
     })
 }
@@ -103,14 +116,38 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let root = if a.head.has_lm_head() { base } else { "" };
     let ln = a.norm;
     let word = format!("{root}embeddings.word_embeddings");
-    embedding_row(m, word.clone(), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    embedding_row(
+        m,
+        word.clone(),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
     let positions = format!("{root}embeddings.position_embeddings");
-    embedding_row(m, positions, "Embedding", dim(a.max_positions, "positions"), a.hidden_size)?;
+    embedding_row(
+        m,
+        positions,
+        "Embedding",
+        dim(a.max_positions, "positions"),
+        a.hidden_size,
+    )?;
     if a.model_type != "distilbert" {
         let types = format!("{root}embeddings.token_type_embeddings");
-        embedding_row(m, types, "Embedding", dim(a.type_vocab_size, "type_vocab"), a.hidden_size)?;
+        embedding_row(
+            m,
+            types,
+            "Embedding",
+            dim(a.type_vocab_size, "type_vocab"),
+            a.hidden_size,
+        )?;
     }
-    norm_row(m, format!("{root}embeddings.LayerNorm"), "LayerNorm", a.hidden_size, ln)?;
+    norm_row(
+        m,
+        format!("{root}embeddings.LayerNorm"),
+        "LayerNorm",
+        a.hidden_size,
+        ln,
+    )?;
     if a.model_type == "distilbert" {
         distil_layers(a, m, root)?;
     } else {
@@ -120,7 +157,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         HeadKind::Base => {
             if let Some(out) = a.pooler {
                 let mut w = Vec::new();
-                linear(&mut w, "dense.", dim(a.hidden_size, "hidden"), dim(out, "hidden"), true);
+                linear(
+                    &mut w,
+                    "dense.",
+                    dim(a.hidden_size, "hidden"),
+                    dim(out, "hidden"),
+                    true,
+                );
                 m.add(format!("{root}pooler"), &format!("{p}Pooler"), w)?;
             }
             Ok(format!("{p}Model"))
@@ -148,12 +191,20 @@ fn bert_layers(a: &TransformerArch, m: &mut Modules, root: &str, p: &str) -> Res
         if a.cross_attention {
             let mut w = Vec::new();
             attention(&mut w);
-            m.add(format!("{layer}crossattention"), &format!("{p}Attention"), w)?;
+            m.add(
+                format!("{layer}crossattention"),
+                &format!("{p}Attention"),
+                w,
+            )?;
         }
         let inter = dim(a.intermediate_size, "intermediate");
         let mut w = Vec::new();
         linear(&mut w, "dense.", hidden.clone(), inter.clone(), true);
-        m.add(format!("{layer}intermediate"), &format!("{p}Intermediate"), w)?;
+        m.add(
+            format!("{layer}intermediate"),
+            &format!("{p}Intermediate"),
+            w,
+        )?;
         let mut w = Vec::new();
         linear(&mut w, "dense.", inter, hidden.clone(), true);
         super::modules::norm(&mut w, "LayerNorm.", a.hidden_size, a.norm);
@@ -171,13 +222,25 @@ fn distil_layers(a: &TransformerArch, m: &mut Modules, root: &str) -> Result<()>
             linear(&mut w, name, hidden.clone(), hidden.clone(), true);
         }
         m.add(format!("{layer}attention"), "DistilBertSelfAttention", w)?;
-        norm_row(m, format!("{layer}sa_layer_norm"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}sa_layer_norm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
         let inter = dim(a.intermediate_size, "hidden_dim");
         let mut w = Vec::new();
         linear(&mut w, "lin1.", hidden.clone(), inter.clone(), true);
         linear(&mut w, "lin2.", inter, hidden.clone(), true);
         m.add(format!("{layer}ffn"), "FFN", w)?;
-        norm_row(m, format!("{layer}output_layer_norm"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}output_layer_norm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
     }
     Ok(())
 }
@@ -186,11 +249,24 @@ fn distil_layers(a: &TransformerArch, m: &mut Modules, root: &str) -> Result<()>
 fn lm_head(a: &TransformerArch, m: &mut Modules, word: &str) -> Result<String> {
     let hidden = dim(a.hidden_size, "hidden");
     let vocab = dim(a.vocab_size, "vocab");
-    let (transform, dense, norm, projection, projection_class, class) = match a.model_type.as_str() {
-        "roberta" => ("", "lm_head.dense", "lm_head.layer_norm", "lm_head", "RobertaLMHead", "RobertaForCausalLM"),
-        "distilbert" => {
-            ("", "vocab_transform", "vocab_layer_norm", "vocab_projector", "Linear", "DistilBertForMaskedLM")
-        }
+    let (transform, dense, norm, projection, projection_class, class) = match a.model_type.as_str()
+    {
+        "roberta" => (
+            "",
+            "lm_head.dense",
+            "lm_head.layer_norm",
+            "lm_head",
+            "RobertaLMHead",
+            "RobertaForCausalLM",
+        ),
+        "distilbert" => (
+            "",
+            "vocab_transform",
+            "vocab_layer_norm",
+            "vocab_projector",
+            "Linear",
+            "DistilBertForMaskedLM",
+        ),
         _ => (
             "cls.predictions.transform",
             "dense",
@@ -207,7 +283,13 @@ fn lm_head(a: &TransformerArch, m: &mut Modules, word: &str) -> Result<String> {
         norm_row(m, norm.to_string(), "LayerNorm", a.hidden_size, a.norm)?;
     } else {
         let mut w = Vec::new();
-        linear(&mut w, &format!("{dense}."), hidden.clone(), hidden.clone(), true);
+        linear(
+            &mut w,
+            &format!("{dense}."),
+            hidden.clone(),
+            hidden.clone(),
+            true,
+        );
         super::modules::norm(&mut w, &format!("{norm}."), a.hidden_size, a.norm);
         m.add(transform.to_string(), "BertPredictionHeadTransform", w)?;
     }

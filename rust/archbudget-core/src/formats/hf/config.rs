@@ -16,17 +16,24 @@ pub struct Cfg<'a> {
 
 impl<'a> Cfg<'a> {
     pub fn new(config: &'a Value, location: &'a str) -> Result<Self> {
-        let map = config
-            .as_object()
-            .ok_or_else(|| Error::invalid(location, "a transformers config.json must be a JSON object"))?;
+        let map = config.as_object().ok_or_else(|| {
+            Error::invalid(location, "a transformers config.json must be a JSON object")
+        })?;
         let model_type = match map.get("model_type") {
             Some(Value::String(s)) => s.as_str(),
             Some(other) => {
-                return Err(Error::invalid(location, format!("key 'model_type' must be a string, got {other}")))
+                return Err(Error::invalid(
+                    location,
+                    format!("key 'model_type' must be a string, got {other}"),
+                ))
             }
             None => return Err(Error::invalid(location, "missing key 'model_type'")),
         };
-        Ok(Cfg { map, location, model_type })
+        Ok(Cfg {
+            map,
+            location,
+            model_type,
+        })
     }
 
     /// The value of `key`, `None` when absent or null.
@@ -44,14 +51,20 @@ impl<'a> Cfg<'a> {
     }
 
     fn bad(&self, key: &str, what: &str, v: &Value) -> Error {
-        Error::invalid(self.location, format!("key '{key}' must be {what}, got {v}"))
+        Error::invalid(
+            self.location,
+            format!("key '{key}' must be {what}, got {v}"),
+        )
     }
 
     /// A non-negative integer (a count that may be zero).
     pub fn count_opt(&self, key: &str) -> Result<Option<u64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| self.bad(key, "a non-negative integer", v)),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "a non-negative integer", v)),
         }
     }
 
@@ -86,7 +99,10 @@ impl<'a> Cfg<'a> {
     pub fn layers(&self, keys: &[&str], default: u64) -> Result<u64> {
         let n = self.dim_alias(keys, default)?;
         if n > MAX_LAYERS {
-            return Err(self.invalid(format!("key '{}' ({n}) exceeds {MAX_LAYERS} layers", keys[0])));
+            return Err(self.invalid(format!(
+                "key '{}' ({n}) exceeds {MAX_LAYERS} layers",
+                keys[0]
+            )));
         }
         Ok(n)
     }
@@ -117,7 +133,10 @@ impl<'a> Cfg<'a> {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_u64().ok_or_else(|| self.bad(key, "a list of non-negative integers", v)))
+                .map(|v| {
+                    v.as_u64()
+                        .ok_or_else(|| self.bad(key, "a list of non-negative integers", v))
+                })
                 .collect(),
             Some(v) => Err(self.bad(key, "a list of non-negative integers", v)),
         }
@@ -149,7 +168,10 @@ impl<'a> Cfg<'a> {
     /// `a` must be a multiple of `b`, as transformers checks when it builds the model.
     pub fn require_divisible(&self, a: (&str, u64), b: (&str, u64)) -> Result<()> {
         if a.1.checked_rem(b.1) != Some(0) {
-            return Err(self.invalid(format!("{} ({}) is not a multiple of {} ({})", a.0, a.1, b.0, b.1)));
+            return Err(self.invalid(format!(
+                "{} ({}) is not a multiple of {} ({})",
+                a.0, a.1, b.0, b.1
+            )));
         }
         Ok(())
     }

@@ -35,7 +35,11 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         None if new_arch => 2,
         n => n.unwrap_or(1),
     };
-    let norms_per_layer = if !parallel || ln_in_parallel == 2 { 2 } else { 1 };
+    let norms_per_layer = if !parallel || ln_in_parallel == 2 {
+        2
+    } else {
+        1
+    };
     let bias = cfg.flag("bias", false)?;
     let intermediate_size = match cfg.dim_opt("ffn_hidden_size")? {
         Some(n) => n,
@@ -65,7 +69,11 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         o_bias: bias,
         mlp_bias: bias,
         fused_qkv: true,
-        position: if alibi { Position::Alibi } else { Position::Rotary },
+        position: if alibi {
+            Position::Alibi
+        } else {
+            Position::Rotary
+        },
         max_positions: cfg.dim("max_position_embeddings", 2048)?,
         type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
@@ -80,30 +88,66 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
-    let root = if a.head.has_lm_head() { "transformer." } else { "" };
+    let root = if a.head.has_lm_head() {
+        "transformer."
+    } else {
+        ""
+    };
     let hidden = dim(a.hidden_size, "hidden");
     let q = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
-    let kv2 = mul(2, heads_dim(a.num_kv_heads, a.head_dim, "", loc)?.size, loc, "attention width")?;
-    let qkv = dim(add(q.size, kv2, loc, "attention width")?, "(heads+2·kv_heads)×head_dim");
+    let kv2 = mul(
+        2,
+        heads_dim(a.num_kv_heads, a.head_dim, "", loc)?.size,
+        loc,
+        "attention width",
+    )?;
+    let qkv = dim(
+        add(q.size, kv2, loc, "attention width")?,
+        "(heads+2·kv_heads)×head_dim",
+    );
     let norm_names: &[&str] = match (a.norms_per_layer, a.parallel_attn) {
         (1, _) => &["input_layernorm"],
         (_, true) => &["ln_attn", "ln_mlp"],
         (_, false) => &["input_layernorm", "post_attention_layernorm"],
     };
-    embedding_row(m, format!("{root}word_embeddings"), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    embedding_row(
+        m,
+        format!("{root}word_embeddings"),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
     for i in 0..a.num_layers {
         let layer = format!("{root}h.{i}.");
         let mut w = Vec::new();
-        linear(&mut w, "query_key_value.", hidden.clone(), qkv.clone(), a.qkv_bias);
+        linear(
+            &mut w,
+            "query_key_value.",
+            hidden.clone(),
+            qkv.clone(),
+            a.qkv_bias,
+        );
         linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
         m.add(format!("{layer}self_attention"), "FalconAttention", w)?;
         let mut w = Vec::new();
         let inter = dim(a.intermediate_size, "ffn_hidden_size");
-        linear(&mut w, "dense_h_to_4h.", hidden.clone(), inter.clone(), a.mlp_bias);
+        linear(
+            &mut w,
+            "dense_h_to_4h.",
+            hidden.clone(),
+            inter.clone(),
+            a.mlp_bias,
+        );
         linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
         m.add(format!("{layer}mlp"), "FalconMLP", w)?;
         for name in norm_names {
-            norm_row(m, format!("{layer}{name}"), "LayerNorm", a.hidden_size, a.norm)?;
+            norm_row(
+                m,
+                format!("{layer}{name}"),
+                "LayerNorm",
+                a.hidden_size,
+                a.norm,
+            )?;
         }
     }
     norm_row(m, format!("{root}ln_f"), "LayerNorm", a.hidden_size, a.norm)?;

@@ -60,32 +60,67 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 
 /// `Conv1D(nf=out, nx=in)`: weight `[in, out]`, bias `[out]`.
 fn conv1d(w: &mut Vec<Weight>, name: &str, d_in: Dim, d_out: Dim) {
-    w.push(Weight::new(format!("{name}weight"), vec![d_in, d_out.clone()]));
+    w.push(Weight::new(
+        format!("{name}weight"),
+        vec![d_in, d_out.clone()],
+    ));
     w.push(Weight::new(format!("{name}bias"), vec![d_out]));
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
-    let root = if a.head.has_lm_head() { "transformer." } else { "" };
+    let root = if a.head.has_lm_head() {
+        "transformer."
+    } else {
+        ""
+    };
     let hidden = dim(a.hidden_size, "embd");
     let ln = NormKind::LayerNorm { bias: true };
-    embedding_row(m, format!("{root}wte"), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
-    embedding_row(m, format!("{root}wpe"), "Embedding", dim(a.max_positions, "positions"), a.hidden_size)?;
+    embedding_row(
+        m,
+        format!("{root}wte"),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
+    embedding_row(
+        m,
+        format!("{root}wpe"),
+        "Embedding",
+        dim(a.max_positions, "positions"),
+        a.hidden_size,
+    )?;
     for i in 0..a.num_layers {
         let layer = format!("{root}h.{i}.");
         norm_row(m, format!("{layer}ln_1"), "LayerNorm", a.hidden_size, ln)?;
         let mut w = Vec::new();
-        conv1d(&mut w, "c_attn.", hidden.clone(), times(3, a.hidden_size, "3×embd", loc)?);
+        conv1d(
+            &mut w,
+            "c_attn.",
+            hidden.clone(),
+            times(3, a.hidden_size, "3×embd", loc)?,
+        );
         conv1d(&mut w, "c_proj.", hidden.clone(), hidden.clone());
         m.add(format!("{layer}attn"), "GPT2Attention", w)?;
         norm_row(m, format!("{layer}ln_2"), "LayerNorm", a.hidden_size, ln)?;
         if a.cross_attention {
             let mut w = Vec::new();
-            conv1d(&mut w, "c_attn.", hidden.clone(), times(2, a.hidden_size, "2×embd", loc)?);
+            conv1d(
+                &mut w,
+                "c_attn.",
+                hidden.clone(),
+                times(2, a.hidden_size, "2×embd", loc)?,
+            );
             conv1d(&mut w, "q_attn.", hidden.clone(), hidden.clone());
             conv1d(&mut w, "c_proj.", hidden.clone(), hidden.clone());
             m.add(format!("{layer}crossattention"), "GPT2Attention", w)?;
-            norm_row(m, format!("{layer}ln_cross_attn"), "LayerNorm", a.hidden_size, ln)?;
+            norm_row(
+                m,
+                format!("{layer}ln_cross_attn"),
+                "LayerNorm",
+                a.hidden_size,
+                ln,
+            )?;
         }
         let mut w = Vec::new();
         let inner = dim(a.intermediate_size, "n_inner");

@@ -56,25 +56,65 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
-    let root = if a.head.has_lm_head() { "gpt_neox." } else { "" };
+    let root = if a.head.has_lm_head() {
+        "gpt_neox."
+    } else {
+        ""
+    };
     let hidden = dim(a.hidden_size, "hidden");
     let ln = a.norm;
-    embedding_row(m, format!("{root}embed_in"), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    embedding_row(
+        m,
+        format!("{root}embed_in"),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
     for i in 0..a.num_layers {
         let layer = format!("{root}layers.{i}.");
-        norm_row(m, format!("{layer}input_layernorm"), "LayerNorm", a.hidden_size, ln)?;
-        norm_row(m, format!("{layer}post_attention_layernorm"), "LayerNorm", a.hidden_size, ln)?;
+        norm_row(
+            m,
+            format!("{layer}input_layernorm"),
+            "LayerNorm",
+            a.hidden_size,
+            ln,
+        )?;
+        norm_row(
+            m,
+            format!("{layer}post_attention_layernorm"),
+            "LayerNorm",
+            a.hidden_size,
+            ln,
+        )?;
         let mut w = Vec::new();
-        linear(&mut w, "query_key_value.", hidden.clone(), times(3, a.hidden_size, "3×hidden", loc)?, a.qkv_bias);
+        linear(
+            &mut w,
+            "query_key_value.",
+            hidden.clone(),
+            times(3, a.hidden_size, "3×hidden", loc)?,
+            a.qkv_bias,
+        );
         linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
         m.add(format!("{layer}attention"), "GPTNeoXAttention", w)?;
         let mut w = Vec::new();
         let inter = dim(a.intermediate_size, "intermediate");
-        linear(&mut w, "dense_h_to_4h.", hidden.clone(), inter.clone(), a.mlp_bias);
+        linear(
+            &mut w,
+            "dense_h_to_4h.",
+            hidden.clone(),
+            inter.clone(),
+            a.mlp_bias,
+        );
         linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
         m.add(format!("{layer}mlp"), "GPTNeoXMLP", w)?;
     }
-    norm_row(m, format!("{root}final_layer_norm"), "LayerNorm", a.hidden_size, ln)?;
+    norm_row(
+        m,
+        format!("{root}final_layer_norm"),
+        "LayerNorm",
+        a.hidden_size,
+        ln,
+    )?;
     if a.head.has_lm_head() {
         lm_head(m, "lm_head", a, "gpt_neox.embed_in.weight")?;
         return Ok("GPTNeoXForCausalLM".to_string());

@@ -85,10 +85,15 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     }
     let head_dim = match cfg.dim_opt("head_dim")? {
         Some(n) => n,
-        None => d.head_dim.filter(|_| !cfg.is_null("head_dim")).unwrap_or(hidden / heads),
+        None => d
+            .head_dim
+            .filter(|_| !cfg.is_null("head_dim"))
+            .unwrap_or(hidden / heads),
     };
     if head_dim == 0 {
-        return Err(cfg.invalid(format!("hidden_size ({hidden}) is smaller than num_attention_heads ({heads})")));
+        return Err(cfg.invalid(format!(
+            "hidden_size ({hidden}) is smaller than num_attention_heads ({heads})"
+        )));
     }
     let activation = match mt {
         "gemma2" => cfg.string("hidden_activation", "gelu_pytorch_tanh")?,
@@ -162,8 +167,9 @@ fn qwen2_moe(cfg: &Cfg, layers: u64) -> Result<Option<Moe>> {
     let num_experts = cfg.count("num_experts", 60)?;
     let step = cfg.dim("decoder_sparse_step", 1)?;
     let mlp_only = cfg.count_list("mlp_only_layers")?;
-    let dense_layers: Vec<u64> =
-        (0..layers).filter(|i| num_experts == 0 || mlp_only.contains(i) || (i + 1) % step != 0).collect();
+    let dense_layers: Vec<u64> = (0..layers)
+        .filter(|i| num_experts == 0 || mlp_only.contains(i) || (i + 1) % step != 0)
+        .collect();
     if dense_layers.len() as u64 == layers {
         return Ok(None);
     }
@@ -186,14 +192,25 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         _ => "Embedding".to_string(),
     };
     let embed_path = format!("{root}embed_tokens");
-    embedding_row(m, embed_path.clone(), &embed_class, dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    embedding_row(
+        m,
+        embed_path.clone(),
+        &embed_class,
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
 
     let hidden = dim(a.hidden_size, "hidden");
     let q = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
     let kv = heads_dim(a.num_kv_heads, a.head_dim, "kv_heads×head_dim", loc)?;
     let norm_class = format!("{p}RMSNorm");
     let norm_names: &[&str] = if a.norms_per_layer == 4 {
-        &["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"]
+        &[
+            "input_layernorm",
+            "post_attention_layernorm",
+            "pre_feedforward_layernorm",
+            "post_feedforward_layernorm",
+        ]
     } else {
         &["input_layernorm", "post_attention_layernorm"]
     };
@@ -201,8 +218,19 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         let layer = format!("{root}layers.{i}.");
         let mut w = Vec::new();
         if a.fused_qkv {
-            let qkv = add(q.size, mul(2, kv.size, loc, "attention width")?, loc, "attention width")?;
-            linear(&mut w, "qkv_proj.", hidden.clone(), dim(qkv, "(heads+2·kv_heads)×head_dim"), false);
+            let qkv = add(
+                q.size,
+                mul(2, kv.size, loc, "attention width")?,
+                loc,
+                "attention width",
+            )?;
+            linear(
+                &mut w,
+                "qkv_proj.",
+                hidden.clone(),
+                dim(qkv, "(heads+2·kv_heads)×head_dim"),
+                false,
+            );
         } else {
             linear(&mut w, "q_proj.", hidden.clone(), q.clone(), a.qkv_bias);
             linear(&mut w, "k_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
@@ -212,7 +240,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         m.add(format!("{layer}self_attn"), &format!("{p}Attention"), w)?;
         mlp(a, m, &layer, i, p)?;
         for name in norm_names {
-            norm_row(m, format!("{layer}{name}"), &norm_class, a.hidden_size, a.norm)?;
+            norm_row(
+                m,
+                format!("{layer}{name}"),
+                &norm_class,
+                a.hidden_size,
+                a.norm,
+            )?;
         }
     }
     norm_row(m, format!("{root}norm"), &norm_class, a.hidden_size, a.norm)?;
@@ -231,16 +265,40 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
         Some(moe) if moe.is_moe_layer(i) => {
             let experts = dim(moe.num_experts, "experts");
             let inter = moe.expert_intermediate_size;
-            w.push(Weight::new("gate.weight", vec![experts.clone(), hidden.clone()]));
+            w.push(Weight::new(
+                "gate.weight",
+                vec![experts.clone(), hidden.clone()],
+            ));
             let gate_up = times(2, inter, "2×expert_intermediate", loc)?;
-            w.push(Weight::new("experts.gate_up_proj", vec![experts.clone(), gate_up, hidden.clone()]));
+            w.push(Weight::new(
+                "experts.gate_up_proj",
+                vec![experts.clone(), gate_up, hidden.clone()],
+            ));
             let down = vec![experts, hidden.clone(), dim(inter, "expert_intermediate")];
             w.push(Weight::new("experts.down_proj", down));
             if moe.shared_expert_intermediate_size > 0 {
                 let shared = dim(moe.shared_expert_intermediate_size, "shared_intermediate");
-                linear(&mut w, "shared_expert.gate_proj.", hidden.clone(), shared.clone(), false);
-                linear(&mut w, "shared_expert.up_proj.", hidden.clone(), shared.clone(), false);
-                linear(&mut w, "shared_expert.down_proj.", shared, hidden.clone(), false);
+                linear(
+                    &mut w,
+                    "shared_expert.gate_proj.",
+                    hidden.clone(),
+                    shared.clone(),
+                    false,
+                );
+                linear(
+                    &mut w,
+                    "shared_expert.up_proj.",
+                    hidden.clone(),
+                    shared.clone(),
+                    false,
+                );
+                linear(
+                    &mut w,
+                    "shared_expert.down_proj.",
+                    shared,
+                    hidden.clone(),
+                    false,
+                );
             }
             if moe.shared_expert_gate {
                 linear(&mut w, "shared_expert_gate.", hidden, dim(1, "gate"), false);
@@ -253,8 +311,20 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
                 let gate_up = times(2, a.intermediate_size, "2×intermediate", loc)?;
                 linear(&mut w, "gate_up_proj.", hidden.clone(), gate_up, false);
             } else {
-                linear(&mut w, "gate_proj.", hidden.clone(), inter.clone(), a.mlp_bias);
-                linear(&mut w, "up_proj.", hidden.clone(), inter.clone(), a.mlp_bias);
+                linear(
+                    &mut w,
+                    "gate_proj.",
+                    hidden.clone(),
+                    inter.clone(),
+                    a.mlp_bias,
+                );
+                linear(
+                    &mut w,
+                    "up_proj.",
+                    hidden.clone(),
+                    inter.clone(),
+                    a.mlp_bias,
+                );
             }
             linear(&mut w, "down_proj.", inter, hidden, a.mlp_bias);
             m.add(format!("{layer}mlp"), &format!("{p}MLP"), w)

@@ -70,7 +70,9 @@ enum Family {
 
 fn family(cfg: &Cfg) -> Result<Family> {
     Ok(match cfg.model_type {
-        "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => Family::Llama,
+        "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => {
+            Family::Llama
+        }
         "gpt2" => Family::Gpt2,
         "gpt_neox" => Family::GptNeox,
         "opt" => Family::Opt,
@@ -98,11 +100,14 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     };
     match (head, lm) {
         // SPEC.md: causal_lm is the default only where the type has a causal-LM class.
-        (Some(Head::Base), _) | (None, None | Some(HeadKind::MaskedLm | HeadKind::Seq2SeqLm)) => Ok(HeadKind::Base),
-        (_, Some(kind)) => Ok(kind),
-        (Some(Head::CausalLm), None) => {
-            Err(cfg.invalid(format!("model_type '{}' has no language-model head; use head 'base'", cfg.model_type)))
+        (Some(Head::Base), _) | (None, None | Some(HeadKind::MaskedLm | HeadKind::Seq2SeqLm)) => {
+            Ok(HeadKind::Base)
         }
+        (_, Some(kind)) => Ok(kind),
+        (Some(Head::CausalLm), None) => Err(cfg.invalid(format!(
+            "model_type '{}' has no language-model head; use head 'base'",
+            cfg.model_type
+        ))),
     }
 }
 
@@ -136,7 +141,11 @@ pub fn summarize(config: &Value, head: Option<Head>, location: &str) -> Result<S
 }
 
 /// The totals of [`summarize`] (no rows), and the structure they were counted from.
-pub fn count(config: &Value, head: Option<Head>, location: &str) -> Result<(Summary, TransformerArch)> {
+pub fn count(
+    config: &Value,
+    head: Option<Head>,
+    location: &str,
+) -> Result<(Summary, TransformerArch)> {
     let (fam, arch) = read(config, head, location)?;
     let summary = build(fam, &arch, Modules::counting(location))?;
     Ok((summary, arch))

@@ -18,12 +18,21 @@ pub struct Modules<'a> {
 
 impl<'a> Modules<'a> {
     pub fn new(location: &'a str) -> Self {
-        Modules { location, rows: Vec::new(), weights: Vec::new(), count_only: false, counted: (0, 0, 0) }
+        Modules {
+            location,
+            rows: Vec::new(),
+            weights: Vec::new(),
+            count_only: false,
+            counted: (0, 0, 0),
+        }
     }
 
     /// The same declarations, summed without building rows.
     pub fn counting(location: &'a str) -> Self {
-        Modules { count_only: true, ..Modules::new(location) }
+        Modules {
+            count_only: true,
+            ..Modules::new(location)
+        }
     }
 
     pub fn location(&self) -> &'a str {
@@ -41,15 +50,30 @@ impl<'a> Modules<'a> {
 
     /// A module whose main weight is the same tensor as `tied_to` (PyTorch dedups shared
     /// parameters); `own` are the parameters it adds of its own.
-    pub fn add_tied(&mut self, name: String, class_name: &str, own: Vec<Weight>, tied_to: &str) -> Result<()> {
+    pub fn add_tied(
+        &mut self,
+        name: String,
+        class_name: &str,
+        own: Vec<Weight>,
+        tied_to: &str,
+    ) -> Result<()> {
         if self.count_only {
             return self.count(&own);
         }
-        let text = format!("{} (weight tied to {tied_to}, counted there)", explain(class_name, &own, self.location)?);
+        let text = format!(
+            "{} (weight tied to {tied_to}, counted there)",
+            explain(class_name, &own, self.location)?
+        );
         self.push(name, class_name, own, text)
     }
 
-    fn push(&mut self, name: String, class_name: &str, weights: Vec<Weight>, explain: String) -> Result<()> {
+    fn push(
+        &mut self,
+        name: String,
+        class_name: &str,
+        weights: Vec<Weight>,
+        explain: String,
+    ) -> Result<()> {
         let (params, trainable, non_trainable) = totals(&weights, self.location)?;
         self.rows.push(LayerRow {
             name,
@@ -68,13 +92,20 @@ impl<'a> Modules<'a> {
     fn count(&mut self, weights: &[Weight]) -> Result<()> {
         let (p, t, n) = totals(weights, self.location)?;
         let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
-        self.counted = (add(self.counted.0, p)?, add(self.counted.1, t)?, add(self.counted.2, n)?);
+        self.counted = (
+            add(self.counted.0, p)?,
+            add(self.counted.1, t)?,
+            add(self.counted.2, n)?,
+        );
         Ok(())
     }
 
     pub fn finish(self, name: &str) -> Result<Summary> {
-        let (total, trainable, non_trainable) =
-            if self.count_only { self.counted } else { totals(&self.weights, self.location)? };
+        let (total, trainable, non_trainable) = if self.count_only {
+            self.counted
+        } else {
+            totals(&self.weights, self.location)?
+        };
         Ok(Summary {
             name: name.to_string(),
             format: ModelFormat::Hf,
@@ -105,18 +136,33 @@ pub fn embedding(w: &mut Vec<Weight>, name: &str, rows: Dim, width: Dim) {
 pub fn norm(w: &mut Vec<Weight>, name: &str, width: u64, kind: NormKind) {
     match kind {
         NormKind::LayerNorm { bias } => {
-            w.push(Weight::new(format!("{name}weight"), vec![dim(width, "hidden")]));
+            w.push(Weight::new(
+                format!("{name}weight"),
+                vec![dim(width, "hidden")],
+            ));
             if bias {
-                w.push(Weight::new(format!("{name}bias"), vec![dim(width, "hidden")]));
+                w.push(Weight::new(
+                    format!("{name}bias"),
+                    vec![dim(width, "hidden")],
+                ));
             }
         }
-        NormKind::RmsNorm => w.push(Weight::new(format!("{name}weight"), vec![dim(width, "hidden")])),
+        NormKind::RmsNorm => w.push(Weight::new(
+            format!("{name}weight"),
+            vec![dim(width, "hidden")],
+        )),
         NormKind::LayerNormNoAffine => {}
     }
 }
 
 /// One norm module as a row.
-pub fn norm_row(m: &mut Modules, name: String, class_name: &str, width: u64, kind: NormKind) -> Result<()> {
+pub fn norm_row(
+    m: &mut Modules,
+    name: String,
+    class_name: &str,
+    width: u64,
+    kind: NormKind,
+) -> Result<()> {
     let mut w = Vec::new();
     norm(&mut w, "", width, kind);
     m.add(name, class_name, w)
@@ -124,7 +170,10 @@ pub fn norm_row(m: &mut Modules, name: String, class_name: &str, width: u64, kin
 
 /// `heads × head_dim`, checked.
 pub fn heads_dim(heads: u64, head_dim: u64, label: &'static str, location: &str) -> Result<Dim> {
-    Ok(dim(mul(heads, head_dim, location, "attention width")?, label))
+    Ok(dim(
+        mul(heads, head_dim, location, "attention width")?,
+        label,
+    ))
 }
 
 /// `factor × size` as one labelled dimension (fused projections), checked.
@@ -134,17 +183,34 @@ pub fn times(factor: u64, size: u64, label: &'static str, location: &str) -> Res
 
 /// `nn.Linear(embed_dim, vocab_size, bias=False)`: the LM head of the decoders, sharing
 /// the token embedding (`embed_path`) when `tie_word_embeddings`.
-pub fn lm_head(m: &mut Modules, name: &str, arch: &TransformerArch, embed_path: &str) -> Result<()> {
+pub fn lm_head(
+    m: &mut Modules,
+    name: &str,
+    arch: &TransformerArch,
+    embed_path: &str,
+) -> Result<()> {
     if arch.tie_word_embeddings {
         return m.add_tied(name.to_string(), "Linear", Vec::new(), embed_path);
     }
     let mut w = Vec::new();
-    linear(&mut w, "", dim(arch.embed_dim, "hidden"), dim(arch.vocab_size, "vocab"), false);
+    linear(
+        &mut w,
+        "",
+        dim(arch.embed_dim, "hidden"),
+        dim(arch.vocab_size, "vocab"),
+        false,
+    );
     m.add(name.to_string(), "Linear", w)
 }
 
 /// `nn.Embedding(rows, width)` as a row.
-pub fn embedding_row(m: &mut Modules, name: String, class_name: &str, rows: Dim, width: u64) -> Result<()> {
+pub fn embedding_row(
+    m: &mut Modules,
+    name: String,
+    class_name: &str,
+    rows: Dim,
+    width: u64,
+) -> Result<()> {
     let mut w = Vec::new();
     embedding(&mut w, "", rows, dim(width, "hidden"));
     m.add(name, class_name, w)

@@ -53,7 +53,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         o_bias: bias,
         mlp_bias: bias,
         fused_qkv: false,
-        position: Position::Learned { rows: add(max_positions, POSITION_OFFSET, cfg.location, "positions")? },
+        position: Position::Learned {
+            rows: add(max_positions, POSITION_OFFSET, cfg.location, "positions")?,
+        },
         max_positions,
         type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
@@ -67,13 +69,29 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
-    let root = if a.head.has_lm_head() { "model.decoder." } else { "decoder." };
+    let root = if a.head.has_lm_head() {
+        "model.decoder."
+    } else {
+        "decoder."
+    };
     let hidden = dim(a.hidden_size, "hidden");
     let proj = dim(a.embed_dim, "word_embed_proj_dim");
-    embedding_row(m, format!("{root}embed_tokens"), "Embedding", dim(a.vocab_size, "vocab"), a.embed_dim)?;
+    embedding_row(
+        m,
+        format!("{root}embed_tokens"),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.embed_dim,
+    )?;
     if let Position::Learned { rows } = a.position {
         let class = "OPTLearnedPositionalEmbedding";
-        embedding_row(m, format!("{root}embed_positions"), class, dim(rows, "positions+2"), a.hidden_size)?;
+        embedding_row(
+            m,
+            format!("{root}embed_positions"),
+            class,
+            dim(rows, "positions+2"),
+            a.hidden_size,
+        )?;
     }
     if a.embed_dim != a.hidden_size {
         let mut w = Vec::new();
@@ -84,7 +102,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         m.add(format!("{root}project_in"), "Linear", w)?;
     }
     if a.final_norm {
-        norm_row(m, format!("{root}final_layer_norm"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{root}final_layer_norm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
     }
     for i in 0..a.num_layers {
         let layer = format!("{root}layers.{i}.");
@@ -92,9 +116,21 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         for name in ["k_proj.", "v_proj.", "q_proj."] {
             linear(&mut w, name, hidden.clone(), hidden.clone(), a.qkv_bias);
         }
-        linear(&mut w, "out_proj.", hidden.clone(), hidden.clone(), a.o_bias);
+        linear(
+            &mut w,
+            "out_proj.",
+            hidden.clone(),
+            hidden.clone(),
+            a.o_bias,
+        );
         m.add(format!("{layer}self_attn"), "OPTAttention", w)?;
-        norm_row(m, format!("{layer}self_attn_layer_norm"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}self_attn_layer_norm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
         let ffn = dim(a.intermediate_size, "ffn_dim");
         let mut w = Vec::new();
         linear(&mut w, "", hidden.clone(), ffn.clone(), a.mlp_bias);
@@ -102,7 +138,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         let mut w = Vec::new();
         linear(&mut w, "", ffn, hidden.clone(), a.mlp_bias);
         m.add(format!("{layer}fc2"), "Linear", w)?;
-        norm_row(m, format!("{layer}final_layer_norm"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}final_layer_norm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
     }
     if a.head.has_lm_head() {
         lm_head(m, "lm_head", a, "model.decoder.embed_tokens.weight")?;

@@ -26,7 +26,11 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         )));
     }
     let gated = parts[0] == "gated";
-    let activation = if proj == "gated-gelu" { "gelu_new" } else { parts[parts.len() - 1] };
+    let activation = if proj == "gated-gelu" {
+        "gelu_new"
+    } else {
+        parts[parts.len() - 1]
+    };
     let heads = cfg.dim_alias(&["num_heads", "num_attention_heads"], 8)?;
     let buckets = cfg.dim("relative_attention_num_buckets", 32)?;
     Ok(TransformerArch {
@@ -70,7 +74,13 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
-    embedding_row(m, "shared".to_string(), "Embedding", dim(a.vocab_size, "vocab"), a.hidden_size)?;
+    embedding_row(
+        m,
+        "shared".to_string(),
+        "Embedding",
+        dim(a.vocab_size, "vocab"),
+        a.hidden_size,
+    )?;
     stack(a, m, "encoder", a.num_layers)?;
     stack(a, m, "decoder", a.num_decoder_layers)?;
     if a.head.has_lm_head() {
@@ -80,7 +90,12 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     Ok("T5Model".to_string())
 }
 
-fn attention(a: &TransformerArch, m: &mut Modules, name: String, relative_bias: bool) -> Result<()> {
+fn attention(
+    a: &TransformerArch,
+    m: &mut Modules,
+    name: String,
+    relative_bias: bool,
+) -> Result<()> {
     let d_model = dim(a.hidden_size, "d_model");
     let inner = heads_dim(a.num_heads, a.head_dim, "heads×d_kv", m.location())?;
     let mut w = Vec::new();
@@ -90,7 +105,10 @@ fn attention(a: &TransformerArch, m: &mut Modules, name: String, relative_bias: 
     linear(&mut w, "o.", inner, d_model, false);
     if let (true, Position::RelativeBuckets { num_buckets, .. }) = (relative_bias, a.position) {
         let table = vec![dim(num_buckets, "buckets"), dim(a.num_heads, "heads")];
-        w.push(crate::weight::Weight::new("relative_attention_bias.weight", table));
+        w.push(crate::weight::Weight::new(
+            "relative_attention_bias.weight",
+            table,
+        ));
     }
     m.add(name, "T5Attention", w)
 }
@@ -102,10 +120,22 @@ fn stack(a: &TransformerArch, m: &mut Modules, stack: &str, layers: u64) -> Resu
     for i in 0..layers {
         let block = format!("{stack}.block.{i}.layer.");
         attention(a, m, format!("{block}0.SelfAttention"), i == 0)?;
-        norm_row(m, format!("{block}0.layer_norm"), "T5LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{block}0.layer_norm"),
+            "T5LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
         if decoder {
             attention(a, m, format!("{block}1.EncDecAttention"), false)?;
-            norm_row(m, format!("{block}1.layer_norm"), "T5LayerNorm", a.hidden_size, a.norm)?;
+            norm_row(
+                m,
+                format!("{block}1.layer_norm"),
+                "T5LayerNorm",
+                a.hidden_size,
+                a.norm,
+            )?;
         }
         let ff = if decoder { 2 } else { 1 };
         let mut w = Vec::new();
@@ -119,7 +149,19 @@ fn stack(a: &TransformerArch, m: &mut Modules, stack: &str, layers: u64) -> Resu
         };
         linear(&mut w, "wo.", d_ff.clone(), d_model.clone(), false);
         m.add(format!("{block}{ff}.DenseReluDense"), class, w)?;
-        norm_row(m, format!("{block}{ff}.layer_norm"), "T5LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{block}{ff}.layer_norm"),
+            "T5LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
     }
-    norm_row(m, format!("{stack}.final_layer_norm"), "T5LayerNorm", a.hidden_size, a.norm)
+    norm_row(
+        m,
+        format!("{stack}.final_layer_norm"),
+        "T5LayerNorm",
+        a.hidden_size,
+        a.norm,
+    )
 }

@@ -20,13 +20,22 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let heads = cfg.dim("num_attention_heads", 12)?;
     let head_dim = cfg.dim_opt("head_dim")?.unwrap_or(hidden / heads);
     if head_dim == 0 {
-        return Err(cfg.invalid(format!("hidden_size ({hidden}) is smaller than num_attention_heads ({heads})")));
+        return Err(cfg.invalid(format!(
+            "hidden_size ({hidden}) is smaller than num_attention_heads ({heads})"
+        )));
     }
     let image_size = cfg.dim_pair("image_size", 224)?;
     let patch_size = cfg.dim_pair("patch_size", 16)?;
-    let num_patches = mul(image_size.1 / patch_size.1, image_size.0 / patch_size.0, loc, "patch count")?;
+    let num_patches = mul(
+        image_size.1 / patch_size.1,
+        image_size.0 / patch_size.0,
+        loc,
+        "patch count",
+    )?;
     if num_patches == 0 {
-        return Err(cfg.invalid(format!("patch_size {patch_size:?} is larger than image_size {image_size:?}")));
+        return Err(cfg.invalid(format!(
+            "patch_size {patch_size:?} is larger than image_size {image_size:?}"
+        )));
     }
     let slots = add(num_patches, 1, loc, "patch count")?;
     Ok(TransformerArch {
@@ -64,20 +73,32 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             n => Some(n),
         },
         mlm_head: None,
-        vision: Some(Vision { image_size, patch_size, num_channels: cfg.dim("num_channels", 3)?, num_patches }),
+        vision: Some(Vision {
+            image_size,
+            patch_size,
+            num_channels: cfg.dim("num_channels", 3)?,
+            num_patches,
+        }),
     })
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
     let hidden = dim(a.hidden_size, "hidden");
-    let vision = a.vision.ok_or_else(|| crate::Error::Internal("vit without image geometry".into()))?;
+    let vision = a
+        .vision
+        .ok_or_else(|| crate::Error::Internal("vit without image geometry".into()))?;
     let Position::Learned { rows } = a.position else {
-        return Err(crate::Error::Internal("vit without learned positions".into()));
+        return Err(crate::Error::Internal(
+            "vit without learned positions".into(),
+        ));
     };
     let w = vec![
         Weight::new("cls_token", vec![dim(1, "1"), dim(1, "1"), hidden.clone()]),
-        Weight::new("position_embeddings", vec![dim(1, "1"), dim(rows, "patches+1"), hidden.clone()]),
+        Weight::new(
+            "position_embeddings",
+            vec![dim(1, "1"), dim(rows, "patches+1"), hidden.clone()],
+        ),
         Weight::new(
             "patch_embeddings.projection.weight",
             vec![
@@ -93,24 +114,48 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let qkv = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
     for i in 0..a.num_layers {
         let layer = format!("layers.{i}.");
-        norm_row(m, format!("{layer}layernorm_before"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}layernorm_before"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
         let mut w = Vec::new();
         for name in ["q_proj.", "k_proj.", "v_proj."] {
             linear(&mut w, name, hidden.clone(), qkv.clone(), a.qkv_bias);
         }
         linear(&mut w, "o_proj.", qkv.clone(), hidden.clone(), a.o_bias);
         m.add(format!("{layer}attention"), "ViTAttention", w)?;
-        norm_row(m, format!("{layer}layernorm_after"), "LayerNorm", a.hidden_size, a.norm)?;
+        norm_row(
+            m,
+            format!("{layer}layernorm_after"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
         let inter = dim(a.intermediate_size, "intermediate");
         let mut w = Vec::new();
         linear(&mut w, "fc1.", hidden.clone(), inter.clone(), true);
         linear(&mut w, "fc2.", inter, hidden.clone(), true);
         m.add(format!("{layer}mlp"), "ViTMLP", w)?;
     }
-    norm_row(m, "layernorm".to_string(), "LayerNorm", a.hidden_size, a.norm)?;
+    norm_row(
+        m,
+        "layernorm".to_string(),
+        "LayerNorm",
+        a.hidden_size,
+        a.norm,
+    )?;
     if let Some(out) = a.pooler {
         let mut w = Vec::new();
-        linear(&mut w, "dense.", hidden, dim(out, "pooler_output_size"), true);
+        linear(
+            &mut w,
+            "dense.",
+            hidden,
+            dim(out, "pooler_output_size"),
+            true,
+        );
         m.add("pooler".to_string(), "ViTPooler", w)?;
     }
     Ok("ViTModel".to_string())

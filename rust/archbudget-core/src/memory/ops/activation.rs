@@ -31,7 +31,13 @@ impl Act {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let (n, dt) = (cx.in_numel[0], cx.in_dtype[0]);
         let b = bytes(n, dt)?;
-        let mut c = Cost { out: Some(Out::New { numel: n, dtype: dt }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: dt,
+            }),
+            ..Cost::default()
+        };
         match self.kind {
             ActKind::Relu | ActKind::Tanh => c.save_output = true,
             ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
@@ -40,8 +46,15 @@ impl Act {
                 // everything computed from it (tanh, 1 + tanh, the product) is fp32 too;
                 // only 0.5·x keeps x's dtype, and nothing keeps x itself.
                 let widened = cx.amp() && dt != DType::F32;
-                let (wide, w) = if widened { (DType::F32, bytes(n, DType::F32)?) } else { (dt, b) };
-                c.out = Some(Out::New { numel: n, dtype: wide });
+                let (wide, w) = if widened {
+                    (DType::F32, bytes(n, DType::F32)?)
+                } else {
+                    (dt, b)
+                };
+                c.out = Some(Out::New {
+                    numel: n,
+                    dtype: wide,
+                });
                 if cx.record {
                     if widened {
                         c.saved = vec![w, w, w, b];
@@ -69,11 +82,20 @@ pub struct Dropout {
 impl Dropout {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         if !cx.train_mode || self.p <= 0.0 {
-            return Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() });
+            return Ok(Cost {
+                out: Some(Out::Alias(0)),
+                ..Cost::default()
+            });
         }
         let n = cx.in_numel[0];
         let mask = bytes(n, DType::Bool)?;
-        let mut c = Cost { out: Some(Out::New { numel: n, dtype: cx.in_dtype[0] }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        };
         if cx.record {
             c.saved.push(mask);
         } else {

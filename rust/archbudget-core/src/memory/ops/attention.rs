@@ -52,15 +52,30 @@ pub struct Attention {
 
 impl Attention {
     pub fn flops(&self) -> Result<(u64, u64)> {
-        let unit = prod(&[2, self.batch, self.heads, self.q_len, self.kv_len, self.head_dim])?;
+        let unit = prod(&[
+            2,
+            self.batch,
+            self.heads,
+            self.q_len,
+            self.kv_len,
+            self.head_dim,
+        ])?;
         Ok((crate::memory::mul(unit, 2)?, unit))
     }
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         // SDPA and matmul are autocast ops: fp32 inputs are copied to bf16 first
-        let dt = if cx.amp() { DType::BF16 } else { cx.in_dtype[0] };
+        let dt = if cx.amp() {
+            DType::BF16
+        } else {
+            cx.in_dtype[0]
+        };
         let (unit_fwd, unit) = self.flops()?;
-        let n_in = if self.fused_qkv { 1 } else { 3.min(cx.in_dtype.len()) };
+        let n_in = if self.fused_qkv {
+            1
+        } else {
+            3.min(cx.in_dtype.len())
+        };
         let mut saved_in = Vec::new();
         let mut casts = Vec::new();
         for i in 0..n_in {
@@ -71,7 +86,13 @@ impl Attention {
             }
         }
         let out_numel = prod(&[self.batch, self.q_len, self.heads, self.head_dim])?;
-        let mut c = Cost { out: Some(Out::New { numel: out_numel, dtype: dt }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: out_numel,
+                dtype: dt,
+            }),
+            ..Cost::default()
+        };
         c.flops_fwd = unit_fwd;
         let drop = cx.train_mode && self.dropout > 0.0;
         // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
@@ -82,7 +103,10 @@ impl Attention {
         let eager_mask = self.eager_mask && !math;
         match imp {
             AttnImpl::Sdpa => {
-                let lse = bytes(prod(&[self.batch, self.heads, round_up(self.q_len, 32)])?, DType::F32)?;
+                let lse = bytes(
+                    prod(&[self.batch, self.heads, round_up(self.q_len, 32)])?,
+                    DType::F32,
+                )?;
                 if cx.record {
                     c.save_inputs = saved_in.clone();
                     c.saved.extend(casts.iter().copied());
@@ -104,7 +128,8 @@ impl Attention {
                         c.bwd_temp.push(bytes(dq_acc, DType::F32)?);
                         c.bwd_temp.push(lse); // softmax_d
                         if self.kv_heads < self.heads {
-                            let kv_full = prod(&[self.batch, self.heads, self.kv_len, self.head_dim])?;
+                            let kv_full =
+                                prod(&[self.batch, self.heads, self.kv_len, self.head_dim])?;
                             c.bwd_temp.push(bytes(kv_full, dt)?);
                             c.bwd_temp.push(bytes(kv_full, dt)?);
                         }
@@ -121,7 +146,10 @@ impl Attention {
                 let s2n = prod(&[self.batch, self.heads, self.q_len, self.kv_len])?;
                 let s2 = bytes(s2n, dt)?;
                 let kv_rep = if self.kv_heads < self.heads {
-                    bytes(prod(&[self.batch, self.heads, self.kv_len, self.head_dim])?, dt)?
+                    bytes(
+                        prod(&[self.batch, self.heads, self.kv_len, self.head_dim])?,
+                        dt,
+                    )?
                 } else {
                     0
                 };
@@ -132,7 +160,11 @@ impl Attention {
                 } else {
                     dt
                 };
-                let sm_dt = if self.softmax_fp32 || cx.amp() { DType::F32 } else { masked_dt };
+                let sm_dt = if self.softmax_fp32 || cx.amp() {
+                    DType::F32
+                } else {
+                    masked_dt
+                };
                 let sm = bytes(s2n, sm_dt)?;
                 let cast = if sm_dt != dt { bytes(s2n, dt)? } else { 0 };
                 let attn_out = bytes(out_numel, dt)?;
@@ -159,7 +191,11 @@ impl Attention {
                     }
                     // forward transients at the widest point: q@kᵀ, its scaled copy, the
                     // masked scores; then the (B,H,S,D) matmul output before the copy
-                    let masked = if eager_mask { bytes(s2n, masked_dt)? } else { 0 };
+                    let masked = if eager_mask {
+                        bytes(s2n, masked_dt)?
+                    } else {
+                        0
+                    };
                     c.fwd_temp = vec![s2, masked.max(s2), attn_out];
                     // backward: dP, dropout's and the cast's gradients, softmax's fp32
                     // gradient, the scaling's gradient
@@ -169,12 +205,20 @@ impl Attention {
                     if kv_rep > 0 {
                         c.fwd_temp.extend([kv_rep, kv_rep]);
                     }
-                    let masked = if eager_mask { bytes(s2n, masked_dt)? } else { 0 };
+                    let masked = if eager_mask {
+                        bytes(s2n, masked_dt)?
+                    } else {
+                        0
+                    };
                     // At the softmax: the masked scores and its output. Llama-style
                     // `softmax(w, dtype=float32).to(q.dtype)` is one expression, so the masked
                     // scores are still referenced during the cast; GPT-2 assigns the softmax
                     // first and casts in the next statement, after they are freed.
-                    let at_cast = if self.softmax_fp32 { masked.max(s2) + cast } else { masked.max(s2).max(cast) };
+                    let at_cast = if self.softmax_fp32 {
+                        masked.max(s2) + cast
+                    } else {
+                        masked.max(s2).max(cast)
+                    };
                     c.fwd_temp.extend([at_cast, sm, attn_out]);
                 }
             }

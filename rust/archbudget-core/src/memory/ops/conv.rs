@@ -35,9 +35,14 @@ pub struct Conv2d {
 impl Conv2d {
     pub fn out_hw(&self) -> Result<(u64, u64)> {
         let o = |i: u64, k: u64, s: u64, p: u64| -> Result<u64> {
-            let padded = i.checked_add(2u64.saturating_mul(p)).ok_or_else(crate::memory::overflow)?;
+            let padded = i
+                .checked_add(2u64.saturating_mul(p))
+                .ok_or_else(crate::memory::overflow)?;
             if padded < k || s == 0 {
-                return Err(crate::Error::shape("Conv2d", format!("kernel {k} larger than padded input {padded}")));
+                return Err(crate::Error::shape(
+                    "Conv2d",
+                    format!("kernel {k} larger than padded input {padded}"),
+                ));
             }
             Ok((padded - k) / s + 1)
         };
@@ -61,12 +66,18 @@ impl Conv2d {
         let w = prod(&[self.out_channels, cin_g, self.kernel.0, self.kernel.1])?;
         c.params.push(Param::new(w, AmpCast::Cast { saved: dx }));
         if self.bias {
-            c.params.push(Param::new(self.out_channels, AmpCast::Cast { saved: false }));
+            c.params.push(Param::new(
+                self.out_channels,
+                AmpCast::Cast { saved: false },
+            ));
         }
         keep_input_for_weight_grad(&mut c, cx)?;
         let (oh, ow) = self.out_hw()?;
         let out = prod(&[self.batch, self.out_channels, oh, ow])?;
-        c.out = Some(Out::New { numel: out, dtype: dt });
+        c.out = Some(Out::New {
+            numel: out,
+            dtype: dt,
+        });
         if self.in_channels >= CONV_WORKSPACE_MIN_IN {
             let ws = if dt == DType::F32 {
                 crate::memory::mul(out, CONV_WORKSPACE_PER_OUT_F32)?
@@ -75,7 +86,16 @@ impl Conv2d {
             };
             c.fwd_temp.push(ws);
         }
-        let f = prod(&[2, self.batch, self.out_channels, oh, ow, cin_g, self.kernel.0, self.kernel.1])?;
+        let f = prod(&[
+            2,
+            self.batch,
+            self.out_channels,
+            oh,
+            ow,
+            cin_g,
+            self.kernel.0,
+            self.kernel.1,
+        ])?;
         c.flops_fwd = f;
         c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;
         Ok(c)

@@ -6,8 +6,10 @@
 //! alive, except its bfloat16 autocast copy). Under autocast an fp32 input is first cast
 //! to a bfloat16 copy, which is what autograd keeps. FLOPs: addmm = 2·rows·in·out (the
 //! bias add is not counted); backward: one mm for dx (when the input requires grad) and
-//! one for dW.
+//! one for dW. The bias gradient is a sum over the rows, whose cross-block scratch
+//! ([`outer_sum_scratch`]) lives while backward's outputs and saved tensors still do.
 use super::{keep_input_for_weight_grad, mm_flops, AmpCast, Cost, Ctx, Out, Param};
+use crate::memory::reduce::outer_sum_scratch;
 use crate::memory::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +32,20 @@ impl Linear {
         w.shared = self.tied_weight;
         c.params.push(w);
         if self.bias {
-            c.params.push(Param::new(self.out_features, AmpCast::Cast { saved: false }));
+            c.params.push(Param::new(
+                self.out_features,
+                AmpCast::Cast { saved: false },
+            ));
         }
         keep_input_for_weight_grad(&mut c, cx)?;
-        c.out = Some(Out::New { numel: crate::memory::mul(self.rows, self.out_features)?, dtype: dt });
+        if self.bias && cx.wgrad() {
+            let (staging, semaphores) = outer_sum_scratch(self.rows, self.out_features)?;
+            c.bwd_temp.extend([staging, semaphores]);
+        }
+        c.out = Some(Out::New {
+            numel: crate::memory::mul(self.rows, self.out_features)?,
+            dtype: dt,
+        });
         let f = mm_flops(self.rows, self.in_features, self.out_features)?;
         c.flops_fwd = f;
         c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;

@@ -5,7 +5,7 @@
 //! (`embedding_dense_backward_cuda`) sorts the ids (a few int64 vectors of `tokens`),
 //! accumulates per-segment partial sums in the accumulation type (fp32,
 //! tokens×dim) and writes a dense vocab×dim gradient. No FLOPs.
-use super::{bytes, Cost, Ctx, Out, Param, AmpCast};
+use super::{bytes, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -19,9 +19,15 @@ pub struct Embedding {
 impl Embedding {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let mut c = Cost::default();
-        c.params.push(Param::new(crate::memory::mul(self.vocab, self.dim)?, AmpCast::No));
+        c.params.push(Param::new(
+            crate::memory::mul(self.vocab, self.dim)?,
+            AmpCast::No,
+        ));
         let out = crate::memory::mul(self.tokens, self.dim)?;
-        c.out = Some(Out::New { numel: out, dtype: cx.param_dtype() });
+        c.out = Some(Out::New {
+            numel: out,
+            dtype: cx.param_dtype(),
+        });
         if cx.record {
             c.save_inputs.push(0);
             let ids = bytes(self.tokens, DType::I64)?;

@@ -26,7 +26,13 @@ impl CrossEntropy {
         let cast = cx.amp() && in_dt != DType::F32;
         let lsm_dt = if cx.amp() { DType::F32 } else { in_dt };
         let lsm = bytes(n, lsm_dt)?;
-        let mut c = Cost { out: Some(Out::New { numel: 1, dtype: lsm_dt }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: 1,
+                dtype: lsm_dt,
+            }),
+            ..Cost::default()
+        };
         for &l in &self.label_copies {
             c.saved.push(bytes(l, DType::I64)?);
         }
@@ -46,7 +52,6 @@ impl CrossEntropy {
     }
 }
 
-
 /// `x.pow(2).mean()` (the oracle's loss for headless models, after `.float()`): pow
 /// saves its input and makes an input-sized output that mean reduces to a scalar.
 /// Backward: mean's expanded gradient and pow's `2·x` partial, input-sized each.
@@ -56,7 +61,13 @@ pub struct SquareMean;
 impl SquareMean {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let b = bytes(cx.in_numel[0], cx.in_dtype[0])?;
-        let mut c = Cost { out: Some(Out::New { numel: 1, dtype: cx.in_dtype[0] }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: 1,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        };
         c.save_inputs.push(0);
         c.fwd_temp.push(b);
         c.bwd_temp = vec![b, b];

@@ -16,7 +16,7 @@ mod recurrent;
 mod tensor;
 
 pub use activation::{Act, ActKind, Dropout};
-pub use attention::{AttnImpl, Attention};
+pub use attention::{Attention, AttnImpl};
 pub use conv::Conv2d;
 pub use dense::Linear;
 pub use embedding::Embedding;
@@ -147,7 +147,11 @@ pub struct Param {
 
 impl Param {
     pub fn new(numel: u64, amp_cast: AmpCast) -> Self {
-        Param { numel, amp_cast, shared: false }
+        Param {
+            numel,
+            amp_cast,
+            shared: false,
+        }
     }
 }
 

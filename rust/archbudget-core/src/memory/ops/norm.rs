@@ -1,5 +1,5 @@
 //! Normalisation layers.
-use super::{bytes, Cost, Ctx, Out, Param, AmpCast};
+use super::{bytes, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -22,7 +22,10 @@ impl BatchNorm2d {
         c.params.push(Param::new(self.channels, AmpCast::No));
         c.params.push(Param::new(self.channels, AmpCast::No));
         c.buffers = vec![(self.channels, pd), (self.channels, pd), (1, DType::I64)];
-        c.out = Some(Out::New { numel: cx.in_numel[0], dtype: cx.in_dtype[0] });
+        c.out = Some(Out::New {
+            numel: cx.in_numel[0],
+            dtype: cx.in_dtype[0],
+        });
         if cx.train_mode {
             c.save_inputs.push(0);
             let stat = bytes(self.channels, DType::F32)?;
@@ -73,7 +76,10 @@ impl LayerNorm {
             }
             c.fwd_temp.extend([stat, stat]);
         }
-        c.out = Some(Out::New { numel: cx.in_numel[0], dtype: out_dt });
+        c.out = Some(Out::New {
+            numel: cx.in_numel[0],
+            dtype: out_dt,
+        });
         Ok(c)
     }
 }
@@ -103,7 +109,11 @@ impl RmsNorm {
         let f32 = bytes(n, DType::F32)?;
         let stat = bytes(self.rows, DType::F32)?;
         // weight (param dtype) * h.to(input dtype): promoted dtype
-        let out_dt = if pd == DType::F32 || in_dt == DType::F32 { DType::F32 } else { DType::BF16 };
+        let out_dt = if pd == DType::F32 || in_dt == DType::F32 {
+            DType::F32
+        } else {
+            DType::BF16
+        };
         let h_cast_needed = in_dt != DType::F32;
         if cx.record {
             // x.to(f32): a copy when x is bf16, else x itself (saved either way)
@@ -126,7 +136,10 @@ impl RmsNorm {
             }
             c.fwd_temp.extend([f32, f32, stat]);
         }
-        c.out = Some(Out::New { numel: n, dtype: out_dt });
+        c.out = Some(Out::New {
+            numel: n,
+            dtype: out_dt,
+        });
         Ok(c)
     }
 }

@@ -20,7 +20,10 @@ impl MaxPool2d {
     pub fn out_hw(&self) -> Result<(u64, u64)> {
         let o = |i: u64| -> Result<u64> {
             if i < self.kernel || self.stride == 0 {
-                return Err(crate::Error::shape("MaxPool2d", format!("pool size {} larger than input {i}", self.kernel)));
+                return Err(crate::Error::shape(
+                    "MaxPool2d",
+                    format!("pool size {} larger than input {i}", self.kernel),
+                ));
             }
             Ok((i - self.kernel) / self.stride + 1)
         };
@@ -31,7 +34,13 @@ impl MaxPool2d {
         let (oh, ow) = self.out_hw()?;
         let n = prod(&[self.batch, self.channels, oh, ow])?;
         let idx = bytes(n, DType::I64)?;
-        let mut c = Cost { out: Some(Out::New { numel: n, dtype: cx.in_dtype[0] }), ..Cost::default() };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        };
         if cx.record {
             c.save_inputs.push(0);
             c.saved.push(idx);
@@ -53,6 +62,12 @@ pub struct GlobalAvgPool {
 impl GlobalAvgPool {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let n = crate::memory::mul(self.batch, self.channels)?;
-        Ok(Cost { out: Some(Out::New { numel: n, dtype: cx.in_dtype[0] }), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        })
     }
 }

@@ -60,7 +60,10 @@ impl Lstm {
         for n in self.params()? {
             c.params.push(Param::new(n, AmpCast::No));
         }
-        c.out = Some(Out::New { numel: th, dtype: dt });
+        c.out = Some(Out::New {
+            numel: th,
+            dtype: dt,
+        });
         let x_copy = bytes(cx.in_numel[0], dt)?;
         let hc = bytes(prod(&[self.layers, self.batch, self.hidden])?, dt)?;
         c.fwd_temp = vec![x_copy, hc, hc];
@@ -73,14 +76,20 @@ impl Lstm {
         }
         c.flops_fwd = f;
         if !cx.record {
-            c.fwd_temp.push(bytes(crate::memory::mul(th, LSTM_INFER_WORKSPACE_H)?, dt)?);
+            c.fwd_temp
+                .push(bytes(crate::memory::mul(th, LSTM_INFER_WORKSPACE_H)?, dt)?);
         }
         if cx.record {
             c.save_inputs.push(0);
             c.save_output = true;
-            c.saved.push(bytes(crate::memory::mul(thl, LSTM_RESERVE_H)?, dt)?);
-            c.fwd_temp.push(bytes(crate::memory::mul(thl, LSTM_FWD_WORKSPACE_H)?, dt)?);
-            c.bwd_temp = vec![bytes(th, dt)?, bytes(crate::memory::mul(th, LSTM_BWD_WORKSPACE_H)?, dt)?];
+            c.saved
+                .push(bytes(crate::memory::mul(thl, LSTM_RESERVE_H)?, dt)?);
+            c.fwd_temp
+                .push(bytes(crate::memory::mul(thl, LSTM_FWD_WORKSPACE_H)?, dt)?);
+            c.bwd_temp = vec![
+                bytes(th, dt)?,
+                bytes(crate::memory::mul(th, LSTM_BWD_WORKSPACE_H)?, dt)?,
+            ];
             let first_dx = prod(&[2, tokens, g, self.input_size])?;
             // dx through every layer, and dW unless frozen
             c.flops_bwd = crate::memory::mul(f, 1 + cx.wgrad() as u64)?;

@@ -9,7 +9,10 @@ pub struct View;
 
 impl View {
     pub fn lower(&self, _cx: &Ctx) -> Result<Cost> {
-        Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::Alias(0)),
+            ..Cost::default()
+        })
     }
 }
 
@@ -24,7 +27,13 @@ pub struct Copy {
 impl Copy {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let numel = self.numel.unwrap_or(cx.in_numel[0]);
-        Ok(Cost { out: Some(Out::New { numel, dtype: cx.in_dtype[0] }), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        })
     }
 }
 
@@ -37,9 +46,18 @@ pub struct Cast {
 impl Cast {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         if cx.in_dtype[0] == self.to {
-            return Ok(Cost { out: Some(Out::Alias(0)), ..Cost::default() });
+            return Ok(Cost {
+                out: Some(Out::Alias(0)),
+                ..Cost::default()
+            });
         }
-        Ok(Cost { out: Some(Out::New { numel: cx.in_numel[0], dtype: self.to }), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: cx.in_numel[0],
+                dtype: self.to,
+            }),
+            ..Cost::default()
+        })
     }
 }
 
@@ -50,7 +68,13 @@ pub struct Add;
 
 impl Add {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        Ok(Cost { out: Some(Out::New { numel: max_numel(cx), dtype: promote(cx) }), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: max_numel(cx),
+                dtype: promote(cx),
+            }),
+            ..Cost::default()
+        })
     }
 }
 
@@ -62,7 +86,14 @@ pub struct Mul;
 impl Mul {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let save_inputs = (0..cx.in_numel.len()).collect();
-        Ok(Cost { out: Some(Out::New { numel: max_numel(cx), dtype: promote(cx) }), save_inputs, ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: max_numel(cx),
+                dtype: promote(cx),
+            }),
+            save_inputs,
+            ..Cost::default()
+        })
     }
 }
 
@@ -76,7 +107,13 @@ pub struct SelectLast {
 impl SelectLast {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let _ = cx;
-        Ok(Cost { out: Some(Out::View { input: 0, numel: self.out_numel }), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::View {
+                input: 0,
+                numel: self.out_numel,
+            }),
+            ..Cost::default()
+        })
     }
 }
 
@@ -106,7 +143,14 @@ pub struct Fill {
 impl Fill {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dtype = self.dtype.unwrap_or(cx.param_dtype());
-        Ok(Cost { out: Some(Out::New { numel: self.numel, dtype }), buffers: self.buffer.into_iter().collect(), ..Cost::default() })
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: self.numel,
+                dtype,
+            }),
+            buffers: self.buffer.into_iter().collect(),
+            ..Cost::default()
+        })
     }
 }
 
@@ -119,7 +163,10 @@ pub struct UnusedParam {
 
 impl UnusedParam {
     pub fn lower(&self, _cx: &Ctx) -> Result<Cost> {
-        Ok(Cost { params: vec![Param::new(self.numel, AmpCast::No)], ..Cost::default() })
+        Ok(Cost {
+            params: vec![Param::new(self.numel, AmpCast::No)],
+            ..Cost::default()
+        })
     }
 }
 
@@ -139,7 +186,10 @@ impl Rotary {
         let half = bytes(n / 2, cx.in_dtype[0])?;
         let xdt = bytes(n, cx.in_dtype[0])?;
         Ok(Cost {
-            out: Some(Out::New { numel: n, dtype: dt }),
+            out: Some(Out::New {
+                numel: n,
+                dtype: dt,
+            }),
             fwd_temp: vec![full, half, xdt, full],
             bwd_temp: vec![full, full, xdt],
             ..Cost::default()
