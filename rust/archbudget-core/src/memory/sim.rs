@@ -368,17 +368,14 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     let mut region_of: Vec<Option<(usize, usize)>> = vec![None; n_nodes];
     if train {
         for &(f, l) in &g.checkpoint_regions {
-            for (k, slot) in region_of
-                .iter_mut()
-                .enumerate()
-                .take((l + 1).min(n_nodes))
-                .skip(f)
-            {
+            let l = l.min(n_nodes.saturating_sub(1));
+            for slot in region_of.iter_mut().take(l + 1).skip(f) {
                 *slot = Some((f, l));
-                // the recomputed forward is counted again
-                if low[k].record {
-                    flops_bwd = add(flops_bwd, low[k].cost.flops_fwd)?;
-                }
+            }
+            // the recomputed forward is counted again, as far as it reruns
+            let (stop, runs) = recompute_stop(g, &low, f, l, run.precision == Precision::AmpBf16);
+            for lw in low[f..stop + runs as usize].iter().filter(|lw| lw.record) {
+                flops_bwd = add(flops_bwd, lw.cost.flops_fwd)?;
             }
         }
     }
@@ -727,8 +724,35 @@ struct Counts {
     flops_fwd: u64,
 }
 
-/// Non-reentrant checkpointing: the first backward use of a region reruns its forward,
-/// keeping what autograd saves (now counted as saved) and dropping the rest.
+/// Where the recomputation of region `f..=l` ends: non-reentrant checkpointing stops
+/// as soon as the region's last saved tensor has been saved again (torch.utils.
+/// checkpoint's early stop: `_StopRecomputationError` from the pack hook). Returns that
+/// node and whether it computes first: autograd saves an op's inputs before running it,
+/// so a matmul-like op (Linear, Conv2d) saving its input stops the rerun before its own
+/// product; an op saving what it computes (an output, a mask, statistics) runs. Nodes
+/// after it are not rerun (a trailing residual add saves nothing).
+fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> (usize, bool) {
+    for k in (f..=l).rev() {
+        let (lw, c) = (&low[k], &low[k].cost);
+        let amp_saved = amp
+            && c.params
+                .iter()
+                .any(|p| matches!(p.amp_cast, AmpCast::Cast { saved: true }));
+        if !lw.record
+            || (c.save_inputs.is_empty() && c.saved.is_empty() && !c.save_output && !amp_saved)
+        {
+            continue;
+        }
+        let saves_inputs_only =
+            matches!(g.nodes[k].op, super::Op::Linear(_) | super::Op::Conv2d(_));
+        return (k, !saves_inputs_only);
+    }
+    (l, true)
+}
+
+/// Non-reentrant checkpointing: the first backward use of a region reruns its forward
+/// (up to [`recompute_stop`]), keeping what autograd saves (now counted as saved) and
+/// dropping the rest.
 #[allow(clippy::too_many_arguments)]
 fn recompute(
     g: &Graph,
@@ -740,10 +764,11 @@ fn recompute(
     n_in: usize,
     amp: bool,
 ) -> Result<()> {
-    for k in f..=l {
-        let lw = &low[k];
+    let (stop, stop_runs) = recompute_stop(g, low, f, l, amp);
+    for (k, lw) in low.iter().enumerate().take(stop + 1).skip(f) {
         let c = &lw.cost;
         let id = n_in + k;
+        let runs = k < stop || stop_runs;
         let mut temp = 0u64;
         if amp {
             for p in &c.params {
@@ -755,8 +780,10 @@ fn recompute(
         for &s in &c.saved {
             m.alloc(Cat::Activations, block(s))?;
         }
-        for &t in &c.fwd_temp {
-            temp = add(temp, block(t))?;
+        if runs {
+            for &t in &c.fwd_temp {
+                temp = add(temp, block(t))?;
+            }
         }
         if lw.record {
             for &i in &c.save_inputs {
@@ -772,7 +799,7 @@ fn recompute(
                 vals[b].saves += 1;
             }
         }
-        if vals[id].base == id && !vals[id].alive {
+        if runs && vals[id].base == id && !vals[id].alive {
             temp = add(temp, vals[id].bytes)?;
         }
         m.mark(temp)?;

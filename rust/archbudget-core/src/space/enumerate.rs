@@ -369,6 +369,8 @@ impl Prerank {
 
 /// Evaluate candidates `a..b`: constraints, the params budget, then full metrics (of all
 /// survivors, or with `prerank` of the block's best k only).
+// `run[j]` pairs with digit `start + j`: an index loop reads clearest here
+#[allow(clippy::needless_range_loop)]
 fn evaluate_block(
     eval: &Evaluator,
     opts: &SweepOptions,

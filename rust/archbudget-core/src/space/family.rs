@@ -427,7 +427,6 @@ impl<'s> Evaluator<'s> {
                     ))
                 }
             },
-            ..Default::default()
         })
     }
 
