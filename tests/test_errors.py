@@ -39,11 +39,15 @@ def bad_input(args, *parts, input=None):
 
 
 def usage_error(args, *parts):
-    """typer's own usage errors: exit 2, a message naming the option or argument."""
+    """Usage errors typer detects: exit 2, one line naming the option or argument and
+    where to find help."""
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 2, (result.exit_code, result.output)
     assert result.stdout == ""
-    text = " ".join(result.stderr.split())
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    text = lines[0]
+    assert text.startswith("archbudget: error: ") and "--help'" in text, text
     for part in parts:
         assert part in text, f"{text!r} should name {part!r}"
     assert "Traceback" not in result.output

@@ -1,14 +1,48 @@
 """The `archbudget` command: one typer app, one module per command."""
+import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from archbudget.cli import memory as _memory
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
+# click's UsageError and NoArgsIsHelpError, wherever this typer takes click from (its own
+# vendored copy or the click package): BadParameter derives from the one, and the other
+# (click >= 8.2) lives beside it.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors as one line on stderr, like every other error of the CLI (typer would
+    draw a box over several lines); the exit status stays 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            status = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NoArgsIsHelp as e:
+            print(e.ctx.get_help())
+            sys.exit(2)
+        except _UsageError as e:
+            where = e.ctx.command_path if e.ctx else "archbudget"
+            message = " ".join(e.format_message().split())
+            print(f"archbudget: error: {message} (see '{where} --help')", file=sys.stderr)
+            sys.exit(2)
+        except typer.Abort:
+            print("archbudget: aborted", file=sys.stderr)
+            sys.exit(1)
+        # a command's typer.Exit(code) comes back as its code
+        sys.exit(status if isinstance(status, int) else 0)
+
+
 app = typer.Typer(
     name="archbudget",
+    cls=_OneLineErrors,
     help="Parameter counts, shapes, FLOPs and peak GPU memory of neural networks from their description.",
     add_completion=False,
     no_args_is_help=True,
