@@ -75,6 +75,11 @@ pub struct Moe {
     pub shared_expert_gate: bool,
     /// Layer indices that use the dense MLP (`intermediate_size`) instead of experts.
     pub dense_layers: Vec<u64>,
+    /// The top-k routing weights are renormalised to sum to 1 (mixtral always,
+    /// qwen2_moe `norm_topk_prob`).
+    pub renormalize: bool,
+    /// The routing weights are cast back to the router logits' dtype (qwen2_moe).
+    pub weights_in_logits_dtype: bool,
 }
 
 impl Moe {

@@ -17,7 +17,7 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -77,7 +77,6 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     if a.kind == ArchKind::EncoderDecoder
         || a.vision.is_some()
-        || a.moe.is_some()
         || a.parallel_attn
         || a.cross_attention
     {
@@ -230,7 +229,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
     let qd = mul(nh, hd)?;
     let kvd = mul(nkv, hd)?;
-    for _ in 0..a.num_layers {
+    for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
         let n1 = if a.pre_norm {
@@ -311,16 +310,20 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "gelu_new" | "gelu_pytorch_tanh" if a.activation == "gelu_new" => ActKind::GeluPython,
             _ => ActKind::Gelu,
         };
-        let inner = if a.gated_mlp {
-            let gt = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            let up = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            let sg = g.push(Op::Act(Act { kind: act }), &[gt]);
-            g.push(Op::Mul(Mul), &[sg, up])
-        } else {
-            let f = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            g.push(Op::Act(Act { kind: act }), &[f])
+        let mut d = match a.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
+            Some(moe) => sparse_moe(&mut g, moe, n2, rows, hsz, act)?,
+            None => {
+                let mlp = Mlp {
+                    rows,
+                    hidden: hsz,
+                    inter: a.intermediate_size,
+                    gated: a.gated_mlp,
+                    bias: a.mlp_bias,
+                    act,
+                };
+                mlp.push(&mut g, n2)
+            }
         };
-        let mut d = g.push(lin(a.intermediate_size, hsz, a.mlp_bias), &[inner]);
         if sandwich {
             d = g.push(ln(rows), &[d]);
         }
@@ -423,6 +426,111 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     let _ = e;
     Ok(g)
+}
+
+/// A dense MLP: `down(act(gate(x)) * up(x))` when gated, else `down(act(up(x)))`.
+struct Mlp {
+    rows: u64,
+    hidden: u64,
+    inter: u64,
+    gated: bool,
+    bias: bool,
+    act: ActKind,
+}
+
+impl Mlp {
+    fn lin(&self, inp: u64, out: u64) -> Op {
+        Op::Linear(Linear {
+            rows: self.rows,
+            in_features: inp,
+            out_features: out,
+            bias: self.bias,
+            tied_weight: false,
+        })
+    }
+
+    fn push(&self, g: &mut Graph, x: ValueId) -> ValueId {
+        let (h, i) = (self.hidden, self.inter);
+        let act = Op::Act(Act { kind: self.act });
+        let inner = if self.gated {
+            let gt = g.push(self.lin(h, i), &[x]);
+            let up = g.push(self.lin(h, i), &[x]);
+            let sg = g.push(act, &[gt]);
+            g.push(Op::Mul(Mul), &[sg, up])
+        } else {
+            let f = g.push(self.lin(h, i), &[x]);
+            g.push(act, &[f])
+        };
+        g.push(self.lin(i, h), &[inner])
+    }
+}
+
+/// A sparse MoE block (`MixtralSparseMoeBlock`, `Qwen2MoeSparseMoeBlock`) on `x`: qwen2_moe's
+/// shared expert first (a gated MLP), the router's `Linear` and top-k, the routed experts,
+/// then the shared expert scaled by `sigmoid(shared_expert_gate(x))` and added.
+fn sparse_moe(
+    g: &mut Graph,
+    moe: &Moe,
+    x: ValueId,
+    rows: u64,
+    hidden: u64,
+    act: ActKind,
+) -> Result<ValueId> {
+    let shared = (moe.shared_expert_intermediate_size > 0).then(|| {
+        let mlp = Mlp {
+            rows,
+            hidden,
+            inter: moe.shared_expert_intermediate_size,
+            gated: true,
+            bias: false,
+            act,
+        };
+        mlp.push(g, x)
+    });
+    let router = |out_features| {
+        Op::Linear(Linear {
+            rows,
+            in_features: hidden,
+            out_features,
+            bias: false,
+            tied_weight: false,
+        })
+    };
+    let logits = g.push(router(moe.num_experts), &[x]);
+    let weights = g.push(
+        Op::Router(Router {
+            rows,
+            experts: moe.num_experts,
+            top_k: moe.experts_per_token,
+            renormalize: moe.renormalize,
+            cast_to_logits: moe.weights_in_logits_dtype,
+        }),
+        &[logits],
+    );
+    let mut out = g.push(
+        Op::MoeExperts(MoeExperts {
+            rows,
+            hidden,
+            inter: moe.expert_intermediate_size,
+            experts: moe.num_experts,
+            top_k: moe.experts_per_token,
+        }),
+        &[x, weights],
+    );
+    if let Some(mut s) = shared {
+        if moe.shared_expert_gate {
+            let gl = g.push(router(1), &[x]);
+            let sg = g.push(
+                Op::Act(Act {
+                    kind: ActKind::Sigmoid,
+                }),
+                &[gl],
+            );
+            s = g.push(Op::Mul(Mul), &[sg, s]);
+        }
+        out = g.push(Op::Add(Add), &[out, s]);
+    }
+    Ok(out)
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).

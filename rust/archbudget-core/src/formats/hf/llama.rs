@@ -121,6 +121,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             shared_expert_intermediate_size: 0,
             shared_expert_gate: false,
             dense_layers: Vec::new(),
+            renormalize: true,
+            weights_in_logits_dtype: false,
         }),
         "qwen2_moe" => qwen2_moe(cfg, layers)?,
         _ => None,
@@ -180,6 +182,8 @@ fn qwen2_moe(cfg: &Cfg, layers: u64) -> Result<Option<Moe>> {
         shared_expert_intermediate_size: cfg.dim("shared_expert_intermediate_size", 5632)?,
         shared_expert_gate: true,
         dense_layers,
+        renormalize: cfg.flag("norm_topk_prob", false)?,
+        weights_in_logits_dtype: true,
     }))
 }
 

@@ -10,6 +10,7 @@ mod conv;
 mod dense;
 mod embedding;
 mod loss;
+mod moe;
 mod norm;
 mod pool;
 mod recurrent;
@@ -21,6 +22,7 @@ pub use conv::Conv2d;
 pub use dense::Linear;
 pub use embedding::Embedding;
 pub use loss::{CrossEntropy, SquareMean};
+pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
 pub use pool::{GlobalAvgPool, MaxPool2d};
 pub use recurrent::Lstm;
@@ -55,6 +57,8 @@ pub enum Op {
     Fill(Fill),
     UnusedParam(UnusedParam),
     Rotary(Rotary),
+    Router(Router),
+    MoeExperts(MoeExperts),
 }
 
 impl Op {
@@ -83,6 +87,8 @@ impl Op {
             Op::Fill(o) => o.lower(cx),
             Op::UnusedParam(o) => o.lower(cx),
             Op::Rotary(o) => o.lower(cx),
+            Op::Router(o) => o.lower(cx),
+            Op::MoeExperts(o) => o.lower(cx),
         }
     }
 }
