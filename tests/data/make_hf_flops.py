@@ -11,7 +11,8 @@ their reference figures are measured with `experts_implementation="eager"` (the 
 products, one `mm` per expert, all counted); the grouped path's own count is kept beside
 them as `counter_grouped_mm_*`.
 
-The configs keep as many kv heads as query heads: with grouped kv heads in fp32, SDPA
+The configs keep as many kv heads as query heads (falcon's new architecture copies them
+out to all heads): with grouped kv heads in fp32, SDPA
 on CUDA takes its math path (4 bmm-units backward, what `memory` models) where the CPU
 kernel counts 5.
 
@@ -54,6 +55,28 @@ CASES = [
                                "moe_intermediate_size": 32, "shared_expert_intermediate_size": 64,
                                "decoder_sparse_step": 2, "norm_topk_prob": True},
      "base"),
+    ("gpt_neox-parallel", {"model_type": "gpt_neox", "vocab_size": 128, "hidden_size": 64,
+                           "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+                           "use_parallel_residual": True},
+     "causal_lm"),
+    ("gpt_neox-parallel-base", {"model_type": "gpt_neox", "vocab_size": 96, "hidden_size": 48,
+                                "intermediate_size": 96, "num_hidden_layers": 1, "num_attention_heads": 2},
+     "base"),
+    ("falcon-old-parallel", {"model_type": "falcon", "vocab_size": 128, "hidden_size": 64,
+                             "num_hidden_layers": 2, "num_attention_heads": 4, "multi_query": False},
+     "causal_lm"),
+    ("falcon-new-2ln", {"model_type": "falcon", "vocab_size": 128, "hidden_size": 64,
+                        "num_hidden_layers": 2, "num_attention_heads": 4, "num_kv_heads": 2,
+                        "new_decoder_architecture": True, "bias": True, "ffn_hidden_size": 96},
+     "causal_lm"),
+    ("falcon-new-1ln-base", {"model_type": "falcon", "vocab_size": 128, "hidden_size": 64,
+                             "num_hidden_layers": 2, "num_attention_heads": 4, "num_kv_heads": 1,
+                             "new_decoder_architecture": True, "num_ln_in_parallel_attn": 1},
+     "base"),
+    ("falcon-sequential", {"model_type": "falcon", "vocab_size": 128, "hidden_size": 64,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "multi_query": False,
+                           "parallel_attn": False},
+     "causal_lm"),
 ]
 
 

@@ -162,6 +162,9 @@ pub struct TransformerArch {
     /// Attention and MLP read the same input and are summed (falcon, gpt_neox parallel
     /// residual) instead of running one after the other.
     pub parallel_attn: bool,
+    /// Falcon's new decoder architecture: `_split_heads` broadcasts each kv head to its
+    /// query heads and the `reshape` after it copies k and v out at all query heads.
+    pub kv_broadcast: bool,
     /// Each decoder block also cross-attends (t5 decoder; gpt2/bert `add_cross_attention`).
     pub cross_attention: bool,
     /// Output width of the tanh pooler on the first token (bert/roberta/vit `AutoModel`);

@@ -52,6 +52,9 @@ impl Dropouts {
                 attn: f("attention_dropout", 0.0),
                 resid: f("hidden_dropout", 0.0),
             },
+            // The rotary path passes `dropout_p=0.0` to SDPA and its eager path drops
+            // nothing; `hidden_dropout` (default 0) is not charged.
+            "falcon" => Dropouts::default(),
             "opt" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),
@@ -75,11 +78,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "batch and seq must be positive",
         ));
     }
-    if a.kind == ArchKind::EncoderDecoder
-        || a.vision.is_some()
-        || a.parallel_attn
-        || a.cross_attention
-    {
+    if a.kind == ArchKind::EncoderDecoder || a.vision.is_some() || a.cross_attention {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
             "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
@@ -92,6 +91,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let eager = run.attn == AttnImpl::Eager;
     let train = run.mode == super::Mode::Train;
     let use_cache = decoder && !(run.grad_ckpt && train);
+    let falcon = a.model_type == "falcon";
     let mut g = Graph::default();
     let ids = g.input(rows, InputKind::Index);
     let ln = |rows: u64| -> Op {
@@ -250,7 +250,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             softmax_fp32: a.norm == NormKind::RmsNorm,
             fused_qkv: a.fused_qkv,
         };
-        let att = if a.fused_qkv {
+        // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
+        // the attention's (`ln_attn`)
+        let n_mlp =
+            (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
+        let att = if a.fused_qkv && !falcon {
             let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
             if use_cache {
                 let kv = g.push(
@@ -271,9 +275,22 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 &ins,
             )
         } else {
-            let mut q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
-            let mut k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
-            let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+            let (mut q, mut k, v, kv_heads) = if falcon {
+                // FalconAttention: q, k and v are strided views of the fused projection,
+                // each copied out by `transpose(1, 2).reshape(...)`
+                let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
+                let kvh = if a.kv_broadcast { nh } else { nkv };
+                let mut part = |heads: u64| -> Result<ValueId> {
+                    let numel = Some(mul(rows, mul(heads, hd)?)?);
+                    Ok(g.push(Op::Copy(Copy { numel }), &[qkv]))
+                };
+                (part(nh)?, part(kvh)?, part(kvh)?, kvh)
+            } else {
+                let q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
+                let k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                (q, k, v, nkv)
+            };
             if let Some((cos, sin)) = cos_sin {
                 q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
                 k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
@@ -285,7 +302,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }
             let mut ins = vec![q, k, v];
             ins.extend(mask);
-            g.push(Op::Attention(attn), &ins)
+            g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
         let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
         // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
@@ -296,44 +313,63 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         if drop.resid > 0.0 {
             o = g.push(Op::Dropout(Dropout { p: drop.resid }), &[o]);
         }
-        h = g.push(Op::Add(Add), &[x, o]);
-        let mid = h;
-        let n2 = if a.pre_norm {
-            g.push(ln(rows), &[h])
-        } else {
-            h = g.push(ln(rows), &[h]);
-            h
-        };
         let act = match a.activation.as_str() {
             "silu" | "swish" => ActKind::Silu,
             "relu" => ActKind::Relu,
             "gelu_new" | "gelu_pytorch_tanh" if a.activation == "gelu_new" => ActKind::GeluPython,
             _ => ActKind::Gelu,
         };
-        let mut d = match a.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
-            Some(moe) => sparse_moe(&mut g, moe, n2, rows, hsz, act)?,
-            None => {
-                let mlp = Mlp {
-                    rows,
-                    hidden: hsz,
-                    inter: a.intermediate_size,
-                    gated: a.gated_mlp,
-                    bias: a.mlp_bias,
-                    act,
-                };
-                mlp.push(&mut g, n2)
-            }
+        let mlp = |g: &mut Graph, n2: ValueId| -> Result<ValueId> {
+            Ok(match a.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
+                Some(moe) => sparse_moe(g, moe, n2, rows, hsz, act)?,
+                None => {
+                    let mlp = Mlp {
+                        rows,
+                        hidden: hsz,
+                        inter: a.intermediate_size,
+                        gated: a.gated_mlp,
+                        bias: a.mlp_bias,
+                        act,
+                    };
+                    mlp.push(g, n2)
+                }
+            })
         };
-        if sandwich {
-            d = g.push(ln(rows), &[d]);
-        }
-        if drop.resid > 0.0 {
-            d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
-        }
-        let resid = if a.pre_norm { mid } else { h };
-        h = g.push(Op::Add(Add), &[resid, d]);
-        if !a.pre_norm {
-            h = g.push(ln(rows), &[h]);
+        if a.parallel_attn {
+            // gpt_neox `mlp_output + attn_output + hidden_states`; falcon `mlp_output +=
+            // attention_output` then the residual (charged here as a new tensor too)
+            let n2 = match n_mlp {
+                Some(n) => n,
+                None if a.norms_per_layer == 2 => g.push(ln(rows), &[x]),
+                None => n1,
+            };
+            let mut d = mlp(&mut g, n2)?;
+            if drop.resid > 0.0 {
+                d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
+            }
+            let branches = g.push(Op::Add(Add), &[d, o]);
+            h = g.push(Op::Add(Add), &[branches, x]);
+        } else {
+            h = g.push(Op::Add(Add), &[x, o]);
+            let mid = h;
+            let n2 = if a.pre_norm {
+                g.push(ln(rows), &[h])
+            } else {
+                h = g.push(ln(rows), &[h]);
+                h
+            };
+            let mut d = mlp(&mut g, n2)?;
+            if sandwich {
+                d = g.push(ln(rows), &[d]);
+            }
+            if drop.resid > 0.0 {
+                d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
+            }
+            let resid = if a.pre_norm { mid } else { h };
+            h = g.push(Op::Add(Add), &[resid, d]);
+            if !a.pre_norm {
+                h = g.push(ln(rows), &[h]);
+            }
         }
         if run.grad_ckpt && decoder {
             g.checkpoint_regions.push((first, g.nodes.len() - 1));

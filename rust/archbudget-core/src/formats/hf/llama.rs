@@ -156,6 +156,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", d.tie)?,
         moe,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention: false,
         pooler: None,
         mlm_head: None,
