@@ -77,6 +77,13 @@ CASES = [
                            "num_hidden_layers": 2, "num_attention_heads": 4, "multi_query": False,
                            "parallel_attn": False},
      "causal_lm"),
+    ("opt-proj", {"model_type": "opt", "vocab_size": 128, "hidden_size": 64, "word_embed_proj_dim": 32,
+                  "ffn_dim": 96, "num_hidden_layers": 2, "num_attention_heads": 4},
+     "causal_lm"),
+    ("opt-proj-postnorm-base", {"model_type": "opt", "vocab_size": 128, "hidden_size": 64,
+                                "word_embed_proj_dim": 48, "ffn_dim": 80, "num_hidden_layers": 2,
+                                "num_attention_heads": 4, "do_layer_norm_before": False},
+     "base"),
 ]
 
 

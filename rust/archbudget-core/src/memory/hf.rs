@@ -130,12 +130,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         }),
         &[ids],
     );
-    if a.embed_dim != hsz {
-        return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "the memory model does not lower embedding projections (word_embed_proj_dim) yet",
-        ));
-    }
+    // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
+    let project = |inp: u64, out: u64| {
+        Op::Linear(Linear {
+            rows,
+            in_features: inp,
+            out_features: out,
+            bias: false,
+            tied_weight: false,
+        })
+    };
     if a.type_vocab_size > 0 {
         // token_type_ids default to a zero buffer, expanded over the batch
         let tt = g.push(
@@ -177,6 +181,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 }),
                 &[pid],
             );
+            if a.embed_dim != hsz {
+                h = g.push(project(a.embed_dim, hsz), &[h]);
+            }
             h = g.push(Op::Add(Add), &[h, p]);
         }
         Position::Rotary => {
@@ -206,7 +213,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
         )),
     }
-    if !a.pre_norm {
+    // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
+    if !a.pre_norm && !decoder {
         h = g.push(ln(rows), &[h]);
     }
     if drop.embed > 0.0 {
@@ -378,6 +386,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.final_norm && a.pre_norm {
         h = g.push(ln(rows), &[h]);
     }
+    if a.embed_dim != hsz {
+        h = g.push(project(hsz, a.embed_dim), &[h]);
+    }
     if let Some(p) = a.pooler {
         // BERT's pooler: dense + tanh on the first token; not on the loss's path
         let first_tok = g.push(
@@ -428,7 +439,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             let logits = g.push(
                 Op::Linear(Linear {
                     rows,
-                    in_features: hsz,
+                    in_features: a.embed_dim,
                     out_features: a.vocab_size,
                     bias: a.mlm_head.is_some(),
                     tied_weight: a.tie_word_embeddings,
