@@ -84,6 +84,14 @@ CASES = [
                                 "word_embed_proj_dim": 48, "ffn_dim": 80, "num_hidden_layers": 2,
                                 "num_attention_heads": 4, "do_layer_norm_before": False},
      "base"),
+    ("vit-tiny", {"model_type": "vit", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                  "intermediate_size": 96, "image_size": 32, "patch_size": 8},
+     "base"),
+    ("vit-rect-pooler", {"model_type": "vit", "hidden_size": 48, "num_hidden_layers": 1,
+                         "num_attention_heads": 3, "intermediate_size": 80, "image_size": [32, 16],
+                         "patch_size": [8, 4], "num_channels": 1, "pooler_output_size": 24,
+                         "qkv_bias": False},
+     "base"),
 ]
 
 
@@ -101,8 +109,8 @@ def build(config, head, experts=None):
 
 def loss_of(model, cfg, head):
     if getattr(cfg, "model_type", "") == "vit":
-        size = cfg.image_size
-        x = torch.randn(BATCH, cfg.num_channels, size, size)
+        h, w = cfg.image_size if isinstance(cfg.image_size, (list, tuple)) else (cfg.image_size,) * 2
+        x = torch.randn(BATCH, cfg.num_channels, h, w)
         return model(pixel_values=x).last_hidden_state.float().pow(2).mean()
     ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
     if head == "base":

@@ -203,7 +203,7 @@ fn memory_counts_every_transformers_config_as_summary_does() {
         "/../../tests/data/hf_extra.json"
     );
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    // Structures the memory model does not lower yet (encoder-decoder, vision,
+    // Structures the memory model does not lower yet (encoder-decoder,
     // cross-attention, ALiBi) get a clear error, never a wrong
     // count; every config of any other type is lowered and counted exactly as `summary`
     // counts it.

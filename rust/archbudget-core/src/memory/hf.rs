@@ -39,7 +39,12 @@ impl Dropouts {
                 attn: f("attn_pdrop", 0.1),
                 resid: f("resid_pdrop", 0.1),
             },
-            "bert" | "roberta" | "vit" => {
+            "vit" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.0),
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+            },
+            "bert" | "roberta" => {
                 let h = f("hidden_dropout_prob", 0.1);
                 Dropouts {
                     embed: h,
@@ -71,14 +76,18 @@ impl Dropouts {
 
 /// The graph of one step of `arch` on batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    let (b, s) = (run.batch, run.seq);
+    // a vision transformer's sequence is its patches and the CLS token
+    let (b, s) = match a.vision {
+        Some(v) => (run.batch, add(v.num_patches, 1)?),
+        None => (run.batch, run.seq),
+    };
     if b == 0 || s == 0 {
         return Err(crate::Error::invalid(
             "run",
             "batch and seq must be positive",
         ));
     }
-    if a.kind == ArchKind::EncoderDecoder || a.vision.is_some() || a.cross_attention {
+    if a.kind == ArchKind::EncoderDecoder || a.cross_attention {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
             "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
@@ -93,7 +102,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let use_cache = decoder && !(run.grad_ckpt && train);
     let falcon = a.model_type == "falcon";
     let mut g = Graph::default();
-    let ids = g.input(rows, InputKind::Index);
+    // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
+    let project = |inp: u64, out: u64| {
+        Op::Linear(Linear {
+            rows,
+            in_features: inp,
+            out_features: out,
+            bias: false,
+            tied_weight: false,
+        })
+    };
     let ln = |rows: u64| -> Op {
         match a.norm {
             NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
@@ -122,97 +140,124 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     };
 
     // ---- embeddings
-    let mut h = g.push(
-        Op::Embedding(Embedding {
-            tokens: rows,
-            vocab: a.vocab_size,
-            dim: a.embed_dim,
-        }),
-        &[ids],
-    );
-    // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
-    let project = |inp: u64, out: u64| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias: false,
-            tied_weight: false,
-        })
-    };
-    if a.type_vocab_size > 0 {
-        // token_type_ids default to a zero buffer, expanded over the batch
-        let tt = g.push(
-            Op::Fill(Fill {
-                numel: rows,
-                dtype: Some(DType::I64),
-                buffer: Some((a.max_positions, DType::I64)),
-            }),
-            &[],
-        );
-        let t = g.push(
-            Op::Embedding(Embedding {
-                tokens: rows,
-                vocab: a.type_vocab_size,
-                dim: hsz,
-            }),
-            &[tt],
-        );
-        h = g.push(Op::Add(Add), &[h, t]);
-    }
     let mut cos_sin = None;
-    match a.position {
-        Position::Learned { rows: prow } => {
-            // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
-            let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
-            let pid = g.push(
-                Op::Fill(Fill {
-                    numel: s,
-                    dtype: Some(DType::I64),
-                    buffer: buf,
-                }),
-                &[],
+    let (ids, mut h) = match a.vision {
+        Some(v) => {
+            let pixels = g.input(
+                prod(&[b, v.num_channels, v.image_size.0, v.image_size.1])?,
+                InputKind::Float,
             );
-            let p = g.push(
-                Op::Embedding(Embedding {
-                    tokens: s,
-                    vocab: prow,
+            let patches = g.push(
+                Op::Conv2d(Conv2d {
+                    batch: b,
+                    in_channels: v.num_channels,
+                    out_channels: hsz,
+                    kernel: v.patch_size,
+                    stride: v.patch_size,
+                    padding: (0, 0),
+                    groups: 1,
+                    bias: true,
+                    in_hw: v.image_size,
+                }),
+                &[pixels],
+            );
+            // `.flatten(2).transpose(1, 2)`: a view
+            let tokens = g.push(Op::View(View), &[patches]);
+            let h = g.push(
+                Op::ClsPositions(ClsPositions {
+                    batch: b,
+                    patches: v.num_patches,
                     dim: hsz,
                 }),
-                &[pid],
+                &[tokens],
             );
-            if a.embed_dim != hsz {
-                h = g.push(project(a.embed_dim, hsz), &[h]);
+            (pixels, h)
+        }
+        None => {
+            let ids = g.input(rows, InputKind::Index);
+            let mut h = g.push(
+                Op::Embedding(Embedding {
+                    tokens: rows,
+                    vocab: a.vocab_size,
+                    dim: a.embed_dim,
+                }),
+                &[ids],
+            );
+            if a.type_vocab_size > 0 {
+                // token_type_ids default to a zero buffer, expanded over the batch
+                let tt = g.push(
+                    Op::Fill(Fill {
+                        numel: rows,
+                        dtype: Some(DType::I64),
+                        buffer: Some((a.max_positions, DType::I64)),
+                    }),
+                    &[],
+                );
+                let t = g.push(
+                    Op::Embedding(Embedding {
+                        tokens: rows,
+                        vocab: a.type_vocab_size,
+                        dim: hsz,
+                    }),
+                    &[tt],
+                );
+                h = g.push(Op::Add(Add), &[h, t]);
             }
-            h = g.push(Op::Add(Add), &[h, p]);
+            match a.position {
+                Position::Learned { rows: prow } => {
+                    // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
+                    let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
+                    let pid = g.push(
+                        Op::Fill(Fill {
+                            numel: s,
+                            dtype: Some(DType::I64),
+                            buffer: buf,
+                        }),
+                        &[],
+                    );
+                    let p = g.push(
+                        Op::Embedding(Embedding {
+                            tokens: s,
+                            vocab: prow,
+                            dim: hsz,
+                        }),
+                        &[pid],
+                    );
+                    if a.embed_dim != hsz {
+                        h = g.push(project(a.embed_dim, hsz), &[h]);
+                    }
+                    h = g.push(Op::Add(Add), &[h, p]);
+                }
+                Position::Rotary => {
+                    let n = mul(s, a.head_dim)?;
+                    // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
+                    // buffers
+                    let cos = g.push(
+                        Op::Fill(Fill {
+                            numel: n,
+                            dtype: None,
+                            buffer: Some((a.head_dim / 2, DType::F32)),
+                        }),
+                        &[],
+                    );
+                    let sin = g.push(
+                        Op::Fill(Fill {
+                            numel: n,
+                            dtype: None,
+                            buffer: Some((a.head_dim / 2, DType::F32)),
+                        }),
+                        &[],
+                    );
+                    cos_sin = Some((cos, sin));
+                }
+                _ => return Err(crate::Error::invalid(
+                    a.model_type.as_str(),
+                    "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
+                )),
+            }
+            (ids, h)
         }
-        Position::Rotary => {
-            let n = mul(s, a.head_dim)?;
-            // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
-            // buffers
-            let cos = g.push(
-                Op::Fill(Fill {
-                    numel: n,
-                    dtype: None,
-                    buffer: Some((a.head_dim / 2, DType::F32)),
-                }),
-                &[],
-            );
-            let sin = g.push(
-                Op::Fill(Fill {
-                    numel: n,
-                    dtype: None,
-                    buffer: Some((a.head_dim / 2, DType::F32)),
-                }),
-                &[],
-            );
-            cos_sin = Some((cos, sin));
-        }
-        _ => return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
-        )),
-    }
+    };
     // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
     if !a.pre_norm && !decoder {
         h = g.push(ln(rows), &[h]);

@@ -20,7 +20,7 @@ pub use activation::{Act, ActKind, Dropout};
 pub use attention::{Attention, AttnImpl};
 pub use conv::Conv2d;
 pub use dense::Linear;
-pub use embedding::Embedding;
+pub use embedding::{ClsPositions, Embedding};
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
@@ -59,6 +59,7 @@ pub enum Op {
     Rotary(Rotary),
     Router(Router),
     MoeExperts(MoeExperts),
+    ClsPositions(ClsPositions),
 }
 
 impl Op {
@@ -89,6 +90,7 @@ impl Op {
             Op::Rotary(o) => o.lower(cx),
             Op::Router(o) => o.lower(cx),
             Op::MoeExperts(o) => o.lower(cx),
+            Op::ClsPositions(o) => o.lower(cx),
         }
     }
 }
