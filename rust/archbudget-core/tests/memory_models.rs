@@ -297,3 +297,14 @@ fn transformers_flops_match_the_flop_counter() {
         }
     }
 }
+
+#[test]
+fn more_experts_per_token_than_experts_is_a_clean_error() {
+    let cfg = br#"{"model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3,
+                   "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 1,
+                   "num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": 128}"#;
+    let err = formats::memory(cfg, "config.json", None, &RunSettings::default(), Some(8))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("num_experts_per_tok"), "{err}");
+}

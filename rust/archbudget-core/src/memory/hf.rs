@@ -568,6 +568,15 @@ fn sparse_moe(
     hidden: u64,
     act: ActKind,
 ) -> Result<ValueId> {
+    if moe.experts_per_token > moe.num_experts {
+        return Err(crate::Error::invalid(
+            "num_experts_per_tok",
+            format!(
+                "routes each token to {} experts but the model has {}",
+                moe.experts_per_token, moe.num_experts
+            ),
+        ));
+    }
     let shared = (moe.shared_expert_intermediate_size > 0).then(|| {
         let mlp = Mlp {
             rows,
