@@ -75,6 +75,11 @@ pub struct Moe {
     pub shared_expert_gate: bool,
     /// Layer indices that use the dense MLP (`intermediate_size`) instead of experts.
     pub dense_layers: Vec<u64>,
+    /// The top-k routing weights are renormalised to sum to 1 (mixtral always,
+    /// qwen2_moe `norm_topk_prob`).
+    pub renormalize: bool,
+    /// The routing weights are cast back to the router logits' dtype (qwen2_moe).
+    pub weights_in_logits_dtype: bool,
 }
 
 impl Moe {
@@ -157,6 +162,9 @@ pub struct TransformerArch {
     /// Attention and MLP read the same input and are summed (falcon, gpt_neox parallel
     /// residual) instead of running one after the other.
     pub parallel_attn: bool,
+    /// Falcon's new decoder architecture: `_split_heads` broadcasts each kv head to its
+    /// query heads and the `reshape` after it copies k and v out at all query heads.
+    pub kv_broadcast: bool,
     /// Each decoder block also cross-attends (t5 decoder; gpt2/bert `add_cross_attention`).
     pub cross_attention: bool,
     /// Output width of the tanh pooler on the first token (bert/roberta/vit `AutoModel`);

@@ -203,16 +203,17 @@ fn memory_counts_every_transformers_config_as_summary_does() {
         "/../../tests/data/hf_extra.json"
     );
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    // Structures the memory model does not lower yet (MoE, parallel attention,
-    // encoder-decoder, vision, cross-attention, ALiBi) get a clear error, never a wrong
-    // count; every type is lowered and counted exactly as `summary` counts it where its
-    // structure allows.
-    let unlowered = ["mixtral", "qwen2_moe", "gpt_neox", "falcon", "t5", "vit"];
+    // Structures the memory model does not lower yet (encoder-decoder,
+    // cross-attention, ALiBi) get a clear error, never a wrong
+    // count; every config of any other type is lowered and counted exactly as `summary`
+    // counts it.
+    let may_refuse = ["gpt2", "bert", "roberta", "opt", "falcon", "t5", "vit"];
     let run = RunSettings {
         batch: 2,
         ..Default::default()
     };
     let mut lowered = std::collections::BTreeSet::new();
+    let mut refused = Vec::new();
     for row in data["rows"].as_array().unwrap() {
         let text = serde_json::to_vec(&row["config"]).unwrap();
         let model_type = row["model_type"].as_str().unwrap();
@@ -227,13 +228,18 @@ fn memory_counts_every_transformers_config_as_summary_does() {
                     );
                     lowered.insert(model_type);
                 }
-                Err(e) => assert!(
-                    e.to_string().contains("the memory model does not lower"),
-                    "{model_type}: {e}"
-                ),
+                Err(e) => {
+                    refused.push(format!("{} {head:?}", row["name"].as_str().unwrap()));
+                    assert!(
+                        may_refuse.contains(&model_type)
+                            && e.to_string().contains("the memory model does not lower"),
+                        "{model_type}: {e}"
+                    )
+                }
             }
         }
     }
+    println!("refused ({}): {refused:?}", refused.len());
     let types: std::collections::BTreeSet<&str> = data["rows"]
         .as_array()
         .unwrap()
@@ -243,10 +249,62 @@ fn memory_counts_every_transformers_config_as_summary_does() {
     // Some configs of the other types lower too (no MoE layer, sequential residuals).
     let expected: std::collections::BTreeSet<&str> = types
         .into_iter()
-        .filter(|t| !unlowered.contains(t))
+        .filter(|t| !may_refuse.contains(t))
         .collect();
     assert!(
         lowered.is_superset(&expected),
         "{expected:?} not all in {lowered:?}"
     );
+}
+
+/// FLOPs and parameter counts of small configs of the structures lowered beyond the
+/// oracle's types, against `torch.utils.flop_counter` (tests/data/make_hf_flops.py).
+/// The counter's only contributions we leave out are the rotary `inv_freq @ positions`
+/// products (2·head_dim/2·seq per forward), so figures agree within 0.1%.
+#[test]
+fn transformers_flops_match_the_flop_counter() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/hf_flops.json"
+    );
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for case in data["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&case["config"]).unwrap();
+        let head = match case["head"].as_str().unwrap() {
+            "base" => hf::Head::Base,
+            _ => hf::Head::CausalLm,
+        };
+        let seq = case["seq"].as_u64().unwrap();
+        let run = RunSettings {
+            batch: case["batch"].as_u64().unwrap(),
+            seq,
+            ..Default::default()
+        };
+        let m = formats::memory(&text, name, Some(head), &run, Some(seq)).unwrap();
+        assert_eq!(m.params, case["params"].as_u64().unwrap(), "{name}");
+        for (ours, key) in [
+            (m.flops_fwd, "flops_fwd"),
+            (m.flops_fwd_bwd, "flops_fwd_bwd"),
+        ] {
+            let want = case[key].as_u64().unwrap();
+            let err = (ours as f64 - want as f64).abs() / want as f64;
+            println!(
+                "{name} {key}: ours {ours} counter {want} ({:+.4}%)",
+                100.0 * (ours as f64 / want as f64 - 1.0)
+            );
+            assert!(err < 1e-3, "{name} {key}: ours {ours}, flop_counter {want}");
+        }
+    }
+}
+
+#[test]
+fn more_experts_per_token_than_experts_is_a_clean_error() {
+    let cfg = br#"{"model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3,
+                   "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 1,
+                   "num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": 128}"#;
+    let err = formats::memory(cfg, "config.json", None, &RunSettings::default(), Some(8))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("num_experts_per_tok"), "{err}");
 }

@@ -68,13 +68,14 @@ pub fn memory(
             memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run))
         }
         Source::Hf(config) => {
-            if seq.is_none() {
+            let arch = hf::arch(&config, head, location)?;
+            // a vision transformer's sequence is fixed by its image and patch sizes
+            if seq.is_none() && arch.vision.is_none() {
                 return Err(Error::invalid(
                     location,
                     "a transformers model needs --seq (tokens per sequence)",
                 ));
             }
-            let arch = hf::arch(&config, head, location)?;
             memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)
                 .and_then(|g| memory::estimate(&g, run))
         }

@@ -17,7 +17,7 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -39,7 +39,12 @@ impl Dropouts {
                 attn: f("attn_pdrop", 0.1),
                 resid: f("resid_pdrop", 0.1),
             },
-            "bert" | "roberta" | "vit" => {
+            "vit" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.0),
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+            },
+            "bert" | "roberta" => {
                 let h = f("hidden_dropout_prob", 0.1);
                 Dropouts {
                     embed: h,
@@ -52,6 +57,9 @@ impl Dropouts {
                 attn: f("attention_dropout", 0.0),
                 resid: f("hidden_dropout", 0.0),
             },
+            // The rotary path passes `dropout_p=0.0` to SDPA and its eager path drops
+            // nothing; `hidden_dropout` (default 0) is not charged.
+            "falcon" => Dropouts::default(),
             "opt" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),
@@ -68,19 +76,18 @@ impl Dropouts {
 
 /// The graph of one step of `arch` on batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    let (b, s) = (run.batch, run.seq);
+    // a vision transformer's sequence is its patches and the CLS token
+    let (b, s) = match a.vision {
+        Some(v) => (run.batch, add(v.num_patches, 1)?),
+        None => (run.batch, run.seq),
+    };
     if b == 0 || s == 0 {
         return Err(crate::Error::invalid(
             "run",
             "batch and seq must be positive",
         ));
     }
-    if a.kind == ArchKind::EncoderDecoder
-        || a.vision.is_some()
-        || a.moe.is_some()
-        || a.parallel_attn
-        || a.cross_attention
-    {
+    if a.kind == ArchKind::EncoderDecoder || a.cross_attention {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
             "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
@@ -93,8 +100,18 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let eager = run.attn == AttnImpl::Eager;
     let train = run.mode == super::Mode::Train;
     let use_cache = decoder && !(run.grad_ckpt && train);
+    let falcon = a.model_type == "falcon";
     let mut g = Graph::default();
-    let ids = g.input(rows, InputKind::Index);
+    // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
+    let project = |inp: u64, out: u64| {
+        Op::Linear(Linear {
+            rows,
+            in_features: inp,
+            out_features: out,
+            bias: false,
+            tied_weight: false,
+        })
+    };
     let ln = |rows: u64| -> Op {
         match a.norm {
             NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
@@ -123,91 +140,126 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     };
 
     // ---- embeddings
-    let mut h = g.push(
-        Op::Embedding(Embedding {
-            tokens: rows,
-            vocab: a.vocab_size,
-            dim: a.embed_dim,
-        }),
-        &[ids],
-    );
-    if a.embed_dim != hsz {
-        return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "the memory model does not lower embedding projections (word_embed_proj_dim) yet",
-        ));
-    }
-    if a.type_vocab_size > 0 {
-        // token_type_ids default to a zero buffer, expanded over the batch
-        let tt = g.push(
-            Op::Fill(Fill {
-                numel: rows,
-                dtype: Some(DType::I64),
-                buffer: Some((a.max_positions, DType::I64)),
-            }),
-            &[],
-        );
-        let t = g.push(
-            Op::Embedding(Embedding {
-                tokens: rows,
-                vocab: a.type_vocab_size,
-                dim: hsz,
-            }),
-            &[tt],
-        );
-        h = g.push(Op::Add(Add), &[h, t]);
-    }
     let mut cos_sin = None;
-    match a.position {
-        Position::Learned { rows: prow } => {
-            // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
-            let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
-            let pid = g.push(
-                Op::Fill(Fill {
-                    numel: s,
-                    dtype: Some(DType::I64),
-                    buffer: buf,
-                }),
-                &[],
+    let (ids, mut h) = match a.vision {
+        Some(v) => {
+            let pixels = g.input(
+                prod(&[b, v.num_channels, v.image_size.0, v.image_size.1])?,
+                InputKind::Float,
             );
-            let p = g.push(
-                Op::Embedding(Embedding {
-                    tokens: s,
-                    vocab: prow,
+            let patches = g.push(
+                Op::Conv2d(Conv2d {
+                    batch: b,
+                    in_channels: v.num_channels,
+                    out_channels: hsz,
+                    kernel: v.patch_size,
+                    stride: v.patch_size,
+                    padding: (0, 0),
+                    groups: 1,
+                    bias: true,
+                    in_hw: v.image_size,
+                }),
+                &[pixels],
+            );
+            // `.flatten(2).transpose(1, 2)`: a view
+            let tokens = g.push(Op::View(View), &[patches]);
+            let h = g.push(
+                Op::ClsPositions(ClsPositions {
+                    batch: b,
+                    patches: v.num_patches,
                     dim: hsz,
                 }),
-                &[pid],
+                &[tokens],
             );
-            h = g.push(Op::Add(Add), &[h, p]);
+            (pixels, h)
         }
-        Position::Rotary => {
-            let n = mul(s, a.head_dim)?;
-            // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
-            // buffers
-            let cos = g.push(
-                Op::Fill(Fill {
-                    numel: n,
-                    dtype: None,
-                    buffer: Some((a.head_dim / 2, DType::F32)),
+        None => {
+            let ids = g.input(rows, InputKind::Index);
+            let mut h = g.push(
+                Op::Embedding(Embedding {
+                    tokens: rows,
+                    vocab: a.vocab_size,
+                    dim: a.embed_dim,
                 }),
-                &[],
+                &[ids],
             );
-            let sin = g.push(
-                Op::Fill(Fill {
-                    numel: n,
-                    dtype: None,
-                    buffer: Some((a.head_dim / 2, DType::F32)),
-                }),
-                &[],
-            );
-            cos_sin = Some((cos, sin));
+            if a.type_vocab_size > 0 {
+                // token_type_ids default to a zero buffer, expanded over the batch
+                let tt = g.push(
+                    Op::Fill(Fill {
+                        numel: rows,
+                        dtype: Some(DType::I64),
+                        buffer: Some((a.max_positions, DType::I64)),
+                    }),
+                    &[],
+                );
+                let t = g.push(
+                    Op::Embedding(Embedding {
+                        tokens: rows,
+                        vocab: a.type_vocab_size,
+                        dim: hsz,
+                    }),
+                    &[tt],
+                );
+                h = g.push(Op::Add(Add), &[h, t]);
+            }
+            match a.position {
+                Position::Learned { rows: prow } => {
+                    // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
+                    let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
+                    let pid = g.push(
+                        Op::Fill(Fill {
+                            numel: s,
+                            dtype: Some(DType::I64),
+                            buffer: buf,
+                        }),
+                        &[],
+                    );
+                    let p = g.push(
+                        Op::Embedding(Embedding {
+                            tokens: s,
+                            vocab: prow,
+                            dim: hsz,
+                        }),
+                        &[pid],
+                    );
+                    if a.embed_dim != hsz {
+                        h = g.push(project(a.embed_dim, hsz), &[h]);
+                    }
+                    h = g.push(Op::Add(Add), &[h, p]);
+                }
+                Position::Rotary => {
+                    let n = mul(s, a.head_dim)?;
+                    // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
+                    // buffers
+                    let cos = g.push(
+                        Op::Fill(Fill {
+                            numel: n,
+                            dtype: None,
+                            buffer: Some((a.head_dim / 2, DType::F32)),
+                        }),
+                        &[],
+                    );
+                    let sin = g.push(
+                        Op::Fill(Fill {
+                            numel: n,
+                            dtype: None,
+                            buffer: Some((a.head_dim / 2, DType::F32)),
+                        }),
+                        &[],
+                    );
+                    cos_sin = Some((cos, sin));
+                }
+                _ => return Err(crate::Error::invalid(
+                    a.model_type.as_str(),
+                    "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
+                )),
+            }
+            (ids, h)
         }
-        _ => return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
-        )),
-    }
-    if !a.pre_norm {
+    };
+    // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
+    if !a.pre_norm && !decoder {
         h = g.push(ln(rows), &[h]);
     }
     if drop.embed > 0.0 {
@@ -230,7 +282,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
     let qd = mul(nh, hd)?;
     let kvd = mul(nkv, hd)?;
-    for _ in 0..a.num_layers {
+    for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
         let n1 = if a.pre_norm {
@@ -251,7 +303,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             softmax_fp32: a.norm == NormKind::RmsNorm,
             fused_qkv: a.fused_qkv,
         };
-        let att = if a.fused_qkv {
+        // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
+        // the attention's (`ln_attn`)
+        let n_mlp =
+            (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
+        let att = if a.fused_qkv && !falcon {
             let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
             if use_cache {
                 let kv = g.push(
@@ -272,9 +328,22 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 &ins,
             )
         } else {
-            let mut q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
-            let mut k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
-            let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+            let (mut q, mut k, v, kv_heads) = if falcon {
+                // FalconAttention: q, k and v are strided views of the fused projection,
+                // each copied out by `transpose(1, 2).reshape(...)`
+                let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
+                let kvh = if a.kv_broadcast { nh } else { nkv };
+                let mut part = |heads: u64| -> Result<ValueId> {
+                    let numel = Some(mul(rows, mul(heads, hd)?)?);
+                    Ok(g.push(Op::Copy(Copy { numel }), &[qkv]))
+                };
+                (part(nh)?, part(kvh)?, part(kvh)?, kvh)
+            } else {
+                let q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
+                let k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                (q, k, v, nkv)
+            };
             if let Some((cos, sin)) = cos_sin {
                 q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
                 k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
@@ -286,7 +355,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }
             let mut ins = vec![q, k, v];
             ins.extend(mask);
-            g.push(Op::Attention(attn), &ins)
+            g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
         let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
         // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
@@ -297,40 +366,63 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         if drop.resid > 0.0 {
             o = g.push(Op::Dropout(Dropout { p: drop.resid }), &[o]);
         }
-        h = g.push(Op::Add(Add), &[x, o]);
-        let mid = h;
-        let n2 = if a.pre_norm {
-            g.push(ln(rows), &[h])
-        } else {
-            h = g.push(ln(rows), &[h]);
-            h
-        };
         let act = match a.activation.as_str() {
             "silu" | "swish" => ActKind::Silu,
             "relu" => ActKind::Relu,
             "gelu_new" | "gelu_pytorch_tanh" if a.activation == "gelu_new" => ActKind::GeluPython,
             _ => ActKind::Gelu,
         };
-        let inner = if a.gated_mlp {
-            let gt = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            let up = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            let sg = g.push(Op::Act(Act { kind: act }), &[gt]);
-            g.push(Op::Mul(Mul), &[sg, up])
-        } else {
-            let f = g.push(lin(hsz, a.intermediate_size, a.mlp_bias), &[n2]);
-            g.push(Op::Act(Act { kind: act }), &[f])
+        let mlp = |g: &mut Graph, n2: ValueId| -> Result<ValueId> {
+            Ok(match a.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
+                Some(moe) => sparse_moe(g, moe, n2, rows, hsz, act)?,
+                None => {
+                    let mlp = Mlp {
+                        rows,
+                        hidden: hsz,
+                        inter: a.intermediate_size,
+                        gated: a.gated_mlp,
+                        bias: a.mlp_bias,
+                        act,
+                    };
+                    mlp.push(g, n2)
+                }
+            })
         };
-        let mut d = g.push(lin(a.intermediate_size, hsz, a.mlp_bias), &[inner]);
-        if sandwich {
-            d = g.push(ln(rows), &[d]);
-        }
-        if drop.resid > 0.0 {
-            d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
-        }
-        let resid = if a.pre_norm { mid } else { h };
-        h = g.push(Op::Add(Add), &[resid, d]);
-        if !a.pre_norm {
-            h = g.push(ln(rows), &[h]);
+        if a.parallel_attn {
+            // gpt_neox `mlp_output + attn_output + hidden_states`; falcon `mlp_output +=
+            // attention_output` then the residual (charged here as a new tensor too)
+            let n2 = match n_mlp {
+                Some(n) => n,
+                None if a.norms_per_layer == 2 => g.push(ln(rows), &[x]),
+                None => n1,
+            };
+            let mut d = mlp(&mut g, n2)?;
+            if drop.resid > 0.0 {
+                d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
+            }
+            let branches = g.push(Op::Add(Add), &[d, o]);
+            h = g.push(Op::Add(Add), &[branches, x]);
+        } else {
+            h = g.push(Op::Add(Add), &[x, o]);
+            let mid = h;
+            let n2 = if a.pre_norm {
+                g.push(ln(rows), &[h])
+            } else {
+                h = g.push(ln(rows), &[h]);
+                h
+            };
+            let mut d = mlp(&mut g, n2)?;
+            if sandwich {
+                d = g.push(ln(rows), &[d]);
+            }
+            if drop.resid > 0.0 {
+                d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
+            }
+            let resid = if a.pre_norm { mid } else { h };
+            h = g.push(Op::Add(Add), &[resid, d]);
+            if !a.pre_norm {
+                h = g.push(ln(rows), &[h]);
+            }
         }
         if run.grad_ckpt && decoder {
             g.checkpoint_regions.push((first, g.nodes.len() - 1));
@@ -338,6 +430,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     if a.final_norm && a.pre_norm {
         h = g.push(ln(rows), &[h]);
+    }
+    if a.embed_dim != hsz {
+        h = g.push(project(hsz, a.embed_dim), &[h]);
     }
     if let Some(p) = a.pooler {
         // BERT's pooler: dense + tanh on the first token; not on the loss's path
@@ -389,7 +484,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             let logits = g.push(
                 Op::Linear(Linear {
                     rows,
-                    in_features: hsz,
+                    in_features: a.embed_dim,
                     out_features: a.vocab_size,
                     bias: a.mlm_head.is_some(),
                     tied_weight: a.tie_word_embeddings,
@@ -423,6 +518,120 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     let _ = e;
     Ok(g)
+}
+
+/// A dense MLP: `down(act(gate(x)) * up(x))` when gated, else `down(act(up(x)))`.
+struct Mlp {
+    rows: u64,
+    hidden: u64,
+    inter: u64,
+    gated: bool,
+    bias: bool,
+    act: ActKind,
+}
+
+impl Mlp {
+    fn lin(&self, inp: u64, out: u64) -> Op {
+        Op::Linear(Linear {
+            rows: self.rows,
+            in_features: inp,
+            out_features: out,
+            bias: self.bias,
+            tied_weight: false,
+        })
+    }
+
+    fn push(&self, g: &mut Graph, x: ValueId) -> ValueId {
+        let (h, i) = (self.hidden, self.inter);
+        let act = Op::Act(Act { kind: self.act });
+        let inner = if self.gated {
+            let gt = g.push(self.lin(h, i), &[x]);
+            let up = g.push(self.lin(h, i), &[x]);
+            let sg = g.push(act, &[gt]);
+            g.push(Op::Mul(Mul), &[sg, up])
+        } else {
+            let f = g.push(self.lin(h, i), &[x]);
+            g.push(act, &[f])
+        };
+        g.push(self.lin(i, h), &[inner])
+    }
+}
+
+/// A sparse MoE block (`MixtralSparseMoeBlock`, `Qwen2MoeSparseMoeBlock`) on `x`: qwen2_moe's
+/// shared expert first (a gated MLP), the router's `Linear` and top-k, the routed experts,
+/// then the shared expert scaled by `sigmoid(shared_expert_gate(x))` and added.
+fn sparse_moe(
+    g: &mut Graph,
+    moe: &Moe,
+    x: ValueId,
+    rows: u64,
+    hidden: u64,
+    act: ActKind,
+) -> Result<ValueId> {
+    if moe.experts_per_token > moe.num_experts {
+        return Err(crate::Error::invalid(
+            "num_experts_per_tok",
+            format!(
+                "routes each token to {} experts but the model has {}",
+                moe.experts_per_token, moe.num_experts
+            ),
+        ));
+    }
+    let shared = (moe.shared_expert_intermediate_size > 0).then(|| {
+        let mlp = Mlp {
+            rows,
+            hidden,
+            inter: moe.shared_expert_intermediate_size,
+            gated: true,
+            bias: false,
+            act,
+        };
+        mlp.push(g, x)
+    });
+    let router = |out_features| {
+        Op::Linear(Linear {
+            rows,
+            in_features: hidden,
+            out_features,
+            bias: false,
+            tied_weight: false,
+        })
+    };
+    let logits = g.push(router(moe.num_experts), &[x]);
+    let weights = g.push(
+        Op::Router(Router {
+            rows,
+            experts: moe.num_experts,
+            top_k: moe.experts_per_token,
+            renormalize: moe.renormalize,
+            cast_to_logits: moe.weights_in_logits_dtype,
+        }),
+        &[logits],
+    );
+    let mut out = g.push(
+        Op::MoeExperts(MoeExperts {
+            rows,
+            hidden,
+            inter: moe.expert_intermediate_size,
+            experts: moe.num_experts,
+            top_k: moe.experts_per_token,
+        }),
+        &[x, weights],
+    );
+    if let Some(mut s) = shared {
+        if moe.shared_expert_gate {
+            let gl = g.push(router(1), &[x]);
+            let sg = g.push(
+                Op::Act(Act {
+                    kind: ActKind::Sigmoid,
+                }),
+                &[gl],
+            );
+            s = g.push(Op::Mul(Mul), &[sg, s]);
+        }
+        out = g.push(Op::Add(Add), &[out, s]);
+    }
+    Ok(out)
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).

@@ -93,6 +93,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: tie,
         moe: None,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention,
         pooler: (head == HeadKind::Base && !distil).then_some(hidden),
         mlm_head: head.has_lm_head().then_some(MlmHead {

@@ -79,6 +79,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         moe: None,
         parallel_attn: new_arch || parallel,
+        kv_broadcast: new_arch,
         cross_attention: false,
         pooler: None,
         mlm_head: None,

@@ -51,6 +51,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         moe: None,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention: cfg.flag("add_cross_attention", false)?,
         pooler: None,
         mlm_head: None,

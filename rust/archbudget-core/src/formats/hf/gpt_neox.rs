@@ -47,6 +47,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", false)?,
         moe: None,
         parallel_attn: cfg.flag("use_parallel_residual", true)?,
+        kv_broadcast: false,
         cross_attention: false,
         pooler: None,
         mlm_head: None,

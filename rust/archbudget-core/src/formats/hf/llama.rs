@@ -121,6 +121,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             shared_expert_intermediate_size: 0,
             shared_expert_gate: false,
             dense_layers: Vec::new(),
+            renormalize: true,
+            weights_in_logits_dtype: false,
         }),
         "qwen2_moe" => qwen2_moe(cfg, layers)?,
         _ => None,
@@ -154,6 +156,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", d.tie)?,
         moe,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention: false,
         pooler: None,
         mlm_head: None,
@@ -180,6 +183,8 @@ fn qwen2_moe(cfg: &Cfg, layers: u64) -> Result<Option<Moe>> {
         shared_expert_intermediate_size: cfg.dim("shared_expert_intermediate_size", 5632)?,
         shared_expert_gate: true,
         dense_layers,
+        renormalize: cfg.flag("norm_topk_prob", false)?,
+        weights_in_logits_dtype: true,
     }))
 }
 

@@ -61,6 +61,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         moe: None,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention: false,
         pooler: None,
         mlm_head: None,

@@ -67,6 +67,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: false,
         moe: None,
         parallel_attn: false,
+        kv_broadcast: false,
         cross_attention: false,
         pooler: match cfg.count("pooler_output_size", 0)? {
             0 => Some(hidden),

@@ -17,8 +17,10 @@ pub enum ActKind {
     GeluPython,
     /// `F.silu`: saves the input.
     Silu,
-    /// `torch.tanh` / `torch.sigmoid`: saves the output.
+    /// `torch.tanh`: saves the output.
     Tanh,
+    /// `torch.sigmoid` (qwen2_moe's shared-expert gate): saves the output.
+    Sigmoid,
 }
 
 /// An elementwise activation over the whole input; output of the input's shape and dtype.
@@ -39,7 +41,7 @@ impl Act {
             ..Cost::default()
         };
         match self.kind {
-            ActKind::Relu | ActKind::Tanh => c.save_output = true,
+            ActKind::Relu | ActKind::Tanh | ActKind::Sigmoid => c.save_output = true,
             ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
             ActKind::GeluPython => {
                 // Under autocast `pow` is on the fp32 list: it saves an fp32 copy of x, and

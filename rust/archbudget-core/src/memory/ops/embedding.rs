@@ -36,3 +36,42 @@ impl Embedding {
         Ok(c)
     }
 }
+
+/// HF `ViTEmbeddings` after the patch convolution: `torch.cat((cls_token.expand(B, -1,
+/// -1), patches), dim=1) + position_embeddings` over `batch` images of `patches` patch
+/// tokens (the input, batch × patches × dim).
+///
+/// Weights: `cls_token` (dim), `position_embeddings` ((patches + 1) × dim). Output:
+/// batch × (patches + 1) × dim in the promoted dtype (fp32 under autocast: neither cat
+/// nor add is an autocast op, and the conv's bf16 output meets fp32 parameters). The
+/// cat's output is a transient. Saves nothing: cat's backward slices the gradient, the
+/// add's reduces it over the batch into the parameters' gradients. No FLOPs.
+/// Follows `modeling_vit.py` of transformers 5.17 (no mask token, no interpolation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClsPositions {
+    pub batch: u64,
+    pub patches: u64,
+    pub dim: u64,
+}
+
+impl ClsPositions {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let slots = crate::memory::add(self.patches, 1)?;
+        let numel = crate::memory::mul(crate::memory::mul(self.batch, slots)?, self.dim)?;
+        let pd = cx.param_dtype();
+        let dtype = if cx.in_dtype[0] == DType::F32 {
+            DType::F32
+        } else {
+            pd
+        };
+        Ok(Cost {
+            params: vec![
+                Param::new(self.dim, AmpCast::No),
+                Param::new(crate::memory::mul(slots, self.dim)?, AmpCast::No),
+            ],
+            out: Some(Out::New { numel, dtype }),
+            fwd_temp: vec![bytes(numel, dtype)?],
+            ..Cost::default()
+        })
+    }
+}

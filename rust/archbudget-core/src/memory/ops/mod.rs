@@ -10,6 +10,7 @@ mod conv;
 mod dense;
 mod embedding;
 mod loss;
+mod moe;
 mod norm;
 mod pool;
 mod recurrent;
@@ -19,8 +20,9 @@ pub use activation::{Act, ActKind, Dropout};
 pub use attention::{Attention, AttnImpl};
 pub use conv::Conv2d;
 pub use dense::Linear;
-pub use embedding::Embedding;
+pub use embedding::{ClsPositions, Embedding};
 pub use loss::{CrossEntropy, SquareMean};
+pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
 pub use pool::{GlobalAvgPool, MaxPool2d};
 pub use recurrent::Lstm;
@@ -55,6 +57,9 @@ pub enum Op {
     Fill(Fill),
     UnusedParam(UnusedParam),
     Rotary(Rotary),
+    Router(Router),
+    MoeExperts(MoeExperts),
+    ClsPositions(ClsPositions),
 }
 
 impl Op {
@@ -83,6 +88,9 @@ impl Op {
             Op::Fill(o) => o.lower(cx),
             Op::UnusedParam(o) => o.lower(cx),
             Op::Rotary(o) => o.lower(cx),
+            Op::Router(o) => o.lower(cx),
+            Op::MoeExperts(o) => o.lower(cx),
+            Op::ClsPositions(o) => o.lower(cx),
         }
     }
 }

@@ -1,0 +1,150 @@
+//! Sparse mixture-of-experts MLPs as transformers 5 runs them (mixtral, qwen2_moe): a
+//! router after its `Linear` ([`Router`]) and the routed experts ([`MoeExperts`]).
+//!
+//! Token split: every tensor of the default experts path is sized by S = rows · top_k
+//! (the selected token–expert pairs), not by how many tokens each expert receives, so
+//! neither bytes nor FLOPs depend on the routing. Where a split matters we assume the
+//! balanced expectation, rows · top_k / experts tokens per expert (with it every expert
+//! receives tokens, so every expert's weight gradient is computed).
+use super::{bytes, mm_flops, AmpCast, Cost, Ctx, Out, Param};
+use crate::memory::graph::DType;
+use crate::memory::{mul, Result};
+
+/// HF `MixtralTopKRouter` / `Qwen2MoeTopKRouter` after the router `Linear`: input the
+/// logits (rows × experts), `softmax(logits.float())` (an fp32 copy first when the
+/// logits are bf16), `topk` (values and int64 indices, rows × top_k), mixtral's (and
+/// qwen2_moe's `norm_topk_prob`) in-place renormalisation `v /= v.sum(-1, keepdim)`,
+/// and qwen2_moe's cast back to the logits' dtype.
+///
+/// Output: the top-k routing weights, rows × top_k. Saves: the softmax output (fp32),
+/// the indices (topk's backward scatters into them), and for the renormalisation the
+/// sum and the values it divided (autograd clones `self` of an in-place division).
+/// No FLOPs (softmax and topk are not counted). Follows `modeling_mixtral.py`,
+/// `modeling_qwen2_moe.py` of transformers 5.17.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Router {
+    pub rows: u64,
+    pub experts: u64,
+    pub top_k: u64,
+    pub renormalize: bool,
+    /// qwen2_moe: `router_top_value.to(router_logits.dtype)`.
+    pub cast_to_logits: bool,
+}
+
+impl Router {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let probs = bytes(mul(self.rows, self.experts)?, DType::F32)?;
+        let rk = mul(self.rows, self.top_k)?;
+        let out_dt = if self.cast_to_logits {
+            cx.in_dtype[0]
+        } else {
+            DType::F32
+        };
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: rk,
+                dtype: out_dt,
+            }),
+            ..Cost::default()
+        };
+        if cx.in_dtype[0] != DType::F32 {
+            c.fwd_temp.push(probs); // logits.float()
+        }
+        let mut kept = vec![probs, bytes(rk, DType::I64)?];
+        if self.renormalize {
+            kept.extend([bytes(self.rows, DType::F32)?, bytes(rk, DType::F32)?]);
+        }
+        if cx.record {
+            c.saved = kept;
+            c.bwd_temp = vec![probs, probs]; // topk's scattered gradient, softmax's
+        } else {
+            c.fwd_temp.extend(kept);
+        }
+        Ok(c)
+    }
+}
+
+/// HF `MixtralExperts` / `Qwen2MoeExperts` on the default `grouped_mm` path
+/// (`integrations/moe.py`, `grouped_mm_experts_forward`): inputs the hidden states
+/// (rows × hidden) and the routing weights (rows × top_k, from [`Router`]).
+///
+/// Computes, with S = rows · top_k: sort the expert ids (values, permutation), gather
+/// the S selected rows (`hidden[perm // top_k]`) and weights, mask sentinel rows (a bool
+/// per pair) in place, `grouped_mm` with `gate_up_proj` (S × 2·inter), a masked copy,
+/// `act(gate) * up` on its two halves (S × inter each), `grouped_mm` with `down_proj`
+/// (S × hidden), a masked copy, the product with the routing weights, the inverse
+/// permutation gather, and the sum over the top_k slots (rows × hidden).
+/// `grouped_mm` is not an autocast op: the experts run in the weights' dtype (fp32 under
+/// `amp_bf16`), which is the hidden states' dtype in every precision.
+///
+/// Weights: `gate_up_proj` (experts × 2·inter × hidden), `down_proj` (experts × hidden ×
+/// inter). Output: rows × hidden. Saves: the two gather index vectors and the inverse
+/// permutation (S int64 each), the mask (S bool), the selected rows (S × hidden), the
+/// masked up projection (S × 2·inter, kept by the activation through the `gate` view and
+/// by the product through `up`), the activation and the product (S × inter each), the
+/// masked down projection (S × hidden) and the gathered weights (S). The activation is
+/// one kernel (silu, gelu, relu), whose saved tensor is one of these.
+/// Transients: forward, the raw `grouped_mm` output before its masked copy, then the
+/// weighted product beside its gathered copy; in inference the Python locals keep the
+/// selected rows and the masked projections alive to the function's end. Backward at
+/// its widest: the concatenated S × 2·inter gradient of the two halves beside its
+/// masked copy (or three S × hidden gradients at the top).
+/// FLOPs: 2·S·hidden·2·inter + 2·S·inter·hidden forward; the same again for the input
+/// gradients and for the weight gradients. `torch.utils.flop_counter` has no rule for
+/// `grouped_mm` and counts none of this (as with the fused LSTM, we give the true
+/// count); with `experts_implementation="eager"` it counts exactly this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoeExperts {
+    pub rows: u64,
+    pub hidden: u64,
+    pub inter: u64,
+    pub experts: u64,
+    pub top_k: u64,
+}
+
+impl MoeExperts {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let dt = cx.in_dtype[0];
+        let s = mul(self.rows, self.top_k)?;
+        let hb = bytes(mul(s, self.hidden)?, dt)?;
+        let ib = bytes(mul(s, self.inter)?, dt)?;
+        let idx = bytes(s, DType::I64)?;
+        let mut c = Cost::default();
+        let gate_up = mul(self.experts, mul(2, mul(self.inter, self.hidden)?)?)?;
+        c.params.push(Param::new(gate_up, AmpCast::No));
+        c.params.push(Param::new(
+            mul(self.experts, mul(self.hidden, self.inter)?)?,
+            AmpCast::No,
+        ));
+        c.out = Some(Out::New {
+            numel: mul(self.rows, self.hidden)?,
+            dtype: dt,
+        });
+        let f = mul(mm_flops(s, self.hidden, self.inter)?, 3)?;
+        c.flops_fwd = f;
+        // the sorted ids and the histogram's int32 copy of them
+        let sort = [idx, bytes(s, DType::I64)? / 2];
+        if cx.record {
+            c.saved = vec![
+                idx,
+                idx,
+                idx,
+                bytes(s, DType::Bool)?,
+                hb,
+                mul(2, ib)?,
+                ib,
+                ib,
+                hb,
+                bytes(s, cx.in_dtype[1])?,
+            ];
+            c.fwd_temp = vec![mul(2, ib)?.max(mul(2, hb)?)];
+            c.fwd_temp.extend(sort);
+            c.bwd_temp = vec![mul(4, ib)?.max(mul(3, hb)?), idx, idx];
+            c.flops_bwd = mul(f, cx.grad(0) as u64 + cx.wgrad() as u64)?;
+        } else {
+            c.fwd_temp = vec![hb, mul(4, ib)?.max(mul(3, hb)?), idx, idx, idx];
+            c.fwd_temp.extend(sort);
+        }
+        Ok(c)
+    }
+}
