@@ -39,8 +39,15 @@ def memory(
         if format is options.OutputFormat.json:
             print_json(m.to_dict())
             return
-        table = Table(title=f"{mode.value}, batch {batch}" + (f", seq {seq}" if seq else "") + f", {precision.value}"
-                      + (f", {optimizer.value}" if mode is options.Mode.train else ""), title_justify="left")
+        setting = [mode.value, f"batch {batch}"]
+        setting += [f"seq {seq}"] if seq else []
+        setting += [f"+{new_tokens} tokens"] if mode is options.Mode.generate and new_tokens else []
+        setting.append(precision.value)
+        if mode is options.Mode.train:
+            setting.append(optimizer.value)
+            setting += ["grad-ckpt"] if grad_ckpt else []
+        setting += [f"per GPU of {gpus}, ZeRO-{zero_stage}"] if gpus > 1 else []
+        table = Table(title=", ".join(setting), title_justify="left")
         table.add_column("At the peak")
         table.add_column("Bytes", justify="right")
         table.add_column("", justify="right")
