@@ -3,7 +3,9 @@
 //! Weights: W (out×in/groups×kh×kw), b (out). Output: batch×out×oh×ow with
 //! oh = (h + 2·pad − kh) / stride + 1. Saves: the input and W (the bfloat16 copies under
 //! autocast). FLOPs as flop_counter's conv_flop_count: 2·batch·out·oh·ow·(in/groups)·kh·kw
-//! forward; backward the same again for dx (when the input requires grad) and for dW.
+//! forward; backward the same again for dx (when the input requires grad), and `groups`
+//! times it for dW (conv_backward_flop counts the weight gradient as a convolution over
+//! all in×out channel pairs, grouped or not).
 use super::{keep_input_for_weight_grad, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
@@ -97,7 +99,11 @@ impl Conv2d {
             self.kernel.1,
         ])?;
         c.flops_fwd = f;
-        c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;
+        let dw = crate::memory::mul(f, groups)?;
+        c.flops_bwd = crate::memory::add(
+            crate::memory::mul(f, dx as u64)?,
+            crate::memory::mul(dw, cx.wgrad() as u64)?,
+        )?;
         Ok(c)
     }
 }
