@@ -448,10 +448,8 @@ fn transposed_padding(
         add(mul(dilation, kernel - 1)?, 1)?,
     )?;
     Ok(match grown.checked_sub(o) {
-        Some(excess) => {
-            let pad = excess.div_ceil(2);
-            (pad, 2 * pad - excess)
-        }
+        // 2·⌈e/2⌉ − e
+        Some(excess) => (excess.div_ceil(2), excess % 2),
         None => (0, o - grown),
     })
 }
@@ -599,7 +597,11 @@ impl<'m> Lowering<'m> {
             }
             "GroupNormalization" => {
                 let channels = s.last(in_shape)?;
-                let groups = s.cfg.get("groups").and_then(Value::as_u64).unwrap_or(32);
+                let groups = match s.cfg.get("groups").and_then(Value::as_i64) {
+                    Some(-1) => channels, // one group per channel, as Keras reads it
+                    Some(g) => u64::try_from(g).unwrap_or(0),
+                    None => 32,
+                };
                 if groups == 0 || channels % groups != 0 {
                     return Err(Error::shape(
                         s.here,
