@@ -3,7 +3,7 @@
 //! Keras lowering produces the same PyTorch graph, so one set of rules serves both.
 use archbudget_core::formats::{self, hf};
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
-use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
+use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision, RunSettings};
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
@@ -307,4 +307,149 @@ fn more_experts_per_token_than_experts_is_a_clean_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("num_experts_per_tok"), "{err}");
+}
+
+fn keras_memory_cases() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/keras_memory.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn estimate_keras(model_json: &Value, name: &str, run: &RunSettings) -> MemoryReport {
+    let text = serde_json::to_vec(model_json).unwrap();
+    formats::memory(&text, name, None, run, None).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn keras_layers_count_as_their_pytorch_equivalents() {
+    // tests/data/make_keras_memory.py: each Keras model beside the PyTorch module written
+    // for it, measured on CPU (parameters, buffers, FlopCounterMode forward and forward +
+    // cross-entropy + backward). cuDNN's RNN backward also computes the zero initial
+    // state's gradient, which the decomposed CPU RNN skips: the script records it.
+    let data = keras_memory_cases();
+    let run = RunSettings {
+        batch: data["batch"].as_u64().unwrap(),
+        ..Default::default()
+    };
+    let mut wrong = Vec::new();
+    let models = data["models"].as_object().unwrap();
+    for (name, m) in models {
+        let got = estimate_keras(&m["model_json"], name, &run);
+        let t = &m["torch"];
+        let u = |k: &str| t[k].as_u64().unwrap();
+        let expected = (
+            u("params"),
+            u("buffers"),
+            u("flops_fwd"),
+            u("flops_fwd_bwd") + u("rnn_initial_state_flops"),
+        );
+        let counted = (got.params, got.buffers, got.flops_fwd, got.flops_fwd_bwd);
+        if counted != expected {
+            wrong.push(format!("{name}: {counted:?} != torch {expected:?}"));
+        }
+        assert!(got.peak_bytes > got.breakdown.weights, "{name}");
+    }
+    assert!(models.len() >= 20);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_keras_bidirectional_lstm_stack_is_one_pytorch_lstm() {
+    // Bidirectional(LSTM(10, return_sequences)) → Bidirectional(LSTM(10)) → Dense(4):
+    // one two-layer bidirectional nn.LSTM, h[:, -1], Linear, cross-entropy.
+    use archbudget_core::memory::ops::{CrossEntropy, Linear, Rnn, RnnKind, SelectLast};
+    use archbudget_core::memory::{estimate, Graph, InputKind, Op};
+    let data = keras_memory_cases();
+    let model = &data["models"]["bidirectional_lstm"]["model_json"];
+    for mode in [Mode::Train, Mode::Infer] {
+        for precision in [Precision::Fp32, Precision::AmpBf16] {
+            let run = RunSettings {
+                batch: 16,
+                mode,
+                precision,
+                ..Default::default()
+            };
+            let b = run.batch;
+            let mut g = Graph::default();
+            let x = g.input(b * 9 * 7, InputKind::Float);
+            let y = g.input(b, InputKind::Index);
+            let rnn = Rnn {
+                kind: RnnKind::Lstm,
+                batch: b,
+                seq: 9,
+                input_size: 7,
+                hidden: 10,
+                layers: 2,
+                bidirectional: true,
+            };
+            let h = g.push(Op::Rnn(rnn), &[x]);
+            let last = g.push(Op::SelectLast(SelectLast { out_numel: b * 20 }), &[h]);
+            let linear = Linear {
+                rows: b,
+                in_features: 20,
+                out_features: 4,
+                bias: true,
+                tied_weight: false,
+            };
+            let logits = g.push(Op::Linear(linear), &[last]);
+            let loss = CrossEntropy {
+                rows: b,
+                classes: 4,
+                label_copies: vec![],
+            };
+            g.push(Op::CrossEntropy(loss), &[logits, y]);
+            g.train_only_tail = 1;
+            assert_eq!(
+                estimate_keras(model, "bidirectional_lstm", &run),
+                estimate(&g, &run).unwrap(),
+                "{mode:?} {precision:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn keras_layers_without_a_lowering_name_the_layer_and_class() {
+    let data = keras_memory_cases();
+    let base = &data["models"]["mha_self"]["model_json"];
+    let run = RunSettings::default();
+    let cases: [(&str, &str, Value); 3] = [
+        ("MultiHeadAttention", "value_dim", Value::from(4)),
+        ("MultiHeadAttention", "use_gate", Value::Bool(true)),
+        ("MultiHeadAttention", "attention_axes", Value::from(vec![2])),
+    ];
+    for (class, key, value) in cases {
+        let mut model = base.clone();
+        for layer in model["config"]["layers"].as_array_mut().unwrap() {
+            if layer["class_name"] == class {
+                layer["config"][key] = value.clone();
+            }
+        }
+        let text = serde_json::to_vec(&model).unwrap();
+        let err = formats::memory(&text, "m", None, &run, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("layer 'multi_head_attention'")
+                && err.contains(class)
+                && err.contains("no PyTorch lowering"),
+            "{key}: {err}"
+        );
+    }
+    // A class summary knows but memory does not lower.
+    let mut model = data["models"]["conv1d"]["model_json"].clone();
+    for layer in model["config"]["layers"].as_array_mut().unwrap() {
+        if layer["class_name"] == "Dense" {
+            layer["class_name"] = Value::from("LayerScale");
+            layer["config"]["projection_dim"] = Value::from(16);
+        }
+    }
+    let err = formats::memory(&serde_json::to_vec(&model).unwrap(), "m", None, &run, None);
+    let err = err.map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("layer 'dense'") && err.contains("LayerScale has no PyTorch lowering"),
+        "{err}"
+    );
 }

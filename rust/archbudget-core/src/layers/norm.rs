@@ -75,7 +75,10 @@ pub fn group_norm(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let input = ctx.single(inputs)?;
     let axis = ctx.axes("axis", -1, input.len())?;
     let dims = channel_dims(ctx, input, &axis)?;
-    let channels = dims[0].size;
+    let channels = dims
+        .first()
+        .ok_or_else(|| ctx.shape_err("GroupNormalization needs a channel axis"))?
+        .size;
     let groups = match ctx.value("groups").and_then(serde_json::Value::as_i64) {
         Some(-1) => channels,
         _ => ctx.positive_or("groups", 32)?,

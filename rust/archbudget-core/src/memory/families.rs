@@ -138,16 +138,14 @@ impl Cnn {
         for _ in 0..self.stages {
             for _ in 0..self.convs {
                 h = g.push(
-                    Op::Conv2d(Conv2d {
+                    Op::Conv(Conv {
                         batch: b,
                         in_channels: ch,
                         out_channels: f,
-                        kernel: (3, 3),
-                        stride: (1, 1),
-                        padding: (1, 1),
+                        dims: vec![ConvDim::new(hw, 3, 1, 1); 2],
                         groups: 1,
                         bias: !self.batchnorm,
-                        in_hw: (hw, hw),
+                        transposed: false,
                     }),
                     &[h],
                 );
@@ -162,15 +160,14 @@ impl Cnn {
                 );
                 ch = f;
             }
-            let pool = MaxPool2d {
+            let pool = Pool {
+                kind: PoolKind::Max,
                 batch: b,
                 channels: ch,
-                in_hw: (hw, hw),
-                kernel: 2,
-                stride: 2,
+                dims: vec![ConvDim::new(hw, 2, 2, 0); 2],
             };
-            hw = pool.out_hw()?.0;
-            h = g.push(Op::MaxPool2d(pool), &[h]);
+            hw = pool.out_size()?[0];
+            h = g.push(Op::Pool(pool), &[h]);
             f = mul(f, 2)?;
         }
         h = g.push(
@@ -228,12 +225,14 @@ impl LstmNet {
             &[x],
         );
         let h = g.push(
-            Op::Lstm(Lstm {
+            Op::Rnn(Rnn {
+                kind: RnnKind::Lstm,
                 batch: b,
                 seq: self.seq,
                 input_size: self.embed,
                 hidden: self.hidden,
                 layers: self.layers,
+                bidirectional: false,
             }),
             &[e],
         );

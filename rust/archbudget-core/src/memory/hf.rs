@@ -148,16 +148,17 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 InputKind::Float,
             );
             let patches = g.push(
-                Op::Conv2d(Conv2d {
+                Op::Conv(Conv {
                     batch: b,
                     in_channels: v.num_channels,
                     out_channels: hsz,
-                    kernel: v.patch_size,
-                    stride: v.patch_size,
-                    padding: (0, 0),
+                    dims: vec![
+                        ConvDim::new(v.image_size.0, v.patch_size.0, v.patch_size.0, 0),
+                        ConvDim::new(v.image_size.1, v.patch_size.1, v.patch_size.1, 0),
+                    ],
                     groups: 1,
                     bias: true,
-                    in_hw: v.image_size,
+                    transposed: false,
                 }),
                 &[pixels],
             );

@@ -728,7 +728,7 @@ struct Counts {
 /// as soon as the region's last saved tensor has been saved again (torch.utils.
 /// checkpoint's early stop: `_StopRecomputationError` from the pack hook). Returns that
 /// node and whether it computes first: autograd saves an op's inputs before running it,
-/// so a matmul-like op (Linear, Conv2d) saving its input stops the rerun before its own
+/// so a matmul-like op (Linear, Conv) saving its input stops the rerun before its own
 /// product; an op saving what it computes (an output, a mask, statistics) runs. Nodes
 /// after it are not rerun (a trailing residual add saves nothing).
 fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> (usize, bool) {
@@ -743,8 +743,7 @@ fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> 
         {
             continue;
         }
-        let saves_inputs_only =
-            matches!(g.nodes[k].op, super::Op::Linear(_) | super::Op::Conv2d(_));
+        let saves_inputs_only = matches!(g.nodes[k].op, super::Op::Linear(_) | super::Op::Conv(_));
         return (k, !saves_inputs_only);
     }
     (l, true)

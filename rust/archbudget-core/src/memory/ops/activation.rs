@@ -1,6 +1,6 @@
-//! Elementwise activations and dropout (no FLOPs counted: flop_counter counts matmuls,
+//! Elementwise activations, dropout and noise (no FLOPs counted: flop_counter counts matmuls,
 //! convolutions and attention only).
-use super::{bytes, Cost, Ctx, Out};
+use super::{bytes, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -102,6 +102,99 @@ impl Dropout {
             c.saved.push(mask);
         } else {
             c.fwd_temp.push(mask);
+        }
+        Ok(c)
+    }
+}
+
+/// `F.prelu(x, alpha)` with a learnt slope of `alpha` elements broadcast over the input
+/// (Keras PReLU: one per input element unless `shared_axes`). Saves the input (and the
+/// slope, a parameter); output of the input's size. The slope's gradient is made at the
+/// input's size and then summed down to the slope's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prelu {
+    pub alpha: u64,
+}
+
+impl Prelu {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let (n, dt) = (cx.in_numel[0], cx.in_dtype[0]);
+        let mut c = Cost {
+            params: vec![Param::new(self.alpha, AmpCast::No)],
+            out: Some(Out::New {
+                numel: n,
+                dtype: dt,
+            }),
+            save_inputs: vec![0],
+            ..Cost::default()
+        };
+        if cx.wgrad() {
+            c.bwd_temp.push(bytes(n, dt)?);
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseKind {
+    /// `nn.Dropout1d/2d/3d` (Keras SpatialDropout): `x * noise` with a scaled Bernoulli
+    /// noise of `mask` elements (batch×channels, broadcast over the positions), which the
+    /// product saves.
+    Feature { mask: u64 },
+    /// Keras GaussianNoise as `x + torch.randn_like(x) * std`: the noise and its scaled
+    /// copy are transients; nothing is saved.
+    Additive,
+    /// Keras GaussianDropout as `x * (torch.randn_like(x) * std + 1)`: the product saves
+    /// the input-sized noise; the raw draw is a transient.
+    Multiplicative,
+    /// `nn.AlphaDropout`: a Bernoulli noise of the input's size (saved by `x * noise`)
+    /// and the affine term added to the product (a transient).
+    Alpha,
+}
+
+/// A regularising noise layer; in eval mode, or at rate 0, it returns its input.
+/// Output of the input's size and dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Noise {
+    pub kind: NoiseKind,
+    /// Drop rate, or the standard deviation of additive noise.
+    pub rate: f64,
+}
+
+impl Noise {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        if !cx.train_mode || self.rate <= 0.0 {
+            return Ok(Cost {
+                out: Some(Out::Alias(0)),
+                ..Cost::default()
+            });
+        }
+        let (n, dt) = (cx.in_numel[0], cx.in_dtype[0]);
+        let full = bytes(n, dt)?;
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: dt,
+            }),
+            ..Cost::default()
+        };
+        let kept = match self.kind {
+            NoiseKind::Feature { mask } => Some(bytes(mask, dt)?),
+            NoiseKind::Additive => {
+                c.fwd_temp = vec![full, full];
+                None
+            }
+            NoiseKind::Multiplicative | NoiseKind::Alpha => {
+                c.fwd_temp = vec![full];
+                Some(full)
+            }
+        };
+        if let Some(k) = kept {
+            if cx.record {
+                c.saved.push(k);
+            } else {
+                c.fwd_temp.push(k);
+            }
         }
         Ok(c)
     }

@@ -1,9 +1,14 @@
-//! `nn.Conv2d` (cuDNN).
+//! `nn.Conv1d/2d/3d` and `nn.ConvTranspose1d/2d/3d` (cuDNN), over 1–3 spatial dims.
 //!
-//! Weights: W (out×in/groups×kh×kw), b (out). Output: batch×out×oh×ow with
-//! oh = (h + 2·pad − kh) / stride + 1. Saves: the input and W (the bfloat16 copies under
-//! autocast). FLOPs as flop_counter's conv_flop_count: 2·batch·out·oh·ow·(in/groups)·kh·kw
-//! forward; backward the same again for dx (when the input requires grad) and for dW.
+//! Weights: W (out×in/groups×k…, transposed in×out/groups×k…), b (out). Output:
+//! batch×out×o… with, per spatial dim, o = (i + 2·pad − dil·(k−1) − 1) / stride + 1, or
+//! for a transposed convolution o = (i−1)·stride − 2·pad + dil·(k−1) + out_pad + 1.
+//! Saves: the input and W (the bfloat16 copies under autocast).
+//! FLOPs as flop_counter's conv_flop_count: 2·batch·(in·out/groups)·Πk·Πo forward, with
+//! Πo the output's spatial size, or the input's for a transposed convolution (it runs
+//! the forward convolution's input gradient); backward the same again for dx (when the
+//! input requires grad), and `groups` times it for dW (conv_backward_flop counts the
+//! weight gradient as a convolution over all in×out channel pairs, grouped or not).
 use super::{keep_input_for_weight_grad, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
@@ -19,51 +24,95 @@ pub const CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16: u64 = 7;
 /// Input channels from which the fp32 workspace above applies.
 pub const CONV_WORKSPACE_MIN_IN: u64 = 16;
 
+/// One spatial dimension of a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvDim {
+    pub size: u64,
+    pub kernel: u64,
+    pub stride: u64,
+    /// Zeros added on each side.
+    pub padding: u64,
+    pub dilation: u64,
+    /// Transposed convolutions only: extra rows on one side of the output.
+    pub output_padding: u64,
+}
+
+impl ConvDim {
+    /// No dilation, no output padding.
+    pub fn new(size: u64, kernel: u64, stride: u64, padding: u64) -> Self {
+        ConvDim {
+            size,
+            kernel,
+            stride,
+            padding,
+            dilation: 1,
+            output_padding: 0,
+        }
+    }
+
+    pub(crate) fn out(&self, transposed: bool) -> Result<u64> {
+        let span = self
+            .dilation
+            .checked_mul(self.kernel.saturating_sub(1))
+            .ok_or_else(crate::memory::overflow)?;
+        let bad = |msg: String| Err(crate::Error::shape("convolution or pooling window", msg));
+        if self.kernel == 0 || self.stride == 0 || self.size == 0 {
+            return bad("kernel, stride and input size must be positive".into());
+        }
+        if transposed {
+            let grown = (self.size - 1)
+                .checked_mul(self.stride)
+                .and_then(|x| x.checked_add(span + self.output_padding + 1))
+                .ok_or_else(crate::memory::overflow)?;
+            return match grown.checked_sub(2u64.saturating_mul(self.padding)) {
+                Some(o) if o > 0 => Ok(o),
+                _ => bad(format!("padding {} leaves no output", self.padding)),
+            };
+        }
+        let padded = self
+            .size
+            .checked_add(2u64.saturating_mul(self.padding))
+            .ok_or_else(crate::memory::overflow)?;
+        if padded <= span {
+            return bad(format!(
+                "kernel {} larger than padded input {padded}",
+                span + 1
+            ));
+        }
+        Ok((padded - span - 1) / self.stride + 1)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conv2d {
+pub struct Conv {
     pub batch: u64,
     pub in_channels: u64,
     pub out_channels: u64,
-    pub kernel: (u64, u64),
-    pub stride: (u64, u64),
-    pub padding: (u64, u64),
+    /// The spatial dims (1 to 3).
+    pub dims: Vec<ConvDim>,
     pub groups: u64,
     pub bias: bool,
-    pub in_hw: (u64, u64),
+    pub transposed: bool,
 }
 
-impl Conv2d {
-    pub fn out_hw(&self) -> Result<(u64, u64)> {
-        let o = |i: u64, k: u64, s: u64, p: u64| -> Result<u64> {
-            let padded = i
-                .checked_add(2u64.saturating_mul(p))
-                .ok_or_else(crate::memory::overflow)?;
-            if padded < k || s == 0 {
-                return Err(crate::Error::shape(
-                    "Conv2d",
-                    format!("kernel {k} larger than padded input {padded}"),
-                ));
-            }
-            Ok((padded - k) / s + 1)
-        };
-        Ok((
-            o(self.in_hw.0, self.kernel.0, self.stride.0, self.padding.0)?,
-            o(self.in_hw.1, self.kernel.1, self.stride.1, self.padding.1)?,
-        ))
+impl Conv {
+    /// Output spatial sizes.
+    pub fn out_size(&self) -> Result<Vec<u64>> {
+        self.dims.iter().map(|d| d.out(self.transposed)).collect()
     }
 
     pub fn out_numel(&self) -> Result<u64> {
-        let (oh, ow) = self.out_hw()?;
-        prod(&[self.batch, self.out_channels, oh, ow])
+        prod(&[self.batch, self.out_channels, prod(&self.out_size()?)?])
     }
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.mm_dtype();
         let groups = self.groups.max(1);
-        let cin_g = self.in_channels / groups;
         let dx = cx.grad(0);
+        let kernel = prod(&self.dims.iter().map(|d| d.kernel).collect::<Vec<_>>())?;
         let mut c = Cost::default();
-        let w = prod(&[self.out_channels, cin_g, self.kernel.0, self.kernel.1])?;
+        // in·out/groups·Πk either way round (transposed: in × out/groups × k…)
+        let w = prod(&[self.in_channels / groups, self.out_channels, kernel])?;
         c.params.push(Param::new(w, AmpCast::Cast { saved: dx }));
         if self.bias {
             c.params.push(Param::new(
@@ -72,8 +121,7 @@ impl Conv2d {
             ));
         }
         keep_input_for_weight_grad(&mut c, cx)?;
-        let (oh, ow) = self.out_hw()?;
-        let out = prod(&[self.batch, self.out_channels, oh, ow])?;
+        let out = self.out_numel()?;
         c.out = Some(Out::New {
             numel: out,
             dtype: dt,
@@ -86,18 +134,18 @@ impl Conv2d {
             };
             c.fwd_temp.push(ws);
         }
-        let f = prod(&[
-            2,
-            self.batch,
-            self.out_channels,
-            oh,
-            ow,
-            cin_g,
-            self.kernel.0,
-            self.kernel.1,
-        ])?;
+        let positions = if self.transposed {
+            prod(&self.dims.iter().map(|d| d.size).collect::<Vec<_>>())?
+        } else {
+            prod(&self.out_size()?)?
+        };
+        let f = prod(&[2, self.batch, w, positions])?;
         c.flops_fwd = f;
-        c.flops_bwd = crate::memory::mul(f, dx as u64 + cx.wgrad() as u64)?;
+        let dw = crate::memory::mul(f, groups)?;
+        c.flops_bwd = crate::memory::add(
+            crate::memory::mul(f, dx as u64)?,
+            crate::memory::mul(dw, cx.wgrad() as u64)?,
+        )?;
         Ok(c)
     }
 }

@@ -16,16 +16,16 @@ mod pool;
 mod recurrent;
 mod tensor;
 
-pub use activation::{Act, ActKind, Dropout};
+pub use activation::{Act, ActKind, Dropout, Noise, NoiseKind, Prelu};
 pub use attention::{Attention, AttnImpl};
-pub use conv::Conv2d;
+pub use conv::{Conv, ConvDim};
 pub use dense::Linear;
 pub use embedding::{ClsPositions, Embedding};
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
-pub use norm::{BatchNorm2d, LayerNorm, RmsNorm};
-pub use pool::{GlobalAvgPool, MaxPool2d};
-pub use recurrent::Lstm;
+pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
+pub use pool::{GlobalAvgPool, GlobalMaxPool, Pool, PoolKind};
+pub use recurrent::{Rnn, RnnKind};
 pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, SelectLast, UnusedParam, View};
 
 use super::graph::DType;
@@ -35,16 +35,22 @@ use super::{Precision, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Linear(Linear),
-    Conv2d(Conv2d),
+    Conv(Conv),
     BatchNorm2d(BatchNorm2d),
     LayerNorm(LayerNorm),
     RmsNorm(RmsNorm),
+    FusedRmsNorm(FusedRmsNorm),
+    GroupNorm(GroupNorm),
+    Normalize(Normalize),
     Act(Act),
     Dropout(Dropout),
-    MaxPool2d(MaxPool2d),
+    Noise(Noise),
+    Prelu(Prelu),
+    Pool(Pool),
     GlobalAvgPool(GlobalAvgPool),
+    GlobalMaxPool(GlobalMaxPool),
     Embedding(Embedding),
-    Lstm(Lstm),
+    Rnn(Rnn),
     Attention(Attention),
     CrossEntropy(CrossEntropy),
     SquareMean(SquareMean),
@@ -66,16 +72,22 @@ impl Op {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         match self {
             Op::Linear(o) => o.lower(cx),
-            Op::Conv2d(o) => o.lower(cx),
+            Op::Conv(o) => o.lower(cx),
             Op::BatchNorm2d(o) => o.lower(cx),
             Op::LayerNorm(o) => o.lower(cx),
             Op::RmsNorm(o) => o.lower(cx),
+            Op::FusedRmsNorm(o) => o.lower(cx),
+            Op::GroupNorm(o) => o.lower(cx),
+            Op::Normalize(o) => o.lower(cx),
             Op::Act(o) => o.lower(cx),
             Op::Dropout(o) => o.lower(cx),
-            Op::MaxPool2d(o) => o.lower(cx),
+            Op::Noise(o) => o.lower(cx),
+            Op::Prelu(o) => o.lower(cx),
+            Op::Pool(o) => o.lower(cx),
             Op::GlobalAvgPool(o) => o.lower(cx),
+            Op::GlobalMaxPool(o) => o.lower(cx),
             Op::Embedding(o) => o.lower(cx),
-            Op::Lstm(o) => o.lower(cx),
+            Op::Rnn(o) => o.lower(cx),
             Op::Attention(o) => o.lower(cx),
             Op::CrossEntropy(o) => o.lower(cx),
             Op::SquareMean(o) => o.lower(cx),
@@ -202,7 +214,7 @@ pub struct Cost {
     pub flops_bwd: u64,
 }
 
-/// What a matmul-like op (Linear, Conv2d) keeps of its input: the input, for its weight
+/// What a matmul-like op (Linear, Conv) keeps of its input: the input, for its weight
 /// gradient (a frozen weight needs none); under autocast the bf16 copy autocast makes of
 /// an fp32 activation instead (not cached: not a leaf), which lives only through the
 /// forward when no weight gradient needs it.

@@ -40,9 +40,8 @@ impl BatchNorm2d {
 
 /// `nn.LayerNorm(dim)` over `rows` rows.
 ///
-/// Weights: γ (dim, when `weight`: `elementwise_affine`), β (dim, when `bias`). Under autocast layer_norm is an fp32 op: a
-/// bf16 input is cast to fp32 first and the output is fp32. Saves the input, mean and
-/// rstd (rows fp32 each).
+/// Weights: γ (dim, when `weight`: `elementwise_affine`), β (dim, when `bias`). Saves the
+/// input, mean and rstd (rows fp32 each); see [`fused_norm`] for autocast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerNorm {
     pub rows: u64,
@@ -53,33 +52,144 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        let mut c = Cost::default();
-        if self.weight {
-            c.params.push(Param::new(self.dim, AmpCast::No));
+        fused_norm(
+            cx,
+            self.dim,
+            self.weight,
+            self.bias,
+            &[self.rows, self.rows],
+            DType::F32,
+        )
+    }
+}
+
+/// `nn.GroupNorm(groups, channels)` (`native_group_norm`).
+///
+/// Weights: γ, β (channels each, when `affine`). Saves the input, mean and rstd (batch×groups each, in
+/// the dtype the kernel computes in: fp32 under autocast, else the input's). See
+/// [`fused_norm`] for autocast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNorm {
+    pub batch: u64,
+    pub groups: u64,
+    pub channels: u64,
+    pub affine: bool,
+}
+
+impl GroupNorm {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let stats = crate::memory::mul(self.batch, self.groups)?;
+        let stat_dt = if cx.amp() { DType::F32 } else { cx.in_dtype[0] };
+        fused_norm(
+            cx,
+            self.channels,
+            self.affine,
+            self.affine,
+            &[stats, stats],
+            stat_dt,
+        )
+    }
+}
+
+/// `nn.RMSNorm(dim)` over `rows` rows: `torch.rms_norm`, which on CUDA runs the fused
+/// `_fused_rms_norm` kernel (not HF's eager formula, [`RmsNorm`]).
+///
+/// Weights: γ (dim, when `weight`). Saves the input and rstd (rows fp32); taken to run
+/// in fp32 under autocast as layer_norm does ([`fused_norm`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FusedRmsNorm {
+    pub rows: u64,
+    pub dim: u64,
+    pub weight: bool,
+}
+
+impl FusedRmsNorm {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        fused_norm(cx, self.dim, self.weight, false, &[self.rows], DType::F32)
+    }
+}
+
+/// A fused normalisation kernel: weights of `affine` elements each (γ when `weight`, β
+/// when `bias`), an output of the input's size, and `stats` statistics tensors (numel
+/// each, of `stat_dt`) saved with the input. Under autocast layer_norm and group_norm
+/// are fp32 ops: a bf16 input is cast to fp32 first (that copy is what is saved) and
+/// the output is fp32.
+fn fused_norm(
+    cx: &Ctx,
+    affine: u64,
+    weight: bool,
+    bias: bool,
+    stats: &[u64],
+    stat_dt: DType,
+) -> Result<Cost> {
+    let mut c = Cost::default();
+    if weight {
+        c.params.push(Param::new(affine, AmpCast::No));
+    }
+    if bias {
+        c.params.push(Param::new(affine, AmpCast::No));
+    }
+    let out_dt = if cx.amp() { DType::F32 } else { cx.in_dtype[0] };
+    let cast = cx.amp() && cx.in_dtype[0] != DType::F32;
+    let stats = stats
+        .iter()
+        .map(|&n| bytes(n, stat_dt))
+        .collect::<Result<Vec<_>>>()?;
+    if cx.record {
+        if cast {
+            c.saved.push(bytes(cx.in_numel[0], DType::F32)?);
+        } else {
+            c.save_inputs.push(0);
         }
-        if self.bias {
-            c.params.push(Param::new(self.dim, AmpCast::No));
+        c.saved.extend(stats);
+    } else {
+        if cast {
+            c.fwd_temp.push(bytes(cx.in_numel[0], DType::F32)?);
         }
-        let out_dt = if cx.amp() { DType::F32 } else { cx.in_dtype[0] };
-        let cast = cx.amp() && cx.in_dtype[0] != DType::F32;
-        let stat = bytes(self.rows, DType::F32)?;
+        c.fwd_temp.extend(stats);
+    }
+    c.out = Some(Out::New {
+        numel: cx.in_numel[0],
+        dtype: out_dt,
+    });
+    Ok(c)
+}
+
+/// `F.normalize(x, dim)` (Keras UnitNormalization), over `rows` rows:
+/// `x / x.norm(dim, keepdim=True).clamp_min(eps).expand_as(x)`. The norm saves x and
+/// its result (rows), the clamp its result (rows, which the division saves with x);
+/// output of the input's size. Under autocast `norm` is an fp32 op: it saves an fp32
+/// copy of a bf16 x, and the division promotes the output to fp32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalize {
+    pub rows: u64,
+}
+
+impl Normalize {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let (n, dt) = (cx.in_numel[0], cx.in_dtype[0]);
+        let wide = cx.amp() && dt != DType::F32;
+        let out_dt = if wide { DType::F32 } else { dt };
+        let stat = bytes(self.rows, out_dt)?;
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: out_dt,
+            }),
+            ..Cost::default()
+        };
         if cx.record {
-            if cast {
-                c.saved.push(bytes(cx.in_numel[0], DType::F32)?);
-            } else {
-                c.save_inputs.push(0);
+            c.save_inputs.push(0);
+            if wide {
+                c.saved.push(bytes(n, DType::F32)?);
             }
             c.saved.extend([stat, stat]);
         } else {
-            if cast {
-                c.fwd_temp.push(bytes(cx.in_numel[0], DType::F32)?);
+            if wide {
+                c.fwd_temp.push(bytes(n, DType::F32)?);
             }
             c.fwd_temp.extend([stat, stat]);
         }
-        c.out = Some(Out::New {
-            numel: cx.in_numel[0],
-            dtype: out_dt,
-        });
         Ok(c)
     }
 }

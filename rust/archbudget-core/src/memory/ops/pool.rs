@@ -1,39 +1,37 @@
 //! Pooling.
-use super::{bytes, prod, Cost, Ctx, Out};
+use super::{bytes, conv::ConvDim, prod, Cost, Ctx, Out};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
-/// `nn.MaxPool2d(kernel, stride)` (no padding). Output: batch×C×oh×ow with
-/// oh = (h − k) / s + 1. On CUDA `max_pool2d` always runs `max_pool2d_with_indices`, so
-/// an int64 index tensor of the output's size is made even in inference (and freed);
-/// in training it is saved with the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaxPool2d {
-    pub batch: u64,
-    pub channels: u64,
-    pub in_hw: (u64, u64),
-    pub kernel: u64,
-    pub stride: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// `nn.MaxPool{1,2,3}d`: on CUDA `max_pool{2,3}d` always runs the `_with_indices`
+    /// kernel (1-d pooling is the 2-d kernel on an unsqueezed view), so an int64 index
+    /// tensor of the output's size is made even in inference (and freed); in training it
+    /// is saved with the input.
+    Max,
+    /// `nn.AvgPool{1,2,3}d`: autograd saves the input (avg_pool_backward takes `self`).
+    Avg,
 }
 
-impl MaxPool2d {
-    pub fn out_hw(&self) -> Result<(u64, u64)> {
-        let o = |i: u64| -> Result<u64> {
-            if i < self.kernel || self.stride == 0 {
-                return Err(crate::Error::shape(
-                    "MaxPool2d",
-                    format!("pool size {} larger than input {i}", self.kernel),
-                ));
-            }
-            Ok((i - self.kernel) / self.stride + 1)
-        };
-        Ok((o(self.in_hw.0)?, o(self.in_hw.1)?))
+/// Windowed pooling over 1–3 spatial dims (`dims`: kernel, stride, padding per dim; no
+/// dilation). Output: batch×C×o… with o = (i + 2·pad − k) / stride + 1, the input's
+/// dtype. No FLOPs counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub kind: PoolKind,
+    pub batch: u64,
+    pub channels: u64,
+    pub dims: Vec<ConvDim>,
+}
+
+impl Pool {
+    pub fn out_size(&self) -> Result<Vec<u64>> {
+        self.dims.iter().map(|d| d.out(false)).collect()
     }
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        let (oh, ow) = self.out_hw()?;
-        let n = prod(&[self.batch, self.channels, oh, ow])?;
-        let idx = bytes(n, DType::I64)?;
+        let n = prod(&[self.batch, self.channels, prod(&self.out_size()?)?])?;
         let mut c = Cost {
             out: Some(Out::New {
                 numel: n,
@@ -43,16 +41,21 @@ impl MaxPool2d {
         };
         if cx.record {
             c.save_inputs.push(0);
-            c.saved.push(idx);
-        } else {
-            c.fwd_temp.push(idx);
+        }
+        if self.kind == PoolKind::Max {
+            let idx = bytes(n, DType::I64)?;
+            if cx.record {
+                c.saved.push(idx);
+            } else {
+                c.fwd_temp.push(idx);
+            }
         }
         Ok(c)
     }
 }
 
-/// `nn.AdaptiveAvgPool2d(1)`: ATen computes it as `x.mean((-1, -2), keepdim=True)`,
-/// whose backward keeps only the shape. Output: batch×C.
+/// `nn.AdaptiveAvgPool{1,2,3}d(1)`: ATen computes it as `x.mean(spatial dims,
+/// keepdim=True)`, whose backward keeps only the shape. Output: batch×C.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalAvgPool {
     pub batch: u64,
@@ -69,5 +72,34 @@ impl GlobalAvgPool {
             }),
             ..Cost::default()
         })
+    }
+}
+
+/// `nn.AdaptiveMaxPool{1,2,3}d(1)`: returns batch×C maxima and their int64 indices;
+/// autograd saves the input and the indices (made and freed in inference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalMaxPool {
+    pub batch: u64,
+    pub channels: u64,
+}
+
+impl GlobalMaxPool {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let n = crate::memory::mul(self.batch, self.channels)?;
+        let idx = bytes(n, DType::I64)?;
+        let mut c = Cost {
+            out: Some(Out::New {
+                numel: n,
+                dtype: cx.in_dtype[0],
+            }),
+            ..Cost::default()
+        };
+        if cx.record {
+            c.save_inputs.push(0);
+            c.saved.push(idx);
+        } else {
+            c.fwd_temp.push(idx);
+        }
+        Ok(c)
     }
 }

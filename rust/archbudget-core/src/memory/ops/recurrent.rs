@@ -1,96 +1,147 @@
-//! `nn.LSTM(input, hidden, num_layers, batch_first=True)` on cuDNN.
+//! `nn.LSTM` / `nn.GRU` / `nn.RNN(input, hidden, num_layers, batch_first=True,
+//! bidirectional)` on cuDNN, G gate blocks per cell: 4 (LSTM), 3 (GRU), 1 (tanh RNN).
 //!
-//! Weights per layer: W_ih (4H×in), W_hh (4H×H), b_ih (4H), b_hh (4H) — two bias vectors,
-//! as PyTorch declares them. Built on the GPU the module flattens them into cuDNN's one
-//! weight buffer, so no copy is made per call. Output: batch×seq×H (plus h_n, c_n:
-//! layers×batch×H each, dropped by the caller).
+//! Weights per layer and direction: W_ih (G·H×in), W_hh (G·H×H), b_ih (G·H), b_hh (G·H)
+//! — two bias vectors, as PyTorch declares them; `in` is the input size for the first
+//! layer, D·H above it (D = 2 directions when bidirectional). Built on the GPU the module
+//! flattens them into cuDNN's one weight buffer, so no copy is made per call. Output:
+//! batch×seq×D·H (plus h_n, and c_n for an LSTM: layers·D×batch×H each, dropped by the
+//! caller).
 //! `_cudnn_rnn` first makes the batch-first input contiguous in seq-first order (a
 //! copy); in training it returns cuDNN's reserve space, which backward keeps with the
 //! input, the output and the weights; backward makes a contiguous seq-first copy of the
 //! output gradient, dx, and one flat zero-filled weight gradient.
 //! Autocast does not lower cuDNN RNNs to bf16 here (the measured amp and fp32 peaks
-//! agree), so the LSTM runs in its input's dtype.
-//! FLOPs (the matmuls of the gates): 2·B·S·4H·(in + H) per layer forward, twice that
-//! backward (dx and dW); torch's counter sees them only when the RNN is decomposed.
+//! agree), so the RNN runs in its input's dtype.
+//! FLOPs (the matmuls of the gates): 2·B·S·G·H·(in + H) per layer and direction forward,
+//! twice that backward (dx and dW; no dx into the first layer when its input needs no
+//! gradient). cuDNN also computes the initial state's gradient, which autograd on a
+//! decomposed RNN skips (h_0 is zeros), so torch's counter on the CPU kernels of GRU and
+//! RNN sees 2·B·G·H·H less per layer and direction backward; it sees the fused LSTM
+//! kernels not at all.
 use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::Result;
 
-/// Calibrated: cuDNN's reserve-space size is opaque (cudnnGetRNNTempSpaceSizes).
-/// Fitted per token, per layer, in multiples of H elements of the compute dtype.
-pub const LSTM_RESERVE_H: u64 = 6;
+/// Calibrated on LSTMs: cuDNN's reserve-space size is opaque
+/// (cudnnGetRNNTempSpaceSizes). Per token, layer and direction, in multiples of H
+/// elements of the compute dtype, beyond the G·H gate activations: an LSTM's 6·H fit is
+/// its 4 gates plus c and h; GRU and RNN are assumed to keep their gates plus the same.
+pub const RNN_RESERVE_EXTRA_H: u64 = 2;
 /// Calibrated: cuDNN's forward-training workspace, per token per layer, multiples of H.
-pub const LSTM_FWD_WORKSPACE_H: u64 = 0;
+pub const RNN_FWD_WORKSPACE_H: u64 = 0;
 /// Calibrated: cuDNN's backward workspace, per token (all layers), multiples of H.
-pub const LSTM_BWD_WORKSPACE_H: u64 = 6;
+pub const RNN_BWD_WORKSPACE_H: u64 = 6;
 /// Calibrated: inference workspace per token (all layers), multiples of H. The measured
 /// inference peaks do not scale cleanly with tokens or layers (the inference path is
 /// not the fused training kernel: torch's counter sees its per-step matmuls), so this is
-/// a rough fit of the dev cases.
-pub const LSTM_INFER_WORKSPACE_H: u64 = 6;
+/// a rough fit of the LSTM dev cases.
+pub const RNN_INFER_WORKSPACE_H: u64 = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RnnKind {
+    Lstm,
+    Gru,
+    /// `nn.RNN(nonlinearity='tanh')` (Keras SimpleRNN).
+    Tanh,
+}
+
+impl RnnKind {
+    pub fn gates(self) -> u64 {
+        match self {
+            RnnKind::Lstm => 4,
+            RnnKind::Gru => 3,
+            RnnKind::Tanh => 1,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lstm {
+pub struct Rnn {
+    pub kind: RnnKind,
     pub batch: u64,
     pub seq: u64,
     pub input_size: u64,
     pub hidden: u64,
     pub layers: u64,
+    pub bidirectional: bool,
 }
 
-impl Lstm {
+impl Rnn {
+    fn directions(&self) -> u64 {
+        1 + self.bidirectional as u64
+    }
+
+    /// Input size of layer `l`.
+    fn layer_input(&self, l: u64) -> Result<u64> {
+        if l == 0 {
+            Ok(self.input_size)
+        } else {
+            crate::memory::mul(self.directions(), self.hidden)
+        }
+    }
+
+    /// Parameter sizes, layer by layer, direction by direction.
     pub fn params(&self) -> Result<Vec<u64>> {
-        let g = crate::memory::mul(4, self.hidden)?;
+        let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
         let mut v = Vec::new();
         for l in 0..self.layers {
-            let inp = if l == 0 { self.input_size } else { self.hidden };
-            v.push(crate::memory::mul(g, inp)?);
-            v.push(crate::memory::mul(g, self.hidden)?);
-            v.push(g);
-            v.push(g);
+            for _ in 0..self.directions() {
+                v.push(crate::memory::mul(g, self.layer_input(l)?)?);
+                v.push(crate::memory::mul(g, self.hidden)?);
+                v.push(g);
+                v.push(g);
+            }
         }
         Ok(v)
     }
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.in_dtype[0];
+        let dirs = self.directions();
         let tokens = crate::memory::mul(self.batch, self.seq)?;
+        // per-direction outputs (one H per token), all directions, all layers
         let th = crate::memory::mul(tokens, self.hidden)?;
-        let thl = crate::memory::mul(th, self.layers)?;
+        let thd = crate::memory::mul(th, dirs)?;
+        let thl = prod(&[th, dirs, self.layers])?;
         let mut c = Cost::default();
         for n in self.params()? {
             c.params.push(Param::new(n, AmpCast::No));
         }
         c.out = Some(Out::New {
-            numel: th,
+            numel: thd,
             dtype: dt,
         });
         let x_copy = bytes(cx.in_numel[0], dt)?;
-        let hc = bytes(prod(&[self.layers, self.batch, self.hidden])?, dt)?;
-        c.fwd_temp = vec![x_copy, hc, hc];
-        let g = crate::memory::mul(4, self.hidden)?;
+        let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, dt)?;
+        c.fwd_temp = vec![x_copy, state];
+        if self.kind == RnnKind::Lstm {
+            c.fwd_temp.push(state); // c_n
+        }
+        let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
         let mut f = 0u64;
         for l in 0..self.layers {
-            let inp = if l == 0 { self.input_size } else { self.hidden };
-            let per = prod(&[2, tokens, g, crate::memory::add(inp, self.hidden)?])?;
+            let inp = crate::memory::add(self.layer_input(l)?, self.hidden)?;
+            let per = prod(&[2, tokens, g, inp, dirs])?;
             f = crate::memory::add(f, per)?;
         }
         c.flops_fwd = f;
         if !cx.record {
             c.fwd_temp
-                .push(bytes(crate::memory::mul(th, LSTM_INFER_WORKSPACE_H)?, dt)?);
+                .push(bytes(crate::memory::mul(thd, RNN_INFER_WORKSPACE_H)?, dt)?);
         }
         if cx.record {
             c.save_inputs.push(0);
             c.save_output = true;
+            let reserve_h = crate::memory::add(self.kind.gates(), RNN_RESERVE_EXTRA_H)?;
             c.saved
-                .push(bytes(crate::memory::mul(thl, LSTM_RESERVE_H)?, dt)?);
+                .push(bytes(crate::memory::mul(thl, reserve_h)?, dt)?);
             c.fwd_temp
-                .push(bytes(crate::memory::mul(thl, LSTM_FWD_WORKSPACE_H)?, dt)?);
+                .push(bytes(crate::memory::mul(thl, RNN_FWD_WORKSPACE_H)?, dt)?);
             c.bwd_temp = vec![
-                bytes(th, dt)?,
-                bytes(crate::memory::mul(th, LSTM_BWD_WORKSPACE_H)?, dt)?,
+                bytes(thd, dt)?,
+                bytes(crate::memory::mul(thd, RNN_BWD_WORKSPACE_H)?, dt)?,
             ];
-            let first_dx = prod(&[2, tokens, g, self.input_size])?;
+            let first_dx = prod(&[2, tokens, g, self.input_size, dirs])?;
             // dx through every layer, and dW unless frozen
             c.flops_bwd = crate::memory::mul(f, 1 + cx.wgrad() as u64)?;
             if !cx.grad(0) {

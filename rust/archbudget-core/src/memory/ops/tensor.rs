@@ -18,7 +18,9 @@ impl View {
 
 /// `.contiguous()` of a non-contiguous view, or `torch.cat` onto an empty tensor (HF's
 /// `DynamicCache.update`): a new tensor of the input's size (or of `numel` elements when
-/// it copies a part, such as k and v out of a fused qkv); saves nothing.
+/// it copies a part, such as k and v out of a fused qkv); saves nothing. Also every op
+/// whose output is a rearranged copy and whose backward needs only shapes: `torch.cat`,
+/// `F.pad`, `F.interpolate` (nearest, linear), `repeat`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Copy {
     pub numel: Option<u64>,
@@ -61,8 +63,8 @@ impl Cast {
     }
 }
 
-/// `a + b` (residual): output of the larger operand's size in the promoted dtype
-/// (fp32 + bf16 → fp32); saves nothing.
+/// `a + b` (residual), `a - b`, and with one input `x / c` (a scalar): output of the
+/// larger operand's size in the promoted dtype (fp32 + bf16 → fp32); saves nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Add;
 
@@ -78,8 +80,8 @@ impl Add {
     }
 }
 
-/// `a * b` (gated MLP, scaling): saves both operands (each one's gradient needs the
-/// other).
+/// `a * b` (gated MLP, scaling), `torch.maximum` / `torch.minimum`: saves both operands
+/// (each one's gradient needs the other).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mul;
 
@@ -97,8 +99,9 @@ impl Mul {
     }
 }
 
-/// `h[:, -1]` (last time step) and similar `select`/`slice` views whose backward
-/// allocates a zero gradient of the whole input (`select_backward`).
+/// `h[:, -1]` (last time step) and similar `select`/`slice` views (cropping) whose
+/// backward allocates a zero gradient of the whole input (`select_backward`,
+/// `slice_backward`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectLast {
     pub out_numel: u64,
