@@ -3,7 +3,8 @@ oracle's gpt2/llama/bert cases, measured with torch.utils.flop_counter.FlopCount
 on CPU (FLOPs do not depend on the device) under the protocol of
 ../shared/oracle/gpu_memory.py: `model.train()`, fp32, the loss `model(input_ids,
 labels=input_ids).loss` for LM heads, `last_hidden_state.float().pow(2).mean()` for base
-models (vit: on `pixel_values`); `flops_fwd` counts forward + loss, `flops_fwd_bwd` adds
+models (vit: on `pixel_values`; t5's `T5Model` also takes `decoder_input_ids=input_ids`;
+its LM head, `seq2seq`, is `T5ForConditionalGeneration` with `labels=input_ids`); `flops_fwd` counts forward + loss, `flops_fwd_bwd` adds
 `loss.backward()`.
 
 MoE models run their experts through `grouped_mm`, which the counter has no rule for:
@@ -15,6 +16,11 @@ The configs keep as many kv heads as query heads (falcon's new architecture copi
 out to all heads): with grouped kv heads in fp32, SDPA
 on CUDA takes its math path (4 bmm-units backward, what `memory` models) where the CPU
 kernel counts 5.
+
+t5 adds its relative position bias to the scores: SDPA takes it as a float `attn_mask`
+that requires grad, which on CUDA runs the memory-efficient kernel (5 bmm-units
+backward, what `memory` models for SDPA) and on CPU the math path (4, as eager): its
+cases are measured and checked with `attn = "eager"` (the CPU counts of both are equal).
 
 Writes hf_flops.json next to this file; the Rust tests read only the JSON. Run with a
 Python that has torch and transformers (5.17 made the committed file); without them it
@@ -92,13 +98,23 @@ CASES = [
                          "patch_size": [8, 4], "num_channels": 1, "pooler_output_size": 24,
                          "qkv_bias": False},
      "base"),
+    ("t5-relu", {"model_type": "t5", "decoder_start_token_id": 0, "pad_token_id": 0, "vocab_size": 128, "d_model": 64, "d_kv": 16, "d_ff": 96,
+                 "num_layers": 2, "num_heads": 4},
+     "seq2seq", "eager"),
+    ("t5-gated-untied", {"model_type": "t5", "decoder_start_token_id": 0, "pad_token_id": 0, "vocab_size": 96, "d_model": 48, "d_kv": 8, "d_ff": 80,
+                         "num_layers": 2, "num_decoder_layers": 1, "num_heads": 3,
+                         "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
+     "seq2seq", "eager"),
+    ("t5-base", {"model_type": "t5", "decoder_start_token_id": 0, "pad_token_id": 0, "vocab_size": 128, "d_model": 64, "d_kv": 16, "d_ff": 96,
+                 "num_layers": 1, "num_decoder_layers": 2, "num_heads": 4},
+     "base", "eager"),
 ]
 
 
-def build(config, head, experts=None):
+def build(config, head, attn="sdpa", experts=None):
     kw = dict(config)
     cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
-    cfg._attn_implementation = "sdpa"
+    cfg._attn_implementation = attn
     if experts:
         cfg._experts_implementation = experts
     cls = {"causal_lm": AutoModelForCausalLM, "base": AutoModel, "seq2seq": AutoModelForSeq2SeqLM}[head]
@@ -114,7 +130,9 @@ def loss_of(model, cfg, head):
         return model(pixel_values=x).last_hidden_state.float().pow(2).mean()
     ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
     if head == "base":
-        return model(input_ids=ids).last_hidden_state.float().pow(2).mean()
+        # an encoder-decoder's bare model needs decoder inputs: the same ids
+        extra = {"decoder_input_ids": ids} if cfg.is_encoder_decoder else {}
+        return model(input_ids=ids, **extra).last_hidden_state.float().pow(2).mean()
     return model(input_ids=ids, labels=ids).loss
 
 
@@ -132,12 +150,14 @@ def flops(model, cfg, head):
 def main():
     torch.manual_seed(0)
     rows = []
-    for name, config, head in CASES:
-        model, cfg = build(config, head)
-        row = {"name": name, "config": config, "head": head, "batch": BATCH, "seq": SEQ}
+    for name, config, head, *attn in CASES:
+        attn = attn[0] if attn else "sdpa"
+        model, cfg = build(config, head, attn)
+        row = {"name": name, "config": config, "head": head, "attn": attn, "batch": BATCH,
+               "seq": SEQ}
         if getattr(cfg, "num_experts_per_tok", None):
             row["counter_grouped_mm_fwd"], row["counter_grouped_mm_fwd_bwd"] = flops(model, cfg, head)
-            model, cfg = build(config, head, experts="eager")
+            model, cfg = build(config, head, attn, experts="eager")
         row["params"] = sum(p.numel() for p in model.parameters())
         row["flops_fwd"], row["flops_fwd_bwd"] = flops(model, cfg, head)
         rows.append(row)

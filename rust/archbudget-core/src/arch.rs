@@ -175,6 +175,10 @@ pub struct TransformerArch {
     pub mlm_head: Option<MlmHead>,
     /// Image geometry for vision transformers; `None` for text models.
     pub vision: Option<Vision>,
+    /// t5's `T5ForConditionalGeneration` multiplies the decoder output by
+    /// `d_model**-0.5` before the LM head: `scale_decoder_outputs`, true unless the config
+    /// sets `tie_word_embeddings` to false (T5 v1.1); false for every other type.
+    pub scale_decoder_outputs: bool,
 }
 
 /// What a BERT-style LM head adds to the vocabulary projection.

@@ -221,6 +221,7 @@ impl LstmNet {
                 tokens,
                 vocab: self.vocab,
                 dim: self.embed,
+                tied: false,
             }),
             &[x],
         );

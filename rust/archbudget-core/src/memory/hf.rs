@@ -60,6 +60,16 @@ impl Dropouts {
             // The rotary path passes `dropout_p=0.0` to SDPA and its eager path drops
             // nothing; `hidden_dropout` (default 0) is not charged.
             "falcon" => Dropouts::default(),
+            // one `dropout_rate` everywhere (embeddings, attention probabilities, each
+            // sub-layer's output, the feed-forward's inner activation, after each stack)
+            "t5" => {
+                let p = f("dropout_rate", 0.1);
+                Dropouts {
+                    embed: p,
+                    attn: p,
+                    resid: p,
+                }
+            }
             "opt" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),
@@ -87,10 +97,13 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "batch and seq must be positive",
         ));
     }
-    if a.kind == ArchKind::EncoderDecoder || a.cross_attention {
+    if a.kind == ArchKind::EncoderDecoder {
+        return super::t5::graph(a, drop, run);
+    }
+    if a.cross_attention {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
-            "the memory model does not lower this structure yet (it lowers decoder-only and encoder-only text transformers with dense MLPs and sequential blocks)",
+            "the memory model does not lower this structure yet (cross-attention outside t5)",
         ));
     }
     let rows = mul(b, s)?;
@@ -114,7 +127,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     };
     let ln = |rows: u64| -> Op {
         match a.norm {
-            NormKind::RmsNorm => Op::RmsNorm(RmsNorm { rows, dim: hsz }),
+            NormKind::RmsNorm => Op::RmsNorm(RmsNorm {
+                rows,
+                dim: hsz,
+                keeps_input: false,
+            }),
             NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm {
                 rows,
                 dim: hsz,
@@ -181,6 +198,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     tokens: rows,
                     vocab: a.vocab_size,
                     dim: a.embed_dim,
+                    tied: false,
                 }),
                 &[ids],
             );
@@ -199,6 +217,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                         tokens: rows,
                         vocab: a.type_vocab_size,
                         dim: hsz,
+                        tied: false,
                     }),
                     &[tt],
                 );
@@ -221,6 +240,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             tokens: s,
                             vocab: prow,
                             dim: hsz,
+                            tied: false,
                         }),
                         &[pid],
                     );
@@ -303,6 +323,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             eager_mask: mask.is_some(),
             softmax_fp32: a.norm == NormKind::RmsNorm,
             fused_qkv: a.fused_qkv,
+            score_bias: false,
         };
         // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
         // the attention's (`ln_attn`)
@@ -522,13 +543,13 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
 }
 
 /// A dense MLP: `down(act(gate(x)) * up(x))` when gated, else `down(act(up(x)))`.
-struct Mlp {
-    rows: u64,
-    hidden: u64,
-    inter: u64,
-    gated: bool,
-    bias: bool,
-    act: ActKind,
+pub(super) struct Mlp {
+    pub rows: u64,
+    pub hidden: u64,
+    pub inter: u64,
+    pub gated: bool,
+    pub bias: bool,
+    pub act: ActKind,
 }
 
 impl Mlp {
@@ -543,6 +564,12 @@ impl Mlp {
     }
 
     fn push(&self, g: &mut Graph, x: ValueId) -> ValueId {
+        self.push_with(g, x, &[])
+    }
+
+    /// The MLP with `before_down` applied in order to the inner activation before the
+    /// down projection (t5's inner dropout and its cast to `wo`'s dtype).
+    pub(super) fn push_with(&self, g: &mut Graph, x: ValueId, before_down: &[Op]) -> ValueId {
         let (h, i) = (self.hidden, self.inter);
         let act = Op::Act(Act { kind: self.act });
         let inner = if self.gated {
@@ -554,6 +581,9 @@ impl Mlp {
             let f = g.push(self.lin(h, i), &[x]);
             g.push(act, &[f])
         };
+        let inner = before_down
+            .iter()
+            .fold(inner, |v, op| g.push(op.clone(), &[v]));
         g.push(self.lin(i, h), &[inner])
     }
 }

@@ -737,6 +737,7 @@ impl<'m> Lowering<'m> {
                     tokens: s.numel(in_shape)?,
                     vocab: s.cfg.get("input_dim").and_then(Value::as_u64).unwrap_or(0),
                     dim: s.last(s.out)?,
+                    tied: false,
                 }),
                 inputs,
             ),
@@ -797,6 +798,7 @@ impl<'m> Lowering<'m> {
                         eager_mask: false,
                         softmax_fp32: false,
                         fused_qkv: false,
+                        score_bias: false,
                     }),
                     &[inputs[0], key, inputs[1]],
                 )
@@ -1059,6 +1061,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
             eager_mask: false,
             softmax_fp32: false,
             fused_qkv: false,
+            score_bias: false,
         }),
         &[q, k, v],
     );

@@ -8,7 +8,7 @@
 //! `gpu_memory.py` (SPEC.md, `memory`).
 //!
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
-//! encoder stacks).
+//! encoder stacks), `t5` (transformers' encoder-decoder).
 pub mod alloc;
 mod allocator;
 pub mod families;
@@ -18,6 +18,7 @@ pub mod keras;
 pub mod ops;
 pub mod reduce;
 mod sim;
+mod t5;
 
 pub use crate::error::Result;
 pub use graph::{DType, Graph, Input, InputKind, Node, ValueId};

@@ -100,6 +100,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             untied_bias: !distil && !tie,
         }),
         vision: None,
+        scale_decoder_outputs: false,
     })
 }
 

@@ -66,6 +66,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         pooler: None,
         mlm_head: None,
         vision: None,
+        scale_decoder_outputs: false,
     })
 }
 

@@ -71,6 +71,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         pooler: None,
         mlm_head: None,
         vision: None,
+        // `kwargs.pop("tie_word_embeddings", None) is not False`
+        scale_decoder_outputs: cfg.is_null("tie_word_embeddings")
+            || cfg.flag("tie_word_embeddings", true)?,
     })
 }
 

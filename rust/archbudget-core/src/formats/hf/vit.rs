@@ -80,6 +80,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             num_channels: cfg.dim("num_channels", 3)?,
             num_patches,
         }),
+        scale_decoder_outputs: false,
     })
 }
 

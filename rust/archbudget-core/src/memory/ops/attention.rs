@@ -18,6 +18,16 @@
 //! model's float causal mask, promoting bf16 scores to fp32 under autocast), softmax in
 //! fp32 (saved), its cast back to the value dtype, dropout (output + bool mask), `@ v`,
 //! and the transpose's contiguous copy.
+//!
+//! `score_bias` (T5's relative position bias, transformers 5.17 `modeling_t5.py` and
+//! `integrations/sdpa_attention.py`): a float bias (1×heads×Sq×Sk, input 3, after q, k,
+//! v) added to the scores. SDPA gets it as `attn_mask`, which rules FlashAttention out:
+//! both dtypes run the memory-efficient kernel, which keeps the bias (its bf16 copy
+//! under autocast) with q, k, v, and whose backward writes the bias gradient at the
+//! batch-expanded shape (B×H×Sq×Sk, the key length padded to 16) before summing it;
+//! the FLOPs are the kernel's (5 bmm-units backward). Eager adds it to the scaled
+//! scores like the mask (promoting to its dtype) and reduces the gradient over the batch
+//! (H×Sq×Sk) in backward; no FLOPs either way.
 use super::{bytes, prod, Cost, Ctx, Out};
 use crate::memory::graph::DType;
 use crate::memory::Result;
@@ -48,6 +58,8 @@ pub struct Attention {
     /// the single input: it is what autograd keeps, and backward assembles dq, dk, dv
     /// into one gradient of its size (SplitBackward).
     pub fused_qkv: bool,
+    /// A float bias added to the scores is input 3 (T5's relative position bias).
+    pub score_bias: bool,
 }
 
 impl Attention {
@@ -71,11 +83,23 @@ impl Attention {
             cx.in_dtype[0]
         };
         let (unit_fwd, unit) = self.flops()?;
+        // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
+        // not take GQA, so SDPA falls back to its math path — explicit scores and softmax,
+        // k/v repeated to all heads, as eager (the counter then sees 4 bmm-units backward).
+        let math = cx.attn == AttnImpl::Sdpa && dt == DType::F32 && self.kv_heads < self.heads;
+        let imp = if math { AttnImpl::Eager } else { cx.attn };
+        // the kernel's tensor inputs: SDPA also takes the score bias (as `attn_mask`)
         let n_in = if self.fused_qkv {
             1
+        } else if self.score_bias && imp == AttnImpl::Sdpa {
+            4.min(cx.in_dtype.len())
         } else {
             3.min(cx.in_dtype.len())
         };
+        let bias_dt = (self.score_bias)
+            .then(|| cx.in_dtype.get(3).copied())
+            .flatten();
+        let bias_grad = self.score_bias && cx.grad(3);
         let mut saved_in = Vec::new();
         let mut casts = Vec::new();
         for i in 0..n_in {
@@ -95,11 +119,6 @@ impl Attention {
         };
         c.flops_fwd = unit_fwd;
         let drop = cx.train_mode && self.dropout > 0.0;
-        // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
-        // not take GQA, so SDPA falls back to its math path — explicit scores and softmax,
-        // k/v repeated to all heads, as eager (the counter then sees 4 bmm-units backward).
-        let math = cx.attn == AttnImpl::Sdpa && dt == DType::F32 && self.kv_heads < self.heads;
-        let imp = if math { AttnImpl::Eager } else { cx.attn };
         let eager_mask = self.eager_mask && !math;
         match imp {
             AttnImpl::Sdpa => {
@@ -117,7 +136,16 @@ impl Attention {
                         c.bwd_temp.extend([q, q, q]);
                     }
                     c.flops_bwd = crate::memory::mul(unit, 5)?;
-                    let flash = dt == DType::BF16 && self.head_dim <= 256;
+                    let flash = dt == DType::BF16 && self.head_dim <= 256 && !self.score_bias;
+                    if bias_grad {
+                        let g = prod(&[
+                            self.batch,
+                            self.heads,
+                            self.q_len,
+                            round_up(self.kv_len, 16),
+                        ])?;
+                        c.bwd_temp.push(bytes(g, dt)?);
+                    }
                     if flash {
                         let dq_acc = prod(&[
                             self.batch,
@@ -153,8 +181,10 @@ impl Attention {
                 } else {
                     0
                 };
-                // scores dtype after the mask add (mask in the model's param dtype)
-                let mask_dt = cx.param_dtype();
+                // scores dtype after the mask add (mask in the model's param dtype) or the
+                // bias add (the bias's dtype)
+                let mask_dt = bias_dt.unwrap_or(cx.param_dtype());
+                let eager_mask = eager_mask || self.score_bias;
                 let masked_dt = if eager_mask && (mask_dt == DType::F32 || dt == DType::F32) {
                     DType::F32
                 } else {
@@ -200,6 +230,10 @@ impl Attention {
                     // backward: dP, dropout's and the cast's gradients, softmax's fp32
                     // gradient, the scaling's gradient
                     c.bwd_temp = vec![s2, bytes(s2n, sm_dt)?, bytes(s2n, sm_dt)?, attn_out];
+                    if let (true, Some(bdt)) = (bias_grad, bias_dt) {
+                        c.bwd_temp
+                            .push(bytes(prod(&[self.heads, self.q_len, self.kv_len])?, bdt)?);
+                    }
                 } else {
                     c.fwd_temp.extend(casts.iter().copied());
                     if kv_rep > 0 {

@@ -4,7 +4,9 @@
 //! leaves embedding alone). Saves the ids (the caller's tensor). Backward
 //! (`embedding_dense_backward_cuda`) sorts the ids (a few int64 vectors of `tokens`),
 //! accumulates per-segment partial sums in the accumulation type (fp32,
-//! tokens×dim) and writes a dense vocab×dim gradient. No FLOPs.
+//! tokens×dim) and writes a dense vocab×dim gradient. No FLOPs. A `tied` table is
+//! another op's parameter (t5's decoder reads the encoder's `shared` embedding): not
+//! counted again, its gradient added into the same `.grad`.
 use super::{bytes, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
@@ -14,15 +16,15 @@ pub struct Embedding {
     pub tokens: u64,
     pub vocab: u64,
     pub dim: u64,
+    pub tied: bool,
 }
 
 impl Embedding {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let mut c = Cost::default();
-        c.params.push(Param::new(
-            crate::memory::mul(self.vocab, self.dim)?,
-            AmpCast::No,
-        ));
+        let mut w = Param::new(crate::memory::mul(self.vocab, self.dim)?, AmpCast::No);
+        w.shared = self.tied;
+        c.params.push(w);
         let out = crate::memory::mul(self.tokens, self.dim)?;
         c.out = Some(Out::New {
             numel: out,

@@ -203,10 +203,17 @@ impl Normalize {
 /// (rows, saved), the normalised fp32 product (saved by nothing but its cast), its bf16
 /// cast (saved by the weight multiply) and the output. With an fp32 input `.to` is a
 /// no-op, so the input itself is saved.
+///
+/// `keeps_input`: HF `T5LayerNorm` (transformers 5.17 `modeling_t5.py`) computes the
+/// variance on the fp32 copy but multiplies the input itself by the rsqrt
+/// (`hidden_states * torch.rsqrt(variance + eps)`): with a bf16 input autograd keeps
+/// that input too, and the fp32 copy only for pow. Same outputs, FLOPs (none) and
+/// weights otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RmsNorm {
     pub rows: u64,
     pub dim: u64,
+    pub keeps_input: bool,
 }
 
 impl RmsNorm {
@@ -229,7 +236,8 @@ impl RmsNorm {
             // x.to(f32): a copy when x is bf16, else x itself (saved either way)
             if h_cast_needed {
                 c.saved.push(f32);
-            } else {
+            }
+            if !h_cast_needed || self.keeps_input {
                 c.save_inputs.push(0);
             }
             c.saved.push(stat); // rsqrt(var + eps), saved by the multiply
