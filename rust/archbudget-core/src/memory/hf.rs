@@ -12,6 +12,9 @@
 //!   float causal mask batch×1×S×S once per forward and `repeat_kv` copies;
 //! - the causal-LM loss upcasts the logits to fp32 (`logits.float()`), pads and shifts
 //!   the labels (two int64 copies) and runs cross-entropy on batch·seq rows;
+//! - falcon with `alibi` runs the rotary module anyway (cos/sin unused) and adds one
+//!   batch×heads×S×S float mask holding the scaled ALiBi biases to every layer's scores
+//!   ([`Attention::score_bias`]; SDPA without FlashAttention), with `attention_dropout`;
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
@@ -58,8 +61,15 @@ impl Dropouts {
                 resid: f("hidden_dropout", 0.0),
             },
             // The rotary path passes `dropout_p=0.0` to SDPA and its eager path drops
-            // nothing; `hidden_dropout` (default 0) is not charged.
-            "falcon" => Dropouts::default(),
+            // nothing; with ALiBi both apply `attention_dropout` (default 0).
+            // `hidden_dropout` (default 0) is not charged.
+            "falcon" => Dropouts {
+                attn: match cfg.get("alibi").and_then(|v| v.as_bool()) {
+                    Some(true) => f("attention_dropout", 0.0),
+                    _ => 0.0,
+                },
+                ..Dropouts::default()
+            },
             // one `dropout_rate` everywhere (embeddings, attention probabilities, each
             // sub-layer's output, the feed-forward's inner activation, after each stack)
             "t5" => {
@@ -158,127 +168,132 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
 
     // ---- embeddings
     let mut cos_sin = None;
-    let (ids, mut h) = match a.vision {
-        Some(v) => {
-            let pixels = g.input(
-                prod(&[b, v.num_channels, v.image_size.0, v.image_size.1])?,
-                InputKind::Float,
-            );
-            let patches = g.push(
-                Op::Conv(Conv {
-                    batch: b,
-                    in_channels: v.num_channels,
-                    out_channels: hsz,
-                    dims: vec![
-                        ConvDim::new(v.image_size.0, v.patch_size.0, v.patch_size.0, 0),
-                        ConvDim::new(v.image_size.1, v.patch_size.1, v.patch_size.1, 0),
-                    ],
-                    groups: 1,
-                    bias: true,
-                    transposed: false,
-                }),
-                &[pixels],
-            );
-            // `.flatten(2).transpose(1, 2)`: a view
-            let tokens = g.push(Op::View(View), &[patches]);
-            let h = g.push(
-                Op::ClsPositions(ClsPositions {
-                    batch: b,
-                    patches: v.num_patches,
-                    dim: hsz,
-                }),
-                &[tokens],
-            );
-            (pixels, h)
-        }
-        None => {
-            let ids = g.input(rows, InputKind::Index);
-            let mut h = g.push(
-                Op::Embedding(Embedding {
-                    tokens: rows,
-                    vocab: a.vocab_size,
-                    dim: a.embed_dim,
-                    tied: false,
-                }),
-                &[ids],
-            );
-            if a.type_vocab_size > 0 {
-                // token_type_ids default to a zero buffer, expanded over the batch
-                let tt = g.push(
-                    Op::Fill(Fill {
-                        numel: rows,
-                        dtype: Some(DType::I64),
-                        buffer: Some((a.max_positions, DType::I64)),
-                    }),
-                    &[],
+    let (ids, mut h) =
+        match a.vision {
+            Some(v) => {
+                let pixels = g.input(
+                    prod(&[b, v.num_channels, v.image_size.0, v.image_size.1])?,
+                    InputKind::Float,
                 );
-                let t = g.push(
+                let patches = g.push(
+                    Op::Conv(Conv {
+                        batch: b,
+                        in_channels: v.num_channels,
+                        out_channels: hsz,
+                        dims: vec![
+                            ConvDim::new(v.image_size.0, v.patch_size.0, v.patch_size.0, 0),
+                            ConvDim::new(v.image_size.1, v.patch_size.1, v.patch_size.1, 0),
+                        ],
+                        groups: 1,
+                        bias: true,
+                        transposed: false,
+                    }),
+                    &[pixels],
+                );
+                // `.flatten(2).transpose(1, 2)`: a view
+                let tokens = g.push(Op::View(View), &[patches]);
+                let h = g.push(
+                    Op::ClsPositions(ClsPositions {
+                        batch: b,
+                        patches: v.num_patches,
+                        dim: hsz,
+                    }),
+                    &[tokens],
+                );
+                (pixels, h)
+            }
+            None => {
+                let ids = g.input(rows, InputKind::Index);
+                let mut h = g.push(
                     Op::Embedding(Embedding {
                         tokens: rows,
-                        vocab: a.type_vocab_size,
-                        dim: hsz,
+                        vocab: a.vocab_size,
+                        dim: a.embed_dim,
                         tied: false,
                     }),
-                    &[tt],
+                    &[ids],
                 );
-                h = g.push(Op::Add(Add), &[h, t]);
-            }
-            match a.position {
-                Position::Learned { rows: prow } => {
-                    // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
-                    let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
-                    let pid = g.push(
+                if a.type_vocab_size > 0 {
+                    // token_type_ids default to a zero buffer, expanded over the batch
+                    let tt = g.push(
                         Op::Fill(Fill {
-                            numel: s,
+                            numel: rows,
                             dtype: Some(DType::I64),
-                            buffer: buf,
+                            buffer: Some((a.max_positions, DType::I64)),
                         }),
                         &[],
                     );
-                    let p = g.push(
+                    let t = g.push(
                         Op::Embedding(Embedding {
-                            tokens: s,
-                            vocab: prow,
+                            tokens: rows,
+                            vocab: a.type_vocab_size,
                             dim: hsz,
                             tied: false,
                         }),
-                        &[pid],
+                        &[tt],
                     );
-                    if a.embed_dim != hsz {
-                        h = g.push(project(a.embed_dim, hsz), &[h]);
+                    h = g.push(Op::Add(Add), &[h, t]);
+                }
+                match a.position {
+                    Position::Learned { rows: prow } => {
+                        // BERT registers `position_ids` as a buffer; GPT-2 makes an arange per call
+                        let buf = (a.type_vocab_size > 0).then_some((a.max_positions, DType::I64));
+                        let pid = g.push(
+                            Op::Fill(Fill {
+                                numel: s,
+                                dtype: Some(DType::I64),
+                                buffer: buf,
+                            }),
+                            &[],
+                        );
+                        let p = g.push(
+                            Op::Embedding(Embedding {
+                                tokens: s,
+                                vocab: prow,
+                                dim: hsz,
+                                tied: false,
+                            }),
+                            &[pid],
+                        );
+                        if a.embed_dim != hsz {
+                            h = g.push(project(a.embed_dim, hsz), &[h]);
+                        }
+                        h = g.push(Op::Add(Add), &[h, p]);
                     }
-                    h = g.push(Op::Add(Add), &[h, p]);
+                    Position::Rotary | Position::Alibi => {
+                        // falcon builds its rotary module with ALiBi too and computes cos/sin
+                        // every forward, unused
+                        let n = mul(s, a.head_dim)?;
+                        // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
+                        // buffers
+                        let cos = g.push(
+                            Op::Fill(Fill {
+                                numel: n,
+                                dtype: None,
+                                buffer: Some((a.head_dim / 2, DType::F32)),
+                            }),
+                            &[],
+                        );
+                        let sin = g.push(
+                            Op::Fill(Fill {
+                                numel: n,
+                                dtype: None,
+                                buffer: Some((a.head_dim / 2, DType::F32)),
+                            }),
+                            &[],
+                        );
+                        if a.position == Position::Rotary {
+                            cos_sin = Some((cos, sin));
+                        }
+                    }
+                    Position::RelativeBuckets { .. } => return Err(crate::Error::invalid(
+                        a.model_type.as_str(),
+                        "the memory model does not lower relative position buckets outside t5 yet",
+                    )),
                 }
-                Position::Rotary => {
-                    let n = mul(s, a.head_dim)?;
-                    // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
-                    // buffers
-                    let cos = g.push(
-                        Op::Fill(Fill {
-                            numel: n,
-                            dtype: None,
-                            buffer: Some((a.head_dim / 2, DType::F32)),
-                        }),
-                        &[],
-                    );
-                    let sin = g.push(
-                        Op::Fill(Fill {
-                            numel: n,
-                            dtype: None,
-                            buffer: Some((a.head_dim / 2, DType::F32)),
-                        }),
-                        &[],
-                    );
-                    cos_sin = Some((cos, sin));
-                }
-                _ => return Err(crate::Error::invalid(
-                    a.model_type.as_str(),
-                    "the memory model does not lower this position encoding (ALiBi, relative buckets) yet",
-                )),
+                (ids, h)
             }
-            (ids, h)
-        }
-    };
+        };
     // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
     if !a.pre_norm && !decoder {
         h = g.push(ln(rows), &[h]);
@@ -286,7 +301,21 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if drop.embed > 0.0 {
         h = g.push(Op::Dropout(Dropout { p: drop.embed }), &[h]);
     }
-    let mask = if eager && decoder {
+    // falcon with ALiBi: the model materialises the causal mask (`allow_is_causal_skip=
+    // False`) and folds the scaled ALiBi biases into it, `masked_fill(alibi / sqrt(head_dim),
+    // causal_mask < -1, min)`: one batch×heads×S×S float tensor (the embeddings' dtype)
+    // alive all forward, which every layer adds to its scores (SDPA's `attn_mask`)
+    let alibi = a.position == Position::Alibi;
+    let mask = if alibi {
+        Some(g.push(
+            Op::Fill(Fill {
+                numel: prod(&[b, a.num_heads, s, s])?,
+                dtype: None,
+                buffer: None,
+            }),
+            &[],
+        ))
+    } else if eager && decoder {
         Some(g.push(
             Op::Fill(Fill {
                 numel: mul(mul(b, s)?, s)?,
@@ -320,10 +349,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             head_dim: hd,
             causal: decoder,
             dropout: drop.attn,
-            eager_mask: mask.is_some(),
+            eager_mask: mask.is_some() && !alibi,
             softmax_fp32: a.norm == NormKind::RmsNorm,
             fused_qkv: a.fused_qkv,
-            score_bias: false,
+            score_bias: alibi,
         };
         // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
         // the attention's (`ln_attn`)

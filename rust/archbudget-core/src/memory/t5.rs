@@ -55,7 +55,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     };
     let (b, s) = (run.batch, run.seq);
     if b == 0 || s == 0 {
-        return Err(crate::Error::invalid("run", "batch and seq must be positive"));
+        return Err(crate::Error::invalid(
+            "run",
+            "batch and seq must be positive",
+        ));
     }
     let train = run.mode == Mode::Train;
     let rows = mul(b, s)?;

@@ -20,14 +20,17 @@
 //! and the transpose's contiguous copy.
 //!
 //! `score_bias` (T5's relative position bias, transformers 5.17 `modeling_t5.py` and
-//! `integrations/sdpa_attention.py`): a float bias (1×heads×Sq×Sk, input 3, after q, k,
+//! `integrations/sdpa_attention.py`; falcon's ALiBi folded into its causal mask,
+//! `modeling_falcon.py`): a float bias (1 or batch × heads×Sq×Sk, input 3, after q, k,
 //! v) added to the scores. SDPA gets it as `attn_mask`, which rules FlashAttention out:
 //! both dtypes run the memory-efficient kernel, which keeps the bias (its bf16 copy
 //! under autocast) with q, k, v, and whose backward writes the bias gradient at the
 //! batch-expanded shape (B×H×Sq×Sk, the key length padded to 16) before summing it;
 //! the FLOPs are the kernel's (5 bmm-units backward). Eager adds it to the scaled
 //! scores like the mask (promoting to its dtype) and reduces the gradient over the batch
-//! (H×Sq×Sk) in backward; no FLOPs either way.
+//! (H×Sq×Sk) in backward; no FLOPs either way. With fewer kv heads than heads SDPA
+//! takes its math path (as eager). Falcon's eager ALiBi path upcasts bf16 scores to
+//! fp32 before the add, which this charges only where the bias or scores are fp32.
 use super::{bytes, prod, Cost, Ctx, Out};
 use crate::memory::graph::DType;
 use crate::memory::Result;
@@ -86,7 +89,10 @@ impl Attention {
         // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
         // not take GQA, so SDPA falls back to its math path — explicit scores and softmax,
         // k/v repeated to all heads, as eager (the counter then sees 4 bmm-units backward).
-        let math = cx.attn == AttnImpl::Sdpa && dt == DType::F32 && self.kv_heads < self.heads;
+        // With a score bias (no flash) the bf16 case falls back the same way.
+        let math = cx.attn == AttnImpl::Sdpa
+            && (dt == DType::F32 || self.score_bias)
+            && self.kv_heads < self.heads;
         let imp = if math { AttnImpl::Eager } else { cx.attn };
         // the kernel's tensor inputs: SDPA also takes the score bias (as `attn_mask`)
         let n_in = if self.fused_qkv {
