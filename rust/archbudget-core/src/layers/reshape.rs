@@ -121,7 +121,9 @@ fn amounts(ctx: &LayerCtx, key: &str, rank: usize, default: u64) -> Result<Vec<(
         }
     };
     match v {
-        Value::Array(items) if rank == 1 => Ok(vec![pair(v).or_else(|_| pair(&items[0]))?]),
+        Value::Array(items) if rank == 1 => Ok(vec![
+            pair(v).or_else(|e| items.first().map_or(Err(e), pair))?
+        ]),
         Value::Array(items) if items.len() == rank => items.iter().map(pair).collect(),
         Value::Array(_) => Err(ctx.err(format!("'{key}' must give {rank} axes, got {v}"))),
         other => Ok(vec![pair(other)?; rank]),
