@@ -21,9 +21,9 @@ t5 adds its relative position bias to the scores: SDPA takes it as a float `attn
 that requires grad, which on CUDA runs the memory-efficient kernel (5 bmm-units
 backward, what `memory` models for SDPA) and on CPU the math path (4, as eager): its
 cases are measured and checked with `attn = "eager"` (the CPU counts of both are equal).
-So is falcon's ALiBi case with attention dropout: SDPA with a float mask runs the
-memory-efficient kernel on CUDA (5 units) but the math path on CPU once dropout is on;
-without dropout the CPU kernel counts 5 units as CUDA's does, and that case runs SDPA.
+So are the cases with attention dropout (falcon's ALiBi, gpt2): SDPA runs a fused kernel
+on CUDA (5 units) but the math path on CPU once dropout is on; without dropout the CPU
+kernel counts 5 units as CUDA's does, and those cases run SDPA.
 
 Writes hf_flops.json next to this file; the Rust tests read only the JSON. Run with a
 Python that has torch and transformers (5.17 made the committed file); without them it
@@ -109,6 +109,9 @@ CASES = [
                                     "num_hidden_layers": 2, "num_attention_heads": 3,
                                     "multi_query": False, "alibi": True},
      "base"),
+    ("gpt2-cross-unused", {"model_type": "gpt2", "vocab_size": 128, "n_embd": 64, "n_layer": 2,
+                           "n_head": 4, "n_positions": 32, "add_cross_attention": True},
+     "causal_lm", "eager"),
     ("t5-relu", {"model_type": "t5", "decoder_start_token_id": 0, "pad_token_id": 0, "vocab_size": 128, "d_model": 64, "d_kv": 16, "d_ff": 96,
                  "num_layers": 2, "num_heads": 4},
      "seq2seq", "eager"),

@@ -110,10 +110,19 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.kind == ArchKind::EncoderDecoder {
         return super::t5::graph(a, drop, run);
     }
-    if a.cross_attention {
+    // gpt2's `add_cross_attention` blocks run only when `encoder_hidden_states` are
+    // passed, which the step (input_ids, labels) never does: their weights are counted,
+    // unused (no gradient, no optimizer state); the self-attention cache is the same
+    // `DynamicCache` wrapped in an `EncoderDecoderCache`. bert's decoder with
+    // cross-attention (`is_decoder`) is not lowered yet.
+    let unused_cross = match (a.cross_attention, a.model_type.as_str()) {
+        (true, "gpt2") => Some(crate::formats::hf::gpt2_cross_attention_params(a)?),
+        _ => None,
+    };
+    if a.cross_attention && unused_cross.is_none() {
         return Err(crate::Error::invalid(
             a.model_type.as_str(),
-            "the memory model does not lower this structure yet (cross-attention outside t5)",
+            "the memory model does not lower this structure yet (bert's decoder with cross-attention)",
         ));
     }
     let rows = mul(b, s)?;
@@ -409,6 +418,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
         let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
+        if let Some(numel) = unused_cross {
+            g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
+        }
         // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
         let sandwich = a.pre_norm && a.norms_per_layer == 4;
         if sandwich {

@@ -69,6 +69,37 @@ fn conv1d(w: &mut Vec<Weight>, name: &str, d_in: Dim, d_out: Dim) {
     w.push(Weight::new(format!("{name}bias"), vec![d_out]));
 }
 
+/// One block's `crossattention` (`q_attn`, a 2 × embd `c_attn`, `c_proj`) and
+/// `ln_cross_attn`, named under `layer`.
+fn cross_attention(a: &TransformerArch, m: &mut Modules, layer: &str) -> Result<()> {
+    let hidden = dim(a.hidden_size, "embd");
+    let mut w = Vec::new();
+    conv1d(
+        &mut w,
+        "c_attn.",
+        hidden.clone(),
+        times(2, a.hidden_size, "2×embd", m.location())?,
+    );
+    conv1d(&mut w, "q_attn.", hidden.clone(), hidden.clone());
+    conv1d(&mut w, "c_proj.", hidden.clone(), hidden);
+    m.add(format!("{layer}crossattention"), "GPT2Attention", w)?;
+    norm_row(
+        m,
+        format!("{layer}ln_cross_attn"),
+        "LayerNorm",
+        a.hidden_size,
+        NormKind::LayerNorm { bias: true },
+    )
+}
+
+/// Parameters of one block's cross-attention and its norm (what [`cross_attention`]
+/// declares).
+pub fn cross_attention_params(a: &TransformerArch) -> Result<u64> {
+    let mut m = Modules::counting("config.json");
+    cross_attention(a, &mut m, "")?;
+    Ok(m.finish("crossattention")?.total_params)
+}
+
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
     let root = if a.head.has_lm_head() {
@@ -106,23 +137,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         m.add(format!("{layer}attn"), "GPT2Attention", w)?;
         norm_row(m, format!("{layer}ln_2"), "LayerNorm", a.hidden_size, ln)?;
         if a.cross_attention {
-            let mut w = Vec::new();
-            conv1d(
-                &mut w,
-                "c_attn.",
-                hidden.clone(),
-                times(2, a.hidden_size, "2×embd", loc)?,
-            );
-            conv1d(&mut w, "q_attn.", hidden.clone(), hidden.clone());
-            conv1d(&mut w, "c_proj.", hidden.clone(), hidden.clone());
-            m.add(format!("{layer}crossattention"), "GPT2Attention", w)?;
-            norm_row(
-                m,
-                format!("{layer}ln_cross_attn"),
-                "LayerNorm",
-                a.hidden_size,
-                ln,
-            )?;
+            cross_attention(a, m, &layer)?;
         }
         let mut w = Vec::new();
         let inner = dim(a.intermediate_size, "n_inner");

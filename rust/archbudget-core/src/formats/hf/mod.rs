@@ -15,6 +15,8 @@ mod opt;
 mod t5;
 mod vit;
 
+pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
+
 use serde_json::Value;
 
 use crate::arch::{HeadKind, TransformerArch};
