@@ -98,6 +98,8 @@ pub const SUPPORTED: &[&str] = &[
     "Maximum",
     "Minimum",
     "Concatenate",
+    "LayerScale",
+    "CustomScaleLayer",
     "Rescaling",
     "Normalization",
     "Identity",
@@ -483,8 +485,22 @@ fn einsum_projection(equation: &str, bias_axes: Option<&str>) -> Option<(usize, 
 }
 
 impl<'m> Lowering<'m> {
-    fn input(&self, t: &TensorRef) -> ValueId {
-        self.values[&(t.layer, t.node, t.tensor)]
+    /// The value a Keras tensor became; only first outputs are lowered (a layer's
+    /// other outputs, such as Bidirectional's second direction with merge_mode None).
+    fn input(&self, t: &TensorRef, here: &str) -> Result<ValueId> {
+        self.values
+            .get(&(t.layer, t.node, t.tensor))
+            .copied()
+            .ok_or_else(|| {
+                let layer = &self.model.layers[t.layer];
+                Error::invalid(
+                    here,
+                    format!(
+                        "memory: output {} of layer '{}' ({}) has no PyTorch lowering yet",
+                        t.tensor, layer.name, layer.class_name
+                    ),
+                )
+            })
     }
 
     fn lower_call(&mut self, g: &mut Graph, li: usize, ni: usize, location: &str) -> Result<()> {
@@ -492,7 +508,11 @@ impl<'m> Lowering<'m> {
         let layer: &Layer = &model.layers[li];
         let call: &Call = &layer.calls[ni];
         let here = format!("{location}: layer '{}'", layer.name);
-        let inputs: Vec<ValueId> = call.inputs.iter().map(|(t, _)| self.input(t)).collect();
+        let inputs: Vec<ValueId> = call
+            .inputs
+            .iter()
+            .map(|(t, _)| self.input(t, &here))
+            .collect::<Result<_>>()?;
         let first_node = g.nodes.len();
         // A layer whose every weight is frozen (its own `trainable: false`, or a frozen
         // nested model) gets no gradients or optimizer state in PyTorch either.
@@ -742,12 +762,33 @@ impl<'m> Lowering<'m> {
             ),
             "LSTM" | "GRU" | "SimpleRNN" => self.lower_rnn(g, s, false, inputs)?,
             "Bidirectional" => {
-                if !matches!(s.str_of("merge_mode"), "concat" | "") {
-                    return Err(s.unsupported("with a merge_mode other than concat"));
+                // merge_mode is always recorded; null means the two directions apart
+                let merge = match s.cfg.get("merge_mode") {
+                    None => "concat",
+                    Some(m) => m.as_str().unwrap_or("None"),
+                };
+                if !matches!(merge, "concat" | "sum" | "ave" | "mul") {
+                    return Err(s.unsupported(&format!("with merge_mode {merge}")));
                 }
                 let (class, cfg) = wrapped(s)?;
                 let inner = Site { class, cfg, ..*s };
-                self.lower_rnn(g, &inner, true, inputs)?
+                let out = self.lower_rnn(g, &inner, true, inputs)?;
+                if merge == "concat" {
+                    out
+                } else {
+                    // out[..., :H] and out[..., H:] combined: a new tensor, so no later
+                    // layer continues this RNN
+                    self.open_rnn.remove(&out);
+                    let half = s.numel(s.out)?;
+                    let split = Op::SelectLast(SelectLast { out_numel: half });
+                    let fwd = g.push(split.clone(), &[out]);
+                    let bwd = g.push(split, &[out]);
+                    match merge {
+                        "sum" => g.push(Op::Add(Add), &[fwd, bwd]),
+                        "mul" => g.push(Op::Mul(Mul), &[fwd, bwd]),
+                        _ => average(g, &[fwd, bwd]),
+                    }
+                }
             }
             "TimeDistributed" => {
                 // The time axis folds into the batch: (B, T, …) → (B·T, …).
@@ -792,6 +833,7 @@ impl<'m> Lowering<'m> {
                         q_len,
                         kv_len,
                         head_dim: d,
+                        v_head_dim: s.last(v)?,
                         causal: false,
                         dropout: s.f64_of("dropout", 0.0),
                         eager_mask: false,
@@ -803,10 +845,22 @@ impl<'m> Lowering<'m> {
             }
             "Add" | "Subtract" => g.push(Op::Add(Add), inputs),
             "Multiply" | "Maximum" | "Minimum" => g.push(Op::Mul(Mul), inputs),
-            // (a + b + …) / n: the sum, then its scaled copy.
-            "Average" => {
-                let sum = g.push(Op::Add(Add), inputs);
-                g.push(Op::Add(Add), &[sum])
+            "Average" => average(g, inputs),
+            // keras.applications' ConvNeXt LayerScale: `x * gamma`, gamma per channel.
+            "LayerScale" => g.push(
+                Op::Scale(Scale {
+                    numel: s.u64_of("projection_dim")?,
+                }),
+                inputs,
+            ),
+            // keras.applications' InceptionResNetV2 `inputs[0] + inputs[1] * scale`: the
+            // scaled copy (saves nothing), then the sum.
+            "CustomScaleLayer" => {
+                let [x, r] = inputs else {
+                    return Err(s.unsupported("with other than two inputs"));
+                };
+                let scaled = g.push(Op::Add(Add), &[*r]);
+                g.push(Op::Add(Add), &[*x, scaled])
             }
             c if IDENTITY.contains(&c) => inputs[0],
             other => {
@@ -893,6 +947,12 @@ impl<'m> Lowering<'m> {
         let out_numel = mul(mul(s.batch, hidden)?, 1 + bidirectional as u64)?;
         Ok(g.push(Op::SelectLast(SelectLast { out_numel }), &[seq_out]))
     }
+}
+
+/// (a + b + …) / n: the sum, then its scaled copy.
+fn average(g: &mut Graph, inputs: &[ValueId]) -> ValueId {
+    let sum = g.push(Op::Add(Add), inputs);
+    g.push(Op::Add(Add), &[sum])
 }
 
 /// The class and config of the layer a wrapper (Bidirectional, TimeDistributed) holds.
@@ -995,8 +1055,9 @@ fn pool(g: &mut Graph, s: &Site, kind: PoolKind, inputs: &[ValueId]) -> Result<V
 }
 
 /// MultiHeadAttention as a PyTorch user writes it: q, k, v projections (`nn.Linear`,
-/// heads·key_dim features each), `scaled_dot_product_attention` over the heads, and the
-/// output projection. Inputs: query, value, and key (default: value); self-attention
+/// heads·key_dim features for q and k, heads·value_dim for v), `scaled_dot_product_attention`
+/// over the heads (value heads of value_dim), and the output projection from
+/// heads·value_dim. Inputs: query, value, and key (default: value); self-attention
 /// passes one tensor as all three.
 fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueId> {
     let heads = s.u64_of("num_heads")?;
@@ -1006,9 +1067,6 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         .get("value_dim")
         .and_then(Value::as_u64)
         .unwrap_or(key_dim);
-    if value_dim != key_dim {
-        return Err(s.unsupported("with value_dim different from key_dim"));
-    }
     let q_shape = s.input(0)?;
     // Keras records the default axes once built: every axis between batch and features.
     let default_axes: Vec<Value> = (1..q_shape.len().saturating_sub(1))
@@ -1027,7 +1085,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     let k_shape = s.ins.get(2).unwrap_or(v_shape);
     let (q_in, v_in) = (inputs[0], *inputs.get(1).unwrap_or(&inputs[0]));
     let k_in = *inputs.get(2).unwrap_or(&v_in);
-    let proj = mul(heads, key_dim)?;
+    let (qk_proj, v_proj) = (mul(heads, key_dim)?, mul(heads, value_dim)?);
     let mut linear = |shape: &Shape,
                       x: ValueId,
                       in_features: u64,
@@ -1043,9 +1101,9 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         });
         Ok((g.push(op, &[x]), rows / b.max(1)))
     };
-    let (q, q_len) = linear(q_shape, q_in, s.last(q_shape)?, proj)?;
-    let (k, kv_len) = linear(k_shape, k_in, s.last(k_shape)?, proj)?;
-    let (v, _) = linear(v_shape, v_in, s.last(v_shape)?, proj)?;
+    let (q, q_len) = linear(q_shape, q_in, s.last(q_shape)?, qk_proj)?;
+    let (k, kv_len) = linear(k_shape, k_in, s.last(k_shape)?, qk_proj)?;
+    let (v, _) = linear(v_shape, v_in, s.last(v_shape)?, v_proj)?;
     let att = g.push(
         Op::Attention(Attention {
             batch: b,
@@ -1054,6 +1112,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
             q_len,
             kv_len,
             head_dim: key_dim,
+            v_head_dim: value_dim,
             causal: false,
             dropout: s.f64_of("dropout", 0.0),
             eager_mask: false,
@@ -1065,7 +1124,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     Ok(g.push(
         Op::Linear(Linear {
             rows: mul(b, q_len)?,
-            in_features: proj,
+            in_features: v_proj,
             out_features: s.last(s.out)?,
             bias,
             tied_weight: false,
