@@ -119,6 +119,17 @@ def keras_models():
     h = LayerScale(1e-6, 8)(L.Dense(8)(x))
     h = CustomScaleLayer(0.17)([x, L.Conv2D(8, 3, padding="same")(h)])
     m["layer_scales"] = keras.Model(x, L.Dense(3)(L.Flatten()(h)), name="layer_scales")
+    x = keras.Input((10, 8))
+    h = L.LSTM(12, go_backwards=True, return_sequences=True)(x)
+    h, _, _ = L.LSTM(12, return_state=True)(h)
+    m["rnn_backwards_state"] = keras.Model(x, L.Dense(3)(h), name="rnn_backwards_state")
+    x = keras.Input((10, 32))
+    h = L.MultiHeadAttention(num_heads=4, key_dim=8, value_dim=6, use_gate=True)(x, x)
+    m["mha_gate"] = keras.Model(x, L.Dense(5)(L.GlobalAveragePooling1D()(h)), name="mha_gate")
+    q, v = keras.Input((6, 16)), keras.Input((9, 16))
+    h = L.Attention(use_scale=True)([q, v])
+    m["scaled_dot_attention"] = keras.Model([q, v], L.Dense(3)(L.Flatten()(h)),
+                                            name="scaled_dot_attention")
     return m
 
 
@@ -200,6 +211,8 @@ def torch_models():
             h = y.shape[-1] // 2
             return self.merge(y[..., :h], y[..., h:])
 
+    m["rnn_backwards_state"] = (S(Fn(lambda x: x.flip(1)), Last(nn.LSTM(8, 12, 2, batch_first=True)),
+                                  nn.Linear(12, 3)), [(B, 10, 8)])
     m["bidirectional_merges"] = (S(BiMerge(nn.LSTM(7, 10, batch_first=True, bidirectional=True),
                                            lambda a, b: a + b),
                                    BiMerge(nn.LSTM(10, 8, batch_first=True, bidirectional=True),
@@ -224,9 +237,10 @@ def torch_models():
     m["layer_scales"] = (LayerScales(), [(B, 8, 6, 6)])
 
     class Mha(nn.Module):
-        def __init__(self, dq, dk, dv, heads, key_dim, out, bias=True, value_dim=None):
+        def __init__(self, dq, dk, dv, heads, key_dim, out, bias=True, value_dim=None, gate=False):
             super().__init__()
             self.h, self.d, self.dv = heads, key_dim, value_dim or key_dim
+            self.gate = nn.Linear(dq, heads * self.dv, bias=bias) if gate else None
             self.q = nn.Linear(dq, heads * key_dim, bias=bias)
             self.k = nn.Linear(dk, heads * key_dim, bias=bias)
             self.v = nn.Linear(dv, heads * self.dv, bias=bias)
@@ -237,7 +251,10 @@ def torch_models():
             split = lambda t, d: t.view(t.shape[0], t.shape[1], self.h, d).transpose(1, 2)
             a = F.scaled_dot_product_attention(split(self.q(q), self.d), split(self.k(k), self.d),
                                                split(self.v(v), self.dv), scale=scale)
-            return self.o(a.transpose(1, 2).reshape(q.shape[0], q.shape[1], -1))
+            a = a.transpose(1, 2).reshape(q.shape[0], q.shape[1], -1)
+            if self.gate is not None:
+                a = a * torch.sigmoid(self.gate(q))
+            return self.o(a)
 
     class MhaSelf(nn.Module):
         def __init__(self, value_dim=None):
@@ -250,6 +267,17 @@ def torch_models():
 
     m["mha_self"] = (MhaSelf(), [(B, 10, 32)])
     m["mha_value_dim"] = (MhaSelf(value_dim=6), [(B, 10, 32)])
+
+    class MhaGate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.att = Mha(32, 32, 32, 4, 8, 32, value_dim=6, gate=True)
+            self.head = nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.att(x, x).mean(1))
+
+    m["mha_gate"] = (MhaGate(), [(B, 10, 32)])
 
     class MhaCross(nn.Module):
         def __init__(self, bias=False, value_dim=None):
@@ -273,6 +301,18 @@ def torch_models():
             return self.head(a[:, 0].flatten(1))
 
     m["dot_attention"] = (DotAttention(), [(B, 6, 16), (B, 9, 16)])
+
+    class ScaledDotAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale, self.head = nn.Parameter(torch.ones(())), nn.Linear(6 * 16, 3)
+
+        def forward(self, q, v):
+            q = q * self.scale
+            a = F.scaled_dot_product_attention(q[:, None], v[:, None], v[:, None], scale=1.0)
+            return self.head(a[:, 0].flatten(1))
+
+    m["scaled_dot_attention"] = (ScaledDotAttention(), [(B, 6, 16), (B, 9, 16)])
 
     class FullPrelu(nn.Module):
         """Keras PReLU's default: one slope per input element."""

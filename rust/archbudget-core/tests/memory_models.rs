@@ -415,9 +415,8 @@ fn keras_layers_without_a_lowering_name_the_layer_and_class() {
     let data = keras_memory_cases();
     let base = &data["models"]["mha_self"]["model_json"];
     let run = RunSettings::default();
-    let cases: [(&str, &str, Value); 3] = [
+    let cases: [(&str, &str, Value); 2] = [
         ("MultiHeadAttention", "sliding_window", Value::from(4)),
-        ("MultiHeadAttention", "use_gate", Value::Bool(true)),
         ("MultiHeadAttention", "attention_axes", Value::from(vec![2])),
     ];
     for (class, key, value) in cases {

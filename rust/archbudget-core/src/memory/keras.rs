@@ -6,10 +6,11 @@
 //! would write: a Dense/Conv `activation` becomes its own activation op; a chain of
 //! LSTMs (GRUs, SimpleRNNs, or Bidirectional ones) returning sequences into a last one
 //! becomes one multi-layer `nn.LSTM` (`nn.GRU`, `nn.RNN`, `bidirectional=True`) and
-//! `h[:, -1]`; global pooling becomes `AdaptiveAvgPool/AdaptiveMaxPool(1)` + `flatten`;
-//! MultiHeadAttention becomes q/k/v/o `nn.Linear`s around `scaled_dot_product_attention`;
-//! TimeDistributed folds the time axis into the batch. Training adds cross-entropy on the
-//! last output against int64 class labels, as gpu_memory.py does.
+//! `h[:, -1]` (go_backwards: the RNN on `x.flip(1)`); global pooling becomes
+//! `AdaptiveAvgPool/AdaptiveMaxPool(1)` + `flatten`; MultiHeadAttention becomes q/k/v/o
+//! `nn.Linear`s around `scaled_dot_product_attention`; TimeDistributed folds the time
+//! axis into the batch. Training adds cross-entropy on the last output against int64
+//! class labels, as gpu_memory.py does.
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -816,15 +817,21 @@ impl<'m> Lowering<'m> {
             }
             "MultiHeadAttention" => multi_head_attention(g, s, inputs)?,
             "Attention" => {
-                if s.bool_of("use_scale", false) || !matches!(s.str_of("score_mode"), "dot" | "") {
-                    return Err(s.unsupported("with use_scale or score_mode 'concat'"));
+                if !matches!(s.str_of("score_mode"), "dot" | "") {
+                    return Err(s.unsupported("with score_mode 'concat'"));
                 }
-                // softmax(q·kᵀ)·v: SDPA with one head and scale=1.
+                // softmax(q·kᵀ)·v: SDPA with one head and scale=1; use_scale's learnt
+                // scalar multiplies q first (`q * scale`), the same scores.
                 let (q, v) = (s.input(0)?, s.input(1)?);
                 let d = s.last(q)?;
                 let q_len = s.numel(q)? / mul(b, d)?.max(1);
                 let kv_len = s.numel(v)? / mul(b, s.last(v)?)?.max(1);
                 let key = *inputs.get(2).unwrap_or(&inputs[1]);
+                let query = if s.bool_of("use_scale", false) {
+                    g.push(Op::Scale(Scale { numel: 1 }), &inputs[..1])
+                } else {
+                    inputs[0]
+                };
                 g.push(
                     Op::Attention(Attention {
                         batch: b,
@@ -840,7 +847,7 @@ impl<'m> Lowering<'m> {
                         softmax_fp32: false,
                         fused_qkv: false,
                     }),
-                    &[inputs[0], key, inputs[1]],
+                    &[query, key, inputs[1]],
                 )
             }
             "Add" | "Subtract" => g.push(Op::Add(Add), inputs),
@@ -890,9 +897,19 @@ impl<'m> Lowering<'m> {
             "SimpleRNN" => RnnKind::Tanh,
             _ => return Err(s.unsupported("(wrapped by Bidirectional)")),
         };
-        if s.bool_of("return_state", false) || s.bool_of("go_backwards", false) {
-            return Err(s.unsupported("with return_state or go_backwards"));
+        // return_state: the states are further outputs of the call, lowered for no
+        // consumer (one that reads them gets the clean error of `Lowering::input`).
+        // go_backwards: the RNN runs on `x.flip(1)`, a copy; wrapped by Bidirectional
+        // it would swap the directions, which has no lowering.
+        let backwards = s.bool_of("go_backwards", false);
+        if backwards && bidirectional {
+            return Err(s.unsupported("with go_backwards (wrapped by Bidirectional)"));
         }
+        let x = if backwards {
+            g.push(Op::Copy(Copy::default()), &inputs[..1])
+        } else {
+            inputs[0]
+        };
         let hidden = s.u64_of("units")?;
         let in_shape = s.input(0)?;
         let seq = in_shape
@@ -905,7 +922,7 @@ impl<'m> Lowering<'m> {
             .copied()
             .flatten()
             .ok_or_else(|| Error::shape(s.here, "memory needs the feature size known"))?;
-        let continues = self.open_rnn.get(&inputs[0]).copied().filter(|&node| {
+        let continues = self.open_rnn.get(&x).copied().filter(|&node| {
             matches!(&g.nodes[node].op, Op::Rnn(r)
                 if r.kind == kind && r.hidden == hidden && r.bidirectional == bidirectional)
         });
@@ -914,7 +931,7 @@ impl<'m> Lowering<'m> {
                 if let Op::Rnn(r) = &mut g.nodes[node].op {
                     r.layers += 1;
                 }
-                inputs[0]
+                x
             }
             None => g.push(
                 Op::Rnn(Rnn {
@@ -926,12 +943,12 @@ impl<'m> Lowering<'m> {
                     layers: 1,
                     bidirectional,
                 }),
-                inputs,
+                &[x],
             ),
         };
         let node = self
             .open_rnn
-            .remove(&inputs[0])
+            .remove(&x)
             .filter(|_| continues.is_some())
             .unwrap_or(g.nodes.len() - 1);
         if s.bool_of("return_sequences", false) {
@@ -1055,10 +1072,11 @@ fn pool(g: &mut Graph, s: &Site, kind: PoolKind, inputs: &[ValueId]) -> Result<V
 }
 
 /// MultiHeadAttention as a PyTorch user writes it: q, k, v projections (`nn.Linear`,
-/// heads·key_dim features for q and k, heads·value_dim for v), `scaled_dot_product_attention`
-/// over the heads (value heads of value_dim), and the output projection from
-/// heads·value_dim. Inputs: query, value, and key (default: value); self-attention
-/// passes one tensor as all three.
+/// heads·key_dim features for q and k, heads·value_dim for v),
+/// `scaled_dot_product_attention` over the heads (value heads of value_dim), and the
+/// output projection from heads·value_dim; `use_gate` multiplies the attention by a
+/// sigmoid gate, a fourth projection of the query. Inputs: query, value, and key
+/// (default: value); self-attention passes one tensor as all three.
 fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueId> {
     let heads = s.u64_of("num_heads")?;
     let key_dim = s.u64_of("key_dim")?;
@@ -1076,8 +1094,8 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     if axes.is_some_and(|a| !a.is_null() && a.as_array() != Some(&default_axes)) {
         return Err(s.unsupported("with attention_axes"));
     }
-    if s.bool_of("use_gate", false) || s.cfg.get("sliding_window").is_some_and(|w| !w.is_null()) {
-        return Err(s.unsupported("with use_gate or sliding_window"));
+    if s.cfg.get("sliding_window").is_some_and(|w| !w.is_null()) {
+        return Err(s.unsupported("with sliding_window"));
     }
     let b = s.batch;
     let bias = s.bool_of("use_bias", true);
@@ -1086,10 +1104,11 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     let (q_in, v_in) = (inputs[0], *inputs.get(1).unwrap_or(&inputs[0]));
     let k_in = *inputs.get(2).unwrap_or(&v_in);
     let (qk_proj, v_proj) = (mul(heads, key_dim)?, mul(heads, value_dim)?);
-    let mut linear = |shape: &Shape,
-                      x: ValueId,
-                      in_features: u64,
-                      out_features: u64|
+    let linear = |g: &mut Graph,
+                  shape: &Shape,
+                  x: ValueId,
+                  in_features: u64,
+                  out_features: u64|
      -> Result<(ValueId, u64)> {
         let rows = s.numel(shape)? / in_features.max(1);
         let op = Op::Linear(Linear {
@@ -1101,9 +1120,21 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         });
         Ok((g.push(op, &[x]), rows / b.max(1)))
     };
-    let (q, q_len) = linear(q_shape, q_in, s.last(q_shape)?, qk_proj)?;
-    let (k, kv_len) = linear(k_shape, k_in, s.last(k_shape)?, qk_proj)?;
-    let (v, _) = linear(v_shape, v_in, s.last(v_shape)?, v_proj)?;
+    // use_gate: sigmoid(Linear(query)), heads·value_dim features, gates the attention
+    let gate = if s.bool_of("use_gate", false) {
+        let (gate, _) = linear(g, q_shape, q_in, s.last(q_shape)?, v_proj)?;
+        Some(g.push(
+            Op::Act(Act {
+                kind: ActKind::Tanh,
+            }),
+            &[gate],
+        ))
+    } else {
+        None
+    };
+    let (q, q_len) = linear(g, q_shape, q_in, s.last(q_shape)?, qk_proj)?;
+    let (k, kv_len) = linear(g, k_shape, k_in, s.last(k_shape)?, qk_proj)?;
+    let (v, _) = linear(g, v_shape, v_in, s.last(v_shape)?, v_proj)?;
     let att = g.push(
         Op::Attention(Attention {
             batch: b,
@@ -1121,6 +1152,10 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         }),
         &[q, k, v],
     );
+    let att = match gate {
+        Some(gate) => g.push(Op::Mul(Mul), &[att, gate]),
+        None => att,
+    };
     Ok(g.push(
         Op::Linear(Linear {
             rows: mul(b, q_len)?,

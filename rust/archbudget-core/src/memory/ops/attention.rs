@@ -253,3 +253,68 @@ impl Attention {
 fn round_up(x: u64, m: u64) -> u64 {
     x.div_ceil(m).saturating_mul(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::Precision;
+
+    /// Backward FLOPs of one training SDPA call in `precision` (B=2, H=4, Sq=Sk=10).
+    fn backward_flops(head_dim: u64, v_head_dim: u64, precision: Precision) -> u64 {
+        let a = Attention {
+            batch: 2,
+            heads: 4,
+            kv_heads: 4,
+            q_len: 10,
+            kv_len: 10,
+            head_dim,
+            v_head_dim,
+            causal: false,
+            dropout: 0.0,
+            eager_mask: false,
+            softmax_fp32: false,
+            fused_qkv: false,
+        };
+        let dt = if precision == Precision::Bf16 {
+            DType::BF16
+        } else {
+            DType::F32
+        };
+        let cx = Ctx {
+            record: true,
+            train_mode: true,
+            precision,
+            attn: AttnImpl::Sdpa,
+            in_dtype: &[dt; 3],
+            in_numel: &[2 * 10 * 4 * head_dim, 0, 2 * 10 * 4 * v_head_dim],
+            in_grad: &[true; 3],
+            frozen: false,
+        };
+        a.lower(&cx).unwrap().flops_bwd
+    }
+
+    #[test]
+    fn a_value_head_size_of_its_own_counts_as_flop_counter_does() {
+        let scores = 2 * 2 * 4 * 10 * 10;
+        // one head size: 10·B·H·Sq·Sk·D, as before
+        assert_eq!(backward_flops(8, 8, Precision::Fp32), 5 * scores * 8);
+        // aligned sizes: the memory-efficient kernel, 3·Uk + 2·Uv
+        assert_eq!(
+            backward_flops(8, 16, Precision::Fp32),
+            scores * (3 * 8 + 2 * 16)
+        );
+        assert_eq!(
+            backward_flops(8, 16, Precision::Bf16),
+            scores * (3 * 8 + 2 * 16)
+        );
+        // unaligned (6 is not a multiple of 4 fp32, 12 not of 8 bf16): the math path
+        assert_eq!(
+            backward_flops(8, 6, Precision::Fp32),
+            scores * (2 * 8 + 2 * 6)
+        );
+        assert_eq!(
+            backward_flops(8, 12, Precision::Bf16),
+            scores * (2 * 8 + 2 * 12)
+        );
+    }
+}
