@@ -98,6 +98,38 @@ def keras_models():
                             L.Reshape((10, 20)), L.EinsumDense("...b,bc->...c", output_shape=3,
                                                                activation="relu"),
                             L.Flatten(), L.Dense(2))
+    x = keras.Input((10, 32))
+    h = L.MultiHeadAttention(num_heads=4, key_dim=8, value_dim=6)(x, x)
+    h = L.LayerNormalization()(L.Add()([x, h]))
+    m["mha_value_dim"] = keras.Model(x, L.Dense(5)(L.GlobalAveragePooling1D()(h)),
+                                     name="mha_value_dim")
+    q, kv = keras.Input((6, 16)), keras.Input((11, 24))
+    h = L.MultiHeadAttention(num_heads=2, key_dim=12, value_dim=5, output_shape=20)(q, kv)
+    m["mha_cross_value_dim"] = keras.Model([q, kv], L.Dense(3)(L.Flatten()(h)),
+                                           name="mha_cross_value_dim")
+    m["bidirectional_merges"] = seq(
+        "bidirectional_merges", (9, 7),
+        L.Bidirectional(L.LSTM(10, return_sequences=True), merge_mode="sum"),
+        L.Bidirectional(L.LSTM(8, return_sequences=True), merge_mode="ave"),
+        L.Bidirectional(L.GRU(6), merge_mode="mul"), L.Dense(4))
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = keras.Input((6, 6, 8))
+    h = LayerScale(1e-6, 8)(L.Dense(8)(x))
+    h = CustomScaleLayer(0.17)([x, L.Conv2D(8, 3, padding="same")(h)])
+    m["layer_scales"] = keras.Model(x, L.Dense(3)(L.Flatten()(h)), name="layer_scales")
+    x = keras.Input((10, 8))
+    h = L.LSTM(12, go_backwards=True, return_sequences=True)(x)
+    h, _, _ = L.LSTM(12, return_state=True)(h)
+    m["rnn_backwards_state"] = keras.Model(x, L.Dense(3)(h), name="rnn_backwards_state")
+    x = keras.Input((10, 32))
+    h = L.MultiHeadAttention(num_heads=4, key_dim=8, value_dim=6, use_gate=True)(x, x)
+    m["mha_gate"] = keras.Model(x, L.Dense(5)(L.GlobalAveragePooling1D()(h)), name="mha_gate")
+    q, v = keras.Input((6, 16)), keras.Input((9, 16))
+    h = L.Attention(use_scale=True)([q, v])
+    m["scaled_dot_attention"] = keras.Model([q, v], L.Dense(3)(L.Flatten()(h)),
+                                            name="scaled_dot_attention")
     return m
 
 
@@ -166,40 +198,98 @@ def torch_models():
     m["bidirectional_gru"] = (S(Last(nn.GRU(7, 6, batch_first=True, bidirectional=True), last=False),
                                 Fn(lambda x: x.mean(1)), nn.Linear(12, 4)), [(B, 9, 7)])
 
-    class Mha(nn.Module):
-        def __init__(self, dq, dk, dv, heads, key_dim, out, bias=True):
+    class BiMerge(nn.Module):
+        """A bidirectional RNN's two directions (out[..., :H], out[..., H:]) combined."""
+
+        def __init__(self, rnn, merge, last=False):
             super().__init__()
-            self.h, self.d = heads, key_dim
+            self.rnn, self.merge, self.last = rnn, merge, last
+
+        def forward(self, x):
+            y = self.rnn(x)[0]
+            y = y[:, -1] if self.last else y
+            h = y.shape[-1] // 2
+            return self.merge(y[..., :h], y[..., h:])
+
+    m["rnn_backwards_state"] = (S(Fn(lambda x: x.flip(1)), Last(nn.LSTM(8, 12, 2, batch_first=True)),
+                                  nn.Linear(12, 3)), [(B, 10, 8)])
+    m["bidirectional_merges"] = (S(BiMerge(nn.LSTM(7, 10, batch_first=True, bidirectional=True),
+                                           lambda a, b: a + b),
+                                   BiMerge(nn.LSTM(10, 8, batch_first=True, bidirectional=True),
+                                           lambda a, b: (a + b) / 2),
+                                   BiMerge(nn.GRU(8, 6, batch_first=True, bidirectional=True),
+                                           lambda a, b: a * b, last=True),
+                                   nn.Linear(6, 4)), [(B, 9, 7)])
+
+    class LayerScales(nn.Module):
+        """ConvNeXt's `x * gamma` and InceptionResNetV2's `x + r * scale`."""
+
+        def __init__(self):
+            super().__init__()
+            self.dense, self.gamma = nn.Linear(8, 8), nn.Parameter(torch.full((8,), 1e-6))
+            self.conv, self.head = nn.Conv2d(8, 8, 3, padding=1), nn.Linear(6 * 6 * 8, 3)
+
+        def forward(self, x):
+            h = self.dense(x.permute(0, 2, 3, 1)) * self.gamma
+            r = self.conv(h.permute(0, 3, 1, 2))
+            return self.head((x + r * 0.17).flatten(1))
+
+    m["layer_scales"] = (LayerScales(), [(B, 8, 6, 6)])
+
+    class Mha(nn.Module):
+        def __init__(self, dq, dk, dv, heads, key_dim, out, bias=True, value_dim=None, gate=False):
+            super().__init__()
+            self.h, self.d, self.dv = heads, key_dim, value_dim or key_dim
+            self.gate = nn.Linear(dq, heads * self.dv, bias=bias) if gate else None
             self.q = nn.Linear(dq, heads * key_dim, bias=bias)
             self.k = nn.Linear(dk, heads * key_dim, bias=bias)
-            self.v = nn.Linear(dv, heads * key_dim, bias=bias)
-            self.o = nn.Linear(heads * key_dim, out, bias=bias)
+            self.v = nn.Linear(dv, heads * self.dv, bias=bias)
+            self.o = nn.Linear(heads * self.dv, out, bias=bias)
 
         def forward(self, q, v, k=None, scale=None):
             k = v if k is None else k
-            split = lambda t: t.view(t.shape[0], t.shape[1], self.h, self.d).transpose(1, 2)
-            a = F.scaled_dot_product_attention(split(self.q(q)), split(self.k(k)), split(self.v(v)), scale=scale)
-            return self.o(a.transpose(1, 2).reshape(q.shape[0], q.shape[1], -1))
+            split = lambda t, d: t.view(t.shape[0], t.shape[1], self.h, d).transpose(1, 2)
+            a = F.scaled_dot_product_attention(split(self.q(q), self.d), split(self.k(k), self.d),
+                                               split(self.v(v), self.dv), scale=scale)
+            a = a.transpose(1, 2).reshape(q.shape[0], q.shape[1], -1)
+            if self.gate is not None:
+                a = a * torch.sigmoid(self.gate(q))
+            return self.o(a)
 
     class MhaSelf(nn.Module):
-        def __init__(self):
+        def __init__(self, value_dim=None):
             super().__init__()
-            self.att, self.ln, self.head = Mha(32, 32, 32, 4, 8, 32), nn.LayerNorm(32), nn.Linear(32, 5)
+            self.att = Mha(32, 32, 32, 4, 8, 32, value_dim=value_dim)
+            self.ln, self.head = nn.LayerNorm(32), nn.Linear(32, 5)
 
         def forward(self, x):
             return self.head(self.ln(x + self.att(x, x)).mean(1))
 
     m["mha_self"] = (MhaSelf(), [(B, 10, 32)])
+    m["mha_value_dim"] = (MhaSelf(value_dim=6), [(B, 10, 32)])
 
-    class MhaCross(nn.Module):
+    class MhaGate(nn.Module):
         def __init__(self):
             super().__init__()
-            self.att, self.head = Mha(16, 24, 24, 2, 12, 20, bias=False), nn.Linear(6 * 20, 3)
+            self.att = Mha(32, 32, 32, 4, 8, 32, value_dim=6, gate=True)
+            self.head = nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.att(x, x).mean(1))
+
+    m["mha_gate"] = (MhaGate(), [(B, 10, 32)])
+
+    class MhaCross(nn.Module):
+        def __init__(self, bias=False, value_dim=None):
+            super().__init__()
+            self.att = Mha(16, 24, 24, 2, 12, 20, bias=bias, value_dim=value_dim)
+            self.head = nn.Linear(6 * 20, 3)
 
         def forward(self, q, kv):
             return self.head(self.att(q, kv).flatten(1))
 
     m["mha_cross"] = (MhaCross(), [(B, 6, 16), (B, 11, 24)])
+    m["mha_cross_value_dim"] = (MhaCross(bias=True, value_dim=5), [(B, 6, 16), (B, 11, 24)])
 
     class DotAttention(nn.Module):
         def __init__(self):
@@ -211,6 +301,18 @@ def torch_models():
             return self.head(a[:, 0].flatten(1))
 
     m["dot_attention"] = (DotAttention(), [(B, 6, 16), (B, 9, 16)])
+
+    class ScaledDotAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale, self.head = nn.Parameter(torch.ones(())), nn.Linear(6 * 16, 3)
+
+        def forward(self, q, v):
+            q = q * self.scale
+            a = F.scaled_dot_product_attention(q[:, None], v[:, None], v[:, None], scale=1.0)
+            return self.head(a[:, 0].flatten(1))
+
+    m["scaled_dot_attention"] = (ScaledDotAttention(), [(B, 6, 16), (B, 9, 16)])
 
     class FullPrelu(nn.Module):
         """Keras PReLU's default: one slope per input element."""

@@ -420,9 +420,8 @@ fn keras_layers_without_a_lowering_name_the_layer_and_class() {
     let data = keras_memory_cases();
     let base = &data["models"]["mha_self"]["model_json"];
     let run = RunSettings::default();
-    let cases: [(&str, &str, Value); 3] = [
-        ("MultiHeadAttention", "value_dim", Value::from(4)),
-        ("MultiHeadAttention", "use_gate", Value::Bool(true)),
+    let cases: [(&str, &str, Value); 2] = [
+        ("MultiHeadAttention", "sliding_window", Value::from(4)),
         ("MultiHeadAttention", "attention_axes", Value::from(vec![2])),
     ];
     for (class, key, value) in cases {
@@ -443,18 +442,30 @@ fn keras_layers_without_a_lowering_name_the_layer_and_class() {
             "{key}: {err}"
         );
     }
+    // Bidirectional's two directions apart (merge_mode None): two outputs, which a
+    // Sequential model refuses already.
+    let mut model = data["models"]["bidirectional_lstm"]["model_json"].clone();
+    model["config"]["layers"][1]["config"]["merge_mode"] = Value::Null;
+    let err = formats::memory(&serde_json::to_vec(&model).unwrap(), "m", None, &run, None);
+    let err = err.map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("layer 'bidirectional'") && err.contains("Bidirectional returns 2"),
+        "{err}"
+    );
     // A class summary knows but memory does not lower.
-    let mut model = data["models"]["conv1d"]["model_json"].clone();
+    let mut model = data["models"]["noise_2d"]["model_json"].clone();
     for layer in model["config"]["layers"].as_array_mut().unwrap() {
-        if layer["class_name"] == "Dense" {
-            layer["class_name"] = Value::from("LayerScale");
-            layer["config"]["projection_dim"] = Value::from(16);
+        if layer["class_name"] == "RandomRotation" {
+            layer["class_name"] = Value::from("CenterCrop");
+            layer["config"]["height"] = Value::from(8);
+            layer["config"]["width"] = Value::from(8);
         }
     }
     let err = formats::memory(&serde_json::to_vec(&model).unwrap(), "m", None, &run, None);
     let err = err.map(|_| ()).unwrap_err().to_string();
     assert!(
-        err.contains("layer 'dense'") && err.contains("LayerScale has no PyTorch lowering"),
+        err.contains("layer 'random_rotation'")
+            && err.contains("CenterCrop has no PyTorch lowering"),
         "{err}"
     );
 }

@@ -356,6 +356,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             q_len: s,
             kv_len: s,
             head_dim: hd,
+            v_head_dim: hd,
             causal: decoder,
             dropout: drop.attn,
             eager_mask: mask.is_some() && !alibi,

@@ -6,10 +6,11 @@
 //! would write: a Dense/Conv `activation` becomes its own activation op; a chain of
 //! LSTMs (GRUs, SimpleRNNs, or Bidirectional ones) returning sequences into a last one
 //! becomes one multi-layer `nn.LSTM` (`nn.GRU`, `nn.RNN`, `bidirectional=True`) and
-//! `h[:, -1]`; global pooling becomes `AdaptiveAvgPool/AdaptiveMaxPool(1)` + `flatten`;
-//! MultiHeadAttention becomes q/k/v/o `nn.Linear`s around `scaled_dot_product_attention`;
-//! TimeDistributed folds the time axis into the batch. Training adds cross-entropy on the
-//! last output against int64 class labels, as gpu_memory.py does.
+//! `h[:, -1]` (go_backwards: the RNN on `x.flip(1)`); global pooling becomes
+//! `AdaptiveAvgPool/AdaptiveMaxPool(1)` + `flatten`; MultiHeadAttention becomes q/k/v/o
+//! `nn.Linear`s around `scaled_dot_product_attention`; TimeDistributed folds the time
+//! axis into the batch. Training adds cross-entropy on the last output against int64
+//! class labels, as gpu_memory.py does.
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -98,6 +99,8 @@ pub const SUPPORTED: &[&str] = &[
     "Maximum",
     "Minimum",
     "Concatenate",
+    "LayerScale",
+    "CustomScaleLayer",
     "Rescaling",
     "Normalization",
     "Identity",
@@ -483,8 +486,22 @@ fn einsum_projection(equation: &str, bias_axes: Option<&str>) -> Option<(usize, 
 }
 
 impl<'m> Lowering<'m> {
-    fn input(&self, t: &TensorRef) -> ValueId {
-        self.values[&(t.layer, t.node, t.tensor)]
+    /// The value a Keras tensor became; only first outputs are lowered (a layer's
+    /// other outputs, such as Bidirectional's second direction with merge_mode None).
+    fn input(&self, t: &TensorRef, here: &str) -> Result<ValueId> {
+        self.values
+            .get(&(t.layer, t.node, t.tensor))
+            .copied()
+            .ok_or_else(|| {
+                let layer = &self.model.layers[t.layer];
+                Error::invalid(
+                    here,
+                    format!(
+                        "memory: output {} of layer '{}' ({}) has no PyTorch lowering yet",
+                        t.tensor, layer.name, layer.class_name
+                    ),
+                )
+            })
     }
 
     fn lower_call(&mut self, g: &mut Graph, li: usize, ni: usize, location: &str) -> Result<()> {
@@ -492,7 +509,11 @@ impl<'m> Lowering<'m> {
         let layer: &Layer = &model.layers[li];
         let call: &Call = &layer.calls[ni];
         let here = format!("{location}: layer '{}'", layer.name);
-        let inputs: Vec<ValueId> = call.inputs.iter().map(|(t, _)| self.input(t)).collect();
+        let inputs: Vec<ValueId> = call
+            .inputs
+            .iter()
+            .map(|(t, _)| self.input(t, &here))
+            .collect::<Result<_>>()?;
         let first_node = g.nodes.len();
         // A layer whose every weight is frozen (its own `trainable: false`, or a frozen
         // nested model) gets no gradients or optimizer state in PyTorch either.
@@ -743,12 +764,33 @@ impl<'m> Lowering<'m> {
             ),
             "LSTM" | "GRU" | "SimpleRNN" => self.lower_rnn(g, s, false, inputs)?,
             "Bidirectional" => {
-                if !matches!(s.str_of("merge_mode"), "concat" | "") {
-                    return Err(s.unsupported("with a merge_mode other than concat"));
+                // merge_mode is always recorded; null means the two directions apart
+                let merge = match s.cfg.get("merge_mode") {
+                    None => "concat",
+                    Some(m) => m.as_str().unwrap_or("None"),
+                };
+                if !matches!(merge, "concat" | "sum" | "ave" | "mul") {
+                    return Err(s.unsupported(&format!("with merge_mode {merge}")));
                 }
                 let (class, cfg) = wrapped(s)?;
                 let inner = Site { class, cfg, ..*s };
-                self.lower_rnn(g, &inner, true, inputs)?
+                let out = self.lower_rnn(g, &inner, true, inputs)?;
+                if merge == "concat" {
+                    out
+                } else {
+                    // out[..., :H] and out[..., H:] combined: a new tensor, so no later
+                    // layer continues this RNN
+                    self.open_rnn.remove(&out);
+                    let half = s.numel(s.out)?;
+                    let split = Op::SelectLast(SelectLast { out_numel: half });
+                    let fwd = g.push(split.clone(), &[out]);
+                    let bwd = g.push(split, &[out]);
+                    match merge {
+                        "sum" => g.push(Op::Add(Add), &[fwd, bwd]),
+                        "mul" => g.push(Op::Mul(Mul), &[fwd, bwd]),
+                        _ => average(g, &[fwd, bwd]),
+                    }
+                }
             }
             "TimeDistributed" => {
                 // The time axis folds into the batch: (B, T, …) → (B·T, …).
@@ -776,15 +818,21 @@ impl<'m> Lowering<'m> {
             }
             "MultiHeadAttention" => multi_head_attention(g, s, inputs)?,
             "Attention" => {
-                if s.bool_of("use_scale", false) || !matches!(s.str_of("score_mode"), "dot" | "") {
-                    return Err(s.unsupported("with use_scale or score_mode 'concat'"));
+                if !matches!(s.str_of("score_mode"), "dot" | "") {
+                    return Err(s.unsupported("with score_mode 'concat'"));
                 }
-                // softmax(q·kᵀ)·v: SDPA with one head and scale=1.
+                // softmax(q·kᵀ)·v: SDPA with one head and scale=1; use_scale's learnt
+                // scalar multiplies q first (`q * scale`), the same scores.
                 let (q, v) = (s.input(0)?, s.input(1)?);
                 let d = s.last(q)?;
                 let q_len = s.numel(q)? / mul(b, d)?.max(1);
                 let kv_len = s.numel(v)? / mul(b, s.last(v)?)?.max(1);
                 let key = *inputs.get(2).unwrap_or(&inputs[1]);
+                let query = if s.bool_of("use_scale", false) {
+                    g.push(Op::Scale(Scale { numel: 1 }), &inputs[..1])
+                } else {
+                    inputs[0]
+                };
                 g.push(
                     Op::Attention(Attention {
                         batch: b,
@@ -793,6 +841,7 @@ impl<'m> Lowering<'m> {
                         q_len,
                         kv_len,
                         head_dim: d,
+                        v_head_dim: s.last(v)?,
                         causal: false,
                         dropout: s.f64_of("dropout", 0.0),
                         eager_mask: false,
@@ -800,15 +849,27 @@ impl<'m> Lowering<'m> {
                         fused_qkv: false,
                         score_bias: false,
                     }),
-                    &[inputs[0], key, inputs[1]],
+                    &[query, key, inputs[1]],
                 )
             }
             "Add" | "Subtract" => g.push(Op::Add(Add), inputs),
             "Multiply" | "Maximum" | "Minimum" => g.push(Op::Mul(Mul), inputs),
-            // (a + b + …) / n: the sum, then its scaled copy.
-            "Average" => {
-                let sum = g.push(Op::Add(Add), inputs);
-                g.push(Op::Add(Add), &[sum])
+            "Average" => average(g, inputs),
+            // keras.applications' ConvNeXt LayerScale: `x * gamma`, gamma per channel.
+            "LayerScale" => g.push(
+                Op::Scale(Scale {
+                    numel: s.u64_of("projection_dim")?,
+                }),
+                inputs,
+            ),
+            // keras.applications' InceptionResNetV2 `inputs[0] + inputs[1] * scale`: the
+            // scaled copy (saves nothing), then the sum.
+            "CustomScaleLayer" => {
+                let [x, r] = inputs else {
+                    return Err(s.unsupported("with other than two inputs"));
+                };
+                let scaled = g.push(Op::Add(Add), &[*r]);
+                g.push(Op::Add(Add), &[*x, scaled])
             }
             c if IDENTITY.contains(&c) => inputs[0],
             other => {
@@ -838,9 +899,19 @@ impl<'m> Lowering<'m> {
             "SimpleRNN" => RnnKind::Tanh,
             _ => return Err(s.unsupported("(wrapped by Bidirectional)")),
         };
-        if s.bool_of("return_state", false) || s.bool_of("go_backwards", false) {
-            return Err(s.unsupported("with return_state or go_backwards"));
+        // return_state: the states are further outputs of the call, lowered for no
+        // consumer (one that reads them gets the clean error of `Lowering::input`).
+        // go_backwards: the RNN runs on `x.flip(1)`, a copy; wrapped by Bidirectional
+        // it would swap the directions, which has no lowering.
+        let backwards = s.bool_of("go_backwards", false);
+        if backwards && bidirectional {
+            return Err(s.unsupported("with go_backwards (wrapped by Bidirectional)"));
         }
+        let x = if backwards {
+            g.push(Op::Copy(Copy::default()), &inputs[..1])
+        } else {
+            inputs[0]
+        };
         let hidden = s.u64_of("units")?;
         let in_shape = s.input(0)?;
         let seq = in_shape
@@ -853,7 +924,7 @@ impl<'m> Lowering<'m> {
             .copied()
             .flatten()
             .ok_or_else(|| Error::shape(s.here, "memory needs the feature size known"))?;
-        let continues = self.open_rnn.get(&inputs[0]).copied().filter(|&node| {
+        let continues = self.open_rnn.get(&x).copied().filter(|&node| {
             matches!(&g.nodes[node].op, Op::Rnn(r)
                 if r.kind == kind && r.hidden == hidden && r.bidirectional == bidirectional)
         });
@@ -862,7 +933,7 @@ impl<'m> Lowering<'m> {
                 if let Op::Rnn(r) = &mut g.nodes[node].op {
                     r.layers += 1;
                 }
-                inputs[0]
+                x
             }
             None => g.push(
                 Op::Rnn(Rnn {
@@ -874,12 +945,12 @@ impl<'m> Lowering<'m> {
                     layers: 1,
                     bidirectional,
                 }),
-                inputs,
+                &[x],
             ),
         };
         let node = self
             .open_rnn
-            .remove(&inputs[0])
+            .remove(&x)
             .filter(|_| continues.is_some())
             .unwrap_or(g.nodes.len() - 1);
         if s.bool_of("return_sequences", false) {
@@ -895,6 +966,12 @@ impl<'m> Lowering<'m> {
         let out_numel = mul(mul(s.batch, hidden)?, 1 + bidirectional as u64)?;
         Ok(g.push(Op::SelectLast(SelectLast { out_numel }), &[seq_out]))
     }
+}
+
+/// (a + b + …) / n: the sum, then its scaled copy.
+fn average(g: &mut Graph, inputs: &[ValueId]) -> ValueId {
+    let sum = g.push(Op::Add(Add), inputs);
+    g.push(Op::Add(Add), &[sum])
 }
 
 /// The class and config of the layer a wrapper (Bidirectional, TimeDistributed) holds.
@@ -997,9 +1074,11 @@ fn pool(g: &mut Graph, s: &Site, kind: PoolKind, inputs: &[ValueId]) -> Result<V
 }
 
 /// MultiHeadAttention as a PyTorch user writes it: q, k, v projections (`nn.Linear`,
-/// heads·key_dim features each), `scaled_dot_product_attention` over the heads, and the
-/// output projection. Inputs: query, value, and key (default: value); self-attention
-/// passes one tensor as all three.
+/// heads·key_dim features for q and k, heads·value_dim for v),
+/// `scaled_dot_product_attention` over the heads (value heads of value_dim), and the
+/// output projection from heads·value_dim; `use_gate` multiplies the attention by a
+/// sigmoid gate, a fourth projection of the query. Inputs: query, value, and key
+/// (default: value); self-attention passes one tensor as all three.
 fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueId> {
     let heads = s.u64_of("num_heads")?;
     let key_dim = s.u64_of("key_dim")?;
@@ -1008,9 +1087,6 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         .get("value_dim")
         .and_then(Value::as_u64)
         .unwrap_or(key_dim);
-    if value_dim != key_dim {
-        return Err(s.unsupported("with value_dim different from key_dim"));
-    }
     let q_shape = s.input(0)?;
     // Keras records the default axes once built: every axis between batch and features.
     let default_axes: Vec<Value> = (1..q_shape.len().saturating_sub(1))
@@ -1020,8 +1096,8 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     if axes.is_some_and(|a| !a.is_null() && a.as_array() != Some(&default_axes)) {
         return Err(s.unsupported("with attention_axes"));
     }
-    if s.bool_of("use_gate", false) || s.cfg.get("sliding_window").is_some_and(|w| !w.is_null()) {
-        return Err(s.unsupported("with use_gate or sliding_window"));
+    if s.cfg.get("sliding_window").is_some_and(|w| !w.is_null()) {
+        return Err(s.unsupported("with sliding_window"));
     }
     let b = s.batch;
     let bias = s.bool_of("use_bias", true);
@@ -1029,11 +1105,12 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
     let k_shape = s.ins.get(2).unwrap_or(v_shape);
     let (q_in, v_in) = (inputs[0], *inputs.get(1).unwrap_or(&inputs[0]));
     let k_in = *inputs.get(2).unwrap_or(&v_in);
-    let proj = mul(heads, key_dim)?;
-    let mut linear = |shape: &Shape,
-                      x: ValueId,
-                      in_features: u64,
-                      out_features: u64|
+    let (qk_proj, v_proj) = (mul(heads, key_dim)?, mul(heads, value_dim)?);
+    let linear = |g: &mut Graph,
+                  shape: &Shape,
+                  x: ValueId,
+                  in_features: u64,
+                  out_features: u64|
      -> Result<(ValueId, u64)> {
         let rows = s.numel(shape)? / in_features.max(1);
         let op = Op::Linear(Linear {
@@ -1045,9 +1122,21 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         });
         Ok((g.push(op, &[x]), rows / b.max(1)))
     };
-    let (q, q_len) = linear(q_shape, q_in, s.last(q_shape)?, proj)?;
-    let (k, kv_len) = linear(k_shape, k_in, s.last(k_shape)?, proj)?;
-    let (v, _) = linear(v_shape, v_in, s.last(v_shape)?, proj)?;
+    // use_gate: sigmoid(Linear(query)), heads·value_dim features, gates the attention
+    let gate = if s.bool_of("use_gate", false) {
+        let (gate, _) = linear(g, q_shape, q_in, s.last(q_shape)?, v_proj)?;
+        Some(g.push(
+            Op::Act(Act {
+                kind: ActKind::Tanh,
+            }),
+            &[gate],
+        ))
+    } else {
+        None
+    };
+    let (q, q_len) = linear(g, q_shape, q_in, s.last(q_shape)?, qk_proj)?;
+    let (k, kv_len) = linear(g, k_shape, k_in, s.last(k_shape)?, qk_proj)?;
+    let (v, _) = linear(g, v_shape, v_in, s.last(v_shape)?, v_proj)?;
     let att = g.push(
         Op::Attention(Attention {
             batch: b,
@@ -1056,6 +1145,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
             q_len,
             kv_len,
             head_dim: key_dim,
+            v_head_dim: value_dim,
             causal: false,
             dropout: s.f64_of("dropout", 0.0),
             eager_mask: false,
@@ -1065,10 +1155,14 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
         }),
         &[q, k, v],
     );
+    let att = match gate {
+        Some(gate) => g.push(Op::Mul(Mul), &[att, gate]),
+        None => att,
+    };
     Ok(g.push(
         Op::Linear(Linear {
             rows: mul(b, q_len)?,
-            in_features: proj,
+            in_features: v_proj,
             out_features: s.last(s.out)?,
             bias,
             tied_weight: false,

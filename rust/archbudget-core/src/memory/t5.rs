@@ -204,6 +204,7 @@ impl T5<'_> {
             q_len: s,
             kv_len: s,
             head_dim: a.head_dim,
+            v_head_dim: a.head_dim,
             causal: decoder,
             dropout: self.drop.attn,
             eager_mask: mask.is_some(),

@@ -1,13 +1,20 @@
-//! Scaled dot-product attention over q (batch×heads×q_len×head_dim), k and v
-//! (batch×kv_heads×kv_len×head_dim), as HF's attention functions call it.
+//! Scaled dot-product attention over q (batch×heads×q_len×head_dim), k
+//! (batch×kv_heads×kv_len×head_dim) and v (batch×kv_heads×kv_len×v_head_dim), as HF's
+//! attention functions and a PyTorch port of Keras's MultiHeadAttention call it. The
+//! value head size may differ from the query/key one (Keras `value_dim`): SDPA takes
+//! any v head size, and the output has the value's.
 //!
-//! Output: batch×q_len×heads×head_dim (what `transpose(1, 2).contiguous()` yields).
-//! FLOPs (flop_counter's sdpa rules, causal masking not discounted): forward two bmms,
-//! 4·B·H·Sq·Sk·D; SDPA backward five bmms (scores recomputed), 10·B·H·Sq·Sk·D; eager
-//! backward two per matmul, 8·B·H·Sq·Sk·D.
+//! Output: batch×q_len×heads×v_head_dim (what `transpose(1, 2).contiguous()` yields).
+//! FLOPs (flop_counter's sdpa rules, causal masking not discounted), with
+//! Uk = 2·B·H·Sq·Sk·Dk (one q·kᵀ-shaped bmm) and Uv = 2·B·H·Sq·Sk·Dv (one
+//! scores·v-shaped bmm): forward Uk + Uv; SDPA backward recomputes the scores and runs
+//! the gradients of both products, 3·Uk + 2·Uv; eager backward two per matmul,
+//! 2·Uk + 2·Uv. With Dk = Dv these are 4·B·H·Sq·Sk·D, 10·… and 8·….
 //!
-//! `Sdpa` on an H100 dispatches to FlashAttention-2 for bf16 (head_dim ≤ 256) and to the
-//! memory-efficient kernel for fp32 (flash has no fp32): both keep q, k, v, the output
+//! `Sdpa` on an H100 dispatches to FlashAttention-2 for bf16 (head_dim ≤ 256, q, k and
+//! v of one head size) and to the memory-efficient kernel otherwise (flash has no fp32,
+//! nor a value head size of its own), or to the math path (as `Eager`) where that kernel
+//! refuses (grouped kv heads in fp32; unaligned head sizes when v's differs): both keep q, k, v, the output
 //! and a log-sum-exp (B·H·Sq fp32), never the Sq×Sk scores; dropout is regenerated from
 //! the RNG seed. Flash's backward allocates an fp32 dq accumulator (seq rounded to 128,
 //! head_dim to 32) and, with grouped kv heads, dk/dv expanded to all heads before
@@ -49,7 +56,10 @@ pub struct Attention {
     pub kv_heads: u64,
     pub q_len: u64,
     pub kv_len: u64,
+    /// Head size of q and k.
     pub head_dim: u64,
+    /// Head size of v and of the output (`head_dim` but for Keras `value_dim`).
+    pub v_head_dim: u64,
     pub causal: bool,
     /// Attention dropout probability (applied in train mode only).
     pub dropout: f64,
@@ -66,16 +76,19 @@ pub struct Attention {
 }
 
 impl Attention {
-    pub fn flops(&self) -> Result<(u64, u64)> {
-        let unit = prod(&[
-            2,
-            self.batch,
-            self.heads,
-            self.q_len,
-            self.kv_len,
-            self.head_dim,
-        ])?;
-        Ok((crate::memory::mul(unit, 2)?, unit))
+    /// (Uk, Uv): the FLOPs of one bmm shaped as q·kᵀ and of one shaped as scores·v.
+    fn units(&self) -> Result<(u64, u64)> {
+        let scores = prod(&[2, self.batch, self.heads, self.q_len, self.kv_len])?;
+        Ok((
+            crate::memory::mul(scores, self.head_dim)?,
+            crate::memory::mul(scores, self.v_head_dim)?,
+        ))
+    }
+
+    /// `uk`·Uk + `uv`·Uv.
+    fn flops(&self, uk: u64, uv: u64) -> Result<u64> {
+        let (k, v) = self.units()?;
+        crate::memory::add(crate::memory::mul(k, uk)?, crate::memory::mul(v, uv)?)
     }
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
@@ -85,14 +98,20 @@ impl Attention {
         } else {
             cx.in_dtype[0]
         };
-        let (unit_fwd, unit) = self.flops()?;
         // fp32 SDPA with grouped kv heads (`enable_gqa`): the memory-efficient kernel does
         // not take GQA, so SDPA falls back to its math path — explicit scores and softmax,
         // k/v repeated to all heads, as eager (the counter then sees 4 bmm-units backward).
         // With a score bias (no flash) the bf16 case falls back the same way.
+        // A value head size of its own rules flash out, and the memory-efficient kernel
+        // needs both head sizes aligned to its GEMM tiles (sdp_utils
+        // `check_head_dim_size_mem_efficient`: 4 elements fp32, 8 bf16 on sm80+): unaligned,
+        // SDPA takes the math path too (as on the CPU, whose fused kernel needs one size).
+        let align = if dt == DType::F32 { 4 } else { 8 };
+        let unaligned_v = self.v_head_dim != self.head_dim
+            && !(self.head_dim.is_multiple_of(align) && self.v_head_dim.is_multiple_of(align));
         let math = cx.attn == AttnImpl::Sdpa
-            && (dt == DType::F32 || self.score_bias)
-            && self.kv_heads < self.heads;
+            && (((dt == DType::F32 || self.score_bias) && self.kv_heads < self.heads)
+                || unaligned_v);
         let imp = if math { AttnImpl::Eager } else { cx.attn };
         // the kernel's tensor inputs: SDPA also takes the score bias (as `attn_mask`)
         let n_in = if self.fused_qkv {
@@ -115,7 +134,8 @@ impl Attention {
                 saved_in.push(i);
             }
         }
-        let out_numel = prod(&[self.batch, self.q_len, self.heads, self.head_dim])?;
+        let q_numel = prod(&[self.batch, self.q_len, self.heads, self.head_dim])?;
+        let out_numel = prod(&[self.batch, self.q_len, self.heads, self.v_head_dim])?;
         let mut c = Cost {
             out: Some(Out::New {
                 numel: out_numel,
@@ -123,7 +143,7 @@ impl Attention {
             }),
             ..Cost::default()
         };
-        c.flops_fwd = unit_fwd;
+        c.flops_fwd = self.flops(1, 1)?;
         let drop = cx.train_mode && self.dropout > 0.0;
         let eager_mask = self.eager_mask && !math;
         match imp {
@@ -138,11 +158,14 @@ impl Attention {
                     c.save_output = true;
                     c.saved.push(lse);
                     if self.fused_qkv {
-                        let q = bytes(out_numel, dt)?;
+                        let q = bytes(q_numel, dt)?;
                         c.bwd_temp.extend([q, q, q]);
                     }
-                    c.flops_bwd = crate::memory::mul(unit, 5)?;
-                    let flash = dt == DType::BF16 && self.head_dim <= 256 && !self.score_bias;
+                    c.flops_bwd = self.flops(3, 2)?;
+                    let flash = dt == DType::BF16
+                        && self.head_dim <= 256
+                        && self.v_head_dim == self.head_dim
+                        && !self.score_bias;
                     if bias_grad {
                         let g = prod(&[
                             self.batch,
@@ -179,14 +202,14 @@ impl Attention {
             AttnImpl::Eager => {
                 let s2n = prod(&[self.batch, self.heads, self.q_len, self.kv_len])?;
                 let s2 = bytes(s2n, dt)?;
-                let kv_rep = if self.kv_heads < self.heads {
-                    bytes(
-                        prod(&[self.batch, self.heads, self.kv_len, self.head_dim])?,
-                        dt,
-                    )?
-                } else {
-                    0
+                let rep = |d: u64| -> Result<u64> {
+                    if self.kv_heads < self.heads {
+                        bytes(prod(&[self.batch, self.heads, self.kv_len, d])?, dt)
+                    } else {
+                        Ok(0)
+                    }
                 };
+                let (k_rep, v_rep) = (rep(self.head_dim)?, rep(self.v_head_dim)?);
                 // scores dtype after the mask add (mask in the model's param dtype) or the
                 // bias add (the bias's dtype)
                 let mask_dt = bias_dt.unwrap_or(cx.param_dtype());
@@ -205,16 +228,16 @@ impl Attention {
                 let cast = if sm_dt != dt { bytes(s2n, dt)? } else { 0 };
                 let attn_out = bytes(out_numel, dt)?;
                 if cx.record {
-                    c.flops_bwd = crate::memory::mul(unit, 4)?;
+                    c.flops_bwd = self.flops(2, 2)?;
                     c.saved.extend(casts.iter().copied());
-                    if kv_rep > 0 {
+                    if k_rep > 0 {
                         c.save_inputs = saved_in.iter().copied().filter(|&i| i == 0).collect();
-                        c.saved.extend([kv_rep, kv_rep]);
+                        c.saved.extend([k_rep, v_rep]);
                     } else {
                         c.save_inputs = saved_in.clone();
                     }
                     if self.fused_qkv {
-                        let q = bytes(out_numel, dt)?;
+                        let q = bytes(q_numel, dt)?;
                         c.bwd_temp.extend([q, q, q]);
                     }
                     c.saved.push(sm);
@@ -242,8 +265,8 @@ impl Attention {
                     }
                 } else {
                     c.fwd_temp.extend(casts.iter().copied());
-                    if kv_rep > 0 {
-                        c.fwd_temp.extend([kv_rep, kv_rep]);
+                    if k_rep > 0 {
+                        c.fwd_temp.extend([k_rep, v_rep]);
                     }
                     let masked = if eager_mask {
                         bytes(s2n, masked_dt)?
@@ -269,4 +292,70 @@ impl Attention {
 
 fn round_up(x: u64, m: u64) -> u64 {
     x.div_ceil(m).saturating_mul(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::Precision;
+
+    /// Backward FLOPs of one training SDPA call in `precision` (B=2, H=4, Sq=Sk=10).
+    fn backward_flops(head_dim: u64, v_head_dim: u64, precision: Precision) -> u64 {
+        let a = Attention {
+            batch: 2,
+            heads: 4,
+            kv_heads: 4,
+            q_len: 10,
+            kv_len: 10,
+            head_dim,
+            v_head_dim,
+            causal: false,
+            dropout: 0.0,
+            eager_mask: false,
+            softmax_fp32: false,
+            fused_qkv: false,
+            score_bias: false,
+        };
+        let dt = if precision == Precision::Bf16 {
+            DType::BF16
+        } else {
+            DType::F32
+        };
+        let cx = Ctx {
+            record: true,
+            train_mode: true,
+            precision,
+            attn: AttnImpl::Sdpa,
+            in_dtype: &[dt; 3],
+            in_numel: &[2 * 10 * 4 * head_dim, 0, 2 * 10 * 4 * v_head_dim],
+            in_grad: &[true; 3],
+            frozen: false,
+        };
+        a.lower(&cx).unwrap().flops_bwd
+    }
+
+    #[test]
+    fn a_value_head_size_of_its_own_counts_as_flop_counter_does() {
+        let scores = 2 * 2 * 4 * 10 * 10;
+        // one head size: 10·B·H·Sq·Sk·D, as before
+        assert_eq!(backward_flops(8, 8, Precision::Fp32), 5 * scores * 8);
+        // aligned sizes: the memory-efficient kernel, 3·Uk + 2·Uv
+        assert_eq!(
+            backward_flops(8, 16, Precision::Fp32),
+            scores * (3 * 8 + 2 * 16)
+        );
+        assert_eq!(
+            backward_flops(8, 16, Precision::Bf16),
+            scores * (3 * 8 + 2 * 16)
+        );
+        // unaligned (6 is not a multiple of 4 fp32, 12 not of 8 bf16): the math path
+        assert_eq!(
+            backward_flops(8, 6, Precision::Fp32),
+            scores * (2 * 8 + 2 * 6)
+        );
+        assert_eq!(
+            backward_flops(8, 12, Precision::Bf16),
+            scores * (2 * 8 + 2 * 12)
+        );
+    }
 }

@@ -26,7 +26,7 @@ pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
 pub use pool::{GlobalAvgPool, GlobalMaxPool, Pool, PoolKind};
 pub use recurrent::{Rnn, RnnKind};
-pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, SelectLast, UnusedParam, View};
+pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, Scale, SelectLast, UnusedParam, View};
 
 use super::graph::DType;
 use super::{Precision, Result};
@@ -59,6 +59,7 @@ pub enum Op {
     Cast(Cast),
     Add(Add),
     Mul(Mul),
+    Scale(Scale),
     SelectLast(SelectLast),
     Fill(Fill),
     UnusedParam(UnusedParam),
@@ -96,6 +97,7 @@ impl Op {
             Op::Cast(o) => o.lower(cx),
             Op::Add(o) => o.lower(cx),
             Op::Mul(o) => o.lower(cx),
+            Op::Scale(o) => o.lower(cx),
             Op::SelectLast(o) => o.lower(cx),
             Op::Fill(o) => o.lower(cx),
             Op::UnusedParam(o) => o.lower(cx),

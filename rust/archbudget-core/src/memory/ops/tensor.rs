@@ -99,7 +99,40 @@ impl Mul {
     }
 }
 
-/// `h[:, -1]` (last time step) and similar `select`/`slice` views (cropping) whose
+/// `x * gamma` with a learnt scale of `numel` elements broadcast over the input (Keras
+/// and timm LayerScale: one per channel). Output of the input's size in the promoted
+/// dtype of the input and the parameter (mul is no autocast op: bf16 · fp32 → fp32).
+/// Saves the input when gamma gets a gradient (`dgamma = sum(grad · x)`, made at the
+/// input's size, a backward transient, then summed down); dx = grad · gamma needs only
+/// the parameter. No FLOPs (elementwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scale {
+    pub numel: u64,
+}
+
+impl Scale {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let n = cx.in_numel[0];
+        let dtype = if cx.in_dtype[0] == DType::F32 || cx.param_dtype() == DType::F32 {
+            DType::F32
+        } else {
+            cx.in_dtype[0]
+        };
+        let mut c = Cost {
+            params: vec![Param::new(self.numel, AmpCast::No)],
+            out: Some(Out::New { numel: n, dtype }),
+            ..Cost::default()
+        };
+        if cx.wgrad() {
+            c.save_inputs.push(0);
+            c.bwd_temp.push(bytes(n, dtype)?);
+        }
+        Ok(c)
+    }
+}
+
+/// `h[:, -1]` (last time step) and similar `select`/`slice` views (cropping, one
+/// direction `out[..., :H]` of a bidirectional RNN's output) whose
 /// backward allocates a zero gradient of the whole input (`select_backward`,
 /// `slice_backward`).
 #[derive(Debug, Clone, PartialEq, Eq)]
