@@ -15,7 +15,7 @@ use crate::error::{add, mul, Result};
 use crate::weight::dim;
 
 use super::config::Cfg;
-use super::modules::{embedding_row, heads_dim, linear, lm_head, norm_row, Modules};
+use super::modules::{embedding_row, h_to_4h_mlp, heads_dim, linear, lm_head, norm_row, Modules};
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let loc = cfg.location;
@@ -131,17 +131,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         );
         linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
         m.add(format!("{layer}self_attention"), "FalconAttention", w)?;
-        let mut w = Vec::new();
         let inter = dim(a.intermediate_size, "ffn_hidden_size");
-        linear(
-            &mut w,
-            "dense_h_to_4h.",
+        h_to_4h_mlp(
+            m,
+            format!("{layer}mlp"),
+            "FalconMLP",
             hidden.clone(),
-            inter.clone(),
+            inter,
             a.mlp_bias,
-        );
-        linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
-        m.add(format!("{layer}mlp"), "FalconMLP", w)?;
+        )?;
         for name in norm_names {
             norm_row(
                 m,

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::weight::dim;
 
 use super::config::Cfg;
-use super::modules::{embedding_row, linear, lm_head, norm_row, times, Modules};
+use super::modules::{embedding_row, h_to_4h_mlp, linear, lm_head, norm_row, times, Modules};
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let hidden = cfg.dim("hidden_size", 6144)?;
@@ -98,17 +98,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         );
         linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
         m.add(format!("{layer}attention"), "GPTNeoXAttention", w)?;
-        let mut w = Vec::new();
         let inter = dim(a.intermediate_size, "intermediate");
-        linear(
-            &mut w,
-            "dense_h_to_4h.",
+        h_to_4h_mlp(
+            m,
+            format!("{layer}mlp"),
+            "GPTNeoXMLP",
             hidden.clone(),
-            inter.clone(),
+            inter,
             a.mlp_bias,
-        );
-        linear(&mut w, "dense_4h_to_h.", inter, hidden.clone(), a.mlp_bias);
-        m.add(format!("{layer}mlp"), "GPTNeoXMLP", w)?;
+        )?;
     }
     norm_row(
         m,

@@ -127,6 +127,28 @@ pub fn linear(w: &mut Vec<Weight>, name: &str, d_in: Dim, d_out: Dim, bias: bool
     }
 }
 
+/// The two-matrix MLP of GPT-NeoX and Falcon as one row: `dense_h_to_4h` (hidden →
+/// inter) and `dense_4h_to_h` (inter → hidden).
+pub fn h_to_4h_mlp(
+    m: &mut Modules,
+    row: String,
+    class_name: &str,
+    hidden: Dim,
+    inter: Dim,
+    bias: bool,
+) -> Result<()> {
+    let mut w = Vec::new();
+    linear(
+        &mut w,
+        "dense_h_to_4h.",
+        hidden.clone(),
+        inter.clone(),
+        bias,
+    );
+    linear(&mut w, "dense_4h_to_h.", inter, hidden, bias);
+    m.add(row, class_name, w)
+}
+
 /// `nn.Embedding(rows, width)`.
 pub fn embedding(w: &mut Vec<Weight>, name: &str, rows: Dim, width: Dim) {
     w.push(Weight::new(format!("{name}weight"), vec![rows, width]));
