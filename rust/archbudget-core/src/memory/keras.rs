@@ -22,7 +22,8 @@ use crate::error::Error;
 use crate::formats::keras::{Call, Layer, Model, TensorRef};
 use crate::shape::Shape;
 
-/// Classes this lowering knows, for the error that names the rest.
+/// Classes this lowering gives ops of their own (besides the [`IDENTITY`] ones), for the
+/// error that names the rest.
 pub const SUPPORTED: &[&str] = &[
     "InputLayer",
     "Sequential",
@@ -103,30 +104,6 @@ pub const SUPPORTED: &[&str] = &[
     "CustomScaleLayer",
     "Rescaling",
     "Normalization",
-    "Identity",
-    "Masking",
-    "ActivityRegularization",
-    "AutoContrast",
-    "Equalization",
-    "Solarization",
-    "RandomBrightness",
-    "RandomColorDegeneration",
-    "RandomColorJitter",
-    "RandomContrast",
-    "RandomErasing",
-    "RandomFlip",
-    "RandomGaussianBlur",
-    "RandomGrayscale",
-    "RandomHue",
-    "RandomInvert",
-    "RandomPerspective",
-    "RandomPosterization",
-    "RandomRotation",
-    "RandomSaturation",
-    "RandomSharpness",
-    "RandomShear",
-    "RandomTranslation",
-    "RandomZoom",
 ];
 
 /// Layers whose output is their input in the PyTorch equivalent: Identity; Masking
@@ -732,8 +709,16 @@ impl<'m> Lowering<'m> {
                 g.push(Op::View(View), &[v])
             }
             "GlobalMaxPooling1D" | "GlobalMaxPooling2D" | "GlobalMaxPooling3D" => {
-                let (batch, channels) = (b, s.spatial(in_shape)?.1);
-                let v = g.push(Op::GlobalMaxPool(GlobalMaxPool { batch, channels }), inputs);
+                // `nn.AdaptiveMaxPool{1,2,3}d(1)`: a max pool whose window is the whole input
+                let (sizes, channels) = s.spatial(in_shape)?;
+                let dims = sizes.iter().map(|&d| ConvDim::new(d, d, d, 0)).collect();
+                let pool = Pool {
+                    kind: PoolKind::Max,
+                    batch: b,
+                    channels,
+                    dims,
+                };
+                let v = g.push(Op::Pool(pool), inputs);
                 g.push(Op::View(View), &[v])
             }
             "Flatten" | "Reshape" | "Permute" => g.push(Op::View(View), inputs),
@@ -877,7 +862,12 @@ impl<'m> Lowering<'m> {
                     s.here,
                     format!(
                         "memory: layer class {other} has no PyTorch lowering yet (supported: {})",
-                        SUPPORTED.join(", ")
+                        SUPPORTED
+                            .iter()
+                            .chain(IDENTITY)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ))
             }

@@ -98,11 +98,7 @@ impl Dropout {
             }),
             ..Cost::default()
         };
-        if cx.record {
-            c.saved.push(mask);
-        } else {
-            c.fwd_temp.push(mask);
-        }
+        c.saved.push(mask);
         Ok(c)
     }
 }
@@ -189,13 +185,7 @@ impl Noise {
                 Some(full)
             }
         };
-        if let Some(k) = kept {
-            if cx.record {
-                c.saved.push(k);
-            } else {
-                c.fwd_temp.push(k);
-            }
-        }
+        c.saved.extend(kept);
         Ok(c)
     }
 }

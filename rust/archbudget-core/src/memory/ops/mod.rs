@@ -24,7 +24,7 @@ pub use embedding::{ClsPositions, Embedding};
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
-pub use pool::{GlobalAvgPool, GlobalMaxPool, Pool, PoolKind};
+pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use recurrent::{Rnn, RnnKind};
 pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, Scale, SelectLast, UnusedParam, View};
 
@@ -48,7 +48,6 @@ pub enum Op {
     Prelu(Prelu),
     Pool(Pool),
     GlobalAvgPool(GlobalAvgPool),
-    GlobalMaxPool(GlobalMaxPool),
     Embedding(Embedding),
     Rnn(Rnn),
     Attention(Attention),
@@ -86,7 +85,6 @@ impl Op {
             Op::Prelu(o) => o.lower(cx),
             Op::Pool(o) => o.lower(cx),
             Op::GlobalAvgPool(o) => o.lower(cx),
-            Op::GlobalMaxPool(o) => o.lower(cx),
             Op::Embedding(o) => o.lower(cx),
             Op::Rnn(o) => o.lower(cx),
             Op::Attention(o) => o.lower(cx),
@@ -206,7 +204,10 @@ pub struct Cost {
     pub save_inputs: Vec<usize>,
     /// The output is kept for backward (only when recorded).
     pub save_output: bool,
-    /// Other tensors made in forward and kept until this op's backward (bytes each).
+    /// Other tensors made in forward and kept until this op's backward (bytes each). An
+    /// op autograd does not record frees them as its forward ends: the simulator charges
+    /// them as transients then, as it ignores `save_inputs`, so ops need not branch on
+    /// `Ctx::record` for what they keep.
     pub saved: Vec<u64>,
     /// Tensors alive only while the op runs forward (bytes each).
     pub fwd_temp: Vec<u64>,

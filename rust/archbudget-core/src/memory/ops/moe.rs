@@ -54,12 +54,8 @@ impl Router {
         if self.renormalize {
             kept.extend([bytes(self.rows, DType::F32)?, bytes(rk, DType::F32)?]);
         }
-        if cx.record {
-            c.saved = kept;
-            c.bwd_temp = vec![probs, probs]; // topk's scattered gradient, softmax's
-        } else {
-            c.fwd_temp.extend(kept);
-        }
+        c.saved = kept;
+        c.bwd_temp = vec![probs, probs]; // topk's scattered gradient, softmax's
         Ok(c)
     }
 }

@@ -30,9 +30,6 @@ impl BatchNorm2d {
             c.save_inputs.push(0);
             let stat = bytes(self.channels, DType::F32)?;
             c.saved = vec![stat, stat];
-            if !cx.record {
-                c.fwd_temp = std::mem::take(&mut c.saved);
-            }
         }
         Ok(c)
     }
@@ -135,19 +132,12 @@ fn fused_norm(
         .iter()
         .map(|&n| bytes(n, stat_dt))
         .collect::<Result<Vec<_>>>()?;
-    if cx.record {
-        if cast {
-            c.saved.push(bytes(cx.in_numel[0], DType::F32)?);
-        } else {
-            c.save_inputs.push(0);
-        }
-        c.saved.extend(stats);
+    if cast {
+        c.saved.push(bytes(cx.in_numel[0], DType::F32)?);
     } else {
-        if cast {
-            c.fwd_temp.push(bytes(cx.in_numel[0], DType::F32)?);
-        }
-        c.fwd_temp.extend(stats);
+        c.save_inputs.push(0);
     }
+    c.saved.extend(stats);
     c.out = Some(Out::New {
         numel: cx.in_numel[0],
         dtype: out_dt,

@@ -74,32 +74,3 @@ impl GlobalAvgPool {
         })
     }
 }
-
-/// `nn.AdaptiveMaxPool{1,2,3}d(1)`: returns batch×C maxima and their int64 indices;
-/// autograd saves the input and the indices (made and freed in inference).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlobalMaxPool {
-    pub batch: u64,
-    pub channels: u64,
-}
-
-impl GlobalMaxPool {
-    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        let n = crate::memory::mul(self.batch, self.channels)?;
-        let idx = bytes(n, DType::I64)?;
-        let mut c = Cost {
-            out: Some(Out::New {
-                numel: n,
-                dtype: cx.in_dtype[0],
-            }),
-            ..Cost::default()
-        };
-        if cx.record {
-            c.save_inputs.push(0);
-            c.saved.push(idx);
-        } else {
-            c.fwd_temp.push(idx);
-        }
-        Ok(c)
-    }
-}
