@@ -36,6 +36,10 @@ pub enum Error {
     /// A count or a byte total that does not fit in 64 bits.
     #[error("{location}: {what} overflows 64-bit integers")]
     Overflow { location: String, what: String },
+    /// `fit`: even the smallest value of the axis does not fit the budget (not bad
+    /// input: the answer is "no"; the CLI exits with status 3).
+    #[error("{location}: {message}")]
+    DoesNotFit { location: String, message: String },
     /// A bug in archbudget (a panic caught at the boundary).
     #[error("internal error: {0} (please report it with the input that caused it)")]
     Internal(String),
@@ -77,6 +81,7 @@ impl Error {
             Error::Shape { .. } => "ShapeError",
             Error::Space { .. } => "SpaceError",
             Error::Overflow { .. } => "OverflowError",
+            Error::DoesNotFit { .. } => "DoesNotFitError",
             Error::Internal(_) => "InternalError",
         }
     }

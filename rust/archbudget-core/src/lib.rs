@@ -6,6 +6,7 @@
 pub mod arch;
 pub mod error;
 pub mod formats;
+pub mod gpu;
 pub mod layers;
 pub mod memory;
 pub mod shape;

@@ -55,6 +55,12 @@ create_exception!(
 );
 create_exception!(
     archbudget.errors,
+    DoesNotFitError,
+    ArchBudgetError,
+    "fit: even the smallest value does not fit the budget."
+);
+create_exception!(
+    archbudget.errors,
     InternalError,
     ArchBudgetError,
     "A bug in archbudget."
@@ -72,6 +78,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Shape { .. } => ShapeError::new_err(message),
         Error::Space { .. } => SpaceError::new_err(message),
         Error::Overflow { .. } => OverflowError::new_err(message),
+        Error::DoesNotFit { .. } => DoesNotFitError::new_err(message),
         Error::Internal(_) => InternalError::new_err(message),
     }
 }
@@ -89,6 +96,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ShapeError", py.get_type::<ShapeError>())?;
     m.add("SpaceError", py.get_type::<SpaceError>())?;
     m.add("OverflowError", py.get_type::<OverflowError>())?;
+    m.add("DoesNotFitError", py.get_type::<DoesNotFitError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod keras;
 
 use serde_json::Value;
 
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::memory::{self, MemoryReport, RunSettings};
 use crate::summary::Summary;
@@ -55,39 +56,113 @@ pub fn memory(
     run: &RunSettings,
     seq: Option<u64>,
 ) -> Result<MemoryReport> {
-    let mut value = keras::parse_bytes(bytes, location)?;
-    if let Some(seq) = seq {
-        fill_unknown_dims(&mut value, seq);
-    }
-    let run = &RunSettings {
-        seq: seq.unwrap_or(run.seq),
-        ..*run
-    };
-    let report = match from_value(value, location)? {
-        Source::Keras(model) => {
-            memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run))
-        }
-        Source::Hf(config) => {
-            let arch = hf::arch(&config, head, location)?;
-            // a vision transformer's sequence is fixed by its image and patch sizes
-            if seq.is_none() && arch.vision.is_none() {
-                return Err(Error::invalid(
-                    location,
-                    "a transformers model needs --seq (tokens per sequence)",
-                ));
+    Prepared::read(bytes, location, head)?.memory(run, seq)
+}
+
+/// A model read once and estimated under many run settings (`fit`'s search).
+pub struct Prepared {
+    location: String,
+    model: PreparedModel,
+}
+
+enum PreparedModel {
+    /// The JSON, read again per estimate: `seq` fills its unknown dimensions.
+    Keras(Value),
+    Hf {
+        arch: TransformerArch,
+        dropouts: memory::hf::Dropouts,
+    },
+}
+
+impl Prepared {
+    pub fn read(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<Prepared> {
+        let value = keras::parse_bytes(bytes, location)?;
+        let model = if value.get("model_type").is_some() {
+            PreparedModel::Hf {
+                arch: hf::arch(&value, head, location)?,
+                dropouts: memory::hf::Dropouts::from_config(&value),
             }
-            memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)
-                .and_then(|g| memory::estimate(&g, run))
+        } else if value.get("class_name").is_some() {
+            // built per estimate, once `seq` has filled its unknown dimensions
+            PreparedModel::Keras(value)
+        } else {
+            return Err(from_value(value, location).err().unwrap_or_else(|| {
+                Error::Internal("a description with neither format's key".into())
+            }));
+        };
+        Ok(Prepared {
+            location: location.to_string(),
+            model,
+        })
+    }
+
+    /// The longest sequence the model declares (a transformers config's
+    /// `max_position_embeddings` or its kind); `None` where it declares none.
+    pub fn max_positions(&self) -> Option<u64> {
+        match &self.model {
+            PreparedModel::Hf { arch, .. } => {
+                (arch.max_positions > 0).then_some(arch.max_positions)
+            }
+            PreparedModel::Keras(_) => None,
         }
-    };
-    // The memory model knows no file: its overflows name the model and the run instead.
-    report.map_err(|e| match e {
-        Error::Overflow { location: at, what } if at == "memory" => Error::overflow(
-            format!("{location} (batch {}, seq {})", run.batch, run.seq),
-            what,
-        ),
-        e => e,
-    })
+    }
+
+    /// Whether `seq` changes the model: a text transformer, or a Keras model whose input
+    /// has an unknown time axis.
+    pub fn takes_seq(&self) -> bool {
+        match &self.model {
+            PreparedModel::Hf { arch, .. } => arch.vision.is_none(),
+            PreparedModel::Keras(value) => {
+                let mut filled = value.clone();
+                fill_unknown_dims(&mut filled, 1);
+                filled != *value
+            }
+        }
+    }
+
+    /// Tokens per sample for throughput: the sequence where the model has one.
+    pub fn tokens_per_sample(&self, seq: Option<u64>) -> Option<u64> {
+        seq.filter(|_| self.takes_seq())
+    }
+
+    /// `memory` of the model under `run`, `seq` as [`memory`] takes it.
+    pub fn memory(&self, run: &RunSettings, seq: Option<u64>) -> Result<MemoryReport> {
+        let location = self.location.as_str();
+        let run = &RunSettings {
+            seq: seq.unwrap_or(run.seq),
+            ..*run
+        };
+        let report = match &self.model {
+            PreparedModel::Keras(value) => {
+                let mut value = value.clone();
+                if let Some(seq) = seq {
+                    fill_unknown_dims(&mut value, seq);
+                }
+                keras::model_from_value(&value, location).and_then(|model| {
+                    memory::keras::graph(&model, run, location)
+                        .and_then(|g| memory::estimate(&g, run))
+                })
+            }
+            PreparedModel::Hf { arch, dropouts } => {
+                // a vision transformer's sequence is fixed by its image and patch sizes
+                if seq.is_none() && arch.vision.is_none() {
+                    return Err(Error::invalid(
+                        location,
+                        "a transformers model needs --seq (tokens per sequence)",
+                    ));
+                }
+                memory::hf::graph(arch, dropouts, run).and_then(|g| memory::estimate(&g, run))
+            }
+        };
+        // The memory model knows no file: its overflows name the model and the run instead.
+        report.map_err(|e| match e {
+            Error::Overflow { location: at, what } if at == "memory" => Error::overflow(
+                format!("{location} (batch {}, seq {})", run.batch, run.seq),
+                what,
+            ),
+            e => e,
+        })
+    }
 }
 
 /// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.

@@ -216,6 +216,22 @@ pub struct MemoryReport {
     pub breakdown: Breakdown,
     pub flops_fwd: u64,
     pub flops_fwd_bwd: u64,
+    /// [`Mode::Generate`] with new tokens: what each decoding step reads and computes.
+    pub decode: Option<Decode>,
+}
+
+/// What one decoding step of [`Mode::Generate`] reads and computes, for the time
+/// estimate (`gpu::time`): every weight once and the whole kv cache so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Decode {
+    /// The weights as held per GPU (allocator bytes).
+    pub weights_bytes: u64,
+    /// kv-cache bytes per cached position, the whole batch's.
+    pub kv_bytes_per_position: u64,
+    /// FLOPs of the prompt's forward.
+    pub prefill_flops: u64,
+    /// FLOPs of one decoding step (the prompt's per position, as `flops_fwd` counts it).
+    pub flops_per_token: u64,
 }
 
 /// Peak memory, counts and FLOPs of one step of `graph` run as `run` says.

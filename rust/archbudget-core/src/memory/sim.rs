@@ -17,7 +17,7 @@ use super::alloc::block;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::{add, Mode, Optimizer, Precision, RunSettings};
-use super::{Breakdown, MemoryReport, Result};
+use super::{Breakdown, Decode, MemoryReport, Result};
 
 #[derive(Clone, Copy)]
 enum Cat {
@@ -126,6 +126,14 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         return Ok(prefill);
     }
     let p = run.seq.max(1);
+    let decode_reads = Decode {
+        weights_bytes: seen.weights,
+        kv_bytes_per_position: seen.held.iter().try_fold(0u64, |acc, &(numel, dt)| {
+            add(acc, super::mul(numel / p, dt)?)
+        })?,
+        prefill_flops: prefill.flops_fwd,
+        flops_per_token: prefill.flops_fwd / p,
+    };
     let t = add(p, n)?;
     let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
     let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
@@ -146,6 +154,7 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     if decode <= prefill.peak_bytes {
         return Ok(MemoryReport {
             flops_fwd,
+            decode: Some(decode_reads),
             ..prefill
         });
     }
@@ -159,6 +168,7 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
             ..Breakdown::default()
         },
         flops_fwd,
+        decode: Some(decode_reads),
         ..prefill
     })
 }
@@ -855,5 +865,6 @@ fn report(m: Mem, c: Counts, flops_fwd_bwd: u64) -> Result<MemoryReport> {
         },
         flops_fwd,
         flops_fwd_bwd,
+        decode: None,
     })
 }

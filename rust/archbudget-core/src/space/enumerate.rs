@@ -12,6 +12,8 @@ use rayon::prelude::*;
 use super::family::{Evaluator, Metrics, METRIC_NAMES};
 use super::{space_err, Scalar, Space};
 use crate::error::Result;
+use crate::gpu::{self, time, GpuPlan};
+use crate::memory::MemoryReport;
 
 /// Budgets and ranking of a sweep.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +33,19 @@ pub struct SweepOptions {
     pub range: Option<(u64, u64)>,
     /// Counters another thread may read while the sweep runs (a progress bar).
     pub progress: Option<Arc<Progress>>,
+    /// A named GPU: its budget joins `max_memory` (the smaller wins) and each row gets
+    /// its time estimates ([`ESTIMATE_NAMES`]).
+    pub gpu: Option<GpuPlan>,
 }
+
+/// The time columns a sweep with a named GPU adds (`gpu::time`); NaN where a row has
+/// no such figure.
+pub const ESTIMATE_NAMES: [&str; 4] = [
+    "step_time_s",
+    "samples_per_s",
+    "tokens_per_s",
+    "time_per_token_s",
+];
 
 /// Candidates evaluated so far and how many of them passed constraints and budgets.
 #[derive(Debug, Default)]
@@ -83,6 +97,8 @@ pub struct Columns {
     pub index: Vec<u64>,
     pub axes: Vec<(String, AxisColumn)>,
     pub metrics: Vec<(&'static str, Vec<u64>)>,
+    /// Time estimates on the named GPU (empty without one).
+    pub estimates: Vec<(&'static str, Vec<f64>)>,
     pub stats: Stats,
 }
 
@@ -478,6 +494,14 @@ struct Block {
 
 /// Run a sweep: the kept candidates as columns.
 pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
+    let opts = &SweepOptions {
+        max_memory: gpu::peak_budget(
+            opts.gpu.map(|p| p.gpu),
+            opts.gpu.map_or(gpu::DEFAULT_HEADROOM, |p| p.headroom),
+            opts.max_memory,
+        )?,
+        ..opts.clone()
+    };
     let (start, stop) = range_of(space, opts)?;
     let ranker = Ranker {
         space,
@@ -556,7 +580,47 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
     if opts.sort.is_some() && opts.top.is_none() {
         rows.par_sort_by(|a, b| ranker.cmp(a, b));
     }
-    Ok(columns(space, &rows, stats))
+    let mut columns = columns(space, &rows, stats);
+    if let Some(plan) = opts.gpu {
+        columns.estimates = estimates(&eval, &plan, &rows)?;
+    }
+    Ok(columns)
+}
+
+/// The time columns of the kept rows on `plan`'s GPU.
+fn estimates(
+    eval: &Evaluator,
+    plan: &GpuPlan,
+    rows: &[Row],
+) -> Result<Vec<(&'static str, Vec<f64>)>> {
+    let space = eval.space();
+    let mut digits = vec![0; space.axes.len()];
+    let mut cols: [Vec<f64>; 4] = Default::default();
+    for r in rows {
+        space.digits(r.index, &mut digits);
+        let run = eval.run(&digits)?;
+        let m = &r.metrics;
+        let report = MemoryReport {
+            peak_bytes: m.peak_bytes,
+            flops_fwd: m.flops_fwd,
+            flops_fwd_bwd: m.flops_fwd_bwd,
+            decode: m.decode,
+            ..MemoryReport::default()
+        };
+        let t = time::estimate(
+            plan.gpu,
+            plan.mfu,
+            &run,
+            &report,
+            eval.tokens_per_sample(&digits, &run),
+        );
+        let nan = f64::NAN;
+        cols[0].push(t.map_or(nan, |t| t.step_s));
+        cols[1].push(t.map_or(nan, |t| t.samples_per_s));
+        cols[2].push(t.and_then(|t| t.tokens_per_s).unwrap_or(nan));
+        cols[3].push(t.and_then(|t| t.per_token_s).unwrap_or(nan));
+    }
+    Ok(ESTIMATE_NAMES.into_iter().zip(cols).collect())
 }
 
 fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
@@ -627,6 +691,7 @@ fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
         index: rows.iter().map(|r| r.index).collect(),
         axes,
         metrics,
+        estimates: Vec::new(),
         stats,
     }
 }

@@ -8,7 +8,9 @@ use crate::formats::hf::{self, Head};
 use crate::formats::keras;
 use crate::memory;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
-use crate::memory::{AttnImpl, Breakdown, MemoryReport, Mode, Optimizer, Precision, RunSettings};
+use crate::memory::{
+    AttnImpl, Breakdown, Decode, MemoryReport, Mode, Optimizer, Precision, RunSettings,
+};
 
 /// Everything a sweep row reports besides the axis values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,6 +23,8 @@ pub struct Metrics {
     pub flops_fwd: u64,
     pub flops_fwd_bwd: u64,
     pub breakdown: Breakdown,
+    /// Generate mode: what decoding reads, for the time estimate of a named GPU.
+    pub decode: Option<Decode>,
 }
 
 /// The metric columns, in output order.
@@ -80,6 +84,7 @@ impl Metrics {
             flops_fwd: r.flops_fwd,
             flops_fwd_bwd: r.flops_fwd_bwd,
             breakdown: r.breakdown,
+            decode: r.decode,
         }
     }
 }
@@ -461,6 +466,16 @@ impl<'s> Evaluator<'s> {
             seq: self.int(4, d, 1)?,
             classes: self.int(5, d, 1)?,
         })
+    }
+
+    /// Tokens per sample for throughput estimates: the sequence of hf and lstm
+    /// candidates; `None` for families without one.
+    pub fn tokens_per_sample(&self, digits: &[usize], run: &RunSettings) -> Option<u64> {
+        match self.space.family {
+            FamilyKind::Hf => Some(run.seq),
+            FamilyKind::Lstm => self.lstm(digits).ok().map(|l| l.seq),
+            FamilyKind::Mlp | FamilyKind::Cnn | FamilyKind::Keras => None,
+        }
     }
 
     /// Whether `params` is much cheaper than `metrics` (a closed form), so that ranking
