@@ -3,6 +3,20 @@ networks from their description (Keras JSON, transformers config.json, family
 templates), without building them."""
 from archbudget._core import __version__
 from archbudget.api import Memory, Summary, memory, summary, sweep
-from archbudget.errors import ArchBudgetError
+from archbudget.errors import ArchBudgetError, DoesNotFitError
+from archbudget.gpu import Fit, fit, gpu_budget_bytes, gpus
 
-__all__ = ["ArchBudgetError", "Memory", "Summary", "__version__", "memory", "summary", "sweep"]
+__all__ = [
+    "ArchBudgetError",
+    "DoesNotFitError",
+    "Fit",
+    "Memory",
+    "Summary",
+    "__version__",
+    "fit",
+    "gpu_budget_bytes",
+    "gpus",
+    "memory",
+    "summary",
+    "sweep",
+]

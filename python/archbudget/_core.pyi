@@ -20,7 +20,40 @@ def memory(
     new_tokens: int = 0,
     gpus: int = 1,
     zero_stage: int = 0,
+    gpu: str | None = None,
+    headroom_fraction: float | None = None,
+    headroom_bytes: int | None = None,
+    mfu: float = 0.4,
 ) -> dict[str, Any]: ...
+
+def fit(
+    data: bytes,
+    location: str,
+    *,
+    vary: str,
+    mode: str,
+    batch: int = 1,
+    seq: int | None = None,
+    precision: str = "fp32",
+    optimizer: str = "adamw",
+    attn: str = "sdpa",
+    grad_ckpt: bool = False,
+    head: str | None = None,
+    new_tokens: int = 0,
+    gpus: int = 1,
+    zero_stage: int = 0,
+    gpu: str | None = None,
+    max_memory: int | None = None,
+    headroom_fraction: float | None = None,
+    headroom_bytes: int | None = None,
+    mfu: float = 0.4,
+) -> dict[str, Any]: ...
+
+def gpus() -> list[dict[str, Any]]: ...
+
+def gpu_budget_bytes(
+    name: str, headroom_fraction: float | None = None, headroom_bytes: int | None = None
+) -> tuple[str, int]: ...
 
 class Progress:
     """Counters of a running sweep, readable from another thread."""
@@ -54,6 +87,10 @@ class SearchSpace:
         start: int | None = None,
         stop: int | None = None,
         progress: Progress | None = None,
+        gpu: str | None = None,
+        headroom_fraction: float | None = None,
+        headroom_bytes: int | None = None,
+        mfu: float = 0.4,
     ) -> dict[str, Any]: ...
 
 class ArchBudgetError(ValueError): ...
@@ -64,4 +101,5 @@ class InvalidValueError(ArchBudgetError): ...
 class ShapeError(ArchBudgetError): ...
 class SpaceError(ArchBudgetError): ...
 class OverflowError(ArchBudgetError): ...
+class DoesNotFitError(ArchBudgetError): ...
 class InternalError(ArchBudgetError): ...

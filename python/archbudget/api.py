@@ -12,6 +12,7 @@ import polars as pl
 from archbudget import _core
 from archbudget.errors import ArchBudgetError, InvalidValueError
 from archbudget.frames import sweep_frame
+from archbudget.gpu import DEFAULT_MFU, HeadroomLike, gpu_args
 from archbudget.units import parse_bytes, parse_count
 
 ModelLike = Union[str, os.PathLike, dict, bytes]
@@ -166,12 +167,16 @@ def _u64(value: Any, what: str, minimum: int = 0) -> Any:
 
 
 def sweep_options(
-    max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None, descending=False, top=None, pareto=False
+    max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None, descending=False, top=None, pareto=False,
+    gpu=None, headroom=None, mfu=DEFAULT_MFU,
 ) -> dict[str, Any]:
-    """Budgets as the core takes them: counts and sizes given as ints or `350M` / `24GiB`."""
+    """Budgets as the core takes them: counts and sizes given as ints or `350M` / `24GiB`;
+    a named GPU adds its budget (the smaller of it and `max_memory` applies) and time
+    columns."""
     if top is not None:
         _u64(top, "top", 1)
     return {
+        **gpu_args(gpu, headroom, mfu),
         "max_params": None if max_params is None else parse_count(max_params, "max_params"),
         "min_params": None if min_params is None else parse_count(min_params, "min_params"),
         "max_memory": None if max_memory is None else parse_bytes(max_memory, "max_memory"),
@@ -195,13 +200,18 @@ def sweep(
     max_flops: int | str | None = None,
     pareto: bool = False,
     shard: str | tuple[int, int] | None = None,
+    gpu: str | None = None,
+    headroom: HeadroomLike = None,
+    mfu: float = DEFAULT_MFU,
 ) -> pl.DataFrame:
     """Enumerate a search space in the native core and return the candidates inside the
     budgets as a Polars frame: a `candidate` index, one column per axis, then params,
     trainable_params, peak_bytes, FLOPs and the memory breakdown. Budgets, constraints,
-    `top` and `pareto` are applied before anything reaches Python."""
+    `top` and `pareto` are applied before anything reaches Python. `gpu` names a card
+    whose budget (`gpu_budget_bytes`) cuts like `max_memory` and adds the time estimate
+    columns step_time_s, samples_per_s, tokens_per_s and time_per_token_s."""
     s = search_space(space)
-    opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto)
+    opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
     rng = parse_shard(shard, s.size)
     start, stop = rng if rng else (None, None)
     columns = s.sweep(**opts, start=start, stop=stop)
@@ -228,10 +238,19 @@ class Memory:
     breakdown: dict[str, int]
     flops_fwd: int
     flops_fwd_bwd: int
+    # With a GPU named: {name, memory_bytes, budget_bytes, fits, margin_bytes}.
+    gpu: dict[str, Any] | None = None
+    # With a GPU named: {mfu, step_time_s, samples_per_s, tokens_per_s, time_per_token_s},
+    # estimates (README, "Time estimates"); None where the card lacks the precision.
+    estimates: dict[str, Any] | None = None
+
+    @classmethod
+    def from_core(cls, d: dict[str, Any]) -> Memory:
+        return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `archbudget memory --format json` (SPEC.md)."""
-        return {
+        document = {
             "peak_bytes": self.peak_bytes,
             "params": self.params,
             "buffers": self.buffers,
@@ -239,6 +258,10 @@ class Memory:
             "flops_fwd": self.flops_fwd,
             "flops_fwd_bwd": self.flops_fwd_bwd,
         }
+        if self.gpu is not None:
+            document["gpu"] = dict(self.gpu)
+            document["estimates"] = None if self.estimates is None else dict(self.estimates)
+        return document
 
 
 def memory(
@@ -255,22 +278,34 @@ def memory(
     new_tokens: int = 0,
     gpus: int = 1,
     zero_stage: int = 0,
+    gpu: str | None = None,
+    headroom: HeadroomLike = None,
+    mfu: float = DEFAULT_MFU,
 ) -> Memory:
     """Peak bytes of one step (SPEC.md's protocol: PyTorch eager on one CUDA GPU; training
     is forward + loss + backward + optimizer step), with its breakdown and FLOPs. `seq`
     is the tokens per sequence of a transformer (required there; the prompt in
     `generate` mode, which decodes `new_tokens` more) and fills an unknown time axis of a
     Keras input. `gpus` and `zero_stage` give the per-GPU bytes of data parallelism with
-    ZeRO stage 0-3."""
+    ZeRO stage 0-3. `gpu` names a card (`archbudget.gpus()`): the result then says
+    whether the peak fits its budget (`headroom`: a share such as 0.05 or a size such
+    as "2GiB") and estimates the step's time at `mfu` of the card's peak."""
     data, location = _model_bytes(model)
     return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision, optimizer=optimizer,
-                        attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage)
+                        attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
+                        gpu=gpu, headroom=headroom, mfu=mfu)
 
 
-def memory_bytes(data: bytes, location: str, **run: Any) -> Memory:
-    """`memory` of a description already read, named `location` in error messages."""
+def check_run(run: dict[str, Any]) -> None:
+    """Run settings the core takes as unsigned 64-bit integers, checked here."""
     for key in ("batch", "seq"):
         if run.get(key) is not None:
             _u64(run[key], key, 1)
-    d = _core.memory(data, location, **run)
-    return Memory(**d)
+
+
+def memory_bytes(data: bytes, location: str, gpu: str | None = None, headroom: HeadroomLike = None,
+                 mfu: float = DEFAULT_MFU, **run: Any) -> Memory:
+    """`memory` of a description already read, named `location` in error messages."""
+    check_run(run)
+    d = _core.memory(data, location, **run, **gpu_args(gpu, headroom, mfu))
+    return Memory.from_core(d)

@@ -3,6 +3,7 @@
 the Rust core's error kinds map onto them in one place."""
 from archbudget._core import (
     ArchBudgetError,
+    DoesNotFitError,
     InternalError,
     InvalidValueError,
     OverflowError,
@@ -15,6 +16,7 @@ from archbudget._core import (
 
 __all__ = [
     "ArchBudgetError",
+    "DoesNotFitError",
     "InternalError",
     "InvalidValueError",
     "OverflowError",

@@ -16,4 +16,6 @@ def sweep_frame(columns: dict[str, Any]) -> pl.DataFrame:
         else:
             series.append(pl.Series(axis["name"], axis["values"]))
     series.extend(pl.Series(name, values) for name, values in columns["metrics"])
+    # time estimates on a named GPU: NaN in the core where a row has no such figure
+    series.extend(pl.Series(name, values).fill_nan(None) for name, values in columns.get("estimates", ()))
     return pl.DataFrame(series)

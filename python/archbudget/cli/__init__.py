@@ -5,6 +5,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
+from archbudget.cli import fit as _fit
+from archbudget.cli import gpus as _gpus
 from archbudget.cli import memory as _memory
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
@@ -51,6 +53,8 @@ app = typer.Typer(
 app.command("summary")(_summary.summary)
 app.command("memory")(_memory.memory)
 app.command("sweep")(_sweep.sweep)
+app.command("gpus")(_gpus.gpus)
+app.command("fit")(_fit.fit)
 
 
 def _print_version(value: bool) -> None:

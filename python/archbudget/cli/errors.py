@@ -1,14 +1,17 @@
-"""The one table from exception to message and exit status: 0 ok, 2 bad input."""
+"""The one table from exception to message and exit status: 0 ok, 2 bad input, 3 nothing
+fits (`fit`), 1 a bug."""
 import contextlib
 import sys
 from collections.abc import Iterator
 
 import typer
 
-from archbudget.errors import ArchBudgetError, InternalError
+from archbudget.errors import ArchBudgetError, DoesNotFitError, InternalError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
+# `fit`: the input is fine, but nothing fits (a "no" a script can tell from bad input).
+EXIT_DOES_NOT_FIT = 3
 
 
 @contextlib.contextmanager
@@ -19,6 +22,9 @@ def reported() -> Iterator[None]:
     except InternalError as e:
         print(f"archbudget: {e}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERNAL) from None
+    except DoesNotFitError as e:
+        print(f"archbudget: {e}", file=sys.stderr)
+        raise typer.Exit(EXIT_DOES_NOT_FIT) from None
     except ArchBudgetError as e:
         print(f"archbudget: error: {e}", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -1,5 +1,5 @@
 """`archbudget memory MODEL`: peak GPU memory and FLOPs of one step."""
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -9,32 +9,38 @@ from archbudget import api
 from archbudget.cli import options
 from archbudget.cli.errors import reported
 from archbudget.cli.input import read_model
-from archbudget.cli.output import print_json
+from archbudget.cli.output import print_gpu, print_json
+from archbudget.gpu import DEFAULT_MFU
 from archbudget.units import human_bytes
 
 
 def memory(
     model: options.Model,
     mode: Annotated[options.Mode, typer.Option(help="train: forward + loss + backward + optimizer step; infer: one forward; generate: prefill + --new-tokens decoding steps.")],
-    batch: Annotated[int, typer.Option(help="Samples per step.", min=1)],
-    seq: Annotated[Optional[int], typer.Option(help="Tokens per sequence (transformers; a Keras input's unknown time axis).", min=1)] = None,
-    precision: Annotated[options.Precision, typer.Option(help="fp32; bf16 weights and state; amp_bf16 = fp32 weights under autocast.")] = options.Precision.fp32,
-    optimizer: Annotated[options.OptimizerChoice, typer.Option(help="The optimizer whose state is held.")] = options.OptimizerChoice.adamw,
-    attn: Annotated[options.Attn, typer.Option(help="Attention kernel of transformers.")] = options.Attn.sdpa,
-    grad_ckpt: Annotated[bool, typer.Option("--grad-ckpt", help="Gradient checkpointing per transformer layer.")] = False,
+    batch: options.Batch,
+    seq: options.Seq = None,
+    precision: options.PrecisionOption = options.Precision.fp32,
+    optimizer: options.Optimizer = options.OptimizerChoice.adamw,
+    attn: options.AttnOption = options.Attn.sdpa,
+    grad_ckpt: options.GradCkpt = False,
     head: options.Head = None,
-    new_tokens: Annotated[int, typer.Option(help="generate: tokens decoded after the prompt (--seq).", min=0)] = 0,
-    gpus: Annotated[int, typer.Option(help="Data parallelism: GPUs sharing the work (per-GPU bytes).", min=1)] = 1,
-    zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3: shard optimizer state (1), gradients (2), weights (3).", min=0, max=3)] = 0,
+    new_tokens: options.NewTokens = 0,
+    gpus: options.Gpus = 1,
+    zero_stage: options.ZeroStage = 0,
+    gpu: options.Gpu = None,
+    headroom: options.Headroom = None,
+    mfu: options.Mfu = DEFAULT_MFU,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
-    """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs."""
+    """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs.
+
+    With --gpu, also whether the peak fits that GPU and estimates of the step's time."""
     with reported():
         data, location = read_model(model)
         m = api.memory_bytes(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,
             optimizer=optimizer.value, attn=attn.value, grad_ckpt=grad_ckpt, head=head.value if head else None,
-            new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
+            new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage, gpu=gpu, headroom=headroom, mfu=mfu,
         )
         if format is options.OutputFormat.json:
             print_json(m.to_dict())
@@ -63,3 +69,5 @@ def memory(
         if mode is options.Mode.train:
             flops += f", forward + backward {m.flops_fwd_bwd:,}"
         console.print(flops, highlight=False)
+        if m.gpu is not None:
+            print_gpu(console, m)

@@ -48,3 +48,30 @@ class OptimizerChoice(str, Enum):
 class Attn(str, Enum):
     sdpa = "sdpa"
     eager = "eager"
+
+
+class Vary(str, Enum):
+    batch = "batch"
+    seq = "seq"
+    new_tokens = "new-tokens"
+    gpus = "gpus"
+
+
+# Run settings, shared by `memory` and `fit`.
+Batch = Annotated[int, typer.Option(help="Samples per step (per GPU).", min=1)]
+Seq = Annotated[Optional[int], typer.Option(help="Tokens per sequence (transformers; a Keras input's unknown time axis).", min=1)]
+PrecisionOption = Annotated[Precision, typer.Option(help="fp32; bf16 weights and state; amp_bf16 = fp32 weights under autocast.")]
+Optimizer = Annotated[OptimizerChoice, typer.Option(help="The optimizer whose state is held.")]
+AttnOption = Annotated[Attn, typer.Option(help="Attention kernel of transformers.")]
+GradCkpt = Annotated[bool, typer.Option("--grad-ckpt", help="Gradient checkpointing per transformer layer.")]
+NewTokens = Annotated[int, typer.Option(help="generate: tokens decoded after the prompt (--seq).", min=0)]
+Gpus = Annotated[int, typer.Option(help="Data parallelism: GPUs sharing the work (per-GPU bytes).", min=1)]
+ZeroStage = Annotated[int, typer.Option(help="ZeRO stage 0-3: shard optimizer state (1), gradients (2), weights (3).", min=0, max=3)]
+
+# A named GPU: a budget and, for time estimates, a peak.
+Gpu = Annotated[Optional[str], typer.Option("--gpu", help="A GPU of 'archbudget gpus' (h100-sxm, \"RTX 4090\"): its memory is the budget.")]
+Headroom = Annotated[
+    Optional[str],
+    typer.Option(help="Memory kept free on the GPU besides the CUDA context: a share (0.05, 5%) or a size (2GiB). Default 5%."),
+]
+Mfu = Annotated[float, typer.Option(help="Time estimates: the share of the GPU's peak FLOP/s a step reaches (model FLOPs utilisation).")]

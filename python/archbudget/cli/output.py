@@ -26,7 +26,9 @@ def print_frame(frame: pl.DataFrame, axes: list[str]) -> None:
 
     shown = frame.head(50)
     table = Table(box=box.SIMPLE_HEAD)
-    columns = ["candidate", *axes, *TABLE_METRICS]
+    # with --gpu, the time estimates a person ranks by too
+    timing = [c for c in ("step_time_s", "tokens_per_s") if c in frame.columns]
+    columns = ["candidate", *axes, *TABLE_METRICS, *timing]
     for name in columns:
         table.add_column(name, justify="left" if name in axes and shown[name].dtype == pl.Enum else "right", no_wrap=True)
     for row in shown.iter_rows(named=True):
@@ -35,6 +37,8 @@ def print_frame(frame: pl.DataFrame, axes: list[str]) -> None:
             value = row[name]
             if name == "peak_bytes":
                 cells.append(human_bytes(value))
+            elif name in timing:
+                cells.append("-" if value is None else seconds(value) if name == "step_time_s" else f"{value:,.0f}")
             elif isinstance(value, int) and not isinstance(value, bool) and name not in axes and name != "candidate":
                 cells.append(f"{value:,}")
             else:
@@ -77,3 +81,35 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     # Keras sizes the totals as float32 weights.
     for label, n in (("Total", s.total_params), ("Trainable", s.trainable_params), ("Non-trainable", s.non_trainable_params)):
         console.print(f" {label} params: {n:,} ({readable_bytes(n * 4)})", highlight=False)
+
+
+def print_gpu(console: Console, m: Any) -> None:
+    """What `memory` adds with a GPU named: fits or not, the margin, time estimates."""
+    from archbudget.units import human_bytes
+
+    g = m.gpu
+    verdict = "fits" if g["fits"] else "does NOT fit"
+    margin = g["margin_bytes"]
+    side = "to spare" if margin >= 0 else "over"
+    console.print(f" {g['name']}: {verdict}, {human_bytes(abs(margin))} {side}", highlight=False)
+    console.print(f"   budget {human_bytes(g['budget_bytes'])} of {human_bytes(g['memory_bytes'])} (README: what fits)",
+                  highlight=False)
+    t = m.estimates
+    if t is None:
+        console.print(f" No time estimate: the {g['name']} has no peak figure at this precision.", highlight=False)
+        return
+    parts = [f"step {seconds(t['step_time_s'])}", f"{t['samples_per_s']:,.1f} samples/s"]
+    if t["tokens_per_s"] is not None:
+        parts.append(f"{t['tokens_per_s']:,.0f} tokens/s")
+    if t["time_per_token_s"] is not None:
+        parts.append(f"{seconds(t['time_per_token_s'])} per new token")
+    console.print(f" Estimated at {t['mfu']:.0%} MFU: " + ", ".join(parts), highlight=False)
+
+
+def seconds(s: float) -> str:
+    """0.0123 → `12.3 ms`."""
+    if s >= 1:
+        return f"{s:,.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s * 1e6:.1f} µs"

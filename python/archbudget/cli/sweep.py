@@ -20,6 +20,7 @@ from archbudget.cli.errors import reported
 from archbudget.cli.output import print_frame, print_json
 from archbudget.errors import ArchBudgetError
 from archbudget.frames import sweep_frame
+from archbudget.gpu import DEFAULT_MFU
 
 # Candidates per chunk when streaming all survivors to a file.
 CHUNK = 1 << 22
@@ -41,9 +42,15 @@ def sweep(
     shard: Annotated[Optional[str], typer.Option(help="Sweep shard i of N equal index ranges (i/N, 0-based).")] = None,
     count: Annotated[bool, typer.Option("--count", help="Report the number of candidates without computing rows.")] = False,
     output: Annotated[Optional[Path], typer.Option(help="Write the rows to a file: .parquet, .csv, .json, .ndjson or .arrow.")] = None,
+    gpu: options.Gpu = None,
+    headroom: options.Headroom = None,
+    mfu: options.Mfu = DEFAULT_MFU,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
-    """Enumerate SPACE in the native core; keep the candidates inside the budgets, ranked."""
+    """Enumerate SPACE in the native core; keep the candidates inside the budgets, ranked.
+
+    --gpu adds that GPU's budget (the smaller of it and --max-memory applies) and time
+    estimate columns."""
     with reported():
         s = api.search_space(space)
         rng = api.parse_shard(shard, s.size)
@@ -56,7 +63,7 @@ def sweep(
             else:
                 print(f"{total:,} candidates; {in_range:,} in this shard; {satisfying:,} satisfy the constraints")
             return
-        opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto)
+        opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
         if output is not None and output.suffix not in FORMATS:
             raise ArchBudgetError(f"--output {output}: the extension must be one of {', '.join(FORMATS)}")
         ranked = sort is not None or top is not None or pareto

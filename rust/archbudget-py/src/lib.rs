@@ -3,8 +3,8 @@
 //! and turns a panic into `InternalError` so that none crosses into Python.
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
+use archbudget_core::formats::{self, hf, Prepared};
+use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision, RunSettings};
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
 use pyo3::prelude::*;
@@ -12,6 +12,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
 mod errors;
+mod gpu;
 mod sweep;
 
 /// Run core work without the GIL; a panic becomes `Error::Internal`.
@@ -32,7 +33,7 @@ pub(crate) fn guarded<T: Send>(
     .map_err(errors::to_py)
 }
 
-fn parse_head(head: Option<&str>) -> PyResult<Option<hf::Head>> {
+pub(crate) fn parse_head(head: Option<&str>) -> PyResult<Option<hf::Head>> {
     match head {
         None => Ok(None),
         Some("base") => Ok(Some(hf::Head::Base)),
@@ -94,7 +95,7 @@ fn summary<'py>(
 }
 
 /// Run settings as the CLI and the API name them (strings checked by the core).
-struct RunArgs {
+pub(crate) struct RunArgs {
     mode: String,
     batch: u64,
     precision: String,
@@ -107,7 +108,7 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn settings(&self) -> Result<RunSettings> {
+    pub(crate) fn settings(&self) -> Result<RunSettings> {
         if self.batch == 0 {
             return Err(Error::invalid("--batch", "must be a positive integer"));
         }
@@ -126,11 +127,32 @@ impl RunArgs {
     }
 }
 
+/// The dict of `memory --format json` (SPEC.md).
+pub(crate) fn report_to_py<'py>(
+    py: Python<'py>,
+    report: &MemoryReport,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("peak_bytes", report.peak_bytes)?;
+    out.set_item("params", report.params)?;
+    out.set_item("buffers", report.buffers)?;
+    let breakdown = PyDict::new(py);
+    for (name, bytes) in report.breakdown.entries() {
+        breakdown.set_item(name, bytes)?;
+    }
+    out.set_item("breakdown", breakdown)?;
+    out.set_item("flops_fwd", report.flops_fwd)?;
+    out.set_item("flops_fwd_bwd", report.flops_fwd_bwd)?;
+    Ok(out)
+}
+
 /// memory(data, location, mode, batch, ...) -> dict: peak bytes, counts, breakdown and
-/// FLOPs of one step of the model's PyTorch equivalent.
+/// FLOPs of one step of the model's PyTorch equivalent; with `gpu` named, also whether
+/// it fits that GPU and time estimates (`gpu`, `estimates`).
 #[pyfunction]
 #[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32".to_string(), optimizer="adamw".to_string(),
-                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0))]
+                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0,
+                    gpu=None, headroom_fraction=None, headroom_bytes=None, mfu=gpu::DEFAULT_MFU))]
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
     py: Python<'py>,
@@ -147,6 +169,10 @@ fn memory<'py>(
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    gpu: Option<String>,
+    headroom_fraction: Option<f64>,
+    headroom_bytes: Option<u64>,
+    mfu: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
     let args = RunArgs {
@@ -160,20 +186,25 @@ fn memory<'py>(
         gpus,
         zero_stage,
     };
-    let report = guarded(py, || {
-        formats::memory(&data, &location, head, &args.settings()?, seq)
+    let (report, run, plan, tokens) = guarded(py, || {
+        let plan = gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)?;
+        let model = Prepared::read(&data, &location, head)?;
+        let run = args.settings()?;
+        let report = model.memory(&run, seq)?;
+        Ok((
+            report,
+            RunSettings {
+                seq: seq.unwrap_or(run.seq),
+                ..run
+            },
+            plan,
+            model.tokens_per_sample(seq),
+        ))
     })?;
-    let out = PyDict::new(py);
-    out.set_item("peak_bytes", report.peak_bytes)?;
-    out.set_item("params", report.params)?;
-    out.set_item("buffers", report.buffers)?;
-    let breakdown = PyDict::new(py);
-    for (name, bytes) in report.breakdown.entries() {
-        breakdown.set_item(name, bytes)?;
+    let out = report_to_py(py, &report)?;
+    if let Some(plan) = &plan {
+        gpu::add_gpu_keys(&out, plan, &run, &report, tokens)?;
     }
-    out.set_item("breakdown", breakdown)?;
-    out.set_item("flops_fwd", report.flops_fwd)?;
-    out.set_item("flops_fwd_bwd", report.flops_fwd_bwd)?;
     Ok(out)
 }
 
@@ -185,6 +216,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(memory, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::fit, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::gpus, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::gpu_budget_bytes, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
     errors::register(m)?;

@@ -120,7 +120,8 @@ impl SearchSpace {
 
     /// Sweep candidates `start..stop` (all by default): a dict of numpy columns.
     #[pyo3(signature = (*, max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None,
-                        descending=false, top=None, pareto=false, start=None, stop=None, progress=None))]
+                        descending=false, top=None, pareto=false, start=None, stop=None, progress=None,
+                        gpu=None, headroom_fraction=None, headroom_bytes=None, mfu=crate::gpu::DEFAULT_MFU))]
     #[allow(clippy::too_many_arguments)]
     fn sweep<'py>(
         &self,
@@ -136,7 +137,14 @@ impl SearchSpace {
         start: Option<u64>,
         stop: Option<u64>,
         progress: Option<&Progress>,
+        gpu: Option<String>,
+        headroom_fraction: Option<f64>,
+        headroom_bytes: Option<u64>,
+        mfu: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let gpu = guarded(py, || {
+            crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
+        })?;
         let opts = SweepOptions {
             max_params,
             min_params,
@@ -148,6 +156,7 @@ impl SearchSpace {
             pareto,
             range: self.range(start, stop),
             progress: progress.map(|p| Arc::clone(&p.inner)),
+            gpu,
         };
         let cols = guarded(py, || space::sweep(&self.space, &opts))?;
         let out = PyDict::new(py);
@@ -173,6 +182,11 @@ impl SearchSpace {
             metrics.append((name, PyArray1::from_vec(py, values)))?;
         }
         out.set_item("metrics", metrics)?;
+        let estimates = PyList::empty(py);
+        for (name, values) in cols.estimates {
+            estimates.append((name, PyArray1::from_vec(py, values)))?;
+        }
+        out.set_item("estimates", estimates)?;
         let stats = PyDict::new(py);
         stats.set_item("candidates", cols.stats.candidates)?;
         stats.set_item("cut_by_constraints", cols.stats.cut_by_constraints)?;
