@@ -31,12 +31,13 @@ def headroom_args(headroom: HeadroomLike) -> dict[str, Any]:
         return {}
     if isinstance(headroom, bool):
         raise InvalidValueError(f"headroom: expected a share or a size, got {headroom!r}")
+    if isinstance(headroom, str) and (m := _SHARE.match(headroom)):
+        number = float(m.group(1))
+        if m.group(2):
+            return {"headroom_fraction": number / 100}
+        headroom = int(number) if number >= 1 and number.is_integer() else number
     if isinstance(headroom, (int, float)) and headroom < 1:
         return {"headroom_fraction": float(headroom)}
-    if isinstance(headroom, str) and (m := _SHARE.match(headroom)):
-        share = float(m.group(1)) / (100 if m.group(2) else 1)
-        if m.group(2) or share < 1:
-            return {"headroom_fraction": share}
     if isinstance(headroom, float):
         raise InvalidValueError(f"headroom: {headroom} is neither a share below 1 nor a whole number of bytes")
     return {"headroom_bytes": parse_bytes(headroom, "headroom")}
