@@ -47,10 +47,10 @@ def fit(
             print_json(f.to_dict())
             return
         console = Console()
-        what = {"batch": "Largest batch", "seq": "Longest sequence", "new-tokens": "Most new tokens",
-                "gpus": "Fewest GPUs"}[f.vary]
+        what = {"batch": "Largest batch that fits", "seq": "Longest sequence that fits",
+                "new-tokens": "Most new tokens that fit", "gpus": "Fewest GPUs that fit"}[f.vary]
         target = f.memory.gpu["name"] if f.memory.gpu else f"{human_bytes(f.budget_bytes)} of peak"
-        console.print(f" {what} that fits {target}: {f.value:,}", style="bold", highlight=False)
+        console.print(f" {what} {target}: {f.value:,}", style="bold", highlight=False)
         console.print(f"   peak at {f.value:,}: {human_bytes(f.peak_bytes)} <= budget {human_bytes(f.budget_bytes)}",
                       highlight=False)
         if f.next_peak_bytes is None:

@@ -98,7 +98,7 @@ def print_gpu(console: Console, m: Any) -> None:
     if t is None:
         console.print(f" No time estimate: the {g['name']} has no peak figure at this precision.", highlight=False)
         return
-    parts = [f"step {seconds(t['step_time_s'])}", f"{t['samples_per_s']:,.1f} samples/s"]
+    parts = [f"step {seconds(t['step_time_s'])}", f"{t['samples_per_s']:,.3g} samples/s"]
     if t["tokens_per_s"] is not None:
         parts.append(f"{t['tokens_per_s']:,.0f} tokens/s")
     if t["time_per_token_s"] is not None:
