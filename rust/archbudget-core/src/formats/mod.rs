@@ -30,10 +30,14 @@ pub fn from_value(value: Value, location: &str) -> Result<Source> {
     if value.get("class_name").is_some() {
         return keras::model_from_value(&value, location).map(Source::Keras);
     }
-    Err(Error::parse(
+    Err(unknown_format(location))
+}
+
+fn unknown_format(location: &str) -> Error {
+    Error::parse(
         location,
         "neither a Keras model (no 'class_name') nor a transformers config.json (no 'model_type')",
-    ))
+    )
 }
 
 /// `archbudget summary`: rows and totals of any supported description.
@@ -69,7 +73,7 @@ enum PreparedModel {
     /// The JSON, read again per estimate: `seq` fills its unknown dimensions.
     Keras(Value),
     Hf {
-        arch: TransformerArch,
+        arch: Box<TransformerArch>,
         dropouts: memory::hf::Dropouts,
     },
 }
@@ -79,16 +83,14 @@ impl Prepared {
         let value = keras::parse_bytes(bytes, location)?;
         let model = if value.get("model_type").is_some() {
             PreparedModel::Hf {
-                arch: hf::arch(&value, head, location)?,
+                arch: Box::new(hf::arch(&value, head, location)?),
                 dropouts: memory::hf::Dropouts::from_config(&value),
             }
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions
             PreparedModel::Keras(value)
         } else {
-            return Err(from_value(value, location).err().unwrap_or_else(|| {
-                Error::Internal("a description with neither format's key".into())
-            }));
+            return Err(unknown_format(location));
         };
         Ok(Prepared {
             location: location.to_string(),
