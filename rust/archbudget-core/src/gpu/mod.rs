@@ -11,13 +11,17 @@
 //! (or `memory_bytes − headroom` when the headroom is a byte amount), where `peak_bytes`
 //! is what `memory` predicts (`torch.cuda.max_memory_allocated()` above the baseline),
 //! `memory_bytes` the card's memory as CUDA reports it, and the two constants are
-//! estimates of what the process holds outside PyTorch's allocator:
+//! estimates of what the process holds outside the step's predicted peak:
 //!
-//! - [`CUDA_CONTEXT_BYTES`] (estimate): the CUDA context with PyTorch's kernels loaded
-//!   lazily (`CUDA_MODULE_LOADING=LAZY`, the default since CUDA 11.7), about 500 MiB as
-//!   nvidia-smi shows a process that has only created a tensor.
-//! - [`LIBRARY_WORKSPACE_BYTES`] (estimate): cuBLAS's workspaces outside the caching
-//!   allocator, and cuDNN's handles: 64 MiB.
+//! - [`CUDA_CONTEXT_BYTES`] (estimate, 500 MiB): the CUDA context and loaded kernels,
+//!   outside PyTorch's allocator. When PyTorch made lazy module loading its default it
+//!   measured 287 MB lazy against 667 MB eager (pytorch/pytorch#86509); 500 MiB leaves
+//!   room for the larger kernel libraries of current releases (cuDNN, NCCL, Triton).
+//! - [`LIBRARY_WORKSPACE_BYTES`] (estimate, 64 MiB): cuBLAS and cuBLASLt workspaces.
+//!   PyTorch takes them from its caching allocator once per handle and stream (32 MiB
+//!   each on Hopper, `aten/src/ATen/cuda/CublasHandlePool.cpp`, the default
+//!   `CUBLAS_WORKSPACE_CONFIG` of `:4096:2:16:8` before), so they sit outside the step's
+//!   predicted peak: two Hopper workspaces, the forward thread's and autograd's.
 //!
 //! The headroom (default [`DEFAULT_HEADROOM`], 5%) covers what neither counts: the
 //! caching allocator's fragmentation (reserved above allocated), NCCL buffers, other
@@ -46,9 +50,10 @@ pub struct Gpu {
     pub source: &'static str,
 }
 
-/// Estimate of the CUDA context and loaded kernels, outside PyTorch's allocator.
+/// Estimate of the CUDA context and loaded kernels, outside PyTorch's allocator (see
+/// "What fits").
 pub const CUDA_CONTEXT_BYTES: u64 = 500 << 20;
-/// Estimate of cuBLAS / cuDNN workspaces and handles outside PyTorch's allocator.
+/// Estimate of the cuBLAS(Lt) workspaces held outside the step's peak (see "What fits").
 pub const LIBRARY_WORKSPACE_BYTES: u64 = 64 << 20;
 /// Share of the card kept free by default.
 pub const DEFAULT_HEADROOM: Headroom = Headroom::Fraction(0.05);
