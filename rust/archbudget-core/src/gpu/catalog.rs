@@ -3,8 +3,10 @@
 //! `memory_bytes` is the memory CUDA reports (`cudaMemGetInfo`'s total, the same as
 //! `torch.cuda.get_device_properties(0).total_memory`), not the marketing GB: where a
 //! published `deviceQuery` printout of the card was found, its byte count is used and
-//! named; otherwise the source says which figure stands in (nvidia-smi's total, which runs
-//! about 1-2% above CUDA's, or the total of a card of the same memory). TFLOPs are dense
+//! named; otherwise the source says which figure stands in: nvidia-smi's total (0.6-1.5%
+//! above CUDA's where both are known: 81559 against 81079 MiB on the H100 SXM, 49140
+//! against 48790 MiB on the RTX A6000, 40960 against 40339 MiB on the A100 40GB), or the
+//! CUDA total of a card with the same memory. TFLOPs are dense
 //! (the datasheets' "with sparsity" figures halved); `fp32` is the rate of PyTorch's
 //! default fp32 matmul (no TF32): the vector FP32 figure on NVIDIA, the FP32 matrix
 //! figure on AMD, whose rocBLAS runs fp32 GEMMs on the matrix cores. A figure the card
@@ -142,12 +144,13 @@ pub const GPUS: &[Gpu] = &[
         bf16_tflops: Some(70.0),
         fp16_tflops: Some(70.0),
         fp8_tflops: None,
-        fp32_tflops: Some(31.2),
+        fp32_tflops: Some(35.0),
         bandwidth_bytes_per_s: 600.0 * GB,
-        source: "NVIDIA publishes no A10G datasheet; AWS EC2 G5 (aws.amazon.com/ec2/instance-types/g5): \
-                 24 GB, 600 GB/s; FP16/BF16 tensor 70 TFLOPS with FP32 accumulate and FP32 31.2 \
-                 TFLOPS as compared in Baseten's 'NVIDIA A10 vs A10G for ML model inference'; \
-                 memory: the A10's CUDA total (same 24 GB GDDR6), not measured on an A10G",
+        source: "NVIDIA publishes no A10G datasheet; Baseten's 'NVIDIA A10 vs A10G for ML model \
+                 inference' (baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-inference): 24 GB, \
+                 600 GB/s as the A10, BF16/FP16 tensor 70 TFLOPS dense, FP32 35 TFLOPS (more \
+                 CUDA-core, less tensor rate than the A10); memory: the A10's CUDA total (same \
+                 24 GB GDDR6), not measured on an A10G",
     },
     Gpu {
         name: "A10",
