@@ -232,3 +232,36 @@ def test_sweep_cli_takes_gpu():
     assert len(rows) == 3 and all(r["step_time_s"] > 0 and r["tokens_per_s"] > 0 for r in rows)
     bad = runner.invoke(app, ["sweep", str(EXAMPLES / "llama_space.toml"), "--gpu", "h1000"])
     assert bad.exit_code == 2 and "H100 SXM" in bad.stderr
+
+
+def keras_lstm(time_axis):
+    """A Keras LSTM classifier whose input has `time_axis` steps (None: unknown)."""
+    layers = [
+        {"class_name": "InputLayer", "config": {"name": "tokens", "batch_shape": [None, time_axis, 16]}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 32}},
+        {"class_name": "Dense", "config": {"name": "head", "units": 4}},
+    ]
+    return {"class_name": "Sequential", "config": {"name": "lstm_net", "layers": layers}}
+
+
+def test_fit_seq_of_a_keras_model_with_an_unknown_time_axis():
+    model = keras_lstm(None)
+    f = archbudget.fit(model, max_memory="64MiB", mode="train", vary="seq", batch=8)
+    at = lambda s: archbudget.memory(model, mode="train", batch=8, seq=s).peak_bytes  # noqa: E731
+    assert f.peak_bytes == at(f.value) and f.next_peak_bytes == at(f.value + 1)
+    assert f.peak_bytes <= f.budget_bytes < f.next_peak_bytes
+    with pytest.raises(InvalidValueError, match="sequence is fixed"):
+        archbudget.fit(keras_lstm(12), max_memory="64MiB", mode="train", vary="seq")
+
+
+def test_fit_gpus_without_sharding_says_so():
+    result = runner.invoke(app, ["fit", LLAMA, "--gpu", "h100", "--mode", "train", "--seq", "4096", "--vary", "gpus"])
+    assert result.exit_code == 3 and result.stdout == ""
+    assert "try --zero-stage 3" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fit_beyond_any_card_still_crosses_the_budget():
+    # a budget far beyond any card: the search climbs near the top of its range (2^40)
+    f = archbudget.fit(MLP, max_memory="10000TB", mode="train")
+    assert f.peak_bytes == archbudget.memory(MLP, mode="train", batch=f.value).peak_bytes
+    assert f.peak_bytes <= f.budget_bytes < f.next_peak_bytes

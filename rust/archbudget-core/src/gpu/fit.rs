@@ -165,6 +165,15 @@ pub fn fit(
         seen: HashMap::new(),
     };
     let human = |b: u64| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64);
+    // below stage 3 some state stays whole on every GPU, however many share the work
+    let hint = if vary == Vary::Gpus && run.zero_stage < 3 {
+        format!(
+            "; ZeRO stage {} keeps some state whole on every GPU (try --zero-stage 3)",
+            run.zero_stage
+        )
+    } else {
+        String::new()
+    };
     let no_fit = |value: u64, peak: Option<MemoryReport>| {
         let peak = peak.map_or("beyond 64 bits".into(), |r| {
             format!("{} ({} bytes)", human(r.peak_bytes), r.peak_bytes)
@@ -172,7 +181,7 @@ pub fn fit(
         Error::DoesNotFit {
             location: location.to_string(),
             message: format!(
-                "does not fit even at {} {value}: peak {peak} > budget {} ({budget} bytes)",
+                "does not fit even at {} {value}: peak {peak} > budget {} ({budget} bytes){hint}",
                 vary.name(),
                 human(budget)
             ),
