@@ -3,6 +3,7 @@ networks from their description (Keras JSON, transformers config.json, family
 templates), without building them."""
 from archbudget._core import __version__
 from archbudget.api import Memory, Summary, memory, summary, sweep
+from archbudget.budget import Budget, Check
 from archbudget.errors import ArchBudgetError
 
-__all__ = ["ArchBudgetError", "Memory", "Summary", "__version__", "memory", "summary", "sweep"]
+__all__ = ["ArchBudgetError", "Budget", "Check", "Memory", "Summary", "__version__", "memory", "summary", "sweep"]

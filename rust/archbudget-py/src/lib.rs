@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
+mod budget;
 mod errors;
 mod sweep;
 
@@ -187,6 +188,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
+    m.add_class::<budget::Budget>()?;
     errors::register(m)?;
     Ok(())
 }
