@@ -2,6 +2,7 @@
 the same model and the frameworks' own counts (oracle and fixture files); bad input is
 one clear ArchBudgetError."""
 import json
+import pickle
 import random
 
 import pytest
@@ -142,3 +143,11 @@ def test_limits_decide_fits_and_the_constraint_values():
 def test_bad_input_is_one_clear_error(make, message):
     with pytest.raises(ArchBudgetError, match=message.replace("(", r"\(")):
         make()
+
+
+def test_a_budget_survives_pickling():
+    budget = archbudget.Budget(max_params="1M", batch=64, precision="amp_bf16")
+    candidate = {"family": "mlp", "input_dim": 784, "depth": 3, "width": 512, "classes": 10}
+    copy = pickle.loads(pickle.dumps(budget))
+    assert copy.check(candidate) == budget.check(candidate)
+    assert copy.constraint_names == ("max_params",)

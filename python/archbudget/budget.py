@@ -75,18 +75,8 @@ class Budget:
         self.max_memory = opts["max_memory"]
         self.max_flops = opts["max_flops"]
         self.run = dict(run)
-        try:
-            run_json = json.dumps(run)
-        except TypeError as e:
-            raise ArchBudgetError(f"Budget: run settings must be numbers, strings or booleans ({e})") from None
-        self._core = _core.Budget(
-            run_json,
-            max_params=self.max_params,
-            min_params=self.min_params,
-            max_memory=self.max_memory,
-            max_flops=self.max_flops,
-            base_dir=os.getcwd(),
-        )
+        self._base_dir = os.getcwd()
+        self._core = self._native()
         # (name, metric, limit, sign): sign -1 for a lower bound.
         self._limits = [
             (name, metric, limit, sign)
@@ -98,6 +88,29 @@ class Budget:
             )
             if limit is not None
         ]
+
+    def _native(self) -> _core.Budget:
+        try:
+            run_json = json.dumps(self.run)
+        except TypeError as e:
+            raise ArchBudgetError(f"Budget: run settings must be numbers, strings or booleans ({e})") from None
+        return _core.Budget(
+            run_json,
+            max_params=self.max_params,
+            min_params=self.min_params,
+            max_memory=self.max_memory,
+            max_flops=self.max_flops,
+            base_dir=self._base_dir,
+        )
+
+    # Pipelines ship budgets to worker processes (Ray pickles searchers and resource
+    # callables): the native half is rebuilt from the limits and run settings.
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_core"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._core = self._native()
 
     @property
     def constraint_names(self) -> tuple[str, ...]:
