@@ -4,8 +4,11 @@ predicted peak needs.
 - `BudgetSearcher(searcher, budget, candidate)` wraps another `Searcher` the way Ray's
   `ConcurrencyLimiter` does and never hands out an over-budget configuration: each
   suggestion is checked (`candidate(config)` maps a configuration to an archbudget
-  candidate); an over-budget one is reported back to the wrapped searcher as a failed
-  trial (so that it trains on no made-up score) and another is asked for.
+  candidate); an over-budget one is reported back to the wrapped searcher as a trial
+  that ended without a result (no made-up score), and another is asked for. Not as an
+  error: Optuna's TPE (OptunaSearch) learns from such a trial (it records it as
+  pruned) but nothing from a failed one, and would keep proposing the same oversized
+  region (benches/nas_optuna.py measures it).
 - `gpu_share(budget, candidate)` is a `tune.with_resources` callable: one GPU's share
   for a trial is its predicted peak over the GPU's bytes, rounded up to 1/100, so that
   Ray's scheduler packs trials whose peaks together fit on the GPU.
@@ -67,7 +70,7 @@ class BudgetSearcher(Searcher):
                 self.checks[trial_id] = check
                 return config
             self.rejected += 1
-            self.searcher.on_trial_complete(inner_id, result=None, error=True)
+            self.searcher.on_trial_complete(inner_id, result=None, error=False)
         raise ArchBudgetError(
             f"BudgetSearcher: {self._max_tries} suggestions in a row were over budget ({self._budget!r}); "
             "loosen the budget or narrow the search space"
