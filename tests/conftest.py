@@ -1,5 +1,7 @@
 import gzip
+import importlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,11 @@ def golden(request):
 def load_keras_oracle() -> list[dict]:
     with gzip.open(DATA / "keras_models_dev.json.gz", "rt") as f:
         return json.load(f)["models"]
+
+
+def require(module: str):
+    """Import an optional library, or skip the test where it is absent; CI sets
+    ARCHBUDGET_REQUIRE_EXTRAS=1 so that a missing one fails instead of skipping."""
+    if os.environ.get("ARCHBUDGET_REQUIRE_EXTRAS"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

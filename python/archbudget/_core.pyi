@@ -93,6 +93,21 @@ class SearchSpace:
         mfu: float = 0.4,
     ) -> dict[str, Any]: ...
 
+class Budget:
+    """Limits and run settings held in the core; `check` evaluates one candidate."""
+
+    def __init__(
+        self,
+        run_json: str,
+        *,
+        max_params: int | None = None,
+        min_params: int | None = None,
+        max_memory: int | None = None,
+        max_flops: int | None = None,
+        base_dir: str | None = None,
+    ) -> None: ...
+    def check(self, data: bytes, location: str) -> tuple[bool, int, int, int, int, int]: ...
+
 class ArchBudgetError(ValueError): ...
 class ParseError(ArchBudgetError): ...
 class UnknownLayerError(ArchBudgetError): ...

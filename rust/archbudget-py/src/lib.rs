@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
+mod budget;
 mod errors;
 mod gpu;
 mod sweep;
@@ -221,6 +222,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu::gpu_budget_bytes, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
+    m.add_class::<budget::Budget>()?;
     errors::register(m)?;
     Ok(())
 }

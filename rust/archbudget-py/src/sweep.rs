@@ -47,7 +47,10 @@ pub struct SearchSpace {
     space: Space,
 }
 
-fn load_template(base: &Option<PathBuf>, path: &str) -> archbudget_core::Result<Vec<u8>> {
+pub(crate) fn load_template(
+    base: &Option<PathBuf>,
+    path: &str,
+) -> archbudget_core::Result<Vec<u8>> {
     let full = match base {
         Some(dir) => dir.join(path),
         None => PathBuf::from(path),

@@ -314,6 +314,12 @@ fn within_rest(opts: &SweepOptions, m: &Metrics) -> bool {
         && opts.max_flops.is_none_or(|x| m.flops_fwd_bwd <= x)
 }
 
+/// Whether a candidate's metrics are inside every budget (a sweep keeps its row; a
+/// single check says it fits).
+pub fn within_budgets(opts: &SweepOptions, m: &Metrics) -> bool {
+    within_params(opts, m.params) && within_rest(opts, m)
+}
+
 /// Record a candidate that cannot be built; an overflow stops the sweep, since it means
 /// the user's numbers are beyond any machine. Both name the candidate and its values.
 fn note_invalid(stats: &mut Stats, e: crate::Error, space: &Space, index: u64) -> Result<()> {

@@ -293,13 +293,18 @@ impl<'s> Evaluator<'s> {
         }
     }
 
-    /// The candidate's transformers config.json.
+    /// The candidate's transformers config.json: the space's whole config where it has
+    /// one (a single candidate's, nested values included), with its names' values set.
     pub fn hf_config(&self, digits: &[usize]) -> Value {
-        let map: Map<String, Value> = self
-            .config_keys
-            .iter()
-            .map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json()))
-            .collect();
+        let mut map = match &self.space.template {
+            Some(Value::Object(whole)) => whole.clone(),
+            _ => Map::new(),
+        };
+        map.extend(
+            self.config_keys
+                .iter()
+                .map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json())),
+        );
         Value::Object(map)
     }
 
@@ -579,7 +584,7 @@ impl<'s> Evaluator<'s> {
                 {
                     return Err(space_err(
                         location,
-                        "an hf sweep needs 'seq' (tokens per sequence) in [run]",
+                        "a transformers candidate needs 'seq' (tokens per sequence) in the run settings",
                     ));
                 }
                 let config = self.hf_config(digits);

@@ -1,6 +1,7 @@
 //! Search spaces (SPEC.md, `sweep`): a family, fixed parameters, axes and run settings,
 //! constraints over names. Every candidate is an index in the mixed-radix product of the
 //! axes (the last axis varies fastest), so any index range is a shard of the space.
+pub mod candidate;
 pub mod constraint;
 pub mod enumerate;
 pub mod family;
