@@ -6,6 +6,7 @@ import typer
 from typer.core import TyperGroup
 
 from archbudget.cli import memory as _memory
+from archbudget.cli import report as _report
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
@@ -51,6 +52,7 @@ app = typer.Typer(
 app.command("summary")(_summary.summary)
 app.command("memory")(_memory.memory)
 app.command("sweep")(_sweep.sweep)
+app.command("report")(_report.report)
 
 
 def _print_version(value: bool) -> None:

@@ -48,3 +48,8 @@ class OptimizerChoice(str, Enum):
 class Attn(str, Enum):
     sdpa = "sdpa"
     eager = "eager"
+
+
+class Backend(str, Enum):
+    local = "local"
+    ray = "ray"

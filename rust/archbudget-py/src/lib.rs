@@ -187,6 +187,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
+    m.add_function(wrap_pyfunction!(sweep::pareto_front, m)?)?;
     errors::register(m)?;
     Ok(())
 }
