@@ -60,13 +60,13 @@ class LogScale:
         t = (math.log10(max(value, 10**self.lo)) - self.lo) / (self.hi - self.lo)
         return self.low_px + t * (self.high_px - self.low_px)
 
-    def ticks(self, base: int) -> list[float]:
-        """Powers of `base` inside the domain, thinned to at most 8."""
-        step = math.log10(base)
-        first, last = math.ceil(self.lo / step), math.floor(self.hi / step)
-        powers = list(range(first, last + 1))
-        stride = max(1, math.ceil(len(powers) / 8))
-        return [base ** p for p in powers[::stride]]
+    def ticks(self, base: int, steps: tuple[int, ...] = (1,)) -> list[float]:
+        """`steps` times the powers of `base` inside the domain, thinned to at most 8."""
+        first, last = math.floor(self.lo / math.log10(base)), math.ceil(self.hi / math.log10(base))
+        values = [m * base**p for p in range(first, last + 1) for m in steps]
+        inside = [v for v in values if self.lo <= math.log10(v) <= self.hi]
+        stride = max(1, math.ceil(len(inside) / 8))
+        return inside[::stride]
 
 
 def colour(t: float) -> str:
@@ -108,11 +108,11 @@ def front_svg(frame: pl.DataFrame, settings: dict[str, Any], axes: list[str], st
         f'data-plot="{MARGIN["left"]} {MARGIN["top"]} {WIDTH} {HEIGHT}">',
         f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{WIDTH}" height="{HEIGHT}" fill="#fafafa" stroke="#999"/>',
     ]
-    for v in x.ticks(4):
+    for v in x.ticks(2):
         px = x(v)
         out.append(f'<line x1="{px:.2f}" x2="{px:.2f}" y1="{MARGIN["top"]}" y2="{MARGIN["top"] + HEIGHT}" stroke="#e4e4e4"/>')
         out.append(f'<text x="{px:.2f}" y="{MARGIN["top"] + HEIGHT + 16}" text-anchor="middle">{human_bytes(int(v))}</text>')
-    for v in y.ticks(10):
+    for v in y.ticks(10, (1, 2, 5)):
         py = y(v)
         out.append(f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + WIDTH}" y1="{py:.2f}" y2="{py:.2f}" stroke="#e4e4e4"/>')
         out.append(f'<text x="{MARGIN["left"] - 6}" y="{py + 4:.2f}" text-anchor="end">{count_text(v)}</text>')
@@ -127,12 +127,8 @@ def front_svg(frame: pl.DataFrame, settings: dict[str, Any], axes: list[str], st
     peak, params, fl, cand = (rows[c].to_list() for c in ("peak_bytes", "params", "flops_fwd_bwd", "candidate"))
     for i in background:
         out.append(f'<circle class="row" cx="{x(peak[i]):.2f}" cy="{y(params[i]):.2f}" r="2.5" fill="#bbb" fill-opacity="0.6"/>')
-    # The front drawn along its staircase in memory order, points on top.
-    path = sorted(front, key=lambda i: (peak[i], -params[i]))
-    points = " ".join(f"{x(peak[i]):.2f},{y(params[i]):.2f}" for i in path)
-    out.append(f'<polyline points="{points}" fill="none" stroke="#555" stroke-width="1" stroke-opacity="0.5"/>')
     axis_values = {a: rows[a].to_list() for a in axes}
-    for i in path:
+    for i in front:
         card = {"candidate": cand[i], **{a: axis_values[a][i] for a in axes},
                 "params": f"{params[i]:,}", "peak memory": human_bytes(peak[i]), "FLOPs / step": f"{fl[i]:.3e}"}
         title = "\n".join(f"{k}: {v}" for k, v in card.items())
@@ -185,7 +181,7 @@ def axis_bars(frame: pl.DataFrame, axis: str, front_candidates: set[int]) -> str
     bar_h, label_w, width = 18, 150, 360
     top = max(n) if n else 1
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="axis-bars" data-axis="{html.escape(axis)}" '
-           f'width="{label_w + width + 90}" height="{bar_h * len(values) + 8}" font-family="Helvetica, Arial, sans-serif" font-size="12">']
+           f'width="{label_w + width + 220}" height="{bar_h * len(values) + 8}" font-family="Helvetica, Arial, sans-serif" font-size="12">']
     for k, (v, total, f) in enumerate(zip(values, n, on_front)):
         yy = 4 + k * bar_h
         w = width * total / top
