@@ -34,7 +34,10 @@ class Progress:
 class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 
-    def __init__(self, text: str, location: str, is_toml: bool, base_dir: str | None = None) -> None: ...
+    def __init__(
+        self, text: str, location: str, is_toml: bool, base_dir: str | None = None, template: str | None = None
+    ) -> None: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, str, bool, None, str | None]]: ...
     @property
     def size(self) -> int: ...
     @property
@@ -54,7 +57,29 @@ class SearchSpace:
         start: int | None = None,
         stop: int | None = None,
         progress: Progress | None = None,
+        part: bool = False,
     ) -> dict[str, Any]: ...
+    def merge_parts(
+        self,
+        parts: list[dict[str, Any]],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        top: int | None = None,
+        pareto: bool = False,
+    ) -> dict[str, Any]: ...
+    def finish(
+        self,
+        part: dict[str, Any],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        top: int | None = None,
+        pareto: bool = False,
+    ) -> dict[str, Any]: ...
+
+def pareto_front(candidate: Any, params: Any, peak_bytes: Any, flops: Any) -> Any:
+    """Positions (numpy uint64) of the rows no other beats, as sweep(pareto=True) keeps them."""
 
 class ArchBudgetError(ValueError): ...
 class ParseError(ArchBudgetError): ...
