@@ -138,3 +138,17 @@ def test_shards_need_the_ray_backend():
         archbudget.sweep(MLP, shards=4)
     result = runner.invoke(app, ["sweep", str(KERAS), "--shards", "4"])
     assert result.exit_code == 2 and "--address and --shards are for --backend ray" in result.stderr
+
+
+def test_sweep_report_from_the_ray_dataset(tmp_path):
+    out, html = tmp_path / "rows", tmp_path / "report.html"
+    result = runner.invoke(app, ["sweep", str(KERAS), "--backend", "ray", "--shards", "2", "--output", str(out), "--report", str(html)])
+    assert result.exit_code == 0, result.output
+    local = archbudget.sweep(KERAS, pareto=True)
+    assert html.read_text().count('<circle class="front"') == local.height
+    assert "<th>backend</th><td>ray</td>" in html.read_text()
+
+
+def test_an_unknown_backend_is_bad_input():
+    with pytest.raises(archbudget.ArchBudgetError, match="backend: expected 'local' or 'ray', got 'spark'"):
+        archbudget.sweep(MLP, backend="spark")

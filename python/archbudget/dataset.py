@@ -41,10 +41,15 @@ def parquet_metadata(settings: dict) -> dict[str, str]:
     return {SETTINGS_KEY: json.dumps(settings)}
 
 
-def staging_dir(output: Path) -> Path:
-    """A hidden directory beside `output`, renamed onto it when the dataset is whole."""
+def check_output(output: Path) -> None:
+    """A dataset replaces only an earlier dataset or an empty directory."""
     if output.exists() and not (output.is_dir() and ((output / MANIFEST).exists() or not any(output.iterdir()))):
         raise ArchBudgetError(f"--output {output}: exists and is not an archbudget dataset; choose another path")
+
+
+def staging_dir(output: Path) -> Path:
+    """A hidden directory beside `output`, renamed onto it when the dataset is whole."""
+    check_output(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
 
@@ -106,3 +111,8 @@ def read_parquet(path: Path) -> pl.DataFrame:
         return pl.read_parquet(path)
     except Exception as e:  # polars raises several kinds for a file that is not Parquet
         raise ArchBudgetError(f"{path}: not a Parquet file of sweep rows ({type(e).__name__})") from None
+
+
+def dataset_rows(path: Path) -> int:
+    """The rows of a dataset, from its manifest."""
+    return json.loads((Path(path) / MANIFEST).read_text())["rows"]

@@ -6,6 +6,7 @@ tasks, so the driver receives what one single-process sweep returns, row for row
 Ray is imported only here, and only when this backend is asked for."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from archbudget import _core, errors
-from archbudget.dataset import finish_dataset, parquet_metadata, staging_dir, write_dataset
+from archbudget.dataset import check_output, finish_dataset, parquet_metadata, staging_dir, write_dataset
 from archbudget.errors import ArchBudgetError
 from archbudget.frames import sweep_frame
 
@@ -27,8 +28,10 @@ FAIL_ENV = "ARCHBUDGET_TEST_RAY_FAIL"
 # Ray re-runs a failed shard task (a lost worker or node, an exception) this many times.
 MAX_RETRIES = 3
 # Shards per CPU of the cluster when --shards is not given: several, so that a slow
-# shard does not leave the other CPUs idle at the end.
+# shard does not leave the other CPUs idle at the end; but no shard smaller than one
+# rayon block of the enumerator, since a task costs milliseconds to schedule.
 SHARDS_PER_CPU = 4
+MIN_SHARD = 1 << 14
 RANKING = ("sort", "descending", "top", "pareto")
 
 
@@ -132,19 +135,23 @@ def sweep_on_ray(
     output: Path | None = None,
     settings: dict[str, Any] | None = None,
     progress: bool = False,
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Run the sweep on Ray: the rows (those written when `output` is given) and stats."""
+) -> tuple[pl.DataFrame | None, dict[str, Any]]:
+    """Run the sweep on Ray: the rows and stats. With `output` the rows are written as
+    a dataset; unranked rows then stream shard by shard and no frame is returned."""
     if shards is not None and (not isinstance(shards, int) or isinstance(shards, bool) or shards < 1):
         raise ArchBudgetError(f"--shards: expected a positive integer, got {shards!r}")
+    if output is not None:
+        check_output(output)
     ray = import_ray()
     connect(ray, address)
     if shards is None:
-        shards = max(1, int(ray.cluster_resources().get("CPU", 1))) * SHARDS_PER_CPU
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        shards = max(1, min(cpus * SHARDS_PER_CPU, space.size // MIN_SHARD))
     ranges = shard_ranges(space.size, shards)
     ranked = opts["sort"] is not None or opts["top"] is not None or opts["pareto"]
     fail = os.environ.get(FAIL_ENV)
 
-    shard_task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=True)(run_shard)
+    shard_task, merge_task = remote_tasks()
     space_ref = ray.put(space)
     refs = [shard_task.remote(space_ref, opts, i, a, b, fail) for i, (a, b) in enumerate(ranges)]
     sizes = dict(zip(refs, (b - a for a, b in ranges)))
@@ -152,7 +159,7 @@ def sweep_on_ray(
     try:
         if output is not None and not ranked:
             return write_shards(ray, refs, sizes, output, settings or {}, on_done)
-        final = reduce_tree(ray, space_ref, {k: opts[k] for k in RANKING}, refs) if ranked else None
+        final = reduce_tree(merge_task, space_ref, {k: opts[k] for k in RANKING}, refs) if ranked else None
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -178,10 +185,18 @@ def sweep_on_ray(
             on_done(None)
 
 
-def reduce_tree(ray, space_ref, ranking: dict, refs: list):
+@functools.cache
+def remote_tasks():
+    """The shard and merge functions as Ray remote functions, made once per process
+    (each new one is exported to the cluster again)."""
+    ray = import_ray()
+    options = {"num_cpus": 1, "max_retries": MAX_RETRIES, "retry_exceptions": True}
+    return ray.remote(**options)(run_shard), ray.remote(**options)(merge_pair)
+
+
+def reduce_tree(merge_task, space_ref, ranking: dict, refs: list):
     """Merge adjacent parts pairwise, level by level, as Ray tasks that start as soon
     as their two inputs exist; returns the reference of the root."""
-    merge_task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=True)(merge_pair)
     level = list(refs)
     while len(level) > 1:
         merged = [merge_task.remote(space_ref, ranking, a, b) for a, b in zip(level[::2], level[1::2])]
@@ -210,7 +225,7 @@ def sum_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tuple[pl.DataFrame, dict]:
+def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tuple[None, dict]:
     """Unranked rows with `--output`: each shard's rows become its own file as it
     arrives (the driver never holds them all); the dataset appears whole at the end."""
     staging = staging_dir(output)
@@ -235,7 +250,7 @@ def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tup
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return pl.DataFrame(), total
+    return None, total
 
 
 def progress_bar(total: int) -> Callable[[int | None], None]:

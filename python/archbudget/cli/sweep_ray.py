@@ -8,6 +8,7 @@ from pathlib import Path
 from archbudget import api
 from archbudget.cli import options
 from archbudget.cli.output import print_frame, print_json
+from archbudget.dataset import dataset_rows, read_rows
 from archbudget.errors import ArchBudgetError
 
 
@@ -37,22 +38,13 @@ def sweep_on_ray(
     frame, stats = run(s, opts, address=address, shards=shards, output=output, settings=settings,
                        progress=sys.stderr.isatty())
     if output is not None:
-        print(f"wrote {stats_rows(output):,} rows to the dataset {output}", file=sys.stderr)
+        print(f"wrote {dataset_rows(output):,} rows to the dataset {output}", file=sys.stderr)
     elif format is options.OutputFormat.json:
         print_json(frame.to_dicts())
     else:
         print_frame(frame, s.axis_names)
     if report is not None:
-        from archbudget.dataset import read_rows
         from archbudget.report import write_report
 
         write_report(frame if output is None else read_rows(output)[0], settings, report)
     print_stats(stats)
-
-
-def stats_rows(dataset: Path) -> int:
-    import json
-
-    from archbudget.dataset import MANIFEST
-
-    return json.loads((dataset / MANIFEST).read_text())["rows"]
