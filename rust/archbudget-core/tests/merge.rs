@@ -5,19 +5,38 @@ use proptest::prelude::*;
 
 fn mlp_space(input: &[i64], width: &[i64], constraint: bool) -> Space {
     let list = |v: &[i64]| format!("{v:?}");
-    let constraints = if constraint { "constraints = [\"width % 3 != 1\"]\n" } else { "" };
+    let constraints = if constraint {
+        "constraints = [\"width % 3 != 1\"]\n"
+    } else {
+        ""
+    };
     let text = format!(
         "{constraints}family = \"mlp\"\n[fixed]\nclasses = 10\n[axes]\ninput_dim = {}\ndepth = [0, 1, 3]\nwidth = {}\n\
          [run]\nbatch = [2, 32]\nprecision = [\"fp32\", \"bf16\", \"amp_bf16\"]\n",
         list(input),
         list(width)
     );
-    Space::from_toml(&text, "merge.toml", &|p| Err(archbudget_core::Error::invalid(p, "no templates"))).unwrap()
+    Space::from_toml(&text, "merge.toml", &|p| {
+        Err(archbudget_core::Error::invalid(p, "no templates"))
+    })
+    .unwrap()
 }
 
 /// The rows of a result, axes included (they are rebuilt from the indices by a merge).
-fn rows(c: &Columns) -> (Vec<u64>, String, Vec<(&'static str, Vec<u64>)>, space::Stats) {
-    (c.index.clone(), format!("{:?}", c.axes), c.metrics.clone(), c.stats.clone())
+fn rows(
+    c: &Columns,
+) -> (
+    Vec<u64>,
+    String,
+    Vec<(&'static str, Vec<u64>)>,
+    space::Stats,
+) {
+    (
+        c.index.clone(),
+        format!("{:?}", c.axes),
+        c.metrics.clone(),
+        c.stats.clone(),
+    )
 }
 
 /// Options from a code: unranked, sorted, top-k (by params: the prerank path; by peak:
@@ -32,13 +51,41 @@ fn options(code: u8, k: usize, descending: bool, budget: bool) -> SweepOptions {
     };
     match code {
         0 => base,
-        1 => SweepOptions { sort: sort("peak_bytes"), ..base },
-        2 => SweepOptions { sort: sort("params"), top: Some(k), max_memory: None, ..base },
-        3 => SweepOptions { sort: sort("flops_fwd_bwd"), top: Some(k), ..base },
-        4 => SweepOptions { top: Some(k), max_memory: None, ..base },
-        5 => SweepOptions { pareto: true, ..base },
-        6 => SweepOptions { pareto: true, top: Some(k), ..base },
-        _ => SweepOptions { pareto: true, top: Some(k), sort: sort("width"), ..base },
+        1 => SweepOptions {
+            sort: sort("peak_bytes"),
+            ..base
+        },
+        2 => SweepOptions {
+            sort: sort("params"),
+            top: Some(k),
+            max_memory: None,
+            ..base
+        },
+        3 => SweepOptions {
+            sort: sort("flops_fwd_bwd"),
+            top: Some(k),
+            ..base
+        },
+        4 => SweepOptions {
+            top: Some(k),
+            max_memory: None,
+            ..base
+        },
+        5 => SweepOptions {
+            pareto: true,
+            ..base
+        },
+        6 => SweepOptions {
+            pareto: true,
+            top: Some(k),
+            ..base
+        },
+        _ => SweepOptions {
+            pareto: true,
+            top: Some(k),
+            sort: sort("width"),
+            ..base
+        },
     }
 }
 
@@ -48,7 +95,14 @@ fn sharded(s: &Space, opts: &SweepOptions, shards: u64, picks: &[usize]) -> Colu
     let mut parts: Vec<Columns> = (0..shards)
         .map(|i| {
             let range = Some((s.size * i / shards, s.size * (i + 1) / shards));
-            space::sweep_part(s, &SweepOptions { range, ..opts.clone() }).unwrap()
+            space::sweep_part(
+                s,
+                &SweepOptions {
+                    range,
+                    ..opts.clone()
+                },
+            )
+            .unwrap()
         })
         .collect();
     let mut pick = picks.iter().cycle();
@@ -89,11 +143,19 @@ fn pareto_top_k_of_a_large_space_is_independent_of_the_split() {
     let width: Vec<i64> = (1..=60).map(|w| w * 8).collect();
     let s = mlp_space(&input, &width, false);
     assert!(s.size > 4 * (1 << 14));
-    for opts in [options(6, 25, false, false), options(7, 10, true, false), options(3, 50, false, true)] {
+    for opts in [
+        options(6, 25, false, false),
+        options(7, 10, true, false),
+        options(3, 50, false, true),
+    ] {
         let whole = space::sweep(&s, &opts).unwrap();
         assert!(!whole.index.is_empty());
         for shards in [3, 7] {
-            assert_eq!(rows(&sharded(&s, &opts, shards, &[1, 0, 2])), rows(&whole), "{opts:?} in {shards} shards");
+            assert_eq!(
+                rows(&sharded(&s, &opts, shards, &[1, 0, 2])),
+                rows(&whole),
+                "{opts:?} in {shards} shards"
+            );
         }
     }
 }
@@ -103,6 +165,8 @@ fn a_part_from_another_space_is_an_error() {
     let small = mlp_space(&[4], &[8], false);
     let large = mlp_space(&[4, 5, 6], &[8, 16], false);
     let part = space::sweep_part(&large, &SweepOptions::default()).unwrap();
-    let err = merge_parts(&small, &SweepOptions::default(), vec![part]).unwrap_err().to_string();
+    let err = merge_parts(&small, &SweepOptions::default(), vec![part])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("outside the space's 18 candidates"), "{err}");
 }

@@ -109,11 +109,17 @@ impl SearchSpace {
     /// Pickle as the source text with the template inlined: no file is read again.
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (String, String, bool, Option<String>, Option<String>))> {
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (String, String, bool, Option<String>, Option<String>),
+    )> {
         let this = slf.get();
         let (text, location, is_toml) = this.source.clone();
         let template = this.space.template.as_ref().map(|t| t.to_string());
-        Ok((slf.get_type().into_any(), (text, location, is_toml, None, template)))
+        Ok((
+            slf.get_type().into_any(),
+            (text, location, is_toml, None, template),
+        ))
     }
 
     /// Number of candidates (the product of the axis lengths).
@@ -173,7 +179,11 @@ impl SearchSpace {
             range: self.range(start, stop),
             progress: progress.map(|p| Arc::clone(&p.inner)),
         };
-        let run = if part { space::sweep_part } else { space::sweep };
+        let run = if part {
+            space::sweep_part
+        } else {
+            space::sweep
+        };
         let cols = guarded(py, || run(&self.space, &opts))?;
         columns_to_py(py, cols)
     }
@@ -191,7 +201,10 @@ impl SearchSpace {
         pareto: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let opts = ranking(sort, descending, top, pareto);
-        let parts = parts.iter().map(part_from_py).collect::<PyResult<Vec<_>>>()?;
+        let parts = parts
+            .iter()
+            .map(part_from_py)
+            .collect::<PyResult<Vec<_>>>()?;
         let cols = guarded(py, || space::merge_parts(&self.space, &opts, parts))?;
         columns_to_py(py, cols)
     }
@@ -214,7 +227,12 @@ impl SearchSpace {
     }
 }
 
-fn ranking(sort: Option<String>, descending: bool, top: Option<usize>, pareto: bool) -> SweepOptions {
+fn ranking(
+    sort: Option<String>,
+    descending: bool,
+    top: Option<usize>,
+    pareto: bool,
+) -> SweepOptions {
     SweepOptions {
         sort,
         descending,
@@ -228,15 +246,18 @@ fn ranking(sort: Option<String>, descending: bool, top: Option<usize>, pareto: b
 /// (axis columns follow from the indices).
 fn part_from_py(part: &Bound<'_, PyDict>) -> PyResult<Columns> {
     let item = |key: &str| {
-        part.get_item(key)?
-            .ok_or_else(|| errors::InvalidValueError::new_err(format!("a sweep part lacks '{key}'")))
+        part.get_item(key)?.ok_or_else(|| {
+            errors::InvalidValueError::new_err(format!("a sweep part lacks '{key}'"))
+        })
     };
     let index: PyReadonlyArray1<u64> = item("index")?.extract()?;
     let mut metrics = Vec::new();
     for entry in item("metrics")?.try_iter()? {
         let (name, values): (String, PyReadonlyArray1<u64>) = entry?.extract()?;
         let name = METRIC_NAMES.iter().find(|m| **m == name).ok_or_else(|| {
-            errors::InvalidValueError::new_err(format!("a sweep part has an unknown metric column '{name}'"))
+            errors::InvalidValueError::new_err(format!(
+                "a sweep part has an unknown metric column '{name}'"
+            ))
         })?;
         metrics.push((*name, values.as_array().to_vec()));
     }
@@ -317,5 +338,8 @@ pub fn pareto_front<'py>(
         })
         .collect();
     let front = guarded(py, || Ok(space::pareto_positions(&keys)))?;
-    Ok(PyArray1::from_vec(py, front.into_iter().map(|i| i as u64).collect()))
+    Ok(PyArray1::from_vec(
+        py,
+        front.into_iter().map(|i| i as u64).collect(),
+    ))
 }

@@ -267,7 +267,10 @@ pub(super) fn pareto_front(rows: Vec<Row>) -> Vec<Row> {
             index: r.index,
         })
         .collect();
-    pareto_positions(&keys).into_iter().map(|i| rows[i]).collect()
+    pareto_positions(&keys)
+        .into_iter()
+        .map(|i| rows[i])
+        .collect()
 }
 
 /// What the Pareto front compares; `index` breaks ties (of rows equal on all three,

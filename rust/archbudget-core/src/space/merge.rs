@@ -40,17 +40,25 @@ fn union(space: &Space, parts: Vec<Columns>) -> Result<(Vec<Row>, Stats)> {
 /// A part's rows back from its columns, checked: a part is data from outside (another
 /// process, a file), not trusted to fit this space.
 fn part_rows(space: &Space, part: &Columns) -> Result<Vec<Row>> {
-    let bad = |message: String| space_err(&space.location, format!("cannot merge a part: {message}"));
+    let bad =
+        |message: String| space_err(&space.location, format!("cannot merge a part: {message}"));
     let names: Vec<&str> = part.metrics.iter().map(|(n, _)| *n).collect();
     if names != METRIC_NAMES {
-        return Err(bad(format!("its metric columns are {names:?}, expected {METRIC_NAMES:?}")));
+        return Err(bad(format!(
+            "its metric columns are {names:?}, expected {METRIC_NAMES:?}"
+        )));
     }
     let n = part.index.len();
     if let Some((name, _)) = part.metrics.iter().find(|(_, v)| v.len() != n) {
-        return Err(bad(format!("column '{name}' does not have the {n} rows of its index")));
+        return Err(bad(format!(
+            "column '{name}' does not have the {n} rows of its index"
+        )));
     }
     if let Some(i) = part.index.iter().find(|&&i| i >= space.size) {
-        return Err(bad(format!("candidate {i} is outside the space's {} candidates", space.size)));
+        return Err(bad(format!(
+            "candidate {i} is outside the space's {} candidates",
+            space.size
+        )));
     }
     Ok((0..n)
         .map(|r| {
