@@ -49,17 +49,19 @@ def sweep(
 ) -> None:
     """Enumerate SPACE in the native core; keep the candidates inside the budgets, ranked."""
     with reported():
+        s = api.search_space(space)
         opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto)
-        settings = sweep_settings(space, opts)
+        settings = sweep_settings(space, s, opts)
         if report is not None and report.suffix != ".html":
             raise ArchBudgetError(f"--report {report}: the report is an .html file")
+        if report is not None and output is not None and output.suffix not in ("", ".parquet"):
+            raise ArchBudgetError(f"--report: reads the rows back from --output, which must then be .parquet, not {output.suffix}")
         if backend is options.Backend.ray:
             from archbudget.cli.sweep_ray import sweep_on_ray
 
-            return sweep_on_ray(space, opts, settings, address, shards, shard, count, output, format, report)
+            return sweep_on_ray(s, opts, settings, address, shards, shard, count, output, format, report)
         if address is not None or shards is not None:
             raise ArchBudgetError("--address and --shards are for --backend ray")
-        s = api.search_space(space)
         rng = api.parse_shard(shard, s.size)
         start, stop = rng if rng else (0, s.size)
         if count:
@@ -89,8 +91,6 @@ def sweep(
                     stats[key] = (stats[key] or value) if key == "first_invalid" else stats[key] + value
                 yield sweep_frame(columns)
 
-        if report is not None and output is not None and output.suffix != ".parquet":
-            raise ArchBudgetError(f"--report: reads the rows back from --output, which must then be .parquet, not {output.suffix}")
         if output is not None:
             rows = write(frames(), output, settings)
             print(f"wrote {rows:,} rows to {output}", file=sys.stderr)
@@ -149,10 +149,9 @@ def with_progress(call, progress: _core.Progress, total: int):
     return outcome["value"]
 
 
-def sweep_settings(space: Path, opts: dict) -> dict:
+def sweep_settings(space: Path, s: _core.SearchSpace, opts: dict) -> dict:
     """What a sweep ran with, kept in its Parquet files and shown by the report: the
     space file's text, its axes, the budgets and the ranking."""
-    s = api.search_space(space)
     return {"space": str(space), "space_text": api.read_path(space).decode(), "axes": s.axis_names, "candidates": s.size, **opts}
 
 

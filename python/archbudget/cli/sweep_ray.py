@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from archbudget import api
+from archbudget import _core
 from archbudget.cli import options
 from archbudget.cli.output import print_frame, print_json
 from archbudget.dataset import dataset_rows, read_rows
@@ -13,7 +13,7 @@ from archbudget.errors import ArchBudgetError
 
 
 def sweep_on_ray(
-    space: Path,
+    s: _core.SearchSpace,
     opts: dict,
     settings: dict,
     address: str | None,
@@ -33,7 +33,6 @@ def sweep_on_ray(
         raise ArchBudgetError("--count: counting needs no Ray; drop --backend ray")
     if output is not None and output.suffix not in ("", ".parquet"):
         raise ArchBudgetError(f"--output {output}: with --backend ray the rows are a Parquet dataset: a directory path, or one ending in .parquet")
-    s = api.search_space(space)
     settings = {**settings, "backend": "ray", "shards": shards}
     frame, stats = run(s, opts, address=address, shards=shards, output=output, settings=settings,
                        progress=sys.stderr.isatty())
