@@ -190,7 +190,10 @@ def remote_tasks():
     """The shard and merge functions as Ray remote functions, made once per process
     (each new one is exported to the cluster again)."""
     ray = import_ray()
-    options = {"num_cpus": 1, "max_retries": MAX_RETRIES, "retry_exceptions": True}
+    # A task takes one CPU and Ray runs one per CPU: the enumerator's rayon pool in each
+    # worker gets one thread, not one per core of the node (which would oversubscribe it).
+    options = {"num_cpus": 1, "max_retries": MAX_RETRIES, "retry_exceptions": True,
+               "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
     return ray.remote(**options)(run_shard), ray.remote(**options)(merge_pair)
 
 
