@@ -48,7 +48,7 @@ def main():
     size = 5000 * 20 * args.width_stop
     ranking = {"sort": "params", "descending": True, "top": 100}
 
-    _, init_s = timed(lambda: ray.init(num_cpus=cpus, logging_level="ERROR", log_to_driver=False))
+    _, init_s = timed(lambda: ray.init(address="local", num_cpus=cpus, logging_level="ERROR", log_to_driver=False))
     local, local_s = timed(lambda: archbudget.sweep(space, **ranking))
     on_ray, ray_s = timed(lambda: archbudget.sweep(space, **ranking, backend="ray", shards=args.shards))
     assert_frame_equal(on_ray, local)

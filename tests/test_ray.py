@@ -37,7 +37,7 @@ KERAS = EXAMPLES / "keras_space.toml"
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -152,3 +152,11 @@ def test_sweep_report_from_the_ray_dataset(tmp_path):
 def test_an_unknown_backend_is_bad_input():
     with pytest.raises(archbudget.ArchBudgetError, match="backend: expected 'local' or 'ray', got 'spark'"):
         archbudget.sweep(MLP, backend="spark")
+
+
+def test_ray_is_imported_only_for_the_ray_backend():
+    import subprocess
+    import sys
+
+    code = "import sys, archbudget, archbudget.cli; archbudget.sweep(%r); print('ray' in sys.modules)" % str(KERAS)
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -48,12 +48,13 @@ def import_ray():
 
 
 def connect(ray, address: str | None) -> None:
-    """A local Ray on this machine, or the cluster at `address` (`ray start --head`
-    prints it); an already initialized Ray is used as it is."""
+    """A new local Ray on this machine, or the cluster at `address` (`ray start --head`
+    prints it); an already initialized Ray is used as it is. ("local": ray.init() with
+    no address would join whatever cluster `ray start` last left on this machine.)"""
     if ray.is_initialized():
         return
     try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        ray.init(address=address or "local", logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise ArchBudgetError(f"--address: cannot connect to {where}: {e}") from None
