@@ -60,6 +60,9 @@ class LogScale:
         t = (math.log10(max(value, 10**self.lo)) - self.lo) / (self.hi - self.lo)
         return self.low_px + t * (self.high_px - self.low_px)
 
+    def holds(self, value: float) -> bool:
+        return value > 0 and self.lo <= math.log10(value) <= self.hi
+
     def ticks(self, base: int, steps: tuple[int, ...] = (1,)) -> list[float]:
         """`steps` times the powers of `base` inside the domain, thinned to at most 8."""
         first, last = math.floor(self.lo / math.log10(base)), math.ceil(self.hi / math.log10(base))
@@ -90,9 +93,10 @@ def front_svg(frame: pl.DataFrame, settings: dict[str, Any], axes: list[str], st
     domain is on the root (`data-x-log`, `data-y-log`) so a reader can check positions."""
     front = front_positions(frame)
     rows = frame.select("candidate", *METRICS, *axes)
-    x = LogScale(rows["peak_bytes"].to_list() + [settings.get("max_memory") or 0], MARGIN["left"], MARGIN["left"] + WIDTH)
-    y_values = rows["params"].to_list() + [settings.get(k) or 0 for k in ("max_params", "min_params")]
-    y = LogScale(y_values, MARGIN["top"] + HEIGHT, MARGIN["top"])
+    peaks, params_ = rows["peak_bytes"].to_list(), rows["params"].to_list()
+    x = LogScale(peaks + near(peaks, [settings.get("max_memory")]), MARGIN["left"], MARGIN["left"] + WIDTH)
+    y_budgets = near(params_, [settings.get(k) for k in ("max_params", "min_params")])
+    y = LogScale(params_ + y_budgets, MARGIN["top"] + HEIGHT, MARGIN["top"])
     flops = [f for f in rows["flops_fwd_bwd"].to_list() if f > 0] or [1]
     f_lo, f_hi = math.log10(min(flops)), math.log10(max(flops))
 
@@ -111,7 +115,7 @@ def front_svg(frame: pl.DataFrame, settings: dict[str, Any], axes: list[str], st
     for v in x.ticks(2):
         px = x(v)
         out.append(f'<line x1="{px:.2f}" x2="{px:.2f}" y1="{MARGIN["top"]}" y2="{MARGIN["top"] + HEIGHT}" stroke="#e4e4e4"/>')
-        out.append(f'<text x="{px:.2f}" y="{MARGIN["top"] + HEIGHT + 16}" text-anchor="middle">{human_bytes(int(v))}</text>')
+        out.append(f'<text x="{px:.2f}" y="{MARGIN["top"] + HEIGHT + 16}" text-anchor="middle">{bytes_text(v)}</text>')
     for v in y.ticks(10, (1, 2, 5)):
         py = y(v)
         out.append(f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + WIDTH}" y1="{py:.2f}" y2="{py:.2f}" stroke="#e4e4e4"/>')
@@ -143,16 +147,38 @@ def front_svg(frame: pl.DataFrame, settings: dict[str, Any], axes: list[str], st
     return "\n".join(out)
 
 
+def near(values: list[int], budgets: list[int | None]) -> list[int]:
+    """The budgets worth drawing inside the plot: within a factor 2 of the values'
+    range (a budget far beyond every row would squeeze the rows into a corner)."""
+    lo, hi = min(values), max(values)
+    return [b for b in budgets if b and lo / 2 <= b <= hi * 2]
+
+
+def bytes_text(n: float) -> str:
+    """A tick label: `512 MiB`, `2 GiB`."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n:g} B"
+
+
 def budget_lines(settings: dict[str, Any], x: LogScale, y: LogScale) -> list[str]:
-    """Dashed lines at the budgets the sweep applied, each labelled."""
+    """Dashed lines at the budgets the sweep applied, each labelled; a budget far
+    beyond every row is named in a corner instead."""
     out = []
     style = 'stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"'
-    if settings.get("max_memory"):
+    far = [f"{label} {text(settings[key])}" for key, label, text, scale in (
+        ("max_memory", "max memory", human_bytes, x), ("max_params", "max params", count_text, y),
+        ("min_params", "min params", count_text, y)) if settings.get(key) and not scale.holds(settings[key])]
+    if far:
+        out.append(f'<text x="{MARGIN["left"] + WIDTH - 6}" y="{MARGIN["top"] + HEIGHT - 8}" text-anchor="end" '
+                   f'fill="#c0392b">budgets beyond the rows: {", ".join(far)}</text>')
+    if settings.get("max_memory") and x.holds(settings["max_memory"]):
         px = x(settings["max_memory"])
         out.append(f'<line class="budget" data-budget="max_memory" x1="{px:.2f}" x2="{px:.2f}" y1="{MARGIN["top"]}" y2="{MARGIN["top"] + HEIGHT}" {style}/>')
         out.append(f'<text x="{px - 4:.2f}" y="{MARGIN["top"] + 14}" text-anchor="end" fill="#c0392b">max memory {human_bytes(settings["max_memory"])}</text>')
     for key, label in (("max_params", "max params"), ("min_params", "min params")):
-        if settings.get(key):
+        if settings.get(key) and y.holds(settings[key]):
             py = y(settings[key])
             out.append(f'<line class="budget" data-budget="{key}" x1="{MARGIN["left"]}" x2="{MARGIN["left"] + WIDTH}" y1="{py:.2f}" y2="{py:.2f}" {style}/>')
             out.append(f'<text x="{MARGIN["left"] + 6}" y="{py - 5:.2f}" fill="#c0392b">{label} {count_text(settings[key])}</text>')
