@@ -132,3 +132,17 @@ def test_sweep_report_needs_parquet_output(tmp_path):
     result = runner.invoke(app, ["sweep", str(LLAMA), "--output", str(tmp_path / "r.csv"), "--report", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "must then be .parquet" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_budget_far_beyond_the_rows_is_named_not_drawn(tmp_path):
+    rows, svg = tmp_path / "rows.parquet", tmp_path / "front.svg"
+    keras = EXAMPLES / "keras_space.toml"
+    result = runner.invoke(app, ["sweep", str(keras), "--max-params", "2M", "--max-memory", "200MiB", "--output", str(rows)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(rows)["peak_bytes"].max() * 2 < 200 * 2**20  # the budget is far from every row
+    result = runner.invoke(app, ["report", str(rows), "-o", str(tmp_path / "r.html"), "--figure", str(svg)])
+    assert result.exit_code == 0, result.output
+    root = ET.parse(svg).getroot()
+    assert root.find(f"{SVG}line[@data-budget='max_memory']") is None
+    assert root.find(f"{SVG}line[@data-budget='max_params']") is not None
+    assert any(t.text == "budgets beyond the rows: max memory 200.00 MiB" for t in root.iter(f"{SVG}text"))
