@@ -2,6 +2,7 @@
 from typing import Any
 
 __version__: str
+METRIC_NAMES: list[str]
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
 
@@ -67,7 +68,10 @@ class Progress:
 class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 
-    def __init__(self, text: str, location: str, is_toml: bool, base_dir: str | None = None) -> None: ...
+    def __init__(
+        self, text: str, location: str, is_toml: bool, base_dir: str | None = None, template: str | None = None
+    ) -> None: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, str, bool, None, str | None]]: ...
     @property
     def size(self) -> int: ...
     @property
@@ -91,7 +95,33 @@ class SearchSpace:
         headroom_fraction: float | None = None,
         headroom_bytes: int | None = None,
         mfu: float = 0.4,
+        part: bool = False,
     ) -> dict[str, Any]: ...
+    def merge_parts(
+        self,
+        parts: list[dict[str, Any]],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        top: int | None = None,
+        pareto: bool = False,
+    ) -> dict[str, Any]: ...
+    def finish(
+        self,
+        part: dict[str, Any],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        top: int | None = None,
+        pareto: bool = False,
+        gpu: str | None = None,
+        headroom_fraction: float | None = None,
+        headroom_bytes: int | None = None,
+        mfu: float = 0.4,
+    ) -> dict[str, Any]: ...
+
+def pareto_front(candidate: Any, params: Any, peak_bytes: Any, flops: Any) -> Any:
+    """Positions (numpy uint64) of the rows no other beats, as sweep(pareto=True) keeps them."""
 
 class Budget:
     """Limits and run settings held in the core; `check` evaluates one candidate."""

@@ -203,27 +203,50 @@ def sweep(
     gpu: str | None = None,
     headroom: HeadroomLike = None,
     mfu: float = DEFAULT_MFU,
+    backend: Literal["local", "ray"] = "local",
+    address: str | None = None,
+    shards: int | None = None,
 ) -> pl.DataFrame:
     """Enumerate a search space in the native core and return the candidates inside the
     budgets as a Polars frame: a `candidate` index, one column per axis, then params,
     trainable_params, peak_bytes, FLOPs and the memory breakdown. Budgets, constraints,
     `top` and `pareto` are applied before anything reaches Python. `gpu` names a card
     whose budget (`gpu_budget_bytes`) cuts like `max_memory` and adds the time estimate
-    columns step_time_s, samples_per_s, tokens_per_s and time_per_token_s."""
+    columns step_time_s, samples_per_s, tokens_per_s and time_per_token_s.
+
+    `backend="ray"` runs `shards` index ranges (default: 4 per CPU of the cluster) as
+    Ray tasks on a local Ray, or on the cluster at `address`, and merges them into the
+    same rows (extra `archbudget[ray]`)."""
     s = search_space(space)
     opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
+    if backend == "ray":
+        if shard is not None:
+            raise ArchBudgetError("shard: the ray backend splits the space itself; use shards=N")
+        from archbudget.ray_backend import sweep_on_ray
+
+        frame, stats = sweep_on_ray(s, opts, address=address, shards=shards)
+        warn_invalid(stats)
+        return frame
+    if backend != "local":
+        raise ArchBudgetError(f"backend: expected 'local' or 'ray', got {backend!r}")
+    if address is not None or shards is not None:
+        raise ArchBudgetError("address and shards are for backend='ray'")
     rng = parse_shard(shard, s.size)
     start, stop = rng if rng else (None, None)
     columns = s.sweep(**opts, start=start, stop=stop)
-    stats = columns["stats"]
+    warn_invalid(columns["stats"])
+    return sweep_frame(columns)
+
+
+def warn_invalid(stats: dict[str, Any]) -> None:
+    """A warning naming the first candidate that could not be built, if any."""
     if stats["invalid"]:
         import warnings
 
         warnings.warn(
             f"{stats['invalid']} candidates could not be built and were skipped; the first: {stats['first_invalid']}",
-            stacklevel=2,
+            stacklevel=3,
         )
-    return sweep_frame(columns)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typer.core import TyperGroup
 from archbudget.cli import fit as _fit
 from archbudget.cli import gpus as _gpus
 from archbudget.cli import memory as _memory
+from archbudget.cli import report as _report
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
@@ -55,6 +56,7 @@ app.command("memory")(_memory.memory)
 app.command("sweep")(_sweep.sweep)
 app.command("gpus")(_gpus.gpus)
 app.command("fit")(_fit.fit)
+app.command("report")(_report.report)
 
 
 def _print_version(value: bool) -> None:

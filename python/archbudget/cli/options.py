@@ -75,3 +75,7 @@ Headroom = Annotated[
     typer.Option(help="Memory kept free on the GPU besides the CUDA context: a share (0.05, 5%) or a size (2GiB). Default 5%."),
 ]
 Mfu = Annotated[float, typer.Option(help="Time estimates: the share of the GPU's peak FLOP/s a step reaches (model FLOPs utilisation).")]
+
+class Backend(str, Enum):
+    local = "local"
+    ray = "ray"

@@ -41,11 +41,15 @@ def sweep(
     pareto: Annotated[bool, typer.Option(help="Keep only candidates no other beats on params, peak memory and FLOPs.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="Sweep shard i of N equal index ranges (i/N, 0-based).")] = None,
     count: Annotated[bool, typer.Option("--count", help="Report the number of candidates without computing rows.")] = False,
-    output: Annotated[Optional[Path], typer.Option(help="Write the rows to a file: .parquet, .csv, .json, .ndjson or .arrow.")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="Write the rows to a file: .parquet, .csv, .json, .ndjson or .arrow (with --backend ray: a Parquet dataset directory).")] = None,
     gpu: options.Gpu = None,
     headroom: options.Headroom = None,
     mfu: options.Mfu = DEFAULT_MFU,
     format: options.Format = options.OutputFormat.table,
+    backend: Annotated[options.Backend, typer.Option(help="local: this process; ray: shards as Ray tasks (pip install 'archbudget[ray]').")] = options.Backend.local,
+    address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to use (ray start --head prints it); default a local Ray.")] = None,
+    shards: Annotated[Optional[int], typer.Option(help="--backend ray: index ranges to run as tasks (default 4 per CPU).", min=1)] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Also write an HTML report of the rows (Pareto front, survivors per axis, settings).")] = None,
 ) -> None:
     """Enumerate SPACE in the native core; keep the candidates inside the budgets, ranked.
 
@@ -53,6 +57,18 @@ def sweep(
     estimate columns."""
     with reported():
         s = api.search_space(space)
+        opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
+        settings = sweep_settings(space, s, opts)
+        if report is not None and report.suffix != ".html":
+            raise ArchBudgetError(f"--report {report}: the report is an .html file")
+        if report is not None and output is not None and output.suffix not in ("", ".parquet"):
+            raise ArchBudgetError(f"--report: reads the rows back from --output, which must then be .parquet, not {output.suffix}")
+        if backend is options.Backend.ray:
+            from archbudget.cli.sweep_ray import sweep_on_ray
+
+            return sweep_on_ray(s, opts, settings, address, shards, shard, count, output, format, report)
+        if address is not None or shards is not None:
+            raise ArchBudgetError("--address and --shards are for --backend ray")
         rng = api.parse_shard(shard, s.size)
         start, stop = rng if rng else (0, s.size)
         if count:
@@ -63,7 +79,6 @@ def sweep(
             else:
                 print(f"{total:,} candidates; {in_range:,} in this shard; {satisfying:,} satisfy the constraints")
             return
-        opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
         if output is not None and output.suffix not in FORMATS:
             raise ArchBudgetError(f"--output {output}: the extension must be one of {', '.join(FORMATS)}")
         ranked = sort is not None or top is not None or pareto
@@ -83,7 +98,7 @@ def sweep(
                 yield sweep_frame(columns)
 
         if output is not None:
-            rows = write(frames(), output)
+            rows = write(frames(), output, settings)
             print(f"wrote {rows:,} rows to {output}", file=sys.stderr)
         else:
             frame = pl.concat(list(frames()))
@@ -91,13 +106,23 @@ def sweep(
                 print_json(frame.to_dicts())
             else:
                 print_frame(frame, s.axis_names)
-        print(
-            f"{stats['candidates']:,} candidates: {stats['cut_by_constraints']:,} cut by constraints, "
-            f"{stats['cut_by_budgets']:,} by budgets, {stats['invalid']:,} invalid",
-            file=sys.stderr,
-        )
-        if stats["first_invalid"]:
-            print(f"first invalid candidate: {stats['first_invalid']}", file=sys.stderr)
+        if report is not None:
+            from archbudget.dataset import read_rows
+            from archbudget.report import write_report
+
+            write_report(frame if output is None else read_rows(output)[0], settings, report)
+        print_stats(stats)
+
+
+def print_stats(stats: dict) -> None:
+    """Where the candidates went, on stderr."""
+    print(
+        f"{stats['candidates']:,} candidates: {stats['cut_by_constraints']:,} cut by constraints, "
+        f"{stats['cut_by_budgets']:,} by budgets, {stats['invalid']:,} invalid",
+        file=sys.stderr,
+    )
+    if stats["first_invalid"]:
+        print(f"first invalid candidate: {stats['first_invalid']}", file=sys.stderr)
 
 
 def with_progress(call, progress: _core.Progress, total: int):
@@ -130,7 +155,13 @@ def with_progress(call, progress: _core.Progress, total: int):
     return outcome["value"]
 
 
-def write(frames: Iterator[pl.DataFrame], path: Path) -> int:
+def sweep_settings(space: Path, s: _core.SearchSpace, opts: dict) -> dict:
+    """What a sweep ran with, kept in its Parquet files and shown by the report: the
+    space file's text, its axes, the budgets and the ranking."""
+    return {"space": str(space), "space_text": api.read_path(space).decode(), "axes": s.axis_names, "candidates": s.size, **opts}
+
+
+def write(frames: Iterator[pl.DataFrame], path: Path, settings: dict | None = None) -> int:
     """Write frames chunk by chunk to a temporary file beside `path`, renamed when whole,
     so that an error never leaves half a file. Returns the number of rows."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -139,7 +170,7 @@ def write(frames: Iterator[pl.DataFrame], path: Path) -> int:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets; results are ordinary files
     try:
-        rows = sink(frames, tmp, path.suffix) if path.suffix in (".parquet", ".arrow") else append(frames, tmp, path.suffix)
+        rows = sink(frames, tmp, path.suffix, settings) if path.suffix in (".parquet", ".arrow") else append(frames, tmp, path.suffix)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -147,7 +178,7 @@ def write(frames: Iterator[pl.DataFrame], path: Path) -> int:
     return rows
 
 
-def sink(frames: Iterator[pl.DataFrame], tmp: str, suffix: str) -> int:
+def sink(frames: Iterator[pl.DataFrame], tmp: str, suffix: str, settings: dict | None = None) -> int:
     """Parquet and Arrow IPC through a Polars streaming sink fed chunk by chunk."""
     from polars.io.plugins import register_io_source
 
@@ -162,7 +193,9 @@ def sink(frames: Iterator[pl.DataFrame], tmp: str, suffix: str) -> int:
 
     lazy = register_io_source(source, schema=first.schema)
     if suffix == ".parquet":
-        lazy.sink_parquet(tmp)
+        from archbudget.dataset import parquet_metadata
+
+        lazy.sink_parquet(tmp, metadata=parquet_metadata(settings) if settings else None)
     else:
         lazy.sink_ipc(tmp)
     return rows

@@ -215,6 +215,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // InternalError; the exception carries the message instead.
     std::panic::set_hook(Box::new(|_| {}));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The metric columns of a sweep row, in order: what a shard's part carries.
+    m.add(
+        "METRIC_NAMES",
+        archbudget_core::space::family::METRIC_NAMES.to_vec(),
+    )?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(memory, m)?)?;
     m.add_function(wrap_pyfunction!(gpu::fit, m)?)?;
@@ -223,6 +228,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
     m.add_class::<budget::Budget>()?;
+    m.add_function(wrap_pyfunction!(sweep::pareto_front, m)?)?;
     errors::register(m)?;
     Ok(())
 }

@@ -6,14 +6,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use archbudget_core::space::enumerate::AxisColumn;
+use archbudget_core::space::family::METRIC_NAMES;
 use archbudget_core::space::Progress as CoreProgress;
-use archbudget_core::space::{self, Space, SweepOptions};
+use archbudget_core::space::{self, Columns, ParetoKey, Space, Stats, SweepOptions};
 use archbudget_core::Error;
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::guarded;
+use crate::{errors, guarded};
 
 /// Counters of a running sweep, readable from another thread (a progress bar).
 #[pyclass(module = "archbudget._core", frozen)]
@@ -45,6 +46,8 @@ impl Progress {
 #[pyclass(module = "archbudget._core", frozen)]
 pub struct SearchSpace {
     space: Space,
+    /// What the space was made from, so that it pickles (to a Ray task, a process pool).
+    source: (String, String, bool),
 }
 
 pub(crate) fn load_template(
@@ -75,17 +78,23 @@ impl SearchSpace {
 impl SearchSpace {
     /// Parse a space from TOML text (`is_toml`) or the JSON of a dict of the same shape;
     /// a keras template path is read relative to `base_dir`.
+    /// `template`, the JSON of a keras template, stands for the file the space names
+    /// (a space unpickled where that file is not).
     #[new]
-    #[pyo3(signature = (text, location, is_toml, base_dir=None))]
+    #[pyo3(signature = (text, location, is_toml, base_dir=None, template=None))]
     fn new(
         py: Python<'_>,
         text: String,
         location: String,
         is_toml: bool,
         base_dir: Option<PathBuf>,
+        template: Option<String>,
     ) -> PyResult<Self> {
         let space = guarded(py, || {
-            let loader = |path: &str| load_template(&base_dir, path);
+            let loader = |path: &str| match &template {
+                Some(json) => Ok(json.clone().into_bytes()),
+                None => load_template(&base_dir, path),
+            };
             if is_toml {
                 Space::from_toml(&text, &location, &loader)
             } else {
@@ -94,7 +103,26 @@ impl SearchSpace {
                 Space::from_value(&value, &location, &loader)
             }
         })?;
-        Ok(SearchSpace { space })
+        Ok(SearchSpace {
+            space,
+            source: (text, location, is_toml),
+        })
+    }
+
+    /// Pickle as the source text with the template inlined: no file is read again.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (String, String, bool, Option<String>, Option<String>),
+    )> {
+        let this = slf.get();
+        let (text, location, is_toml) = this.source.clone();
+        let template = this.space.template.as_ref().map(|t| t.to_string());
+        Ok((
+            slf.get_type().into_any(),
+            (text, location, is_toml, None, template),
+        ))
     }
 
     /// Number of candidates (the product of the axis lengths).
@@ -121,10 +149,12 @@ impl SearchSpace {
         Ok((c.total, c.in_range, c.satisfying_constraints))
     }
 
-    /// Sweep candidates `start..stop` (all by default): a dict of numpy columns.
+    /// Sweep candidates `start..stop` (all by default): a dict of numpy columns. `part`:
+    /// a shard's result to merge with others (`merge_parts`, then `finish`).
     #[pyo3(signature = (*, max_params=None, min_params=None, max_memory=None, max_flops=None, sort=None,
                         descending=false, top=None, pareto=false, start=None, stop=None, progress=None,
-                        gpu=None, headroom_fraction=None, headroom_bytes=None, mfu=crate::gpu::DEFAULT_MFU))]
+                        part=false, gpu=None, headroom_fraction=None, headroom_bytes=None,
+                        mfu=crate::gpu::DEFAULT_MFU))]
     #[allow(clippy::too_many_arguments)]
     fn sweep<'py>(
         &self,
@@ -140,6 +170,7 @@ impl SearchSpace {
         start: Option<u64>,
         stop: Option<u64>,
         progress: Option<&Progress>,
+        part: bool,
         gpu: Option<String>,
         headroom_fraction: Option<f64>,
         headroom_bytes: Option<u64>,
@@ -161,42 +192,186 @@ impl SearchSpace {
             progress: progress.map(|p| Arc::clone(&p.inner)),
             gpu,
         };
-        let cols = guarded(py, || space::sweep(&self.space, &opts))?;
-        let out = PyDict::new(py);
-        out.set_item("index", PyArray1::from_vec(py, cols.index))?;
-        let axes = PyList::empty(py);
-        for (name, column) in cols.axes {
-            let entry = PyDict::new(py);
-            entry.set_item("name", name)?;
-            match column {
-                AxisColumn::Int(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
-                AxisColumn::Float(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
-                AxisColumn::Bool(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
-                AxisColumn::Str { codes, categories } => {
-                    entry.set_item("values", PyArray1::from_vec(py, codes))?;
-                    entry.set_item("categories", categories)?;
-                }
-            }
-            axes.append(entry)?;
-        }
-        out.set_item("axes", axes)?;
-        let metrics = PyList::empty(py);
-        for (name, values) in cols.metrics {
-            metrics.append((name, PyArray1::from_vec(py, values)))?;
-        }
-        out.set_item("metrics", metrics)?;
-        let estimates = PyList::empty(py);
-        for (name, values) in cols.estimates {
-            estimates.append((name, PyArray1::from_vec(py, values)))?;
-        }
-        out.set_item("estimates", estimates)?;
-        let stats = PyDict::new(py);
-        stats.set_item("candidates", cols.stats.candidates)?;
-        stats.set_item("cut_by_constraints", cols.stats.cut_by_constraints)?;
-        stats.set_item("cut_by_budgets", cols.stats.cut_by_budgets)?;
-        stats.set_item("invalid", cols.stats.invalid)?;
-        stats.set_item("first_invalid", cols.stats.first_invalid)?;
-        out.set_item("stats", stats)?;
-        Ok(out)
+        let run = if part {
+            space::sweep_part
+        } else {
+            space::sweep
+        };
+        let cols = guarded(py, || run(&self.space, &opts))?;
+        columns_to_py(py, cols)
     }
+
+    /// Merge shard results (dicts as `sweep(part=True)` returns, in index order) into
+    /// one that merges further; the ranking options must be the sweep's.
+    #[pyo3(signature = (parts, *, sort=None, descending=false, top=None, pareto=false))]
+    fn merge_parts<'py>(
+        &self,
+        py: Python<'py>,
+        parts: Vec<Bound<'py, PyDict>>,
+        sort: Option<String>,
+        descending: bool,
+        top: Option<usize>,
+        pareto: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let opts = ranking(sort, descending, top, pareto);
+        let parts = parts
+            .iter()
+            .map(part_from_py)
+            .collect::<PyResult<Vec<_>>>()?;
+        let cols = guarded(py, || space::merge_parts(&self.space, &opts, parts))?;
+        columns_to_py(py, cols)
+    }
+
+    /// The final rows of a merged result: what one `sweep` of the union gives.
+    /// `gpu` adds the time estimates of the final rows, as `sweep` does.
+    #[pyo3(signature = (part, *, sort=None, descending=false, top=None, pareto=false, gpu=None,
+                        headroom_fraction=None, headroom_bytes=None, mfu=crate::gpu::DEFAULT_MFU))]
+    #[allow(clippy::too_many_arguments)]
+    fn finish<'py>(
+        &self,
+        py: Python<'py>,
+        part: Bound<'py, PyDict>,
+        sort: Option<String>,
+        descending: bool,
+        top: Option<usize>,
+        pareto: bool,
+        gpu: Option<String>,
+        headroom_fraction: Option<f64>,
+        headroom_bytes: Option<u64>,
+        mfu: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let gpu = guarded(py, || {
+            crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
+        })?;
+        let opts = SweepOptions {
+            gpu,
+            ..ranking(sort, descending, top, pareto)
+        };
+        let part = part_from_py(&part)?;
+        let cols = guarded(py, || space::finish(&self.space, &opts, part))?;
+        columns_to_py(py, cols)
+    }
+}
+
+fn ranking(
+    sort: Option<String>,
+    descending: bool,
+    top: Option<usize>,
+    pareto: bool,
+) -> SweepOptions {
+    SweepOptions {
+        sort,
+        descending,
+        top,
+        pareto,
+        ..SweepOptions::default()
+    }
+}
+
+/// A shard's result back from Python: its candidate indices, metric columns and stats
+/// (axis columns follow from the indices).
+fn part_from_py(part: &Bound<'_, PyDict>) -> PyResult<Columns> {
+    let item = |key: &str| {
+        part.get_item(key)?.ok_or_else(|| {
+            errors::InvalidValueError::new_err(format!("a sweep part lacks '{key}'"))
+        })
+    };
+    let index: PyReadonlyArray1<u64> = item("index")?.extract()?;
+    let mut metrics = Vec::new();
+    for entry in item("metrics")?.try_iter()? {
+        let (name, values): (String, PyReadonlyArray1<u64>) = entry?.extract()?;
+        let name = METRIC_NAMES.iter().find(|m| **m == name).ok_or_else(|| {
+            errors::InvalidValueError::new_err(format!(
+                "a sweep part has an unknown metric column '{name}'"
+            ))
+        })?;
+        metrics.push((*name, values.as_array().to_vec()));
+    }
+    let stats = item("stats")?;
+    let count = |key: &str| -> PyResult<u64> { stats.get_item(key)?.extract() };
+    Ok(Columns {
+        index: index.as_array().to_vec(),
+        axes: Vec::new(),
+        metrics,
+        estimates: Vec::new(),
+        stats: Stats {
+            candidates: count("candidates")?,
+            cut_by_constraints: count("cut_by_constraints")?,
+            cut_by_budgets: count("cut_by_budgets")?,
+            invalid: count("invalid")?,
+            first_invalid: stats.get_item("first_invalid")?.extract()?,
+        },
+    })
+}
+
+/// The columns of a result as numpy arrays that own the core's buffers.
+fn columns_to_py(py: Python<'_>, cols: Columns) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("index", PyArray1::from_vec(py, cols.index))?;
+    let axes = PyList::empty(py);
+    for (name, column) in cols.axes {
+        let entry = PyDict::new(py);
+        entry.set_item("name", name)?;
+        match column {
+            AxisColumn::Int(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
+            AxisColumn::Float(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
+            AxisColumn::Bool(v) => entry.set_item("values", PyArray1::from_vec(py, v))?,
+            AxisColumn::Str { codes, categories } => {
+                entry.set_item("values", PyArray1::from_vec(py, codes))?;
+                entry.set_item("categories", categories)?;
+            }
+        }
+        axes.append(entry)?;
+    }
+    out.set_item("axes", axes)?;
+    let metrics = PyList::empty(py);
+    for (name, values) in cols.metrics {
+        metrics.append((name, PyArray1::from_vec(py, values)))?;
+    }
+    out.set_item("metrics", metrics)?;
+    let estimates = PyList::empty(py);
+    for (name, values) in cols.estimates {
+        estimates.append((name, PyArray1::from_vec(py, values)))?;
+    }
+    out.set_item("estimates", estimates)?;
+    let stats = PyDict::new(py);
+    stats.set_item("candidates", cols.stats.candidates)?;
+    stats.set_item("cut_by_constraints", cols.stats.cut_by_constraints)?;
+    stats.set_item("cut_by_budgets", cols.stats.cut_by_budgets)?;
+    stats.set_item("invalid", cols.stats.invalid)?;
+    stats.set_item("first_invalid", cols.stats.first_invalid)?;
+    out.set_item("stats", stats)?;
+    Ok(out)
+}
+
+/// pareto_front(candidate, params, peak_bytes, flops) -> positions of the rows no other
+/// beats (more params for no more memory and FLOPs), as `sweep(pareto=True)` keeps them.
+#[pyfunction]
+pub fn pareto_front<'py>(
+    py: Python<'py>,
+    candidate: PyReadonlyArray1<'py, u64>,
+    params: PyReadonlyArray1<'py, u64>,
+    peak_bytes: PyReadonlyArray1<'py, u64>,
+    flops: PyReadonlyArray1<'py, u64>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let columns = [&candidate, &params, &peak_bytes, &flops].map(|c| c.as_array());
+    let n = columns[0].len();
+    if columns.iter().any(|c| c.len() != n) {
+        return Err(errors::InvalidValueError::new_err(
+            "pareto_front: the columns differ in length",
+        ));
+    }
+    let keys: Vec<ParetoKey> = (0..n)
+        .map(|i| ParetoKey {
+            index: columns[0][i],
+            params: columns[1][i],
+            peak_bytes: columns[2][i],
+            flops: columns[3][i],
+        })
+        .collect();
+    let front = guarded(py, || Ok(space::pareto_positions(&keys)))?;
+    Ok(PyArray1::from_vec(
+        py,
+        front.into_iter().map(|i| i as u64).collect(),
+    ))
 }

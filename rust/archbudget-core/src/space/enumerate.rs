@@ -13,7 +13,7 @@ use super::family::{Evaluator, Metrics, METRIC_NAMES};
 use super::{space_err, Scalar, Space};
 use crate::error::Result;
 use crate::gpu::{self, time, GpuPlan};
-use crate::memory::MemoryReport;
+use crate::memory::{MemoryReport, Mode};
 
 /// Budgets and ranking of a sweep.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +75,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn merge(mut self, other: Stats) -> Stats {
+    pub(super) fn merge(mut self, other: Stats) -> Stats {
         self.candidates += other.candidates;
         self.cut_by_constraints += other.cut_by_constraints;
         self.cut_by_budgets += other.cut_by_budgets;
@@ -86,9 +86,9 @@ impl Stats {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Row {
-    index: u64,
-    metrics: Metrics,
+pub(super) struct Row {
+    pub(super) index: u64,
+    pub(super) metrics: Metrics,
 }
 
 /// The kept rows as columns: candidate index, one column per axis, one per metric.
@@ -181,13 +181,13 @@ fn blocks(start: u64, stop: u64) -> impl ParallelIterator<Item = (u64, u64)> {
 }
 
 /// How rows compare under `--sort` (ties by candidate index, so results are deterministic).
-enum SortKey {
+pub(super) enum SortKey {
     Metric(usize),
     Axis(usize),
     Index,
 }
 
-fn sort_key(space: &Space, opts: &SweepOptions) -> Result<SortKey> {
+pub(super) fn sort_key(space: &Space, opts: &SweepOptions) -> Result<SortKey> {
     match &opts.sort {
         None => Ok(SortKey::Index),
         Some(name) => METRIC_NAMES
@@ -230,10 +230,10 @@ fn compare_scalars(a: &Scalar, b: &Scalar) -> Ordering {
     }
 }
 
-struct Ranker<'a> {
-    space: &'a Space,
-    key: SortKey,
-    descending: bool,
+pub(super) struct Ranker<'a> {
+    pub(super) space: &'a Space,
+    pub(super) key: SortKey,
+    pub(super) descending: bool,
 }
 
 impl Ranker<'_> {
@@ -273,33 +273,55 @@ impl Ranker<'_> {
 /// The candidates no other beats: more parameters (capacity) for no more peak memory
 /// and no more FLOPs. A candidate is dominated by one at least as good on all three and
 /// better on one.
-fn pareto_front(mut rows: Vec<Row>) -> Vec<Row> {
-    let key = |r: &Row| {
-        (
-            r.metrics.params,
-            r.metrics.peak_bytes,
-            r.metrics.flops_fwd_bwd,
-        )
-    };
-    rows.sort_by(|a, b| {
-        key(b)
-            .0
-            .cmp(&key(a).0)
-            .then(key(a).1.cmp(&key(b).1))
-            .then(key(a).2.cmp(&key(b).2))
+pub(super) fn pareto_front(rows: Vec<Row>) -> Vec<Row> {
+    let keys: Vec<ParetoKey> = rows
+        .iter()
+        .map(|r| ParetoKey {
+            params: r.metrics.params,
+            peak_bytes: r.metrics.peak_bytes,
+            flops: r.metrics.flops_fwd_bwd,
+            index: r.index,
+        })
+        .collect();
+    pareto_positions(&keys)
+        .into_iter()
+        .map(|i| rows[i])
+        .collect()
+}
+
+/// What the Pareto front compares; `index` breaks ties (of rows equal on all three,
+/// the smallest index stays).
+#[derive(Debug, Clone, Copy)]
+pub struct ParetoKey {
+    pub params: u64,
+    pub peak_bytes: u64,
+    pub flops: u64,
+    pub index: u64,
+}
+
+/// The positions in `keys` of the Pareto front (see `pareto_front`), in front order:
+/// params descending, then peak bytes, FLOPs and index ascending.
+pub fn pareto_positions(keys: &[ParetoKey]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&keys[a], &keys[b]);
+        b.params
+            .cmp(&a.params)
+            .then(a.peak_bytes.cmp(&b.peak_bytes))
+            .then(a.flops.cmp(&b.flops))
             .then(a.index.cmp(&b.index))
     });
-    let mut front: Vec<Row> = Vec::new();
-    for r in rows {
-        let (p, m, f) = key(&r);
+    let mut front: Vec<usize> = Vec::new();
+    for i in order {
+        let r = &keys[i];
         // Sorted by params descending: only rows already in the front can dominate `r`,
         // and a row equal on all three to one kept is a duplicate of it.
-        let beaten = front.iter().any(|q| {
-            let (qp, qm, qf) = key(q);
-            qp >= p && qm <= m && qf <= f
+        let beaten = front.iter().any(|&q| {
+            let q = &keys[q];
+            q.params >= r.params && q.peak_bytes <= r.peak_bytes && q.flops <= r.flops
         });
         if !beaten {
-            front.push(r);
+            front.push(i);
         }
     }
     front
@@ -500,20 +522,84 @@ struct Block {
 
 /// Run a sweep: the kept candidates as columns.
 pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
-    let opts = &SweepOptions {
+    let opts = &with_gpu_budget(opts)?;
+    let ranker = Ranker::new(space, opts)?;
+    let (mut rows, stats) = sweep_rows(space, opts, &ranker)?;
+    ranker.finish(opts, &mut rows);
+    final_columns(space, opts, &rows, stats)
+}
+
+/// Sweep a shard whose result will be merged with others (`merge::merge_parts`): the
+/// same rows as `sweep`, except that a Pareto front is kept whole under `top`, and
+/// without the time estimates, which `merge::finish` adds to the final rows.
+pub fn sweep_part(space: &Space, opts: &SweepOptions) -> Result<Columns> {
+    let opts = &with_gpu_budget(opts)?;
+    let ranker = Ranker::new(space, opts)?;
+    let (rows, stats) = sweep_rows(space, opts, &ranker)?;
+    Ok(columns(space, &rows, stats))
+}
+
+/// `opts` with a named GPU's budget folded into `max_memory` (the smaller applies).
+fn with_gpu_budget(opts: &SweepOptions) -> Result<SweepOptions> {
+    Ok(SweepOptions {
         max_memory: gpu::peak_budget(
             opts.gpu.map(|p| p.gpu),
             opts.gpu.map_or(gpu::DEFAULT_HEADROOM, |p| p.headroom),
             opts.max_memory,
         )?,
         ..opts.clone()
-    };
+    })
+}
+
+/// The columns of a sweep's final rows, with the time estimates when a GPU is named.
+pub(super) fn final_columns(
+    space: &Space,
+    opts: &SweepOptions,
+    rows: &[Row],
+    stats: Stats,
+) -> Result<Columns> {
+    let mut columns = columns(space, rows, stats);
+    if let Some(plan) = opts.gpu {
+        columns.estimates = estimates(&Evaluator::new(space), &plan, rows)?;
+    }
+    Ok(columns)
+}
+
+impl<'a> Ranker<'a> {
+    pub(super) fn new(space: &'a Space, opts: &SweepOptions) -> Result<Ranker<'a>> {
+        Ok(Ranker {
+            space,
+            key: sort_key(space, opts)?,
+            descending: opts.descending,
+        })
+    }
+
+    /// Cut `rows` to what a partial result must keep for merges to stay exact: the
+    /// top k, or the whole Pareto front (the top k of each part's front need not hold
+    /// the top k of the union's front).
+    pub(super) fn shrink_part(&self, opts: &SweepOptions, rows: &mut Vec<Row>) {
+        if opts.pareto {
+            *rows = pareto_front(std::mem::take(rows));
+        } else if let Some(k) = opts.top {
+            self.keep_top(rows, k);
+        }
+    }
+
+    /// The final rows of a partial result: its front's top k, in ranking order.
+    pub(super) fn finish(&self, opts: &SweepOptions, rows: &mut Vec<Row>) {
+        self.shrink_part(opts, rows);
+        if let (true, Some(k)) = (opts.pareto, opts.top) {
+            self.keep_top(rows, k);
+        }
+        if opts.sort.is_some() && opts.top.is_none() {
+            rows.par_sort_by(|a, b| self.cmp(a, b));
+        }
+    }
+}
+
+/// The rows of candidates `opts.range` cut as `Ranker::shrink_part` cuts.
+fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Vec<Row>, Stats)> {
     let (start, stop) = range_of(space, opts)?;
-    let ranker = Ranker {
-        space,
-        key: sort_key(space, opts)?,
-        descending: opts.descending,
-    };
     let eval = Evaluator::new(space);
     let cheap_rank = !opts.pareto && opts.max_memory.is_none() && opts.max_flops.is_none();
     let prerank = match (&ranker.key, opts.top) {
@@ -531,14 +617,6 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
         }),
         _ => None,
     };
-    let shrink = |rows: &mut Vec<Row>| {
-        if opts.pareto {
-            *rows = pareto_front(std::mem::take(rows));
-        }
-        if let Some(k) = opts.top {
-            ranker.keep_top(rows, k);
-        }
-    };
     // Reduce as blocks finish, so a ranked sweep holds O(threads × k) rows however
     // large the space; rayon's reduce keeps blocks in index order.
     let reduced = blocks(start, stop)
@@ -547,14 +625,14 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
             if let Some(progress) = &opts.progress {
                 progress.record(&block.stats);
             }
-            shrink(&mut block.rows);
+            ranker.shrink_part(opts, &mut block.rows);
             Ok(block)
         })
         .try_reduce(Block::default, |mut left, right| {
             left.rows.extend(right.rows);
             left.pre.extend(right.pre);
             if opts.top.is_some() || opts.pareto {
-                shrink(&mut left.rows);
+                ranker.shrink_part(opts, &mut left.rows);
             }
             if let Some(p) = prerank {
                 p.trim(&mut left.pre);
@@ -582,15 +660,8 @@ pub fn sweep(space: &Space, opts: &SweepOptions) -> Result<Columns> {
             }
         }
     }
-    shrink(&mut rows);
-    if opts.sort.is_some() && opts.top.is_none() {
-        rows.par_sort_by(|a, b| ranker.cmp(a, b));
-    }
-    let mut columns = columns(space, &rows, stats);
-    if let Some(plan) = opts.gpu {
-        columns.estimates = estimates(&eval, &plan, &rows)?;
-    }
-    Ok(columns)
+    ranker.shrink_part(opts, &mut rows);
+    Ok((rows, stats))
 }
 
 /// The time columns of the kept rows on `plan`'s GPU.
@@ -605,7 +676,15 @@ fn estimates(
     for r in rows {
         space.digits(r.index, &mut digits);
         let run = eval.run(&digits)?;
-        let m = &r.metrics;
+        // Rows merged from shards carry no decode figures (they are not columns):
+        // evaluate those few again.
+        let recomputed;
+        let m = if r.metrics.decode.is_none() && run.mode == Mode::Generate {
+            recomputed = eval.metrics(&digits)?;
+            &recomputed
+        } else {
+            &r.metrics
+        };
         let report = MemoryReport {
             peak_bytes: m.peak_bytes,
             flops_fwd: m.flops_fwd,
@@ -629,7 +708,7 @@ fn estimates(
     Ok(ESTIMATE_NAMES.into_iter().zip(cols).collect())
 }
 
-fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
+pub(super) fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {
     let mut digits = vec![0; space.axes.len()];
     let per_row: Vec<Vec<usize>> = rows
         .iter()

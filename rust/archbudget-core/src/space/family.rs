@@ -76,6 +76,28 @@ impl Metrics {
         ]
     }
 
+    /// The inverse of `values`.
+    pub fn from_values(v: [u64; 13]) -> Metrics {
+        Metrics {
+            params: v[0],
+            trainable_params: v[1],
+            peak_bytes: v[2],
+            flops_fwd: v[3],
+            flops_fwd_bwd: v[4],
+            breakdown: Breakdown {
+                weights: v[5],
+                gradients: v[6],
+                optimizer: v[7],
+                activations: v[8],
+                activation_grads: v[9],
+                inputs: v[10],
+                autocast_copies: v[11],
+                transients: v[12],
+            },
+            decode: None,
+        }
+    }
+
     fn from_report(r: &MemoryReport, trainable: u64) -> Metrics {
         Metrics {
             params: r.params,

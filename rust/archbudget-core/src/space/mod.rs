@@ -5,12 +5,17 @@ pub mod candidate;
 pub mod constraint;
 pub mod enumerate;
 pub mod family;
+pub mod merge;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 pub use constraint::{Constraint, Slot};
-pub use enumerate::{count, sweep, Columns, Counts, Progress, SweepOptions};
+pub use enumerate::{
+    count, pareto_positions, sweep, sweep_part, Columns, Counts, ParetoKey, Progress, Stats,
+    SweepOptions,
+};
+pub use merge::{finish, merge_parts};
 
 /// One value of a parameter.
 #[derive(Debug, Clone, PartialEq)]
