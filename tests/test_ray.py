@@ -160,3 +160,13 @@ def test_ray_is_imported_only_for_the_ray_backend():
 
     code = "import sys, archbudget, archbudget.cli; archbudget.sweep(%r); print('ray' in sys.modules)" % str(KERAS)
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_progress_bar_counts_every_candidate_across_tasks(capsys):
+    from archbudget.ray_backend import sweep_on_ray
+
+    space = api.search_space(HF)
+    opts = api.sweep_options(sort="params", top=10)
+    frame, stats = sweep_on_ray(space, opts, shards=4, progress=True)
+    assert_frame_equal(frame, archbudget.sweep(HF, sort="params", top=10))
+    assert stats["candidates"] == space.size
