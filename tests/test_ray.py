@@ -51,8 +51,10 @@ def local_ray():
         (HF, {"pareto": True, "top": 5, "sort": "flops_fwd_bwd", "max_memory": "2GiB"}),
         (KERAS, {}),
         (KERAS, {"sort": "dense.units", "descending": True}),
+        (HF, {"gpu": "l4", "sort": "params", "descending": True, "top": 7}),
+        (HF, {"gpu": "t4", "headroom": "1GiB"}),
     ],
-    ids=["mlp-budgets-top", "mlp-prerank-top", "hf-pareto", "hf-pareto-top", "keras-all", "keras-sorted"],
+    ids=["mlp-budgets-top", "mlp-prerank-top", "hf-pareto", "hf-pareto-top", "keras-all", "keras-sorted", "hf-gpu-top", "hf-gpu-all"],
 )
 @pytest.mark.parametrize("shards", [1, 3, 8])
 def test_ray_rows_equal_the_single_process_sweep(space, ranking, shards):
@@ -160,3 +162,13 @@ def test_ray_is_imported_only_for_the_ray_backend():
 
     code = "import sys, archbudget, archbudget.cli; archbudget.sweep(%r); print('ray' in sys.modules)" % str(KERAS)
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_progress_bar_counts_every_candidate_across_tasks(capsys):
+    from archbudget.ray_backend import sweep_on_ray
+
+    space = api.search_space(HF)
+    opts = api.sweep_options(sort="params", top=10)
+    frame, stats = sweep_on_ray(space, opts, shards=4, progress=True)
+    assert_frame_equal(frame, archbudget.sweep(HF, sort="params", top=10))
+    assert stats["candidates"] == space.size

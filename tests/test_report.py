@@ -1,7 +1,6 @@
 """`archbudget report` and `sweep --report`: the SVG figure marks exactly the Pareto rows
 of the frame where their values put them; the HTML report renders in a real headless
 Chromium without script errors and shows every front point; bad input is one line."""
-import json
 import math
 import re
 import shutil

@@ -10,7 +10,7 @@ import functools
 import io
 import os
 import shutil
-from collections.abc import Callable
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +101,55 @@ def injected_failure(spec: str | None, shard: int) -> None:
         raise RuntimeError(f"injected failure of shard {shard} (attempt {n + 1})")
 
 
-def run_shard(space: _core.SearchSpace, opts: dict, shard: int, start: int, stop: int, fail: str | None):
+def run_shard(space: _core.SearchSpace, opts: dict, shard: int, start: int, stop: int, fail: str | None, counter=None):
     """One Ray task: the enumerator over `start..stop`. Bad input comes back as a value,
     not an exception, so that Ray does not retry what would fail again."""
     injected_failure(fail, shard)
     try:
-        # Unranked shards are final rows (time estimates included); ranked ones are
-        # parts that `finish` completes after the merge.
-        ranked = opts["sort"] is not None or opts["top"] is not None or opts["pareto"]
-        columns = space.sweep(**opts, start=start, stop=stop, part=ranked)
+        columns = sweep_reporting(space, opts, shard, start, stop, counter)
     except ArchBudgetError as e:
         return ("error", type(e).__name__, str(e))
     return ("ok", to_arrow(columns), columns["stats"])
+
+
+def sweep_reporting(space: _core.SearchSpace, opts: dict, shard: int, start: int, stop: int, counter):
+    """The shard's sweep; with a `ShardCounter` actor (a progress bar is shown), the
+    candidates done are reported to it every half second from beside the sweep, which
+    runs without the GIL. Unranked shards are final rows (time estimates included);
+    ranked ones are parts that `finish` completes after the merge."""
+    part = opts["sort"] is not None or opts["top"] is not None or opts["pareto"]
+    if counter is None:
+        return space.sweep(**opts, start=start, stop=stop, part=part)
+    progress = _core.Progress()
+    outcome: dict[str, Any] = {}
+
+    def work():
+        try:
+            outcome["value"] = space.sweep(**opts, start=start, stop=stop, part=part, progress=progress)
+        except BaseException as e:  # re-raised in the task's thread
+            outcome["error"] = e
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
+        counter.report.remote(shard, progress.done)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+class ShardCounter:
+    """A Ray actor holding each shard's candidates done (a retried shard starts over)."""
+
+    def __init__(self):
+        self.done: dict[int, int] = {}
+
+    def report(self, shard: int, done: int) -> None:
+        self.done[shard] = done
+
+    def total(self) -> int:
+        return sum(self.done.values())
 
 
 def merge_pair(space: _core.SearchSpace, ranking: dict, left, right):
@@ -157,18 +194,15 @@ def sweep_on_ray(
 
     shard_task, merge_task = remote_tasks()
     space_ref = ray.put(space)
-    refs = [shard_task.remote(space_ref, opts, i, a, b, fail) for i, (a, b) in enumerate(ranges)]
-    sizes = dict(zip(refs, (b - a for a, b in ranges)))
-    on_done = progress_bar(space.size) if progress else None
+    bar = ProgressBar(ray, space.size) if progress else None
+    counter = bar.counter if bar else None
+    refs = [shard_task.remote(space_ref, opts, i, a, b, fail, counter) for i, (a, b) in enumerate(ranges)]
     try:
         if output is not None and not ranked:
-            return write_shards(ray, refs, sizes, output, settings or {}, on_done)
+            return write_shards(ray, refs, output, settings or {}, bar)
         final = reduce_tree(merge_task, space_ref, {k: opts[k] for k in RANKING}, refs) if ranked else None
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            if on_done:
-                on_done(sizes[ready[0]])
+        for _ in finished(ray, refs, bar):
+            pass
         if not ranked:
             results = [task_result(ray, r) for r in refs]
             frame = pl.concat([from_arrow(r[1]) for r in results])
@@ -185,8 +219,8 @@ def sweep_on_ray(
             ray.cancel(ref)
         raise
     finally:
-        if on_done:
-            on_done(None)
+        if bar:
+            bar.close()
 
 
 @functools.cache
@@ -232,7 +266,17 @@ def sum_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tuple[None, dict]:
+def finished(ray, refs: list, bar):
+    """The references as their tasks finish; the bar refreshed meanwhile."""
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1, timeout=0.25 if bar else None)
+        if bar:
+            bar.refresh()
+        yield from ready
+
+
+def write_shards(ray, refs, output: Path, settings: dict, bar) -> tuple[None, dict]:
     """Unranked rows with `--output`: each shard's rows become its own file as it
     arrives (the driver never holds them all); the dataset appears whole at the end."""
     staging = staging_dir(output)
@@ -240,18 +284,14 @@ def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tup
         files: dict[int, tuple[str, int]] = {}
         stats = []
         order = {ref: i for i, ref in enumerate(refs)}
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            result = task_result(ray, ready[0])
-            i = order[ready[0]]
+        for ref in finished(ray, refs, bar):
+            result = task_result(ray, ref)
+            i = order[ref]
             frame = from_arrow(result[1])
             name = f"part-{i:05d}.parquet"
             frame.write_parquet(staging / name, metadata=parquet_metadata(settings))
             files[i] = (name, frame.height)
             stats.append((i, result[2]))
-            if on_done:
-                on_done(sizes[ready[0]])
         total = sum_stats([s for _, s in sorted(stats, key=lambda x: x[0])])
         finish_dataset(staging, output, [files[i] for i in sorted(files)], settings, total)
     except BaseException:
@@ -260,21 +300,23 @@ def write_shards(ray, refs, sizes, output: Path, settings: dict, on_done) -> tup
     return None, total
 
 
-def progress_bar(total: int) -> Callable[[int | None], None]:
-    """One bar on stderr over all shards: candidates of the shards done so far. Call
-    with a shard's size when it finishes, with None to close."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class ProgressBar:
+    """One bar on stderr over all shards: the candidates their tasks have done, as they
+    report them to a `ShardCounter` actor."""
 
-    bar = Progress(BarColumn(), MofNCompleteColumn(), TextColumn("candidates on Ray"), TimeElapsedColumn(),
-                   console=Console(stderr=True), transient=True)
-    bar.start()
-    task = bar.add_task("sweep", total=total)
+    def __init__(self, ray, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def update(done: int | None) -> None:
-        if done is None:
-            bar.stop()
-        else:
-            bar.advance(task, done)
+        self.ray = ray
+        self.counter = ray.remote(num_cpus=0)(ShardCounter).remote()
+        self.bar = Progress(BarColumn(), MofNCompleteColumn(), TextColumn("candidates on Ray"), TimeElapsedColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total)
 
-    return update
+    def refresh(self) -> None:
+        self.bar.update(self.task, completed=self.ray.get(self.counter.total.remote()))
+
+    def close(self) -> None:
+        self.bar.stop()
