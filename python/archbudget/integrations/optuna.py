@@ -21,7 +21,7 @@ split first as infeasible, ranked by its total violation: it never outranks a fe
 trial, and among infeasible ones the nearly feasible lead, which steers TPE toward the
 budget. Pruning (rather than returning a made-up objective value) keeps it out of
 `study.best_trial` and out of any sampler that reads values. benches/nas_optuna.py
-measures the four choices.
+measures these choices (README, "NAS pipelines").
 """
 from __future__ import annotations
 
