@@ -63,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", help="run only the strategies whose name contains this")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = {"family": "mlp", "fixed": {"input_dim": 784, "classes": 10},
@@ -71,6 +72,8 @@ def main() -> None:
     print(f"best feasible model of the space: {best_possible:,} params; {args.trials} trials x {args.seeds} seeds")
     print(f"{'strategy':<28}{'trained (feasible)':>20}{'best objective':>16}{'gap to best':>13}")
     for name, (sampler, ending) in STRATEGIES.items():
+        if args.only and args.only not in name:
+            continue
         trained, best = [], []
         for seed in range(args.seeds):
             study = optuna.create_study(direction="maximize", sampler=sampler(seed))

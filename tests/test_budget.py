@@ -118,7 +118,8 @@ def test_limits_decide_fits_and_the_constraint_values():
     assert not one_less.fits and one_less.constraints[0] > 0
     too_small = archbudget.Budget(min_params=free.params + 1, batch=64)
     assert too_small.constraint_names == ("min_params",)
-    assert not too_small.check(candidate).fits and too_small.check(candidate).constraints[0] > 0
+    assert not too_small.check(candidate).fits
+    assert too_small.check(candidate).constraints == (1 / (free.params + 1),)
     assert not archbudget.Budget(max_memory=free.peak_bytes - 1, batch=64).check(candidate).fits
     assert archbudget.Budget(max_params="2M", max_memory="1GiB", batch=64).check(candidate).fits
 

@@ -50,7 +50,7 @@ def test_searcher_wrapper_starts_no_over_budget_trial_and_gpu_shares_fit(local_r
     tuner = tune.Tuner(
         tune.with_resources(train, resources),
         param_space={"depth": tune.randint(1, 9), "width": tune.lograndint(16, 1025)},
-        tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max", num_samples=8),
+        tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max", num_samples=8, max_concurrent_trials=4),
         run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
     )
     results = tuner.fit()

@@ -30,7 +30,7 @@ searcher = ab_ray.BudgetSearcher(OptunaSearch(seed=0), budget, candidate)
 tuner = tune.Tuner(
     tune.with_resources(train, ab_ray.gpu_share(budget, candidate, cpus=0.25)),
     param_space={"depth": tune.randint(1, 9), "width": tune.lograndint(16, 1025)},
-    tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max", num_samples=12),
+    tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max", num_samples=12, max_concurrent_trials=4),
     run_config=tune.RunConfig(verbose=0),
 )
 best = tuner.fit().get_best_result()

@@ -42,10 +42,10 @@ class Check:
         }
 
 
-def _excess(value: int, limit: int) -> float:
-    # Subtract in integers first: a float ratio of two near-equal 64-bit counts could
-    # round an excess of one to zero.
-    return (value - limit) / limit if limit else float(value > 0)
+def _excess(over: int, limit: int) -> float:
+    """`over` (a difference taken in integers: a ratio of two near-equal 64-bit counts
+    could round an excess of one to zero) relative to the limit."""
+    return over / limit if limit else float(over > 0)
 
 
 class Budget:
@@ -118,7 +118,7 @@ class Budget:
         fits, params, trainable, peak, fwd, fwd_bwd = self._core.check(data, location)
         figures = {"params": params, "peak_bytes": peak, "flops_fwd_bwd": fwd_bwd}
         constraints = tuple(
-            _excess(figures[metric], limit) if sign > 0 else _excess(limit, figures[metric])
+            _excess(figures[metric] - limit if sign > 0 else limit - figures[metric], limit)
             for _, metric, limit, sign in self._limits
         )
         return Check(fits, params, trainable, peak, fwd, fwd_bwd, constraints)

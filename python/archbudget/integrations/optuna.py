@@ -21,7 +21,7 @@ split first as infeasible, ranked by its total violation: it never outranks a fe
 trial, and among infeasible ones the nearly feasible lead, which steers TPE toward the
 budget. Pruning (rather than returning a made-up objective value) keeps it out of
 `study.best_trial` and out of any sampler that reads values. benches/nas_optuna.py
-measures the four choices.
+measures these choices (README, "NAS pipelines").
 """
 from __future__ import annotations
 
@@ -84,9 +84,10 @@ def enqueue_sweep(study: Study, frame: pl.DataFrame, top: int | None = None, par
 class FeasibleSampler(BaseSampler):
     """Wrap a sampler so that every point it gives over a fixed `search_space` is inside
     the budget: each draw is checked (`candidate(params)` maps the drawn parameters to an
-    archbudget candidate) and an over-budget one is drawn again, up to `max_tries` times
-    (from the base sampler first, then at random); the last draw is used if none fits, and
-    `check_trial` prunes it. Parameters outside `search_space` go to the base sampler."""
+    archbudget candidate) and an over-budget one is drawn again: `base_tries` times from
+    the base sampler (whose draws cost milliseconds), then at random (microseconds) up to
+    `max_tries` in all; the last draw is used if none fits, and `check_trial` prunes it.
+    Parameters outside `search_space` go to the base sampler."""
 
     def __init__(
         self,
@@ -95,13 +96,15 @@ class FeasibleSampler(BaseSampler):
         candidate: Callable[[dict[str, Any]], Candidate],
         search_space: Mapping[str, BaseDistribution],
         *,
-        max_tries: int = 100,
+        base_tries: int = 10,
+        max_tries: int = 1000,
         seed: int | None = None,
     ) -> None:
         self._base = base
         self._budget = budget
         self._candidate = candidate
         self._space = dict(search_space)
+        self._base_tries = base_tries
         self._max_tries = max_tries
         self._random = RandomSampler(seed=seed)
         self.rejected = 0
@@ -123,9 +126,8 @@ class FeasibleSampler(BaseSampler):
     ) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for attempt in range(self._max_tries):
-            # A deterministic base (GP, CMA-ES) would repeat its rejected point: the
-            # second half of the tries draw at random.
-            sampler = self._base if attempt < self._max_tries // 2 else self._random
+            # A deterministic base (GP, CMA-ES) would repeat its rejected point anyway.
+            sampler = self._base if attempt < self._base_tries else self._random
             params = self._draw(study, trial, sampler)
             if self._budget.check(self._candidate(params)).fits:
                 return params
