@@ -4,12 +4,14 @@
 pub mod constraint;
 pub mod enumerate;
 pub mod family;
+pub mod timing;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 pub use constraint::{Constraint, Slot};
 pub use enumerate::{count, sweep, Columns, Counts, Progress, SweepOptions};
+pub use timing::ESTIMATE_NAMES;
 
 /// One value of a parameter.
 #[derive(Debug, Clone, PartialEq)]
