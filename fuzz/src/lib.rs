@@ -45,7 +45,14 @@ pub fn model(data: &[u8]) {
     check(formats::memory(data, "fuzz.json", None, &infer, None));
     // fit searches the same memory model; a small budget keeps the probes few
     if let Ok(prepared) = formats::Prepared::read(data, "fuzz.json", None) {
-        check(fit(&prepared, &train, Some(16), Vary::Batch, 64 << 20, "fuzz.json"));
+        check(fit(
+            &prepared,
+            &train,
+            Some(16),
+            Vary::Batch,
+            64 << 20,
+            "fuzz.json",
+        ));
     }
 }
 
