@@ -265,3 +265,14 @@ def test_fit_beyond_any_card_still_crosses_the_budget():
     f = archbudget.fit(MLP, max_memory="10000TB", mode="train")
     assert f.peak_bytes == archbudget.memory(MLP, mode="train", batch=f.value).peak_bytes
     assert f.peak_bytes <= f.budget_bytes < f.next_peak_bytes
+
+
+@pytest.mark.parametrize(("column", "descending"), [("tokens_per_s", True), ("step_time_s", False)])
+def test_sweep_ranks_by_a_time_column_in_the_core(column, descending):
+    space = str(EXAMPLES / "llama_space.toml")
+    top = archbudget.sweep(space, gpu="rtx4090", sort=column, descending=descending, top=5)
+    everything = archbudget.sweep(space, gpu="rtx4090")
+    expected = everything.sort([column, "candidate"], descending=[descending, False], nulls_last=True).head(5)
+    assert top.equals(expected)
+    with pytest.raises(archbudget.ArchBudgetError, match="times with a GPU named"):
+        archbudget.sweep(space, sort=column)

@@ -5,6 +5,7 @@
 //! Contract checked: any input gives `Ok` or a core `Error` (never `Error::Internal`):
 //! never a panic, never a hang.
 use archbudget_core::formats::{self, hf::Head};
+use archbudget_core::gpu::fit::{fit, Vary};
 use archbudget_core::memory::{Mode, Precision, RunSettings};
 use archbudget_core::space::{self, Space, SweepOptions};
 use archbudget_core::{Error, Result};
@@ -24,8 +25,8 @@ fn check<T>(result: Result<T>) {
     }
 }
 
-/// Model bytes (Keras JSON, `.keras` archive, config.json): summary under each head, then
-/// memory of a training and an inference step.
+/// Model bytes (Keras JSON, `.keras` archive, config.json): summary under each head,
+/// memory of a training and an inference step, and the largest batch under 64 MiB.
 pub fn model(data: &[u8]) {
     for head in [None, Some(Head::Base), Some(Head::CausalLm)] {
         check(formats::summary(data, "fuzz.json", head));
@@ -42,6 +43,17 @@ pub fn model(data: &[u8]) {
         ..RunSettings::default()
     };
     check(formats::memory(data, "fuzz.json", None, &infer, None));
+    // fit searches the same memory model; a small budget keeps the probes few
+    if let Ok(prepared) = formats::Prepared::read(data, "fuzz.json", None) {
+        check(fit(
+            &prepared,
+            &train,
+            Some(16),
+            Vary::Batch,
+            64 << 20,
+            "fuzz.json",
+        ));
+    }
 }
 
 /// Space TOML: parse, count, and sweep at most `SWEEP_CAP` candidates plainly and ranked.

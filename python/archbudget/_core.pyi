@@ -105,6 +105,10 @@ class SearchSpace:
         descending: bool = False,
         top: int | None = None,
         pareto: bool = False,
+        gpu: str | None = None,
+        headroom_fraction: float | None = None,
+        headroom_bytes: int | None = None,
+        mfu: float = 0.4,
     ) -> dict[str, Any]: ...
     def finish(
         self,

@@ -36,6 +36,12 @@ RANKING = ("sort", "descending", "top", "pareto")
 GPU_KEYS = ("gpu", "headroom_fraction", "headroom_bytes", "mfu")
 
 
+def merge_options(opts: dict) -> dict:
+    """What `merge_parts` and `finish` take of a sweep's options: the ranking, and the
+    GPU that time columns (sorted by, or added to the final rows) are computed for."""
+    return {k: v for k, v in opts.items() if k in RANKING or k in GPU_KEYS}
+
+
 class RayTaskFailed(errors.InternalError):
     """A shard's task failed for good (after Ray's retries)."""
 
@@ -200,7 +206,7 @@ def sweep_on_ray(
     try:
         if output is not None and not ranked:
             return write_shards(ray, refs, output, settings or {}, bar)
-        final = reduce_tree(merge_task, space_ref, {k: opts[k] for k in RANKING}, refs) if ranked else None
+        final = reduce_tree(merge_task, space_ref, merge_options(opts), refs) if ranked else None
         for _ in finished(ray, refs, bar):
             pass
         if not ranked:
@@ -209,7 +215,7 @@ def sweep_on_ray(
             return frame, sum_stats([r[2] for r in results])
         result = task_result(ray, final)
         part = as_part(from_arrow(result[1]), result[2])
-        columns = space.finish(part, **{k: v for k, v in opts.items() if k in RANKING or k in GPU_KEYS})
+        columns = space.finish(part, **merge_options(opts))
         frame = sweep_frame(columns)
         if output is not None:
             write_dataset([frame], output, settings or {}, columns["stats"])

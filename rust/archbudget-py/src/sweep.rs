@@ -203,7 +203,10 @@ impl SearchSpace {
 
     /// Merge shard results (dicts as `sweep(part=True)` returns, in index order) into
     /// one that merges further; the ranking options must be the sweep's.
-    #[pyo3(signature = (parts, *, sort=None, descending=false, top=None, pareto=false))]
+    /// `gpu` names the GPU of a sweep sorted by a time column.
+    #[pyo3(signature = (parts, *, sort=None, descending=false, top=None, pareto=false, gpu=None,
+                        headroom_fraction=None, headroom_bytes=None, mfu=crate::gpu::DEFAULT_MFU))]
+    #[allow(clippy::too_many_arguments)]
     fn merge_parts<'py>(
         &self,
         py: Python<'py>,
@@ -212,8 +215,18 @@ impl SearchSpace {
         descending: bool,
         top: Option<usize>,
         pareto: bool,
+        gpu: Option<String>,
+        headroom_fraction: Option<f64>,
+        headroom_bytes: Option<u64>,
+        mfu: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let opts = ranking(sort, descending, top, pareto);
+        let gpu = guarded(py, || {
+            crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
+        })?;
+        let opts = SweepOptions {
+            gpu,
+            ..ranking(sort, descending, top, pareto)
+        };
         let parts = parts
             .iter()
             .map(part_from_py)

@@ -6,7 +6,10 @@
 //!   `step_s = flops / (peak_flops(precision) × mfu)`, with `flops` = `flops_fwd_bwd`
 //!   (train) or `flops_fwd` (infer), per GPU; `peak_flops` the card's dense fp32 rate for
 //!   `fp32` (PyTorch's default matmul uses no TF32) and its bf16 rate for `bf16` and
-//!   `amp_bf16`; `mfu` the model FLOPs utilisation (default [`DEFAULT_MFU`]).
+//!   `amp_bf16`; `mfu` the model FLOPs utilisation (default [`DEFAULT_MFU`]). The
+//!   FLOPs are those the step runs, as torch's counter counts them: with gradient
+//!   checkpointing they include the recomputed forward, so `mfu` is then the share of
+//!   the peak all executed FLOPs reach (what some call HFU).
 //!   `samples_per_s = gpus × batch / step_s`, `tokens_per_s = samples_per_s × seq`.
 //! - Generation (`generate`): the prompt's forward as above, then each new token
 //!   `i = 1..N` bounded by memory bandwidth, every weight and the kv cache read once:

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::family::{Evaluator, Metrics, METRIC_NAMES};
+use super::timing::{self, ESTIMATE_NAMES};
 use super::{space_err, Scalar, Space};
 use crate::error::Result;
-use crate::gpu::{self, time, GpuPlan};
-use crate::memory::{MemoryReport, Mode};
+use crate::gpu::{self, GpuPlan};
 
 /// Budgets and ranking of a sweep.
 #[derive(Debug, Clone, Default)]
@@ -34,18 +34,9 @@ pub struct SweepOptions {
     /// Counters another thread may read while the sweep runs (a progress bar).
     pub progress: Option<Arc<Progress>>,
     /// A named GPU: its budget joins `max_memory` (the smaller wins) and each row gets
-    /// its time estimates ([`ESTIMATE_NAMES`]).
+    /// its time estimates ([`ESTIMATE_NAMES`]), which `sort` may then name.
     pub gpu: Option<GpuPlan>,
 }
-
-/// The time columns a sweep with a named GPU adds (`gpu::time`); NaN where a row has
-/// no such figure.
-pub const ESTIMATE_NAMES: [&str; 4] = [
-    "step_time_s",
-    "samples_per_s",
-    "tokens_per_s",
-    "time_per_token_s",
-];
 
 /// Candidates evaluated so far and how many of them passed constraints and budgets.
 #[derive(Debug, Default)]
@@ -184,6 +175,8 @@ fn blocks(start: u64, stop: u64) -> impl ParallelIterator<Item = (u64, u64)> {
 pub(super) enum SortKey {
     Metric(usize),
     Axis(usize),
+    /// A time column of [`ESTIMATE_NAMES`] (a named GPU only).
+    Estimate(usize),
     Index,
 }
 
@@ -201,12 +194,24 @@ pub(super) fn sort_key(space: &Space, opts: &SweepOptions) -> Result<SortKey> {
                     .position(|a| &a.name == name)
                     .map(SortKey::Axis)
             })
+            .or_else(|| {
+                ESTIMATE_NAMES
+                    .iter()
+                    .position(|m| m == name)
+                    .filter(|_| opts.gpu.is_some())
+                    .map(SortKey::Estimate)
+            })
             .ok_or_else(|| {
                 let axes: Vec<&str> = space.axes.iter().map(|a| a.name.as_str()).collect();
+                let times = if opts.gpu.is_some() {
+                    format!("; times: {}", ESTIMATE_NAMES.join(", "))
+                } else {
+                    "; times with a GPU named".into()
+                };
                 space_err(
                     &space.location,
                     format!(
-                        "cannot sort by '{name}': not a column (metrics: {}; axes: {})",
+                        "cannot sort by '{name}': not a column (metrics: {}; axes: {}{times})",
                         METRIC_NAMES.join(", "),
                         axes.join(", ")
                     ),
@@ -234,12 +239,31 @@ pub(super) struct Ranker<'a> {
     pub(super) space: &'a Space,
     pub(super) key: SortKey,
     pub(super) descending: bool,
+    /// What [`SortKey::Estimate`] needs to compute a row's time.
+    timing: Option<(Evaluator<'a>, GpuPlan)>,
 }
 
 impl Ranker<'_> {
+    fn estimate(&self, row: &Row, i: usize) -> f64 {
+        self.timing
+            .as_ref()
+            .and_then(|(eval, plan)| {
+                timing::row_estimates(eval, plan, row.index, &row.metrics).ok()
+            })
+            .map_or(f64::NAN, |values| values[i])
+    }
+
     fn cmp(&self, a: &Row, b: &Row) -> Ordering {
         let primary = match self.key {
             SortKey::Index => Ordering::Equal,
+            SortKey::Estimate(i) => {
+                let (x, y) = (self.estimate(a, i), self.estimate(b, i));
+                match (x.is_nan(), y.is_nan()) {
+                    (false, false) => x.total_cmp(&y),
+                    // rows without the figure go last, whichever the direction
+                    (nan_a, nan_b) => return nan_a.cmp(&nan_b).then(a.index.cmp(&b.index)),
+                }
+            }
             SortKey::Metric(m) => a.metrics.get(m).cmp(&b.metrics.get(m)),
             SortKey::Axis(i) => {
                 let n = self.space.axes.len();
@@ -559,18 +583,26 @@ pub(super) fn final_columns(
     stats: Stats,
 ) -> Result<Columns> {
     let mut columns = columns(space, rows, stats);
-    if let Some(plan) = opts.gpu {
-        columns.estimates = estimates(&Evaluator::new(space), &plan, rows)?;
+    if let Some(plan) = &opts.gpu {
+        let eval = Evaluator::new(space);
+        columns.estimates =
+            timing::columns(&eval, plan, rows.iter().map(|r| (r.index, &r.metrics)))?;
     }
     Ok(columns)
 }
 
 impl<'a> Ranker<'a> {
     pub(super) fn new(space: &'a Space, opts: &SweepOptions) -> Result<Ranker<'a>> {
+        let key = sort_key(space, opts)?;
+        let timing = match key {
+            SortKey::Estimate(_) => opts.gpu.map(|plan| (Evaluator::new(space), plan)),
+            _ => None,
+        };
         Ok(Ranker {
             space,
-            key: sort_key(space, opts)?,
+            key,
             descending: opts.descending,
+            timing,
         })
     }
 
@@ -662,50 +694,6 @@ fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Ve
     }
     ranker.shrink_part(opts, &mut rows);
     Ok((rows, stats))
-}
-
-/// The time columns of the kept rows on `plan`'s GPU.
-fn estimates(
-    eval: &Evaluator,
-    plan: &GpuPlan,
-    rows: &[Row],
-) -> Result<Vec<(&'static str, Vec<f64>)>> {
-    let space = eval.space();
-    let mut digits = vec![0; space.axes.len()];
-    let mut cols: [Vec<f64>; 4] = Default::default();
-    for r in rows {
-        space.digits(r.index, &mut digits);
-        let run = eval.run(&digits)?;
-        // Rows merged from shards carry no decode figures (they are not columns):
-        // evaluate those few again.
-        let recomputed;
-        let m = if r.metrics.decode.is_none() && run.mode == Mode::Generate {
-            recomputed = eval.metrics(&digits)?;
-            &recomputed
-        } else {
-            &r.metrics
-        };
-        let report = MemoryReport {
-            peak_bytes: m.peak_bytes,
-            flops_fwd: m.flops_fwd,
-            flops_fwd_bwd: m.flops_fwd_bwd,
-            decode: m.decode,
-            ..MemoryReport::default()
-        };
-        let t = time::estimate(
-            plan.gpu,
-            plan.mfu,
-            &run,
-            &report,
-            eval.tokens_per_sample(&digits, &run),
-        );
-        let nan = f64::NAN;
-        cols[0].push(t.map_or(nan, |t| t.step_s));
-        cols[1].push(t.map_or(nan, |t| t.samples_per_s));
-        cols[2].push(t.and_then(|t| t.tokens_per_s).unwrap_or(nan));
-        cols[3].push(t.and_then(|t| t.per_token_s).unwrap_or(nan));
-    }
-    Ok(ESTIMATE_NAMES.into_iter().zip(cols).collect())
 }
 
 pub(super) fn columns(space: &Space, rows: &[Row], stats: Stats) -> Columns {

@@ -6,6 +6,7 @@ pub mod constraint;
 pub mod enumerate;
 pub mod family;
 pub mod merge;
+pub mod timing;
 
 use serde_json::{Map, Value};
 
@@ -16,6 +17,7 @@ pub use enumerate::{
     SweepOptions,
 };
 pub use merge::{finish, merge_parts};
+pub use timing::ESTIMATE_NAMES;
 
 /// One value of a parameter.
 #[derive(Debug, Clone, PartialEq)]
