@@ -6,6 +6,7 @@ import typer
 from typer.core import TyperGroup
 
 from archbudget.cli import memory as _memory
+from archbudget.cli import signals as _signals
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
@@ -33,9 +34,11 @@ class _OneLineErrors(TyperGroup):
             message = " ".join(e.format_message().split())
             print(f"archbudget: error: {message} (see '{where} --help')", file=sys.stderr)
             sys.exit(2)
-        except typer.Abort:
-            print("archbudget: aborted", file=sys.stderr)
-            sys.exit(1)
+        except typer.Abort as e:
+            # click turns a KeyboardInterrupt outside any command into Abort
+            interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+            print("archbudget: interrupted" if interrupted else "archbudget: aborted", file=sys.stderr)
+            sys.exit(_signals.EXIT_INTERRUPTED if interrupted else 1)
         # a command's typer.Exit(code) comes back as its code
         sys.exit(status if isinstance(status, int) else 0)
 
@@ -69,4 +72,16 @@ def _root(
 
 
 def main() -> None:
-    app()
+    _signals.install()
+    try:
+        app()
+    except _signals.Terminated as e:
+        from archbudget.cli.errors import say
+
+        say(f"archbudget: stopped by {e.name}")
+        sys.exit(e.exit_status)
+    except KeyboardInterrupt:
+        from archbudget.cli.errors import say
+
+        say("archbudget: interrupted")
+        sys.exit(_signals.EXIT_INTERRUPTED)

@@ -36,6 +36,10 @@ pub enum Error {
     /// A count or a byte total that does not fit in 64 bits.
     #[error("{location}: {what} overflows 64-bit integers")]
     Overflow { location: String, what: String },
+    /// The caller stopped the work (SIGINT); the binding raises the pending signal's
+    /// exception (KeyboardInterrupt) instead of this.
+    #[error("interrupted")]
+    Cancelled,
     /// A bug in archbudget (a panic caught at the boundary).
     #[error("internal error: {0} (please report it with the input that caused it)")]
     Internal(String),
@@ -77,6 +81,7 @@ impl Error {
             Error::Shape { .. } => "ShapeError",
             Error::Space { .. } => "SpaceError",
             Error::Overflow { .. } => "OverflowError",
+            Error::Cancelled => "Cancelled",
             Error::Internal(_) => "InternalError",
         }
     }

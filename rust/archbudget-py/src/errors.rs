@@ -72,6 +72,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Shape { .. } => ShapeError::new_err(message),
         Error::Space { .. } => SpaceError::new_err(message),
         Error::Overflow { .. } => OverflowError::new_err(message),
+        Error::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err(()),
         Error::Internal(_) => InternalError::new_err(message),
     }
 }

@@ -1,19 +1,21 @@
 //! `SearchSpace`: a space parsed once in the core, swept whole or chunk by chunk. The
 //! result crosses as numpy arrays that own the core's column buffers (no copy, no
 //! Python object per candidate).
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use archbudget_core::space::enumerate::AxisColumn;
 use archbudget_core::space::Progress as CoreProgress;
+use archbudget_core::formats::keras::MAX_INPUT_BYTES;
 use archbudget_core::space::{self, Space, SweepOptions};
 use archbudget_core::Error;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::guarded;
+use crate::{guarded, interruptible};
 
 /// Counters of a running sweep, readable from another thread (a progress bar).
 #[pyclass(module = "archbudget._core", frozen)]
@@ -47,17 +49,32 @@ pub struct SearchSpace {
     space: Space,
 }
 
+/// The keras family's template: a regular file (a FIFO or a device could block or never
+/// end), read no further than the input cap.
 fn load_template(base: &Option<PathBuf>, path: &str) -> archbudget_core::Result<Vec<u8>> {
     let full = match base {
         Some(dir) => dir.join(path),
         None => PathBuf::from(path),
     };
-    std::fs::read(&full).map_err(|e| {
-        Error::invalid(
-            full.display().to_string(),
-            format!("cannot read the template: {e}"),
-        )
-    })
+    let at = full.display().to_string();
+    let cannot = |e: std::io::Error| Error::invalid(&at, format!("cannot read the template: {e}"));
+    if !std::fs::metadata(&full).map_err(cannot)?.is_file() {
+        return Err(Error::invalid(
+            &at,
+            "the template is not a regular file (a directory, FIFO or device)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&full)
+        .and_then(|f| f.take(MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(Error::invalid(
+            &at,
+            format!("the template is larger than {} MiB", MAX_INPUT_BYTES >> 20),
+        ));
+    }
+    Ok(bytes)
 }
 
 impl SearchSpace {
@@ -105,17 +122,24 @@ impl SearchSpace {
         self.space.axes.iter().map(|a| a.name.clone()).collect()
     }
 
-    /// (total, in range, satisfying the constraints), without computing rows.
+    /// Candidates in total, in range, satisfying the constraints, and those whose
+    /// constraints cannot be evaluated (`invalid`, the first named), without computing rows.
     #[pyo3(signature = (start=None, stop=None))]
-    fn count(
+    fn count<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         start: Option<u64>,
         stop: Option<u64>,
-    ) -> PyResult<(u64, u64, u64)> {
+    ) -> PyResult<Bound<'py, PyDict>> {
         let range = self.range(start, stop);
-        let c = guarded(py, || space::count(&self.space, range))?;
-        Ok((c.total, c.in_range, c.satisfying_constraints))
+        let c = interruptible(py, |cancel| space::count_until(&self.space, range, &cancel))?;
+        let out = PyDict::new(py);
+        out.set_item("candidates", c.total)?;
+        out.set_item("in_range", c.in_range)?;
+        out.set_item("satisfying_constraints", c.satisfying_constraints)?;
+        out.set_item("invalid", c.invalid)?;
+        out.set_item("first_invalid", c.first_invalid)?;
+        Ok(out)
     }
 
     /// Sweep candidates `start..stop` (all by default): a dict of numpy columns.
@@ -137,7 +161,7 @@ impl SearchSpace {
         stop: Option<u64>,
         progress: Option<&Progress>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let opts = SweepOptions {
+        let mut opts = SweepOptions {
             max_params,
             min_params,
             max_memory,
@@ -148,8 +172,12 @@ impl SearchSpace {
             pareto,
             range: self.range(start, stop),
             progress: progress.map(|p| Arc::clone(&p.inner)),
+            cancel: None,
         };
-        let cols = guarded(py, || space::sweep(&self.space, &opts))?;
+        let cols = interruptible(py, |cancel| {
+            opts.cancel = Some(cancel);
+            space::sweep(&self.space, &opts)
+        })?;
         let out = PyDict::new(py);
         out.set_item("index", PyArray1::from_vec(py, cols.index))?;
         let axes = PyList::empty(py);
