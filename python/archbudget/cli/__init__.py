@@ -1,4 +1,5 @@
 """The `archbudget` command: one typer app, one module per command."""
+import os
 import sys
 from typing import Annotated
 
@@ -72,16 +73,33 @@ def _root(
 
 
 def main() -> None:
+    from archbudget.cli.errors import say
+
     _signals.install()
     try:
         app()
     except _signals.Terminated as e:
-        from archbudget.cli.errors import say
-
         say(f"archbudget: stopped by {e.name}")
-        sys.exit(e.exit_status)
+        _exit(e.exit_status)
     except KeyboardInterrupt:
-        from archbudget.cli.errors import say
-
         say("archbudget: interrupted")
-        sys.exit(_signals.EXIT_INTERRUPTED)
+        _exit(_signals.EXIT_INTERRUPTED)
+    except SystemExit as e:
+        _exit(e.code)
+
+
+def _exit(code) -> None:
+    """Leave with `code`. A command stopped by a signal leaves at once (os._exit, after
+    flushing): finalizing the interpreter's heap can take a second, and a Polars sink
+    thread still stopping would abort the finalization."""
+    from archbudget.cli import writers
+
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if status > 128 or writers.sink_still_running():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
+        os._exit(status)
+    sys.exit(status)

@@ -26,8 +26,9 @@ from archbudget.cli.output import PREVIEW_ROWS, print_frame, print_json
 from archbudget.cli.writers import Target
 from archbudget.frames import sweep_frame
 
-# Candidates per streamed chunk: at most this many rows are held at once.
-CHUNK = 1 << 18
+# Candidates per streamed chunk: at most this many rows are held at once, and written
+# (outside the core's cancellable work) within a small fraction of a second.
+CHUNK = 1 << 16
 # Where a plain sweep looks for its first rows: a small range first, growing fourfold.
 FIRST_LOOK = 1 << 12
 # Sweeps at least this large show a progress bar on a terminal.

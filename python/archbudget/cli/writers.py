@@ -94,16 +94,19 @@ class Target:
 
 
 def _append(frames: Iterator[pl.DataFrame], tmp: Path, suffix: str) -> int:
-    """CSV, NDJSON and JSON (an array of row objects), appended chunk by chunk."""
+    """CSV, NDJSON and JSON (an array of row objects), appended chunk by chunk. Polars
+    renders each chunk as text and this thread writes it: given the file, Polars writes
+    through buffers of its own that outlive an interrupted write and could recreate the
+    temporary file after it was removed."""
     rows = 0
     with open(tmp, "w") as f:
         if suffix == ".json":
             f.write("[")
         for frame in frames:
             if suffix == ".csv":
-                frame.write_csv(f, include_header=rows == 0)
+                f.write(frame.write_csv(include_header=rows == 0))
             elif suffix == ".ndjson":
-                frame.write_ndjson(f)
+                f.write(frame.write_ndjson())
             elif frame.height:
                 f.write(("," if rows else "") + frame.write_json()[1:-1])
             rows += frame.height
@@ -117,15 +120,27 @@ class _Stop(Exception):
 
 
 _END = object()
+# Sinks told to stop that had not stopped when their command ended.
+_stopping: list[threading.Thread] = []
+
+
+def sink_still_running() -> bool:
+    """Whether a Polars sink thread is still stopping: the interpreter must then leave
+    with os._exit, since a thread inside Polars when the interpreter finalizes aborts
+    the process ("FATAL: exception not rethrown")."""
+    return any(t.is_alive() for t in _stopping)
 
 
 def _sink(frames: Iterator[pl.DataFrame], tmp: Path, suffix: str) -> int:
     """Parquet and Arrow IPC through a Polars streaming sink. Polars pulls the frames on
     its own threads, but the sweep must run on the main thread, where Ctrl-C and SIGTERM
-    reach it: the main thread makes each frame and hands it over through a small queue."""
+    reach it: the main thread makes each frame and hands it over through a small queue.
+    The file is opened here and handed to Polars, so that Polars never creates the path
+    itself and an interrupted run can unlink it at once, without waiting for the sink."""
     from polars.io.plugins import register_io_source
 
     first = next(frames)
+    file = open(tmp, "wb")
     handover: queue.Queue = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 
@@ -140,9 +155,9 @@ def _sink(frames: Iterator[pl.DataFrame], tmp: Path, suffix: str) -> int:
         lazy = register_io_source(source, schema=first.schema)
         try:
             if suffix == ".parquet":
-                lazy.sink_parquet(tmp)
+                lazy.sink_parquet(file)
             else:
-                lazy.sink_ipc(tmp)
+                lazy.sink_ipc(file)
         except BaseException as e:  # re-raised on the main thread
             failure.append(e)
 
@@ -159,8 +174,13 @@ def _sink(frames: Iterator[pl.DataFrame], tmp: Path, suffix: str) -> int:
         while not failure and not _put(handover, _END):
             pass
         writer.join()
+        file.close()
     except BaseException:
-        _abandon(handover, writer)
+        _abandon(handover)
+        tmp.unlink(missing_ok=True)  # at once: the sink may take seconds to stop
+        writer.join(timeout=0.2)
+        if writer.is_alive():
+            _stopping.append(writer)
         raise
     if failure:
         raise _sink_error(failure[0])
@@ -175,9 +195,8 @@ def _put(handover: queue.Queue, item) -> bool:
         return False
 
 
-def _abandon(handover: queue.Queue, writer: threading.Thread) -> None:
-    """Stop the sink (it raises _Stop at its next frame) and wait for it to let go of
-    the temporary file."""
+def _abandon(handover: queue.Queue) -> None:
+    """Stop the sink: it raises _Stop at its next frame."""
     while True:
         try:
             handover.get_nowait()
@@ -187,7 +206,6 @@ def _abandon(handover: queue.Queue, writer: threading.Thread) -> None:
         handover.put_nowait(None)
     except queue.Full:
         pass
-    writer.join(timeout=5)
 
 
 def _sink_error(e: BaseException) -> BaseException:

@@ -55,10 +55,14 @@ pub(crate) fn interruptible<T: Send>(
     let outcome = py.detach(|| {
         std::thread::scope(|scope| {
             let (done, finished) = mpsc::channel::<()>();
-            let worker = scope.spawn(|| {
-                let _done = done; // dropped when the work ends, waking the caller
-                caught(|| work(Arc::clone(&cancel)))
-            });
+            // Named, so that `top -H` or a test sees the core at work.
+            let worker = std::thread::Builder::new()
+                .name("archbudget-work".into())
+                .spawn_scoped(scope, || {
+                    let _done = done; // dropped when the work ends, waking the caller
+                    caught(|| work(Arc::clone(&cancel)))
+                })
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
             while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_POLL) {
                 if raised.is_none() {
                     if let Err(e) = Python::attach(|py| py.check_signals()) {
