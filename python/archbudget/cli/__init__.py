@@ -4,7 +4,7 @@ import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from archbudget.cli import memory as _memory
 from archbudget.cli import signals as _signals
@@ -18,9 +18,25 @@ _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usage
 _NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
 
 
+def _flags_without_type(params: list) -> list:
+    """A flag (--descending, --help) takes no value: the help shows no `<bool>` for it."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))
+
+
 class _OneLineErrors(TyperGroup):
     """Usage errors as one line on stderr, like every other error of the CLI (typer would
     draw a box over several lines); the exit status stays 2."""
+
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -48,13 +64,13 @@ app = typer.Typer(
     name="archbudget",
     cls=_OneLineErrors,
     help="Parameter counts, shapes, FLOPs and peak GPU memory of neural networks from their description.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("summary")(_summary.summary)
-app.command("memory")(_memory.memory)
-app.command("sweep")(_sweep.sweep)
+app.command("summary", cls=_Command)(_summary.summary)
+app.command("memory", cls=_Command)(_memory.memory)
+app.command("sweep", cls=_Command)(_sweep.sweep)
 
 
 def _print_version(value: bool) -> None:

@@ -211,7 +211,7 @@ def _abandon(handover: queue.Queue) -> None:
 def _sink_error(e: BaseException) -> BaseException:
     """A Polars write error as the OSError it wraps (a full disk, a file size limit), so
     that it reads as one line like the other formats' errors."""
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and e.errno is not None:
         return e
     m = re.search(r"os error (\d+)", str(e))
     if m:
