@@ -32,7 +32,7 @@ def print_frame(frame: pl.DataFrame, axes: list[str], limit: int | None = PREVIE
     from archbudget.units import human_bytes
 
     shown = frame if limit is None else frame.head(limit)
-    table = Table(box=box.SIMPLE_HEAD)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     columns = ["candidate", *axes, *TABLE_METRICS]
     for name in columns:
         table.add_column(name, justify="left" if name in axes and shown[name].dtype == pl.Enum else "right", no_wrap=True)
