@@ -47,6 +47,15 @@ def test_explain_shows_formulas():
     )
 
 
+def test_explain_counts_one_in_the_singular():
+    model = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 8]}},
+        {"class_name": "Dense", "config": {"name": "out", "units": 1}}]}}
+    result = runner.invoke(app, ["summary", "-", "--explain", "--format", "json"], input=json.dumps(model))
+    rows = {r["name"]: r["explain"] for r in json.loads(result.stdout)["layers"]}
+    assert rows["out"] == "Dense: 8 inputs × 1 unit + 1 bias = 9"
+
+
 def test_stdin():
     result = runner.invoke(app, ["summary", "-", "--format", "json"], input=(EXAMPLES / "resnet50.json").read_text())
     assert result.exit_code == 0

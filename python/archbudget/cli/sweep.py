@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import textwrap
 import threading
 import time
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
