@@ -47,6 +47,15 @@ def test_explain_shows_formulas():
     )
 
 
+def test_explain_counts_one_in_the_singular():
+    model = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 8]}},
+        {"class_name": "Dense", "config": {"name": "out", "units": 1}}]}}
+    result = runner.invoke(app, ["summary", "-", "--explain", "--format", "json"], input=json.dumps(model))
+    rows = {r["name"]: r["explain"] for r in json.loads(result.stdout)["layers"]}
+    assert rows["out"] == "Dense: 8 inputs × 1 unit + 1 bias = 9"
+
+
 def test_stdin():
     result = runner.invoke(app, ["summary", "-", "--format", "json"], input=(EXAMPLES / "resnet50.json").read_text())
     assert result.exit_code == 0
@@ -107,3 +116,57 @@ def test_missing_file():
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.strip() == f"archbudget {archbudget.__version__}"
+
+
+# ------------------------------------------------------------------ papercuts
+
+def test_sweep_reads_a_space_from_stdin():
+    text = (EXAMPLES / "llama_space.toml").read_text()
+    result = runner.invoke(app, ["sweep", "-", "--count", "--format", "json"], input=text)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["satisfying_constraints"] == archbudget.api.search_space(EXAMPLES / "llama_space.toml").count()["satisfying_constraints"]
+
+
+def test_count_speaks_of_shards_only_with_a_shard():
+    space = str(EXAMPLES / "llama_space.toml")
+    plain = runner.invoke(app, ["sweep", space, "--count"]).stdout
+    assert "shard" not in plain and "960 candidates; 720 satisfy the constraints" in plain, plain
+    sharded = runner.invoke(app, ["sweep", space, "--count", "--shard", "0/2"]).stdout
+    assert "480 in this shard" in sharded
+
+
+def test_top_k_shows_all_k_rows():
+    result = runner.invoke(app, ["sweep", str(EXAMPLES / "mlp_space.toml"), "--max-params", "1M", "--sort", "params", "--top", "100"])
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert len(rows) == 100 and "more rows" not in result.stdout
+
+
+def test_a_plain_sweep_shows_its_first_rows_and_counts_the_rest():
+    result = runner.invoke(app, ["sweep", str(EXAMPLES / "mlp_space.toml")])
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert len(rows) == 50
+    assert "... 25,599,950 more rows (use --top, --output or --format json)" in result.stdout
+
+
+def test_help_shows_no_type_on_flags():
+    for command in ("sweep", "summary", "memory"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "<bool>" not in result.stdout, result.stdout
+    assert "--install-completion" in runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`... --format json | head -1`: the reader stops early; the exit status is 141, as
+    for a process killed by SIGPIPE, and nothing is printed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "archbudget", "sweep", str(EXAMPLES / "mlp_space.toml"), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert err == b""

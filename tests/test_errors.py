@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -308,6 +310,9 @@ SPACES = {
     "constraint-empty": (constrained(""), ["is empty"]),
     "constraint-deep": (constrained("(" * 300 + "width" + ")" * 300), ["nests deeper than 64"]),
     "constraint-long": (constrained("width" + " + width" * 5000 + " > 0"), ["tokens, more than"]),
+    "constraint-unexpected-operator": (constrained("* width > 0"), ["constraint '* width > 0': unexpected '*'"]),
+    "constraint-int-beyond-64-bits": (constrained("width > 99999999999999999999"), ["beyond 64-bit integers"]),
+    "huge-axis-count": ('family = "mlp"\n[axes]\nwidth = {start = 1, stop = 1e19}', ["'width' has 10000000000000000000 values"]),
     "size-overflows": (
         'family = "mlp"\n[fixed]\nclasses = 3\n[axes]\n' + "".join(f"{n} = {{start = 1, stop = 1000000}}\n" for n in ("input_dim", "depth", "width"))
         + "[run]\nbatch = {start = 1, stop = 20}\n",
@@ -338,10 +343,57 @@ def test_constraints_of_the_wrong_type_fail_when_evaluated(tmp_path):
         bad_input(["sweep", path, "--count"], str(path), what)
 
 
-def test_candidates_beyond_64_bits_stop_the_sweep(tmp_path):
+def skipped_and_counted(args, invalid: int, *parts) -> list[dict]:
+    """A sweep whose bad candidates are skipped: exit 0, the rows of the others, and the
+    count of invalid ones with the first named in one line."""
+    result = runner.invoke(app, [str(a) for a in args] + ["--format", "json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f", {invalid:,} invalid" in result.stderr, result.stderr
+    first = [line for line in result.stderr.splitlines() if line.startswith("first invalid candidate: ")]
+    assert len(first) == 1, result.stderr
+    for part in parts:
+        assert part in first[0], f"{first[0]!r} should name {part!r}"
+    assert not any(leak in result.output for leak in LEAKS)
+    return json.loads(result.stdout)
+
+
+def test_candidates_beyond_64_bits_are_skipped_and_counted(tmp_path):
     path = write(tmp_path, "big.toml", 'family = "mlp"\n[fixed]\nclasses = 10\ninput_dim = 8\ndepth = 3\n[axes]\nwidth = [16, 4611686018427387904]\n')
-    bad_input(["sweep", path], str(path), "candidate 1 (width=4611686018427387904)", "overflows")
-    bad_input(["sweep", path, "--sort", "params", "--top", "1"], "overflows")
+    rows = skipped_and_counted(["sweep", path], 1, "candidate 1 (width=4611686018427387904)", "overflows")
+    assert [r["width"] for r in rows] == [16]
+    rows = skipped_and_counted(["sweep", path, "--sort", "params", "--top", "1"], 1, "overflows")
+    assert [r["width"] for r in rows] == [16]
+
+
+def test_an_hf_candidate_that_overflows_does_not_abort_the_sweep(tmp_path):
+    path = write(tmp_path, "hf.toml", 'family = "hf"\n[fixed]\nmodel_type = "llama"\nhidden_size = 4096\nintermediate_size = 11008\n'
+                 'num_hidden_layers = 2\nnum_attention_heads = 32\n[axes]\nvocab_size = [32000, 1000000000000000000]\n[run]\nseq = 16\n')
+    for extra in ([], ["--max-params", "1B"]):
+        rows = skipped_and_counted(["sweep", path, *extra], 1, "candidate 1 (vocab_size=1000000000000000000)", "overflows")
+        assert [r["vocab_size"] for r in rows] == [32000]
+
+
+@pytest.mark.parametrize(
+    "constraint, why",
+    [("width / 0 > 1", "division by zero"), ("width // (width - 16) > 1", "division by zero"),
+     ("width % (width - 16) == 0", "modulo by zero"), ("width * 4611686018427387904 > 0", "'*' overflows 64-bit integers")],
+)
+def test_constraint_arithmetic_that_fails_makes_the_candidate_invalid(tmp_path, constraint, why):
+    path = write(tmp_path, "c.toml", constrained(constraint))
+    rows = skipped_and_counted(["sweep", path], 4 if "/ 0" in constraint or "*" in constraint else 2, f"constraint '{constraint}': {why}")
+    result = runner.invoke(app, ["sweep", str(path), "--count"])
+    assert result.exit_code == 0 and "cannot be evaluated" in result.stdout, result.output
+    assert why in result.stderr
+
+
+def test_constraint_integers_are_exact(tmp_path):
+    # Floats would round 2^53 + 1 to 2^53 and find a difference of 0.
+    path = write(tmp_path, "exact.toml", constrained("9007199254740993 - 9007199254740992 == 1 and width + 9007199254740993 > 9007199254741009"))
+    result = runner.invoke(app, ["sweep", str(path), "--count", "--format", "json"])
+    assert json.loads(result.stdout)["satisfying_constraints"] == 2, result.output
+    path = write(tmp_path, "floor.toml", constrained("-7 // 2 == -4 and -7 % 2 == 1 and 7 / 2 == 3.5"))
+    result = runner.invoke(app, ["sweep", str(path), "--count", "--format", "json"])
+    assert json.loads(result.stdout)["satisfying_constraints"] == 4, result.output
 
 
 @pytest.mark.parametrize(
@@ -375,18 +427,40 @@ def test_bad_output_paths_leave_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.toml"]
 
 
+def limited_file_size(limit: int):
+    """For a child process: files beyond `limit` bytes fail with EFBIG, as on a full disk
+    (Python ignores SIGXFSZ, so the write reports it)."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".arrow", ".csv", ".ndjson", ".json"])
-def test_a_failure_mid_stream_leaves_no_file(tmp_path, monkeypatch, suffix):
-    # Chunks of two candidates: the first is written, the second overflows.
-    monkeypatch.setattr(sweep_cli, "CHUNK", 2)
-    path = write(tmp_path, "s.toml", 'family = "mlp"\n[fixed]\nclasses = 10\ninput_dim = 8\ndepth = 3\n[axes]\nwidth = [16, 32, 64, 4611686018427387904]\n')
+def test_a_full_disk_mid_stream_is_one_line_and_leaves_no_file(tmp_path, suffix):
+    # 300,000 rows in chunks: the first are written, then the file may grow no more.
+    path = write(tmp_path, "s.toml", 'family = "mlp"\n[fixed]\nclasses = 10\ndepth = 1\n[axes]\ninput_dim = {start = 1, stop = 300}\nwidth = {start = 1, stop = 1000}\n')
     out = tmp_path / f"rows{suffix}"
-    bad_input(["sweep", path, "--output", out], "candidate 3", "overflows")
+    proc = subprocess.run([sys.executable, "-m", "archbudget", "sweep", str(path), "--output", str(out)],
+                          capture_output=True, text=True, timeout=300, preexec_fn=limited_file_size(256 << 10))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"archbudget: error: --output {out}: cannot write: File too large", proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
-    # The same space cut before the bad candidate streams whole.
-    result = runner.invoke(app, ["sweep", str(path), "--shard", "0/2", "--output", str(out)])
-    assert result.exit_code == 0, result.output
-    assert out.exists()
+
+
+def test_the_output_is_checked_before_the_sweep(tmp_path):
+    path = write(tmp_path, "mlp.toml", MLP)
+    (tmp_path / "d.parquet").mkdir()
+    bad_input(["sweep", path, "--output", tmp_path / "d.parquet"], "d.parquet", "is a directory")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root writes anywhere
+        bad_input(["sweep", path, "--output", locked / "rows.csv"], "cannot write in", "Permission denied")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "locked", "mlp.toml"]
+    assert not list((tmp_path / "d.parquet").iterdir()) and not list(locked.iterdir())
+    # Checked first: a space of 2^63 candidates still fails at once.
+    huge = write(tmp_path, "huge.toml", 'family = "mlp"\n[fixed]\nclasses = 3\n[axes]\ninput_dim = {start = 1, stop = 524288}\n'
+                 'depth = {start = 1, stop = 16384}\nwidth = {start = 1, stop = 524288}\n[run]\nbatch = {start = 1, stop = 2048}\n')
+    bad_input(["sweep", huge, "--output", tmp_path / "d.parquet"], "is a directory")
 
 
 def test_a_huge_top_keeps_everything(tmp_path):
@@ -456,3 +530,111 @@ def test_a_space_file_that_is_not_text(tmp_path):
     path = tmp_path / "space.toml"
     path.write_bytes(b"\xff\xfe\x00family")
     bad_input(["sweep", str(path)], str(path), "not a TOML text file")
+
+
+# ------------------------------------------------------------------ bounded input
+
+def run_cli(args, stdin=subprocess.DEVNULL, timeout=30):
+    """The CLI in a fresh process (real file descriptors, real devices)."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "archbudget", *map(str, args)], stdin=stdin, capture_output=True, text=True, timeout=timeout)
+    return proc, time.monotonic() - started
+
+
+def one_line_exit_2(proc, *parts):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archbudget: error: "), proc.stderr
+    for part in parts:
+        assert part in lines[0], f"{lines[0]!r} should name {part!r}"
+    assert not any(leak in proc.stderr for leak in LEAKS)
+
+
+def test_devices_are_refused_at_once(tmp_path):
+    proc, took = run_cli(["summary", "/dev/zero"])
+    one_line_exit_2(proc, "/dev/zero", "a device")
+    with open("/dev/zero", "rb") as zero:
+        proc, took_stdin = run_cli(["summary", "-"], stdin=zero)
+    one_line_exit_2(proc, "<stdin>", "a device")
+    space = write(tmp_path, "k.toml", 'family = "keras"\ntemplate = "/dev/zero"\n')
+    proc, took_template = run_cli(["sweep", space])
+    one_line_exit_2(proc, "/dev/zero", "not a regular file")
+    assert max(took, took_stdin, took_template) < 20  # the interpreter's start; no reading
+
+
+def test_a_fifo_is_read_up_to_the_cap(tmp_path):
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    model = (EXAMPLES / "mlp_keras.json").read_bytes()
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(model)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    proc, _ = run_cli(["summary", fifo, "--format", "json"])
+    writer.join()
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["total_params"] == archbudget.summary(EXAMPLES / "mlp_keras.json").total_params
+    space = write(tmp_path, "k.toml", f'family = "keras"\ntemplate = "{fifo}"\n')
+    bad_input(["sweep", space], str(fifo), "not a regular file")
+
+
+def test_a_pipe_beyond_the_cap_stops_at_the_cap(tmp_path):
+    # The reader takes the cap and one byte more, then stops: the writer sees a closed pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "archbudget", "summary", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    block, sent = b" " * (1 << 20), 0
+    try:
+        while True:
+            proc.stdin.write(block)
+            sent += len(block)
+    except BrokenPipeError:
+        pass
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "<stdin>: input is larger than 256 MiB" in err.decode(), err
+    assert sent <= archbudget._core.MAX_INPUT_BYTES + (8 << 20)
+
+
+# ------------------------------------------------------------------ text as Python's json reads it
+
+def test_bom_and_utf16_json_read_as_python_reads_them(tmp_path):
+    text = (EXAMPLES / "llama-3-8b.json").read_text()
+    expected = archbudget.summary(EXAMPLES / "llama-3-8b.json").total_params
+    for name, data in {"bom": b"\xef\xbb\xbf" + text.encode(), "utf16": text.encode("utf-16"), "utf16le": text.encode("utf-16-le"),
+                       "utf32": text.encode("utf-32")}.items():
+        assert json.loads(data)["model_type"] == "llama"  # what Python's json reads
+        result = runner.invoke(app, ["summary", str(write(tmp_path, f"{name}.json", data)), "--format", "json"])
+        assert result.exit_code == 0, (name, result.output)
+        assert json.loads(result.stdout)["total_params"] == expected
+
+
+def test_nan_and_infinity_where_configs_hold_them(tmp_path):
+    config = json.loads((EXAMPLES / "llama-3-8b.json").read_text())
+    expected = archbudget.summary(config).total_params
+    # json.dumps writes float('nan') as NaN, as transformers' to_json_string does.
+    lenient = json.dumps({**config, "attention_dropout": float("nan"), "initializer_range": float("inf"), "router_aux_loss_coef": -float("inf")})
+    assert "NaN" in lenient and "Infinity" in lenient
+    result = runner.invoke(app, ["summary", str(write(tmp_path, "nan.json", lenient)), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_params"] == expected
+    bad = json.dumps({**config, "hidden_size": float("inf")})
+    bad_input(["summary", write(tmp_path, "inf.json", bad)], "'hidden_size'", "Infinity")
+
+
+# ------------------------------------------------------------------ API arguments
+
+@pytest.mark.parametrize("run, what", [
+    ({"gpus": -1}, "gpus"), ({"new_tokens": -1}, "new_tokens"), ({"batch": True}, "batch"), ({"seq": False}, "seq"),
+    ({"batch": 2.0}, "batch"), ({"zero_stage": 2**64}, "zero_stage"), ({"grad_ckpt": "yes"}, "grad_ckpt"),
+])
+def test_the_api_raises_archbudget_errors_for_every_bad_run_argument(run, what):
+    with pytest.raises(archbudget.ArchBudgetError, match=what):
+        archbudget.memory(EXAMPLES / "mlp_keras.json", **run)
+
+
+def test_the_api_refuses_booleans_as_counts():
+    with pytest.raises(archbudget.ArchBudgetError, match="top"):
+        archbudget.sweep(EXAMPLES / "mlp_space.toml", top=True)
+    with pytest.raises(archbudget.ArchBudgetError, match="max_params"):
+        archbudget.sweep(EXAMPLES / "mlp_space.toml", max_params=True)

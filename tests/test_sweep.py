@@ -37,7 +37,8 @@ def test_count_is_the_product_minus_constraints():
     s = api.search_space(MLP)
     assert s.size == 2 * 6 * 7 * 2 * 2
     expected = sum(1 for d in range(1, 7) for k in range(7) if (16 << k) >= 4 * d) * 2 * 2 * 2
-    assert s.count() == (s.size, s.size, expected)
+    c = s.count()
+    assert (c["candidates"], c["in_range"], c["satisfying_constraints"], c["invalid"]) == (s.size, s.size, expected, 0)
     assert archbudget.sweep(MLP).height == expected
 
 
@@ -154,7 +155,7 @@ def test_no_partial_file_on_error(space_file, tmp_path):
 
 def test_cli_count_json_and_top(space_file):
     result = runner.invoke(app, ["sweep", str(space_file), "--count", "--format", "json"])
-    assert json.loads(result.stdout) == {"candidates": 9, "in_shard": 9, "satisfying_constraints": 9}
+    assert json.loads(result.stdout) == {"candidates": 9, "in_shard": 9, "satisfying_constraints": 9, "invalid": 0}
     result = runner.invoke(app, ["sweep", str(space_file), "--sort", "params", "--top", "2", "--format", "json"])
     rows = json.loads(result.stdout)
     assert [(r["depth"], r["width"]) for r in rows] == [(1, 64), (2, 64)]

@@ -3,6 +3,7 @@ from typing import Any
 
 __version__: str
 METRIC_NAMES: list[str]
+MAX_INPUT_BYTES: int
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
 
@@ -76,7 +77,7 @@ class SearchSpace:
     def size(self) -> int: ...
     @property
     def axis_names(self) -> list[str]: ...
-    def count(self, start: int | None = None, stop: int | None = None) -> tuple[int, int, int]: ...
+    def count(self, start: int | None = None, stop: int | None = None) -> dict[str, Any]: ...
     def sweep(
         self,
         *,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -34,11 +35,24 @@ def _model_bytes(model: ModelLike) -> tuple[bytes, str]:
 
 
 def read_path(path: str | os.PathLike) -> bytes:
-    """A file's bytes, or ArchBudgetError naming the path."""
+    """A file's bytes, or ArchBudgetError naming the path. Reading stops at the input cap,
+    so a huge file or a FIFO that never ends costs no more; a device is refused."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                raise ArchBudgetError(f"{path}: a device, not a file (use '-' to read standard input)")
+            return read_capped(f, str(path))
     except OSError as e:
         raise ArchBudgetError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def read_capped(stream, location: str) -> bytes:
+    """At most the core's input cap from a binary stream; more is an error."""
+    data = stream.read(_core.MAX_INPUT_BYTES + 1)
+    if len(data) > _core.MAX_INPUT_BYTES:
+        raise ArchBudgetError(f"{location}: input is larger than {_core.MAX_INPUT_BYTES >> 20} MiB")
+    return data
 
 
 @dataclass(frozen=True)
@@ -134,12 +148,17 @@ def search_space(space: SpaceLike) -> _core.SearchSpace:
     if isinstance(space, dict):
         return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd())
     if isinstance(space, (str, os.PathLike)):
-        try:
-            text = read_path(space).decode()
-        except UnicodeDecodeError as e:
-            raise ArchBudgetError(f"{space}: not a TOML text file (not UTF-8 at byte {e.start})") from None
-        return _core.SearchSpace(text, str(space), True, str(Path(space).parent))
+        return space_from_toml(read_path(space), str(space), Path(space).parent)
     raise TypeError(f"space must be a path or a dict, not {type(space).__name__}")
+
+
+def space_from_toml(data: bytes, location: str, base_dir: os.PathLike) -> _core.SearchSpace:
+    """A space from the bytes of a TOML file; a keras template is found from `base_dir`."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise ArchBudgetError(f"{location}: not a TOML text file (not UTF-8 at byte {e.start})") from None
+    return _core.SearchSpace(text, location, True, str(base_dir))
 
 
 def parse_shard(shard: str | tuple[int, int] | None, size: int) -> tuple[int, int] | None:
@@ -158,10 +177,12 @@ def parse_shard(shard: str | tuple[int, int] | None, size: int) -> tuple[int, in
     return size * i // n, size * (i + 1) // n
 
 
-def _u64(value: Any, what: str, minimum: int = 0) -> Any:
+def _u64(value: Any, what: str, minimum: int = 0) -> int:
     """An integer the core takes as 64 bits unsigned: checked here, so that a huge or
-    negative one is bad input rather than a conversion error."""
-    if isinstance(value, int) and not isinstance(value, bool) and not minimum <= value < 2**64:
+    negative one, a bool or a float is bad input rather than a conversion error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError(f"{what}: expected an integer, got {value!r}")
+    if not minimum <= value < 2**64:
         raise InvalidValueError(f"{what}: {value} is not an integer from {minimum} to 2^64 - 1")
     return value
 
@@ -319,11 +340,17 @@ def memory(
                         gpu=gpu, headroom=headroom, mfu=mfu)
 
 
+# The least value of each integer run setting.
+_RUN_MINIMUM = {"batch": 1, "seq": 1, "new_tokens": 0, "gpus": 1, "zero_stage": 0}
+
+
 def check_run(run: dict[str, Any]) -> None:
-    """Run settings the core takes as unsigned 64-bit integers, checked here."""
-    for key in ("batch", "seq"):
+    """Run settings the core takes as unsigned 64-bit integers or booleans, checked here."""
+    for key, minimum in _RUN_MINIMUM.items():
         if run.get(key) is not None:
-            _u64(run[key], key, 1)
+            _u64(run[key], key, minimum)
+    if not isinstance(run.get("grad_ckpt", False), bool):
+        raise InvalidValueError(f"grad_ckpt: expected True or False, got {run['grad_ckpt']!r}")
 
 
 def memory_bytes(data: bytes, location: str, gpu: str | None = None, headroom: HeadroomLike = None,

@@ -1,14 +1,16 @@
 """The `archbudget` command: one typer app, one module per command."""
+import os
 import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from archbudget.cli import fit as _fit
 from archbudget.cli import gpus as _gpus
 from archbudget.cli import memory as _memory
 from archbudget.cli import report as _report
+from archbudget.cli import signals as _signals
 from archbudget.cli import summary as _summary
 from archbudget.cli import sweep as _sweep
 
@@ -19,9 +21,25 @@ _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usage
 _NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
 
 
+def _flags_without_type(params: list) -> list:
+    """A flag (--descending, --help) takes no value: the help shows no `<bool>` for it."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))
+
+
 class _OneLineErrors(TyperGroup):
     """Usage errors as one line on stderr, like every other error of the CLI (typer would
     draw a box over several lines); the exit status stays 2."""
+
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -36,9 +54,11 @@ class _OneLineErrors(TyperGroup):
             message = " ".join(e.format_message().split())
             print(f"archbudget: error: {message} (see '{where} --help')", file=sys.stderr)
             sys.exit(2)
-        except typer.Abort:
-            print("archbudget: aborted", file=sys.stderr)
-            sys.exit(1)
+        except typer.Abort as e:
+            # click turns a KeyboardInterrupt outside any command into Abort
+            interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+            print("archbudget: interrupted" if interrupted else "archbudget: aborted", file=sys.stderr)
+            sys.exit(_signals.EXIT_INTERRUPTED if interrupted else 1)
         # a command's typer.Exit(code) comes back as its code
         sys.exit(status if isinstance(status, int) else 0)
 
@@ -47,16 +67,16 @@ app = typer.Typer(
     name="archbudget",
     cls=_OneLineErrors,
     help="Parameter counts, shapes, FLOPs and peak GPU memory of neural networks from their description.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("summary")(_summary.summary)
-app.command("memory")(_memory.memory)
-app.command("sweep")(_sweep.sweep)
-app.command("gpus")(_gpus.gpus)
-app.command("fit")(_fit.fit)
-app.command("report")(_report.report)
+app.command("summary", cls=_Command)(_summary.summary)
+app.command("memory", cls=_Command)(_memory.memory)
+app.command("sweep", cls=_Command)(_sweep.sweep)
+app.command("gpus", cls=_Command)(_gpus.gpus)
+app.command("fit", cls=_Command)(_fit.fit)
+app.command("report", cls=_Command)(_report.report)
 
 
 def _print_version(value: bool) -> None:
@@ -75,4 +95,33 @@ def _root(
 
 
 def main() -> None:
-    app()
+    from archbudget.cli.errors import say
+
+    _signals.install()
+    try:
+        app()
+    except _signals.Terminated as e:
+        say(f"archbudget: stopped by {e.name}")
+        _exit(e.exit_status)
+    except KeyboardInterrupt:
+        say("archbudget: interrupted")
+        _exit(_signals.EXIT_INTERRUPTED)
+    except SystemExit as e:
+        _exit(e.code)
+
+
+def _exit(code) -> None:
+    """Leave with `code`. A command stopped by a signal leaves at once (os._exit, after
+    flushing): finalizing the interpreter's heap can take a second, and a Polars sink
+    thread still stopping would abort the finalization."""
+    from archbudget.cli import writers
+
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if status > 128 or writers.sink_still_running():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
+        os._exit(status)
+    sys.exit(status)

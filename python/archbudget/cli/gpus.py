@@ -18,7 +18,7 @@ def gpus(format: options.Format = options.OutputFormat.table) -> None:
         if format is options.OutputFormat.json:
             print_json([{k: r[k] for k in GPU_COLUMNS} for r in rows])
             return
-        table = Table(box=box.SIMPLE_HEAD)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for name, justify in (("GPU", "left"), ("also", "left"), ("memory", "right"), ("bf16", "right"), ("fp16", "right"),
                               ("fp8", "right"), ("fp32", "right"), ("TB/s", "right")):
             table.add_column(name, justify=justify, no_wrap=True)

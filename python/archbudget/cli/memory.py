@@ -53,7 +53,8 @@ def memory(
             setting.append(optimizer.value)
             setting += ["grad-ckpt"] if grad_ckpt else []
         setting += [f"per GPU of {gpus}, ZeRO-{zero_stage}"] if gpus > 1 else []
-        table = Table(title=", ".join(setting), title_justify="left")
+        # The settings as a line of their own: a table title would wrap at the table's width.
+        table = Table()
         table.add_column("At the peak")
         table.add_column("Bytes", justify="right")
         table.add_column("", justify="right")
@@ -63,6 +64,7 @@ def memory(
         table.add_section()
         table.add_row("peak", f"{m.peak_bytes:,}", human_bytes(m.peak_bytes), style="bold")
         console = Console()
+        console.print(", ".join(setting), highlight=False, soft_wrap=True)
         console.print(table)
         console.print(f" Parameters: {m.params:,}   Buffers: {m.buffers:,}", highlight=False)
         flops = f" FLOPs: forward {m.flops_fwd:,}"

@@ -1,4 +1,6 @@
 """All output: tables for people (rich), JSON for programs."""
+from __future__ import annotations
+
 import json
 import sys
 from typing import Any
@@ -20,12 +22,17 @@ def print_json(document: Any) -> None:
 TABLE_METRICS = ("params", "trainable_params", "peak_bytes", "flops_fwd_bwd")
 
 
-def print_frame(frame: pl.DataFrame, axes: list[str]) -> None:
-    """Sweep rows for people: the axes, the counts and a readable peak; at most 50 rows."""
+# Rows of a sweep's table when no --top says how many.
+PREVIEW_ROWS = 50
+
+
+def print_frame(frame: pl.DataFrame, axes: list[str], limit: int | None = PREVIEW_ROWS) -> None:
+    """Sweep rows for people: the axes, the counts and a readable peak; the first `limit`
+    rows (all with None)."""
     from archbudget.units import human_bytes
 
-    shown = frame.head(50)
-    table = Table(box=box.SIMPLE_HEAD)
+    shown = frame if limit is None else frame.head(limit)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     # with --gpu, the time estimates a person ranks by too
     timing = [c for c in ("step_time_s", "tokens_per_s") if c in frame.columns]
     columns = ["candidate", *axes, *TABLE_METRICS, *timing]

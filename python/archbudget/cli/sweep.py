@@ -1,15 +1,19 @@
-"""`archbudget sweep SPACE.toml`: enumerate, filter and rank a search space."""
+"""`archbudget sweep SPACE.toml`: enumerate, filter and rank a search space.
+
+Every sweep call runs on the main thread, where Ctrl-C, SIGTERM and SIGHUP reach it (the
+native core polls for them and stops within milliseconds); rows stream chunk by chunk,
+so memory stays bounded whatever the size of the space."""
 from __future__ import annotations
 
-import itertools
-import os
+import contextlib
+import json
 import sys
-import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import polars as pl
 import typer
@@ -17,28 +21,32 @@ import typer
 from archbudget import _core, api
 from archbudget.cli import options
 from archbudget.cli.errors import reported
-from archbudget.cli.output import print_frame, print_json
+from archbudget.cli.input import read_stdin
+from archbudget.cli.output import PREVIEW_ROWS, print_frame, print_json
+from archbudget.cli.writers import Target
 from archbudget.errors import ArchBudgetError
 from archbudget.frames import sweep_frame
 from archbudget.gpu import DEFAULT_MFU
 
-# Candidates per chunk when streaming all survivors to a file.
-CHUNK = 1 << 22
+# Candidates per streamed chunk: at most this many rows are held at once, and written
+# (outside the core's cancellable work) within a small fraction of a second.
+CHUNK = 1 << 16
+# Where a plain sweep looks for its first rows: a small range first, growing fourfold.
+FIRST_LOOK = 1 << 12
 # Sweeps at least this large show a progress bar on a terminal.
 PROGRESS_MIN = 1 << 20
-FORMATS = (".parquet", ".csv", ".json", ".ndjson", ".arrow")
 
 
 def sweep(
-    space: Annotated[Path, typer.Argument(help="The search space (TOML).", show_default=False)],
+    space: Annotated[str, typer.Argument(help="The search space (TOML); '-' reads standard input.", show_default=False)],
     max_params: Annotated[Optional[str], typer.Option(help="Keep candidates with at most this many parameters (350M, 1.5B).")] = None,
     min_params: Annotated[Optional[str], typer.Option(help="Keep candidates with at least this many parameters.")] = None,
     max_memory: Annotated[Optional[str], typer.Option(help="Keep candidates whose peak fits (24GiB, 80GB).")] = None,
     max_flops: Annotated[Optional[str], typer.Option(help="Keep candidates with at most this many FLOPs per training step (forward + backward).")] = None,
     sort: Annotated[Optional[str], typer.Option(help="Rank by this column (a metric or an axis).")] = None,
-    descending: Annotated[bool, typer.Option(help="Rank from the largest.")] = False,
+    descending: Annotated[bool, typer.Option("--descending", help="Rank from the largest.")] = False,
     top: Annotated[Optional[int], typer.Option(help="Keep the first K after ranking.", min=1)] = None,
-    pareto: Annotated[bool, typer.Option(help="Keep only candidates no other beats on params, peak memory and FLOPs.")] = False,
+    pareto: Annotated[bool, typer.Option("--pareto", help="Keep only candidates no other beats on params, peak memory and FLOPs.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="Sweep shard i of N equal index ranges (i/N, 0-based).")] = None,
     count: Annotated[bool, typer.Option("--count", help="Report the number of candidates without computing rows.")] = False,
     output: Annotated[Optional[Path], typer.Option(help="Write the rows to a file: .parquet, .csv, .json, .ndjson or .arrow (with --backend ray: a Parquet dataset directory).")] = None,
@@ -56,9 +64,10 @@ def sweep(
     --gpu adds that GPU's budget (the smaller of it and --max-memory applies) and time
     estimate columns."""
     with reported():
-        s = api.search_space(space)
+        text = read_stdin() if space == "-" else None
+        s = read_space(space, text)
         opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
-        settings = sweep_settings(space, s, opts)
+        settings = sweep_settings(space, s, opts, text)
         if report is not None and report.suffix != ".html":
             raise ArchBudgetError(f"--report {report}: the report is an .html file")
         if report is not None and output is not None and output.suffix not in ("", ".parquet"):
@@ -72,49 +81,105 @@ def sweep(
         rng = api.parse_shard(shard, s.size)
         start, stop = rng if rng else (0, s.size)
         if count:
-            total, in_range, satisfying = s.count(start, stop)
-            doc = {"candidates": total, "in_shard": in_range, "satisfying_constraints": satisfying}
-            if format is options.OutputFormat.json:
-                print_json(doc)
-            else:
-                print(f"{total:,} candidates; {in_range:,} in this shard; {satisfying:,} satisfy the constraints")
+            print_count(s.count(start, stop), sharded=rng is not None, as_json=format is options.OutputFormat.json)
             return
-        if output is not None and output.suffix not in FORMATS:
-            raise ArchBudgetError(f"--output {output}: the extension must be one of {', '.join(FORMATS)}")
+        target = Target(output) if output is not None else None  # checked before the sweep
+        run = Run(s, opts, stop - start)
         ranked = sort is not None or top is not None or pareto
-        # Unranked rows stream chunk by chunk (lazily: a space may have 2^64 candidates).
-        chunks = [(start, stop)] if ranked or stop == start else ((a, min(a + CHUNK, stop)) for a in range(start, stop, CHUNK))
-        stats = {"candidates": 0, "cut_by_constraints": 0, "cut_by_budgets": 0, "invalid": 0, "first_invalid": None}
-
-        progress = _core.Progress()
-        show = sys.stderr.isatty() and stop - start >= PROGRESS_MIN
-
-        def frames():
-            for a, b in chunks:
-                call = lambda a=a, b=b: s.sweep(**opts, start=a, stop=b, progress=progress)  # noqa: E731
-                columns = with_progress(call, progress, stop - start) if show else call()
-                for key, value in columns["stats"].items():
-                    stats[key] = (stats[key] or value) if key == "first_invalid" else stats[key] + value
-                yield sweep_frame(columns)
-
-        if output is not None:
-            rows = write(frames(), output, settings)
+        # One frame when ranked (the core keeps at most top-K); chunks otherwise, made
+        # lazily: a space may have 2^64 candidates.
+        frames = run.frames(start, stop, CHUNK if not ranked else max(stop - start, 1))
+        frame = None
+        if target is not None:
+            with run.progress_bar(stop - start):
+                rows = target.write(frames, settings)
             print(f"wrote {rows:,} rows to {output}", file=sys.stderr)
-        else:
-            frame = pl.concat(list(frames()))
+        elif ranked or report is not None:  # a report draws every row
+            with run.progress_bar(stop - start):
+                frame = pl.concat(list(frames))
             if format is options.OutputFormat.json:
-                print_json(frame.to_dicts())
+                stream_json([frame])
             else:
-                print_frame(frame, s.axis_names)
+                print_frame(frame, s.axis_names, limit=None if top is not None else PREVIEW_ROWS)
+        elif format is options.OutputFormat.json:
+            stream_json(frames)
+        else:
+            preview(run, s.axis_names, start, stop)
         if report is not None:
             from archbudget.dataset import read_rows
             from archbudget.report import write_report
 
-            write_report(frame if output is None else read_rows(output)[0], settings, report)
-        print_stats(stats)
+            write_report(frame if frame is not None else read_rows(output)[0], settings, report)
+        run.print_stats()
 
 
-def print_stats(stats: dict) -> None:
+def read_space(space: str, stdin_text: bytes | None) -> _core.SearchSpace:
+    if stdin_text is not None:
+        return api.space_from_toml(stdin_text, "<stdin>", Path.cwd())
+    return api.search_space(space)
+
+
+def print_count(counts: dict[str, Any], sharded: bool, as_json: bool) -> None:
+    if as_json:
+        print_json({
+            "candidates": counts["candidates"],
+            "in_shard": counts["in_range"],
+            "satisfying_constraints": counts["satisfying_constraints"],
+            "invalid": counts["invalid"],
+        })
+    else:
+        parts = [f"{counts['candidates']:,} candidates"]
+        if sharded:
+            parts.append(f"{counts['in_range']:,} in this shard")
+        parts.append(f"{counts['satisfying_constraints']:,} satisfy the constraints")
+        if counts["invalid"]:
+            parts.append(f"{counts['invalid']:,} cannot be evaluated")
+        print("; ".join(parts))
+    if counts["first_invalid"]:
+        print(f"first candidate that cannot be evaluated: {counts['first_invalid']}", file=sys.stderr)
+
+
+class Run:
+    """Calls of the core over ranges of one space with the same budgets, adding up why
+    candidates were cut."""
+
+    def __init__(self, space: _core.SearchSpace, opts: dict[str, Any], total: int):
+        self.space = space
+        self.opts = opts
+        self.progress = _core.Progress()
+        self.stats: dict[str, Any] = {"candidates": 0, "cut_by_constraints": 0, "cut_by_budgets": 0, "invalid": 0, "first_invalid": None}
+        self.show_progress = sys.stderr.isatty() and total >= PROGRESS_MIN
+
+    def call(self, a: int, b: int, **override: Any) -> pl.DataFrame:
+        columns = self.space.sweep(**{**self.opts, **override}, start=a, stop=b, progress=self.progress)
+        for key, value in columns["stats"].items():
+            self.stats[key] = (self.stats[key] or value) if key == "first_invalid" else self.stats[key] + value
+        return sweep_frame(columns)
+
+    def frames(self, start: int, stop: int, chunk: int) -> Iterator[pl.DataFrame]:
+        if start == stop:
+            yield self.call(start, stop)
+        for a in range(start, stop, chunk):
+            yield self.call(a, min(a + chunk, stop))
+
+    @property
+    def survivors(self) -> int:
+        s = self.stats
+        return s["candidates"] - s["cut_by_constraints"] - s["cut_by_budgets"] - s["invalid"]
+
+    @contextlib.contextmanager
+    def progress_bar(self, total: int) -> Iterator[None]:
+        """A bar on stderr (a terminal only) while the block runs on this thread."""
+        if not self.show_progress:
+            yield
+            return
+        yield from _bar(self.progress, total)
+
+    def print_stats(self) -> None:
+        print_stats(self.stats)
+
+
+def print_stats(stats: dict[str, Any]) -> None:
     """Where the candidates went, on stderr."""
     print(
         f"{stats['candidates']:,} candidates: {stats['cut_by_constraints']:,} cut by constraints, "
@@ -125,96 +190,71 @@ def print_stats(stats: dict) -> None:
         print(f"first invalid candidate: {stats['first_invalid']}", file=sys.stderr)
 
 
-def with_progress(call, progress: _core.Progress, total: int):
-    """Run `call` (which releases the GIL) in a thread while a bar on stderr shows the
-    candidates done, their rate and the survivors so far."""
+def _bar(progress: _core.Progress, total: int) -> Iterator[None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    outcome: dict = {}
-
-    def work():
-        try:
-            outcome["value"] = call()
-        except BaseException as e:  # re-raised in the caller's thread
-            outcome["error"] = e
-
-    thread = threading.Thread(target=work, daemon=True)
-    started = time.perf_counter()
-    thread.start()
     columns = (BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}/s, {task.fields[survivors]} survivors"), TimeElapsedColumn())
+    stop = threading.Event()
+    base = progress.done
+    started = time.perf_counter()
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("sweep", total=total, rate="0", survivors="0")
-        while thread.is_alive():
-            thread.join(0.1)
-            done = progress.done
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, rate=f"{rate:,.0f}", survivors=f"{progress.survivors:,}")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+
+        def update() -> None:
+            while not stop.wait(0.1):
+                done = progress.done - base
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, completed=done, rate=f"{rate:,.0f}", survivors=f"{progress.survivors:,}")
+
+        updater = threading.Thread(target=update, daemon=True)
+        updater.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            updater.join()
 
 
-def sweep_settings(space: Path, s: _core.SearchSpace, opts: dict) -> dict:
+def sweep_settings(space: str, s: _core.SearchSpace, opts: dict, stdin_text: bytes | None) -> dict:
     """What a sweep ran with, kept in its Parquet files and shown by the report: the
     space file's text, its axes, the budgets and the ranking."""
-    return {"space": str(space), "space_text": api.read_path(space).decode(), "axes": s.axis_names, "candidates": s.size, **opts}
+    text = stdin_text if stdin_text is not None else api.read_path(space)
+    return {"space": str(space), "space_text": text.decode(errors="replace"), "axes": s.axis_names, "candidates": s.size, **opts}
 
 
-def write(frames: Iterator[pl.DataFrame], path: Path, settings: dict | None = None) -> int:
-    """Write frames chunk by chunk to a temporary file beside `path`, renamed when whole,
-    so that an error never leaves half a file. Returns the number of rows."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets; results are ordinary files
-    try:
-        rows = sink(frames, tmp, path.suffix, settings) if path.suffix in (".parquet", ".arrow") else append(frames, tmp, path.suffix)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return rows
+def preview(run: Run, axes: list[str], start: int, stop: int) -> None:
+    """The first rows of an unranked sweep as soon as they are found, then the number of
+    the others, counted without keeping them: memory stays bounded however many survive."""
+    shown: list[pl.DataFrame] = []
+    have, a, size = 0, start, FIRST_LOOK
+    while a < stop and have < PREVIEW_ROWS:
+        b = min(a + size, stop)
+        frame = run.call(a, b, top=PREVIEW_ROWS - have)
+        shown.append(frame)
+        have += frame.height
+        a, size = b, min(size * 4, CHUNK)
+    first = pl.concat(shown) if shown else run.call(start, stop)
+    print_frame(first, axes, limit=PREVIEW_ROWS)
+    sys.stdout.flush()
+    if a < stop:
+        # top=1 keeps the core from holding rows: only the counts of the rest matter.
+        with run.progress_bar(stop - a):
+            run.call(a, stop, top=1)
+    more = run.survivors - first.height
+    if more > 0:
+        print(f"... {more:,} more rows (use --top, --output or --format json)")
 
 
-def sink(frames: Iterator[pl.DataFrame], tmp: str, suffix: str, settings: dict | None = None) -> int:
-    """Parquet and Arrow IPC through a Polars streaming sink fed chunk by chunk."""
-    from polars.io.plugins import register_io_source
+def stream_json(frames: Iterator[pl.DataFrame]) -> None:
+    """All rows as one JSON array on stdout, written chunk by chunk (the text
+    `json.dump(rows, indent=2)` would write)."""
+    out = sys.stdout
+    out.write("[")
+    first = True
+    for frame in frames:
+        for row in frame.iter_rows(named=True):
+            out.write(("\n" if first else ",\n") + textwrap.indent(json.dumps(row, indent=2), "  "))
+            first = False
+    out.write("\n]\n" if not first else "]\n")
 
-    first = next(frames)
-    rows = 0
-
-    def source(with_columns, predicate, n_rows, batch_size):
-        nonlocal rows
-        for frame in itertools.chain([first], frames):
-            rows += frame.height
-            yield frame
-
-    lazy = register_io_source(source, schema=first.schema)
-    if suffix == ".parquet":
-        from archbudget.dataset import parquet_metadata
-
-        lazy.sink_parquet(tmp, metadata=parquet_metadata(settings) if settings else None)
-    else:
-        lazy.sink_ipc(tmp)
-    return rows
-
-
-def append(frames: Iterator[pl.DataFrame], tmp: str, suffix: str) -> int:
-    """CSV, NDJSON and JSON (an array of row objects), appended chunk by chunk."""
-    rows = 0
-    with open(tmp, "w") as f:
-        if suffix == ".json":
-            f.write("[")
-        for frame in frames:
-            if suffix == ".csv":
-                frame.write_csv(f, include_header=rows == 0)
-            elif suffix == ".ndjson":
-                frame.write_ndjson(f)
-            elif frame.height:
-                f.write(("," if rows else "") + frame.write_json()[1:-1])
-            rows += frame.height
-        if suffix == ".json":
-            f.write("]\n")
-    return rows

@@ -40,6 +40,10 @@ pub enum Error {
     /// input: the answer is "no"; the CLI exits with status 3).
     #[error("{location}: {message}")]
     DoesNotFit { location: String, message: String },
+    /// The caller stopped the work (SIGINT); the binding raises the pending signal's
+    /// exception (KeyboardInterrupt) instead of this.
+    #[error("interrupted")]
+    Cancelled,
     /// A bug in archbudget (a panic caught at the boundary).
     #[error("internal error: {0} (please report it with the input that caused it)")]
     Internal(String),
@@ -82,6 +86,7 @@ impl Error {
             Error::Space { .. } => "SpaceError",
             Error::Overflow { .. } => "OverflowError",
             Error::DoesNotFit { .. } => "DoesNotFitError",
+            Error::Cancelled => "Cancelled",
             Error::Internal(_) => "InternalError",
         }
     }

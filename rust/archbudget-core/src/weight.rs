@@ -41,13 +41,26 @@ impl Weight {
             .try_fold(1u64, |acc, d| mul(acc, d.size, location, "parameter count"))
     }
 
-    /// `3 kh × 3 kw × 16 in_channels × 32 filters`
+    /// `3 kh × 3 kw × 16 in_channels × 32 filters`, `1 unit`
     pub fn formula(&self) -> String {
         self.dims
             .iter()
-            .map(|d| format!("{} {}", d.size, d.label))
+            .map(|d| format!("{} {}", d.size, d.counted_label()))
             .collect::<Vec<_>>()
             .join(" × ")
+    }
+}
+
+impl Dim {
+    /// The label in the singular for a size of 1 (`1 unit`, `1 bias`), where it is a
+    /// plain plural word.
+    fn counted_label(&self) -> &str {
+        let word = self.label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b' ');
+        if self.size != 1 || !word || !self.label.ends_with('s') || self.label.ends_with("ss") {
+            return self.label;
+        }
+        let cut = if self.label.ends_with("ses") { 2 } else { 1 };
+        &self.label[..self.label.len() - cut]
     }
 }
 

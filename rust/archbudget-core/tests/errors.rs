@@ -77,7 +77,7 @@ fn malformed_json_names_the_file_and_the_position() {
         "[1, 2",
         "{\"a\": 1,}",
         "nul",
-        "\u{feff}{}",
+        "\u{feff}{",
     ] {
         message(
             formats::summary(text.as_bytes(), "model.json", None),
@@ -847,30 +847,98 @@ fn a_space_near_u64_max_counts_and_sweeps_its_last_candidates() {
 }
 
 #[test]
-fn candidates_beyond_64_bits_stop_the_sweep_with_an_overflow() {
+fn candidates_beyond_64_bits_are_skipped_and_counted() {
     let text = "family = \"mlp\"\n[fixed]\nclasses = 10\ninput_dim = 8\ndepth = 3\n[axes]\nwidth = [16, 4611686018427387904]\n";
     let s = parse_space(text).unwrap();
-    message(
-        space::sweep(&s, &SweepOptions::default()),
-        "OverflowError",
-        &[
-            "space.toml: candidate 1 (width=4611686018427387904)",
-            "overflows",
-        ],
-    );
     let ranked = SweepOptions {
         sort: Some("params".into()),
         top: Some(1),
         ..SweepOptions::default()
     };
-    message(space::sweep(&s, &ranked), "OverflowError", &["overflows"]);
+    for opts in [SweepOptions::default(), ranked] {
+        let cols = space::sweep(&s, &opts).unwrap();
+        assert_eq!((cols.index.clone(), cols.stats.invalid), (vec![0], 1));
+        let first = cols.stats.first_invalid.unwrap();
+        assert!(
+            first.contains("candidate 1 (width=4611686018427387904)") && first.contains("overflows"),
+            "{first}"
+        );
+    }
     // A batch that overflows only the memory model.
     let text = "family = \"mlp\"\n[fixed]\nclasses = 10\ninput_dim = 8\ndepth = 3\nwidth = 16\n[run]\nbatch = [1, 9223372036854775807]\n";
-    message(
-        space::sweep(&parse_space(text).unwrap(), &SweepOptions::default()),
-        "OverflowError",
-        &["overflows"],
-    );
+    let cols = space::sweep(&parse_space(text).unwrap(), &SweepOptions::default()).unwrap();
+    assert_eq!((cols.index, cols.stats.invalid), (vec![0], 1));
+    // An hf candidate whose vocabulary overflows, under a params budget too.
+    let text = "family = \"hf\"\n[fixed]\nmodel_type = \"llama\"\nhidden_size = 4096\nintermediate_size = 11008\nnum_hidden_layers = 2\nnum_attention_heads = 32\n[axes]\nvocab_size = [32000, 1000000000000000000]\n[run]\nseq = 16\n";
+    let budget = SweepOptions {
+        max_params: Some(1_000_000_000),
+        ..SweepOptions::default()
+    };
+    let cols = space::sweep(&parse_space(text).unwrap(), &budget).unwrap();
+    assert_eq!((cols.index, cols.stats.invalid), (vec![0], 1));
+}
+
+#[test]
+fn constraint_arithmetic_that_fails_makes_the_candidate_invalid() {
+    for (c, invalid, why) in [
+        ("width / 0 > 1", 4, "division by zero"),
+        ("width // (width - 16) > 1", 2, "division by zero"),
+        ("width % (width - 16) == 0", 2, "modulo by zero"),
+        ("width * 4611686018427387904 > 0", 4, "'*' overflows"),
+        ("-(width - 16 - 9223372036854775807 - 1) > 0", 2, "'-' overflows"),
+    ] {
+        let s = parse_space(&with_constraint(c)).unwrap();
+        let counted = space::count(&s, None).unwrap();
+        assert_eq!((counted.invalid, counted.satisfying_constraints), (invalid, 4 - invalid), "{c}");
+        let cols = space::sweep(&s, &SweepOptions::default()).unwrap();
+        assert_eq!(cols.stats.invalid, invalid, "{c}");
+        let first = cols.stats.first_invalid.unwrap();
+        assert!(first.contains(&format!("constraint '{c}': {why}")), "{first}");
+    }
+}
+
+#[test]
+fn constraints_compute_as_python_does() {
+    for (c, holds) in [
+        ("9007199254740993 - 9007199254740992 == 1", true),
+        ("-7 // 2 == -4 and -7 % 2 == 1 and 7 % -2 == -1", true),
+        ("7 / 2 == 3.5 and 6 / 3 == 2", true),
+        ("9007199254740993 == 9007199254740992.0", false),
+        ("width > 15.5 and width >= 16 and not (width < 16.0)", true),
+    ] {
+        let s = parse_space(&with_constraint(c)).unwrap();
+        let n = space::count(&s, None).unwrap().satisfying_constraints;
+        assert_eq!(n, if holds { 4 } else { 0 }, "{c}");
+    }
+}
+
+#[test]
+fn a_cancelled_sweep_or_count_stops_with_cancelled() {
+    use archbudget_core::space::Cancel;
+    use std::sync::Arc;
+    let s = parse_space(&with_constraint("width > 0")).unwrap();
+    let cancel = Arc::new(Cancel::default());
+    cancel.cancel();
+    assert_eq!(space::count_until(&s, None, &cancel), Err(Error::Cancelled));
+    let opts = SweepOptions {
+        cancel: Some(cancel),
+        ..SweepOptions::default()
+    };
+    assert_eq!(space::sweep(&s, &opts).map(|_| ()), Err(Error::Cancelled));
+}
+
+#[test]
+fn messages_show_values_as_the_space_file_writes_them() {
+    let text = "family = \"mlp\"\n[fixed]\nclasses = 10\ninput_dim = 8\nwidth = 16\n[axes]\ndepth = [\"a\"]\n";
+    let cols = space::sweep(&parse_space(text).unwrap(), &SweepOptions::default()).unwrap();
+    let first = cols.stats.first_invalid.unwrap();
+    assert!(first.contains("got \"a\"") && !first.contains("Str("), "{first}");
+    let e = parse_space(&with_constraint("* width > 0")).unwrap_err().to_string();
+    assert!(e.contains("unexpected '*'") && !e.contains("Op("), "{e}");
+    let e = parse_space("family = \"mlp\"\n[axes]\nwidth = {start = 1, stop = 1e19}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has 10000000000000000000 values"), "{e}");
 }
 
 #[test]

@@ -79,6 +79,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Space { .. } => SpaceError::new_err(message),
         Error::Overflow { .. } => OverflowError::new_err(message),
         Error::DoesNotFit { .. } => DoesNotFitError::new_err(message),
+        Error::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err(()),
         Error::Internal(_) => InternalError::new_err(message),
     }
 }

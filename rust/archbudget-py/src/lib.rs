@@ -2,36 +2,86 @@
 //! arguments, releases the GIL while the core works, maps errors to exception classes,
 //! and turns a panic into `InternalError` so that none crosses into Python.
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 use archbudget_core::formats::{self, hf, Prepared};
 use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision, RunSettings};
+use archbudget_core::space::Cancel;
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
+use numpy::PyArray1;
 
 mod budget;
 mod errors;
 mod gpu;
 mod sweep;
 
+/// Run core work; a panic becomes `Error::Internal`.
+fn caught<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        Err(Error::Internal(what))
+    })
+}
+
 /// Run core work without the GIL; a panic becomes `Error::Internal`.
 pub(crate) fn guarded<T: Send>(
     py: Python<'_>,
     work: impl FnOnce() -> Result<T> + Send,
 ) -> PyResult<T> {
-    py.detach(|| {
-        catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            Err(Error::Internal(what))
+    py.detach(|| caught(work)).map_err(errors::to_py)
+}
+
+/// How often a waiting caller runs Python's signal handlers.
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// `guarded` for work that may run long (a sweep, a count): it runs in a worker thread
+/// while the calling thread, taking the GIL only for a moment every 20 ms, runs Python's
+/// signal handlers. A handler's exception (SIGINT's KeyboardInterrupt, or what a SIGTERM
+/// handler raises) cancels the work, which stops within milliseconds, and is raised here,
+/// so Ctrl-C works while the core is busy. Signals reach handlers in the main thread only.
+pub(crate) fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(Arc<Cancel>) -> Result<T> + Send,
+) -> PyResult<T> {
+    let cancel = Arc::new(Cancel::default());
+    let mut raised: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::channel::<()>();
+            // Named, so that `top -H` or a test sees the core at work.
+            let worker = std::thread::Builder::new()
+                .name("archbudget-work".into())
+                .spawn_scoped(scope, || {
+                    let _done = done; // dropped when the work ends, waking the caller
+                    caught(|| work(Arc::clone(&cancel)))
+                })
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_POLL) {
+                if raised.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        cancel.cancel();
+                        raised = Some(e);
+                    }
+                }
+            }
+            worker
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("worker thread panicked".into())))
         })
-    })
-    .map_err(errors::to_py)
+    });
+    match raised {
+        Some(e) => Err(e),
+        None => outcome.map_err(errors::to_py),
+    }
 }
 
 pub(crate) fn parse_head(head: Option<&str>) -> PyResult<Option<hf::Head>> {
@@ -214,6 +264,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The default hook would print a panic to stderr before `guarded` turns it into
     // InternalError; the exception carries the message instead.
     std::panic::set_hook(Box::new(|_| {}));
+    // Load numpy's C API now: loaded lazily on the first result, a KeyboardInterrupt
+    // arriving during that import made the numpy crate panic.
+    PyArray1::<u64>::zeros(m.py(), 0, false);
+    m.add("MAX_INPUT_BYTES", archbudget_core::formats::keras::MAX_INPUT_BYTES)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The metric columns of a sweep row, in order: what a shard's part carries.
     m.add(

@@ -1,6 +1,7 @@
 //! `SearchSpace`: a space parsed once in the core, swept whole or chunk by chunk. The
 //! result crosses as numpy arrays that own the core's column buffers (no copy, no
 //! Python object per candidate).
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,13 +9,14 @@ use std::sync::Arc;
 use archbudget_core::space::enumerate::AxisColumn;
 use archbudget_core::space::family::METRIC_NAMES;
 use archbudget_core::space::Progress as CoreProgress;
+use archbudget_core::formats::keras::MAX_INPUT_BYTES;
 use archbudget_core::space::{self, Columns, ParetoKey, Space, Stats, SweepOptions};
 use archbudget_core::Error;
-use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::{errors, guarded};
+use crate::{errors, guarded, interruptible};
 
 /// Counters of a running sweep, readable from another thread (a progress bar).
 #[pyclass(module = "archbudget._core", frozen)]
@@ -50,6 +52,8 @@ pub struct SearchSpace {
     source: (String, String, bool),
 }
 
+/// The keras family's template: a regular file (a FIFO or a device could block or never
+/// end), read no further than the input cap.
 pub(crate) fn load_template(
     base: &Option<PathBuf>,
     path: &str,
@@ -58,12 +62,25 @@ pub(crate) fn load_template(
         Some(dir) => dir.join(path),
         None => PathBuf::from(path),
     };
-    std::fs::read(&full).map_err(|e| {
-        Error::invalid(
-            full.display().to_string(),
-            format!("cannot read the template: {e}"),
-        )
-    })
+    let at = full.display().to_string();
+    let cannot = |e: std::io::Error| Error::invalid(&at, format!("cannot read the template: {e}"));
+    if !std::fs::metadata(&full).map_err(cannot)?.is_file() {
+        return Err(Error::invalid(
+            &at,
+            "the template is not a regular file (a directory, FIFO or device)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&full)
+        .and_then(|f| f.take(MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(Error::invalid(
+            &at,
+            format!("the template is larger than {} MiB", MAX_INPUT_BYTES >> 20),
+        ));
+    }
+    Ok(bytes)
 }
 
 impl SearchSpace {
@@ -136,17 +153,24 @@ impl SearchSpace {
         self.space.axes.iter().map(|a| a.name.clone()).collect()
     }
 
-    /// (total, in range, satisfying the constraints), without computing rows.
+    /// Candidates in total, in range, satisfying the constraints, and those whose
+    /// constraints cannot be evaluated (`invalid`, the first named), without computing rows.
     #[pyo3(signature = (start=None, stop=None))]
-    fn count(
+    fn count<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         start: Option<u64>,
         stop: Option<u64>,
-    ) -> PyResult<(u64, u64, u64)> {
+    ) -> PyResult<Bound<'py, PyDict>> {
         let range = self.range(start, stop);
-        let c = guarded(py, || space::count(&self.space, range))?;
-        Ok((c.total, c.in_range, c.satisfying_constraints))
+        let c = interruptible(py, |cancel| space::count_until(&self.space, range, &cancel))?;
+        let out = PyDict::new(py);
+        out.set_item("candidates", c.total)?;
+        out.set_item("in_range", c.in_range)?;
+        out.set_item("satisfying_constraints", c.satisfying_constraints)?;
+        out.set_item("invalid", c.invalid)?;
+        out.set_item("first_invalid", c.first_invalid)?;
+        Ok(out)
     }
 
     /// Sweep candidates `start..stop` (all by default): a dict of numpy columns. `part`:
@@ -179,7 +203,7 @@ impl SearchSpace {
         let gpu = guarded(py, || {
             crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
         })?;
-        let opts = SweepOptions {
+        let mut opts = SweepOptions {
             max_params,
             min_params,
             max_memory,
@@ -191,13 +215,17 @@ impl SearchSpace {
             range: self.range(start, stop),
             progress: progress.map(|p| Arc::clone(&p.inner)),
             gpu,
+            cancel: None,
         };
         let run = if part {
             space::sweep_part
         } else {
             space::sweep
         };
-        let cols = guarded(py, || run(&self.space, &opts))?;
+        let cols = interruptible(py, |cancel| {
+            opts.cancel = Some(cancel);
+            run(&self.space, &opts)
+        })?;
         columns_to_py(py, cols)
     }
 

@@ -114,8 +114,7 @@ pub fn parse_bytes(bytes: &[u8], location: &str) -> Result<Value> {
 }
 
 pub fn parse_json(bytes: &[u8], location: &str) -> Result<Value> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
+    super::json::parse(bytes, location)
 }
 
 fn archive_config(bytes: &[u8], location: &str) -> Result<Vec<u8>> {

@@ -1,5 +1,6 @@
 //! Readers of model descriptions, and the detection of which one a MODEL argument is.
 pub mod hf;
+pub mod json;
 pub mod keras;
 
 use serde_json::Value;

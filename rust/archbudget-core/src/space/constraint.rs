@@ -1,7 +1,12 @@
 //! Constraints over axis and fixed names: arithmetic (`+ - * / // %`), comparisons,
 //! `and` / `or` / `not` (also `&&`, `||`, `!`), parentheses, numbers, strings and
 //! true/false. Parsed once into a tree whose names are resolved to slots, then evaluated
-//! per candidate without allocation.
+//! per candidate without allocation. Numbers follow Python: integers stay exact 64-bit
+//! integers (`/` gives a float, `//` and `%` floor), an integer overflow or a division by
+//! zero makes that one candidate invalid.
+use std::cmp::Ordering;
+use std::fmt;
+
 use super::Scalar;
 use crate::error::{Error, Result};
 
@@ -50,12 +55,27 @@ pub struct Constraint {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
+    Int(i64),
     Num(f64),
     Str(String),
     Ident(String),
     Op(&'static str),
     LParen,
     RParen,
+}
+
+impl fmt::Display for Tok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tok::Int(i) => write!(f, "number {i}"),
+            Tok::Num(n) => write!(f, "number {n}"),
+            Tok::Str(s) => write!(f, "string '{s}'"),
+            Tok::Ident(w) => write!(f, "name '{w}'"),
+            Tok::Op(op) => write!(f, "'{op}'"),
+            Tok::LParen => write!(f, "'('"),
+            Tok::RParen => write!(f, "')'"),
+        }
+    }
 }
 
 /// Tokens of one constraint, and nesting of parentheses and unary operators: parsing,
@@ -90,9 +110,16 @@ fn lex(text: &str, location: &str) -> Result<Vec<Tok>> {
                 i += 1;
             }
             let s: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
-            toks.push(Tok::Num(s.parse().map_err(|_| {
-                err(format!("'{s}' is not a number in constraint '{quoted}'"))
-            })?));
+            let not_a_number = || err(format!("'{s}' is not a number in constraint '{quoted}'"));
+            toks.push(if s.contains(['.', 'e', 'E']) {
+                Tok::Num(s.parse().map_err(|_| not_a_number())?)
+            } else {
+                Tok::Int(s.parse().map_err(|_| {
+                    err(format!(
+                        "'{s}' in constraint '{quoted}' is beyond 64-bit integers"
+                    ))
+                })?)
+            });
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.')) {
@@ -234,6 +261,7 @@ impl Parser<'_> {
             .ok_or_else(|| self.err("ends too early".into()))?;
         self.pos += 1;
         match tok {
+            Tok::Int(i) => Ok(Expr::Lit(Scalar::Int(i))),
             Tok::Num(n) => Ok(Expr::Lit(Scalar::Float(n))),
             Tok::Str(s) => Ok(Expr::Lit(Scalar::Str(s))),
             Tok::Ident(w) if w == "true" || w == "True" => Ok(Expr::Lit(Scalar::Bool(true))),
@@ -255,7 +283,7 @@ impl Parser<'_> {
                     _ => Err(self.err("missing ')'".into())),
                 }
             }
-            other => Err(self.err(format!("unexpected {other:?}"))),
+            other => Err(self.err(format!("unexpected {other}"))),
         }
     }
 }
@@ -287,7 +315,7 @@ impl Constraint {
         let expr = p.binary(0)?;
         if p.pos != p.toks.len() {
             return Err(p.err(format!(
-                "unexpected {:?} after a complete expression",
+                "unexpected {} after a complete expression",
                 p.toks[p.pos]
             )));
         }
@@ -299,40 +327,155 @@ impl Constraint {
     }
 
     /// Whether the candidate whose axis values are `value(i)` satisfies the constraint.
+    /// Arithmetic that fails for this candidate (a division by zero, an integer
+    /// overflow) is `Error::InvalidValue`; a constraint of the wrong type, which fails
+    /// for every candidate, is `Error::Space`.
     pub fn holds<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<bool> {
-        let err = |message: String| Error::Space {
-            location: self.location.clone(),
-            message: format!("constraint '{}': {message}", shown(&self.text)),
-        };
-        match eval(&self.expr, value).map_err(err)? {
-            Val::Bool(b) => Ok(b),
-            _ => Err(err("is not a comparison (true/false)".into())),
+        let message = |m: String| format!("constraint '{}': {m}", shown(&self.text));
+        let location = self.location.clone();
+        match eval(&self.expr, value) {
+            Ok(Val::Bool(b)) => Ok(b),
+            Ok(_) => Err(Error::Space {
+                location,
+                message: message("is not a comparison (true/false)".into()),
+            }),
+            Err(Failure::Type(m)) => Err(Error::Space {
+                location,
+                message: message(m),
+            }),
+            Err(Failure::Arithmetic(m)) => Err(Error::invalid(location, message(m))),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Val<'a> {
+    Int(i64),
     Num(f64),
     Bool(bool),
     Str(&'a str),
 }
 
+/// Why a constraint cannot be evaluated: its types (for every candidate) or its
+/// arithmetic on this candidate's values.
+enum Failure {
+    Type(String),
+    Arithmetic(String),
+}
+
 fn as_val(s: &Scalar) -> Val<'_> {
     match s {
-        Scalar::Int(i) => Val::Num(*i as f64),
+        Scalar::Int(i) => Val::Int(*i),
         Scalar::Float(f) => Val::Num(*f),
         Scalar::Bool(b) => Val::Bool(*b),
         Scalar::Str(s) => Val::Str(s),
     }
 }
 
-fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>, String> {
-    let type_err = |what: &str| format!("cannot apply {what}");
+/// Python's comparison of an integer with a float: exact, whatever their magnitudes.
+fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() {
+        None
+    } else if f >= TWO_63 {
+        Some(Ordering::Less)
+    } else if f < -TWO_63 {
+        Some(Ordering::Greater)
+    } else {
+        let whole = f.trunc();
+        let fraction = f - whole;
+        Some(i.cmp(&(whole as i64)).then(0.0_f64.partial_cmp(&fraction)?))
+    }
+}
+
+fn cmp_numbers(x: Val, y: Val) -> Option<Ordering> {
+    match (x, y) {
+        (Val::Int(p), Val::Int(q)) => Some(p.cmp(&q)),
+        (Val::Int(p), Val::Num(q)) => cmp_int_float(p, q),
+        (Val::Num(p), Val::Int(q)) => cmp_int_float(q, p).map(Ordering::reverse),
+        (Val::Num(p), Val::Num(q)) => p.partial_cmp(&q),
+        _ => None,
+    }
+}
+
+fn is_number(v: Val) -> bool {
+    matches!(v, Val::Int(_) | Val::Num(_))
+}
+
+fn as_f64(v: Val) -> f64 {
+    match v {
+        Val::Int(i) => i as f64,
+        Val::Num(f) => f,
+        _ => f64::NAN,
+    }
+}
+
+fn overflow(op: &str) -> Failure {
+    Failure::Arithmetic(format!("'{op}' overflows 64-bit integers"))
+}
+
+fn by_zero(op: &str) -> Failure {
+    Failure::Arithmetic(format!(
+        "{} by zero",
+        if op == "%" { "modulo" } else { "division" }
+    ))
+}
+
+/// `+ - * / // %` as Python computes them on ints and floats.
+fn arithmetic<'a>(op: Op, x: Val<'a>, y: Val<'a>) -> Result<Val<'a>, Failure> {
+    let symbol = match op {
+        Op::Add => "+",
+        Op::Sub => "-",
+        Op::Mul => "*",
+        Op::Div => "/",
+        Op::FloorDiv => "//",
+        _ => "%",
+    };
+    let zero = matches!(y, Val::Int(0)) || matches!(y, Val::Num(q) if q == 0.0);
+    if zero && matches!(op, Op::Div | Op::FloorDiv | Op::Rem) {
+        return Err(by_zero(symbol));
+    }
+    if let (Val::Int(p), Val::Int(q)) = (x, y) {
+        let exact = match op {
+            Op::Add => p.checked_add(q),
+            Op::Sub => p.checked_sub(q),
+            Op::Mul => p.checked_mul(q),
+            Op::Div => return Ok(Val::Num(p as f64 / q as f64)),
+            Op::FloorDiv => p.checked_div(q).map(|d| {
+                if p % q != 0 && (p < 0) != (q < 0) {
+                    d - 1
+                } else {
+                    d
+                }
+            }),
+            _ => p.checked_rem(q).map(|r| {
+                if r != 0 && (r < 0) != (q < 0) {
+                    r + q
+                } else {
+                    r
+                }
+            }),
+        };
+        return exact.map(Val::Int).ok_or_else(|| overflow(symbol));
+    }
+    let (p, q) = (as_f64(x), as_f64(y));
+    Ok(Val::Num(match op {
+        Op::Add => p + q,
+        Op::Sub => p - q,
+        Op::Mul => p * q,
+        Op::Div => p / q,
+        Op::FloorDiv => (p / q).floor(),
+        _ => p - q * (p / q).floor(),
+    }))
+}
+
+fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>, Failure> {
+    let type_err = |what: &str| Failure::Type(format!("cannot apply {what}"));
     Ok(match e {
         Expr::Lit(s) | Expr::Fixed(s) => as_val(s),
         Expr::Var(i, _) => as_val(value(*i)),
         Expr::Neg(x) => match eval(x, value)? {
+            Val::Int(i) => Val::Int(i.checked_neg().ok_or_else(|| overflow("-"))?),
             Val::Num(n) => Val::Num(-n),
             _ => return Err(type_err("'-' to a non-number")),
         },
@@ -344,34 +487,36 @@ fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>,
         Expr::Bin(Op::Or, a, b) => Val::Bool(truth(eval(a, value)?)? || truth(eval(b, value)?)?),
         Expr::Bin(op, a, b) => {
             let (x, y) = (eval(a, value)?, eval(b, value)?);
-            match (op, &x, &y) {
-                (Op::Eq, _, _) => Val::Bool(x == y),
-                (Op::Ne, _, _) => Val::Bool(x != y),
-                (_, Val::Num(p), Val::Num(q)) => {
-                    let (p, q) = (*p, *q);
-                    match op {
-                        Op::Add => Val::Num(p + q),
-                        Op::Sub => Val::Num(p - q),
-                        Op::Mul => Val::Num(p * q),
-                        Op::Div => Val::Num(p / q),
-                        Op::FloorDiv => Val::Num((p / q).floor()),
-                        Op::Rem => Val::Num(p - q * (p / q).floor()),
-                        Op::Lt => Val::Bool(p < q),
-                        Op::Le => Val::Bool(p <= q),
-                        Op::Gt => Val::Bool(p > q),
-                        _ => Val::Bool(p >= q),
-                    }
+            let numbers = is_number(x) && is_number(y);
+            match op {
+                Op::Eq | Op::Ne => {
+                    let equal = if numbers {
+                        cmp_numbers(x, y) == Some(Ordering::Equal)
+                    } else {
+                        x == y
+                    };
+                    Val::Bool(equal == (*op == Op::Eq))
                 }
-                _ => return Err(type_err("arithmetic or ordering to non-numbers")),
+                _ if !numbers => return Err(type_err("arithmetic or ordering to non-numbers")),
+                Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                    let order = cmp_numbers(x, y);
+                    Val::Bool(match op {
+                        Op::Lt => order == Some(Ordering::Less),
+                        Op::Le => matches!(order, Some(Ordering::Less | Ordering::Equal)),
+                        Op::Gt => order == Some(Ordering::Greater),
+                        _ => matches!(order, Some(Ordering::Greater | Ordering::Equal)),
+                    })
+                }
+                _ => arithmetic(*op, x, y)?,
             }
         }
     })
 }
 
-fn truth(v: Val) -> Result<bool, String> {
+fn truth(v: Val) -> Result<bool, Failure> {
     match v {
         Val::Bool(b) => Ok(b),
-        _ => Err("'and' / 'or' need true/false operands".into()),
+        _ => Err(Failure::Type("'and' / 'or' need true/false operands".into())),
     }
 }
 

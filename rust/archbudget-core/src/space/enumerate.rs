@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::cancel::{Cancel, POLL_EVERY};
 use super::family::{Evaluator, Metrics, METRIC_NAMES};
 use super::timing::{self, ESTIMATE_NAMES};
 use super::{space_err, Scalar, Space};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{self, GpuPlan};
 
 /// Budgets and ranking of a sweep.
@@ -36,6 +37,8 @@ pub struct SweepOptions {
     /// A named GPU: its budget joins `max_memory` (the smaller wins) and each row gets
     /// its time estimates ([`ESTIMATE_NAMES`]), which `sort` may then name.
     pub gpu: Option<GpuPlan>,
+    /// Set by another thread to stop the sweep with `Error::Cancelled`.
+    pub cancel: Option<Arc<Cancel>>,
 }
 
 /// Candidates evaluated so far and how many of them passed constraints and budgets.
@@ -105,11 +108,14 @@ pub enum AxisColumn {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {
     pub total: u64,
     pub in_range: u64,
     pub satisfying_constraints: u64,
+    /// Candidates whose constraints cannot be evaluated (a division by zero).
+    pub invalid: u64,
+    pub first_invalid: Option<String>,
 }
 
 /// Candidates per rayon task: large enough to amortise scheduling, small enough to
@@ -132,31 +138,48 @@ fn range_of(space: &Space, opts: &SweepOptions) -> Result<(u64, u64)> {
 
 /// Sizes without computing rows (`--count`).
 pub fn count(space: &Space, range: Option<(u64, u64)>) -> Result<Counts> {
+    count_until(space, range, &Cancel::default())
+}
+
+/// `count`, stopping with `Error::Cancelled` soon after `cancel` is set.
+pub fn count_until(space: &Space, range: Option<(u64, u64)>, cancel: &Cancel) -> Result<Counts> {
     let opts = SweepOptions {
         range,
         ..Default::default()
     };
     let (start, stop) = range_of(space, &opts)?;
-    let satisfying = if space.constraints.is_empty() {
-        stop - start
-    } else {
-        blocks(start, stop)
-            .map(|(a, b)| {
-                let mut digits = vec![0; space.axes.len()];
-                let mut n = 0u64;
-                for i in a..b {
-                    space.digits(i, &mut digits);
-                    n += u64::from(space.constraints_hold(&digits)?);
-                }
-                Ok(n)
-            })
-            .try_reduce(|| 0, |x, y| Ok(x + y))?
-    };
-    Ok(Counts {
+    let mut counts = Counts {
         total: space.size,
         in_range: stop - start,
-        satisfying_constraints: satisfying,
-    })
+        satisfying_constraints: stop - start,
+        invalid: 0,
+        first_invalid: None,
+    };
+    if space.constraints.is_empty() {
+        return Ok(counts);
+    }
+    let stats = blocks(start, stop)
+        .map(|(a, b)| {
+            let mut digits = vec![0; space.axes.len()];
+            let mut stats = Stats::default();
+            for i in a..b {
+                if (i - a) % POLL_EVERY == 0 {
+                    cancel.check()?;
+                }
+                space.digits(i, &mut digits);
+                match space.constraints_hold(&digits) {
+                    Ok(true) => {}
+                    Ok(false) => stats.cut_by_constraints += 1,
+                    Err(e) => note_constraint_error(&mut stats, e, space, i)?,
+                }
+            }
+            Ok(stats)
+        })
+        .try_reduce(Stats::default, |x, y| Ok(x.merge(y)))?;
+    counts.satisfying_constraints -= stats.cut_by_constraints + stats.invalid;
+    counts.invalid = stats.invalid;
+    counts.first_invalid = stats.first_invalid;
+    Ok(counts)
 }
 
 /// The blocks of `start..stop`, made lazily: a space may hold up to 2^64 candidates, far
@@ -366,20 +389,27 @@ pub fn within_budgets(opts: &SweepOptions, m: &Metrics) -> bool {
     within_params(opts, m.params) && within_rest(opts, m)
 }
 
-/// Record a candidate that cannot be built; an overflow stops the sweep, since it means
-/// the user's numbers are beyond any machine. Both name the candidate and its values.
-fn note_invalid(stats: &mut Stats, e: crate::Error, space: &Space, index: u64) -> Result<()> {
-    if let crate::Error::Overflow { what, .. } = e {
-        return Err(crate::Error::overflow(
-            format!("{}: {}", space.location, describe(space, index)),
-            what,
-        ));
+/// Record a candidate that cannot be built or whose numbers overflow: skipped and
+/// counted, naming the first one and its values. A cancelled sweep stops.
+fn note_invalid(stats: &mut Stats, e: Error, space: &Space, index: u64) -> Result<()> {
+    if matches!(e, Error::Cancelled | Error::Internal(_)) {
+        return Err(e);
     }
     stats.invalid += 1;
     stats
         .first_invalid
         .get_or_insert_with(|| format!("{}: {e}", describe(space, index)));
     Ok(())
+}
+
+/// A constraint's arithmetic that fails for one candidate (a division by zero, an
+/// overflow) makes that candidate invalid; a constraint of the wrong type (a number
+/// where true/false is needed) fails for every candidate and stops the sweep.
+fn note_constraint_error(stats: &mut Stats, e: Error, space: &Space, index: u64) -> Result<()> {
+    match e {
+        Error::InvalidValue { .. } | Error::Overflow { .. } => note_invalid(stats, e, space, index),
+        fatal => Err(fatal),
+    }
 }
 
 /// `candidate 7 (depth=2, width=64)`
@@ -446,6 +476,10 @@ fn evaluate_block(
     a: u64,
     b: u64,
 ) -> Result<Block> {
+    let poll = |j: usize| match &opts.cancel {
+        Some(cancel) if j as u64 % POLL_EVERY == 0 => cancel.check(),
+        _ => Ok(()),
+    };
     let space = eval.space();
     let mut digits = vec![0; space.axes.len()];
     let mut rows = Vec::new();
@@ -468,6 +502,7 @@ fn evaluate_block(
             // The hot loop of a ranked sweep: budget, threshold, keep — params only
             // (trainable equals params where the run kernel applies).
             for (j, &params) in run.iter().enumerate() {
+                poll(j)?;
                 if !within_params(opts, params) {
                     stats.cut_by_budgets += 1;
                 } else if threshold.is_none_or(|t| p.before(params, t)) {
@@ -481,13 +516,23 @@ fn evaluate_block(
             continue;
         }
         for j in 0..len {
+            poll(j)?;
             let index = index + j as u64;
             if let Some(d) = digits.last_mut() {
                 *d = start + j;
             }
-            if !fast && !space.constraints.is_empty() && !space.constraints_hold(&digits)? {
-                stats.cut_by_constraints += 1;
-                continue;
+            if !fast && !space.constraints.is_empty() {
+                match space.constraints_hold(&digits) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        stats.cut_by_constraints += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        note_constraint_error(&mut stats, e, space, index)?;
+                        continue;
+                    }
+                }
             }
             let counted = if fast {
                 Ok((run[j], run[j]))
@@ -653,6 +698,9 @@ fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Ve
     // large the space; rayon's reduce keeps blocks in index order.
     let reduced = blocks(start, stop)
         .map(|(a, b)| {
+            if let Some(cancel) = &opts.cancel {
+                cancel.check()?;
+            }
             let mut block = evaluate_block(&eval, opts, prerank, a, b)?;
             if let Some(progress) = &opts.progress {
                 progress.record(&block.stats);
@@ -682,7 +730,11 @@ fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Ve
             .map(|&(_, index)| {
                 let mut digits = vec![0; space.axes.len()];
                 space.digits(index, &mut digits);
-                (index, eval.metrics(&digits))
+                let metrics = match &opts.cancel {
+                    Some(cancel) => cancel.check().and_then(|()| eval.metrics(&digits)),
+                    None => eval.metrics(&digits),
+                };
+                (index, metrics)
             })
             .collect();
         for (index, metrics) in complete {

@@ -399,7 +399,7 @@ impl<'s> Evaluator<'s> {
             Some(i) if i >= min as i64 => Ok(i as u64),
             _ => Err(space_err(
                 &self.space.location,
-                format!("'{name}' must be an integer ≥ {min}, got {v:?}"),
+                format!("'{name}' must be an integer ≥ {min}, got {v}"),
             )),
         }
     }
@@ -417,7 +417,7 @@ impl<'s> Evaluator<'s> {
             Some(Scalar::Bool(b)) => Ok(*b),
             Some(v) => Err(space_err(
                 &self.space.location,
-                format!("'{}' must be true or false, got {v:?}", self.name(slot)),
+                format!("'{}' must be true or false, got {v}", self.name(slot)),
             )),
         }
     }
@@ -428,7 +428,7 @@ impl<'s> Evaluator<'s> {
             Some(Scalar::Str(s)) => Ok(s),
             Some(v) => Err(space_err(
                 &self.space.location,
-                format!("'{}' must be a string, got {v:?}", self.name(slot)),
+                format!("'{}' must be a string, got {v}", self.name(slot)),
             )),
         }
     }

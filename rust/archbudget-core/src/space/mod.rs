@@ -2,6 +2,7 @@
 //! constraints over names. Every candidate is an index in the mixed-radix product of the
 //! axes (the last axis varies fastest), so any index range is a shard of the space.
 pub mod candidate;
+pub mod cancel;
 pub mod constraint;
 pub mod enumerate;
 pub mod family;
@@ -11,10 +12,11 @@ pub mod timing;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+pub use cancel::Cancel;
 pub use constraint::{Constraint, Slot};
 pub use enumerate::{
-    count, pareto_positions, sweep, sweep_part, Columns, Counts, ParetoKey, Progress, Stats,
-    SweepOptions,
+    count, count_until, pareto_positions, sweep, sweep_part, Columns, Counts, ParetoKey, Progress,
+    Stats, SweepOptions,
 };
 pub use merge::{finish, merge_parts};
 pub use timing::ESTIMATE_NAMES;
@@ -63,6 +65,13 @@ impl Scalar {
             Scalar::Float(f) if f.fract() == 0.0 => Some(*f as i64),
             _ => None,
         }
+    }
+}
+
+/// As the space file writes it: `64`, `0.5`, `true`, `"bf16"`.
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_json())
     }
 }
 
@@ -452,7 +461,7 @@ fn axis_values(v: &Value, location: &str, key: &str) -> Result<Vec<Scalar>> {
                     if n > MAX_AXIS_VALUES as f64 {
                         return Err(space_err(
                             location,
-                            format!("axis '{key}' has {n} values, more than {MAX_AXIS_VALUES}"),
+                            format!("axis '{key}' has {n:.0} values, more than {MAX_AXIS_VALUES}"),
                         ));
                     }
                     (0..n as u64)
