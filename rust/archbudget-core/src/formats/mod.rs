@@ -19,15 +19,17 @@ pub enum Source {
 /// transformers config.json (it has `model_type`).
 pub fn read(bytes: &[u8], location: &str) -> Result<Source> {
     let value = keras::parse_bytes(bytes, location)?;
-    from_value(value, location)
+    let saved = keras::saved_weights(bytes, location)?;
+    from_value(value, saved.as_ref(), location)
 }
 
-pub fn from_value(value: Value, location: &str) -> Result<Source> {
+/// `saved`: the weight shapes of a `.keras` archive, if the model came in one.
+pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str) -> Result<Source> {
     if value.get("model_type").is_some() {
         return Ok(Source::Hf(value));
     }
     if value.get("class_name").is_some() {
-        return keras::model_from_value(&value, location).map(Source::Keras);
+        return keras::model_from_value(&value, saved, location).map(Source::Keras);
     }
     Err(Error::parse(
         location,
@@ -56,6 +58,7 @@ pub fn memory(
     seq: Option<u64>,
 ) -> Result<MemoryReport> {
     let mut value = keras::parse_bytes(bytes, location)?;
+    let saved = keras::saved_weights(bytes, location)?;
     if let Some(seq) = seq {
         fill_unknown_dims(&mut value, seq);
     }
@@ -63,7 +66,7 @@ pub fn memory(
         seq: seq.unwrap_or(run.seq),
         ..*run
     };
-    let report = match from_value(value, location)? {
+    let report = match from_value(value, saved.as_ref(), location)? {
         Source::Keras(model) => {
             memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run))
         }
