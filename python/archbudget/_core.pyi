@@ -4,6 +4,7 @@ from typing import Any
 __version__: str
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
+def register_custom_layers(text: str, location: str, toml: bool) -> list[str]: ...
 
 def memory(
     data: bytes,

@@ -26,10 +26,13 @@ def memory(
     new_tokens: Annotated[int, typer.Option(help="generate: tokens decoded after the prompt (--seq).", min=0)] = 0,
     gpus: Annotated[int, typer.Option(help="Data parallelism: GPUs sharing the work (per-GPU bytes).", min=1)] = 1,
     zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3: shard optimizer state (1), gradients (2), weights (3).", min=0, max=3)] = 0,
+    custom_layers: options.CustomLayers = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs."""
     with reported():
+        if custom_layers:
+            api.register_layers_file(custom_layers)
         data, location = read_model(model)
         m = api.memory_bytes(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,

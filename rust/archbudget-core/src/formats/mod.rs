@@ -93,27 +93,43 @@ pub fn memory(
     })
 }
 
-/// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.
+/// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`, and
+/// those of the shapes its layers recorded of their inputs (`__keras_tensor__` shapes,
+/// `build_config`), which give the output shapes of layers without a rule.
 fn fill_unknown_dims(value: &mut Value, seq: u64) {
-    let Some(layers) = value
-        .pointer_mut("/config/layers")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    for layer in layers {
-        if layer.get("class_name").and_then(Value::as_str) != Some("InputLayer") {
-            continue;
-        }
-        for key in ["batch_shape", "batch_input_shape"] {
-            if let Some(dims) = layer
-                .pointer_mut(&format!("/config/{key}"))
-                .and_then(Value::as_array_mut)
-            {
-                for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
-                    *d = Value::from(seq);
-                }
+    let fill = |dims: &mut Value| {
+        if let Some(dims) = dims.as_array_mut() {
+            for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
+                *d = Value::from(seq);
             }
         }
+    };
+    match value {
+        Value::Object(map) => {
+            let is_input = map.get("class_name").and_then(Value::as_str) == Some("InputLayer");
+            let is_tensor =
+                map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__");
+            if let Some(config) = map.get_mut("config").and_then(Value::as_object_mut) {
+                if is_input {
+                    for key in ["batch_shape", "batch_input_shape"] {
+                        config.get_mut(key).map(fill);
+                    }
+                }
+                if is_tensor {
+                    config.get_mut("shape").map(fill);
+                }
+            }
+            if let Some(shape) = map
+                .get_mut("build_config")
+                .and_then(|b| b.get_mut("input_shape"))
+            {
+                fill(shape);
+            }
+            for v in map.values_mut() {
+                fill_unknown_dims(v, seq);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill_unknown_dims(v, seq)),
+        _ => {}
     }
 }

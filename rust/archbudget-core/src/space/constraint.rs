@@ -311,6 +311,21 @@ impl Constraint {
     }
 }
 
+impl Constraint {
+    /// The number a formula evaluates to (custom layers' declared weight and output
+    /// sizes use the constraint language for arithmetic).
+    pub fn number<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<f64> {
+        let err = |message: String| Error::InvalidValue {
+            location: self.location.clone(),
+            message: format!("formula '{}': {message}", shown(&self.text)),
+        };
+        match eval(&self.expr, value).map_err(err)? {
+            Val::Num(n) => Ok(n),
+            _ => Err(err("is not a number".into())),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Val<'a> {
     Num(f64),

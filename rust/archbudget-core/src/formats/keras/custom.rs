@@ -3,7 +3,7 @@
 //!
 //! Weights: every variable Keras saved under `layers/<name>/` in the archive's
 //! `model.weights.h5` (a custom layer's own `add_weight`s and those of the layers it
-//! holds); `Lambda` and ops have none. Output shapes: Lambda's `output_shape`, else what
+//! holds), else the user's declaration (`layers::declared`); `Lambda` and ops have none. Output shapes: Lambda's `output_shape`, else what
 //! the layer's consumers recorded (the `shape` of each `__keras_tensor__` argument, a
 //! Sequential successor's `build_config`); a layer nobody consumes (a model output) has
 //! an unknown shape, shown as such.
@@ -92,14 +92,35 @@ pub struct Counted {
 }
 
 pub fn count(ctx: &LayerCtx, inputs: &[Shape], op: bool, saved: Option<&Saved>) -> Result<Counted> {
-    let weights = if op || ctx.class_name == "Lambda" {
-        Vec::new()
-    } else {
-        match saved {
-            Some(s) => s.layer(ctx.name).weights(ctx.bool_or("trainable", true)?),
-            None => return Err(layers::unknown_class(ctx, op)),
-        }
+    let declaration = layers::declared::lookup(ctx.class_name);
+    let declared = match &declaration {
+        Some(d) if !op => Some(d.build(ctx, inputs)?),
+        _ => None,
     };
+    let trainable = ctx.bool_or("trainable", true)?;
+    let (weights, declared_output) = match (saved, declared) {
+        _ if op || ctx.class_name == "Lambda" => (Vec::new(), None),
+        // Saved weights are the truth; a declaration may still give the output shape.
+        (Some(s), declared) => (
+            s.layer(ctx.name).weights(trainable),
+            declared.and_then(|d| d.1),
+        ),
+        (None, Some((weights, output))) => {
+            let weights = weights
+                .into_iter()
+                .map(|w| if trainable { w } else { w.frozen() })
+                .collect();
+            (weights, output)
+        }
+        (None, None) => return Err(layers::unknown_class(ctx, op)),
+    };
+    if let Some(shape) = declared_output {
+        return Ok(Counted {
+            weights,
+            outputs: vec![shape],
+            shape_known: true,
+        });
+    }
     if let Some(declared) = ctx
         .value("output_shape")
         .filter(|_| ctx.class_name == "Lambda")
