@@ -196,7 +196,7 @@ fn evaluate(f: &Formula, ctx: &LayerCtx, inputs: &[Shape]) -> Result<Option<u64>
     let mut values = Vec::with_capacity(f.names.len());
     for name in &f.names {
         let size = match name.as_str() {
-            "last" => input.last().map(|d| *d),
+            "last" => input.last().copied(),
             n => input_size(n, inputs),
         };
         let scalar = match size {

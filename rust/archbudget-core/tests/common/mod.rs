@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test binaries, each using a part
 //! Shared by the Keras oracle tests: load a gzip fixture made by real Keras and compare
 //! every model's totals and per-layer rows (name, class, output shape, params, trainable,
 //! non-trainable) with what archbudget reads from the same `model_json`.

@@ -14,22 +14,23 @@ use crate::shape::Shape;
 /// A `keras_history` reference by layer name, resolved later, with the shape the
 /// consumer recorded for it (Keras 3 writes it beside the reference).
 #[derive(Clone)]
-struct NamedRef {
+struct NamedRef<'v> {
     layer: String,
     node: usize,
     tensor: usize,
-    shape: Option<Shape>,
+    /// Parsed only where a layer without a rule needs it (`consumer_shapes`).
+    shape: Option<&'v Value>,
 }
 
 /// One inbound node: the tensors it consumes and its arguments.
-struct NodeSpec {
-    tensors: Vec<NamedRef>,
-    kwargs: Option<Map<String, Value>>,
-    args: Option<Value>,
+struct NodeSpec<'v> {
+    tensors: Vec<NamedRef<'v>>,
+    kwargs: Option<&'v Map<String, Value>>,
+    args: Option<&'v Value>,
 }
 
 /// `[name, node, tensor]`, as in `keras_history`, `input_layers` and `output_layers`.
-fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
+fn named_ref<'v>(v: &Value, location: &str) -> Result<NamedRef<'v>> {
     let bad = || {
         Error::invalid(
             location,
@@ -50,7 +51,7 @@ fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
 
 /// The references of `input_layers` / `output_layers`: one `[name, 0, 0]`, a list of
 /// them, or a dict of them (a model built on dicts of tensors).
-fn ref_list(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef>> {
+fn ref_list<'v>(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef<'v>>> {
     let v = v.ok_or_else(|| {
         Error::invalid(location, format!("functional model config has no '{what}'"))
     })?;
@@ -68,7 +69,7 @@ fn ref_list(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRe
 }
 
 /// Keras tensors found in call arguments, in argument order.
-fn collect_tensors(v: &Value, out: &mut Vec<NamedRef>, location: &str) -> Result<()> {
+fn collect_tensors<'v>(v: &'v Value, out: &mut Vec<NamedRef<'v>>, location: &str) -> Result<()> {
     match v {
         Value::Array(items) => items
             .iter()
@@ -81,9 +82,7 @@ fn collect_tensors(v: &Value, out: &mut Vec<NamedRef>, location: &str) -> Result
                 Error::invalid(location, "a __keras_tensor__ has no keras_history")
             })?;
             let mut r = named_ref(history, location)?;
-            r.shape = config
-                .and_then(|c| c.get("shape"))
-                .and_then(|s| shape_from_json(s, "a __keras_tensor__'s shape", location).ok());
+            r.shape = config.and_then(|c| c.get("shape"));
             out.push(r);
             Ok(())
         }
@@ -113,7 +112,7 @@ const TENSOR_KWARGS: [&str; 6] = [
     "constants",
 ];
 
-fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
+fn node_spec<'v>(node: &'v Value, location: &str) -> Result<NodeSpec<'v>> {
     let mut tensors = Vec::new();
     match node {
         // Keras 3: {"args": [...], "kwargs": {...}}
@@ -131,8 +130,8 @@ fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
             }
             Ok(NodeSpec {
                 tensors,
-                kwargs: kwargs.cloned(),
-                args: map.get("args").cloned(),
+                kwargs,
+                args: map.get("args"),
             })
         }
         // Keras 2: [[name, node, tensor, {kwargs}], ...]
@@ -141,7 +140,7 @@ fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
             for item in items {
                 tensors.push(named_ref(item, location)?);
                 if let Some(kw) = item.get(3).and_then(Value::as_object) {
-                    kwargs = Some(kw.clone());
+                    kwargs = Some(kw);
                 }
             }
             Ok(NodeSpec {
@@ -234,7 +233,7 @@ pub(super) fn build(
             shape_known: true,
         })
         .collect();
-    let consumers = consumer_shapes(&nodes, &index);
+    let consumers = consumer_shapes(&nodes, &index, &layers);
 
     // Input layers: their declared shape, or the shapes given by an outer model.
     let model_inputs = input_refs
@@ -312,8 +311,8 @@ pub(super) fn build(
                 let shapes: Vec<Shape> = call_inputs.iter().map(|(_, s)| s.clone()).collect();
                 let (class_name, lname, cfg) = headers[i];
                 let info = CallInfo {
-                    kwargs: spec.kwargs.as_ref(),
-                    args: spec.args.as_ref(),
+                    kwargs: spec.kwargs,
+                    args: spec.args,
                     consumers: consumers
                         .get(&(i, layers[i].calls.len()))
                         .map(Vec::as_slice),
@@ -392,19 +391,36 @@ pub(super) fn build(
 fn consumer_shapes(
     nodes: &[Vec<NodeSpec>],
     index: &HashMap<&str, usize>,
+    layers: &[Layer],
 ) -> HashMap<(usize, usize), Vec<Shape>> {
+    let needs: Vec<bool> = layers.iter().map(needs_consumer_shapes).collect();
     let mut seen: HashMap<(usize, usize), Vec<Option<Shape>>> = HashMap::new();
+    if !needs.contains(&true) {
+        return HashMap::new();
+    }
     for r in nodes.iter().flatten().flat_map(|n| &n.tensors) {
-        let (Some(&layer), Some(shape)) = (index.get(r.layer.as_str()), &r.shape) else {
+        let Some(&layer) = index.get(r.layer.as_str()).filter(|&&l| needs[l]) else {
+            continue;
+        };
+        let Some(shape) = r.shape.and_then(|s| shape_from_json(s, "a shape", "").ok()) else {
             continue;
         };
         let outputs = seen.entry((layer, r.node)).or_default();
         if outputs.len() <= r.tensor {
             outputs.resize(r.tensor + 1, None);
         }
-        outputs[r.tensor] = Some(shape.clone());
+        outputs[r.tensor] = Some(shape);
     }
     seen.into_iter()
         .filter_map(|(k, v)| Some((k, v.into_iter().collect::<Option<Vec<_>>>()?)))
         .collect()
+}
+
+/// Layers without a shape rule of their own: custom layers, Lambda, unruled ops.
+fn needs_consumer_shapes(layer: &Layer) -> bool {
+    if layer.op {
+        crate::layers::op_rule(&layer.class_name).is_none()
+    } else {
+        crate::layers::rule(&layer.class_name).is_none() && !layer.is_input()
+    }
 }
