@@ -2,7 +2,7 @@
 networks from their description (Keras JSON, transformers config.json, family
 templates), without building them."""
 from archbudget._core import __version__
-from archbudget.api import Memory, Summary, memory, summary, sweep
+from archbudget.api import Memory, Summary, memory, register_layer, summary, sweep
 from archbudget.budget import Budget, Check
 from archbudget.errors import ArchBudgetError, DoesNotFitError
 from archbudget.gpu import Fit, fit, gpu_budget_bytes, gpus
@@ -20,6 +20,7 @@ __all__ = [
     "gpu_budget_bytes",
     "gpus",
     "memory",
+    "register_layer",
     "summary",
     "sweep",
 ]

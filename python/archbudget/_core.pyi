@@ -6,6 +6,7 @@ METRIC_NAMES: list[str]
 MAX_INPUT_BYTES: int
 
 def summary(data: bytes, location: str, head: str | None = None) -> dict[str, Any]: ...
+def register_custom_layers(text: str, location: str, toml: bool) -> list[str]: ...
 
 def memory(
     data: bytes,

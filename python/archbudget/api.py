@@ -143,6 +143,34 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
 SpaceLike = Union[str, os.PathLike, dict]
 
 
+def register_layer(
+    class_name: str,
+    weights: dict[str, list[int | str]] | None = None,
+    output: list[int | str] | None = None,
+    non_trainable: list[str] | None = None,
+) -> None:
+    """Declare a custom Keras layer for models given as JSON alone: its weights (name ->
+    sizes) and its output's non-batch sizes, each an integer or a formula of the layer's
+    config keys and its first input's sizes `in1` ... `inN` (`last`), such as
+    `register_layer("VectorQuantizer", weights={"embeddings": ["embedding_dim",
+    "num_embeddings"]})`. Without `output`, the shape its consumers recorded is used."""
+    entry: dict[str, Any] = {}
+    if weights is not None:
+        entry["weights"] = weights
+    if output is not None:
+        entry["output"] = output
+    if non_trainable is not None:
+        entry["non_trainable"] = non_trainable
+    _core.register_custom_layers(json.dumps({class_name: entry}), f"register_layer({class_name!r})", False)
+
+
+def register_layers_file(path: str | os.PathLike) -> list[str]:
+    """Declare the custom layers of a TOML file (`--custom-layers FILE`, the same
+    tables as `register_layer` takes); returns their class names."""
+    text = read_path(path).decode("utf-8", errors="replace")
+    return _core.register_custom_layers(text, str(path), True)
+
+
 def search_space(space: SpaceLike) -> _core.SearchSpace:
     """Parse a space once (a TOML path, or a dict of the TOML's shape)."""
     if isinstance(space, dict):

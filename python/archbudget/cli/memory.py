@@ -30,12 +30,15 @@ def memory(
     gpu: options.Gpu = None,
     headroom: options.Headroom = None,
     mfu: options.Mfu = DEFAULT_MFU,
+    custom_layers: options.CustomLayers = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs.
 
     With --gpu, also whether the peak fits that GPU and estimates of the step's time."""
     with reported():
+        if custom_layers:
+            api.register_layers_file(custom_layers)
         data, location = read_model(model)
         m = api.memory_bytes(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,

@@ -19,6 +19,10 @@ Model = Annotated[
     str,
     typer.Argument(help="Keras JSON, .keras archive or transformers config.json; '-' reads standard input.", show_default=False),
 ]
+CustomLayers = Annotated[
+    Optional[str],
+    typer.Option("--custom-layers", help="TOML declaring custom Keras layers' weights and output shapes (for a JSON without its .keras archive).", show_default=False),
+]
 Format = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs (to stdout).")]
 Head = Annotated[
     Optional[HeadChoice],

@@ -10,6 +10,7 @@ def summary(
     model: options.Model,
     head: options.Head = None,
     explain: bool = False,
+    custom_layers: options.CustomLayers = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Per-layer output shapes and parameter counts, as Keras's model.summary().
@@ -18,6 +19,8 @@ def summary(
     formula.
     """
     with reported():
+        if custom_layers:
+            api.register_layers_file(custom_layers)
         data, location = read_model(model)
         s = api.summary_bytes(data, location, head.value if head else None)
         if format is options.OutputFormat.json:

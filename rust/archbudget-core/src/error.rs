@@ -10,12 +10,13 @@ pub enum Error {
     /// Text that is not valid JSON / TOML / zip, or not of the expected overall shape.
     #[error("{location}: {message}")]
     Parse { location: String, message: String },
-    /// A Keras layer class the core has no rule for.
-    #[error("{location}: unknown layer class '{class_name}' (supported: {supported})")]
+    /// A Keras layer class the core has no rule for; `hint` suggests close names or the
+    /// way to count a custom layer.
+    #[error("{location}: unknown layer class '{class_name}' ({hint})")]
     UnknownLayer {
         location: String,
         class_name: String,
-        supported: String,
+        hint: String,
     },
     /// A transformers `model_type` the core has no rule for.
     #[error("{location}: unknown model_type '{model_type}' (supported: {supported})")]

@@ -208,16 +208,36 @@ fn broken_keras_archives() {
 // ---------------------------------------------------------------- unknown names
 
 #[test]
-fn unknown_layer_class_lists_the_supported_ones() {
-    let model = sequential(
+fn unknown_layer_class_suggests_close_names_or_the_custom_layer_route() {
+    let typo = sequential(
         json!([null, 4]),
         vec![layer("Densse", "d1", json!({"units": 3}))],
     );
     message(
-        summary(&model),
+        summary(&typo),
         "UnknownLayerError",
-        &["model.json", "layer 'd1'", "'Densse'", "Dense", "Conv2D"],
+        &[
+            "model.json",
+            "layer 'd1'",
+            "'Densse'",
+            "did you mean Dense?",
+        ],
     );
+    let custom = sequential(
+        json!([null, 4]),
+        vec![layer("Patches", "patches", json!({"patch_size": 4}))],
+    );
+    let text = message(
+        summary(&custom),
+        "UnknownLayerError",
+        &[
+            "layer 'patches'",
+            "'Patches'",
+            "custom layer",
+            ".keras archive",
+        ],
+    );
+    assert!(!text.contains("Conv2D"), "no list of every class: {text}");
 }
 
 #[test]

@@ -259,6 +259,20 @@ fn memory<'py>(
     Ok(out)
 }
 
+/// register_custom_layers(text, location, toml) -> list[str]: declare custom layers'
+/// weights and output shapes (TOML, or JSON of the same shape); returns their classes.
+#[pyfunction]
+fn register_custom_layers(
+    py: Python<'_>,
+    text: String,
+    location: String,
+    toml: bool,
+) -> PyResult<Vec<String>> {
+    guarded(py, || {
+        archbudget_core::layers::declared::register(&text, toml, &location)
+    })
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The default hook would print a panic to stderr before `guarded` turns it into
@@ -279,6 +293,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu::fit, m)?)?;
     m.add_function(wrap_pyfunction!(gpu::gpus, m)?)?;
     m.add_function(wrap_pyfunction!(gpu::gpu_budget_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(register_custom_layers, m)?)?;
     m.add_class::<sweep::SearchSpace>()?;
     m.add_class::<sweep::Progress>()?;
     m.add_class::<budget::Budget>()?;

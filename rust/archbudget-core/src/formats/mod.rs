@@ -21,15 +21,17 @@ pub enum Source {
 /// transformers config.json (it has `model_type`).
 pub fn read(bytes: &[u8], location: &str) -> Result<Source> {
     let value = keras::parse_bytes(bytes, location)?;
-    from_value(value, location)
+    let saved = keras::saved_weights(bytes, location)?;
+    from_value(value, saved.as_ref(), location)
 }
 
-pub fn from_value(value: Value, location: &str) -> Result<Source> {
+/// `saved`: the weight shapes of a `.keras` archive, if the model came in one.
+pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str) -> Result<Source> {
     if value.get("model_type").is_some() {
         return Ok(Source::Hf(value));
     }
     if value.get("class_name").is_some() {
-        return keras::model_from_value(&value, location).map(Source::Keras);
+        return keras::model_from_value(&value, saved, location).map(Source::Keras);
     }
     Err(unknown_format(location))
 }
@@ -71,8 +73,9 @@ pub struct Prepared {
 }
 
 enum PreparedModel {
-    /// The JSON, read again per estimate: `seq` fills its unknown dimensions.
-    Keras(Value),
+    /// The JSON, read again per estimate: `seq` fills its unknown dimensions; and the
+    /// weight shapes of a `.keras` archive, if the model came in one.
+    Keras(Value, Option<keras::h5::Tree>),
     Hf {
         arch: Box<TransformerArch>,
         dropouts: memory::hf::Dropouts,
@@ -89,7 +92,8 @@ impl Prepared {
             }
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions
-            PreparedModel::Keras(value)
+            let saved = keras::saved_weights(bytes, location)?;
+            PreparedModel::Keras(value, saved)
         } else {
             return Err(unknown_format(location));
         };
@@ -106,7 +110,7 @@ impl Prepared {
             PreparedModel::Hf { arch, .. } => {
                 (arch.max_positions > 0).then_some(arch.max_positions)
             }
-            PreparedModel::Keras(_) => None,
+            PreparedModel::Keras(..) => None,
         }
     }
 
@@ -115,7 +119,7 @@ impl Prepared {
     pub fn takes_seq(&self) -> bool {
         match &self.model {
             PreparedModel::Hf { arch, .. } => arch.vision.is_none(),
-            PreparedModel::Keras(value) => {
+            PreparedModel::Keras(value, _) => {
                 let mut filled = value.clone();
                 fill_unknown_dims(&mut filled, 1);
                 filled != *value
@@ -136,12 +140,12 @@ impl Prepared {
             ..*run
         };
         let report = match &self.model {
-            PreparedModel::Keras(value) => {
+            PreparedModel::Keras(value, saved) => {
                 let mut value = value.clone();
                 if let Some(seq) = seq {
                     fill_unknown_dims(&mut value, seq);
                 }
-                keras::model_from_value(&value, location).and_then(|model| {
+                keras::model_from_value(&value, saved.as_ref(), location).and_then(|model| {
                     memory::keras::graph(&model, run, location)
                         .and_then(|g| memory::estimate(&g, run))
                 })
@@ -168,27 +172,43 @@ impl Prepared {
     }
 }
 
-/// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`.
+/// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`, and
+/// those of the shapes its layers recorded of their inputs (`__keras_tensor__` shapes,
+/// `build_config`), which give the output shapes of layers without a rule.
 fn fill_unknown_dims(value: &mut Value, seq: u64) {
-    let Some(layers) = value
-        .pointer_mut("/config/layers")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    for layer in layers {
-        if layer.get("class_name").and_then(Value::as_str) != Some("InputLayer") {
-            continue;
-        }
-        for key in ["batch_shape", "batch_input_shape"] {
-            if let Some(dims) = layer
-                .pointer_mut(&format!("/config/{key}"))
-                .and_then(Value::as_array_mut)
-            {
-                for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
-                    *d = Value::from(seq);
-                }
+    let fill = |dims: &mut Value| {
+        if let Some(dims) = dims.as_array_mut() {
+            for d in dims.iter_mut().skip(1).filter(|d| d.is_null()) {
+                *d = Value::from(seq);
             }
         }
+    };
+    match value {
+        Value::Object(map) => {
+            let is_input = map.get("class_name").and_then(Value::as_str) == Some("InputLayer");
+            let is_tensor =
+                map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__");
+            if let Some(config) = map.get_mut("config").and_then(Value::as_object_mut) {
+                if is_input {
+                    for key in ["batch_shape", "batch_input_shape"] {
+                        config.get_mut(key).map(fill);
+                    }
+                }
+                if is_tensor {
+                    config.get_mut("shape").map(fill);
+                }
+            }
+            if let Some(shape) = map
+                .get_mut("build_config")
+                .and_then(|b| b.get_mut("input_shape"))
+            {
+                fill(shape);
+            }
+            for v in map.values_mut() {
+                fill_unknown_dims(v, seq);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill_unknown_dims(v, seq)),
+        _ => {}
     }
 }

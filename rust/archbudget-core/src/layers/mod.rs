@@ -14,9 +14,12 @@ pub mod applications;
 pub mod attention;
 pub mod conv;
 pub mod core;
+pub mod declared;
 pub mod merge;
 pub mod norm;
+pub mod ops;
 pub mod pooling;
+pub mod preprocessing;
 pub mod recurrent;
 pub mod reshape;
 
@@ -53,6 +56,10 @@ pub struct LayerCtx<'a> {
     pub depth: usize,
     /// The keyword arguments of this call (`return_attention_scores`, ...), if any.
     pub call: Option<&'a Map<String, Value>>,
+    /// The positional arguments of this call as recorded (a `GetItem`'s index).
+    pub args: Option<&'a Value>,
+    /// The output shapes this call's consumers recorded, if any consumed it.
+    pub consumers: Option<&'a [Shape]>,
 }
 
 pub type Rule = fn(&LayerCtx, &[Shape]) -> Result<Built>;
@@ -70,12 +77,17 @@ pub fn rule(class_name: &str) -> Option<Rule> {
 /// `keras.src.ops.*`), or None. Ops share class names with layers (Add, Multiply) but
 /// have other semantics, hence their own table.
 pub fn op_rule(class_name: &str) -> Option<Rule> {
-    ELEMENTWISE_OPS
-        .contains(&class_name)
-        .then_some(merge::elementwise_op as Rule)
+    if ELEMENTWISE_OPS.contains(&class_name) {
+        return Some(merge::elementwise_op);
+    }
+    ops::RULES
+        .iter()
+        .find(|(name, _)| *name == class_name)
+        .map(|(_, rule)| *rule)
 }
 
-const ELEMENTWISE_OPS: &[&str] = &[
+/// Elementwise ops of one or two operands (a tensor and a tensor or a constant).
+pub const ELEMENTWISE_OPS: &[&str] = &[
     "Add",
     "Subtract",
     "Multiply",
@@ -106,6 +118,65 @@ pub fn supported_classes() -> Vec<&'static str> {
     names
 }
 
+fn supported_ops() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ELEMENTWISE_OPS.to_vec();
+    names.extend(ops::RULES.iter().map(|(name, _)| *name));
+    names.sort_unstable();
+    names
+}
+
+/// Known classes a user may have meant: within two edits, ignoring case.
+pub fn close_classes(class_name: &str, op: bool) -> Vec<&'static str> {
+    let lower = class_name.to_lowercase();
+    let known = if op {
+        supported_ops()
+    } else {
+        supported_classes()
+    };
+    let mut close: Vec<&'static str> = known
+        .into_iter()
+        .filter(|k| edit_distance(&lower, &k.to_lowercase()) <= 2)
+        .collect();
+    close.truncate(3);
+    close
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The error for a class no rule knows: close names if it looks like a typo, otherwise
+/// the way to count a custom layer.
+pub fn unknown_class(ctx: &LayerCtx, op: bool) -> Error {
+    let close = close_classes(ctx.class_name, op);
+    let route = if op {
+        "a keras.ops node without a shape rule is read when a layer consumes it"
+    } else {
+        "a custom layer is counted from its .keras archive, whose model.weights.h5 holds its weights' shapes, or declared with --custom-layers FILE"
+    };
+    let hint = if close.is_empty() {
+        route.to_string()
+    } else {
+        format!("did you mean {}? {route}", close.join(" or "))
+    };
+    Error::UnknownLayer {
+        location: ctx.location.clone(),
+        class_name: ctx.class_name.to_string(),
+        hint,
+    }
+}
+
 const RULES: &[(&str, Rule)] = &[
     // core
     ("Dense", core::dense),
@@ -129,6 +200,12 @@ const RULES: &[(&str, Rule)] = &[
     ("Masking", core::identity),
     ("Rescaling", core::identity),
     ("Normalization", core::normalization),
+    ("StringLookup", preprocessing::lookup),
+    ("IntegerLookup", preprocessing::lookup),
+    ("TextVectorization", preprocessing::text_vectorization),
+    ("Hashing", preprocessing::hashing),
+    ("CategoryEncoding", preprocessing::category_encoding),
+    ("Discretization", preprocessing::discretization),
     ("Resizing", core::resizing),
     ("CenterCrop", core::resizing),
     ("RandomCrop", core::resizing),
@@ -246,31 +323,23 @@ pub fn apply_json(layer: &Value, inputs: &[Shape], parent: &LayerCtx) -> Result<
 pub const MAX_DEPTH: usize = 64;
 
 pub fn apply(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
-    apply_with(ctx, inputs, rule, supported_classes)
+    apply_with(ctx, inputs, false)
 }
 
 /// Apply a `keras.ops` node (see `op_rule`).
 pub fn apply_op(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
-    apply_with(ctx, inputs, op_rule, || ELEMENTWISE_OPS.to_vec())
+    apply_with(ctx, inputs, true)
 }
 
-fn apply_with(
-    ctx: &LayerCtx,
-    inputs: &[Shape],
-    lookup: fn(&str) -> Option<Rule>,
-    supported: fn() -> Vec<&'static str>,
-) -> Result<Built> {
+fn apply_with(ctx: &LayerCtx, inputs: &[Shape], op: bool) -> Result<Built> {
     if ctx.depth > MAX_DEPTH {
         return Err(Error::invalid(
             &ctx.location,
             format!("layers nested deeper than {MAX_DEPTH}"),
         ));
     }
-    let rule = lookup(ctx.class_name).ok_or_else(|| Error::UnknownLayer {
-        location: ctx.location.clone(),
-        class_name: ctx.class_name.to_string(),
-        supported: supported().join(", "),
-    })?;
+    let lookup = if op { op_rule } else { rule };
+    let rule = lookup(ctx.class_name).ok_or_else(|| unknown_class(ctx, op))?;
     let mut built = rule(ctx, inputs)?;
     // `trainable: false` on a layer freezes every weight it owns (Keras `layer.trainable`).
     if !ctx.bool_or("trainable", true)? {
@@ -300,6 +369,8 @@ impl LayerCtx<'_> {
             location: format!("{} > {kind} '{name}'", self.location),
             depth: self.depth + 1,
             call: None,
+            args: None,
+            consumers: None,
         }
     }
 }

@@ -16,95 +16,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::graph::{Graph, InputKind, ValueId};
+use super::keras_written;
 use super::ops::*;
 use super::{add, mul, Result, RunSettings};
 use crate::error::Error;
 use crate::formats::keras::{Call, Layer, Model, TensorRef};
 use crate::shape::Shape;
-
-/// Classes this lowering gives ops of their own (besides the [`IDENTITY`] ones), for the
-/// error that names the rest.
-pub const SUPPORTED: &[&str] = &[
-    "InputLayer",
-    "Sequential",
-    "Functional",
-    "Dense",
-    "EinsumDense",
-    "Conv1D",
-    "Conv2D",
-    "Conv3D",
-    "Conv1DTranspose",
-    "Conv2DTranspose",
-    "Conv3DTranspose",
-    "DepthwiseConv1D",
-    "DepthwiseConv2D",
-    "SeparableConv1D",
-    "SeparableConv2D",
-    "BatchNormalization",
-    "LayerNormalization",
-    "GroupNormalization",
-    "RMSNormalization",
-    "UnitNormalization",
-    "ReLU",
-    "LeakyReLU",
-    "ELU",
-    "Softmax",
-    "PReLU",
-    "Activation",
-    "Dropout",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "SpatialDropout3D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "StochasticDepth",
-    "MaxPooling1D",
-    "MaxPooling2D",
-    "MaxPooling3D",
-    "AveragePooling1D",
-    "AveragePooling2D",
-    "AveragePooling3D",
-    "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D",
-    "GlobalMaxPooling3D",
-    "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D",
-    "GlobalAveragePooling3D",
-    "Flatten",
-    "Reshape",
-    "Permute",
-    "RepeatVector",
-    "Cropping1D",
-    "Cropping2D",
-    "Cropping3D",
-    "ZeroPadding1D",
-    "ZeroPadding2D",
-    "ZeroPadding3D",
-    "UpSampling1D",
-    "UpSampling2D",
-    "UpSampling3D",
-    "Resizing",
-    "Embedding",
-    "LSTM",
-    "GRU",
-    "SimpleRNN",
-    "Bidirectional",
-    "TimeDistributed",
-    "MultiHeadAttention",
-    "Attention",
-    "Add",
-    "Subtract",
-    "Multiply",
-    "Average",
-    "Maximum",
-    "Minimum",
-    "Concatenate",
-    "LayerScale",
-    "CustomScaleLayer",
-    "Rescaling",
-    "Normalization",
-];
 
 /// Layers whose output is their input in the PyTorch equivalent: Identity; Masking
 /// (PyTorch carries no mask); ActivityRegularization (its penalty is a scalar added to
@@ -137,14 +54,18 @@ const IDENTITY: &[&str] = &[
     "RandomZoom",
 ];
 
+/// Elements of `shape` at the run's batch.
 fn numel(batch: u64, shape: &Shape, location: &str) -> Result<u64> {
-    shape[1..].iter().try_fold(batch, |acc, d| {
-        let d = d.ok_or_else(|| {
-            Error::shape(location, "memory needs every non-batch dimension known")
-        })?;
-        mul(acc, d)
-    })
+    shape[1.min(shape.len())..]
+        .iter()
+        .try_fold(batch, |acc, d| {
+            let d = d.ok_or_else(|| Error::shape(location, UNKNOWN_DIM))?;
+            mul(acc, d)
+        })
 }
+
+const UNKNOWN_DIM: &str =
+    "memory needs every non-batch dimension known (give --seq for an unknown time axis)";
 
 /// Keras activations by what their PyTorch backward keeps, which is all that matters to
 /// bytes: ReLU its output (aliasable in place); tanh, sigmoid and softmax their output;
@@ -197,33 +118,42 @@ pub fn graph(model: &Model, run: &RunSettings, location: &str) -> Result<Graph> 
         )?;
         inputs.push(graph.input(n, kind));
     }
-    let [output] = model.outputs.as_slice() else {
-        return Err(Error::invalid(
-            location,
-            format!(
-                "memory: models with {} outputs are not supported yet (one output, one loss)",
-                model.outputs.len()
-            ),
-        ));
-    };
-    let out_shape = model.shape_of(*output).clone();
-    let classes = out_shape
-        .last()
-        .copied()
-        .flatten()
-        .ok_or_else(|| Error::shape(location, "the output's last dimension must be known"))?;
-    let rows = numel(run.batch, &out_shape, location)? / classes.max(1);
-    let labels = graph.input(rows, InputKind::Index);
+    // One cross-entropy per output against its own labels, summed: what a Keras user's
+    // `compile(loss=[...])` trains.
+    let mut losses = Vec::with_capacity(model.outputs.len());
+    for &output in &model.outputs {
+        let layer = &model.layers[output.layer];
+        let here = format!("{location}: output '{}'", layer.name);
+        let out_shape = model.shape_of(output).clone();
+        let classes = out_shape
+            .last()
+            .copied()
+            .flatten()
+            .filter(|_| layer.shape_known && out_shape.len() > 1)
+            .ok_or_else(|| {
+                Error::shape(&here, "memory: the output's last dimension must be known")
+            })?;
+        let rows = numel(run.batch, &out_shape, &here)? / classes.max(1);
+        losses.push((rows, classes, graph.input(rows, InputKind::Index)));
+    }
     let outputs = lower_model(&mut graph, model, &inputs, run.batch, false, location)?;
-    graph.push(
-        Op::CrossEntropy(CrossEntropy {
-            rows,
-            classes,
-            label_copies: vec![],
-        }),
-        &[outputs[0], labels],
-    );
-    graph.train_only_tail = 1;
+    let first_loss = graph.nodes.len();
+    let mut total = None;
+    for (&output, (rows, classes, labels)) in outputs.iter().zip(losses) {
+        let loss = graph.push(
+            Op::CrossEntropy(CrossEntropy {
+                rows,
+                classes,
+                label_copies: vec![],
+            }),
+            &[output, labels],
+        );
+        total = Some(match total {
+            None => loss,
+            Some(sum) => graph.push(Op::Add(Add), &[sum, loss]),
+        });
+    }
+    graph.train_only_tail = graph.nodes.len() - first_loss;
     Ok(graph)
 }
 
@@ -325,7 +255,7 @@ struct Site<'a> {
 
 impl Site<'_> {
     fn dim(&self, d: Option<u64>) -> Result<u64> {
-        d.ok_or_else(|| Error::shape(self.here, "memory needs every non-batch dimension known"))
+        d.ok_or_else(|| Error::shape(self.here, UNKNOWN_DIM))
     }
     fn input(&self, i: usize) -> Result<&Shape> {
         self.ins.get(i).ok_or_else(|| {
@@ -506,6 +436,44 @@ impl<'m> Lowering<'m> {
             return Ok(());
         }
         let ins: Vec<Shape> = call.inputs.iter().map(|(_, s)| s.clone()).collect();
+        let written = if layer.op {
+            let class = &layer.class_name;
+            Some(keras_written::op_node(
+                g,
+                class,
+                &ins,
+                &call.outputs[0],
+                self.batch,
+                &inputs,
+                &here,
+            )?)
+        } else if keras_written::PREPROCESSING.contains(&layer.class_name.as_str()) {
+            Some(keras_written::preprocessing(
+                g,
+                layer,
+                &call.outputs[0],
+                self.batch,
+                &here,
+            )?)
+        } else if crate::layers::rule(&layer.class_name).is_none() {
+            Some(keras_written::opaque(
+                g,
+                layer,
+                &call.outputs[0],
+                self.batch,
+                &inputs,
+                &here,
+            )?)
+        } else {
+            None
+        };
+        if let Some(out) = written {
+            if frozen {
+                g.freeze(first_node..g.nodes.len());
+            }
+            self.values.insert((li, ni, 0), out);
+            return Ok(());
+        }
         let site = Site {
             class: &layer.class_name,
             cfg: &layer.config,
@@ -860,15 +828,7 @@ impl<'m> Lowering<'m> {
             other => {
                 return Err(Error::invalid(
                     s.here,
-                    format!(
-                        "memory: layer class {other} has no PyTorch lowering yet (supported: {})",
-                        SUPPORTED
-                            .iter()
-                            .chain(IDENTITY)
-                            .copied()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    format!("memory: layer class {other} has no PyTorch lowering yet"),
                 ))
             }
         })

@@ -15,6 +15,7 @@ pub mod families;
 pub mod graph;
 pub mod hf;
 pub mod keras;
+mod keras_written;
 pub mod ops;
 pub mod reduce;
 mod sim;

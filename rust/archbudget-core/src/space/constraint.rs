@@ -348,6 +348,23 @@ impl Constraint {
     }
 }
 
+impl Constraint {
+    /// The number a formula evaluates to (custom layers' declared weight and output
+    /// sizes use the constraint language for arithmetic).
+    pub fn number<'v>(&'v self, value: &dyn Fn(usize) -> &'v Scalar) -> Result<f64> {
+        let err = |message: String| Error::InvalidValue {
+            location: self.location.clone(),
+            message: format!("formula '{}': {message}", shown(&self.text)),
+        };
+        match eval(&self.expr, value) {
+            Ok(Val::Int(n)) => Ok(n as f64),
+            Ok(Val::Num(n)) => Ok(n),
+            Ok(_) => Err(err("is not a number".into())),
+            Err(Failure::Type(m) | Failure::Arithmetic(m)) => Err(err(m)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Val<'a> {
     Int(i64),

@@ -624,7 +624,7 @@ impl<'s> Evaluator<'s> {
             // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
             // the memory is the PyTorch equivalent's.
             FamilyKind::Keras => {
-                let model = keras::model_from_value(&self.keras_json(digits), location)?;
+                let model = keras::model_from_value(&self.keras_json(digits), None, location)?;
                 let summary = keras::summarize(&model, location)?;
                 let report =
                     memory::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;

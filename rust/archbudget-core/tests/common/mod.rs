@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test binaries, each using a part
 //! Shared by the Keras oracle tests: load a gzip fixture made by real Keras and compare
 //! every model's totals and per-layer rows (name, class, output shape, params, trainable,
 //! non-trainable) with what archbudget reads from the same `model_json`.
@@ -44,6 +45,12 @@ pub struct Outcome {
 
 /// Compare one oracle model (its `model_json`, totals and rows) with archbudget's summary.
 pub fn compare(m: &Value, label: &str) -> Outcome {
+    compare_bytes(m, &serde_json::to_vec(&m["model_json"]).unwrap(), label)
+}
+
+/// Compare an oracle model with what archbudget reads from `bytes` (its JSON or its
+/// `.keras` archive).
+pub fn compare_bytes(m: &Value, text: &[u8], label: &str) -> Outcome {
     let want_rows = m["layers"].as_array().unwrap();
     let mut out = Outcome {
         totals_exact: false,
@@ -51,9 +58,7 @@ pub fn compare(m: &Value, label: &str) -> Outcome {
         rows_exact: 0,
         failures: Vec::new(),
     };
-    let text = serde_json::to_vec(&m["model_json"]).unwrap();
-    let summary = match keras::read(&text, label).and_then(|model| keras::summarize(&model, label))
-    {
+    let summary = match keras::read(text, label).and_then(|model| keras::summarize(&model, label)) {
         Ok(s) => s,
         Err(e) => {
             out.failures.push(format!("{label}: error {e}"));

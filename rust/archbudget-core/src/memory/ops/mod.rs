@@ -26,7 +26,9 @@ pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use recurrent::{Rnn, RnnKind};
-pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, Scale, SelectLast, UnusedParam, View};
+pub use tensor::{
+    Add, Cast, Copy, Fill, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam, View,
+};
 
 use super::graph::DType;
 use super::{Precision, Result};
@@ -66,6 +68,8 @@ pub enum Op {
     Router(Router),
     MoeExperts(MoeExperts),
     ClsPositions(ClsPositions),
+    Matmul(Matmul),
+    Opaque(Opaque),
 }
 
 impl Op {
@@ -94,6 +98,8 @@ impl Op {
             Op::Copy(o) => o.lower(cx),
             Op::Cast(o) => o.lower(cx),
             Op::Add(o) => o.lower(cx),
+            Op::Matmul(o) => o.lower(cx),
+            Op::Opaque(o) => o.lower(cx),
             Op::Mul(o) => o.lower(cx),
             Op::Scale(o) => o.lower(cx),
             Op::SelectLast(o) => o.lower(cx),

@@ -232,3 +232,64 @@ impl Rotary {
         })
     }
 }
+
+/// `torch.matmul` of two activations (`keras.ops.matmul` in a functional graph):
+/// `batch` products of (m×k)·(k×n). Output in the matmul dtype; saves both operands
+/// (each one's gradient needs the other). FLOPs: 2·batch·m·k·n forward, the same again
+/// for each operand that gets a gradient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matmul {
+    pub batch: u64,
+    pub m: u64,
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Matmul {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        let f = crate::memory::mul(super::mm_flops(self.m, self.k, self.n)?, self.batch)?;
+        let grads = (0..2).filter(|&i| cx.grad(i)).count() as u64;
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: super::prod(&[self.batch, self.m, self.n])?,
+                dtype: cx.mm_dtype(),
+            }),
+            save_inputs: vec![0, 1],
+            flops_fwd: f,
+            flops_bwd: crate::memory::mul(f, grads)?,
+            ..Cost::default()
+        })
+    }
+}
+
+/// A layer whose computation archbudget does not know (a custom layer counted from its
+/// saved weights, a Lambda): its parameters (with their gradients and optimizer state),
+/// a new output of `out_numel` elements, and its first input saved for backward, as a
+/// layer with weights keeps it. No FLOPs: they are unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opaque {
+    pub params: Vec<u64>,
+    pub out_numel: u64,
+}
+
+impl Opaque {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        Ok(Cost {
+            params: self
+                .params
+                .iter()
+                .map(|&n| Param::new(n, AmpCast::No))
+                .collect(),
+            out: Some(Out::New {
+                numel: self.out_numel,
+                dtype: cx.in_dtype.first().copied().unwrap_or(DType::F32),
+            }),
+            save_inputs: if cx.in_numel.is_empty() {
+                vec![]
+            } else {
+                vec![0]
+            },
+            ..Cost::default()
+        })
+    }
+}

@@ -7,6 +7,12 @@ use std::io::Read;
 
 use serde_json::{Map, Value};
 
+mod custom;
+mod functional;
+pub mod h5;
+
+pub use custom::Saved;
+
 use crate::error::{Error, Result};
 use crate::layers::{self, LayerCtx, MAX_DEPTH};
 use crate::shape::Shape;
@@ -46,6 +52,9 @@ pub struct Layer {
     /// A `keras.ops` node of a functional graph (`x + 3.0`): a tensor producer without
     /// weights that is not in `model.layers`, so not a row of the summary.
     pub op: bool,
+    /// False for a layer without a rule whose output nobody consumed (a custom layer
+    /// that is a model output): its output shape is unknown (a placeholder of rank 0).
+    pub shape_known: bool,
 }
 
 impl Layer {
@@ -92,10 +101,30 @@ impl Model {
     }
 }
 
-/// Read a model from bytes: JSON text, or a `.keras` zip archive holding `config.json`.
+/// Read a model from bytes: JSON text, or a `.keras` zip archive holding `config.json`
+/// (and `model.weights.h5`, whose shapes count the layers no rule knows).
 pub fn read(bytes: &[u8], location: &str) -> Result<Model> {
     let value = parse_bytes(bytes, location)?;
-    model_from_value(&value, location)
+    let saved = saved_weights(bytes, location)?;
+    build_model(
+        &value,
+        None,
+        0,
+        location,
+        saved.as_ref().map(Saved::root).as_ref(),
+    )
+}
+
+/// The weight shapes of a `.keras` archive's `model.weights.h5`; None for a JSON text
+/// or an archive saved without weights.
+pub fn saved_weights(bytes: &[u8], location: &str) -> Result<Option<h5::Tree>> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Ok(None);
+    }
+    let Some(h5) = archive_member(bytes, "model.weights.h5", location)? else {
+        return Ok(None);
+    };
+    h5::read(&h5, &format!("{location}:model.weights.h5")).map(Some)
 }
 
 /// The JSON value of a Keras JSON text or `.keras` archive.
@@ -107,7 +136,8 @@ pub fn parse_bytes(bytes: &[u8], location: &str) -> Result<Value> {
         ));
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        let text = archive_config(bytes, location)?;
+        let text = archive_member(bytes, "config.json", location)?
+            .ok_or_else(|| Error::parse(location, ".keras archive has no config.json"))?;
         return parse_json(&text, &format!("{location}:config.json"));
     }
     parse_json(bytes, location)
@@ -117,14 +147,14 @@ pub fn parse_json(bytes: &[u8], location: &str) -> Result<Value> {
     super::json::parse(bytes, location)
 }
 
-fn archive_config(bytes: &[u8], location: &str) -> Result<Vec<u8>> {
+fn archive_member(bytes: &[u8], member: &str, location: &str) -> Result<Option<Vec<u8>>> {
     let bad = |e: &dyn std::fmt::Display| {
         Error::parse(location, format!("not a readable .keras archive: {e}"))
     };
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(&e))?;
-    let file = zip
-        .by_name("config.json")
-        .map_err(|_| Error::parse(location, ".keras archive has no config.json"))?;
+    let Ok(file) = zip.by_name(member) else {
+        return Ok(None);
+    };
     let mut text = Vec::new();
     file.take(MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut text)
@@ -132,15 +162,16 @@ fn archive_config(bytes: &[u8], location: &str) -> Result<Vec<u8>> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(Error::invalid(
             location,
-            "config.json in the archive is too large",
+            format!("{member} in the archive is too large"),
         ));
     }
-    Ok(text)
+    Ok(Some(text))
 }
 
-/// Build a model from the parsed JSON of `model.to_json()`.
-pub fn model_from_value(value: &Value, location: &str) -> Result<Model> {
-    build_model(value, None, 0, location)
+/// Build a model from the parsed JSON of `model.to_json()`, with the weight shapes of
+/// its archive if it came in one.
+pub fn model_from_value(value: &Value, saved: Option<&h5::Tree>, location: &str) -> Result<Model> {
+    build_model(value, None, 0, location, saved.map(Saved::root).as_ref())
 }
 
 fn obj<'v>(v: &'v Value, what: &str, location: &str) -> Result<&'v Map<String, Value>> {
@@ -148,8 +179,16 @@ fn obj<'v>(v: &'v Value, what: &str, location: &str) -> Result<&'v Map<String, V
         .ok_or_else(|| Error::invalid(location, format!("{what} must be a JSON object")))
 }
 
-pub fn is_model_class(class_name: &str) -> bool {
-    matches!(class_name, "Sequential" | "Functional" | "Model")
+/// A model used as a layer: Sequential, or any functional model, whatever its class (a
+/// `keras.Model` subclass that only adds a `train_step` serialises its graph all the same).
+fn is_model_entry(class_name: &str, config: &Map<String, Value>) -> bool {
+    class_name == "Sequential" || is_functional(config)
+}
+
+fn is_functional(config: &Map<String, Value>) -> bool {
+    ["layers", "input_layers", "output_layers"]
+        .iter()
+        .all(|k| config.contains_key(*k))
 }
 
 /// Build a (possibly nested) model. `inputs` replaces its declared input shapes when it
@@ -159,6 +198,7 @@ fn build_model(
     inputs: Option<&[Shape]>,
     depth: usize,
     location: &str,
+    saved: Option<&Saved>,
 ) -> Result<Model> {
     if depth > MAX_DEPTH {
         return Err(Error::invalid(
@@ -186,13 +226,17 @@ fn build_model(
         .and_then(Value::as_str)
         .unwrap_or("model")
         .to_string();
-    match class_name {
-        "Sequential" => sequential(name, config, inputs, depth, location),
-        "Functional" | "Model" => functional(name, class_name, config, inputs, depth, location),
-        other => Err(Error::invalid(
+    if class_name == "Sequential" {
+        sequential(name, config, inputs, depth, location, saved)
+    } else if is_functional(config) {
+        functional::build(name, class_name, config, inputs, depth, location, saved)
+    } else {
+        Err(Error::invalid(
             location,
-            format!("top-level class_name is '{other}', expected Sequential, Functional or Model"),
-        )),
+            format!(
+                "top-level class_name is '{class_name}', expected Sequential or a functional model (a config with 'layers', 'input_layers' and 'output_layers')"
+            ),
+        ))
     }
 }
 
@@ -277,21 +321,36 @@ struct Applied {
     weights: Vec<Weight>,
     outputs: Vec<Shape>,
     nested: Option<Box<Model>>,
+    /// Counted from saved weights without a rule; `shape_known` is false when no
+    /// consumer recorded the shape of its output either.
+    custom: Option<custom::Counted>,
 }
 
+/// What the graph records of one call beyond its input shapes.
+#[derive(Default, Clone, Copy)]
+struct CallInfo<'a> {
+    kwargs: Option<&'a Map<String, Value>>,
+    args: Option<&'a Value>,
+    /// The shapes the call's consumers recorded for its outputs (see `custom`).
+    consumers: Option<&'a [Shape]>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn apply_layer(
     entry: &Value,
     class_name: &str,
     name: &str,
     config: &Map<String, Value>,
     inputs: &[Shape],
-    call: Option<&Map<String, Value>>,
+    info: CallInfo,
     depth: usize,
     location: &str,
+    saved: Option<&Saved>,
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
-    if is_model_class(class_name) {
-        let model = build_model(entry, Some(inputs), depth + 1, &here)?;
+    if is_model_entry(class_name, config) {
+        let inner_saved = saved.map(|s| s.layer(name));
+        let model = build_model(entry, Some(inputs), depth + 1, &here, inner_saved.as_ref())?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model
             .weights()
@@ -308,6 +367,7 @@ fn apply_layer(
             weights,
             outputs,
             nested: Some(Box::new(model)),
+            custom: None,
         });
     }
     let ctx = LayerCtx {
@@ -316,9 +376,26 @@ fn apply_layer(
         config,
         location: here,
         depth,
-        call,
+        call: info.kwargs,
+        args: info.args,
+        consumers: info.consumers,
     };
-    let built = if is_op_entry(entry) {
+    let op = is_op_entry(entry);
+    let known = if op {
+        layers::op_rule(class_name).is_some()
+    } else {
+        layers::rule(class_name).is_some()
+    };
+    if !known {
+        let counted = custom::count(&ctx, inputs, op, saved)?;
+        return Ok(Applied {
+            weights: counted.weights.clone(),
+            outputs: counted.outputs.clone(),
+            nested: None,
+            custom: Some(counted),
+        });
+    }
+    let built = if op {
         layers::apply_op(&ctx, inputs)?
     } else {
         layers::apply(&ctx, inputs)?
@@ -327,6 +404,7 @@ fn apply_layer(
         weights: built.weights,
         outputs: built.outputs,
         nested: None,
+        custom: None,
     })
 }
 
@@ -336,6 +414,7 @@ fn sequential(
     inputs: Option<&[Shape]>,
     depth: usize,
     location: &str,
+    saved: Option<&Saved>,
 ) -> Result<Model> {
     let entries = layer_list(config, location)?;
     let mut layers: Vec<Layer> = Vec::with_capacity(entries.len() + 1);
@@ -394,6 +473,7 @@ fn sequential(
         }],
         nested: None,
         op: false,
+        shape_known: true,
     });
     let mut previous = TensorRef {
         layer: 0,
@@ -402,15 +482,26 @@ fn sequential(
     };
     for (i, entry) in entries.iter().enumerate().skip(usize::from(first_is_input)) {
         let (class_name, lname, cfg) = layer_header(entry, i, location)?;
+        // What the next layer was built on is what this one returned.
+        let consumed = entries
+            .get(i + 1)
+            .and_then(|next| next.get("build_config")?.get("input_shape"))
+            .and_then(|s| shape_from_json(s, "'build_config'", location).ok())
+            .map(|s| vec![s]);
+        let info = CallInfo {
+            consumers: consumed.as_deref(),
+            ..CallInfo::default()
+        };
         let applied = apply_layer(
             entry,
             class_name,
             lname,
             cfg,
             std::slice::from_ref(&shape),
-            None,
+            info,
             depth,
             location,
+            saved,
         )?;
         if applied.outputs.len() != 1 {
             return Err(Error::shape(
@@ -434,6 +525,7 @@ fn sequential(
             calls: vec![call],
             nested: applied.nested,
             op: false,
+            shape_known: applied.custom.is_none_or(|c| c.shape_known),
         });
         previous = TensorRef {
             layer: layers.len() - 1,
@@ -455,358 +547,6 @@ fn sequential(
     })
 }
 
-/// A `keras_history` reference by layer name, resolved later.
-#[derive(Clone)]
-struct NamedRef {
-    layer: String,
-    node: usize,
-    tensor: usize,
-}
-
-/// One inbound node: the tensors it consumes and its keyword arguments.
-struct NodeSpec {
-    tensors: Vec<NamedRef>,
-    kwargs: Option<Map<String, Value>>,
-}
-
-/// `[name, node, tensor]`, as in `keras_history`, `input_layers` and `output_layers`.
-fn named_ref(v: &Value, location: &str) -> Result<NamedRef> {
-    let bad = || {
-        Error::invalid(
-            location,
-            format!("tensor reference must be [layer name, node, tensor], got {v}"),
-        )
-    };
-    let items = v.as_array().ok_or_else(bad)?;
-    match items.as_slice() {
-        [Value::String(layer), node, tensor, ..] => Ok(NamedRef {
-            layer: layer.clone(),
-            node: node.as_u64().ok_or_else(bad)? as usize,
-            tensor: tensor.as_u64().ok_or_else(bad)? as usize,
-        }),
-        _ => Err(bad()),
-    }
-}
-
-/// The references of `input_layers` / `output_layers`: one `[name, 0, 0]`, a list of
-/// them, or a dict of them (a model built on dicts of tensors).
-fn ref_list(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef>> {
-    let v = v.ok_or_else(|| {
-        Error::invalid(location, format!("functional model config has no '{what}'"))
-    })?;
-    match v {
-        Value::Array(items) if matches!(items.first(), Some(Value::String(_))) => {
-            Ok(vec![named_ref(v, location)?])
-        }
-        Value::Array(items) => items.iter().map(|x| named_ref(x, location)).collect(),
-        Value::Object(map) => sorted_values(map).map(|x| named_ref(x, location)).collect(),
-        _ => Err(Error::invalid(
-            location,
-            format!("'{what}' must be a list or a dict"),
-        )),
-    }
-}
-
-/// Keras tensors found in call arguments, in argument order.
-fn collect_tensors(v: &Value, out: &mut Vec<NamedRef>, location: &str) -> Result<()> {
-    match v {
-        Value::Array(items) => items
-            .iter()
-            .try_for_each(|x| collect_tensors(x, out, location)),
-        Value::Object(map)
-            if map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
-        {
-            let history = map
-                .get("config")
-                .and_then(|c| c.get("keras_history"))
-                .ok_or_else(|| {
-                    Error::invalid(location, "a __keras_tensor__ has no keras_history")
-                })?;
-            out.push(named_ref(history, location)?);
-            Ok(())
-        }
-        Value::Object(map) => {
-            sorted_values(map).try_for_each(|x| collect_tensors(x, out, location))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// A dict's values in key order: Keras flattens dicts of tensors (a model's inputs, the
-/// arguments of a call) with sorted keys, so both sides of a call line up.
-fn sorted_values(map: &Map<String, Value>) -> impl Iterator<Item = &Value> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by_key(|(k, _)| *k);
-    entries.into_iter().map(|(_, v)| v)
-}
-
-/// Keyword tensors that are data inputs, in the order the layer's call signature takes
-/// them (masks are not inputs whose shapes a layer's output depends on).
-const TENSOR_KWARGS: [&str; 6] = [
-    "inputs",
-    "query",
-    "value",
-    "key",
-    "initial_state",
-    "constants",
-];
-
-fn node_spec(node: &Value, location: &str) -> Result<NodeSpec> {
-    let mut tensors = Vec::new();
-    match node {
-        // Keras 3: {"args": [...], "kwargs": {...}}
-        Value::Object(map) => {
-            if let Some(args) = map.get("args") {
-                collect_tensors(args, &mut tensors, location)?;
-            }
-            let kwargs = map.get("kwargs").and_then(Value::as_object);
-            if let Some(kwargs) = kwargs {
-                for key in TENSOR_KWARGS {
-                    if let Some(v) = kwargs.get(key) {
-                        collect_tensors(v, &mut tensors, location)?;
-                    }
-                }
-            }
-            Ok(NodeSpec {
-                tensors,
-                kwargs: kwargs.cloned(),
-            })
-        }
-        // Keras 2: [[name, node, tensor, {kwargs}], ...]
-        Value::Array(items) => {
-            let mut kwargs = None;
-            for item in items {
-                tensors.push(named_ref(item, location)?);
-                if let Some(kw) = item.get(3).and_then(Value::as_object) {
-                    kwargs = Some(kw.clone());
-                }
-            }
-            Ok(NodeSpec { tensors, kwargs })
-        }
-        _ => Err(Error::invalid(
-            location,
-            format!("inbound node must be an object or a list, got {node}"),
-        )),
-    }
-}
-
-fn functional(
-    name: String,
-    class_name: &str,
-    config: &Map<String, Value>,
-    inputs: Option<&[Shape]>,
-    depth: usize,
-    location: &str,
-) -> Result<Model> {
-    let entries = layer_list(config, location)?;
-    let input_refs = ref_list(config.get("input_layers"), "input_layers", location)?;
-    let output_refs = ref_list(config.get("output_layers"), "output_layers", location)?;
-    let mut index = std::collections::HashMap::with_capacity(entries.len());
-    let mut headers = Vec::with_capacity(entries.len());
-    let mut nodes: Vec<Vec<NodeSpec>> = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        let (class_name, lname, cfg) = layer_header(entry, i, location)?;
-        if index.insert(lname, i).is_some() {
-            return Err(Error::invalid(
-                location,
-                format!("two layers are named '{lname}'"),
-            ));
-        }
-        let here = format!("{location}: layer '{lname}'");
-        let specs = match entry.get("inbound_nodes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|n| node_spec(n, &here))
-                .collect::<Result<_>>()?,
-            Some(other) => {
-                return Err(Error::invalid(
-                    here,
-                    format!("'inbound_nodes' must be a list, got {other}"),
-                ))
-            }
-        };
-        if class_name == "InputLayer" && !specs.is_empty() {
-            return Err(Error::invalid(
-                here,
-                "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty",
-            ));
-        }
-        headers.push((class_name, lname, cfg));
-        nodes.push(specs);
-    }
-    let resolve = |r: &NamedRef| -> Result<TensorRef> {
-        let layer = *index.get(r.layer.as_str()).ok_or_else(|| {
-            Error::invalid(
-                location,
-                format!(
-                    "a tensor refers to layer '{}', which the model does not have",
-                    r.layer
-                ),
-            )
-        })?;
-        Ok(TensorRef {
-            layer,
-            node: r.node,
-            tensor: r.tensor,
-        })
-    };
-
-    let mut layers: Vec<Layer> = headers
-        .iter()
-        .zip(entries)
-        .map(|((c, n, cfg), entry)| Layer {
-            name: n.to_string(),
-            class_name: c.to_string(),
-            config: retained(cfg),
-            weights: Vec::new(),
-            calls: Vec::new(),
-            nested: None,
-            op: is_op_entry(entry),
-        })
-        .collect();
-
-    // Input layers: their declared shape, or the shapes given by an outer model.
-    let model_inputs = input_refs
-        .iter()
-        .map(&resolve)
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(given) = inputs {
-        if given.len() != model_inputs.len() {
-            return Err(Error::shape(
-                location,
-                format!(
-                    "model '{name}' takes {} inputs, got {}",
-                    model_inputs.len(),
-                    given.len()
-                ),
-            ));
-        }
-    }
-    for (i, (class_name, lname, cfg)) in headers.iter().enumerate() {
-        if *class_name != "InputLayer" {
-            continue;
-        }
-        let here = format!("{location}: layer '{lname}'");
-        let position = model_inputs.iter().position(|t| t.layer == i);
-        let shape = match (inputs, position) {
-            (Some(given), Some(p)) => given[p].clone(),
-            _ => {
-                let declared = declared_shape(cfg)
-                    .ok_or_else(|| Error::invalid(&here, "InputLayer has no 'batch_shape'"))?;
-                shape_from_json(declared, "'batch_shape'", &here)?
-            }
-        };
-        layers[i].calls.push(Call {
-            inputs: Vec::new(),
-            outputs: vec![shape],
-        });
-    }
-
-    // Resolve calls in passes: a call runs once all its input tensors exist. Configs are
-    // topologically ordered, so one pass suffices except around shared layers.
-    let mut remaining: usize = nodes.iter().map(Vec::len).sum();
-    while remaining > 0 {
-        let mut progressed = false;
-        for i in 0..layers.len() {
-            while layers[i].calls.len() < nodes[i].len() + usize::from(layers[i].is_input()) {
-                let spec = &nodes[i][layers[i].calls.len()];
-                let refs = spec
-                    .tensors
-                    .iter()
-                    .map(&resolve)
-                    .collect::<Result<Vec<_>>>()?;
-                let ready = refs.iter().all(|t| t.node < layers[t.layer].calls.len());
-                if !ready {
-                    break;
-                }
-                let mut call_inputs = Vec::with_capacity(refs.len());
-                for t in refs {
-                    let shape = layers[t.layer].calls[t.node]
-                        .outputs
-                        .get(t.tensor)
-                        .cloned()
-                        .ok_or_else(|| {
-                            Error::invalid(
-                                format!("{location}: layer '{}'", layers[i].name),
-                                format!(
-                                    "input refers to output {} of '{}', which has {}",
-                                    t.tensor,
-                                    layers[t.layer].name,
-                                    layers[t.layer].calls[t.node].outputs.len()
-                                ),
-                            )
-                        })?;
-                    call_inputs.push((t, shape));
-                }
-                let shapes: Vec<Shape> = call_inputs.iter().map(|(_, s)| s.clone()).collect();
-                let (class_name, lname, cfg) = headers[i];
-                let applied = apply_layer(
-                    &entries[i],
-                    class_name,
-                    lname,
-                    cfg,
-                    &shapes,
-                    spec.kwargs.as_ref(),
-                    depth,
-                    location,
-                )?;
-                let layer = &mut layers[i];
-                if layer.calls.is_empty() {
-                    layer.weights = applied.weights;
-                    layer.nested = applied.nested;
-                }
-                layer.calls.push(Call {
-                    inputs: call_inputs,
-                    outputs: applied.outputs,
-                });
-                remaining -= 1;
-                progressed = true;
-            }
-        }
-        if !progressed {
-            let stuck = layers
-                .iter()
-                .zip(&nodes)
-                .find(|(l, n)| l.calls.len() < n.len() + usize::from(l.is_input()))
-                .map(|(l, _)| l.name.clone())
-                .unwrap_or_default();
-            return Err(Error::invalid(
-                format!("{location}: layer '{stuck}'"),
-                "its inputs never become available (a cycle, or a reference to a missing call)",
-            ));
-        }
-    }
-
-    let outputs = output_refs
-        .iter()
-        .map(&resolve)
-        .collect::<Result<Vec<_>>>()?;
-    for t in outputs.iter().chain(&model_inputs) {
-        let ok = layers[t.layer]
-            .calls
-            .get(t.node)
-            .is_some_and(|c| t.tensor < c.outputs.len());
-        if !ok {
-            return Err(Error::invalid(
-                location,
-                format!(
-                    "model input/output refers to a missing tensor of layer '{}'",
-                    layers[t.layer].name
-                ),
-            ));
-        }
-    }
-    Ok(Model {
-        name,
-        class_name: class_name.to_string(),
-        functional: true,
-        layers,
-        inputs: model_inputs,
-        outputs,
-    })
-}
-
 /// The rows and totals of `model.summary()`.
 pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
     let mut rows = Vec::with_capacity(model.layers.len());
@@ -816,10 +556,15 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         }
         let here = format!("{location}: layer '{}'", layer.name);
         let (params, trainable, non_trainable) = weight::totals(&layer.weights, &here)?;
-        let output_shape = layer.calls.first().map(|c| match c.outputs.as_slice() {
-            [one] => OutputShape::Single(one.clone()),
-            many => OutputShape::Multi(many.to_vec()),
-        });
+        let output_shape =
+            layer
+                .calls
+                .first()
+                .filter(|_| layer.shape_known)
+                .map(|c| match c.outputs.as_slice() {
+                    [one] => OutputShape::Single(one.clone()),
+                    many => OutputShape::Multi(many.to_vec()),
+                });
         let connected_to = layer
             .calls
             .iter()
