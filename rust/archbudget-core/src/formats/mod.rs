@@ -64,6 +64,10 @@ pub fn memory(
         ..*run
     };
     let report = match from_value(value, location)? {
+        Source::Keras(_) if run.lora.is_some() || run.quantize.is_some() => Err(Error::invalid(
+            location,
+            "LoRA and quantized weights are modelled for transformers configs only (peft and the quantizers wrap transformers' linears)",
+        )),
         Source::Keras(model) => {
             memory::keras::graph(&model, run, location).and_then(|g| memory::estimate(&g, run))
         }
@@ -76,6 +80,7 @@ pub fn memory(
                     "a transformers model needs --seq (tokens per sequence)",
                 ));
             }
+            let run = &memory::hf::run_for_config(&config, run)?;
             memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), run)
                 .and_then(|g| memory::estimate(&g, run))
         }

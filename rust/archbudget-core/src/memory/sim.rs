@@ -246,6 +246,14 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 continue;
             }
             params = add(params, p.numel)?;
+            if let Some(stored) = p.stored {
+                // a quantized weight: its tensors as stored, frozen
+                for &t in stored.iter().filter(|&&t| t > 0) {
+                    construct.push((t, 1, false));
+                    weights = add(weights, block(t))?;
+                }
+                continue;
+            }
             construct.push((p.numel, param_dt.bytes(), param_dt == DType::BF16));
             let b = block(super::mul(p.numel, param_dt.bytes())?);
             weights = add(weights, b)?;
@@ -345,7 +353,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 if low[k].record {
                     low[k].record = false;
                     for p in &low[k].cost.params {
-                        if !p.shared && !frozen[k] {
+                        if !p.shared && !frozen[k] && p.stored.is_none() {
                             let b = block(super::mul(p.numel, param_dt.bytes())?);
                             param_blocks = param_blocks.saturating_sub(b);
                         }
@@ -573,7 +581,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         // has run and released what it saved (after the releases below).
         let cast = |p: &super::ops::Param| amp && matches!(p.amp_cast, AmpCast::Cast { .. });
         let mut bf16_grads = 0u64;
-        for p in c.params.iter().filter(|_| !frozen[k]) {
+        for p in c.params.iter().filter(|p| !frozen[k] && p.stored.is_none()) {
             if cast(p) {
                 bf16_grads = add(bf16_grads, block(super::mul(p.numel, 2)?))?;
             } else {

@@ -427,6 +427,28 @@ impl<'s> Evaluator<'s> {
                     ))
                 }
             },
+            lora: match self.int_or(at("lora_rank"), digits, 1, 0)? {
+                0 => None,
+                rank => {
+                    let targets = self.text(at("lora_targets"), digits, "q_proj,v_proj")?;
+                    let dropout = match self.scalar(at("lora_dropout"), digits) {
+                        None => 0.0,
+                        Some(Scalar::Float(p)) => *p,
+                        Some(Scalar::Int(p)) => *p as f64,
+                        Some(v) => {
+                            return Err(space_err(
+                                &self.space.location,
+                                format!("'lora_dropout' must be a number, got {v:?}"),
+                            ))
+                        }
+                    };
+                    Some(memory::lora::Lora::new(rank, Some(targets), dropout).map_err(loc)?)
+                }
+            },
+            quantize: match self.text(at("quantize"), digits, "")? {
+                "" => None,
+                q => Some(memory::quant::Quant::parse(q).map_err(loc)?),
+            },
         })
     }
 
@@ -569,10 +591,15 @@ impl<'s> Evaluator<'s> {
                 }
                 let config = self.hf_config(digits);
                 let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
+                let run = memory::hf::run_for_config(&config, &run)?;
                 let report = memory::estimate(
                     &memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?,
                     &run,
                 )?;
+                // with LoRA, peft's model: the base and its adapters, the adapters trained
+                if run.lora.is_some() {
+                    return Ok(Metrics::from_report(&report, report.trainable_params));
+                }
                 return Ok(Metrics {
                     params: counted.total_params,
                     trainable_params: counted.trainable_params,
@@ -581,6 +608,12 @@ impl<'s> Evaluator<'s> {
             }
             // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
             // the memory is the PyTorch equivalent's.
+            FamilyKind::Keras if run.lora.is_some() || run.quantize.is_some() => {
+                return Err(space_err(
+                    location,
+                    "LoRA and quantized weights are modelled for the hf family only",
+                ))
+            }
             FamilyKind::Keras => {
                 let model = keras::model_from_value(&self.keras_json(digits), location)?;
                 let summary = keras::summarize(&model, location)?;
@@ -593,6 +626,12 @@ impl<'s> Evaluator<'s> {
                 });
             }
         };
+        if run.lora.is_some() || run.quantize.is_some() {
+            return Err(space_err(
+                location,
+                "LoRA and quantized weights are modelled for the hf family only",
+            ));
+        }
         // Every parameter of the PyTorch families trains.
         Ok(Metrics::from_report(&report, report.params))
     }

@@ -99,7 +99,7 @@ pub struct Axis {
 }
 
 /// The run settings that may be fixed or axes (`[run]`).
-pub const RUN_KEYS: [&str; 11] = [
+pub const RUN_KEYS: [&str; 15] = [
     "batch",
     "seq",
     "precision",
@@ -111,6 +111,10 @@ pub const RUN_KEYS: [&str; 11] = [
     "new_tokens",
     "gpus",
     "zero_stage",
+    "lora_rank",
+    "lora_targets",
+    "lora_dropout",
+    "quantize",
 ];
 
 /// At most this many values per axis: a larger axis is almost surely a typo in a range,

@@ -9,10 +9,12 @@ mod attention;
 mod conv;
 mod dense;
 mod embedding;
+mod experts_lora;
 mod loss;
 mod moe;
 mod norm;
 mod pool;
+mod quant;
 mod recurrent;
 mod tensor;
 
@@ -21,10 +23,12 @@ pub use attention::{Attention, AttnImpl};
 pub use conv::{Conv, ConvDim};
 pub use dense::Linear;
 pub use embedding::{ClsPositions, Embedding};
+pub use experts_lora::ExpertsLora;
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
+pub use quant::QuantLinear;
 pub use recurrent::{Rnn, RnnKind};
 pub use tensor::{Add, Cast, Copy, Fill, Mul, Rotary, Scale, SelectLast, UnusedParam, View};
 
@@ -35,6 +39,7 @@ use super::{Precision, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Linear(Linear),
+    QuantLinear(QuantLinear),
     Conv(Conv),
     BatchNorm2d(BatchNorm2d),
     LayerNorm(LayerNorm),
@@ -65,6 +70,7 @@ pub enum Op {
     Rotary(Rotary),
     Router(Router),
     MoeExperts(MoeExperts),
+    ExpertsLora(ExpertsLora),
     ClsPositions(ClsPositions),
 }
 
@@ -72,6 +78,7 @@ impl Op {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         match self {
             Op::Linear(o) => o.lower(cx),
+            Op::QuantLinear(o) => o.lower(cx),
             Op::Conv(o) => o.lower(cx),
             Op::BatchNorm2d(o) => o.lower(cx),
             Op::LayerNorm(o) => o.lower(cx),
@@ -102,6 +109,7 @@ impl Op {
             Op::Rotary(o) => o.lower(cx),
             Op::Router(o) => o.lower(cx),
             Op::MoeExperts(o) => o.lower(cx),
+            Op::ExpertsLora(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
         }
     }
@@ -163,6 +171,9 @@ pub struct Param {
     /// A parameter already declared by another op (tied embeddings): not counted again;
     /// its second gradient is added in place into `.grad`.
     pub shared: bool,
+    /// A quantized weight ([`crate::memory::quant`]): the bytes of each tensor stored for
+    /// it (0: none) instead of `numel` elements of the run's dtype. Never trainable.
+    pub stored: Option<[u64; 6]>,
 }
 
 impl Param {
@@ -171,6 +182,7 @@ impl Param {
             numel,
             amp_cast,
             shared: false,
+            stored: None,
         }
     }
 }
