@@ -20,6 +20,10 @@ def memory(
     new_tokens: int = 0,
     gpus: int = 1,
     zero_stage: int = 0,
+    lora_rank: int | None = None,
+    lora_targets: str | None = None,
+    lora_dropout: float = 0.0,
+    quantize: str | None = None,
 ) -> dict[str, Any]: ...
 
 class Progress:
@@ -34,7 +38,9 @@ class Progress:
 class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 
-    def __init__(self, text: str, location: str, is_toml: bool, base_dir: str | None = None) -> None: ...
+    def __init__(
+        self, text: str, location: str, is_toml: bool, base_dir: str | None = None, run: str | None = None
+    ) -> None: ...
     @property
     def size(self) -> int: ...
     @property

@@ -128,16 +128,27 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
 SpaceLike = Union[str, os.PathLike, dict]
 
 
-def search_space(space: SpaceLike) -> _core.SearchSpace:
-    """Parse a space once (a TOML path, or a dict of the TOML's shape)."""
+def run_overrides(lora_rank=None, lora_targets=None, lora_dropout=None, quantize=None) -> dict[str, Any]:
+    """Run settings given beside a space (they replace its [run] values), as the space
+    file names them; the ones left None are not set."""
+    if isinstance(lora_targets, (list, tuple)):
+        lora_targets = ",".join(lora_targets)
+    run = {"lora_rank": lora_rank, "lora_targets": lora_targets, "lora_dropout": lora_dropout, "quantize": quantize}
+    return {k: v for k, v in run.items() if v is not None}
+
+
+def search_space(space: SpaceLike, run: dict[str, Any] | None = None) -> _core.SearchSpace:
+    """Parse a space once (a TOML path, or a dict of the TOML's shape), with `run`
+    settings replacing its [run] values."""
+    run_json = json.dumps(run) if run else None
     if isinstance(space, dict):
-        return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd())
+        return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd(), run_json)
     if isinstance(space, (str, os.PathLike)):
         try:
             text = read_path(space).decode()
         except UnicodeDecodeError as e:
             raise ArchBudgetError(f"{space}: not a TOML text file (not UTF-8 at byte {e.start})") from None
-        return _core.SearchSpace(text, str(space), True, str(Path(space).parent))
+        return _core.SearchSpace(text, str(space), True, str(Path(space).parent), run_json)
     raise TypeError(f"space must be a path or a dict, not {type(space).__name__}")
 
 
@@ -195,12 +206,18 @@ def sweep(
     max_flops: int | str | None = None,
     pareto: bool = False,
     shard: str | tuple[int, int] | None = None,
+    lora_rank: int | None = None,
+    lora_targets: str | list[str] | None = None,
+    lora_dropout: float | None = None,
+    quantize: str | None = None,
 ) -> pl.DataFrame:
     """Enumerate a search space in the native core and return the candidates inside the
     budgets as a Polars frame: a `candidate` index, one column per axis, then params,
     trainable_params, peak_bytes, FLOPs and the memory breakdown. Budgets, constraints,
-    `top` and `pareto` are applied before anything reaches Python."""
-    s = search_space(space)
+    `top` and `pareto` are applied before anything reaches Python. `lora_rank`,
+    `lora_targets`, `lora_dropout` and `quantize` set those run settings of every
+    candidate (as in `memory`), replacing the space's [run] values."""
+    s = search_space(space, run_overrides(lora_rank, lora_targets, lora_dropout, quantize))
     opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto)
     rng = parse_shard(shard, s.size)
     start, stop = rng if rng else (None, None)
@@ -224,6 +241,7 @@ class Memory:
 
     peak_bytes: int
     params: int
+    trainable_params: int
     buffers: int
     breakdown: dict[str, int]
     flops_fwd: int
@@ -234,6 +252,7 @@ class Memory:
         return {
             "peak_bytes": self.peak_bytes,
             "params": self.params,
+            "trainable_params": self.trainable_params,
             "buffers": self.buffers,
             "breakdown": dict(self.breakdown),
             "flops_fwd": self.flops_fwd,
@@ -255,22 +274,33 @@ def memory(
     new_tokens: int = 0,
     gpus: int = 1,
     zero_stage: int = 0,
+    lora_rank: int | None = None,
+    lora_targets: str | list[str] | None = None,
+    lora_dropout: float = 0.0,
+    quantize: Literal["int8", "nf4", "fp4", "int4", "fp8", "mxfp4"] | None = None,
 ) -> Memory:
     """Peak bytes of one step (SPEC.md's protocol: PyTorch eager on one CUDA GPU; training
     is forward + loss + backward + optimizer step), with its breakdown and FLOPs. `seq`
     is the tokens per sequence of a transformer (required there; the prompt in
     `generate` mode, which decodes `new_tokens` more) and fills an unknown time axis of a
     Keras input. `gpus` and `zero_stage` give the per-GPU bytes of data parallelism with
-    ZeRO stage 0-3."""
+    ZeRO stage 0-3. `lora_rank` fine-tunes LoRA adapters as peft builds them on
+    `lora_targets` (module names such as "q_proj,v_proj", the default, or "all-linear"),
+    the base frozen; `quantize` stores the linear weights as int8, nf4, fp4, int4 (GPTQ)
+    or fp8 (what a config's `quantization_config` says otherwise)."""
     data, location = _model_bytes(model)
     return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision, optimizer=optimizer,
-                        attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage)
+                        attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
+                        lora_rank=lora_rank, lora_targets=lora_targets, lora_dropout=lora_dropout, quantize=quantize)
 
 
 def memory_bytes(data: bytes, location: str, **run: Any) -> Memory:
     """`memory` of a description already read, named `location` in error messages."""
-    for key in ("batch", "seq"):
+    for key in ("batch", "seq", "lora_rank"):
         if run.get(key) is not None:
             _u64(run[key], key, 1)
+    targets = run.get("lora_targets")
+    if isinstance(targets, (list, tuple)):
+        run["lora_targets"] = ",".join(targets)
     d = _core.memory(data, location, **run)
     return Memory(**d)

@@ -11,6 +11,11 @@
   absmax and code), and whether two quantizations share their code tensors.
 - `int8`: `bitsandbytes.functional.int8_vectorwise_quant` (what `Int8Params._quantize`
   runs on a weight): CB and SCB.
+- `quantized`: tiny models saved and loaded back with `from_pretrained(...,
+  quantization_config=BitsAndBytesConfig(...), device_map="cpu")` (bitsandbytes runs on
+  the CPU): for each converted module its [out, in] and the bytes of every tensor it
+  stores (weight and QuantState, or CB and SCB), the modules left unconverted, and
+  peft's (trainable, all) of LoRA on the 4-bit model.
 - `flops`: a tiny llama with LoRA adapters on CPU under `torch.utils.flop_counter`:
   forward and forward + backward FLOPs of a training step (base frozen, as peft leaves
   it), beside the same model without adapters.
@@ -121,6 +126,68 @@ def int8():
     return rows
 
 
+QUANT_MODELS = [
+    ("llama-tiny", dict(model_type="llama", vocab_size=1000, hidden_size=256, intermediate_size=688,
+                        num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2)),
+    ("gpt2-tiny", dict(model_type="gpt2", vocab_size=1000, n_embd=128, n_layer=2, n_head=4)),
+    ("bert-tiny", dict(model_type="bert", vocab_size=1000, hidden_size=128, intermediate_size=256,
+                       num_hidden_layers=2, num_attention_heads=4)),
+    ("qwen2_moe-tiny", dict(model_type="qwen2_moe", vocab_size=1000, hidden_size=128, intermediate_size=256,
+                            moe_intermediate_size=64, shared_expert_intermediate_size=256, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2)),
+]
+QUANT_CONFIGS = {
+    "nf4": dict(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True),
+    "fp4": dict(load_in_4bit=True, bnb_4bit_quant_type="fp4"),
+    "int8": dict(load_in_8bit=True),
+}
+
+
+def nbytes(t):
+    return t.numel() * t.element_size()
+
+
+def stored(module):
+    """Bytes of each tensor a converted module stores for its weight."""
+    w = module.weight
+    if isinstance(module, bitsandbytes.nn.Linear4bit):
+        st = w.quant_state
+        out = [nbytes(w), nbytes(st.absmax), nbytes(st.code)]
+        if st.nested:
+            out += [nbytes(st.offset), nbytes(st.state2.absmax), nbytes(st.state2.code)]
+        return out
+    return [nbytes(w), nbytes(w.SCB if w.SCB is not None else module.state.SCB)]
+
+
+def quantized_case(name, config, method):
+    import tempfile
+
+    from transformers import BitsAndBytesConfig
+
+    kwargs = {k: v for k, v in config.items() if k != "model_type"}
+    cfg = AutoConfig.for_model(config["model_type"], **kwargs)
+    head = AutoModel if config["model_type"] == "bert" else AutoModelForCausalLM
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as d:
+        head.from_config(cfg).to(torch.bfloat16).save_pretrained(d)
+        qc = dict(QUANT_CONFIGS[method], bnb_4bit_compute_dtype=torch.bfloat16)
+        model = head.from_pretrained(d, quantization_config=BitsAndBytesConfig(**qc), device_map="cpu",
+                                     dtype=torch.bfloat16)
+    kinds = (bitsandbytes.nn.Linear4bit, bitsandbytes.nn.Linear8bitLt)
+    converted = [dict(name=n.rsplit(".", 1)[-1], shape=[m.out_features, m.in_features], stored=stored(m))
+                 for n, m in model.named_modules() if isinstance(m, kinds)]
+    plain = sorted(n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                   if type(m) is torch.nn.Linear or type(m).__name__ == "Conv1D")
+    row = dict(name=name, method=method, config=config, head="base" if head is AutoModel else "causal_lm",
+               quantization_config=dict(quant_method="bitsandbytes", **QUANT_CONFIGS[method]),
+               converted=converted, unconverted=plain)
+    if method == "nf4":
+        peft_model = get_peft_model(model, LoraConfig(r=8, target_modules="all-linear"))
+        row["lora"] = dict(rank=8, targets="all-linear")
+        row["trainable_params"], row["all_params"] = peft_model.get_nb_trainable_parameters()
+    return row
+
+
 FLOPS_LLAMA = dict(model_type="llama", vocab_size=1000, hidden_size=256, intermediate_size=688, num_hidden_layers=2,
                    num_attention_heads=8, num_key_value_heads=2)
 
@@ -153,13 +220,17 @@ def main():
         row = lora_case(*case)
         print(row["name"], row["trainable_params"], row["all_params"], row["adapted"], flush=True)
         lora.append(row)
+    quantized = [quantized_case(n, c, m) for n, c in QUANT_MODELS for m in QUANT_CONFIGS]
+    for q in quantized:
+        print("quantized", q["name"], q["method"], len(q["converted"]), q["unconverted"], q.get("trainable_params"),
+              flush=True)
     flops = [flops_case(None, 0), flops_case(["q_proj", "v_proj"], 8), flops_case("all-linear", 16)]
     for f in flops:
         print("flops", f["targets"], f["rank"], f["flops_fwd"], f["flops_fwd_bwd"], flush=True)
     doc = dict(
         env=dict(torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
                  bitsandbytes=bitsandbytes.__version__),
-        lora=lora, nf4=four_bit("nf4"), fp4=four_bit("fp4"), int8=int8(), flops=flops,
+        lora=lora, nf4=four_bit("nf4"), fp4=four_bit("fp4"), int8=int8(), quantized=quantized, flops=flops,
     )
     lines = ",\n".join(f"{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in doc.items())
     (HERE / "peft_lora.json").write_text("{" + lines + "}\n")

@@ -26,6 +26,10 @@ def memory(
     new_tokens: Annotated[int, typer.Option(help="generate: tokens decoded after the prompt (--seq).", min=0)] = 0,
     gpus: Annotated[int, typer.Option(help="Data parallelism: GPUs sharing the work (per-GPU bytes).", min=1)] = 1,
     zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3: shard optimizer state (1), gradients (2), weights (3).", min=0, max=3)] = 0,
+    lora_rank: options.LoraRank = None,
+    lora_targets: options.LoraTargets = None,
+    lora_dropout: options.LoraDropout = None,
+    quantize: options.Quantize = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs."""
@@ -34,7 +38,8 @@ def memory(
         m = api.memory_bytes(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,
             optimizer=optimizer.value, attn=attn.value, grad_ckpt=grad_ckpt, head=head.value if head else None,
-            new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
+            new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage, lora_rank=lora_rank,
+            lora_targets=lora_targets, lora_dropout=lora_dropout or 0.0, quantize=quantize.value if quantize else None,
         )
         if format is options.OutputFormat.json:
             print_json(m.to_dict())
@@ -47,6 +52,8 @@ def memory(
             setting.append(optimizer.value)
             setting += ["grad-ckpt"] if grad_ckpt else []
         setting += [f"per GPU of {gpus}, ZeRO-{zero_stage}"] if gpus > 1 else []
+        setting += [f"LoRA r={lora_rank} on {lora_targets or 'q_proj,v_proj'}"] if lora_rank else []
+        setting += [f"{quantize.value} weights"] if quantize else []
         table = Table(title=", ".join(setting), title_justify="left")
         table.add_column("At the peak")
         table.add_column("Bytes", justify="right")
@@ -58,7 +65,8 @@ def memory(
         table.add_row("peak", f"{m.peak_bytes:,}", human_bytes(m.peak_bytes), style="bold")
         console = Console()
         console.print(table)
-        console.print(f" Parameters: {m.params:,}   Buffers: {m.buffers:,}", highlight=False)
+        trainable = f"   Trainable: {m.trainable_params:,}" if lora_rank else ""
+        console.print(f" Parameters: {m.params:,}{trainable}   Buffers: {m.buffers:,}", highlight=False)
         flops = f" FLOPs: forward {m.flops_fwd:,}"
         if mode is options.Mode.train:
             flops += f", forward + backward {m.flops_fwd_bwd:,}"

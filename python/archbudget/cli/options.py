@@ -48,3 +48,29 @@ class OptimizerChoice(str, Enum):
 class Attn(str, Enum):
     sdpa = "sdpa"
     eager = "eager"
+
+
+class QuantizeChoice(str, Enum):
+    int8 = "int8"
+    nf4 = "nf4"
+    fp4 = "fp4"
+    int4 = "int4"
+    fp8 = "fp8"
+    mxfp4 = "mxfp4"
+
+
+LoraRank = Annotated[
+    Optional[int],
+    typer.Option("--lora-rank", help="LoRA fine-tuning as peft builds it: adapters of rank R, the base frozen.", min=1),
+]
+LoraTargets = Annotated[
+    Optional[str],
+    typer.Option("--lora-targets", help="Modules that get adapters: names such as q_proj,v_proj (default), or all-linear."),
+]
+LoraDropout = Annotated[
+    Optional[float], typer.Option("--lora-dropout", help="peft's lora_dropout on the adapters' input (default 0).", min=0.0, max=1.0)
+]
+Quantize = Annotated[
+    Optional[QuantizeChoice],
+    typer.Option("--quantize", help="Linear weights stored as int8, nf4 (QLoRA), fp4, int4 (GPTQ) or fp8 (block scales); default: the config's quantization_config."),
+]

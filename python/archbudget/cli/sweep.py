@@ -41,11 +41,16 @@ def sweep(
     shard: Annotated[Optional[str], typer.Option(help="Sweep shard i of N equal index ranges (i/N, 0-based).")] = None,
     count: Annotated[bool, typer.Option("--count", help="Report the number of candidates without computing rows.")] = False,
     output: Annotated[Optional[Path], typer.Option(help="Write the rows to a file: .parquet, .csv, .json, .ndjson or .arrow.")] = None,
+    lora_rank: options.LoraRank = None,
+    lora_targets: options.LoraTargets = None,
+    lora_dropout: options.LoraDropout = None,
+    quantize: options.Quantize = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Enumerate SPACE in the native core; keep the candidates inside the budgets, ranked."""
     with reported():
-        s = api.search_space(space)
+        run = api.run_overrides(lora_rank, lora_targets, lora_dropout, quantize.value if quantize else None)
+        s = api.search_space(space, run)
         rng = api.parse_shard(shard, s.size)
         start, stop = rng if rng else (0, s.size)
         if count:

@@ -158,3 +158,69 @@ fn quantized_weight_bytes_equal_bitsandbytes() {
         assert_eq!(got[..2].to_vec(), vec![bytes_of(&row["CB"]), bytes_of(&row["SCB"])], "{row}");
     }
 }
+
+/// Tiny models loaded through transformers' bitsandbytes integration on CPU: the modules
+/// it converts (with the tensors each stores) and those it leaves, against the
+/// `QuantLinear`s of the lowering; peft's LoRA on the 4-bit model.
+#[test]
+fn bitsandbytes_converts_the_modules_transformers_converts() {
+    use archbudget_core::formats::hf::{arch, Head};
+    use archbudget_core::memory::hf::{graph, run_for_config, Dropouts};
+    use archbudget_core::memory::Op;
+    let doc = fixture();
+    for case in doc["quantized"].as_array().unwrap() {
+        let name = format!("{} {}", case["name"], case["method"]);
+        let mut config = case["config"].clone();
+        config["quantization_config"] = case["quantization_config"].clone();
+        let head = match case["head"].as_str().unwrap() {
+            "base" => Head::Base,
+            _ => Head::CausalLm,
+        };
+        let a = arch(&config, Some(head), "config.json").unwrap();
+        let run = run_for_config(
+            &config,
+            &RunSettings {
+                mode: Mode::Infer,
+                batch: 1,
+                seq: 8,
+                precision: Precision::Bf16,
+                ..RunSettings::default()
+            },
+        )
+        .unwrap();
+        let g = graph(&a, &Dropouts::from_config(&config), &run).unwrap();
+        let mut ours: Vec<(u64, u64, Vec<u64>)> = g
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::QuantLinear(q) => {
+                    let l = &q.linear;
+                    let stored = q.quant.weight_tensors(l.out_features, l.in_features).unwrap();
+                    let stored = stored.iter().copied().filter(|&b| b > 0).collect();
+                    Some((l.out_features, l.in_features, stored))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut theirs: Vec<(u64, u64, Vec<u64>)> = case["converted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let s = &m["shape"];
+                let stored = m["stored"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap()).collect();
+                (s[0].as_u64().unwrap(), s[1].as_u64().unwrap(), stored)
+            })
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{name}");
+        if let Some(trainable) = case.get("trainable_params") {
+            let lora = Some(Lora::new(8, Some("all-linear"), 0.0).unwrap());
+            let train = RunSettings { mode: Mode::Train, lora, ..run };
+            let r = archbudget_core::memory::estimate(&graph(&a, &Dropouts::from_config(&config), &train).unwrap(), &train)
+                .unwrap();
+            assert_eq!(r.trainable_params, trainable.as_u64().unwrap(), "{name}: LoRA on the 4-bit model");
+        }
+    }
+}

@@ -4,6 +4,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use archbudget_core::formats::{self, hf};
+use archbudget_core::memory::lora::Lora;
+use archbudget_core::memory::quant::Quant;
 use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
@@ -104,6 +106,10 @@ struct RunArgs {
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    lora_rank: Option<u64>,
+    lora_targets: Option<String>,
+    lora_dropout: f64,
+    quantize: Option<String>,
 }
 
 impl RunArgs {
@@ -121,7 +127,17 @@ impl RunArgs {
             new_tokens: self.new_tokens,
             gpus: self.gpus,
             zero_stage: self.zero_stage,
-            ..RunSettings::default()
+            lora: match self.lora_rank {
+                Some(rank) => Some(Lora::new(rank, self.lora_targets.as_deref(), self.lora_dropout)?),
+                None if self.lora_targets.is_some() || self.lora_dropout != 0.0 => {
+                    return Err(Error::invalid(
+                        "--lora-targets/--lora-dropout",
+                        "need --lora-rank",
+                    ))
+                }
+                None => None,
+            },
+            quantize: self.quantize.as_deref().map(Quant::parse).transpose()?,
         })
     }
 }
@@ -130,7 +146,8 @@ impl RunArgs {
 /// FLOPs of one step of the model's PyTorch equivalent.
 #[pyfunction]
 #[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32".to_string(), optimizer="adamw".to_string(),
-                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0))]
+                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0,
+                    lora_rank=None, lora_targets=None, lora_dropout=0.0, quantize=None))]
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
     py: Python<'py>,
@@ -147,6 +164,10 @@ fn memory<'py>(
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    lora_rank: Option<u64>,
+    lora_targets: Option<String>,
+    lora_dropout: f64,
+    quantize: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
     let args = RunArgs {
@@ -159,6 +180,10 @@ fn memory<'py>(
         new_tokens,
         gpus,
         zero_stage,
+        lora_rank,
+        lora_targets,
+        lora_dropout,
+        quantize,
     };
     let report = guarded(py, || {
         formats::memory(&data, &location, head, &args.settings()?, seq)
@@ -166,6 +191,7 @@ fn memory<'py>(
     let out = PyDict::new(py);
     out.set_item("peak_bytes", report.peak_bytes)?;
     out.set_item("params", report.params)?;
+    out.set_item("trainable_params", report.trainable_params)?;
     out.set_item("buffers", report.buffers)?;
     let breakdown = PyDict::new(py);
     for (name, bytes) in report.breakdown.entries() {

@@ -73,23 +73,30 @@ impl SearchSpace {
     /// Parse a space from TOML text (`is_toml`) or the JSON of a dict of the same shape;
     /// a keras template path is read relative to `base_dir`.
     #[new]
-    #[pyo3(signature = (text, location, is_toml, base_dir=None))]
+    #[pyo3(signature = (text, location, is_toml, base_dir=None, run=None))]
     fn new(
         py: Python<'_>,
         text: String,
         location: String,
         is_toml: bool,
         base_dir: Option<PathBuf>,
+        run: Option<String>,
     ) -> PyResult<Self> {
         let space = guarded(py, || {
             let loader = |path: &str| load_template(&base_dir, path);
-            if is_toml {
-                Space::from_toml(&text, &location, &loader)
+            let mut value = if is_toml {
+                archbudget_core::space::toml_value(&text, &location)?
             } else {
-                let value = serde_json::from_str(&text)
-                    .map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?;
-                Space::from_value(&value, &location, &loader)
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?
+            };
+            // run settings given beside the space (the command line's run options)
+            if let Some(run) = run {
+                let run: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&run)
+                    .map_err(|e| Error::parse(&location, format!("run settings: {e}")))?;
+                Space::with_run(&mut value, &run, &location)?;
             }
+            Space::from_value(&value, &location, &loader)
         })?;
         Ok(SearchSpace { space })
     }

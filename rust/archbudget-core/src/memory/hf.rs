@@ -19,7 +19,7 @@
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_names::HfNames;
-use super::lora::{Linears, Module, ModuleKind};
+use super::lora::{Linears, Module};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Precision, Result, RunSettings};
 use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
@@ -526,11 +526,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }),
             &[h],
         );
-        // the model's last parameter: kept unquantized (`get_keys_to_not_convert`)
-        let pooler = Module {
-            name: names.head_dense,
-            kind: ModuleKind::Last,
-        };
+        let pooler = Module::linear(names.head_dense);
         let pooler_lin = Linear {
             rows: b,
             in_features: hsz,
@@ -729,7 +725,7 @@ fn sparse_moe(
     );
     let inter = moe.expert_intermediate_size;
     let mut inputs = vec![x, weights];
-    let (gate_up, down) = lx.experts_targets(model_type);
+    let (gate_up, down) = lx.experts_targets(model_type)?;
     for (on, in_features, out_features, rank_factor) in
         [(gate_up, hidden, mul(2, inter)?, 2), (down, inter, hidden, 1)]
     {

@@ -177,9 +177,6 @@ pub struct Module {
 pub enum ModuleKind {
     /// An `nn.Linear` (or GPT-2 `Conv1D`).
     Linear,
-    /// The linear holding the model's last parameter (bert's pooler in `AutoModel`): in
-    /// `all-linear`, but kept unquantized (`get_keys_to_not_convert`).
-    Last,
     /// The output layer (`get_output_embeddings()`): left out of `all-linear`, and kept
     /// unquantized (transformers' `get_keys_to_not_convert`).
     Output,
@@ -192,7 +189,7 @@ pub enum ModuleKind {
 impl ModuleKind {
     fn in_all_linear(self) -> bool {
         match self {
-            ModuleKind::Linear | ModuleKind::Last => true,
+            ModuleKind::Linear => true,
             ModuleKind::Output => false,
             ModuleKind::Router { in_all_linear } => in_all_linear,
         }
@@ -308,16 +305,22 @@ impl Linears {
     /// Whether LoRA adapts the stacked experts' (`gate_up_proj`, `down_proj`): peft maps
     /// mixtral's w1 + w3 (both needed: they are fused; rank 2r) and w2, and `all-linear`
     /// to all of them (`transformers_weight_conversion._MOE_TARGET_MODULE_MAPPING`).
-    pub fn experts_targets(&self, model_type: &str) -> (bool, bool) {
-        match self.lora.map(|l| l.targets) {
+    pub fn experts_targets(&self, model_type: &str) -> Result<(bool, bool)> {
+        Ok(match self.lora.map(|l| l.targets) {
             Some(_) if model_type != "mixtral" => (false, false),
             Some(LoraTargets::AllLinear) => (true, true),
-            Some(LoraTargets::Names(set)) => (
-                set.contains("w1") && set.contains("w3"),
-                set.contains("w2"),
-            ),
+            Some(LoraTargets::Names(set)) => {
+                let (w1, w3) = (set.contains("w1"), set.contains("w3"));
+                if w1 != w3 {
+                    return Err(crate::Error::invalid(
+                        "lora targets",
+                        "mixtral fuses w1 and w3 into the experts' gate_up_proj: target both or neither",
+                    ));
+                }
+                (w1, set.contains("w2"))
+            }
             None => (false, false),
-        }
+        })
     }
 
     /// Mark `nodes` as an adapter's (trainable) ops.
