@@ -39,7 +39,7 @@ def test_memory_json_has_trainable_params():
     table = runner.invoke(app, args[:-2])
     assert table.exit_code == 0, table.output
     assert f"Trainable: {case['trainable_params']:,}" in table.stdout
-    assert "LoRA r=8 on q_proj,v_proj" in table.stdout
+    assert "LoRA r=8" in table.stdout
 
 
 def test_qlora_stores_the_base_in_nf4():
@@ -58,8 +58,9 @@ def test_quantization_config_is_read(method):
     from_config = archbudget.memory(config, mode="infer", batch=1, seq=16, precision="bf16")
     asked = archbudget.memory(case["config"], mode="infer", batch=1, seq=16, precision="bf16", quantize=method)
     plain = archbudget.memory(case["config"], mode="infer", batch=1, seq=16, precision="bf16")
-    if method == "fp4":  # --quantize fp4 is bitsandbytes' default: no double quantization
-        assert from_config == asked
+    # the fixture's nf4 double-quantizes (QLoRA's recipe, what --quantize nf4 means), its
+    # fp4 does not (bitsandbytes' default, what --quantize fp4 means)
+    assert from_config == asked
     assert from_config.breakdown["weights"] < plain.breakdown["weights"]
     assert from_config.params == plain.params
 

@@ -7,7 +7,10 @@ use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Precision, RunSettin
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/peft_lora.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/peft_lora.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -60,7 +63,11 @@ fn lora_trainable_params_equal_peft() {
             case["trainable_params"].as_u64().unwrap(),
             "{name}: trainable"
         );
-        assert_eq!(r.params, case["all_params"].as_u64().unwrap(), "{name}: all params");
+        assert_eq!(
+            r.params,
+            case["all_params"].as_u64().unwrap(),
+            "{name}: all params"
+        );
     }
 }
 
@@ -80,6 +87,19 @@ fn lora_trains_only_the_adapters() {
     // the frozen base skips its weight gradients: backward is cheaper than full training
     assert!(lora.flops_fwd > full.flops_fwd);
     assert!(lora.flops_fwd_bwd < full.flops_fwd_bwd);
+    // gradient checkpointing reruns each layer's forward (adapters included) in backward
+    let ckpt = estimate(
+        case,
+        &RunSettings {
+            grad_ckpt: true,
+            seq: 512,
+            ..run
+        },
+    );
+    let plain = estimate(case, &RunSettings { seq: 512, ..run });
+    assert!(ckpt.breakdown.activations < plain.breakdown.activations / 4);
+    assert_eq!(ckpt.trainable_params, plain.trainable_params);
+    assert!(ckpt.flops_fwd_bwd > plain.flops_fwd_bwd);
 }
 
 /// FLOPs of a tiny llama with adapters, against `torch.utils.flop_counter` on CPU (eager
@@ -90,7 +110,9 @@ fn lora_flops_match_the_flop_counter() {
     for case in doc["flops"].as_array().unwrap() {
         let lora = match &case["targets"] {
             Value::Null => None,
-            _ => Some(Lora::new(case["rank"].as_u64().unwrap(), Some(&targets(case)), 0.0).unwrap()),
+            _ => {
+                Some(Lora::new(case["rank"].as_u64().unwrap(), Some(&targets(case)), 0.0).unwrap())
+            }
         };
         let run = RunSettings {
             batch: case["batch"].as_u64().unwrap(),
@@ -101,7 +123,11 @@ fn lora_flops_match_the_flop_counter() {
         };
         let r = estimate_hf_case(&case["config"], "causal_lm", &run).unwrap();
         assert_eq!(r.flops_fwd, case["flops_fwd"].as_u64().unwrap(), "{case}");
-        assert_eq!(r.flops_fwd_bwd, case["flops_fwd_bwd"].as_u64().unwrap(), "{case}");
+        assert_eq!(
+            r.flops_fwd_bwd,
+            case["flops_fwd_bwd"].as_u64().unwrap(),
+            "{case}"
+        );
     }
 }
 
@@ -121,7 +147,12 @@ fn quantized_weight_bytes_equal_bitsandbytes() {
     let doc = fixture();
     for key in ["nf4", "fp4"] {
         for row in doc[key].as_array().unwrap() {
-            let shape: Vec<u64> = row["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+            let shape: Vec<u64> = row["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .collect();
             let double = row["double_quant"].as_bool().unwrap();
             let quant = Quant {
                 format: QuantFormat::FourBit {
@@ -132,11 +163,21 @@ fn quantized_weight_bytes_equal_bitsandbytes() {
             };
             let got = quant.weight_tensors(shape[0], shape[1]).unwrap();
             assert_eq!(row["blocksize"], 64);
-            assert!(!row["code_shared"].as_bool().unwrap(), "a code table per weight");
-            let mut want = vec![bytes_of(&row["weight"]), bytes_of(&row["absmax"]), bytes_of(&row["code"])];
+            assert!(
+                !row["code_shared"].as_bool().unwrap(),
+                "a code table per weight"
+            );
+            let mut want = vec![
+                bytes_of(&row["weight"]),
+                bytes_of(&row["absmax"]),
+                bytes_of(&row["code"]),
+            ];
             if double {
                 assert_eq!(row["state2_blocksize"], 256);
-                assert!(!row["state2_code_shared"].as_bool().unwrap(), "a dynamic map per weight");
+                assert!(
+                    !row["state2_code_shared"].as_bool().unwrap(),
+                    "a dynamic map per weight"
+                );
                 want.extend([
                     bytes_of(&row["offset"]),
                     bytes_of(&row["state2_absmax"]),
@@ -149,13 +190,22 @@ fn quantized_weight_bytes_equal_bitsandbytes() {
         }
     }
     for row in doc["int8"].as_array().unwrap() {
-        let shape: Vec<u64> = row["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+        let shape: Vec<u64> = row["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
         let quant = Quant {
             format: QuantFormat::Int8,
             skip: Default::default(),
         };
         let got = quant.weight_tensors(shape[0], shape[1]).unwrap();
-        assert_eq!(got[..2].to_vec(), vec![bytes_of(&row["CB"]), bytes_of(&row["SCB"])], "{row}");
+        assert_eq!(
+            got[..2].to_vec(),
+            vec![bytes_of(&row["CB"]), bytes_of(&row["SCB"])],
+            "{row}"
+        );
     }
 }
 
@@ -195,7 +245,10 @@ fn bitsandbytes_converts_the_modules_transformers_converts() {
             .filter_map(|n| match &n.op {
                 Op::QuantLinear(q) => {
                     let l = &q.linear;
-                    let stored = q.quant.weight_tensors(l.out_features, l.in_features).unwrap();
+                    let stored = q
+                        .quant
+                        .weight_tensors(l.out_features, l.in_features)
+                        .unwrap();
                     let stored = stored.iter().copied().filter(|&b| b > 0).collect();
                     Some((l.out_features, l.in_features, stored))
                 }
@@ -208,7 +261,12 @@ fn bitsandbytes_converts_the_modules_transformers_converts() {
             .iter()
             .map(|m| {
                 let s = &m["shape"];
-                let stored = m["stored"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap()).collect();
+                let stored = m["stored"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_u64().unwrap())
+                    .collect();
                 (s[0].as_u64().unwrap(), s[1].as_u64().unwrap(), stored)
             })
             .collect();
@@ -217,10 +275,21 @@ fn bitsandbytes_converts_the_modules_transformers_converts() {
         assert_eq!(ours, theirs, "{name}");
         if let Some(trainable) = case.get("trainable_params") {
             let lora = Some(Lora::new(8, Some("all-linear"), 0.0).unwrap());
-            let train = RunSettings { mode: Mode::Train, lora, ..run };
-            let r = archbudget_core::memory::estimate(&graph(&a, &Dropouts::from_config(&config), &train).unwrap(), &train)
-                .unwrap();
-            assert_eq!(r.trainable_params, trainable.as_u64().unwrap(), "{name}: LoRA on the 4-bit model");
+            let train = RunSettings {
+                mode: Mode::Train,
+                lora,
+                ..run
+            };
+            let r = archbudget_core::memory::estimate(
+                &graph(&a, &Dropouts::from_config(&config), &train).unwrap(),
+                &train,
+            )
+            .unwrap();
+            assert_eq!(
+                r.trainable_params,
+                trainable.as_u64().unwrap(),
+                "{name}: LoRA on the 4-bit model"
+            );
         }
     }
 }

@@ -138,6 +138,7 @@ impl RunArgs {
                 None => None,
             },
             quantize: self.quantize.as_deref().map(Quant::parse).transpose()?,
+            ..RunSettings::default()
         })
     }
 }

@@ -149,7 +149,10 @@ impl Lora {
     /// q_proj and v_proj, peft's default targets for llama-like models.
     pub fn new(rank: u64, targets: Option<&str>, dropout: f64) -> Result<Self> {
         if rank == 0 {
-            return Err(crate::Error::invalid("lora rank", "must be a positive integer"));
+            return Err(crate::Error::invalid(
+                "lora rank",
+                "must be a positive integer",
+            ));
         }
         if !(0.0..1.0).contains(&dropout) {
             return Err(crate::Error::invalid(
@@ -241,7 +244,13 @@ impl Linears {
     }
 
     /// `module` (`lin`) applied to `x`, with its adapter if targeted.
-    pub fn push(&mut self, g: &mut Graph, module: Module, lin: Linear, x: ValueId) -> Result<ValueId> {
+    pub fn push(
+        &mut self,
+        g: &mut Graph,
+        module: Module,
+        lin: Linear,
+        x: ValueId,
+    ) -> Result<ValueId> {
         self.push_part(g, module, lin, x, None)
     }
 
@@ -273,7 +282,12 @@ impl Linears {
         let first = g.nodes.len();
         let rows = lin.rows;
         // `x.to(lora_A.weight.dtype)`: under autocast a bf16 activation meets fp32 A
-        let x = g.push(Op::Cast(Cast { to: self.param_dtype }), &[x]);
+        let x = g.push(
+            Op::Cast(Cast {
+                to: self.param_dtype,
+            }),
+            &[x],
+        );
         let x = g.push(Op::Dropout(Dropout { p: lora.dropout }), &[x]);
         let a = g.push(
             Op::Linear(Linear {
@@ -345,8 +359,7 @@ impl Linears {
         for &k in &self.adapter_nodes {
             adapter[k] = true;
         }
-        g.frozen
-            .extend((0..g.nodes.len()).filter(|&k| !adapter[k]));
+        g.frozen.extend((0..g.nodes.len()).filter(|&k| !adapter[k]));
         Ok(())
     }
 }

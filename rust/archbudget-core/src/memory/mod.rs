@@ -14,6 +14,7 @@ mod allocator;
 pub mod families;
 pub mod graph;
 pub mod hf;
+mod hf_mlp;
 mod hf_names;
 pub mod keras;
 pub mod lora;

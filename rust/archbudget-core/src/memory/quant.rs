@@ -102,49 +102,68 @@ impl Quant {
             }
         };
         let method = text("quant_method").unwrap_or("");
-        let format = match method {
-            "bitsandbytes" if flag("load_in_4bit") => QuantFormat::FourBit {
-                nf4: text("bnb_4bit_quant_type") == Some("nf4"),
-                double_quant: flag("bnb_4bit_use_double_quant"),
-            },
-            "bitsandbytes" if flag("load_in_8bit") => QuantFormat::Int8,
-            "gptq" | "awq" => {
-                let bits = int("bits", 4)?;
-                if bits != 4 {
-                    return Err(crate::Error::invalid(
-                        at,
-                        format!("{bits}-bit {method} is not modelled (4-bit only)"),
-                    ));
+        let format =
+            match method {
+                "bitsandbytes" if flag("load_in_4bit") => QuantFormat::FourBit {
+                    nf4: text("bnb_4bit_quant_type") == Some("nf4"),
+                    double_quant: flag("bnb_4bit_use_double_quant"),
+                },
+                "bitsandbytes" if flag("load_in_8bit") => QuantFormat::Int8,
+                "gptq" | "awq" => {
+                    let bits = int("bits", 4)?;
+                    if bits != 4 {
+                        return Err(crate::Error::invalid(
+                            at,
+                            format!("{bits}-bit {method} is not modelled (4-bit only)"),
+                        ));
+                    }
+                    let group = match q.get("group_size").and_then(|v| v.as_i64()) {
+                        Some(-1) => {
+                            return Err(crate::Error::invalid(
+                                at,
+                                "group_size -1 (one group per column) is not modelled",
+                            ))
+                        }
+                        _ => int("group_size", 128)?,
+                    };
+                    if method == "gptq" {
+                        QuantFormat::Gptq { group }
+                    } else {
+                        QuantFormat::Awq { group }
+                    }
                 }
-                let group = match q.get("group_size").and_then(|v| v.as_i64()) {
-                    Some(-1) => return Err(crate::Error::invalid(at, "group_size -1 (one group per column) is not modelled")),
-                    _ => int("group_size", 128)?,
-                };
-                if method == "gptq" {
-                    QuantFormat::Gptq { group }
-                } else {
-                    QuantFormat::Awq { group }
+                "fp8" => {
+                    let block = match q.get("weight_block_size").and_then(|v| v.as_array()) {
+                        Some(b) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
+                            (Some(n), Some(k)) if n > 0 && k > 0 => (n, k),
+                            _ => {
+                                return Err(crate::Error::invalid(
+                                    at,
+                                    "'weight_block_size' must be two positive integers",
+                                ))
+                            }
+                        },
+                        None => return Err(crate::Error::invalid(
+                            at,
+                            "fp8 without 'weight_block_size' (per-tensor scales) is not modelled",
+                        )),
+                        _ => {
+                            return Err(crate::Error::invalid(
+                                at,
+                                "'weight_block_size' must be two positive integers",
+                            ))
+                        }
+                    };
+                    QuantFormat::Fp8 { block }
                 }
-            }
-            "fp8" => {
-                let block = match q.get("weight_block_size").and_then(|v| v.as_array()) {
-                    Some(b) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
-                        (Some(n), Some(k)) if n > 0 && k > 0 => (n, k),
-                        _ => return Err(crate::Error::invalid(at, "'weight_block_size' must be two positive integers")),
-                    },
-                    None => return Err(crate::Error::invalid(at, "fp8 without 'weight_block_size' (per-tensor scales) is not modelled")),
-                    _ => return Err(crate::Error::invalid(at, "'weight_block_size' must be two positive integers")),
-                };
-                QuantFormat::Fp8 { block }
-            }
-            "mxfp4" => return Err(mxfp4_unsupported(at)),
-            other => {
-                return Err(crate::Error::invalid(
+                "mxfp4" => return Err(mxfp4_unsupported(at)),
+                other => return Err(crate::Error::invalid(
                     at,
-                    format!("quant_method '{other}' is not one of bitsandbytes, gptq, awq, fp8, mxfp4"),
-                ))
-            }
-        };
+                    format!(
+                        "quant_method '{other}' is not one of bitsandbytes, gptq, awq, fp8, mxfp4"
+                    ),
+                )),
+            };
         let names: Vec<&str> = ["modules_to_not_convert", "llm_int8_skip_modules"]
             .iter()
             .filter_map(|k| q.get(*k).and_then(|v| v.as_array()))
@@ -177,7 +196,14 @@ impl Quant {
                 let code = 16 * 4;
                 if double_quant {
                     let dynamic_map = 256 * 4;
-                    [n.div_ceil(2), blocks, code, 4, mul(blocks.div_ceil(256), 4)?, dynamic_map]
+                    [
+                        n.div_ceil(2),
+                        blocks,
+                        code,
+                        4,
+                        mul(blocks.div_ceil(256), 4)?,
+                        dynamic_map,
+                    ]
                 } else {
                     [n.div_ceil(2), mul(blocks, 4)?, code, 0, 0, 0]
                 }
@@ -206,9 +232,14 @@ impl Quant {
                     0,
                 ]
             }
-            QuantFormat::Fp8 { block: (bn, bk) } => {
-                [n, mul(mul(out.div_ceil(bn), inp.div_ceil(bk))?, 4)?, 0, 0, 0, 0]
-            }
+            QuantFormat::Fp8 { block: (bn, bk) } => [
+                n,
+                mul(mul(out.div_ceil(bn), inp.div_ceil(bk))?, 4)?,
+                0,
+                0,
+                0,
+                0,
+            ],
         })
     }
 }

@@ -24,13 +24,18 @@ impl ExpertsLora {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let re = mul(self.rank, self.experts)?;
         let mut c = Cost::default();
-        c.params.push(Param::new(mul(re, self.in_features)?, AmpCast::No));
-        c.params.push(Param::new(mul(re, self.out_features)?, AmpCast::No));
+        c.params
+            .push(Param::new(mul(re, self.in_features)?, AmpCast::No));
+        c.params
+            .push(Param::new(mul(re, self.out_features)?, AmpCast::No));
         c.out = Some(Out::New {
             numel: mul(self.experts, mul(self.out_features, self.in_features)?)?,
             dtype: cx.param_dtype(),
         });
-        let f = mul(self.experts, mm_flops(self.out_features, self.rank, self.in_features)?)?;
+        let f = mul(
+            self.experts,
+            mm_flops(self.out_features, self.rank, self.in_features)?,
+        )?;
         c.flops_fwd = f;
         if cx.wgrad() {
             c.flops_bwd = mul(f, 2)?;
