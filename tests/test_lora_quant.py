@@ -106,3 +106,13 @@ def test_unknown_quant_method_is_named():
     config = dict(LORA[4]["config"], quantization_config={"quant_method": "hqq"})
     with pytest.raises(archbudget.ArchBudgetError, match="quant_method 'hqq'"):
         archbudget.memory(config, mode="infer", batch=1, seq=8)
+
+
+def test_default_targets_are_peft_s_for_the_type():
+    # peft's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING: c_attn for gpt2
+    case = next(c for c in LORA if c["name"] == "gpt2-c_attn-r4")
+    run = dict(lora_run(case), lora_targets=None)
+    assert archbudget.memory(case["config"], **run).trainable_params == case["trainable_params"]
+    phi3 = {"model_type": "phi3"}
+    with pytest.raises(archbudget.ArchBudgetError, match="no default target modules for phi3"):
+        archbudget.memory(phi3, mode="train", batch=1, seq=8, lora_rank=8)

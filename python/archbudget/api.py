@@ -285,7 +285,8 @@ def memory(
     `generate` mode, which decodes `new_tokens` more) and fills an unknown time axis of a
     Keras input. `gpus` and `zero_stage` give the per-GPU bytes of data parallelism with
     ZeRO stage 0-3. `lora_rank` fine-tunes LoRA adapters as peft builds them on
-    `lora_targets` (module names such as "q_proj,v_proj", the default, or "all-linear"),
+    `lora_targets` (module names such as "q_proj,v_proj", or "all-linear"; default: peft's
+    for the model type),
     the base frozen; `quantize` stores the linear weights as int8, nf4, fp4, int4 (GPTQ)
     or fp8 (what a config's `quantization_config` says otherwise)."""
     data, location = _model_bytes(model)

@@ -52,7 +52,7 @@ def memory(
             setting.append(optimizer.value)
             setting += ["grad-ckpt"] if grad_ckpt else []
         setting += [f"per GPU of {gpus}, ZeRO-{zero_stage}"] if gpus > 1 else []
-        setting += [f"LoRA r={lora_rank} on {lora_targets or 'q_proj,v_proj'}"] if lora_rank else []
+        setting += [f"LoRA r={lora_rank} on {lora_targets or 'peft default targets'}"] if lora_rank else []
         setting += [f"{quantize.value} weights"] if quantize else []
         table = Table(title=", ".join(setting), title_justify="left")
         table.add_column("At the peak")

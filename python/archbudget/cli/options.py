@@ -65,7 +65,7 @@ LoraRank = Annotated[
 ]
 LoraTargets = Annotated[
     Optional[str],
-    typer.Option("--lora-targets", help="Modules that get adapters: names such as q_proj,v_proj (default), or all-linear."),
+    typer.Option("--lora-targets", help="Modules that get adapters: names such as q_proj,v_proj, or all-linear (default: peft's for the model type)."),
 ]
 LoraDropout = Annotated[
     Optional[float], typer.Option("--lora-dropout", help="peft's lora_dropout on the adapters' input (default 0).", min=0.0, max=1.0)

@@ -132,7 +132,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     } else {
         DType::F32
     };
-    let mut lx = Linears::new(run.lora, run.quantize, param_dt);
+    let mut lx = Linears::new(&a.model_type, run.lora, run.quantize, param_dt)?;
     // gpt2's `add_cross_attention` blocks run only when `encoder_hidden_states` are
     // passed, which the step (input_ids, labels) never does: their weights are counted,
     // unused (no gradient, no optimizer state); the self-attention cache is the same

@@ -115,6 +115,9 @@ impl ModuleSet {
 /// Which modules get adapters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoraTargets {
+    /// peft's default for the model type (`target_modules=None`:
+    /// `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`, `utils/constants.py`).
+    TypeDefault,
     /// peft's `all-linear`: every linear but the output layer (and mixtral's experts
     /// and router, as peft maps them for transformers 5).
     AllLinear,
@@ -133,7 +136,32 @@ impl LoraTargets {
         match self {
             LoraTargets::AllLinear => m.kind.in_all_linear(),
             LoraTargets::Names(set) => set.contains(m.name),
+            LoraTargets::TypeDefault => false,
         }
+    }
+
+    /// [`LoraTargets::TypeDefault`] made the names peft picks for `model_type`.
+    fn resolve(self, model_type: &str) -> Result<Self> {
+        if self != LoraTargets::TypeDefault {
+            return Ok(self);
+        }
+        let names =
+            match model_type {
+                "llama" | "mistral" | "mixtral" | "qwen2" | "gemma" | "gemma2" | "opt" => {
+                    "q_proj,v_proj"
+                }
+                "gpt2" => "c_attn",
+                "gpt_neox" | "falcon" => "query_key_value",
+                "bert" | "roberta" => "query,value",
+                "t5" => "q,v",
+                _ => return Err(crate::Error::invalid(
+                    "lora targets",
+                    format!(
+                        "peft has no default target modules for {model_type}: give --lora-targets"
+                    ),
+                )),
+            };
+        LoraTargets::parse(names)
     }
 }
 
@@ -146,7 +174,7 @@ pub struct Lora {
 }
 
 impl Lora {
-    /// q_proj and v_proj, peft's default targets for llama-like models.
+    /// `targets` None: peft's default for the model type (q_proj, v_proj for llama).
     pub fn new(rank: u64, targets: Option<&str>, dropout: f64) -> Result<Self> {
         if rank == 0 {
             return Err(crate::Error::invalid(
@@ -162,7 +190,10 @@ impl Lora {
         }
         Ok(Lora {
             rank,
-            targets: LoraTargets::parse(targets.unwrap_or("q_proj,v_proj"))?,
+            targets: match targets {
+                Some(t) => LoraTargets::parse(t)?,
+                None => LoraTargets::TypeDefault,
+            },
             dropout,
         })
     }
@@ -226,13 +257,26 @@ pub struct Linears {
 }
 
 impl Linears {
-    pub fn new(lora: Option<Lora>, quant: Option<Quant>, param_dtype: DType) -> Self {
-        Linears {
+    /// Fails where LoRA takes peft's default targets and peft has none for `model_type`.
+    pub fn new(
+        model_type: &str,
+        lora: Option<Lora>,
+        quant: Option<Quant>,
+        param_dtype: DType,
+    ) -> Result<Self> {
+        let lora = match lora {
+            Some(l) => Some(Lora {
+                targets: l.targets.resolve(model_type)?,
+                ..l
+            }),
+            None => None,
+        };
+        Ok(Linears {
             lora,
             param_dtype,
             quant,
             adapter_nodes: Vec::new(),
-        }
+        })
     }
 
     pub fn lora(&self) -> Option<Lora> {
@@ -333,7 +377,8 @@ impl Linears {
                 }
                 (w1, set.contains("w2"))
             }
-            None => (false, false),
+            // resolved to names by `Linears::new`; peft's defaults never name experts
+            Some(LoraTargets::TypeDefault) | None => (false, false),
         })
     }
 

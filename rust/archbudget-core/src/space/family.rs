@@ -430,7 +430,8 @@ impl<'s> Evaluator<'s> {
             lora: match self.int_or(at("lora_rank"), digits, 1, 0)? {
                 0 => None,
                 rank => {
-                    let targets = self.text(at("lora_targets"), digits, "q_proj,v_proj")?;
+                    let targets = Some(self.text(at("lora_targets"), digits, "")?)
+                        .filter(|t| !t.is_empty());
                     let dropout = match self.scalar(at("lora_dropout"), digits) {
                         None => 0.0,
                         Some(Scalar::Float(p)) => *p,
@@ -442,7 +443,7 @@ impl<'s> Evaluator<'s> {
                             ))
                         }
                     };
-                    Some(memory::lora::Lora::new(rank, Some(targets), dropout).map_err(loc)?)
+                    Some(memory::lora::Lora::new(rank, targets, dropout).map_err(loc)?)
                 }
             },
             quantize: match self.text(at("quantize"), digits, "")? {
