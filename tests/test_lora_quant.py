@@ -116,3 +116,12 @@ def test_default_targets_are_peft_s_for_the_type():
     phi3 = {"model_type": "phi3"}
     with pytest.raises(archbudget.ArchBudgetError, match="no default target modules for phi3"):
         archbudget.memory(phi3, mode="train", batch=1, seq=8, lora_rank=8)
+
+
+def test_sweep_of_other_families_refuses_lora():
+    space = {"family": "mlp", "fixed": {"input_dim": 8, "depth": 1, "width": 8, "classes": 2}, "run": {"batch": 1}}
+    with pytest.raises(archbudget.ArchBudgetError, match="hf family only"):
+        archbudget.sweep(space, lora_rank=4)
+    hf = {"family": "hf", "fixed": {"model_type": "llama"}, "run": {"seq": 8, "lora_targets": "q_proj"}}
+    with pytest.raises(archbudget.ArchBudgetError, match="need lora_rank"):
+        archbudget.sweep(hf)

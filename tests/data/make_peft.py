@@ -11,6 +11,9 @@
   absmax and code), and whether two quantizations share their code tensors.
 - `int8`: `bitsandbytes.functional.int8_vectorwise_quant` (what `Int8Params._quantize`
   runs on a weight): CB and SCB.
+- `fp8`: transformers' `FP8Linear` (integrations/finegrained_fp8.py, DeepSeek-V3's
+  `weight_block_size` [128, 128]) built on the meta device: its weight and
+  `weight_scale_inv`.
 - `quantized`: tiny models saved and loaded back with `from_pretrained(...,
   quantization_config=BitsAndBytesConfig(...), device_map="cpu")` (bitsandbytes runs on
   the CPU): for each converted module its [out, in] and the bytes of every tensor it
@@ -126,6 +129,18 @@ def int8():
     return rows
 
 
+def fp8():
+    from transformers.integrations.finegrained_fp8 import FP8Linear
+
+    rows = []
+    for out_f, in_f in [(4096, 4096), (1024, 4096), (14336, 4096), (4096, 14336), (100, 30), (7168, 18432)]:
+        with torch.device("meta"):
+            lin = FP8Linear(in_f, out_f, block_size=(128, 128))
+        rows.append(dict(shape=[out_f, in_f], block=[128, 128], weight=tensor_info(lin.weight),
+                         weight_scale_inv=tensor_info(lin.weight_scale_inv)))
+    return rows
+
+
 QUANT_MODELS = [
     ("llama-tiny", dict(model_type="llama", vocab_size=1000, hidden_size=256, intermediate_size=688,
                         num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2)),
@@ -230,7 +245,7 @@ def main():
     doc = dict(
         env=dict(torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
                  bitsandbytes=bitsandbytes.__version__),
-        lora=lora, nf4=four_bit("nf4"), fp4=four_bit("fp4"), int8=int8(), quantized=quantized, flops=flops,
+        lora=lora, nf4=four_bit("nf4"), fp4=four_bit("fp4"), int8=int8(), fp8=fp8(), quantized=quantized, flops=flops,
     )
     lines = ",\n".join(f"{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in doc.items())
     (HERE / "peft_lora.json").write_text("{" + lines + "}\n")

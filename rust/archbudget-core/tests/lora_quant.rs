@@ -293,3 +293,67 @@ fn bitsandbytes_converts_the_modules_transformers_converts() {
         }
     }
 }
+
+/// transformers' `FP8Linear` with DeepSeek-V3's 128 × 128 blocks, built on the meta device.
+#[test]
+fn fp8_weight_bytes_equal_transformers_fp8_linear() {
+    let doc = fixture();
+    for row in doc["fp8"].as_array().unwrap() {
+        let shape: Vec<u64> = row["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
+        let block = &row["block"];
+        let quant = Quant {
+            format: QuantFormat::Fp8 {
+                block: (block[0].as_u64().unwrap(), block[1].as_u64().unwrap()),
+            },
+            skip: Default::default(),
+        };
+        let got = quant.weight_tensors(shape[0], shape[1]).unwrap();
+        assert_eq!(row["weight"]["dtype"], "float8_e4m3fn");
+        let want = [
+            row["weight"]["numel"].as_u64().unwrap(),
+            bytes_of(&row["weight_scale_inv"]),
+        ];
+        assert_eq!(got[..2], want, "{row}");
+    }
+}
+
+/// peft's LoRA on mixtral's stacked experts builds their effective weights each forward
+/// (`baddbmm` over the whole stack), which the experts' matmul keeps for backward.
+#[test]
+fn lora_on_mixtral_experts_keeps_the_effective_weights() {
+    let doc = fixture();
+    let case = doc["lora"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mixtral-8x7b-all-r8")
+        .unwrap();
+    let cfg = &case["config"];
+    let run = lora_run(case, Mode::Train);
+    let attention_only = RunSettings {
+        lora: Some(Lora::new(8, Some("q_proj,k_proj,v_proj,o_proj"), 0.0).unwrap()),
+        ..run
+    };
+    let all = estimate(case, &run);
+    let attn = estimate(case, &attention_only);
+    let (e, h, i, layers) = (
+        cfg["num_local_experts"].as_u64().unwrap(),
+        cfg["hidden_size"].as_u64().unwrap(),
+        cfg["intermediate_size"].as_u64().unwrap(),
+        cfg["num_hidden_layers"].as_u64().unwrap(),
+    );
+    // bf16: 2 bytes per element of gate_up (e·2i·h) and down (e·h·i), every layer
+    let effective = 2 * 3 * e * h * i * layers;
+    assert!(
+        all.peak_bytes - attn.peak_bytes >= effective,
+        "{} {}",
+        all.peak_bytes,
+        attn.peak_bytes
+    );
+    assert!(all.flops_fwd > attn.flops_fwd);
+}

@@ -108,6 +108,19 @@ fn family_params(kind: FamilyKind) -> &'static [&'static str] {
 /// Every name of the space must mean something to its family, and every parameter a
 /// family needs must be given.
 pub fn check_names(space: &Space) -> Result<()> {
+    let given = |key: &str| space.slot(key).is_some();
+    if space.family != FamilyKind::Hf && (given("lora_rank") || given("quantize")) {
+        return Err(space_err(
+            &space.location,
+            "lora_rank and quantize apply to the hf family only (peft and the quantizers wrap transformers' linears)",
+        ));
+    }
+    if !given("lora_rank") && (given("lora_targets") || given("lora_dropout")) {
+        return Err(space_err(
+            &space.location,
+            "lora_targets and lora_dropout need lora_rank in [run]",
+        ));
+    }
     let names = space
         .axes
         .iter()
@@ -609,12 +622,6 @@ impl<'s> Evaluator<'s> {
             }
             // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
             // the memory is the PyTorch equivalent's.
-            FamilyKind::Keras if run.lora.is_some() || run.quantize.is_some() => {
-                return Err(space_err(
-                    location,
-                    "LoRA and quantized weights are modelled for the hf family only",
-                ))
-            }
             FamilyKind::Keras => {
                 let model = keras::model_from_value(&self.keras_json(digits), location)?;
                 let summary = keras::summarize(&model, location)?;
@@ -627,12 +634,6 @@ impl<'s> Evaluator<'s> {
                 });
             }
         };
-        if run.lora.is_some() || run.quantize.is_some() {
-            return Err(space_err(
-                location,
-                "LoRA and quantized weights are modelled for the hf family only",
-            ));
-        }
         // Every parameter of the PyTorch families trains.
         Ok(Metrics::from_report(&report, report.params))
     }
