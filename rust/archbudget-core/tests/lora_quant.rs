@@ -79,10 +79,10 @@ fn lora_trains_only_the_adapters() {
     let lora = estimate(case, &run);
     let full = estimate(case, &RunSettings { lora: None, ..run });
     let trainable = case["trainable_params"].as_u64().unwrap();
-    // bf16: a gradient and AdamW's two states per adapter weight, in 2 bytes each (the
-    // allocator rounds each tensor up to 512 bytes)
-    assert!(lora.breakdown.optimizer >= 2 * 2 * trainable);
-    assert!(lora.breakdown.optimizer < 2 * 2 * trainable + 2 * 512 * 4 * 32 * 2);
+    // peft keeps adapters in fp32 on a bf16 model: AdamW's two states, 4 bytes each
+    // (the allocator rounds each tensor up to 512 bytes; 2 adapters × 2 weights × 32 layers)
+    assert!(lora.breakdown.optimizer >= 2 * 4 * trainable);
+    assert!(lora.breakdown.optimizer < 2 * 4 * trainable + 2 * 512 * 4 * 32);
     assert!(lora.peak_bytes < full.peak_bytes / 2);
     // the frozen base skips its weight gradients: backward is cheaper than full training
     assert!(lora.flops_fwd > full.flops_fwd);

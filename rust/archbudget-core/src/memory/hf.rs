@@ -127,12 +127,13 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         ));
     }
     let names = HfNames::of(&a.model_type);
-    let param_dt = if run.precision == Precision::Bf16 {
-        DType::BF16
-    } else {
+    // what the base linears return: bf16 under autocast and in bf16 runs
+    let result_dt = if run.precision == Precision::Fp32 {
         DType::F32
+    } else {
+        DType::BF16
     };
-    let mut lx = Linears::new(&a.model_type, run.lora, run.quantize, param_dt)?;
+    let mut lx = Linears::new(&a.model_type, run.lora, run.quantize, result_dt)?;
     // gpt2's `add_cross_attention` blocks run only when `encoder_hidden_states` are
     // passed, which the step (input_ids, labels) never does: their weights are counted,
     // unused (no gradient, no optimizer state); the self-attention cache is the same

@@ -21,7 +21,7 @@
 //! mixtral's router weight (`gate`), the experts' `gate_up_proj` (w1 + w3 fused: rank
 //! 2r) and `down_proj` (w2) as `ParamWrapper`s instead; see [`ExpertsLora`].
 use super::graph::{DType, Graph, ValueId};
-use super::ops::{Add, Cast, Dropout, Linear, Op, QuantLinear};
+use super::ops::{Add, Cast, Dropout, Linear, LoraLinear, Op, QuantLinear};
 use super::quant::Quant;
 use super::Result;
 
@@ -145,22 +145,23 @@ impl LoraTargets {
         if self != LoraTargets::TypeDefault {
             return Ok(self);
         }
-        let names =
-            match model_type {
-                "llama" | "mistral" | "mixtral" | "qwen2" | "gemma" | "gemma2" | "opt" => {
-                    "q_proj,v_proj"
-                }
-                "gpt2" => "c_attn",
-                "gpt_neox" | "falcon" => "query_key_value",
-                "bert" | "roberta" => "query,value",
-                "t5" => "q,v",
-                _ => return Err(crate::Error::invalid(
+        let names = match model_type {
+            "llama" | "mistral" | "mixtral" | "qwen2" | "gemma" | "gemma2" | "opt" => {
+                "q_proj,v_proj"
+            }
+            "gpt2" => "c_attn",
+            "gpt_neox" | "falcon" => "query_key_value",
+            "bert" | "roberta" => "query,value",
+            "t5" => "q,v",
+            _ => {
+                return Err(crate::Error::invalid(
                     "lora targets",
                     format!(
                         "peft has no default target modules for {model_type}: give --lora-targets"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         LoraTargets::parse(names)
     }
 }
@@ -249,8 +250,8 @@ impl Module {
 /// its LoRA adapter when targeted, and freezes the base model when LoRA is on.
 pub struct Linears {
     lora: Option<Lora>,
-    /// dtype of the adapters' weights (the run's parameter dtype).
-    param_dtype: DType,
+    /// dtype of the base linears' outputs, which the adapted result is cast back to.
+    result_dtype: DType,
     quant: Option<Quant>,
     /// Node indices of the adapters' ops (trainable; everything else is frozen).
     adapter_nodes: Vec<usize>,
@@ -262,7 +263,7 @@ impl Linears {
         model_type: &str,
         lora: Option<Lora>,
         quant: Option<Quant>,
-        param_dtype: DType,
+        result_dtype: DType,
     ) -> Result<Self> {
         let lora = match lora {
             Some(l) => Some(Lora {
@@ -273,7 +274,7 @@ impl Linears {
         };
         Ok(Linears {
             lora,
-            param_dtype,
+            result_dtype,
             quant,
             adapter_nodes: Vec::new(),
         })
@@ -325,37 +326,40 @@ impl Linears {
         };
         let first = g.nodes.len();
         let rows = lin.rows;
-        // `x.to(lora_A.weight.dtype)`: under autocast a bf16 activation meets fp32 A
-        let x = g.push(
-            Op::Cast(Cast {
-                to: self.param_dtype,
-            }),
-            &[x],
-        );
+        // `x.to(lora_A.weight.dtype)`: adapters are fp32 ([`LoraLinear`]), so a bf16
+        // activation is copied
+        let x = g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);
         let x = g.push(Op::Dropout(Dropout { p: lora.dropout }), &[x]);
         let a = g.push(
-            Op::Linear(Linear {
+            Op::LoraLinear(LoraLinear(Linear {
                 rows,
                 in_features: lin.in_features,
                 out_features: lora.rank,
                 bias: false,
                 tied_weight: part == Some(false),
-            }),
+            })),
             &[x],
         );
         let b = g.push(
-            Op::Linear(Linear {
+            Op::LoraLinear(LoraLinear(Linear {
                 rows,
                 in_features: lora.rank,
                 out_features: lin.out_features,
                 bias: false,
                 tied_weight: false,
-            }),
+            })),
             &[a],
         );
         // `* scaling`: a scalar multiply, a new tensor, nothing saved
         let scaled = g.push(Op::Add(Add), &[b]);
-        let out = g.push(Op::Add(Add), &[y, scaled]);
+        let sum = g.push(Op::Add(Add), &[y, scaled]);
+        // `result.to(torch_result_dtype)`: an fp32 sum back to a bf16 model's dtype
+        let out = g.push(
+            Op::Cast(Cast {
+                to: self.result_dtype,
+            }),
+            &[sum],
+        );
         self.adapter_nodes.extend(first..g.nodes.len());
         Ok(out)
     }

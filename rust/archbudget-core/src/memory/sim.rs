@@ -246,6 +246,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 continue;
             }
             params = add(params, p.numel)?;
+            let dt = p.dtype.unwrap_or(param_dt);
             if let Some(stored) = p.stored {
                 // a quantized weight: its tensors as stored, frozen
                 for &t in stored.iter().filter(|&&t| t > 0) {
@@ -254,8 +255,9 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 }
                 continue;
             }
-            construct.push((p.numel, param_dt.bytes(), param_dt == DType::BF16));
-            let b = block(super::mul(p.numel, param_dt.bytes())?);
+            // a parameter of its own dtype (an adapter) is made after the model's conversion
+            construct.push((p.numel, dt.bytes(), p.dtype.is_none() && dt == DType::BF16));
+            let b = block(super::mul(p.numel, dt.bytes())?);
             weights = add(weights, b)?;
             if !frozen[k] {
                 trainable = add(trainable, p.numel)?;
@@ -354,7 +356,8 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                     low[k].record = false;
                     for p in &low[k].cost.params {
                         if !p.shared && !frozen[k] && p.stored.is_none() {
-                            let b = block(super::mul(p.numel, param_dt.bytes())?);
+                            let dt = p.dtype.unwrap_or(param_dt);
+                            let b = block(super::mul(p.numel, dt.bytes())?);
                             param_blocks = param_blocks.saturating_sub(b);
                         }
                     }
@@ -672,7 +675,7 @@ fn accumulate_grad(
     param_dt: DType,
     param_grads: &mut u64,
 ) -> Result<u64> {
-    let b = block(super::mul(p.numel, param_dt.bytes())?);
+    let b = block(super::mul(p.numel, p.dtype.unwrap_or(param_dt).bytes())?);
     if p.shared {
         return Ok(b);
     }
@@ -718,7 +721,7 @@ impl Zero {
         }
         let mut extra = 0u64;
         for p in params.iter().filter(|p| !p.shared) {
-            let b = block(super::mul(p.numel, dt.bytes())?);
+            let b = block(super::mul(p.numel, p.dtype.unwrap_or(dt).bytes())?);
             extra = add(extra, b - self.weights(b))?;
         }
         Ok(extra)
@@ -751,7 +754,10 @@ fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> 
         {
             continue;
         }
-        let saves_inputs_only = matches!(g.nodes[k].op, super::Op::Linear(_) | super::Op::Conv(_));
+        let saves_inputs_only = matches!(
+            g.nodes[k].op,
+            super::Op::Linear(_) | super::Op::LoraLinear(_) | super::Op::Conv(_)
+        );
         return (k, !saves_inputs_only);
     }
     (l, true)

@@ -9,7 +9,7 @@ mod attention;
 mod conv;
 mod dense;
 mod embedding;
-mod experts_lora;
+mod lora;
 mod loss;
 mod moe;
 mod norm;
@@ -23,7 +23,7 @@ pub use attention::{Attention, AttnImpl};
 pub use conv::{Conv, ConvDim};
 pub use dense::Linear;
 pub use embedding::{ClsPositions, Embedding};
-pub use experts_lora::ExpertsLora;
+pub use lora::{ExpertsLora, LoraLinear};
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
@@ -71,6 +71,7 @@ pub enum Op {
     Router(Router),
     MoeExperts(MoeExperts),
     ExpertsLora(ExpertsLora),
+    LoraLinear(LoraLinear),
     ClsPositions(ClsPositions),
 }
 
@@ -110,6 +111,7 @@ impl Op {
             Op::Router(o) => o.lower(cx),
             Op::MoeExperts(o) => o.lower(cx),
             Op::ExpertsLora(o) => o.lower(cx),
+            Op::LoraLinear(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
         }
     }
@@ -174,6 +176,8 @@ pub struct Param {
     /// A quantized weight ([`crate::memory::quant`]): the bytes of each tensor stored for
     /// it (0: none) instead of `numel` elements of the run's dtype. Never trainable.
     pub stored: Option<[u64; 6]>,
+    /// A dtype of its own (peft's fp32 adapters on a bf16 model); `None`: the run's.
+    pub dtype: Option<DType>,
 }
 
 impl Param {
@@ -183,6 +187,7 @@ impl Param {
             amp_cast,
             shared: false,
             stored: None,
+            dtype: None,
         }
     }
 }
