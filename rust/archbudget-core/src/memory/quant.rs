@@ -102,38 +102,44 @@ impl Quant {
             }
         };
         let method = text("quant_method").unwrap_or("");
-        let format =
-            match method {
-                "bitsandbytes" if flag("load_in_4bit") => QuantFormat::FourBit {
-                    nf4: text("bnb_4bit_quant_type") == Some("nf4"),
-                    double_quant: flag("bnb_4bit_use_double_quant"),
-                },
-                "bitsandbytes" if flag("load_in_8bit") => QuantFormat::Int8,
-                "gptq" | "awq" => {
-                    let bits = int("bits", 4)?;
-                    if bits != 4 {
+        let format = match method {
+            "bitsandbytes" if flag("load_in_4bit") => QuantFormat::FourBit {
+                nf4: text("bnb_4bit_quant_type") == Some("nf4"),
+                double_quant: flag("bnb_4bit_use_double_quant"),
+            },
+            "bitsandbytes" if flag("load_in_8bit") => QuantFormat::Int8,
+            "bitsandbytes" => {
+                return Err(crate::Error::invalid(
+                    at,
+                    "bitsandbytes with neither load_in_4bit nor load_in_8bit set",
+                ))
+            }
+            "gptq" | "awq" => {
+                let bits = int("bits", 4)?;
+                if bits != 4 {
+                    return Err(crate::Error::invalid(
+                        at,
+                        format!("{bits}-bit {method} is not modelled (4-bit only)"),
+                    ));
+                }
+                let group = match q.get("group_size").and_then(|v| v.as_i64()) {
+                    Some(-1) => {
                         return Err(crate::Error::invalid(
                             at,
-                            format!("{bits}-bit {method} is not modelled (4-bit only)"),
-                        ));
+                            "group_size -1 (one group per column) is not modelled",
+                        ))
                     }
-                    let group = match q.get("group_size").and_then(|v| v.as_i64()) {
-                        Some(-1) => {
-                            return Err(crate::Error::invalid(
-                                at,
-                                "group_size -1 (one group per column) is not modelled",
-                            ))
-                        }
-                        _ => int("group_size", 128)?,
-                    };
-                    if method == "gptq" {
-                        QuantFormat::Gptq { group }
-                    } else {
-                        QuantFormat::Awq { group }
-                    }
+                    _ => int("group_size", 128)?,
+                };
+                if method == "gptq" {
+                    QuantFormat::Gptq { group }
+                } else {
+                    QuantFormat::Awq { group }
                 }
-                "fp8" => {
-                    let block = match q.get("weight_block_size").and_then(|v| v.as_array()) {
+            }
+            "fp8" => {
+                let block =
+                    match q.get("weight_block_size").and_then(|v| v.as_array()) {
                         Some(b) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
                             (Some(n), Some(k)) if n > 0 && k > 0 => (n, k),
                             _ => {
@@ -154,16 +160,18 @@ impl Quant {
                             ))
                         }
                     };
-                    QuantFormat::Fp8 { block }
-                }
-                "mxfp4" => return Err(mxfp4_unsupported(at)),
-                other => return Err(crate::Error::invalid(
+                QuantFormat::Fp8 { block }
+            }
+            "mxfp4" => return Err(mxfp4_unsupported(at)),
+            other => {
+                return Err(crate::Error::invalid(
                     at,
                     format!(
                         "quant_method '{other}' is not one of bitsandbytes, gptq, awq, fp8, mxfp4"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let names: Vec<&str> = ["modules_to_not_convert", "llm_int8_skip_modules"]
             .iter()
             .filter_map(|k| q.get(*k).and_then(|v| v.as_array()))

@@ -236,7 +236,8 @@ impl Attention {
                     } else {
                         (cx.grad(0), cx.grad(1), cx.grad(2))
                     };
-                    c.flops_bwd = self.flops(dq as u64 + dk as u64, (dq || dk) as u64 + dv as u64)?;
+                    c.flops_bwd =
+                        self.flops(dq as u64 + dk as u64, (dq || dk) as u64 + dv as u64)?;
                     c.saved.extend(casts.iter().copied());
                     if k_rep > 0 {
                         c.save_inputs = saved_in.iter().copied().filter(|&i| i == 0).collect();
