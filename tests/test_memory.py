@@ -54,7 +54,8 @@ def test_cli_json_follows_spec():
     result = runner.invoke(app, ["memory", str(EXAMPLES / "resnet50.json"), "--mode", "train", "--batch", "8", "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) == {"peak_bytes", "params", "buffers", "breakdown", "flops_fwd", "flops_fwd_bwd"}
+    assert set(doc) == {"peak_bytes", "params", "trainable_params", "buffers", "breakdown", "flops_fwd", "flops_fwd_bwd"}
+    assert doc["trainable_params"] == doc["params"]
     assert {"weights", "gradients", "optimizer", "activations"} <= set(doc["breakdown"])
     # PyTorch counts BatchNorm's running statistics (and num_batches_tracked) as buffers.
     assert (doc["params"], doc["buffers"]) == (25_583_592, 53_120 + 53)

@@ -27,6 +27,10 @@ def memory(
     headroom_fraction: float | None = None,
     headroom_bytes: int | None = None,
     mfu: float = 0.4,
+    lora_rank: int | None = None,
+    lora_targets: str | None = None,
+    lora_dropout: float = 0.0,
+    quantize: str | None = None,
 ) -> dict[str, Any]: ...
 
 def fit(
@@ -45,6 +49,10 @@ def fit(
     new_tokens: int = 0,
     gpus: int = 1,
     zero_stage: int = 0,
+    lora_rank: int | None = None,
+    lora_targets: str | None = None,
+    lora_dropout: float = 0.0,
+    quantize: str | None = None,
     gpu: str | None = None,
     max_memory: int | None = None,
     headroom_fraction: float | None = None,
@@ -71,9 +79,15 @@ class SearchSpace:
     """A search space parsed once; swept whole or by candidate ranges."""
 
     def __init__(
-        self, text: str, location: str, is_toml: bool, base_dir: str | None = None, template: str | None = None
+        self,
+        text: str,
+        location: str,
+        is_toml: bool,
+        base_dir: str | None = None,
+        template: str | None = None,
+        run: str | None = None,
     ) -> None: ...
-    def __reduce__(self) -> tuple[Any, tuple[str, str, bool, None, str | None]]: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, str, bool, None, str | None, str | None]]: ...
     @property
     def size(self) -> int: ...
     @property

@@ -171,22 +171,34 @@ def register_layers_file(path: str | os.PathLike) -> list[str]:
     return _core.register_custom_layers(text, str(path), True)
 
 
-def search_space(space: SpaceLike) -> _core.SearchSpace:
-    """Parse a space once (a TOML path, or a dict of the TOML's shape)."""
+def run_overrides(lora_rank=None, lora_targets=None, lora_dropout=None, quantize=None) -> dict[str, Any]:
+    """Run settings given beside a space (they replace its [run] values), as the space
+    file names them; the ones left None are not set."""
+    if isinstance(lora_targets, (list, tuple)):
+        lora_targets = ",".join(lora_targets)
+    run = {"lora_rank": lora_rank, "lora_targets": lora_targets, "lora_dropout": lora_dropout, "quantize": quantize}
+    return {k: v for k, v in run.items() if v is not None}
+
+
+def search_space(space: SpaceLike, run: dict[str, Any] | None = None) -> _core.SearchSpace:
+    """Parse a space once (a TOML path, or a dict of the TOML's shape), with `run`
+    settings replacing its [run] values."""
+    run_json = json.dumps(run) if run else None
     if isinstance(space, dict):
-        return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd())
+        return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd(), run=run_json)
     if isinstance(space, (str, os.PathLike)):
-        return space_from_toml(read_path(space), str(space), Path(space).parent)
+        return space_from_toml(read_path(space), str(space), Path(space).parent, run_json)
     raise TypeError(f"space must be a path or a dict, not {type(space).__name__}")
 
 
-def space_from_toml(data: bytes, location: str, base_dir: os.PathLike) -> _core.SearchSpace:
-    """A space from the bytes of a TOML file; a keras template is found from `base_dir`."""
+def space_from_toml(data: bytes, location: str, base_dir: os.PathLike, run_json: str | None = None) -> _core.SearchSpace:
+    """A space from the bytes of a TOML file; a keras template is found from `base_dir`;
+    `run_json` replaces its [run] values."""
     try:
         text = data.decode()
     except UnicodeDecodeError as e:
         raise ArchBudgetError(f"{location}: not a TOML text file (not UTF-8 at byte {e.start})") from None
-    return _core.SearchSpace(text, location, True, str(base_dir))
+    return _core.SearchSpace(text, location, True, str(base_dir), run=run_json)
 
 
 def parse_shard(shard: str | tuple[int, int] | None, size: int) -> tuple[int, int] | None:
@@ -255,18 +267,24 @@ def sweep(
     backend: Literal["local", "ray"] = "local",
     address: str | None = None,
     shards: int | None = None,
+    lora_rank: int | None = None,
+    lora_targets: str | list[str] | None = None,
+    lora_dropout: float | None = None,
+    quantize: str | None = None,
 ) -> pl.DataFrame:
     """Enumerate a search space in the native core and return the candidates inside the
     budgets as a Polars frame: a `candidate` index, one column per axis, then params,
     trainable_params, peak_bytes, FLOPs and the memory breakdown. Budgets, constraints,
     `top` and `pareto` are applied before anything reaches Python. `gpu` names a card
     whose budget (`gpu_budget_bytes`) cuts like `max_memory` and adds the time estimate
-    columns step_time_s, samples_per_s, tokens_per_s and time_per_token_s.
+    columns step_time_s, samples_per_s, tokens_per_s and time_per_token_s. `lora_rank`,
+    `lora_targets`, `lora_dropout` and `quantize` set those run settings of every
+    candidate (as in `memory`), replacing the space's [run] values.
 
     `backend="ray"` runs `shards` index ranges (default: 4 per CPU of the cluster) as
     Ray tasks on a local Ray, or on the cluster at `address`, and merges them into the
     same rows (extra `archbudget[ray]`)."""
-    s = search_space(space)
+    s = search_space(space, run_overrides(lora_rank, lora_targets, lora_dropout, quantize))
     opts = sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
     if backend == "ray":
         if shard is not None:
@@ -306,6 +324,7 @@ class Memory:
 
     peak_bytes: int
     params: int
+    trainable_params: int
     buffers: int
     breakdown: dict[str, int]
     flops_fwd: int
@@ -325,6 +344,7 @@ class Memory:
         document = {
             "peak_bytes": self.peak_bytes,
             "params": self.params,
+            "trainable_params": self.trainable_params,
             "buffers": self.buffers,
             "breakdown": dict(self.breakdown),
             "flops_fwd": self.flops_fwd,
@@ -353,6 +373,10 @@ def memory(
     gpu: str | None = None,
     headroom: HeadroomLike = None,
     mfu: float = DEFAULT_MFU,
+    lora_rank: int | None = None,
+    lora_targets: str | list[str] | None = None,
+    lora_dropout: float = 0.0,
+    quantize: Literal["int8", "nf4", "fp4", "int4", "fp8", "mxfp4"] | None = None,
 ) -> Memory:
     """Peak bytes of one step (SPEC.md's protocol: PyTorch eager on one CUDA GPU; training
     is forward + loss + backward + optimizer step), with its breakdown and FLOPs. `seq`
@@ -361,15 +385,20 @@ def memory(
     Keras input. `gpus` and `zero_stage` give the per-GPU bytes of data parallelism with
     ZeRO stage 0-3. `gpu` names a card (`archbudget.gpus()`): the result then says
     whether the peak fits its budget (`headroom`: a share such as 0.05 or a size such
-    as "2GiB") and estimates the step's time at `mfu` of the card's peak."""
+    as "2GiB") and estimates the step's time at `mfu` of the card's peak. `lora_rank`
+    fine-tunes LoRA adapters as peft builds them on `lora_targets` (module names such as
+    "q_proj,v_proj", or "all-linear"; default: peft's for the model type), the base
+    frozen; `quantize` stores the linear weights as int8, nf4, fp4, int4 (GPTQ) or fp8
+    (what a config's `quantization_config` says otherwise)."""
     data, location = _model_bytes(model)
     return memory_bytes(data, location, mode=mode, batch=batch, seq=seq, precision=precision, optimizer=optimizer,
                         attn=attn, grad_ckpt=grad_ckpt, head=head, new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage,
-                        gpu=gpu, headroom=headroom, mfu=mfu)
+                        gpu=gpu, headroom=headroom, mfu=mfu, lora_rank=lora_rank, lora_targets=lora_targets,
+                        lora_dropout=lora_dropout, quantize=quantize)
 
 
 # The least value of each integer run setting.
-_RUN_MINIMUM = {"batch": 1, "seq": 1, "new_tokens": 0, "gpus": 1, "zero_stage": 0}
+_RUN_MINIMUM = {"batch": 1, "seq": 1, "new_tokens": 0, "gpus": 1, "zero_stage": 0, "lora_rank": 1}
 
 
 def check_run(run: dict[str, Any]) -> None:
@@ -379,6 +408,9 @@ def check_run(run: dict[str, Any]) -> None:
             _u64(run[key], key, minimum)
     if not isinstance(run.get("grad_ckpt", False), bool):
         raise InvalidValueError(f"grad_ckpt: expected True or False, got {run['grad_ckpt']!r}")
+    targets = run.get("lora_targets")
+    if isinstance(targets, (list, tuple)):
+        run["lora_targets"] = ",".join(targets)
 
 
 def memory_bytes(data: bytes, location: str, gpu: str | None = None, headroom: HeadroomLike = None,

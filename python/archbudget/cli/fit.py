@@ -29,6 +29,10 @@ def fit(
     new_tokens: options.NewTokens = 0,
     gpus: options.Gpus = 1,
     zero_stage: options.ZeroStage = 0,
+    lora_rank: options.LoraRank = None,
+    lora_targets: options.LoraTargets = None,
+    lora_dropout: options.LoraDropout = None,
+    quantize: options.Quantize = None,
     headroom: options.Headroom = None,
     mfu: options.Mfu = DEFAULT_MFU,
     format: options.Format = options.OutputFormat.table,
@@ -41,7 +45,8 @@ def fit(
             data, location, gpu=gpu, max_memory=max_memory, mode=mode.value, vary=vary.value, headroom=headroom,
             mfu=mfu, batch=batch, seq=seq, precision=precision.value, optimizer=optimizer.value, attn=attn.value,
             grad_ckpt=grad_ckpt, head=head.value if head else None, new_tokens=new_tokens, gpus=gpus,
-            zero_stage=zero_stage,
+            zero_stage=zero_stage, lora_rank=lora_rank, lora_targets=lora_targets, lora_dropout=lora_dropout or 0.0,
+            quantize=quantize.value if quantize else None,
         )
         if format is options.OutputFormat.json:
             print_json(f.to_dict())

@@ -31,6 +31,10 @@ def memory(
     headroom: options.Headroom = None,
     mfu: options.Mfu = DEFAULT_MFU,
     custom_layers: options.CustomLayers = None,
+    lora_rank: options.LoraRank = None,
+    lora_targets: options.LoraTargets = None,
+    lora_dropout: options.LoraDropout = None,
+    quantize: options.Quantize = None,
     format: options.Format = options.OutputFormat.table,
 ) -> None:
     """Peak GPU memory of one step of MODEL in PyTorch, what is alive at the peak, and FLOPs.
@@ -44,6 +48,8 @@ def memory(
             data, location, mode=mode.value, batch=batch, seq=seq, precision=precision.value,
             optimizer=optimizer.value, attn=attn.value, grad_ckpt=grad_ckpt, head=head.value if head else None,
             new_tokens=new_tokens, gpus=gpus, zero_stage=zero_stage, gpu=gpu, headroom=headroom, mfu=mfu,
+            lora_rank=lora_rank, lora_targets=lora_targets, lora_dropout=lora_dropout or 0.0,
+            quantize=quantize.value if quantize else None,
         )
         if format is options.OutputFormat.json:
             print_json(m.to_dict())
@@ -56,6 +62,8 @@ def memory(
             setting.append(optimizer.value)
             setting += ["grad-ckpt"] if grad_ckpt else []
         setting += [f"per GPU of {gpus}, ZeRO-{zero_stage}"] if gpus > 1 else []
+        setting += [f"LoRA r={lora_rank} on {lora_targets or 'peft default targets'}"] if lora_rank else []
+        setting += [f"{quantize.value} weights"] if quantize else []
         # The settings as a line of their own: a table title would wrap at the table's width.
         table = Table()
         table.add_column("At the peak")
@@ -69,7 +77,8 @@ def memory(
         console = Console()
         console.print(", ".join(setting), highlight=False, soft_wrap=True)
         console.print(table)
-        console.print(f" Parameters: {m.params:,}   Buffers: {m.buffers:,}", highlight=False)
+        trainable = f"   Trainable: {m.trainable_params:,}" if lora_rank else ""
+        console.print(f" Parameters: {m.params:,}{trainable}   Buffers: {m.buffers:,}", highlight=False)
         flops = f" FLOPs: forward {m.flops_fwd:,}"
         if mode is options.Mode.train:
             flops += f", forward + backward {m.flops_fwd_bwd:,}"

@@ -83,3 +83,29 @@ Mfu = Annotated[float, typer.Option(help="Time estimates: the share of the GPU's
 class Backend(str, Enum):
     local = "local"
     ray = "ray"
+
+
+class QuantizeChoice(str, Enum):
+    int8 = "int8"
+    nf4 = "nf4"
+    fp4 = "fp4"
+    int4 = "int4"
+    fp8 = "fp8"
+    mxfp4 = "mxfp4"
+
+
+LoraRank = Annotated[
+    Optional[int],
+    typer.Option("--lora-rank", help="LoRA fine-tuning as peft builds it: adapters of rank R, the base frozen.", min=1),
+]
+LoraTargets = Annotated[
+    Optional[str],
+    typer.Option("--lora-targets", help="Modules that get adapters: names such as q_proj,v_proj, or all-linear (default: peft's for the model type)."),
+]
+LoraDropout = Annotated[
+    Optional[float], typer.Option("--lora-dropout", help="peft's lora_dropout on the adapters' input (default 0).", min=0.0, max=1.0)
+]
+Quantize = Annotated[
+    Optional[QuantizeChoice],
+    typer.Option("--quantize", help="Linear weights stored as int8, nf4 (QLoRA), fp4, int4 (GPTQ) or fp8 (block scales); default: the config's quantization_config."),
+]

@@ -53,6 +53,10 @@ def sweep(
     gpu: options.Gpu = None,
     headroom: options.Headroom = None,
     mfu: options.Mfu = DEFAULT_MFU,
+    lora_rank: options.LoraRank = None,
+    lora_targets: options.LoraTargets = None,
+    lora_dropout: options.LoraDropout = None,
+    quantize: options.Quantize = None,
     format: options.Format = options.OutputFormat.table,
     backend: Annotated[options.Backend, typer.Option(help="local: this process; ray: shards as Ray tasks (pip install 'archbudget[ray]').")] = options.Backend.local,
     address: Annotated[Optional[str], typer.Option(help="--backend ray: the cluster to use (ray start --head prints it); default a local Ray.")] = None,
@@ -65,7 +69,8 @@ def sweep(
     estimate columns."""
     with reported():
         text = read_stdin() if space == "-" else None
-        s = read_space(space, text)
+        run = api.run_overrides(lora_rank, lora_targets, lora_dropout, quantize.value if quantize else None)
+        s = read_space(space, text, run)
         opts = api.sweep_options(max_params, min_params, max_memory, max_flops, sort, descending, top, pareto, gpu, headroom, mfu)
         settings = sweep_settings(space, s, opts, text)
         if report is not None and report.suffix != ".html":
@@ -113,10 +118,11 @@ def sweep(
         run.print_stats()
 
 
-def read_space(space: str, stdin_text: bytes | None) -> _core.SearchSpace:
+def read_space(space: str, stdin_text: bytes | None, run: dict[str, Any]) -> _core.SearchSpace:
+    """The space of a file, or of standard input's text; `run` replaces its [run] values."""
     if stdin_text is not None:
-        return api.space_from_toml(stdin_text, "<stdin>", Path.cwd())
-    return api.search_space(space)
+        return api.space_from_toml(stdin_text, "<stdin>", Path.cwd(), json.dumps(run) if run else None)
+    return api.search_space(space, run)
 
 
 def print_count(counts: dict[str, Any], sharded: bool, as_json: bool) -> None:

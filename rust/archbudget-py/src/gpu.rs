@@ -124,7 +124,8 @@ pub(crate) fn gpu_budget_bytes(
 #[pyfunction]
 #[pyo3(signature = (data, location, *, vary, mode, batch=1, seq=None, precision="fp32".to_string(),
                     optimizer="adamw".to_string(), attn="sdpa".to_string(), grad_ckpt=false, head=None,
-                    new_tokens=0, gpus=1, zero_stage=0, gpu=None, max_memory=None,
+                    new_tokens=0, gpus=1, zero_stage=0, lora_rank=None, lora_targets=None,
+                    lora_dropout=0.0, quantize=None, gpu=None, max_memory=None,
                     headroom_fraction=None, headroom_bytes=None, mfu=DEFAULT_MFU))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit<'py>(
@@ -143,6 +144,10 @@ pub(crate) fn fit<'py>(
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    lora_rank: Option<u64>,
+    lora_targets: Option<String>,
+    lora_dropout: f64,
+    quantize: Option<String>,
     gpu: Option<String>,
     max_memory: Option<u64>,
     headroom_fraction: Option<f64>,
@@ -160,6 +165,10 @@ pub(crate) fn fit<'py>(
         new_tokens,
         gpus,
         zero_stage,
+        lora_rank,
+        lora_targets,
+        lora_dropout,
+        quantize,
     };
     let (found, plan, tokens) = guarded(py, || {
         let vary = Vary::parse(&vary)?;

@@ -6,6 +6,8 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use archbudget_core::formats::{self, hf, Prepared};
+use archbudget_core::memory::lora::Lora;
+use archbudget_core::memory::quant::Quant;
 use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision, RunSettings};
 use archbudget_core::space::Cancel;
 use archbudget_core::summary::{OutputShape, Summary};
@@ -156,6 +158,10 @@ pub(crate) struct RunArgs {
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    lora_rank: Option<u64>,
+    lora_targets: Option<String>,
+    lora_dropout: f64,
+    quantize: Option<String>,
 }
 
 impl RunArgs {
@@ -173,6 +179,17 @@ impl RunArgs {
             new_tokens: self.new_tokens,
             gpus: self.gpus,
             zero_stage: self.zero_stage,
+            lora: match self.lora_rank {
+                Some(rank) => Some(Lora::new(rank, self.lora_targets.as_deref(), self.lora_dropout)?),
+                None if self.lora_targets.is_some() || self.lora_dropout != 0.0 => {
+                    return Err(Error::invalid(
+                        "--lora-targets/--lora-dropout",
+                        "need --lora-rank",
+                    ))
+                }
+                None => None,
+            },
+            quantize: self.quantize.as_deref().map(Quant::parse).transpose()?,
             ..RunSettings::default()
         })
     }
@@ -186,6 +203,7 @@ pub(crate) fn report_to_py<'py>(
     let out = PyDict::new(py);
     out.set_item("peak_bytes", report.peak_bytes)?;
     out.set_item("params", report.params)?;
+    out.set_item("trainable_params", report.trainable_params)?;
     out.set_item("buffers", report.buffers)?;
     let breakdown = PyDict::new(py);
     for (name, bytes) in report.breakdown.entries() {
@@ -203,6 +221,7 @@ pub(crate) fn report_to_py<'py>(
 #[pyfunction]
 #[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32".to_string(), optimizer="adamw".to_string(),
                     attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0,
+                    lora_rank=None, lora_targets=None, lora_dropout=0.0, quantize=None,
                     gpu=None, headroom_fraction=None, headroom_bytes=None, mfu=gpu::DEFAULT_MFU))]
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
@@ -220,6 +239,10 @@ fn memory<'py>(
     new_tokens: u64,
     gpus: u64,
     zero_stage: u8,
+    lora_rank: Option<u64>,
+    lora_targets: Option<String>,
+    lora_dropout: f64,
+    quantize: Option<String>,
     gpu: Option<String>,
     headroom_fraction: Option<f64>,
     headroom_bytes: Option<u64>,
@@ -236,6 +259,10 @@ fn memory<'py>(
         new_tokens,
         gpus,
         zero_stage,
+        lora_rank,
+        lora_targets,
+        lora_dropout,
+        quantize,
     };
     let (report, run, plan, tokens) = guarded(py, || {
         let plan = gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)?;

@@ -48,8 +48,9 @@ impl Progress {
 #[pyclass(module = "archbudget._core", frozen)]
 pub struct SearchSpace {
     space: Space,
-    /// What the space was made from, so that it pickles (to a Ray task, a process pool).
-    source: (String, String, bool),
+    /// What the space was made from (text, location, is_toml, run settings JSON), so
+    /// that it pickles (to a Ray task, a process pool).
+    source: (String, String, bool, Option<String>),
 }
 
 /// The keras family's template: a regular file (a FIFO or a device could block or never
@@ -98,7 +99,7 @@ impl SearchSpace {
     /// `template`, the JSON of a keras template, stands for the file the space names
     /// (a space unpickled where that file is not).
     #[new]
-    #[pyo3(signature = (text, location, is_toml, base_dir=None, template=None))]
+    #[pyo3(signature = (text, location, is_toml, base_dir=None, template=None, run=None))]
     fn new(
         py: Python<'_>,
         text: String,
@@ -106,23 +107,30 @@ impl SearchSpace {
         is_toml: bool,
         base_dir: Option<PathBuf>,
         template: Option<String>,
+        run: Option<String>,
     ) -> PyResult<Self> {
         let space = guarded(py, || {
             let loader = |path: &str| match &template {
                 Some(json) => Ok(json.clone().into_bytes()),
                 None => load_template(&base_dir, path),
             };
-            if is_toml {
-                Space::from_toml(&text, &location, &loader)
+            let mut value = if is_toml {
+                archbudget_core::space::toml_value(&text, &location)?
             } else {
-                let value = serde_json::from_str(&text)
-                    .map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?;
-                Space::from_value(&value, &location, &loader)
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::parse(&location, format!("malformed JSON: {e}")))?
+            };
+            // run settings given beside the space (the command line's run options)
+            if let Some(run) = &run {
+                let run: serde_json::Map<String, serde_json::Value> = serde_json::from_str(run)
+                    .map_err(|e| Error::parse(&location, format!("run settings: {e}")))?;
+                Space::with_run(&mut value, &run, &location)?;
             }
+            Space::from_value(&value, &location, &loader)
         })?;
         Ok(SearchSpace {
             space,
-            source: (text, location, is_toml),
+            source: (text, location, is_toml, run),
         })
     }
 
@@ -131,14 +139,21 @@ impl SearchSpace {
         slf: &Bound<'py, Self>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
-        (String, String, bool, Option<String>, Option<String>),
+        (
+            String,
+            String,
+            bool,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ),
     )> {
         let this = slf.get();
-        let (text, location, is_toml) = this.source.clone();
+        let (text, location, is_toml, run) = this.source.clone();
         let template = this.space.template.as_ref().map(|t| t.to_string());
         Ok((
             slf.get_type().into_any(),
-            (text, location, is_toml, None, template),
+            (text, location, is_toml, None, template, run),
         ))
     }
 

@@ -79,6 +79,8 @@ enum PreparedModel {
     Hf {
         arch: Box<TransformerArch>,
         dropouts: memory::hf::Dropouts,
+        /// The config's `quantization_config`, for runs that name no `--quantize`.
+        quantize: Option<memory::quant::Quant>,
     },
 }
 
@@ -89,6 +91,7 @@ impl Prepared {
             PreparedModel::Hf {
                 arch: Box::new(hf::arch(&value, head, location)?),
                 dropouts: memory::hf::Dropouts::from_config(&value),
+                quantize: memory::quant::Quant::from_config(&value)?,
             }
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions
@@ -140,6 +143,12 @@ impl Prepared {
             ..*run
         };
         let report = match &self.model {
+            PreparedModel::Keras(..) if run.lora.is_some() || run.quantize.is_some() => {
+                Err(Error::invalid(
+                    location,
+                    "LoRA and quantized weights are modelled for transformers configs only (peft and the quantizers wrap transformers' linears)",
+                ))
+            }
             PreparedModel::Keras(value, saved) => {
                 let mut value = value.clone();
                 if let Some(seq) = seq {
@@ -150,7 +159,11 @@ impl Prepared {
                         .and_then(|g| memory::estimate(&g, run))
                 })
             }
-            PreparedModel::Hf { arch, dropouts } => {
+            PreparedModel::Hf {
+                arch,
+                dropouts,
+                quantize,
+            } => {
                 // a vision transformer's sequence is fixed by its image and patch sizes
                 if seq.is_none() && arch.vision.is_none() {
                     return Err(Error::invalid(
@@ -158,6 +171,10 @@ impl Prepared {
                         "a transformers model needs --seq (tokens per sequence)",
                     ));
                 }
+                let run = &RunSettings {
+                    quantize: run.quantize.or(*quantize),
+                    ..*run
+                };
                 memory::hf::graph(arch, dropouts, run).and_then(|g| memory::estimate(&g, run))
             }
         };

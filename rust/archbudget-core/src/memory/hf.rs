@@ -18,9 +18,13 @@
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf_mlp::sparse_moe;
+pub(super) use super::hf_mlp::Mlp;
+use super::hf_names::HfNames;
+use super::lora::{Linears, Module};
 use super::ops::*;
-use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
+use super::{add, estimate, mul, MemoryReport, Precision, Result, RunSettings};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -108,8 +112,28 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         ));
     }
     if a.kind == ArchKind::EncoderDecoder {
+        if run.lora.is_some() || run.quantize.is_some() {
+            return Err(crate::Error::invalid(
+                a.model_type.as_str(),
+                "LoRA and quantized weights are not lowered for encoder-decoder models (t5) yet",
+            ));
+        }
         return super::t5::graph(a, drop, run);
     }
+    if run.quantize.is_some() && run.lora.is_none() && run.mode == super::Mode::Train {
+        return Err(crate::Error::invalid(
+            "quantize",
+            "quantized weights are frozen: training needs LoRA adapters (--lora-rank), as transformers' Trainer requires",
+        ));
+    }
+    let names = HfNames::of(&a.model_type);
+    // what the base linears return: bf16 under autocast and in bf16 runs
+    let result_dt = if run.precision == Precision::Fp32 {
+        DType::F32
+    } else {
+        DType::BF16
+    };
+    let mut lx = Linears::new(&a.model_type, run.lora, run.quantize, result_dt)?;
     // gpt2's `add_cross_attention` blocks run only when `encoder_hidden_states` are
     // passed, which the step (input_ids, labels) never does: their weights are counted,
     // unused (no gradient, no optimizer state); the self-attention cache is the same
@@ -135,14 +159,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let falcon = a.model_type == "falcon";
     let mut g = Graph::default();
     // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
-    let project = |inp: u64, out: u64| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias: false,
-            tied_weight: false,
-        })
+    let project = |inp: u64, out: u64| Linear {
+        rows,
+        in_features: inp,
+        out_features: out,
+        bias: false,
+        tied_weight: false,
     };
     let ln = |rows: u64| -> Op {
         match a.norm {
@@ -165,14 +187,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }),
         }
     };
-    let lin = |inp: u64, out: u64, bias: bool| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias,
-            tied_weight: false,
-        })
+    let lin = |inp: u64, out: u64, bias: bool| Linear {
+        rows,
+        in_features: inp,
+        out_features: out,
+        bias,
+        tied_weight: false,
     };
 
     // ---- embeddings
@@ -265,7 +285,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             &[pid],
                         );
                         if a.embed_dim != hsz {
-                            h = g.push(project(a.embed_dim, hsz), &[h]);
+                            let m = Module::linear("project_in");
+                            h = lx.push(&mut g, m, project(a.embed_dim, hsz), h)?;
                         }
                         h = g.push(Op::Add(Add), &[h, p]);
                     }
@@ -369,7 +390,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         let n_mlp =
             (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
         let att = if a.fused_qkv && !falcon {
-            let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
+            let qkv_lin = lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias);
+            let qkv = lx.push(&mut g, Module::linear(names.qkv), qkv_lin, n1)?;
             if use_cache {
                 let kv = g.push(
                     Op::Copy(Copy {
@@ -392,7 +414,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             let (mut q, mut k, v, kv_heads) = if falcon {
                 // FalconAttention: q, k and v are strided views of the fused projection,
                 // each copied out by `transpose(1, 2).reshape(...)`
-                let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
+                let qkv_lin = lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias);
+                let qkv = lx.push(&mut g, Module::linear(names.qkv), qkv_lin, n1)?;
                 let kvh = if a.kv_broadcast { nh } else { nkv };
                 let mut part = |heads: u64| -> Result<ValueId> {
                     let numel = Some(mul(rows, mul(heads, hd)?)?);
@@ -400,9 +423,24 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 };
                 (part(nh)?, part(kvh)?, part(kvh)?, kvh)
             } else {
-                let q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
-                let k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
-                let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                let q = lx.push(
+                    &mut g,
+                    Module::linear(names.q),
+                    lin(hsz, qd, a.qkv_bias),
+                    n1,
+                )?;
+                let k = lx.push(
+                    &mut g,
+                    Module::linear(names.k),
+                    lin(hsz, kvd, a.qkv_bias),
+                    n1,
+                )?;
+                let v = lx.push(
+                    &mut g,
+                    Module::linear(names.v),
+                    lin(hsz, kvd, a.qkv_bias),
+                    n1,
+                )?;
                 (q, k, v, nkv)
             };
             if let Some((cos, sin)) = cos_sin {
@@ -418,7 +456,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             ins.extend(mask);
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
-        let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
+        let mut o = lx.push(&mut g, Module::linear(names.o), lin(qd, hsz, a.o_bias), att)?;
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }
@@ -436,9 +474,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "gelu_new" | "gelu_pytorch_tanh" if a.activation == "gelu_new" => ActKind::GeluPython,
             _ => ActKind::Gelu,
         };
-        let mlp = |g: &mut Graph, n2: ValueId| -> Result<ValueId> {
+        let mlp = |g: &mut Graph, lx: &mut Linears, n2: ValueId| -> Result<ValueId> {
             Ok(match a.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
-                Some(moe) => sparse_moe(g, moe, n2, rows, hsz, act)?,
+                Some(moe) => sparse_moe(g, lx, &a.model_type, moe, n2, rows, hsz, act)?,
                 None => {
                     let mlp = Mlp {
                         rows,
@@ -448,7 +486,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                         bias: a.mlp_bias,
                         act,
                     };
-                    mlp.push(g, n2)
+                    mlp.push_named(g, n2, lx, &names)?
                 }
             })
         };
@@ -460,7 +498,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 None if a.norms_per_layer == 2 => g.push(ln(rows), &[x]),
                 None => n1,
             };
-            let mut d = mlp(&mut g, n2)?;
+            let mut d = mlp(&mut g, &mut lx, n2)?;
             if drop.resid > 0.0 {
                 d = g.push(Op::Dropout(Dropout { p: drop.resid }), &[d]);
             }
@@ -475,7 +513,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 h = g.push(ln(rows), &[h]);
                 h
             };
-            let mut d = mlp(&mut g, n2)?;
+            let mut d = mlp(&mut g, &mut lx, n2)?;
             if sandwich {
                 d = g.push(ln(rows), &[d]);
             }
@@ -496,7 +534,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         h = g.push(ln(rows), &[h]);
     }
     if a.embed_dim != hsz {
-        h = g.push(project(hsz, a.embed_dim), &[h]);
+        h = lx.push(
+            &mut g,
+            Module::linear("project_out"),
+            project(hsz, a.embed_dim),
+            h,
+        )?;
     }
     if let Some(p) = a.pooler {
         // BERT's pooler: dense + tanh on the first token; not on the loss's path
@@ -506,16 +549,15 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }),
             &[h],
         );
-        let pd = g.push(
-            Op::Linear(Linear {
-                rows: b,
-                in_features: hsz,
-                out_features: p,
-                bias: true,
-                tied_weight: false,
-            }),
-            &[first_tok],
-        );
+        let pooler = Module::linear(names.head_dense);
+        let pooler_lin = Linear {
+            rows: b,
+            in_features: hsz,
+            out_features: p,
+            bias: true,
+            tied_weight: false,
+        };
+        let pd = lx.push(&mut g, pooler, pooler_lin, first_tok)?;
         g.push(
             Op::Act(Act {
                 kind: ActKind::Tanh,
@@ -528,7 +570,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         HeadKind::CausalLm => {
             if a.mlm_head.is_some() {
                 // BERT-style LM head: dense + GELU + LayerNorm before the vocabulary projection
-                let t = g.push(lin(hsz, hsz, true), &[h]);
+                let t = lx.push(
+                    &mut g,
+                    Module::linear(names.head_dense),
+                    lin(hsz, hsz, true),
+                    h,
+                )?;
                 let t = g.push(
                     Op::Act(Act {
                         kind: ActKind::Gelu,
@@ -545,16 +592,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     &[],
                 );
             }
-            let logits = g.push(
-                Op::Linear(Linear {
-                    rows,
-                    in_features: a.embed_dim,
-                    out_features: a.vocab_size,
-                    bias: a.mlm_head.is_some(),
-                    tied_weight: a.tie_word_embeddings,
-                }),
-                &[h],
-            );
+            let head = Linear {
+                rows,
+                in_features: a.embed_dim,
+                out_features: a.vocab_size,
+                bias: a.mlm_head.is_some(),
+                tied_weight: a.tie_word_embeddings,
+            };
+            let logits = lx.push(&mut g, names.lm_head(), head, h)?;
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
             g.push(
                 Op::CrossEntropy(CrossEntropy {
@@ -581,130 +626,19 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         }
     }
     let _ = e;
+    lx.finish(&mut g, &a.model_type)?;
     Ok(g)
 }
 
-/// A dense MLP: `down(act(gate(x)) * up(x))` when gated, else `down(act(up(x)))`.
-pub(super) struct Mlp {
-    pub rows: u64,
-    pub hidden: u64,
-    pub inter: u64,
-    pub gated: bool,
-    pub bias: bool,
-    pub act: ActKind,
-}
-
-impl Mlp {
-    fn lin(&self, inp: u64, out: u64) -> Op {
-        Op::Linear(Linear {
-            rows: self.rows,
-            in_features: inp,
-            out_features: out,
-            bias: self.bias,
-            tied_weight: false,
-        })
-    }
-
-    fn push(&self, g: &mut Graph, x: ValueId) -> ValueId {
-        self.push_with(g, x, &[])
-    }
-
-    /// The MLP with `before_down` applied in order to the inner activation before the
-    /// down projection (t5's inner dropout and its cast to `wo`'s dtype).
-    pub(super) fn push_with(&self, g: &mut Graph, x: ValueId, before_down: &[Op]) -> ValueId {
-        let (h, i) = (self.hidden, self.inter);
-        let act = Op::Act(Act { kind: self.act });
-        let inner = if self.gated {
-            let gt = g.push(self.lin(h, i), &[x]);
-            let up = g.push(self.lin(h, i), &[x]);
-            let sg = g.push(act, &[gt]);
-            g.push(Op::Mul(Mul), &[sg, up])
-        } else {
-            let f = g.push(self.lin(h, i), &[x]);
-            g.push(act, &[f])
-        };
-        let inner = before_down
-            .iter()
-            .fold(inner, |v, op| g.push(op.clone(), &[v]));
-        g.push(self.lin(i, h), &[inner])
-    }
-}
-
-/// A sparse MoE block (`MixtralSparseMoeBlock`, `Qwen2MoeSparseMoeBlock`) on `x`: qwen2_moe's
-/// shared expert first (a gated MLP), the router's `Linear` and top-k, the routed experts,
-/// then the shared expert scaled by `sigmoid(shared_expert_gate(x))` and added.
-fn sparse_moe(
-    g: &mut Graph,
-    moe: &Moe,
-    x: ValueId,
-    rows: u64,
-    hidden: u64,
-    act: ActKind,
-) -> Result<ValueId> {
-    if moe.experts_per_token > moe.num_experts {
-        return Err(crate::Error::invalid(
-            "num_experts_per_tok",
-            format!(
-                "routes each token to {} experts but the model has {}",
-                moe.experts_per_token, moe.num_experts
-            ),
-        ));
-    }
-    let shared = (moe.shared_expert_intermediate_size > 0).then(|| {
-        let mlp = Mlp {
-            rows,
-            hidden,
-            inter: moe.shared_expert_intermediate_size,
-            gated: true,
-            bias: false,
-            act,
-        };
-        mlp.push(g, x)
-    });
-    let router = |out_features| {
-        Op::Linear(Linear {
-            rows,
-            in_features: hidden,
-            out_features,
-            bias: false,
-            tied_weight: false,
-        })
-    };
-    let logits = g.push(router(moe.num_experts), &[x]);
-    let weights = g.push(
-        Op::Router(Router {
-            rows,
-            experts: moe.num_experts,
-            top_k: moe.experts_per_token,
-            renormalize: moe.renormalize,
-            cast_to_logits: moe.weights_in_logits_dtype,
-        }),
-        &[logits],
-    );
-    let mut out = g.push(
-        Op::MoeExperts(MoeExperts {
-            rows,
-            hidden,
-            inter: moe.expert_intermediate_size,
-            experts: moe.num_experts,
-            top_k: moe.experts_per_token,
-        }),
-        &[x, weights],
-    );
-    if let Some(mut s) = shared {
-        if moe.shared_expert_gate {
-            let gl = g.push(router(1), &[x]);
-            let sg = g.push(
-                Op::Act(Act {
-                    kind: ActKind::Sigmoid,
-                }),
-                &[gl],
-            );
-            s = g.push(Op::Mul(Mul), &[sg, s]);
-        }
-        out = g.push(Op::Add(Add), &[out, s]);
-    }
-    Ok(out)
+/// `run` with the config's `quantization_config` unless `--quantize` overrides it.
+pub fn run_for_config(cfg: &serde_json::Value, run: &RunSettings) -> Result<RunSettings> {
+    Ok(RunSettings {
+        quantize: match run.quantize {
+            Some(q) => Some(q),
+            None => super::quant::Quant::from_config(cfg)?,
+        },
+        ..*run
+    })
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).
@@ -718,9 +652,7 @@ pub fn estimate_hf_case(
         _ => crate::formats::hf::Head::CausalLm,
     };
     let a = crate::formats::hf::arch(cfg, Some(head), "config.json")?;
+    let run = &run_for_config(cfg, run)?;
     let g = graph(&a, &Dropouts::from_config(cfg), run)?;
     estimate(&g, run)
 }
-
-#[allow(dead_code)]
-fn _unused(_: ValueId) {}

@@ -14,9 +14,13 @@ mod allocator;
 pub mod families;
 pub mod graph;
 pub mod hf;
+mod hf_mlp;
+mod hf_names;
 pub mod keras;
 mod keras_written;
+pub mod lora;
 pub mod ops;
+pub mod quant;
 pub mod reduce;
 mod sim;
 mod t5;
@@ -71,8 +75,8 @@ pub enum Optimizer {
 
 /// How one step runs. Defaults: training, fp32, AdamW, SDPA attention, no checkpointing,
 /// batch 1, seq 1 (seq is used by sequence models only), no generated tokens, one GPU,
-/// no ZeRO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// no ZeRO, no LoRA, weights as the model declares them.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunSettings {
     pub mode: Mode,
     /// Per GPU (DeepSpeed's `train_micro_batch_size_per_gpu`).
@@ -99,6 +103,12 @@ pub struct RunSettings {
     /// (`reduce_bucket_size`, `allgather_bucket_size`, DDP's bucket copies) are
     /// configuration, not counted. At N = 1 every stage equals stage 0.
     pub zero_stage: u8,
+    /// LoRA fine-tuning as peft builds it ([`lora`]): the base model frozen, adapters on
+    /// the targeted linears (transformers models).
+    pub lora: Option<lora::Lora>,
+    /// Linear weights stored quantized ([`quant`]); `None`: as the config's
+    /// `quantization_config` says (transformers models), else unquantized.
+    pub quantize: Option<quant::Quant>,
 }
 
 impl Default for RunSettings {
@@ -114,6 +124,8 @@ impl Default for RunSettings {
             new_tokens: 0,
             gpus: 1,
             zero_stage: 0,
+            lora: None,
+            quantize: None,
         }
     }
 }

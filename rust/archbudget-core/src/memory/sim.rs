@@ -256,8 +256,18 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 continue;
             }
             params = add(params, p.numel)?;
-            construct.push((p.numel, param_dt.bytes(), param_dt == DType::BF16));
-            let b = block(super::mul(p.numel, param_dt.bytes())?);
+            let dt = p.dtype.unwrap_or(param_dt);
+            if let Some(stored) = p.stored {
+                // a quantized weight: its tensors as stored, frozen
+                for &t in stored.iter().filter(|&&t| t > 0) {
+                    construct.push((t, 1, false));
+                    weights = add(weights, block(t))?;
+                }
+                continue;
+            }
+            // a parameter of its own dtype (an adapter) is made after the model's conversion
+            construct.push((p.numel, dt.bytes(), p.dtype.is_none() && dt == DType::BF16));
+            let b = block(super::mul(p.numel, dt.bytes())?);
             weights = add(weights, b)?;
             if !frozen[k] {
                 trainable = add(trainable, p.numel)?;
@@ -355,8 +365,9 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
                 if low[k].record {
                     low[k].record = false;
                     for p in &low[k].cost.params {
-                        if !p.shared && !frozen[k] {
-                            let b = block(super::mul(p.numel, param_dt.bytes())?);
+                        if !p.shared && !frozen[k] && p.stored.is_none() {
+                            let dt = p.dtype.unwrap_or(param_dt);
+                            let b = block(super::mul(p.numel, dt.bytes())?);
                             param_blocks = param_blocks.saturating_sub(b);
                         }
                     }
@@ -583,7 +594,7 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
         // has run and released what it saved (after the releases below).
         let cast = |p: &super::ops::Param| amp && matches!(p.amp_cast, AmpCast::Cast { .. });
         let mut bf16_grads = 0u64;
-        for p in c.params.iter().filter(|_| !frozen[k]) {
+        for p in c.params.iter().filter(|p| !frozen[k] && p.stored.is_none()) {
             if cast(p) {
                 bf16_grads = add(bf16_grads, block(super::mul(p.numel, 2)?))?;
             } else {
@@ -674,7 +685,7 @@ fn accumulate_grad(
     param_dt: DType,
     param_grads: &mut u64,
 ) -> Result<u64> {
-    let b = block(super::mul(p.numel, param_dt.bytes())?);
+    let b = block(super::mul(p.numel, p.dtype.unwrap_or(param_dt).bytes())?);
     if p.shared {
         return Ok(b);
     }
@@ -720,7 +731,7 @@ impl Zero {
         }
         let mut extra = 0u64;
         for p in params.iter().filter(|p| !p.shared) {
-            let b = block(super::mul(p.numel, dt.bytes())?);
+            let b = block(super::mul(p.numel, p.dtype.unwrap_or(dt).bytes())?);
             extra = add(extra, b - self.weights(b))?;
         }
         Ok(extra)
@@ -753,7 +764,10 @@ fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> 
         {
             continue;
         }
-        let saves_inputs_only = matches!(g.nodes[k].op, super::Op::Linear(_) | super::Op::Conv(_));
+        let saves_inputs_only = matches!(
+            g.nodes[k].op,
+            super::Op::Linear(_) | super::Op::LoraLinear(_) | super::Op::Conv(_)
+        );
         return (k, !saves_inputs_only);
     }
     (l, true)

@@ -135,6 +135,19 @@ fn family_params(kind: FamilyKind) -> &'static [&'static str] {
 /// Every name of the space must mean something to its family, and every parameter a
 /// family needs must be given.
 pub fn check_names(space: &Space) -> Result<()> {
+    let given = |key: &str| space.slot(key).is_some();
+    if space.family != FamilyKind::Hf && (given("lora_rank") || given("quantize")) {
+        return Err(space_err(
+            &space.location,
+            "lora_rank and quantize apply to the hf family only (peft and the quantizers wrap transformers' linears)",
+        ));
+    }
+    if !given("lora_rank") && (given("lora_targets") || given("lora_dropout")) {
+        return Err(space_err(
+            &space.location,
+            "lora_targets and lora_dropout need lora_rank in [run]",
+        ));
+    }
     let names = space
         .axes
         .iter()
@@ -459,6 +472,29 @@ impl<'s> Evaluator<'s> {
                     ))
                 }
             },
+            lora: match self.int_or(at("lora_rank"), digits, 1, 0)? {
+                0 => None,
+                rank => {
+                    let targets = Some(self.text(at("lora_targets"), digits, "")?)
+                        .filter(|t| !t.is_empty());
+                    let dropout = match self.scalar(at("lora_dropout"), digits) {
+                        None => 0.0,
+                        Some(Scalar::Float(p)) => *p,
+                        Some(Scalar::Int(p)) => *p as f64,
+                        Some(v) => {
+                            return Err(space_err(
+                                &self.space.location,
+                                format!("'lora_dropout' must be a number, got {v:?}"),
+                            ))
+                        }
+                    };
+                    Some(memory::lora::Lora::new(rank, targets, dropout).map_err(loc)?)
+                }
+            },
+            quantize: match self.text(at("quantize"), digits, "")? {
+                "" => None,
+                q => Some(memory::quant::Quant::parse(q).map_err(loc)?),
+            },
         })
     }
 
@@ -611,10 +647,15 @@ impl<'s> Evaluator<'s> {
                 }
                 let config = self.hf_config(digits);
                 let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
+                let run = memory::hf::run_for_config(&config, &run)?;
                 let report = memory::estimate(
                     &memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?,
                     &run,
                 )?;
+                // with LoRA, peft's model: the base and its adapters, the adapters trained
+                if run.lora.is_some() {
+                    return Ok(Metrics::from_report(&report, report.trainable_params));
+                }
                 return Ok(Metrics {
                     params: counted.total_params,
                     trainable_params: counted.trainable_params,

@@ -116,7 +116,7 @@ pub struct Axis {
 }
 
 /// The run settings that may be fixed or axes (`[run]`).
-pub const RUN_KEYS: [&str; 11] = [
+pub const RUN_KEYS: [&str; 15] = [
     "batch",
     "seq",
     "precision",
@@ -128,6 +128,10 @@ pub const RUN_KEYS: [&str; 11] = [
     "new_tokens",
     "gpus",
     "zero_stage",
+    "lora_rank",
+    "lora_targets",
+    "lora_dropout",
+    "quantize",
 ];
 
 /// At most this many values per axis: a larger axis is almost surely a typo in a range,
@@ -147,6 +151,17 @@ pub struct Space {
     pub size: u64,
 }
 
+/// A space file's TOML text as its JSON form.
+pub fn toml_value(text: &str, location: &str) -> Result<Value> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        Error::parse(location, format!("malformed TOML{at}: {}", e.message()))
+    })
+}
+
 impl Space {
     /// Parse a space file's TOML text.
     pub fn from_toml(
@@ -154,14 +169,24 @@ impl Space {
         location: &str,
         template_loader: &dyn Fn(&str) -> Result<Vec<u8>>,
     ) -> Result<Space> {
-        let value: Value = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            Error::parse(location, format!("malformed TOML{at}: {}", e.message()))
-        })?;
-        Space::from_value(&value, location, template_loader)
+        Space::from_value(&toml_value(text, location)?, location, template_loader)
+    }
+
+    /// `space` with `run` settings set in its `[run]` table (replacing what it says),
+    /// as the command line's run options do.
+    pub fn with_run(space: &mut Value, run: &serde_json::Map<String, Value>, location: &str) -> Result<()> {
+        let top = space
+            .as_object_mut()
+            .ok_or_else(|| space_err(location, "a space must be a table"))?;
+        let table = top
+            .entry("run")
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
+            .ok_or_else(|| space_err(location, "[run] must be a table"))?;
+        for (k, v) in run {
+            table.insert(k.clone(), v.clone());
+        }
+        Ok(())
     }
 
     /// Parse the JSON form of a space file (the TOML converted, or a Python dict).

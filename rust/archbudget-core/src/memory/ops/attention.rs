@@ -228,7 +228,16 @@ impl Attention {
                 let cast = if sm_dt != dt { bytes(s2n, dt)? } else { 0 };
                 let attn_out = bytes(out_numel, dt)?;
                 if cx.record {
-                    c.flops_bwd = self.flops(2, 2)?;
+                    // autograd's matmul backward computes only the gradients needed:
+                    // dQ and dK from the scores, dP (for either) and dV from the output
+                    // (a frozen base leaves k or v without one, as LoRA on q and v does)
+                    let (dq, dk, dv) = if self.fused_qkv {
+                        (true, true, true)
+                    } else {
+                        (cx.grad(0), cx.grad(1), cx.grad(2))
+                    };
+                    c.flops_bwd =
+                        self.flops(dq as u64 + dk as u64, (dq || dk) as u64 + dv as u64)?;
                     c.saved.extend(casts.iter().copied());
                     if k_rep > 0 {
                         c.save_inputs = saved_in.iter().copied().filter(|&i| i == 0).collect();

@@ -9,10 +9,12 @@ mod attention;
 mod conv;
 mod dense;
 mod embedding;
+mod lora;
 mod loss;
 mod moe;
 mod norm;
 mod pool;
+mod quant;
 mod recurrent;
 mod tensor;
 
@@ -21,10 +23,12 @@ pub use attention::{Attention, AttnImpl};
 pub use conv::{Conv, ConvDim};
 pub use dense::Linear;
 pub use embedding::{ClsPositions, Embedding};
+pub use lora::{ExpertsLora, LoraLinear};
 pub use loss::{CrossEntropy, SquareMean};
 pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
+pub use quant::QuantLinear;
 pub use recurrent::{Rnn, RnnKind};
 pub use tensor::{
     Add, Cast, Copy, Fill, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam, View,
@@ -37,6 +41,7 @@ use super::{Precision, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Linear(Linear),
+    QuantLinear(QuantLinear),
     Conv(Conv),
     BatchNorm2d(BatchNorm2d),
     LayerNorm(LayerNorm),
@@ -67,6 +72,8 @@ pub enum Op {
     Rotary(Rotary),
     Router(Router),
     MoeExperts(MoeExperts),
+    ExpertsLora(ExpertsLora),
+    LoraLinear(LoraLinear),
     ClsPositions(ClsPositions),
     Matmul(Matmul),
     Opaque(Opaque),
@@ -76,6 +83,7 @@ impl Op {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         match self {
             Op::Linear(o) => o.lower(cx),
+            Op::QuantLinear(o) => o.lower(cx),
             Op::Conv(o) => o.lower(cx),
             Op::BatchNorm2d(o) => o.lower(cx),
             Op::LayerNorm(o) => o.lower(cx),
@@ -108,6 +116,8 @@ impl Op {
             Op::Rotary(o) => o.lower(cx),
             Op::Router(o) => o.lower(cx),
             Op::MoeExperts(o) => o.lower(cx),
+            Op::ExpertsLora(o) => o.lower(cx),
+            Op::LoraLinear(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
         }
     }
@@ -169,6 +179,11 @@ pub struct Param {
     /// A parameter already declared by another op (tied embeddings): not counted again;
     /// its second gradient is added in place into `.grad`.
     pub shared: bool,
+    /// A quantized weight ([`crate::memory::quant`]): the bytes of each tensor stored for
+    /// it (0: none) instead of `numel` elements of the run's dtype. Never trainable.
+    pub stored: Option<[u64; 6]>,
+    /// A dtype of its own (peft's fp32 adapters on a bf16 model); `None`: the run's.
+    pub dtype: Option<DType>,
 }
 
 impl Param {
@@ -177,6 +192,8 @@ impl Param {
             numel,
             amp_cast,
             shared: false,
+            stored: None,
+            dtype: None,
         }
     }
 }

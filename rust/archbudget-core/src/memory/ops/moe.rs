@@ -8,7 +8,7 @@
 //! receives tokens, so every expert's weight gradient is computed).
 use super::{bytes, mm_flops, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
-use crate::memory::{mul, Result};
+use crate::memory::{add, mul, Result};
 
 /// HF `MixtralTopKRouter` / `Qwen2MoeTopKRouter` after the router `Linear`: input the
 /// logits (rows × experts), `softmax(logits.float())` (an fp32 copy first when the
@@ -89,6 +89,11 @@ impl Router {
 /// gradients and for the weight gradients. `torch.utils.flop_counter` has no rule for
 /// `grouped_mm` and counts none of this (as with the fused LSTM, we give the true
 /// count); with `experts_implementation="eager"` it counts exactly this.
+///
+/// With LoRA on the experts ([`super::ExpertsLora`]), the effective `gate_up_proj` and
+/// `down_proj` come in as inputs after the routing weights (in that order, where
+/// adapted): `grouped_mm` keeps them for the input gradient and computes their
+/// gradients (full size) although the stored weights are frozen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoeExperts {
     pub rows: u64,
@@ -96,6 +101,8 @@ pub struct MoeExperts {
     pub inter: u64,
     pub experts: u64,
     pub top_k: u64,
+    /// Which of (`gate_up_proj`, `down_proj`) come in as LoRA-effective inputs.
+    pub lora: (bool, bool),
 }
 
 impl MoeExperts {
@@ -136,7 +143,16 @@ impl MoeExperts {
             c.fwd_temp = vec![mul(2, ib)?.max(mul(2, hb)?)];
             c.fwd_temp.extend(sort);
             c.bwd_temp = vec![mul(4, ib)?.max(mul(3, hb)?), idx, idx];
-            c.flops_bwd = mul(f, cx.grad(0) as u64 + cx.wgrad() as u64)?;
+            let (gate_up, down) = self.lora;
+            c.save_inputs = (2..2 + gate_up as usize + down as usize).collect();
+            // weight gradients: of the trainable weights, or of the LoRA-effective ones
+            let f_down = mm_flops(s, self.inter, self.hidden)?;
+            let wgrad = if cx.wgrad() {
+                f
+            } else {
+                (gate_up as u64) * (f - f_down) + (down as u64) * f_down
+            };
+            c.flops_bwd = add(mul(f, cx.grad(0) as u64)?, wgrad)?;
         } else {
             c.fwd_temp = vec![hb, mul(4, ib)?.max(mul(3, hb)?), idx, idx, idx];
             c.fwd_temp.extend(sort);
