@@ -80,9 +80,122 @@ pub struct Moe {
     pub renormalize: bool,
     /// The routing weights are cast back to the router logits' dtype (qwen2_moe).
     pub weights_in_logits_dtype: bool,
+    // ---- added for the MoE/MLA types (qwen3_moe, deepseek_v2/v3, glm4_moe, gpt_oss, llama4)
+    /// How the router turns logits into routing weights.
+    pub scoring: RouterScoring,
+    /// The router `Linear` has a bias (gpt_oss).
+    pub router_bias: bool,
+    /// The routed experts have biases on both projections (gpt_oss).
+    pub expert_bias: bool,
+    /// The shared expert's projections have biases (deepseek_v2 `mlp_bias`).
+    pub shared_expert_bias: bool,
+    /// The router holds an fp32 `e_score_correction_bias` buffer of one value per expert
+    /// (deepseek_v3, glm4_moe).
+    pub correction_bias: bool,
+}
+
+/// Router scoring of the MoE types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterScoring {
+    /// `softmax(logits)` then top-k (mixtral, qwen2_moe, qwen3_moe, deepseek_v2).
+    Softmax,
+    /// Top-k of the logits, softmax over the k (gpt_oss).
+    TopkSoftmax,
+    /// `sigmoid(logits)` with group-limited top-k on bias-corrected scores (deepseek_v3,
+    /// glm4_moe); the router runs in fp32.
+    GroupSigmoid,
+    /// Top-k of the logits, sigmoid of the k: every expert runs on every token with a
+    /// zero weight where not chosen (llama4).
+    DenseSigmoid,
+}
+
+/// Multi-head latent attention (deepseek_v2, deepseek_v3): q through an optional
+/// low-rank bottleneck, k and v from one compressed latent plus a shared rotary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mla {
+    /// Rank of `q_a_proj` → `q_a_layernorm` → `q_b_proj`; `None`: one `q_proj`.
+    pub q_lora_rank: Option<u64>,
+    /// Width of the compressed kv latent (`kv_a_layernorm`, input of `kv_b_proj`).
+    pub kv_lora_rank: u64,
+    /// Per-head q/k width without rotary embedding.
+    pub qk_nope_head_dim: u64,
+    /// Per-head q/k width with rotary embedding (the k part shared by all heads).
+    pub qk_rope_head_dim: u64,
+    /// Per-head value width.
+    pub v_head_dim: u64,
+}
+
+/// Normalisation of q and k per head before the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkNorm {
+    None,
+    /// RMSNorm over head_dim with a weight each for q and k (qwen3_moe, glm4_moe).
+    RmsPerHead,
+    /// Parameter-free L2 norm on the rotary layers only (llama4 `use_qk_norm`).
+    L2,
+}
+
+/// What one layer's attention sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerAttention {
+    Full,
+    /// The last `window` tokens (gpt_oss `sliding_attention`).
+    Sliding(u64),
+    /// Tokens of the same `size`-token chunk (llama4 `chunked_attention`).
+    Chunked(u64),
+}
+
+/// The parts of the MoE/MLA types that other types lack (all absent by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockVariants {
+    /// Multi-head latent attention instead of q/k/v projections.
+    pub mla: Option<Mla>,
+    pub qk_norm: QkNorm,
+    /// A learned logit per head joined to every softmax row (gpt_oss `sinks`).
+    pub attn_sinks: bool,
+    /// Per layer; empty: every layer attends to all tokens.
+    pub layer_attention: Vec<LayerAttention>,
+    /// Layers without rotary embedding (llama4 NoPE layers).
+    pub nope_layers: Vec<u64>,
+    /// Width rotated by the rotary embedding (its `inv_freq` has half as many entries):
+    /// glm4_moe's partial rotary, MLA's `qk_rope_head_dim`; 0: `head_dim`.
+    pub rotary_dim: u64,
+}
+
+impl Default for BlockVariants {
+    fn default() -> Self {
+        BlockVariants {
+            mla: None,
+            qk_norm: QkNorm::None,
+            attn_sinks: false,
+            layer_attention: Vec::new(),
+            nope_layers: Vec::new(),
+            rotary_dim: 0,
+        }
+    }
 }
 
 impl Moe {
+    /// The router fields of mixtral and qwen2_moe (softmax, no biases), for `..` in a
+    /// literal whose other fields are set.
+    pub fn softmax_router() -> Self {
+        Moe {
+            num_experts: 0,
+            experts_per_token: 0,
+            expert_intermediate_size: 0,
+            shared_expert_intermediate_size: 0,
+            shared_expert_gate: false,
+            dense_layers: Vec::new(),
+            renormalize: false,
+            weights_in_logits_dtype: false,
+            scoring: RouterScoring::Softmax,
+            router_bias: false,
+            expert_bias: false,
+            shared_expert_bias: false,
+            correction_bias: false,
+        }
+    }
+
     pub fn is_moe_layer(&self, layer: u64) -> bool {
         !self.dense_layers.contains(&layer)
     }
@@ -179,6 +292,9 @@ pub struct TransformerArch {
     /// `d_model**-0.5` before the LM head: `scale_decoder_outputs`, true unless the config
     /// sets `tie_word_embeddings` to false (T5 v1.1); false for every other type.
     pub scale_decoder_outputs: bool,
+    // ---- added for the MoE/MLA types (qwen3_moe, deepseek_v2/v3, glm4_moe, gpt_oss, llama4)
+    /// MLA, qk-norm, sinks, per-layer attention kinds, NoPE layers.
+    pub variants: BlockVariants,
 }
 
 /// What a BERT-style LM head adds to the vocabulary projection.

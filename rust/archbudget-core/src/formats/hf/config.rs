@@ -107,6 +107,16 @@ impl<'a> Cfg<'a> {
         Ok(n)
     }
 
+    /// The first present key of `keys`, a non-negative integer (`num_experts` may be 0).
+    pub fn count_alias(&self, keys: &[&str], default: u64) -> Result<u64> {
+        for key in keys {
+            if let Some(n) = self.count_opt(key)? {
+                return Ok(n);
+            }
+        }
+        Ok(default)
+    }
+
     pub fn count(&self, key: &str, default: u64) -> Result<u64> {
         Ok(self.count_opt(key)?.unwrap_or(default))
     }
@@ -116,6 +126,17 @@ impl<'a> Cfg<'a> {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
             Some(v) => Err(self.bad(key, "true or false", v)),
+        }
+    }
+
+    /// A number in [0, 1] (`partial_rotary_factor`).
+    pub fn fraction(&self, key: &str, default: f64) -> Result<f64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.as_f64() {
+                Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
+                _ => Err(self.bad(key, "a number between 0 and 1", v)),
+            },
         }
     }
 
@@ -139,6 +160,23 @@ impl<'a> Cfg<'a> {
                 })
                 .collect(),
             Some(v) => Err(self.bad(key, "a list of non-negative integers", v)),
+        }
+    }
+
+    /// A list of strings (`layer_types`); `None` when absent or null.
+    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.bad(key, "a list of strings", v))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(self.bad(key, "a list of strings", v)),
         }
     }
 

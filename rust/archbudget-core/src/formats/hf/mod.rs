@@ -9,8 +9,12 @@ mod config;
 mod falcon;
 mod gpt2;
 mod gpt_neox;
+mod deepseek;
+mod gpt_oss;
 mod llama;
+mod llama4;
 mod modules;
+mod moe;
 mod opt;
 mod t5;
 mod vit;
@@ -36,19 +40,25 @@ pub enum Head {
 
 const SUPPORTED: &[&str] = &[
     "bert",
+    "deepseek_v2",
+    "deepseek_v3",
     "distilbert",
     "falcon",
     "gemma",
     "gemma2",
+    "glm4_moe",
     "gpt2",
     "gpt_neox",
+    "gpt_oss",
     "llama",
+    "llama4_text",
     "mistral",
     "mixtral",
     "opt",
     "phi3",
     "qwen2",
     "qwen2_moe",
+    "qwen3_moe",
     "roberta",
     "t5",
     "vit",
@@ -68,6 +78,7 @@ enum Family {
     Bert,
     T5,
     Vit,
+    Moe,
 }
 
 fn family(cfg: &Cfg) -> Result<Family> {
@@ -82,6 +93,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
         "vit" => Family::Vit,
+        "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text" => {
+            Family::Moe
+        }
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -126,6 +140,13 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bert => bert::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Moe => match cfg.model_type {
+            "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
+            "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
+            "gpt_oss" => gpt_oss::arch(&cfg, head)?,
+            "llama4_text" => llama4::arch(&cfg, head)?,
+            _ => moe::qwen3_moe(&cfg, head)?,
+        },
     };
     Ok((fam, arch))
 }
@@ -163,6 +184,7 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::Bert => bert::modules(arch, &mut m)?,
         Family::T5 => t5::modules(arch, &mut m)?,
         Family::Vit => vit::modules(arch, &mut m)?,
+        Family::Moe => moe::modules(arch, &mut m)?,
     };
     m.finish(&class_name)
 }

@@ -14,6 +14,8 @@ pub struct Modules<'a> {
     count_only: bool,
     /// (params, trainable, non-trainable) so far, kept when counting only.
     counted: (u64, u64, u64),
+    /// Routed-expert parameters a token does not use (total − active).
+    idle: u64,
 }
 
 impl<'a> Modules<'a> {
@@ -24,6 +26,7 @@ impl<'a> Modules<'a> {
             weights: Vec::new(),
             count_only: false,
             counted: (0, 0, 0),
+            idle: 0,
         }
     }
 
@@ -37,6 +40,14 @@ impl<'a> Modules<'a> {
 
     pub fn location(&self) -> &'a str {
         self.location
+    }
+
+    /// Declares `routed` (one layer's stacked expert tensors, still to be added with
+    /// their module) as `experts` experts of which a token uses `top_k`.
+    pub fn routed_experts(&mut self, routed: &[Weight], experts: u64, top_k: u64) -> Result<()> {
+        let idle = super::moe::idle_expert_params(routed, experts, top_k, self.location)?;
+        self.idle = crate::error::add(self.idle, idle, self.location, "parameter count")?;
+        Ok(())
     }
 
     /// A module owning `weights`.
@@ -112,6 +123,7 @@ impl<'a> Modules<'a> {
             total_params: total,
             trainable_params: trainable,
             non_trainable_params: non_trainable,
+            active_params: total - self.idle,
             layers: self.rows,
             functional: false,
         })
