@@ -17,6 +17,8 @@ pub struct Metrics {
     /// hf; Keras for the keras family).
     pub params: u64,
     pub trainable_params: u64,
+    /// Parameters one token uses (mixture-of-experts hf models); `params` otherwise.
+    pub active_params: u64,
     pub peak_bytes: u64,
     pub flops_fwd: u64,
     pub flops_fwd_bwd: u64,
@@ -24,9 +26,10 @@ pub struct Metrics {
 }
 
 /// The metric columns, in output order.
-pub const METRIC_NAMES: [&str; 13] = [
+pub const METRIC_NAMES: [&str; 14] = [
     "params",
     "trainable_params",
+    "active_params",
     "peak_bytes",
     "flops_fwd",
     "flops_fwd_bwd",
@@ -46,18 +49,20 @@ impl Metrics {
         match i {
             0 => self.params,
             1 => self.trainable_params,
-            2 => self.peak_bytes,
-            3 => self.flops_fwd,
-            4 => self.flops_fwd_bwd,
+            2 => self.active_params,
+            3 => self.peak_bytes,
+            4 => self.flops_fwd,
+            5 => self.flops_fwd_bwd,
             _ => self.values()[i],
         }
     }
 
-    pub fn values(&self) -> [u64; 13] {
+    pub fn values(&self) -> [u64; 14] {
         let b = &self.breakdown;
         [
             self.params,
             self.trainable_params,
+            self.active_params,
             self.peak_bytes,
             self.flops_fwd,
             self.flops_fwd_bwd,
@@ -76,6 +81,7 @@ impl Metrics {
         Metrics {
             params: r.params,
             trainable_params: trainable,
+            active_params: r.params,
             peak_bytes: r.peak_bytes,
             flops_fwd: r.flops_fwd,
             flops_fwd_bwd: r.flops_fwd_bwd,
@@ -576,6 +582,7 @@ impl<'s> Evaluator<'s> {
                 return Ok(Metrics {
                     params: counted.total_params,
                     trainable_params: counted.trainable_params,
+                    active_params: counted.active_params,
                     ..Metrics::from_report(&report, 0)
                 });
             }
@@ -589,6 +596,7 @@ impl<'s> Evaluator<'s> {
                 return Ok(Metrics {
                     params: summary.total_params,
                     trainable_params: summary.trainable_params,
+                    active_params: summary.total_params,
                     ..Metrics::from_report(&report, 0)
                 });
             }
