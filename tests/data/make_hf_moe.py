@@ -194,15 +194,148 @@ def counts():
     return rows
 
 
+BATCH, SEQ = 2, 16
+TINY = dict(vocab_size=128, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
+FLOP_CASES = [
+    # (name, config, head, attention): kv heads equal query heads, as in make_hf_flops.py
+    ("qwen3_moe-tiny", dict(TINY, model_type="qwen3_moe", intermediate_size=96, moe_intermediate_size=32,
+                            num_experts=4, num_experts_per_tok=2), "causal_lm", "sdpa"),
+    ("qwen3_moe-sparse-step-base", dict(TINY, model_type="qwen3_moe", num_hidden_layers=3, intermediate_size=80,
+                                        moe_intermediate_size=48, num_experts=6, num_experts_per_tok=3,
+                                        decoder_sparse_step=2, norm_topk_prob=True), "base", "sdpa"),
+    # MLA: q/k heads of 24, v heads of 16; the CPU's SDPA takes its math path for two head
+    # sizes (CUDA's memory-efficient kernel counts differently), so eager
+    ("deepseek_v3-tiny", dict(TINY, model_type="deepseek_v3", intermediate_size=96, moe_intermediate_size=32,
+                              n_routed_experts=4, num_experts_per_tok=2, n_group=2, topk_group=1,
+                              first_k_dense_replace=1, kv_lora_rank=32, q_lora_rank=24, qk_rope_head_dim=8,
+                              qk_nope_head_dim=16, v_head_dim=16), "causal_lm", "eager"),
+    ("deepseek_v3-no-q-lora-base", dict(TINY, model_type="deepseek_v3", intermediate_size=96,
+                                        moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+                                        n_group=1, topk_group=1, first_k_dense_replace=0, kv_lora_rank=16,
+                                        q_lora_rank=None, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=8,
+                                        n_shared_experts=2), "base", "eager"),
+    ("deepseek_v2-tiny", dict(TINY, model_type="deepseek_v2", intermediate_size=96, moe_intermediate_size=32,
+                              n_routed_experts=4, num_experts_per_tok=2, first_k_dense_replace=1,
+                              kv_lora_rank=32, q_lora_rank=None, qk_rope_head_dim=8, qk_nope_head_dim=16,
+                              v_head_dim=16), "causal_lm", "eager"),
+    ("glm4_moe-tiny", dict(TINY, model_type="glm4_moe", intermediate_size=96, moe_intermediate_size=32,
+                           n_routed_experts=4, num_experts_per_tok=2, first_k_dense_replace=1,
+                           use_qk_norm=True, attention_bias=True), "causal_lm", "sdpa"),
+    ("gpt_oss-tiny", dict(TINY, model_type="gpt_oss", intermediate_size=48, head_dim=16, num_local_experts=4,
+                          num_experts_per_tok=2, sliding_window=8), "causal_lm", "eager"),
+    ("llama4_text-tiny", dict(TINY, model_type="llama4_text", intermediate_size=48, intermediate_size_mlp=96,
+                              head_dim=16, num_local_experts=4, num_experts_per_tok=1, num_hidden_layers=4),
+     "causal_lm", "sdpa"),
+    ("llama4_text-interleave-base", dict(TINY, model_type="llama4_text", intermediate_size=48,
+                                         intermediate_size_mlp=80, head_dim=16, num_local_experts=3,
+                                         num_experts_per_tok=1, interleave_moe_layer_step=2,
+                                         use_qk_norm=False), "base", "sdpa"),
+]
+
+
+def build_run(config, head, attn, experts=None):
+    kw = dict(config)
+    cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
+    cfg._attn_implementation = attn
+    if experts:
+        cfg._experts_implementation = experts
+    model = (AutoModel if head == "base" else AutoModelForCausalLM).from_config(cfg)
+    return model, cfg
+
+
+def loss_of(model, cfg, head):
+    ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
+    if head == "base":
+        return model(input_ids=ids).last_hidden_state.float().pow(2).mean()
+    return model(input_ids=ids, labels=ids).loss
+
+
+def flops(model, cfg, head):
+    model.train()
+    fc = FlopCounterMode(display=False)
+    with fc:
+        loss_of(model, cfg, head)
+    fwd = fc.get_total_flops()
+    fc = FlopCounterMode(display=False)
+    with fc:
+        loss_of(model, cfg, head).backward()
+    return fwd, fc.get_total_flops()
+
+
+def flop_rows():
+    rows = []
+    for name, config, head, attn in FLOP_CASES:
+        torch.manual_seed(0)
+        model, cfg = build_run(config, head, attn)
+        row = dict(name=name, config=config, head=head, attn=attn, batch=BATCH, seq=SEQ)
+        row["counter_grouped_mm_fwd"], row["counter_grouped_mm_fwd_bwd"] = flops(model, cfg, head)
+        torch.manual_seed(0)
+        model, cfg = build_run(config, head, attn, experts="eager")
+        row["params"] = count(model)
+        row["buffers"] = buffers(model)
+        row["flops_fwd"], row["flops_fwd_bwd"] = flops(model, cfg, head)
+        rows.append(row)
+        print(name, row["params"], row["flops_fwd"], row["flops_fwd_bwd"], flush=True)
+    return rows
+
+
+CACHE_CASES = [
+    # (name, config, prompt length, new tokens): the cache `generate` returns, per layer
+    ("deepseek_v3-mla", dict(TINY, model_type="deepseek_v3", intermediate_size=96, moe_intermediate_size=32,
+                             n_routed_experts=4, num_experts_per_tok=2, n_group=2, topk_group=1,
+                             first_k_dense_replace=1, kv_lora_rank=32, q_lora_rank=24, qk_rope_head_dim=8,
+                             qk_nope_head_dim=16, v_head_dim=16), 12, 7),
+    ("gpt_oss-sliding-sinks", dict(TINY, model_type="gpt_oss", intermediate_size=48, head_dim=16,
+                                   num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                                   sliding_window=8), 12, 7),
+    ("gpt_oss-window-longer", dict(TINY, model_type="gpt_oss", intermediate_size=48, head_dim=16,
+                                   num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                                   sliding_window=32), 12, 7),
+    ("llama4_text-chunked", dict(TINY, model_type="llama4_text", intermediate_size=48, intermediate_size_mlp=96,
+                                 head_dim=16, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=1,
+                                 num_hidden_layers=4, attention_chunk_size=8), 12, 7),
+    ("qwen3_moe-full", dict(TINY, model_type="qwen3_moe", intermediate_size=96, moe_intermediate_size=32,
+                            num_key_value_heads=2, num_experts=4, num_experts_per_tok=2), 12, 7),
+]
+
+
+def cache_rows():
+    rows = []
+    for name, config, prompt, new in CACHE_CASES:
+        torch.manual_seed(0)
+        kw = dict(config)
+        cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
+        model = AutoModelForCausalLM.from_config(cfg).eval()
+        ids = torch.randint(1, cfg.vocab_size, (BATCH, prompt))
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
+                             do_sample=False, return_dict_in_generate=True, pad_token_id=0)
+        layers = []
+        for layer in out.past_key_values.layers:
+            tensors = [layer.keys, layer.values]
+            layers.append(dict(kind=type(layer).__name__, shapes=[list(t.shape) for t in tensors],
+                               tensor_bytes=sum(t.numel() * t.element_size() for t in tensors),
+                               storage_bytes=sum(t.untyped_storage().nbytes() for t in tensors)))
+        row = dict(name=name, config=config, batch=BATCH, prompt=prompt, new_tokens=new,
+                   generated=out.sequences.shape[1] - prompt, layers=layers,
+                   tensor_bytes=sum(l["tensor_bytes"] for l in layers),
+                   storage_bytes=sum(l["storage_bytes"] for l in layers))
+        rows.append(row)
+        print(name, row["generated"], row["tensor_bytes"], row["storage_bytes"], flush=True)
+    return rows
+
+
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
     out = pathlib.Path(__file__).with_name("hf_moe.json")
     env = dict(torch=torch.__version__, transformers=transformers.__version__)
     rows = counts()
+    flop_cases = flop_rows()
+    caches = cache_rows()
     # One row per line: compact, and a regenerated file diffs row by row.
-    lines = ",\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
-    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{lines}\n]}}\n')
+    dump = lambda items: ",\n".join(json.dumps(x, separators=(",", ":")) for x in items)
+    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{dump(rows)}\n],\n'
+                   f'"flops":[\n{dump(flop_cases)}\n],\n"caches":[\n{dump(caches)}\n]}}\n')
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ pub struct Moe {
     pub scoring: RouterScoring,
     /// The router `Linear` has a bias (gpt_oss).
     pub router_bias: bool,
-    /// The routed experts have biases on both projections (gpt_oss).
+    /// The routed experts have biases on both projections and gate with the clamped
+    /// SwiGLU `(clamp(up) + 1) · g · sigmoid(1.702 g)` (gpt_oss).
     pub expert_bias: bool,
     /// The shared expert's projections have biases (deepseek_v2 `mlp_bias`).
     pub shared_expert_bias: bool,

@@ -107,3 +107,94 @@ fn rows_match_modules() {
     assert!(checked > 300, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+fn section(name: &str) -> Vec<Value> {
+    let path = format!(
+        "{}/../../tests/data/hf_moe.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path);
+    data[name].as_array().expect(name).clone()
+}
+
+/// FLOPs of tiny configs of every type within 1% of `torch.utils.flop_counter` (CPU,
+/// experts on transformers' eager path, which the counter sees; see make_hf_moe.py),
+/// and parameters and buffers equal to the model's.
+#[test]
+fn flops_params_and_buffers_match_torch() {
+    use archbudget_core::formats;
+    use archbudget_core::memory::{AttnImpl, RunSettings};
+    let cases = section("flops");
+    assert!(cases.len() >= 9);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&case["config"]).unwrap();
+        let head = match case["head"].as_str().unwrap() {
+            "base" => Head::Base,
+            _ => Head::CausalLm,
+        };
+        let seq = case["seq"].as_u64().unwrap();
+        let run = RunSettings {
+            batch: case["batch"].as_u64().unwrap(),
+            seq,
+            attn: match case["attn"].as_str() {
+                Some("eager") => AttnImpl::Eager,
+                _ => AttnImpl::Sdpa,
+            },
+            ..Default::default()
+        };
+        let m = formats::memory(&text, name, Some(head), &run, Some(seq))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (ours, key) in [(m.params, "params"), (m.buffers, "buffers")] {
+            if ours != case[key].as_u64().unwrap() {
+                failures.push(format!("{name} {key}: {ours} != {}", case[key]));
+            }
+        }
+        for (ours, key) in [
+            (m.flops_fwd, "flops_fwd"),
+            (m.flops_fwd_bwd, "flops_fwd_bwd"),
+        ] {
+            let want = case[key].as_u64().unwrap() as f64;
+            let gap = 100.0 * (ours as f64 / want - 1.0);
+            println!("{name} {key}: ours {ours} counter {want} ({gap:+.4}%)");
+            if gap.abs() > 1.0 {
+                failures.push(format!("{name} {key}: {ours} vs {want} ({gap:+.3}%)"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The kv cache `generate` leaves (tiny MLA, gpt_oss sliding + sinks, llama4 chunked,
+/// qwen3_moe full attention; CPU, greedy): archbudget's cache bytes equal the bytes of
+/// the cache tensors' storage.
+#[test]
+fn generate_cache_equals_transformers() {
+    use archbudget_core::formats::hf::arch;
+    use archbudget_core::memory::{generate_cache_bytes, hf, Mode, RunSettings};
+    let cases = section("caches");
+    assert!(cases.len() >= 4);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let config = &case["config"];
+        let a = arch(config, Some(Head::CausalLm), name).unwrap();
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: case["batch"].as_u64().unwrap(),
+            seq: case["prompt"].as_u64().unwrap(),
+            new_tokens: case["new_tokens"].as_u64().unwrap(),
+            ..Default::default()
+        };
+        let g = hf::graph(&a, &hf::Dropouts::from_config(config), &run).unwrap();
+        let ours = generate_cache_bytes(&g, &run).unwrap();
+        let want = case["storage_bytes"].as_u64().unwrap();
+        println!("{name}: ours {ours} transformers {want}");
+        if ours != want {
+            failures.push(format!("{name}: {ours} != {want}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -61,6 +61,10 @@ pub struct Graph {
     /// Values the model keeps until its output is dropped (HF's kv cache): freed after
     /// the forward in training, alive to the end in inference.
     pub forward_held: Vec<ValueId>,
+    /// Held values of sliding-window cache layers with their window: in generate mode
+    /// they stop growing at that many positions (transformers'
+    /// `DynamicSlidingWindowLayer`).
+    pub held_windows: Vec<(ValueId, u64)>,
     /// In inference the value the caller keeps (default: the last node's output).
     pub infer_output: Option<ValueId>,
     /// Nodes whose parameters are frozen (`requires_grad=False`): they get no gradient

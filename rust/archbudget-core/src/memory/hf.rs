@@ -20,7 +20,7 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, RouterScoring, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -129,7 +129,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let hsz = a.hidden_size;
     let e = mul(rows, hsz)?;
     let decoder = a.kind == ArchKind::Decoder;
-    let eager = run.attn == AttnImpl::Eager;
+    // gpt_oss declares no SDPA support: transformers runs it eager
+    let eager = run.attn == AttnImpl::Eager || a.variants.attn_sinks;
     let train = run.mode == super::Mode::Train;
     let use_cache = decoder && !(run.grad_ckpt && train);
     let falcon = a.model_type == "falcon";
@@ -272,14 +273,15 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     Position::Rotary | Position::Alibi => {
                         // falcon builds its rotary module with ALiBi too and computes cos/sin
                         // every forward, unused
-                        let n = mul(s, a.head_dim)?;
+                        let rot = super::hf_moe::rotary_dim(a);
+                        let n = mul(s, rot)?;
                         // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
                         // buffers
                         let cos = g.push(
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((rot / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -287,7 +289,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((rot / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -337,6 +339,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         None
     };
 
+    let window_mask = super::hf_moe::window_mask(&mut g, a, b, s, eager)?;
+
     // ---- blocks
     let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
     let qd = mul(nh, hd)?;
@@ -363,12 +367,26 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             softmax_fp32: a.norm == NormKind::RmsNorm,
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
+            sinks: false,
         };
         // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
         // the attention's (`ln_attn`)
         let n_mlp =
             (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
-        let att = if a.fused_qkv && !falcon {
+        let att = if super::hf_moe::has_variants(a) {
+            let p = super::hf_moe::AttnIn {
+                layer: i,
+                x: n1,
+                batch: b,
+                seq: s,
+                cos_sin,
+                mask,
+                window_mask,
+                use_cache,
+                dropout: drop.attn,
+            };
+            super::hf_moe::attention(&mut g, a, &p)?
+        } else if a.fused_qkv && !falcon {
             let qkv = g.push(lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias), &[n1]);
             if use_cache {
                 let kv = g.push(
@@ -418,7 +436,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             ins.extend(mask);
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
-        let mut o = g.push(lin(qd, hsz, a.o_bias), &[att]);
+        let mut o = g.push(lin(super::hf_moe::o_proj_width(a)?, hsz, a.o_bias), &[att]);
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }
@@ -641,6 +659,12 @@ fn sparse_moe(
     hidden: u64,
     act: ActKind,
 ) -> Result<ValueId> {
+    if moe.experts_per_token == 0 {
+        return Err(crate::Error::invalid(
+            "num_experts_per_tok",
+            "is not set: the router cannot choose experts (set num_experts_per_tok)",
+        ));
+    }
     if moe.experts_per_token > moe.num_experts {
         return Err(crate::Error::invalid(
             "num_experts_per_tok",
@@ -656,21 +680,21 @@ fn sparse_moe(
             hidden,
             inter: moe.shared_expert_intermediate_size,
             gated: true,
-            bias: false,
+            bias: moe.shared_expert_bias,
             act,
         };
         mlp.push(g, x)
     });
-    let router = |out_features| {
+    let router = |out_features, bias| {
         Op::Linear(Linear {
             rows,
             in_features: hidden,
             out_features,
-            bias: false,
+            bias,
             tied_weight: false,
         })
     };
-    let logits = g.push(router(moe.num_experts), &[x]);
+    let logits = g.push(router(moe.num_experts, moe.router_bias), &[x]);
     let weights = g.push(
         Op::Router(Router {
             rows,
@@ -678,6 +702,7 @@ fn sparse_moe(
             top_k: moe.experts_per_token,
             renormalize: moe.renormalize,
             cast_to_logits: moe.weights_in_logits_dtype,
+            scoring: moe.scoring,
         }),
         &[logits],
     );
@@ -687,13 +712,19 @@ fn sparse_moe(
             hidden,
             inter: moe.expert_intermediate_size,
             experts: moe.num_experts,
-            top_k: moe.experts_per_token,
+            // llama4 runs every expert on every token (unchosen ones weighted 0)
+            top_k: match moe.scoring {
+                RouterScoring::DenseSigmoid => moe.num_experts,
+                _ => moe.experts_per_token,
+            },
+            bias: moe.expert_bias,
+            clamped_swiglu: moe.expert_bias,
         }),
         &[x, weights],
     );
     if let Some(mut s) = shared {
         if moe.shared_expert_gate {
-            let gl = g.push(router(1), &[x]);
+            let gl = g.push(router(1, false), &[x]);
             let sg = g.push(
                 Op::Act(Act {
                     kind: ActKind::Sigmoid,

@@ -14,6 +14,7 @@ mod allocator;
 pub mod families;
 pub mod graph;
 pub mod hf;
+mod hf_moe;
 pub mod keras;
 pub mod ops;
 pub mod reduce;
@@ -221,6 +222,15 @@ pub struct MemoryReport {
 /// Peak memory, counts and FLOPs of one step of `graph` run as `run` says.
 pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     sim::simulate(graph, run)
+}
+
+/// Bytes of the kv cache `generate` leaves after decoding `run.new_tokens` tokens from a
+/// `run.seq`-token prompt (the prefill and `new_tokens − 1` one-token steps: P + N − 1
+/// positions), as the storage of the cache tensors holds them: a sliding layer's cache
+/// is a view of the `torch.cat` result, which holds up to its window. Tensor bytes, not
+/// allocator blocks.
+pub fn generate_cache_bytes(graph: &Graph, run: &RunSettings) -> Result<u64> {
+    sim::generate_cache_bytes(graph, run)
 }
 
 pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {

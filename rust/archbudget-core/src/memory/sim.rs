@@ -86,8 +86,8 @@ struct Lowered {
 struct Seen {
     weights: u64,
     inputs: u64,
-    /// (numel, dtype bytes) of each kv tensor the model keeps.
-    held: Vec<(u64, u64)>,
+    /// (numel, dtype bytes, sliding window) of each kv tensor the model keeps.
+    held: Vec<(u64, u64, Option<u64>)>,
     /// (numel, dtype bytes) of the output the caller keeps.
     out: (u64, u64),
 }
@@ -129,10 +129,13 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     let t = add(p, n)?;
     let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
     let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
-    for &(numel, dt) in &seen.held {
+    for &(numel, dt, window) in &seen.held {
+        // a sliding layer's cache keeps its last window−1 positions, as a view of the
+        // `torch.cat` storage that holds one more: min(t, window) positions
+        let cap = |tokens: u64| window.map_or(tokens, |w| tokens.min(w));
         kv_prompt = add(kv_prompt, block(super::mul(numel, dt)?))?;
-        kv = add(kv, block(super::mul(scale(numel, t)?, dt)?))?;
-        kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
+        kv = add(kv, block(super::mul(scale(numel, cap(t))?, dt)?))?;
+        kv_layer = kv_layer.max(block(super::mul(scale(numel, cap(t - 1))?, dt)?));
     }
     let out_row = block(super::mul(seen.out.0 / p, 4)?);
     let act = prefill
@@ -161,6 +164,32 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         flops_fwd,
         ..prefill
     })
+}
+
+/// [`super::generate_cache_bytes`].
+pub(crate) fn generate_cache_bytes(g: &Graph, run: &RunSettings) -> Result<u64> {
+    let infer = RunSettings {
+        mode: Mode::Infer,
+        ..*run
+    };
+    let mut seen = Seen {
+        weights: 0,
+        inputs: 0,
+        held: Vec::new(),
+        out: (0, 0),
+    };
+    simulate_step(g, &infer, Some(&mut seen))?;
+    let p = run.seq.max(1);
+    let t = add(p, run.new_tokens.saturating_sub(1))?;
+    let mut total = 0u64;
+    for &(numel, dt, window) in &seen.held {
+        let positions = match (window, run.new_tokens) {
+            (Some(w), n) if n > 0 => t.min(w),
+            _ => t,
+        };
+        total = add(total, super::mul(super::mul(numel / p, positions)?, dt)?)?;
+    }
+    Ok(total)
 }
 
 fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Result<MemoryReport> {
@@ -493,9 +522,16 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
+        let mut window = vec![None; vals.len()];
+        for &(v, w) in &g.held_windows {
+            if v < vals.len() {
+                window[vals[v].base] = Some(w);
+            }
+        }
         for (b, &h) in fheld.iter().enumerate() {
             if h && vals[b].bytes > 0 {
-                seen.held.push((vals[b].numel, vals[b].dtype.bytes()));
+                seen.held
+                    .push((vals[b].numel, vals[b].dtype.bytes(), window[b]));
             }
         }
         let out = g

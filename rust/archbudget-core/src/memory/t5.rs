@@ -211,6 +211,7 @@ impl T5<'_> {
             softmax_fp32: false,
             fused_qkv: false,
             score_bias: true,
+            sinks: false,
         };
         let mut h = x;
         let mut self_bias = None;

@@ -25,10 +25,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         Dims::read(cfg, 102400, 4096, 11008, 32, 32, None, None, 2048)?
     };
     if !v3 {
-        cfg.require_divisible(
-            ("hidden_size", d.hidden),
-            ("num_attention_heads", d.heads),
-        )?;
+        cfg.require_divisible(("hidden_size", d.hidden), ("num_attention_heads", d.heads))?;
     }
     let mut a = d.decoder(cfg, head)?;
     let bias = cfg.flag("attention_bias", false)?;
@@ -53,16 +50,32 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let shared = cfg.count("n_shared_experts", if v3 { 1 } else { 2 })?;
     let first_dense = cfg.count("first_k_dense_replace", if v3 { 3 } else { 0 })?;
     a.moe = moe_layers(d.layers, first_dense, || {
-        let experts_key = if v3 { "num_local_experts" } else { "num_experts" };
+        let experts_key = if v3 {
+            "num_local_experts"
+        } else {
+            "num_experts"
+        };
         Ok(Moe {
-            num_experts: cfg.dim_alias(&["n_routed_experts", experts_key], if v3 { 256 } else { 64 })?,
+            num_experts: cfg.dim_alias(
+                &["n_routed_experts", experts_key],
+                if v3 { 256 } else { 64 },
+            )?,
             // deepseek_v2's default `None` cannot route; counted as no routed expert used
             experts_per_token: cfg.count("num_experts_per_tok", if v3 { 8 } else { 0 })?,
             expert_intermediate_size: moe_inter,
-            shared_expert_intermediate_size: mul(moe_inter, shared, cfg.location, "n_shared_experts")?,
+            shared_expert_intermediate_size: mul(
+                moe_inter,
+                shared,
+                cfg.location,
+                "n_shared_experts",
+            )?,
             dense_layers: (0..first_dense.min(d.layers)).collect(),
             renormalize: v3 && cfg.flag("norm_topk_prob", true)?,
-            scoring: if v3 { RouterScoring::GroupSigmoid } else { RouterScoring::Softmax },
+            scoring: if v3 {
+                RouterScoring::GroupSigmoid
+            } else {
+                RouterScoring::Softmax
+            },
             shared_expert_bias: a.mlp_bias,
             correction_bias: v3,
             ..Moe::softmax_router()
@@ -89,7 +102,12 @@ pub fn glm4_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             num_experts: cfg.dim_alias(&["n_routed_experts", "num_local_experts"], 128)?,
             experts_per_token: cfg.count("num_experts_per_tok", 8)?,
             expert_intermediate_size: moe_inter,
-            shared_expert_intermediate_size: mul(moe_inter, shared, cfg.location, "n_shared_experts")?,
+            shared_expert_intermediate_size: mul(
+                moe_inter,
+                shared,
+                cfg.location,
+                "n_shared_experts",
+            )?,
             dense_layers: (0..first_dense.min(d.layers)).collect(),
             renormalize: cfg.flag("norm_topk_prob", true)?,
             scoring: RouterScoring::GroupSigmoid,
@@ -101,7 +119,11 @@ pub fn glm4_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 /// The MoE description when some layer at or after `first_dense` exists.
-fn moe_layers(layers: u64, first_dense: u64, moe: impl FnOnce() -> Result<Moe>) -> Result<Option<Moe>> {
+fn moe_layers(
+    layers: u64,
+    first_dense: u64,
+    moe: impl FnOnce() -> Result<Moe>,
+) -> Result<Option<Moe>> {
     if first_dense >= layers {
         return Ok(None);
     }

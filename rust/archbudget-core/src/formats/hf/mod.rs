@@ -6,10 +6,10 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bert;
 mod config;
+mod deepseek;
 mod falcon;
 mod gpt2;
 mod gpt_neox;
-mod deepseek;
 mod gpt_oss;
 mod llama;
 mod llama4;

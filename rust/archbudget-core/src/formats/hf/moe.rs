@@ -14,8 +14,7 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, BlockVariants, HeadKind, Moe, NormKind, Position, QkNorm,
-    TransformerArch,
+    ArchKind, BlockVariants, HeadKind, Moe, NormKind, Position, QkNorm, TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
@@ -298,7 +297,13 @@ fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
             None => linear(&mut w, "q_proj.", hidden.clone(), q_out, false),
             Some(r) => {
                 let rank = dim(r, "q_lora_rank");
-                linear(&mut w, "q_a_proj.", hidden.clone(), rank.clone(), a.qkv_bias);
+                linear(
+                    &mut w,
+                    "q_a_proj.",
+                    hidden.clone(),
+                    rank.clone(),
+                    a.qkv_bias,
+                );
                 w.push(Weight::new("q_a_layernorm.weight", vec![rank.clone()]));
                 linear(&mut w, "q_b_proj.", rank, q_out, false);
             }
@@ -340,7 +345,13 @@ fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
 /// A gated MLP's three projections under `prefix`.
 fn gated(w: &mut Vec<Weight>, prefix: &str, hidden: u64, inter: u64, bias: bool) {
     let (h, i) = (dim(hidden, "hidden"), dim(inter, "intermediate"));
-    linear(w, &format!("{prefix}gate_proj."), h.clone(), i.clone(), bias);
+    linear(
+        w,
+        &format!("{prefix}gate_proj."),
+        h.clone(),
+        i.clone(),
+        bias,
+    );
     linear(w, &format!("{prefix}up_proj."), h.clone(), i.clone(), bias);
     linear(w, &format!("{prefix}down_proj."), i, h, bias);
 }
@@ -355,7 +366,12 @@ fn mlp(a: &TransformerArch, m: &mut Modules, n: &Names, row: &str, i: u64) -> Re
     let experts = dim(moe.num_experts, "experts");
     let hidden = dim(a.hidden_size, "hidden");
     let inter = dim(moe.expert_intermediate_size, "expert_intermediate");
-    let gate_up = times(2, moe.expert_intermediate_size, "2×expert_intermediate", loc)?;
+    let gate_up = times(
+        2,
+        moe.expert_intermediate_size,
+        "2×expert_intermediate",
+        loc,
+    )?;
     let mut routed = Vec::new();
     let (gu, down) = if n.transposed {
         (
@@ -408,5 +424,10 @@ fn mlp(a: &TransformerArch, m: &mut Modules, n: &Names, row: &str, i: u64) -> Re
 pub fn idle_expert_params(routed: &[Weight], experts: u64, top_k: u64, loc: &str) -> Result<u64> {
     let (params, _, _) = totals(routed, loc)?;
     let per_expert = params / experts.max(1);
-    mul(per_expert, experts.saturating_sub(top_k), loc, "parameter count")
+    mul(
+        per_expert,
+        experts.saturating_sub(top_k),
+        loc,
+        "parameter count",
+    )
 }
