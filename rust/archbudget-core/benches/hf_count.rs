@@ -30,6 +30,24 @@ fn main() {
         ),
         ("mixtral-8x7b", json!({"model_type": "mixtral"})),
         ("t5-small", json!({"model_type": "t5"})),
+        (
+            "qwen3-30b-a3b",
+            json!({"model_type": "qwen3_moe", "hidden_size": 2048, "intermediate_size": 6144,
+            "moe_intermediate_size": 768, "num_hidden_layers": 48, "num_attention_heads": 32,
+            "num_key_value_heads": 4, "head_dim": 128, "num_experts": 128,
+            "num_experts_per_tok": 8}),
+        ),
+        ("deepseek-v3-671b", json!({"model_type": "deepseek_v3"})),
+        (
+            "deepseek-v2-lite",
+            json!({"model_type": "deepseek_v2", "hidden_size": 2048, "intermediate_size": 10944,
+            "moe_intermediate_size": 1408, "num_hidden_layers": 27, "num_attention_heads": 16,
+            "n_routed_experts": 64, "num_experts_per_tok": 6, "q_lora_rank": null,
+            "first_k_dense_replace": 1}),
+        ),
+        ("glm4_moe-default", json!({"model_type": "glm4_moe"})),
+        ("gpt-oss-120b", json!({"model_type": "gpt_oss"})),
+        ("llama-4-scout-text", json!({"model_type": "llama4_text"})),
     ];
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {

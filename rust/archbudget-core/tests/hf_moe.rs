@@ -3,7 +3,7 @@
 //! `tests/data/make_hf_moe.py` on the meta device (defaults, real checkpoint sizes,
 //! edge options): totals and classes of both heads, the active parameters per token,
 //! and for small models each summary row against the module of the same path.
-use archbudget_core::formats::hf::{summarize, Head};
+use archbudget_core::formats::hf::{count as count_totals, summarize, Head};
 use archbudget_core::Summary;
 use serde_json::Value;
 
@@ -38,6 +38,14 @@ fn totals_classes_and_active_params_exact() {
             );
             if got != want || s.trainable_params != s.total_params {
                 failures.push(format!("{name} {key}: {got:?} != {want:?}"));
+            }
+            // the sweep's count-only path (blocks counted once per kind) agrees
+            let (c, _) = count_totals(&row["config"], Some(head), "config.json").unwrap();
+            if (c.total_params, c.active_params) != (want.0, want.1) {
+                failures.push(format!(
+                    "{name} {key} count-only: {:?}",
+                    (c.total_params, c.active_params)
+                ));
             }
         }
     }

@@ -286,7 +286,12 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
             let down = vec![experts, hidden.clone(), dim(inter, "expert_intermediate")];
             w.push(Weight::new("experts.down_proj", down));
             // w: the router, then the two stacked expert tensors
-            m.routed_experts(&w[1..], moe.num_experts, moe.experts_per_token)?;
+            m.add_idle(super::moe::idle_expert_params(
+                &w[1..],
+                moe.num_experts,
+                moe.experts_per_token,
+                loc,
+            )?)?;
             if moe.shared_expert_intermediate_size > 0 {
                 let shared = dim(moe.shared_expert_intermediate_size, "shared_intermediate");
                 linear(

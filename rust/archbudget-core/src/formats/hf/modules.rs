@@ -42,11 +42,28 @@ impl<'a> Modules<'a> {
         self.location
     }
 
-    /// Declares `routed` (one layer's stacked expert tensors, still to be added with
-    /// their module) as `experts` experts of which a token uses `top_k`.
-    pub fn routed_experts(&mut self, routed: &[Weight], experts: u64, top_k: u64) -> Result<()> {
-        let idle = super::moe::idle_expert_params(routed, experts, top_k, self.location)?;
+    /// Totals only (no rows): the sweep's counting.
+    pub fn counting_only(&self) -> bool {
+        self.count_only
+    }
+
+    /// Adds routed-expert parameters a token does not use (total − active).
+    pub fn add_idle(&mut self, idle: u64) -> Result<()> {
         self.idle = crate::error::add(self.idle, idle, self.location, "parameter count")?;
+        Ok(())
+    }
+
+    /// Counting only: `weights` declared `times` times (identical blocks).
+    pub fn count_repeated(&mut self, weights: &[Weight], times: u64) -> Result<()> {
+        let (p, t, n) = totals(weights, self.location)?;
+        let loc = self.location;
+        let scaled = |x: u64| crate::error::mul(x, times, loc, "parameter count");
+        let add = |a: u64, b: u64| crate::error::add(a, b, loc, "parameter count");
+        self.counted = (
+            add(self.counted.0, scaled(p)?)?,
+            add(self.counted.1, scaled(t)?)?,
+            add(self.counted.2, scaled(n)?)?,
+        );
         Ok(())
     }
 

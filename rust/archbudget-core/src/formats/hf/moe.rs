@@ -20,7 +20,7 @@ use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
 
 use super::config::Cfg;
-use super::modules::{embedding_row, heads_dim, linear, lm_head, norm_row, times, Modules};
+use super::modules::{embedding_row, heads_dim, linear, lm_head, norm, norm_row, times, Modules};
 
 /// The llama-like dimensions every MoE type reads, with its own defaults.
 pub struct Dims {
@@ -244,6 +244,7 @@ fn names(model_type: &str) -> Names {
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let n = names(&a.model_type);
+    let loc = m.location();
     let root = if a.head.has_lm_head() { "model." } else { "" };
     let embed_path = format!("{root}embed_tokens");
     embedding_row(
@@ -254,15 +255,37 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         a.hidden_size,
     )?;
     let norm_class = format!("{}RMSNorm", n.prefix);
-    for i in 0..a.num_layers {
+    let rows = !m.counting_only();
+    if !rows {
+        // the sweep's totals: blocks differ only in dense or sparse MLP, so each kind is
+        // declared once and counted as many times as it occurs
+        let sparse = (0..a.num_layers)
+            .filter(|&i| a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i)))
+            .count() as u64;
+        for (is_sparse, times) in [(true, sparse), (false, a.num_layers - sparse)] {
+            if times > 0 {
+                let (_, mut w, idle) = mlp(a, &n, is_sparse, loc)?;
+                w.extend(attention(a, loc)?);
+                for name in ["input_layernorm.", "post_attention_layernorm."] {
+                    norm(&mut w, name, a.hidden_size, a.norm);
+                }
+                m.count_repeated(&w, times)?;
+                m.add_idle(mul(idle, times, loc, "parameter count")?)?;
+            }
+        }
+    }
+    for i in (0..a.num_layers).filter(|_| rows) {
         let layer = format!("{root}layers.{i}.");
-        let w = attention(a, m.location())?;
+        let w = attention(a, loc)?;
         m.add(
             format!("{layer}self_attn"),
             &format!("{}Attention", n.prefix),
             w,
         )?;
-        mlp(a, m, &n, &format!("{layer}{}", n.mlp), i)?;
+        let is_sparse = a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i));
+        let (class, w, idle) = mlp(a, &n, is_sparse, loc)?;
+        m.add_idle(idle)?;
+        m.add(format!("{layer}{}", n.mlp), &class, w)?;
         for name in ["input_layernorm", "post_attention_layernorm"] {
             norm_row(
                 m,
@@ -356,12 +379,18 @@ fn gated(w: &mut Vec<Weight>, prefix: &str, hidden: u64, inter: u64, bias: bool)
     linear(w, &format!("{prefix}down_proj."), i, h, bias);
 }
 
-fn mlp(a: &TransformerArch, m: &mut Modules, n: &Names, row: &str, i: u64) -> Result<()> {
-    let loc = m.location();
+/// The MLP module of a dense or sparse layer: its class, weights, and the routed-expert
+/// parameters a token does not use.
+fn mlp(
+    a: &TransformerArch,
+    n: &Names,
+    sparse: bool,
+    loc: &str,
+) -> Result<(String, Vec<Weight>, u64)> {
     let mut w = Vec::new();
-    let Some(moe) = a.moe.as_ref().filter(|moe| moe.is_moe_layer(i)) else {
+    let Some(moe) = a.moe.as_ref().filter(|_| sparse) else {
         gated(&mut w, "", a.hidden_size, a.intermediate_size, a.mlp_bias);
-        return m.add(row.to_string(), &format!("{}MLP", n.prefix), w);
+        return Ok((format!("{}MLP", n.prefix), w, 0));
     };
     let experts = dim(moe.num_experts, "experts");
     let hidden = dim(a.hidden_size, "hidden");
@@ -398,7 +427,7 @@ fn mlp(a: &TransformerArch, m: &mut Modules, n: &Names, row: &str, i: u64) -> Re
             vec![experts.clone(), hidden.clone()],
         ));
     }
-    m.routed_experts(&routed, moe.num_experts, moe.experts_per_token)?;
+    let idle = idle_expert_params(&routed, moe.num_experts, moe.experts_per_token, loc)?;
     linear(
         &mut w,
         &format!("{}.", n.router),
@@ -416,7 +445,7 @@ fn mlp(a: &TransformerArch, m: &mut Modules, n: &Names, row: &str, i: u64) -> Re
             moe.shared_expert_bias,
         );
     }
-    m.add(row.to_string(), n.moe_class, w)
+    Ok((n.moe_class.to_string(), w, idle))
 }
 
 /// Parameters of one layer's routed experts that a token does not use: (E − k) / E of
