@@ -296,6 +296,9 @@ CACHE_CASES = [
                                  num_hidden_layers=4, attention_chunk_size=8), 12, 7),
     ("qwen3_moe-full", dict(TINY, model_type="qwen3_moe", intermediate_size=96, moe_intermediate_size=32,
                             num_key_value_heads=2, num_experts=4, num_experts_per_tok=2), 12, 7),
+    ("qwen3_moe-sliding", dict(TINY, model_type="qwen3_moe", intermediate_size=96, moe_intermediate_size=32,
+                               num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                               use_sliding_window=True, sliding_window=6), 12, 7),
 ]
 
 

@@ -21,7 +21,7 @@
 //!   (`DynamicSlidingWindowLayer`), see [`Graph::held_windows`].
 use super::graph::{DType, Graph, ValueId};
 use super::ops::*;
-use super::{mul, Result};
+use super::{add, mul, Result};
 use crate::arch::{BlockVariants, LayerAttention, QkNorm, TransformerArch};
 
 /// Whether `a` needs this module's attention (any variant set).
@@ -148,7 +148,7 @@ pub fn attention(g: &mut Graph, a: &TransformerArch, p: &AttnIn) -> Result<Value
             }
             None => g.push(lin(hsz, mul(nh, hd)?, false), &[p.x]),
         };
-        let ckv = g.push(lin(hsz, mla.kv_lora_rank + rope, a.qkv_bias), &[p.x]);
+        let ckv = g.push(lin(hsz, add(mla.kv_lora_rank, rope)?, a.qkv_bias), &[p.x]);
         let latent = g.push(view(mul(rows, mla.kv_lora_rank)?), &[ckv]);
         let latent = g.push(rms(rows, mla.kv_lora_rank), &[latent]);
         let mut k_rot = g.push(view(mul(rows, rope)?), &[ckv]);
@@ -176,7 +176,7 @@ pub fn attention(g: &mut Graph, a: &TransformerArch, p: &AttnIn) -> Result<Value
         let kv_b = g.push(
             lin(
                 mla.kv_lora_rank,
-                mul(nh, mla.qk_nope_head_dim + mla.v_head_dim)?,
+                mul(nh, add(mla.qk_nope_head_dim, mla.v_head_dim)?)?,
                 false,
             ),
             &[latent],

@@ -12,7 +12,7 @@
 //! of transformers 5.x; `head_dim` is `qk_rope_head_dim` for the MLA types (their
 //! `__post_init__`), the rotary width.
 use crate::arch::{HeadKind, Mla, Moe, QkNorm, RouterScoring, TransformerArch};
-use crate::error::{mul, Result};
+use crate::error::{add, mul, Result};
 
 use super::config::Cfg;
 use super::moe::Dims;
@@ -42,7 +42,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         v_head_dim: cfg.dim("v_head_dim", 128)?,
     };
     // q and k heads are nope + rope wide; every head gets its own k and v (kv_b_proj)
-    a.head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+    a.head_dim = add(mla.qk_nope_head_dim, mla.qk_rope_head_dim, cfg.location, "qk head dim")?;
     a.num_kv_heads = a.num_heads;
     a.variants.rotary_dim = mla.qk_rope_head_dim;
     a.variants.mla = Some(mla);

@@ -14,7 +14,7 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, BlockVariants, HeadKind, Moe, NormKind, Position, QkNorm, TransformerArch,
+    ArchKind, BlockVariants, HeadKind, LayerAttention, Moe, NormKind, Position, QkNorm, TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
@@ -129,6 +129,11 @@ pub fn qwen3_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let bias = cfg.flag("attention_bias", false)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
     a.variants.qk_norm = QkNorm::RmsPerHead;
+    // `sliding_window` is kept only with `use_sliding_window`; then every layer slides
+    if cfg.flag("use_sliding_window", false)? && !cfg.is_null("sliding_window") {
+        let window = cfg.dim("sliding_window", 4096)?;
+        a.variants.layer_attention = vec![LayerAttention::Sliding(window); d.layers as usize];
+    }
     let num_experts = cfg.count_alias(&["num_experts", "num_local_experts"], 128)?;
     let step = cfg.dim("decoder_sparse_step", 1)?;
     let mlp_only = cfg.count_list("mlp_only_layers")?;
