@@ -12,6 +12,7 @@
 pub mod alloc;
 mod allocator;
 pub mod families;
+mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_moe;
@@ -230,7 +231,7 @@ pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
 /// is a view of the `torch.cat` result, which holds up to its window. Tensor bytes, not
 /// allocator blocks.
 pub fn generate_cache_bytes(graph: &Graph, run: &RunSettings) -> Result<u64> {
-    sim::generate_cache_bytes(graph, run)
+    generate::generate_cache_bytes(graph, run)
 }
 
 pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {

@@ -42,7 +42,12 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         v_head_dim: cfg.dim("v_head_dim", 128)?,
     };
     // q and k heads are nope + rope wide; every head gets its own k and v (kv_b_proj)
-    a.head_dim = add(mla.qk_nope_head_dim, mla.qk_rope_head_dim, cfg.location, "qk head dim")?;
+    a.head_dim = add(
+        mla.qk_nope_head_dim,
+        mla.qk_rope_head_dim,
+        cfg.location,
+        "qk head dim",
+    )?;
     a.num_kv_heads = a.num_heads;
     a.variants.rotary_dim = mla.qk_rope_head_dim;
     a.variants.mla = Some(mla);

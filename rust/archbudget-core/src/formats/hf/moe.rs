@@ -14,7 +14,8 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, BlockVariants, HeadKind, LayerAttention, Moe, NormKind, Position, QkNorm, TransformerArch,
+    ArchKind, BlockVariants, HeadKind, LayerAttention, Moe, NormKind, Position, QkNorm,
+    TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
