@@ -662,7 +662,7 @@ fn sparse_moe(
     if moe.experts_per_token == 0 {
         return Err(crate::Error::invalid(
             "num_experts_per_tok",
-            "is not set: the router cannot choose experts (set num_experts_per_tok)",
+            "is not set, so the router cannot choose experts; set it in the config",
         ));
     }
     if moe.experts_per_token > moe.num_experts {
