@@ -99,3 +99,13 @@ def test_unset_top_k_is_a_clean_memory_error():
     assert archbudget.summary(config).active_params < archbudget.summary(config).total_params
     with pytest.raises(archbudget.ArchBudgetError, match="num_experts_per_tok"):
         archbudget.memory(config, batch=1, seq=8)
+
+
+def test_llama4_wrapper_is_counted_and_refused_by_memory():
+    row = next(r for r in ROWS if r["name"] == "llama4-tiny")
+    assert archbudget.summary(row["config"], head="base").name == "Llama4ForConditionalGeneration"
+    with pytest.raises(archbudget.ArchBudgetError, match="vision tower"):
+        archbudget.memory(row["config"], batch=1, seq=8)
+    result = runner.invoke(app, ["memory", "-", "--mode", "train", "--batch", "1", "--seq", "8"],
+                           input=json.dumps(row["config"]))
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -1,8 +1,9 @@
 """Generate tests/data/hf_moe.json: the mixture-of-experts and MLA types (qwen3_moe,
-deepseek_v2, deepseek_v3, glm4_moe, gpt_oss, llama4_text) as the real transformers builds
+deepseek_v2, deepseek_v3, glm4_moe, gpt_oss, llama4_text, and llama4's multimodal wrapper) as the real transformers builds
 and runs them.
 
-counts: each case is built on the meta device with AutoModel and AutoModelForCausalLM;
+counts: each case is built on the meta device with AutoModel and AutoModelForCausalLM
+(llama4: AutoModelForImageTextToText);
 recorded are both totals and classes, the persistent and non-persistent buffers, for
 small models `modules` ({path: [class, params]}, as make_hf_extra.py), and the active
 parameters per token (`base_active`, `causal_lm_active`), computed from the module
@@ -29,7 +30,7 @@ import warnings
 import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
 
 QWEN3_MOE_TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
                       num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, num_experts=8,
@@ -47,6 +48,9 @@ GPT_OSS_TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=64, num_
 LLAMA4_TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=64, intermediate_size_mlp=192,
                    num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
                    num_local_experts=4, num_experts_per_tok=1)
+LLAMA4_VISION_TINY = dict(hidden_size=48, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+                          image_size=56, patch_size=14, vision_output_dim=40, projector_input_dim=72,
+                          projector_output_dim=72)
 
 CASES = [
     ("qwen3_moe-default", "qwen3_moe", {}),
@@ -135,6 +139,21 @@ CASES = [
                                                   num_local_experts=128, num_experts_per_tok=1,
                                                   interleave_moe_layer_step=2, use_qk_norm=False,
                                                   attention_chunk_size=8192)),
+    # the multimodal wrapper: vision tower + projector + Llama4ForCausalLM
+    ("llama4-default", "llama4", {}),
+    ("llama4-tiny", "llama4", dict(text_config=LLAMA4_TINY, vision_config=LLAMA4_VISION_TINY)),
+    ("llama4-tiny-text-tied", "llama4", dict(text_config=dict(LLAMA4_TINY, tie_word_embeddings=True),
+                                             vision_config=dict(LLAMA4_VISION_TINY, num_hidden_layers=1))),
+    ("llama4-tiny-top-tied", "llama4", dict(text_config=LLAMA4_TINY, vision_config=LLAMA4_VISION_TINY,
+                                            tie_word_embeddings=True)),
+    ("llama-4-scout", "llama4", dict(
+        text_config=dict(vocab_size=202048, hidden_size=5120, intermediate_size=8192, intermediate_size_mlp=16384,
+                         num_hidden_layers=48, num_attention_heads=40, num_key_value_heads=8, head_dim=128,
+                         num_local_experts=16, num_experts_per_tok=1, interleave_moe_layer_step=1,
+                         use_qk_norm=True, attention_chunk_size=8192),
+        vision_config=dict(hidden_size=1408, intermediate_size=5632, num_hidden_layers=34, num_attention_heads=16,
+                           image_size=336, patch_size=14, vision_output_dim=4096, projector_input_dim=4096,
+                           projector_output_dim=4096))),
     # the MoE types known before: active parameters only
     ("mixtral-8x7b", "mixtral", dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336,
                                      num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
@@ -145,13 +164,17 @@ CASES = [
 ]
 
 
+# SPEC.md: a multimodal wrapper's causal_lm is its ...ForConditionalGeneration class
+LM_CLASS = {"llama4": AutoModelForImageTextToText}
+
+
 def count(model):
     return sum(p.numel() for p in model.parameters())
 
 
 def active(model, cfg):
     """Parameters one token uses: all but the routed experts it is not sent to."""
-    top_k = getattr(cfg, "num_experts_per_tok", None) or 0
+    top_k = getattr(cfg.get_text_config(), "num_experts_per_tok", None) or 0
     idle = 0
     for mod in model.modules():
         if type(mod).__name__.endswith("Experts"):
@@ -183,7 +206,7 @@ def counts():
                    base_buffers=buffers(base))
         small = sum(1 for _ in base.modules()) < 200
         modules = {"base": module_counts(base)} if small else None
-        lm = build(AutoModelForCausalLM, cfg)
+        lm = build(LM_CLASS.get(model_type, AutoModelForCausalLM), cfg)
         row.update(causal_lm_params=count(lm), causal_lm_class=type(lm).__name__,
                    causal_lm_active=active(lm, cfg))
         if small:

@@ -161,6 +161,26 @@ pub struct BlockVariants {
     /// Width rotated by the rotary embedding (its `inv_freq` has half as many entries):
     /// glm4_moe's partial rotary, MLA's `qk_rope_head_dim`; 0: `head_dim`.
     pub rotary_dim: u64,
+    /// llama4's vision tower and projector (`Llama4ForConditionalGeneration`); the rest
+    /// of the arch is its text model.
+    pub llama4_vision: Option<Llama4Vision>,
+}
+
+/// `Llama4VisionConfig` and the projector onto the text model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Llama4Vision {
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub num_layers: u64,
+    pub num_heads: u64,
+    pub num_channels: u64,
+    pub image_size: u64,
+    pub patch_size: u64,
+    /// Input of the projector's `linear_1` (onto the text hidden size).
+    pub vision_output_dim: u64,
+    /// The pixel-shuffle MLP: `fc1` intermediate → this, `fc2` projector_output_dim².
+    pub projector_input_dim: u64,
+    pub projector_output_dim: u64,
 }
 
 impl Default for BlockVariants {
@@ -172,6 +192,7 @@ impl Default for BlockVariants {
             layer_attention: Vec::new(),
             nope_layers: Vec::new(),
             rotary_dim: 0,
+            llama4_vision: None,
         }
     }
 }

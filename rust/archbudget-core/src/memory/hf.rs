@@ -107,6 +107,13 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "batch and seq must be positive",
         ));
     }
+    if a.variants.llama4_vision.is_some() {
+        return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "the memory model does not lower llama4's vision tower yet (its text model, \
+             model_type llama4_text, it does)",
+        ));
+    }
     if a.kind == ArchKind::EncoderDecoder {
         return super::t5::graph(a, drop, run);
     }

@@ -51,6 +51,7 @@ const SUPPORTED: &[&str] = &[
     "gpt_neox",
     "gpt_oss",
     "llama",
+    "llama4",
     "llama4_text",
     "mistral",
     "mixtral",
@@ -93,7 +94,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
         "vit" => Family::Vit,
-        "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text" => {
+        "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
+        | "llama4" => {
             Family::Moe
         }
         other => {
@@ -145,6 +147,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
+            "llama4" => llama4::wrapper(&cfg)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
     };

@@ -225,7 +225,7 @@ fn names(model_type: &str) -> Names {
             "GptOssModel",
             "GptOssForCausalLM",
         ),
-        "llama4_text" => n(
+        "llama4_text" | "llama4" => n(
             "Llama4Text",
             "feed_forward",
             "Llama4TextMoe",
@@ -251,7 +251,16 @@ fn names(model_type: &str) -> Names {
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let n = names(&a.model_type);
     let loc = m.location();
-    let root = if a.head.has_lm_head() { "model." } else { "" };
+    let wrapper = a.variants.llama4_vision;
+    if let Some(v) = &wrapper {
+        super::llama4::vision_modules(v, a.hidden_size, m)?;
+    }
+    // the wrapper holds the causal LM as `language_model`, whatever the head
+    let (root, lm_head_path) = match (wrapper, a.head.has_lm_head()) {
+        (Some(_), _) => ("language_model.model.", Some("language_model.lm_head")),
+        (None, true) => ("model.", Some("lm_head")),
+        (None, false) => ("", None),
+    };
     let embed_path = format!("{root}embed_tokens");
     embedding_row(
         m,
@@ -303,11 +312,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         }
     }
     norm_row(m, format!("{root}norm"), &norm_class, a.hidden_size, a.norm)?;
-    if a.head.has_lm_head() {
-        lm_head(m, "lm_head", a, &format!("{embed_path}.weight"))?;
-        return Ok(n.lm_class.to_string());
+    if let Some(path) = lm_head_path {
+        lm_head(m, path, a, &format!("{embed_path}.weight"))?;
     }
-    Ok(n.base_class.to_string())
+    Ok(match (wrapper, lm_head_path) {
+        (Some(_), _) => "Llama4ForConditionalGeneration",
+        (None, Some(_)) => n.lm_class,
+        (None, None) => n.base_class,
+    }
+    .to_string())
 }
 
 /// The weights of one layer's attention module (llama4's qk-norm has none).

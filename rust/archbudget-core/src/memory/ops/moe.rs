@@ -52,6 +52,7 @@ impl Router {
     ///   Output: rows × top_k in the logits' dtype.
     /// - `DenseSigmoid`: top-k of the logits, `full_like(-inf).scatter_` (rows × experts),
     ///   `sigmoid(.float())` (saved) cast back. Output: rows × experts scores.
+    ///
     /// No FLOPs.
     fn other(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.in_dtype[0];
