@@ -48,6 +48,7 @@ fn main() {
         ("glm4_moe-default", json!({"model_type": "glm4_moe"})),
         ("gpt-oss-120b", json!({"model_type": "gpt_oss"})),
         ("llama-4-scout-text", json!({"model_type": "llama4_text"})),
+        ("llama4 (with vision)", json!({"model_type": "llama4"})),
     ];
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {
