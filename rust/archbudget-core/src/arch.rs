@@ -179,6 +179,9 @@ pub struct TransformerArch {
     /// `d_model**-0.5` before the LM head: `scale_decoder_outputs`, true unless the config
     /// sets `tie_word_embeddings` to false (T5 v1.1); false for every other type.
     pub scale_decoder_outputs: bool,
+    // ---- issue 10: what the declarative decoder types add (formats::hf::spec); every
+    // older type leaves it at `BlockDetails::default()`.
+    pub details: BlockDetails,
 }
 
 /// What a BERT-style LM head adds to the vocabulary projection.
@@ -187,4 +190,69 @@ pub struct MlmHead {
     /// With untied embeddings bert/roberta keep the head's own `bias` parameter beside
     /// the projection's: counted, but unused by the forward (no gradient, no state).
     pub untied_bias: bool,
+}
+
+// ---- issue 10: per-layer attention kinds and block details of the declarative
+// decoder types (`formats::hf::spec`). Counts, FLOPs and memory read them from here.
+
+/// What one decoder layer's attention sees and what its cache keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerAttention {
+    /// Sliding-window attention over the last `window` positions (`layer_types`
+    /// "sliding_attention"); `None`: full causal attention.
+    pub window: Option<u64>,
+    /// Rotary embeddings applied in this layer (false on smollm3's NoPE layers).
+    pub rotary: bool,
+}
+
+/// Norms on the query and key projections inside attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QkNorm {
+    pub kind: NormKind,
+    /// Width each norm normalises over (one head, or the whole projection for olmo2).
+    pub dim: u64,
+    /// Elements of the query norm's weight (and of its bias, if any), and of the key
+    /// norm's: `dim`, or heads × head_dim for per-head tables (cohere's `(heads,
+    /// head_dim)` weight, stablelm's LayerNorm per head).
+    pub q_width: u64,
+    pub k_width: u64,
+}
+
+/// Block details beyond the older types' fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockDetails {
+    /// One entry per decoder layer; empty: every layer is full attention with `position`.
+    pub layers: Vec<LayerAttention>,
+    pub qk_norm: Option<QkNorm>,
+    /// Norms only on each branch's output before the residual add, none on its input
+    /// (olmo2, olmo3).
+    pub post_branch_norms: bool,
+    /// Dimensions of each head that rotary embeddings rotate (partial rotary); 0: all.
+    pub rotary_dim: u64,
+    /// The LM head has a bias (phi, gptj).
+    pub lm_head_bias: bool,
+    /// The logits are rescaled by one more elementwise op (cohere's `logit_scale`).
+    pub logit_scale: bool,
+}
+
+impl TransformerArch {
+    /// Dimensions rotated by rotary embeddings.
+    pub fn rotary_dim(&self) -> u64 {
+        match self.details.rotary_dim {
+            0 => self.head_dim,
+            n => n,
+        }
+    }
+
+    /// The attention kind of layer `i`.
+    pub fn layer_attention(&self, i: u64) -> LayerAttention {
+        self.details
+            .layers
+            .get(i as usize)
+            .copied()
+            .unwrap_or(LayerAttention {
+                window: None,
+                rotary: self.position == Position::Rotary,
+            })
+    }
 }

@@ -142,6 +142,32 @@ impl<'a> Cfg<'a> {
         }
     }
 
+    /// A number (dropout probabilities, rotary factors), also read inside the nested
+    /// object `within` (transformers 5's `rope_parameters`) when `key` is not top-level.
+    pub fn float(&self, key: &str, within: Option<&str>, default: f64) -> Result<f64> {
+        let nested = within
+            .and_then(|o| self.get(o))
+            .and_then(|o| o.get(key))
+            .filter(|v| !v.is_null());
+        match self.get(key).or(nested) {
+            None => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| self.bad(key, "a number", v)),
+        }
+    }
+
+    /// A list of strings (`layer_types`), `None` when absent or null.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| self.bad(key, "a list of strings", v)))
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(self.bad(key, "a list of strings", v)),
+        }
+    }
+
     /// An int or an `[h, w]` pair (vit `image_size`, `patch_size`).
     pub fn dim_pair(&self, key: &str, default: u64) -> Result<(u64, u64)> {
         match self.get(key) {

@@ -6,13 +6,16 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bert;
 mod config;
+mod decoder;
 mod falcon;
 mod gpt2;
 mod gpt_neox;
 mod llama;
 mod modules;
 mod opt;
+pub mod spec;
 mod t5;
+mod types;
 mod vit;
 
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
@@ -34,22 +37,36 @@ pub enum Head {
     CausalLm,
 }
 
+/// Every type read, in the order the unknown-type error lists them; the declarative
+/// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
     "bert",
+    "cohere",
+    "cohere2",
     "distilbert",
     "falcon",
     "gemma",
     "gemma2",
+    "gemma3_text",
     "gpt2",
+    "gpt_bigcode",
     "gpt_neox",
+    "gptj",
     "llama",
     "mistral",
     "mixtral",
+    "olmo2",
+    "olmo3",
     "opt",
+    "phi",
     "phi3",
     "qwen2",
     "qwen2_moe",
+    "qwen3",
     "roberta",
+    "smollm3",
+    "stablelm",
+    "starcoder2",
     "t5",
     "vit",
 ];
@@ -58,8 +75,25 @@ pub fn supported_model_types() -> &'static [&'static str] {
     SUPPORTED
 }
 
+/// The spec of a declarative type (`None` for the others).
+pub fn type_spec(model_type: &str) -> Option<&'static spec::TypeSpec> {
+    types::spec(model_type)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_spec_is_listed_as_supported() {
+        for t in super::types::model_types() {
+            assert!(super::SUPPORTED.contains(&t), "{t}");
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Family {
+    /// A declarative type (`types/`): its spec says everything.
+    Spec(&'static spec::TypeSpec),
     Llama,
     Gpt2,
     GptNeox,
@@ -71,6 +105,9 @@ enum Family {
 }
 
 fn family(cfg: &Cfg) -> Result<Family> {
+    if let Some(spec) = types::spec(cfg.model_type) {
+        return Ok(Family::Spec(spec));
+    }
     Ok(match cfg.model_type {
         "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => {
             Family::Llama
@@ -118,6 +155,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
     let fam = family(&cfg)?;
     let head = resolve(&cfg, head)?;
     let arch = match fam {
+        Family::Spec(spec) => decoder::arch(spec, &cfg, head)?,
         Family::Llama => llama::arch(&cfg, head)?,
         Family::Gpt2 => gpt2::arch(&cfg, head)?,
         Family::GptNeox => gpt_neox::arch(&cfg, head)?,
@@ -155,6 +193,7 @@ pub fn count(
 
 fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
     let class_name = match fam {
+        Family::Spec(spec) => decoder::modules(spec, arch, &mut m)?,
         Family::Llama => llama::modules(arch, &mut m)?,
         Family::Gpt2 => gpt2::modules(arch, &mut m)?,
         Family::GptNeox => gpt_neox::modules(arch, &mut m)?,
