@@ -61,6 +61,9 @@ pub struct Graph {
     /// Values the model keeps until its output is dropped (HF's kv cache): freed after
     /// the forward in training, alive to the end in inference.
     pub forward_held: Vec<ValueId>,
+    /// Held values a sliding-window cache layer trims to its window (value, window):
+    /// in generation each keeps the storage of at most `window` positions.
+    pub held_windows: Vec<(ValueId, u64)>,
     /// In inference the value the caller keeps (default: the last node's output).
     pub infer_output: Option<ValueId>,
     /// Nodes whose parameters are frozen (`requires_grad=False`): they get no gradient

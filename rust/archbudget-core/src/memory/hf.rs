@@ -18,6 +18,7 @@
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf_decoder::{layer_mask, norm_op, qk_norm, sliding_mask};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
 use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
@@ -36,7 +37,11 @@ pub struct Dropouts {
 impl Dropouts {
     pub fn from_config(cfg: &serde_json::Value) -> Self {
         let f = |k: &str, d: f64| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
-        match cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("") {
+        let model_type = cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+        if let Some(spec) = crate::formats::hf::type_spec(model_type) {
+            return super::hf_decoder::dropouts(spec, cfg);
+        }
+        match model_type {
             "gpt2" => Dropouts {
                 embed: f("embd_pdrop", 0.1),
                 attn: f("attn_pdrop", 0.1),
@@ -144,27 +149,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             tied_weight: false,
         })
     };
-    let ln = |rows: u64| -> Op {
-        match a.norm {
-            NormKind::RmsNorm => Op::RmsNorm(RmsNorm {
-                rows,
-                dim: hsz,
-                keeps_input: false,
-            }),
-            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm {
-                rows,
-                dim: hsz,
-                weight: true,
-                bias,
-            }),
-            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm {
-                rows,
-                dim: hsz,
-                weight: false,
-                bias: false,
-            }),
-        }
-    };
+    let ln = |rows: u64| norm_op(a.norm, rows, hsz);
     let lin = |inp: u64, out: u64, bias: bool| {
         Op::Linear(Linear {
             rows,
@@ -272,14 +257,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     Position::Rotary | Position::Alibi => {
                         // falcon builds its rotary module with ALiBi too and computes cos/sin
                         // every forward, unused
-                        let n = mul(s, a.head_dim)?;
-                        // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
-                        // buffers
+                        let n = mul(s, a.rotary_dim())?;
+                        // `inv_freq` and `original_inv_freq` (rotary_dim/2 each) are the rotary
+                        // module's buffers
                         let cos = g.push(
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -287,7 +272,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -337,6 +322,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         None
     };
 
+    let sliding = sliding_mask(&mut g, a, run, b, s)?;
+    // norms on each branch's output only (olmo2), none on its input
+    let post_branch = a.details.post_branch_norms;
+
     // ---- blocks
     let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
     let qd = mul(nh, hd)?;
@@ -344,7 +333,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
-        let n1 = if a.pre_norm {
+        let kind = a.layer_attention(i);
+        let mask = layer_mask(kind, s, mask, sliding);
+        let n1 = if a.pre_norm && !post_branch {
             g.push(ln(rows), &[x])
         } else {
             x
@@ -359,8 +350,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             v_head_dim: hd,
             causal: decoder,
             dropout: drop.attn,
-            eager_mask: mask.is_some() && !alibi,
-            softmax_fp32: a.norm == NormKind::RmsNorm,
+            eager_mask: eager && mask.is_some() && !alibi,
+            // the declarative types' eager attention: `softmax(dtype=float32)`
+            softmax_fp32: a.norm == NormKind::RmsNorm
+                || crate::formats::hf::type_spec(&a.model_type).is_some(),
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
         };
@@ -403,9 +396,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 let q = g.push(lin(hsz, qd, a.qkv_bias), &[n1]);
                 let k = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
                 let v = g.push(lin(hsz, kvd, a.qkv_bias), &[n1]);
+                let (q, k) = qk_norm(&mut g, a, rows, q, k)?;
                 (q, k, v, nkv)
             };
-            if let Some((cos, sin)) = cos_sin {
+            if let Some((cos, sin)) = cos_sin.filter(|_| kind.rotary) {
                 q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
                 k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
             }
@@ -413,6 +407,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 let kc = g.push(Op::Copy(Copy::default()), &[k]);
                 let vc = g.push(Op::Copy(Copy::default()), &[v]);
                 g.forward_held.extend([kc, vc]);
+                if let Some(w) = kind.window {
+                    g.held_windows.extend([(kc, w), (vc, w)]);
+                }
             }
             let mut ins = vec![q, k, v];
             ins.extend(mask);
@@ -424,7 +421,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         }
         // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
         let sandwich = a.pre_norm && a.norms_per_layer == 4;
-        if sandwich {
+        if sandwich || post_branch {
             o = g.push(ln(rows), &[o]);
         }
         if drop.resid > 0.0 {
@@ -469,14 +466,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         } else {
             h = g.push(Op::Add(Add), &[x, o]);
             let mid = h;
-            let n2 = if a.pre_norm {
+            let n2 = if post_branch {
+                h
+            } else if a.pre_norm {
                 g.push(ln(rows), &[h])
             } else {
                 h = g.push(ln(rows), &[h]);
                 h
             };
             let mut d = mlp(&mut g, n2)?;
-            if sandwich {
+            if sandwich || post_branch {
                 d = g.push(ln(rows), &[d]);
             }
             if drop.resid > 0.0 {
@@ -545,16 +544,20 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     &[],
                 );
             }
-            let logits = g.push(
+            let mut logits = g.push(
                 Op::Linear(Linear {
                     rows,
                     in_features: a.embed_dim,
                     out_features: a.vocab_size,
-                    bias: a.mlm_head.is_some(),
+                    bias: a.mlm_head.is_some() || a.details.lm_head_bias,
                     tied_weight: a.tie_word_embeddings,
                 }),
                 &[h],
             );
+            if a.details.logit_scale {
+                // cohere's `logits * logit_scale`: a new tensor, nothing saved
+                logits = g.push(Op::Add(Add), &[logits]);
+            }
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
             g.push(
                 Op::CrossEntropy(CrossEntropy {

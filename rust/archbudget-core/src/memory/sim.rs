@@ -86,8 +86,8 @@ struct Lowered {
 struct Seen {
     weights: u64,
     inputs: u64,
-    /// (numel, dtype bytes) of each kv tensor the model keeps.
-    held: Vec<(u64, u64)>,
+    /// (numel, dtype bytes, sliding window) of each kv tensor the model keeps.
+    held: Vec<(u64, u64, Option<u64>)>,
     /// (numel, dtype bytes) of the output the caller keeps.
     out: (u64, u64),
 }
@@ -108,8 +108,8 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     }
 }
 
-/// [`Mode::Generate`]: the formula documented there.
-fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+/// The prompt's inference, and what generation needs from it.
+fn prefill(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Seen)> {
     let infer = RunSettings {
         mode: Mode::Infer,
         ..*run
@@ -120,8 +120,42 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         held: Vec::new(),
         out: (0, 0),
     };
-    let prefill = simulate_step(g, &infer, Some(&mut seen))?;
-    let n = run.new_tokens;
+    let report = simulate_step(g, &infer, Some(&mut seen))?;
+    Ok((report, seen))
+}
+
+/// Positions whose k or v a cache layer's storage holds once the forward that brings
+/// the sequence to `t` positions has run, after a prompt of `p`: all of them, or for a
+/// sliding layer (`DynamicSlidingWindowLayer.update`: `torch.cat` then a view of the
+/// last `window - 1`, which keeps the cat's whole storage) at most `window` once
+/// decoding has begun.
+fn cached_positions(p: u64, t: u64, window: Option<u64>) -> u64 {
+    match window {
+        Some(w) if t > p => t.min(w),
+        _ => t,
+    }
+}
+
+/// Bytes of the kv cache tensors (their storage) that `generate` leaves after
+/// `run.new_tokens` tokens on a `run.seq`-token prompt: the last token is returned, not
+/// fed, so the cache covers prompt + new tokens − 1 positions.
+pub(crate) fn generate_cache_bytes(g: &Graph, run: &RunSettings) -> Result<u64> {
+    let (_, seen) = prefill(g, run)?;
+    let p = run.seq.max(1);
+    let t = p + run.new_tokens.saturating_sub(1);
+    seen.held
+        .iter()
+        .try_fold(0u64, |sum, &(numel, dt, window)| {
+            let kept = super::mul(numel / p, cached_positions(p, t, window))?;
+            add(sum, super::mul(kept, dt)?)
+        })
+}
+
+/// [`Mode::Generate`]: the formula documented there.
+fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    let (prefill, seen) = prefill(g, run)?;
+    // the prefill forward yields the first token; each further one costs a forward
+    let n = run.new_tokens.saturating_sub(1);
     if n == 0 {
         return Ok(prefill);
     }
@@ -129,10 +163,12 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     let t = add(p, n)?;
     let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
     let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
-    for &(numel, dt) in &seen.held {
+    for &(numel, dt, window) in &seen.held {
         kv_prompt = add(kv_prompt, block(super::mul(numel, dt)?))?;
-        kv = add(kv, block(super::mul(scale(numel, t)?, dt)?))?;
-        kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
+        let kept = cached_positions(p, t, window);
+        kv = add(kv, block(super::mul(scale(numel, kept)?, dt)?))?;
+        let before = cached_positions(p, t - 1, window);
+        kv_layer = kv_layer.max(block(super::mul(scale(numel, before)?, dt)?));
     }
     let out_row = block(super::mul(seen.out.0 / p, 4)?);
     let act = prefill
@@ -493,9 +529,16 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
+        let mut window = vec![None; vals.len()];
+        for &(v, w) in &g.held_windows {
+            if let Some(val) = vals.get(v) {
+                window[val.base] = Some(w);
+            }
+        }
         for (b, &h) in fheld.iter().enumerate() {
             if h && vals[b].bytes > 0 {
-                seen.held.push((vals[b].numel, vals[b].dtype.bytes()));
+                seen.held
+                    .push((vals[b].numel, vals[b].dtype.bytes(), window[b]));
             }
         }
         let out = g

@@ -161,7 +161,10 @@ impl<'a> Cfg<'a> {
             None => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().ok_or_else(|| self.bad(key, "a list of strings", v)))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| self.bad(key, "a list of strings", v))
+                })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
             Some(v) => Err(self.bad(key, "a list of strings", v)),

@@ -2,8 +2,7 @@
 //! against a config gives the [`TransformerArch`] that FLOPs and memory lower, and the
 //! summary rows, each module with its weights.
 use crate::arch::{
-    ArchKind, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
-    TransformerArch,
+    ArchKind, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm, TransformerArch,
 };
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
@@ -11,8 +10,8 @@ use crate::weight::{dim, Weight};
 use super::config::Cfg;
 use super::modules::{embedding_row, heads_dim, linear, norm, norm_row, times, Modules};
 use super::spec::{
-    Block, Flag, HeadDim, KvHeads, Norm, Placement, Positions, Projections, QkNormShape,
-    Rotary, TypeSpec, Windows,
+    Block, Flag, HeadDim, KvHeads, Norm, Placement, Positions, Projections, QkNormShape, Rotary,
+    TypeSpec, Windows,
 };
 
 fn flag(cfg: &Cfg, f: Flag) -> Result<bool> {
@@ -95,7 +94,9 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
         Some(q) if flag(cfg, q.when)? => {
             let (dim, q_width, k_width) = match q.shape {
                 QkNormShape::SharedPerHead => (head_dim, head_dim, head_dim),
-                QkNormShape::SharedHiddenOverHeads => (hidden / heads, hidden / heads, hidden / heads),
+                QkNormShape::SharedHiddenOverHeads => {
+                    (hidden / heads, hidden / heads, hidden / heads)
+                }
                 QkNormShape::WholeProjection | QkNormShape::EachHead => {
                     let qw = mul(heads, head_dim, cfg.location, "q norm")?;
                     let kw = mul(kv_heads, head_dim, cfg.location, "k norm")?;
@@ -171,9 +172,7 @@ fn rotary_dim(cfg: &Cfg, r: Rotary, head_dim: u64) -> Result<u64> {
         Rotary::Factor(default) => {
             let f = cfg.float("partial_rotary_factor", Some("rope_parameters"), default)?;
             if !(f > 0.0 && f <= 1.0) {
-                return Err(cfg.invalid(format!(
-                    "partial_rotary_factor ({f}) must be in (0, 1]"
-                )));
+                return Err(cfg.invalid(format!("partial_rotary_factor ({f}) must be in (0, 1]")));
             }
             (head_dim as f64 * f) as u64
         }
@@ -193,11 +192,13 @@ fn layer_attention(
     layers: u64,
     rotary: bool,
 ) -> Result<Vec<LayerAttention>> {
-    let window = cfg.dim_opt("sliding_window")?.or(if cfg.is_null("sliding_window") {
-        None
-    } else {
-        spec.defaults.sliding_window
-    });
+    let window = cfg
+        .dim_opt("sliding_window")?
+        .or(if cfg.is_null("sliding_window") {
+            None
+        } else {
+            spec.defaults.sliding_window
+        });
     let use_sliding = cfg.flag("use_sliding_window", false)?;
     // smollm3: `no_rope_layers[i]` is 1 where the layer uses rotary embeddings
     let rope: Vec<bool> = match spec.attention.windows {
@@ -249,9 +250,9 @@ fn layer_attention(
                     };
                     Ok((i + 1) % n != 0)
                 }
-                Windows::FromLayer => {
-                    Ok(use_sliding && window.is_some() && i >= cfg.count("max_window_layers", 28)?)
-                }
+                Windows::FromLayer => Ok(use_sliding
+                    && window.is_some()
+                    && i >= cfg.count("max_window_layers", 28)?),
                 Windows::NoRopeLayers => Ok(use_sliding && window.is_some() && !rope[i as usize]),
             })
             .collect::<Result<_>>()?,
@@ -278,7 +279,13 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
     };
     let embed_path = format!("{root}{}", spec.paths.embed);
     let vocab = dim(a.vocab_size, "vocab");
-    embedding_row(m, embed_path.clone(), spec.embed_class, vocab.clone(), a.hidden_size)?;
+    embedding_row(
+        m,
+        embed_path.clone(),
+        spec.embed_class,
+        vocab.clone(),
+        a.hidden_size,
+    )?;
     if let Positions::Learned(name) = spec.positions {
         let rows = dim(a.max_positions, "positions");
         embedding_row(m, format!("{root}{name}"), "Embedding", rows, a.hidden_size)?;
@@ -309,12 +316,22 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
                 o
             }
         };
-        linear(&mut w, &format!("{o}."), q.clone(), hidden.clone(), a.o_bias);
+        linear(
+            &mut w,
+            &format!("{o}."),
+            q.clone(),
+            hidden.clone(),
+            a.o_bias,
+        );
         if let Some(qk) = &a.details.qk_norm {
             norm(&mut w, "q_norm.", qk.q_width, qk.kind);
             norm(&mut w, "k_norm.", qk.k_width, qk.kind);
         }
-        m.add(format!("{layer}{}", spec.paths.attention), spec.attention.class, w)?;
+        m.add(
+            format!("{layer}{}", spec.paths.attention),
+            spec.attention.class,
+            w,
+        )?;
         mlp(spec, a, m, &layer)?;
         for name in norm_names {
             let path = format!("{layer}{name}");
@@ -331,7 +348,12 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
         own.push(Weight::new("bias", vec![vocab.clone()]));
     }
     if a.tie_word_embeddings {
-        m.add_tied("lm_head".into(), "Linear", own, &format!("{embed_path}.weight"))?;
+        m.add_tied(
+            "lm_head".into(),
+            "Linear",
+            own,
+            &format!("{embed_path}.weight"),
+        )?;
     } else {
         let mut w = Vec::new();
         linear(&mut w, "", hidden, vocab, false);
@@ -347,9 +369,21 @@ fn mlp(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules, layer: &str) -> Re
     let s = &spec.mlp;
     let mut w = Vec::new();
     if let Some(gate) = s.gate {
-        linear(&mut w, &format!("{gate}."), hidden.clone(), inter.clone(), a.mlp_bias);
+        linear(
+            &mut w,
+            &format!("{gate}."),
+            hidden.clone(),
+            inter.clone(),
+            a.mlp_bias,
+        );
     }
-    linear(&mut w, &format!("{}.", s.up), hidden.clone(), inter.clone(), a.mlp_bias);
+    linear(
+        &mut w,
+        &format!("{}.", s.up),
+        hidden.clone(),
+        inter.clone(),
+        a.mlp_bias,
+    );
     linear(&mut w, &format!("{}.", s.down), inter, hidden, a.mlp_bias);
     m.add(format!("{layer}mlp"), s.class, w)
 }
