@@ -13,7 +13,7 @@ cohere, cohere2) measured with the real transformers.
 - `cache`: the bytes of the kv cache tensors (their storage, which a sliding layer's
   trimmed view keeps whole) that `generate` leaves after `new_tokens` greedy tokens on a
   `batch`×`prompt` prompt, per layer and in total, for tiny configs with full and sliding
-  layers.
+  layers, and t5 (self-attention then cross-attention layers).
 
     /work/scratch/hf/bin/python tests/data/make_hf_types.py   # needs torch, transformers
 """
@@ -26,7 +26,7 @@ try:
     import torch
     import transformers
     from torch.utils.flop_counter import FlopCounterMode
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 except ImportError:
     print("torch and transformers are needed; nothing written")
     sys.exit(0)
@@ -175,6 +175,10 @@ CACHE = [
                                        sliding_window=4, sliding_window_pattern=3)),
     ("cohere2-cache-sliding", dict(TINY, model_type="cohere2", num_hidden_layers=4, sliding_window=6)),
     ("starcoder2-cache-all-sliding", dict(model_type="starcoder2", **TINY, sliding_window=5)),
+    # encoder-decoder: the encoder runs once; the decoder's self-attention cache grows from
+    # its start token, its cross-attention cache holds the encoder's k and v
+    ("t5-cache", dict(model_type="t5", vocab_size=300, d_model=64, d_kv=16, d_ff=96, num_layers=2, num_heads=4,
+                      decoder_start_token_id=0, pad_token_id=0)),
 ]
 CACHE_BATCH, PROMPT, NEW_TOKENS = 2, 7, 5
 
@@ -237,13 +241,16 @@ def cache_rows():
     rows = []
     for name, config in CACHE:
         cfg = config_of(config)
-        model = AutoModelForCausalLM.from_config(cfg).eval()
+        auto = AutoModelForSeq2SeqLM if cfg.is_encoder_decoder else AutoModelForCausalLM
+        model = auto.from_config(cfg).eval()
         ids = torch.randint(3, cfg.vocab_size, (CACHE_BATCH, PROMPT))
         with torch.no_grad():
             out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW_TOKENS,
                                  min_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True)
+        cache = out.past_key_values
+        caches = [cache.self_attention_cache, cache.cross_attention_cache] if cfg.is_encoder_decoder else [cache]
         layers = []
-        for layer in out.past_key_values.layers:
+        for layer in (layer for c in caches for layer in c.layers):
             k, v = layer.keys, layer.values
             layers.append(dict(kind=type(layer).__name__, positions=k.shape[-2],
                                storage_bytes=k.untyped_storage().nbytes() + v.untyped_storage().nbytes()))

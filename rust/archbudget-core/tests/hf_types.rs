@@ -2,7 +2,8 @@
 //! made by `tests/data/make_hf_types.py`): `memory` lowers every config in train, infer
 //! and generate modes with the parameters `summary` counts; tiny configs' FLOPs equal
 //! `torch.utils.flop_counter`'s; the cache `generate` leaves holds the bytes
-//! transformers' own cache tensors hold, per layer kind. (Counts: `hf_known.rs`.)
+//! transformers' own cache tensors hold, per layer kind (full, sliding, t5's self- and
+//! cross-attention). (Counts: `hf_known.rs`.)
 use archbudget_core::formats::{self, hf};
 use archbudget_core::memory::{self, AttnImpl, Mode, RunSettings};
 use serde_json::Value;
@@ -83,7 +84,7 @@ fn generate_cache_holds_what_transformers_cache_holds() {
     for case in data["cache"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let config = &case["config"];
-        let arch = hf::arch(config, None, name).unwrap();
+        let arch = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
         let run = RunSettings {
             mode: Mode::Generate,
             batch: case["batch"].as_u64().unwrap(),

@@ -17,7 +17,7 @@
 //!   ([`Attention::score_bias`]; SDPA without FlashAttention), with `attention_dropout`;
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
-use super::graph::{DType, Graph, InputKind, ValueId};
+use super::graph::{CacheGrowth, DType, Graph, InputKind, ValueId};
 use super::hf_decoder::{layer_mask, norm_op, qk_norm, sliding_mask};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Result, RunSettings};
@@ -408,7 +408,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 let vc = g.push(Op::Copy(Copy::default()), &[v]);
                 g.forward_held.extend([kc, vc]);
                 if let Some(w) = kind.window {
-                    g.held_windows.extend([(kc, w), (vc, w)]);
+                    let growth = CacheGrowth::Window(w);
+                    g.held_caches.extend([(kc, growth), (vc, growth)]);
                 }
             }
             let mut ins = vec![q, k, v];

@@ -22,7 +22,7 @@ mod sim;
 mod t5;
 
 pub use crate::error::Result;
-pub use graph::{DType, Graph, Input, InputKind, Node, ValueId};
+pub use graph::{CacheGrowth, DType, Graph, Input, InputKind, Node, ValueId};
 pub use ops::{AttnImpl, Op};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -14,7 +14,7 @@
 //! decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 use super::alloc::block;
-use super::graph::{DType, Graph, InputKind};
+use super::graph::{CacheGrowth, DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::{add, Mode, Optimizer, Precision, RunSettings};
 use super::{Breakdown, MemoryReport, Result};
@@ -86,8 +86,10 @@ struct Lowered {
 struct Seen {
     weights: u64,
     inputs: u64,
-    /// (numel, dtype bytes, sliding window) of each kv tensor the model keeps.
-    held: Vec<(u64, u64, Option<u64>)>,
+    /// (numel, dtype bytes, growth) of each kv tensor the model keeps.
+    held: Vec<(u64, u64, Option<CacheGrowth>)>,
+    /// Forward FLOPs of the nodes from `Graph::decode_from` on.
+    decode_flops: u64,
     /// (numel, dtype bytes) of the output the caller keeps.
     out: (u64, u64),
 }
@@ -118,36 +120,38 @@ fn prefill(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Seen)> {
         weights: 0,
         inputs: 0,
         held: Vec::new(),
+        decode_flops: 0,
         out: (0, 0),
     };
     let report = simulate_step(g, &infer, Some(&mut seen))?;
     Ok((report, seen))
 }
 
-/// Positions whose k or v a cache layer's storage holds once the forward that brings
-/// the sequence to `t` positions has run, after a prompt of `p`: all of them, or for a
-/// sliding layer (`DynamicSlidingWindowLayer.update`: `torch.cat` then a view of the
-/// last `window - 1`, which keeps the cat's whole storage) at most `window` once
-/// decoding has begun.
-fn cached_positions(p: u64, t: u64, window: Option<u64>) -> u64 {
-    match window {
-        Some(w) if t > p => t.min(w),
-        _ => t,
+/// Elements a held cache tensor of `numel` at the prefill (`p` prompt positions) holds
+/// after `k` decoding forwards: one more position each, or for a sliding layer
+/// (`DynamicSlidingWindowLayer.update`: `torch.cat`, then a view of the last
+/// `window - 1` positions, which keeps the cat's whole storage) at most `window`.
+fn cached_numel(numel: u64, p: u64, k: u64, growth: Option<CacheGrowth>) -> Result<u64> {
+    let grown = |from: u64| super::mul(numel / from, from + k);
+    match growth {
+        None => grown(p),
+        Some(CacheGrowth::Window(_)) if k == 0 => Ok(numel),
+        Some(CacheGrowth::Window(w)) => super::mul(numel / p, (p + k).min(w)),
+        Some(CacheGrowth::Fixed) => Ok(numel),
+        Some(CacheGrowth::From(positions)) => grown(positions.max(1)),
     }
 }
 
 /// Bytes of the kv cache tensors (their storage) that `generate` leaves after
-/// `run.new_tokens` tokens on a `run.seq`-token prompt: the last token is returned, not
-/// fed, so the cache covers prompt + new tokens − 1 positions.
+/// `run.new_tokens` tokens on a `run.seq`-token prompt: the prefill yields the first
+/// token and the last one is returned, not fed, so `new_tokens − 1` forwards follow.
 pub(crate) fn generate_cache_bytes(g: &Graph, run: &RunSettings) -> Result<u64> {
     let (_, seen) = prefill(g, run)?;
-    let p = run.seq.max(1);
-    let t = p + run.new_tokens.saturating_sub(1);
+    let (p, k) = (run.seq.max(1), run.new_tokens.saturating_sub(1));
     seen.held
         .iter()
-        .try_fold(0u64, |sum, &(numel, dt, window)| {
-            let kept = super::mul(numel / p, cached_positions(p, t, window))?;
-            add(sum, super::mul(kept, dt)?)
+        .try_fold(0u64, |sum, &(numel, dt, growth)| {
+            add(sum, super::mul(cached_numel(numel, p, k, growth)?, dt)?)
         })
 }
 
@@ -161,14 +165,17 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     }
     let p = run.seq.max(1);
     let t = add(p, n)?;
-    let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
     let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
-    for &(numel, dt, window) in &seen.held {
+    for &(numel, dt, growth) in &seen.held {
         kv_prompt = add(kv_prompt, block(super::mul(numel, dt)?))?;
-        let kept = cached_positions(p, t, window);
-        kv = add(kv, block(super::mul(scale(numel, kept)?, dt)?))?;
-        let before = cached_positions(p, t - 1, window);
-        kv_layer = kv_layer.max(block(super::mul(scale(numel, before)?, dt)?));
+        kv = add(
+            kv,
+            block(super::mul(cached_numel(numel, p, n, growth)?, dt)?),
+        )?;
+        if growth != Some(CacheGrowth::Fixed) {
+            let before = cached_numel(numel, p, n - 1, growth)?;
+            kv_layer = kv_layer.max(block(super::mul(before, dt)?));
+        }
     }
     let out_row = block(super::mul(seen.out.0 / p, 4)?);
     let act = prefill
@@ -178,7 +185,11 @@ fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
     let transients = add(add(kv_layer, act)?, out_row)?;
     let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
-    let flops_fwd = add(prefill.flops_fwd, super::mul(prefill.flops_fwd / p, n)?)?;
+    let per_token = match g.decode_from {
+        Some(_) => seen.decode_flops,
+        None => prefill.flops_fwd / p,
+    };
+    let flops_fwd = add(prefill.flops_fwd, super::mul(per_token, n)?)?;
     if decode <= prefill.peak_bytes {
         return Ok(MemoryReport {
             flops_fwd,
@@ -529,17 +540,20 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
-        let mut window = vec![None; vals.len()];
-        for &(v, w) in &g.held_windows {
+        let mut growth = vec![None; vals.len()];
+        for &(v, kind) in &g.held_caches {
             if let Some(val) = vals.get(v) {
-                window[val.base] = Some(w);
+                growth[val.base] = Some(kind);
             }
         }
         for (b, &h) in fheld.iter().enumerate() {
             if h && vals[b].bytes > 0 {
                 seen.held
-                    .push((vals[b].numel, vals[b].dtype.bytes(), window[b]));
+                    .push((vals[b].numel, vals[b].dtype.bytes(), growth[b]));
             }
+        }
+        if let Some(d) = g.decode_from {
+            seen.decode_flops = low.iter().skip(d).map(|l| l.cost.flops_fwd).sum();
         }
         let out = g
             .infer_output
