@@ -298,46 +298,44 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
     } else {
         spec.norms.names
     };
-    for i in 0..a.num_layers {
-        let layer = format!("{root}{}.{i}.", spec.paths.layers);
-        let mut w = Vec::new();
-        let o = match spec.attention.projections {
-            Projections::Separate { q: qn, k, v, o } => {
-                let bias = a.qkv_bias;
-                linear(&mut w, &format!("{qn}."), hidden.clone(), q.clone(), bias);
-                linear(&mut w, &format!("{k}."), hidden.clone(), kv.clone(), bias);
-                linear(&mut w, &format!("{v}."), hidden.clone(), kv.clone(), bias);
-                o
-            }
-            Projections::Fused { qkv, o } => {
-                let width = crate::error::add(q.size, mul(2, kv.size, loc, "qkv")?, loc, "qkv")?;
-                let out = dim(width, "(heads+2·kv_heads)×head_dim");
-                linear(&mut w, &format!("{qkv}."), hidden.clone(), out, a.qkv_bias);
-                o
-            }
-        };
-        linear(
-            &mut w,
-            &format!("{o}."),
-            q.clone(),
-            hidden.clone(),
-            a.o_bias,
-        );
-        if let Some(qk) = &a.details.qk_norm {
-            norm(&mut w, "q_norm.", qk.q_width, qk.kind);
-            norm(&mut w, "k_norm.", qk.k_width, qk.kind);
+    // every layer has the same weights (window and rotary change no parameter)
+    let mut block = Vec::new();
+    let mut w = Vec::new();
+    let o = match spec.attention.projections {
+        Projections::Separate { q: qn, k, v, o } => {
+            let bias = a.qkv_bias;
+            linear(&mut w, &format!("{qn}."), hidden.clone(), q.clone(), bias);
+            linear(&mut w, &format!("{k}."), hidden.clone(), kv.clone(), bias);
+            linear(&mut w, &format!("{v}."), hidden.clone(), kv.clone(), bias);
+            o
         }
-        m.add(
-            format!("{layer}{}", spec.paths.attention),
-            spec.attention.class,
-            w,
-        )?;
-        mlp(spec, a, m, &layer)?;
-        for name in norm_names {
-            let path = format!("{layer}{name}");
-            norm_row(m, path, spec.norms.class, a.hidden_size, a.norm)?;
+        Projections::Fused { qkv, o } => {
+            let width = crate::error::add(q.size, mul(2, kv.size, loc, "qkv")?, loc, "qkv")?;
+            let out = dim(width, "(heads+2·kv_heads)×head_dim");
+            linear(&mut w, &format!("{qkv}."), hidden.clone(), out, a.qkv_bias);
+            o
         }
+    };
+    linear(
+        &mut w,
+        &format!("{o}."),
+        q.clone(),
+        hidden.clone(),
+        a.o_bias,
+    );
+    if let Some(qk) = &a.details.qk_norm {
+        norm(&mut w, "q_norm.", qk.q_width, qk.kind);
+        norm(&mut w, "k_norm.", qk.k_width, qk.kind);
     }
+    block.push((spec.paths.attention.to_string(), spec.attention.class, w));
+    block.push(("mlp".to_string(), spec.mlp.class, mlp(spec, a, loc)?));
+    for name in norm_names {
+        let mut w = Vec::new();
+        norm(&mut w, "", a.hidden_size, a.norm);
+        block.push((name.to_string(), spec.norms.class, w));
+    }
+    let layers = spec.paths.layers;
+    m.add_blocks(a.num_layers, |i| format!("{root}{layers}.{i}."), &block)?;
     let final_path = format!("{root}{}", spec.norms.final_name);
     norm_row(m, final_path, spec.norms.class, a.hidden_size, a.norm)?;
     if !a.head.has_lm_head() {
@@ -363,9 +361,9 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
     Ok(spec.lm_class.to_string())
 }
 
-fn mlp(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules, layer: &str) -> Result<()> {
+fn mlp(spec: &TypeSpec, a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     let hidden = dim(a.hidden_size, "hidden");
-    let inter = times(1, a.intermediate_size, "intermediate", m.location())?;
+    let inter = times(1, a.intermediate_size, "intermediate", loc)?;
     let s = &spec.mlp;
     let mut w = Vec::new();
     if let Some(gate) = s.gate {
@@ -385,5 +383,5 @@ fn mlp(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules, layer: &str) -> Re
         a.mlp_bias,
     );
     linear(&mut w, &format!("{}.", s.down), inter, hidden, a.mlp_bias);
-    m.add(format!("{layer}mlp"), s.class, w)
+    Ok(w)
 }
