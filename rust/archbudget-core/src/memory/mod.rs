@@ -12,6 +12,7 @@
 pub mod alloc;
 mod allocator;
 pub mod families;
+mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_decoder;
@@ -231,7 +232,7 @@ pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
 /// `run.new_tokens` tokens on a `run.seq`-token prompt (each sliding layer at most its
 /// window; the figure [`estimate`] charges them at, before allocator rounding).
 pub fn generate_cache_bytes(graph: &Graph, run: &RunSettings) -> Result<u64> {
-    sim::generate_cache_bytes(graph, run)
+    generate::generate_cache_bytes(graph, run)
 }
 
 pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {
