@@ -97,3 +97,44 @@ fn generate_cache_holds_what_transformers_cache_holds() {
         assert_eq!(ours, case["cache_bytes"].as_u64().unwrap(), "{name}");
     }
 }
+
+#[test]
+fn bad_layer_descriptions_name_the_key() {
+    let message = |config: Value| {
+        let e = hf::summarize(&config, None, "cfg.json").expect_err("must fail");
+        assert!(
+            matches!(e, archbudget_core::Error::InvalidValue { .. }),
+            "{e:?}"
+        );
+        e.to_string()
+    };
+    let m = message(
+        serde_json::json!({"model_type": "gemma3_text", "num_hidden_layers": 2,
+        "layer_types": ["full_attention", "chunked_attention"]}),
+    );
+    assert!(
+        m.starts_with("cfg.json: ") && m.contains("chunked_attention"),
+        "{m}"
+    );
+    let m = message(
+        serde_json::json!({"model_type": "olmo3", "num_hidden_layers": 3,
+        "layer_types": ["full_attention"]}),
+    );
+    assert!(m.contains("layer_types has 1 entries for 3 layers"), "{m}");
+    let m = message(
+        serde_json::json!({"model_type": "starcoder2", "num_hidden_layers": 1,
+        "layer_types": ["sliding_attention"]}),
+    );
+    assert!(m.contains("sliding_window"), "{m}");
+    let m = message(serde_json::json!({"model_type": "phi", "partial_rotary_factor": 1.5}));
+    assert!(m.contains("partial_rotary_factor"), "{m}");
+    let m = message(
+        serde_json::json!({"model_type": "smollm3", "num_hidden_layers": 2,
+        "no_rope_layers": [1]}),
+    );
+    assert!(m.contains("no_rope_layers"), "{m}");
+    let m = message(serde_json::json!({"model_type": "gptj", "n_embd": 100, "n_head": 3}));
+    assert!(m.contains("n_embd") && m.contains("n_head"), "{m}");
+    let m = message(serde_json::json!({"model_type": "gpt_bigcode", "add_cross_attention": true}));
+    assert!(m.contains("add_cross_attention"), "{m}");
+}
