@@ -49,6 +49,19 @@ fn main() {
         ("gpt-oss-120b", json!({"model_type": "gpt_oss"})),
         ("llama-4-scout-text", json!({"model_type": "llama4_text"})),
         ("llama4 (with vision)", json!({"model_type": "llama4"})),
+        // the declarative types (formats::hf::types), at their default sizes
+        ("qwen3", json!({"model_type": "qwen3"})),
+        ("gemma3_text", json!({"model_type": "gemma3_text"})),
+        ("olmo2", json!({"model_type": "olmo2"})),
+        ("olmo3", json!({"model_type": "olmo3"})),
+        ("smollm3", json!({"model_type": "smollm3"})),
+        ("starcoder2", json!({"model_type": "starcoder2"})),
+        ("stablelm", json!({"model_type": "stablelm"})),
+        ("phi", json!({"model_type": "phi"})),
+        ("gptj", json!({"model_type": "gptj"})),
+        ("gpt_bigcode", json!({"model_type": "gpt_bigcode"})),
+        ("cohere", json!({"model_type": "cohere"})),
+        ("cohere2", json!({"model_type": "cohere2"})),
     ];
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {

@@ -10,8 +10,8 @@
 //! `optimizer.step()` (with its temporaries) and `zero_grad(set_to_none=True)`.
 //! Inference (`inference_mode`): nothing is saved; autocast's weight copies are not
 //! cached (the measured inference peaks hold none): each lives while its op runs.
-//! Generation ([`Mode::Generate`]) is the inference of the prompt, extended to the
-//! decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
+//! Generation ([`Mode::Generate`], `generate.rs`) is the inference of the prompt,
+//! extended to the decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 use super::alloc::block;
 use super::generate::Seen;
@@ -433,17 +433,20 @@ pub(super) fn simulate_step(
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
-        let mut window = vec![None; vals.len()];
-        for &(v, w) in &g.held_windows {
-            if v < vals.len() {
-                window[vals[v].base] = Some(w);
+        let mut growth = vec![None; vals.len()];
+        for &(v, kind) in &g.held_caches {
+            if let Some(val) = vals.get(v) {
+                growth[val.base] = Some(kind);
             }
         }
         for (b, &h) in fheld.iter().enumerate() {
             if h && vals[b].bytes > 0 {
                 seen.held
-                    .push((vals[b].numel, vals[b].dtype.bytes(), window[b]));
+                    .push((vals[b].numel, vals[b].dtype.bytes(), growth[b]));
             }
+        }
+        if let Some(d) = g.decode_from {
+            seen.decode_flops = low.iter().skip(d).map(|l| l.cost.flops_fwd).sum();
         }
         let out = g
             .infer_output

@@ -145,17 +145,6 @@ impl<'a> Cfg<'a> {
         }
     }
 
-    /// A number in [0, 1] (`partial_rotary_factor`).
-    pub fn fraction(&self, key: &str, default: f64) -> Result<f64> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => match v.as_f64() {
-                Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
-                _ => Err(self.bad(key, "a number between 0 and 1", v)),
-            },
-        }
-    }
-
     pub fn string(&self, key: &str, default: &str) -> Result<String> {
         match self.get(key) {
             None => Ok(default.to_string()),
@@ -179,15 +168,27 @@ impl<'a> Cfg<'a> {
         }
     }
 
-    /// A list of strings (`layer_types`); `None` when absent or null.
-    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>> {
+    /// A number (dropout probabilities, rotary factors), also read inside the nested
+    /// object `within` (transformers 5's `rope_parameters`) when `key` is not top-level.
+    pub fn float(&self, key: &str, within: Option<&str>, default: f64) -> Result<f64> {
+        let nested = within
+            .and_then(|o| self.get(o))
+            .and_then(|o| o.get(key))
+            .filter(|v| !v.is_null());
+        match self.get(key).or(nested) {
+            None => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| self.bad(key, "a number", v)),
+        }
+    }
+
+    /// A list of strings (`layer_types`), `None` when absent or null.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| {
                     v.as_str()
-                        .map(str::to_string)
                         .ok_or_else(|| self.bad(key, "a list of strings", v))
                 })
                 .collect::<Result<Vec<_>>>()

@@ -15,7 +15,9 @@ use crate::arch::{HeadKind, Mla, Moe, QkNorm, RouterScoring, TransformerArch};
 use crate::error::{add, mul, Result};
 
 use super::config::Cfg;
+use super::decoder::rotary_dim;
 use super::moe::Dims;
+use super::spec::Rotary;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let v3 = cfg.model_type == "deepseek_v3";
@@ -49,8 +51,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         "qk head dim",
     )?;
     a.num_kv_heads = a.num_heads;
-    a.variants.rotary_dim = mla.qk_rope_head_dim;
-    a.variants.mla = Some(mla);
+    a.details.rotary_dim = mla.qk_rope_head_dim;
+    a.details.mla = Some(mla);
     let moe_inter = cfg.dim("moe_intermediate_size", if v3 { 2048 } else { 1407 })?;
     let shared = cfg.count("n_shared_experts", if v3 { 1 } else { 2 })?;
     let first_dense = cfg.count("first_k_dense_replace", if v3 { 3 } else { 0 })?;
@@ -94,11 +96,10 @@ pub fn glm4_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let mut a = d.decoder(cfg, head)?;
     a.qkv_bias = cfg.flag("attention_bias", false)?;
     if cfg.flag("use_qk_norm", false)? {
-        a.variants.qk_norm = QkNorm::RmsPerHead;
+        a.details.qk_norm = Some(QkNorm::rms_per_head(d.head_dim));
     }
     // `partial_rotary_factor` defaults to 0.5 (the config's `__post_init__`)
-    let factor = cfg.fraction("partial_rotary_factor", 0.5)?;
-    a.variants.rotary_dim = (d.head_dim as f64 * factor) as u64;
+    a.details.rotary_dim = rotary_dim(cfg, Rotary::Factor(0.5), d.head_dim)?;
     let moe_inter = cfg.dim("moe_intermediate_size", 1408)?;
     let shared = cfg.count("n_shared_experts", 1)?;
     let first_dense = cfg.count("first_k_dense_replace", 1)?;

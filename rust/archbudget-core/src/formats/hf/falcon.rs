@@ -85,7 +85,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         mlm_head: None,
         vision: None,
         scale_decoder_outputs: false,
-        variants: Default::default(),
+        details: Default::default(),
     })
 }
 

@@ -5,10 +5,11 @@
 //! experts stored transposed with biases, run as the clamped SwiGLU
 //! `(clamp(up) + 1) · g · sigmoid(1.702 g)`, `g = clamp(gate, max=7)`.
 //! Mirrors: `modeling_gpt_oss.py`, `configuration_gpt_oss.py` of transformers 5.x.
-use crate::arch::{HeadKind, LayerAttention, Moe, RouterScoring, TransformerArch};
+use crate::arch::{AttentionSpan, HeadKind, LayerAttention, Moe, RouterScoring, TransformerArch};
 use crate::error::Result;
 
 use super::config::Cfg;
+use super::layer_kinds::layer_types;
 use super::moe::Dims;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -16,21 +17,22 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let mut a = d.decoder(cfg, head)?;
     let bias = cfg.flag("attention_bias", true)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
-    a.variants.attn_sinks = true;
+    a.details.attn_sinks = true;
     let window = cfg.dim("sliding_window", 128)?;
-    let types = cfg.string_list("layer_types")?;
-    a.variants.layer_attention = match types {
-        None => (0..d.layers)
-            .map(|i| match i % 2 {
-                0 => LayerAttention::Sliding(window),
-                _ => LayerAttention::Full,
-            })
+    let sliding = |s: bool| LayerAttention {
+        span: match s {
+            true => AttentionSpan::Sliding(window),
+            false => AttentionSpan::Full,
+        },
+        rotary: true,
+    };
+    a.details.layers = match layer_types(cfg, d.layers, &["sliding_attention", "full_attention"])? {
+        Some(types) => types
+            .iter()
+            .map(|&t| sliding(t == "sliding_attention"))
             .collect(),
-        Some(types) => layer_kinds(cfg, &types, d.layers, |t| match t {
-            "sliding_attention" => Some(LayerAttention::Sliding(window)),
-            "full_attention" => Some(LayerAttention::Full),
-            _ => None,
-        })?,
+        // sliding on even layers
+        None => (0..d.layers).map(|i| sliding(i % 2 == 0)).collect(),
     };
     a.moe = Some(Moe {
         num_experts: cfg.dim_alias(&["num_local_experts", "num_experts"], 128)?,
@@ -42,31 +44,4 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         ..Moe::softmax_router()
     });
     Ok(a)
-}
-
-/// `layer_types` as one kind per layer; an unknown name or a list of the wrong length is
-/// an error naming the key.
-pub fn layer_kinds(
-    cfg: &Cfg,
-    types: &[String],
-    layers: u64,
-    kind: impl Fn(&str) -> Option<LayerAttention>,
-) -> Result<Vec<LayerAttention>> {
-    if types.len() as u64 != layers {
-        return Err(cfg.invalid(format!(
-            "key 'layer_types' has {} entries but the model has {layers} layers",
-            types.len()
-        )));
-    }
-    types
-        .iter()
-        .map(|t| {
-            kind(t).ok_or_else(|| {
-                cfg.invalid(format!(
-                    "key 'layer_types' holds '{t}', which {} does not have",
-                    cfg.model_type
-                ))
-            })
-        })
-        .collect()
 }

@@ -12,13 +12,14 @@
 //! projection, class and position embeddings, pre/post LayerNorms, biased attention and
 //! GELU MLP blocks, a pixel-shuffle MLP) and a projector onto the text width.
 use crate::arch::{
-    HeadKind, LayerAttention, Llama4Vision, Moe, NormKind, QkNorm, RouterScoring, TransformerArch,
+    AttentionSpan, HeadKind, LayerAttention, Llama4Vision, Moe, NormKind, QkNorm, RouterScoring,
+    TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
-use super::gpt_oss::layer_kinds;
+use super::layer_kinds::{layer_types, rope_layers};
 use super::modules::{heads_dim, linear, norm_row, Modules};
 use super::moe::Dims;
 
@@ -28,42 +29,35 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let bias = cfg.flag("attention_bias", false)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
     a.intermediate_size = cfg.dim("intermediate_size_mlp", 16384)?;
-    // `no_rope_layers[i]` is 1 where layer i uses rope; empty or absent: every
-    // `no_rope_layer_interval`-th layer skips it
-    let interval = cfg.dim("no_rope_layer_interval", 4)?;
-    let flags = cfg.count_list("no_rope_layers")?;
-    let uses_rope: Vec<bool> = match flags.is_empty() {
-        true => (0..d.layers).map(|i| (i + 1) % interval != 0).collect(),
-        false => flags.iter().map(|&f| f != 0).collect(),
-    };
-    if (uses_rope.len() as u64) < d.layers {
-        return Err(cfg.invalid(format!(
-            "key 'no_rope_layers' has {} entries but the model has {} layers",
-            uses_rope.len(),
-            d.layers
-        )));
-    }
-    a.variants.nope_layers = (0..d.layers).filter(|&i| !uses_rope[i as usize]).collect();
+    // NoPE layers: full attention, no rotary embedding, q scaled by a temperature
+    let uses_rope = rope_layers(cfg, d.layers)?;
     if cfg.flag("use_qk_norm", true)? {
-        a.variants.qk_norm = QkNorm::L2;
+        a.details.qk_norm = Some(QkNorm::l2(d.head_dim));
     }
+    a.details.nope_temperature = cfg.flag("attn_temperature_tuning", true)?;
     let chunk = match cfg.is_null("attention_chunk_size") {
         true => None,
         false => Some(cfg.dim("attention_chunk_size", 8192)?),
     };
-    a.variants.layer_attention = match cfg.string_list("layer_types")? {
-        Some(types) => layer_kinds(cfg, &types, d.layers, |t| match (t, chunk) {
-            ("full_attention", _) => Some(LayerAttention::Full),
-            ("chunked_attention", Some(c)) => Some(LayerAttention::Chunked(c)),
-            _ => None,
-        })?,
-        None => (0..d.layers as usize)
-            .map(|i| match (uses_rope[i], chunk) {
-                (true, Some(c)) => LayerAttention::Chunked(c),
-                _ => LayerAttention::Full,
-            })
-            .collect(),
+    let known: &[&str] = match chunk {
+        Some(_) => &["full_attention", "chunked_attention"],
+        None => &["full_attention"],
     };
+    let chunked: Vec<bool> = match layer_types(cfg, d.layers, known)? {
+        Some(types) => types.iter().map(|&t| t == "chunked_attention").collect(),
+        None => uses_rope.clone(),
+    };
+    a.details.layers = chunked
+        .into_iter()
+        .zip(uses_rope)
+        .map(|(chunked, rotary)| LayerAttention {
+            span: match (chunked, chunk) {
+                (true, Some(c)) => AttentionSpan::Chunked(c),
+                _ => AttentionSpan::Full,
+            },
+            rotary,
+        })
+        .collect();
     let moe_layers = match cfg.has("moe_layers") {
         true => cfg.count_list("moe_layers")?,
         false => {
@@ -94,7 +88,7 @@ pub fn wrapper(cfg: &Cfg) -> Result<TransformerArch> {
     let mut a = arch(&text, HeadKind::CausalLm)?;
     a.model_type = cfg.model_type.to_string();
     let v = cfg.nested("vision_config", "llama4_vision_model")?;
-    a.variants.llama4_vision = Some(Llama4Vision {
+    a.details.llama4_vision = Some(Llama4Vision {
         hidden_size: v.dim("hidden_size", 768)?,
         intermediate_size: v.dim("intermediate_size", 5632)?,
         num_layers: v.layers(&["num_hidden_layers"], 34)?,
@@ -133,13 +127,34 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
         "patch",
     )?;
     let mut w = Vec::new();
-    linear(&mut w, "linear.", dim(patch_in, "channels×patch²"), hidden.clone(), false);
-    m.add("vision_model.patch_embedding".into(), "Llama4UnfoldConvolution", w)?;
+    linear(
+        &mut w,
+        "linear.",
+        dim(patch_in, "channels×patch²"),
+        hidden.clone(),
+        false,
+    );
+    m.add(
+        "vision_model.patch_embedding".into(),
+        "Llama4UnfoldConvolution",
+        w,
+    )?;
     let ln = NormKind::LayerNorm { bias: true };
     for name in ["layernorm_pre", "layernorm_post"] {
-        norm_row(m, format!("vision_model.{name}"), "LayerNorm", v.hidden_size, ln)?;
+        norm_row(
+            m,
+            format!("vision_model.{name}"),
+            "LayerNorm",
+            v.hidden_size,
+            ln,
+        )?;
     }
-    let heads = heads_dim(v.num_heads, v.hidden_size / v.num_heads, "heads×head_dim", loc)?;
+    let heads = heads_dim(
+        v.num_heads,
+        v.hidden_size / v.num_heads,
+        "heads×head_dim",
+        loc,
+    )?;
     let inter = dim(v.intermediate_size, "vision_intermediate");
     for i in 0..v.num_layers {
         let layer = format!("vision_model.model.layers.{i}.");
@@ -159,9 +174,19 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
     }
     let mut w = Vec::new();
     let proj_out = dim(v.projector_output_dim, "projector_output");
-    linear(&mut w, "mlp.fc1.", inter, dim(v.projector_input_dim, "projector_input"), false);
+    linear(
+        &mut w,
+        "mlp.fc1.",
+        inter,
+        dim(v.projector_input_dim, "projector_input"),
+        false,
+    );
     linear(&mut w, "mlp.fc2.", proj_out.clone(), proj_out, false);
-    m.add("vision_model.vision_adapter".into(), "Llama4VisionPixelShuffleMLP", w)?;
+    m.add(
+        "vision_model.vision_adapter".into(),
+        "Llama4VisionPixelShuffleMLP",
+        w,
+    )?;
     let mut w = Vec::new();
     linear(
         &mut w,
@@ -170,5 +195,9 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
         dim(text_hidden, "hidden"),
         false,
     );
-    m.add("multi_modal_projector".into(), "Llama4MultiModalProjector", w)
+    m.add(
+        "multi_modal_projector".into(),
+        "Llama4MultiModalProjector",
+        w,
+    )
 }

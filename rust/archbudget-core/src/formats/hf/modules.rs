@@ -1,6 +1,6 @@
 //! The rows of a transformers summary: one per module, each declaring its weights.
 //! Counts, totals and `--explain` text all derive from those declarations.
-use crate::arch::{NormKind, TransformerArch};
+use crate::arch::{NormKind, QkNorm, QkNormKind, TransformerArch};
 use crate::error::{mul, Result};
 use crate::summary::{LayerRow, ModelFormat, Summary};
 use crate::weight::{dim, explain, totals, Dim, Weight};
@@ -117,6 +117,36 @@ impl<'a> Modules<'a> {
         Ok(())
     }
 
+    /// `layers` identical blocks, block `i` at path `prefix(i)`, each holding `rows`
+    /// (path suffix, class, weights). Counting only, the block is summed once and
+    /// multiplied: no path is formatted and no weight cloned.
+    pub fn add_blocks(
+        &mut self,
+        layers: u64,
+        prefix: impl Fn(u64) -> String,
+        rows: &[(String, &str, Vec<Weight>)],
+    ) -> Result<()> {
+        if self.count_only {
+            let block: Vec<Weight> = rows.iter().flat_map(|r| r.2.iter().cloned()).collect();
+            let (p, t, n) = totals(&block, self.location)?;
+            let times = |x: u64| mul(x, layers, self.location, "parameter count");
+            let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
+            self.counted = (
+                add(self.counted.0, times(p)?)?,
+                add(self.counted.1, times(t)?)?,
+                add(self.counted.2, times(n)?)?,
+            );
+            return Ok(());
+        }
+        for i in 0..layers {
+            let prefix = prefix(i);
+            for (suffix, class, weights) in rows {
+                self.add(format!("{prefix}{suffix}"), class, weights.clone())?;
+            }
+        }
+        Ok(())
+    }
+
     fn count(&mut self, weights: &[Weight]) -> Result<()> {
         let (p, t, n) = totals(weights, self.location)?;
         let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
@@ -203,6 +233,20 @@ pub fn norm(w: &mut Vec<Weight>, name: &str, width: u64, kind: NormKind) {
             vec![dim(width, "hidden")],
         )),
         NormKind::LayerNormNoAffine => {}
+    }
+}
+
+/// The attention module's `q_norm` and `k_norm` weights (llama4's L2 norm has none).
+pub fn qk_norm_weights(w: &mut Vec<Weight>, qk_norm: Option<QkNorm>) {
+    if let Some(QkNorm {
+        kind: QkNormKind::Learned(kind),
+        q_width,
+        k_width,
+        ..
+    }) = qk_norm
+    {
+        norm(w, "q_norm.", q_width, kind);
+        norm(w, "k_norm.", k_width, kind);
     }
 }
 

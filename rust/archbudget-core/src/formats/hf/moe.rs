@@ -2,7 +2,7 @@
 //! `deepseek`, gpt_oss in `gpt_oss`, llama4_text in `llama4`): a llama-like skeleton
 //! (token embedding, N × (RMSNorm → attention → RMSNorm → dense MLP or sparse MoE),
 //! final RMSNorm, LM head) whose attention and MoE blocks vary per type as
-//! [`TransformerArch::variants`] and [`Moe`] describe them.
+//! [`TransformerArch::details`] and [`Moe`] describe them.
 //!
 //! Weights: attention q/k/v/o projections (grouped kv heads) or MLA's low-rank
 //! projections and their norms, qk-norm weights, gpt_oss's per-head `sinks`; routed
@@ -14,14 +14,16 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, BlockVariants, HeadKind, LayerAttention, Moe, NormKind, Position, QkNorm,
-    TransformerArch,
+    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, Moe, NormKind, Position,
+    QkNorm, TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
 
 use super::config::Cfg;
-use super::modules::{embedding_row, heads_dim, linear, lm_head, norm, norm_row, times, Modules};
+use super::modules::{
+    embedding_row, heads_dim, linear, lm_head, norm, norm_row, qk_norm_weights, times, Modules,
+};
 
 /// The llama-like dimensions every MoE type reads, with its own defaults.
 pub struct Dims {
@@ -119,7 +121,7 @@ impl Dims {
             mlm_head: None,
             vision: None,
             scale_decoder_outputs: false,
-            variants: BlockVariants::default(),
+            details: BlockDetails::default(),
         })
     }
 }
@@ -129,11 +131,14 @@ pub fn qwen3_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let mut a = d.decoder(cfg, head)?;
     let bias = cfg.flag("attention_bias", false)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
-    a.variants.qk_norm = QkNorm::RmsPerHead;
+    a.details.qk_norm = Some(QkNorm::rms_per_head(d.head_dim));
     // `sliding_window` is kept only with `use_sliding_window`; then every layer slides
     if cfg.flag("use_sliding_window", false)? && !cfg.is_null("sliding_window") {
-        let window = cfg.dim("sliding_window", 4096)?;
-        a.variants.layer_attention = vec![LayerAttention::Sliding(window); d.layers as usize];
+        let layer = LayerAttention {
+            span: AttentionSpan::Sliding(cfg.dim("sliding_window", 4096)?),
+            rotary: true,
+        };
+        a.details.layers = vec![layer; d.layers as usize];
     }
     let num_experts = cfg.count_alias(&["num_experts", "num_local_experts"], 128)?;
     let step = cfg.dim("decoder_sparse_step", 1)?;
@@ -251,7 +256,7 @@ fn names(model_type: &str) -> Names {
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let n = names(&a.model_type);
     let loc = m.location();
-    let wrapper = a.variants.llama4_vision;
+    let wrapper = a.details.llama4_vision;
     if let Some(v) = &wrapper {
         super::llama4::vision_modules(v, a.hidden_size, m)?;
     }
@@ -327,7 +332,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
 fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     let hidden = dim(a.hidden_size, "hidden");
     let mut w = Vec::new();
-    if let Some(mla) = a.variants.mla {
+    if let Some(mla) = a.details.mla {
         let qk_head = add(
             mla.qk_nope_head_dim,
             mla.qk_rope_head_dim,
@@ -373,12 +378,8 @@ fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     linear(&mut w, "k_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
     linear(&mut w, "v_proj.", hidden.clone(), kv, a.qkv_bias);
     linear(&mut w, "o_proj.", q, hidden, a.o_bias);
-    if a.variants.qk_norm == QkNorm::RmsPerHead {
-        for name in ["q_norm.weight", "k_norm.weight"] {
-            w.push(Weight::new(name, vec![dim(a.head_dim, "head_dim")]));
-        }
-    }
-    if a.variants.attn_sinks {
+    qk_norm_weights(&mut w, a.details.qk_norm);
+    if a.details.attn_sinks {
         w.push(Weight::new("sinks", vec![dim(a.num_heads, "heads")]));
     }
     Ok(w)

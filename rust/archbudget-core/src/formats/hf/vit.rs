@@ -81,7 +81,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             num_patches,
         }),
         scale_decoder_outputs: false,
-        variants: Default::default(),
+        details: Default::default(),
     })
 }
 
