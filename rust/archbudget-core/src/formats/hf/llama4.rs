@@ -19,7 +19,7 @@ use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
 use super::gpt_oss::layer_kinds;
-use super::modules::{heads_dim, linear, norm_row, Modules};
+use super::modules::{heads_dim, linear, norm, norm_row, Modules};
 use super::moe::Dims;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -133,35 +133,79 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
         "patch",
     )?;
     let mut w = Vec::new();
-    linear(&mut w, "linear.", dim(patch_in, "channels×patch²"), hidden.clone(), false);
-    m.add("vision_model.patch_embedding".into(), "Llama4UnfoldConvolution", w)?;
+    linear(
+        &mut w,
+        "linear.",
+        dim(patch_in, "channels×patch²"),
+        hidden.clone(),
+        false,
+    );
+    m.add(
+        "vision_model.patch_embedding".into(),
+        "Llama4UnfoldConvolution",
+        w,
+    )?;
     let ln = NormKind::LayerNorm { bias: true };
     for name in ["layernorm_pre", "layernorm_post"] {
-        norm_row(m, format!("vision_model.{name}"), "LayerNorm", v.hidden_size, ln)?;
+        norm_row(
+            m,
+            format!("vision_model.{name}"),
+            "LayerNorm",
+            v.hidden_size,
+            ln,
+        )?;
     }
-    let heads = heads_dim(v.num_heads, v.hidden_size / v.num_heads, "heads×head_dim", loc)?;
+    let heads = heads_dim(
+        v.num_heads,
+        v.hidden_size / v.num_heads,
+        "heads×head_dim",
+        loc,
+    )?;
     let inter = dim(v.intermediate_size, "vision_intermediate");
-    for i in 0..v.num_layers {
-        let layer = format!("vision_model.model.layers.{i}.");
-        let mut w = Vec::new();
-        for p in ["q_proj.", "k_proj.", "v_proj."] {
-            linear(&mut w, p, hidden.clone(), heads.clone(), true);
+    let mut attn = Vec::new();
+    for p in ["q_proj.", "k_proj.", "v_proj."] {
+        linear(&mut attn, p, hidden.clone(), heads.clone(), true);
+    }
+    linear(&mut attn, "o_proj.", heads.clone(), hidden.clone(), true);
+    let mut mlp = Vec::new();
+    linear(&mut mlp, "fc1.", hidden.clone(), inter.clone(), true);
+    linear(&mut mlp, "fc2.", inter.clone(), hidden.clone(), true);
+    let rows = !m.counting_only();
+    if !rows {
+        // identical encoder layers: declared once, counted per layer
+        let mut w = [attn.clone(), mlp.clone()].concat();
+        for name in ["input_layernorm.", "post_attention_layernorm."] {
+            norm(&mut w, name, v.hidden_size, ln);
         }
-        linear(&mut w, "o_proj.", heads.clone(), hidden.clone(), true);
-        m.add(format!("{layer}self_attn"), "Llama4VisionAttention", w)?;
-        let mut w = Vec::new();
-        linear(&mut w, "fc1.", hidden.clone(), inter.clone(), true);
-        linear(&mut w, "fc2.", inter.clone(), hidden.clone(), true);
-        m.add(format!("{layer}mlp"), "Llama4VisionMLP", w)?;
+        m.count_repeated(&w, v.num_layers)?;
+    }
+    for i in (0..v.num_layers).filter(|_| rows) {
+        let layer = format!("vision_model.model.layers.{i}.");
+        m.add(
+            format!("{layer}self_attn"),
+            "Llama4VisionAttention",
+            attn.clone(),
+        )?;
+        m.add(format!("{layer}mlp"), "Llama4VisionMLP", mlp.clone())?;
         for name in ["input_layernorm", "post_attention_layernorm"] {
             norm_row(m, format!("{layer}{name}"), "LayerNorm", v.hidden_size, ln)?;
         }
     }
     let mut w = Vec::new();
     let proj_out = dim(v.projector_output_dim, "projector_output");
-    linear(&mut w, "mlp.fc1.", inter, dim(v.projector_input_dim, "projector_input"), false);
+    linear(
+        &mut w,
+        "mlp.fc1.",
+        inter,
+        dim(v.projector_input_dim, "projector_input"),
+        false,
+    );
     linear(&mut w, "mlp.fc2.", proj_out.clone(), proj_out, false);
-    m.add("vision_model.vision_adapter".into(), "Llama4VisionPixelShuffleMLP", w)?;
+    m.add(
+        "vision_model.vision_adapter".into(),
+        "Llama4VisionPixelShuffleMLP",
+        w,
+    )?;
     let mut w = Vec::new();
     linear(
         &mut w,
@@ -170,5 +214,9 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
         dim(text_hidden, "hidden"),
         false,
     );
-    m.add("multi_modal_projector".into(), "Llama4MultiModalProjector", w)
+    m.add(
+        "multi_modal_projector".into(),
+        "Llama4MultiModalProjector",
+        w,
+    )
 }

@@ -95,9 +95,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "t5" => Family::T5,
         "vit" => Family::Vit,
         "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
-        | "llama4" => {
-            Family::Moe
-        }
+        | "llama4" => Family::Moe,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
