@@ -20,7 +20,7 @@ use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
 use super::layer_kinds::{layer_types, rope_layers};
-use super::modules::{heads_dim, linear, norm_row, Modules};
+use super::modules::{heads_dim, linear, norm, norm_row, Modules};
 use super::moe::Dims;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -156,18 +156,31 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
         loc,
     )?;
     let inter = dim(v.intermediate_size, "vision_intermediate");
-    for i in 0..v.num_layers {
-        let layer = format!("vision_model.model.layers.{i}.");
-        let mut w = Vec::new();
-        for p in ["q_proj.", "k_proj.", "v_proj."] {
-            linear(&mut w, p, hidden.clone(), heads.clone(), true);
+    let mut attn = Vec::new();
+    for p in ["q_proj.", "k_proj.", "v_proj."] {
+        linear(&mut attn, p, hidden.clone(), heads.clone(), true);
+    }
+    linear(&mut attn, "o_proj.", heads.clone(), hidden.clone(), true);
+    let mut mlp = Vec::new();
+    linear(&mut mlp, "fc1.", hidden.clone(), inter.clone(), true);
+    linear(&mut mlp, "fc2.", inter.clone(), hidden.clone(), true);
+    let rows = !m.counting_only();
+    if !rows {
+        // identical encoder layers: declared once, counted per layer
+        let mut w = [attn.clone(), mlp.clone()].concat();
+        for name in ["input_layernorm.", "post_attention_layernorm."] {
+            norm(&mut w, name, v.hidden_size, ln);
         }
-        linear(&mut w, "o_proj.", heads.clone(), hidden.clone(), true);
-        m.add(format!("{layer}self_attn"), "Llama4VisionAttention", w)?;
-        let mut w = Vec::new();
-        linear(&mut w, "fc1.", hidden.clone(), inter.clone(), true);
-        linear(&mut w, "fc2.", inter.clone(), hidden.clone(), true);
-        m.add(format!("{layer}mlp"), "Llama4VisionMLP", w)?;
+        m.count_repeated(&w, v.num_layers)?;
+    }
+    for i in (0..v.num_layers).filter(|_| rows) {
+        let layer = format!("vision_model.model.layers.{i}.");
+        m.add(
+            format!("{layer}self_attn"),
+            "Llama4VisionAttention",
+            attn.clone(),
+        )?;
+        m.add(format!("{layer}mlp"), "Llama4VisionMLP", mlp.clone())?;
         for name in ["input_layernorm", "post_attention_layernorm"] {
             norm_row(m, format!("{layer}{name}"), "LayerNorm", v.hidden_size, ln)?;
         }
