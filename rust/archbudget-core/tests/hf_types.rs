@@ -138,6 +138,11 @@ fn bad_layer_descriptions_name_the_key() {
     assert!(m.contains("no_rope_layers"), "{m}");
     let m = message(serde_json::json!({"model_type": "gptj", "n_embd": 100, "n_head": 3}));
     assert!(m.contains("n_embd") && m.contains("n_head"), "{m}");
+    let m = message(
+        serde_json::json!({"model_type": "phi", "hidden_size": 2, "num_attention_heads": 4,
+        "head_dim": 8, "qk_layernorm": true}),
+    );
+    assert!(m.contains("q/k norms"), "{m}");
     let m = message(serde_json::json!({"model_type": "gpt_bigcode", "add_cross_attention": true}));
     assert!(m.contains("add_cross_attention"), "{m}");
 }

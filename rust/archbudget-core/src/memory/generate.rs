@@ -41,11 +41,11 @@ fn prefill(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Seen)> {
 /// (`DynamicSlidingWindowLayer.update`: `torch.cat`, then a view of the last
 /// `window - 1` positions, which keeps the cat's whole storage) at most `window`.
 fn cached_numel(numel: u64, p: u64, k: u64, growth: Option<CacheGrowth>) -> Result<u64> {
-    let grown = |from: u64| super::mul(numel / from, from + k);
+    let grown = |from: u64| super::mul(numel / from, add(from, k)?);
     match growth {
         None => grown(p),
         Some(CacheGrowth::Window(_)) if k == 0 => Ok(numel),
-        Some(CacheGrowth::Window(w)) => super::mul(numel / p, (p + k).min(w)),
+        Some(CacheGrowth::Window(w)) => super::mul(numel / p, add(p, k)?.min(w)),
         Some(CacheGrowth::Fixed) => Ok(numel),
         Some(CacheGrowth::From(positions)) => grown(positions.max(1)),
     }

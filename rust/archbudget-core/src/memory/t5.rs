@@ -88,7 +88,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let mut g = Graph::default();
     let ids = g.input(enc_t.rows, InputKind::Index);
     let x = enc_t.embed(&mut g, ids, false);
-    let enc = enc_t.stack(&mut g, x, a.num_layers, None)?;
+    let enc = enc_t.stack(&mut g, x, a.num_layers, None, &[])?;
+    // generation computes each decoder layer's cross-attention k and v once, in the
+    // prefill; the decoded tokens reuse them from the cache
+    let cross_kv = if generate {
+        (0..a.num_decoder_layers)
+            .map(|_| t.cross_kv(&mut g, enc))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let lm = a.head == HeadKind::Seq2SeqLm;
     // `_shift_right(labels)`: `new_zeros` then slice copies into it (in place)
     let dec_ids = if generate {
@@ -100,7 +109,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         ids
     };
     let y = t.embed(&mut g, dec_ids, true);
-    let mut h = t.stack(&mut g, y, a.num_decoder_layers, Some(enc))?;
+    let mut h = t.stack(&mut g, y, a.num_decoder_layers, Some(enc), &cross_kv)?;
     if lm {
         if a.scale_decoder_outputs {
             // `sequence_output * (model_dim**-0.5)`: a scalar multiply, nothing saved
@@ -177,6 +186,24 @@ impl T5<'_> {
         )
     }
 
+    /// A decoder layer's cross-attention k and v of the encoder output `enc`, copied
+    /// into the cache (computed once, never grown).
+    fn cross_kv(&self, g: &mut Graph, enc: ValueId) -> Result<(ValueId, ValueId)> {
+        let (d, inner) = (self.a.hidden_size, mul(self.a.num_heads, self.a.head_dim)?);
+        let enc_rows = mul(self.b, self.enc_s)?;
+        let k = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
+        let v = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
+        let train = self.run.mode == Mode::Train;
+        if !(self.run.grad_ckpt && train) {
+            let kc = g.push(Op::Copy(Copy::default()), &[k]);
+            let vc = g.push(Op::Copy(Copy::default()), &[v]);
+            g.forward_held.extend([kc, vc]);
+            g.held_caches
+                .extend([(kc, CacheGrowth::Fixed), (vc, CacheGrowth::Fixed)]);
+        }
+        Ok((k, v))
+    }
+
     fn lin(&self, inp: u64, out: u64) -> Op {
         self.lin_rows(self.rows, inp, out)
     }
@@ -199,6 +226,7 @@ impl T5<'_> {
         x: ValueId,
         layers: u64,
         enc: Option<ValueId>,
+        cross_kv: &[(ValueId, ValueId)],
     ) -> Result<ValueId> {
         let (a, b, s) = (self.a, self.b, self.s);
         let decoder = enc.is_some();
@@ -208,7 +236,6 @@ impl T5<'_> {
         let (d, heads) = (a.hidden_size, a.num_heads);
         let inner = mul(heads, a.head_dim)?;
         let cross_scores = mul(heads, mul(s, self.enc_s)?)?;
-        let enc_rows = mul(b, self.enc_s)?;
         let generate = self.run.mode == Mode::Generate;
         let mask_numel = mul(b, mul(s, s)?)?;
         // the eager decoder's causal mask (`create_causal_mask`); SDPA and the encoder
@@ -242,7 +269,7 @@ impl T5<'_> {
         let mut h = x;
         let mut self_bias = None;
         let mut cross_bias = None;
-        for _ in 0..layers {
+        for layer in 0..layers as usize {
             let first = g.nodes.len();
             // self-attention
             let n = self.norm(g, h);
@@ -300,16 +327,10 @@ impl T5<'_> {
             if let Some(enc) = enc {
                 let n = self.norm(g, h);
                 let q = g.push(self.lin(d, inner), &[n]);
-                let k = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
-                let v = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
-                if use_cache {
-                    let kc = g.push(Op::Copy(Copy::default()), &[k]);
-                    let vc = g.push(Op::Copy(Copy::default()), &[v]);
-                    g.forward_held.extend([kc, vc]);
-                    // the encoder's k and v, computed once
-                    g.held_caches
-                        .extend([(kc, CacheGrowth::Fixed), (vc, CacheGrowth::Fixed)]);
-                }
+                let (k, v) = match cross_kv.get(layer) {
+                    Some(&kv) => kv,
+                    None => self.cross_kv(g, enc)?,
+                };
                 // the first layer's `torch.zeros` bias, in the query's dtype
                 let zeros = *cross_bias.get_or_insert_with(|| {
                     let dtype = (self.run.precision != Precision::Fp32).then_some(DType::BF16);

@@ -108,6 +108,12 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
                     (if whole { qw } else { head_dim }, qw, kw)
                 }
             };
+            if dim == 0 {
+                return Err(cfg.invalid(format!(
+                    "hidden_size ({hidden}) is smaller than num_attention_heads ({heads}): \
+                     the q/k norms would have no width"
+                )));
+            }
             Some(QkNorm {
                 kind: QkNormKind::Learned(norm_kind(q.kind)),
                 dim,
