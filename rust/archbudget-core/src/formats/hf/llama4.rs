@@ -164,27 +164,28 @@ pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Re
     let mut mlp = Vec::new();
     linear(&mut mlp, "fc1.", hidden.clone(), inter.clone(), true);
     linear(&mut mlp, "fc2.", inter.clone(), hidden.clone(), true);
-    let rows = !m.counting_only();
-    if !rows {
-        // identical encoder layers: declared once, counted per layer
-        let mut w = [attn.clone(), mlp.clone()].concat();
-        for name in ["input_layernorm.", "post_attention_layernorm."] {
-            norm(&mut w, name, v.hidden_size, ln);
-        }
-        m.count_repeated(&w, v.num_layers)?;
-    }
-    for i in (0..v.num_layers).filter(|_| rows) {
-        let layer = format!("vision_model.model.layers.{i}.");
-        m.add(
-            format!("{layer}self_attn"),
-            "Llama4VisionAttention",
-            attn.clone(),
-        )?;
-        m.add(format!("{layer}mlp"), "Llama4VisionMLP", mlp.clone())?;
-        for name in ["input_layernorm", "post_attention_layernorm"] {
-            norm_row(m, format!("{layer}{name}"), "LayerNorm", v.hidden_size, ln)?;
-        }
-    }
+    let mut layer_norm = Vec::new();
+    norm(&mut layer_norm, "", v.hidden_size, ln);
+    let block = [
+        ("self_attn".to_string(), "Llama4VisionAttention", attn),
+        ("mlp".to_string(), "Llama4VisionMLP", mlp),
+        (
+            "input_layernorm".to_string(),
+            "LayerNorm",
+            layer_norm.clone(),
+        ),
+        (
+            "post_attention_layernorm".to_string(),
+            "LayerNorm",
+            layer_norm,
+        ),
+    ];
+    // identical encoder layers: declared once (counting only: summed once, multiplied)
+    m.add_blocks(
+        v.num_layers,
+        |i| format!("vision_model.model.layers.{i}."),
+        &block,
+    )?;
     let mut w = Vec::new();
     let proj_out = dim(v.projector_output_dim, "projector_output");
     linear(

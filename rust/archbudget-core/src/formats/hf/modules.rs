@@ -128,15 +128,7 @@ impl<'a> Modules<'a> {
     ) -> Result<()> {
         if self.count_only {
             let block: Vec<Weight> = rows.iter().flat_map(|r| r.2.iter().cloned()).collect();
-            let (p, t, n) = totals(&block, self.location)?;
-            let times = |x: u64| mul(x, layers, self.location, "parameter count");
-            let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
-            self.counted = (
-                add(self.counted.0, times(p)?)?,
-                add(self.counted.1, times(t)?)?,
-                add(self.counted.2, times(n)?)?,
-            );
-            return Ok(());
+            return self.count_repeated(&block, layers);
         }
         for i in 0..layers {
             let prefix = prefix(i);
