@@ -26,7 +26,7 @@ def models():
     for case in json.load(open(DATA / "gpu_memory_dev.json"))["cases"]:
         model = case["model"]
         yield json.dumps(model.get("model_json") or model.get("config")).encode()
-    for name in ("hf_known_dev.json", "hf_extra.json"):
+    for name in ("hf_known_dev.json", "hf_extra.json", "hf_moe.json"):
         for row in json.load(open(DATA / name))["rows"]:
             yield json.dumps(row["config"]).encode()
     for path in [*sorted((REPO / "examples").glob("*.json")), *sorted((DATA / "keras").glob("*.keras"))]:

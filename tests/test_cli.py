@@ -25,7 +25,7 @@ def test_summary_json_follows_spec():
     result = runner.invoke(app, ["summary", RESNET, "--format", "json"])
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert set(doc) == {"name", "format", "total_params", "trainable_params", "non_trainable_params", "layers"}
+    assert set(doc) == {"name", "format", "total_params", "trainable_params", "non_trainable_params", "active_params", "layers"}
     assert (doc["name"], doc["format"], doc["total_params"]) == ("resnet50", "keras", 25_636_712)
     assert doc["layers"][0] == {
         "name": "input_layer",

@@ -57,3 +57,20 @@ def test_every_supported_type_is_covered():
     for model_type in covered:
         assert transformers.AutoConfig.for_model(model_type).model_type == model_type
     assert len(covered) == 17
+
+
+_moe_spec = importlib.util.spec_from_file_location("make_hf_moe", Path(__file__).parent / "data" / "make_hf_moe.py")
+make_hf_moe = importlib.util.module_from_spec(_moe_spec)
+_moe_spec.loader.exec_module(make_hf_moe)
+
+
+@pytest.mark.parametrize("name, model_type, kwargs", make_hf_moe.CASES, ids=[c[0] for c in make_hf_moe.CASES])
+def test_moe_counts_equal_transformers(name, model_type, kwargs):
+    """The MoE/MLA cases of make_hf_moe.py against the installed transformers: totals and
+    active parameters of both heads."""
+    config = dict(model_type=model_type, **kwargs)
+    cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
+    for head, auto in (("base", transformers.AutoModel), ("causal_lm", transformers.AutoModelForCausalLM)):
+        model = make_hf_moe.build(auto, cfg)
+        s = archbudget.summary(config, head=head)
+        assert (s.total_params, s.active_params) == (make_hf_moe.count(model), make_hf_moe.active(model, cfg))

@@ -65,6 +65,8 @@ class Summary:
     total_params: int
     trainable_params: int
     non_trainable_params: int
+    # per token: all but the routed experts a token skips (mixture-of-experts models)
+    active_params: int
     functional: bool
     rows: list[dict[str, Any]] = field(repr=False)
 
@@ -101,6 +103,7 @@ class Summary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            "active_params": self.active_params,
             "layers": [
                 {k: r[k] for k in ("name", "class_name", "output_shape", "params", "trainable", "non_trainable")}
                 for r in self.rows
@@ -135,6 +138,7 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
         total_params=d["total_params"],
         trainable_params=d["trainable_params"],
         non_trainable_params=d["non_trainable_params"],
+        active_params=d["active_params"],
         functional=d["functional"],
         rows=d["layers"],
     )

@@ -88,6 +88,8 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     # Keras sizes the totals as float32 weights.
     for label, n in (("Total", s.total_params), ("Trainable", s.trainable_params), ("Non-trainable", s.non_trainable_params)):
         console.print(f" {label} params: {n:,} ({readable_bytes(n * 4)})", highlight=False)
+    if s.active_params != s.total_params:
+        console.print(f" Active params per token: {s.active_params:,}", highlight=False)
 
 
 def print_gpu(console: Console, m: Any) -> None:

@@ -30,6 +30,38 @@ fn main() {
         ),
         ("mixtral-8x7b", json!({"model_type": "mixtral"})),
         ("t5-small", json!({"model_type": "t5"})),
+        (
+            "qwen3-30b-a3b",
+            json!({"model_type": "qwen3_moe", "hidden_size": 2048, "intermediate_size": 6144,
+            "moe_intermediate_size": 768, "num_hidden_layers": 48, "num_attention_heads": 32,
+            "num_key_value_heads": 4, "head_dim": 128, "num_experts": 128,
+            "num_experts_per_tok": 8}),
+        ),
+        ("deepseek-v3-671b", json!({"model_type": "deepseek_v3"})),
+        (
+            "deepseek-v2-lite",
+            json!({"model_type": "deepseek_v2", "hidden_size": 2048, "intermediate_size": 10944,
+            "moe_intermediate_size": 1408, "num_hidden_layers": 27, "num_attention_heads": 16,
+            "n_routed_experts": 64, "num_experts_per_tok": 6, "q_lora_rank": null,
+            "first_k_dense_replace": 1}),
+        ),
+        ("glm4_moe-default", json!({"model_type": "glm4_moe"})),
+        ("gpt-oss-120b", json!({"model_type": "gpt_oss"})),
+        ("llama-4-scout-text", json!({"model_type": "llama4_text"})),
+        ("llama4 (with vision)", json!({"model_type": "llama4"})),
+        // the declarative types (formats::hf::types), at their default sizes
+        ("qwen3", json!({"model_type": "qwen3"})),
+        ("gemma3_text", json!({"model_type": "gemma3_text"})),
+        ("olmo2", json!({"model_type": "olmo2"})),
+        ("olmo3", json!({"model_type": "olmo3"})),
+        ("smollm3", json!({"model_type": "smollm3"})),
+        ("starcoder2", json!({"model_type": "starcoder2"})),
+        ("stablelm", json!({"model_type": "stablelm"})),
+        ("phi", json!({"model_type": "phi"})),
+        ("gptj", json!({"model_type": "gptj"})),
+        ("gpt_bigcode", json!({"model_type": "gpt_bigcode"})),
+        ("cohere", json!({"model_type": "cohere"})),
+        ("cohere2", json!({"model_type": "cohere2"})),
     ];
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {

@@ -80,9 +80,90 @@ pub struct Moe {
     pub renormalize: bool,
     /// The routing weights are cast back to the router logits' dtype (qwen2_moe).
     pub weights_in_logits_dtype: bool,
+    // ---- added for the MoE/MLA types (qwen3_moe, deepseek_v2/v3, glm4_moe, gpt_oss, llama4)
+    /// How the router turns logits into routing weights.
+    pub scoring: RouterScoring,
+    /// The router `Linear` has a bias (gpt_oss).
+    pub router_bias: bool,
+    /// The routed experts have biases on both projections and gate with the clamped
+    /// SwiGLU `(clamp(up) + 1) · g · sigmoid(1.702 g)` (gpt_oss).
+    pub expert_bias: bool,
+    /// The shared expert's projections have biases (deepseek_v2 `mlp_bias`).
+    pub shared_expert_bias: bool,
+    /// The router holds an fp32 `e_score_correction_bias` buffer of one value per expert
+    /// (deepseek_v3, glm4_moe).
+    pub correction_bias: bool,
+}
+
+/// Router scoring of the MoE types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterScoring {
+    /// `softmax(logits)` then top-k (mixtral, qwen2_moe, qwen3_moe, deepseek_v2).
+    Softmax,
+    /// Top-k of the logits, softmax over the k (gpt_oss).
+    TopkSoftmax,
+    /// `sigmoid(logits)` with group-limited top-k on bias-corrected scores (deepseek_v3,
+    /// glm4_moe); the router runs in fp32.
+    GroupSigmoid,
+    /// Top-k of the logits, sigmoid of the k: every expert runs on every token with a
+    /// zero weight where not chosen (llama4).
+    DenseSigmoid,
+}
+
+/// Multi-head latent attention (deepseek_v2, deepseek_v3): q through an optional
+/// low-rank bottleneck, k and v from one compressed latent plus a shared rotary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mla {
+    /// Rank of `q_a_proj` → `q_a_layernorm` → `q_b_proj`; `None`: one `q_proj`.
+    pub q_lora_rank: Option<u64>,
+    /// Width of the compressed kv latent (`kv_a_layernorm`, input of `kv_b_proj`).
+    pub kv_lora_rank: u64,
+    /// Per-head q/k width without rotary embedding.
+    pub qk_nope_head_dim: u64,
+    /// Per-head q/k width with rotary embedding (the k part shared by all heads).
+    pub qk_rope_head_dim: u64,
+    /// Per-head value width.
+    pub v_head_dim: u64,
+}
+
+/// `Llama4VisionConfig` and the projector onto the text model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Llama4Vision {
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub num_layers: u64,
+    pub num_heads: u64,
+    pub num_channels: u64,
+    pub image_size: u64,
+    pub patch_size: u64,
+    /// Input of the projector's `linear_1` (onto the text hidden size).
+    pub vision_output_dim: u64,
+    /// The pixel-shuffle MLP: `fc1` intermediate → this, `fc2` projector_output_dim².
+    pub projector_input_dim: u64,
+    pub projector_output_dim: u64,
 }
 
 impl Moe {
+    /// The router fields of mixtral and qwen2_moe (softmax, no biases), for `..` in a
+    /// literal whose other fields are set.
+    pub fn softmax_router() -> Self {
+        Moe {
+            num_experts: 0,
+            experts_per_token: 0,
+            expert_intermediate_size: 0,
+            shared_expert_intermediate_size: 0,
+            shared_expert_gate: false,
+            dense_layers: Vec::new(),
+            renormalize: false,
+            weights_in_logits_dtype: false,
+            scoring: RouterScoring::Softmax,
+            router_bias: false,
+            expert_bias: false,
+            shared_expert_bias: false,
+            correction_bias: false,
+        }
+    }
+
     pub fn is_moe_layer(&self, layer: u64) -> bool {
         !self.dense_layers.contains(&layer)
     }
@@ -179,6 +260,9 @@ pub struct TransformerArch {
     /// `d_model**-0.5` before the LM head: `scale_decoder_outputs`, true unless the config
     /// sets `tie_word_embeddings` to false (T5 v1.1); false for every other type.
     pub scale_decoder_outputs: bool,
+    // ---- issue 10: what the newer types add (per-layer attention, q/k norms, MLA, sinks,
+    // ...); every older type leaves it at `BlockDetails::default()`.
+    pub details: BlockDetails,
 }
 
 /// What a BERT-style LM head adds to the vocabulary projection.
@@ -187,4 +271,136 @@ pub struct MlmHead {
     /// With untied embeddings bert/roberta keep the head's own `bias` parameter beside
     /// the projection's: counted, but unused by the forward (no gradient, no state).
     pub untied_bias: bool,
+}
+
+// ---- issue 10: per-layer attention kinds and block details of the newer decoder types
+// (the declarative `formats::hf::spec` types and the MoE/MLA readers). Counts, FLOPs and
+// memory read them from here.
+
+/// Which earlier positions one layer's attention sees (`layer_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionSpan {
+    /// Every earlier position ("full_attention").
+    Full,
+    /// The last `window` positions ("sliding_attention": gemma3, cohere2, gpt_oss, ...).
+    Sliding(u64),
+    /// The positions of the same `size`-position chunk ("chunked_attention": llama4).
+    Chunked(u64),
+}
+
+impl AttentionSpan {
+    /// The positions beyond which the layer's mask cuts and its generate cache stops
+    /// growing (transformers' `DynamicSlidingWindowLayer` for sliding and chunked
+    /// layers); `None` for full attention.
+    pub fn window(self) -> Option<u64> {
+        match self {
+            AttentionSpan::Full => None,
+            AttentionSpan::Sliding(w) | AttentionSpan::Chunked(w) => Some(w),
+        }
+    }
+}
+
+/// What one decoder layer's attention sees and whether it rotates q and k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerAttention {
+    pub span: AttentionSpan,
+    /// Rotary embeddings applied in this layer (false on smollm3's and llama4's NoPE
+    /// layers).
+    pub rotary: bool,
+}
+
+/// What normalises q and k inside attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkNormKind {
+    /// Norm modules `q_norm` / `k_norm` with weights, before the rotary embedding.
+    Learned(NormKind),
+    /// llama4's `Llama4TextL2Norm` (`x · rsqrt(mean(x²) + eps)`, no weights) over each
+    /// head, after the rotary embedding, on rotary layers only.
+    L2,
+}
+
+/// Norms on the query and key projections inside attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QkNorm {
+    pub kind: QkNormKind,
+    /// Width each norm normalises over (one head, or the whole projection for olmo2).
+    pub dim: u64,
+    /// Elements of the query norm's weight (and of its bias, if any), and of the key
+    /// norm's: `dim`, or heads × head_dim for per-head tables (cohere's `(heads,
+    /// head_dim)` weight, stablelm's LayerNorm per head); 0 for [`QkNormKind::L2`].
+    pub q_width: u64,
+    pub k_width: u64,
+}
+
+impl QkNorm {
+    /// One RMSNorm weight of `head_dim` each for q and k, shared by the heads (qwen3,
+    /// qwen3_moe, glm4_moe).
+    pub fn rms_per_head(head_dim: u64) -> Self {
+        QkNorm {
+            kind: QkNormKind::Learned(NormKind::RmsNorm),
+            dim: head_dim,
+            q_width: head_dim,
+            k_width: head_dim,
+        }
+    }
+
+    /// llama4's parameter-free L2 norm over each head.
+    pub fn l2(head_dim: u64) -> Self {
+        QkNorm {
+            kind: QkNormKind::L2,
+            dim: head_dim,
+            q_width: 0,
+            k_width: 0,
+        }
+    }
+}
+
+/// Block details beyond the older types' fields (all absent by default).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockDetails {
+    /// One entry per decoder layer; empty: every layer is full attention with `position`.
+    pub layers: Vec<LayerAttention>,
+    pub qk_norm: Option<QkNorm>,
+    /// Norms only on each branch's output before the residual add, none on its input
+    /// (olmo2, olmo3).
+    pub post_branch_norms: bool,
+    /// Dimensions of each head that rotary embeddings rotate (partial rotary, MLA's
+    /// `qk_rope_head_dim`; its `inv_freq` has half as many entries); 0: all.
+    pub rotary_dim: u64,
+    /// The LM head has a bias (phi, gptj).
+    pub lm_head_bias: bool,
+    /// The logits are rescaled by one more elementwise op (cohere's `logit_scale`).
+    pub logit_scale: bool,
+    /// Multi-head latent attention instead of q/k/v projections (deepseek_v2/v3).
+    pub mla: Option<Mla>,
+    /// A learned logit per head joined to every softmax row (gpt_oss `sinks`).
+    pub attn_sinks: bool,
+    /// NoPE layers scale q by a per-position temperature (llama4
+    /// `attn_temperature_tuning`).
+    pub nope_temperature: bool,
+    /// llama4's vision tower and projector (`Llama4ForConditionalGeneration`); the rest
+    /// of the arch is its text model.
+    pub llama4_vision: Option<Llama4Vision>,
+}
+
+impl TransformerArch {
+    /// Dimensions rotated by rotary embeddings.
+    pub fn rotary_dim(&self) -> u64 {
+        match self.details.rotary_dim {
+            0 => self.head_dim,
+            n => n,
+        }
+    }
+
+    /// The attention kind of layer `i`.
+    pub fn layer_attention(&self, i: u64) -> LayerAttention {
+        self.details
+            .layers
+            .get(i as usize)
+            .copied()
+            .unwrap_or(LayerAttention {
+                span: AttentionSpan::Full,
+                rotary: self.position == Position::Rotary,
+            })
+    }
 }

@@ -44,6 +44,9 @@ pub struct Summary {
     pub total_params: u64,
     pub trainable_params: u64,
     pub non_trainable_params: u64,
+    /// Parameters one token uses: all but the routed experts it is not sent to
+    /// (mixture-of-experts models); `total_params` otherwise.
+    pub active_params: u64,
     pub layers: Vec<LayerRow>,
     /// Whether Keras prints the "Connected to" column (functional models).
     pub functional: bool,

@@ -1,7 +1,9 @@
 //! transformers config.json counts against the real library: `hf_known_dev.json` (the
 //! oracle, transformers 5.17.0) and `hf_extra.json` (every supported type at several
-//! sizes, with keys left out, made by `tests/data/make_hf_extra.py`), totals and, for
-//! small models, each summary row against the module of the same path.
+//! sizes, with keys left out, made by `tests/data/make_hf_extra.py`) and `hf_types.json`
+//! (the declarative decoder types at default, real-checkpoint and edge configs,
+//! transformers 5.24, made by `tests/data/make_hf_types.py`), totals and, for small
+//! models, each summary row against the module of the same path.
 use archbudget_core::arch::{HeadKind, Position};
 use archbudget_core::formats::hf::{arch, summarize, supported_model_types, Head};
 use archbudget_core::{Error, Summary};
@@ -71,15 +73,21 @@ fn dev_rows_exact() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// Every fixture row of both transformers files.
+const FIXTURES: [&str; 2] = ["hf_extra.json", "hf_types.json"];
+
 #[test]
 fn extra_rows_exact() {
     let mut failures = Vec::new();
-    let rows = rows("hf_extra.json");
+    let rows: Vec<Value> = FIXTURES.iter().flat_map(|f| rows(f)).collect();
     for row in &rows {
         check(row, &row["config"], &mut failures);
     }
+    // the MoE/MLA types have their own fixtures (hf_moe.json, tests/hf_moe.rs)
+    let moe_rows = data("hf_moe.json")["rows"].as_array().unwrap().clone();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()
+        .chain(&moe_rows)
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
     let supported: std::collections::BTreeSet<&str> =
@@ -94,7 +102,7 @@ fn extra_rows_exact() {
 fn extra_rows_match_modules() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for row in rows("hf_extra.json") {
+    for row in FIXTURES.iter().flat_map(|f| rows(f)) {
         let name = row["name"].as_str().unwrap();
         for (key, head) in [("base", Head::Base), ("lm", Head::CausalLm)] {
             let Some(modules) = row["modules"][key].as_object() else {
@@ -348,7 +356,7 @@ fn huge_values_overflow_cleanly() {
 
 #[test]
 fn counting_only_gives_the_summary_totals() {
-    for file in ["hf_known_dev.json", "hf_extra.json"] {
+    for file in ["hf_known_dev.json", "hf_extra.json", "hf_types.json"] {
         for row in rows(file) {
             for head in [None, Some(Head::Base)] {
                 let full =

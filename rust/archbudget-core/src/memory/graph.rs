@@ -61,6 +61,12 @@ pub struct Graph {
     /// Values the model keeps until its output is dropped (HF's kv cache): freed after
     /// the forward in training, alive to the end in inference.
     pub forward_held: Vec<ValueId>,
+    /// Held values (of `forward_held`) that do not grow from the prompt's positions
+    /// in generation, with how they do grow.
+    pub held_caches: Vec<(ValueId, CacheGrowth)>,
+    /// First node of what each decoded token runs again (t5's decoder, run on one
+    /// token in the prefill); `None`: the whole graph, at 1/seq of the prompt's cost.
+    pub decode_from: Option<usize>,
     /// In inference the value the caller keeps (default: the last node's output).
     pub infer_output: Option<ValueId>,
     /// Nodes whose parameters are frozen (`requires_grad=False`): they get no gradient
@@ -68,6 +74,19 @@ pub struct Graph {
     /// saves only what the input gradient needs), and autocast does not cache their
     /// bf16 casts (`cached_cast` caches leaves that require grad only).
     pub frozen: Vec<usize>,
+}
+
+/// How a held cache tensor grows over generation's decoding forwards; a tensor not
+/// listed grows by one position per forward from the prompt's `seq` positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheGrowth {
+    /// A sliding-window layer: at most `window` positions once decoding has begun.
+    Window(u64),
+    /// Computed once and kept as is (cross-attention k/v of the encoder output).
+    Fixed,
+    /// Grows by one position per forward from the `positions` it was built with
+    /// (t5's decoder self-attention, which starts from one token).
+    From(u64),
 }
 
 impl Graph {

@@ -18,6 +18,8 @@
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf_decoder::{hold_kv_cache, layer_mask, norm_op, position_qk, qk_norm, window_mask};
+use super::hf_mla::{mla_attention, o_proj_width, MlaIn};
 use super::hf_mlp::sparse_moe;
 pub(super) use super::hf_mlp::Mlp;
 use super::hf_names::HfNames;
@@ -40,7 +42,11 @@ pub struct Dropouts {
 impl Dropouts {
     pub fn from_config(cfg: &serde_json::Value) -> Self {
         let f = |k: &str, d: f64| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
-        match cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("") {
+        let model_type = cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+        if let Some(spec) = crate::formats::hf::type_spec(model_type) {
+            return super::hf_decoder::dropouts(spec, cfg);
+        }
+        match model_type {
             "gpt2" => Dropouts {
                 embed: f("embd_pdrop", 0.1),
                 attn: f("attn_pdrop", 0.1),
@@ -111,6 +117,13 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "batch and seq must be positive",
         ));
     }
+    if a.details.llama4_vision.is_some() {
+        return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "the memory model does not lower llama4's vision tower yet (its text model, \
+             model_type llama4_text, it does)",
+        ));
+    }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(
@@ -124,6 +137,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         return Err(crate::Error::invalid(
             "quantize",
             "quantized weights are frozen: training needs LoRA adapters (--lora-rank), as transformers' Trainer requires",
+        ));
+    }
+    if (run.lora.is_some() || run.quantize.is_some()) && a.details.mla.is_some() {
+        return Err(crate::Error::invalid(
+            a.model_type.as_str(),
+            "LoRA and quantized weights are not lowered for multi-head latent attention (MLA) yet",
         ));
     }
     let names = HfNames::of(&a.model_type);
@@ -153,7 +172,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let hsz = a.hidden_size;
     let e = mul(rows, hsz)?;
     let decoder = a.kind == ArchKind::Decoder;
-    let eager = run.attn == AttnImpl::Eager;
+    // gpt_oss declares no SDPA support: transformers runs it eager
+    let eager = run.attn == AttnImpl::Eager || a.details.attn_sinks;
     let train = run.mode == super::Mode::Train;
     let use_cache = decoder && !(run.grad_ckpt && train);
     let falcon = a.model_type == "falcon";
@@ -166,27 +186,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         bias: false,
         tied_weight: false,
     };
-    let ln = |rows: u64| -> Op {
-        match a.norm {
-            NormKind::RmsNorm => Op::RmsNorm(RmsNorm {
-                rows,
-                dim: hsz,
-                keeps_input: false,
-            }),
-            NormKind::LayerNorm { bias } => Op::LayerNorm(LayerNorm {
-                rows,
-                dim: hsz,
-                weight: true,
-                bias,
-            }),
-            NormKind::LayerNormNoAffine => Op::LayerNorm(LayerNorm {
-                rows,
-                dim: hsz,
-                weight: false,
-                bias: false,
-            }),
-        }
-    };
+    let ln = |rows: u64| norm_op(a.norm, rows, hsz);
     let lin = |inp: u64, out: u64, bias: bool| Linear {
         rows,
         in_features: inp,
@@ -293,14 +293,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     Position::Rotary | Position::Alibi => {
                         // falcon builds its rotary module with ALiBi too and computes cos/sin
                         // every forward, unused
-                        let n = mul(s, a.head_dim)?;
-                        // `inv_freq` and `original_inv_freq` (head_dim/2 each) are the rotary module's
-                        // buffers
+                        let n = mul(s, a.rotary_dim())?;
+                        // `inv_freq` and `original_inv_freq` (rotary_dim/2 each) are the rotary
+                        // module's buffers
                         let cos = g.push(
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -308,7 +308,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             Op::Fill(Fill {
                                 numel: n,
                                 dtype: None,
-                                buffer: Some((a.head_dim / 2, DType::F32)),
+                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
                             }),
                             &[],
                         );
@@ -358,6 +358,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         None
     };
 
+    let windowed = window_mask(&mut g, a, b, s, eager)?;
+    // norms on each branch's output only (olmo2), none on its input
+    let post_branch = a.details.post_branch_norms;
+
     // ---- blocks
     let (nh, nkv, hd) = (a.num_heads, a.num_kv_heads, a.head_dim);
     let qd = mul(nh, hd)?;
@@ -365,7 +369,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
-        let n1 = if a.pre_norm {
+        let kind = a.layer_attention(i);
+        let mask = layer_mask(kind, mask, windowed);
+        let n1 = if a.pre_norm && !post_branch {
             g.push(ln(rows), &[x])
         } else {
             x
@@ -380,16 +386,30 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             v_head_dim: hd,
             causal: decoder,
             dropout: drop.attn,
-            eager_mask: mask.is_some() && !alibi,
-            softmax_fp32: a.norm == NormKind::RmsNorm,
+            eager_mask: eager && mask.is_some() && !alibi,
+            // the declarative types' eager attention: `softmax(dtype=float32)`; with sinks
+            // (gpt_oss) the softmax runs in the scores' dtype
+            softmax_fp32: !a.details.attn_sinks
+                && (a.norm == NormKind::RmsNorm
+                    || crate::formats::hf::type_spec(&a.model_type).is_some()),
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
+            sinks: a.details.attn_sinks,
         };
         // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
         // the attention's (`ln_attn`)
         let n_mlp =
             (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
-        let att = if a.fused_qkv && !falcon {
+        let att = if let Some(mla) = a.details.mla {
+            let p = MlaIn {
+                x: n1,
+                rows,
+                cos_sin,
+                mask,
+                use_cache,
+            };
+            mla_attention(&mut g, a, mla, &p, attn)?
+        } else if a.fused_qkv && !falcon {
             let qkv_lin = lin(hsz, add(qd, mul(2, kvd)?)?, a.qkv_bias);
             let qkv = lx.push(&mut g, Module::linear(names.qkv), qkv_lin, n1)?;
             if use_cache {
@@ -441,28 +461,25 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     lin(hsz, kvd, a.qkv_bias),
                     n1,
                 )?;
+                let (q, k) = qk_norm(&mut g, a, rows, q, k)?;
                 (q, k, v, nkv)
             };
-            if let Some((cos, sin)) = cos_sin {
-                q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
-                k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
-            }
+            (q, k) = position_qk(&mut g, a, kind, cos_sin, rows, s, q, k)?;
             if use_cache {
-                let kc = g.push(Op::Copy(Copy::default()), &[k]);
-                let vc = g.push(Op::Copy(Copy::default()), &[v]);
-                g.forward_held.extend([kc, vc]);
+                hold_kv_cache(&mut g, kind, [k, v]);
             }
             let mut ins = vec![q, k, v];
             ins.extend(mask);
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
-        let mut o = lx.push(&mut g, Module::linear(names.o), lin(qd, hsz, a.o_bias), att)?;
+        let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
+        let mut o = lx.push(&mut g, Module::linear(names.o), o_lin, att)?;
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }
         // Gemma 2's sandwich norms: four per layer, the extra two on each branch's output.
         let sandwich = a.pre_norm && a.norms_per_layer == 4;
-        if sandwich {
+        if sandwich || post_branch {
             o = g.push(ln(rows), &[o]);
         }
         if drop.resid > 0.0 {
@@ -507,14 +524,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         } else {
             h = g.push(Op::Add(Add), &[x, o]);
             let mid = h;
-            let n2 = if a.pre_norm {
+            let n2 = if post_branch {
+                h
+            } else if a.pre_norm {
                 g.push(ln(rows), &[h])
             } else {
                 h = g.push(ln(rows), &[h]);
                 h
             };
             let mut d = mlp(&mut g, &mut lx, n2)?;
-            if sandwich {
+            if sandwich || post_branch {
                 d = g.push(ln(rows), &[d]);
             }
             if drop.resid > 0.0 {
@@ -596,10 +615,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 rows,
                 in_features: a.embed_dim,
                 out_features: a.vocab_size,
-                bias: a.mlm_head.is_some(),
+                bias: a.mlm_head.is_some() || a.details.lm_head_bias,
                 tied_weight: a.tie_word_embeddings,
             };
-            let logits = lx.push(&mut g, names.lm_head(), head, h)?;
+            let mut logits = lx.push(&mut g, names.lm_head(), head, h)?;
+            if a.details.logit_scale {
+                // cohere's `logits * logit_scale`: a new tensor, nothing saved
+                logits = g.push(Op::Add(Add), &[logits]);
+            }
             let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
             g.push(
                 Op::CrossEntropy(CrossEntropy {

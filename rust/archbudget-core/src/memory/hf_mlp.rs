@@ -6,7 +6,7 @@ use super::hf_names::HfNames;
 use super::lora::{Linears, Module};
 use super::ops::*;
 use super::{mul, Result};
-use crate::arch::Moe;
+use crate::arch::{Moe, RouterScoring};
 
 /// A dense MLP: `down(act(gate(x)) * up(x))` when gated, else `down(act(up(x)))`.
 pub(super) struct Mlp {
@@ -97,6 +97,12 @@ pub(super) fn sparse_moe(
     hidden: u64,
     act: ActKind,
 ) -> Result<ValueId> {
+    if moe.experts_per_token == 0 {
+        return Err(crate::Error::invalid(
+            "num_experts_per_tok",
+            "is not set, so the router cannot choose experts; set it in the config",
+        ));
+    }
     if moe.experts_per_token > moe.num_experts {
         return Err(crate::Error::invalid(
             "num_experts_per_tok",
@@ -112,20 +118,25 @@ pub(super) fn sparse_moe(
             hidden,
             inter: moe.shared_expert_intermediate_size,
             gated: true,
-            bias: false,
+            bias: moe.shared_expert_bias,
             act,
         };
         mlp.push_named(g, x, lx, &HfNames::of(model_type))
     });
     let shared = shared.transpose()?;
-    let router = |out_features| Linear {
+    let router = |out_features, bias| Linear {
         rows,
         in_features: hidden,
         out_features,
-        bias: false,
+        bias,
         tied_weight: false,
     };
-    let logits = lx.push(g, HfNames::router(model_type), router(moe.num_experts), x)?;
+    let logits = lx.push(
+        g,
+        HfNames::router(model_type),
+        router(moe.num_experts, moe.router_bias),
+        x,
+    )?;
     let weights = g.push(
         Op::Router(Router {
             rows,
@@ -133,6 +144,7 @@ pub(super) fn sparse_moe(
             top_k: moe.experts_per_token,
             renormalize: moe.renormalize,
             cast_to_logits: moe.weights_in_logits_dtype,
+            scoring: moe.scoring,
         }),
         &[logits],
     );
@@ -161,14 +173,20 @@ pub(super) fn sparse_moe(
             hidden,
             inter,
             experts: moe.num_experts,
-            top_k: moe.experts_per_token,
+            // llama4 runs every expert on every token (unchosen ones weighted 0)
+            top_k: match moe.scoring {
+                RouterScoring::DenseSigmoid => moe.num_experts,
+                _ => moe.experts_per_token,
+            },
             lora: (gate_up, down),
+            bias: moe.expert_bias,
+            clamped_swiglu: moe.expert_bias,
         }),
         &inputs,
     );
     if let Some(mut s) = shared {
         if moe.shared_expert_gate {
-            let gl = lx.push(g, Module::linear("shared_expert_gate"), router(1), x)?;
+            let gl = lx.push(g, Module::linear("shared_expert_gate"), router(1, false), x)?;
             let sg = g.push(
                 Op::Act(Act {
                     kind: ActKind::Sigmoid,

@@ -801,6 +801,7 @@ impl<'m> Lowering<'m> {
                         softmax_fp32: false,
                         fused_qkv: false,
                         score_bias: false,
+                        sinks: false,
                     }),
                     &[query, key, inputs[1]],
                 )
@@ -1102,6 +1103,7 @@ fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<V
             softmax_fp32: false,
             fused_qkv: false,
             score_bias: false,
+            sinks: false,
         }),
         &[q, k, v],
     );

@@ -12,10 +12,13 @@
 pub mod alloc;
 mod allocator;
 pub mod families;
+mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_mlp;
 mod hf_names;
+mod hf_decoder;
+mod hf_mla;
 pub mod keras;
 mod keras_written;
 pub mod lora;
@@ -26,7 +29,7 @@ mod sim;
 mod t5;
 
 pub use crate::error::Result;
-pub use graph::{DType, Graph, Input, InputKind, Node, ValueId};
+pub use graph::{CacheGrowth, DType, Graph, Input, InputKind, Node, ValueId};
 pub use ops::{AttnImpl, Op};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,22 +38,25 @@ pub enum Mode {
     Train,
     Infer,
     /// Autoregressive decoding as HF `generate` does it (greedy, `use_cache=True`): a
-    /// prefill forward over the prompt (`seq` tokens), then `new_tokens` one-token
-    /// forwards, each growing the `DynamicCache` by `torch.cat` (transformers
-    /// `cache_utils.DynamicLayer.update`). Per GPU, for a graph built at `seq = P`:
+    /// prefill forward over the prompt (`seq` tokens), which yields the first new token,
+    /// then `new_tokens − 1` one-token forwards, each growing the cache by `torch.cat`
+    /// (transformers `cache_utils.DynamicLayer.update`; a sliding layer,
+    /// `DynamicSlidingWindowLayer`, keeps at most its window). Per GPU, for a graph built
+    /// at `seq = P`, with `T = P + N − 1` positions at the last forward:
     ///
-    /// `peak = max(prefill, weights + inputs·(P+N)/P + kv(P+N) + kv_layer(P+N−1)
+    /// `peak = max(prefill, weights + inputs·T/P + kv(T) + kv_layer(T−1)
     ///             + act_per_token + logits_per_token)`
     ///
     /// where `prefill` is the inference peak of the prompt (its kv cache included),
     /// `kv(t)` the graph's kept k/v tensors (`Graph::forward_held`) rescaled to `t`
-    /// positions (each rounded to allocator blocks), `kv_layer(t−1)` the largest single
-    /// k or v tensor: `torch.cat` holds the old one while it writes the new one;
+    /// positions, or as their `Graph::held_caches` growth says, each rounded to allocator
+    /// blocks; `kv_layer(t−1)` the largest single k or v tensor before the last cat:
+    /// `torch.cat` holds the old one while it writes the new one;
     /// `act_per_token` the prefill's other transients over `P` (one decoded token costs
     /// what one prompt token does, less the O(t) attention scores, which SDPA never
     /// materialises), and `logits_per_token` one row of the output, the
-    /// `next_token_logits` that `generate` copies in fp32. With `new_tokens = 0` this is
-    /// the inference peak. FLOPs: prefill + N × (prefill / P).
+    /// `next_token_logits` that `generate` copies in fp32. With `new_tokens ≤ 1` this is
+    /// the inference peak. FLOPs: prefill + (N − 1) × (prefill / P).
     Generate,
 }
 
@@ -250,6 +256,13 @@ pub struct Decode {
 /// Peak memory, counts and FLOPs of one step of `graph` run as `run` says.
 pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     sim::simulate(graph, run)
+}
+
+/// [`Mode::Generate`]: the bytes of the kv cache tensors `generate` leaves after
+/// `run.new_tokens` tokens on a `run.seq`-token prompt (each sliding layer at most its
+/// window; the figure [`estimate`] charges them at, before allocator rounding).
+pub fn generate_cache_bytes(graph: &Graph, run: &RunSettings) -> Result<u64> {
+    generate::generate_cache_bytes(graph, run)
 }
 
 pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {

@@ -10,14 +10,15 @@
 //! `optimizer.step()` (with its temporaries) and `zero_grad(set_to_none=True)`.
 //! Inference (`inference_mode`): nothing is saved; autocast's weight copies are not
 //! cached (the measured inference peaks hold none): each lives while its op runs.
-//! Generation ([`Mode::Generate`]) is the inference of the prompt, extended to the
-//! decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
+//! Generation ([`Mode::Generate`], `generate.rs`) is the inference of the prompt,
+//! extended to the decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 use super::alloc::block;
+use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::{add, Mode, Optimizer, Precision, RunSettings};
-use super::{Breakdown, Decode, MemoryReport, Result};
+use super::{Breakdown, MemoryReport, Result};
 
 #[derive(Clone, Copy)]
 enum Cat {
@@ -82,16 +83,6 @@ struct Lowered {
     record: bool,
 }
 
-/// What [`Mode::Generate`] needs from the prompt's inference besides its report.
-struct Seen {
-    weights: u64,
-    inputs: u64,
-    /// (numel, dtype bytes) of each kv tensor the model keeps.
-    held: Vec<(u64, u64)>,
-    /// (numel, dtype bytes) of the output the caller keeps.
-    out: (u64, u64),
-}
-
 pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     if run.gpus == 0 {
         return Err(crate::Error::invalid("gpus", "must be a positive integer"));
@@ -103,77 +94,16 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         ));
     }
     match run.mode {
-        Mode::Generate => generate(g, run),
+        Mode::Generate => super::generate::generate(g, run),
         _ => simulate_step(g, run, None),
     }
 }
 
-/// [`Mode::Generate`]: the formula documented there.
-fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
-    let infer = RunSettings {
-        mode: Mode::Infer,
-        ..*run
-    };
-    let mut seen = Seen {
-        weights: 0,
-        inputs: 0,
-        held: Vec::new(),
-        out: (0, 0),
-    };
-    let prefill = simulate_step(g, &infer, Some(&mut seen))?;
-    let n = run.new_tokens;
-    if n == 0 {
-        return Ok(prefill);
-    }
-    let p = run.seq.max(1);
-    let decode_reads = Decode {
-        weights_bytes: seen.weights,
-        kv_bytes_per_position: seen.held.iter().try_fold(0u64, |acc, &(numel, dt)| {
-            add(acc, super::mul(numel / p, dt)?)
-        })?,
-        prefill_flops: prefill.flops_fwd,
-        flops_per_token: prefill.flops_fwd / p,
-    };
-    let t = add(p, n)?;
-    let scale = |numel: u64, tokens: u64| -> Result<u64> { super::mul(numel / p, tokens) };
-    let (mut kv_prompt, mut kv, mut kv_layer) = (0u64, 0u64, 0u64);
-    for &(numel, dt) in &seen.held {
-        kv_prompt = add(kv_prompt, block(super::mul(numel, dt)?))?;
-        kv = add(kv, block(super::mul(scale(numel, t)?, dt)?))?;
-        kv_layer = kv_layer.max(block(super::mul(scale(numel, t - 1)?, dt)?));
-    }
-    let out_row = block(super::mul(seen.out.0 / p, 4)?);
-    let act = prefill
-        .peak_bytes
-        .saturating_sub(add(add(seen.weights, seen.inputs)?, kv_prompt)?)
-        / p;
-    let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
-    let transients = add(add(kv_layer, act)?, out_row)?;
-    let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
-    let flops_fwd = add(prefill.flops_fwd, super::mul(prefill.flops_fwd / p, n)?)?;
-    if decode <= prefill.peak_bytes {
-        return Ok(MemoryReport {
-            flops_fwd,
-            decode: Some(decode_reads),
-            ..prefill
-        });
-    }
-    Ok(MemoryReport {
-        peak_bytes: decode,
-        breakdown: Breakdown {
-            weights: seen.weights,
-            inputs,
-            activations: kv,
-            transients,
-            ..Breakdown::default()
-        },
-        flops_fwd,
-        decode: Some(decode_reads),
-        ..prefill
-    })
-}
-
-fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Result<MemoryReport> {
+pub(super) fn simulate_step(
+    g: &Graph,
+    run: &RunSettings,
+    seen: Option<&mut Seen>,
+) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
     let n_nodes = if train {
         g.nodes.len()
@@ -514,10 +444,20 @@ fn simulate_step(g: &Graph, run: &RunSettings, seen: Option<&mut Seen>) -> Resul
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
+        let mut growth = vec![None; vals.len()];
+        for &(v, kind) in &g.held_caches {
+            if let Some(val) = vals.get(v) {
+                growth[val.base] = Some(kind);
+            }
+        }
         for (b, &h) in fheld.iter().enumerate() {
             if h && vals[b].bytes > 0 {
-                seen.held.push((vals[b].numel, vals[b].dtype.bytes()));
+                seen.held
+                    .push((vals[b].numel, vals[b].dtype.bytes(), growth[b]));
             }
+        }
+        if let Some(d) = g.decode_from {
+            seen.decode_flops = low.iter().skip(d).map(|l| l.cost.flops_fwd).sum();
         }
         let out = g
             .infer_output

@@ -33,7 +33,14 @@
 //! decoder output by `d_model**-0.5` when the config does not set `tie_word_embeddings`
 //! to false, then projects it on the tied embedding. Gradient checkpointing: one region
 //! per block of either stack.
-use super::graph::{DType, Graph, InputKind, ValueId};
+//!
+//! Generation (`generate` on `T5ForConditionalGeneration`): the encoder runs once on
+//! the prompt, the decoder's prefill on its start token (`decoder_input_ids` of one
+//! token per sequence); its self-attention cache then grows by one position per new
+//! token while the cross-attention cache keeps the encoder's k and v as computed
+//! ([`CacheGrowth`]), and each new token reruns the decoder alone
+//! ([`Graph::decode_from`]).
+use super::graph::{CacheGrowth, DType, Graph, InputKind, ValueId};
 use super::hf::{Dropouts, Mlp};
 use super::ops::*;
 use super::{mul, Mode, Precision, Result, RunSettings};
@@ -47,9 +54,6 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             format!("the memory model does not lower {what} yet"),
         ))
     };
-    if run.mode == Mode::Generate {
-        return refuse("generation with an encoder-decoder");
-    }
     let Position::RelativeBuckets { num_buckets, .. } = a.position else {
         return refuse("this encoder-decoder's position encoding");
     };
@@ -61,29 +65,51 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         ));
     }
     let train = run.mode == Mode::Train;
-    let rows = mul(b, s)?;
-    let t = T5 {
+    // generation: the encoder runs once on the prompt, the decoder's prefill on its
+    // start token, and each new token reruns the decoder alone
+    let generate = run.mode == Mode::Generate;
+    let enc_t = T5 {
         a,
         drop,
         run,
         b,
         s,
-        rows,
+        rows: mul(b, s)?,
+        enc_s: s,
         num_buckets,
     };
+    let dec_s = if generate { 1 } else { s };
+    let t = T5 {
+        s: dec_s,
+        rows: mul(b, dec_s)?,
+        ..enc_t
+    };
+    let rows = t.rows;
     let mut g = Graph::default();
-    let ids = g.input(rows, InputKind::Index);
-    let x = t.embed(&mut g, ids, false);
-    let enc = t.stack(&mut g, x, a.num_layers, None)?;
+    let ids = g.input(enc_t.rows, InputKind::Index);
+    let x = enc_t.embed(&mut g, ids, false);
+    let enc = enc_t.stack(&mut g, x, a.num_layers, None, &[])?;
+    // generation computes each decoder layer's cross-attention k and v once, in the
+    // prefill; the decoded tokens reuse them from the cache
+    let cross_kv = if generate {
+        (0..a.num_decoder_layers)
+            .map(|_| t.cross_kv(&mut g, enc))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let lm = a.head == HeadKind::Seq2SeqLm;
     // `_shift_right(labels)`: `new_zeros` then slice copies into it (in place)
-    let dec_ids = if lm && train {
+    let dec_ids = if generate {
+        g.decode_from = Some(g.nodes.len());
+        g.input(rows, InputKind::Index)
+    } else if lm && train {
         g.push(Op::Copy(Copy { numel: Some(rows) }), &[ids])
     } else {
         ids
     };
     let y = t.embed(&mut g, dec_ids, true);
-    let mut h = t.stack(&mut g, y, a.num_decoder_layers, Some(enc))?;
+    let mut h = t.stack(&mut g, y, a.num_decoder_layers, Some(enc), &cross_kv)?;
     if lm {
         if a.scale_decoder_outputs {
             // `sequence_output * (model_dim**-0.5)`: a scalar multiply, nothing saved
@@ -123,8 +149,11 @@ struct T5<'a> {
     drop: &'a Dropouts,
     run: &'a RunSettings,
     b: u64,
+    /// Positions of this stack (the decoder's: one token in generation's prefill).
     s: u64,
     rows: u64,
+    /// Positions of the encoder, which the decoder cross-attends.
+    enc_s: u64,
     num_buckets: u64,
 }
 
@@ -157,9 +186,31 @@ impl T5<'_> {
         )
     }
 
+    /// A decoder layer's cross-attention k and v of the encoder output `enc`, copied
+    /// into the cache (computed once, never grown).
+    fn cross_kv(&self, g: &mut Graph, enc: ValueId) -> Result<(ValueId, ValueId)> {
+        let (d, inner) = (self.a.hidden_size, mul(self.a.num_heads, self.a.head_dim)?);
+        let enc_rows = mul(self.b, self.enc_s)?;
+        let k = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
+        let v = g.push(self.lin_rows(enc_rows, d, inner), &[enc]);
+        let train = self.run.mode == Mode::Train;
+        if !(self.run.grad_ckpt && train) {
+            let kc = g.push(Op::Copy(Copy::default()), &[k]);
+            let vc = g.push(Op::Copy(Copy::default()), &[v]);
+            g.forward_held.extend([kc, vc]);
+            g.held_caches
+                .extend([(kc, CacheGrowth::Fixed), (vc, CacheGrowth::Fixed)]);
+        }
+        Ok((k, v))
+    }
+
     fn lin(&self, inp: u64, out: u64) -> Op {
+        self.lin_rows(self.rows, inp, out)
+    }
+
+    fn lin_rows(&self, rows: u64, inp: u64, out: u64) -> Op {
         Op::Linear(Linear {
-            rows: self.rows,
+            rows,
             in_features: inp,
             out_features: out,
             bias: false,
@@ -175,6 +226,7 @@ impl T5<'_> {
         x: ValueId,
         layers: u64,
         enc: Option<ValueId>,
+        cross_kv: &[(ValueId, ValueId)],
     ) -> Result<ValueId> {
         let (a, b, s) = (self.a, self.b, self.s);
         let decoder = enc.is_some();
@@ -183,7 +235,8 @@ impl T5<'_> {
         let use_cache = decoder && !(self.run.grad_ckpt && train);
         let (d, heads) = (a.hidden_size, a.num_heads);
         let inner = mul(heads, a.head_dim)?;
-        let scores = mul(heads, mul(s, s)?)?;
+        let cross_scores = mul(heads, mul(s, self.enc_s)?)?;
+        let generate = self.run.mode == Mode::Generate;
         let mask_numel = mul(b, mul(s, s)?)?;
         // the eager decoder's causal mask (`create_causal_mask`); SDPA and the encoder
         // need none
@@ -211,11 +264,12 @@ impl T5<'_> {
             softmax_fp32: false,
             fused_qkv: false,
             score_bias: true,
+            sinks: false,
         };
         let mut h = x;
         let mut self_bias = None;
         let mut cross_bias = None;
-        for _ in 0..layers {
+        for layer in 0..layers as usize {
             let first = g.nodes.len();
             // self-attention
             let n = self.norm(g, h);
@@ -226,6 +280,10 @@ impl T5<'_> {
                 let kc = g.push(Op::Copy(Copy::default()), &[k]);
                 let vc = g.push(Op::Copy(Copy::default()), &[v]);
                 g.forward_held.extend([kc, vc]);
+                if generate {
+                    let growth = CacheGrowth::From(s);
+                    g.held_caches.extend([(kc, growth), (vc, growth)]);
+                }
             }
             let bias = match self_bias {
                 Some(p) => p,
@@ -269,19 +327,16 @@ impl T5<'_> {
             if let Some(enc) = enc {
                 let n = self.norm(g, h);
                 let q = g.push(self.lin(d, inner), &[n]);
-                let k = g.push(self.lin(d, inner), &[enc]);
-                let v = g.push(self.lin(d, inner), &[enc]);
-                if use_cache {
-                    let kc = g.push(Op::Copy(Copy::default()), &[k]);
-                    let vc = g.push(Op::Copy(Copy::default()), &[v]);
-                    g.forward_held.extend([kc, vc]);
-                }
+                let (k, v) = match cross_kv.get(layer) {
+                    Some(&kv) => kv,
+                    None => self.cross_kv(g, enc)?,
+                };
                 // the first layer's `torch.zeros` bias, in the query's dtype
                 let zeros = *cross_bias.get_or_insert_with(|| {
                     let dtype = (self.run.precision != Precision::Fp32).then_some(DType::BF16);
                     g.push(
                         Op::Fill(Fill {
-                            numel: scores,
+                            numel: cross_scores,
                             dtype,
                             buffer: None,
                         }),
@@ -289,6 +344,7 @@ impl T5<'_> {
                     )
                 });
                 let cross = Attention {
+                    kv_len: self.enc_s,
                     causal: false,
                     eager_mask: false,
                     ..attn.clone()

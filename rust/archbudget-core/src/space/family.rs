@@ -19,6 +19,8 @@ pub struct Metrics {
     /// hf; Keras for the keras family).
     pub params: u64,
     pub trainable_params: u64,
+    /// Parameters one token uses (mixture-of-experts hf models); `params` otherwise.
+    pub active_params: u64,
     pub peak_bytes: u64,
     pub flops_fwd: u64,
     pub flops_fwd_bwd: u64,
@@ -28,9 +30,10 @@ pub struct Metrics {
 }
 
 /// The metric columns, in output order.
-pub const METRIC_NAMES: [&str; 13] = [
+pub const METRIC_NAMES: [&str; 14] = [
     "params",
     "trainable_params",
+    "active_params",
     "peak_bytes",
     "flops_fwd",
     "flops_fwd_bwd",
@@ -50,18 +53,20 @@ impl Metrics {
         match i {
             0 => self.params,
             1 => self.trainable_params,
-            2 => self.peak_bytes,
-            3 => self.flops_fwd,
-            4 => self.flops_fwd_bwd,
+            2 => self.active_params,
+            3 => self.peak_bytes,
+            4 => self.flops_fwd,
+            5 => self.flops_fwd_bwd,
             _ => self.values()[i],
         }
     }
 
-    pub fn values(&self) -> [u64; 13] {
+    pub fn values(&self) -> [u64; 14] {
         let b = &self.breakdown;
         [
             self.params,
             self.trainable_params,
+            self.active_params,
             self.peak_bytes,
             self.flops_fwd,
             self.flops_fwd_bwd,
@@ -77,22 +82,23 @@ impl Metrics {
     }
 
     /// The inverse of `values`.
-    pub fn from_values(v: [u64; 13]) -> Metrics {
+    pub fn from_values(v: [u64; 14]) -> Metrics {
         Metrics {
             params: v[0],
             trainable_params: v[1],
-            peak_bytes: v[2],
-            flops_fwd: v[3],
-            flops_fwd_bwd: v[4],
+            active_params: v[2],
+            peak_bytes: v[3],
+            flops_fwd: v[4],
+            flops_fwd_bwd: v[5],
             breakdown: Breakdown {
-                weights: v[5],
-                gradients: v[6],
-                optimizer: v[7],
-                activations: v[8],
-                activation_grads: v[9],
-                inputs: v[10],
-                autocast_copies: v[11],
-                transients: v[12],
+                weights: v[6],
+                gradients: v[7],
+                optimizer: v[8],
+                activations: v[9],
+                activation_grads: v[10],
+                inputs: v[11],
+                autocast_copies: v[12],
+                transients: v[13],
             },
             decode: None,
         }
@@ -102,6 +108,7 @@ impl Metrics {
         Metrics {
             params: r.params,
             trainable_params: trainable,
+            active_params: r.params,
             peak_bytes: r.peak_bytes,
             flops_fwd: r.flops_fwd,
             flops_fwd_bwd: r.flops_fwd_bwd,
@@ -659,6 +666,7 @@ impl<'s> Evaluator<'s> {
                 return Ok(Metrics {
                     params: counted.total_params,
                     trainable_params: counted.trainable_params,
+                    active_params: counted.active_params,
                     ..Metrics::from_report(&report, 0)
                 });
             }
@@ -672,6 +680,7 @@ impl<'s> Evaluator<'s> {
                 return Ok(Metrics {
                     params: summary.total_params,
                     trainable_params: summary.trainable_params,
+                    active_params: summary.total_params,
                     ..Metrics::from_report(&report, 0)
                 });
             }

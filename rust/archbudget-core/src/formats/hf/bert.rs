@@ -101,6 +101,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         }),
         vision: None,
         scale_decoder_outputs: false,
+        details: Default::default(),
     })
 }
 

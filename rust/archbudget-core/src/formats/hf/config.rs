@@ -36,6 +36,22 @@ impl<'a> Cfg<'a> {
         })
     }
 
+    /// The sub-config under `key` (`text_config`, `vision_config`), read as `model_type`
+    /// with its own defaults; absent or null: all defaults.
+    pub fn nested(&self, key: &str, model_type: &'a str) -> Result<Cfg<'a>> {
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        let map = match self.get(key) {
+            None => &*EMPTY,
+            Some(Value::Object(map)) => map,
+            Some(v) => return Err(self.bad(key, "a JSON object", v)),
+        };
+        Ok(Cfg {
+            map,
+            location: self.location,
+            model_type,
+        })
+    }
+
     /// The value of `key`, `None` when absent or null.
     fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
@@ -107,6 +123,16 @@ impl<'a> Cfg<'a> {
         Ok(n)
     }
 
+    /// The first present key of `keys`, a non-negative integer (`num_experts` may be 0).
+    pub fn count_alias(&self, keys: &[&str], default: u64) -> Result<u64> {
+        for key in keys {
+            if let Some(n) = self.count_opt(key)? {
+                return Ok(n);
+            }
+        }
+        Ok(default)
+    }
+
     pub fn count(&self, key: &str, default: u64) -> Result<u64> {
         Ok(self.count_opt(key)?.unwrap_or(default))
     }
@@ -139,6 +165,35 @@ impl<'a> Cfg<'a> {
                 })
                 .collect(),
             Some(v) => Err(self.bad(key, "a list of non-negative integers", v)),
+        }
+    }
+
+    /// A number (dropout probabilities, rotary factors), also read inside the nested
+    /// object `within` (transformers 5's `rope_parameters`) when `key` is not top-level.
+    pub fn float(&self, key: &str, within: Option<&str>, default: f64) -> Result<f64> {
+        let nested = within
+            .and_then(|o| self.get(o))
+            .and_then(|o| o.get(key))
+            .filter(|v| !v.is_null());
+        match self.get(key).or(nested) {
+            None => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| self.bad(key, "a number", v)),
+        }
+    }
+
+    /// A list of strings (`layer_types`), `None` when absent or null.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| self.bad(key, "a list of strings", v))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(self.bad(key, "a list of strings", v)),
         }
     }
 

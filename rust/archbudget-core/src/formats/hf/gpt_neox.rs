@@ -53,6 +53,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         mlm_head: None,
         vision: None,
         scale_decoder_outputs: false,
+        details: Default::default(),
     })
 }
 

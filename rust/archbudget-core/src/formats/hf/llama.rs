@@ -123,6 +123,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             dense_layers: Vec::new(),
             renormalize: true,
             weights_in_logits_dtype: false,
+            ..Moe::softmax_router()
         }),
         "qwen2_moe" => qwen2_moe(cfg, layers)?,
         _ => None,
@@ -162,6 +163,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         mlm_head: None,
         vision: None,
         scale_decoder_outputs: false,
+        details: Default::default(),
     })
 }
 
@@ -186,6 +188,7 @@ fn qwen2_moe(cfg: &Cfg, layers: u64) -> Result<Option<Moe>> {
         dense_layers,
         renormalize: cfg.flag("norm_topk_prob", false)?,
         weights_in_logits_dtype: true,
+        ..Moe::softmax_router()
     }))
 }
 
@@ -282,6 +285,13 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
             ));
             let down = vec![experts, hidden.clone(), dim(inter, "expert_intermediate")];
             w.push(Weight::new("experts.down_proj", down));
+            // w: the router, then the two stacked expert tensors
+            m.add_idle(super::moe::idle_expert_params(
+                &w[1..],
+                moe.num_experts,
+                moe.experts_per_token,
+                loc,
+            )?)?;
             if moe.shared_expert_intermediate_size > 0 {
                 let shared = dim(moe.shared_expert_intermediate_size, "shared_intermediate");
                 linear(

@@ -6,13 +6,21 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bert;
 mod config;
+mod decoder;
+mod deepseek;
 mod falcon;
 mod gpt2;
 mod gpt_neox;
+mod gpt_oss;
+mod layer_kinds;
 mod llama;
+mod llama4;
 mod modules;
+mod moe;
 mod opt;
+pub mod spec;
 mod t5;
+mod types;
 mod vit;
 
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
@@ -34,22 +42,43 @@ pub enum Head {
     CausalLm,
 }
 
+/// Every type read, in the order the unknown-type error lists them; the declarative
+/// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
     "bert",
+    "cohere",
+    "cohere2",
+    "deepseek_v2",
+    "deepseek_v3",
     "distilbert",
     "falcon",
     "gemma",
     "gemma2",
+    "gemma3_text",
+    "glm4_moe",
     "gpt2",
+    "gpt_bigcode",
     "gpt_neox",
+    "gpt_oss",
+    "gptj",
     "llama",
+    "llama4",
+    "llama4_text",
     "mistral",
     "mixtral",
+    "olmo2",
+    "olmo3",
     "opt",
+    "phi",
     "phi3",
     "qwen2",
     "qwen2_moe",
+    "qwen3",
+    "qwen3_moe",
     "roberta",
+    "smollm3",
+    "stablelm",
+    "starcoder2",
     "t5",
     "vit",
 ];
@@ -58,8 +87,25 @@ pub fn supported_model_types() -> &'static [&'static str] {
     SUPPORTED
 }
 
+/// The spec of a declarative type (`None` for the others).
+pub fn type_spec(model_type: &str) -> Option<&'static spec::TypeSpec> {
+    types::spec(model_type)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_spec_is_listed_as_supported() {
+        for t in super::types::model_types() {
+            assert!(super::SUPPORTED.contains(&t), "{t}");
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Family {
+    /// A declarative type (`types/`): its spec says everything.
+    Spec(&'static spec::TypeSpec),
     Llama,
     Gpt2,
     GptNeox,
@@ -68,9 +114,13 @@ enum Family {
     Bert,
     T5,
     Vit,
+    Moe,
 }
 
 fn family(cfg: &Cfg) -> Result<Family> {
+    if let Some(spec) = types::spec(cfg.model_type) {
+        return Ok(Family::Spec(spec));
+    }
     Ok(match cfg.model_type {
         "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => {
             Family::Llama
@@ -82,6 +132,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
         "vit" => Family::Vit,
+        "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
+        | "llama4" => Family::Moe,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -118,6 +170,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
     let fam = family(&cfg)?;
     let head = resolve(&cfg, head)?;
     let arch = match fam {
+        Family::Spec(spec) => decoder::arch(spec, &cfg, head)?,
         Family::Llama => llama::arch(&cfg, head)?,
         Family::Gpt2 => gpt2::arch(&cfg, head)?,
         Family::GptNeox => gpt_neox::arch(&cfg, head)?,
@@ -126,6 +179,14 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bert => bert::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Moe => match cfg.model_type {
+            "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
+            "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
+            "gpt_oss" => gpt_oss::arch(&cfg, head)?,
+            "llama4_text" => llama4::arch(&cfg, head)?,
+            "llama4" => llama4::wrapper(&cfg)?,
+            _ => moe::qwen3_moe(&cfg, head)?,
+        },
     };
     Ok((fam, arch))
 }
@@ -155,6 +216,7 @@ pub fn count(
 
 fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
     let class_name = match fam {
+        Family::Spec(spec) => decoder::modules(spec, arch, &mut m)?,
         Family::Llama => llama::modules(arch, &mut m)?,
         Family::Gpt2 => gpt2::modules(arch, &mut m)?,
         Family::GptNeox => gpt_neox::modules(arch, &mut m)?,
@@ -163,6 +225,7 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::Bert => bert::modules(arch, &mut m)?,
         Family::T5 => t5::modules(arch, &mut m)?,
         Family::Vit => vit::modules(arch, &mut m)?,
+        Family::Moe => moe::modules(arch, &mut m)?,
     };
     m.finish(&class_name)
 }

@@ -1,6 +1,6 @@
 //! The rows of a transformers summary: one per module, each declaring its weights.
 //! Counts, totals and `--explain` text all derive from those declarations.
-use crate::arch::{NormKind, TransformerArch};
+use crate::arch::{NormKind, QkNorm, QkNormKind, TransformerArch};
 use crate::error::{mul, Result};
 use crate::summary::{LayerRow, ModelFormat, Summary};
 use crate::weight::{dim, explain, totals, Dim, Weight};
@@ -14,6 +14,8 @@ pub struct Modules<'a> {
     count_only: bool,
     /// (params, trainable, non-trainable) so far, kept when counting only.
     counted: (u64, u64, u64),
+    /// Routed-expert parameters a token does not use (total − active).
+    idle: u64,
 }
 
 impl<'a> Modules<'a> {
@@ -24,6 +26,7 @@ impl<'a> Modules<'a> {
             weights: Vec::new(),
             count_only: false,
             counted: (0, 0, 0),
+            idle: 0,
         }
     }
 
@@ -37,6 +40,31 @@ impl<'a> Modules<'a> {
 
     pub fn location(&self) -> &'a str {
         self.location
+    }
+
+    /// Totals only (no rows): the sweep's counting.
+    pub fn counting_only(&self) -> bool {
+        self.count_only
+    }
+
+    /// Adds routed-expert parameters a token does not use (total − active).
+    pub fn add_idle(&mut self, idle: u64) -> Result<()> {
+        self.idle = crate::error::add(self.idle, idle, self.location, "parameter count")?;
+        Ok(())
+    }
+
+    /// Counting only: `weights` declared `times` times (identical blocks).
+    pub fn count_repeated(&mut self, weights: &[Weight], times: u64) -> Result<()> {
+        let (p, t, n) = totals(weights, self.location)?;
+        let loc = self.location;
+        let scaled = |x: u64| crate::error::mul(x, times, loc, "parameter count");
+        let add = |a: u64, b: u64| crate::error::add(a, b, loc, "parameter count");
+        self.counted = (
+            add(self.counted.0, scaled(p)?)?,
+            add(self.counted.1, scaled(t)?)?,
+            add(self.counted.2, scaled(n)?)?,
+        );
+        Ok(())
     }
 
     /// A module owning `weights`.
@@ -89,6 +117,28 @@ impl<'a> Modules<'a> {
         Ok(())
     }
 
+    /// `layers` identical blocks, block `i` at path `prefix(i)`, each holding `rows`
+    /// (path suffix, class, weights). Counting only, the block is summed once and
+    /// multiplied: no path is formatted and no weight cloned.
+    pub fn add_blocks(
+        &mut self,
+        layers: u64,
+        prefix: impl Fn(u64) -> String,
+        rows: &[(String, &str, Vec<Weight>)],
+    ) -> Result<()> {
+        if self.count_only {
+            let block: Vec<Weight> = rows.iter().flat_map(|r| r.2.iter().cloned()).collect();
+            return self.count_repeated(&block, layers);
+        }
+        for i in 0..layers {
+            let prefix = prefix(i);
+            for (suffix, class, weights) in rows {
+                self.add(format!("{prefix}{suffix}"), class, weights.clone())?;
+            }
+        }
+        Ok(())
+    }
+
     fn count(&mut self, weights: &[Weight]) -> Result<()> {
         let (p, t, n) = totals(weights, self.location)?;
         let add = |a: u64, b: u64| crate::error::add(a, b, self.location, "parameter count");
@@ -112,6 +162,7 @@ impl<'a> Modules<'a> {
             total_params: total,
             trainable_params: trainable,
             non_trainable_params: non_trainable,
+            active_params: total - self.idle,
             layers: self.rows,
             functional: false,
         })
@@ -174,6 +225,20 @@ pub fn norm(w: &mut Vec<Weight>, name: &str, width: u64, kind: NormKind) {
             vec![dim(width, "hidden")],
         )),
         NormKind::LayerNormNoAffine => {}
+    }
+}
+
+/// The attention module's `q_norm` and `k_norm` weights (llama4's L2 norm has none).
+pub fn qk_norm_weights(w: &mut Vec<Weight>, qk_norm: Option<QkNorm>) {
+    if let Some(QkNorm {
+        kind: QkNormKind::Learned(kind),
+        q_width,
+        k_width,
+        ..
+    }) = qk_norm
+    {
+        norm(w, "q_norm.", q_width, kind);
+        norm(w, "k_norm.", k_width, kind);
     }
 }
 

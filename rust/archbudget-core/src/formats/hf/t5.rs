@@ -74,6 +74,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         // `kwargs.pop("tie_word_embeddings", None) is not False`
         scale_decoder_outputs: cfg.is_null("tie_word_embeddings")
             || cfg.flag("tie_word_embeddings", true)?,
+        details: Default::default(),
     })
 }
 

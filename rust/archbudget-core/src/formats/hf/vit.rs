@@ -81,6 +81,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             num_patches,
         }),
         scale_decoder_outputs: false,
+        details: Default::default(),
     })
 }
 

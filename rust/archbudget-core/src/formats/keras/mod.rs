@@ -598,6 +598,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         total_params: total,
         trainable_params: trainable,
         non_trainable_params: non_trainable,
+        active_params: total,
         layers: rows,
         functional: model.functional,
     })

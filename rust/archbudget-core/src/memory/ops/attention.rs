@@ -38,7 +38,7 @@
 //! (H×Sq×Sk) in backward; no FLOPs either way. With fewer kv heads than heads SDPA
 //! takes its math path (as eager). Falcon's eager ALiBi path upcasts bf16 scores to
 //! fp32 before the add, which this charges only where the bias or scores are fp32.
-use super::{bytes, prod, Cost, Ctx, Out};
+use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
@@ -73,6 +73,12 @@ pub struct Attention {
     pub fused_qkv: bool,
     /// A float bias added to the scores is input 3 (T5's relative position bias).
     pub score_bias: bool,
+    /// gpt_oss's attention sinks: a learned logit per head concatenated to each row of
+    /// the scores (`torch.cat([scores, sinks])`, the row max subtracted, softmax in the
+    /// scores' dtype, the sink column dropped). Only the eager path has them (the model
+    /// declares no SDPA support): one more scores-sized tensor at the softmax; FLOPs as
+    /// eager. The op declares the sinks parameter (one per head).
+    pub sinks: bool,
 }
 
 impl Attention {
@@ -112,7 +118,11 @@ impl Attention {
         let math = cx.attn == AttnImpl::Sdpa
             && (((dt == DType::F32 || self.score_bias) && self.kv_heads < self.heads)
                 || unaligned_v);
-        let imp = if math { AttnImpl::Eager } else { cx.attn };
+        let imp = if math || self.sinks {
+            AttnImpl::Eager
+        } else {
+            cx.attn
+        };
         // the kernel's tensor inputs: SDPA also takes the score bias (as `attn_mask`)
         let n_in = if self.fused_qkv {
             1
@@ -144,6 +154,9 @@ impl Attention {
             ..Cost::default()
         };
         c.flops_fwd = self.flops(1, 1)?;
+        if self.sinks {
+            c.params.push(Param::new(self.heads, AmpCast::No));
+        }
         let drop = cx.train_mode && self.dropout > 0.0;
         let eager_mask = self.eager_mask && !math;
         match imp {
@@ -265,6 +278,9 @@ impl Attention {
                         0
                     };
                     c.fwd_temp = vec![s2, masked.max(s2), attn_out];
+                    if self.sinks {
+                        c.fwd_temp.push(bytes(s2n, masked_dt)?); // the row-max shifted copy
+                    }
                     // backward: dP, dropout's and the cast's gradients, softmax's fp32
                     // gradient, the scaling's gradient
                     c.bwd_temp = vec![s2, bytes(s2n, sm_dt)?, bytes(s2n, sm_dt)?, attn_out];
@@ -292,6 +308,9 @@ impl Attention {
                         masked.max(s2).max(cast)
                     };
                     c.fwd_temp.extend([at_cast, sm, attn_out]);
+                    if self.sinks {
+                        c.fwd_temp.push(bytes(s2n, masked_dt)?);
+                    }
                 }
             }
         }
@@ -324,6 +343,7 @@ mod tests {
             softmax_fp32: false,
             fused_qkv: false,
             score_bias: false,
+            sinks: false,
         };
         let dt = if precision == Precision::Bf16 {
             DType::BF16

@@ -7,6 +7,7 @@
 //! balanced expectation, rows · top_k / experts tokens per expert (with it every expert
 //! receives tokens, so every expert's weight gradient is computed).
 use super::{bytes, mm_flops, AmpCast, Cost, Ctx, Out, Param};
+use crate::arch::RouterScoring;
 use crate::memory::graph::DType;
 use crate::memory::{add, mul, Result};
 
@@ -29,10 +30,68 @@ pub struct Router {
     pub renormalize: bool,
     /// qwen2_moe: `router_top_value.to(router_logits.dtype)`.
     pub cast_to_logits: bool,
+    /// How scores are made from the logits (the cost above is `Softmax`'s).
+    pub scoring: RouterScoring,
 }
 
 impl Router {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        match self.scoring {
+            RouterScoring::Softmax => self.softmax(cx),
+            _ => self.other(cx),
+        }
+    }
+
+    /// The routers of the MoE/MLA types (`modeling_deepseek_v3.py`, `modeling_glm4_moe.py`,
+    /// `modeling_gpt_oss.py`, `modeling_llama4.py` of transformers 5.x):
+    /// - `GroupSigmoid`: `sigmoid(logits)` (saved), `+ e_score_correction_bias` (an fp32
+    ///   buffer), the group mask (`zeros_like`, scatter, expand, reshape: rows × experts),
+    ///   `masked_fill`, top-k, `gather` of the k scores (indices saved), renormalised as
+    ///   `Router` does and scaled by `routed_scaling_factor`. Output: rows × top_k fp32.
+    /// - `TopkSoftmax`: top-k of the logits (indices saved), softmax over the k (saved).
+    ///   Output: rows × top_k in the logits' dtype.
+    /// - `DenseSigmoid`: top-k of the logits, `full_like(-inf).scatter_` (rows × experts),
+    ///   `sigmoid(.float())` (saved) cast back. Output: rows × experts scores.
+    ///
+    /// No FLOPs.
+    fn other(&self, cx: &Ctx) -> Result<Cost> {
+        let dt = cx.in_dtype[0];
+        let re = mul(self.rows, self.experts)?;
+        let rk = mul(self.rows, self.top_k)?;
+        let full = |d| bytes(re, d);
+        let idx = bytes(rk, DType::I64)?;
+        let mut c = Cost::default();
+        let (numel, dtype) = match self.scoring {
+            RouterScoring::GroupSigmoid => {
+                c.buffers.push((self.experts, DType::F32));
+                let f = full(DType::F32)?;
+                c.saved = vec![full(dt)?, idx];
+                if self.renormalize {
+                    c.saved
+                        .extend([bytes(self.rows, DType::F32)?, bytes(rk, DType::F32)?]);
+                }
+                c.fwd_temp = vec![f, f, f, full(DType::Bool)?, full(DType::Bool)?];
+                c.bwd_temp = vec![f, f];
+                (rk, DType::F32)
+            }
+            RouterScoring::TopkSoftmax => {
+                c.saved = vec![idx, bytes(rk, dt)?];
+                c.fwd_temp = vec![bytes(rk, dt)?];
+                c.bwd_temp = vec![full(dt)?];
+                (rk, dt)
+            }
+            _ => {
+                c.saved = vec![idx, full(DType::F32)?];
+                c.fwd_temp = vec![bytes(rk, dt)?, full(dt)?];
+                c.bwd_temp = vec![full(DType::F32)?, full(dt)?];
+                (re, dt)
+            }
+        };
+        c.out = Some(Out::New { numel, dtype });
+        Ok(c)
+    }
+
+    fn softmax(&self, cx: &Ctx) -> Result<Cost> {
         let probs = bytes(mul(self.rows, self.experts)?, DType::F32)?;
         let rk = mul(self.rows, self.top_k)?;
         let out_dt = if self.cast_to_logits {
@@ -103,6 +162,13 @@ pub struct MoeExperts {
     pub top_k: u64,
     /// Which of (`gate_up_proj`, `down_proj`) come in as LoRA-effective inputs.
     pub lora: (bool, bool),
+    /// Biases on both projections (gpt_oss): `[experts, 2·inter]` and `[experts, hidden]`
+    /// parameters, gathered per selected row (S × 2·inter, S × hidden) and added in place.
+    pub bias: bool,
+    /// gpt_oss's `_apply_gate`: `g = clamp(gate, max=limit)`, `(clamp(up) + 1) · g ·
+    /// sigmoid(α g)` on the interleaved halves, which keeps two more S × inter tensors
+    /// than `act(gate) * up`.
+    pub clamped_swiglu: bool,
 }
 
 impl MoeExperts {
@@ -119,6 +185,14 @@ impl MoeExperts {
             mul(self.experts, mul(self.hidden, self.inter)?)?,
             AmpCast::No,
         ));
+        if self.bias {
+            c.params.push(Param::new(
+                mul(self.experts, mul(2, self.inter)?)?,
+                AmpCast::No,
+            ));
+            c.params
+                .push(Param::new(mul(self.experts, self.hidden)?, AmpCast::No));
+        }
         c.out = Some(Out::New {
             numel: mul(self.rows, self.hidden)?,
             dtype: dt,
@@ -142,6 +216,12 @@ impl MoeExperts {
             ];
             c.fwd_temp = vec![mul(2, ib)?.max(mul(2, hb)?)];
             c.fwd_temp.extend(sort);
+            if self.clamped_swiglu {
+                c.saved.extend([ib, ib]);
+            }
+            if self.bias {
+                c.fwd_temp.push(mul(2, ib)?.max(hb));
+            }
             c.bwd_temp = vec![mul(4, ib)?.max(mul(3, hb)?), idx, idx];
             let (gate_up, down) = self.lora;
             c.save_inputs = (2..2 + gate_up as usize + down as usize).collect();
@@ -156,6 +236,9 @@ impl MoeExperts {
         } else {
             c.fwd_temp = vec![hb, mul(4, ib)?.max(mul(3, hb)?), idx, idx, idx];
             c.fwd_temp.extend(sort);
+            if self.bias {
+                c.fwd_temp.push(mul(2, ib)?.max(hb));
+            }
         }
         Ok(c)
     }

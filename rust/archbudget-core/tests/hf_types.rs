@@ -1,0 +1,154 @@
+//! The declarative decoder types against transformers 5.24 (`tests/data/hf_types.json`,
+//! made by `tests/data/make_hf_types.py`): `memory` lowers every config in train, infer
+//! and generate modes with the parameters `summary` counts; tiny configs' FLOPs equal
+//! `torch.utils.flop_counter`'s; the cache `generate` leaves holds the bytes
+//! transformers' own cache tensors hold, per layer kind (full, sliding, t5's self- and
+//! cross-attention). (Counts: `hf_known.rs`.)
+use archbudget_core::formats::{self, hf};
+use archbudget_core::memory::{self, AttnImpl, Mode, RunSettings};
+use serde_json::Value;
+
+fn data() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/hf_types.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn memory_lowers_every_config_with_the_summary_params() {
+    let data = data();
+    let rows = data["rows"].as_array().unwrap();
+    for row in rows {
+        let name = row["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&row["config"]).unwrap();
+        for head in [None, Some(hf::Head::Base)] {
+            let counted = formats::summary(&text, name, head).unwrap();
+            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
+                let run = RunSettings {
+                    mode,
+                    batch: 2,
+                    new_tokens: 4,
+                    ..Default::default()
+                };
+                let result = formats::memory(&text, name, head, &run, Some(16));
+                if mode == Mode::Train && row["config"].get("quantization_config").is_some() {
+                    // quantized weights are frozen: training them needs LoRA adapters
+                    let e = result.expect_err(name).to_string();
+                    assert!(e.contains("--lora-rank"), "{name}: {e}");
+                    continue;
+                }
+                let m = result.unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
+                assert_eq!(m.params, counted.total_params, "{name} {head:?} {mode:?}");
+                assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn flops_match_the_flop_counter() {
+    let data = data();
+    for case in data["flops"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&case["config"]).unwrap();
+        let head = match case["head"].as_str().unwrap() {
+            "base" => hf::Head::Base,
+            _ => hf::Head::CausalLm,
+        };
+        let seq = case["seq"].as_u64().unwrap();
+        let run = RunSettings {
+            batch: case["batch"].as_u64().unwrap(),
+            seq,
+            attn: AttnImpl::parse(case["attn"].as_str().unwrap()).unwrap(),
+            ..Default::default()
+        };
+        let m = formats::memory(&text, name, Some(head), &run, Some(seq)).unwrap();
+        assert_eq!(m.params, case["params"].as_u64().unwrap(), "{name}");
+        for (ours, key) in [
+            (m.flops_fwd, "flops_fwd"),
+            (m.flops_fwd_bwd, "flops_fwd_bwd"),
+        ] {
+            let want = case[key].as_u64().unwrap() as f64;
+            let rel = ours as f64 / want - 1.0;
+            println!(
+                "{name} {key}: ours {ours} counter {want} ({:+.4}%)",
+                100.0 * rel
+            );
+            assert!(
+                rel.abs() < 0.01,
+                "{name} {key}: ours {ours}, flop_counter {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generate_cache_holds_what_transformers_cache_holds() {
+    let data = data();
+    for case in data["cache"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let config = &case["config"];
+        let arch = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: case["batch"].as_u64().unwrap(),
+            seq: case["prompt"].as_u64().unwrap(),
+            new_tokens: case["new_tokens"].as_u64().unwrap(),
+            ..Default::default()
+        };
+        let g = memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(config), &run).unwrap();
+        let ours = memory::generate_cache_bytes(&g, &run).unwrap();
+        assert_eq!(ours, case["cache_bytes"].as_u64().unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn bad_layer_descriptions_name_the_key() {
+    let message = |config: Value| {
+        let e = hf::summarize(&config, None, "cfg.json").expect_err("must fail");
+        assert!(
+            matches!(e, archbudget_core::Error::InvalidValue { .. }),
+            "{e:?}"
+        );
+        e.to_string()
+    };
+    let m = message(
+        serde_json::json!({"model_type": "gemma3_text", "num_hidden_layers": 2,
+        "layer_types": ["full_attention", "chunked_attention"]}),
+    );
+    assert!(
+        m.starts_with("cfg.json: ") && m.contains("chunked_attention"),
+        "{m}"
+    );
+    let m = message(
+        serde_json::json!({"model_type": "olmo3", "num_hidden_layers": 3,
+        "layer_types": ["full_attention"]}),
+    );
+    assert!(
+        m.contains("key 'layer_types' has 1 entries but the model has 3 layers"),
+        "{m}"
+    );
+    let m = message(
+        serde_json::json!({"model_type": "starcoder2", "num_hidden_layers": 1,
+        "layer_types": ["sliding_attention"]}),
+    );
+    assert!(m.contains("sliding_window"), "{m}");
+    let m = message(serde_json::json!({"model_type": "phi", "partial_rotary_factor": 1.5}));
+    assert!(m.contains("partial_rotary_factor"), "{m}");
+    let m = message(
+        serde_json::json!({"model_type": "smollm3", "num_hidden_layers": 2,
+        "no_rope_layers": [1]}),
+    );
+    assert!(m.contains("no_rope_layers"), "{m}");
+    let m = message(serde_json::json!({"model_type": "gptj", "n_embd": 100, "n_head": 3}));
+    assert!(m.contains("n_embd") && m.contains("n_head"), "{m}");
+    let m = message(
+        serde_json::json!({"model_type": "phi", "hidden_size": 2, "num_attention_heads": 4,
+        "head_dim": 8, "qk_layernorm": true}),
+    );
+    assert!(m.contains("q/k norms"), "{m}");
+    let m = message(serde_json::json!({"model_type": "gpt_bigcode", "add_cross_attention": true}));
+    assert!(m.contains("add_cross_attention"), "{m}");
+}
