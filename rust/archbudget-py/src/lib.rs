@@ -12,10 +12,10 @@ use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision
 use archbudget_core::space::Cancel;
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
-use numpy::PyArray1;
 
 mod budget;
 mod errors;
@@ -181,7 +181,11 @@ impl RunArgs {
             gpus: self.gpus,
             zero_stage: self.zero_stage,
             lora: match self.lora_rank {
-                Some(rank) => Some(Lora::new(rank, self.lora_targets.as_deref(), self.lora_dropout)?),
+                Some(rank) => Some(Lora::new(
+                    rank,
+                    self.lora_targets.as_deref(),
+                    self.lora_dropout,
+                )?),
                 None if self.lora_targets.is_some() || self.lora_dropout != 0.0 => {
                     return Err(Error::invalid(
                         "--lora-targets/--lora-dropout",
@@ -309,7 +313,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Load numpy's C API now: loaded lazily on the first result, a KeyboardInterrupt
     // arriving during that import made the numpy crate panic.
     PyArray1::<u64>::zeros(m.py(), 0, false);
-    m.add("MAX_INPUT_BYTES", archbudget_core::formats::keras::MAX_INPUT_BYTES)?;
+    m.add(
+        "MAX_INPUT_BYTES",
+        archbudget_core::formats::keras::MAX_INPUT_BYTES,
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The metric columns of a sweep row, in order: what a shard's part carries.
     m.add(

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use archbudget_core::formats::keras::MAX_INPUT_BYTES;
 use archbudget_core::space::enumerate::AxisColumn;
 use archbudget_core::space::family::METRIC_NAMES;
 use archbudget_core::space::Progress as CoreProgress;
-use archbudget_core::formats::keras::MAX_INPUT_BYTES;
 use archbudget_core::space::{self, Columns, ParetoKey, Space, Stats, SweepOptions};
 use archbudget_core::Error;
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -263,13 +263,8 @@ impl SearchSpace {
         headroom_bytes: Option<u64>,
         mfu: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let gpu = guarded(py, || {
-            crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
-        })?;
-        let opts = SweepOptions {
-            gpu,
-            ..ranking(sort, descending, top, pareto)
-        };
+        let gpu = (gpu, headroom_fraction, headroom_bytes, mfu);
+        let opts = merge_options(py, sort, descending, top, pareto, gpu)?;
         let parts = parts
             .iter()
             .map(part_from_py)
@@ -296,32 +291,35 @@ impl SearchSpace {
         headroom_bytes: Option<u64>,
         mfu: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let gpu = guarded(py, || {
-            crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
-        })?;
-        let opts = SweepOptions {
-            gpu,
-            ..ranking(sort, descending, top, pareto)
-        };
+        let gpu = (gpu, headroom_fraction, headroom_bytes, mfu);
+        let opts = merge_options(py, sort, descending, top, pareto, gpu)?;
         let part = part_from_py(&part)?;
         let cols = guarded(py, || space::finish(&self.space, &opts, part))?;
         columns_to_py(py, cols)
     }
 }
 
-fn ranking(
+/// The options of a merge: the sweep's ranking, and the GPU (name, headroom share or
+/// bytes, MFU) whose time columns it sorts by or adds.
+fn merge_options(
+    py: Python<'_>,
     sort: Option<String>,
     descending: bool,
     top: Option<usize>,
     pareto: bool,
-) -> SweepOptions {
-    SweepOptions {
+    (gpu, headroom_fraction, headroom_bytes, mfu): (Option<String>, Option<f64>, Option<u64>, f64),
+) -> PyResult<SweepOptions> {
+    let gpu = guarded(py, || {
+        crate::gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)
+    })?;
+    Ok(SweepOptions {
         sort,
         descending,
         top,
         pareto,
+        gpu,
         ..SweepOptions::default()
-    }
+    })
 }
 
 /// A shard's result back from Python: its candidate indices, metric columns and stats
