@@ -55,7 +55,10 @@ impl Dim {
     /// The label in the singular for a size of 1 (`1 unit`, `1 bias`), where it is a
     /// plain plural word.
     fn counted_label(&self) -> &str {
-        let word = self.label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b' ');
+        let word = self
+            .label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b' ');
         if self.size != 1 || !word || !self.label.ends_with('s') || self.label.ends_with("ss") {
             return self.label;
         }

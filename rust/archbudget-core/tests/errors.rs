@@ -880,7 +880,8 @@ fn candidates_beyond_64_bits_are_skipped_and_counted() {
         assert_eq!((cols.index.clone(), cols.stats.invalid), (vec![0], 1));
         let first = cols.stats.first_invalid.unwrap();
         assert!(
-            first.contains("candidate 1 (width=4611686018427387904)") && first.contains("overflows"),
+            first.contains("candidate 1 (width=4611686018427387904)")
+                && first.contains("overflows"),
             "{first}"
         );
     }
@@ -905,15 +906,26 @@ fn constraint_arithmetic_that_fails_makes_the_candidate_invalid() {
         ("width // (width - 16) > 1", 2, "division by zero"),
         ("width % (width - 16) == 0", 2, "modulo by zero"),
         ("width * 4611686018427387904 > 0", 4, "'*' overflows"),
-        ("-(width - 16 - 9223372036854775807 - 1) > 0", 2, "'-' overflows"),
+        (
+            "-(width - 16 - 9223372036854775807 - 1) > 0",
+            2,
+            "'-' overflows",
+        ),
     ] {
         let s = parse_space(&with_constraint(c)).unwrap();
         let counted = space::count(&s, None).unwrap();
-        assert_eq!((counted.invalid, counted.satisfying_constraints), (invalid, 4 - invalid), "{c}");
+        assert_eq!(
+            (counted.invalid, counted.satisfying_constraints),
+            (invalid, 4 - invalid),
+            "{c}"
+        );
         let cols = space::sweep(&s, &SweepOptions::default()).unwrap();
         assert_eq!(cols.stats.invalid, invalid, "{c}");
         let first = cols.stats.first_invalid.unwrap();
-        assert!(first.contains(&format!("constraint '{c}': {why}")), "{first}");
+        assert!(
+            first.contains(&format!("constraint '{c}': {why}")),
+            "{first}"
+        );
     }
 }
 
@@ -952,8 +964,13 @@ fn messages_show_values_as_the_space_file_writes_them() {
     let text = "family = \"mlp\"\n[fixed]\nclasses = 10\ninput_dim = 8\nwidth = 16\n[axes]\ndepth = [\"a\"]\n";
     let cols = space::sweep(&parse_space(text).unwrap(), &SweepOptions::default()).unwrap();
     let first = cols.stats.first_invalid.unwrap();
-    assert!(first.contains("got \"a\"") && !first.contains("Str("), "{first}");
-    let e = parse_space(&with_constraint("* width > 0")).unwrap_err().to_string();
+    assert!(
+        first.contains("got \"a\"") && !first.contains("Str("),
+        "{first}"
+    );
+    let e = parse_space(&with_constraint("* width > 0"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unexpected '*'") && !e.contains("Op("), "{e}");
     let e = parse_space("family = \"mlp\"\n[axes]\nwidth = {start = 1, stop = 1e19}\n")
         .unwrap_err()

@@ -13,9 +13,8 @@ use crate::error::{Error, Result};
 pub fn parse(bytes: &[u8], location: &str) -> Result<Value> {
     let text = decode(bytes).map_err(|m| Error::parse(location, format!("malformed JSON: {m}")))?;
     serde_json::from_slice(&text).or_else(|strict| {
-        let quoted = quote_non_finite(&text).ok_or_else(|| {
-            Error::parse(location, format!("malformed JSON: {strict}"))
-        })?;
+        let quoted = quote_non_finite(&text)
+            .ok_or_else(|| Error::parse(location, format!("malformed JSON: {strict}")))?;
         serde_json::from_slice(&quoted)
             .map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
     })
@@ -66,7 +65,11 @@ fn decode(bytes: &[u8]) -> std::result::Result<Cow<'_, [u8]>, String> {
     let body = &bytes[mark..];
     let units = |width: usize, big_endian: bool| {
         if body.len() % width != 0 {
-            return Err(format!("{} bytes of UTF-{} text is not a whole number of characters", body.len(), width * 8));
+            return Err(format!(
+                "{} bytes of UTF-{} text is not a whole number of characters",
+                body.len(),
+                width * 8
+            ));
         }
         Ok(body.chunks_exact(width).map(move |c| {
             let mut v = 0u32;
@@ -144,7 +147,11 @@ mod tests {
 
     #[test]
     fn non_finite_numbers_become_strings_outside_strings_only() {
-        let v = parse(br#"{"a": NaN, "b": [-Infinity, Infinity], "c": "NaN \" Infinity"}"#, "c.json").unwrap();
+        let v = parse(
+            br#"{"a": NaN, "b": [-Infinity, Infinity], "c": "NaN \" Infinity"}"#,
+            "c.json",
+        )
+        .unwrap();
         assert_eq!(v["a"], "NaN");
         assert_eq!(v["b"][0], "-Infinity");
         assert_eq!(v["c"], "NaN \" Infinity");

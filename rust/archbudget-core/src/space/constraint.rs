@@ -533,7 +533,9 @@ fn eval<'v>(e: &'v Expr, value: &dyn Fn(usize) -> &'v Scalar) -> Result<Val<'v>,
 fn truth(v: Val) -> Result<bool, Failure> {
     match v {
         Val::Bool(b) => Ok(b),
-        _ => Err(Failure::Type("'and' / 'or' need true/false operands".into())),
+        _ => Err(Failure::Type(
+            "'and' / 'or' need true/false operands".into(),
+        )),
     }
 }
 

@@ -482,8 +482,8 @@ impl<'s> Evaluator<'s> {
             lora: match self.int_or(at("lora_rank"), digits, 1, 0)? {
                 0 => None,
                 rank => {
-                    let targets = Some(self.text(at("lora_targets"), digits, "")?)
-                        .filter(|t| !t.is_empty());
+                    let targets =
+                        Some(self.text(at("lora_targets"), digits, "")?).filter(|t| !t.is_empty());
                     let dropout = match self.scalar(at("lora_dropout"), digits) {
                         None => 0.0,
                         Some(Scalar::Float(p)) => *p,

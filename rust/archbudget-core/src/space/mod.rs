@@ -1,8 +1,8 @@
 //! Search spaces (SPEC.md, `sweep`): a family, fixed parameters, axes and run settings,
 //! constraints over names. Every candidate is an index in the mixed-radix product of the
 //! axes (the last axis varies fastest), so any index range is a shard of the space.
-pub mod candidate;
 pub mod cancel;
+pub mod candidate;
 pub mod constraint;
 pub mod enumerate;
 pub mod family;
@@ -174,7 +174,11 @@ impl Space {
 
     /// `space` with `run` settings set in its `[run]` table (replacing what it says),
     /// as the command line's run options do.
-    pub fn with_run(space: &mut Value, run: &serde_json::Map<String, Value>, location: &str) -> Result<()> {
+    pub fn with_run(
+        space: &mut Value,
+        run: &serde_json::Map<String, Value>,
+        location: &str,
+    ) -> Result<()> {
         let top = space
             .as_object_mut()
             .ok_or_else(|| space_err(location, "a space must be a table"))?;
