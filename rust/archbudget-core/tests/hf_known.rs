@@ -9,6 +9,8 @@ use archbudget_core::formats::hf::{arch, summarize, supported_model_types, Head}
 use archbudget_core::{Error, Summary};
 use serde_json::{json, Value};
 
+mod hf_rows;
+
 fn data(name: &str) -> Value {
     let path = format!("{}/../../tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
@@ -109,35 +111,7 @@ fn extra_rows_match_modules() {
                 continue;
             };
             let s = count(&row["config"], Some(head), name);
-            for r in &s.layers {
-                let Some(module) = modules.get(&r.name) else {
-                    failures.push(format!("{name} {key}: no module {}", r.name));
-                    continue;
-                };
-                if module[0] != r.class_name.as_str() {
-                    failures.push(format!(
-                        "{name} {key}: {} is {} not {}",
-                        r.name, module[0], r.class_name
-                    ));
-                }
-                if r.explain.contains("tied to") {
-                    continue;
-                }
-                let nested: u64 = s
-                    .layers
-                    .iter()
-                    .filter(|o| o.name.starts_with(&format!("{}.", r.name)))
-                    .map(|o| modules[&o.name][1].as_u64().unwrap())
-                    .sum();
-                let expected = module[1].as_u64().unwrap() - nested;
-                if r.params != expected {
-                    failures.push(format!(
-                        "{name} {key}: row {} has {} params, module {expected}",
-                        r.name, r.params
-                    ));
-                }
-                checked += 1;
-            }
+            checked += hf_rows::check_rows(name, key, &s, modules, &mut failures);
         }
     }
     assert!(checked > 500, "only {checked} rows checked");
