@@ -280,12 +280,7 @@ impl Ranker<'_> {
         let primary = match self.key {
             SortKey::Index => Ordering::Equal,
             SortKey::Estimate(i) => {
-                let (x, y) = (self.estimate(a, i), self.estimate(b, i));
-                match (x.is_nan(), y.is_nan()) {
-                    (false, false) => x.total_cmp(&y),
-                    // rows without the figure go last, whichever the direction
-                    (nan_a, nan_b) => return nan_a.cmp(&nan_b).then(a.index.cmp(&b.index)),
-                }
+                return self.cmp_times(self.estimate(a, i), self.estimate(b, i), a, b)
             }
             SortKey::Metric(m) => a.metrics.get(m).cmp(&b.metrics.get(m)),
             SortKey::Axis(i) => {
@@ -307,14 +302,49 @@ impl Ranker<'_> {
         primary.then(a.index.cmp(&b.index))
     }
 
+    /// Rows ranked by a time column: `x` and `y` are the rows' figures (NaN where a row
+    /// has none, ranked last whichever the direction), ties by candidate index.
+    fn cmp_times(&self, x: f64, y: f64, a: &Row, b: &Row) -> Ordering {
+        let primary = match (x.is_nan(), y.is_nan()) {
+            (false, false) if self.descending => y.total_cmp(&x),
+            (false, false) => x.total_cmp(&y),
+            (nan_a, nan_b) => nan_a.cmp(&nan_b),
+        };
+        primary.then(a.index.cmp(&b.index))
+    }
+
     /// Keep the best `k` of `rows`, sorted.
     fn keep_top(&self, rows: &mut Vec<Row>, k: usize) {
-        if rows.len() > k {
-            rows.select_nth_unstable_by(k, |a, b| self.cmp(a, b));
-            rows.truncate(k);
-        }
-        rows.sort_by(|a, b| self.cmp(a, b));
+        self.rank(rows, Some(k));
     }
+
+    /// Sort `rows` in ranking order, keeping the first `top`. A time column is computed
+    /// once per row, not once per comparison: each computation parses the row's run
+    /// settings, and a row merged from a shard re-evaluates its decode figures.
+    fn rank(&self, rows: &mut Vec<Row>, top: Option<usize>) {
+        let SortKey::Estimate(i) = self.key else {
+            return rank_by(rows, top, |a, b| self.cmp(a, b));
+        };
+        let mut keyed: Vec<(f64, Row)> =
+            rows.par_iter().map(|r| (self.estimate(r, i), *r)).collect();
+        rank_by(&mut keyed, top, |(x, a), (y, b)| {
+            self.cmp_times(*x, *y, a, b)
+        });
+        *rows = keyed.into_iter().map(|(_, r)| r).collect();
+    }
+}
+
+/// Sort `items` by `cmp`, keeping the first `top`.
+fn rank_by<T: Send>(
+    items: &mut Vec<T>,
+    top: Option<usize>,
+    cmp: impl Fn(&T, &T) -> Ordering + Sync,
+) {
+    if let Some(k) = top.filter(|&k| items.len() > k) {
+        items.select_nth_unstable_by(k, &cmp);
+        items.truncate(k);
+    }
+    items.par_sort_by(cmp);
 }
 
 /// The candidates no other beats: more parameters (capacity) for no more peak memory
@@ -669,7 +699,7 @@ impl<'a> Ranker<'a> {
             self.keep_top(rows, k);
         }
         if opts.sort.is_some() && opts.top.is_none() {
-            rows.par_sort_by(|a, b| self.cmp(a, b));
+            self.rank(rows, None);
         }
     }
 }
