@@ -355,6 +355,19 @@ impl QkNorm {
     }
 }
 
+/// What mixes tokens across positions in one decoder layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerMixer {
+    /// Softmax attention, as the layer's [`LayerAttention`] says.
+    Attention,
+    /// A state-space block (mamba, mamba2, and the mamba layers of jamba).
+    Ssm,
+    /// Attention and a state-space block side by side on the same input (falcon_h1).
+    AttentionAndSsm,
+    /// Linear attention with a recurrent state (qwen3_next's Gated DeltaNet layers).
+    LinearAttention,
+}
+
 /// Block details beyond the older types' fields (all absent by default).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BlockDetails {
@@ -381,6 +394,8 @@ pub struct BlockDetails {
     /// llama4's vision tower and projector (`Llama4ForConditionalGeneration`); the rest
     /// of the arch is its text model.
     pub llama4_vision: Option<Llama4Vision>,
+    /// One entry per decoder layer; empty: every layer is attention.
+    pub mixers: Vec<LayerMixer>,
 }
 
 impl TransformerArch {
@@ -402,5 +417,14 @@ impl TransformerArch {
                 span: AttentionSpan::Full,
                 rotary: self.position == Position::Rotary,
             })
+    }
+
+    /// What mixes tokens in layer `i`.
+    pub fn layer_mixer(&self, i: u64) -> LayerMixer {
+        self.details
+            .mixers
+            .get(i as usize)
+            .copied()
+            .unwrap_or(LayerMixer::Attention)
     }
 }
