@@ -85,7 +85,7 @@ def test_sweep_rows_carry_lora_trainable_params():
         (["--lora-targets", "q_proj"], "need --lora-rank"),
         (["--lora-rank", "8", "--lora-targets", "c_attn"], "none of the target modules"),
         (["--quantize", "nf4"], "training needs LoRA adapters"),
-        (["--quantize", "mxfp4", "--lora-rank", "8"], "mxfp4"),
+        (["--quantize", "mxfp4", "--lora-rank", "8"], "mxfp4 converts gpt-oss's experts alone"),
     ],
 )
 def test_bad_settings_are_one_clear_line(extra, says):
@@ -125,3 +125,41 @@ def test_sweep_of_other_families_refuses_lora():
     hf = {"family": "hf", "fixed": {"model_type": "llama"}, "run": {"seq": 8, "lora_targets": "q_proj"}}
     with pytest.raises(archbudget.ArchBudgetError, match="need lora_rank"):
         archbudget.sweep(hf)
+
+
+GPT_OSS = {r["name"]: r["config"] for r in json.loads((DATA / "hf_moe.json").read_text())["rows"]
+           if r["model_type"] == "gpt_oss"}
+GPT_OSS_20B = GPT_OSS["gpt-oss-20b"]
+MXFP4_CONFIG = {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "lm_head"]}
+
+
+def test_mxfp4_from_the_config_stores_only_the_experts_packed():
+    """gpt-oss ships MXFP4 experts: each expert weight is half a byte plus a scale byte per
+    32 (tests/data/mxfp4.json, from transformers' Mxfp4GptOssExperts), the rest bf16."""
+    # the tiny config's tensors are whole allocator blocks (512 bytes), so bytes add up
+    config = GPT_OSS["gpt_oss-tiny"]
+    run = dict(mode="infer", batch=1, seq=16, precision="bf16")
+    shipped = archbudget.memory(dict(config, quantization_config=MXFP4_CONFIG), **run)
+    bf16 = archbudget.memory(config, **run)
+    asked = archbudget.memory(config, quantize="mxfp4", **run)
+    assert shipped.peak_bytes == asked.peak_bytes
+    layers, experts = config["num_hidden_layers"], config["num_local_experts"]
+    hidden, inter = config["hidden_size"], config["intermediate_size"]
+    expert_weights = layers * experts * 3 * hidden * inter
+    bias = layers * experts * (2 * inter + hidden)
+    # bf16 (2 bytes a weight) → 1/2 + 1/32; biases bf16 → fp32
+    saved = expert_weights * 2 - expert_weights // 2 - expert_weights // 32 - bias * 2
+    assert bf16.breakdown["weights"] - shipped.breakdown["weights"] == saved
+    assert shipped.params == bf16.params
+
+
+def test_mxfp4_checkpoints_train_dequantized_and_dequantize_flag_is_read():
+    run = dict(mode="train", batch=1, seq=64, precision="bf16")
+    shipped = archbudget.memory(dict(GPT_OSS_20B, quantization_config=MXFP4_CONFIG), **run)
+    assert shipped.peak_bytes == archbudget.memory(GPT_OSS_20B, **run).peak_bytes
+    infer = dict(mode="infer", batch=1, seq=64, precision="bf16")
+    dequantized = dict(MXFP4_CONFIG, dequantize=True)
+    assert (archbudget.memory(dict(GPT_OSS_20B, quantization_config=dequantized), **infer).peak_bytes
+            == archbudget.memory(GPT_OSS_20B, **infer).peak_bytes)
+    with pytest.raises(archbudget.ArchBudgetError, match="MXFP4 weights cannot be trained"):
+        archbudget.memory(GPT_OSS_20B, quantize="mxfp4", **run)

@@ -357,3 +357,34 @@ fn lora_on_mixtral_experts_keeps_the_effective_weights() {
     );
     assert!(all.flops_fwd > attn.flops_fwd);
 }
+
+/// gpt-oss's experts in MXFP4 (`tests/data/make_mxfp4.py`): transformers'
+/// `Mxfp4GptOssExperts` holds the packed values (uint8, two weights a byte) beside fp32
+/// biases, and `convert_moe_packed_tensors` reads one scale byte per 32 weights.
+#[test]
+fn mxfp4_expert_bytes_equal_transformers() {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/mxfp4.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let packing = &doc["packing"];
+    let weights_per_scale =
+        packing["weights"].as_u64().unwrap() / packing["scale_bytes"].as_u64().unwrap();
+    assert_eq!(weights_per_scale, 32);
+    let quant = Quant::parse("mxfp4").unwrap();
+    for e in doc["experts"].as_array().unwrap() {
+        let (h, i, n) = (
+            e["hidden_size"].as_u64().unwrap(),
+            e["intermediate_size"].as_u64().unwrap(),
+            e["num_local_experts"].as_u64().unwrap(),
+        );
+        let t = &e["tensors"];
+        for (proj, numel) in [("gate_up_proj", n * 2 * i * h), ("down_proj", n * h * i)] {
+            let got = quant.weight_tensors(numel, 1).unwrap();
+            assert_eq!(got[0], t[proj]["bytes"].as_u64().unwrap(), "{proj} of {e}");
+            assert_eq!(got[1], numel / weights_per_scale, "{proj} scales of {e}");
+            assert_eq!(t[format!("{proj}_bias")]["dtype"], "float32");
+        }
+    }
+}

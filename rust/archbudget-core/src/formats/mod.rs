@@ -172,7 +172,7 @@ impl Prepared {
                     ));
                 }
                 let run = &RunSettings {
-                    quantize: run.quantize.or(*quantize),
+                    quantize: memory::hf::quantize_for_run(*quantize, run),
                     ..*run
                 };
                 memory::hf::graph(arch, dropouts, run).and_then(|g| memory::estimate(&g, run))

@@ -133,6 +133,23 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         }
         return super::t5::graph(a, drop, run);
     }
+    if run.quantize.is_some_and(|q| q.converts_experts()) {
+        if a.model_type != "gpt_oss" {
+            return Err(crate::Error::invalid(
+                "quantize",
+                format!(
+                    "mxfp4 converts gpt-oss's experts alone (transformers' replace_with_mxfp4_linear); model_type '{}' has none",
+                    a.model_type
+                ),
+            ));
+        }
+        if run.mode == super::Mode::Train {
+            return Err(crate::Error::invalid(
+                "quantize",
+                "MXFP4 weights cannot be trained (transformers' Mxfp4HfQuantizer is not trainable); train the dequantized model: leave out --quantize mxfp4",
+            ));
+        }
+    }
     if run.quantize.is_some() && run.lora.is_none() && run.mode == super::Mode::Train {
         return Err(crate::Error::invalid(
             "quantize",
@@ -656,12 +673,21 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
 /// `run` with the config's `quantization_config` unless `--quantize` overrides it.
 pub fn run_for_config(cfg: &serde_json::Value, run: &RunSettings) -> Result<RunSettings> {
     Ok(RunSettings {
-        quantize: match run.quantize {
-            Some(q) => Some(q),
-            None => super::quant::Quant::from_config(cfg)?,
-        },
+        quantize: quantize_for_run(super::quant::Quant::from_config(cfg)?, run),
         ..*run
     })
+}
+
+/// The storage a run uses: `--quantize` if given, else the config's. A checkpoint
+/// shipped in MXFP4 (gpt-oss) is trained dequantized to bf16
+/// (`Mxfp4Config(dequantize=True)`, as the gpt-oss fine-tuning recipes load it), since
+/// transformers cannot train MXFP4 weights.
+pub fn quantize_for_run(
+    from_config: Option<super::quant::Quant>,
+    run: &RunSettings,
+) -> Option<super::quant::Quant> {
+    run.quantize.or(from_config
+        .filter(|q| !(q.converts_experts() && run.mode == super::Mode::Train)))
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).

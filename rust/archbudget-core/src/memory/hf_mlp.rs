@@ -181,6 +181,7 @@ pub(super) fn sparse_moe(
             lora: (gate_up, down),
             bias: moe.expert_bias,
             clamped_swiglu: moe.expert_bias,
+            mxfp4: lx.quant().is_some_and(|q| q.converts_experts()),
         }),
         &inputs,
     );

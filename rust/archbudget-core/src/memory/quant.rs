@@ -24,6 +24,14 @@
 //!   `FP8Linear`): `weight` float8_e4m3fn N × K and `weight_scale_inv` fp32
 //!   ⌈N/bn⌉ × ⌈K/bk⌉ for `weight_block_size` [bn, bk] ([128, 128]).
 //!
+//! - `mxfp4`: gpt-oss's experts (transformers `integrations/mxfp4.py`,
+//!   `Mxfp4GptOssExperts`, run by the triton kernels' `matmul_ogs`): per stacked
+//!   projection of n weights, the packed FP4 values, uint8 of n/2, and one E8M0 scale,
+//!   uint8, per 32 weights; the biases stay fp32 parameters. Hopper's swizzled layout
+//!   (`swizzle_mxfp4`) keeps these byte counts for the sizes gpt-oss uses. Only the
+//!   experts are converted (`replace_with_mxfp4_linear` swaps `GptOssMLP`); every
+//!   `nn.Linear` stays in the model's dtype.
+//!
 //! Which linears: transformers replaces `nn.Linear` (and GPT-2's `Conv1D`) modules except
 //! `modules_to_not_convert`, which defaults to `get_keys_to_not_convert`
 //! (`quantizers/base.py`: the output embedding, tied weights and the module of the last
@@ -48,6 +56,7 @@ pub enum QuantFormat {
     Gptq { group: u64 },
     Awq { group: u64 },
     Fp8 { block: (u64, u64) },
+    Mxfp4,
 }
 
 impl Quant {
@@ -74,7 +83,7 @@ impl Quant {
             },
             "int4" => QuantFormat::Gptq { group: 128 },
             "fp8" => QuantFormat::Fp8 { block: (128, 128) },
-            "mxfp4" => return Err(mxfp4_unsupported("--quantize")),
+            "mxfp4" => QuantFormat::Mxfp4,
             _ => {
                 return Err(crate::Error::invalid(
                     "quantize",
@@ -162,7 +171,9 @@ impl Quant {
                     };
                 QuantFormat::Fp8 { block }
             }
-            "mxfp4" => return Err(mxfp4_unsupported(at)),
+            // `Mxfp4Config(dequantize=True)` loads the experts in bf16
+            "mxfp4" if flag("dequantize") => return Ok(None),
+            "mxfp4" => QuantFormat::Mxfp4,
             other => {
                 return Err(crate::Error::invalid(
                     at,
@@ -191,7 +202,14 @@ impl Quant {
 
     /// Whether the quantizer replaces `module`.
     pub fn converts(&self, module: Module) -> bool {
-        module.kind == ModuleKind::Linear && !self.skip.contains(module.name)
+        module.kind == ModuleKind::Linear
+            && self.format != QuantFormat::Mxfp4
+            && !self.skip.contains(module.name)
+    }
+
+    /// Whether the quantizer replaces the stacked MoE experts (MXFP4 alone does).
+    pub fn converts_experts(&self) -> bool {
+        self.format == QuantFormat::Mxfp4
     }
 
     /// Bytes of each tensor stored for one `out` × `in` weight (0: none).
@@ -240,6 +258,7 @@ impl Quant {
                     0,
                 ]
             }
+            QuantFormat::Mxfp4 => [n / 2, n / 32, 0, 0, 0, 0],
             QuantFormat::Fp8 { block: (bn, bk) } => [
                 n,
                 mul(mul(out.div_ceil(bn), inp.div_ceil(bk))?, 4)?,
@@ -250,11 +269,4 @@ impl Quant {
             ],
         })
     }
-}
-
-fn mxfp4_unsupported(at: &str) -> crate::Error {
-    crate::Error::invalid(
-        at,
-        "mxfp4 quantizes gpt-oss's experts (transformers integrations/mxfp4.py: `_blocks` and `_scales` uint8 per 32 weights), and gpt_oss is not a supported model type yet",
-    )
 }

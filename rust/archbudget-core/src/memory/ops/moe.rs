@@ -169,10 +169,16 @@ pub struct MoeExperts {
     /// sigmoid(α g)` on the interleaved halves, which keeps two more S × inter tensors
     /// than `act(gate) * up`.
     pub clamped_swiglu: bool,
+    /// gpt-oss's experts stored in MXFP4 ([`crate::memory::quant`]) and run by the
+    /// triton kernels ([`Self::lower_mxfp4`]); inference only.
+    pub mxfp4: bool,
 }
 
 impl MoeExperts {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        if self.mxfp4 {
+            return self.lower_mxfp4(cx);
+        }
         let dt = cx.in_dtype[0];
         let s = mul(self.rows, self.top_k)?;
         let hb = bytes(mul(s, self.hidden)?, dt)?;
@@ -240,6 +246,58 @@ impl MoeExperts {
                 c.fwd_temp.push(mul(2, ib)?.max(hb));
             }
         }
+        Ok(c)
+    }
+}
+
+impl MoeExperts {
+    /// `Mxfp4GptOssMLP` (transformers `integrations/mxfp4.py`), inference: the triton
+    /// kernels' `routing` (the gate scales S in the logits' dtype, the sorted and inverse
+    /// route indices S int32 each, the histogram per expert), then `matmul_ogs` twice
+    /// (`matmul_ogs.py`, `init_allocation`): gate_up gathers the rows and fuses the
+    /// clamped swiglu, its output S × inter; down scatters with top_k > 1, its output
+    /// (S + rows) × hidden with the fused-scatter scratchpad before the rows kept (or,
+    /// unfused, the same S × hidden as a separate scratchpad), with the write-back
+    /// indices (S, and rows + S + 1, int32). The weights: packed values and scales as
+    /// [`crate::memory::quant::Quant::weight_tensors`] says, the biases fp32.
+    /// FLOPs as the bf16 experts.
+    fn lower_mxfp4(&self, cx: &Ctx) -> Result<Cost> {
+        let dt = cx.in_dtype[0];
+        let s = mul(self.rows, self.top_k)?;
+        let gate_up = mul(self.experts, mul(2, mul(self.inter, self.hidden)?)?)?;
+        let down = mul(self.experts, mul(self.hidden, self.inter)?)?;
+        let mxfp4 = crate::memory::quant::Quant {
+            format: crate::memory::quant::QuantFormat::Mxfp4,
+            skip: Default::default(),
+        };
+        let mut c = Cost::default();
+        for (numel, per_expert) in [(gate_up, 2 * self.inter), (down, self.hidden)] {
+            // one stored tensor pair for the whole stack: n/2 packed, n/32 scales
+            c.params.push(Param {
+                stored: Some(mxfp4.weight_tensors(numel, 1)?),
+                ..Param::new(numel, AmpCast::No)
+            });
+            c.params.push(Param {
+                dtype: Some(DType::F32),
+                ..Param::new(mul(self.experts, per_expert)?, AmpCast::No)
+            });
+        }
+        c.out = Some(Out::New {
+            numel: mul(self.rows, self.hidden)?,
+            dtype: dt,
+        });
+        let int32 = |n: u64| mul(n, 4);
+        c.fwd_temp = vec![
+            bytes(s, dt)?,
+            int32(s)?,
+            int32(s)?,
+            int32(self.experts)?,
+            bytes(mul(s, self.inter)?, dt)?,
+            bytes(mul(s, self.hidden)?, dt)?,
+            int32(s)?,
+            int32(add(add(self.rows, s)?, 1)?)?,
+        ];
+        c.flops_fwd = mul(mm_flops(s, self.hidden, self.inter)?, 3)?;
         Ok(c)
     }
 }

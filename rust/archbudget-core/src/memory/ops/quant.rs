@@ -69,6 +69,8 @@ impl QuantLinear {
                 let fp16 = vec![mul(w, 2)?];
                 (if m > 50 { fp16.clone() } else { Vec::new() }, fp16)
             }
+            // MXFP4 converts the stacked experts alone (`MoeExperts`), no `nn.Linear`
+            QuantFormat::Mxfp4 => (Vec::new(), Vec::new()),
             QuantFormat::Fp8 { block: (_, bk) } => (
                 vec![mul(m, k)?, bytes(mul(m, k.div_ceil(bk))?, DType::F32)?],
                 vec![dequantized],
