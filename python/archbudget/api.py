@@ -421,5 +421,6 @@ def memory_bytes(data: bytes, location: str, gpu: str | None = None, headroom: H
                  mfu: float = DEFAULT_MFU, **run: Any) -> Memory:
     """`memory` of a description already read, named `location` in error messages."""
     check_run(run)
-    d = _core.memory(data, location, **run, **gpu_args(gpu, headroom, mfu))
+    seq, head = run.pop("seq", None), run.pop("head", None)
+    d = _core.memory(data, location, run, seq=seq, head=head, **gpu_args(gpu, headroom, mfu))
     return Memory.from_core(d)

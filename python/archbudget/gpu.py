@@ -122,7 +122,9 @@ def fit_bytes(data: bytes, location: str, *, gpu, max_memory, mode, vary, headro
 
     check_run(run)
     budget = None if max_memory is None else parse_bytes(max_memory, "max_memory")
-    d = _core.fit(data, location, vary=vary.replace("_", "-"), mode=mode, max_memory=budget, **gpu_args(gpu, headroom, mfu), **run)
+    seq, head = run.pop("seq", None), run.pop("head", None)
+    d = _core.fit(data, location, dict(run, mode=mode), vary=vary.replace("_", "-"), seq=seq, head=head, max_memory=budget,
+                  **gpu_args(gpu, headroom, mfu))
     return Fit(
         vary=d["vary"],
         value=d["value"],

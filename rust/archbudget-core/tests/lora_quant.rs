@@ -364,8 +364,11 @@ fn lora_on_mixtral_experts_keeps_the_effective_weights() {
 #[test]
 fn mxfp4_expert_bytes_equal_transformers() {
     let doc: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/mxfp4.json"))
-            .unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/mxfp4.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let packing = &doc["packing"];

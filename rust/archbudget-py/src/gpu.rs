@@ -11,7 +11,8 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
-use crate::{guarded, parse_head, report_to_py, RunArgs};
+use crate::run::RunArgs;
+use crate::{guarded, parse_head, report_to_py};
 
 /// `--headroom` as a share (`fraction`) or a byte amount (`bytes`), at most one given.
 pub(crate) fn headroom(fraction: Option<f64>, bytes: Option<u64>) -> Result<Headroom> {
@@ -122,32 +123,17 @@ pub(crate) fn gpu_budget_bytes(
 /// value of `vary` that fits (fewest GPUs), with the SPEC's keys plus `memory` (the
 /// report at the value, with the GPU's keys when one is named).
 #[pyfunction]
-#[pyo3(signature = (data, location, *, vary, mode, batch=1, seq=None, precision="fp32".to_string(),
-                    optimizer="adamw".to_string(), attn="sdpa".to_string(), grad_ckpt=false, head=None,
-                    new_tokens=0, gpus=1, zero_stage=0, lora_rank=None, lora_targets=None,
-                    lora_dropout=0.0, quantize=None, gpu=None, max_memory=None,
+#[pyo3(signature = (data, location, run, *, vary, seq=None, head=None, gpu=None, max_memory=None,
                     headroom_fraction=None, headroom_bytes=None, mfu=DEFAULT_MFU))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit<'py>(
     py: Python<'py>,
     data: PyBackedBytes,
     location: String,
+    run: &Bound<'py, PyDict>,
     vary: String,
-    mode: String,
-    batch: u64,
     seq: Option<u64>,
-    precision: String,
-    optimizer: String,
-    attn: String,
-    grad_ckpt: bool,
     head: Option<&str>,
-    new_tokens: u64,
-    gpus: u64,
-    zero_stage: u8,
-    lora_rank: Option<u64>,
-    lora_targets: Option<String>,
-    lora_dropout: f64,
-    quantize: Option<String>,
     gpu: Option<String>,
     max_memory: Option<u64>,
     headroom_fraction: Option<f64>,
@@ -155,21 +141,7 @@ pub(crate) fn fit<'py>(
     mfu: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head: Option<hf::Head> = parse_head(head)?;
-    let args = RunArgs {
-        mode,
-        batch,
-        precision,
-        optimizer,
-        attn,
-        grad_ckpt,
-        new_tokens,
-        gpus,
-        zero_stage,
-        lora_rank,
-        lora_targets,
-        lora_dropout,
-        quantize,
-    };
+    let args = RunArgs::from_dict(run)?;
     let (found, plan, tokens) = guarded(py, || {
         let vary = Vary::parse(&vary)?;
         let plan = plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)?;

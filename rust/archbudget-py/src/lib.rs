@@ -6,9 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use archbudget_core::formats::{self, hf, Prepared};
-use archbudget_core::memory::lora::Lora;
-use archbudget_core::memory::quant::Quant;
-use archbudget_core::memory::{AttnImpl, MemoryReport, Mode, Optimizer, Precision, RunSettings};
+use archbudget_core::memory::{MemoryReport, RunSettings};
 use archbudget_core::space::Cancel;
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
@@ -16,10 +14,12 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
+use run::RunArgs;
 
 mod budget;
 mod errors;
 mod gpu;
+mod run;
 mod sweep;
 
 /// Run core work; a panic becomes `Error::Internal`.
@@ -148,58 +148,6 @@ fn summary<'py>(
     summary_to_py(py, &s)
 }
 
-/// Run settings as the CLI and the API name them (strings checked by the core).
-pub(crate) struct RunArgs {
-    mode: String,
-    batch: u64,
-    precision: String,
-    optimizer: String,
-    attn: String,
-    grad_ckpt: bool,
-    new_tokens: u64,
-    gpus: u64,
-    zero_stage: u8,
-    lora_rank: Option<u64>,
-    lora_targets: Option<String>,
-    lora_dropout: f64,
-    quantize: Option<String>,
-}
-
-impl RunArgs {
-    pub(crate) fn settings(&self) -> Result<RunSettings> {
-        if self.batch == 0 {
-            return Err(Error::invalid("--batch", "must be a positive integer"));
-        }
-        Ok(RunSettings {
-            mode: Mode::parse(&self.mode)?,
-            batch: self.batch,
-            precision: Precision::parse(&self.precision)?,
-            optimizer: Optimizer::parse(&self.optimizer)?,
-            attn: AttnImpl::parse(&self.attn)?,
-            grad_ckpt: self.grad_ckpt,
-            new_tokens: self.new_tokens,
-            gpus: self.gpus,
-            zero_stage: self.zero_stage,
-            lora: match self.lora_rank {
-                Some(rank) => Some(Lora::new(
-                    rank,
-                    self.lora_targets.as_deref(),
-                    self.lora_dropout,
-                )?),
-                None if self.lora_targets.is_some() || self.lora_dropout != 0.0 => {
-                    return Err(Error::invalid(
-                        "--lora-targets/--lora-dropout",
-                        "need --lora-rank",
-                    ))
-                }
-                None => None,
-            },
-            quantize: self.quantize.as_deref().map(Quant::parse).transpose()?,
-            ..RunSettings::default()
-        })
-    }
-}
-
 /// The dict of `memory --format json` (SPEC.md).
 pub(crate) fn report_to_py<'py>(
     py: Python<'py>,
@@ -224,51 +172,23 @@ pub(crate) fn report_to_py<'py>(
 /// FLOPs of one step of the model's PyTorch equivalent; with `gpu` named, also whether
 /// it fits that GPU and time estimates (`gpu`, `estimates`).
 #[pyfunction]
-#[pyo3(signature = (data, location, *, mode, batch, seq=None, precision="fp32".to_string(), optimizer="adamw".to_string(),
-                    attn="sdpa".to_string(), grad_ckpt=false, head=None, new_tokens=0, gpus=1, zero_stage=0,
-                    lora_rank=None, lora_targets=None, lora_dropout=0.0, quantize=None,
+#[pyo3(signature = (data, location, run, *, seq=None, head=None,
                     gpu=None, headroom_fraction=None, headroom_bytes=None, mfu=gpu::DEFAULT_MFU))]
 #[allow(clippy::too_many_arguments)]
 fn memory<'py>(
     py: Python<'py>,
     data: PyBackedBytes,
     location: String,
-    mode: String,
-    batch: u64,
+    run: &Bound<'py, PyDict>,
     seq: Option<u64>,
-    precision: String,
-    optimizer: String,
-    attn: String,
-    grad_ckpt: bool,
     head: Option<&str>,
-    new_tokens: u64,
-    gpus: u64,
-    zero_stage: u8,
-    lora_rank: Option<u64>,
-    lora_targets: Option<String>,
-    lora_dropout: f64,
-    quantize: Option<String>,
     gpu: Option<String>,
     headroom_fraction: Option<f64>,
     headroom_bytes: Option<u64>,
     mfu: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
-    let args = RunArgs {
-        mode,
-        batch,
-        precision,
-        optimizer,
-        attn,
-        grad_ckpt,
-        new_tokens,
-        gpus,
-        zero_stage,
-        lora_rank,
-        lora_targets,
-        lora_dropout,
-        quantize,
-    };
+    let args = RunArgs::from_dict(run)?;
     let (report, run, plan, tokens) = guarded(py, || {
         let plan = gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)?;
         let model = Prepared::read(&data, &location, head)?;

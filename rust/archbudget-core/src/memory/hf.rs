@@ -686,8 +686,8 @@ pub fn quantize_for_run(
     from_config: Option<super::quant::Quant>,
     run: &RunSettings,
 ) -> Option<super::quant::Quant> {
-    run.quantize.or(from_config
-        .filter(|q| !(q.converts_experts() && run.mode == super::Mode::Train)))
+    run.quantize
+        .or(from_config.filter(|q| !(q.converts_experts() && run.mode == super::Mode::Train)))
 }
 
 /// Estimate from an oracle / config `hf` dict (config keys plus `model_type`).
