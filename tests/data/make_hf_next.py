@@ -35,7 +35,7 @@ TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, moe_interme
 
 CASES = [
     ("qwen3_next-default", {}),
-    # Qwen/Qwen3-Next-80B-A3B-Instruct's config.json
+    # the keys of Qwen3-Next-80B-A3B's published config (its sizes are also the type's defaults)
     ("qwen3-next-80b-a3b", dict(vocab_size=151936, hidden_size=2048, intermediate_size=5120, num_hidden_layers=48,
                                 num_attention_heads=16, num_key_value_heads=2, head_dim=256,
                                 linear_num_key_heads=16, linear_num_value_heads=32, linear_key_head_dim=128,
