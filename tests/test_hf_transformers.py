@@ -49,7 +49,10 @@ def test_counts_equal_transformers(name, model_type, kwargs):
         return
     lm = archbudget.summary(config, head="causal_lm")
     assert lm.total_params == real_count(lm_class, model_type, kwargs)
-    assert archbudget.summary(config).total_params == lm.total_params
+    # SPEC.md: `causal_lm` is the default only where the type has a causal-LM class;
+    # distilbert (masked LM) and t5 (seq2seq LM) default to the bare model
+    default = lm if lm_class is transformers.AutoModelForCausalLM else base
+    assert archbudget.summary(config).total_params == default.total_params
 
 
 def test_every_supported_type_is_covered():
@@ -70,7 +73,24 @@ def test_moe_counts_equal_transformers(name, model_type, kwargs):
     active parameters of both heads."""
     config = dict(model_type=model_type, **kwargs)
     cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
-    for head, auto in (("base", transformers.AutoModel), ("causal_lm", transformers.AutoModelForCausalLM)):
+    lm_class = make_hf_moe.LM_CLASS.get(model_type, transformers.AutoModelForCausalLM)
+    for head, auto in (("base", transformers.AutoModel), ("causal_lm", lm_class)):
         model = make_hf_moe.build(auto, cfg)
         s = archbudget.summary(config, head=head)
         assert (s.total_params, s.active_params) == (make_hf_moe.count(model), make_hf_moe.active(model, cfg))
+
+
+_next_spec = importlib.util.spec_from_file_location("make_hf_next", Path(__file__).parent / "data" / "make_hf_next.py")
+make_hf_next = importlib.util.module_from_spec(_next_spec)
+_next_spec.loader.exec_module(make_hf_next)
+
+
+@pytest.mark.parametrize("name, kwargs", make_hf_next.CASES, ids=[c[0] for c in make_hf_next.CASES])
+def test_qwen3_next_counts_equal_transformers(name, kwargs):
+    """qwen3_next's cases of make_hf_next.py against the installed transformers."""
+    config = dict(model_type="qwen3_next", **kwargs)
+    cfg = transformers.AutoConfig.for_model("qwen3_next", **kwargs)
+    for head, auto in (("base", transformers.AutoModel), ("causal_lm", transformers.AutoModelForCausalLM)):
+        model = make_hf_next.build(auto, cfg)
+        s = archbudget.summary(config, head=head)
+        assert (s.total_params, s.active_params) == (make_hf_next.count(model), make_hf_next.active(model, cfg))

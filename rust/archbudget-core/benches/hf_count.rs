@@ -8,16 +8,15 @@ use std::time::Instant;
 use archbudget_core::formats::hf::{arch, count, summarize};
 use serde_json::json;
 
-fn time(label: &str, iters: u32, mut f: impl FnMut()) {
+fn time(label: &str, iters: u32, mut f: impl FnMut()) -> f64 {
     f();
     let start = Instant::now();
     for _ in 0..iters {
         f();
     }
-    println!(
-        "{label:<28} {:>10.0} ns/count",
-        start.elapsed().as_nanos() as f64 / f64::from(iters)
-    );
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(iters);
+    println!("{label:<36} {ns:>10.0} ns/count");
+    ns
 }
 
 fn main() {
@@ -62,16 +61,46 @@ fn main() {
         ("gpt_bigcode", json!({"model_type": "gpt_bigcode"})),
         ("cohere", json!({"model_type": "cohere"})),
         ("cohere2", json!({"model_type": "cohere2"})),
+        // hybrid linear attention (Gated DeltaNet + gated full attention): 80B-A3B
+        ("qwen3_next (80b-a3b)", json!({"model_type": "qwen3_next"})),
+        // the older types, at their default sizes
+        ("llama", json!({"model_type": "llama"})),
+        ("mistral", json!({"model_type": "mistral"})),
+        ("qwen2", json!({"model_type": "qwen2"})),
+        ("qwen2_moe", json!({"model_type": "qwen2_moe"})),
+        ("gemma", json!({"model_type": "gemma"})),
+        ("gemma2", json!({"model_type": "gemma2"})),
+        ("phi3", json!({"model_type": "phi3"})),
+        ("gpt2", json!({"model_type": "gpt2"})),
+        ("gpt_neox", json!({"model_type": "gpt_neox"})),
+        ("opt", json!({"model_type": "opt"})),
+        ("falcon", json!({"model_type": "falcon"})),
+        ("bert", json!({"model_type": "bert"})),
+        ("roberta", json!({"model_type": "roberta"})),
+        ("distilbert", json!({"model_type": "distilbert"})),
+        ("vit", json!({"model_type": "vit"})),
     ];
+    // issue 10's goal: counting any supported config (the sweep's `count`) under 100 µs
+    const GOAL_NS: f64 = 100_000.0;
+    let mut slowest = (0.0, "");
     for (name, config) in &configs {
         time(&format!("{name} arch"), 20_000, || {
             black_box(arch(black_box(config), None, "config.json").unwrap());
         });
-        time(&format!("{name} count"), 5_000, || {
+        let ns = time(&format!("{name} count"), 5_000, || {
             black_box(count(black_box(config), None, "config.json").unwrap());
         });
+        if ns > slowest.0 {
+            slowest = (ns, name);
+        }
         time(&format!("{name} summarize"), 2_000, || {
             black_box(summarize(black_box(config), None, "config.json").unwrap());
         });
     }
+    println!(
+        "slowest count: {} {:.0} ns, goal {GOAL_NS:.0} ns ({} types)",
+        slowest.1,
+        slowest.0,
+        configs.len()
+    );
 }

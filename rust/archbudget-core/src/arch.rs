@@ -396,6 +396,44 @@ pub struct BlockDetails {
     pub llama4_vision: Option<Llama4Vision>,
     /// One entry per decoder layer; empty: every layer is attention.
     pub mixers: Vec<LayerMixer>,
+    /// The attention output is multiplied by `sigmoid` of a gate that `q_proj` computes
+    /// beside the queries (q_proj twice as wide: qwen3_next's full-attention layers).
+    pub attn_output_gate: bool,
+    /// The linear-attention layers' shape (those [`LayerMixer::LinearAttention`] marks).
+    pub linear_attention: Option<LinearAttention>,
+}
+
+/// Gated DeltaNet linear attention (qwen3_next `Qwen3NextGatedDeltaNet`): `in_proj_qkvz`
+/// gives q, k (key heads), v and the output gate z (value heads), `in_proj_ba` each value
+/// head's β and decay input; a causal depthwise conv1d over q‖k‖v; the gated delta rule
+/// keeps a key_head_dim × value_head_dim state per value head; a gated RMSNorm over each
+/// value head, then `out_proj`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearAttention {
+    pub num_key_heads: u64,
+    pub num_value_heads: u64,
+    pub key_head_dim: u64,
+    pub value_head_dim: u64,
+    /// Width of the causal conv1d (`linear_conv_kernel_dim`), also the positions its
+    /// generate cache keeps.
+    pub conv_kernel: u64,
+}
+
+impl LinearAttention {
+    /// key heads × key head dim (the width of q and of k).
+    pub fn key_dim(&self) -> u64 {
+        self.num_key_heads * self.key_head_dim
+    }
+
+    /// value heads × value head dim (the width of v, of z and of `out_proj`'s input).
+    pub fn value_dim(&self) -> u64 {
+        self.num_value_heads * self.value_head_dim
+    }
+
+    /// Channels of the conv1d: q, k and v side by side.
+    pub fn conv_dim(&self) -> u64 {
+        2 * self.key_dim() + self.value_dim()
+    }
 }
 
 impl TransformerArch {

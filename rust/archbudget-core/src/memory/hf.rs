@@ -19,6 +19,7 @@
 //!   each layer's input and recomputes the layer's forward during its backward.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::{hold_kv_cache, layer_mask, norm_op, position_qk, qk_norm, window_mask};
+use super::hf_linear::{gated_delta_net, LinearIn};
 use super::hf_mla::{mla_attention, o_proj_width, MlaIn};
 use super::hf_mlp::sparse_moe;
 pub(super) use super::hf_mlp::Mlp;
@@ -26,7 +27,7 @@ use super::hf_names::HfNames;
 use super::lora::{Linears, Module};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Precision, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, LayerMixer, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -417,7 +418,25 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         // the attention's (`ln_attn`)
         let n_mlp =
             (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
-        let att = if let Some(mla) = a.details.mla {
+        let mut output_gate = None;
+        let linear = match (a.layer_mixer(i), a.details.linear_attention) {
+            (LayerMixer::LinearAttention, Some(la)) => {
+                let p = LinearIn {
+                    x: n1,
+                    batch: b,
+                    seq: s,
+                    hidden: hsz,
+                    use_cache,
+                    precision: run.precision,
+                };
+                Some(gated_delta_net(&mut g, &mut lx, la, &p)?)
+            }
+            _ => None,
+        };
+        // (a linear-attention layer's output has been through its `out_proj` already)
+        let att = if let Some(out) = linear {
+            out
+        } else if let Some(mla) = a.details.mla {
             let p = MlaIn {
                 x: n1,
                 rows,
@@ -460,12 +479,26 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 };
                 (part(nh)?, part(kvh)?, part(kvh)?, kvh)
             } else {
+                // qwen3_next's q_proj also computes the output gate, copied out by reshape
+                let q_out = if a.details.attn_output_gate {
+                    mul(2, qd)?
+                } else {
+                    qd
+                };
                 let q = lx.push(
                     &mut g,
                     Module::linear(names.q),
-                    lin(hsz, qd, a.qkv_bias),
+                    lin(hsz, q_out, a.qkv_bias),
                     n1,
                 )?;
+                if a.details.attn_output_gate {
+                    output_gate = Some(g.push(
+                        Op::Copy(Copy {
+                            numel: Some(mul(rows, qd)?),
+                        }),
+                        &[q],
+                    ));
+                }
                 let k = lx.push(
                     &mut g,
                     Module::linear(names.k),
@@ -489,8 +522,26 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             ins.extend(mask);
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
-        let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
-        let mut o = lx.push(&mut g, Module::linear(names.o), o_lin, att)?;
+        let att = match output_gate {
+            // `attn_output * torch.sigmoid(gate)`
+            Some(gate) => {
+                let gate = g.push(
+                    Op::Act(Act {
+                        kind: ActKind::Sigmoid,
+                    }),
+                    &[gate],
+                );
+                g.push(Op::Mul(Mul), &[att, gate])
+            }
+            None => att,
+        };
+        let mut o = match linear {
+            Some(out) => out,
+            None => {
+                let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
+                lx.push(&mut g, Module::linear(names.o), o_lin, att)?
+            }
+        };
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }

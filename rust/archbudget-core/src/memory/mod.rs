@@ -16,6 +16,7 @@ mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_decoder;
+mod hf_linear;
 mod hf_mla;
 mod hf_mlp;
 mod hf_names;

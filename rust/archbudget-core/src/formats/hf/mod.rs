@@ -13,6 +13,7 @@ mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
 mod layer_kinds;
+mod linear_attention;
 mod llama;
 mod llama4;
 mod modules;
@@ -75,6 +76,7 @@ const SUPPORTED: &[&str] = &[
     "qwen2_moe",
     "qwen3",
     "qwen3_moe",
+    "qwen3_next",
     "roberta",
     "smollm3",
     "stablelm",
@@ -132,8 +134,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
         "vit" => Family::Vit,
-        "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
-        | "llama4" => Family::Moe,
+        "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
+        | "llama4_text" | "llama4" => Family::Moe,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -185,6 +187,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
             "llama4" => llama4::wrapper(&cfg)?,
+            "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
     };

@@ -1,5 +1,6 @@
 //! The mixture-of-experts decoders (qwen3_moe here; deepseek_v2/v3 and glm4_moe in
-//! `deepseek`, gpt_oss in `gpt_oss`, llama4_text in `llama4`): a llama-like skeleton
+//! `deepseek`, gpt_oss in `gpt_oss`, llama4_text in `llama4`, qwen3_next in
+//! `types/qwen3_next`, whose linear-attention layers hold `linear_attn`): a llama-like skeleton
 //! (token embedding, N × (RMSNorm → attention → RMSNorm → dense MLP or sparse MoE),
 //! final RMSNorm, LM head) whose attention and MoE blocks vary per type as
 //! [`TransformerArch::details`] and [`Moe`] describe them.
@@ -14,13 +15,14 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, Moe, NormKind, Position,
-    QkNorm, TransformerArch,
+    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, LayerMixer, Moe, NormKind,
+    Position, QkNorm, TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
 
 use super::config::Cfg;
+use super::linear_attention;
 use super::modules::{
     embedding_row, heads_dim, linear, lm_head, norm, norm_row, qk_norm_weights, times, Modules,
 };
@@ -240,6 +242,16 @@ fn names(model_type: &str) -> Names {
             "Llama4TextModel",
             "Llama4ForCausalLM",
         ),
+        "qwen3_next" => n(
+            "Qwen3Next",
+            "mlp",
+            "Qwen3NextSparseMoeBlock",
+            "gate",
+            "shared_expert",
+            false,
+            "Qwen3NextModel",
+            "Qwen3NextForCausalLM",
+        ),
         _ => n(
             "Qwen3Moe",
             "mlp",
@@ -279,13 +291,22 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     if !rows {
         // the sweep's totals: blocks differ only in dense or sparse MLP, so each kind is
         // declared once and counted as many times as it occurs
-        let sparse = (0..a.num_layers)
-            .filter(|&i| a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i)))
-            .count() as u64;
-        for (is_sparse, times) in [(true, sparse), (false, a.num_layers - sparse)] {
+        // (sparse MLP, linear attention) → layers of that kind
+        let mut kinds = [[0u64; 2]; 2];
+        for i in 0..a.num_layers {
+            let sparse = a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i));
+            let linear = a.layer_mixer(i) == LayerMixer::LinearAttention;
+            kinds[sparse as usize][linear as usize] += 1;
+        }
+        for (is_sparse, is_linear, times) in [
+            (true, false, kinds[1][0]),
+            (false, false, kinds[0][0]),
+            (true, true, kinds[1][1]),
+            (false, true, kinds[0][1]),
+        ] {
             if times > 0 {
                 let (_, mut w, idle) = mlp(a, &n, is_sparse, loc)?;
-                w.extend(attention(a, loc)?);
+                w.extend(mixer(a, is_linear, loc)?.1);
                 for name in ["input_layernorm.", "post_attention_layernorm."] {
                     norm(&mut w, name, a.hidden_size, a.norm);
                 }
@@ -296,12 +317,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     }
     for i in (0..a.num_layers).filter(|_| rows) {
         let layer = format!("{root}layers.{i}.");
-        let w = attention(a, loc)?;
-        m.add(
-            format!("{layer}self_attn"),
-            &format!("{}Attention", n.prefix),
-            w,
-        )?;
+        let linear = a.layer_mixer(i) == LayerMixer::LinearAttention;
+        let (path, w) = mixer(a, linear, loc)?;
+        let class = match linear {
+            true => format!("{}GatedDeltaNet", n.prefix),
+            false => format!("{}Attention", n.prefix),
+        };
+        m.add(format!("{layer}{path}"), &class, w)?;
         let is_sparse = a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i));
         let (class, w, idle) = mlp(a, &n, is_sparse, loc)?;
         m.add_idle(idle)?;
@@ -326,6 +348,18 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         (None, None) => n.base_class,
     }
     .to_string())
+}
+
+/// The token mixer of a layer: its attribute and weights (attention, or qwen3_next's
+/// linear attention).
+fn mixer(a: &TransformerArch, linear: bool, loc: &str) -> Result<(&'static str, Vec<Weight>)> {
+    match (linear, a.details.linear_attention) {
+        (true, Some(la)) => Ok((
+            "linear_attn",
+            linear_attention::weights(&la, a.hidden_size, loc)?,
+        )),
+        _ => Ok(("self_attn", attention(a, loc)?)),
+    }
 }
 
 /// The weights of one layer's attention module (llama4's qk-norm has none).
@@ -374,7 +408,12 @@ fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     }
     let q = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
     let kv = heads_dim(a.num_kv_heads, a.head_dim, "kv_heads×head_dim", loc)?;
-    linear(&mut w, "q_proj.", hidden.clone(), q.clone(), a.qkv_bias);
+    // qwen3_next's q_proj also computes the output gate
+    let q_out = match a.details.attn_output_gate {
+        true => times(2, q.size, "2×heads×head_dim", loc)?,
+        false => q.clone(),
+    };
+    linear(&mut w, "q_proj.", hidden.clone(), q_out, a.qkv_bias);
     linear(&mut w, "k_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
     linear(&mut w, "v_proj.", hidden.clone(), kv, a.qkv_bias);
     linear(&mut w, "o_proj.", q, hidden, a.o_bias);
@@ -464,6 +503,15 @@ fn mlp(
             moe.shared_expert_intermediate_size,
             moe.shared_expert_bias,
         );
+        if moe.shared_expert_gate {
+            linear(
+                &mut w,
+                "shared_expert_gate.",
+                dim(a.hidden_size, "hidden"),
+                dim(1, "1"),
+                false,
+            );
+        }
     }
     Ok((n.moe_class.to_string(), w, idle))
 }

@@ -7,6 +7,7 @@ mod gptj;
 mod olmo;
 mod phi;
 mod qwen3;
+pub mod qwen3_next;
 mod smollm3;
 mod stablelm;
 mod starcoder2;
