@@ -396,6 +396,62 @@ pub struct BlockDetails {
     pub llama4_vision: Option<Llama4Vision>,
     /// One entry per decoder layer; empty: every layer is attention.
     pub mixers: Vec<LayerMixer>,
+    /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2).
+    pub ssm: Option<Ssm>,
+}
+
+/// Which selective state-space mixer a layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsmVersion {
+    /// `MambaMixer`: a state of `d_state` per channel, dt through a rank-`dt_rank`
+    /// bottleneck (`x_proj` → `dt_proj`), a sequential scan.
+    Mamba1,
+    /// `Mamba2Mixer`: a scalar decay per head, B and C shared by `n_groups` groups of
+    /// heads, a chunked scan (`chunk_size`) and a gated RMSNorm before `out_proj`.
+    Mamba2,
+}
+
+/// A selective state-space (Mamba) mixer, as transformers builds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ssm {
+    pub version: SsmVersion,
+    /// Channels of the scan (`intermediate_size`, `expand · hidden`).
+    pub d_inner: u64,
+    /// State size per channel (mamba1) or per head (mamba2).
+    pub d_state: u64,
+    /// Kernel of the causal depthwise `conv1d`.
+    pub d_conv: u64,
+    /// Rank of the dt bottleneck (mamba1; 0 for mamba2).
+    pub dt_rank: u64,
+    /// Heads (mamba2; 0 for mamba1): `d_inner = heads · head_dim`.
+    pub heads: u64,
+    /// Groups of heads sharing B and C (mamba2; 0 for mamba1).
+    pub n_groups: u64,
+    /// Positions per chunk of mamba2's scan (0 for mamba1).
+    pub chunk_size: u64,
+    /// `conv1d` has a bias (`use_conv_bias`).
+    pub conv_bias: bool,
+    /// `in_proj` and `out_proj` have biases (`use_bias`).
+    pub proj_bias: bool,
+}
+
+impl Ssm {
+    /// Channels of the depthwise convolution: x alone (mamba1), or x, B and C (mamba2).
+    pub fn conv_channels(&self) -> u64 {
+        match self.version {
+            SsmVersion::Mamba1 => self.d_inner,
+            SsmVersion::Mamba2 => self.d_inner + 2 * self.n_groups * self.d_state,
+        }
+    }
+
+    /// Width of `in_proj`'s output: x and the gate z (mamba1); z, x, B, C and dt per
+    /// head (mamba2).
+    pub fn in_proj_width(&self) -> u64 {
+        match self.version {
+            SsmVersion::Mamba1 => 2 * self.d_inner,
+            SsmVersion::Mamba2 => self.d_inner + self.conv_channels() + self.heads,
+        }
+    }
 }
 
 impl TransformerArch {

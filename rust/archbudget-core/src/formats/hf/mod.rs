@@ -15,10 +15,12 @@ mod gpt_oss;
 mod layer_kinds;
 mod llama;
 mod llama4;
+mod mamba;
 mod modules;
 mod moe;
 mod opt;
 pub mod spec;
+mod ssm;
 mod t5;
 mod types;
 mod vit;
@@ -64,6 +66,8 @@ const SUPPORTED: &[&str] = &[
     "llama",
     "llama4",
     "llama4_text",
+    "mamba",
+    "mamba2",
     "mistral",
     "mixtral",
     "olmo2",
@@ -115,6 +119,8 @@ enum Family {
     T5,
     Vit,
     Moe,
+    /// State-space models (mamba, mamba2): `mamba.rs`.
+    Ssm,
 }
 
 fn family(cfg: &Cfg) -> Result<Family> {
@@ -134,6 +140,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "vit" => Family::Vit,
         "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
         | "llama4" => Family::Moe,
+        "mamba" | "mamba2" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -187,6 +194,10 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "llama4" => llama4::wrapper(&cfg)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
+        Family::Ssm => match cfg.model_type {
+            "mamba2" => mamba::mamba2(&cfg, head)?,
+            _ => mamba::mamba(&cfg, head)?,
+        },
     };
     Ok((fam, arch))
 }
@@ -226,6 +237,7 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::T5 => t5::modules(arch, &mut m)?,
         Family::Vit => vit::modules(arch, &mut m)?,
         Family::Moe => moe::modules(arch, &mut m)?,
+        Family::Ssm => mamba::modules(arch, &mut m)?,
     };
     m.finish(&class_name)
 }
