@@ -58,6 +58,8 @@ pub enum Position {
     /// T5 relative-position buckets: an `num_buckets` × heads table in the first layer of
     /// each stack.
     RelativeBuckets { num_buckets: u64, max_distance: u64 },
+    /// None: the layers see order themselves (mamba's scan).
+    None,
 }
 
 /// A sparse mixture-of-experts MLP.

@@ -26,7 +26,7 @@ use super::hf_names::HfNames;
 use super::lora::{Linears, Module};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Precision, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, LayerMixer, NormKind, Position, TransformerArch};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -316,6 +316,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             cos_sin = Some((cos, sin));
                         }
                     }
+                    Position::None => {}
                     Position::RelativeBuckets { .. } => return Err(crate::Error::invalid(
                         a.model_type.as_str(),
                         "the memory model does not lower relative position buckets outside t5 yet",
@@ -345,7 +346,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }),
             &[],
         ))
-    } else if eager && decoder {
+    } else if eager && decoder && attends(a) {
         Some(g.push(
             Op::Fill(Fill {
                 numel: mul(mul(b, s)?, s)?,
@@ -369,6 +370,18 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
+        if let (LayerMixer::Ssm, Some(ssm)) = (a.layer_mixer(i), a.details.ssm) {
+            let at = super::hf_ssm::SsmIn {
+                batch: b,
+                seq: s,
+                hidden: hsz,
+            };
+            h = super::hf_ssm::block(&mut g, &mut lx, a, &ssm, &at, x, run)?;
+            if run.grad_ckpt {
+                g.checkpoint_regions.push((first, g.nodes.len() - 1));
+            }
+            continue;
+        }
         let kind = a.layer_attention(i);
         let mask = layer_mask(kind, mask, windowed);
         let n1 = if a.pre_norm && !post_branch {
@@ -651,6 +664,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let _ = e;
     lx.finish(&mut g, &a.model_type)?;
     Ok(g)
+}
+
+/// Whether any layer runs softmax attention (mamba's have none, and no mask is made).
+fn attends(a: &TransformerArch) -> bool {
+    a.details.mixers.is_empty() || a.details.mixers.iter().any(|&m| m != LayerMixer::Ssm)
 }
 
 /// `run` with the config's `quantization_config` unless `--quantize` overrides it.

@@ -92,8 +92,7 @@ fn decoder(
         o_bias: false,
         mlp_bias: false,
         fused_qkv: false,
-        // the scan sees order itself: no position table, no rotary embedding
-        position: Position::Learned { rows: 0 },
+        position: Position::None,
         max_positions: 0,
         type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", tie)?,
@@ -115,13 +114,20 @@ fn decoder(
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let Some(s) = a.details.ssm else {
-        return Err(crate::Error::invalid(m.location(), "no SSM mixer described"));
+        return Err(crate::Error::invalid(
+            m.location(),
+            "no SSM mixer described",
+        ));
     };
     let prefix = match s.version {
         SsmVersion::Mamba1 => "Mamba",
         SsmVersion::Mamba2 => "Mamba2",
     };
-    let root = if a.head.has_lm_head() { "backbone." } else { "" };
+    let root = if a.head.has_lm_head() {
+        "backbone."
+    } else {
+        ""
+    };
     let embed_path = format!("{root}embeddings");
     let vocab = dim(a.vocab_size, "vocab");
     embedding_row(m, embed_path.clone(), "Embedding", vocab, a.hidden_size)?;
@@ -131,10 +137,20 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let mixer = ssm::mixer_weights(&s, a.hidden_size, m.location())?;
     let block = [
         ("norm".to_string(), norm_class.as_str(), norm),
-        ("mixer".to_string(), &format!("{prefix}Mixer") as &str, mixer),
+        (
+            "mixer".to_string(),
+            &format!("{prefix}Mixer") as &str,
+            mixer,
+        ),
     ];
     m.add_blocks(a.num_layers, |i| format!("{root}layers.{i}."), &block)?;
-    norm_row(m, format!("{root}norm_f"), &norm_class, a.hidden_size, a.norm)?;
+    norm_row(
+        m,
+        format!("{root}norm_f"),
+        &norm_class,
+        a.hidden_size,
+        a.norm,
+    )?;
     if !a.head.has_lm_head() {
         return Ok(format!("{prefix}Model"));
     }

@@ -16,6 +16,7 @@ mod norm;
 mod pool;
 mod quant;
 mod recurrent;
+mod ssm;
 mod tensor;
 
 pub use activation::{Act, ActKind, Dropout, Noise, NoiseKind, Prelu};
@@ -30,6 +31,7 @@ pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNo
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use quant::QuantLinear;
 pub use recurrent::{Rnn, RnnKind};
+pub use ssm::SelectiveScan;
 pub use tensor::{
     Add, Cast, Copy, Fill, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam, View,
 };
@@ -77,6 +79,7 @@ pub enum Op {
     ClsPositions(ClsPositions),
     Matmul(Matmul),
     Opaque(Opaque),
+    SelectiveScan(SelectiveScan),
 }
 
 impl Op {
@@ -119,6 +122,7 @@ impl Op {
             Op::ExpertsLora(o) => o.lower(cx),
             Op::LoraLinear(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
+            Op::SelectiveScan(o) => o.lower(cx),
         }
     }
 }
