@@ -1,5 +1,5 @@
-"""Generate tests/data/hf_ssm.json: the state-space types of issue 10 (mamba, mamba2)
-measured with the real transformers.
+"""Generate tests/data/hf_ssm.json: the state-space and hybrid types of issue 10
+(mamba, mamba2, jamba) measured with the real transformers.
 
 - `rows`: parameter counts as make_hf_types.py records them (meta device, AutoModel and
   AutoModelForCausalLM; `modules` {path: [class, params]} for small models): the default
@@ -7,11 +7,12 @@ measured with the real transformers.
 - `flops`: tiny configs' forward and forward+backward FLOPs under
   torch.utils.flop_counter on CPU, with the protocol of make_hf_flops.py (`train()`,
   fp32, `model(input_ids, labels=input_ids).loss` or the base model's
-  `last_hidden_state.float().pow(2).mean()`). Without the optional CUDA kernels
+  `last_hidden_state.float().pow(2).mean()`), eager attention. Without the optional CUDA kernels
   (mamba-ssm, causal-conv1d) transformers runs the mixers' PyTorch path on every device,
-  which is what is measured here.
+  which is what is measured here. jamba's experts run `experts_implementation="eager"`
+  (one `linear` per expert, which the counter sees; its default `grouped_mm` it does not).
 - `cache`: the bytes of the cache tensors (each layer's conv and recurrent states, their
-  storage) that `generate` leaves after `new_tokens` greedy tokens on a
+  storage, and the k and v of attention layers) that `generate` leaves after `new_tokens` greedy tokens on a
   `batch`×`prompt` prompt, per layer and in total.
 
     /work/scratch/hf/bin/python tests/data/make_hf_ssm.py   # needs torch, transformers
@@ -36,6 +37,15 @@ from make_hf_extra import build, count, module_counts  # noqa: E402
 MAMBA_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, state_size=8)
 MAMBA2_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, num_heads=8, head_dim=16,
                    state_size=16, n_groups=2, chunk_size=8)
+JAMBA_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=2, attn_layer_period=2, attn_layer_offset=1,
+                  expert_layer_period=2, expert_layer_offset=1, num_experts=4, num_experts_per_tok=2,
+                  mamba_d_state=8)
+# ai21labs/Jamba-v0.1 and AI21-Jamba-Mini-1.6 share this shape (52B total, 12B active)
+JAMBA_MINI = dict(vocab_size=65536, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                  num_attention_heads=32, num_key_value_heads=8, num_experts=16, num_experts_per_tok=2,
+                  attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1,
+                  mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=256)
 
 CASES = [
     ("mamba-default", "mamba", {}),
@@ -56,6 +66,17 @@ CASES = [
     ("mamba2-tiny-bias", "mamba2", dict(MAMBA2_TINY, use_bias=True, use_conv_bias=False, conv_kernel=3)),
     ("mamba2-tiny-tied-expand", "mamba2", dict(MAMBA2_TINY, expand=3, num_heads=12, tie_word_embeddings=True,
                                                time_step_rank=5)),
+    ("jamba-default", "jamba", {}),
+    ("jamba-v0.1", "jamba", JAMBA_MINI),
+    ("jamba-mini-1.6", "jamba", dict(JAMBA_MINI, max_position_embeddings=262144, tie_word_embeddings=False)),
+    # AI21-Jamba-Large-1.6 (398B total, 94B active)
+    ("jamba-large-1.6", "jamba", dict(JAMBA_MINI, hidden_size=8192, intermediate_size=24576, num_hidden_layers=72,
+                                      num_attention_heads=64, mamba_dt_rank=512)),
+    ("jamba-tiny-bias-tied", "jamba", dict(JAMBA_TINY, mamba_proj_bias=True, mamba_conv_bias=False, mamba_dt_rank=5,
+                                           tie_word_embeddings=True)),
+    ("jamba-tiny-dense", "jamba", dict(JAMBA_TINY, num_experts=1, attn_layer_period=3, attn_layer_offset=0)),
+    ("jamba-tiny-offsets", "jamba", dict(JAMBA_TINY, num_hidden_layers=6, attn_layer_period=3, attn_layer_offset=2,
+                                         expert_layer_period=3, expert_layer_offset=0, mamba_expand=3)),
 ]
 
 # (name, config, head): tiny configs for the FLOP counter (seq 16, two chunks of 8 for mamba2)
@@ -67,6 +88,9 @@ FLOPS = [
     ("mamba2-flops-one-chunk-base", dict(MAMBA2_TINY, model_type="mamba2", chunk_size=32, n_groups=1,
                                          use_bias=True), "base"),
     ("mamba2-flops-padded", dict(MAMBA2_TINY, model_type="mamba2", chunk_size=6), "causal_lm"),
+    ("jamba-flops", dict(JAMBA_TINY, model_type="jamba"), "causal_lm"),
+    ("jamba-flops-dense-base", dict(JAMBA_TINY, model_type="jamba", num_experts=1, mamba_proj_bias=True),
+     "base"),
 ]
 BATCH, SEQ = 2, 16
 
@@ -76,6 +100,7 @@ CACHE = [
     ("mamba-cache-kernel-3", dict(MAMBA_TINY, model_type="mamba", conv_kernel=3, expand=3)),
     ("mamba2-cache", dict(MAMBA2_TINY, model_type="mamba2")),
     ("mamba2-cache-groups", dict(MAMBA2_TINY, model_type="mamba2", n_groups=4, conv_kernel=5)),
+    ("jamba-cache", dict(JAMBA_TINY, model_type="jamba")),
 ]
 CACHE_BATCH, PROMPT, NEW_TOKENS = 2, 7, 5
 
@@ -115,6 +140,11 @@ def flop_rows():
     rows = []
     for name, config, head in FLOPS:
         cfg = config_of(config)
+        # eager attention (jamba's layers): with grouped kv heads the CPU's SDPA kernel
+        # counts one product more in backward than CUDA runs
+        cfg._attn_implementation = "eager"
+        if cfg.model_type == "jamba":
+            cfg._experts_implementation = "eager"
         model = (AutoModel if head == "base" else AutoModelForCausalLM).from_config(cfg)
         model.train()
         ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
@@ -126,7 +156,7 @@ def flop_rows():
                 if backward:
                     loss.backward()
             counts.append(fc.get_total_flops())
-        rows.append(dict(name=name, config=config, head=head, attn="sdpa", batch=BATCH, seq=SEQ,
+        rows.append(dict(name=name, config=config, head=head, attn="eager", batch=BATCH, seq=SEQ,
                          params=count(model), flops_fwd=counts[0], flops_fwd_bwd=counts[1]))
         print(name, rows[-1]["params"], counts, flush=True)
     return rows

@@ -398,7 +398,7 @@ pub struct BlockDetails {
     pub llama4_vision: Option<Llama4Vision>,
     /// One entry per decoder layer; empty: every layer is attention.
     pub mixers: Vec<LayerMixer>,
-    /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2).
+    /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2, jamba).
     pub ssm: Option<Ssm>,
 }
 
@@ -435,6 +435,13 @@ pub struct Ssm {
     pub conv_bias: bool,
     /// `in_proj` and `out_proj` have biases (`use_bias`).
     pub proj_bias: bool,
+    /// RMSNorms on dt, B and C after `x_proj` (jamba's `dt_layernorm`, `b_layernorm`,
+    /// `c_layernorm`).
+    pub dt_bc_norms: bool,
+    /// The layer is the mixer alone (`MambaBlock`: RMSNorm → mixer → residual kept in
+    /// fp32); false: the mixer takes attention's place in a decoder layer that also has
+    /// its MLP (jamba).
+    pub mixer_only: bool,
 }
 
 impl Ssm {

@@ -5,7 +5,7 @@
 //! leaves holds the bytes of transformers' own conv and recurrent states. (Counts and
 //! rows per module: `hf_known.rs`.)
 use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, Mode, Precision, RunSettings};
+use archbudget_core::memory::{self, AttnImpl, Mode, Precision, RunSettings};
 use serde_json::Value;
 
 fn data() -> Value {
@@ -55,6 +55,7 @@ fn flops_match_the_flop_counter() {
         let run = RunSettings {
             batch: case["batch"].as_u64().unwrap(),
             seq,
+            attn: AttnImpl::parse(case["attn"].as_str().unwrap()).unwrap(),
             ..Default::default()
         };
         let m = formats::memory(&text, name, Some(head), &run, Some(seq)).unwrap();

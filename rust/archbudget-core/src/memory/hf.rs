@@ -370,13 +370,20 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
-        if let (LayerMixer::Ssm, Some(ssm)) = (a.layer_mixer(i), a.details.ssm) {
-            let at = super::hf_ssm::SsmIn {
-                batch: b,
-                seq: s,
-                hidden: hsz,
-            };
-            h = super::hf_ssm::block(&mut g, &mut lx, a, &ssm, &at, x, run)?;
+        // a state-space layer: the mixer alone (mamba), or in attention's place (jamba)
+        let ssm = match (a.layer_mixer(i), a.details.ssm) {
+            (LayerMixer::Ssm, Some(ssm)) => Some(ssm),
+            _ => None,
+        };
+        let ssm_at = super::hf_ssm::SsmIn {
+            batch: b,
+            seq: s,
+            hidden: hsz,
+            // mamba's models make no cache in training; jamba's as attention would
+            use_cache: use_cache && !(train && ssm.is_some_and(|s| s.mixer_only)),
+        };
+        if let Some(ssm) = ssm.filter(|s| s.mixer_only) {
+            h = super::hf_ssm::block(&mut g, &mut lx, a, &ssm, &ssm_at, x, run)?;
             if run.grad_ckpt {
                 g.checkpoint_regions.push((first, g.nodes.len() - 1));
             }
@@ -413,7 +420,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         // the attention's (`ln_attn`)
         let n_mlp =
             (falcon && a.parallel_attn && a.norms_per_layer == 2).then(|| g.push(ln(rows), &[x]));
-        let att = if let Some(mla) = a.details.mla {
+        let att = if let Some(ssm) = ssm {
+            super::hf_ssm::mixer(&mut g, &mut lx, &ssm, &ssm_at, n1, run)?
+        } else if let Some(mla) = a.details.mla {
             let p = MlaIn {
                 x: n1,
                 rows,
@@ -485,8 +494,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             ins.extend(mask);
             g.push(Op::Attention(Attention { kv_heads, ..attn }), &ins)
         };
-        let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
-        let mut o = lx.push(&mut g, Module::linear(names.o), o_lin, att)?;
+        let mut o = match ssm {
+            // the mixer's output is already out_proj's
+            Some(_) => att,
+            None => {
+                let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
+                lx.push(&mut g, Module::linear(names.o), o_lin, att)?
+            }
+        };
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }

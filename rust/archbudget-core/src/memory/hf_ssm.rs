@@ -1,6 +1,7 @@
 //! State-space layers ([`LayerMixer::Ssm`](crate::arch::LayerMixer)) lowered as
 //! transformers runs them: `MambaBlock` / `Mamba2Block` (RMSNorm → mixer → residual kept
-//! in fp32 with `residual_in_fp32`) around `MambaMixer` / `Mamba2Mixer`.
+//! in fp32 with `residual_in_fp32`) around `MambaMixer` / `Mamba2Mixer`; in jamba the
+//! mixer takes attention's place in an otherwise ordinary decoder layer (`hf`).
 //!
 //! The mixers' PyTorch path is modelled (`in_proj` → causal depthwise `conv1d` → SiLU →
 //! selective scan → gate → `out_proj`): transformers takes it whenever the optional
@@ -8,7 +9,8 @@
 //! `pip install transformers` gives, and it is the path the FLOP counter sees on CPU.
 //! The fused kernels keep far less (no B×D×L×N tensors); their figures would differ.
 //!
-//! Cache (`DynamicCache` with `LinearAttentionLayer`s, `use_cache` unless training):
+//! Cache (`DynamicCache` with `LinearAttentionLayer`s; mamba's models make one unless
+//! training, jamba's whenever attention layers would):
 //! per layer a conv state of batch × conv channels × d_conv in `in_proj`'s dtype and a
 //! recurrent state in fp32 (mamba1 batch × d_inner × d_state, mamba2 batch × heads ×
 //! head_dim × d_state), allocated once at the prompt and updated in place by every
@@ -17,14 +19,16 @@ use super::graph::{CacheGrowth, DType, Graph, ValueId};
 use super::hf_decoder::norm_op;
 use super::lora::{Linears, Module};
 use super::ops::*;
-use super::{mul, Mode, Precision, Result, RunSettings};
-use crate::arch::{Ssm, SsmVersion, TransformerArch};
+use super::{mul, Precision, Result, RunSettings};
+use crate::arch::{NormKind, Ssm, SsmVersion, TransformerArch};
 
-/// Where one layer's mixer runs: batch × seq positions of `hidden` channels.
+/// Where one layer's mixer runs: batch × seq positions of `hidden` channels, and
+/// whether the model updates a cache (which then holds the layer's states).
 pub(super) struct SsmIn {
     pub batch: u64,
     pub seq: u64,
     pub hidden: u64,
+    pub use_cache: bool,
 }
 
 /// `MambaBlock`: `x + mixer(norm(x))`, the residual upcast to fp32.
@@ -81,7 +85,7 @@ pub(super) fn mixer(
     let proj = lin(at.hidden, s.in_proj_width(), s.proj_bias);
     let projected = lx.push(g, Module::linear("in_proj"), proj, x)?;
     let channels = s.conv_channels();
-    if run.mode != Mode::Train {
+    if at.use_cache {
         hold_states(g, s, b, run)?;
     }
     // the conv's part of the projection (a view), `.to(weight.dtype)`, the causal
@@ -135,14 +139,25 @@ pub(super) fn mixer(
             let ut = g.push(Op::Copy(Copy::default()), &[u]);
             let xw = s.dt_rank + 2 * s.d_state;
             let xdbc = lx.push(g, Module::linear("x_proj"), lin(s.d_inner, xw, false), ut)?;
-            let rank = g.push(
-                Op::SelectLast(SelectLast {
-                    out_numel: mul(rows, s.dt_rank)?,
-                }),
-                &[xdbc],
-            );
+            let part = |g: &mut Graph, width: u64| -> Result<ValueId> {
+                let part = SelectLast {
+                    out_numel: mul(rows, width)?,
+                };
+                let v = g.push(Op::SelectLast(part), &[xdbc]);
+                // jamba's `dt_layernorm`, `b_layernorm`, `c_layernorm`
+                Ok(match s.dt_bc_norms {
+                    true => g.push(norm_op(NormKind::RmsNorm, rows, width), &[v]),
+                    false => v,
+                })
+            };
+            let rank = part(g, s.dt_rank)?;
             let dt = g.push(Op::Linear(lin(s.dt_rank, s.d_inner, true)), &[rank]);
-            let y = g.push(Op::SelectiveScan(scan), &[u, dt, xdbc, projected]);
+            let y = if s.dt_bc_norms {
+                let (bn, cn) = (part(g, s.d_state)?, part(g, s.d_state)?);
+                g.push(Op::SelectiveScan(scan), &[u, dt, bn, projected, cn])
+            } else {
+                g.push(Op::SelectiveScan(scan), &[u, dt, xdbc, projected])
+            };
             // `scan_output.transpose(1, 2).to(dtype)` into out_proj: a contiguous copy
             let y = g.push(
                 Op::Cast(Cast {

@@ -12,6 +12,7 @@ mod falcon;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
+mod jamba;
 mod layer_kinds;
 mod llama;
 mod llama4;
@@ -63,6 +64,7 @@ const SUPPORTED: &[&str] = &[
     "gpt_neox",
     "gpt_oss",
     "gptj",
+    "jamba",
     "llama",
     "llama4",
     "llama4_text",
@@ -119,7 +121,7 @@ enum Family {
     T5,
     Vit,
     Moe,
-    /// State-space models (mamba, mamba2): `mamba.rs`.
+    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`.
     Ssm,
 }
 
@@ -140,7 +142,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "vit" => Family::Vit,
         "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
         | "llama4" => Family::Moe,
-        "mamba" | "mamba2" => Family::Ssm,
+        "mamba" | "mamba2" | "jamba" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -196,6 +198,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         },
         Family::Ssm => match cfg.model_type {
             "mamba2" => mamba::mamba2(&cfg, head)?,
+            "jamba" => jamba::arch(&cfg, head)?,
             _ => mamba::mamba(&cfg, head)?,
         },
     };
@@ -237,6 +240,7 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::T5 => t5::modules(arch, &mut m)?,
         Family::Vit => vit::modules(arch, &mut m)?,
         Family::Moe => moe::modules(arch, &mut m)?,
+        Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, &mut m)?,
         Family::Ssm => mamba::modules(arch, &mut m)?,
     };
     m.finish(&class_name)

@@ -1,11 +1,12 @@
 //! The selective state-space mixer (Mamba) as a building block: read from a config's
 //! keys into an [`Ssm`], and its weights as transformers declares them, for every type
-//! that has such layers (mamba, mamba2 in `mamba.rs`).
+//! that has such layers (mamba, mamba2 in `mamba.rs`, jamba in `jamba.rs`).
 //!
 //! Weights, `MambaMixer` (mamba1): `in_proj` hidden → 2·d_inner (x and the gate z),
 //! the depthwise `conv1d` (d_inner × 1 × d_conv, bias with `conv_bias`), `x_proj`
 //! d_inner → dt_rank + 2·d_state (no bias), `dt_proj` dt_rank → d_inner (always biased),
-//! `A_log` d_inner × d_state, `D` d_inner, `out_proj` d_inner → hidden.
+//! `A_log` d_inner × d_state, `D` d_inner, `out_proj` d_inner → hidden; jamba adds the
+//! RMSNorms `dt_layernorm` (dt_rank), `b_layernorm` and `c_layernorm` (d_state).
 //! `Mamba2Mixer`: `in_proj` hidden → z, x, B, C (n_groups · d_state each) and dt (one per
 //! head), `conv1d` over x, B and C, `dt_bias`, `A_log` and `D` of one value per head,
 //! the gated RMSNorm `norm` (d_inner), `out_proj` d_inner → hidden. `in_proj` and
@@ -62,6 +63,8 @@ pub fn mamba1(cfg: &Cfg, k: &SsmKeys, d: &SsmDefaults, hidden: u64) -> Result<Ss
         chunk_size: 0,
         conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
         proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        dt_bc_norms: false,
+        mixer_only: true,
     })
 }
 
@@ -99,6 +102,8 @@ pub fn mamba2(
         chunk_size: cfg.dim("chunk_size", 256)?,
         conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
         proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        dt_bc_norms: false,
+        mixer_only: true,
     })
 }
 
@@ -130,8 +135,14 @@ pub fn mixer_weights(s: &Ssm, hidden: u64, loc: &str) -> Result<Vec<Weight>> {
             linear(&mut w, "x_proj.", inner.clone(), xw, false);
             linear(&mut w, "dt_proj.", rank, inner.clone(), true);
             let state = dim(s.d_state, "d_state");
-            w.push(Weight::new("A_log", vec![inner.clone(), state]));
+            w.push(Weight::new("A_log", vec![inner.clone(), state.clone()]));
             w.push(Weight::new("D", vec![inner.clone()]));
+            if s.dt_bc_norms {
+                let rank = dim(s.dt_rank, "dt_rank");
+                w.push(Weight::new("dt_layernorm.weight", vec![rank]));
+                w.push(Weight::new("b_layernorm.weight", vec![state.clone()]));
+                w.push(Weight::new("c_layernorm.weight", vec![state]));
+            }
         }
         SsmVersion::Mamba2 => {
             let heads = dim(s.heads, "ssm heads");

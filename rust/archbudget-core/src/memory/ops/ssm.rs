@@ -44,7 +44,8 @@ impl SelectiveScan {
         }
     }
 
-    /// Inputs: [u, dt, x_proj output (B, C), in_proj output (z)].
+    /// Inputs: [u, dt, x_proj output (B and C), in_proj output (z)], or with jamba's
+    /// norms [u, dt, B, z, C].
     fn mamba1(&self, cx: &Ctx) -> Result<Cost> {
         let s = &self.ssm;
         let (b, l, d, n) = (self.batch, self.seq, s.d_inner, s.d_state);
@@ -60,7 +61,8 @@ impl SelectiveScan {
                 numel: e,
                 dtype: DType::F32,
             }),
-            save_inputs: vec![0, 2, 3],
+            // u (for u·D and dB·u), B and C (their products), z (silu's input)
+            save_inputs: (0..cx.in_numel.len()).filter(|&i| i != 1).collect(),
             ..Cost::default()
         };
         // dt + bias and softplus(dt); dA (exp's output), dt·B (kept by its product with
