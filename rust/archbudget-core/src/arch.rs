@@ -58,6 +58,8 @@ pub enum Position {
     /// T5 relative-position buckets: an `num_buckets` × heads table in the first layer of
     /// each stack.
     RelativeBuckets { num_buckets: u64, max_distance: u64 },
+    /// None: the layers see order themselves (mamba's scan).
+    None,
 }
 
 /// A sparse mixture-of-experts MLP.
@@ -401,6 +403,8 @@ pub struct BlockDetails {
     pub attn_output_gate: bool,
     /// The linear-attention layers' shape (those [`LayerMixer::LinearAttention`] marks).
     pub linear_attention: Option<LinearAttention>,
+    /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2, jamba).
+    pub ssm: Option<Ssm>,
 }
 
 /// Gated DeltaNet linear attention (qwen3_next `Qwen3NextGatedDeltaNet`): `in_proj_qkvz`
@@ -433,6 +437,67 @@ impl LinearAttention {
     /// Channels of the conv1d: q, k and v side by side.
     pub fn conv_dim(&self) -> u64 {
         2 * self.key_dim() + self.value_dim()
+    }
+}
+
+/// Which selective state-space mixer a layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsmVersion {
+    /// `MambaMixer`: a state of `d_state` per channel, dt through a rank-`dt_rank`
+    /// bottleneck (`x_proj` → `dt_proj`), a sequential scan.
+    Mamba1,
+    /// `Mamba2Mixer`: a scalar decay per head, B and C shared by `n_groups` groups of
+    /// heads, a chunked scan (`chunk_size`) and a gated RMSNorm before `out_proj`.
+    Mamba2,
+}
+
+/// A selective state-space (Mamba) mixer, as transformers builds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ssm {
+    pub version: SsmVersion,
+    /// Channels of the scan (`intermediate_size`, `expand · hidden`).
+    pub d_inner: u64,
+    /// State size per channel (mamba1) or per head (mamba2).
+    pub d_state: u64,
+    /// Kernel of the causal depthwise `conv1d`.
+    pub d_conv: u64,
+    /// Rank of the dt bottleneck (mamba1; 0 for mamba2).
+    pub dt_rank: u64,
+    /// Heads (mamba2; 0 for mamba1): `d_inner = heads · head_dim`.
+    pub heads: u64,
+    /// Groups of heads sharing B and C (mamba2; 0 for mamba1).
+    pub n_groups: u64,
+    /// Positions per chunk of mamba2's scan (0 for mamba1).
+    pub chunk_size: u64,
+    /// `conv1d` has a bias (`use_conv_bias`).
+    pub conv_bias: bool,
+    /// `in_proj` and `out_proj` have biases (`use_bias`).
+    pub proj_bias: bool,
+    /// RMSNorms on dt, B and C after `x_proj` (jamba's `dt_layernorm`, `b_layernorm`,
+    /// `c_layernorm`).
+    pub dt_bc_norms: bool,
+    /// The layer is the mixer alone (`MambaBlock`: RMSNorm → mixer → residual kept in
+    /// fp32); false: the mixer takes attention's place in a decoder layer that also has
+    /// its MLP (jamba).
+    pub mixer_only: bool,
+}
+
+impl Ssm {
+    /// Channels of the depthwise convolution: x alone (mamba1), or x, B and C (mamba2).
+    pub fn conv_channels(&self) -> u64 {
+        match self.version {
+            SsmVersion::Mamba1 => self.d_inner,
+            SsmVersion::Mamba2 => self.d_inner + 2 * self.n_groups * self.d_state,
+        }
+    }
+
+    /// Width of `in_proj`'s output: x and the gate z (mamba1); z, x, B, C and dt per
+    /// head (mamba2).
+    pub fn in_proj_width(&self) -> u64 {
+        match self.version {
+            SsmVersion::Mamba1 => 2 * self.d_inner,
+            SsmVersion::Mamba2 => self.d_inner + self.conv_channels() + self.heads,
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! oracle, transformers 5.17.0) and `hf_extra.json` (every supported type at several
 //! sizes, with keys left out, made by `tests/data/make_hf_extra.py`) and `hf_types.json`
 //! (the declarative decoder types at default, real-checkpoint and edge configs,
-//! transformers 5.24, made by `tests/data/make_hf_types.py`), totals and, for small
+//! transformers 5.24, made by `tests/data/make_hf_types.py`; `hf_ssm.json` likewise for
+//! mamba and mamba2, by `make_hf_ssm.py`), totals and, for small
 //! models, each summary row against the module of the same path.
 use archbudget_core::arch::{HeadKind, Position};
 use archbudget_core::formats::hf::{arch, summarize, supported_model_types, Head};
@@ -76,7 +77,7 @@ fn dev_rows_exact() {
 }
 
 /// Every fixture row of both transformers files.
-const FIXTURES: [&str; 2] = ["hf_extra.json", "hf_types.json"];
+const FIXTURES: [&str; 3] = ["hf_extra.json", "hf_types.json", "hf_ssm.json"];
 
 #[test]
 fn extra_rows_exact() {

@@ -334,6 +334,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             cos_sin = Some((cos, sin));
                         }
                     }
+                    Position::None => {}
                     Position::RelativeBuckets { .. } => return Err(crate::Error::invalid(
                         a.model_type.as_str(),
                         "the memory model does not lower relative position buckets outside t5 yet",
@@ -363,7 +364,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }),
             &[],
         ))
-    } else if eager && decoder {
+    } else if eager && decoder && attends(a) {
         Some(g.push(
             Op::Fill(Fill {
                 numel: mul(mul(b, s)?, s)?,
@@ -387,6 +388,25 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     for i in 0..a.num_layers {
         let first = g.nodes.len();
         let x = h;
+        // a state-space layer: the mixer alone (mamba), or in attention's place (jamba)
+        let ssm = match (a.layer_mixer(i), a.details.ssm) {
+            (LayerMixer::Ssm, Some(ssm)) => Some(ssm),
+            _ => None,
+        };
+        let ssm_at = super::hf_ssm::SsmIn {
+            batch: b,
+            seq: s,
+            hidden: hsz,
+            // mamba's models make no cache in training; jamba's as attention would
+            use_cache: use_cache && !(train && ssm.is_some_and(|s| s.mixer_only)),
+        };
+        if let Some(ssm) = ssm.filter(|s| s.mixer_only) {
+            h = super::hf_ssm::block(&mut g, &mut lx, a, &ssm, &ssm_at, x, run)?;
+            if run.grad_ckpt {
+                g.checkpoint_regions.push((first, g.nodes.len() - 1));
+            }
+            continue;
+        }
         let kind = a.layer_attention(i);
         let mask = layer_mask(kind, mask, windowed);
         let n1 = if a.pre_norm && !post_branch {
@@ -436,6 +456,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         // (a linear-attention layer's output has been through its `out_proj` already)
         let att = if let Some(out) = linear {
             out
+        } else if let Some(ssm) = ssm {
+            super::hf_ssm::mixer(&mut g, &mut lx, &ssm, &ssm_at, n1, run)?
         } else if let Some(mla) = a.details.mla {
             let p = MlaIn {
                 x: n1,
@@ -535,7 +557,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             }
             None => att,
         };
-        let mut o = match linear {
+        // a linear-attention or SSM mixer's output is its `out_proj`'s already
+        let mut o = match linear.or(ssm.map(|_| att)) {
             Some(out) => out,
             None => {
                 let o_lin = lin(o_proj_width(a)?, hsz, a.o_bias);
@@ -719,6 +742,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let _ = e;
     lx.finish(&mut g, &a.model_type)?;
     Ok(g)
+}
+
+/// Whether any layer runs softmax attention (mamba's have none, and no mask is made).
+fn attends(a: &TransformerArch) -> bool {
+    a.details.mixers.is_empty() || a.details.mixers.iter().any(|&m| m != LayerMixer::Ssm)
 }
 
 /// `run` with the config's `quantization_config` unless `--quantize` overrides it.

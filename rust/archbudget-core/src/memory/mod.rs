@@ -20,6 +20,7 @@ mod hf_linear;
 mod hf_mla;
 mod hf_mlp;
 mod hf_names;
+mod hf_ssm;
 pub mod keras;
 mod keras_written;
 pub mod lora;

@@ -12,14 +12,17 @@ mod falcon;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
+mod jamba;
 mod layer_kinds;
 mod linear_attention;
 mod llama;
 mod llama4;
+mod mamba;
 mod modules;
 mod moe;
 mod opt;
 pub mod spec;
+mod ssm;
 mod t5;
 mod types;
 mod vit;
@@ -62,9 +65,12 @@ const SUPPORTED: &[&str] = &[
     "gpt_neox",
     "gpt_oss",
     "gptj",
+    "jamba",
     "llama",
     "llama4",
     "llama4_text",
+    "mamba",
+    "mamba2",
     "mistral",
     "mixtral",
     "olmo2",
@@ -117,6 +123,8 @@ enum Family {
     T5,
     Vit,
     Moe,
+    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`.
+    Ssm,
 }
 
 fn family(cfg: &Cfg) -> Result<Family> {
@@ -136,6 +144,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" | "llama4" => Family::Moe,
+        "mamba" | "mamba2" | "jamba" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -190,6 +199,11 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
+        Family::Ssm => match cfg.model_type {
+            "mamba2" => mamba::mamba2(&cfg, head)?,
+            "jamba" => jamba::arch(&cfg, head)?,
+            _ => mamba::mamba(&cfg, head)?,
+        },
     };
     Ok((fam, arch))
 }
@@ -229,6 +243,8 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::T5 => t5::modules(arch, &mut m)?,
         Family::Vit => vit::modules(arch, &mut m)?,
         Family::Moe => moe::modules(arch, &mut m)?,
+        Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, &mut m)?,
+        Family::Ssm => mamba::modules(arch, &mut m)?,
     };
     m.finish(&class_name)
 }

@@ -163,7 +163,7 @@ pub fn qwen3_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 /// Module names and classes of one MoE type.
-struct Names {
+pub(super) struct Names {
     /// Class-name prefix (`Qwen3Moe`, `DeepseekV3`, ...).
     prefix: &'static str,
     /// The block's MLP attribute (`mlp`, llama4 `feed_forward`).
@@ -180,7 +180,7 @@ struct Names {
     lm_class: &'static str,
 }
 
-fn names(model_type: &str) -> Names {
+pub(super) fn names(model_type: &str) -> Names {
     let n = |prefix, mlp, moe_class, router, shared, transposed, base_class, lm_class| Names {
         prefix,
         mlp,
@@ -231,6 +231,16 @@ fn names(model_type: &str) -> Names {
             true,
             "GptOssModel",
             "GptOssForCausalLM",
+        ),
+        "jamba" => n(
+            "Jamba",
+            "feed_forward",
+            "JambaSparseMoeBlock",
+            "router",
+            "",
+            false,
+            "JambaModel",
+            "JambaForCausalLM",
         ),
         "llama4_text" | "llama4" => n(
             "Llama4Text",
@@ -363,7 +373,7 @@ fn mixer(a: &TransformerArch, linear: bool, loc: &str) -> Result<(&'static str, 
 }
 
 /// The weights of one layer's attention module (llama4's qk-norm has none).
-fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
+pub(super) fn attention(a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     let hidden = dim(a.hidden_size, "hidden");
     let mut w = Vec::new();
     if let Some(mla) = a.details.mla {
@@ -440,7 +450,7 @@ fn gated(w: &mut Vec<Weight>, prefix: &str, hidden: u64, inter: u64, bias: bool)
 
 /// The MLP module of a dense or sparse layer: its class, weights, and the routed-expert
 /// parameters a token does not use.
-fn mlp(
+pub(super) fn mlp(
     a: &TransformerArch,
     n: &Names,
     sparse: bool,

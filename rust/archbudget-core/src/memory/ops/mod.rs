@@ -17,6 +17,7 @@ mod pool;
 mod quant;
 mod recurrent;
 mod solve;
+mod ssm;
 mod tensor;
 
 pub use activation::{Act, ActKind, Dropout, Noise, NoiseKind, Prelu};
@@ -32,6 +33,7 @@ pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use quant::QuantLinear;
 pub use recurrent::{Rnn, RnnKind};
 pub use solve::TriangularSolve;
+pub use ssm::SelectiveScan;
 pub use tensor::{
     Add, Cast, Copy, Fill, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam, View,
 };
@@ -80,6 +82,7 @@ pub enum Op {
     Matmul(Matmul),
     Opaque(Opaque),
     TriangularSolve(TriangularSolve),
+    SelectiveScan(SelectiveScan),
 }
 
 impl Op {
@@ -123,6 +126,7 @@ impl Op {
             Op::LoraLinear(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
             Op::TriangularSolve(o) => o.lower(cx),
+            Op::SelectiveScan(o) => o.lower(cx),
         }
     }
 }

@@ -1,0 +1,153 @@
+//! The state-space types (mamba, mamba2) against transformers 5.24
+//! (`tests/data/hf_ssm.json`, made by `tests/data/make_hf_ssm.py`): `memory` lowers every
+//! config in train, infer and generate modes with the parameters `summary` counts; tiny
+//! configs' FLOPs are within 1% of `torch.utils.flop_counter`'s; the cache `generate`
+//! leaves holds the bytes of transformers' own conv and recurrent states. (Counts and
+//! rows per module: `hf_known.rs`.)
+use archbudget_core::formats::{self, hf};
+use archbudget_core::memory::{self, AttnImpl, Mode, Precision, RunSettings};
+use serde_json::Value;
+
+fn data() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/hf_ssm.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn memory_lowers_every_config_with_the_summary_params() {
+    for row in data()["rows"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&row["config"]).unwrap();
+        let quantized = row["config"].get("quantization_config").is_some();
+        for head in [None, Some(hf::Head::Base)] {
+            let counted = formats::summary(&text, name, head).unwrap();
+            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
+                let run = RunSettings {
+                    mode,
+                    batch: 2,
+                    new_tokens: 4,
+                    ..Default::default()
+                };
+                let result = formats::memory(&text, name, head, &run, Some(16));
+                if mode == Mode::Train && quantized {
+                    let e = result.expect_err(name).to_string();
+                    assert!(e.contains("--lora-rank"), "{name}: {e}");
+                    continue;
+                }
+                let m = result.unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
+                assert_eq!(m.params, counted.total_params, "{name} {head:?} {mode:?}");
+                assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn flops_match_the_flop_counter() {
+    for case in data()["flops"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&case["config"]).unwrap();
+        let head = match case["head"].as_str().unwrap() {
+            "base" => hf::Head::Base,
+            _ => hf::Head::CausalLm,
+        };
+        let seq = case["seq"].as_u64().unwrap();
+        let run = RunSettings {
+            batch: case["batch"].as_u64().unwrap(),
+            seq,
+            attn: AttnImpl::parse(case["attn"].as_str().unwrap()).unwrap(),
+            ..Default::default()
+        };
+        let m = formats::memory(&text, name, Some(head), &run, Some(seq)).unwrap();
+        assert_eq!(m.params, case["params"].as_u64().unwrap(), "{name}");
+        for (ours, key) in [
+            (m.flops_fwd, "flops_fwd"),
+            (m.flops_fwd_bwd, "flops_fwd_bwd"),
+        ] {
+            let want = case[key].as_u64().unwrap() as f64;
+            let rel = ours as f64 / want - 1.0;
+            println!(
+                "{name} {key}: ours {ours} counter {want} ({:+.4}%)",
+                100.0 * rel
+            );
+            assert!(
+                rel.abs() < 0.01,
+                "{name} {key}: ours {ours}, flop_counter {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generate_cache_holds_what_transformers_cache_holds() {
+    for case in data()["cache"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let config = &case["config"];
+        let arch = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: case["batch"].as_u64().unwrap(),
+            seq: case["prompt"].as_u64().unwrap(),
+            new_tokens: case["new_tokens"].as_u64().unwrap(),
+            ..Default::default()
+        };
+        let drop = memory::hf::Dropouts::from_config(config);
+        let g = memory::hf::graph(&arch, &drop, &run).unwrap();
+        let ours = memory::generate_cache_bytes(&g, &run).unwrap();
+        assert_eq!(ours, case["cache_bytes"].as_u64().unwrap(), "{name}");
+    }
+}
+
+/// The states do not grow with the tokens generated: a long generation holds the
+/// cache of a short one, and bf16 halves only the conv states.
+#[test]
+fn ssm_cache_is_fixed_in_size() {
+    let config = serde_json::json!({"model_type": "mamba", "hidden_size": 256,
+        "num_hidden_layers": 4, "vocab_size": 1000});
+    let arch = hf::arch(&config, None, "cfg").unwrap();
+    let bytes = |new_tokens: u64, precision: Precision| {
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: 3,
+            seq: 64,
+            new_tokens,
+            precision,
+            ..Default::default()
+        };
+        let g = memory::hf::graph(&arch, &memory::hf::Dropouts::default(), &run).unwrap();
+        memory::generate_cache_bytes(&g, &run).unwrap()
+    };
+    let fp32 = bytes(8, Precision::Fp32);
+    assert_eq!(fp32, bytes(4096, Precision::Fp32));
+    // per layer: conv 3 × 512 × 4, recurrent 3 × 512 × 16 (fp32 in every precision)
+    assert_eq!(fp32, 4 * (3 * 512 * 4 * 4 + 3 * 512 * 16 * 4));
+    assert_eq!(
+        bytes(8, Precision::Bf16),
+        4 * (3 * 512 * 4 * 2 + 3 * 512 * 16 * 4)
+    );
+}
+
+#[test]
+fn bad_ssm_configs_name_the_key() {
+    let message = |config: Value| {
+        let e = hf::summarize(&config, None, "cfg.json").expect_err("must fail");
+        e.to_string()
+    };
+    let m = message(
+        serde_json::json!({"model_type": "mamba2", "hidden_size": 64,
+        "num_heads": 3, "head_dim": 16}),
+    );
+    assert!(
+        m.starts_with("cfg.json: ") && m.contains("num_heads × head_dim"),
+        "{m}"
+    );
+    let m = message(
+        serde_json::json!({"model_type": "mamba2", "hidden_size": 64,
+        "num_heads": 8, "head_dim": 16, "n_groups": 3}),
+    );
+    assert!(m.contains("n_groups"), "{m}");
+    let m = message(serde_json::json!({"model_type": "mamba", "time_step_rank": "wide"}));
+    assert!(m.contains("time_step_rank"), "{m}");
+    let m = message(serde_json::json!({"model_type": "mamba", "state_size": 0}));
+    assert!(m.contains("state_size"), "{m}");
+}

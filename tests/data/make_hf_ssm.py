@@ -1,0 +1,207 @@
+"""Generate tests/data/hf_ssm.json: the state-space and hybrid types of issue 10
+(mamba, mamba2, jamba) measured with the real transformers.
+
+- `rows`: parameter counts as make_hf_types.py records them (meta device, AutoModel and
+  AutoModelForCausalLM; `modules` {path: [class, params]} for small models): the default
+  config, the sizes of real checkpoints and edge options of each type.
+- `flops`: tiny configs' forward and forward+backward FLOPs under
+  torch.utils.flop_counter on CPU, with the protocol of make_hf_flops.py (`train()`,
+  fp32, `model(input_ids, labels=input_ids).loss` or the base model's
+  `last_hidden_state.float().pow(2).mean()`), eager attention. Without the optional CUDA kernels
+  (mamba-ssm, causal-conv1d) transformers runs the mixers' PyTorch path on every device,
+  which is what is measured here. jamba's experts run `experts_implementation="eager"`
+  (one `linear` per expert, which the counter sees; its default `grouped_mm` it does not).
+- `cache`: the bytes of the cache tensors (each layer's conv and recurrent states, their
+  storage, and the k and v of attention layers) that `generate` leaves after `new_tokens` greedy tokens on a
+  `batch`×`prompt` prompt, per layer and in total.
+
+    /work/scratch/hf/bin/python tests/data/make_hf_ssm.py   # needs torch, transformers
+"""
+import json
+import pathlib
+import sys
+import warnings
+
+try:
+    import torch
+    import transformers
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+except ImportError:
+    print("torch and transformers are needed; nothing written")
+    sys.exit(0)
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from make_hf_extra import build, count, module_counts  # noqa: E402
+
+MAMBA_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, state_size=8)
+MAMBA2_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, num_heads=8, head_dim=16,
+                   state_size=16, n_groups=2, chunk_size=8)
+JAMBA_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=2, attn_layer_period=2, attn_layer_offset=1,
+                  expert_layer_period=2, expert_layer_offset=1, num_experts=4, num_experts_per_tok=2,
+                  mamba_d_state=8)
+# ai21labs/Jamba-v0.1 and AI21-Jamba-Mini-1.6 share this shape (52B total, 12B active)
+JAMBA_MINI = dict(vocab_size=65536, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                  num_attention_heads=32, num_key_value_heads=8, num_experts=16, num_experts_per_tok=2,
+                  attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1,
+                  mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=256)
+
+CASES = [
+    ("mamba-default", "mamba", {}),
+    # state-spaces/mamba-130m-hf, -1.4b-hf, -2.8b-hf
+    ("mamba-130m", "mamba", dict(vocab_size=50280, hidden_size=768, num_hidden_layers=24, state_size=16)),
+    ("mamba-1.4b", "mamba", dict(vocab_size=50280, hidden_size=2048, num_hidden_layers=48, state_size=16)),
+    ("mamba-2.8b", "mamba", dict(vocab_size=50280, hidden_size=2560, num_hidden_layers=64, state_size=16)),
+    ("mamba-tiny-bias-untied", "mamba", dict(MAMBA_TINY, use_bias=True, use_conv_bias=False, time_step_rank=7,
+                                             expand=3, conv_kernel=3, tie_word_embeddings=False)),
+    ("mamba-tiny-quantized", "mamba", dict(MAMBA_TINY, quantization_config={
+        "quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"})),
+    ("mamba2-default", "mamba2", {}),
+    # state-spaces/mamba2-2.7b (tied) and mistralai/Mamba-Codestral-7B-v0.1
+    ("mamba2-2.7b", "mamba2", dict(vocab_size=50288, hidden_size=2560, num_hidden_layers=64, num_heads=80,
+                                   head_dim=64, n_groups=1, state_size=128, tie_word_embeddings=True)),
+    ("mamba-codestral-7b", "mamba2", dict(vocab_size=32768, hidden_size=4096, num_hidden_layers=64, num_heads=128,
+                                          head_dim=64, n_groups=8, state_size=128, tie_word_embeddings=False)),
+    ("mamba2-tiny-bias", "mamba2", dict(MAMBA2_TINY, use_bias=True, use_conv_bias=False, conv_kernel=3)),
+    ("mamba2-tiny-tied-expand", "mamba2", dict(MAMBA2_TINY, expand=3, num_heads=12, tie_word_embeddings=True,
+                                               time_step_rank=5)),
+    ("jamba-default", "jamba", {}),
+    ("jamba-v0.1", "jamba", JAMBA_MINI),
+    ("jamba-mini-1.6", "jamba", dict(JAMBA_MINI, max_position_embeddings=262144, tie_word_embeddings=False)),
+    # AI21-Jamba-Large-1.6 (398B total, 94B active)
+    ("jamba-large-1.6", "jamba", dict(JAMBA_MINI, hidden_size=8192, intermediate_size=24576, num_hidden_layers=72,
+                                      num_attention_heads=64, mamba_dt_rank=512)),
+    ("jamba-tiny-bias-tied", "jamba", dict(JAMBA_TINY, mamba_proj_bias=True, mamba_conv_bias=False, mamba_dt_rank=5,
+                                           tie_word_embeddings=True)),
+    ("jamba-tiny-dense", "jamba", dict(JAMBA_TINY, num_experts=1, attn_layer_period=3, attn_layer_offset=0)),
+    ("jamba-tiny-offsets", "jamba", dict(JAMBA_TINY, num_hidden_layers=6, attn_layer_period=3, attn_layer_offset=2,
+                                         expert_layer_period=3, expert_layer_offset=0, mamba_expand=3)),
+]
+
+# (name, config, head): tiny configs for the FLOP counter (seq 16, two chunks of 8 for mamba2)
+FLOPS = [
+    ("mamba-flops", dict(MAMBA_TINY, model_type="mamba"), "causal_lm"),
+    ("mamba-flops-bias-base", dict(MAMBA_TINY, model_type="mamba", use_bias=True, time_step_rank=5,
+                                   conv_kernel=3), "base"),
+    ("mamba2-flops", dict(MAMBA2_TINY, model_type="mamba2"), "causal_lm"),
+    ("mamba2-flops-one-chunk-base", dict(MAMBA2_TINY, model_type="mamba2", chunk_size=32, n_groups=1,
+                                         use_bias=True), "base"),
+    ("mamba2-flops-padded", dict(MAMBA2_TINY, model_type="mamba2", chunk_size=6), "causal_lm"),
+    ("jamba-flops", dict(JAMBA_TINY, model_type="jamba"), "causal_lm"),
+    ("jamba-flops-dense-base", dict(JAMBA_TINY, model_type="jamba", num_experts=1, mamba_proj_bias=True),
+     "base"),
+]
+BATCH, SEQ = 2, 16
+
+# (name, config): tiny configs for the generate cache
+CACHE = [
+    ("mamba-cache", dict(MAMBA_TINY, model_type="mamba")),
+    ("mamba-cache-kernel-3", dict(MAMBA_TINY, model_type="mamba", conv_kernel=3, expand=3)),
+    ("mamba2-cache", dict(MAMBA2_TINY, model_type="mamba2")),
+    ("mamba2-cache-groups", dict(MAMBA2_TINY, model_type="mamba2", n_groups=4, conv_kernel=5)),
+    ("jamba-cache", dict(JAMBA_TINY, model_type="jamba")),
+]
+CACHE_BATCH, PROMPT, NEW_TOKENS = 2, 7, 5
+
+
+def config_of(config):
+    kw = dict(config)
+    return AutoConfig.for_model(kw.pop("model_type"), **kw)
+
+
+def count_rows():
+    rows = []
+    for name, model_type, kwargs in CASES:
+        cfg = AutoConfig.for_model(model_type, **kwargs)
+        row = dict(name=name, model_type=model_type, config=dict(model_type=model_type, **kwargs))
+        base = build(AutoModel, cfg)
+        row.update(base_params=count(base), base_class=type(base).__name__)
+        small = sum(1 for _ in base.modules()) < 200
+        modules = {"base": module_counts(base)} if small else None
+        causal = build(AutoModelForCausalLM, cfg)
+        row.update(causal_lm_params=count(causal), causal_lm_class=type(causal).__name__)
+        if small:
+            modules["lm"] = module_counts(causal)
+            row["modules"] = modules
+        rows.append(row)
+        print(name, row["base_params"], row["causal_lm_params"], flush=True)
+    return rows
+
+
+def loss_of(model, head, ids):
+    if head == "base":
+        return model(input_ids=ids).last_hidden_state.float().pow(2).mean()
+    return model(input_ids=ids, labels=ids).loss
+
+
+def flop_rows():
+    torch.manual_seed(0)
+    rows = []
+    for name, config, head in FLOPS:
+        cfg = config_of(config)
+        # eager attention (jamba's layers): with grouped kv heads the CPU's SDPA kernel
+        # counts one product more in backward than CUDA runs
+        cfg._attn_implementation = "eager"
+        if cfg.model_type == "jamba":
+            cfg._experts_implementation = "eager"
+        model = (AutoModel if head == "base" else AutoModelForCausalLM).from_config(cfg)
+        model.train()
+        ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
+        counts = []
+        for backward in (False, True):
+            fc = FlopCounterMode(display=False)
+            with fc:
+                loss = loss_of(model, head, ids)
+                if backward:
+                    loss.backward()
+            counts.append(fc.get_total_flops())
+        rows.append(dict(name=name, config=config, head=head, attn="eager", batch=BATCH, seq=SEQ,
+                         params=count(model), flops_fwd=counts[0], flops_fwd_bwd=counts[1]))
+        print(name, rows[-1]["params"], counts, flush=True)
+    return rows
+
+
+def storage(t):
+    return 0 if t is None else t.untyped_storage().nbytes()
+
+
+def cache_rows():
+    torch.manual_seed(0)
+    rows = []
+    for name, config in CACHE:
+        cfg = config_of(config)
+        model = AutoModelForCausalLM.from_config(cfg).eval()
+        ids = torch.randint(3, cfg.vocab_size, (CACHE_BATCH, PROMPT))
+        with torch.no_grad():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW_TOKENS,
+                                 min_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True)
+        layers = []
+        for layer in out.past_key_values.layers:
+            conv = sum(storage(t) for t in getattr(layer, "conv_states", {}).values())
+            rec = sum(storage(t) for t in getattr(layer, "recurrent_states", {}).values())
+            kv = storage(getattr(layer, "keys", None)) + storage(getattr(layer, "values", None))
+            layers.append(dict(kind=type(layer).__name__, conv_bytes=conv, recurrent_bytes=rec, kv_bytes=kv,
+                               storage_bytes=conv + rec + kv))
+        rows.append(dict(name=name, config=config, batch=CACHE_BATCH, prompt=PROMPT, new_tokens=NEW_TOKENS,
+                         layers=layers, cache_bytes=sum(l["storage_bytes"] for l in layers)))
+        print(name, rows[-1]["cache_bytes"], layers[0], flush=True)
+    return rows
+
+
+def main():
+    warnings.filterwarnings("ignore")
+    transformers.logging.set_verbosity_error()
+    data = dict(env=dict(torch=torch.__version__, transformers=transformers.__version__),
+                rows=count_rows(), flops=flop_rows(), cache=cache_rows())
+    out = pathlib.Path(__file__).with_name("hf_ssm.json")
+    # one record per line: compact, and a regenerated file diffs record by record
+    parts = [f'"env":{json.dumps(data["env"])}']
+    for key in ("rows", "flops", "cache"):
+        lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in data[key])
+        parts.append(f'"{key}":[\n{lines}\n]')
+    out.write_text("{" + ",\n".join(parts) + "}\n")
+
+
+if __name__ == "__main__":
+    main()
