@@ -21,13 +21,15 @@ mod opt;
 pub mod spec;
 mod t5;
 mod types;
+mod vision;
 mod vit;
+mod vlm;
 
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
 use serde_json::Value;
 
-use crate::arch::{HeadKind, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, TransformerArch};
 use crate::error::{Error, Result};
 use crate::summary::Summary;
 use config::Cfg;
@@ -54,6 +56,7 @@ const SUPPORTED: &[&str] = &[
     "falcon",
     "gemma",
     "gemma2",
+    "gemma3",
     "gemma3_text",
     "glm4_moe",
     "gpt2",
@@ -64,7 +67,9 @@ const SUPPORTED: &[&str] = &[
     "llama",
     "llama4",
     "llama4_text",
+    "llava",
     "mistral",
+    "mistral3",
     "mixtral",
     "olmo2",
     "olmo3",
@@ -73,6 +78,7 @@ const SUPPORTED: &[&str] = &[
     "phi3",
     "qwen2",
     "qwen2_moe",
+    "qwen2_5_vl",
     "qwen3",
     "qwen3_moe",
     "roberta",
@@ -167,6 +173,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
 
 fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, TransformerArch)> {
     let cfg = Cfg::new(config, location)?;
+    if vlm::WRAPPERS.contains(&cfg.model_type) {
+        return read_wrapper(config, &cfg, head);
+    }
     let fam = family(&cfg)?;
     let head = resolve(&cfg, head)?;
     let arch = match fam {
@@ -189,6 +198,32 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         },
     };
     Ok((fam, arch))
+}
+
+/// A multimodal wrapper: its text model read by that type's reader (as the bare model),
+/// with the tower and projector beside it.
+fn read_wrapper(
+    config: &Value,
+    cfg: &Cfg,
+    head: Option<Head>,
+) -> Result<(Family, TransformerArch)> {
+    let head = resolve(cfg, head)?;
+    let w = vlm::read(config, cfg)?;
+    let (fam, text) = read(&w.text, Some(Head::Base), &w.text_location)?;
+    if text.kind != ArchKind::Decoder
+        || text.details.vision_language.is_some()
+        || text.details.llama4_vision.is_some()
+    {
+        return Err(Error::invalid(
+            &w.text_location,
+            format!(
+                "'{}' wraps a text decoder; model_type '{}' is not one",
+                cfg.model_type,
+                w.text["model_type"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok((fam, w.arch(text, head)))
 }
 
 /// The structure of the model `config` describes, for `head` (see [`Head`]; `None` is the
@@ -215,17 +250,24 @@ pub fn count(
 }
 
 fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
-    let class_name = match fam {
-        Family::Spec(spec) => decoder::modules(spec, arch, &mut m)?,
-        Family::Llama => llama::modules(arch, &mut m)?,
-        Family::Gpt2 => gpt2::modules(arch, &mut m)?,
-        Family::GptNeox => gpt_neox::modules(arch, &mut m)?,
-        Family::Opt => opt::modules(arch, &mut m)?,
-        Family::Falcon => falcon::modules(arch, &mut m)?,
-        Family::Bert => bert::modules(arch, &mut m)?,
-        Family::T5 => t5::modules(arch, &mut m)?,
-        Family::Vit => vit::modules(arch, &mut m)?,
-        Family::Moe => moe::modules(arch, &mut m)?,
+    let class_name = match &arch.details.vision_language {
+        Some(vl) => vlm::modules(arch, vl, &mut m, |text, m| text_rows(fam, text, m))?,
+        None => text_rows(fam, arch, &mut m)?,
     };
     m.finish(&class_name)
+}
+
+fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<String> {
+    Ok(match fam {
+        Family::Spec(spec) => decoder::modules(spec, arch, m)?,
+        Family::Llama => llama::modules(arch, m)?,
+        Family::Gpt2 => gpt2::modules(arch, m)?,
+        Family::GptNeox => gpt_neox::modules(arch, m)?,
+        Family::Opt => opt::modules(arch, m)?,
+        Family::Falcon => falcon::modules(arch, m)?,
+        Family::Bert => bert::modules(arch, m)?,
+        Family::T5 => t5::modules(arch, m)?,
+        Family::Vit => vit::modules(arch, m)?,
+        Family::Moe => moe::modules(arch, m)?,
+    })
 }
