@@ -70,7 +70,8 @@ def test_moe_counts_equal_transformers(name, model_type, kwargs):
     active parameters of both heads."""
     config = dict(model_type=model_type, **kwargs)
     cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
-    for head, auto in (("base", transformers.AutoModel), ("causal_lm", transformers.AutoModelForCausalLM)):
+    lm_class = make_hf_moe.LM_CLASS.get(model_type, transformers.AutoModelForCausalLM)
+    for head, auto in (("base", transformers.AutoModel), ("causal_lm", lm_class)):
         model = make_hf_moe.build(auto, cfg)
         s = archbudget.summary(config, head=head)
         assert (s.total_params, s.active_params) == (make_hf_moe.count(model), make_hf_moe.active(model, cfg))

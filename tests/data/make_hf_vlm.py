@@ -3,7 +3,7 @@ mistral3, qwen2_5_vl, and llama4's wrapper) measured with the real transformers.
 
 - `rows`: parameter counts on the meta device of `AutoModel` (`<Type>Model`) and
   `AutoModelForImageTextToText` (`<Type>ForConditionalGeneration`), the element count of
-  the latter's buffers, and for small models `modules` {path: [class, params]}: the
+  the latter's buffers (all, and those outside its text model), and for small models `modules` {path: [class, params]}: the
   default config, the sizes of real checkpoints and edge options of each type.
 - `flops`: tiny configs' forward and forward+backward FLOPs of a text-only prompt under
   torch.utils.flop_counter on CPU, with make_hf_flops.py's protocol (`train()`, fp32,
@@ -156,8 +156,9 @@ def config_of(config):
     return AutoConfig.for_model(kw.pop("model_type"), **kw)
 
 
-def buffer_elements(model):
-    return sum(b.numel() for b in model.buffers())
+def buffer_elements(model, vision_only=False):
+    return sum(b.numel() for name, b in model.named_buffers()
+               if not (vision_only and "language_model." in name))
 
 
 def count_rows():
@@ -169,7 +170,8 @@ def count_rows():
         row.update(base_params=count(base), base_class=type(base).__name__)
         small = sum(p.numel() for p in base.parameters()) < 10_000_000
         lm = build(AutoModelForImageTextToText, cfg)
-        row.update(causal_lm_params=count(lm), causal_lm_class=type(lm).__name__, buffers=buffer_elements(lm))
+        row.update(causal_lm_params=count(lm), causal_lm_class=type(lm).__name__, buffers=buffer_elements(lm),
+                   vision_buffers=buffer_elements(lm, vision_only=True))
         if small:
             row["modules"] = {"base": module_counts(base), "lm": module_counts(lm)}
         rows.append(row)

@@ -19,6 +19,7 @@ mod hf_decoder;
 mod hf_mla;
 mod hf_mlp;
 mod hf_names;
+mod hf_vision;
 pub mod keras;
 mod keras_written;
 pub mod lora;

@@ -226,6 +226,38 @@ fn read_wrapper(
     Ok((fam, w.arch(text, head)))
 }
 
+/// Parameters of a multimodal wrapper's vision tower and projector (`None` for a text
+/// model): what a text-only prompt leaves unused.
+pub fn vision_params(a: &TransformerArch) -> Result<Option<u64>> {
+    let mut m = Modules::counting("vision tower");
+    if let Some(vl) = &a.details.vision_language {
+        vlm::vision_rows(a, vl, "", &mut m)?;
+    } else if let Some(v) = &a.details.llama4_vision {
+        llama4::vision_modules(v, a.hidden_size, &mut m)?;
+    } else {
+        return Ok(None);
+    }
+    Ok(Some(m.finish("")?.total_params))
+}
+
+/// The text model's config inside a multimodal wrapper's config (`None` for other
+/// types, or where the wrapper does not read).
+pub fn wrapped_text_config(config: &Value) -> Option<Value> {
+    let cfg = Cfg::new(config, "config.json").ok()?;
+    match cfg.model_type {
+        "llama4" => {
+            let mut text = match config.get("text_config") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => serde_json::Map::new(),
+            };
+            text.insert("model_type".into(), "llama4_text".into());
+            Some(Value::Object(text))
+        }
+        t if vlm::WRAPPERS.contains(&t) => vlm::read(config, &cfg).ok().map(|w| w.text),
+        _ => None,
+    }
+}
+
 /// The structure of the model `config` describes, for `head` (see [`Head`]; `None` is the
 /// causal-LM class where the type has one, else its LM-head class, else the bare model).
 pub fn arch(config: &Value, head: Option<Head>, location: &str) -> Result<TransformerArch> {

@@ -237,8 +237,7 @@ pub fn modules(
     text_rows: impl FnOnce(&TransformerArch, &mut Modules) -> Result<String>,
 ) -> Result<String> {
     let root = if a.head.has_lm_head() { "model." } else { "" };
-    tower_rows(&vl.tower, &format!("{root}{}", vl.tower_path), m)?;
-    projector_rows(a, vl, &format!("{root}multi_modal_projector"), m)?;
+    vision_rows(a, vl, root, m)?;
     let mut text = a.clone();
     text.head = HeadKind::Base;
     text.details.vision_language = None;
@@ -250,6 +249,17 @@ pub fn modules(
     }
     lm_head(m, "lm_head", a, "model.language_model's token embedding")?;
     Ok(vl.lm_class.to_string())
+}
+
+/// The tower's and the projector's rows under `root`.
+pub fn vision_rows(
+    a: &TransformerArch,
+    vl: &VisionLanguage,
+    root: &str,
+    m: &mut Modules,
+) -> Result<()> {
+    tower_rows(&vl.tower, &format!("{root}{}", vl.tower_path), m)?;
+    projector_rows(a, vl, &format!("{root}multi_modal_projector"), m)
 }
 
 fn projector_rows(
