@@ -131,6 +131,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => {
             Family::Llama
         }
+        // qwen2_5_vl's text model, read inside its wrapper (not listed: transformers has
+        // no causal-LM class for it, and the wrapper is what configs name)
+        "qwen2_5_vl_text" => Family::Llama,
         "gpt2" => Family::Gpt2,
         "gpt_neox" => Family::GptNeox,
         "opt" => Family::Opt,
@@ -155,7 +158,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" => Some(HeadKind::MaskedLm),
         "t5" => Some(HeadKind::Seq2SeqLm),
-        "vit" => None,
+        "vit" | "qwen2_5_vl_text" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {

@@ -206,8 +206,8 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
     })
 }
 
-/// Qwen2.5-VL's text model is qwen2's decoder with `Qwen2_5_VLTextConfig`'s defaults;
-/// hub configs keep its keys at the top level rather than in `text_config`.
+/// Qwen2.5-VL's text model (`Qwen2_5_VLTextConfig`, qwen2's decoder with its own
+/// defaults): hub configs keep its keys at the top level rather than in `text_config`.
 fn qwen2_5_vl_text(cfg: &Cfg, config: &Value) -> Result<Value> {
     let given = match config.get("text_config") {
         None | Some(Value::Null) => config,
@@ -216,16 +216,15 @@ fn qwen2_5_vl_text(cfg: &Cfg, config: &Value) -> Result<Value> {
             return Err(cfg.invalid(format!("key 'text_config' must be a JSON object, got {v}")))
         }
     };
-    let mut text = json!({"vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
-        "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
-        "max_position_embeddings": 32768, "max_window_layers": 80});
-    for (k, v) in given.as_object().into_iter().flatten() {
-        if k != "vision_config" {
-            text[k] = v.clone();
-        }
-    }
-    text["model_type"] = json!("qwen2");
-    Ok(text)
+    let mut text: Map<String, Value> = given
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "vision_config")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    text.insert("model_type".into(), json!("qwen2_5_vl_text"));
+    Ok(Value::Object(text))
 }
 
 /// The rows of the wrapper: tower, projector, the text model's (`text_rows`, under
