@@ -48,6 +48,29 @@ fn main() {
         ("gpt-oss-120b", json!({"model_type": "gpt_oss"})),
         ("llama-4-scout-text", json!({"model_type": "llama4_text"})),
         ("llama4 (with vision)", json!({"model_type": "llama4"})),
+        // the multimodal wrappers (formats::hf::vlm): tower, projector, text model
+        (
+            "gemma-3-27b-it",
+            json!({"model_type": "gemma3", "text_config": {"hidden_size": 5376,
+            "intermediate_size": 21504, "num_hidden_layers": 62, "num_attention_heads": 32,
+            "num_key_value_heads": 16, "head_dim": 128, "sliding_window": 1024},
+            "vision_config": {"hidden_size": 1152, "image_size": 896, "intermediate_size": 4304,
+            "num_attention_heads": 16, "num_hidden_layers": 27, "patch_size": 14,
+            "vision_use_head": false}}),
+        ),
+        (
+            "llava-1.5-7b",
+            json!({"model_type": "llava", "text_config": {"model_type": "llama",
+            "vocab_size": 32064}}),
+        ),
+        ("mistral-small-3.1", json!({"model_type": "mistral3"})),
+        (
+            "qwen2.5-vl-7b",
+            json!({"model_type": "qwen2_5_vl", "vocab_size": 152064, "hidden_size": 3584,
+            "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+            "num_key_value_heads": 4, "vision_config": {"hidden_size": 1280,
+            "out_hidden_size": 3584}}),
+        ),
         // the declarative types (formats::hf::types), at their default sizes
         ("qwen3", json!({"model_type": "qwen3"})),
         ("gemma3_text", json!({"model_type": "gemma3_text"})),

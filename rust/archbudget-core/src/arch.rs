@@ -405,6 +405,9 @@ pub struct BlockDetails {
     pub linear_attention: Option<LinearAttention>,
     /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2, jamba).
     pub ssm: Option<Ssm>,
+    /// The vision tower and projector of a multimodal wrapper (gemma3, llava, mistral3,
+    /// qwen2_5_vl); the rest of the arch is its text model (`text_config`).
+    pub vision_language: Option<Box<VisionLanguage>>,
 }
 
 /// Gated DeltaNet linear attention (qwen3_next `Qwen3NextGatedDeltaNet`): `in_proj_qkvz`
@@ -499,6 +502,81 @@ impl Ssm {
             SsmVersion::Mamba2 => self.d_inner + self.conv_channels() + self.heads,
         }
     }
+}
+
+// ---- issue 10: multimodal wrappers. One vision-tower description (SigLIP, CLIP,
+// Pixtral, Qwen2.5-VL's tower) and a projector onto the text model's width.
+
+/// The encoder families a tower is built from (module names and classes follow them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TowerFamily {
+    /// `CLIPVisionModel`: a bias-free patch conv, a class token and learned positions,
+    /// `pre_layrnorm`, LayerNorm blocks, `post_layernorm`.
+    Clip,
+    /// `SiglipVisionModel`: biased patch conv, learned positions, LayerNorm blocks,
+    /// `post_layernorm`, an optional attention-pooling head.
+    Siglip,
+    /// `PixtralVisionModel`: bias-free patch conv, `ln_pre`, RMSNorm blocks with a gated
+    /// MLP, 2D rotary positions.
+    Pixtral,
+    /// `Qwen2_5_VisionTransformerPretrainedModel`: a Conv3d over `temporal_patch` frames,
+    /// RMSNorm blocks with fused qkv and a gated biased MLP, windowed attention, 2D
+    /// rotary positions, and a patch merger onto the text width.
+    Qwen25Vl,
+}
+
+/// A ViT-style vision encoder as a multimodal wrapper holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisionTower {
+    pub family: TowerFamily,
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub num_layers: u64,
+    pub num_heads: u64,
+    pub num_channels: u64,
+    /// Image side in pixels (learned position tables are sized from it).
+    pub image_size: u64,
+    pub patch_size: u64,
+    /// Frames one patch spans (Qwen2.5-VL's Conv3d); 1 elsewhere.
+    pub temporal_patch: u64,
+    /// SigLIP's `vision_use_head`: the attention-pooling head is built.
+    pub pooling_head: bool,
+    /// Patches merged per side by Qwen2.5-VL's patch merger; 1 elsewhere.
+    pub spatial_merge: u64,
+    /// Qwen2.5-VL's merger output width (`out_hidden_size`); 0 elsewhere.
+    pub out_hidden_size: u64,
+}
+
+/// How vision features reach the text model's width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projector {
+    /// llava: `linear_1` (vision hidden × feature layers → text) + act + `linear_2`.
+    Llava { feature_layers: u64, bias: bool },
+    /// mistral3: RMSNorm, a patch merger (`spatial_merge`² patches → one), then llava's
+    /// two linears.
+    Mistral3 {
+        feature_layers: u64,
+        bias: bool,
+        spatial_merge: u64,
+    },
+    /// gemma3: RMSNorm, average pooling, one `vision hidden × text hidden` matrix.
+    Gemma3,
+    /// Qwen2.5-VL: the tower's own merger projects; no separate module.
+    InTower,
+}
+
+/// A multimodal wrapper: its classes, vision tower and projector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisionLanguage {
+    /// The wrapper's `model_type` (`llava`, ...); the arch's own is its text model's.
+    pub model_type: String,
+    /// `AutoModel`'s class (`LlavaModel`) and the `ForConditionalGeneration` class.
+    pub base_class: &'static str,
+    pub lm_class: &'static str,
+    /// The tower's attribute (`vision_tower`, `visual`).
+    pub tower_path: &'static str,
+    pub tower: VisionTower,
+    pub projector: Projector,
 }
 
 impl TransformerArch {

@@ -76,8 +76,8 @@ fn dev_rows_exact() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// Every fixture row of both transformers files.
-const FIXTURES: [&str; 3] = ["hf_extra.json", "hf_types.json", "hf_ssm.json"];
+/// Every fixture row of the transformers files (hf_vlm.json: the multimodal wrappers).
+const FIXTURES: [&str; 4] = ["hf_extra.json", "hf_types.json", "hf_ssm.json", "hf_vlm.json"];
 
 #[test]
 fn extra_rows_exact() {

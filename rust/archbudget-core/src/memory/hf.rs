@@ -43,6 +43,9 @@ pub struct Dropouts {
 impl Dropouts {
     pub fn from_config(cfg: &serde_json::Value) -> Self {
         let f = |k: &str, d: f64| cfg.get(k).and_then(|v| v.as_f64()).unwrap_or(d);
+        if let Some(text) = crate::formats::hf::wrapped_text_config(cfg) {
+            return Dropouts::from_config(&text);
+        }
         let model_type = cfg.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
         if let Some(spec) = crate::formats::hf::type_spec(model_type) {
             return super::hf_decoder::dropouts(spec, cfg);
@@ -118,13 +121,6 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "batch and seq must be positive",
         ));
     }
-    if a.details.llama4_vision.is_some() {
-        return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "the memory model does not lower llama4's vision tower yet (its text model, \
-             model_type llama4_text, it does)",
-        ));
-    }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(
@@ -196,6 +192,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let use_cache = decoder && !(run.grad_ckpt && train);
     let falcon = a.model_type == "falcon";
     let mut g = Graph::default();
+    // a multimodal wrapper builds its vision tower first
+    super::hf_vision::idle_vision(a, run, &mut g)?;
     // OPT's `project_in` / `project_out` (no bias) when `word_embed_proj_dim` differs
     let project = |inp: u64, out: u64| Linear {
         rows,

@@ -21,6 +21,7 @@ mod hf_mla;
 mod hf_mlp;
 mod hf_names;
 mod hf_ssm;
+mod hf_vision;
 pub mod keras;
 mod keras_written;
 pub mod lora;

@@ -342,11 +342,9 @@ impl<'s> Evaluator<'s> {
             Some(Value::Object(whole)) => whole.clone(),
             _ => Map::new(),
         };
-        map.extend(
-            self.config_keys
-                .iter()
-                .map(|(k, slot)| (k.clone(), self.slot_value(slot, digits).to_json())),
-        );
+        for (key, slot) in &self.config_keys {
+            set_dotted(&mut map, key, self.slot_value(slot, digits).to_json());
+        }
         Value::Object(map)
     }
 
@@ -729,6 +727,27 @@ pub fn mlp_params(m: &Mlp) -> Option<u64> {
         (m.width + 1).checked_mul(m.classes)?
     };
     first.checked_add(hidden)?.checked_add(head)
+}
+
+/// Sets `key` in a config; a dotted key (`text_config.hidden_size`) sets a key of a nested
+/// config (a multimodal wrapper's `text_config` / `vision_config`), made if absent.
+fn set_dotted(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            map.insert(key.to_string(), value);
+        }
+        Some((outer, inner)) => {
+            let nested = map
+                .entry(outer.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !nested.is_object() {
+                *nested = Value::Object(Map::new());
+            }
+            if let Value::Object(nested) = nested {
+                set_dotted(nested, inner, value);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
-use super::modules::{embedding_row, heads_dim, linear, lm_head, norm_row, times, Modules};
+use super::modules::{embedding_row, heads_dim, linear, lm_head, norm, norm_row, times, Modules};
 
 /// Defaults of `configuration_<type>.py`.
 struct Defaults {
@@ -45,6 +45,7 @@ fn defaults(model_type: &str) -> Defaults {
     match model_type {
         "mistral" | "mixtral" => d(32000, 4096, 14336, 32, 32, Some(8), None, 4096 * 32, false),
         "qwen2" => d(151936, 4096, 22016, 32, 32, Some(32), None, 32768, false),
+        "qwen2_5_vl_text" => d(152064, 8192, 29568, 80, 64, Some(8), None, 32768, false),
         "qwen2_moe" => d(151936, 2048, 5632, 24, 16, Some(16), None, 32768, false),
         "gemma" => d(256000, 3072, 24576, 28, 16, Some(16), Some(256), 8192, true),
         "gemma2" => d(256000, 2304, 9216, 26, 8, Some(4), Some(256), 8192, true),
@@ -59,6 +60,7 @@ fn prefix(model_type: &str) -> &'static str {
         "mistral" => "Mistral",
         "mixtral" => "Mixtral",
         "qwen2" => "Qwen2",
+        "qwen2_5_vl_text" => "Qwen2_5_VL",
         "qwen2_moe" => "Qwen2Moe",
         "gemma" => "Gemma",
         "gemma2" => "Gemma2",
@@ -109,7 +111,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             let b = cfg.flag("attention_bias", false)?;
             (b, b, false)
         }
-        "qwen2" => (true, false, false),
+        "qwen2" | "qwen2_5_vl_text" => (true, false, false),
         "qwen2_moe" => (cfg.flag("qkv_bias", true)?, false, false),
         _ => (false, false, false),
     };
@@ -223,40 +225,54 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     } else {
         &["input_layernorm", "post_attention_layernorm"]
     };
-    for i in 0..a.num_layers {
-        let layer = format!("{root}layers.{i}.");
-        let mut w = Vec::new();
-        if a.fused_qkv {
-            let qkv = add(
-                q.size,
-                mul(2, kv.size, loc, "attention width")?,
-                loc,
-                "attention width",
-            )?;
-            linear(
-                &mut w,
-                "qkv_proj.",
-                hidden.clone(),
-                dim(qkv, "(heads+2·kv_heads)×head_dim"),
-                false,
-            );
-        } else {
-            linear(&mut w, "q_proj.", hidden.clone(), q.clone(), a.qkv_bias);
-            linear(&mut w, "k_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
-            linear(&mut w, "v_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
-        }
-        linear(&mut w, "o_proj.", q.clone(), hidden.clone(), a.o_bias);
-        m.add(format!("{layer}self_attn"), &format!("{p}Attention"), w)?;
-        mlp(a, m, &layer, i, p)?;
+    let mut attn = Vec::new();
+    if a.fused_qkv {
+        let qkv = add(
+            q.size,
+            mul(2, kv.size, loc, "attention width")?,
+            loc,
+            "attention width",
+        )?;
+        linear(
+            &mut attn,
+            "qkv_proj.",
+            hidden.clone(),
+            dim(qkv, "(heads+2·kv_heads)×head_dim"),
+            false,
+        );
+    } else {
+        linear(&mut attn, "q_proj.", hidden.clone(), q.clone(), a.qkv_bias);
+        linear(&mut attn, "k_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
+        linear(&mut attn, "v_proj.", hidden.clone(), kv.clone(), a.qkv_bias);
+    }
+    linear(&mut attn, "o_proj.", q.clone(), hidden.clone(), a.o_bias);
+    let attn_class = format!("{p}Attention");
+    let mut layer_norm = Vec::new();
+    norm(&mut layer_norm, "", a.hidden_size, a.norm);
+    let sparse = |i| a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i));
+    // runs of layers with the same MLP kind: identical blocks, declared once per run
+    // (counting only: summed once and multiplied)
+    let mut start = 0;
+    while start < a.num_layers {
+        let kind = sparse(start);
+        let end = (start..a.num_layers)
+            .find(|&i| sparse(i) != kind)
+            .unwrap_or(a.num_layers);
+        let (mlp_class, mlp_weights, idle) = mlp(a, loc, kind, p)?;
+        m.add_idle(mul(idle, end - start, loc, "parameter count")?)?;
+        let mut block = vec![
+            ("self_attn".to_string(), attn_class.as_str(), attn.clone()),
+            ("mlp".to_string(), mlp_class.as_str(), mlp_weights),
+        ];
         for name in norm_names {
-            norm_row(
-                m,
-                format!("{layer}{name}"),
-                &norm_class,
-                a.hidden_size,
-                a.norm,
-            )?;
+            block.push((name.to_string(), norm_class.as_str(), layer_norm.clone()));
         }
+        m.add_blocks(
+            end - start,
+            |j| format!("{root}layers.{}.", start + j),
+            &block,
+        )?;
+        start = end;
     }
     norm_row(m, format!("{root}norm"), &norm_class, a.hidden_size, a.norm)?;
     if a.head.has_lm_head() {
@@ -266,12 +282,18 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     Ok(format!("{p}Model"))
 }
 
-fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Result<()> {
-    let loc = m.location();
+/// One layer's MLP module (sparse: the MoE block): its class, weights and the routed-expert
+/// parameters a token does not use.
+fn mlp(
+    a: &TransformerArch,
+    loc: &str,
+    sparse: bool,
+    p: &str,
+) -> Result<(String, Vec<Weight>, u64)> {
     let hidden = dim(a.hidden_size, "hidden");
     let mut w = Vec::new();
     match &a.moe {
-        Some(moe) if moe.is_moe_layer(i) => {
+        Some(moe) if sparse => {
             let experts = dim(moe.num_experts, "experts");
             let inter = moe.expert_intermediate_size;
             w.push(Weight::new(
@@ -286,12 +308,12 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
             let down = vec![experts, hidden.clone(), dim(inter, "expert_intermediate")];
             w.push(Weight::new("experts.down_proj", down));
             // w: the router, then the two stacked expert tensors
-            m.add_idle(super::moe::idle_expert_params(
+            let idle = super::moe::idle_expert_params(
                 &w[1..],
                 moe.num_experts,
                 moe.experts_per_token,
                 loc,
-            )?)?;
+            )?;
             if moe.shared_expert_intermediate_size > 0 {
                 let shared = dim(moe.shared_expert_intermediate_size, "shared_intermediate");
                 linear(
@@ -319,7 +341,7 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
             if moe.shared_expert_gate {
                 linear(&mut w, "shared_expert_gate.", hidden, dim(1, "gate"), false);
             }
-            m.add(format!("{layer}mlp"), &format!("{p}SparseMoeBlock"), w)
+            Ok((format!("{p}SparseMoeBlock"), w, idle))
         }
         _ => {
             let inter = dim(a.intermediate_size, "intermediate");
@@ -343,7 +365,12 @@ fn mlp(a: &TransformerArch, m: &mut Modules, layer: &str, i: u64, p: &str) -> Re
                 );
             }
             linear(&mut w, "down_proj.", inter, hidden, a.mlp_bias);
-            m.add(format!("{layer}mlp"), &format!("{p}MLP"), w)
+            // Qwen2.5-VL's text layers keep qwen2's MLP class
+            let class = match a.model_type.as_str() {
+                "qwen2_5_vl_text" => "Qwen2MLP".to_string(),
+                _ => format!("{p}MLP"),
+            };
+            Ok((class, w, 0))
         }
     }
 }

@@ -25,13 +25,15 @@ pub mod spec;
 mod ssm;
 mod t5;
 mod types;
+mod vision;
 mod vit;
+mod vlm;
 
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
 use serde_json::Value;
 
-use crate::arch::{HeadKind, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, TransformerArch};
 use crate::error::{Error, Result};
 use crate::summary::Summary;
 use config::Cfg;
@@ -58,6 +60,7 @@ const SUPPORTED: &[&str] = &[
     "falcon",
     "gemma",
     "gemma2",
+    "gemma3",
     "gemma3_text",
     "glm4_moe",
     "gpt2",
@@ -69,9 +72,11 @@ const SUPPORTED: &[&str] = &[
     "llama",
     "llama4",
     "llama4_text",
+    "llava",
     "mamba",
     "mamba2",
     "mistral",
+    "mistral3",
     "mixtral",
     "olmo2",
     "olmo3",
@@ -80,6 +85,7 @@ const SUPPORTED: &[&str] = &[
     "phi3",
     "qwen2",
     "qwen2_moe",
+    "qwen2_5_vl",
     "qwen3",
     "qwen3_moe",
     "qwen3_next",
@@ -135,6 +141,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "gemma" | "gemma2" | "phi3" => {
             Family::Llama
         }
+        // qwen2_5_vl's text model, read inside its wrapper (not listed: transformers has
+        // no causal-LM class for it, and the wrapper is what configs name)
+        "qwen2_5_vl_text" => Family::Llama,
         "gpt2" => Family::Gpt2,
         "gpt_neox" => Family::GptNeox,
         "opt" => Family::Opt,
@@ -160,7 +169,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" => Some(HeadKind::MaskedLm),
         "t5" => Some(HeadKind::Seq2SeqLm),
-        "vit" => None,
+        "vit" | "qwen2_5_vl_text" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -178,6 +187,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
 
 fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, TransformerArch)> {
     let cfg = Cfg::new(config, location)?;
+    if vlm::WRAPPERS.contains(&cfg.model_type) {
+        return read_wrapper(config, &cfg, head);
+    }
     let fam = family(&cfg)?;
     let head = resolve(&cfg, head)?;
     let arch = match fam {
@@ -208,6 +220,64 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
     Ok((fam, arch))
 }
 
+/// A multimodal wrapper: its text model read by that type's reader (as the bare model),
+/// with the tower and projector beside it.
+fn read_wrapper(
+    config: &Value,
+    cfg: &Cfg,
+    head: Option<Head>,
+) -> Result<(Family, TransformerArch)> {
+    let head = resolve(cfg, head)?;
+    let w = vlm::read(config, cfg)?;
+    let (fam, text) = read(&w.text, Some(Head::Base), &w.text_location)?;
+    if text.kind != ArchKind::Decoder
+        || text.details.vision_language.is_some()
+        || text.details.llama4_vision.is_some()
+    {
+        return Err(Error::invalid(
+            &w.text_location,
+            format!(
+                "'{}' wraps a text decoder; model_type '{}' is not one",
+                cfg.model_type,
+                w.text["model_type"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok((fam, w.arch(text, head)))
+}
+
+/// Parameters of a multimodal wrapper's vision tower and projector (`None` for a text
+/// model): what a text-only prompt leaves unused.
+pub fn vision_params(a: &TransformerArch) -> Result<Option<u64>> {
+    let mut m = Modules::counting("vision tower");
+    if let Some(vl) = &a.details.vision_language {
+        vlm::vision_rows(a, vl, "", &mut m)?;
+    } else if let Some(v) = &a.details.llama4_vision {
+        llama4::vision_modules(v, a.hidden_size, &mut m)?;
+    } else {
+        return Ok(None);
+    }
+    Ok(Some(m.finish("")?.total_params))
+}
+
+/// The text model's config inside a multimodal wrapper's config (`None` for other
+/// types, or where the wrapper does not read).
+pub fn wrapped_text_config(config: &Value) -> Option<Value> {
+    let cfg = Cfg::new(config, "config.json").ok()?;
+    match cfg.model_type {
+        "llama4" => {
+            let mut text = match config.get("text_config") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => serde_json::Map::new(),
+            };
+            text.insert("model_type".into(), "llama4_text".into());
+            Some(Value::Object(text))
+        }
+        t if vlm::WRAPPERS.contains(&t) => vlm::read(config, &cfg).ok().map(|w| w.text),
+        _ => None,
+    }
+}
+
 /// The structure of the model `config` describes, for `head` (see [`Head`]; `None` is the
 /// causal-LM class where the type has one, else its LM-head class, else the bare model).
 pub fn arch(config: &Value, head: Option<Head>, location: &str) -> Result<TransformerArch> {
@@ -232,19 +302,26 @@ pub fn count(
 }
 
 fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
-    let class_name = match fam {
-        Family::Spec(spec) => decoder::modules(spec, arch, &mut m)?,
-        Family::Llama => llama::modules(arch, &mut m)?,
-        Family::Gpt2 => gpt2::modules(arch, &mut m)?,
-        Family::GptNeox => gpt_neox::modules(arch, &mut m)?,
-        Family::Opt => opt::modules(arch, &mut m)?,
-        Family::Falcon => falcon::modules(arch, &mut m)?,
-        Family::Bert => bert::modules(arch, &mut m)?,
-        Family::T5 => t5::modules(arch, &mut m)?,
-        Family::Vit => vit::modules(arch, &mut m)?,
-        Family::Moe => moe::modules(arch, &mut m)?,
-        Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, &mut m)?,
-        Family::Ssm => mamba::modules(arch, &mut m)?,
+    let class_name = match &arch.details.vision_language {
+        Some(vl) => vlm::modules(arch, vl, &mut m, |text, m| text_rows(fam, text, m))?,
+        None => text_rows(fam, arch, &mut m)?,
     };
     m.finish(&class_name)
+}
+
+fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<String> {
+    Ok(match fam {
+        Family::Spec(spec) => decoder::modules(spec, arch, m)?,
+        Family::Llama => llama::modules(arch, m)?,
+        Family::Gpt2 => gpt2::modules(arch, m)?,
+        Family::GptNeox => gpt_neox::modules(arch, m)?,
+        Family::Opt => opt::modules(arch, m)?,
+        Family::Falcon => falcon::modules(arch, m)?,
+        Family::Bert => bert::modules(arch, m)?,
+        Family::T5 => t5::modules(arch, m)?,
+        Family::Vit => vit::modules(arch, m)?,
+        Family::Moe => moe::modules(arch, m)?,
+        Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
+        Family::Ssm => mamba::modules(arch, m)?,
+    })
 }

@@ -16,6 +16,8 @@ pub struct Modules<'a> {
     counted: (u64, u64, u64),
     /// Routed-expert parameters a token does not use (total − active).
     idle: u64,
+    /// Prepended to every row's path (a wrapped text model's `model.language_model.`).
+    prefix: String,
 }
 
 impl<'a> Modules<'a> {
@@ -27,6 +29,7 @@ impl<'a> Modules<'a> {
             count_only: false,
             counted: (0, 0, 0),
             idle: 0,
+            prefix: String::new(),
         }
     }
 
@@ -45,6 +48,11 @@ impl<'a> Modules<'a> {
     /// Totals only (no rows): the sweep's counting.
     pub fn counting_only(&self) -> bool {
         self.count_only
+    }
+
+    /// Rows added from now on are named `prefix` + their path.
+    pub fn set_prefix(&mut self, prefix: String) {
+        self.prefix = prefix;
     }
 
     /// Adds routed-expert parameters a token does not use (total − active).
@@ -104,7 +112,7 @@ impl<'a> Modules<'a> {
     ) -> Result<()> {
         let (params, trainable, non_trainable) = totals(&weights, self.location)?;
         self.rows.push(LayerRow {
-            name,
+            name: format!("{}{name}", self.prefix),
             class_name: class_name.to_string(),
             output_shape: None,
             params,
