@@ -2,6 +2,7 @@
 pub mod hf;
 pub mod json;
 pub mod keras;
+pub mod keras_hub_vision;
 
 use serde_json::Value;
 
