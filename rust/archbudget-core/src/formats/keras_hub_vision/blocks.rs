@@ -13,7 +13,7 @@ pub struct Conv {
     pub strides: u64,
     pub padding: &'static str,
     pub use_bias: bool,
-    pub activation: &'static str,
+    pub activation: String,
     pub groups: u64,
 }
 
@@ -25,7 +25,7 @@ impl Conv {
             strides: 1,
             padding: "valid",
             use_bias: true,
-            activation: "linear",
+            activation: "linear".into(),
             groups: 1,
         }
     }
@@ -47,8 +47,11 @@ impl Conv {
             ..self
         }
     }
-    pub fn activation(self, activation: &'static str) -> Conv {
-        Conv { activation, ..self }
+    pub fn activation(self, activation: impl Into<String>) -> Conv {
+        Conv {
+            activation: activation.into(),
+            ..self
+        }
     }
     pub fn groups(self, groups: u64) -> Conv {
         Conv { groups, ..self }
@@ -136,6 +139,21 @@ impl Graph {
 
     pub fn dropout(&mut self, name: &str, rate: f64, x: Tensor) -> Tensor {
         self.call("Dropout", json!({"name": name, "rate": rate}), &[x])
+    }
+
+    /// Dropout of whole samples (`noise_shape=(None, 1, 1, 1)`): drop-path.
+    pub fn spatial_dropout(&mut self, name: &str, rate: f64, x: Tensor) -> Tensor {
+        let config = json!({"name": name, "rate": rate, "noise_shape": [null, 1, 1, 1]});
+        self.call("Dropout", config, &[x])
+    }
+
+    /// `target_shape` without the batch axis.
+    pub fn reshape(&mut self, name: &str, target_shape: &[u64], x: Tensor) -> Tensor {
+        self.call(
+            "Reshape",
+            json!({"name": name, "target_shape": target_shape}),
+            &[x],
+        )
     }
 
     pub fn dense(&mut self, name: &str, units: u64, activation: &str, x: Tensor) -> Tensor {

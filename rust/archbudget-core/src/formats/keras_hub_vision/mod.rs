@@ -9,7 +9,9 @@
 //! as a nested model with their head; preprocessors hold no weights.
 mod blocks;
 mod densenet;
+mod efficientnet;
 mod graph;
+mod mobilenet;
 mod resnet;
 mod task;
 mod vgg;
@@ -39,6 +41,8 @@ fn backbone(class: &str) -> Option<Build> {
         "ResNetBackbone" => resnet::build,
         "VGGBackbone" => vgg::build,
         "DenseNetBackbone" => densenet::build,
+        "EfficientNetBackbone" => efficientnet::build,
+        "MobileNetBackbone" => mobilenet::build,
         _ => return None,
     })
 }
@@ -139,7 +143,12 @@ impl<'v> Args<'v> {
 
     /// `image_shape` without the batch axis; KerasHub's default is `(None, None, 3)`.
     pub fn image_shape(&self) -> Result<Vec<Option<u64>>> {
-        let Some(v) = self.get("image_shape") else {
+        self.image_shape_at("image_shape")
+    }
+
+    /// The image shape under `key` (EfficientNet names it `input_shape`).
+    pub fn image_shape_at(&self, key: &str) -> Result<Vec<Option<u64>>> {
+        let Some(v) = self.get(key) else {
             return Ok(vec![None, None, Some(3)]);
         };
         let dims = v.as_array().filter(|d| d.len() == 3).ok_or_else(|| {

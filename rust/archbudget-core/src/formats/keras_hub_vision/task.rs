@@ -62,7 +62,7 @@ pub fn translate(value: &Value, class: &str, location: &str) -> Result<Value> {
     };
 
     let mut g = Graph::new(backbone_args.channels_first()?);
-    let input = g.input(&backbone_args.image_shape()?);
+    let input = g.input(&input_shape(&backbone_json));
     let features = g.nested(backbone_json, input);
     let output = match head(class).expect("translate is called for task classes only") {
         Head::Pooled => {
@@ -84,6 +84,20 @@ pub fn translate(value: &Value, class: &str, location: &str) -> Result<Value> {
         }
     };
     Ok(g.finish(class, &args.name, input, output, &args.kept()))
+}
+
+/// The image shape (batch axis left out) of a translated backbone's input: the task
+/// model's input is the backbone's.
+fn input_shape(backbone: &Value) -> Vec<Option<u64>> {
+    let layers = backbone["config"]["layers"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    layers
+        .filter(|l| l["class_name"] == "InputLayer")
+        .flat_map(|l| l["config"]["batch_shape"].as_array())
+        .flat_map(|dims| dims.iter().skip(1).map(Value::as_u64))
+        .collect()
 }
 
 /// `pooling`: avg or max over the image.
