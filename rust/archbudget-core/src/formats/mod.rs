@@ -2,6 +2,7 @@
 pub mod hf;
 pub mod json;
 pub mod keras;
+pub mod keras_hub_vision;
 
 use serde_json::Value;
 
@@ -94,7 +95,11 @@ impl Prepared {
                 quantize: memory::quant::Quant::from_config(&value)?,
             }
         } else if value.get("class_name").is_some() {
-            // built per estimate, once `seq` has filled its unknown dimensions
+            // built per estimate, once `seq` has filled its unknown dimensions (a
+            // KerasHub vision model's as its functional graph: `seq` is its image side)
+            let value = keras_hub_vision::read(&value, location)
+                .transpose()?
+                .unwrap_or(value);
             let saved = keras::saved_weights(bytes, location)?;
             PreparedModel::Keras(value, saved)
         } else {

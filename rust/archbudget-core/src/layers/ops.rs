@@ -36,7 +36,42 @@ pub const RULES: &[(&str, Rule)] = &[
     ("LogSoftmax", same_shape),
     ("Cast", same_shape),
     ("Clip", same_shape),
+    ("Pad", pad),
 ];
+
+/// `ops.pad(x, pad_width)`: each axis gains its `[before, after]` of `pad_width` (one
+/// pair per axis, the batch axis included).
+fn pad(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    let input = ctx.single(inputs)?;
+    let bad = || {
+        ctx.err(format!(
+            "'pad_width' must be one [before, after] pair of integers per axis ({} axes)",
+            input.len()
+        ))
+    };
+    let pairs = ctx
+        .value("pad_width")
+        .and_then(Value::as_array)
+        .filter(|p| p.len() == input.len())
+        .ok_or_else(bad)?;
+    input
+        .iter()
+        .zip(pairs)
+        .map(|(d, pair)| {
+            let amounts: Vec<u64> = pair
+                .as_array()
+                .map(|p| p.iter().filter_map(Value::as_u64).collect())
+                .filter(|p: &Vec<u64>| p.len() == 2)
+                .ok_or_else(bad)?;
+            d.map(|n| {
+                ctx.dim_add(n, amounts[0])
+                    .and_then(|m| ctx.dim_add(m, amounts[1]))
+            })
+            .transpose()
+        })
+        .collect::<Result<Shape>>()
+        .map(Built::stateless)
+}
 
 fn same_shape(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     Ok(Built::stateless(ctx.single(inputs)?.clone()))

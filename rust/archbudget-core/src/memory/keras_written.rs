@@ -113,7 +113,8 @@ pub fn op_node(
             }),
             inputs,
         ),
-        "Concatenate" | "Stack" | "Cast" => g.push(
+        // a new tensor whose backward needs no saved input (F.pad, torch.cat, .to())
+        "Concatenate" | "Stack" | "Cast" | "Pad" => g.push(
             Op::Copy(Copy {
                 numel: Some(out_numel()?),
             }),

@@ -206,6 +206,9 @@ fn build_model(
             format!("models nested deeper than {MAX_DEPTH}"),
         ));
     }
+    if let Some(graph) = crate::formats::keras_hub_vision::read(value, location) {
+        return build_model(&graph?, inputs, depth, location, saved);
+    }
     let top = obj(value, "the model", location)?;
     let class_name = top
         .get("class_name")

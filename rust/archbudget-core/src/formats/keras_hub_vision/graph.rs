@@ -1,0 +1,226 @@
+//! A Keras functional graph written as `model.to_json()` writes one, built call by call
+//! as a KerasHub constructor builds its model, then handed to the Keras reader.
+//!
+//! Layers are listed in the order Keras's `map_graph` gives `model.layers` (depth from
+//! the outputs, deepest first; ties by first visit of a depth-first walk from the
+//! outputs), so the rows come out in `model.summary()`'s order.
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+/// The output of one call in the graph (each layer here is called once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tensor(usize);
+
+struct Node {
+    name: String,
+    entry: Map<String, Value>,
+    inputs: Vec<Tensor>,
+    /// Called on a list (`Add()([a, b])`) rather than on one tensor.
+    list_input: bool,
+}
+
+pub struct Graph {
+    nodes: Vec<Node>,
+    /// Uses per class of Keras's automatic names (`average_pooling2d`, `..._1`).
+    auto_names: HashMap<String, usize>,
+    channels_first: bool,
+}
+
+impl Graph {
+    pub fn new(channels_first: bool) -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            auto_names: HashMap::new(),
+            channels_first,
+        }
+    }
+
+    pub fn data_format(&self) -> &'static str {
+        if self.channels_first {
+            "channels_first"
+        } else {
+            "channels_last"
+        }
+    }
+
+    /// The channel axis as BatchNormalization / Concatenate take it.
+    pub fn channel_axis(&self) -> i64 {
+        if self.channels_first {
+            1
+        } else {
+            -1
+        }
+    }
+
+    /// Keras's automatic layer name for `snake` (the class in snake case): the first is
+    /// bare, later ones get `_1`, `_2`, ... (a fresh session's counters).
+    pub fn auto_name(&mut self, snake: &str) -> String {
+        let used = self.auto_names.entry(snake.to_string()).or_insert(0);
+        let name = if *used == 0 {
+            snake.to_string()
+        } else {
+            format!("{snake}_{used}")
+        };
+        *used += 1;
+        name
+    }
+
+    /// `keras.Input(shape=image_shape)`: `shape` without the batch axis.
+    pub fn input(&mut self, shape: &[Option<u64>]) -> Tensor {
+        let name = self.auto_name("input_layer");
+        let batch_shape: Vec<Value> = std::iter::once(Value::Null)
+            .chain(shape.iter().map(|d| d.map_or(Value::Null, Value::from)))
+            .collect();
+        let config =
+            json!({"name": name, "batch_shape": batch_shape, "dtype": "float32", "sparse": false});
+        self.push("InputLayer", "keras.layers", config, Vec::new(), false)
+    }
+
+    /// Call a Keras layer `class` with `config` (its `name` included) on `inputs`.
+    pub fn call(&mut self, class: &str, config: Value, inputs: &[Tensor]) -> Tensor {
+        self.push(class, "keras.layers", config, inputs.to_vec(), false)
+    }
+
+    /// Call a merging layer (Add, Concatenate, ...) on the list `inputs`.
+    pub fn merge(&mut self, class: &str, config: Value, inputs: &[Tensor]) -> Tensor {
+        self.push(class, "keras.layers", config, inputs.to_vec(), true)
+    }
+
+    /// A `keras.ops` node (`ops.pad(x, ...)`): in the graph, not in `model.layers`.
+    pub fn op(&mut self, class: &str, config: Value, input: Tensor) -> Tensor {
+        self.push(class, "keras.src.ops.numpy", config, vec![input], false)
+    }
+
+    /// A model used as a layer (a task's backbone), `model` its functional JSON.
+    pub fn nested(&mut self, model: Value, input: Tensor) -> Tensor {
+        let Value::Object(mut entry) = model else {
+            unreachable!("a translated model is a JSON object")
+        };
+        let name = entry["config"]["name"]
+            .as_str()
+            .unwrap_or("model")
+            .to_string();
+        entry.insert("name".into(), Value::from(name.clone()));
+        self.nodes.push(Node {
+            name,
+            entry,
+            inputs: vec![input],
+            list_input: false,
+        });
+        Tensor(self.nodes.len() - 1)
+    }
+
+    fn push(
+        &mut self,
+        class: &str,
+        module: &str,
+        config: Value,
+        inputs: Vec<Tensor>,
+        list_input: bool,
+    ) -> Tensor {
+        let name = config["name"].as_str().unwrap_or_default().to_string();
+        let mut entry = Map::new();
+        entry.insert("module".into(), Value::from(module));
+        entry.insert("class_name".into(), Value::from(class));
+        entry.insert("config".into(), config);
+        entry.insert("name".into(), Value::from(name.clone()));
+        self.nodes.push(Node {
+            name,
+            entry,
+            inputs,
+            list_input,
+        });
+        Tensor(self.nodes.len() - 1)
+    }
+
+    /// The functional model JSON of class `class_name` from `input` to `output`, with the
+    /// `extra` config keys (`trainable`) of the model it stands for.
+    pub fn finish(
+        self,
+        class_name: &str,
+        name: &str,
+        input: Tensor,
+        output: Tensor,
+        extra: &Map<String, Value>,
+    ) -> Value {
+        let order = self.keras_order(output);
+        let tensor = |t: &Tensor| {
+            json!({"class_name": "__keras_tensor__",
+                   "config": {"keras_history": [self.nodes[t.0].name, 0, 0]}})
+        };
+        let layers: Vec<Value> = order
+            .iter()
+            .map(|&i| {
+                let node = &self.nodes[i];
+                let mut entry = node.entry.clone();
+                let inbound = if node.inputs.is_empty() {
+                    json!([])
+                } else {
+                    let args: Vec<Value> = node.inputs.iter().map(tensor).collect();
+                    let args = if node.list_input {
+                        json!([args])
+                    } else {
+                        Value::Array(args)
+                    };
+                    json!([{"args": args, "kwargs": {}}])
+                };
+                entry.insert("inbound_nodes".into(), inbound);
+                Value::Object(entry)
+            })
+            .collect();
+        let mut config = extra.clone();
+        config.insert("name".into(), Value::from(name));
+        config.insert("layers".into(), Value::Array(layers));
+        config.insert(
+            "input_layers".into(),
+            json!([[self.nodes[input.0].name, 0, 0]]),
+        );
+        config.insert(
+            "output_layers".into(),
+            json!([[self.nodes[output.0].name, 0, 0]]),
+        );
+        json!({"class_name": class_name, "config": config})
+    }
+
+    /// Keras's `map_graph` order of the nodes that lead to `output`.
+    fn keras_order(&self, output: Tensor) -> Vec<usize> {
+        // Depth-first from the output: first-visit index and finishing order.
+        let mut first_visit: HashMap<usize, usize> = HashMap::new();
+        let mut finished: Vec<usize> = Vec::with_capacity(self.nodes.len());
+        let mut done = vec![false; self.nodes.len()];
+        // (node, next input to walk)
+        let mut stack = vec![(output.0, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (node, next) = *top;
+            if next == 0 {
+                let seen = first_visit.len();
+                first_visit.entry(node).or_insert(seen);
+            }
+            match self.nodes[node].inputs.get(next) {
+                Some(&Tensor(parent)) => {
+                    top.1 += 1;
+                    if !done[parent] {
+                        stack.push((parent, 0));
+                    }
+                }
+                None => {
+                    stack.pop();
+                    if !done[node] {
+                        done[node] = true;
+                        finished.push(node);
+                    }
+                }
+            }
+        }
+        let mut depth = vec![0usize; self.nodes.len()];
+        for &node in finished.iter().rev() {
+            for &Tensor(parent) in &self.nodes[node].inputs {
+                depth[parent] = depth[parent].max(depth[node] + 1);
+            }
+        }
+        let mut order = finished;
+        order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
+        order
+    }
+}
