@@ -15,6 +15,8 @@ pub struct Row {
     pub class_name: String,
     pub output_shape: Option<OutputShape>,
     pub weights: Vec<Weight>,
+    /// A backbone nested in a task model: explained as a total, not weight by weight.
+    pub nested: bool,
 }
 
 impl Row {
@@ -37,6 +39,7 @@ impl Row {
             class_name: class_name.to_string(),
             output_shape: Some(OutputShape::Single(shape)),
             weights,
+            nested: false,
         }
     }
 

@@ -224,6 +224,7 @@ impl Task {
                 .iter()
                 .flat_map(|r| r.weights.iter().cloned())
                 .collect(),
+            nested: true,
         });
         let (h, v) = (b.hidden, b.vocab);
         match self {
@@ -234,6 +235,7 @@ impl Task {
                     if b.lm_row_shows_vocab { v } else { h },
                 )))),
                 weights: b.token_weights.clone(),
+                nested: false,
             }),
             Task::MaskedLm => {
                 rows.push(Row::input("mask_positions"));
@@ -316,7 +318,15 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
             params,
             trainable,
             non_trainable,
-            explain: explain(&row.class_name, &row.weights, location)?,
+            explain: if row.nested {
+                format!(
+                    "{}: {} weights of its own layers (summarize the backbone for them) = {params}",
+                    row.class_name,
+                    row.weights.len()
+                )
+            } else {
+                explain(&row.class_name, &row.weights, location)?
+            },
             connected_to: Vec::new(),
         });
     }
