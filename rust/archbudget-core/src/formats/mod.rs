@@ -3,6 +3,7 @@ pub mod hf;
 pub mod json;
 pub mod keras;
 pub mod keras_hub_vision;
+pub mod keras_hub;
 
 use serde_json::Value;
 
@@ -14,6 +15,8 @@ use crate::summary::Summary;
 /// A model description, its format detected from its content (SPEC.md: one MODEL argument).
 pub enum Source {
     Keras(keras::Model),
+    /// A KerasHub text model (`registered_name: "keras_hub>..."`).
+    KerasHub(keras_hub::Model),
     /// A transformers config.json (it has a `model_type` key).
     Hf(Value),
 }
@@ -30,6 +33,12 @@ pub fn read(bytes: &[u8], location: &str) -> Result<Source> {
 pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str) -> Result<Source> {
     if value.get("model_type").is_some() {
         return Ok(Source::Hf(value));
+    }
+    if let Some(model) = keras_hub::read(&value, location)? {
+        return Ok(Source::KerasHub(model));
+    }
+    if let Some(e) = keras_hub::unsupported(&value, location) {
+        return Err(e);
     }
     if value.get("class_name").is_some() {
         return keras::model_from_value(&value, saved, location).map(Source::Keras);
@@ -49,6 +58,7 @@ pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<S
     match read(bytes, location)? {
         Source::Keras(model) => keras::summarize(&model, location),
         Source::Hf(config) => hf::summarize(&config, head, location),
+        Source::KerasHub(model) => keras_hub::summarize(&model, location),
     }
 }
 
@@ -94,6 +104,19 @@ impl Prepared {
                 dropouts: memory::hf::Dropouts::from_config(&value),
                 quantize: memory::quant::Quant::from_config(&value)?,
             }
+        } else if let Some(model) = keras_hub::read(&value, location)? {
+            // the transformers structure of the same architecture (one source of truth)
+            PreparedModel::Hf {
+                arch: Box::new(keras_hub::arch(&model, location)?),
+                dropouts: model
+                    .hf_config
+                    .as_ref()
+                    .map(memory::hf::Dropouts::from_config)
+                    .unwrap_or_default(),
+                quantize: None,
+            }
+        } else if let Some(e) = keras_hub::unsupported(&value, location) {
+            return Err(e);
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions (a
             // KerasHub vision model's as its functional graph: `seq` is its image side)

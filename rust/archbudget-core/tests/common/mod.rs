@@ -51,6 +51,19 @@ pub fn compare(m: &Value, label: &str) -> Outcome {
 /// Compare an oracle model with what archbudget reads from `bytes` (its JSON or its
 /// `.keras` archive).
 pub fn compare_bytes(m: &Value, text: &[u8], label: &str) -> Outcome {
+    compare_summary(
+        m,
+        keras::read(text, label).and_then(|model| keras::summarize(&model, label)),
+        label,
+    )
+}
+
+/// Compare an oracle model with a summary read by any reader.
+pub fn compare_summary(
+    m: &Value,
+    summary: archbudget_core::Result<archbudget_core::Summary>,
+    label: &str,
+) -> Outcome {
     let want_rows = m["layers"].as_array().unwrap();
     let mut out = Outcome {
         totals_exact: false,
@@ -58,7 +71,7 @@ pub fn compare_bytes(m: &Value, text: &[u8], label: &str) -> Outcome {
         rows_exact: 0,
         failures: Vec::new(),
     };
-    let summary = match keras::read(text, label).and_then(|model| keras::summarize(&model, label)) {
+    let summary = match summary {
         Ok(s) => s,
         Err(e) => {
             out.failures.push(format!("{label}: error {e}"));

@@ -1,0 +1,379 @@
+//! KerasHub text models: the JSON of `model.to_json()` for a keras-hub backbone
+//! (`registered_name: "keras_hub>GPT2Backbone"`, its constructor arguments under
+//! `config`) or a task model nesting one under `config.backbone` (CausalLM,
+//! TextClassifier, MaskedLM; the `preprocessor` carries no weights and is not read).
+//!
+//! One source of truth: each family translates the constructor arguments into the
+//! transformers config.json of the same architecture, so the structure memory, FLOPs and
+//! `fit` work from is the `TransformerArch` the transformers reader makes of it. Only the
+//! summary rows are keras-hub's own: one per Keras layer as keras-hub names them, each
+//! declaring the weights `layer.weights` holds (`blocks`), so every row's count is
+//! Keras's `count_params()`.
+mod bert;
+mod blocks;
+mod decoders;
+mod encoders;
+mod gemma;
+mod gpt;
+
+use serde_json::{Map, Value};
+
+use crate::arch::TransformerArch;
+use crate::error::{Error, Result};
+use crate::summary::{LayerRow, ModelFormat, OutputShape, Summary};
+use crate::weight::{explain, totals, Weight};
+
+use super::hf;
+use blocks::{dense, layer_norm, seq_shape, Args, Row};
+
+/// A keras-hub model read from its config.
+pub struct Model {
+    pub name: String,
+    pub class_name: String,
+    /// The transformers config.json of the same architecture (the memory model's input);
+    /// `None` for the families transformers' readers here have no twin of.
+    pub hf_config: Option<Value>,
+    /// The transformers class it runs as: the bare model, or one with its LM head.
+    pub head: hf::Head,
+    rows: Vec<Row>,
+}
+
+/// What a family's backbone gives the task models built on it.
+pub struct Backbone {
+    hf_config: Option<Value>,
+    rows: Vec<Row>,
+    /// Width of the sequence output.
+    hidden: u64,
+    vocab: u64,
+    /// Width of the token embedding (ALBERT-style factorised embeddings differ).
+    embed_dim: u64,
+    /// The token embedding's weights, with their backbone paths, reused by LM heads.
+    token_weights: Vec<Weight>,
+    /// Input names (`token_ids`, `padding_mask`, `segment_ids`).
+    inputs: &'static [&'static str],
+    /// The backbone returns a dict with `pooled_output` beside `sequence_output`.
+    pooled: bool,
+    /// The layers a TextClassifier puts on the backbone.
+    classifier: Classifier,
+    /// The CausalLM's token-embedding row shows the vocabulary width (its first call in
+    /// the task graph is the reverse projection: opt, whose embedding lives inside a
+    /// `TokenAndPositionEmbedding`).
+    lm_row_shows_vocab: bool,
+}
+
+/// keras-hub's `<Family>TextClassifier` layers after the backbone.
+#[derive(Clone, Copy)]
+enum Classifier {
+    /// A dropout and `logits` on the pooled output (bert, albert, fnet).
+    OnPooled { dropout: &'static str },
+    /// `pooled_dense` (hidden → `hidden_dim`) and `logits` on the first token, with
+    /// dropouts `before` the dense (roberta, deberta) and `after` it.
+    DenseOnFirstToken {
+        before: Option<&'static str>,
+        after: &'static str,
+    },
+    /// No TextClassifier in keras-hub for this family.
+    None,
+}
+
+/// Read `value` if it is a keras-hub text model; `None` for anything else (another
+/// reader may know it: plain Keras, keras-hub vision models).
+pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
+    let Some(class_name) = registered_class(value) else {
+        return Ok(None);
+    };
+    let config = config_of(value, class_name, location)?;
+    let name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(class_name)
+        .to_string();
+    let Some(nested) = config.get("backbone") else {
+        return Ok(backbone(class_name, config, location)?.map(|b| Model {
+            name,
+            class_name: class_name.to_string(),
+            hf_config: b.hf_config,
+            head: hf::Head::Base,
+            rows: b.rows,
+        }));
+    };
+    let Some(task) = Task::of(class_name) else {
+        return Ok(None);
+    };
+    let Some(backbone_class) = registered_class(nested) else {
+        return Err(Error::invalid(
+            location,
+            format!("{class_name} config 'backbone' is not a keras-hub backbone (no registered_name 'keras_hub>...')"),
+        ));
+    };
+    let backbone_config = config_of(nested, backbone_class, location)?;
+    let Some(b) = backbone(backbone_class, backbone_config, location)? else {
+        return Ok(None);
+    };
+    let args = Args {
+        config,
+        class_name,
+        location,
+    };
+    let backbone_name = backbone_config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(backbone_class);
+    let rows = task.rows(&b, backbone_class, backbone_name, &args)?;
+    Ok(Some(Model {
+        name,
+        class_name: class_name.to_string(),
+        hf_config: b.hf_config,
+        head: task.head(),
+        rows,
+    }))
+}
+
+/// The keras-hub class of a serialized object (`keras_hub>GPT2Backbone` → `GPT2Backbone`).
+fn registered_class(value: &Value) -> Option<&str> {
+    value
+        .get("registered_name")
+        .and_then(Value::as_str)?
+        .strip_prefix("keras_hub>")
+}
+
+fn config_of<'v>(
+    value: &'v Value,
+    class_name: &str,
+    location: &str,
+) -> Result<&'v Map<String, Value>> {
+    value
+        .get("config")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::invalid(location, format!("{class_name} has no 'config' object")))
+}
+
+/// The backbone classes read, by family file.
+fn backbone(
+    class_name: &str,
+    config: &Map<String, Value>,
+    location: &str,
+) -> Result<Option<Backbone>> {
+    let args = Args {
+        config,
+        class_name,
+        location,
+    };
+    let b = match class_name {
+        "GPT2Backbone" => gpt::gpt2(&args)?,
+        "OPTBackbone" => gpt::opt(&args)?,
+        "GPTNeoXBackbone" => gpt::gpt_neox(&args)?,
+        "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
+        | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" => decoders::backbone(&args)?,
+        "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
+        "BertBackbone" | "RobertaBackbone" | "DistilBertBackbone" => bert::backbone(&args)?,
+        "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
+        "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
+        "FNetBackbone" => encoders::f_net(&args)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(b))
+}
+
+/// Every keras-hub class read, for the error on one that is not.
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+/// The families `memory` lowers (those with a transformers twin).
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert";
+
+#[derive(Clone, Copy)]
+enum Task {
+    CausalLm,
+    TextClassifier,
+    MaskedLm,
+}
+
+impl Task {
+    fn of(class_name: &str) -> Option<Task> {
+        [
+            ("CausalLM", Task::CausalLm),
+            ("TextClassifier", Task::TextClassifier),
+            ("MaskedLM", Task::MaskedLm),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| class_name.ends_with(suffix))
+        .map(|(_, t)| t)
+    }
+
+    /// The transformers class the task runs as for memory: a classifier's few-unit head
+    /// is left out; a masked LM runs as the type's LM-head class.
+    fn head(self) -> hf::Head {
+        match self {
+            Task::TextClassifier => hf::Head::Base,
+            Task::CausalLm | Task::MaskedLm => hf::Head::CausalLm,
+        }
+    }
+
+    /// The task model's rows: its inputs (sorted, as Keras orders a dict of inputs), the
+    /// backbone as one row, then the head's layers.
+    fn rows(self, b: &Backbone, class: &str, name: &str, args: &Args) -> Result<Vec<Row>> {
+        let mut inputs: Vec<&str> = b.inputs.to_vec();
+        inputs.sort_unstable();
+        let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
+        rows.push(Row {
+            name: name.to_string(),
+            class_name: class.to_string(),
+            // a dict of outputs (sequence and pooled) is no single shape
+            output_shape: (!b.pooled).then(|| OutputShape::Single(seq_shape(Some(b.hidden)))),
+            weights: b
+                .rows
+                .iter()
+                .flat_map(|r| r.weights.iter().cloned())
+                .collect(),
+            nested: true,
+        });
+        let (h, v) = (b.hidden, b.vocab);
+        match self {
+            Task::CausalLm => rows.push(Row {
+                name: "token_embedding".to_string(),
+                class_name: "ReversibleEmbedding".to_string(),
+                output_shape: Some(OutputShape::Single(seq_shape(Some(
+                    if b.lm_row_shows_vocab { v } else { h },
+                )))),
+                weights: b.token_weights.clone(),
+                nested: false,
+            }),
+            Task::MaskedLm => {
+                rows.push(Row::input("mask_positions"));
+                let mut w = vec![Weight::new(
+                    "output_bias",
+                    vec![crate::weight::dim(v, "vocab")],
+                )];
+                dense(&mut w, "intermediate_dense", h, b.embed_dim, true);
+                layer_norm(&mut w, "intermediate_layer_norm", b.embed_dim);
+                let mut row = Row::new("mlm_head", "MaskedLMHead", seq_shape(Some(v)), w);
+                // the projection onto the vocabulary is the token embedding's table
+                row.weights.extend(b.token_weights.iter().take(1).cloned());
+                rows.push(row);
+            }
+            Task::TextClassifier => {
+                let classes = args.dim("num_classes")?;
+                let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
+                let plain = |name: &str, class: &str, width: u64| Row {
+                    output_shape: first_token(width),
+                    ..Row::plain(name, class, width)
+                };
+                let mut width = h;
+                match b.classifier {
+                    Classifier::OnPooled { dropout } => rows.push(plain(dropout, "Dropout", h)),
+                    Classifier::DenseOnFirstToken { before, after } => {
+                        if let Some(dropout) = before {
+                            rows.push(plain(dropout, "Dropout", h));
+                        }
+                        width = args.dim_opt("hidden_dim")?.unwrap_or(h);
+                        let mut w = Vec::new();
+                        dense(&mut w, "", h, width, true);
+                        rows.push(Row {
+                            output_shape: first_token(width),
+                            ..dense_row("pooled_dense", w)
+                        });
+                        rows.push(plain(after, "Dropout", width));
+                    }
+                    Classifier::None => {
+                        return Err(Error::invalid(
+                            args.location,
+                            format!("{} has no TextClassifier in keras-hub", class),
+                        ))
+                    }
+                }
+                let mut w = Vec::new();
+                dense(&mut w, "", width, classes, true);
+                rows.push(Row {
+                    output_shape: first_token(classes),
+                    ..dense_row("logits", w)
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// A `Dense` row (its output shape set by the caller).
+fn dense_row(name: &str, weights: Vec<Weight>) -> Row {
+    Row::new(name, "Dense", Vec::new(), weights)
+}
+
+/// `summary`: Keras's rows; totals count each weight once (a task's LM head reuses the
+/// backbone's token embedding).
+pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
+    let mut layers = Vec::with_capacity(model.rows.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<Weight> = Vec::new();
+    for row in &model.rows {
+        let (params, trainable, non_trainable) = totals(&row.weights, location)?;
+        unique.extend(
+            row.weights
+                .iter()
+                .filter(|w| seen.insert(w.name.clone()))
+                .cloned(),
+        );
+        layers.push(LayerRow {
+            name: row.name.clone(),
+            class_name: row.class_name.clone(),
+            output_shape: row.output_shape.clone(),
+            params,
+            trainable,
+            non_trainable,
+            explain: if row.nested {
+                format!(
+                    "{}: {} weights of its own layers (summarize the backbone for them) = {params}",
+                    row.class_name,
+                    row.weights.len()
+                )
+            } else {
+                explain(&row.class_name, &row.weights, location)?
+            },
+            connected_to: Vec::new(),
+        });
+    }
+    let (total, trainable, non_trainable) = totals(&unique, location)?;
+    // the routed experts a token does not use, as the transformers twin counts them
+    let idle = match &model.hf_config {
+        Some(config) => {
+            let twin = hf::count(config, Some(model.head), location)?.0;
+            twin.total_params - twin.active_params
+        }
+        None => 0,
+    };
+    Ok(Summary {
+        name: model.name.clone(),
+        format: ModelFormat::Keras,
+        total_params: total,
+        trainable_params: trainable,
+        non_trainable_params: non_trainable,
+        active_params: total.saturating_sub(idle),
+        layers,
+        functional: false,
+    })
+}
+
+/// The structure memory and FLOPs are computed from: the transformers reader's
+/// `TransformerArch` of the equivalent config.
+pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
+    let config = model.hf_config.as_ref().ok_or_else(|| {
+        Error::invalid(
+            location,
+            format!(
+                "memory of KerasHub {} is not modelled (only its summary is); memory covers {MEMORY}",
+                model.class_name
+            ),
+        )
+    })?;
+    hf::arch(config, Some(model.head), location)
+}
+
+/// The error for a keras-hub class no reader knows.
+pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
+    if crate::formats::keras_hub_vision::handles(value) {
+        return None;
+    }
+    let class = registered_class(value)?;
+    Some(Error::invalid(
+        location,
+        format!("KerasHub class '{class}' is not supported; supported: {SUPPORTED}"),
+    ))
+}

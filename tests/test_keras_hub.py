@@ -1,0 +1,168 @@
+"""KerasHub text models (tests/data/keras_hub.json.gz, built by keras-hub 0.32 / Keras
+3.15.1 with tests/data/make_keras_hub.py): totals and every row of `model.summary()`
+through the Python API and the CLI; `memory` for every model with a transformers twin,
+equal to the memory of that twin's config (one source of truth); the errors.
+"""
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import archbudget
+from archbudget.cli import app
+
+DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub.json.gz", "rt").read())
+MODELS = DATA["models"]
+BY_NAME = {m["name"]: m for m in MODELS}
+# keras-hub families with no transformers twin here: summary only
+SUMMARY_ONLY = ("Albert", "Electra", "DebertaV3", "FNet")
+runner = CliRunner()
+
+
+def shape_text(keras_repr):
+    # the fixture keeps Python's str(list(shape)); the API shows a tuple
+    return None if keras_repr == "None" else "(" + keras_repr[1:-1] + ")"
+
+
+@pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
+def test_summary_equals_keras(m):
+    s = archbudget.summary(m["model_json"])
+    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
+        m["total_params"], m["trainable_params"], m["non_trainable_params"])
+    got = s.layers.select("name", "class_name", "output_shape", "params", "trainable",
+                          "non_trainable").rows()
+    want = [(r["name"], r["class_name"], shape_text(r["output_shape"]), r["params"],
+             r["trainable"], r["non_trainable"]) for r in m["layers"]]
+    assert got == want
+
+
+def test_fixture_covers_the_families_and_presets():
+    assert DATA["keras_hub"] == "0.32.0" and DATA["keras"] == "3.15.1"
+    classes = {m["model_json"]["class_name"] for m in MODELS}
+    for family in ("GPT2", "OPT", "GPTNeoX", "Llama", "Llama3", "Mistral", "Mixtral", "Qwen",
+                   "Qwen3", "Phi3", "Gemma", "Gemma3"):
+        assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
+    for family in ("Bert", "Roberta", "DistilBert", "Albert", "DebertaV3", "FNet"):
+        assert {f"{family}Backbone", f"{family}TextClassifier", f"{family}MaskedLM"} <= classes
+    assert BY_NAME["GPT2_base_en"]["total_params"] == 124_439_808
+
+
+# the shared transformers lowering has no masked-LM head for distilbert (its
+# DistilBertForMaskedLM): refused alike for both readers, see test_errors
+MEMORY_MODELS = [m for m in MODELS
+                 if not m["name"].startswith(SUMMARY_ONLY) and m["name"] != "DistilBertMaskedLM"]
+
+
+@pytest.mark.parametrize("m", MEMORY_MODELS, ids=[m["name"] for m in MEMORY_MODELS])
+def test_memory_gives_a_figure(m):
+    modes = ["train", "infer"] + (["generate"] if m["name"].endswith("CausalLM") else [])
+    for mode in modes:
+        r = archbudget.memory(m["model_json"], mode=mode, batch=2, seq=16,
+                              new_tokens=4 if mode == "generate" else 0)
+        assert r.peak_bytes > 0 and r.breakdown["weights"] > 0, mode
+
+
+# The transformers config of the same architecture as a keras-hub model (its twin): the
+# memory model must give both the same figures, and where keras-hub builds exactly the
+# transformers module set, the same parameter count.
+TWINS = {
+    "LlamaCausalLM": ({"model_type": "llama", "vocab_size": 64, "hidden_size": 16,
+                       "intermediate_size": 24, "num_hidden_layers": 2,
+                       "num_attention_heads": 4, "num_key_value_heads": 2,
+                       "tie_word_embeddings": False}, "causal_lm", True),
+    "Llama": ({"model_type": "llama", "vocab_size": 64, "hidden_size": 16,
+               "intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 4,
+               "num_key_value_heads": 2, "tie_word_embeddings": False}, "base", False),
+    "GPT2_base_en": ({"model_type": "gpt2"}, "causal_lm", True),
+    "GPT2CausalLM": ({"model_type": "gpt2", "vocab_size": 50, "n_positions": 12, "n_embd": 8,
+                      "n_layer": 2, "n_head": 2, "n_inner": 16}, "causal_lm", True),
+    "MixtralCausalLM": ({"model_type": "mixtral", "vocab_size": 64, "hidden_size": 16,
+                         "intermediate_size": 24, "num_hidden_layers": 2,
+                         "num_attention_heads": 4, "num_key_value_heads": 2,
+                         "num_local_experts": 4, "num_experts_per_tok": 2}, "causal_lm", True),
+    "Qwen3CausalLM": ({"model_type": "qwen3", "vocab_size": 64, "hidden_size": 16,
+                       "intermediate_size": 24, "num_hidden_layers": 2,
+                       "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+                       "tie_word_embeddings": True}, "causal_lm", True),
+    "Gemma3CausalLM": ({"model_type": "gemma3_text", "vocab_size": 64, "hidden_size": 16,
+                        "intermediate_size": 48, "num_hidden_layers": 3,
+                        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+                        "sliding_window": 8}, "causal_lm", True),
+    "BertMaskedLM": ({"model_type": "bert", "vocab_size": 64, "hidden_size": 16,
+                      "num_hidden_layers": 2, "num_attention_heads": 2,
+                      "intermediate_size": 24, "max_position_embeddings": 32},
+                     "causal_lm", False),
+}
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_memory_equals_the_transformers_twin(name):
+    config, head, same_count = TWINS[name]
+    model = BY_NAME[name]["model_json"]
+    for mode, extra in (("train", {}), ("infer", {}), ("generate", {"new_tokens": 3})):
+        if mode == "generate" and head != "causal_lm":
+            continue
+        for precision in ("fp32", "amp_bf16"):
+            run = dict(mode=mode, batch=3, seq=12, precision=precision, **extra)
+            ours = archbudget.memory(model, **run)
+            twin = archbudget.memory(config, head=head, **run)
+            assert (ours.peak_bytes, ours.breakdown, ours.flops_fwd_bwd) == (
+                twin.peak_bytes, twin.breakdown, twin.flops_fwd_bwd), (mode, precision)
+    if same_count:
+        assert archbudget.summary(config, head=head).total_params == BY_NAME[name]["total_params"]
+
+
+def test_mixtral_counts_active_params():
+    s = archbudget.summary(BY_NAME["MixtralCausalLM"]["model_json"])
+    twin = archbudget.summary(TWINS["MixtralCausalLM"][0])
+    assert s.active_params == twin.active_params < s.total_params
+
+
+def test_cli_summary_and_memory(tmp_path):
+    path = tmp_path / "gpt2.json"
+    path.write_text(json.dumps(BY_NAME["GPT2CausalLM"]["model_json"]))
+    out = runner.invoke(app, ["summary", str(path), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["total_params"] == BY_NAME["GPT2CausalLM"]["total_params"]
+    out = runner.invoke(app, ["memory", str(path), "--mode", "generate", "--batch", "1",
+                              "--seq", "8", "--new-tokens", "2", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["peak_bytes"] > 0
+
+
+def bad(tmp_path, model, *args):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(model))
+    out = runner.invoke(app, [*args[:1], str(path), *args[1:]])
+    assert out.exit_code == 2, out.output
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.output, out.stderr
+    return lines[0]
+
+
+def test_errors(tmp_path):
+    llama = json.loads(json.dumps(BY_NAME["Llama"]["model_json"]))
+    del llama["config"]["num_layers"]
+    msg = bad(tmp_path, llama, "summary")
+    assert "LlamaBackbone" in msg and "'num_layers'" in msg and "m.json" in msg
+    llama["config"]["num_layers"] = -2
+    assert "'num_layers'" in bad(tmp_path, llama, "summary")
+    unknown = {"class_name": "RWKV7Backbone", "registered_name": "keras_hub>RWKV7Backbone",
+               "config": {"name": "x"}}
+    msg = bad(tmp_path, unknown, "summary")
+    assert "'RWKV7Backbone' is not supported" in msg and "Llama" in msg
+    msg = bad(tmp_path, BY_NAME["FNet"]["model_json"], "memory", "--mode", "train",
+              "--batch", "1", "--seq", "8")
+    assert "FNetBackbone is not modelled" in msg
+    with pytest.raises(archbudget.ArchBudgetError, match="is not supported"):
+        archbudget.summary(unknown)
+    distilbert = {"model_type": "distilbert", "vocab_size": 64, "dim": 16, "n_layers": 2,
+                  "n_heads": 2, "hidden_dim": 24, "max_position_embeddings": 32}
+    errors = []
+    for model in (BY_NAME["DistilBertMaskedLM"]["model_json"], distilbert):
+        with pytest.raises(archbudget.ArchBudgetError) as e:
+            archbudget.memory(model, head="causal_lm", batch=1, seq=8)
+        errors.append(str(e.value).split(": ", 1)[1])
+    assert errors[0] == errors[1] and "head" in errors[0]
