@@ -6,15 +6,15 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
 from archbudget.errors import ArchBudgetError, InvalidValueError
-from archbudget.frames import sweep_frame
 from archbudget.gpu import DEFAULT_MFU, HeadroomLike, gpu_args
 from archbudget.units import parse_bytes, parse_count
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ModelLike = Union[str, os.PathLike, dict, bytes]
 Head = Literal["base", "causal_lm"]
@@ -74,6 +74,8 @@ class Summary:
     def layers(self) -> pl.DataFrame:
         """One row per layer (module): name, class_name, output_shape, params,
         trainable, non_trainable, explain."""
+        import polars as pl  # here, not at the top: `summary` itself needs no polars
+
         return pl.DataFrame(
             {
                 "name": [r["name"] for r in self.rows],
@@ -306,6 +308,8 @@ def sweep(
     start, stop = rng if rng else (None, None)
     columns = s.sweep(**opts, start=start, stop=stop)
     warn_invalid(columns["stats"])
+    from archbudget.frames import sweep_frame
+
     return sweep_frame(columns)
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Union
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
 from archbudget.errors import InvalidValueError
 from archbudget.units import parse_bytes
+
+if TYPE_CHECKING:
+    import polars as pl
 
 HeadroomLike = Union[float, int, str, None]
 Vary = Literal["batch", "seq", "new-tokens", "gpus"]
@@ -55,6 +56,8 @@ def gpu_args(gpu: str | None, headroom: HeadroomLike, mfu: float) -> dict[str, A
 def gpus() -> pl.DataFrame:
     """The GPU catalog: memory as CUDA reports it, dense TFLOPs (null where the card
     lacks the precision), bandwidth, and the source of every figure."""
+    import polars as pl  # only here: the rest of the module serves `memory` and `fit`
+
     rows = _core.gpus()
     schema = {
         "name": pl.String, "memory_bytes": pl.UInt64, "bf16_tflops": pl.Float64, "fp16_tflops": pl.Float64,

@@ -4,9 +4,7 @@ fits (`fit`), 1 a bug, 130 interrupted (Ctrl-C), 141 standard output closed earl
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-
-import typer
+from collections.abc import Callable, Iterator
 
 from archbudget.cli.signals import EXIT_INTERRUPTED
 from archbudget.errors import ArchBudgetError, DoesNotFitError, InternalError
@@ -38,30 +36,47 @@ def _silence_stdout() -> None:
         pass
 
 
+def exit_status(e: BaseException) -> int:
+    """The one line on stderr for an exception raised by a command, and the exit status
+    it gives."""
+    if isinstance(e, KeyboardInterrupt):
+        say("archbudget: interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(e, BrokenPipeError):
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    if isinstance(e, InternalError):
+        print(f"archbudget: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+    if isinstance(e, DoesNotFitError):
+        print(f"archbudget: {e}", file=sys.stderr)
+        return EXIT_DOES_NOT_FIT
+    if isinstance(e, (ArchBudgetError, OSError)):
+        print(f"archbudget: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    # a bug: one line, not a traceback
+    print(f"archbudget: internal error: {type(e).__name__}: {e} (please report it with the input)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def run_reported(command: Callable[[], object]) -> int:
+    """Run a command; its exception becomes one line on stderr and an exit status."""
+    try:
+        command()
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except (KeyboardInterrupt, Exception) as e:
+        return exit_status(e)
+    return 0
+
+
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
-    """Turn archbudget's exceptions into one line on stderr and an exit status."""
+    """Turn archbudget's exceptions into one line on stderr and an exit status (typer's
+    commands)."""
     try:
         yield
         sys.stdout.flush()  # a closed pipe shows here, not at exit
-    except KeyboardInterrupt:
-        say("archbudget: interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except BrokenPipeError:
-        _silence_stdout()
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
-    except InternalError as e:
-        print(f"archbudget: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_INTERNAL) from None
-    except DoesNotFitError as e:
-        print(f"archbudget: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_DOES_NOT_FIT) from None
-    except ArchBudgetError as e:
-        print(f"archbudget: error: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except OSError as e:
-        print(f"archbudget: error: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except Exception as e:  # a bug: one line, not a traceback
-        print(f"archbudget: internal error: {type(e).__name__}: {e} (please report it with the input)", file=sys.stderr)
-        raise typer.Exit(EXIT_INTERNAL) from None
+    except (KeyboardInterrupt, Exception) as e:
+        import typer
+
+        raise typer.Exit(exit_status(e)) from None
