@@ -1,11 +1,9 @@
 """The Python API: thin functions over the native core."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
@@ -24,6 +22,8 @@ def _model_bytes(model: ModelLike) -> tuple[bytes, str]:
     """The bytes of a model given as a path, a JSON string, a dict or raw bytes, and the
     name to use for it in error messages."""
     if isinstance(model, dict):
+        import json
+
         return json.dumps(model).encode(), "<dict>"
     if isinstance(model, bytes):
         return model, "<bytes>"
@@ -167,6 +167,8 @@ def register_layer(
         entry["output"] = output
     if non_trainable is not None:
         entry["non_trainable"] = non_trainable
+    import json
+
     _core.register_custom_layers(json.dumps({class_name: entry}), f"register_layer({class_name!r})", False)
 
 
@@ -189,6 +191,9 @@ def run_overrides(lora_rank=None, lora_targets=None, lora_dropout=None, quantize
 def search_space(space: SpaceLike, run: dict[str, Any] | None = None) -> _core.SearchSpace:
     """Parse a space once (a TOML path, or a dict of the TOML's shape), with `run`
     settings replacing its [run] values."""
+    import json
+    from pathlib import Path
+
     run_json = json.dumps(run) if run else None
     if isinstance(space, dict):
         return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd(), run=run_json)
