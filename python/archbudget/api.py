@@ -1,20 +1,18 @@
 """The Python API: thin functions over the native core."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Union
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
 from archbudget.errors import ArchBudgetError, InvalidValueError
-from archbudget.frames import sweep_frame
 from archbudget.gpu import DEFAULT_MFU, HeadroomLike, gpu_args
 from archbudget.units import parse_bytes, parse_count
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ModelLike = Union[str, os.PathLike, dict, bytes]
 Head = Literal["base", "causal_lm"]
@@ -24,6 +22,8 @@ def _model_bytes(model: ModelLike) -> tuple[bytes, str]:
     """The bytes of a model given as a path, a JSON string, a dict or raw bytes, and the
     name to use for it in error messages."""
     if isinstance(model, dict):
+        import json
+
         return json.dumps(model).encode(), "<dict>"
     if isinstance(model, bytes):
         return model, "<bytes>"
@@ -74,6 +74,8 @@ class Summary:
     def layers(self) -> pl.DataFrame:
         """One row per layer (module): name, class_name, output_shape, params,
         trainable, non_trainable, explain."""
+        import polars as pl  # here, not at the top: `summary` itself needs no polars
+
         return pl.DataFrame(
             {
                 "name": [r["name"] for r in self.rows],
@@ -165,6 +167,8 @@ def register_layer(
         entry["output"] = output
     if non_trainable is not None:
         entry["non_trainable"] = non_trainable
+    import json
+
     _core.register_custom_layers(json.dumps({class_name: entry}), f"register_layer({class_name!r})", False)
 
 
@@ -187,6 +191,9 @@ def run_overrides(lora_rank=None, lora_targets=None, lora_dropout=None, quantize
 def search_space(space: SpaceLike, run: dict[str, Any] | None = None) -> _core.SearchSpace:
     """Parse a space once (a TOML path, or a dict of the TOML's shape), with `run`
     settings replacing its [run] values."""
+    import json
+    from pathlib import Path
+
     run_json = json.dumps(run) if run else None
     if isinstance(space, dict):
         return _core.SearchSpace(json.dumps(space), "<dict>", False, os.getcwd(), run=run_json)
@@ -306,6 +313,8 @@ def sweep(
     start, stop = rng if rng else (None, None)
     columns = s.sweep(**opts, start=start, stop=stop)
     warn_invalid(columns["stats"])
+    from archbudget.frames import sweep_frame
+
     return sweep_frame(columns)
 
 

@@ -6,22 +6,23 @@ the README: peak + CUDA context (500 MiB, estimate) + library workspaces (64 MiB
 estimate) <= the card's memory as CUDA reports it x (1 - headroom)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Literal, Union
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
 from archbudget.errors import InvalidValueError
 from archbudget.units import parse_bytes
+
+if TYPE_CHECKING:
+    import polars as pl
 
 HeadroomLike = Union[float, int, str, None]
 Vary = Literal["batch", "seq", "new-tokens", "gpus"]
 DEFAULT_MFU = 0.4
 # SPEC.md's keys of `gpus --format json`, in order.
 GPU_COLUMNS = ("name", "memory_bytes", "bf16_tflops", "fp16_tflops", "fp8_tflops", "fp32_tflops", "bandwidth_bytes_per_s", "source")
-_SHARE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$")
+# compiled on first use (re's cache): `summary` and `memory` start without re
+_SHARE = r"^\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"
 
 
 def headroom_args(headroom: HeadroomLike) -> dict[str, Any]:
@@ -31,7 +32,9 @@ def headroom_args(headroom: HeadroomLike) -> dict[str, Any]:
         return {}
     if isinstance(headroom, bool):
         raise InvalidValueError(f"headroom: expected a share or a size, got {headroom!r}")
-    if isinstance(headroom, str) and (m := _SHARE.match(headroom)):
+    import re
+
+    if isinstance(headroom, str) and (m := re.match(_SHARE, headroom)):
         number = float(m.group(1))
         if m.group(2):
             return {"headroom_fraction": number / 100}
@@ -55,6 +58,8 @@ def gpu_args(gpu: str | None, headroom: HeadroomLike, mfu: float) -> dict[str, A
 def gpus() -> pl.DataFrame:
     """The GPU catalog: memory as CUDA reports it, dense TFLOPs (null where the card
     lacks the precision), bandwidth, and the source of every figure."""
+    import polars as pl  # only here: the rest of the module serves `memory` and `fit`
+
     rows = _core.gpus()
     schema = {
         "name": pl.String, "memory_bytes": pl.UInt64, "bf16_tflops": pl.Float64, "fp16_tflops": pl.Float64,

@@ -1,9 +1,6 @@
 """Counts and sizes as people write them: `350M`, `1.5B`, `10k`; `24GiB`, `80GB`, `512MiB`."""
 from __future__ import annotations
 
-import re
-from fractions import Fraction
-
 from archbudget.errors import InvalidValueError
 
 _COUNT = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
@@ -12,7 +9,8 @@ _BYTES = {
     "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
     "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
 }
-_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([0-9]+))?\s*([A-Za-z]*)\s*$")
+# compiled on first use (re's cache): `summary` and `memory` start without re
+_NUMBER = r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([0-9]+))?\s*([A-Za-z]*)\s*$"
 
 
 def _parse(text: str | int, units: dict[str, int], what: str) -> int:
@@ -24,7 +22,10 @@ def _parse(text: str | int, units: dict[str, int], what: str) -> int:
         if text >= 2**64:
             raise InvalidValueError(f"{what}: {text} is beyond 64-bit integers")
         return text
-    m = _NUMBER.match(str(text))
+    import re
+    from fractions import Fraction
+
+    m = re.match(_NUMBER, str(text))
     if not m or m.group(3) not in units:
         suffixes = ", ".join(u for u in units if u)
         raise InvalidValueError(f"{what}: cannot read {text!r} (a number with an optional suffix: {suffixes})")

@@ -1,9 +1,7 @@
 """`archbudget summary MODEL`."""
-from archbudget import api
 from archbudget.cli import options
 from archbudget.cli.errors import reported
-from archbudget.cli.input import read_model
-from archbudget.cli.output import print_json, print_summary
+from archbudget.cli.run import show_summary
 
 
 def summary(
@@ -19,15 +17,4 @@ def summary(
     formula.
     """
     with reported():
-        if custom_layers:
-            api.register_layers_file(custom_layers)
-        data, location = read_model(model)
-        s = api.summary_bytes(data, location, head.value if head else None)
-        if format is options.OutputFormat.json:
-            document = s.to_dict()
-            if explain:
-                for row, full in zip(document["layers"], s.rows):
-                    row["explain"] = full["explain"]
-            print_json(document)
-        else:
-            print_summary(s, explain)
+        show_summary(model, head.value if head else None, explain, custom_layers, format.value)

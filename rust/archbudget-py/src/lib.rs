@@ -22,6 +22,21 @@ mod gpu;
 mod run;
 mod sweep;
 
+// The core builds and frees a tree of many small allocations per model read (a Keras
+// JSON of an Application has about 10^5 values): mimalloc does that in about half
+// the time of glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Load numpy's C API before the numpy crate first needs it: the crate panics where its
+/// own import of numpy fails (a KeyboardInterrupt arriving during it), while this import
+/// raises. Not at module import: `summary` and `memory` start without numpy.
+pub(crate) fn load_numpy(py: Python<'_>) -> PyResult<()> {
+    py.import("numpy")?;
+    PyArray1::<u64>::zeros(py, 0, false);
+    Ok(())
+}
+
 /// Run core work; a panic becomes `Error::Internal`.
 fn caught<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
@@ -230,9 +245,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The default hook would print a panic to stderr before `guarded` turns it into
     // InternalError; the exception carries the message instead.
     std::panic::set_hook(Box::new(|_| {}));
-    // Load numpy's C API now: loaded lazily on the first result, a KeyboardInterrupt
-    // arriving during that import made the numpy crate panic.
-    PyArray1::<u64>::zeros(m.py(), 0, false);
     m.add(
         "MAX_INPUT_BYTES",
         archbudget_core::formats::keras::MAX_INPUT_BYTES,

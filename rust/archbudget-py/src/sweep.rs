@@ -325,6 +325,7 @@ fn merge_options(
 /// A shard's result back from Python: its candidate indices, metric columns and stats
 /// (axis columns follow from the indices).
 fn part_from_py(part: &Bound<'_, PyDict>) -> PyResult<Columns> {
+    crate::load_numpy(part.py())?;
     let item = |key: &str| {
         part.get_item(key)?.ok_or_else(|| {
             errors::InvalidValueError::new_err(format!("a sweep part lacks '{key}'"))
@@ -360,6 +361,7 @@ fn part_from_py(part: &Bound<'_, PyDict>) -> PyResult<Columns> {
 
 /// The columns of a result as numpy arrays that own the core's buffers.
 fn columns_to_py(py: Python<'_>, cols: Columns) -> PyResult<Bound<'_, PyDict>> {
+    crate::load_numpy(py)?;
     let out = PyDict::new(py);
     out.set_item("index", PyArray1::from_vec(py, cols.index))?;
     let axes = PyList::empty(py);
