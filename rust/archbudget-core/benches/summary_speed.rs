@@ -20,13 +20,20 @@ fn applications() -> Vec<(String, String)> {
     let mut found = Vec::new();
     for fixture in ["keras_models_dev.json.gz", "keras_models_extra.json.gz"] {
         let path = format!("{}/../../tests/data/{fixture}", env!("CARGO_MANIFEST_DIR"));
-        let Ok(file) = std::fs::File::open(&path) else { continue };
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
         let mut text = String::new();
-        flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut text)
+            .unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         for m in doc["models"].as_array().unwrap() {
             if m["kind"] == "application" {
-                found.push((m["name"].as_str().unwrap().to_string(), m["model_json"].to_string()));
+                found.push((
+                    m["name"].as_str().unwrap().to_string(),
+                    m["model_json"].to_string(),
+                ));
             }
         }
     }
@@ -35,7 +42,10 @@ fn applications() -> Vec<(String, String)> {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     println!(
         "{:<28}{:>8}{:>11}{:>9}{:>9}{:>9}{:>9}{:>10}",
         "model", "MB", "serde Value", "parse", "build", "rows", "free", "summary"
@@ -45,7 +55,8 @@ fn main() {
             continue;
         }
         let bytes = text.as_bytes();
-        let (mut plain, mut parse, mut build, mut rows, mut free) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut plain, mut parse, mut build, mut rows, mut free) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..15 {
             let t = Instant::now();
             drop(black_box(serde_json::from_slice::<Value>(bytes).unwrap()));

@@ -53,7 +53,10 @@ struct WithoutWeightSettings;
 impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
     type Value = Value;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
@@ -256,10 +259,17 @@ mod tests {
         let full = parse(text, "m.json").unwrap();
         let mut without = full.clone();
         let object = without.as_object_mut().unwrap();
-        for key in ["kernel_initializer", "bias_regularizer", "kernel_constraint"] {
+        for key in [
+            "kernel_initializer",
+            "bias_regularizer",
+            "kernel_constraint",
+        ] {
             object.shift_remove(key);
         }
-        object["layers"][0].as_object_mut().unwrap().shift_remove("activity_regularizer");
+        object["layers"][0]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("activity_regularizer");
         assert_eq!(parse_model(text, "m.json").unwrap(), without);
         // still checked: malformed inside a dropped value is malformed
         let e = parse_model(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();
