@@ -1,7 +1,9 @@
-"""`summary` of the bundled Keras Applications, in-process, beside Keras's own time to
-build the same model (when keras is installed).
+"""`summary` of the bundled Keras Applications, in-process, beside Python's own
+`json.loads` of the same text (issue 14's goal: a summary at most 1x that) and Keras's
+time to build the same model (when keras is installed).
 
-usage: python benches/bench_summary.py [--repeat N] [NAME ...]   (default: every Application)
+usage: python benches/bench_summary.py [--repeat N] [--largest K] [NAME ...]
+       (default: every Application; --largest K: the K largest JSON texts)
 """
 import argparse
 import gzip
@@ -55,20 +57,27 @@ def keras_builder(name: str):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--largest", type=int, help="only the K largest JSON texts")
+    parser.add_argument("--no-keras", action="store_true", help="leave out Keras's build time")
     parser.add_argument("names", nargs="*", help="only these models (e.g. ResNet50)")
     args = parser.parse_args()
-    print(f"{'model':<24}{'params':>14}{'archbudget (JSON text)':>26}{'keras build':>16}{'speed-up':>10}")
-    for name, model_json in sorted(applications().items()):
-        if args.names and name not in args.names:
-            continue
-        text = json.dumps(model_json)
+    texts = {name: json.dumps(model_json) for name, model_json in applications().items()
+             if not args.names or name in args.names}
+    if args.largest:
+        texts = dict(sorted(texts.items(), key=lambda kv: -len(kv[1]))[: args.largest])
+    print(f"{'model':<26}{'MB':>6}{'params':>13}{'summary':>11}{'json.loads':>12}{'ratio':>7}{'keras build':>13}")
+    for name, text in sorted(texts.items()):
         params = archbudget.summary(text).total_params
-        ours = median_seconds(lambda: archbudget.summary(text), args.repeat)
-        build = keras_builder(name)
-        theirs = median_seconds(build, 3) if build else None
-        theirs_text = f"{theirs * 1e3:13.1f} ms" if theirs else f"{'n/a':>16}"
-        speedup = f"{theirs / ours:9.0f}x" if theirs else ""
-        print(f"{name:<24}{params:>14,}{ours * 1e3:23.3f} ms{theirs_text}{speedup}")
+        # alternately, so that the load of a busy machine falls on both alike
+        ours, loads = [], []
+        for _ in range(args.repeat):
+            ours.append(median_seconds(lambda: archbudget.summary(text), 1))
+            loads.append(median_seconds(lambda: json.loads(text), 1))
+        ours, loads = statistics.median(ours), statistics.median(loads)
+        build = None if args.no_keras else keras_builder(name)
+        theirs = f"{median_seconds(build, 3) * 1e3:10.1f} ms" if build else f"{'n/a':>13}"
+        print(f"{name:<26}{len(text) / 1e6:6.2f}{params:>13,}{ours * 1e3:8.2f} ms{loads * 1e3:9.2f} ms"
+              f"{ours / loads:7.2f}{theirs}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The fast start of `summary` and `memory` (cli/fast.py, cli/plain.py): it loads none of
 polars, numpy, rich and typer, and prints what the typer app and rich print, byte for
 byte."""
+import enum
 import json
 import os
 import subprocess
@@ -108,8 +109,10 @@ def typer_params(command: str) -> dict:
         if not p.opts[0].startswith("--") or p.name == "help":
             continue
         annotation = p.type_descriptor.annotation
-        kind = (tuple(c.value for c in annotation) if isinstance(annotation, type) and issubclass(annotation, tuple(
-            [__import__("enum").Enum])) else "flag" if p.is_flag else annotation.__name__)
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            kind = tuple(c.value for c in annotation)
+        else:
+            kind = "flag" if p.is_flag else annotation.__name__
         found[p.opts[0]] = (p.name, kind, p.min, p.max)
         for secondary in p.secondary_opts:
             found[secondary] = (p.name, "no-flag", None, None)

@@ -6,18 +6,124 @@
 //! it as a value of the wrong type, naming the key.
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, Result};
 
 pub fn parse(bytes: &[u8], location: &str) -> Result<Value> {
+    parse_with(bytes, location, |text| serde_json::from_slice(text))
+}
+
+/// [`parse`] for a model description (Keras JSON, transformers config.json), without the
+/// values of keys ending in `_initializer`, `_regularizer` or `_constraint`: how a Keras
+/// layer fills, penalises or clips its weights changes no count, shape or byte, and those
+/// objects are a quarter of the values of a Keras Application's JSON (each one a few
+/// allocations to build and to free). The text must be well-formed all the same.
+pub fn parse_model(bytes: &[u8], location: &str) -> Result<Value> {
+    parse_with(bytes, location, |text| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let value = WithoutWeightSettings.deserialize(&mut de)?;
+        de.end().map(|()| value)
+    })
+}
+
+fn parse_with(
+    bytes: &[u8],
+    location: &str,
+    from_slice: impl Fn(&[u8]) -> serde_json::Result<Value>,
+) -> Result<Value> {
     let text = decode(bytes).map_err(|m| Error::parse(location, format!("malformed JSON: {m}")))?;
-    serde_json::from_slice(&text).or_else(|strict| {
+    from_slice(&text).or_else(|strict| {
         let quoted = quote_non_finite(&text)
             .ok_or_else(|| Error::parse(location, format!("malformed JSON: {strict}")))?;
-        serde_json::from_slice(&quoted)
-            .map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
+        from_slice(&quoted).map_err(|e| Error::parse(location, format!("malformed JSON: {e}")))
     })
+}
+
+/// Keys whose values [`parse_model`] checks and drops.
+fn is_weight_setting(key: &str) -> bool {
+    key.ends_with("_initializer") || key.ends_with("_regularizer") || key.ends_with("_constraint")
+}
+
+/// serde_json's own `Value` visitor, but for [`is_weight_setting`] keys of objects.
+#[derive(Clone, Copy)]
+struct WithoutWeightSettings;
+
+impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WithoutWeightSettings {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if is_weight_setting(&key) {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let value = map.next_value_seed(self)?;
+                object.insert(key, value);
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -143,6 +249,33 @@ mod tests {
         for bytes in [bom8, bom16, utf16le, utf16be, utf32le] {
             assert_eq!(parse(&bytes, "c.json").unwrap()["n"], 2);
         }
+    }
+
+    #[test]
+    fn model_parse_drops_weight_settings_only() {
+        let text = br#"{"units": 4, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}},
+            "bias_regularizer": null, "kernel_constraint": {"a": [1, 2]}, "dtype": {"name": "float32"},
+            "layers": [{"x": -1, "y": 2.5, "z": [true, "s", null], "activity_regularizer": 1}]}"#;
+        let full = parse(text, "m.json").unwrap();
+        let mut without = full.clone();
+        let object = without.as_object_mut().unwrap();
+        for key in [
+            "kernel_initializer",
+            "bias_regularizer",
+            "kernel_constraint",
+        ] {
+            object.shift_remove(key);
+        }
+        object["layers"][0]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("activity_regularizer");
+        assert_eq!(parse_model(text, "m.json").unwrap(), without);
+        // still checked: malformed inside a dropped value is malformed
+        let e = parse_model(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();
+        let strict = parse(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();
+        assert_eq!(e.to_string(), strict.to_string());
+        assert_eq!(parse_model(b"{\"a\": NaN}", "m.json").unwrap()["a"], "NaN");
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub fn parse_bytes(bytes: &[u8], location: &str) -> Result<Value> {
 }
 
 pub fn parse_json(bytes: &[u8], location: &str) -> Result<Value> {
-    super::json::parse(bytes, location)
+    super::json::parse_model(bytes, location)
 }
 
 fn archive_member(bytes: &[u8], member: &str, location: &str) -> Result<Option<Vec<u8>>> {
