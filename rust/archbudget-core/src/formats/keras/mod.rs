@@ -233,6 +233,8 @@ fn build_model(
         sequential(name, config, inputs, depth, location, saved)
     } else if is_functional(config) {
         functional::build(name, class_name, config, inputs, depth, location, saved)
+    } else if let Some(e) = keras_hub_here(top, location) {
+        Err(e)
     } else {
         Err(Error::invalid(
             location,
@@ -241,6 +243,19 @@ fn build_model(
             ),
         ))
     }
+}
+
+/// A KerasHub model reaching the layer-graph reader: read at the top level only (as a
+/// MODEL argument), by `formats::keras_hub`, not as a nested layer or a sweep template.
+fn keras_hub_here(top: &Map<String, Value>, location: &str) -> Option<Error> {
+    let class = top
+        .get("registered_name")
+        .and_then(Value::as_str)?
+        .strip_prefix("keras_hub>")?;
+    Some(Error::invalid(
+        location,
+        format!("KerasHub model '{class}' is read as a whole model (summary, memory, fit), not as a layer of another model nor as a sweep template"),
+    ))
 }
 
 fn layer_list<'v>(config: &'v Map<String, Value>, location: &str) -> Result<&'v Vec<Value>> {
