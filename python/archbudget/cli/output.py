@@ -78,7 +78,8 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     if explain:
         table.add_column("Formula", overflow="fold")
     for r in s.rows:
-        cells = [f"{r['name']} ({r['class_name']})", shape_text(r["output_shape"]) or "-", f"{r['params']:,}"]
+        params = "?" if r["name"] in s.undeclared else f"{r['params']:,}"
+        cells = [f"{r['name']} ({r['class_name']})", shape_text(r["output_shape"]) or "-", params]
         if s.functional:
             cells.append(",\n".join(r["connected_to"]) or "-")
         if explain:
@@ -86,8 +87,12 @@ def print_summary(s: Summary, explain: bool = False) -> None:
         table.add_row(*cells)
     console.print(table)
     # Keras sizes the totals as float32 weights.
+    # Undeclared custom layers (`?` rows) are not counted: the totals are lower bounds.
+    at_least = "≥ " if s.lower_bound else ""
     for label, n in (("Total", s.total_params), ("Trainable", s.trainable_params), ("Non-trainable", s.non_trainable_params)):
-        console.print(f" {label} params: {n:,} ({readable_bytes(n * 4)})", highlight=False)
+        console.print(f" {label} params: {at_least}{n:,} ({readable_bytes(n * 4)})", highlight=False)
+    if s.lower_bound:
+        console.print(f" Lower bounds: {', '.join(s.undeclared)} not counted (undeclared custom layers)", highlight=False)
     if s.active_params != s.total_params:
         console.print(f" Active params per token: {s.active_params:,}", highlight=False)
 

@@ -4,6 +4,7 @@ from archbudget.cli import options
 from archbudget.cli.errors import reported
 from archbudget.cli.input import read_model
 from archbudget.cli.output import print_json, print_summary
+from archbudget.errors import UnknownLayerError
 
 
 def summary(
@@ -22,12 +23,23 @@ def summary(
         if custom_layers:
             api.register_layers_file(custom_layers)
         data, location = read_model(model)
-        s = api.summary_bytes(data, location, head.value if head else None)
-        if format is options.OutputFormat.json:
-            document = s.to_dict()
-            if explain:
-                for row, full in zip(document["layers"], s.rows):
-                    row["explain"] = full["explain"]
-            print_json(document)
-        else:
-            print_summary(s, explain)
+        try:
+            s = api.summary_bytes(data, location, head.value if head else None)
+        except UnknownLayerError as e:
+            # Every other row still shown, totals as lower bounds; then the error line
+            # and exit status 2.
+            if hasattr(e, "summary"):
+                show(e.summary, format, explain)
+            raise
+        show(s, format, explain)
+
+
+def show(s: api.Summary, format: options.OutputFormat, explain: bool) -> None:
+    if format is options.OutputFormat.json:
+        document = s.to_dict()
+        if explain:
+            for row, full in zip(document["layers"], s.rows):
+                row["explain"] = full["explain"]
+        print_json(document)
+    else:
+        print_summary(s, explain)
