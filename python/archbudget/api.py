@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from archbudget import _core
-from archbudget.errors import ArchBudgetError, InvalidValueError
+from archbudget.errors import ArchBudgetError, InvalidValueError, UnknownLayerError
 from archbudget.gpu import DEFAULT_MFU, HeadroomLike, gpu_args
 from archbudget.units import parse_bytes, parse_count
 
@@ -69,6 +69,14 @@ class Summary:
     active_params: int
     functional: bool
     rows: list[dict[str, Any]] = field(repr=False)
+    # Custom layers neither saved in a .keras archive nor declared: their rows' counts
+    # are unknown and the totals are lower bounds (raised as UnknownLayerError.summary).
+    undeclared: tuple[str, ...] = ()
+
+    @property
+    def lower_bound(self) -> bool:
+        """Whether the totals leave out undeclared custom layers."""
+        return bool(self.undeclared)
 
     @property
     def layers(self) -> pl.DataFrame:
@@ -106,11 +114,15 @@ class Summary:
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
             "active_params": self.active_params,
-            "layers": [
-                {k: r[k] for k in ("name", "class_name", "output_shape", "params", "trainable", "non_trainable")}
-                for r in self.rows
-            ],
+            **({"lower_bound": True} if self.undeclared else {}),
+            "layers": [self._row(r) for r in self.rows],
         }
+
+    def _row(self, r: dict[str, Any]) -> dict[str, Any]:
+        row = {k: r[k] for k in ("name", "class_name", "output_shape", "params", "trainable", "non_trainable")}
+        if r["name"] in self.undeclared:
+            row.update(params=None, trainable=None, non_trainable=None)
+        return row
 
 
 def shape_text(shape: Any) -> str | None:
@@ -134,7 +146,7 @@ def summary(model: ModelLike, head: Head | None = None) -> Summary:
 def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summary:
     """`summary` of a description already read, named `location` in error messages."""
     d = _core.summary(data, location, head)
-    return Summary(
+    s = Summary(
         name=d["name"],
         format=d["format"],
         total_params=d["total_params"],
@@ -143,7 +155,14 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
         active_params=d["active_params"],
         functional=d["functional"],
         rows=d["layers"],
+        undeclared=tuple(d["undeclared"]),
     )
+    if s.undeclared:
+        # The error, carrying the summary of every other layer (totals: lower bounds).
+        error = UnknownLayerError(d["undeclared_error"])
+        error.summary = s
+        raise error
+    return s
 
 
 SpaceLike = Union[str, os.PathLike, dict]

@@ -82,7 +82,8 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     headers = ["Layer (type)", "Output Shape", "Param #"] + ["Connected to"] * s.functional + ["Formula"] * explain
     rows = []
     for r in s.rows:
-        cells = [f"{r['name']} ({r['class_name']})", shape_text(r["output_shape"]) or "-", f"{r['params']:,}"]
+        params = "?" if r["name"] in s.undeclared else f"{r['params']:,}"
+        cells = [f"{r['name']} ({r['class_name']})", shape_text(r["output_shape"]) or "-", params]
         if s.functional:
             cells.append(",\n".join(r["connected_to"]) or "-")
         if explain:
@@ -90,9 +91,13 @@ def print_summary(s: Summary, explain: bool = False) -> None:
         rows.append(cells)
     title = f'Model: "{s.name}"'
     # Keras sizes the totals as float32 weights.
-    totals = [f" {label} params: {n:,} ({readable_bytes(n * 4)})"
+    # Undeclared custom layers (`?` rows) are not counted: the totals are lower bounds.
+    at_least = "≥ " if s.lower_bound else ""
+    totals = [f" {label} params: {at_least}{n:,} ({readable_bytes(n * 4)})"
               for label, n in (("Total", s.total_params), ("Trainable", s.trainable_params),
                                ("Non-trainable", s.non_trainable_params))]
+    if s.lower_bound:
+        totals.append(f" Lower bounds: {', '.join(s.undeclared)} not counted (undeclared custom layers)")
     if s.active_params != s.total_params:
         totals.append(f" Active params per token: {s.active_params:,}")
     out = plain.Output.detect()

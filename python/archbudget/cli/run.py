@@ -5,13 +5,25 @@ from __future__ import annotations
 from archbudget import api
 from archbudget.cli.input import read_model
 from archbudget.cli.output import print_json, print_memory, print_summary
+from archbudget.errors import UnknownLayerError
 
 
 def show_summary(model: str, head: str | None, explain: bool, custom_layers: str | None, format: str) -> None:
     if custom_layers:
         api.register_layers_file(custom_layers)
     data, location = read_model(model)
-    s = api.summary_bytes(data, location, head)
+    try:
+        s = api.summary_bytes(data, location, head)
+    except UnknownLayerError as e:
+        # Every other row still shown, totals as lower bounds; then the error line and
+        # exit status 2.
+        if hasattr(e, "summary"):
+            show(e.summary, format, explain)
+        raise
+    show(s, format, explain)
+
+
+def show(s: "api.Summary", format: str, explain: bool) -> None:
     if format == "json":
         document = s.to_dict()
         if explain:

@@ -159,8 +159,21 @@ fn summary<'py>(
     head: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
-    let s = guarded(py, || formats::summary(&data, &location, head))?;
-    summary_to_py(py, &s)
+    let (s, undeclared) = guarded(py, || {
+        formats::summary_with_undeclared(&data, &location, head)
+    })?;
+    let out = summary_to_py(py, &s)?;
+    // Custom layers neither saved nor declared: their rows, and the one-line error the
+    // API raises with this partial summary (totals are lower bounds).
+    let names: Vec<&str> = undeclared.iter().map(|(n, _)| n.as_str()).collect();
+    out.set_item("undeclared", names)?;
+    if let Some(message) = formats::undeclared_message(&undeclared) {
+        out.set_item(
+            "undeclared_error",
+            message.replace('\r', "\\r").replace('\n', "\\n"),
+        )?;
+    }
+    Ok(out)
 }
 
 /// The dict of `memory --format json` (SPEC.md).

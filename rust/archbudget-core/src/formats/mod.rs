@@ -46,6 +46,20 @@ pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str)
     Err(unknown_format(location))
 }
 
+/// One line for the undeclared custom layers of `summary_with_undeclared`: the first
+/// one's error (its name and how to declare it), the others' names, and that the totals
+/// are lower bounds. None when every layer is counted.
+pub fn undeclared_message(undeclared: &[(String, Error)]) -> Option<String> {
+    let ((_, first), rest) = undeclared.split_first()?;
+    let mut message = first.to_string();
+    if !rest.is_empty() {
+        let names: Vec<String> = rest.iter().map(|(n, _)| format!("'{n}'")).collect();
+        message += &format!("; also undeclared: {}", names.join(", "));
+    }
+    message += "; the totals shown are lower bounds (undeclared layers' weights not counted)";
+    Some(message)
+}
+
 fn unknown_format(location: &str) -> Error {
     Error::parse(
         location,
@@ -60,6 +74,26 @@ pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<S
         Source::Hf(config) => hf::summarize(&config, head, location),
         Source::KerasHub(model) => keras_hub::summarize(&model, location),
     }
+}
+
+/// `summary` that reads on past undeclared custom layers of a Keras model: every other
+/// row, totals without those layers' weights (lower bounds), and (layer name, the error
+/// naming it and how to declare it) for each undeclared layer.
+pub fn summary_with_undeclared(
+    bytes: &[u8],
+    location: &str,
+    head: Option<hf::Head>,
+) -> Result<(Summary, Vec<(String, Error)>)> {
+    let value = keras::parse_bytes(bytes, location)?;
+    if value.get("model_type").is_some() {
+        return Ok((hf::summarize(&value, head, location)?, Vec::new()));
+    }
+    if value.get("class_name").is_none() {
+        return Err(unknown_format(location));
+    }
+    let saved = keras::saved_weights(bytes, location)?;
+    let model = keras::model_with_undeclared(&value, saved.as_ref(), location)?;
+    Ok((keras::summarize(&model, location)?, model.undeclared()))
 }
 
 /// `archbudget memory`: peak bytes, counts and FLOPs of one step of the model's PyTorch

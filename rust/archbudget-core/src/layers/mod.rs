@@ -163,7 +163,7 @@ pub fn unknown_class(ctx: &LayerCtx, op: bool) -> Error {
     let route = if op {
         "a keras.ops node without a shape rule is read when a layer consumes it"
     } else {
-        "a custom layer is counted from its .keras archive, whose model.weights.h5 holds its weights' shapes, or declared with --custom-layers FILE"
+        "a custom layer is counted from its .keras archive, whose model.weights.h5 holds its weights' shapes, or declared with --custom-layers FILE (TOML) or archbudget.register_layer()"
     };
     let hint = if close.is_empty() {
         route.to_string()

@@ -146,6 +146,7 @@ impl Cnn {
                         groups: 1,
                         bias: !self.batchnorm,
                         transposed: false,
+                        shared_weights: false,
                     }),
                     &[h],
                 );

@@ -232,6 +232,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                         groups: 1,
                         bias: true,
                         transposed: false,
+                        shared_weights: false,
                     }),
                     &[pixels],
                 );

@@ -93,6 +93,236 @@ pub fn opaque(
     ))
 }
 
+/// `keras.ops` Operations by what the torch op a PyTorch user writes for them costs.
+/// Views: no new tensor.
+const VIEWS: &[&str] = &[
+    "ExpandDims",
+    "Squeeze",
+    "Reshape",
+    "Transpose",
+    "Ravel",
+    "Moveaxis",
+    "Swapaxes",
+    "View",
+    "BroadcastTo",
+    "StopGradient",
+    "Diagonal",
+    "Real",
+    "Imag",
+];
+/// Indexing views whose backward makes a zero gradient of the whole input.
+const SELECTS: &[&str] = &[
+    "GetItem",
+    "Slice",
+    "Unstack",
+    "Split",
+    "ArraySplit",
+    "Hsplit",
+    "Vsplit",
+    "Dsplit",
+];
+/// A new tensor, nothing saved for backward: layout copies, sums and means (backward
+/// needs only shapes), comparisons, rounding and integer results (no gradient).
+const COPIES: &[&str] = &[
+    "Concatenate",
+    "Stack",
+    "Hstack",
+    "Vstack",
+    "Dstack",
+    "Append",
+    "Cast",
+    "SaturateCast",
+    "Copy",
+    "ConvertToTensor",
+    "Tile",
+    "Repeat",
+    "Pad",
+    "PadImages",
+    "CropImages",
+    "Flip",
+    "Fliplr",
+    "Flipud",
+    "Roll",
+    "Rot90",
+    "Tril",
+    "Triu",
+    "Diag",
+    "Diagflat",
+    "Trace",
+    "Mean",
+    "Sum",
+    "Nansum",
+    "Nanmean",
+    "Average",
+    "Cumsum",
+    "Nancumsum",
+    "Resize",
+    "ExtractPatches",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "Unfold",
+    "Fold",
+    "OnesLike",
+    "ZerosLike",
+    "FullLike",
+    "EmptyLike",
+    "OneHot",
+    "MultiHot",
+    "Round",
+    "Floor",
+    "Ceil",
+    "Trunc",
+    "Sign",
+    "Signbit",
+    "Equal",
+    "NotEqual",
+    "Greater",
+    "GreaterEqual",
+    "Less",
+    "LessEqual",
+    "LogicalAnd",
+    "LogicalOr",
+    "LogicalNot",
+    "LogicalXor",
+    "Isnan",
+    "Isinf",
+    "Isfinite",
+    "Isneginf",
+    "Isposinf",
+    "Isclose",
+    "IsIn",
+    "Argmax",
+    "Argmin",
+    "Argsort",
+    "Nanargmax",
+    "Nanargmin",
+    "CountNonzero",
+    "Take",
+    "TakeAlongAxis",
+    "Where",
+    "Select",
+    "NanToNum",
+    "Deg2rad",
+    "Rad2deg",
+    "Conjugate",
+];
+/// Reductions whose backward needs their input (the max's position, the product, the
+/// deviation): a new tensor, the input saved.
+const REDUCTIONS: &[&str] = &[
+    "Max",
+    "Min",
+    "Amax",
+    "Amin",
+    "Prod",
+    "Nanprod",
+    "Std",
+    "Var",
+    "Nanstd",
+    "Nanvar",
+    "Nanmax",
+    "Nanmin",
+    "Logsumexp",
+    "Norm",
+    "Ptp",
+    "Cumprod",
+    "Nancumprod",
+    "Median",
+    "Nanmedian",
+    "Any",
+    "All",
+    "Clip",
+    "Moments",
+    "TopK",
+    "Sort",
+];
+/// Elementwise functions whose backward needs their output.
+const SAVE_OUTPUT: &[&str] = &[
+    "Softmax",
+    "LogSoftmax",
+    "Tanh",
+    "Sigmoid",
+    "Exp",
+    "Exp2",
+    "Expm1",
+    "Sqrt",
+    "Rsqrt",
+    "Reciprocal",
+    "Sparsemax",
+];
+/// Elementwise functions whose backward needs their input.
+const SAVE_INPUT: &[&str] = &[
+    "Silu",
+    "Relu6",
+    "HardSigmoid",
+    "HardSilu",
+    "HardSwish",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Celu",
+    "Softplus",
+    "Softsign",
+    "LogSigmoid",
+    "Squareplus",
+    "SparsePlus",
+    "SparseSigmoid",
+    "SoftShrink",
+    "HardShrink",
+    "TanhShrink",
+    "HardTanh",
+    "Threshold",
+    "Glu",
+    "Abs",
+    "Absolute",
+    "Fabs",
+    "Square",
+    "Log",
+    "Log1p",
+    "Log2",
+    "Log10",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Sinh",
+    "Cosh",
+    "Arcsin",
+    "Arccos",
+    "Arctan",
+    "Arcsinh",
+    "Arccosh",
+    "Arctanh",
+    "Cbrt",
+    "Sinc",
+    "Erf",
+    "Erfc",
+    "Erfinv",
+    "I0",
+    "Normalize",
+];
+/// Elementwise arithmetic of two tensors whose backward needs both; with one tensor
+/// operand (a Python scalar, `x / 127.5`) nothing is saved.
+const PRODUCTS: &[&str] = &[
+    "Multiply",
+    "Divide",
+    "TrueDivide",
+    "DivideNoNan",
+    "FloorDivide",
+    "Maximum",
+    "Minimum",
+    "Fmax",
+    "Fmin",
+    "Power",
+    "Hypot",
+    "Arctan2",
+    "Logaddexp",
+    "Logaddexp2",
+    "Mod",
+    "Fmod",
+    "Heaviside",
+];
+/// Sums and differences: a new tensor, nothing saved.
+const SUMS: &[&str] = &["Add", "Subtract", "Negative"];
+
 /// A `keras.ops` node.
 pub fn op_node(
     g: &mut Graph,
@@ -105,81 +335,67 @@ pub fn op_node(
 ) -> Result<ValueId> {
     let out_numel = || numel(batch, out, here);
     let act = |g: &mut Graph, kind| g.push(Op::Act(Act { kind }), inputs);
-    Ok(match class {
-        "ExpandDims" | "Squeeze" | "Reshape" | "Transpose" => g.push(Op::View(View), inputs),
-        "GetItem" => g.push(
-            Op::SelectLast(SelectLast {
-                out_numel: out_numel()?,
-            }),
-            inputs,
-        ),
-        // a new tensor whose backward needs no saved input (F.pad, torch.cat, .to())
-        "Concatenate" | "Stack" | "Cast" | "Pad" => g.push(
-            Op::Copy(Copy {
-                numel: Some(out_numel()?),
-            }),
-            inputs,
-        ),
-        "Matmul" => {
-            let dim = |s: &Shape, from_end: usize| {
-                s.len()
-                    .checked_sub(from_end)
-                    .and_then(|i| s[i])
-                    .ok_or_else(|| Error::shape(here, "memory: Matmul needs known inner sizes"))
-            };
-            let (a, b) = (&ins[0], &ins[1]);
-            let m = if a.len() > 1 { dim(a, 2)? } else { 1 };
-            let k = dim(a, 1)?;
-            let n = if b.len() > 1 { dim(b, 1)? } else { 1 };
-            let batch_count = out_numel()? / mul(m, n)?.max(1);
-            g.push(
-                Op::Matmul(Matmul {
-                    batch: batch_count,
-                    m,
-                    k,
-                    n,
-                }),
-                inputs,
-            )
-        }
-        // Sums and means need only shapes for backward; the others their input.
-        "Mean" | "Sum" => g.push(
-            Op::Copy(Copy {
-                numel: Some(out_numel()?),
-            }),
-            inputs,
-        ),
-        "Max" | "Min" | "Prod" | "Std" | "Var" | "Logsumexp" | "Any" | "All" | "Argmax"
-        | "Argmin" | "Clip" => g.push(
-            Op::Opaque(Opaque {
-                params: vec![],
-                out_numel: out_numel()?,
-            }),
-            inputs,
-        ),
-        // With a Python scalar operand (`x / 127.5`) nothing is saved.
-        "Add" | "Subtract" | "Negative" => g.push(Op::Add(Add), inputs),
-        "Multiply" | "Divide" | "TrueDivide" | "Maximum" | "Minimum" | "Power"
-            if inputs.len() == 1 =>
-        {
-            g.push(Op::Add(Add), inputs)
-        }
-        "Multiply" | "Divide" | "TrueDivide" | "Maximum" | "Minimum" | "Power" => {
-            g.push(Op::Mul(Mul), inputs)
-        }
-        "Relu" => act(g, ActKind::Relu),
-        "Gelu" => act(g, ActKind::Gelu),
-        // Their backward needs their output.
-        "Softmax" | "LogSoftmax" | "Tanh" | "Sigmoid" | "Exp" | "Sqrt" => act(g, ActKind::Tanh),
-        // Their backward needs their input.
-        "Silu" | "Relu6" | "HardSigmoid" | "HardSwish" | "Abs" | "Square" | "Log" => {
-            act(g, ActKind::Silu)
-        }
-        other => {
-            return Err(Error::invalid(
-                here,
-                format!("memory: keras.ops node {other} has no PyTorch lowering yet"),
-            ))
-        }
+    let c = class;
+    Ok(if VIEWS.contains(&c) {
+        g.push(Op::View(View), inputs)
+    } else if SELECTS.contains(&c) {
+        let op = Op::SelectLast(SelectLast {
+            out_numel: out_numel()?,
+        });
+        g.push(op, inputs)
+    } else if COPIES.contains(&c) {
+        let op = Op::Copy(Copy {
+            numel: Some(out_numel()?),
+        });
+        g.push(op, inputs)
+    } else if REDUCTIONS.contains(&c) {
+        let op = Op::Opaque(Opaque {
+            params: vec![],
+            out_numel: out_numel()?,
+        });
+        g.push(op, inputs)
+    } else if SUMS.contains(&c) || (PRODUCTS.contains(&c) && inputs.len() == 1) {
+        g.push(Op::Add(Add), inputs)
+    } else if PRODUCTS.contains(&c) {
+        g.push(Op::Mul(Mul), inputs)
+    } else if c == "Relu" {
+        act(g, ActKind::Relu)
+    } else if c == "Gelu" {
+        act(g, ActKind::Gelu)
+    } else if SAVE_OUTPUT.contains(&c) {
+        act(g, ActKind::Tanh)
+    } else if SAVE_INPUT.contains(&c) {
+        act(g, ActKind::Silu)
+    } else if c == "Matmul" {
+        matmul(g, ins, out_numel()?, inputs, here)?
+    } else {
+        return Err(Error::invalid(
+            here,
+            format!("memory: keras.ops node {c} has no PyTorch lowering yet"),
+        ));
     })
+}
+
+/// `torch.matmul` of `(…, m, k) @ (…, k, n)`; a rank-1 operand is a vector.
+fn matmul(
+    g: &mut Graph,
+    ins: &[Shape],
+    out_numel: u64,
+    inputs: &[ValueId],
+    here: &str,
+) -> Result<ValueId> {
+    let dim = |s: &Shape, from_end: usize| {
+        s.len()
+            .checked_sub(from_end)
+            .and_then(|i| s[i])
+            .ok_or_else(|| Error::shape(here, "memory: Matmul needs known inner sizes"))
+    };
+    let [a, b] = ins else {
+        return Err(Error::shape(here, "memory: Matmul takes two tensors"));
+    };
+    let m = if a.len() > 1 { dim(a, 2)? } else { 1 };
+    let k = dim(a, 1)?;
+    let n = if b.len() > 1 { dim(b, 1)? } else { 1 };
+    let batch = out_numel / mul(m, n)?.max(1);
+    Ok(g.push(Op::Matmul(Matmul { batch, m, k, n }), inputs))
 }

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::{
-    apply_layer, declared_shape, is_op_entry, layer_header, layer_list, retained, shape_from_json,
+    apply_layer, declared_shape, is_model_entry, is_op_entry, layer_header, layer_list, retained,
+    shape_from_json,
 };
-use super::{Call, CallInfo, Layer, Model, Saved, TensorRef};
+use super::{saved_names, Call, CallInfo, Layer, Model, Saved, TensorRef};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 
@@ -166,6 +167,9 @@ pub(super) fn build(
     saved: Option<&Saved>,
 ) -> Result<Model> {
     let entries = layer_list(config, location)?;
+    let names = saved
+        .map(|_| saved_names(entries, false))
+        .unwrap_or_default();
     let input_refs = ref_list(config.get("input_layers"), "input_layers", location)?;
     let output_refs = ref_list(config.get("output_layers"), "output_layers", location)?;
     let mut index = std::collections::HashMap::with_capacity(entries.len());
@@ -231,6 +235,7 @@ pub(super) fn build(
             nested: None,
             op: is_op_entry(entry),
             shape_known: true,
+            undeclared: None,
         })
         .collect();
     let consumers = consumer_shapes(&nodes, &index, &layers);
@@ -326,13 +331,17 @@ pub(super) fn build(
                     info,
                     depth,
                     location,
-                    saved,
+                    saved
+                        .zip(names.get(i).and_then(Option::as_deref))
+                        .map(|(s, n)| s.layer(n))
+                        .as_ref(),
                 )?;
                 let layer = &mut layers[i];
                 if layer.calls.is_empty() {
                     layer.weights = applied.weights;
                     layer.nested = applied.nested;
-                    layer.shape_known = applied.custom.is_none_or(|c| c.shape_known);
+                    layer.shape_known = applied.custom.as_ref().is_none_or(|c| c.shape_known);
+                    layer.undeclared = applied.custom.and_then(|c| c.undeclared);
                 }
                 layer.calls.push(Call {
                     inputs: call_inputs,
@@ -356,9 +365,19 @@ pub(super) fn build(
         }
     }
 
+    // Keras numbers a nested functional model's calls in `output_layers` from 1 (node 0
+    // is the model's own input-to-output node; `functional_from_config`'s `get_tensor`
+    // subtracts it), and from 0 in the other layers' inbound nodes.
     let outputs = output_refs
         .iter()
-        .map(&resolve)
+        .map(|r| {
+            let mut t = resolve(r)?;
+            let (class_name, _, cfg) = headers[t.layer];
+            if class_name != "Sequential" && is_model_entry(class_name, cfg) && t.node > 0 {
+                t.node -= 1;
+            }
+            Ok(t)
+        })
         .collect::<Result<Vec<_>>>()?;
     for t in outputs.iter().chain(&model_inputs) {
         let ok = layers[t.layer]

@@ -11,7 +11,7 @@ mod custom;
 mod functional;
 pub mod h5;
 
-pub use custom::Saved;
+pub use custom::{saved_names, Saved};
 
 use crate::error::{Error, Result};
 use crate::layers::{self, LayerCtx, MAX_DEPTH};
@@ -55,6 +55,9 @@ pub struct Layer {
     /// False for a layer without a rule whose output nobody consumed (a custom layer
     /// that is a model output): its output shape is unknown (a placeholder of rank 0).
     pub shape_known: bool,
+    /// A custom layer neither in a `.keras` archive's weights nor declared: the error
+    /// naming it and how to declare it. Its weights are unknown (none counted).
+    pub undeclared: Option<Error>,
 }
 
 impl Layer {
@@ -95,6 +98,21 @@ impl Model {
             .collect()
     }
 
+    /// The undeclared custom layers of this model and the models nested in it, with
+    /// the error each raises (`Layer::undeclared`).
+    pub fn undeclared(&self) -> Vec<(String, Error)> {
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            if let Some(e) = &layer.undeclared {
+                out.push((layer.name.clone(), e.clone()));
+            }
+            if let Some(inner) = &layer.nested {
+                out.extend(inner.undeclared());
+            }
+        }
+        out
+    }
+
     /// Every weight of the model, each shared layer once.
     pub fn weights(&self) -> impl Iterator<Item = &Weight> {
         self.layers.iter().flat_map(|l| l.weights.iter())
@@ -106,13 +124,7 @@ impl Model {
 pub fn read(bytes: &[u8], location: &str) -> Result<Model> {
     let value = parse_bytes(bytes, location)?;
     let saved = saved_weights(bytes, location)?;
-    build_model(
-        &value,
-        None,
-        0,
-        location,
-        saved.as_ref().map(Saved::root).as_ref(),
-    )
+    model_from_value(&value, saved.as_ref(), location)
 }
 
 /// The weight shapes of a `.keras` archive's `model.weights.h5`; None for a JSON text
@@ -170,7 +182,23 @@ fn archive_member(bytes: &[u8], member: &str, location: &str) -> Result<Option<V
 
 /// Build a model from the parsed JSON of `model.to_json()`, with the weight shapes of
 /// its archive if it came in one.
+/// A model with an undeclared custom layer is the error naming it (its weights, and so
+/// its totals and memory, are unknown).
 pub fn model_from_value(value: &Value, saved: Option<&h5::Tree>, location: &str) -> Result<Model> {
+    let model = model_with_undeclared(value, saved, location)?;
+    match model.undeclared().into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok(model),
+    }
+}
+
+/// `model_from_value` that keeps undeclared custom layers (no weights counted), for a
+/// summary whose totals are lower bounds.
+pub fn model_with_undeclared(
+    value: &Value,
+    saved: Option<&h5::Tree>,
+    location: &str,
+) -> Result<Model> {
     build_model(value, None, 0, location, saved.map(Saved::root).as_ref())
 }
 
@@ -367,8 +395,7 @@ fn apply_layer(
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
     if is_model_entry(class_name, config) {
-        let inner_saved = saved.map(|s| s.layer(name));
-        let model = build_model(entry, Some(inputs), depth + 1, &here, inner_saved.as_ref())?;
+        let model = build_model(entry, Some(inputs), depth + 1, &here, saved)?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model
             .weights()
@@ -435,6 +462,9 @@ fn sequential(
     saved: Option<&Saved>,
 ) -> Result<Model> {
     let entries = layer_list(config, location)?;
+    let names = saved
+        .map(|_| saved_names(entries, true))
+        .unwrap_or_default();
     let mut layers: Vec<Layer> = Vec::with_capacity(entries.len() + 1);
     let first_is_input = entries
         .first()
@@ -492,6 +522,7 @@ fn sequential(
         nested: None,
         op: false,
         shape_known: true,
+        undeclared: None,
     });
     let mut previous = TensorRef {
         layer: 0,
@@ -519,8 +550,18 @@ fn sequential(
             info,
             depth,
             location,
-            saved,
+            saved
+                .zip(names.get(i).and_then(Option::as_deref))
+                .map(|(s, n)| s.layer(n))
+                .as_ref(),
         )?;
+        // An undeclared layer whose output nobody recorded leaves the next layer
+        // without an input shape: nothing after it can be read.
+        if let Some(c) = applied.custom.as_ref().filter(|c| !c.shape_known) {
+            if let (Some(e), true) = (&c.undeclared, i + 1 < entries.len()) {
+                return Err(e.clone());
+            }
+        }
         if applied.outputs.len() != 1 {
             return Err(Error::shape(
                 format!("{location}: layer '{lname}'"),
@@ -543,7 +584,8 @@ fn sequential(
             calls: vec![call],
             nested: applied.nested,
             op: false,
-            shape_known: applied.custom.is_none_or(|c| c.shape_known),
+            shape_known: applied.custom.as_ref().is_none_or(|c| c.shape_known),
+            undeclared: applied.custom.and_then(|c| c.undeclared),
         });
         previous = TensorRef {
             layer: layers.len() - 1,

@@ -11,7 +11,7 @@ use crate::shape::Shape;
 
 /// The zeros on each side that give Keras's output size `o` from `n` (symmetric:
 /// 'same' is k // 2 at stride 1 for odd kernels).
-fn same_padding(n: u64, o: u64, kernel: u64, stride: u64, dilation: u64) -> Result<u64> {
+pub(super) fn same_padding(n: u64, o: u64, kernel: u64, stride: u64, dilation: u64) -> Result<u64> {
     let span = add(mul(dilation, kernel - 1)?, 1)?;
     Ok(add(mul(o.saturating_sub(1), stride)?, span)?
         .saturating_sub(n)
@@ -103,6 +103,7 @@ pub(super) fn conv(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueI
             groups,
             bias,
             transposed,
+            shared_weights: false,
         })
     };
     let v = if s.class.starts_with("Depthwise") {

@@ -6,7 +6,7 @@ use super::super::graph::{Graph, ValueId};
 use super::super::ops::*;
 use super::super::{mul, Result};
 use super::site::{activation_op, wrapped, Site};
-use super::{attention, dense_conv, norm, Lowering};
+use super::{attention, conv_rnn, dense_conv, norm, Lowering};
 use crate::error::Error;
 use crate::shape::Shape;
 
@@ -158,6 +158,8 @@ impl Lowering<'_> {
                 inputs,
             ),
             "LSTM" | "GRU" | "SimpleRNN" => self.lower_rnn(g, s, false, inputs)?,
+            "ConvLSTM1D" | "ConvLSTM2D" | "ConvLSTM3D" => conv_rnn::conv_lstm(g, s, inputs)?,
+            "Dot" => dot(g, s, inputs)?,
             "Bidirectional" => self.bidirectional(g, s, inputs)?,
             "TimeDistributed" => {
                 // The time axis folds into the batch: (B, T, …) → (B·T, …).
@@ -219,4 +221,69 @@ impl Lowering<'_> {
 pub(super) fn average(g: &mut Graph, inputs: &[ValueId]) -> ValueId {
     let sum = g.push(Op::Add(Add), inputs);
     g.push(Op::Add(Add), &[sum])
+}
+
+/// Dot (Keras's `batch_dot`): per sample, x's `axes[0]` contracted with y's `axes[1]`,
+/// the other axes of each kept: a batched `torch.matmul` (transposes are views);
+/// `normalize` L2-normalizes both first.
+fn dot(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueId> {
+    let (x, y) = (s.input(0)?, s.input(1)?);
+    let bad = || Error::invalid(s.here, "'axes' must be an integer or a list of two");
+    let (ax, ay) = match s.cfg.get("axes") {
+        Some(Value::Array(a)) if a.len() == 2 => (
+            a[0].as_i64().ok_or_else(bad)?,
+            a[1].as_i64().ok_or_else(bad)?,
+        ),
+        Some(v) => {
+            let a = v.as_i64().ok_or_else(bad)?;
+            (a, a)
+        }
+        None => return Err(bad()),
+    };
+    let axis = |a: i64, shape: &Shape| -> Result<usize> {
+        let rank = shape.len() as i64;
+        let i = if a < 0 { a + rank } else { a };
+        if i < 1 || i >= rank {
+            return Err(Error::shape(s.here, format!("axis {a} out of range")));
+        }
+        Ok(i as usize)
+    };
+    let (ax, ay) = (axis(ax, x)?, axis(ay, y)?);
+    let k = s.dim(x[ax])?;
+    let free = |shape: &Shape, contracted: usize| -> Result<u64> {
+        shape
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| *i != contracted)
+            .try_fold(1, |acc, (_, &d)| mul(acc, s.dim(d)?))
+    };
+    let (m, n) = (free(x, ax)?, free(y, ay)?);
+    let (mut a, mut b) = (inputs[0], inputs[1]);
+    if s.bool_of("normalize", false) {
+        let rows = |shape: &Shape, d: Option<u64>| -> Result<u64> {
+            Ok(s.numel(shape)? / s.dim(d)?.max(1))
+        };
+        a = g.push(
+            Op::Normalize(Normalize {
+                rows: rows(x, x[ax])?,
+            }),
+            &[a],
+        );
+        b = g.push(
+            Op::Normalize(Normalize {
+                rows: rows(y, y[ay])?,
+            }),
+            &[b],
+        );
+    }
+    Ok(g.push(
+        Op::Matmul(Matmul {
+            batch: s.batch,
+            m,
+            k,
+            n,
+        }),
+        &[a, b],
+    ))
 }

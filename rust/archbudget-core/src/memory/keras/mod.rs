@@ -12,6 +12,7 @@
 //! axis into the batch. Training adds cross-entropy on the last output against int64
 //! class labels, as gpu_memory.py does.
 mod attention;
+mod conv_rnn;
 mod dense_conv;
 mod layer;
 mod norm;
@@ -272,6 +273,18 @@ impl<'m> Lowering<'m> {
             key: Some((li, ni)),
         };
         let out = self.lower_layer(g, &site, &inputs)?;
+        // Further outputs another layer reads, such as an RNN's return_state (h, and c
+        // for an LSTM: batch × units each): tensors the op returns beside its output.
+        for (i, shape) in call.outputs.iter().enumerate().skip(1) {
+            if !self.consumers.contains_key(&(li, ni, i)) {
+                continue;
+            }
+            let state = Op::SelectLast(SelectLast {
+                out_numel: numel(self.batch, shape, &here)?,
+            });
+            let value = g.push(state, &[out]);
+            self.values.insert((li, ni, i), value);
+        }
         if frozen {
             g.freeze(first_node..g.nodes.len());
         }

@@ -93,6 +93,9 @@ pub struct Conv {
     pub groups: u64,
     pub bias: bool,
     pub transposed: bool,
+    /// The weights of an earlier Conv, applied again (a ConvLSTM's convolutions at
+    /// each time step): not declared again; their gradients accumulate into `.grad`.
+    pub shared_weights: bool,
 }
 
 impl Conv {
@@ -119,6 +122,9 @@ impl Conv {
                 self.out_channels,
                 AmpCast::Cast { saved: false },
             ));
+        }
+        for p in &mut c.params {
+            p.shared = self.shared_weights;
         }
         keep_input_for_weight_grad(&mut c, cx)?;
         let out = self.out_numel()?;
