@@ -351,7 +351,7 @@ fn apply_layer(
     saved: Option<&Saved>,
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
-    if is_model_entry(class_name, config) {
+    if is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(entry) {
         let inner_saved = saved.map(|s| s.layer(name));
         let model = build_model(entry, Some(inputs), depth + 1, &here, inner_saved.as_ref())?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));

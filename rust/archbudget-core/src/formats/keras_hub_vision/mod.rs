@@ -33,6 +33,16 @@ pub fn read(value: &Value, location: &str) -> Option<Result<Value>> {
     task::is_task(class).then(|| task::translate(value, class, location))
 }
 
+/// Whether `value` is a KerasHub vision model this module translates (a user's functional
+/// model may call one as a layer).
+pub fn handles(value: &Value) -> bool {
+    value
+        .get("registered_name")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("keras_hub>"))
+        .is_some_and(|class| backbone(class).is_some() || task::is_task(class))
+}
+
 /// A backbone family's translation: its arguments to the functional JSON.
 type Build = fn(&Args) -> Result<Value>;
 
