@@ -178,13 +178,30 @@ TASKS = {
 }
 
 
+def fine_tuned(frozen):
+    """A user's functional model calling a KerasHub backbone as a layer."""
+    backbone = resnet(block_type="bottleneck_block")
+    backbone.trainable = not frozen
+    inputs = keras.Input((64, 64, 3))
+    x = backbone(inputs)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+USER = {
+    "functional_with_backbone": lambda: fine_tuned(frozen=False),
+    "functional_with_frozen_backbone": lambda: fine_tuned(frozen=True),
+}
+
+
 def main(out, only):
     kept = {}
     if only:
         with gzip.open(out, "rt") as f:
             kept = {m["name"]: m for m in json.load(f)["models"]}
     models = []
-    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
+    for kind, table in (("backbone", BACKBONES), ("task", TASKS), ("functional", USER)):
         for name, make in table.items():
             if only and name not in only and name in kept:
                 models.append(kept[name])

@@ -77,7 +77,12 @@ fn dev_rows_exact() {
 }
 
 /// Every fixture row of the transformers files (hf_vlm.json: the multimodal wrappers).
-const FIXTURES: [&str; 4] = ["hf_extra.json", "hf_types.json", "hf_ssm.json", "hf_vlm.json"];
+const FIXTURES: [&str; 4] = [
+    "hf_extra.json",
+    "hf_types.json",
+    "hf_ssm.json",
+    "hf_vlm.json",
+];
 
 #[test]
 fn extra_rows_exact() {

@@ -34,8 +34,14 @@ fn resnet(config: Value) -> Value {
 fn bad_arguments_name_the_model_and_key() {
     for (config, key) in [
         (json!({"block_type": "wide_block"}), "'block_type'"),
-        (json!({"stackwise_num_blocks": [1]}), "'stackwise_num_blocks'"),
-        (json!({"stackwise_num_filters": [64, -3]}), "'stackwise_num_filters'"),
+        (
+            json!({"stackwise_num_blocks": [1]}),
+            "'stackwise_num_blocks'",
+        ),
+        (
+            json!({"stackwise_num_filters": [64, -3]}),
+            "'stackwise_num_filters'",
+        ),
         (json!({"input_conv_filters": null}), "'input_conv_filters'"),
         (json!({"image_shape": [32, 3]}), "'image_shape'"),
     ] {
@@ -53,5 +59,8 @@ fn a_classifier_of_another_backbone_is_refused_by_name() {
         "config": {"name": "clf", "num_classes": 3, "backbone": {
             "class_name": "ViTBackbone", "registered_name": "keras_hub>ViTBackbone", "config": {}}}});
     let err = read(&task).unwrap_err().to_string();
-    assert!(err.contains("ViTBackbone") && err.contains("ImageClassifier 'clf'"), "{err}");
+    assert!(
+        err.contains("ViTBackbone") && err.contains("ImageClassifier 'clf'"),
+        "{err}"
+    );
 }

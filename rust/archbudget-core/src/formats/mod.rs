@@ -2,8 +2,8 @@
 pub mod hf;
 pub mod json;
 pub mod keras;
-pub mod keras_hub_vision;
 pub mod keras_hub;
+pub mod keras_hub_vision;
 
 use serde_json::Value;
 

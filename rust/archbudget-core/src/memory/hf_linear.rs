@@ -92,6 +92,7 @@ pub(super) fn gated_delta_net(
             groups: cd,
             bias: false,
             transposed: false,
+            shared_weights: false,
         }),
         &[mixed],
     );

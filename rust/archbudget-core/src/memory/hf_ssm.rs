@@ -111,6 +111,7 @@ pub(super) fn mixer(
             groups: channels,
             bias: s.conv_bias,
             transposed: false,
+            shared_weights: false,
         }),
         &[part],
     );

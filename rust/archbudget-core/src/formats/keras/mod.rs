@@ -394,7 +394,7 @@ fn apply_layer(
     saved: Option<&Saved>,
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
-    if is_model_entry(class_name, config) {
+    if is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(entry) {
         let model = build_model(entry, Some(inputs), depth + 1, &here, saved)?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model

@@ -19,7 +19,7 @@ pub fn build(args: &Args) -> Result<Value> {
     let repeats = args.ints("stackwise_num_repeats")?;
     let compression = args.float_or("compression_ratio", 0.5)?;
     let growth = args.int_or("growth_rate", 32)?;
-    if !(compression > 0.0) {
+    if compression <= 0.0 {
         return Err(args.err(format!(
             "'compression_ratio' must be positive, got {compression}"
         )));

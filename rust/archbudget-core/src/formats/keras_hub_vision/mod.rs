@@ -30,16 +30,17 @@ pub fn read(value: &Value, location: &str) -> Option<Result<Value>> {
     if let Some(build) = backbone(class) {
         return Some(Args::of(value, class, location).and_then(|args| build(&args)));
     }
-    task::is_task(class).then(|| task::translate(value, class, location))
+    task::head(class).map(|head| task::translate(value, class, head, location))
 }
 
-/// Whether `value` is a KerasHub class this module translates.
+/// Whether `value` is a KerasHub vision model this module translates (a user's functional
+/// model may call one as a layer).
 pub fn handles(value: &Value) -> bool {
     value
         .get("registered_name")
         .and_then(Value::as_str)
-        .and_then(|n| n.strip_prefix("keras_hub>"))
-        .is_some_and(|class| backbone(class).is_some() || task::is_task(class))
+        .and_then(|r| r.strip_prefix("keras_hub>"))
+        .is_some_and(|class| backbone(class).is_some() || task::head(class).is_some())
 }
 
 /// A backbone family's translation: its arguments to the functional JSON.

@@ -8,7 +8,7 @@ use super::{backbone, Args};
 use crate::error::Result;
 
 /// The task classes read here, by the head their constructor builds.
-enum Head {
+pub enum Head {
     /// `ImageClassifier`: pooler, dropout, dense.
     Pooled,
     /// `VGGImageClassifier`: a Sequential `head` of two 4096-wide layers.
@@ -17,7 +17,7 @@ enum Head {
     MobileNet,
 }
 
-fn head(class: &str) -> Option<Head> {
+pub fn head(class: &str) -> Option<Head> {
     Some(match class {
         "ImageClassifier"
         | "ResNetImageClassifier"
@@ -29,11 +29,7 @@ fn head(class: &str) -> Option<Head> {
     })
 }
 
-pub fn is_task(class: &str) -> bool {
-    head(class).is_some()
-}
-
-pub fn translate(value: &Value, class: &str, location: &str) -> Result<Value> {
+pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Result<Value> {
     let args = Args::of(value, class, location)?;
     let backbone_value = args
         .get("backbone")
@@ -64,9 +60,9 @@ pub fn translate(value: &Value, class: &str, location: &str) -> Result<Value> {
     let mut g = Graph::new(backbone_args.channels_first()?);
     let input = g.input(&input_shape(&backbone_json));
     let features = g.nested(backbone_json, input);
-    let output = match head(class).expect("translate is called for task classes only") {
+    let output = match head {
         Head::Pooled => {
-            let pooled = pooler(&args, &mut g, "pooler", false, features)?;
+            let pooled = pooler(&args, &mut g, features)?;
             let dropped = g.dropout("output_dropout", args.float_or("dropout", 0.0)?, pooled);
             g.dense("predictions", num_classes, activation, dropped)
         }
@@ -79,8 +75,8 @@ pub fn translate(value: &Value, class: &str, location: &str) -> Result<Value> {
             g.dense("predictions", num_classes, "linear", x)
         }
         Head::Vgg => {
-            let head = vgg_head(&args, num_classes, activation)?;
-            g.nested(head, features)
+            let sequential = vgg_head(&args, num_classes, activation)?;
+            g.nested(sequential, features)
         }
     };
     Ok(g.finish(class, &args.name, input, output, &args.kept()))
@@ -101,13 +97,13 @@ fn input_shape(backbone: &Value) -> Vec<Option<u64>> {
 }
 
 /// `pooling`: avg or max over the image.
-fn pooler(args: &Args, g: &mut Graph, name: &str, keepdims: bool, x: Tensor) -> Result<Tensor> {
+fn pooler(args: &Args, g: &mut Graph, x: Tensor) -> Result<Tensor> {
     let class = match args.str_or("pooling", "avg")? {
         "avg" => "GlobalAveragePooling2D",
         "max" => "GlobalMaxPooling2D",
         other => return Err(args.err(format!("'pooling' must be avg or max, got '{other}'"))),
     };
-    Ok(g.global_pool(class, name, keepdims, x))
+    Ok(g.global_pool(class, "pooler", false, x))
 }
 
 /// VGGImageClassifier's `head`: a Sequential of fully connected layers written as 7x7
