@@ -38,13 +38,6 @@ pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Res
 
 /// The tower's buffers (elements, dtype).
 fn buffers(a: &TransformerArch) -> Result<Vec<(u64, DType)>> {
-    if let Some(v) = &a.details.llama4_vision {
-        // `freqs_ci`: complex64 (8 bytes an element) per position and rotary pair
-        let side = v.image_size / v.patch_size;
-        let positions = super::add(mul(side, side)?, 1)?;
-        let pairs = v.hidden_size / v.num_heads / 2;
-        return Ok(vec![(mul(positions, pairs)?, DType::I64)]);
-    }
     let Some(vl) = &a.details.vision_language else {
         return Ok(Vec::new());
     };
@@ -60,5 +53,7 @@ fn buffers(a: &TransformerArch) -> Result<Vec<(u64, DType)>> {
         // width together (Pixtral), a quarter (Qwen2.5-VL's per-axis table)
         TowerFamily::Pixtral => vec![(head_dim / 2, DType::F32); 2],
         TowerFamily::Qwen25Vl => vec![(head_dim / 4, DType::F32); 2],
+        // `freqs_ci`: complex64 (8 bytes an element, as int64) per position and rotary pair
+        TowerFamily::Llama4 => vec![(mul(super::add(patches, 1)?, head_dim / 2)?, DType::I64)],
     })
 }
