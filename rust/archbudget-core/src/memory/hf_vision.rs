@@ -7,22 +7,23 @@
 use super::graph::{DType, Graph};
 use super::ops::{Fill, Op, UnusedParam};
 use super::{mul, Result, RunSettings};
-use crate::arch::{TowerFamily, TransformerArch};
+use crate::arch::{TowerFamily, TransformerArch, VisionTower};
 
 /// Declares the idle tower's parameters and buffers; nothing for a text model.
 pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Result<()> {
-    let Some(numel) = crate::formats::hf::vision_params(a)? else {
+    let Some(vl) = &a.details.vision_language else {
         return Ok(());
     };
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
-            a.model_type.as_str(),
+            vl.model_type.as_str(),
             "LoRA and quantized weights are not lowered for multimodal models yet (their \
              vision tower's linears would be adapted or quantized too)",
         ));
     }
+    let numel = crate::formats::hf::vision_params(a, vl)?;
     g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
-    for buffer in buffers(a)? {
+    for buffer in buffers(&vl.tower)? {
         // a buffer the forward does not read: held, nothing made from it
         g.push(
             Op::Fill(Fill {
@@ -37,11 +38,7 @@ pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Res
 }
 
 /// The tower's buffers (elements, dtype).
-fn buffers(a: &TransformerArch) -> Result<Vec<(u64, DType)>> {
-    let Some(vl) = &a.details.vision_language else {
-        return Ok(Vec::new());
-    };
-    let t = &vl.tower;
+fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
     let side = t.image_size / t.patch_size;
     let patches = mul(side, side)?;
     let head_dim = t.hidden_size / t.num_heads;

@@ -29,7 +29,7 @@ pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
 use serde_json::Value;
 
-use crate::arch::{ArchKind, HeadKind, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, TransformerArch, VisionLanguage};
 use crate::error::{Error, Result};
 use crate::summary::Summary;
 use config::Cfg;
@@ -226,15 +226,12 @@ fn read_wrapper(
     Ok((fam, w.arch(text, head)))
 }
 
-/// Parameters of a multimodal wrapper's vision tower and projector (`None` for a text
-/// model): what a text-only prompt leaves unused.
-pub fn vision_params(a: &TransformerArch) -> Result<Option<u64>> {
-    let Some(vl) = &a.details.vision_language else {
-        return Ok(None);
-    };
+/// Parameters of a multimodal wrapper's vision tower and projector: what a text-only
+/// prompt leaves unused.
+pub fn vision_params(a: &TransformerArch, vl: &VisionLanguage) -> Result<u64> {
     let mut m = Modules::counting("vision tower");
     vlm::vision_rows(a, vl, "", &mut m)?;
-    Ok(Some(m.finish("")?.total_params))
+    Ok(m.finish("")?.total_params)
 }
 
 /// The text model's config inside a multimodal wrapper's config (`None` for other

@@ -11,8 +11,8 @@
 //! tied as `text_config` says) as `language_model`.
 //! A missing sub-config takes the wrapper's `SubConfigSpec` defaults (its `init_kwargs`);
 //! a given one the defaults of its own config class.
-//! Mirrors: `configuration_{gemma3,llava,mistral3,qwen2_5_vl}.py` and their modeling files,
-//! transformers 5.x.
+//! Mirrors: `configuration_{gemma3,llava,mistral3,qwen2_5_vl,llama4}.py` and their
+//! modeling files, transformers 5.x.
 use serde_json::{json, Map, Value};
 
 use crate::arch::{HeadKind, Projector, TowerFamily, TransformerArch, VisionLanguage};
@@ -126,7 +126,7 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
             cfg.flag("tie_word_embeddings", true)?,
             false,
         ),
-        // the text and vision config classes are fixed, whatever model_type they name
+        // the text config class is fixed, whatever model_type it names
         "gemma3" => {
             let mut text = sub_config(cfg, config, "text_config", "gemma3_text", Value::Null)?;
             text["model_type"] = json!("gemma3_text");
