@@ -128,23 +128,6 @@ pub struct Mla {
     pub v_head_dim: u64,
 }
 
-/// `Llama4VisionConfig` and the projector onto the text model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Llama4Vision {
-    pub hidden_size: u64,
-    pub intermediate_size: u64,
-    pub num_layers: u64,
-    pub num_heads: u64,
-    pub num_channels: u64,
-    pub image_size: u64,
-    pub patch_size: u64,
-    /// Input of the projector's `linear_1` (onto the text hidden size).
-    pub vision_output_dim: u64,
-    /// The pixel-shuffle MLP: `fc1` intermediate → this, `fc2` projector_output_dim².
-    pub projector_input_dim: u64,
-    pub projector_output_dim: u64,
-}
-
 impl Moe {
     /// The router fields of mixtral and qwen2_moe (softmax, no biases), for `..` in a
     /// literal whose other fields are set.
@@ -393,9 +376,6 @@ pub struct BlockDetails {
     /// NoPE layers scale q by a per-position temperature (llama4
     /// `attn_temperature_tuning`).
     pub nope_temperature: bool,
-    /// llama4's vision tower and projector (`Llama4ForConditionalGeneration`); the rest
-    /// of the arch is its text model.
-    pub llama4_vision: Option<Llama4Vision>,
     /// One entry per decoder layer; empty: every layer is attention.
     pub mixers: Vec<LayerMixer>,
     /// The attention output is multiplied by `sigmoid` of a gate that `q_proj` computes
@@ -406,7 +386,7 @@ pub struct BlockDetails {
     /// The state-space mixer of the [`LayerMixer::Ssm`] layers (mamba, mamba2, jamba).
     pub ssm: Option<Ssm>,
     /// The vision tower and projector of a multimodal wrapper (gemma3, llava, mistral3,
-    /// qwen2_5_vl); the rest of the arch is its text model (`text_config`).
+    /// qwen2_5_vl, llama4); the rest of the arch is its text model (`text_config`).
     pub vision_language: Option<Box<VisionLanguage>>,
 }
 
@@ -523,6 +503,10 @@ pub enum TowerFamily {
     /// RMSNorm blocks with fused qkv and a gated biased MLP, windowed attention, 2D
     /// rotary positions, and a patch merger onto the text width.
     Qwen25Vl,
+    /// `Llama4VisionModel`: an unfolded bias-free patch projection, a class token and
+    /// learned positions, pre/post LayerNorms, LayerNorm blocks with biased attention
+    /// and MLP, 2D rotary positions, and a pixel-shuffle MLP (`vision_adapter`).
+    Llama4,
 }
 
 /// A ViT-style vision encoder as a multimodal wrapper holds it.
@@ -545,6 +529,9 @@ pub struct VisionTower {
     pub spatial_merge: u64,
     /// Qwen2.5-VL's merger output width (`out_hidden_size`); 0 elsewhere.
     pub out_hidden_size: u64,
+    /// llama4's pixel-shuffle MLP: `fc1` intermediate → `projector_input_dim`, `fc2`
+    /// `projector_output_dim` → itself; `None` elsewhere.
+    pub pixel_shuffle: Option<(u64, u64)>,
 }
 
 /// How vision features reach the text model's width.
@@ -563,6 +550,8 @@ pub enum Projector {
     Gemma3,
     /// Qwen2.5-VL: the tower's own merger projects; no separate module.
     InTower,
+    /// llama4: one bias-free `linear_1` from `vision_output_dim`.
+    Llama4 { vision_output_dim: u64 },
 }
 
 /// A multimodal wrapper: its classes, vision tower and projector.
@@ -573,8 +562,12 @@ pub struct VisionLanguage {
     /// `AutoModel`'s class (`LlavaModel`) and the `ForConditionalGeneration` class.
     pub base_class: &'static str,
     pub lm_class: &'static str,
-    /// The tower's attribute (`vision_tower`, `visual`).
+    /// The tower's attribute (`vision_tower`, `visual`, `vision_model`).
     pub tower_path: &'static str,
+    /// The wrapper holds the text model with its LM head as `language_model`, and
+    /// `AutoModel` builds the wrapper too (llama4); else `<Type>Model` holds the bare
+    /// text model and the conditional-generation class adds `lm_head`.
+    pub lm_inside: bool,
     pub tower: VisionTower,
     pub projector: Projector,
 }

@@ -44,7 +44,6 @@ fn a_text_prompt_holds_the_tower_and_lowers_only_the_text_model() {
         let wrapper = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
         let mut text = wrapper.clone();
         text.details.vision_language = None;
-        text.details.llama4_vision = None;
         let drop = memory::hf::Dropouts::from_config(config);
         for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
             let run = RunSettings {

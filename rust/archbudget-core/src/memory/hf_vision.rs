@@ -7,22 +7,23 @@
 use super::graph::{DType, Graph};
 use super::ops::{Fill, Op, UnusedParam};
 use super::{mul, Result, RunSettings};
-use crate::arch::{TowerFamily, TransformerArch};
+use crate::arch::{TowerFamily, TransformerArch, VisionTower};
 
 /// Declares the idle tower's parameters and buffers; nothing for a text model.
 pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Result<()> {
-    let Some(numel) = crate::formats::hf::vision_params(a)? else {
+    let Some(vl) = &a.details.vision_language else {
         return Ok(());
     };
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
-            a.model_type.as_str(),
+            vl.model_type.as_str(),
             "LoRA and quantized weights are not lowered for multimodal models yet (their \
              vision tower's linears would be adapted or quantized too)",
         ));
     }
+    let numel = crate::formats::hf::vision_params(a, vl)?;
     g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
-    for buffer in buffers(a)? {
+    for buffer in buffers(&vl.tower)? {
         // a buffer the forward does not read: held, nothing made from it
         g.push(
             Op::Fill(Fill {
@@ -37,18 +38,7 @@ pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Res
 }
 
 /// The tower's buffers (elements, dtype).
-fn buffers(a: &TransformerArch) -> Result<Vec<(u64, DType)>> {
-    if let Some(v) = &a.details.llama4_vision {
-        // `freqs_ci`: complex64 (8 bytes an element) per position and rotary pair
-        let side = v.image_size / v.patch_size;
-        let positions = super::add(mul(side, side)?, 1)?;
-        let pairs = v.hidden_size / v.num_heads / 2;
-        return Ok(vec![(mul(positions, pairs)?, DType::I64)]);
-    }
-    let Some(vl) = &a.details.vision_language else {
-        return Ok(Vec::new());
-    };
-    let t = &vl.tower;
+fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
     let side = t.image_size / t.patch_size;
     let patches = mul(side, side)?;
     let head_dim = t.hidden_size / t.num_heads;
@@ -60,5 +50,7 @@ fn buffers(a: &TransformerArch) -> Result<Vec<(u64, DType)>> {
         // width together (Pixtral), a quarter (Qwen2.5-VL's per-axis table)
         TowerFamily::Pixtral => vec![(head_dim / 2, DType::F32); 2],
         TowerFamily::Qwen25Vl => vec![(head_dim / 4, DType::F32); 2],
+        // `freqs_ci`: complex64 (8 bytes an element, as int64) per position and rotary pair
+        TowerFamily::Llama4 => vec![(mul(super::add(patches, 1)?, head_dim / 2)?, DType::I64)],
     })
 }

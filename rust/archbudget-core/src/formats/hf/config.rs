@@ -36,22 +36,6 @@ impl<'a> Cfg<'a> {
         })
     }
 
-    /// The sub-config under `key` (`text_config`, `vision_config`), read as `model_type`
-    /// with its own defaults; absent or null: all defaults.
-    pub fn nested(&self, key: &str, model_type: &'a str) -> Result<Cfg<'a>> {
-        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-        let map = match self.get(key) {
-            None => &*EMPTY,
-            Some(Value::Object(map)) => map,
-            Some(v) => return Err(self.bad(key, "a JSON object", v)),
-        };
-        Ok(Cfg {
-            map,
-            location: self.location,
-            model_type,
-        })
-    }
-
     /// The value of `key`, `None` when absent or null.
     fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())

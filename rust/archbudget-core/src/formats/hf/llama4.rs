@@ -8,19 +8,14 @@
 //! where not chosen).
 //! Mirrors: `modeling_llama4.py`, `configuration_llama4.py` (`Llama4TextConfig`) of
 //! transformers 5.x; the module is `feed_forward`, not `mlp`.
-//! `llama4` wraps the text model (`language_model`) with a vision tower (unfold patch
-//! projection, class and position embeddings, pre/post LayerNorms, biased attention and
-//! GELU MLP blocks, a pixel-shuffle MLP) and a projector onto the text width.
+//! `llama4` wraps the text model with a vision tower and a projector: `vlm.rs`.
 use crate::arch::{
-    AttentionSpan, HeadKind, LayerAttention, Llama4Vision, Moe, NormKind, QkNorm, RouterScoring,
-    TransformerArch,
+    AttentionSpan, HeadKind, LayerAttention, Moe, QkNorm, RouterScoring, TransformerArch,
 };
-use crate::error::{add, mul, Result};
-use crate::weight::{dim, Weight};
+use crate::error::Result;
 
 use super::config::Cfg;
 use super::layer_kinds::{layer_types, rope_layers};
-use super::modules::{heads_dim, linear, norm, norm_row, Modules};
 use super::moe::Dims;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -78,140 +73,4 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         });
     }
     Ok(a)
-}
-
-/// `llama4` (`Llama4ForConditionalGeneration`, which `AutoModel` maps to as well): the
-/// vision tower (`vision_config`), the projector and `Llama4ForCausalLM` of
-/// `text_config`, whatever the head.
-pub fn wrapper(cfg: &Cfg) -> Result<TransformerArch> {
-    let text = cfg.nested("text_config", "llama4_text")?;
-    let mut a = arch(&text, HeadKind::CausalLm)?;
-    a.model_type = cfg.model_type.to_string();
-    let v = cfg.nested("vision_config", "llama4_vision_model")?;
-    a.details.llama4_vision = Some(Llama4Vision {
-        hidden_size: v.dim("hidden_size", 768)?,
-        intermediate_size: v.dim("intermediate_size", 5632)?,
-        num_layers: v.layers(&["num_hidden_layers"], 34)?,
-        num_heads: v.dim("num_attention_heads", 16)?,
-        num_channels: v.dim("num_channels", 3)?,
-        image_size: v.dim("image_size", 448)?,
-        patch_size: v.dim("patch_size", 14)?,
-        vision_output_dim: v.dim("vision_output_dim", 7680)?,
-        projector_input_dim: v.dim("projector_input_dim", 4096)?,
-        projector_output_dim: v.dim("projector_output_dim", 4096)?,
-    });
-    Ok(a)
-}
-
-/// The rows of the vision tower and the projector onto `text_hidden`.
-pub fn vision_modules(v: &Llama4Vision, text_hidden: u64, m: &mut Modules) -> Result<()> {
-    let loc = m.location();
-    let hidden = dim(v.hidden_size, "vision_hidden");
-    let per_side = v.image_size / v.patch_size;
-    let positions = add(mul(per_side, per_side, loc, "patches")?, 1, loc, "patches")?;
-    m.add(
-        "vision_model".into(),
-        "Llama4VisionModel",
-        vec![
-            Weight::new("class_embedding", vec![hidden.clone()]),
-            Weight::new(
-                "positional_embedding_vlm",
-                vec![dim(positions, "patches+1"), hidden.clone()],
-            ),
-        ],
-    )?;
-    let patch_in = mul(
-        v.num_channels,
-        mul(v.patch_size, v.patch_size, loc, "patch")?,
-        loc,
-        "patch",
-    )?;
-    let mut w = Vec::new();
-    linear(
-        &mut w,
-        "linear.",
-        dim(patch_in, "channels×patch²"),
-        hidden.clone(),
-        false,
-    );
-    m.add(
-        "vision_model.patch_embedding".into(),
-        "Llama4UnfoldConvolution",
-        w,
-    )?;
-    let ln = NormKind::LayerNorm { bias: true };
-    for name in ["layernorm_pre", "layernorm_post"] {
-        norm_row(
-            m,
-            format!("vision_model.{name}"),
-            "LayerNorm",
-            v.hidden_size,
-            ln,
-        )?;
-    }
-    let heads = heads_dim(
-        v.num_heads,
-        v.hidden_size / v.num_heads,
-        "heads×head_dim",
-        loc,
-    )?;
-    let inter = dim(v.intermediate_size, "vision_intermediate");
-    let mut attn = Vec::new();
-    for p in ["q_proj.", "k_proj.", "v_proj."] {
-        linear(&mut attn, p, hidden.clone(), heads.clone(), true);
-    }
-    linear(&mut attn, "o_proj.", heads.clone(), hidden.clone(), true);
-    let mut mlp = Vec::new();
-    linear(&mut mlp, "fc1.", hidden.clone(), inter.clone(), true);
-    linear(&mut mlp, "fc2.", inter.clone(), hidden.clone(), true);
-    let mut layer_norm = Vec::new();
-    norm(&mut layer_norm, "", v.hidden_size, ln);
-    let block = [
-        ("self_attn".to_string(), "Llama4VisionAttention", attn),
-        ("mlp".to_string(), "Llama4VisionMLP", mlp),
-        (
-            "input_layernorm".to_string(),
-            "LayerNorm",
-            layer_norm.clone(),
-        ),
-        (
-            "post_attention_layernorm".to_string(),
-            "LayerNorm",
-            layer_norm,
-        ),
-    ];
-    // identical encoder layers: declared once (counting only: summed once, multiplied)
-    m.add_blocks(
-        v.num_layers,
-        |i| format!("vision_model.model.layers.{i}."),
-        &block,
-    )?;
-    let mut w = Vec::new();
-    let proj_out = dim(v.projector_output_dim, "projector_output");
-    linear(
-        &mut w,
-        "mlp.fc1.",
-        inter,
-        dim(v.projector_input_dim, "projector_input"),
-        false,
-    );
-    linear(&mut w, "mlp.fc2.", proj_out.clone(), proj_out, false);
-    m.add(
-        "vision_model.vision_adapter".into(),
-        "Llama4VisionPixelShuffleMLP",
-        w,
-    )?;
-    let mut w = Vec::new();
-    linear(
-        &mut w,
-        "linear_1.",
-        dim(v.vision_output_dim, "vision_output"),
-        dim(text_hidden, "hidden"),
-        false,
-    );
-    m.add(
-        "multi_modal_projector".into(),
-        "Llama4MultiModalProjector",
-        w,
-    )
 }

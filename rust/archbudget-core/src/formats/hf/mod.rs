@@ -33,7 +33,7 @@ pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
 use serde_json::Value;
 
-use crate::arch::{ArchKind, HeadKind, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, TransformerArch, VisionLanguage};
 use crate::error::{Error, Result};
 use crate::summary::Summary;
 use config::Cfg;
@@ -152,7 +152,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "t5" => Family::T5,
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
-        | "llama4_text" | "llama4" => Family::Moe,
+        | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
@@ -207,7 +207,6 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
-            "llama4" => llama4::wrapper(&cfg)?,
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
@@ -230,10 +229,7 @@ fn read_wrapper(
     let head = resolve(cfg, head)?;
     let w = vlm::read(config, cfg)?;
     let (fam, text) = read(&w.text, Some(Head::Base), &w.text_location)?;
-    if text.kind != ArchKind::Decoder
-        || text.details.vision_language.is_some()
-        || text.details.llama4_vision.is_some()
-    {
+    if text.kind != ArchKind::Decoder || text.details.vision_language.is_some() {
         return Err(Error::invalid(
             &w.text_location,
             format!(
@@ -246,35 +242,21 @@ fn read_wrapper(
     Ok((fam, w.arch(text, head)))
 }
 
-/// Parameters of a multimodal wrapper's vision tower and projector (`None` for a text
-/// model): what a text-only prompt leaves unused.
-pub fn vision_params(a: &TransformerArch) -> Result<Option<u64>> {
+/// Parameters of a multimodal wrapper's vision tower and projector: what a text-only
+/// prompt leaves unused.
+pub fn vision_params(a: &TransformerArch, vl: &VisionLanguage) -> Result<u64> {
     let mut m = Modules::counting("vision tower");
-    if let Some(vl) = &a.details.vision_language {
-        vlm::vision_rows(a, vl, "", &mut m)?;
-    } else if let Some(v) = &a.details.llama4_vision {
-        llama4::vision_modules(v, a.hidden_size, &mut m)?;
-    } else {
-        return Ok(None);
-    }
-    Ok(Some(m.finish("")?.total_params))
+    vlm::vision_rows(a, vl, "", &mut m)?;
+    Ok(m.finish("")?.total_params)
 }
 
 /// The text model's config inside a multimodal wrapper's config (`None` for other
 /// types, or where the wrapper does not read).
 pub fn wrapped_text_config(config: &Value) -> Option<Value> {
     let cfg = Cfg::new(config, "config.json").ok()?;
-    match cfg.model_type {
-        "llama4" => {
-            let mut text = match config.get("text_config") {
-                Some(Value::Object(map)) => map.clone(),
-                _ => serde_json::Map::new(),
-            };
-            text.insert("model_type".into(), "llama4_text".into());
-            Some(Value::Object(text))
-        }
-        t if vlm::WRAPPERS.contains(&t) => vlm::read(config, &cfg).ok().map(|w| w.text),
-        _ => None,
+    match vlm::WRAPPERS.contains(&cfg.model_type) {
+        true => vlm::read(config, &cfg).ok().map(|w| w.text),
+        false => None,
     }
 }
 

@@ -278,15 +278,9 @@ pub(super) fn names(model_type: &str) -> Names {
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let n = names(&a.model_type);
     let loc = m.location();
-    let wrapper = a.details.llama4_vision;
-    if let Some(v) = &wrapper {
-        super::llama4::vision_modules(v, a.hidden_size, m)?;
-    }
-    // the wrapper holds the causal LM as `language_model`, whatever the head
-    let (root, lm_head_path) = match (wrapper, a.head.has_lm_head()) {
-        (Some(_), _) => ("language_model.model.", Some("language_model.lm_head")),
-        (None, true) => ("model.", Some("lm_head")),
-        (None, false) => ("", None),
+    let (root, lm_head_path) = match a.head.has_lm_head() {
+        true => ("model.", Some("lm_head")),
+        false => ("", None),
     };
     let embed_path = format!("{root}embed_tokens");
     embedding_row(
@@ -352,10 +346,9 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     if let Some(path) = lm_head_path {
         lm_head(m, path, a, &format!("{embed_path}.weight"))?;
     }
-    Ok(match (wrapper, lm_head_path) {
-        (Some(_), _) => "Llama4ForConditionalGeneration",
-        (None, Some(_)) => n.lm_class,
-        (None, None) => n.base_class,
+    Ok(match lm_head_path {
+        Some(_) => n.lm_class,
+        None => n.base_class,
     }
     .to_string())
 }

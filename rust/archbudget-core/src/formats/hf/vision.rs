@@ -15,10 +15,15 @@
 //!   a gated bias-free MLP;
 //! - Qwen2.5-VL: a bias-free Conv3d over `temporal_patch_size` frames, RMSNorm blocks with
 //!   a fused biased `qkv` and a gated biased MLP, and a merger (RMSNorm, then an MLP from
-//!   merge² patches to `out_hidden_size`).
+//!   merge² patches to `out_hidden_size`);
+//! - llama4: an unfolded bias-free patch `Linear`, `class_embedding` and `patches + 1`
+//!   positions on the model, `layernorm_pre` / `layernorm_post`, LayerNorm blocks with
+//!   biased q/k/v/o_proj and fc1/fc2, and the pixel-shuffle MLP `vision_adapter`
+//!   (bias-free fc1, fc2).
 //!
 //! Mirrors: `modeling_clip.py` (`CLIPVisionModel`), `modeling_siglip.py`
-//! (`SiglipVisionModel`), `modeling_pixtral.py`, `modeling_qwen2_5_vl.py` of
+//! (`SiglipVisionModel`), `modeling_pixtral.py`, `modeling_qwen2_5_vl.py`,
+//! `modeling_llama4.py` (`Llama4VisionModel`) of
 //! transformers 5.x, and their configuration defaults.
 use crate::arch::{NormKind, TowerFamily, VisionTower};
 use crate::error::{add, mul, Result};
@@ -27,13 +32,13 @@ use crate::weight::{dim, Dim, Weight};
 use super::config::Cfg;
 use super::modules::{linear, norm, norm_row, Modules};
 
-/// The tower family a `vision_config`'s `model_type` names.
+/// The tower family a `vision_config`'s `model_type` names, where the wrapper lets it
+/// choose (llava, gemma3, mistral3; qwen2_5_vl and llama4 fix their own).
 pub fn family_of(model_type: &str) -> Option<TowerFamily> {
     match model_type {
         "clip_vision_model" => Some(TowerFamily::Clip),
         "siglip_vision_model" => Some(TowerFamily::Siglip),
         "pixtral" => Some(TowerFamily::Pixtral),
-        "qwen2_5_vl_vision" => Some(TowerFamily::Qwen25Vl),
         _ => None,
     }
 }
@@ -49,6 +54,7 @@ pub fn tower(v: &Cfg, family: TowerFamily) -> Result<VisionTower> {
         TowerFamily::Siglip => (768, 3072, 12, 12, 224, 16),
         TowerFamily::Pixtral => (1024, 4096, 24, 16, 1024, 16),
         TowerFamily::Qwen25Vl => (3584, 3420, 32, 16, 0, 14),
+        TowerFamily::Llama4 => (768, 5632, 34, 16, 448, 14),
     };
     let qwen = family == TowerFamily::Qwen25Vl;
     let t = VisionTower {
@@ -76,6 +82,13 @@ pub fn tower(v: &Cfg, family: TowerFamily) -> Result<VisionTower> {
             v.dim("out_hidden_size", 3584)?
         } else {
             0
+        },
+        pixel_shuffle: match family {
+            TowerFamily::Llama4 => Some((
+                v.dim("projector_input_dim", 4096)?,
+                v.dim("projector_output_dim", 4096)?,
+            )),
+            _ => None,
         },
     };
     v.require_divisible(
@@ -139,6 +152,13 @@ fn layout(family: TowerFamily) -> Layout {
             norms: ["norm1", "norm2"],
             norm_class: "Qwen2_5_VLRMSNorm",
             norm: NormKind::RmsNorm,
+        },
+        TowerFamily::Llama4 => Layout {
+            layers: "model.layers",
+            attention: ("self_attn", "Llama4VisionAttention"),
+            mlp: ("mlp", "Llama4VisionMLP"),
+            norms: ["input_layernorm", "post_attention_layernorm"],
+            ..layout(TowerFamily::Clip)
         },
     }
 }
@@ -209,6 +229,35 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
                 )],
             )?;
         }
+        TowerFamily::Llama4 => {
+            let rows = dim(add(n, 1, loc, "patch count")?, "patches+1");
+            m.add(
+                base.to_string(),
+                "Llama4VisionModel",
+                vec![
+                    Weight::new("class_embedding", vec![h.clone()]),
+                    Weight::new("positional_embedding_vlm", vec![rows, h.clone()]),
+                ],
+            )?;
+            let patch = mul(t.patch_size, t.patch_size, loc, "patch")?;
+            let unfolded = dim(mul(t.num_channels, patch, loc, "patch")?, "channels×patch²");
+            let mut w = Vec::new();
+            linear(&mut w, "linear.", unfolded, h.clone(), false);
+            m.add(
+                format!("{base}.patch_embedding"),
+                "Llama4UnfoldConvolution",
+                w,
+            )?;
+            for name in ["layernorm_pre", "layernorm_post"] {
+                norm_row(
+                    m,
+                    format!("{base}.{name}"),
+                    "LayerNorm",
+                    t.hidden_size,
+                    l.norm,
+                )?;
+            }
+        }
     }
     let mut block = vec![
         (
@@ -242,6 +291,17 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
             format!("{base}.head"),
             "SiglipMultiheadAttentionPoolingHead",
             pooling_head(t, &h, &inter, loc)?,
+        )?;
+    }
+    if let Some((inner, out)) = t.pixel_shuffle {
+        let (inner, out) = (dim(inner, "projector_input"), dim(out, "projector_output"));
+        let mut w = Vec::new();
+        linear(&mut w, "mlp.fc1.", inter.clone(), inner, false);
+        linear(&mut w, "mlp.fc2.", out.clone(), out, false);
+        m.add(
+            format!("{base}.vision_adapter"),
+            "Llama4VisionPixelShuffleMLP",
+            w,
         )?;
     }
     if t.family == TowerFamily::Qwen25Vl {
@@ -282,7 +342,10 @@ fn attention(t: &VisionTower, h: &Dim, loc: &str) -> Result<Vec<Weight>> {
             for name in ["q_proj.", "k_proj.", "v_proj."] {
                 linear(&mut w, name, h.clone(), h.clone(), bias);
             }
-            let o = if bias { "out_proj." } else { "o_proj." };
+            let o = match t.family {
+                TowerFamily::Clip | TowerFamily::Siglip => "out_proj.",
+                _ => "o_proj.",
+            };
             linear(&mut w, o, h.clone(), h.clone(), bias);
         }
     }
@@ -292,7 +355,7 @@ fn attention(t: &VisionTower, h: &Dim, loc: &str) -> Result<Vec<Weight>> {
 fn mlp(t: &VisionTower, h: &Dim, inter: &Dim) -> Vec<Weight> {
     let mut w = Vec::new();
     match t.family {
-        TowerFamily::Clip | TowerFamily::Siglip => {
+        TowerFamily::Clip | TowerFamily::Siglip | TowerFamily::Llama4 => {
             linear(&mut w, "fc1.", h.clone(), inter.clone(), true);
             linear(&mut w, "fc2.", inter.clone(), h.clone(), true);
         }

@@ -1,4 +1,4 @@
-//! The multimodal wrappers gemma3, llava, mistral3 and qwen2_5_vl: a vision tower
+//! The multimodal wrappers gemma3, llava, mistral3, qwen2_5_vl and llama4: a vision tower
 //! (`vision.rs`), a projector onto the text width, and a text model read by its own
 //! reader from `text_config` (any supported decoder type under llava and mistral3).
 //!
@@ -6,10 +6,13 @@
 //! `language_model`); `AutoModelForImageTextToText` builds `<Type>ForConditionalGeneration`
 //! (that model as `model`, and `lm_head`, tied to the text embedding when the top-level
 //! `tie_word_embeddings` says so; llava and qwen2_5_vl also take it from `text_config`).
+//! llama4 differs: both heads build `Llama4ForConditionalGeneration`, which holds
+//! `vision_model`, `multi_modal_projector` and `Llama4ForCausalLM` (with its own head,
+//! tied as `text_config` says) as `language_model`.
 //! A missing sub-config takes the wrapper's `SubConfigSpec` defaults (its `init_kwargs`);
 //! a given one the defaults of its own config class.
-//! Mirrors: `configuration_{gemma3,llava,mistral3,qwen2_5_vl}.py` and their modeling files,
-//! transformers 5.x.
+//! Mirrors: `configuration_{gemma3,llava,mistral3,qwen2_5_vl,llama4}.py` and their
+//! modeling files, transformers 5.x.
 use serde_json::{json, Map, Value};
 
 use crate::arch::{HeadKind, Projector, TowerFamily, TransformerArch, VisionLanguage};
@@ -20,7 +23,7 @@ use super::config::Cfg;
 use super::modules::{linear, lm_head, norm, Modules};
 use super::vision::{family_of, tower, tower_rows, TOWER_TYPES};
 
-pub const WRAPPERS: &[&str] = &["gemma3", "llava", "mistral3", "qwen2_5_vl"];
+pub const WRAPPERS: &[&str] = &["gemma3", "llama4", "llava", "mistral3", "qwen2_5_vl"];
 
 /// A wrapper read, before its text model is.
 pub struct Wrapper {
@@ -38,7 +41,11 @@ pub struct Wrapper {
 impl Wrapper {
     /// The arch of the wrapper for `head`, from its text model's (read as the bare model).
     pub fn arch(self, mut text: TransformerArch, head: HeadKind) -> TransformerArch {
-        text.head = head;
+        text.head = if self.vision.lm_inside {
+            HeadKind::CausalLm
+        } else {
+            head
+        };
         text.tie_word_embeddings = self.tie || (self.tie_from_text && text.tie_word_embeddings);
         text.details.vision_language = Some(Box::new(self.vision));
         text
@@ -119,7 +126,7 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
             cfg.flag("tie_word_embeddings", true)?,
             false,
         ),
-        // the text and vision config classes are fixed, whatever model_type they name
+        // the text config class is fixed, whatever model_type it names
         "gemma3" => {
             let mut text = sub_config(cfg, config, "text_config", "gemma3_text", Value::Null)?;
             text["model_type"] = json!("gemma3_text");
@@ -131,6 +138,18 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
                 Value::Null,
             )?;
             (text, vision, cfg.flag("tie_word_embeddings", true)?, false)
+        }
+        "llama4" => {
+            let mut text = sub_config(cfg, config, "text_config", "llama4_text", Value::Null)?;
+            text["model_type"] = json!("llama4_text");
+            let vision = sub_config(
+                cfg,
+                config,
+                "vision_config",
+                "llama4_vision_model",
+                Value::Null,
+            )?;
+            (text, vision, false, true)
         }
         _ => (
             qwen2_5_vl_text(cfg, config)?,
@@ -149,6 +168,7 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
     let vcfg = Cfg::new(&vision, &vision_location)?;
     let family = match cfg.model_type {
         "qwen2_5_vl" => TowerFamily::Qwen25Vl,
+        "llama4" => TowerFamily::Llama4,
         _ => family_of(vcfg.model_type).ok_or_else(|| {
             vcfg.invalid(format!(
                 "vision model_type '{}' is not supported (supported: {TOWER_TYPES})",
@@ -158,6 +178,16 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
     };
     let t = tower(&vcfg, family)?;
     let (base_class, lm_class, tower_path, projector) = match cfg.model_type {
+        "llama4" => {
+            let class = "Llama4ForConditionalGeneration";
+            let vision_output_dim = vcfg.dim("vision_output_dim", 7680)?;
+            (
+                class,
+                class,
+                "vision_model",
+                Projector::Llama4 { vision_output_dim },
+            )
+        }
         "llava" => (
             "LlavaModel",
             "LlavaForConditionalGeneration",
@@ -200,6 +230,7 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
             base_class,
             lm_class,
             tower_path,
+            lm_inside: cfg.model_type == "llama4",
             tower: t,
             projector,
         },
@@ -235,15 +266,21 @@ pub fn modules(
     m: &mut Modules,
     text_rows: impl FnOnce(&TransformerArch, &mut Modules) -> Result<String>,
 ) -> Result<String> {
-    let root = if a.head.has_lm_head() { "model." } else { "" };
+    let root = if a.head.has_lm_head() && !vl.lm_inside {
+        "model."
+    } else {
+        ""
+    };
     vision_rows(a, vl, root, m)?;
     let mut text = a.clone();
-    text.head = HeadKind::Base;
+    if !vl.lm_inside {
+        text.head = HeadKind::Base;
+    }
     text.details.vision_language = None;
     m.set_prefix(format!("{root}language_model."));
     text_rows(&text, m)?;
     m.set_prefix(String::new());
-    if !a.head.has_lm_head() {
+    if vl.lm_inside || !a.head.has_lm_head() {
         return Ok(vl.base_class.to_string());
     }
     lm_head(m, "lm_head", a, "model.language_model's token embedding")?;
@@ -276,6 +313,16 @@ fn projector_rows(
     let mut w = Vec::new();
     let (class, feature_layers, bias) = match vl.projector {
         Projector::InTower => return Ok(()),
+        Projector::Llama4 { vision_output_dim } => {
+            linear(
+                &mut w,
+                "linear_1.",
+                dim(vision_output_dim, "vision_output"),
+                th,
+                false,
+            );
+            return m.add(path.to_string(), "Llama4MultiModalProjector", w);
+        }
         Projector::Gemma3 => {
             w.push(Weight::new("mm_input_projection_weight", vec![vh, th]));
             norm(
