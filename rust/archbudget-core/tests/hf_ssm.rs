@@ -1,4 +1,4 @@
-//! The state-space types (mamba, mamba2) against transformers 5.24
+//! The state-space and hybrid types (mamba, mamba2, jamba, falcon_h1) against transformers 5.24
 //! (`tests/data/hf_ssm.json`, made by `tests/data/make_hf_ssm.py`): `memory` lowers every
 //! config in train, infer and generate modes with the parameters `summary` counts; tiny
 //! configs' FLOPs are within 1% of `torch.utils.flop_counter`'s; the cache `generate`

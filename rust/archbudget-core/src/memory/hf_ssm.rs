@@ -1,7 +1,8 @@
 //! State-space layers ([`LayerMixer::Ssm`](crate::arch::LayerMixer)) lowered as
 //! transformers runs them: `MambaBlock` / `Mamba2Block` (RMSNorm → mixer → residual kept
 //! in fp32 with `residual_in_fp32`) around `MambaMixer` / `Mamba2Mixer`; in jamba the
-//! mixer takes attention's place in an otherwise ordinary decoder layer (`hf`).
+//! mixer takes attention's place in an otherwise ordinary decoder layer, in falcon_h1
+//! it runs beside attention on the same input (`hf`).
 //!
 //! The mixers' PyTorch path is modelled (`in_proj` → causal depthwise `conv1d` → SiLU →
 //! selective scan → gate → `out_proj`): transformers takes it whenever the optional
@@ -83,7 +84,22 @@ pub(super) fn mixer(
         tied_weight: false,
     };
     let proj = lin(at.hidden, s.in_proj_width(), s.proj_bias);
-    let projected = lx.push(g, Module::linear("in_proj"), proj, x)?;
+    let projected = if s.mup {
+        // falcon_h1: `x * ssm_in_multiplier`, in_proj, `* mup_vector` (a buffer of one
+        // value per channel, whose product keeps nothing for backward)
+        let x = g.push(Op::Add(Add), &[x]);
+        let p = lx.push(g, Module::linear("in_proj"), proj, x)?;
+        let width = s.in_proj_width();
+        let mup = Fill {
+            numel: width,
+            dtype: None,
+            buffer: Some((width, weight_dtype(run))),
+        };
+        g.push(Op::Fill(mup), &[]);
+        g.push(Op::Add(Add), &[p])
+    } else {
+        lx.push(g, Module::linear("in_proj"), proj, x)?
+    };
     let channels = s.conv_channels();
     if at.use_cache {
         hold_states(g, s, b, run)?;
@@ -184,14 +200,11 @@ pub(super) fn mixer(
                 &[z],
             );
             let gated = g.push(Op::Mul(Mul), &[y, z]);
-            let n = g.push(
-                Op::RmsNorm(RmsNorm {
-                    rows,
-                    dim: s.d_inner,
-                    keeps_input: false,
-                }),
-                &[gated],
-            );
+            // falcon_h1 without `mamba_rms_norm`: `y * silu(z)` alone
+            let n = match s.gated_norm {
+                true => g.push(norm_op(NormKind::RmsNorm, rows, s.d_inner), &[gated]),
+                false => gated,
+            };
             g.push(
                 Op::Cast(Cast {
                     to: weight_dtype(run),
@@ -200,7 +213,7 @@ pub(super) fn mixer(
             )
         }
     };
-    let out = lin(s.d_inner, at.hidden, s.proj_bias);
+    let out = lin(s.d_inner, at.hidden, s.out_proj_bias);
     lx.push(g, Module::linear("out_proj"), out, y)
 }
 

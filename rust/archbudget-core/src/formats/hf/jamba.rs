@@ -22,6 +22,7 @@ const KEYS: SsmKeys = SsmKeys {
     dt_rank: "mamba_dt_rank",
     conv_bias: "mamba_conv_bias",
     proj_bias: "mamba_proj_bias",
+    chunk_size: "mamba_chunk_size",
 };
 
 /// `layer % period == offset`, with the config's check that the offset is below the
@@ -58,6 +59,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         expand: 2,
         conv_bias: true,
         proj_bias: false,
+        chunk_size: 256,
     };
     a.details.ssm = Some(crate::arch::Ssm {
         dt_bc_norms: true,

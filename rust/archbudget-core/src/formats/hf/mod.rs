@@ -9,6 +9,7 @@ mod config;
 mod decoder;
 mod deepseek;
 mod falcon;
+mod falcon_h1;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
@@ -55,6 +56,7 @@ const SUPPORTED: &[&str] = &[
     "deepseek_v3",
     "distilbert",
     "falcon",
+    "falcon_h1",
     "gemma",
     "gemma2",
     "gemma3_text",
@@ -121,7 +123,8 @@ enum Family {
     T5,
     Vit,
     Moe,
-    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`.
+    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
+    /// `falcon_h1.rs`.
     Ssm,
 }
 
@@ -142,7 +145,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "vit" => Family::Vit,
         "qwen3_moe" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss" | "llama4_text"
         | "llama4" => Family::Moe,
-        "mamba" | "mamba2" | "jamba" => Family::Ssm,
+        "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -199,6 +202,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Ssm => match cfg.model_type {
             "mamba2" => mamba::mamba2(&cfg, head)?,
             "jamba" => jamba::arch(&cfg, head)?,
+            "falcon_h1" => falcon_h1::arch(&cfg, head)?,
             _ => mamba::mamba(&cfg, head)?,
         },
     };
@@ -241,6 +245,7 @@ fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary>
         Family::Vit => vit::modules(arch, &mut m)?,
         Family::Moe => moe::modules(arch, &mut m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, &mut m)?,
+        Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, &mut m)?,
         Family::Ssm => mamba::modules(arch, &mut m)?,
     };
     m.finish(&class_name)

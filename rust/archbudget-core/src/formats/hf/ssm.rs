@@ -1,6 +1,6 @@
 //! The selective state-space mixer (Mamba) as a building block: read from a config's
 //! keys into an [`Ssm`], and its weights as transformers declares them, for every type
-//! that has such layers (mamba, mamba2 in `mamba.rs`, jamba in `jamba.rs`).
+//! that has such layers (mamba, mamba2 in `mamba.rs`, jamba in `jamba.rs`, falcon_h1 in `falcon_h1.rs`).
 //!
 //! Weights, `MambaMixer` (mamba1): `in_proj` hidden → 2·d_inner (x and the gate z),
 //! the depthwise `conv1d` (d_inner × 1 × d_conv, bias with `conv_bias`), `x_proj`
@@ -9,8 +9,9 @@
 //! RMSNorms `dt_layernorm` (dt_rank), `b_layernorm` and `c_layernorm` (d_state).
 //! `Mamba2Mixer`: `in_proj` hidden → z, x, B, C (n_groups · d_state each) and dt (one per
 //! head), `conv1d` over x, B and C, `dt_bias`, `A_log` and `D` of one value per head,
-//! the gated RMSNorm `norm` (d_inner), `out_proj` d_inner → hidden. `in_proj` and
-//! `out_proj` have biases with `proj_bias`.
+//! the gated RMSNorm `norm` (d_inner; optional in falcon_h1), `out_proj` d_inner →
+//! hidden. `in_proj` and `out_proj` have biases with `proj_bias` (falcon_h1's `out_proj`
+//! with `projectors_bias`).
 use crate::arch::{Ssm, SsmVersion};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
@@ -26,6 +27,8 @@ pub struct SsmKeys {
     pub dt_rank: &'static str,
     pub conv_bias: &'static str,
     pub proj_bias: &'static str,
+    /// mamba2's positions per chunk of the scan.
+    pub chunk_size: &'static str,
 }
 
 /// Defaults of the keys, from the type's `configuration_<type>.py`.
@@ -35,6 +38,7 @@ pub struct SsmDefaults {
     pub expand: u64,
     pub conv_bias: bool,
     pub proj_bias: bool,
+    pub chunk_size: u64,
 }
 
 /// `key` as a positive integer, or `"auto"` (absent: `"auto"`) for `auto`.
@@ -63,6 +67,9 @@ pub fn mamba1(cfg: &Cfg, k: &SsmKeys, d: &SsmDefaults, hidden: u64) -> Result<Ss
         chunk_size: 0,
         conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
         proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        gated_norm: true,
+        mup: false,
         dt_bc_norms: false,
         mixer_only: true,
     })
@@ -99,9 +106,12 @@ pub fn mamba2(
         dt_rank: 0,
         heads,
         n_groups,
-        chunk_size: cfg.dim("chunk_size", 256)?,
+        chunk_size: cfg.dim(k.chunk_size, d.chunk_size)?,
         conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
         proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+        gated_norm: true,
+        mup: false,
         dt_bc_norms: false,
         mixer_only: true,
     })
@@ -148,10 +158,12 @@ pub fn mixer_weights(s: &Ssm, hidden: u64, loc: &str) -> Result<Vec<Weight>> {
             let heads = dim(s.heads, "ssm heads");
             w.push(Weight::new("dt_bias", vec![heads.clone()]));
             w.push(Weight::new("A_log", vec![heads.clone()]));
-            w.push(Weight::new("norm.weight", vec![inner.clone()]));
+            if s.gated_norm {
+                w.push(Weight::new("norm.weight", vec![inner.clone()]));
+            }
             w.push(Weight::new("D", vec![heads]));
         }
     }
-    linear(&mut w, "out_proj.", inner, h, s.proj_bias);
+    linear(&mut w, "out_proj.", inner, h, s.out_proj_bias);
     Ok(w)
 }
