@@ -151,3 +151,20 @@ fn bad_ssm_configs_name_the_key() {
     let m = message(serde_json::json!({"model_type": "mamba", "state_size": 0}));
     assert!(m.contains("state_size"), "{m}");
 }
+
+/// The sweep's counting (no rows) gives the totals and active parameters of the rows.
+#[test]
+fn counting_equals_the_rows() {
+    for row in data()["rows"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        for head in [None, Some(hf::Head::Base)] {
+            let (counted, _) = hf::count(&row["config"], head, name).unwrap();
+            let s = hf::summarize(&row["config"], head, name).unwrap();
+            assert_eq!(
+                (counted.total_params, counted.active_params),
+                (s.total_params, s.active_params),
+                "{name} {head:?}"
+            );
+        }
+    }
+}
