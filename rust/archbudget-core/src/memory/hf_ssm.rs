@@ -150,8 +150,10 @@ pub(super) fn mixer(
     let y = match s.version {
         SsmVersion::Mamba1 => {
             // x_proj reads the transposed conv output (a contiguous copy); dt_proj's
-            // weight multiplies the dt part (`dt_proj.weight @ time_step`: its bias is
-            // added inside the scan, so no LoRA or quantized layer ever sees it)
+            // weight multiplies the dt part (`dt_proj.weight @ time_step`, its bias added
+            // inside the scan). peft and the quantizers still wrap dt_proj as a linear:
+            // lowered as one, its adapter and quantized weight are counted as they make
+            // them (the adapter's small product is charged though the matmul skips it)
             let ut = g.push(Op::Copy(Copy::default()), &[u]);
             let xw = s.dt_rank + 2 * s.d_state;
             let xdbc = lx.push(g, Module::linear("x_proj"), lin(s.d_inner, xw, false), ut)?;
@@ -167,7 +169,8 @@ pub(super) fn mixer(
                 })
             };
             let rank = part(g, s.dt_rank)?;
-            let dt = g.push(Op::Linear(lin(s.dt_rank, s.d_inner, true)), &[rank]);
+            let dt_lin = lin(s.dt_rank, s.d_inner, true);
+            let dt = lx.push(g, Module::linear("dt_proj"), dt_lin, rank)?;
             let y = if s.dt_bc_norms {
                 let (bn, cn) = (part(g, s.d_state)?, part(g, s.d_state)?);
                 g.push(Op::SelectiveScan(scan), &[u, dt, bn, projected, cn])

@@ -13,7 +13,7 @@
 //! hidden. `in_proj` and `out_proj` have biases with `proj_bias` (falcon_h1's `out_proj`
 //! with `projectors_bias`).
 use crate::arch::{Ssm, SsmVersion};
-use crate::error::{mul, Result};
+use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
@@ -52,27 +52,43 @@ fn dim_or_auto(cfg: &Cfg, key: &str, auto: u64) -> Result<u64> {
     }
 }
 
+/// `s` once its derived widths (conv channels, in_proj's and x_proj's outputs) are
+/// known to fit: [`Ssm`]'s width methods then compute them unchecked.
+fn fits(cfg: &Cfg, s: Ssm) -> Result<Ssm> {
+    let loc = cfg.location;
+    let what = "SSM width";
+    let bc = mul(2, mul(s.n_groups, s.d_state, loc, what)?, loc, what)?;
+    let conv = add(s.d_inner, bc, loc, what)?;
+    add(add(s.d_inner, conv, loc, what)?, s.heads, loc, what)?;
+    mul(2, s.d_inner, loc, what)?;
+    add(s.dt_rank, mul(2, s.d_state, loc, what)?, loc, what)?;
+    Ok(s)
+}
+
 /// A mamba1 mixer (`MambaMixer`, jamba's `JambaMambaMixer`) over `hidden` channels.
 pub fn mamba1(cfg: &Cfg, k: &SsmKeys, d: &SsmDefaults, hidden: u64) -> Result<Ssm> {
     let expand = cfg.dim(k.expand, d.expand)?;
-    Ok(Ssm {
-        version: SsmVersion::Mamba1,
-        d_inner: mul(expand, hidden, cfg.location, "intermediate size")?,
-        d_state: cfg.dim(k.d_state, d.d_state)?,
-        d_conv: cfg.dim(k.d_conv, d.d_conv)?,
-        // `math.ceil(hidden_size / 16)` for "auto"
-        dt_rank: dim_or_auto(cfg, k.dt_rank, hidden.div_ceil(16))?,
-        heads: 0,
-        n_groups: 0,
-        chunk_size: 0,
-        conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
-        proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
-        out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
-        gated_norm: true,
-        mup: false,
-        dt_bc_norms: false,
-        mixer_only: true,
-    })
+    fits(
+        cfg,
+        Ssm {
+            version: SsmVersion::Mamba1,
+            d_inner: mul(expand, hidden, cfg.location, "intermediate size")?,
+            d_state: cfg.dim(k.d_state, d.d_state)?,
+            d_conv: cfg.dim(k.d_conv, d.d_conv)?,
+            // `math.ceil(hidden_size / 16)` for "auto"
+            dt_rank: dim_or_auto(cfg, k.dt_rank, hidden.div_ceil(16))?,
+            heads: 0,
+            n_groups: 0,
+            chunk_size: 0,
+            conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
+            proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+            out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+            gated_norm: true,
+            mup: false,
+            dt_bc_norms: false,
+            mixer_only: true,
+        },
+    )
 }
 
 /// A mamba2 mixer of `heads` × `head_dim` channels, checked as transformers' config
@@ -98,23 +114,26 @@ pub fn mamba2(
             "n_groups ({n_groups}) must divide the SSM's heads ({heads})"
         )));
     }
-    Ok(Ssm {
-        version: SsmVersion::Mamba2,
-        d_inner,
-        d_state: cfg.dim(k.d_state, d.d_state)?,
-        d_conv: cfg.dim(k.d_conv, d.d_conv)?,
-        dt_rank: 0,
-        heads,
-        n_groups,
-        chunk_size: cfg.dim(k.chunk_size, d.chunk_size)?,
-        conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
-        proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
-        out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
-        gated_norm: true,
-        mup: false,
-        dt_bc_norms: false,
-        mixer_only: true,
-    })
+    fits(
+        cfg,
+        Ssm {
+            version: SsmVersion::Mamba2,
+            d_inner,
+            d_state: cfg.dim(k.d_state, d.d_state)?,
+            d_conv: cfg.dim(k.d_conv, d.d_conv)?,
+            dt_rank: 0,
+            heads,
+            n_groups,
+            chunk_size: cfg.dim(k.chunk_size, d.chunk_size)?,
+            conv_bias: cfg.flag(k.conv_bias, d.conv_bias)?,
+            proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+            out_proj_bias: cfg.flag(k.proj_bias, d.proj_bias)?,
+            gated_norm: true,
+            mup: false,
+            dt_bc_norms: false,
+            mixer_only: true,
+        },
+    )
 }
 
 /// The weights of one mixer module over `hidden` channels.
