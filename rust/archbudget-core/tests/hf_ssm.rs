@@ -168,3 +168,31 @@ fn counting_equals_the_rows() {
         }
     }
 }
+
+/// LoRA: peft refuses out_proj of mamba, mamba2 and falcon_h1 (so its all-linear fails
+/// there); on jamba all-linear wraps every linear, dt_proj included (peft 0.21 on the
+/// tiny config below: 27,520 trainable parameters).
+#[test]
+fn lora_as_peft_applies_it() {
+    let run = |config: Value| {
+        let text = serde_json::to_vec(&config).unwrap();
+        let run = RunSettings {
+            lora: Some(memory::lora::Lora::new(8, Some("all-linear"), 0.0).unwrap()),
+            batch: 1,
+            ..Default::default()
+        };
+        formats::memory(&text, "cfg.json", None, &run, Some(16))
+    };
+    let e = run(
+        serde_json::json!({"model_type": "mamba2", "hidden_size": 64, "num_heads": 8,
+        "head_dim": 16, "n_groups": 1, "num_hidden_layers": 1}),
+    )
+    .expect_err("peft refuses");
+    assert!(e.to_string().contains("out_proj"), "{e}");
+    let jamba = serde_json::json!({"model_type": "jamba", "vocab_size": 300, "hidden_size": 64,
+        "intermediate_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "attn_layer_period": 2, "attn_layer_offset": 1,
+        "expert_layer_period": 2, "expert_layer_offset": 1, "num_experts": 4,
+        "num_experts_per_tok": 2, "mamba_d_state": 8});
+    assert_eq!(run(jamba).unwrap().trainable_params, 27520);
+}

@@ -145,6 +145,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "LoRA and quantized weights are not lowered for multi-head latent attention (MLA) yet",
         ));
     }
+    super::hf_ssm::check_lora(a, run)?;
     let names = HfNames::of(&a.model_type);
     // what the base linears return: bf16 under autocast and in bf16 runs
     let result_dt = if run.precision == Precision::Fp32 {

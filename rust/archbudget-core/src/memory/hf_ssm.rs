@@ -32,6 +32,25 @@ pub(super) struct SsmIn {
     pub use_cache: bool,
 }
 
+/// peft refuses LoRA on the mixers' `out_proj` (and `conv1d`) of mamba, mamba2 and
+/// falcon_h1 (`_check_lora_target_modules_mamba`): so does the lowering.
+pub(super) fn check_lora(a: &TransformerArch, run: &RunSettings) -> Result<()> {
+    let refused = matches!(a.model_type.as_str(), "mamba" | "mamba2" | "falcon_h1");
+    match run.lora {
+        Some(l) if refused && l.targets.matches(Module::linear("out_proj")) => {
+            Err(crate::Error::invalid(
+                "lora targets",
+                format!(
+                    "peft refuses LoRA on out_proj and conv1d of {} models, and its \
+                     all-linear includes out_proj: no LoRA target set is lowered for them yet",
+                    a.model_type
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `MambaBlock`: `x + mixer(norm(x))`, the residual upcast to fp32.
 pub(super) fn block(
     g: &mut Graph,
