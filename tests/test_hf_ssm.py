@@ -1,4 +1,4 @@
-"""The state-space and hybrid types (mamba, mamba2, jamba) through the Python API, the CLI
+"""The state-space and hybrid types (mamba, mamba2, jamba, falcon_h1) through the Python API, the CLI
 and the sweep, against tests/data/hf_ssm.json (transformers 5.24, made by
 tests/data/make_hf_ssm.py); where transformers is installed, also against the live library.
 """
@@ -33,7 +33,7 @@ def test_every_type_has_five_configs():
     per_type = {}
     for row in ROWS:
         per_type[row["model_type"]] = per_type.get(row["model_type"], 0) + 1
-    assert set(per_type) == {"mamba", "mamba2", "jamba"} and min(per_type.values()) >= 5, per_type
+    assert set(per_type) == {"mamba", "mamba2", "jamba", "falcon_h1"} and min(per_type.values()) >= 5, per_type
 
 
 @pytest.mark.parametrize("case", DATA["cache"], ids=[c["name"] for c in DATA["cache"]])

@@ -1,5 +1,5 @@
 """Generate tests/data/hf_ssm.json: the state-space and hybrid types of issue 10
-(mamba, mamba2, jamba) measured with the real transformers.
+(mamba, mamba2, jamba, falcon_h1) measured with the real transformers.
 
 - `rows`: parameter counts as make_hf_types.py records them (meta device, AutoModel and
   AutoModelForCausalLM; `modules` {path: [class, params]} for small models): the default
@@ -46,6 +46,12 @@ JAMBA_MINI = dict(vocab_size=65536, hidden_size=4096, intermediate_size=14336, n
                   num_attention_heads=32, num_key_value_heads=8, num_experts=16, num_experts_per_tok=2,
                   attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2, expert_layer_offset=1,
                   mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=256)
+FALCON_H1_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, mamba_d_ssm=64, mamba_n_heads=8,
+                      mamba_d_state=16, mamba_n_groups=1, mamba_chunk_size=8)
+MULTIPLIERS = dict(embedding_multiplier=5.6, lm_head_multiplier=0.03, attention_in_multiplier=0.5,
+                   attention_out_multiplier=0.9, ssm_in_multiplier=1.2, ssm_out_multiplier=0.2,
+                   key_multiplier=0.4, mlp_multipliers=[0.8, 0.6], ssm_multipliers=[0.3, 0.4, 0.5, 0.6, 0.7])
 
 CASES = [
     ("mamba-default", "mamba", {}),
@@ -77,6 +83,21 @@ CASES = [
     ("jamba-tiny-dense", "jamba", dict(JAMBA_TINY, num_experts=1, attn_layer_period=3, attn_layer_offset=0)),
     ("jamba-tiny-offsets", "jamba", dict(JAMBA_TINY, num_hidden_layers=6, attn_layer_period=3, attn_layer_offset=2,
                                          expert_layer_period=3, expert_layer_offset=0, mamba_expand=3)),
+    ("falcon_h1-default", "falcon_h1", {}),
+    # tiiuae/Falcon-H1-0.5B-Base and Falcon-H1-7B-Base
+    ("falcon-h1-0.5b", "falcon_h1", dict(vocab_size=32784, hidden_size=1024, intermediate_size=2048,
+                                         num_hidden_layers=36, num_attention_heads=8, num_key_value_heads=2,
+                                         head_dim=64, mamba_d_ssm=1536, mamba_n_heads=24, mamba_d_head=64,
+                                         mamba_d_state=128, mamba_n_groups=1, mamba_chunk_size=128)),
+    ("falcon-h1-7b", "falcon_h1", dict(vocab_size=130048, hidden_size=3072, intermediate_size=12288,
+                                       num_hidden_layers=44, num_attention_heads=12, num_key_value_heads=2,
+                                       head_dim=128, mamba_d_ssm=6144, mamba_n_heads=24, mamba_d_head=256,
+                                       mamba_d_state=256, mamba_n_groups=1, **MULTIPLIERS)),
+    ("falcon_h1-tiny-norm-biases", "falcon_h1", dict(FALCON_H1_TINY, mamba_rms_norm=True, mamba_norm_before_gate=False,
+                                                     mamba_n_groups=2, projectors_bias=True, mamba_proj_bias=True,
+                                                     attention_bias=True, mlp_bias=True, mamba_conv_bias=False)),
+    ("falcon_h1-tiny-expand-tied", "falcon_h1", dict(FALCON_H1_TINY, mamba_d_ssm=None, mamba_expand=3, mamba_n_heads=12,
+                                                     tie_word_embeddings=True, head_dim=24, **MULTIPLIERS)),
 ]
 
 # (name, config, head): tiny configs for the FLOP counter (seq 16, two chunks of 8 for mamba2)
@@ -91,6 +112,9 @@ FLOPS = [
     ("jamba-flops", dict(JAMBA_TINY, model_type="jamba"), "causal_lm"),
     ("jamba-flops-dense-base", dict(JAMBA_TINY, model_type="jamba", num_experts=1, mamba_proj_bias=True),
      "base"),
+    ("falcon_h1-flops", dict(FALCON_H1_TINY, model_type="falcon_h1", **MULTIPLIERS), "causal_lm"),
+    ("falcon_h1-flops-norm-base", dict(FALCON_H1_TINY, model_type="falcon_h1", mamba_rms_norm=True,
+                                       mamba_n_groups=2, projectors_bias=True), "base"),
 ]
 BATCH, SEQ = 2, 16
 
@@ -101,6 +125,7 @@ CACHE = [
     ("mamba2-cache", dict(MAMBA2_TINY, model_type="mamba2")),
     ("mamba2-cache-groups", dict(MAMBA2_TINY, model_type="mamba2", n_groups=4, conv_kernel=5)),
     ("jamba-cache", dict(JAMBA_TINY, model_type="jamba")),
+    ("falcon_h1-cache", dict(FALCON_H1_TINY, model_type="falcon_h1")),
 ]
 CACHE_BATCH, PROMPT, NEW_TOKENS = 2, 7, 5
 

@@ -102,6 +102,19 @@ fn main() {
         ("roberta", json!({"model_type": "roberta"})),
         ("distilbert", json!({"model_type": "distilbert"})),
         ("vit", json!({"model_type": "vit"})),
+        // the state-space and hybrid types (formats::hf::{mamba, jamba, falcon_h1})
+        (
+            "mamba-2.8b",
+            json!({"model_type": "mamba", "hidden_size": 2560, "num_hidden_layers": 64}),
+        ),
+        ("mamba2 (codestral-7b)", json!({"model_type": "mamba2"})),
+        ("jamba-v0.1", json!({"model_type": "jamba"})),
+        (
+            "jamba-large-1.6",
+            json!({"model_type": "jamba", "hidden_size": 8192, "intermediate_size": 24576,
+            "num_hidden_layers": 72, "num_attention_heads": 64}),
+        ),
+        ("falcon_h1", json!({"model_type": "falcon_h1"})),
     ];
     // issue 10's goal: counting any supported config (the sweep's `count`) under 100 µs
     const GOAL_NS: f64 = 100_000.0;

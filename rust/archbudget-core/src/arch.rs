@@ -454,8 +454,16 @@ pub struct Ssm {
     pub chunk_size: u64,
     /// `conv1d` has a bias (`use_conv_bias`).
     pub conv_bias: bool,
-    /// `in_proj` and `out_proj` have biases (`use_bias`).
+    /// `in_proj` has a bias (`use_bias`).
     pub proj_bias: bool,
+    /// `out_proj` has a bias (`use_bias`; falcon_h1 `projectors_bias`).
+    pub out_proj_bias: bool,
+    /// mamba2's gated RMSNorm `norm` (d_inner) before `out_proj`; without it (falcon_h1
+    /// `mamba_rms_norm=false`) the scan's output is multiplied by silu(z) alone.
+    pub gated_norm: bool,
+    /// falcon_h1's µP multipliers: the input scaled by `ssm_in_multiplier` and in_proj's
+    /// output by the `mup_vector` buffer (one value per output channel).
+    pub mup: bool,
     /// RMSNorms on dt, B and C after `x_proj` (jamba's `dt_layernorm`, `b_layernorm`,
     /// `c_layernorm`).
     pub dt_bc_norms: bool,

@@ -3,7 +3,7 @@
 //! sizes, with keys left out, made by `tests/data/make_hf_extra.py`) and `hf_types.json`
 //! (the declarative decoder types at default, real-checkpoint and edge configs,
 //! transformers 5.24, made by `tests/data/make_hf_types.py`; `hf_ssm.json` likewise for
-//! mamba and mamba2, by `make_hf_ssm.py`), totals and, for small
+//! mamba, mamba2, jamba and falcon_h1, by `make_hf_ssm.py`), totals and, for small
 //! models, each summary row against the module of the same path.
 use archbudget_core::arch::{HeadKind, Position};
 use archbudget_core::formats::hf::{arch, summarize, supported_model_types, Head};

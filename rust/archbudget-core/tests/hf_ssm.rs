@@ -1,4 +1,4 @@
-//! The state-space types (mamba, mamba2) against transformers 5.24
+//! The state-space and hybrid types (mamba, mamba2, jamba, falcon_h1) against transformers 5.24
 //! (`tests/data/hf_ssm.json`, made by `tests/data/make_hf_ssm.py`): `memory` lowers every
 //! config in train, infer and generate modes with the parameters `summary` counts; tiny
 //! configs' FLOPs are within 1% of `torch.utils.flop_counter`'s; the cache `generate`
@@ -150,4 +150,49 @@ fn bad_ssm_configs_name_the_key() {
     assert!(m.contains("time_step_rank"), "{m}");
     let m = message(serde_json::json!({"model_type": "mamba", "state_size": 0}));
     assert!(m.contains("state_size"), "{m}");
+}
+
+/// The sweep's counting (no rows) gives the totals and active parameters of the rows.
+#[test]
+fn counting_equals_the_rows() {
+    for row in data()["rows"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        for head in [None, Some(hf::Head::Base)] {
+            let (counted, _) = hf::count(&row["config"], head, name).unwrap();
+            let s = hf::summarize(&row["config"], head, name).unwrap();
+            assert_eq!(
+                (counted.total_params, counted.active_params),
+                (s.total_params, s.active_params),
+                "{name} {head:?}"
+            );
+        }
+    }
+}
+
+/// LoRA: peft refuses out_proj of mamba, mamba2 and falcon_h1 (so its all-linear fails
+/// there); on jamba all-linear wraps every linear, dt_proj included (peft 0.21 on the
+/// tiny config below: 27,520 trainable parameters).
+#[test]
+fn lora_as_peft_applies_it() {
+    let run = |config: Value| {
+        let text = serde_json::to_vec(&config).unwrap();
+        let run = RunSettings {
+            lora: Some(memory::lora::Lora::new(8, Some("all-linear"), 0.0).unwrap()),
+            batch: 1,
+            ..Default::default()
+        };
+        formats::memory(&text, "cfg.json", None, &run, Some(16))
+    };
+    let e = run(
+        serde_json::json!({"model_type": "mamba2", "hidden_size": 64, "num_heads": 8,
+        "head_dim": 16, "n_groups": 1, "num_hidden_layers": 1}),
+    )
+    .expect_err("peft refuses");
+    assert!(e.to_string().contains("out_proj"), "{e}");
+    let jamba = serde_json::json!({"model_type": "jamba", "vocab_size": 300, "hidden_size": 64,
+        "intermediate_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "attn_layer_period": 2, "attn_layer_offset": 1,
+        "expert_layer_period": 2, "expert_layer_offset": 1, "num_experts": 4,
+        "num_experts_per_tok": 2, "mamba_d_state": 8});
+    assert_eq!(run(jamba).unwrap().trainable_params, 27520);
 }

@@ -159,6 +159,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "LoRA and quantized weights are not lowered for multi-head latent attention (MLA) yet",
         ));
     }
+    super::hf_ssm::check_lora(a, run)?;
     let names = HfNames::of(&a.model_type);
     // what the base linears return: bf16 under autocast and in bf16 runs
     let result_dt = if run.precision == Precision::Fp32 {
@@ -342,6 +343,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 (ids, h)
             }
         };
+    // falcon_h1's `embed_tokens(ids) * embedding_multiplier`
+    if a.details.ssm.is_some_and(|s| s.mup) {
+        h = g.push(Op::Add(Add), &[h]);
+    }
     // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
     if !a.pre_norm && !decoder {
         h = g.push(ln(rows), &[h]);
@@ -432,6 +437,19 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
             sinks: a.details.attn_sinks,
+        };
+        // falcon_h1: the mixer beside attention on the same input, its output times
+        // `ssm_out_multiplier`; attention reads the input times `attention_in_multiplier`
+        let beside = match (a.layer_mixer(i), a.details.ssm) {
+            (LayerMixer::AttentionAndSsm, Some(ssm)) => {
+                let m = super::hf_ssm::mixer(&mut g, &mut lx, &ssm, &ssm_at, n1, run)?;
+                Some(g.push(Op::Add(Add), &[m]))
+            }
+            _ => None,
+        };
+        let n1 = match beside {
+            Some(_) => g.push(Op::Add(Add), &[n1]),
+            None => n1,
         };
         // falcon's new architecture normalises the MLP's input (`ln_mlp`) right after
         // the attention's (`ln_attn`)
@@ -564,6 +582,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 lx.push(&mut g, Module::linear(names.o), o_lin, att)?
             }
         };
+        if let Some(m) = beside {
+            // `attention * attn_out_multiplier + mamba`
+            let scaled = g.push(Op::Add(Add), &[o]);
+            o = g.push(Op::Add(Add), &[m, scaled]);
+        }
         if let Some(numel) = unused_cross {
             g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
         }

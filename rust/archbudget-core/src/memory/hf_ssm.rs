@@ -1,7 +1,8 @@
 //! State-space layers ([`LayerMixer::Ssm`](crate::arch::LayerMixer)) lowered as
 //! transformers runs them: `MambaBlock` / `Mamba2Block` (RMSNorm → mixer → residual kept
 //! in fp32 with `residual_in_fp32`) around `MambaMixer` / `Mamba2Mixer`; in jamba the
-//! mixer takes attention's place in an otherwise ordinary decoder layer (`hf`).
+//! mixer takes attention's place in an otherwise ordinary decoder layer, in falcon_h1
+//! it runs beside attention on the same input (`hf`).
 //!
 //! The mixers' PyTorch path is modelled (`in_proj` → causal depthwise `conv1d` → SiLU →
 //! selective scan → gate → `out_proj`): transformers takes it whenever the optional
@@ -29,6 +30,25 @@ pub(super) struct SsmIn {
     pub seq: u64,
     pub hidden: u64,
     pub use_cache: bool,
+}
+
+/// peft refuses LoRA on the mixers' `out_proj` (and `conv1d`) of mamba, mamba2 and
+/// falcon_h1 (`_check_lora_target_modules_mamba`): so does the lowering.
+pub(super) fn check_lora(a: &TransformerArch, run: &RunSettings) -> Result<()> {
+    let refused = matches!(a.model_type.as_str(), "mamba" | "mamba2" | "falcon_h1");
+    match run.lora {
+        Some(l) if refused && l.targets.matches(Module::linear("out_proj")) => {
+            Err(crate::Error::invalid(
+                "lora targets",
+                format!(
+                    "peft refuses LoRA on out_proj and conv1d of {} models, and its \
+                     all-linear includes out_proj: no LoRA target set is lowered for them yet",
+                    a.model_type
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `MambaBlock`: `x + mixer(norm(x))`, the residual upcast to fp32.
@@ -83,7 +103,22 @@ pub(super) fn mixer(
         tied_weight: false,
     };
     let proj = lin(at.hidden, s.in_proj_width(), s.proj_bias);
-    let projected = lx.push(g, Module::linear("in_proj"), proj, x)?;
+    let projected = if s.mup {
+        // falcon_h1: `x * ssm_in_multiplier`, in_proj, `* mup_vector` (a buffer of one
+        // value per channel, whose product keeps nothing for backward)
+        let x = g.push(Op::Add(Add), &[x]);
+        let p = lx.push(g, Module::linear("in_proj"), proj, x)?;
+        let width = s.in_proj_width();
+        let mup = Fill {
+            numel: width,
+            dtype: None,
+            buffer: Some((width, weight_dtype(run))),
+        };
+        g.push(Op::Fill(mup), &[]);
+        g.push(Op::Add(Add), &[p])
+    } else {
+        lx.push(g, Module::linear("in_proj"), proj, x)?
+    };
     let channels = s.conv_channels();
     if at.use_cache {
         hold_states(g, s, b, run)?;
@@ -135,8 +170,10 @@ pub(super) fn mixer(
     let y = match s.version {
         SsmVersion::Mamba1 => {
             // x_proj reads the transposed conv output (a contiguous copy); dt_proj's
-            // weight multiplies the dt part (`dt_proj.weight @ time_step`: its bias is
-            // added inside the scan, so no LoRA or quantized layer ever sees it)
+            // weight multiplies the dt part (`dt_proj.weight @ time_step`, its bias added
+            // inside the scan). peft and the quantizers still wrap dt_proj as a linear:
+            // lowered as one, its adapter and quantized weight are counted as they make
+            // them (the adapter's small product is charged though the matmul skips it)
             let ut = g.push(Op::Copy(Copy::default()), &[u]);
             let xw = s.dt_rank + 2 * s.d_state;
             let xdbc = lx.push(g, Module::linear("x_proj"), lin(s.d_inner, xw, false), ut)?;
@@ -152,7 +189,8 @@ pub(super) fn mixer(
                 })
             };
             let rank = part(g, s.dt_rank)?;
-            let dt = g.push(Op::Linear(lin(s.dt_rank, s.d_inner, true)), &[rank]);
+            let dt_lin = lin(s.dt_rank, s.d_inner, true);
+            let dt = lx.push(g, Module::linear("dt_proj"), dt_lin, rank)?;
             let y = if s.dt_bc_norms {
                 let (bn, cn) = (part(g, s.d_state)?, part(g, s.d_state)?);
                 g.push(Op::SelectiveScan(scan), &[u, dt, bn, projected, cn])
@@ -185,14 +223,11 @@ pub(super) fn mixer(
                 &[z],
             );
             let gated = g.push(Op::Mul(Mul), &[y, z]);
-            let n = g.push(
-                Op::RmsNorm(RmsNorm {
-                    rows,
-                    dim: s.d_inner,
-                    keeps_input: false,
-                }),
-                &[gated],
-            );
+            // falcon_h1 without `mamba_rms_norm`: `y * silu(z)` alone
+            let n = match s.gated_norm {
+                true => g.push(norm_op(NormKind::RmsNorm, rows, s.d_inner), &[gated]),
+                false => gated,
+            };
             g.push(
                 Op::Cast(Cast {
                     to: weight_dtype(run),
@@ -201,7 +236,7 @@ pub(super) fn mixer(
             )
         }
     };
-    let out = lin(s.d_inner, at.hidden, s.proj_bias);
+    let out = lin(s.d_inner, at.hidden, s.out_proj_bias);
     lx.push(g, Module::linear("out_proj"), out, y)
 }
 

@@ -132,7 +132,7 @@ impl LoraTargets {
         }
     }
 
-    fn matches(self, m: Module) -> bool {
+    pub(crate) fn matches(self, m: Module) -> bool {
         match self {
             LoraTargets::AllLinear => m.kind.in_all_linear(),
             LoraTargets::Names(set) => set.contains(m.name),

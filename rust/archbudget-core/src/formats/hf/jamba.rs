@@ -22,6 +22,7 @@ const KEYS: SsmKeys = SsmKeys {
     dt_rank: "mamba_dt_rank",
     conv_bias: "mamba_conv_bias",
     proj_bias: "mamba_proj_bias",
+    chunk_size: "mamba_chunk_size",
 };
 
 /// `layer % period == offset`, with the config's check that the offset is below the
@@ -58,6 +59,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         expand: 2,
         conv_bias: true,
         proj_bias: false,
+        chunk_size: 256,
     };
     a.details.ssm = Some(crate::arch::Ssm {
         dt_bc_norms: true,
@@ -99,7 +101,28 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let attention = moe::attention(a, loc)?;
     let mut norms = Vec::new();
     norm(&mut norms, "", a.hidden_size, a.norm);
-    for i in 0..a.num_layers {
+    norm(&mut norms, "", a.hidden_size, a.norm);
+    let rows = !m.counting_only();
+    if !rows {
+        // the sweep's totals: each kind of mixer and feed-forward declared once and
+        // counted as many times as it occurs
+        let ssm_layers = (0..a.num_layers)
+            .filter(|&i| a.layer_mixer(i) == LayerMixer::Ssm)
+            .count() as u64;
+        let sparse = (0..a.num_layers)
+            .filter(|&i| a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i)))
+            .count() as u64;
+        m.count_repeated(&mixer, ssm_layers)?;
+        m.count_repeated(&attention, a.num_layers - ssm_layers)?;
+        m.count_repeated(&norms, a.num_layers)?;
+        for (is_sparse, times) in [(true, sparse), (false, a.num_layers - sparse)] {
+            let (_, w, idle) = moe::mlp(a, &n, is_sparse, loc)?;
+            m.count_repeated(&w, times)?;
+            m.add_idle(crate::error::mul(idle, times, loc, "parameter count")?)?;
+        }
+    }
+    norms.truncate(1);
+    for i in (0..a.num_layers).filter(|_| rows) {
         let layer = format!("{root}layers.{i}.");
         match a.layer_mixer(i) {
             LayerMixer::Ssm => m.add(format!("{layer}mamba"), "JambaMambaMixer", mixer.clone())?,

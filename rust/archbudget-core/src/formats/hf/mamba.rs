@@ -25,6 +25,7 @@ const KEYS: SsmKeys = SsmKeys {
     dt_rank: "time_step_rank",
     conv_bias: "use_conv_bias",
     proj_bias: "use_bias",
+    chunk_size: "chunk_size",
 };
 
 pub fn mamba(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -35,6 +36,7 @@ pub fn mamba(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         expand: 2,
         conv_bias: true,
         proj_bias: false,
+        chunk_size: 256,
     };
     let ssm = ssm::mamba1(cfg, &KEYS, &defaults, hidden)?;
     decoder(cfg, head, hidden, 50280, 32, true, ssm)
@@ -53,6 +55,7 @@ pub fn mamba2(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         expand: 2,
         conv_bias: true,
         proj_bias: false,
+        chunk_size: 256,
     };
     let ssm = ssm::mamba2(cfg, d_inner, heads, head_dim, n_groups, &KEYS, &defaults)?;
     decoder(cfg, head, hidden, 32768, 64, false, ssm)

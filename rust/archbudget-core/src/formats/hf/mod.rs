@@ -9,6 +9,7 @@ mod config;
 mod decoder;
 mod deepseek;
 mod falcon;
+mod falcon_h1;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
@@ -58,6 +59,7 @@ const SUPPORTED: &[&str] = &[
     "deepseek_v3",
     "distilbert",
     "falcon",
+    "falcon_h1",
     "gemma",
     "gemma2",
     "gemma3",
@@ -129,7 +131,8 @@ enum Family {
     T5,
     Vit,
     Moe,
-    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`.
+    /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
+    /// `falcon_h1.rs`.
     Ssm,
 }
 
@@ -153,7 +156,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
-        "mamba" | "mamba2" | "jamba" => Family::Ssm,
+        "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -213,6 +216,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Ssm => match cfg.model_type {
             "mamba2" => mamba::mamba2(&cfg, head)?,
             "jamba" => jamba::arch(&cfg, head)?,
+            "falcon_h1" => falcon_h1::arch(&cfg, head)?,
             _ => mamba::mamba(&cfg, head)?,
         },
     };
@@ -304,6 +308,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Vit => vit::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
+        Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,
         Family::Ssm => mamba::modules(arch, m)?,
     })
 }

@@ -232,6 +232,16 @@ pub(super) fn names(model_type: &str) -> Names {
             "GptOssModel",
             "GptOssForCausalLM",
         ),
+        "falcon_h1" => n(
+            "FalconH1",
+            "feed_forward",
+            "",
+            "",
+            "",
+            false,
+            "FalconH1Model",
+            "FalconH1ForCausalLM",
+        ),
         "jamba" => n(
             "Jamba",
             "feed_forward",

@@ -14,8 +14,8 @@
 //! ((c+1)²·B·h·p·n) and the states' output (B·h·T·n·p); plus `D·x`.
 //! Weights: `A_log`, `D` (mamba1 D×N and D; mamba2 one each per head, with `dt_bias`).
 //! Saves (fp32): mamba1 dt (twice: before and after softplus), dA and dB·u's factor
-//! (B×D×L×N each), the state after every position (L × B×D×N, kept by the loop's
-//! matmuls), the gated product's operands; mamba2 the repeated B and C, x·dt, the
+//! (B×D×L×N each), the state after every position when autograd records (L × B×D×N,
+//! kept by the loop's matmuls), the gated product's operands; mamba2 the repeated B and C, x·dt, the
 //! segment-sum decays, C·B and its masked copy, the decayed B, the chunk states and C's
 //! product with them. The loop's step outputs, dB·u and the segment sums' intermediates
 //! are transients; backward accumulates full-size gradients of dA and dB·u (mamba1) or
@@ -67,14 +67,19 @@ impl SelectiveScan {
         };
         // dt + bias and softplus(dt); dA (exp's output), dt·B (kept by its product with
         // u), the state after each position; y + u·D and silu(z) for the gate's product
-        c.saved = vec![f32(e)?, f32(e)?, f32(full)?, f32(full)?, f32(full)?];
+        c.saved = vec![f32(e)?, f32(e)?, f32(full)?, f32(full)?];
+        if cx.record {
+            // without autograd each step's state is freed by the next
+            c.saved.push(f32(full)?);
+        }
         c.saved.extend([f32(e)?, bytes(e, cx.in_dtype[3])?]);
         if cx.in_dtype[0] != DType::F32 {
             // `hidden_states[..., None].float()`
             c.saved.push(f32(e)?);
         }
-        // A·dt before exp, dB·u, the loop's step outputs before `stack`, u·D
-        c.fwd_temp = vec![f32(full)?, f32(full)?, f32(e)?, f32(e)?];
+        // dB·u, the loop's step outputs before `stack`, u·D (A·dt is freed by exp
+        // before dB·u exists)
+        c.fwd_temp = vec![f32(full)?, f32(e)?, f32(e)?];
         c.bwd_temp = vec![f32(full)?, f32(full)?, f32(full)?];
         c.flops_fwd = prod(&[b, l, mm_flops(d, n, 1)?])?;
         c.flops_bwd = if cx.record { mul(2, c.flops_fwd)? } else { 0 };
