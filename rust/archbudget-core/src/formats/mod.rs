@@ -156,7 +156,7 @@ impl Prepared {
                 }
                 keras::model_from_value(&value, saved.as_ref(), location).and_then(|model| {
                     memory::keras::graph(&model, run, location)
-                        .and_then(|g| memory::estimate(&g, run))
+                        .and_then(|g| memory::compiled::estimate(&g, run))
                 })
             }
             PreparedModel::Hf {
@@ -175,7 +175,7 @@ impl Prepared {
                     quantize: run.quantize.or(*quantize),
                     ..*run
                 };
-                memory::hf::graph(arch, dropouts, run).and_then(|g| memory::estimate(&g, run))
+                memory::hf::graph(arch, dropouts, run).and_then(|g| memory::compiled::estimate(&g, run))
             }
         };
         // The memory model knows no file: its overflows name the model and the run instead.

@@ -10,7 +10,8 @@
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
 //! encoder stacks), `t5` (transformers' encoder-decoder).
 pub mod alloc;
-mod allocator;
+pub mod allocator;
+pub mod compiled;
 pub mod families;
 mod generate;
 pub mod graph;
