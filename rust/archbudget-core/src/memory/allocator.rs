@@ -211,7 +211,7 @@ impl Allocator {
 /// buffers — the same order): the bf16 tensor is allocated, then the fp32 one freed.
 /// The freed fp32 blocks are reused best-fit by later conversions, so the result is not
 /// the sum of per-tensor fresh-segment blocks.
-pub fn construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
+pub(crate) fn construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
     let mut a = Allocator::with_capacity(tensors.len());
     let mut made = Vec::with_capacity(tensors.len());
     for &(n, b, converted) in tensors {

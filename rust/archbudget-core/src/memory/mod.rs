@@ -10,7 +10,7 @@
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
 //! encoder stacks), `t5` (transformers' encoder-decoder).
 pub mod alloc;
-pub mod allocator;
+mod allocator;
 pub mod compiled;
 pub mod families;
 mod generate;
