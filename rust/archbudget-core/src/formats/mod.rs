@@ -218,7 +218,7 @@ impl Prepared {
                 }
                 keras::model_from_value(&value, saved.as_ref(), location).and_then(|model| {
                     memory::keras::graph(&model, run, location)
-                        .and_then(|g| memory::estimate(&g, run))
+                        .and_then(|g| memory::compiled::estimate(&g, run))
                 })
             }
             PreparedModel::Hf {
@@ -237,7 +237,7 @@ impl Prepared {
                     quantize: memory::hf::quantize_for_run(*quantize, run),
                     ..*run
                 };
-                memory::hf::graph(arch, dropouts, run).and_then(|g| memory::estimate(&g, run))
+                memory::hf::graph(arch, dropouts, run).and_then(|g| memory::compiled::estimate(&g, run))
             }
         };
         // The memory model knows no file: its overflows name the model and the run instead.

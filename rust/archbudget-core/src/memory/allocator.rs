@@ -17,6 +17,8 @@
 //! - `free_block` / `try_merge_blocks`: a freed block merges with its free neighbours
 //!   of the same segment and goes back to its pool.
 //! - `allocated_bytes` counts whole blocks (remainders included) and `peak` its maximum.
+use std::collections::BTreeSet;
+
 use super::{add, Result};
 
 const MIN_BLOCK: u64 = 512;
@@ -43,9 +45,10 @@ struct Block {
 pub(crate) struct Allocator {
     blocks: Vec<Block>,
     spare: Vec<u32>,
-    /// Free blocks per pool, sorted by (size, address) as `BlockComparatorSize` orders them.
-    free_small: Vec<(u64, u64, u32)>,
-    free_large: Vec<(u64, u64, u32)>,
+    /// Free blocks per pool, ordered by (size, address) as `BlockComparatorSize` orders
+    /// them (a tree: a model's conversion to bf16 leaves hundreds of free blocks).
+    free_small: BTreeSet<(u64, u64, u32)>,
+    free_large: BTreeSet<(u64, u64, u32)>,
     next_addr: u64,
     pub allocated: u64,
     pub peak: u64,
@@ -61,13 +64,11 @@ impl Allocator {
     pub fn with_capacity(n: usize) -> Self {
         Allocator {
             blocks: Vec::with_capacity(2 * n + 2),
-            free_small: Vec::with_capacity(n + 1),
-            free_large: Vec::with_capacity(n + 1),
             ..Allocator::default()
         }
     }
 
-    fn pool(&mut self, small: bool) -> &mut Vec<(u64, u64, u32)> {
+    fn pool(&mut self, small: bool) -> &mut BTreeSet<(u64, u64, u32)> {
         if small {
             &mut self.free_small
         } else {
@@ -77,20 +78,12 @@ impl Allocator {
 
     fn insert_free(&mut self, id: u32) {
         let b = self.blocks[id as usize];
-        let key = (b.size, b.addr, id);
-        let pool = self.pool(b.small);
-        let at = pool.partition_point(|k| *k < key);
-        pool.insert(at, key);
+        self.pool(b.small).insert((b.size, b.addr, id));
     }
 
     fn remove_free(&mut self, id: u32) {
         let b = self.blocks[id as usize];
-        let key = (b.size, b.addr, id);
-        let pool = self.pool(b.small);
-        let at = pool.partition_point(|k| *k < key);
-        if pool.get(at) == Some(&key) {
-            pool.remove(at);
-        }
+        self.pool(b.small).remove(&(b.size, b.addr, id));
     }
 
     fn new_block(&mut self, b: Block) -> Result<u32> {
@@ -115,10 +108,9 @@ impl Allocator {
         } else {
             &self.free_large
         };
-        let at = pool.partition_point(|k| k.0 < size);
-        let id = if let Some(&(_, _, id)) = pool.get(at) {
-            self.pool(small).remove(at);
-            id
+        let id = if let Some(&key) = pool.range((size, 0, 0)..).next() {
+            self.pool(small).remove(&key);
+            key.2
         } else {
             let seg = if small {
                 SMALL_BUFFER

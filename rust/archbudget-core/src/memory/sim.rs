@@ -14,6 +14,7 @@
 //! extended to the decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 use super::alloc::block;
+use super::compiled::trace::{Phase, Trace};
 use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
@@ -33,13 +34,17 @@ enum Cat {
 }
 const NCAT: usize = 8;
 
-struct Mem {
+struct Mem<'t> {
     cur: [u64; NCAT],
     peak: u64,
     at_peak: [u64; NCAT],
+    /// The compiled model's recording of every mark (`compiled::trace`), when asked.
+    trace: Option<&'t mut Trace>,
+    phase: Phase,
+    node: usize,
 }
 
-impl Mem {
+impl Mem<'_> {
     fn alloc(&mut self, c: Cat, b: u64) -> Result<()> {
         self.cur[c as usize] = add(self.cur[c as usize], b)?;
         Ok(())
@@ -52,6 +57,9 @@ impl Mem {
         let mut total = transient;
         for v in self.cur {
             total = add(total, v)?;
+        }
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.mark(self.phase, self.node, self.cur, transient);
         }
         if total > self.peak {
             self.peak = total;
@@ -103,6 +111,24 @@ pub(super) fn simulate_step(
     g: &Graph,
     run: &RunSettings,
     seen: Option<&mut Seen>,
+) -> Result<MemoryReport> {
+    step(g, run, seen, None)
+}
+
+/// A training or inference step as [`simulate_step`] runs it, recorded into `trace`.
+pub(super) fn simulate_traced(
+    g: &Graph,
+    run: &RunSettings,
+    trace: &mut Trace,
+) -> Result<MemoryReport> {
+    step(g, run, None, Some(trace))
+}
+
+fn step(
+    g: &Graph,
+    run: &RunSettings,
+    seen: Option<&mut Seen>,
+    mut trace: Option<&mut Trace>,
 ) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
     let n_nodes = if train {
@@ -191,12 +217,18 @@ pub(super) fn simulate_step(
                 // a quantized weight: its tensors as stored, frozen
                 for &t in stored.iter().filter(|&&t| t > 0) {
                     construct.push((t, 1, false));
+                    if let Some(tr) = trace.as_deref_mut() {
+                        tr.construct_nodes.push(k);
+                    }
                     weights = add(weights, block(t))?;
                 }
                 continue;
             }
             // a parameter of its own dtype (an adapter) is made after the model's conversion
             construct.push((p.numel, dt.bytes(), p.dtype.is_none() && dt == DType::BF16));
+            if let Some(tr) = trace.as_deref_mut() {
+                tr.construct_nodes.push(k);
+            }
             let b = block(super::mul(p.numel, dt.bytes())?);
             weights = add(weights, b)?;
             if !frozen[k] {
@@ -209,6 +241,9 @@ pub(super) fn simulate_step(
             let converted = dt == DType::F32 && param_dt == DType::BF16;
             let dt = if dt == DType::F32 { param_dt } else { dt };
             construct.push((n, dt.bytes(), converted));
+            if let Some(tr) = trace.as_deref_mut() {
+                tr.construct_nodes.push(k);
+            }
             buffer_bytes = add(buffer_bytes, block(super::mul(n, dt.bytes())?))?;
         }
         flops_fwd = add(flops_fwd, cost.flops_fwd)?;
@@ -332,28 +367,25 @@ pub(super) fn simulate_step(
     }
 
     let z = Zero::new(run);
+    if let Some(tr) = trace.as_deref_mut() {
+        tr.weights = weights;
+        tr.buffer_bytes = buffer_bytes;
+        tr.param_blocks = param_blocks;
+        tr.construct = construct.clone();
+    }
     let mut m = Mem {
         cur: [0; NCAT],
         peak: 0,
         at_peak: [0; NCAT],
+        trace,
+        phase: Phase::Start,
+        node: 0,
     };
     // one GPU: the weights as the caching allocator packs them while the model is built
     // (and converted to bf16); over several GPUs, per-tensor blocks, sharded by ZeRO-3
-    let weight_bytes = if z.n == 1 {
-        super::allocator::construction_bytes(&construct)?
-    } else {
-        add(z.weights(weights), buffer_bytes)?
-    };
+    let weight_bytes = weight_bytes(run, &construct, weights, buffer_bytes)?;
     m.alloc(Cat::Weights, weight_bytes)?;
-    let opt_copies = match (train, run.optimizer) {
-        (false, _) | (true, Optimizer::Sgd) => 0,
-        (true, Optimizer::SgdMomentum) => 1,
-        (true, Optimizer::Adam | Optimizer::AdamW) => 2,
-    };
-    m.alloc(
-        Cat::Optimizer,
-        z.optimizer(super::mul(param_blocks, opt_copies)?),
-    )?;
+    m.alloc(Cat::Optimizer, optimizer_state(run, param_blocks)?)?;
     for v in &vals[..g.inputs.len()] {
         m.alloc(Cat::Inputs, v.bytes)?;
     }
@@ -371,7 +403,9 @@ pub(super) fn simulate_step(
         }
     }
     let amp = run.precision == Precision::AmpBf16;
+    m.phase = Phase::Forward;
     for (k, (node, lw)) in g.nodes[..n_nodes].iter().zip(&low).enumerate() {
+        m.node = k;
         let id = n_in + k;
         let c = &lw.cost;
         let mut temp = 0u64;
@@ -492,11 +526,13 @@ pub(super) fn simulate_step(
     grad[loss] = block(4);
     m.alloc(Cat::ActivationGrads, grad[loss])?;
     let mut param_grads = 0u64;
+    m.phase = Phase::Backward;
     for k in (0..n_nodes).rev() {
         let lw = &low[k];
         if !lw.record {
             continue;
         }
+        m.node = k;
         let node = &g.nodes[k];
         let id = n_in + k;
         if let Some((f, l)) = region_of[k] {
@@ -605,13 +641,49 @@ pub(super) fn simulate_step(
     // torch's default foreach Adam/AdamW (`_multi_tensor_adam`) computes
     // `exp_avg_sq_sqrt = torch._foreach_sqrt(exp_avg_sqs)`: one temporary per parameter.
     // SGD (with or without momentum) updates in place.
-    let opt_temp = match run.optimizer {
-        Optimizer::Adam | Optimizer::AdamW => z.optimizer(param_grads),
-        _ => 0,
-    };
+    let opt_temp = optimizer_temp(run, param_grads);
+    m.phase = Phase::Optimizer;
+    if let Some(tr) = m.trace.as_deref_mut() {
+        tr.param_grads = param_grads;
+    }
     m.mark(opt_temp)?;
     let fwd_bwd = add(flops_fwd, flops_bwd)?;
     report(m, counts, fwd_bwd)
+}
+
+/// The temporaries of `optimizer.step()` over `param_grads` bytes of gradients.
+pub(super) fn optimizer_temp(run: &RunSettings, param_grads: u64) -> u64 {
+    match run.optimizer {
+        Optimizer::Adam | Optimizer::AdamW => Zero::new(run).optimizer(param_grads),
+        _ => 0,
+    }
+}
+
+/// Bytes of optimizer state for `param_blocks` bytes of trainable parameters, per GPU.
+pub(super) fn optimizer_state(run: &RunSettings, param_blocks: u64) -> Result<u64> {
+    let copies = match (run.mode == Mode::Train, run.optimizer) {
+        (false, _) | (true, Optimizer::Sgd) => 0,
+        (true, Optimizer::SgdMomentum) => 1,
+        (true, Optimizer::Adam | Optimizer::AdamW) => 2,
+    };
+    Ok(Zero::new(run).optimizer(super::mul(param_blocks, copies)?))
+}
+
+/// The weights' bytes per GPU: on one GPU as the caching allocator packs them while the
+/// model is built (`construct`), over several the per-tensor blocks (`weights`), sharded
+/// by ZeRO-3, plus the replicated buffers.
+pub(super) fn weight_bytes(
+    run: &RunSettings,
+    construct: &[(u64, u64, bool)],
+    weights: u64,
+    buffer_bytes: u64,
+) -> Result<u64> {
+    let z = Zero::new(run);
+    if z.n == 1 {
+        super::allocator::construction_bytes(construct)
+    } else {
+        add(z.weights(weights), buffer_bytes)
+    }
 }
 
 /// `AccumulateGrad` of one parameter: its gradient becomes `.grad` (charged to
@@ -807,18 +879,23 @@ fn report(m: Mem, c: Counts, flops_fwd_bwd: u64) -> Result<MemoryReport> {
         params,
         trainable_params: trainable,
         buffers,
-        breakdown: Breakdown {
-            weights: p[Cat::Weights as usize],
-            gradients: p[Cat::Gradients as usize],
-            optimizer: p[Cat::Optimizer as usize],
-            activations: p[Cat::Activations as usize],
-            activation_grads: p[Cat::ActivationGrads as usize],
-            inputs: p[Cat::Inputs as usize],
-            autocast_copies: p[Cat::AmpCopies as usize],
-            transients: p[Cat::Transient as usize],
-        },
+        breakdown: breakdown(p),
         flops_fwd,
         flops_fwd_bwd,
         decode: None,
     })
+}
+
+/// The breakdown of a state of the categories (`Mem::at_peak`, `compiled::trace::Mark`).
+pub(super) fn breakdown(p: [u64; NCAT]) -> Breakdown {
+    Breakdown {
+        weights: p[Cat::Weights as usize],
+        gradients: p[Cat::Gradients as usize],
+        optimizer: p[Cat::Optimizer as usize],
+        activations: p[Cat::Activations as usize],
+        activation_grads: p[Cat::ActivationGrads as usize],
+        inputs: p[Cat::Inputs as usize],
+        autocast_copies: p[Cat::AmpCopies as usize],
+        transients: p[Cat::Transient as usize],
+    }
 }

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::formats::hf::{self, Head};
 use crate::formats::keras;
 use crate::memory;
+use crate::memory::compiled;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{
     AttnImpl, Breakdown, Decode, MemoryReport, Mode, Optimizer, Precision, RunSettings,
@@ -635,9 +636,9 @@ impl<'s> Evaluator<'s> {
         let run = self.run(digits)?;
         let location = self.space.location.as_str();
         let report = match self.space.family {
-            FamilyKind::Mlp => self.mlp(digits)?.estimate(&run)?,
-            FamilyKind::Cnn => self.cnn(digits)?.estimate(&run)?,
-            FamilyKind::Lstm => self.lstm(digits)?.estimate(&run)?,
+            FamilyKind::Mlp => compiled::estimate(&self.mlp(digits)?.graph(run.batch)?, &run)?,
+            FamilyKind::Cnn => compiled::estimate(&self.cnn(digits)?.graph(run.batch)?, &run)?,
+            FamilyKind::Lstm => compiled::estimate(&self.lstm(digits)?.graph(run.batch)?, &run)?,
             // transformers counts as PyTorch does: the summary's totals, the memory of
             // the same structure (as `summary` and `memory` compute them).
             FamilyKind::Hf => {
@@ -653,7 +654,7 @@ impl<'s> Evaluator<'s> {
                 let config = self.hf_config(digits);
                 let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
                 let run = memory::hf::run_for_config(&config, &run)?;
-                let report = memory::estimate(
+                let report = compiled::estimate(
                     &memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?,
                     &run,
                 )?;
@@ -674,7 +675,7 @@ impl<'s> Evaluator<'s> {
                 let model = keras::model_from_value(&self.keras_json(digits), None, location)?;
                 let summary = keras::summarize(&model, location)?;
                 let report =
-                    memory::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
+                    compiled::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
                 return Ok(Metrics {
                     params: summary.total_params,
                     trainable_params: summary.trainable_params,
