@@ -31,6 +31,17 @@ pub fn read(bytes: &[u8], location: &str) -> Result<Source> {
 
 /// `saved`: the weight shapes of a `.keras` archive, if the model came in one.
 pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str) -> Result<Source> {
+    detect(value, saved, location, false)
+}
+
+/// The one dispatch on a description's content; `lenient`: a Keras model's undeclared
+/// custom layers are kept as uncounted rows instead of failing the read.
+fn detect(
+    value: Value,
+    saved: Option<&keras::h5::Tree>,
+    location: &str,
+    lenient: bool,
+) -> Result<Source> {
     if value.get("model_type").is_some() {
         return Ok(Source::Hf(value));
     }
@@ -41,7 +52,12 @@ pub fn from_value(value: Value, saved: Option<&keras::h5::Tree>, location: &str)
         return Err(e);
     }
     if value.get("class_name").is_some() {
-        return keras::model_from_value(&value, saved, location).map(Source::Keras);
+        let model = if lenient {
+            keras::model_with_undeclared(&value, saved, location)
+        } else {
+            keras::model_from_value(&value, saved, location)
+        };
+        return model.map(Source::Keras);
     }
     Err(unknown_format(location))
 }
@@ -69,7 +85,11 @@ fn unknown_format(location: &str) -> Error {
 
 /// `archbudget summary`: rows and totals of any supported description.
 pub fn summary(bytes: &[u8], location: &str, head: Option<hf::Head>) -> Result<Summary> {
-    match read(bytes, location)? {
+    summarize(read(bytes, location)?, head, location)
+}
+
+fn summarize(source: Source, head: Option<hf::Head>, location: &str) -> Result<Summary> {
+    match source {
         Source::Keras(model) => keras::summarize(&model, location),
         Source::Hf(config) => hf::summarize(&config, head, location),
         Source::KerasHub(model) => keras_hub::summarize(&model, location),
@@ -85,15 +105,13 @@ pub fn summary_with_undeclared(
     head: Option<hf::Head>,
 ) -> Result<(Summary, Vec<(String, Error)>)> {
     let value = keras::parse_bytes(bytes, location)?;
-    if value.get("model_type").is_some() {
-        return Ok((hf::summarize(&value, head, location)?, Vec::new()));
-    }
-    if value.get("class_name").is_none() {
-        return Err(unknown_format(location));
-    }
     let saved = keras::saved_weights(bytes, location)?;
-    let model = keras::model_with_undeclared(&value, saved.as_ref(), location)?;
-    Ok((keras::summarize(&model, location)?, model.undeclared()))
+    let source = detect(value, saved.as_ref(), location, true)?;
+    let undeclared = match &source {
+        Source::Keras(model) => model.undeclared(),
+        _ => Vec::new(),
+    };
+    Ok((summarize(source, head, location)?, undeclared))
 }
 
 /// `archbudget memory`: peak bytes, counts and FLOPs of one step of the model's PyTorch
