@@ -26,6 +26,7 @@ pub mod lora;
 pub mod ops;
 pub mod quant;
 pub mod reduce;
+mod shards;
 mod sim;
 mod t5;
 
