@@ -29,6 +29,7 @@ pub mod lora;
 pub mod ops;
 pub mod quant;
 pub mod reduce;
+mod shards;
 mod sim;
 mod t5;
 

@@ -18,7 +18,9 @@ use super::compiled::trace::{Phase, Trace};
 use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
-use super::{add, Mode, Optimizer, Precision, RunSettings};
+use super::shards::Zero;
+pub(super) use super::shards::{optimizer_state, optimizer_temp, weight_bytes};
+use super::{add, Mode, Precision, RunSettings};
 use super::{Breakdown, MemoryReport, Result};
 
 #[derive(Clone, Copy)]
@@ -651,41 +653,6 @@ fn step(
     report(m, counts, fwd_bwd)
 }
 
-/// The temporaries of `optimizer.step()` over `param_grads` bytes of gradients.
-pub(super) fn optimizer_temp(run: &RunSettings, param_grads: u64) -> u64 {
-    match run.optimizer {
-        Optimizer::Adam | Optimizer::AdamW => Zero::new(run).optimizer(param_grads),
-        _ => 0,
-    }
-}
-
-/// Bytes of optimizer state for `param_blocks` bytes of trainable parameters, per GPU.
-pub(super) fn optimizer_state(run: &RunSettings, param_blocks: u64) -> Result<u64> {
-    let copies = match (run.mode == Mode::Train, run.optimizer) {
-        (false, _) | (true, Optimizer::Sgd) => 0,
-        (true, Optimizer::SgdMomentum) => 1,
-        (true, Optimizer::Adam | Optimizer::AdamW) => 2,
-    };
-    Ok(Zero::new(run).optimizer(super::mul(param_blocks, copies)?))
-}
-
-/// The weights' bytes per GPU: on one GPU as the caching allocator packs them while the
-/// model is built (`construct`), over several the per-tensor blocks (`weights`), sharded
-/// by ZeRO-3, plus the replicated buffers.
-pub(super) fn weight_bytes(
-    run: &RunSettings,
-    construct: &[(u64, u64, bool)],
-    weights: u64,
-    buffer_bytes: u64,
-) -> Result<u64> {
-    let z = Zero::new(run);
-    if z.n == 1 {
-        super::allocator::construction_bytes(construct)
-    } else {
-        add(z.weights(weights), buffer_bytes)
-    }
-}
-
 /// `AccumulateGrad` of one parameter: its gradient becomes `.grad` (charged to
 /// Gradients; ZeRO-2/3 keep only their shard after the reduce-scatter). Returns the bytes
 /// alive only meanwhile: the unsharded rest, or the whole new gradient of a tied weight,
@@ -705,49 +672,6 @@ fn accumulate_grad(
     m.alloc(Cat::Gradients, kept)?;
     *param_grads = add(*param_grads, b)?;
     Ok(b - kept)
-}
-
-/// ZeRO sharding over `n` GPUs at `stage` (see [`RunSettings::zero_stage`]).
-struct Zero {
-    n: u64,
-    stage: u8,
-}
-
-impl Zero {
-    fn new(run: &RunSettings) -> Self {
-        Zero {
-            n: run.gpus.max(1),
-            stage: run.zero_stage,
-        }
-    }
-    fn shard(&self, from_stage: u8, bytes: u64) -> u64 {
-        if self.stage >= from_stage {
-            bytes.div_ceil(self.n)
-        } else {
-            bytes
-        }
-    }
-    fn optimizer(&self, bytes: u64) -> u64 {
-        self.shard(1, bytes)
-    }
-    fn grads(&self, bytes: u64) -> u64 {
-        self.shard(2, bytes)
-    }
-    fn weights(&self, bytes: u64) -> u64 {
-        self.shard(3, bytes)
-    }
-    /// ZeRO-3: bytes an op's all-gathered weights add over their local shards.
-    fn gathered(&self, params: &[super::ops::Param], dt: DType) -> Result<u64> {
-        if self.stage < 3 || self.n == 1 {
-            return Ok(0);
-        }
-        let mut extra = 0u64;
-        for p in params.iter().filter(|p| !p.shared) {
-            let b = block(super::mul(p.numel, p.dtype.unwrap_or(dt).bytes())?);
-            extra = add(extra, b - self.weights(b))?;
-        }
-        Ok(extra)
-    }
 }
 
 struct Counts {
