@@ -4,8 +4,10 @@
 //! `torch.utils.flop_counter`'s; the cache `generate` leaves holds the bytes
 //! transformers' own cache tensors hold, per layer kind (full, sliding, t5's self- and
 //! cross-attention). (Counts: `hf_known.rs`.)
+mod hf_flops;
+
 use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, AttnImpl, Mode, RunSettings};
+use archbudget_core::memory::{self, Mode, RunSettings};
 use serde_json::Value;
 
 fn data() -> Value {
@@ -49,39 +51,13 @@ fn memory_lowers_every_config_with_the_summary_params() {
 
 #[test]
 fn flops_match_the_flop_counter() {
-    let data = data();
-    for case in data["flops"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&case["config"]).unwrap();
-        let head = match case["head"].as_str().unwrap() {
-            "base" => hf::Head::Base,
-            _ => hf::Head::CausalLm,
-        };
-        let seq = case["seq"].as_u64().unwrap();
-        let run = RunSettings {
-            batch: case["batch"].as_u64().unwrap(),
-            seq,
-            attn: AttnImpl::parse(case["attn"].as_str().unwrap()).unwrap(),
-            ..Default::default()
-        };
-        let m = formats::memory(&text, name, Some(head), &run, Some(seq)).unwrap();
-        assert_eq!(m.params, case["params"].as_u64().unwrap(), "{name}");
-        for (ours, key) in [
-            (m.flops_fwd, "flops_fwd"),
-            (m.flops_fwd_bwd, "flops_fwd_bwd"),
-        ] {
-            let want = case[key].as_u64().unwrap() as f64;
-            let rel = ours as f64 / want - 1.0;
-            println!(
-                "{name} {key}: ours {ours} counter {want} ({:+.4}%)",
-                100.0 * rel
-            );
-            assert!(
-                rel.abs() < 0.01,
-                "{name} {key}: ours {ours}, flop_counter {want}"
-            );
-        }
-    }
+    let gaps: Vec<String> = data()["flops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(hf_flops::flop_counter_gaps)
+        .collect();
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]
