@@ -1,5 +1,6 @@
 import gzip
 import importlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,20 @@ def golden(request):
         assert text == path.read_text()
 
     return check
+
+
+def generator_cases(script: str) -> list:
+    """`CASES` of a fixture generator in tests/data (`make_hf_types`, ...), for the tests
+    that compare with transformers live; empty where torch or transformers is absent."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return []
+    spec = importlib.util.spec_from_file_location(script, DATA / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CASES
 
 
 def load_keras_oracle() -> list[dict]:

@@ -2,7 +2,6 @@
 and the sweep, against tests/data/hf_ssm.json (transformers 5.24, made by
 tests/data/make_hf_ssm.py); where transformers is installed, also against the live library.
 """
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
+from conftest import generator_cases
 
 DATA = json.loads((Path(__file__).parent / "data" / "hf_ssm.json").read_text())
 ROWS = DATA["rows"]
@@ -90,19 +90,7 @@ def test_jamba_active_params_count_two_of_sixteen_experts():
     assert s.total_params - s.active_params == 14 * 16 * idle_per_expert
 
 
-def _live_cases():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        return []
-    spec = importlib.util.spec_from_file_location("make_hf_ssm", Path(__file__).parent / "data" / "make_hf_ssm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CASES
-
-
-@pytest.mark.parametrize("name, model_type, kwargs", _live_cases() or [pytest.param(None, None, None, marks=pytest.mark.skip(
+@pytest.mark.parametrize("name, model_type, kwargs", generator_cases("make_hf_ssm") or [pytest.param(None, None, None, marks=pytest.mark.skip(
     reason="torch and transformers are not installed"))])
 def test_counts_equal_live_transformers(name, model_type, kwargs):
     import transformers

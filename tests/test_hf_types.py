@@ -3,7 +3,6 @@ phi, gptj, gpt_bigcode, cohere, cohere2) through the Python API, the CLI and the
 against tests/data/hf_types.json (transformers 5.24, made by tests/data/make_hf_types.py);
 where transformers is installed, also against the live library.
 """
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
+from conftest import generator_cases
 
 DATA = json.loads((Path(__file__).parent / "data" / "hf_types.json").read_text())
 ROWS = DATA["rows"]
@@ -92,19 +92,7 @@ def test_hf_sweep_rows_equal_summary():
         assert row["peak_bytes"] == archbudget.memory(config, batch=1, seq=256).peak_bytes
 
 
-def _live_cases():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        return []
-    spec = importlib.util.spec_from_file_location("make_hf_types", Path(__file__).parent / "data" / "make_hf_types.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CASES
-
-
-@pytest.mark.parametrize("name, model_type, kwargs", _live_cases() or [pytest.param(None, None, None, marks=pytest.mark.skip(
+@pytest.mark.parametrize("name, model_type, kwargs", generator_cases("make_hf_types") or [pytest.param(None, None, None, marks=pytest.mark.skip(
     reason="torch and transformers are not installed"))])
 def test_counts_equal_live_transformers(name, model_type, kwargs):
     import transformers

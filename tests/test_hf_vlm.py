@@ -2,7 +2,6 @@
 API, the CLI and the sweep, against tests/data/hf_vlm.json (transformers 5.24, made by
 tests/data/make_hf_vlm.py); where transformers is installed, also against the live library.
 """
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
+from conftest import generator_cases
 
 DATA = json.loads((Path(__file__).parent / "data" / "hf_vlm.json").read_text())
 ROWS = DATA["rows"]
@@ -133,19 +133,7 @@ def test_hf_sweep_rows_equal_summary_and_memory():
         assert row["peak_bytes"] == archbudget.memory(config, batch=1, seq=64).peak_bytes
 
 
-def _live_cases():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        return []
-    spec = importlib.util.spec_from_file_location("make_hf_vlm", Path(__file__).parent / "data" / "make_hf_vlm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CASES
-
-
-@pytest.mark.parametrize("name, model_type, kwargs", _live_cases() or [pytest.param(None, None, None, marks=pytest.mark.skip(
+@pytest.mark.parametrize("name, model_type, kwargs", generator_cases("make_hf_vlm") or [pytest.param(None, None, None, marks=pytest.mark.skip(
     reason="torch and transformers are not installed"))])
 def test_counts_equal_live_transformers(name, model_type, kwargs):
     import transformers
