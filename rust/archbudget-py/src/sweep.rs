@@ -25,6 +25,16 @@ pub struct Progress {
     inner: Arc<CoreProgress>,
 }
 
+/// `SearchSpace.__new__`'s arguments, for pickling: text, location, is_toml, base_dir, template, run.
+type ConstructorArgs = (
+    String,
+    String,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 #[pymethods]
 impl Progress {
     #[new]
@@ -135,19 +145,7 @@ impl SearchSpace {
     }
 
     /// Pickle as the source text with the template inlined: no file is read again.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(
-        Bound<'py, PyAny>,
-        (
-            String,
-            String,
-            bool,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ),
-    )> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, ConstructorArgs)> {
         let this = slf.get();
         let (text, location, is_toml, run) = this.source.clone();
         let template = this.space.template.as_ref().map(|t| t.to_string());

@@ -35,7 +35,7 @@ pub fn outer_sum_scratch(rows: u64, outputs: u64) -> Result<(u64, u64)> {
     // "vectorize along output": the widest of 4, 2, 1 dividing the row length
     let vec = [4u64, 2, 1]
         .into_iter()
-        .find(|v| outputs.is_multiple_of(*v))
+        .find(|v| outputs % v == 0)
         .unwrap_or(1);
     let (dim0, dim1) = (outputs / vec, rows);
     // set_block_dimension

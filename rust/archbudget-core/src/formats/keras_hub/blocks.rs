@@ -238,7 +238,7 @@ impl Args<'_> {
 
     /// `hidden` must split into `heads` equal parts (keras-hub's `hidden_dim // num_heads`).
     pub fn per_head(&self, hidden: (&str, u64), heads: (&str, u64)) -> Result<u64> {
-        if !hidden.1.is_multiple_of(heads.1) {
+        if hidden.1 % heads.1 != 0 {
             return Err(Error::invalid(
                 self.location,
                 format!(

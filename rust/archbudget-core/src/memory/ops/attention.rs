@@ -114,7 +114,7 @@ impl Attention {
         // SDPA takes the math path too (as on the CPU, whose fused kernel needs one size).
         let align = if dt == DType::F32 { 4 } else { 8 };
         let unaligned_v = self.v_head_dim != self.head_dim
-            && !(self.head_dim.is_multiple_of(align) && self.v_head_dim.is_multiple_of(align));
+            && !(self.head_dim % align == 0 && self.v_head_dim % align == 0);
         let math = cx.attn == AttnImpl::Sdpa
             && (((dt == DType::F32 || self.score_bias) && self.kv_heads < self.heads)
                 || unaligned_v);

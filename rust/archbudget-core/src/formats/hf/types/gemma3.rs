@@ -25,7 +25,6 @@ pub const GEMMA3_TEXT: TypeSpec = TypeSpec {
         sliding_window: Some(4096),
         tie: true,
         activation: "gelu_pytorch_tanh",
-        ..LLAMA.defaults
     },
     attention: AttentionSpec {
         class: "Gemma3Attention",

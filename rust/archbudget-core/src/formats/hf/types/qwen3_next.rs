@@ -7,6 +7,7 @@
 //! - qwen2_moe's sparse block: softmax router, routed experts, a shared expert scaled by
 //!   `sigmoid(shared_expert_gate(x))`; dense `Qwen3NextMLP` in `mlp_only_layers` and off
 //!   the `decoder_sparse_step`.
+//!
 //! Norms are gemma's `1 + w` RMSNorm (same weights).
 use crate::arch::{HeadKind, LayerMixer, Moe, QkNorm, TransformerArch};
 use crate::error::Result;
