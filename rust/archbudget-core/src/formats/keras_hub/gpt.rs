@@ -48,6 +48,35 @@ fn heads(s: &Sizes) -> Heads {
     }
 }
 
+/// The tied token embedding the CausalLM reuses as its LM head.
+fn reversible_token_embedding(s: &Sizes) -> Row {
+    let mut token = Vec::new();
+    embedding(&mut token, "", s.vocab, s.hidden);
+    Row::new(
+        "token_embedding",
+        "ReversibleEmbedding",
+        seq_shape(Some(s.hidden)),
+        token,
+    )
+}
+
+/// `num_layers` copies of `block` as `transformer_layer_{i}` rows, then the final
+/// `layer_norm`.
+fn push_decoder_stack(rows: &mut Vec<Row>, s: &Sizes, class: &str, block: &[Weight]) {
+    let shape = seq_shape(Some(s.hidden));
+    rows.extend((0..s.layers).map(|i| {
+        Row::new(
+            format!("transformer_layer_{i}"),
+            class,
+            shape.clone(),
+            block.to_vec(),
+        )
+    }));
+    let mut norm = Vec::new();
+    layer_norm(&mut norm, "", s.hidden);
+    rows.push(Row::new("layer_norm", "LayerNormalization", shape, norm));
+}
+
 fn decoder_backbone(
     s: &Sizes,
     rows: Vec<Row>,
@@ -72,14 +101,7 @@ pub fn gpt2(a: &Args) -> Result<Backbone> {
     let s = sizes(a, "vocabulary_size")?;
     let max_seq = a.dim_or("max_sequence_length", 1024)?;
     let h = s.hidden;
-    let mut token = Vec::new();
-    embedding(&mut token, "", s.vocab, h);
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(Some(h)),
-        token,
-    );
+    let token_row = reversible_token_embedding(&s);
     let token_weights = token_row.weights.clone();
     let mut position = Vec::new();
     embedding(&mut position, "", max_seq, h);
@@ -102,22 +124,7 @@ pub fn gpt2(a: &Args) -> Result<Backbone> {
         heads(&s),
         s.inter,
     );
-    rows.extend((0..s.layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "TransformerDecoder",
-            seq_shape(Some(h)),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    layer_norm(&mut norm, "", h);
-    rows.push(Row::new(
-        "layer_norm",
-        "LayerNormalization",
-        seq_shape(Some(h)),
-        norm,
-    ));
+    push_decoder_stack(&mut rows, &s, "TransformerDecoder", &block);
     let hf = json!({
         "model_type": "gpt2", "vocab_size": s.vocab, "n_positions": max_seq, "n_embd": h,
         "n_layer": s.layers, "n_head": s.heads, "n_inner": s.inter,
@@ -148,22 +155,7 @@ pub fn opt(a: &Args) -> Result<Backbone> {
         heads(&s),
         s.inter,
     );
-    rows.extend((0..s.layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "TransformerDecoder",
-            seq_shape(Some(h)),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    layer_norm(&mut norm, "", h);
-    rows.push(Row::new(
-        "layer_norm",
-        "LayerNormalization",
-        seq_shape(Some(h)),
-        norm,
-    ));
+    push_decoder_stack(&mut rows, &s, "TransformerDecoder", &block);
     let hf = json!({
         "model_type": "opt", "vocab_size": s.vocab, "hidden_size": h, "word_embed_proj_dim": h,
         "num_hidden_layers": s.layers, "num_attention_heads": s.heads, "ffn_dim": s.inter,
@@ -182,14 +174,7 @@ pub fn gpt_neox(a: &Args) -> Result<Backbone> {
     };
     let max_seq = a.dim_or("max_sequence_length", 512)?;
     let h = s.hidden;
-    let mut token = Vec::new();
-    embedding(&mut token, "", s.vocab, h);
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(Some(h)),
-        token,
-    );
+    let token_row = reversible_token_embedding(&s);
     let token_weights = token_row.weights.clone();
     let mut rows = vec![
         Row::input("token_ids"),
@@ -223,22 +208,7 @@ pub fn gpt_neox(a: &Args) -> Result<Backbone> {
     );
     dense(&mut block, "feedforward_output_dense", s.inter, h, true);
     layer_norm(&mut block, "feedforward_layer_norm", h);
-    rows.extend((0..s.layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "GPTNeoXDecoder",
-            seq_shape(Some(h)),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    layer_norm(&mut norm, "", h);
-    rows.push(Row::new(
-        "layer_norm",
-        "LayerNormalization",
-        seq_shape(Some(h)),
-        norm,
-    ));
+    push_decoder_stack(&mut rows, &s, "GPTNeoXDecoder", &block);
     let hf = json!({
         "model_type": "gpt_neox", "vocab_size": s.vocab, "hidden_size": h,
         "num_hidden_layers": s.layers, "num_attention_heads": s.heads,
