@@ -3,9 +3,12 @@ import importlib
 import importlib.util
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pytest
+
+import archbudget
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
@@ -30,18 +33,35 @@ def golden(request):
     return check
 
 
-def generator_cases(script: str) -> list:
-    """`CASES` of a fixture generator in tests/data (`make_hf_types`, ...), for the tests
-    that compare with transformers live; empty where torch or transformers is absent."""
+def live_transformers_cases(script: str) -> list:
+    """`CASES` of a fixture generator in tests/data (`make_hf_types`, ...) as the
+    parameters `(name, model_type, kwargs)` of a test that compares with transformers
+    live; one skipped parameter where torch or transformers is absent."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        return []
+        return [pytest.param(None, None, None, marks=pytest.mark.skip(reason="torch and transformers are not installed"))]
     spec = importlib.util.spec_from_file_location(script, DATA / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.CASES
+
+
+def assert_counts_equal_live(model_type: str, kwargs: dict, lm_class: str = "AutoModelForCausalLM"):
+    """archbudget's totals for both heads equal the parameters of the models transformers
+    builds from the same config (`AutoModel`, and `lm_class` for the LM head)."""
+    import transformers
+    from make_hf_extra import build, count
+
+    transformers.logging.set_verbosity_error()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
+        config = dict(model_type=model_type, **kwargs)
+        assert archbudget.summary(config, head="base").total_params == count(build(transformers.AutoModel, cfg))
+        lm = count(build(getattr(transformers, lm_class), cfg))
+        assert archbudget.summary(config, head="causal_lm").total_params == lm
 
 
 def load_keras_oracle() -> list[dict]:

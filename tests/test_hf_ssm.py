@@ -3,7 +3,6 @@ and the sweep, against tests/data/hf_ssm.json (transformers 5.24, made by
 tests/data/make_hf_ssm.py); where transformers is installed, also against the live library.
 """
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
-from conftest import generator_cases
+from conftest import assert_counts_equal_live, live_transformers_cases
 
 DATA = json.loads((Path(__file__).parent / "data" / "hf_ssm.json").read_text())
 ROWS = DATA["rows"]
@@ -90,17 +89,6 @@ def test_jamba_active_params_count_two_of_sixteen_experts():
     assert s.total_params - s.active_params == 14 * 16 * idle_per_expert
 
 
-@pytest.mark.parametrize("name, model_type, kwargs", generator_cases("make_hf_ssm") or [pytest.param(None, None, None, marks=pytest.mark.skip(
-    reason="torch and transformers are not installed"))])
+@pytest.mark.parametrize("name, model_type, kwargs", live_transformers_cases("make_hf_ssm"))
 def test_counts_equal_live_transformers(name, model_type, kwargs):
-    import transformers
-    from make_hf_extra import build, count
-
-    transformers.logging.set_verbosity_error()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
-        config = dict(model_type=model_type, **kwargs)
-        assert archbudget.summary(config, head="base").total_params == count(build(transformers.AutoModel, cfg))
-        lm = count(build(transformers.AutoModelForCausalLM, cfg))
-        assert archbudget.summary(config, head="causal_lm").total_params == lm
+    assert_counts_equal_live(model_type, kwargs)

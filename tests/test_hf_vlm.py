@@ -3,7 +3,6 @@ API, the CLI and the sweep, against tests/data/hf_vlm.json (transformers 5.24, m
 tests/data/make_hf_vlm.py); where transformers is installed, also against the live library.
 """
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
-from conftest import generator_cases
+from conftest import assert_counts_equal_live, live_transformers_cases
 
 DATA = json.loads((Path(__file__).parent / "data" / "hf_vlm.json").read_text())
 ROWS = DATA["rows"]
@@ -133,17 +132,6 @@ def test_hf_sweep_rows_equal_summary_and_memory():
         assert row["peak_bytes"] == archbudget.memory(config, batch=1, seq=64).peak_bytes
 
 
-@pytest.mark.parametrize("name, model_type, kwargs", generator_cases("make_hf_vlm") or [pytest.param(None, None, None, marks=pytest.mark.skip(
-    reason="torch and transformers are not installed"))])
+@pytest.mark.parametrize("name, model_type, kwargs", live_transformers_cases("make_hf_vlm"))
 def test_counts_equal_live_transformers(name, model_type, kwargs):
-    import transformers
-    from make_hf_extra import build, count
-
-    transformers.logging.set_verbosity_error()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
-        config = dict(model_type=model_type, **kwargs)
-        assert archbudget.summary(config, head="base").total_params == count(build(transformers.AutoModel, cfg))
-        lm = count(build(transformers.AutoModelForImageTextToText, cfg))
-        assert archbudget.summary(config, head="causal_lm").total_params == lm
+    assert_counts_equal_live(model_type, kwargs, "AutoModelForImageTextToText")
