@@ -52,7 +52,7 @@ def assert_counts_equal_live(model_type: str, kwargs: dict, lm_class: str = "Aut
     """archbudget's totals for both heads equal the parameters of the models transformers
     builds from the same config (`AutoModel`, and `lm_class` for the LM head)."""
     import transformers
-    from make_hf_extra import build, count
+    from hf_fixture import build, count
 
     transformers.logging.set_verbosity_error()
     with warnings.catch_warnings():

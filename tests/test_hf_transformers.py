@@ -17,9 +17,8 @@ transformers = pytest.importorskip("transformers")
 
 import archbudget  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("make_hf_extra", Path(__file__).parent / "data" / "make_hf_extra.py")
-make_hf_extra = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_hf_extra)
+import make_hf_extra  # noqa: E402
+from hf_fixture import build, count  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +31,7 @@ def quiet():
 
 def real_count(auto, model_type, kwargs):
     cfg = transformers.AutoConfig.for_model(model_type, **kwargs)
-    return make_hf_extra.count(make_hf_extra.build(auto, cfg))
+    return count(build(auto, cfg))
 
 
 @pytest.mark.parametrize("name, model_type, kwargs", make_hf_extra.CASES, ids=[c[0] for c in make_hf_extra.CASES])

@@ -17,6 +17,7 @@ import warnings
 
 import torch
 import transformers
+from hf_fixture import build, count, module_counts
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -241,19 +242,6 @@ def random_cases(seed=0, per_type=4):
 CASES += random_cases()
 
 LM_CLASS = {"distilbert": AutoModelForMaskedLM, "t5": AutoModelForSeq2SeqLM, "vit": None}
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def build(auto, cfg):
-    with torch.device("meta"):
-        return auto.from_config(cfg)
-
-
-def module_counts(model):
-    return {name: [type(mod).__name__, count(mod)] for name, mod in model.named_modules() if name}
 
 
 def main():

@@ -23,7 +23,6 @@ of every tensor the returned cache holds (`cache_bytes`), per layer.
 
     /work/scratch/hf/bin/python tests/data/make_hf_moe.py
 """
-import json
 import pathlib
 import warnings
 
@@ -31,6 +30,8 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
+
+from hf_fixture import active, build, count, module_counts, write_records
 
 QWEN3_MOE_TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
                       num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, num_experts=8,
@@ -166,30 +167,6 @@ CASES = [
 
 # SPEC.md: a multimodal wrapper's causal_lm is its ...ForConditionalGeneration class
 LM_CLASS = {"llama4": AutoModelForImageTextToText}
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def active(model, cfg):
-    """Parameters one token uses: all but the routed experts it is not sent to."""
-    top_k = getattr(cfg.get_text_config(), "num_experts_per_tok", None) or 0
-    idle = 0
-    for mod in model.modules():
-        if type(mod).__name__.endswith("Experts"):
-            experts = mod.num_experts
-            idle += count(mod) * (experts - top_k) // experts
-    return count(model) - idle
-
-
-def build(auto, cfg):
-    with torch.device("meta"):
-        return auto.from_config(cfg)
-
-
-def module_counts(model):
-    return {name: [type(mod).__name__, count(mod)] for name, mod in model.named_modules() if name}
 
 
 def buffers(model):
@@ -353,15 +330,7 @@ def cache_rows():
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
-    out = pathlib.Path(__file__).with_name("hf_moe.json")
-    env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    rows = counts()
-    flop_cases = flop_rows()
-    caches = cache_rows()
-    # One row per line: compact, and a regenerated file diffs row by row.
-    dump = lambda items: ",\n".join(json.dumps(x, separators=(",", ":")) for x in items)
-    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{dump(rows)}\n],\n'
-                   f'"flops":[\n{dump(flop_cases)}\n],\n"caches":[\n{dump(caches)}\n]}}\n')
+    write_records(pathlib.Path(__file__).with_name("hf_moe.json"), rows=counts(), flops=flop_rows(), caches=cache_rows())
 
 
 if __name__ == "__main__":

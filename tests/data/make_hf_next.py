@@ -19,7 +19,6 @@ recurrent states of the linear-attention layers (`storage_bytes`), per layer.
 
     /work/scratch/hf/bin/python tests/data/make_hf_next.py
 """
-import json
 import pathlib
 import warnings
 
@@ -27,6 +26,8 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+from hf_fixture import active, build, count, module_counts, write_records
 
 TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
             shared_expert_intermediate_size=96, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
@@ -56,28 +57,6 @@ CASES = [
                                                     linear_num_key_heads=4, linear_num_value_heads=4,
                                                     linear_key_head_dim=16, linear_value_head_dim=16)),
 ]
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def active(model, cfg):
-    top_k = getattr(cfg, "num_experts_per_tok", None) or 0
-    idle = 0
-    for mod in model.modules():
-        if type(mod).__name__.endswith("Experts"):
-            idle += count(mod) * (mod.num_experts - top_k) // mod.num_experts
-    return count(model) - idle
-
-
-def build(auto, cfg):
-    with torch.device("meta"):
-        return auto.from_config(cfg)
-
-
-def module_counts(model):
-    return {name: [type(mod).__name__, count(mod)] for name, mod in model.named_modules() if name}
 
 
 def counts():
@@ -202,12 +181,7 @@ def cache_rows():
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
-    out = pathlib.Path(__file__).with_name("hf_next.json")
-    env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    rows, flop_cases, caches = counts(), flop_rows(), cache_rows()
-    dump = lambda items: ",\n".join(json.dumps(x, separators=(",", ":")) for x in items)
-    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{dump(rows)}\n],\n'
-                   f'"flops":[\n{dump(flop_cases)}\n],\n"caches":[\n{dump(caches)}\n]}}\n')
+    write_records(pathlib.Path(__file__).with_name("hf_next.json"), rows=counts(), flops=flop_rows(), caches=cache_rows())
 
 
 if __name__ == "__main__":

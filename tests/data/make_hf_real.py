@@ -12,30 +12,13 @@ import json
 import pathlib
 import warnings
 
-import torch
 import transformers
 from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM,
                           CONFIG_MAPPING)
 
+from hf_fixture import active, build, count, write_records
+
 LM_CLASS = {"distilbert": AutoModelForMaskedLM, "t5": AutoModelForSeq2SeqLM, "vit": None}
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def active(model, cfg):
-    top_k = getattr(cfg.get_text_config(), "num_experts_per_tok", None) or 0
-    idle = 0
-    for mod in model.modules():
-        if type(mod).__name__.endswith("Experts"):
-            idle += count(mod) * (mod.num_experts - top_k) // mod.num_experts
-    return count(model) - idle
-
-
-def build(auto, cfg):
-    with torch.device("meta"):
-        return auto.from_config(cfg)
 
 
 def main():
@@ -59,9 +42,7 @@ def main():
             row["error"] = f"{type(e).__name__}: {e}"
         rows.append(row)
         print(path.name, row.get("base_params"), row.get("lm_params"), row.get("error", ""), flush=True)
-    env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
-    (here / "hf_real_expected.json").write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{lines}\n]}}\n')
+    write_records(here / "hf_real_expected.json", rows=rows)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@
 
     /work/scratch/hf/bin/python tests/data/make_hf_ssm.py   # needs torch, transformers
 """
-import json
 import pathlib
 import sys
 import warnings
@@ -25,14 +24,13 @@ import warnings
 try:
     import torch
     import transformers
-    from torch.utils.flop_counter import FlopCounterMode
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    from transformers import AutoModel, AutoModelForCausalLM
 except ImportError:
     print("torch and transformers are needed; nothing written")
     sys.exit(0)
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from make_hf_extra import build, count, module_counts  # noqa: E402
+from hf_fixture import config_of, count, count_rows, forward_and_backward_flops, head_loss, write_records  # noqa: E402
 
 MAMBA_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, state_size=8)
 MAMBA2_TINY = dict(vocab_size=300, pad_token_id=0, hidden_size=64, num_hidden_layers=2, num_heads=8, head_dim=16,
@@ -130,36 +128,6 @@ CACHE = [
 CACHE_BATCH, PROMPT, NEW_TOKENS = 2, 7, 5
 
 
-def config_of(config):
-    kw = dict(config)
-    return AutoConfig.for_model(kw.pop("model_type"), **kw)
-
-
-def count_rows():
-    rows = []
-    for name, model_type, kwargs in CASES:
-        cfg = AutoConfig.for_model(model_type, **kwargs)
-        row = dict(name=name, model_type=model_type, config=dict(model_type=model_type, **kwargs))
-        base = build(AutoModel, cfg)
-        row.update(base_params=count(base), base_class=type(base).__name__)
-        small = sum(1 for _ in base.modules()) < 200
-        modules = {"base": module_counts(base)} if small else None
-        causal = build(AutoModelForCausalLM, cfg)
-        row.update(causal_lm_params=count(causal), causal_lm_class=type(causal).__name__)
-        if small:
-            modules["lm"] = module_counts(causal)
-            row["modules"] = modules
-        rows.append(row)
-        print(name, row["base_params"], row["causal_lm_params"], flush=True)
-    return rows
-
-
-def loss_of(model, head, ids):
-    if head == "base":
-        return model(input_ids=ids).last_hidden_state.float().pow(2).mean()
-    return model(input_ids=ids, labels=ids).loss
-
-
 def flop_rows():
     torch.manual_seed(0)
     rows = []
@@ -173,14 +141,7 @@ def flop_rows():
         model = (AutoModel if head == "base" else AutoModelForCausalLM).from_config(cfg)
         model.train()
         ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))
-        counts = []
-        for backward in (False, True):
-            fc = FlopCounterMode(display=False)
-            with fc:
-                loss = loss_of(model, head, ids)
-                if backward:
-                    loss.backward()
-            counts.append(fc.get_total_flops())
+        counts = forward_and_backward_flops(lambda: head_loss(model, head, ids))
         rows.append(dict(name=name, config=config, head=head, attn="eager", batch=BATCH, seq=SEQ,
                          params=count(model), flops_fwd=counts[0], flops_fwd_bwd=counts[1]))
         print(name, rows[-1]["params"], counts, flush=True)
@@ -217,15 +178,8 @@ def cache_rows():
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
-    data = dict(env=dict(torch=torch.__version__, transformers=transformers.__version__),
-                rows=count_rows(), flops=flop_rows(), cache=cache_rows())
-    out = pathlib.Path(__file__).with_name("hf_ssm.json")
-    # one record per line: compact, and a regenerated file diffs record by record
-    parts = [f'"env":{json.dumps(data["env"])}']
-    for key in ("rows", "flops", "cache"):
-        lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in data[key])
-        parts.append(f'"{key}":[\n{lines}\n]')
-    out.write_text("{" + ",\n".join(parts) + "}\n")
+    write_records(pathlib.Path(__file__).with_name("hf_ssm.json"), rows=count_rows(CASES, AutoModelForCausalLM),
+                  flops=flop_rows(), cache=cache_rows())
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ mistral3, qwen2_5_vl, and llama4's wrapper) measured with the real transformers.
 
     /work/scratch/hf/bin/python tests/data/make_hf_vlm.py   # needs torch, transformers
 """
-import json
 import pathlib
 import sys
 import warnings
@@ -20,14 +19,13 @@ import warnings
 try:
     import torch
     import transformers
-    from torch.utils.flop_counter import FlopCounterMode
     from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 except ImportError:
     print("torch and transformers are needed; nothing written")
     sys.exit(0)
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from make_hf_extra import build, count, module_counts  # noqa: E402
+from hf_fixture import build, config_of, count, forward_and_backward_flops, head_loss, module_counts, write_records  # noqa: E402
 
 TEXT = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2)
@@ -151,11 +149,6 @@ FLOPS = [
 BATCH, SEQ = 2, 16
 
 
-def config_of(config):
-    kw = dict(config)
-    return AutoConfig.for_model(kw.pop("model_type"), **kw)
-
-
 def buffer_elements(model, vision_only=False):
     return sum(b.numel() for name, b in model.named_buffers()
                if not (vision_only and "language_model." in name))
@@ -188,17 +181,7 @@ def flop_rows():
         model = auto.from_config(cfg, attn_implementation="eager")
         model.train()
         ids = torch.randint(0, cfg.get_text_config().vocab_size, (BATCH, SEQ))
-        counts = []
-        for backward in (False, True):
-            fc = FlopCounterMode(display=False)
-            with fc:
-                if head == "base":
-                    loss = model(input_ids=ids).last_hidden_state.float().pow(2).mean()
-                else:
-                    loss = model(input_ids=ids, labels=ids).loss
-                if backward:
-                    loss.backward()
-            counts.append(fc.get_total_flops())
+        counts = forward_and_backward_flops(lambda: head_loss(model, head, ids))
         rows.append(dict(name=name, config=config, head=head, attn="eager", batch=BATCH, seq=SEQ,
                          params=count(model), flops_fwd=counts[0], flops_fwd_bwd=counts[1]))
         print(name, rows[-1]["params"], counts, flush=True)
@@ -208,15 +191,7 @@ def flop_rows():
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
-    data = dict(env=dict(torch=torch.__version__, transformers=transformers.__version__),
-                rows=count_rows(), flops=flop_rows())
-    out = pathlib.Path(__file__).with_name("hf_vlm.json")
-    # one record per line: compact, and a regenerated file diffs record by record
-    parts = [f'"env":{json.dumps(data["env"])}']
-    for key in ("rows", "flops"):
-        lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in data[key])
-        parts.append(f'"{key}":[\n{lines}\n]')
-    out.write_text("{" + ",\n".join(parts) + "}\n")
+    write_records(pathlib.Path(__file__).with_name("hf_vlm.json"), rows=count_rows(), flops=flop_rows())
 
 
 if __name__ == "__main__":
