@@ -61,7 +61,7 @@ impl Dropouts {
                 attn: f("attention_probs_dropout_prob", 0.0),
                 resid: f("hidden_dropout_prob", 0.0),
             },
-            "bert" | "roberta" => {
+            "bert" | "roberta" | "electra" | "deberta-v2" => {
                 let h = f("hidden_dropout_prob", 0.1);
                 Dropouts {
                     embed: h,
@@ -69,6 +69,17 @@ impl Dropouts {
                     resid: h,
                 }
             }
+            // albert's defaults are 0; fnet has no attention
+            "albert" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.0),
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+            },
+            "fnet" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.1),
+                attn: 0.0,
+                resid: f("hidden_dropout_prob", 0.1),
+            },
             "gpt_neox" => Dropouts {
                 embed: 0.0,
                 attn: f("attention_dropout", 0.0),
@@ -120,6 +131,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "run",
             "batch and seq must be positive",
         ));
+    }
+    if let Some(fam) = &a.details.encoder {
+        return super::hf_encoders::graph(a, fam, drop, run);
     }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {

@@ -111,7 +111,10 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             (EncoderFamily::Albert { .. }, HeadKind::MaskedLm) => None,
             _ => Some(hidden),
         },
-        mlm_head: head.has_lm_head().then_some(MlmHead { untied_bias: !tie }),
+        // electra's untied decoder carries the only vocabulary bias
+        mlm_head: head.has_lm_head().then_some(MlmHead {
+            untied_bias: !tie && family != EncoderFamily::Electra,
+        }),
         vision: None,
         scale_decoder_outputs: false,
         details: BlockDetails {
