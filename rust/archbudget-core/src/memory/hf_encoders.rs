@@ -16,6 +16,7 @@
 //!   scaled and summed into the scores, a masked fill, softmax, dropout, probs·v; the
 //!   float mask `torch.ones` (batch×seq) and its batch×1×seq×seq outer product, alive
 //!   through the encoder, and the embeddings multiplied by the mask.
+//!
 //! What is not modelled: the index tensors of DeBERTa's gathers (seq×seq int64 per layer)
 //! and the complex gradients of FNet's backward FFT (transients).
 //! LoRA and quantized weights are not lowered for these types.
