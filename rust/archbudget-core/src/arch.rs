@@ -388,6 +388,50 @@ pub struct BlockDetails {
     /// The vision tower and projector of a multimodal wrapper (gemma3, llava, mistral3,
     /// qwen2_5_vl, llama4); the rest of the arch is its text model (`text_config`).
     pub vision_language: Option<Box<VisionLanguage>>,
+    // ---- issue 11: the encoders beyond bert (albert, electra, deberta-v2, fnet)
+    pub encoder: Option<Box<EncoderFamily>>,
+}
+
+/// How an encoder beyond bert differs from it. All of them keep bert's post-norm blocks
+/// and token / position / token-type embeddings `embed_dim` wide (`embedding_size`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderFamily {
+    /// ALBERT: the embeddings' LayerNorm is `embed_dim` wide and a biased Linear maps
+    /// them to the hidden width; `groups` layer groups of `inner` layers each, step `i`
+    /// of the `num_layers` applying group ⌊i·groups / num_layers⌋: weights held once,
+    /// activations per application. No dropout after the feed-forward.
+    Albert { groups: u64, inner: u64 },
+    /// ELECTRA: bert's layers after a biased `embeddings_project` when `embed_dim`
+    /// differs from the hidden width; no pooler.
+    Electra,
+    /// FNet: `fftn` over the sequence and hidden axes (its real part) instead of
+    /// attention; a biased `projection` after the embeddings' LayerNorm.
+    Fnet,
+    /// DeBERTa-v2 / v3: disentangled attention over relative positions.
+    DebertaV2(Disentangled),
+}
+
+/// DeBERTa-v2's disentangled self-attention (`DisentangledSelfAttention`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disentangled {
+    /// `relative_attention`: the content-to-position and position-to-content terms.
+    pub relative: bool,
+    pub c2p: bool,
+    pub p2c: bool,
+    /// `share_att_key`: the relative embeddings go through the query and key
+    /// projections; else through their own `pos_key_proj` / `pos_query_proj`.
+    pub share_att_key: bool,
+    /// Relative distances one side (`position_buckets`, else `max_relative_positions`):
+    /// `rel_embeddings` holds twice as many rows.
+    pub att_span: u64,
+    /// `norm_rel_ebd` has "layer_norm": the relative embeddings are normalised.
+    pub rel_norm: bool,
+    /// `conv_kernel_size` > 0: a Conv1d (kernel, groups) after the first layer, with
+    /// its activation (`conv_act`).
+    pub conv: Option<(u64, u64, String)>,
+    /// `legacy`: the LM head is `cls.predictions` (transform to `embed_dim`, a tied
+    /// decoder); else `lm_predictions` multiplies by the word embeddings itself.
+    pub legacy_head: bool,
 }
 
 /// Gated DeltaNet linear attention (qwen3_next `Qwen3NextGatedDeltaNet`): `in_proj_qkvz`

@@ -27,7 +27,9 @@ use super::hf_names::HfNames;
 use super::lora::{Linears, Module};
 use super::ops::*;
 use super::{add, estimate, mul, MemoryReport, Precision, Result, RunSettings};
-use crate::arch::{ArchKind, HeadKind, LayerMixer, NormKind, Position, TransformerArch};
+use crate::arch::{
+    ArchKind, AttentionSpan, HeadKind, LayerMixer, NormKind, Position, TransformerArch,
+};
 
 /// Dropout probabilities of a config, with transformers' defaults per model type.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -61,7 +63,7 @@ impl Dropouts {
                 attn: f("attention_probs_dropout_prob", 0.0),
                 resid: f("hidden_dropout_prob", 0.0),
             },
-            "bert" | "roberta" => {
+            "bert" | "roberta" | "electra" | "deberta-v2" => {
                 let h = f("hidden_dropout_prob", 0.1);
                 Dropouts {
                     embed: h,
@@ -69,6 +71,17 @@ impl Dropouts {
                     resid: h,
                 }
             }
+            // albert's defaults are 0; fnet has no attention
+            "albert" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.0),
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+            },
+            "fnet" => Dropouts {
+                embed: f("hidden_dropout_prob", 0.1),
+                attn: 0.0,
+                resid: f("hidden_dropout_prob", 0.1),
+            },
             "gpt_neox" => Dropouts {
                 embed: 0.0,
                 attn: f("attention_dropout", 0.0),
@@ -120,6 +133,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             "run",
             "batch and seq must be positive",
         ));
+    }
+    if let Some(fam) = &a.details.encoder {
+        return super::hf_encoders::graph(a, fam, drop, run);
     }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
@@ -214,6 +230,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
 
     // ---- embeddings
     let mut cos_sin = None;
+    let mut other_cos_sin = Vec::new();
     let (ids, mut h) =
         match a.vision {
             Some(v) => {
@@ -260,6 +277,19 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                     }),
                     &[ids],
                 );
+                if matches!(a.model_type.as_str(), "gemma" | "gemma2" | "gemma3_text") {
+                    // `GemmaTextScaledWordEmbedding`: the lookup times its `embed_scale`
+                    // buffer (cast to the weights' dtype), a new tensor
+                    g.push(
+                        Op::Fill(Fill {
+                            numel: 1,
+                            dtype: None,
+                            buffer: Some((1, DType::F32)),
+                        }),
+                        &[],
+                    );
+                    h = g.push(Op::Add(Add), &[h]);
+                }
                 if a.type_vocab_size > 0 {
                     // token_type_ids default to a zero buffer, expanded over the batch
                     let tt = g.push(
@@ -313,25 +343,25 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                         // every forward, unused
                         let n = mul(s, a.rotary_dim())?;
                         // `inv_freq` and `original_inv_freq` (rotary_dim/2 each) are the rotary
-                        // module's buffers
-                        let cos = g.push(
-                            Op::Fill(Fill {
-                                numel: n,
-                                dtype: None,
-                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
-                            }),
-                            &[],
-                        );
-                        let sin = g.push(
-                            Op::Fill(Fill {
-                                numel: n,
-                                dtype: None,
-                                buffer: Some((a.rotary_dim() / 2, DType::F32)),
-                            }),
-                            &[],
-                        );
-                        if a.position == Position::Rotary {
-                            cos_sin = Some((cos, sin));
+                        // module's buffers; one pair, and one cos/sin, per kind of layer
+                        // where the type builds them per layer type
+                        for (t, span) in rotary_tables(a).into_iter().enumerate() {
+                            let mut table = || {
+                                g.push(
+                                    Op::Fill(Fill {
+                                        numel: n,
+                                        dtype: None,
+                                        buffer: Some((a.rotary_dim() / 2, DType::F32)),
+                                    }),
+                                    &[],
+                                )
+                            };
+                            let pair = (table(), table());
+                            match (a.position, t) {
+                                (Position::Rotary, 0) => cos_sin = Some(pair),
+                                (Position::Rotary, _) => other_cos_sin.push((span, pair)),
+                                _ => {}
+                            }
                         }
                     }
                     Position::None => {}
@@ -553,6 +583,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 let (q, k) = qk_norm(&mut g, a, rows, q, k)?;
                 (q, k, v, nkv)
             };
+            let cos_sin = other_cos_sin
+                .iter()
+                .find(|(span, _)| *span == std::mem::discriminant(&kind.span))
+                .map(|&(_, pair)| pair)
+                .or(cos_sin);
             (q, k) = position_qk(&mut g, a, kind, cos_sin, rows, s, q, k)?;
             if use_cache {
                 hold_kv_cache(&mut g, kind, [k, v]);
@@ -764,6 +799,24 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let _ = e;
     lx.finish(&mut g, &a.model_type)?;
     Ok(g)
+}
+
+/// The kinds of layer with a rotary table of their own, in order of first use: one for
+/// most types; each distinct layer type for those whose rotary module is built per
+/// layer type (`Gemma3RotaryEmbedding`, olmo3's).
+fn rotary_tables(a: &TransformerArch) -> Vec<std::mem::Discriminant<AttentionSpan>> {
+    let first = std::mem::discriminant(&a.layer_attention(0).span);
+    if !matches!(a.model_type.as_str(), "gemma3_text" | "olmo3") {
+        return vec![first];
+    }
+    let mut kinds = vec![first];
+    for i in 1..a.num_layers {
+        let kind = std::mem::discriminant(&a.layer_attention(i).span);
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
 }
 
 /// Whether any layer runs softmax attention (mamba's have none, and no mask is made).

@@ -17,6 +17,7 @@ mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_decoder;
+mod hf_encoders;
 mod hf_linear;
 mod hf_mla;
 mod hf_mlp;

@@ -175,7 +175,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     }
 }
 
-fn bert_layers(a: &TransformerArch, m: &mut Modules, root: &str, p: &str) -> Result<()> {
+pub(super) fn bert_layers(a: &TransformerArch, m: &mut Modules, root: &str, p: &str) -> Result<()> {
     let loc = m.location();
     let hidden = dim(a.hidden_size, "hidden");
     let all_heads = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;

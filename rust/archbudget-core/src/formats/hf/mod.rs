@@ -6,8 +6,10 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bert;
 mod config;
+mod deberta_v2;
 mod decoder;
 mod deepseek;
+mod encoders;
 mod falcon;
 mod falcon_h1;
 mod gpt2;
@@ -52,14 +54,18 @@ pub enum Head {
 /// Every type read, in the order the unknown-type error lists them; the declarative
 /// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
+    "albert",
     "bert",
     "cohere",
     "cohere2",
+    "deberta-v2",
     "deepseek_v2",
     "deepseek_v3",
     "distilbert",
+    "electra",
     "falcon",
     "falcon_h1",
+    "fnet",
     "gemma",
     "gemma2",
     "gemma3",
@@ -128,6 +134,9 @@ enum Family {
     Opt,
     Falcon,
     Bert,
+    /// albert, electra, fnet (`encoders.rs`) and deberta-v2: bert's encoder and what
+    /// each changes.
+    Encoder,
     T5,
     Vit,
     Moe,
@@ -152,6 +161,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "opt" => Family::Opt,
         "falcon" => Family::Falcon,
         "bert" | "roberta" | "distilbert" => Family::Bert,
+        "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "t5" => Family::T5,
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
@@ -170,7 +180,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 /// The class counted for `head` on this type.
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
-        "distilbert" => Some(HeadKind::MaskedLm),
+        "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" => Some(HeadKind::Seq2SeqLm),
         "vit" | "qwen2_5_vl_text" => None,
         _ => Some(HeadKind::CausalLm),
@@ -203,6 +213,8 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Opt => opt::arch(&cfg, head)?,
         Family::Falcon => falcon::arch(&cfg, head)?,
         Family::Bert => bert::arch(&cfg, head)?,
+        Family::Encoder if cfg.model_type == "deberta-v2" => deberta_v2::arch(&cfg, head)?,
+        Family::Encoder => encoders::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Moe => match cfg.model_type {
@@ -304,6 +316,8 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Opt => opt::modules(arch, m)?,
         Family::Falcon => falcon::modules(arch, m)?,
         Family::Bert => bert::modules(arch, m)?,
+        Family::Encoder if arch.model_type == "deberta-v2" => deberta_v2::modules(arch, m)?,
+        Family::Encoder => encoders::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,

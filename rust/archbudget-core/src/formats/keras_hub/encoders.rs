@@ -1,9 +1,19 @@
-//! keras-hub encoders without a transformers twin here (summary rows only; `memory`
-//! says it does not model them): AlbertBackbone (a factorised embedding projected to
-//! the hidden width, `num_groups` × `num_inner_repetitions` encoder layers each reused
-//! across the depth), ElectraBackbone (bert with an embedding projection), DebertaV3Backbone
-//! (a relative-position table and disentangled-attention encoders) and FNetBackbone
-//! (Fourier mixing instead of attention: only norms and a feedforward per layer).
+//! keras-hub's AlbertBackbone (a factorised embedding projected to the hidden width,
+//! `num_groups` × `num_inner_repetitions` encoder layers each reused across the depth),
+//! ElectraBackbone (bert with an embedding projection), DebertaV3Backbone (a
+//! relative-position table and disentangled-attention encoders) and FNetBackbone
+//! (Fourier mixing instead of attention: only norms and a feedforward per layer), and
+//! their TextClassifier / MaskedLM tasks.
+//!
+//! Their transformers twins are albert, electra, deberta-v2 (`share_att_key`, c2p and
+//! p2c, `position_buckets` = `bucket_size`, no absolute positions) and fnet, with
+//! keras-hub's tanh-approximate GELU as `gelu_new`. Where they differ, `memory` (the
+//! twin's) is approximate: ElectraBackbone's `pooled_dense` (transformers' ElectraModel
+//! has no pooler) and the backbone pooler a MaskedLM carries unused are not in its
+//! params; keras-hub's `TransformerEncoder` drops out after ALBERT's feed-forward where
+//! transformers does not (no difference at keras-hub's default dropout, 0).
+use serde_json::json;
+
 use super::bert::{pooled_dense, segment_embeddings};
 use super::blocks::{
     attention, dense, embedding, layer_norm, seq_shape, transformer_block, Args, Heads, Row,
@@ -47,16 +57,16 @@ pub fn albert_electra(a: &Args) -> Result<Backbone> {
     let layers = a.dim("num_layers")?;
     let heads = encoder_heads(a, hidden)?;
     let max_seq = a.dim_or("max_sequence_length", 512)?;
-    let (mut rows, token_weights) =
-        segment_embeddings(vocab, embed, max_seq, a.dim_or("num_segments", 2)?);
+    let segments = a.dim_or("num_segments", 2)?;
+    let (mut rows, token_weights) = segment_embeddings(vocab, embed, max_seq, segments);
     rows.push(norm_row("embeddings_layer_norm", embed));
     rows.push(Row::plain("embeddings_dropout", "Dropout", embed));
-    let projection = if albert {
-        "embedding_projection"
-    } else {
-        "embeddings_projection"
-    };
-    rows.push(dense_on_sequence(projection, embed, hidden));
+    // electra projects only when the widths differ
+    if albert {
+        rows.push(dense_on_sequence("embedding_projection", embed, hidden));
+    } else if embed != hidden {
+        rows.push(dense_on_sequence("embeddings_projection", embed, hidden));
+    }
     rows.push(Row::input("padding_mask"));
     let block = transformer_block(
         "self_attention_layer",
@@ -64,10 +74,20 @@ pub fn albert_electra(a: &Args) -> Result<Backbone> {
         heads,
         inter,
     );
+    let dropout = a.float_or("dropout", if albert { 0.0 } else { 0.1 })?;
+    let mut hf = json!({
+        "model_type": if albert { "albert" } else { "electra" },
+        "vocab_size": vocab, "embedding_size": embed, "hidden_size": hidden,
+        "num_hidden_layers": layers, "num_attention_heads": heads.q, "intermediate_size": inter,
+        "max_position_embeddings": max_seq, "type_vocab_size": segments, "hidden_act": "gelu_new",
+        "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
+    });
     let names: Vec<String> = if albert {
         // one layer per (group, inner repetition), each called layers / groups times
         let groups = a.dim_or("num_groups", 1)?;
         let inner = a.dim_or("num_inner_repetitions", 1)?;
+        hf["num_hidden_groups"] = groups.into();
+        hf["inner_group_num"] = inner.into();
         (0..groups)
             .flat_map(|g| (0..inner).map(move |j| format!("group_{g}_inner_layer_{j}")))
             .collect()
@@ -86,7 +106,7 @@ pub fn albert_electra(a: &Args) -> Result<Backbone> {
     }));
     rows.push(pooled_dense(hidden));
     Ok(Backbone {
-        hf_config: None,
+        hf_config: Some(hf),
         rows,
         hidden,
         vocab,
@@ -111,6 +131,16 @@ pub fn deberta_v3(a: &Args) -> Result<Backbone> {
     let layers = a.dim("num_layers")?;
     let heads = encoder_heads(a, hidden)?;
     let buckets = a.dim_or("bucket_size", 256)?;
+    let dropout = a.float_or("dropout", 0.1)?;
+    let hf = json!({
+        "model_type": "deberta-v2", "vocab_size": vocab, "hidden_size": hidden,
+        "num_hidden_layers": layers, "num_attention_heads": heads.q, "intermediate_size": inter,
+        "max_position_embeddings": a.dim_or("max_sequence_length", 512)?,
+        "relative_attention": true, "position_buckets": buckets, "norm_rel_ebd": "layer_norm",
+        "share_att_key": true, "pos_att_type": "p2c|c2p", "position_biased_input": false,
+        "type_vocab_size": 0, "hidden_act": "gelu",
+        "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
+    });
     let mut token = Vec::new();
     embedding(&mut token, "", vocab, hidden);
     let token_row = Row::new(
@@ -168,7 +198,7 @@ pub fn deberta_v3(a: &Args) -> Result<Backbone> {
         )
     }));
     Ok(Backbone {
-        hf_config: None,
+        hf_config: Some(hf),
         rows,
         hidden,
         vocab,
@@ -190,8 +220,15 @@ pub fn f_net(a: &Args) -> Result<Backbone> {
     let inter = a.dim("intermediate_dim")?;
     let layers = a.dim("num_layers")?;
     let max_seq = a.dim_or("max_sequence_length", 512)?;
-    let (mut rows, token_weights) =
-        segment_embeddings(vocab, hidden, max_seq, a.dim_or("num_segments", 4)?);
+    let segments = a.dim_or("num_segments", 4)?;
+    let (mut rows, token_weights) = segment_embeddings(vocab, hidden, max_seq, segments);
+    let dropout = a.float_or("dropout", 0.1)?;
+    let hf = json!({
+        "model_type": "fnet", "vocab_size": vocab, "hidden_size": hidden,
+        "num_hidden_layers": layers, "intermediate_size": inter,
+        "max_position_embeddings": max_seq, "type_vocab_size": segments,
+        "hidden_act": "gelu_new", "hidden_dropout_prob": dropout,
+    });
     rows.push(norm_row("embeddings_layer_norm", hidden));
     rows.push(dense_on_sequence("embedding_projection", hidden, hidden));
     rows.push(Row::plain("embeddings_dropout", "Dropout", hidden));
@@ -210,7 +247,7 @@ pub fn f_net(a: &Args) -> Result<Backbone> {
     }));
     rows.push(pooled_dense(hidden));
     Ok(Backbone {
-        hf_config: None,
+        hf_config: Some(hf),
         rows,
         hidden,
         vocab,

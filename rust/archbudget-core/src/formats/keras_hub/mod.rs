@@ -178,7 +178,7 @@ fn backbone(
 /// Every keras-hub class read, for the error on one that is not.
 pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet";
 
 #[derive(Clone, Copy)]
 enum Task {

@@ -21,6 +21,9 @@ pub enum ActKind {
     Tanh,
     /// `torch.sigmoid` (qwen2_moe's shared-expert gate): saves the output.
     Sigmoid,
+    /// `softmax` over the last axis outside an attention kernel (DeBERTa's hand-written
+    /// attention): saves the output; on autocast's fp32 list.
+    Softmax,
 }
 
 /// An elementwise activation over the whole input; output of the input's shape and dtype.
@@ -42,6 +45,15 @@ impl Act {
         };
         match self.kind {
             ActKind::Relu | ActKind::Tanh | ActKind::Sigmoid => c.save_output = true,
+            ActKind::Softmax => {
+                c.save_output = true;
+                if cx.amp() {
+                    c.out = Some(Out::New {
+                        numel: n,
+                        dtype: DType::F32,
+                    });
+                }
+            }
             ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
             ActKind::GeluPython => {
                 // Under autocast `pow` is on the fp32 list: it saves an fp32 copy of x, and

@@ -83,6 +83,10 @@ pub enum Op {
     Opaque(Opaque),
     TriangularSolve(TriangularSolve),
     SelectiveScan(SelectiveScan),
+    /// An op applied again to weights an earlier node declared (ALBERT's shared layers):
+    /// its cost with every parameter marked shared, so it is counted, given a gradient
+    /// and optimizer state once; its activations are its own.
+    Reused(Box<Op>),
 }
 
 impl Op {
@@ -126,6 +130,13 @@ impl Op {
             Op::LoraLinear(o) => o.lower(cx),
             Op::ClsPositions(o) => o.lower(cx),
             Op::TriangularSolve(o) => o.lower(cx),
+            Op::Reused(o) => {
+                let mut c = o.lower(cx)?;
+                for p in &mut c.params {
+                    p.shared = true;
+                }
+                Ok(c)
+            }
             Op::SelectiveScan(o) => o.lower(cx),
         }
     }
