@@ -54,7 +54,9 @@ fn run_setting(i: usize) -> Value {
 
 fn fixture_configs() -> Vec<(String, Value)> {
     let mut configs = Vec::new();
-    for name in ["hf_types", "hf_moe", "hf_vlm", "hf_ssm", "hf_next", "hf_extra"] {
+    for name in [
+        "hf_types", "hf_moe", "hf_vlm", "hf_ssm", "hf_next", "hf_extra",
+    ] {
         let path = format!(
             "{}/../../tests/data/{name}.json",
             env!("CARGO_MANIFEST_DIR")
@@ -62,7 +64,10 @@ fn fixture_configs() -> Vec<(String, Value)> {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let fixture: Value = serde_json::from_str(&text).unwrap();
         for row in fixture["rows"].as_array().unwrap() {
-            configs.push((row["name"].as_str().unwrap().to_string(), row["config"].clone()));
+            configs.push((
+                row["name"].as_str().unwrap().to_string(),
+                row["config"].clone(),
+            ));
         }
     }
     configs
@@ -85,14 +90,20 @@ fn bound_is_below_the_simulated_peak_for_every_fixture_config() {
                 let Some(peak) = hf_peak(&config, head, &settings) else {
                     continue;
                 };
-                assert!(bound <= peak, "{name} {head_name} {run}: bound {bound} > peak {peak}");
+                assert!(
+                    bound <= peak,
+                    "{name} {head_name} {run}: bound {bound} > peak {peak}"
+                );
                 checked += 1;
                 bounded += usize::from(bound > 0);
             }
         }
     }
     // most configs build and get a bound (no LoRA or quantization here)
-    assert!(checked > 3000 && bounded * 10 > checked * 9, "{checked} checked, {bounded} bounded");
+    assert!(
+        checked > 3000 && bounded * 10 > checked * 9,
+        "{checked} checked, {bounded} bounded"
+    );
 }
 
 fn family_run() -> impl Strategy<Value = Value> {

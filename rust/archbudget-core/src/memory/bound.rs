@@ -38,7 +38,11 @@ pub fn peak_lower_bound(held: Held, run: &RunSettings) -> u64 {
     if run.lora.is_some() || run.quantize.is_some() {
         return 0;
     }
-    let dtype_bytes: u128 = if run.precision == Precision::Bf16 { 2 } else { 4 };
+    let dtype_bytes: u128 = if run.precision == Precision::Bf16 {
+        2
+    } else {
+        4
+    };
     let n = u128::from(run.gpus.max(1));
     // ZeRO shards a total from `stage` on, rounded up per shard (Σ⌈bᵢ/N⌉ ≥ ⌈Σbᵢ/N⌉)
     let shard = |from_stage: u8, bytes: u128| {

@@ -226,7 +226,12 @@ pub(super) fn note_invalid(stats: &mut Stats, e: Error, space: &Space, index: u6
 /// A constraint's arithmetic that fails for one candidate (a division by zero, an
 /// overflow) makes that candidate invalid; a constraint of the wrong type (a number
 /// where true/false is needed) fails for every candidate and stops the sweep.
-pub(super) fn note_constraint_error(stats: &mut Stats, e: Error, space: &Space, index: u64) -> Result<()> {
+pub(super) fn note_constraint_error(
+    stats: &mut Stats,
+    e: Error,
+    space: &Space,
+    index: u64,
+) -> Result<()> {
     match e {
         Error::InvalidValue { .. } | Error::Overflow { .. } => note_invalid(stats, e, space, index),
         fatal => Err(fatal),
@@ -292,7 +297,6 @@ pub(super) fn final_columns(
     }
     Ok(columns)
 }
-
 
 /// The rows of candidates `opts.range` cut as `Ranker::shrink_part` cuts.
 fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Vec<Row>, Stats)> {

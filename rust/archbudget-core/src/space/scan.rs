@@ -118,8 +118,11 @@ pub(super) fn scan(
         })
 }
 
-/// Candidates evaluated at once while looking for the k-th that passes: enough to keep
-/// every core busy, few enough that little is evaluated past it.
+/// Candidates a pass ranks at least: evaluation stops at the k-th that passes whatever
+/// the pass holds, so a generous pass costs only its (key, index) pairs, and saves
+/// passes over the space when many candidates fail their full check.
+const FIRST_PASS: usize = 4096;
+/// Candidates evaluated at once per core while looking for the k-th that passes.
 const EVALUATE_AT_ONCE: usize = 64;
 
 /// The best `p.k` candidates of `start..stop` in rank order that pass every budget, and
@@ -135,12 +138,27 @@ pub(super) fn lazy_top(
     let space = eval.space();
     let mut rows: Vec<Row> = Vec::with_capacity(p.k);
     let mut stats: Option<Stats> = None;
-    let mut pass = p;
+    // without a full-check budget every candidate ranked passes (bar invalid ones)
+    let filtered = opts.max_memory.is_some() || opts.max_flops.is_some();
+    let mut pass = Prerank {
+        k: if filtered { p.k.max(FIRST_PASS) } else { p.k },
+        ..p
+    };
+    let threads = rayon::current_num_threads();
     loop {
         // Later passes repeat the first one's cuts: its statistics alone count.
         let block = scan(eval, opts, ranker, Some(pass), range, stats.is_none())?;
         let stats = stats.get_or_insert(block.stats);
-        for chunk in block.pre.chunks(EVALUATE_AT_ONCE * rayon::current_num_threads()) {
+        let mut rest = &block.pre[..];
+        while !rest.is_empty() {
+            // no more at once than still needed (all may pass), but every core busy
+            let needed = p.k - rows.len();
+            let (chunk, after) = rest.split_at(
+                needed
+                    .clamp(threads, EVALUATE_AT_ONCE * threads)
+                    .min(rest.len()),
+            );
+            rest = after;
             let evaluated: Vec<(u64, Result<Metrics>)> = chunk
                 .par_iter()
                 .map(|&(_, index)| {
@@ -155,9 +173,7 @@ pub(super) fn lazy_top(
                 .collect();
             for (index, metrics) in evaluated {
                 match metrics {
-                    Ok(metrics) if within_rest(opts, &metrics) => {
-                        rows.push(Row { index, metrics })
-                    }
+                    Ok(metrics) if within_rest(opts, &metrics) => rows.push(Row { index, metrics }),
                     Ok(_) => stats.cut_by_budgets += 1,
                     Err(e) => note_invalid(stats, e, space, index)?,
                 }
@@ -173,7 +189,10 @@ pub(super) fn lazy_top(
         // are needed (at least 4 times this pass, so that few passes are needed).
         let evaluated = block.pre.len();
         pass = Prerank {
-            k: pass.k.saturating_mul(4).max(evaluated.saturating_mul(p.k) / rows.len().max(1)),
+            k: pass
+                .k
+                .saturating_mul(4)
+                .max(evaluated.saturating_mul(p.k) / rows.len().max(1)),
             after: block.pre.last().copied(),
             ..pass
         };
