@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 import archbudget
+from archbudget import api
 from conftest import EXAMPLES
 
 LLAMA = {
@@ -47,5 +48,5 @@ def test_unsorted_top_under_a_budget_is_the_first_candidates_that_fit(plain):
 
 
 def test_example_million_candidate_space_names_its_size():
-    space = archbudget.api.search_space(str(EXAMPLES / "llama_1m_space.toml"))
+    space = api.search_space(str(EXAMPLES / "llama_1m_space.toml"))
     assert space.size == 2**20
