@@ -31,7 +31,7 @@ def by_plain_path(plain: pl.DataFrame, max_memory: int, sort: str, descending: b
 
 
 @pytest.mark.parametrize("quantile", [0.05, 0.5, 0.95])
-@pytest.mark.parametrize("sort,descending", [("params", True), ("params", False), ("trainable_params", True)])
+@pytest.mark.parametrize("sort,descending", [("params", True), ("params", False), ("trainable_params", True), ("peak_bytes", False)])
 @pytest.mark.parametrize("top", [1, 10, 100])
 def test_fast_path_frame_equals_the_plain_path(plain, quantile, sort, descending, top):
     budget = int(plain["peak_bytes"].quantile(quantile))

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::cancel::{Cancel, POLL_EVERY};
 use super::family::{Evaluator, Metrics, METRIC_NAMES};
 use super::rank::{Ranker, SortKey};
-use super::scan::{self, Prerank};
+use super::scan::{self, PreKey, Prerank};
 use super::timing;
 use super::{space_err, Scalar, Space};
 use crate::error::{Error, Result};
@@ -302,20 +302,29 @@ pub(super) fn final_columns(
 fn sweep_rows(space: &Space, opts: &SweepOptions, ranker: &Ranker) -> Result<(Vec<Row>, Stats)> {
     let range = range_of(space, opts)?;
     let eval = Evaluator::new(space);
-    let prerank = |k, metric, descending| {
+    let prerank = |k, key, descending| {
         Some(Prerank {
             k,
-            metric,
+            key,
             descending,
             after: None,
         })
     };
+    let peak_bytes = METRIC_NAMES.iter().position(|m| *m == "peak_bytes");
     let prerank = match (&ranker.key, opts.top) {
         _ if opts.pareto => None,
-        (SortKey::Metric(m), Some(k)) if *m < 2 && eval.cheap_params() && k > 0 => {
-            prerank(k, Some(*m), opts.descending)
+        (SortKey::Metric(0), Some(k)) if eval.cheap_params() && k > 0 => {
+            prerank(k, PreKey::Params, opts.descending)
         }
-        (SortKey::Index, Some(k)) if k > 0 => prerank(k, None, false),
+        (SortKey::Metric(1), Some(k)) if eval.cheap_params() && k > 0 => {
+            prerank(k, PreKey::TrainableParams, opts.descending)
+        }
+        (SortKey::Metric(m), Some(k))
+            if Some(*m) == peak_bytes && !opts.descending && eval.bounds_peak() && k > 0 =>
+        {
+            prerank(k, PreKey::PeakBound, false)
+        }
+        (SortKey::Index, Some(k)) if k > 0 => prerank(k, PreKey::Index, false),
         _ => None,
     };
     let (mut rows, stats) = match prerank {

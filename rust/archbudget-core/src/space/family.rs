@@ -563,6 +563,18 @@ impl<'s> Evaluator<'s> {
         }
     }
 
+    /// Whether `peak_bound` gives more than 0 for the space's candidates (a bound from
+    /// counts: mlp, and transformers without LoRA or quantized weights).
+    pub fn bounds_peak(&self) -> bool {
+        match self.space.family {
+            FamilyKind::Mlp => true,
+            FamilyKind::Hf => {
+                !self.lora_possible() && self.slots[run_slot(FamilyKind::Hf, "quantize")].is_none()
+            }
+            _ => false,
+        }
+    }
+
     /// With LoRA a transformers candidate's counts are peft's (its adapters added), which
     /// only its memory graph gives.
     fn lora_possible(&self) -> bool {

@@ -4,8 +4,8 @@
 //! associative (parts reduce in any tree, kept in index order), and `finish` of the
 //! merged parts equals `sweep` of the whole range, row for row.
 use super::enumerate::{columns, final_columns, Columns, Row, Stats, SweepOptions};
-use super::rank::Ranker;
 use super::family::{Metrics, METRIC_NAMES};
+use super::rank::Ranker;
 use super::{space_err, Space};
 use crate::error::Result;
 

@@ -20,8 +20,8 @@ pub use constraint::{Constraint, Slot};
 pub use enumerate::{
     count, count_until, sweep, sweep_part, Columns, Counts, Progress, Stats, SweepOptions,
 };
-pub use rank::{pareto_positions, ParetoKey};
 pub use merge::{finish, merge_parts};
+pub use rank::{pareto_positions, ParetoKey};
 pub use timing::ESTIMATE_NAMES;
 
 /// One value of a parameter.

@@ -131,7 +131,7 @@ impl Ranker<'_> {
     }
 
     /// Keep the best `k` of `rows`, sorted.
-    fn keep_top(&self, rows: &mut Vec<Row>, k: usize) {
+    pub(super) fn keep_top(&self, rows: &mut Vec<Row>, k: usize) {
         self.rank(rows, Some(k));
     }
 

@@ -7,6 +7,9 @@
 //! It keeps exactly the rows the evaluation of every candidate would keep: the cheap
 //! cuts reject only candidates the full check rejects too (the bound is at most the
 //! simulator's peak), and a candidate after the k-th that passes ranks after all k.
+//! Ranked by `peak_bytes` ascending, candidates are evaluated in the order of their
+//! bounds until the next bound is above the k-th peak found: every candidate left has
+//! a peak of at least its bound, so none of them can enter.
 use std::cmp::Ordering;
 
 use rayon::prelude::*;
@@ -20,16 +23,26 @@ use super::family::{Evaluator, Metrics};
 use super::rank::Ranker;
 use crate::error::Result;
 
-/// Ranking on a key known before the memory model runs: params, trainable params or the
-/// candidate index. Only the best `k` of a block get their full metrics.
+/// Ranking on a key known before the memory model runs. Only the best `k` of a block
+/// get their full metrics.
 #[derive(Clone, Copy)]
 pub(super) struct Prerank {
     pub(super) k: usize,
-    /// 0 params, 1 trainable params, None the candidate index.
-    pub(super) metric: Option<usize>,
+    pub(super) key: PreKey,
     pub(super) descending: bool,
     /// Only candidates ranking strictly after this (key, index): a further pass.
     pub(super) after: Option<(u64, u64)>,
+}
+
+/// What a [`Prerank`] ranks by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum PreKey {
+    Params,
+    TrainableParams,
+    Index,
+    /// The lower bound on the peak, for a ranking by `peak_bytes` ascending: a candidate
+    /// whose bound is above the k-th peak found cannot enter.
+    PeakBound,
 }
 
 impl Prerank {
@@ -140,8 +153,13 @@ pub(super) fn lazy_top(
     let mut stats: Option<Stats> = None;
     // without a full-check budget every candidate ranked passes (bar invalid ones)
     let filtered = opts.max_memory.is_some() || opts.max_flops.is_some();
+    let by_bound = p.key == PreKey::PeakBound;
     let mut pass = Prerank {
-        k: if filtered { p.k.max(FIRST_PASS) } else { p.k },
+        k: if filtered || by_bound {
+            p.k.max(FIRST_PASS)
+        } else {
+            p.k
+        },
         ..p
     };
     let threads = rayon::current_num_threads();
@@ -151,8 +169,20 @@ pub(super) fn lazy_top(
         let stats = stats.get_or_insert(block.stats);
         let mut rest = &block.pre[..];
         while !rest.is_empty() {
+            if by_bound && rows.len() >= p.k {
+                // every candidate left has a peak of at least its bound, the first the
+                // smallest: once that is above the k-th peak found, none can enter
+                ranker.keep_top(&mut rows, p.k);
+                if rest[0].0 > rows[p.k - 1].metrics.peak_bytes {
+                    return Ok((rows, std::mem::take(stats)));
+                }
+            }
             // no more at once than still needed (all may pass), but every core busy
-            let needed = p.k - rows.len();
+            let needed = if by_bound {
+                usize::MAX
+            } else {
+                p.k - rows.len()
+            };
             let (chunk, after) = rest.split_at(
                 needed
                     .clamp(threads, EVALUATE_AT_ONCE * threads)
@@ -177,7 +207,7 @@ pub(super) fn lazy_top(
                     Ok(_) => stats.cut_by_budgets += 1,
                     Err(e) => note_invalid(stats, e, space, index)?,
                 }
-                if rows.len() == p.k {
+                if rows.len() == p.k && !by_bound {
                     return Ok((rows, std::mem::take(stats)));
                 }
             }
@@ -235,7 +265,11 @@ fn evaluate_block(
         let len = ((inner_len - start) as u64).min(b - index) as usize;
         let fast = params_only && eval.params_run(&digits, len, &mut run);
         let first_pass = prerank.is_some_and(|p| p.after.is_none());
-        if let (true, true, Some(p)) = (fast, first_pass, prerank.filter(|p| p.metric.is_some())) {
+        if let (true, true, Some(p)) = (
+            fast,
+            first_pass,
+            prerank.filter(|p| matches!(p.key, PreKey::Params | PreKey::TrainableParams)),
+        ) {
             // The hot loop of a ranked sweep: budget, threshold, keep — params only
             // (trainable equals params where the run kernel applies).
             for (j, &params) in run.iter().enumerate() {
@@ -287,11 +321,24 @@ fn evaluate_block(
                 stats.cut_by_budgets += 1;
                 continue;
             }
-            let key = prerank.map(|p| match p.metric {
-                Some(0) => params,
-                Some(_) => trainable,
-                None => index,
-            });
+            // the bound, computed once whether the key or the budget needs it
+            let mut bound = None;
+            let key = match prerank.map(|p| p.key) {
+                None => None,
+                Some(PreKey::Params) => Some(params),
+                Some(PreKey::TrainableParams) => Some(trainable),
+                Some(PreKey::Index) => Some(index),
+                Some(PreKey::PeakBound) => match eval.peak_bound(&digits) {
+                    Ok(b) => {
+                        bound = Some(b);
+                        bound
+                    }
+                    Err(e) => {
+                        note_invalid(&mut stats, e, space, index)?;
+                        continue;
+                    }
+                },
+            };
             if let (Some(p), Some(key)) = (prerank, key) {
                 // A key no better than the k-th kept cannot enter (its index is larger),
                 // nor one a former pass took.
@@ -300,7 +347,7 @@ fn evaluate_block(
                 }
             }
             if let Some(max) = opts.max_memory {
-                match eval.peak_bound(&digits) {
+                match bound.map_or_else(|| eval.peak_bound(&digits), Ok) {
                     Ok(bound) if bound > max => {
                         stats.cut_by_budgets += 1;
                         continue;
