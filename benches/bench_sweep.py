@@ -7,6 +7,10 @@
 3. A 2e8-candidate space with --top 100: peak RSS of the process, beside the bytes the
    grid would take as a frame.
 4. A one-candidate sweep: the fixed cost per call (a NAS loop pays it every step).
+5. The 1,048,576-candidate llama space (examples/llama_1m_space.toml) with --max-memory
+   and --top 100 by params: the sweep (lower bound, counts per structure, lazy top-K)
+   beside the plain per-candidate path, each candidate that passes the constraints
+   evaluated in full, timed over 4 spread shards of 1/256 each and scaled to the space.
 
 usage: python benches/bench_sweep.py [--quick]
 """
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import archbudget
+from archbudget import api
 
 ROOT = Path(__file__).parent.parent
 
@@ -72,7 +77,8 @@ FAMILIES = {
 PER_CORE = """
 import json, sys, time, archbudget
 space = json.loads(sys.argv[1])
-n = archbudget.api.search_space(space).size
+from archbudget import api
+n = api.search_space(space).size
 t0 = time.perf_counter(); archbudget.sweep(space, top=10, sort="peak_bytes"); dt = time.perf_counter() - t0
 print(json.dumps({"n": n, "s": dt}))
 """
@@ -117,6 +123,40 @@ def bench_single(repeat):
     print(f"4. one-candidate sweep: best {best * 1e3:.2f} ms, median {median * 1e3:.2f} ms  (archbudget.memory of the same model: median {m_median * 1e3:.2f} ms)")
 
 
+LLAMA_1M = ROOT / "examples" / "llama_1m_space.toml"
+
+# The plain path: every candidate's full metrics (no top, no budget), over shards
+# spread across the space so that every size of model is sampled.
+PLAIN = """
+import json, sys, time, archbudget
+space, shards = sys.argv[1], [int(i) for i in sys.argv[2:]]
+n = 0
+t0 = time.perf_counter()
+for i in shards:
+    n += archbudget.sweep(space, shard=f"{i}/256").height
+print(json.dumps({"rows": n, "s": time.perf_counter() - t0}))
+"""
+
+
+def bench_llama_1m(repeat):
+    space = api.search_space(str(LLAMA_1M))
+    valid = space.count(0, space.size)["satisfying_constraints"]
+    print(f"5. {space.size:,}-candidate llama space ({valid:,} satisfy its constraints), top 100 by params, descending")
+    for budget in ("80GiB", "24GiB"):
+        cpu = time.process_time()  # every thread's: what an idle machine's cores would spend
+        frame = archbudget.sweep(str(LLAMA_1M), max_memory=budget, sort="params", descending=True, top=100)
+        cpu = time.process_time() - cpu
+        best, median = best_of(lambda: archbudget.sweep(str(LLAMA_1M), max_memory=budget, sort="params", descending=True, top=100), repeat)
+        print(f"   --max-memory {budget}: {frame.height} rows, largest {frame['params'][0] / 1e9:.2f}B params   "
+              f"best {best:.2f} s  median {median:.2f} s  ({os.cpu_count()} cores; {cpu:.2f} s of CPU)")
+    shards = ["3", "70", "140", "250"]
+    out = subprocess.run([sys.executable, "-c", PLAIN, str(LLAMA_1M), *shards], capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout)
+    rate = r["rows"] / r["s"]
+    print(f"   plain per-candidate path: {r['rows']:,} full evaluations in {r['s']:.2f} s = {rate:,.0f}/s on {os.cpu_count()} cores"
+          f"  -> {valid / rate:.0f} s for the {valid:,} candidates (rate x N)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -126,6 +166,7 @@ def main():
     bench_families()
     bench_huge()
     bench_single(50)
+    bench_llama_1m(repeat)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 //! encoder stacks), `t5` (transformers' encoder-decoder).
 pub mod alloc;
 mod allocator;
+pub mod bound;
 pub mod compiled;
 pub mod families;
 mod generate;

@@ -2,11 +2,13 @@
 //! (Keras, transformers) and `memory` (PyTorch), applied to the candidate's model.
 use serde_json::{Map, Value};
 
+use super::structure::{HfStructure, StructureCache};
 use super::{space_err, FamilyKind, Scalar, Slot, Space, RUN_KEYS};
 use crate::error::Result;
 use crate::formats::hf::{self, Head};
 use crate::formats::keras;
 use crate::memory;
+use crate::memory::bound::{self, Held};
 use crate::memory::compiled;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{
@@ -244,6 +246,8 @@ pub struct Evaluator<'s> {
     /// template's `layers`, config key, slot) of each parameter the axes change.
     config_keys: Vec<(String, Slot)>,
     keras_keys: Vec<(usize, String, Slot)>,
+    /// hf: each config's counts and architecture, read once.
+    structures: StructureCache,
 }
 
 /// An integer parameter: an axis of integers (values pre-converted), or a fixed integer.
@@ -322,6 +326,7 @@ impl<'s> Evaluator<'s> {
             ints,
             config_keys,
             keras_keys,
+            structures: StructureCache::new(space),
         }
     }
 
@@ -547,10 +552,77 @@ impl<'s> Evaluator<'s> {
         }
     }
 
-    /// Whether `params` is much cheaper than `metrics` (a closed form), so that ranking
-    /// by it may pick the top-K before their memory is simulated.
+    /// Whether `params` is much cheaper than `metrics` (a closed form, or a transformers
+    /// config counted once), so that ranking by it may pick the top-K before their
+    /// memory is simulated.
     pub fn cheap_params(&self) -> bool {
-        self.space.family == FamilyKind::Mlp
+        match self.space.family {
+            FamilyKind::Mlp => true,
+            FamilyKind::Hf => !self.lora_possible(),
+            _ => false,
+        }
+    }
+
+    /// Whether `peak_bound` gives more than 0 for the space's candidates (a bound from
+    /// counts: mlp, and transformers without LoRA or quantized weights).
+    pub fn bounds_peak(&self) -> bool {
+        match self.space.family {
+            FamilyKind::Mlp => true,
+            FamilyKind::Hf => {
+                !self.lora_possible() && self.slots[run_slot(FamilyKind::Hf, "quantize")].is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// With LoRA a transformers candidate's counts are peft's (its adapters added), which
+    /// only its memory graph gives.
+    fn lora_possible(&self) -> bool {
+        self.slots[run_slot(self.space.family, "lora_rank")].is_some()
+    }
+
+    /// The transformers structure of the candidate (its config counted once per sweep).
+    fn hf_structure(&self, digits: &[usize]) -> Result<std::sync::Arc<HfStructure>> {
+        self.structures.get(digits, || {
+            let config = self.hf_config(digits);
+            let location = self.space.location.as_str();
+            let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
+            Ok(HfStructure {
+                total_params: counted.total_params,
+                trainable_params: counted.trainable_params,
+                active_params: counted.active_params,
+                arch,
+                dropouts: memory::hf::Dropouts::from_config(&config),
+                quant: memory::quant::Quant::from_config(&config)?,
+            })
+        })
+    }
+
+    /// A lower bound on the candidate's peak bytes from its parameter counts alone
+    /// (`memory::bound`; 0 where the family has none here: cnn, lstm, keras, LoRA).
+    pub fn peak_bound(&self, digits: &[usize]) -> Result<u64> {
+        let (held, run) = match self.space.family {
+            FamilyKind::Mlp => {
+                // an overflowing count is left to `metrics`, which names it
+                let params = mlp_params(&self.mlp(digits)?).unwrap_or(0);
+                let every_one_trains = Held {
+                    params,
+                    trainable_reached: params,
+                };
+                (every_one_trains, self.run(digits)?)
+            }
+            FamilyKind::Hf if !self.lora_possible() => {
+                let structure = self.hf_structure(digits)?;
+                let run = self.run(digits)?;
+                let run = RunSettings {
+                    quantize: memory::hf::quantize_for_run(structure.quant, &run),
+                    ..run
+                };
+                (structure.held(), run)
+            }
+            _ => return Ok(0),
+        };
+        Ok(bound::peak_lower_bound(held, &run))
     }
 
     /// Params of `len` consecutive candidates along the innermost axis from `digits` (the
@@ -625,6 +697,10 @@ impl<'s> Evaluator<'s> {
     pub fn params(&self, digits: &[usize]) -> Result<(u64, u64)> {
         let p = match self.space.family {
             FamilyKind::Mlp => mlp_params(&self.mlp(digits)?),
+            FamilyKind::Hf if !self.lora_possible() => {
+                let s = self.hf_structure(digits)?;
+                return Ok((s.total_params, s.trainable_params));
+            }
             _ => return self.metrics(digits).map(|m| (m.params, m.trainable_params)),
         };
         p.map(|p| (p, p))
@@ -651,21 +727,21 @@ impl<'s> Evaluator<'s> {
                         "a transformers candidate needs 'seq' (tokens per sequence) in the run settings",
                     ));
                 }
-                let config = self.hf_config(digits);
-                let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
-                let run = memory::hf::run_for_config(&config, &run)?;
-                let report = compiled::estimate(
-                    &memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&config), &run)?,
-                    &run,
-                )?;
+                let s = self.hf_structure(digits)?;
+                let run = RunSettings {
+                    quantize: memory::hf::quantize_for_run(s.quant, &run),
+                    ..run
+                };
+                let report =
+                    compiled::estimate(&memory::hf::graph(&s.arch, &s.dropouts, &run)?, &run)?;
                 // with LoRA, peft's model: the base and its adapters, the adapters trained
                 if run.lora.is_some() {
                     return Ok(Metrics::from_report(&report, report.trainable_params));
                 }
                 return Ok(Metrics {
-                    params: counted.total_params,
-                    trainable_params: counted.trainable_params,
-                    active_params: counted.active_params,
+                    params: s.total_params,
+                    trainable_params: s.trainable_params,
+                    active_params: s.active_params,
                     ..Metrics::from_report(&report, 0)
                 });
             }

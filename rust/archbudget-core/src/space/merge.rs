@@ -3,8 +3,9 @@
 //! the ranking is re-applied over the union: top-k, Pareto front, sort. `merge_parts` is
 //! associative (parts reduce in any tree, kept in index order), and `finish` of the
 //! merged parts equals `sweep` of the whole range, row for row.
-use super::enumerate::{columns, final_columns, Columns, Ranker, Row, Stats, SweepOptions};
+use super::enumerate::{columns, final_columns, Columns, Row, Stats, SweepOptions};
 use super::family::{Metrics, METRIC_NAMES};
+use super::rank::Ranker;
 use super::{space_err, Space};
 use crate::error::Result;
 

@@ -7,6 +7,9 @@ pub mod constraint;
 pub mod enumerate;
 pub mod family;
 pub mod merge;
+mod rank;
+mod scan;
+pub mod structure;
 pub mod timing;
 
 use serde_json::{Map, Value};
@@ -15,10 +18,10 @@ use crate::error::{Error, Result};
 pub use cancel::Cancel;
 pub use constraint::{Constraint, Slot};
 pub use enumerate::{
-    count, count_until, pareto_positions, sweep, sweep_part, Columns, Counts, ParetoKey, Progress,
-    Stats, SweepOptions,
+    count, count_until, sweep, sweep_part, Columns, Counts, Progress, Stats, SweepOptions,
 };
 pub use merge::{finish, merge_parts};
+pub use rank::{pareto_positions, ParetoKey};
 pub use timing::ESTIMATE_NAMES;
 
 /// One value of a parameter.
