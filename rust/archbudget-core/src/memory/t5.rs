@@ -121,7 +121,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                 in_features: a.hidden_size,
                 out_features: a.vocab_size,
                 bias: false,
-                tied_weight: true,
+                // keras-hub's untied t5 head (transformers' t5 always ties)
+                tied_weight: a.tie_word_embeddings,
             }),
             &[h],
         );

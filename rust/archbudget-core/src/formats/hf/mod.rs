@@ -4,6 +4,7 @@
 //! applied, for the head asked for), and the summary rows are declared from that arch,
 //! one row per module with the module's path and class in the real model. Tied tensors
 //! are counted once, as `model.parameters()` counts them.
+mod bart;
 mod bert;
 mod config;
 mod decoder;
@@ -42,7 +43,7 @@ use modules::Modules;
 
 /// The head asked for: `Base` is `AutoModel`, `CausalLm` is `AutoModelForCausalLM`, or
 /// the type's LM-head class where it has no causal-LM class (distilbert's masked LM,
-/// t5's conditional generation).
+/// t5's and bart's conditional generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
     Base,
@@ -52,6 +53,7 @@ pub enum Head {
 /// Every type read, in the order the unknown-type error lists them; the declarative
 /// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
+    "bart",
     "bert",
     "cohere",
     "cohere2",
@@ -129,6 +131,7 @@ enum Family {
     Falcon,
     Bert,
     T5,
+    Bart,
     Vit,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
@@ -153,6 +156,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "falcon" => Family::Falcon,
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
+        "bart" => Family::Bart,
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
@@ -171,7 +175,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" => Some(HeadKind::MaskedLm),
-        "t5" => Some(HeadKind::Seq2SeqLm),
+        "t5" | "bart" => Some(HeadKind::Seq2SeqLm),
         "vit" | "qwen2_5_vl_text" => None,
         _ => Some(HeadKind::CausalLm),
     };
@@ -204,6 +208,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Falcon => falcon::arch(&cfg, head)?,
         Family::Bert => bert::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
+        Family::Bart => bart::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
@@ -305,6 +310,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Falcon => falcon::modules(arch, m)?,
         Family::Bert => bert::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
+        Family::Bart => bart::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
