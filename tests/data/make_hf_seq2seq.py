@@ -8,6 +8,8 @@ in the two shapes the other transformers fixtures have.
   transformers' decoder-only `BartForCausalLM` is not read and not recorded.
 - `flops`: make_hf_flops.py's cases (torch.utils.flop_counter on CPU, its protocol) for
   tiny configs, base and seq2seq heads.
+- `cache`: make_hf_types.py's generate-cache rows (the bytes of the cache tensors
+  `generate` leaves: the decoder's self-attention and cross-attention caches).
 
     /work/scratch/hf/bin/python tests/data/make_hf_seq2seq.py   # torch + transformers
 """
@@ -22,6 +24,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
 
 from make_hf_extra import build, count, module_counts
 import make_hf_flops
+import make_hf_types
 
 TINY = dict(vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=48, decoder_ffn_dim=48, max_position_embeddings=64)
@@ -63,6 +66,9 @@ FLOPS = [
 ]
 
 
+CACHE = [("bart-cache", dict(model_type="bart", **dict(TINY, decoder_layers=3)))]
+
+
 def rows():
     out = []
     for name, model_type, kwargs in CASES:
@@ -97,7 +103,9 @@ def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
     env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    data = dict(env=env, rows=rows(), flops=flops())
+    # make_hf_types.cache_rows() generates what its module's CACHE lists
+    make_hf_types.CACHE = CACHE
+    data = dict(env=env, rows=rows(), flops=flops(), cache=make_hf_types.cache_rows())
     out = pathlib.Path(__file__).with_name("hf_seq2seq.json")
     out.write_text(json.dumps(data, separators=(",", ":")) + "\n")
 
