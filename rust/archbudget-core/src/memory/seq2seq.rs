@@ -109,7 +109,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         rows: mul(b, s)?,
         enc_s: s,
         // bart's LM class turns the cache off when it is given labels
-        use_cache: !(run.grad_ckpt && train) && !(bart && lm && train),
+        use_cache: !(train && (run.grad_ckpt || bart && lm)),
     };
     let dec_s = if generate { 1 } else { s };
     let t = Stack {

@@ -27,7 +27,10 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let heads = cfg.dim("encoder_attention_heads", 16)?;
     let inter = cfg.dim("encoder_ffn_dim", 4096)?;
     // one width per stack is what every bart checkpoint has and what the arch holds
-    for (key, encoder_value) in [("decoder_attention_heads", heads), ("decoder_ffn_dim", inter)] {
+    for (key, encoder_value) in [
+        ("decoder_attention_heads", heads),
+        ("decoder_ffn_dim", inter),
+    ] {
         let value = cfg.dim(key, if key == "decoder_ffn_dim" { 4096 } else { 16 })?;
         if value != encoder_value {
             return Err(cfg.invalid(format!(
@@ -148,17 +151,17 @@ fn stack_blocks(
         w
     };
     let norm = |w: &mut Vec<_>| super::modules::norm(w, "", a.hidden_size, a.norm);
-    let mut rows = vec![(
-        "self_attn".to_string(),
-        "BartAttention",
-        attention(),
-    )];
+    let mut rows = vec![("self_attn".to_string(), "BartAttention", attention())];
     let mut ln = Vec::new();
     norm(&mut ln);
     rows.push(("self_attn_layer_norm".to_string(), "LayerNorm", ln.clone()));
     if stack == "decoder" {
         rows.push(("encoder_attn".to_string(), "BartAttention", attention()));
-        rows.push(("encoder_attn_layer_norm".to_string(), "LayerNorm", ln.clone()));
+        rows.push((
+            "encoder_attn_layer_norm".to_string(),
+            "LayerNorm",
+            ln.clone(),
+        ));
     }
     let inter = || dim(a.intermediate_size, "ffn_dim");
     let mut fc1 = Vec::new();

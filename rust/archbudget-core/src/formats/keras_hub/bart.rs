@@ -47,12 +47,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     );
     let token_weights = token_row.weights.clone();
     let mut rows = vec![token_row];
-    let encoder_block = transformer_block(
-        "self_attention",
-        "self_attention_layer_norm",
-        h,
-        inter,
-    );
+    let encoder_block = transformer_block("self_attention", "self_attention_layer_norm", h, inter);
     // the decoder's cross-attention and its norm sit after the self-attention's
     let mut decoder_block = encoder_block.clone();
     let mut cross = Vec::new();
@@ -75,7 +70,11 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             seq_shape(Some(hidden)),
             position,
         ));
-        rows.push(Row::plain(&format!("{stack}_embeddings_add"), "Add", hidden));
+        rows.push(Row::plain(
+            &format!("{stack}_embeddings_add"),
+            "Add",
+            hidden,
+        ));
         let mut norm = Vec::new();
         layer_norm(&mut norm, "", hidden);
         rows.push(Row::new(

@@ -150,7 +150,10 @@ fn activation(a: &Args) -> Result<String> {
     let name = match value {
         None | Some(serde_json::Value::Null) => Some("relu"),
         Some(serde_json::Value::String(s)) => Some(s.as_str()),
-        Some(v) => v.get("config").and_then(|c| c.get("name")).and_then(|n| n.as_str()),
+        Some(v) => v
+            .get("config")
+            .and_then(|c| c.get("name"))
+            .and_then(|n| n.as_str()),
     };
     match name {
         Some(n @ ("relu" | "gelu" | "silu" | "swish")) => Ok(n.to_string()),
