@@ -17,7 +17,7 @@ DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub.json.gz"
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
 # keras-hub families with no transformers twin here: summary only
-SUMMARY_ONLY = ("Albert", "Electra", "DebertaV3", "FNet")
+SUMMARY_ONLY = ("Albert", "Electra", "DebertaV3", "FNet", "Whisper")
 runner = CliRunner()
 
 
@@ -48,6 +48,7 @@ def test_fixture_covers_the_families_and_presets():
         assert {f"{family}Backbone", f"{family}TextClassifier", f"{family}MaskedLM"} <= classes
     for family in ("T5", "Bart"):
         assert {f"{family}Backbone", f"{family}Seq2SeqLM"} <= classes, family
+    assert "WhisperBackbone" in classes
     assert BY_NAME["GPT2_base_en"]["total_params"] == 124_439_808
     # keras-hub's preset metadata for bart_base_en; transformers' t5-small
     assert BY_NAME["Bart_base_en"]["total_params"] == 139_417_344

@@ -1,5 +1,5 @@
-"""Bad encoder-decoder input, KerasHub T5/Bart and transformers bart: exit status 2 and
-one line naming the file, the class and the key; the API raises ArchBudgetError."""
+"""Bad encoder-decoder input, KerasHub T5/Bart/Whisper and transformers bart: exit status
+2 and one line naming the file, the class and the key; the API raises ArchBudgetError."""
 import gzip
 import json
 from pathlib import Path
@@ -65,3 +65,9 @@ def test_lora_on_an_encoder_decoder_is_refused_in_one_line(tmp_path):
     # the lowering's refusals name the model type, as for a t5 config
     assert msg.endswith("bart: LoRA and quantized weights are not lowered for encoder-decoder "
                         "models (t5, bart) yet")
+
+
+def test_whisper_memory_is_refused_in_one_line(tmp_path):
+    msg = one_line_error(tmp_path, MODELS["Whisper"]["model_json"], "memory", "--mode", "infer",
+                         "--batch", "1", "--seq", "8")
+    assert "WhisperBackbone is not modelled" in msg

@@ -1,6 +1,7 @@
 """KerasHub ground truth: text backbones and their task models (CausalLM, TextClassifier,
 MaskedLM, Seq2SeqLM) built by the real keras-hub from small configs with random weights, plus a few
-real preset-sized configs (gpt2_base_en, bert_base_en, t5_small_multi, bart_base_en) built the same way.
+real preset-sized configs (gpt2_base_en, bert_base_en, t5_small_multi, bart_base_en,
+whisper_tiny_en) built the same way.
 
 Each model is recorded as make_keras_extra.py's `describe()` records a Keras model:
 `model_json` (the text of `model.to_json()`: the constructor arguments under
@@ -110,6 +111,11 @@ SMALL = {
                      use_gated_activation=False), SEQ2SEQ_TASKS),
     "Bart": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
                   max_sequence_length=32), SEQ2SEQ_TASKS),
+    # keras-hub has no Whisper task model
+    "Whisper": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
+                     num_mels=8, max_encoder_sequence_length=32, max_decoder_sequence_length=12), []),
+    "Whisper_3_layers": (dict(vocabulary_size=64, num_layers=3, num_heads=2, hidden_dim=16,
+                              intermediate_dim=24), []),
 }
 # real preset configs (keras-hub's presets' config.json), built with random weights
 PRESETS = {
@@ -124,6 +130,9 @@ PRESETS = {
                                   use_gated_activation=False), "Seq2SeqLM"),
     "Bart_base_en": ("Bart", dict(vocabulary_size=50265, num_layers=6, num_heads=12, hidden_dim=768,
                                   intermediate_dim=3072, max_sequence_length=1024), "Seq2SeqLM"),
+    "Whisper_tiny_en": ("Whisper", dict(vocabulary_size=51864, num_layers=4, num_heads=6, hidden_dim=384,
+                                        intermediate_dim=1536, num_mels=80, max_encoder_sequence_length=3000,
+                                        max_decoder_sequence_length=448), None),
 }
 
 
@@ -161,7 +170,7 @@ def main():
         print(family, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
     for name, (family, config, t) in PRESETS.items():
         backbone = backbone_class(family)(**config)
-        cases.append(describe(task(family, t, backbone), "preset", name))
+        cases.append(describe(task(family, t, backbone) if t else backbone, "preset", name))
         print(name, cases[-1]["total_params"], flush=True)
     with gzip.open(out, "wt") as f:
         json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),

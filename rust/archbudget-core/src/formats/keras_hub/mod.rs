@@ -18,6 +18,7 @@ mod encoders;
 mod gemma;
 mod gpt;
 mod t5;
+mod whisper;
 
 use serde_json::{Map, Value};
 
@@ -175,13 +176,14 @@ fn backbone(
         "FNetBackbone" => encoders::f_net(&args)?,
         "T5Backbone" => t5::backbone(&args)?,
         "BartBackbone" => bart::backbone(&args)?,
+        "WhisperBackbone" => whisper::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, T5, Bart";
 
