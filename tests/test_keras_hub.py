@@ -1,4 +1,4 @@
-"""KerasHub text models (tests/data/keras_hub.json.gz, built by keras-hub 0.32 / Keras
+"""KerasHub text models, decoders, encoders and encoder-decoders (tests/data/keras_hub.json.gz, built by keras-hub 0.32 / Keras
 3.15.1 with tests/data/make_keras_hub.py): totals and every row of `model.summary()`
 through the Python API and the CLI; `memory` for every model with a transformers twin,
 equal to the memory of that twin's config (one source of truth); the errors.
@@ -16,6 +16,8 @@ from archbudget.cli import app
 DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub.json.gz", "rt").read())
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
+# keras-hub families with no transformers twin here: summary only
+SUMMARY_ONLY = ("Whisper",)
 runner = CliRunner()
 
 
@@ -44,17 +46,25 @@ def test_fixture_covers_the_families_and_presets():
         assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
     for family in ("Bert", "Roberta", "DistilBert", "Albert", "DebertaV3", "FNet"):
         assert {f"{family}Backbone", f"{family}TextClassifier", f"{family}MaskedLM"} <= classes
+    for family in ("T5", "Bart"):
+        assert {f"{family}Backbone", f"{family}Seq2SeqLM"} <= classes, family
+    assert "WhisperBackbone" in classes
     assert BY_NAME["GPT2_base_en"]["total_params"] == 124_439_808
+    # keras-hub's preset metadata for bart_base_en; transformers' t5-small
+    assert BY_NAME["Bart_base_en"]["total_params"] == 139_417_344
+    assert BY_NAME["T5_small_multi"]["total_params"] == 60_506_624
 
 
 # the shared transformers lowering has no masked-LM head for distilbert (its
 # DistilBertForMaskedLM): refused alike for both readers, see test_errors
-MEMORY_MODELS = [m for m in MODELS if m["name"] != "DistilBertMaskedLM"]
+MEMORY_MODELS = [m for m in MODELS
+                 if not m["name"].startswith(SUMMARY_ONLY) and m["name"] != "DistilBertMaskedLM"]
 
 
 @pytest.mark.parametrize("m", MEMORY_MODELS, ids=[m["name"] for m in MEMORY_MODELS])
 def test_memory_gives_a_figure(m):
-    modes = ["train", "infer"] + (["generate"] if m["name"].endswith("CausalLM") else [])
+    lm = m["name"].endswith(("CausalLM", "Seq2SeqLM"))
+    modes = ["train", "infer"] + (["generate"] if lm else [])
     for mode in modes:
         r = archbudget.memory(m["model_json"], mode=mode, batch=2, seq=16,
                               new_tokens=4 if mode == "generate" else 0)
@@ -87,6 +97,23 @@ TWINS = {
                         "intermediate_size": 48, "num_hidden_layers": 3,
                         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
                         "sliding_window": 8}, "causal_lm", True),
+    "T5Seq2SeqLM": ({"model_type": "t5", "vocab_size": 64, "d_model": 16, "d_kv": 8, "d_ff": 24,
+                     "num_layers": 2, "num_heads": 2, "feed_forward_proj": "gated-relu"},
+                    "causal_lm", True),
+    "T5_relu": ({"model_type": "t5", "vocab_size": 64, "d_model": 16, "d_kv": 8, "d_ff": 24,
+                 "num_layers": 2, "num_heads": 2, "feed_forward_proj": "relu"}, "base", True),
+    "T5_small_multi": ({"model_type": "t5"}, "causal_lm", True),
+    # transformers' position tables hold 2 more rows (its offset): the same structure,
+    # 4 × hidden more parameters
+    "BartSeq2SeqLM": ({"model_type": "bart", "vocab_size": 64, "d_model": 16, "encoder_layers": 2,
+                       "decoder_layers": 2, "encoder_attention_heads": 2,
+                       "decoder_attention_heads": 2, "encoder_ffn_dim": 24, "decoder_ffn_dim": 24,
+                       "max_position_embeddings": 32, "attention_dropout": 0.1},
+                      "causal_lm", False),
+    "Bart_base_en": ({"model_type": "bart", "vocab_size": 50265, "d_model": 768,
+                      "encoder_layers": 6, "decoder_layers": 6, "encoder_attention_heads": 12,
+                      "decoder_attention_heads": 12, "encoder_ffn_dim": 3072,
+                      "decoder_ffn_dim": 3072, "attention_dropout": 0.1}, "causal_lm", False),
     "BertMaskedLM": ({"model_type": "bert", "vocab_size": 64, "hidden_size": 16,
                       "num_hidden_layers": 2, "num_attention_heads": 2,
                       "intermediate_size": 24, "max_position_embeddings": 32},
@@ -139,6 +166,22 @@ def test_memory_equals_the_transformers_twin(name):
                 twin.peak_bytes, twin.breakdown, twin.flops_fwd_bwd), (mode, precision)
     if same_count:
         assert archbudget.summary(config, head=head).total_params == BY_NAME[name]["total_params"]
+
+
+def test_bart_twin_counts_the_position_offset():
+    for name in ("BartSeq2SeqLM", "Bart_base_en"):
+        config, head, _ = TWINS[name]
+        hidden = config["d_model"]
+        twin = archbudget.summary(config, head=head).total_params
+        assert twin == BY_NAME[name]["total_params"] + 4 * hidden, name
+
+
+def test_untied_t5_memory_holds_its_own_head():
+    # transformers' t5 always ties its head; keras-hub's `tie_embedding_weights=False`
+    # adds a reverse embedding, which memory's parameters hold
+    for name in ("T5_gelu_untiedSeq2SeqLM", "T5Seq2SeqLM"):
+        m = archbudget.memory(BY_NAME[name]["model_json"], mode="train", batch=2, seq=8)
+        assert m.params == BY_NAME[name]["total_params"], name
 
 
 def test_mixtral_counts_active_params():

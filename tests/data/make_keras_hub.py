@@ -1,6 +1,7 @@
 """KerasHub ground truth: text backbones and their task models (CausalLM, TextClassifier,
-MaskedLM) built by the real keras-hub from small configs with random weights, plus a few
-real preset-sized configs (gpt2_base_en, bert_base_en) built the same way.
+MaskedLM, Seq2SeqLM) built by the real keras-hub from small configs with random weights, plus a few
+real preset-sized configs (gpt2_base_en, bert_base_en, t5_small_multi, bart_base_en,
+whisper_tiny_en) built the same way.
 
 Each model is recorded as make_keras_extra.py's `describe()` records a Keras model:
 `model_json` (the text of `model.to_json()`: the constructor arguments under
@@ -50,6 +51,7 @@ def describe(model, kind, name):
 # family -> (backbone class, small config, task classes); each task is built on the backbone
 DECODER_TASKS = ["CausalLM"]
 ENCODER_TASKS = ["TextClassifier", "MaskedLM"]
+SEQ2SEQ_TASKS = ["Seq2SeqLM"]
 SMALL = {
     "GPT2": (dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16,
                   max_sequence_length=12), DECODER_TASKS),
@@ -97,6 +99,23 @@ SMALL = {
                        intermediate_dim=24, max_sequence_length=32, bucket_size=8), ENCODER_TASKS),
     "FNet": (dict(vocabulary_size=64, num_layers=2, hidden_dim=16, intermediate_dim=24,
                   max_sequence_length=32), ENCODER_TASKS),
+    # keras-hub's defaults: gated relu, tied embedding
+    "T5": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24),
+           SEQ2SEQ_TASKS),
+    # flan-t5 style: gated gelu, head width set apart from hidden_dim / num_heads, untied head
+    "T5_gelu_untied": (dict(vocabulary_size=64, num_layers=3, num_heads=4, hidden_dim=16,
+                            intermediate_dim=24, key_value_dim=6, activation="gelu",
+                            use_gated_activation=True, tie_embedding_weights=False), SEQ2SEQ_TASKS),
+    # the original t5: plain relu feedforward
+    "T5_relu": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
+                     use_gated_activation=False), SEQ2SEQ_TASKS),
+    "Bart": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
+                  max_sequence_length=32), SEQ2SEQ_TASKS),
+    # keras-hub has no Whisper task model
+    "Whisper": (dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
+                     num_mels=8, max_encoder_sequence_length=32, max_decoder_sequence_length=12), []),
+    "Whisper_3_layers": (dict(vocabulary_size=64, num_layers=3, num_heads=2, hidden_dim=16,
+                              intermediate_dim=24), []),
 }
 # real preset configs (keras-hub's presets' config.json), built with random weights
 PRESETS = {
@@ -105,6 +124,15 @@ PRESETS = {
     "Bert_base_en_uncased": ("Bert", dict(vocabulary_size=30522, num_layers=12, num_heads=12,
                                           hidden_dim=768, intermediate_dim=3072,
                                           max_sequence_length=512), "TextClassifier"),
+    # transformers' t5-small: the original t5 (relu, ungated), tied
+    "T5_small_multi": ("T5", dict(vocabulary_size=32128, num_layers=6, num_heads=8, hidden_dim=512,
+                                  intermediate_dim=2048, key_value_dim=64, activation="relu",
+                                  use_gated_activation=False), "Seq2SeqLM"),
+    "Bart_base_en": ("Bart", dict(vocabulary_size=50265, num_layers=6, num_heads=12, hidden_dim=768,
+                                  intermediate_dim=3072, max_sequence_length=1024), "Seq2SeqLM"),
+    "Whisper_tiny_en": ("Whisper", dict(vocabulary_size=51864, num_layers=4, num_heads=6, hidden_dim=384,
+                                        intermediate_dim=1536, num_mels=80, max_encoder_sequence_length=3000,
+                                        max_decoder_sequence_length=448), None),
 }
 
 
@@ -142,7 +170,7 @@ def main():
         print(family, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
     for name, (family, config, t) in PRESETS.items():
         backbone = backbone_class(family)(**config)
-        cases.append(describe(task(family, t, backbone), "preset", name))
+        cases.append(describe(task(family, t, backbone) if t else backbone, "preset", name))
         print(name, cases[-1]["total_params"], flush=True)
     with gzip.open(out, "wt") as f:
         json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),

@@ -3,7 +3,8 @@
 //! sizes, with keys left out, made by `tests/data/make_hf_extra.py`) and `hf_types.json`
 //! (the declarative decoder types at default, real-checkpoint and edge configs,
 //! transformers 5.24, made by `tests/data/make_hf_types.py`; `hf_ssm.json` likewise for
-//! mamba, mamba2, jamba and falcon_h1, by `make_hf_ssm.py`), totals and, for small
+//! mamba, mamba2, jamba and falcon_h1, by `make_hf_ssm.py`; `hf_seq2seq.json` for bart,
+//! by `make_hf_seq2seq.py`), totals and, for small
 //! models, each summary row against the module of the same path.
 use archbudget_core::arch::{HeadKind, Position};
 use archbudget_core::formats::hf::{arch, summarize, supported_model_types, Head};
@@ -77,11 +78,12 @@ fn dev_rows_exact() {
 }
 
 /// Every fixture row of the transformers files (hf_vlm.json: the multimodal wrappers).
-const FIXTURES: [&str; 4] = [
+const FIXTURES: [&str; 5] = [
     "hf_extra.json",
     "hf_types.json",
     "hf_ssm.json",
     "hf_vlm.json",
+    "hf_seq2seq.json",
 ];
 
 #[test]

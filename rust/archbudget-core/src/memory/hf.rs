@@ -40,6 +40,9 @@ pub struct Dropouts {
     pub attn: f64,
     /// After the attention output projection and after the MLP.
     pub resid: f64,
+    /// On the MLP's inner activation (t5's `dropout_rate`, bart's `activation_dropout`);
+    /// read by the encoder-decoder lowering only.
+    pub activation: f64,
 }
 
 impl Dropouts {
@@ -57,11 +60,13 @@ impl Dropouts {
                 embed: f("embd_pdrop", 0.1),
                 attn: f("attn_pdrop", 0.1),
                 resid: f("resid_pdrop", 0.1),
+                ..Dropouts::default()
             },
             "vit" => Dropouts {
                 embed: f("hidden_dropout_prob", 0.0),
                 attn: f("attention_probs_dropout_prob", 0.0),
                 resid: f("hidden_dropout_prob", 0.0),
+                ..Dropouts::default()
             },
             "bert" | "roberta" | "electra" | "deberta-v2" => {
                 let h = f("hidden_dropout_prob", 0.1);
@@ -69,6 +74,7 @@ impl Dropouts {
                     embed: h,
                     attn: f("attention_probs_dropout_prob", 0.1),
                     resid: h,
+                    ..Dropouts::default()
                 }
             }
             // albert's defaults are 0; fnet has no attention
@@ -86,6 +92,7 @@ impl Dropouts {
                 embed: 0.0,
                 attn: f("attention_dropout", 0.0),
                 resid: f("hidden_dropout", 0.0),
+                ..Dropouts::default()
             },
             // The rotary path passes `dropout_p=0.0` to SDPA and its eager path drops
             // nothing; with ALiBi both apply `attention_dropout` (default 0).
@@ -105,17 +112,26 @@ impl Dropouts {
                     embed: p,
                     attn: p,
                     resid: p,
+                    activation: p,
                 }
             }
+            "bart" => Dropouts {
+                embed: f("dropout", 0.1),
+                attn: f("attention_dropout", 0.0),
+                resid: f("dropout", 0.1),
+                activation: f("activation_dropout", 0.0),
+            },
             "opt" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),
                 resid: f("dropout", 0.1),
+                ..Dropouts::default()
             },
             _ => Dropouts {
                 embed: 0.0,
                 attn: f("attention_dropout", 0.0),
                 resid: 0.0,
+                ..Dropouts::default()
             },
         }
     }
@@ -141,10 +157,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(
                 a.model_type.as_str(),
-                "LoRA and quantized weights are not lowered for encoder-decoder models (t5) yet",
+                "LoRA and quantized weights are not lowered for encoder-decoder models (t5, bart) yet",
             ));
         }
-        return super::t5::graph(a, drop, run);
+        return super::seq2seq::graph(a, drop, run);
     }
     if run.quantize.is_some_and(|q| q.converts_experts()) {
         if a.model_type != "gpt_oss" {

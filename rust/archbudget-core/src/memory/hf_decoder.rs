@@ -25,6 +25,7 @@ pub(super) fn dropouts(spec: &TypeSpec, cfg: &serde_json::Value) -> Dropouts {
         embed: read(spec.dropout.embed),
         attn: read(spec.dropout.attn),
         resid: read(spec.dropout.resid),
+        ..Dropouts::default()
     }
 }
 

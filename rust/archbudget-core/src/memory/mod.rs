@@ -8,7 +8,7 @@
 //! `gpu_memory.py` (SPEC.md, `memory`).
 //!
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
-//! encoder stacks), `t5` (transformers' encoder-decoder).
+//! encoder stacks), `seq2seq` (transformers' encoder-decoders: t5, bart).
 pub mod alloc;
 mod allocator;
 pub mod bound;
@@ -33,7 +33,7 @@ pub mod quant;
 pub mod reduce;
 mod shards;
 mod sim;
-mod t5;
+mod seq2seq;
 
 pub use crate::error::Result;
 pub use graph::{CacheGrowth, DType, Graph, Input, InputKind, Node, ValueId};

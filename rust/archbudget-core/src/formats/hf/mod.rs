@@ -4,6 +4,7 @@
 //! applied, for the head asked for), and the summary rows are declared from that arch,
 //! one row per module with the module's path and class in the real model. Tied tensors
 //! are counted once, as `model.parameters()` counts them.
+mod bart;
 mod bert;
 mod config;
 mod deberta_v2;
@@ -44,7 +45,7 @@ use modules::Modules;
 
 /// The head asked for: `Base` is `AutoModel`, `CausalLm` is `AutoModelForCausalLM`, or
 /// the type's LM-head class where it has no causal-LM class (distilbert's masked LM,
-/// t5's conditional generation).
+/// t5's and bart's conditional generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
     Base,
@@ -55,6 +56,7 @@ pub enum Head {
 /// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
     "albert",
+    "bart",
     "bert",
     "cohere",
     "cohere2",
@@ -138,6 +140,7 @@ enum Family {
     /// each changes.
     Encoder,
     T5,
+    Bart,
     Vit,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
@@ -163,6 +166,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "t5" => Family::T5,
+        "bart" => Family::Bart,
         "vit" => Family::Vit,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
@@ -181,7 +185,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
-        "t5" => Some(HeadKind::Seq2SeqLm),
+        "t5" | "bart" => Some(HeadKind::Seq2SeqLm),
         "vit" | "qwen2_5_vl_text" => None,
         _ => Some(HeadKind::CausalLm),
     };
@@ -216,6 +220,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Encoder if cfg.model_type == "deberta-v2" => deberta_v2::arch(&cfg, head)?,
         Family::Encoder => encoders::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
+        Family::Bart => bart::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
@@ -319,6 +324,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Encoder if arch.model_type == "deberta-v2" => deberta_v2::modules(arch, m)?,
         Family::Encoder => encoders::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
+        Family::Bart => bart::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,

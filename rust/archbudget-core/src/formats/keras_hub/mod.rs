@@ -1,7 +1,7 @@
 //! KerasHub text models: the JSON of `model.to_json()` for a keras-hub backbone
 //! (`registered_name: "keras_hub>GPT2Backbone"`, its constructor arguments under
 //! `config`) or a task model nesting one under `config.backbone` (CausalLM,
-//! TextClassifier, MaskedLM; the `preprocessor` carries no weights and is not read).
+//! TextClassifier, MaskedLM, Seq2SeqLM; the `preprocessor` carries no weights and is not read).
 //!
 //! One source of truth: each family translates the constructor arguments into the
 //! transformers config.json of the same architecture, so the structure memory, FLOPs and
@@ -9,12 +9,16 @@
 //! summary rows are keras-hub's own: one per Keras layer as keras-hub names them, each
 //! declaring the weights `layer.weights` holds (`blocks`), so every row's count is
 //! Keras's `count_params()`.
+mod bart;
 mod bert;
 mod blocks;
+mod call_order;
 mod decoders;
 mod encoders;
 mod gemma;
 mod gpt;
+mod t5;
+mod whisper;
 
 use serde_json::{Map, Value};
 
@@ -170,21 +174,25 @@ fn backbone(
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
+        "T5Backbone" => t5::backbone(&args)?,
+        "BartBackbone" => bart::backbone(&args)?,
+        "WhisperBackbone" => whisper::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart";
 
 #[derive(Clone, Copy)]
 enum Task {
     CausalLm,
     TextClassifier,
     MaskedLm,
+    Seq2SeqLm,
 }
 
 impl Task {
@@ -193,6 +201,7 @@ impl Task {
             ("CausalLM", Task::CausalLm),
             ("TextClassifier", Task::TextClassifier),
             ("MaskedLM", Task::MaskedLm),
+            ("Seq2SeqLM", Task::Seq2SeqLm),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -204,7 +213,7 @@ impl Task {
     fn head(self) -> hf::Head {
         match self {
             Task::TextClassifier => hf::Head::Base,
-            Task::CausalLm | Task::MaskedLm => hf::Head::CausalLm,
+            Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
 
@@ -228,7 +237,7 @@ impl Task {
         });
         let (h, v) = (b.hidden, b.vocab);
         match self {
-            Task::CausalLm => rows.push(Row {
+            Task::CausalLm | Task::Seq2SeqLm => rows.push(Row {
                 name: "token_embedding".to_string(),
                 class_name: "ReversibleEmbedding".to_string(),
                 output_shape: Some(OutputShape::Single(seq_shape(Some(
@@ -363,7 +372,9 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
             ),
         )
     })?;
-    hf::arch(config, Some(model.head), location)
+    let mut arch = hf::arch(config, Some(model.head), location)?;
+    t5::untie(&mut arch, config);
+    Ok(arch)
 }
 
 /// The error for a keras-hub class no reader knows.
