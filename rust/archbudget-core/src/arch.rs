@@ -388,6 +388,8 @@ pub struct BlockDetails {
     /// The vision tower and projector of a multimodal wrapper (gemma3, llava, mistral3,
     /// qwen2_5_vl, llama4); the rest of the arch is its text model (`text_config`).
     pub vision_language: Option<Box<VisionLanguage>>,
+    /// The vision tower and projections of a dual encoder (clip, siglip).
+    pub dual_encoder: Option<Box<DualEncoder>>,
 }
 
 /// Gated DeltaNet linear attention (qwen3_next `Qwen3NextGatedDeltaNet`): `in_proj_qkvz`
@@ -609,4 +611,16 @@ impl TransformerArch {
             .copied()
             .unwrap_or(LayerMixer::Attention)
     }
+}
+
+/// A dual encoder (clip, siglip): the arch's own fields are its text encoder, this its
+/// vision tower and what joins the two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DualEncoder {
+    /// `clip` or `siglip`.
+    pub model_type: String,
+    pub tower: VisionTower,
+    /// clip: the width both projections map to; siglip: the text model's `head` width
+    /// (`projection_size`).
+    pub projection_dim: u64,
 }

@@ -5,6 +5,7 @@
 //! one row per module with the module's path and class in the real model. Tied tensors
 //! are counted once, as `model.parameters()` counts them.
 mod bert;
+mod clip;
 mod config;
 mod decoder;
 mod deepseek;
@@ -53,6 +54,7 @@ pub enum Head {
 /// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
     "bert",
+    "clip",
     "cohere",
     "cohere2",
     "deepseek_v2",
@@ -92,6 +94,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_moe",
     "qwen3_next",
     "roberta",
+    "siglip",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -130,6 +133,8 @@ enum Family {
     Bert,
     T5,
     Vit,
+    /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
+    DualEncoder,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -154,6 +159,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "t5" => Family::T5,
         "vit" => Family::Vit,
+        "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -172,7 +178,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" => Some(HeadKind::MaskedLm),
         "t5" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "qwen2_5_vl_text" => None,
+        "vit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -205,6 +211,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bert => bert::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -306,6 +313,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bert => bert::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::DualEncoder => clip::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,

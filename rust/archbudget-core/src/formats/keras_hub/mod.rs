@@ -15,6 +15,7 @@ mod decoders;
 mod encoders;
 mod gemma;
 mod gpt;
+mod vit;
 
 use serde_json::{Map, Value};
 
@@ -36,6 +37,9 @@ pub struct Model {
     /// The transformers class it runs as: the bare model, or one with its LM head.
     pub head: hf::Head,
     rows: Vec<Row>,
+    /// Where the keras-hub model differs from the twin's transformers class (ViT has no
+    /// pooler).
+    twin_edit: Option<fn(&mut TransformerArch)>,
 }
 
 /// What a family's backbone gives the task models built on it.
@@ -95,6 +99,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             hf_config: b.hf_config,
             head: hf::Head::Base,
             rows: b.rows,
+            twin_edit: twin_edit(class_name),
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -126,6 +131,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         hf_config: b.hf_config,
         head: task.head(),
         rows,
+        twin_edit: twin_edit(backbone_class),
     }))
 }
 
@@ -170,21 +176,32 @@ fn backbone(
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
+        "ViTBackbone" => vit::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
 }
 
+/// The edit a backbone's twin needs (see [`Model::twin_edit`]).
+fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
+    match backbone_class {
+        "ViTBackbone" => Some(vit::without_pooler),
+        _ => None,
+    }
+}
+
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ViT (Backbone, ImageClassifier); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, ViT (with a class token and biased patch, attention and MLP weights)";
 
 #[derive(Clone, Copy)]
 enum Task {
     CausalLm,
     TextClassifier,
     MaskedLm,
+    /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
+    ImageClassifier,
 }
 
 impl Task {
@@ -193,6 +210,7 @@ impl Task {
             ("CausalLM", Task::CausalLm),
             ("TextClassifier", Task::TextClassifier),
             ("MaskedLM", Task::MaskedLm),
+            ("ViTImageClassifier", Task::ImageClassifier),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -203,7 +221,7 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier => hf::Head::Base,
+            Task::TextClassifier | Task::ImageClassifier => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm => hf::Head::CausalLm,
         }
     }
@@ -250,6 +268,8 @@ impl Task {
                 row.weights.extend(b.token_weights.iter().take(1).cloned());
                 rows.push(row);
             }
+            // an image's input and features are not a token sequence's
+            Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
@@ -363,7 +383,11 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
             ),
         )
     })?;
-    hf::arch(config, Some(model.head), location)
+    let mut arch = hf::arch(config, Some(model.head), location)?;
+    if let Some(edit) = model.twin_edit {
+        edit(&mut arch);
+    }
+    Ok(arch)
 }
 
 /// The error for a keras-hub class no reader knows.
