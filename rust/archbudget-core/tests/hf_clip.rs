@@ -54,17 +54,3 @@ fn memory_refuses_with_one_line() {
     let e = memory::hf::graph(&a, &drop, &run).unwrap_err().to_string();
     assert!(e.contains("dual encoder 'clip'") && !e.contains('\n'), "{e}");
 }
-
-#[test]
-fn a_keras_hub_vit_is_transformers_vit_without_its_pooler() {
-    let data = data();
-    for row in data["vit_no_pooler"].as_array().unwrap() {
-        let name = row["name"].as_str().unwrap();
-        let mut a = hf::arch(&row["config"], Some(hf::Head::Base), name).unwrap();
-        a.pooler = None;
-        let run = RunSettings::default();
-        let drop = memory::hf::Dropouts::from_config(&row["config"]);
-        let report = memory::estimate(&memory::hf::graph(&a, &drop, &run).unwrap(), &run).unwrap();
-        assert_eq!(report.params, row["params"].as_u64().unwrap(), "{name}");
-    }
-}

@@ -11,6 +11,7 @@
 //! Keras's `count_params()`.
 mod bert;
 mod blocks;
+mod clip;
 mod decoders;
 mod encoders;
 mod gemma;
@@ -177,6 +178,10 @@ fn backbone(
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
+        "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
+            clip::standalone(&args)?
+        }
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -191,7 +196,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ViT (Backbone, ImageClassifier); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, ViT (with a class token and biased patch, attention and MLP weights)";
 

@@ -211,7 +211,7 @@ pub fn classifier_rows(b: &Backbone, class: &str, name: &str, a: &Args) -> Resul
 }
 
 /// A list of `n` positive integers under `key`.
-fn ints(a: &Args, key: &str, n: usize) -> Result<Vec<u64>> {
+pub(super) fn ints(a: &Args, key: &str, n: usize) -> Result<Vec<u64>> {
     let v = a.config.get(key).unwrap_or(&Value::Null);
     let items = v
         .as_array()
