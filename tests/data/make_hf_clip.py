@@ -2,7 +2,10 @@
 (SiglipModel) measured with the real transformers on the meta device: `base_params`
 (AutoModel) and for small models `modules` {path: [class, params]}; and `vit_no_pooler`:
 ViTModel(add_pooling_layer=False), the model keras-hub's ViTBackbone is, for the
-configs of tests/data/make_keras_hub_multimodal.py.
+configs of tests/data/make_keras_hub_multimodal.py; `flops`: tiny configs' forward and
+forward+backward FLOPs of `model(input_ids, pixel_values, return_loss=True).loss` in
+`train()`, fp32, eager attention, under torch.utils.flop_counter on CPU (BATCH images and
+BATCH texts of SEQ tokens).
 
     /work/scratch/hf/bin/python tests/data/make_hf_clip.py   # needs torch, transformers
 """
@@ -14,6 +17,7 @@ import warnings
 try:
     import torch  # noqa: F401
     import transformers
+    from torch.utils.flop_counter import FlopCounterMode
     from transformers import AutoConfig, AutoModel, ViTConfig, ViTModel
 except ImportError:
     print("torch and transformers are needed; nothing written")
@@ -58,6 +62,31 @@ VIT_NO_POOLER = [
 ]
 
 
+# SiglipModel without the vision pooling head (vision_use_head=False) fails in its forward
+FLOPS = ["clip-small", "clip-small-channels", "siglip-small"]
+BATCH, SEQ = 2, 8
+
+
+def flops(name, model_type, kwargs):
+    cfg = AutoConfig.for_model(model_type, **kwargs)
+    cfg._attn_implementation = "eager"
+    model = AutoModel.from_config(cfg)
+    model.train()
+    v = cfg.vision_config
+    ids = torch.randint(0, cfg.text_config.vocab_size, (BATCH, SEQ))
+    pixels = torch.randn(BATCH, v.num_channels, v.image_size, v.image_size)
+    counts = []
+    for backward in (False, True):
+        fc = FlopCounterMode(display=False)
+        with fc:
+            loss = model(input_ids=ids, pixel_values=pixels, return_loss=True).loss
+            if backward:
+                loss.backward()
+        counts.append(fc.get_total_flops())
+    return dict(name=name, config=dict(model_type=model_type, **kwargs), batch=BATCH, seq=SEQ,
+                flops_fwd=counts[0], flops_fwd_bwd=counts[1])
+
+
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
@@ -76,9 +105,10 @@ def main():
         with torch.device("meta"):
             model = ViTModel(ViTConfig(**kwargs), add_pooling_layer=False)
         vit.append(dict(name=name, config=dict(model_type="vit", **kwargs), params=count(model)))
+    measured = [flops(*case) for case in CASES if case[0] in FLOPS]
     env = dict(torch=torch.__version__, transformers=transformers.__version__)
     out = pathlib.Path(__file__).parent / "hf_clip.json"
-    out.write_text(json.dumps(dict(env=env, rows=rows, vit_no_pooler=vit), indent=1) + "\n")
+    out.write_text(json.dumps(dict(env=env, rows=rows, vit_no_pooler=vit, flops=measured), indent=1) + "\n")
 
 
 if __name__ == "__main__":

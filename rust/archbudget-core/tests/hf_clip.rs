@@ -45,12 +45,44 @@ fn every_row_is_a_module_with_its_count() {
 }
 
 #[test]
-fn memory_refuses_with_one_line() {
+fn flops_equal_torch_flop_counter() {
     let data = data();
-    let row = &data["rows"][0];
-    let a = hf::arch(&row["config"], None, "clip").unwrap();
-    let run = RunSettings::default();
-    let drop = memory::hf::Dropouts::from_config(&row["config"]);
-    let e = memory::hf::graph(&a, &drop, &run).unwrap_err().to_string();
-    assert!(e.contains("dual encoder 'clip'") && !e.contains('\n'), "{e}");
+    for case in data["flops"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let a = hf::arch(&case["config"], None, name).unwrap();
+        let run = RunSettings {
+            batch: case["batch"].as_u64().unwrap(),
+            seq: case["seq"].as_u64().unwrap(),
+            attn: memory::AttnImpl::Eager,
+            ..Default::default()
+        };
+        let drop = memory::hf::Dropouts::from_config(&case["config"]);
+        let report = memory::estimate(&memory::hf::graph(&a, &drop, &run).unwrap(), &run).unwrap();
+        for (got, key) in [(report.flops_fwd, "flops_fwd"), (report.flops_fwd_bwd, "flops_fwd_bwd")] {
+            assert_eq!(got, case[key].as_u64().unwrap(), "{name} {key}");
+        }
+    }
+}
+
+#[test]
+fn memory_counts_the_parameters_transformers_builds() {
+    let data = data();
+    for row in data["rows"].as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let a = hf::arch(&row["config"], None, name).unwrap();
+        let run = RunSettings {
+            batch: 2,
+            seq: 8,
+            ..Default::default()
+        };
+        let drop = memory::hf::Dropouts::from_config(&row["config"]);
+        match memory::hf::graph(&a, &drop, &run) {
+            Ok(g) => {
+                let report = memory::estimate(&g, &run).unwrap();
+                assert_eq!(report.params, row["base_params"].as_u64().unwrap(), "{name}");
+            }
+            // SiglipModel's forward fails without the vision pooling head
+            Err(e) => assert!(e.to_string().contains("vision_use_head"), "{name}: {e}"),
+        }
+    }
 }

@@ -110,7 +110,9 @@ impl Dropouts {
 
 /// The graph of one step of `arch` on batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    super::hf_vision::refuse_dual_encoder(a)?;
+    if let Some(de) = &a.details.dual_encoder {
+        return super::hf_dual::graph(a, de, run);
+    }
     // a vision transformer's sequence is its patches and the CLS token
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, 1)?),

@@ -55,17 +55,3 @@ fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
     })
 }
 
-/// clip and siglip are counted, not lowered: their step runs two towers and a contrastive
-/// head that the op graph does not model yet.
-pub fn refuse_dual_encoder(a: &TransformerArch) -> Result<()> {
-    match &a.details.dual_encoder {
-        Some(de) => Err(crate::Error::invalid(
-            de.model_type.as_str(),
-            format!(
-                "memory of the dual encoder '{}' (a text tower and a vision tower joined by a contrastive head) is not modelled yet; `summary` counts it",
-                de.model_type
-            ),
-        )),
-        None => Ok(()),
-    }
-}
