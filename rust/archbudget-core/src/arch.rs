@@ -390,6 +390,8 @@ pub struct BlockDetails {
     pub vision_language: Option<Box<VisionLanguage>>,
     // ---- issue 11: the encoders beyond bert (albert, electra, deberta-v2, fnet)
     pub encoder: Option<Box<EncoderFamily>>,
+    /// The vision tower and projections of a dual encoder (clip, siglip).
+    pub dual_encoder: Option<Box<DualEncoder>>,
 }
 
 /// How an encoder beyond bert differs from it. All of them keep bert's post-norm blocks
@@ -653,4 +655,16 @@ impl TransformerArch {
             .copied()
             .unwrap_or(LayerMixer::Attention)
     }
+}
+
+/// A dual encoder (clip, siglip): the arch's own fields are its text encoder, this its
+/// vision tower and what joins the two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DualEncoder {
+    /// `clip` or `siglip`.
+    pub model_type: String,
+    pub tower: VisionTower,
+    /// clip: the width both projections map to; siglip: the text model's `head` width
+    /// (`projection_size`).
+    pub projection_dim: u64,
 }

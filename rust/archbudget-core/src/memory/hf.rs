@@ -82,11 +82,13 @@ impl Dropouts {
                 embed: f("hidden_dropout_prob", 0.0),
                 attn: f("attention_probs_dropout_prob", 0.0),
                 resid: f("hidden_dropout_prob", 0.0),
+                ..Dropouts::default()
             },
             "fnet" => Dropouts {
                 embed: f("hidden_dropout_prob", 0.1),
                 attn: 0.0,
                 resid: f("hidden_dropout_prob", 0.1),
+                ..Dropouts::default()
             },
             "gpt_neox" => Dropouts {
                 embed: 0.0,
@@ -139,6 +141,9 @@ impl Dropouts {
 
 /// The graph of one step of `arch` on batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
+    if let Some(de) = &a.details.dual_encoder {
+        return super::hf_dual::graph(a, de, run);
+    }
     // a vision transformer's sequence is its patches and the CLS token
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, 1)?),

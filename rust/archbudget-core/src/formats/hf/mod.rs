@@ -6,6 +6,7 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bart;
 mod bert;
+mod clip;
 mod config;
 mod deberta_v2;
 mod decoder;
@@ -58,6 +59,7 @@ const SUPPORTED: &[&str] = &[
     "albert",
     "bart",
     "bert",
+    "clip",
     "cohere",
     "cohere2",
     "deberta-v2",
@@ -100,6 +102,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_moe",
     "qwen3_next",
     "roberta",
+    "siglip",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -142,6 +145,8 @@ enum Family {
     T5,
     Bart,
     Vit,
+    /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
+    DualEncoder,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -168,6 +173,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "t5" => Family::T5,
         "bart" => Family::Bart,
         "vit" => Family::Vit,
+        "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -186,7 +192,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" | "bart" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "qwen2_5_vl_text" => None,
+        "vit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -222,6 +228,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -326,6 +333,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::T5 => t5::modules(arch, m)?,
         Family::Bart => bart::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::DualEncoder => clip::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,

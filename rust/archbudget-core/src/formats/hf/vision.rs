@@ -259,24 +259,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
             }
         }
     }
-    let mut block = vec![
-        (
-            l.attention.0.to_string(),
-            l.attention.1,
-            attention(t, &h, loc)?,
-        ),
-        (l.mlp.0.to_string(), l.mlp.1, mlp(t, &h, &inter)),
-    ];
-    for name in l.norms {
-        let mut w = Vec::new();
-        norm(&mut w, "", t.hidden_size, l.norm);
-        block.push((name.to_string(), l.norm_class, w));
-    }
-    m.add_blocks(
-        t.num_layers,
-        |i| format!("{base}.{}.{i}.", l.layers),
-        &block,
-    )?;
+    encoder_blocks(t, base, ("vision_hidden", "vision_intermediate"), m)?;
     if matches!(t.family, TowerFamily::Clip | TowerFamily::Siglip) {
         norm_row(
             m,
@@ -327,6 +310,38 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
         m.add(format!("{base}.merger"), "Qwen2_5_VLPatchMerger", w)?;
     }
     Ok(())
+}
+
+/// The tower's N blocks at `base` (`{base}.encoder.layers.{i}.`), its widths labelled
+/// `labels` (hidden, intermediate); CLIP's and SigLIP's text encoders are built of the
+/// same blocks.
+pub fn encoder_blocks(
+    t: &VisionTower,
+    base: &str,
+    labels: (&'static str, &'static str),
+    m: &mut Modules,
+) -> Result<()> {
+    let l = layout(t.family);
+    let h = dim(t.hidden_size, labels.0);
+    let inter = dim(t.intermediate_size, labels.1);
+    let mut block = vec![
+        (
+            l.attention.0.to_string(),
+            l.attention.1,
+            attention(t, &h, m.location())?,
+        ),
+        (l.mlp.0.to_string(), l.mlp.1, mlp(t, &h, &inter)),
+    ];
+    for name in l.norms {
+        let mut w = Vec::new();
+        norm(&mut w, "", t.hidden_size, l.norm);
+        block.push((name.to_string(), l.norm_class, w));
+    }
+    m.add_blocks(
+        t.num_layers,
+        |i| format!("{base}.{}.{i}.", l.layers),
+        &block,
+    )
 }
 
 fn attention(t: &VisionTower, h: &Dim, loc: &str) -> Result<Vec<Weight>> {

@@ -54,7 +54,7 @@ impl Wrapper {
 
 /// The sub-config under `key`: the given object (its `model_type` defaulting to
 /// `default_type`), or the spec's `init_kwargs` when absent or null.
-fn sub_config(
+pub(super) fn sub_config(
     cfg: &Cfg,
     config: &Value,
     key: &str,

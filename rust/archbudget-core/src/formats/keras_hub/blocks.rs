@@ -10,6 +10,7 @@ use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
 
 /// One row of `model.summary()`: a layer, its output and its weights (full paths).
+#[derive(Clone)]
 pub struct Row {
     pub name: String,
     pub class_name: String,

@@ -13,11 +13,13 @@ mod bart;
 mod bert;
 mod blocks;
 mod call_order;
+mod clip;
 mod decoders;
 mod encoders;
 mod gemma;
 mod gpt;
 mod t5;
+mod vit;
 mod whisper;
 
 use serde_json::{Map, Value};
@@ -40,6 +42,9 @@ pub struct Model {
     /// The transformers class it runs as: the bare model, or one with its LM head.
     pub head: hf::Head,
     rows: Vec<Row>,
+    /// Where the keras-hub model differs from the twin's transformers class (ViT has no
+    /// pooler).
+    twin_edit: Option<fn(&mut TransformerArch)>,
 }
 
 /// What a family's backbone gives the task models built on it.
@@ -99,6 +104,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             hf_config: b.hf_config,
             head: hf::Head::Base,
             rows: b.rows,
+            twin_edit: twin_edit(class_name),
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -130,6 +136,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         hf_config: b.hf_config,
         head: task.head(),
         rows,
+        twin_edit: twin_edit(backbone_class),
     }))
 }
 
@@ -177,15 +184,28 @@ fn backbone(
         "T5Backbone" => t5::backbone(&args)?,
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
+        "ViTBackbone" => vit::backbone(&args)?,
+        "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
+        "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
+            clip::standalone(&args)?
+        }
         _ => return Ok(None),
     };
     Ok(Some(b))
 }
 
+/// The edit a backbone's twin needs (see [`Model::twin_edit`]).
+fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
+    match backbone_class {
+        "ViTBackbone" => Some(vit::without_pooler),
+        _ => None,
+    }
+}
+
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights)";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -193,6 +213,8 @@ enum Task {
     TextClassifier,
     MaskedLm,
     Seq2SeqLm,
+    /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
+    ImageClassifier,
 }
 
 impl Task {
@@ -202,6 +224,7 @@ impl Task {
             ("TextClassifier", Task::TextClassifier),
             ("MaskedLM", Task::MaskedLm),
             ("Seq2SeqLM", Task::Seq2SeqLm),
+            ("ViTImageClassifier", Task::ImageClassifier),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -212,7 +235,7 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier => hf::Head::Base,
+            Task::TextClassifier | Task::ImageClassifier => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
@@ -259,6 +282,8 @@ impl Task {
                 row.weights.extend(b.token_weights.iter().take(1).cloned());
                 rows.push(row);
             }
+            // an image's input and features are not a token sequence's
+            Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
@@ -374,6 +399,9 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
     })?;
     let mut arch = hf::arch(config, Some(model.head), location)?;
     t5::untie(&mut arch, config);
+    if let Some(edit) = model.twin_edit {
+        edit(&mut arch);
+    }
     Ok(arch)
 }
 
