@@ -5,6 +5,7 @@
 //! "NaN", "Infinity" and "-Infinity": a key whose value must be a number then reports
 //! it as a value of the wrong type, naming the key.
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -25,7 +26,8 @@ pub fn parse(bytes: &[u8], location: &str) -> Result<Value> {
 pub fn parse_model(bytes: &[u8], location: &str) -> Result<Value> {
     parse_with(bytes, location, |text| {
         let mut de = serde_json::Deserializer::from_slice(text);
-        let value = WithoutWeightSettings.deserialize(&mut de)?;
+        let entries = RefCell::new(Vec::new());
+        let value = WithoutWeightSettings { entries: &entries }.deserialize(&mut de)?;
         de.end().map(|()| value)
     })
 }
@@ -48,11 +50,15 @@ fn is_weight_setting(key: &str) -> bool {
     key.ends_with("_initializer") || key.ends_with("_regularizer") || key.ends_with("_constraint")
 }
 
-/// serde_json's own `Value` visitor, but for [`is_weight_setting`] keys of objects.
+/// serde_json's own `Value` visitor, but for [`is_weight_setting`] keys of objects; and
+/// an object's entries gathered on one stack shared by all objects before its map is
+/// built at its final size (no rehashing as a layer config of 20 keys grows).
 #[derive(Clone, Copy)]
-struct WithoutWeightSettings;
+struct WithoutWeightSettings<'s> {
+    entries: &'s RefCell<Vec<(String, Value)>>,
+}
 
-impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
+impl<'de> DeserializeSeed<'de> for WithoutWeightSettings<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(
@@ -63,7 +69,7 @@ impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
     }
 }
 
-impl<'de> Visitor<'de> for WithoutWeightSettings {
+impl<'de> Visitor<'de> for WithoutWeightSettings<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -115,20 +121,26 @@ impl<'de> Visitor<'de> for WithoutWeightSettings {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key_seed(Key)? {
-            if is_weight_setting(&key) {
-                map.next_value::<IgnoredAny>()?;
-            } else if key == "dtype" {
-                if let Some(value) = map.next_value_seed(UnlessObject(self))? {
-                    object.insert(key.into_owned(), value);
+        let start = self.entries.borrow().len();
+        let read = (|| {
+            while let Some(key) = map.next_key_seed(Key)? {
+                let value = if is_weight_setting(&key) {
+                    map.next_value::<IgnoredAny>()?;
+                    None
+                } else if key == "dtype" {
+                    map.next_value_seed(UnlessObject(self))?
+                } else {
+                    Some(map.next_value_seed(self)?)
+                };
+                if let Some(value) = value {
+                    self.entries.borrow_mut().push((key.into_owned(), value));
                 }
-            } else {
-                let value = map.next_value_seed(self)?;
-                object.insert(key.into_owned(), value);
             }
-        }
-        Ok(Value::Object(object))
+            Ok(())
+        })();
+        let mut entries = self.entries.borrow_mut();
+        let object: Map<String, Value> = entries.drain(start..).collect();
+        read.map(|()| Value::Object(object))
     }
 }
 
@@ -171,9 +183,9 @@ impl<'de> Visitor<'de> for Key {
 }
 
 /// A value as [`WithoutWeightSettings`] reads it, or None (checked, dropped) for an object.
-struct UnlessObject(WithoutWeightSettings);
+struct UnlessObject<'s>(WithoutWeightSettings<'s>);
 
-impl<'de> DeserializeSeed<'de> for UnlessObject {
+impl<'de> DeserializeSeed<'de> for UnlessObject<'_> {
     type Value = Option<Value>;
 
     fn deserialize<D: Deserializer<'de>>(
@@ -184,7 +196,7 @@ impl<'de> DeserializeSeed<'de> for UnlessObject {
     }
 }
 
-impl<'de> Visitor<'de> for UnlessObject {
+impl<'de> Visitor<'de> for UnlessObject<'_> {
     type Value = Option<Value>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {

@@ -695,8 +695,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
             connected_to,
         });
     }
-    let all: Vec<Weight> = model.weights().cloned().collect();
-    let (total, trainable, non_trainable) = weight::totals(&all, location)?;
+    let (total, trainable, non_trainable) = weight::totals(model.weights(), location)?;
     Ok(Summary {
         name: model.name.clone(),
         format: ModelFormat::Keras,
