@@ -2,6 +2,7 @@
 //! dimensions, trainable); counts, bytes and `--explain` formulas are all derived from
 //! these declarations, as Keras's `count_params` derives them from `layer.weights`.
 use crate::error::{mul, Result};
+use std::fmt::Write;
 
 /// One dimension of a weight, labelled for the explanation (`9 inputs`, `64 units`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +42,15 @@ impl Weight {
             .try_fold(1u64, |acc, d| mul(acc, d.size, location, "parameter count"))
     }
 
-    /// `3 kh × 3 kw × 16 in_channels × 32 filters`, `1 unit`
-    pub fn formula(&self) -> String {
-        self.dims
-            .iter()
-            .map(|d| format!("{} {}", d.size, d.counted_label()))
-            .collect::<Vec<_>>()
-            .join(" × ")
+    /// `3 kh × 3 kw × 16 in_channels × 32 filters`, `1 unit`, appended to `out` (a
+    /// summary writes one per weight of every row, into the row's one string).
+    fn write_formula(&self, out: &mut String) {
+        for (i, d) in self.dims.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" × ");
+            }
+            let _ = write!(out, "{} {}", d.size, d.counted_label());
+        }
     }
 }
 
@@ -68,7 +71,10 @@ impl Dim {
 }
 
 /// Totals of a list of weights: (all, trainable, non-trainable).
-pub fn totals(weights: &[Weight], location: &str) -> Result<(u64, u64, u64)> {
+pub fn totals<'w>(
+    weights: impl IntoIterator<Item = &'w Weight>,
+    location: &str,
+) -> Result<(u64, u64, u64)> {
     let (mut trainable, mut frozen) = (0u64, 0u64);
     for w in weights {
         let n = w.numel(location)?;
@@ -93,22 +99,26 @@ pub fn explain(class_name: &str, weights: &[Weight], location: &str) -> Result<S
     if weights.is_empty() {
         return Ok(format!("{class_name}: no weights = 0"));
     }
-    let terms: Vec<String> = weights
-        .iter()
-        .map(|w| {
-            // Sub-layer weights (`query/kernel`, `q_proj.weight`) are named; a plain
-            // kernel or bias is clear from its labels alone.
-            let formula = if w.name.contains(['/', '.']) {
-                format!("{} ({})", w.name, w.formula())
-            } else {
-                w.formula()
-            };
-            if w.trainable {
-                formula
-            } else {
-                format!("{formula} (non-trainable)")
-            }
-        })
-        .collect();
-    Ok(format!("{class_name}: {} = {all}", terms.join(" + ")))
+    let mut out = format!("{class_name}: ");
+    for (i, w) in weights.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" + ");
+        }
+        // Sub-layer weights (`query/kernel`, `q_proj.weight`) are named; a plain kernel
+        // or bias is clear from its labels alone.
+        let named = w.name.contains(['/', '.']);
+        if named {
+            out.push_str(&w.name);
+            out.push_str(" (");
+        }
+        w.write_formula(&mut out);
+        if named {
+            out.push(')');
+        }
+        if !w.trainable {
+            out.push_str(" (non-trainable)");
+        }
+    }
+    let _ = write!(out, " = {all}");
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 //! "NaN", "Infinity" and "-Infinity": a key whose value must be a number then reports
 //! it as a value of the wrong type, naming the key.
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -16,14 +17,17 @@ pub fn parse(bytes: &[u8], location: &str) -> Result<Value> {
 }
 
 /// [`parse`] for a model description (Keras JSON, transformers config.json), without the
-/// values of keys ending in `_initializer`, `_regularizer` or `_constraint`: how a Keras
-/// layer fills, penalises or clips its weights changes no count, shape or byte, and those
-/// objects are a quarter of the values of a Keras Application's JSON (each one a few
-/// allocations to build and to free). The text must be well-formed all the same.
+/// values of keys ending in `_initializer`, `_regularizer` or `_constraint`, nor a
+/// `dtype` that is an object (a Keras layer's `DTypePolicy`; a string `dtype`, an
+/// input's, stays): how a Keras layer fills, penalises or clips its weights, and the
+/// policy it computes under, change no count, shape or byte, and those objects are a
+/// third of a Keras Application's JSON (each one a few allocations to build and to free).
+/// The text must be well-formed all the same.
 pub fn parse_model(bytes: &[u8], location: &str) -> Result<Value> {
     parse_with(bytes, location, |text| {
         let mut de = serde_json::Deserializer::from_slice(text);
-        let value = WithoutWeightSettings.deserialize(&mut de)?;
+        let entries = RefCell::new(Vec::new());
+        let value = WithoutWeightSettings { entries: &entries }.deserialize(&mut de)?;
         de.end().map(|()| value)
     })
 }
@@ -46,11 +50,15 @@ fn is_weight_setting(key: &str) -> bool {
     key.ends_with("_initializer") || key.ends_with("_regularizer") || key.ends_with("_constraint")
 }
 
-/// serde_json's own `Value` visitor, but for [`is_weight_setting`] keys of objects.
+/// serde_json's own `Value` visitor, but for [`is_weight_setting`] keys of objects; and
+/// an object's entries gathered on one stack shared by all objects before its map is
+/// built at its final size (no rehashing as a layer config of 20 keys grows).
 #[derive(Clone, Copy)]
-struct WithoutWeightSettings;
+struct WithoutWeightSettings<'s> {
+    entries: &'s RefCell<Vec<(String, Value)>>,
+}
 
-impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
+impl<'de> DeserializeSeed<'de> for WithoutWeightSettings<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(
@@ -61,38 +69,38 @@ impl<'de> DeserializeSeed<'de> for WithoutWeightSettings {
     }
 }
 
-impl<'de> Visitor<'de> for WithoutWeightSettings {
+impl<'de> Visitor<'de> for WithoutWeightSettings<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any valid JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Value, E> {
         Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Value, E> {
         Ok(Value::from(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Value, E> {
         Ok(Value::from(v))
     }
 
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Value, E> {
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Value, E> {
         Ok(Value::String(v.to_owned()))
     }
 
-    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Value, E> {
         Ok(Value::String(v))
     }
 
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Value, E> {
         Ok(Value::Null)
     }
 
@@ -113,16 +121,122 @@ impl<'de> Visitor<'de> for WithoutWeightSettings {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if is_weight_setting(&key) {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                let value = map.next_value_seed(self)?;
-                object.insert(key, value);
+        let start = self.entries.borrow().len();
+        let read = (|| {
+            while let Some(key) = map.next_key_seed(Key)? {
+                let value = if is_weight_setting(&key) {
+                    map.next_value::<IgnoredAny>()?;
+                    None
+                } else if key == "dtype" {
+                    map.next_value_seed(UnlessObject(self))?
+                } else {
+                    Some(map.next_value_seed(self)?)
+                };
+                if let Some(value) = value {
+                    self.entries.borrow_mut().push((key.into_owned(), value));
+                }
             }
-        }
-        Ok(Value::Object(object))
+            Ok(())
+        })();
+        let mut entries = self.entries.borrow_mut();
+        let object: Map<String, Value> = entries.drain(start..).collect();
+        read.map(|()| Value::Object(object))
+    }
+}
+
+/// An object key, borrowed from the text where it has no escapes: a dropped key then
+/// costs no allocation.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(
+        self,
+        v: &'de str,
+    ) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A value as [`WithoutWeightSettings`] reads it, or None (checked, dropped) for an object.
+struct UnlessObject<'s>(WithoutWeightSettings<'s>);
+
+impl<'de> DeserializeSeed<'de> for UnlessObject<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UnlessObject<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        self.0.visit_bool(v).map(Some)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        self.0.visit_i64(v).map(Some)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        self.0.visit_u64(v).map(Some)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        self.0.visit_f64(v).map(Some)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        self.0.visit_str(v).map(Some)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Self::Value, A::Error> {
+        self.0.visit_seq(seq).map(Some)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 }
 
@@ -255,7 +369,8 @@ mod tests {
     fn model_parse_drops_weight_settings_only() {
         let text = br#"{"units": 4, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}},
             "bias_regularizer": null, "kernel_constraint": {"a": [1, 2]}, "dtype": {"name": "float32"},
-            "layers": [{"x": -1, "y": 2.5, "z": [true, "s", null], "activity_regularizer": 1}]}"#;
+            "layers": [{"x": -1, "y": 2.5, "z": [true, "s", null], "activity_regularizer": 1, "dtype": "int32"}],
+            "esc\u0061ped": 1}"#;
         let full = parse(text, "m.json").unwrap();
         let mut without = full.clone();
         let object = without.as_object_mut().unwrap();
@@ -263,6 +378,7 @@ mod tests {
             "kernel_initializer",
             "bias_regularizer",
             "kernel_constraint",
+            "dtype",
         ] {
             object.shift_remove(key);
         }
@@ -271,6 +387,11 @@ mod tests {
             .unwrap()
             .shift_remove("activity_regularizer");
         assert_eq!(parse_model(text, "m.json").unwrap(), without);
+        assert_eq!(
+            parse_model(text, "m.json").unwrap()["layers"][0]["dtype"],
+            "int32"
+        );
+        assert_eq!(parse_model(text, "m.json").unwrap()["escaped"], 1);
         // still checked: malformed inside a dropped value is malformed
         let e = parse_model(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();
         let strict = parse(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();

@@ -14,6 +14,7 @@ use crate::summary::Summary;
 
 /// A model description, its format detected from its content (SPEC.md: one MODEL argument).
 pub enum Source {
+    /// Read for its summary (`keras::summary_model`: layers without their configs).
     Keras(keras::Model),
     /// A KerasHub text model (`registered_name: "keras_hub>..."`).
     KerasHub(keras_hub::Model),
@@ -52,12 +53,7 @@ fn detect(
         return Err(e);
     }
     if value.get("class_name").is_some() {
-        let model = if lenient {
-            keras::model_with_undeclared(&value, saved, location)
-        } else {
-            keras::model_from_value(&value, saved, location)
-        };
-        return model.map(Source::Keras);
+        return keras::summary_model(&value, saved, location, lenient).map(Source::Keras);
     }
     Err(unknown_format(location))
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::{
-    apply_layer, declared_shape, is_model_entry, is_op_entry, layer_header, layer_list, retained,
-    shape_from_json,
+    apply_layer, declared_shape, is_model_entry, is_op_entry, layer_header, layer_list,
+    shape_from_json, Reading,
 };
 use super::{saved_names, Call, CallInfo, Layer, Model, Saved, TensorRef};
 use crate::error::{Error, Result};
@@ -162,7 +162,7 @@ pub(super) fn build(
     class_name: &str,
     config: &Map<String, Value>,
     inputs: Option<&[Shape]>,
-    depth: usize,
+    at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
@@ -229,7 +229,7 @@ pub(super) fn build(
         .map(|((c, n, cfg), entry)| Layer {
             name: n.to_string(),
             class_name: c.to_string(),
-            config: retained(cfg),
+            config: at.retained(cfg),
             weights: Vec::new(),
             calls: Vec::new(),
             nested: None,
@@ -329,7 +329,7 @@ pub(super) fn build(
                     cfg,
                     &shapes,
                     info,
-                    depth,
+                    at,
                     location,
                     saved
                         .zip(names.get(i).and_then(Option::as_deref))

@@ -181,25 +181,86 @@ fn archive_member(bytes: &[u8], member: &str, location: &str) -> Result<Option<V
 }
 
 /// Build a model from the parsed JSON of `model.to_json()`, with the weight shapes of
-/// its archive if it came in one.
+/// its archive if it came in one, its layers keeping their configs (`Layer::config`).
 /// A model with an undeclared custom layer is the error naming it (its weights, and so
 /// its totals and memory, are unknown).
 pub fn model_from_value(value: &Value, saved: Option<&h5::Tree>, location: &str) -> Result<Model> {
-    let model = model_with_undeclared(value, saved, location)?;
+    let at = Reading {
+        depth: 0,
+        configs: true,
+    };
+    without_undeclared(build_model(
+        value,
+        None,
+        at,
+        location,
+        saved.map(Saved::root).as_ref(),
+    )?)
+}
+
+/// The model of `model.summary()`: `model_from_value`, but its layers' configs left
+/// empty (a summary reads none after the build, and copying them was a fifth of its
+/// time), and undeclared custom layers kept (no weights counted) where `lenient`, for a
+/// summary whose totals are lower bounds.
+pub fn summary_model(
+    value: &Value,
+    saved: Option<&h5::Tree>,
+    location: &str,
+    lenient: bool,
+) -> Result<Model> {
+    let at = Reading {
+        depth: 0,
+        configs: false,
+    };
+    let model = build_model(value, None, at, location, saved.map(Saved::root).as_ref())?;
+    if lenient {
+        Ok(model)
+    } else {
+        without_undeclared(model)
+    }
+}
+
+fn without_undeclared(model: Model) -> Result<Model> {
     match model.undeclared().into_iter().next() {
         Some((_, error)) => Err(error),
         None => Ok(model),
     }
 }
 
-/// `model_from_value` that keeps undeclared custom layers (no weights counted), for a
-/// summary whose totals are lower bounds.
-pub fn model_with_undeclared(
-    value: &Value,
-    saved: Option<&h5::Tree>,
-    location: &str,
-) -> Result<Model> {
-    build_model(value, None, 0, location, saved.map(Saved::root).as_ref())
+/// How deep a (nested) model is read, and whether its layers keep their configs.
+#[derive(Clone, Copy)]
+struct Reading {
+    depth: usize,
+    configs: bool,
+}
+
+impl Reading {
+    fn nested(self) -> Reading {
+        Reading {
+            depth: self.depth + 1,
+            ..self
+        }
+    }
+
+    /// What `Layer::config` keeps of a layer's config: its hyperparameters, or nothing
+    /// for a summary. Initializers, regularizers, constraints and the dtype policy
+    /// object weigh most of a Keras JSON and nothing after the build reads them, so they
+    /// are not copied.
+    fn retained(self, config: &Map<String, Value>) -> Map<String, Value> {
+        if !self.configs {
+            return Map::new();
+        }
+        config
+            .iter()
+            .filter(|(k, v)| {
+                !(k.ends_with("_initializer")
+                    || k.ends_with("_regularizer")
+                    || k.ends_with("_constraint")
+                    || (*k == "dtype" && v.is_object()))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 fn obj<'v>(v: &'v Value, what: &str, location: &str) -> Result<&'v Map<String, Value>> {
@@ -224,18 +285,18 @@ fn is_functional(config: &Map<String, Value>) -> bool {
 fn build_model(
     value: &Value,
     inputs: Option<&[Shape]>,
-    depth: usize,
+    at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
-    if depth > MAX_DEPTH {
+    if at.depth > MAX_DEPTH {
         return Err(Error::invalid(
             location,
             format!("models nested deeper than {MAX_DEPTH}"),
         ));
     }
     if let Some(graph) = crate::formats::keras_hub_vision::read(value, location) {
-        return build_model(&graph?, inputs, depth, location, saved);
+        return build_model(&graph?, inputs, at, location, saved);
     }
     let top = obj(value, "the model", location)?;
     let class_name = top
@@ -258,9 +319,9 @@ fn build_model(
         .unwrap_or("model")
         .to_string();
     if class_name == "Sequential" {
-        sequential(name, config, inputs, depth, location, saved)
+        sequential(name, config, inputs, at, location, saved)
     } else if is_functional(config) {
-        functional::build(name, class_name, config, inputs, depth, location, saved)
+        functional::build(name, class_name, config, inputs, at, location, saved)
     } else if let Some(e) = keras_hub_here(top, location) {
         Err(e)
     } else {
@@ -321,22 +382,6 @@ fn layer_header<'v>(
     Ok((class_name, name, config))
 }
 
-/// What `Layer::config` keeps of a layer's config: its hyperparameters. Initializers,
-/// regularizers, constraints and the dtype policy object weigh most of a Keras JSON and
-/// nothing after the build reads them, so they are not copied.
-fn retained(config: &Map<String, Value>) -> Map<String, Value> {
-    config
-        .iter()
-        .filter(|(k, v)| {
-            !(k.ends_with("_initializer")
-                || k.ends_with("_regularizer")
-                || k.ends_with("_constraint")
-                || (*k == "dtype" && v.is_object()))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// `batch_shape` of an InputLayer (Keras 3) or `batch_input_shape` (Keras 2).
 fn declared_shape(config: &Map<String, Value>) -> Option<&Value> {
     ["batch_shape", "batch_input_shape"]
@@ -389,13 +434,13 @@ fn apply_layer(
     config: &Map<String, Value>,
     inputs: &[Shape],
     info: CallInfo,
-    depth: usize,
+    at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
     if is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(entry) {
-        let model = build_model(entry, Some(inputs), depth + 1, &here, saved)?;
+        let model = build_model(entry, Some(inputs), at.nested(), &here, saved)?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model
             .weights()
@@ -420,7 +465,7 @@ fn apply_layer(
         name,
         config,
         location: here,
-        depth,
+        depth: at.depth,
         call: info.kwargs,
         args: info.args,
         consumers: info.consumers,
@@ -457,7 +502,7 @@ fn sequential(
     name: String,
     config: &Map<String, Value>,
     inputs: Option<&[Shape]>,
-    depth: usize,
+    at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
@@ -506,7 +551,7 @@ fn sequential(
     // refers to a real tensor.
     let (input_name, input_config) = if first_is_input {
         let (_, n, cfg) = layer_header(&entries[0], 0, location)?;
-        (n.to_string(), retained(cfg))
+        (n.to_string(), at.retained(cfg))
     } else {
         ("input_layer".to_string(), Map::new())
     };
@@ -548,7 +593,7 @@ fn sequential(
             cfg,
             std::slice::from_ref(&shape),
             info,
-            depth,
+            at,
             location,
             saved
                 .zip(names.get(i).and_then(Option::as_deref))
@@ -579,7 +624,7 @@ fn sequential(
         layers.push(Layer {
             name: lname.to_string(),
             class_name: class_name.to_string(),
-            config: retained(cfg),
+            config: at.retained(cfg),
             weights: applied.weights,
             calls: vec![call],
             nested: applied.nested,
@@ -650,8 +695,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
             connected_to,
         });
     }
-    let all: Vec<Weight> = model.weights().cloned().collect();
-    let (total, trainable, non_trainable) = weight::totals(&all, location)?;
+    let (total, trainable, non_trainable) = weight::totals(model.weights(), location)?;
     Ok(Summary {
         name: model.name.clone(),
         format: ModelFormat::Keras,
