@@ -31,7 +31,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let (family, defaults) = match cfg.model_type {
         "albert" => {
             let groups = cfg.dim("num_hidden_groups", 1)?;
-            let inner = cfg.dim("inner_group_num", 1)?;
+            let inner = cfg.layers(&["inner_group_num"], 1)?;
+            // the summary lists every distinct layer
+            if groups.saturating_mul(inner) > super::config::MAX_LAYERS {
+                return Err(cfg.invalid(format!(
+                    "num_hidden_groups × inner_group_num ({groups} × {inner}) exceeds {} layers",
+                    super::config::MAX_LAYERS
+                )));
+            }
             let fam = EncoderFamily::Albert { groups, inner };
             // vocab, embedding, hidden, layers, heads, inter, act, type vocab, dropout
             (fam, (30000, 128, 4096, 12, 64, 16384, "gelu_new", 2))
