@@ -20,22 +20,43 @@
 //! RNN sees 2·B·G·H·H less per layer and direction backward; it sees the fused LSTM
 //! kernels not at all.
 use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
+use crate::memory::graph::DType;
 use crate::memory::Result;
 
-/// Calibrated on LSTMs: cuDNN's reserve-space size is opaque
-/// (cudnnGetRNNTempSpaceSizes). Per token, layer and direction, in multiples of H
-/// elements of the compute dtype, beyond the G·H gate activations: an LSTM's 6·H fit is
-/// its 4 gates plus c and h; GRU and RNN are assumed to keep their gates plus the same.
-pub const RNN_RESERVE_EXTRA_H: u64 = 2;
-/// Calibrated: cuDNN's forward-training workspace, per token per layer, multiples of H.
-pub const RNN_FWD_WORKSPACE_H: u64 = 0;
-/// Calibrated: cuDNN's backward workspace, per token (all layers), multiples of H.
-pub const RNN_BWD_WORKSPACE_H: u64 = 6;
-/// Calibrated: inference workspace per token (all layers), multiples of H. The measured
-/// inference peaks do not scale cleanly with tokens or layers (the inference path is
-/// not the fused training kernel: torch's counter sees its per-step matmuls), so this is
-/// a rough fit of the LSTM dev cases.
-pub const RNN_INFER_WORKSPACE_H: u64 = 6;
+/// cuDNN's temporary spaces for one RNN call, which `_cudnn_rnn` sizes by asking cuDNN
+/// (`cudnnGetRNNTempSpaceSizes`, in `CUDNN_FWD_MODE_INFERENCE` or `_TRAINING` as the
+/// module is in eval or train mode): a workspace, and in training a reserve space that
+/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). cuDNN does
+/// not publish how it sizes them, so the sizes are calibrated, in quarters of H
+/// elements of the RNN's data type per token (and direction); the form is the
+/// library's: the reserve keeps, per layer and direction, each token's gates and more
+/// (the cell and hidden states); the workspaces are per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CudnnRnnSpaces {
+    /// Reserve space beyond the G·H gate activations, per token, layer and direction.
+    pub reserve_extra_quarter_h: u64,
+    /// Backward's workspace per token and direction, all layers.
+    pub backward_workspace_quarter_h: u64,
+    /// Inference workspace per token and direction, all layers.
+    pub inference_workspace_quarter_h: u64,
+}
+
+impl CudnnRnnSpaces {
+    /// Calibrated on the 22 LSTM steps of the H100 oracle (tests/data/gpu_memory_dev.json,
+    /// torch 2.11, CUDA 13). `tests/memory_leave_one_out.rs` recalibrates them by least
+    /// squares without each grid slice and checks that the form predicts the slice it
+    /// did not see (training); the inference workspace does not carry over (see there).
+    pub const H100: CudnnRnnSpaces = CudnnRnnSpaces {
+        reserve_extra_quarter_h: 8,
+        backward_workspace_quarter_h: 24,
+        inference_workspace_quarter_h: 24,
+    };
+}
+
+/// `numel · quarters / 4` elements of `dt`, in bytes.
+fn quarters(numel: u64, quarters: u64, dt: DType) -> Result<u64> {
+    bytes(crate::memory::mul(numel, quarters)? / 4, dt)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RnnKind {
@@ -64,6 +85,8 @@ pub struct Rnn {
     pub hidden: u64,
     pub layers: u64,
     pub bidirectional: bool,
+    /// cuDNN's workspace and reserve sizes ([`CudnnRnnSpaces::H100`] unless calibrating).
+    pub spaces: CudnnRnnSpaces,
 }
 
 impl Rnn {
@@ -125,21 +148,22 @@ impl Rnn {
             f = crate::memory::add(f, per)?;
         }
         c.flops_fwd = f;
+        let sp = self.spaces;
         if !cx.record {
             c.fwd_temp
-                .push(bytes(crate::memory::mul(thd, RNN_INFER_WORKSPACE_H)?, dt)?);
+                .push(quarters(thd, sp.inference_workspace_quarter_h, dt)?);
         }
         if cx.record {
             c.save_inputs.push(0);
             c.save_output = true;
-            let reserve_h = crate::memory::add(self.kind.gates(), RNN_RESERVE_EXTRA_H)?;
-            c.saved
-                .push(bytes(crate::memory::mul(thl, reserve_h)?, dt)?);
-            c.fwd_temp
-                .push(bytes(crate::memory::mul(thl, RNN_FWD_WORKSPACE_H)?, dt)?);
+            let reserve_q = crate::memory::add(
+                crate::memory::mul(self.kind.gates(), 4)?,
+                sp.reserve_extra_quarter_h,
+            )?;
+            c.saved.push(quarters(thl, reserve_q, dt)?);
             c.bwd_temp = vec![
                 bytes(thd, dt)?,
-                bytes(crate::memory::mul(thd, RNN_BWD_WORKSPACE_H)?, dt)?,
+                quarters(thd, sp.backward_workspace_quarter_h, dt)?,
             ];
             let first_dx = prod(&[2, tokens, g, self.input_size, dirs])?;
             // dx through every layer, and dW unless frozen
