@@ -29,30 +29,39 @@ use crate::memory::Result;
 /// cuDNN's temporary spaces for one RNN call, which `_cudnn_rnn` sizes by asking cuDNN
 /// (`cudnnGetRNNTempSpaceSizes`, in `CUDNN_FWD_MODE_INFERENCE` or `_TRAINING` as the
 /// module is in eval or train mode): a workspace, and in training a reserve space that
-/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). cuDNN does
-/// not publish how it sizes them, so the sizes are calibrated, in quarters of H
-/// elements of the RNN's data type per token (and direction); the form is the
-/// library's: the reserve keeps, per layer and direction, each token's gates and more
-/// (the cell and hidden states); the workspaces are per token.
+/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). Sizes are in
+/// quarters of H elements per token and direction. The reserve keeps, per layer, what
+/// backward needs of each token: its G gates and, beyond them, the cell and hidden
+/// states (2 H, in the data type). cuDNN does not publish the workspace sizes, so those
+/// are calibrated (the physics is cuDNN's own) in the library's form: a token's work in
+/// one layer at a time (the inference workspace in the data type, backward's in the
+/// math type, float: `promote_rnn_math_type`), a fixed part per layer, and more for a
+/// persistent kernel (`get_algo`, see [`Rnn::persistent`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CudnnRnnSpaces {
     /// Reserve space beyond the G·H gate activations, per token, layer and direction.
     pub reserve_extra_quarter_h: u64,
-    /// Backward's workspace per token and direction, all layers.
+    /// Backward's workspace per token and direction.
     pub backward_workspace_quarter_h: u64,
-    /// Inference workspace per token and direction, all layers.
+    /// Inference workspace per token and direction.
     pub inference_workspace_quarter_h: u64,
+    /// Workspace bytes per layer and direction, whatever the sizes.
+    pub workspace_layer_bytes: u64,
+    /// Extra workspace per token of a persistent kernel (`CUDNN_RNN_ALGO_PERSIST_STATIC`).
+    pub persistent_workspace_quarter_h: u64,
 }
 
 impl CudnnRnnSpaces {
-    /// Calibrated on the 22 LSTM steps of the H100 oracle (tests/data/gpu_memory_dev.json,
-    /// torch 2.11, CUDA 13). `tests/memory_leave_one_out.rs` recalibrates them by least
-    /// squares without each grid slice and checks that the form predicts the slice it
-    /// did not see (training); the inference workspace does not carry over (see there).
+    /// The reserve's 2 H of states, and workspaces calibrated on the 22 LSTM steps of the
+    /// H100 oracle (tests/data/gpu_memory_dev.json, torch 2.11, CUDA 13) by
+    /// `tests/memory_leave_one_out.rs`, which checks that these are its least-squares
+    /// calibration and how well a calibration without any one grid slice predicts it.
     pub const H100: CudnnRnnSpaces = CudnnRnnSpaces {
         reserve_extra_quarter_h: 8,
-        backward_workspace_quarter_h: 24,
-        inference_workspace_quarter_h: 24,
+        backward_workspace_quarter_h: 19,
+        inference_workspace_quarter_h: 26,
+        workspace_layer_bytes: 10 << 20,
+        persistent_workspace_quarter_h: 47,
     };
 }
 
@@ -106,6 +115,28 @@ impl Rnn {
         }
     }
 
+    /// Whether PyTorch's `get_algo` (aten/src/ATen/native/cudnn/RNN.cpp) picks
+    /// `CUDNN_RNN_ALGO_PERSIST_STATIC`: float16 data, one unidirectional layer, hidden and
+    /// input sizes multiples of 128 with H ≤ 1024, and on an sm80+ GPU with ≥ 98 SMs
+    /// (the oracle's H100) a batch that is a multiple of 8 up to 128 (not for GRUs;
+    /// for tanh RNNs not at batch ≥ 96 with H ≥ 896). The small-H persistent kernel it
+    /// tries first (LSTM H ≤ 192 forward, 128 backward) is charged as the standard one.
+    fn persistent(&self, data: DType) -> bool {
+        let common = data == DType::BF16
+            && self.layers == 1
+            && !self.bidirectional
+            && self.hidden <= 1024
+            && self.hidden % 128 == 0
+            && self.input_size % 128 == 0;
+        let b = self.batch;
+        let device = match self.kind {
+            RnnKind::Gru => false,
+            RnnKind::Lstm => b % 8 == 0 && b <= 128,
+            RnnKind::Tanh => b % 8 == 0 && b <= 128 && (b < 96 || self.hidden < 896),
+        };
+        common && device
+    }
+
     /// Parameter sizes, layer by layer, direction by direction.
     pub fn params(&self) -> Result<Vec<u64>> {
         let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
@@ -123,25 +154,42 @@ impl Rnn {
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.in_dtype[0];
+        // Autocast's `_cudnn_rnn` kernel (aten/src/ATen/cudnn/AutocastRNN.cpp) runs the
+        // RNN in float16 whatever the autocast dtype: BF16 stands in for its 2 bytes.
+        let fp16 = cx.amp() && dt == DType::F32;
+        let data = if fp16 { DType::BF16 } else { dt };
         let dirs = self.directions();
         let tokens = crate::memory::mul(self.batch, self.seq)?;
         // per-direction outputs (one H per token), all directions, all layers
         let th = crate::memory::mul(tokens, self.hidden)?;
         let thd = crate::memory::mul(th, dirs)?;
         let thl = prod(&[th, dirs, self.layers])?;
+        let layer_dirs = crate::memory::mul(self.layers, dirs)?;
         let mut c = Cost::default();
-        for n in self.params()? {
+        let params = self.params()?;
+        for &n in &params {
             c.params.push(Param::new(n, AmpCast::No));
         }
         c.out = Some(Out::New {
             numel: thd,
-            dtype: dt,
+            dtype: data,
         });
-        let x_copy = bytes(cx.in_numel[0], dt)?;
-        let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, dt)?;
+        let x_copy = bytes(cx.in_numel[0], data)?;
+        let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, data)?;
         c.fwd_temp = vec![x_copy, state];
         if self.kind == RnnKind::Lstm {
             c.fwd_temp.push(state); // c_n
+        }
+        if fp16 {
+            // the input's float16 cast and a new flat float16 weight buffer, both
+            // kept for backward
+            c.saved.push(x_copy);
+            c.saved.push(bytes(
+                params
+                    .iter()
+                    .try_fold(0u64, |a, &n| crate::memory::add(a, n))?,
+                data,
+            )?);
         }
         let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
         let mut f = 0u64;
@@ -152,21 +200,33 @@ impl Rnn {
         }
         c.flops_fwd = f;
         let sp = self.spaces;
+        let fixed = crate::memory::mul(layer_dirs, sp.workspace_layer_bytes)?;
+        let persistent = if self.persistent(data) {
+            quarters(thd, sp.persistent_workspace_quarter_h, data)?
+        } else {
+            0
+        };
         if !cx.record {
-            c.fwd_temp
-                .push(quarters(thd, sp.inference_workspace_quarter_h, dt)?);
+            let work = quarters(thd, sp.inference_workspace_quarter_h, data)?;
+            c.fwd_temp.push(crate::memory::add(
+                crate::memory::add(work, fixed)?,
+                persistent,
+            )?);
         }
         if cx.record {
-            c.save_inputs.push(0);
+            if !fp16 {
+                c.save_inputs.push(0);
+            }
             c.save_output = true;
             let reserve_q = crate::memory::add(
                 crate::memory::mul(self.kind.gates(), 4)?,
                 sp.reserve_extra_quarter_h,
             )?;
-            c.saved.push(quarters(thl, reserve_q, dt)?);
+            c.saved.push(quarters(thl, reserve_q, data)?);
+            let work = quarters(thd, sp.backward_workspace_quarter_h, DType::F32)?;
             c.bwd_temp = vec![
-                bytes(thd, dt)?,
-                quarters(thd, sp.backward_workspace_quarter_h, dt)?,
+                bytes(thd, data)?,
+                crate::memory::add(crate::memory::add(work, fixed)?, persistent)?,
             ];
             let first_dx = prod(&[2, tokens, g, self.input_size, dirs])?;
             // dx through every layer, and dW unless frozen
