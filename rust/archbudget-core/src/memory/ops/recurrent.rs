@@ -12,10 +12,9 @@
 //! input, the output and the weights; backward makes a contiguous seq-first copy of the
 //! output gradient, dx, and one flat zero-filled weight gradient.
 //! Under autocast, `_cudnn_rnn`'s autocast kernel (aten/src/ATen/cudnn/AutocastRNN.cpp)
-//! runs the RNN in float16 (not the autocast dtype) on an fp16 flat copy of the
-//! weights, where `get_algo` may pick a persistent kernel; the measured amp_bf16 peaks
-//! equal the fp32 ones within 5% (fp16 temp spaces of unpublished size take what the
-//! halved copies save), so the RNN is charged in its input's dtype.
+//! runs the RNN in float16 (not the autocast dtype) on a cast of the input and a new
+//! flat float16 copy of the weights, both kept for backward; for a single layer
+//! `get_algo` may then pick a persistent kernel ([`Rnn::persistent`]).
 //! FLOPs (the matmuls of the gates): 2·B·S·G·H·(in + H) per layer and direction forward,
 //! twice that backward (dx and dW; no dx into the first layer when its input needs no
 //! gradient). cuDNN also computes the initial state's gradient, which autograd on a
