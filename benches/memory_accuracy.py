@@ -9,6 +9,10 @@ for archbudget and for:
                     inference: weights only.
   thumb-deepspeed:  16 bytes/param for training (mixed-precision Adam), 4 bytes/param
                     for inference (weights only).
+Then the leave-one-grid-slice-out table of the calibrated cuDNN RNN spaces
+(tests/memory_leave_one_out.rs, target/memory_leave_one_out.json): for each LSTM group
+and each value of each grid axis, the constants calibrated without that slice, and how
+well they predict it.
 Stdlib only.
 """
 import json
@@ -20,12 +24,14 @@ from collections import defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JSON = os.path.join(ROOT, "target", "memory_oracle.json")
+LOO_JSON = os.path.join(ROOT, "target", "memory_leave_one_out.json")
 DATA = os.path.join(ROOT, "tests", "data", "gpu_memory_dev.json")
 
 
-def run_oracle():
-    cmd = ["cargo", "test", "--release", "-p", "archbudget-core", "--test", "memory_oracle", "--", "--nocapture"]
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+def run_tests():
+    for test in ("memory_oracle", "memory_leave_one_out"):
+        cmd = ["cargo", "test", "--release", "-p", "archbudget-core", "--test", test, "--", "--nocapture"]
+        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def thumb_accelerate(case, params):
@@ -48,7 +54,7 @@ def stats(errs):
 
 def main():
     if "--no-run" not in sys.argv:
-        run_oracle()
+        run_tests()
     est = {c["id"]: c for c in json.load(open(JSON))["cases"]}
     cases = {c["id"]: c["case"] for c in json.load(open(DATA))["cases"]}
     groups = defaultdict(lambda: defaultdict(list))
@@ -79,6 +85,22 @@ def main():
         fn, fok = flops[g]
         fl = f"{100 * fok / fn:6.1f}% /{fn}" if fn else "n/a"
         print(f"{g:<12} {n:>4} | " + " | ".join(cols) + f" | {fl:>10}")
+    print_leave_one_out()
+
+
+def print_leave_one_out():
+    slices = json.load(open(LOO_JSON))["slices"]
+    print()
+    print("LSTM, leave one grid slice out: cuDNN RNN workspaces calibrated without the slice (H per token)")
+    head = (f"{'group':<11} {'held out':<18} {'n':>3} | {'bwd ws':>7} {'infer ws':>8} {'persist':>7} {'layer':>6} |"
+            f" {'≤10%':>7} {'median':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in slices:
+        held = f"{r['axis']}={r['held_out']}"
+        print(f"lstm/{r['mode']:<6} {held:<18} {r['n']:>3} | {r['backward_workspace_h']:>6.2f}H "
+              f"{r['inference_workspace_h']:>7.2f}H {r['persistent_workspace_h']:>6.2f}H {r['workspace_layer_mib']:>3}MiB |"
+              f" {100 * r['within10']:>6.1f}% {100 * r['median']:>7.2f}%")
 
 
 if __name__ == "__main__":

@@ -364,7 +364,9 @@ fn keras_layers_count_as_their_pytorch_equivalents() {
 fn a_keras_bidirectional_lstm_stack_is_one_pytorch_lstm() {
     // Bidirectional(LSTM(10, return_sequences)) → Bidirectional(LSTM(10)) → Dense(4):
     // one two-layer bidirectional nn.LSTM, h[:, -1], Linear, cross-entropy.
-    use archbudget_core::memory::ops::{CrossEntropy, Linear, Rnn, RnnKind, SelectLast};
+    use archbudget_core::memory::ops::{
+        CrossEntropy, CudnnRnnSpaces, Linear, Rnn, RnnKind, SelectLast,
+    };
     use archbudget_core::memory::{estimate, Graph, InputKind, Op};
     let data = keras_memory_cases();
     let model = &data["models"]["bidirectional_lstm"]["model_json"];
@@ -388,6 +390,7 @@ fn a_keras_bidirectional_lstm_stack_is_one_pytorch_lstm() {
                 hidden: 10,
                 layers: 2,
                 bidirectional: true,
+                spaces: CudnnRnnSpaces::H100,
             };
             let h = g.push(Op::Rnn(rnn), &[x]);
             let last = g.push(Op::SelectLast(SelectLast { out_numel: b * 20 }), &[h]);

@@ -235,6 +235,7 @@ impl LstmNet {
                 hidden: self.hidden,
                 layers: self.layers,
                 bidirectional: false,
+                spaces: CudnnRnnSpaces::H100,
             }),
             &[e],
         );

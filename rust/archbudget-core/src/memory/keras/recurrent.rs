@@ -69,6 +69,7 @@ impl Lowering<'_> {
                     hidden,
                     layers: 1,
                     bidirectional,
+                    spaces: CudnnRnnSpaces::H100,
                 }),
                 &[x],
             ),

@@ -31,7 +31,7 @@ pub use moe::{MoeExperts, Router};
 pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNorm};
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use quant::QuantLinear;
-pub use recurrent::{Rnn, RnnKind};
+pub use recurrent::{CudnnRnnSpaces, Rnn, RnnKind};
 pub use solve::TriangularSolve;
 pub use ssm::SelectiveScan;
 pub use tensor::{

@@ -11,8 +11,10 @@
 //! copy); in training it returns cuDNN's reserve space, which backward keeps with the
 //! input, the output and the weights; backward makes a contiguous seq-first copy of the
 //! output gradient, dx, and one flat zero-filled weight gradient.
-//! Autocast does not lower cuDNN RNNs to bf16 here (the measured amp and fp32 peaks
-//! agree), so the RNN runs in its input's dtype.
+//! Under autocast, `_cudnn_rnn`'s autocast kernel (aten/src/ATen/cudnn/AutocastRNN.cpp)
+//! runs the RNN in float16 (not the autocast dtype) on a cast of the input and a new
+//! flat float16 copy of the weights, both kept for backward; for a single layer
+//! `get_algo` may then pick a persistent kernel ([`Rnn::persistent`]).
 //! FLOPs (the matmuls of the gates): 2·B·S·G·H·(in + H) per layer and direction forward,
 //! twice that backward (dx and dW; no dx into the first layer when its input needs no
 //! gradient). cuDNN also computes the initial state's gradient, which autograd on a
@@ -20,22 +22,52 @@
 //! RNN sees 2·B·G·H·H less per layer and direction backward; it sees the fused LSTM
 //! kernels not at all.
 use super::{bytes, prod, AmpCast, Cost, Ctx, Out, Param};
+use crate::memory::graph::DType;
 use crate::memory::Result;
 
-/// Calibrated on LSTMs: cuDNN's reserve-space size is opaque
-/// (cudnnGetRNNTempSpaceSizes). Per token, layer and direction, in multiples of H
-/// elements of the compute dtype, beyond the G·H gate activations: an LSTM's 6·H fit is
-/// its 4 gates plus c and h; GRU and RNN are assumed to keep their gates plus the same.
-pub const RNN_RESERVE_EXTRA_H: u64 = 2;
-/// Calibrated: cuDNN's forward-training workspace, per token per layer, multiples of H.
-pub const RNN_FWD_WORKSPACE_H: u64 = 0;
-/// Calibrated: cuDNN's backward workspace, per token (all layers), multiples of H.
-pub const RNN_BWD_WORKSPACE_H: u64 = 6;
-/// Calibrated: inference workspace per token (all layers), multiples of H. The measured
-/// inference peaks do not scale cleanly with tokens or layers (the inference path is
-/// not the fused training kernel: torch's counter sees its per-step matmuls), so this is
-/// a rough fit of the LSTM dev cases.
-pub const RNN_INFER_WORKSPACE_H: u64 = 6;
+/// cuDNN's temporary spaces for one RNN call, which `_cudnn_rnn` sizes by asking cuDNN
+/// (`cudnnGetRNNTempSpaceSizes`, in `CUDNN_FWD_MODE_INFERENCE` or `_TRAINING` as the
+/// module is in eval or train mode): a workspace, and in training a reserve space that
+/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). Sizes are in
+/// quarters of H elements per token and direction. The reserve keeps, per layer, what
+/// backward needs of each token: its G gates and, beyond them, the cell and hidden
+/// states (2 H, in the data type). cuDNN does not publish the workspace sizes, so those
+/// are calibrated (the physics is cuDNN's own) in the library's form: a token's work in
+/// one layer at a time (the inference workspace in the data type, backward's in the
+/// math type, float: `promote_rnn_math_type`), a fixed part per layer, and more for a
+/// persistent kernel (`get_algo`, see [`Rnn::persistent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CudnnRnnSpaces {
+    /// Reserve space beyond the G·H gate activations, per token, layer and direction.
+    pub reserve_extra_quarter_h: u64,
+    /// Backward's workspace per token and direction.
+    pub backward_workspace_quarter_h: u64,
+    /// Inference workspace per token and direction.
+    pub inference_workspace_quarter_h: u64,
+    /// Workspace bytes per layer and direction, whatever the sizes.
+    pub workspace_layer_bytes: u64,
+    /// Extra workspace per token of a persistent kernel (`CUDNN_RNN_ALGO_PERSIST_STATIC`).
+    pub persistent_workspace_quarter_h: u64,
+}
+
+impl CudnnRnnSpaces {
+    /// The reserve's 2 H of states, and workspaces calibrated on the 22 LSTM steps of the
+    /// H100 oracle (tests/data/gpu_memory_dev.json, torch 2.11, CUDA 13) by
+    /// `tests/memory_leave_one_out.rs`, which checks that these are its least-squares
+    /// calibration and how well a calibration without any one grid slice predicts it.
+    pub const H100: CudnnRnnSpaces = CudnnRnnSpaces {
+        reserve_extra_quarter_h: 8,
+        backward_workspace_quarter_h: 19,
+        inference_workspace_quarter_h: 26,
+        workspace_layer_bytes: 10 << 20,
+        persistent_workspace_quarter_h: 47,
+    };
+}
+
+/// `numel · quarters / 4` elements of `dt`, in bytes.
+fn quarters(numel: u64, quarters: u64, dt: DType) -> Result<u64> {
+    bytes(crate::memory::mul(numel, quarters)? / 4, dt)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RnnKind {
@@ -64,6 +96,8 @@ pub struct Rnn {
     pub hidden: u64,
     pub layers: u64,
     pub bidirectional: bool,
+    /// cuDNN's workspace and reserve sizes ([`CudnnRnnSpaces::H100`] unless calibrating).
+    pub spaces: CudnnRnnSpaces,
 }
 
 impl Rnn {
@@ -78,6 +112,28 @@ impl Rnn {
         } else {
             crate::memory::mul(self.directions(), self.hidden)
         }
+    }
+
+    /// Whether PyTorch's `get_algo` (aten/src/ATen/native/cudnn/RNN.cpp) picks
+    /// `CUDNN_RNN_ALGO_PERSIST_STATIC`: float16 data, one unidirectional layer, hidden and
+    /// input sizes multiples of 128 with H ≤ 1024, and on an sm80+ GPU with ≥ 98 SMs
+    /// (the oracle's H100) a batch that is a multiple of 8 up to 128 (not for GRUs;
+    /// for tanh RNNs not at batch ≥ 96 with H ≥ 896). The small-H persistent kernel it
+    /// tries first (LSTM H ≤ 192 forward, 128 backward) is charged as the standard one.
+    fn persistent(&self, data: DType) -> bool {
+        let common = data == DType::BF16
+            && self.layers == 1
+            && !self.bidirectional
+            && self.hidden <= 1024
+            && self.hidden % 128 == 0
+            && self.input_size % 128 == 0;
+        let b = self.batch;
+        let device = match self.kind {
+            RnnKind::Gru => false,
+            RnnKind::Lstm => b % 8 == 0 && b <= 128,
+            RnnKind::Tanh => b % 8 == 0 && b <= 128 && (b < 96 || self.hidden < 896),
+        };
+        common && device
     }
 
     /// Parameter sizes, layer by layer, direction by direction.
@@ -97,25 +153,42 @@ impl Rnn {
 
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.in_dtype[0];
+        // Autocast's `_cudnn_rnn` kernel (aten/src/ATen/cudnn/AutocastRNN.cpp) runs the
+        // RNN in float16 whatever the autocast dtype: BF16 stands in for its 2 bytes.
+        let fp16 = cx.amp() && dt == DType::F32;
+        let data = if fp16 { DType::BF16 } else { dt };
         let dirs = self.directions();
         let tokens = crate::memory::mul(self.batch, self.seq)?;
         // per-direction outputs (one H per token), all directions, all layers
         let th = crate::memory::mul(tokens, self.hidden)?;
         let thd = crate::memory::mul(th, dirs)?;
         let thl = prod(&[th, dirs, self.layers])?;
+        let layer_dirs = crate::memory::mul(self.layers, dirs)?;
         let mut c = Cost::default();
-        for n in self.params()? {
+        let params = self.params()?;
+        for &n in &params {
             c.params.push(Param::new(n, AmpCast::No));
         }
         c.out = Some(Out::New {
             numel: thd,
-            dtype: dt,
+            dtype: data,
         });
-        let x_copy = bytes(cx.in_numel[0], dt)?;
-        let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, dt)?;
+        let x_copy = bytes(cx.in_numel[0], data)?;
+        let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, data)?;
         c.fwd_temp = vec![x_copy, state];
         if self.kind == RnnKind::Lstm {
             c.fwd_temp.push(state); // c_n
+        }
+        if fp16 {
+            // the input's float16 cast and a new flat float16 weight buffer, both
+            // kept for backward
+            c.saved.push(x_copy);
+            c.saved.push(bytes(
+                params
+                    .iter()
+                    .try_fold(0u64, |a, &n| crate::memory::add(a, n))?,
+                data,
+            )?);
         }
         let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
         let mut f = 0u64;
@@ -125,21 +198,34 @@ impl Rnn {
             f = crate::memory::add(f, per)?;
         }
         c.flops_fwd = f;
+        let sp = self.spaces;
+        let fixed = crate::memory::mul(layer_dirs, sp.workspace_layer_bytes)?;
+        let persistent = if self.persistent(data) {
+            quarters(thd, sp.persistent_workspace_quarter_h, data)?
+        } else {
+            0
+        };
         if !cx.record {
-            c.fwd_temp
-                .push(bytes(crate::memory::mul(thd, RNN_INFER_WORKSPACE_H)?, dt)?);
+            let work = quarters(thd, sp.inference_workspace_quarter_h, data)?;
+            c.fwd_temp.push(crate::memory::add(
+                crate::memory::add(work, fixed)?,
+                persistent,
+            )?);
         }
         if cx.record {
-            c.save_inputs.push(0);
+            if !fp16 {
+                c.save_inputs.push(0);
+            }
             c.save_output = true;
-            let reserve_h = crate::memory::add(self.kind.gates(), RNN_RESERVE_EXTRA_H)?;
-            c.saved
-                .push(bytes(crate::memory::mul(thl, reserve_h)?, dt)?);
-            c.fwd_temp
-                .push(bytes(crate::memory::mul(thl, RNN_FWD_WORKSPACE_H)?, dt)?);
+            let reserve_q = crate::memory::add(
+                crate::memory::mul(self.kind.gates(), 4)?,
+                sp.reserve_extra_quarter_h,
+            )?;
+            c.saved.push(quarters(thl, reserve_q, data)?);
+            let work = quarters(thd, sp.backward_workspace_quarter_h, DType::F32)?;
             c.bwd_temp = vec![
-                bytes(thd, dt)?,
-                bytes(crate::memory::mul(thd, RNN_BWD_WORKSPACE_H)?, dt)?,
+                bytes(thd, data)?,
+                crate::memory::add(crate::memory::add(work, fixed)?, persistent)?,
             ];
             let first_dx = prod(&[2, tokens, g, self.input_size, dirs])?;
             // dx through every layer, and dW unless frozen
