@@ -7,8 +7,7 @@
 //! - head `causal_lm` (`T5ForConditionalGeneration`, the type's LM head): `labels` are
 //!   the same ids (gpu_memory.py's `model(input_ids=x, labels=x)`); the model shifts
 //!   them right into `decoder_input_ids` (`_shift_right`: a new int64 batch×seq tensor,
-//!   made after the encoder ran — bart's before — which the decoder's embedding keeps)
-//!   and the loss is
+//!   made after the encoder ran, which the decoder's embedding keeps) and the loss is
 //!   its `CrossEntropyLoss` on the logits as they are (no fp32 upcast, no label copies);
 //! - head `base` (`T5Model`): `decoder_input_ids` are the input ids themselves (the
 //!   decoder is as long as the encoder) and the loss is the oracle's
@@ -16,7 +15,7 @@
 //! - inference passes `decoder_input_ids=input_ids` (no labels, no loss; the logits or
 //!   the last hidden state are kept).
 //!
-//! t5's stacks: the shared embedding (one parameter: the decoder's lookup and the LM head
+//! Each stack: the shared embedding (one parameter: the decoder's lookup and the LM head
 //! reuse it), dropout, blocks of pre-norm sub-layers (T5LayerNorm → sub-layer → dropout
 //! → residual add), a final T5LayerNorm and dropout. Self-attention in both stacks,
 //! cross-attention on the encoder's output in the decoder, then the feed-forward
@@ -43,7 +42,7 @@
 //! residual add → LayerNorm), biased, scaled attention with no score bias, the
 //! feed-forward `fc1` → act → `activation_dropout` → `fc2` → dropout; no final norm.
 //! With labels `BartForConditionalGeneration` sets `use_cache=False` (no cache) and
-//! shifts them right first (`shift_tokens_right`); its logits
+//! shifts them right (`shift_tokens_right`: a new int64 batch×seq tensor); its logits
 //! add the `final_logits_bias` buffer (a new logits-sized tensor, fp32 under autocast).
 //! Untied (`tie_word_embeddings` false) each stack has its own token table and the LM
 //! head its own matrix, and `model.shared` is never read (weights, no gradient).
@@ -120,12 +119,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     };
     let rows = t.rows;
     let mut g = Graph::default();
-    let ids = g.input(enc_t.rows, InputKind::Index);
-    // generation's decoder ids are an input too, declared before any node: a value id
-    // counts the inputs, so one added later would shift every id pushed before it
-    let generated_ids = generate.then(|| g.input(rows, InputKind::Index));
     if bart && !a.tie_word_embeddings {
-        // `model.shared`: untied, the stacks read their own tables and never this one
+        // `model.shared`, untied from both stacks' tables, which the forward reads
         g.push(
             Op::UnusedParam(UnusedParam {
                 numel: mul(a.vocab_size, a.hidden_size)?,
@@ -133,11 +128,10 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             &[],
         );
     }
-    // `shift_tokens_right(labels)` / `_shift_right(labels)`: `new_zeros` then slice
-    // copies into it (in place); bart's LM class shifts before its encoder runs, t5's
-    // model after
-    let shift = |g: &mut Graph| g.push(Op::Copy(Copy { numel: Some(rows) }), &[ids]);
-    let shifted_early = (bart && lm && train).then(|| shift(&mut g));
+    let ids = g.input(enc_t.rows, InputKind::Index);
+    // generation's decoder ids are an input too, declared before any node: a value id
+    // counts the inputs, so one added later would shift every id pushed before it
+    let generated_ids = generate.then(|| g.input(rows, InputKind::Index));
     let x = enc_t.embed(&mut g, ids, false)?;
     let enc = enc_t.stack(&mut g, x, a.num_layers, None, &[])?;
     // generation computes each decoder layer's cross-attention k and v once, in the
@@ -149,14 +143,15 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     } else {
         Vec::new()
     };
-    let dec_ids = match (generated_ids, shifted_early) {
-        (Some(generated), _) => {
-            g.decode_from = Some(g.nodes.len());
-            generated
-        }
-        (None, Some(shifted)) => shifted,
-        (None, None) if lm && train => shift(&mut g),
-        (None, None) => ids,
+    // `_shift_right(labels)` / `shift_tokens_right`: `new_zeros` then slice copies into
+    // it (in place)
+    let dec_ids = if let Some(generated) = generated_ids {
+        g.decode_from = Some(g.nodes.len());
+        generated
+    } else if lm && train {
+        g.push(Op::Copy(Copy { numel: Some(rows) }), &[ids])
+    } else {
+        ids
     };
     let y = t.embed(&mut g, dec_ids, true)?;
     let mut h = t.stack(&mut g, y, a.num_decoder_layers, Some(enc), &cross_kv)?;
