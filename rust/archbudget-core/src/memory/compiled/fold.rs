@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::super::graph::{Graph, Node, ValueId};
-use super::super::sim::{self, breakdown};
+use super::super::sim::{self, breakdown, Weights};
 use super::super::{MemoryReport, Mode, Result, RunSettings};
 use super::trace::{Phase, Trace, OPTIMIZER, TRANSIENTS, WEIGHTS};
 
@@ -390,6 +390,7 @@ impl Extrapolation<'_> {
             &construct,
             affine(ta.weights, tb.weights, k)?,
             affine(ta.buffer_bytes, tb.buffer_bytes, k)?,
+            Weights::Recent,
         )
         .ok()?;
         let optimizer =
@@ -553,6 +554,6 @@ pub fn estimate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         .and_then(|rep| fold_repeat(g, rep, run));
     match folded {
         Some(r) => Ok(r),
-        None => super::super::estimate(g, run),
+        None => sim::simulate_weighing(g, run, Weights::Recent),
     }
 }
