@@ -246,10 +246,16 @@ pub(crate) fn recent_construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<
             return Ok(bytes);
         }
         let bytes = construction_bytes(tensors)?;
-        if recent.len() == RECENT {
-            recent.remove(0);
-        }
-        recent.push((tensors.to_vec(), bytes));
+        // the oldest entry's list is reused: a sweep over sizes misses every time
+        let mut entry = if recent.len() == RECENT {
+            recent.remove(0)
+        } else {
+            (Vec::new(), 0)
+        };
+        entry.0.clear();
+        entry.0.extend_from_slice(tensors);
+        entry.1 = bytes;
+        recent.push(entry);
         Ok(bytes)
     })
 }
