@@ -239,7 +239,12 @@ pub(crate) fn construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
 /// [`construction_bytes`], remembered per thread for the last few models: `fit`,
 /// `Budget.check` and a sweep over batch, seq or run settings build the same weights
 /// again and again, and the replay is a quarter of a transformers step's simulation.
+/// Lists shorter than [`REMEMBER_FROM`] are replayed: for a small mlp the lookup costs
+/// more than the replay saves when every candidate is new.
 pub(crate) fn recent_construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
+    if tensors.len() < REMEMBER_FROM {
+        return construction_bytes(tensors);
+    }
     RECENT_MODELS.with(|recent| {
         let mut recent = recent.borrow_mut();
         if let Some(&(_, bytes)) = recent.iter().find(|(seen, _)| seen.as_slice() == tensors) {
@@ -262,6 +267,8 @@ pub(crate) fn recent_construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<
 
 /// How many models' weights [`construction_bytes`] remembers per thread.
 const RECENT: usize = 4;
+/// Tensors a model needs before [`recent_construction_bytes`] remembers it.
+const REMEMBER_FROM: usize = 64;
 
 type Construction = Vec<(u64, u64, bool)>;
 

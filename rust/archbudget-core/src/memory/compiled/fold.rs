@@ -536,10 +536,10 @@ fn time_order(phase: Phase, node: u64) -> u64 {
 
 /// Identical blocks a graph needs for the fold to beat the simulator: its two short
 /// simulations (prefix, suffix and 5 and 6 blocks), the whole model's weights replayed
-/// through the allocator, and the fit cost about as much as simulating 24 blocks
-/// (`benches/compiled_speed.rs`: a Keras stack of 16 Dense + BatchNorm blocks is slower
-/// folded, a 32-layer llama about as fast, 64 mlp layers and 80 llama layers faster).
-const FOLD_PAYS: usize = 24;
+/// through the allocator, and the fit cost about as much as simulating 40 blocks
+/// (`benches/compiled_speed.rs`: 32-layer llamas are 0.8-1.0x folded, 64 mlp layers
+/// 1.3x and 80 llama layers 1.5-2.6x).
+const FOLD_PAYS: usize = 40;
 
 /// `memory::estimate` through the fold where it applies and pays.
 pub fn estimate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {

@@ -4,10 +4,11 @@
 //! (`tests/compiled_memory.rs`) compare the two over random candidates of every family.
 //!
 //! - [`fold`]: a graph of N identical blocks (transformer layers, an mlp's hidden
-//!   layers) is simulated with 3 and 4 blocks and scaled to N, from 24 blocks on.
+//!   layers) is simulated with 3 and 4 blocks and scaled to N, from 40 blocks on.
 //! - The weights as the caching allocator packs them while the model is built (a
 //!   replay of every parameter's allocation and bf16 conversion) are remembered per
-//!   thread for the last 4 models (`allocator::recent_construction_bytes`): `fit`,
+//!   thread for the last 4 models of 64 tensors or more
+//!   (`allocator::recent_construction_bytes`): `fit`,
 //!   `Budget.check` and sweeps over batch, seq or run settings rebuild the same model.
 //!
 //! Where a rule does not apply (generation, fewer identical blocks, blocks that
