@@ -1,48 +1,72 @@
-//! The compiled memory model beside the simulator, in one run: µs per estimate of the
-//! same graph (built once) for transformers of 32 and 80 layers and a 64-layer mlp,
-//! training and inference, and the share of a transformers candidate each step of its
-//! evaluation takes (config → counts and architecture → graph → memory).
+//! The compiled memory model beside the simulator, in one run: µs per candidate of each
+//! family's memory estimate (its graph built beforehand), over candidates whose weights
+//! all differ (a sweep over sizes: nothing remembered helps) and over candidates of one
+//! model at several batch sizes (what `fit`, `Budget.check` and a sweep over run
+//! settings evaluate), then the cost a transformers sweep candidate pays besides:
+//! config → counts and architecture → graph (the compiled model still needs the Graph).
 //! `cargo bench -p archbudget-core --bench compiled_speed`
-use archbudget_core::formats::hf;
-use archbudget_core::memory::families::Mlp;
+use archbudget_core::formats::{hf, keras};
+use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
 use archbudget_core::memory::{self, compiled, Graph, Mode, Precision, RunSettings};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Best of 7 batches of the mean time per call.
-fn best<F: FnMut()>(mut f: F) -> Duration {
-    let mut best = Duration::MAX;
-    for _ in 0..7 {
-        let start = Instant::now();
-        for _ in 0..20 {
-            f();
-        }
-        best = best.min(start.elapsed() / 20);
+/// Mean time per item of one round of `f` over `n` items.
+fn round<F: FnMut()>(n: usize, f: &mut F) -> Duration {
+    let rounds = (200 / n).max(2);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        f();
     }
-    best
+    start.elapsed() / (rounds * n) as u32
+}
+
+/// Best of 9 rounds each of `a` and `b`, the rounds alternating so that both see the
+/// same load on a shared machine.
+fn pair<A: FnMut(), B: FnMut()>(n: usize, mut a: A, mut b: B) -> (Duration, Duration) {
+    let (mut best_a, mut best_b) = (Duration::MAX, Duration::MAX);
+    for _ in 0..9 {
+        best_a = best_a.min(round(n, &mut a));
+        best_b = best_b.min(round(n, &mut b));
+    }
+    (best_a, best_b)
+}
+
+/// Best of 9 rounds of the mean time per call of `f` over `n` items.
+fn per_item<F: FnMut()>(n: usize, mut f: F) -> Duration {
+    (0..9).map(|_| round(n, &mut f)).min().unwrap_or_default()
 }
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn side_by_side(name: &str, g: &Graph, run: &RunSettings) {
-    assert_eq!(
-        memory::estimate(g, run).unwrap(),
-        compiled::estimate(g, run).unwrap()
+/// Simulator and compiled model over the same candidates, each checked equal first.
+fn side_by_side(name: &str, cases: &[(Graph, RunSettings)]) {
+    for (g, run) in cases {
+        assert_eq!(
+            memory::estimate(g, run).unwrap(),
+            compiled::estimate(g, run).unwrap(),
+            "{name}"
+        );
+    }
+    let (sim, comp) = pair(
+        cases.len(),
+        || {
+            for (g, run) in cases {
+                black_box(memory::estimate(g, run).unwrap());
+            }
+        },
+        || {
+            for (g, run) in cases {
+                black_box(compiled::estimate(g, run).unwrap());
+            }
+        },
     );
-    let sim = best(|| {
-        black_box(memory::estimate(g, run).unwrap());
-    });
-    let comp = best(|| {
-        black_box(compiled::estimate(g, run).unwrap());
-    });
-    let folded = compiled::fold::find_repeat(g).map_or(0, |r| r.copies);
+    let nodes = cases.iter().map(|c| c.0.nodes.len()).sum::<usize>() / cases.len();
     println!(
-        "{name:<34} {:>5} nodes {:>3} blocks  simulator {:>8.1} µs  compiled {:>8.1} µs  {:>5.2}x",
-        g.nodes.len(),
-        folded,
+        "{name:<44} {nodes:>5} nodes  simulator {:>8.1} µs  compiled {:>8.1} µs  {:>6.2}x",
         us(sim),
         us(comp),
         sim.as_secs_f64() / comp.as_secs_f64()
@@ -55,79 +79,176 @@ fn llama(layers: u64, hidden: u64) -> Value {
            "num_key_value_heads": 8, "vocab_size": 128256})
 }
 
+fn mixtral(hidden: u64) -> Value {
+    json!({"model_type": "mixtral", "hidden_size": hidden, "intermediate_size": hidden * 7 / 2,
+           "num_hidden_layers": 32, "num_attention_heads": hidden / 128,
+           "num_key_value_heads": 8, "vocab_size": 32000, "num_local_experts": 8,
+           "num_experts_per_tok": 2})
+}
+
+fn hf_graph(cfg: &Value, run: &RunSettings) -> (Graph, RunSettings) {
+    let arch = hf::arch(cfg, None, "bench").unwrap();
+    let run = memory::hf::run_for_config(cfg, run).unwrap();
+    let g = memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(cfg), &run).unwrap();
+    (g, run)
+}
+
+fn keras_dense(depth: usize, units: u64) -> Value {
+    let mut layers = vec![
+        json!({"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [null, 256]}}),
+    ];
+    for i in 0..depth {
+        layers.push(json!({"class_name": "Dense", "config": {"name": format!("d{i}"), "units": units, "activation": "relu"}}));
+        layers.push(json!({"class_name": "BatchNormalization", "config": {"name": format!("bn{i}")}}));
+    }
+    layers.push(json!({"class_name": "Dense", "config": {"name": "head", "units": 10}}));
+    json!({"class_name": "Sequential", "config": {"name": "m", "layers": layers}})
+}
+
+/// More distinct models than the compiled model remembers, so that every one misses.
+const HIDDEN: [u64; 6] = [2048, 2560, 3072, 3584, 4096, 4608];
+
 fn main() {
+    let train_bf16 = RunSettings {
+        batch: 4,
+        seq: 2048,
+        precision: Precision::Bf16,
+        ..RunSettings::default()
+    };
     let runs = [
-        (
-            "train bf16",
-            RunSettings {
-                batch: 4,
-                seq: 2048,
-                precision: Precision::Bf16,
-                ..RunSettings::default()
-            },
-        ),
+        ("train bf16", train_bf16),
         (
             "train amp ckpt",
             RunSettings {
-                batch: 4,
-                seq: 2048,
                 precision: Precision::AmpBf16,
                 grad_ckpt: true,
-                ..RunSettings::default()
+                ..train_bf16
             },
         ),
         (
             "infer fp32",
             RunSettings {
                 mode: Mode::Infer,
-                batch: 4,
-                seq: 2048,
-                ..RunSettings::default()
+                precision: Precision::Fp32,
+                ..train_bf16
             },
         ),
     ];
-    for (layers, hidden) in [(32, 4096), (80, 8192)] {
-        let cfg = llama(layers, hidden);
+    println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
+    for layers in [32, 80] {
         for (label, run) in &runs {
-            let arch = hf::arch(&cfg, None, "bench").unwrap();
-            let g =
-                memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(&cfg), run).unwrap();
-            side_by_side(&format!("llama {layers} layers, {label}"), &g, run);
+            let sizes: Vec<_> = HIDDEN.iter().map(|&h| hf_graph(&llama(layers, h), run)).collect();
+            side_by_side(&format!("llama {layers} layers {label}, sizes"), &sizes);
+            let batches: Vec<_> = [1, 2, 4, 8]
+                .iter()
+                .map(|&batch| hf_graph(&llama(layers, 4096), &RunSettings { batch, ..*run }))
+                .collect();
+            side_by_side(&format!("llama {layers} layers {label}, batches"), &batches);
         }
     }
-    for (label, run) in &runs {
-        let mlp = Mlp {
-            input_dim: 784,
-            depth: 64,
-            width: 1024,
-            classes: 10,
+    let moe: Vec<_> = HIDDEN.iter().map(|&h| hf_graph(&mixtral(h), &train_bf16)).collect();
+    side_by_side("mixtral 32 layers train bf16, sizes", &moe);
+
+    println!("-- mlp / cnn / lstm / Keras template, train fp32 AdamW and infer, batch 256");
+    for (label, mode) in [("train", Mode::Train), ("infer", Mode::Infer)] {
+        let run = RunSettings {
+            mode,
+            batch: 256,
+            ..RunSettings::default()
         };
-        let run = RunSettings { batch: 256, ..*run };
-        side_by_side(
-            &format!("mlp 64 layers, {label}"),
-            &mlp.graph(256).unwrap(),
-            &run,
-        );
+        let mut mlps = Vec::new();
+        for depth in [2, 4, 8] {
+            for width in [256, 1024, 4096] {
+                let mlp = Mlp {
+                    input_dim: 784,
+                    depth,
+                    width,
+                    classes: 10,
+                };
+                mlps.push((mlp.graph(256).unwrap(), run));
+            }
+        }
+        side_by_side(&format!("mlp depth 2-8, {label}, sizes"), &mlps);
+        let deep: Vec<_> = [512, 768, 1024, 1536, 2048, 3072]
+            .iter()
+            .map(|&width| {
+                let mlp = Mlp {
+                    input_dim: 784,
+                    depth: 64,
+                    width,
+                    classes: 10,
+                };
+                (mlp.graph(256).unwrap(), run)
+            })
+            .collect();
+        side_by_side(&format!("mlp depth 64, {label}, sizes"), &deep);
+        let batches: Vec<_> = [32, 64, 128, 256, 512, 1024]
+            .iter()
+            .map(|&batch| {
+                let mlp = Mlp {
+                    input_dim: 784,
+                    depth: 8,
+                    width: 1024,
+                    classes: 10,
+                };
+                (mlp.graph(batch).unwrap(), RunSettings { batch, ..run })
+            })
+            .collect();
+        side_by_side(&format!("mlp depth 8, {label}, batches"), &batches);
+        let cnns: Vec<_> = [8, 16, 24, 32, 48, 64]
+            .iter()
+            .map(|&filters| {
+                let cnn = Cnn {
+                    image: 64,
+                    channels: 3,
+                    stages: 3,
+                    convs: 2,
+                    filters,
+                    batchnorm: true,
+                    classes: 100,
+                };
+                (cnn.graph(256).unwrap(), run)
+            })
+            .collect();
+        side_by_side(&format!("cnn 3x2 convs, {label}, sizes"), &cnns);
+        let lstms: Vec<_> = [128, 256, 384, 512, 768, 1024]
+            .iter()
+            .map(|&hidden| {
+                let lstm = LstmNet {
+                    vocab: 20000,
+                    embed: 256,
+                    hidden,
+                    layers: 2,
+                    seq: 128,
+                    classes: 5,
+                };
+                (lstm.graph(256).unwrap(), run)
+            })
+            .collect();
+        side_by_side(&format!("lstm 2 layers, {label}, sizes"), &lstms);
+        let templates: Vec<_> = [128, 256, 384, 512, 768, 1024]
+            .iter()
+            .map(|&units| {
+                let model = keras::model_from_value(&keras_dense(16, units), None, "bench").unwrap();
+                (memory::keras::graph(&model, &run, "bench").unwrap(), run)
+            })
+            .collect();
+        side_by_side(&format!("keras 16 x Dense+BN, {label}, sizes"), &templates);
     }
-    // where a transformers candidate's time goes
+
+    println!("-- what else a transformers sweep candidate pays (llama 32 layers, train bf16)");
     let cfg = llama(32, 4096);
-    let run = runs[0].1;
-    let count = best(|| {
+    let count = per_item(1, || {
         black_box(hf::count(&cfg, None, "bench").unwrap());
     });
     let arch = hf::arch(&cfg, None, "bench").unwrap();
     let drop = memory::hf::Dropouts::from_config(&cfg);
-    let graph = best(|| {
-        black_box(memory::hf::graph(&arch, &drop, &run).unwrap());
-    });
-    let g = memory::hf::graph(&arch, &drop, &run).unwrap();
-    let mem = best(|| {
-        black_box(compiled::estimate(&g, &run).unwrap());
+    let graph = per_item(1, || {
+        black_box(memory::hf::graph(&arch, &drop, &train_bf16).unwrap());
     });
     println!(
-        "llama 32 layers candidate: counts {:.1} µs, graph {:.1} µs, memory {:.1} µs",
+        "counts {:.1} µs, graph {:.1} µs (memory above)",
         us(count),
-        us(graph),
-        us(mem)
+        us(graph)
     );
 }

@@ -239,6 +239,33 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The compiled model remembers the weights of the last few models per thread:
+    /// candidates drawn with repeats from more models than it remembers (hits, misses
+    /// and evictions), each at its own batch, equal the simulator, which replays them.
+    #[test]
+    fn remembered_weights_equal_the_replay(
+        picks in proptest::collection::vec((0usize..8, 1u64..6), 1..24),
+        run in run_strategy(),
+    ) {
+        for (model, batch) in picks {
+            let run = RunSettings { batch, seq: 16 * batch, ..run };
+            if model < 4 {
+                // 64 tensors or more: smaller models are replayed, not remembered
+                let mlp = Mlp { input_dim: 300, depth: 32 + model as u64, width: 700, classes: 10 };
+                check(&mlp.graph(batch).unwrap(), &run, false, &format!("{mlp:?}"));
+            } else {
+                let cfg = hf_config(model - 4, 8, 32, 2);
+                if let Some((g, run)) = hf_graph(&cfg, None, &run) {
+                    check(&g, &run, false, &cfg.to_string());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn llama_3_8b_folds_to_the_simulator_in_every_mode_and_setting() {
     let path = concat!(

@@ -236,6 +236,47 @@ pub(crate) fn construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
     Ok(a.allocated)
 }
 
+/// [`construction_bytes`], remembered per thread for the last few models: `fit`,
+/// `Budget.check` and a sweep over batch, seq or run settings build the same weights
+/// again and again, and the replay is a quarter of a transformers step's simulation.
+/// Lists shorter than [`REMEMBER_FROM`] are replayed: for a small mlp the lookup costs
+/// more than the replay saves when every candidate is new.
+pub(crate) fn recent_construction_bytes(tensors: &[(u64, u64, bool)]) -> Result<u64> {
+    if tensors.len() < REMEMBER_FROM {
+        return construction_bytes(tensors);
+    }
+    RECENT_MODELS.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if let Some(&(_, bytes)) = recent.iter().find(|(seen, _)| seen.as_slice() == tensors) {
+            return Ok(bytes);
+        }
+        let bytes = construction_bytes(tensors)?;
+        // the oldest entry's list is reused: a sweep over sizes misses every time
+        let mut entry = if recent.len() == RECENT {
+            recent.remove(0)
+        } else {
+            (Vec::new(), 0)
+        };
+        entry.0.clear();
+        entry.0.extend_from_slice(tensors);
+        entry.1 = bytes;
+        recent.push(entry);
+        Ok(bytes)
+    })
+}
+
+/// How many models' weights [`construction_bytes`] remembers per thread.
+const RECENT: usize = 4;
+/// Tensors a model needs before [`recent_construction_bytes`] remembers it.
+const REMEMBER_FROM: usize = 64;
+
+type Construction = Vec<(u64, u64, bool)>;
+
+thread_local! {
+    static RECENT_MODELS: std::cell::RefCell<Vec<(Construction, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

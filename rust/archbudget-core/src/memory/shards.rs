@@ -3,6 +3,7 @@
 //! model, which recomputes them for a graph it did not simulate whole).
 use super::alloc::block;
 use super::graph::DType;
+use super::sim::Weights;
 use super::{add, Mode, Optimizer, Result, RunSettings};
 
 /// The temporaries of `optimizer.step()` over `param_grads` bytes of gradients.
@@ -31,10 +32,14 @@ pub(crate) fn weight_bytes(
     construct: &[(u64, u64, bool)],
     weights: u64,
     buffer_bytes: u64,
+    by: Weights,
 ) -> Result<u64> {
     let z = Zero::new(run);
     if z.n == 1 {
-        super::allocator::construction_bytes(construct)
+        match by {
+            Weights::Replay => super::allocator::construction_bytes(construct),
+            Weights::Recent => super::allocator::recent_construction_bytes(construct),
+        }
     } else {
         add(z.weights(weights), buffer_bytes)
     }

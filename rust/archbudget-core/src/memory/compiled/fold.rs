@@ -14,11 +14,8 @@
 //! recomputed exactly from the traced totals. Anything that does not fit (a block not
 //! repeated often enough, a mark that is not affine, a value read across the cut) makes
 //! [`fold`] answer `None`, and the caller simulates the whole graph.
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::super::graph::{Graph, Node, ValueId};
-use super::super::sim::{self, breakdown};
+use super::super::sim::{self, breakdown, Weights};
 use super::super::{MemoryReport, Mode, Result, RunSettings};
 use super::trace::{Phase, Trace, OPTIMIZER, TRANSIENTS, WEIGHTS};
 
@@ -160,23 +157,24 @@ fn periodic_metadata(g: &Graph, rep: Repeat, n_in: usize) -> bool {
             || (in_copies(f) && in_copies(l) && (f - start) / period == (l - start) / period)
     });
     let node_of = |v: ValueId| v.checked_sub(n_in);
-    // kept caches: as many per copy, with the same growth
-    let held_in = |c: usize| {
-        let (lo, hi) = (start + c * period, start + (c + 1) * period);
-        let growth = |v: ValueId| g.held_caches.iter().find(|h| h.0 == v).map(|h| h.1);
-        let mut v: Vec<_> = g
-            .forward_held
-            .iter()
-            .filter_map(|&v| {
-                node_of(v)
-                    .filter(|&k| k >= lo && k < hi)
-                    .map(|k| (k - lo, growth(v)))
-            })
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v
+    // kept caches: as many per copy, with the same growth (one sorted pass: a model
+    // holds two per layer)
+    let growth = |v: ValueId| g.held_caches.iter().find(|h| h.0 == v).map(|h| h.1);
+    let mut held: Vec<_> = g
+        .forward_held
+        .iter()
+        .filter_map(|&v| {
+            let k = node_of(v).filter(|&k| in_copies(k))?;
+            Some(((k - start) / period, (k - start) % period, growth(v)))
+        })
+        .collect();
+    held.sort_unstable_by_key(|h| (h.0, h.1));
+    let of_copy = |c: usize| {
+        let lo = held.partition_point(|h| h.0 < c);
+        let hi = held.partition_point(|h| h.0 <= c);
+        held[lo..hi].iter().map(|h| (h.1, h.2))
     };
-    let held_ok = (1..copies).all(|c| held_in(c) == held_in(0));
+    let held_ok = (1..copies).all(|c| of_copy(c).eq(of_copy(0)));
     // what the cut removes or moves: the interior copies
     let interior = |k: usize| k >= start + period && k < end - period;
     let special_ok = g
@@ -270,7 +268,7 @@ pub fn cut(g: &Graph, rep: Repeat, keep: usize) -> Option<Graph> {
 }
 
 /// Where a mark sits relative to the blocks of a graph with `interior` interior copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
     /// Before the second copy (prefix and first copy), or a mark of no node.
     Before(usize),
@@ -282,7 +280,7 @@ enum Place {
 
 /// A mark's identity across graphs of different depths: its phase, where its node sits
 /// (the interior copy left out), and its rank among the marks of that node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     phase: Phase,
     place: Place,
@@ -304,14 +302,20 @@ fn place(rep: &Repeat, interior: usize, phase: Phase, node: usize) -> Place {
     Place::Interior((node - start) / period, (node - start) % period)
 }
 
-/// Each mark of a trace by key: interior marks listed by copy (`states[i − 1]`), or
-/// `None` where a copy is missing or repeated.
-fn marks_by_key(rep: &Repeat, interior: usize, t: &Trace) -> Option<Marks<Vec<[u64; 8]>>> {
-    let mut by_copy: Marks<Vec<(usize, [u64; 8])>> =
-        Marks::with_capacity_and_hasher(t.marks.len(), Default::default());
+/// A trace's marks grouped by key, the keys in order: group `i` is `keys[i] = (key,
+/// first, len)`, its states `states[first..first + len]`, interior marks by copy.
+struct Grouped {
+    keys: Vec<(Key, usize, usize)>,
+    states: Vec<[u64; 8]>,
+}
+
+/// Each mark of a trace by key (sorted, not hashed: a few hundred marks), or `None`
+/// where an interior copy is missing or repeated.
+fn marks_by_key(rep: &Repeat, interior: usize, t: &Trace) -> Option<Grouped> {
+    let mut tagged: Vec<(Key, usize, usize)> = Vec::with_capacity(t.marks.len());
     let mut ordinal = 0;
     let mut prev = None;
-    for m in &t.marks {
+    for (index, m) in t.marks.iter().enumerate() {
         ordinal = if prev == Some((m.phase, m.node)) {
             ordinal + 1
         } else {
@@ -327,40 +331,27 @@ fn marks_by_key(rep: &Repeat, interior: usize, t: &Trace) -> Option<Marks<Vec<[u
             place,
             ordinal,
         };
-        by_copy.entry(key).or_default().push((copy, m.state));
+        tagged.push((key, copy, index));
     }
-    by_copy
-        .into_iter()
-        .map(|(key, mut states)| {
-            states.sort_unstable_by_key(|s| s.0);
-            let in_order = states.iter().enumerate().all(|(i, s)| s.0 == i + 1);
-            in_order.then(|| (key, states.into_iter().map(|s| s.1).collect()))
-        })
-        .collect()
-}
-
-/// Marks by key, hashed as rustc's FxHasher does (a multiply per word): the keys are a
-/// few small integers, and SipHash cost more than the simulation of the short graphs.
-type Marks<V> = HashMap<Key, V, BuildHasherDefault<FxHasher>>;
-
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
+    tagged.sort_unstable_by_key(|x| (x.0, x.1));
+    let mut grouped = Grouped {
+        keys: Vec::new(),
+        states: Vec::with_capacity(tagged.len()),
+    };
+    for &(key, copy, index) in &tagged {
+        let first = grouped.states.len();
+        match grouped.keys.last_mut() {
+            Some(last) if last.0 == key => last.2 += 1,
+            _ => grouped.keys.push((key, first, 1)),
         }
+        // copies 1, 2, … in order within each key
+        let rank = grouped.keys.last().map_or(0, |k| k.2);
+        if copy != rank {
+            return None;
+        }
+        grouped.states.push(t.marks[index].state);
     }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, x: usize) {
-        self.write_u64(x as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    Some(grouped)
 }
 
 struct Extrapolation<'a> {
@@ -390,6 +381,7 @@ impl Extrapolation<'_> {
             &construct,
             affine(ta.weights, tb.weights, k)?,
             affine(ta.buffer_bytes, tb.buffer_bytes, k)?,
+            Weights::Recent,
         )
         .ok()?;
         let optimizer =
@@ -398,13 +390,17 @@ impl Extrapolation<'_> {
 
         let ma = marks_by_key(&self.rep, SAMPLE_A, ta)?;
         let mb = marks_by_key(&self.rep, SAMPLE_B, tb)?;
-        if ma.len() != mb.len() {
+        if ma.keys.len() != mb.keys.len() {
             return None;
         }
         // (total, time, state) of the largest mark so far
         let mut best: Option<(u64, Moment, [u64; 8])> = None;
-        for (key, sa) in &ma {
-            let sb = mb.get(key)?;
+        for (&(key, fa, la), &(key_b, fb, lb)) in ma.keys.iter().zip(&mb.keys) {
+            if key != key_b {
+                return None;
+            }
+            let (sa, sb) = (&ma.states[fa..fa + la], &mb.states[fb..fb + lb]);
+            let key = &key;
             let candidate = match key.place {
                 Place::Interior(_, offset) => self.interior(key, offset, sa, sb)?,
                 _ => {
@@ -538,21 +534,20 @@ fn time_order(phase: Phase, node: u64) -> u64 {
     }
 }
 
-/// Graphs the fold is tried on, and the blocks it needs to beat the simulator: its two
-/// short simulations, the weights' allocator replay and the fit cost about as much as
-/// simulating 40 transformer layers (`benches/compiled_speed.rs`).
-const FOLD_MIN_NODES: usize = 1000;
-const FOLD_PAYS: usize = 48;
+/// Identical blocks a graph needs for the fold to beat the simulator: its two short
+/// simulations (prefix, suffix and 5 and 6 blocks), the whole model's weights replayed
+/// through the allocator, and the fit cost about as much as simulating 40 blocks
+/// (`benches/compiled_speed.rs`: 32-layer llamas are 0.8-1.0x folded, 64 mlp layers
+/// 1.3x and 80 llama layers 1.5-2.6x).
+const FOLD_PAYS: usize = 40;
 
 /// `memory::estimate` through the fold where it applies and pays.
 pub fn estimate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
-    let folded = (g.nodes.len() >= FOLD_MIN_NODES)
-        .then(|| find_repeat(g))
-        .flatten()
+    let folded = find_repeat(g)
         .filter(|r| r.copies >= FOLD_PAYS)
         .and_then(|rep| fold_repeat(g, rep, run));
     match folded {
         Some(r) => Ok(r),
-        None => super::super::estimate(g, run),
+        None => sim::simulate_weighing(g, run, Weights::Recent),
     }
 }

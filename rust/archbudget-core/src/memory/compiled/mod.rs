@@ -4,10 +4,18 @@
 //! (`tests/compiled_memory.rs`) compare the two over random candidates of every family.
 //!
 //! - [`fold`]: a graph of N identical blocks (transformer layers, an mlp's hidden
-//!   layers) is simulated with 3 and 4 blocks and scaled to N.
+//!   layers) is simulated with 3 and 4 blocks and scaled to N, from 40 blocks on.
+//! - The weights as the caching allocator packs them while the model is built (a
+//!   replay of every parameter's allocation and bf16 conversion) are remembered per
+//!   thread for the last 4 models of 64 tensors or more
+//!   (`allocator::recent_construction_bytes`): `fit`,
+//!   `Budget.check` and sweeps over batch, seq or run settings rebuild the same model.
 //!
-//! Where a rule does not apply (generation, fewer than [`fold::MIN_COPIES`] identical
-//! blocks, blocks that differ), [`estimate`] runs the simulator.
+//! Where a rule does not apply (generation, fewer identical blocks, blocks that
+//! differ), [`estimate`] runs the simulator, with the remembered weights.
+//!
+//! The public entry point is [`estimate`] (and [`fold::fold`], [`fold::find_repeat`]
+//! for tests and benches); callers such as `space::family` need nothing else.
 pub mod fold;
 pub(crate) mod trace;
 

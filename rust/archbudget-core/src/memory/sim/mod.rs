@@ -13,12 +13,15 @@
 //! Generation ([`Mode::Generate`], `generate.rs`) is the inference of the prompt,
 //! extended to the decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
+mod checkpoint;
+
 use super::alloc::block;
 use super::compiled::trace::{Phase, Trace};
 use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::shards::Zero;
+use checkpoint::{recompute, recompute_stop};
 pub(super) use super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::{add, Mode, Precision, RunSettings};
 use super::{Breakdown, MemoryReport, Result};
@@ -93,7 +96,25 @@ struct Lowered {
     record: bool,
 }
 
+/// How a step finds the bytes of its weights on one GPU (`allocator::construction_bytes`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Weights {
+    /// Replayed for every step: the reference.
+    Replay,
+    /// Remembered per thread for the last few models (the compiled model's way).
+    Recent,
+}
+
 pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    simulate_weighing(g, run, Weights::Replay)
+}
+
+/// [`simulate`], the weights found as `weights` says.
+pub(crate) fn simulate_weighing(
+    g: &Graph,
+    run: &RunSettings,
+    weights: Weights,
+) -> Result<MemoryReport> {
     if run.gpus == 0 {
         return Err(crate::Error::invalid("gpus", "must be a positive integer"));
     }
@@ -105,7 +126,7 @@ pub(crate) fn simulate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     }
     match run.mode {
         Mode::Generate => super::generate::generate(g, run),
-        _ => simulate_step(g, run, None),
+        _ => step(g, run, None, None, weights),
     }
 }
 
@@ -114,7 +135,7 @@ pub(super) fn simulate_step(
     run: &RunSettings,
     seen: Option<&mut Seen>,
 ) -> Result<MemoryReport> {
-    step(g, run, seen, None)
+    step(g, run, seen, None, Weights::Replay)
 }
 
 /// A training or inference step as [`simulate_step`] runs it, recorded into `trace`.
@@ -123,7 +144,7 @@ pub(super) fn simulate_traced(
     run: &RunSettings,
     trace: &mut Trace,
 ) -> Result<MemoryReport> {
-    step(g, run, None, Some(trace))
+    step(g, run, None, Some(trace), Weights::Replay)
 }
 
 fn step(
@@ -131,6 +152,7 @@ fn step(
     run: &RunSettings,
     seen: Option<&mut Seen>,
     mut trace: Option<&mut Trace>,
+    weights_by: Weights,
 ) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
     let n_nodes = if train {
@@ -369,11 +391,20 @@ fn step(
     }
 
     let z = Zero::new(run);
+    // one GPU: the weights as the caching allocator packs them while the model is built
+    // (and converted to bf16); over several GPUs, per-tensor blocks, sharded by ZeRO-3.
+    // A traced step is a fold's short graph, whose weights the fold replaces with the
+    // whole graph's: any constant serves, so it skips the allocator's replay.
+    let weight_bytes = if trace.is_some() {
+        add(weights, buffer_bytes)?
+    } else {
+        weight_bytes(run, &construct, weights, buffer_bytes, weights_by)?
+    };
     if let Some(tr) = trace.as_deref_mut() {
         tr.weights = weights;
         tr.buffer_bytes = buffer_bytes;
         tr.param_blocks = param_blocks;
-        tr.construct = construct.clone();
+        tr.construct = construct;
     }
     let mut m = Mem {
         cur: [0; NCAT],
@@ -383,9 +414,6 @@ fn step(
         phase: Phase::Start,
         node: 0,
     };
-    // one GPU: the weights as the caching allocator packs them while the model is built
-    // (and converted to bf16); over several GPUs, per-tensor blocks, sharded by ZeRO-3
-    let weight_bytes = weight_bytes(run, &construct, weights, buffer_bytes)?;
     m.alloc(Cat::Weights, weight_bytes)?;
     m.alloc(Cat::Optimizer, optimizer_state(run, param_blocks)?)?;
     for v in &vals[..g.inputs.len()] {
@@ -679,99 +707,6 @@ struct Counts {
     trainable: u64,
     buffers: u64,
     flops_fwd: u64,
-}
-
-/// Where the recomputation of region `f..=l` ends: non-reentrant checkpointing stops
-/// as soon as the region's last saved tensor has been saved again (torch.utils.
-/// checkpoint's early stop: `_StopRecomputationError` from the pack hook). Returns that
-/// node and whether it computes first: autograd saves an op's inputs before running it,
-/// so a matmul-like op (Linear, Conv) saving its input stops the rerun before its own
-/// product; an op saving what it computes (an output, a mask, statistics) runs. Nodes
-/// after it are not rerun (a trailing residual add saves nothing).
-fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> (usize, bool) {
-    for k in (f..=l).rev() {
-        let (lw, c) = (&low[k], &low[k].cost);
-        let amp_saved = amp
-            && c.params
-                .iter()
-                .any(|p| matches!(p.amp_cast, AmpCast::Cast { saved: true }));
-        if !lw.record
-            || (c.save_inputs.is_empty() && c.saved.is_empty() && !c.save_output && !amp_saved)
-        {
-            continue;
-        }
-        let saves_inputs_only = matches!(
-            g.nodes[k].op,
-            super::Op::Linear(_) | super::Op::LoraLinear(_) | super::Op::Conv(_)
-        );
-        return (k, !saves_inputs_only);
-    }
-    (l, true)
-}
-
-/// Non-reentrant checkpointing: the first backward use of a region reruns its forward
-/// (up to [`recompute_stop`]), keeping what autograd saves (now counted as saved) and
-/// dropping the rest.
-#[allow(clippy::too_many_arguments)]
-fn recompute(
-    g: &Graph,
-    low: &[Lowered],
-    vals: &mut [Val],
-    m: &mut Mem,
-    f: usize,
-    l: usize,
-    n_in: usize,
-    amp: bool,
-) -> Result<()> {
-    let (stop, stop_runs) = recompute_stop(g, low, f, l, amp);
-    for (k, lw) in low.iter().enumerate().take(stop + 1).skip(f) {
-        let c = &lw.cost;
-        let id = n_in + k;
-        let runs = k < stop || stop_runs;
-        let mut temp = 0u64;
-        if amp {
-            for p in &c.params {
-                if let AmpCast::Cast { saved: true } = p.amp_cast {
-                    m.alloc(Cat::AmpCopies, block(super::mul(p.numel, 2)?))?;
-                }
-            }
-        }
-        for &s in &c.saved {
-            m.alloc(Cat::Activations, block(s))?;
-        }
-        if runs {
-            for &t in &c.fwd_temp {
-                temp = add(temp, block(t))?;
-            }
-        }
-        if lw.record {
-            for &i in &c.save_inputs {
-                if let Some(&v) = g.nodes[k].inputs.get(i) {
-                    let b = vals[v].base;
-                    revive(vals, m, b)?;
-                    vals[b].saves += 1;
-                }
-            }
-            if c.save_output {
-                let b = vals[id].base;
-                revive(vals, m, b)?;
-                vals[b].saves += 1;
-            }
-        }
-        if runs && vals[id].base == id && !vals[id].alive {
-            temp = add(temp, vals[id].bytes)?;
-        }
-        m.mark(temp)?;
-    }
-    Ok(())
-}
-
-fn revive(vals: &mut [Val], m: &mut Mem, b: usize) -> Result<()> {
-    if !vals[b].alive && vals[b].base == b && vals[b].bytes > 0 {
-        vals[b].alive = true;
-        m.alloc(Cat::Activations, vals[b].bytes)?;
-    }
-    Ok(())
 }
 
 fn grad_key(vals: &[Val], i: usize) -> usize {
