@@ -7,6 +7,7 @@ pub mod constraint;
 pub mod enumerate;
 pub mod family;
 pub mod merge;
+mod names;
 mod rank;
 mod scan;
 pub mod structure;
@@ -339,7 +340,7 @@ impl Space {
             constraints,
             size,
         };
-        family::check_names(&space)?;
+        names::check_names(&space)?;
         Ok(space)
     }
 

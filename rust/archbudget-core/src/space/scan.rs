@@ -149,7 +149,8 @@ pub(super) fn lazy_top(
     range: (u64, u64),
 ) -> Result<(Vec<Row>, Stats)> {
     let space = eval.space();
-    let mut rows: Vec<Row> = Vec::with_capacity(p.k);
+    // no capacity from `k`: `--top` may exceed any number of rows (2^62 keeps them all)
+    let mut rows: Vec<Row> = Vec::new();
     let mut stats: Option<Stats> = None;
     // without a full-check budget every candidate ranked passes (bar invalid ones)
     let filtered = opts.max_memory.is_some() || opts.max_flops.is_some();
