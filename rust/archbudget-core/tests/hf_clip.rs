@@ -16,7 +16,11 @@ fn counts_equal_transformers() {
     for row in data["rows"].as_array().unwrap() {
         let name = row["name"].as_str().unwrap();
         let s = hf::summarize(&row["config"], Some(hf::Head::Base), name).unwrap();
-        assert_eq!(s.total_params, row["base_params"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            s.total_params,
+            row["base_params"].as_u64().unwrap(),
+            "{name}"
+        );
         assert_eq!(s.name, row["base_class"].as_str().unwrap(), "{name}");
         let (counted, _) = hf::count(&row["config"], None, name).unwrap();
         assert_eq!(counted.total_params, s.total_params, "{name}");
@@ -38,8 +42,18 @@ fn every_row_is_a_module_with_its_count() {
                 continue;
             }
             let module = &modules[&layer.name];
-            assert_eq!(module[0].as_str(), Some(layer.class_name.as_str()), "{name} {}", layer.name);
-            assert_eq!(module[1].as_u64(), Some(layer.params), "{name} {}", layer.name);
+            assert_eq!(
+                module[0].as_str(),
+                Some(layer.class_name.as_str()),
+                "{name} {}",
+                layer.name
+            );
+            assert_eq!(
+                module[1].as_u64(),
+                Some(layer.params),
+                "{name} {}",
+                layer.name
+            );
         }
     }
 }
@@ -58,7 +72,10 @@ fn flops_equal_torch_flop_counter() {
         };
         let drop = memory::hf::Dropouts::from_config(&case["config"]);
         let report = memory::estimate(&memory::hf::graph(&a, &drop, &run).unwrap(), &run).unwrap();
-        for (got, key) in [(report.flops_fwd, "flops_fwd"), (report.flops_fwd_bwd, "flops_fwd_bwd")] {
+        for (got, key) in [
+            (report.flops_fwd, "flops_fwd"),
+            (report.flops_fwd_bwd, "flops_fwd_bwd"),
+        ] {
             assert_eq!(got, case[key].as_u64().unwrap(), "{name} {key}");
         }
     }
@@ -79,7 +96,11 @@ fn memory_counts_the_parameters_transformers_builds() {
         match memory::hf::graph(&a, &drop, &run) {
             Ok(g) => {
                 let report = memory::estimate(&g, &run).unwrap();
-                assert_eq!(report.params, row["base_params"].as_u64().unwrap(), "{name}");
+                assert_eq!(
+                    report.params,
+                    row["base_params"].as_u64().unwrap(),
+                    "{name}"
+                );
             }
             // SiglipModel's forward fails without the vision pooling head
             Err(e) => assert!(e.to_string().contains("vision_use_head"), "{name}: {e}"),

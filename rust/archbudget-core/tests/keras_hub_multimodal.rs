@@ -56,12 +56,22 @@ fn clip_and_siglip_twins_count_the_trainable_weights() {
     let mut twins = 0;
     for m in data["models"].as_array().unwrap() {
         let name = m["name"].as_str().unwrap();
-        let model = formats::keras_hub::read(&m["model_json"], name).unwrap().unwrap();
-        let Some(config) = model.hf_config.as_ref().filter(|c| c["model_type"] != "vit") else {
+        let model = formats::keras_hub::read(&m["model_json"], name)
+            .unwrap()
+            .unwrap();
+        let Some(config) = model
+            .hf_config
+            .as_ref()
+            .filter(|c| c["model_type"] != "vit")
+        else {
             continue;
         };
         let (twin, _) = formats::hf::count(config, None, name).unwrap();
-        assert_eq!(twin.total_params, m["trainable_params"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            twin.total_params,
+            m["trainable_params"].as_u64().unwrap(),
+            "{name}"
+        );
         twins += 1;
     }
     assert_eq!(twins, 5);

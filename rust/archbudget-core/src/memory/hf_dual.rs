@@ -82,7 +82,7 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
             "SiglipModel's forward needs the vision tower's pooled output: set vision_use_head to true (transformers fails without it)",
         ));
     }
-        let (b, s) = (run.batch, run.seq);
+    let (b, s) = (run.batch, run.seq);
     let eager = run.attn == AttnImpl::Eager;
     let clip = de.tower.family == TowerFamily::Clip;
     let mut g = Graph::default();
@@ -432,4 +432,3 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
     let d = mlp(g, b, h, st.inter, st.act, n);
     Ok(g.push(Op::Add(Add), &[o, d]))
 }
-

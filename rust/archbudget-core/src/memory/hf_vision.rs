@@ -54,4 +54,3 @@ fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
         TowerFamily::Llama4 => vec![(mul(super::add(patches, 1)?, head_dim / 2)?, DType::I64)],
     })
 }
-

@@ -14,8 +14,7 @@
 use serde_json::Value;
 
 use crate::arch::{
-    ArchKind, DualEncoder, HeadKind, NormKind, Position, TowerFamily, TransformerArch,
-    VisionTower,
+    ArchKind, DualEncoder, HeadKind, NormKind, Position, TowerFamily, TransformerArch, VisionTower,
 };
 use crate::error::Result;
 use crate::weight::{dim, Weight};
@@ -29,7 +28,11 @@ pub fn arch(config: &Value, cfg: &Cfg) -> Result<TransformerArch> {
     let loc = cfg.location;
     let siglip = cfg.model_type == "siglip";
     let (family, text_type, vision_type) = match siglip {
-        true => (TowerFamily::Siglip, "siglip_text_model", "siglip_vision_model"),
+        true => (
+            TowerFamily::Siglip,
+            "siglip_text_model",
+            "siglip_vision_model",
+        ),
         false => (TowerFamily::Clip, "clip_text_model", "clip_vision_model"),
     };
     let text = sub_config(cfg, config, "text_config", text_type, Value::Null)?;

@@ -100,7 +100,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             }
             rows.push(Row {
                 output_shape: None,
-                ..Row::new("clip_head", "CLIPHead", Vec::new(), vec![scalar("logit_scale")])
+                ..Row::new(
+                    "clip_head",
+                    "CLIPHead",
+                    Vec::new(),
+                    vec![scalar("logit_scale")],
+                )
             });
             let hf = json!({"model_type": "clip", "projection_dim": projection,
                             "vision_config": vision.hf, "text_config": text.hf});
@@ -209,8 +214,20 @@ fn encoder(a: &Args) -> Result<Encoder> {
         rows.push(norm_row("pre_layer_norm", tokens.clone(), hidden));
     }
     let names = match family {
-        Family::Clip => ["layer_norm_1", "attention", "layer_norm_2", "dense_1", "dense_2"],
-        Family::Siglip => ["layer_norm1", "self_attn", "layer_norm2", "mlp/fc1", "mlp/fc2"],
+        Family::Clip => [
+            "layer_norm_1",
+            "attention",
+            "layer_norm_2",
+            "dense_1",
+            "dense_2",
+        ],
+        Family::Siglip => [
+            "layer_norm1",
+            "self_attn",
+            "layer_norm2",
+            "mlp/fc1",
+            "mlp/fc2",
+        ],
     };
     let mut block = Vec::new();
     layer_norm(&mut block, names[0], hidden);

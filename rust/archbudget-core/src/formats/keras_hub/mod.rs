@@ -1,4 +1,4 @@
-//! KerasHub text models: the JSON of `model.to_json()` for a keras-hub backbone
+//! KerasHub transformers (text models, and ViT, CLIP and SigLIP): the JSON of `model.to_json()` for a keras-hub backbone
 //! (`registered_name: "keras_hub>GPT2Backbone"`, its constructor arguments under
 //! `config`) or a task model nesting one under `config.backbone` (CausalLM,
 //! TextClassifier, MaskedLM, Seq2SeqLM; the `preprocessor` carries no weights and is not read).
@@ -205,7 +205,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 /// Every keras-hub class read, for the error on one that is not.
 pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights)";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {

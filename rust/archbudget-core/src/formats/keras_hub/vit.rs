@@ -109,8 +109,20 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         layer_norm(&mut encoder, &format!("{block}/ln_1"), hidden);
         attention(&mut encoder, &format!("{block}/mha"), h, mha_bias, mha_bias);
         layer_norm(&mut encoder, &format!("{block}/ln_2"), hidden);
-        dense(&mut encoder, &format!("{block}/mlp/dense_1"), hidden, mlp, mlp_bias);
-        dense(&mut encoder, &format!("{block}/mlp/dense_2"), mlp, hidden, mlp_bias);
+        dense(
+            &mut encoder,
+            &format!("{block}/mlp/dense_1"),
+            hidden,
+            mlp,
+            mlp_bias,
+        );
+        dense(
+            &mut encoder,
+            &format!("{block}/mlp/dense_2"),
+            mlp,
+            hidden,
+            mlp_bias,
+        );
     }
     layer_norm(&mut encoder, "ln", hidden);
 
@@ -119,7 +131,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         Row::new(
             "images",
             "InputLayer",
-            std::iter::once(None).chain(image.iter().copied().map(Some)).collect(),
+            std::iter::once(None)
+                .chain(image.iter().copied().map(Some))
+                .collect(),
             Vec::new(),
         ),
         Row::new(
@@ -213,10 +227,12 @@ pub fn classifier_rows(b: &Backbone, class: &str, name: &str, a: &Args) -> Resul
 /// A list of `n` positive integers under `key`.
 pub(super) fn ints(a: &Args, key: &str, n: usize) -> Result<Vec<u64>> {
     let v = a.config.get(key).unwrap_or(&Value::Null);
-    let items = v
-        .as_array()
-        .filter(|items| items.len() == n)
-        .map(|items| items.iter().map(crate::layers::positive_int).collect::<Option<Vec<u64>>>());
+    let items = v.as_array().filter(|items| items.len() == n).map(|items| {
+        items
+            .iter()
+            .map(crate::layers::positive_int)
+            .collect::<Option<Vec<u64>>>()
+    });
     items.flatten().ok_or_else(|| {
         Error::invalid(
             a.location,
