@@ -164,9 +164,12 @@ fn backbone(
         "OPTBackbone" => gpt::opt(&args)?,
         "GPTNeoXBackbone" => gpt::gpt_neox(&args)?,
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
-        | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" => decoders::backbone(&args)?,
+        | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
+        | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
         "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
-        "BertBackbone" | "RobertaBackbone" | "DistilBertBackbone" => bert::backbone(&args)?,
+        "BertBackbone" | "RobertaBackbone" | "XLMRobertaBackbone" | "DistilBertBackbone" => {
+            bert::backbone(&args)?
+        }
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
