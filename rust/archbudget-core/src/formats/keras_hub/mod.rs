@@ -13,8 +13,11 @@ mod bert;
 mod blocks;
 mod decoders;
 mod encoders;
+mod falcon;
 mod gemma;
 mod gpt;
+mod gpt_oss;
+mod smollm3;
 
 use serde_json::{Map, Value};
 
@@ -167,6 +170,9 @@ fn backbone(
         | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
         | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
         "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
+        "SmolLM3Backbone" => smollm3::backbone(&args)?,
+        "GptOssBackbone" => gpt_oss::backbone(&args)?,
+        "FalconBackbone" => falcon::backbone(&args)?,
         "BertBackbone" | "RobertaBackbone" | "XLMRobertaBackbone" | "DistilBertBackbone" => {
             bert::backbone(&args)?
         }
@@ -179,9 +185,9 @@ fn backbone(
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert";
 
 #[derive(Clone, Copy)]
 enum Task {
