@@ -1,8 +1,8 @@
 """More KerasHub text families (tests/data/keras_hub_more.json.gz, built by keras-hub 0.32 /
 Keras 3.15.1 with tests/data/make_keras_hub_more.py): QwenMoe, Qwen3Moe, SmolLM3, GptOss,
-Falcon and XLMRoberta. Totals and every row of `model.summary()` through the Python API;
-`memory` for every model, equal to the memory of its transformers twin (the released
-model's config.json where one is stored here); the errors.
+Falcon, XLMRoberta and the Xception CNN. Totals and every row of `model.summary()` through the Python API;
+`memory` for every model, the text models' equal to the memory of their transformers
+twin (the released model's config.json where one is stored here); the errors.
 """
 import gzip
 import json
@@ -44,11 +44,13 @@ def test_fixture_covers_the_families_and_presets():
     for family in ("QwenMoe", "Qwen3Moe", "SmolLM3", "GptOss", "Falcon"):
         assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
     assert {"XLMRobertaBackbone", "XLMRobertaTextClassifier", "XLMRobertaMaskedLM"} <= classes
+    assert {"XceptionBackbone", "XceptionImageClassifier"} <= classes
     # the preset-sized builds equal keras-hub's preset metadata (checked by the generator)
     assert {m["preset"]: m["backbone_params"] for m in MODELS if m["kind"] == "preset"} == {
         "qwen1.5_moe_2.7b_en": 14_315_784_192, "qwen3_moe_30b_a3b_en": 30_532_122_624,
         "gpt_oss_20b_en": 20_914_757_184, "smollm3_3b_en": 3_075_100_928,
-        "falcon_refinedweb_1b_en": 1_311_625_216, "xlm_roberta_base_multi": 277_450_752}
+        "falcon_refinedweb_1b_en": 1_311_625_216, "xlm_roberta_base_multi": 277_450_752,
+        "xception_41_imagenet": 20_861_480}
 
 
 @pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])

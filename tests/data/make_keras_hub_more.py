@@ -1,6 +1,6 @@
-"""KerasHub ground truth, more text families: QwenMoe, Qwen3Moe, SmolLM3, GptOss, Falcon
-and XLMRoberta backbones with their task models (CausalLM; XLMRoberta: TextClassifier and
-MaskedLM), built by the real keras-hub from small configs with random weights, recorded
+"""KerasHub ground truth, more families: QwenMoe, Qwen3Moe, SmolLM3, GptOss, Falcon,
+XLMRoberta and Xception backbones with their task models (CausalLM; XLMRoberta:
+TextClassifier and MaskedLM; Xception: ImageClassifier), built by the real keras-hub from small configs with random weights, recorded
 as make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
 `model.summary()`).
 
@@ -70,6 +70,10 @@ SMALL = {
                               hidden_dim=16, intermediate_dim=40), CAUSAL),
     "XLMRoberta": ("XLMRoberta", dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16,
                                       intermediate_dim=24, max_sequence_length=32), ENCODER),
+    # a CNN: first, middle (one keeping its channels: an identity residual) and last blocks
+    "Xception": ("Xception", dict(stackwise_conv_filters=[[4, 8], [16, 16], [16, 16], [24, 32]],
+                                  stackwise_pooling=[False, True, False, False],
+                                  image_shape=(32, 32, 3)), ["ImageClassifier"]),
 }
 
 
@@ -114,6 +118,12 @@ def presets():
         "Falcon_rw_1b": ("Falcon", "falcon_refinedweb_1b_en",
                          dict(vocabulary_size=50304, num_layers=24, num_attention_heads=32,
                               hidden_dim=2048, intermediate_dim=8192), "CausalLM"),
+        # keras-hub's xception_41_imagenet (Keras Applications' Xception)
+        "Xception_41": ("Xception", "xception_41_imagenet",
+                        dict(stackwise_conv_filters=[[32, 64], [128, 128], [256, 256], [728, 728]]
+                             + [[728, 728, 728]] * 8 + [[728, 1024], [1536, 2048]],
+                             stackwise_pooling=[False, True, True, True] + [False] * 8 + [True, False],
+                             image_shape=(299, 299, 3)), "ImageClassifier"),
         # FacebookAI/xlm-roberta-base
         "XLMRoberta_base": ("XLMRoberta", "xlm_roberta_base_multi",
                             dict(vocabulary_size=250002, num_layers=12, num_heads=12, hidden_dim=768,
@@ -127,7 +137,7 @@ def backbone_class(family):
 
 def task(family, name, backbone, **kwargs):
     cls = getattr(M, family + name)
-    if name == "TextClassifier":
+    if name in ("TextClassifier", "ImageClassifier"):
         kwargs["num_classes"] = 3
     return cls(backbone=backbone, preprocessor=None, **kwargs)
 
@@ -143,6 +153,8 @@ def main():
     keras.utils.set_random_seed(0)
     cases = []
     for name, (family, config, tasks) in SMALL.items():
+        # fresh auto-names (a task's `input_layer`) for each model, as a user's session has
+        keras.backend.clear_session()
         backbone = backbone_class(family)(**config)
         round_trips(backbone)
         cases.append(describe(backbone, "backbone", name))
@@ -152,6 +164,7 @@ def main():
             cases.append(describe(model, "task", f"{name}{t}"))
         print(name, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
     for name, (family, preset, config, t) in presets().items():
+        keras.backend.clear_session()
         with keras.StatelessScope(initialize_variables=False):
             backbone = backbone_class(family)(**config)
             # compiling makes optimizer variables, which a stateless scope refuses
