@@ -67,6 +67,18 @@ fn bad_arguments_name_the_class_and_key() {
             "Qwen3MoeBackbone",
             "'moe_intermediate_dim'",
         ),
+        (
+            "Xception",
+            json!({"stackwise_pooling": [true]}),
+            "XceptionBackbone",
+            "'stackwise_pooling'",
+        ),
+        (
+            "Xception",
+            json!({"stackwise_conv_filters": [[4, 8], 16, [16], [32]]}),
+            "XceptionBackbone",
+            "'stackwise_conv_filters'",
+        ),
     ] {
         let err = formats::summary(&edited(name, edit.clone()), "m.json", None)
             .unwrap_err()
