@@ -1,4 +1,5 @@
-//! keras-hub's BertBackbone, RobertaBackbone and DistilBertBackbone: token and learned
+//! keras-hub's BertBackbone, RobertaBackbone (and XLMRobertaBackbone, its subclass with
+//! another vocabulary) and DistilBertBackbone: token and learned
 //! position embeddings (bert: separate layers plus a segment embedding and a pooler;
 //! roberta, distilbert: one `TokenAndPositionEmbedding`), an embedding LayerNorm, and N
 //! post-norm `TransformerEncoder` layers. Their TextClassifier and MaskedLM tasks are
@@ -84,7 +85,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         }
         class => {
             let (row_name, model_type, before) = match class {
-                "RobertaBackbone" => ("embeddings", "roberta", Some("pooled_dropout")),
+                "RobertaBackbone" | "XLMRobertaBackbone" => {
+                    ("embeddings", "roberta", Some("pooled_dropout"))
+                }
                 _ => ("token_and_position_embedding", "distilbert", None),
             };
             let mut emb = Vec::new();

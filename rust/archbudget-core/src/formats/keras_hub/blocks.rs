@@ -220,6 +220,29 @@ impl Args<'_> {
         }
     }
 
+    /// A non-negative integer (a count that may be zero, `num_experts`).
+    pub fn count_or(&self, key: &str, default: u64) -> Result<u64> {
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| self.bad(key, &format!("must be a non-negative integer, got {v}"))),
+        }
+    }
+
+    /// A list of non-negative integers (layer indices); empty when absent or null.
+    pub fn count_list(&self, key: &str) -> Result<Vec<u64>> {
+        let bad = |v: &Value| self.bad(key, &format!("must be a list of layer indices, got {v}"));
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_u64().ok_or_else(|| bad(v)))
+                .collect(),
+            Some(v) => Err(bad(v)),
+        }
+    }
+
     pub fn flag_or(&self, key: &str, default: bool) -> Result<bool> {
         match self.config.get(key) {
             None | Some(Value::Null) => Ok(default),

@@ -16,8 +16,11 @@ mod call_order;
 mod clip;
 mod decoders;
 mod encoders;
+mod falcon;
 mod gemma;
 mod gpt;
+mod gpt_oss;
+mod smollm3;
 mod t5;
 mod vit;
 mod whisper;
@@ -175,9 +178,15 @@ fn backbone(
         "OPTBackbone" => gpt::opt(&args)?,
         "GPTNeoXBackbone" => gpt::gpt_neox(&args)?,
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
-        | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" => decoders::backbone(&args)?,
+        | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
+        | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
         "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
-        "BertBackbone" | "RobertaBackbone" | "DistilBertBackbone" => bert::backbone(&args)?,
+        "SmolLM3Backbone" => smollm3::backbone(&args)?,
+        "GptOssBackbone" => gpt_oss::backbone(&args)?,
+        "FalconBackbone" => falcon::backbone(&args)?,
+        "BertBackbone" | "RobertaBackbone" | "XLMRobertaBackbone" | "DistilBertBackbone" => {
+            bert::backbone(&args)?
+        }
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
@@ -203,9 +212,9 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3 (Backbone, CausalLM); Bert, Roberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, Phi3, Gemma, Gemma3, Bert, Roberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {

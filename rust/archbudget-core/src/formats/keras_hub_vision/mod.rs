@@ -15,6 +15,7 @@ mod mobilenet;
 mod resnet;
 mod task;
 mod vgg;
+mod xception;
 
 use serde_json::{Map, Value};
 
@@ -53,6 +54,7 @@ fn backbone(class: &str) -> Option<Build> {
         "DenseNetBackbone" => densenet::build,
         "EfficientNetBackbone" => efficientnet::build,
         "MobileNetBackbone" => mobilenet::build,
+        "XceptionBackbone" => xception::build,
         _ => return None,
     })
 }

@@ -22,7 +22,8 @@ pub fn head(class: &str) -> Option<Head> {
         "ImageClassifier"
         | "ResNetImageClassifier"
         | "DenseNetImageClassifier"
-        | "EfficientNetImageClassifier" => Head::Pooled,
+        | "EfficientNetImageClassifier"
+        | "XceptionImageClassifier" => Head::Pooled,
         "VGGImageClassifier" => Head::Vgg,
         "MobileNetImageClassifier" => Head::MobileNet,
         _ => return None,

@@ -1,0 +1,91 @@
+//! More KerasHub text families built by the real keras-hub
+//! (tests/data/make_keras_hub_more.py): QwenMoe, Qwen3Moe, SmolLM3, GptOss, Falcon and
+//! XLMRoberta backbones and task models, small and preset-sized, each read from its
+//! `model.to_json()` with totals and every row of `model.summary()` exact; then the
+//! errors of bad constructor arguments.
+mod common;
+
+use archbudget_core::formats;
+use serde_json::{json, Value};
+
+#[test]
+fn every_model_matches_keras() {
+    let data = common::fixture("keras_hub_more.json.gz");
+    let models = data["models"].as_array().unwrap();
+    let mut failures = Vec::new();
+    let (mut rows, mut rows_exact) = (0, 0);
+    for m in models {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let outcome = common::compare_summary(m, formats::summary(&text, name, None), name);
+        rows += outcome.rows;
+        rows_exact += outcome.rows_exact;
+        failures.extend(outcome.failures);
+    }
+    eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The first fixture model named `name`, its config changed by `edit`.
+fn edited(name: &str, edit: Value) -> Vec<u8> {
+    let data = common::fixture("keras_hub_more.json.gz");
+    let mut model = data["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap()["model_json"]
+        .clone();
+    for (k, v) in edit.as_object().unwrap() {
+        if v.is_null() {
+            model["config"].as_object_mut().unwrap().remove(k);
+        } else {
+            model["config"][k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&model).unwrap()
+}
+
+#[test]
+fn bad_arguments_name_the_class_and_key() {
+    for (name, edit, class, key) in [
+        (
+            "QwenMoe",
+            json!({"mlp_only_layers": "all"}),
+            "QwenMoeBackbone",
+            "'mlp_only_layers'",
+        ),
+        (
+            "Qwen3Moe",
+            json!({"num_experts": -4}),
+            "Qwen3MoeBackbone",
+            "'num_experts'",
+        ),
+        (
+            "Qwen3Moe",
+            json!({"moe_intermediate_dim": null}),
+            "Qwen3MoeBackbone",
+            "'moe_intermediate_dim'",
+        ),
+        (
+            "Xception",
+            json!({"stackwise_pooling": [true]}),
+            "XceptionBackbone",
+            "'stackwise_pooling'",
+        ),
+        (
+            "Xception",
+            json!({"stackwise_conv_filters": [[4, 8], 16, [16], [32]]}),
+            "XceptionBackbone",
+            "'stackwise_conv_filters'",
+        ),
+    ] {
+        let err = formats::summary(&edited(name, edit.clone()), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(class) && err.contains(key) && err.contains("m.json"),
+            "{edit}: {err}"
+        );
+    }
+}
