@@ -99,7 +99,9 @@ fn keras_dense(depth: usize, units: u64) -> Value {
     ];
     for i in 0..depth {
         layers.push(json!({"class_name": "Dense", "config": {"name": format!("d{i}"), "units": units, "activation": "relu"}}));
-        layers.push(json!({"class_name": "BatchNormalization", "config": {"name": format!("bn{i}")}}));
+        layers.push(
+            json!({"class_name": "BatchNormalization", "config": {"name": format!("bn{i}")}}),
+        );
     }
     layers.push(json!({"class_name": "Dense", "config": {"name": "head", "units": 10}}));
     json!({"class_name": "Sequential", "config": {"name": "m", "layers": layers}})
@@ -137,7 +139,10 @@ fn main() {
     println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
     for layers in [32, 80] {
         for (label, run) in &runs {
-            let sizes: Vec<_> = HIDDEN.iter().map(|&h| hf_graph(&llama(layers, h), run)).collect();
+            let sizes: Vec<_> = HIDDEN
+                .iter()
+                .map(|&h| hf_graph(&llama(layers, h), run))
+                .collect();
             side_by_side(&format!("llama {layers} layers {label}, sizes"), &sizes);
             let batches: Vec<_> = [1, 2, 4, 8]
                 .iter()
@@ -146,7 +151,10 @@ fn main() {
             side_by_side(&format!("llama {layers} layers {label}, batches"), &batches);
         }
     }
-    let moe: Vec<_> = HIDDEN.iter().map(|&h| hf_graph(&mixtral(h), &train_bf16)).collect();
+    let moe: Vec<_> = HIDDEN
+        .iter()
+        .map(|&h| hf_graph(&mixtral(h), &train_bf16))
+        .collect();
     side_by_side("mixtral 32 layers train bf16, sizes", &moe);
 
     println!("-- mlp / cnn / lstm / Keras template, train fp32 AdamW and infer, batch 256");
@@ -229,7 +237,8 @@ fn main() {
         let templates: Vec<_> = [128, 256, 384, 512, 768, 1024]
             .iter()
             .map(|&units| {
-                let model = keras::model_from_value(&keras_dense(16, units), None, "bench").unwrap();
+                let model =
+                    keras::model_from_value(&keras_dense(16, units), None, "bench").unwrap();
                 (memory::keras::graph(&model, &run, "bench").unwrap(), run)
             })
             .collect();

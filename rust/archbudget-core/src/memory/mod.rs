@@ -32,9 +32,9 @@ pub mod lora;
 pub mod ops;
 pub mod quant;
 pub mod reduce;
+mod seq2seq;
 mod shards;
 mod sim;
-mod seq2seq;
 
 pub use crate::error::Result;
 pub use graph::{CacheGrowth, DType, Graph, Input, InputKind, Node, ValueId};

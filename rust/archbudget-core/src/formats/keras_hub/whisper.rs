@@ -14,7 +14,11 @@ use super::{Backbone, Classifier};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
-const INPUTS: &[&str] = &["encoder_features", "decoder_token_ids", "decoder_padding_mask"];
+const INPUTS: &[&str] = &[
+    "encoder_features",
+    "decoder_token_ids",
+    "decoder_padding_mask",
+];
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;
@@ -84,7 +88,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         ),
         Row::plain("encoder_embeddings_add", "Add", hidden),
         Row::plain("encoder_embeddings_dropout", "Dropout", hidden),
-        Row::new("encoder_layer_norm", "LayerNormalization", seq(), norm.clone()),
+        Row::new(
+            "encoder_layer_norm",
+            "LayerNormalization",
+            seq(),
+            norm.clone(),
+        ),
         Row::new(
             "decoder_token_and_position_embedding",
             "TokenAndPositionEmbedding",
@@ -107,7 +116,13 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             unbiased_key_attention(&mut block, "cross_attention", h);
             layer_norm(&mut block, "cross_attention_layer_norm", hidden);
         }
-        dense(&mut block, "feedforward_intermediate_dense", hidden, inter, true);
+        dense(
+            &mut block,
+            "feedforward_intermediate_dense",
+            hidden,
+            inter,
+            true,
+        );
         dense(&mut block, "feedforward_output_dense", inter, hidden, true);
         layer_norm(&mut block, "feedforward_layer_norm", hidden);
         rows.extend((0..layers).map(|i| {

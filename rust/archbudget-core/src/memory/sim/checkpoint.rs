@@ -12,7 +12,13 @@ use super::{block, Cat, Lowered, Mem, Val};
 /// so a matmul-like op (Linear, Conv) saving its input stops the rerun before its own
 /// product; an op saving what it computes (an output, a mask, statistics) runs. Nodes
 /// after it are not rerun (a trailing residual add saves nothing).
-pub(super) fn recompute_stop(g: &Graph, low: &[Lowered], f: usize, l: usize, amp: bool) -> (usize, bool) {
+pub(super) fn recompute_stop(
+    g: &Graph,
+    low: &[Lowered],
+    f: usize,
+    l: usize,
+    amp: bool,
+) -> (usize, bool) {
     for k in (f..=l).rev() {
         let (lw, c) = (&low[k], &low[k].cost);
         let amp_saved = amp

@@ -21,10 +21,10 @@ use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
 use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::shards::Zero;
-use checkpoint::{recompute, recompute_stop};
 pub(super) use super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::{add, Mode, Precision, RunSettings};
 use super::{Breakdown, MemoryReport, Result};
+use checkpoint::{recompute, recompute_stop};
 
 #[derive(Clone, Copy)]
 enum Cat {
