@@ -24,7 +24,7 @@ except ImportError:
     sys.exit(0)
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from make_hf_extra import build, count, module_counts  # noqa: E402
+from hf_fixture import build, count, module_counts  # noqa: E402
 
 SMALL_TEXT = dict(vocab_size=100, hidden_size=24, intermediate_size=40, num_hidden_layers=2, num_attention_heads=3,
                   max_position_embeddings=16)

@@ -22,7 +22,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
 
-from make_hf_extra import build, count, module_counts
+from hf_fixture import build, count, module_counts
 import make_hf_flops
 import make_hf_types
 

@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use super::blocks::{attention, dense, embedding, rms_norm, seq_shape, Args, Heads, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -230,18 +230,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             a.dim_or("pretraining_sequence_length", 4096)?.into(),
         );
     }
-    Ok(Backbone {
-        hf_config: Some(hf),
-        rows,
-        hidden,
-        vocab,
-        embed_dim: hidden,
-        token_weights,
-        inputs: &["token_ids", "padding_mask"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
 }
 
 /// The gated MLP of keras-hub's llama-like decoders, its Dense layers under `prefix`.

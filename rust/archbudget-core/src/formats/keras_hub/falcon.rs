@@ -10,7 +10,7 @@
 use serde_json::json;
 
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -87,16 +87,5 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         "attention_dropout": a.float_or("attention_dropout_rate", 0.0)?,
         "hidden_dropout": a.float_or("feedforward_dropout_rate", 0.0)?,
     });
-    Ok(Backbone {
-        hf_config: Some(hf),
-        rows,
-        hidden,
-        vocab,
-        embed_dim: hidden,
-        token_weights,
-        inputs: &["token_ids", "padding_mask"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
 }

@@ -11,7 +11,7 @@
 use serde_json::json;
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
@@ -132,16 +132,5 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             .collect();
         hf["layer_types"] = json!(types);
     }
-    Ok(Backbone {
-        hf_config: Some(hf),
-        rows,
-        hidden,
-        vocab,
-        embed_dim: hidden,
-        token_weights,
-        inputs: &["token_ids", "padding_mask"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
 }

@@ -10,7 +10,7 @@
 use serde_json::json;
 
 use super::blocks::{dense, embedding, layer_norm, seq_shape, transformer_block, Args, Heads, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -77,26 +77,6 @@ fn push_decoder_stack(rows: &mut Vec<Row>, s: &Sizes, class: &str, block: &[Weig
     rows.push(Row::new("layer_norm", "LayerNormalization", shape, norm));
 }
 
-fn decoder_backbone(
-    s: &Sizes,
-    rows: Vec<Row>,
-    token_weights: Vec<Weight>,
-    hf_config: serde_json::Value,
-) -> Backbone {
-    Backbone {
-        hf_config: Some(hf_config),
-        rows,
-        hidden: s.hidden,
-        vocab: s.vocab,
-        embed_dim: s.hidden,
-        token_weights,
-        inputs: &["token_ids", "padding_mask"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    }
-}
-
 pub fn gpt2(a: &Args) -> Result<Backbone> {
     let s = sizes(a, "vocabulary_size")?;
     let max_seq = a.dim_or("max_sequence_length", 1024)?;
@@ -131,7 +111,13 @@ pub fn gpt2(a: &Args) -> Result<Backbone> {
         "embd_pdrop": s.dropout, "attn_pdrop": s.dropout, "resid_pdrop": s.dropout,
         "tie_word_embeddings": true,
     });
-    Ok(decoder_backbone(&s, rows, token_weights, hf))
+    Ok(Backbone::decoder(
+        hf,
+        rows,
+        s.hidden,
+        s.vocab,
+        token_weights,
+    ))
 }
 
 pub fn opt(a: &Args) -> Result<Backbone> {
@@ -162,7 +148,7 @@ pub fn opt(a: &Args) -> Result<Backbone> {
         "max_position_embeddings": max_seq, "do_layer_norm_before": true,
         "dropout": s.dropout, "attention_dropout": s.dropout, "tie_word_embeddings": true,
     });
-    let mut b = decoder_backbone(&s, rows, token_weights, hf);
+    let mut b = Backbone::decoder(hf, rows, s.hidden, s.vocab, token_weights);
     b.lm_row_shows_vocab = true;
     Ok(b)
 }
@@ -218,5 +204,11 @@ pub fn gpt_neox(a: &Args) -> Result<Backbone> {
         "use_parallel_residual": true, "tie_word_embeddings": true,
         "attention_dropout": s.dropout, "hidden_dropout": s.dropout,
     });
-    Ok(decoder_backbone(&s, rows, token_weights, hf))
+    Ok(Backbone::decoder(
+        hf,
+        rows,
+        s.hidden,
+        s.vocab,
+        token_weights,
+    ))
 }

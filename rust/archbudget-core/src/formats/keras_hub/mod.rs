@@ -73,6 +73,31 @@ pub struct Backbone {
     lm_row_shows_vocab: bool,
 }
 
+impl Backbone {
+    /// A decoder-only backbone (token ids and padding mask in, the sequence out, no
+    /// classifier of its own) whose token embedding is `hidden` wide.
+    fn decoder(
+        hf_config: Value,
+        rows: Vec<Row>,
+        hidden: u64,
+        vocab: u64,
+        token_weights: Vec<Weight>,
+    ) -> Backbone {
+        Backbone {
+            hf_config: Some(hf_config),
+            rows,
+            hidden,
+            vocab,
+            embed_dim: hidden,
+            token_weights,
+            inputs: &["token_ids", "padding_mask"],
+            pooled: false,
+            classifier: Classifier::None,
+            lm_row_shows_vocab: false,
+        }
+    }
+}
+
 /// keras-hub's `<Family>TextClassifier` layers after the backbone.
 #[derive(Clone, Copy)]
 enum Classifier {

@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
@@ -112,18 +112,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         "attention_dropout": a.float_or("attention_dropout", 0.0)?,
         "rms_norm_eps": a.float_or("layer_norm_epsilon", 1e-6)?,
     });
-    Ok(Backbone {
-        hf_config: Some(hf),
-        rows,
-        hidden,
-        vocab,
-        embed_dim: hidden,
-        token_weights,
-        inputs: &["token_ids", "padding_mask"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
 }
 
 /// Whether each layer applies rotary positions: `rope_layer_enabled_list[i]`, true past
