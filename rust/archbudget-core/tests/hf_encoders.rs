@@ -11,13 +11,7 @@ use archbudget_core::memory::{AttnImpl, Mode, Precision, RunSettings};
 use serde_json::Value;
 
 fn section(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/../../tests/data/hf_encoders.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let data: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path);
-    data[name].as_array().expect(name).clone()
+    hf_rows::fixture_section("hf_encoders.json", name)
 }
 
 #[test]

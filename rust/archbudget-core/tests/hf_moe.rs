@@ -91,13 +91,7 @@ fn rows_match_modules() {
 }
 
 fn section(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/../../tests/data/hf_moe.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let data: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path);
-    data[name].as_array().expect(name).clone()
+    hf_rows::fixture_section("hf_moe.json", name)
 }
 
 /// FLOPs of tiny configs of every type within 1% of `torch.utils.flop_counter` (CPU,

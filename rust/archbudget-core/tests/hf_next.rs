@@ -14,13 +14,7 @@ use serde_json::Value;
 mod hf_rows;
 
 fn section(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/../../tests/data/hf_next.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let data: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path);
-    data[name].as_array().expect(name).clone()
+    hf_rows::fixture_section("hf_next.json", name)
 }
 
 #[test]

@@ -1,7 +1,16 @@
+#![allow(dead_code)] // shared by several test binaries, each using a part
 //! Shared by the transformers fixture tests: compare summary rows with the modules
 //! transformers built (`path -> [class, params]`, from the tests/data generators).
 use archbudget_core::summary::Summary;
 use serde_json::{Map, Value};
+
+/// The list `name` (`rows`, `flops`, `caches`, ...) of the fixture `file` in tests/data.
+pub fn fixture_section(file: &str, name: &str) -> Vec<Value> {
+    let path = format!("{}/../../tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path);
+    data[name].as_array().expect(name).clone()
+}
 
 /// Each row's class equals its module's, and its params equal the module's count less
 /// the rows nested inside it (tied rows skipped: the module counts the shared tensor,
