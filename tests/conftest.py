@@ -64,6 +64,26 @@ def assert_counts_equal_live(model_type: str, kwargs: dict, lm_class: str = "Aut
         assert archbudget.summary(config, head="causal_lm").total_params == lm
 
 
+def load_keras_hub(name: str) -> dict:
+    """A KerasHub fixture, tests/data/NAME (made by a make_keras_hub*.py generator)."""
+    with gzip.open(DATA / name, "rt") as f:
+        return json.load(f)
+
+
+def assert_summary_equals_keras(m: dict):
+    """Totals and every row of archbudget's summary of a KerasHub fixture model equal
+    Keras's own `model.summary()` as the generator recorded it."""
+    s = archbudget.summary(m["model_json"])
+    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
+        m["total_params"], m["trainable_params"], m["non_trainable_params"])
+    got = s.layers.select("name", "class_name", "output_shape", "params", "trainable", "non_trainable").rows()
+    # the fixture keeps Python's str(list(shape)); the API shows a tuple
+    shape = lambda keras_repr: None if keras_repr == "None" else "(" + keras_repr[1:-1] + ")"
+    want = [(r["name"], r["class_name"], shape(r["output_shape"]), r["params"], r["trainable"], r["non_trainable"])
+            for r in m["layers"]]
+    assert got == want
+
+
 def load_keras_oracle() -> list[dict]:
     with gzip.open(DATA / "keras_models_dev.json.gz", "rt") as f:
         return json.load(f)["models"]

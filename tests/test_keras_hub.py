@@ -3,17 +3,16 @@
 through the Python API and the CLI; `memory` for every model with a transformers twin,
 equal to the memory of that twin's config (one source of truth); the errors.
 """
-import gzip
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
+from conftest import assert_summary_equals_keras, load_keras_hub
 
-DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub.json.gz", "rt").read())
+DATA = load_keras_hub("keras_hub.json.gz")
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
 # keras-hub families with no transformers twin here: summary only
@@ -21,21 +20,9 @@ SUMMARY_ONLY = ("Whisper",)
 runner = CliRunner()
 
 
-def shape_text(keras_repr):
-    # the fixture keeps Python's str(list(shape)); the API shows a tuple
-    return None if keras_repr == "None" else "(" + keras_repr[1:-1] + ")"
-
-
 @pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
 def test_summary_equals_keras(m):
-    s = archbudget.summary(m["model_json"])
-    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
-        m["total_params"], m["trainable_params"], m["non_trainable_params"])
-    got = s.layers.select("name", "class_name", "output_shape", "params", "trainable",
-                          "non_trainable").rows()
-    want = [(r["name"], r["class_name"], shape_text(r["output_shape"]), r["params"],
-             r["trainable"], r["non_trainable"]) for r in m["layers"]]
-    assert got == want
+    assert_summary_equals_keras(m)
 
 
 def test_fixture_covers_the_families_and_presets():

@@ -13,14 +13,14 @@ protocol (train mode, fp32, batch 2, `model(ids, labels=ids).loss` or
 
     /work/scratch/hf/bin/python tests/data/make_hf_encoders.py
 """
-import json
 import pathlib
 import warnings
 
 import torch
 import transformers
-from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+from hf_fixture import build, config_of, count, forward_and_backward_flops, head_loss, module_counts, write_records
 
 ALBERT_TINY = dict(vocab_size=300, embedding_size=32, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
                    intermediate_size=128, max_position_embeddings=64)
@@ -85,19 +85,6 @@ def lm_auto(model_type):
     return AutoModelForCausalLM if model_type == "electra" else AutoModelForMaskedLM
 
 
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def build(auto, cfg):
-    with torch.device("meta"):
-        return auto.from_config(cfg)
-
-
-def module_counts(model):
-    return {name: [type(mod).__name__, count(mod)] for name, mod in model.named_modules() if name}
-
-
 def counts():
     rows = []
     for name, model_type, kwargs in CASES:
@@ -140,27 +127,18 @@ FLOP_CASES = [
 
 def flops(model, cfg, head, seq):
     model.train()
-    runs = []
-    for backward in (False, True):
-        torch.manual_seed(1)
-        ids = torch.randint(0, cfg.vocab_size, (BATCH, seq))
-        fc = FlopCounterMode(display=False)
-        with fc:
-            if head == "base":
-                loss = model(input_ids=ids).last_hidden_state.float().pow(2).mean()
-            else:
-                loss = model(input_ids=ids, labels=ids).loss
-            if backward:
-                loss.backward()
-        runs.append(fc.get_total_flops())
-    return runs
+
+    def loss():
+        torch.manual_seed(1)  # the same ids (and dropout masks) with and without backward
+        return head_loss(model, head, torch.randint(0, cfg.vocab_size, (BATCH, seq)))
+
+    return forward_and_backward_flops(loss)
 
 
 def flop_rows():
     rows = []
     for name, config, head, attn, seq in FLOP_CASES:
-        kw = dict(config)
-        cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
+        cfg = config_of(config)
         cfg._attn_implementation = attn
         torch.manual_seed(0)
         model = (AutoModel if head == "base" else lm_auto(config["model_type"])).from_config(cfg)
@@ -175,12 +153,7 @@ def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
     out = pathlib.Path(__file__).with_name("hf_encoders.json")
-    env = dict(torch=torch.__version__, transformers=transformers.__version__)
-    rows, flop_cases = counts(), flop_rows()
-    dump = lambda items: ",\n".join(json.dumps(x, separators=(",", ":")) for x in items)
-    out.write_text(f'{{"env":{json.dumps(env)},\n"rows":[\n{dump(rows)}\n],\n'
-                   f'"flops":[\n{dump(flop_cases)}\n]}}\n')
-
+    write_records(out, rows=counts(), flops=flop_rows())
 
 if __name__ == "__main__":
     main()

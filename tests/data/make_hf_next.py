@@ -24,10 +24,9 @@ import warnings
 
 import torch
 import transformers
-from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-from hf_fixture import active, build, count, module_counts, write_records
+from hf_fixture import active, build, count, forward_and_backward_flops, head_loss, module_counts, write_records
 
 TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
             shared_expert_intermediate_size=96, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
@@ -94,20 +93,12 @@ FLOP_CASES = [
 
 def flops(model, cfg, head, seq):
     model.train()
-    runs = []
-    for backward in (False, True):
-        torch.manual_seed(1)
-        ids = torch.randint(0, cfg.vocab_size, (BATCH, seq))
-        fc = FlopCounterMode(display=False)
-        with fc:
-            if head == "base":
-                loss = model(input_ids=ids).last_hidden_state.float().pow(2).mean()
-            else:
-                loss = model(input_ids=ids, labels=ids).loss
-            if backward:
-                loss.backward()
-        runs.append(fc.get_total_flops())
-    return runs
+
+    def loss():
+        torch.manual_seed(1)  # the same ids (and dropout masks) with and without backward
+        return head_loss(model, head, torch.randint(0, cfg.vocab_size, (BATCH, seq)))
+
+    return forward_and_backward_flops(loss)
 
 
 def build_run(config, head, attn, experts=None):

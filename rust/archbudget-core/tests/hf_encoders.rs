@@ -4,6 +4,7 @@
 //! summary row against its module, FLOPs of tiny configs within 1% of
 //! `torch.utils.flop_counter`, and `memory` in training and inference.
 mod hf_flops;
+mod hf_lowering;
 mod hf_rows;
 
 use archbudget_core::formats::{self, hf};
@@ -56,11 +57,9 @@ fn flops_match_the_flop_counter() {
 
 #[test]
 fn memory_lowers_every_config_in_training_and_inference() {
+    let mut gaps = Vec::new();
     for row in section("rows") {
-        let name = row["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&row["config"]).unwrap();
         for head in [None, Some(hf::Head::Base)] {
-            let counted = formats::summary(&text, name, head).unwrap();
             for mode in [Mode::Train, Mode::Infer] {
                 for precision in [Precision::Fp32, Precision::AmpBf16] {
                     let run = RunSettings {
@@ -70,12 +69,10 @@ fn memory_lowers_every_config_in_training_and_inference() {
                         attn: AttnImpl::Sdpa,
                         ..Default::default()
                     };
-                    let m = formats::memory(&text, name, head, &run, Some(64))
-                        .unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
-                    assert_eq!(m.params, counted.total_params, "{name} {mode:?}");
-                    assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+                    gaps.extend(hf_lowering::memory_gaps(&row, head, &run, 64));
                 }
             }
         }
     }
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }

@@ -5,6 +5,7 @@
 //! `generate` leaves holds the bytes transformers' own cache tensors hold. (Counts and
 //! rows: `hf_known.rs`.)
 mod hf_flops;
+mod hf_lowering;
 
 use archbudget_core::formats::{self, hf};
 use archbudget_core::memory::{self, Mode, RunSettings};
@@ -20,11 +21,9 @@ fn data() -> Value {
 
 #[test]
 fn memory_lowers_every_config_with_the_summary_params() {
+    let mut gaps = Vec::new();
     for row in data()["rows"].as_array().unwrap() {
-        let name = row["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&row["config"]).unwrap();
         for head in [hf::Head::Base, hf::Head::CausalLm] {
-            let counted = formats::summary(&text, name, Some(head)).unwrap();
             for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
                 if mode == Mode::Generate && head == hf::Head::Base {
                     continue;
@@ -35,13 +34,11 @@ fn memory_lowers_every_config_with_the_summary_params() {
                     new_tokens: 4,
                     ..Default::default()
                 };
-                let m = formats::memory(&text, name, Some(head), &run, Some(16))
-                    .unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
-                assert_eq!(m.params, counted.total_params, "{name} {head:?} {mode:?}");
-                assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+                gaps.extend(hf_lowering::memory_gaps(row, Some(head), &run, 16));
             }
         }
     }
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]
@@ -58,21 +55,8 @@ fn flops_match_the_flop_counter() {
 #[test]
 fn generate_cache_holds_what_transformers_cache_holds() {
     let data = data();
-    for case in data["cache"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let config = &case["config"];
-        let arch = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
-        let run = RunSettings {
-            mode: Mode::Generate,
-            batch: case["batch"].as_u64().unwrap(),
-            seq: case["prompt"].as_u64().unwrap(),
-            new_tokens: case["new_tokens"].as_u64().unwrap(),
-            ..Default::default()
-        };
-        let g = memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(config), &run).unwrap();
-        let ours = memory::generate_cache_bytes(&g, &run).unwrap();
-        assert_eq!(ours, case["cache_bytes"].as_u64().unwrap(), "{name}");
-    }
+    let gaps = hf_lowering::generate_cache_gaps(data["cache"].as_array().unwrap(), "cache_bytes");
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]

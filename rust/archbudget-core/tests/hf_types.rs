@@ -5,6 +5,7 @@
 //! transformers' own cache tensors hold, per layer kind (full, sliding, t5's self- and
 //! cross-attention). (Counts: `hf_known.rs`.)
 mod hf_flops;
+mod hf_lowering;
 
 use archbudget_core::formats::{self, hf};
 use archbudget_core::memory::{self, Mode, RunSettings};
@@ -22,11 +23,9 @@ fn data() -> Value {
 fn memory_lowers_every_config_with_the_summary_params() {
     let data = data();
     let rows = data["rows"].as_array().unwrap();
+    let mut gaps = Vec::new();
     for row in rows {
-        let name = row["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&row["config"]).unwrap();
         for head in [None, Some(hf::Head::Base)] {
-            let counted = formats::summary(&text, name, head).unwrap();
             for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
                 let run = RunSettings {
                     mode,
@@ -34,19 +33,11 @@ fn memory_lowers_every_config_with_the_summary_params() {
                     new_tokens: 4,
                     ..Default::default()
                 };
-                let result = formats::memory(&text, name, head, &run, Some(16));
-                if mode == Mode::Train && row["config"].get("quantization_config").is_some() {
-                    // quantized weights are frozen: training them needs LoRA adapters
-                    let e = result.expect_err(name).to_string();
-                    assert!(e.contains("--lora-rank"), "{name}: {e}");
-                    continue;
-                }
-                let m = result.unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
-                assert_eq!(m.params, counted.total_params, "{name} {head:?} {mode:?}");
-                assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+                gaps.extend(hf_lowering::memory_gaps(row, head, &run, 16));
             }
         }
     }
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]
@@ -63,21 +54,8 @@ fn flops_match_the_flop_counter() {
 #[test]
 fn generate_cache_holds_what_transformers_cache_holds() {
     let data = data();
-    for case in data["cache"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let config = &case["config"];
-        let arch = hf::arch(config, Some(hf::Head::CausalLm), name).unwrap();
-        let run = RunSettings {
-            mode: Mode::Generate,
-            batch: case["batch"].as_u64().unwrap(),
-            seq: case["prompt"].as_u64().unwrap(),
-            new_tokens: case["new_tokens"].as_u64().unwrap(),
-            ..Default::default()
-        };
-        let g = memory::hf::graph(&arch, &memory::hf::Dropouts::from_config(config), &run).unwrap();
-        let ours = memory::generate_cache_bytes(&g, &run).unwrap();
-        assert_eq!(ours, case["cache_bytes"].as_u64().unwrap(), "{name}");
-    }
+    let gaps = hf_lowering::generate_cache_gaps(data["cache"].as_array().unwrap(), "cache_bytes");
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]
