@@ -129,7 +129,7 @@ const MODES: [&str; 2] = ["train", "infer"];
 /// - infer hidden=1024, layers=2, seq=64, batch=32, precision=fp32: lstm-408 (fp32, 2
 ///   layers, batch 32, seq 64) is within 10% only with the weights' part of the
 ///   inference workspace, which these slices, left out, take with them (it misses by
-///   11–24%): what cuDNN's inference workspace holds is not knowable offline, and a
+///   11–23%): what cuDNN's inference workspace holds is not knowable offline, and a
 ///   slice holds 3 to 6 steps, so one miss puts it under the bar.
 /// - infer hidden=256: without it the weights' part of the inference workspace is
 ///   calibrated on H = 1024 alone, where it trades off against the per-layer part.
