@@ -215,6 +215,7 @@ fn accuracy_report() {
 /// - cnn/train, fp32 32×32 images only: cuDNN's fp32 backward algorithms at 4×4–8×8
 ///   spatial sizes (up to 247 MiB of workspace at batch 128, filters 32, almost none at
 ///   filters 64): heuristic choices not knowable offline.
+///
 /// (mlp-001's extra 32 MiB is the first backward thread's cuBLAS workspace of the
 /// oracle's process, allocated during that case: a one-off of the run order.)
 const SHORT_GROUPS: [&str; 1] = ["cnn/train"];
