@@ -13,6 +13,8 @@ Then the leave-one-grid-slice-out table of the calibrated cuDNN RNN spaces
 (tests/memory_leave_one_out.rs, target/memory_leave_one_out.json): for each LSTM group
 and each value of each grid axis, the constants calibrated without that slice, and how
 well they predict it.
+--cases GROUP (e.g. lstm/infer, cnn/train): also every case of that group, measured and
+estimated peak, error and the estimate's breakdown at its peak (MiB), worst first.
 Stdlib only.
 """
 import json
@@ -86,20 +88,41 @@ def main():
         fl = f"{100 * fok / fn:6.1f}% /{fn}" if fn else "n/a"
         print(f"{g:<12} {n:>4} | " + " | ".join(cols) + f" | {fl:>10}")
     print_leave_one_out()
+    if "--cases" in sys.argv:
+        print_cases(est, cases, sys.argv[sys.argv.index("--cases") + 1])
+
+
+def print_cases(est, cases, group):
+    """Every case of `group`, worst first: what the estimate charges at its peak."""
+    rows = [r for r in est.values() if r["group"] == group]
+    rows.sort(key=lambda r: -abs(r["estimate"]["peak_bytes"] / r["measured"]["peak_bytes"] - 1))
+    axes = {"lstm": ("precision", "hidden", "layers", "seq", "batch"),
+            "cnn": ("precision", "image", "stages", "convs", "filters", "batchnorm", "batch", "optimizer"),
+            "mlp": ("precision", "input_dim", "depth", "width", "batch", "optimizer")}.get(group.split("/")[0], ("precision", "batch"))
+    mib = 2 ** 20
+    print()
+    print(f"{group}: every case, worst first (MiB; the breakdown is the estimate's at its peak)")
+    for r in rows:
+        case, m, e = cases[r["id"]], r["measured"]["peak_bytes"], r["estimate"]["peak_bytes"]
+        what = " ".join(f"{a}={case[a]}" for a in axes if a in case)
+        parts = " ".join(f"{k}={v / mib:.1f}" for k, v in r["estimate"]["breakdown"].items() if v)
+        print(f"{r['id']:<9} {what:<62} measured {m / mib:8.1f} estimate {e / mib:8.1f} {100 * (e / m - 1):+6.1f}% | {parts}")
 
 
 def print_leave_one_out():
     slices = json.load(open(LOO_JSON))["slices"]
     print()
-    print("LSTM, leave one grid slice out: cuDNN RNN workspaces calibrated without the slice (H per token)")
-    head = (f"{'group':<11} {'held out':<18} {'n':>3} | {'bwd ws':>7} {'infer ws':>8} {'persist':>7} {'layer':>6} |"
+    print("LSTM, leave one grid slice out: the cuDNN RNN constants calibrated without the slice")
+    print("(persistent kernel's workspace in H per token, fixed training workspace, inference workspace per")
+    print("layer and per byte of weights)")
+    head = (f"{'group':<11} {'held out':<18} {'n':>3} | {'persist':>7} {'train':>6} {'layer':>6} {'weights':>7} |"
             f" {'≤10%':>7} {'median':>8}")
     print(head)
     print("-" * len(head))
     for r in slices:
         held = f"{r['axis']}={r['held_out']}"
-        print(f"lstm/{r['mode']:<6} {held:<18} {r['n']:>3} | {r['backward_workspace_h']:>6.2f}H "
-              f"{r['inference_workspace_h']:>7.2f}H {r['persistent_workspace_h']:>6.2f}H {r['workspace_layer_mib']:>3}MiB |"
+        print(f"lstm/{r['mode']:<6} {held:<18} {r['n']:>3} | {r['persistent_workspace_h']:>6.2f}H "
+              f"{r['training_workspace_mib']:>3}MiB {r['inference_workspace_layer_mib']:>3}MiB {r['inference_weights']:>6.2f}W |"
               f" {100 * r['within10']:>6.1f}% {100 * r['median']:>7.2f}%")
 
 

@@ -1,5 +1,6 @@
 //! Leave-one-grid-slice-out checks of the calibrated cuDNN RNN workspaces
-//! ([`CudnnRnnSpaces`]) on the oracle's 22 measured LSTM steps: for each mode and each
+//! ([`CudnnRnnSpaces`]: the rule's sizes per token, and four constants) on the oracle's
+//! 22 measured LSTM steps: for each mode and each
 //! value of each grid axis (hidden, layers, seq, batch, precision), calibrate with that
 //! slice left out and predict it. A rule that holds predicts the slice it never saw; a fit of
 //! the grid does not. Writes the table to `target/memory_leave_one_out.json` for
@@ -45,8 +46,8 @@ fn rel_error(c: &Case, spaces: CudnnRnnSpaces) -> f64 {
     est as f64 / c.peak as f64 - 1.0
 }
 
-/// What the calibration searches: quarters of H up to 16 H, whole MiB up to 32.
-const QUARTERS: std::ops::RangeInclusive<u64> = 0..=64;
+/// What the calibration searches: quarters of H up to 32 H, whole MiB up to 32.
+const QUARTERS: std::ops::RangeInclusive<u64> = 0..=128;
 const MIB: u64 = 1 << 20;
 const LAYER_MIB: std::ops::RangeInclusive<u64> = 0..=32;
 
@@ -56,41 +57,33 @@ fn calibrate(cases: &[&Case]) -> CudnnRnnSpaces {
     let loss = |s: CudnnRnnSpaces| -> f64 { cases.iter().map(|c| rel_error(c, s).powi(2)).sum() };
     let mut best = CudnnRnnSpaces {
         reserve_extra_quarter_h: CudnnRnnSpaces::H100.reserve_extra_quarter_h,
-        backward_workspace_quarter_h: 0,
-        inference_workspace_quarter_h: 0,
-        workspace_layer_bytes: 0,
+        training_workspace_bytes: 0,
+        inference_workspace_layer_bytes: 0,
+        inference_weight_quarters: 0,
         persistent_workspace_quarter_h: 0,
     };
     let mut best_loss = loss(best);
     loop {
         let before = best;
-        for q in QUARTERS {
-            for s in [
-                CudnnRnnSpaces {
-                    backward_workspace_quarter_h: q,
-                    ..best
-                },
-                CudnnRnnSpaces {
-                    inference_workspace_quarter_h: q,
-                    ..best
-                },
-                CudnnRnnSpaces {
-                    persistent_workspace_quarter_h: q,
-                    ..best
-                },
-            ] {
-                let l = loss(s);
-                if l < best_loss {
-                    best = s;
-                    best_loss = l;
-                }
-            }
-        }
-        for m in LAYER_MIB {
-            let s = CudnnRnnSpaces {
-                workspace_layer_bytes: m * MIB,
+        let candidates = QUARTERS
+            .map(|q| CudnnRnnSpaces {
+                persistent_workspace_quarter_h: q,
                 ..best
-            };
+            })
+            .chain(LAYER_MIB.map(|m| CudnnRnnSpaces {
+                training_workspace_bytes: m * MIB,
+                ..best
+            }))
+            .chain(LAYER_MIB.map(|m| CudnnRnnSpaces {
+                inference_workspace_layer_bytes: m * MIB,
+                ..best
+            }))
+            .chain((0..=8).map(|w| CudnnRnnSpaces {
+                inference_weight_quarters: w,
+                ..best
+            }))
+            .collect::<Vec<_>>();
+        for s in candidates {
             let l = loss(s);
             if l < best_loss {
                 best = s;
@@ -132,30 +125,21 @@ const MODES: [&str; 2] = ["train", "infer"];
 
 /// The bar for a family × mode group: at least 85% of the held-out slice within
 /// 10% of the measured peak. The slices short of it are pinned here, so that the list
-/// cannot go stale; why they are short:
-/// - train precision=…: fp32 training and float16 (autocast) training share no case, and
-///   the float16 single-layer ones all run cuDNN's persistent kernel: without one
-///   precision the calibration cannot tell the backward workspace (math type) from the
-///   persistent kernel's extra (data type), which it then learns from the one
-///   persistent inference step (lstm-432).
-/// - train layers=1: the same, the persistent steps being the single-layer amp ones.
-/// - infer: lstm-408 (fp32, 2 layers, batch 32, seq 64: 22% above the rule, where the
-///   other fp32 steps are within 8%) and lstm-432 (the only persistent inference step)
-///   miss in every slice that holds them, and a slice has 3 to 6 steps.
+/// cannot go stale (it may only shrink); why they are short:
+/// - infer hidden=1024, layers=2, seq=64, batch=32, precision=fp32: lstm-408 (fp32, 2
+///   layers, batch 32, seq 64) is within 10% only with the weights' part of the
+///   inference workspace, which these slices, left out, take with them (it misses by
+///   11–23%): what cuDNN's inference workspace holds is not knowable offline, and a
+///   slice holds 3 to 6 steps, so one miss puts it under the bar.
+/// - infer hidden=256: without it the weights' part of the inference workspace is
+///   calibrated on H = 1024 alone, where it trades off against the per-layer part.
 const BAR_WITHIN10: f64 = 0.85;
-const SHORT_SLICES: [&str; 13] = [
-    "train layers=1",
-    "train precision=amp_bf16",
-    "train precision=fp32",
+const SHORT_SLICES: [&str; 6] = [
     "infer hidden=1024",
     "infer hidden=256",
-    "infer layers=1",
     "infer layers=2",
-    "infer seq=256",
     "infer seq=64",
-    "infer batch=128",
     "infer batch=32",
-    "infer precision=amp_bf16",
     "infer precision=fp32",
 ];
 
@@ -164,6 +148,7 @@ fn h100_spaces_are_the_calibration_of_all_cases() {
     let cases = lstm_cases();
     let all: Vec<&Case> = cases.iter().collect();
     let s = calibrate(&all);
+    println!("{s:?}");
     for mode in ["train", "infer"] {
         let errs: Vec<f64> = cases
             .iter()
@@ -184,18 +169,8 @@ fn each_grid_slice_predicted_without_it() {
     let cases = lstm_cases();
     let mut rows = Vec::new();
     let mut table = vec![format!(
-        "{:<6} {:<10} {:>9} {:>3} | {:>8} {:>8} {:>8} {:>8} {:>6} | {:>9} {:>9}",
-        "mode",
-        "axis",
-        "held out",
-        "n",
-        "reserve+",
-        "bwd ws",
-        "infer ws",
-        "persist",
-        "layer",
-        "≤10%",
-        "median"
+        "{:<6} {:<10} {:>9} {:>3} | {:>8} {:>6} {:>6} | {:>9} {:>9}",
+        "mode", "axis", "held out", "n", "persist", "train", "layer", "≤10%", "median"
     )];
     for mode in MODES {
         for axis in AXES {
@@ -211,22 +186,19 @@ fn each_grid_slice_predicted_without_it() {
                 let errs: Vec<f64> = out.iter().map(|c| rel_error(c, s)).collect();
                 let (w, m) = (within10(&errs), median_abs(&errs));
                 table.push(format!(
-                    "{mode:<6} {axis:<10} {v:>9} {:>3} | {:>7.2}H {:>7.2}H {:>7.2}H {:>7.2}H {:>4}Mi | {:>8.1}% {:>8.2}%",
+                    "{mode:<6} {axis:<10} {v:>9} {:>3} | {:>7.2}H {:>4}Mi {:>4}Mi | {:>8.1}% {:>8.2}%",
                     out.len(),
-                    s.reserve_extra_quarter_h as f64 / 4.0,
-                    s.backward_workspace_quarter_h as f64 / 4.0,
-                    s.inference_workspace_quarter_h as f64 / 4.0,
                     s.persistent_workspace_quarter_h as f64 / 4.0,
-                    s.workspace_layer_bytes / MIB,
+                    s.training_workspace_bytes / MIB,
+                    s.inference_workspace_layer_bytes / MIB,
                     100.0 * w,
                     100.0 * m
                 ));
                 rows.push(json!({"mode": mode, "axis": axis, "held_out": v, "n": out.len(),
-                    "reserve_extra_h": s.reserve_extra_quarter_h as f64 / 4.0,
-                    "backward_workspace_h": s.backward_workspace_quarter_h as f64 / 4.0,
-                    "inference_workspace_h": s.inference_workspace_quarter_h as f64 / 4.0,
                     "persistent_workspace_h": s.persistent_workspace_quarter_h as f64 / 4.0,
-                    "workspace_layer_mib": s.workspace_layer_bytes / MIB,
+                    "training_workspace_mib": s.training_workspace_bytes / MIB,
+                    "inference_workspace_layer_mib": s.inference_workspace_layer_bytes / MIB,
+                    "inference_weights": s.inference_weight_quarters as f64 / 4.0,
                     "within10": w, "median": m,
                     "errors": out.iter().zip(&errs).map(|(c, e)| json!({"id": c.case["id"], "error": e})).collect::<Vec<_>>()}));
             }

@@ -3,7 +3,8 @@
 //! Weights: W (out×in/groups×k…, transposed in×out/groups×k…), b (out). Output:
 //! batch×out×o… with, per spatial dim, o = (i + 2·pad − dil·(k−1) − 1) / stride + 1, or
 //! for a transposed convolution o = (i−1)·stride − 2·pad + dil·(k−1) + out_pad + 1.
-//! Saves: the input and W (the bfloat16 copies under autocast).
+//! Saves: the input and W (the bfloat16 copies under autocast). cuDNN's workspaces:
+//! see [`CONV_WORKSPACE_PER_OUT_F32`].
 //! FLOPs as flop_counter's conv_flop_count: 2·batch·(in·out/groups)·Πk·Πo forward, with
 //! Πo the output's spatial size, or the input's for a transposed convolution (it runs
 //! the forward convolution's input gradient); backward the same again for dx (when the
@@ -17,7 +18,13 @@ use crate::memory::Result;
 /// when the input has many channels, in bytes per output element, fp32 (TF32) and bf16
 /// (cudnnGetConvolutionForwardWorkspaceSize is not knowable offline). Fitted on the H100
 /// dev cases: a 3-channel stem needs none; 32→32 … 512→512 3×3 convolutions about
-/// 8 B per output element in fp32 (TF32), 3.5 B in bf16.
+/// 8 B per output element in fp32 (TF32), 3.5 B in bf16. Backward runs the data and
+/// the filter gradients one after the other (`convolution_backward`), each on a
+/// workspace its own heuristic sizes (Conv_v8.cpp, `cudnn.benchmark` off: the first
+/// engine of `CUDNN_HEUR_MODE_INSTANT` that runs): charged the forward's size, the
+/// envelope the dev steps show (their peaks in backward were 2–8% above the estimate
+/// without it); which engine the heuristic picks, and so its exact size, cannot be known
+/// offline, least of all for fp32 weight gradients at 4×4–8×8 (up to 247 MiB).
 pub const CONV_WORKSPACE_PER_OUT_F32: u64 = 8;
 /// bf16: half-bytes per output element (7 / 2 = 3.5 B).
 pub const CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16: u64 = 7;
@@ -139,6 +146,9 @@ impl Conv {
                 crate::memory::mul(out, CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16)? / 2
             };
             c.fwd_temp.push(ws);
+            if cx.record {
+                c.bwd_temp.push(ws);
+            }
         }
         let positions = if self.transposed {
             prod(&self.dims.iter().map(|d| d.size).collect::<Vec<_>>())?

@@ -9,8 +9,9 @@
 //! caller).
 //! `_cudnn_rnn` first makes the batch-first input contiguous in seq-first order (a
 //! copy); in training it returns cuDNN's reserve space, which backward keeps with the
-//! input, the output and the weights; backward makes a contiguous seq-first copy of the
-//! output gradient, dx, and one flat zero-filled weight gradient.
+//! input, the output and the weights; backward makes contiguous seq-first copies of the
+//! input and of the output gradient, dx, and one flat zero-filled weight gradient, and
+//! asks for the training workspace again ([`CudnnRnnSpaces`]).
 //! Under autocast, `_cudnn_rnn`'s autocast kernel (aten/src/ATen/cudnn/AutocastRNN.cpp)
 //! runs the RNN in float16 (not the autocast dtype) on a cast of the input and a new
 //! flat float16 copy of the weights, both kept for backward; for a single layer
@@ -28,39 +29,48 @@ use crate::memory::Result;
 /// cuDNN's temporary spaces for one RNN call, which `_cudnn_rnn` sizes by asking cuDNN
 /// (`cudnnGetRNNTempSpaceSizes`, in `CUDNN_FWD_MODE_INFERENCE` or `_TRAINING` as the
 /// module is in eval or train mode): a workspace, and in training a reserve space that
-/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). Sizes are in
-/// quarters of H elements per token and direction. The reserve keeps, per layer, what
-/// backward needs of each token: its G gates and, beyond them, the cell and hidden
-/// states (2 H, in the data type). cuDNN does not publish the workspace sizes, so those
-/// are calibrated (the physics is cuDNN's own) in the library's form: a token's work in
-/// one layer at a time (the inference workspace in the data type, backward's in the
-/// math type, float: `promote_rnn_math_type`), a fixed part per layer, and more for a
-/// persistent kernel (`get_algo`, see [`Rnn::persistent`]).
+/// forward fills and backward reads (aten/src/ATen/native/cudnn/RNN.cpp). The training
+/// workspace is one size for the three calls that ask for it (forward, backward data,
+/// backward weights: the same query on the same descriptors). Their parts per token
+/// and direction follow what the standard algorithm computes, all in the data type
+/// (the GEMMs read their operands in it; tensor cores take float16 inputs):
+/// - the reserve, per layer: the G gate activations and, beyond them, the cell and
+///   hidden states (2 H) that backward reads;
+/// - the training workspace, one layer at a time: the operands of backward's GEMMs, the
+///   gate gradients (G·H) and the gradient on the layer's input side (its input size);
+/// - the inference workspace, one layer at a time: what the reserve holds of a layer.
+///
+/// cuDNN is closed source and publishes none of these sizes: the rule above is read off
+/// the oracle's steps, and what no offline model can know is calibrated (least squares
+/// on the oracle, each checked slice by slice in tests/memory_leave_one_out.rs): a fixed
+/// training workspace, a fixed inference workspace per layer plus a part proportional
+/// to the weights (a repacked copy, as the inference steps suggest), and the persistent
+/// kernel's extra workspace per token (`get_algo`, see [`Rnn::persistent`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CudnnRnnSpaces {
     /// Reserve space beyond the G·H gate activations, per token, layer and direction.
     pub reserve_extra_quarter_h: u64,
-    /// Backward's workspace per token and direction.
-    pub backward_workspace_quarter_h: u64,
-    /// Inference workspace per token and direction.
-    pub inference_workspace_quarter_h: u64,
-    /// Workspace bytes per layer and direction, whatever the sizes.
-    pub workspace_layer_bytes: u64,
+    /// Training workspace bytes per direction, whatever the sizes.
+    pub training_workspace_bytes: u64,
+    /// Inference workspace bytes per layer and direction, whatever the sizes.
+    pub inference_workspace_layer_bytes: u64,
+    /// Inference workspace per byte of the flat weight buffer, in quarters.
+    pub inference_weight_quarters: u64,
     /// Extra workspace per token of a persistent kernel (`CUDNN_RNN_ALGO_PERSIST_STATIC`).
     pub persistent_workspace_quarter_h: u64,
 }
 
 impl CudnnRnnSpaces {
-    /// The reserve's 2 H of states, and workspaces calibrated on the 22 LSTM steps of the
-    /// H100 oracle (tests/data/gpu_memory_dev.json, torch 2.11, CUDA 13) by
+    /// The reserve's 2 H of states, and the four constants calibrated on the 22 LSTM
+    /// steps of the H100 oracle (tests/data/gpu_memory_dev.json, torch 2.11, CUDA 13) by
     /// `tests/memory_leave_one_out.rs`, which checks that these are its least-squares
     /// calibration and how well a calibration without any one grid slice predicts it.
     pub const H100: CudnnRnnSpaces = CudnnRnnSpaces {
         reserve_extra_quarter_h: 8,
-        backward_workspace_quarter_h: 19,
-        inference_workspace_quarter_h: 26,
-        workspace_layer_bytes: 10 << 20,
-        persistent_workspace_quarter_h: 47,
+        training_workspace_bytes: 9 << 20,
+        inference_workspace_layer_bytes: 9 << 20,
+        inference_weight_quarters: 3,
+        persistent_workspace_quarter_h: 60,
     };
 }
 
@@ -169,10 +179,16 @@ impl Rnn {
         for &n in &params {
             c.params.push(Param::new(n, AmpCast::No));
         }
+        let weight_numel = params
+            .iter()
+            .try_fold(0u64, |a, &n| crate::memory::add(a, n))?;
+        let flat_weights = bytes(weight_numel, data)?;
         c.out = Some(Out::New {
             numel: thd,
             dtype: data,
         });
+        // `input.contiguous()` of the batch-first input in seq-first order: a copy, made
+        // by forward and again by each backward call
         let x_copy = bytes(cx.in_numel[0], data)?;
         let state = bytes(prod(&[self.layers, dirs, self.batch, self.hidden])?, data)?;
         c.fwd_temp = vec![x_copy, state];
@@ -183,12 +199,7 @@ impl Rnn {
             // the input's float16 cast and a new flat float16 weight buffer, both
             // kept for backward
             c.saved.push(x_copy);
-            c.saved.push(bytes(
-                params
-                    .iter()
-                    .try_fold(0u64, |a, &n| crate::memory::add(a, n))?,
-                data,
-            )?);
+            c.saved.push(flat_weights);
         }
         let g = crate::memory::mul(self.kind.gates(), self.hidden)?;
         let mut f = 0u64;
@@ -199,34 +210,46 @@ impl Rnn {
         }
         c.flops_fwd = f;
         let sp = self.spaces;
-        let fixed = crate::memory::mul(layer_dirs, sp.workspace_layer_bytes)?;
         let persistent = if self.persistent(data) {
             quarters(thd, sp.persistent_workspace_quarter_h, data)?
         } else {
             0
         };
+        let reserve_q = crate::memory::add(
+            crate::memory::mul(self.kind.gates(), 4)?,
+            sp.reserve_extra_quarter_h,
+        )?;
+        let layer_reserve = quarters(thd, reserve_q, data)?;
         if !cx.record {
-            let work = quarters(thd, sp.inference_workspace_quarter_h, data)?;
-            c.fwd_temp.push(crate::memory::add(
-                crate::memory::add(work, fixed)?,
-                persistent,
-            )?);
+            let fixed = crate::memory::mul(layer_dirs, sp.inference_workspace_layer_bytes)?;
+            let repacked = crate::memory::mul(flat_weights, sp.inference_weight_quarters)? / 4;
+            let mut ws = 0u64;
+            for part in [layer_reserve, fixed, persistent, repacked] {
+                ws = crate::memory::add(ws, part)?;
+            }
+            c.fwd_temp.push(ws);
         }
         if cx.record {
             if !fp16 {
                 c.save_inputs.push(0);
             }
             c.save_output = true;
-            let reserve_q = crate::memory::add(
-                crate::memory::mul(self.kind.gates(), 4)?,
-                sp.reserve_extra_quarter_h,
-            )?;
             c.saved.push(quarters(thl, reserve_q, data)?);
-            let work = quarters(thd, sp.backward_workspace_quarter_h, DType::F32)?;
-            c.bwd_temp = vec![
-                bytes(thd, data)?,
-                crate::memory::add(crate::memory::add(work, fixed)?, persistent)?,
-            ];
+            let widest_input = (0..self.layers).try_fold(0u64, |w, l| {
+                Ok::<u64, crate::Error>(w.max(self.layer_input(l)?))
+            })?;
+            let per_token = crate::memory::add(crate::memory::mul(g, dirs)?, widest_input)?;
+            let operands = bytes(crate::memory::mul(tokens, per_token)?, data)?;
+            let fixed = crate::memory::mul(dirs, sp.training_workspace_bytes)?;
+            let work = crate::memory::add(crate::memory::add(operands, fixed)?, persistent)?;
+            c.fwd_temp.push(work);
+            // the input's seq-first copy again, the output gradient's, the workspace;
+            // under autocast also the flat float16 weight gradient the float32 ones
+            // are cast from
+            c.bwd_temp = vec![x_copy, bytes(thd, data)?, work];
+            if fp16 && cx.wgrad() {
+                c.bwd_temp.push(flat_weights);
+            }
             let first_dx = prod(&[2, tokens, g, self.input_size, dirs])?;
             // dx through every layer, and dW unless frozen
             c.flops_bwd = crate::memory::mul(f, 1 + cx.wgrad() as u64)?;
