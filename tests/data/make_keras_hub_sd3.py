@@ -1,0 +1,131 @@
+"""KerasHub ground truth for Stable Diffusion 3: `StableDiffusion3Backbone` (a VAEBackbone,
+two CLIPTextEncoders, an optional T5Encoder, and the MMDiT denoiser keras-hub builds from
+the `mmdit_*` arguments) and its task models (TextToImage, ImageToImage, Inpaint), built
+by the real keras-hub from small configs with random weights and recorded as
+make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
+`model.summary()`).
+
+Preset-sized backbones (stable_diffusion_3_medium, 3.5 medium and large, with the sizes
+of the released checkpoints) are built inside a `keras.StatelessScope`, which never
+allocates their weights, and each total is checked against the `params` of keras-hub's
+preset metadata (stable_diffusion_3_presets.py) before it is written.
+
+usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_sd3.py [OUTFILE]
+  (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_sd3.json.gz.
+"""
+import gzip
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras
+import keras_hub
+from keras_hub.src.models.stable_diffusion_3.stable_diffusion_3_presets import backbone_presets
+from keras_hub.src.models.stable_diffusion_3.t5_encoder import T5Encoder
+from keras_hub.src.models.vae.vae_backbone import VAEBackbone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_keras_hub import describe, round_trips  # noqa: E402
+
+M = keras_hub.models
+TASKS = ["TextToImage", "ImageToImage", "Inpaint"]
+
+
+def clip(hidden, layers, heads, activation, vocab=64, length=12):
+    # SD3 reads the penultimate block's output (`intermediate_output_index`)
+    return M.CLIPTextEncoder(vocabulary_size=vocab, embedding_dim=hidden, hidden_dim=hidden,
+                             num_layers=layers, num_heads=heads, intermediate_dim=4 * hidden,
+                             intermediate_activation=activation,
+                             intermediate_output_index=layers - 2, max_sequence_length=length)
+
+
+def vae(encoder_filters, encoder_blocks, decoder_filters, decoder_blocks, **kwargs):
+    return VAEBackbone(encoder_num_filters=encoder_filters, encoder_num_blocks=encoder_blocks,
+                         decoder_num_filters=decoder_filters, decoder_num_blocks=decoder_blocks,
+                         **kwargs)
+
+
+def small(t5=False, qk_norm=None, dual=None, layers=3, image_shape=(64, 64, 3), **kwargs):
+    return M.StableDiffusion3Backbone(
+        mmdit_patch_size=2, mmdit_hidden_dim=32, mmdit_num_layers=layers, mmdit_num_heads=2,
+        mmdit_position_size=8, mmdit_qk_norm=qk_norm, mmdit_dual_attention_indices=dual,
+        # a filter change in each stack: residual projections in encoder and decoder
+        vae=vae([32, 64, 64, 64], [1, 2, 1, 1], [64, 64, 32, 32], [2, 1, 1, 1]),
+        clip_l=clip(16, 3, 2, "quick_gelu"), clip_g=clip(24, 4, 4, "gelu"),
+        t5=T5Encoder(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=48,
+                     intermediate_dim=24) if t5 else None,
+        image_shape=image_shape, **kwargs)
+
+
+SMALL = {
+    "SD3": lambda: small(),
+    "SD3_t5_dual_rms": lambda: small(t5=True, qk_norm="rms_norm", dual=(0, 1), layers=4),
+    "SD3_wide_latent": lambda: small(layers=2, latent_channels=8, image_shape=(48, 32, 3)),
+}
+
+
+def preset_clip_l():
+    return clip(768, 12, 12, "quick_gelu", vocab=49408, length=77)
+
+
+def preset_clip_g():
+    return clip(1280, 32, 20, "gelu", vocab=49408, length=77)
+
+
+def preset_vae():
+    return vae([128, 256, 512, 512], [2, 2, 2, 2], [512, 512, 256, 128], [3, 3, 3, 3])
+
+
+# name -> (preset whose metadata `params` the build must equal, MMDiT arguments)
+PRESETS = {
+    "SD3_medium": ("stable_diffusion_3_medium",
+                   dict(mmdit_hidden_dim=1536, mmdit_num_layers=24, mmdit_num_heads=24,
+                        mmdit_position_size=192, mmdit_qk_norm=None,
+                        mmdit_dual_attention_indices=None)),
+    "SD3_5_medium": ("stable_diffusion_3.5_medium",
+                     dict(mmdit_hidden_dim=1536, mmdit_num_layers=24, mmdit_num_heads=24,
+                          mmdit_position_size=384, mmdit_qk_norm="rms_norm",
+                          mmdit_dual_attention_indices=tuple(range(13)))),
+    "SD3_5_large": ("stable_diffusion_3.5_large",
+                    dict(mmdit_hidden_dim=2432, mmdit_num_layers=38, mmdit_num_heads=38,
+                         mmdit_position_size=192, mmdit_qk_norm="rms_norm",
+                         mmdit_dual_attention_indices=None)),
+}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_sd3.json.gz")
+    keras.utils.set_random_seed(0)
+    cases = []
+    for name, build in SMALL.items():
+        keras.backend.clear_session()
+        backbone = build()
+        round_trips(backbone)
+        cases.append(describe(backbone, "backbone", name))
+        for t in TASKS:
+            model = getattr(M, "StableDiffusion3" + t)(backbone=backbone, preprocessor=None)
+            round_trips(model)
+            cases.append(describe(model, "task", f"{name}{t}"))
+        print(name, [c["total_params"] for c in cases[-1 - len(TASKS):]], flush=True)
+    for name, (preset, mmdit) in PRESETS.items():
+        keras.backend.clear_session()
+        with keras.StatelessScope(initialize_variables=False):
+            backbone = M.StableDiffusion3Backbone(
+                mmdit_patch_size=2, vae=preset_vae(), clip_l=preset_clip_l(),
+                clip_g=preset_clip_g(), image_shape=(1024, 1024, 3), **mmdit)
+            case = describe(backbone, "preset", name)
+        want = backbone_presets[preset]["metadata"]["params"]
+        print(name, preset, backbone.count_params(), want, flush=True)
+        assert backbone.count_params() == want, (name, backbone.count_params(), want)
+        case["preset"] = preset
+        cases.append(case)
+    with gzip.open(out, "wt") as f:
+        json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),
+                  f, indent=0, sort_keys=True)
+    print(f"{len(cases)} models -> {out}")
+
+
+if __name__ == "__main__":
+    main()
