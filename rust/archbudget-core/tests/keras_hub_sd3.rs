@@ -6,6 +6,8 @@
 mod common;
 
 use archbudget_core::formats;
+use archbudget_core::memory::{Mode, RunSettings};
+use serde_json::Value;
 
 #[test]
 fn every_sd3_model_matches_keras() {
@@ -23,4 +25,69 @@ fn every_sd3_model_matches_keras() {
     }
     eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn sd3_models(data: &Value) -> impl Iterator<Item = &Value> {
+    data["models"].as_array().unwrap().iter()
+}
+
+fn diffuser_params(m: &Value) -> u64 {
+    m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "diffuser")
+        .unwrap()["params"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn memory_lowers_the_denoiser_with_keras_hubs_weights() {
+    // the step trains the MMDiT alone: its parameters are the `diffuser` row's
+    let data = common::fixture("keras_hub_sd3.json.gz");
+    let mut checked = 0;
+    for m in sd3_models(&data) {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let run = RunSettings {
+            batch: 2,
+            ..RunSettings::default()
+        };
+        let train = formats::memory(&text, name, None, &run, Some(12)).unwrap();
+        assert_eq!(train.params, diffuser_params(m), "{name}");
+        assert_eq!(train.trainable_params, train.params, "{name}");
+        let infer = RunSettings {
+            mode: Mode::Infer,
+            ..run
+        };
+        let infer = formats::memory(&text, name, None, &infer, Some(12)).unwrap();
+        assert_eq!(infer.params, train.params, "{name}");
+        assert!(infer.peak_bytes < train.peak_bytes, "{name}");
+        assert!(train.flops_fwd_bwd > 2 * train.flops_fwd, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 15);
+}
+
+#[test]
+fn sd3_without_t5_defaults_its_context_and_with_t5_needs_seq() {
+    let data = common::fixture("keras_hub_sd3.json.gz");
+    let model = |name: &str| {
+        let m = sd3_models(&data).find(|m| m["name"] == name).unwrap();
+        serde_json::to_vec(&m["model_json"]).unwrap()
+    };
+    let run = RunSettings::default();
+    // keras-hub pads CLIP's 12 tokens with 12 more without T5
+    let default = formats::memory(&model("SD3"), "SD3", None, &run, None).unwrap();
+    let given = formats::memory(&model("SD3"), "SD3", None, &run, Some(24)).unwrap();
+    assert_eq!(default, given);
+    let err = formats::memory(&model("SD3_t5_dual_rms"), "t5", None, &run, None).unwrap_err();
+    assert!(err.to_string().contains("--seq"), "{err}");
+    let generate = RunSettings {
+        mode: Mode::Generate,
+        ..run
+    };
+    let err = formats::memory(&model("SD3"), "SD3", None, &generate, None).unwrap_err();
+    assert!(err.to_string().contains("train or infer"), "{err}");
 }

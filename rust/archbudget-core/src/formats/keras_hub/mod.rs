@@ -20,7 +20,7 @@ mod falcon;
 mod gemma;
 mod gpt;
 mod gpt_oss;
-mod mmdit;
+pub mod mmdit;
 pub mod sd3;
 mod smollm3;
 mod t5;

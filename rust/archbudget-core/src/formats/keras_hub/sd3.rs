@@ -31,6 +31,30 @@ const CONTEXT_WITHOUT_T5: u64 = 4096;
 pub struct Sd3 {
     pub rows: Vec<Row>,
     pub mmdit: Mmdit,
+    /// Text tokens of the context keras-hub builds without T5 (CLIP's sequence padded
+    /// with as many zero rows); `None` with T5, whose length is its preprocessor's.
+    pub context_tokens: Option<u64>,
+}
+
+/// The denoiser of a `StableDiffusion3Backbone` or of a task model nesting one, and its
+/// default text context (see [`Sd3::context_tokens`]); `None` for any other model.
+pub fn denoiser(value: &Value, location: &str) -> Result<Option<Sd3>> {
+    let class_name = |v: &Value| v.get("registered_name").and_then(Value::as_str).map(str::to_string);
+    let backbone = match value.get("config").and_then(|c| c.get("backbone")) {
+        Some(nested) => nested,
+        None => value,
+    };
+    if class_name(backbone).as_deref() != Some("keras_hub>StableDiffusion3Backbone") {
+        return Ok(None);
+    }
+    let class = "StableDiffusion3Backbone";
+    let config = config_of(backbone, class, location)?;
+    read(&Args {
+        config,
+        class_name: class,
+        location,
+    })
+    .map(Some)
 }
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
@@ -70,6 +94,7 @@ pub fn read(a: &Args) -> Result<Sd3> {
     let latent = [image[0] / 8, image[1] / 8, latent_channels];
 
     let (clip_l_name, clip_l) = clip::nested(a, "clip_l", "CLIPTextEncoder")?;
+    let clip_tokens = clip_l.hf["max_position_embeddings"].as_u64().unwrap_or(0);
     let (clip_g_name, clip_g) = clip::nested(a, "clip_g", "CLIPTextEncoder")?;
     let t5 = match a.config.get("t5") {
         None | Some(Value::Null) => None,
@@ -174,7 +199,12 @@ pub fn read(a: &Args) -> Result<Sd3> {
     rows.push(Row::new("images", "InputLayer", image_shape, Vec::new()));
     rows.push(Row::new("euler_step", "EulerStep", latent_shape.clone(), Vec::new()));
     rows.extend(vae_rows(&vae, image, latent_shape));
-    Ok(Sd3 { rows, mmdit })
+    let context_tokens = t5.is_none().then_some(2 * clip_tokens);
+    Ok(Sd3 {
+        rows,
+        mmdit,
+        context_tokens,
+    })
 }
 
 /// The VAE's layers as the backbone calls them: `encoder`, `latent_rescaling` (the
