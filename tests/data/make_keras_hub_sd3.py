@@ -5,6 +5,13 @@ by the real keras-hub from small configs with random weights and recorded as
 make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
 `model.summary()`).
 
+Each small backbone's denoiser also records jax's own FLOP counts of one forward
+(`jax_flops`: batch 2, 10 text tokens): XLA's `cost_analysis()['flops']`, which counts
+every elementwise op too, and the FLOPs of the matmuls and convolutions alone, summed
+from the StableHLO of the same jitted forward (2 × output elements × contracted size per
+`dot_general`, 2 × output elements × kernel size per `convolution`), the count archbudget
+makes.
+
 Preset-sized backbones (stable_diffusion_3_medium, 3.5 medium and large, with the sizes
 of the released checkpoints) are built inside a `keras.StatelessScope`, which never
 allocates their weights, and each total is checked against the `params` of keras-hub's
@@ -15,12 +22,16 @@ usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hu
 """
 import gzip
 import json
+import math
 import os
+import re
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+import jax
 import keras
 import keras_hub
+import numpy as np
 from keras_hub.src.models.stable_diffusion_3.stable_diffusion_3_presets import backbone_presets
 from keras_hub.src.models.stable_diffusion_3.t5_encoder import T5Encoder
 from keras_hub.src.models.vae.vae_backbone import VAEBackbone
@@ -95,6 +106,44 @@ PRESETS = {
 }
 
 
+def tensor_dims(t):
+    """`tensor<2x16x32xf32>` -> [2, 16, 32]"""
+    return [int(x) for x in t.split("<")[1].split(">")[0].split("x")[:-1]]
+
+
+def matmul_flops(stablehlo):
+    total = 0
+    for line in stablehlo.splitlines():
+        types = re.findall(r"tensor<[^>]*>", line.split(":")[-1])
+        if "stablehlo.dot_general" in line:
+            contracted = re.search(r"contracting_dims = \[([0-9, ]*)\] x", line).group(1)
+            lhs, out = tensor_dims(types[0]), tensor_dims(types[-1])
+            k = math.prod(lhs[int(i)] for i in contracted.split(",") if i.strip())
+            total += 2 * math.prod(out) * k
+        elif "stablehlo.convolution" in line:
+            kernel, out = tensor_dims(types[1]), tensor_dims(types[-1])
+            total += 2 * math.prod(out) * math.prod(kernel[:-1])
+    return total
+
+
+def jax_flops(backbone, batch=2, tokens=10):
+    """jax's FLOPs of one forward of the backbone's MMDiT on `batch` latents."""
+    d = backbone.diffuser
+    inputs = {"latent": np.zeros((batch,) + tuple(d.input["latent"].shape[1:]), "float32"),
+              "context": np.zeros((batch, tokens, d.context_shape[-1]), "float32"),
+              "pooled_projection": np.zeros((batch, d.pooled_projection_shape[0]), "float32"),
+              "timestep": np.zeros((batch, 1), "float32")}
+    trainable = [v.value for v in d.trainable_variables]
+    frozen = [v.value for v in d.non_trainable_variables]
+
+    def forward(trainable, x):
+        return d.stateless_call(trainable, frozen, x, training=False)[0]
+
+    lowered = jax.jit(forward).lower(trainable, inputs)
+    return dict(batch=batch, tokens=tokens, matmul_flops=matmul_flops(lowered.as_text()),
+                xla_flops=int(lowered.compile().cost_analysis()["flops"]))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_sd3.json.gz")
     keras.utils.set_random_seed(0)
@@ -104,6 +153,7 @@ def main():
         backbone = build()
         round_trips(backbone)
         cases.append(describe(backbone, "backbone", name))
+        cases[-1]["jax_flops"] = jax_flops(backbone)
         for t in TASKS:
             model = getattr(M, "StableDiffusion3" + t)(backbone=backbone, preprocessor=None)
             round_trips(model)

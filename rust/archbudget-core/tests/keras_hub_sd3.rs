@@ -91,3 +91,27 @@ fn sd3_without_t5_defaults_its_context_and_with_t5_needs_seq() {
     let err = formats::memory(&model("SD3"), "SD3", None, &generate, None).unwrap_err();
     assert!(err.to_string().contains("train or infer"), "{err}");
 }
+
+#[test]
+fn forward_flops_equal_jaxs_matmul_and_convolution_flops() {
+    // XLA's cost_analysis counts each elementwise op too (norms, modulation, softmax,
+    // gelu); archbudget counts matmuls and convolutions, as jax's StableHLO of the same
+    // forward gives them
+    let data = common::fixture("keras_hub_sd3.json.gz");
+    let mut checked = 0;
+    for m in sd3_models(&data).filter(|m| m.get("jax_flops").is_some()) {
+        let name = m["name"].as_str().unwrap();
+        let jax = &m["jax_flops"];
+        let run = RunSettings {
+            mode: Mode::Infer,
+            batch: jax["batch"].as_u64().unwrap(),
+            ..RunSettings::default()
+        };
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let report = formats::memory(&text, name, None, &run, jax["tokens"].as_u64()).unwrap();
+        assert_eq!(report.flops_fwd, jax["matmul_flops"].as_u64().unwrap(), "{name}");
+        assert!(jax["xla_flops"].as_u64().unwrap() > report.flops_fwd, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
