@@ -1,11 +1,15 @@
-"""KerasHub ground truth for Stable Diffusion 3: `StableDiffusion3Backbone` (a VAEBackbone,
+"""KerasHub ground truth for the diffusion models, Stable Diffusion 3 and Flux. SD3: `StableDiffusion3Backbone` (a VAEBackbone,
 two CLIPTextEncoders, an optional T5Encoder, and the MMDiT denoiser keras-hub builds from
 the `mmdit_*` arguments) and its task models (TextToImage, ImageToImage, Inpaint), built
 by the real keras-hub from small configs with random weights and recorded as
 make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
 `model.summary()`).
 
-Each small backbone's denoiser also records jax's own FLOP counts of one forward
+Flux: `FluxBackbone` (its layers auto-named: each model is built in a fresh session, as a
+user's process reads it) and `FluxTextToImage`, small configs with and without guidance
+embedding and qkv biases.
+
+Each small SD3 backbone's denoiser also records jax's own FLOP counts of one forward
 (`jax_flops`: batch 2, 10 text tokens): XLA's `cost_analysis()['flops']`, which counts
 every elementwise op too, and the FLOPs of the matmuls and convolutions alone, summed
 from the StableHLO of the same jitted forward (2 × output elements × contracted size per
@@ -89,6 +93,18 @@ def preset_vae():
     return vae([128, 256, 512, 512], [2, 2, 2, 2], [512, 512, 256, 128], [3, 3, 3, 3])
 
 
+FLUX = dict(input_channels=8, hidden_size=32, mlp_ratio=2.0, num_heads=2, depth=2,
+            depth_single_blocks=2, axes_dim=[4, 6, 6], theta=10000, use_bias=True,
+            guidance_embed=True, image_shape=(16, 8), text_shape=(6, 12),
+            image_ids_shape=(16, 3), text_ids_shape=(6, 3), y_shape=(10,))
+FLUX_SMALL = {
+    "Flux": FLUX,
+    # schnell-like: no guidance embedding; no qkv bias; other axes and a fractional MLP
+    "Flux_no_guidance": dict(FLUX, guidance_embed=False, use_bias=False, depth=1,
+                             depth_single_blocks=3, axes_dim=[2, 6, 8], mlp_ratio=2.5,
+                             text_shape=(5, 7), text_ids_shape=(5, 3)),
+}
+
 # name -> (preset whose metadata `params` the build must equal, MMDiT arguments)
 PRESETS = {
     "SD3_medium": ("stable_diffusion_3_medium",
@@ -159,6 +175,14 @@ def main():
             round_trips(model)
             cases.append(describe(model, "task", f"{name}{t}"))
         print(name, [c["total_params"] for c in cases[-1 - len(TASKS):]], flush=True)
+    for name, config in FLUX_SMALL.items():
+        keras.backend.clear_session()
+        backbone = M.FluxBackbone(**config)
+        cases.append(describe(backbone, "backbone", name))
+        keras.backend.clear_session()
+        model = M.FluxTextToImage(backbone=M.FluxBackbone(**config), preprocessor=None)
+        cases.append(describe(model, "task", f"{name}TextToImage"))
+        print(name, [c["total_params"] for c in cases[-2:]], flush=True)
     for name, (preset, mmdit) in PRESETS.items():
         keras.backend.clear_session()
         with keras.StatelessScope(initialize_variables=False):

@@ -1,8 +1,10 @@
-//! KerasHub Stable Diffusion 3 built by the real keras-hub
-//! (tests/data/make_keras_hub_sd3.py): backbones with and without T5, with SD3.5's
-//! rms q/k norms and dual attention, and the TextToImage / ImageToImage / Inpaint task
-//! models, each read from its `model.to_json()`, totals and every row of
-//! `model.summary()` exact; the preset-sized builds equal keras-hub's preset metadata.
+//! KerasHub Stable Diffusion 3 and Flux built by the real keras-hub
+//! (tests/data/make_keras_hub_sd3.py): SD3 backbones with and without T5, with SD3.5's
+//! rms q/k norms and dual attention, their TextToImage / ImageToImage / Inpaint task
+//! models, Flux backbones with and without guidance and their TextToImage, each read from
+//! its `model.to_json()`, totals and every row of `model.summary()` exact; the
+//! preset-sized SD3 builds equal keras-hub's preset metadata. `memory` of SD3's denoiser:
+//! keras-hub's weights, jax's matmul FLOPs.
 mod common;
 
 use archbudget_core::formats;
@@ -10,7 +12,7 @@ use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::Value;
 
 #[test]
-fn every_sd3_model_matches_keras() {
+fn every_diffusion_model_matches_keras() {
     let data = common::fixture("keras_hub_sd3.json.gz");
     let models = data["models"].as_array().unwrap();
     let mut failures = Vec::new();
@@ -28,7 +30,11 @@ fn every_sd3_model_matches_keras() {
 }
 
 fn sd3_models(data: &Value) -> impl Iterator<Item = &Value> {
-    data["models"].as_array().unwrap().iter()
+    data["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["name"].as_str().unwrap().starts_with("Flux"))
 }
 
 fn diffuser_params(m: &Value) -> u64 {
@@ -109,9 +115,35 @@ fn forward_flops_equal_jaxs_matmul_and_convolution_flops() {
         };
         let text = serde_json::to_vec(&m["model_json"]).unwrap();
         let report = formats::memory(&text, name, None, &run, jax["tokens"].as_u64()).unwrap();
-        assert_eq!(report.flops_fwd, jax["matmul_flops"].as_u64().unwrap(), "{name}");
-        assert!(jax["xla_flops"].as_u64().unwrap() > report.flops_fwd, "{name}");
+        assert_eq!(
+            report.flops_fwd,
+            jax["matmul_flops"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert!(
+            jax["xla_flops"].as_u64().unwrap() > report.flops_fwd,
+            "{name}"
+        );
         checked += 1;
     }
     assert_eq!(checked, 3);
+}
+
+#[test]
+fn flux_memory_is_refused_in_one_line() {
+    let data = common::fixture("keras_hub_sd3.json.gz");
+    let m = data["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Flux")
+        .unwrap();
+    let text = serde_json::to_vec(&m["model_json"]).unwrap();
+    let err =
+        formats::memory(&text, "flux.json", None, &RunSettings::default(), Some(8)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("FluxBackbone is not modelled") && !message.contains('\n'),
+        "{message}"
+    );
 }

@@ -161,10 +161,7 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
             g.push(Op::View(View), &[y])
         };
         let both = attention(&mut g, n + context, q, k, v);
-        let second = match xs.qkv2 {
-            Some([q2, k2, v2]) => Some(attention(&mut g, n, q2, k2, v2)),
-            None => None,
-        };
+        let second = xs.qkv2.map(|[q2, k2, v2]| attention(&mut g, n, q2, k2, v2));
         x = xs.post(&mut g, m, both, second, image_rows)?;
         if !last {
             ctx = cs.post(&mut g, m, both, None, context_rows)?;

@@ -142,7 +142,13 @@ impl Mmdit {
         dense(&mut w, "context_embedding", self.context, h, true);
         dense(&mut w, "vector_embedding/dense1", self.pooled, h, true);
         dense(&mut w, "vector_embedding/dense2", h, h, true);
-        dense(&mut w, "timestep_embedding/mlp/dense1", FREQUENCIES, h, true);
+        dense(
+            &mut w,
+            "timestep_embedding/mlp/dense1",
+            FREQUENCIES,
+            h,
+            true,
+        );
         dense(&mut w, "timestep_embedding/mlp/dense2", h, h, true);
         for i in 0..self.layers {
             let last = i + 1 == self.layers;
@@ -163,7 +169,13 @@ impl Mmdit {
             (true, false) => 6,
             (true, true) => 9,
         };
-        dense(w, &format!("{name}/ada_layer_norm/dense"), h, modulations * h, true);
+        dense(
+            w,
+            &format!("{name}/ada_layer_norm/dense"),
+            h,
+            modulations * h,
+            true,
+        );
         self.attention(w, name, "", projection);
         if projection {
             dense(w, &format!("{name}/mlp/dense1"), h, self.mlp_hidden(), true);

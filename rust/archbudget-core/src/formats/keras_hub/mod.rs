@@ -17,6 +17,7 @@ mod clip;
 mod decoders;
 mod encoders;
 mod falcon;
+mod flux;
 mod gemma;
 mod gpt;
 mod gpt_oss;
@@ -227,6 +228,7 @@ fn backbone(
             clip::standalone(&args)?
         }
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
+        "FluxBackbone" => flux::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -241,7 +243,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 

@@ -39,7 +39,11 @@ pub struct Sd3 {
 /// The denoiser of a `StableDiffusion3Backbone` or of a task model nesting one, and its
 /// default text context (see [`Sd3::context_tokens`]); `None` for any other model.
 pub fn denoiser(value: &Value, location: &str) -> Result<Option<Sd3>> {
-    let class_name = |v: &Value| v.get("registered_name").and_then(Value::as_str).map(str::to_string);
+    let class_name = |v: &Value| {
+        v.get("registered_name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let backbone = match value.get("config").and_then(|c| c.get("backbone")) {
         Some(nested) => nested,
         None => value,
@@ -106,7 +110,10 @@ pub fn read(a: &Args) -> Result<Sd3> {
 
     let width = |e: &clip::Encoder| e.hf["hidden_size"].as_u64().unwrap_or(0);
     let (clip_l_hidden, clip_g_hidden) = (width(&clip_l), width(&clip_g));
-    let t5_sizes = t5.as_ref().map(|(_, args)| t5::Sizes::read(args)).transpose()?;
+    let t5_sizes = t5
+        .as_ref()
+        .map(|(_, args)| t5::Sizes::read(args))
+        .transpose()?;
     let context = t5_sizes.as_ref().map_or(CONTEXT_WITHOUT_T5, |s| s.hidden);
     if clip_l_hidden + clip_g_hidden > context {
         return Err(Error::invalid(
@@ -129,8 +136,18 @@ pub fn read(a: &Args) -> Result<Sd3> {
     ] {
         rows.push(token_input(name));
     }
-    rows.push(encoder_row(&clip_l_name, "CLIPTextEncoder", &clip_l.rows, None));
-    rows.push(encoder_row(&clip_g_name, "CLIPTextEncoder", &clip_g.rows, None));
+    rows.push(encoder_row(
+        &clip_l_name,
+        "CLIPTextEncoder",
+        &clip_l.rows,
+        None,
+    ));
+    rows.push(encoder_row(
+        &clip_g_name,
+        "CLIPTextEncoder",
+        &clip_g.rows,
+        None,
+    ));
     if t5.is_some() {
         rows.push(token_input("t5_token_ids"));
         rows.push(token_input("t5_negative_token_ids"));
@@ -156,7 +173,12 @@ pub fn read(a: &Args) -> Result<Sd3> {
     let latent_shape: Shape = std::iter::once(None)
         .chain(latent.iter().copied().map(Some))
         .collect();
-    rows.push(Row::new("latents", "InputLayer", latent_shape.clone(), Vec::new()));
+    rows.push(Row::new(
+        "latents",
+        "InputLayer",
+        latent_shape.clone(),
+        Vec::new(),
+    ));
     rows.push(multi_output("clip_concatenate", "CLIPConcatenate"));
     if let (Some((name, _)), Some(sizes)) = (&t5, &t5_sizes) {
         let mut weights = sizes.token_row().weights;
@@ -175,10 +197,7 @@ pub fn read(a: &Args) -> Result<Sd3> {
             Some(vec![None, None, Some(sizes.hidden)]),
         ));
     }
-    rows.push(multi_output(
-        "scheduler",
-        "FlowMatchEulerDiscreteScheduler",
-    ));
+    rows.push(multi_output("scheduler", "FlowMatchEulerDiscreteScheduler"));
     rows.push(scalar("timestep_broadcast_to", "TimestepBroadcastTo"));
     rows.push(scalar("guidance_scale", "InputLayer"));
     // Unpatch's output shape leaves the spatial axes unknown
@@ -197,7 +216,12 @@ pub fn read(a: &Args) -> Result<Sd3> {
         .chain(image.iter().copied().map(Some))
         .collect();
     rows.push(Row::new("images", "InputLayer", image_shape, Vec::new()));
-    rows.push(Row::new("euler_step", "EulerStep", latent_shape.clone(), Vec::new()));
+    rows.push(Row::new(
+        "euler_step",
+        "EulerStep",
+        latent_shape.clone(),
+        Vec::new(),
+    ));
     rows.extend(vae_rows(&vae, image, latent_shape));
     let context_tokens = t5.is_none().then_some(2 * clip_tokens);
     Ok(Sd3 {
@@ -228,7 +252,12 @@ fn vae_rows(vae: &Vae, image: [u64; 3], latent_shape: Shape) -> Vec<Row> {
             unknown(vae.sample_channels),
             vae.encoder.clone(),
         ),
-        Row::new("latent_rescaling", "LatentRescaling", latent_shape, Vec::new()),
+        Row::new(
+            "latent_rescaling",
+            "LatentRescaling",
+            latent_shape,
+            Vec::new(),
+        ),
         Row::new(
             "distribution_sampler",
             "DiagonalGaussianDistributionSampler",

@@ -50,7 +50,13 @@ pub fn read(a: &Args) -> Result<Vae> {
     let last = |v: &[u64]| v[v.len() - 1];
 
     let mut enc = Vec::new();
-    conv(&mut enc, "input_projection", 3, input_channels, enc_filters[0]);
+    conv(
+        &mut enc,
+        "input_projection",
+        3,
+        input_channels,
+        enc_filters[0],
+    );
     let mut channels = enc_filters[0];
     for (i, (&f, &n)) in enc_filters.iter().zip(&enc_blocks).enumerate() {
         for j in 0..n {
@@ -119,7 +125,12 @@ pub fn read(a: &Args) -> Result<Vae> {
 fn mid(w: &mut Vec<Weight>, f: u64) {
     resnet_block(w, "mid_block_0", f, f);
     group_norm(w, "mid_attention/group_norm", f);
-    for proj in ["query_conv2d", "key_conv2d", "value_conv2d", "output_conv2d"] {
+    for proj in [
+        "query_conv2d",
+        "key_conv2d",
+        "value_conv2d",
+        "output_conv2d",
+    ] {
         conv(w, &format!("mid_attention/{proj}"), 1, f, f);
     }
     resnet_block(w, "mid_block_1", f, f);
