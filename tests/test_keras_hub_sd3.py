@@ -1,4 +1,4 @@
-"""KerasHub Stable Diffusion 3 (tests/data/keras_hub_sd3.json.gz, built by keras-hub 0.32 /
+"""KerasHub Stable Diffusion 3 and Flux (tests/data/keras_hub_sd3.json.gz, built by keras-hub 0.32 /
 Keras 3.15.1 with tests/data/make_keras_hub_sd3.py): totals and every row of
 `model.summary()` through the Python API; `memory` of the denoiser (its parameters the
 `diffuser` row's, forward FLOPs jax's matmul and convolution FLOPs); the errors.
