@@ -141,6 +141,9 @@ enum PreparedModel {
         /// The config's `quantization_config`, for runs that name no `--quantize`.
         quantize: Option<memory::quant::Quant>,
     },
+    /// Stable Diffusion 3's denoiser (a KerasHub SD3 backbone or task model): no
+    /// transformers twin, its own lowering from the same ops.
+    Mmdit(Box<keras_hub::sd3::Sd3>),
 }
 
 impl Prepared {
@@ -152,6 +155,8 @@ impl Prepared {
                 dropouts: memory::hf::Dropouts::from_config(&value),
                 quantize: memory::quant::Quant::from_config(&value)?,
             }
+        } else if let Some(sd3) = keras_hub::sd3::denoiser(&value, location)? {
+            PreparedModel::Mmdit(Box::new(sd3))
         } else if let Some(model) = keras_hub::read(&value, location)? {
             // the transformers structure of the same architecture (one source of truth)
             PreparedModel::Hf {
@@ -189,7 +194,7 @@ impl Prepared {
             PreparedModel::Hf { arch, .. } => {
                 (arch.max_positions > 0).then_some(arch.max_positions)
             }
-            PreparedModel::Keras(..) => None,
+            PreparedModel::Keras(..) | PreparedModel::Mmdit(..) => None,
         }
     }
 
@@ -198,6 +203,8 @@ impl Prepared {
     pub fn takes_seq(&self) -> bool {
         match &self.model {
             PreparedModel::Hf { arch, .. } => arch.vision.is_none(),
+            // the text context's tokens
+            PreparedModel::Mmdit(..) => true,
             PreparedModel::Keras(value, _) => {
                 let mut filled = value.clone();
                 fill_unknown_dims(&mut filled, 1);
@@ -219,6 +226,22 @@ impl Prepared {
             ..*run
         };
         let report = match &self.model {
+            PreparedModel::Mmdit(..) if run.lora.is_some() || run.quantize.is_some() => {
+                Err(Error::invalid(
+                    location,
+                    "LoRA and quantized weights are modelled for transformers configs only; Stable Diffusion 3's denoiser is lowered in full precision",
+                ))
+            }
+            PreparedModel::Mmdit(sd3) => {
+                let tokens = seq.or(sd3.context_tokens).ok_or_else(|| {
+                    Error::invalid(
+                        location,
+                        "Stable Diffusion 3 with T5 needs --seq (the text context's tokens: CLIP's and T5's together)",
+                    )
+                })?;
+                memory::mmdit::graph(&sd3.mmdit, tokens, run)
+                    .and_then(|g| memory::compiled::estimate(&g, run))
+            }
             PreparedModel::Keras(..) if run.lora.is_some() || run.quantize.is_some() => {
                 Err(Error::invalid(
                     location,

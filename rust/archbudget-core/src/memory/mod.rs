@@ -30,6 +30,7 @@ mod hf_vision;
 pub mod keras;
 mod keras_written;
 pub mod lora;
+pub mod mmdit;
 pub mod ops;
 pub mod quant;
 pub mod reduce;

@@ -82,8 +82,22 @@ impl CallGraph {
                 node_depth[parent] = node_depth[parent].max(depth + 1);
             }
         }
+        // an input no output reads (Flux's `guidance` without guidance embedding): depth
+        // 0, ahead of every other operation of that depth (`map_graph` gives it index -1)
+        let unread = self
+            .nodes
+            .iter()
+            .filter(|n| n.layer && n.inputs.is_empty() && !op_depth.contains_key(n.op.as_str()))
+            .map(|n| (n.op.as_str(), 0))
+            .collect::<Vec<_>>();
         let mut ops: Vec<(&str, usize)> = op_depth.into_iter().collect();
-        ops.sort_by_key(|&(op, depth)| (std::cmp::Reverse(depth), index[op]));
+        ops.extend(unread);
+        ops.sort_by_key(|&(op, depth)| {
+            (
+                std::cmp::Reverse(depth),
+                index.get(op).map_or(0, |&i| i + 1),
+            )
+        });
         ops.into_iter()
             .filter(|(op, _)| self.nodes.iter().any(|n| n.layer && n.op == *op))
             .map(|(op, _)| op.to_string())

@@ -36,10 +36,10 @@ enum Family {
 }
 
 /// One encoder's rows, its output shape in a backbone, and its transformers sub-config.
-struct Encoder {
-    rows: Vec<Row>,
-    output: Option<Shape>,
-    hf: Value,
+pub(super) struct Encoder {
+    pub rows: Vec<Row>,
+    pub output: Option<Shape>,
+    pub hf: Value,
 }
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
@@ -163,7 +163,7 @@ pub fn standalone(a: &Args) -> Result<Backbone> {
 }
 
 /// The serialized encoder under `key` of a backbone: its name and what it builds.
-fn nested(a: &Args, key: &str, class: &str) -> Result<(String, Encoder)> {
+pub(super) fn nested(a: &Args, key: &str, class: &str) -> Result<(String, Encoder)> {
     let value = a.config.get(key).unwrap_or(&Value::Null);
     if registered_class(value) != Some(class) {
         return Err(Error::invalid(

@@ -17,11 +17,15 @@ mod clip;
 mod decoders;
 mod encoders;
 mod falcon;
+mod flux;
 mod gemma;
 mod gpt;
 mod gpt_oss;
+pub mod mmdit;
+pub mod sd3;
 mod smollm3;
 mod t5;
+mod vae;
 mod vit;
 mod whisper;
 
@@ -223,6 +227,8 @@ fn backbone(
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
         }
+        "StableDiffusion3Backbone" => sd3::backbone(&args)?,
+        "FluxBackbone" => flux::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -237,7 +243,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
@@ -249,6 +255,9 @@ enum Task {
     Seq2SeqLm,
     /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
     ImageClassifier,
+    /// A functional model on its backbone's own inputs and outputs (Stable Diffusion 3's
+    /// TextToImage, ImageToImage, Inpaint): the backbone's layers, nothing added.
+    SameGraph,
 }
 
 impl Task {
@@ -259,6 +268,9 @@ impl Task {
             ("MaskedLM", Task::MaskedLm),
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
+            ("TextToImage", Task::SameGraph),
+            ("ImageToImage", Task::SameGraph),
+            ("Inpaint", Task::SameGraph),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -269,7 +281,7 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier | Task::ImageClassifier => hf::Head::Base,
+            Task::TextClassifier | Task::ImageClassifier | Task::SameGraph => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
@@ -318,6 +330,7 @@ impl Task {
             }
             // an image's input and features are not a token sequence's
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
+            Task::SameGraph => return Ok(b.rows.clone()),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));

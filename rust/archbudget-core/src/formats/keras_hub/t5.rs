@@ -29,64 +29,112 @@ const INPUTS: &[&str] = &[
     "decoder_padding_mask",
 ];
 
-pub fn backbone(a: &Args) -> Result<Backbone> {
-    let vocab = a.dim("vocabulary_size")?;
-    let layers = a.dim("num_layers")?;
-    let heads = a.dim("num_heads")?;
-    let hidden = a.dim("hidden_dim")?;
-    let inter = a.dim("intermediate_dim")?;
-    let kv_dim = match a.dim_opt("key_value_dim")? {
-        Some(d) => d,
-        None => a.per_head(("hidden_dim", hidden), ("num_heads", heads))?,
-    };
-    let gated = a.flag_or("use_gated_activation", true)?;
-    let tied = a.flag_or("tie_embedding_weights", true)?;
-    let activation = activation(a)?;
-    let inner = heads * kv_dim;
+/// The sizes a `T5TransformerLayer` stack is built from (`T5Backbone`'s and
+/// `T5Encoder`'s constructor arguments).
+pub(super) struct Sizes {
+    pub vocab: u64,
+    pub layers: u64,
+    pub heads: u64,
+    pub hidden: u64,
+    pub inter: u64,
+    pub kv_dim: u64,
+    pub gated: bool,
+    pub tied: bool,
+    pub activation: String,
+}
 
-    let mut token = Vec::new();
-    embedding(&mut token, "", vocab, hidden);
-    if !tied {
-        token.push(Weight::new(
-            "reverse_embeddings",
-            vec![dim(hidden, "features"), dim(vocab, "rows")],
-        ));
+impl Sizes {
+    pub fn read(a: &Args) -> Result<Sizes> {
+        let hidden = a.dim("hidden_dim")?;
+        let heads = a.dim("num_heads")?;
+        let kv_dim = match a.dim_opt("key_value_dim")? {
+            Some(d) => d,
+            None => a.per_head(("hidden_dim", hidden), ("num_heads", heads))?,
+        };
+        Ok(Sizes {
+            vocab: a.dim("vocabulary_size")?,
+            layers: a.dim("num_layers")?,
+            heads,
+            hidden,
+            inter: a.dim("intermediate_dim")?,
+            kv_dim,
+            gated: a.flag_or("use_gated_activation", true)?,
+            tied: a.flag_or("tie_embedding_weights", true)?,
+            activation: activation(a)?,
+        })
     }
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(Some(hidden)),
-        token,
-    );
+
+    /// The `token_embedding` row (a `ReversibleEmbedding`, with its own reverse
+    /// projection when untied).
+    pub fn token_row(&self) -> Row {
+        let mut token = Vec::new();
+        embedding(&mut token, "", self.vocab, self.hidden);
+        if !self.tied {
+            token.push(Weight::new(
+                "reverse_embeddings",
+                vec![dim(self.hidden, "features"), dim(self.vocab, "rows")],
+            ));
+        }
+        Row::new(
+            "token_embedding",
+            "ReversibleEmbedding",
+            seq_shape(Some(self.hidden)),
+            token,
+        )
+    }
+
+    /// Layer `i`'s weights: the relative-position table in the first, cross-attention in
+    /// a decoder's.
+    pub fn layer(&self, i: u64, decoder: bool) -> Vec<Weight> {
+        let (hidden, inner) = (self.hidden, self.heads * self.kv_dim);
+        let mut w = Vec::new();
+        let attention = |w: &mut Vec<Weight>, name: &str| {
+            for proj in ["query", "key", "value"] {
+                dense(w, &format!("{name}/{proj}_projector"), hidden, inner, false);
+            }
+            dense(w, &format!("{name}/output_projector"), inner, hidden, false);
+        };
+        attention(&mut w, "self_attention");
+        if i == 0 {
+            w.push(Weight::new(
+                "self_attention/embeddings",
+                vec![dim(32, "buckets"), dim(self.heads, "heads")],
+            ));
+        }
+        rms_norm(&mut w, "self_attention_layer_norm", hidden);
+        if decoder {
+            attention(&mut w, "cross_attention");
+            rms_norm(&mut w, "cross_attention_layer_norm", hidden);
+        }
+        dense(&mut w, "input_projector", hidden, self.inter, false);
+        if self.gated {
+            dense(&mut w, "gate_projector", hidden, self.inter, false);
+        }
+        dense(&mut w, "output_projector", self.inter, hidden, false);
+        rms_norm(&mut w, "layer_norm", hidden);
+        w
+    }
+
+    /// A stack's final `T5LayerNorm`.
+    pub fn output_norm(&self, stack: &str) -> Row {
+        let mut norm = Vec::new();
+        rms_norm(&mut norm, "", self.hidden);
+        Row::new(
+            format!("{stack}_output_layer_norm"),
+            "T5LayerNorm",
+            seq_shape(Some(self.hidden)),
+            norm,
+        )
+    }
+}
+
+pub fn backbone(a: &Args) -> Result<Backbone> {
+    let s = Sizes::read(a)?;
+    let token_row = s.token_row();
     let token_weights = token_row.weights.clone();
     let mut rows = vec![token_row];
     for stack in ["encoder", "decoder"] {
-        for i in 0..layers {
-            let mut w = Vec::new();
-            let attention = |w: &mut Vec<Weight>, name: &str| {
-                for proj in ["query", "key", "value"] {
-                    dense(w, &format!("{name}/{proj}_projector"), hidden, inner, false);
-                }
-                dense(w, &format!("{name}/output_projector"), inner, hidden, false);
-            };
-            attention(&mut w, "self_attention");
-            if i == 0 {
-                w.push(Weight::new(
-                    "self_attention/embeddings",
-                    vec![dim(32, "buckets"), dim(heads, "heads")],
-                ));
-            }
-            rms_norm(&mut w, "self_attention_layer_norm", hidden);
-            if stack == "decoder" {
-                attention(&mut w, "cross_attention");
-                rms_norm(&mut w, "cross_attention_layer_norm", hidden);
-            }
-            dense(&mut w, "input_projector", hidden, inter, false);
-            if gated {
-                dense(&mut w, "gate_projector", hidden, inter, false);
-            }
-            dense(&mut w, "output_projector", inter, hidden, false);
-            rms_norm(&mut w, "layer_norm", hidden);
+        for i in 0..s.layers {
             // the layer returns the hidden states and the position bias
             rows.push(Row {
                 output_shape: None,
@@ -94,47 +142,40 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
                     format!("transformer_{stack}_layer_{i}"),
                     "T5TransformerLayer",
                     Vec::new(),
-                    w,
+                    s.layer(i, stack == "decoder"),
                 )
             });
         }
-        let mut norm = Vec::new();
-        rms_norm(&mut norm, "", hidden);
-        rows.push(Row::new(
-            format!("{stack}_output_layer_norm"),
-            "T5LayerNorm",
-            seq_shape(Some(hidden)),
-            norm,
-        ));
+        rows.push(s.output_norm(stack));
         for dropout in ["embedding", "output"] {
             rows.push(Row::plain(
                 &format!("{stack}_{dropout}_dropout"),
                 "Dropout",
-                hidden,
+                s.hidden,
             ));
         }
     }
     rows.extend(INPUTS.iter().map(|name| Row::input(name)));
-    let rows = call_order::ordered(rows, call_graph(layers));
-    let proj = if gated {
-        format!("gated-{activation}")
+    let rows = call_order::ordered(rows, call_graph(s.layers));
+    let proj = if s.gated {
+        format!("gated-{}", s.activation)
     } else {
-        activation
+        s.activation.clone()
     };
     let hf = json!({
-        "model_type": "t5", "vocab_size": vocab, "d_model": hidden, "d_kv": kv_dim,
-        "d_ff": inter, "num_layers": layers, "num_decoder_layers": layers,
-        "num_heads": heads, "feed_forward_proj": proj,
+        "model_type": "t5", "vocab_size": s.vocab, "d_model": s.hidden, "d_kv": s.kv_dim,
+        "d_ff": s.inter, "num_layers": s.layers, "num_decoder_layers": s.layers,
+        "num_heads": s.heads, "feed_forward_proj": proj,
         "dropout_rate": a.float_or("dropout", 0.1)?,
         "layer_norm_epsilon": a.float_or("layer_norm_epsilon", 1e-6)?,
-        "tie_word_embeddings": tied,
+        "tie_word_embeddings": s.tied,
     });
     Ok(Backbone {
         hf_config: Some(hf),
         rows,
-        hidden,
-        vocab,
-        embed_dim: hidden,
+        hidden: s.hidden,
+        vocab: s.vocab,
+        embed_dim: s.hidden,
         token_weights,
         inputs: INPUTS,
         // a dict of encoder and decoder outputs: no single shape
