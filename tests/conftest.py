@@ -1,3 +1,4 @@
+import ast
 import gzip
 import importlib
 import importlib.util
@@ -77,8 +78,8 @@ def assert_summary_equals_keras(m: dict):
     assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
         m["total_params"], m["trainable_params"], m["non_trainable_params"])
     got = s.layers.select("name", "class_name", "output_shape", "params", "trainable", "non_trainable").rows()
-    # the fixture keeps Python's str(list(shape)); the API shows a tuple
-    shape = lambda keras_repr: None if keras_repr == "None" else "(" + keras_repr[1:-1] + ")"
+    # the fixture keeps Python's str(list(shape)); the API shows a tuple, `(None,)` for one axis
+    shape = lambda keras_repr: None if keras_repr == "None" else str(tuple(ast.literal_eval(keras_repr)))
     want = [(r["name"], r["class_name"], shape(r["output_shape"]), r["params"], r["trainable"], r["non_trainable"])
             for r in m["layers"]]
     assert got == want

@@ -3,25 +3,18 @@ Keras 3.15.1 with tests/data/make_keras_hub_sd3.py): totals and every row of
 `model.summary()` through the Python API; `memory` of the denoiser (its parameters the
 `diffuser` row's, forward FLOPs jax's matmul and convolution FLOPs); the errors.
 """
-import ast
-import gzip
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import archbudget
+from conftest import assert_summary_equals_keras, load_keras_hub
 
-DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub_sd3.json.gz", "rt").read())
+DATA = load_keras_hub("keras_hub_sd3.json.gz")
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
-
-
-def shape_text(keras_repr):
-    # the fixture keeps Python's str(list(shape)); the API shows a tuple, `(None,)` for one axis
-    return None if keras_repr == "None" else str(tuple(ast.literal_eval(keras_repr)))
 
 
 def cli(*args, stdin=None):
@@ -35,14 +28,7 @@ def diffuser_params(m):
 
 @pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
 def test_summary_equals_keras(m):
-    s = archbudget.summary(m["model_json"])
-    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
-        m["total_params"], m["trainable_params"], m["non_trainable_params"])
-    got = s.layers.select("name", "class_name", "output_shape", "params", "trainable",
-                          "non_trainable").rows()
-    want = [(r["name"], r["class_name"], shape_text(r["output_shape"]), r["params"],
-             r["trainable"], r["non_trainable"]) for r in m["layers"]]
-    assert got == want
+    assert_summary_equals_keras(m)
 
 
 def test_presets_are_keras_hubs_sizes():
