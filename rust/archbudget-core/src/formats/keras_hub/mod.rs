@@ -15,6 +15,8 @@ mod blocks;
 mod call_order;
 mod clip;
 mod decoders;
+mod deit;
+mod dinov2;
 mod encoders;
 mod falcon;
 mod gemma;
@@ -219,6 +221,8 @@ fn backbone(
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "DeiTBackbone" => deit::backbone(&args)?,
+        "DINOV2Backbone" => dinov2::backbone(&args)?,
         "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
@@ -231,15 +235,15 @@ fn backbone(
 /// The edit a backbone's twin needs (see [`Model::twin_edit`]).
 fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
     match backbone_class {
-        "ViTBackbone" => Some(vit::without_pooler),
+        "ViTBackbone" | "DeiTBackbone" => Some(vit::without_pooler),
         _ => None,
     }
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT (Backbone, ImageClassifier); DINOV2Backbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -247,7 +251,8 @@ enum Task {
     TextClassifier,
     MaskedLm,
     Seq2SeqLm,
-    /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
+    /// `ViTImageClassifier`, `DeiTImageClassifier` (the other image classifiers are
+    /// `keras_hub_vision`'s).
     ImageClassifier,
 }
 
@@ -259,6 +264,7 @@ impl Task {
             ("MaskedLM", Task::MaskedLm),
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
+            ("DeiTImageClassifier", Task::ImageClassifier),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -317,6 +323,9 @@ impl Task {
                 rows.push(row);
             }
             // an image's input and features are not a token sequence's
+            Task::ImageClassifier if class == "DeiTBackbone" => {
+                return deit::classifier_rows(b, name, args)
+            }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;

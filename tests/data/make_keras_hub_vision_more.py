@@ -1,0 +1,111 @@
+"""More KerasHub vision families built by the real keras-hub with random weights: DeiT
+(backbone and image classifier) and DINOV2 (backbone), small configs of each option and
+one preset-sized config per preset family (the arguments of
+deit_tiny_distilled_patch16_224_imagenet, deit_base_distilled_patch16_384_imagenet,
+dinov2_small and dinov2_with_registers_small), built in a `keras.StatelessScope()`
+without weights; their totals equal the presets' `params` metadata.
+
+Each model is recorded as make_keras_extra.py records Keras models (its `describe()`):
+the JSON of `model.to_json()`, the totals and every row of `model.summary()` from the real
+model. A fresh Keras session per model gives Keras's automatic layer names.
+
+usage: KERAS_BACKEND=jax python tests/data/make_keras_hub_vision_more.py [OUTFILE [NAME ...]]
+  OUTFILE defaults to tests/data/keras_hub_vision_more.json.gz; NAMEs rebuild only those
+  models, the others kept from OUTFILE.
+"""
+import gzip
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras
+import keras_hub
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_keras_extra import describe  # noqa: E402
+
+M = keras_hub.models
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def deit(**kw):
+    base = dict(image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=4, hidden_dim=32,
+                intermediate_dim=48)
+    return M.DeiTBackbone(**{**base, **kw})
+
+
+# deit_tiny_distilled_patch16_224_imagenet and deit_base_distilled_patch16_384_imagenet
+DEIT_TINY = dict(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=3, hidden_dim=192,
+                 intermediate_dim=768)
+DEIT_BASE_384 = dict(image_shape=(384, 384, 3), patch_size=16, num_layers=12, num_heads=12, hidden_dim=768,
+                     intermediate_dim=3072)
+
+
+def dinov2(**kw):
+    base = dict(patch_size=4, num_layers=2, hidden_dim=32, num_heads=4, intermediate_dim=64,
+                image_shape=(16, 16, 3), position_embedding_shape=(24, 24, 3))
+    return M.DINOV2Backbone(**{**base, **kw})
+
+
+# dinov2_small and dinov2_with_registers_small
+DINOV2_SMALL = dict(patch_size=14, num_layers=12, hidden_dim=384, num_heads=6, intermediate_dim=1536,
+                    layer_scale_init_value=1.0, image_shape=(518, 518, 3), position_embedding_shape=(518, 518, 3))
+
+BACKBONES = {
+    "deit_small": lambda: deit(),
+    "deit_no_mha_bias_rect": lambda: deit(use_mha_bias=False, image_shape=(32, 48, 1), patch_size=(8, 16),
+                                          dropout_rate=0.1, attention_dropout=0.2),
+    "deit_tiny_distilled_patch16_224": lambda: M.DeiTBackbone(**DEIT_TINY),
+    "deit_base_distilled_patch16_384": lambda: M.DeiTBackbone(**DEIT_BASE_384),
+    "dinov2_tiny": lambda: dinov2(),
+    "dinov2_registers_swiglu": lambda: dinov2(num_register_tokens=3, use_swiglu_ffn=True, use_mask_token=False,
+                                              intermediate_dim=50, drop_path_rate=0.1),
+    "dinov2_apply_layernorm": lambda: dinov2(apply_layernorm=True, image_shape=(24, 24, 3)),
+    "dinov2_small": lambda: M.DINOV2Backbone(**DINOV2_SMALL),
+    "dinov2_with_registers_small": lambda: M.DINOV2Backbone(**DINOV2_SMALL, num_register_tokens=4),
+}
+
+TASKS = {
+    "deit_image_classifier": lambda: M.DeiTImageClassifier(backbone=deit(), num_classes=5),
+    "deit_image_classifier_gap": lambda: M.DeiTImageClassifier(backbone=deit(use_mha_bias=False), num_classes=3,
+                                                               pooling="gap", activation="softmax", dropout=0.1),
+    "deit_tiny_image_classifier": lambda: M.DeiTImageClassifier(backbone=M.DeiTBackbone(**DEIT_TINY),
+                                                                num_classes=1000),
+}
+
+# the preset-sized backbones: no weights are made (a task compiles, which makes variables)
+LARGE = {"deit_tiny_distilled_patch16_224", "deit_base_distilled_patch16_384", "dinov2_small",
+         "dinov2_with_registers_small"}
+
+
+def main(out, only):
+    kept = {}
+    if only:
+        with gzip.open(out, "rt") as f:
+            kept = {m["name"]: m for m in json.load(f)["models"]}
+    models = []
+    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
+        for name, make in table.items():
+            if only and name not in only and name in kept:
+                models.append(kept[name])
+                continue
+            keras.backend.clear_session()
+            if name in LARGE:
+                with keras.StatelessScope():
+                    model = make()
+                    d = describe(model, kind, name)
+            else:
+                model = make()
+                d = describe(model, kind, name)
+            d["class_name"] = type(model).__name__
+            models.append(d)
+            print(f"{name}: {d['total_params']:,} params, {len(d['layers'])} rows", file=sys.stderr)
+    meta = dict(keras=keras.__version__, keras_hub=keras_hub.__version__, backend=keras.backend.backend())
+    with gzip.open(out, "wt") as f:
+        json.dump(dict(meta=meta, models=models), f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_vision_more.json.gz"),
+         set(sys.argv[2:]))
