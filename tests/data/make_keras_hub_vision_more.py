@@ -1,9 +1,10 @@
 """More KerasHub vision families built by the real keras-hub with random weights: DeiT
-(backbone and image classifier) and DINOV2 (backbone), small configs of each option and
-one preset-sized config per preset family (the arguments of
+(backbone and image classifier), DINOV2 (backbone) and Swin (backbone and image
+classifier), small configs of each option and preset-sized configs (the arguments of
 deit_tiny_distilled_patch16_224_imagenet, deit_base_distilled_patch16_384_imagenet,
-dinov2_small and dinov2_with_registers_small), built in a `keras.StatelessScope()`
-without weights; their totals equal the presets' `params` metadata.
+dinov2_small, dinov2_with_registers_small, swin_tiny_patch4_window7_224 and
+swin_base_patch4_window12_384), built in a `keras.StatelessScope()` without weights;
+the DeiT and DINOV2 totals equal the presets' `params` metadata.
 
 Each model is recorded as make_keras_extra.py records Keras models (its `describe()`):
 the JSON of `model.to_json()`, the totals and every row of `model.summary()` from the real
@@ -52,6 +53,18 @@ def dinov2(**kw):
 DINOV2_SMALL = dict(patch_size=14, num_layers=12, hidden_dim=384, num_heads=6, intermediate_dim=1536,
                     layer_scale_init_value=1.0, image_shape=(518, 518, 3), position_embedding_shape=(518, 518, 3))
 
+def swin(**kw):
+    base = dict(image_shape=(32, 32, 3), embed_dim=16, depths=[2, 1], num_heads=[2, 4], window_size=4,
+                patch_size=4)
+    return M.SwinTransformerBackbone(**{**base, **kw})
+
+
+# swin_tiny_patch4_window7_224 and swin_base_patch4_window12_384
+SWIN_TINY = dict(image_shape=(224, 224, 3), patch_size=4, embed_dim=96, depths=[2, 2, 6, 2],
+                 num_heads=[3, 6, 12, 24], window_size=7)
+SWIN_BASE_384 = dict(image_shape=(384, 384, 3), patch_size=4, embed_dim=128, depths=[2, 2, 18, 2],
+                     num_heads=[4, 8, 16, 32], window_size=12)
+
 BACKBONES = {
     "deit_small": lambda: deit(),
     "deit_no_mha_bias_rect": lambda: deit(use_mha_bias=False, image_shape=(32, 48, 1), patch_size=(8, 16),
@@ -64,6 +77,11 @@ BACKBONES = {
     "dinov2_apply_layernorm": lambda: dinov2(apply_layernorm=True, image_shape=(24, 24, 3)),
     "dinov2_small": lambda: M.DINOV2Backbone(**DINOV2_SMALL),
     "dinov2_with_registers_small": lambda: M.DINOV2Backbone(**DINOV2_SMALL, num_register_tokens=4),
+    "swin_small": lambda: swin(),
+    "swin_options": lambda: swin(image_shape=(40, 24, 1), depths=[1, 2, 1], num_heads=[1, 2, 2], window_size=3,
+                                 patch_size=2, mlp_ratio=2.5, qkv_bias=False, patch_norm=False, drop_path=0.0),
+    "swin_tiny_patch4_window7_224": lambda: M.SwinTransformerBackbone(**SWIN_TINY),
+    "swin_base_patch4_window12_384": lambda: M.SwinTransformerBackbone(**SWIN_BASE_384),
 }
 
 TASKS = {
@@ -72,11 +90,13 @@ TASKS = {
                                                                pooling="gap", activation="softmax", dropout=0.1),
     "deit_tiny_image_classifier": lambda: M.DeiTImageClassifier(backbone=M.DeiTBackbone(**DEIT_TINY),
                                                                 num_classes=1000),
+    "swin_image_classifier": lambda: M.SwinTransformerImageClassifier(backbone=swin(), num_classes=7,
+                                                                      activation="softmax", dropout=0.1),
 }
 
 # the preset-sized backbones: no weights are made (a task compiles, which makes variables)
 LARGE = {"deit_tiny_distilled_patch16_224", "deit_base_distilled_patch16_384", "dinov2_small",
-         "dinov2_with_registers_small"}
+         "dinov2_with_registers_small", "swin_tiny_patch4_window7_224", "swin_base_patch4_window12_384"}
 
 
 def main(out, only):

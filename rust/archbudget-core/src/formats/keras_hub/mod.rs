@@ -23,6 +23,7 @@ mod gemma;
 mod gpt;
 mod gpt_oss;
 mod smollm3;
+mod swin;
 mod t5;
 mod vit;
 mod whisper;
@@ -223,6 +224,7 @@ fn backbone(
         "ViTBackbone" => vit::backbone(&args)?,
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
+        "SwinTransformerBackbone" => swin::backbone(&args)?,
         "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
@@ -241,7 +243,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT (Backbone, ImageClassifier); DINOV2Backbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
@@ -251,8 +253,8 @@ enum Task {
     TextClassifier,
     MaskedLm,
     Seq2SeqLm,
-    /// `ViTImageClassifier`, `DeiTImageClassifier` (the other image classifiers are
-    /// `keras_hub_vision`'s).
+    /// `ViTImageClassifier`, `DeiTImageClassifier`, `SwinTransformerImageClassifier` (the
+    /// other image classifiers are `keras_hub_vision`'s).
     ImageClassifier,
 }
 
@@ -265,6 +267,7 @@ impl Task {
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
             ("DeiTImageClassifier", Task::ImageClassifier),
+            ("SwinTransformerImageClassifier", Task::ImageClassifier),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -325,6 +328,9 @@ impl Task {
             // an image's input and features are not a token sequence's
             Task::ImageClassifier if class == "DeiTBackbone" => {
                 return deit::classifier_rows(b, name, args)
+            }
+            Task::ImageClassifier if class == "SwinTransformerBackbone" => {
+                return swin::classifier_rows(b, name, args)
             }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::TextClassifier => {
