@@ -65,6 +65,18 @@ SWIN_TINY = dict(image_shape=(224, 224, 3), patch_size=4, embed_dim=96, depths=[
 SWIN_BASE_384 = dict(image_shape=(384, 384, 3), patch_size=4, embed_dim=128, depths=[2, 2, 18, 2],
                      num_heads=[4, 8, 16, 32], window_size=12)
 
+def mit(**kw):
+    base = dict(layerwise_depths=[1, 2], num_layers=2, layerwise_num_heads=[1, 2], layerwise_sr_ratios=[2, 1],
+                max_drop_path_rate=0.1, layerwise_patch_sizes=[7, 3], layerwise_strides=[4, 2],
+                image_shape=(32, 32, 3), hidden_dims=[8, 16])
+    return M.MiTBackbone(**{**base, **kw})
+
+
+# mit_b0_ade20k_512
+MIT_B0 = dict(layerwise_depths=[2, 2, 2, 2], num_layers=4, layerwise_num_heads=[1, 2, 5, 8],
+              layerwise_sr_ratios=[8, 4, 2, 1], max_drop_path_rate=0.1, layerwise_patch_sizes=[7, 3, 3, 3],
+              layerwise_strides=[4, 2, 2, 2], image_shape=(512, 512, 3), hidden_dims=[32, 64, 160, 256])
+
 BACKBONES = {
     "deit_small": lambda: deit(),
     "deit_no_mha_bias_rect": lambda: deit(use_mha_bias=False, image_shape=(32, 48, 1), patch_size=(8, 16),
@@ -82,6 +94,10 @@ BACKBONES = {
                                  patch_size=2, mlp_ratio=2.5, qkv_bias=False, patch_norm=False, drop_path=0.0),
     "swin_tiny_patch4_window7_224": lambda: M.SwinTransformerBackbone(**SWIN_TINY),
     "swin_base_patch4_window12_384": lambda: M.SwinTransformerBackbone(**SWIN_BASE_384),
+    "mit_small": lambda: mit(),
+    "mit_channels": lambda: mit(image_shape=(48, 48, 1), layerwise_sr_ratios=[1, 2],
+                                layerwise_patch_sizes=[5, 3], layerwise_strides=[2, 3]),
+    "mit_b0_ade20k_512": lambda: M.MiTBackbone(**MIT_B0),
 }
 
 TASKS = {
@@ -96,7 +112,7 @@ TASKS = {
 
 # the preset-sized backbones: no weights are made (a task compiles, which makes variables)
 LARGE = {"deit_tiny_distilled_patch16_224", "deit_base_distilled_patch16_384", "dinov2_small",
-         "dinov2_with_registers_small", "swin_tiny_patch4_window7_224", "swin_base_patch4_window12_384"}
+         "dinov2_with_registers_small", "swin_tiny_patch4_window7_224", "swin_base_patch4_window12_384", "mit_b0_ade20k_512"}
 
 
 def main(out, only):

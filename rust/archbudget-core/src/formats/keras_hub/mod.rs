@@ -22,6 +22,7 @@ mod falcon;
 mod gemma;
 mod gpt;
 mod gpt_oss;
+mod mit;
 mod smollm3;
 mod swin;
 mod t5;
@@ -225,6 +226,7 @@ fn backbone(
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
         "SwinTransformerBackbone" => swin::backbone(&args)?,
+        "MiTBackbone" => mit::backbone(&args)?,
         "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
@@ -243,7 +245,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 

@@ -196,8 +196,8 @@ pub fn classifier_rows(b: &Backbone, name: &str, a: &Args) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// A non-empty list of positive integers under `key`.
-fn list(a: &Args, key: &str) -> Result<Vec<u64>> {
+/// A list of positive integers under `key`.
+pub(super) fn list(a: &Args, key: &str) -> Result<Vec<u64>> {
     let v = a.config.get(key).unwrap_or(&Value::Null);
     v.as_array()
         .and_then(|items| {
