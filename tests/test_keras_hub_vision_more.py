@@ -32,9 +32,9 @@ def test_totals_and_rows_equal_keras(m):
 
 
 def test_every_class_is_covered():
-    assert {m["class_name"] for m in MODELS} >= {
+    assert {m["class_name"] for m in MODELS} == {
         "DeiTBackbone", "DeiTImageClassifier", "DINOV2Backbone", "SwinTransformerBackbone",
-        "SwinTransformerImageClassifier"}
+        "SwinTransformerImageClassifier", "MiTBackbone", "SegFormerBackbone", "SegFormerImageSegmenter"}
 
 
 @pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
@@ -62,7 +62,7 @@ def cli(*args, stdin=None):
 
 
 @pytest.mark.parametrize("name", ["deit_no_mha_bias_rect", "dinov2_small", "swin_tiny_patch4_window7_224",
-                                  "swin_image_classifier"])
+                                  "swin_image_classifier", "mit_small", "segformer_image_segmenter"])
 def test_memory_without_a_twin_is_one_line(name):
     run = cli("memory", "-", "--mode", "train", "--batch", "2", stdin=json.dumps(model(name)["model_json"]))
     assert run.returncode == 2 and run.stdout == ""
@@ -74,6 +74,8 @@ def test_memory_without_a_twin_is_one_line(name):
     ("deit_small", "image_shape", [30, 32, 3], "30x32"),
     ("dinov2_tiny", "image_shape", [16, 20, 3], "square"),
     ("swin_small", "depths", [2], "'depths' and 'num_heads'"),
+    ("mit_small", "layerwise_strides", [4, 3], "cannot reshape"),
+    ("segformer_small", "image_encoder", None, "MiTBackbone"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, name, key, value, words):
     bad = json.loads(json.dumps(model(name)["model_json"]))

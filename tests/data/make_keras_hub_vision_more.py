@@ -1,10 +1,12 @@
 """More KerasHub vision families built by the real keras-hub with random weights: DeiT
-(backbone and image classifier), DINOV2 (backbone) and Swin (backbone and image
-classifier), small configs of each option and preset-sized configs (the arguments of
-deit_tiny_distilled_patch16_224_imagenet, deit_base_distilled_patch16_384_imagenet,
-dinov2_small, dinov2_with_registers_small, swin_tiny_patch4_window7_224 and
-swin_base_patch4_window12_384), built in a `keras.StatelessScope()` without weights;
-the DeiT and DINOV2 totals equal the presets' `params` metadata.
+(backbone and image classifier), DINOV2 (backbone), Swin (backbone and image classifier),
+MiT (backbone) and SegFormer (backbone and image segmenter), small configs of each option
+and preset-sized configs (the arguments of deit_tiny_distilled_patch16_224_imagenet,
+deit_base_distilled_patch16_384_imagenet, dinov2_small, dinov2_with_registers_small,
+swin_tiny_patch4_window7_224, swin_base_patch4_window12_384, mit_b0_ade20k_512 and
+segformer_b0_ade20k_512), the backbones built in a `keras.StatelessScope()` without
+weights. The DeiT, DINOV2 and Swin totals equal the presets' `params` metadata; the MiT
+and SegFormer presets' metadata count a classifying head beside the backbone.
 
 Each model is recorded as make_keras_extra.py records Keras models (its `describe()`):
 the JSON of `model.to_json()`, the totals and every row of `model.summary()` from the real
@@ -98,6 +100,9 @@ BACKBONES = {
     "mit_channels": lambda: mit(image_shape=(48, 48, 1), layerwise_sr_ratios=[1, 2],
                                 layerwise_patch_sizes=[5, 3], layerwise_strides=[2, 3]),
     "mit_b0_ade20k_512": lambda: M.MiTBackbone(**MIT_B0),
+    "segformer_small": lambda: M.SegFormerBackbone(image_encoder=mit(), projection_filters=12),
+    "segformer_b0_ade20k_512": lambda: M.SegFormerBackbone(image_encoder=M.MiTBackbone(**MIT_B0),
+                                                           projection_filters=256),
 }
 
 TASKS = {
@@ -106,13 +111,16 @@ TASKS = {
                                                                pooling="gap", activation="softmax", dropout=0.1),
     "deit_tiny_image_classifier": lambda: M.DeiTImageClassifier(backbone=M.DeiTBackbone(**DEIT_TINY),
                                                                 num_classes=1000),
+    "segformer_image_segmenter": lambda: M.SegFormerImageSegmenter(
+        backbone=M.SegFormerBackbone(image_encoder=mit(), projection_filters=12), num_classes=4),
     "swin_image_classifier": lambda: M.SwinTransformerImageClassifier(backbone=swin(), num_classes=7,
                                                                       activation="softmax", dropout=0.1),
 }
 
 # the preset-sized backbones: no weights are made (a task compiles, which makes variables)
 LARGE = {"deit_tiny_distilled_patch16_224", "deit_base_distilled_patch16_384", "dinov2_small",
-         "dinov2_with_registers_small", "swin_tiny_patch4_window7_224", "swin_base_patch4_window12_384", "mit_b0_ade20k_512"}
+         "dinov2_with_registers_small", "swin_tiny_patch4_window7_224", "swin_base_patch4_window12_384", "mit_b0_ade20k_512",
+         "segformer_b0_ade20k_512"}
 
 
 def main(out, only):

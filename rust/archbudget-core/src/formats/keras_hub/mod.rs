@@ -161,7 +161,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or(backbone_class);
-    let rows = task.rows(&b, backbone_class, backbone_name, &args)?;
+    let rows = task.rows(&b, (backbone_class, backbone_name, nested), &args)?;
     Ok(Some(Model {
         name,
         class_name: class_name.to_string(),
@@ -227,6 +227,7 @@ fn backbone(
         "DINOV2Backbone" => dinov2::backbone(&args)?,
         "SwinTransformerBackbone" => swin::backbone(&args)?,
         "MiTBackbone" => mit::backbone(&args)?,
+        "SegFormerBackbone" => mit::segformer_backbone(&args)?,
         "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
@@ -245,7 +246,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
@@ -258,6 +259,8 @@ enum Task {
     /// `ViTImageClassifier`, `DeiTImageClassifier`, `SwinTransformerImageClassifier` (the
     /// other image classifiers are `keras_hub_vision`'s).
     ImageClassifier,
+    /// `SegFormerImageSegmenter`.
+    ImageSegmenter,
 }
 
 impl Task {
@@ -270,6 +273,7 @@ impl Task {
             ("ViTImageClassifier", Task::ImageClassifier),
             ("DeiTImageClassifier", Task::ImageClassifier),
             ("SwinTransformerImageClassifier", Task::ImageClassifier),
+            ("SegFormerImageSegmenter", Task::ImageSegmenter),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -280,14 +284,19 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier | Task::ImageClassifier => hf::Head::Base,
+            Task::TextClassifier | Task::ImageClassifier | Task::ImageSegmenter => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
 
     /// The task model's rows: its inputs (sorted, as Keras orders a dict of inputs), the
-    /// backbone as one row, then the head's layers.
-    fn rows(self, b: &Backbone, class: &str, name: &str, args: &Args) -> Result<Vec<Row>> {
+    /// backbone (`class`, `name`, serialized `value`) as one row, then the head's layers.
+    fn rows(
+        self,
+        b: &Backbone,
+        (class, name, value): (&str, &str, &Value),
+        args: &Args,
+    ) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
         let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
@@ -335,6 +344,7 @@ impl Task {
                 return swin::classifier_rows(b, name, args)
             }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
+            Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
