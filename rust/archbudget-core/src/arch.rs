@@ -163,8 +163,11 @@ pub struct Vision {
     pub patch_size: (u64, u64),
     /// Input channels.
     pub num_channels: u64,
-    /// Patches per image: (h / ph) × (w / pw); the sequence is this plus the CLS token.
+    /// Patches per image: (h / ph) × (w / pw); the sequence is this plus the class tokens.
     pub num_patches: u64,
+    /// Learned tokens put before the patches: ViT's CLS token (1), DeiT's CLS and
+    /// distillation tokens (2).
+    pub class_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,9 +37,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
-    // a vision transformer's sequence is its patches and the CLS token
+    // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {
-        Some(v) => (run.batch, add(v.num_patches, 1)?),
+        Some(v) => (run.batch, add(v.num_patches, v.class_tokens)?),
         None => (run.batch, run.seq),
     };
     if b == 0 || s == 0 {
@@ -175,6 +175,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                         batch: b,
                         patches: v.num_patches,
                         dim: hsz,
+                        tokens: v.class_tokens,
                     }),
                     &[tokens],
                 );

@@ -133,6 +133,7 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
                 batch: b,
                 patches,
                 dim: t.hidden_size,
+                tokens: 1,
             }),
             &[tokens],
         );

@@ -72,7 +72,7 @@ impl HfNames {
                 down: "fc2",
                 ..LLAMA
             },
-            "bert" | "roberta" | "vit" => HfNames {
+            "bert" | "roberta" | "vit" | "deit" => HfNames {
                 q: "query",
                 k: "key",
                 v: "value",

@@ -108,6 +108,7 @@ const SUPPORTED: &[&str] = &[
     "starcoder2",
     "t5",
     "vit",
+    "deit",
 ];
 
 pub fn supported_model_types() -> &'static [&'static str] {
@@ -172,7 +173,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "t5" => Family::T5,
         "bart" => Family::Bart,
-        "vit" => Family::Vit,
+        "vit" | "deit" => Family::Vit,
         "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
@@ -192,7 +193,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" | "bart" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {

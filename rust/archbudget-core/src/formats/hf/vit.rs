@@ -1,4 +1,4 @@
-//! vit.
+//! vit and deit.
 //!
 //! Computes: a patch convolution (`num_channels → hidden`, kernel = stride = patch), a CLS
 //! token and learned positions for `patches + 1` slots, N × pre-norm blocks (LayerNorm →
@@ -7,6 +7,9 @@
 //! Weights: q/k/v biased when `qkv_bias` (default true), o and the MLP always biased.
 //! Mirrors: `modeling_vit.py` (`ViTModel(add_pooling_layer=True, use_mask_token=False)`)
 //! of transformers 5.x, `image_size` / `patch_size` as an int or an `[h, w]` pair.
+//!
+//! deit (`modeling_deit.py`, `DeiTModel`) is vit with a `distillation_token` beside the
+//! CLS token: positions for `patches + 2` slots, the same blocks, pooler and defaults.
 use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
@@ -37,9 +40,10 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             "patch_size {patch_size:?} is larger than image_size {image_size:?}"
         )));
     }
-    let slots = add(num_patches, 1, loc, "patch count")?;
+    let class_tokens = if cfg.model_type == "deit" { 2 } else { 1 };
+    let slots = add(num_patches, class_tokens, loc, "patch count")?;
     Ok(TransformerArch {
-        model_type: "vit".to_string(),
+        model_type: cfg.model_type.to_string(),
         kind: ArchKind::Encoder,
         head,
         vocab_size: 0,
@@ -79,6 +83,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             patch_size,
             num_channels: cfg.dim("num_channels", 3)?,
             num_patches,
+            class_tokens,
         }),
         scale_decoder_outputs: false,
         details: Default::default(),
@@ -96,11 +101,24 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             "vit without learned positions".into(),
         ));
     };
-    let w = vec![
-        Weight::new("cls_token", vec![dim(1, "1"), dim(1, "1"), hidden.clone()]),
+    let token = || Weight::new("", vec![dim(1, "1"), dim(1, "1"), hidden.clone()]);
+    let mut w = vec![Weight {
+        name: "cls_token".into(),
+        ..token()
+    }];
+    let prefix = if vision.class_tokens == 2 {
+        w.push(Weight {
+            name: "distillation_token".into(),
+            ..token()
+        });
+        "DeiT"
+    } else {
+        "ViT"
+    };
+    w.extend([
         Weight::new(
             "position_embeddings",
-            vec![dim(1, "1"), dim(rows, "patches+1"), hidden.clone()],
+            vec![dim(1, "1"), dim(rows, "patches+tokens"), hidden.clone()],
         ),
         Weight::new(
             "patch_embeddings.projection.weight",
@@ -112,8 +130,8 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             ],
         ),
         Weight::new("patch_embeddings.projection.bias", vec![hidden.clone()]),
-    ];
-    m.add("embeddings".to_string(), "ViTEmbeddings", w)?;
+    ]);
+    m.add("embeddings".to_string(), &format!("{prefix}Embeddings"), w)?;
     let qkv = heads_dim(a.num_heads, a.head_dim, "heads×head_dim", loc)?;
     for i in 0..a.num_layers {
         let layer = format!("layers.{i}.");
@@ -129,7 +147,11 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             linear(&mut w, name, hidden.clone(), qkv.clone(), a.qkv_bias);
         }
         linear(&mut w, "o_proj.", qkv.clone(), hidden.clone(), a.o_bias);
-        m.add(format!("{layer}attention"), "ViTAttention", w)?;
+        m.add(
+            format!("{layer}attention"),
+            &format!("{prefix}Attention"),
+            w,
+        )?;
         norm_row(
             m,
             format!("{layer}layernorm_after"),
@@ -141,7 +163,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         let mut w = Vec::new();
         linear(&mut w, "fc1.", hidden.clone(), inter.clone(), true);
         linear(&mut w, "fc2.", inter, hidden.clone(), true);
-        m.add(format!("{layer}mlp"), "ViTMLP", w)?;
+        m.add(format!("{layer}mlp"), &format!("{prefix}MLP"), w)?;
     }
     norm_row(
         m,
@@ -159,7 +181,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             dim(out, "pooler_output_size"),
             true,
         );
-        m.add("pooler".to_string(), "ViTPooler", w)?;
+        m.add("pooler".to_string(), &format!("{prefix}Pooler"), w)?;
     }
-    Ok("ViTModel".to_string())
+    Ok(format!("{prefix}Model"))
 }

@@ -15,6 +15,8 @@ mod blocks;
 mod call_order;
 mod clip;
 mod decoders;
+mod deit;
+mod dinov2;
 mod encoders;
 mod falcon;
 mod flux;
@@ -23,7 +25,9 @@ mod gpt;
 mod gpt_oss;
 pub mod mmdit;
 pub mod sd3;
+mod mit;
 mod smollm3;
+mod swin;
 mod t5;
 mod vae;
 mod vit;
@@ -161,7 +165,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or(backbone_class);
-    let rows = task.rows(&b, backbone_class, backbone_name, &args)?;
+    let rows = task.rows(&b, (backbone_class, backbone_name, nested), &args)?;
     Ok(Some(Model {
         name,
         class_name: class_name.to_string(),
@@ -223,6 +227,11 @@ fn backbone(
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "DeiTBackbone" => deit::backbone(&args)?,
+        "DINOV2Backbone" => dinov2::backbone(&args)?,
+        "SwinTransformerBackbone" => swin::backbone(&args)?,
+        "MiTBackbone" => mit::backbone(&args)?,
+        "SegFormerBackbone" => mit::segformer_backbone(&args)?,
         "CLIPBackbone" | "SigLIPBackbone" => clip::backbone(&args)?,
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
@@ -237,15 +246,15 @@ fn backbone(
 /// The edit a backbone's twin needs (see [`Model::twin_edit`]).
 fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
     match backbone_class {
-        "ViTBackbone" => Some(vit::without_pooler),
+        "ViTBackbone" | "DeiTBackbone" => Some(vit::without_pooler),
         _ => None,
     }
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -253,11 +262,14 @@ enum Task {
     TextClassifier,
     MaskedLm,
     Seq2SeqLm,
-    /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
+    /// `ViTImageClassifier`, `DeiTImageClassifier`, `SwinTransformerImageClassifier` (the
+    /// other image classifiers are `keras_hub_vision`'s).
     ImageClassifier,
     /// A functional model on its backbone's own inputs and outputs (Stable Diffusion 3's
     /// TextToImage, ImageToImage, Inpaint): the backbone's layers, nothing added.
     SameGraph,
+    /// `SegFormerImageSegmenter`.
+    ImageSegmenter,
 }
 
 impl Task {
@@ -271,6 +283,9 @@ impl Task {
             ("TextToImage", Task::SameGraph),
             ("ImageToImage", Task::SameGraph),
             ("Inpaint", Task::SameGraph),
+            ("DeiTImageClassifier", Task::ImageClassifier),
+            ("SwinTransformerImageClassifier", Task::ImageClassifier),
+            ("SegFormerImageSegmenter", Task::ImageSegmenter),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -281,14 +296,22 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier | Task::ImageClassifier | Task::SameGraph => hf::Head::Base,
+            Task::TextClassifier
+            | Task::ImageClassifier
+            | Task::ImageSegmenter
+            | Task::SameGraph => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
 
     /// The task model's rows: its inputs (sorted, as Keras orders a dict of inputs), the
-    /// backbone as one row, then the head's layers.
-    fn rows(self, b: &Backbone, class: &str, name: &str, args: &Args) -> Result<Vec<Row>> {
+    /// backbone (`class`, `name`, serialized `value`) as one row, then the head's layers.
+    fn rows(
+        self,
+        b: &Backbone,
+        (class, name, value): (&str, &str, &Value),
+        args: &Args,
+    ) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
         let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
@@ -329,8 +352,15 @@ impl Task {
                 rows.push(row);
             }
             // an image's input and features are not a token sequence's
+            Task::ImageClassifier if class == "DeiTBackbone" => {
+                return deit::classifier_rows(b, name, args)
+            }
+            Task::ImageClassifier if class == "SwinTransformerBackbone" => {
+                return swin::classifier_rows(b, name, args)
+            }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::SameGraph => return Ok(b.rows.clone()),
+            Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));

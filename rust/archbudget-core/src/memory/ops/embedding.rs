@@ -41,10 +41,11 @@ impl Embedding {
 
 /// HF `ViTEmbeddings` after the patch convolution: `torch.cat((cls_token.expand(B, -1,
 /// -1), patches), dim=1) + position_embeddings` over `batch` images of `patches` patch
-/// tokens (the input, batch × patches × dim).
+/// tokens (the input, batch × patches × dim); `DeiTEmbeddings` puts a distillation token
+/// beside the CLS token (`tokens` = 2).
 ///
-/// Weights: `cls_token` (dim), `position_embeddings` ((patches + 1) × dim). Output:
-/// batch × (patches + 1) × dim in the promoted dtype (fp32 under autocast: neither cat
+/// Weights: one `dim` vector per token, `position_embeddings` ((patches + tokens) × dim).
+/// Output: batch × (patches + tokens) × dim in the promoted dtype (fp32 under autocast: neither cat
 /// nor add is an autocast op, and the conv's bf16 output meets fp32 parameters). The
 /// cat's output is a transient. Saves nothing: cat's backward slices the gradient, the
 /// add's reduces it over the batch into the parameters' gradients. No FLOPs.
@@ -54,11 +55,12 @@ pub struct ClsPositions {
     pub batch: u64,
     pub patches: u64,
     pub dim: u64,
+    pub tokens: u64,
 }
 
 impl ClsPositions {
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
-        let slots = crate::memory::add(self.patches, 1)?;
+        let slots = crate::memory::add(self.patches, self.tokens)?;
         let numel = crate::memory::mul(crate::memory::mul(self.batch, slots)?, self.dim)?;
         let pd = cx.param_dtype();
         let dtype = if cx.in_dtype[0] == DType::F32 {
@@ -67,10 +69,12 @@ impl ClsPositions {
             pd
         };
         Ok(Cost {
-            params: vec![
-                Param::new(self.dim, AmpCast::No),
-                Param::new(crate::memory::mul(slots, self.dim)?, AmpCast::No),
-            ],
+            params: std::iter::repeat_n(Param::new(self.dim, AmpCast::No), self.tokens as usize)
+                .chain([Param::new(
+                    crate::memory::mul(slots, self.dim)?,
+                    AmpCast::No,
+                )])
+                .collect(),
             out: Some(Out::New { numel, dtype }),
             fwd_temp: vec![bytes(numel, dtype)?],
             ..Cost::default()

@@ -1,0 +1,84 @@
+//! deit against transformers 5.24: `tests/data/hf_vision_more.json`, made by
+//! `tests/data/make_hf_vision_more.py`. Totals and class of `AutoModel` (the count-only
+//! path too), each summary row against its module, FLOPs of tiny configs within 1% of
+//! `torch.utils.flop_counter`, and `memory` in training and inference.
+mod hf_flops;
+mod hf_rows;
+
+use archbudget_core::formats::{self, hf};
+use archbudget_core::memory::{Mode, Precision, RunSettings};
+use serde_json::Value;
+
+fn section(name: &str) -> Vec<Value> {
+    hf_rows::fixture_section("hf_vision_more.json", name)
+}
+
+#[test]
+fn totals_classes_and_rows_exact() {
+    let rows = section("rows");
+    assert!(rows.len() >= 5);
+    let (mut failures, mut checked) = (Vec::new(), 0);
+    for row in &rows {
+        let name = row["name"].as_str().unwrap();
+        let s = hf::summarize(&row["config"], None, "config.json")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = (
+            row["base_params"].as_u64().unwrap(),
+            row["base_class"].as_str().unwrap(),
+        );
+        let got = (s.total_params, s.name.as_str());
+        if got != want {
+            failures.push(format!("{name}: {got:?} != {want:?}"));
+        }
+        let (c, _) = hf::count(&row["config"], None, "config.json").unwrap();
+        if c.total_params != want.0 {
+            failures.push(format!("{name} count-only: {}", c.total_params));
+        }
+        if let Some(modules) = row["modules"].as_object() {
+            checked += hf_rows::check_rows(name, "base", &s, modules, &mut failures);
+        }
+    }
+    assert!(checked > 50, "only {checked} rows checked");
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn deit_has_no_language_model_head() {
+    let row = &section("rows")[1];
+    let err = hf::summarize(&row["config"], Some(hf::Head::CausalLm), "config.json")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no language-model head"), "{err}");
+}
+
+#[test]
+fn flops_match_the_flop_counter() {
+    let gaps: Vec<String> = section("flops")
+        .iter()
+        .flat_map(hf_flops::flop_counter_gaps)
+        .collect();
+    assert!(gaps.is_empty(), "{gaps:#?}");
+}
+
+#[test]
+fn memory_lowers_every_config_in_training_and_inference() {
+    for row in section("rows") {
+        let name = row["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&row["config"]).unwrap();
+        let counted = formats::summary(&text, name, None).unwrap();
+        for mode in [Mode::Train, Mode::Infer] {
+            for precision in [Precision::Fp32, Precision::AmpBf16] {
+                let run = RunSettings {
+                    mode,
+                    batch: 2,
+                    precision,
+                    ..Default::default()
+                };
+                let m = formats::memory(&text, name, None, &run, None)
+                    .unwrap_or_else(|e| panic!("{name} {mode:?}: {e}"));
+                assert_eq!(m.params, counted.total_params, "{name} {mode:?}");
+                assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+            }
+        }
+    }
+}
