@@ -12,18 +12,22 @@
 mod bart;
 mod bert;
 mod blocks;
+mod bloom;
 mod call_order;
 mod clip;
 mod decoders;
 mod encoders;
+mod esm;
 mod falcon;
 mod gemma;
 mod gpt;
 mod gpt_oss;
+mod roformer_v2;
 mod smollm3;
 mod t5;
 mod vit;
 mod whisper;
+mod xlnet;
 
 use serde_json::{Map, Value};
 
@@ -157,7 +161,10 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or(backbone_class);
-    let rows = task.rows(&b, backbone_class, backbone_name, &args)?;
+    let mut rows = task.rows(&b, backbone_class, backbone_name, &args)?;
+    if let (Task::MaskedLm, Some(head)) = (task, own_masked_lm_head(backbone_class, &b)) {
+        *rows.last_mut().expect("a masked LM has a head row") = head;
+    }
     Ok(Some(Model {
         name,
         class_name: class_name.to_string(),
@@ -209,12 +216,16 @@ fn backbone(
         "SmolLM3Backbone" => smollm3::backbone(&args)?,
         "GptOssBackbone" => gpt_oss::backbone(&args)?,
         "FalconBackbone" => falcon::backbone(&args)?,
+        "BloomBackbone" => bloom::backbone(&args)?,
         "BertBackbone" | "RobertaBackbone" | "XLMRobertaBackbone" | "DistilBertBackbone" => {
             bert::backbone(&args)?
         }
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
+        "ESMBackbone" => esm::backbone(&args)?,
+        "RoformerV2Backbone" => roformer_v2::backbone(&args)?,
+        "XLNetBackbone" => xlnet::backbone(&args)?,
         "T5Backbone" => t5::backbone(&args)?,
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
@@ -228,6 +239,15 @@ fn backbone(
     Ok(Some(b))
 }
 
+/// The masked-LM head of a family whose head is not keras-hub's tied `MaskedLMHead`.
+fn own_masked_lm_head(backbone_class: &str, b: &Backbone) -> Option<Row> {
+    match backbone_class {
+        "ESMBackbone" => Some(esm::masked_lm_head(b)),
+        "RoformerV2Backbone" => Some(roformer_v2::masked_lm_head(b)),
+        _ => None,
+    }
+}
+
 /// The edit a backbone's twin needs (see [`Model::twin_edit`]).
 fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
     match backbone_class {
@@ -237,9 +257,9 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -257,6 +277,9 @@ impl Task {
             ("CausalLM", Task::CausalLm),
             ("TextClassifier", Task::TextClassifier),
             ("MaskedLM", Task::MaskedLm),
+            // ESM's protein tasks are its masked LM and text classifier
+            ("MaskedPLM", Task::MaskedLm),
+            ("ProteinClassifier", Task::TextClassifier),
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
         ]
