@@ -399,6 +399,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
             sinks: a.details.attn_sinks,
+            eager_only: bloom,
         };
         // falcon_h1: the mixer beside attention on the same input, its output times
         // `ssm_out_multiplier`; attention reads the input times `attention_in_multiplier`

@@ -352,6 +352,7 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &ins,
     );
@@ -424,6 +425,7 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &[q, k, v],
     );
