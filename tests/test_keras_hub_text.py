@@ -1,5 +1,6 @@
 """More KerasHub text families (tests/data/keras_hub_text.json.gz, built by keras-hub 0.32 /
-Keras 3.15.1 with tests/data/make_keras_hub_text.py): Bloom, ESM, RoformerV2 and XLNet.
+Keras 3.15.1 with tests/data/make_keras_hub_text.py): Bloom, ESM, RoformerV2, XLNet and
+PaliGemma.
 Totals and every row of `model.summary()` through the Python API; Bloom's `memory`
 equal to the memory of its transformers twin (bloom); one clear line where there is no
 twin; the errors.
@@ -43,10 +44,11 @@ def test_fixture_covers_the_families_and_presets():
     classes = {m["model_json"]["class_name"] for m in MODELS}
     assert {"BloomBackbone", "BloomCausalLM", "ESMBackbone", "ESMMaskedPLM",
             "ESMProteinClassifier", "RoformerV2Backbone", "RoformerV2TextClassifier",
-            "RoformerV2MaskedLM", "XLNetBackbone"} <= classes
+            "RoformerV2MaskedLM", "XLNetBackbone", "PaliGemmaBackbone", "PaliGemmaCausalLM"} <= classes
     # the preset-sized builds equal keras-hub's preset metadata (checked by the generator)
     assert {m["preset"]: m["backbone_params"] for m in MODELS if m["kind"] == "preset"} == {
-        "bloom_560m_multi": 559_214_592, "esm2_t6_8M": 7_408_960, "esm2_t33_650M": 649_400_320}
+        "bloom_560m_multi": 559_214_592, "esm2_t6_8M": 7_408_960, "esm2_t33_650M": 649_400_320,
+        "pali_gemma_3b_mix_224": 2_923_335_408}
 
 
 # bigscience/bloom-560m's sizes, and the small Bloom's: keras-hub builds exactly the
@@ -84,7 +86,7 @@ def bad(tmp_path, model, *args):
 
 
 @pytest.mark.parametrize("name", ["Bloom_narrow_mlpCausalLM", "ESMMaskedPLM",
-                                  "RoformerV2TextClassifier", "XLNet"])
+                                  "RoformerV2TextClassifier", "XLNet", "PaliGemmaCausalLM"])
 def test_memory_without_a_twin_is_one_clear_line(tmp_path, name):
     model = BY_NAME[name]["model_json"]
     msg = bad(tmp_path, model, "memory", "--mode", "train", "--batch", "1", "--seq", "8")

@@ -1,6 +1,6 @@
-"""KerasHub ground truth, more text families: Bloom, ESM, RoformerV2 and XLNet backbones
-with their task models (BloomCausalLM; ESMMaskedPLM and ESMProteinClassifier;
-RoformerV2TextClassifier and RoformerV2MaskedLM; XLNet has none), built by the real
+"""KerasHub ground truth, more text families: Bloom, ESM, RoformerV2, XLNet and PaliGemma
+backbones with their task models (BloomCausalLM; ESMMaskedPLM and ESMProteinClassifier;
+RoformerV2TextClassifier and RoformerV2MaskedLM; XLNet has none; PaliGemmaCausalLM), built by the real
 keras-hub from small configs with random weights and recorded as make_keras_hub.py
 records them (`describe`: `model_json`, totals, the rows of `model.summary()`).
 
@@ -31,6 +31,9 @@ BLOOM = dict(vocabulary_size=64, num_layers=2, num_heads=4, hidden_dim=16, inter
 ESM = dict(vocabulary_size=33, num_layers=2, num_heads=4, hidden_dim=16, intermediate_dim=32)
 ROFORMER = dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24,
                 head_size=8)
+PALI_GEMMA = dict(vocabulary_size=64, image_size=16, num_layers=2, num_query_heads=4, num_key_value_heads=1,
+                  hidden_dim=16, intermediate_dim=32, head_dim=8, vit_patch_size=4, vit_num_heads=2,
+                  vit_hidden_dim=8, vit_num_layers=2, vit_intermediate_dim=12)
 # name -> (family, small config, task classes)
 SMALL = {
     # intermediate_dim 4 × hidden_dim, as transformers' bloom fixes it
@@ -44,6 +47,9 @@ SMALL = {
     "RoformerV2_bias": ("RoformerV2", dict(ROFORMER, use_bias=True), ["TextClassifier", "MaskedLM"]),
     "XLNet": ("XLNet", dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16,
                             intermediate_dim=24), []),
+    "PaliGemma": ("PaliGemma", PALI_GEMMA, ["CausalLM"]),
+    "PaliGemma_post_norms": ("PaliGemma", dict(PALI_GEMMA, use_post_ffw_norm=True,
+                                               use_post_attention_norm=True), []),
 }
 # name -> (family, keras-hub preset whose metadata `params` the build must equal, config, task)
 PRESETS = {
@@ -59,6 +65,12 @@ PRESETS = {
     "ESM2_t33_650M": ("ESM", "esm2_t33_650M",
                       dict(vocabulary_size=33, num_layers=33, num_heads=20, hidden_dim=1280,
                            intermediate_dim=5120, max_sequence_length=1026), "MaskedPLM"),
+    # google/paligemma-3b-mix-224
+    "PaliGemma_3b_224": ("PaliGemma", "pali_gemma_3b_mix_224",
+                         dict(vocabulary_size=257152, image_size=224, num_layers=18, num_query_heads=8,
+                              num_key_value_heads=1, hidden_dim=2048, intermediate_dim=32768, head_dim=256,
+                              vit_patch_size=14, vit_num_heads=16, vit_hidden_dim=1152, vit_num_layers=27,
+                              vit_intermediate_dim=4304), "CausalLM"),
 }
 
 

@@ -1,5 +1,6 @@
 //! More KerasHub text families built by the real keras-hub
-//! (tests/data/make_keras_hub_text.py): Bloom, ESM, RoformerV2 and XLNet backbones and
+//! (tests/data/make_keras_hub_text.py): Bloom, ESM, RoformerV2, XLNet and PaliGemma
+//! backbones and
 //! task models, small and preset-sized, each read from its `model.to_json()` with totals
 //! and every row of `model.summary()` exact; `memory` through the transformers twin
 //! where there is one, one clear line where there is not; the errors of bad
@@ -59,7 +60,7 @@ fn memory_gives_a_figure_or_names_what_it_covers() {
             let r = got.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(r.peak_bytes > r.breakdown.weights, "{name}");
         } else {
-            // ESM, RoformerV2 and XLNet: summary only
+            // ESM, RoformerV2, XLNet and PaliGemma: summary only
             let err = got.unwrap_err().to_string();
             assert!(
                 err.contains(class) && err.contains("memory covers"),
@@ -115,6 +116,18 @@ fn bad_arguments_name_the_class_and_key() {
             json!({"num_heads": 5}),
             "XLNetBackbone",
             "num_heads",
+        ),
+        (
+            "PaliGemma",
+            json!({"vit_pooling": "map"}),
+            "PaliGemmaBackbone",
+            "'vit_pooling'",
+        ),
+        (
+            "PaliGemma",
+            json!({"vit_patch_size": 5}),
+            "PaliGemmaBackbone",
+            "vit_patch_size",
         ),
     ] {
         let err = formats::summary(&edited(name, edit.clone()), "m.json", None)

@@ -22,6 +22,7 @@ mod falcon;
 mod gemma;
 mod gpt;
 mod gpt_oss;
+mod pali_gemma;
 mod roformer_v2;
 mod smollm3;
 mod t5;
@@ -212,7 +213,7 @@ fn backbone(
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
         | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
         | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
-        "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
+        "GemmaBackbone" | "Gemma3Backbone" | "PaliGemmaBackbone" => gemma::backbone(&args)?,
         "SmolLM3Backbone" => smollm3::backbone(&args)?,
         "GptOssBackbone" => gpt_oss::backbone(&args)?,
         "FalconBackbone" => falcon::backbone(&args)?,
@@ -257,7 +258,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
@@ -302,7 +303,17 @@ impl Task {
     fn rows(self, b: &Backbone, class: &str, name: &str, args: &Args) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
-        let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
+        // each input as the backbone declares it (PaliGemma's `images` is no token sequence)
+        let mut rows: Vec<Row> = inputs
+            .into_iter()
+            .map(|input| {
+                b.rows
+                    .iter()
+                    .find(|r| r.name == input && r.class_name == "InputLayer")
+                    .cloned()
+                    .unwrap_or_else(|| Row::input(input))
+            })
+            .collect();
         rows.push(Row {
             name: name.to_string(),
             class_name: class.to_string(),
