@@ -395,6 +395,9 @@ pub struct BlockDetails {
     pub encoder: Option<Box<EncoderFamily>>,
     /// The vision tower and projections of a dual encoder (clip, siglip).
     pub dual_encoder: Option<Box<DualEncoder>>,
+    /// A norm on the embeddings before the first block of a pre-norm decoder (bloom's
+    /// `word_embeddings_layernorm`).
+    pub embed_norm: bool,
 }
 
 /// How an encoder beyond bert differs from it. All of them keep bert's post-norm blocks

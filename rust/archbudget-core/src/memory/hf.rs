@@ -117,11 +117,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     let hsz = a.hidden_size;
     let e = mul(rows, hsz)?;
     let decoder = a.kind == ArchKind::Decoder;
+    // bloom's attention is its own eager code (`baddbmm` of the ALiBi slopes)
+    let bloom = a.model_type == "bloom";
     // gpt_oss declares no SDPA support: transformers runs it eager
-    let eager = run.attn == AttnImpl::Eager || a.details.attn_sinks;
+    let eager = run.attn == AttnImpl::Eager || a.details.attn_sinks || bloom;
     let train = run.mode == super::Mode::Train;
     let use_cache = decoder && !(run.grad_ckpt && train);
-    let falcon = a.model_type == "falcon";
+    // falcon and bloom copy q, k and v out of their fused `query_key_value`
+    let falcon = a.model_type == "falcon" || bloom;
     let mut g = Graph::default();
     // a multimodal wrapper builds its vision tower first
     super::hf_vision::idle_vision(a, run, &mut g)?;
@@ -292,8 +295,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.details.ssm.is_some_and(|s| s.mup) {
         h = g.push(Op::Add(Add), &[h]);
     }
-    // the embeddings' LayerNorm of post-norm encoders (bert); post-norm OPT has none
-    if !a.pre_norm && !decoder {
+    // the embeddings' LayerNorm of post-norm encoders (bert) and of bloom; post-norm OPT
+    // has none
+    if (!a.pre_norm && !decoder) || a.details.embed_norm {
         h = g.push(ln(rows), &[h]);
     }
     if drop.embed > 0.0 {
@@ -303,7 +307,20 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     // False`) and folds the scaled ALiBi biases into it, `masked_fill(alibi / sqrt(head_dim),
     // causal_mask < -1, min)`: one batch×heads×S×S float tensor (the embeddings' dtype)
     // alive all forward, which every layer adds to its scores (SDPA's `attn_mask`)
-    let alibi = a.position == Position::Alibi;
+    // bloom instead builds batch·heads×1×S slopes × positions, added to every layer's
+    // scores by `baddbmm`, beside the model's eager causal mask
+    let alibi = a.position == Position::Alibi && !bloom;
+    if bloom {
+        let slopes = g.push(
+            Op::Fill(Fill {
+                numel: prod(&[b, a.num_heads, s])?,
+                dtype: None,
+                buffer: None,
+            }),
+            &[],
+        );
+        g.forward_held.push(slopes);
+    }
     let mask = if alibi {
         Some(g.push(
             Op::Fill(Fill {
@@ -376,12 +393,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             eager_mask: eager && mask.is_some() && !alibi,
             // the declarative types' eager attention: `softmax(dtype=float32)`; with sinks
             // (gpt_oss) the softmax runs in the scores' dtype
-            softmax_fp32: !a.details.attn_sinks
-                && (a.norm == NormKind::RmsNorm
-                    || crate::formats::hf::type_spec(&a.model_type).is_some()),
+            softmax_fp32: bloom
+                || (!a.details.attn_sinks
+                    && (a.norm == NormKind::RmsNorm
+                        || crate::formats::hf::type_spec(&a.model_type).is_some())),
             fused_qkv: a.fused_qkv,
             score_bias: alibi,
             sinks: a.details.attn_sinks,
+            eager_only: bloom,
         };
         // falcon_h1: the mixer beside attention on the same input, its output times
         // `ssm_out_multiplier`; attention reads the input times `attention_in_multiplier`

@@ -76,6 +76,12 @@ impl Dropouts {
                 },
                 ..Dropouts::default()
             },
+            // `dropout_add` after the attention's `dense` and after the MLP
+            "bloom" => Dropouts {
+                attn: f("attention_dropout", 0.0),
+                resid: f("hidden_dropout", 0.0),
+                ..Dropouts::default()
+            },
             // one `dropout_rate` everywhere (embeddings, attention probabilities, each
             // sub-layer's output, the feed-forward's inner activation, after each stack)
             "t5" => {

@@ -353,6 +353,7 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &ins,
     );
@@ -425,6 +426,7 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &[q, k, v],
     );

@@ -387,6 +387,7 @@ impl Encoder<'_> {
                 fused_qkv: false,
                 score_bias: false,
                 sinks: false,
+                eager_only: false,
             }),
             &[q, k, v],
         );

@@ -54,7 +54,7 @@ impl HfNames {
                 down: "c_proj",
                 ..LLAMA
             },
-            "gpt_neox" | "falcon" => HfNames {
+            "gpt_neox" | "falcon" | "bloom" => HfNames {
                 qkv: "query_key_value",
                 o: "dense",
                 up: "dense_h_to_4h",

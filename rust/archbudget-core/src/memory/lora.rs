@@ -150,7 +150,7 @@ impl LoraTargets {
                 "q_proj,v_proj"
             }
             "gpt2" => "c_attn",
-            "gpt_neox" | "falcon" => "query_key_value",
+            "gpt_neox" | "falcon" | "bloom" => "query_key_value",
             "bert" | "roberta" => "query,value",
             "t5" => "q,v",
             _ => {

@@ -379,6 +379,7 @@ impl Stack<'_> {
             fused_qkv: false,
             score_bias: t5,
             sinks: false,
+            eager_only: false,
         };
         let (qkv_bias, o_bias) = (a.qkv_bias, a.o_bias);
         let mut h = x;

@@ -1,4 +1,4 @@
-//! falcon.
+//! falcon, and bloom (falcon-rw's architecture with a LayerNorm on the embeddings).
 //!
 //! Computes: token embedding, N × (LayerNorm(s) → attention and MLP, in parallel unless
 //! `parallel_attn` is false and the architecture is the old one), final LayerNorm, LM head
@@ -10,6 +10,12 @@
 //! `num_ln_in_parallel_attn` 2), `input_layernorm` (+ `post_attention_layernorm` when not
 //! parallel).
 //! Mirrors: `modeling_falcon.py` of transformers 5.x; `n_embed` overrides `hidden_size`.
+//!
+//! bloom (`modeling_bloom.py`): `word_embeddings_layernorm` after the token embedding,
+//! then falcon's old sequential architecture with ALiBi, biased fused `query_key_value`
+//! over all heads and an MLP fixed at 4 × hidden; `n_layer` / `n_head` name the depth and
+//! heads, and the LM head is tied by default. Its attention is its own eager code
+//! (`baddbmm` of the ALiBi slopes), with no SDPA path.
 use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::{add, mul, Result};
 use crate::weight::dim;
@@ -89,6 +95,54 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     })
 }
 
+pub fn bloom(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let loc = cfg.location;
+    let hidden = cfg.dim_alias(&["n_embed", "hidden_size"], 64)?;
+    let heads = cfg.dim_alias(&["n_head", "num_attention_heads"], 8)?;
+    cfg.require_divisible(("hidden_size", hidden), ("n_head", heads))?;
+    Ok(TransformerArch {
+        model_type: "bloom".to_string(),
+        kind: ArchKind::Decoder,
+        head,
+        vocab_size: cfg.dim("vocab_size", 250880)?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: cfg.layers(&["n_layer", "num_hidden_layers"], 2)?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: hidden / heads,
+        intermediate_size: mul(4, hidden, loc, "4 × hidden_size")?,
+        gated_mlp: false,
+        activation: "gelu_pytorch_tanh".to_string(),
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: true,
+        o_bias: true,
+        mlp_bias: true,
+        fused_qkv: true,
+        position: Position::Alibi,
+        // ALiBi sets no longest sequence
+        max_positions: 0,
+        type_vocab_size: 0,
+        tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: false,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: crate::arch::BlockDetails {
+            embed_norm: true,
+            ..Default::default()
+        },
+    })
+}
+
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let loc = m.location();
     let root = if a.head.has_lm_head() {
@@ -113,6 +167,11 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         (_, true) => &["ln_attn", "ln_mlp"],
         (_, false) => &["input_layernorm", "post_attention_layernorm"],
     };
+    let class = if a.model_type == "bloom" {
+        "Bloom"
+    } else {
+        "Falcon"
+    };
     embedding_row(
         m,
         format!("{root}word_embeddings"),
@@ -120,6 +179,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         dim(a.vocab_size, "vocab"),
         a.hidden_size,
     )?;
+    if a.details.embed_norm {
+        norm_row(
+            m,
+            format!("{root}word_embeddings_layernorm"),
+            "LayerNorm",
+            a.hidden_size,
+            a.norm,
+        )?;
+    }
     for i in 0..a.num_layers {
         let layer = format!("{root}h.{i}.");
         let mut w = Vec::new();
@@ -131,12 +199,16 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             a.qkv_bias,
         );
         linear(&mut w, "dense.", hidden.clone(), hidden.clone(), a.o_bias);
-        m.add(format!("{layer}self_attention"), "FalconAttention", w)?;
+        m.add(
+            format!("{layer}self_attention"),
+            &format!("{class}Attention"),
+            w,
+        )?;
         let inter = dim(a.intermediate_size, "ffn_hidden_size");
         h_to_4h_mlp(
             m,
             format!("{layer}mlp"),
-            "FalconMLP",
+            &format!("{class}MLP"),
             hidden.clone(),
             inter,
             a.mlp_bias,
@@ -154,7 +226,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     norm_row(m, format!("{root}ln_f"), "LayerNorm", a.hidden_size, a.norm)?;
     if a.head.has_lm_head() {
         lm_head(m, "lm_head", a, "transformer.word_embeddings.weight")?;
-        return Ok("FalconForCausalLM".to_string());
+        return Ok(format!("{class}ForCausalLM"));
     }
-    Ok("FalconModel".to_string())
+    Ok(format!("{class}Model"))
 }

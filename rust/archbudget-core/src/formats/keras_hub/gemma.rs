@@ -8,6 +8,8 @@
 //! post norms is transformers' gemma2, without them gemma; Gemma3 is gemma3_text, its
 //! sliding layers as keras-hub places them (five of every six when
 //! `use_sliding_window_attention`).
+//!
+//! PaliGemmaBackbone is Gemma's decoder after its vision model (`pali_gemma.rs`).
 use serde_json::json;
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
@@ -17,6 +19,8 @@ use crate::weight::{dim, Weight};
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let gemma3 = a.class_name == "Gemma3Backbone";
+    // PaliGemma: Gemma's decoder on the tokens of its own vision model
+    let pali = a.class_name == "PaliGemmaBackbone";
     if gemma3 && a.config.get("vision_encoder").is_some_and(|v| !v.is_null()) {
         return Err(Error::invalid(
             a.location,
@@ -48,11 +52,21 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         token,
     );
     let token_weights = token_row.weights.clone();
-    let mut rows = vec![
-        Row::input("token_ids"),
-        token_row,
-        Row::input("padding_mask"),
-    ];
+    let mut rows = match pali {
+        true => vec![
+            Row::input("token_ids"),
+            super::pali_gemma::images_row(a)?,
+            token_row,
+            super::pali_gemma::vit_row(a, hidden)?,
+            Row::input("padding_mask"),
+            Row::input("response_mask"),
+        ],
+        false => vec![
+            Row::input("token_ids"),
+            token_row,
+            Row::input("padding_mask"),
+        ],
+    };
 
     let mut block = Vec::new();
     rms_norm(&mut block, "pre_attention_norm", hidden);
@@ -88,10 +102,10 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     dense(&mut block, "ffw_gating", hidden, inter, false);
     dense(&mut block, "ffw_gating_2", hidden, inter, false);
     dense(&mut block, "ffw_linear", inter, hidden, false);
-    let class = if gemma3 {
-        "Gemma3DecoderBlock"
-    } else {
-        "GemmaDecoderBlock"
+    let class = match (gemma3, pali) {
+        (true, _) => "Gemma3DecoderBlock",
+        (_, true) => "PaliGemmaDecoderBlock",
+        _ => "GemmaDecoderBlock",
     };
     rows.extend((0..layers).map(|i| {
         Row::new(
@@ -132,5 +146,10 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             .collect();
         hf["layer_types"] = json!(types);
     }
-    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
+    let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
+    if pali {
+        b.hf_config = None;
+        b.inputs = &["token_ids", "images", "padding_mask", "response_mask"];
+    }
+    Ok(b)
 }

@@ -12,12 +12,14 @@
 mod bart;
 mod bert;
 mod blocks;
+mod bloom;
 mod call_order;
 mod clip;
 mod decoders;
 mod deit;
 mod dinov2;
 mod encoders;
+mod esm;
 mod falcon;
 mod flux;
 mod gemma;
@@ -26,12 +28,15 @@ mod gpt_oss;
 pub mod mmdit;
 pub mod sd3;
 mod mit;
+mod pali_gemma;
+mod roformer_v2;
 mod smollm3;
 mod swin;
 mod t5;
 mod vae;
 mod vit;
 mod whisper;
+mod xlnet;
 
 use serde_json::{Map, Value};
 
@@ -165,7 +170,10 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or(backbone_class);
-    let rows = task.rows(&b, (backbone_class, backbone_name, nested), &args)?;
+    let mut rows = task.rows(&b, (backbone_class, backbone_name, nested), &args)?;
+    if let (Task::MaskedLm, Some(head)) = (task, own_masked_lm_head(backbone_class, &b)) {
+        *rows.last_mut().expect("a masked LM has a head row") = head;
+    }
     Ok(Some(Model {
         name,
         class_name: class_name.to_string(),
@@ -213,16 +221,20 @@ fn backbone(
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
         | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
         | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
-        "GemmaBackbone" | "Gemma3Backbone" => gemma::backbone(&args)?,
+        "GemmaBackbone" | "Gemma3Backbone" | "PaliGemmaBackbone" => gemma::backbone(&args)?,
         "SmolLM3Backbone" => smollm3::backbone(&args)?,
         "GptOssBackbone" => gpt_oss::backbone(&args)?,
         "FalconBackbone" => falcon::backbone(&args)?,
+        "BloomBackbone" => bloom::backbone(&args)?,
         "BertBackbone" | "RobertaBackbone" | "XLMRobertaBackbone" | "DistilBertBackbone" => {
             bert::backbone(&args)?
         }
         "AlbertBackbone" | "ElectraBackbone" => encoders::albert_electra(&args)?,
         "DebertaV3Backbone" => encoders::deberta_v3(&args)?,
         "FNetBackbone" => encoders::f_net(&args)?,
+        "ESMBackbone" => esm::backbone(&args)?,
+        "RoformerV2Backbone" => roformer_v2::backbone(&args)?,
+        "XLNetBackbone" => xlnet::backbone(&args)?,
         "T5Backbone" => t5::backbone(&args)?,
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
@@ -243,6 +255,15 @@ fn backbone(
     Ok(Some(b))
 }
 
+/// The masked-LM head of a family whose head is not keras-hub's tied `MaskedLMHead`.
+fn own_masked_lm_head(backbone_class: &str, b: &Backbone) -> Option<Row> {
+    match backbone_class {
+        "ESMBackbone" => Some(esm::masked_lm_head(b)),
+        "RoformerV2Backbone" => Some(roformer_v2::masked_lm_head(b)),
+        _ => None,
+    }
+}
+
 /// The edit a backbone's twin needs (see [`Model::twin_edit`]).
 fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
     match backbone_class {
@@ -252,9 +273,9 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -278,6 +299,9 @@ impl Task {
             ("CausalLM", Task::CausalLm),
             ("TextClassifier", Task::TextClassifier),
             ("MaskedLM", Task::MaskedLm),
+            // ESM's protein tasks are its masked LM and text classifier
+            ("MaskedPLM", Task::MaskedLm),
+            ("ProteinClassifier", Task::TextClassifier),
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
             ("TextToImage", Task::SameGraph),
@@ -314,7 +338,17 @@ impl Task {
     ) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
-        let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
+        // each input as the backbone declares it (PaliGemma's `images` is no token sequence)
+        let mut rows: Vec<Row> = inputs
+            .into_iter()
+            .map(|input| {
+                b.rows
+                    .iter()
+                    .find(|r| r.name == input && r.class_name == "InputLayer")
+                    .cloned()
+                    .unwrap_or_else(|| Row::input(input))
+            })
+            .collect();
         rows.push(Row {
             name: name.to_string(),
             class_name: class.to_string(),

@@ -88,6 +88,7 @@ pub(super) fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) 
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &[q, k, v],
     );
@@ -140,6 +141,7 @@ pub(super) fn dot_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Resu
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         }),
         &[query, key, inputs[1]],
     ))

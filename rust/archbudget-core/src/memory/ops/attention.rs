@@ -79,6 +79,9 @@ pub struct Attention {
     /// declares no SDPA support): one more scores-sized tensor at the softmax; FLOPs as
     /// eager. The op declares the sinks parameter (one per head).
     pub sinks: bool,
+    /// The model's own eager attention whatever `--attn` says (bloom's `baddbmm` code
+    /// has no SDPA path).
+    pub eager_only: bool,
 }
 
 impl Attention {
@@ -118,7 +121,7 @@ impl Attention {
         let math = cx.attn == AttnImpl::Sdpa
             && (((dt == DType::F32 || self.score_bias) && self.kv_heads < self.heads)
                 || unaligned_v);
-        let imp = if math || self.sinks {
+        let imp = if math || self.sinks || self.eager_only {
             AttnImpl::Eager
         } else {
             cx.attn
@@ -344,6 +347,7 @@ mod tests {
             fused_qkv: false,
             score_bias: false,
             sinks: false,
+            eager_only: false,
         };
         let dt = if precision == Precision::Bf16 {
             DType::BF16

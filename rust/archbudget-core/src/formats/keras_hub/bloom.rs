@@ -1,0 +1,97 @@
+//! keras-hub's BloomBackbone: a tied token embedding and its LayerNorm
+//! (`embedding_layernorm`), N `BloomDecoder` of LayerNorm → multi-head attention with
+//! ALiBi (biased q/k/v `EinsumDense` kernels `[hidden, heads, head_dim]`, a biased
+//! `hidden → hidden` output Dense) → LayerNorm → a biased tanh-GELU MLP, and a final
+//! LayerNorm.
+//!
+//! The transformers twin is bloom, whose fused `query_key_value` holds the same weights
+//! as keras-hub's three kernels; transformers fixes bloom's MLP at 4 × hidden, so a
+//! keras-hub Bloom of another `intermediate_dim` has no twin (its summary is exact,
+//! `memory` refuses it).
+use serde_json::json;
+
+use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
+use super::Backbone;
+use crate::error::Result;
+use crate::weight::{dim, Weight};
+
+pub fn backbone(a: &Args) -> Result<Backbone> {
+    let vocab = a.dim("vocabulary_size")?;
+    let layers = a.dim("num_layers")?;
+    let heads = a.dim("num_heads")?;
+    let hidden = a.dim("hidden_dim")?;
+    let inter = a.dim("intermediate_dim")?;
+    let head_dim = a.per_head(("hidden_dim", hidden), ("num_heads", heads))?;
+    let h = Some(hidden);
+    let norm_row = |name: &str| {
+        let mut w = Vec::new();
+        layer_norm(&mut w, "", hidden);
+        Row::new(name, "LayerNormalization", seq_shape(h), w)
+    };
+
+    let mut token = Vec::new();
+    embedding(&mut token, "", vocab, hidden);
+    let token_row = Row::new(
+        "token_embedding",
+        "ReversibleEmbedding",
+        seq_shape(h),
+        token,
+    );
+    let token_weights = token_row.weights.clone();
+    let mut rows = vec![
+        Row::input("token_ids"),
+        token_row,
+        norm_row("embedding_layernorm"),
+        Row::input("padding_mask"),
+    ];
+
+    let mut block = Vec::new();
+    layer_norm(&mut block, "pre_attention_layernorm", hidden);
+    for proj in ["query_dense", "key_dense", "value_dense"] {
+        let p = format!("self_attention/{proj}");
+        block.push(Weight::new(
+            format!("{p}/kernel"),
+            vec![
+                dim(hidden, "inputs"),
+                dim(heads, "heads"),
+                dim(head_dim, "head_dim"),
+            ],
+        ));
+        block.push(Weight::new(
+            format!("{p}/bias"),
+            vec![dim(heads, "heads"), dim(head_dim, "head_dim")],
+        ));
+    }
+    dense(
+        &mut block,
+        "self_attention/output_dense",
+        hidden,
+        hidden,
+        true,
+    );
+    layer_norm(&mut block, "post_attention_layernorm", hidden);
+    dense(&mut block, "mlp_intermediate_dense", hidden, inter, true);
+    dense(&mut block, "mlp_output_dense", inter, hidden, true);
+    rows.extend((0..layers).map(|i| {
+        Row::new(
+            format!("transformer_layer_{i}"),
+            "BloomDecoder",
+            seq_shape(h),
+            block.clone(),
+        )
+    }));
+    rows.push(norm_row("final_layernorm"));
+
+    let dropout = a.float_or("dropout", 0.0)?;
+    let hf = json!({
+        "model_type": "bloom", "vocab_size": vocab, "hidden_size": hidden,
+        "n_layer": layers, "n_head": heads, "tie_word_embeddings": true,
+        "layer_norm_epsilon": a.float_or("layer_norm_epsilon", 1e-5)?,
+        "attention_dropout": dropout, "hidden_dropout": dropout,
+    });
+    let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
+    if inter != 4 * hidden {
+        b.hf_config = None;
+    }
+    Ok(b)
+}

@@ -1,0 +1,141 @@
+//! More KerasHub text families built by the real keras-hub
+//! (tests/data/make_keras_hub_text.py): Bloom, ESM, RoformerV2, XLNet and PaliGemma
+//! backbones and
+//! task models, small and preset-sized, each read from its `model.to_json()` with totals
+//! and every row of `model.summary()` exact; `memory` through the transformers twin
+//! where there is one, one clear line where there is not; the errors of bad
+//! constructor arguments.
+mod common;
+
+use archbudget_core::formats;
+use archbudget_core::memory::{Mode, RunSettings};
+use serde_json::{json, Value};
+
+fn models() -> Vec<Value> {
+    common::fixture("keras_hub_text.json.gz")["models"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_model_matches_keras() {
+    let models = models();
+    let mut failures = Vec::new();
+    let (mut rows, mut rows_exact) = (0, 0);
+    for m in &models {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let outcome = common::compare_summary(m, formats::summary(&text, name, None), name);
+        rows += outcome.rows;
+        rows_exact += outcome.rows_exact;
+        failures.extend(outcome.failures);
+    }
+    eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The families whose twin `memory` lowers, and those it refuses in one line.
+#[test]
+fn memory_gives_a_figure_or_names_what_it_covers() {
+    let run = RunSettings {
+        mode: Mode::Train,
+        batch: 2,
+        seq: 16,
+        ..Default::default()
+    };
+    for m in models() {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let got = formats::memory(&text, name, None, &run, Some(16));
+        let class = m["model_json"]["class_name"].as_str().unwrap();
+        if name.starts_with("Bloom_narrow_mlp") {
+            let err = got.unwrap_err().to_string();
+            assert!(
+                err.contains(class) && err.contains("intermediate_dim 4 × hidden_dim"),
+                "{name}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        } else if name.starts_with("Bloom") {
+            let r = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(r.peak_bytes > r.breakdown.weights, "{name}");
+        } else {
+            // ESM, RoformerV2, XLNet and PaliGemma: summary only
+            let err = got.unwrap_err().to_string();
+            assert!(
+                err.contains(class) && err.contains("memory covers"),
+                "{name}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+}
+
+/// The first fixture model named `name`, its config changed by `edit`.
+fn edited(name: &str, edit: Value) -> Vec<u8> {
+    let mut model = models().into_iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
+    for (k, v) in edit.as_object().unwrap() {
+        if v.is_null() {
+            model["config"].as_object_mut().unwrap().remove(k);
+        } else {
+            model["config"][k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&model).unwrap()
+}
+
+#[test]
+fn bad_arguments_name_the_class_and_key() {
+    for (name, edit, class, key) in [
+        (
+            "Bloom",
+            json!({"num_heads": 3}),
+            "BloomBackbone",
+            "num_heads",
+        ),
+        (
+            "Bloom",
+            json!({"intermediate_dim": null}),
+            "BloomBackbone",
+            "'intermediate_dim'",
+        ),
+        (
+            "ESM",
+            json!({"position_embedding_type": "alibi"}),
+            "ESMBackbone",
+            "'position_embedding_type'",
+        ),
+        (
+            "RoformerV2",
+            json!({"head_size": 0}),
+            "RoformerV2Backbone",
+            "'head_size'",
+        ),
+        (
+            "XLNet",
+            json!({"num_heads": 5}),
+            "XLNetBackbone",
+            "num_heads",
+        ),
+        (
+            "PaliGemma",
+            json!({"vit_pooling": "map"}),
+            "PaliGemmaBackbone",
+            "'vit_pooling'",
+        ),
+        (
+            "PaliGemma",
+            json!({"vit_patch_size": 5}),
+            "PaliGemmaBackbone",
+            "vit_patch_size",
+        ),
+    ] {
+        let err = formats::summary(&edited(name, edit.clone()), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(class) && err.contains(key) && err.contains("m.json"),
+            "{edit}: {err}"
+        );
+    }
+}
