@@ -7,7 +7,7 @@ mod hf_flops;
 mod hf_lowering;
 mod hf_rows;
 
-use archbudget_core::formats::{self, hf};
+use archbudget_core::formats::hf;
 use archbudget_core::memory::{AttnImpl, Mode, Precision, RunSettings};
 use serde_json::Value;
 

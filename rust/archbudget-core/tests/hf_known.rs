@@ -101,7 +101,10 @@ fn extra_rows_exact() {
     let next_rows = data("hf_next.json")["rows"].as_array().unwrap().clone();
     let encoder_rows = data("hf_encoders.json")["rows"].as_array().unwrap().clone();
     let clip_rows = data("hf_clip.json")["rows"].as_array().unwrap().clone();
-    let text_more_rows = data("hf_text_more.json")["rows"].as_array().unwrap().clone();
+    let text_more_rows = data("hf_text_more.json")["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()
         .chain(&moe_rows)

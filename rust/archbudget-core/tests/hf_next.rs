@@ -8,8 +8,8 @@
 mod hf_flops;
 mod hf_lowering;
 
-use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, AttnImpl, Mode, RunSettings};
+use archbudget_core::formats::hf;
+use archbudget_core::memory::{AttnImpl, Mode, RunSettings};
 use serde_json::Value;
 
 mod hf_rows;

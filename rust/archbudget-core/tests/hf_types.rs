@@ -7,8 +7,8 @@
 mod hf_flops;
 mod hf_lowering;
 
-use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, Mode, RunSettings};
+use archbudget_core::formats::hf;
+use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::Value;
 
 fn data() -> Value {

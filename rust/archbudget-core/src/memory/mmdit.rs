@@ -154,6 +154,7 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
                     fused_qkv: false,
                     score_bias: false,
                     sinks: false,
+                    eager_only: false,
                 }),
                 &[q, k, v],
             );
