@@ -20,6 +20,7 @@ mod falcon;
 mod gemma;
 mod gpt;
 mod gpt_oss;
+pub mod saved;
 mod smollm3;
 mod t5;
 mod vit;
@@ -416,6 +417,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         active_params: total.saturating_sub(idle),
         layers,
         functional: false,
+        notes: Vec::new(),
     })
 }
 
@@ -439,14 +441,19 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
     Ok(arch)
 }
 
-/// The error for a keras-hub class no reader knows.
-pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
+/// The keras-hub class of `value` if no reader knows it.
+pub fn unknown_class(value: &Value) -> Option<&str> {
     if crate::formats::keras_hub_vision::handles(value) {
         return None;
     }
-    let class = registered_class(value)?;
+    registered_class(value)
+}
+
+/// The error for a keras-hub class no reader knows, given as JSON alone.
+pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
+    let class = unknown_class(value)?;
     Some(Error::invalid(
         location,
-        format!("KerasHub class '{class}' is not supported; supported: {SUPPORTED}"),
+        format!("KerasHub class '{class}' is not read from its JSON alone; supported: {SUPPORTED}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)"),
     ))
 }
