@@ -40,8 +40,8 @@ fn every_archive_matches_keras() {
     let models = expected["models"].as_object().unwrap();
     assert_eq!(models.len(), 5);
     for (name, want) in models {
-        let s = formats::summary(&archive(name), name, None)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let s =
+            formats::summary(&archive(name), name, None).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             (s.total_params, s.trainable_params, s.non_trainable_params),
             (
@@ -98,7 +98,12 @@ fn memory_refuses_in_one_line() {
     .unwrap_err()
     .to_string();
     assert!(!e.contains('\n'), "{e}");
-    for part in ["bloom.keras", "BloomCausalLM", "model.weights.h5", "summary"] {
+    for part in [
+        "bloom.keras",
+        "BloomCausalLM",
+        "model.weights.h5",
+        "summary",
+    ] {
         assert!(e.contains(part), "{part} not in: {e}");
     }
 }
@@ -112,7 +117,12 @@ fn json_alone_names_the_class_and_the_archive_route() {
         .unwrap_err()
         .to_string();
     assert!(!e.contains('\n'), "{e}");
-    for part in ["swin.json", "SwinTransformerBackbone", "GPT2", ".keras archive"] {
+    for part in [
+        "swin.json",
+        "SwinTransformerBackbone",
+        "GPT2",
+        ".keras archive",
+    ] {
         assert!(e.contains(part), "{part} not in: {e}");
     }
 }

@@ -1,7 +1,9 @@
 //! KerasHub transformers (text models, and ViT, CLIP and SigLIP): the JSON of `model.to_json()` for a keras-hub backbone
 //! (`registered_name: "keras_hub>GPT2Backbone"`, its constructor arguments under
 //! `config`) or a task model nesting one under `config.backbone` (CausalLM,
-//! TextClassifier, MaskedLM, Seq2SeqLM; the `preprocessor` carries no weights and is not read).
+//! TextClassifier, MaskedLM, Seq2SeqLM, TextEmbedder; the `preprocessor` carries no weights
+//! and is not read). A class no reader knows is counted from its `.keras` archive's
+//! weights (`saved`).
 //!
 //! One source of truth: each family translates the constructor arguments into the
 //! transformers config.json of the same architecture, so the structure memory, FLOPs and
@@ -18,6 +20,7 @@ mod decoders;
 mod encoders;
 mod falcon;
 mod gemma;
+mod gemma3_vision;
 mod gpt;
 mod gpt_oss;
 pub mod saved;
@@ -224,6 +227,7 @@ fn backbone(
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
         }
+        "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -238,7 +242,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
@@ -250,6 +254,8 @@ enum Task {
     Seq2SeqLm,
     /// `ViTImageClassifier` (the other image classifiers are `keras_hub_vision`'s).
     ImageClassifier,
+    /// The backbone pooled by `keras.ops` (mean, last token, L2 norm): no layers of its own.
+    TextEmbedder,
 }
 
 impl Task {
@@ -260,6 +266,7 @@ impl Task {
             ("MaskedLM", Task::MaskedLm),
             ("Seq2SeqLM", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
+            ("TextEmbedder", Task::TextEmbedder),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -270,7 +277,7 @@ impl Task {
     /// is left out; a masked LM runs as the type's LM-head class.
     fn head(self) -> hf::Head {
         match self {
-            Task::TextClassifier | Task::ImageClassifier => hf::Head::Base,
+            Task::TextClassifier | Task::ImageClassifier | Task::TextEmbedder => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
@@ -280,12 +287,27 @@ impl Task {
     fn rows(self, b: &Backbone, class: &str, name: &str, args: &Args) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
-        let mut rows: Vec<Row> = inputs.into_iter().map(Row::input).collect();
+        // the backbone's own input rows where it has them (a Gemma3's `images`)
+        let input_row = |input: &str| {
+            b.rows
+                .iter()
+                .find(|r| r.name == input && r.class_name == "InputLayer")
+                .cloned()
+                .unwrap_or_else(|| Row::input(input))
+        };
+        let mut rows: Vec<Row> = inputs.into_iter().map(input_row).collect();
+        let sequence = match b.rows.last() {
+            Some(Row {
+                output_shape: Some(shape),
+                ..
+            }) => shape.clone(),
+            _ => OutputShape::Single(seq_shape(Some(b.hidden))),
+        };
         rows.push(Row {
             name: name.to_string(),
             class_name: class.to_string(),
             // a dict of outputs (sequence and pooled) is no single shape
-            output_shape: (!b.pooled).then(|| OutputShape::Single(seq_shape(Some(b.hidden)))),
+            output_shape: (!b.pooled).then_some(sequence),
             weights: b
                 .rows
                 .iter()
@@ -319,6 +341,7 @@ impl Task {
             }
             // an image's input and features are not a token sequence's
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
+            Task::TextEmbedder => {}
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
