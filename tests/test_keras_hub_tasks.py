@@ -15,8 +15,14 @@ import archbudget
 DATA = json.loads(gzip.open(Path(__file__).parent / "data" / "keras_hub_tasks.json.gz", "rt").read())
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
-# summary only: no transformers model of the tower alone, no Whisper memory model yet
-NO_MEMORY = {"Gemma3VisionEncoder", "WhisperBackbone"}
+# summary only, each refused in one line: an encoder alone (transformers has no model of
+# a tower without its pair or projector), Whisper (no memory model yet), and
+# DistilBertMaskedLM (its twin's masked-LM head is not lowered yet)
+ENCODER_ALONE = "memory covers"
+NO_MEMORY = {"Gemma3VisionEncoder": ENCODER_ALONE, "CLIPVisionEncoder": ENCODER_ALONE,
+             "CLIPTextEncoder": ENCODER_ALONE, "SigLIPVisionEncoder": ENCODER_ALONE,
+             "SigLIPTextEncoder": ENCODER_ALONE, "WhisperBackbone": ENCODER_ALONE,
+             "DistilBertMaskedLM": "does not lower this head yet"}
 
 
 def shape_text(keras_repr):
@@ -58,7 +64,7 @@ def test_coverage_of_the_exported_classes():
 def test_memory(m):
     run = dict(mode="train", batch=2, seq=8)
     if m["name"] in NO_MEMORY:
-        with pytest.raises(archbudget.ArchBudgetError, match="memory covers"):
+        with pytest.raises(archbudget.ArchBudgetError, match=NO_MEMORY[m["name"]]):
             archbudget.memory(m["model_json"], **run)
         return
     r = archbudget.memory(m["model_json"], **run)
