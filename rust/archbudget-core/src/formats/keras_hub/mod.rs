@@ -477,6 +477,6 @@ pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
     let class = unknown_class(value)?;
     Some(Error::invalid(
         location,
-        format!("KerasHub class '{class}' is not read from its JSON alone; supported: {SUPPORTED}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)"),
+        format!("KerasHub class '{class}' is not supported from its JSON alone; supported: {SUPPORTED}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)"),
     ))
 }
