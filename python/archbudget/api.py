@@ -72,6 +72,9 @@ class Summary:
     # Custom layers neither saved in a .keras archive nor declared: their rows' counts
     # are unknown and the totals are lower bounds (raised as UnknownLayerError.summary).
     undeclared: tuple[str, ...] = ()
+    # What the reader could not know (a KerasHub model counted from its archive's
+    # weights alone: output shapes, most classes); empty for a model read whole.
+    notes: tuple[str, ...] = ()
 
     @property
     def lower_bound(self) -> bool:
@@ -115,6 +118,7 @@ class Summary:
             "non_trainable_params": self.non_trainable_params,
             "active_params": self.active_params,
             **({"lower_bound": True} if self.undeclared else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
             "layers": [self._row(r) for r in self.rows],
         }
 
@@ -156,6 +160,7 @@ def summary_bytes(data: bytes, location: str, head: Head | None = None) -> Summa
         functional=d["functional"],
         rows=d["layers"],
         undeclared=tuple(d["undeclared"]),
+        notes=tuple(d["notes"]),
     )
     if s.undeclared:
         # The error, carrying the summary of every other layer (totals: lower bounds).

@@ -100,6 +100,7 @@ def print_summary(s: Summary, explain: bool = False) -> None:
         totals.append(f" Lower bounds: {', '.join(s.undeclared)} not counted (undeclared custom layers)")
     if s.active_params != s.total_params:
         totals.append(f" Active params per token: {s.active_params:,}")
+    totals.extend(f" Note: {note}" for note in s.notes)
     out = plain.Output.detect()
     width = max(plain.console_width(), 120 if s.functional else 100)
     if out is not None and rows:

@@ -50,4 +50,7 @@ pub struct Summary {
     pub layers: Vec<LayerRow>,
     /// Whether Keras prints the "Connected to" column (functional models).
     pub functional: bool,
+    /// What the reader could not know, shown under the totals (a KerasHub model counted
+    /// from its archive's weights alone); empty for a model read whole.
+    pub notes: Vec<String>,
 }

@@ -128,6 +128,7 @@ fn summary_to_py<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDic
     out.set_item("non_trainable_params", s.non_trainable_params)?;
     out.set_item("active_params", s.active_params)?;
     out.set_item("functional", s.functional)?;
+    out.set_item("notes", &s.notes)?;
     let rows = PyList::empty(py);
     for row in &s.layers {
         let r = PyDict::new(py);

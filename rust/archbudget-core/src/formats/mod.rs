@@ -18,6 +18,8 @@ pub enum Source {
     Keras(keras::Model),
     /// A KerasHub text model (`registered_name: "keras_hub>..."`).
     KerasHub(keras_hub::Model),
+    /// A KerasHub model no reader knows, counted from its `.keras` archive's weights.
+    KerasHubSaved(Summary),
     /// A transformers config.json (it has a `model_type` key).
     Hf(Value),
 }
@@ -50,7 +52,11 @@ fn detect(
         return Ok(Source::KerasHub(model));
     }
     if let Some(e) = keras_hub::unsupported(&value, location) {
-        return Err(e);
+        let (Some(tree), Some(class)) = (saved, keras_hub::unknown_class(&value)) else {
+            return Err(e);
+        };
+        return keras_hub::saved::summarize(&value, class, tree, location)
+            .map(Source::KerasHubSaved);
     }
     if value.get("class_name").is_some() {
         return keras::summary_model(&value, saved, location, lenient).map(Source::Keras);
@@ -89,6 +95,7 @@ fn summarize(source: Source, head: Option<hf::Head>, location: &str) -> Result<S
         Source::Keras(model) => keras::summarize(&model, location),
         Source::Hf(config) => hf::summarize(&config, head, location),
         Source::KerasHub(model) => keras_hub::summarize(&model, location),
+        Source::KerasHubSaved(summary) => Ok(summary),
     }
 }
 
@@ -169,7 +176,12 @@ impl Prepared {
                 quantize: None,
             }
         } else if let Some(e) = keras_hub::unsupported(&value, location) {
-            return Err(e);
+            return Err(match keras_hub::unknown_class(&value) {
+                Some(class) if keras::saved_weights(bytes, location)?.is_some() => {
+                    keras_hub::saved::memory_refused(class, location)
+                }
+                _ => e,
+            });
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions (a
             // KerasHub vision model's as its functional graph: `seq` is its image side)

@@ -173,6 +173,7 @@ impl<'a> Modules<'a> {
             active_params: total - self.idle,
             layers: self.rows,
             functional: false,
+            notes: Vec::new(),
         })
     }
 }

@@ -112,7 +112,7 @@ pub fn saved_names(entries: &[Value], sequential: bool) -> Vec<Option<String>> {
 }
 
 /// Keras's `naming.to_snake_case`: `ConvLSTM2D` → `conv_lstm2d`, `GRU` → `gru`.
-fn snake_case(name: &str) -> String {
+pub(crate) fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name
         .chars()
         .filter(|c| c.is_alphanumeric() || *c == '_')

@@ -20,6 +20,11 @@ const MAX_DEPTH: usize = 64;
 pub struct Tree {
     pub datasets: BTreeMap<String, Vec<u64>>,
     pub group_names: BTreeMap<String, String>,
+    /// Object path -> where its link name sits in its parent group's local heap. Names
+    /// are appended as links are created (h5py deletes none), so sorting siblings by it
+    /// gives the order they were written: Keras's `model.layers` order, which the
+    /// B-tree's name order and the object addresses (freed space is reused) do not keep.
+    pub created: BTreeMap<String, u64>,
 }
 
 struct File<'a> {
@@ -126,12 +131,13 @@ impl File<'_> {
             tree.group_names.insert(path.to_string(), name);
         }
         if let Some((btree, heap)) = h.symbol_table {
-            for (name, child) in self.group_links(btree, heap, 0)? {
+            for (name, child, name_offset) in self.group_links(btree, heap, 0)? {
                 let child_path = if path.is_empty() {
                     name
                 } else {
                     format!("{path}/{name}")
                 };
+                tree.created.insert(child_path.clone(), name_offset);
                 self.walk(child, &child_path, depth + 1, tree)?;
             }
         }
@@ -140,7 +146,8 @@ impl File<'_> {
 
     /// The links of a symbol-table group: a version-1 B-tree of symbol table nodes whose
     /// names live in the group's local heap.
-    fn group_links(&self, btree: u64, heap: u64, depth: usize) -> Result<Vec<(String, u64)>> {
+    /// (name, object header address, the name's offset in the local heap) per link.
+    fn group_links(&self, btree: u64, heap: u64, depth: usize) -> Result<Vec<(String, u64, u64)>> {
         if depth > MAX_DEPTH {
             return Err(self.err("HDF5 group B-tree is too deep"));
         }
@@ -161,7 +168,7 @@ impl File<'_> {
         Ok(links)
     }
 
-    fn symbol_node(&self, node: u64, heap: u64) -> Result<Vec<(String, u64)>> {
+    fn symbol_node(&self, node: u64, heap: u64) -> Result<Vec<(String, u64, u64)>> {
         self.expect(node, b"SNOD")?;
         let count = self.uint(node + 6, 2)?;
         let o = self.offset_size as u64;
@@ -171,7 +178,7 @@ impl File<'_> {
                 let entry = node + 8 + i * entry_size;
                 let name_offset = self.uint(entry, self.offset_size)?;
                 let header = self.uint(entry + o, self.offset_size)?;
-                Ok((self.heap_name(heap, name_offset)?, header))
+                Ok((self.heap_name(heap, name_offset)?, header, name_offset))
             })
             .collect()
     }

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde_json::{Map, Value};
 
-mod custom;
+pub(crate) mod custom;
 mod functional;
 pub mod h5;
 
@@ -705,5 +705,6 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         active_params: total,
         layers: rows,
         functional: model.functional,
+        notes: Vec::new(),
     })
 }

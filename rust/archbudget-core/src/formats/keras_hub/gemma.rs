@@ -1,4 +1,5 @@
-//! keras-hub's GemmaBackbone and Gemma3Backbone (text only): a tied token embedding,
+//! keras-hub's GemmaBackbone and Gemma3Backbone (its `vision_encoder`, if any, is
+//! gemma3_vision.rs's): a tied token embedding,
 //! N `decoder_block_i` of RMS-normed grouped-query attention (query kernel
 //! `[heads, hidden, head_dim]`; gemma3: per-head q/k norms) and a gated MLP, optional
 //! post-attention / post-feedforward norms, and `final_normalization`.
@@ -13,20 +14,19 @@
 use serde_json::json;
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
+use super::gemma3_vision;
 use super::Backbone;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::weight::{dim, Weight};
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let gemma3 = a.class_name == "Gemma3Backbone";
     // PaliGemma: Gemma's decoder on the tokens of its own vision model
     let pali = a.class_name == "PaliGemmaBackbone";
-    if gemma3 && a.config.get("vision_encoder").is_some_and(|v| !v.is_null()) {
-        return Err(Error::invalid(
-            a.location,
-            "Gemma3Backbone with a vision_encoder is not supported (text-only Gemma3 is)",
-        ));
-    }
+    let vision = match gemma3 {
+        true => gemma3_vision::nested(a)?,
+        false => None,
+    };
     let vocab = a.dim("vocabulary_size")?;
     let layers = a.dim("num_layers")?;
     let hidden = a.dim("hidden_dim")?;
@@ -145,6 +145,19 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             })
             .collect();
         hf["layer_types"] = json!(types);
+    }
+    if let Some(enc) = vision {
+        let rows = gemma3_vision::backbone_rows(rows, &enc);
+        let hf = gemma3_vision::hf_config(hf, &enc);
+        let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
+        b.inputs = &[
+            "images",
+            "padding_mask",
+            "token_ids",
+            "vision_indices",
+            "vision_mask",
+        ];
+        return Ok(b);
     }
     let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
     if pali {

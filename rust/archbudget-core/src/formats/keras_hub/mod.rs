@@ -1,7 +1,9 @@
 //! KerasHub transformers (text models, and ViT, CLIP and SigLIP): the JSON of `model.to_json()` for a keras-hub backbone
 //! (`registered_name: "keras_hub>GPT2Backbone"`, its constructor arguments under
 //! `config`) or a task model nesting one under `config.backbone` (CausalLM,
-//! TextClassifier, MaskedLM, Seq2SeqLM; the `preprocessor` carries no weights and is not read).
+//! TextClassifier, MaskedLM, Seq2SeqLM, TextEmbedder; the `preprocessor` carries no weights
+//! and is not read). A class no reader knows is counted from its `.keras` archive's
+//! weights (`saved`).
 //!
 //! One source of truth: each family translates the constructor arguments into the
 //! transformers config.json of the same architecture, so the structure memory, FLOPs and
@@ -23,12 +25,14 @@ mod esm;
 mod falcon;
 mod flux;
 mod gemma;
+mod gemma3_vision;
 mod gpt;
 mod gpt_oss;
 mod mit;
 pub mod mmdit;
 mod pali_gemma;
 mod roformer_v2;
+pub mod saved;
 pub mod sd3;
 mod smollm3;
 mod swin;
@@ -250,6 +254,7 @@ fn backbone(
         }
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
         "FluxBackbone" => flux::backbone(&args)?,
+        "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -273,7 +278,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
@@ -291,6 +296,8 @@ enum Task {
     SameGraph,
     /// `SegFormerImageSegmenter`.
     ImageSegmenter,
+    /// The backbone pooled by `keras.ops` (mean, last token, L2 norm): no layers of its own.
+    TextEmbedder,
 }
 
 impl Task {
@@ -310,6 +317,7 @@ impl Task {
             ("DeiTImageClassifier", Task::ImageClassifier),
             ("SwinTransformerImageClassifier", Task::ImageClassifier),
             ("SegFormerImageSegmenter", Task::ImageSegmenter),
+            ("TextEmbedder", Task::TextEmbedder),
         ]
         .into_iter()
         .find(|(suffix, _)| class_name.ends_with(suffix))
@@ -323,7 +331,8 @@ impl Task {
             Task::TextClassifier
             | Task::ImageClassifier
             | Task::ImageSegmenter
-            | Task::SameGraph => hf::Head::Base,
+            | Task::SameGraph
+            | Task::TextEmbedder => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
         }
     }
@@ -338,22 +347,27 @@ impl Task {
     ) -> Result<Vec<Row>> {
         let mut inputs: Vec<&str> = b.inputs.to_vec();
         inputs.sort_unstable();
-        // each input as the backbone declares it (PaliGemma's `images` is no token sequence)
-        let mut rows: Vec<Row> = inputs
-            .into_iter()
-            .map(|input| {
-                b.rows
-                    .iter()
-                    .find(|r| r.name == input && r.class_name == "InputLayer")
-                    .cloned()
-                    .unwrap_or_else(|| Row::input(input))
-            })
-            .collect();
+        // the backbone's own input rows where it has them (a Gemma3's `images`)
+        let input_row = |input: &str| {
+            b.rows
+                .iter()
+                .find(|r| r.name == input && r.class_name == "InputLayer")
+                .cloned()
+                .unwrap_or_else(|| Row::input(input))
+        };
+        let mut rows: Vec<Row> = inputs.into_iter().map(input_row).collect();
+        let sequence = match b.rows.last() {
+            Some(Row {
+                output_shape: Some(shape),
+                ..
+            }) => shape.clone(),
+            _ => OutputShape::Single(seq_shape(Some(b.hidden))),
+        };
         rows.push(Row {
             name: name.to_string(),
             class_name: class.to_string(),
             // a dict of outputs (sequence and pooled) is no single shape
-            output_shape: (!b.pooled).then(|| OutputShape::Single(seq_shape(Some(b.hidden)))),
+            output_shape: (!b.pooled).then_some(sequence),
             weights: b
                 .rows
                 .iter()
@@ -395,6 +409,7 @@ impl Task {
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::SameGraph => return Ok(b.rows.clone()),
             Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
+            Task::TextEmbedder => {}
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
                 let first_token = |w: u64| Some(OutputShape::Single(vec![None, Some(w)]));
@@ -493,6 +508,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         active_params: total.saturating_sub(idle),
         layers,
         functional: false,
+        notes: Vec::new(),
     })
 }
 
@@ -516,14 +532,19 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
     Ok(arch)
 }
 
-/// The error for a keras-hub class no reader knows.
-pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
+/// The keras-hub class of `value` if no reader knows it.
+pub fn unknown_class(value: &Value) -> Option<&str> {
     if crate::formats::keras_hub_vision::handles(value) {
         return None;
     }
-    let class = registered_class(value)?;
+    registered_class(value)
+}
+
+/// The error for a keras-hub class no reader knows, given as JSON alone.
+pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
+    let class = unknown_class(value)?;
     Some(Error::invalid(
         location,
-        format!("KerasHub class '{class}' is not supported; supported: {SUPPORTED}"),
+        format!("KerasHub class '{class}' is not supported from its JSON alone; supported: {SUPPORTED}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)"),
     ))
 }

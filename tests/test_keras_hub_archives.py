@@ -1,0 +1,75 @@
+"""KerasHub models no reader knows (Bloom, DeiT, Swin, RWKV-7), saved by keras-hub 0.32 with
+`model.save(path)` (tests/data/make_keras_hub_archives.py): counted from the archive's
+model.weights.h5 through the API and the CLI, totals and each top-level layer equal to
+Keras's `count_params()`; the notes say what is unknown; `memory` refuses in one line;
+the JSON alone names the class and the archive route.
+"""
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import archbudget
+from archbudget.cli import app
+
+DATA = Path(__file__).parent / "data"
+EXPECTED = json.loads((DATA / "keras_hub_archives.json").read_text())["models"]
+runner = CliRunner()
+
+
+def archive(name):
+    return DATA / "keras_hub_archives" / f"{name}.keras"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_summary_equals_keras(name):
+    want = EXPECTED[name]
+    s = archbudget.summary(archive(name))
+    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
+        want["total_params"], want["trainable_params"], want["non_trainable_params"])
+    # a layer whose weights an earlier layer saved (a tied LM head) has no row
+    keras_rows = [(r["name"], r["params"], r["trainable"], r["non_trainable"])
+                  for r in want["layers"] if not r["shared"]]
+    assert s.layers.select("name", "params", "trainable", "non_trainable").rows() == keras_rows
+    assert s.layers["output_shape"].null_count() == s.layers.height
+    assert s.notes and "model.weights.h5" in s.notes[0]
+
+
+def test_cli_table_and_json_say_what_is_unknown():
+    out = runner.invoke(app, ["summary", str(archive("bloom_causal_lm"))])
+    assert out.exit_code == 0, out.output
+    assert "bloom_backbone (BloomBackbone)" in out.stdout
+    assert f"{EXPECTED['bloom_causal_lm']['total_params']:,}" in out.stdout
+    assert "Note: KerasHub BloomCausalLM counted from the .keras archive" in out.stdout
+    out = runner.invoke(app, ["summary", str(archive("swin_backbone")), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["total_params"] == EXPECTED["swin_backbone"]["total_params"]
+    assert "output shapes are unknown" in doc["notes"][0]
+
+
+def one_line_error(args):
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2, out.output
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.output, out.stderr
+    return lines[0]
+
+
+def test_memory_refuses_in_one_line():
+    msg = one_line_error(["memory", str(archive("deit_image_classifier")), "--mode", "train",
+                          "--batch", "2"])
+    assert "DeiTImageClassifier" in msg and "model.weights.h5" in msg and "summary" in msg
+    with pytest.raises(archbudget.ArchBudgetError, match="RWKV7Backbone"):
+        archbudget.memory(archive("rwkv7_backbone"), mode="infer", batch=1, seq=8)
+
+
+def test_json_alone_names_the_class_and_the_archive_route(tmp_path):
+    config = zipfile.ZipFile(archive("swin_backbone")).read("config.json")
+    path = tmp_path / "swin.json"
+    path.write_bytes(config)
+    msg = one_line_error(["summary", str(path)])
+    assert "swin.json" in msg and "'SwinTransformerBackbone'" in msg
+    assert "supported: GPT2" in msg and ".keras archive" in msg
