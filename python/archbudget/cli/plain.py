@@ -1,9 +1,10 @@
 """The tables of `summary` and `memory` written without rich, byte for byte as rich writes
 them, for the common case: every cell fits its column, plain ASCII text, a console that
 needs nothing but bold and italic. Importing rich costs about as much as the rest of the
-command; elsewhere (a table wider than the console, text rich would read as markup or
-emoji, non-ASCII, environment settings that change rich's output) these functions return
-None and the caller uses rich. tests/test_plain_tables.py compares both on the fixtures."""
+command; elsewhere (a table wider than the console, but for the summary's, narrowed and
+folded as rich does; text rich would read as markup or emoji, non-ASCII, environment
+settings that change rich's output) these functions return None and the caller uses rich.
+tests/test_cli_start.py compares both on the fixtures."""
 from __future__ import annotations
 
 import os
