@@ -2,6 +2,7 @@
 polars, numpy, rich and typer, and prints what the typer app and rich print, byte for
 byte."""
 import enum
+import gzip
 import json
 import os
 import subprocess
@@ -172,6 +173,29 @@ def test_plain_summary_tables_are_richs(monkeypatch, capsys, width, terminal):
             assert by_plain == by_rich, name
             written += 1
     assert written >= len(models) * 0.9
+
+
+@pytest.mark.parametrize("width, terminal", [(120, False), (150, True)])
+def test_plain_folds_wide_summary_tables_as_rich_does(monkeypatch, capsys, width, terminal):
+    """Functional models whose tables are wider than the console (the large Applications
+    among them): plain narrows and folds the columns as rich does (rich took longer to
+    draw NASNetLarge's table than the rest of the command to run)."""
+    with gzip.open(DATA / "keras_models_extra.json.gz", "rt") as f:
+        extra = [(m["name"], json.dumps(m["model_json"])) for m in json.load(f)["models"] if m.get("kind") == "application"]
+    wide = 0
+    for name, text in keras_models() + extra:
+        s = api.summary(text)
+        if not s.functional:
+            continue
+        columns = [[f"{r['name']} ({r['class_name']})", api.shape_text(r["output_shape"]) or "-", f"{r['params']:,}",
+                    "", *r["connected_to"]] for r in s.rows]
+        natural = sum(max(len(row[i]) for row in columns) for i in range(3))
+        if natural + max(len(c) for row in columns for c in row[3:]) + 3 * 4 + 1 <= width:
+            continue
+        wide += 1
+        by_rich, by_plain = rich_and_plain(monkeypatch, capsys, lambda: output.print_summary(s), width, terminal)
+        assert by_plain == by_rich, name
+    assert wide >= 5
 
 
 @pytest.mark.parametrize("width, terminal", [(80, False), (80, True), (40, False)])

@@ -104,7 +104,8 @@ def print_summary(s: Summary, explain: bool = False) -> None:
     out = plain.Output.detect()
     width = max(plain.console_width(), 120 if s.functional else 100)
     if out is not None and rows:
-        text = plain.table(out, headers, [h == "Param #" for h in headers], rows, title=title, lines=True, width=width)
+        text = plain.table(out, headers, [h == "Param #" for h in headers], rows, title=title, lines=True, width=width,
+                           fold=True)
         footer = plain.lines(out, totals, width=width)
         if text is not None and footer is not None:
             sys.stdout.write(text + footer)

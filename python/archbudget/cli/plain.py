@@ -1,9 +1,10 @@
 """The tables of `summary` and `memory` written without rich, byte for byte as rich writes
 them, for the common case: every cell fits its column, plain ASCII text, a console that
 needs nothing but bold and italic. Importing rich costs about as much as the rest of the
-command; elsewhere (a table wider than the console, text rich would read as markup or
-emoji, non-ASCII, environment settings that change rich's output) these functions return
-None and the caller uses rich. tests/test_plain_tables.py compares both on the fixtures."""
+command; elsewhere (a table wider than the console, but for the summary's, narrowed and
+folded as rich does; text rich would read as markup or emoji, non-ASCII, environment
+settings that change rich's output) these functions return None and the caller uses rich.
+tests/test_cli_start.py compares both on the fixtures."""
 from __future__ import annotations
 
 import os
@@ -88,11 +89,13 @@ def table(
     section_after: int | None = None,
     bold_rows: frozenset[int] = frozenset(),
     width: int | None = None,
+    fold: bool = False,
 ) -> str | None:
     """rich's `Table(box=HEAVY_HEAD)` as `Console(width=width).print` writes it: `right`
     right-justifies a column, `lines` rules between all rows, `section_after` after that
-    row only; None where a cell would wrap or is not `plain`. Cells may hold several
-    lines."""
+    row only; None where a cell is not `plain`, or would wrap unless `fold` (the columns
+    not `right` are then `overflow="fold"`, and a table wider than the console narrows
+    them as rich does). Cells may hold several lines."""
     cells = [[cell.split("\n") for cell in row] for row in rows]
     if not all(plain(line) for row in cells for cell in row for line in cell):
         return None
@@ -102,9 +105,18 @@ def table(
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], *map(len, cell))
-    total = sum(widths) + 3 * len(widths) + 1  # one space each side, and the rules
     console = width if width is not None else out.width
-    if total > console or (title is not None and len(title) > total):
+    if sum(widths) + 3 * len(widths) + 1 > console:  # one space each side, and the rules
+        widths = _narrowed(widths, console) if fold else None
+        if widths is None or any(len(h) > w for h, w in zip(headers, widths)):
+            return None
+        for row in cells:
+            for i, w in enumerate(widths):
+                if right[i] and any(len(line) > w for line in row[i]):
+                    return None  # rich would cut the number with an ellipsis
+                row[i] = [piece for line in row[i] for piece in _folded(line, w)]
+    total = sum(widths) + 3 * len(widths) + 1
+    if title is not None and len(title) > total:
         return None
 
     def rule(chars: str) -> str:
@@ -139,3 +151,96 @@ def lines(out: Output, texts: list[str], wrap: bool = True, width: int | None = 
     if not all(plain(t) and (not wrap or len(t) <= width) for t in texts):
         return None
     return "".join(t + "\n" for t in texts)
+
+
+# A table wider than the console, as rich lays it out (`Table._calculate_column_widths`,
+# `rich._wrap.divide_line`, `Text.wrap` with overflow "fold"), for text whose only
+# whitespace is spaces (`plain`): the summary of a large functional model is such a table,
+# and rich takes longer to draw it than the rest of the command to run.
+
+
+def _narrowed(widths: list[int], console: int) -> list[int] | None:
+    """The widths of the columns' text once rich has narrowed the table to the console:
+    the widest columns first, down to the next widest, then all evenly."""
+    most = console - len(widths) - 1  # the rules
+    padded = [min(w + 2, most) or 1 for w in widths]
+    excess = sum(padded) - most
+    while excess > 0:
+        widest = max(padded)
+        second = max((w for w in padded if w != widest), default=0)
+        if widest == second:
+            break
+        ratios = [int(w == widest) for w in padded]
+        padded = _ratio_reduce(excess, ratios, [min(excess, widest - second)] * len(padded), padded)
+        excess = sum(padded) - most
+    if excess > 0:
+        padded = _ratio_reduce(excess, [1] * len(padded), padded, padded)
+    widths = [w - 2 for w in padded]
+    return widths if min(widths) >= 1 else None
+
+
+def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: list[int]) -> list[int]:
+    """rich's `_ratio.ratio_reduce`."""
+    ratios = [ratio if most else 0 for ratio, most in zip(ratios, maximums)]
+    total_ratio = sum(ratios)
+    if not total_ratio:
+        return values[:]
+    remaining = total
+    result = []
+    for ratio, most, value in zip(ratios, maximums, values):
+        if ratio and total_ratio > 0:
+            distributed = min(most, round(ratio * remaining / total_ratio))
+            result.append(value - distributed)
+            remaining -= distributed
+            total_ratio -= ratio
+        else:
+            result.append(value)
+    return result
+
+
+def _words(text: str):
+    """rich's words (`\\s*\\S+\\s*`, spaces its only whitespace): (start, word)."""
+    i, n = 0, len(text)
+    while i < n:
+        start = i
+        while i < n and text[i] == " ":
+            i += 1
+        if i == n:
+            return
+        while i < n and text[i] != " ":
+            i += 1
+        while i < n and text[i] == " ":
+            i += 1
+        yield start, text[start:i]
+
+
+def _folded(line: str, width: int) -> list[str]:
+    """One line of a cell as rich wraps it to `width` (left-justified, overflow fold)."""
+    breaks = []
+    offset = 0
+    for start, word in _words(line):
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width:
+            chunks = [word[i : i + width] for i in range(0, len(word), width)]
+            for chunk in chunks[:-1]:
+                if start:
+                    breaks.append(start)
+                start += len(chunk)
+            if start:
+                breaks.append(start)
+            offset = len(chunks[-1])
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    bounds = [0, *breaks, len(line)]
+    pieces = []
+    for a, b in zip(bounds, bounds[1:]):
+        piece = line[a:b]
+        if len(piece) > width:  # `Text.rstrip_end`: spaces past the width go first
+            excess = len(piece) - width
+            spaces = len(piece) - len(piece.rstrip(" "))
+            piece = piece[: len(piece) - min(spaces, excess)]
+        pieces.append(piece[:width])
+    return pieces

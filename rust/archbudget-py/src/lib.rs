@@ -11,6 +11,7 @@ use archbudget_core::space::Cancel;
 use archbudget_core::summary::{OutputShape, Summary};
 use archbudget_core::{Error, Result};
 use numpy::PyArray1;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
@@ -130,19 +131,21 @@ fn summary_to_py<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDic
     out.set_item("functional", s.functional)?;
     out.set_item("notes", &s.notes)?;
     let rows = PyList::empty(py);
+    // The row keys made once (`intern!`), not once per row of a thousand-layer model.
     for row in &s.layers {
         let r = PyDict::new(py);
-        r.set_item("name", &row.name)?;
-        r.set_item("class_name", &row.class_name)?;
-        match &row.output_shape {
-            Some(shape) => r.set_item("output_shape", shape_to_py(py, shape)?)?,
-            None => r.set_item("output_shape", py.None())?,
-        }
-        r.set_item("params", row.params)?;
-        r.set_item("trainable", row.trainable)?;
-        r.set_item("non_trainable", row.non_trainable)?;
-        r.set_item("explain", &row.explain)?;
-        r.set_item("connected_to", &row.connected_to)?;
+        r.set_item(intern!(py, "name"), &row.name)?;
+        r.set_item(intern!(py, "class_name"), &row.class_name)?;
+        let shape = match &row.output_shape {
+            Some(shape) => shape_to_py(py, shape)?,
+            None => py.None().into_bound(py),
+        };
+        r.set_item(intern!(py, "output_shape"), shape)?;
+        r.set_item(intern!(py, "params"), row.params)?;
+        r.set_item(intern!(py, "trainable"), row.trainable)?;
+        r.set_item(intern!(py, "non_trainable"), row.non_trainable)?;
+        r.set_item(intern!(py, "explain"), &row.explain)?;
+        r.set_item(intern!(py, "connected_to"), &row.connected_to)?;
         rows.append(r)?;
     }
     out.set_item("layers", rows)?;

@@ -24,12 +24,20 @@ pub fn parse(bytes: &[u8], location: &str) -> Result<Value> {
 /// third of a Keras Application's JSON (each one a few allocations to build and to free).
 /// The text must be well-formed all the same.
 pub fn parse_model(bytes: &[u8], location: &str) -> Result<Value> {
-    parse_with(bytes, location, |text| {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let entries = RefCell::new(Vec::new());
-        let value = WithoutWeightSettings { entries: &entries }.deserialize(&mut de)?;
-        de.end().map(|()| value)
+    parse_with(bytes, location, |text| match std::str::from_utf8(text) {
+        // UTF-8 checked once for the whole text (fast on ASCII), not string by string
+        Ok(text) => without_weight_settings(serde_json::Deserializer::from_str(text)),
+        // read as bytes, so that the error says where the text stops being UTF-8
+        Err(_) => without_weight_settings(serde_json::Deserializer::from_slice(text)),
     })
+}
+
+fn without_weight_settings<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> serde_json::Result<Value> {
+    let entries = RefCell::new(Vec::new());
+    let value = WithoutWeightSettings { entries: &entries }.deserialize(&mut de)?;
+    de.end().map(|()| value)
 }
 
 fn parse_with(
@@ -397,6 +405,14 @@ mod tests {
         let strict = parse(br#"{"kernel_initializer": {"a": }}"#, "m.json").unwrap_err();
         assert_eq!(e.to_string(), strict.to_string());
         assert_eq!(parse_model(b"{\"a\": NaN}", "m.json").unwrap()["a"], "NaN");
+    }
+
+    #[test]
+    fn model_parse_names_where_the_text_stops_being_utf8() {
+        let text = b"{\"units\": 4,\n \"name\": \"d\xff\"}";
+        let e = parse_model(text, "m.json").unwrap_err().to_string();
+        assert_eq!(e, parse(text, "m.json").unwrap_err().to_string());
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::shape::Shape;
 /// consumer recorded for it (Keras 3 writes it beside the reference).
 #[derive(Clone)]
 struct NamedRef<'v> {
-    layer: String,
+    layer: &'v str,
     node: usize,
     tensor: usize,
     /// Parsed only where a layer without a rule needs it (`consumer_shapes`).
@@ -30,18 +30,22 @@ struct NodeSpec<'v> {
     args: Option<&'v Value>,
 }
 
+/// Where a message about a tensor or node points, formatted only when one is raised
+/// (the graph of a large model has thousands).
+type Here<'a> = &'a dyn Fn() -> String;
+
 /// `[name, node, tensor]`, as in `keras_history`, `input_layers` and `output_layers`.
-fn named_ref<'v>(v: &Value, location: &str) -> Result<NamedRef<'v>> {
+fn named_ref<'v>(v: &'v Value, here: Here) -> Result<NamedRef<'v>> {
     let bad = || {
         Error::invalid(
-            location,
+            here(),
             format!("tensor reference must be [layer name, node, tensor], got {v}"),
         )
     };
     let items = v.as_array().ok_or_else(bad)?;
     match items.as_slice() {
         [Value::String(layer), node, tensor, ..] => Ok(NamedRef {
-            layer: layer.clone(),
+            layer,
             node: node.as_u64().ok_or_else(bad)? as usize,
             tensor: tensor.as_u64().ok_or_else(bad)? as usize,
             shape: None,
@@ -52,16 +56,17 @@ fn named_ref<'v>(v: &Value, location: &str) -> Result<NamedRef<'v>> {
 
 /// The references of `input_layers` / `output_layers`: one `[name, 0, 0]`, a list of
 /// them, or a dict of them (a model built on dicts of tensors).
-fn ref_list<'v>(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<NamedRef<'v>>> {
+fn ref_list<'v>(v: Option<&'v Value>, what: &str, location: &str) -> Result<Vec<NamedRef<'v>>> {
     let v = v.ok_or_else(|| {
         Error::invalid(location, format!("functional model config has no '{what}'"))
     })?;
+    let here: Here = &|| location.to_string();
     match v {
         Value::Array(items) if matches!(items.first(), Some(Value::String(_))) => {
-            Ok(vec![named_ref(v, location)?])
+            Ok(vec![named_ref(v, here)?])
         }
-        Value::Array(items) => items.iter().map(|x| named_ref(x, location)).collect(),
-        Value::Object(map) => sorted_values(map).map(|x| named_ref(x, location)).collect(),
+        Value::Array(items) => items.iter().map(|x| named_ref(x, here)).collect(),
+        Value::Object(map) => sorted_values(map).map(|x| named_ref(x, here)).collect(),
         _ => Err(Error::invalid(
             location,
             format!("'{what}' must be a list or a dict"),
@@ -70,26 +75,22 @@ fn ref_list<'v>(v: Option<&Value>, what: &str, location: &str) -> Result<Vec<Nam
 }
 
 /// Keras tensors found in call arguments, in argument order.
-fn collect_tensors<'v>(v: &'v Value, out: &mut Vec<NamedRef<'v>>, location: &str) -> Result<()> {
+fn collect_tensors<'v>(v: &'v Value, out: &mut Vec<NamedRef<'v>>, here: Here) -> Result<()> {
     match v {
-        Value::Array(items) => items
-            .iter()
-            .try_for_each(|x| collect_tensors(x, out, location)),
+        Value::Array(items) => items.iter().try_for_each(|x| collect_tensors(x, out, here)),
         Value::Object(map)
             if map.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
         {
             let config = map.get("config");
-            let history = config.and_then(|c| c.get("keras_history")).ok_or_else(|| {
-                Error::invalid(location, "a __keras_tensor__ has no keras_history")
-            })?;
-            let mut r = named_ref(history, location)?;
+            let history = config
+                .and_then(|c| c.get("keras_history"))
+                .ok_or_else(|| Error::invalid(here(), "a __keras_tensor__ has no keras_history"))?;
+            let mut r = named_ref(history, here)?;
             r.shape = config.and_then(|c| c.get("shape"));
             out.push(r);
             Ok(())
         }
-        Value::Object(map) => {
-            sorted_values(map).try_for_each(|x| collect_tensors(x, out, location))
-        }
+        Value::Object(map) => sorted_values(map).try_for_each(|x| collect_tensors(x, out, here)),
         _ => Ok(()),
     }
 }
@@ -113,19 +114,19 @@ const TENSOR_KWARGS: [&str; 6] = [
     "constants",
 ];
 
-fn node_spec<'v>(node: &'v Value, location: &str) -> Result<NodeSpec<'v>> {
+fn node_spec<'v>(node: &'v Value, here: Here) -> Result<NodeSpec<'v>> {
     let mut tensors = Vec::new();
     match node {
         // Keras 3: {"args": [...], "kwargs": {...}}
         Value::Object(map) => {
             if let Some(args) = map.get("args") {
-                collect_tensors(args, &mut tensors, location)?;
+                collect_tensors(args, &mut tensors, here)?;
             }
             let kwargs = map.get("kwargs").and_then(Value::as_object);
             if let Some(kwargs) = kwargs {
                 for key in TENSOR_KWARGS {
                     if let Some(v) = kwargs.get(key) {
-                        collect_tensors(v, &mut tensors, location)?;
+                        collect_tensors(v, &mut tensors, here)?;
                     }
                 }
             }
@@ -139,7 +140,7 @@ fn node_spec<'v>(node: &'v Value, location: &str) -> Result<NodeSpec<'v>> {
         Value::Array(items) => {
             let mut kwargs = None;
             for item in items {
-                tensors.push(named_ref(item, location)?);
+                tensors.push(named_ref(item, here)?);
                 if let Some(kw) = item.get(3).and_then(Value::as_object) {
                     kwargs = Some(kw);
                 }
@@ -151,7 +152,7 @@ fn node_spec<'v>(node: &'v Value, location: &str) -> Result<NodeSpec<'v>> {
             })
         }
         _ => Err(Error::invalid(
-            location,
+            here(),
             format!("inbound node must be an object or a list, got {node}"),
         )),
     }
@@ -183,23 +184,23 @@ pub(super) fn build(
                 format!("two layers are named '{lname}'"),
             ));
         }
-        let here = format!("{location}: layer '{lname}'");
+        let here: Here = &|| format!("{location}: layer '{lname}'");
         let specs = match entry.get("inbound_nodes") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list
                 .iter()
-                .map(|n| node_spec(n, &here))
+                .map(|n| node_spec(n, here))
                 .collect::<Result<_>>()?,
             Some(other) => {
                 return Err(Error::invalid(
-                    here,
+                    here(),
                     format!("'inbound_nodes' must be a list, got {other}"),
                 ))
             }
         };
         if class_name == "InputLayer" && !specs.is_empty() {
             return Err(Error::invalid(
-                here,
+                here(),
                 "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty",
             ));
         }
@@ -207,7 +208,7 @@ pub(super) fn build(
         nodes.push(specs);
     }
     let resolve = |r: &NamedRef| -> Result<TensorRef> {
-        let layer = *index.get(r.layer.as_str()).ok_or_else(|| {
+        let layer = *index.get(r.layer).ok_or_else(|| {
             Error::invalid(
                 location,
                 format!(
@@ -418,7 +419,7 @@ fn consumer_shapes(
         return HashMap::new();
     }
     for r in nodes.iter().flatten().flat_map(|n| &n.tensors) {
-        let Some(&layer) = index.get(r.layer.as_str()).filter(|&&l| needs[l]) else {
+        let Some(&layer) = index.get(r.layer).filter(|&&l| needs[l]) else {
             continue;
         };
         let Some(shape) = r.shape.and_then(|s| shape_from_json(s, "a shape", "").ok()) else {

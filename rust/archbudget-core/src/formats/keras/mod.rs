@@ -359,16 +359,23 @@ fn layer_header<'v>(
     index: usize,
     location: &str,
 ) -> Result<(&'v str, &'v str, &'v Map<String, Value>)> {
-    let entry = obj(v, &format!("layer #{index}"), location)?;
+    // messages formatted only when they are raised: this runs for every layer
+    let entry = v
+        .as_object()
+        .ok_or_else(|| Error::invalid(location, format!("layer #{index} must be a JSON object")))?;
     let class_name = entry
         .get("class_name")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::invalid(location, format!("layer #{index} has no 'class_name'")))?;
-    let config = obj(
-        entry.get("config").unwrap_or(&Value::Null),
-        &format!("the config of layer #{index}"),
-        location,
-    )?;
+    let config = entry
+        .get("config")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            Error::invalid(
+                location,
+                format!("the config of layer #{index} must be a JSON object"),
+            )
+        })?;
     let name = entry
         .get("name")
         .or_else(|| config.get("name"))
@@ -652,6 +659,12 @@ fn sequential(
     })
 }
 
+/// `count(location)`, its error naming the layer: the layer's location is formatted
+/// only for the error (a summary counts a thousand layers that never raise).
+fn at_layer<T>(location: &str, name: &str, count: impl Fn(&str) -> Result<T>) -> Result<T> {
+    count(location).or_else(|_| count(&format!("{location}: layer '{name}'")))
+}
+
 /// The rows and totals of `model.summary()`.
 pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
     let mut rows = Vec::with_capacity(model.layers.len());
@@ -659,8 +672,9 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         if (!model.functional && layer.is_input()) || layer.op {
             continue;
         }
-        let here = format!("{location}: layer '{}'", layer.name);
-        let (params, trainable, non_trainable) = weight::totals(&layer.weights, &here)?;
+        let (params, trainable, non_trainable) = at_layer(location, &layer.name, |at| {
+            weight::totals(&layer.weights, at)
+        })?;
         let output_shape =
             layer
                 .calls
@@ -682,7 +696,9 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
                 layer.class_name,
                 inner.layers.len()
             ),
-            None => weight::explain(&layer.class_name, &layer.weights, &here)?,
+            None => at_layer(location, &layer.name, |at| {
+                weight::explain(&layer.class_name, &layer.weights, at)
+            })?,
         };
         rows.push(LayerRow {
             name: layer.name.clone(),
