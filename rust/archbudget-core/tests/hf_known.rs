@@ -96,17 +96,20 @@ fn extra_rows_exact() {
     // the MoE/MLA types have their own fixtures (hf_moe.json, tests/hf_moe.rs), as has
     // qwen3_next (hf_next.json, tests/hf_next.rs), the encoders beyond bert
     // (hf_encoders.json, tests/hf_encoders.rs), and clip and siglip (hf_clip.json,
-    // tests/hf_clip.rs)
+    // tests/hf_clip.rs), and whisper (hf_whisper.json, tests/hf_whisper.rs: trainable
+    // totals of its own)
     let moe_rows = data("hf_moe.json")["rows"].as_array().unwrap().clone();
     let next_rows = data("hf_next.json")["rows"].as_array().unwrap().clone();
     let encoder_rows = data("hf_encoders.json")["rows"].as_array().unwrap().clone();
     let clip_rows = data("hf_clip.json")["rows"].as_array().unwrap().clone();
+    let whisper_rows = data("hf_whisper.json")["rows"].as_array().unwrap().clone();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()
         .chain(&moe_rows)
         .chain(&next_rows)
         .chain(&encoder_rows)
         .chain(&clip_rows)
+        .chain(&whisper_rows)
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
     let supported: std::collections::BTreeSet<&str> =

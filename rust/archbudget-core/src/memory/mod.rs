@@ -8,7 +8,7 @@
 //! `gpu_memory.py` (SPEC.md, `memory`).
 //!
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
-//! encoder stacks), `seq2seq` (transformers' encoder-decoders: t5, bart).
+//! encoder stacks), `seq2seq` (transformers' encoder-decoders: t5, bart, whisper).
 pub mod alloc;
 mod allocator;
 pub mod bound;
