@@ -165,7 +165,7 @@ fn decoder_longer_than_its_position_table_is_refused_naming_the_option() {
         serde_json::to_vec(&json!({"model_type": "whisper", "max_target_positions": 8})).unwrap();
     for (mode, seq, new_tokens, option) in [
         (Mode::Train, 9, 0, "--seq 9"),
-        (Mode::Generate, 4, 9, "--new-tokens 9"),
+        (Mode::Generate, 4, 8, "--new-tokens 8"),
     ] {
         let run = RunSettings {
             mode,
@@ -178,7 +178,7 @@ fn decoder_longer_than_its_position_table_is_refused_naming_the_option() {
             .expect_err("must fail")
             .to_string();
         assert!(
-            e.contains(option) && e.contains("max_target_positions = 8"),
+            e.contains(option) && e.contains("holds 8 positions (max_target_positions"),
             "{e}"
         );
         assert_eq!(e.lines().count(), 1, "{e}");

@@ -253,23 +253,25 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
 }
 
 /// whisper's decoder positions are a table of `max_target_positions` rows:
-/// transformers refuses longer labels, and `generate` more tokens than it holds.
+/// transformers refuses longer labels, and `generate` (`_set_max_new_tokens_and_length`)
+/// more new tokens than the table holds beside the start token.
 fn check_decoder_positions(a: &TransformerArch, run: &RunSettings) -> Result<()> {
     let limit = a.max_positions;
-    let (what, positions) = match run.mode {
-        // the start token and every new token but the last, which is returned, not fed
-        Mode::Generate => ("--new-tokens", run.new_tokens.max(1)),
-        _ => ("--seq", run.seq),
+    let holds = format!(
+        "whisper's decoder holds {limit} positions (max_target_positions, KerasHub's max_decoder_sequence_length)"
+    );
+    let message = match run.mode {
+        Mode::Generate if run.new_tokens >= limit => format!(
+            "--new-tokens {}: with the start token that is more than {holds}; use at most {}",
+            run.new_tokens,
+            limit.saturating_sub(1)
+        ),
+        Mode::Train | Mode::Infer if run.seq > limit => {
+            format!("--seq {}: more than {holds}; use at most {limit}", run.seq)
+        }
+        _ => return Ok(()),
     };
-    if positions > limit {
-        return Err(crate::Error::invalid(
-            "run",
-            format!(
-                "{what} {positions}: whisper's decoder holds max_target_positions = {limit} positions; use at most {limit}"
-            ),
-        ));
-    }
-    Ok(())
+    Err(crate::Error::invalid("run", message))
 }
 
 /// One stack's lowering.

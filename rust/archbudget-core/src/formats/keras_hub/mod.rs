@@ -239,7 +239,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 /// Every keras-hub class read, for the error on one that is not.
 pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet (Backbone, TextClassifier, MaskedLM); ElectraBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT (Backbone, ImageClassifier); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT (with a class token and biased patch, attention and MLP weights), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {
