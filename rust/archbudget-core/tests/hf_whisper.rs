@@ -184,3 +184,28 @@ fn decoder_longer_than_its_position_table_is_refused_naming_the_option() {
         assert_eq!(e.lines().count(), 1, "{e}");
     }
 }
+
+#[test]
+fn generation_grows_the_token_ids_not_the_audio_features() {
+    // whisper-large-v3-turbo: 128 mel bins × 3000 frames per sequence, 4 decoder layers
+    let row = section("rows")
+        .into_iter()
+        .find(|r| r["name"] == "whisper-large-v3-turbo")
+        .unwrap();
+    let text = serde_json::to_vec(&row["config"]).unwrap();
+    let inputs = |new_tokens: u64| {
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: 8,
+            seq: 1,
+            new_tokens,
+            ..Default::default()
+        };
+        let m = formats::memory(&text, "turbo", Some(hf::Head::CausalLm), &run, Some(1)).unwrap();
+        m.breakdown.inputs
+    };
+    let (short, long) = (inputs(20), inputs(400));
+    let features = 8 * 128 * 3000 * 4;
+    // held once, whatever the tokens (regrown per position they would be 400 times it)
+    assert!(short >= features && long < 2 * features, "{short} -> {long}");
+}

@@ -56,7 +56,9 @@ pub enum Mode {
     /// `peak = max(prefill, weights + inputs·T/P + kv(T) + kv_layer(T−1)
     ///             + act_per_token + logits_per_token)`
     ///
-    /// where `prefill` is the inference peak of the prompt (its kv cache included),
+    /// where `inputs·T/P` rescales the token ids (inputs of `Graph::fixed_inputs`, an
+    /// encoder's audio features, keep their size), `prefill` is the inference peak of
+    /// the prompt (its kv cache included),
     /// `kv(t)` the graph's kept k/v tensors (`Graph::forward_held`) rescaled to `t`
     /// positions, or as their `Graph::held_caches` growth says, each rounded to allocator
     /// blocks; `kv_layer(t−1)` the largest single k or v tensor before the last cat:

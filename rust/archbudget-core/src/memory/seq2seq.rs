@@ -159,11 +159,15 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         );
     }
     let encoder_input = match layout {
-        // whisper's `input_features`: batch × mel bins × frames
-        Layout::Whisper { audio } => g.input(
-            prod(&[b, audio.mel_bins, mul(2, audio.positions)?])?,
-            InputKind::Float,
-        ),
+        // whisper's `input_features`: batch × mel bins × frames, as long in generation
+        Layout::Whisper { audio } => {
+            let features = g.input(
+                prod(&[b, audio.mel_bins, mul(2, audio.positions)?])?,
+                InputKind::Float,
+            );
+            g.fixed_inputs.push(features);
+            features
+        }
         _ => g.input(enc_t.rows, InputKind::Index),
     };
     // whisper's decoder ids (or labels) are its own input beside the features
