@@ -207,5 +207,8 @@ fn generation_grows_the_token_ids_not_the_audio_features() {
     let (short, long) = (inputs(20), inputs(400));
     let features = 8 * 128 * 3000 * 4;
     // held once, whatever the tokens (regrown per position they would be 400 times it)
-    assert!(short >= features && long < 2 * features, "{short} -> {long}");
+    assert!(
+        short >= features && long < 2 * features,
+        "{short} -> {long}"
+    );
 }
