@@ -212,3 +212,37 @@ fn generation_grows_the_token_ids_not_the_audio_features() {
         "{short} -> {long}"
     );
 }
+
+#[test]
+fn decoding_reads_the_cross_attention_cache_whole_and_the_self_attention_cache_per_position() {
+    // what each decoding step reads (the time estimate's bytes): the cross-attention
+    // cache, which does not grow, and the self-attention cache per cached position
+    for case in section("cache") {
+        let name = case["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&case["config"]).unwrap();
+        let run = RunSettings {
+            mode: Mode::Generate,
+            batch: case["batch"].as_u64().unwrap(),
+            seq: 1,
+            new_tokens: case["new_tokens"].as_u64().unwrap(),
+            ..Default::default()
+        };
+        let m = formats::memory(&text, name, Some(hf::Head::CausalLm), &run, Some(1)).unwrap();
+        let decode = m.decode.expect("generation reports its reads");
+        let layers = case["layers"].as_array().unwrap();
+        // transformers lists the self-attention cache's layers, then the cross-attention's
+        let (own, cross) = layers.split_at(layers.len() / 2);
+        let bytes = |ls: &[Value]| {
+            ls.iter()
+                .map(|l| l["storage_bytes"].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!(decode.kv_fixed_bytes, bytes(cross), "{name}");
+        let positions = own[0]["positions"].as_u64().unwrap();
+        assert_eq!(
+            decode.kv_bytes_per_position * positions,
+            bytes(own),
+            "{name}"
+        );
+    }
+}

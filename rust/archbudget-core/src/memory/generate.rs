@@ -81,9 +81,20 @@ pub(super) fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     // what each decoding step reads and computes, for the time estimate (`gpu::time`)
     let decode_reads = Some(Decode {
         weights_bytes: seen.weights,
-        kv_bytes_per_position: seen.held.iter().try_fold(0u64, |acc, &(numel, dt, _)| {
-            add(acc, super::mul(numel / p, dt)?)
-        })?,
+        kv_bytes_per_position: seen
+            .held
+            .iter()
+            .filter(|h| h.2 != Some(CacheGrowth::Fixed))
+            .try_fold(0u64, |acc, &(numel, dt, _)| {
+                add(acc, super::mul(numel / p, dt)?)
+            })?,
+        kv_fixed_bytes: seen
+            .held
+            .iter()
+            .filter(|h| h.2 == Some(CacheGrowth::Fixed))
+            .try_fold(0u64, |acc, &(numel, dt, _)| {
+                add(acc, super::mul(numel, dt)?)
+            })?,
         prefill_flops: prefill.flops_fwd,
         flops_per_token: per_token,
     });

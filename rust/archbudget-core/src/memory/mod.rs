@@ -258,6 +258,9 @@ pub struct Decode {
     pub weights_bytes: u64,
     /// kv-cache bytes per cached position, the whole batch's.
     pub kv_bytes_per_position: u64,
+    /// Cache bytes that do not grow (an encoder-decoder's cross-attention k and v, a
+    /// state-space layer's state), read whole by every decoding step.
+    pub kv_fixed_bytes: u64,
     /// FLOPs of the prompt's forward.
     pub prefill_flops: u64,
     /// FLOPs of one decoding step (the prompt's per position, as `flops_fwd` counts it).
