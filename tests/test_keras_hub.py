@@ -15,8 +15,8 @@ from conftest import assert_summary_equals_keras, load_keras_hub
 DATA = load_keras_hub("keras_hub.json.gz")
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
-# keras-hub families with no transformers twin here: summary only
-SUMMARY_ONLY = ("Whisper",)
+# keras-hub's speech models: their memory is tested in test_keras_hub_audio.py
+AUDIO = ("Whisper",)
 runner = CliRunner()
 
 
@@ -45,7 +45,7 @@ def test_fixture_covers_the_families_and_presets():
 # the shared transformers lowering has no masked-LM head for distilbert (its
 # DistilBertForMaskedLM): refused alike for both readers, see test_errors
 MEMORY_MODELS = [m for m in MODELS
-                 if not m["name"].startswith(SUMMARY_ONLY) and m["name"] != "DistilBertMaskedLM"]
+                 if not m["name"].startswith(AUDIO) and m["name"] != "DistilBertMaskedLM"]
 
 
 @pytest.mark.parametrize("m", MEMORY_MODELS, ids=[m["name"] for m in MEMORY_MODELS])

@@ -64,10 +64,11 @@ def test_lora_on_an_encoder_decoder_is_refused_in_one_line(tmp_path):
                          names_file=False)
     # the lowering's refusals name the model type, as for a t5 config
     assert msg.endswith("bart: LoRA and quantized weights are not lowered for encoder-decoder "
-                        "models (t5, bart) yet")
+                        "models (t5, bart, whisper) yet")
 
 
-def test_whisper_memory_is_refused_in_one_line(tmp_path):
+def test_whisper_decoder_longer_than_its_positions_is_refused_in_one_line(tmp_path):
+    # the fixture's backbone has max_decoder_sequence_length=12
     msg = one_line_error(tmp_path, MODELS["Whisper"]["model_json"], "memory", "--mode", "infer",
-                         "--batch", "1", "--seq", "8")
-    assert "WhisperBackbone is not modelled" in msg
+                         "--batch", "1", "--seq", "13", names_file=False)
+    assert "--seq 13" in msg and "holds 12 positions" in msg and "max_decoder_sequence_length" in msg

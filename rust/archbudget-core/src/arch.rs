@@ -398,6 +398,23 @@ pub struct BlockDetails {
     /// A norm on the embeddings before the first block of a pre-norm decoder (bloom's
     /// `word_embeddings_layernorm`).
     pub embed_norm: bool,
+    // ---- issue 11: speech encoder-decoders (whisper)
+    /// The encoder reads log-mel features through this front end instead of tokens.
+    pub audio: Option<AudioFrontend>,
+    /// The key projections have no bias while q, v and the output have (whisper).
+    pub unbiased_key: bool,
+}
+
+/// A speech encoder's input (whisper `WhisperEncoder`): log-mel features
+/// (batch × `mel_bins` × 2·`positions` frames) through two Conv1d with GELU (kernel 3,
+/// padding 1; the second with stride 2, halving the frames), plus a frozen table of
+/// sinusoidal positions, one row per encoder position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioFrontend {
+    /// Channels of the input features (`num_mel_bins`).
+    pub mel_bins: u64,
+    /// Encoder positions (`max_source_positions`): the encoder's fixed sequence length.
+    pub positions: u64,
 }
 
 /// How an encoder beyond bert differs from it. All of them keep bert's post-norm blocks

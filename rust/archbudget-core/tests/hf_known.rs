@@ -96,7 +96,9 @@ fn extra_rows_exact() {
     // the MoE/MLA types have their own fixtures (hf_moe.json, tests/hf_moe.rs), as has
     // qwen3_next (hf_next.json, tests/hf_next.rs), the encoders beyond bert
     // (hf_encoders.json, tests/hf_encoders.rs), and clip and siglip (hf_clip.json,
-    // tests/hf_clip.rs), and bloom (hf_text_more.json, tests/hf_text_more.rs)
+    // tests/hf_clip.rs), bloom (hf_text_more.json, tests/hf_text_more.rs)
+    // and whisper (hf_whisper.json, tests/hf_whisper.rs: trainable
+    // totals of its own)
     let moe_rows = data("hf_moe.json")["rows"].as_array().unwrap().clone();
     let next_rows = data("hf_next.json")["rows"].as_array().unwrap().clone();
     let encoder_rows = data("hf_encoders.json")["rows"].as_array().unwrap().clone();
@@ -105,6 +107,7 @@ fn extra_rows_exact() {
         .as_array()
         .unwrap()
         .clone();
+    let whisper_rows = data("hf_whisper.json")["rows"].as_array().unwrap().clone();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()
         .chain(&moe_rows)
@@ -112,6 +115,7 @@ fn extra_rows_exact() {
         .chain(&encoder_rows)
         .chain(&clip_rows)
         .chain(&text_more_rows)
+        .chain(&whisper_rows)
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
     let supported: std::collections::BTreeSet<&str> =

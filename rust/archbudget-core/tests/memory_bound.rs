@@ -55,7 +55,13 @@ fn run_setting(i: usize) -> Value {
 fn fixture_configs() -> Vec<(String, Value)> {
     let mut configs = Vec::new();
     for name in [
-        "hf_types", "hf_moe", "hf_vlm", "hf_ssm", "hf_next", "hf_extra",
+        "hf_types",
+        "hf_moe",
+        "hf_vlm",
+        "hf_ssm",
+        "hf_next",
+        "hf_extra",
+        "hf_whisper",
     ] {
         let path = format!(
             "{}/../../tests/data/{name}.json",

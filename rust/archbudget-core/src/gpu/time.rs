@@ -13,8 +13,9 @@
 //!   `samples_per_s = gpus × batch / step_s`, `tokens_per_s = samples_per_s × seq`.
 //! - Generation (`generate`): the prompt's forward as above, then each new token
 //!   `i = 1..N` bounded by memory bandwidth, every weight and the kv cache read once:
-//!   `token_i_s = max((weights + kv_per_position × (P + i)) / bandwidth,
-//!                    flops_per_token / (peak_flops × mfu))`;
+//!   `token_i_s = max((weights + kv_fixed + kv_per_position × (P + i)) / bandwidth,
+//!                    flops_per_token / (peak_flops × mfu))`, `kv_fixed` the caches
+//!   that do not grow (cross-attention k and v, state-space states);
 //!   `per_token_s` is their mean (the kv term at `P + (N + 1) / 2`),
 //!   `step_s = prefill_s + N × per_token_s`, `tokens_per_s = gpus × batch / per_token_s`
 //!   (new tokens decoded per second), `samples_per_s = gpus × batch / step_s`.
@@ -87,7 +88,8 @@ fn estimate_at(
         (Mode::Generate, Some(d)) => {
             let n = run.new_tokens as f64;
             let mean_positions = run.seq as f64 + (n + 1.0) / 2.0;
-            let read = d.weights_bytes as f64 + d.kv_bytes_per_position as f64 * mean_positions;
+            let read = (d.weights_bytes + d.kv_fixed_bytes) as f64
+                + d.kv_bytes_per_position as f64 * mean_positions;
             let per_token_s =
                 (read / gpu.bandwidth_bytes_per_s).max(d.flops_per_token as f64 / compute);
             let step_s = d.prefill_flops as f64 / compute + n * per_token_s;

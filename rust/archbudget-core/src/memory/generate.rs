@@ -11,6 +11,8 @@ use super::{Breakdown, Decode, MemoryReport, Result};
 pub(super) struct Seen {
     pub weights: u64,
     pub inputs: u64,
+    /// Of `inputs`, those of [`Graph::fixed_inputs`].
+    pub fixed_inputs: u64,
     /// (numel, dtype bytes, growth) of each kv tensor the model keeps.
     pub held: Vec<(u64, u64, Option<CacheGrowth>)>,
     /// Forward FLOPs of the nodes from `Graph::decode_from` on.
@@ -28,6 +30,7 @@ fn prefill(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Seen)> {
     let mut seen = Seen {
         weights: 0,
         inputs: 0,
+        fixed_inputs: 0,
         held: Vec::new(),
         decode_flops: 0,
         out: (0, 0),
@@ -78,9 +81,20 @@ pub(super) fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
     // what each decoding step reads and computes, for the time estimate (`gpu::time`)
     let decode_reads = Some(Decode {
         weights_bytes: seen.weights,
-        kv_bytes_per_position: seen.held.iter().try_fold(0u64, |acc, &(numel, dt, _)| {
-            add(acc, super::mul(numel / p, dt)?)
-        })?,
+        kv_bytes_per_position: seen
+            .held
+            .iter()
+            .filter(|h| h.2 != Some(CacheGrowth::Fixed))
+            .try_fold(0u64, |acc, &(numel, dt, _)| {
+                add(acc, super::mul(numel / p, dt)?)
+            })?,
+        kv_fixed_bytes: seen
+            .held
+            .iter()
+            .filter(|h| h.2 == Some(CacheGrowth::Fixed))
+            .try_fold(0u64, |acc, &(numel, dt, _)| {
+                add(acc, super::mul(numel, dt)?)
+            })?,
         prefill_flops: prefill.flops_fwd,
         flops_per_token: per_token,
     });
@@ -110,7 +124,8 @@ pub(super) fn generate(g: &Graph, run: &RunSettings) -> Result<MemoryReport> {
         .peak_bytes
         .saturating_sub(add(add(seen.weights, seen.inputs)?, kv_prompt)?)
         / p;
-    let inputs = super::mul(seen.inputs.div_ceil(p), t)?;
+    let growing = seen.inputs.saturating_sub(seen.fixed_inputs);
+    let inputs = add(seen.fixed_inputs, super::mul(growing.div_ceil(p), t)?)?;
     let transients = add(add(kv_layer, act)?, out_row)?;
     let decode = add(add(add(seen.weights, inputs)?, kv)?, transients)?;
     let flops_fwd = add(prefill.flops_fwd, super::mul(per_token, n)?)?;

@@ -74,6 +74,9 @@ pub struct Graph {
     /// saves only what the input gradient needs), and autocast does not cache their
     /// bf16 casts (`cached_cast` caches leaves that require grad only).
     pub frozen: Vec<usize>,
+    /// Inputs generation does not grow (an encoder's audio features); the others grow
+    /// with the tokens as token ids do.
+    pub fixed_inputs: Vec<ValueId>,
 }
 
 /// How a held cache tensor grows over generation's decoding forwards; a tensor not

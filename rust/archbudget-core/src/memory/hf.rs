@@ -55,7 +55,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(
                 a.model_type.as_str(),
-                "LoRA and quantized weights are not lowered for encoder-decoder models (t5, bart) yet",
+                "LoRA and quantized weights are not lowered for encoder-decoder models (t5, bart, whisper) yet",
             ));
         }
         return super::seq2seq::graph(a, drop, run);

@@ -99,6 +99,13 @@ impl Dropouts {
                 resid: f("dropout", 0.1),
                 activation: f("activation_dropout", 0.0),
             },
+            // one `dropout` after the embeddings and each sub-layer (default 0)
+            "whisper" => Dropouts {
+                embed: f("dropout", 0.0),
+                attn: f("attention_dropout", 0.0),
+                resid: f("dropout", 0.0),
+                activation: f("activation_dropout", 0.0),
+            },
             "opt" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),

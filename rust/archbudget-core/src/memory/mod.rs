@@ -8,7 +8,7 @@
 //! `gpu_memory.py` (SPEC.md, `memory`).
 //!
 //! Builders: [`families`] (the oracle's mlp, cnn, lstm), [`hf`] (transformers decoder and
-//! encoder stacks), `seq2seq` (transformers' encoder-decoders: t5, bart).
+//! encoder stacks), `seq2seq` (transformers' encoder-decoders: t5, bart, whisper).
 pub mod alloc;
 mod allocator;
 pub mod bound;
@@ -57,7 +57,9 @@ pub enum Mode {
     /// `peak = max(prefill, weights + inputs·T/P + kv(T) + kv_layer(T−1)
     ///             + act_per_token + logits_per_token)`
     ///
-    /// where `prefill` is the inference peak of the prompt (its kv cache included),
+    /// where `inputs·T/P` rescales the token ids (inputs of `Graph::fixed_inputs`, an
+    /// encoder's audio features, keep their size), `prefill` is the inference peak of
+    /// the prompt (its kv cache included),
     /// `kv(t)` the graph's kept k/v tensors (`Graph::forward_held`) rescaled to `t`
     /// positions, or as their `Graph::held_caches` growth says, each rounded to allocator
     /// blocks; `kv_layer(t−1)` the largest single k or v tensor before the last cat:
@@ -257,6 +259,9 @@ pub struct Decode {
     pub weights_bytes: u64,
     /// kv-cache bytes per cached position, the whole batch's.
     pub kv_bytes_per_position: u64,
+    /// Cache bytes that do not grow (an encoder-decoder's cross-attention k and v, a
+    /// state-space layer's state), read whole by every decoding step.
+    pub kv_fixed_bytes: u64,
     /// FLOPs of the prompt's forward.
     pub prefill_flops: u64,
     /// FLOPs of one decoding step (the prompt's per position, as `flops_fwd` counts it).

@@ -1,6 +1,7 @@
-//! The encoder-decoders (t5, bart) lowered into the op graph: one lowering, the layout
-//! ([`Layout`]) naming what bart does differently from t5. t5 follows `modeling_t5.py`
-//! of transformers 5.17, bart `modeling_bart.py` of 5.24.
+//! The encoder-decoders (t5, bart, whisper) lowered into the op graph: one lowering, the
+//! layout ([`Layout`]) naming what bart and whisper do differently from t5. t5 follows
+//! `modeling_t5.py` of transformers 5.17, bart `modeling_bart.py` and whisper
+//! `modeling_whisper.py` of 5.24.
 //!
 //! The step (gpu_memory.py has no encoder-decoder case; this is how its protocol reads
 //! for t5, and for bart alike): the batch is `input_ids` of batch×seq for the encoder, and
@@ -47,6 +48,21 @@
 //! Untied (`tie_word_embeddings` false) each stack has its own token table and the LM
 //! head its own matrix, and `model.shared` is never read (weights, no gradient).
 //!
+//! whisper, where it differs: the encoder reads `input_features` (batch × mel bins × 2·
+//! `max_source_positions` frames, float) through the audio front end (two Conv1d with
+//! GELU, the second of stride 2, then the frozen sinusoid table added) and always runs
+//! on `max_source_positions` positions; `seq` is the decoder's length, its token ids a
+//! second input (the labels, shifted right by `shift_tokens_right` into a new int64
+//! tensor, or `decoder_input_ids`), at most `max_target_positions`. The decoder adds its
+//! learned positions (ids `arange(seq)` repeated to the batch: batch×seq int64) to the
+//! token lookup, unscaled. Blocks are pre-norm LayerNorm ones, as t5's; attention is
+//! handed copies (`q_proj(x) * scaling` and each of q, k, v made contiguous), `k_proj`
+//! has no bias, SDPA runs with scale 1; the feed-forward is bart's; each stack ends in a
+//! LayerNorm (no dropout after it). The LM head `proj_out` is tied to the decoder's
+//! table; no logits bias. Labels leave the cache on (only gradient checkpointing turns
+//! it off), and attention reads the cache's copies. In generation the decoder starts
+//! from its start token alone, as bart's.
+//!
 //! Generation (`generate` on the LM class): the encoder runs once on the prompt, the
 //! decoder's prefill on its start token (`decoder_input_ids` of one
 //! token per sequence); its self-attention cache then grows by one position per new
@@ -58,7 +74,7 @@ use super::hf::{Dropouts, Mlp};
 use super::hf_decoder::norm_op;
 use super::ops::*;
 use super::{mul, Mode, Precision, Result, RunSettings};
-use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{AudioFrontend, HeadKind, NormKind, Position, TransformerArch};
 
 /// What differs between the encoder-decoders, read from the arch's position encoding.
 #[derive(Clone, Copy, PartialEq)]
@@ -69,14 +85,19 @@ enum Layout {
     /// bart: learned positions (`rows`, the offset of 2 included) and an embedding
     /// LayerNorm, post-norm biased blocks, scaled attention, no final norm.
     Bart { position_rows: u64 },
+    /// whisper: log-mel features through the audio front end into the encoder, learned
+    /// decoder positions (the arch's `max_positions` rows), pre-norm LayerNorm blocks,
+    /// copies of q (scaled), k and v heads for attention, a final norm per stack.
+    Whisper { audio: AudioFrontend },
 }
 
 /// The graph of one step of an encoder-decoder (`a.kind == EncoderDecoder`) on
 /// batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    let layout = match a.position {
-        Position::RelativeBuckets { num_buckets, .. } => Layout::T5 { num_buckets },
-        Position::Learned { rows } => Layout::Bart {
+    let layout = match (a.details.audio, a.position) {
+        (Some(audio), _) => Layout::Whisper { audio },
+        (None, Position::RelativeBuckets { num_buckets, .. }) => Layout::T5 { num_buckets },
+        (None, Position::Learned { rows }) => Layout::Bart {
             position_rows: rows,
         },
         _ => {
@@ -99,15 +120,23 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     // start token, and each new token reruns the decoder alone
     let generate = run.mode == Mode::Generate;
     let lm = a.head == HeadKind::Seq2SeqLm;
+    // whisper's encoder runs on its fixed number of positions; `seq` is the decoder's
+    let enc_s = match layout {
+        Layout::Whisper { audio } => {
+            check_decoder_positions(a, run)?;
+            audio.positions
+        }
+        _ => s,
+    };
     let enc_t = Stack {
         a,
         drop,
         run,
         layout,
         b,
-        s,
-        rows: mul(b, s)?,
-        enc_s: s,
+        s: enc_s,
+        rows: mul(b, enc_s)?,
+        enc_s,
         // bart's LM class turns the cache off when it is given labels
         use_cache: !(train && (run.grad_ckpt || bart && lm)),
     };
@@ -117,6 +146,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         rows: mul(b, dec_s)?,
         ..enc_t
     };
+    let whisper = matches!(layout, Layout::Whisper { .. });
     let rows = t.rows;
     let mut g = Graph::default();
     if bart && !a.tie_word_embeddings {
@@ -128,11 +158,30 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             &[],
         );
     }
-    let ids = g.input(enc_t.rows, InputKind::Index);
+    let encoder_input = match layout {
+        // whisper's `input_features`: batch × mel bins × frames, as long in generation
+        Layout::Whisper { audio } => {
+            let features = g.input(
+                prod(&[b, audio.mel_bins, mul(2, audio.positions)?])?,
+                InputKind::Float,
+            );
+            g.fixed_inputs.push(features);
+            features
+        }
+        _ => g.input(enc_t.rows, InputKind::Index),
+    };
+    // whisper's decoder ids (or labels) are its own input beside the features
+    let decoder_given = (whisper && !generate).then(|| g.input(rows, InputKind::Index));
     // generation's decoder ids are an input too, declared before any node: a value id
     // counts the inputs, so one added later would shift every id pushed before it
     let generated_ids = generate.then(|| g.input(rows, InputKind::Index));
-    let x = enc_t.embed(&mut g, ids, false)?;
+    // the ids the decoder reads and the loss compares with
+    let ids = match (decoder_given, generated_ids) {
+        (Some(given), _) => given,
+        (None, Some(generated)) if whisper => generated,
+        _ => encoder_input,
+    };
+    let x = enc_t.embed(&mut g, encoder_input, false)?;
     let enc = enc_t.stack(&mut g, x, a.num_layers, None, &[])?;
     // generation computes each decoder layer's cross-attention k and v once, in the
     // prefill; the decoded tokens reuse them from the cache
@@ -207,6 +256,28 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     Ok(g)
 }
 
+/// whisper's decoder positions are a table of `max_target_positions` rows:
+/// transformers refuses longer labels, and `generate` (`_set_max_new_tokens_and_length`)
+/// more new tokens than the table holds beside the start token.
+fn check_decoder_positions(a: &TransformerArch, run: &RunSettings) -> Result<()> {
+    let limit = a.max_positions;
+    let holds = format!(
+        "whisper's decoder holds {limit} positions (max_target_positions, KerasHub's max_decoder_sequence_length)"
+    );
+    let message = match run.mode {
+        Mode::Generate if run.new_tokens >= limit => format!(
+            "--new-tokens {}: with the start token that is more than {holds}; use at most {}",
+            run.new_tokens,
+            limit.saturating_sub(1)
+        ),
+        Mode::Train | Mode::Infer if run.seq > limit => {
+            format!("--seq {}: more than {holds}; use at most {limit}", run.seq)
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::Error::invalid("run", message))
+}
+
 /// One stack's lowering.
 struct Stack<'a> {
     a: &'a TransformerArch,
@@ -228,26 +299,44 @@ impl Stack<'_> {
         matches!(self.layout, Layout::Bart { .. })
     }
 
+    fn whisper(&self) -> bool {
+        matches!(self.layout, Layout::Whisper { .. })
+    }
+
     /// The token embedding and what each type adds to it; `decoder`: the decoder's,
-    /// which reads the encoder's table (t5 always, bart when tied).
+    /// which reads the encoder's table (t5 always, bart when tied; whisper's decoder
+    /// owns the table). whisper's encoder embeds features instead.
     fn embed(&self, g: &mut Graph, ids: ValueId, decoder: bool) -> Result<ValueId> {
         let a = self.a;
+        if let (Layout::Whisper { audio }, false) = (self.layout, decoder) {
+            return self.audio_frontend(g, ids, audio);
+        }
         let e = g.push(
             Op::Embedding(Embedding {
                 tokens: self.rows,
                 vocab: a.vocab_size,
                 dim: a.hidden_size,
-                tied: decoder && (!self.bart() || a.tie_word_embeddings),
+                tied: decoder
+                    && match self.layout {
+                        Layout::T5 { .. } => true,
+                        Layout::Bart { .. } => a.tie_word_embeddings,
+                        Layout::Whisper { .. } => false,
+                    },
             }),
             &[ids],
         );
-        let Layout::Bart { position_rows } = self.layout else {
-            return Ok(self.dropout(g, e, self.drop.resid));
+        let (e, position_rows, positions) = match self.layout {
+            Layout::T5 { .. } => return Ok(self.dropout(g, e, self.drop.resid)),
+            // `* self.embed_scale`, then the positions: `arange + offset` ids (the
+            // encoder's expanded to the batch, the decoder's one row, broadcast in the add)
+            Layout::Bart { position_rows } => (
+                g.push(Op::Add(Add), &[e]),
+                position_rows,
+                if decoder { self.s } else { self.rows },
+            ),
+            // no `embed_scale` applied; `arange(seq).unsqueeze(0).repeat(batch, 1)` ids
+            Layout::Whisper { .. } => (e, a.max_positions, self.rows),
         };
-        // `* self.embed_scale`, then the positions: `arange + offset` ids (the encoder's
-        // expanded to the batch, the decoder's one row, broadcast in the add)
-        let e = g.push(Op::Add(Add), &[e]);
-        let positions = if decoder { self.s } else { self.rows };
         let pos_ids = g.push(
             Op::Fill(Fill {
                 numel: positions,
@@ -266,8 +355,84 @@ impl Stack<'_> {
             &[pos_ids],
         );
         let x = g.push(Op::Add(Add), &[e, p]);
-        let x = self.norm(g, x);
+        let x = if self.bart() { self.norm(g, x) } else { x };
         Ok(self.dropout(g, x, self.drop.embed))
+    }
+
+    /// whisper's `WhisperEncoder` front end: `gelu(conv1(features))`, `gelu(conv2(·))`
+    /// (stride 2: one output per encoder position), the permute (a view), plus the
+    /// frozen sinusoid table looked up at every position (`arange` ids; under autocast
+    /// the fp32 table promotes the sum to fp32), then dropout.
+    fn audio_frontend(
+        &self,
+        g: &mut Graph,
+        features: ValueId,
+        audio: AudioFrontend,
+    ) -> Result<ValueId> {
+        let (b, d, p) = (self.b, self.a.hidden_size, audio.positions);
+        let frames = mul(2, p)?;
+        let conv = |in_channels: u64, stride: u64| {
+            Op::Conv(Conv {
+                batch: b,
+                in_channels,
+                out_channels: d,
+                dims: vec![ConvDim::new(frames, 3, stride, 1)],
+                groups: 1,
+                bias: true,
+                transposed: false,
+                shared_weights: false,
+            })
+        };
+        let gelu = || {
+            Op::Act(Act {
+                kind: ActKind::Gelu,
+            })
+        };
+        let x = g.push(conv(audio.mel_bins, 1), &[features]);
+        let x = g.push(gelu(), &[x]);
+        let x = g.push(conv(d, 2), &[x]);
+        let x = g.push(gelu(), &[x]);
+        let x = g.push(Op::View(View), &[x]);
+        let ids = g.push(
+            Op::Fill(Fill {
+                numel: p,
+                dtype: Some(DType::I64),
+                buffer: None,
+            }),
+            &[],
+        );
+        let lookup = g.nodes.len();
+        let table = g.push(
+            Op::Embedding(Embedding {
+                tokens: p,
+                vocab: p,
+                dim: d,
+                tied: false,
+            }),
+            &[ids],
+        );
+        g.freeze(lookup..lookup + 1);
+        let x = g.push(Op::Add(Add), &[x, table]);
+        Ok(self.dropout(g, x, self.drop.embed))
+    }
+
+    /// whisper hands attention copies: `(q_proj(x) * scaling)` (`scaled`) and each of
+    /// q, k, v made `.contiguous()` after the head transpose; t5 and bart pass views.
+    fn heads(&self, g: &mut Graph, x: ValueId, scaled: bool) -> ValueId {
+        if !self.whisper() {
+            return x;
+        }
+        let x = if scaled {
+            g.push(Op::Add(Add), &[x])
+        } else {
+            x
+        };
+        g.push(Op::Copy(Copy::default()), &[x])
+    }
+
+    /// Bias of the key projections (whisper's `k_proj` has none).
+    fn k_bias(&self) -> bool {
+        self.a.qkv_bias && !self.a.details.unbiased_key
     }
 
     fn dropout(&self, g: &mut Graph, x: ValueId, p: f64) -> ValueId {
@@ -291,16 +456,38 @@ impl Stack<'_> {
     fn cross_kv(&self, g: &mut Graph, enc: ValueId) -> Result<(ValueId, ValueId)> {
         let (d, inner) = (self.a.hidden_size, mul(self.a.num_heads, self.a.head_dim)?);
         let enc_rows = mul(self.b, self.enc_s)?;
-        let k = g.push(self.lin_rows(enc_rows, d, inner, self.a.qkv_bias), &[enc]);
+        let k = g.push(self.lin_rows(enc_rows, d, inner, self.k_bias()), &[enc]);
+        let k = self.heads(g, k, false);
         let v = g.push(self.lin_rows(enc_rows, d, inner, self.a.qkv_bias), &[enc]);
-        if self.use_cache {
-            let kc = g.push(Op::Copy(Copy::default()), &[k]);
-            let vc = g.push(Op::Copy(Copy::default()), &[v]);
-            g.forward_held.extend([kc, vc]);
-            g.held_caches
-                .extend([(kc, CacheGrowth::Fixed), (vc, CacheGrowth::Fixed)]);
+        let v = self.heads(g, v, false);
+        Ok(self.cache(g, k, v, Some(CacheGrowth::Fixed)))
+    }
+
+    /// `cache.update(k, v)` when the decoder builds a cache: copies of k and v held
+    /// until the output is dropped, growing in generation as `growth` says (`None`:
+    /// from the prompt's positions). whisper attends over the copies `update` returns,
+    /// which frees its own contiguous k and v; t5's and bart's views stay what attention
+    /// keeps.
+    fn cache(
+        &self,
+        g: &mut Graph,
+        k: ValueId,
+        v: ValueId,
+        growth: Option<CacheGrowth>,
+    ) -> (ValueId, ValueId) {
+        if !self.use_cache {
+            return (k, v);
         }
-        Ok((k, v))
+        let kc = g.push(Op::Copy(Copy::default()), &[k]);
+        let vc = g.push(Op::Copy(Copy::default()), &[v]);
+        g.forward_held.extend([kc, vc]);
+        if let Some(growth) = growth {
+            g.held_caches.extend([(kc, growth), (vc, growth)]);
+        }
+        match self.whisper() {
+            true => (kc, vc),
+            false => (k, v),
+        }
     }
 
     fn lin(&self, inp: u64, out: u64, bias: bool) -> Op {
@@ -346,11 +533,10 @@ impl Stack<'_> {
         let decoder = enc.is_some();
         let eager = self.run.attn == AttnImpl::Eager;
         let use_cache = decoder && self.use_cache;
-        let t5 = !self.bart();
+        let t5 = matches!(self.layout, Layout::T5 { .. });
         let (d, heads) = (a.hidden_size, a.num_heads);
         let inner = mul(heads, a.head_dim)?;
         let cross_scores = mul(heads, mul(s, self.enc_s)?)?;
-        let generate = self.run.mode == Mode::Generate;
         let mask_numel = mul(b, mul(s, s)?)?;
         // the eager decoder's causal mask (`create_causal_mask`); SDPA and the encoder
         // need none
@@ -390,17 +576,16 @@ impl Stack<'_> {
             // self-attention
             h = self.sublayer(g, h, |g, n| {
                 let q = g.push(self.lin(d, inner, qkv_bias), &[n]);
-                let k = g.push(self.lin(d, inner, qkv_bias), &[n]);
+                let q = self.heads(g, q, true);
+                let k = g.push(self.lin(d, inner, self.k_bias()), &[n]);
+                let k = self.heads(g, k, false);
                 let v = g.push(self.lin(d, inner, qkv_bias), &[n]);
-                if use_cache {
-                    let kc = g.push(Op::Copy(Copy::default()), &[k]);
-                    let vc = g.push(Op::Copy(Copy::default()), &[v]);
-                    g.forward_held.extend([kc, vc]);
-                    if generate {
-                        let growth = CacheGrowth::From(s);
-                        g.held_caches.extend([(kc, growth), (vc, growth)]);
-                    }
-                }
+                let v = self.heads(g, v, false);
+                let growth = (self.run.mode == Mode::Generate).then_some(CacheGrowth::From(s));
+                let (k, v) = match use_cache {
+                    true => self.cache(g, k, v, growth),
+                    false => (k, v),
+                };
                 let mut ins = vec![q, k, v];
                 if let Layout::T5 { num_buckets } = self.layout {
                     let bias = match self_bias {
@@ -446,6 +631,7 @@ impl Stack<'_> {
             if let Some(enc) = enc {
                 h = self.sublayer(g, h, |g, n| {
                     let q = g.push(self.lin(d, inner, qkv_bias), &[n]);
+                    let q = self.heads(g, q, true);
                     let (k, v) = match cross_kv.get(layer) {
                         Some(&kv) => kv,
                         None => self.cross_kv(g, enc)?,
@@ -506,10 +692,13 @@ impl Stack<'_> {
                 g.checkpoint_regions.push((first, g.nodes.len() - 1));
             }
         }
-        if self.bart() {
-            return Ok(h);
-        }
-        let n = self.norm(g, h);
-        Ok(self.dropout(g, n, self.drop.resid))
+        Ok(match self.layout {
+            Layout::Bart { .. } => h,
+            Layout::Whisper { .. } => self.norm(g, h),
+            Layout::T5 { .. } => {
+                let n = self.norm(g, h);
+                self.dropout(g, n, self.drop.resid)
+            }
+        })
     }
 }

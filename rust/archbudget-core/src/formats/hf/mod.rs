@@ -33,6 +33,7 @@ mod types;
 mod vision;
 mod vit;
 mod vlm;
+mod whisper;
 
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
@@ -66,6 +67,7 @@ const SUPPORTED: &[&str] = &[
     "deberta-v2",
     "deepseek_v2",
     "deepseek_v3",
+    "deit",
     "distilbert",
     "electra",
     "falcon",
@@ -109,7 +111,7 @@ const SUPPORTED: &[&str] = &[
     "starcoder2",
     "t5",
     "vit",
-    "deit",
+    "whisper",
 ];
 
 pub fn supported_model_types() -> &'static [&'static str] {
@@ -146,6 +148,8 @@ enum Family {
     Encoder,
     T5,
     Bart,
+    /// whisper: bart's layout with a speech front end (`whisper.rs`).
+    Whisper,
     Vit,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
@@ -174,6 +178,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "t5" => Family::T5,
         "bart" => Family::Bart,
+        "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
         "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
@@ -193,7 +198,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
-        "t5" | "bart" => Some(HeadKind::Seq2SeqLm),
+        "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
         "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
@@ -230,6 +235,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Encoder => encoders::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Bart => bart::arch(&cfg, head)?,
+        Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::Moe => match cfg.model_type {
@@ -335,6 +341,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Encoder => encoders::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
         Family::Bart => bart::modules(arch, m)?,
+        Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,

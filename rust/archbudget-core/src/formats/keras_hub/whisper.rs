@@ -1,5 +1,6 @@
-//! keras-hub's WhisperBackbone (summary only: transformers' whisper has no reader here,
-//! so there is no twin for `memory`).
+//! keras-hub's WhisperBackbone: transformers' whisper (`WhisperModel`, its twin for
+//! `memory`) with `num_layers` blocks in each stack, the same weights and the same
+//! frozen encoder positions (`max_encoder_sequence_length // 2` of them).
 //!
 //! Weights: two `Conv1D` (kernel 3, `num_mels → hidden`, then `hidden → hidden` with
 //! stride 2) on the log-mel features, a frozen `PositionEmbedding`
@@ -8,6 +9,9 @@
 //! `TokenAndPositionEmbedding` (`[vocab, hidden]` and `[max_decoder_sequence_length,
 //! hidden]`), pre-norm `WhisperDecoder` blocks with cross-attention, a final LayerNorm.
 //! Attention is `MultiHeadAttention`-shaped with no bias on the key projection.
+//! keras-hub 0.32 has no Whisper task model.
+use serde_json::json;
+
 use super::blocks::{attention, dense, embedding, kernel, layer_norm, seq_shape, Args, Heads, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
@@ -29,6 +33,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let mels = a.dim_or("num_mels", 80)?;
     let encoder_positions = a.dim_or("max_encoder_sequence_length", 3000)? / 2;
     let decoder_positions = a.dim_or("max_decoder_sequence_length", 448)?;
+    let dropout = a.float_or("dropout", 0.0)?;
     let h = Heads {
         hidden,
         q: heads,
@@ -135,8 +140,19 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         }));
     }
     let rows = call_order::ordered(rows, call_graph(layers));
+    // keras-hub's blocks drop with `dropout` after the embeddings, each sub-layer and on
+    // the attention probabilities, never inside the feedforward; its GELUs are exact
+    let hf = json!({
+        "model_type": "whisper", "vocab_size": vocab, "num_mel_bins": mels, "d_model": hidden,
+        "encoder_layers": layers, "decoder_layers": layers,
+        "encoder_attention_heads": heads, "decoder_attention_heads": heads,
+        "encoder_ffn_dim": inter, "decoder_ffn_dim": inter,
+        "max_source_positions": encoder_positions, "max_target_positions": decoder_positions,
+        "activation_function": "gelu", "dropout": dropout, "attention_dropout": dropout,
+        "activation_dropout": 0.0, "tie_word_embeddings": true,
+    });
     Ok(Backbone {
-        hf_config: None,
+        hf_config: Some(hf),
         rows,
         hidden,
         vocab,

@@ -264,6 +264,7 @@ pub fn cut(g: &Graph, rep: Repeat, keep: usize) -> Option<Graph> {
             None => None,
         },
         frozen: g.frozen.iter().filter_map(|&k| node(k)).collect(),
+        fixed_inputs: g.fixed_inputs.clone(),
     })
 }
 

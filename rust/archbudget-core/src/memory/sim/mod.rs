@@ -508,6 +508,7 @@ fn step(
     if let Some(seen) = seen {
         seen.weights = m.cur[Cat::Weights as usize];
         seen.inputs = m.cur[Cat::Inputs as usize];
+        seen.fixed_inputs = g.fixed_inputs.iter().map(|&v| vals[v].bytes).sum();
         let mut growth = vec![None; vals.len()];
         for &(v, kind) in &g.held_caches {
             if let Some(val) = vals.get(v) {
