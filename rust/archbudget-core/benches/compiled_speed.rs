@@ -2,10 +2,13 @@
 //! family's memory estimate (its graph built beforehand), over candidates whose weights
 //! all differ (a sweep over sizes: nothing remembered helps) and over candidates of one
 //! model at several batch sizes (what `fit`, `Budget.check` and a sweep over run
-//! settings evaluate), then the cost a transformers sweep candidate pays besides:
-//! config → counts and architecture → graph (the compiled model still needs the Graph).
+//! settings evaluate), with the share of candidates the symbolic tape evaluated; then
+//! the cost a transformers sweep candidate pays besides (config → counts, architecture
+//! → graph: the compiled model still needs the Graph), and the tapes' hit rate and
+//! time per candidate over sweep grids evaluated in enumeration order, graph included.
 //! `cargo bench -p archbudget-core --bench compiled_speed`
 use archbudget_core::formats::{hf, keras};
+use archbudget_core::memory::compiled::cache;
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
 use archbudget_core::memory::{self, compiled, Graph, Mode, Precision, RunSettings};
 use serde_json::{json, Value};
@@ -51,6 +54,7 @@ fn side_by_side(name: &str, cases: &[(Graph, RunSettings)]) {
             "{name}"
         );
     }
+    cache::reset_stats();
     let (sim, comp) = pair(
         cases.len(),
         || {
@@ -66,10 +70,65 @@ fn side_by_side(name: &str, cases: &[(Graph, RunSettings)]) {
     );
     let nodes = cases.iter().map(|c| c.0.nodes.len()).sum::<usize>() / cases.len();
     println!(
-        "{name:<44} {nodes:>5} nodes  simulator {:>8.1} µs  compiled {:>8.1} µs  {:>6.2}x",
+        "{name:<44} {nodes:>5} nodes  simulator {:>8.1} µs  compiled {:>8.1} µs  {:>6.2}x  tape {:>5.1}%",
         us(sim),
         us(comp),
-        sim.as_secs_f64() / comp.as_secs_f64()
+        sim.as_secs_f64() / comp.as_secs_f64(),
+        hit_rate(cache::stats())
+    );
+}
+
+/// Share of the compiled model's candidates evaluated from a tape.
+fn hit_rate(s: cache::Stats) -> f64 {
+    let all = s.hits + s.recorded + s.simulated;
+    100.0 * s.hits as f64 / all.max(1) as f64
+}
+
+/// A sweep grid's candidates in enumeration order, each built and estimated as a
+/// sweep does, by the simulator and by the compiled model. The tapes' counts cover the
+/// first pass (each structure's first candidate simulated, its second recorded) and
+/// the timed rounds.
+fn grid(name: &str, candidates: &[Box<dyn Fn() -> (Graph, RunSettings)>]) {
+    cache::reset_stats();
+    for c in candidates {
+        let (g, run) = c();
+        assert_eq!(
+            memory::estimate(&g, &run).unwrap(),
+            compiled::estimate(&g, &run).unwrap(),
+            "{name}"
+        );
+    }
+    let (sim, comp) = pair(
+        candidates.len(),
+        || {
+            for c in candidates {
+                let (g, run) = c();
+                black_box(memory::estimate(&g, &run).unwrap());
+            }
+        },
+        || {
+            for c in candidates {
+                let (g, run) = c();
+                black_box(compiled::estimate(&g, &run).unwrap());
+            }
+        },
+    );
+    let s = cache::stats();
+    println!(
+        "{name:<44} {:>6} candidates  graph + simulator {:>7.1} µs  graph + compiled {:>7.1} µs  {:>5.2}x",
+        candidates.len(),
+        us(sim),
+        us(comp),
+        sim.as_secs_f64() / comp.as_secs_f64(),
+    );
+    println!(
+        "{:<44} tape hits {:.1}% ({} hits, {} recorded, {} simulated, {} guard misses)",
+        "",
+        hit_rate(s),
+        s.hits,
+        s.recorded,
+        s.simulated,
+        s.guard_misses
     );
 }
 
@@ -256,8 +315,49 @@ fn main() {
         black_box(memory::hf::graph(&arch, &drop, &train_bf16).unwrap());
     });
     println!(
-        "counts {:.1} µs, graph {:.1} µs (memory above)",
+        "counts {:.1} µs, graph {:.1} µs (memory above; the compiled model takes the Graph)",
         us(count),
         us(graph)
     );
+
+    println!("-- sweep grids in enumeration order, graph built per candidate");
+    let mut mlps: Vec<Box<dyn Fn() -> (Graph, RunSettings)>> = Vec::new();
+    for depth in [1, 2, 4, 8] {
+        for width in [128, 256, 512, 1024, 2048] {
+            for batch in [32, 128, 512] {
+                mlps.push(Box::new(move || {
+                    let mlp = Mlp {
+                        input_dim: 784,
+                        depth,
+                        width,
+                        classes: 10,
+                    };
+                    let run = RunSettings {
+                        batch,
+                        ..RunSettings::default()
+                    };
+                    (mlp.graph(batch).unwrap(), run)
+                }));
+            }
+        }
+    }
+    grid("mlp depth x width x batch, train", &mlps);
+    let mut llamas: Vec<Box<dyn Fn() -> (Graph, RunSettings)>> = Vec::new();
+    for layers in [16, 32] {
+        for hidden in [2048, 3072, 4096] {
+            for batch in [1, 4] {
+                for seq in [1024, 4096] {
+                    llamas.push(Box::new(move || {
+                        let run = RunSettings {
+                            batch,
+                            seq,
+                            ..train_bf16
+                        };
+                        hf_graph(&llama(layers, hidden), &run)
+                    }));
+                }
+            }
+        }
+    }
+    grid("llama layers x hidden x batch x seq, bf16", &llamas);
 }

@@ -3,6 +3,8 @@
 //! breakdown entry, the counts and the FLOPs are equal to the byte.
 use archbudget_core::formats::hf;
 use archbudget_core::formats::keras;
+use archbudget_core::memory::compiled::cache;
+use archbudget_core::memory::compiled::tape::{self, Tape};
 use archbudget_core::memory::compiled::{self, fold};
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
 use archbudget_core::memory::lora::Lora;
@@ -310,5 +312,216 @@ fn every_kind_of_block_folds_where_its_layers_repeat() {
             // gemma3's 5 sliding layers to 1 global repeat twice in 12 layers: too few
             check(&g, &run, kind != 7, &cfg.to_string());
         }
+    }
+}
+
+/// The symbolic tape (`compiled::tape`) recorded on `a` gives `b`'s report, where its
+/// guards hold, equal to the simulator's to the byte; returns whether they held.
+fn tape_check(a: &Graph, b: &Graph, run: &RunSettings, what: &str) -> bool {
+    let (report, tape) = match Tape::compile(a, run) {
+        Ok(r) => r,
+        Err(e) => {
+            assert_eq!(
+                memory::estimate(a, run).unwrap_err().to_string(),
+                e.to_string()
+            );
+            return false;
+        }
+    };
+    assert_eq!(
+        Ok(report),
+        memory::estimate(a, run),
+        "{what} recorded {run:?}"
+    );
+    let Some(tape) = tape else {
+        assert!(
+            !tape::applies(run) || memory::estimate(a, run).is_err(),
+            "{what}: no tape {run:?}"
+        );
+        return false;
+    };
+    match tape.evaluate(b, run) {
+        Some(r) => {
+            assert_eq!(
+                Ok(r),
+                memory::estimate(b, run),
+                "{what} from the tape {run:?}"
+            );
+            true
+        }
+        None => false,
+    }
+}
+
+fn mlp_pair(depth: u64, a: (u64, u64, u64, u64), b: (u64, u64, u64, u64)) -> (Graph, Graph) {
+    let g = |(input_dim, width, classes, batch): (u64, u64, u64, u64)| {
+        Mlp {
+            input_dim,
+            depth,
+            width,
+            classes,
+        }
+        .graph(batch)
+        .unwrap()
+    };
+    (g(a), g(b))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn mlp_tapes_equal_the_simulator(
+        depth in 0u64..40,
+        a in (1u64..3000, 1u64..4096, 1u64..100, 1u64..5000),
+        b in (1u64..3000, 1u64..4096, 1u64..100, 1u64..5000),
+        run in run_strategy(),
+    ) {
+        let run = RunSettings { batch: b.3, ..run };
+        let (ga, gb) = mlp_pair(depth, a, b);
+        tape_check(&ga, &gb, &run, &format!("mlp depth {depth} {a:?} -> {b:?}"));
+    }
+
+    #[test]
+    fn transformers_tapes_equal_the_simulator(
+        kind in 0..HF_KINDS,
+        layers in 1u64..12,
+        widths in (prop_oneof![Just(16u64), Just(32), Just(48)], prop_oneof![Just(16u64), Just(32), Just(48)]),
+        heads in 1u64..5,
+        seqs in (1u64..300, 1u64..300),
+        run in run_strategy(),
+        lora in prop_oneof![Just(None), Just(Some("q_proj,v_proj")), Just(Some("all-linear"))],
+        quant in prop_oneof![Just(None), Just(Some("nf4")), Just(Some("int8"))],
+    ) {
+        let run = RunSettings {
+            lora: lora.map(|t| Lora::new(8, Some(t), 0.0).unwrap()),
+            quantize: quant.map(|q| Quant::parse(q).unwrap()),
+            ..run
+        };
+        let a = hf_graph(&hf_config(kind, layers, widths.0, heads), None, &RunSettings { seq: seqs.0, ..run });
+        let b = hf_graph(&hf_config(kind, layers, widths.1, heads), None, &RunSettings { seq: seqs.1, ..run });
+        if let (Some((ga, run)), Some((gb, _))) = (a, b) {
+            tape_check(&ga, &gb, &run, &format!("kind {kind} layers {layers} {widths:?} {seqs:?}"));
+        }
+    }
+
+    #[test]
+    fn cnn_lstm_and_keras_tapes_equal_the_simulator(
+        images in (8u64..64, 8u64..64),
+        stages in 0u64..3,
+        convs in 1u64..4,
+        filters in (1u64..32, 1u64..32),
+        batchnorm in any::<bool>(),
+        hidden in (1u64..300, 1u64..300),
+        layers in 1u64..4,
+        seq in (1u64..64, 1u64..64),
+        units in (1u64..1024, 1u64..1024),
+        depth in 1usize..12,
+        dropout in any::<bool>(),
+        run in run_strategy(),
+    ) {
+        let cnn = |image, filters| Cnn { image, channels: 3, stages, convs, filters, batchnorm, classes: 10 };
+        if let (Ok(ga), Ok(gb)) = (cnn(images.0, filters.0).graph(run.batch), cnn(images.1, filters.1).graph(run.batch)) {
+            tape_check(&ga, &gb, &run, "cnn");
+        }
+        let lstm = |hidden, seq| LstmNet { vocab: 1000, embed: 32, hidden, layers, seq, classes: 5 };
+        let (ga, gb) = (lstm(hidden.0, seq.0).graph(run.batch).unwrap(), lstm(hidden.1, seq.1).graph(run.batch).unwrap());
+        tape_check(&ga, &gb, &run, "lstm");
+        let keras = |units: u64| {
+            let model = keras::model_from_value(&keras_dense(depth, units, dropout, batchnorm), None, "test").unwrap();
+            memory::keras::graph(&model, &run, "test").unwrap()
+        };
+        tape_check(&keras(units.0), &keras(units.1), &run, "keras");
+    }
+}
+
+fn keras_dense(depth: usize, units: u64, dropout: bool, batchnorm: bool) -> Value {
+    let mut layers = vec![
+        json!({"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [null, 64]}}),
+    ];
+    for i in 0..depth {
+        layers.push(json!({"class_name": "Dense", "config": {"name": format!("d{i}"), "units": units, "activation": "relu"}}));
+        if batchnorm {
+            layers.push(
+                json!({"class_name": "BatchNormalization", "config": {"name": format!("bn{i}")}}),
+            );
+        }
+        if dropout {
+            layers.push(json!({"class_name": "Dropout", "config": {"name": format!("drop{i}"), "rate": 0.1}}));
+        }
+    }
+    layers.push(json!({"class_name": "Dense", "config": {"name": "head", "units": 10}}));
+    json!({"class_name": "Sequential", "config": {"name": "m", "layers": layers}})
+}
+
+/// Where a sweep's candidates differ in sizes only, the tape recorded on the first
+/// gives every other's report (its guards hold), for each family.
+#[test]
+fn tapes_hold_across_sizes() {
+    let train = RunSettings {
+        batch: 64,
+        ..RunSettings::default()
+    };
+    for depth in [1, 4, 32] {
+        for (a, b) in [
+            ((784, 512, 10, 64), (300, 2048, 100, 64)),
+            ((784, 512, 10, 64), (784, 1024, 10, 64)),
+        ] {
+            let (ga, gb) = mlp_pair(depth, a, b);
+            assert!(
+                tape_check(&ga, &gb, &train, "mlp"),
+                "mlp depth {depth} {a:?} {b:?}"
+            );
+        }
+    }
+    let bf16 = RunSettings {
+        batch: 2,
+        seq: 512,
+        precision: Precision::Bf16,
+        ..RunSettings::default()
+    };
+    for kind in 0..HF_KINDS {
+        let (ga, run) = hf_graph(&hf_config(kind, 4, 32, 4), None, &bf16).unwrap();
+        let (gb, _) = hf_graph(
+            &hf_config(kind, 4, 48, 4),
+            None,
+            &RunSettings { seq: 384, ..bf16 },
+        )
+        .unwrap();
+        assert!(
+            tape_check(&ga, &gb, &run, "hf"),
+            "{}",
+            hf_config(kind, 4, 32, 4)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Candidates of a few structures in random order and sizes, through the compiled
+    /// model as sweeps call it (tapes recorded from a structure's second candidate on,
+    /// evaluated, guards failing where a size empties a tensor or makes two layers
+    /// differ), equal the simulator.
+    #[test]
+    fn cached_tapes_equal_the_simulator(
+        picks in proptest::collection::vec((0usize..6, 1u64..64, 1u64..6), 8..40),
+        run in run_strategy(),
+    ) {
+        cache::reset_stats();
+        for (structure, size, batch) in picks {
+            let run = RunSettings { batch, seq: 8 * size, ..run };
+            if structure < 3 {
+                let mlp = Mlp { input_dim: 8 * size, depth: 2 + 4 * structure as u64, width: 3 * size, classes: 10 };
+                check(&mlp.graph(batch).unwrap(), &run, false, &format!("{mlp:?}"));
+            } else {
+                let cfg = hf_config(structure - 3, 4, 16 * (1 + size % 3), 2);
+                if let Some((g, run)) = hf_graph(&cfg, None, &run) {
+                    check(&g, &run, false, &cfg.to_string());
+                }
+            }
+        }
+        let s = cache::stats();
+        prop_assert!(!tape::applies(&run) || s.hits + s.recorded > 0, "{s:?}");
     }
 }

@@ -3,6 +3,12 @@
 //! and again. The simulator stays the reference: the property tests
 //! (`tests/compiled_memory.rs`) compare the two over random candidates of every family.
 //!
+//! - [`tape`]: a structure's step lowered once ([`tape::Tape`]: every mark of the
+//!   timeline a sum of terms, each an op's size rounded to allocator blocks; identical
+//!   nodes one class), then evaluated per candidate of that structure by lowering each
+//!   class once, under guards that say when the recording holds; tapes are kept per
+//!   thread by structure and guard outcome ([`cache`]), recorded from a structure's
+//!   second candidate on (training and inference on one GPU).
 //! - [`fold`]: a graph of N identical blocks (transformer layers, an mlp's hidden
 //!   layers) is simulated with 3 and 4 blocks and scaled to N, from 40 blocks on.
 //! - The weights as the caching allocator packs them while the model is built (a
@@ -11,12 +17,16 @@
 //!   (`allocator::recent_construction_bytes`): `fit`,
 //!   `Budget.check` and sweeps over batch, seq or run settings rebuild the same model.
 //!
-//! Where a rule does not apply (generation, fewer identical blocks, blocks that
-//! differ), [`estimate`] runs the simulator, with the remembered weights.
+//! Where no tape applies or its guards fail, the fold; where the fold does not apply
+//! (generation, fewer identical blocks, blocks that differ), [`estimate`] runs the
+//! simulator, with the remembered weights.
 //!
-//! The public entry point is [`estimate`] (and [`fold::fold`], [`fold::find_repeat`]
-//! for tests and benches); callers such as `space::family` need nothing else.
+//! The public entry point is [`estimate`] (and [`tape::Tape`], [`cache::stats`],
+//! [`fold::fold`], [`fold::find_repeat`] for tests and benches); callers such as `space::family` need nothing else.
+pub mod cache;
 pub mod fold;
+pub(crate) mod record;
+pub mod tape;
 pub(crate) mod trace;
 
 use super::{Graph, MemoryReport, Result, RunSettings};
@@ -24,5 +34,8 @@ use super::{Graph, MemoryReport, Result, RunSettings};
 /// Peak memory, counts and FLOPs of one step of `graph` run as `run` says: what
 /// `memory::estimate` gives, computed by the fastest exact rule that applies.
 pub fn estimate(graph: &Graph, run: &RunSettings) -> Result<MemoryReport> {
+    if let Some(report) = cache::estimate(graph, run) {
+        return report;
+    }
     fold::estimate(graph, run)
 }

@@ -1,9 +1,10 @@
 //! Activation checkpointing in the step's timeline: which nodes of a checkpointed region
 //! the backward reruns, and what the rerun allocates (torch.utils.checkpoint,
 //! non-reentrant).
+use super::super::compiled::record::Term;
 use super::super::ops::AmpCast;
-use super::super::{add, mul, Graph, Op, Result};
-use super::{block, Cat, Lowered, Mem, Val};
+use super::super::{mul, Graph, Op, Result};
+use super::{block, Cat, Lowered, Mem, Temp, Val};
 
 /// Where the recomputation of region `f..=l` ends: non-reentrant checkpointing stops
 /// as soon as the region's last saved tensor has been saved again (torch.utils.
@@ -58,20 +59,20 @@ pub(super) fn recompute(
         let c = &lw.cost;
         let id = n_in + k;
         let runs = k < stop || stop_runs;
-        let mut temp = 0u64;
+        let mut temp = Temp::new();
         if amp {
-            for p in &c.params {
+            for (j, p) in c.params.iter().enumerate() {
                 if let AmpCast::Cast { saved: true } = p.amp_cast {
-                    m.alloc(Cat::AmpCopies, block(mul(p.numel, 2)?))?;
+                    m.alloc(Cat::AmpCopies, block(mul(p.numel, 2)?), Term::AmpCopy(k, j))?;
                 }
             }
         }
-        for &s in &c.saved {
-            m.alloc(Cat::Activations, block(s))?;
+        for (j, &s) in c.saved.iter().enumerate() {
+            m.alloc(Cat::Activations, block(s), Term::Saved(k, j))?;
         }
         if runs {
-            for &t in &c.fwd_temp {
-                temp = add(temp, block(t))?;
+            for (j, &t) in c.fwd_temp.iter().enumerate() {
+                temp.add(m, block(t), Term::FwdTemp(k, j))?;
             }
         }
         if lw.record {
@@ -89,9 +90,9 @@ pub(super) fn recompute(
             }
         }
         if runs && vals[id].base == id && !vals[id].alive {
-            temp = add(temp, vals[id].bytes)?;
+            temp.add(m, vals[id].bytes, Term::Out(k))?;
         }
-        m.mark(temp)?;
+        m.mark(&temp)?;
     }
     Ok(())
 }
@@ -99,7 +100,12 @@ pub(super) fn recompute(
 fn revive(vals: &mut [Val], m: &mut Mem, b: usize) -> Result<()> {
     if !vals[b].alive && vals[b].base == b && vals[b].bytes > 0 {
         vals[b].alive = true;
-        m.alloc(Cat::Activations, vals[b].bytes)?;
+        let t = if b < m.n_in {
+            Term::Input(b)
+        } else {
+            Term::Out(b - m.n_in)
+        };
+        m.alloc(Cat::Activations, vals[b].bytes, t)?;
     }
     Ok(())
 }

@@ -14,8 +14,10 @@
 //! extended to the decoded tokens by the formula on that variant. ZeRO sharding and frozen parameters
 //! change what is charged per op (see [`RunSettings::zero_stage`], [`Graph::frozen`]).
 mod checkpoint;
+mod mem;
 
 use super::alloc::block;
+use super::compiled::record::{Recorder, Term};
 use super::compiled::trace::{Phase, Trace};
 use super::generate::Seen;
 use super::graph::{DType, Graph, InputKind};
@@ -23,58 +25,10 @@ use super::ops::{AmpCast, Cost, Ctx, Out};
 use super::shards::Zero;
 pub(super) use super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::{add, Mode, Precision, RunSettings};
-use super::{Breakdown, MemoryReport, Result};
+use super::{MemoryReport, Result};
 use checkpoint::{recompute, recompute_stop};
-
-#[derive(Clone, Copy)]
-enum Cat {
-    Weights = 0,
-    Optimizer,
-    Gradients,
-    Inputs,
-    Activations,
-    ActivationGrads,
-    AmpCopies,
-    Transient,
-}
-const NCAT: usize = 8;
-
-struct Mem<'t> {
-    cur: [u64; NCAT],
-    peak: u64,
-    at_peak: [u64; NCAT],
-    /// The compiled model's recording of every mark (`compiled::trace`), when asked.
-    trace: Option<&'t mut Trace>,
-    phase: Phase,
-    node: usize,
-}
-
-impl Mem<'_> {
-    fn alloc(&mut self, c: Cat, b: u64) -> Result<()> {
-        self.cur[c as usize] = add(self.cur[c as usize], b)?;
-        Ok(())
-    }
-    fn free(&mut self, c: Cat, b: u64) {
-        self.cur[c as usize] = self.cur[c as usize].saturating_sub(b);
-    }
-    /// Records a candidate peak with `transient` bytes alive on top of the current state.
-    fn mark(&mut self, transient: u64) -> Result<()> {
-        let mut total = transient;
-        for v in self.cur {
-            total = add(total, v)?;
-        }
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.mark(self.phase, self.node, self.cur, transient);
-        }
-        if total > self.peak {
-            self.peak = total;
-            self.at_peak = self.cur;
-            self.at_peak[Cat::Transient as usize] =
-                add(self.at_peak[Cat::Transient as usize], transient)?;
-        }
-        Ok(())
-    }
-}
+pub(crate) use mem::breakdown;
+use mem::{report, Cat, Counts, Mem, Temp, NCAT};
 
 struct Val {
     numel: u64,
@@ -126,7 +80,7 @@ pub(crate) fn simulate_weighing(
     }
     match run.mode {
         Mode::Generate => super::generate::generate(g, run),
-        _ => step(g, run, None, None, weights),
+        _ => step(g, run, None, None, None, weights),
     }
 }
 
@@ -135,7 +89,7 @@ pub(super) fn simulate_step(
     run: &RunSettings,
     seen: Option<&mut Seen>,
 ) -> Result<MemoryReport> {
-    step(g, run, seen, None, Weights::Replay)
+    step(g, run, seen, None, None, Weights::Replay)
 }
 
 /// A training or inference step as [`simulate_step`] runs it, recorded into `trace`.
@@ -144,7 +98,17 @@ pub(super) fn simulate_traced(
     run: &RunSettings,
     trace: &mut Trace,
 ) -> Result<MemoryReport> {
-    step(g, run, None, Some(trace), Weights::Replay)
+    step(g, run, None, Some(trace), None, Weights::Replay)
+}
+
+/// A training or inference step on one GPU, every charge recorded by its source into
+/// `rec` (the symbolic tape's recording, `compiled::tape`).
+pub(crate) fn simulate_recorded(
+    g: &Graph,
+    run: &RunSettings,
+    rec: &mut Recorder,
+) -> Result<MemoryReport> {
+    step(g, run, None, None, Some(rec), Weights::Recent)
 }
 
 fn step(
@@ -152,6 +116,7 @@ fn step(
     run: &RunSettings,
     seen: Option<&mut Seen>,
     mut trace: Option<&mut Trace>,
+    mut rec: Option<&mut Recorder>,
     weights_by: Weights,
 ) -> Result<MemoryReport> {
     let train = run.mode == Mode::Train;
@@ -173,6 +138,9 @@ fn step(
         };
         let bytes = block(super::mul(inp.numel, dtype.bytes())?);
         let id = vals.len();
+        if let Some(r) = rec.as_deref_mut() {
+            r.input(id);
+        }
         vals.push(Val {
             numel: inp.numel,
             dtype,
@@ -226,41 +194,64 @@ fn step(
             in_grad: &in_grad,
             frozen: frozen[k],
         };
-        let mut cost = node.op.lower(&mk(train && any_grad))?;
+        let mut lowered_record = train && any_grad;
+        let mut cost = node.op.lower(&mk(lowered_record))?;
         let record = train && (any_grad || (!cost.params.is_empty() && !frozen[k]));
         if record && !any_grad {
+            lowered_record = true;
             cost = node.op.lower(&mk(true))?;
         }
-        for p in &cost.params {
+        if let Some(r) = rec.as_deref_mut() {
+            r.lower(&g.nodes, k, &mk(lowered_record), &cost);
+        }
+        for (j, p) in cost.params.iter().enumerate() {
             if p.shared {
                 continue;
             }
             params = add(params, p.numel)?;
+            let numel_term = rec.as_deref_mut().map(|r| {
+                let s = r.slot(Term::ParamNumel(k, j));
+                Recorder::count(&mut r.params, s, 1);
+                s
+            });
             let dt = p.dtype.unwrap_or(param_dt);
             if let Some(stored) = p.stored {
                 // a quantized weight: its tensors as stored, frozen
-                for &t in stored.iter().filter(|&&t| t > 0) {
+                for (i, &t) in stored.iter().enumerate().filter(|(_, &t)| t > 0) {
                     construct.push((t, 1, false));
                     if let Some(tr) = trace.as_deref_mut() {
                         tr.construct_nodes.push(k);
+                    }
+                    if let Some(r) = rec.as_deref_mut() {
+                        let s = r.slot(Term::Stored(k, j, i));
+                        r.construct.push((s, 1, false));
                     }
                     weights = add(weights, block(t))?;
                 }
                 continue;
             }
             // a parameter of its own dtype (an adapter) is made after the model's conversion
-            construct.push((p.numel, dt.bytes(), p.dtype.is_none() && dt == DType::BF16));
+            let converted = p.dtype.is_none() && dt == DType::BF16;
+            construct.push((p.numel, dt.bytes(), converted));
             if let Some(tr) = trace.as_deref_mut() {
                 tr.construct_nodes.push(k);
             }
             let b = block(super::mul(p.numel, dt.bytes())?);
             weights = add(weights, b)?;
+            if let (Some(r), Some(s)) = (rec.as_deref_mut(), numel_term) {
+                r.construct.push((s, dt.bytes(), converted));
+                if !frozen[k] {
+                    Recorder::count(&mut r.trainable, s, 1);
+                    let s = r.slot(Term::ParamBlock(k, j));
+                    Recorder::count(&mut r.param_blocks, s, 1);
+                }
+            }
             if !frozen[k] {
                 trainable = add(trainable, p.numel)?;
                 param_blocks = add(param_blocks, b)?;
             }
         }
-        for &(n, dt) in &cost.buffers {
+        for (j, &(n, dt)) in cost.buffers.iter().enumerate() {
             buffers = add(buffers, n)?;
             let converted = dt == DType::F32 && param_dt == DType::BF16;
             let dt = if dt == DType::F32 { param_dt } else { dt };
@@ -268,10 +259,21 @@ fn step(
             if let Some(tr) = trace.as_deref_mut() {
                 tr.construct_nodes.push(k);
             }
+            if let Some(r) = rec.as_deref_mut() {
+                let s = r.slot(Term::BufferNumel(k, j));
+                Recorder::count(&mut r.buffers, s, 1);
+                r.construct.push((s, dt.bytes(), converted));
+            }
             buffer_bytes = add(buffer_bytes, block(super::mul(n, dt.bytes())?))?;
         }
         flops_fwd = add(flops_fwd, cost.flops_fwd)?;
         flops_bwd = add(flops_bwd, cost.flops_bwd)?;
+        if let Some(r) = rec.as_deref_mut() {
+            let s = r.slot(Term::FlopsFwd(k));
+            Recorder::count(&mut r.flops_fwd, s, 1);
+            let s = r.slot(Term::FlopsBwd(k));
+            Recorder::count(&mut r.flops_bwd, s, 1);
+        }
         let id = vals.len();
         let v = match cost.out {
             Some(Out::New { numel, dtype }) => {
@@ -323,6 +325,9 @@ fn step(
                 partial: false,
             },
         };
+        if let Some(r) = rec.as_deref_mut() {
+            r.output(k, cost.out, &node.inputs, v.partial);
+        }
         vals.push(v);
         for &i in &node.inputs {
             let b = vals[i].base;
@@ -353,14 +358,22 @@ fn step(
             if !reach[n_in + k] {
                 if low[k].record {
                     low[k].record = false;
-                    for p in &low[k].cost.params {
+                    for (j, p) in low[k].cost.params.iter().enumerate() {
                         if !p.shared && !frozen[k] && p.stored.is_none() {
                             let dt = p.dtype.unwrap_or(param_dt);
                             let b = block(super::mul(p.numel, dt.bytes())?);
                             param_blocks = param_blocks.saturating_sub(b);
+                            if let Some(r) = rec.as_deref_mut() {
+                                let s = r.slot(Term::ParamBlock(k, j));
+                                Recorder::count(&mut r.param_blocks, s, -1);
+                            }
                         }
                     }
                     flops_bwd = flops_bwd.saturating_sub(low[k].cost.flops_bwd);
+                    if let Some(r) = rec.as_deref_mut() {
+                        let s = r.slot(Term::FlopsBwd(k));
+                        Recorder::count(&mut r.flops_bwd, s, -1);
+                    }
                 }
                 continue;
             }
@@ -384,8 +397,14 @@ fn step(
             }
             // the recomputed forward is counted again, as far as it reruns
             let (stop, runs) = recompute_stop(g, &low, f, l, run.precision == Precision::AmpBf16);
-            for lw in low[f..stop + runs as usize].iter().filter(|lw| lw.record) {
-                flops_bwd = add(flops_bwd, lw.cost.flops_fwd)?;
+            for (k, lw) in low.iter().enumerate().take(stop + runs as usize).skip(f) {
+                if lw.record {
+                    flops_bwd = add(flops_bwd, lw.cost.flops_fwd)?;
+                    if let Some(r) = rec.as_deref_mut() {
+                        let s = r.slot(Term::FlopsFwd(k));
+                        Recorder::count(&mut r.flops_bwd, s, 1);
+                    }
+                }
             }
         }
     }
@@ -411,21 +430,25 @@ fn step(
         peak: 0,
         at_peak: [0; NCAT],
         trace,
+        rec,
         phase: Phase::Start,
         node: 0,
+        n_in: g.inputs.len(),
     };
-    m.alloc(Cat::Weights, weight_bytes)?;
-    m.alloc(Cat::Optimizer, optimizer_state(run, param_blocks)?)?;
-    for v in &vals[..g.inputs.len()] {
-        m.alloc(Cat::Inputs, v.bytes)?;
+    m.alloc(Cat::Weights, weight_bytes, Term::Weights)?;
+    let state = optimizer_state(run, param_blocks)?;
+    m.alloc(Cat::Optimizer, state, Term::Optimizer)?;
+    for (i, v) in vals[..g.inputs.len()].iter().enumerate() {
+        m.alloc(Cat::Inputs, v.bytes, Term::Input(i))?;
     }
     if train {
-        m.alloc(Cat::Inputs, block(4))?; // the previous step's loss, still referenced
+        // the previous step's loss, still referenced
+        m.alloc(Cat::Inputs, block(4), Term::Const(block(4)))?;
     }
-    m.mark(0)?;
+    m.mark(&Temp::new())?;
 
     // ---------------------------------------------------------------- forward
-    let mut amp_cache_unsaved = 0u64;
+    let mut amp_cache_unsaved = Temp::new();
     let mut ckpt_holds: Vec<(usize, usize)> = Vec::new();
     for (b, &h) in fheld.iter().enumerate() {
         if h {
@@ -438,7 +461,7 @@ fn step(
         m.node = k;
         let id = n_in + k;
         let c = &lw.cost;
-        let mut temp = 0u64;
+        let mut temp = Temp::new();
         // checkpointed nodes save nothing now (their region is recomputed in backward);
         // the region keeps its inputs instead
         let save_now = lw.record && region_of[k].is_none();
@@ -452,39 +475,41 @@ fn step(
             }
         }
         if amp {
-            for p in &c.params {
+            for (j, p) in c.params.iter().enumerate() {
                 if let AmpCast::Cast { saved } = p.amp_cast {
                     let b = block(super::mul(p.numel, 2)?);
+                    let t = Term::AmpCopy(k, j);
                     if !train || (frozen[k] && !(saved && save_now)) {
                         // under inference_mode the measured peaks show no cached copies,
                         // and autocast caches no cast of a frozen weight: each cast
                         // lives only while its op runs (or until backward, if saved)
-                        temp = add(temp, b)?;
+                        temp.add(&m, b, t)?;
                         continue;
                     }
-                    m.alloc(Cat::AmpCopies, b)?;
+                    m.alloc(Cat::AmpCopies, b, t)?;
                     if !(saved && save_now) {
-                        amp_cache_unsaved = add(amp_cache_unsaved, b)?;
+                        amp_cache_unsaved.add(&m, b, t)?;
                     }
                 }
             }
         }
         if vals[id].base == id && vals[id].bytes > 0 {
             vals[id].alive = true;
-            m.alloc(Cat::Activations, vals[id].bytes)?;
+            m.alloc(Cat::Activations, vals[id].bytes, Term::Out(k))?;
         }
-        for &s in &c.saved {
+        for (j, &s) in c.saved.iter().enumerate() {
             if save_now {
-                m.alloc(Cat::Activations, block(s))?;
+                m.alloc(Cat::Activations, block(s), Term::Saved(k, j))?;
             } else {
-                temp = add(temp, block(s))?;
+                temp.add(&m, block(s), Term::Saved(k, j))?;
             }
         }
-        for &t in &c.fwd_temp {
-            temp = add(temp, block(t))?;
+        for (j, &t) in c.fwd_temp.iter().enumerate() {
+            temp.add(&m, block(t), Term::FwdTemp(k, j))?;
         }
-        temp = add(temp, z.gathered(&c.params, param_dt)?)?;
-        m.mark(temp)?;
+        // ZeRO-3 only, never recorded (the tape runs on one GPU)
+        temp.add(&m, z.gathered(&c.params, param_dt)?, Term::Const(0))?;
+        m.mark(&temp)?;
         if save_now {
             for &i in &c.save_inputs {
                 if let Some(&v) = node.inputs.get(i) {
@@ -543,7 +568,7 @@ fn step(
     }
     // autocast's cache is cleared when the `with autocast` block that ran the loss ends;
     // the model's output (and the kv cache it holds) is dropped
-    m.free(Cat::AmpCopies, amp_cache_unsaved);
+    m.free_all(Cat::AmpCopies, &amp_cache_unsaved);
     for (b, &h) in fheld.iter().enumerate() {
         if h {
             vals[b].saves -= 1;
@@ -553,9 +578,18 @@ fn step(
 
     // ---------------------------------------------------------------- backward
     let mut grad: Vec<u64> = vec![0; vals.len()];
+    // when recording, the term naming each gradient buffer (moved with it)
+    let mut grad_term: Vec<Term> = match m.rec {
+        Some(_) => vec![Term::Const(0); vals.len()],
+        None => Vec::new(),
+    };
+    let recording = !grad_term.is_empty();
     let loss = vals.len() - 1;
     grad[loss] = block(4);
-    m.alloc(Cat::ActivationGrads, grad[loss])?;
+    if recording {
+        grad_term[loss] = Term::Const(block(4));
+    }
+    m.alloc(Cat::ActivationGrads, grad[loss], Term::Const(block(4)))?;
     let mut param_grads = 0u64;
     m.phase = Phase::Backward;
     for k in (0..n_nodes).rev() {
@@ -572,7 +606,7 @@ fn step(
             }
         }
         let c = &lw.cost;
-        let mut temp = 0u64;
+        let mut temp = Temp::new();
         // the gradients this node returns for its inputs
         let view = vals[id].base != id;
         for &i in &node.inputs {
@@ -581,53 +615,77 @@ fn step(
             }
             let key = grad_key(&vals, i);
             let b = block(super::mul(vals[i].numel, vals[i].dtype.bytes())?);
+            let t = match m.rec.as_deref_mut() {
+                Some(r) => r.grad(i, vals[i].dtype.bytes()),
+                None => Term::Const(0),
+            };
             if view && !vals[id].partial {
                 // alias or view: the gradient passes through without a copy
                 if grad[key] == 0 {
                     grad[key] = grad[id];
                     grad[id] = 0;
+                    if recording {
+                        grad_term[key] = grad_term[id];
+                        grad_term[id] = Term::Const(0);
+                    }
                 }
                 continue;
             }
             if grad[key] == 0 {
                 grad[key] = b;
-                m.alloc(Cat::ActivationGrads, b)?;
+                if recording {
+                    grad_term[key] = t;
+                }
+                m.alloc(Cat::ActivationGrads, b, t)?;
             } else {
-                temp = add(temp, b)?; // accumulated in place into the existing buffer
+                temp.add(&m, b, t)?; // accumulated in place into the existing buffer
             }
         }
         // Under autocast the op returns bfloat16 weight gradients; the cast's own
         // backward node (`ToCopyBackward0`) makes the fp32 `.grad` only after this node
         // has run and released what it saved (after the releases below).
         let cast = |p: &super::ops::Param| amp && matches!(p.amp_cast, AmpCast::Cast { .. });
-        let mut bf16_grads = 0u64;
-        for p in c.params.iter().filter(|p| !frozen[k] && p.stored.is_none()) {
+        // the casts' gradients, in parameter order (popped newest first below)
+        let mut bf16_grads: Vec<(u64, Term)> = Vec::new();
+        for (j, p) in c.params.iter().enumerate() {
+            if frozen[k] || p.stored.is_some() {
+                continue;
+            }
             if cast(p) {
-                bf16_grads = add(bf16_grads, block(super::mul(p.numel, 2)?))?;
+                bf16_grads.push((block(super::mul(p.numel, 2)?), Term::AmpCopy(k, j)));
             } else {
-                temp = add(
-                    temp,
-                    accumulate_grad(&mut m, &z, p, param_dt, &mut param_grads)?,
-                )?;
+                let rest = accumulate_grad(&mut m, &z, p, (k, j), param_dt, &mut param_grads)?;
+                temp.extend(&rest)?;
             }
         }
-        temp = add(add(temp, bf16_grads)?, z.gathered(&c.params, param_dt)?)?;
-        for &t in &c.bwd_temp {
-            temp = add(temp, block(t))?;
+        for &(b, t) in &bf16_grads {
+            temp.add(&m, b, t)?;
         }
-        m.mark(temp)?;
+        temp.add(&m, z.gathered(&c.params, param_dt)?, Term::Const(0))?;
+        for (j, &t) in c.bwd_temp.iter().enumerate() {
+            temp.add(&m, block(t), Term::BwdTemp(k, j))?;
+        }
+        m.mark(&temp)?;
         // free this node's output gradient and what it saved
         if !view || vals[id].partial {
-            m.free(Cat::ActivationGrads, grad[id]);
+            let t = grad_term.get(id).copied().unwrap_or(Term::Const(0));
+            m.free(Cat::ActivationGrads, grad[id], t);
             grad[id] = 0;
+            if recording {
+                grad_term[id] = Term::Const(0);
+            }
         }
-        for &s in &c.saved {
-            m.free(Cat::Activations, block(s));
+        for (j, &s) in c.saved.iter().enumerate() {
+            m.free(Cat::Activations, block(s), Term::Saved(k, j));
         }
         if amp {
-            for p in &c.params {
+            for (j, p) in c.params.iter().enumerate() {
                 if let AmpCast::Cast { saved: true } = p.amp_cast {
-                    m.free(Cat::AmpCopies, block(super::mul(p.numel, 2)?));
+                    m.free(
+                        Cat::AmpCopies,
+                        block(super::mul(p.numel, 2)?),
+                        Term::AmpCopy(k, j),
+                    );
                 }
             }
         }
@@ -654,18 +712,22 @@ fn step(
             }
         }
         // the cast nodes, newest first (autocast casts the weight before the bias)
-        for p in c.params.iter().rev().filter(|p| !frozen[k] && cast(p)) {
-            let b16 = block(super::mul(p.numel, 2)?);
-            let temp = accumulate_grad(&mut m, &z, p, param_dt, &mut param_grads)?;
-            m.mark(add(
-                add(bf16_grads, temp)?,
-                z.gathered(&c.params, param_dt)?,
-            )?)?;
-            bf16_grads -= b16;
+        for (j, p) in c.params.iter().enumerate().rev() {
+            if frozen[k] || !cast(p) {
+                continue;
+            }
+            let mut temp = accumulate_grad(&mut m, &z, p, (k, j), param_dt, &mut param_grads)?;
+            for &(b, t) in &bf16_grads {
+                temp.add(&m, b, t)?;
+            }
+            temp.add(&m, z.gathered(&c.params, param_dt)?, Term::Const(0))?;
+            m.mark(&temp)?;
+            bf16_grads.pop();
         }
     }
-    for gk in grad.iter_mut() {
-        m.free(Cat::ActivationGrads, *gk);
+    for (v, gk) in grad.iter_mut().enumerate() {
+        let t = grad_term.get(v).copied().unwrap_or(Term::Const(0));
+        m.free(Cat::ActivationGrads, *gk, t);
         *gk = 0;
     }
     // ---------------------------------------------------------------- optimizer.step()
@@ -677,7 +739,9 @@ fn step(
     if let Some(tr) = m.trace.as_deref_mut() {
         tr.param_grads = param_grads;
     }
-    m.mark(opt_temp)?;
+    let mut temp = Temp::new();
+    temp.add(&m, opt_temp, Term::OptTemp)?;
+    m.mark(&temp)?;
     let fwd_bwd = add(flops_fwd, flops_bwd)?;
     report(m, counts, fwd_bwd)
 }
@@ -690,24 +754,27 @@ fn accumulate_grad(
     m: &mut Mem,
     z: &Zero,
     p: &super::ops::Param,
+    (k, j): (usize, usize),
     param_dt: DType,
     param_grads: &mut u64,
-) -> Result<u64> {
+) -> Result<Temp> {
     let b = block(super::mul(p.numel, p.dtype.unwrap_or(param_dt).bytes())?);
+    let t = Term::ParamBlock(k, j);
+    let mut rest = Temp::new();
     if p.shared {
-        return Ok(b);
+        rest.add(m, b, t)?;
+        return Ok(rest);
     }
     let kept = z.grads(b);
-    m.alloc(Cat::Gradients, kept)?;
+    // sharded over several GPUs, never recorded (the tape runs on one GPU)
+    m.alloc(Cat::Gradients, kept, t)?;
     *param_grads = add(*param_grads, b)?;
-    Ok(b - kept)
-}
-
-struct Counts {
-    params: u64,
-    trainable: u64,
-    buffers: u64,
-    flops_fwd: u64,
+    if let Some(r) = m.rec.as_deref_mut() {
+        let s = r.slot(t);
+        Recorder::count(&mut r.param_grads, s, 1);
+    }
+    rest.add(m, b - kept, Term::Const(0))?;
+    Ok(rest)
 }
 
 fn grad_key(vals: &[Val], i: usize) -> usize {
@@ -722,40 +789,11 @@ fn release(vals: &mut [Val], m: &mut Mem, b: usize) {
     let v = &mut vals[b];
     if v.alive && v.uses == 0 && v.saves == 0 && !v.held && v.base == b && v.bytes > 0 {
         v.alive = false;
-        m.free(Cat::Activations, v.bytes);
-    }
-}
-
-fn report(m: Mem, c: Counts, flops_fwd_bwd: u64) -> Result<MemoryReport> {
-    let p = m.at_peak;
-    let Counts {
-        params,
-        trainable,
-        buffers,
-        flops_fwd,
-    } = c;
-    Ok(MemoryReport {
-        peak_bytes: m.peak,
-        params,
-        trainable_params: trainable,
-        buffers,
-        breakdown: breakdown(p),
-        flops_fwd,
-        flops_fwd_bwd,
-        decode: None,
-    })
-}
-
-/// The breakdown of a state of the categories (`Mem::at_peak`, `compiled::trace::Mark`).
-pub(super) fn breakdown(p: [u64; NCAT]) -> Breakdown {
-    Breakdown {
-        weights: p[Cat::Weights as usize],
-        gradients: p[Cat::Gradients as usize],
-        optimizer: p[Cat::Optimizer as usize],
-        activations: p[Cat::Activations as usize],
-        activation_grads: p[Cat::ActivationGrads as usize],
-        inputs: p[Cat::Inputs as usize],
-        autocast_copies: p[Cat::AmpCopies as usize],
-        transients: p[Cat::Transient as usize],
+        let t = if b < m.n_in {
+            Term::Input(b)
+        } else {
+            Term::Out(b - m.n_in)
+        };
+        m.free(Cat::Activations, v.bytes, t);
     }
 }
