@@ -1,4 +1,4 @@
-"""KerasHub models no reader knows (Bloom, DeiT, Swin, RWKV-7), saved by keras-hub 0.32 with
+"""KerasHub models no reader knows (Qwen3.5, RWKV-7), saved by keras-hub 0.32 with
 `model.save(path)` (tests/data/make_keras_hub_archives.py): counted from the archive's
 model.weights.h5 through the API and the CLI, totals and each top-level layer equal to
 Keras's `count_params()`; the notes say what is unknown; `memory` refuses in one line;
@@ -38,15 +38,15 @@ def test_summary_equals_keras(name):
 
 
 def test_cli_table_and_json_say_what_is_unknown():
-    out = runner.invoke(app, ["summary", str(archive("bloom_causal_lm"))])
+    out = runner.invoke(app, ["summary", str(archive("qwen3_5_causal_lm"))])
     assert out.exit_code == 0, out.output
-    assert "bloom_backbone (BloomBackbone)" in out.stdout
-    assert f"{EXPECTED['bloom_causal_lm']['total_params']:,}" in out.stdout
-    assert "Note: KerasHub BloomCausalLM counted from the .keras archive" in out.stdout
-    out = runner.invoke(app, ["summary", str(archive("swin_backbone")), "--format", "json"])
+    assert "qwen3_5_backbone (Qwen3_5Backbone)" in out.stdout
+    assert f"{EXPECTED['qwen3_5_causal_lm']['total_params']:,}" in out.stdout
+    assert "Note: KerasHub Qwen3_5CausalLM counted from the .keras archive" in out.stdout
+    out = runner.invoke(app, ["summary", str(archive("rwkv7_backbone")), "--format", "json"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["total_params"] == EXPECTED["swin_backbone"]["total_params"]
+    assert doc["total_params"] == EXPECTED["rwkv7_backbone"]["total_params"]
     assert "output shapes are unknown" in doc["notes"][0]
 
 
@@ -59,17 +59,17 @@ def one_line_error(args):
 
 
 def test_memory_refuses_in_one_line():
-    msg = one_line_error(["memory", str(archive("deit_image_classifier")), "--mode", "train",
+    msg = one_line_error(["memory", str(archive("qwen3_5_causal_lm")), "--mode", "train",
                           "--batch", "2"])
-    assert "DeiTImageClassifier" in msg and "model.weights.h5" in msg and "summary" in msg
+    assert "Qwen3_5CausalLM" in msg and "model.weights.h5" in msg and "summary" in msg
     with pytest.raises(archbudget.ArchBudgetError, match="RWKV7Backbone"):
         archbudget.memory(archive("rwkv7_backbone"), mode="infer", batch=1, seq=8)
 
 
 def test_json_alone_names_the_class_and_the_archive_route(tmp_path):
-    config = zipfile.ZipFile(archive("swin_backbone")).read("config.json")
-    path = tmp_path / "swin.json"
+    config = zipfile.ZipFile(archive("rwkv7_backbone")).read("config.json")
+    path = tmp_path / "rwkv7.json"
     path.write_bytes(config)
     msg = one_line_error(["summary", str(path)])
-    assert "swin.json" in msg and "'SwinTransformerBackbone'" in msg
+    assert "rwkv7.json" in msg and "'RWKV7Backbone'" in msg
     assert "supported: GPT2" in msg and ".keras archive" in msg

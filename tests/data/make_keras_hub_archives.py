@@ -1,5 +1,4 @@
-"""`.keras` archives of KerasHub models no archbudget reader knows (Bloom, DeiT, Swin
-Transformer, RWKV-7), saved by the real keras-hub with `model.save(path)` from small
+"""`.keras` archives of KerasHub models no archbudget reader knows (Qwen3.5, RWKV-7), saved by the real keras-hub with `model.save(path)` from small
 configs with random weights, for the fallback that counts such a model from the
 archive's `model.weights.h5`.
 
@@ -30,21 +29,13 @@ def size(v):
     return int(math.prod(v.shape))
 
 
-def bloom():
-    backbone = M.BloomBackbone(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16,
-                               intermediate_dim=32)
-    return M.BloomCausalLM(backbone=backbone, preprocessor=None)
-
-
-def deit():
-    backbone = M.DeiTBackbone(image_shape=(16, 16, 3), patch_size=8, num_layers=2, num_heads=2,
-                              hidden_dim=16, intermediate_dim=32)
-    return M.DeiTImageClassifier(backbone=backbone, num_classes=5)
-
-
-def swin():
-    return M.SwinTransformerBackbone(image_shape=(32, 32, 3), embed_dim=8, depths=[2, 2],
-                                     num_heads=[2, 4], window_size=4, patch_size=4)
+def qwen3_5():
+    # a tied LM head: the CausalLM's head reuses the backbone's token embedding
+    backbone = M.Qwen3_5Backbone(vocabulary_size=64, num_layers=4, num_query_heads=2, num_key_value_heads=1,
+                                 head_dim=8, hidden_dim=16, intermediate_dim=32, tie_word_embeddings=True,
+                                 linear_num_key_heads=2, linear_num_value_heads=2, linear_key_head_dim=8,
+                                 linear_value_head_dim=8)
+    return M.Qwen3_5CausalLM(backbone=backbone, preprocessor=None)
 
 
 def rwkv7():
@@ -52,14 +43,13 @@ def rwkv7():
                            intermediate_dim=32, gate_lora=4, mv_lora=4, aaa_lora=4, decay_lora=4)
 
 
-def frozen_deit():
-    model = deit()
+def frozen_qwen3_5():
+    model = qwen3_5()
     model.backbone.trainable = False
     return model
 
 
-MODELS = {"bloom_causal_lm": bloom, "deit_image_classifier": deit, "swin_backbone": swin,
-          "rwkv7_backbone": rwkv7, "deit_frozen_backbone": frozen_deit}
+MODELS = {"qwen3_5_causal_lm": qwen3_5, "rwkv7_backbone": rwkv7, "qwen3_5_frozen_backbone": frozen_qwen3_5}
 
 
 def describe(model):

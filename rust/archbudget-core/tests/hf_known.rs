@@ -93,29 +93,25 @@ fn extra_rows_exact() {
     for row in &rows {
         check(row, &row["config"], &mut failures);
     }
-    // the MoE/MLA types have their own fixtures (hf_moe.json, tests/hf_moe.rs), as has
-    // qwen3_next (hf_next.json, tests/hf_next.rs), the encoders beyond bert
-    // (hf_encoders.json, tests/hf_encoders.rs), and clip and siglip (hf_clip.json,
-    // tests/hf_clip.rs), bloom (hf_text_more.json, tests/hf_text_more.rs)
-    // and whisper (hf_whisper.json, tests/hf_whisper.rs: trainable
-    // totals of its own)
-    let moe_rows = data("hf_moe.json")["rows"].as_array().unwrap().clone();
-    let next_rows = data("hf_next.json")["rows"].as_array().unwrap().clone();
-    let encoder_rows = data("hf_encoders.json")["rows"].as_array().unwrap().clone();
-    let clip_rows = data("hf_clip.json")["rows"].as_array().unwrap().clone();
-    let text_more_rows = data("hf_text_more.json")["rows"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let whisper_rows = data("hf_whisper.json")["rows"].as_array().unwrap().clone();
+    // the types with fixtures and tests of their own: MoE/MLA (hf_moe), qwen3_next
+    // (hf_next), the encoders beyond bert (hf_encoders), clip and siglip (hf_clip), bloom
+    // (hf_text_more), whisper (hf_whisper: trainable totals of its own), deit
+    // (hf_vision_more)
+    let own_rows: Vec<Value> = [
+        "hf_moe.json",
+        "hf_next.json",
+        "hf_encoders.json",
+        "hf_clip.json",
+        "hf_text_more.json",
+        "hf_whisper.json",
+        "hf_vision_more.json",
+    ]
+    .iter()
+    .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())
+    .collect();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()
-        .chain(&moe_rows)
-        .chain(&next_rows)
-        .chain(&encoder_rows)
-        .chain(&clip_rows)
-        .chain(&text_more_rows)
-        .chain(&whisper_rows)
+        .chain(&own_rows)
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
     let supported: std::collections::BTreeSet<&str> =

@@ -1,4 +1,4 @@
-//! KerasHub models no reader knows (Bloom, DeiT, Swin, RWKV-7), saved by the real
+//! KerasHub models no reader knows (Qwen3.5, RWKV-7), saved by the real
 //! keras-hub with `model.save(path)` (tests/data/make_keras_hub_archives.py): counted from
 //! the archive's model.weights.h5, totals exact and one row per top-level layer equal to
 //! Keras's `count_params()`, in `model.layers` order; `memory` refuses them in one line;
@@ -30,15 +30,14 @@ const NAMED_CLASSES: &[&str] = &[
     "Dropout",
     "LayerNormalization",
     "Embedding",
-    "BloomBackbone",
-    "DeiTBackbone",
+    "Qwen3_5Backbone",
 ];
 
 #[test]
 fn every_archive_matches_keras() {
     let expected = expected();
     let models = expected["models"].as_object().unwrap();
-    assert_eq!(models.len(), 5);
+    assert_eq!(models.len(), 3);
     for (name, want) in models {
         let s =
             formats::summary(&archive(name), name, None).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -89,8 +88,8 @@ fn every_archive_matches_keras() {
 #[test]
 fn memory_refuses_in_one_line() {
     let e = formats::memory(
-        &archive("bloom_causal_lm"),
-        "bloom.keras",
+        &archive("qwen3_5_causal_lm"),
+        "qwen3_5.keras",
         None,
         &RunSettings::default(),
         Some(8),
@@ -99,8 +98,8 @@ fn memory_refuses_in_one_line() {
     .to_string();
     assert!(!e.contains('\n'), "{e}");
     for part in [
-        "bloom.keras",
-        "BloomCausalLM",
+        "qwen3_5.keras",
+        "Qwen3_5CausalLM",
         "model.weights.h5",
         "summary",
     ] {
@@ -110,19 +109,14 @@ fn memory_refuses_in_one_line() {
 
 #[test]
 fn json_alone_names_the_class_and_the_archive_route() {
-    let bytes = archive("swin_backbone");
-    let config = formats::keras::parse_bytes(&bytes, "swin.keras").unwrap();
+    let bytes = archive("rwkv7_backbone");
+    let config = formats::keras::parse_bytes(&bytes, "rwkv7.keras").unwrap();
     let text = serde_json::to_vec(&config).unwrap();
-    let e = formats::summary(&text, "swin.json", None)
+    let e = formats::summary(&text, "rwkv7.json", None)
         .unwrap_err()
         .to_string();
     assert!(!e.contains('\n'), "{e}");
-    for part in [
-        "swin.json",
-        "SwinTransformerBackbone",
-        "GPT2",
-        ".keras archive",
-    ] {
+    for part in ["rwkv7.json", "RWKV7Backbone", "GPT2", ".keras archive"] {
         assert!(e.contains(part), "{part} not in: {e}");
     }
 }
