@@ -5,7 +5,6 @@ Totals and every row of `model.summary()` through the Python API; Bloom's `memor
 equal to the memory of its transformers twin (bloom); one clear line where there is no
 twin; the errors.
 """
-import gzip
 import json
 from pathlib import Path
 
@@ -13,30 +12,19 @@ import pytest
 from typer.testing import CliRunner
 
 import archbudget
+from conftest import assert_summary_equals_keras, load_keras_hub
 from archbudget.cli import app
 
 DATA_DIR = Path(__file__).parent / "data"
-DATA = json.loads(gzip.open(DATA_DIR / "keras_hub_text.json.gz", "rt").read())
+DATA = load_keras_hub("keras_hub_text.json.gz")
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
 runner = CliRunner()
 
 
-def shape_text(keras_repr):
-    # the fixture keeps Python's str(list(shape)); the API shows a tuple
-    return None if keras_repr == "None" else "(" + keras_repr[1:-1] + ")"
-
-
 @pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
 def test_summary_equals_keras(m):
-    s = archbudget.summary(m["model_json"])
-    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (
-        m["total_params"], m["trainable_params"], m["non_trainable_params"])
-    got = s.layers.select("name", "class_name", "output_shape", "params", "trainable",
-                          "non_trainable").rows()
-    want = [(r["name"], r["class_name"], shape_text(r["output_shape"]), r["params"],
-             r["trainable"], r["non_trainable"]) for r in m["layers"]]
-    assert got == want
+    assert_summary_equals_keras(m)
 
 
 def test_fixture_covers_the_families_and_presets():
