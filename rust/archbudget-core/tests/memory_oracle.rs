@@ -451,7 +451,8 @@ fn zero_stages_shard_per_gpu_bytes() {
         precision: Precision::AmpBf16,
         ..RunSettings::default()
     };
-    let cases: Vec<Box<dyn Fn(&RunSettings) -> MemoryReport>> = vec![
+    type Case = Box<dyn Fn(&RunSettings) -> MemoryReport>;
+    let cases: Vec<Case> = vec![
         Box::new(|r| memory::hf::estimate_hf_case(&llama_small(), "causal_lm", r).unwrap()),
         Box::new(|r| {
             Mlp {

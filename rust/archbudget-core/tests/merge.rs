@@ -22,15 +22,16 @@ fn mlp_space(input: &[i64], width: &[i64], constraint: bool) -> Space {
     .unwrap()
 }
 
-/// The rows of a result, axes included (they are rebuilt from the indices by a merge).
-fn rows(
-    c: &Columns,
-) -> (
+/// A result's indices, axes (as text), metric columns and stats.
+type Rows = (
     Vec<u64>,
     String,
     Vec<(&'static str, Vec<u64>)>,
     space::Stats,
-) {
+);
+
+/// The rows of a result, axes included (they are rebuilt from the indices by a merge).
+fn rows(c: &Columns) -> Rows {
     (
         c.index.clone(),
         format!("{:?}", c.axes),
