@@ -19,7 +19,7 @@
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
-use super::vit::ints;
+use super::vit::PatchGrid;
 use super::{Backbone, Classifier};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
@@ -31,28 +31,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let heads = a.dim("num_heads")?;
     let hidden = a.dim("hidden_dim")?;
     let inter = a.dim("intermediate_dim")?;
-    // channels last: `get_config` does not keep `data_format`
-    let image = ints(a, "image_shape", 3)?;
-    let (height, width, channels) = (image[0], image[1], image[2]);
-    let patch = match a.config.get("patch_size") {
-        Some(Value::Array(_)) => {
-            let p = ints(a, "patch_size", 2)?;
-            (p[0], p[1])
-        }
-        _ => {
-            let p = a.dim("patch_size")?;
-            (p, p)
-        }
-    };
-    if height % patch.0 != 0 || width % patch.1 != 0 {
-        return Err(Error::invalid(
-            a.location,
-            format!(
-                "{} config: image {height}x{width} does not split into {}x{} patches (keras-hub requires it)",
-                a.class_name, patch.0, patch.1
-            ),
-        ));
-    }
+    let PatchGrid {
+        height,
+        width,
+        channels,
+        patch,
+    } = PatchGrid::read(a)?;
     let mha_bias = a.flag_or("use_mha_bias", true)?;
     let slots = (height / patch.0) * (width / patch.1) + 2;
     let token =
@@ -107,7 +91,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
     let tokens: Shape = vec![None, Some(slots), Some(hidden)];
     let input: Shape = std::iter::once(None)
-        .chain(image.iter().copied().map(Some))
+        .chain([height, width, channels].map(Some))
         .collect();
     let rows = vec![
         Row::new("input_layer", "InputLayer", input, Vec::new()),

@@ -30,28 +30,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let heads = a.dim("num_heads")?;
     let hidden = a.dim("hidden_dim")?;
     let mlp = a.dim("mlp_dim")?;
-    // channels last: `get_config` does not keep `data_format`, so a JSON rebuilds as that
-    let image = ints(a, "image_shape", 3)?;
-    let (height, width, channels) = (image[0], image[1], image[2]);
-    let patch = match a.config.get("patch_size") {
-        Some(Value::Array(_)) => {
-            let p = ints(a, "patch_size", 2)?;
-            (p[0], p[1])
-        }
-        _ => {
-            let p = a.dim("patch_size")?;
-            (p, p)
-        }
-    };
-    if height % patch.0 != 0 || width % patch.1 != 0 {
-        return Err(Error::invalid(
-            a.location,
-            format!(
-                "{} config: image {height}x{width} does not split into {}x{} patches (keras-hub requires it)",
-                a.class_name, patch.0, patch.1
-            ),
-        ));
-    }
+    let PatchGrid {
+        height,
+        width,
+        channels,
+        patch,
+    } = PatchGrid::read(a)?;
     let class_token = a.flag_or("use_class_token", true)?;
     let patch_bias = a.flag_or("use_patch_bias", true)?;
     let mha_bias = a.flag_or("use_mha_bias", true)?;
@@ -132,7 +116,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "images",
             "InputLayer",
             std::iter::once(None)
-                .chain(image.iter().copied().map(Some))
+                .chain([height, width, channels].map(Some))
                 .collect(),
             Vec::new(),
         ),
@@ -225,6 +209,48 @@ pub fn classifier_rows(b: &Backbone, class: &str, name: &str, a: &Args) -> Resul
 }
 
 /// A list of `n` positive integers under `key`.
+/// A ViT-style image and its patch grid as keras-hub checks them: `image_shape` channels
+/// last (`get_config` does not keep `data_format`, so a JSON rebuilds as that) and a
+/// square or `[h, w]` `patch_size` that divides it.
+pub(super) struct PatchGrid {
+    pub height: u64,
+    pub width: u64,
+    pub channels: u64,
+    pub patch: (u64, u64),
+}
+
+impl PatchGrid {
+    pub(super) fn read(a: &Args) -> Result<PatchGrid> {
+        let image = ints(a, "image_shape", 3)?;
+        let (height, width, channels) = (image[0], image[1], image[2]);
+        let patch = match a.config.get("patch_size") {
+            Some(Value::Array(_)) => {
+                let p = ints(a, "patch_size", 2)?;
+                (p[0], p[1])
+            }
+            _ => {
+                let p = a.dim("patch_size")?;
+                (p, p)
+            }
+        };
+        if height % patch.0 != 0 || width % patch.1 != 0 {
+            return Err(Error::invalid(
+                a.location,
+                format!(
+                    "{} config: image {height}x{width} does not split into {}x{} patches (keras-hub requires it)",
+                    a.class_name, patch.0, patch.1
+                ),
+            ));
+        }
+        Ok(PatchGrid {
+            height,
+            width,
+            channels,
+            patch,
+        })
+    }
+}
+
 pub(super) fn ints(a: &Args, key: &str, n: usize) -> Result<Vec<u64>> {
     let v = a.config.get(key).unwrap_or(&Value::Null);
     let items = v.as_array().filter(|items| items.len() == n).map(|items| {
