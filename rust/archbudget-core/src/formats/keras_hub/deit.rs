@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::vit::PatchGrid;
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -119,18 +119,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": attention_dropout,
         })
     });
-    Ok(Backbone {
+    Ok(Backbone::untokenized(
         hf_config,
         rows,
         hidden,
-        vocab: 0,
-        embed_dim: hidden,
-        token_weights: Vec::new(),
-        inputs: &["input_layer"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+        &["input_layer"],
+    ))
 }
 
 /// DeiTImageClassifier's rows: the backbone's input, the backbone as one row (its output

@@ -20,7 +20,7 @@
 //! table, keras-hub two).
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::vit::ints;
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -162,18 +162,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         },
         Row::new("layernorm", "LayerNormalization", tokens, final_norm),
     ];
-    Ok(Backbone {
-        hf_config: None,
-        rows,
-        hidden,
-        vocab: 0,
-        embed_dim: hidden,
-        token_weights: Vec::new(),
-        inputs: &["images"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::untokenized(None, rows, hidden, &["images"]))
 }
 
 /// `[height, width, channels]` under `key`, or keras-hub's default.

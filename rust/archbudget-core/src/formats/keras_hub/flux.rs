@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::call_order::{self, CallGraph};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -183,16 +183,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
     let rows = call_order::ordered(rows, call_graph(depth, singles, guidance, &text_dense));
     Ok(Backbone {
-        hf_config: None,
-        rows,
-        hidden: h,
-        vocab: 0,
-        embed_dim: h,
-        token_weights: Vec::new(),
-        inputs: &[],
         pooled: true,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
+        ..Backbone::untokenized(None, rows, h, &[])
     })
 }
 

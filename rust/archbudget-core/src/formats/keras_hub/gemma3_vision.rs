@@ -12,7 +12,7 @@
 use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, rms_norm, Args, Row};
-use super::{config_of, registered_class, Backbone, Classifier};
+use super::{config_of, registered_class, Backbone};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -183,18 +183,12 @@ pub fn read(a: &Args) -> Result<Encoder> {
 /// tower and projector alone).
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let enc = read(a)?;
-    Ok(Backbone {
-        hf_config: None,
-        hidden: enc.output_dim,
-        vocab: 0,
-        embed_dim: enc.output_dim,
-        token_weights: Vec::new(),
-        inputs: &["images"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-        rows: enc.rows,
-    })
+    Ok(Backbone::untokenized(
+        None,
+        enc.rows,
+        enc.output_dim,
+        &["images"],
+    ))
 }
 
 /// The `vision_encoder` a Gemma3Backbone holds, if any.

@@ -32,7 +32,7 @@ use serde_json::Value;
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::swin::list;
 use super::vit::ints;
-use super::{config_of, registered_class, Backbone, Classifier};
+use super::{config_of, registered_class, Backbone};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -52,22 +52,12 @@ struct Mit {
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let mit = mit(a)?;
     let hidden = mit.levels.last().map_or(0, |l| l[2]);
-    Ok(image_backbone(mit.rows, hidden))
-}
-
-fn image_backbone(rows: Vec<Row>, hidden: u64) -> Backbone {
-    Backbone {
-        hf_config: None,
-        rows,
+    Ok(Backbone::untokenized(
+        None,
+        mit.rows,
         hidden,
-        vocab: 0,
-        embed_dim: hidden,
-        token_weights: Vec::new(),
-        inputs: &["input_layer"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    }
+        &["input_layer"],
+    ))
 }
 
 fn mit(a: &Args) -> Result<Mit> {
@@ -276,7 +266,7 @@ fn segformer(a: &Args) -> Result<(Vec<Row>, Mit)> {
 pub fn segformer_backbone(a: &Args) -> Result<Backbone> {
     let (rows, _) = segformer(a)?;
     let hidden = a.dim("projection_filters")?;
-    Ok(image_backbone(rows, hidden))
+    Ok(Backbone::untokenized(None, rows, hidden, &["input_layer"]))
 }
 
 /// SegFormerImageSegmenter's rows: the backbone's input, the backbone as one row, a

@@ -113,6 +113,28 @@ impl Backbone {
             lm_row_shows_vocab: false,
         }
     }
+
+    /// A backbone that reads no tokens (images, latents): `inputs` in, features `hidden`
+    /// wide out, no token embedding and no classifier of its own.
+    fn untokenized(
+        hf_config: Option<Value>,
+        rows: Vec<Row>,
+        hidden: u64,
+        inputs: &'static [&'static str],
+    ) -> Backbone {
+        Backbone {
+            hf_config,
+            rows,
+            hidden,
+            vocab: 0,
+            embed_dim: hidden,
+            token_weights: Vec::new(),
+            inputs,
+            pooled: false,
+            classifier: Classifier::None,
+            lm_row_shows_vocab: false,
+        }
+    }
 }
 
 /// keras-hub's `<Family>TextClassifier` layers after the backbone.

@@ -18,7 +18,7 @@ use super::mmdit::Mmdit;
 use super::t5;
 use super::vae::{self, Vae};
 use super::vit::ints;
-use super::{clip, config_of, Backbone, Classifier};
+use super::{clip, config_of, Backbone};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -64,16 +64,8 @@ pub fn denoiser(value: &Value, location: &str) -> Result<Option<Sd3>> {
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let sd3 = read(a)?;
     Ok(Backbone {
-        hf_config: None,
-        rows: sd3.rows,
-        hidden: sd3.mmdit.hidden,
-        vocab: 0,
-        embed_dim: sd3.mmdit.hidden,
-        token_weights: Vec::new(),
-        inputs: &[],
         pooled: true,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
+        ..Backbone::untokenized(None, sd3.rows, sd3.mmdit.hidden, &[])
     })
 }
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::vit::ints;
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -155,16 +155,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     layer_norm(&mut norm, "", width_now);
     rows.push(Row::new("norm", "LayerNormalization", shape, norm));
     Ok(Backbone {
-        hf_config: None,
-        rows,
-        hidden: width_now,
-        vocab: 0,
         embed_dim: embed,
-        token_weights: Vec::new(),
-        inputs: &["input_layer"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
+        ..Backbone::untokenized(None, rows, width_now, &["input_layer"])
     })
 }
 

@@ -18,7 +18,7 @@
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
-use super::{Backbone, Classifier};
+use super::Backbone;
 use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
@@ -141,18 +141,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": attention_dropout,
         })
     });
-    Ok(Backbone {
-        hf_config,
-        rows,
-        hidden,
-        vocab: 0,
-        embed_dim: hidden,
-        token_weights: Vec::new(),
-        inputs: &["images"],
-        pooled: false,
-        classifier: Classifier::None,
-        lm_row_shows_vocab: false,
-    })
+    Ok(Backbone::untokenized(hf_config, rows, hidden, &["images"]))
 }
 
 /// keras-hub's ViT has no pooler: its twin is `ViTModel(add_pooling_layer=False)`.
