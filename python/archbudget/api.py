@@ -371,10 +371,13 @@ class Memory:
     # With a GPU named: {mfu, step_time_s, samples_per_s, tokens_per_s, time_per_token_s},
     # estimates (README, "Time estimates"); None where the card lacks the precision.
     estimates: dict[str, Any] | None = None
+    # What was assumed that the model's description does not say (a custom layer's
+    # output shape nothing records), a line each.
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_core(cls, d: dict[str, Any]) -> Memory:
-        return cls(**d)
+        return cls(**{**d, "notes": tuple(d.get("notes", ()))})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `archbudget memory --format json` (SPEC.md)."""
@@ -390,6 +393,8 @@ class Memory:
         if self.gpu is not None:
             document["gpu"] = dict(self.gpu)
             document["estimates"] = None if self.estimates is None else dict(self.estimates)
+        if self.notes:
+            document["notes"] = list(self.notes)
         return document
 
 

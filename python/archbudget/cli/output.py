@@ -138,6 +138,7 @@ def print_memory(m: Memory, setting: str, show_trainable: bool, show_backward: b
         flops += f", forward + backward {m.flops_fwd_bwd:,}"
     after = [f" Parameters: {m.params:,}{trainable}   Buffers: {m.buffers:,}", flops]
     after += gpu_lines(m) if m.gpu is not None else []
+    after += [f" Note: {note}" for note in m.notes]
     out = plain.Output.detect()
     if out is not None:
         # The settings as a line of their own: a table title would wrap at the table's width.

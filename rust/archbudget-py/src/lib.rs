@@ -221,13 +221,14 @@ fn memory<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let head = parse_head(head)?;
     let args = RunArgs::from_dict(run)?;
-    let (report, run, plan, tokens) = guarded(py, || {
+    let (report, notes, run, plan, tokens) = guarded(py, || {
         let plan = gpu::plan(gpu.as_deref(), headroom_fraction, headroom_bytes, mfu)?;
         let model = Prepared::read(&data, &location, head)?;
         let run = args.settings()?;
         let report = model.memory(&run, seq)?;
         Ok((
             report,
+            model.memory_notes(seq),
             RunSettings {
                 seq: seq.unwrap_or(run.seq),
                 ..run
@@ -237,6 +238,9 @@ fn memory<'py>(
         ))
     })?;
     let out = report_to_py(py, &report)?;
+    if !notes.is_empty() {
+        out.set_item("notes", notes)?;
+    }
     if let Some(plan) = &plan {
         gpu::add_gpu_keys(&out, plan, &run, &report, tokens)?;
     }

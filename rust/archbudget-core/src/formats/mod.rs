@@ -261,11 +261,7 @@ impl Prepared {
                 ))
             }
             PreparedModel::Keras(value, saved) => {
-                let mut value = value.clone();
-                if let Some(seq) = seq {
-                    fill_unknown_dims(&mut value, seq);
-                }
-                keras::model_from_value(&value, saved.as_ref(), location).and_then(|model| {
+                keras_at_seq(value, saved.as_ref(), seq, location).and_then(|model| {
                     memory::keras::graph(&model, run, location)
                         .and_then(|g| memory::compiled::estimate(&g, run))
                 })
@@ -298,6 +294,36 @@ impl Prepared {
             e => e,
         })
     }
+}
+
+impl Prepared {
+    /// What `memory` assumes that the model's description does not say, a line each: the
+    /// output shape of a custom layer no layer consumes (`keras_written::stand_in_output`).
+    pub fn memory_notes(&self, seq: Option<u64>) -> Vec<String> {
+        match &self.model {
+            PreparedModel::Keras(value, saved) => {
+                keras_at_seq(value, saved.as_ref(), seq, &self.location)
+                    .map(|model| memory::keras_written::stand_in_notes(&model))
+                    .unwrap_or_default()
+            }
+            PreparedModel::Hf { .. } | PreparedModel::Mmdit(..) => Vec::new(),
+        }
+    }
+}
+
+/// A Keras model read with its unknown non-batch dimensions set to `seq` (as `memory`
+/// takes it).
+fn keras_at_seq(
+    value: &Value,
+    saved: Option<&keras::h5::Tree>,
+    seq: Option<u64>,
+    location: &str,
+) -> Result<keras::Model> {
+    let mut value = value.clone();
+    if let Some(seq) = seq {
+        fill_unknown_dims(&mut value, seq);
+    }
+    keras::model_from_value(&value, saved, location)
 }
 
 /// Replace the unknown non-batch dimensions of a Keras model's inputs by `seq`, and

@@ -14,8 +14,8 @@ use super::graph::{DType, Graph, ValueId};
 use super::ops::*;
 use super::{mul, Result};
 use crate::error::Error;
-use crate::formats::keras::Layer;
-use crate::shape::Shape;
+use crate::formats::keras::{Call, Layer, Model, TensorRef};
+use crate::shape::{format_shape, Shape};
 
 pub const PREPROCESSING: &[&str] = &[
     "StringLookup",
@@ -61,24 +61,17 @@ pub fn preprocessing(
     ))
 }
 
-/// A custom layer or Lambda: its weights (as counted from the archive), its output.
+/// A custom layer or Lambda: its weights (as counted from the archive), its output
+/// (of the [`stand_in_output`] shape where nothing recorded it).
 pub fn opaque(
     g: &mut Graph,
     layer: &Layer,
-    out: &Shape,
+    call: &Call,
     batch: u64,
     inputs: &[ValueId],
     here: &str,
 ) -> Result<ValueId> {
-    if !layer.shape_known {
-        return Err(Error::shape(
-            here,
-            format!(
-                "memory: the output shape of custom layer {} is unknown (no layer consumes it)",
-                layer.class_name
-            ),
-        ));
-    }
+    let out = output_shape(layer, call, here)?;
     let params = layer
         .weights
         .iter()
@@ -91,6 +84,72 @@ pub fn opaque(
         }),
         inputs,
     ))
+}
+
+/// The output shape memory gives `call` of `layer`: the recorded one, or for a custom
+/// layer whose output nothing consumed (a model output) its [`stand_in_output`].
+pub fn output_shape<'a>(layer: &Layer, call: &'a Call, here: &str) -> Result<&'a Shape> {
+    if layer.shape_known {
+        return Ok(&call.outputs[0]);
+    }
+    stand_in_output(call).map(|(_, shape)| shape).ok_or_else(|| {
+        Error::shape(
+            here,
+            format!(
+                "memory: the output shape of custom layer {} is unknown (no layer consumes it, and none of its inputs has every non-batch dimension known: give --seq for an unknown time axis, or declare its output_shape with --custom-layers)",
+                layer.class_name
+            ),
+        )
+    })
+}
+
+/// The shape memory assumes for a custom layer's output that no layer consumes: Keras
+/// knows it only by tracing the layer's `call`, which a JSON does not hold. The
+/// weightless layers written this way return as many elements as their largest input (a
+/// pixel shuffle, a CTC or VAE loss layer returning its prediction, a sampling layer
+/// returning a tensor like its mean), so that input's shape stands in; `stand_in_notes`
+/// says so. The input is the one with the most elements among those of known shape.
+pub fn stand_in_output(call: &Call) -> Option<(TensorRef, &Shape)> {
+    let known = |shape: &Shape| -> Option<u64> {
+        shape[1.min(shape.len())..]
+            .iter()
+            .try_fold(1u64, |acc, d| acc.checked_mul((*d)?))
+    };
+    let mut best: Option<(u64, TensorRef, &Shape)> = None;
+    for (t, shape) in &call.inputs {
+        if let Some(n) = known(shape) {
+            if best.is_none_or(|(m, ..)| n > m) {
+                best = Some((n, *t, shape));
+            }
+        }
+    }
+    best.map(|(_, t, shape)| (t, shape))
+}
+
+/// One line per custom layer of `model` (nested models included) whose output shape
+/// memory assumed ([`stand_in_output`]), naming the input whose shape stands in.
+pub fn stand_in_notes(model: &Model) -> Vec<String> {
+    let mut notes = Vec::new();
+    for layer in &model.layers {
+        if let Some(nested) = &layer.nested {
+            notes.extend(stand_in_notes(nested));
+        }
+        if layer.shape_known || layer.op {
+            continue;
+        }
+        for call in &layer.calls {
+            if let Some((t, shape)) = stand_in_output(call) {
+                notes.push(format!(
+                    "custom layer '{}' ({}): no layer consumes its output, so memory assumes it has the shape of its input '{}', {}; declare its output_shape with --custom-layers to set it",
+                    layer.name,
+                    layer.class_name,
+                    model.layers[t.layer].name,
+                    format_shape(shape)
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// `keras.ops` Operations by what the torch op a PyTorch user writes for them costs.

@@ -28,7 +28,7 @@ mod hf_names;
 mod hf_ssm;
 mod hf_vision;
 pub mod keras;
-mod keras_written;
+pub(crate) mod keras_written;
 pub mod lora;
 pub mod mmdit;
 pub mod ops;

@@ -69,12 +69,13 @@ pub fn graph(model: &Model, run: &RunSettings, location: &str) -> Result<Graph> 
     for &output in &model.outputs {
         let layer = &model.layers[output.layer];
         let here = format!("{location}: output '{}'", layer.name);
-        let out_shape = model.shape_of(output).clone();
+        let out_shape =
+            keras_written::output_shape(layer, &layer.calls[output.node], &here)?.clone();
         let classes = out_shape
             .last()
             .copied()
             .flatten()
-            .filter(|_| layer.shape_known && out_shape.len() > 1)
+            .filter(|_| out_shape.len() > 1)
             .ok_or_else(|| {
                 Error::shape(&here, "memory: the output's last dimension must be known")
             })?;
@@ -246,12 +247,7 @@ impl<'m> Lowering<'m> {
             )?)
         } else if crate::layers::rule(&layer.class_name).is_none() {
             Some(keras_written::opaque(
-                g,
-                layer,
-                &call.outputs[0],
-                self.batch,
-                &inputs,
-                &here,
+                g, layer, call, self.batch, &inputs, &here,
             )?)
         } else {
             None
