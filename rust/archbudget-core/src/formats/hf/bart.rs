@@ -119,7 +119,14 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             dim(rows, "positions + 2"),
             a.hidden_size,
         )?;
-        stack_blocks(a, m, &path, stack, layers)?;
+        stack_blocks(
+            a,
+            m,
+            &path,
+            stack == "decoder",
+            layers,
+            ("BartAttention", true),
+        )?;
         norm_row(
             m,
             format!("{path}layernorm_embedding"),
@@ -135,28 +142,39 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     Ok("BartModel".to_string())
 }
 
-fn stack_blocks(
+/// The rows of one stack's `layers.{i}` of a BART-style encoder-decoder (BART, Whisper):
+/// self-attention, in the decoder cross-attention, each with its LayerNorm, then fc1, fc2
+/// and the final LayerNorm. `attention` names the attention class; Whisper's `k_proj`
+/// has no bias (`k_bias`).
+pub(super) fn stack_blocks(
     a: &TransformerArch,
     m: &mut Modules,
     path: &str,
-    stack: &str,
+    decoder: bool,
     layers: u64,
+    (attention_class, k_bias): (&'static str, bool),
 ) -> Result<()> {
     let d = || dim(a.hidden_size, "d_model");
     let attention = || {
         let mut w = Vec::new();
-        for proj in ["k_proj.", "v_proj.", "q_proj.", "out_proj."] {
-            linear(&mut w, proj, d(), d(), true);
+        for (proj, bias) in [
+            ("k_proj.", k_bias),
+            ("v_proj.", true),
+            ("q_proj.", true),
+            ("out_proj.", true),
+        ] {
+            linear(&mut w, proj, d(), d(), bias);
         }
         w
     };
-    let norm = |w: &mut Vec<_>| super::modules::norm(w, "", a.hidden_size, a.norm);
-    let mut rows = vec![("self_attn".to_string(), "BartAttention", attention())];
     let mut ln = Vec::new();
-    norm(&mut ln);
-    rows.push(("self_attn_layer_norm".to_string(), "LayerNorm", ln.clone()));
-    if stack == "decoder" {
-        rows.push(("encoder_attn".to_string(), "BartAttention", attention()));
+    super::modules::norm(&mut ln, "", a.hidden_size, a.norm);
+    let mut rows = vec![
+        ("self_attn".to_string(), attention_class, attention()),
+        ("self_attn_layer_norm".to_string(), "LayerNorm", ln.clone()),
+    ];
+    if decoder {
+        rows.push(("encoder_attn".to_string(), attention_class, attention()));
         rows.push((
             "encoder_attn_layer_norm".to_string(),
             "LayerNorm",

@@ -17,8 +17,12 @@ use crate::arch::{ArchKind, AudioFrontend, BlockDetails, HeadKind, NormKind, Pos
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
+use super::bart::stack_blocks;
 use super::config::Cfg;
-use super::modules::{embedding_row, linear, lm_head, norm_row, Modules};
+use super::modules::{embedding_row, lm_head, norm_row, Modules};
+
+/// Whisper's attention class; its `k_proj` has no bias.
+const WHISPER_ATTENTION: (&str, bool) = ("WhisperAttention", false);
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let d_model = cfg.dim_alias(&["d_model", "hidden_size"], 384)?;
@@ -118,7 +122,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     )
     .frozen()];
     m.add(format!("{encoder}embed_positions"), "Embedding", sinusoids)?;
-    stack_blocks(a, m, &encoder, false, a.num_layers)?;
+    stack_blocks(a, m, &encoder, false, a.num_layers, WHISPER_ATTENTION)?;
     norm_row(
         m,
         format!("{encoder}layer_norm"),
@@ -141,7 +145,14 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         dim(a.max_positions, "max_target_positions"),
         a.hidden_size,
     )?;
-    stack_blocks(a, m, &decoder, true, a.num_decoder_layers)?;
+    stack_blocks(
+        a,
+        m,
+        &decoder,
+        true,
+        a.num_decoder_layers,
+        WHISPER_ATTENTION,
+    )?;
     norm_row(
         m,
         format!("{decoder}layer_norm"),
@@ -154,49 +165,4 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         return Ok("WhisperForConditionalGeneration".to_string());
     }
     Ok("WhisperModel".to_string())
-}
-
-fn stack_blocks(
-    a: &TransformerArch,
-    m: &mut Modules,
-    path: &str,
-    decoder: bool,
-    layers: u64,
-) -> Result<()> {
-    let d = || dim(a.hidden_size, "d_model");
-    let attention = || {
-        let mut w = Vec::new();
-        for (proj, bias) in [
-            ("k_proj.", false),
-            ("v_proj.", true),
-            ("q_proj.", true),
-            ("out_proj.", true),
-        ] {
-            linear(&mut w, proj, d(), d(), bias);
-        }
-        w
-    };
-    let mut ln = Vec::new();
-    super::modules::norm(&mut ln, "", a.hidden_size, a.norm);
-    let mut rows = vec![
-        ("self_attn".to_string(), "WhisperAttention", attention()),
-        ("self_attn_layer_norm".to_string(), "LayerNorm", ln.clone()),
-    ];
-    if decoder {
-        rows.push(("encoder_attn".to_string(), "WhisperAttention", attention()));
-        rows.push((
-            "encoder_attn_layer_norm".to_string(),
-            "LayerNorm",
-            ln.clone(),
-        ));
-    }
-    let inter = || dim(a.intermediate_size, "ffn_dim");
-    let mut fc1 = Vec::new();
-    linear(&mut fc1, "", d(), inter(), true);
-    let mut fc2 = Vec::new();
-    linear(&mut fc2, "", inter(), d(), true);
-    rows.push(("fc1".to_string(), "Linear", fc1));
-    rows.push(("fc2".to_string(), "Linear", fc2));
-    rows.push(("final_layer_norm".to_string(), "LayerNorm", ln));
-    m.add_blocks(layers, |i| format!("{path}layers.{i}."), &rows)
 }
