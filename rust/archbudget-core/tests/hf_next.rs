@@ -9,7 +9,7 @@ mod hf_flops;
 mod hf_lowering;
 
 use archbudget_core::formats::hf;
-use archbudget_core::memory::{AttnImpl, Mode, RunSettings};
+use archbudget_core::memory::{AttnImpl, Mode, Precision};
 use serde_json::Value;
 
 mod hf_rows;
@@ -22,34 +22,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_active_params_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 5);
-    let (mut failures, mut checked) = (Vec::new(), 0);
-    for row in &rows {
-        let name = row["name"].as_str().unwrap();
-        for (key, head) in [("base", hf::Head::Base), ("causal_lm", hf::Head::CausalLm)] {
-            let s = hf::summarize(&row["config"], Some(head), "config.json")
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let want = (
-                row[format!("{key}_params")].as_u64().unwrap(),
-                row[format!("{key}_active")].as_u64().unwrap(),
-                row[format!("{key}_class")].as_str().unwrap(),
-            );
-            let got = (s.total_params, s.active_params, s.name.as_str());
-            if got != want {
-                failures.push(format!("{name} {key}: {got:?} != {want:?}"));
-            }
-            let (c, _) = hf::count(&row["config"], Some(head), "config.json").unwrap();
-            if (c.total_params, c.active_params) != (want.0, want.1) {
-                failures.push(format!(
-                    "{name} {key} count-only: {:?}",
-                    (c.total_params, c.active_params)
-                ));
-            }
-            let modules_key = if key == "base" { "base" } else { "lm" };
-            if let Some(modules) = row["modules"][modules_key].as_object() {
-                checked += hf_rows::check_rows(name, modules_key, &s, modules, &mut failures);
-            }
-        }
-    }
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
     assert!(checked > 100, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -71,23 +44,13 @@ fn generate_cache_equals_transformers() {
 
 #[test]
 fn memory_lowers_every_config_in_every_mode() {
-    let mut gaps = Vec::new();
-    for row in section("rows") {
-        for head in [None, Some(hf::Head::Base)] {
-            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
-                for attn in [AttnImpl::Sdpa, AttnImpl::Eager] {
-                    let run = RunSettings {
-                        mode,
-                        batch: 1,
-                        new_tokens: 4,
-                        attn,
-                        ..Default::default()
-                    };
-                    gaps.extend(hf_lowering::memory_gaps(&row, head, &run, 80));
-                }
-            }
-        }
-    }
+    let runs = hf_lowering::run_grid(
+        &[Mode::Train, Mode::Infer, Mode::Generate],
+        &[Precision::Fp32],
+        &[AttnImpl::Sdpa, AttnImpl::Eager],
+        1,
+    );
+    let gaps = hf_lowering::every_run_gaps(&section("rows"), &runs, 80);
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
 

@@ -8,7 +8,7 @@ mod hf_flops;
 mod hf_lowering;
 
 use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, Mode, Precision, RunSettings};
+use archbudget_core::memory::{self, AttnImpl, Mode, Precision, RunSettings};
 use serde_json::Value;
 
 fn data() -> Value {
@@ -18,20 +18,13 @@ fn data() -> Value {
 
 #[test]
 fn memory_lowers_every_config_with_the_summary_params() {
-    let mut gaps = Vec::new();
-    for row in data()["rows"].as_array().unwrap() {
-        for head in [None, Some(hf::Head::Base)] {
-            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
-                let run = RunSettings {
-                    mode,
-                    batch: 2,
-                    new_tokens: 4,
-                    ..Default::default()
-                };
-                gaps.extend(hf_lowering::memory_gaps(row, head, &run, 16));
-            }
-        }
-    }
+    let runs = hf_lowering::run_grid(
+        &[Mode::Train, Mode::Infer, Mode::Generate],
+        &[Precision::Fp32],
+        &[AttnImpl::Sdpa],
+        2,
+    );
+    let gaps = hf_lowering::every_run_gaps(data()["rows"].as_array().unwrap(), &runs, 16);
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
 

@@ -3,10 +3,10 @@
 //! causal LM (the count-only path too), each summary row against its module, FLOPs of
 //! tiny configs within 1% of `torch.utils.flop_counter`, and `memory` in every mode.
 mod hf_flops;
+mod hf_lowering;
 mod hf_rows;
 
-use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{AttnImpl, Mode, Precision, RunSettings};
+use archbudget_core::memory::{AttnImpl, Mode, Precision};
 use serde_json::Value;
 
 fn section(name: &str) -> Vec<Value> {
@@ -17,32 +17,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 4);
-    let (mut failures, mut checked) = (Vec::new(), 0);
-    for row in &rows {
-        let name = row["name"].as_str().unwrap();
-        for (key, modules_key, head) in [
-            ("base", "base", hf::Head::Base),
-            ("causal_lm", "lm", hf::Head::CausalLm),
-        ] {
-            let s = hf::summarize(&row["config"], Some(head), "config.json")
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let want = (
-                row[format!("{key}_params")].as_u64().unwrap(),
-                row[format!("{key}_class")].as_str().unwrap(),
-            );
-            let got = (s.total_params, s.name.as_str());
-            if got != want {
-                failures.push(format!("{name} {key}: {got:?} != {want:?}"));
-            }
-            let (c, _) = hf::count(&row["config"], Some(head), "config.json").unwrap();
-            if c.total_params != want.0 {
-                failures.push(format!("{name} {key} count-only: {}", c.total_params));
-            }
-            if let Some(modules) = row["modules"][modules_key].as_object() {
-                checked += hf_rows::check_rows(name, modules_key, &s, modules, &mut failures);
-            }
-        }
-    }
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
     assert!(checked > 40, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -58,30 +33,12 @@ fn flops_match_the_flop_counter() {
 
 #[test]
 fn memory_lowers_every_config_in_every_mode() {
-    for row in section("rows") {
-        let name = row["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&row["config"]).unwrap();
-        for head in [None, Some(hf::Head::Base)] {
-            let counted = formats::summary(&text, name, head).unwrap();
-            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
-                for precision in [Precision::Fp32, Precision::AmpBf16] {
-                    let run = RunSettings {
-                        mode,
-                        batch: 2,
-                        new_tokens: if mode == Mode::Generate { 4 } else { 0 },
-                        precision,
-                        attn: AttnImpl::Sdpa,
-                        ..Default::default()
-                    };
-                    if mode == Mode::Generate && head == Some(hf::Head::Base) {
-                        continue;
-                    }
-                    let m = formats::memory(&text, name, head, &run, Some(64))
-                        .unwrap_or_else(|e| panic!("{name} {head:?} {mode:?}: {e}"));
-                    assert_eq!(m.params, counted.total_params, "{name} {mode:?}");
-                    assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
-                }
-            }
-        }
-    }
+    let runs = hf_lowering::run_grid(
+        &[Mode::Train, Mode::Infer, Mode::Generate],
+        &[Precision::Fp32, Precision::AmpBf16],
+        &[AttnImpl::Sdpa],
+        2,
+    );
+    let gaps = hf_lowering::every_run_gaps(&section("rows"), &runs, 64);
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }

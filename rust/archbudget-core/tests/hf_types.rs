@@ -8,7 +8,7 @@ mod hf_flops;
 mod hf_lowering;
 
 use archbudget_core::formats::hf;
-use archbudget_core::memory::{Mode, RunSettings};
+use archbudget_core::memory::{AttnImpl, Mode, Precision};
 use serde_json::Value;
 
 fn data() -> Value {
@@ -21,22 +21,13 @@ fn data() -> Value {
 
 #[test]
 fn memory_lowers_every_config_with_the_summary_params() {
-    let data = data();
-    let rows = data["rows"].as_array().unwrap();
-    let mut gaps = Vec::new();
-    for row in rows {
-        for head in [None, Some(hf::Head::Base)] {
-            for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
-                let run = RunSettings {
-                    mode,
-                    batch: 2,
-                    new_tokens: 4,
-                    ..Default::default()
-                };
-                gaps.extend(hf_lowering::memory_gaps(row, head, &run, 16));
-            }
-        }
-    }
+    let runs = hf_lowering::run_grid(
+        &[Mode::Train, Mode::Infer, Mode::Generate],
+        &[Precision::Fp32],
+        &[AttnImpl::Sdpa],
+        2,
+    );
+    let gaps = hf_lowering::every_run_gaps(data()["rows"].as_array().unwrap(), &runs, 16);
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
 

@@ -3,7 +3,7 @@
 //! against the parameters `summary` counts, and the cache `generate` leaves against the
 //! bytes of transformers' own cache tensors (both from the tests/data generators).
 use archbudget_core::formats::{self, hf};
-use archbudget_core::memory::{self, Mode, RunSettings};
+use archbudget_core::memory::{self, AttnImpl, Mode, Precision, RunSettings};
 use serde_json::Value;
 
 /// How `memory` of one fixture row under `run` differs from what it must be: the
@@ -69,6 +69,45 @@ pub fn generate_cache_gaps(cases: &[Value], want_key: &str) -> Vec<String> {
         println!("{name}: ours {ours} transformers {want}");
         if ours != want {
             gaps.push(format!("{name}: {ours} != {want}"));
+        }
+    }
+    gaps
+}
+
+/// Every combination of the modes, precisions and attention implementations at `batch`
+/// (4 new tokens where the mode generates).
+pub fn run_grid(
+    modes: &[Mode],
+    precisions: &[Precision],
+    attns: &[AttnImpl],
+    batch: u64,
+) -> Vec<RunSettings> {
+    let mut runs = Vec::new();
+    for &mode in modes {
+        for &precision in precisions {
+            for &attn in attns {
+                runs.push(RunSettings {
+                    mode,
+                    batch,
+                    new_tokens: if mode == Mode::Generate { 4 } else { 0 },
+                    precision,
+                    attn,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    runs
+}
+
+/// [`memory_gaps`] of every row, as the default head and the bare model, under each run.
+pub fn every_run_gaps(rows: &[Value], runs: &[RunSettings], seq: u64) -> Vec<String> {
+    let mut gaps = Vec::new();
+    for row in rows {
+        for head in [None, Some(hf::Head::Base)] {
+            for run in runs {
+                gaps.extend(memory_gaps(row, head, run, seq));
+            }
         }
     }
     gaps

@@ -1,6 +1,7 @@
 #![allow(dead_code)] // shared by several test binaries, each using a part
 //! Shared by the transformers fixture tests: compare summary rows with the modules
 //! transformers built (`path -> [class, params]`, from the tests/data generators).
+use archbudget_core::formats::hf;
 use archbudget_core::summary::Summary;
 use serde_json::{Map, Value};
 
@@ -54,3 +55,78 @@ pub fn check_rows(
     }
     checked
 }
+
+/// A head the fixture's rows were built with: `{key}_params` and `{key}_class` (and
+/// `{key}_active` where the fixture has it) are transformers' figures, `modules` the key
+/// of its modules under `row["modules"]` (None: `row["modules"]` itself).
+pub struct FixtureHead {
+    pub key: &'static str,
+    pub head: Option<hf::Head>,
+    pub modules: Option<&'static str>,
+}
+
+/// Under each head, every row's total, class (and active parameters) as transformers
+/// gives them, the sweep's count-only path the same, and each summary row against its
+/// module ([`check_rows`]). Returns what differs and the summary rows checked.
+pub fn check_totals_and_rows(rows: &[Value], heads: &[FixtureHead]) -> (Vec<String>, usize) {
+    let (mut failures, mut checked) = (Vec::new(), 0);
+    for row in rows {
+        let name = row["name"].as_str().unwrap();
+        for h in heads {
+            let key = h.key;
+            let s = hf::summarize(&row["config"], h.head, "config.json")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let total = row[format!("{key}_params")].as_u64().unwrap();
+            let active = row[format!("{key}_active")].as_u64().unwrap_or(total);
+            let want = (total, active, row[format!("{key}_class")].as_str().unwrap());
+            let got = (s.total_params, s.active_params, s.name.as_str());
+            if got != want {
+                failures.push(format!("{name} {key}: {got:?} != {want:?}"));
+            }
+            let (c, _) = hf::count(&row["config"], h.head, "config.json").unwrap();
+            if (c.total_params, c.active_params) != (total, active) {
+                failures.push(format!(
+                    "{name} {key} count-only: {:?}",
+                    (c.total_params, c.active_params)
+                ));
+            }
+            let modules = match h.modules {
+                Some(at) => &row["modules"][at],
+                None => &row["modules"],
+            };
+            if let Some(modules) = modules.as_object() {
+                let label = h.modules.unwrap_or(key);
+                checked += check_rows(name, label, &s, modules, &mut failures);
+            }
+        }
+    }
+    (failures, checked)
+}
+
+/// The bare model and the causal LM, as most fixtures record them.
+pub const BASE_AND_LM: [FixtureHead; 2] = [
+    FixtureHead {
+        key: "base",
+        head: Some(hf::Head::Base),
+        modules: Some("base"),
+    },
+    FixtureHead {
+        key: "lm",
+        head: Some(hf::Head::CausalLm),
+        modules: Some("lm"),
+    },
+];
+
+/// The bare model and the causal LM where the fixture keys the LM's totals `causal_lm`.
+pub const BASE_AND_CAUSAL_LM: [FixtureHead; 2] = [
+    FixtureHead {
+        key: "base",
+        head: Some(hf::Head::Base),
+        modules: Some("base"),
+    },
+    FixtureHead {
+        key: "causal_lm",
+        head: Some(hf::Head::CausalLm),
+        modules: Some("lm"),
+    },
+];
