@@ -42,10 +42,7 @@ def test_fixture_covers_the_families_and_presets():
     assert BY_NAME["T5_small_multi"]["total_params"] == 60_506_624
 
 
-# the shared transformers lowering has no masked-LM head for distilbert (its
-# DistilBertForMaskedLM): refused alike for both readers, see test_errors
-MEMORY_MODELS = [m for m in MODELS
-                 if not m["name"].startswith(AUDIO) and m["name"] != "DistilBertMaskedLM"]
+MEMORY_MODELS = [m for m in MODELS if not m["name"].startswith(AUDIO)]
 
 
 @pytest.mark.parametrize("m", MEMORY_MODELS, ids=[m["name"] for m in MEMORY_MODELS])
@@ -215,11 +212,3 @@ def test_errors(tmp_path):
     assert "fnet" in msg and "does not generate" in msg
     with pytest.raises(archbudget.ArchBudgetError, match="is not supported"):
         archbudget.summary(unknown)
-    distilbert = {"model_type": "distilbert", "vocab_size": 64, "dim": 16, "n_layers": 2,
-                  "n_heads": 2, "hidden_dim": 24, "max_position_embeddings": 32}
-    errors = []
-    for model in (BY_NAME["DistilBertMaskedLM"]["model_json"], distilbert):
-        with pytest.raises(archbudget.ArchBudgetError) as e:
-            archbudget.memory(model, head="causal_lm", batch=1, seq=8)
-        errors.append(str(e.value).split(": ", 1)[1])
-    assert errors[0] == errors[1] and "head" in errors[0]

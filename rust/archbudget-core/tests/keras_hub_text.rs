@@ -3,7 +3,7 @@
 //! backbones and
 //! task models, small and preset-sized, each read from its `model.to_json()` with totals
 //! and every row of `model.summary()` exact; `memory` through the transformers twin
-//! where there is one, one clear line where there is not; the errors of bad
+//! where there is one (Bloom at any MLP width, ESM), one clear line where there is not; the errors of bad
 //! constructor arguments.
 mod common;
 
@@ -49,18 +49,15 @@ fn memory_gives_a_figure_or_names_what_it_covers() {
         let text = serde_json::to_vec(&m["model_json"]).unwrap();
         let got = formats::memory(&text, name, None, &run, Some(16));
         let class = m["model_json"]["class_name"].as_str().unwrap();
-        if name.starts_with("Bloom_narrow_mlp") {
-            let err = got.unwrap_err().to_string();
-            assert!(
-                err.contains(class) && err.contains("intermediate_dim 4 × hidden_dim"),
-                "{name}: {err}"
-            );
-            assert_eq!(err.lines().count(), 1, "{err}");
-        } else if name.starts_with("Bloom") {
+        if name.starts_with("Bloom") || name.starts_with("ESM") {
             let r = got.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(r.peak_bytes > r.breakdown.weights, "{name}");
+            if name.starts_with("Bloom_narrow_mlp") {
+                // the Bloom block at keras-hub's own MLP width: its parameters are Keras's
+                assert_eq!(r.params, m["total_params"].as_u64().unwrap(), "{name}");
+            }
         } else {
-            // ESM, RoformerV2, XLNet and PaliGemma: summary only
+            // RoformerV2, XLNet and PaliGemma: summary only
             let err = got.unwrap_err().to_string();
             assert!(
                 err.contains(class) && err.contains("memory covers"),

@@ -51,6 +51,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(fam) = &a.details.encoder {
         return super::hf_encoders::graph(a, fam, drop, run);
     }
+    if a.model_type == "esm" {
+        return super::hf_esm::graph(a, drop, run);
+    }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(
@@ -723,10 +726,11 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
             g.train_only_tail = 2;
             g.infer_output = Some(h);
         }
+        HeadKind::MaskedLm => super::hf_masked_lm::head(&mut g, &mut lx, a, &names, (h, ids, rows))?,
         _ => {
             return Err(crate::Error::invalid(
                 a.model_type.as_str(),
-                "the memory model does not lower this head yet (base and causal-LM heads only)",
+                "the memory model does not lower this head yet (base, causal-LM and masked-LM heads only)",
             ))
         }
     }

@@ -12,6 +12,7 @@ mod deberta_v2;
 mod decoder;
 mod deepseek;
 mod encoders;
+mod esm;
 mod falcon;
 mod falcon_h1;
 mod gpt2;
@@ -35,6 +36,7 @@ mod vit;
 mod vlm;
 mod whisper;
 
+pub use esm::contact_head_params as esm_contact_head_params;
 pub use gpt2::cross_attention_params as gpt2_cross_attention_params;
 
 use serde_json::Value;
@@ -70,6 +72,7 @@ const SUPPORTED: &[&str] = &[
     "deit",
     "distilbert",
     "electra",
+    "esm",
     "falcon",
     "falcon_h1",
     "fnet",
@@ -148,6 +151,8 @@ enum Family {
     Encoder,
     T5,
     Bart,
+    /// esm: bert's modules run pre-norm, rotary or learned positions (`esm.rs`).
+    Esm,
     /// whisper: bart's layout with a speech front end (`whisper.rs`).
     Whisper,
     Vit,
@@ -176,6 +181,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "falcon" | "bloom" => Family::Falcon,
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
+        "esm" => Family::Esm,
         "t5" => Family::T5,
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
@@ -197,7 +203,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 /// The class counted for `head` on this type.
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
-        "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
+        "distilbert" | "albert" | "fnet" | "deberta-v2" | "esm" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
         "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
@@ -233,6 +239,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bert => bert::arch(&cfg, head)?,
         Family::Encoder if cfg.model_type == "deberta-v2" => deberta_v2::arch(&cfg, head)?,
         Family::Encoder => encoders::arch(&cfg, head)?,
+        Family::Esm => esm::arch(&cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
@@ -339,6 +346,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bert => bert::modules(arch, m)?,
         Family::Encoder if arch.model_type == "deberta-v2" => deberta_v2::modules(arch, m)?,
         Family::Encoder => encoders::modules(arch, m)?,
+        Family::Esm => esm::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,

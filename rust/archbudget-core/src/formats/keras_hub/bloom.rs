@@ -5,13 +5,14 @@
 //! LayerNorm.
 //!
 //! The transformers twin is bloom, whose fused `query_key_value` holds the same weights
-//! as keras-hub's three kernels; transformers fixes bloom's MLP at 4 × hidden, so a
-//! keras-hub Bloom of another `intermediate_dim` has no twin (its summary is exact,
-//! `memory` refuses it).
-use serde_json::json;
+//! as keras-hub's three kernels. transformers fixes bloom's MLP at 4 × hidden; a keras-hub
+//! Bloom of another `intermediate_dim` is lowered as the same Bloom block with its own
+//! MLP width ([`own_mlp_width`]).
+use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -89,9 +90,21 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         "layer_norm_epsilon": a.float_or("layer_norm_epsilon", 1e-5)?,
         "attention_dropout": dropout, "hidden_dropout": dropout,
     });
-    let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
+    let mut hf = hf;
     if inter != 4 * hidden {
-        b.hf_config = None;
+        hf["intermediate_size"] = inter.into();
     }
-    Ok(b)
+    Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
+}
+
+/// The only way keras-hub's Bloom differs from transformers': an MLP other than
+/// 4 × hidden wide. Its twin config carries the width as `intermediate_size` (a key
+/// transformers' BloomConfig does not read) and the bloom structure takes it here.
+pub fn own_mlp_width(a: &mut TransformerArch, config: &Value) {
+    if a.model_type != "bloom" {
+        return;
+    }
+    if let Some(width) = config.get("intermediate_size").and_then(Value::as_u64) {
+        a.intermediate_size = width;
+    }
 }

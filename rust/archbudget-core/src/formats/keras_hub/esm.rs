@@ -6,9 +6,14 @@
 //! has its own output kernel (the embedding is not reused); ESMProteinClassifier is the
 //! roberta-style classifier on the first token.
 //!
-//! No memory twin: transformers' esm adds a contact-prediction head and a pooler to the
-//! bare model, ties the LM head and scales the embeddings by the mask ratio, which the
-//! memory model does not lower (its encoders are post-norm); `summary` is exact.
+//! The transformers twin is esm (`EsmModel`, `EsmForMaskedLM` with its head untied and
+//! `token_dropout` off, as keras-hub has neither), where `use_bias` is true and the
+//! activation GELU: transformers builds nothing else. Its memory differs from keras-hub's
+//! layers by what transformers adds: the bare model's pooler and the contact head's
+//! `regression` (`layers × heads + 1` parameters, never run) are in its params; keras-hub
+//! drops out before each norm where transformers drops out after each branch.
+use serde_json::json;
+
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
 use crate::error::{Error, Result};
@@ -32,6 +37,22 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             ))
         }
     };
+    let pre_norm = a.flag_or("use_pre_layer_norm", false)?;
+    let max_seq = a.dim_or("max_sequence_length", 1024)?;
+    let activation = a.config.get("activation").and_then(|v| v.as_str());
+    let dropout = a.float_or("dropout", 0.1)?;
+    let twin = (bias && matches!(activation, None | Some("gelu"))).then(|| {
+        json!({
+            "model_type": "esm", "vocab_size": vocab, "hidden_size": hidden,
+            "num_hidden_layers": layers, "num_attention_heads": heads,
+            "intermediate_size": inter, "max_position_embeddings": max_seq,
+            "position_embedding_type": if absolute { "absolute" } else { "rotary" },
+            "emb_layer_norm_before": pre_norm, "token_dropout": false,
+            "tie_word_embeddings": false,
+            "pad_token_id": a.config.get("pad_token_id").cloned().unwrap_or(json!(0)),
+            "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
+        })
+    });
     let h = Some(hidden);
     let norm_row = |name: &str| {
         let mut w = Vec::new();
@@ -46,12 +67,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     ];
     if absolute {
         let mut position = Vec::new();
-        embedding(
-            &mut position,
-            "",
-            a.dim_or("max_sequence_length", 1024)?,
-            hidden,
-        );
+        embedding(&mut position, "", max_seq, hidden);
         rows.push(Row::new(
             "position_embedding",
             "PositionEmbedding",
@@ -60,7 +76,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         ));
         rows.push(Row::plain("embeddings_add", "Add", hidden));
     }
-    if a.flag_or("use_pre_layer_norm", false)? {
+    if pre_norm {
         rows.push(norm_row("emb_layer_norm"));
     }
     let mut block = Vec::new();
@@ -98,7 +114,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     }));
     rows.push(norm_row("output_layer_norm"));
     Ok(Backbone {
-        hf_config: None,
+        hf_config: twin,
         rows,
         hidden,
         vocab,

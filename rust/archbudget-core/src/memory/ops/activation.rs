@@ -15,6 +15,10 @@ pub enum ActKind {
     /// x (for pow), tanh's output, 0.5·x and 1+tanh; pow, the scaled cube, the sum and
     /// the scaled sum are transients.
     GeluPython,
+    /// esm's `gelu`, the erf form written out: `x * 0.5 * (1.0 + torch.erf(x / sqrt(2)))`,
+    /// one tensor per op (none on autocast's fp32 list): autograd keeps erf's input
+    /// x/√2, 0.5·x and 1 + erf; erf's output is a transient.
+    GeluErf,
     /// `F.silu`: saves the input.
     Silu,
     /// `torch.tanh`: saves the output.
@@ -80,6 +84,13 @@ impl Act {
                     c.bwd_temp = vec![w, w, w];
                 }
                 c.fwd_temp = vec![w, w];
+            }
+            ActKind::GeluErf => {
+                if cx.record {
+                    c.saved = vec![b, b, b];
+                    c.bwd_temp = vec![b, b];
+                }
+                c.fwd_temp = vec![b];
             }
         }
         Ok(c)
