@@ -27,6 +27,7 @@ mod hf_mlp;
 mod hf_names;
 mod hf_ssm;
 mod hf_vision;
+mod hf_vision_model;
 pub mod keras;
 mod keras_written;
 pub mod lora;

@@ -31,6 +31,7 @@ mod ssm;
 mod t5;
 mod types;
 mod vision;
+mod vision_model;
 mod vit;
 mod vlm;
 mod whisper;
@@ -62,6 +63,7 @@ const SUPPORTED: &[&str] = &[
     "bert",
     "bloom",
     "clip",
+    "clip_vision_model",
     "cohere",
     "cohere2",
     "deberta-v2",
@@ -96,6 +98,7 @@ const SUPPORTED: &[&str] = &[
     "olmo2",
     "olmo3",
     "opt",
+    "paligemma",
     "phi",
     "phi3",
     "qwen2",
@@ -106,6 +109,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_next",
     "roberta",
     "siglip",
+    "siglip_vision_model",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -153,6 +157,8 @@ enum Family {
     Vit,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
+    /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
+    VisionModel,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -181,6 +187,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
         "clip" | "siglip" => Family::DualEncoder,
+        "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -199,7 +206,13 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit"
+        | "deit"
+        | "qwen2_5_vl_text"
+        | "clip"
+        | "siglip"
+        | "clip_vision_model"
+        | "siglip_vision_model" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -238,6 +251,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
+        Family::VisionModel => vision_model::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -344,6 +358,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
+        Family::VisionModel => vision_model::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,
