@@ -16,7 +16,7 @@ BY_NAME = {m["name"]: m for m in MODELS}
 # summary only, each refused in one line: an encoder alone (transformers has no model of
 # a tower without its pair or projector), and DistilBertMaskedLM (its twin's masked-LM head is not lowered yet)
 ENCODER_ALONE = "memory covers"
-NO_MEMORY = {"Gemma3VisionEncoder": ENCODER_ALONE, "CLIPTextEncoder": ENCODER_ALONE,
+NO_MEMORY = {"CLIPTextEncoder": ENCODER_ALONE,
              "SigLIPTextEncoder": ENCODER_ALONE,
              "DistilBertMaskedLM": "does not lower this head yet"}
 

@@ -409,6 +409,21 @@ pub struct BlockDetails {
     // ---- issue 11: vision towers on their own (clip_vision_model, siglip_vision_model)
     /// The model is this tower alone; the arch's widths repeat the tower's.
     pub vision_model: Option<Box<VisionTower>>,
+    /// gemma3's `Gemma3MultiModalProjector` after the `vision_model` tower (keras-hub's
+    /// Gemma3VisionEncoder alone): tokens per image and the output width.
+    pub gemma3_projector: Option<(u64, u64)>,
+    /// DINOv2's image tokens beyond vit's (dinov2, dinov2_with_registers); its blocks
+    /// scale each branch by a learned vector (`LayerScale`) before the residual add.
+    pub dinov2: Option<Dinov2Tokens>,
+}
+
+/// The learned tokens of a DINOv2 embedding besides the class token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dinov2Tokens {
+    /// Register tokens put after the class token, once positions are added.
+    pub registers: u64,
+    /// `mask_token` (`1 × hidden`), read only with `bool_masked_pos`.
+    pub mask_token: bool,
 }
 
 /// A speech encoder's input (whisper `WhisperEncoder`): log-mel features

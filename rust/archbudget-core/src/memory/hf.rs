@@ -40,6 +40,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(t) = &a.details.vision_model {
         return super::hf_vision_model::graph(a, t, run);
     }
+    if let Some(tokens) = &a.details.dinov2 {
+        return super::hf_dinov2::graph(a, tokens, drop, run);
+    }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, v.class_tokens)?),

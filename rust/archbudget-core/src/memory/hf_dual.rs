@@ -38,12 +38,12 @@ struct Stack {
 }
 
 #[derive(Clone, Copy)]
-enum Activation {
+pub(super) enum Activation {
     QuickGelu,
     Plain(ActKind),
 }
 
-fn activation(name: &str) -> Activation {
+pub(super) fn activation(name: &str) -> Activation {
     match name {
         "quick_gelu" => Activation::QuickGelu,
         "relu" => Activation::Plain(ActKind::Relu),
@@ -328,9 +328,9 @@ pub(super) fn vision_tower(
     })
 }
 
-const LN: NormKind = NormKind::LayerNorm { bias: true };
+pub(super) const LN: NormKind = NormKind::LayerNorm { bias: true };
 
-fn linear(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
+pub(super) fn linear(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
     Linear {
         rows,
         in_features,
@@ -400,7 +400,14 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
 }
 
 /// fc1 → activation → fc2, biased.
-fn mlp(g: &mut Graph, rows: u64, h: u64, inter: u64, act: Activation, x: ValueId) -> ValueId {
+pub(super) fn mlp(
+    g: &mut Graph,
+    rows: u64,
+    h: u64,
+    inter: u64,
+    act: Activation,
+    x: ValueId,
+) -> ValueId {
     let f = g.push(Op::Linear(linear(rows, h, inter, true)), &[x]);
     let a = match act {
         Activation::Plain(kind) => g.push(Op::Act(Act { kind }), &[f]),

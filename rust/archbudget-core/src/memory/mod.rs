@@ -18,6 +18,7 @@ mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_decoder;
+mod hf_dinov2;
 mod hf_dropouts;
 mod hf_dual;
 mod hf_encoders;

@@ -11,6 +11,7 @@ mod config;
 mod deberta_v2;
 mod decoder;
 mod deepseek;
+mod dinov2;
 mod encoders;
 mod falcon;
 mod falcon_h1;
@@ -70,6 +71,8 @@ const SUPPORTED: &[&str] = &[
     "deepseek_v2",
     "deepseek_v3",
     "deit",
+    "dinov2",
+    "dinov2_with_registers",
     "distilbert",
     "electra",
     "falcon",
@@ -155,6 +158,9 @@ enum Family {
     /// whisper: bart's layout with a speech front end (`whisper.rs`).
     Whisper,
     Vit,
+    /// dinov2, dinov2_with_registers: vit with layer scales and register tokens
+    /// (`dinov2.rs`).
+    Dinov2,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
@@ -186,6 +192,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
+        "dinov2" | "dinov2_with_registers" => Family::Dinov2,
         "clip" | "siglip" => Family::DualEncoder,
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
@@ -212,7 +219,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "clip"
         | "siglip"
         | "clip_vision_model"
-        | "siglip_vision_model" => None,
+        | "siglip_vision_model"
+        | "dinov2"
+        | "dinov2_with_registers" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -250,6 +259,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Dinov2 => dinov2::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::VisionModel => vision_model::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
@@ -357,6 +367,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::Dinov2 => dinov2::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::VisionModel => vision_model::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,

@@ -311,6 +311,8 @@ fn twin_edit(
     Ok(match backbone_class {
         "ViTBackbone" => Some(vit::twin_edit(&args)?),
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
+        "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
+        "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
         _ => None,
     })
 }
@@ -318,7 +320,7 @@ fn twin_edit(
 /// Every keras-hub class read, for the error on one that is not.
 pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT, DeiT, CLIP and SigLIP backbones, CLIPVisionEncoder, SigLIPVisionEncoder, PaliGemma (a text-only prompt, as for the transformers wrappers)";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT, DeiT, CLIP and SigLIP backbones, CLIPVisionEncoder, SigLIPVisionEncoder, Gemma3VisionEncoder, DINOV2Backbone, PaliGemma (a text-only prompt, as for the transformers wrappers)";
 
 #[derive(Clone, Copy)]
 enum Task {
