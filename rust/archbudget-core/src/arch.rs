@@ -168,6 +168,9 @@ pub struct Vision {
     /// Learned tokens put before the patches: ViT's CLS token (1), DeiT's CLS and
     /// distillation tokens (2).
     pub class_tokens: u64,
+    /// The patch convolution has a bias (always in transformers; keras-hub's ViT
+    /// `use_patch_bias`).
+    pub patch_bias: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,6 +406,24 @@ pub struct BlockDetails {
     pub audio: Option<AudioFrontend>,
     /// The key projections have no bias while q, v and the output have (whisper).
     pub unbiased_key: bool,
+    // ---- issue 11: vision towers on their own (clip_vision_model, siglip_vision_model)
+    /// The model is this tower alone; the arch's widths repeat the tower's.
+    pub vision_model: Option<Box<VisionTower>>,
+    /// gemma3's `Gemma3MultiModalProjector` after the `vision_model` tower (keras-hub's
+    /// Gemma3VisionEncoder alone): tokens per image and the output width.
+    pub gemma3_projector: Option<(u64, u64)>,
+    /// DINOv2's image tokens beyond vit's (dinov2, dinov2_with_registers); its blocks
+    /// scale each branch by a learned vector (`LayerScale`) before the residual add.
+    pub dinov2: Option<Dinov2Tokens>,
+}
+
+/// The learned tokens of a DINOv2 embedding besides the class token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dinov2Tokens {
+    /// Register tokens put after the class token, once positions are added.
+    pub registers: u64,
+    /// `mask_token` (`1 × hidden`), read only with `bool_masked_pos`.
+    pub mask_token: bool,
 }
 
 /// A speech encoder's input (whisper `WhisperEncoder`): log-mel features
@@ -629,6 +650,8 @@ pub enum Projector {
     InTower,
     /// llama4: one bias-free `linear_1` from `vision_output_dim`.
     Llama4 { vision_output_dim: u64 },
+    /// paligemma: one biased `linear` to `projection_dim`.
+    PaliGemma { projection_dim: u64 },
 }
 
 /// A multimodal wrapper: its classes, vision tower and projector.
@@ -650,6 +673,12 @@ pub struct VisionLanguage {
 }
 
 impl TransformerArch {
+    /// Whether the model reads token ids (`--seq` of them) rather than images of a fixed
+    /// size (vit, deit, the vision towers alone).
+    pub fn reads_tokens(&self) -> bool {
+        self.vision.is_none() && self.details.vision_model.is_none()
+    }
+
     /// Dimensions rotated by rotary embeddings.
     pub fn rotary_dim(&self) -> u64 {
         match self.details.rotary_dim {

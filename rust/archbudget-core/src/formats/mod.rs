@@ -214,7 +214,7 @@ impl Prepared {
     /// has an unknown time axis.
     pub fn takes_seq(&self) -> bool {
         match &self.model {
-            PreparedModel::Hf { arch, .. } => arch.vision.is_none(),
+            PreparedModel::Hf { arch, .. } => arch.reads_tokens(),
             // the text context's tokens
             PreparedModel::Mmdit(..) => true,
             PreparedModel::Keras(value, _) => {
@@ -272,7 +272,7 @@ impl Prepared {
                 quantize,
             } => {
                 // a vision transformer's sequence is fixed by its image and patch sizes
-                if seq.is_none() && arch.vision.is_none() {
+                if seq.is_none() && arch.reads_tokens() {
                     return Err(Error::invalid(
                         location,
                         "a transformers model needs --seq (tokens per sequence)",

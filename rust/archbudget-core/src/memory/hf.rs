@@ -37,6 +37,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
+    if let Some(t) = &a.details.vision_model {
+        return super::hf_vision_model::graph(a, t, run);
+    }
+    if let Some(tokens) = &a.details.dinov2 {
+        return super::hf_dinov2::graph(a, tokens, drop, run);
+    }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, v.class_tokens)?),
@@ -168,7 +174,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
                             ConvDim::new(v.image_size.1, v.patch_size.1, v.patch_size.1, 0),
                         ],
                         groups: 1,
-                        bias: true,
+                        bias: v.patch_bias,
                         transposed: false,
                         shared_weights: false,
                     }),

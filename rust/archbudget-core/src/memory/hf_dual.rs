@@ -23,7 +23,7 @@ use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::norm_op;
 use super::ops::*;
 use super::{add, mul, Mode, Result, RunSettings};
-use crate::arch::{DualEncoder, NormKind, TowerFamily, TransformerArch};
+use crate::arch::{DualEncoder, NormKind, TowerFamily, TransformerArch, VisionTower};
 
 /// One encoder stack's shape.
 struct Stack {
@@ -38,12 +38,12 @@ struct Stack {
 }
 
 #[derive(Clone, Copy)]
-enum Activation {
+pub(super) enum Activation {
     QuickGelu,
     Plain(ActKind),
 }
 
-fn activation(name: &str) -> Activation {
+pub(super) fn activation(name: &str) -> Activation {
     match name {
         "quick_gelu" => Activation::QuickGelu,
         "relu" => Activation::Plain(ActKind::Relu),
@@ -89,82 +89,15 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
 
     // ---- vision tower
     let t = &de.tower;
-    let side = t.image_size / t.patch_size;
-    let patches = mul(side, side)?;
-    let slots = if clip { add(patches, 1)? } else { patches };
     // both inputs before any node: a value's id counts the inputs before it
     let pixels = g.input(
         prod(&[b, t.num_channels, t.image_size, t.image_size])?,
         InputKind::Float,
     );
     let ids = g.input(mul(b, s)?, InputKind::Index);
-    let conv = g.push(
-        Op::Conv(Conv {
-            batch: b,
-            in_channels: t.num_channels,
-            out_channels: t.hidden_size,
-            dims: vec![
-                ConvDim::new(t.image_size, t.patch_size, t.patch_size, 0),
-                ConvDim::new(t.image_size, t.patch_size, t.patch_size, 0),
-            ],
-            groups: 1,
-            bias: !clip,
-            transposed: false,
-            shared_weights: false,
-        }),
-        &[pixels],
-    );
-    let tokens = g.push(Op::View(View), &[conv]);
-    let vision = Stack {
-        rows: mul(b, slots)?,
-        batch: b,
-        seq: slots,
-        hidden: t.hidden_size,
-        inter: t.intermediate_size,
-        heads: t.num_heads,
-        causal: false,
-        act: activation(&a.activation),
-    };
-    // the `position_ids` buffer; CLIP's positions are added with its class embedding
-    let vision_ids = position_ids(&mut g, slots);
-    let mut v = if clip {
-        let joined = g.push(
-            Op::ClsPositions(ClsPositions {
-                batch: b,
-                patches,
-                dim: t.hidden_size,
-                tokens: 1,
-            }),
-            &[tokens],
-        );
-        g.push(norm_op(LN, vision.rows, t.hidden_size), &[joined])
-    } else {
-        let pos = g.push(
-            Op::Embedding(Embedding {
-                tokens: slots,
-                vocab: slots,
-                dim: t.hidden_size,
-                tied: false,
-            }),
-            &[vision_ids],
-        );
-        g.push(Op::Add(Add), &[tokens, pos])
-    };
-    for _ in 0..t.num_layers {
-        v = block(&mut g, &vision, v, eager)?;
-    }
-    let image_features = if clip {
-        let first = g.push(
-            Op::SelectLast(SelectLast {
-                out_numel: mul(b, t.hidden_size)?,
-            }),
-            &[v],
-        );
-        g.push(norm_op(LN, b, t.hidden_size), &[first])
-    } else {
-        let normed = g.push(norm_op(LN, vision.rows, t.hidden_size), &[v]);
-        pooling_head(&mut g, &vision, normed)?
-    };
+    let image_features = vision_tower(&mut g, t, &a.activation, b, pixels, eager)?
+        .pooled
+        .ok_or_else(|| crate::Error::Internal("siglip tower without its head".into()))?;
 
     // ---- text tower
     let text = Stack {
@@ -293,9 +226,111 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
     Ok(g)
 }
 
-const LN: NormKind = NormKind::LayerNorm { bias: true };
+/// What a vision tower gives: `last_hidden_state` (CLIP's before `post_layernorm`,
+/// SigLIP's after) and the pooled features (CLIP's class token normalised, SigLIP's
+/// pooling head; `None` without the head).
+pub(super) struct TowerOutput {
+    pub last_hidden: ValueId,
+    pub pooled: Option<ValueId>,
+}
 
-fn linear(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
+/// The CLIP or SigLIP vision tower on `b` images read from `pixels`, as
+/// `CLIPVisionModel` / `SiglipVisionModel` run it (the dual encoders' and the towers'
+/// alone).
+pub(super) fn vision_tower(
+    g: &mut Graph,
+    t: &VisionTower,
+    act: &str,
+    b: u64,
+    pixels: ValueId,
+    eager: bool,
+) -> Result<TowerOutput> {
+    let clip = t.family == TowerFamily::Clip;
+    let side = t.image_size / t.patch_size;
+    let patches = mul(side, side)?;
+    let slots = if clip { add(patches, 1)? } else { patches };
+    let conv = g.push(
+        Op::Conv(Conv {
+            batch: b,
+            in_channels: t.num_channels,
+            out_channels: t.hidden_size,
+            dims: vec![
+                ConvDim::new(t.image_size, t.patch_size, t.patch_size, 0),
+                ConvDim::new(t.image_size, t.patch_size, t.patch_size, 0),
+            ],
+            groups: 1,
+            bias: !clip,
+            transposed: false,
+            shared_weights: false,
+        }),
+        &[pixels],
+    );
+    let tokens = g.push(Op::View(View), &[conv]);
+    let vision = Stack {
+        rows: mul(b, slots)?,
+        batch: b,
+        seq: slots,
+        hidden: t.hidden_size,
+        inter: t.intermediate_size,
+        heads: t.num_heads,
+        causal: false,
+        act: activation(act),
+    };
+    // the `position_ids` buffer; CLIP's positions are added with its class embedding
+    let vision_ids = position_ids(g, slots);
+    let mut v = if clip {
+        let joined = g.push(
+            Op::ClsPositions(ClsPositions {
+                batch: b,
+                patches,
+                dim: t.hidden_size,
+                tokens: 1,
+            }),
+            &[tokens],
+        );
+        g.push(norm_op(LN, vision.rows, t.hidden_size), &[joined])
+    } else {
+        let pos = g.push(
+            Op::Embedding(Embedding {
+                tokens: slots,
+                vocab: slots,
+                dim: t.hidden_size,
+                tied: false,
+            }),
+            &[vision_ids],
+        );
+        g.push(Op::Add(Add), &[tokens, pos])
+    };
+    for _ in 0..t.num_layers {
+        v = block(g, &vision, v, eager)?;
+    }
+    if clip {
+        let first = g.push(
+            Op::SelectLast(SelectLast {
+                out_numel: mul(b, t.hidden_size)?,
+            }),
+            &[v],
+        );
+        let pooled = g.push(norm_op(LN, b, t.hidden_size), &[first]);
+        return Ok(TowerOutput {
+            last_hidden: v,
+            pooled: Some(pooled),
+        });
+    }
+    let normed = g.push(norm_op(LN, vision.rows, t.hidden_size), &[v]);
+    let pooled = match t.pooling_head {
+        true => Some(pooling_head(g, &vision, normed)?),
+        false => None,
+    };
+    Ok(TowerOutput {
+        last_hidden: normed,
+        pooled,
+    })
+}
+
+pub(super) const LN: NormKind = NormKind::LayerNorm { bias: true };
+
+pub(super) fn linear(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
     Linear {
         rows,
         in_features,
@@ -365,7 +400,14 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
 }
 
 /// fc1 → activation → fc2, biased.
-fn mlp(g: &mut Graph, rows: u64, h: u64, inter: u64, act: Activation, x: ValueId) -> ValueId {
+pub(super) fn mlp(
+    g: &mut Graph,
+    rows: u64,
+    h: u64,
+    inter: u64,
+    act: Activation,
+    x: ValueId,
+) -> ValueId {
     let f = g.push(Op::Linear(linear(rows, h, inter, true)), &[x]);
     let a = match act {
         Activation::Plain(kind) => g.push(Op::Act(Act { kind }), &[f]),

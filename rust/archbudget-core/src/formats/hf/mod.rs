@@ -11,6 +11,7 @@ mod config;
 mod deberta_v2;
 mod decoder;
 mod deepseek;
+mod dinov2;
 mod encoders;
 mod esm;
 mod falcon;
@@ -32,6 +33,7 @@ mod ssm;
 mod t5;
 mod types;
 mod vision;
+mod vision_model;
 mod vit;
 mod vlm;
 mod whisper;
@@ -64,12 +66,15 @@ const SUPPORTED: &[&str] = &[
     "bert",
     "bloom",
     "clip",
+    "clip_vision_model",
     "cohere",
     "cohere2",
     "deberta-v2",
     "deepseek_v2",
     "deepseek_v3",
     "deit",
+    "dinov2",
+    "dinov2_with_registers",
     "distilbert",
     "electra",
     "esm",
@@ -99,6 +104,7 @@ const SUPPORTED: &[&str] = &[
     "olmo2",
     "olmo3",
     "opt",
+    "paligemma",
     "phi",
     "phi3",
     "qwen2",
@@ -109,6 +115,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_next",
     "roberta",
     "siglip",
+    "siglip_vision_model",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -156,8 +163,13 @@ enum Family {
     /// whisper: bart's layout with a speech front end (`whisper.rs`).
     Whisper,
     Vit,
+    /// dinov2, dinov2_with_registers: vit with layer scales and register tokens
+    /// (`dinov2.rs`).
+    Dinov2,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
+    /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
+    VisionModel,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -186,7 +198,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
+        "dinov2" | "dinov2_with_registers" => Family::Dinov2,
         "clip" | "siglip" => Family::DualEncoder,
+        "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -205,7 +219,15 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" | "esm" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit"
+        | "deit"
+        | "qwen2_5_vl_text"
+        | "clip"
+        | "siglip"
+        | "clip_vision_model"
+        | "siglip_vision_model"
+        | "dinov2"
+        | "dinov2_with_registers" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -244,7 +266,9 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Dinov2 => dinov2::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
+        Family::VisionModel => vision_model::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -351,7 +375,9 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::Dinov2 => dinov2::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
+        Family::VisionModel => vision_model::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,

@@ -163,7 +163,15 @@ fn layout(family: TowerFamily) -> Layout {
     }
 }
 
-/// The rows of the tower at module path `base`.
+/// `base.name`, or `name` for a tower that is the model itself (`base` empty).
+fn path(base: &str, name: &str) -> String {
+    match base {
+        "" => name.to_string(),
+        _ => format!("{base}.{name}"),
+    }
+}
+
+/// The rows of the tower at module path `base` (empty: the tower is the model).
 pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
     let loc = m.location();
     let l = layout(t.family);
@@ -176,7 +184,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
         TowerFamily::Clip => {
             let rows = dim(add(n, 1, loc, "patch count")?, "patches+1");
             m.add(
-                format!("{base}.embeddings"),
+                path(base, "embeddings"),
                 "CLIPVisionEmbeddings",
                 vec![
                     Weight::new("class_embedding", vec![h.clone()]),
@@ -186,14 +194,14 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
             )?;
             norm_row(
                 m,
-                format!("{base}.pre_layrnorm"),
+                path(base, "pre_layrnorm"),
                 "LayerNorm",
                 t.hidden_size,
                 l.norm,
             )?;
         }
         TowerFamily::Siglip => m.add(
-            format!("{base}.embeddings"),
+            path(base, "embeddings"),
             "SiglipVisionEmbeddings",
             vec![
                 Weight::new("patch_embedding.weight", conv),
@@ -206,22 +214,16 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
         )?,
         TowerFamily::Pixtral => {
             m.add(
-                format!("{base}.patch_conv"),
+                path(base, "patch_conv"),
                 "Conv2d",
                 vec![Weight::new("weight", conv)],
             )?;
-            norm_row(
-                m,
-                format!("{base}.ln_pre"),
-                l.norm_class,
-                t.hidden_size,
-                l.norm,
-            )?;
+            norm_row(m, path(base, "ln_pre"), l.norm_class, t.hidden_size, l.norm)?;
         }
         TowerFamily::Qwen25Vl => {
             let frames = dim(t.temporal_patch, "temporal_patch");
             m.add(
-                format!("{base}.patch_embed"),
+                path(base, "patch_embed"),
                 "Qwen2_5_VisionPatchEmbed",
                 vec![Weight::new(
                     "proj.weight",
@@ -243,19 +245,9 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
             let unfolded = dim(mul(t.num_channels, patch, loc, "patch")?, "channels×patch²");
             let mut w = Vec::new();
             linear(&mut w, "linear.", unfolded, h.clone(), false);
-            m.add(
-                format!("{base}.patch_embedding"),
-                "Llama4UnfoldConvolution",
-                w,
-            )?;
+            m.add(path(base, "patch_embedding"), "Llama4UnfoldConvolution", w)?;
             for name in ["layernorm_pre", "layernorm_post"] {
-                norm_row(
-                    m,
-                    format!("{base}.{name}"),
-                    "LayerNorm",
-                    t.hidden_size,
-                    l.norm,
-                )?;
+                norm_row(m, path(base, name), "LayerNorm", t.hidden_size, l.norm)?;
             }
         }
     }
@@ -263,7 +255,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
     if matches!(t.family, TowerFamily::Clip | TowerFamily::Siglip) {
         norm_row(
             m,
-            format!("{base}.post_layernorm"),
+            path(base, "post_layernorm"),
             "LayerNorm",
             t.hidden_size,
             l.norm,
@@ -271,7 +263,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
     }
     if t.pooling_head {
         m.add(
-            format!("{base}.head"),
+            path(base, "head"),
             "SiglipMultiheadAttentionPoolingHead",
             pooling_head(t, &h, &inter, loc)?,
         )?;
@@ -282,7 +274,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
         linear(&mut w, "mlp.fc1.", inter.clone(), inner, false);
         linear(&mut w, "mlp.fc2.", out.clone(), out, false);
         m.add(
-            format!("{base}.vision_adapter"),
+            path(base, "vision_adapter"),
             "Llama4VisionPixelShuffleMLP",
             w,
         )?;
@@ -307,7 +299,7 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
             dim(t.out_hidden_size, "out_hidden"),
             true,
         );
-        m.add(format!("{base}.merger"), "Qwen2_5_VLPatchMerger", w)?;
+        m.add(path(base, "merger"), "Qwen2_5_VLPatchMerger", w)?;
     }
     Ok(())
 }
@@ -339,7 +331,7 @@ pub fn encoder_blocks(
     }
     m.add_blocks(
         t.num_layers,
-        |i| format!("{base}.{}.{i}.", l.layers),
+        |i| format!("{}.{i}.", path(base, l.layers)),
         &block,
     )
 }

@@ -84,6 +84,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             num_channels: cfg.dim("num_channels", 3)?,
             num_patches,
             class_tokens,
+            patch_bias: true,
         }),
         scale_decoder_outputs: false,
         details: Default::default(),

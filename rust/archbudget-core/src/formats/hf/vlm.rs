@@ -1,6 +1,7 @@
-//! The multimodal wrappers gemma3, llava, mistral3, qwen2_5_vl and llama4: a vision tower
-//! (`vision.rs`), a projector onto the text width, and a text model read by its own
-//! reader from `text_config` (any supported decoder type under llava and mistral3).
+//! The multimodal wrappers gemma3, llava, mistral3, paligemma, qwen2_5_vl and llama4: a
+//! vision tower (`vision.rs`), a projector onto the text width, and a text model read by
+//! its own reader from `text_config` (any supported decoder type under llava, mistral3
+//! and paligemma, whose PaliGemma 2 is gemma2).
 //!
 //! `AutoModel` builds `<Type>Model` (`vision_tower` or `visual`, `multi_modal_projector`,
 //! `language_model`); `AutoModelForImageTextToText` builds `<Type>ForConditionalGeneration`
@@ -11,7 +12,7 @@
 //! tied as `text_config` says) as `language_model`.
 //! A missing sub-config takes the wrapper's `SubConfigSpec` defaults (its `init_kwargs`);
 //! a given one the defaults of its own config class.
-//! Mirrors: `configuration_{gemma3,llava,mistral3,qwen2_5_vl,llama4}.py` and their
+//! Mirrors: `configuration_{gemma3,llava,mistral3,paligemma,qwen2_5_vl,llama4}.py` and their
 //! modeling files, transformers 5.x.
 use serde_json::{json, Map, Value};
 
@@ -23,7 +24,14 @@ use super::config::Cfg;
 use super::modules::{linear, lm_head, norm, Modules};
 use super::vision::{family_of, tower, tower_rows, TOWER_TYPES};
 
-pub const WRAPPERS: &[&str] = &["gemma3", "llama4", "llava", "mistral3", "qwen2_5_vl"];
+pub const WRAPPERS: &[&str] = &[
+    "gemma3",
+    "llama4",
+    "llava",
+    "mistral3",
+    "paligemma",
+    "qwen2_5_vl",
+];
 
 /// A wrapper read, before its text model is.
 pub struct Wrapper {
@@ -139,6 +147,30 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
             )?;
             (text, vision, cfg.flag("tie_word_embeddings", true)?, false)
         }
+        // `PaliGemmaConfig`'s sub-config defaults (PaliGemma 1: SigLIP So400m, Gemma 2B)
+        "paligemma" => (
+            sub_config(
+                cfg,
+                config,
+                "text_config",
+                "gemma",
+                json!({
+                "hidden_size": 2048, "num_hidden_layers": 18, "intermediate_size": 16384,
+                "num_attention_heads": 8, "num_key_value_heads": 1, "vocab_size": 257152}),
+            )?,
+            sub_config(
+                cfg,
+                config,
+                "vision_config",
+                "siglip_vision_model",
+                json!({
+                "intermediate_size": 4096, "hidden_size": 1152, "patch_size": 14,
+                "image_size": 224, "num_hidden_layers": 27, "num_attention_heads": 16,
+                "vision_use_head": false}),
+            )?,
+            cfg.flag("tie_word_embeddings", true)?,
+            false,
+        ),
         "llama4" => {
             let mut text = sub_config(cfg, config, "text_config", "llama4_text", Value::Null)?;
             text["model_type"] = json!("llama4_text");
@@ -212,6 +244,14 @@ pub fn read(config: &Value, cfg: &Cfg) -> Result<Wrapper> {
             "Gemma3ForConditionalGeneration",
             "vision_tower",
             Projector::Gemma3,
+        ),
+        "paligemma" => (
+            "PaliGemmaModel",
+            "PaliGemmaForConditionalGeneration",
+            "vision_tower",
+            Projector::PaliGemma {
+                projection_dim: cfg.dim("projection_dim", 2048)?,
+            },
         ),
         _ => (
             "Qwen2_5_VLModel",
@@ -322,6 +362,16 @@ fn projector_rows(
                 false,
             );
             return m.add(path.to_string(), "Llama4MultiModalProjector", w);
+        }
+        Projector::PaliGemma { projection_dim } => {
+            linear(
+                &mut w,
+                "linear.",
+                vh,
+                dim(projection_dim, "projection"),
+                true,
+            );
+            return m.add(path.to_string(), "PaliGemmaMultiModalProjector", w);
         }
         Projector::Gemma3 => {
             w.push(Weight::new("mm_input_projection_weight", vec![vh, th]));

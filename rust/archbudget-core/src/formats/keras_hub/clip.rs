@@ -18,7 +18,8 @@
 //! prefixes them with the model's name when it is given one.
 //!
 //! The transformers twins are clip (`CLIPModel`) and siglip (`SiglipModel`), whose counts
-//! are the trainable weights here; the standalone encoders have none.
+//! are the trainable weights here; a vision encoder alone is `clip_vision_model` /
+//! `siglip_vision_model` (see [`standalone`]); the text encoders alone have none.
 use serde_json::{json, Map, Value};
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
@@ -140,22 +141,33 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     })
 }
 
-/// An encoder on its own (no transformers twin: memory is not modelled for it).
+/// An encoder on its own. A vision encoder's twin is the tower alone
+/// (`clip_vision_model`, `siglip_vision_model`), whose trainable weights are these; it
+/// differs in what it returns, which the memory model takes from the twin: keras-hub's
+/// CLIP normalises every token with its final `layer_norm` where `CLIPVisionModel`
+/// normalises the class token alone, and keras-hub's SigLIP returns the pooling head's
+/// output where the twin's loss reads `last_hidden_state` (the head off its path).
+/// The text encoders have no twin here: memory is not modelled for them.
 pub fn standalone(a: &Args) -> Result<Backbone> {
-    let e = encoder(a)?;
+    let mut e = encoder(a)?;
     let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
+    let vision = a.class_name.contains("Vision");
+    let hf_config = vision.then(|| {
+        e.hf["model_type"] = match a.class_name {
+            "CLIPVisionEncoder" => "clip_vision_model",
+            _ => "siglip_vision_model",
+        }
+        .into();
+        e.hf.clone()
+    });
     Ok(Backbone {
-        hf_config: None,
+        hf_config,
         rows: e.rows,
         hidden,
         vocab: e.hf["vocab_size"].as_u64().unwrap_or(0),
         embed_dim: hidden,
         token_weights: Vec::new(),
-        inputs: if a.class_name.contains("Vision") {
-            &["images"]
-        } else {
-            &["token_ids"]
-        },
+        inputs: if vision { &["images"] } else { &["token_ids"] },
         pooled: false,
         classifier: Classifier::None,
         lm_row_shows_vocab: false,

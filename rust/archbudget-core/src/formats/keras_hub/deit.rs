@@ -14,13 +14,14 @@
 //! deit_image_classifier.py) of keras-hub 0.32.
 //!
 //! The transformers twin is deit (`DeiTModel` without its pooler, as
-//! `DeiTForImageClassification` builds it), whose output projection is always biased: a
-//! backbone without `use_mha_bias` has no twin.
+//! `DeiTForImageClassification` builds it); without `use_mha_bias` its output projection
+//! loses its bias too ([`twin_edit`]), which transformers' `qkv_bias` leaves biased.
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::vit::PatchGrid;
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -109,16 +110,14 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     ];
     let dropout = a.float_or("dropout_rate", 0.0)?;
     let attention_dropout = a.float_or("attention_dropout", 0.0)?;
-    let hf_config = mha_bias.then(|| {
-        json!({
+    let hf_config = Some(json!({
             "model_type": "deit",
             "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
             "intermediate_size": inter, "hidden_act": "gelu",
             "image_size": [height, width], "patch_size": [patch.0, patch.1],
-            "num_channels": channels, "qkv_bias": true,
+            "num_channels": channels, "qkv_bias": mha_bias,
             "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": attention_dropout,
-        })
-    });
+    }));
     Ok(Backbone::untokenized(
         hf_config,
         rows,
@@ -160,4 +159,14 @@ pub fn classifier_rows(b: &Backbone, name: &str, a: &Args) -> Result<Vec<Row>> {
         ..Row::new("predictions", "Dense", Vec::new(), w)
     });
     Ok(rows)
+}
+
+/// The twin `DeiTModel(add_pooling_layer=False)`; keras-hub's `use_mha_bias=False` drops
+/// the attention output's bias with q/k/v's.
+pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+    let mha_bias = a.flag_or("use_mha_bias", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        super::vit::without_pooler(arch);
+        arch.o_bias = mha_bias;
+    }))
 }

@@ -16,11 +16,19 @@
 //! keras-hub 0.32. Layer names are those of a model built without a `name` (keras-hub
 //! prefixes them with the name when it is given one), as the CLIP encoders' are.
 //!
-//! No transformers twin: memory is not modelled (transformers' dinov2 holds one position
-//! table, keras-hub two).
+//! The transformers twin is dinov2 (dinov2_with_registers with register tokens) at
+//! `image_size` = the image side, whose one position table is keras-hub's interpolated
+//! one ([`twin_edit`] sets keras-hub's MLP width and mask token where transformers'
+//! `mlp_ratio` and registers config cannot say them). What the memory model takes from
+//! the twin: keras-hub's frozen table of the pretrained geometry is not held (it is no
+//! parameter of the PyTorch model: `memory`'s params are the trainable ones), and
+//! `apply_layernorm` (a norm on the intermediate outputs only) and drop-path are left out.
+use serde_json::json;
+
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::vit::ints;
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -32,6 +40,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let heads = a.dim("num_heads")?;
     let inter = a.dim("intermediate_dim")?;
     let registers = a.count_or("num_register_tokens", 0)?;
+    let mask_token = a.flag_or("use_mask_token", true)?;
     let image = shape_or(a, "image_shape", [224, 224, 3])?;
     let pretrained = shape_or(a, "position_embedding_shape", [518, 518, 3])?;
     if image[0] != image[1] {
@@ -51,7 +60,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         )
     };
     let mut embed = vec![token("cls_token", 1)];
-    if a.flag_or("use_mask_token", true)? {
+    if mask_token {
         embed.push(Weight::new(
             "mask_token",
             vec![dim(1, "1"), dim(hidden, "hidden")],
@@ -106,7 +115,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         );
         layer_norm(&mut encoder, &format!("{block}/norm2"), hidden);
         if swiglu {
-            let actual = (inter * 2 / 3).div_ceil(8) * 8;
+            let actual = swiglu_width(inter);
             dense(
                 &mut encoder,
                 &format!("{block}/mlp/weights_in"),
@@ -162,7 +171,41 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         },
         Row::new("layernorm", "LayerNormalization", tokens, final_norm),
     ];
-    Ok(Backbone::untokenized(None, rows, hidden, &["images"]))
+    let mut hf = json!({
+        "model_type": if registers > 0 { "dinov2_with_registers" } else { "dinov2" },
+        "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "mlp_ratio": (inter / hidden).max(1), "image_size": image[0], "patch_size": patch,
+        "num_channels": image[2], "use_swiglu_ffn": swiglu,
+        "hidden_dropout_prob": a.float_or("dropout_rate", 0.0)?,
+    });
+    match registers {
+        0 => hf["use_mask_token"] = mask_token.into(),
+        n => hf["num_register_tokens"] = n.into(),
+    }
+    Ok(Backbone::untokenized(Some(hf), rows, hidden, &["images"]))
+}
+
+/// The twin's MLP width is keras-hub's `intermediate_dim` (transformers sizes it from an
+/// integer `mlp_ratio`) and its mask token is there when `use_mask_token` (transformers'
+/// registers model always holds one).
+pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+    let inter = a.dim("intermediate_dim")?;
+    let swiglu = a.flag_or("use_swiglu_ffn", false)?;
+    let mask_token = a.flag_or("use_mask_token", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        arch.intermediate_size = match swiglu {
+            true => swiglu_width(inter),
+            false => inter,
+        };
+        if let Some(tokens) = arch.details.dinov2.as_mut() {
+            tokens.mask_token = mask_token;
+        }
+    }))
+}
+
+/// The SwiGLU MLP's width, as keras-hub and transformers size it from `inter`.
+fn swiglu_width(inter: u64) -> u64 {
+    (inter * 2 / 3).div_ceil(8) * 8
 }
 
 /// `[height, width, channels]` under `key`, or keras-hub's default.

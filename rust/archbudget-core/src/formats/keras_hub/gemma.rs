@@ -159,9 +159,11 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         ];
         return Ok(b);
     }
+    if pali {
+        hf = super::pali_gemma::hf_config(a, hf, hidden)?;
+    }
     let mut b = Backbone::decoder(hf, rows, hidden, vocab, token_weights);
     if pali {
-        b.hf_config = None;
         b.inputs = &["token_ids", "images", "padding_mask", "response_mask"];
     }
     Ok(b)

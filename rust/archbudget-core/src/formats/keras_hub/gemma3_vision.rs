@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, rms_norm, Args, Row};
 use super::{config_of, registered_class, Backbone};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -179,16 +180,27 @@ pub fn read(a: &Args) -> Result<Encoder> {
     Ok(Encoder { rows, ..enc })
 }
 
-/// A Gemma3VisionEncoder on its own (summary only: transformers has no model of the
-/// tower and projector alone).
+/// A Gemma3VisionEncoder on its own. transformers has no model of the tower and
+/// projector alone: the twin is the tower (`siglip_vision_model` without its head) and
+/// [`twin_edit`] puts gemma3's projector after it, lowered as `Gemma3MultiModalProjector`
+/// runs.
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let enc = read(a)?;
     Ok(Backbone::untokenized(
-        None,
+        Some(enc.hf_vision),
         enc.rows,
         enc.output_dim,
         &["images"],
     ))
+}
+
+/// gemma3's projector after the twin tower: `tokens` per image, `output_dim` wide.
+pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+    let enc = read(a)?;
+    let projector = (enc.tokens, enc.output_dim);
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        arch.details.gemma3_projector = Some(projector);
+    }))
 }
 
 /// The `vision_encoder` a Gemma3Backbone holds, if any.

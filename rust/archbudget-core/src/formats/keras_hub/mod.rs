@@ -64,8 +64,11 @@ pub struct Model {
     rows: Vec<Row>,
     /// Where the keras-hub model differs from the twin's transformers class (ViT has no
     /// pooler).
-    twin_edit: Option<fn(&mut TransformerArch)>,
+    twin_edit: Option<TwinEdit>,
 }
+
+/// An edit of the twin's arch, made from the backbone's constructor arguments.
+type TwinEdit = Box<dyn Fn(&mut TransformerArch)>;
 
 /// What a family's backbone gives the task models built on it.
 pub struct Backbone {
@@ -165,13 +168,16 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .unwrap_or(class_name)
         .to_string();
     let Some(nested) = config.get("backbone") else {
-        return Ok(backbone(class_name, config, location)?.map(|b| Model {
+        let Some(b) = backbone(class_name, config, location)? else {
+            return Ok(None);
+        };
+        return Ok(Some(Model {
             name,
             class_name: class_name.to_string(),
             hf_config: b.hf_config,
             head: hf::Head::Base,
             rows: b.rows,
-            twin_edit: twin_edit(class_name),
+            twin_edit: twin_edit(class_name, config, location)?,
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -206,7 +212,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         hf_config: b.hf_config,
         head: task.head(),
         rows,
-        twin_edit: twin_edit(backbone_class),
+        twin_edit: twin_edit(backbone_class, backbone_config, location)?,
     }))
 }
 
@@ -292,17 +298,29 @@ fn own_masked_lm_head(backbone_class: &str, b: &Backbone) -> Option<Row> {
 }
 
 /// The edit a backbone's twin needs (see [`Model::twin_edit`]).
-fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
-    match backbone_class {
-        "ViTBackbone" | "DeiTBackbone" => Some(vit::without_pooler),
+fn twin_edit(
+    backbone_class: &str,
+    config: &Map<String, Value>,
+    location: &str,
+) -> Result<Option<TwinEdit>> {
+    let args = Args {
+        config,
+        class_name: backbone_class,
+        location,
+    };
+    Ok(match backbone_class {
+        "ViTBackbone" => Some(vit::twin_edit(&args)?),
+        "DeiTBackbone" => Some(deit::twin_edit(&args)?),
+        "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
+        "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
         _ => None,
-    }
+    })
 }
 
 /// Every keras-hub class read, for the error on one that is not.
 pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, ESM (with use_bias and GELU, as transformers builds it), T5, Bart, Whisper, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, ESM (with use_bias and GELU, as transformers builds it), T5, Bart, Whisper, ViT, DeiT, CLIP and SigLIP backbones, CLIPVisionEncoder, SigLIPVisionEncoder, Gemma3VisionEncoder, DINOV2Backbone, PaliGemma (a text-only prompt, as for the transformers wrappers)";
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -549,7 +567,7 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
     let mut arch = hf::arch(config, Some(model.head), location)?;
     t5::untie(&mut arch, config);
     bloom::own_mlp_width(&mut arch, config);
-    if let Some(edit) = model.twin_edit {
+    if let Some(edit) = &model.twin_edit {
         edit(&mut arch);
     }
     Ok(arch)

@@ -5,9 +5,14 @@
 //! LayerNorm (`encoder_layer_norm`) and the biased
 //! `image_classifier` projecting onto the text width.
 //!
-//! No memory twin here: transformers' paligemma wrapper (SigLIP tower, a one-Linear
-//! projector, Gemma) is not among the multimodal wrappers the memory model lowers;
-//! `summary` is exact.
+//! The transformers twin is paligemma (`PaliGemmaModel`, `PaliGemmaForConditionalGeneration`):
+//! a `siglip_vision_model` without its pooling head (`encoder_layer_norm` is its
+//! `post_layernorm`), the biased one-Linear projector (`image_classifier`) and the Gemma
+//! (gemma2 with post norms) decoder. Its memory is the wrappers': a text-only prompt,
+//! the tower and projector held but idle (keras-hub's PaliGemma runs the image tokens
+//! through the decoder with the text; the memory model does not lower that yet).
+use serde_json::{json, Value};
+
 use super::blocks::{dense, embedding, layer_norm, Args, Row};
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
@@ -83,6 +88,22 @@ pub fn vit_row(a: &Args, hidden: u64) -> Result<Row> {
     dense(&mut w, "image_classifier", width, hidden, true);
     let shape = vec![None, Some(patches), Some(hidden)];
     Ok(Row::new("pali_gemma_vit", "PaliGemmaVit", shape, w))
+}
+
+/// transformers' paligemma config around the Gemma twin `text`, `hidden` wide.
+pub fn hf_config(a: &Args, text: Value, hidden: u64) -> Result<Value> {
+    let vision = json!({
+        "model_type": "siglip_vision_model", "hidden_size": a.dim("vit_hidden_dim")?,
+        "intermediate_size": a.dim("vit_intermediate_dim")?,
+        "num_hidden_layers": a.dim("vit_num_layers")?,
+        "num_attention_heads": a.dim("vit_num_heads")?, "image_size": a.dim("image_size")?,
+        "patch_size": a.dim("vit_patch_size")?, "vision_use_head": false,
+        "hidden_act": "gelu_pytorch_tanh",
+    });
+    Ok(json!({
+        "model_type": "paligemma", "text_config": text, "vision_config": vision,
+        "projection_dim": hidden, "tie_word_embeddings": true,
+    }))
 }
 
 /// The image input, `(batch, image_size, image_size, 3)`.

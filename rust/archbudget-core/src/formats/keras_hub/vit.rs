@@ -13,13 +13,17 @@
 //! vit_image_classifier.py) of keras-hub 0.32.
 //!
 //! The transformers twin is vit (`ViTModel` without its pooler, as
-//! `ViTForImageClassification` builds it): it has one class token and biased patch,
-//! attention and MLP weights, so a backbone without them has no twin.
+//! `ViTForImageClassification` builds it), edited where keras-hub's options go beyond it
+//! ([`twin_edit`]): no class token (`use_class_token=False`: positions are added to the
+//! patches, no cat), unbiased patch convolution, attention or MLP, and a head count that
+//! does not divide the width (keras-hub floors the key width; q/k/v are `heads × key_dim`
+//! wide). What the memory model takes from transformers' block: keras-hub's MLP applies
+//! its dropout after `dense_1`'s activation too, where transformers has none.
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::Backbone;
-use crate::arch::TransformerArch;
+use crate::arch::{Position, TransformerArch};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -130,21 +134,40 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     ];
     let dropout = a.float_or("dropout_rate", 0.0)?;
     let attention_dropout = a.float_or("attention_dropout", 0.0)?;
-    let twin = class_token && patch_bias && mha_bias && mlp_bias && hidden % heads == 0;
-    let hf_config = twin.then(|| {
-        json!({
+    let hf_config = Some(json!({
             "model_type": "vit",
             "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
             "intermediate_size": mlp, "hidden_act": "gelu",
             "image_size": [height, width], "patch_size": [patch.0, patch.1],
-            "num_channels": channels, "qkv_bias": true,
+            "num_channels": channels, "qkv_bias": mha_bias,
             "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": attention_dropout,
-        })
-    });
+    }));
     Ok(Backbone::untokenized(hf_config, rows, hidden, &["images"]))
 }
 
-/// keras-hub's ViT has no pooler: its twin is `ViTModel(add_pooling_layer=False)`.
+/// The twin `ViTModel(add_pooling_layer=False)` with keras-hub's options: the class
+/// token, the patch, attention output (q/k/v's follow `qkv_bias`) and MLP biases.
+pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+    let class_token = a.flag_or("use_class_token", true)?;
+    let patch_bias = a.flag_or("use_patch_bias", true)?;
+    let mha_bias = a.flag_or("use_mha_bias", true)?;
+    let mlp_bias = a.flag_or("use_mlp_bias", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        without_pooler(arch);
+        if let Some(v) = arch.vision.as_mut() {
+            v.class_tokens = u64::from(class_token);
+            v.patch_bias = patch_bias;
+            arch.max_positions = v.num_patches + v.class_tokens;
+            arch.position = Position::Learned {
+                rows: arch.max_positions,
+            };
+        }
+        arch.o_bias = mha_bias;
+        arch.mlp_bias = mlp_bias;
+    }))
+}
+
+/// keras-hub's ViT and DeiT have no pooler: the twin is `add_pooling_layer=False`.
 pub fn without_pooler(a: &mut TransformerArch) {
     a.pooler = None;
 }

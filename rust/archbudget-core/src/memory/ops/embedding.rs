@@ -76,7 +76,11 @@ impl ClsPositions {
                 )])
                 .collect(),
             out: Some(Out::New { numel, dtype }),
-            fwd_temp: vec![bytes(numel, dtype)?],
+            // without tokens there is no cat: the positions are added to the patches
+            fwd_temp: match self.tokens {
+                0 => Vec::new(),
+                _ => vec![bytes(numel, dtype)?],
+            },
             ..Cost::default()
         })
     }

@@ -1,0 +1,91 @@
+//! A CLIP or SigLIP vision tower alone (clip_vision_model, siglip_vision_model) lowered
+//! into the op graph: one step of `model(pixel_values)` on `batch` images, the training
+//! loss `last_hidden_state.float().pow(2).mean()` as for every bare model here.
+//!
+//! Computes the tower as the dual encoders run it ([`super::hf_dual::vision_tower`]):
+//! the pooled output (CLIP's `post_layernorm` on the class token, SigLIP's pooling head)
+//! is computed by the forward but is off the loss's path, so its parameters get no
+//! gradient. The sequence is the patches (and CLIP's class token): `--seq` is not read.
+//! With gemma3's projector after the tower (keras-hub's Gemma3VisionEncoder), the loss
+//! reads the projector's output instead: `transpose(1, 2).reshape(...).contiguous()` (a
+//! copy), `AvgPool2d` over the patch grid, `flatten(2).transpose(1, 2)` (a view),
+//! `Gemma3RMSNorm` and the bias-free `mm_input_projection_weight` matmul.
+//! Mirrors: `CLIPVisionModel.forward` / `SiglipVisionModel.forward` and
+//! `Gemma3MultiModalProjector.forward`, transformers 5.x.
+use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf_decoder::norm_op;
+use super::hf_dual::vision_tower;
+use super::ops::*;
+use super::{mul, Mode, Result, RunSettings};
+use crate::arch::{NormKind, TransformerArch, VisionTower};
+
+pub fn graph(a: &TransformerArch, t: &VisionTower, run: &RunSettings) -> Result<Graph> {
+    let here = a.model_type.as_str();
+    if run.lora.is_some() || run.quantize.is_some() {
+        return Err(crate::Error::invalid(
+            here,
+            "LoRA and quantized weights are not lowered for the vision towers (clip_vision_model, siglip_vision_model) yet",
+        ));
+    }
+    if run.mode == Mode::Generate {
+        return Err(crate::Error::invalid(
+            here,
+            format!("'{here}' encodes images; it does not generate (use --mode train or infer)"),
+        ));
+    }
+    let b = run.batch;
+    let mut g = Graph::default();
+    let pixels = g.input(
+        prod(&[b, t.num_channels, t.image_size, t.image_size])?,
+        InputKind::Float,
+    );
+    let eager = run.attn == AttnImpl::Eager;
+    let out = vision_tower(&mut g, t, &a.activation, b, pixels, eager)?;
+    let h = match a.details.gemma3_projector {
+        Some((tokens, width)) => gemma3_projector(&mut g, t, b, (tokens, width), out.last_hidden)?,
+        None => out.last_hidden,
+    };
+    let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);
+    g.push(Op::SquareMean(SquareMean), &[hf]);
+    g.train_only_tail = 2;
+    g.infer_output = Some(h);
+    Ok(g)
+}
+
+/// `Gemma3MultiModalProjector` on the tower's `last_hidden_state` `x`: `tokens` per image,
+/// `width` wide.
+fn gemma3_projector(
+    g: &mut Graph,
+    t: &VisionTower,
+    b: u64,
+    (tokens, width): (u64, u64),
+    x: ValueId,
+) -> Result<ValueId> {
+    let side = t.image_size / t.patch_size;
+    // `int(mm_tokens_per_image ** 0.5)`
+    let per_side = (1..=tokens).take_while(|n| n * n <= tokens).last().unwrap_or(1);
+    let kernel = (side / per_side).max(1);
+    let grid = g.push(Op::Copy(Copy::default()), &[x]);
+    let pooled = g.push(
+        Op::Pool(Pool {
+            kind: PoolKind::Avg,
+            batch: b,
+            channels: t.hidden_size,
+            dims: vec![ConvDim::new(side, kernel, kernel, 0); 2],
+        }),
+        &[grid],
+    );
+    let rows = mul(b, tokens)?;
+    let tokens = g.push(Op::View(View), &[pooled]);
+    let normed = g.push(norm_op(NormKind::RmsNorm, rows, t.hidden_size), &[tokens]);
+    Ok(g.push(
+        Op::Linear(Linear {
+            rows,
+            in_features: t.hidden_size,
+            out_features: width,
+            bias: false,
+            tied_weight: false,
+        }),
+        &[normed],
+    ))
+}

@@ -1,0 +1,75 @@
+"""The vision towers alone, clip_vision_model and siglip_vision_model, against
+tests/data/hf_vision_model.json (transformers 5.24, made by tests/data/make_hf_vision_model.py),
+and KerasHub's CLIPVisionEncoder / SigLIPVisionEncoder, whose memory is their twin tower's."""
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+import archbudget
+from conftest import DATA
+
+HF = json.loads((DATA / "hf_vision_model.json").read_text())
+
+
+def keras_hub_model(fixture, name):
+    with gzip.open(DATA / f"{fixture}.json.gz", "rt") as f:
+        return next(m for m in json.load(f)["models"] if m["name"] == name)
+
+
+@pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
+def test_counts_and_modules_equal_transformers(row):
+    s = archbudget.summary(row["config"])
+    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
+    if "modules" in row:
+        # every row is a module transformers builds, holding that module's parameters
+        for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
+            assert row["modules"][name][1] == params, name
+
+
+@pytest.mark.parametrize("case", HF["flops"], ids=[c["name"] for c in HF["flops"]])
+def test_flops_equal_the_flop_counter(case):
+    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
+    assert m.params == case["params"]
+    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+
+
+def test_the_pooled_output_is_off_the_loss_path():
+    # SigLIP's head runs in the forward but gets no gradient: no optimizer state for it
+    with_head = next(r for r in HF["rows"] if r["name"] == "siglip-vision-small")["config"]
+    without = {**with_head, "vision_use_head": False}
+    a = archbudget.memory(with_head, mode="train", batch=2)
+    b = archbudget.memory(without, mode="train", batch=2)
+    head = a.params - b.params
+    assert head > 0 and a.breakdown["weights"] > b.breakdown["weights"]
+    assert (a.breakdown["gradients"], a.breakdown["optimizer"]) == (b.breakdown["gradients"], b.breakdown["optimizer"])
+
+
+@pytest.mark.parametrize("twin", HF["keras_hub_twins"], ids=[t["name"] for t in HF["keras_hub_twins"]])
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_keras_hub_vision_encoder_memory_equals_its_twin(twin, mode):
+    m = keras_hub_model(twin["fixture"], twin["name"])
+    ours = archbudget.memory(m["model_json"], mode=mode, batch=4)
+    want = archbudget.memory(twin["config"], mode=mode, batch=4)
+    assert (ours.peak_bytes, ours.flops_fwd_bwd, ours.breakdown) == (want.peak_bytes, want.flops_fwd_bwd,
+                                                                      want.breakdown)
+    # the twin's parameters are the encoder's trainable weights (`position_ids` is a buffer)
+    assert ours.params == twin["params"] == m["trainable_params"]
+
+
+def test_cli_memory_of_a_tower_needs_no_seq():
+    config = next(r for r in HF["rows"] if r["name"] == "clip-vision-small")["config"]
+    run = subprocess.run([sys.executable, "-m", "archbudget", "memory", "-", "--mode", "train", "--batch", "2",
+                          "--format", "json"], input=json.dumps(config), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["params"] == 23936
+
+
+@pytest.mark.parametrize("run, words", [({"mode": "generate", "batch": 1, "seq": 4}, "does not generate"),
+                                        ({"mode": "train", "batch": 1, "lora_rank": 4}, "LoRA")])
+def test_runs_a_tower_cannot_make_fail_cleanly(run, words):
+    config = {"model_type": "siglip_vision_model", "hidden_size": 32, "num_attention_heads": 4}
+    with pytest.raises(archbudget.ArchBudgetError, match=words):
+        archbudget.memory(config, **run)
