@@ -403,6 +403,9 @@ pub struct BlockDetails {
     pub audio: Option<AudioFrontend>,
     /// The key projections have no bias while q, v and the output have (whisper).
     pub unbiased_key: bool,
+    /// The stages of a hierarchical vision transformer (swin); the rest of the arch
+    /// describes its last stage.
+    pub swin: Option<Box<crate::formats::hf::swin::Swin>>,
 }
 
 /// A speech encoder's input (whisper `WhisperEncoder`): log-mel features

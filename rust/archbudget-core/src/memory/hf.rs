@@ -37,6 +37,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
+    if let Some(s) = &a.details.swin {
+        return super::hf_swin::graph(a, s, drop, run);
+    }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, v.class_tokens)?),

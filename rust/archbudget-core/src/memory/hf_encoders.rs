@@ -28,7 +28,7 @@ use super::{add, mul, Result, RunSettings};
 use crate::arch::{Disentangled, EncoderFamily, HeadKind, Position, TransformerArch};
 
 /// The activation transformers' `ACT2FN` gives `name`.
-fn act_kind(name: &str) -> ActKind {
+pub(super) fn act_kind(name: &str) -> ActKind {
     match name {
         "silu" | "swish" => ActKind::Silu,
         "relu" => ActKind::Relu,

@@ -26,6 +26,7 @@ mod hf_mla;
 mod hf_mlp;
 mod hf_names;
 mod hf_ssm;
+mod hf_swin;
 mod hf_vision;
 pub mod keras;
 mod keras_written;

@@ -28,6 +28,7 @@ mod moe;
 mod opt;
 pub mod spec;
 mod ssm;
+pub mod swin;
 mod t5;
 mod types;
 mod vision;
@@ -109,6 +110,7 @@ const SUPPORTED: &[&str] = &[
     "smollm3",
     "stablelm",
     "starcoder2",
+    "swin",
     "t5",
     "vit",
     "whisper",
@@ -151,6 +153,8 @@ enum Family {
     /// whisper: bart's layout with a speech front end (`whisper.rs`).
     Whisper,
     Vit,
+    /// swin: a hierarchical vision transformer (`swin.rs`).
+    Swin,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     Moe,
@@ -180,6 +184,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
+        "swin" => Family::Swin,
         "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
@@ -199,7 +204,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit" | "deit" | "swin" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -237,6 +242,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Swin => swin::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
@@ -343,6 +349,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::Swin => swin::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
