@@ -406,6 +406,9 @@ pub struct BlockDetails {
     /// The stages of a hierarchical vision transformer (swin); the rest of the arch
     /// describes its last stage.
     pub swin: Option<Box<crate::formats::hf::swin::Swin>>,
+    /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
+    /// its last stage.
+    pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
 }
 
 /// A speech encoder's input (whisper `WhisperEncoder`): log-mel features

@@ -32,6 +32,11 @@ impl Dropouts {
                 resid: f("resid_pdrop", 0.1),
                 ..Dropouts::default()
             },
+            "segformer" => Dropouts {
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+                ..Dropouts::default()
+            },
             "vit" | "deit" | "swin" => Dropouts {
                 embed: f("hidden_dropout_prob", 0.0),
                 attn: f("attention_probs_dropout_prob", 0.0),

@@ -263,17 +263,7 @@ impl Stage {
         if hp > h || wp > w {
             y = copy(g, y, map);
         }
-        if drop_path {
-            y = g.push(Op::Copy(Copy::default()), &[y]);
-            y = g.push(
-                Op::Noise(Noise {
-                    kind: NoiseKind::Feature { mask: b },
-                    // any positive rate: the block's own only scales the mask
-                    rate: 1.0,
-                }),
-                &[y],
-            );
-        }
+        let y = apply_drop_path(g, y, b, drop_path);
         let x = g.push(Op::Add(Add), &[x, y]);
 
         let rows = prod(&[b, h, w])?;
@@ -315,7 +305,21 @@ impl Stage {
     }
 }
 
-fn layer_norm(rows: u64, dim: u64) -> Op {
+/// Drop path (`SwinDropPath`, `SegformerDropPath`) in training: `x.div(keep) * mask`, a
+/// copy and a noise of one draw per sample, which the product keeps.
+pub(super) fn apply_drop_path(g: &mut Graph, x: ValueId, batch: u64, active: bool) -> ValueId {
+    if !active {
+        return x;
+    }
+    g.push(Op::Copy(Copy::default()), &[x]);
+    g.then(Op::Noise(Noise {
+        kind: NoiseKind::Feature { mask: batch },
+        // any positive rate: the block's own only scales the mask
+        rate: 1.0,
+    }))
+}
+
+pub(super) fn layer_norm(rows: u64, dim: u64) -> Op {
     Op::LayerNorm(LayerNorm {
         rows,
         dim,

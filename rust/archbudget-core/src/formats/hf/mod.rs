@@ -26,6 +26,7 @@ mod mamba;
 mod modules;
 mod moe;
 mod opt;
+pub mod segformer;
 pub mod spec;
 mod ssm;
 pub mod swin;
@@ -106,6 +107,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_moe",
     "qwen3_next",
     "roberta",
+    "segformer",
     "siglip",
     "smollm3",
     "stablelm",
@@ -155,6 +157,8 @@ enum Family {
     Vit,
     /// swin: a hierarchical vision transformer (`swin.rs`).
     Swin,
+    /// segformer: the Mix Transformer encoder (`segformer.rs`).
+    Segformer,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     Moe,
@@ -185,6 +189,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
         "swin" => Family::Swin,
+        "segformer" => Family::Segformer,
         "clip" | "siglip" => Family::DualEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
@@ -204,7 +209,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "deit" | "swin" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit" | "deit" | "swin" | "segformer" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -243,6 +248,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Swin => swin::arch(&cfg, head)?,
+        Family::Segformer => segformer::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
@@ -350,6 +356,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Swin => swin::modules(arch, m)?,
+        Family::Segformer => segformer::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
