@@ -12,8 +12,10 @@ import pytest
 import archbudget
 from conftest import DATA
 
-with gzip.open(DATA / "keras_hub_vision_more.json.gz", "rt") as f:
-    MODELS = {m["name"]: m for m in json.load(f)["models"]}
+MODELS = {}
+for fixture in ("keras_hub_vision_more.json.gz", "keras_hub_sd3.json.gz"):
+    with gzip.open(DATA / fixture, "rt") as f:
+        MODELS.update({m["name"]: m for m in json.load(f)["models"]})
 HF = {t: json.loads((DATA / f"hf_{t}.json").read_text()) for t in ("swin", "segformer")}
 TWINS = [twin for data in HF.values() for twin in data["keras_hub_twins"]]
 ROWS = [row for data in HF.values() for row in data["rows"]]
@@ -48,6 +50,8 @@ def test_hf_type_equals_transformers(row):
     ("swin_options", "SwinTransformer (with patch_norm)"),
     ("segformer_small", "MiT"),
     ("segformer_image_segmenter", "MiT"),
+    ("Flux", "FluxBackbone"),
+    ("Flux_no_guidanceTextToImage", "FluxTextToImage"),
 ])
 def test_a_model_without_a_twin_is_refused_in_one_line(name, words):
     run = subprocess.run([sys.executable, "-m", "archbudget", "memory", "-", "--mode", "train", "--batch", "2"],

@@ -130,3 +130,20 @@ fn absolute_positions_and_gradient_checkpointing_are_refused_in_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_stage_smaller_than_the_window_is_refused_in_one_line() {
+    // transformers 5.24's forward fails there: its bias is built for the whole window
+    let config = json!({"model_type": "swin", "image_size": 16, "patch_size": 4,
+        "embed_dim": 8, "depths": [2], "num_heads": [2], "window_size": 7});
+    assert!(hf::summarize(&config, None, "config.json").is_ok());
+    let text = serde_json::to_vec(&config).unwrap();
+    let r = run(Mode::Train, Precision::Fp32, AttnImpl::Sdpa);
+    let err = formats::memory(&text, "config.json", None, &r, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("4x4 map is smaller than window_size (7)") && !err.contains('\n'),
+        "{err}"
+    );
+}

@@ -5,8 +5,9 @@
 //! - embeddings: the pixels padded to a multiple of the patch (a copy, only where needed),
 //!   the patch convolution, `flatten(2).transpose(1, 2)` (a view the LayerNorm makes
 //!   contiguous: a copy), `norm`, dropout;
-//! - per block of a stage at resolution H×W (the window shrunk to min(H, W), and no
-//!   shift, where the stage is no larger than a window): `layernorm_before`; the map padded
+//! - per block of a stage at resolution H×W (no shift where the stage is one window; a
+//!   stage smaller than a window is refused, as transformers' forward fails there):
+//!   `layernorm_before`; the map padded
 //!   to a multiple of the window (`F.pad` copies even when it pads nothing); a shifted
 //!   block's `torch.roll` (a copy); `window_partition` (a transposing copy, a view where a
 //!   row holds one window); q, k and v Linears on batch·windows sequences of window²
@@ -110,6 +111,15 @@ pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) 
             qkv_bias: s.qkv_bias,
             act: super::hf_encoders::act_kind(&a.activation),
         };
+        if h.min(w) < s.window {
+            return Err(crate::Error::invalid(
+                here,
+                format!(
+                    "stage {i}'s {h}x{w} map is smaller than window_size ({}): transformers builds the relative position bias for the whole window and its forward fails there; use a larger image_size or a smaller window_size",
+                    s.window
+                ),
+            ));
+        }
         for j in 0..depth {
             // SwinDropPath only where the block's rate, rate·k/(blocks − 1), is positive
             let drop_path = train && s.drop_path && k > 0 && blocks > 1;
@@ -155,11 +165,13 @@ impl Stage {
         drop_path: bool,
     ) -> Result<ValueId> {
         let (b, h, w, d) = (self.batch, self.h, self.w, self.dim);
-        // `set_shift_and_window_size`: a stage no larger than a window is one unshifted window
-        let (ws, shift) = if h.min(w) <= window {
-            (h.min(w), 0)
+        // `set_shift_and_window_size`: a stage of one window is not shifted (a smaller one
+        // is refused by `graph`: the bias is built for the configured window)
+        let ws = window;
+        let shift = if odd && h.min(w) > window {
+            window / 2
         } else {
-            (window, if odd { window / 2 } else { 0 })
+            0
         };
         let (hp, wp) = (h.div_ceil(ws) * ws, w.div_ceil(ws) * ws);
         let windows = (hp / ws) * (wp / ws);
