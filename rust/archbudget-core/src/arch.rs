@@ -415,6 +415,13 @@ pub struct BlockDetails {
     /// DINOv2's image tokens beyond vit's (dinov2, dinov2_with_registers); its blocks
     /// scale each branch by a learned vector (`LayerScale`) before the residual add.
     pub dinov2: Option<Dinov2Tokens>,
+    // ---- issue 11: hierarchical vision transformers (swin, segformer)
+    /// The stages of a hierarchical vision transformer (swin); the rest of the arch
+    /// describes its last stage.
+    pub swin: Option<Box<crate::formats::hf::swin::Swin>>,
+    /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
+    /// its last stage.
+    pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
 }
 
 /// The learned tokens of a DINOv2 embedding besides the class token.

@@ -32,7 +32,12 @@ impl Dropouts {
                 resid: f("resid_pdrop", 0.1),
                 ..Dropouts::default()
             },
-            "vit" | "deit" | "dinov2" | "dinov2_with_registers" => Dropouts {
+            "segformer" => Dropouts {
+                attn: f("attention_probs_dropout_prob", 0.0),
+                resid: f("hidden_dropout_prob", 0.0),
+                ..Dropouts::default()
+            },
+            "vit" | "deit" | "dinov2" | "dinov2_with_registers" | "swin" => Dropouts {
                 embed: f("hidden_dropout_prob", 0.0),
                 attn: f("attention_probs_dropout_prob", 0.0),
                 resid: f("hidden_dropout_prob", 0.0),

@@ -63,7 +63,10 @@ fn gemma3_projector(
 ) -> Result<ValueId> {
     let side = t.image_size / t.patch_size;
     // `int(mm_tokens_per_image ** 0.5)`
-    let per_side = (1..=tokens).take_while(|n| n * n <= tokens).last().unwrap_or(1);
+    let per_side = (1..=tokens)
+        .take_while(|n| n * n <= tokens)
+        .last()
+        .unwrap_or(1);
     let kernel = (side / per_side).max(1);
     let grid = g.push(Op::Copy(Copy::default()), &[x]);
     let pooled = g.push(

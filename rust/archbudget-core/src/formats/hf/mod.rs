@@ -28,8 +28,10 @@ mod mamba;
 mod modules;
 mod moe;
 mod opt;
+pub mod segformer;
 pub mod spec;
 mod ssm;
+pub mod swin;
 mod t5;
 mod types;
 mod vision;
@@ -114,11 +116,13 @@ const SUPPORTED: &[&str] = &[
     "qwen3_moe",
     "qwen3_next",
     "roberta",
+    "segformer",
     "siglip",
     "siglip_vision_model",
     "smollm3",
     "stablelm",
     "starcoder2",
+    "swin",
     "t5",
     "vit",
     "whisper",
@@ -166,6 +170,10 @@ enum Family {
     /// dinov2, dinov2_with_registers: vit with layer scales and register tokens
     /// (`dinov2.rs`).
     Dinov2,
+    /// swin: a hierarchical vision transformer (`swin.rs`).
+    Swin,
+    /// segformer: the Mix Transformer encoder (`segformer.rs`).
+    Segformer,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
@@ -199,6 +207,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
         "dinov2" | "dinov2_with_registers" => Family::Dinov2,
+        "swin" => Family::Swin,
+        "segformer" => Family::Segformer,
         "clip" | "siglip" => Family::DualEncoder,
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
@@ -227,7 +237,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "clip_vision_model"
         | "siglip_vision_model"
         | "dinov2"
-        | "dinov2_with_registers" => None,
+        | "dinov2_with_registers"
+        | "swin"
+        | "segformer" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -267,6 +279,8 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Dinov2 => dinov2::arch(&cfg, head)?,
+        Family::Swin => swin::arch(&cfg, head)?,
+        Family::Segformer => segformer::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::VisionModel => vision_model::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
@@ -376,6 +390,8 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Dinov2 => dinov2::modules(arch, m)?,
+        Family::Swin => swin::modules(arch, m)?,
+        Family::Segformer => segformer::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::VisionModel => vision_model::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,

@@ -26,8 +26,14 @@
 //! `keras_hub/src/models/segformer/` of keras-hub 0.32, whose MixFFN assumes square
 //! feature maps.
 //!
-//! No transformers twin is read yet (transformers' segformer): memory is not modelled.
-use serde_json::Value;
+//!
+//! A MiTBackbone's memory runs as the transformers twin (`segformer`, `SegformerModel`:
+//! the same weights, `mlp_ratios` 4), where it differs from keras-hub: keras-hub computes
+//! attention eagerly, which the twin runs as SDPA unless `--attn eager`; the twin's
+//! stages end in a `(batch, width, H, W)` copy where keras-hub reshapes to channels-last.
+//! SegFormerBackbone and SegFormerImageSegmenter add the all-MLP decoder, which no twin
+//! lowers yet: memory is not modelled for them.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::swin::list;
@@ -47,13 +53,15 @@ struct Mit {
     /// The Dropout and Conv2D layers it builds (for the segmenter's automatic names).
     dropouts: u64,
     convs: u64,
+    /// The transformers `segformer` config of the same encoder.
+    hf_config: Value,
 }
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let mit = mit(a)?;
     let hidden = mit.levels.last().map_or(0, |l| l[2]);
     Ok(Backbone::untokenized(
-        None,
+        Some(mit.hf_config),
         mit.rows,
         hidden,
         &["input_layer"],
@@ -98,6 +106,21 @@ fn mit(a: &Args) -> Result<Mit> {
         levels: Vec::new(),
         dropouts: 0,
         convs: 0,
+        hf_config: json!({
+            "model_type": "segformer",
+            "image_size": [image[0], image[1]],
+            "num_channels": image[2],
+            "num_encoder_blocks": levels,
+            "depths": depths[..levels],
+            "sr_ratios": srs[..levels],
+            "hidden_sizes": widths[..levels],
+            "patch_sizes": patches[..levels],
+            "strides": strides[..levels],
+            "num_attention_heads": heads[..levels],
+            "mlp_ratios": vec![4; levels],
+            "drop_path_rate": a.float_or("max_drop_path_rate", 0.1)?,
+            "hidden_act": "gelu",
+        }),
     };
     for i in 0..levels {
         let (d, p, s) = (widths[i], patches[i], strides[i]);

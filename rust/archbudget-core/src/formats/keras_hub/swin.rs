@@ -15,8 +15,17 @@
 //! over 4·dim and a bias-free `reduction` Dense (4·dim → 2·dim).
 //! Mirrors: `keras_hub/src/models/swin_transformer/` of keras-hub 0.32.
 //!
-//! No transformers twin is read yet (transformers' swin): memory is not modelled.
-use serde_json::Value;
+//!
+//! Memory runs as the transformers twin (`swin`, `SwinModel`: the same weights), where it
+//! differs from keras-hub: keras-hub fuses q, k and v into one `attention_qkv` Dense
+//! (transformers' three Linears hold the same weights) and computes attention eagerly
+//! (matmul, bias and mask added, softmax), which the twin runs as SDPA unless `--attn
+//! eager`; keras-hub's `dropout_rate` also drops the MLP's inner activation, the twin's
+//! `hidden_dropout_prob` only its output; keras-hub builds each stage for the resolution
+//! halved rounding down where transformers pads odd maps (an odd map fails keras-hub's
+//! reshape, so no model built differs). Without `patch_norm` no twin exists
+//! (transformers always norms the patch embeddings): memory is not modelled.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::vit::ints;
@@ -36,6 +45,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let mlp_ratio = a.float_or("mlp_ratio", 4.0)?;
     let qkv_bias = a.flag_or("qkv_bias", true)?;
     let patch_norm = a.flag_or("patch_norm", true)?;
+    let dropout = a.float_or("dropout_rate", 0.0)?;
+    let attention_dropout = a.float_or("attention_dropout", 0.0)?;
+    let drop_path = a.float_or("drop_path", 0.1)?;
     if depths.len() != heads.len() || depths.is_empty() {
         return Err(Error::invalid(
             a.location,
@@ -154,9 +166,27 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let mut norm = Vec::new();
     layer_norm(&mut norm, "", width_now);
     rows.push(Row::new("norm", "LayerNormalization", shape, norm));
+    let hf_config = patch_norm.then(|| {
+        json!({
+            "model_type": "swin",
+            "image_size": [image[0], image[1]],
+            "patch_size": patch,
+            "num_channels": image[2],
+            "embed_dim": embed,
+            "depths": depths,
+            "num_heads": heads,
+            "window_size": window,
+            "mlp_ratio": mlp_ratio,
+            "qkv_bias": qkv_bias,
+            "hidden_dropout_prob": dropout,
+            "attention_probs_dropout_prob": attention_dropout,
+            "drop_path_rate": drop_path,
+            "hidden_act": "gelu",
+        })
+    });
     Ok(Backbone {
         embed_dim: embed,
-        ..Backbone::untokenized(None, rows, width_now, &["input_layer"])
+        ..Backbone::untokenized(hf_config, rows, width_now, &["input_layer"])
     })
 }
 

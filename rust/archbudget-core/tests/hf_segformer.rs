@@ -1,0 +1,97 @@
+//! segformer (the Mix Transformer encoder) against transformers 5.24:
+//! `tests/data/hf_segformer.json`, made by `tests/data/make_hf_segformer.py`. Totals and
+//! class of `AutoModel` (the count-only path too), each summary row against its module,
+//! FLOPs of tiny configs within 1% of `torch.utils.flop_counter`, and `memory` in training
+//! and inference.
+mod hf_flops;
+mod hf_rows;
+
+use archbudget_core::formats::{self, hf};
+use archbudget_core::memory::{AttnImpl, Mode, Precision, RunSettings};
+use serde_json::{json, Value};
+
+fn section(name: &str) -> Vec<Value> {
+    hf_rows::fixture_section("hf_segformer.json", name)
+}
+
+#[test]
+fn totals_classes_and_rows_exact() {
+    let rows = section("rows");
+    assert!(rows.len() >= 5);
+    let (mut failures, mut checked) = (Vec::new(), 0);
+    for row in &rows {
+        let name = row["name"].as_str().unwrap();
+        let s = hf::summarize(&row["config"], None, "config.json")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = (
+            row["base_params"].as_u64().unwrap(),
+            row["base_class"].as_str().unwrap(),
+        );
+        let got = (s.total_params, s.name.as_str());
+        if got != want {
+            failures.push(format!("{name}: {got:?} != {want:?}"));
+        }
+        let (c, _) = hf::count(&row["config"], None, "config.json").unwrap();
+        if c.total_params != want.0 {
+            failures.push(format!("{name} count-only: {}", c.total_params));
+        }
+        if let Some(modules) = row["modules"].as_object() {
+            checked += hf_rows::check_rows(name, "base", &s, modules, &mut failures);
+        }
+    }
+    assert!(checked > 30, "only {checked} rows checked");
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn flops_match_the_flop_counter() {
+    let flops = section("flops");
+    assert!(flops.len() >= 3);
+    let gaps: Vec<String> = flops.iter().flat_map(hf_flops::flop_counter_gaps).collect();
+    assert!(gaps.is_empty(), "{gaps:#?}");
+}
+
+#[test]
+fn memory_lowers_every_config_in_training_and_inference() {
+    for row in section("rows") {
+        let name = row["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&row["config"]).unwrap();
+        let counted = formats::summary(&text, name, None).unwrap();
+        for mode in [Mode::Train, Mode::Infer] {
+            for precision in [Precision::Fp32, Precision::AmpBf16, Precision::Bf16] {
+                for attn in [AttnImpl::Sdpa, AttnImpl::Eager] {
+                    let run = RunSettings {
+                        mode,
+                        batch: 2,
+                        precision,
+                        attn,
+                        ..Default::default()
+                    };
+                    let m = formats::memory(&text, name, None, &run, None)
+                        .unwrap_or_else(|e| panic!("{name} {mode:?}: {e}"));
+                    assert_eq!(m.params, counted.total_params, "{name} {mode:?}");
+                    assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reduction_larger_than_its_map_is_one_line_for_memory_alone() {
+    // transformers builds it (the counts do not read the image), its forward fails
+    let config = json!({"model_type": "segformer", "image_size": 16});
+    assert!(hf::summarize(&config, None, "config.json").is_ok());
+    let text = serde_json::to_vec(&config).unwrap();
+    let run = RunSettings {
+        batch: 2,
+        ..Default::default()
+    };
+    let err = formats::memory(&text, "config.json", None, &run, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("sr_ratio (8)") && err.contains("image_size (16, 16)") && !err.contains('\n'),
+        "{err}"
+    );
+}
