@@ -31,6 +31,7 @@ mod gpt_oss;
 mod mit;
 pub mod mmdit;
 mod pali_gemma;
+mod qwen3_5;
 mod roformer_v2;
 pub mod saved;
 pub mod sd3;
@@ -137,6 +138,22 @@ impl Backbone {
     }
 }
 
+/// `trainable: false` in a serialized config (`model.backbone.trainable = False`).
+fn is_frozen(config: &Map<String, Value>) -> bool {
+    config.get("trainable") == Some(&Value::Bool(false))
+}
+
+impl Backbone {
+    /// Every weight non-trainable, as Keras makes them when the backbone is frozen (the
+    /// token embedding a task's LM head reuses included: it is the same variable).
+    fn freeze(&mut self) {
+        let weights = self.rows.iter_mut().flat_map(|r| r.weights.iter_mut());
+        for w in weights.chain(self.token_weights.iter_mut()) {
+            w.trainable = false;
+        }
+    }
+}
+
 /// keras-hub's `<Family>TextClassifier` layers after the backbone.
 #[derive(Clone, Copy)]
 enum Classifier {
@@ -165,13 +182,18 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .unwrap_or(class_name)
         .to_string();
     let Some(nested) = config.get("backbone") else {
-        return Ok(backbone(class_name, config, location)?.map(|b| Model {
-            name,
-            class_name: class_name.to_string(),
-            hf_config: b.hf_config,
-            head: hf::Head::Base,
-            rows: b.rows,
-            twin_edit: twin_edit(class_name),
+        return Ok(backbone(class_name, config, location)?.map(|mut b| {
+            if is_frozen(config) {
+                b.freeze();
+            }
+            Model {
+                name,
+                class_name: class_name.to_string(),
+                hf_config: b.hf_config,
+                head: hf::Head::Base,
+                rows: b.rows,
+                twin_edit: twin_edit(class_name),
+            }
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -184,9 +206,12 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         ));
     };
     let backbone_config = config_of(nested, backbone_class, location)?;
-    let Some(b) = backbone(backbone_class, backbone_config, location)? else {
+    let Some(mut b) = backbone(backbone_class, backbone_config, location)? else {
         return Ok(None);
     };
+    if is_frozen(backbone_config) {
+        b.freeze();
+    }
     let args = Args {
         config,
         class_name,
@@ -247,6 +272,7 @@ fn backbone(
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
         | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
         | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
+        "Qwen3_5Backbone" | "Qwen3_5MoeBackbone" => qwen3_5::backbone(&args)?,
         "GemmaBackbone" | "Gemma3Backbone" | "PaliGemmaBackbone" => gemma::backbone(&args)?,
         "SmolLM3Backbone" => smollm3::backbone(&args)?,
         "GptOssBackbone" => gpt_oss::backbone(&args)?,
@@ -300,9 +326,9 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Qwen3_5, Qwen3_5Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP and SigLIP backbones";
 
 #[derive(Clone, Copy)]
 enum Task {

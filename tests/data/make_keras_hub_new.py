@@ -1,0 +1,73 @@
+"""KerasHub ground truth for the families read since keras-hub 0.32 added them: Qwen3_5 and
+Qwen3_5Moe (text decoders of Gated DeltaNet and gated full-attention layers) with their
+CausalLM, built by the real keras-hub from small configs with random weights and recorded
+as make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
+`model.summary()`).
+
+usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_new.py [OUTFILE]
+  (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_new.json.gz.
+"""
+import gzip
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras
+import keras_hub
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_keras_hub import describe, round_trips  # noqa: E402
+
+M = keras_hub.models
+CAUSAL = ["CausalLM"]
+LINEAR = dict(linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=4,
+              linear_value_head_dim=6)
+QWEN3_5 = dict(vocabulary_size=64, num_layers=4, num_query_heads=4, num_key_value_heads=2,
+               head_dim=8, hidden_dim=16, intermediate_dim=24, **LINEAR)
+QWEN3_5_MOE = dict(vocabulary_size=64, num_layers=4, num_query_heads=4, num_key_value_heads=2,
+                   head_dim=8, hidden_dim=16, moe_intermediate_dim=8,
+                   shared_expert_intermediate_size=12, num_experts=4, top_k=2, **LINEAR)
+# name -> (family, config, task classes)
+SMALL = {
+    # default layer_types: every fourth layer full attention
+    "Qwen3_5": ("Qwen3_5", QWEN3_5, CAUSAL),
+    # tied, layer types given, a wider conv and a full partial rotary
+    "Qwen3_5_tied": ("Qwen3_5", dict(QWEN3_5, num_layers=3, tie_word_embeddings=True,
+                                     layer_types=["full_attention", "linear_attention",
+                                                  "full_attention"],
+                                     linear_conv_kernel_dim=3, partial_rotary_factor=0.5),
+                     CAUSAL),
+    "Qwen3_5Moe": ("Qwen3_5Moe", QWEN3_5_MOE, CAUSAL),
+    "Qwen3_5Moe_tied": ("Qwen3_5Moe", dict(QWEN3_5_MOE, num_layers=2, tie_word_embeddings=True,
+                                           layer_types=["linear_attention", "full_attention"]),
+                        []),
+}
+
+
+def task(family, name, backbone):
+    return getattr(M, family + name)(backbone=backbone, preprocessor=None)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_new.json.gz")
+    keras.utils.set_random_seed(0)
+    cases = []
+    for name, (family, config, tasks) in SMALL.items():
+        backbone = getattr(M, family + "Backbone")(**config)
+        round_trips(backbone)
+        cases.append(describe(backbone, "backbone", name))
+        for t in tasks:
+            model = task(family, t, backbone)
+            round_trips(model)
+            cases.append(describe(model, "task", f"{name}{t}"))
+        print(name, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
+    with gzip.open(out, "wt") as f:
+        json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),
+                  f, indent=0, sort_keys=True)
+    print(f"{len(cases)} models -> {out}")
+
+
+if __name__ == "__main__":
+    main()
