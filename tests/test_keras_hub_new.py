@@ -1,9 +1,11 @@
 """KerasHub families keras-hub 0.32 added (tests/data/keras_hub_new.json.gz, built by
 keras-hub 0.32 / Keras 3.15.1 with tests/data/make_keras_hub_new.py): Qwen3_5 and
-Qwen3_5Moe backbones and CausalLMs. Totals and every row of `model.summary()` through the
-Python API; totals and active parameters equal to transformers' own Qwen3_5ForCausalLM /
-Qwen3_5MoeForCausalLM of the same sizes (tests/data/hf_qwen3_5.json, make_hf_qwen3_5.py);
-`memory` for every model; the errors in one line.
+Qwen3_5Moe backbones and CausalLMs, MetaCLIP2 backbone and encoders. Totals and every row
+of `model.summary()` through the Python API; totals and active parameters equal to
+transformers' own model of the same sizes where it has one (Qwen3_5ForCausalLM,
+Qwen3_5MoeForCausalLM, MetaClip2Model: tests/data/hf_keras_hub_new.json, made by
+make_hf_keras_hub_new.py); `memory` for every model with a transformers twin, a one-line
+refusal for the encoders alone; the errors in one line.
 """
 import json
 from pathlib import Path
@@ -19,7 +21,7 @@ DATA_DIR = Path(__file__).parent / "data"
 DATA = load_keras_hub("keras_hub_new.json.gz")
 MODELS = DATA["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
-TRANSFORMERS = json.loads((DATA_DIR / "hf_qwen3_5.json").read_text())
+TRANSFORMERS = json.loads((DATA_DIR / "hf_keras_hub_new.json").read_text())
 runner = CliRunner()
 
 
@@ -33,6 +35,7 @@ def test_fixture_covers_the_families():
     classes = {m["model_json"]["class_name"] for m in MODELS}
     for family in ("Qwen3_5", "Qwen3_5Moe"):
         assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
+    assert {"MetaCLIP2Backbone", "MetaCLIP2VisionEncoder", "MetaCLIP2TextEncoder"} <= classes
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMERS["models"]))
@@ -42,7 +45,10 @@ def test_counts_equal_transformers(name):
     assert (s.total_params, s.active_params) == (want["params"], want["active_params"])
 
 
-@pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
+WITH_TWIN = [m for m in MODELS if not m["model_json"]["class_name"].endswith("Encoder")]
+
+
+@pytest.mark.parametrize("m", WITH_TWIN, ids=[m["name"] for m in WITH_TWIN])
 def test_memory_gives_a_figure(m):
     causal = m["model_json"]["class_name"].endswith("CausalLM")
     for mode in ["train", "infer"] + (["generate"] if causal else []):
@@ -62,3 +68,9 @@ def test_vision_encoder_is_refused_in_one_line(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output
     assert "qwen3_5.json" in lines[0] and "vision_encoder" in lines[0]
+
+
+def test_memory_of_an_encoder_alone_is_refused_in_one_line():
+    with pytest.raises(archbudget.ArchBudgetError, match="MetaCLIP2VisionEncoder") as e:
+        archbudget.memory(BY_NAME["MetaCLIP2VisionEncoder"]["model_json"], mode="train", batch=2)
+    assert "\n" not in str(e.value) and "MetaCLIP2 backbones" in str(e.value)

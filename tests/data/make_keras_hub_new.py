@@ -1,6 +1,6 @@
 """KerasHub ground truth for the families read since keras-hub 0.32 added them: Qwen3_5 and
 Qwen3_5Moe (text decoders of Gated DeltaNet and gated full-attention layers) with their
-CausalLM, built by the real keras-hub from small configs with random weights and recorded
+CausalLM, and MetaCLIP2 (backbone and encoders), built by the real keras-hub from small configs with random weights and recorded
 as make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
 `model.summary()`).
 
@@ -46,6 +46,23 @@ SMALL = {
 }
 
 
+METACLIP2_VISION = dict(patch_size=4, hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=24,
+                        image_shape=(16, 16, 3))
+METACLIP2_TEXT = dict(vocabulary_size=64, embedding_dim=12, hidden_dim=12, num_layers=3,
+                      num_heads=3, intermediate_dim=20, max_sequence_length=24,
+                      intermediate_activation="gelu")
+
+
+def metaclip_2():
+    """(name, model) of the MetaCLIP2 cases: the backbone and each encoder alone."""
+    vision = M.MetaCLIP2VisionEncoder(**METACLIP2_VISION)
+    text = M.MetaCLIP2TextEncoder(**METACLIP2_TEXT)
+    return [("MetaCLIP2", M.MetaCLIP2Backbone(vision_encoder=vision, text_encoder=text,
+                                              projection_dim=10)),
+            ("MetaCLIP2VisionEncoder", M.MetaCLIP2VisionEncoder(**METACLIP2_VISION)),
+            ("MetaCLIP2TextEncoder", M.MetaCLIP2TextEncoder(**METACLIP2_TEXT))]
+
+
 def task(family, name, backbone):
     return getattr(M, family + name)(backbone=backbone, preprocessor=None)
 
@@ -63,6 +80,10 @@ def main():
             round_trips(model)
             cases.append(describe(model, "task", f"{name}{t}"))
         print(name, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
+    for name, model in metaclip_2():
+        round_trips(model)
+        cases.append(describe(model, "backbone", name))
+        print(name, cases[-1]["total_params"], flush=True)
     with gzip.open(out, "wt") as f:
         json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),
                   f, indent=0, sort_keys=True)
