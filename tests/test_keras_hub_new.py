@@ -1,11 +1,11 @@
 """KerasHub families keras-hub 0.32 added (tests/data/keras_hub_new.json.gz, built by
 keras-hub 0.32 / Keras 3.15.1 with tests/data/make_keras_hub_new.py): Qwen3_5 and
-Qwen3_5Moe backbones and CausalLMs, MetaCLIP2 backbone and encoders. Totals and every row
+Qwen3_5Moe backbones and CausalLMs, MetaCLIP2 backbone and encoders, DINOV3Backbone. Totals and every row
 of `model.summary()` through the Python API; totals and active parameters equal to
 transformers' own model of the same sizes where it has one (Qwen3_5ForCausalLM,
 Qwen3_5MoeForCausalLM, MetaClip2Model: tests/data/hf_keras_hub_new.json, made by
 make_hf_keras_hub_new.py); `memory` for every model with a transformers twin, a one-line
-refusal for the encoders alone; the errors in one line.
+refusal for the others (the MetaCLIP2 encoders alone, DINOv3); the errors in one line.
 """
 import json
 from pathlib import Path
@@ -35,7 +35,7 @@ def test_fixture_covers_the_families():
     classes = {m["model_json"]["class_name"] for m in MODELS}
     for family in ("Qwen3_5", "Qwen3_5Moe"):
         assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
-    assert {"MetaCLIP2Backbone", "MetaCLIP2VisionEncoder", "MetaCLIP2TextEncoder"} <= classes
+    assert {"MetaCLIP2Backbone", "DINOV3Backbone"} | NO_TWIN <= classes
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMERS["models"]))
@@ -45,7 +45,8 @@ def test_counts_equal_transformers(name):
     assert (s.total_params, s.active_params) == (want["params"], want["active_params"])
 
 
-WITH_TWIN = [m for m in MODELS if not m["model_json"]["class_name"].endswith("Encoder")]
+NO_TWIN = {"MetaCLIP2VisionEncoder", "MetaCLIP2TextEncoder", "DINOV3Backbone"}
+WITH_TWIN = [m for m in MODELS if m["model_json"]["class_name"] not in NO_TWIN]
 
 
 @pytest.mark.parametrize("m", WITH_TWIN, ids=[m["name"] for m in WITH_TWIN])
@@ -70,7 +71,9 @@ def test_vision_encoder_is_refused_in_one_line(tmp_path):
     assert "qwen3_5.json" in lines[0] and "vision_encoder" in lines[0]
 
 
-def test_memory_of_an_encoder_alone_is_refused_in_one_line():
-    with pytest.raises(archbudget.ArchBudgetError, match="MetaCLIP2VisionEncoder") as e:
-        archbudget.memory(BY_NAME["MetaCLIP2VisionEncoder"]["model_json"], mode="train", batch=2)
+@pytest.mark.parametrize("name", ["MetaCLIP2VisionEncoder", "DINOV3"])
+def test_memory_without_a_twin_is_refused_in_one_line(name):
+    model = BY_NAME[name]["model_json"]
+    with pytest.raises(archbudget.ArchBudgetError, match=model["class_name"]) as e:
+        archbudget.memory(model, mode="train", batch=2, seq=16)
     assert "\n" not in str(e.value) and "MetaCLIP2 backbones" in str(e.value)

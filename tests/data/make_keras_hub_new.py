@@ -1,6 +1,6 @@
 """KerasHub ground truth for the families read since keras-hub 0.32 added them: Qwen3_5 and
 Qwen3_5Moe (text decoders of Gated DeltaNet and gated full-attention layers) with their
-CausalLM, and MetaCLIP2 (backbone and encoders), built by the real keras-hub from small configs with random weights and recorded
+CausalLM, MetaCLIP2 (backbone and encoders) and DINOV3Backbone, built by the real keras-hub from small configs with random weights and recorded
 as make_keras_hub.py records them (`describe`: `model_json`, totals, the rows of
 `model.summary()`).
 
@@ -63,6 +63,18 @@ def metaclip_2():
             ("MetaCLIP2TextEncoder", M.MetaCLIP2TextEncoder(**METACLIP2_TEXT))]
 
 
+DINOV3 = dict(patch_size=4, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=24,
+              image_shape=(16, 16, 3))
+# name -> DINOV3Backbone config: keras-hub's defaults (registers, mask token, biases), and a
+# gated MLP without biases, no registers and no mask token on a non-square image
+DINOV3_CASES = {
+    "DINOV3": DINOV3,
+    "DINOV3_gated": dict(DINOV3, image_shape=(16, 12, 3), use_gated_mlp=True, use_query_bias=False,
+                         use_key_bias=False, use_mlp_bias=False, use_proj_bias=False,
+                         apply_layernorm=True, use_mask_token=False, num_register_tokens=0),
+}
+
+
 def task(family, name, backbone):
     return getattr(M, family + name)(backbone=backbone, preprocessor=None)
 
@@ -80,6 +92,11 @@ def main():
             round_trips(model)
             cases.append(describe(model, "task", f"{name}{t}"))
         print(name, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
+    for name, config in DINOV3_CASES.items():
+        model = M.DINOV3Backbone(**config)
+        round_trips(model)
+        cases.append(describe(model, "backbone", name))
+        print(name, cases[-1]["total_params"], flush=True)
     for name, model in metaclip_2():
         round_trips(model)
         cases.append(describe(model, "backbone", name))

@@ -158,13 +158,15 @@ fn encoder(a: &Args, vision: bool) -> Result<Encoder> {
         None | Some(Value::Null) => "quick_gelu",
         Some(v) => match v.as_str() {
             Some(name @ ("quick_gelu" | "gelu")) => name,
-            _ => return Err(Error::invalid(
-                a.location,
-                format!(
+            _ => {
+                return Err(Error::invalid(
+                    a.location,
+                    format!(
                     "{} config key 'intermediate_activation' must be quick_gelu or gelu, got {v}",
                     a.class_name
                 ),
-            )),
+                ))
+            }
         },
     };
     let (mut rows, tokens, mut hf) = match vision {

@@ -20,6 +20,7 @@ mod clip;
 mod decoders;
 mod deit;
 mod dinov2;
+mod dinov3;
 mod encoders;
 mod esm;
 mod falcon;
@@ -294,6 +295,7 @@ fn backbone(
         "ViTBackbone" => vit::backbone(&args)?,
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
+        "DINOV3Backbone" => dinov3::backbone(&args)?,
         "SwinTransformerBackbone" => swin::backbone(&args)?,
         "MiTBackbone" => mit::backbone(&args)?,
         "SegFormerBackbone" => mit::segformer_backbone(&args)?,
@@ -329,7 +331,7 @@ fn twin_edit(backbone_class: &str) -> Option<fn(&mut TransformerArch)> {
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; DINOV3Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
 const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Qwen3_5, Qwen3_5Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom (with intermediate_dim 4 × hidden_dim, as transformers builds it), Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, T5, Bart, Whisper, ViT (with a class token and biased patch, attention and MLP weights), DeiT (with biased attention), CLIP, SigLIP and MetaCLIP2 backbones";
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, kernel, rms_norm, seq_shape, Args, Row};
 use super::Backbone;
-use crate::error::{Error, Result};
+use crate::error::{add, mul, Error, Result};
 use crate::weight::{dim, Weight};
 
 /// The Gated DeltaNet sizes (`linear_*` constructor arguments, keras-hub's defaults).
@@ -33,13 +33,24 @@ struct Linear {
 
 impl Linear {
     fn read(a: &Args) -> Result<Linear> {
-        Ok(Linear {
+        let linear = Linear {
             key_heads: a.dim_or("linear_num_key_heads", 16)?,
             value_heads: a.dim_or("linear_num_value_heads", 32)?,
             key_head_dim: a.dim_or("linear_key_head_dim", 128)?,
             value_head_dim: a.dim_or("linear_value_head_dim", 128)?,
             conv_kernel: a.dim_or("linear_conv_kernel_dim", 4)?,
-        })
+        };
+        // the widths `weights` multiplies unchecked, checked once here
+        let what = "Gated DeltaNet width";
+        let key_dim = mul(linear.key_heads, linear.key_head_dim, a.location, what)?;
+        let value_dim = mul(linear.value_heads, linear.value_head_dim, a.location, what)?;
+        add(
+            mul(2, key_dim, a.location, what)?,
+            value_dim,
+            a.location,
+            what,
+        )?;
+        Ok(linear)
     }
 
     fn weights(&self, w: &mut Vec<Weight>, hidden: u64) {
@@ -111,6 +122,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let q = a.dim("num_query_heads")?;
     let kv = a.dim("num_key_value_heads")?;
     let head_dim = a.dim("head_dim")?;
+    mul(
+        2,
+        head_dim,
+        a.location,
+        "the gated query width (2 × head_dim)",
+    )?;
     let tie = a.flag_or("tie_word_embeddings", false)?;
     let linear = Linear::read(a)?;
     let (inter, moe) = if moe_family {
@@ -120,6 +137,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             moe_inter: a.dim("moe_intermediate_dim")?,
             shared_inter: a.dim("shared_expert_intermediate_size")?,
         };
+        mul(2, moe.moe_inter, a.location, "2 × moe_intermediate_dim")?;
         (moe.shared_inter, Some(moe))
     } else {
         (a.dim("intermediate_dim")?, None)
