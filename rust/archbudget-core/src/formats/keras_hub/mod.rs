@@ -20,6 +20,7 @@ mod clip;
 mod decoders;
 mod deit;
 mod dinov2;
+mod dinov3;
 mod encoders;
 mod esm;
 mod falcon;
@@ -28,9 +29,11 @@ mod gemma;
 mod gemma3_vision;
 mod gpt;
 mod gpt_oss;
+mod metaclip_2;
 mod mit;
 pub mod mmdit;
 mod pali_gemma;
+mod qwen3_5;
 mod roformer_v2;
 pub mod saved;
 pub mod sd3;
@@ -140,6 +143,22 @@ impl Backbone {
     }
 }
 
+/// `trainable: false` in a serialized config (`model.backbone.trainable = False`).
+fn is_frozen(config: &Map<String, Value>) -> bool {
+    config.get("trainable") == Some(&Value::Bool(false))
+}
+
+impl Backbone {
+    /// Every weight non-trainable, as Keras makes them when the backbone is frozen (the
+    /// token embedding a task's LM head reuses included: it is the same variable).
+    fn freeze(&mut self) {
+        let weights = self.rows.iter_mut().flat_map(|r| r.weights.iter_mut());
+        for w in weights.chain(self.token_weights.iter_mut()) {
+            w.trainable = false;
+        }
+    }
+}
+
 /// keras-hub's `<Family>TextClassifier` layers after the backbone.
 #[derive(Clone, Copy)]
 enum Classifier {
@@ -168,9 +187,12 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .unwrap_or(class_name)
         .to_string();
     let Some(nested) = config.get("backbone") else {
-        let Some(b) = backbone(class_name, config, location)? else {
+        let Some(mut b) = backbone(class_name, config, location)? else {
             return Ok(None);
         };
+        if is_frozen(config) {
+            b.freeze();
+        }
         return Ok(Some(Model {
             name,
             class_name: class_name.to_string(),
@@ -190,9 +212,12 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         ));
     };
     let backbone_config = config_of(nested, backbone_class, location)?;
-    let Some(b) = backbone(backbone_class, backbone_config, location)? else {
+    let Some(mut b) = backbone(backbone_class, backbone_config, location)? else {
         return Ok(None);
     };
+    if is_frozen(backbone_config) {
+        b.freeze();
+    }
     let args = Args {
         config,
         class_name,
@@ -253,6 +278,7 @@ fn backbone(
         "LlamaBackbone" | "Llama3Backbone" | "MistralBackbone" | "MixtralBackbone"
         | "QwenBackbone" | "Qwen3Backbone" | "Phi3Backbone" | "QwenMoeBackbone"
         | "Qwen3MoeBackbone" => decoders::backbone(&args)?,
+        "Qwen3_5Backbone" | "Qwen3_5MoeBackbone" => qwen3_5::backbone(&args)?,
         "GemmaBackbone" | "Gemma3Backbone" | "PaliGemmaBackbone" => gemma::backbone(&args)?,
         "SmolLM3Backbone" => smollm3::backbone(&args)?,
         "GptOssBackbone" => gpt_oss::backbone(&args)?,
@@ -273,6 +299,7 @@ fn backbone(
         "ViTBackbone" => vit::backbone(&args)?,
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
+        "DINOV3Backbone" => dinov3::backbone(&args)?,
         "SwinTransformerBackbone" => swin::backbone(&args)?,
         "MiTBackbone" => mit::backbone(&args)?,
         "SegFormerBackbone" => mit::segformer_backbone(&args)?,
@@ -280,6 +307,8 @@ fn backbone(
         "CLIPVisionEncoder" | "CLIPTextEncoder" | "SigLIPVisionEncoder" | "SigLIPTextEncoder" => {
             clip::standalone(&args)?
         }
+        "MetaCLIP2Backbone" => metaclip_2::backbone(&args)?,
+        "MetaCLIP2VisionEncoder" | "MetaCLIP2TextEncoder" => metaclip_2::standalone(&args)?,
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
         "FluxBackbone" => flux::backbone(&args)?,
         "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
@@ -318,9 +347,9 @@ fn twin_edit(
 }
 
 /// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma (Backbone, CausalLM); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
+pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; DINOV3Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
 /// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, ESM (with use_bias and GELU, as transformers builds it), T5, Bart, Whisper, ViT, DeiT, SwinTransformer (with patch_norm), MiT, CLIP and SigLIP backbones, CLIPVisionEncoder, SigLIPVisionEncoder, Gemma3VisionEncoder, DINOV2Backbone, PaliGemma (a text-only prompt, as for the transformers wrappers)";
+const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Qwen3_5, Qwen3_5Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, ESM (with use_bias and GELU, as transformers builds it), T5, Bart, Whisper, ViT, DeiT, SwinTransformer (with patch_norm), MiT, CLIP, SigLIP and MetaCLIP2 backbones, CLIPVisionEncoder, SigLIPVisionEncoder, Gemma3VisionEncoder, DINOV2Backbone, PaliGemma (a text-only prompt, as for the transformers wrappers)";
 
 #[derive(Clone, Copy)]
 enum Task {
