@@ -50,41 +50,60 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    println!("value reader: parse into a JSON tree, build, rows, free; text reader (what `summary` uses): read the text into the graph and build, rows, free");
     println!(
-        "{:<28}{:>8}{:>11}{:>9}{:>9}{:>9}{:>9}{:>10}",
-        "model", "MB", "serde Value", "parse", "build", "rows", "free", "summary"
+        "{:<28}{:>6}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8} |{:>8}{:>8}{:>8}{:>8}",
+        "model", "MB", "serde", "parse", "build", "rows", "free", "total", "read", "rows", "free", "total"
     );
     for (name, text) in applications() {
         if !only.is_empty() && !only.contains(&name) {
             continue;
         }
         let bytes = text.as_bytes();
-        let (mut plain, mut parse, mut build, mut rows, mut free) =
-            (vec![], vec![], vec![], vec![], vec![]);
+        let mut t: [Vec<Duration>; 9] = Default::default();
         for _ in 0..15 {
-            let t = Instant::now();
+            let mut lap = |slot: usize, start: Instant| t[slot].push(start.elapsed());
+            let s = Instant::now();
             drop(black_box(serde_json::from_slice::<Value>(bytes).unwrap()));
-            plain.push(t.elapsed());
-            let t = Instant::now();
+            lap(0, s);
+            let s = Instant::now();
             let value = keras::parse_bytes(bytes, "m").unwrap();
-            parse.push(t.elapsed());
-            let t = Instant::now();
+            lap(1, s);
+            let s = Instant::now();
             let model = keras::summary_model(&value, None, "m", true).unwrap();
-            build.push(t.elapsed());
-            let t = Instant::now();
+            lap(2, s);
+            let s = Instant::now();
             black_box(keras::summarize(&model, "m").unwrap());
-            rows.push(t.elapsed());
-            let t = Instant::now();
+            lap(3, s);
+            let s = Instant::now();
             drop(value);
             drop(model);
-            free.push(t.elapsed());
+            lap(4, s);
+            let s = Instant::now();
+            let model = keras::summary_model_from_text(bytes, "m", true).unwrap().unwrap();
+            lap(5, s);
+            let s = Instant::now();
+            let summary = black_box(keras::summarize(&model, "m").unwrap());
+            lap(6, s);
+            let s = Instant::now();
+            drop(model);
+            drop(summary);
+            lap(7, s);
         }
-        let (p, b, r, f) = (fastest(parse), fastest(build), fastest(rows), fastest(free));
+        let ms: Vec<f64> = t.into_iter().map(fastest).collect();
         println!(
-            "{name:<28}{:>8.2}{:>11.2}{p:>9.2}{b:>9.2}{r:>9.2}{f:>9.2}{:>10.2}",
+            "{name:<28}{:>6.2}{:>8.2}{:>8.2}{:>8.2}{:>8.2}{:>8.2}{:>8.2} |{:>8.2}{:>8.2}{:>8.2}{:>8.2}",
             bytes.len() as f64 / 1e6,
-            fastest(plain),
-            p + b + r + f
+            ms[0],
+            ms[1],
+            ms[2],
+            ms[3],
+            ms[4],
+            ms[1] + ms[2] + ms[3] + ms[4],
+            ms[5],
+            ms[6],
+            ms[7],
+            ms[5] + ms[6] + ms[7],
         );
     }
 }

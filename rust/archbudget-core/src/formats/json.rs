@@ -132,15 +132,7 @@ impl<'de> Visitor<'de> for WithoutWeightSettings<'_> {
         let start = self.entries.borrow().len();
         let read = (|| {
             while let Some(key) = map.next_key_seed(Key)? {
-                let value = if is_weight_setting(&key) {
-                    map.next_value::<IgnoredAny>()?;
-                    None
-                } else if key == "dtype" {
-                    map.next_value_seed(UnlessObject(self))?
-                } else {
-                    Some(map.next_value_seed(self)?)
-                };
-                if let Some(value) = value {
+                if let Some(value) = self.entry_value(&key, &mut map)? {
                     self.entries.borrow_mut().push((key.into_owned(), value));
                 }
             }
@@ -152,9 +144,65 @@ impl<'de> Visitor<'de> for WithoutWeightSettings<'_> {
     }
 }
 
+impl WithoutWeightSettings<'_> {
+    /// The value of `key` in an object being read, None where [`parse_model`] drops it.
+    fn entry_value<'de, A: MapAccess<'de>>(
+        self,
+        key: &str,
+        map: &mut A,
+    ) -> std::result::Result<Option<Value>, A::Error> {
+        if is_weight_setting(key) {
+            map.next_value::<IgnoredAny>()?;
+            Ok(None)
+        } else if key == "dtype" {
+            map.next_value_seed(UnlessObject(self))
+        } else {
+            map.next_value_seed(self).map(Some)
+        }
+    }
+}
+
+/// Reads the values of objects that a typed reader (`keras::text`) leaves as JSON, as
+/// [`parse_model`] reads them.
+pub(crate) struct ModelValues {
+    entries: RefCell<Vec<(String, Value)>>,
+}
+
+impl ModelValues {
+    pub(crate) fn new() -> ModelValues {
+        ModelValues {
+            entries: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn seed(&self) -> WithoutWeightSettings<'_> {
+        WithoutWeightSettings {
+            entries: &self.entries,
+        }
+    }
+
+    /// A whole value (a layer's `config`).
+    pub(crate) fn value<'de, D: Deserializer<'de>>(
+        &self,
+        deserializer: D,
+    ) -> std::result::Result<Value, D::Error> {
+        self.seed().deserialize(deserializer)
+    }
+
+    /// The value of `key` in an object whose keys a typed reader visits: None where
+    /// [`parse_model`] drops it.
+    pub(crate) fn entry_value<'de, A: MapAccess<'de>>(
+        &self,
+        key: &str,
+        map: &mut A,
+    ) -> std::result::Result<Option<Value>, A::Error> {
+        self.seed().entry_value(key, map)
+    }
+}
+
 /// An object key, borrowed from the text where it has no escapes: a dropped key then
 /// costs no allocation.
-struct Key;
+pub(crate) struct Key;
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
@@ -288,7 +336,7 @@ fn detect(b: &[u8]) -> (Encoding, usize) {
 }
 
 /// The text as UTF-8 bytes.
-fn decode(bytes: &[u8]) -> std::result::Result<Cow<'_, [u8]>, String> {
+pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Cow<'_, [u8]>, String> {
     let (encoding, mark) = detect(bytes);
     let body = &bytes[mark..];
     let units = |width: usize, big_endian: bool| {

@@ -27,9 +27,18 @@ pub enum Source {
 /// Detect and read: a `.keras` zip archive or Keras JSON (it has `class_name`), or a
 /// transformers config.json (it has `model_type`).
 pub fn read(bytes: &[u8], location: &str) -> Result<Source> {
+    read_for_summary(bytes, location, false)
+}
+
+/// [`read`], `lenient` as [`detect`] takes it: a plain Keras model's text read straight
+/// into its graph, anything else parsed as a JSON tree first.
+fn read_for_summary(bytes: &[u8], location: &str, lenient: bool) -> Result<Source> {
+    if let Some(model) = keras::summary_model_from_text(bytes, location, lenient) {
+        return model.map(Source::Keras);
+    }
     let value = keras::parse_bytes(bytes, location)?;
     let saved = keras::saved_weights(bytes, location)?;
-    from_value(value, saved.as_ref(), location)
+    detect(value, saved.as_ref(), location, lenient)
 }
 
 /// `saved`: the weight shapes of a `.keras` archive, if the model came in one.
@@ -107,9 +116,7 @@ pub fn summary_with_undeclared(
     location: &str,
     head: Option<hf::Head>,
 ) -> Result<(Summary, Vec<(String, Error)>)> {
-    let value = keras::parse_bytes(bytes, location)?;
-    let saved = keras::saved_weights(bytes, location)?;
-    let source = detect(value, saved.as_ref(), location, true)?;
+    let source = read_for_summary(bytes, location, true)?;
     let undeclared = match &source {
         Source::Keras(model) => model.undeclared(),
         _ => Vec::new(),

@@ -9,13 +9,12 @@
 //! an unknown shape, shown as such.
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use crate::error::{Error, Result};
 use crate::layers::{self, LayerCtx};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
 
+use super::entry::Entry;
 use super::h5::Tree;
 use super::shape_from_json;
 
@@ -91,13 +90,13 @@ impl<'a> Saved<'a> {
 /// class's snake_case name, `_1`, `_2`, ... for its later instances, in `model.layers`
 /// order (`_save_container_state`). `keras.ops` nodes are not saved; a Sequential model
 /// saves no InputLayer. None for an entry not saved.
-pub fn saved_names(entries: &[Value], sequential: bool) -> Vec<Option<String>> {
+pub(crate) fn saved_names(entries: &[Entry], sequential: bool) -> Vec<Option<String>> {
     let mut used: HashMap<String, usize> = HashMap::new();
     entries
         .iter()
         .map(|entry| {
-            let class = entry.get("class_name").and_then(Value::as_str)?;
-            if super::is_op_entry(entry) || (sequential && class == "InputLayer") {
+            let class = entry.class_name.as_deref()?;
+            if entry.is_op() || (sequential && class == "InputLayer") {
                 return None;
             }
             let base = snake_case(class);

@@ -1,34 +1,15 @@
 //! Functional graphs: layers called on `__keras_tensor__` references (Keras 3) or
 //! `[name, node, tensor]` lists (Keras 2), resolved call by call.
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{
-    apply_layer, declared_shape, is_model_entry, is_op_entry, layer_header, layer_list,
-    shape_from_json, Reading,
-};
+use super::entry::{Entry, Inbound, Json, NamedRef, NodeSpec};
+use super::{apply_layer, declared_shape, is_model_entry, shape_from_json, Reading};
 use super::{saved_names, Call, CallInfo, Layer, Model, Saved, TensorRef};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
-
-/// A `keras_history` reference by layer name, resolved later, with the shape the
-/// consumer recorded for it (Keras 3 writes it beside the reference).
-#[derive(Clone)]
-struct NamedRef<'v> {
-    layer: &'v str,
-    node: usize,
-    tensor: usize,
-    /// Parsed only where a layer without a rule needs it (`consumer_shapes`).
-    shape: Option<&'v Value>,
-}
-
-/// One inbound node: the tensors it consumes and its arguments.
-struct NodeSpec<'v> {
-    tensors: Vec<NamedRef<'v>>,
-    kwargs: Option<&'v Map<String, Value>>,
-    args: Option<&'v Value>,
-}
 
 /// Where a message about a tensor or node points, formatted only when one is raised
 /// (the graph of a large model has thousands).
@@ -45,7 +26,7 @@ fn named_ref<'v>(v: &'v Value, here: Here) -> Result<NamedRef<'v>> {
     let items = v.as_array().ok_or_else(bad)?;
     match items.as_slice() {
         [Value::String(layer), node, tensor, ..] => Ok(NamedRef {
-            layer,
+            layer: Cow::Borrowed(layer),
             node: node.as_u64().ok_or_else(bad)? as usize,
             tensor: tensor.as_u64().ok_or_else(bad)? as usize,
             shape: None,
@@ -86,7 +67,7 @@ fn collect_tensors<'v>(v: &'v Value, out: &mut Vec<NamedRef<'v>>, here: Here) ->
                 .and_then(|c| c.get("keras_history"))
                 .ok_or_else(|| Error::invalid(here(), "a __keras_tensor__ has no keras_history"))?;
             let mut r = named_ref(history, here)?;
-            r.shape = config.and_then(|c| c.get("shape"));
+            r.shape = config.and_then(|c| c.get("shape")).map(Json::Value);
             out.push(r);
             Ok(())
         }
@@ -105,7 +86,7 @@ fn sorted_values(map: &Map<String, Value>) -> impl Iterator<Item = &Value> {
 
 /// Keyword tensors that are data inputs, in the order the layer's call signature takes
 /// them (masks are not inputs whose shapes a layer's output depends on).
-const TENSOR_KWARGS: [&str; 6] = [
+pub(super) const TENSOR_KWARGS: [&str; 6] = [
     "inputs",
     "query",
     "value",
@@ -132,8 +113,8 @@ fn node_spec<'v>(node: &'v Value, here: Here) -> Result<NodeSpec<'v>> {
             }
             Ok(NodeSpec {
                 tensors,
-                kwargs,
-                args: map.get("args"),
+                kwargs: kwargs.map(Cow::Borrowed),
+                args: map.get("args").map(Json::Value),
             })
         }
         // Keras 2: [[name, node, tensor, {kwargs}], ...]
@@ -142,7 +123,7 @@ fn node_spec<'v>(node: &'v Value, here: Here) -> Result<NodeSpec<'v>> {
             for item in items {
                 tensors.push(named_ref(item, here)?);
                 if let Some(kw) = item.get(3).and_then(Value::as_object) {
-                    kwargs = Some(kw);
+                    kwargs = Some(Cow::Borrowed(kw));
                 }
             }
             Ok(NodeSpec {
@@ -158,16 +139,17 @@ fn node_spec<'v>(node: &'v Value, here: Here) -> Result<NodeSpec<'v>> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn build(
     name: String,
     class_name: &str,
     config: &Map<String, Value>,
+    entries: &[Entry],
     inputs: Option<&[Shape]>,
     at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
-    let entries = layer_list(config, location)?;
     let names = saved
         .map(|_| saved_names(entries, false))
         .unwrap_or_default();
@@ -175,9 +157,10 @@ pub(super) fn build(
     let output_refs = ref_list(config.get("output_layers"), "output_layers", location)?;
     let mut index = std::collections::HashMap::with_capacity(entries.len());
     let mut headers = Vec::with_capacity(entries.len());
-    let mut nodes: Vec<Vec<NodeSpec>> = Vec::with_capacity(entries.len());
+    // the nodes of entries read from a `Value`; the text reader's are read already
+    let mut parsed: Vec<Option<Vec<NodeSpec>>> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
-        let (class_name, lname, cfg) = layer_header(entry, i, location)?;
+        let (class_name, lname, cfg) = entry.header(i, location)?;
         if index.insert(lname, i).is_some() {
             return Err(Error::invalid(
                 location,
@@ -185,30 +168,49 @@ pub(super) fn build(
             ));
         }
         let here: Here = &|| format!("{location}: layer '{lname}'");
-        let specs = match entry.get("inbound_nodes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|n| node_spec(n, here))
-                .collect::<Result<_>>()?,
-            Some(other) => {
+        let specs = match &entry.inbound {
+            Inbound::Read(specs) => {
+                parsed.push(None);
+                specs.len()
+            }
+            Inbound::Json(None | Some(Value::Null)) => {
+                parsed.push(Some(Vec::new()));
+                0
+            }
+            Inbound::Json(Some(Value::Array(list))) => {
+                let specs = list
+                    .iter()
+                    .map(|n| node_spec(n, here))
+                    .collect::<Result<Vec<_>>>()?;
+                let n = specs.len();
+                parsed.push(Some(specs));
+                n
+            }
+            Inbound::Json(Some(other)) => {
                 return Err(Error::invalid(
                     here(),
                     format!("'inbound_nodes' must be a list, got {other}"),
                 ))
             }
         };
-        if class_name == "InputLayer" && !specs.is_empty() {
+        if class_name == "InputLayer" && specs > 0 {
             return Err(Error::invalid(
                 here(),
                 "an InputLayer is not called on other tensors: its 'inbound_nodes' must be empty",
             ));
         }
         headers.push((class_name, lname, cfg));
-        nodes.push(specs);
     }
+    let nodes: Vec<&[NodeSpec]> = entries
+        .iter()
+        .zip(&parsed)
+        .map(|(entry, parsed)| match (parsed, &entry.inbound) {
+            (Some(specs), _) | (None, Inbound::Read(specs)) => specs.as_slice(),
+            (None, Inbound::Json(_)) => &[],
+        })
+        .collect();
     let resolve = |r: &NamedRef| -> Result<TensorRef> {
-        let layer = *index.get(r.layer).ok_or_else(|| {
+        let layer = *index.get(&*r.layer).ok_or_else(|| {
             Error::invalid(
                 location,
                 format!(
@@ -234,7 +236,7 @@ pub(super) fn build(
             weights: Vec::new(),
             calls: Vec::new(),
             nested: None,
-            op: is_op_entry(entry),
+            op: entry.is_op(),
             shape_known: true,
             undeclared: None,
         })
@@ -280,7 +282,7 @@ pub(super) fn build(
 
     // Resolve calls in passes: a call runs once all its input tensors exist. Configs are
     // topologically ordered, so one pass suffices except around shared layers.
-    let mut remaining: usize = nodes.iter().map(Vec::len).sum();
+    let mut remaining: usize = nodes.iter().map(|n| n.len()).sum();
     while remaining > 0 {
         let mut progressed = false;
         for i in 0..layers.len() {
@@ -316,9 +318,11 @@ pub(super) fn build(
                 }
                 let shapes: Vec<Shape> = call_inputs.iter().map(|(_, s)| s.clone()).collect();
                 let (class_name, lname, cfg) = headers[i];
+                // only `keras.ops` nodes read their positional arguments
+                let args = spec.args.filter(|_| layers[i].op).and_then(Json::value);
                 let info = CallInfo {
-                    kwargs: spec.kwargs,
-                    args: spec.args,
+                    kwargs: spec.kwargs.as_deref(),
+                    args: args.as_deref(),
                     consumers: consumers
                         .get(&(i, layers[i].calls.len()))
                         .map(Vec::as_slice),
@@ -409,7 +413,7 @@ pub(super) fn build(
 /// what a layer without a shape rule (a custom layer, a Lambda) returned. Only calls
 /// whose every output was seen are listed.
 fn consumer_shapes(
-    nodes: &[Vec<NodeSpec>],
+    nodes: &[&[NodeSpec]],
     index: &HashMap<&str, usize>,
     layers: &[Layer],
 ) -> HashMap<(usize, usize), Vec<Shape>> {
@@ -418,11 +422,12 @@ fn consumer_shapes(
     if !needs.contains(&true) {
         return HashMap::new();
     }
-    for r in nodes.iter().flatten().flat_map(|n| &n.tensors) {
-        let Some(&layer) = index.get(r.layer).filter(|&&l| needs[l]) else {
+    for r in nodes.iter().copied().flatten().flat_map(|n| &n.tensors) {
+        let Some(&layer) = index.get(&*r.layer).filter(|&&l| needs[l]) else {
             continue;
         };
-        let Some(shape) = r.shape.and_then(|s| shape_from_json(s, "a shape", "").ok()) else {
+        let shape = r.shape.and_then(Json::value);
+        let Some(shape) = shape.and_then(|s| shape_from_json(&s, "a shape", "").ok()) else {
             continue;
         };
         let outputs = seen.entry((layer, r.node)).or_default();

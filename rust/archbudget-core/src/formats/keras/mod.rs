@@ -8,10 +8,14 @@ use std::io::Read;
 use serde_json::{Map, Value};
 
 pub(crate) mod custom;
+mod entry;
 mod functional;
 pub mod h5;
+mod text;
 
-pub use custom::{saved_names, Saved};
+use custom::saved_names;
+pub use custom::Saved;
+use entry::Entry;
 
 use crate::error::{Error, Result};
 use crate::layers::{self, LayerCtx, MAX_DEPTH};
@@ -64,14 +68,6 @@ impl Layer {
     pub fn is_input(&self) -> bool {
         self.class_name == "InputLayer"
     }
-}
-
-/// Whether a functional layer entry is a `keras.ops` node (module `keras.src.ops.numpy`).
-fn is_op_entry(entry: &Value) -> bool {
-    entry
-        .get("module")
-        .and_then(Value::as_str)
-        .is_some_and(|m| m.starts_with("keras.src.ops") || m.starts_with("keras.ops"))
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +216,34 @@ pub fn summary_model(
     }
 }
 
+/// [`summary_model`] of a plain Keras model read straight from its JSON text, without
+/// building the JSON tree of its graph (`text`); None where that reader declines the
+/// text (an archive, a KerasHub model, a nested model, malformed input...): read it
+/// with [`parse_bytes`] then.
+pub fn summary_model_from_text(
+    bytes: &[u8],
+    location: &str,
+    lenient: bool,
+) -> Option<Result<Model>> {
+    if bytes.len() > MAX_INPUT_BYTES || bytes.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let decoded = super::json::decode(bytes).ok()?;
+    let doc = text::read(std::str::from_utf8(&decoded).ok()?)?;
+    let at = Reading {
+        depth: 0,
+        configs: false,
+    };
+    let model = build_graph(&doc.top, Some(&doc.entries), None, at, location, None);
+    Some(model.and_then(|model| {
+        if lenient {
+            Ok(model)
+        } else {
+            without_undeclared(model)
+        }
+    }))
+}
+
 fn without_undeclared(model: Model) -> Result<Model> {
     match model.undeclared().into_iter().next() {
         Some((_, error)) => Err(error),
@@ -289,6 +313,18 @@ fn build_model(
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
+    build_graph(value, None, inputs, at, location, saved)
+}
+
+/// [`build_model`], its layer list given as `entries` where the text reader read it.
+fn build_graph(
+    value: &Value,
+    entries: Option<&[Entry]>,
+    inputs: Option<&[Shape]>,
+    at: Reading,
+    location: &str,
+    saved: Option<&Saved>,
+) -> Result<Model> {
     if at.depth > MAX_DEPTH {
         return Err(Error::invalid(
             location,
@@ -296,7 +332,7 @@ fn build_model(
         ));
     }
     if let Some(graph) = crate::formats::keras_hub_vision::read(value, location) {
-        return build_model(&graph?, inputs, at, location, saved);
+        return build_graph(&graph?, None, inputs, at, location, saved);
     }
     let top = obj(value, "the model", location)?;
     let class_name = top
@@ -318,10 +354,24 @@ fn build_model(
         .and_then(Value::as_str)
         .unwrap_or("model")
         .to_string();
+    let read;
+    let entries = match entries {
+        Some(entries) => entries,
+        None if class_name == "Sequential" || is_functional(config) => {
+            read = layer_list(config, location)?
+                .iter()
+                .map(Entry::from_value)
+                .collect::<Vec<_>>();
+            &read
+        }
+        None => &[],
+    };
     if class_name == "Sequential" {
-        sequential(name, config, inputs, at, location, saved)
+        sequential(name, config, entries, inputs, at, location, saved)
     } else if is_functional(config) {
-        functional::build(name, class_name, config, inputs, at, location, saved)
+        functional::build(
+            name, class_name, config, entries, inputs, at, location, saved,
+        )
     } else if let Some(e) = keras_hub_here(top, location) {
         Err(e)
     } else {
@@ -352,41 +402,6 @@ fn layer_list<'v>(config: &'v Map<String, Value>, location: &str) -> Result<&'v 
         .get("layers")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::invalid(location, "model config has no 'layers' list"))
-}
-
-fn layer_header<'v>(
-    v: &'v Value,
-    index: usize,
-    location: &str,
-) -> Result<(&'v str, &'v str, &'v Map<String, Value>)> {
-    // messages formatted only when they are raised: this runs for every layer
-    let entry = v
-        .as_object()
-        .ok_or_else(|| Error::invalid(location, format!("layer #{index} must be a JSON object")))?;
-    let class_name = entry
-        .get("class_name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid(location, format!("layer #{index} has no 'class_name'")))?;
-    let config = entry
-        .get("config")
-        .and_then(Value::as_object)
-        .ok_or_else(|| {
-            Error::invalid(
-                location,
-                format!("the config of layer #{index} must be a JSON object"),
-            )
-        })?;
-    let name = entry
-        .get("name")
-        .or_else(|| config.get("name"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            Error::invalid(
-                location,
-                format!("layer #{index} ({class_name}) has no 'name'"),
-            )
-        })?;
-    Ok((class_name, name, config))
 }
 
 /// `batch_shape` of an InputLayer (Keras 3) or `batch_input_shape` (Keras 2).
@@ -435,7 +450,7 @@ struct CallInfo<'a> {
 
 #[allow(clippy::too_many_arguments)]
 fn apply_layer(
-    entry: &Value,
+    entry: &Entry,
     class_name: &str,
     name: &str,
     config: &Map<String, Value>,
@@ -446,8 +461,12 @@ fn apply_layer(
     saved: Option<&Saved>,
 ) -> Result<Applied> {
     let here = format!("{location}: layer '{name}'");
-    if is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(entry) {
-        let model = build_model(entry, Some(inputs), at.nested(), &here, saved)?;
+    // (the text reader leaves models with nested models to the `Value` reader)
+    let nested = entry.whole.filter(|whole| {
+        is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(whole)
+    });
+    if let Some(whole) = nested {
+        let model = build_model(whole, Some(inputs), at.nested(), &here, saved)?;
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model
             .weights()
@@ -477,7 +496,7 @@ fn apply_layer(
         args: info.args,
         consumers: info.consumers,
     };
-    let op = is_op_entry(entry);
+    let op = entry.is_op();
     let known = if op {
         layers::op_rule(class_name).is_some()
     } else {
@@ -508,21 +527,18 @@ fn apply_layer(
 fn sequential(
     name: String,
     config: &Map<String, Value>,
+    entries: &[Entry],
     inputs: Option<&[Shape]>,
     at: Reading,
     location: &str,
     saved: Option<&Saved>,
 ) -> Result<Model> {
-    let entries = layer_list(config, location)?;
     let names = saved
         .map(|_| saved_names(entries, true))
         .unwrap_or_default();
     let mut layers: Vec<Layer> = Vec::with_capacity(entries.len() + 1);
-    let first_is_input = entries
-        .first()
-        .and_then(|e| e.get("class_name"))
-        .and_then(Value::as_str)
-        == Some("InputLayer");
+    let first_is_input =
+        entries.first().and_then(|e| e.class_name.as_deref()) == Some("InputLayer");
     let mut shape: Shape = match inputs {
         Some([one]) => one.clone(),
         Some(many) => {
@@ -533,14 +549,14 @@ fn sequential(
         }
         None => {
             let declared = if first_is_input {
-                let (_, _, cfg) = layer_header(&entries[0], 0, location)?;
+                let (_, _, cfg) = entries[0].header(0, location)?;
                 declared_shape(cfg)
             } else {
                 config
                     .get("build_input_shape")
                     .filter(|v| !v.is_null())
                     .or_else(|| {
-                        let first = entries.first()?.get("config")?;
+                        let first = entries.first()?.config.as_deref()?;
                         declared_shape(first.as_object()?)
                             .or_else(|| first.get("build_config")?.get("input_shape"))
                     })
@@ -557,7 +573,7 @@ fn sequential(
     // The input is a layer of its own (hidden from Sequential's summary), so every call
     // refers to a real tensor.
     let (input_name, input_config) = if first_is_input {
-        let (_, n, cfg) = layer_header(&entries[0], 0, location)?;
+        let (_, n, cfg) = entries[0].header(0, location)?;
         (n.to_string(), at.retained(cfg))
     } else {
         ("input_layer".to_string(), Map::new())
@@ -582,11 +598,11 @@ fn sequential(
         tensor: 0,
     };
     for (i, entry) in entries.iter().enumerate().skip(usize::from(first_is_input)) {
-        let (class_name, lname, cfg) = layer_header(entry, i, location)?;
+        let (class_name, lname, cfg) = entry.header(i, location)?;
         // What the next layer was built on is what this one returned.
         let consumed = entries
             .get(i + 1)
-            .and_then(|next| next.get("build_config")?.get("input_shape"))
+            .and_then(Entry::built_on)
             .and_then(|s| shape_from_json(s, "'build_config'", location).ok())
             .map(|s| vec![s]);
         let info = CallInfo {
