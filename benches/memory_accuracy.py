@@ -9,10 +9,10 @@ for archbudget and for:
                     inference: weights only.
   thumb-deepspeed:  16 bytes/param for training (mixed-precision Adam), 4 bytes/param
                     for inference (weights only).
-Then the leave-one-grid-slice-out table of the calibrated cuDNN RNN spaces
-(tests/memory_leave_one_out.rs, target/memory_leave_one_out.json): for each LSTM group
-and each value of each grid axis, the constants calibrated without that slice, and how
-well they predict it.
+Then the leave-one-grid-slice-out table of what is calibrated (the cuDNN RNN spaces,
+cuDNN's convolution workspace; tests/memory_leave_one_out.rs,
+target/memory_leave_one_out.json): for each LSTM and CNN group and each value of each
+grid axis, the constants calibrated without that slice, and how well they predict it.
 --cases GROUP (e.g. lstm/infer, cnn/train): also every case of that group, measured and
 estimated peak, error and the estimate's breakdown at its peak (MiB), worst first.
 Stdlib only.
@@ -112,17 +112,14 @@ def print_cases(est, cases, group):
 def print_leave_one_out():
     slices = json.load(open(LOO_JSON))["slices"]
     print()
-    print("LSTM, leave one grid slice out: the cuDNN RNN constants calibrated without the slice")
-    print("(persistent kernel's workspace in H per token, fixed training workspace, inference workspace per")
-    print("layer and per byte of weights)")
-    head = (f"{'group':<11} {'held out':<18} {'n':>3} | {'persist':>7} {'train':>6} {'layer':>6} {'weights':>7} |"
-            f" {'≤10%':>7} {'median':>8}")
+    print("Leave one grid slice out: what is calibrated (LSTM: the cuDNN RNN workspaces; CNN: cuDNN's")
+    print("convolution workspace per output element), calibrated without the slice, predicting it")
+    head = f"{'group':<11} {'held out':<24} {'n':>3} | {'calibrated without it':<66} | {'≤10%':>7} {'median':>8}"
     print(head)
     print("-" * len(head))
     for r in slices:
         held = f"{r['axis']}={r['held_out']}"
-        print(f"lstm/{r['mode']:<6} {held:<18} {r['n']:>3} | {r['persistent_workspace_h']:>6.2f}H "
-              f"{r['training_workspace_mib']:>3}MiB {r['inference_workspace_layer_mib']:>3}MiB {r['inference_weights']:>6.2f}W |"
+        print(f"{r['group']:<11} {held:<24} {r['n']:>3} | {r['calibration']:<66} |"
               f" {100 * r['within10']:>6.1f}% {100 * r['median']:>7.2f}%")
 
 

@@ -5,9 +5,9 @@
 //! `benches/memory_accuracy.py`.
 mod oracle_case;
 
-use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
+use archbudget_core::memory::families::{LstmNet, Mlp};
 use archbudget_core::memory::{self, MemoryReport, Mode, Optimizer, Precision, RunSettings};
-use oracle_case::{lstm_of, measured_cases, run_of, u};
+use oracle_case::{cnn_of, lstm_of, measured_cases, run_of, u};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -26,16 +26,7 @@ pub fn estimate_case(c: &Value) -> archbudget_core::Result<MemoryReport> {
             classes: u(c, "classes"),
         }
         .estimate(&run),
-        "cnn" => Cnn {
-            image: u(c, "image"),
-            channels: u(c, "channels"),
-            stages: u(c, "stages"),
-            convs: u(c, "convs"),
-            filters: u(c, "filters"),
-            batchnorm: c["batchnorm"].as_bool().unwrap(),
-            classes: u(c, "classes"),
-        }
-        .estimate(&run),
+        "cnn" => cnn_of(c).estimate(&run),
         "lstm" => lstm_of(c).estimate(&run),
         "hf" => {
             memory::hf::estimate_hf_case(&c["hf"], c["head"].as_str().unwrap_or("causal_lm"), &run)

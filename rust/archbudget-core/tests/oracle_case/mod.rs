@@ -1,6 +1,6 @@
 //! Reading the oracle's measured cases (tests/data/gpu_memory_dev.json): a case's run
 //! settings and model parameters, shared by memory_oracle.rs and memory_leave_one_out.rs.
-use archbudget_core::memory::families::LstmNet;
+use archbudget_core::memory::families::{Cnn, LstmNet};
 use archbudget_core::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
 use serde_json::Value;
 
@@ -47,6 +47,18 @@ pub fn lstm_of(c: &Value) -> LstmNet {
         hidden: u(c, "hidden"),
         layers: u(c, "layers"),
         seq: u(c, "seq"),
+        classes: u(c, "classes"),
+    }
+}
+
+pub fn cnn_of(c: &Value) -> Cnn {
+    Cnn {
+        image: u(c, "image"),
+        channels: u(c, "channels"),
+        stages: u(c, "stages"),
+        convs: u(c, "convs"),
+        filters: u(c, "filters"),
+        batchnorm: c["batchnorm"].as_bool().unwrap(),
         classes: u(c, "classes"),
     }
 }

@@ -4,7 +4,7 @@
 //! batch×out×o… with, per spatial dim, o = (i + 2·pad − dil·(k−1) − 1) / stride + 1, or
 //! for a transposed convolution o = (i−1)·stride − 2·pad + dil·(k−1) + out_pad + 1.
 //! Saves: the input and W (the bfloat16 copies under autocast). cuDNN's workspaces:
-//! see [`CONV_WORKSPACE_PER_OUT_F32`].
+//! see [`ConvWorkspace`].
 //! FLOPs as flop_counter's conv_flop_count: 2·batch·(in·out/groups)·Πk·Πo forward, with
 //! Πo the output's spatial size, or the input's for a transposed convolution (it runs
 //! the forward convolution's input gradient); backward the same again for dx (when the
@@ -14,22 +14,55 @@ use super::{keep_input_for_weight_grad, prod, AmpCast, Cost, Ctx, Out, Param};
 use crate::memory::graph::DType;
 use crate::memory::Result;
 
-/// Calibrated: the workspace cuDNN's heuristically chosen forward algorithm asks for
-/// when the input has many channels, in bytes per output element, fp32 (TF32) and bf16
-/// (cudnnGetConvolutionForwardWorkspaceSize is not knowable offline). Fitted on the H100
-/// dev cases: a 3-channel stem needs none; 32→32 … 512→512 3×3 convolutions about
-/// 8 B per output element in fp32 (TF32), 3.5 B in bf16. Backward runs the data and
-/// the filter gradients one after the other (`convolution_backward`), each on a
-/// workspace its own heuristic sizes (Conv_v8.cpp, `cudnn.benchmark` off: the first
-/// engine of `CUDNN_HEUR_MODE_INSTANT` that runs): charged the forward's size, the
-/// envelope the dev steps show (their peaks in backward were 2–8% above the estimate
-/// without it); which engine the heuristic picks, and so its exact size, cannot be known
-/// offline, least of all for fp32 weight gradients at 4×4–8×8 (up to 247 MiB).
-pub const CONV_WORKSPACE_PER_OUT_F32: u64 = 8;
-/// bf16: half-bytes per output element (7 / 2 = 3.5 B).
-pub const CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16: u64 = 7;
-/// Input channels from which the fp32 workspace above applies.
+/// The workspace cuDNN's heuristically chosen convolution algorithms ask for, in bytes
+/// per output element (`cudnn.benchmark` off: the first engine of
+/// `CUDNN_HEUR_MODE_INSTANT` that runs, Conv_v8.cpp's `try_configs`; its
+/// `plan.getWorkspaceSize()` is allocated per call). cuDNN is closed source and
+/// publishes no engine's workspace, so which engine the heuristic picks, and its size,
+/// cannot be known offline: this is calibrated on the H100 oracle, and
+/// tests/memory_leave_one_out.rs checks that it is the calibration of all the CNN steps
+/// and how well a calibration without any one grid slice predicts that slice.
+/// Backward runs the data and the filter gradients one after the other
+/// (`convolution_backward`), each on a workspace its own heuristic sizes: charged the
+/// forward's size, the envelope the dev steps show; the fp32 filter gradients at 4×4–8×8
+/// (up to 247 MiB at batch 128, almost none at filters 64) are past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvWorkspace {
+    /// fp32 (TF32) convolutions: quarter-bytes per output element.
+    pub f32_quarter_bytes: u64,
+    /// bf16 (and autocast) convolutions: quarter-bytes per output element.
+    pub bf16_quarter_bytes: u64,
+}
+
+impl ConvWorkspace {
+    /// Calibrated on the 99 CNN steps of the H100 oracle (tests/data/gpu_memory_dev.json):
+    /// 8 B per output element in fp32, 3.5 B in bf16 (32→32 … 512→512 3×3 convolutions).
+    pub const H100: ConvWorkspace = ConvWorkspace {
+        f32_quarter_bytes: 32,
+        bf16_quarter_bytes: 16,
+    };
+}
+
+/// Input channels from which a workspace is charged: a 3-channel stem needs none on the
+/// oracle's steps (the grid has no width between 3 and 32 to place it more finely).
 pub const CONV_WORKSPACE_MIN_IN: u64 = 16;
+
+thread_local! {
+    /// The constants [`Conv::lower`] charges: [`ConvWorkspace::H100`] but inside
+    /// [`with_workspace`].
+    static WORKSPACE: std::cell::Cell<ConvWorkspace> =
+        const { std::cell::Cell::new(ConvWorkspace::H100) };
+}
+
+/// Runs `f` with convolutions charged `ws` instead of [`ConvWorkspace::H100`], on this
+/// thread: how the leave-one-slice-out test calibrates without any one slice, since
+/// convolutions are built in too many places to carry the constants as a field.
+pub fn with_workspace<R>(ws: ConvWorkspace, f: impl FnOnce() -> R) -> R {
+    let before = WORKSPACE.with(|w| w.replace(ws));
+    let r = f();
+    WORKSPACE.with(|w| w.set(before));
+    r
+}
 
 /// One spatial dimension of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,11 +173,13 @@ impl Conv {
             dtype: dt,
         });
         if self.in_channels >= CONV_WORKSPACE_MIN_IN {
-            let ws = if dt == DType::F32 {
-                crate::memory::mul(out, CONV_WORKSPACE_PER_OUT_F32)?
+            let w = WORKSPACE.with(|w| w.get());
+            let quarter_bytes = if dt == DType::F32 {
+                w.f32_quarter_bytes
             } else {
-                crate::memory::mul(out, CONV_WORKSPACE_HALF_BYTES_PER_OUT_BF16)? / 2
+                w.bf16_quarter_bytes
             };
+            let ws = crate::memory::mul(out, quarter_bytes)? / 4;
             c.fwd_temp.push(ws);
             if cx.record {
                 c.bwd_temp.push(ws);

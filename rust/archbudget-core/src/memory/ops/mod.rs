@@ -22,7 +22,7 @@ mod tensor;
 
 pub use activation::{Act, ActKind, Dropout, Noise, NoiseKind, Prelu};
 pub use attention::{Attention, AttnImpl};
-pub use conv::{Conv, ConvDim};
+pub use conv::{with_workspace, Conv, ConvDim, ConvWorkspace};
 pub use dense::Linear;
 pub use embedding::{ClsPositions, Embedding};
 pub use lora::{ExpertsLora, LoraLinear};
