@@ -37,11 +37,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
-    if let Some(s) = &a.details.swin {
-        return super::hf_swin::graph(a, s, drop, run);
-    }
-    if let Some(s) = &a.details.segformer {
-        return super::hf_segformer::graph(a, s, drop, run);
+    if let Some(graph) = super::hf_swin::hierarchical(a, drop, run) {
+        return graph;
     }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {

@@ -30,7 +30,20 @@ use super::{mul, Mode, Result, RunSettings};
 use crate::arch::TransformerArch;
 use crate::formats::hf::swin::Swin;
 
-pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
+/// The graph of a hierarchical vision transformer (swin, segformer); `None` for the others.
+pub(super) fn hierarchical(
+    a: &TransformerArch,
+    drop: &Dropouts,
+    run: &RunSettings,
+) -> Option<Result<Graph>> {
+    if let Some(s) = &a.details.swin {
+        return Some(graph(a, s, drop, run));
+    }
+    let s = a.details.segformer.as_deref()?;
+    Some(super::hf_segformer::graph(a, s, drop, run))
+}
+
+fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
     let here = a.model_type.as_str();
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
