@@ -43,11 +43,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(tokens) = &a.details.dinov2 {
         return super::hf_dinov2::graph(a, tokens, drop, run);
     }
-    if let Some(s) = &a.details.swin {
-        return super::hf_swin::graph(a, s, drop, run);
-    }
-    if let Some(s) = &a.details.segformer {
-        return super::hf_segformer::graph(a, s, drop, run);
+    if let Some(graph) = super::hf_swin::hierarchical(a, drop, run) {
+        return graph;
     }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {

@@ -154,9 +154,9 @@ impl Shape {
             g.then(Op::View(View));
             g.then(Op::Copy(Copy::default()));
             let kv_rows = prod(&[b, hr, wr])?;
-            (g.then(layer_norm(kv_rows, d)), kv_rows, hr * wr)
+            (g.then(layer_norm(kv_rows, d)), kv_rows, mul(hr, wr)?)
         } else {
-            (n, rows, h * w)
+            (n, rows, mul(h, w)?)
         };
         g.push(lin(kv_rows, d, inner), &[kv]);
         let k = g.then(Op::View(View));
@@ -167,7 +167,7 @@ impl Shape {
                 batch: b,
                 heads: st.heads,
                 kv_heads: st.heads,
-                q_len: h * w,
+                q_len: mul(h, w)?,
                 kv_len,
                 head_dim: d / st.heads,
                 v_head_dim: d / st.heads,

@@ -30,7 +30,20 @@ use super::{mul, Mode, Result, RunSettings};
 use crate::arch::TransformerArch;
 use crate::formats::hf::swin::Swin;
 
-pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
+/// The graph of a hierarchical vision transformer (swin, segformer); `None` for the others.
+pub(super) fn hierarchical(
+    a: &TransformerArch,
+    drop: &Dropouts,
+    run: &RunSettings,
+) -> Option<Result<Graph>> {
+    if let Some(s) = &a.details.swin {
+        return Some(graph(a, s, drop, run));
+    }
+    let s = a.details.segformer.as_deref()?;
+    Some(super::hf_segformer::graph(a, s, drop, run))
+}
+
+fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
     let here = a.model_type.as_str();
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
@@ -68,12 +81,9 @@ pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) 
         InputKind::Float,
     );
     let mut x = pixels;
-    if gh * s.patch.0 != s.image.0 || gw * s.patch.1 != s.image.1 {
-        x = copy(
-            &mut g,
-            x,
-            prod(&[b, s.channels, gh * s.patch.0, gw * s.patch.1])?,
-        );
+    let padded = (mul(gh, s.patch.0)?, mul(gw, s.patch.1)?);
+    if padded != s.image {
+        x = copy(&mut g, x, prod(&[b, s.channels, padded.0, padded.1])?);
     }
     g.push(
         Op::Conv(Conv {
@@ -81,8 +91,8 @@ pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) 
             in_channels: s.channels,
             out_channels: s.embed_dim,
             dims: vec![
-                ConvDim::new(gh * s.patch.0, s.patch.0, s.patch.0, 0),
-                ConvDim::new(gw * s.patch.1, s.patch.1, s.patch.1, 0),
+                ConvDim::new(padded.0, s.patch.0, s.patch.0, 0),
+                ConvDim::new(padded.1, s.patch.1, s.patch.1, 0),
             ],
             groups: 1,
             bias: true,
@@ -111,6 +121,15 @@ pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) 
             qkv_bias: s.qkv_bias,
             act: super::hf_encoders::act_kind(&a.activation),
         };
+        if d % s.heads[i] != 0 {
+            return Err(crate::Error::invalid(
+                here,
+                format!(
+                    "stage {i}'s width ({d}) is not a multiple of its num_heads ({}): transformers' forward cannot split it into heads",
+                    s.heads[i]
+                ),
+            ));
+        }
         if h.min(w) < s.window {
             return Err(crate::Error::invalid(
                 here,
@@ -123,7 +142,14 @@ pub fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) 
         for j in 0..depth {
             // SwinDropPath only where the block's rate, rate·k/(blocks − 1), is positive
             let drop_path = train && s.drop_path && k > 0 && blocks > 1;
-            x = stage.block(&mut g, x, s.window, j % 2 == 1, drop, drop_path)?;
+            x = stage.block(
+                &mut g,
+                x,
+                (s.window, s.bias_rows),
+                j % 2 == 1,
+                drop,
+                drop_path,
+            )?;
             k += 1;
         }
         if i + 1 < s.depths.len() {
@@ -159,7 +185,7 @@ impl Stage {
         &self,
         g: &mut Graph,
         x: ValueId,
-        window: u64,
+        (window, bias_rows): (u64, u64),
         odd: bool,
         drop: &Dropouts,
         drop_path: bool,
@@ -173,9 +199,9 @@ impl Stage {
         } else {
             0
         };
-        let (hp, wp) = (h.div_ceil(ws) * ws, w.div_ceil(ws) * ws);
-        let windows = (hp / ws) * (wp / ws);
-        let tokens = ws * ws;
+        let (hp, wp) = (mul(h.div_ceil(ws), ws)?, mul(w.div_ceil(ws), ws)?);
+        let windows = mul(hp / ws, wp / ws)?;
+        let tokens = mul(ws, ws)?;
         let rows = prod(&[b, windows, tokens])?;
         let map = prod(&[b, h, w, d])?;
         let padded = mul(rows, d)?;
@@ -213,11 +239,10 @@ impl Stage {
             }),
             &[],
         );
-        let table = (2 * window - 1) * (2 * window - 1);
         g.push(
             Op::Embedding(Embedding {
                 tokens: mul(tokens, tokens)?,
-                vocab: table,
+                vocab: bias_rows,
                 dim: self.heads,
                 tied: false,
             }),

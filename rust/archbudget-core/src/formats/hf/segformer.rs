@@ -54,7 +54,7 @@ impl Segformer {
         let mut maps = Vec::with_capacity(self.stages.len());
         for (i, st) in self.stages.iter().enumerate() {
             let pad = 2 * (st.patch / 2);
-            if size.0 + pad < st.patch || size.1 + pad < st.patch {
+            if size.0.saturating_add(pad) < st.patch || size.1.saturating_add(pad) < st.patch {
                 return Err(crate::Error::invalid(
                     location,
                     format!(
@@ -83,8 +83,8 @@ impl Segformer {
     fn conv_out(st: &Stage, (h, w): (u64, u64)) -> (u64, u64) {
         let pad = 2 * (st.patch / 2);
         (
-            (h + pad).saturating_sub(st.patch) / st.stride + 1,
-            (w + pad).saturating_sub(st.patch) / st.stride + 1,
+            h.saturating_add(pad).saturating_sub(st.patch) / st.stride + 1,
+            w.saturating_add(pad).saturating_sub(st.patch) / st.stride + 1,
         )
     }
 }

@@ -35,6 +35,8 @@ pub struct Swin {
     pub heads: Vec<u64>,
     /// `window_size` as configured.
     pub window: u64,
+    /// Rows of each block's `relative_position_bias_table`: (2·window − 1)².
+    pub bias_rows: u64,
     /// The MLP's inner width per stage, `int(mlp_ratio · dim)`.
     pub mlp: Vec<u64>,
     pub qkv_bias: bool,
@@ -75,20 +77,21 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             heads.len()
         )));
     }
-    if depths.len() > 32 {
+    // every stage's width, and patch merging's 4 · width, must fit
+    let shift = depths.len() as u32 + 1;
+    if embed_dim
+        .checked_shl(shift)
+        .is_none_or(|x| x >> shift != embed_dim)
+    {
         return Err(cfg.invalid(format!(
-            "'depths' has {} stages; each doubles the width, so at most 32 fit",
+            "embed_dim ({embed_dim}) · 2^{} stages overflows",
             depths.len()
         )));
     }
     let mlp_ratio = cfg.float("mlp_ratio", None, 4.0)?;
     let mut mlp = Vec::with_capacity(depths.len());
-    for (i, &h) in heads.iter().enumerate() {
-        let d = embed_dim
-            .checked_shl(i as u32)
-            .filter(|d| d >> i == embed_dim)
-            .ok_or_else(|| cfg.invalid("embed_dim · 2^stages overflows"))?;
-        cfg.require_divisible((&format!("stage {i}'s width"), d), ("its num_heads", h))?;
+    for i in 0..depths.len() {
+        let d = embed_dim << i;
         // Python's int(mlp_ratio * dim)
         let inner = (mlp_ratio * d as f64) as u64;
         if inner == 0 {
@@ -103,12 +106,19 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             "patch_size {patch:?} is larger than image_size {image:?}"
         )));
     }
+    let window = cfg.dim("window_size", 7)?;
+    let bias_rows = window
+        .checked_mul(2)
+        .map(|side| side - 1)
+        .and_then(|side| side.checked_mul(side))
+        .ok_or_else(|| cfg.invalid(format!("window_size ({window}) is too large")))?;
     let swin = Swin {
         image,
         patch,
         channels: cfg.dim("num_channels", 3)?,
         embed_dim,
-        window: cfg.dim("window_size", 7)?,
+        window,
+        bias_rows,
         qkv_bias: cfg.flag("qkv_bias", true)?,
         absolute_positions: cfg.flag("use_absolute_embeddings", false)?,
         drop_path: cfg.float("drop_path_rate", None, 0.1)? > 0.0,
@@ -215,7 +225,6 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     ]);
     norm(&mut w, "norm.", s.embed_dim, ln);
     m.add("embeddings".to_string(), "SwinEmbeddings", w)?;
-    let table = (2 * s.window - 1) * (2 * s.window - 1);
     for (i, (&depth, &heads)) in s.depths.iter().zip(&s.heads).enumerate() {
         let d = s.width(i);
         let width = || dim(d, "dim");
@@ -228,7 +237,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             linear(&mut attn, "o_proj.", width(), width(), true);
             attn.push(Weight::new(
                 "relative_position_bias.relative_position_bias_table",
-                vec![dim(table, "(2·window-1)²"), dim(heads, "heads")],
+                vec![dim(s.bias_rows, "(2·window-1)²"), dim(heads, "heads")],
             ));
             let mut mlp = Vec::new();
             let inner = dim(s.mlp[i], "mlp_ratio·dim");
