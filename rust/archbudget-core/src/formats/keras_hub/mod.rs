@@ -120,6 +120,15 @@ impl Backbone {
         }
     }
 
+    /// Every weight non-trainable, as Keras makes them when the backbone is frozen (the
+    /// token embedding a task's LM head reuses included: it is the same variable).
+    fn freeze(&mut self) {
+        let weights = self.rows.iter_mut().flat_map(|r| r.weights.iter_mut());
+        for w in weights.chain(self.token_weights.iter_mut()) {
+            w.trainable = false;
+        }
+    }
+
     /// A backbone that reads no tokens (images, latents): `inputs` in, features `hidden`
     /// wide out, no token embedding and no classifier of its own.
     fn untokenized(
@@ -146,17 +155,6 @@ impl Backbone {
 /// `trainable: false` in a serialized config (`model.backbone.trainable = False`).
 fn is_frozen(config: &Map<String, Value>) -> bool {
     config.get("trainable") == Some(&Value::Bool(false))
-}
-
-impl Backbone {
-    /// Every weight non-trainable, as Keras makes them when the backbone is frozen (the
-    /// token embedding a task's LM head reuses included: it is the same variable).
-    fn freeze(&mut self) {
-        let weights = self.rows.iter_mut().flat_map(|r| r.weights.iter_mut());
-        for w in weights.chain(self.token_weights.iter_mut()) {
-            w.trainable = false;
-        }
-    }
 }
 
 /// keras-hub's `<Family>TextClassifier` layers after the backbone.
