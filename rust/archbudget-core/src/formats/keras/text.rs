@@ -191,9 +191,8 @@ impl<'de> Visitor<'de> for OneEntry<'_> {
                     }
                 }
                 "config" => entry.config = Some(Cow::Owned(self.0.value(MapOnly(&mut map))?)),
-                "build_config" => {
-                    entry.build_config = self.0.entry_value(&key, &mut map)?.map(Cow::Owned)
-                }
+                // read only by a Sequential model's layers
+                "build_config" => entry.build_config = Some(Json::Text(map.next_value()?)),
                 "inbound_nodes" => {
                     entry.inbound = Inbound::Read(map.next_value_seed(Nodes(self.0))?)
                 }
