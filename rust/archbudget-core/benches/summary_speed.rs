@@ -53,7 +53,18 @@ fn main() {
     println!("value reader: parse into a JSON tree, build, rows, free; text reader (what `summary` uses): read the text into the graph and build, rows, free");
     println!(
         "{:<28}{:>6}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8} |{:>8}{:>8}{:>8}{:>8}",
-        "model", "MB", "serde", "parse", "build", "rows", "free", "total", "read", "rows", "free", "total"
+        "model",
+        "MB",
+        "serde",
+        "parse",
+        "build",
+        "rows",
+        "free",
+        "total",
+        "read",
+        "rows",
+        "free",
+        "total"
     );
     for (name, text) in applications() {
         if !only.is_empty() && !only.contains(&name) {
@@ -80,7 +91,9 @@ fn main() {
             drop(model);
             lap(4, s);
             let s = Instant::now();
-            let model = keras::summary_model_from_text(bytes, "m", true).unwrap().unwrap();
+            let model = keras::summary_model_from_text(bytes, "m", true)
+                .unwrap()
+                .unwrap();
             lap(5, s);
             let s = Instant::now();
             let summary = black_box(keras::summarize(&model, "m").unwrap());

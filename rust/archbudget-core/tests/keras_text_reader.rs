@@ -60,7 +60,11 @@ fn same(bytes: &[u8], label: &str) -> bool {
     match (text, by_value(bytes)) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{label}"),
         (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{label}"),
-        (a, b) => panic!("{label}: text reader {:?}, Value reader {:?}", a.map(|s| s.total_params), b.map(|s| s.total_params)),
+        (a, b) => panic!(
+            "{label}: text reader {:?}, Value reader {:?}",
+            a.map(|s| s.total_params),
+            b.map(|s| s.total_params)
+        ),
     }
     true
 }
@@ -83,7 +87,10 @@ fn every_fixture_model_reads_the_same_by_text() {
             } else {
                 declined += 1;
                 let plain = model["class_name"].is_string() && !declined_by_design(model);
-                assert!(!plain, "{label}: a plain Keras model left to the Value reader");
+                assert!(
+                    !plain,
+                    "{label}: a plain Keras model left to the Value reader"
+                );
             }
         }
     }
@@ -105,7 +112,10 @@ fn archive_configs_read_the_same_by_text() {
             // the archive's config.json as a JSON text (its weights left out)
             let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
             let mut config = Vec::new();
-            zip.by_name("config.json").unwrap().read_to_end(&mut config).unwrap();
+            zip.by_name("config.json")
+                .unwrap()
+                .read_to_end(&mut config)
+                .unwrap();
             read += usize::from(same(&config, &file.display().to_string()));
         }
     }
@@ -125,9 +135,14 @@ fn errors_of_malformed_graphs_are_the_value_readers() {
     type Edit = fn(&mut Value);
     let edits: [(&str, Edit); 9] = [
         ("no class_name", |m| {
-            m["config"]["layers"][3].as_object_mut().unwrap().shift_remove("class_name");
+            m["config"]["layers"][3]
+                .as_object_mut()
+                .unwrap()
+                .shift_remove("class_name");
         }),
-        ("config not an object", |m| m["config"]["layers"][3]["config"] = Value::from(3)),
+        ("config not an object", |m| {
+            m["config"]["layers"][3]["config"] = Value::from(3)
+        }),
         ("missing layer", |m| {
             m["config"]["layers"][3]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] =
                 Value::from("nowhere")
@@ -143,9 +158,12 @@ fn errors_of_malformed_graphs_are_the_value_readers() {
                 .shift_remove("keras_history");
         }),
         ("input called", |m| {
-            m["config"]["layers"][0]["inbound_nodes"] = m["config"]["layers"][3]["inbound_nodes"].clone()
+            m["config"]["layers"][0]["inbound_nodes"] =
+                m["config"]["layers"][3]["inbound_nodes"].clone()
         }),
-        ("nodes not a list", |m| m["config"]["layers"][3]["inbound_nodes"] = Value::from("x")),
+        ("nodes not a list", |m| {
+            m["config"]["layers"][3]["inbound_nodes"] = Value::from("x")
+        }),
         ("duplicate name", |m| {
             m["config"]["layers"][4]["name"] = m["config"]["layers"][3]["name"].clone()
         }),
@@ -162,7 +180,11 @@ fn errors_of_malformed_graphs_are_the_value_readers() {
         match (via_formats, by_value(&bytes)) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}"),
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
-            (a, b) => panic!("{what}: {:?} / {:?}", a.map(|s| s.total_params), b.map(|s| s.total_params)),
+            (a, b) => panic!(
+                "{what}: {:?} / {:?}",
+                a.map(|s| s.total_params),
+                b.map(|s| s.total_params)
+            ),
         }
     }
     // malformed JSON, NaN and UTF-16 as the Value reader says them

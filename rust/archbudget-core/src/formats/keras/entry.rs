@@ -17,7 +17,7 @@ pub(crate) struct Entry<'v> {
     pub module: Option<Cow<'v, str>>,
     /// Checked to be an object where it is read (`layer_header`).
     pub config: Option<Cow<'v, Value>>,
-    pub build_config: Option<Cow<'v, Value>>,
+    pub build_config: Option<Json<'v>>,
     pub inbound: Inbound<'v>,
     /// The entry as written, where it was read from a `Value`: a nested model is built
     /// from it (the text reader leaves models with nested models to the `Value` path).
@@ -76,7 +76,7 @@ impl<'v> Entry<'v> {
             name: v.get("name").map(|n| n.as_str().map(Cow::Borrowed)),
             module: text("module"),
             config: v.get("config").map(Cow::Borrowed),
-            build_config: v.get("build_config").map(Cow::Borrowed),
+            build_config: v.get("build_config").map(Json::Value),
             inbound: Inbound::Json(v.get("inbound_nodes")),
             whole: Some(v),
         }
@@ -90,8 +90,14 @@ impl<'v> Entry<'v> {
     }
 
     /// `build_config.input_shape`: the shape the layer was built on.
-    pub fn built_on(&self) -> Option<&Value> {
-        self.build_config.as_deref()?.get("input_shape")
+    pub fn built_on(&self) -> Option<Cow<'_, Value>> {
+        match self.build_config.map(Json::value)?? {
+            Cow::Borrowed(config) => config.get("input_shape").map(Cow::Borrowed),
+            Cow::Owned(mut config) => config
+                .get_mut("input_shape")
+                .map(Value::take)
+                .map(Cow::Owned),
+        }
     }
 
     /// (class_name, name, config), or the error naming entry `index`.

@@ -603,7 +603,7 @@ fn sequential(
         let consumed = entries
             .get(i + 1)
             .and_then(Entry::built_on)
-            .and_then(|s| shape_from_json(s, "'build_config'", location).ok())
+            .and_then(|s| shape_from_json(&s, "'build_config'", location).ok())
             .map(|s| vec![s]);
         let info = CallInfo {
             consumers: consumed.as_deref(),

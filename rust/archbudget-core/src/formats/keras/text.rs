@@ -191,9 +191,8 @@ impl<'de> Visitor<'de> for OneEntry<'_> {
                     }
                 }
                 "config" => entry.config = Some(Cow::Owned(self.0.value(MapOnly(&mut map))?)),
-                "build_config" => {
-                    entry.build_config = self.0.entry_value(&key, &mut map)?.map(Cow::Owned)
-                }
+                // read only by a Sequential model's layers
+                "build_config" => entry.build_config = Some(Json::Text(map.next_value()?)),
                 "inbound_nodes" => {
                     entry.inbound = Inbound::Read(map.next_value_seed(Nodes(self.0))?)
                 }
@@ -331,10 +330,11 @@ impl<'de> Visitor<'de> for OneNode<'_> {
             let mut de = serde_json::Deserializer::from_str(raw.get());
             if let Value::Object(map) = self.0.value(&mut de).map_err(|_| decline::<A::Error>())? {
                 // keyword tensors in the order the layer's call takes them
-                for key in TENSOR_KWARGS {
-                    if map.contains_key(key) {
-                        let at = raw_entries(raw).ok_or_else(decline::<A::Error>)?;
-                        if let Some((_, v)) = at.iter().rev().find(|(k, _)| k == key) {
+                if TENSOR_KWARGS.iter().any(|key| map.contains_key(*key)) {
+                    let written = raw_entries(raw).ok_or_else(decline::<A::Error>)?;
+                    for key in TENSOR_KWARGS {
+                        // the last of repeated keys, as the parsed object keeps it
+                        if let Some((_, v)) = written.iter().rev().find(|(k, _)| k == key) {
                             tensors_in(v, &mut tensors)?;
                         }
                     }
