@@ -134,8 +134,8 @@ const CONV_QUARTER_BYTES: std::ops::RangeInclusive<u64> = 0..=64;
 /// Each dtype's workspace on the steps in that dtype (fp32; bf16 under autocast), by
 /// exhaustive search, minimising the squares of the relative errors truncated at 10%:
 /// a step past 10% counts the same however far, so the fp32 filter gradients at
-/// 4×4–8×8 (50–70% over any per-element rate, see [`ConvWorkspace`]) do not drag the rate
-/// the other steps follow.
+/// 4×4–8×8 (estimates 48–70% short at any per-element rate, see [`ConvWorkspace`]) do
+/// not drag the rate the other steps follow.
 fn calibrate_cnn(cases: &[&Case]) -> ConvWorkspace {
     let fit = |precision: &str, set: &dyn Fn(u64) -> ConvWorkspace| -> u64 {
         let mine: Vec<&&Case> = cases

@@ -35,8 +35,9 @@ pub struct ConvWorkspace {
 }
 
 impl ConvWorkspace {
-    /// Calibrated on the 99 CNN steps of the H100 oracle (tests/data/gpu_memory_dev.json):
-    /// 8 B per output element in fp32, 3.5 B in bf16 (32→32 … 512→512 3×3 convolutions).
+    /// Calibrated on the 99 CNN steps of the H100 oracle (tests/data/gpu_memory_dev.json,
+    /// 32→32 … 512→512 3×3 convolutions): 8 B per output element in fp32 and 4 B in bf16,
+    /// two outputs' worth in either dtype.
     pub const H100: ConvWorkspace = ConvWorkspace {
         f32_quarter_bytes: 32,
         bf16_quarter_bytes: 16,
