@@ -442,7 +442,7 @@ fn text_embedding(a: &Args, family: Family, hidden: u64) -> Result<(Vec<Row>, Sh
 /// normalises every token with its final `layer_norm` (`CLIPVisionModel` normalises the
 /// class token alone), keras-hub's SigLIP returns the pooling head's output (on the
 /// loss's path, so the head gets gradients).
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let output = match a.class_name {
         "CLIPVisionEncoder" => VisionOutput::EveryTokenNormed,
         _ => VisionOutput::Pooled,

@@ -195,7 +195,7 @@ pub fn standalone(a: &Args) -> Result<Backbone> {
 }
 
 /// gemma3's projector after the twin tower: `tokens` per image, `output_dim` wide.
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let enc = read(a)?;
     let output = VisionOutput::Gemma3Projector {
         tokens: enc.tokens,

@@ -68,7 +68,7 @@ pub struct Model {
 }
 
 /// An edit of the twin's arch, made from the backbone's constructor arguments.
-type TwinEdit = Box<dyn Fn(&mut TransformerArch)>;
+pub(super) type TwinEdit = Box<dyn Fn(&mut TransformerArch)>;
 
 /// What a family's backbone gives the task models built on it.
 pub struct Backbone {
