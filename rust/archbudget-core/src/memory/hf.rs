@@ -37,11 +37,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
-    if let Some(vm) = &a.details.vision_model {
-        return super::hf_vision_model::graph(a, vm, run);
-    }
-    if let Some(tokens) = &a.details.dinov2 {
-        return super::hf_dinov2::graph(a, tokens, drop, run);
+    if let Some(g) = super::hf_vision_model::image_model(a, drop, run) {
+        return g;
     }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {

@@ -14,13 +14,27 @@
 //! Mirrors: `CLIPVisionModel.forward` / `SiglipVisionModel.forward` and
 //! `Gemma3MultiModalProjector.forward`, transformers 5.x.
 use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
 use super::hf_dual::vision_tower;
 use super::ops::*;
 use super::{mul, Mode, Result, RunSettings};
 use crate::arch::{NormKind, TransformerArch, VisionModel, VisionOutput, VisionTower};
 
-pub fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Graph> {
+/// The graph of an image model lowered on its own (a tower alone, dinov2), if `a` is one.
+pub fn image_model(
+    a: &TransformerArch,
+    drop: &Dropouts,
+    run: &RunSettings,
+) -> Option<Result<Graph>> {
+    if let Some(vm) = &a.details.vision_model {
+        return Some(graph(a, vm, run));
+    }
+    let tokens = a.details.dinov2.as_ref()?;
+    Some(super::hf_dinov2::graph(a, tokens, drop, run))
+}
+
+fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Graph> {
     let t = &vm.tower;
     let here = a.model_type.as_str();
     if run.lora.is_some() || run.quantize.is_some() {
