@@ -1,6 +1,7 @@
 """The vision towers alone, clip_vision_model and siglip_vision_model, against
 tests/data/hf_vision_model.json (transformers 5.24, made by tests/data/make_hf_vision_model.py),
-and KerasHub's CLIPVisionEncoder / SigLIPVisionEncoder, whose memory is their twin tower's."""
+and KerasHub's CLIPVisionEncoder / SigLIPVisionEncoder: their twin tower returning what keras-hub's
+encoder returns."""
 import gzip
 import json
 import subprocess
@@ -48,15 +49,18 @@ def test_the_pooled_output_is_off_the_loss_path():
 
 
 @pytest.mark.parametrize("twin", HF["keras_hub_twins"], ids=[t["name"] for t in HF["keras_hub_twins"]])
-@pytest.mark.parametrize("mode", ["train", "infer"])
-def test_keras_hub_vision_encoder_memory_equals_its_twin(twin, mode):
+def test_keras_hub_vision_encoder_memory_is_its_twin_returning_what_keras_hub_returns(twin):
     m = keras_hub_model(twin["fixture"], twin["name"])
-    ours = archbudget.memory(m["model_json"], mode=mode, batch=4)
-    want = archbudget.memory(twin["config"], mode=mode, batch=4)
-    assert (ours.peak_bytes, ours.flops_fwd_bwd, ours.breakdown) == (want.peak_bytes, want.flops_fwd_bwd,
-                                                                      want.breakdown)
+    ours = archbudget.memory(m["model_json"], mode="train", batch=twin["batch"])
+    tower = archbudget.memory(twin["config"], mode="train", batch=twin["batch"])
     # the twin's parameters are the encoder's trainable weights (`position_ids` is a buffer)
-    assert ours.params == twin["params"] == m["trainable_params"]
+    assert ours.params == tower.params == twin["params"] == m["trainable_params"]
+    # the flop counter on transformers' modules, the loss on keras-hub's output
+    assert (ours.flops_fwd, ours.flops_fwd_bwd) == (twin["flops_fwd"], twin["flops_fwd_bwd"])
+    # keras-hub's output reads the final norm (CLIP) or the pooling head (SigLIP), which then
+    # get gradients and AdamW state where transformers' `last_hidden_state` leaves them out
+    assert ours.breakdown["gradients"] > tower.breakdown["gradients"]
+    assert ours.breakdown["optimizer"] > tower.breakdown["optimizer"]
 
 
 def test_cli_memory_of_a_tower_needs_no_seq():

@@ -4,7 +4,8 @@ siglip_vision_model (the vision towers alone) measured with the real transformer
 meta device and, for small models, `modules` {path: [class, params]}; `keras_hub_twins`:
 the towers keras-hub's CLIPVisionEncoder / SigLIPVisionEncoder of
 tests/data/keras_hub_{multimodal,tasks}.json.gz translate to (the config archbudget makes of
-them) and their parameter count; `flops`: tiny configs' forward and forward+backward FLOPs of
+them), their parameter count and the FLOPs of a loss on what keras-hub's encoder returns
+(CLIP's final norm on every token, SigLIP's pooling head), built from transformers' modules; `flops`: tiny configs' forward and forward+backward FLOPs of
 `last_hidden_state.float().pow(2).mean()` in `train()`, fp32, SDPA, under
 torch.utils.flop_counter on CPU (BATCH images).
 
@@ -78,6 +79,24 @@ def flops(name, model_type, kwargs):
                 seq=1, params=count(model), flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
 
 
+def keras_hub_output_flops(model_type, kwargs):
+    """FLOPs of the loss on what keras-hub's encoder returns, with transformers' modules:
+    CLIP's final norm on every token, SigLIP's pooling head."""
+    cfg = AutoConfig.for_model(model_type, **kwargs)
+    cfg._attn_implementation = "sdpa"
+    model = AutoModel.from_config(cfg)
+    model.train()
+    pixels = torch.randn(BATCH, cfg.num_channels, cfg.image_size, cfg.image_size)
+    if model_type == "clip_vision_model":
+        def output():
+            return model.post_layernorm(model(pixel_values=pixels).last_hidden_state)
+    else:
+        def output():
+            return model(pixel_values=pixels).pooler_output
+    fwd, fwd_bwd = forward_and_backward_flops(lambda: output().float().pow(2).mean())
+    return dict(flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
+
+
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
@@ -94,8 +113,10 @@ def main():
     twins = []
     for name, fixture, config in KERAS_HUB_TWINS:
         kw = dict(config)
-        model = build(AutoModel, AutoConfig.for_model(kw.pop("model_type"), **kw))
-        twins.append(dict(name=name, fixture=fixture, config=config, params=count(model)))
+        model_type = kw.pop("model_type")
+        model = build(AutoModel, AutoConfig.for_model(model_type, **kw))
+        twins.append(dict(name=name, fixture=fixture, config=config, params=count(model), batch=BATCH,
+                          **keras_hub_output_flops(model_type, kw)))
     measured = [flops(*case) for case in FLOPS]
     out = pathlib.Path(__file__).parent / "hf_vision_model.json"
     write_records(out, rows=rows, keras_hub_twins=twins, flops=measured)

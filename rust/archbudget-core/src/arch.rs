@@ -408,10 +408,7 @@ pub struct BlockDetails {
     pub unbiased_key: bool,
     // ---- issue 11: vision towers on their own (clip_vision_model, siglip_vision_model)
     /// The model is this tower alone; the arch's widths repeat the tower's.
-    pub vision_model: Option<Box<VisionTower>>,
-    /// gemma3's `Gemma3MultiModalProjector` after the `vision_model` tower (keras-hub's
-    /// Gemma3VisionEncoder alone): tokens per image and the output width.
-    pub gemma3_projector: Option<(u64, u64)>,
+    pub vision_model: Option<Box<VisionModel>>,
     /// DINOv2's image tokens beyond vit's (dinov2, dinov2_with_registers); its blocks
     /// scale each branch by a learned vector (`LayerScale`) before the residual add.
     pub dinov2: Option<Dinov2Tokens>,
@@ -422,6 +419,28 @@ pub struct BlockDetails {
     /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
     /// its last stage.
     pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
+}
+
+/// A vision tower as a model of its own, and what it gives the loss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisionModel {
+    pub tower: VisionTower,
+    pub output: VisionOutput,
+}
+
+/// What a vision tower alone returns (the loss reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisionOutput {
+    /// transformers' `last_hidden_state` (CLIP's before `post_layernorm`, SigLIP's after).
+    LastHidden,
+    /// keras-hub's CLIPVisionEncoder: its final LayerNorm on every token (transformers'
+    /// `post_layernorm` normalises the class token alone).
+    EveryTokenNormed,
+    /// keras-hub's SigLIPVisionEncoder: the pooling head's output.
+    Pooled,
+    /// keras-hub's Gemma3VisionEncoder: gemma3's `Gemma3MultiModalProjector` after the
+    /// tower, `tokens` per image, `width` wide.
+    Gemma3Projector { tokens: u64, width: u64 },
 }
 
 /// The learned tokens of a DINOv2 embedding besides the class token.

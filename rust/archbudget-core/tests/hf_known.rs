@@ -96,7 +96,8 @@ fn extra_rows_exact() {
     // the types with fixtures and tests of their own: MoE/MLA (hf_moe), qwen3_next
     // (hf_next), the encoders beyond bert (hf_encoders), clip and siglip (hf_clip), bloom
     // (hf_text_more), whisper (hf_whisper: trainable totals of its own), deit
-    // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer)
+    // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer), the vision
+    // towers alone, dinov2 and paligemma (hf_vision_model, hf_dinov2, hf_paligemma)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -108,6 +109,9 @@ fn extra_rows_exact() {
         "hf_esm.json",
         "hf_swin.json",
         "hf_segformer.json",
+        "hf_vision_model.json",
+        "hf_dinov2.json",
+        "hf_paligemma.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

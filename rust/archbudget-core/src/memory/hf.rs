@@ -37,11 +37,8 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(de) = &a.details.dual_encoder {
         return super::hf_dual::graph(a, de, run);
     }
-    if let Some(t) = &a.details.vision_model {
-        return super::hf_vision_model::graph(a, t, run);
-    }
-    if let Some(tokens) = &a.details.dinov2 {
-        return super::hf_dinov2::graph(a, tokens, drop, run);
+    if let Some(g) = super::hf_vision_model::image_model(a, drop, run) {
+        return g;
     }
     if let Some(graph) = super::hf_swin::hierarchical(a, drop, run) {
         return graph;

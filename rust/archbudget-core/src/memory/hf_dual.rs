@@ -95,7 +95,7 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
         InputKind::Float,
     );
     let ids = g.input(mul(b, s)?, InputKind::Index);
-    let image_features = vision_tower(&mut g, t, &a.activation, b, pixels, eager)?
+    let image_features = vision_tower(&mut g, t, &a.activation, (b, pixels), eager, false)?
         .pooled
         .ok_or_else(|| crate::Error::Internal("siglip tower without its head".into()))?;
 
@@ -236,14 +236,15 @@ pub(super) struct TowerOutput {
 
 /// The CLIP or SigLIP vision tower on `b` images read from `pixels`, as
 /// `CLIPVisionModel` / `SiglipVisionModel` run it (the dual encoders' and the towers'
-/// alone).
+/// alone); `every_token_normed`: CLIP's final norm on every token instead (keras-hub's
+/// CLIPVisionEncoder, whose `last_hidden` is then that norm's output, nothing pooled).
 pub(super) fn vision_tower(
     g: &mut Graph,
     t: &VisionTower,
     act: &str,
-    b: u64,
-    pixels: ValueId,
+    (b, pixels): (u64, ValueId),
     eager: bool,
+    every_token_normed: bool,
 ) -> Result<TowerOutput> {
     let clip = t.family == TowerFamily::Clip;
     let side = t.image_size / t.patch_size;
@@ -303,6 +304,12 @@ pub(super) fn vision_tower(
     };
     for _ in 0..t.num_layers {
         v = block(g, &vision, v, eager)?;
+    }
+    if clip && every_token_normed {
+        return Ok(TowerOutput {
+            last_hidden: g.push(norm_op(LN, vision.rows, t.hidden_size), &[v]),
+            pooled: None,
+        });
     }
     if clip {
         let first = g.push(
@@ -468,7 +475,8 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
             fused_qkv: false,
             score_bias: false,
             sinks: false,
-            eager_only: false,
+            // `nn.MultiheadAttention` returns the weights: bmm and softmax, never SDPA
+            eager_only: true,
         }),
         &[q, k, v],
     );

@@ -1,25 +1,41 @@
 //! A CLIP or SigLIP vision tower alone (clip_vision_model, siglip_vision_model) lowered
 //! into the op graph: one step of `model(pixel_values)` on `batch` images, the training
-//! loss `last_hidden_state.float().pow(2).mean()` as for every bare model here.
+//! loss `output.float().pow(2).mean()` as for every bare model here.
 //!
-//! Computes the tower as the dual encoders run it ([`super::hf_dual::vision_tower`]):
-//! the pooled output (CLIP's `post_layernorm` on the class token, SigLIP's pooling head)
-//! is computed by the forward but is off the loss's path, so its parameters get no
-//! gradient. The sequence is the patches (and CLIP's class token): `--seq` is not read.
-//! With gemma3's projector after the tower (keras-hub's Gemma3VisionEncoder), the loss
-//! reads the projector's output instead: `transpose(1, 2).reshape(...).contiguous()` (a
-//! copy), `AvgPool2d` over the patch grid, `flatten(2).transpose(1, 2)` (a view),
-//! `Gemma3RMSNorm` and the bias-free `mm_input_projection_weight` matmul.
+//! Computes the tower as the dual encoders run it ([`super::hf_dual::vision_tower`]).
+//! transformers' output is `last_hidden_state`: the pooled output (CLIP's
+//! `post_layernorm` on the class token, SigLIP's pooling head) is computed by the forward
+//! but is off the loss's path, so its parameters get no gradient. The sequence is the
+//! patches (and CLIP's class token): `--seq` is not read. keras-hub's encoders return
+//! something else ([`VisionOutput`]): CLIP's final norm on every token, SigLIP's pooled
+//! head, or Gemma3's projector after the tower: `transpose(1, 2).reshape(...)
+//! .contiguous()` (a copy), `AvgPool2d` over the patch grid, `flatten(2).transpose(1, 2)`
+//! (a view), `Gemma3RMSNorm` and the bias-free `mm_input_projection_weight` matmul.
 //! Mirrors: `CLIPVisionModel.forward` / `SiglipVisionModel.forward` and
 //! `Gemma3MultiModalProjector.forward`, transformers 5.x.
 use super::graph::{DType, Graph, InputKind, ValueId};
+use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
 use super::hf_dual::vision_tower;
 use super::ops::*;
 use super::{mul, Mode, Result, RunSettings};
-use crate::arch::{NormKind, TransformerArch, VisionTower};
+use crate::arch::{NormKind, TransformerArch, VisionModel, VisionOutput, VisionTower};
 
-pub fn graph(a: &TransformerArch, t: &VisionTower, run: &RunSettings) -> Result<Graph> {
+/// The graph of an image model lowered on its own (a tower alone, dinov2), if `a` is one.
+pub fn image_model(
+    a: &TransformerArch,
+    drop: &Dropouts,
+    run: &RunSettings,
+) -> Option<Result<Graph>> {
+    if let Some(vm) = &a.details.vision_model {
+        return Some(graph(a, vm, run));
+    }
+    let tokens = a.details.dinov2.as_ref()?;
+    Some(super::hf_dinov2::graph(a, tokens, drop, run))
+}
+
+fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Graph> {
+    let t = &vm.tower;
     let here = a.model_type.as_str();
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
@@ -40,10 +56,26 @@ pub fn graph(a: &TransformerArch, t: &VisionTower, run: &RunSettings) -> Result<
         InputKind::Float,
     );
     let eager = run.attn == AttnImpl::Eager;
-    let out = vision_tower(&mut g, t, &a.activation, b, pixels, eager)?;
-    let h = match a.details.gemma3_projector {
-        Some((tokens, width)) => gemma3_projector(&mut g, t, b, (tokens, width), out.last_hidden)?,
-        None => out.last_hidden,
+    let every_token_normed = vm.output == VisionOutput::EveryTokenNormed;
+    let out = vision_tower(
+        &mut g,
+        t,
+        &a.activation,
+        (b, pixels),
+        eager,
+        every_token_normed,
+    )?;
+    let h = match vm.output {
+        VisionOutput::LastHidden | VisionOutput::EveryTokenNormed => out.last_hidden,
+        VisionOutput::Pooled => out.pooled.ok_or_else(|| {
+            crate::Error::invalid(
+                here,
+                "the pooled output needs the pooling head (vision_use_head)",
+            )
+        })?,
+        VisionOutput::Gemma3Projector { tokens, width } => {
+            gemma3_projector(&mut g, t, b, (tokens, width), out.last_hidden)?
+        }
     };
     let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);
     g.push(Op::SquareMean(SquareMean), &[hf]);

@@ -46,7 +46,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let mlp = (hidden as f64 * cfg.float("mlp_ratio", None, 4.0)?) as u64;
     let swiglu = cfg.flag("use_swiglu_ffn", false)?;
     let inter = match swiglu {
-        true => ((mlp * 2 / 3) + 7) / 8 * 8,
+        true => (mlp * 2 / 3).div_ceil(8) * 8,
         false => mlp,
     };
     if inter == 0 {

@@ -8,7 +8,9 @@
 //! Mirrors: `CLIPVisionModel` and `SiglipVisionModel` of transformers 5.x (which hold the
 //! tower's modules themselves, no `vision_model` wrapper) and `CLIPVisionConfig` /
 //! `SiglipVisionConfig` defaults (`hidden_act` quick_gelu / gelu_pytorch_tanh).
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TowerFamily, TransformerArch};
+use crate::arch::{
+    ArchKind, HeadKind, NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput,
+};
 use crate::error::Result;
 
 use super::config::Cfg;
@@ -59,18 +61,22 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
         vision: None,
         scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
-            vision_model: Some(Box::new(t)),
+            vision_model: Some(Box::new(VisionModel {
+                tower: t,
+                output: VisionOutput::LastHidden,
+            })),
             ..Default::default()
         },
     })
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
-    let t = a
+    let t = &a
         .details
         .vision_model
         .as_deref()
-        .ok_or_else(|| crate::Error::Internal("vision model without its tower".into()))?;
+        .ok_or_else(|| crate::Error::Internal("vision model without its tower".into()))?
+        .tower;
     tower_rows(t, "", m)?;
     Ok(match t.family {
         TowerFamily::Clip => "CLIPVisionModel",

@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
 use super::vit::ints;
 use super::{config_of, registered_class, Backbone, Classifier};
+use crate::arch::{TransformerArch, VisionOutput};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -143,11 +144,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
 /// An encoder on its own. A vision encoder's twin is the tower alone
 /// (`clip_vision_model`, `siglip_vision_model`), whose trainable weights are these; it
-/// differs in what it returns, which the memory model takes from the twin: keras-hub's
-/// CLIP normalises every token with its final `layer_norm` where `CLIPVisionModel`
-/// normalises the class token alone, and keras-hub's SigLIP returns the pooling head's
-/// output where the twin's loss reads `last_hidden_state` (the head off its path).
-/// The text encoders have no twin here: memory is not modelled for them.
+/// differs in what it returns ([`twin_edit`]). The text encoders have no twin here:
+/// memory is not modelled for them.
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let mut e = encoder(a)?;
     let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
@@ -438,4 +436,20 @@ fn text_embedding(a: &Args, family: Family, hidden: u64) -> Result<(Vec<Row>, Sh
     hf.insert("vocab_size".into(), vocab.into());
     hf.insert("max_position_embeddings".into(), length.into());
     Ok((rows, tokens, Value::Object(hf)))
+}
+
+/// What a vision encoder returns, unlike its twin's `last_hidden_state`: keras-hub's CLIP
+/// normalises every token with its final `layer_norm` (`CLIPVisionModel` normalises the
+/// class token alone), keras-hub's SigLIP returns the pooling head's output (on the
+/// loss's path, so the head gets gradients).
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let output = match a.class_name {
+        "CLIPVisionEncoder" => VisionOutput::EveryTokenNormed,
+        _ => VisionOutput::Pooled,
+    };
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(vm) = arch.details.vision_model.as_mut() {
+            vm.output = output;
+        }
+    }))
 }

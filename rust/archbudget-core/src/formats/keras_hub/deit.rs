@@ -15,7 +15,9 @@
 //!
 //! The transformers twin is deit (`DeiTModel` without its pooler, as
 //! `DeiTForImageClassification` builds it); without `use_mha_bias` its output projection
-//! loses its bias too ([`twin_edit`]), which transformers' `qkv_bias` leaves biased.
+//! loses its bias too ([`twin_edit`]), which transformers' `qkv_bias` leaves biased. What
+//! the memory model takes from transformers' block: its dropout after the attention
+//! output, which keras-hub's block does not apply (with `dropout_rate` > 0).
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
@@ -163,7 +165,7 @@ pub fn classifier_rows(b: &Backbone, name: &str, a: &Args) -> Result<Vec<Row>> {
 
 /// The twin `DeiTModel(add_pooling_layer=False)`; keras-hub's `use_mha_bias=False` drops
 /// the attention output's bias with q/k/v's.
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let mha_bias = a.flag_or("use_mha_bias", true)?;
     Ok(Box::new(move |arch: &mut TransformerArch| {
         super::vit::without_pooler(arch);

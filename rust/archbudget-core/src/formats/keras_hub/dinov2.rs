@@ -188,7 +188,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 /// The twin's MLP width is keras-hub's `intermediate_dim` (transformers sizes it from an
 /// integer `mlp_ratio`) and its mask token is there when `use_mask_token` (transformers'
 /// registers model always holds one).
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let inter = a.dim("intermediate_dim")?;
     let swiglu = a.flag_or("use_swiglu_ffn", false)?;
     let mask_token = a.flag_or("use_mask_token", true)?;

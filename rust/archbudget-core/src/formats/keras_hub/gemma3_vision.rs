@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, rms_norm, Args, Row};
 use super::{config_of, registered_class, Backbone};
-use crate::arch::TransformerArch;
+use crate::arch::{TransformerArch, VisionOutput};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -195,11 +195,16 @@ pub fn standalone(a: &Args) -> Result<Backbone> {
 }
 
 /// gemma3's projector after the twin tower: `tokens` per image, `output_dim` wide.
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let enc = read(a)?;
-    let projector = (enc.tokens, enc.output_dim);
+    let output = VisionOutput::Gemma3Projector {
+        tokens: enc.tokens,
+        width: enc.output_dim,
+    };
     Ok(Box::new(move |arch: &mut TransformerArch| {
-        arch.details.gemma3_projector = Some(projector);
+        if let Some(vm) = arch.details.vision_model.as_mut() {
+            vm.output = output;
+        }
     }))
 }
 

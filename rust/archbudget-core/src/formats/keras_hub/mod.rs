@@ -71,7 +71,7 @@ pub struct Model {
 }
 
 /// An edit of the twin's arch, made from the backbone's constructor arguments.
-type TwinEdit = Box<dyn Fn(&mut TransformerArch)>;
+pub(super) type TwinEdit = Box<dyn Fn(&mut TransformerArch)>;
 
 /// What a family's backbone gives the task models built on it.
 pub struct Backbone {
@@ -340,6 +340,7 @@ fn twin_edit(
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
+        "CLIPVisionEncoder" | "SigLIPVisionEncoder" => Some(clip::twin_edit(&args)?),
         _ => None,
     })
 }

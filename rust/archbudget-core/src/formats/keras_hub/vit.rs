@@ -147,7 +147,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
 /// The twin `ViTModel(add_pooling_layer=False)` with keras-hub's options: the class
 /// token, the patch, attention output (q/k/v's follow `qkv_bias`) and MLP biases.
-pub fn twin_edit(a: &Args) -> Result<Box<dyn Fn(&mut TransformerArch)>> {
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let class_token = a.flag_or("use_class_token", true)?;
     let patch_bias = a.flag_or("use_patch_bias", true)?;
     let mha_bias = a.flag_or("use_mha_bias", true)?;
