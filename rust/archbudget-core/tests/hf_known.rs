@@ -96,7 +96,7 @@ fn extra_rows_exact() {
     // the types with fixtures and tests of their own: MoE/MLA (hf_moe), qwen3_next
     // (hf_next), the encoders beyond bert (hf_encoders), clip and siglip (hf_clip), bloom
     // (hf_text_more), whisper (hf_whisper: trainable totals of its own), deit
-    // (hf_vision_more), esm (hf_esm)
+    // (hf_vision_more), esm (hf_esm), clip and siglip text models (hf_clip_text)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -106,6 +106,7 @@ fn extra_rows_exact() {
         "hf_whisper.json",
         "hf_vision_more.json",
         "hf_esm.json",
+        "hf_clip_text.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

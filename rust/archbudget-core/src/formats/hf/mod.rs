@@ -7,6 +7,7 @@
 mod bart;
 mod bert;
 mod clip;
+mod clip_text;
 mod config;
 mod deberta_v2;
 mod decoder;
@@ -64,6 +65,7 @@ const SUPPORTED: &[&str] = &[
     "bert",
     "bloom",
     "clip",
+    "clip_text_model",
     "cohere",
     "cohere2",
     "deberta-v2",
@@ -109,6 +111,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_next",
     "roberta",
     "siglip",
+    "siglip_text_model",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -158,6 +161,8 @@ enum Family {
     Vit,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
+    /// clip_text_model, siglip_text_model: that text encoder alone (`clip_text.rs`).
+    TextEncoder,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -187,6 +192,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
         "clip" | "siglip" => Family::DualEncoder,
+        "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -205,7 +211,8 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" | "esm" => Some(HeadKind::MaskedLm),
         "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
-        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" => None,
+        "vit" | "deit" | "qwen2_5_vl_text" | "clip" | "siglip" | "clip_text_model"
+        | "siglip_text_model" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -245,6 +252,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
+        Family::TextEncoder => clip_text::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -352,6 +360,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
+        Family::TextEncoder => clip_text::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,

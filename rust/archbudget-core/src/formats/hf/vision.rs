@@ -339,7 +339,11 @@ pub fn encoder_blocks(
     }
     m.add_blocks(
         t.num_layers,
-        |i| format!("{base}.{}.{i}.", l.layers),
+        // a model that is the tower alone names its blocks from the root
+        |i| match base {
+            "" => format!("{}.{i}.", l.layers),
+            _ => format!("{base}.{}.{i}.", l.layers),
+        },
         &block,
     )
 }

@@ -144,8 +144,20 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let e = encoder(a)?;
     let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
+    // a text encoder alone is transformers' text model of the family (its twin's
+    // `text_config`, as the text model's own config)
+    let text_model = match a.class_name {
+        "CLIPTextEncoder" => Some("clip_text_model"),
+        "SigLIPTextEncoder" => Some("siglip_text_model"),
+        _ => None,
+    };
+    let hf_config = text_model.map(|model_type| {
+        let mut config = e.hf.clone();
+        config["model_type"] = model_type.into();
+        config
+    });
     Ok(Backbone {
-        hf_config: None,
+        hf_config,
         rows: e.rows,
         hidden,
         vocab: e.hf["vocab_size"].as_u64().unwrap_or(0),
