@@ -27,7 +27,10 @@ fn totals_classes_and_rows_exact() {
             row["base_class"].as_str().unwrap(),
         );
         if (s.total_params, s.name.as_str()) != want {
-            failures.push(format!("{name}: {:?} != {want:?}", (s.total_params, &s.name)));
+            failures.push(format!(
+                "{name}: {:?} != {want:?}",
+                (s.total_params, &s.name)
+            ));
         }
         let (c, _) = hf::count(&row["config"], None, "config.json").unwrap();
         if c.total_params != want.0 {

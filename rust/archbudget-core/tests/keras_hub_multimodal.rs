@@ -74,5 +74,6 @@ fn clip_and_siglip_twins_count_the_trainable_weights() {
         );
         twins += 1;
     }
-    assert_eq!(twins, 5);
+    // the backbones and, alone, the text encoders (clip_text_model, siglip_text_model)
+    assert_eq!(twins, 7);
 }
