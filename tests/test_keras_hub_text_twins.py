@@ -6,6 +6,7 @@ keras-hub builds other parameters than transformers, the difference is what the 
 class adds; a KerasHub model with no twin is refused in one line.
 """
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -76,7 +77,7 @@ def test_esm_twin_counts_keras_hub_plus_what_transformers_adds(name):
 
 def test_esm_preset_twin_is_transformers_esm2_t6_8m():
     # facebook/esm2_t6_8M_UR50D as transformers 5.24 builds it (tests/data/hf_esm.json)
-    fixture = json.loads((__import__("pathlib").Path(__file__).parent / "data" / "hf_esm.json").read_text())
+    fixture = json.loads((Path(__file__).parent / "data" / "hf_esm.json").read_text())
     row = next(r for r in fixture["rows"] if r["name"] == "esm2-t6-8m")
     twin = esm_twin(TEXT["ESM2_t6_8M"]["model_json"])
     assert archbudget.summary(twin, head="base").total_params == row["base_params"]
