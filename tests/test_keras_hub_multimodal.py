@@ -61,15 +61,6 @@ def cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "archbudget", *args], capture_output=True, text=True, input=stdin)
 
 
-@pytest.mark.parametrize("name", ["clip_text_encoder", "siglip_text_encoder"])
-def test_memory_without_a_twin_is_one_line(name):
-    run = cli("memory", "-", "--mode", "train", "--batch", "2", "--seq", "8",
-              stdin=json.dumps(model(name)["model_json"]))
-    assert run.returncode == 2 and run.stdout == ""
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in run.stderr and "not modelled" in lines[0]
-
-
 # keras-hub's preset-sized CLIP and SigLIP are transformers' default CLIPConfig and SiglipConfig
 @pytest.mark.parametrize("name, config", [("clip_vit_base_patch32", {"model_type": "clip"}),
                                           ("siglip_base_patch16_224", {"model_type": "siglip"})])

@@ -6,6 +6,7 @@ keras-hub builds other parameters than transformers, the difference is what the 
 class adds; a KerasHub model with no twin is refused in one line.
 """
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -76,7 +77,7 @@ def test_esm_twin_counts_keras_hub_plus_what_transformers_adds(name):
 
 def test_esm_preset_twin_is_transformers_esm2_t6_8m():
     # facebook/esm2_t6_8M_UR50D as transformers 5.24 builds it (tests/data/hf_esm.json)
-    fixture = json.loads((__import__("pathlib").Path(__file__).parent / "data" / "hf_esm.json").read_text())
+    fixture = json.loads((Path(__file__).parent / "data" / "hf_esm.json").read_text())
     row = next(r for r in fixture["rows"] if r["name"] == "esm2-t6-8m")
     twin = esm_twin(TEXT["ESM2_t6_8M"]["model_json"])
     assert archbudget.summary(twin, head="base").total_params == row["base_params"]
@@ -136,3 +137,36 @@ def test_bloom_of_its_own_mlp_width_at_4x_is_the_twin():
     twin = {"model_type": "bloom", "vocab_size": c["vocabulary_size"], "hidden_size": c["hidden_dim"],
             "n_layer": c["num_layers"], "n_head": c["num_heads"]}
     assert_same_memory(narrow, twin, "causal_lm", modes=("train", "infer", "generate"))
+
+
+MULTIMODAL = {m["name"]: m for m in load_keras_hub("keras_hub_multimodal.json.gz")["models"]}
+
+
+def text_model_twin(model_json):
+    """transformers' CLIPTextModel / SiglipTextModel with the KerasHub encoder's sizes."""
+    c = model_json["config"]
+    twin = {"model_type": "clip_text_model" if model_json["class_name"].startswith("CLIP")
+            else "siglip_text_model",
+            "vocab_size": c["vocabulary_size"], "hidden_size": c["hidden_dim"],
+            "intermediate_size": c["intermediate_dim"], "num_hidden_layers": c["num_layers"],
+            "num_attention_heads": c["num_heads"],
+            "max_position_embeddings": c["max_sequence_length"],
+            "hidden_act": {"quick_gelu": "quick_gelu",
+                           "gelu_approximate": "gelu_pytorch_tanh"}[c["intermediate_activation"]]}
+    if "projection_dim" in c:
+        twin["projection_size"] = c["projection_dim"]
+    return twin
+
+
+@pytest.mark.parametrize("fixture, name", [(MULTIMODAL, "clip_text_encoder"), (MULTIMODAL, "siglip_text_encoder"),
+                                           (TASKS, "CLIPTextEncoder"), (TASKS, "SigLIPTextEncoder")])
+def test_text_encoder_memory_equals_the_transformers_text_model(fixture, name):
+    model = fixture[name]["model_json"]
+    twin = text_model_twin(model)
+    assert_same_memory(model, twin, "base")
+    # keras-hub builds the transformers text model's parameters; SigLIP's embedding also
+    # keeps its position ids as a non-trainable weight (a buffer in transformers)
+    keras = fixture[name]
+    assert archbudget.summary(twin).total_params == keras["trainable_params"]
+    ids = model["config"]["max_sequence_length"] if twin["model_type"] == "siglip_text_model" else 0
+    assert keras["non_trainable_params"] == ids

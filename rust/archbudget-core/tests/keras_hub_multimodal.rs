@@ -74,6 +74,6 @@ fn clip_and_siglip_twins_count_the_trainable_weights() {
         );
         twins += 1;
     }
-    // the CLIP and SigLIP backbones, and the vision encoders alone
-    assert_eq!(twins, 7);
+    // the CLIP and SigLIP backbones, and the vision and text encoders alone
+    assert_eq!(twins, 9);
 }

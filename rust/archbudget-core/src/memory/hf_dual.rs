@@ -17,6 +17,9 @@
 //!   against `arange(batch)`. SigLIP scales and adds `logit_bias`; its sigmoid loss is
 //!   lowered as elementwise ops on the batch×batch logits (negligible beside the towers).
 //!
+//! The text tower alone (`CLIPTextModel`, `SiglipTextModel`) runs the same text path and
+//! takes the protocol's loss on its `last_hidden_state`.
+//!
 //! `quick_gelu` (CLIP's activation, `x * sigmoid(1.702 x)`) is three ops: a scaled copy,
 //! the sigmoid (which keeps its output) and the product (which keeps both factors).
 use super::graph::{DType, Graph, InputKind, ValueId};
@@ -54,6 +57,9 @@ pub(super) fn activation(name: &str) -> Activation {
 }
 
 pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result<Graph> {
+    if a.model_type.ends_with("_text_model") {
+        return text_model_graph(a, de, run);
+    }
     let here = de.model_type.as_str();
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
@@ -99,57 +105,7 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
         .pooled
         .ok_or_else(|| crate::Error::Internal("siglip tower without its head".into()))?;
 
-    // ---- text tower
-    let text = Stack {
-        rows: mul(b, s)?,
-        batch: b,
-        seq: s,
-        hidden: a.hidden_size,
-        inter: a.intermediate_size,
-        heads: a.num_heads,
-        causal: clip,
-        act: activation(&a.activation),
-    };
-    let tok = g.push(
-        Op::Embedding(Embedding {
-            tokens: text.rows,
-            vocab: a.vocab_size,
-            dim: a.hidden_size,
-            tied: false,
-        }),
-        &[ids],
-    );
-    let pid = position_ids(&mut g, a.max_positions);
-    let pos = g.push(
-        Op::Embedding(Embedding {
-            tokens: s,
-            vocab: a.max_positions,
-            dim: a.hidden_size,
-            tied: false,
-        }),
-        &[pid],
-    );
-    let mut x = g.push(Op::Add(Add), &[tok, pos]);
-    for _ in 0..a.num_layers {
-        x = block(&mut g, &text, x, eager)?;
-    }
-    x = g.push(norm_op(LN, text.rows, a.hidden_size), &[x]);
-    // one token per text (CLIP's EOS, SigLIP's last): its backward makes a zero gradient
-    // of the whole sequence
-    let pooled = g.push(
-        Op::SelectLast(SelectLast {
-            out_numel: mul(b, a.hidden_size)?,
-        }),
-        &[x],
-    );
-    let text_features = if clip {
-        pooled
-    } else {
-        g.push(
-            Op::Linear(linear(b, a.hidden_size, de.projection_dim, true)),
-            &[pooled],
-        )
-    };
+    let (_, text_features) = text_tower(&mut g, a, de, ids, (b, s), eager)?;
 
     // ---- contrastive head
     let (image_embeds, text_embeds, width) = if clip {
@@ -232,6 +188,105 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
 pub(super) struct TowerOutput {
     pub last_hidden: ValueId,
     pub pooled: Option<ValueId>,
+}
+/// The text tower on `ids` (batch × seq tokens): the final LayerNorm's output and the
+/// pooled features (CLIP's EOS token, SigLIP's last token through its `head`).
+fn text_tower(
+    g: &mut Graph,
+    a: &TransformerArch,
+    de: &DualEncoder,
+    ids: ValueId,
+    (b, s): (u64, u64),
+    eager: bool,
+) -> Result<(ValueId, ValueId)> {
+    let clip = de.tower.family == TowerFamily::Clip;
+    let text = Stack {
+        rows: mul(b, s)?,
+        batch: b,
+        seq: s,
+        hidden: a.hidden_size,
+        inter: a.intermediate_size,
+        heads: a.num_heads,
+        causal: clip,
+        act: activation(&a.activation),
+    };
+    let tok = g.push(
+        Op::Embedding(Embedding {
+            tokens: text.rows,
+            vocab: a.vocab_size,
+            dim: a.hidden_size,
+            tied: false,
+        }),
+        &[ids],
+    );
+    let pid = position_ids(g, a.max_positions);
+    let pos = g.push(
+        Op::Embedding(Embedding {
+            tokens: s,
+            vocab: a.max_positions,
+            dim: a.hidden_size,
+            tied: false,
+        }),
+        &[pid],
+    );
+    let mut x = g.push(Op::Add(Add), &[tok, pos]);
+    for _ in 0..a.num_layers {
+        x = block(g, &text, x, eager)?;
+    }
+    x = g.push(norm_op(LN, text.rows, a.hidden_size), &[x]);
+    // one token per text (CLIP's EOS, SigLIP's last): its backward makes a zero gradient
+    // of the whole sequence
+    let pooled = g.push(
+        Op::SelectLast(SelectLast {
+            out_numel: mul(b, a.hidden_size)?,
+        }),
+        &[x],
+    );
+    let text_features = if clip {
+        pooled
+    } else {
+        g.push(
+            Op::Linear(linear(b, a.hidden_size, de.projection_dim, true)),
+            &[pooled],
+        )
+    };
+    Ok((x, text_features))
+}
+
+/// `CLIPTextModel` / `SiglipTextModel` alone: the text tower on batch × seq tokens, the
+/// protocol's loss on `last_hidden_state` (the pooled output is made, off its path).
+fn text_model_graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result<Graph> {
+    let here = a.model_type.as_str();
+    if run.lora.is_some() || run.quantize.is_some() {
+        return Err(crate::Error::invalid(
+            here,
+            "LoRA and quantized weights are not lowered for the text encoders (clip, siglip) yet",
+        ));
+    }
+    if run.mode == Mode::Generate {
+        return Err(crate::Error::invalid(
+            here,
+            format!("'{here}' encodes texts; it does not generate (use --mode train or infer)"),
+        ));
+    }
+    if run.seq > a.max_positions {
+        return Err(crate::Error::invalid(
+            here,
+            format!(
+                "--seq {} is longer than the text encoder's {} positions (max_position_embeddings)",
+                run.seq, a.max_positions
+            ),
+        ));
+    }
+    let (b, s) = (run.batch, run.seq);
+    let mut g = Graph::default();
+    let ids = g.input(mul(b, s)?, InputKind::Index);
+    let (x, _) = text_tower(&mut g, a, de, ids, (b, s), run.attn == AttnImpl::Eager)?;
+    let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);
+    g.push(Op::SquareMean(SquareMean), &[hf]);
+    g.train_only_tail = 2;
+    g.infer_output = Some(x);
+    Ok(g)
 }
 
 /// The CLIP or SigLIP vision tower on `b` images read from `pixels`, as

@@ -41,7 +41,23 @@ pub fn arch(config: &Value, cfg: &Cfg) -> Result<TransformerArch> {
     let vision = sub_config(cfg, config, "vision_config", vision_type, Value::Null)?;
     let vision_location = format!("{loc} (vision_config)");
     let tower = tower(&Cfg::new(&vision, &vision_location)?, family)?;
+    let projection_dim = match siglip {
+        true => None,
+        false => Some(cfg.dim("projection_dim", 512)?),
+    };
+    text_arch(&t, cfg.model_type, tower, projection_dim)
+}
 
+/// The text encoder's structure from its config `t`, beside `tower` (whose kind of block
+/// the text blocks are) under `model_type`; clip's `projection_dim` (siglip's text model
+/// projects to its own `projection_size`).
+pub fn text_arch(
+    t: &Cfg,
+    model_type: &str,
+    tower: VisionTower,
+    projection_dim: Option<u64>,
+) -> Result<TransformerArch> {
+    let siglip = tower.family == TowerFamily::Siglip;
     // (hidden, intermediate, heads, positions, vocab, activation) of each text config
     let (hidden, inter, heads, positions, vocab, act) = match siglip {
         true => (768, 3072, 12, 64, 32000, "gelu_pytorch_tanh"),
@@ -51,12 +67,12 @@ pub fn arch(config: &Value, cfg: &Cfg) -> Result<TransformerArch> {
     let heads = t.dim("num_attention_heads", heads)?;
     t.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
     let max_positions = t.dim("max_position_embeddings", positions)?;
-    let projection_dim = match siglip {
-        true => t.dim_opt("projection_size")?.unwrap_or(hidden),
-        false => cfg.dim("projection_dim", 512)?,
+    let projection_dim = match projection_dim {
+        Some(p) => p,
+        None => t.dim_opt("projection_size")?.unwrap_or(hidden),
     };
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
+        model_type: model_type.to_string(),
         kind: ArchKind::Encoder,
         head: HeadKind::Base,
         vocab_size: t.dim("vocab_size", vocab)?,
@@ -94,7 +110,7 @@ pub fn arch(config: &Value, cfg: &Cfg) -> Result<TransformerArch> {
         scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             dual_encoder: Some(Box::new(DualEncoder {
-                model_type: cfg.model_type.to_string(),
+                model_type: model_type.to_string(),
                 tower,
                 projection_dim,
             })),
@@ -109,55 +125,10 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         .dual_encoder
         .as_deref()
         .ok_or_else(|| crate::Error::Internal("dual encoder without its tower".into()))?;
-    let siglip = de.model_type == "siglip";
-    let family = de.tower.family;
-    let text_class = match siglip {
-        true => "SiglipTextEmbeddings",
-        false => "CLIPTextEmbeddings",
-    };
+    text_rows(a, de, "text_model.", m)?;
+    let siglip = de.tower.family == TowerFamily::Siglip;
     let h = dim(a.hidden_size, "text_hidden");
-    m.add(
-        "text_model.embeddings".to_string(),
-        text_class,
-        vec![
-            Weight::new(
-                "token_embedding.weight",
-                vec![dim(a.vocab_size, "vocab"), h.clone()],
-            ),
-            Weight::new(
-                "position_embedding.weight",
-                vec![dim(a.max_positions, "positions"), h.clone()],
-            ),
-        ],
-    )?;
-    // the text blocks are the vision tower's kind of block at the text widths
-    let text_blocks = VisionTower {
-        family,
-        hidden_size: a.hidden_size,
-        intermediate_size: a.intermediate_size,
-        num_layers: a.num_layers,
-        num_heads: a.num_heads,
-        ..de.tower.clone()
-    };
-    encoder_blocks(
-        &text_blocks,
-        "text_model",
-        ("text_hidden", "text_intermediate"),
-        m,
-    )?;
-    norm_row(
-        m,
-        "text_model.final_layer_norm".to_string(),
-        "LayerNorm",
-        a.hidden_size,
-        a.norm,
-    )?;
     let projection = dim(de.projection_dim, "projection");
-    if siglip {
-        let mut w = Vec::new();
-        linear(&mut w, "", h.clone(), projection.clone(), true);
-        m.add("text_model.head".to_string(), "Linear", w)?;
-    }
     tower_rows(&de.tower, "vision_model", m)?;
     if siglip {
         // one-element tensors (`torch.randn(1)`)
@@ -184,4 +155,59 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         vec![Weight::new("logit_scale", Vec::new())],
     )?;
     Ok("CLIPModel".to_string())
+}
+
+/// The text encoder's rows under `base` (`text_model.` in the dual encoder, nothing in
+/// the text model alone): embeddings, blocks, `final_layer_norm`, siglip's `head`.
+pub fn text_rows(a: &TransformerArch, de: &DualEncoder, base: &str, m: &mut Modules) -> Result<()> {
+    let siglip = de.tower.family == TowerFamily::Siglip;
+    let family = de.tower.family;
+    let text_class = match siglip {
+        true => "SiglipTextEmbeddings",
+        false => "CLIPTextEmbeddings",
+    };
+    let h = dim(a.hidden_size, "text_hidden");
+    m.add(
+        format!("{base}embeddings"),
+        text_class,
+        vec![
+            Weight::new(
+                "token_embedding.weight",
+                vec![dim(a.vocab_size, "vocab"), h.clone()],
+            ),
+            Weight::new(
+                "position_embedding.weight",
+                vec![dim(a.max_positions, "positions"), h.clone()],
+            ),
+        ],
+    )?;
+    // the text blocks are the vision tower's kind of block at the text widths
+    let text_blocks = VisionTower {
+        family,
+        hidden_size: a.hidden_size,
+        intermediate_size: a.intermediate_size,
+        num_layers: a.num_layers,
+        num_heads: a.num_heads,
+        ..de.tower.clone()
+    };
+    encoder_blocks(
+        &text_blocks,
+        base.trim_end_matches('.'),
+        ("text_hidden", "text_intermediate"),
+        m,
+    )?;
+    norm_row(
+        m,
+        format!("{base}final_layer_norm"),
+        "LayerNorm",
+        a.hidden_size,
+        a.norm,
+    )?;
+    if siglip {
+        let mut w = Vec::new();
+        let projection = dim(de.projection_dim, "projection");
+        linear(&mut w, "", h, projection, true);
+        m.add(format!("{base}head"), "Linear", w)?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 mod bart;
 mod bert;
 mod clip;
+mod clip_text;
 mod config;
 mod deberta_v2;
 mod decoder;
@@ -69,6 +70,7 @@ const SUPPORTED: &[&str] = &[
     "bloom",
     "clip",
     "clip_vision_model",
+    "clip_text_model",
     "cohere",
     "cohere2",
     "deberta-v2",
@@ -119,6 +121,7 @@ const SUPPORTED: &[&str] = &[
     "segformer",
     "siglip",
     "siglip_vision_model",
+    "siglip_text_model",
     "smollm3",
     "stablelm",
     "starcoder2",
@@ -178,6 +181,8 @@ enum Family {
     DualEncoder,
     /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
     VisionModel,
+    /// clip_text_model, siglip_text_model: that text encoder alone (`clip_text.rs`).
+    TextEncoder,
     Moe,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
@@ -211,6 +216,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "segformer" => Family::Segformer,
         "clip" | "siglip" => Family::DualEncoder,
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
+        "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -239,7 +245,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "dinov2"
         | "dinov2_with_registers"
         | "swin"
-        | "segformer" => None,
+        | "segformer"
+        | "clip_text_model"
+        | "siglip_text_model" => None,
         _ => Some(HeadKind::CausalLm),
     };
     match (head, lm) {
@@ -283,6 +291,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Segformer => segformer::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::VisionModel => vision_model::arch(&cfg)?,
+        Family::TextEncoder => clip_text::arch(&cfg)?,
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
@@ -394,6 +403,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Segformer => segformer::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::VisionModel => vision_model::modules(arch, m)?,
+        Family::TextEncoder => clip_text::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,

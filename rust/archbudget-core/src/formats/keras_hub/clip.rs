@@ -19,7 +19,8 @@
 //!
 //! The transformers twins are clip (`CLIPModel`) and siglip (`SiglipModel`), whose counts
 //! are the trainable weights here; a vision encoder alone is `clip_vision_model` /
-//! `siglip_vision_model` (see [`standalone`]); the text encoders alone have none.
+//! `siglip_vision_model`, a text encoder alone `clip_text_model` / `siglip_text_model`
+//! (see [`standalone`]).
 use serde_json::{json, Map, Value};
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
@@ -142,24 +143,24 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     })
 }
 
-/// An encoder on its own. A vision encoder's twin is the tower alone
-/// (`clip_vision_model`, `siglip_vision_model`), whose trainable weights are these; it
-/// differs in what it returns ([`twin_edit`]). The text encoders have no twin here:
-/// memory is not modelled for them.
+/// An encoder on its own. Its twin is transformers' tower of the family alone, whose
+/// trainable weights are these: the vision model (`clip_vision_model`,
+/// `siglip_vision_model`), which differs in what it returns ([`twin_edit`]), or the text
+/// model (`clip_text_model`, `siglip_text_model`: the pair's `text_config` as its own).
 pub fn standalone(a: &Args) -> Result<Backbone> {
-    let mut e = encoder(a)?;
+    let e = encoder(a)?;
     let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
     let vision = a.class_name.contains("Vision");
-    let hf_config = vision.then(|| {
-        e.hf["model_type"] = match a.class_name {
-            "CLIPVisionEncoder" => "clip_vision_model",
-            _ => "siglip_vision_model",
-        }
-        .into();
-        e.hf.clone()
-    });
+    let mut hf_config = e.hf.clone();
+    hf_config["model_type"] = match a.class_name {
+        "CLIPVisionEncoder" => "clip_vision_model",
+        "SigLIPVisionEncoder" => "siglip_vision_model",
+        "CLIPTextEncoder" => "clip_text_model",
+        _ => "siglip_text_model",
+    }
+    .into();
     Ok(Backbone {
-        hf_config,
+        hf_config: Some(hf_config),
         rows: e.rows,
         hidden,
         vocab: e.hf["vocab_size"].as_u64().unwrap_or(0),
