@@ -23,6 +23,7 @@
 //!
 //! The public entry point is [`estimate`] (and [`tape::Tape`], [`cache::stats`],
 //! [`fold::fold`], [`fold::find_repeat`] for tests and benches); callers such as `space::family` need nothing else.
+pub mod axes;
 pub mod cache;
 pub mod fold;
 pub(crate) mod record;
