@@ -110,11 +110,14 @@ impl AxisModel {
         let zero: Index = [0; MAX_AXES];
         let at_base = fitter.at(&tape, zero)?;
         let count = at_base.len();
-        // each number's degree along each axis, from 4 points on that axis's line
+        // each number's degree along each axis, from 4 points on that axis's line; an
+        // axis with 3 values or fewer on its lattice is interpolated through all of
+        // them, exact at every candidate whatever the function
         let mut degree = vec![[0u8; MAX_AXES]; count];
         for a in 0..k {
+            let points = ((axes[a].max - axes[a].min) / axes[a].step + 1).min(DEGREE as i64 + 2);
             let mut line = vec![at_base.clone()];
-            for j in 1..=DEGREE + 1 {
+            for j in 1..points {
                 let mut idx = zero;
                 idx[a] = j as u8;
                 line.push(fitter.at(&tape, idx)?);
@@ -123,10 +126,10 @@ impl AxisModel {
                 let f: Vec<i128> = line.iter().map(|v| v[q] as i128).collect();
                 let d1: Vec<i128> = f.windows(2).map(|w| w[1] - w[0]).collect();
                 let d2: Vec<i128> = d1.windows(2).map(|w| w[1] - w[0]).collect();
-                if d2[1] != d2[0] {
+                if d2.len() == 2 && d2[1] != d2[0] {
                     return None;
                 }
-                deg[a] = if d2[0] != 0 {
+                deg[a] = if d2.first().is_some_and(|&d| d != 0) {
                     2
                 } else if d1[0] != 0 {
                     1
