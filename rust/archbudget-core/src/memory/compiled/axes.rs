@@ -66,6 +66,10 @@ pub struct AxisModel {
     extras: usize,
     /// The weights' bytes where no parameter's size depends on the axes.
     weights: Option<u64>,
+    /// Which axes the parameters' sizes depend on, and this model's number among the
+    /// process's (the key of the weights remembered per thread: `WEIGHTS`).
+    weight_axes: [bool; MAX_AXES],
+    id: u64,
     /// Probes the fit built.
     pub probes: usize,
 }
@@ -168,7 +172,13 @@ impl AxisModel {
             numbers.push(coefs);
         }
         let slots = tape.raw_len();
-        let constant_weights = tape.construct_slots().all(|s| degree[s][..k] == [0; MAX_AXES][..k]);
+        let mut weight_axes = [false; MAX_AXES];
+        for s in tape.construct_slots() {
+            for a in 0..k {
+                weight_axes[a] |= degree[s][a] > 0;
+            }
+        }
+        let constant_weights = !weight_axes.contains(&true);
         let weights = if constant_weights {
             Some(tape.weights_of(&at_base, &first.run)?)
         } else {
@@ -183,6 +193,8 @@ impl AxisModel {
             numbers,
             extras,
             weights,
+            weight_axes,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             probes: 0,
         };
         debug_assert_eq!(count, slots + extras);
@@ -212,10 +224,30 @@ impl AxisModel {
     pub fn evaluate(&self, point: &[i64]) -> Option<(MemoryReport, Vec<u64>)> {
         let numbers = self.numbers_at(point)?;
         let slots = numbers.len() - self.extras;
+        // the weights of a model met before (a sweep's batch and seq axes vary fastest)
+        let mut key = (self.id, [0i64; MAX_AXES]);
+        for (a, &x) in point.iter().enumerate() {
+            if self.weight_axes[a] {
+                key.1[a] = x;
+            }
+        }
+        let known = self
+            .weights
+            .or_else(|| WEIGHTS.with(|w| w.borrow().get(&key).copied()));
+        let mut weights = known;
         let report = SCRATCH.with(|s| {
             self.tape
-                .finish(&numbers[..slots], &self.run, self.weights, &mut s.borrow_mut())
+                .finish(&numbers[..slots], &self.run, &mut weights, &mut s.borrow_mut())
         })?;
+        if let (None, Some(w)) = (known, weights) {
+            WEIGHTS.with(|remembered| {
+                let mut remembered = remembered.borrow_mut();
+                if remembered.len() >= REMEMBERED_WEIGHTS {
+                    remembered.clear();
+                }
+                remembered.insert(key, w);
+            });
+        }
         Some((report, numbers[slots..].to_vec()))
     }
 
@@ -305,6 +337,12 @@ fn binomial(n: i128, k: u32) -> i128 {
     (0..k as i128).fold(1, |acc, i| acc * (n - i) / (i + 1))
 }
 
+/// Models' weights remembered per thread, by model and the axes' values they depend on.
+const REMEMBERED_WEIGHTS: usize = 4096;
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 thread_local! {
+    static WEIGHTS: std::cell::RefCell<HashMap<(u64, [i64; MAX_AXES]), u64>> =
+        std::cell::RefCell::new(HashMap::new());
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }

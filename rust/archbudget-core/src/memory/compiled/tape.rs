@@ -395,7 +395,7 @@ impl Tape {
             let mut raw = std::mem::take(&mut s.raw);
             let report = self
                 .raw_into(g, run, s, &mut raw)
-                .and_then(|()| self.finish(&raw, run, None, s));
+                .and_then(|()| self.finish(&raw, run, &mut None, s));
             s.raw = raw;
             report
         })
@@ -488,12 +488,13 @@ impl Tape {
     /// The report from the numbers [`Tape::raw`] gives, or `None` where a guard fails
     /// (a value or gradient empty where it was not, a view partial where it was not,
     /// class members' counts that differ) or a count overflows. `weights`: the weights'
-    /// bytes where the caller knows them (else the construction is replayed).
+    /// bytes where the caller knows them (else the construction is replayed, and they
+    /// are set).
     pub(crate) fn finish(
         &self,
         raw: &[u64],
         run: &RunSettings,
-        weights: Option<u64>,
+        weights: &mut Option<u64>,
         s: &mut Scratch,
     ) -> Option<MemoryReport> {
         let n = self.slots.len();
@@ -521,9 +522,9 @@ impl Tape {
             s.construct
                 .push((s.values[slot as usize], bytes, converted));
         }
-        let weights = match weights {
+        let weights = match *weights {
             Some(w) => w,
-            None => weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?,
+            None => *weights.insert(weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?),
         };
         let values = &mut s.values;
         let state = optimizer_state(run, dot(&self.param_blocks, values)?).ok()?;
