@@ -530,10 +530,10 @@ proptest! {
 /// metrics a sweep computes (fitted expressions where its structures fit) equal the
 /// reference's (the candidate's step built and simulated), errors included. Returns how
 /// many candidates the fitted expressions evaluated.
-fn sweep_equals_the_simulator(space: Value) -> u64 {
+fn sweep_equals_the_simulator(space: Value, fit_at: u32) -> u64 {
     use archbudget_core::space::{family::Evaluator, Space};
     let space = Space::from_value(&space, "test", &|_| unreachable!()).unwrap();
-    let eval = Evaluator::new(&space);
+    let eval = Evaluator::fitting_at(&space, fit_at);
     let lens: Vec<usize> = space.axes.iter().map(|a| a.values.len()).collect();
     for index in 0..space.size {
         let mut digits = vec![0; lens.len()];
@@ -589,7 +589,7 @@ proptest! {
     ) {
         let depth: Vec<i64> = depth.into_iter().collect();
         sweep_equals_the_simulator(json!({"family": "mlp", "run": run, "axes": {
-            "input_dim": input_dim, "depth": depth, "width": width, "classes": classes}}));
+            "input_dim": input_dim, "depth": depth, "width": width, "classes": classes}}), 3);
     }
 
     #[test]
@@ -604,14 +604,14 @@ proptest! {
     ) {
         sweep_equals_the_simulator(json!({"family": "cnn", "run": run, "fixed": {
             "image": 32, "stages": stages, "convs": 2, "batchnorm": batchnorm},
-            "axes": {"channels": [1, 3], "filters": filters, "classes": [10, 100]}}));
+            "axes": {"channels": [1, 3], "filters": filters, "classes": [10, 100]}}), 3);
         sweep_equals_the_simulator(json!({"family": "lstm", "run": run,
             "fixed": {"layers": layers, "classes": 5},
-            "axes": {"vocab": [100, 5000], "embed": [16, 48], "hidden": hidden, "seq": [7, 64]}}));
+            "axes": {"vocab": [100, 5000], "embed": [16, 48], "hidden": hidden, "seq": [7, 64]}}), 3);
         let mut template = keras_dense(3, 64, true, batchnorm);
         template["config"]["layers"][1]["config"]["name"] = json!("first");
         sweep_equals_the_simulator(json!({"family": "keras", "run": run, "template": template,
-            "axes": {"first.units": units, "head.units": [2, 10, 33]}}));
+            "axes": {"first.units": units, "head.units": [2, 10, 33]}}), 3);
     }
 
     #[test]
@@ -651,7 +651,7 @@ proptest! {
         if lora && kind == 0 {
             run["lora_rank"] = json!(4);
         }
-        sweep_equals_the_simulator(json!({"family": "hf", "run": run, "fixed": fixed, "axes": axes}));
+        sweep_equals_the_simulator(json!({"family": "hf", "run": run, "fixed": fixed, "axes": axes}), 3);
     }
 }
 
@@ -665,11 +665,15 @@ fn sweep_grids_are_mostly_evaluated_from_fitted_expressions() {
         "axes": {"hidden_size": [128, 256, 512], "intermediate_size": [256, 688], "num_hidden_layers": [2, 4],
                  "vocab_size": [1000, 32000]},
         "run": {"batch": [1, 2, 4, 8], "seq": [128, 256, 512], "precision": "bf16"}});
-    let evaluated = sweep_equals_the_simulator(llama);
-    assert!(evaluated >= 2 * 144 - 2 * 8, "{evaluated} of 288 llama candidates");
+    // each structure's first FIT_AT sightings simulated, the rest from its fit
+    use archbudget_core::space::symbolic::FIT_AT;
+    let fit_at = FIT_AT as u64;
+    let evaluated = sweep_equals_the_simulator(llama, FIT_AT);
+    assert!(evaluated >= 2 * (144 - fit_at) - 2 * 4, "{evaluated} of 288 llama candidates");
     let mlp = json!({"family": "mlp", "fixed": {},
-        "axes": {"input_dim": [784, 3072], "depth": [1, 4], "width": [128, 256, 512, 1024, 2048], "classes": [10, 100]},
+        "axes": {"input_dim": [784, 3072], "depth": [1, 4],
+                 "width": [128, 256, 384, 512, 768, 1024, 1536, 2048], "classes": [10, 100]},
         "run": {"batch": [32, 128, 512]}});
-    let evaluated = sweep_equals_the_simulator(mlp);
-    assert!(evaluated >= 120 - 2 * 4, "{evaluated} of 120 mlp candidates");
+    let evaluated = sweep_equals_the_simulator(mlp, FIT_AT);
+    assert!(evaluated >= 2 * (96 - fit_at) - 2 * 4, "{evaluated} of 192 mlp candidates");
 }

@@ -49,8 +49,14 @@ fn run_slot(kind: FamilyKind, key: &str) -> usize {
 
 impl<'s> Evaluator<'s> {
     pub fn new(space: &'s Space) -> Self {
+        Self::fitting_at(space, super::symbolic::FIT_AT)
+    }
+
+    /// An evaluator that fits a structure at its `sightings`-th candidate (tests and
+    /// benches: `new` waits for `symbolic::FIT_AT`).
+    pub fn fitting_at(space: &'s Space, sightings: u32) -> Self {
         Evaluator {
-            symbolic: Symbolic::new(space),
+            symbolic: Symbolic::new(space, sightings),
             ..Evaluator::building(space)
         }
     }

@@ -5,8 +5,8 @@
 //! step: an mlp's widths, a transformer's hidden and vocabulary sizes, batch and seq)
 //! are the fitted model's variables; every other axis (depth, layer counts, heads,
 //! flags, mode, precision, optimizer) is part of a structure's key. A structure is
-//! fitted once it has been seen [`FIT_AT`] times, if it has [`FIT_FROM`] candidates or
-//! more; until then, and wherever the fit or a candidate's guard fails, the candidate's
+//! fitted once it has been seen [`FIT_AT`] times, if it has half as many candidates
+//! again or more; until then, and wherever the fit or a candidate's guard fails, the candidate's
 //! step is built and estimated as before (`Evaluator::step`).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,11 +15,12 @@ use super::family::{Counts, Evaluator, Metrics};
 use super::{FamilyKind, Scalar, Space};
 use crate::memory::compiled::axes::{AxisModel, AxisRange, Probed, MAX_AXES};
 
-/// Sightings of a structure before it is fitted (a sweep that ranks by a cheap key
-/// evaluates few candidates of each: they are simulated).
-const FIT_AT: u32 = 4;
-/// Candidates a structure needs for a fit to pay (a fit builds some 20 to 100 probes).
-const FIT_FROM: u64 = 32;
+/// Sightings of a structure before it is fitted. A fit builds some 20 to 100 probes, each
+/// costing about what a candidate's simulation does, so a structure is fitted once it has
+/// cost about as much simulated: a sweep that meets each structure a few times (a top-k
+/// by a cheap key, a shard) pays for no fit it does not use (`bench_sweep.py`'s 10⁶
+/// llama space: fitting at the 4th sighting halved its plain path's rate).
+pub const FIT_AT: u32 = 64;
 const SHARDS: usize = 64;
 /// Structures per shard before it is emptied.
 const SHARD_ENTRIES: usize = 256;
@@ -68,6 +69,7 @@ pub struct Symbolic {
     strides: Vec<(usize, u64)>,
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
     evaluated: std::sync::atomic::AtomicU64,
+    fit_at: u32,
 }
 
 /// The names of a family's size axes.
@@ -97,8 +99,8 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 impl Symbolic {
     /// The size axes of `space` (integers ≥ 1, two values or more), or `None` where it
-    /// has none or too few candidates per structure.
-    pub fn new(space: &Space) -> Option<Symbolic> {
+    /// has none or too few candidates per structure to fit at the `fit_at`-th sighting.
+    pub fn new(space: &Space, fit_at: u32) -> Option<Symbolic> {
         let mut axes = Vec::new();
         let mut ranges = Vec::new();
         let mut strides = Vec::new();
@@ -131,7 +133,7 @@ impl Symbolic {
                 }
             }
         }
-        if axes.is_empty() || per_structure < FIT_FROM {
+        if axes.is_empty() || per_structure < fit_at as u64 * 3 / 2 {
             return None;
         }
         Some(Symbolic {
@@ -140,6 +142,7 @@ impl Symbolic {
             strides,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             evaluated: Default::default(),
+            fit_at,
         })
     }
 
@@ -166,7 +169,7 @@ impl Symbolic {
             match entry {
                 Entry::Fitted(m) => m.clone(),
                 Entry::Fitting | Entry::Failed => return None,
-                Entry::Seen(n) if *n + 1 < FIT_AT => {
+                Entry::Seen(n) if *n + 1 < self.fit_at => {
                     *n += 1;
                     return None;
                 }
