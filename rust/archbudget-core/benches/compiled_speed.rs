@@ -11,6 +11,7 @@ use archbudget_core::formats::{hf, keras};
 use archbudget_core::memory::compiled::cache;
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
 use archbudget_core::memory::{self, compiled, Graph, Mode, Precision, RunSettings};
+use archbudget_core::space::{family::Evaluator, Space};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -132,6 +133,52 @@ fn grid(name: &str, candidates: &[Box<dyn Fn() -> (Graph, RunSettings)>]) {
     );
 }
 
+/// A sweep space's candidates, each evaluated as a sweep does (fitted expressions where
+/// its structures fit) beside the reference (counts, Graph and simulator per candidate),
+/// after one pass that fits the structures (at their 4th candidate here, where a sweep
+/// waits for `symbolic::FIT_AT`); the share evaluated from the fits in that first pass.
+fn sweep_space(name: &str, space: Value) {
+    let space = Space::from_value(&space, "bench", &|_| unreachable!()).unwrap();
+    let lens: Vec<usize> = space.axes.iter().map(|a| a.values.len()).collect();
+    let candidates: Vec<Vec<usize>> = (0..space.size as usize)
+        .map(|index| {
+            let mut digits = vec![0; lens.len()];
+            let mut rest = index;
+            for (d, &len) in digits.iter_mut().zip(&lens).rev() {
+                *d = rest % len;
+                rest /= len;
+            }
+            digits
+        })
+        .collect();
+    let eval = Evaluator::fitting_at(&space, 4);
+    for d in &candidates {
+        assert_eq!(eval.metrics(d).unwrap(), eval.simulated_metrics(d).unwrap(), "{name}");
+    }
+    let first_pass = eval.symbolic_evaluated();
+    let (reference, fitted) = pair(
+        candidates.len(),
+        || {
+            for d in &candidates {
+                black_box(eval.simulated_metrics(d).unwrap());
+            }
+        },
+        || {
+            for d in &candidates {
+                black_box(eval.metrics(d).unwrap());
+            }
+        },
+    );
+    println!(
+        "{name:<34} {:>5} candidates  counts+graph+simulator {:>8.2} µs  fitted {:>6.3} µs  {:>7.1}x  first pass {:>5.1}% fitted",
+        candidates.len(),
+        us(reference),
+        us(fitted),
+        reference.as_secs_f64() / fitted.as_secs_f64(),
+        100.0 * first_pass as f64 / candidates.len() as f64
+    );
+}
+
 fn llama(layers: u64, hidden: u64) -> Value {
     json!({"model_type": "llama", "hidden_size": hidden, "intermediate_size": hidden * 7 / 2,
            "num_hidden_layers": layers, "num_attention_heads": hidden / 128,
@@ -195,6 +242,39 @@ fn main() {
             },
         ),
     ];
+    println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
+    sweep_space("llama 16/32 layers, train bf16", json!({"family": "hf",
+        "fixed": {"model_type": "llama", "num_attention_heads": 16, "num_key_value_heads": 8},
+        "axes": {"num_hidden_layers": [16, 32], "hidden_size": [2048, 3072, 4096],
+                 "intermediate_size": [5632, 11008], "vocab_size": [32000, 128256]},
+        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}));
+    sweep_space("mixtral 8 layers, infer amp", json!({"family": "hf",
+        "fixed": {"model_type": "mixtral", "num_attention_heads": 32, "num_key_value_heads": 8,
+                  "num_hidden_layers": 8, "num_local_experts": 8, "num_experts_per_tok": 2},
+        "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 128256]},
+        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "amp_bf16", "mode": "infer"}}));
+    sweep_space("mlp depth 2/8, train", json!({"family": "mlp",
+        "axes": {"input_dim": [784, 3072], "depth": [2, 8], "width": [256, 512, 1024, 2048, 4096],
+                 "classes": [10, 100]},
+        "run": {"batch": [32, 128, 512]}}));
+    sweep_space("mlp depth 64, infer", json!({"family": "mlp",
+        "axes": {"input_dim": [784, 3072], "depth": [64], "width": [512, 1024, 1536, 2048, 3072],
+                 "classes": [10, 100]},
+        "run": {"batch": [32, 128, 512], "mode": "infer"}}));
+    sweep_space("cnn 3x2 convs + BN, train", json!({"family": "cnn",
+        "fixed": {"image": 64, "channels": 3, "stages": 3, "convs": 2, "batchnorm": true},
+        "axes": {"filters": [8, 16, 24, 32, 48, 64], "classes": [10, 100, 1000]},
+        "run": {"batch": [32, 128, 256]}}));
+    sweep_space("lstm 2 layers, train", json!({"family": "lstm",
+        "fixed": {"layers": 2, "classes": 5},
+        "axes": {"vocab": [5000, 20000], "embed": [128, 256], "hidden": [128, 256, 384, 512],
+                 "seq": [64, 128]},
+        "run": {"batch": [32, 128]}}));
+    sweep_space("keras 16 x Dense+BN, train", json!({"family": "keras",
+        "template": keras_dense(16, 512),
+        "axes": {"d0.units": [128, 256, 384, 512, 768, 1024], "head.units": [10, 100]},
+        "run": {"batch": [32, 128, 256]}}));
+
     println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
     for layers in [32, 80] {
         for (label, run) in &runs {

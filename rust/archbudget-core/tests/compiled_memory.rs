@@ -525,3 +525,155 @@ proptest! {
         prop_assert!(!tape::applies(&run) || s.hits + s.recorded > 0, "{s:?}");
     }
 }
+
+/// Every candidate of `space` (in enumeration order, as a sweep meets them): the
+/// metrics a sweep computes (fitted expressions where its structures fit) equal the
+/// reference's (the candidate's step built and simulated), errors included. Returns how
+/// many candidates the fitted expressions evaluated.
+fn sweep_equals_the_simulator(space: Value, fit_at: u32) -> u64 {
+    use archbudget_core::space::{family::Evaluator, Space};
+    let space = Space::from_value(&space, "test", &|_| unreachable!()).unwrap();
+    let eval = Evaluator::fitting_at(&space, fit_at);
+    let lens: Vec<usize> = space.axes.iter().map(|a| a.values.len()).collect();
+    for index in 0..space.size {
+        let mut digits = vec![0; lens.len()];
+        let mut rest = index as usize;
+        for (d, &len) in digits.iter_mut().zip(&lens).rev() {
+            *d = rest % len;
+            rest /= len;
+        }
+        let swept = eval.metrics(&digits);
+        let reference = eval.simulated_metrics(&digits);
+        match (&swept, &reference) {
+            (Ok(s), Ok(r)) => assert_eq!(s, r, "candidate {digits:?} of {space:?}"),
+            (Err(s), Err(r)) => assert_eq!(s.to_string(), r.to_string()),
+            _ => panic!("candidate {digits:?}: swept {swept:?}, simulated {reference:?}"),
+        }
+    }
+    eval.symbolic_evaluated()
+}
+
+/// A run table of random settings (the structure's part: mode, precision, optimizer,
+/// checkpointing, attention), batch as an axis.
+fn run_table() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![Just("train"), Just("infer"), Just("generate")],
+        prop_oneof![Just("fp32"), Just("bf16"), Just("amp_bf16")],
+        prop_oneof![Just("sgd"), Just("sgd_momentum"), Just("adam"), Just("adamw")],
+        any::<bool>(),
+        prop_oneof![Just("sdpa"), Just("eager")],
+        prop::collection::btree_set(1i64..40, 2..4),
+    )
+        .prop_map(|(mode, precision, optimizer, grad_ckpt, attn, batch)| {
+            json!({"mode": mode, "precision": precision, "optimizer": optimizer,
+                   "grad_ckpt": grad_ckpt, "attn": attn, "new_tokens": 3,
+                   "batch": batch.into_iter().collect::<Vec<_>>()})
+        })
+}
+
+/// 2 to 4 distinct sizes from `lo..hi`.
+fn sizes(lo: i64, hi: i64) -> impl Strategy<Value = Vec<i64>> {
+    prop::collection::btree_set(lo..hi, 2..5).prop_map(|s| s.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fitted_mlp_sweeps_equal_the_simulator(
+        run in run_table(),
+        input_dim in sizes(1, 3000),
+        width in sizes(1, 3000),
+        classes in sizes(1, 20),
+        depth in prop::collection::btree_set(0i64..6, 1..3),
+    ) {
+        let depth: Vec<i64> = depth.into_iter().collect();
+        sweep_equals_the_simulator(json!({"family": "mlp", "run": run, "axes": {
+            "input_dim": input_dim, "depth": depth, "width": width, "classes": classes}}), 3);
+    }
+
+    #[test]
+    fn fitted_cnn_lstm_and_keras_sweeps_equal_the_simulator(
+        run in run_table(),
+        filters in sizes(1, 64),
+        hidden in sizes(1, 300),
+        units in sizes(1, 600),
+        stages in 0i64..4,
+        batchnorm in any::<bool>(),
+        layers in 1i64..3,
+    ) {
+        sweep_equals_the_simulator(json!({"family": "cnn", "run": run, "fixed": {
+            "image": 32, "stages": stages, "convs": 2, "batchnorm": batchnorm},
+            "axes": {"channels": [1, 3], "filters": filters, "classes": [10, 100]}}), 3);
+        sweep_equals_the_simulator(json!({"family": "lstm", "run": run,
+            "fixed": {"layers": layers, "classes": 5},
+            "axes": {"vocab": [100, 5000], "embed": [16, 48], "hidden": hidden, "seq": [7, 64]}}), 3);
+        let mut template = keras_dense(3, 64, true, batchnorm);
+        template["config"]["layers"][1]["config"]["name"] = json!("first");
+        sweep_equals_the_simulator(json!({"family": "keras", "run": run, "template": template,
+            "axes": {"first.units": units, "head.units": [2, 10, 33]}}), 3);
+    }
+
+    #[test]
+    fn fitted_transformers_sweeps_equal_the_simulator(
+        run in run_table(),
+        kind in 0..HF_KINDS,
+        layers in prop::collection::btree_set(1i64..4, 1..3),
+        heads in 1u64..4,
+        width in prop_oneof![Just(8u64), Just(16)],
+        seq in prop::collection::btree_set(1i64..40, 2..4),
+        lora in any::<bool>(),
+    ) {
+        let mut fixed = hf_config(kind, 1, width, heads);
+        let map = fixed.as_object_mut().unwrap();
+        let layer_key = ["num_hidden_layers", "n_layer", "num_layers"]
+            .into_iter()
+            .find(|k| map.contains_key(*k))
+            .unwrap();
+        map.remove(layer_key);
+        map.remove("num_decoder_layers");
+        // a space's fixed values are scalars
+        map.retain(|_, v| !v.is_array());
+        let hidden = (width * heads) as i64;
+        let mut axes = json!({layer_key: layers.into_iter().collect::<Vec<_>>()});
+        // the size axes a config names: hidden (a multiple of the heads), intermediate, vocab
+        for (key, values) in [
+            ("hidden_size", json!([hidden, 2 * hidden, 4 * hidden])),
+            ("intermediate_size", json!([hidden, 3 * hidden + 8])),
+            ("vocab_size", json!([300, 1000])),
+        ] {
+            if map.remove(key).is_some() {
+                axes[key] = values;
+            }
+        }
+        let mut run = run;
+        run["seq"] = json!(seq.into_iter().collect::<Vec<_>>());
+        if lora && kind == 0 {
+            run["lora_rank"] = json!(4);
+        }
+        sweep_equals_the_simulator(json!({"family": "hf", "run": run, "fixed": fixed, "axes": axes}), 3);
+    }
+}
+
+/// A realistic grid's structures do fit: most of its candidates are evaluated without
+/// their step built (the fit's own probes and each structure's first sightings
+/// simulated).
+#[test]
+fn sweep_grids_are_mostly_evaluated_from_fitted_expressions() {
+    let llama = json!({"family": "hf",
+        "fixed": {"model_type": "llama", "num_attention_heads": 2, "num_key_value_heads": 1},
+        "axes": {"hidden_size": [128, 256, 512], "intermediate_size": [256, 688], "num_hidden_layers": [2, 4],
+                 "vocab_size": [1000, 32000]},
+        "run": {"batch": [1, 2, 4, 8], "seq": [128, 256, 512], "precision": "bf16"}});
+    // each structure's first FIT_AT sightings simulated, the rest from its fit
+    use archbudget_core::space::symbolic::FIT_AT;
+    let fit_at = FIT_AT as u64;
+    let evaluated = sweep_equals_the_simulator(llama, FIT_AT);
+    assert!(evaluated >= 2 * (144 - fit_at) - 2 * 4, "{evaluated} of 288 llama candidates");
+    let mlp = json!({"family": "mlp", "fixed": {},
+        "axes": {"input_dim": [784, 3072], "depth": [1, 4],
+                 "width": [128, 256, 384, 512, 768, 1024, 1536, 2048], "classes": [10, 100]},
+        "run": {"batch": [32, 128, 512]}});
+    let evaluated = sweep_equals_the_simulator(mlp, FIT_AT);
+    assert!(evaluated >= 2 * (96 - fit_at) - 2 * 4, "{evaluated} of 192 mlp candidates");
+}

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::names::{family_params, template_layer_names};
 use super::structure::{HfStructure, StructureCache};
+use super::symbolic::Symbolic;
 use super::{space_err, FamilyKind, Scalar, Slot, Space, RUN_KEYS};
 use crate::error::Result;
 use crate::formats::hf::{self, Head};
@@ -12,115 +13,8 @@ use crate::memory;
 use crate::memory::bound::{self, Held};
 use crate::memory::compiled;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
-use crate::memory::{
-    AttnImpl, Breakdown, Decode, MemoryReport, Mode, Optimizer, Precision, RunSettings,
-};
-
-/// Everything a sweep row reports besides the axis values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Metrics {
-    /// Counted as the framework that runs the model does (PyTorch for mlp, cnn, lstm and
-    /// hf; Keras for the keras family).
-    pub params: u64,
-    pub trainable_params: u64,
-    /// Parameters one token uses (mixture-of-experts hf models); `params` otherwise.
-    pub active_params: u64,
-    pub peak_bytes: u64,
-    pub flops_fwd: u64,
-    pub flops_fwd_bwd: u64,
-    pub breakdown: Breakdown,
-    /// Generate mode: what decoding reads, for the time estimate of a named GPU.
-    pub decode: Option<Decode>,
-}
-
-/// The metric columns, in output order.
-pub const METRIC_NAMES: [&str; 14] = [
-    "params",
-    "trainable_params",
-    "active_params",
-    "peak_bytes",
-    "flops_fwd",
-    "flops_fwd_bwd",
-    "weights_bytes",
-    "gradients_bytes",
-    "optimizer_bytes",
-    "activations_bytes",
-    "activation_grads_bytes",
-    "inputs_bytes",
-    "autocast_copies_bytes",
-    "transients_bytes",
-];
-
-impl Metrics {
-    /// The metric of column `i` of METRIC_NAMES.
-    pub fn get(&self, i: usize) -> u64 {
-        match i {
-            0 => self.params,
-            1 => self.trainable_params,
-            2 => self.active_params,
-            3 => self.peak_bytes,
-            4 => self.flops_fwd,
-            5 => self.flops_fwd_bwd,
-            _ => self.values()[i],
-        }
-    }
-
-    pub fn values(&self) -> [u64; 14] {
-        let b = &self.breakdown;
-        [
-            self.params,
-            self.trainable_params,
-            self.active_params,
-            self.peak_bytes,
-            self.flops_fwd,
-            self.flops_fwd_bwd,
-            b.weights,
-            b.gradients,
-            b.optimizer,
-            b.activations,
-            b.activation_grads,
-            b.inputs,
-            b.autocast_copies,
-            b.transients,
-        ]
-    }
-
-    /// The inverse of `values`.
-    pub fn from_values(v: [u64; 14]) -> Metrics {
-        Metrics {
-            params: v[0],
-            trainable_params: v[1],
-            active_params: v[2],
-            peak_bytes: v[3],
-            flops_fwd: v[4],
-            flops_fwd_bwd: v[5],
-            breakdown: Breakdown {
-                weights: v[6],
-                gradients: v[7],
-                optimizer: v[8],
-                activations: v[9],
-                activation_grads: v[10],
-                inputs: v[11],
-                autocast_copies: v[12],
-                transients: v[13],
-            },
-            decode: None,
-        }
-    }
-
-    fn from_report(r: &MemoryReport, trainable: u64) -> Metrics {
-        Metrics {
-            params: r.params,
-            trainable_params: trainable,
-            active_params: r.params,
-            peak_bytes: r.peak_bytes,
-            flops_fwd: r.flops_fwd,
-            flops_fwd_bwd: r.flops_fwd_bwd,
-            breakdown: r.breakdown,
-            decode: r.decode,
-        }
-    }
-}
+use crate::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
+pub use super::metrics::{Counts, Metrics, METRIC_NAMES};
 
 /// A space's names resolved once to where each value lives (an axis or a fixed value),
 /// so that evaluating a candidate does no name lookups.
@@ -136,6 +30,9 @@ pub struct Evaluator<'s> {
     keras_keys: Vec<(usize, String, Slot)>,
     /// hf: each config's counts and architecture, read once.
     structures: StructureCache,
+    /// The structures' fitted expressions of the candidates' sizes (`None`: every
+    /// candidate's step is built, as for the probes of a fit).
+    symbolic: Option<Symbolic>,
 }
 
 /// An integer parameter: an axis of integers (values pre-converted), or a fixed integer.
@@ -152,6 +49,20 @@ fn run_slot(kind: FamilyKind, key: &str) -> usize {
 
 impl<'s> Evaluator<'s> {
     pub fn new(space: &'s Space) -> Self {
+        Self::fitting_at(space, super::symbolic::FIT_AT)
+    }
+
+    /// An evaluator that fits a structure at its `sightings`-th candidate (tests and
+    /// benches: `new` waits for `symbolic::FIT_AT`).
+    pub fn fitting_at(space: &'s Space, sightings: u32) -> Self {
+        Evaluator {
+            symbolic: Symbolic::new(space, sightings),
+            ..Evaluator::building(space)
+        }
+    }
+
+    /// An evaluator that builds every candidate's step (the probes of `symbolic`).
+    pub(super) fn building(space: &'s Space) -> Self {
         let slots: Vec<Option<Slot>> = family_params(space.family)
             .iter()
             .chain(RUN_KEYS.iter())
@@ -215,6 +126,7 @@ impl<'s> Evaluator<'s> {
             config_keys,
             keras_keys,
             structures: StructureCache::new(space),
+            symbolic: None,
         }
     }
 
@@ -470,7 +382,7 @@ impl<'s> Evaluator<'s> {
     }
 
     /// The transformers structure of the candidate (its config counted once per sweep).
-    fn hf_structure(&self, digits: &[usize]) -> Result<std::sync::Arc<HfStructure>> {
+    pub(super) fn hf_structure(&self, digits: &[usize]) -> Result<std::sync::Arc<HfStructure>> {
         self.structures.get(digits, || {
             let config = self.hf_config(digits);
             let location = self.space.location.as_str();
@@ -595,14 +507,42 @@ impl<'s> Evaluator<'s> {
             .ok_or_else(|| crate::Error::overflow(&self.space.location, "the parameter count"))
     }
 
-    /// All metrics of the candidate.
+    /// All metrics of the candidate: evaluated from its structure's fitted expressions
+    /// where the sweep has them (`symbolic`), else its step built and estimated.
     pub fn metrics(&self, digits: &[usize]) -> Result<Metrics> {
+        if let Some(symbolic) = &self.symbolic {
+            if let Some(m) = symbolic.metrics(self, digits) {
+                return Ok(m);
+            }
+        }
+        let step = self.step(digits)?;
+        let report = compiled::estimate(&step.graph, &step.run)?;
+        Ok(step.counts.metrics(&report))
+    }
+
+    /// The candidate's metrics as the reference computes them: its step built and
+    /// simulated (what `metrics` must equal to the byte; for tests and benches).
+    pub fn simulated_metrics(&self, digits: &[usize]) -> Result<Metrics> {
+        let step = self.step(digits)?;
+        let report = memory::estimate(&step.graph, &step.run)?;
+        Ok(step.counts.metrics(&report))
+    }
+
+    /// Candidates evaluated from fitted expressions so far (`symbolic`).
+    pub fn symbolic_evaluated(&self) -> u64 {
+        self.symbolic.as_ref().map_or(0, Symbolic::evaluated)
+    }
+
+    /// The candidate's step: its PyTorch graph, run settings, and where its counts come
+    /// from.
+    pub(super) fn step(&self, digits: &[usize]) -> Result<Step> {
         let run = self.run(digits)?;
         let location = self.space.location.as_str();
-        let report = match self.space.family {
-            FamilyKind::Mlp => compiled::estimate(&self.mlp(digits)?.graph(run.batch)?, &run)?,
-            FamilyKind::Cnn => compiled::estimate(&self.cnn(digits)?.graph(run.batch)?, &run)?,
-            FamilyKind::Lstm => compiled::estimate(&self.lstm(digits)?.graph(run.batch)?, &run)?,
+        // Every parameter of the PyTorch families trains.
+        let (graph, run, counts) = match self.space.family {
+            FamilyKind::Mlp => (self.mlp(digits)?.graph(run.batch)?, run, Counts::Report),
+            FamilyKind::Cnn => (self.cnn(digits)?.graph(run.batch)?, run, Counts::Report),
+            FamilyKind::Lstm => (self.lstm(digits)?.graph(run.batch)?, run, Counts::Report),
             // transformers counts as PyTorch does: the summary's totals, the memory of
             // the same structure (as `summary` and `memory` compute them).
             FamilyKind::Hf => {
@@ -620,37 +560,41 @@ impl<'s> Evaluator<'s> {
                     quantize: memory::hf::quantize_for_run(s.quant, &run),
                     ..run
                 };
-                let report =
-                    compiled::estimate(&memory::hf::graph(&s.arch, &s.dropouts, &run)?, &run)?;
+                let graph = memory::hf::graph(&s.arch, &s.dropouts, &run)?;
                 // with LoRA, peft's model: the base and its adapters, the adapters trained
-                if run.lora.is_some() {
-                    return Ok(Metrics::from_report(&report, report.trainable_params));
-                }
-                return Ok(Metrics {
-                    params: s.total_params,
-                    trainable_params: s.trainable_params,
-                    active_params: s.active_params,
-                    ..Metrics::from_report(&report, 0)
-                });
+                let counts = if run.lora.is_some() {
+                    Counts::Adapters
+                } else {
+                    Counts::Counted {
+                        params: s.total_params,
+                        trainable: s.trainable_params,
+                        active: s.active_params,
+                    }
+                };
+                (graph, run, counts)
             }
             // Keras counts as Keras does (BatchNorm statistics are non-trainable params);
             // the memory is the PyTorch equivalent's.
             FamilyKind::Keras => {
                 let model = keras::model_from_value(&self.keras_json(digits), None, location)?;
                 let summary = keras::summarize(&model, location)?;
-                let report =
-                    compiled::estimate(&memory::keras::graph(&model, &run, location)?, &run)?;
-                return Ok(Metrics {
+                let counts = Counts::Counted {
                     params: summary.total_params,
-                    trainable_params: summary.trainable_params,
-                    active_params: summary.total_params,
-                    ..Metrics::from_report(&report, 0)
-                });
+                    trainable: summary.trainable_params,
+                    active: summary.total_params,
+                };
+                (memory::keras::graph(&model, &run, location)?, run, counts)
             }
         };
-        // Every parameter of the PyTorch families trains.
-        Ok(Metrics::from_report(&report, report.params))
+        Ok(Step { graph, run, counts })
     }
+}
+
+/// A candidate's step, built.
+pub(super) struct Step {
+    pub graph: memory::Graph,
+    pub run: RunSettings,
+    pub counts: Counts,
 }
 
 /// The parameters of `Mlp`'s Linear layers (weight in×out + bias out each), the closed

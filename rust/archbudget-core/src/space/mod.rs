@@ -7,10 +7,12 @@ pub mod constraint;
 pub mod enumerate;
 pub mod family;
 pub mod merge;
+mod metrics;
 mod names;
 mod rank;
 mod scan;
 pub mod structure;
+pub mod symbolic;
 pub mod timing;
 
 use serde_json::{Map, Value};

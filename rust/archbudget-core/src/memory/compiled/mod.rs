@@ -9,6 +9,9 @@
 //!   class once, under guards that say when the recording holds; tapes are kept per
 //!   thread by structure and guard outcome ([`cache`]), recorded from a structure's
 //!   second candidate on (training and inference on one GPU).
+//! - [`axes`]: a structure's tape fitted as polynomials of a sweep's size axes
+//!   ([`axes::AxisModel`]), so that a sweep candidate (`space::symbolic`) is evaluated
+//!   without building its Graph.
 //! - [`fold`]: a graph of N identical blocks (transformer layers, an mlp's hidden
 //!   layers) is simulated with 3 and 4 blocks and scaled to N, from 40 blocks on.
 //! - The weights as the caching allocator packs them while the model is built (a
@@ -23,6 +26,7 @@
 //!
 //! The public entry point is [`estimate`] (and [`tape::Tape`], [`cache::stats`],
 //! [`fold::fold`], [`fold::find_repeat`] for tests and benches); callers such as `space::family` need nothing else.
+pub mod axes;
 pub mod cache;
 pub mod fold;
 pub(crate) mod record;

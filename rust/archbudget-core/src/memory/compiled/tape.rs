@@ -159,9 +159,18 @@ pub struct Tape {
     /// Whether each slot was 0 where recorded (an empty value or gradient is not
     /// allocated).
     zero: Vec<bool>,
-    views: Vec<(Src, Src, bool)>,
+    /// Whether each slot is a value or gradient the timeline allocates only where it is
+    /// not empty (its emptiness is guarded).
+    decides: Vec<bool>,
+    /// The slots computed from the others (weights, optimizer state and temporaries).
+    step_constants: Vec<u32>,
+    /// Element counts the guards compare, after the slots in a raw vector.
+    guard_numels: Vec<Src>,
+    /// Each view's count, its source's (indices into `guard_numels`), and whether it
+    /// was partial.
+    views: Vec<(u32, u32, bool)>,
     /// Counts that must agree (a class member's inputs and its representative's).
-    same_numel: Vec<(Src, Src)>,
+    same_numel: Vec<(u32, u32)>,
     marks: Vec<KeptMark>,
     /// Marks the simulator made, for the figures.
     pub recorded_marks: usize,
@@ -291,6 +300,28 @@ impl Tape {
             merge_duplicates(&mut t);
             t
         };
+        let mut guard_numels: Vec<Src> = Vec::new();
+        let mut guard = |x: Src| -> u32 {
+            let at = guard_numels.iter().position(|&y| y == x).unwrap_or_else(|| {
+                guard_numels.push(x);
+                guard_numels.len() - 1
+            });
+            at as u32
+        };
+        let views: Vec<(u32, u32, bool)> = rec
+            .views
+            .iter()
+            .map(|&(v, s, partial)| (guard(src(v)), guard(src(s)), partial))
+            .collect();
+        let mut same_numel: Vec<(u32, u32)> = Vec::new();
+        for (a, b) in &rec.same_numel {
+            for (&x, &y) in a.iter().zip(b) {
+                let pair = (guard(src(x)), guard(src(y)));
+                if x != y && !same_numel.contains(&pair) {
+                    same_numel.push(pair);
+                }
+            }
+        }
         let mut tape = Tape {
             run: RunKey::of(run),
             inputs: g.inputs.iter().map(|i| i.kind).collect(),
@@ -300,24 +331,22 @@ impl Tape {
             classes,
             members,
             zero: vec![false; slots.len()],
-            slots,
-            views: rec
-                .views
+            decides: slots
                 .iter()
-                .map(|&(v, s, partial)| (src(v), src(s), partial))
+                .map(|slot| matches!(slot, Slot::Out(_) | Slot::Input(..) | Slot::Grad(..)))
                 .collect(),
-            same_numel: {
-                let mut pairs: Vec<(Src, Src)> = Vec::new();
-                for (a, b) in &rec.same_numel {
-                    for (&x, &y) in a.iter().zip(b) {
-                        let pair = (src(x), src(y));
-                        if x != y && !pairs.contains(&pair) {
-                            pairs.push(pair);
-                        }
-                    }
-                }
-                pairs
-            },
+            step_constants: (0..slots.len() as u32)
+                .filter(|&i| {
+                    matches!(
+                        slots[i as usize],
+                        Slot::Weights | Slot::Optimizer | Slot::OptTemp
+                    )
+                })
+                .collect(),
+            slots,
+            guard_numels,
+            views,
+            same_numel,
             recorded_marks: rec.marks.len(),
             marks: kept
                 .into_iter()
@@ -339,9 +368,8 @@ impl Tape {
             construct: rec.construct,
         };
         // which terms were empty: the recording's own sizes
-        let mut scratch = Scratch::default();
-        let values = tape.values(g, run, &mut scratch, false)?;
-        tape.zero = values.iter().map(|&v| v == 0).collect();
+        let raw = tape.raw(g, run)?;
+        tape.zero = raw[..tape.slots.len()].iter().map(|&v| v == 0).collect();
         Some(tape)
     }
 
@@ -362,64 +390,56 @@ impl Tape {
     /// The report of `g` under `run` from the tape, or `None` where a guard fails (or a
     /// count overflows: the simulator then names the error).
     pub fn evaluate(&self, g: &Graph, run: &RunSettings) -> Option<MemoryReport> {
-        SCRATCH.with(|s| self.evaluate_in(g, run, &mut s.borrow_mut()))
-    }
-
-    fn evaluate_in(&self, g: &Graph, run: &RunSettings, s: &mut Scratch) -> Option<MemoryReport> {
-        if !self.same_structure(g, run) {
-            return None;
-        }
-        let values = self.values(g, run, s, true)?;
-        let dot = |terms: &Terms| -> Option<u64> {
-            let mut acc = 0i128;
-            for &(slot, n) in terms {
-                acc += values[slot as usize] as i128 * n as i128;
-            }
-            u64::try_from(acc).ok()
-        };
-        // the largest mark, ties to the earliest (the simulator's strict `>`)
-        let mut peak = 0u64;
-        let mut at_peak: Option<&KeptMark> = None;
-        for m in &self.marks {
-            let t = dot(&m.total)?;
-            if t > peak {
-                peak = t;
-                at_peak = Some(m);
-            }
-        }
-        let mut state = [0u64; 8];
-        if let Some(m) = at_peak {
-            for (c, terms) in m.state.iter().enumerate() {
-                state[c] = dot(terms)?;
-            }
-        }
-        let flops_fwd = dot(&self.flops_fwd)?;
-        let flops_fwd_bwd = if run.mode == Mode::Train {
-            flops_fwd.checked_add(dot(&self.flops_bwd)?)?
-        } else {
-            0
-        };
-        Some(MemoryReport {
-            peak_bytes: peak,
-            params: dot(&self.params)?,
-            trainable_params: dot(&self.trainable)?,
-            buffers: dot(&self.buffers)?,
-            breakdown: breakdown(state),
-            flops_fwd,
-            flops_fwd_bwd,
-            decode: None,
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let mut raw = std::mem::take(&mut s.raw);
+            let report = self
+                .raw_into(g, run, s, &mut raw)
+                .and_then(|()| self.finish(&raw, run, &mut None, s));
+            s.raw = raw;
+            report
         })
     }
 
-    /// Every slot's value for `g`: each class's first node lowered, the guards checked
-    /// (`check`: also every slot empty where it was), the step's constants computed.
-    fn values<'s>(
-        &self,
-        g: &Graph,
-        run: &RunSettings,
-        s: &'s mut Scratch,
-        check: bool,
-    ) -> Option<&'s [u64]> {
+    /// How many numbers [`Tape::raw`] gives: one per term, then the element counts the
+    /// view and class guards compare.
+    pub(crate) fn raw_len(&self) -> usize {
+        self.slots.len() + self.guard_numels.len()
+    }
+
+    /// The slots of the weights' sizes in construction order.
+    pub(crate) fn construct_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.construct.iter().map(|c| c.0 as usize)
+    }
+
+    /// The weights' bytes from the numbers [`Tape::raw`] gives (the construction
+    /// replayed).
+    pub(crate) fn weights_of(&self, raw: &[u64], run: &RunSettings) -> Option<u64> {
+        let construct: Vec<(u64, u64, bool)> = self
+            .construct
+            .iter()
+            .map(|&(slot, bytes, converted)| {
+                let r = raw[slot as usize];
+                let v = if rounds(self.slots[slot as usize]) { block(r) } else { r };
+                (v, bytes, converted)
+            })
+            .collect();
+        weight_bytes(run, &construct, 0, 0, Weights::Replay).ok()
+    }
+
+    /// The numbers the report of `g` is computed from (see [`Tape::finish`]), or `None`
+    /// where a guard on the structure or on a class's lowering fails: each term's bytes
+    /// before allocator rounding (or its count), then the guards' element counts.
+    pub(crate) fn raw(&self, g: &Graph, run: &RunSettings) -> Option<Vec<u64>> {
+        let mut raw = Vec::with_capacity(self.raw_len());
+        SCRATCH.with(|s| self.raw_into(g, run, &mut s.borrow_mut(), &mut raw))?;
+        Some(raw)
+    }
+
+    fn raw_into(&self, g: &Graph, run: &RunSettings, s: &mut Scratch, raw: &mut Vec<u64>) -> Option<()> {
+        if !self.same_structure(g, run) {
+            return None;
+        }
         let train = run.mode == Mode::Train;
         s.costs.clear();
         for c in &self.classes {
@@ -450,58 +470,132 @@ impl Tape {
         {
             return None;
         }
-        for &(a, b) in &self.same_numel {
-            if numel(a, g, &s.costs)? != numel(b, g, &s.costs)? {
-                return None;
-            }
-        }
-        for &(v, src, partial) in &self.views {
-            if (numel(v, g, &s.costs)? != numel(src, g, &s.costs)?) != partial {
-                return None;
-            }
-        }
         let param_dt = if run.precision == Precision::Bf16 {
             DType::BF16
         } else {
             DType::F32
         };
+        raw.clear();
+        for &slot in &self.slots {
+            raw.push(slot_raw(slot, g, &s.costs, param_dt)?);
+        }
+        for &src in &self.guard_numels {
+            raw.push(numel(src, g, &s.costs)?);
+        }
+        Some(())
+    }
+
+    /// The report from the numbers [`Tape::raw`] gives, or `None` where a guard fails
+    /// (a value or gradient empty where it was not, a view partial where it was not,
+    /// class members' counts that differ) or a count overflows. `weights`: the weights'
+    /// bytes where the caller knows them (else the construction is replayed, and they
+    /// are set).
+    pub(crate) fn finish(
+        &self,
+        raw: &[u64],
+        run: &RunSettings,
+        weights: &mut Option<u64>,
+        s: &mut Scratch,
+    ) -> Option<MemoryReport> {
+        let n = self.slots.len();
+        let guard = |i: u32| raw[n + i as usize];
+        if self.same_numel.iter().any(|&(a, b)| guard(a) != guard(b))
+            || self
+                .views
+                .iter()
+                .any(|&(v, src, partial)| (guard(v) != guard(src)) != partial)
+        {
+            return None;
+        }
         s.values.clear();
         for (i, &slot) in self.slots.iter().enumerate() {
-            let v = slot_value(slot, g, &s.costs, param_dt)?;
+            let r = raw[i];
             // the timeline allocates a value or a gradient only where it is not empty;
             // every other term is only added up
-            let decides = matches!(slot, Slot::Out(_) | Slot::Input(..) | Slot::Grad(..));
-            if check && decides && (v == 0) != self.zero[i] {
+            if self.decides[i] && (r == 0) != self.zero[i] {
                 return None;
             }
-            s.values.push(v);
+            s.values.push(if rounds(slot) { block(r) } else { r });
         }
-        // the step's constants, from their terms
-        let sum = |terms: &Terms, values: &[u64]| -> Option<u64> {
-            let mut acc = 0i128;
-            for &(slot, n) in terms {
-                acc += values[slot as usize] as i128 * n as i128;
-            }
-            u64::try_from(acc).ok()
-        };
         s.construct.clear();
         for &(slot, bytes, converted) in &self.construct {
             s.construct
                 .push((s.values[slot as usize], bytes, converted));
         }
-        let weights = weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?;
-        let state = optimizer_state(run, sum(&self.param_blocks, &s.values)?).ok()?;
-        let opt_temp = optimizer_temp(run, sum(&self.param_grads, &s.values)?);
-        for (slot, v) in self.slots.iter().zip(s.values.iter_mut()) {
-            match slot {
-                Slot::Weights => *v = weights,
-                Slot::Optimizer => *v = state,
-                Slot::OptTemp => *v = opt_temp,
-                _ => {}
+        let weights = match *weights {
+            Some(w) => w,
+            None => *weights.insert(weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?),
+        };
+        let values = &mut s.values;
+        let state = optimizer_state(run, dot(&self.param_blocks, values)?).ok()?;
+        let opt_temp = optimizer_temp(run, dot(&self.param_grads, values)?);
+        for &i in &self.step_constants {
+            values[i as usize] = match self.slots[i as usize] {
+                Slot::Weights => weights,
+                Slot::Optimizer => state,
+                _ => opt_temp,
+            };
+        }
+        let values = &*values;
+        // the largest mark, ties to the earliest (the simulator's strict `>`)
+        let mut peak = 0u64;
+        let mut at_peak: Option<&KeptMark> = None;
+        for m in &self.marks {
+            let t = dot(&m.total, values)?;
+            if t > peak {
+                peak = t;
+                at_peak = Some(m);
             }
         }
-        Some(&s.values)
+        let mut state = [0u64; 8];
+        if let Some(m) = at_peak {
+            for (c, terms) in m.state.iter().enumerate() {
+                state[c] = dot(terms, values)?;
+            }
+        }
+        let flops_fwd = dot(&self.flops_fwd, values)?;
+        let flops_fwd_bwd = if run.mode == Mode::Train {
+            flops_fwd.checked_add(dot(&self.flops_bwd, values)?)?
+        } else {
+            0
+        };
+        Some(MemoryReport {
+            peak_bytes: peak,
+            params: dot(&self.params, values)?,
+            trainable_params: dot(&self.trainable, values)?,
+            buffers: dot(&self.buffers, values)?,
+            breakdown: breakdown(state),
+            flops_fwd,
+            flops_fwd_bwd,
+            decode: None,
+        })
     }
+}
+
+/// The sum of `terms` over the slots' `values` (`None` where it is negative or
+/// overflows).
+fn dot(terms: &Terms, values: &[u64]) -> Option<u64> {
+    let mut acc = 0i128;
+    for &(slot, n) in terms {
+        acc += values[slot as usize] as i128 * n as i128;
+    }
+    u64::try_from(acc).ok()
+}
+
+/// Whether a slot's value is its raw bytes rounded to an allocator block (else a count,
+/// taken as it is).
+fn rounds(slot: Slot) -> bool {
+    matches!(
+        slot,
+        Slot::Input(..)
+            | Slot::Out(_)
+            | Slot::Saved(..)
+            | Slot::FwdTemp(..)
+            | Slot::BwdTemp(..)
+            | Slot::ParamBlock(..)
+            | Slot::AmpCopy(..)
+            | Slot::Grad(..)
+    )
 }
 
 fn numel(src: Src, g: &Graph, costs: &[Cost]) -> Option<u64> {
@@ -519,31 +613,31 @@ fn numel(src: Src, g: &Graph, costs: &[Cost]) -> Option<u64> {
     })
 }
 
-fn slot_value(slot: Slot, g: &Graph, costs: &[Cost], param_dt: DType) -> Option<u64> {
-    let blocked = |numel: u64, bytes: u64| numel.checked_mul(bytes).map(block);
+/// A slot's bytes before allocator rounding, or its count (see [`rounds`]).
+fn slot_raw(slot: Slot, g: &Graph, costs: &[Cost], param_dt: DType) -> Option<u64> {
     let param = |c: usize, j: usize| costs.get(c)?.params.get(j).copied();
     Some(match slot {
         Slot::Const(b) => b,
-        Slot::Input(i, bytes) => blocked(g.inputs.get(i)?.numel, bytes)?,
+        Slot::Input(i, bytes) => g.inputs.get(i)?.numel.checked_mul(bytes)?,
         Slot::Out(c) => match costs.get(c)?.out {
-            Some(Out::New { numel, dtype }) => blocked(numel, dtype.bytes())?,
+            Some(Out::New { numel, dtype }) => numel.checked_mul(dtype.bytes())?,
             _ => return None,
         },
-        Slot::Saved(c, j) => block(*costs.get(c)?.saved.get(j)?),
-        Slot::FwdTemp(c, j) => block(*costs.get(c)?.fwd_temp.get(j)?),
-        Slot::BwdTemp(c, j) => block(*costs.get(c)?.bwd_temp.get(j)?),
+        Slot::Saved(c, j) => *costs.get(c)?.saved.get(j)?,
+        Slot::FwdTemp(c, j) => *costs.get(c)?.fwd_temp.get(j)?,
+        Slot::BwdTemp(c, j) => *costs.get(c)?.bwd_temp.get(j)?,
         Slot::ParamBlock(c, j) => {
             let p = param(c, j)?;
-            blocked(p.numel, p.dtype.unwrap_or(param_dt).bytes())?
+            p.numel.checked_mul(p.dtype.unwrap_or(param_dt).bytes())?
         }
-        Slot::AmpCopy(c, j) => blocked(param(c, j)?.numel, 2)?,
-        Slot::Grad(src, bytes) => blocked(numel(src, g, costs)?, bytes)?,
+        Slot::AmpCopy(c, j) => param(c, j)?.numel.checked_mul(2)?,
+        Slot::Grad(src, bytes) => numel(src, g, costs)?.checked_mul(bytes)?,
         Slot::ParamNumel(c, j) => param(c, j)?.numel,
         Slot::BufferNumel(c, j) => costs.get(c)?.buffers.get(j)?.0,
         Slot::Stored(c, j, t) => *param(c, j)?.stored?.get(t)?,
         Slot::FlopsFwd(c) => costs.get(c)?.flops_fwd,
         Slot::FlopsBwd(c) => costs.get(c)?.flops_bwd,
-        // computed from the other slots afterwards
+        // computed from the other slots in `finish`
         Slot::Weights | Slot::Optimizer | Slot::OptTemp => 0,
     })
 }
@@ -625,9 +719,10 @@ fn prune(marks: &[RecMark], class_of: &[usize]) -> Vec<usize> {
 
 /// Per-thread buffers of an evaluation (no allocation per candidate but the costs').
 #[derive(Default)]
-struct Scratch {
+pub(crate) struct Scratch {
     costs: Vec<Cost>,
     in_numel: Vec<u64>,
+    raw: Vec<u64>,
     values: Vec<u64>,
     construct: Vec<(u64, u64, bool)>,
 }
