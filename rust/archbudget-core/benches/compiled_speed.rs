@@ -153,7 +153,11 @@ fn sweep_space(name: &str, space: Value) {
         .collect();
     let eval = Evaluator::fitting_at(&space, 4);
     for d in &candidates {
-        assert_eq!(eval.metrics(d).unwrap(), eval.simulated_metrics(d).unwrap(), "{name}");
+        assert_eq!(
+            eval.metrics(d).unwrap(),
+            eval.simulated_metrics(d).unwrap(),
+            "{name}"
+        );
     }
     let first_pass = eval.symbolic_evaluated();
     let (reference, fitted) = pair(
@@ -243,37 +247,58 @@ fn main() {
         ),
     ];
     println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
-    sweep_space("llama 16/32 layers, train bf16", json!({"family": "hf",
+    sweep_space(
+        "llama 16/32 layers, train bf16",
+        json!({"family": "hf",
         "fixed": {"model_type": "llama", "num_attention_heads": 16, "num_key_value_heads": 8},
         "axes": {"num_hidden_layers": [16, 32], "hidden_size": [2048, 3072, 4096],
                  "intermediate_size": [5632, 11008], "vocab_size": [32000, 128256]},
-        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}));
-    sweep_space("mixtral 8 layers, infer amp", json!({"family": "hf",
+        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
+    );
+    sweep_space(
+        "mixtral 8 layers, infer amp",
+        json!({"family": "hf",
         "fixed": {"model_type": "mixtral", "num_attention_heads": 32, "num_key_value_heads": 8,
                   "num_hidden_layers": 8, "num_local_experts": 8, "num_experts_per_tok": 2},
         "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 128256]},
-        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "amp_bf16", "mode": "infer"}}));
-    sweep_space("mlp depth 2/8, train", json!({"family": "mlp",
+        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "amp_bf16", "mode": "infer"}}),
+    );
+    sweep_space(
+        "mlp depth 2/8, train",
+        json!({"family": "mlp",
         "axes": {"input_dim": [784, 3072], "depth": [2, 8], "width": [256, 512, 1024, 2048, 4096],
                  "classes": [10, 100]},
-        "run": {"batch": [32, 128, 512]}}));
-    sweep_space("mlp depth 64, infer", json!({"family": "mlp",
+        "run": {"batch": [32, 128, 512]}}),
+    );
+    sweep_space(
+        "mlp depth 64, infer",
+        json!({"family": "mlp",
         "axes": {"input_dim": [784, 3072], "depth": [64], "width": [512, 1024, 1536, 2048, 3072],
                  "classes": [10, 100]},
-        "run": {"batch": [32, 128, 512], "mode": "infer"}}));
-    sweep_space("cnn 3x2 convs + BN, train", json!({"family": "cnn",
+        "run": {"batch": [32, 128, 512], "mode": "infer"}}),
+    );
+    sweep_space(
+        "cnn 3x2 convs + BN, train",
+        json!({"family": "cnn",
         "fixed": {"image": 64, "channels": 3, "stages": 3, "convs": 2, "batchnorm": true},
         "axes": {"filters": [8, 16, 24, 32, 48, 64], "classes": [10, 100, 1000]},
-        "run": {"batch": [32, 128, 256]}}));
-    sweep_space("lstm 2 layers, train", json!({"family": "lstm",
+        "run": {"batch": [32, 128, 256]}}),
+    );
+    sweep_space(
+        "lstm 2 layers, train",
+        json!({"family": "lstm",
         "fixed": {"layers": 2, "classes": 5},
         "axes": {"vocab": [5000, 20000], "embed": [128, 256], "hidden": [128, 256, 384, 512],
                  "seq": [64, 128]},
-        "run": {"batch": [32, 128]}}));
-    sweep_space("keras 16 x Dense+BN, train", json!({"family": "keras",
+        "run": {"batch": [32, 128]}}),
+    );
+    sweep_space(
+        "keras 16 x Dense+BN, train",
+        json!({"family": "keras",
         "template": keras_dense(16, 512),
         "axes": {"d0.units": [128, 256, 384, 512, 768, 1024], "head.units": [10, 100]},
-        "run": {"batch": [32, 128, 256]}}));
+        "run": {"batch": [32, 128, 256]}}),
+    );
 
     println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
     for layers in [32, 80] {

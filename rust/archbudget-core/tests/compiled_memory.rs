@@ -559,7 +559,12 @@ fn run_table() -> impl Strategy<Value = Value> {
     (
         prop_oneof![Just("train"), Just("infer"), Just("generate")],
         prop_oneof![Just("fp32"), Just("bf16"), Just("amp_bf16")],
-        prop_oneof![Just("sgd"), Just("sgd_momentum"), Just("adam"), Just("adamw")],
+        prop_oneof![
+            Just("sgd"),
+            Just("sgd_momentum"),
+            Just("adam"),
+            Just("adamw")
+        ],
         any::<bool>(),
         prop_oneof![Just("sdpa"), Just("eager")],
         prop::collection::btree_set(1i64..40, 2..4),
@@ -669,11 +674,17 @@ fn sweep_grids_are_mostly_evaluated_from_fitted_expressions() {
     use archbudget_core::space::symbolic::FIT_AT;
     let fit_at = FIT_AT as u64;
     let evaluated = sweep_equals_the_simulator(llama, FIT_AT);
-    assert!(evaluated >= 2 * (144 - fit_at) - 2 * 4, "{evaluated} of 288 llama candidates");
+    assert!(
+        evaluated >= 2 * (144 - fit_at) - 2 * 4,
+        "{evaluated} of 288 llama candidates"
+    );
     let mlp = json!({"family": "mlp", "fixed": {},
         "axes": {"input_dim": [784, 3072], "depth": [1, 4],
                  "width": [128, 256, 384, 512, 768, 1024, 1536, 2048], "classes": [10, 100]},
         "run": {"batch": [32, 128, 512]}});
     let evaluated = sweep_equals_the_simulator(mlp, FIT_AT);
-    assert!(evaluated >= 2 * (96 - fit_at) - 2 * 4, "{evaluated} of 192 mlp candidates");
+    assert!(
+        evaluated >= 2 * (96 - fit_at) - 2 * 4,
+        "{evaluated} of 192 mlp candidates"
+    );
 }

@@ -2,6 +2,7 @@
 //! (Keras, transformers) and `memory` (PyTorch), applied to the candidate's model.
 use serde_json::{Map, Value};
 
+pub use super::metrics::{Counts, Metrics, METRIC_NAMES};
 use super::names::{family_params, template_layer_names};
 use super::structure::{HfStructure, StructureCache};
 use super::symbolic::Symbolic;
@@ -14,7 +15,6 @@ use crate::memory::bound::{self, Held};
 use crate::memory::compiled;
 use crate::memory::families::{Cnn, LstmNet, Mlp};
 use crate::memory::{AttnImpl, Mode, Optimizer, Precision, RunSettings};
-pub use super::metrics::{Counts, Metrics, METRIC_NAMES};
 
 /// A space's names resolved once to where each value lives (an axis or a fixed value),
 /// so that evaluating a candidate does no name lookups.

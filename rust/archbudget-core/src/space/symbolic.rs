@@ -77,12 +77,15 @@ fn is_size(family: FamilyKind, name: &str) -> bool {
     match family {
         FamilyKind::Mlp => ["input_dim", "width", "classes", "batch"].contains(&name),
         FamilyKind::Cnn => ["channels", "filters", "classes", "batch"].contains(&name),
-        FamilyKind::Lstm => {
-            ["vocab", "embed", "hidden", "seq", "classes", "batch"].contains(&name)
-        }
-        FamilyKind::Hf => {
-            ["hidden_size", "intermediate_size", "vocab_size", "batch", "seq"].contains(&name)
-        }
+        FamilyKind::Lstm => ["vocab", "embed", "hidden", "seq", "classes", "batch"].contains(&name),
+        FamilyKind::Hf => [
+            "hidden_size",
+            "intermediate_size",
+            "vocab_size",
+            "batch",
+            "seq",
+        ]
+        .contains(&name),
         FamilyKind::Keras => {
             name == "batch" || name.ends_with(".units") || name.ends_with(".filters")
         }

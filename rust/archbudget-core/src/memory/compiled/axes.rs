@@ -236,8 +236,12 @@ impl AxisModel {
             .or_else(|| WEIGHTS.with(|w| w.borrow().get(&key).copied()));
         let mut weights = known;
         let report = SCRATCH.with(|s| {
-            self.tape
-                .finish(&numbers[..slots], &self.run, &mut weights, &mut s.borrow_mut())
+            self.tape.finish(
+                &numbers[..slots],
+                &self.run,
+                &mut weights,
+                &mut s.borrow_mut(),
+            )
         })?;
         if let (None, Some(w)) = (known, weights) {
             WEIGHTS.with(|remembered| {

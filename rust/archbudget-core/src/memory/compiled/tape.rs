@@ -302,10 +302,13 @@ impl Tape {
         };
         let mut guard_numels: Vec<Src> = Vec::new();
         let mut guard = |x: Src| -> u32 {
-            let at = guard_numels.iter().position(|&y| y == x).unwrap_or_else(|| {
-                guard_numels.push(x);
-                guard_numels.len() - 1
-            });
+            let at = guard_numels
+                .iter()
+                .position(|&y| y == x)
+                .unwrap_or_else(|| {
+                    guard_numels.push(x);
+                    guard_numels.len() - 1
+                });
             at as u32
         };
         let views: Vec<(u32, u32, bool)> = rec
@@ -420,7 +423,11 @@ impl Tape {
             .iter()
             .map(|&(slot, bytes, converted)| {
                 let r = raw[slot as usize];
-                let v = if rounds(self.slots[slot as usize]) { block(r) } else { r };
+                let v = if rounds(self.slots[slot as usize]) {
+                    block(r)
+                } else {
+                    r
+                };
                 (v, bytes, converted)
             })
             .collect();
@@ -436,7 +443,13 @@ impl Tape {
         Some(raw)
     }
 
-    fn raw_into(&self, g: &Graph, run: &RunSettings, s: &mut Scratch, raw: &mut Vec<u64>) -> Option<()> {
+    fn raw_into(
+        &self,
+        g: &Graph,
+        run: &RunSettings,
+        s: &mut Scratch,
+        raw: &mut Vec<u64>,
+    ) -> Option<()> {
         if !self.same_structure(g, run) {
             return None;
         }
