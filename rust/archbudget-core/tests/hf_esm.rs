@@ -17,32 +17,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 4);
-    let (mut failures, mut checked) = (Vec::new(), 0);
-    for row in &rows {
-        let name = row["name"].as_str().unwrap();
-        for (key, modules_key, head) in [
-            ("base", "base", hf::Head::Base),
-            ("causal_lm", "lm", hf::Head::CausalLm),
-        ] {
-            let s = hf::summarize(&row["config"], Some(head), "config.json")
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let want = (
-                row[format!("{key}_params")].as_u64().unwrap(),
-                row[format!("{key}_class")].as_str().unwrap(),
-            );
-            let got = (s.total_params, s.name.as_str());
-            if got != want {
-                failures.push(format!("{name} {key}: {got:?} != {want:?}"));
-            }
-            let (c, _) = hf::count(&row["config"], Some(head), "config.json").unwrap();
-            if c.total_params != want.0 {
-                failures.push(format!("{name} {key} count-only: {}", c.total_params));
-            }
-            if let Some(modules) = row["modules"][modules_key].as_object() {
-                checked += hf_rows::check_rows(name, modules_key, &s, modules, &mut failures);
-            }
-        }
-    }
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
     assert!(checked > 60, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -18,27 +18,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 5);
-    let (mut failures, mut checked) = (Vec::new(), 0);
-    for row in &rows {
-        let name = row["name"].as_str().unwrap();
-        let s = hf::summarize(&row["config"], None, "config.json")
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let want = (
-            row["base_params"].as_u64().unwrap(),
-            row["base_class"].as_str().unwrap(),
-        );
-        let got = (s.total_params, s.name.as_str());
-        if got != want {
-            failures.push(format!("{name}: {got:?} != {want:?}"));
-        }
-        let (c, _) = hf::count(&row["config"], None, "config.json").unwrap();
-        if c.total_params != want.0 {
-            failures.push(format!("{name} count-only: {}", c.total_params));
-        }
-        if let Some(modules) = row["modules"].as_object() {
-            checked += hf_rows::check_rows(name, "base", &s, modules, &mut failures);
-        }
-    }
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AT_ROOT);
     assert!(checked > 30, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -17,14 +17,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 5);
-    let (failures, checked) = hf_rows::check_totals_and_rows(
-        &rows,
-        &[hf_rows::FixtureHead {
-            key: "base",
-            head: None,
-            modules: None,
-        }],
-    );
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AT_ROOT);
     assert!(checked > 50, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }

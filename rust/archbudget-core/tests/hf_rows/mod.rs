@@ -130,3 +130,10 @@ pub const BASE_AND_CAUSAL_LM: [FixtureHead; 2] = [
         modules: Some("lm"),
     },
 ];
+
+/// `AutoModel` alone, its modules at the root of `row["modules"]`.
+pub const BASE_AT_ROOT: [FixtureHead; 1] = [FixtureHead {
+    key: "base",
+    head: None,
+    modules: None,
+}];
