@@ -61,27 +61,13 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
         return text_model_graph(a, de, run);
     }
     let here = de.model_type.as_str();
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            "LoRA and quantized weights are not lowered for the dual encoders (clip, siglip) yet",
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            format!("'{here}' encodes images and texts; it does not generate (use --mode train or infer)"),
-        ));
-    }
-    if run.seq > a.max_positions {
-        return Err(crate::Error::invalid(
-            here,
-            format!(
-                "--seq {} is longer than the text encoder's {} positions (max_position_embeddings)",
-                run.seq, a.max_positions
-            ),
-        ));
-    }
+    check_text_run(
+        a,
+        run,
+        here,
+        "the dual encoders (clip, siglip)",
+        "images and texts",
+    )?;
     if de.tower.family == TowerFamily::Siglip && !de.tower.pooling_head {
         return Err(crate::Error::invalid(
             here,
@@ -253,20 +239,26 @@ fn text_tower(
     Ok((x, text_features))
 }
 
-/// `CLIPTextModel` / `SiglipTextModel` alone: the text tower on batch × seq tokens, the
-/// protocol's loss on `last_hidden_state` (the pooled output is made, off its path).
-fn text_model_graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result<Graph> {
-    let here = a.model_type.as_str();
+/// What a run of a model with a text encoder may not ask: LoRA or quantized weights
+/// (not lowered for `what`), generation (it encodes `encodes`), a sequence longer than
+/// the text encoder's positions.
+fn check_text_run(
+    a: &TransformerArch,
+    run: &RunSettings,
+    here: &str,
+    what: &str,
+    encodes: &str,
+) -> Result<()> {
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
             here,
-            "LoRA and quantized weights are not lowered for the text encoders (clip, siglip) yet",
+            format!("LoRA and quantized weights are not lowered for {what} yet"),
         ));
     }
     if run.mode == Mode::Generate {
         return Err(crate::Error::invalid(
             here,
-            format!("'{here}' encodes texts; it does not generate (use --mode train or infer)"),
+            format!("'{here}' encodes {encodes}; it does not generate (use --mode train or infer)"),
         ));
     }
     if run.seq > a.max_positions {
@@ -278,6 +270,19 @@ fn text_model_graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) ->
             ),
         ));
     }
+    Ok(())
+}
+
+/// `CLIPTextModel` / `SiglipTextModel` alone: the text tower on batch × seq tokens, the
+/// protocol's loss on `last_hidden_state` (the pooled output is made, off its path).
+fn text_model_graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result<Graph> {
+    check_text_run(
+        a,
+        run,
+        &a.model_type,
+        "the text encoders (clip, siglip)",
+        "texts",
+    )?;
     let (b, s) = (run.batch, run.seq);
     let mut g = Graph::default();
     let ids = g.input(mul(b, s)?, InputKind::Index);
