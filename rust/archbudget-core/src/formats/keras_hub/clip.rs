@@ -175,6 +175,17 @@ pub fn standalone(a: &Args) -> Result<Backbone> {
 
 /// The serialized encoder under `key` of a backbone: its name and what it builds.
 pub(super) fn nested(a: &Args, key: &str, class: &str) -> Result<(String, Encoder)> {
+    let (name, args) = nested_args(a, key, class)?;
+    Ok((name, encoder(&args)?))
+}
+
+/// The serialized keras-hub `class` under `key` of a backbone: its name and its
+/// constructor's arguments.
+pub(super) fn nested_args<'v>(
+    a: &Args<'v>,
+    key: &str,
+    class: &'v str,
+) -> Result<(String, Args<'v>)> {
     let value = a.config.get(key).unwrap_or(&Value::Null);
     if registered_class(value) != Some(class) {
         return Err(Error::invalid(
@@ -196,7 +207,7 @@ pub(super) fn nested(a: &Args, key: &str, class: &str) -> Result<(String, Encode
         class_name: class,
         location: a.location,
     };
-    Ok((name, encoder(&args)?))
+    Ok((name, args))
 }
 
 fn encoder(a: &Args) -> Result<Encoder> {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
 use super::vit::ints;
-use super::{config_of, registered_class, Backbone};
+use super::{clip, Backbone};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -118,27 +118,7 @@ pub fn standalone(a: &Args) -> Result<Backbone> {
 
 /// The serialized encoder under `key` of a backbone: its name and what it builds.
 fn nested(a: &Args, key: &str, class: &'static str) -> Result<(String, Encoder)> {
-    let value = a.config.get(key).unwrap_or(&Value::Null);
-    if registered_class(value) != Some(class) {
-        return Err(Error::invalid(
-            a.location,
-            format!(
-                "{} config key '{key}' must be a serialized keras-hub {class}",
-                a.class_name
-            ),
-        ));
-    }
-    let config = config_of(value, class, a.location)?;
-    let name = config
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or(class)
-        .to_string();
-    let args = Args {
-        config,
-        class_name: class,
-        location: a.location,
-    };
+    let (name, args) = clip::nested_args(a, key, class)?;
     Ok((name, encoder(&args, class.contains("Vision"))?))
 }
 
