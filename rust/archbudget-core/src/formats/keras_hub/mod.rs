@@ -345,10 +345,76 @@ fn twin_edit(
     })
 }
 
-/// Every keras-hub class read, for the error on one that is not.
-pub const SUPPORTED: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only); Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM); Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder; Gemma3VisionEncoder (alone or in a Gemma3Backbone); ESM (Backbone, MaskedPLM, ProteinClassifier); ElectraBackbone; XLNetBackbone; T5, Bart (Backbone, Seq2SeqLM); WhisperBackbone; ViT, DeiT, SwinTransformer (Backbone, ImageClassifier); DINOV2Backbone; DINOV3Backbone; MiTBackbone; SegFormer (Backbone, ImageSegmenter); CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder); ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier); StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint); Flux (Backbone, TextToImage)";
-/// The families `memory` lowers (those with a transformers twin).
-const MEMORY: &str = "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Qwen3_5, Qwen3_5Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, Bert, Roberta, XLMRoberta, DistilBert, Albert, Electra, DebertaV3, FNet, ESM (with use_bias and GELU, as transformers builds it), T5, Bart, Whisper, ViT, DeiT, SwinTransformer (with patch_norm), MiT, CLIP, SigLIP and MetaCLIP2 backbones, CLIPVisionEncoder, SigLIPVisionEncoder, CLIPTextEncoder, SigLIPTextEncoder, Gemma3VisionEncoder, DINOV2Backbone, PaliGemma (a text-only prompt, as for the transformers wrappers)";
+/// Every keras-hub class read, for the error on one that is not: a family per entry,
+/// joined by "; " (an entry per line, so that adding one touches one line).
+pub const SUPPORTED: &[&str] = &[
+    "GPT2, OPT, GPTNeoX, Llama, Llama3, Mistral, Mixtral, Qwen, Qwen3, QwenMoe, Qwen3Moe, Phi3, Gemma, Gemma3, SmolLM3, GptOss, Falcon, Bloom, PaliGemma, Qwen3_5, Qwen3_5Moe (Backbone, CausalLM; Qwen3_5 text only)",
+    "Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM)",
+    "Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder",
+    "Gemma3VisionEncoder (alone or in a Gemma3Backbone)",
+    "ESM (Backbone, MaskedPLM, ProteinClassifier)",
+    "ElectraBackbone",
+    "XLNetBackbone",
+    "T5, Bart (Backbone, Seq2SeqLM)",
+    "WhisperBackbone",
+    "ViT, DeiT, SwinTransformer (Backbone, ImageClassifier)",
+    "DINOV2Backbone",
+    "DINOV3Backbone",
+    "MiTBackbone",
+    "SegFormer (Backbone, ImageSegmenter)",
+    "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",
+    "ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)",
+    "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
+    "Flux (Backbone, TextToImage)",
+];
+/// The families `memory` lowers (those with a transformers twin), joined by ", ".
+pub(super) const MEMORY: &[&str] = &[
+    "GPT2",
+    "OPT",
+    "GPTNeoX",
+    "Llama",
+    "Llama3",
+    "Mistral",
+    "Mixtral",
+    "Qwen",
+    "Qwen3",
+    "QwenMoe",
+    "Qwen3Moe",
+    "Qwen3_5",
+    "Qwen3_5Moe",
+    "Phi3",
+    "Gemma",
+    "Gemma3",
+    "SmolLM3",
+    "GptOss",
+    "Falcon",
+    "Bloom",
+    "Bert",
+    "Roberta",
+    "XLMRoberta",
+    "DistilBert",
+    "Albert",
+    "Electra",
+    "DebertaV3",
+    "FNet",
+    "ESM (with use_bias and GELU, as transformers builds it)",
+    "T5",
+    "Bart",
+    "Whisper",
+    "ViT",
+    "DeiT",
+    "SwinTransformer (with patch_norm)",
+    "MiT",
+    "CLIP",
+    "SigLIP and MetaCLIP2 backbones",
+    "CLIPVisionEncoder",
+    "SigLIPVisionEncoder",
+    "CLIPTextEncoder",
+    "SigLIPTextEncoder",
+    "Gemma3VisionEncoder",
+    "DINOV2Backbone",
+    "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+];
 
 #[derive(Clone, Copy)]
 enum Task {
@@ -587,8 +653,9 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
         Error::invalid(
             location,
             format!(
-                "memory of KerasHub {} is not modelled (only its summary is); memory covers {MEMORY}",
-                model.class_name
+                "memory of KerasHub {} is not modelled (only its summary is); memory covers {}",
+                model.class_name,
+                MEMORY.join(", ")
             ),
         )
     })?;
@@ -614,6 +681,6 @@ pub fn unsupported(value: &Value, location: &str) -> Option<Error> {
     let class = unknown_class(value)?;
     Some(Error::invalid(
         location,
-        format!("KerasHub class '{class}' is not supported from its JSON alone; supported: {SUPPORTED}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)"),
+        format!("KerasHub class '{class}' is not supported from its JSON alone; supported: {}; any other KerasHub model is counted from its .keras archive (model.save('model.keras'): its model.weights.h5 holds every weight's shape)", SUPPORTED.join("; ")),
     ))
 }

@@ -194,6 +194,6 @@ fn keras_class(saved: &str) -> Option<String> {
 pub fn memory_refused(class: &str, location: &str) -> Error {
     Error::invalid(
         location,
-        format!("memory of KerasHub {class} is not modelled: no reader here knows its architecture, so `summary` counts it from the .keras archive's model.weights.h5 (weights only, no activations or FLOPs); memory covers {MEMORY}"),
+        format!("memory of KerasHub {class} is not modelled: no reader here knows its architecture, so `summary` counts it from the .keras archive's model.weights.h5 (weights only, no activations or FLOPs); memory covers {}", MEMORY.join(", ")),
     )
 }
