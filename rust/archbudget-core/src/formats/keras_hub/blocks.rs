@@ -162,6 +162,76 @@ pub fn attention(w: &mut Vec<Weight>, name: &str, h: Heads, qkv_bias: bool, o_bi
     }
 }
 
+/// The `token_embedding` row of keras-hub's decoders: a `ReversibleEmbedding` of `vocab`
+/// rows, with its own `reverse_embeddings` `[hidden, vocab]` where the LM head is not
+/// tied to it.
+pub fn token_embedding(vocab: u64, hidden: u64, tied: bool) -> Row {
+    let mut token = Vec::new();
+    embedding(&mut token, "", vocab, hidden);
+    if !tied {
+        token.push(Weight::new(
+            "reverse_embeddings",
+            vec![dim(hidden, "features"), dim(vocab, "rows")],
+        ));
+    }
+    Row::new(
+        "token_embedding",
+        "ReversibleEmbedding",
+        seq_shape(Some(hidden)),
+        token,
+    )
+}
+
+/// The rows of `layers` identical layers of class `class`, `transformer_layer_{i}`.
+pub fn layer_rows<'a>(
+    layers: u64,
+    class: &'a str,
+    hidden: u64,
+    block: &'a [Weight],
+) -> impl Iterator<Item = Row> + 'a {
+    (0..layers).map(move |i| {
+        Row::new(
+            format!("transformer_layer_{i}"),
+            class,
+            seq_shape(Some(hidden)),
+            block.to_vec(),
+        )
+    })
+}
+
+/// A norm layer's own row: `LayerNormalization`'s gamma and beta, or an RMS norm's scale.
+pub fn norm_row(name: &str, class: &str, hidden: u64, rms: bool) -> Row {
+    let mut w = Vec::new();
+    match rms {
+        true => rms_norm(&mut w, "", hidden),
+        false => layer_norm(&mut w, "", hidden),
+    }
+    Row::new(name, class, seq_shape(Some(hidden)), w)
+}
+
+/// Separate biased q, k and v `EinsumDense` kernels `[hidden, heads, head_dim]` under
+/// `{name}/query_dense` (bloom's and falcon's attention, which transformers fuses
+/// into one `query_key_value`).
+pub fn biased_qkv_per_head(
+    w: &mut Vec<Weight>,
+    name: &str,
+    hidden: u64,
+    heads: u64,
+    head_dim: u64,
+) {
+    for proj in ["query_dense", "key_dense", "value_dense"] {
+        let p = format!("{name}/{proj}");
+        w.push(kernel(
+            &p,
+            &[(hidden, "inputs"), (heads, "heads"), (head_dim, "head_dim")],
+        ));
+        w.push(Weight::new(
+            format!("{p}/bias"),
+            vec![dim(heads, "heads"), dim(head_dim, "head_dim")],
+        ));
+    }
+}
+
 /// keras-hub's `TransformerDecoder` / `TransformerEncoder` (gpt2, opt, bert, ...):
 /// biased multi-head attention and a two-layer feedforward, each with a LayerNorm.
 pub fn transformer_block(

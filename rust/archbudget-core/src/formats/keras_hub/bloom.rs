@@ -10,11 +10,12 @@
 //! MLP width ([`own_mlp_width`]).
 use serde_json::{json, Value};
 
-use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
+use super::blocks::{
+    biased_qkv_per_head, dense, layer_norm, layer_rows, norm_row, token_embedding, Args, Row,
+};
 use super::Backbone;
 use crate::arch::TransformerArch;
 use crate::error::Result;
-use crate::weight::{dim, Weight};
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;
@@ -23,46 +24,18 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let hidden = a.dim("hidden_dim")?;
     let inter = a.dim("intermediate_dim")?;
     let head_dim = a.per_head(("hidden_dim", hidden), ("num_heads", heads))?;
-    let h = Some(hidden);
-    let norm_row = |name: &str| {
-        let mut w = Vec::new();
-        layer_norm(&mut w, "", hidden);
-        Row::new(name, "LayerNormalization", seq_shape(h), w)
-    };
-
-    let mut token = Vec::new();
-    embedding(&mut token, "", vocab, hidden);
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(h),
-        token,
-    );
+    let token_row = token_embedding(vocab, hidden, true);
     let token_weights = token_row.weights.clone();
     let mut rows = vec![
         Row::input("token_ids"),
         token_row,
-        norm_row("embedding_layernorm"),
+        norm_row("embedding_layernorm", "LayerNormalization", hidden, false),
         Row::input("padding_mask"),
     ];
 
     let mut block = Vec::new();
     layer_norm(&mut block, "pre_attention_layernorm", hidden);
-    for proj in ["query_dense", "key_dense", "value_dense"] {
-        let p = format!("self_attention/{proj}");
-        block.push(Weight::new(
-            format!("{p}/kernel"),
-            vec![
-                dim(hidden, "inputs"),
-                dim(heads, "heads"),
-                dim(head_dim, "head_dim"),
-            ],
-        ));
-        block.push(Weight::new(
-            format!("{p}/bias"),
-            vec![dim(heads, "heads"), dim(head_dim, "head_dim")],
-        ));
-    }
+    biased_qkv_per_head(&mut block, "self_attention", hidden, heads, head_dim);
     dense(
         &mut block,
         "self_attention/output_dense",
@@ -73,15 +46,13 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     layer_norm(&mut block, "post_attention_layernorm", hidden);
     dense(&mut block, "mlp_intermediate_dense", hidden, inter, true);
     dense(&mut block, "mlp_output_dense", inter, hidden, true);
-    rows.extend((0..layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "BloomDecoder",
-            seq_shape(h),
-            block.clone(),
-        )
-    }));
-    rows.push(norm_row("final_layernorm"));
+    rows.extend(layer_rows(layers, "BloomDecoder", hidden, &block));
+    rows.push(norm_row(
+        "final_layernorm",
+        "LayerNormalization",
+        hidden,
+        false,
+    ));
 
     let dropout = a.float_or("dropout", 0.0)?;
     let hf = json!({

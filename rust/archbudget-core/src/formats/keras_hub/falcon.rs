@@ -9,10 +9,11 @@
 //! its fused `query_key_value` holds the same weights as keras-hub's three kernels.
 use serde_json::json;
 
-use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
+use super::blocks::{
+    biased_qkv_per_head, dense, layer_norm, layer_rows, norm_row, token_embedding, Args, Row,
+};
 use super::Backbone;
 use crate::error::Result;
-use crate::weight::{dim, Weight};
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;
@@ -21,16 +22,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let hidden = a.dim("hidden_dim")?;
     let inter = a.dim("intermediate_dim")?;
     let head_dim = a.per_head(("hidden_dim", hidden), ("num_attention_heads", heads))?;
-    let h = Some(hidden);
-
-    let mut token = Vec::new();
-    embedding(&mut token, "", vocab, hidden);
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(h),
-        token,
-    );
+    let token_row = token_embedding(vocab, hidden, true);
     let token_weights = token_row.weights.clone();
     // keras-hub declares the padding mask before calling the embedding
     let mut rows = vec![
@@ -41,40 +33,22 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
     let mut block = Vec::new();
     layer_norm(&mut block, "input_layernorm", hidden);
-    for proj in ["query_dense", "key_dense", "value_dense"] {
-        let p = format!("attention/{proj}");
-        block.push(Weight::new(
-            format!("{p}/kernel"),
-            vec![
-                dim(hidden, "inputs"),
-                dim(heads, "heads"),
-                dim(head_dim, "head_dim"),
-            ],
-        ));
-        block.push(Weight::new(
-            format!("{p}/bias"),
-            vec![dim(heads, "heads"), dim(head_dim, "head_dim")],
-        ));
-    }
+    biased_qkv_per_head(&mut block, "attention", hidden, heads, head_dim);
     dense(&mut block, "attention/output_dense", hidden, hidden, true);
     layer_norm(&mut block, "post_attention_layernorm", hidden);
     dense(&mut block, "dense_h_to_4h", hidden, inter, true);
     dense(&mut block, "dense_4h_to_h", inter, hidden, true);
-    rows.extend((0..layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "FalconTransformerDecoder",
-            seq_shape(h),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    layer_norm(&mut norm, "", hidden);
-    rows.push(Row::new(
+    rows.extend(layer_rows(
+        layers,
+        "FalconTransformerDecoder",
+        hidden,
+        &block,
+    ));
+    rows.push(norm_row(
         "final_layernorm",
         "LayerNormalization",
-        seq_shape(h),
-        norm,
+        hidden,
+        false,
     ));
 
     let hf = json!({

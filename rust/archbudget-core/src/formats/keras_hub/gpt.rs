@@ -9,7 +9,10 @@
 //! `tie_word_embeddings`).
 use serde_json::json;
 
-use super::blocks::{dense, embedding, layer_norm, seq_shape, transformer_block, Args, Heads, Row};
+use super::blocks::{
+    dense, embedding, layer_norm, layer_rows, norm_row, seq_shape, token_embedding,
+    transformer_block, Args, Heads, Row,
+};
 use super::Backbone;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
@@ -50,31 +53,19 @@ fn heads(s: &Sizes) -> Heads {
 
 /// The tied token embedding the CausalLM reuses as its LM head.
 fn reversible_token_embedding(s: &Sizes) -> Row {
-    let mut token = Vec::new();
-    embedding(&mut token, "", s.vocab, s.hidden);
-    Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(Some(s.hidden)),
-        token,
-    )
+    token_embedding(s.vocab, s.hidden, true)
 }
 
 /// `num_layers` copies of `block` as `transformer_layer_{i}` rows, then the final
 /// `layer_norm`.
 fn push_decoder_stack(rows: &mut Vec<Row>, s: &Sizes, class: &str, block: &[Weight]) {
-    let shape = seq_shape(Some(s.hidden));
-    rows.extend((0..s.layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            class,
-            shape.clone(),
-            block.to_vec(),
-        )
-    }));
-    let mut norm = Vec::new();
-    layer_norm(&mut norm, "", s.hidden);
-    rows.push(Row::new("layer_norm", "LayerNormalization", shape, norm));
+    rows.extend(layer_rows(s.layers, class, s.hidden, block));
+    rows.push(norm_row(
+        "layer_norm",
+        "LayerNormalization",
+        s.hidden,
+        false,
+    ));
 }
 
 pub fn gpt2(a: &Args) -> Result<Backbone> {

@@ -10,7 +10,9 @@
 //! over none when `sliding_window` is null. Same weights, same counts.
 use serde_json::json;
 
-use super::blocks::{attention, dense, embedding, rms_norm, seq_shape, Args, Heads, Row};
+use super::blocks::{
+    attention, dense, layer_rows, norm_row, rms_norm, token_embedding, Args, Heads, Row,
+};
 use super::Backbone;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
@@ -32,20 +34,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         None => Some(4096),
         Some(_) => a.dim_opt("sliding_window")?,
     };
-    let h = Some(hidden);
-
-    let mut token = Vec::new();
-    embedding(&mut token, "", vocab, hidden);
-    token.push(Weight::new(
-        "reverse_embeddings",
-        vec![dim(hidden, "features"), dim(vocab, "rows")],
-    ));
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(h),
-        token,
-    );
+    let token_row = token_embedding(vocab, hidden, false);
     let token_weights = token_row.weights.clone();
     let mut rows = vec![
         Row::input("token_ids"),
@@ -100,21 +89,17 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     ] {
         block.push(Weight::new(format!("{moe}/experts/{name}"), shape));
     }
-    rows.extend((0..layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "GptOssTransformerDecoder",
-            seq_shape(h),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    rms_norm(&mut norm, "", hidden);
-    rows.push(Row::new(
+    rows.extend(layer_rows(
+        layers,
+        "GptOssTransformerDecoder",
+        hidden,
+        &block,
+    ));
+    rows.push(norm_row(
         "sequence_output_layernorm",
         "GptOssLayerNormalization",
-        seq_shape(h),
-        norm,
+        hidden,
+        true,
     ));
 
     // keras-hub gives layer i the window when i is odd

@@ -13,7 +13,7 @@
 //! `attention_bias`, by the `o_proj` bias transformers adds.
 use serde_json::{json, Value};
 
-use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
+use super::blocks::{dense, layer_rows, norm_row, rms_norm, token_embedding, Args, Row};
 use super::Backbone;
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
@@ -30,16 +30,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let mlp_bias = a.flag_or("mlp_bias", false)?;
     let rotary_factor = a.float_or("partial_rotary_factor", 1.0)?;
     let rope_enabled = rope_layers(a, layers)?;
-    let h = Some(hidden);
-
-    let mut token = Vec::new();
-    embedding(&mut token, "", vocab, hidden);
-    let token_row = Row::new(
-        "token_embedding",
-        "ReversibleEmbedding",
-        seq_shape(h),
-        token,
-    );
+    let token_row = token_embedding(vocab, hidden, true);
     let token_weights = token_row.weights.clone();
     let mut rows = vec![
         Row::input("token_ids"),
@@ -83,21 +74,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     }
     rms_norm(&mut block, "input_layernorm", hidden);
     rms_norm(&mut block, "post_attention_layernorm", hidden);
-    rows.extend((0..layers).map(|i| {
-        Row::new(
-            format!("transformer_layer_{i}"),
-            "SmolLM3DecoderLayer",
-            seq_shape(h),
-            block.clone(),
-        )
-    }));
-    let mut norm = Vec::new();
-    rms_norm(&mut norm, "", hidden);
-    rows.push(Row::new(
+    rows.extend(layer_rows(layers, "SmolLM3DecoderLayer", hidden, &block));
+    rows.push(norm_row(
         "sequence_output_layernorm",
         "RMSNormalization",
-        seq_shape(h),
-        norm,
+        hidden,
+        true,
     ));
 
     let no_rope: Vec<u8> = rope_enabled.iter().map(|&r| u8::from(r)).collect();
