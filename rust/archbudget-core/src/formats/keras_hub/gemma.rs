@@ -16,6 +16,7 @@ use serde_json::json;
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::gemma3_vision;
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -83,7 +84,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             ],
         ));
     }
-    if gemma3 {
+    if gemma3 && a.flag_or("use_query_key_norm", true)? {
         rms_norm(&mut block, "attention/query_norm", head_dim);
         rms_norm(&mut block, "attention/key_norm", head_dim);
     }
@@ -167,4 +168,15 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         b.inputs = &["token_ids", "images", "padding_mask", "response_mask"];
     }
     Ok(b)
+}
+
+/// Gemma3's twin `gemma3_text` always normalises q and k per head; keras-hub's
+/// `use_query_key_norm=False` leaves both norms out.
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let qk_norm = a.flag_or("use_query_key_norm", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if !qk_norm {
+            arch.details.qk_norm = None;
+        }
+    }))
 }

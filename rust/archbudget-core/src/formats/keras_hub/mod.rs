@@ -340,6 +340,7 @@ fn twin_edit(
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
+        "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" => Some(clip::twin_edit(&args)?),
         _ => None,
     })
