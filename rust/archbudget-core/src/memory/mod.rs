@@ -28,6 +28,7 @@ mod hf_masked_lm;
 mod hf_mla;
 mod hf_mlp;
 mod hf_names;
+mod hf_roformer_v2;
 mod hf_segformer;
 mod hf_ssm;
 mod hf_swin;
