@@ -1,4 +1,5 @@
-"""Ground truth for `memory` of KerasHub RoformerV2 (no transformers twin): the real
+"""Ground truth for `memory` of KerasHub RoformerV2 and XLNet (lowered from their own
+layers, not a transformers twin's): the real
 keras-hub models run on Keras's torch backend, so that their FLOPs are what
 torch.utils.flop_counter counts for the PyTorch ops Keras runs (forward, and forward +
 loss + backward, as hf_fixture.py counts transformers models); their weights, torch
@@ -6,7 +7,8 @@ tensors there, are the Keras totals.
 
 Cases: RoformerV2Backbone, RoformerV2MaskedLM and RoformerV2TextClassifier from small
 configs covering the constructor's options (`use_bias`, `activation`, `num_segments`,
-`dropout`; `num_heads × head_size` must equal `hidden_dim`, as the residual adds need), each with its `model_json`, totals
+`dropout`; `num_heads × head_size` must equal `hidden_dim`, as the residual adds need),
+and XLNetBackbone (`activation`, `dropout`), each with its `model_json`, totals
 and the rows of `model.summary()` (as make_keras_hub.py's `describe` records them), and
 at batch BATCH, seq SEQ: `flops_fwd` and `flops_fwd_bwd`. The masked LM is
 run with every position masked (`mask_positions` = 0..SEQ-1): the head on every token,
@@ -53,14 +55,22 @@ CASES = {
                                   intermediate_dim=40, activation="silu", dropout=0.0),
                              ["MaskedLM"]),
 }
+XLNET = dict(vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=24)
+XLNET_CASES = {
+    "XLNet": XLNET,
+    "XLNet_relu_wide": dict(XLNET, num_layers=3, num_heads=4, hidden_dim=32, intermediate_dim=48,
+                            activation="relu", dropout=0.1),
+}
 
 
 def measure(model, kind):
-    backbone = model if kind == "Backbone" else model.backbone
-    vocab = backbone.get_layer("token_embedding").input_dim
+    backbone = model if kind in ("Backbone", "XLNet") else model.backbone
+    vocab = backbone.token_embedding.input_dim
     g = torch.Generator().manual_seed(0)
     x = {"token_ids": torch.randint(1, vocab, (BATCH, SEQ), generator=g),
          "segment_ids": torch.zeros(BATCH, SEQ, dtype=torch.int64)}
+    if kind == "XLNet":
+        x["padding_mask"] = torch.ones(BATCH, SEQ, dtype=torch.int64)
     masked_lm = kind == "MaskedLM"
     if masked_lm:
         x["mask_positions"] = torch.arange(SEQ).repeat(BATCH, 1)
@@ -96,6 +106,14 @@ def main():
             cases.append(case)
         print(name, [(c["name"], c["total_params"], c.get("flops_fwd_bwd")) for c in cases[-1 - len(tasks):]],
               flush=True)
+    for name, config in XLNET_CASES.items():
+        keras.backend.clear_session()
+        backbone = M.XLNetBackbone(**config)
+        round_trips(backbone)
+        case = describe(backbone, "backbone", name)
+        case.update(measure(backbone, "XLNet"))
+        cases.append(case)
+        print(name, case["total_params"], case["flops_fwd"], case["flops_fwd_bwd"], flush=True)
     with gzip.open(OUT, "wt") as f:
         json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, torch=torch.__version__,
                        batch=BATCH, seq=SEQ, models=cases), f, indent=0, sort_keys=True)

@@ -34,6 +34,7 @@ mod hf_ssm;
 mod hf_swin;
 mod hf_vision;
 mod hf_vision_model;
+mod hf_xlnet;
 pub mod keras;
 pub(crate) mod keras_written;
 pub mod lora;

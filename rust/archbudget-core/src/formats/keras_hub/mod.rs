@@ -46,6 +46,7 @@ mod whisper;
 mod xlnet;
 
 pub use roformer_v2::MODEL_TYPE as ROFORMER_V2;
+pub use xlnet::MODEL_TYPE as XLNET;
 use serde_json::{Map, Value};
 
 use crate::arch::TransformerArch;
@@ -71,7 +72,7 @@ pub struct Model {
     /// pooler).
     twin_edit: Option<TwinEdit>,
     /// A family with no transformers twin, lowered from its own arch and dropouts
-    /// (RoformerV2).
+    /// (RoformerV2, XLNet).
     lowered: Option<(TransformerArch, Dropouts)>,
 }
 
@@ -366,6 +367,7 @@ fn lowered(
     };
     Ok(match backbone_class {
         "RoformerV2Backbone" => Some(roformer_v2::lowered(&args, head)?),
+        "XLNetBackbone" => Some(xlnet::lowered(&args)?),
         _ => None,
     })
 }
@@ -392,7 +394,7 @@ pub const SUPPORTED: &[&str] = &[
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];
-/// The families `memory` lowers (those with a transformers twin, and RoformerV2), joined
+/// The families `memory` lowers (those with a transformers twin, RoformerV2, XLNet), joined
 /// by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
@@ -425,6 +427,7 @@ pub(super) const MEMORY: &[&str] = &[
     "FNet",
     "ESM (with use_bias and GELU, as transformers builds it)",
     "RoformerV2",
+    "XLNet",
     "T5",
     "Bart",
     "Whisper",
