@@ -88,8 +88,8 @@ fn a_text_classifier_runs_as_its_backbone_in_every_mode() {
                     ..Default::default()
                 };
                 let ours = formats::memory(&text(classifier), name, None, &run, Some(24)).unwrap();
-                let backbone = formats::memory(&text(by_name(name)), name, None, &run, Some(24))
-                    .unwrap();
+                let backbone =
+                    formats::memory(&text(by_name(name)), name, None, &run, Some(24)).unwrap();
                 assert_eq!(ours.peak_bytes, backbone.peak_bytes, "{name} {mode:?}");
                 assert!(ours.peak_bytes > ours.breakdown.weights, "{name} {mode:?}");
             }
@@ -117,11 +117,7 @@ fn what_memory_cannot_run_is_one_line() {
         &run,
     );
     assert!(e.contains("'softplus'") && e.contains("relu"), "{e}");
-    let e = refusal(
-        "RoformerV2",
-        |j| j["config"]["head_size"] = 4.into(),
-        &run,
-    );
+    let e = refusal("RoformerV2", |j| j["config"]["head_size"] = 4.into(), &run);
     assert!(e.contains("head_size") && e.contains("hidden_dim"), "{e}");
     let generate = RunSettings {
         mode: Mode::Generate,
@@ -131,10 +127,6 @@ fn what_memory_cannot_run_is_one_line() {
         let e = refusal(name, |_| {}, &generate);
         assert!(e.contains("does not generate"), "{e}");
     }
-    let e = refusal(
-        "XLNet",
-        |j| j["config"]["activation"] = "elu".into(),
-        &run,
-    );
+    let e = refusal("XLNet", |j| j["config"]["activation"] = "elu".into(), &run);
     assert!(e.contains("'elu'") && e.contains("XLNetBackbone"), "{e}");
 }

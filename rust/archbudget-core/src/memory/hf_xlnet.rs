@@ -74,9 +74,8 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             &[],
         )
     };
-    let copy = |g: &mut Graph, x: ValueId, numel: u64| {
-        g.push(Op::Copy(Copy { numel: Some(numel) }), &[x])
-    };
+    let copy =
+        |g: &mut Graph, x: ValueId, numel: u64| g.push(Op::Copy(Copy { numel: Some(numel) }), &[x]);
     let matmul = |m, k, n| Op::Matmul(Matmul { batch: bn, m, k, n });
     let mut g = Graph::default();
 
@@ -127,7 +126,12 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             &[qs],
         );
         // `where(segment_matrix, segment[..., 1:], segment[..., :1])` at seq×seq
-        let segment = g.push(Op::Copy(Copy { numel: Some(scores) }), &[segment, segment_matrix]);
+        let segment = g.push(
+            Op::Copy(Copy {
+                numel: Some(scores),
+            }),
+            &[segment, segment_matrix],
+        );
         let sum = g.push(Op::Add(Add), &[content, shifted]);
         let sum = g.push(Op::Add(Add), &[sum, segment]);
         let scaled = g.push(Op::Add(Add), &[sum]);

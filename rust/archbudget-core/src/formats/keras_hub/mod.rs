@@ -46,8 +46,8 @@ mod whisper;
 mod xlnet;
 
 pub use roformer_v2::MODEL_TYPE as ROFORMER_V2;
-pub use xlnet::MODEL_TYPE as XLNET;
 use serde_json::{Map, Value};
+pub use xlnet::MODEL_TYPE as XLNET;
 
 use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
@@ -73,7 +73,7 @@ pub struct Model {
     twin_edit: Option<TwinEdit>,
     /// A family with no transformers twin, lowered from its own arch and dropouts
     /// (RoformerV2, XLNet).
-    lowered: Option<(TransformerArch, Dropouts)>,
+    lowered: Option<Box<(TransformerArch, Dropouts)>>,
 }
 
 /// An edit of the twin's arch, made from the backbone's constructor arguments.
@@ -359,15 +359,15 @@ fn lowered(
     config: &Map<String, Value>,
     head: hf::Head,
     location: &str,
-) -> Result<Option<(TransformerArch, Dropouts)>> {
+) -> Result<Option<Box<(TransformerArch, Dropouts)>>> {
     let args = Args {
         config,
         class_name: backbone_class,
         location,
     };
     Ok(match backbone_class {
-        "RoformerV2Backbone" => Some(roformer_v2::lowered(&args, head)?),
-        "XLNetBackbone" => Some(xlnet::lowered(&args)?),
+        "RoformerV2Backbone" => Some(Box::new(roformer_v2::lowered(&args, head)?)),
+        "XLNetBackbone" => Some(Box::new(xlnet::lowered(&args)?)),
         _ => None,
     })
 }
@@ -679,8 +679,8 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
 /// The structure memory and FLOPs are computed from: the transformers reader's
 /// `TransformerArch` of the equivalent config.
 pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
-    if let Some((arch, _)) = &model.lowered {
-        return Ok(arch.clone());
+    if let Some(lowered) = &model.lowered {
+        return Ok(lowered.0.clone());
     }
     let config = model.hf_config.as_ref().ok_or_else(|| {
         Error::invalid(
@@ -705,7 +705,7 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
 /// twin's config declares.
 pub fn dropouts(model: &Model) -> Dropouts {
     match (&model.lowered, &model.hf_config) {
-        (Some((_, dropouts)), _) => *dropouts,
+        (Some(lowered), _) => lowered.1,
         (None, Some(config)) => Dropouts::from_config(config),
         (None, None) => Dropouts::default(),
     }
