@@ -49,14 +49,14 @@ def test_every_family_and_task_gets_a_figure_in_train_and_infer():
 
 def test_what_memory_cannot_run_is_one_line(tmp_path):
     model = json.loads(json.dumps(next(m for m in MODELS if m["name"] == "XLNet")["model_json"]))
-    model["config"]["activation"] = "elu"
+    model["config"]["activation"] = "softplus"
     path = tmp_path / "m.json"
     path.write_text(json.dumps(model))
     out = runner.invoke(app, ["memory", str(path), "--mode", "train", "--batch", "1", "--seq", "8"])
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output, out.stderr
-    assert "'elu'" in lines[0] and "XLNetBackbone" in lines[0], lines[0]
+    assert "'softplus'" in lines[0] and "XLNetBackbone" in lines[0], lines[0]
     with pytest.raises(archbudget.ArchBudgetError, match="does not generate"):
         archbudget.memory(model | {"config": dict(model["config"], activation="gelu")},
                           mode="generate", batch=1, seq=8, new_tokens=2)

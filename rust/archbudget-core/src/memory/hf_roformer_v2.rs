@@ -29,26 +29,6 @@ use super::ops::*;
 use super::{mul, Result, RunSettings};
 use crate::arch::{HeadKind, TransformerArch};
 
-/// The activation a Keras name gives (`None`: "linear", none at all), for the KerasHub
-/// families lowered here (`class` names the one refused).
-pub(super) fn keras_activation(name: &str, class: &str) -> Result<Option<ActKind>> {
-    Ok(Some(match name {
-        "relu" => ActKind::Relu,
-        // Keras's `gelu` is the exact (erf) form by default: one fused kernel in torch
-        "gelu" => ActKind::Gelu,
-        "silu" | "swish" => ActKind::Silu,
-        "tanh" => ActKind::Tanh,
-        "sigmoid" => ActKind::Sigmoid,
-        "linear" => return Ok(None),
-        other => {
-            return Err(crate::Error::invalid(
-                class,
-                format!("memory of activation '{other}' is not modelled; it covers relu, gelu, silu, swish, tanh, sigmoid and linear"),
-            ))
-        }
-    }))
-}
-
 pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
     if run.lora.is_some() || run.quantize.is_some() {
         return Err(crate::Error::invalid(
@@ -62,7 +42,7 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             "an encoder does not generate; use --mode train or infer",
         ));
     }
-    let act = keras_activation(&a.activation, "RoformerV2Backbone")?;
+    let act = super::keras::activation_op(&a.activation, "RoformerV2Backbone")?;
     let (b, s) = (run.batch, run.seq);
     let rows = mul(b, s)?;
     let (h, hd) = (a.hidden_size, a.head_dim);

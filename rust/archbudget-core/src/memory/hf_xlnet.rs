@@ -24,7 +24,6 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
-use super::hf_roformer_v2::keras_activation;
 use super::ops::*;
 use super::{mul, Result, RunSettings};
 use crate::arch::TransformerArch;
@@ -42,7 +41,7 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             "an encoder does not generate; use --mode train or infer",
         ));
     }
-    let act = keras_activation(&a.activation, "XLNetBackbone")?;
+    let act = super::keras::activation_op(&a.activation, "XLNetBackbone")?;
     let (b, s) = (run.batch, run.seq);
     let rows = mul(b, s)?;
     let (h, n, d) = (a.hidden_size, a.num_heads, a.head_dim);
