@@ -175,11 +175,7 @@ impl Prepared {
             // the transformers structure of the same architecture (one source of truth)
             PreparedModel::Hf {
                 arch: Box::new(keras_hub::arch(&model, location)?),
-                dropouts: model
-                    .hf_config
-                    .as_ref()
-                    .map(memory::hf::Dropouts::from_config)
-                    .unwrap_or_default(),
+                dropouts: keras_hub::dropouts(&model),
                 quantize: None,
             }
         } else if let Some(e) = keras_hub::unsupported(&value, location) {

@@ -52,6 +52,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(fam) = &a.details.encoder {
         return super::hf_encoders::graph(a, fam, drop, run);
     }
+    if a.model_type == crate::formats::keras_hub::ROFORMER_V2 {
+        return super::hf_roformer_v2::graph(a, drop, run);
+    }
+    if a.model_type == crate::formats::keras_hub::XLNET {
+        return super::hf_xlnet::graph(a, drop, run);
+    }
     if a.model_type == "esm" {
         return super::hf_esm::graph(a, drop, run);
     }

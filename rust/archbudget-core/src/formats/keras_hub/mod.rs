@@ -45,10 +45,13 @@ mod vit;
 mod whisper;
 mod xlnet;
 
+pub use roformer_v2::MODEL_TYPE as ROFORMER_V2;
 use serde_json::{Map, Value};
+pub use xlnet::MODEL_TYPE as XLNET;
 
 use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
+use crate::memory::hf::Dropouts;
 use crate::summary::{LayerRow, ModelFormat, OutputShape, Summary};
 use crate::weight::{explain, totals, Weight};
 
@@ -68,6 +71,9 @@ pub struct Model {
     /// Where the keras-hub model differs from the twin's transformers class (ViT has no
     /// pooler).
     twin_edit: Option<TwinEdit>,
+    /// A family with no transformers twin, lowered from its own arch and dropouts
+    /// (RoformerV2, XLNet).
+    lowered: Option<Box<(TransformerArch, Dropouts)>>,
 }
 
 /// An edit of the twin's arch, made from the backbone's constructor arguments.
@@ -198,6 +204,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             head: hf::Head::Base,
             rows: b.rows,
             twin_edit: twin_edit(class_name, config, location)?,
+            lowered: lowered(class_name, config, hf::Head::Base, location)?,
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -236,6 +243,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         head: task.head(),
         rows,
         twin_edit: twin_edit(backbone_class, backbone_config, location)?,
+        lowered: lowered(backbone_class, backbone_config, task.head(), location)?,
     }))
 }
 
@@ -346,6 +354,25 @@ fn twin_edit(
     })
 }
 
+/// The arch and dropouts of a family lowered without a twin (see [`Model::lowered`]).
+fn lowered(
+    backbone_class: &str,
+    config: &Map<String, Value>,
+    head: hf::Head,
+    location: &str,
+) -> Result<Option<Box<(TransformerArch, Dropouts)>>> {
+    let args = Args {
+        config,
+        class_name: backbone_class,
+        location,
+    };
+    Ok(match backbone_class {
+        "RoformerV2Backbone" => Some(Box::new(roformer_v2::lowered(&args, head)?)),
+        "XLNetBackbone" => Some(Box::new(xlnet::lowered(&args)?)),
+        _ => None,
+    })
+}
+
 /// Every keras-hub class read, for the error on one that is not: a family per entry,
 /// joined by "; " (an entry per line, so that adding one touches one line).
 pub const SUPPORTED: &[&str] = &[
@@ -368,7 +395,8 @@ pub const SUPPORTED: &[&str] = &[
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];
-/// The families `memory` lowers (those with a transformers twin), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin, RoformerV2, XLNet), joined
+/// by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -399,6 +427,8 @@ pub(super) const MEMORY: &[&str] = &[
     "DebertaV3",
     "FNet",
     "ESM (with use_bias and GELU, as transformers builds it)",
+    "RoformerV2",
+    "XLNet",
     "T5",
     "Bart",
     "Whisper",
@@ -650,6 +680,9 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
 /// The structure memory and FLOPs are computed from: the transformers reader's
 /// `TransformerArch` of the equivalent config.
 pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
+    if let Some(lowered) = &model.lowered {
+        return Ok(lowered.0.clone());
+    }
     let config = model.hf_config.as_ref().ok_or_else(|| {
         Error::invalid(
             location,
@@ -667,6 +700,16 @@ pub fn arch(model: &Model, location: &str) -> Result<TransformerArch> {
         edit(&mut arch);
     }
     Ok(arch)
+}
+
+/// The dropout probabilities memory runs `model` with: its own family's, or those its
+/// twin's config declares.
+pub fn dropouts(model: &Model) -> Dropouts {
+    match (&model.lowered, &model.hf_config) {
+        (Some(lowered), _) => lowered.1,
+        (None, Some(config)) => Dropouts::from_config(config),
+        (None, None) => Dropouts::default(),
+    }
 }
 
 /// The keras-hub class of `value` if no reader knows it.

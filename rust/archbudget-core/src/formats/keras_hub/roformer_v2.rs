@@ -5,11 +5,91 @@
 //! by a `RoformerNorm`. RoformerV2MaskedLM's head is the token embedding alone;
 //! RoformerV2TextClassifier is the roberta-style classifier on the first token.
 //!
-//! No memory twin: transformers' roformer is RoFormer v1 (biased projections,
-//! LayerNorms, learned token types), another architecture; `summary` is exact.
+//! No transformers twin: transformers' `roformer` is RoFormer v1, which shares only
+//! bert's post-norm layout and the rotary q/k with it. Where v1 differs: LayerNorms with
+//! bias (v2: `RoformerNorm`, an RMS norm with one scale), always-biased projections
+//! (v2: `use_bias`, off by default), heads of `hidden / heads` (v2: `head_size`, free),
+//! dropout on the attention probabilities (v2: none, `ops.dot_product_attention`), a
+//! frozen sinusoidal table held as a parameter (v2: computed per call), and a
+//! `dense + LayerNorm + biased decoder` masked-LM head (v2: the tied projection alone).
+//! So `memory` lowers the keras-hub layers themselves ([`lowered`], run by
+//! `memory/hf_roformer_v2.rs` through the shared ops), not a twin's.
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
+use crate::formats::hf::Head;
+use crate::memory::hf::Dropouts;
+
+/// The `model_type` of the arch [`lowered`] makes (a keras-hub family: transformers has
+/// no such type, and the transformers reader never makes it).
+pub const MODEL_TYPE: &str = "keras_hub_roformer_v2";
+
+/// What `memory` runs: the backbone's layers as a [`TransformerArch`] (`head_dim` is
+/// `head_size`; `activation` keras's name; both checked by the lowering, so that
+/// `summary` reads what keras-hub builds), the masked LM's
+/// head as `HeadKind::MaskedLm`, and `dropout` where keras-hub applies it (after the
+/// embeddings and on each residual branch; never on the attention probabilities).
+pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
+    let hidden = a.dim("hidden_dim")?;
+    let heads = a.dim("num_heads")?;
+    let bias = a.flag_or("use_bias", false)?;
+    // a custom activation serializes as an object: the lowering names it in its refusal
+    let activation = match a.config.get("activation") {
+        None | Some(serde_json::Value::Null) => "relu".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let dropout = a.float_or("dropout", 0.1)?;
+    let arch = TransformerArch {
+        model_type: MODEL_TYPE.to_string(),
+        kind: ArchKind::Encoder,
+        head: match head {
+            Head::Base => HeadKind::Base,
+            Head::CausalLm => HeadKind::MaskedLm,
+        },
+        vocab_size: a.dim("vocabulary_size")?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: a.dim("num_layers")?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: a.dim("head_size")?,
+        intermediate_size: a.dim("intermediate_dim")?,
+        gated_mlp: false,
+        activation,
+        norm: NormKind::RmsNorm,
+        norms_per_layer: 2,
+        final_norm: false,
+        pre_norm: false,
+        qkv_bias: bias,
+        o_bias: bias,
+        mlp_bias: bias,
+        fused_qkv: false,
+        position: Position::Rotary,
+        // rotary angles computed per call: no longest sequence
+        max_positions: 0,
+        type_vocab_size: a.dim_or("num_segments", 2)?,
+        tie_word_embeddings: true,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: false,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: Default::default(),
+    };
+    let dropouts = Dropouts {
+        embed: dropout,
+        attn: 0.0,
+        resid: dropout,
+        activation: 0.0,
+    };
+    Ok((arch, dropouts))
+}
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;
@@ -51,7 +131,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         ("q_dense_layer", hidden, width),
         ("k_dense_layer", hidden, width),
         ("v_dense_layer", hidden, width),
-        ("o_dense_layer", width, hidden),
+        // `out_dim` defaults to `heads × head_size` (the residual add needs it equal to
+        // `hidden_dim` at call time; a build does not check)
+        ("o_dense_layer", width, width),
     ] {
         dense(
             &mut block,

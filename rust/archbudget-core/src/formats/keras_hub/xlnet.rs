@@ -5,12 +5,84 @@
 //! encoding) and a two-layer feedforward, each with a LayerNorm. keras-hub has no XLNet
 //! task model.
 //!
-//! No memory twin: the memory model does not lower XLNet's two-stream relative
-//! attention; `summary` is exact.
+//! `memory` lowers the keras-hub layers themselves ([`lowered`], run by
+//! `memory/hf_xlnet.rs`), not transformers' `xlnet`, although its `XLNetModel` holds the
+//! same weights: keras-hub always runs the segment term (transformers only with
+//! `token_type_ids`, which the protocol's input-ids-only step leaves out), masks the
+//! scores with `padding_mask` (transformers makes no mask without one), computes the
+//! segment term by a `where` over the segment matrix (transformers: an einsum with its
+//! one-hot float copy), and has no `mems` cache.
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
+use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
+
+/// The `model_type` of the arch [`lowered`] makes (a keras-hub family, never a
+/// transformers config's).
+pub const MODEL_TYPE: &str = "keras_hub_xlnet";
+
+/// What `memory` runs: the backbone as a [`TransformerArch`] (`activation` keras's name,
+/// checked by the lowering; two segment encodings), and `dropout` after the embeddings
+/// and positions, on each branch's output, inside the feed-forward and at the end (the
+/// attention probabilities get none: keras-hub builds its attention without).
+pub fn lowered(a: &Args) -> Result<(TransformerArch, Dropouts)> {
+    let hidden = a.dim("hidden_dim")?;
+    let heads = a.dim("num_heads")?;
+    // a custom activation serializes as an object: the lowering names it in its refusal
+    let activation = match a.config.get("activation") {
+        None | Some(serde_json::Value::Null) => "gelu".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let dropout = a.float_or("dropout", 0.0)?;
+    let arch = TransformerArch {
+        model_type: MODEL_TYPE.to_string(),
+        kind: ArchKind::Encoder,
+        head: HeadKind::Base,
+        vocab_size: a.dim("vocabulary_size")?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: a.dim("num_layers")?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: a.per_head(("hidden_dim", hidden), ("num_heads", heads))?,
+        intermediate_size: a.dim("intermediate_dim")?,
+        gated_mlp: false,
+        activation,
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: false,
+        pre_norm: false,
+        qkv_bias: false,
+        o_bias: false,
+        mlp_bias: true,
+        fused_qkv: false,
+        // relative positions, recomputed per call: no table, no longest sequence
+        position: Position::None,
+        max_positions: 0,
+        type_vocab_size: 2,
+        tie_word_embeddings: false,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: false,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: Default::default(),
+    };
+    let dropouts = Dropouts {
+        embed: dropout,
+        attn: 0.0,
+        resid: dropout,
+        activation: dropout,
+    };
+    Ok((arch, dropouts))
+}
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;

@@ -18,6 +18,8 @@ mod layer;
 mod norm;
 mod recurrent;
 mod site;
+// the Keras activation names' ops, also for the KerasHub families lowered by hand
+pub(super) use site::activation_op;
 
 use std::collections::HashMap;
 

@@ -25,7 +25,7 @@ pub(super) const UNKNOWN_DIM: &str =
 /// bytes: ReLU its output (aliasable in place); tanh, sigmoid and softmax their output;
 /// GELU its input; SiLU, ReLU6, ELU, SELU, leaky ReLU and the hard variants their input
 /// (`elu` is `elu_backward(…, is_result=false, self)` unless run in place).
-pub(super) fn activation_op(name: &str, location: &str) -> Result<Option<ActKind>> {
+pub(in crate::memory) fn activation_op(name: &str, location: &str) -> Result<Option<ActKind>> {
     Ok(match name {
         "linear" | "" => None,
         "relu" => Some(ActKind::Relu),

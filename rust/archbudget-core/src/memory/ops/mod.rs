@@ -16,6 +16,7 @@ mod norm;
 mod pool;
 mod quant;
 mod recurrent;
+mod relative;
 mod solve;
 mod ssm;
 mod tensor;
@@ -32,6 +33,7 @@ pub use norm::{BatchNorm2d, FusedRmsNorm, GroupNorm, LayerNorm, Normalize, RmsNo
 pub use pool::{GlobalAvgPool, Pool, PoolKind};
 pub use quant::QuantLinear;
 pub use recurrent::{CudnnRnnSpaces, Rnn, RnnKind};
+pub use relative::{BiasAdd, HeadMatmul};
 pub use solve::TriangularSolve;
 pub use ssm::SelectiveScan;
 pub use tensor::{
@@ -83,6 +85,8 @@ pub enum Op {
     Opaque(Opaque),
     TriangularSolve(TriangularSolve),
     SelectiveScan(SelectiveScan),
+    BiasAdd(BiasAdd),
+    HeadMatmul(HeadMatmul),
     /// An op applied again to weights an earlier node declared (ALBERT's shared layers):
     /// its cost with every parameter marked shared, so it is counted, given a gradient
     /// and optimizer state once; its activations are its own.
@@ -138,6 +142,8 @@ impl Op {
                 Ok(c)
             }
             Op::SelectiveScan(o) => o.lower(cx),
+            Op::BiasAdd(o) => o.lower(cx),
+            Op::HeadMatmul(o) => o.lower(cx),
         }
     }
 }
