@@ -339,8 +339,12 @@ fn twin_edit(
         "ViTBackbone" => Some(vit::twin_edit(&args)?),
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
+        "DINOV3Backbone" => Some(dinov3::twin_edit(&args)?),
+        "SwinTransformerBackbone" => Some(swin::twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
-        "CLIPVisionEncoder" | "SigLIPVisionEncoder" => Some(clip::twin_edit(&args)?),
+        "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
+            Some(clip::twin_edit(&args)?)
+        }
         _ => None,
     })
 }
@@ -403,7 +407,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Whisper",
     "ViT",
     "DeiT",
-    "SwinTransformer (with patch_norm)",
+    "SwinTransformer",
     "MiT",
     "CLIP",
     "SigLIP and MetaCLIP2 backbones",
@@ -411,8 +415,11 @@ pub(super) const MEMORY: &[&str] = &[
     "SigLIPVisionEncoder",
     "CLIPTextEncoder",
     "SigLIPTextEncoder",
+    "MetaCLIP2VisionEncoder",
+    "MetaCLIP2TextEncoder",
     "Gemma3VisionEncoder",
     "DINOV2Backbone",
+    "DINOV3Backbone",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
 ];
 
