@@ -61,7 +61,7 @@ def cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "archbudget", *args], capture_output=True, text=True, input=stdin)
 
 
-@pytest.mark.parametrize("name", ["swin_options", "segformer_image_segmenter"])
+@pytest.mark.parametrize("name", ["segformer_image_segmenter"])
 def test_memory_without_a_twin_is_one_line(name):
     run = cli("memory", "-", "--mode", "train", "--batch", "2", stdin=json.dumps(model(name)["model_json"]))
     assert run.returncode == 2 and run.stdout == ""

@@ -3,7 +3,7 @@ transformers (5.24). `rows`: `base_params` and class of AutoModel (`DINOv3ViTMod
 meta device and, for small models, `modules` {path: [class, params]}; `keras_hub_twins`: the
 config archbudget makes of each keras-hub DINOV3Backbone of tests/data/keras_hub_new.json.gz,
 and the parameter count of that `DINOv3ViTModel` with keras-hub's mask token (none without
-`use_mask_token`); `flops`: tiny configs' forward and forward+backward FLOPs of
+`use_mask_token`); `flops`: tiny configs' buffer elements (the rotary `inv_freq`) and forward and forward+backward FLOPs of
 `last_hidden_state.float().pow(2).mean()` in `train()`, fp32, SDPA, under
 torch.utils.flop_counter on CPU (BATCH images).
 
@@ -74,7 +74,8 @@ def flops(name, kwargs):
     fwd, fwd_bwd = forward_and_backward_flops(
         lambda: model(pixel_values=pixels).last_hidden_state.float().pow(2).mean())
     return dict(name=name, config=dict(model_type="dinov3_vit", **kwargs), head="base", attn="sdpa", batch=BATCH,
-                seq=1, params=count(model), flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
+                seq=1, params=count(model), buffers=sum(b.numel() for b in model.buffers()), flops_fwd=fwd,
+                flops_fwd_bwd=fwd_bwd)
 
 
 def main():
