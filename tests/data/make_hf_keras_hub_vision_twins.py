@@ -15,6 +15,12 @@ of SEQ tokens), the forward and forward+backward FLOPs of the loss
   `embeddings.norm` an identity; eager attention (on the CPU, SDPA with swin's bias takes
   the math path and counts as eager does).
 
+`decoders`: keras-hub's SegFormer models of tests/data/keras_hub_vision_more.json.gz as
+`SegformerForSemanticSegmentation` (the MiT twin's `config`, `decoder_hidden_size` =
+`projection_filters`), SDPA: a SegFormerBackbone without the classifier, the loss on the
+fused map (`decode_head` up to its ReLU); a SegFormerImageSegmenter whole, its own loss
+(cross-entropy of the upsampled logits against random labels).
+
     /work/scratch/hf/bin/python tests/data/make_hf_keras_hub_vision_twins.py
 """
 import pathlib
@@ -31,6 +37,7 @@ except ImportError:
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from hf_fixture import count, forward_and_backward_flops, write_records  # noqa: E402
+from make_hf_segformer import keras_hub_twin as mit_twin  # noqa: E402
 from make_hf_swin import keras_hub_twin  # noqa: E402
 
 BATCH, SEQ = 2, 16
@@ -71,6 +78,49 @@ def swin_without_patch_norm():
                 loss=lambda: model(pixel_values=pixels).last_hidden_state.float().pow(2).mean())
 
 
+MIT_SMALL = mit_twin((32, 32, 3), [1, 2], [8, 16], [1, 2], [2, 1], [7, 3], [4, 2])
+MIT_B0_512 = mit_twin((512, 512, 3), [2, 2, 2, 2], [32, 64, 160, 256], [1, 2, 5, 8], [8, 4, 2, 1], [7, 3, 3, 3],
+                      [4, 2, 2, 2])
+DECODERS = [("segformer_small", MIT_SMALL, 12, None), ("segformer_b0_ade20k_512", MIT_B0_512, 256, None),
+            ("segformer_image_segmenter", MIT_SMALL, 12, 4)]
+
+
+def fused_map(model, pixels):
+    """`SegformerDecodeHead.forward` up to its ReLU: what keras-hub's SegFormerBackbone returns."""
+    head = model.decode_head
+    states = model.segformer(pixels, output_hidden_states=True).hidden_states
+    b, maps = pixels.shape[0], []
+    for state, proj in zip(states, head.linear_projections):
+        h, w = state.shape[2], state.shape[3]
+        x = proj(state).transpose(1, 2).reshape(b, -1, h, w)
+        maps.append(torch.nn.functional.interpolate(x, size=states[0].size()[2:], mode="bilinear",
+                                                    align_corners=False))
+    return head.activation(head.batch_norm(head.linear_fuse(torch.cat(maps[::-1], dim=1))))
+
+
+def segformer_decoder(name, mit, width, classes):
+    cfg = AutoConfig.for_model("segformer", **mit, decoder_hidden_size=width, num_labels=classes or 2)
+    cfg._attn_implementation = "sdpa"
+    model = transformers.SegformerForSemanticSegmentation(cfg)
+    h, w = mit["image_size"]
+    pixels = torch.randn(BATCH, mit["num_channels"], h, w)
+    if classes is None:
+        model.decode_head.classifier = None
+
+        def loss():
+            return fused_map(model, pixels).float().pow(2).mean()
+    else:
+        labels = torch.randint(0, classes, (BATCH, h, w))
+
+        def loss():
+            return model(pixel_values=pixels, labels=labels).loss
+    model.train()
+    fwd, fwd_bwd = forward_and_backward_flops(loss)
+    return dict(fixture="keras_hub_vision_more", name=name, config=dict(model_type="segformer", **mit),
+                decoder_hidden_size=width, num_labels=classes, attn="sdpa", params=count(model), batch=BATCH,
+                flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
+
+
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
@@ -84,7 +134,11 @@ def main():
         r.update(params=count(model), batch=BATCH, seq=SEQ, flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
         print(r["name"], r["params"], fwd, fwd_bwd, file=sys.stderr)
         records.append(r)
-    write_records(pathlib.Path(__file__).parent / "hf_keras_hub_vision_twins.json", twins=records)
+    decoders = [segformer_decoder(*case) for case in DECODERS]
+    for r in decoders:
+        print(r["name"], r["params"], r["flops_fwd"], r["flops_fwd_bwd"], file=sys.stderr)
+    write_records(pathlib.Path(__file__).parent / "hf_keras_hub_vision_twins.json", twins=records,
+                  decoders=decoders)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ mod hf_mla;
 mod hf_mlp;
 mod hf_names;
 mod hf_segformer;
+mod hf_segformer_head;
 mod hf_ssm;
 mod hf_swin;
 mod hf_vision;
