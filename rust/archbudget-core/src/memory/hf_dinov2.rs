@@ -137,10 +137,13 @@ fn dinov3_tokens(
     patches: ValueId,
 ) -> Result<(ValueId, Option<Rope>)> {
     let (v, h) = (vision(a)?, a.hidden_size);
-    let mut parts = vec![patches, learned_tokens(g, 1, h)];
+    // in `torch.cat`'s order: its output takes the parameters' dtype, to which autocast's
+    // bf16 patches are promoted
+    let mut parts = vec![learned_tokens(g, 1, h)];
     if tokens.registers > 0 {
         parts.push(learned_tokens(g, tokens.registers, h));
     }
+    parts.push(patches);
     let x = g.push(
         Op::Copy(Copy {
             numel: Some(mul(rows, h)?),
@@ -227,6 +230,7 @@ impl Rope {
             &[x],
         );
         let rotated = g.push(Op::Rotary(Rotary), &[slice, self.cos, self.sin]);
+        // the rotated part first: the cat's output takes its (promoted) dtype
         Ok(g.push(
             Op::Copy(Copy {
                 numel: Some(mul(rows, width)?),

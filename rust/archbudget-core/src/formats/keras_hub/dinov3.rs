@@ -15,7 +15,6 @@
 //! Mirrors: `keras_hub/src/models/dinov3/` (dinov3_backbone.py, dinov3_layers.py) of
 //! keras-hub 0.32.
 //!
-//!
 //! The transformers twin is dinov3_vit (`DINOv3ViTModel`: the same weights, and the same
 //! output, the final norm of every token; `apply_layernorm` norms only the pyramid
 //! outputs keras-hub keeps beside the model, not what it returns), where it differs from
