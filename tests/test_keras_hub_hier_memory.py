@@ -47,9 +47,6 @@ def test_hf_type_equals_transformers(row):
 
 
 @pytest.mark.parametrize("name, words", [
-    ("swin_options", "SwinTransformer (with patch_norm)"),
-    ("segformer_small", "MiT"),
-    ("segformer_image_segmenter", "MiT"),
     ("Flux", "FluxBackbone"),
     ("Flux_no_guidanceTextToImage", "FluxTextToImage"),
 ])

@@ -4,8 +4,9 @@ Qwen3_5Moe backbones and CausalLMs, MetaCLIP2 backbone and encoders, DINOV3Backb
 of `model.summary()` through the Python API; totals and active parameters equal to
 transformers' own model of the same sizes where it has one (Qwen3_5ForCausalLM,
 Qwen3_5MoeForCausalLM, MetaClip2Model: tests/data/hf_keras_hub_new.json, made by
-make_hf_keras_hub_new.py); `memory` for every model with a transformers twin, a one-line
-refusal for the others (the MetaCLIP2 encoders alone, DINOv3); the errors in one line.
+make_hf_keras_hub_new.py); `memory` for every model (the MetaCLIP2 encoders alone and
+DINOv3 against transformers in test_keras_hub_vision_twins.py and test_hf_dinov3_vit.py); the
+errors in one line.
 """
 import json
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_fixture_covers_the_families():
     classes = {m["model_json"]["class_name"] for m in MODELS}
     for family in ("Qwen3_5", "Qwen3_5Moe"):
         assert {f"{family}Backbone", f"{family}CausalLM"} <= classes, family
-    assert {"MetaCLIP2Backbone", "DINOV3Backbone"} | NO_TWIN <= classes
+    assert {"MetaCLIP2Backbone", "MetaCLIP2VisionEncoder", "MetaCLIP2TextEncoder", "DINOV3Backbone"} <= classes
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMERS["models"]))
@@ -45,11 +46,7 @@ def test_counts_equal_transformers(name):
     assert (s.total_params, s.active_params) == (want["params"], want["active_params"])
 
 
-NO_TWIN = {"MetaCLIP2VisionEncoder", "MetaCLIP2TextEncoder", "DINOV3Backbone"}
-WITH_TWIN = [m for m in MODELS if m["model_json"]["class_name"] not in NO_TWIN]
-
-
-@pytest.mark.parametrize("m", WITH_TWIN, ids=[m["name"] for m in WITH_TWIN])
+@pytest.mark.parametrize("m", MODELS, ids=[m["name"] for m in MODELS])
 def test_memory_gives_a_figure(m):
     causal = m["model_json"]["class_name"].endswith("CausalLM")
     for mode in ["train", "infer"] + (["generate"] if causal else []):
@@ -69,11 +66,3 @@ def test_vision_encoder_is_refused_in_one_line(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output
     assert "qwen3_5.json" in lines[0] and "vision_encoder" in lines[0]
-
-
-@pytest.mark.parametrize("name", ["MetaCLIP2VisionEncoder", "DINOV3"])
-def test_memory_without_a_twin_is_refused_in_one_line(name):
-    model = BY_NAME[name]["model_json"]
-    with pytest.raises(archbudget.ArchBudgetError, match=model["class_name"]) as e:
-        archbudget.memory(model, mode="train", batch=2, seq=16)
-    assert "\n" not in str(e.value) and "MetaCLIP2 backbones" in str(e.value)

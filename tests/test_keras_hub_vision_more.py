@@ -61,14 +61,6 @@ def cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "archbudget", *args], capture_output=True, text=True, input=stdin)
 
 
-@pytest.mark.parametrize("name", ["swin_options", "segformer_image_segmenter"])
-def test_memory_without_a_twin_is_one_line(name):
-    run = cli("memory", "-", "--mode", "train", "--batch", "2", stdin=json.dumps(model(name)["model_json"]))
-    assert run.returncode == 2 and run.stdout == ""
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in run.stderr and "not modelled" in lines[0]
-
-
 @pytest.mark.parametrize("name, key, value, words", [
     ("deit_small", "image_shape", [30, 32, 3], "30x32"),
     ("dinov2_tiny", "image_shape", [16, 20, 3], "square"),

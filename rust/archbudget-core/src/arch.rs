@@ -412,6 +412,9 @@ pub struct BlockDetails {
     /// DINOv2's image tokens beyond vit's (dinov2, dinov2_with_registers); its blocks
     /// scale each branch by a learned vector (`LayerScale`) before the residual add.
     pub dinov2: Option<Dinov2Tokens>,
+    /// q, k and v biased each on its own (dinov3_vit's `query_bias`, `key_bias`,
+    /// `value_bias`); `None`: all three as `qkv_bias` says.
+    pub qkv_biases: Option<[bool; 3]>,
     // ---- issue 11: hierarchical vision transformers (swin, segformer)
     /// The stages of a hierarchical vision transformer (swin); the rest of the arch
     /// describes its last stage.
@@ -438,6 +441,9 @@ pub enum VisionOutput {
     EveryTokenNormed,
     /// keras-hub's SigLIPVisionEncoder: the pooling head's output.
     Pooled,
+    /// keras-hub's MetaCLIP2VisionEncoder: CLIP's `last_hidden_state` with no
+    /// `post_layernorm` at all (its backbone normalises the pooled class token).
+    LastHiddenUnpooled,
     /// keras-hub's Gemma3VisionEncoder: gemma3's `Gemma3MultiModalProjector` after the
     /// tower, `tokens` per image, `width` wide.
     Gemma3Projector { tokens: u64, width: u64 },

@@ -97,7 +97,8 @@ fn extra_rows_exact() {
     // (hf_next), the encoders beyond bert (hf_encoders), clip and siglip (hf_clip), bloom
     // (hf_text_more), whisper (hf_whisper: trainable totals of its own), deit
     // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer), the vision
-    // towers alone, dinov2 and paligemma (hf_vision_model, hf_dinov2, hf_paligemma), clip
+    // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
+    // hf_dinov3_vit, hf_paligemma), clip
     // and siglip text models (hf_clip_text)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
@@ -112,6 +113,7 @@ fn extra_rows_exact() {
         "hf_segformer.json",
         "hf_vision_model.json",
         "hf_dinov2.json",
+        "hf_dinov3_vit.json",
         "hf_paligemma.json",
         "hf_clip_text.json",
     ]

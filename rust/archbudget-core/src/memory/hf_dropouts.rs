@@ -37,6 +37,10 @@ impl Dropouts {
                 resid: f("hidden_dropout_prob", 0.0),
                 ..Dropouts::default()
             },
+            "dinov3_vit" => Dropouts {
+                attn: f("attention_dropout", 0.0),
+                ..Dropouts::default()
+            },
             "vit" | "deit" | "dinov2" | "dinov2_with_registers" | "swin" => Dropouts {
                 embed: f("hidden_dropout_prob", 0.0),
                 attn: f("attention_probs_dropout_prob", 0.0),

@@ -26,7 +26,7 @@ use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::norm_op;
 use super::ops::*;
 use super::{add, mul, Mode, Result, RunSettings};
-use crate::arch::{DualEncoder, NormKind, TowerFamily, TransformerArch, VisionTower};
+use crate::arch::{DualEncoder, NormKind, TowerFamily, TransformerArch, VisionOutput, VisionTower};
 
 /// One encoder stack's shape.
 struct Stack {
@@ -87,9 +87,16 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
         InputKind::Float,
     );
     let ids = g.input(mul(b, s)?, InputKind::Index);
-    let image_features = vision_tower(&mut g, t, &a.activation, (b, pixels), eager, false)?
-        .pooled
-        .ok_or_else(|| crate::Error::Internal("siglip tower without its head".into()))?;
+    let image_features = vision_tower(
+        &mut g,
+        t,
+        &a.activation,
+        (b, pixels),
+        eager,
+        VisionOutput::LastHidden,
+    )?
+    .pooled
+    .ok_or_else(|| crate::Error::Internal("siglip tower without its head".into()))?;
 
     let (_, text_features) = text_tower(&mut g, a, de, ids, (b, s), eager)?;
 
@@ -296,15 +303,17 @@ fn text_model_graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) ->
 
 /// The CLIP or SigLIP vision tower on `b` images read from `pixels`, as
 /// `CLIPVisionModel` / `SiglipVisionModel` run it (the dual encoders' and the towers'
-/// alone); `every_token_normed`: CLIP's final norm on every token instead (keras-hub's
-/// CLIPVisionEncoder, whose `last_hidden` is then that norm's output, nothing pooled).
+/// alone) for `output`'s [`VisionOutput::LastHidden`]; a CLIP tower's other outputs have
+/// no pooled class token: its final norm on every token (keras-hub's CLIPVisionEncoder,
+/// whose `last_hidden` is then that norm's output) or no final norm at all (keras-hub's
+/// MetaCLIP2VisionEncoder).
 pub(super) fn vision_tower(
     g: &mut Graph,
     t: &VisionTower,
     act: &str,
     (b, pixels): (u64, ValueId),
     eager: bool,
-    every_token_normed: bool,
+    output: VisionOutput,
 ) -> Result<TowerOutput> {
     let clip = t.family == TowerFamily::Clip;
     let side = t.image_size / t.patch_size;
@@ -365,9 +374,15 @@ pub(super) fn vision_tower(
     for _ in 0..t.num_layers {
         v = block(g, &vision, v, eager)?;
     }
-    if clip && every_token_normed {
+    if clip && output == VisionOutput::EveryTokenNormed {
         return Ok(TowerOutput {
             last_hidden: g.push(norm_op(LN, vision.rows, t.hidden_size), &[v]),
+            pooled: None,
+        });
+    }
+    if clip && output == VisionOutput::LastHiddenUnpooled {
+        return Ok(TowerOutput {
+            last_hidden: v,
             pooled: None,
         });
     }

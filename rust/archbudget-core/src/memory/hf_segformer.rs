@@ -14,7 +14,9 @@
 //!   view, its output flattened back by views), the activation, dropout, `fc2`, dropout,
 //!   drop path, the residual add;
 //! - the stage's `layer_norm`, then `reshape(...).permute(0, 3, 1, 2).contiguous()` (a
-//!   copy: the next stage's input, and the last stage's output).
+//!   copy: the next stage's input, and the last stage's output);
+//! - keras-hub's SegFormer models: the decode head on every stage's map
+//!   ([`super::hf_segformer_head`]).
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
 use super::hf_swin::{apply_drop_path, layer_norm};
@@ -54,9 +56,11 @@ pub fn graph(
         prod(&[b, s.channels, s.image.0, s.image.1])?,
         InputKind::Float,
     );
+    let labels = super::hf_segformer_head::labels(&mut g, s, b, train)?;
     let maps = s.maps(here)?;
     let (mut size, mut channels) = (s.image, s.channels);
     let mut k = 0u64;
+    let mut stage_maps = Vec::with_capacity(maps.len());
     for (st, &(h, w)) in s.stages.iter().zip(&maps) {
         let d = st.width;
         g.push(
@@ -89,7 +93,12 @@ pub fn graph(
         g.push(layer_norm(tokens, d), &[x]);
         // the map back to (batch, width, H, W): a copy
         x = g.then(Op::Copy(Copy::default()));
+        stage_maps.push((x, (h, w)));
         (size, channels) = ((h, w), d);
+    }
+    if let Some(head) = &s.decode_head {
+        super::hf_segformer_head::lower(&mut g, s, head, &stage_maps, (b, train, labels))?;
+        return Ok(g);
     }
     if train {
         g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);

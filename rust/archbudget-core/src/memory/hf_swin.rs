@@ -4,7 +4,8 @@
 //! Computes, as `modeling_swin.py` of transformers 5.24 runs it:
 //! - embeddings: the pixels padded to a multiple of the patch (a copy, only where needed),
 //!   the patch convolution, `flatten(2).transpose(1, 2)` (a view the LayerNorm makes
-//!   contiguous: a copy), `norm`, dropout;
+//!   contiguous: a copy), `norm`, dropout (keras-hub's `patch_norm=False` twin: the view
+//!   goes to the dropout and the first block unnormed);
 //! - per block of a stage at resolution H×W (no shift where the stage is one window; a
 //!   stage smaller than a window is refused, as transformers' forward fails there):
 //!   `layernorm_before`; the map padded
@@ -102,8 +103,10 @@ fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> R
         &[x],
     );
     g.then(Op::View(View));
-    g.then(Op::Copy(Copy::default()));
-    g.then(layer_norm(mul(b, mul(gh, gw)?)?, s.embed_dim));
+    if s.patch_norm {
+        g.then(Op::Copy(Copy::default()));
+        g.then(layer_norm(mul(b, mul(gh, gw)?)?, s.embed_dim));
+    }
     x = g.then(Op::Dropout(Dropout { p: drop.embed }));
 
     let blocks: u64 = s.depths.iter().sum();

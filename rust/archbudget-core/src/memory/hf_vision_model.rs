@@ -7,8 +7,8 @@
 //! `post_layernorm` on the class token, SigLIP's pooling head) is computed by the forward
 //! but is off the loss's path, so its parameters get no gradient. The sequence is the
 //! patches (and CLIP's class token): `--seq` is not read. keras-hub's encoders return
-//! something else ([`VisionOutput`]): CLIP's final norm on every token, SigLIP's pooled
-//! head, or Gemma3's projector after the tower: `transpose(1, 2).reshape(...)
+//! something else ([`VisionOutput`]): CLIP's final norm on every token, MetaCLIP2's last
+//! block (no final norm), SigLIP's pooled head, or Gemma3's projector after the tower: `transpose(1, 2).reshape(...)
 //! .contiguous()` (a copy), `AvgPool2d` over the patch grid, `flatten(2).transpose(1, 2)`
 //! (a view), `Gemma3RMSNorm` and the bias-free `mm_input_projection_weight` matmul.
 //! Mirrors: `CLIPVisionModel.forward` / `SiglipVisionModel.forward` and
@@ -56,17 +56,11 @@ fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Gra
         InputKind::Float,
     );
     let eager = run.attn == AttnImpl::Eager;
-    let every_token_normed = vm.output == VisionOutput::EveryTokenNormed;
-    let out = vision_tower(
-        &mut g,
-        t,
-        &a.activation,
-        (b, pixels),
-        eager,
-        every_token_normed,
-    )?;
+    let out = vision_tower(&mut g, t, &a.activation, (b, pixels), eager, vm.output)?;
     let h = match vm.output {
-        VisionOutput::LastHidden | VisionOutput::EveryTokenNormed => out.last_hidden,
+        VisionOutput::LastHidden
+        | VisionOutput::EveryTokenNormed
+        | VisionOutput::LastHiddenUnpooled => out.last_hidden,
         VisionOutput::Pooled => out.pooled.ok_or_else(|| {
             crate::Error::invalid(
                 here,

@@ -33,6 +33,7 @@ mod hf_mlp;
 mod hf_names;
 mod hf_roformer_v2;
 mod hf_segformer;
+mod hf_segformer_head;
 mod hf_ssm;
 mod hf_swin;
 mod hf_vision;

@@ -13,6 +13,7 @@ mod deberta_v2;
 mod decoder;
 mod deepseek;
 mod dinov2;
+pub mod dinov3_vit;
 mod encoders;
 mod esm;
 mod falcon;
@@ -79,6 +80,7 @@ const SUPPORTED: &[&str] = &[
     "deit",
     "dinov2",
     "dinov2_with_registers",
+    "dinov3_vit",
     "distilbert",
     "electra",
     "esm",
@@ -171,7 +173,7 @@ enum Family {
     Whisper,
     Vit,
     /// dinov2, dinov2_with_registers: vit with layer scales and register tokens
-    /// (`dinov2.rs`).
+    /// (`dinov2.rs`); dinov3_vit: dinov2 with 2-D rotary positions (`dinov3_vit.rs`).
     Dinov2,
     /// swin: a hierarchical vision transformer (`swin.rs`).
     Swin,
@@ -211,7 +213,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
         "vit" | "deit" => Family::Vit,
-        "dinov2" | "dinov2_with_registers" => Family::Dinov2,
+        "dinov2" | "dinov2_with_registers" | "dinov3_vit" => Family::Dinov2,
         "swin" => Family::Swin,
         "segformer" => Family::Segformer,
         "clip" | "siglip" => Family::DualEncoder,
@@ -244,6 +246,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "siglip_vision_model"
         | "dinov2"
         | "dinov2_with_registers"
+        | "dinov3_vit"
         | "swin"
         | "segformer"
         | "clip_text_model"
@@ -286,6 +289,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
+        Family::Dinov2 if cfg.model_type == "dinov3_vit" => dinov3_vit::arch(&cfg, head)?,
         Family::Dinov2 => dinov2::arch(&cfg, head)?,
         Family::Swin => swin::arch(&cfg, head)?,
         Family::Segformer => segformer::arch(&cfg, head)?,
@@ -398,6 +402,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
+        Family::Dinov2 if arch.model_type == "dinov3_vit" => dinov3_vit::modules(arch, m)?,
         Family::Dinov2 => dinov2::modules(arch, m)?,
         Family::Swin => swin::modules(arch, m)?,
         Family::Segformer => segformer::modules(arch, m)?,

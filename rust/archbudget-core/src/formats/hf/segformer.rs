@@ -44,6 +44,22 @@ pub struct Segformer {
     /// `drop_path_rate > 0`: every block but the first drops paths (block k's rate is
     /// `rate · k / (blocks − 1)`; a zero rate builds `nn.Identity`).
     pub drop_path: bool,
+    /// The all-MLP decode head on the stages' maps (`SegformerDecodeHead`), which
+    /// `SegformerModel` lacks: set by keras-hub's SegFormer models.
+    pub decode_head: Option<DecodeHead>,
+}
+
+/// `SegformerDecodeHead`: each stage's map projected by a biased Linear to `width`,
+/// resized to the first stage's map, joined (deepest first) and fused by a bias-free 1×1
+/// convolution, BatchNorm and ReLU; with `classes`, dropout, a biased 1×1 convolution to
+/// the classes and, for the loss, the logits resized to the image
+/// (`SegformerForSemanticSegmentation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeHead {
+    /// `decoder_hidden_size` (keras-hub's `projection_filters`).
+    pub width: u64,
+    /// `num_labels`; `None`: the fused map is the output (keras-hub's SegFormerBackbone).
+    pub classes: Option<u64>,
 }
 
 impl Segformer {
@@ -135,6 +151,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         channels: cfg.dim("num_channels", 3)?,
         drop_path: cfg.float("drop_path_rate", None, 0.1)? > 0.0,
         stages,
+        decode_head: None,
     };
     let last = &s.stages[n - 1];
     let first = &s.stages[0];

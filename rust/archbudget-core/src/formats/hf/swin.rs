@@ -45,6 +45,9 @@ pub struct Swin {
     /// `drop_path_rate > 0`: every block but the first has a `SwinDropPath` (block k's rate
     /// is `rate · k / (blocks − 1)`; a zero rate builds `nn.Identity`).
     pub drop_path: bool,
+    /// `embeddings.norm` after the patch convolution: transformers always builds it;
+    /// keras-hub's `patch_norm=False` leaves it out (its twin's only difference).
+    pub patch_norm: bool,
 }
 
 impl Swin {
@@ -122,6 +125,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         qkv_bias: cfg.flag("qkv_bias", true)?,
         absolute_positions: cfg.flag("use_absolute_embeddings", false)?,
         drop_path: cfg.float("drop_path_rate", None, 0.1)? > 0.0,
+        patch_norm: true,
         depths,
         heads,
         mlp,
@@ -223,7 +227,9 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         ),
         Weight::new("patch_embeddings.projection.bias", vec![embed]),
     ]);
-    norm(&mut w, "norm.", s.embed_dim, ln);
+    if s.patch_norm {
+        norm(&mut w, "norm.", s.embed_dim, ln);
+    }
     m.add("embeddings".to_string(), "SwinEmbeddings", w)?;
     for (i, (&depth, &heads)) in s.depths.iter().zip(&s.heads).enumerate() {
         let d = s.width(i);

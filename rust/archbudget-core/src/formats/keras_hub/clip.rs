@@ -148,29 +148,38 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 /// `siglip_vision_model`), which differs in what it returns ([`twin_edit`]), or the text
 /// model (`clip_text_model`, `siglip_text_model`: the pair's `text_config` as its own).
 pub fn standalone(a: &Args) -> Result<Backbone> {
-    let e = encoder(a)?;
-    let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
-    let vision = a.class_name.contains("Vision");
-    let mut hf_config = e.hf.clone();
-    hf_config["model_type"] = match a.class_name {
+    let model_type = match a.class_name {
         "CLIPVisionEncoder" => "clip_vision_model",
         "SigLIPVisionEncoder" => "siglip_vision_model",
         "CLIPTextEncoder" => "clip_text_model",
         _ => "siglip_text_model",
-    }
-    .into();
-    Ok(Backbone {
+    };
+    Ok(alone(
+        encoder(a)?,
+        model_type,
+        a.class_name.contains("Vision"),
+    ))
+}
+
+/// An encoder `e` as a model of its own, its twin transformers' tower `model_type` alone
+/// (MetaCLIP2's encoders too: CLIP's towers).
+pub(super) fn alone(e: Encoder, model_type: &str, vision: bool) -> Backbone {
+    let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
+    let vocab = e.hf["vocab_size"].as_u64().unwrap_or(0);
+    let mut hf_config = e.hf;
+    hf_config["model_type"] = model_type.into();
+    Backbone {
         hf_config: Some(hf_config),
         rows: e.rows,
         hidden,
-        vocab: e.hf["vocab_size"].as_u64().unwrap_or(0),
+        vocab,
         embed_dim: hidden,
         token_weights: Vec::new(),
         inputs: if vision { &["images"] } else { &["token_ids"] },
         pooled: false,
         classifier: Classifier::None,
         lm_row_shows_vocab: false,
-    })
+    }
 }
 
 /// The serialized encoder under `key` of a backbone: its name and what it builds.
@@ -452,11 +461,13 @@ fn text_embedding(a: &Args, family: Family, hidden: u64) -> Result<(Vec<Row>, Sh
 
 /// What a vision encoder returns, unlike its twin's `last_hidden_state`: keras-hub's CLIP
 /// normalises every token with its final `layer_norm` (`CLIPVisionModel` normalises the
-/// class token alone), keras-hub's SigLIP returns the pooling head's output (on the
-/// loss's path, so the head gets gradients).
+/// class token alone), keras-hub's MetaCLIP2 has no final norm (`post_layernorm` is not
+/// built), keras-hub's SigLIP returns the pooling head's output (on the loss's path, so
+/// the head gets gradients).
 pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let output = match a.class_name {
         "CLIPVisionEncoder" => VisionOutput::EveryTokenNormed,
+        "MetaCLIP2VisionEncoder" => VisionOutput::LastHiddenUnpooled,
         _ => VisionOutput::Pooled,
     };
     Ok(Box::new(move |arch: &mut TransformerArch| {

@@ -15,12 +15,16 @@
 //! Mirrors: `keras_hub/src/models/dinov3/` (dinov3_backbone.py, dinov3_layers.py) of
 //! keras-hub 0.32.
 //!
-//! No transformers twin here: memory is not modelled.
-use serde_json::Value;
+//! The transformers twin is dinov3_vit (`DINOv3ViTModel`: the same weights, and the same
+//! output, the final norm of every token; `apply_layernorm` norms only the pyramid
+//! outputs keras-hub keeps beside the model, not what it returns), where it differs from
+//! keras-hub: its `mask_token` is always built ([`twin_edit`]).
+use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::vit::ints;
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::{add, mul, Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -30,7 +34,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let patch = a.dim("patch_size")?;
     let layers = a.dim("num_layers")?;
     let hidden = a.dim("hidden_dim")?;
-    a.dim("num_heads")?;
+    let heads = a.dim("num_heads")?;
     let inter = a.dim("intermediate_dim")?;
     let registers = a.count_or("num_register_tokens", 4)?;
     let image = match a.config.get("image_shape") {
@@ -82,13 +86,24 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 
     let mut block = Vec::new();
     layer_norm(&mut block, "norm1", hidden);
-    for (proj, key) in [
-        ("q_proj", "use_query_bias"),
-        ("k_proj", "use_key_bias"),
-        ("v_proj", "use_value_bias"),
-        ("o_proj", "use_proj_bias"),
+    let mut hf = json!({
+        "model_type": "dinov3_vit",
+        "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "intermediate_size": inter, "image_size": [image[0], image[1]], "patch_size": patch,
+        "num_channels": image[2], "num_register_tokens": registers,
+        "use_gated_mlp": a.flag_or("use_gated_mlp", false)?,
+        "mlp_bias": a.flag_or("use_mlp_bias", true)?,
+        "hidden_act": a.config.get("hidden_activation").and_then(Value::as_str).unwrap_or("gelu"),
+        "attention_dropout": a.float_or("attention_dropout", 0.0)?,
+    });
+    for (proj, key, twin_key) in [
+        ("q_proj", "use_query_bias", "query_bias"),
+        ("k_proj", "use_key_bias", "key_bias"),
+        ("v_proj", "use_value_bias", "value_bias"),
+        ("o_proj", "use_proj_bias", "proj_bias"),
     ] {
         let bias = a.flag_or(key, true)?;
+        hf[twin_key] = bias.into();
         dense(
             &mut block,
             &format!("attention/{proj}"),
@@ -134,5 +149,21 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         listed("encoder", "DINOV3Encoder", encoder),
         Row::new("layernorm", "LayerNormalization", sequence, norm),
     ];
-    Ok(Backbone::untokenized(None, rows, hidden, &["pixel_values"]))
+    Ok(Backbone::untokenized(
+        Some(hf),
+        rows,
+        hidden,
+        &["pixel_values"],
+    ))
+}
+
+/// The twin's mask token is there when keras-hub's `use_mask_token` (transformers always
+/// builds one).
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let mask_token = a.flag_or("use_mask_token", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(tokens) = arch.details.dinov2.as_mut() {
+            tokens.mask_token = mask_token;
+        }
+    }))
 }

@@ -12,24 +12,18 @@
 //! built without a `name`, the fixture's).
 //!
 //! The transformers twin of the backbone is clip (`CLIPModel`, the architecture
-//! transformers' metaclip_2 keeps): same weights, same counts. The encoders on their own
-//! have no twin here.
+//! transformers' metaclip_2 keeps): same weights, same counts; the encoders on their own
+//! are CLIP's towers alone ([`standalone`]).
 use serde_json::{json, Value};
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
+use super::clip::{self, Encoder};
 use super::vit::ints;
-use super::{clip, Backbone};
+use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
-
-/// One encoder's rows, its output shape and its transformers sub-config.
-struct Encoder {
-    rows: Vec<Row>,
-    output: Option<Shape>,
-    hf: Value,
-}
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let (vision_name, vision) = nested(a, "vision_encoder", "MetaCLIP2VisionEncoder")?;
@@ -105,15 +99,16 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     Ok(b)
 }
 
-/// An encoder on its own (no transformers twin: memory is not modelled for it).
+/// An encoder on its own: its twin is CLIP's tower alone (`clip_vision_model`,
+/// `clip_text_model`, the architecture transformers' metaclip_2 keeps); the vision
+/// encoder returns its last block's output, with no final norm ([`clip::twin_edit`]).
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let vision = a.class_name.contains("Vision");
-    let e = encoder(a, vision)?;
-    let hidden = e.hf["hidden_size"].as_u64().unwrap_or(0);
-    let inputs: &'static [&'static str] = if vision { &["images"] } else { &["token_ids"] };
-    let mut b = Backbone::untokenized(None, e.rows, hidden, inputs);
-    b.vocab = e.hf["vocab_size"].as_u64().unwrap_or(0);
-    Ok(b)
+    let model_type = match vision {
+        true => "clip_vision_model",
+        false => "clip_text_model",
+    };
+    Ok(clip::alone(encoder(a, vision)?, model_type, vision))
 }
 
 /// The serialized encoder under `key` of a backbone: its name and what it builds.

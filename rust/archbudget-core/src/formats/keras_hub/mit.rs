@@ -31,15 +31,20 @@
 //! the same weights, `mlp_ratios` 4), where it differs from keras-hub: keras-hub computes
 //! attention eagerly, which the twin runs as SDPA unless `--attn eager`; the twin's
 //! stages end in a `(batch, width, H, W)` copy where keras-hub reshapes to channels-last.
-//! SegFormerBackbone and SegFormerImageSegmenter add the all-MLP decoder, which no twin
-//! lowers yet: memory is not modelled for them.
+//! SegFormerBackbone and SegFormerImageSegmenter add the all-MLP decoder: the twin's
+//! encoder with transformers' `SegformerDecodeHead` (the same weights; BatchNorm's
+//! moving statistics are buffers), up to the fused map the backbone returns, or with the
+//! classifier, the logits resized to the image and the cross-entropy over the pixels
+//! that `SegformerForSemanticSegmentation` computes for the segmenter.
 use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::swin::list;
 use super::vit::ints;
 use super::{config_of, registered_class, Backbone};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
+use crate::formats::hf::segformer::DecodeHead;
 use crate::shape::Shape;
 use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
@@ -287,9 +292,40 @@ fn segformer(a: &Args) -> Result<(Vec<Row>, Mit)> {
 }
 
 pub fn segformer_backbone(a: &Args) -> Result<Backbone> {
-    let (rows, _) = segformer(a)?;
+    let (rows, mit) = segformer(a)?;
     let hidden = a.dim("projection_filters")?;
-    Ok(Backbone::untokenized(None, rows, hidden, &["input_layer"]))
+    Ok(Backbone::untokenized(
+        Some(mit.hf_config),
+        rows,
+        hidden,
+        &["input_layer"],
+    ))
+}
+
+/// SegFormerBackbone's decoder on the twin's encoder: transformers' decode head up to its
+/// fused map (what the backbone returns).
+pub fn segformer_twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    decode_head_edit(a.dim("projection_filters")?, None)
+}
+
+/// SegFormerImageSegmenter (`a`, its backbone's serialized `backbone`): the whole decode
+/// head, `SegformerForSemanticSegmentation`'s.
+pub fn segmenter_twin_edit(a: &Args, backbone: &Value) -> Result<super::TwinEdit> {
+    let classes = a.dim("num_classes")?;
+    let b = Args {
+        config: config_of(backbone, "SegFormerBackbone", a.location)?,
+        class_name: "SegFormerBackbone",
+        location: a.location,
+    };
+    decode_head_edit(b.dim("projection_filters")?, Some(classes))
+}
+
+fn decode_head_edit(width: u64, classes: Option<u64>) -> Result<super::TwinEdit> {
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(s) = arch.details.segformer.as_mut() {
+            s.decode_head = Some(DecodeHead { width, classes });
+        }
+    }))
 }
 
 /// SegFormerImageSegmenter's rows: the backbone's input, the backbone as one row, a

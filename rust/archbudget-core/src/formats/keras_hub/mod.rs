@@ -236,13 +236,17 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
     if let (Task::MaskedLm, Some(head)) = (task, own_masked_lm_head(backbone_class, &b)) {
         *rows.last_mut().expect("a masked LM has a head row") = head;
     }
+    let twin_edit = match task {
+        Task::ImageSegmenter => Some(mit::segmenter_twin_edit(&args, nested)?),
+        _ => twin_edit(backbone_class, backbone_config, location)?,
+    };
     Ok(Some(Model {
         name,
         class_name: class_name.to_string(),
         hf_config: b.hf_config,
         head: task.head(),
         rows,
-        twin_edit: twin_edit(backbone_class, backbone_config, location)?,
+        twin_edit,
         lowered: lowered(backbone_class, backbone_config, task.head(), location)?,
     }))
 }
@@ -347,9 +351,14 @@ fn twin_edit(
         "ViTBackbone" => Some(vit::twin_edit(&args)?),
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
+        "DINOV3Backbone" => Some(dinov3::twin_edit(&args)?),
+        "SwinTransformerBackbone" => Some(swin::twin_edit(&args)?),
+        "SegFormerBackbone" => Some(mit::segformer_twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
         "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
-        "CLIPVisionEncoder" | "SigLIPVisionEncoder" => Some(clip::twin_edit(&args)?),
+        "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
+            Some(clip::twin_edit(&args)?)
+        }
         _ => None,
     })
 }
@@ -434,16 +443,20 @@ pub(super) const MEMORY: &[&str] = &[
     "Whisper",
     "ViT",
     "DeiT",
-    "SwinTransformer (with patch_norm)",
+    "SwinTransformer",
     "MiT",
+    "SegFormer",
     "CLIP",
     "SigLIP and MetaCLIP2 backbones",
     "CLIPVisionEncoder",
     "SigLIPVisionEncoder",
     "CLIPTextEncoder",
     "SigLIPTextEncoder",
+    "MetaCLIP2VisionEncoder",
+    "MetaCLIP2TextEncoder",
     "Gemma3VisionEncoder",
     "DINOV2Backbone",
+    "DINOV3Backbone",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
 ];
 

@@ -23,13 +23,14 @@
 //! eager`; keras-hub's `dropout_rate` also drops the MLP's inner activation, the twin's
 //! `hidden_dropout_prob` only its output; keras-hub builds each stage for the resolution
 //! halved rounding down where transformers pads odd maps (an odd map fails keras-hub's
-//! reshape, so no model built differs). Without `patch_norm` no twin exists
-//! (transformers always norms the patch embeddings): memory is not modelled.
+//! reshape, so no model built differs). Without `patch_norm` the twin leaves out the
+//! patch embeddings' `norm`, which transformers always builds ([`twin_edit`]).
 use serde_json::{json, Value};
 
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::vit::ints;
 use super::Backbone;
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::summary::OutputShape;
@@ -166,8 +167,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let mut norm = Vec::new();
     layer_norm(&mut norm, "", width_now);
     rows.push(Row::new("norm", "LayerNormalization", shape, norm));
-    let hf_config = patch_norm.then(|| {
-        json!({
+    let hf_config = Some(json!({
             "model_type": "swin",
             "image_size": [image[0], image[1]],
             "patch_size": patch,
@@ -182,12 +182,21 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "attention_probs_dropout_prob": attention_dropout,
             "drop_path_rate": drop_path,
             "hidden_act": "gelu",
-        })
-    });
+    }));
     Ok(Backbone {
         embed_dim: embed,
         ..Backbone::untokenized(hf_config, rows, width_now, &["input_layer"])
     })
+}
+
+/// keras-hub's `patch_norm=False`: no norm on the patch embeddings.
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let patch_norm = a.flag_or("patch_norm", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(s) = arch.details.swin.as_mut() {
+            s.patch_norm = patch_norm;
+        }
+    }))
 }
 
 /// SwinTransformerImageClassifier's rows: the backbone's input, the backbone as one row,
