@@ -24,7 +24,7 @@ mod dinov3;
 mod encoders;
 mod esm;
 mod falcon;
-mod flux;
+pub mod flux;
 mod gemma;
 mod gemma3_vision;
 mod gpt;
@@ -414,6 +414,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Gemma3VisionEncoder",
     "DINOV2Backbone",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+    "StableDiffusion3 and Flux (their denoiser's step)",
 ];
 
 #[derive(Clone, Copy)]
