@@ -82,8 +82,13 @@ def test_memory_refusals_are_one_line(config, args, message):
     assert message in line
 
 
-def test_rotary_axes_must_fill_half_a_head(tmp_path):
+@pytest.mark.parametrize("config, message", [
+    # keras-hub's ApplyRoPE fails to broadcast the table over q and k in both
+    (dict(axes_dim=[4, 6, 8]), "must be half a head (16"),
+    (dict(image_ids_shape=[12, 3]), "give 18 tokens where text_shape and image_shape give 22"),
+])
+def test_configs_keras_hub_cannot_build_exit_2(tmp_path, config, message):
     path = tmp_path / "flux.json"
-    path.write_text(json.dumps(edited("Flux", axes_dim=[4, 6, 8])))
+    path.write_text(json.dumps(edited("Flux", **config)))
     line = one_line_error(cli("summary", str(path)))
-    assert "must be half a head (16" in line and str(path) in line
+    assert message in line and str(path) in line

@@ -114,8 +114,22 @@ fn read(a: &Args) -> Result<(Vec<Row>, Flux)> {
     let axes = a.count_list("axes_dim")?;
     let (image, image_width) = tokens_and_width(a, "image_shape")?;
     let (text, text_width) = tokens_and_width(a, "text_shape")?;
-    let (_, n_axes) = tokens_and_width(a, "image_ids_shape")?;
-    let (_, text_axes) = tokens_and_width(a, "text_ids_shape")?;
+    let (image_ids, n_axes) = tokens_and_width(a, "image_ids_shape")?;
+    let (text_ids, text_axes) = tokens_and_width(a, "text_ids_shape")?;
+    // one rotary row per token of the joined sequence: ApplyRoPE broadcasts the table
+    // over q and k
+    let sum = |x: Option<u64>, y: Option<u64>| x?.checked_add(y?);
+    if let (Some(ids), Some(tokens)) = (sum(text_ids, image_ids), sum(text, image)) {
+        if ids != tokens {
+            return Err(Error::invalid(
+                a.location,
+                format!(
+                    "{} config: text_ids_shape and image_ids_shape give {ids} tokens where text_shape and image_shape give {tokens}: each token needs its ids",
+                    a.class_name
+                ),
+            ));
+        }
+    }
     let y_shape = dims(a, "y_shape")?;
     let y = y_shape[y_shape.len() - 1].unwrap_or(0);
     if axes.len() < n_axes as usize || text_axes != n_axes {
