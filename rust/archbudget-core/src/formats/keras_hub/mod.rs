@@ -367,7 +367,8 @@ pub const SUPPORTED: &[&str] = &[
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];
-/// The families `memory` lowers (those with a transformers twin), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin, and the diffusion
+/// denoisers lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
