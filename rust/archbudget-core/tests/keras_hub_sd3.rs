@@ -4,7 +4,7 @@
 //! models, Flux backbones with and without guidance and their TextToImage, each read from
 //! its `model.to_json()`, totals and every row of `model.summary()` exact; the
 //! preset-sized SD3 builds equal keras-hub's preset metadata. `memory` of SD3's denoiser:
-//! keras-hub's weights, jax's matmul FLOPs.
+//! keras-hub's weights, jax's matmul FLOPs (Flux's memory: keras_hub_flux.rs).
 mod common;
 
 use archbudget_core::formats;
@@ -127,23 +127,4 @@ fn forward_flops_equal_jaxs_matmul_and_convolution_flops() {
         checked += 1;
     }
     assert_eq!(checked, 3);
-}
-
-#[test]
-fn flux_memory_is_refused_in_one_line() {
-    let data = common::fixture("keras_hub_sd3.json.gz");
-    let m = data["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "Flux")
-        .unwrap();
-    let text = serde_json::to_vec(&m["model_json"]).unwrap();
-    let err =
-        formats::memory(&text, "flux.json", None, &RunSettings::default(), Some(8)).unwrap_err();
-    let message = err.to_string();
-    assert!(
-        message.contains("FluxBackbone is not modelled") && !message.contains('\n'),
-        "{message}"
-    );
 }

@@ -158,6 +158,8 @@ enum PreparedModel {
     /// Stable Diffusion 3's denoiser (a KerasHub SD3 backbone or task model): no
     /// transformers twin, its own lowering from the same ops.
     Mmdit(Box<keras_hub::sd3::Sd3>),
+    /// Flux's denoiser (a KerasHub Flux backbone or TextToImage): the same.
+    Flux(Box<keras_hub::flux::Flux>),
 }
 
 impl Prepared {
@@ -171,6 +173,8 @@ impl Prepared {
             }
         } else if let Some(sd3) = keras_hub::sd3::denoiser(&value, location)? {
             PreparedModel::Mmdit(Box::new(sd3))
+        } else if let Some(flux) = keras_hub::flux::denoiser(&value, location)? {
+            PreparedModel::Flux(Box::new(flux))
         } else if let Some(model) = keras_hub::read(&value, location)? {
             // the transformers structure of the same architecture (one source of truth)
             PreparedModel::Hf {
@@ -209,7 +213,7 @@ impl Prepared {
             PreparedModel::Hf { arch, .. } => {
                 (arch.max_positions > 0).then_some(arch.max_positions)
             }
-            PreparedModel::Keras(..) | PreparedModel::Mmdit(..) => None,
+            PreparedModel::Keras(..) | PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => None,
         }
     }
 
@@ -219,7 +223,7 @@ impl Prepared {
         match &self.model {
             PreparedModel::Hf { arch, .. } => arch.reads_tokens(),
             // the text context's tokens
-            PreparedModel::Mmdit(..) => true,
+            PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => true,
             PreparedModel::Keras(value, _) => {
                 let mut filled = value.clone();
                 fill_unknown_dims(&mut filled, 1);
@@ -241,10 +245,12 @@ impl Prepared {
             ..*run
         };
         let report = match &self.model {
-            PreparedModel::Mmdit(..) if run.lora.is_some() || run.quantize.is_some() => {
+            PreparedModel::Mmdit(..) | PreparedModel::Flux(..)
+                if run.lora.is_some() || run.quantize.is_some() =>
+            {
                 Err(Error::invalid(
                     location,
-                    "LoRA and quantized weights are modelled for transformers configs only; Stable Diffusion 3's denoiser is lowered in full precision",
+                    "LoRA and quantized weights are modelled for transformers configs only; the diffusion denoisers (Stable Diffusion 3, Flux) are lowered in full precision",
                 ))
             }
             PreparedModel::Mmdit(sd3) => {
@@ -255,6 +261,17 @@ impl Prepared {
                     )
                 })?;
                 memory::mmdit::graph(&sd3.mmdit, tokens, run)
+                    .and_then(|g| memory::compiled::estimate(&g, run))
+            }
+            PreparedModel::Flux(flux) => {
+                // --seq: the text tokens, as for SD3's context; text_shape's by default
+                let tokens = seq.or(flux.text_tokens).ok_or_else(|| {
+                    Error::invalid(
+                        location,
+                        "Flux whose text_shape leaves the tokens unknown needs --seq (the text encoder's tokens)",
+                    )
+                })?;
+                memory::flux::graph(flux, tokens, run, location)
                     .and_then(|g| memory::compiled::estimate(&g, run))
             }
             PreparedModel::Keras(..) if run.lora.is_some() || run.quantize.is_some() => {
@@ -309,7 +326,9 @@ impl Prepared {
                     .map(|model| memory::keras_written::stand_in_notes(&model))
                     .unwrap_or_default()
             }
-            PreparedModel::Hf { .. } | PreparedModel::Mmdit(..) => Vec::new(),
+            PreparedModel::Hf { .. } | PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => {
+                Vec::new()
+            }
         }
     }
 }

@@ -44,6 +44,9 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
     let pooled = g.input(mul(b, m.pooled)?, InputKind::Float);
     // the timestep: read by the sinusoid alone, which needs no gradient
     g.input(b, InputKind::Float);
+    // the loss's target, declared before any node: a node's value id counts the inputs
+    // before it
+    let target = (run.mode == Mode::Train).then(|| g.input(latent_numel, InputKind::Float));
     let lin = |rows: u64, inp: u64, out: u64| {
         Op::Linear(Linear {
             rows,
@@ -178,8 +181,7 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
     let x = g.push(lin(image_rows, h, p * p * c), &[x]);
     // the reshape and transpose back to (batch, height, width, channels): a copy
     let out = g.push(Op::Copy(Copy::default()), &[x]);
-    if run.mode == Mode::Train {
-        let target = g.input(latent_numel, InputKind::Float);
+    if let Some(target) = target {
         let diff = g.push(Op::Add(Add), &[out, target]);
         g.push(Op::Cast(Cast { to: DType::F32 }), &[diff]);
         g.then(Op::SquareMean(SquareMean));

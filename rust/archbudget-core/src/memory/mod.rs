@@ -14,6 +14,7 @@ mod allocator;
 pub mod bound;
 pub mod compiled;
 pub mod families;
+pub mod flux;
 mod generate;
 pub mod graph;
 pub mod hf;

@@ -28,9 +28,69 @@ use crate::shape::Shape;
 use crate::weight::{dim, Weight};
 
 /// `TimestepEmbedding`'s width (FluxBackbone calls it with `dim=256`).
-const FREQUENCIES: u64 = 256;
+pub const FREQUENCIES: u64 = 256;
+
+/// The sizes memory lowers the denoiser from (memory/flux.rs).
+#[derive(Clone, Debug)]
+pub struct Flux {
+    pub hidden: u64,
+    pub heads: u64,
+    /// `int(hidden_size * mlp_ratio)`.
+    pub mlp: u64,
+    pub depth: u64,
+    pub singles: u64,
+    /// The double blocks' `qkv` bias (`use_bias`).
+    pub qkv_bias: bool,
+    pub guidance: bool,
+    /// `input_channels`: the last layer's output width (patch size 1).
+    pub channels: u64,
+    /// Image and text tokens (`None`: the shape leaves them unknown) and widths.
+    pub image_tokens: Option<u64>,
+    pub image_width: u64,
+    pub text_tokens: Option<u64>,
+    pub text_width: u64,
+    /// The pooled text vector `y`: its shape without the batch axis (the last known).
+    pub y: Vec<Option<u64>>,
+    /// Axes of the image and text ids (`image_ids_shape[-1]`).
+    pub id_axes: u64,
+}
+
+impl Flux {
+    pub fn head_dim(&self) -> u64 {
+        self.hidden / self.heads
+    }
+}
+
+/// The sizes of a `FluxBackbone`, or of a `FluxTextToImage` nesting one; `None` for any
+/// other model.
+pub fn denoiser(value: &Value, location: &str) -> Result<Option<Flux>> {
+    let backbone = value
+        .get("config")
+        .and_then(|c| c.get("backbone"))
+        .unwrap_or(value);
+    if backbone.get("registered_name").and_then(Value::as_str) != Some("keras_hub>FluxBackbone") {
+        return Ok(None);
+    }
+    let class_name = "FluxBackbone";
+    let config = super::config_of(backbone, class_name, location)?;
+    let a = Args {
+        config,
+        class_name,
+        location,
+    };
+    Ok(Some(read(&a)?.1))
+}
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
+    let (rows, flux) = read(a)?;
+    Ok(Backbone {
+        pooled: true,
+        ..Backbone::untokenized(None, rows, flux.hidden, &[])
+    })
+}
+
+/// The rows of `model.summary()` and the sizes.
+fn read(a: &Args) -> Result<(Vec<Row>, Flux)> {
     let channels = a.dim("input_channels")?;
     let h = a.dim("hidden_size")?;
     let heads = a.dim("num_heads")?;
@@ -54,8 +114,22 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let axes = a.count_list("axes_dim")?;
     let (image, image_width) = tokens_and_width(a, "image_shape")?;
     let (text, text_width) = tokens_and_width(a, "text_shape")?;
-    let (_, n_axes) = tokens_and_width(a, "image_ids_shape")?;
-    let (_, text_axes) = tokens_and_width(a, "text_ids_shape")?;
+    let (image_ids, n_axes) = tokens_and_width(a, "image_ids_shape")?;
+    let (text_ids, text_axes) = tokens_and_width(a, "text_ids_shape")?;
+    // one rotary row per token of the joined sequence: ApplyRoPE broadcasts the table
+    // over q and k
+    let sum = |x: Option<u64>, y: Option<u64>| x?.checked_add(y?);
+    if let (Some(ids), Some(tokens)) = (sum(text_ids, image_ids), sum(text, image)) {
+        if ids != tokens {
+            return Err(Error::invalid(
+                a.location,
+                format!(
+                    "{} config: text_ids_shape and image_ids_shape give {ids} tokens where text_shape and image_shape give {tokens}: each token needs its ids",
+                    a.class_name
+                ),
+            ));
+        }
+    }
     let y_shape = dims(a, "y_shape")?;
     let y = y_shape[y_shape.len() - 1].unwrap_or(0);
     if axes.len() < n_axes as usize || text_axes != n_axes {
@@ -73,6 +147,16 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         .take(n_axes as usize)
         .map(|d| d.div_ceil(2))
         .sum();
+    // ApplyRoPE multiplies each (even, odd) pair of a head by one (cos, sin) of the table
+    if 2 * rope != head_dim {
+        return Err(Error::invalid(
+            a.location,
+            format!(
+                "{} config: the rotary table's pairs (the first {n_axes} 'axes_dim' widths, halved and rounded up: {rope}) must be half a head ({head_dim}, hidden_size / num_heads), as keras-hub's ApplyRoPE multiplies them",
+                a.class_name
+            ),
+        ));
+    }
 
     // names in creation order: Keras numbers each class's unnamed layers
     let embedders = if guidance { 3 } else { 2 };
@@ -182,10 +266,23 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     rows.push(Row::new("last_layer", "LastLayer", seq(image, channels), w));
 
     let rows = call_order::ordered(rows, call_graph(depth, singles, guidance, &text_dense));
-    Ok(Backbone {
-        pooled: true,
-        ..Backbone::untokenized(None, rows, h, &[])
-    })
+    let flux = Flux {
+        hidden: h,
+        heads,
+        mlp,
+        depth,
+        singles,
+        qkv_bias,
+        guidance,
+        channels,
+        image_tokens: image,
+        image_width,
+        text_tokens: text,
+        text_width,
+        y: y_shape,
+        id_axes: n_axes,
+    };
+    Ok((rows, flux))
 }
 
 /// Keras's name for the `i`-th unnamed layer of a class.

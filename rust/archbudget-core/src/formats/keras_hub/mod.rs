@@ -24,7 +24,7 @@ mod dinov3;
 mod encoders;
 mod esm;
 mod falcon;
-mod flux;
+pub mod flux;
 mod gemma;
 mod gemma3_vision;
 mod gpt;
@@ -404,8 +404,8 @@ pub const SUPPORTED: &[&str] = &[
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];
-/// The families `memory` lowers (those with a transformers twin, RoformerV2, XLNet), joined
-/// by ", ".
+/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
+/// diffusion denoisers, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -458,6 +458,7 @@ pub(super) const MEMORY: &[&str] = &[
     "DINOV2Backbone",
     "DINOV3Backbone",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+    "StableDiffusion3 and Flux (their denoiser's step)",
 ];
 
 #[derive(Clone, Copy)]
