@@ -1,6 +1,6 @@
 //! The KerasHub text families keras-hub 0.32 added last, built by the real keras-hub
 //! (tests/data/make_keras_hub_text2.py): Gemma3n (text model) with Gemma3nCausalLM,
-//! T5Gemma with T5GemmaSeq2SeqLM, Moonshine with MoonshineAudioToText, RWKV7 with
+//! T5Gemma and T5Gemma2 (text model) with their Seq2SeqLM, Moonshine with MoonshineAudioToText, RWKV7 with
 //! RWKV7CausalLM, each read from its `model.to_json()` with totals and every row of
 //! `model.summary()` exact; `memory` refused in one line naming what it covers (no
 //! transformers twin); the errors of bad constructor arguments.
@@ -114,21 +114,35 @@ fn bad_arguments_name_the_class_and_key() {
     }
 }
 
-/// A Gemma3n with a vision or audio encoder is left to the `.keras` archive: from its
-/// JSON alone the error says so.
+/// A Gemma3n with a vision or audio encoder, and a T5Gemma2 with a vision encoder, are
+/// left to the `.keras` archive: from the JSON alone the error says so.
 #[test]
-fn multimodal_gemma3n_points_to_the_archive() {
-    let text = edited(
-        "Gemma3n",
-        json!({"audio_encoder_config": {"hidden_size": 8}}),
-    );
-    let err = formats::summary(&text, "m.json", None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("'Gemma3nBackbone' is not supported from its JSON alone")
-            && err.contains(".keras archive"),
-        "{err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
+fn multimodal_models_point_to_the_archive() {
+    for (name, edit, class) in [
+        (
+            "Gemma3n",
+            json!({"audio_encoder_config": {"hidden_size": 8}}),
+            "Gemma3nBackbone",
+        ),
+        (
+            "Gemma3n",
+            json!({"vision_encoder_config": {"name": "v"}}),
+            "Gemma3nBackbone",
+        ),
+        (
+            "T5Gemma2",
+            json!({"vision_encoder": {"class_name": "Gemma3VisionEncoder"}}),
+            "T5Gemma2Backbone",
+        ),
+    ] {
+        let err = formats::summary(&edited(name, edit), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("'{class}' is not supported from its JSON alone"))
+                && err.contains(".keras archive"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
 }

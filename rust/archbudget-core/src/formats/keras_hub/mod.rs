@@ -297,7 +297,10 @@ fn backbone(
         "XLNetBackbone" => xlnet::backbone(&args)?,
         "RWKV7Backbone" => rwkv7::backbone(&args)?,
         "T5Backbone" => t5::backbone(&args)?,
-        "T5GemmaBackbone" => t5gemma::backbone(&args)?,
+        "T5GemmaBackbone" | "T5Gemma2Backbone" => match t5gemma::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
         "MoonshineBackbone" => moonshine::backbone(&args)?,
@@ -369,7 +372,7 @@ pub const SUPPORTED: &[&str] = &[
     "XLNetBackbone",
     "RWKV7 (Backbone, CausalLM)",
     "T5, Bart (Backbone, Seq2SeqLM)",
-    "T5Gemma (Backbone, Seq2SeqLM)",
+    "T5Gemma, T5Gemma2 (Backbone, Seq2SeqLM; T5Gemma2 text only: with a vision encoder, from its .keras archive)",
     "WhisperBackbone",
     "Moonshine (Backbone, AudioToText)",
     "ViT, DeiT, SwinTransformer (Backbone, ImageClassifier)",
@@ -537,7 +540,7 @@ impl Task {
             Task::CausalLm if class == "Gemma3nBackbone" => {}
             // a functional model on the backbone's own inputs and outputs
             Task::CausalLm if class == "RWKV7Backbone" => return Ok(b.rows.clone()),
-            Task::Seq2SeqLm if class == "T5GemmaBackbone" => rows.push(t5gemma::head_row(b)),
+            Task::Seq2SeqLm if class.starts_with("T5Gemma") => rows.push(t5gemma::head_row(b)),
             Task::CausalLm | Task::Seq2SeqLm => rows.push(Row {
                 name: "token_embedding".to_string(),
                 class_name: "ReversibleEmbedding".to_string(),

@@ -1,4 +1,8 @@
-//! keras-hub's T5GemmaBackbone: a Gemma 2 encoder and decoder, each with its own width.
+//! keras-hub's T5GemmaBackbone: a Gemma 2 encoder and decoder, each with its own width;
+//! and T5Gemma2Backbone's text model (with a `vision_encoder` the class is left to the
+//! `.keras` archive reader, `saved`), which differs in per-head q/k RMS scales
+//! (`use_query_key_norm`, default true) and a decoder `merged_attention` (one q/k/v/o
+//! set, key and value read the decoder's width) in place of self- and cross-attention.
 //!
 //! Weights (t5gemma_backbone.py, t5gemma_encoder.py, t5gemma_decoder.py): an encoder
 //! `Embedding` and a decoder `ReversibleEmbedding` (its own `reverse_embeddings` when
@@ -33,10 +37,12 @@ struct Stack {
     q: u64,
     kv: u64,
     head_dim: u64,
+    /// T5Gemma2's per-head RMS scales of queries and keys.
+    qk_norm: bool,
 }
 
 impl Stack {
-    fn read(a: &Args, stack: &str) -> Result<Stack> {
+    fn read(a: &Args, stack: &str, qk_norm: bool) -> Result<Stack> {
         let key = |k: &str| format!("{stack}_{k}");
         Ok(Stack {
             hidden: a.dim(&key("hidden_dim"))?,
@@ -45,6 +51,7 @@ impl Stack {
             q: a.dim(&key("num_attention_heads"))?,
             kv: a.dim(&key("num_key_value_heads"))?,
             head_dim: a.dim(&key("head_dim"))?,
+            qk_norm,
         })
     }
 
@@ -71,6 +78,10 @@ impl Stack {
                 ));
             }
         }
+        if self.qk_norm {
+            rms_norm(w, &format!("{name}/query_norm"), self.head_dim);
+            rms_norm(w, &format!("{name}/key_norm"), self.head_dim);
+        }
         let p = format!("{name}/attention_output");
         w.push(kernel(
             &p,
@@ -95,10 +106,21 @@ impl Stack {
     }
 }
 
-pub fn backbone(a: &Args) -> Result<Backbone> {
+/// `None` for a T5Gemma2 with a vision encoder (left to the archive reader).
+pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
+    let v2 = a.class_name == "T5Gemma2Backbone";
+    if v2
+        && !matches!(
+            a.config.get("vision_encoder"),
+            None | Some(serde_json::Value::Null)
+        )
+    {
+        return Ok(None);
+    }
+    let qk_norm = v2 && a.flag_or("use_query_key_norm", true)?;
     let vocab = a.dim("vocabulary_size")?;
-    let enc = Stack::read(a, "encoder")?;
-    let dec = Stack::read(a, "decoder")?;
+    let enc = Stack::read(a, "encoder", qk_norm)?;
+    let dec = Stack::read(a, "decoder", qk_norm)?;
     let bias = a.flag_or("attention_bias", false)?;
     let tied = a.flag_or("tie_word_embeddings", true)?;
     let cross_in = a.dim_or("cross_attention_hidden_size", enc.hidden)?;
@@ -136,19 +158,32 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         rms_norm(&mut block, &format!("pre_{norm}_layernorm"), enc.hidden);
         rms_norm(&mut block, &format!("post_{norm}_layernorm"), enc.hidden);
     }
+    let (encoder_class, decoder_class) = match v2 {
+        true => ("T5Gemma2EncoderLayer", "T5Gemma2DecoderLayer"),
+        false => ("T5GemmaEncoderLayer", "T5GemmaDecoderLayer"),
+    };
     rows.extend((0..enc.layers).map(|i| {
         Row::new(
             format!("encoder_layer_{i}"),
-            "T5GemmaEncoderLayer",
+            encoder_class,
             seq_shape(Some(enc.hidden)),
             block.clone(),
         )
     }));
     let mut block = Vec::new();
-    dec.attention(&mut block, "self_attention", dec.hidden, bias);
-    dec.attention(&mut block, "cross_attention", cross_in, bias);
+    let norms: &[&str] = match v2 {
+        true => {
+            dec.attention(&mut block, "merged_attention", dec.hidden, bias);
+            &["self_attention", "feedforward"]
+        }
+        false => {
+            dec.attention(&mut block, "self_attention", dec.hidden, bias);
+            dec.attention(&mut block, "cross_attention", cross_in, bias);
+            &["self_attention", "cross_attention", "feedforward"]
+        }
+    };
     dec.mlp(&mut block);
-    for norm in ["self_attention", "cross_attention", "feedforward"] {
+    for norm in norms {
         rms_norm(
             &mut block,
             &format!("decoder_pre_{norm}_layernorm"),
@@ -165,7 +200,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         output_shape: None,
         ..Row::new(
             format!("decoder_layer_{i}"),
-            "T5GemmaDecoderLayer",
+            decoder_class,
             Vec::new(),
             block.clone(),
         )
@@ -182,7 +217,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         rows.push(Row::plain(&format!("dropout{suffix}"), "Dropout", width));
     }
     let rows = call_order::ordered(rows, call_graph(enc.layers, dec.layers));
-    Ok(Backbone {
+    Ok(Some(Backbone {
         hf_config: None,
         rows,
         hidden: dec.hidden,
@@ -194,7 +229,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         pooled: true,
         classifier: Classifier::None,
         lm_row_shows_vocab: false,
-    })
+    }))
 }
 
 /// The Seq2SeqLM's head row: the decoder embedding in reverse.
