@@ -1,6 +1,7 @@
 """The KerasHub text families keras-hub 0.32 added last (tests/data/keras_hub_text2.json.gz,
 built by keras-hub 0.32 / Keras 3.15.1 with tests/data/make_keras_hub_text2.py): Gemma3n's
-text model, T5Gemma, T5Gemma2's text model, Moonshine and RWKV7 with their task models.
+text model, T5Gemma, T5Gemma2's text model, Moonshine and RWKV7 with their task models, and
+VideoPrism's video encoder.
 Totals and every row of `model.summary()` through the Python API and the CLI; `memory`
 refused in one clear line (no transformers twin).
 """
@@ -29,7 +30,7 @@ def test_fixture_covers_the_families():
     classes = {m["model_json"]["class_name"] for m in MODELS}
     assert {"Gemma3nBackbone", "Gemma3nCausalLM", "T5GemmaBackbone", "T5GemmaSeq2SeqLM",
             "T5Gemma2Backbone", "T5Gemma2Seq2SeqLM", "MoonshineBackbone",
-            "MoonshineAudioToText", "RWKV7Backbone", "RWKV7CausalLM"} <= classes
+            "MoonshineAudioToText", "RWKV7Backbone", "RWKV7CausalLM", "VideoPrismBackbone"} <= classes
 
 
 def test_cli_summary_and_memory_refusal(tmp_path):

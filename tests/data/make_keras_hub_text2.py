@@ -1,7 +1,7 @@
 """KerasHub ground truth, the text families keras-hub 0.32 added last: Gemma3n (its text
 model: AltUp, Laurel, per-layer embeddings, KV-shared layers) with Gemma3nCausalLM,
-T5Gemma and T5Gemma2 (its text model) with their Seq2SeqLM, Moonshine with MoonshineAudioToText, and RWKV7 with
-RWKV7CausalLM, built by the real keras-hub from small configs with random weights (every
+T5Gemma and T5Gemma2 (its text model) with their Seq2SeqLM, Moonshine with MoonshineAudioToText, RWKV7 with
+RWKV7CausalLM, and VideoPrism's video encoder, built by the real keras-hub from small configs with random weights (every
 constructor option that changes a weight) and recorded as make_keras_hub.py records them
 (`describe`: `model_json`, totals, the rows of `model.summary()`).
 
@@ -88,6 +88,15 @@ SMALL = {
     # keras-hub's default low-rank widths, one block
     "RWKV7_defaults": ("RWKV7", dict(hidden_size=32, head_size=8, num_layers=1,
                                      vocabulary_size=64, intermediate_dim=48), ["CausalLM"]),
+    # the video encoder: frames, patches, spatial and temporal encoders
+    "VideoPrism": ("VideoPrism", dict(num_frames=2, patch_size=4, hidden_dim=16, intermediate_dim=24,
+                                      num_heads=2, num_spatial_layers=2, num_temporal_layers=1,
+                                      num_auxiliary_layers=0, image_shape=(16, 16, 3)), []),
+    "VideoPrism_wide": ("VideoPrism", dict(num_frames=3, patch_size=4, hidden_dim=24,
+                                           intermediate_dim=40, num_heads=3, num_spatial_layers=1,
+                                           num_temporal_layers=2, num_auxiliary_layers=0,
+                                           image_shape=(12, 20, 2), attention_logit_soft_cap=5.0),
+                        []),
 }
 
 

@@ -1,7 +1,8 @@
 //! The KerasHub text families keras-hub 0.32 added last, built by the real keras-hub
 //! (tests/data/make_keras_hub_text2.py): Gemma3n (text model) with Gemma3nCausalLM,
-//! T5Gemma and T5Gemma2 (text model) with their Seq2SeqLM, Moonshine with MoonshineAudioToText, RWKV7 with
-//! RWKV7CausalLM, each read from its `model.to_json()` with totals and every row of
+//! T5Gemma and T5Gemma2 (text model) with their Seq2SeqLM, Moonshine with
+//! MoonshineAudioToText, RWKV7 with RWKV7CausalLM and VideoPrism's video encoder, each
+//! read from its `model.to_json()` with totals and every row of
 //! `model.summary()` exact; `memory` refused in one line naming what it covers (no
 //! transformers twin); the errors of bad constructor arguments.
 mod common;
@@ -103,6 +104,24 @@ fn bad_arguments_name_the_class_and_key() {
             "T5GemmaBackbone",
             "'attention_bias'",
         ),
+        (
+            "VideoPrism",
+            json!({"image_shape": [16, 16]}),
+            "VideoPrismBackbone",
+            "'image_shape'",
+        ),
+        (
+            "Moonshine",
+            json!({"partial_rotary_factor": 0.05}),
+            "MoonshineBackbone",
+            "partial_rotary_factor",
+        ),
+        (
+            "RWKV7",
+            json!({"head_size": 5}),
+            "RWKV7Backbone",
+            "head_size",
+        ),
     ] {
         let err = formats::summary(&edited(name, edit.clone()), "m.json", None)
             .unwrap_err()
@@ -114,8 +133,9 @@ fn bad_arguments_name_the_class_and_key() {
     }
 }
 
-/// A Gemma3n with a vision or audio encoder, and a T5Gemma2 with a vision encoder, are
-/// left to the `.keras` archive: from the JSON alone the error says so.
+/// A Gemma3n with a vision or audio encoder, a T5Gemma2 with a vision encoder and a
+/// VideoPrism with a text encoder are left to the `.keras` archive: from the JSON alone
+/// the error says so.
 #[test]
 fn multimodal_models_point_to_the_archive() {
     for (name, edit, class) in [
@@ -133,6 +153,11 @@ fn multimodal_models_point_to_the_archive() {
             "T5Gemma2",
             json!({"vision_encoder": {"class_name": "Gemma3VisionEncoder"}}),
             "T5Gemma2Backbone",
+        ),
+        (
+            "VideoPrism",
+            json!({"num_text_layers": 2, "vocabulary_size": 64}),
+            "VideoPrismBackbone",
         ),
     ] {
         let err = formats::summary(&edited(name, edit), "m.json", None)

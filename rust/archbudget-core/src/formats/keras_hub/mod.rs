@@ -45,6 +45,7 @@ mod swin;
 mod t5;
 mod t5gemma;
 mod vae;
+mod video_prism;
 mod vit;
 mod whisper;
 mod xlnet;
@@ -305,6 +306,10 @@ fn backbone(
         "WhisperBackbone" => whisper::backbone(&args)?,
         "MoonshineBackbone" => moonshine::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "VideoPrismBackbone" => match video_prism::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
         "DINOV3Backbone" => dinov3::backbone(&args)?,
@@ -377,6 +382,7 @@ pub const SUPPORTED: &[&str] = &[
     "Moonshine (Backbone, AudioToText)",
     "ViT, DeiT, SwinTransformer (Backbone, ImageClassifier)",
     "DINOV2Backbone",
+    "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
     "MiTBackbone",
     "SegFormer (Backbone, ImageSegmenter)",
