@@ -1,8 +1,9 @@
 """KerasHub ground truth, the text families keras-hub 0.32 added last: Gemma3n (its text
 model: AltUp, Laurel, per-layer embeddings, KV-shared layers) with Gemma3nCausalLM,
-T5Gemma and T5Gemma2 (its text model) with their Seq2SeqLM, Moonshine with MoonshineAudioToText, RWKV7 with
-RWKV7CausalLM, and VideoPrism's video encoder, built by the real keras-hub from small configs with random weights (every
-constructor option that changes a weight) and recorded as make_keras_hub.py records them
+T5Gemma and T5Gemma2 (its text model) with their Seq2SeqLM, Moonshine with
+MoonshineAudioToText, RWKV7 with RWKV7CausalLM, and VideoPrism's video encoder, built by
+the real keras-hub from small configs with random weights (the constructor options that
+change a weight) and recorded as make_keras_hub.py records them
 (`describe`: `model_json`, totals, the rows of `model.summary()`).
 
 Each model is built in a fresh session (`keras.backend.clear_session()`), as a user's
