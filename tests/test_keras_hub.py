@@ -203,10 +203,10 @@ def test_errors(tmp_path):
     assert "LlamaBackbone" in msg and "'num_layers'" in msg and "m.json" in msg
     llama["config"]["num_layers"] = -2
     assert "'num_layers'" in bad(tmp_path, llama, "summary")
-    unknown = {"class_name": "RWKV7Backbone", "registered_name": "keras_hub>RWKV7Backbone",
+    unknown = {"class_name": "EdRecBackbone", "registered_name": "keras_hub>EdRecBackbone",
                "config": {"name": "x"}}
     msg = bad(tmp_path, unknown, "summary")
-    assert "'RWKV7Backbone' is not supported" in msg and "Llama" in msg
+    assert "'EdRecBackbone' is not supported" in msg and "Llama" in msg
     msg = bad(tmp_path, BY_NAME["FNet"]["model_json"], "memory", "--mode", "generate",
               "--batch", "1", "--seq", "8")
     assert "fnet" in msg and "does not generate" in msg

@@ -27,20 +27,25 @@ mod falcon;
 pub mod flux;
 mod gemma;
 mod gemma3_vision;
+mod gemma3n;
 mod gpt;
 mod gpt_oss;
 mod metaclip_2;
 mod mit;
 pub mod mmdit;
+mod moonshine;
 mod pali_gemma;
 mod qwen3_5;
 mod roformer_v2;
+mod rwkv7;
 pub mod saved;
 pub mod sd3;
 mod smollm3;
 mod swin;
 mod t5;
+mod t5gemma;
 mod vae;
+mod video_prism;
 mod vit;
 mod whisper;
 mod xlnet;
@@ -303,10 +308,20 @@ fn backbone(
         "ESMBackbone" => esm::backbone(&args)?,
         "RoformerV2Backbone" => roformer_v2::backbone(&args)?,
         "XLNetBackbone" => xlnet::backbone(&args)?,
+        "RWKV7Backbone" => rwkv7::backbone(&args)?,
         "T5Backbone" => t5::backbone(&args)?,
+        "T5GemmaBackbone" | "T5Gemma2Backbone" => match t5gemma::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         "BartBackbone" => bart::backbone(&args)?,
         "WhisperBackbone" => whisper::backbone(&args)?,
+        "MoonshineBackbone" => moonshine::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "VideoPrismBackbone" => match video_prism::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         "DeiTBackbone" => deit::backbone(&args)?,
         "DINOV2Backbone" => dinov2::backbone(&args)?,
         "DINOV3Backbone" => dinov3::backbone(&args)?,
@@ -322,6 +337,10 @@ fn backbone(
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
         "FluxBackbone" => flux::backbone(&args)?,
         "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
+        "Gemma3nBackbone" => match gemma3n::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -389,13 +408,18 @@ pub const SUPPORTED: &[&str] = &[
     "Bert, Roberta, XLMRoberta, DistilBert, Albert, DebertaV3, FNet, RoformerV2 (Backbone, TextClassifier, MaskedLM)",
     "Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder",
     "Gemma3VisionEncoder (alone or in a Gemma3Backbone)",
+    "Gemma3n (Backbone, CausalLM; text only: with a vision or audio encoder, from its .keras archive)",
     "ESM (Backbone, MaskedPLM, ProteinClassifier)",
     "ElectraBackbone",
     "XLNetBackbone",
+    "RWKV7 (Backbone, CausalLM)",
     "T5, Bart (Backbone, Seq2SeqLM)",
+    "T5Gemma, T5Gemma2 (Backbone, Seq2SeqLM; T5Gemma2 text only: with a vision encoder, from its .keras archive)",
     "WhisperBackbone",
+    "Moonshine (Backbone, AudioToText)",
     "ViT, DeiT, SwinTransformer (Backbone, ImageClassifier)",
     "DINOV2Backbone",
+    "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
     "MiTBackbone",
     "SegFormer (Backbone, ImageSegmenter)",
@@ -489,6 +513,7 @@ impl Task {
             ("MaskedPLM", Task::MaskedLm),
             ("ProteinClassifier", Task::TextClassifier),
             ("Seq2SeqLM", Task::Seq2SeqLm),
+            ("MoonshineAudioToText", Task::Seq2SeqLm),
             ("ViTImageClassifier", Task::ImageClassifier),
             ("TextToImage", Task::SameGraph),
             ("ImageToImage", Task::SameGraph),
@@ -547,15 +572,26 @@ impl Task {
             class_name: class.to_string(),
             // a dict of outputs (sequence and pooled) is no single shape
             output_shape: (!b.pooled).then_some(sequence),
-            weights: b
-                .rows
-                .iter()
-                .flat_map(|r| r.weights.iter().cloned())
-                .collect(),
+            // each variable once, as `count_params()` counts it (Gemma3n's processor row
+            // holds its text model's weights)
+            weights: {
+                let mut seen = std::collections::HashSet::new();
+                b.rows
+                    .iter()
+                    .flat_map(|r| r.weights.iter())
+                    .filter(|w| seen.insert(w.name.as_str()))
+                    .cloned()
+                    .collect()
+            },
             nested: true,
         });
         let (h, v) = (b.hidden, b.vocab);
         match self {
+            // the LM head reuses the embedding inside the backbone's text model: no row
+            Task::CausalLm if class == "Gemma3nBackbone" => {}
+            // a functional model on the backbone's own inputs and outputs
+            Task::CausalLm if class == "RWKV7Backbone" => return Ok(b.rows.clone()),
+            Task::Seq2SeqLm if class.starts_with("T5Gemma") => rows.push(t5gemma::head_row(b)),
             Task::CausalLm | Task::Seq2SeqLm => rows.push(Row {
                 name: "token_embedding".to_string(),
                 class_name: "ReversibleEmbedding".to_string(),

@@ -1,0 +1,173 @@
+//! The KerasHub text families keras-hub 0.32 added last, built by the real keras-hub
+//! (tests/data/make_keras_hub_text2.py): Gemma3n (text model) with Gemma3nCausalLM,
+//! T5Gemma and T5Gemma2 (text model) with their Seq2SeqLM, Moonshine with
+//! MoonshineAudioToText, RWKV7 with RWKV7CausalLM and VideoPrism's video encoder, each
+//! read from its `model.to_json()` with totals and every row of
+//! `model.summary()` exact; `memory` refused in one line naming what it covers (no
+//! transformers twin); the errors of bad constructor arguments.
+mod common;
+
+use archbudget_core::formats;
+use archbudget_core::memory::{Mode, RunSettings};
+use serde_json::{json, Value};
+
+fn models() -> Vec<Value> {
+    common::fixture("keras_hub_text2.json.gz")["models"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_model_matches_keras() {
+    let models = models();
+    let mut failures = Vec::new();
+    let (mut rows, mut rows_exact) = (0, 0);
+    for m in &models {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let outcome = common::compare_summary(m, formats::summary(&text, name, None), name);
+        rows += outcome.rows;
+        rows_exact += outcome.rows_exact;
+        failures.extend(outcome.failures);
+    }
+    eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn memory_is_refused_in_one_line_naming_what_it_covers() {
+    let run = RunSettings {
+        mode: Mode::Train,
+        batch: 2,
+        seq: 16,
+        ..Default::default()
+    };
+    for m in models() {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let err = formats::memory(&text, name, None, &run, Some(16))
+            .unwrap_err()
+            .to_string();
+        let class = m["model_json"]["class_name"].as_str().unwrap();
+        assert!(
+            err.contains(class) && err.contains("memory covers"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// The first fixture model named `name`, its config changed by `edit`.
+fn edited(name: &str, edit: Value) -> Vec<u8> {
+    let mut model = models().into_iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
+    for (k, v) in edit.as_object().unwrap() {
+        if v.is_null() {
+            model["config"].as_object_mut().unwrap().remove(k);
+        } else {
+            model["config"][k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&model).unwrap()
+}
+
+#[test]
+fn bad_arguments_name_the_class_and_key() {
+    for (name, edit, class, key) in [
+        (
+            "Gemma3n",
+            json!({"intermediate_size": [32, 32]}),
+            "Gemma3nBackbone",
+            "'intermediate_size'",
+        ),
+        (
+            "Gemma3n",
+            json!({"intermediate_size": 32}),
+            "Gemma3nBackbone",
+            "'intermediate_size'",
+        ),
+        (
+            "Gemma3n",
+            json!({"laurel_rank": 0}),
+            "Gemma3nBackbone",
+            "'laurel_rank'",
+        ),
+        (
+            "T5Gemma",
+            json!({"decoder_head_dim": null}),
+            "T5GemmaBackbone",
+            "'decoder_head_dim'",
+        ),
+        (
+            "T5Gemma",
+            json!({"attention_bias": "yes"}),
+            "T5GemmaBackbone",
+            "'attention_bias'",
+        ),
+        (
+            "VideoPrism",
+            json!({"image_shape": [16, 16]}),
+            "VideoPrismBackbone",
+            "'image_shape'",
+        ),
+        (
+            "Moonshine",
+            json!({"partial_rotary_factor": 0.05}),
+            "MoonshineBackbone",
+            "partial_rotary_factor",
+        ),
+        (
+            "RWKV7",
+            json!({"head_size": 5}),
+            "RWKV7Backbone",
+            "head_size",
+        ),
+    ] {
+        let err = formats::summary(&edited(name, edit.clone()), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(class) && err.contains(key) && err.contains("m.json"),
+            "{edit}: {err}"
+        );
+    }
+}
+
+/// A Gemma3n with a vision or audio encoder, a T5Gemma2 with a vision encoder and a
+/// VideoPrism with a text encoder are left to the `.keras` archive: from the JSON alone
+/// the error says so.
+#[test]
+fn multimodal_models_point_to_the_archive() {
+    for (name, edit, class) in [
+        (
+            "Gemma3n",
+            json!({"audio_encoder_config": {"hidden_size": 8}}),
+            "Gemma3nBackbone",
+        ),
+        (
+            "Gemma3n",
+            json!({"vision_encoder_config": {"name": "v"}}),
+            "Gemma3nBackbone",
+        ),
+        (
+            "T5Gemma2",
+            json!({"vision_encoder": {"class_name": "Gemma3VisionEncoder"}}),
+            "T5Gemma2Backbone",
+        ),
+        (
+            "VideoPrism",
+            json!({"num_text_layers": 2, "vocabulary_size": 64}),
+            "VideoPrismBackbone",
+        ),
+    ] {
+        let err = formats::summary(&edited(name, edit), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("'{class}' is not supported from its JSON alone"))
+                && err.contains(".keras archive"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
