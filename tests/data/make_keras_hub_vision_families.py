@@ -83,6 +83,18 @@ BACKBONES = {
                                           cross_linear=True, image_shape=(48, 40, 1)),
     "cspnet_channels_first": lambda: cspnet(data_format="channels_first", image_shape=(3, 32, 32),
                                             stackwise_strides=[2, 2], groups=2, activation="gelu"),
+    # the stem's other paths: one strided convolution at stem_strides 4 without pooling,
+    # a pooling name other than max (no pool, and no second stride), a 5x5 kernel
+    "cspnet_stem_one_conv": lambda: cspnet(stem_filters=[8], stem_strides=4, output_strides=16,
+                                           stackwise_strides=[2, 2], stem_kernel_size=5),
+    "cspnet_stem_avg_named": lambda: cspnet(stem_filters=[8, 8], stem_strides=4, stem_pooling="avg",
+                                            stackwise_strides=[1, 1], avg_down=True),
+    "cspnet_channels_first_avg_down": lambda: cspnet(data_format="channels_first", image_shape=(2, 40, 40),
+                                                     stage_type="dark", block_type="dark_block", avg_down=True,
+                                                     stackwise_strides=[2, 2], bottle_ratio=[0.5],
+                                                     expand_ratio=[1.0]),
+    "cspnet_no_blocks": lambda: cspnet(stackwise_depth=[0, 1], stage_type="cs3", expand_ratio=[2.0],
+                                       block_ratio=[1.0], bottle_ratio=[0.5]),
     **{preset: (lambda p=preset: cspnet_preset(p)) for preset in CSPNET_PRESETS},
 }
 

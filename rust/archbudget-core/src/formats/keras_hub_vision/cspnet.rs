@@ -56,7 +56,18 @@ pub fn build(args: &Args) -> Result<Value> {
             "'stem_strides' must be 1, 2 or 4, got {stem_strides}"
         )));
     }
-    let depths = args.ints("stackwise_depth")?;
+    // a stage may have no blocks (its down and transition convolutions alone)
+    let depths: Vec<u64> = args
+        .list("stackwise_depth")?
+        .iter()
+        .map(|d| {
+            d.as_u64().ok_or_else(|| {
+                args.err(format!(
+                    "'stackwise_depth' must hold non-negative integers, got {d}"
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
     let filters = args.ints("stackwise_num_filters")?;
     if filters.len() < depths.len() {
         return Err(args
