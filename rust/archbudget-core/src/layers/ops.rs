@@ -37,7 +37,59 @@ pub const RULES: &[(&str, Rule)] = &[
     ("Cast", same_shape),
     ("Clip", same_shape),
     ("Pad", pad),
+    ("Split", split),
 ];
+
+/// `ops.split(x, indices_or_sections, axis)`: N equal pieces (the axis divisible by N),
+/// or the pieces between sorted indices (`_compute_split_output_spec`).
+fn split(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    let input = ctx.single(inputs)?;
+    let axis = ctx.axis(
+        ctx.value("axis").and_then(Value::as_i64).unwrap_or(0),
+        input.len(),
+    )?;
+    let size = input[axis];
+    let piece = |d: Option<u64>| {
+        let mut shape = input.clone();
+        shape[axis] = d;
+        shape
+    };
+    let bad = || ctx.err("'indices_or_sections' must be a positive integer or a list of indices");
+    let outputs = match ctx.value("indices_or_sections") {
+        Some(Value::Array(indices)) => {
+            let mut bounds = vec![Some(0)];
+            for i in indices {
+                bounds.push(Some(i.as_u64().ok_or_else(bad)?));
+            }
+            bounds.push(size);
+            bounds
+                .windows(2)
+                .map(|w| match (w[0], w[1]) {
+                    (Some(start), Some(end)) => end
+                        .checked_sub(start)
+                        .map(|d| piece(Some(d)))
+                        .ok_or_else(|| ctx.shape_err("split indices must be sorted")),
+                    _ => Ok(piece(None)),
+                })
+                .collect::<Result<Vec<Shape>>>()?
+        }
+        Some(v) => {
+            let n = v.as_u64().filter(|&n| n > 0).ok_or_else(bad)?;
+            if size.is_some_and(|d| d % n != 0) {
+                return Err(ctx.shape_err(format!(
+                    "an axis of size {} does not split into {n} equal pieces",
+                    size.unwrap_or_default()
+                )));
+            }
+            vec![piece(size.map(|d| d / n)); n as usize]
+        }
+        None => return Err(bad()),
+    };
+    Ok(Built {
+        weights: Vec::new(),
+        outputs,
+    })
+}
 
 /// `ops.pad(x, pad_width)`: each axis gains its `[before, after]` of `pad_width` (one
 /// pair per axis, the batch axis included).

@@ -425,6 +425,7 @@ pub const SUPPORTED: &[&str] = &[
     "SegFormer (Backbone, ImageSegmenter)",
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",
     "ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)",
+    "CSPNet (Backbone, ImageClassifier)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-/// The output of one call in the graph (each layer here is called once).
+/// One output of one call in the graph (each layer here is called once; an op such as
+/// `ops.split` may give several outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tensor(usize);
+pub struct Tensor(usize, usize);
 
 struct Node {
     name: String,
@@ -92,6 +93,11 @@ impl Graph {
         self.push(class, "keras.src.ops.numpy", config, vec![input], false)
     }
 
+    /// Output `index` of the call that gave `t` (`ops.split`'s pieces).
+    pub fn output(&self, t: Tensor, index: usize) -> Tensor {
+        Tensor(t.0, index)
+    }
+
     /// A model used as a layer (a task's backbone), `model` its functional JSON.
     pub fn nested(&mut self, model: Value, input: Tensor) -> Tensor {
         let Value::Object(mut entry) = model else {
@@ -108,7 +114,7 @@ impl Graph {
             inputs: vec![input],
             list_input: false,
         });
-        Tensor(self.nodes.len() - 1)
+        Tensor(self.nodes.len() - 1, 0)
     }
 
     fn push(
@@ -131,7 +137,7 @@ impl Graph {
             inputs,
             list_input,
         });
-        Tensor(self.nodes.len() - 1)
+        Tensor(self.nodes.len() - 1, 0)
     }
 
     /// The functional model JSON of class `class_name` from `input` to `output`, with the
@@ -147,7 +153,7 @@ impl Graph {
         let order = self.keras_order(output);
         let tensor = |t: &Tensor| {
             json!({"class_name": "__keras_tensor__",
-                   "config": {"keras_history": [self.nodes[t.0].name, 0, 0]}})
+                   "config": {"keras_history": [self.nodes[t.0].name, 0, t.1]}})
         };
         let layers: Vec<Value> = order
             .iter()
@@ -178,7 +184,7 @@ impl Graph {
         );
         config.insert(
             "output_layers".into(),
-            json!([[self.nodes[output.0].name, 0, 0]]),
+            json!([[self.nodes[output.0].name, 0, output.1]]),
         );
         json!({"class_name": class_name, "config": config})
     }
@@ -198,7 +204,7 @@ impl Graph {
                 first_visit.entry(node).or_insert(seen);
             }
             match self.nodes[node].inputs.get(next) {
-                Some(&Tensor(parent)) => {
+                Some(&Tensor(parent, _)) => {
                     top.1 += 1;
                     if !done[parent] {
                         stack.push((parent, 0));
@@ -215,7 +221,7 @@ impl Graph {
         }
         let mut depth = vec![0usize; self.nodes.len()];
         for &node in finished.iter().rev() {
-            for &Tensor(parent) in &self.nodes[node].inputs {
+            for &Tensor(parent, _) in &self.nodes[node].inputs {
                 depth[parent] = depth[parent].max(depth[node] + 1);
             }
         }

@@ -8,6 +8,7 @@
 //! with nothing counted here. Task models (ImageClassifier) wrap the translated backbone
 //! as a nested model with their head; preprocessors hold no weights.
 mod blocks;
+mod cspnet;
 mod densenet;
 mod efficientnet;
 mod graph;
@@ -55,6 +56,7 @@ fn backbone(class: &str) -> Option<Build> {
         "EfficientNetBackbone" => efficientnet::build,
         "MobileNetBackbone" => mobilenet::build,
         "XceptionBackbone" => xception::build,
+        "CSPNetBackbone" => cspnet::build,
         _ => return None,
     })
 }

@@ -23,7 +23,8 @@ pub fn head(class: &str) -> Option<Head> {
         | "ResNetImageClassifier"
         | "DenseNetImageClassifier"
         | "EfficientNetImageClassifier"
-        | "XceptionImageClassifier" => Head::Pooled,
+        | "XceptionImageClassifier"
+        | "CSPNetImageClassifier" => Head::Pooled,
         "VGGImageClassifier" => Head::Vgg,
         "MobileNetImageClassifier" => Head::MobileNet,
         _ => return None,
@@ -42,7 +43,7 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
         .ok_or_else(|| args.err("'backbone' is not a serialized KerasHub backbone"))?;
     let build = backbone(backbone_class).ok_or_else(|| {
         args.err(format!(
-            "its backbone {backbone_class} is not a vision backbone archbudget reads (ResNet, VGG, DenseNet, EfficientNet, MobileNet)"
+            "its backbone {backbone_class} is not a vision backbone archbudget reads (ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception, CSPNet)"
         ))
     })?;
     let backbone_args = Args::of(backbone_value, backbone_class, location)?;

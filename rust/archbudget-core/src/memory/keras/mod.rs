@@ -255,6 +255,24 @@ impl<'m> Lowering<'m> {
             None
         };
         if let Some(out) = written {
+            if layer.op {
+                // An op's further outputs another call reads (`ops.split`'s pieces):
+                // each lowered as the op giving that output's shape.
+                for (i, shape) in call.outputs.iter().enumerate().skip(1) {
+                    if self.consumers.contains_key(&(li, ni, i)) {
+                        let piece = keras_written::op_node(
+                            g,
+                            &layer.class_name,
+                            &ins,
+                            shape,
+                            self.batch,
+                            &inputs,
+                            &here,
+                        )?;
+                        self.values.insert((li, ni, i), piece);
+                    }
+                }
+            }
             if frozen {
                 g.freeze(first_node..g.nodes.len());
             }

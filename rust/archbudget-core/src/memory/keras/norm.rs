@@ -13,12 +13,27 @@ pub(super) fn norm(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<ValueI
     let b = s.batch;
     let in_shape = s.input(0)?;
     Ok(match s.class {
-        "BatchNormalization" => g.push(
-            Op::BatchNorm2d(BatchNorm2d {
-                channels: s.last(in_shape)?,
-            }),
-            inputs,
-        ),
+        "BatchNormalization" => {
+            // the channels on `axis` (1 in a channels_first model), the last by default
+            let axis = s.cfg.get("axis").and_then(Value::as_i64).unwrap_or(-1);
+            let rank = in_shape.len() as i64;
+            let index = if axis < 0 { axis + rank } else { axis };
+            let channels = usize::try_from(index)
+                .ok()
+                .and_then(|i| in_shape.get(i))
+                .ok_or_else(|| {
+                    Error::shape(
+                        s.here,
+                        format!("axis {axis} is out of range for an input of rank {rank}"),
+                    )
+                })?;
+            g.push(
+                Op::BatchNorm2d(BatchNorm2d {
+                    channels: s.dim(*channels)?,
+                }),
+                inputs,
+            )
+        }
         "LayerNormalization" => {
             let d = s.last(in_shape)?;
             let rms = s.bool_of("rms_scaling", false);
