@@ -6,7 +6,8 @@
 //! the cost a transformers sweep candidate pays besides (config → counts, architecture
 //! → graph: the compiled model still needs the Graph), and the tapes' hit rate and
 //! time per candidate over sweep grids evaluated in enumeration order, graph included.
-//! `cargo bench -p archbudget-core --bench compiled_speed`
+//! `cargo bench -p archbudget-core --bench compiled_speed [sweep|transformers|small|grids]`
+//! (one section; all by default)
 use archbudget_core::formats::{hf, keras};
 use archbudget_core::memory::compiled::cache;
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
@@ -221,6 +222,9 @@ fn keras_dense(depth: usize, units: u64) -> Value {
 const HIDDEN: [u64; 6] = [2048, 2560, 3072, 3584, 4096, 4608];
 
 fn main() {
+    // cargo passes `--bench`; a section's name picks that section alone
+    let only = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wants = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let train_bf16 = RunSettings {
         batch: 4,
         seq: 2048,
@@ -246,6 +250,21 @@ fn main() {
             },
         ),
     ];
+    if wants("sweep") {
+        sweep_candidates();
+    }
+    if wants("transformers") {
+        transformers(&runs);
+    }
+    if wants("small") {
+        small_graphs();
+    }
+    if wants("grids") {
+        grids(train_bf16);
+    }
+}
+
+fn sweep_candidates() {
     println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
     sweep_space(
         "llama 16/32 layers, train bf16",
@@ -299,10 +318,13 @@ fn main() {
         "axes": {"d0.units": [128, 256, 384, 512, 768, 1024], "head.units": [10, 100]},
         "run": {"batch": [32, 128, 256]}}),
     );
+}
 
+fn transformers(runs: &[(&str, RunSettings)]) {
+    let train_bf16 = runs[0].1;
     println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
     for layers in [32, 80] {
-        for (label, run) in &runs {
+        for (label, run) in runs {
             let sizes: Vec<_> = HIDDEN
                 .iter()
                 .map(|&h| hf_graph(&llama(layers, h), run))
@@ -320,7 +342,9 @@ fn main() {
         .map(|&h| hf_graph(&mixtral(h), &train_bf16))
         .collect();
     side_by_side("mixtral 32 layers train bf16, sizes", &moe);
+}
 
+fn small_graphs() {
     println!("-- mlp / cnn / lstm / Keras template, train fp32 AdamW and infer, batch 256");
     for (label, mode) in [("train", Mode::Train), ("infer", Mode::Infer)] {
         let run = RunSettings {
@@ -408,7 +432,9 @@ fn main() {
             .collect();
         side_by_side(&format!("keras 16 x Dense+BN, {label}, sizes"), &templates);
     }
+}
 
+fn grids(train_bf16: RunSettings) {
     println!("-- what else a transformers sweep candidate pays (llama 32 layers, train bf16)");
     let cfg = llama(32, 4096);
     let count = per_item(1, || {
@@ -423,6 +449,14 @@ fn main() {
         "counts {:.1} µs, graph {:.1} µs (memory above; the compiled model takes the Graph)",
         us(count),
         us(graph)
+    );
+    let (g, run) = hf_graph(&cfg, &train_bf16);
+    let tape = compiled::tape::Tape::compile(&g, &run).unwrap().1.unwrap();
+    println!(
+        "its tape: {} classes, {} marks recorded, {} compared per candidate",
+        tape.classes(),
+        tape.recorded_marks,
+        tape.kept_marks()
     );
 
     println!("-- sweep grids in enumeration order, graph built per candidate");

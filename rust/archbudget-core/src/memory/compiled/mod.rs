@@ -31,6 +31,7 @@ pub mod cache;
 pub mod fold;
 pub(crate) mod record;
 pub mod tape;
+pub(crate) mod timeline;
 pub(crate) mod trace;
 
 use super::{Graph, MemoryReport, Result, RunSettings};
