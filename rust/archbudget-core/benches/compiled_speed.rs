@@ -450,14 +450,16 @@ fn grids(train_bf16: RunSettings) {
         us(count),
         us(graph)
     );
-    let (g, run) = hf_graph(&cfg, &train_bf16);
-    let tape = compiled::tape::Tape::compile(&g, &run).unwrap().1.unwrap();
-    println!(
-        "its tape: {} classes, {} marks recorded, {} compared per candidate",
-        tape.classes(),
-        tape.recorded_marks,
-        tape.kept_marks()
-    );
+    for (name, cfg) in [("llama", &cfg), ("mixtral", &mixtral(4096))] {
+        let (g, run) = hf_graph(cfg, &train_bf16);
+        let tape = compiled::tape::Tape::compile(&g, &run).unwrap().1.unwrap();
+        println!(
+            "{name} 32 layers' tape: {} classes, {} marks recorded, {} compared per candidate",
+            tape.classes(),
+            tape.recorded_marks,
+            tape.kept_marks()
+        );
+    }
 
     println!("-- sweep grids in enumeration order, graph built per candidate");
     let mut mlps: Vec<Box<dyn Fn() -> (Graph, RunSettings)>> = Vec::new();

@@ -152,6 +152,8 @@ pub struct Tape {
     /// Whether each slot is a value or gradient the timeline allocates only where it is
     /// not empty (its emptiness is guarded).
     decides: Vec<bool>,
+    /// Whether each slot is bytes rounded to an allocator block (else a count).
+    rounded: Vec<bool>,
     /// The slots computed from the others (weights, optimizer state and temporaries).
     step_constants: Vec<u32>,
     /// Element counts the guards compare, after the slots in a raw vector.
@@ -195,7 +197,7 @@ impl Tape {
 
     /// Marks the tape compares per candidate.
     pub fn kept_marks(&self) -> usize {
-        self.timeline.compared
+        self.timeline.compared()
     }
 
     /// Classes the tape lowers per candidate.
@@ -327,6 +329,7 @@ impl Tape {
                 .iter()
                 .map(|slot| matches!(slot, Slot::Out(_) | Slot::Input(..) | Slot::Grad(..)))
                 .collect(),
+            rounded: slots.iter().map(|&slot| rounds(slot)).collect(),
             step_constants: (0..slots.len() as u32)
                 .filter(|&i| {
                     matches!(
@@ -403,7 +406,7 @@ impl Tape {
             .iter()
             .map(|&(slot, bytes, converted)| {
                 let r = raw[slot as usize];
-                let v = if rounds(self.slots[slot as usize]) {
+                let v = if self.rounded[slot as usize] {
                     block(r)
                 } else {
                     r
@@ -501,14 +504,13 @@ impl Tape {
             return None;
         }
         s.values.clear();
-        for (i, &slot) in self.slots.iter().enumerate() {
-            let r = raw[i];
+        for (i, &r) in raw[..n].iter().enumerate() {
             // the timeline allocates a value or a gradient only where it is not empty;
             // every other term is only added up
             if self.decides[i] && (r == 0) != self.zero[i] {
                 return None;
             }
-            s.values.push(if rounds(slot) { block(r) } else { r });
+            s.values.push(if self.rounded[i] { block(r) } else { r });
         }
         let weights = match *weights {
             Some(w) => w,

@@ -3,9 +3,10 @@
 //!
 //! Each mark the simulator made is the state of the previous mark plus a few changes
 //! (an allocation, a free, the op's transients): [`Timeline::new`] stores those
-//! changes (a term, its category, how many blocks), and a candidate keeps a running
-//! sum per category, comparing the total at each mark, ties to the earliest (the
-//! simulator's strict `>`). Two exact reductions make it cheaper still:
+//! changes (a term and how many blocks of it), and a candidate keeps a running total,
+//! comparing it at each mark, ties to the earliest (the simulator's strict `>`); the
+//! categories of the mark found at the peak are then summed from its recorded state.
+//! Two exact reductions make it cheaper still:
 //!
 //! - **Repeats.** Where the same changes come back period after period (a transformer's
 //!   identical layers: their terms name the same classes), every mark of the `r`-th
@@ -24,21 +25,27 @@ use std::collections::HashMap;
 
 use super::record::{merge_duplicates, RecMark, Terms};
 
-/// One term's change at a mark: its slot, its category, and how many blocks of it are
-/// added (negative: freed).
+/// One term's change at a mark: its slot, and how many blocks of it are added
+/// (negative: freed), over every category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Change {
-    cat: u8,
     slot: u32,
     n: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    /// Apply `changes[lo..hi]`, then, where `compare`, compare the total with the peak.
-    Mark { lo: u32, hi: u32, compare: bool },
-    /// The next `len` steps (a period), `reps` ≥ 3 times in a row.
-    Repeat { len: u32, reps: u64 },
+    /// Apply `changes[lo..hi]`, then, where `compare`, compare the total with the peak;
+    /// `mark`: the recorded mark it is (in the first period of every repeat around it).
+    Mark {
+        lo: u32,
+        hi: u32,
+        compare: bool,
+        mark: u32,
+    },
+    /// The next `len` steps (a period of `marks` recorded marks), `reps` ≥ 3 times in a
+    /// row.
+    Repeat { len: u32, reps: u64, marks: u32 },
 }
 
 /// The marks of one tape, as changes (see the module's doc).
@@ -46,39 +53,35 @@ enum Step {
 pub(crate) struct Timeline {
     changes: Vec<Change>,
     steps: Vec<Step>,
-    /// Marks the program compares per candidate (each repeat's body counted twice).
-    pub compared: usize,
+    /// The recorded marks an evaluation compares (sorted), and their state per
+    /// category.
+    compared: Vec<u32>,
+    states: Vec<[Terms; 8]>,
 }
 
 /// The running state of an evaluation.
 struct Run<'v> {
     values: &'v [u64],
-    state: [i128; 8],
     total: i128,
     peak: i128,
-    at_peak: [i128; 8],
+    at_peak: Option<u32>,
 }
 
 impl Timeline {
     /// The program of `marks` (in time order).
     pub fn new(marks: &[RecMark]) -> Timeline {
-        let mut deltas: Vec<Vec<Change>> = Vec::with_capacity(marks.len());
-        let mut previous: Option<&RecMark> = None;
-        for m in marks {
-            let mut d = Vec::new();
-            for c in 0..8 {
-                let before = previous.map_or(&[][..], |p| &p.state[c][..]);
-                for (slot, n) in difference(before, &m.state[c]) {
-                    d.push(Change {
-                        cat: c as u8,
-                        slot,
-                        n,
-                    });
-                }
-            }
-            deltas.push(d);
-            previous = Some(m);
-        }
+        let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
+        let deltas: Vec<Vec<Change>> = totals
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let before = if i == 0 { &[][..] } else { &totals[i - 1][..] };
+                difference(before, t)
+                    .into_iter()
+                    .map(|(slot, n)| Change { slot, n })
+                    .collect()
+            })
+            .collect();
         let mut interned: HashMap<&[Change], u32> = HashMap::new();
         let ids: Vec<u32> = deltas
             .iter()
@@ -96,7 +99,6 @@ impl Timeline {
             }
             last_seen.insert(id, i);
         }
-        let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
         let mut builder = Builder {
             deltas: &deltas,
             ids: &ids,
@@ -105,88 +107,133 @@ impl Timeline {
             timeline: Timeline {
                 changes: Vec::new(),
                 steps: Vec::new(),
-                compared: 0,
+                compared: Vec::new(),
+                states: Vec::new(),
             },
         };
         builder.build(0, marks.len());
         let mut timeline = builder.timeline;
-        timeline.compared = count_compared(&timeline.steps);
+        let mut compared = Vec::new();
+        timeline.compared_marks(&timeline.steps, 0, &mut compared);
+        compared.sort_unstable();
+        compared.dedup();
+        timeline.states = compared
+            .iter()
+            .map(|&m| marks[m as usize].state.clone())
+            .collect();
+        timeline.compared = compared;
         timeline
     }
 
+    /// Marks an evaluation compares (each repeat's body twice).
+    pub fn compared(&self) -> usize {
+        self.count(&self.steps)
+    }
+
     /// The largest mark's total and its state per category (the first such mark), or
-    /// `None` where a compared total is outside `u64`. `values`: each slot's value.
+    /// `None` where a compared total is outside `u64` or a value above `i64::MAX`.
+    /// `values`: each slot's value.
     pub fn peak(&self, values: &[u64]) -> Option<(u64, [u64; 8])> {
+        if values.iter().any(|&v| v > i64::MAX as u64) {
+            return None;
+        }
         let mut run = Run {
             values,
-            state: [0; 8],
             total: 0,
             peak: 0,
-            at_peak: [0; 8],
+            at_peak: None,
         };
-        self.evaluate(&self.steps, &mut run)?;
+        self.evaluate(&self.steps, &mut run, 0)?;
         let mut state = [0u64; 8];
-        for (s, &v) in state.iter_mut().zip(&run.at_peak) {
-            *s = u64::try_from(v).ok()?;
+        if let Some(mark) = run.at_peak {
+            let at = self.compared.binary_search(&mark).ok()?;
+            for (s, terms) in state.iter_mut().zip(&self.states[at]) {
+                let mut sum = 0i128;
+                for &(slot, n) in terms {
+                    sum += values[slot as usize] as i128 * n as i128;
+                }
+                *s = u64::try_from(sum).ok()?;
+            }
         }
         Some((u64::try_from(run.peak).ok()?, state))
     }
 
-    fn evaluate(&self, steps: &[Step], run: &mut Run) -> Option<()> {
+    /// `offset`: recorded marks between a step's first period and the one evaluated.
+    fn evaluate(&self, steps: &[Step], run: &mut Run, offset: u32) -> Option<()> {
         let mut i = 0;
         while i < steps.len() {
             match steps[i] {
-                Step::Mark { lo, hi, compare } => {
+                Step::Mark {
+                    lo,
+                    hi,
+                    compare,
+                    mark,
+                } => {
                     for c in &self.changes[lo as usize..hi as usize] {
-                        let bytes = run.values[c.slot as usize] as i128 * c.n as i128;
-                        run.state[c.cat as usize] += bytes;
-                        run.total += bytes;
+                        // values below 2^63 (checked in `peak`): one 64-bit multiply
+                        run.total += run.values[c.slot as usize] as i64 as i128 * c.n as i128;
                     }
                     if compare && run.total > run.peak {
                         if run.total > u64::MAX as i128 {
                             return None;
                         }
                         run.peak = run.total;
-                        run.at_peak = run.state;
+                        run.at_peak = Some(mark + offset);
                     }
                     i += 1;
                 }
-                Step::Repeat { len, reps } => {
+                Step::Repeat { len, reps, marks } => {
                     let body = &steps[i + 1..i + 1 + len as usize];
-                    let (state, total) = (run.state, run.total);
-                    self.evaluate(body, run)?;
+                    let before = run.total;
+                    self.evaluate(body, run, offset)?;
                     // the periods between the first and the last, jumped
-                    let skipped = (reps - 2) as i128;
-                    for (s, before) in run.state.iter_mut().zip(state) {
-                        *s += (*s - before) * skipped;
-                    }
-                    run.total += (run.total - total) * skipped;
-                    self.evaluate(body, run)?;
+                    run.total += (run.total - before) * (reps - 2) as i128;
+                    self.evaluate(body, run, offset + (reps - 1) as u32 * marks)?;
                     i += 1 + len as usize;
                 }
             }
         }
         Some(())
     }
-}
 
-fn count_compared(steps: &[Step]) -> usize {
-    let mut i = 0;
-    let mut n = 0;
-    while i < steps.len() {
-        match steps[i] {
-            Step::Mark { compare, .. } => {
-                n += compare as usize;
-                i += 1;
-            }
-            Step::Repeat { len, .. } => {
-                let body = &steps[i + 1..i + 1 + len as usize];
-                n += 2 * count_compared(body);
-                i += 1 + len as usize;
+    /// The recorded marks `steps` compare, their first periods `offset` marks on.
+    fn compared_marks(&self, steps: &[Step], offset: u32, out: &mut Vec<u32>) {
+        let mut i = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark { compare, mark, .. } => {
+                    if compare {
+                        out.push(mark + offset);
+                    }
+                    i += 1;
+                }
+                Step::Repeat { len, reps, marks } => {
+                    let body = &steps[i + 1..i + 1 + len as usize];
+                    self.compared_marks(body, offset, out);
+                    self.compared_marks(body, offset + (reps - 1) as u32 * marks, out);
+                    i += 1 + len as usize;
+                }
             }
         }
     }
-    n
+
+    fn count(&self, steps: &[Step]) -> usize {
+        let mut i = 0;
+        let mut n = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark { compare, .. } => {
+                    n += compare as usize;
+                    i += 1;
+                }
+                Step::Repeat { len, .. } => {
+                    n += 2 * self.count(&steps[i + 1..i + 1 + len as usize]);
+                    i += 1 + len as usize;
+                }
+            }
+        }
+        n
+    }
 }
 
 struct Builder<'a> {
@@ -206,12 +253,17 @@ impl Builder<'_> {
         let mut i = lo;
         while i < hi {
             if let Some((period, reps)) = self.repeat_at(i, hi) {
-                self.flush(&mut pending, false);
+                self.flush(&mut pending, None);
                 let at = self.timeline.steps.len();
-                self.timeline.steps.push(Step::Repeat { len: 0, reps });
+                let marks = period as u32;
+                self.timeline.steps.push(Step::Repeat {
+                    len: 0,
+                    reps,
+                    marks,
+                });
                 self.build(i, i + period);
                 let len = (self.timeline.steps.len() - at - 1) as u32;
-                self.timeline.steps[at] = Step::Repeat { len, reps };
+                self.timeline.steps[at] = Step::Repeat { len, reps, marks };
                 i += period * reps as usize;
                 continue;
             }
@@ -219,33 +271,38 @@ impl Builder<'_> {
             let t = &self.totals[i];
             if !compared.iter().any(|&b| covered(t, &self.totals[b])) {
                 compared.push(i);
-                self.flush(&mut pending, true);
+                self.flush(&mut pending, Some(i as u32));
             }
             i += 1;
         }
-        self.flush(&mut pending, false);
+        self.flush(&mut pending, None);
     }
 
-    /// A mark step of the changes `pending` (merged), where there are any to apply or
-    /// a total to compare.
-    fn flush(&mut self, pending: &mut Vec<Change>, compare: bool) {
-        pending.sort_unstable_by_key(|c| (c.cat, c.slot));
+    /// A mark step of the changes `pending` (merged), comparing recorded mark
+    /// `compare` where given, if it has changes to apply or a total to compare.
+    fn flush(&mut self, pending: &mut Vec<Change>, compare: Option<u32>) {
+        pending.sort_unstable_by_key(|c| c.slot);
         let mut merged: Vec<Change> = Vec::with_capacity(pending.len());
         for &c in pending.iter() {
             match merged.last_mut() {
-                Some(last) if (last.cat, last.slot) == (c.cat, c.slot) => last.n += c.n,
+                Some(last) if last.slot == c.slot => last.n += c.n,
                 _ => merged.push(c),
             }
         }
         merged.retain(|c| c.n != 0);
         pending.clear();
-        if merged.is_empty() && !compare {
+        if merged.is_empty() && compare.is_none() {
             return;
         }
         let lo = self.timeline.changes.len() as u32;
         self.timeline.changes.extend(merged);
         let hi = self.timeline.changes.len() as u32;
-        self.timeline.steps.push(Step::Mark { lo, hi, compare });
+        self.timeline.steps.push(Step::Mark {
+            lo,
+            hi,
+            compare: compare.is_some(),
+            mark: compare.unwrap_or(0),
+        });
     }
 
     /// The period and repetitions (3 or more) of the longest repeat of changes from
