@@ -55,7 +55,7 @@ pub(crate) struct Timeline {
     steps: Vec<Step>,
     /// The recorded marks an evaluation compares (sorted), and their state per
     /// category.
-    compared: Vec<u32>,
+    marks_compared: Vec<u32>,
     states: Vec<[Terms; 8]>,
 }
 
@@ -107,21 +107,21 @@ impl Timeline {
             timeline: Timeline {
                 changes: Vec::new(),
                 steps: Vec::new(),
-                compared: Vec::new(),
+                marks_compared: Vec::new(),
                 states: Vec::new(),
             },
         };
         builder.build(0, marks.len());
         let mut timeline = builder.timeline;
         let mut compared = Vec::new();
-        timeline.compared_marks(&timeline.steps, 0, &mut compared);
+        timeline.collect_compared(&timeline.steps, 0, &mut compared);
         compared.sort_unstable();
         compared.dedup();
         timeline.states = compared
             .iter()
             .map(|&m| marks[m as usize].state.clone())
             .collect();
-        timeline.compared = compared;
+        timeline.marks_compared = compared;
         timeline
     }
 
@@ -146,7 +146,7 @@ impl Timeline {
         self.evaluate(&self.steps, &mut run, 0)?;
         let mut state = [0u64; 8];
         if let Some(mark) = run.at_peak {
-            let at = self.compared.binary_search(&mark).ok()?;
+            let at = self.marks_compared.binary_search(&mark).ok()?;
             for (s, terms) in state.iter_mut().zip(&self.states[at]) {
                 let mut sum = 0i128;
                 for &(slot, n) in terms {
@@ -197,7 +197,7 @@ impl Timeline {
     }
 
     /// The recorded marks `steps` compare, their first periods `offset` marks on.
-    fn compared_marks(&self, steps: &[Step], offset: u32, out: &mut Vec<u32>) {
+    fn collect_compared(&self, steps: &[Step], offset: u32, out: &mut Vec<u32>) {
         let mut i = 0;
         while i < steps.len() {
             match steps[i] {
@@ -209,8 +209,8 @@ impl Timeline {
                 }
                 Step::Repeat { len, reps, marks } => {
                     let body = &steps[i + 1..i + 1 + len as usize];
-                    self.compared_marks(body, offset, out);
-                    self.compared_marks(body, offset + (reps - 1) as u32 * marks, out);
+                    self.collect_compared(body, offset, out);
+                    self.collect_compared(body, offset + (reps - 1) as u32 * marks, out);
                     i += 1 + len as usize;
                 }
             }
