@@ -6,12 +6,13 @@
 //! the cost a transformers sweep candidate pays besides (config → counts, architecture
 //! → graph: the compiled model still needs the Graph), and the tapes' hit rate and
 //! time per candidate over sweep grids evaluated in enumeration order, graph included.
-//! `cargo bench -p archbudget-core --bench compiled_speed`
+//! `cargo bench -p archbudget-core --bench compiled_speed [sweep|transformers|small|grids]`
+//! (one section; all by default)
 use archbudget_core::formats::{hf, keras};
 use archbudget_core::memory::compiled::cache;
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
 use archbudget_core::memory::{self, compiled, Graph, Mode, Precision, RunSettings};
-use archbudget_core::space::{family::Evaluator, Space};
+use archbudget_core::space::{family::Evaluator, symbolic, Space};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -151,6 +152,7 @@ fn sweep_space(name: &str, space: Value) {
             digits
         })
         .collect();
+    symbolic::reset_stats();
     let eval = Evaluator::fitting_at(&space, 4);
     for d in &candidates {
         assert_eq!(
@@ -160,6 +162,7 @@ fn sweep_space(name: &str, space: Value) {
         );
     }
     let first_pass = eval.symbolic_evaluated();
+    let fits = symbolic::stats();
     let (reference, fitted) = pair(
         candidates.len(),
         || {
@@ -174,12 +177,14 @@ fn sweep_space(name: &str, space: Value) {
         },
     );
     println!(
-        "{name:<34} {:>5} candidates  counts+graph+simulator {:>8.2} µs  fitted {:>6.3} µs  {:>7.1}x  first pass {:>5.1}% fitted",
+        "{name:<40} {:>4} candidates  counts+graph+simulator {:>7.2} µs  fitted {:>6.3} µs  {:>6.1}x  first pass {:>5.1}% fitted ({} fits, {} failed)",
         candidates.len(),
         us(reference),
         us(fitted),
         reference.as_secs_f64() / fitted.as_secs_f64(),
-        100.0 * first_pass as f64 / candidates.len() as f64
+        100.0 * first_pass as f64 / candidates.len() as f64,
+        fits.fitted,
+        fits.failed
     );
 }
 
@@ -221,6 +226,9 @@ fn keras_dense(depth: usize, units: u64) -> Value {
 const HIDDEN: [u64; 6] = [2048, 2560, 3072, 3584, 4096, 4608];
 
 fn main() {
+    // cargo passes `--bench`; a section's name picks that section alone
+    let only = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wants = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let train_bf16 = RunSettings {
         batch: 4,
         seq: 2048,
@@ -246,6 +254,21 @@ fn main() {
             },
         ),
     ];
+    if wants("sweep") {
+        sweep_candidates();
+    }
+    if wants("transformers") {
+        transformers(&runs);
+    }
+    if wants("small") {
+        small_graphs();
+    }
+    if wants("grids") {
+        grids(train_bf16);
+    }
+}
+
+fn sweep_candidates() {
     println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
     sweep_space(
         "llama 16/32 layers, train bf16",
@@ -262,6 +285,56 @@ fn main() {
                   "num_hidden_layers": 8, "num_local_experts": 8, "num_experts_per_tok": 2},
         "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 128256]},
         "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "amp_bf16", "mode": "infer"}}),
+    );
+    sweep_space(
+        "mistral 16 layers sliding, train bf16",
+        json!({"family": "hf",
+        "fixed": {"model_type": "mistral", "num_attention_heads": 32, "num_key_value_heads": 8,
+                  "num_hidden_layers": 16, "sliding_window": 4096},
+        "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 32768]},
+        "run": {"batch": [1, 2, 4], "seq": [2048, 4096, 8192], "precision": "bf16"}}),
+    );
+    sweep_space(
+        "qwen3_moe 8 layers, train bf16",
+        json!({"family": "hf",
+        "fixed": {"model_type": "qwen3_moe", "num_attention_heads": 32, "num_key_value_heads": 4,
+                  "head_dim": 128, "num_hidden_layers": 8, "num_experts": 8, "num_experts_per_tok": 2,
+                  "moe_intermediate_size": 768, "decoder_sparse_step": 1},
+        "axes": {"hidden_size": [2048, 4096], "vocab_size": [32000, 151936]},
+        "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
+    );
+    sweep_space(
+        "deepseek_v3 8 layers MLA, train bf16",
+        json!({"family": "hf",
+        "fixed": {"model_type": "deepseek_v3", "num_attention_heads": 16, "num_key_value_heads": 16,
+                  "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
+                  "qk_nope_head_dim": 128, "v_head_dim": 128, "n_routed_experts": 8,
+                  "num_experts_per_tok": 2, "n_shared_experts": 1, "first_k_dense_replace": 1,
+                  "n_group": 1, "topk_group": 1, "moe_intermediate_size": 1408, "num_hidden_layers": 8},
+        "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 11008], "vocab_size": [32000, 102400]},
+        "run": {"batch": [1, 2, 4], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
+    );
+    sweep_space(
+        "gemma3_text 12 layers 5:1 sliding, train",
+        json!({"family": "hf",
+        "fixed": {"model_type": "gemma3_text", "num_attention_heads": 8, "num_key_value_heads": 4,
+                  "head_dim": 256, "num_hidden_layers": 12, "sliding_window": 1024},
+        "axes": {"hidden_size": [1152, 2304], "intermediate_size": [6912, 9216], "vocab_size": [32000, 262144]},
+        "run": {"batch": [1, 2, 4], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
+    );
+    sweep_space(
+        "gpt2 12 layers, train amp",
+        json!({"family": "hf",
+        "fixed": {"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 4096},
+        "axes": {"vocab_size": [32000, 50257]},
+        "run": {"batch": [1, 2, 4, 8], "seq": [512, 1024, 2048], "precision": "amp_bf16"}}),
+    );
+    sweep_space(
+        "bert 12 layers, infer fp32",
+        json!({"family": "hf",
+        "fixed": {"model_type": "bert", "num_hidden_layers": 12, "num_attention_heads": 12},
+        "axes": {"hidden_size": [768, 1536], "intermediate_size": [3072, 6144], "vocab_size": [30522, 50000]},
+        "run": {"batch": [8, 32, 64], "seq": [128, 256, 512], "mode": "infer"}}),
     );
     sweep_space(
         "mlp depth 2/8, train",
@@ -299,10 +372,13 @@ fn main() {
         "axes": {"d0.units": [128, 256, 384, 512, 768, 1024], "head.units": [10, 100]},
         "run": {"batch": [32, 128, 256]}}),
     );
+}
 
+fn transformers(runs: &[(&str, RunSettings)]) {
+    let train_bf16 = runs[0].1;
     println!("-- transformers: six hidden sizes (weights differ) / one model at batch 1, 2, 4, 8");
     for layers in [32, 80] {
-        for (label, run) in &runs {
+        for (label, run) in runs {
             let sizes: Vec<_> = HIDDEN
                 .iter()
                 .map(|&h| hf_graph(&llama(layers, h), run))
@@ -320,7 +396,9 @@ fn main() {
         .map(|&h| hf_graph(&mixtral(h), &train_bf16))
         .collect();
     side_by_side("mixtral 32 layers train bf16, sizes", &moe);
+}
 
+fn small_graphs() {
     println!("-- mlp / cnn / lstm / Keras template, train fp32 AdamW and infer, batch 256");
     for (label, mode) in [("train", Mode::Train), ("infer", Mode::Infer)] {
         let run = RunSettings {
@@ -408,7 +486,9 @@ fn main() {
             .collect();
         side_by_side(&format!("keras 16 x Dense+BN, {label}, sizes"), &templates);
     }
+}
 
+fn grids(train_bf16: RunSettings) {
     println!("-- what else a transformers sweep candidate pays (llama 32 layers, train bf16)");
     let cfg = llama(32, 4096);
     let count = per_item(1, || {
@@ -424,6 +504,16 @@ fn main() {
         us(count),
         us(graph)
     );
+    for (name, cfg) in [("llama", &cfg), ("mixtral", &mixtral(4096))] {
+        let (g, run) = hf_graph(cfg, &train_bf16);
+        let tape = compiled::tape::Tape::compile(&g, &run).unwrap().1.unwrap();
+        println!(
+            "{name} 32 layers' tape: {} classes, {} marks recorded, {} compared per candidate",
+            tape.classes(),
+            tape.recorded_marks,
+            tape.kept_marks()
+        );
+    }
 
     println!("-- sweep grids in enumeration order, graph built per candidate");
     let mut mlps: Vec<Box<dyn Fn() -> (Graph, RunSettings)>> = Vec::new();

@@ -435,6 +435,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Deep models of every kind of block: the tape's timeline evaluates each run of
+    /// identical layers at its first and last layer and jumps the ones between
+    /// (`compiled::timeline`), so the peak, wherever it falls (the first layer's
+    /// forward, the last's, the backward, ties in inference), and every breakdown entry
+    /// still equal the simulator's.
+    #[test]
+    fn deep_transformers_tapes_equal_the_simulator(
+        kind in 0..HF_KINDS,
+        layers in 3u64..40,
+        widths in (prop_oneof![Just(16u64), Just(32), Just(48)], prop_oneof![Just(16u64), Just(32), Just(48)]),
+        heads in 1u64..5,
+        seqs in (1u64..600, 1u64..600),
+        run in run_strategy(),
+    ) {
+        let a = hf_graph(&hf_config(kind, layers, widths.0, heads), None, &RunSettings { seq: seqs.0, ..run });
+        let b = hf_graph(&hf_config(kind, layers, widths.1, heads), None, &RunSettings { seq: seqs.1, ..run });
+        if let (Some((ga, run)), Some((gb, _))) = (a, b) {
+            tape_check(&ga, &gb, &run, &format!("kind {kind} layers {layers} {widths:?} {seqs:?}"));
+        }
+    }
+}
+
 fn keras_dense(depth: usize, units: u64, dropout: bool, batchnorm: bool) -> Value {
     let mut layers = vec![
         json!({"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [null, 64]}}),
@@ -623,7 +648,7 @@ proptest! {
     fn fitted_transformers_sweeps_equal_the_simulator(
         run in run_table(),
         kind in 0..HF_KINDS,
-        layers in prop::collection::btree_set(1i64..4, 1..3),
+        layers in prop::collection::btree_set(prop_oneof![1i64..4, 6i64..24], 1..3),
         heads in 1u64..4,
         width in prop_oneof![Just(8u64), Just(16)],
         seq in prop::collection::btree_set(1i64..40, 2..4),

@@ -232,7 +232,25 @@ impl Symbolic {
                 extras: encode(step.counts),
             })
         };
-        AxisModel::fit(&self.ranges, &mut probe)
+        AxisModel::fit(&self.ranges, &mut probe).or_else(|| {
+            // the smallest sizes are often a regime of their own (one token per expert,
+            // a sequence no longer than a sliding window, a position table not sliced):
+            // fitted without them, their candidates' steps built
+            let inner: Vec<AxisRange> = self
+                .ranges
+                .iter()
+                .map(|&a| match (a.max - a.min) / a.step {
+                    3.. => AxisRange {
+                        min: a.min + a.step,
+                        ..a
+                    },
+                    _ => a,
+                })
+                .collect();
+            (inner != self.ranges)
+                .then(|| AxisModel::fit(&inner, &mut probe))
+                .flatten()
+        })
     }
 }
 

@@ -31,6 +31,11 @@ use super::tape::{Scratch, Tape};
 const DEGREE: usize = 2;
 /// Axes a model is fitted over at most.
 pub const MAX_AXES: usize = 8;
+/// The largest Newton coefficient and basis value a model evaluates, and the most terms
+/// per polynomial: their products' sums then stay within `i128` without a check per
+/// term.
+const LIMIT: i64 = 1 << 60;
+const MAX_TERMS: usize = 64;
 
 /// One size axis: its values' lattice (`min + k·step`) and its largest value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +65,13 @@ pub struct AxisModel {
     /// Newton's origin (each axis's smallest value), and the bases' multi-indices.
     base: Vec<i64>,
     bases: Vec<Index>,
-    /// Per number (the tape's raw numbers, then the extras): its nonzero Newton
-    /// coefficients, as (index into `bases`, coefficient).
-    numbers: Vec<Vec<(u32, i128)>>,
+    /// The distinct polynomials' nonzero Newton coefficients, as (index into `bases`,
+    /// coefficient), polynomial `p` being `coefs[ends[p - 1]..ends[p]]`.
+    coefs: Vec<(u32, i64)>,
+    ends: Vec<u32>,
+    /// Each number's polynomial (the tape's raw numbers, then the extras): many are
+    /// equal (a layer's output and the next one's saved input).
+    number_poly: Vec<u32>,
     extras: usize,
     /// The weights' bytes where no parameter's size depends on the axes.
     weights: Option<u64>,
@@ -145,9 +154,10 @@ impl AxisModel {
         // Newton coefficients over each number's box of indices
         let mut bases: Vec<Index> = Vec::new();
         let mut base_of: HashMap<Index, u32> = HashMap::new();
-        let mut numbers = Vec::with_capacity(count);
+        let (mut coefs, mut ends, mut number_poly) = (Vec::new(), Vec::new(), Vec::new());
+        let mut poly_of: HashMap<Vec<(u32, i64)>, u32> = HashMap::new();
         for (q, deg) in degree.iter().enumerate() {
-            let mut coefs = Vec::new();
+            let mut poly = Vec::new();
             for j in boxed(deg, k) {
                 let mut c = 0i128;
                 for i in boxed(&j, k) {
@@ -166,10 +176,22 @@ impl AxisModel {
                         bases.push(j);
                         next
                     });
-                    coefs.push((b, c));
+                    // small enough that a candidate's sums cannot overflow (`numbers_at`)
+                    if c.abs() > LIMIT as i128 {
+                        return None;
+                    }
+                    poly.push((b, c as i64));
                 }
             }
-            numbers.push(coefs);
+            if poly.len() > MAX_TERMS {
+                return None;
+            }
+            let next = ends.len() as u32;
+            number_poly.push(*poly_of.entry(poly).or_insert_with_key(|poly| {
+                coefs.extend_from_slice(poly);
+                ends.push(coefs.len() as u32);
+                next
+            }));
         }
         let slots = tape.raw_len();
         let mut weight_axes = [false; MAX_AXES];
@@ -190,7 +212,9 @@ impl AxisModel {
             axes: axes.to_vec(),
             base: base.clone(),
             bases,
-            numbers,
+            coefs,
+            ends,
+            number_poly,
             extras,
             weights,
             weight_axes,
@@ -274,20 +298,33 @@ impl AxisModel {
         for idx in &self.bases {
             let mut v = 1i128;
             for (a, &j) in idx.iter().enumerate().take(self.axes.len()) {
-                v = v.checked_mul(binom[a][j as usize])?;
-            }
-            basis.push(v);
-        }
-        self.numbers
-            .iter()
-            .map(|coefs| {
-                let mut acc = 0i128;
-                for &(b, c) in coefs {
-                    acc = acc.checked_add(c.checked_mul(basis[b as usize])?)?;
+                if j > 0 {
+                    v = v.checked_mul(binom[a][j as usize])?;
                 }
-                u64::try_from(acc).ok()
-            })
-            .collect()
+            }
+            // past the limit the sums below could overflow: the caller builds the step
+            if v.abs() > LIMIT as i128 {
+                return None;
+            }
+            basis.push(v as i64);
+        }
+        let mut start = 0;
+        let mut polys = Vec::with_capacity(self.ends.len());
+        for &end in &self.ends {
+            // at most MAX_TERMS products of two numbers of at most LIMIT: no overflow
+            let mut acc = 0i128;
+            for &(b, c) in &self.coefs[start..end as usize] {
+                acc += c as i128 * basis[b as usize] as i128;
+            }
+            polys.push(u64::try_from(acc).ok()?);
+            start = end as usize;
+        }
+        Some(
+            self.number_poly
+                .iter()
+                .map(|&p| polys[p as usize])
+                .collect(),
+        )
     }
 }
 

@@ -9,6 +9,8 @@
 //!   class once, under guards that say when the recording holds; tapes are kept per
 //!   thread by structure and guard outcome ([`cache`]), recorded from a structure's
 //!   second candidate on (training and inference on one GPU).
+//! - [`timeline`]: a tape's marks as running sums of their changes, each repeat of
+//!   identical layers evaluated at its first and last period.
 //! - [`axes`]: a structure's tape fitted as polynomials of a sweep's size axes
 //!   ([`axes::AxisModel`]), so that a sweep candidate (`space::symbolic`) is evaluated
 //!   without building its Graph.
@@ -31,6 +33,7 @@ pub mod cache;
 pub mod fold;
 pub(crate) mod record;
 pub mod tape;
+pub(crate) mod timeline;
 pub(crate) mod trace;
 
 use super::{Graph, MemoryReport, Result, RunSettings};

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use super::super::graph::{DType, Node};
 use super::super::ops::{AmpCast, Cost, Ctx, Out, Param};
-use super::trace::Phase;
 
 /// Where a byte count or a count of the step comes from. Node indices are those of the
 /// class representatives (`Recorder::class`).
@@ -77,8 +76,6 @@ pub(crate) type Terms = Vec<(u32, i64)>;
 
 #[derive(Debug, Clone)]
 pub(crate) struct RecMark {
-    pub phase: Phase,
-    pub node: usize,
     /// Alive per category (the simulator's order), the op's transients in the last.
     pub state: [Terms; 8],
 }
@@ -240,7 +237,7 @@ impl Recorder {
         *map.entry(s).or_default() += by;
     }
 
-    pub fn mark(&mut self, phase: Phase, node: usize, temp: &[Term]) {
+    pub fn mark(&mut self, temp: &[Term]) {
         let mut state: [Terms; 8] = Default::default();
         for (c, cur) in self.cur.iter().enumerate() {
             state[c] = cur
@@ -257,7 +254,7 @@ impl Recorder {
             terms.sort_unstable();
             merge_duplicates(terms);
         }
-        self.marks.push(RecMark { phase, node, state });
+        self.marks.push(RecMark { state });
     }
 }
 

@@ -9,8 +9,9 @@
 //! every node assigned to a class of identical nodes; a candidate of the same structure
 //! is then evaluated by lowering each class's first node once, evaluating the terms
 //! (rounded as `alloc::block` rounds them), and taking the largest of the recorded
-//! marks, ties to the earliest, as the simulator does. No mark is replayed and no value
-//! bookkeeping is done.
+//! marks, ties to the earliest, as the simulator does (`timeline`: the marks as running
+//! sums of their changes, identical layers' repeats evaluated at their first and last
+//! period). No op is replayed and no value bookkeeping is done.
 //!
 //! Guards, checked per candidate, say when the recording holds: the same structure
 //! (op kinds, inputs, checkpoint regions, held values, frozen nodes), every member of a
@@ -19,10 +20,6 @@
 //! empty where it was empty, every view as partial as it was. A candidate that fails a guard is
 //! simulated and recorded as a new tape of its structure (see `cache`).
 //!
-//! Marks are pruned once per tape, exactly: a mark whose terms are all covered by an
-//! earlier mark's is never the earliest maximum; the marks one node makes in each of N
-//! identical blocks, where their terms grow by the same amount block after block, peak
-//! at the first or the last block (ties to the first), so the ones between are dropped.
 //! The weights as the caching allocator packs them (a replay of every parameter's
 //! allocation, remembered for recent models: `allocator::recent_construction_bytes`),
 //! the optimizer state and its temporaries are recomputed from their terms.
@@ -34,8 +31,8 @@ use super::super::ops::{AttnImpl, Cost, Ctx, Op, Out};
 use super::super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::super::sim::{self, breakdown, Weights};
 use super::super::{MemoryReport, Mode, Optimizer, Precision, Result, RunSettings};
-use super::record::{merge_duplicates, CostShape, Numel, RecMark, Recorder, Term, Terms};
-use super::trace::Phase;
+use super::record::{merge_duplicates, CostShape, Numel, Recorder, Term, Terms};
+use super::timeline::Timeline;
 
 /// Where a value's element count comes from, by class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,13 +75,6 @@ struct ClassPlan {
     record: bool,
     frozen: bool,
     shape: CostShape,
-}
-
-/// A mark kept after pruning: its terms summed over categories, and per category.
-#[derive(Debug)]
-struct KeptMark {
-    total: Terms,
-    state: [Terms; 8],
 }
 
 /// What besides its nodes a graph must share with the recorded one.
@@ -162,6 +152,8 @@ pub struct Tape {
     /// Whether each slot is a value or gradient the timeline allocates only where it is
     /// not empty (its emptiness is guarded).
     decides: Vec<bool>,
+    /// Whether each slot is bytes rounded to an allocator block (else a count).
+    rounded: Vec<bool>,
     /// The slots computed from the others (weights, optimizer state and temporaries).
     step_constants: Vec<u32>,
     /// Element counts the guards compare, after the slots in a raw vector.
@@ -171,7 +163,7 @@ pub struct Tape {
     views: Vec<(u32, u32, bool)>,
     /// Counts that must agree (a class member's inputs and its representative's).
     same_numel: Vec<(u32, u32)>,
-    marks: Vec<KeptMark>,
+    timeline: Timeline,
     /// Marks the simulator made, for the figures.
     pub recorded_marks: usize,
     params: Terms,
@@ -203,9 +195,9 @@ impl Tape {
         Ok((report, tape))
     }
 
-    /// Marks the tape evaluates per candidate.
+    /// Marks the tape compares per candidate.
     pub fn kept_marks(&self) -> usize {
-        self.marks.len()
+        self.timeline.compared()
     }
 
     /// Classes the tape lowers per candidate.
@@ -293,7 +285,6 @@ impl Tape {
                 (std::mem::discriminant(&n.op), lo, node_inputs.len() as u32)
             })
             .collect();
-        let kept = prune(&rec.marks, &rec.class_of);
         let sorted = |m: &std::collections::HashMap<u32, i64>| {
             let mut t: Terms = m.iter().map(|(&s, &n)| (s, n)).collect();
             t.sort_unstable();
@@ -338,6 +329,7 @@ impl Tape {
                 .iter()
                 .map(|slot| matches!(slot, Slot::Out(_) | Slot::Input(..) | Slot::Grad(..)))
                 .collect(),
+            rounded: slots.iter().map(|&slot| rounds(slot)).collect(),
             step_constants: (0..slots.len() as u32)
                 .filter(|&i| {
                     matches!(
@@ -351,16 +343,7 @@ impl Tape {
             views,
             same_numel,
             recorded_marks: rec.marks.len(),
-            marks: kept
-                .into_iter()
-                .map(|i| {
-                    let state = rec.marks[i].state.clone();
-                    KeptMark {
-                        total: total(&state),
-                        state,
-                    }
-                })
-                .collect(),
+            timeline: Timeline::new(&rec.marks),
             params: sorted(&rec.params),
             trainable: sorted(&rec.trainable),
             buffers: sorted(&rec.buffers),
@@ -423,7 +406,7 @@ impl Tape {
             .iter()
             .map(|&(slot, bytes, converted)| {
                 let r = raw[slot as usize];
-                let v = if rounds(self.slots[slot as usize]) {
+                let v = if self.rounded[slot as usize] {
                     block(r)
                 } else {
                     r
@@ -521,23 +504,24 @@ impl Tape {
             return None;
         }
         s.values.clear();
-        for (i, &slot) in self.slots.iter().enumerate() {
-            let r = raw[i];
+        for (i, &r) in raw[..n].iter().enumerate() {
             // the timeline allocates a value or a gradient only where it is not empty;
             // every other term is only added up
             if self.decides[i] && (r == 0) != self.zero[i] {
                 return None;
             }
-            s.values.push(if rounds(slot) { block(r) } else { r });
-        }
-        s.construct.clear();
-        for &(slot, bytes, converted) in &self.construct {
-            s.construct
-                .push((s.values[slot as usize], bytes, converted));
+            s.values.push(if self.rounded[i] { block(r) } else { r });
         }
         let weights = match *weights {
             Some(w) => w,
-            None => *weights.insert(weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?),
+            None => {
+                s.construct.clear();
+                for &(slot, bytes, converted) in &self.construct {
+                    s.construct
+                        .push((s.values[slot as usize], bytes, converted));
+                }
+                *weights.insert(weight_bytes(run, &s.construct, 0, 0, Weights::Recent).ok()?)
+            }
         };
         let values = &mut s.values;
         let state = optimizer_state(run, dot(&self.param_blocks, values)?).ok()?;
@@ -550,22 +534,7 @@ impl Tape {
             };
         }
         let values = &*values;
-        // the largest mark, ties to the earliest (the simulator's strict `>`)
-        let mut peak = 0u64;
-        let mut at_peak: Option<&KeptMark> = None;
-        for m in &self.marks {
-            let t = dot(&m.total, values)?;
-            if t > peak {
-                peak = t;
-                at_peak = Some(m);
-            }
-        }
-        let mut state = [0u64; 8];
-        if let Some(m) = at_peak {
-            for (c, terms) in m.state.iter().enumerate() {
-                state[c] = dot(terms, values)?;
-            }
-        }
+        let (peak, state) = self.timeline.peak(values)?;
         let flops_fwd = dot(&self.flops_fwd, values)?;
         let flops_fwd_bwd = if run.mode == Mode::Train {
             flops_fwd.checked_add(dot(&self.flops_bwd, values)?)?
@@ -653,81 +622,6 @@ fn slot_raw(slot: Slot, g: &Graph, costs: &[Cost], param_dt: DType) -> Option<u6
         // computed from the other slots in `finish`
         Slot::Weights | Slot::Optimizer | Slot::OptTemp => 0,
     })
-}
-
-/// A mark's terms summed over its categories.
-fn total(state: &[Terms; 8]) -> Terms {
-    let mut t: Terms = state.iter().flatten().copied().collect();
-    t.sort_unstable();
-    merge_duplicates(&mut t);
-    t
-}
-
-/// Whether every term of `a` is in `b` at least as often (so `b`'s total ≥ `a`'s for
-/// every candidate: terms are bytes, never negative).
-fn covered(a: &Terms, b: &Terms) -> bool {
-    let mut j = 0;
-    for &(s, n) in a {
-        while j < b.len() && b[j].0 < s {
-            j += 1;
-        }
-        if j == b.len() || b[j].0 != s || b[j].1 < n {
-            return false;
-        }
-    }
-    true
-}
-
-/// `b − a`, term by term.
-fn difference(a: &Terms, b: &Terms) -> Terms {
-    let mut d: Terms = b
-        .iter()
-        .copied()
-        .chain(a.iter().map(|&(s, n)| (s, -n)))
-        .collect();
-    d.sort_unstable_by_key(|e| e.0);
-    merge_duplicates(&mut d);
-    d
-}
-
-/// The marks that can be the earliest maximum for some candidate, in time order (see
-/// the module's doc).
-fn prune(marks: &[RecMark], class_of: &[usize]) -> Vec<usize> {
-    let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
-    // a node's marks in the order it makes them; its class stands for the node
-    let mut groups: std::collections::HashMap<(Phase, usize, usize), Vec<usize>> =
-        std::collections::HashMap::new();
-    let mut ordinal = 0;
-    for (i, m) in marks.iter().enumerate() {
-        let same_node = i > 0 && (marks[i - 1].phase, marks[i - 1].node) == (m.phase, m.node);
-        ordinal = if same_node { ordinal + 1 } else { 0 };
-        let class = match m.phase {
-            Phase::Forward | Phase::Backward => class_of.get(m.node).copied().unwrap_or(0),
-            _ => usize::MAX,
-        };
-        groups.entry((m.phase, class, ordinal)).or_default().push(i);
-    }
-    let mut keep = vec![true; marks.len()];
-    for members in groups.values() {
-        // interior marks of a run growing by equal steps
-        let steps: Vec<Terms> = members
-            .windows(2)
-            .map(|w| difference(&totals[w[0]], &totals[w[1]]))
-            .collect();
-        for t in 1..members.len().saturating_sub(1) {
-            if steps[t - 1] == steps[t] {
-                keep[members[t]] = false;
-            }
-        }
-    }
-    // marks covered by an earlier kept mark
-    let mut kept: Vec<usize> = Vec::new();
-    for i in (0..marks.len()).filter(|&i| keep[i]) {
-        if !kept.iter().any(|&b| covered(&totals[i], &totals[b])) {
-            kept.push(i);
-        }
-    }
-    kept
 }
 
 /// Per-thread buffers of an evaluation (no allocation per candidate but the costs').

@@ -67,7 +67,7 @@ impl Mem<'_> {
             t.mark(self.phase, self.node, self.cur, transient);
         }
         if let Some(r) = self.rec.as_deref_mut() {
-            r.mark(self.phase, self.node, &temp.terms);
+            r.mark(&temp.terms);
         }
         if total > self.peak {
             self.peak = total;

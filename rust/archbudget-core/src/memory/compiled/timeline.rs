@@ -1,0 +1,362 @@
+//! A tape's marks as a program of changes: the running maximum of the step's timeline
+//! evaluated in O(changes) per candidate, not O(marks × terms).
+//!
+//! Each mark the simulator made is the state of the previous mark plus a few changes
+//! (an allocation, a free, the op's transients): [`Timeline::new`] stores those
+//! changes (a term and how many blocks of it), and a candidate keeps a running total,
+//! comparing it at each mark, ties to the earliest (the simulator's strict `>`); the
+//! categories of the mark found at the peak are then summed from its recorded state.
+//! Two exact reductions make it cheaper still:
+//!
+//! - **Repeats.** Where the same changes come back period after period (a transformer's
+//!   identical layers: their terms name the same classes), every mark of the `r`-th
+//!   period is the first period's plus `r·D`, `D` the period's sum of changes: linear in
+//!   `r`, so its largest value is at the first or the last period, strictly above the
+//!   periods between unless `D` = 0 (then the first, earlier, wins). A repeat is
+//!   evaluated for its first period, jumped by `(reps − 2)·D`, and evaluated for its
+//!   last; repeats are found inside periods too (a mixture's experts within a layer).
+//! - **Covered marks.** A mark whose terms an earlier compared mark of the same run of
+//!   steps holds at least as often is never above it, so never the earliest maximum:
+//!   its changes are merged into the next compared mark's.
+//!
+//! A compared total outside `u64` gives `None` (the simulator then names the overflow);
+//! the marks not compared are at most one that is.
+use std::collections::HashMap;
+
+use super::record::{merge_duplicates, RecMark, Terms};
+
+/// One term's change at a mark: its slot, and how many blocks of it are added
+/// (negative: freed), over every category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Change {
+    slot: u32,
+    n: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Apply `changes[lo..hi]`, then, where `compare`, compare the total with the peak;
+    /// `mark`: the recorded mark it is (in the first period of every repeat around it).
+    Mark {
+        lo: u32,
+        hi: u32,
+        compare: bool,
+        mark: u32,
+    },
+    /// The next `len` steps (a period of `marks` recorded marks), `reps` ≥ 3 times in a
+    /// row.
+    Repeat { len: u32, reps: u64, marks: u32 },
+}
+
+/// The marks of one tape, as changes (see the module's doc).
+#[derive(Debug)]
+pub(crate) struct Timeline {
+    changes: Vec<Change>,
+    steps: Vec<Step>,
+    /// The recorded marks an evaluation compares (sorted), and their state per
+    /// category.
+    marks_compared: Vec<u32>,
+    states: Vec<[Terms; 8]>,
+}
+
+/// The running state of an evaluation.
+struct Run<'v> {
+    values: &'v [u64],
+    total: i128,
+    peak: i128,
+    at_peak: Option<u32>,
+}
+
+impl Timeline {
+    /// The program of `marks` (in time order).
+    pub fn new(marks: &[RecMark]) -> Timeline {
+        let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
+        let deltas: Vec<Vec<Change>> = totals
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let before = if i == 0 { &[][..] } else { &totals[i - 1][..] };
+                difference(before, t)
+                    .into_iter()
+                    .map(|(slot, n)| Change { slot, n })
+                    .collect()
+            })
+            .collect();
+        let mut interned: HashMap<&[Change], u32> = HashMap::new();
+        let ids: Vec<u32> = deltas
+            .iter()
+            .map(|d| {
+                let next = interned.len() as u32;
+                *interned.entry(&d[..]).or_insert(next)
+            })
+            .collect();
+        // the next mark with the same changes, for the repeats' candidate periods
+        let mut next_same = vec![usize::MAX; ids.len()];
+        let mut last_seen: HashMap<u32, usize> = HashMap::new();
+        for (i, &id) in ids.iter().enumerate().rev() {
+            if let Some(&j) = last_seen.get(&id) {
+                next_same[i] = j;
+            }
+            last_seen.insert(id, i);
+        }
+        let mut builder = Builder {
+            deltas: &deltas,
+            ids: &ids,
+            next_same: &next_same,
+            totals: &totals,
+            timeline: Timeline {
+                changes: Vec::new(),
+                steps: Vec::new(),
+                marks_compared: Vec::new(),
+                states: Vec::new(),
+            },
+        };
+        builder.build(0, marks.len());
+        let mut timeline = builder.timeline;
+        let mut compared = Vec::new();
+        timeline.collect_compared(&timeline.steps, 0, &mut compared);
+        compared.sort_unstable();
+        compared.dedup();
+        timeline.states = compared
+            .iter()
+            .map(|&m| marks[m as usize].state.clone())
+            .collect();
+        timeline.marks_compared = compared;
+        timeline
+    }
+
+    /// Marks an evaluation compares (each repeat's body twice).
+    pub fn compared(&self) -> usize {
+        self.count(&self.steps)
+    }
+
+    /// The largest mark's total and its state per category (the first such mark), or
+    /// `None` where a compared total is outside `u64` or a value above `i64::MAX`.
+    /// `values`: each slot's value.
+    pub fn peak(&self, values: &[u64]) -> Option<(u64, [u64; 8])> {
+        if values.iter().any(|&v| v > i64::MAX as u64) {
+            return None;
+        }
+        let mut run = Run {
+            values,
+            total: 0,
+            peak: 0,
+            at_peak: None,
+        };
+        self.evaluate(&self.steps, &mut run, 0)?;
+        let mut state = [0u64; 8];
+        if let Some(mark) = run.at_peak {
+            let at = self.marks_compared.binary_search(&mark).ok()?;
+            for (s, terms) in state.iter_mut().zip(&self.states[at]) {
+                let mut sum = 0i128;
+                for &(slot, n) in terms {
+                    sum += values[slot as usize] as i128 * n as i128;
+                }
+                *s = u64::try_from(sum).ok()?;
+            }
+        }
+        Some((u64::try_from(run.peak).ok()?, state))
+    }
+
+    /// `offset`: recorded marks between a step's first period and the one evaluated.
+    fn evaluate(&self, steps: &[Step], run: &mut Run, offset: u32) -> Option<()> {
+        let mut i = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark {
+                    lo,
+                    hi,
+                    compare,
+                    mark,
+                } => {
+                    for c in &self.changes[lo as usize..hi as usize] {
+                        // values below 2^63 (checked in `peak`): one 64-bit multiply
+                        run.total += run.values[c.slot as usize] as i64 as i128 * c.n as i128;
+                    }
+                    if compare && run.total > run.peak {
+                        if run.total > u64::MAX as i128 {
+                            return None;
+                        }
+                        run.peak = run.total;
+                        run.at_peak = Some(mark + offset);
+                    }
+                    i += 1;
+                }
+                Step::Repeat { len, reps, marks } => {
+                    let body = &steps[i + 1..i + 1 + len as usize];
+                    let before = run.total;
+                    self.evaluate(body, run, offset)?;
+                    // the periods between the first and the last, jumped
+                    run.total += (run.total - before) * (reps - 2) as i128;
+                    self.evaluate(body, run, offset + (reps - 1) as u32 * marks)?;
+                    i += 1 + len as usize;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// The recorded marks `steps` compare, their first periods `offset` marks on.
+    fn collect_compared(&self, steps: &[Step], offset: u32, out: &mut Vec<u32>) {
+        let mut i = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark { compare, mark, .. } => {
+                    if compare {
+                        out.push(mark + offset);
+                    }
+                    i += 1;
+                }
+                Step::Repeat { len, reps, marks } => {
+                    let body = &steps[i + 1..i + 1 + len as usize];
+                    self.collect_compared(body, offset, out);
+                    self.collect_compared(body, offset + (reps - 1) as u32 * marks, out);
+                    i += 1 + len as usize;
+                }
+            }
+        }
+    }
+
+    fn count(&self, steps: &[Step]) -> usize {
+        let mut i = 0;
+        let mut n = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark { compare, .. } => {
+                    n += compare as usize;
+                    i += 1;
+                }
+                Step::Repeat { len, .. } => {
+                    n += 2 * self.count(&steps[i + 1..i + 1 + len as usize]);
+                    i += 1 + len as usize;
+                }
+            }
+        }
+        n
+    }
+}
+
+struct Builder<'a> {
+    deltas: &'a [Vec<Change>],
+    ids: &'a [u32],
+    next_same: &'a [usize],
+    totals: &'a [Terms],
+    timeline: Timeline,
+}
+
+impl Builder<'_> {
+    /// Steps for marks `lo..hi`, their changes all applied by the last step.
+    fn build(&mut self, lo: usize, hi: usize) {
+        let mut pending: Vec<Change> = Vec::new();
+        // the marks compared in this run of steps, for the covered ones
+        let mut compared: Vec<usize> = Vec::new();
+        let mut i = lo;
+        while i < hi {
+            if let Some((period, reps)) = self.repeat_at(i, hi) {
+                self.flush(&mut pending, None);
+                let at = self.timeline.steps.len();
+                let marks = period as u32;
+                self.timeline.steps.push(Step::Repeat {
+                    len: 0,
+                    reps,
+                    marks,
+                });
+                self.build(i, i + period);
+                let len = (self.timeline.steps.len() - at - 1) as u32;
+                self.timeline.steps[at] = Step::Repeat { len, reps, marks };
+                i += period * reps as usize;
+                continue;
+            }
+            pending.extend_from_slice(&self.deltas[i]);
+            let t = &self.totals[i];
+            if !compared.iter().any(|&b| covered(t, &self.totals[b])) {
+                compared.push(i);
+                self.flush(&mut pending, Some(i as u32));
+            }
+            i += 1;
+        }
+        self.flush(&mut pending, None);
+    }
+
+    /// A mark step of the changes `pending` (merged), comparing recorded mark
+    /// `compare` where given, if it has changes to apply or a total to compare.
+    fn flush(&mut self, pending: &mut Vec<Change>, compare: Option<u32>) {
+        pending.sort_unstable_by_key(|c| c.slot);
+        let mut merged: Vec<Change> = Vec::with_capacity(pending.len());
+        for &c in pending.iter() {
+            match merged.last_mut() {
+                Some(last) if last.slot == c.slot => last.n += c.n,
+                _ => merged.push(c),
+            }
+        }
+        merged.retain(|c| c.n != 0);
+        pending.clear();
+        if merged.is_empty() && compare.is_none() {
+            return;
+        }
+        let lo = self.timeline.changes.len() as u32;
+        self.timeline.changes.extend(merged);
+        let hi = self.timeline.changes.len() as u32;
+        self.timeline.steps.push(Step::Mark {
+            lo,
+            hi,
+            compare: compare.is_some(),
+            mark: compare.unwrap_or(0),
+        });
+    }
+
+    /// The period and repetitions (3 or more) of the longest repeat of changes from
+    /// mark `i` within `..hi` (ties to the shorter period), if any.
+    fn repeat_at(&self, i: usize, hi: usize) -> Option<(usize, u64)> {
+        let mut best: Option<(usize, u64)> = None;
+        let mut j = self.next_same[i];
+        while j < hi && (j - i) * 3 <= hi - i {
+            let period = j - i;
+            let mut matched = 0;
+            while j + matched < hi && self.ids[i + matched] == self.ids[j + matched] {
+                matched += 1;
+            }
+            let reps = (1 + matched / period) as u64;
+            if reps >= 3 && best.is_none_or(|(p, r)| period * reps as usize > p * r as usize) {
+                best = Some((period, reps));
+            }
+            j = self.next_same[j];
+        }
+        best
+    }
+}
+
+/// A mark's terms summed over its categories.
+fn total(state: &[Terms; 8]) -> Terms {
+    let mut t: Terms = state.iter().flatten().copied().collect();
+    t.sort_unstable();
+    merge_duplicates(&mut t);
+    t
+}
+
+/// Whether every term of `a` is in `b` at least as often (so `b`'s total ≥ `a`'s for
+/// every candidate: terms are bytes, never negative).
+fn covered(a: &Terms, b: &Terms) -> bool {
+    let mut j = 0;
+    for &(s, n) in a {
+        while j < b.len() && b[j].0 < s {
+            j += 1;
+        }
+        if j == b.len() || b[j].0 != s || b[j].1 < n {
+            return false;
+        }
+    }
+    true
+}
+
+/// `b − a`, term by term (both sorted by slot).
+fn difference(a: &[(u32, i64)], b: &[(u32, i64)]) -> Terms {
+    let mut d: Terms = b
+        .iter()
+        .copied()
+        .chain(a.iter().map(|&(s, n)| (s, -n)))
+        .collect();
+    d.sort_unstable_by_key(|e| e.0);
+    merge_duplicates(&mut d);
+    d
+}
