@@ -58,7 +58,17 @@ struct Entry {
     /// Candidates outside every piece so far.
     seen: u32,
     fitting: bool,
-    pieces: Vec<Piece>,
+    pieces: Vec<Arc<Piece>>,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// The piece this thread used last, with its sweep's id and structure key: a sweep's
+    /// next candidate is mostly of the same structure and piece (its fastest axes are
+    /// batch and sizes), found without the shard's lock.
+    static LAST_PIECE: std::cell::RefCell<Option<(u64, u64, Arc<Piece>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// What the sweeps' fits and evaluations did, over every `Symbolic` of the process
@@ -91,6 +101,8 @@ pub fn reset_stats() {
 }
 
 pub struct Symbolic {
+    /// This sweep's number among the process's (the key of `LAST_PIECE`).
+    id: u64,
     /// Each size axis: its index in the space and its values.
     axes: Vec<(usize, Vec<i64>)>,
     /// Each size axis's distinct values, ascending: the pieces' boxes are ranges of them.
@@ -172,6 +184,7 @@ impl Symbolic {
             })
             .collect();
         Some(Symbolic {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             axes,
             sorted,
             strides,
@@ -199,15 +212,24 @@ impl Symbolic {
             *p = values[digits[*i]];
         }
         let point = &point[..self.axes.len()];
+        let last = LAST_PIECE.with(|last| {
+            let last = last.borrow();
+            let (id, at, piece) = last.as_ref()?;
+            (*id == self.id && *at == key && piece.contains(point))
+                .then(|| self.evaluate(eval, piece, digits, point))
+        });
+        if let Some(metrics) = last {
+            return metrics;
+        }
         let shard = &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
-        let model = {
+        let piece = {
             let mut map = shard.lock().ok()?;
             if map.len() >= SHARD_ENTRIES && !map.contains_key(&key) {
                 map.clear();
             }
             let entry = map.entry(key).or_default();
             if let Some(piece) = entry.pieces.iter().find(|p| p.contains(point)) {
-                piece.model.clone()?
+                piece.clone()
             } else {
                 entry.seen += 1;
                 if entry.seen < self.fit_at || entry.fitting || entry.pieces.len() >= PIECES {
@@ -215,23 +237,38 @@ impl Symbolic {
                 }
                 entry.fitting = true;
                 drop(map);
-                let piece = self.fit_around(eval.space(), digits, point);
-                let fitted = piece.model.clone();
+                let piece = Arc::new(self.fit_around(eval.space(), digits, point));
                 let mut map = shard.lock().ok()?;
                 let entry = map.entry(key).or_default();
                 entry.fitting = false;
-                entry.pieces.push(piece);
-                fitted?
+                entry.pieces.push(piece.clone());
+                piece
             }
         };
+        let metrics = self.evaluate(eval, &piece, digits, point);
+        LAST_PIECE.with(|last| *last.borrow_mut() = Some((self.id, key, piece)));
+        metrics
+    }
+
+    /// The candidate's metrics from `piece` (the one its point lies in), or `None`.
+    fn evaluate(
+        &self,
+        eval: &Evaluator,
+        piece: &Piece,
+        digits: &[usize],
+        point: &[i64],
+    ) -> Option<Metrics> {
+        let model = piece.model.as_ref()?;
         // a transformers config the structure cache cannot read is the step's error
         if eval.space().family == FamilyKind::Hf {
             eval.hf_structure(digits).ok()?;
         }
-        let (report, extras) = model.evaluate(point)?;
+        let metrics = model.evaluate(point, |report, extras| {
+            Some(decode(extras)?.metrics(report))
+        })??;
         self.evaluated
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(decode(&extras)?.metrics(&report))
+        Some(metrics)
     }
 
     /// The piece around `point` (the candidate at `digits`): the largest box, halved
