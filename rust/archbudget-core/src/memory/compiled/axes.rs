@@ -76,13 +76,9 @@ pub struct AxisModel {
     /// Newton's origin (each axis's smallest value), and the bases' multi-indices.
     base: Vec<i64>,
     bases: Vec<Index>,
-    /// The distinct polynomials, each a range of `coefs`: its nonzero Newton
-    /// coefficients as (index into `bases`, coefficient); and per number (the tape's
-    /// raw numbers, then the extras) its polynomial (a tensor's size is read by several
-    /// terms, most counts are constants).
-    polys: Vec<(u32, u32)>,
-    coefs: Vec<(u32, i64)>,
-    numbers: Vec<u32>,
+    /// Per number (the tape's raw numbers, then the extras): its nonzero Newton
+    /// coefficients, as (index into `bases`, coefficient).
+    numbers: Vec<Vec<(u32, i128)>>,
     extras: usize,
     /// The weights' bytes where no parameter's size depends on the axes.
     weights: Option<u64>,
@@ -178,9 +174,6 @@ impl AxisModel {
         let mut bases: Vec<Index> = Vec::new();
         let mut base_of: HashMap<Index, u32> = HashMap::new();
         let mut numbers = Vec::with_capacity(count);
-        let mut polys: Vec<(u32, u32)> = Vec::new();
-        let mut all_coefs: Vec<(u32, i64)> = Vec::new();
-        let mut poly_of: HashMap<Vec<(u32, i64)>, u32> = HashMap::new();
         for (q, deg) in degree.iter().enumerate() {
             let mut coefs = Vec::new();
             for j in boxed(deg, k) {
@@ -203,17 +196,10 @@ impl AxisModel {
                         bases.push(j);
                         next
                     });
-                    coefs.push((b, i64::try_from(c).map_err(|_| Misfit::Unfit)?));
+                    coefs.push((b, c));
                 }
             }
-            let next = polys.len() as u32;
-            let p = *poly_of.entry(coefs).or_insert_with_key(|coefs| {
-                let lo = all_coefs.len() as u32;
-                all_coefs.extend_from_slice(coefs);
-                polys.push((lo, all_coefs.len() as u32));
-                next
-            });
-            numbers.push(p);
+            numbers.push(coefs);
         }
         let slots = tape.raw_len();
         let mut weight_axes = [false; MAX_AXES];
@@ -234,8 +220,6 @@ impl AxisModel {
             axes: axes.to_vec(),
             base: base.clone(),
             bases,
-            polys,
-            coefs: all_coefs,
             numbers,
             extras,
             weights,
@@ -272,103 +256,76 @@ impl AxisModel {
         Ok(model)
     }
 
-    /// `f` of the report and the extras at `point` (values in axis order), or `None`
-    /// where the point is off the lattice, a guard fails or a count overflows: the
-    /// caller then builds the step.
-    pub fn evaluate<R>(
-        &self,
-        point: &[i64],
-        f: impl FnOnce(&MemoryReport, &[u64]) -> R,
-    ) -> Option<R> {
-        // the weights of a model met before (a sweep's batch and seq axes vary fastest:
-        // the last model's first)
+    /// The report and the extras at `point` (values in axis order), or `None` where
+    /// the point is off the lattice, a guard fails or a count overflows: the caller
+    /// then builds the step.
+    pub fn evaluate(&self, point: &[i64]) -> Option<(MemoryReport, Vec<u64>)> {
+        let numbers = self.numbers_at(point)?;
+        let slots = numbers.len() - self.extras;
+        // the weights of a model met before (a sweep's batch and seq axes vary fastest)
         let mut key = (self.id, [0i64; MAX_AXES]);
         for (a, &x) in point.iter().enumerate() {
             if self.weight_axes[a] {
                 key.1[a] = x;
             }
         }
-        let known = self.weights.or_else(|| {
-            LAST_WEIGHTS
-                .get()
-                .filter(|last| last.0 == key)
-                .map(|last| last.1)
-                .or_else(|| WEIGHTS.with(|w| w.borrow().get(&key).copied()))
-        });
+        let known = self
+            .weights
+            .or_else(|| WEIGHTS.with(|w| w.borrow().get(&key).copied()));
         let mut weights = known;
-        let result = SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            self.numbers_into(point, &mut s.basis, &mut s.polys, &mut s.numbers)?;
-            let slots = s.numbers.len() - self.extras;
-            let report = self
-                .tape
-                .finish(&s.numbers[..slots], &self.run, &mut weights, &mut s.tape)?;
-            Some(f(&report, &s.numbers[slots..]))
+        let report = SCRATCH.with(|s| {
+            self.tape.finish(
+                &numbers[..slots],
+                &self.run,
+                &mut weights,
+                &mut s.borrow_mut(),
+            )
         })?;
-        if let Some(w) = weights {
-            LAST_WEIGHTS.set(Some((key, w)));
-            if known.is_none() {
-                WEIGHTS.with(|remembered| {
-                    let mut remembered = remembered.borrow_mut();
-                    if remembered.len() >= REMEMBERED_WEIGHTS {
-                        remembered.clear();
-                    }
-                    remembered.insert(key, w);
-                });
-            }
+        if let (None, Some(w)) = (known, weights) {
+            WEIGHTS.with(|remembered| {
+                let mut remembered = remembered.borrow_mut();
+                if remembered.len() >= REMEMBERED_WEIGHTS {
+                    remembered.clear();
+                }
+                remembered.insert(key, w);
+            });
         }
-        Some(result)
+        Some((report, numbers[slots..].to_vec()))
     }
 
     /// Every fitted number at `point`.
     fn numbers_at(&self, point: &[i64]) -> Option<Vec<u64>> {
-        let (mut basis, mut polys, mut numbers) = Default::default();
-        self.numbers_into(point, &mut basis, &mut polys, &mut numbers)?;
-        Some(numbers)
-    }
-
-    /// Every fitted number at `point` into `numbers` (`basis`, `polys`: buffers), or
-    /// `None` off the lattice or where a number overflows (or is negative: the point is
-    /// then outside what the fit verified).
-    fn numbers_into(
-        &self,
-        point: &[i64],
-        basis: &mut Vec<i64>,
-        polys: &mut Vec<u64>,
-        numbers: &mut Vec<u64>,
-    ) -> Option<()> {
         if point.len() != self.axes.len() {
             return None;
         }
         // each axis's lattice coordinate and its binomials C(t, 0..=2)
-        let mut binom = [[0i64; DEGREE + 1]; MAX_AXES];
+        let mut binom = [[0i128; DEGREE + 1]; MAX_AXES];
         for (a, (&x, axis)) in point.iter().zip(&self.axes).enumerate() {
             let offset = x - self.base[a];
             if offset % axis.step != 0 || x < axis.min || x > axis.max {
                 return None;
             }
-            let t = offset / axis.step;
-            binom[a] = [1, t, t.checked_mul(t - 1)? / 2];
+            let t = (offset / axis.step) as i128;
+            binom[a] = [1, t, t * (t - 1) / 2];
         }
-        basis.clear();
+        let mut basis = Vec::with_capacity(self.bases.len());
         for idx in &self.bases {
-            let mut v = 1i64;
+            let mut v = 1i128;
             for (a, &j) in idx.iter().enumerate().take(self.axes.len()) {
                 v = v.checked_mul(binom[a][j as usize])?;
             }
             basis.push(v);
         }
-        polys.clear();
-        for &(lo, hi) in &self.polys {
-            let mut acc = 0i64;
-            for &(b, c) in &self.coefs[lo as usize..hi as usize] {
-                acc = acc.checked_add(c.checked_mul(basis[b as usize])?)?;
-            }
-            polys.push(u64::try_from(acc).ok()?);
-        }
-        numbers.clear();
-        numbers.extend(self.numbers.iter().map(|&p| polys[p as usize]));
-        Some(())
+        self.numbers
+            .iter()
+            .map(|coefs| {
+                let mut acc = 0i128;
+                for &(b, c) in coefs {
+                    acc = acc.checked_add(c.checked_mul(basis[b as usize])?)?;
+                }
+                u64::try_from(acc).ok()
+            })
+            .collect()
     }
 }
 
@@ -426,21 +383,8 @@ fn binomial(n: i128, k: u32) -> i128 {
 const REMEMBERED_WEIGHTS: usize = 4096;
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// A candidate's buffers: the tape's, and the fitted numbers'.
-#[derive(Default)]
-struct Buffers {
-    tape: Scratch,
-    basis: Vec<i64>,
-    polys: Vec<u64>,
-    numbers: Vec<u64>,
-}
-
-type WeightsKey = (u64, [i64; MAX_AXES]);
-
 thread_local! {
-    static WEIGHTS: std::cell::RefCell<HashMap<WeightsKey, u64>> =
+    static WEIGHTS: std::cell::RefCell<HashMap<(u64, [i64; MAX_AXES]), u64>> =
         std::cell::RefCell::new(HashMap::new());
-    static LAST_WEIGHTS: std::cell::Cell<Option<(WeightsKey, u64)>> =
-        const { std::cell::Cell::new(None) };
-    static SCRATCH: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
