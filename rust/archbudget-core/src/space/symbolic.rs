@@ -316,7 +316,14 @@ impl Symbolic {
                 Misfit::Along(a) if cell[a].1 > cell[a].0 => {
                     let (lo, hi) = cell[a];
                     let mid = (lo + hi).div_ceil(2);
-                    Some((a, if at[a] < mid { (lo, mid - 1) } else { (mid, hi) }))
+                    Some((
+                        a,
+                        if at[a] < mid {
+                            (lo, mid - 1)
+                        } else {
+                            (mid, hi)
+                        },
+                    ))
                 }
                 Misfit::AtMin(a) if cell[a].1 > cell[a].0 => {
                     let (lo, hi) = cell[a];
@@ -358,9 +365,7 @@ impl Symbolic {
             for ((i, _), &v) in self.axes.iter().zip(point) {
                 probe_space.axes[*i].values = vec![Scalar::Int(v)];
             }
-            let step = Evaluator::building(&probe_space)
-                .step(&probe_digits)
-                .ok()?;
+            let step = Evaluator::building(&probe_space).step(&probe_digits).ok()?;
             Some(Probed {
                 graph: step.graph,
                 run: step.run,

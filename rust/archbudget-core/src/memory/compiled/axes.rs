@@ -31,6 +31,9 @@ use super::tape::{Scratch, Tape};
 const DEGREE: usize = 2;
 /// Axes a model is fitted over at most.
 pub const MAX_AXES: usize = 8;
+/// Axes (of two values or more) up to which a fit is verified at every corner of its
+/// box (`2^k − 1` probes besides the base).
+const MAX_CORNER_AXES: usize = 6;
 
 /// One size axis: its values' lattice (`min + k·step`) and its largest value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,19 +232,43 @@ impl AxisModel {
         };
         debug_assert_eq!(count, slots + extras);
         // verified at the extremes: the largest value of each axis, the others one
-        // step in, and the largest values together (blamed on the axis of most values)
-        let widest = (0..k)
-            .max_by_key(|&a| (axes[a].max - axes[a].min) / axes[a].step)
-            .unwrap_or(0);
-        let mut checks: Vec<(Vec<i64>, usize)> = (0..k)
-            .filter(|&a| axes[a].max > axes[a].min)
-            .map(|a| {
+        // step in; and every corner of the box, where a regime boundary that crosses it
+        // shows (a threshold on one axis, `max(embed, hidden)` across two), each blamed
+        // on the axis of most values among those at their largest
+        let varying: Vec<usize> = (0..k).filter(|&a| axes[a].max > axes[a].min).collect();
+        let values = |a: usize| (axes[a].max - axes[a].min) / axes[a].step;
+        let mut checks: Vec<(Vec<i64>, usize)> = varying
+            .iter()
+            .map(|&a| {
                 let mut p = generic.clone();
                 p[a] = axes[a].max;
                 (p, a)
             })
             .collect();
-        checks.push((axes.iter().map(|a| a.max).collect(), widest));
+        let corners = if varying.len() <= MAX_CORNER_AXES {
+            1usize << varying.len()
+        } else {
+            // too many corners: the largest values together only
+            let widest = varying
+                .iter()
+                .copied()
+                .max_by_key(|&a| values(a))
+                .unwrap_or(0);
+            checks.push((axes.iter().map(|a| a.max).collect(), widest));
+            0
+        };
+        for corner in 1..corners {
+            let mut p = base.clone();
+            let at_max = varying
+                .iter()
+                .enumerate()
+                .filter(|&(bit, _)| corner >> bit & 1 == 1)
+                .map(|(_, &a)| a);
+            for a in at_max.clone() {
+                p[a] = axes[a].max;
+            }
+            checks.push((p, at_max.max_by_key(|&a| values(a)).unwrap_or(0)));
+        }
         let verified = checks.len();
         for (point, blamed) in checks {
             let misfit = Misfit::Along(blamed);
