@@ -8,12 +8,19 @@
 //! fitted once it has been seen [`FIT_AT`] times, if it has half as many candidates
 //! again or more; until then, and wherever the fit or a candidate's guard fails, the candidate's
 //! step is built and estimated as before (`Evaluator::step`).
+//!
+//! A structure is fitted piece by piece: where the step is not one polynomial over the
+//! whole box of its axes' values (a rule that changes regime inside the range: a
+//! convolution's workspace from 16 input channels on, an LSTM's widest layer input
+//! `max(embed, hidden)`), the fit says along which axis (`axes::Misfit`) and the box is
+//! halved there, keeping the half the candidate lies in, until a piece fits; a later
+//! candidate outside every piece fits its own. Each piece is exact on its own box.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::family::{Counts, Evaluator, Metrics};
 use super::{FamilyKind, Scalar, Space};
-use crate::memory::compiled::axes::{AxisModel, AxisRange, Probed, MAX_AXES};
+use crate::memory::compiled::axes::{AxisModel, AxisRange, Misfit, Probed, MAX_AXES};
 
 /// Sightings of a structure before it is fitted. A fit builds some 20 to 100 probes, each
 /// costing about what a candidate's simulation does, so a structure is fitted once it has
@@ -24,12 +31,44 @@ pub const FIT_AT: u32 = 64;
 const SHARDS: usize = 64;
 /// Structures per shard before it is emptied.
 const SHARD_ENTRIES: usize = 256;
+/// Pieces (fitted or failed) per structure, and fits tried per piece, at most: a
+/// structure whose regimes cut its box finer is left to the simulator.
+const PIECES: usize = 16;
+const SPLITS: usize = 8;
 
-enum Entry {
-    Seen(u32),
-    Fitting,
-    Fitted(Arc<AxisModel>),
-    Failed,
+/// A box of the size axes' values (per axis, smallest and largest, inclusive) and its
+/// fitted model (`None`: its fit failed, its candidates are built).
+struct Piece {
+    lo: [i64; MAX_AXES],
+    hi: [i64; MAX_AXES],
+    model: Option<Arc<AxisModel>>,
+}
+
+impl Piece {
+    fn contains(&self, point: &[i64]) -> bool {
+        point
+            .iter()
+            .zip(self.lo.iter().zip(&self.hi))
+            .all(|(x, (lo, hi))| lo <= x && x <= hi)
+    }
+}
+
+#[derive(Default)]
+struct Entry {
+    /// Candidates outside every piece so far.
+    seen: u32,
+    fitting: bool,
+    pieces: Vec<Arc<Piece>>,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// The piece this thread used last, with its sweep's id and structure key: a sweep's
+    /// next candidate is mostly of the same structure and piece (its fastest axes are
+    /// batch and sizes), found without the shard's lock.
+    static LAST_PIECE: std::cell::RefCell<Option<(u64, u64, Arc<Piece>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// What the sweeps' fits and evaluations did, over every `Symbolic` of the process
@@ -62,9 +101,12 @@ pub fn reset_stats() {
 }
 
 pub struct Symbolic {
+    /// This sweep's number among the process's (the key of `LAST_PIECE`).
+    id: u64,
     /// Each size axis: its index in the space and its values.
     axes: Vec<(usize, Vec<i64>)>,
-    ranges: Vec<AxisRange>,
+    /// Each size axis's distinct values, ascending: the pieces' boxes are ranges of them.
+    sorted: Vec<Vec<i64>>,
     /// (axis index, stride) of the other axes: a structure's key.
     strides: Vec<(usize, u64)>,
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
@@ -105,7 +147,6 @@ impl Symbolic {
     /// has none or too few candidates per structure to fit at the `fit_at`-th sighting.
     pub fn new(space: &Space, fit_at: u32) -> Option<Symbolic> {
         let mut axes = Vec::new();
-        let mut ranges = Vec::new();
         let mut strides = Vec::new();
         let mut stride = 1u64;
         let mut per_structure = 1u64;
@@ -118,17 +159,11 @@ impl Symbolic {
                     _ => None,
                 })
                 .collect();
-            let range = ints.as_ref().and_then(|v| {
-                let min = *v.iter().min()?;
-                let max = *v.iter().max()?;
-                let step = v.iter().fold(0, |g, &x| gcd(x - min, g));
-                (max > min).then_some(AxisRange { min, max, step })
-            });
-            match (is_size(space.family, &axis.name), ints, range) {
-                (true, Some(values), Some(range)) if axes.len() < MAX_AXES => {
+            let several = ints.as_ref().is_some_and(|v| v.iter().any(|&x| x != v[0]));
+            match (is_size(space.family, &axis.name), ints) {
+                (true, Some(values)) if several && axes.len() < MAX_AXES => {
                     per_structure = per_structure.saturating_mul(values.len() as u64);
                     axes.push((i, values));
-                    ranges.push(range);
                 }
                 _ => {
                     strides.push((i, stride));
@@ -139,9 +174,19 @@ impl Symbolic {
         if axes.is_empty() || per_structure < fit_at as u64 * 3 / 2 {
             return None;
         }
+        let sorted = axes
+            .iter()
+            .map(|(_, values)| {
+                let mut v = values.clone();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
         Some(Symbolic {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             axes,
-            ranges,
+            sorted,
             strides,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             evaluated: Default::default(),
@@ -162,60 +207,155 @@ impl Symbolic {
             .iter()
             .map(|&(i, stride)| (digits[i] as u64).wrapping_mul(stride))
             .fold(0, u64::wrapping_add);
-        let shard = &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
-        let model = {
-            let mut map = shard.lock().ok()?;
-            if map.len() >= SHARD_ENTRIES && !map.contains_key(&key) {
-                map.clear();
-            }
-            let entry = map.entry(key).or_insert(Entry::Seen(0));
-            match entry {
-                Entry::Fitted(m) => m.clone(),
-                Entry::Fitting | Entry::Failed => return None,
-                Entry::Seen(n) if *n + 1 < self.fit_at => {
-                    *n += 1;
-                    return None;
-                }
-                Entry::Seen(_) => {
-                    *entry = Entry::Fitting;
-                    drop(map);
-                    let fitted = self.fit(eval.space(), digits).map(Arc::new);
-                    if let Ok(mut s) = STATS.lock() {
-                        match &fitted {
-                            Some(m) => {
-                                s.fitted += 1;
-                                s.probes += m.probes as u64;
-                            }
-                            None => s.failed += 1,
-                        }
-                    }
-                    let mut map = shard.lock().ok()?;
-                    let entry = match &fitted {
-                        Some(m) => Entry::Fitted(m.clone()),
-                        None => Entry::Failed,
-                    };
-                    map.insert(key, entry);
-                    fitted?
-                }
-            }
-        };
-        // a transformers config the structure cache cannot read is the step's error
-        if eval.space().family == FamilyKind::Hf {
-            eval.hf_structure(digits).ok()?;
-        }
         let mut point = [0i64; MAX_AXES];
         for (p, (i, values)) in point.iter_mut().zip(&self.axes) {
             *p = values[digits[*i]];
         }
-        let (report, extras) = model.evaluate(&point[..self.axes.len()])?;
-        self.evaluated
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(decode(&extras)?.metrics(&report))
+        let point = &point[..self.axes.len()];
+        let last = LAST_PIECE.with(|last| {
+            let last = last.borrow();
+            let (id, at, piece) = last.as_ref()?;
+            (*id == self.id && *at == key && piece.contains(point))
+                .then(|| self.evaluate(eval, piece, digits, point))
+        });
+        if let Some(metrics) = last {
+            return metrics;
+        }
+        let shard = &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+        let piece = {
+            let mut map = shard.lock().ok()?;
+            if map.len() >= SHARD_ENTRIES && !map.contains_key(&key) {
+                map.clear();
+            }
+            let entry = map.entry(key).or_default();
+            if let Some(piece) = entry.pieces.iter().find(|p| p.contains(point)) {
+                piece.clone()
+            } else {
+                entry.seen += 1;
+                if entry.seen < self.fit_at || entry.fitting || entry.pieces.len() >= PIECES {
+                    return None;
+                }
+                entry.fitting = true;
+                drop(map);
+                let piece = Arc::new(self.fit_around(eval.space(), digits, point));
+                let mut map = shard.lock().ok()?;
+                let entry = map.entry(key).or_default();
+                entry.fitting = false;
+                entry.pieces.push(piece.clone());
+                piece
+            }
+        };
+        let metrics = self.evaluate(eval, &piece, digits, point);
+        LAST_PIECE.with(|last| *last.borrow_mut() = Some((self.id, key, piece)));
+        metrics
     }
 
-    /// Fits the structure of the candidate at `digits`: its step built at points of the
-    /// size axes' lattices, the other axes as the candidate has them.
-    fn fit(&self, space: &Space, digits: &[usize]) -> Option<AxisModel> {
+    /// The candidate's metrics from `piece` (the one its point lies in), or `None`.
+    fn evaluate(
+        &self,
+        eval: &Evaluator,
+        piece: &Piece,
+        digits: &[usize],
+        point: &[i64],
+    ) -> Option<Metrics> {
+        let model = piece.model.as_ref()?;
+        // a transformers config the structure cache cannot read is the step's error
+        if eval.space().family == FamilyKind::Hf {
+            eval.hf_structure(digits).ok()?;
+        }
+        let (report, extras) = model.evaluate(point)?;
+        let metrics = decode(&extras)?.metrics(&report);
+        self.evaluated
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(metrics)
+    }
+
+    /// The piece around `point` (the candidate at `digits`): the largest box, halved
+    /// along the axis each failed fit names, on which its structure fits, or the box
+    /// where the halving stopped, unfitted.
+    fn fit_around(&self, space: &Space, digits: &[usize], point: &[i64]) -> Piece {
+        // per axis, the range of sorted values the box spans, and where the point is
+        let mut cell: Vec<(usize, usize)> = self.sorted.iter().map(|v| (0, v.len() - 1)).collect();
+        let at: Vec<usize> = self
+            .sorted
+            .iter()
+            .zip(point)
+            .map(|(v, x)| v.binary_search(x).unwrap_or(0))
+            .collect();
+        let mut model = None;
+        for _ in 0..SPLITS {
+            let ranges: Vec<AxisRange> = cell
+                .iter()
+                .zip(&self.sorted)
+                .map(|(&(lo, hi), v)| {
+                    let span = &v[lo..=hi];
+                    let step = span.iter().fold(0, |g, &x| gcd(x - span[0], g));
+                    AxisRange {
+                        min: span[0],
+                        max: span[span.len() - 1],
+                        step: step.max(1),
+                    }
+                })
+                .collect();
+            let misfit = match self.fit(space, digits, &ranges) {
+                Ok(m) => {
+                    if let Ok(mut s) = STATS.lock() {
+                        s.fitted += 1;
+                        s.probes += m.probes as u64;
+                    }
+                    model = Some(Arc::new(m));
+                    break;
+                }
+                Err(misfit) => misfit,
+            };
+            if let Ok(mut s) = STATS.lock() {
+                s.failed += 1;
+            }
+            // the part of the box the point lies in
+            let halved = match misfit {
+                Misfit::Along(a) if cell[a].1 > cell[a].0 => {
+                    let (lo, hi) = cell[a];
+                    let mid = (lo + hi).div_ceil(2);
+                    Some((
+                        a,
+                        if at[a] < mid {
+                            (lo, mid - 1)
+                        } else {
+                            (mid, hi)
+                        },
+                    ))
+                }
+                Misfit::AtMin(a) if cell[a].1 > cell[a].0 => {
+                    let (lo, hi) = cell[a];
+                    Some((a, if at[a] == lo { (lo, lo) } else { (lo + 1, hi) }))
+                }
+                _ => None,
+            };
+            match halved {
+                Some((a, part)) => cell[a] = part,
+                None => break,
+            }
+        }
+        let mut piece = Piece {
+            lo: [0; MAX_AXES],
+            hi: [0; MAX_AXES],
+            model,
+        };
+        for (a, (&(lo, hi), v)) in cell.iter().zip(&self.sorted).enumerate() {
+            piece.lo[a] = v[lo];
+            piece.hi[a] = v[hi];
+        }
+        piece
+    }
+
+    /// Fits the structure of the candidate at `digits` over `ranges`: its step built at
+    /// points of the size axes' lattices, the other axes as the candidate has them.
+    fn fit(
+        &self,
+        space: &Space,
+        digits: &[usize],
+        ranges: &[AxisRange],
+    ) -> Result<AxisModel, Misfit> {
         let mut probe_space = space.clone();
         let mut probe_digits = digits.to_vec();
         for (i, _) in &self.axes {
@@ -232,25 +372,7 @@ impl Symbolic {
                 extras: encode(step.counts),
             })
         };
-        AxisModel::fit(&self.ranges, &mut probe).or_else(|| {
-            // the smallest sizes are often a regime of their own (one token per expert,
-            // a sequence no longer than a sliding window, a position table not sliced):
-            // fitted without them, their candidates' steps built
-            let inner: Vec<AxisRange> = self
-                .ranges
-                .iter()
-                .map(|&a| match (a.max - a.min) / a.step {
-                    3.. => AxisRange {
-                        min: a.min + a.step,
-                        ..a
-                    },
-                    _ => a,
-                })
-                .collect();
-            (inner != self.ranges)
-                .then(|| AxisModel::fit(&inner, &mut probe))
-                .flatten()
-        })
+        AxisModel::fit(ranges, &mut probe)
     }
 }
 

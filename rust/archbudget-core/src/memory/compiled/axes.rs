@@ -36,6 +36,9 @@ pub const MAX_AXES: usize = 8;
 /// term.
 const LIMIT: i64 = 1 << 60;
 const MAX_TERMS: usize = 64;
+/// Axes (of two values or more) up to which a fit is verified at every corner of its
+/// box (`2^k − 1` probes besides the base).
+const MAX_CORNER_AXES: usize = 6;
 
 /// One size axis: its values' lattice (`min + k·step`) and its largest value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,22 @@ pub struct Probed {
 
 /// A multi-index of Newton coefficients (per axis, the difference order).
 type Index = [u8; MAX_AXES];
+
+/// Why a fit failed, and where the step stops being one polynomial of the axes: the
+/// caller fits the part of the box the candidate lies in (`space::symbolic`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misfit {
+    /// Not located (no tape applies, the recording point fails to build, a count
+    /// overflows).
+    Unfit,
+    /// Along this axis: a third difference that does not vanish, a guard that fails
+    /// between probes on its line, or a verification at its largest value.
+    Along(usize),
+    /// The axis's smallest value is a regime of its own: moving off it from the
+    /// recording point fails the tape's guards (a cost of another shape, a
+    /// convolution's workspace that starts at 16 input channels).
+    AtMin(usize),
+}
 
 /// One structure's step as polynomials of its size axes.
 #[derive(Debug)]
@@ -84,15 +103,15 @@ pub struct AxisModel {
 }
 
 impl AxisModel {
-    /// Fits the step `probe` builds at any point of `axes` (values in axis order), or
-    /// `None` where no tape applies, a probe fails, or the fit does not verify.
+    /// Fits the step `probe` builds at any point of `axes` (values in axis order; an
+    /// axis of one value, `min == max`, is a constant), or says where it does not fit.
     pub fn fit(
         axes: &[AxisRange],
         probe: &mut dyn FnMut(&[i64]) -> Option<Probed>,
-    ) -> Option<AxisModel> {
+    ) -> Result<AxisModel, Misfit> {
         let k = axes.len();
-        if k == 0 || k > MAX_AXES || axes.iter().any(|a| a.step <= 0 || a.max <= a.min) {
-            return None;
+        if k == 0 || k > MAX_AXES || axes.iter().any(|a| a.step <= 0 || a.max < a.min) {
+            return Err(Misfit::Unfit);
         }
         // Newton's nodes are each axis's smallest values (inside the axis's range where
         // it has 4 values or more: a regime outside it, flash attention's head_dim
@@ -102,11 +121,11 @@ impl AxisModel {
         let base: Vec<i64> = axes.iter().map(|a| a.min).collect();
         let mut generic = base.clone();
         for (g, a) in generic.iter_mut().zip(axes) {
-            *g += a.step;
+            *g = (*g + a.step).min(a.max);
         }
-        let first = probe(&generic)?;
-        let (_, tape) = Tape::compile(&first.graph, &first.run).ok()?;
-        let tape = tape?;
+        let first = probe(&generic).ok_or(Misfit::Unfit)?;
+        let (_, tape) = Tape::compile(&first.graph, &first.run).map_err(|_| Misfit::Unfit)?;
+        let tape = tape.ok_or(Misfit::Unfit)?;
         let extras = first.extras.len();
         let mut fitter = Fitter {
             axes,
@@ -115,13 +134,25 @@ impl AxisModel {
             probe,
             seen: HashMap::new(),
         };
-        let mut at_generic = tape.raw(&first.graph, &first.run)?;
+        let mut at_generic = tape.raw(&first.graph, &first.run).ok_or(Misfit::Unfit)?;
         at_generic.extend_from_slice(&first.extras);
         let mut one_in: Index = [0; MAX_AXES];
-        one_in[..k].fill(1);
+        for (i, a) in one_in.iter_mut().zip(axes) {
+            *i = (a.max > a.min) as u8;
+        }
         fitter.seen.insert(one_in, at_generic);
         let zero: Index = [0; MAX_AXES];
-        let at_base = fitter.at(&tape, zero)?;
+        let Some(at_base) = fitter.at(&tape, zero) else {
+            // which axis's smallest value leaves the recorded regime
+            for a in (0..k).filter(|&a| one_in[a] == 1) {
+                let mut idx = one_in;
+                idx[a] = 0;
+                if fitter.at(&tape, idx).is_none() {
+                    return Err(Misfit::AtMin(a));
+                }
+            }
+            return Err(Misfit::Unfit);
+        };
         let count = at_base.len();
         // each number's degree along each axis, from 4 points on that axis's line; an
         // axis with 3 values or fewer on its lattice is interpolated through all of
@@ -133,18 +164,18 @@ impl AxisModel {
             for j in 1..points {
                 let mut idx = zero;
                 idx[a] = j as u8;
-                line.push(fitter.at(&tape, idx)?);
+                line.push(fitter.at(&tape, idx).ok_or(Misfit::Along(a))?);
             }
             for (q, deg) in degree.iter_mut().enumerate() {
                 let f: Vec<i128> = line.iter().map(|v| v[q] as i128).collect();
                 let d1: Vec<i128> = f.windows(2).map(|w| w[1] - w[0]).collect();
                 let d2: Vec<i128> = d1.windows(2).map(|w| w[1] - w[0]).collect();
                 if d2.len() == 2 && d2[1] != d2[0] {
-                    return None;
+                    return Err(Misfit::Along(a));
                 }
                 deg[a] = if d2.first().is_some_and(|&d| d != 0) {
                     2
-                } else if d1[0] != 0 {
+                } else if d1.first().is_some_and(|&d| d != 0) {
                     1
                 } else {
                     0
@@ -168,7 +199,9 @@ impl AxisModel {
                             w = -w;
                         }
                     }
-                    c += w * fitter.at(&tape, i)?[q] as i128;
+                    // a point off every line: blame its farthest axis
+                    let farthest = (0..k).max_by_key(|&a| i[a]).unwrap_or(0);
+                    c += w * fitter.at(&tape, i).ok_or(Misfit::Along(farthest))?[q] as i128;
                 }
                 if c != 0 {
                     let next = bases.len() as u32;
@@ -178,13 +211,13 @@ impl AxisModel {
                     });
                     // small enough that a candidate's sums cannot overflow (`numbers_at`)
                     if c.abs() > LIMIT as i128 {
-                        return None;
+                        return Err(Misfit::Unfit);
                     }
                     poly.push((b, c as i64));
                 }
             }
             if poly.len() > MAX_TERMS {
-                return None;
+                return Err(Misfit::Unfit);
             }
             let next = ends.len() as u32;
             number_poly.push(*poly_of.entry(poly).or_insert_with_key(|poly| {
@@ -202,7 +235,7 @@ impl AxisModel {
         }
         let constant_weights = !weight_axes.contains(&true);
         let weights = if constant_weights {
-            Some(tape.weights_of(&at_base, &first.run)?)
+            Some(tape.weights_of(&at_base, &first.run).ok_or(Misfit::Unfit)?)
         } else {
             None
         };
@@ -223,23 +256,55 @@ impl AxisModel {
         };
         debug_assert_eq!(count, slots + extras);
         // verified at the extremes: the largest value of each axis, the others one
-        // step in, and the largest values together
-        let mut checks: Vec<Vec<i64>> = vec![axes.iter().map(|a| a.max).collect()];
-        for a in 0..k {
-            let mut p = generic.clone();
-            p[a] = axes[a].max;
-            checks.push(p);
+        // step in; and every corner of the box, where a regime boundary that crosses it
+        // shows (a threshold on one axis, `max(embed, hidden)` across two), each blamed
+        // on the axis of most values among those at their largest
+        let varying: Vec<usize> = (0..k).filter(|&a| axes[a].max > axes[a].min).collect();
+        let values = |a: usize| (axes[a].max - axes[a].min) / axes[a].step;
+        let mut checks: Vec<(Vec<i64>, usize)> = varying
+            .iter()
+            .map(|&a| {
+                let mut p = generic.clone();
+                p[a] = axes[a].max;
+                (p, a)
+            })
+            .collect();
+        let corners = if varying.len() <= MAX_CORNER_AXES {
+            1usize << varying.len()
+        } else {
+            // too many corners: the largest values together only
+            let widest = varying
+                .iter()
+                .copied()
+                .max_by_key(|&a| values(a))
+                .unwrap_or(0);
+            checks.push((axes.iter().map(|a| a.max).collect(), widest));
+            0
+        };
+        for corner in 1..corners {
+            let mut p = base.clone();
+            let at_max = varying
+                .iter()
+                .enumerate()
+                .filter(|&(bit, _)| corner >> bit & 1 == 1)
+                .map(|(_, &a)| a);
+            for a in at_max.clone() {
+                p[a] = axes[a].max;
+            }
+            checks.push((p, at_max.max_by_key(|&a| values(a)).unwrap_or(0)));
         }
-        for point in checks {
-            let built = (fitter.probe)(&point)?;
-            let mut raw = model.tape.raw(&built.graph, &built.run)?;
+        let verified = checks.len();
+        for (point, blamed) in checks {
+            let misfit = Misfit::Along(blamed);
+            let built = (fitter.probe)(&point).ok_or(misfit)?;
+            let mut raw = model.tape.raw(&built.graph, &built.run).ok_or(misfit)?;
             raw.extend_from_slice(&built.extras);
-            if model.numbers_at(&point)? != raw {
-                return None;
+            if model.numbers_at(&point).ok_or(misfit)? != raw {
+                return Err(misfit);
             }
         }
-        model.probes = fitter.seen.len() + k + 2;
-        Some(model)
+        model.probes = fitter.seen.len() + verified;
+        Ok(model)
     }
 
     /// The report and the extras at `point` (values in axis order), or `None` where
