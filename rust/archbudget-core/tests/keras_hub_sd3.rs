@@ -15,18 +15,7 @@ use serde_json::Value;
 fn every_diffusion_model_matches_keras() {
     let data = common::fixture("keras_hub_sd3.json.gz");
     let models = data["models"].as_array().unwrap();
-    let mut failures = Vec::new();
-    let (mut rows, mut rows_exact) = (0, 0);
-    for m in models {
-        let name = m["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&m["model_json"]).unwrap();
-        let outcome = common::compare_summary(m, formats::summary(&text, name, None), name);
-        rows += outcome.rows;
-        rows_exact += outcome.rows_exact;
-        failures.extend(outcome.failures);
-    }
-    eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common::assert_each_reads_as_keras(models);
 }
 
 fn sd3_models(data: &Value) -> impl Iterator<Item = &Value> {

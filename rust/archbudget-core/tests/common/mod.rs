@@ -128,6 +128,24 @@ pub fn compare_summary(
     out
 }
 
+/// Read every model from its `model_json` by whichever reader handles it
+/// (`formats::summary`: Keras, KerasHub); totals and every row must equal Keras's.
+pub fn assert_each_reads_as_keras(models: &[Value]) {
+    let (mut rows, mut rows_exact) = (0, 0);
+    let mut failures = Vec::new();
+    for m in models {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let summary = archbudget_core::formats::summary(&text, name, None);
+        let outcome = compare_summary(m, summary, name);
+        rows += outcome.rows;
+        rows_exact += outcome.rows_exact;
+        failures.extend(outcome.failures);
+    }
+    eprintln!("{} models, {rows_exact}/{rows} rows exact", models.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Compare every model of a fixture; all must match exactly (totals and every row).
 pub fn assert_all_match(data: &Value) {
     let models = data["models"].as_array().unwrap();
