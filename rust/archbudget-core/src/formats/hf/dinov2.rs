@@ -14,34 +14,20 @@
 //! Mirrors: `modeling_dinov2.py` and `modeling_dinov2_with_registers.py` of transformers
 //! 5.x (`Dinov2Model`, `Dinov2WithRegistersModel`) and their config defaults (patch 14 and
 //! 16).
-use crate::arch::{
-    ArchKind, BlockDetails, Dinov2Tokens, HeadKind, NormKind, Position, TransformerArch, Vision,
-};
-use crate::error::{add, mul, Result};
+use crate::arch::{BlockDetails, Dinov2Tokens, HeadKind, TransformerArch};
+use crate::error::{add, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
 use super::modules::{heads_dim, linear, norm_row, Modules};
+use super::vit::{self, PatchGrid};
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
-    let loc = cfg.location;
     let registers = cfg.model_type == "dinov2_with_registers";
     let hidden = cfg.dim("hidden_size", 768)?;
     let heads = cfg.dim("num_attention_heads", 12)?;
     cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
-    let image_size = cfg.dim_pair("image_size", 224)?;
-    let patch_size = cfg.dim_pair("patch_size", if registers { 16 } else { 14 })?;
-    let num_patches = mul(
-        image_size.0 / patch_size.0,
-        image_size.1 / patch_size.1,
-        loc,
-        "patch count",
-    )?;
-    if num_patches == 0 {
-        return Err(cfg.invalid(format!(
-            "patch_size {patch_size:?} is larger than image_size {image_size:?}"
-        )));
-    }
+    let grid = PatchGrid::of(cfg, if registers { 16 } else { 14 })?;
     // `int(hidden_size * mlp_ratio)`, as the MLP sizes itself
     let mlp = (hidden as f64 * cfg.float("mlp_ratio", None, 4.0)?) as u64;
     let swiglu = cfg.flag("use_swiglu_ffn", false)?;
@@ -52,63 +38,26 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     if inter == 0 {
         return Err(cfg.invalid("mlp_ratio leaves the MLP no width".to_string()));
     }
-    let slots = add(num_patches, 1, loc, "patch count")?;
-    Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
-        head,
-        vocab_size: 0,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: inter,
-        gated_mlp: swiglu,
-        activation: match swiglu {
-            true => "silu".to_string(),
-            false => cfg.string("hidden_act", "gelu")?,
-        },
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: cfg.flag("qkv_bias", true)?,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
-        position: Position::Learned { rows: slots },
-        max_positions: slots,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: Some(Vision {
-            image_size,
-            patch_size,
-            num_channels: cfg.dim("num_channels", 3)?,
-            num_patches,
-            class_tokens: 1,
-            patch_bias: true,
+    let slots = add(grid.patches, 1, cfg.location, "patch count")?;
+    let widths = (hidden, heads, hidden / heads, inter);
+    let mut a = vit::encoder(cfg, head, widths, grid, slots)?;
+    a.gated_mlp = swiglu;
+    a.activation = match swiglu {
+        true => "silu".to_string(),
+        false => cfg.string("hidden_act", "gelu")?,
+    };
+    a.qkv_bias = cfg.flag("qkv_bias", true)?;
+    a.details = BlockDetails {
+        dinov2: Some(Dinov2Tokens {
+            registers: match registers {
+                true => cfg.count("num_register_tokens", 4)?,
+                false => 0,
+            },
+            mask_token: registers || cfg.flag("use_mask_token", true)?,
         }),
-        scale_decoder_outputs: false,
-        details: BlockDetails {
-            dinov2: Some(Dinov2Tokens {
-                registers: match registers {
-                    true => cfg.count("num_register_tokens", 4)?,
-                    false => 0,
-                },
-                mask_token: registers || cfg.flag("use_mask_token", true)?,
-            }),
-            ..Default::default()
-        },
-    })
+        ..Default::default()
+    };
+    Ok(a)
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {

@@ -14,36 +14,23 @@
 //! scale. The rotary `inv_freq` (`head_dim / 4` floats) is a buffer.
 //! Mirrors: `modeling_dinov3_vit.py` of transformers 5.24 (`DINOv3ViTModel`) and
 //! `DINOv3ViTConfig` defaults.
-use crate::arch::{
-    ArchKind, BlockDetails, Dinov2Tokens, HeadKind, NormKind, Position, TransformerArch, Vision,
-};
-use crate::error::{add, mul, Result};
+use crate::arch::{BlockDetails, Dinov2Tokens, HeadKind, Position, TransformerArch};
+use crate::error::{add, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
 use super::modules::{linear, norm_row, Modules};
+use super::vit::{self, PatchGrid};
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let loc = cfg.location;
     let hidden = cfg.dim("hidden_size", 384)?;
     let heads = cfg.dim("num_attention_heads", 6)?;
     cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
-    let image_size = cfg.dim_pair("image_size", 224)?;
-    let patch_size = cfg.dim_pair("patch_size", 16)?;
-    let num_patches = mul(
-        image_size.0 / patch_size.0,
-        image_size.1 / patch_size.1,
-        loc,
-        "patch count",
-    )?;
-    if num_patches == 0 {
-        return Err(cfg.invalid(format!(
-            "patch_size {patch_size:?} is larger than image_size {image_size:?}"
-        )));
-    }
+    let grid = PatchGrid::of(cfg, 16)?;
     let registers = cfg.count("num_register_tokens", 0)?;
     let slots = add(
-        add(num_patches, 1, loc, "patch count")?,
+        add(grid.patches, 1, loc, "patch count")?,
         registers,
         loc,
         "patch count",
@@ -53,57 +40,29 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         cfg.flag("key_bias", false)?,
         cfg.flag("value_bias", true)?,
     ];
-    Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
-        head,
-        vocab_size: 0,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: cfg.dim("intermediate_size", 1536)?,
-        gated_mlp: cfg.flag("use_gated_mlp", false)?,
-        activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: biases[0],
-        o_bias: cfg.flag("proj_bias", true)?,
-        mlp_bias: cfg.flag("mlp_bias", true)?,
-        fused_qkv: false,
-        position: Position::Rotary,
-        max_positions: slots,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: Some(Vision {
-            image_size,
-            patch_size,
-            num_channels: cfg.dim("num_channels", 3)?,
-            num_patches,
-            class_tokens: 1,
-            patch_bias: true,
+    let widths = (
+        hidden,
+        heads,
+        hidden / heads,
+        cfg.dim("intermediate_size", 1536)?,
+    );
+    let mut a = vit::encoder(cfg, head, widths, grid, slots)?;
+    a.gated_mlp = cfg.flag("use_gated_mlp", false)?;
+    a.activation = cfg.string("hidden_act", "gelu")?;
+    a.qkv_bias = biases[0];
+    a.o_bias = cfg.flag("proj_bias", true)?;
+    a.mlp_bias = cfg.flag("mlp_bias", true)?;
+    // 2-D rotary angles on the patches' q and k, no position table
+    a.position = Position::Rotary;
+    a.details = BlockDetails {
+        dinov2: Some(Dinov2Tokens {
+            registers,
+            mask_token: true,
         }),
-        scale_decoder_outputs: false,
-        details: BlockDetails {
-            dinov2: Some(Dinov2Tokens {
-                registers,
-                mask_token: true,
-            }),
-            qkv_biases: Some(biases),
-            ..Default::default()
-        },
-    })
+        qkv_biases: Some(biases),
+        ..Default::default()
+    };
+    Ok(a)
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {

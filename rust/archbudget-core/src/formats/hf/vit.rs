@@ -27,21 +27,67 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             "hidden_size ({hidden}) is smaller than num_attention_heads ({heads})"
         )));
     }
-    let image_size = cfg.dim_pair("image_size", 224)?;
-    let patch_size = cfg.dim_pair("patch_size", 16)?;
-    let num_patches = mul(
-        image_size.1 / patch_size.1,
-        image_size.0 / patch_size.0,
-        loc,
-        "patch count",
-    )?;
-    if num_patches == 0 {
-        return Err(cfg.invalid(format!(
-            "patch_size {patch_size:?} is larger than image_size {image_size:?}"
-        )));
-    }
+    let grid = PatchGrid::of(cfg, 16)?;
     let class_tokens = if cfg.model_type == "deit" { 2 } else { 1 };
-    let slots = add(num_patches, class_tokens, loc, "patch count")?;
+    let slots = add(grid.patches, class_tokens, loc, "patch count")?;
+    let widths = (hidden, heads, head_dim, cfg.dim("intermediate_size", 3072)?);
+    let mut a = encoder(cfg, head, widths, grid, slots)?;
+    a.qkv_bias = cfg.flag("qkv_bias", true)?;
+    a.activation = cfg.string("hidden_act", "gelu")?;
+    a.pooler = match cfg.count("pooler_output_size", 0)? {
+        0 => Some(hidden),
+        n => Some(n),
+    };
+    if let Some(v) = a.vision.as_mut() {
+        v.class_tokens = class_tokens;
+    }
+    Ok(a)
+}
+
+/// An image's patches: `image_size`, `patch_size` (`default_patch` where unset) and
+/// their count.
+#[derive(Clone, Copy)]
+pub(super) struct PatchGrid {
+    pub image: (u64, u64),
+    pub patch: (u64, u64),
+    pub patches: u64,
+}
+
+impl PatchGrid {
+    pub fn of(cfg: &Cfg, default_patch: u64) -> Result<PatchGrid> {
+        let image = cfg.dim_pair("image_size", 224)?;
+        let patch = cfg.dim_pair("patch_size", default_patch)?;
+        let patches = mul(
+            image.0 / patch.0,
+            image.1 / patch.1,
+            cfg.location,
+            "patch count",
+        )?;
+        if patches == 0 {
+            return Err(cfg.invalid(format!(
+                "patch_size {patch:?} is larger than image_size {image:?}"
+            )));
+        }
+        Ok(PatchGrid {
+            image,
+            patch,
+            patches,
+        })
+    }
+}
+
+/// The ViT-style encoder vit, dinov2 and dinov3_vit share: a biased patch convolution,
+/// one CLS token, learned positions for `slots`, pre-norm LayerNorm blocks of
+/// `(hidden, heads, head_dim, intermediate)` with biased attention and MLP, a final
+/// LayerNorm, no pooler. Each type sets what it changes (its activation and q/k/v
+/// biases among them, read from its own keys).
+pub(super) fn encoder(
+    cfg: &Cfg,
+    head: HeadKind,
+    (hidden, heads, head_dim, inter): (u64, u64, u64, u64),
+    grid: PatchGrid,
+    slots: u64,
+) -> Result<TransformerArch> {
     Ok(TransformerArch {
         model_type: cfg.model_type.to_string(),
         kind: ArchKind::Encoder,
@@ -54,14 +100,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         num_heads: heads,
         num_kv_heads: heads,
         head_dim,
-        intermediate_size: cfg.dim("intermediate_size", 3072)?,
+        intermediate_size: inter,
         gated_mlp: false,
-        activation: cfg.string("hidden_act", "gelu")?,
+        activation: "gelu".to_string(),
         norm: NormKind::LayerNorm { bias: true },
         norms_per_layer: 2,
         final_norm: true,
         pre_norm: true,
-        qkv_bias: cfg.flag("qkv_bias", true)?,
+        qkv_bias: true,
         o_bias: true,
         mlp_bias: true,
         fused_qkv: false,
@@ -73,17 +119,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         parallel_attn: false,
         kv_broadcast: false,
         cross_attention: false,
-        pooler: match cfg.count("pooler_output_size", 0)? {
-            0 => Some(hidden),
-            n => Some(n),
-        },
+        pooler: None,
         mlm_head: None,
         vision: Some(Vision {
-            image_size,
-            patch_size,
+            image_size: grid.image,
+            patch_size: grid.patch,
             num_channels: cfg.dim("num_channels", 3)?,
-            num_patches,
-            class_tokens,
+            num_patches: grid.patches,
+            class_tokens: 1,
             patch_bias: true,
         }),
         scale_decoder_outputs: false,
