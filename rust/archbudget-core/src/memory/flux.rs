@@ -271,23 +271,14 @@ impl Step<'_> {
         let (q, k) = (rotary(g, q), rotary(g, k));
         let d = self.f.head_dim();
         g.push(
-            Op::Attention(Attention {
-                batch: self.b,
-                heads: self.f.heads,
-                kv_heads: self.f.heads,
-                q_len: self.l,
-                kv_len: self.l,
-                head_dim: d,
-                v_head_dim: d,
-                causal: false,
-                dropout: 0.0,
-                eager_mask: false,
-                softmax_fp32: false,
-                fused_qkv: false,
-                score_bias: false,
-                sinks: false,
-                eager_only: false,
-            }),
+            Op::Attention(Attention::plain(
+                self.b,
+                self.f.heads,
+                self.l,
+                self.l,
+                d,
+                0.0,
+            )),
             &[q, k, v],
         );
         g.then(Op::View(View))

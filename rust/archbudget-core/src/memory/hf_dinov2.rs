@@ -268,23 +268,14 @@ fn block(
         k = rope.apply(g, k, (batch, rows, qkv))?;
     }
     let att = g.push(
-        Op::Attention(Attention {
+        Op::Attention(Attention::plain(
             batch,
-            heads: a.num_heads,
-            kv_heads: a.num_heads,
-            q_len: seq,
-            kv_len: seq,
-            head_dim: a.head_dim,
-            v_head_dim: a.head_dim,
-            causal: false,
-            dropout: attn_dropout,
-            eager_mask: false,
-            softmax_fp32: false,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
-        }),
+            a.num_heads,
+            seq,
+            seq,
+            a.head_dim,
+            attn_dropout,
+        )),
         &[q, k, vv],
     );
     let o = g.push(Op::Linear(linear(rows, qkv, h, a.o_bias)), &[att]);

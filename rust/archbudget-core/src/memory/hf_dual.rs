@@ -456,21 +456,10 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
     }
     let att = g.push(
         Op::Attention(Attention {
-            batch: st.batch,
-            heads: st.heads,
-            kv_heads: st.heads,
-            q_len: st.seq,
-            kv_len: st.seq,
-            head_dim: h / st.heads,
-            v_head_dim: h / st.heads,
             causal: st.causal,
-            dropout: 0.0,
             eager_mask,
             softmax_fp32: true,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
+            ..Attention::plain(st.batch, st.heads, st.seq, st.seq, h / st.heads, 0.0)
         }),
         &ins,
     );
@@ -536,22 +525,9 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
     let v = g.push(Op::Linear(linear(st.rows, h, h, true)), &[x]);
     let att = g.push(
         Op::Attention(Attention {
-            batch: b,
-            heads: st.heads,
-            kv_heads: st.heads,
-            q_len: 1,
-            kv_len: st.seq,
-            head_dim: h / st.heads,
-            v_head_dim: h / st.heads,
-            causal: false,
-            dropout: 0.0,
-            eager_mask: false,
-            softmax_fp32: false,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
             // `nn.MultiheadAttention` returns the weights: bmm and softmax, never SDPA
             eager_only: true,
+            ..Attention::plain(b, st.heads, 1, st.seq, h / st.heads, 0.0)
         }),
         &[q, k, v],
     );

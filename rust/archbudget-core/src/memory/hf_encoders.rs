@@ -372,23 +372,14 @@ impl Encoder<'_> {
         let k = self.push(g, self.sh.lin(rows, h, qd, true), &[x], again);
         let v = self.push(g, self.sh.lin(rows, h, qd, true), &[x], again);
         let att = g.push(
-            Op::Attention(Attention {
-                batch: b,
-                heads: a.num_heads,
-                kv_heads: a.num_heads,
-                q_len: s,
-                kv_len: s,
-                head_dim: a.head_dim,
-                v_head_dim: a.head_dim,
-                causal: false,
-                dropout: self.drop.attn,
-                eager_mask: false,
-                softmax_fp32: false,
-                fused_qkv: false,
-                score_bias: false,
-                sinks: false,
-                eager_only: false,
-            }),
+            Op::Attention(Attention::plain(
+                b,
+                a.num_heads,
+                s,
+                s,
+                a.head_dim,
+                self.drop.attn,
+            )),
             &[q, k, v],
         );
         let o = self.push(g, self.sh.lin(rows, qd, h, true), &[att], again);

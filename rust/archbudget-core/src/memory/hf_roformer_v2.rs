@@ -116,21 +116,8 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
         );
         let att = g.push(
             Op::Attention(Attention {
-                batch: b,
-                heads: a.num_heads,
-                kv_heads: a.num_heads,
-                q_len: s,
-                kv_len: s,
-                head_dim: hd,
-                v_head_dim: hd,
-                causal: false,
-                dropout: drop.attn,
-                eager_mask: false,
-                softmax_fp32: false,
-                fused_qkv: false,
                 score_bias: true,
-                sinks: false,
-                eager_only: false,
+                ..Attention::plain(b, a.num_heads, s, s, hd, drop.attn)
             }),
             &[q, k, v, repeated],
         );

@@ -173,21 +173,8 @@ impl Shape {
         let v = g.then(Op::View(View));
         g.push(
             Op::Attention(Attention {
-                batch: b,
-                heads: st.heads,
-                kv_heads: st.heads,
-                q_len: mul(h, w)?,
-                kv_len,
-                head_dim: d / st.heads,
-                v_head_dim: d / st.heads,
-                causal: false,
-                dropout: drop.attn,
-                eager_mask: false,
                 softmax_fp32: true,
-                fused_qkv: false,
-                score_bias: false,
-                sinks: false,
-                eager_only: false,
+                ..Attention::plain(b, st.heads, mul(h, w)?, kv_len, d / st.heads, drop.attn)
             }),
             &[q, k, v],
         );

@@ -273,21 +273,16 @@ impl Stage {
         }
         g.push(
             Op::Attention(Attention {
-                batch: mul(b, windows)?,
-                heads: self.heads,
-                kv_heads: self.heads,
-                q_len: tokens,
-                kv_len: tokens,
-                head_dim: d / self.heads,
-                v_head_dim: d / self.heads,
-                causal: false,
-                dropout: drop.attn,
-                eager_mask: false,
                 softmax_fp32: true,
-                fused_qkv: false,
                 score_bias: true,
-                sinks: false,
-                eager_only: false,
+                ..Attention::plain(
+                    mul(b, windows)?,
+                    self.heads,
+                    tokens,
+                    tokens,
+                    d / self.heads,
+                    drop.attn,
+                )
             }),
             &[qkv[0], qkv[1], qkv[2], bias],
         );

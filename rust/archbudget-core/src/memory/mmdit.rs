@@ -142,23 +142,14 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
         let v = joint(&mut g, cs.qkv[2], xs.qkv[2]);
         let attention = |g: &mut Graph, tokens: u64, q: ValueId, k: ValueId, v: ValueId| {
             let y = g.push(
-                Op::Attention(Attention {
-                    batch: b,
-                    heads: m.heads,
-                    kv_heads: m.heads,
-                    q_len: tokens,
-                    kv_len: tokens,
-                    head_dim: m.head_dim(),
-                    v_head_dim: m.head_dim(),
-                    causal: false,
-                    dropout: 0.0,
-                    eager_mask: false,
-                    softmax_fp32: false,
-                    fused_qkv: false,
-                    score_bias: false,
-                    sinks: false,
-                    eager_only: false,
-                }),
+                Op::Attention(Attention::plain(
+                    b,
+                    m.heads,
+                    tokens,
+                    tokens,
+                    m.head_dim(),
+                    0.0,
+                )),
                 &[q, k, v],
             );
             // back to (batch, tokens, hidden), then split by slicing: views

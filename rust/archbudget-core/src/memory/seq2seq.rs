@@ -551,21 +551,10 @@ impl Stack<'_> {
             )
         });
         let attn = Attention {
-            batch: b,
-            heads,
-            kv_heads: heads,
-            q_len: s,
-            kv_len: s,
-            head_dim: a.head_dim,
-            v_head_dim: a.head_dim,
             causal: decoder,
-            dropout: self.drop.attn,
             eager_mask: mask.is_some(),
-            softmax_fp32: false,
-            fused_qkv: false,
             score_bias: t5,
-            sinks: false,
-            eager_only: false,
+            ..Attention::plain(b, heads, s, s, a.head_dim, self.drop.attn)
         };
         let (qkv_bias, o_bias) = (a.qkv_bias, a.o_bias);
         let mut h = x;

@@ -74,21 +74,8 @@ pub(super) fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) 
     let (v, _) = linear(g, v_shape, v_in, s.last(v_shape)?, v_proj)?;
     let att = g.push(
         Op::Attention(Attention {
-            batch: b,
-            heads,
-            kv_heads: heads,
-            q_len,
-            kv_len,
-            head_dim: key_dim,
             v_head_dim: value_dim,
-            causal: false,
-            dropout: s.f64_of("dropout", 0.0),
-            eager_mask: false,
-            softmax_fp32: false,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
+            ..Attention::plain(b, heads, q_len, kv_len, key_dim, s.f64_of("dropout", 0.0))
         }),
         &[q, k, v],
     );
@@ -127,21 +114,8 @@ pub(super) fn dot_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Resu
     };
     Ok(g.push(
         Op::Attention(Attention {
-            batch: b,
-            heads: 1,
-            kv_heads: 1,
-            q_len,
-            kv_len,
-            head_dim: d,
             v_head_dim: s.last(v)?,
-            causal: false,
-            dropout: s.f64_of("dropout", 0.0),
-            eager_mask: false,
-            softmax_fp32: false,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
+            ..Attention::plain(b, 1, q_len, kv_len, d, s.f64_of("dropout", 0.0))
         }),
         &[query, key, inputs[1]],
     ))

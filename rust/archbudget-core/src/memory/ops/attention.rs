@@ -85,6 +85,36 @@ pub struct Attention {
 }
 
 impl Attention {
+    /// Multi-head attention with no mask, score bias or other variant: every head its own
+    /// k and v of `head_dim`, scores in the inputs' dtype, SDPA where the run allows it. The
+    /// callers set what their model changes (`Attention { causal: true, ..plain(..) }`).
+    pub fn plain(
+        batch: u64,
+        heads: u64,
+        q_len: u64,
+        kv_len: u64,
+        head_dim: u64,
+        dropout: f64,
+    ) -> Attention {
+        Attention {
+            batch,
+            heads,
+            kv_heads: heads,
+            q_len,
+            kv_len,
+            head_dim,
+            v_head_dim: head_dim,
+            causal: false,
+            dropout,
+            eager_mask: false,
+            softmax_fp32: false,
+            fused_qkv: false,
+            score_bias: false,
+            sinks: false,
+            eager_only: false,
+        }
+    }
+
     /// (Uk, Uv): the FLOPs of one bmm shaped as q·kᵀ and of one shaped as scores·v.
     fn units(&self) -> Result<(u64, u64)> {
         let scores = prod(&[2, self.batch, self.heads, self.q_len, self.kv_len])?;
@@ -333,21 +363,8 @@ mod tests {
     /// Backward FLOPs of one training SDPA call in `precision` (B=2, H=4, Sq=Sk=10).
     fn backward_flops(head_dim: u64, v_head_dim: u64, precision: Precision) -> u64 {
         let a = Attention {
-            batch: 2,
-            heads: 4,
-            kv_heads: 4,
-            q_len: 10,
-            kv_len: 10,
-            head_dim,
             v_head_dim,
-            causal: false,
-            dropout: 0.0,
-            eager_mask: false,
-            softmax_fp32: false,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
+            ..Attention::plain(2, 4, 10, 10, head_dim, 0.0)
         };
         let dt = if precision == Precision::Bf16 {
             DType::BF16
