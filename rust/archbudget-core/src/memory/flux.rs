@@ -309,13 +309,7 @@ impl Step<'_> {
 }
 
 fn lin(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Op {
-    Op::Linear(Linear {
-        rows,
-        in_features,
-        out_features,
-        bias,
-        tied_weight: false,
-    })
+    Op::Linear(Linear::new(rows, in_features, out_features, bias))
 }
 
 /// keras-hub's `Modulation` (and the last layer's `adaLN_modulation`): SiLU of the

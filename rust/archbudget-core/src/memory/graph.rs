@@ -98,6 +98,15 @@ impl Graph {
         self.inputs.len() - 1
     }
 
+    /// Dropout of probability `p` on `x`, or `x` itself when `p` is 0 (a zero-rate dropout
+    /// returns its input: no op, no mask kept).
+    pub fn dropout(&mut self, x: ValueId, p: f64) -> ValueId {
+        match p > 0.0 {
+            true => self.push(Op::Dropout(super::ops::Dropout { p }), &[x]),
+            false => x,
+        }
+    }
+
     /// Append `op` reading `inputs`; returns the value it produces.
     pub fn push(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
         self.nodes.push(Node {

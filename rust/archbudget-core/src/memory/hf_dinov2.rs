@@ -23,7 +23,7 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
-use super::hf_dual::{activation, linear, mlp, LN};
+use super::hf_dual::{activation, mlp, LN};
 use super::hf_encoders::act_kind;
 use super::hf_mlp::Mlp;
 use super::ops::*;
@@ -83,7 +83,7 @@ pub fn graph(
         Position::Rotary => dinov3_tokens(&mut g, a, tokens, rows, patches)?,
         _ => (dinov2_tokens(&mut g, a, tokens, (b, rows), patches)?, None),
     };
-    x = dropout(&mut g, x, drop.embed);
+    x = g.dropout(x, drop.embed);
     for _ in 0..a.num_layers {
         x = block(&mut g, a, (b, seq, rows), x, (drop.attn, rotary))?;
     }
@@ -240,13 +240,6 @@ impl Rope {
     }
 }
 
-fn dropout(g: &mut Graph, x: ValueId, p: f64) -> ValueId {
-    match p > 0.0 {
-        true => g.push(Op::Dropout(Dropout { p }), &[x]),
-        false => x,
-    }
-}
-
 /// One `Dinov2Layer` (or `DINOv3ViTLayer`, which rotates q and k by `rope`) on `rows` =
 /// batch × seq tokens.
 fn block(
@@ -260,9 +253,9 @@ fn block(
     let qkv = mul(a.num_heads, a.head_dim)?;
     let [q_bias, k_bias, v_bias] = qkv_biases(a);
     let n1 = g.push(norm_op(LN, rows, h), &[x]);
-    let mut q = g.push(Op::Linear(linear(rows, h, qkv, q_bias)), &[n1]);
-    let mut k = g.push(Op::Linear(linear(rows, h, qkv, k_bias)), &[n1]);
-    let vv = g.push(Op::Linear(linear(rows, h, qkv, v_bias)), &[n1]);
+    let mut q = g.push(Op::Linear(Linear::new(rows, h, qkv, q_bias)), &[n1]);
+    let mut k = g.push(Op::Linear(Linear::new(rows, h, qkv, k_bias)), &[n1]);
+    let vv = g.push(Op::Linear(Linear::new(rows, h, qkv, v_bias)), &[n1]);
     if let Some(rope) = rope {
         q = rope.apply(g, q, (batch, rows, qkv))?;
         k = rope.apply(g, k, (batch, rows, qkv))?;
@@ -278,7 +271,7 @@ fn block(
         )),
         &[q, k, vv],
     );
-    let o = g.push(Op::Linear(linear(rows, qkv, h, a.o_bias)), &[att]);
+    let o = g.push(Op::Linear(Linear::new(rows, qkv, h, a.o_bias)), &[att]);
     let s1 = g.push(Op::Scale(Scale { numel: h }), &[o]);
     let mid = g.push(Op::Add(Add), &[x, s1]);
     let n2 = g.push(norm_op(LN, rows, h), &[mid]);
@@ -295,8 +288,8 @@ fn block(
         }
         .push_with(g, n2, &[]),
         (_, true) => {
-            let gate = g.push(Op::Linear(linear(rows, h, inter, true)), &[n2]);
-            let up = g.push(Op::Linear(linear(rows, h, inter, true)), &[n2]);
+            let gate = g.push(Op::Linear(Linear::new(rows, h, inter, true)), &[n2]);
+            let up = g.push(Op::Linear(Linear::new(rows, h, inter, true)), &[n2]);
             let act = g.push(
                 Op::Act(Act {
                     kind: ActKind::Silu,
@@ -304,7 +297,7 @@ fn block(
                 &[gate],
             );
             let prod = g.push(Op::Mul(Mul), &[act, up]);
-            g.push(Op::Linear(linear(rows, inter, h, true)), &[prod])
+            g.push(Op::Linear(Linear::new(rows, inter, h, true)), &[prod])
         }
         (_, false) => mlp(g, rows, h, inter, activation(&a.activation), n2),
     };

@@ -104,11 +104,11 @@ pub fn graph(a: &TransformerArch, de: &DualEncoder, run: &RunSettings) -> Result
     let (image_embeds, text_embeds, width) = if clip {
         let p = de.projection_dim;
         let i = g.push(
-            Op::Linear(linear(b, t.hidden_size, p, false)),
+            Op::Linear(Linear::new(b, t.hidden_size, p, false)),
             &[image_features],
         );
         let t = g.push(
-            Op::Linear(linear(b, a.hidden_size, p, false)),
+            Op::Linear(Linear::new(b, a.hidden_size, p, false)),
             &[text_features],
         );
         (i, t, p)
@@ -239,7 +239,7 @@ fn text_tower(
         pooled
     } else {
         g.push(
-            Op::Linear(linear(b, a.hidden_size, de.projection_dim, true)),
+            Op::Linear(Linear::new(b, a.hidden_size, de.projection_dim, true)),
             &[pooled],
         )
     };
@@ -412,16 +412,6 @@ pub(super) fn vision_tower(
 
 pub(super) const LN: NormKind = NormKind::LayerNorm { bias: true };
 
-pub(super) fn linear(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
-    Linear {
-        rows,
-        in_features,
-        out_features,
-        bias,
-        tied_weight: false,
-    }
-}
-
 /// The `position_ids` buffer (`int64`, one per position), sliced as a view.
 fn position_ids(g: &mut Graph, positions: u64) -> ValueId {
     g.push(
@@ -438,9 +428,9 @@ fn position_ids(g: &mut Graph, positions: u64) -> ValueId {
 fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> {
     let h = st.hidden;
     let n1 = g.push(norm_op(LN, st.rows, h), &[x]);
-    let q = g.push(Op::Linear(linear(st.rows, h, h, true)), &[n1]);
-    let k = g.push(Op::Linear(linear(st.rows, h, h, true)), &[n1]);
-    let v = g.push(Op::Linear(linear(st.rows, h, h, true)), &[n1]);
+    let q = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[n1]);
+    let k = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[n1]);
+    let v = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[n1]);
     let mut ins = vec![q, k, v];
     // eager causal attention adds a float mask batch×1×S×S made by `create_causal_mask`
     let eager_mask = eager && st.causal;
@@ -463,7 +453,7 @@ fn block(g: &mut Graph, st: &Stack, x: ValueId, eager: bool) -> Result<ValueId> 
         }),
         &ins,
     );
-    let o = g.push(Op::Linear(linear(st.rows, h, h, true)), &[att]);
+    let o = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[att]);
     let mid = g.push(Op::Add(Add), &[x, o]);
     let n2 = g.push(norm_op(LN, st.rows, h), &[mid]);
     let d = mlp(g, st.rows, h, st.inter, st.act, n2);
@@ -479,7 +469,7 @@ pub(super) fn mlp(
     act: Activation,
     x: ValueId,
 ) -> ValueId {
-    let f = g.push(Op::Linear(linear(rows, h, inter, true)), &[x]);
+    let f = g.push(Op::Linear(Linear::new(rows, h, inter, true)), &[x]);
     let a = match act {
         Activation::Plain(kind) => g.push(Op::Act(Act { kind }), &[f]),
         Activation::QuickGelu => {
@@ -494,7 +484,7 @@ pub(super) fn mlp(
             g.push(Op::Mul(Mul), &[f, sig])
         }
     };
-    g.push(Op::Linear(linear(rows, inter, h, true)), &[a])
+    g.push(Op::Linear(Linear::new(rows, inter, h, true)), &[a])
 }
 
 /// `SiglipMultiheadAttentionPoolingHead`: the probe (batch×1×hidden) attends over the
@@ -520,9 +510,9 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
         }),
         &[row],
     );
-    let q = g.push(Op::Linear(linear(b, h, h, true)), &[probe]);
-    let k = g.push(Op::Linear(linear(st.rows, h, h, true)), &[x]);
-    let v = g.push(Op::Linear(linear(st.rows, h, h, true)), &[x]);
+    let q = g.push(Op::Linear(Linear::new(b, h, h, true)), &[probe]);
+    let k = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[x]);
+    let v = g.push(Op::Linear(Linear::new(st.rows, h, h, true)), &[x]);
     let att = g.push(
         Op::Attention(Attention {
             // `nn.MultiheadAttention` returns the weights: bmm and softmax, never SDPA
@@ -531,7 +521,7 @@ fn pooling_head(g: &mut Graph, st: &Stack, x: ValueId) -> Result<ValueId> {
         }),
         &[q, k, v],
     );
-    let o = g.push(Op::Linear(linear(b, h, h, true)), &[att]);
+    let o = g.push(Op::Linear(Linear::new(b, h, h, true)), &[att]);
     let n = g.push(norm_op(LN, b, h), &[o]);
     let d = mlp(g, b, h, st.inter, st.act, n);
     Ok(g.push(Op::Add(Add), &[o, d]))

@@ -47,13 +47,7 @@ struct Shapes {
 
 impl Shapes {
     fn lin(&self, rows: u64, inp: u64, out: u64, bias: bool) -> Op {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias,
-            tied_weight: false,
-        })
+        Op::Linear(Linear::new(rows, inp, out, bias))
     }
 }
 
@@ -91,10 +85,6 @@ pub(super) fn graph(
     };
     let (h, e) = (a.hidden_size, a.embed_dim);
     let ln = |rows: u64, width: u64| norm_op(a.norm, rows, width);
-    let dropout = |g: &mut Graph, x: ValueId, p: f64| match p > 0.0 {
-        true => g.push(Op::Dropout(Dropout { p }), &[x]),
-        false => x,
-    };
     let deberta = match fam {
         EncoderFamily::DebertaV2(d) => Some(d),
         _ => None,
@@ -173,7 +163,7 @@ pub(super) fn graph(
             x = g.push(ln(rows, h), &[x]);
             // `embeddings * mask` (the float mask, unsqueezed)
             x = g.push(Op::Mul(Mul), &[x, mask.expect("made above").0]);
-            x = dropout(&mut g, x, drop.embed);
+            x = g.dropout(x, drop.embed);
         }
         None => {
             let types = index(&mut g, rows, buffer);
@@ -188,9 +178,9 @@ pub(super) fn graph(
             x = g.push(ln(rows, e), &[x]);
             if *fam == EncoderFamily::Fnet {
                 x = g.push(sh.lin(rows, h, h, true), &[x]);
-                x = dropout(&mut g, x, drop.embed);
+                x = g.dropout(x, drop.embed);
             } else {
-                x = dropout(&mut g, x, drop.embed);
+                x = g.dropout(x, drop.embed);
                 if e != h || matches!(fam, EncoderFamily::Albert { .. }) {
                     x = g.push(sh.lin(rows, e, h, true), &[x]);
                 }
@@ -319,13 +309,6 @@ impl Encoder<'_> {
         g.push(op, inputs)
     }
 
-    fn dropout(&self, g: &mut Graph, x: ValueId, p: f64) -> ValueId {
-        match p > 0.0 {
-            true => g.push(Op::Dropout(Dropout { p }), &[x]),
-            false => x,
-        }
-    }
-
     /// The feed-forward `dense → act → dense` (+ dropout) and the residual LayerNorm.
     fn feed_forward(
         &self,
@@ -351,7 +334,7 @@ impl Encoder<'_> {
             mlp.push_with(g, x, &[])
         };
         if dropout {
-            d = self.dropout(g, d, self.drop.resid);
+            d = g.dropout(d, self.drop.resid);
         }
         let sum = g.push(Op::Add(Add), &[x, d]);
         Ok(self.push(g, norm_op(self.a.norm, rows, h), &[sum], again))
@@ -383,7 +366,7 @@ impl Encoder<'_> {
             &[q, k, v],
         );
         let o = self.push(g, self.sh.lin(rows, qd, h, true), &[att], again);
-        let o = self.dropout(g, o, self.drop.resid);
+        let o = g.dropout(o, self.drop.resid);
         let sum = g.push(Op::Add(Add), &[x, o]);
         let x = self.push(g, norm_op(a.norm, rows, h), &[sum], again);
         self.feed_forward(g, x, again, ffn_dropout)
@@ -503,7 +486,7 @@ impl Encoder<'_> {
         let matmul = |m, k, n| Op::Matmul(Matmul { batch: bn, m, k, n });
         let mut scores = g.push(matmul(s, hd, s), &[q, k_scaled]);
         if let Some(rel) = rel {
-            let rel = self.dropout(g, rel, self.drop.resid);
+            let rel = g.dropout(rel, self.drop.resid);
             let span2 = mul(2, d.att_span)?;
             // the relative embeddings through a projection, per head, repeated per batch
             let project = |g: &mut Graph, own: bool| -> Result<ValueId> {
@@ -557,11 +540,11 @@ impl Encoder<'_> {
             }),
             &[scores],
         );
-        let probs = self.dropout(g, probs, self.drop.attn);
+        let probs = g.dropout(probs, self.drop.attn);
         let ctx = g.push(matmul(s, s, hd), &[probs, v]);
         let ctx = per_head(g, ctx);
         let o = g.push(self.sh.lin(rows, h, h, true), &[ctx]);
-        let o = self.dropout(g, o, self.drop.resid);
+        let o = g.dropout(o, self.drop.resid);
         let sum = g.push(Op::Add(Add), &[x, o]);
         let x = g.push(norm_op(a.norm, rows, h), &[sum]);
         self.feed_forward(g, x, false, true)
@@ -593,7 +576,7 @@ impl Encoder<'_> {
             &[t],
         );
         let c = g.push(Op::Copy(Copy::default()), &[c]);
-        let c = self.dropout(g, c, self.drop.resid);
+        let c = g.dropout(c, self.drop.resid);
         let c = g.push(
             Op::Act(Act {
                 kind: act_kind(act),
@@ -607,11 +590,5 @@ impl Encoder<'_> {
 }
 
 fn mlp_lin(m: &Mlp, inp: u64, out: u64) -> Linear {
-    Linear {
-        rows: m.rows,
-        in_features: inp,
-        out_features: out,
-        bias: m.bias,
-        tied_weight: false,
-    }
+    Linear::new(m.rows, inp, out, m.bias)
 }

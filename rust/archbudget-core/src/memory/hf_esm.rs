@@ -20,7 +20,7 @@
 //! Not modelled: the int32 intermediates of the position ids (batch×seq, transients) and
 //! `token_dropout` (ESM-2's checkpoints set it; KerasHub's ESM has none): its masked fill
 //! and rescaling make three embeddings-sized transients, nothing saved but a bool mask. LoRA and quantized weights are not lowered for esm.
-use super::graph::{DType, Graph, InputKind, ValueId};
+use super::graph::{DType, Graph, InputKind};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
 use super::ops::*;
@@ -44,20 +44,9 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     let rows = mul(b, s)?;
     let (h, hd) = (a.hidden_size, a.head_dim);
     let qd = mul(a.num_heads, hd)?;
-    let lin = |rows: u64, inp: u64, out: u64, bias: bool| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias,
-            tied_weight: false,
-        })
-    };
+    let lin =
+        |rows: u64, inp: u64, out: u64, bias: bool| Op::Linear(Linear::new(rows, inp, out, bias));
     let ln = || norm_op(a.norm, rows, h);
-    let dropout = |g: &mut Graph, x: ValueId, p: f64| match p > 0.0 {
-        true => g.push(Op::Dropout(Dropout { p }), &[x]),
-        false => x,
-    };
     let gelu = Op::Act(Act {
         kind: ActKind::GeluErf,
     });
@@ -145,13 +134,13 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             &[q, k, v],
         );
         let o = g.push(lin(rows, qd, h, true), &[att]);
-        let o = dropout(&mut g, o, drop.resid);
+        let o = g.dropout(o, drop.resid);
         x = g.push(Op::Add(Add), &[x, o]);
         let n2 = g.push(ln(), &[x]);
         let f = g.push(lin(rows, h, a.intermediate_size, true), &[n2]);
         let f = g.push(gelu.clone(), &[f]);
         let f = g.push(lin(rows, a.intermediate_size, h, true), &[f]);
-        let f = dropout(&mut g, f, drop.resid);
+        let f = g.dropout(f, drop.resid);
         x = g.push(Op::Add(Add), &[f, x]);
     }
     x = g.push(ln(), &[x]);

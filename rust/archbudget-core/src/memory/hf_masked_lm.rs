@@ -22,13 +22,7 @@ pub(super) fn head(
     (h, ids, rows): (ValueId, ValueId, u64),
 ) -> Result<()> {
     let hidden = a.hidden_size;
-    let transform = Linear {
-        rows,
-        in_features: hidden,
-        out_features: hidden,
-        bias: true,
-        tied_weight: false,
-    };
+    let transform = Linear::new(rows, hidden, hidden, true);
     let t = lx.push(g, Module::linear(names.head_dense), transform, h)?;
     let t = g.push(
         Op::Act(Act {

@@ -22,7 +22,7 @@
 //!
 //! Not modelled: the int64 indices `take_along_axis` broadcasts (batch×seq×hidden,
 //! transients). LoRA and quantized weights are not lowered for RoformerV2.
-use super::graph::{DType, Graph, InputKind, ValueId};
+use super::graph::{DType, Graph, InputKind};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
 use super::ops::*;
@@ -53,20 +53,8 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             format!("num_heads × head_size ({width}) must equal hidden_dim ({h}): keras-hub adds the attention output to the layer's input, so this model cannot run; set head_size to hidden_dim / num_heads"),
         ));
     }
-    let lin = |inp: u64, out: u64, bias: bool| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias,
-            tied_weight: false,
-        })
-    };
+    let lin = |inp: u64, out: u64, bias: bool| Op::Linear(Linear::new(rows, inp, out, bias));
     let norm = || norm_op(a.norm, rows, h);
-    let dropout = |g: &mut Graph, x: ValueId, p: f64| match p > 0.0 {
-        true => g.push(Op::Dropout(Dropout { p }), &[x]),
-        false => x,
-    };
     let lookup = |vocab: u64| {
         Op::Embedding(Embedding {
             tokens: rows,
@@ -85,7 +73,7 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     let types = g.push(lookup(a.type_vocab_size), &[segments]);
     let mut x = g.push(Op::Add(Add), &[tokens, types]);
     x = g.push(norm(), &[x]);
-    x = dropout(&mut g, x, drop.embed);
+    x = g.dropout(x, drop.embed);
 
     // ---- encoder
     // `sinusoidal_embeddings` per call: sin and cos, seq×head_size each
@@ -122,7 +110,7 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             &[q, k, v, repeated],
         );
         let o = g.push(lin(width, width, a.o_bias), &[att]);
-        let o = dropout(&mut g, o, drop.resid);
+        let o = g.dropout(o, drop.resid);
         x = g.push(Op::Add(Add), &[x, o]);
         x = g.push(norm(), &[x]);
         let mut f = g.push(lin(h, a.intermediate_size, a.mlp_bias), &[x]);
@@ -130,7 +118,7 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             f = g.push(Op::Act(Act { kind }), &[f]);
         }
         let f = g.push(lin(a.intermediate_size, h, a.mlp_bias), &[f]);
-        let f = dropout(&mut g, f, drop.resid);
+        let f = g.dropout(f, drop.resid);
         x = g.push(Op::Add(Add), &[x, f]);
         x = g.push(norm(), &[x]);
     }

@@ -129,15 +129,7 @@ impl Shape {
         let (b, h, w, d) = (self.b, self.h, self.w, st.width);
         let rows = prod(&[b, h, w])?;
         let inner = st.heads * (d / st.heads);
-        let lin = |rows: u64, inp: u64, out: u64| {
-            Op::Linear(Linear {
-                rows,
-                in_features: inp,
-                out_features: out,
-                bias: true,
-                tied_weight: false,
-            })
-        };
+        let lin = |rows: u64, inp: u64, out: u64| Op::Linear(Linear::new(rows, inp, out, true));
         let n = g.push(layer_norm(rows, d), &[x]);
         g.push(lin(rows, d, inner), &[n]);
         let q = g.then(Op::View(View));

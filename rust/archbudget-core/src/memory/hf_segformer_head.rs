@@ -51,13 +51,12 @@ pub(super) fn lower(
     for (st, &(x, (h, w))) in s.stages.iter().zip(stages) {
         let tokens = g.push(Op::View(View), &[x]);
         g.push(Op::Copy(Copy::default()), &[tokens]);
-        g.then(Op::Linear(Linear {
-            rows: prod(&[b, h, w])?,
-            in_features: st.width,
-            out_features: d,
-            bias: true,
-            tied_weight: false,
-        }));
+        g.then(Op::Linear(Linear::new(
+            prod(&[b, h, w])?,
+            st.width,
+            d,
+            true,
+        )));
         g.then(Op::Copy(Copy::default()));
         resized.push(g.then(Op::Copy(Copy { numel: Some(map) })));
     }

@@ -218,15 +218,7 @@ impl Stage {
         if wp / ws > 1 && ws > 1 {
             y = copy(g, y, padded);
         }
-        let lin = |inp: u64, out: u64, bias: bool| {
-            Op::Linear(Linear {
-                rows,
-                in_features: inp,
-                out_features: out,
-                bias,
-                tied_weight: false,
-            })
-        };
+        let lin = |inp: u64, out: u64, bias: bool| Op::Linear(Linear::new(rows, inp, out, bias));
         let mut qkv = [y; 3];
         for slot in &mut qkv {
             g.push(lin(d, d, self.qkv_bias), &[y]);
@@ -302,15 +294,7 @@ impl Stage {
         let x = g.push(Op::Add(Add), &[x, y]);
 
         let rows = prod(&[b, h, w])?;
-        let lin = |inp: u64, out: u64| {
-            Op::Linear(Linear {
-                rows,
-                in_features: inp,
-                out_features: out,
-                bias: true,
-                tied_weight: false,
-            })
-        };
+        let lin = |inp: u64, out: u64| Op::Linear(Linear::new(rows, inp, out, true));
         g.push(layer_norm(rows, d), &[x]);
         g.then(lin(d, self.mlp));
         g.then(Op::Act(Act { kind: self.act }));
@@ -330,13 +314,7 @@ impl Stage {
         let rows = prod(&[b, h2, w2])?;
         let y = copy(g, y, mul(rows, 4 * d)?);
         g.push(layer_norm(rows, 4 * d), &[y]);
-        Ok(g.then(Op::Linear(Linear {
-            rows,
-            in_features: 4 * d,
-            out_features: 2 * d,
-            bias: false,
-            tied_weight: false,
-        })))
+        Ok(g.then(Op::Linear(Linear::new(rows, 4 * d, 2 * d, false))))
     }
 }
 

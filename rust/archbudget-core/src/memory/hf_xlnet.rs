@@ -49,20 +49,9 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     let positions = mul(2, s)?;
     let bn = mul(b, n)?;
     let scores = mul(bn, mul(s, s)?)?;
-    let lin = |rows: u64, inp: u64, out: u64, bias: bool| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias,
-            tied_weight: false,
-        })
-    };
+    let lin =
+        |rows: u64, inp: u64, out: u64, bias: bool| Op::Linear(Linear::new(rows, inp, out, bias));
     let norm = || norm_op(a.norm, rows, h);
-    let dropout = |g: &mut Graph, x: ValueId, p: f64| match p > 0.0 {
-        true => g.push(Op::Dropout(Dropout { p }), &[x]),
-        false => x,
-    };
     let fill = |g: &mut Graph, numel: u64, dtype: Option<DType>| {
         g.push(
             Op::Fill(Fill {
@@ -91,11 +80,11 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
         }),
         &[ids],
     );
-    let mut x = dropout(&mut g, word, drop.embed);
+    let mut x = g.dropout(word, drop.embed);
     let sinusoid = fill(&mut g, mul(positions, h)?, None);
     let ones = fill(&mut g, mul(positions, mul(b, h)?)?, None);
     let pos_emb = g.push(Op::Mul(Mul), &[ones, sinusoid]);
-    let pos_emb = dropout(&mut g, pos_emb, drop.embed);
+    let pos_emb = g.dropout(pos_emb, drop.embed);
     g.push(Op::UnusedParam(UnusedParam { numel: h }), &[]); // mask_emb
     let content_mask = fill(&mut g, mul(b, mul(s, s)?)?, Some(DType::F32));
     let segment_matrix = fill(&mut g, mul(b, mul(s, s)?)?, Some(DType::Bool));
@@ -144,23 +133,23 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             &[masked],
         );
         let probs = g.push(Op::Copy(Copy::default()), &[probs, keep]);
-        let probs = dropout(&mut g, probs, drop.attn);
+        let probs = g.dropout(probs, drop.attn);
         let context = g.push(matmul(s, s, d), &[probs, v]);
         let o = g.push(lin(rows, width, h, false), &[context]);
-        let o = dropout(&mut g, o, drop.resid);
+        let o = g.dropout(o, drop.resid);
         x = g.push(Op::Add(Add), &[o, x]);
         x = g.push(norm(), &[x]);
         let mut f = g.push(lin(rows, h, a.intermediate_size, true), &[x]);
         if let Some(kind) = act {
             f = g.push(Op::Act(Act { kind }), &[f]);
         }
-        let f = dropout(&mut g, f, drop.activation);
+        let f = g.dropout(f, drop.activation);
         let f = g.push(lin(rows, a.intermediate_size, h, true), &[f]);
-        let f = dropout(&mut g, f, drop.resid);
+        let f = g.dropout(f, drop.resid);
         x = g.push(Op::Add(Add), &[f, x]);
         x = g.push(norm(), &[x]);
     }
-    x = dropout(&mut g, x, drop.resid);
+    x = g.dropout(x, drop.resid);
 
     // ---- loss
     let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);

@@ -47,15 +47,7 @@ pub fn graph(m: &Mmdit, context: u64, run: &RunSettings) -> Result<Graph> {
     // the loss's target, declared before any node: a node's value id counts the inputs
     // before it
     let target = (run.mode == Mode::Train).then(|| g.input(latent_numel, InputKind::Float));
-    let lin = |rows: u64, inp: u64, out: u64| {
-        Op::Linear(Linear {
-            rows,
-            in_features: inp,
-            out_features: out,
-            bias: true,
-            tied_weight: false,
-        })
-    };
+    let lin = |rows: u64, inp: u64, out: u64| Op::Linear(Linear::new(rows, inp, out, true));
 
     // ---- embeddings: patches plus the cropped position table, the context, and the
     // conditioning vector (timestep MLP + pooled MLP)
@@ -209,13 +201,7 @@ impl Side {
             (true, true) => 9,
         };
         let emb = g.push(
-            Op::Linear(Linear {
-                rows: batch,
-                in_features: h,
-                out_features: modulations * h,
-                bias: true,
-                tied_weight: false,
-            }),
+            Op::Linear(Linear::new(batch, h, modulations * h, true)),
             &[cond],
         );
         let x = modulate(g, input, emb, rows, h);
@@ -246,18 +232,8 @@ impl Side {
         rows: u64,
     ) -> Result<ValueId> {
         let h = m.hidden;
-        let proj = |g: &mut Graph, y: ValueId| {
-            g.push(
-                Op::Linear(Linear {
-                    rows,
-                    in_features: h,
-                    out_features: h,
-                    bias: true,
-                    tied_weight: false,
-                }),
-                &[y],
-            )
-        };
+        let proj =
+            |g: &mut Graph, y: ValueId| g.push(Op::Linear(Linear::new(rows, h, h, true)), &[y]);
         let gated_add = |g: &mut Graph, x: ValueId, y: ValueId, emb: ValueId| {
             let y = g.push(Op::Mul(Mul), &[y, emb]);
             g.push(Op::Add(Add), &[x, y])
@@ -269,29 +245,11 @@ impl Side {
             x = gated_add(g, x, y, self.emb);
         }
         let y = modulate(g, x, self.emb, rows, h);
-        g.push(
-            Op::Linear(Linear {
-                rows,
-                in_features: h,
-                out_features: m.mlp_hidden(),
-                bias: true,
-                tied_weight: false,
-            }),
-            &[y],
-        );
+        g.push(Op::Linear(Linear::new(rows, h, m.mlp_hidden(), true)), &[y]);
         let y = g.then(Op::Act(Act {
             kind: ActKind::Gelu,
         }));
-        let y = g.push(
-            Op::Linear(Linear {
-                rows,
-                in_features: m.mlp_hidden(),
-                out_features: h,
-                bias: true,
-                tied_weight: false,
-            }),
-            &[y],
-        );
+        let y = g.push(Op::Linear(Linear::new(rows, m.mlp_hidden(), h, true)), &[y]);
         Ok(gated_add(g, x, y, self.emb))
     }
 }
@@ -303,13 +261,7 @@ fn qkv(g: &mut Graph, m: &Mmdit, x: ValueId, rows: u64) -> Result<[ValueId; 3]> 
     let mut out = [x; 3];
     for (i, slot) in out.iter_mut().enumerate() {
         g.push(
-            Op::Linear(Linear {
-                rows,
-                in_features: m.hidden,
-                out_features: m.hidden,
-                bias: true,
-                tied_weight: false,
-            }),
+            Op::Linear(Linear::new(rows, m.hidden, m.hidden, true)),
             &[x],
         );
         *slot = g.then(Op::View(View));

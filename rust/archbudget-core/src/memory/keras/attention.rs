@@ -48,13 +48,7 @@ pub(super) fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) 
                   out_features: u64|
      -> Result<(ValueId, u64)> {
         let rows = s.numel(shape)? / in_features.max(1);
-        let op = Op::Linear(Linear {
-            rows,
-            in_features,
-            out_features,
-            bias,
-            tied_weight: false,
-        });
+        let op = Op::Linear(Linear::new(rows, in_features, out_features, bias));
         Ok((g.push(op, &[x]), rows / b.max(1)))
     };
     // use_gate: sigmoid(Linear(query)), heads·value_dim features, gates the attention
@@ -84,13 +78,7 @@ pub(super) fn multi_head_attention(g: &mut Graph, s: &Site, inputs: &[ValueId]) 
         None => att,
     };
     Ok(g.push(
-        Op::Linear(Linear {
-            rows: mul(b, q_len)?,
-            in_features: v_proj,
-            out_features: s.last(s.out)?,
-            bias,
-            tied_weight: false,
-        }),
+        Op::Linear(Linear::new(mul(b, q_len)?, v_proj, s.last(s.out)?, bias)),
         &[att],
     ))
 }

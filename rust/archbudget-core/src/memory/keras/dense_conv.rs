@@ -158,13 +158,12 @@ pub(super) fn dense(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<Value
         "Dense" => {
             let in_features = s.last(in_shape)?;
             let v = g.push(
-                Op::Linear(Linear {
-                    rows: s.numel(in_shape)? / in_features.max(1),
+                Op::Linear(Linear::new(
+                    s.numel(in_shape)? / in_features.max(1),
                     in_features,
-                    out_features: s.last(s.out)?,
-                    bias: s.bool_of("use_bias", true),
-                    tied_weight: false,
-                }),
+                    s.last(s.out)?,
+                    s.bool_of("use_bias", true),
+                )),
                 inputs,
             );
             s.activate(g, v)?
@@ -184,13 +183,12 @@ pub(super) fn dense(g: &mut Graph, s: &Site, inputs: &[ValueId]) -> Result<Value
             };
             let in_features = tail(in_shape, c)?;
             let v = g.push(
-                Op::Linear(Linear {
-                    rows: s.numel(in_shape)? / in_features.max(1),
+                Op::Linear(Linear::new(
+                    s.numel(in_shape)? / in_features.max(1),
                     in_features,
-                    out_features: tail(s.out, o)?,
+                    tail(s.out, o)?,
                     bias,
-                    tied_weight: false,
-                }),
+                )),
                 inputs,
             );
             s.activate(g, v)?

@@ -23,6 +23,17 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// A linear layer with a weight of its own (not tied to another op's parameter).
+    pub fn new(rows: u64, in_features: u64, out_features: u64, bias: bool) -> Linear {
+        Linear {
+            rows,
+            in_features,
+            out_features,
+            bias,
+            tied_weight: false,
+        }
+    }
+
     pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
         let dt = cx.mm_dtype();
         let w_numel = crate::memory::mul(self.in_features, self.out_features)?;
