@@ -27,7 +27,7 @@ use super::hf_dual::{activation, mlp, LN};
 use super::hf_encoders::act_kind;
 use super::hf_mlp::Mlp;
 use super::ops::*;
-use super::{add, mul, Mode, Result, RunSettings};
+use super::{add, mul, Result, RunSettings};
 use crate::arch::{Dinov2Tokens, Position, TransformerArch};
 use crate::formats::hf::dinov3_vit::qkv_biases;
 
@@ -38,18 +38,7 @@ pub fn graph(
     run: &RunSettings,
 ) -> Result<Graph> {
     let here = a.model_type.as_str();
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            "LoRA and quantized weights are not lowered for dinov2 yet",
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            format!("'{here}' encodes images; it does not generate (use --mode train or infer)"),
-        ));
-    }
+    run.refuse_for_encoder(here, "dinov2", "images")?;
     let v = vision(a)?;
     let (b, h) = (run.batch, a.hidden_size);
     let seq = add(add(v.num_patches, 1)?, tokens.registers)?;

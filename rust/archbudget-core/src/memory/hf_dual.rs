@@ -25,7 +25,7 @@
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::norm_op;
 use super::ops::*;
-use super::{add, mul, Mode, Result, RunSettings};
+use super::{add, mul, Result, RunSettings};
 use crate::arch::{DualEncoder, NormKind, TowerFamily, TransformerArch, VisionOutput, VisionTower};
 
 /// One encoder stack's shape.
@@ -256,18 +256,7 @@ fn check_text_run(
     what: &str,
     encodes: &str,
 ) -> Result<()> {
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            format!("LoRA and quantized weights are not lowered for {what} yet"),
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            format!("'{here}' encodes {encodes}; it does not generate (use --mode train or infer)"),
-        ));
-    }
+    run.refuse_for_encoder(here, what, encodes)?;
     if run.seq > a.max_positions {
         return Err(crate::Error::invalid(
             here,

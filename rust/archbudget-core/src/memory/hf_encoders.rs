@@ -57,18 +57,7 @@ pub(super) fn graph(
     drop: &Dropouts,
     run: &RunSettings,
 ) -> Result<Graph> {
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "LoRA and quantized weights are not lowered for this encoder yet",
-        ));
-    }
-    if run.mode == super::Mode::Generate {
-        return Err(crate::Error::invalid(
-            a.model_type.as_str(),
-            "an encoder does not generate; use --mode train or infer",
-        ));
-    }
+    run.refuse_for_encoder(&a.model_type, "this encoder", "tokens")?;
     let (b, s) = (run.batch, run.seq);
     if b == 0 || s == 0 {
         return Err(crate::Error::invalid(

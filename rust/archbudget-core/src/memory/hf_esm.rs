@@ -28,18 +28,7 @@ use super::{mul, Result, RunSettings};
 use crate::arch::{HeadKind, Position, TransformerArch};
 
 pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            "esm",
-            "LoRA and quantized weights are not lowered for esm yet",
-        ));
-    }
-    if run.mode == super::Mode::Generate {
-        return Err(crate::Error::invalid(
-            "esm",
-            "an encoder does not generate; use --mode train or infer",
-        ));
-    }
+    run.refuse_for_encoder("esm", "esm", "protein sequences")?;
     let (b, s) = (run.batch, run.seq);
     let rows = mul(b, s)?;
     let (h, hd) = (a.hidden_size, a.head_dim);

@@ -30,18 +30,7 @@ use super::{mul, Result, RunSettings};
 use crate::arch::{HeadKind, TransformerArch};
 
 pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            "RoformerV2",
-            "LoRA and quantized weights are not lowered for KerasHub RoformerV2",
-        ));
-    }
-    if run.mode == super::Mode::Generate {
-        return Err(crate::Error::invalid(
-            "RoformerV2",
-            "an encoder does not generate; use --mode train or infer",
-        ));
-    }
+    run.refuse_for_encoder("RoformerV2", "KerasHub RoformerV2", "tokens")?;
     let act = super::keras::activation_op(&a.activation, "RoformerV2Backbone")?;
     let (b, s) = (run.batch, run.seq);
     let rows = mul(b, s)?;

@@ -32,18 +32,7 @@ pub fn graph(
     run: &RunSettings,
 ) -> Result<Graph> {
     let here = a.model_type.as_str();
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            "LoRA and quantized weights are not lowered for segformer yet",
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            "segformer encodes images; it does not generate (use --mode train or infer)",
-        ));
-    }
+    run.refuse_for_encoder(here, "segformer", "images")?;
     let b = run.batch;
     if b == 0 {
         return Err(crate::Error::invalid("run", "batch must be positive"));

@@ -18,7 +18,7 @@ use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
 use super::hf_dual::vision_tower;
 use super::ops::*;
-use super::{mul, Mode, Result, RunSettings};
+use super::{mul, Result, RunSettings};
 use crate::arch::{NormKind, TransformerArch, VisionModel, VisionOutput, VisionTower};
 
 /// The graph of an image model lowered on its own (a tower alone, dinov2), if `a` is one.
@@ -37,18 +37,11 @@ pub fn image_model(
 fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Graph> {
     let t = &vm.tower;
     let here = a.model_type.as_str();
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            "LoRA and quantized weights are not lowered for the vision towers (clip_vision_model, siglip_vision_model) yet",
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            format!("'{here}' encodes images; it does not generate (use --mode train or infer)"),
-        ));
-    }
+    run.refuse_for_encoder(
+        here,
+        "the vision towers (clip_vision_model, siglip_vision_model)",
+        "images",
+    )?;
     let b = run.batch;
     let mut g = Graph::default();
     let pixels = g.input(

@@ -29,18 +29,7 @@ use super::{mul, Result, RunSettings};
 use crate::arch::TransformerArch;
 
 pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            "XLNet",
-            "LoRA and quantized weights are not lowered for KerasHub XLNet",
-        ));
-    }
-    if run.mode == super::Mode::Generate {
-        return Err(crate::Error::invalid(
-            "XLNet",
-            "an encoder does not generate; use --mode train or infer",
-        ));
-    }
+    run.refuse_for_encoder("XLNet", "KerasHub XLNet", "tokens")?;
     let act = super::keras::activation_op(&a.activation, "XLNetBackbone")?;
     let (b, s) = (run.batch, run.seq);
     let rows = mul(b, s)?;

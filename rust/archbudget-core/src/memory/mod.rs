@@ -161,6 +161,28 @@ impl Default for RunSettings {
     }
 }
 
+impl RunSettings {
+    /// Refuses what an encoder's own lowering does not model: LoRA or quantized weights on
+    /// `lowering`, and generation (model `here` encodes `input`, it makes no tokens).
+    pub(crate) fn refuse_for_encoder(&self, here: &str, lowering: &str, input: &str) -> Result<()> {
+        if self.lora.is_some() || self.quantize.is_some() {
+            return Err(crate::Error::invalid(
+                here,
+                format!("LoRA and quantized weights are not lowered for {lowering} yet"),
+            ));
+        }
+        if self.mode == Mode::Generate {
+            return Err(crate::Error::invalid(
+                here,
+                format!(
+                    "'{here}' encodes {input}; it does not generate (use --mode train or infer)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Mode {
     pub fn parse(s: &str) -> Result<Self> {
         match s {
