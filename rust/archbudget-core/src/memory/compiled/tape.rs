@@ -178,6 +178,9 @@ pub struct Tape {
     construct: Vec<(u32, u64, bool)>,
 }
 
+/// A tape and the marks it was recorded from ([`Tape::record`]).
+pub(crate) type Recorded = (Tape, Vec<RecMark>);
+
 /// The step a tape can be recorded for: training or inference on one GPU.
 pub fn applies(run: &RunSettings) -> bool {
     run.mode != Mode::Generate && run.gpus == 1 && run.zero_stage <= 3
@@ -192,10 +195,7 @@ impl Tape {
     }
 
     /// As [`Tape::compile`], with the recorded marks (for [`Tape::merge_slots`]).
-    pub(crate) fn record(
-        g: &Graph,
-        run: &RunSettings,
-    ) -> Result<(MemoryReport, Option<(Tape, Vec<RecMark>)>)> {
+    pub(crate) fn record(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Option<Recorded>)> {
         if !applies(run) {
             return Ok((super::fold::estimate(g, run)?, None));
         }
