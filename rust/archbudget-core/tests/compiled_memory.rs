@@ -713,3 +713,51 @@ fn sweep_grids_are_mostly_evaluated_from_fitted_expressions() {
         "{evaluated} of 192 mlp candidates"
     );
 }
+
+/// Two sweeps evaluated in turn on one thread (as a caller interleaving two spaces
+/// does): what each remembers per thread (its last structure, piece and weights) is
+/// its own, and every candidate of both equals the simulator's.
+#[test]
+fn interleaved_sweeps_equal_the_simulator() {
+    use archbudget_core::space::{family::Evaluator, Space};
+    let spaces = [
+        json!({"family": "hf",
+            "fixed": {"model_type": "llama", "num_attention_heads": 2, "num_key_value_heads": 1,
+                      "num_hidden_layers": 2},
+            "axes": {"hidden_size": [64, 128, 192], "intermediate_size": [128, 344], "vocab_size": [500, 1000]},
+            "run": {"batch": [1, 2, 4], "seq": [16, 32], "precision": "bf16"}}),
+        json!({"family": "hf",
+            "fixed": {"model_type": "gpt2", "n_layer": 3, "n_head": 2, "n_positions": 64},
+            "axes": {"n_embd": [64, 128], "vocab_size": [500, 1000]},
+            "run": {"batch": [1, 2, 4], "seq": [16, 32], "precision": "amp_bf16"}}),
+    ];
+    let spaces: Vec<Space> = spaces
+        .iter()
+        .map(|s| Space::from_value(s, "test", &|_| unreachable!()).unwrap())
+        .collect();
+    let evals: Vec<Evaluator> = spaces.iter().map(|s| Evaluator::fitting_at(s, 3)).collect();
+    let digits_of = |space: &Space, index: u64| {
+        let lens: Vec<usize> = space.axes.iter().map(|a| a.values.len()).collect();
+        let mut digits = vec![0; lens.len()];
+        let mut rest = index as usize;
+        for (d, &len) in digits.iter_mut().zip(&lens).rev() {
+            *d = rest % len;
+            rest /= len;
+        }
+        digits
+    };
+    let most = spaces.iter().map(|s| s.size).max().unwrap();
+    for _ in 0..2 {
+        for index in 0..most {
+            for (space, eval) in spaces.iter().zip(&evals) {
+                let digits = digits_of(space, index % space.size);
+                assert_eq!(
+                    eval.metrics(&digits).unwrap(),
+                    eval.simulated_metrics(&digits).unwrap(),
+                    "candidate {digits:?} of {space:?}"
+                );
+            }
+        }
+    }
+    assert!(evals.iter().all(|e| e.symbolic_evaluated() > 0));
+}

@@ -53,9 +53,21 @@ const SHARD_ENTRIES: usize = 1024;
 
 /// Structures by key (the mixed-radix index of the structural axes' digits).
 pub struct StructureCache {
+    /// This cache's number among the process's (the key of `LAST`).
+    id: u64,
     /// (axis position, stride) of each structural axis.
     strides: Vec<(usize, u64)>,
     shards: Vec<Mutex<HashMap<u64, Result<Arc<HfStructure>>>>>,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// The structure this thread read last, with its cache's id and key: a sweep's next
+    /// candidates mostly share it (run settings and size axes vary fastest), found
+    /// without the shard's lock.
+    static LAST: std::cell::RefCell<Option<(u64, u64, Arc<HfStructure>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl StructureCache {
@@ -71,6 +83,7 @@ impl StructureCache {
             }
         }
         StructureCache {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             strides,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -87,10 +100,22 @@ impl StructureCache {
             .iter()
             .map(|&(i, stride)| digits[i] as u64 * stride)
             .sum();
+        let last = LAST.with(|last| {
+            let last = last.borrow();
+            let (id, at, found) = last.as_ref()?;
+            (*id == self.id && *at == key).then(|| found.clone())
+        });
+        if let Some(found) = last {
+            return Ok(found);
+        }
         // a multiplicative hash spreads consecutive keys over the shards
         let shard = &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
-        if let Some(found) = shard.lock().map_err(poisoned)?.get(&key) {
-            return found.clone();
+        let found = shard.lock().map_err(poisoned)?.get(&key).cloned();
+        if let Some(found) = found {
+            if let Ok(structure) = &found {
+                LAST.with(|last| *last.borrow_mut() = Some((self.id, key, structure.clone())));
+            }
+            return found;
         }
         // read outside the lock: two workers may read the same structure once each
         let read = read().map(Arc::new);

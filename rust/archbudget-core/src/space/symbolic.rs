@@ -263,8 +263,9 @@ impl Symbolic {
         if eval.space().family == FamilyKind::Hf {
             eval.hf_structure(digits).ok()?;
         }
-        let (report, extras) = model.evaluate(point)?;
-        let metrics = decode(&extras)?.metrics(&report);
+        let metrics = model.evaluate(point, |report, extras| {
+            Some(decode(extras)?.metrics(&report))
+        })?;
         self.evaluated
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(metrics)

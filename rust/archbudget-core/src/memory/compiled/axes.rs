@@ -88,6 +88,10 @@ pub struct AxisModel {
     /// coefficient), polynomial `p` being `coefs[ends[p - 1]..ends[p]]`.
     coefs: Vec<(u32, i64)>,
     ends: Vec<u32>,
+    /// The polynomials a candidate evaluates (not those only the counts' sums read),
+    /// and the counts' own (`Tape::count_sums`).
+    evaluated: Vec<u32>,
+    counts: Option<[u32; 5]>,
     /// Each number's polynomial (the tape's raw numbers, then the extras): many are
     /// equal (a layer's output and the next one's saved input).
     number_poly: Vec<u32>,
@@ -124,8 +128,8 @@ impl AxisModel {
             *g = (*g + a.step).min(a.max);
         }
         let first = probe(&generic).ok_or(Misfit::Unfit)?;
-        let (_, tape) = Tape::compile(&first.graph, &first.run).map_err(|_| Misfit::Unfit)?;
-        let tape = tape.ok_or(Misfit::Unfit)?;
+        let (_, recorded) = Tape::record(&first.graph, &first.run).map_err(|_| Misfit::Unfit)?;
+        let (mut tape, marks) = recorded.ok_or(Misfit::Unfit)?;
         let extras = first.extras.len();
         let mut fitter = Fitter {
             axes,
@@ -227,6 +231,47 @@ impl AxisModel {
             }));
         }
         let slots = tape.raw_len();
+        // terms of one polynomial are one value at every candidate (`Tape::merge_slots`)
+        let mut first_of: HashMap<(u32, bool, bool), u32> = HashMap::new();
+        let same: Vec<u32> = tape
+            .slot_kinds()
+            .enumerate()
+            .map(|(slot, (rounded, zero, set_by_tape))| {
+                if set_by_tape {
+                    slot as u32
+                } else {
+                    *first_of
+                        .entry((number_poly[slot], rounded, zero))
+                        .or_insert(slot as u32)
+                }
+            })
+            .collect();
+        tape.merge_slots(&marks, &same);
+        // the report's counts as one polynomial each, so that the slots only they read
+        // are not evaluated per candidate
+        let counts = count_polys(&tape, &number_poly, &coefs, &ends).map(|polys| {
+            let mut at = [0u32; 5];
+            for (a, poly) in at.iter_mut().zip(polys) {
+                coefs.extend_from_slice(&poly);
+                ends.push(coefs.len() as u32);
+                *a = ends.len() as u32 - 1;
+            }
+            at
+        });
+        let mut needed = vec![counts.is_none(); ends.len()];
+        let read = tape.slots_read();
+        for (q, &p) in number_poly.iter().enumerate() {
+            // the guards' counts and the extras after the slots
+            if read.get(q).copied().unwrap_or(true) {
+                needed[p as usize] = true;
+            }
+        }
+        for &p in counts.iter().flatten() {
+            needed[p as usize] = true;
+        }
+        let evaluated = (0..ends.len() as u32)
+            .filter(|&p| needed[p as usize])
+            .collect();
         let mut weight_axes = [false; MAX_AXES];
         for s in tape.construct_slots() {
             for a in 0..k {
@@ -247,6 +292,8 @@ impl AxisModel {
             bases,
             coefs,
             ends,
+            evaluated,
+            counts,
             number_poly,
             extras,
             weights,
@@ -299,7 +346,7 @@ impl AxisModel {
             let built = (fitter.probe)(&point).ok_or(misfit)?;
             let mut raw = model.tape.raw(&built.graph, &built.run).ok_or(misfit)?;
             raw.extend_from_slice(&built.extras);
-            if model.numbers_at(&point).ok_or(misfit)? != raw {
+            if model.numbers(&point).ok_or(misfit)? != raw {
                 return Err(misfit);
             }
         }
@@ -307,11 +354,33 @@ impl AxisModel {
         Ok(model)
     }
 
-    /// The report and the extras at `point` (values in axis order), or `None` where
-    /// the point is off the lattice, a guard fails or a count overflows: the caller
-    /// then builds the step.
-    pub fn evaluate(&self, point: &[i64]) -> Option<(MemoryReport, Vec<u64>)> {
-        let numbers = self.numbers_at(point)?;
+    /// `read` of the report and the extras at `point` (values in axis order), or `None`
+    /// where the point is off the lattice, a guard fails or a count overflows: the
+    /// caller then builds the step.
+    pub fn evaluate<R>(
+        &self,
+        point: &[i64],
+        read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
+    ) -> Option<R> {
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let mut numbers = std::mem::take(&mut s.numbers);
+            let result = self.evaluate_with(point, &mut numbers, &mut s.tape, read);
+            s.numbers = numbers;
+            result
+        })
+    }
+
+    fn evaluate_with<R>(
+        &self,
+        point: &[i64],
+        numbers: &mut Numbers,
+        scratch: &mut Scratch,
+        read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
+    ) -> Option<R> {
+        self.numbers_at(point, numbers, false)?;
+        let counts = self.counts.map(|at| at.map(|p| numbers.polys[p as usize]));
+        let numbers = &numbers.numbers;
         let slots = numbers.len() - self.extras;
         // the weights of a model met before (a sweep's batch and seq axes vary fastest)
         let mut key = (self.id, [0i64; MAX_AXES]);
@@ -320,77 +389,130 @@ impl AxisModel {
                 key.1[a] = x;
             }
         }
-        let known = self
-            .weights
-            .or_else(|| WEIGHTS.with(|w| w.borrow().get(&key).copied()));
+        let known = self.weights.or_else(|| remembered_weights(&key));
         let mut weights = known;
-        let report = SCRATCH.with(|s| {
-            self.tape.finish(
-                &numbers[..slots],
-                &self.run,
-                &mut weights,
-                &mut s.borrow_mut(),
-            )
-        })?;
+        let report = self.tape.finish(
+            &numbers[..slots],
+            &self.run,
+            &mut weights,
+            counts.as_ref(),
+            scratch,
+        )?;
         if let (None, Some(w)) = (known, weights) {
-            WEIGHTS.with(|remembered| {
-                let mut remembered = remembered.borrow_mut();
-                if remembered.len() >= REMEMBERED_WEIGHTS {
-                    remembered.clear();
-                }
-                remembered.insert(key, w);
-            });
+            remember_weights(key, w);
         }
-        Some((report, numbers[slots..].to_vec()))
+        read(report, &numbers[slots..])
     }
 
-    /// Every fitted number at `point`.
-    fn numbers_at(&self, point: &[i64]) -> Option<Vec<u64>> {
+    /// Every fitted number at `point`, into `out.numbers` (where not `all`, 0 for those
+    /// only the counts' sums read).
+    fn numbers_at(&self, point: &[i64], out: &mut Numbers, all: bool) -> Option<()> {
         if point.len() != self.axes.len() {
             return None;
         }
-        // each axis's lattice coordinate and its binomials C(t, 0..=2)
-        let mut binom = [[0i128; DEGREE + 1]; MAX_AXES];
+        // each axis's lattice coordinate and its binomials C(t, 0..=2), in 64 bits: a
+        // binomial past `i64::MAX` (kept as `i64::MAX`) makes every nonzero basis value
+        // it enters exceed the limit, as its true value would
+        let mut binom = [[0i64; DEGREE + 1]; MAX_AXES];
         for (a, (&x, axis)) in point.iter().zip(&self.axes).enumerate() {
             let offset = x - self.base[a];
             if offset % axis.step != 0 || x < axis.min || x > axis.max {
                 return None;
             }
-            let t = (offset / axis.step) as i128;
-            binom[a] = [1, t, t * (t - 1) / 2];
+            let t = offset / axis.step;
+            let pairs = t as i128 * (t as i128 - 1) / 2;
+            binom[a] = [1, t, i64::try_from(pairs).unwrap_or(i64::MAX)];
         }
-        let mut basis = Vec::with_capacity(self.bases.len());
+        out.basis.clear();
         for idx in &self.bases {
-            let mut v = 1i128;
+            let mut v = 1i64;
             for (a, &j) in idx.iter().enumerate().take(self.axes.len()) {
                 if j > 0 {
                     v = v.checked_mul(binom[a][j as usize])?;
                 }
             }
             // past the limit the sums below could overflow: the caller builds the step
-            if v.abs() > LIMIT as i128 {
+            if v.unsigned_abs() > LIMIT as u64 {
                 return None;
             }
-            basis.push(v as i64);
+            out.basis.push(v);
         }
-        let mut start = 0;
-        let mut polys = Vec::with_capacity(self.ends.len());
-        for &end in &self.ends {
+        out.polys.clear();
+        out.polys.resize(self.ends.len(), 0);
+        let every = 0..self.ends.len() as u32;
+        let polys: &mut dyn Iterator<Item = u32> = if all {
+            &mut every.into_iter()
+        } else {
+            &mut self.evaluated.iter().copied()
+        };
+        for p in polys {
+            let p = p as usize;
+            let start = if p == 0 { 0 } else { self.ends[p - 1] as usize };
             // at most MAX_TERMS products of two numbers of at most LIMIT: no overflow
             let mut acc = 0i128;
-            for &(b, c) in &self.coefs[start..end as usize] {
-                acc += c as i128 * basis[b as usize] as i128;
+            for &(b, c) in &self.coefs[start..self.ends[p] as usize] {
+                acc += c as i128 * out.basis[b as usize] as i128;
             }
-            polys.push(u64::try_from(acc).ok()?);
-            start = end as usize;
+            out.polys[p] = u64::try_from(acc).ok()?;
         }
-        Some(
-            self.number_poly
-                .iter()
-                .map(|&p| polys[p as usize])
-                .collect(),
-        )
+        out.numbers.clear();
+        out.numbers
+            .extend(self.number_poly.iter().map(|&p| out.polys[p as usize]));
+        Some(())
     }
+
+    /// Every fitted number at `point` (for the fit's verification).
+    fn numbers(&self, point: &[i64]) -> Option<Vec<u64>> {
+        let mut out = Numbers::default();
+        self.numbers_at(point, &mut out, true)?;
+        Some(out.numbers)
+    }
+}
+
+/// A candidate's basis values, polynomials and numbers, reused per thread.
+#[derive(Default)]
+struct Numbers {
+    basis: Vec<i64>,
+    polys: Vec<u64>,
+    numbers: Vec<u64>,
+}
+
+#[derive(Default)]
+struct AxisScratch {
+    numbers: Numbers,
+    tape: Scratch,
+}
+
+/// The report's counts (`Tape::count_sums`) as one polynomial each, from the
+/// polynomials of the slots they sum, or `None` where they are not sums of counts or
+/// a coefficient passes the limit.
+fn count_polys(
+    tape: &Tape,
+    number_poly: &[u32],
+    coefs: &[(u32, i64)],
+    ends: &[u32],
+) -> Option<Vec<Vec<(u32, i64)>>> {
+    tape.count_sums()?
+        .iter()
+        .map(|terms| {
+            let mut sum: std::collections::BTreeMap<u32, i128> = Default::default();
+            for &(slot, n) in terms.iter() {
+                let p = number_poly[slot as usize] as usize;
+                let start = if p == 0 { 0 } else { ends[p - 1] as usize };
+                for &(b, c) in &coefs[start..ends[p] as usize] {
+                    *sum.entry(b).or_default() += n as i128 * c as i128;
+                }
+            }
+            let mut poly = Vec::new();
+            for (b, c) in sum.into_iter().filter(|&(_, c)| c != 0) {
+                let c = i64::try_from(c)
+                    .ok()
+                    .filter(|c| c.unsigned_abs() <= LIMIT as u64)?;
+                poly.push((b, c));
+            }
+            (poly.len() <= MAX_TERMS).then_some(poly)
+        })
+        .collect()
 }
 
 /// The probes of one fit, each point built once (`base`: Newton's origin).
@@ -447,8 +569,37 @@ fn binomial(n: i128, k: u32) -> i128 {
 const REMEMBERED_WEIGHTS: usize = 4096;
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+type WeightsKey = (u64, [i64; MAX_AXES]);
+
 thread_local! {
-    static WEIGHTS: std::cell::RefCell<HashMap<(u64, [i64; MAX_AXES]), u64>> =
+    static WEIGHTS: std::cell::RefCell<HashMap<WeightsKey, u64>> =
         std::cell::RefCell::new(HashMap::new());
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    /// The last weights found or remembered: a sweep's next candidates mostly share
+    /// them (batch and seq vary fastest), found without hashing the key.
+    static LAST_WEIGHTS: std::cell::Cell<Option<(WeightsKey, u64)>> =
+        const { std::cell::Cell::new(None) };
+    static SCRATCH: std::cell::RefCell<AxisScratch> =
+        std::cell::RefCell::new(AxisScratch::default());
+}
+
+fn remembered_weights(key: &WeightsKey) -> Option<u64> {
+    if let Some((last, w)) = LAST_WEIGHTS.get() {
+        if last == *key {
+            return Some(w);
+        }
+    }
+    let w = WEIGHTS.with(|w| w.borrow().get(key).copied())?;
+    LAST_WEIGHTS.set(Some((*key, w)));
+    Some(w)
+}
+
+fn remember_weights(key: WeightsKey, weights: u64) {
+    LAST_WEIGHTS.set(Some((key, weights)));
+    WEIGHTS.with(|remembered| {
+        let mut remembered = remembered.borrow_mut();
+        if remembered.len() >= REMEMBERED_WEIGHTS {
+            remembered.clear();
+        }
+        remembered.insert(key, weights);
+    });
 }

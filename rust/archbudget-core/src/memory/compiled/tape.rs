@@ -31,7 +31,7 @@ use super::super::ops::{AttnImpl, Cost, Ctx, Op, Out};
 use super::super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::super::sim::{self, breakdown, Weights};
 use super::super::{MemoryReport, Mode, Optimizer, Precision, Result, RunSettings};
-use super::record::{merge_duplicates, CostShape, Numel, Recorder, Term, Terms};
+use super::record::{merge_duplicates, CostShape, Numel, RecMark, Recorder, Term, Terms};
 use super::timeline::Timeline;
 
 /// Where a value's element count comes from, by class.
@@ -154,6 +154,8 @@ pub struct Tape {
     decides: Vec<bool>,
     /// Whether each slot is bytes rounded to an allocator block (else a count).
     rounded: Vec<bool>,
+    /// Each slot, or an earlier slot whose value it takes ([`Tape::merge_slots`]).
+    copy_of: Vec<u32>,
     /// The slots computed from the others (weights, optimizer state and temporaries).
     step_constants: Vec<u32>,
     /// Element counts the guards compare, after the slots in a raw vector.
@@ -176,6 +178,9 @@ pub struct Tape {
     construct: Vec<(u32, u64, bool)>,
 }
 
+/// A tape and the marks it was recorded from ([`Tape::record`]).
+pub(crate) type Recorded = (Tape, Vec<RecMark>);
+
 /// The step a tape can be recorded for: training or inference on one GPU.
 pub fn applies(run: &RunSettings) -> bool {
     run.mode != Mode::Generate && run.gpus == 1 && run.zero_stage <= 3
@@ -185,14 +190,105 @@ impl Tape {
     /// Records the step of `g` under `run`; returns the simulator's report and the tape
     /// (`None` where no tape applies, or where the tape does not give back the report).
     pub fn compile(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Option<Tape>)> {
+        let (report, recorded) = Tape::record(g, run)?;
+        Ok((report, recorded.map(|(tape, _)| tape)))
+    }
+
+    /// As [`Tape::compile`], with the recorded marks (for [`Tape::merge_slots`]).
+    pub(crate) fn record(g: &Graph, run: &RunSettings) -> Result<(MemoryReport, Option<Recorded>)> {
         if !applies(run) {
             return Ok((super::fold::estimate(g, run)?, None));
         }
         let mut rec = Recorder::default();
         let report = sim::simulate_recorded(g, run, &mut rec)?;
-        let tape = Tape::from_recording(g, run, rec);
+        let marks = std::mem::take(&mut rec.marks);
+        let tape = Tape::from_recording(g, run, rec, &marks);
         let tape = tape.filter(|t| t.evaluate(g, run).as_ref() == Some(&report));
-        Ok((report, tape))
+        Ok((report, tape.map(|t| (t, marks))))
+    }
+
+    /// Reads every slot as `same[slot]` (itself or an earlier slot), whose value equals
+    /// it at every candidate the caller evaluates (`axes`: two terms of one polynomial,
+    /// both rounded or both not, both empty where recorded or both not): its value is
+    /// copied, its emptiness guarded once, and the timeline rebuilt from `marks` over
+    /// the merged slots. Equal terms then merge: a layer's output allocated and the
+    /// next op's equal saved input freed cancel, and more marks are covered by earlier
+    /// ones, so a candidate applies fewer changes.
+    pub(crate) fn merge_slots(&mut self, marks: &[RecMark], same: &[u32]) {
+        for (slot, &first) in same.iter().enumerate() {
+            let first = first as usize;
+            if first != slot {
+                self.decides[first] |= self.decides[slot];
+                self.decides[slot] = false;
+            }
+        }
+        self.copy_of = same.to_vec();
+        let merged: Vec<RecMark> = marks
+            .iter()
+            .map(|m| RecMark {
+                state: m.state.clone().map(|mut terms| {
+                    for t in terms.iter_mut() {
+                        t.0 = same[t.0 as usize];
+                    }
+                    terms.sort_unstable();
+                    merge_duplicates(&mut terms);
+                    terms
+                }),
+            })
+            .collect();
+        self.timeline = Timeline::new(&merged);
+    }
+
+    /// The sums a report's counts are ([`Counts`]), where every slot they read is a
+    /// count (not rounded, not set by the tape): a caller with each slot as a
+    /// polynomial then sums each into one polynomial (`axes`).
+    pub(crate) fn count_sums(&self) -> Option<[&Terms; 5]> {
+        let sums = [
+            &self.params,
+            &self.trainable,
+            &self.buffers,
+            &self.flops_fwd,
+            &self.flops_bwd,
+        ];
+        let counts_only = sums.iter().all(|terms| {
+            terms.iter().all(|&(slot, _)| {
+                !self.rounded[slot as usize] && !self.step_constants.contains(&slot)
+            })
+        });
+        counts_only.then_some(sums)
+    }
+
+    /// Which slots [`Tape::finish`] reads besides the count sums (given as
+    /// [`Counts`]): the timeline's, the weights' construction, the optimizer's, every
+    /// rounded or guarded slot.
+    pub(crate) fn slots_read(&self) -> Vec<bool> {
+        let mut read: Vec<bool> = (0..self.slots.len())
+            .map(|i| self.rounded[i] || self.decides[i])
+            .collect();
+        let optimizer = self.param_blocks.iter().chain(&self.param_grads);
+        for slot in self
+            .timeline
+            .slots()
+            .chain(self.construct.iter().map(|c| c.0 as usize))
+            .chain(optimizer.map(|t| t.0 as usize))
+            .chain(self.step_constants.iter().map(|&i| i as usize))
+        {
+            read[slot] = true;
+        }
+        read
+    }
+
+    /// Per slot: whether its value is its bytes rounded to an allocator block, whether
+    /// it was empty where recorded, and whether the tape sets it itself (the weights,
+    /// optimizer state and temporaries).
+    pub(crate) fn slot_kinds(&self) -> impl Iterator<Item = (bool, bool, bool)> + '_ {
+        self.slots.iter().zip(&self.zero).map(|(&slot, &zero)| {
+            (
+                rounds(slot),
+                zero,
+                matches!(slot, Slot::Weights | Slot::Optimizer | Slot::OptTemp),
+            )
+        })
     }
 
     /// Marks the tape compares per candidate.
@@ -213,7 +309,12 @@ impl Tape {
         self.classes.len() * 2 <= g.nodes.len()
     }
 
-    fn from_recording(g: &Graph, run: &RunSettings, rec: Recorder) -> Option<Tape> {
+    fn from_recording(
+        g: &Graph,
+        run: &RunSettings,
+        rec: Recorder,
+        marks: &[RecMark],
+    ) -> Option<Tape> {
         let class_of = |rep: usize| rec.class_of[rep];
         let src = |n: Numel| match n {
             Numel::Input(i) => Src::Input(i),
@@ -330,6 +431,7 @@ impl Tape {
                 .map(|slot| matches!(slot, Slot::Out(_) | Slot::Input(..) | Slot::Grad(..)))
                 .collect(),
             rounded: slots.iter().map(|&slot| rounds(slot)).collect(),
+            copy_of: (0..slots.len() as u32).collect(),
             step_constants: (0..slots.len() as u32)
                 .filter(|&i| {
                     matches!(
@@ -342,8 +444,8 @@ impl Tape {
             guard_numels,
             views,
             same_numel,
-            recorded_marks: rec.marks.len(),
-            timeline: Timeline::new(&rec.marks),
+            recorded_marks: marks.len(),
+            timeline: Timeline::new(marks),
             params: sorted(&rec.params),
             trainable: sorted(&rec.trainable),
             buffers: sorted(&rec.buffers),
@@ -381,7 +483,7 @@ impl Tape {
             let mut raw = std::mem::take(&mut s.raw);
             let report = self
                 .raw_into(g, run, s, &mut raw)
-                .and_then(|()| self.finish(&raw, run, &mut None, s));
+                .and_then(|()| self.finish(&raw, run, &mut None, None, s));
             s.raw = raw;
             report
         })
@@ -485,12 +587,14 @@ impl Tape {
     /// (a value or gradient empty where it was not, a view partial where it was not,
     /// class members' counts that differ) or a count overflows. `weights`: the weights'
     /// bytes where the caller knows them (else the construction is replayed, and they
-    /// are set).
+    /// are set). `counts`: the count sums where the caller has them (`raw` then need
+    /// not hold the slots only they read).
     pub(crate) fn finish(
         &self,
         raw: &[u64],
         run: &RunSettings,
         weights: &mut Option<u64>,
+        counts: Option<&Counts>,
         s: &mut Scratch,
     ) -> Option<MemoryReport> {
         let n = self.slots.len();
@@ -505,6 +609,12 @@ impl Tape {
         }
         s.values.clear();
         for (i, &r) in raw[..n].iter().enumerate() {
+            let first = self.copy_of[i] as usize;
+            if first != i {
+                let v = s.values[first];
+                s.values.push(v);
+                continue;
+            }
             // the timeline allocates a value or a gradient only where it is not empty;
             // every other term is only added up
             if self.decides[i] && (r == 0) != self.zero[i] {
@@ -535,17 +645,30 @@ impl Tape {
         }
         let values = &*values;
         let (peak, state) = self.timeline.peak(values)?;
-        let flops_fwd = dot(&self.flops_fwd, values)?;
+        let [params, trainable_params, buffers, flops_fwd, flops_bwd] = match counts {
+            Some(&counts) => counts,
+            None => [
+                dot(&self.params, values)?,
+                dot(&self.trainable, values)?,
+                dot(&self.buffers, values)?,
+                dot(&self.flops_fwd, values)?,
+                if run.mode == Mode::Train {
+                    dot(&self.flops_bwd, values)?
+                } else {
+                    0
+                },
+            ],
+        };
         let flops_fwd_bwd = if run.mode == Mode::Train {
-            flops_fwd.checked_add(dot(&self.flops_bwd, values)?)?
+            flops_fwd.checked_add(flops_bwd)?
         } else {
             0
         };
         Some(MemoryReport {
             peak_bytes: peak,
-            params: dot(&self.params, values)?,
-            trainable_params: dot(&self.trainable, values)?,
-            buffers: dot(&self.buffers, values)?,
+            params,
+            trainable_params,
+            buffers,
             breakdown: breakdown(state),
             flops_fwd,
             flops_fwd_bwd,
@@ -553,6 +676,10 @@ impl Tape {
         })
     }
 }
+
+/// A report's counts summed from its slots: parameters, trainable parameters, buffers,
+/// forward and backward FLOPs.
+pub(crate) type Counts = [u64; 5];
 
 /// The sum of `terms` over the slots' `values` (`None` where it is negative or
 /// overflows).

@@ -125,6 +125,15 @@ impl Timeline {
         timeline
     }
 
+    /// The slots an evaluation reads.
+    pub fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        let states = self.states.iter().flatten().flatten();
+        self.changes
+            .iter()
+            .map(|c| c.slot as usize)
+            .chain(states.map(|t| t.0 as usize))
+    }
+
     /// Marks an evaluation compares (each repeat's body twice).
     pub fn compared(&self) -> usize {
         self.count(&self.steps)
