@@ -50,6 +50,22 @@ FLOPS = [
 ]
 BATCH, SEQ = 2, 5
 
+# the twin (`formats/keras_hub/moonshine.rs`) of each KerasHub MoonshineBackbone of
+# tests/data/keras_hub_text2.json.gz that keras-hub builds as transformers does (one set of
+# heads, no padding, SiLU-gated decoder MLP and GELU encoder MLP, no attention biases):
+# (fixture name, twin config)
+KERAS_HUB_TWINS = [
+    ("Moonshine", dict(vocab_size=64, hidden_size=16, intermediate_size=64, encoder_num_hidden_layers=2,
+                       decoder_num_hidden_layers=2, encoder_num_attention_heads=2, decoder_num_attention_heads=2,
+                       attention_bias=False, partial_rotary_factor=0.62, pad_head_dim_to_multiple_of=None,
+                       max_position_embeddings=2048, attention_dropout=0.0, tie_word_embeddings=True)),
+    ("moonshine_tiny_en", dict(vocab_size=32768, hidden_size=288, intermediate_size=1152,
+                               encoder_num_hidden_layers=6, decoder_num_hidden_layers=6,
+                               encoder_num_attention_heads=8, decoder_num_attention_heads=8, attention_bias=False,
+                               partial_rotary_factor=0.62, pad_head_dim_to_multiple_of=None,
+                               max_position_embeddings=2048, attention_dropout=0.0, tie_word_embeddings=True)),
+]
+
 
 def samples(frames):
     """The shortest raw audio that conv1 (127/64), conv2 (7/3) and conv3 (3/2) turn into `frames`."""
@@ -95,10 +111,22 @@ def flops():
     return out
 
 
+def twins():
+    out = []
+    for name, kwargs in KERAS_HUB_TWINS:
+        config = dict(model_type="moonshine", **kwargs)
+        model = build(AutoModel, config_of(config))
+        out.append(dict(name=name, config=config, params=count(model),
+                        buffers=sum(b.numel() for b in model.buffers())))
+        print(name, out[-1]["params"], out[-1]["buffers"], flush=True)
+    return out
+
+
 def main():
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
-    write_records(pathlib.Path(__file__).with_name("hf_moonshine.json"), rows=rows(), flops=flops())
+    write_records(pathlib.Path(__file__).with_name("hf_moonshine.json"), rows=rows(), flops=flops(),
+                  keras_hub_twins=twins())
 
 
 if __name__ == "__main__":
