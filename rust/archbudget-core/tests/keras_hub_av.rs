@@ -67,10 +67,12 @@ fn moonshine_equals_its_transformers_twin() {
     // the task model runs as the twin's LM class
     let twin = &hf_rows::fixture_section("hf_moonshine.json", "keras_hub_twins")[0];
     let config = serde_json::to_vec(&twin["config"]).unwrap();
-    let task = serde_json::to_vec(&keras_model(&data, "MoonshineAudioToText")["model_json"]).unwrap();
+    let task =
+        serde_json::to_vec(&keras_model(&data, "MoonshineAudioToText")["model_json"]).unwrap();
     for run in runs() {
         let ours = formats::memory(&task, "MoonshineAudioToText", None, &run, Some(16)).unwrap();
-        let lm = formats::memory(&config, "twin", Some(hf::Head::CausalLm), &run, Some(16)).unwrap();
+        let lm =
+            formats::memory(&config, "twin", Some(hf::Head::CausalLm), &run, Some(16)).unwrap();
         assert_eq!(ours, lm, "{run:?}");
     }
 }

@@ -47,7 +47,10 @@ fn memory_gives_a_figure_for_every_moonshine_and_names_why_not_otherwise() {
                 assert_eq!(r.params, m["trainable_params"], "{name}");
                 let frozen = m["non_trainable_params"].as_u64().unwrap();
                 assert_eq!(r.buffers, 2 * frozen, "{name}");
-                assert!(r.peak_bytes > r.breakdown.weights && r.flops_fwd > 0, "{name}");
+                assert!(
+                    r.peak_bytes > r.breakdown.weights && r.flops_fwd > 0,
+                    "{name}"
+                );
                 figures += 1;
             } else {
                 let e = report.expect_err(name).to_string();

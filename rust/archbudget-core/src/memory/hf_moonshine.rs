@@ -33,16 +33,16 @@ use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::{Dropouts, Mlp};
 use super::hf_decoder::norm_op;
 use super::ops::*;
-use super::{mul, Mode, Result, RunSettings};
+use super::{add, mul, Mode, Result, RunSettings};
 use crate::arch::{HeadKind, TransformerArch};
 use crate::formats::hf::moonshine::{Moonshine, MoonshineStack};
 
 /// Raw samples for `frames` encoder frames: conv1 (127, stride 64), conv2 (7, 3) and
 /// conv3 (3, 2) invert to 64·(3·(2·(frames − 1) + 3 − 1) + 7 − 1) + 127.
 fn samples(frames: u64) -> Result<u64> {
-    let conv2_in = mul(2, frames - 1)? + 3;
-    let conv1_out = mul(3, conv2_in - 1)? + 7;
-    Ok(mul(64, conv1_out - 1)? + 127)
+    let conv2_in = add(mul(2, frames - 1)?, 3)?;
+    let conv1_out = add(mul(3, conv2_in - 1)?, 7)?;
+    add(mul(64, conv1_out - 1)?, 127)
 }
 
 pub(super) fn graph(
@@ -92,7 +92,7 @@ pub(super) fn graph(
     // ---- encoder
     let x = st.stem(&mut g, audio, ms.filters, audio_samples)?;
     let x = st.dropout(&mut g, x, drop.embed);
-    let rope = st.rotary(&mut g, &ms.encoder);
+    let rope = st.rotary(&mut g, &ms.encoder)?;
     let mut h = x;
     for _ in 0..a.num_layers {
         let first = g.nodes.len();
@@ -125,7 +125,7 @@ pub(super) fn graph(
         &[dec_ids],
     );
     let mut h = st.dropout(&mut g, e, drop.embed);
-    let rope = st.rotary(&mut g, &ms.decoder);
+    let rope = st.rotary(&mut g, &ms.decoder)?;
     // the eager path's causal mask (`create_causal_mask`); SDPA runs `is_causal`
     let mask_numel = mul(b, mul(s, s)?)?;
     let causal = match run.attn {
@@ -278,16 +278,18 @@ impl Stacks<'_> {
             }),
             &[x],
         );
-        let x = g.push(conv(filters, 2 * filters, l1, 7, 3, true), &[x]);
+        let doubled = mul(2, filters)?;
+        let x = g.push(conv(filters, doubled, l1, 7, 3, true), &[x]);
         let x = g.push(act(ActKind::Gelu), &[x]);
-        let x = g.push(conv(2 * filters, filters, l2, 3, 2, true), &[x]);
+        let x = g.push(conv(doubled, filters, l2, 3, 2, true), &[x]);
         let x = g.push(act(ActKind::Gelu), &[x]);
         Ok(g.push(Op::View(View), &[x]))
     }
 
     /// The stack's rotary module: `arange` positions, cos and sin from its `inv_freq`
     /// and `original_inv_freq` buffers.
-    fn rotary(&self, g: &mut Graph, st: &MoonshineStack) -> Rope {
+    fn rotary(&self, g: &mut Graph, st: &MoonshineStack) -> Result<Rope> {
+        let numel = mul(self.s, st.rotary_dim)?;
         g.push(
             Op::Fill(Fill {
                 numel: self.s,
@@ -299,17 +301,17 @@ impl Stacks<'_> {
         let mut table = || {
             g.push(
                 Op::Fill(Fill {
-                    numel: self.s * st.rotary_dim,
+                    numel,
                     dtype: None,
                     buffer: Some((st.rotary_dim / 2, DType::F32)),
                 }),
                 &[],
             )
         };
-        Rope {
+        Ok(Rope {
             cos: table(),
             sin: table(),
-        }
+        })
     }
 
     /// `apply_rotary_pos_emb` on q or k (`heads` of `head_dim`): the first `rotary_dim`

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
-use super::modules::{embedding_row, linear, lm_head, norm, norm_row, Modules};
+use super::modules::{embedding_row, heads_dim, linear, lm_head, norm, norm_row, times, Modules};
 
 /// What one moonshine stack has of its own (the arch's own widths are the decoder's).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     )?;
     let head_dim = hidden / enc_heads;
     let padding = match cfg.dim_opt("pad_head_dim_to_multiple_of")? {
-        Some(m) => head_dim.div_ceil(m) * m - head_dim,
+        Some(m) => match head_dim.div_ceil(m).checked_mul(m) {
+            Some(padded) => padded - head_dim,
+            None => {
+                return Err(cfg.invalid(format!(
+                    "key 'pad_head_dim_to_multiple_of' ({m}) pads heads past the largest size"
+                )))
+            }
+        },
         None => 0,
     };
     let factor = cfg.float("partial_rotary_factor", Some("rope_parameters"), 0.9)?;
@@ -147,27 +154,21 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 /// `MoonshineAttention`'s q, k, v and o projections.
-fn attention(a: &TransformerArch, s: &MoonshineStack) -> Result<Vec<Weight>> {
+fn attention(a: &TransformerArch, s: &MoonshineStack, location: &str) -> Result<Vec<Weight>> {
     let d = || dim(a.hidden_size, "hidden");
-    let heads = |n: u64| dim(n * s.head_dim, "heads × head_dim");
+    let heads = |n: u64| heads_dim(n, s.head_dim, "heads × head_dim", location);
     let mut w = Vec::new();
-    linear(&mut w, "q_proj.", d(), heads(s.heads), a.qkv_bias);
-    linear(&mut w, "k_proj.", d(), heads(s.kv_heads), a.qkv_bias);
-    linear(&mut w, "v_proj.", d(), heads(s.kv_heads), a.qkv_bias);
-    linear(&mut w, "o_proj.", heads(s.heads), d(), a.o_bias);
+    linear(&mut w, "q_proj.", d(), heads(s.heads)?, a.qkv_bias);
+    linear(&mut w, "k_proj.", d(), heads(s.kv_heads)?, a.qkv_bias);
+    linear(&mut w, "v_proj.", d(), heads(s.kv_heads)?, a.qkv_bias);
+    linear(&mut w, "o_proj.", heads(s.heads)?, d(), a.o_bias);
     Ok(w)
 }
 
-fn mlp(a: &TransformerArch, s: &MoonshineStack) -> Vec<Weight> {
-    let first = if s.gated { 2 * s.inter } else { s.inter };
+fn mlp(a: &TransformerArch, s: &MoonshineStack, location: &str) -> Result<Vec<Weight>> {
+    let first = times(if s.gated { 2 } else { 1 }, s.inter, "fc1", location)?;
     let mut w = Vec::new();
-    linear(
-        &mut w,
-        "fc1.",
-        dim(a.hidden_size, "hidden"),
-        dim(first, "fc1"),
-        true,
-    );
+    linear(&mut w, "fc1.", dim(a.hidden_size, "hidden"), first, true);
     linear(
         &mut w,
         "fc2.",
@@ -175,7 +176,7 @@ fn mlp(a: &TransformerArch, s: &MoonshineStack) -> Vec<Weight> {
         dim(a.hidden_size, "hidden"),
         true,
     );
-    w
+    Ok(w)
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
@@ -188,11 +189,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let lm = a.head.has_lm_head();
     let root = if lm { "model." } else { "" };
     let encoder = format!("{root}encoder.");
+    let loc = m.location();
     let f = ms.filters;
+    let doubled = times(2, f, "filters", loc)?.size;
     for (name, d_in, d_out, kernel, bias) in [
         ("conv1", 1, f, 127, false),
-        ("conv2", f, 2 * f, 7, true),
-        ("conv3", 2 * f, f, 3, true),
+        ("conv2", f, doubled, 7, true),
+        ("conv3", doubled, f, 3, true),
     ] {
         let mut w = vec![Weight::new(
             "weight",
@@ -215,12 +218,12 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         (
             "self_attn".to_string(),
             "MoonshineAttention",
-            attention(a, &ms.encoder)?,
+            attention(a, &ms.encoder, loc)?,
         ),
         (
             "mlp".to_string(),
             "MoonshineEncoderMLP",
-            mlp(a, &ms.encoder),
+            mlp(a, &ms.encoder, loc)?,
         ),
         ("input_layernorm".to_string(), "LayerNorm", ln.clone()),
         (
@@ -249,17 +252,17 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         (
             "self_attn".to_string(),
             "MoonshineAttention",
-            attention(a, &ms.decoder)?,
+            attention(a, &ms.decoder, loc)?,
         ),
         (
             "encoder_attn".to_string(),
             "MoonshineAttention",
-            attention(a, &ms.decoder)?,
+            attention(a, &ms.decoder, loc)?,
         ),
         (
             "mlp".to_string(),
             "MoonshineDecoderMLP",
-            mlp(a, &ms.decoder),
+            mlp(a, &ms.decoder, loc)?,
         ),
         ("input_layernorm".to_string(), "LayerNorm", ln.clone()),
         (

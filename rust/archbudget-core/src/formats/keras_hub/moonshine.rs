@@ -58,7 +58,12 @@ fn stacks(a: &Args) -> Result<Moonshine> {
         let heads = a.dim(heads_key)?;
         let unpadded = hidden / heads;
         let head_dim = match pad {
-            Some(m) => unpadded.div_ceil(m) * m,
+            Some(m) => unpadded.div_ceil(m).checked_mul(m).ok_or_else(|| {
+                Error::invalid(
+                    a.location,
+                    format!("{} config: pad_head_dim_to_multiple_of {m} pads heads past the largest size", a.class_name),
+                )
+            })?,
             None => unpadded,
         };
         let rotary_dim = ((head_dim as f64 * rotary_factor).floor() as u64) / 2 * 2;
