@@ -34,8 +34,8 @@ def test_fixture_covers_the_families():
 
 
 def test_cli_summary_and_memory_refusal(tmp_path):
-    path = tmp_path / "moonshine.json"
-    m = BY_NAME["moonshine_tiny_en"]
+    path = tmp_path / "rwkv7.json"
+    m = BY_NAME["RWKV7_defaults"]
     path.write_text(json.dumps(m["model_json"]))
     out = runner.invoke(app, ["summary", str(path), "--format", "json"])
     assert out.exit_code == 0, out.output
@@ -47,6 +47,6 @@ def test_cli_summary_and_memory_refusal(tmp_path):
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output, out.stderr
-    assert "MoonshineBackbone" in lines[0] and "memory covers" in lines[0]
-    with pytest.raises(archbudget.ArchBudgetError, match="MoonshineBackbone"):
+    assert "RWKV7Backbone" in lines[0] and "memory covers" in lines[0]
+    with pytest.raises(archbudget.ArchBudgetError, match="RWKV7Backbone"):
         archbudget.memory(m["model_json"], mode="infer", batch=1, seq=8)

@@ -422,6 +422,9 @@ pub struct BlockDetails {
     /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
     /// its last stage.
     pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
+    // ---- issue 11: moonshine (transformers' type and KerasHub's twin of it)
+    /// Each stack's heads, rotary width and MLP, and the audio stem's channels.
+    pub moonshine: Option<Box<crate::formats::hf::moonshine::Moonshine>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -95,7 +95,8 @@ fn extra_rows_exact() {
     }
     // the types with fixtures and tests of their own: MoE/MLA (hf_moe), qwen3_next
     // (hf_next), the encoders beyond bert (hf_encoders), clip and siglip (hf_clip), bloom
-    // (hf_text_more), whisper (hf_whisper: trainable totals of its own), deit
+    // (hf_text_more), whisper (hf_whisper: trainable totals of its own), moonshine
+    // (hf_moonshine), deit
     // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer), the vision
     // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
     // hf_dinov3_vit, hf_paligemma), clip
@@ -107,6 +108,7 @@ fn extra_rows_exact() {
         "hf_clip.json",
         "hf_text_more.json",
         "hf_whisper.json",
+        "hf_moonshine.json",
         "hf_vision_more.json",
         "hf_esm.json",
         "hf_swin.json",

@@ -34,6 +34,10 @@ fn memory_is_refused_in_one_line_naming_what_it_covers() {
     };
     for m in models() {
         let name = m["name"].as_str().unwrap();
+        // lowered since: keras_hub_av.rs
+        if name.to_lowercase().starts_with("moonshine") {
+            continue;
+        }
         let text = serde_json::to_vec(&m["model_json"]).unwrap();
         let err = formats::memory(&text, name, None, &run, Some(16))
             .unwrap_err()

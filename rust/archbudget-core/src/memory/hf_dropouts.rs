@@ -85,6 +85,14 @@ impl Dropouts {
                 },
                 ..Dropouts::default()
             },
+            // transformers' moonshine drops only attention probabilities; `dropout` after
+            // the audio stem and the token embedding is keras-hub's (its twin's config
+            // carries it; transformers ignores the key)
+            "moonshine" => Dropouts {
+                embed: f("dropout", 0.0),
+                attn: f("attention_dropout", 0.0),
+                ..Dropouts::default()
+            },
             // `dropout_add` after the attention's `dense` and after the MLP
             "bloom" => Dropouts {
                 attn: f("attention_dropout", 0.0),

@@ -31,6 +31,7 @@ mod hf_linear;
 mod hf_masked_lm;
 mod hf_mla;
 mod hf_mlp;
+mod hf_moonshine;
 mod hf_names;
 mod hf_roformer_v2;
 mod hf_segformer;

@@ -29,6 +29,7 @@ mod llama4;
 mod mamba;
 mod modules;
 mod moe;
+pub mod moonshine;
 mod opt;
 pub mod segformer;
 pub mod spec;
@@ -107,6 +108,7 @@ const SUPPORTED: &[&str] = &[
     "mistral",
     "mistral3",
     "mixtral",
+    "moonshine",
     "olmo2",
     "olmo3",
     "opt",
@@ -171,6 +173,8 @@ enum Family {
     Esm,
     /// whisper: bart's layout with a speech front end (`whisper.rs`).
     Whisper,
+    /// moonshine: a raw-audio stem and llama-style stacks (`moonshine.rs`).
+    Moonshine,
     Vit,
     /// dinov2, dinov2_with_registers: vit with layer scales and register tokens
     /// (`dinov2.rs`); dinov3_vit: dinov2 with 2-D rotary positions (`dinov3_vit.rs`).
@@ -212,6 +216,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "t5" => Family::T5,
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
+        "moonshine" => Family::Moonshine,
         "vit" | "deit" => Family::Vit,
         "dinov2" | "dinov2_with_registers" | "dinov3_vit" => Family::Dinov2,
         "swin" => Family::Swin,
@@ -236,7 +241,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" | "esm" => Some(HeadKind::MaskedLm),
-        "t5" | "bart" | "whisper" => Some(HeadKind::Seq2SeqLm),
+        "t5" | "bart" | "whisper" | "moonshine" => Some(HeadKind::Seq2SeqLm),
         "vit"
         | "deit"
         | "qwen2_5_vl_text"
@@ -288,6 +293,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
+        Family::Moonshine => moonshine::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Dinov2 if cfg.model_type == "dinov3_vit" => dinov3_vit::arch(&cfg, head)?,
         Family::Dinov2 => dinov2::arch(&cfg, head)?,
@@ -401,6 +407,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::T5 => t5::modules(arch, m)?,
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,
+        Family::Moonshine => moonshine::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Dinov2 if arch.model_type == "dinov3_vit" => dinov3_vit::modules(arch, m)?,
         Family::Dinov2 => dinov2::modules(arch, m)?,

@@ -72,6 +72,7 @@ pub(super) const MEMORY: &[&str] = &[
     "T5",
     "Bart",
     "Whisper",
+    "Moonshine",
     "ViT",
     "DeiT",
     "SwinTransformer",

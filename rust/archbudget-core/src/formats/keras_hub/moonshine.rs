@@ -12,12 +12,20 @@
 //! non-trainable `inv_freq` of half the even rotary width
 //! (`head_dim × partial_rotary_factor`). `intermediate_dim` makes no weight.
 //!
-//! transformers 5.24 has a `moonshine` type, but the transformers reader here has no twin
-//! of it: `memory` refuses it in one line.
+//! `memory`: transformers' `moonshine` (`formats::hf::moonshine`) is the twin, with what
+//! keras-hub does differently ([`twin_edit`]): each stack keeps its own heads
+//! (transformers runs the decoder with the encoder's), heads are padded in the kernels,
+//! the rotary width rounds down to even, either stack's MLP may be SwiGLU or GELU, the
+//! attention output projections are biased with `attention_bias`, and `dropout` drops
+//! after the stem and the token embedding.
+use serde_json::json;
+
 use super::blocks::{attention, dense, embedding, kernel, seq_shape, Args, Heads, Row};
 use super::call_order::{self, CallGraph};
-use super::{Backbone, Classifier};
+use super::{Backbone, Classifier, TwinEdit};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
+use crate::formats::hf::moonshine::{Moonshine, MoonshineStack};
 use crate::weight::{dim, Weight};
 
 const INPUTS: &[&str] = &[
@@ -27,9 +35,11 @@ const INPUTS: &[&str] = &[
     "decoder_padding_mask",
 ];
 
-pub fn backbone(a: &Args) -> Result<Backbone> {
-    let vocab = a.dim("vocabulary_size")?;
-    let filters = a.dim("filter_dim")?;
+/// keras-hub's model as the stacks of its transformers twin describe it: each stack with
+/// its own heads, head width padded in the kernels (no padding at attention), rotary
+/// width `int(head_dim · partial_rotary_factor)` rounded down to even, and its MLP
+/// (SwiGLU: SiLU-gated halves of a doubled `dense_1`; else GELU).
+fn stacks(a: &Args) -> Result<Moonshine> {
     let hidden = a.dim("hidden_dim")?;
     let expansion = a.float_or("feedforward_expansion_factor", 4.0)?;
     let ff = (hidden as f64 * expansion).floor() as u64;
@@ -42,21 +52,87 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             ),
         ));
     }
-    let bias = a.flag_or("attention_bias", false)?;
     let pad = a.dim_opt("pad_head_dim_to_multiple_of")?;
     let rotary_factor = a.float_or("partial_rotary_factor", 0.62)?;
-    let head_dim = |key: &str| -> Result<u64> {
-        let d = hidden / a.dim(key)?;
-        Ok(match pad {
-            Some(m) => d.div_ceil(m) * m,
-            None => d,
+    let stack = |heads_key: &str, swiglu_key: &str, swiglu: bool| -> Result<MoonshineStack> {
+        let heads = a.dim(heads_key)?;
+        let unpadded = hidden / heads;
+        let head_dim = match pad {
+            Some(m) => unpadded.div_ceil(m).checked_mul(m).ok_or_else(|| {
+                Error::invalid(
+                    a.location,
+                    format!("{} config: pad_head_dim_to_multiple_of {m} pads heads past the largest size", a.class_name),
+                )
+            })?,
+            None => unpadded,
+        };
+        let rotary_dim = ((head_dim as f64 * rotary_factor).floor() as u64) / 2 * 2;
+        if rotary_dim == 0 {
+            return Err(Error::invalid(
+                a.location,
+                format!(
+                    "{} config: partial_rotary_factor {rotary_factor} leaves no rotary width of head_dim {head_dim}",
+                    a.class_name
+                ),
+            ));
+        }
+        let gated = a.flag_or(swiglu_key, swiglu)?;
+        Ok(MoonshineStack {
+            heads,
+            kv_heads: heads,
+            head_dim,
+            attention_padding: 0,
+            rotary_dim,
+            gated,
+            activation: if gated { "silu" } else { "gelu" }.to_string(),
+            inter: ff,
         })
     };
-    let (enc_heads, dec_heads) = (a.dim("encoder_num_heads")?, a.dim("decoder_num_heads")?);
-    let (enc_dim, dec_dim) = (
-        head_dim("encoder_num_heads")?,
-        head_dim("decoder_num_heads")?,
-    );
+    Ok(Moonshine {
+        encoder: stack("encoder_num_heads", "encoder_use_swiglu_activation", false)?,
+        decoder: stack("decoder_num_heads", "decoder_use_swiglu_activation", true)?,
+        filters: a.dim("filter_dim")?,
+    })
+}
+
+/// Where keras-hub differs from its twin (see [`stacks`]), and its attention output
+/// projections biased with `attention_bias` (transformers' `o_proj` never is).
+pub fn twin_edit(a: &Args) -> Result<TwinEdit> {
+    let ms = stacks(a)?;
+    let o_bias = a.flag_or("attention_bias", false)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        arch.num_heads = ms.decoder.heads;
+        arch.num_kv_heads = ms.decoder.heads;
+        arch.head_dim = ms.decoder.head_dim;
+        arch.details.rotary_dim = ms.decoder.rotary_dim;
+        arch.o_bias = o_bias;
+        arch.details.moonshine = Some(Box::new(ms.clone()));
+    }))
+}
+
+pub fn backbone(a: &Args) -> Result<Backbone> {
+    let vocab = a.dim("vocabulary_size")?;
+    let filters = a.dim("filter_dim")?;
+    let hidden = a.dim("hidden_dim")?;
+    let ms = stacks(a)?;
+    let ff = ms.encoder.inter;
+    let bias = a.flag_or("attention_bias", false)?;
+    let (enc_heads, dec_heads) = (ms.encoder.heads, ms.decoder.heads);
+    let (enc_dim, dec_dim) = (ms.encoder.head_dim, ms.decoder.head_dim);
+    let (enc_layers, dec_layers) = (a.dim("encoder_num_layers")?, a.dim("decoder_num_layers")?);
+    // keras-hub drops with `dropout` after the stem and the token embedding, and with
+    // `attention_dropout` on the attention probabilities; its GELUs are exact
+    let hf = json!({
+        "model_type": "moonshine", "vocab_size": vocab, "hidden_size": hidden,
+        "intermediate_size": ff, "encoder_num_hidden_layers": enc_layers,
+        "decoder_num_hidden_layers": dec_layers, "encoder_num_attention_heads": enc_heads,
+        "decoder_num_attention_heads": dec_heads, "attention_bias": bias,
+        "partial_rotary_factor": a.float_or("partial_rotary_factor", 0.62)?,
+        "pad_head_dim_to_multiple_of": a.dim_opt("pad_head_dim_to_multiple_of")?,
+        "max_position_embeddings": a.dim_or("max_position_embeddings", 2048)?,
+        "attention_dropout": a.float_or("attention_dropout", 0.0)?,
+        "dropout": a.float_or("dropout", 0.0)?, "tie_word_embeddings": true,
+    });
 
     let seq = |w: u64| seq_shape(Some(w));
     let mut rows: Vec<Row> = INPUTS.iter().map(|n| Row::input(n)).collect();
@@ -92,17 +168,10 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             Vec::new(),
         ));
         rows.push(Row::plain(&format!("{stack}_dropout"), "Dropout", hidden));
-        let head_dim = if stack == "encoder" { enc_dim } else { dec_dim };
-        let rotary = ((head_dim as f64 * rotary_factor).floor() as u64) / 2 * 2;
-        if rotary == 0 {
-            return Err(Error::invalid(
-                a.location,
-                format!(
-                    "{} config: partial_rotary_factor {rotary_factor} leaves no rotary width of head_dim {head_dim}",
-                    a.class_name
-                ),
-            ));
-        }
+        let rotary = match stack {
+            "encoder" => ms.encoder.rotary_dim,
+            _ => ms.decoder.rotary_dim,
+        };
         let inv_freq = Weight::new("inv_freq", vec![dim(rotary / 2, "frequencies")]).frozen();
         rows.push(Row::new(
             format!("{stack}_rotary_embedding"),
@@ -144,12 +213,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     );
     scale(&mut block, "self_attention_layer_norm");
     scale(&mut block, "feedforward_layer_norm");
-    mlp(
-        &mut block,
-        "feedforward",
-        a.flag_or("encoder_use_swiglu_activation", false)?,
-    );
-    let enc_layers = a.dim("encoder_num_layers")?;
+    mlp(&mut block, "feedforward", ms.encoder.gated);
     rows.extend((0..enc_layers).map(|i| {
         Row::new(
             format!("encoder_block_{i}"),
@@ -176,12 +240,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     for norm in ["norm1", "norm2", "norm3"] {
         scale(&mut block, norm);
     }
-    mlp(
-        &mut block,
-        "ff",
-        a.flag_or("decoder_use_swiglu_activation", true)?,
-    );
-    let dec_layers = a.dim("decoder_num_layers")?;
+    mlp(&mut block, "ff", ms.decoder.gated);
     rows.extend((0..dec_layers).map(|i| {
         Row::new(
             format!("decoder_block_{i}"),
@@ -201,7 +260,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     rows.push(token_row);
     let rows = call_order::ordered(rows, call_graph(enc_layers, dec_layers));
     Ok(Backbone {
-        hf_config: None,
+        hf_config: Some(hf),
         rows,
         hidden,
         vocab,
