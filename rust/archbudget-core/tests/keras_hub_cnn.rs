@@ -118,8 +118,14 @@ fn bad_hgnetv2_arguments_name_the_class_and_key() {
             hgnetv2(json!({"stackwise_stage_filters": [[8, 8, 16, 1, 1]]})),
             "'stackwise_stage_filters'",
         ),
-        (hgnetv2(json!({"apply_downsample": []})), "'apply_downsample'"),
-        (hgnetv2(json!({"out_features": ["stage9"]})), "'out_features'"),
+        (
+            hgnetv2(json!({"apply_downsample": []})),
+            "'apply_downsample'",
+        ),
+        (
+            hgnetv2(json!({"out_features": ["stage9"]})),
+            "'out_features'",
+        ),
     ] {
         let text = serde_json::to_vec(&value).unwrap();
         let err = formats::summary(&text, "model.json", None)

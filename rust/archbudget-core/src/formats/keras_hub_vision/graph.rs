@@ -191,7 +191,14 @@ impl Graph {
             .map(|(key, t)| (key.clone(), json!([self.nodes[t.0].name, 0, t.1])))
             .collect();
         let tensors: Vec<Tensor> = outputs.iter().map(|(_, t)| *t).collect();
-        self.finish_with(class_name, name, input, &tensors, Value::Object(refs), extra)
+        self.finish_with(
+            class_name,
+            name,
+            input,
+            &tensors,
+            Value::Object(refs),
+            extra,
+        )
     }
 
     fn finish_with(

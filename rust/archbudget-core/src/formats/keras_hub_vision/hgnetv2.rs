@@ -154,7 +154,8 @@ impl<'a> ConvLayer<'a> {
             None => x,
         };
         if self.affine {
-            let config = json!({"name": format!("{name}_lab"), "scale_value": 1.0, "bias_value": 0.0});
+            let config =
+                json!({"name": format!("{name}_lab"), "scale_value": 1.0, "bias_value": 0.0});
             x = g.call("HGNetV2LearnableAffineBlock", config, &[x]);
         }
         x
@@ -254,10 +255,18 @@ fn embedder(net: &Hgnet, name: &str) -> Value {
         };
         let x = stem1.apply(g, &format!("{name}_stem1"), input);
         let padded = g.zero_padding(&format!("{name}_padding1"), [[0, 1], [0, 1]], x);
-        let a = ConvLayer::new(stem / 2, 2, act, affine).apply(g, &format!("{name}_stem2a"), padded);
+        let a =
+            ConvLayer::new(stem / 2, 2, act, affine).apply(g, &format!("{name}_stem2a"), padded);
         let a = g.zero_padding(&format!("{name}_padding2"), [[0, 1], [0, 1]], a);
         let b = ConvLayer::new(stem, 2, act, affine).apply(g, &format!("{name}_stem2b"), a);
-        let pooled = g.pool("MaxPooling2D", &format!("{name}_pool"), 2, 1, "valid", padded);
+        let pooled = g.pool(
+            "MaxPooling2D",
+            &format!("{name}_pool"),
+            2,
+            1,
+            "valid",
+            padded,
+        );
         let x = g.concatenate(&format!("{name}_concat"), &[pooled, b]);
         let stem3 = ConvLayer {
             stride: 2,
@@ -379,9 +388,12 @@ pub fn classifier_head(
     let last_width = net.stages[stages - 1].out_channels;
     let head_filters = task.int_or("head_filters", last_width)?;
     let affine = net.affine;
-    let head = layer_model("HGNetV2ConvLayer", "head_last", net.channels_first, |g, x| {
-        vec![ConvLayer::new(head_filters, 1, Some("relu"), affine).apply(g, "head_last", x)]
-    });
+    let head = layer_model(
+        "HGNetV2ConvLayer",
+        "head_last",
+        net.channels_first,
+        |g, x| vec![ConvLayer::new(head_filters, 1, Some("relu"), affine).apply(g, "head_last", x)],
+    );
     let last_state = g.output(features, index);
     let x = g.nested(head, last_state);
     // the classifier names its layers after `name`, "hgnetv2_image_classifier" when
@@ -405,9 +417,15 @@ pub fn classifier_head(
     );
     let num_classes = match task.get("num_classes") {
         Some(v) => v.as_u64().ok_or_else(|| {
-            task.err(format!("'num_classes' must be a non-negative integer, got {v}"))
+            task.err(format!(
+                "'num_classes' must be a non-negative integer, got {v}"
+            ))
         })?,
-        None => return Err(task.err("'num_classes' is missing (a constructor argument of HGNetV2ImageClassifier)")),
+        None => {
+            return Err(task.err(
+                "'num_classes' is missing (a constructor argument of HGNetV2ImageClassifier)",
+            ))
+        }
     };
     if num_classes == 0 {
         return Ok(g.call("Identity", json!({"name": "predictions"}), &[x]));

@@ -94,7 +94,10 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
 /// The name and image shape (batch axis left out) of a translated backbone's input: the
 /// task model's input is the backbone's.
 fn backbone_input(backbone: &Value) -> (String, Vec<Option<u64>>) {
-    let layers = backbone["config"]["layers"].as_array().into_iter().flatten();
+    let layers = backbone["config"]["layers"]
+        .as_array()
+        .into_iter()
+        .flatten();
     let input = layers.into_iter().find(|l| l["class_name"] == "InputLayer");
     let name = input
         .and_then(|l| l["config"]["name"].as_str())
