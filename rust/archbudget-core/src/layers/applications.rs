@@ -1,4 +1,4 @@
-//! Custom layers that `keras.applications` models define and serialize.
+//! Custom layers that `keras.applications` (and KerasHub) models define and serialize.
 use super::{Built, LayerCtx};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -10,6 +10,16 @@ pub fn layer_scale(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
     let channels = ctx.positive("projection_dim")?;
     Ok(Built::new(
         vec![Weight::new("gamma", vec![dim(channels, "channels")])],
+        input.clone(),
+    ))
+}
+
+/// KerasHub HGNetV2's HGNetV2LearnableAffineBlock: `scale * x + bias`, two learned
+/// scalars.
+pub fn learnable_affine(ctx: &LayerCtx, inputs: &[Shape]) -> Result<Built> {
+    let input = ctx.single(inputs)?;
+    Ok(Built::new(
+        vec![Weight::new("scale", vec![]), Weight::new("bias", vec![])],
         input.clone(),
     ))
 }

@@ -302,6 +302,10 @@ const RULES: &[(&str, Rule)] = &[
     ("LayerScale", applications::layer_scale),
     ("StochasticDepth", core::identity),
     ("CustomScaleLayer", applications::custom_scale),
+    (
+        "HGNetV2LearnableAffineBlock",
+        applications::learnable_affine,
+    ),
 ];
 
 /// Apply a layer given as its JSON object (`{"class_name": ..., "config": {...}}`) to

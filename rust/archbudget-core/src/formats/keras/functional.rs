@@ -399,6 +399,10 @@ pub(super) fn build(
             ));
         }
     }
+    let structured_outputs = match config.get("output_layers") {
+        Some(Value::Array(items)) => !matches!(items.first(), Some(Value::String(_))),
+        other => other.is_some(),
+    };
     Ok(Model {
         name,
         class_name: class_name.to_string(),
@@ -406,6 +410,7 @@ pub(super) fn build(
         layers,
         inputs: model_inputs,
         outputs,
+        structured_outputs,
     })
 }
 

@@ -80,6 +80,9 @@ pub struct Model {
     pub layers: Vec<Layer>,
     pub inputs: Vec<TensorRef>,
     pub outputs: Vec<TensorRef>,
+    /// Outputs given as a list or dict (`output_layers` `[[...]]` or `{...}`): Keras
+    /// returns that structure even for one tensor, and a summary row shows it as a list.
+    pub structured_outputs: bool,
 }
 
 impl Model {
@@ -672,6 +675,7 @@ fn sequential(
             tensor: 0,
         }],
         outputs: vec![previous],
+        structured_outputs: false,
     })
 }
 
@@ -697,7 +701,9 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
                 .first()
                 .filter(|_| layer.shape_known)
                 .map(|c| match c.outputs.as_slice() {
-                    [one] => OutputShape::Single(one.clone()),
+                    [one] if !layer.nested.as_ref().is_some_and(|m| m.structured_outputs) => {
+                        OutputShape::Single(one.clone())
+                    }
                     many => OutputShape::Multi(many.to_vec()),
                 });
         let connected_to = layer

@@ -32,6 +32,7 @@ pub const SUPPORTED: &[&str] = &[
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",
     "ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)",
     "CSPNet (Backbone, ImageClassifier)",
+    "HGNetV2 (Backbone, ImageClassifier)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];

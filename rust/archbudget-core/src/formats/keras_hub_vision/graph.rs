@@ -70,6 +70,11 @@ impl Graph {
     /// `keras.Input(shape=image_shape)`: `shape` without the batch axis.
     pub fn input(&mut self, shape: &[Option<u64>]) -> Tensor {
         let name = self.auto_name("input_layer");
+        self.input_named(&name, shape)
+    }
+
+    /// `keras.Input(shape=..., name=name)`.
+    pub fn input_named(&mut self, name: &str, shape: &[Option<u64>]) -> Tensor {
         let batch_shape: Vec<Value> = std::iter::once(Value::Null)
             .chain(shape.iter().map(|d| d.map_or(Value::Null, Value::from)))
             .collect();
@@ -150,7 +155,62 @@ impl Graph {
         output: Tensor,
         extra: &Map<String, Value>,
     ) -> Value {
-        let order = self.keras_order(output);
+        // a plain tensor, as Keras writes `outputs=x` (`[x]` would be a list of one)
+        let outputs = json!([self.nodes[output.0].name, 0, output.1]);
+        self.finish_with(class_name, name, input, &[output], outputs, extra)
+    }
+
+    /// `finish` for a model of several outputs: a list of them, as a layer returning a
+    /// tuple gives them.
+    pub fn finish_list(
+        self,
+        class_name: &str,
+        name: &str,
+        input: Tensor,
+        outputs: &[Tensor],
+        extra: &Map<String, Value>,
+    ) -> Value {
+        let refs = outputs
+            .iter()
+            .map(|t| json!([self.nodes[t.0].name, 0, t.1]))
+            .collect();
+        self.finish_with(class_name, name, input, outputs, Value::Array(refs), extra)
+    }
+
+    /// `finish` for a model returning a dict of tensors: Keras orders its outputs by key.
+    pub fn finish_dict(
+        self,
+        class_name: &str,
+        name: &str,
+        input: Tensor,
+        outputs: &[(String, Tensor)],
+        extra: &Map<String, Value>,
+    ) -> Value {
+        let refs: Map<String, Value> = outputs
+            .iter()
+            .map(|(key, t)| (key.clone(), json!([self.nodes[t.0].name, 0, t.1])))
+            .collect();
+        let tensors: Vec<Tensor> = outputs.iter().map(|(_, t)| *t).collect();
+        self.finish_with(
+            class_name,
+            name,
+            input,
+            &tensors,
+            Value::Object(refs),
+            extra,
+        )
+    }
+
+    fn finish_with(
+        self,
+        class_name: &str,
+        name: &str,
+        input: Tensor,
+        outputs: &[Tensor],
+        output_refs: Value,
+        extra: &Map<String, Value>,
+    ) -> Value {
+        let order = self.keras_order(outputs);
         let tensor = |t: &Tensor| {
             json!({"class_name": "__keras_tensor__",
                    "config": {"keras_history": [self.nodes[t.0].name, 0, t.1]}})
@@ -182,21 +242,39 @@ impl Graph {
             "input_layers".into(),
             json!([[self.nodes[input.0].name, 0, 0]]),
         );
-        config.insert(
-            "output_layers".into(),
-            json!([[self.nodes[output.0].name, 0, output.1]]),
-        );
+        config.insert("output_layers".into(), output_refs);
         json!({"class_name": class_name, "config": config})
     }
 
-    /// Keras's `map_graph` order of the nodes that lead to `output`.
-    fn keras_order(&self, output: Tensor) -> Vec<usize> {
-        // Depth-first from the output: first-visit index and finishing order.
+    /// Keras's `map_graph` order of the nodes that lead to `outputs`.
+    fn keras_order(&self, outputs: &[Tensor]) -> Vec<usize> {
+        // Depth-first from each output in turn: first-visit index and finishing order.
         let mut first_visit: HashMap<usize, usize> = HashMap::new();
         let mut finished: Vec<usize> = Vec::with_capacity(self.nodes.len());
         let mut done = vec![false; self.nodes.len()];
+        for output in outputs {
+            self.visit(output.0, &mut first_visit, &mut finished, &mut done);
+        }
+        let mut depth = vec![0usize; self.nodes.len()];
+        for &node in finished.iter().rev() {
+            for &Tensor(parent, _) in &self.nodes[node].inputs {
+                depth[parent] = depth[parent].max(depth[node] + 1);
+            }
+        }
+        let mut order = finished;
+        order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
+        order
+    }
+
+    fn visit(
+        &self,
+        output: usize,
+        first_visit: &mut HashMap<usize, usize>,
+        finished: &mut Vec<usize>,
+        done: &mut [bool],
+    ) {
         // (node, next input to walk)
-        let mut stack = vec![(output.0, 0usize)];
+        let mut stack = vec![(output, 0usize)];
         while let Some(top) = stack.last_mut() {
             let (node, next) = *top;
             if next == 0 {
@@ -219,14 +297,5 @@ impl Graph {
                 }
             }
         }
-        let mut depth = vec![0usize; self.nodes.len()];
-        for &node in finished.iter().rev() {
-            for &Tensor(parent, _) in &self.nodes[node].inputs {
-                depth[parent] = depth[parent].max(depth[node] + 1);
-            }
-        }
-        let mut order = finished;
-        order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
-        order
     }
 }

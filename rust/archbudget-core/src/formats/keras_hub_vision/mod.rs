@@ -12,6 +12,7 @@ mod cspnet;
 mod densenet;
 mod efficientnet;
 mod graph;
+mod hgnetv2;
 mod mobilenet;
 mod resnet;
 mod task;
@@ -57,6 +58,7 @@ fn backbone(class: &str) -> Option<Build> {
         "MobileNetBackbone" => mobilenet::build,
         "XceptionBackbone" => xception::build,
         "CSPNetBackbone" => cspnet::build,
+        "HGNetV2Backbone" => hgnetv2::build,
         _ => return None,
     })
 }

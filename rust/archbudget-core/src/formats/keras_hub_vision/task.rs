@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::blocks::Conv;
 use super::graph::{Graph, Tensor};
-use super::{backbone, Args};
+use super::{backbone, hgnetv2, Args};
 use crate::error::Result;
 
 /// The task classes read here, by the head their constructor builds.
@@ -15,6 +15,9 @@ pub enum Head {
     Vgg,
     /// `MobileNetImageClassifier`: pooler, 1x1 hard-SiLU convolution, dense.
     MobileNet,
+    /// `HGNetV2ImageClassifier`: a 1x1 convolution layer on the last stage, pooler,
+    /// dense.
+    HGNetV2,
 }
 
 pub fn head(class: &str) -> Option<Head> {
@@ -27,6 +30,7 @@ pub fn head(class: &str) -> Option<Head> {
         | "CSPNetImageClassifier" => Head::Pooled,
         "VGGImageClassifier" => Head::Vgg,
         "MobileNetImageClassifier" => Head::MobileNet,
+        "HGNetV2ImageClassifier" => Head::HGNetV2,
         _ => return None,
     })
 }
@@ -43,12 +47,13 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
         .ok_or_else(|| args.err("'backbone' is not a serialized KerasHub backbone"))?;
     let build = backbone(backbone_class).ok_or_else(|| {
         args.err(format!(
-            "its backbone {backbone_class} is not a vision backbone archbudget reads (ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception, CSPNet)"
+            "its backbone {backbone_class} is not a vision backbone archbudget reads (ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception, CSPNet, HGNetV2)"
         ))
     })?;
     let backbone_args = Args::of(backbone_value, backbone_class, location)?;
     let backbone_json = build(&backbone_args)?;
-    let num_classes = args.int("num_classes")?;
+    // HGNetV2's head takes 0 (no dense layer): read per head
+    let num_classes = || args.int("num_classes");
     let activation = match args.get("activation") {
         None => "linear",
         Some(Value::String(s)) => s.as_str(),
@@ -60,13 +65,14 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
     };
 
     let mut g = Graph::new(backbone_args.channels_first()?);
-    let input = g.input(&input_shape(&backbone_json));
+    let (input_name, shape) = backbone_input(&backbone_json);
+    let input = g.input_named(&input_name, &shape);
     let features = g.nested(backbone_json, input);
     let output = match head {
         Head::Pooled => {
             let pooled = pooler(&args, &mut g, features)?;
             let dropped = g.dropout("output_dropout", args.float_or("dropout", 0.0)?, pooled);
-            g.dense("predictions", num_classes, activation, dropped)
+            g.dense("predictions", num_classes()?, activation, dropped)
         }
         Head::MobileNet => {
             let pooled = g.global_pool("GlobalAveragePooling2D", "pooler", true, features);
@@ -74,28 +80,34 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
             let x = g.conv2d("classifier_conv", conv, pooled);
             let flat = g.auto_name("flatten");
             let x = g.flatten(&flat, x);
-            g.dense("predictions", num_classes, "linear", x)
+            g.dense("predictions", num_classes()?, "linear", x)
         }
         Head::Vgg => {
-            let sequential = vgg_head(&args, num_classes, activation)?;
+            let sequential = vgg_head(&args, num_classes()?, activation)?;
             g.nested(sequential, features)
         }
+        Head::HGNetV2 => hgnetv2::classifier_head(&args, &backbone_args, &mut g, features)?,
     };
     Ok(g.finish(class, &args.name, input, output, &args.kept()))
 }
 
-/// The image shape (batch axis left out) of a translated backbone's input: the task
-/// model's input is the backbone's.
-fn input_shape(backbone: &Value) -> Vec<Option<u64>> {
+/// The name and image shape (batch axis left out) of a translated backbone's input: the
+/// task model's input is the backbone's.
+fn backbone_input(backbone: &Value) -> (String, Vec<Option<u64>>) {
     let layers = backbone["config"]["layers"]
         .as_array()
         .into_iter()
         .flatten();
-    layers
-        .filter(|l| l["class_name"] == "InputLayer")
-        .flat_map(|l| l["config"]["batch_shape"].as_array())
-        .flat_map(|dims| dims.iter().skip(1).map(Value::as_u64))
-        .collect()
+    let input = layers.into_iter().find(|l| l["class_name"] == "InputLayer");
+    let name = input
+        .and_then(|l| l["config"]["name"].as_str())
+        .unwrap_or("input_layer")
+        .to_string();
+    let shape = input
+        .and_then(|l| l["config"]["batch_shape"].as_array())
+        .map(|dims| dims.iter().skip(1).map(Value::as_u64).collect())
+        .unwrap_or_default();
+    (name, shape)
 }
 
 /// `pooling`: avg or max over the image.

@@ -197,6 +197,11 @@ impl Lowering<'_> {
                 }),
                 inputs,
             ),
+            // KerasHub HGNetV2's `scale * x + bias`, two learned scalars.
+            "HGNetV2LearnableAffineBlock" => {
+                let scaled = g.push(Op::Scale(Scale { numel: 1 }), inputs);
+                g.push(Op::BiasAdd(BiasAdd { numel: 1 }), &[scaled])
+            }
             // keras.applications' InceptionResNetV2 `inputs[0] + inputs[1] * scale`: the
             // scaled copy (saves nothing), then the sum.
             "CustomScaleLayer" => {
