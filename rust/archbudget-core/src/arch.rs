@@ -422,6 +422,9 @@ pub struct BlockDetails {
     /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
     /// its last stage.
     pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
+    /// t5gemma's two Gemma 2 stacks, each of its own widths; the rest of the arch
+    /// describes the decoder.
+    pub t5gemma: Option<Box<crate::formats::hf::t5gemma::T5Gemma>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
