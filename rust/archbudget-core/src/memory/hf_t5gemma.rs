@@ -78,6 +78,7 @@ pub fn graph(
     };
     let enc = Stack {
         s: &t.encoder,
+        t,
         drop,
         run,
         b,
@@ -147,6 +148,7 @@ fn softcap(g: &mut Graph, x: ValueId) -> ValueId {
 #[derive(Clone, Copy)]
 struct Stack<'a> {
     s: &'a GemmaStack,
+    t: &'a T5Gemma,
     drop: &'a Dropouts,
     run: &'a RunSettings,
     b: u64,
@@ -233,13 +235,56 @@ impl Stack<'_> {
                 &[],
             ))
         };
-        let (cos, sin) = (table(g)?, table(g)?);
+        // one pair per layer type with T5Gemma 2 (`{layer_type}_inv_freq`), else one
+        let mut spans: Vec<AttentionSpan> = Vec::new();
+        for l in &st.layers {
+            if !spans.contains(&l.span) && (self.t.merged_attention || spans.is_empty()) {
+                spans.push(l.span);
+            }
+        }
+        let mut rotary = Vec::new();
+        for span in spans {
+            rotary.push((span, (table(g)?, table(g)?)));
+        }
+        let cos_sin = |span: AttentionSpan| {
+            rotary
+                .iter()
+                .find(|(s, _)| *s == span)
+                .unwrap_or(&rotary[0])
+                .1
+        };
         let full = self.mask(g, AttentionSpan::Full, mask_numel);
         let window = st.layers.iter().find_map(|l| match l.span {
             AttentionSpan::Full => None,
             span => Some(span),
         });
         let sliding = window.and_then(|span| self.mask(g, span, mask_numel));
+        // T5Gemma 2's merged masks: each self mask joined to the cross one (made, not
+        // skipped: `allow_is_bidirectional_skip=False`), both kinds always
+        let (full, sliding) = match (self.t.merged_attention, cross) {
+            (true, Some(_)) => {
+                let enc_seq = self.seq;
+                let cross_numel = mul(self.b, mul(self.seq, enc_seq)?)?;
+                let cross_mask = g.push(
+                    Op::Fill(Fill {
+                        numel: cross_numel,
+                        dtype: None,
+                        buffer: None,
+                    }),
+                    &[],
+                );
+                let self_sliding = match sliding {
+                    Some(m) => m,
+                    None => self.mask(g, AttentionSpan::Sliding(0), mask_numel).expect("a decoder mask"),
+                };
+                let joined = mask_numel + cross_numel;
+                let mut join = |m: Option<ValueId>| {
+                    m.map(|m| g.push(Op::Copy(Copy { numel: Some(joined) }), &[m, cross_mask]))
+                };
+                (join(full), join(Some(self_sliding)))
+            }
+            _ => (full, sliding),
+        };
         let (q_out, kv_out) = (mul(st.heads, st.head_dim)?, mul(st.kv_heads, st.head_dim)?);
         let attn = Attention {
             batch: self.b,
@@ -265,25 +310,56 @@ impl Stack<'_> {
                 AttentionSpan::Full => full,
                 _ => sliding,
             };
+            let merged = cross.filter(|_| self.t.merged_attention);
             h = self.sublayer(g, h, |g, n| {
                 let q = g.push(self.lin(self.rows, st.hidden, q_out, st.bias), &[n]);
                 let k = g.push(self.lin(self.rows, st.hidden, kv_out, st.bias), &[n]);
                 let v = g.push(self.lin(self.rows, st.hidden, kv_out, st.bias), &[n]);
+                let (q, k) = match self.t.qk_norm {
+                    true => (self.head_norm(g, q, st.heads, false)?, self.head_norm(g, k, st.kv_heads, false)?),
+                    false => (q, k),
+                };
+                let (cos, sin) = cos_sin(kind.span);
                 let q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
                 let k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
                 if self.use_cache {
                     hold_kv_cache(g, *kind, [k, v]);
                 }
+                let (k, v, kv_len) = match merged {
+                    Some((enc, enc_hidden)) => {
+                        // the same k_proj, v_proj (and k_norm) on the encoder's output
+                        let again = |op: Op| Op::Reused(Box::new(op));
+                        let ck = g.push(again(self.lin(self.rows, enc_hidden, kv_out, st.bias)), &[enc]);
+                        let cv = g.push(again(self.lin(self.rows, enc_hidden, kv_out, st.bias)), &[enc]);
+                        let ck = match self.t.qk_norm {
+                            true => self.head_norm(g, ck, st.kv_heads, true)?,
+                            false => ck,
+                        };
+                        if self.use_cache {
+                            let held = [ck, cv].map(|t| g.push(Op::Copy(Copy::default()), &[t]));
+                            g.forward_held.extend(held);
+                        }
+                        // `torch.cat` of self and cross keys, and of the values
+                        let both = Some(mul(2, mul(self.rows, kv_out)?)?);
+                        let k = g.push(Op::Copy(Copy { numel: both }), &[k, ck]);
+                        let v = g.push(Op::Copy(Copy { numel: both }), &[v, cv]);
+                        (k, v, 2 * self.seq)
+                    }
+                    None => (k, v, self.seq),
+                };
                 let mut ins = vec![q, k, v];
                 ins.extend(mask);
                 let op = Attention {
                     eager_mask: mask.is_some(),
+                    kv_len,
+                    // the merged mask holds the causal part
+                    causal: self.decoder && merged.is_none(),
                     ..attn.clone()
                 };
                 let att = g.push(Op::Attention(op), &ins);
                 Ok(g.push(self.lin(self.rows, q_out, st.hidden, st.bias), &[att]))
             })?;
-            if let Some((enc, enc_hidden)) = cross {
+            if let Some((enc, enc_hidden)) = cross.filter(|_| merged.is_none()) {
                 h = self.sublayer(g, h, |g, n| {
                     let q = g.push(self.lin(self.rows, st.hidden, q_out, st.bias), &[n]);
                     let k = g.push(self.lin(self.rows, enc_hidden, kv_out, st.bias), &[enc]);
@@ -320,6 +396,14 @@ impl Stack<'_> {
         }
         let n = self.norm(g, h);
         Ok(self.dropout(g, n, self.drop.resid))
+    }
+
+    /// An RMSNorm over each of `heads` heads of a projection; `again`: the same module
+    /// once more (T5Gemma 2's `k_norm` on the cross keys), its weight counted once.
+    fn head_norm(&self, g: &mut Graph, x: ValueId, heads: u64, again: bool) -> Result<ValueId> {
+        let op = norm_op(NormKind::RmsNorm, mul(self.rows, heads)?, self.s.head_dim);
+        let op = if again { Op::Reused(Box::new(op)) } else { op };
+        Ok(g.push(op, &[x]))
     }
 
     /// A Gemma 2 sandwich around `body`: norm, body, norm, dropout, residual add.

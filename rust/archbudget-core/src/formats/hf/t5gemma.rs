@@ -101,6 +101,14 @@ pub struct T5Gemma {
     /// Parameters counted but never read by the step (keras-hub's untied backbone keeps
     /// its `reverse_embeddings` without an LM head to use them).
     pub unused_params: u64,
+    /// T5Gemma 2's text model (keras-hub's T5Gemma2Backbone, which transformers' t5gemma2
+    /// always builds with a vision tower): one rotary table per layer type, and in the
+    /// decoder a merged attention (the self-attention's k_proj and v_proj also project
+    /// the encoder's output; keys and values of both joined) in place of self- and
+    /// cross-attention.
+    pub merged_attention: bool,
+    /// T5Gemma 2's per-head RMS scales of queries and keys (`q_norm`, `k_norm`).
+    pub qk_norm: bool,
 }
 
 pub fn arch(config: &Value, cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
@@ -112,6 +120,8 @@ pub fn arch(config: &Value, cfg: &Cfg, head: HeadKind) -> Result<TransformerArch
     let (encoder, decoder) = (sub("encoder")?, sub("decoder")?);
     let t = T5Gemma {
         unused_params: 0,
+        merged_attention: false,
+        qk_norm: false,
         encoder,
         decoder,
     };
