@@ -5,10 +5,15 @@ small configs, every module's class and parameters; `flops`: tiny configs' param
 buffers and forward / forward+backward FLOPs under torch.utils.flop_counter on CPU (fp32,
 eager: t5gemma declares no SDPA), in `train()`: the LM's own loss on `labels=input_ids`,
 or the bare model's `last_hidden_state.float().pow(2).mean()` with
-`decoder_input_ids=input_ids` (BATCH × SEQ token ids).
+`decoder_input_ids=input_ids` (BATCH × SEQ token ids); `keras_hub_twins`: the config
+archbudget makes of each T5GemmaBackbone of tests/data/keras_hub_text2.json.gz (`twin`,
+keras_hub/t5gemma.rs's translation) and the totals of its `T5GemmaModel` and
+`T5GemmaForConditionalGeneration`.
 
     /work/scratch/hf/bin/python tests/data/make_hf_t5gemma.py   # needs torch, transformers
 """
+import gzip
+import json
 import pathlib
 import sys
 import warnings
@@ -56,6 +61,43 @@ FLOPS = [
                                          tie_word_embeddings=False), "lm"),
 ]
 BATCH, SEQ = 2, 8
+HERE = pathlib.Path(__file__).parent
+
+
+def twin(c):
+    """keras_hub/t5gemma.rs's t5gemma config of a T5GemmaBackbone's arguments."""
+    act = {"gelu_approximate": "gelu_pytorch_tanh"}.get(c["hidden_activation"], c["hidden_activation"])
+
+    def module(stack):
+        return dict(vocab_size=c["vocabulary_size"], hidden_size=c[f"{stack}_hidden_dim"],
+                    intermediate_size=c[f"{stack}_intermediate_dim"], num_hidden_layers=c[f"{stack}_num_layers"],
+                    num_attention_heads=c[f"{stack}_num_attention_heads"],
+                    num_key_value_heads=c[f"{stack}_num_key_value_heads"], head_dim=c[f"{stack}_head_dim"],
+                    layer_types=["sliding_attention" if t == "sliding_attention" else "full_attention"
+                                 for t in c[f"{stack}_layer_types"]],
+                    sliding_window=c["sliding_window"] or 4096, attention_bias=c["attention_bias"],
+                    hidden_activation=act, attn_logit_softcapping=c["attn_logit_softcapping"],
+                    final_logit_softcapping=c["final_logit_softcapping"])
+    return dict(model_type="t5gemma", encoder=module("encoder"), decoder=module("decoder"),
+                tie_word_embeddings=c["tie_word_embeddings"], dropout_rate=c["dropout_rate"],
+                attention_dropout=c["attention_dropout"])
+
+
+def keras_hub_twins():
+    models = json.loads(gzip.open(HERE / "keras_hub_text2.json.gz", "rt").read())["models"]
+    out = []
+    for m in models:
+        if m["model_json"]["class_name"] != "T5GemmaBackbone":
+            continue
+        kwargs = twin(m["model_json"]["config"])
+        row = dict(name=m["name"], config=kwargs)
+        for key, auto in (("base", AutoModel), ("lm", AutoModelForSeq2SeqLM)):
+            kw = dict(kwargs)
+            kw.pop("model_type")
+            row[f"{key}_params"] = count(build(auto, config(kw)))
+        out.append(row)
+        print(f"{m['name']}: {row['base_params']:,} / {row['lm_params']:,}", file=sys.stderr)
+    return out
 
 
 def config(kwargs):
@@ -95,10 +137,11 @@ def main():
             row["modules"] = modules
         rows.append(row)
         print(f"{name}: {row['base_params']:,} / {row['lm_params']:,}", file=sys.stderr)
+    twins = keras_hub_twins()
     measured = [flops(*case) for case in FLOPS]
     for m in measured:
         print(m["name"], m["params"], m["flops_fwd"], m["flops_fwd_bwd"], file=sys.stderr)
-    write_records(pathlib.Path(__file__).parent / "hf_t5gemma.json", rows=rows, flops=measured)
+    write_records(HERE / "hf_t5gemma.json", rows=rows, keras_hub_twins=twins, flops=measured)
 
 
 if __name__ == "__main__":

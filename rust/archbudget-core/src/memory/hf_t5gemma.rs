@@ -51,6 +51,15 @@ pub fn graph(
             "generation is not lowered for t5gemma yet; use --mode train or infer",
         ));
     }
+    if t.merged_attention && t.encoder.hidden != t.decoder.hidden {
+        return Err(crate::Error::invalid(
+            "T5Gemma2",
+            format!(
+                "the decoder's merged attention projects the encoder's output with its own k_proj and v_proj, so encoder_hidden_dim ({}) must equal decoder_hidden_dim ({}); keras-hub builds such a model but cannot call it",
+                t.encoder.hidden, t.decoder.hidden
+            ),
+        ));
+    }
     let (b, s) = (run.batch, run.seq);
     if b == 0 || s == 0 {
         return Err(crate::Error::invalid(

@@ -346,8 +346,7 @@ fn twin_config(a: &Args, enc: &Stack, dec: &Stack, cross_in: u64) -> Result<Opti
 /// T5Gemma2Backbone's text model, for which transformers has no type of its own (its
 /// `t5gemma2` always holds a vision tower): t5gemma's arch of the same sizes with what
 /// T5Gemma 2 changes (merged decoder attention, a rotary table per layer type, q/k
-/// norms when `use_query_key_norm`). `None` with a vision encoder, or where the decoder is
-/// not as wide as the encoder (its merged attention projects both with one `k_proj`).
+/// norms when `use_query_key_norm`). `None` with a vision encoder.
 pub(super) fn lowered(a: &Args, head: hf::Head) -> Result<Option<(TransformerArch, Dropouts)>> {
     let qk_norm = a.flag_or("use_query_key_norm", true)?;
     let (enc, dec) = (
@@ -355,7 +354,7 @@ pub(super) fn lowered(a: &Args, head: hf::Head) -> Result<Option<(TransformerArc
         Stack::read(a, "decoder", qk_norm)?,
     );
     let vision = !matches!(a.config.get("vision_encoder"), None | Some(Value::Null));
-    let Some(config) = twin_config(a, &enc, &dec, dec.hidden).ok().flatten() else {
+    let Some(config) = twin_config(a, &enc, &dec, enc.hidden).ok().flatten() else {
         return Ok(None);
     };
     if vision {
