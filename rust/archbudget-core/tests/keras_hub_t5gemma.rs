@@ -48,8 +48,10 @@ fn t5gemma_runs_as_its_transformers_twin() {
             let untied_backbone = task.is_empty() && twin["config"]["tie_word_embeddings"] == false;
             // the backbone alone keeps `reverse_embeddings` (vocab × decoder width) unused
             let unused = match untied_backbone {
-                true => twin["config"]["decoder"]["vocab_size"].as_u64().unwrap()
-                    * twin["config"]["decoder"]["hidden_size"].as_u64().unwrap(),
+                true => {
+                    twin["config"]["decoder"]["vocab_size"].as_u64().unwrap()
+                        * twin["config"]["decoder"]["hidden_size"].as_u64().unwrap()
+                }
                 false => 0,
             };
             assert_eq!(
@@ -126,7 +128,10 @@ fn variants_read_exactly_and_get_memory() {
             Err(e) => {
                 let e = e.to_string();
                 assert!(REFUSED.contains(&name), "{name}: {e}");
-                assert!(e.contains("encoder_hidden_dim (16) must equal decoder_hidden_dim (24)"), "{e}");
+                assert!(
+                    e.contains("encoder_hidden_dim (16) must equal decoder_hidden_dim (24)"),
+                    "{e}"
+                );
                 assert_eq!(e.lines().count(), 1, "{e}");
             }
         }
@@ -136,7 +141,10 @@ fn variants_read_exactly_and_get_memory() {
 #[test]
 fn generation_is_refused_in_one_line() {
     let models = keras_models("keras_hub_text2.json.gz");
-    let m = models.iter().find(|m| m["name"] == "T5GemmaSeq2SeqLM").unwrap();
+    let m = models
+        .iter()
+        .find(|m| m["name"] == "T5GemmaSeq2SeqLM")
+        .unwrap();
     let text = serde_json::to_vec(&m["model_json"]).unwrap();
     let r = RunSettings {
         new_tokens: 4,

@@ -225,12 +225,7 @@ impl Stack<'_> {
 
     /// The embedded `x` through every layer, the final norm and dropout; `cross`: the
     /// encoder's output and width, which a decoder cross-attends.
-    fn layers(
-        &self,
-        g: &mut Graph,
-        x: ValueId,
-        cross: Option<(ValueId, u64)>,
-    ) -> Result<ValueId> {
+    fn layers(&self, g: &mut Graph, x: ValueId, cross: Option<(ValueId, u64)>) -> Result<ValueId> {
         let st = self.s;
         let mask_numel = mul(self.b, mul(self.seq, self.seq)?)?;
         // `inv_freq` and `original_inv_freq`, then cos and sin of every position
@@ -284,11 +279,20 @@ impl Stack<'_> {
                 );
                 let self_sliding = match sliding {
                     Some(m) => m,
-                    None => self.mask(g, AttentionSpan::Sliding(0), mask_numel).expect("a decoder mask"),
+                    None => self
+                        .mask(g, AttentionSpan::Sliding(0), mask_numel)
+                        .expect("a decoder mask"),
                 };
                 let joined = mask_numel + cross_numel;
                 let mut join = |m: Option<ValueId>| {
-                    m.map(|m| g.push(Op::Copy(Copy { numel: Some(joined) }), &[m, cross_mask]))
+                    m.map(|m| {
+                        g.push(
+                            Op::Copy(Copy {
+                                numel: Some(joined),
+                            }),
+                            &[m, cross_mask],
+                        )
+                    })
                 };
                 (join(full), join(Some(self_sliding)))
             }
@@ -325,7 +329,10 @@ impl Stack<'_> {
                 let k = g.push(self.lin(self.rows, st.hidden, kv_out, st.bias), &[n]);
                 let v = g.push(self.lin(self.rows, st.hidden, kv_out, st.bias), &[n]);
                 let (q, k) = match self.t.qk_norm {
-                    true => (self.head_norm(g, q, st.heads, false)?, self.head_norm(g, k, st.kv_heads, false)?),
+                    true => (
+                        self.head_norm(g, q, st.heads, false)?,
+                        self.head_norm(g, k, st.kv_heads, false)?,
+                    ),
                     false => (q, k),
                 };
                 let (cos, sin) = cos_sin(kind.span);
@@ -338,8 +345,14 @@ impl Stack<'_> {
                     Some((enc, enc_hidden)) => {
                         // the same k_proj, v_proj (and k_norm) on the encoder's output
                         let again = |op: Op| Op::Reused(Box::new(op));
-                        let ck = g.push(again(self.lin(self.rows, enc_hidden, kv_out, st.bias)), &[enc]);
-                        let cv = g.push(again(self.lin(self.rows, enc_hidden, kv_out, st.bias)), &[enc]);
+                        let ck = g.push(
+                            again(self.lin(self.rows, enc_hidden, kv_out, st.bias)),
+                            &[enc],
+                        );
+                        let cv = g.push(
+                            again(self.lin(self.rows, enc_hidden, kv_out, st.bias)),
+                            &[enc],
+                        );
                         let ck = match self.t.qk_norm {
                             true => self.head_norm(g, ck, st.kv_heads, true)?,
                             false => ck,

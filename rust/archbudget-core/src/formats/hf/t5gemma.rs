@@ -173,16 +173,29 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let t = a.details.t5gemma.as_deref().expect("a t5gemma arch");
     let root = if a.head.has_lm_head() { "model." } else { "" };
     stack(m, &format!("{root}encoder."), &t.encoder, None)?;
-    stack(m, &format!("{root}decoder."), &t.decoder, Some(t.encoder.hidden))?;
+    stack(
+        m,
+        &format!("{root}decoder."),
+        &t.decoder,
+        Some(t.encoder.hidden),
+    )?;
     if !a.head.has_lm_head() {
         return Ok("T5GemmaModel".to_string());
     }
     let name = "lm_head.out_proj".to_string();
     if a.tie_word_embeddings {
-        m.add_tied(name, "Linear", Vec::new(), "model.decoder.embed_tokens.weight")?;
+        m.add_tied(
+            name,
+            "Linear",
+            Vec::new(),
+            "model.decoder.embed_tokens.weight",
+        )?;
     } else {
         let mut w = Vec::new();
-        let (hidden, vocab) = (dim(t.decoder.hidden, "hidden"), dim(t.decoder.vocab, "vocab"));
+        let (hidden, vocab) = (
+            dim(t.decoder.hidden, "hidden"),
+            dim(t.decoder.vocab, "vocab"),
+        );
         linear(&mut w, "", hidden, vocab, false);
         m.add(name, "Linear", w)?;
     }
@@ -196,7 +209,13 @@ fn attention(s: &GemmaStack, kv_in: u64, location: &str) -> Result<Vec<Weight>> 
     let hidden = dim(s.hidden, "hidden");
     let mut w = Vec::new();
     linear(&mut w, "q_proj.", hidden.clone(), q.clone(), s.bias);
-    linear(&mut w, "k_proj.", dim(kv_in, "cross hidden"), kv.clone(), s.bias);
+    linear(
+        &mut w,
+        "k_proj.",
+        dim(kv_in, "cross hidden"),
+        kv.clone(),
+        s.bias,
+    );
     linear(&mut w, "v_proj.", dim(kv_in, "cross hidden"), kv, s.bias);
     linear(&mut w, "o_proj.", q, hidden, s.bias);
     Ok(w)

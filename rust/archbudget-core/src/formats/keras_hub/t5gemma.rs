@@ -24,9 +24,9 @@ use super::blocks::{dense, embedding, kernel, rms_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
 use crate::arch::TransformerArch;
+use crate::error::Result;
 use crate::formats::hf;
 use crate::memory::hf::Dropouts;
-use crate::error::Result;
 use crate::weight::{dim, Weight};
 
 const INPUTS: &[&str] = &[
@@ -308,17 +308,15 @@ fn twin_config(a: &Args, enc: &Stack, dec: &Stack, cross_in: u64) -> Result<Opti
                     _ => "full_attention",
                 })
                 .collect(),
-            other => {
-                return Err(crate::Error::invalid(
-                    a.location,
-                    format!(
-                        "{} config key '{stack}_layer_types' must list one type per layer ({}), got {}",
-                        a.class_name,
-                        s.layers,
-                        other.unwrap_or(&Value::Null)
-                    ),
-                ))
-            }
+            other => return Err(crate::Error::invalid(
+                a.location,
+                format!(
+                    "{} config key '{stack}_layer_types' must list one type per layer ({}), got {}",
+                    a.class_name,
+                    s.layers,
+                    other.unwrap_or(&Value::Null)
+                ),
+            )),
         };
         Ok(json!({
             "vocab_size": a.dim("vocabulary_size")?,
