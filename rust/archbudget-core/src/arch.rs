@@ -425,6 +425,9 @@ pub struct BlockDetails {
     // ---- issue 11: moonshine (transformers' type and KerasHub's twin of it)
     /// Each stack's heads, rotary width and MLP, and the audio stem's channels.
     pub moonshine: Option<Box<crate::formats::hf::moonshine::Moonshine>>,
+    /// t5gemma's two Gemma 2 stacks, each of its own widths; the rest of the arch
+    /// describes the decoder.
+    pub t5gemma: Option<Box<crate::formats::hf::t5gemma::T5Gemma>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -64,6 +64,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(moonshine) = &a.details.moonshine {
         return super::hf_moonshine::graph(a, moonshine, drop, run);
     }
+    if let Some(t) = &a.details.t5gemma {
+        return super::hf_t5gemma::graph(a, t, drop, run);
+    }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(

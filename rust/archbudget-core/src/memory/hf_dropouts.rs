@@ -110,6 +110,17 @@ impl Dropouts {
                     activation: p,
                 }
             }
+            // `dropout_rate` (default 0) after the embeddings, each sub-layer, the MLP's
+            // inner activation and each stack
+            "t5gemma" => {
+                let p = f("dropout_rate", 0.0);
+                Dropouts {
+                    embed: p,
+                    attn: f("attention_dropout", 0.0),
+                    resid: p,
+                    activation: p,
+                }
+            }
             "bart" => Dropouts {
                 embed: f("dropout", 0.1),
                 attn: f("attention_dropout", 0.0),

@@ -38,6 +38,7 @@ mod hf_segformer;
 mod hf_segformer_head;
 mod hf_ssm;
 mod hf_swin;
+mod hf_t5gemma;
 mod hf_vision;
 mod hf_vision_model;
 mod hf_xlnet;

@@ -36,6 +36,7 @@ pub mod spec;
 mod ssm;
 pub mod swin;
 mod t5;
+pub mod t5gemma;
 mod types;
 mod vision;
 mod vision_model;
@@ -131,6 +132,7 @@ const SUPPORTED: &[&str] = &[
     "starcoder2",
     "swin",
     "t5",
+    "t5gemma",
     "vit",
     "whisper",
 ];
@@ -213,7 +215,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "bert" | "roberta" | "distilbert" => Family::Bert,
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "esm" => Family::Esm,
-        "t5" => Family::T5,
+        "t5" | "t5gemma" => Family::T5,
         "bart" => Family::Bart,
         "whisper" => Family::Whisper,
         "moonshine" => Family::Moonshine,
@@ -241,7 +243,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
 fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
     let lm = match cfg.model_type {
         "distilbert" | "albert" | "fnet" | "deberta-v2" | "esm" => Some(HeadKind::MaskedLm),
-        "t5" | "bart" | "whisper" | "moonshine" => Some(HeadKind::Seq2SeqLm),
+        "t5" | "t5gemma" | "bart" | "whisper" | "moonshine" => Some(HeadKind::Seq2SeqLm),
         "vit"
         | "deit"
         | "qwen2_5_vl_text"
@@ -290,6 +292,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Encoder if cfg.model_type == "deberta-v2" => deberta_v2::arch(&cfg, head)?,
         Family::Encoder => encoders::arch(&cfg, head)?,
         Family::Esm => esm::arch(&cfg, head)?,
+        Family::T5 if cfg.model_type == "t5gemma" => t5gemma::arch(config, &cfg, head)?,
         Family::T5 => t5::arch(&cfg, head)?,
         Family::Bart => bart::arch(&cfg, head)?,
         Family::Whisper => whisper::arch(&cfg, head)?,
@@ -404,6 +407,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Encoder if arch.model_type == "deberta-v2" => deberta_v2::modules(arch, m)?,
         Family::Encoder => encoders::modules(arch, m)?,
         Family::Esm => esm::modules(arch, m)?,
+        Family::T5 if arch.model_type == "t5gemma" => t5gemma::modules(arch, m)?,
         Family::T5 => t5::modules(arch, m)?,
         Family::Bart => bart::modules(arch, m)?,
         Family::Whisper => whisper::modules(arch, m)?,

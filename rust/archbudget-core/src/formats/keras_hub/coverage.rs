@@ -71,6 +71,8 @@ pub(super) const MEMORY: &[&str] = &[
     "RoformerV2",
     "XLNet",
     "T5",
+    "T5Gemma",
+    "T5Gemma2 (text only)",
     "Bart",
     "Whisper",
     "Moonshine",

@@ -381,6 +381,7 @@ fn twin_edit(
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
         "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
         "MoonshineBackbone" => Some(moonshine::twin_edit(&args)?),
+        "T5GemmaBackbone" => Some(t5gemma::twin_edit(&args)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
             Some(clip::twin_edit(&args)?)
         }
@@ -403,6 +404,7 @@ fn lowered(
     Ok(match backbone_class {
         "RoformerV2Backbone" => Some(Box::new(roformer_v2::lowered(&args, head)?)),
         "XLNetBackbone" => Some(Box::new(xlnet::lowered(&args)?)),
+        "T5Gemma2Backbone" => t5gemma::lowered(&args, head)?.map(Box::new),
         _ => None,
     })
 }

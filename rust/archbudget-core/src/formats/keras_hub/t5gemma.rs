@@ -14,12 +14,19 @@
 //! `RMSNormalization` and a shared `Dropout` (also auto-named: a fresh session's
 //! `rms_normalization`, `dropout` for the encoder, `_1` for the decoder).
 //!
-//! transformers 5.24 has a `t5gemma` type, but the transformers reader here has no twin of
-//! it: `memory` refuses it in one line.
+//! T5GemmaBackbone's twin is transformers' `t5gemma` (its module configs carry each
+//! stack's sizes, `layer_types` and softcaps; keras-hub's `gelu_approximate` is
+//! `gelu_pytorch_tanh`). What differs is told by [`twin_edit`]: the backbone alone keeps
+//! its untied `reverse_embeddings` with no head to use them.
+use serde_json::{json, Value};
+
 use super::blocks::{dense, embedding, kernel, rms_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
+use crate::arch::TransformerArch;
 use crate::error::Result;
+use crate::formats::hf;
+use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
 
 const INPUTS: &[&str] = &[
@@ -218,7 +225,10 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
     }
     let rows = call_order::ordered(rows, call_graph(enc.layers, dec.layers));
     Ok(Some(Backbone {
-        hf_config: None,
+        hf_config: match v2 {
+            true => None,
+            false => twin_config(a, &enc, &dec, cross_in)?,
+        },
         rows,
         hidden: dec.hidden,
         vocab,
@@ -275,4 +285,103 @@ fn call_graph(enc_layers: u64, dec_layers: u64) -> (CallGraph, Vec<usize>) {
     let decoder = g.call("dropout_1", &[y]);
     // outputs flatten by key: decoder_sequence_output, encoder_sequence_output
     (g, vec![decoder, encoder])
+}
+
+/// transformers' `t5gemma` config of a T5GemmaBackbone; `None` where the decoder's
+/// cross-attention reads another width than the encoder gives (keras-hub cannot call
+/// such a model, and `T5GemmaConfig` always sets the encoder's).
+fn twin_config(a: &Args, enc: &Stack, dec: &Stack, cross_in: u64) -> Result<Option<Value>> {
+    if cross_in != enc.hidden {
+        return Ok(None);
+    }
+    let activation = match a.config.get("hidden_activation").and_then(Value::as_str) {
+        None | Some("gelu_approximate") => "gelu_pytorch_tanh",
+        Some(other) => other,
+    };
+    let softcap = |key: &str| a.config.get(key).cloned().unwrap_or(Value::Null);
+    let module = |s: &Stack, stack: &str| -> Result<Value> {
+        let layer_types: Vec<&str> = match a.config.get(&format!("{stack}_layer_types")) {
+            Some(Value::Array(types)) if types.len() as u64 == s.layers => types
+                .iter()
+                .map(|t| match t.as_str() {
+                    Some("sliding_attention") => "sliding_attention",
+                    _ => "full_attention",
+                })
+                .collect(),
+            other => return Err(crate::Error::invalid(
+                a.location,
+                format!(
+                    "{} config key '{stack}_layer_types' must list one type per layer ({}), got {}",
+                    a.class_name,
+                    s.layers,
+                    other.unwrap_or(&Value::Null)
+                ),
+            )),
+        };
+        Ok(json!({
+            "vocab_size": a.dim("vocabulary_size")?,
+            "hidden_size": s.hidden, "intermediate_size": s.inter,
+            "num_hidden_layers": s.layers, "num_attention_heads": s.q,
+            "num_key_value_heads": s.kv, "head_dim": s.head_dim,
+            "layer_types": layer_types,
+            "sliding_window": a.dim_or("sliding_window", 4096)?,
+            "attention_bias": a.flag_or("attention_bias", false)?,
+            "hidden_activation": activation,
+            "attn_logit_softcapping": softcap("attn_logit_softcapping"),
+            "final_logit_softcapping": softcap("final_logit_softcapping"),
+        }))
+    };
+    Ok(Some(json!({
+        "model_type": "t5gemma",
+        "encoder": module(enc, "encoder")?,
+        "decoder": module(dec, "decoder")?,
+        "tie_word_embeddings": a.flag_or("tie_word_embeddings", true)?,
+        "dropout_rate": a.float_or("dropout_rate", 0.0)?,
+        "attention_dropout": a.float_or("attention_dropout", 0.0)?,
+    })))
+}
+
+/// T5Gemma2Backbone's text model, for which transformers has no type of its own (its
+/// `t5gemma2` always holds a vision tower): t5gemma's arch of the same sizes with what
+/// T5Gemma 2 changes (merged decoder attention, a rotary table per layer type, q/k
+/// norms when `use_query_key_norm`). `None` with a vision encoder.
+pub(super) fn lowered(a: &Args, head: hf::Head) -> Result<Option<(TransformerArch, Dropouts)>> {
+    let qk_norm = a.flag_or("use_query_key_norm", true)?;
+    let (enc, dec) = (
+        Stack::read(a, "encoder", qk_norm)?,
+        Stack::read(a, "decoder", qk_norm)?,
+    );
+    let vision = !matches!(a.config.get("vision_encoder"), None | Some(Value::Null));
+    let Some(config) = twin_config(a, &enc, &dec, enc.hidden).ok().flatten() else {
+        return Ok(None);
+    };
+    if vision {
+        return Ok(None);
+    }
+    let mut arch = hf::arch(&config, Some(head), a.location)?;
+    twin_edit(a)?(&mut arch);
+    if let Some(t) = arch.details.t5gemma.as_mut() {
+        t.merged_attention = true;
+        t.qk_norm = qk_norm;
+    }
+    Ok(Some((arch, Dropouts::from_config(&config))))
+}
+
+/// The backbone alone, untied, keeps `reverse_embeddings` that no head reads (the twin's
+/// bare `T5GemmaModel` has no LM head at all).
+pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let unused = match a.flag_or("tie_word_embeddings", true)? {
+        true => 0,
+        false => crate::error::mul(
+            a.dim("vocabulary_size")?,
+            a.dim("decoder_hidden_dim")?,
+            a.location,
+            "reverse_embeddings",
+        )?,
+    };
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let (false, Some(t)) = (arch.head.has_lm_head(), arch.details.t5gemma.as_mut()) {
+            t.unused_params = unused;
+        }
+    }))
 }
