@@ -29,6 +29,7 @@ pub mod flux;
 mod gemma;
 mod gemma3_vision;
 mod gemma3n;
+mod gemma4;
 mod gpt;
 mod gpt_oss;
 mod metaclip_2;
@@ -343,6 +344,10 @@ fn backbone(
         "FluxBackbone" => flux::backbone(&args)?,
         "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
         "Gemma3nBackbone" => match gemma3n::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+        "Gemma4Backbone" => match gemma4::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),
         },

@@ -1,0 +1,90 @@
+"""KerasHub ground truth for Gemma 4: Gemma4Backbone's text model with Gemma4CausalLM, built
+by the real keras-hub from small configs with random weights, one per set of constructor
+options that changes a weight or a row (global head width and K=V global heads, KV-shared
+last layers with the double-wide MLP, per-layer token inputs, the MoE block beside the
+dense MLP, a kind of layer with no unshared source, all layers shared as the assistant's
+backbone, the embedding model's head), recorded as make_keras_hub.py records them
+(`describe`: `model_json`, totals, the rows of `model.summary()`).
+
+Each model is built in a fresh session (`keras.backend.clear_session()`), as a user's
+script builds one. keras-hub's preset metadata gives Gemma 4's sizes rounded (5.1B, 7.9B,
+26B), so no preset-sized build is checked against it here.
+
+usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_gemma4.py [OUTFILE]
+  (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_gemma4.json.gz.
+"""
+import gzip
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_keras_hub import describe, round_trips  # noqa: E402
+
+M = keras_hub.models
+
+GEMMA4 = dict(vocabulary_size=64, image_size=16, num_layers=4, num_query_heads=4,
+              num_key_value_heads=2, hidden_dim=16, intermediate_dim=32, head_dim=8,
+              sliding_window_pattern=2, sliding_window_size=8)
+# name -> (small config, task classes)
+SMALL = {
+    "Gemma4": (GEMMA4, ["CausalLM"]),
+    # E2B/E4B-style: per-layer token inputs, KV-shared last layers with a double-wide MLP
+    "Gemma4_per_layer": (dict(GEMMA4, hidden_size_per_layer_input=4, vocab_size_per_layer_input=40,
+                              num_kv_shared_layers=2, use_double_wide_mlp=True), ["CausalLM"]),
+    # per-layer inputs without a vocabulary of their own, one layer, the default pattern
+    "Gemma4_one_layer": (dict(GEMMA4, num_layers=1, hidden_size_per_layer_input=3,
+                              sliding_window_pattern=6), ["CausalLM"]),
+    # 26B-A4B-style: MoE beside the dense MLP, wider global heads, K=V global heads, an
+    # explicit layer pattern, partial rotary, soft caps, dropout
+    "Gemma4_moe": (dict(GEMMA4, enable_moe_block=True, num_experts=4, expert_intermediate_dim=8,
+                        num_experts_per_token=2, global_head_dim=16, num_global_key_value_heads=1,
+                        num_layers=3, sliding_window_pattern=6,
+                        layer_types=["sliding_attention", "full_attention", "full_attention"],
+                        global_rope_partial_rotary_factor=0.25, attention_logit_soft_cap=50.0,
+                        final_logit_soft_cap=30.0, dropout=0.1), ["CausalLM"]),
+    # 31B-style: dense, wider global heads with K=V, no sliding window
+    "Gemma4_global": (dict(GEMMA4, global_head_dim=12, num_global_key_value_heads=2,
+                           num_query_heads=2, num_layers=3, use_sliding_window_attention=False),
+                      ["CausalLM"]),
+    # the global kind has no unshared layer to borrow from: layer 3 keeps its projections;
+    # shared global layers with K=V heads
+    "Gemma4_lone_kind": (dict(GEMMA4, sliding_window_pattern=4, num_kv_shared_layers=2,
+                              use_double_wide_mlp=True), ["CausalLM"]),
+    "Gemma4_shared_global": (dict(GEMMA4, num_layers=6, num_kv_shared_layers=3,
+                                  num_global_key_value_heads=1, global_head_dim=16,
+                                  hidden_size_per_layer_input=2), ["CausalLM"]),
+    # the assistant's backbone: every layer borrows K/V from the target model
+    "Gemma4_all_shared": (dict(GEMMA4, num_layers=2, num_kv_shared_layers=2), ["CausalLM"]),
+    # the embedding model: mean pooling and two projections on the final norm
+    "Gemma4_embedding": (dict(GEMMA4, is_embedding_model=True, pooling_intermediate_dim=24,
+                              embedding_dim=12, use_bidirectional_attention=True), []),
+}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_gemma4.json.gz")
+    keras.utils.set_random_seed(0)
+    cases = []
+    for name, (config, tasks) in SMALL.items():
+        for t in [None] + tasks:
+            keras.backend.clear_session()
+            backbone = M.Gemma4Backbone(**config)
+            model = backbone if t is None else getattr(M, "Gemma4" + t)(
+                backbone=backbone, preprocessor=None)
+            round_trips(model)
+            cases.append(describe(model, "backbone" if t is None else "task", name + (t or "")))
+        print(name, [c["total_params"] for c in cases[-1 - len(tasks):]], flush=True)
+    with gzip.open(out, "wt") as f:
+        json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, models=cases),
+                  f, indent=0, sort_keys=True)
+    print(f"{len(cases)} models -> {out}")
+
+
+if __name__ == "__main__":
+    main()
