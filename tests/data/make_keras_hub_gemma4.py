@@ -1,9 +1,11 @@
-"""KerasHub ground truth for Gemma 4: Gemma4Backbone's text model with Gemma4CausalLM, built
+"""KerasHub ground truth for Gemma 4: Gemma4Backbone (its text model, and its vision encoder)
+with Gemma4CausalLM, and Gemma4VisionEncoder alone, built
 by the real keras-hub from small configs with random weights, one per set of constructor
 options that changes a weight or a row (global head width and K=V global heads, KV-shared
 last layers with the double-wide MLP, per-layer token inputs, the MoE block beside the
 dense MLP, a kind of layer with no unshared source, all layers shared as the assistant's
-backbone, the embedding model's head), recorded as make_keras_hub.py records them
+backbone, the embedding model's head; the vision encoder's clipped linears, K/V heads and
+standardisation), recorded as make_keras_hub.py records them
 (`describe`: `model_json`, totals, the rows of `model.summary()`).
 
 Each model is built in a fresh session (`keras.backend.clear_session()`), as a user's
@@ -31,7 +33,13 @@ M = keras_hub.models
 GEMMA4 = dict(vocabulary_size=64, image_size=16, num_layers=4, num_query_heads=4,
               num_key_value_heads=2, hidden_dim=16, intermediate_dim=32, head_dim=8,
               sliding_window_pattern=2, sliding_window_size=8)
-# name -> (small config, task classes)
+VISION = dict(image_size=16, patch_size=4, pool_size=2, num_heads=2, hidden_dim=8, num_layers=2,
+              intermediate_dim=16, head_dim=4, output_dim=16, position_embedding_size=10)
+# the encoder's options: no clip bounds, fewer K/V heads, standardisation, its defaults
+VISION_OPTIONS = dict(VISION, use_clipped_linears=False, num_key_value_heads=1, standardize=True,
+                      num_layers=1)
+# name -> (small config, task classes); `vision`: the Gemma4VisionEncoder's config
+
 SMALL = {
     "Gemma4": (GEMMA4, ["CausalLM"]),
     # E2B/E4B-style: per-layer token inputs, KV-shared last layers with a double-wide MLP
@@ -61,6 +69,12 @@ SMALL = {
                                   hidden_size_per_layer_input=2), ["CausalLM"]),
     # the assistant's backbone: every layer borrows K/V from the target model
     "Gemma4_all_shared": (dict(GEMMA4, num_layers=2, num_kv_shared_layers=2), ["CausalLM"]),
+    # with a vision encoder; with per-layer inputs (vision positions read the padding id),
+    # KV sharing and a vision encoder of other options
+    "Gemma4_vision": (dict(GEMMA4, num_layers=2, vision=VISION), ["CausalLM"]),
+    "Gemma4_vision_per_layer": (dict(GEMMA4, hidden_size_per_layer_input=4, num_kv_shared_layers=1,
+                                     use_vision_bidirectional_attention=True,
+                                     vision=VISION_OPTIONS), ["CausalLM"]),
     # the embedding model: mean pooling and two projections on the final norm
     "Gemma4_embedding": (dict(GEMMA4, is_embedding_model=True, pooling_intermediate_dim=24,
                               embedding_dim=12, use_bidirectional_attention=True), []),
@@ -71,9 +85,20 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_gemma4.json.gz")
     keras.utils.set_random_seed(0)
     cases = []
+    for name, config in [("Gemma4VisionEncoder", VISION),
+                         ("Gemma4VisionEncoder_options", VISION_OPTIONS)]:
+        keras.backend.clear_session()
+        encoder = M.Gemma4VisionEncoder(**config)
+        round_trips(encoder)
+        cases.append(describe(encoder, "backbone", name))
+        print(name, cases[-1]["total_params"], flush=True)
     for name, (config, tasks) in SMALL.items():
         for t in [None] + tasks:
             keras.backend.clear_session()
+            config = dict(config)
+            vision = config.pop("vision", None)
+            if vision is not None:
+                config["vision_encoder"] = M.Gemma4VisionEncoder(**vision)
             backbone = M.Gemma4Backbone(**config)
             model = backbone if t is None else getattr(M, "Gemma4" + t)(
                 backbone=backbone, preprocessor=None)

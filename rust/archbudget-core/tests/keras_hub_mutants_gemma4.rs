@@ -36,8 +36,9 @@ fn memory_of_each_variant_names_why_not() {
         let err = formats::memory(&text, name, None, &run, Some(16))
             .unwrap_err()
             .to_string();
+        let class = m["model_json"]["class_name"].as_str().unwrap();
         assert!(
-            err.contains("Gemma4Backbone") && err.contains("memory covers"),
+            err.contains(class) && err.contains("memory covers"),
             "{name}: {err}"
         );
         assert_eq!(err.lines().count(), 1, "{err}");

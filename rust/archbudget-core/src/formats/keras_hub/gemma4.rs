@@ -1,5 +1,6 @@
-//! keras-hub's Gemma4Backbone, its text model (with a `vision_encoder` or
-//! `audio_encoder` the class is left to the `.keras` archive reader, `saved`).
+//! keras-hub's Gemma4Backbone: its text model, and its `vision_encoder` as one row
+//! (gemma4_vision.rs). With an `audio_encoder` the class is left to the `.keras` archive
+//! reader (`saved`).
 //!
 //! Weights (gemma4_backbone.py, gemma4_decoder_block.py, gemma4_attention.py,
 //! gemma4_moe.py): a tied `token_embedding`; per `decoder_block_i` four RMS norms, EinsumDense
@@ -26,7 +27,7 @@ use serde_json::Value;
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
-use super::{Backbone, Classifier};
+use super::{gemma4_vision, Backbone, Classifier};
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
@@ -39,14 +40,23 @@ struct Layer {
     kv_source: Option<u64>,
 }
 
-/// `None` for a multimodal Gemma4 (left to the archive reader).
+const TEXT_INPUTS: &[&str] = &["token_ids", "padding_mask", "position_ids"];
+const VISION_INPUTS: &[&str] = &[
+    "token_ids",
+    "padding_mask",
+    "position_ids",
+    "pixel_position_ids",
+    "pixel_values",
+    "vision_indices",
+    "vision_mask",
+];
+
+/// `None` for a Gemma4 with an audio encoder (left to the archive reader).
 pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
-    let multimodal = ["vision_encoder", "audio_encoder"]
-        .iter()
-        .any(|k| !matches!(a.config.get(*k), None | Some(Value::Null)));
-    if multimodal {
+    if !matches!(a.config.get("audio_encoder"), None | Some(Value::Null)) {
         return Ok(None);
     }
+    let vision = gemma4_vision::nested(a)?;
     let vocab = a.dim("vocabulary_size")?;
     let layers = a.dim("num_layers")?;
     let hidden = a.dim("hidden_dim")?;
@@ -67,6 +77,28 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
     rows.push(token_row);
     rows.push(Row::input("padding_mask"));
     rows.push(Row::input("position_ids"));
+    if let Some((name, enc)) = &vision {
+        rows.push(enc.row(name));
+        rows.push(Row::plain(
+            "interleave_embeddings",
+            "Gemma4InterleaveEmbeddings",
+            hidden,
+        ));
+        rows.push(Row::new(
+            "pixel_position_ids",
+            "InputLayer",
+            vec![None, None, None, Some(2)],
+            Vec::new(),
+        ));
+        rows.push(Row::new(
+            "pixel_values",
+            "InputLayer",
+            vec![None; 4],
+            Vec::new(),
+        ));
+        rows.push(Row::input("vision_indices"));
+        rows.push(Row::input("vision_mask"));
+    }
     if per_layer > 0 {
         let per_vocab = a.dim_or("vocab_size_per_layer_input", vocab)?;
         let width = layers * per_layer;
@@ -118,7 +150,9 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
     if embedder {
         rows.extend(embedding_head(a, hidden)?);
     }
-    let rows = call_order::ordered(rows, call_graph(&stack, per_layer > 0, embedder));
+    let vision_name = vision.as_ref().map(|(name, _)| name.as_str());
+    let graph = call_graph(&stack, vision_name, per_layer > 0, embedder);
+    let rows = call_order::ordered(rows, graph);
     Ok(Some(Backbone {
         hf_config: None,
         rows,
@@ -126,7 +160,10 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
         vocab,
         embed_dim: hidden,
         token_weights,
-        inputs: &["token_ids", "padding_mask", "position_ids"],
+        inputs: match vision {
+            Some(_) => VISION_INPUTS,
+            None => TEXT_INPUTS,
+        },
         pooled: embedder,
         classifier: Classifier::None,
         lm_row_shows_vocab: false,
@@ -322,19 +359,44 @@ fn embedding_head(a: &Args, hidden: u64) -> Result<Vec<Row>> {
     ])
 }
 
-/// The calls `Gemma4Backbone.__init__` makes (text only), for the order of its rows.
-fn call_graph(stack: &[Layer], per_layer: bool, embedder: bool) -> (CallGraph, Vec<usize>) {
+/// The calls `Gemma4Backbone.__init__` makes (with its vision encoder named `vision`),
+/// for the order of its rows.
+fn call_graph(
+    stack: &[Layer],
+    vision: Option<&str>,
+    per_layer: bool,
+    embedder: bool,
+) -> (CallGraph, Vec<usize>) {
     let mut g = CallGraph::default();
     let padding = g.input("padding_mask");
     let positions = g.input("position_ids");
     let ids = g.input("token_ids");
     let tokens = g.call("token_embedding", &[ids]);
+    let mut x = tokens;
+    let mut vision_mask = None;
+    let mut per_layer_ids = ids;
+    if let Some(encoder) = vision {
+        // a dict of inputs flattens by key: pixel_position_ids, pixel_values
+        let pixel_positions = g.input("pixel_position_ids");
+        let pixels = g.input("pixel_values");
+        let indices = g.input("vision_indices");
+        let mask = g.input("vision_mask");
+        let images = g.call(encoder, &[pixel_positions, pixels]);
+        let images = g.op("image_scale", &[images]);
+        // keywords by name: image_embeddings, text_embeddings, vision_indices
+        x = g.call("interleave_embeddings", &[images, tokens, indices]);
+        // vision positions read the padding id: where(cast(mask), zeros_like(ids), ids)
+        let is_vision = g.op("vision_mask_cast", &[mask]);
+        let zeros = g.op("zeros_like_ids", &[ids]);
+        per_layer_ids = g.op("per_layer_ids", &[is_vision, zeros, ids]);
+        vision_mask = Some(mask);
+    }
     let per_emb = per_layer.then(|| {
-        let e = g.call("per_layer_token_embedding", &[ids]);
+        let e = g.call("per_layer_token_embedding", &[per_layer_ids]);
         let e = g.op("per_layer_cast", &[e]);
         g.op("per_layer_scale", &[e])
     });
-    let mut x = g.op("embedding_scale", &[tokens]);
+    x = g.op("embedding_scale", &[x]);
     let per_proj = per_layer.then(|| {
         let p = g.call("per_layer_model_projection", &[x]);
         g.op("per_layer_projection_scale", &[p])
@@ -351,11 +413,13 @@ fn call_graph(stack: &[Layer], per_layer: bool, embedder: bool) -> (CallGraph, V
             }
             _ => None,
         };
-        // x, then keywords by name: padding_mask, per_layer_input, positions, shared_kv
+        // x, then keywords by name: padding_mask, per_layer_input, positions, shared_kv,
+        // vision_mask
         let mut args = vec![x, padding];
         args.extend(per_layer_input);
         args.push(positions);
         args.extend(layer.kv_source.map(|k| caches[k as usize]));
+        args.extend(vision_mask);
         x = g.call(&format!("decoder_block_{i}"), &args);
         caches.push(x);
     }

@@ -30,6 +30,7 @@ mod gemma;
 mod gemma3_vision;
 mod gemma3n;
 mod gemma4;
+mod gemma4_vision;
 mod gpt;
 mod gpt_oss;
 mod metaclip_2;
@@ -343,6 +344,7 @@ fn backbone(
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
         "FluxBackbone" => flux::backbone(&args)?,
         "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
+        "Gemma4VisionEncoder" => gemma4_vision::standalone(&args)?,
         "Gemma3nBackbone" => match gemma3n::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),
