@@ -1,11 +1,12 @@
-"""KerasHub ground truth for Gemma 4: Gemma4Backbone (its text model, and its vision encoder)
-with Gemma4CausalLM, and Gemma4VisionEncoder alone, built
+"""KerasHub ground truth for Gemma 4: Gemma4Backbone (its text model, its vision and audio
+encoders) with Gemma4CausalLM, and Gemma4VisionEncoder alone, built
 by the real keras-hub from small configs with random weights, one per set of constructor
 options that changes a weight or a row (global head width and K=V global heads, KV-shared
 last layers with the double-wide MLP, per-layer token inputs, the MoE block beside the
 dense MLP, a kind of layer with no unshared source, all layers shared as the assistant's
 backbone, the embedding model's head; the vision encoder's clipped linears, K/V heads and
-standardisation), recorded as make_keras_hub.py records them
+standardisation; the audio encoder's subsampling convolutions and output projection),
+recorded as make_keras_hub.py records them
 (`describe`: `model_json`, totals, the rows of `model.summary()`).
 
 Each model is built in a fresh session (`keras.backend.clear_session()`), as a user's
@@ -27,6 +28,8 @@ import keras_hub  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from make_keras_hub import describe, round_trips  # noqa: E402
+# keras-hub 0.32 exports no Gemma4AudioEncoder; it is registered (keras_hub>Gemma4AudioEncoder)
+from keras_hub.src.models.gemma4.gemma4_audio_encoder import Gemma4AudioEncoder  # noqa: E402
 
 M = keras_hub.models
 
@@ -38,7 +41,14 @@ VISION = dict(image_size=16, patch_size=4, pool_size=2, num_heads=2, hidden_dim=
 # the encoder's options: no clip bounds, fewer K/V heads, standardisation, its defaults
 VISION_OPTIONS = dict(VISION, use_clipped_linears=False, num_key_value_heads=1, standardize=True,
                       num_layers=1)
-# name -> (small config, task classes); `vision`: the Gemma4VisionEncoder's config
+AUDIO = dict(input_feat_size=16, hidden_size=8, num_heads=2, num_layers=1, chunk_size=4,
+             context_left=5, conv_kernel_size=3, sscp_conv_channels=(6, 4), output_proj_dims=12,
+             output_dim=16)
+# no intermediate projection, other convolution shapes, two conformers
+AUDIO_OPTIONS = dict(AUDIO, output_proj_dims=None, sscp_kernel_sizes=((3, 5), (3, 3)),
+                     sscp_stride_sizes=((2, 3), (1, 2)), sscp_conv_channels=(5, 3), num_layers=2,
+                     conv_kernel_size=4, input_feat_size=20)
+# name -> (small config, task classes); `vision`, `audio`: the encoders' configs
 
 SMALL = {
     "Gemma4": (GEMMA4, ["CausalLM"]),
@@ -75,6 +85,13 @@ SMALL = {
     "Gemma4_vision_per_layer": (dict(GEMMA4, hidden_size_per_layer_input=4, num_kv_shared_layers=1,
                                      use_vision_bidirectional_attention=True,
                                      vision=VISION_OPTIONS), ["CausalLM"]),
+    # with an audio encoder (its mask tied into the graph); E2B-style: vision, audio and
+    # per-layer inputs
+    "Gemma4_audio": (dict(GEMMA4, num_layers=2, num_audio_tokens_per_clip=5, audio=AUDIO),
+                     ["CausalLM"]),
+    "Gemma4_multimodal": (dict(GEMMA4, hidden_size_per_layer_input=4, num_kv_shared_layers=2,
+                               use_double_wide_mlp=True, vision=VISION, audio=AUDIO_OPTIONS),
+                          ["CausalLM"]),
     # the embedding model: mean pooling and two projections on the final norm
     "Gemma4_embedding": (dict(GEMMA4, is_embedding_model=True, pooling_intermediate_dim=24,
                               embedding_dim=12, use_bidirectional_attention=True), []),
@@ -97,8 +114,11 @@ def main():
             keras.backend.clear_session()
             config = dict(config)
             vision = config.pop("vision", None)
+            audio = config.pop("audio", None)
             if vision is not None:
                 config["vision_encoder"] = M.Gemma4VisionEncoder(**vision)
+            if audio is not None:
+                config["audio_encoder"] = Gemma4AudioEncoder(**audio)
             backbone = M.Gemma4Backbone(**config)
             model = backbone if t is None else getattr(M, "Gemma4" + t)(
                 backbone=backbone, preprocessor=None)

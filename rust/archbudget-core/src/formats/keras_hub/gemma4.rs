@@ -1,6 +1,5 @@
-//! keras-hub's Gemma4Backbone: its text model, and its `vision_encoder` as one row
-//! (gemma4_vision.rs). With an `audio_encoder` the class is left to the `.keras` archive
-//! reader (`saved`).
+//! keras-hub's Gemma4Backbone: its text model, and its `vision_encoder` and
+//! `audio_encoder` as one row each (gemma4_vision.rs, gemma4_audio.rs).
 //!
 //! Weights (gemma4_backbone.py, gemma4_decoder_block.py, gemma4_attention.py,
 //! gemma4_moe.py): a tied `token_embedding`; per `decoder_block_i` four RMS norms, EinsumDense
@@ -27,36 +26,58 @@ use serde_json::Value;
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
-use super::{gemma4_vision, Backbone, Classifier};
+use super::{gemma4_audio, gemma4_vision, Backbone, Classifier};
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
 /// What differs between the decoder blocks of one backbone.
 struct Layer {
     global: bool,
-    /// Borrows its K/V from this earlier layer (or from outside: `None` in a shared
-    /// layer of an all-shared stack).
+    /// Borrows its K/V: no projections of its own.
     kv_shared: bool,
+    /// The earlier layer it borrows from (`None` when every layer shares: the assistant
+    /// borrows from its target model).
     kv_source: Option<u64>,
 }
 
-const TEXT_INPUTS: &[&str] = &["token_ids", "padding_mask", "position_ids"];
-const VISION_INPUTS: &[&str] = &[
-    "token_ids",
-    "padding_mask",
-    "position_ids",
-    "pixel_position_ids",
-    "pixel_values",
-    "vision_indices",
-    "vision_mask",
-];
-
-/// `None` for a Gemma4 with an audio encoder (left to the archive reader).
-pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
-    if !matches!(a.config.get("audio_encoder"), None | Some(Value::Null)) {
-        return Ok(None);
+/// The backbone's inputs: the text's, then the vision encoder's and the audio encoder's
+/// (a task sorts them by name).
+fn inputs(vision: bool, audio: bool) -> &'static [&'static str] {
+    const TEXT: [&str; 3] = ["token_ids", "padding_mask", "position_ids"];
+    const VISION: [&str; 4] = [
+        "pixel_position_ids",
+        "pixel_values",
+        "vision_indices",
+        "vision_mask",
+    ];
+    const AUDIO: [&str; 4] = ["audio_indices", "audio_mask", "audio_mel", "audio_mel_mask"];
+    const WITH_VISION: [&str; 7] = concat(TEXT, VISION);
+    const WITH_AUDIO: [&str; 7] = concat(TEXT, AUDIO);
+    const WITH_BOTH: [&str; 11] = concat(WITH_VISION, AUDIO);
+    match (vision, audio) {
+        (false, false) => &TEXT,
+        (true, false) => &WITH_VISION,
+        (false, true) => &WITH_AUDIO,
+        (true, true) => &WITH_BOTH,
     }
+}
+
+const fn concat<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
+
+pub fn backbone(a: &Args) -> Result<Backbone> {
     let vision = gemma4_vision::nested(a)?;
+    let audio = gemma4_audio::nested(a)?;
     let vocab = a.dim("vocabulary_size")?;
     let layers = a.dim("num_layers")?;
     let hidden = a.dim("hidden_dim")?;
@@ -98,6 +119,28 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
         ));
         rows.push(Row::input("vision_indices"));
         rows.push(Row::input("vision_mask"));
+    }
+    if let Some(enc) = &audio {
+        rows.push(enc.row.clone());
+        rows.push(Row::plain(
+            "audio_interleave_embeddings",
+            "Gemma4InterleaveEmbeddings",
+            hidden,
+        ));
+        rows.push(Row::new(
+            "audio_mel",
+            "InputLayer",
+            vec![None, None, None, Some(enc.mel_bins)],
+            Vec::new(),
+        ));
+        rows.push(Row::new(
+            "audio_mel_mask",
+            "InputLayer",
+            vec![None; 3],
+            Vec::new(),
+        ));
+        rows.push(Row::input("audio_indices"));
+        rows.push(Row::input("audio_mask"));
     }
     if per_layer > 0 {
         let per_vocab = a.dim_or("vocab_size_per_layer_input", vocab)?;
@@ -151,23 +194,21 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
         rows.extend(embedding_head(a, hidden)?);
     }
     let vision_name = vision.as_ref().map(|(name, _)| name.as_str());
-    let graph = call_graph(&stack, vision_name, per_layer > 0, embedder);
+    let audio_name = audio.as_ref().map(|enc| enc.row.name.as_str());
+    let graph = call_graph(&stack, (vision_name, audio_name), per_layer > 0, embedder);
     let rows = call_order::ordered(rows, graph);
-    Ok(Some(Backbone {
+    Ok(Backbone {
         hf_config: None,
         rows,
         hidden,
         vocab,
         embed_dim: hidden,
         token_weights,
-        inputs: match vision {
-            Some(_) => VISION_INPUTS,
-            None => TEXT_INPUTS,
-        },
+        inputs: inputs(vision.is_some(), audio.is_some()),
         pooled: embedder,
         classifier: Classifier::None,
         lm_row_shows_vocab: false,
-    }))
+    })
 }
 
 /// Each layer's kind and K/V source, as `Gemma4Backbone.__init__` computes them.
@@ -231,7 +272,9 @@ fn block(a: &Args, layer: &Layer, hidden: u64, per_layer: u64) -> Result<Vec<Wei
         false => a.dim("head_dim")?,
     };
     // K=V with fewer heads on global layers (a global layer never slides)
-    let global_kv = a.dim_opt("num_global_key_value_heads")?.filter(|_| layer.global);
+    let global_kv = a
+        .dim_opt("num_global_key_value_heads")?
+        .filter(|_| layer.global);
     let kv = match global_kv {
         Some(heads) => heads,
         None => a.dim("num_key_value_heads")?,
@@ -347,7 +390,12 @@ fn embedding_head(a: &Args, hidden: u64) -> Result<Vec<Row>> {
     let mut second = Vec::new();
     dense(&mut second, "", inter, out, false);
     Ok(vec![
-        Row::new("mean_pooling", "Gemma4MeanPooling", pooled(hidden), Vec::new()),
+        Row::new(
+            "mean_pooling",
+            "Gemma4MeanPooling",
+            pooled(hidden),
+            Vec::new(),
+        ),
         Row::new("pooling_dense_1", "Dense", pooled(inter), first),
         Row::new("embedding_projection", "Dense", pooled(out), second),
         Row::new(
@@ -359,11 +407,11 @@ fn embedding_head(a: &Args, hidden: u64) -> Result<Vec<Row>> {
     ])
 }
 
-/// The calls `Gemma4Backbone.__init__` makes (with its vision encoder named `vision`),
-/// for the order of its rows.
+/// The calls `Gemma4Backbone.__init__` makes (with its vision and audio encoders of these
+/// names), for the order of its rows.
 fn call_graph(
     stack: &[Layer],
-    vision: Option<&str>,
+    (vision, audio): (Option<&str>, Option<&str>),
     per_layer: bool,
     embedder: bool,
 ) -> (CallGraph, Vec<usize>) {
@@ -390,6 +438,26 @@ fn call_graph(
         let zeros = g.op("zeros_like_ids", &[ids]);
         per_layer_ids = g.op("per_layer_ids", &[is_vision, zeros, ids]);
         vision_mask = Some(mask);
+    }
+    if let Some(encoder) = audio {
+        let mel = g.input("audio_mel");
+        let mel_mask = g.input("audio_mel_mask");
+        let indices = g.input("audio_indices");
+        let mask = g.input("audio_mask");
+        let mel_mask = g.op("audio_mel_mask_cast", &[mel_mask]);
+        let clips = g.call(encoder, &[mel, mel_mask]);
+        let clips = g.op("audio_scale", &[clips]);
+        x = g.call("audio_interleave_embeddings", &[clips, x, indices]);
+        if !per_layer {
+            // keras-hub ties audio_mask into the graph: x + expand_dims(cast(mask) * 0)
+            let dummy = g.op("audio_mask_cast", &[mask]);
+            let dummy = g.op("audio_mask_zero", &[dummy]);
+            let dummy = g.op("audio_mask_expand", &[dummy]);
+            x = g.op("audio_mask_add", &[x, dummy]);
+        }
+        let is_audio = g.op("audio_mask_bool", &[mask]);
+        let zeros = g.op("zeros_like_audio_ids", &[per_layer_ids]);
+        per_layer_ids = g.op("per_layer_audio_ids", &[is_audio, zeros, per_layer_ids]);
     }
     let per_emb = per_layer.then(|| {
         let e = g.call("per_layer_token_embedding", &[per_layer_ids]);

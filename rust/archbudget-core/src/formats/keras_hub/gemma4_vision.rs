@@ -93,7 +93,11 @@ pub fn read(a: &Args) -> Result<Encoder> {
         let up = [(hidden, "inputs"), (inter, "units")];
         linear(&mut enc, "ffw_gating", &up);
         linear(&mut enc, "ffw_gating_2", &up);
-        linear(&mut enc, "ffw_linear", &[(inter, "inputs"), (hidden, "units")]);
+        linear(
+            &mut enc,
+            "ffw_linear",
+            &[(inter, "inputs"), (hidden, "units")],
+        );
     }
     let mut out = Vec::new();
     if standardize {
@@ -101,10 +105,26 @@ pub fn read(a: &Args) -> Result<Encoder> {
             out.push(Weight::new(name, vec![dim(hidden, "features")]).frozen());
         }
     }
-    dense(&mut out, "vision_input_projection", hidden, output_dim, false);
+    dense(
+        &mut out,
+        "vision_input_projection",
+        hidden,
+        output_dim,
+        false,
+    );
     let rows = vec![
-        Row::new("pixel_values", "InputLayer", images(Some(pixels)), Vec::new()),
-        Row::new("pixel_position_ids", "InputLayer", images(Some(2)), Vec::new()),
+        Row::new(
+            "pixel_values",
+            "InputLayer",
+            images(Some(pixels)),
+            Vec::new(),
+        ),
+        Row::new(
+            "pixel_position_ids",
+            "InputLayer",
+            images(Some(2)),
+            Vec::new(),
+        ),
         Row::new(
             "image_encoder",
             "Gemma4VisionEncoderBlock",

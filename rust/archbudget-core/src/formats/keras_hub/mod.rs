@@ -30,6 +30,7 @@ mod gemma;
 mod gemma3_vision;
 mod gemma3n;
 mod gemma4;
+mod gemma4_audio;
 mod gemma4_vision;
 mod gpt;
 mod gpt_oss;
@@ -349,10 +350,7 @@ fn backbone(
             Some(b) => b,
             None => return Ok(None),
         },
-        "Gemma4Backbone" => match gemma4::backbone(&args)? {
-            Some(b) => b,
-            None => return Ok(None),
-        },
+        "Gemma4Backbone" => gemma4::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
