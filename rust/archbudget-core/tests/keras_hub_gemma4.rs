@@ -99,3 +99,30 @@ fn encoders_of_another_class_are_named() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// Bad arguments of the nested audio encoder name its class and key.
+#[test]
+fn bad_audio_encoder_arguments_name_the_key() {
+    let model = models()
+        .into_iter()
+        .find(|m| m["name"] == "Gemma4_audio")
+        .unwrap()["model_json"]
+        .clone();
+    for (key, value) in [
+        ("sscp_conv_channels", json!([4])),
+        ("sscp_kernel_sizes", json!([[3, 3], [3]])),
+        ("sscp_kernel_sizes", json!([[3, 40], [3, 3]])),
+        ("num_heads", json!(3)),
+    ] {
+        let mut model = model.clone();
+        model["config"]["audio_encoder"]["config"][key] = value.clone();
+        let err = formats::summary(&serde_json::to_vec(&model).unwrap(), "m.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Gemma4AudioEncoder") && err.contains(key) && err.contains("m.json"),
+            "{key}={value}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

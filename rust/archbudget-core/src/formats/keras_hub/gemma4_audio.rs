@@ -171,7 +171,7 @@ fn pair(a: &Args, key: &str, default: [u64; 2]) -> Result<[u64; 2]> {
     let Some(v) = a.config.get(key).filter(|v| !v.is_null()) else {
         return Ok(default);
     };
-    two(v, |x| crate::layers::positive_int(x)).ok_or_else(|| bad(a, key, "2 positive integers"))
+    two(v, crate::layers::positive_int).ok_or_else(|| bad(a, key, "2 positive integers"))
 }
 
 /// A two-entry list of two positive integers each (`sscp_kernel_sizes`).
@@ -179,7 +179,7 @@ fn pairs(a: &Args, key: &str, default: [[u64; 2]; 2]) -> Result<[[u64; 2]; 2]> {
     let Some(v) = a.config.get(key).filter(|v| !v.is_null()) else {
         return Ok(default);
     };
-    two(v, |x| two(x, |y| crate::layers::positive_int(y)))
+    two(v, |x| two(x, crate::layers::positive_int))
         .ok_or_else(|| bad(a, key, "2 pairs of positive integers"))
 }
 
