@@ -15,6 +15,8 @@ pub const SUPPORTED: &[&str] = &[
     "Bert, XLMRoberta, Gemma3, Qwen3 TextEmbedder",
     "Gemma3VisionEncoder (alone or in a Gemma3Backbone)",
     "Gemma3n (Backbone, CausalLM; text only: with a vision or audio encoder, from its .keras archive)",
+    "Gemma4 (Backbone, CausalLM)",
+    "Gemma4VisionEncoder (alone or in a Gemma4Backbone)",
     "ESM (Backbone, MaskedPLM, ProteinClassifier)",
     "ElectraBackbone",
     "XLNetBackbone",

@@ -29,6 +29,9 @@ pub mod flux;
 mod gemma;
 mod gemma3_vision;
 mod gemma3n;
+mod gemma4;
+mod gemma4_audio;
+mod gemma4_vision;
 mod gpt;
 mod gpt_oss;
 mod metaclip_2;
@@ -342,10 +345,12 @@ fn backbone(
         "StableDiffusion3Backbone" => sd3::backbone(&args)?,
         "FluxBackbone" => flux::backbone(&args)?,
         "Gemma3VisionEncoder" => gemma3_vision::standalone(&args)?,
+        "Gemma4VisionEncoder" => gemma4_vision::standalone(&args)?,
         "Gemma3nBackbone" => match gemma3n::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),
         },
+        "Gemma4Backbone" => gemma4::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
