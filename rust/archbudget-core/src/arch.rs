@@ -422,6 +422,9 @@ pub struct BlockDetails {
     /// The stages of a Mix Transformer encoder (segformer); the rest of the arch describes
     /// its last stage.
     pub segformer: Option<Box<crate::formats::hf::segformer::Segformer>>,
+    // ---- issue 11: Gemma 3n's text model (gemma3n_text)
+    /// AltUp, Laurel, per-layer inputs and KV sharing around gemma3's layers.
+    pub gemma3n: Option<Box<crate::formats::hf::gemma3n::Gemma3n>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
