@@ -5,6 +5,7 @@
 //! cache (KV-shared layers store none), and `memory` in every mode and precision.
 mod common;
 mod hf_flops;
+mod hf_lowering;
 mod hf_rows;
 
 use archbudget_core::formats;
@@ -71,4 +72,10 @@ fn memory_lowers_every_config_in_every_mode() {
             }
         }
     }
+}
+
+#[test]
+fn generate_cache_leaves_out_the_kv_shared_layers() {
+    let gaps = hf_lowering::generate_cache_gaps(&section("cache"), "cache_bytes");
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }

@@ -61,6 +61,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.model_type == "esm" {
         return super::hf_esm::graph(a, drop, run);
     }
+    if a.details.gemma3n.is_some() {
+        return super::hf_gemma3n::graph(a, drop, run);
+    }
     if a.kind == ArchKind::EncoderDecoder {
         if run.lora.is_some() || run.quantize.is_some() {
             return Err(crate::Error::invalid(

@@ -201,19 +201,21 @@ fn sparsity(cfg: &Cfg, layers: u64) -> Result<Vec<bool>> {
 /// `kv_sharing_modes`' check: every kind of layer in the shared tail has an earlier
 /// layer of its kind whose k and v it reuses.
 fn check_kv_sharing(cfg: &Cfg, spans: &[AttentionSpan], shared: u64) -> Result<()> {
-    if shared == 0 {
-        return Ok(());
-    }
     let layers = spans.len() as u64;
-    let kind = std::mem::discriminant::<AttentionSpan>;
-    let first = layers.checked_sub(shared).unwrap_or(0) as usize;
-    let produced = |s: &AttentionSpan| spans[..first].iter().any(|p| kind(p) == kind(s));
-    if shared >= layers || !spans.iter().all(produced) {
+    if shared > 0 && (shared >= layers || orphan_shared_layer(spans, shared).is_some()) {
         return Err(cfg.invalid(format!(
             "num_kv_shared_layers ({shared}) leaves no earlier layer of each kind in layer_types to share k and v from ({layers} layers)"
         )));
     }
     Ok(())
+}
+
+/// The first of the last `shared` layers with no earlier unshared layer of its kind
+/// (sliding or full) to reuse k and v from.
+pub fn orphan_shared_layer(spans: &[AttentionSpan], shared: u64) -> Option<usize> {
+    let first = (spans.len() as u64).saturating_sub(shared) as usize;
+    let kind = std::mem::discriminant::<AttentionSpan>;
+    (first..spans.len()).find(|&i| !spans[..first].iter().any(|p| kind(p) == kind(&spans[i])))
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
