@@ -40,7 +40,10 @@ fn flops_and_buffers_match_the_flop_counter() {
         };
         let m = formats::memory(&text, name, None, &run, Some(16)).unwrap();
         if m.buffers != case["buffers"].as_u64().unwrap() {
-            gaps.push(format!("{name} buffers: {} != {}", m.buffers, case["buffers"]));
+            gaps.push(format!(
+                "{name} buffers: {} != {}",
+                m.buffers, case["buffers"]
+            ));
         }
     }
     assert!(gaps.is_empty(), "{gaps:#?}");

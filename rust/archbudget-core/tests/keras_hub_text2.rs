@@ -32,7 +32,11 @@ fn memory_is_refused_in_one_line_naming_what_it_covers() {
         seq: 16,
         ..Default::default()
     };
-    for m in models() {
+    // Gemma3n's memory: keras_hub_gemma3n.rs
+    let refused = models()
+        .into_iter()
+        .filter(|m| !m["name"].as_str().unwrap().starts_with("Gemma3n"));
+    for m in refused {
         let name = m["name"].as_str().unwrap();
         let text = serde_json::to_vec(&m["model_json"]).unwrap();
         let err = formats::memory(&text, name, None, &run, Some(16))

@@ -96,7 +96,9 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             "LoRA and quantized weights are not lowered for Gemma 3n yet",
         ));
     }
-    let spans: Vec<AttentionSpan> = (0..a.num_layers).map(|i| a.layer_attention(i).span).collect();
+    let spans: Vec<AttentionSpan> = (0..a.num_layers)
+        .map(|i| a.layer_attention(i).span)
+        .collect();
     if let Some(i) = orphan_shared_layer(&spans, g3n.kv_shared_layers) {
         let kind = match spans[i] {
             AttentionSpan::Full => "full_attention",
@@ -159,7 +161,10 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     let per_tok = st.elementwise(&mut g, per_tok);
     let proj = g.push(st.lin(rows, h, per_layer_all, false), &[embeds]);
     st.scalar_buffer(&mut g);
-    let proj = g.push(st.norm(mul(rows, a.num_layers)?, g3n.per_layer_width), &[proj]);
+    let proj = g.push(
+        st.norm(mul(rows, a.num_layers)?, g3n.per_layer_width),
+        &[proj],
+    );
     let summed = g.push(Op::Add(Add), &[proj, per_tok]);
     st.scalar_buffer(&mut g);
     let per_layer_inputs = st.elementwise(&mut g, summed);
@@ -325,10 +330,7 @@ fn router(st: &At, g: &mut Graph, x: ValueId, again: bool) -> ValueId {
         st.scalar_buffer(g);
     }
     let scaled = st.elementwise(g, normed);
-    let routed = g.push(
-        reuse(st.lin(rows, h, st.g.altup_inputs, false)),
-        &[scaled],
-    );
+    let routed = g.push(reuse(st.lin(rows, h, st.g.altup_inputs, false)), &[scaled]);
     let fp32 = g.push(Op::Cast(Cast { to: DType::F32 }), &[routed]);
     let t = g.push(
         Op::Act(Act {
@@ -543,14 +545,7 @@ fn mlp(st: &At, g: &mut Graph, i: u64, x: ValueId) -> Result<ValueId> {
     let inter = st.g.intermediate_sizes[i as usize];
     let mut gate = g.push(st.lin(rows, h, inter, false), &[x]);
     if st.g.sparse_layers[i as usize] {
-        let stat = |g: &mut Graph, x: ValueId| {
-            g.push(
-                Op::Copy(Copy {
-                    numel: Some(rows),
-                }),
-                &[x],
-            )
-        };
+        let stat = |g: &mut Graph, x: ValueId| g.push(Op::Copy(Copy { numel: Some(rows) }), &[x]);
         let mean = stat(g, gate);
         let std = stat(g, gate);
         let cutoff = g.push(Op::Mul(Mul), &[std, mean]);

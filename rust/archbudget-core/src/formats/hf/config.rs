@@ -172,7 +172,10 @@ impl<'a> Cfg<'a> {
             None => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_f64().ok_or_else(|| self.bad(key, "a list of numbers", v)))
+                .map(|v| {
+                    v.as_f64()
+                        .ok_or_else(|| self.bad(key, "a list of numbers", v))
+                })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
             Some(v) => Err(self.bad(key, "a list of numbers", v)),

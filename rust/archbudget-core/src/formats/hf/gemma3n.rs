@@ -246,7 +246,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     if g.has_correct_scale_param() {
         altup.push(Weight::new("correct_output_scale", vec![h()]));
     }
-    linear(&mut altup, "correction_coefs.", dim(n, "n"), dim(n, "n"), false);
+    linear(
+        &mut altup,
+        "correction_coefs.",
+        dim(n, "n"),
+        dim(n, "n"),
+        false,
+    );
     linear(
         &mut altup,
         "prediction_coefs.",
@@ -260,7 +266,12 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     let mut laurel = Vec::new();
     linear(&mut laurel, "linear_left.", h(), rank.clone(), false);
     linear(&mut laurel, "linear_right.", rank, h(), false);
-    super::modules::norm(&mut laurel, "post_laurel_norm.", a.hidden_size, NormKind::RmsNorm);
+    super::modules::norm(
+        &mut laurel,
+        "post_laurel_norm.",
+        a.hidden_size,
+        NormKind::RmsNorm,
+    );
     let per_layer = dim(g.per_layer_width, "per_layer");
     let mut gate = Vec::new();
     linear(&mut gate, "", h(), per_layer.clone(), false);
@@ -274,9 +285,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             linear(&mut attn, "v_proj.", h(), kv.clone(), a.qkv_bias);
         }
         linear(&mut attn, "o_proj.", q.clone(), h(), a.o_bias);
-        attn.push(Weight::new("q_norm.weight", vec![dim(a.head_dim, "head_dim")]));
+        attn.push(Weight::new(
+            "q_norm.weight",
+            vec![dim(a.head_dim, "head_dim")],
+        ));
         if g.has_kv_weights(a.num_layers, i) {
-            attn.push(Weight::new("k_norm.weight", vec![dim(a.head_dim, "head_dim")]));
+            attn.push(Weight::new(
+                "k_norm.weight",
+                vec![dim(a.head_dim, "head_dim")],
+            ));
         }
         let inter = dim(g.intermediate_sizes[i as usize], "intermediate");
         let mut mlp = Vec::new();
@@ -287,14 +304,38 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             ("self_attn".to_string(), "Gemma3nTextAttention", attn),
             ("mlp".to_string(), "Gemma3nTextMLP", mlp),
             ("input_layernorm".to_string(), norm_class, norm.clone()),
-            ("post_attention_layernorm".to_string(), norm_class, norm.clone()),
-            ("pre_feedforward_layernorm".to_string(), norm_class, norm.clone()),
-            ("post_feedforward_layernorm".to_string(), norm_class, norm.clone()),
+            (
+                "post_attention_layernorm".to_string(),
+                norm_class,
+                norm.clone(),
+            ),
+            (
+                "pre_feedforward_layernorm".to_string(),
+                norm_class,
+                norm.clone(),
+            ),
+            (
+                "post_feedforward_layernorm".to_string(),
+                norm_class,
+                norm.clone(),
+            ),
             ("altup".to_string(), "Gemma3nTextAltUp", altup.clone()),
-            ("laurel".to_string(), "Gemma3nTextLaurelBlock", laurel.clone()),
+            (
+                "laurel".to_string(),
+                "Gemma3nTextLaurelBlock",
+                laurel.clone(),
+            ),
             ("per_layer_input_gate".to_string(), "Linear", gate.clone()),
-            ("per_layer_projection".to_string(), "Linear", projection.clone()),
-            ("post_per_layer_input_norm".to_string(), norm_class, norm.clone()),
+            (
+                "per_layer_projection".to_string(),
+                "Linear",
+                projection.clone(),
+            ),
+            (
+                "post_per_layer_input_norm".to_string(),
+                norm_class,
+                norm.clone(),
+            ),
         ];
         m.add_blocks(1, |_| format!("{root}layers.{i}."), &block)?;
     }

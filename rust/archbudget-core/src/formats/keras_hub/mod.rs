@@ -380,6 +380,7 @@ fn twin_edit(
         "SegFormerBackbone" => Some(mit::segformer_twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
         "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
+        "Gemma3nBackbone" => Some(gemma3n::twin_edit(&args)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
             Some(clip::twin_edit(&args)?)
         }
