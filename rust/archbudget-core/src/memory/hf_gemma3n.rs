@@ -128,7 +128,10 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     };
     let n = g3n.altup_inputs;
     let (h, rows) = (a.hidden_size, st.rows);
-    mul(mul(rows, n)?, add(h, a.num_layers * g3n.per_layer_width)?)?;
+    mul(
+        mul(rows, n)?,
+        add(h, mul(a.num_layers, g3n.per_layer_width)?)?,
+    )?;
     let mut g = Graph::default();
 
     // ---- embeddings and per-layer inputs
@@ -171,10 +174,11 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
 
     // ---- masks, rotary tables (one pair per kind of layer), AltUp's streams
     let eager = run.attn == AttnImpl::Eager;
+    let causal_numel = mul(rows, st.seq)?;
     let causal = eager.then(|| {
         g.push(
             Op::Fill(Fill {
-                numel: rows * st.seq,
+                numel: causal_numel,
                 dtype: None,
                 buffer: None,
             }),

@@ -63,7 +63,7 @@ pub struct Gemma3n {
 impl Gemma3n {
     /// Layer `i` reuses an earlier layer's k and v.
     pub fn shares_kv(&self, layers: u64, i: u64) -> bool {
-        i >= layers - self.kv_shared_layers
+        i >= layers.saturating_sub(self.kv_shared_layers)
     }
 
     /// Layer `i` owns k/v projections and a k norm (all but transformers' shared ones).
@@ -257,7 +257,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         &mut altup,
         "prediction_coefs.",
         dim(n, "n"),
-        dim(n * n, "n²"),
+        dim(crate::error::mul(n, n, loc, "altup_num_inputs²")?, "n²"),
         false,
     );
     linear(&mut altup, "modality_router.", h(), dim(n, "n"), false);
@@ -340,7 +340,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         m.add_blocks(1, |_| format!("{root}layers.{i}."), &block)?;
     }
     norm_row(m, format!("{root}norm"), norm_class, a.hidden_size, a.norm)?;
-    let per_layer_all = dim(a.num_layers * g.per_layer_width, "layers×per_layer");
+    let per_layer_all = dim(
+        crate::error::mul(
+            a.num_layers,
+            g.per_layer_width,
+            loc,
+            "per-layer input width",
+        )?,
+        "layers×per_layer",
+    );
     embedding_row(
         m,
         format!("{root}embed_tokens_per_layer"),
