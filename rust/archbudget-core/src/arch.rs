@@ -428,6 +428,9 @@ pub struct BlockDetails {
     /// t5gemma's two Gemma 2 stacks, each of its own widths; the rest of the arch
     /// describes the decoder.
     pub t5gemma: Option<Box<crate::formats::hf::t5gemma::T5Gemma>>,
+    // ---- issue 11: Gemma 3n's text model (gemma3n_text)
+    /// AltUp, Laurel, per-layer inputs and KV sharing around gemma3's layers.
+    pub gemma3n: Option<Box<crate::formats::hf::gemma3n::Gemma3n>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

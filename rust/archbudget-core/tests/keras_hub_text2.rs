@@ -32,7 +32,11 @@ fn memory_is_refused_in_one_line_naming_what_it_covers() {
         seq: 16,
         ..Default::default()
     };
-    for m in models() {
+    // Gemma3n's memory: keras_hub_gemma3n.rs
+    let refused = models()
+        .into_iter()
+        .filter(|m| !m["name"].as_str().unwrap().starts_with("Gemma3n"));
+    for m in refused {
         let name = m["name"].as_str().unwrap();
         let class = m["model_json"]["class_name"].as_str().unwrap();
         // lowered since: Moonshine (keras_hub_av.rs), T5Gemma and T5Gemma2 (keras_hub_t5gemma.rs)

@@ -165,6 +165,23 @@ impl<'a> Cfg<'a> {
         }
     }
 
+    /// A list of numbers (gemma3n's `activation_sparsity_pattern`), `None` when absent
+    /// or null.
+    pub fn floats(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_f64()
+                        .ok_or_else(|| self.bad(key, "a list of numbers", v))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(self.bad(key, "a list of numbers", v)),
+        }
+    }
+
     /// A list of strings (`layer_types`), `None` when absent or null.
     pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>> {
         match self.get(key) {

@@ -18,6 +18,7 @@ mod encoders;
 mod esm;
 mod falcon;
 mod falcon_h1;
+pub mod gemma3n;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
@@ -93,6 +94,7 @@ const SUPPORTED: &[&str] = &[
     "gemma2",
     "gemma3",
     "gemma3_text",
+    "gemma3n_text",
     "glm4_moe",
     "gpt2",
     "gpt_bigcode",
@@ -192,6 +194,8 @@ enum Family {
     /// clip_text_model, siglip_text_model: that text encoder alone (`clip_text.rs`).
     TextEncoder,
     Moe,
+    /// gemma3n_text: gemma3's layers inside AltUp's streams (`gemma3n.rs`).
+    Gemma3n,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
     Ssm,
@@ -229,6 +233,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
+        "gemma3n_text" => Family::Gemma3n,
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -313,6 +318,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
+        Family::Gemma3n => gemma3n::arch(&cfg, head)?,
         Family::Ssm => match cfg.model_type {
             "mamba2" => mamba::mamba2(&cfg, head)?,
             "jamba" => jamba::arch(&cfg, head)?,
@@ -421,6 +427,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::VisionModel => vision_model::modules(arch, m)?,
         Family::TextEncoder => clip_text::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
+        Family::Gemma3n => gemma3n::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,
         Family::Ssm => mamba::modules(arch, m)?,

@@ -57,6 +57,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Phi3",
     "Gemma",
     "Gemma3",
+    "Gemma3n (text only)",
     "SmolLM3",
     "GptOss",
     "Falcon",

@@ -15,11 +15,18 @@
 //! `[vocab_size_per_layer_input, layers × per_layer]`, its model projection and norm, and
 //! `n - 1` AltUp projections and unembedding projections `[hidden, hidden]`.
 //!
-//! No transformers twin here: `memory` refuses it in one line.
-use serde_json::Value;
+//! Memory: the transformers twin is `gemma3n_text` (`hf_config`, the same layers and
+//! forward; keras-hub's defaults written out: no activation sparsity, no coefficient
+//! clip, no logit soft cap), and `twin_edit` states what differs: keras-hub's weights
+//! (the shared layers' unused k/v projections and k norm, `correct_output_scale` only
+//! with `altup_correct_scale`) and its KV sharing as keras-hub runs it, so that a
+//! model whose shared layers have no source layer (keras-hub's attention fails on it)
+//! is refused by `memory` in one line while its summary stays exact.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, rms_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
+use crate::arch::{AttentionSpan, TransformerArch};
 use crate::error::{Error, Result};
 use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
@@ -182,7 +189,12 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
         text,
     ];
     Ok(Some(Backbone {
-        hf_config: None,
+        // transformers refuses heads that do not divide the width (keras-hub does not):
+        // no twin then, and `memory` says it does not model the model
+        hf_config: match hidden % q {
+            0 => Some(twin_config(a, &inter)?),
+            _ => None,
+        },
         rows,
         hidden,
         vocab,
@@ -221,4 +233,115 @@ fn per_layer_widths(a: &Args, layers: u64) -> Result<Vec<u64>> {
                 .ok_or_else(|| bad(format!("must hold positive integers, got {v}")))
         })
         .collect()
+}
+
+/// The `gemma3n_text` config.json of the same model (see the module doc).
+fn twin_config(a: &Args, widths: &[u64]) -> Result<Value> {
+    let layers = widths.len() as u64;
+    let types: Vec<&str> = layer_kinds(a, layers)?
+        .iter()
+        .map(|s| match s {
+            AttentionSpan::Full => "full_attention",
+            _ => "sliding_attention",
+        })
+        .collect();
+    let sparsity = match a.config.get("activation_sparsity_pattern") {
+        None | Some(Value::Null) => json!(vec![0.0; layers as usize]),
+        Some(list) => list.clone(),
+    };
+    let activation = match a.config.get("hidden_activation").and_then(Value::as_str) {
+        Some("gelu_approximate") | None => "gelu_pytorch_tanh",
+        Some("swish") => "silu",
+        Some(other) => other,
+    };
+    let shared = runnable_shared_layers(a, layers)?.unwrap_or(0);
+    let copied = |key: &str| a.config.get(key).cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "model_type": "gemma3n_text",
+        "vocab_size": a.dim("text_vocab_size")?,
+        "hidden_size": a.dim("text_hidden_size")?,
+        "num_hidden_layers": layers,
+        "num_attention_heads": a.dim("num_attention_heads")?,
+        "num_key_value_heads": a.dim("num_key_value_heads")?,
+        "head_dim": a.dim("head_dim")?,
+        "intermediate_size": widths,
+        "hidden_activation": activation,
+        "layer_types": types,
+        "sliding_window": a.dim("sliding_window")?,
+        "max_position_embeddings": copied("max_position_embeddings"),
+        "vocab_size_per_layer_input": a.dim("vocab_size_per_layer_input")?,
+        "hidden_size_per_layer_input": a.dim("hidden_size_per_layer_input")?,
+        "altup_num_inputs": a.dim("altup_num_inputs")?,
+        "laurel_rank": a.dim("laurel_rank")?,
+        "attention_bias": a.flag_or("attention_bias", false)?,
+        "attention_dropout": a.float_or("attention_dropout", 0.0)?,
+        "activation_sparsity_pattern": sparsity,
+        "altup_coef_clip": copied("altup_coef_clip"),
+        "altup_active_idx": a.count_or("altup_active_idx", 0)?,
+        "altup_correct_scale": a.flag_or("altup_correct_scale", true)?,
+        "num_kv_shared_layers": shared,
+        "final_logit_softcapping": copied("final_logit_soft_cap"),
+        "rms_norm_eps": a.float_or("rms_norm_eps", 1e-6)?,
+        "tie_word_embeddings": true,
+    }))
+}
+
+/// keras-hub's layer kinds: "sliding_attention" slides, any other name is full.
+fn layer_kinds(a: &Args, layers: u64) -> Result<Vec<AttentionSpan>> {
+    let window = a.dim("sliding_window")?;
+    let Some(Value::Array(types)) = a.config.get("layer_types") else {
+        return Err(Error::invalid(
+            a.location,
+            format!(
+                "{} config key 'layer_types' must be a list of {layers} layer kinds",
+                a.class_name
+            ),
+        ));
+    };
+    if (types.len() as u64) < layers {
+        return Err(Error::invalid(
+            a.location,
+            format!(
+                "{} config key 'layer_types' has {} entries for num_hidden_layers {layers}",
+                a.class_name,
+                types.len()
+            ),
+        ));
+    }
+    Ok(types[..layers as usize]
+        .iter()
+        .map(|t| match t.as_str() {
+            Some("sliding_attention") => AttentionSpan::Sliding(window),
+            _ => AttentionSpan::Full,
+        })
+        .collect())
+}
+
+/// The KV-shared layers as keras-hub runs them (`i >= first > 0`: none when
+/// `num_kv_shared_layers` covers every layer); `None` when one has no earlier layer of
+/// its kind to reuse k and v from, a model keras-hub's forward fails on.
+fn runnable_shared_layers(a: &Args, layers: u64) -> Result<Option<u64>> {
+    let shared = a.count_or("num_kv_shared_layers", 0)?;
+    if shared >= layers {
+        return Ok(Some(0));
+    }
+    let spans = layer_kinds(a, layers)?;
+    Ok(
+        crate::formats::hf::gemma3n::orphan_shared_layer(&spans, shared)
+            .is_none()
+            .then_some(shared),
+    )
+}
+
+/// keras-hub's model beside its twin (see the module doc).
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let layers = a.dim("num_hidden_layers")?;
+    let declared = a.count_or("num_kv_shared_layers", 0)?;
+    let shared = runnable_shared_layers(a, layers)?.unwrap_or(declared);
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(g) = arch.details.gemma3n.as_deref_mut() {
+            g.keras_hub = true;
+            g.kv_shared_layers = shared;
+        }
+    }))
 }

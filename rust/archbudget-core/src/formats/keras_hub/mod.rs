@@ -387,6 +387,7 @@ fn twin_edit(
         "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
         "MoonshineBackbone" => Some(moonshine::twin_edit(&args)?),
         "T5GemmaBackbone" => Some(t5gemma::twin_edit(&args)?),
+        "Gemma3nBackbone" => Some(gemma3n::twin_edit(&args)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
             Some(clip::twin_edit(&args)?)
         }
