@@ -27,6 +27,7 @@ pub const SUPPORTED: &[&str] = &[
     "DINOV2Backbone",
     "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
+    "ViTDetBackbone",
     "MiTBackbone",
     "SegFormer (Backbone, ImageSegmenter)",
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",

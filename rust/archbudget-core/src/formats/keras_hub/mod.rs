@@ -49,6 +49,7 @@ mod task;
 mod vae;
 mod video_prism;
 mod vit;
+mod vit_det;
 mod whisper;
 mod xlnet;
 
@@ -323,6 +324,7 @@ fn backbone(
         "WhisperBackbone" => whisper::backbone(&args)?,
         "MoonshineBackbone" => moonshine::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "ViTDetBackbone" => vit_det::backbone(&args)?,
         "VideoPrismBackbone" => match video_prism::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),

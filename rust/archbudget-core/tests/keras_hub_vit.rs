@@ -1,0 +1,108 @@
+//! KerasHub transformer vision families built by the real keras-hub
+//! (tests/data/make_keras_hub_vit.py): ViTDetBackbone, each read from its `model.to_json()`
+//! with totals and every row of `model.summary()` exact; memory refused in one line where it
+//! is not modelled; the errors of bad constructor arguments.
+mod common;
+
+use archbudget_core::formats;
+use archbudget_core::memory::RunSettings;
+use serde_json::{json, Value};
+
+fn models() -> Vec<Value> {
+    common::fixture("keras_hub_vit.json.gz")["models"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_model_matches_keras() {
+    common::assert_each_reads_as_keras(&models());
+}
+
+#[test]
+fn vit_det_memory_is_refused_in_one_line() {
+    let m = models()
+        .into_iter()
+        .find(|m| m["name"] == "ViTDet")
+        .unwrap();
+    let text = serde_json::to_vec(&m["model_json"]).unwrap();
+    let e = formats::memory(&text, "m.json", None, &RunSettings::default(), Some(16))
+        .err()
+        .expect("ViTDet memory is not modelled")
+        .to_string();
+    assert!(!e.contains('\n'), "{e}");
+    for part in ["m.json", "ViTDetBackbone", "not modelled"] {
+        assert!(e.contains(part), "{part} not in: {e}");
+    }
+}
+
+/// The first fixture model named `name`, its config changed by `edit` (null removes).
+fn edited(name: &str, edit: Value) -> Vec<u8> {
+    let mut model = models().into_iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
+    for (k, v) in edit.as_object().unwrap() {
+        if v.is_null() {
+            model["config"].as_object_mut().unwrap().remove(k);
+        } else {
+            model["config"][k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&model).unwrap()
+}
+
+#[test]
+fn bad_arguments_name_the_class_and_key() {
+    for (name, edit, class, key) in [
+        (
+            "ViTDet",
+            json!({"image_shape": [16, 8, 3]}),
+            "ViTDetBackbone",
+            "image_shape",
+        ),
+        (
+            "ViTDet",
+            json!({"image_shape": null}),
+            "ViTDetBackbone",
+            "'image_shape'",
+        ),
+        (
+            "ViTDet",
+            json!({"num_heads": 3}),
+            "ViTDetBackbone",
+            "num_heads",
+        ),
+        (
+            "ViTDet",
+            json!({"image_shape": [16, 16, 4]}),
+            "ViTDetBackbone",
+            "image_shape",
+        ),
+        (
+            "ViTDet",
+            json!({"patch_size": 32}),
+            "ViTDetBackbone",
+            "patch_size",
+        ),
+        (
+            "ViTDet",
+            json!({"use_rel_pos": "yes"}),
+            "ViTDetBackbone",
+            "'use_rel_pos'",
+        ),
+        (
+            "ViTDet",
+            json!({"global_attention_layer_indices": "all"}),
+            "ViTDetBackbone",
+            "'global_attention_layer_indices'",
+        ),
+    ] {
+        let e = formats::summary(&edited(name, edit), "m.json", None)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: no error"))
+            .to_string();
+        assert!(!e.contains('\n'), "{e}");
+        for part in ["m.json", class, key] {
+            assert!(e.contains(part), "{part} not in: {e}");
+        }
+    }
+}
