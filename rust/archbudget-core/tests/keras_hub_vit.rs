@@ -1,5 +1,7 @@
 //! KerasHub transformer vision families built by the real keras-hub
-//! (tests/data/make_keras_hub_vit.py): ViTDetBackbone, each read from its `model.to_json()`
+//! (tests/data/make_keras_hub_vit.py): ViTDetBackbone, SAMBackbone and SAMImageSegmenter
+//! (small configs and the three released SAM sizes, which equal keras-hub's preset
+//! metadata), each read from its `model.to_json()`
 //! with totals and every row of `model.summary()` exact; memory refused in one line where it
 //! is not modelled; the errors of bad constructor arguments.
 mod common;
@@ -94,6 +96,18 @@ fn bad_arguments_name_the_class_and_key() {
             json!({"global_attention_layer_indices": "all"}),
             "ViTDetBackbone",
             "'global_attention_layer_indices'",
+        ),
+        (
+            "SAM",
+            json!({"mask_decoder": {"registered_name": "keras_hub>SAMPromptEncoder"}}),
+            "SAMBackbone",
+            "'mask_decoder'",
+        ),
+        (
+            "SAM",
+            json!({"image_encoder": null}),
+            "SAMBackbone",
+            "'image_encoder'",
         ),
     ] {
         let e = formats::summary(&edited(name, edit), "m.json", None)

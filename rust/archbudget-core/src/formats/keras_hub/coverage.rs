@@ -28,6 +28,7 @@ pub const SUPPORTED: &[&str] = &[
     "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
     "ViTDetBackbone",
+    "SAM (Backbone, ImageSegmenter)",
     "MiTBackbone",
     "SegFormer (Backbone, ImageSegmenter)",
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",

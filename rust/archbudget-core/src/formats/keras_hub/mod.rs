@@ -39,6 +39,7 @@ mod pali_gemma;
 mod qwen3_5;
 mod roformer_v2;
 mod rwkv7;
+mod sam;
 pub mod saved;
 pub mod sd3;
 mod smollm3;
@@ -248,7 +249,9 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         *rows.last_mut().expect("a masked LM has a head row") = head;
     }
     let twin_edit = match task {
-        Task::ImageSegmenter => Some(mit::segmenter_twin_edit(&args, nested)?),
+        Task::ImageSegmenter if backbone_class == "SegFormerBackbone" => {
+            Some(mit::segmenter_twin_edit(&args, nested)?)
+        }
         _ => twin_edit(backbone_class, backbone_config, location)?,
     };
     Ok(Some(Model {
@@ -325,6 +328,7 @@ fn backbone(
         "MoonshineBackbone" => moonshine::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
         "ViTDetBackbone" => vit_det::backbone(&args)?,
+        "SAMBackbone" => sam::backbone(&args)?,
         "VideoPrismBackbone" => match video_prism::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),

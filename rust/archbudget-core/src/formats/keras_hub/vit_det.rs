@@ -80,13 +80,15 @@ pub(super) fn image_encoder(a: &Args) -> Result<Encoder> {
     // do not broadcast and keras-hub cannot build them
     let colours = match image[2] {
         1 | 3 => 3,
-        c => return Err(Error::invalid(
-            a.location,
-            format!(
+        c => {
+            return Err(Error::invalid(
+                a.location,
+                format!(
                 "{} config: image_shape has {c} channels; the ImageNet normalisation takes 1 or 3",
                 a.class_name
             ),
-        )),
+            ))
+        }
     };
     let grid = |width: u64| -> Shape { vec![None, Some(side), Some(side), Some(width)] };
 
