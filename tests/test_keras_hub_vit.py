@@ -1,4 +1,4 @@
-"""KerasHub ViTDet and SAM (tests/data/keras_hub_vit.json.gz, built by keras-hub 0.32 / Keras
+"""KerasHub ViTDet, SAM and Depth Anything (tests/data/keras_hub_vit.json.gz, built by keras-hub 0.32 / Keras
 3.15.1 with tests/data/make_keras_hub_vit.py): totals and every row of `model.summary()`
 through the Python API, the released SAM sizes among them; `memory`, which these families do
 not model, refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
@@ -26,12 +26,16 @@ def test_summary_equals_keras(m):
 def test_fixture_covers_the_families():
     assert DATA["keras_hub"] == "0.32.0" and DATA["keras"] == "3.15.1"
     classes = {m["model_json"]["class_name"] for m in MODELS}
-    assert {"ViTDetBackbone", "SAMBackbone", "SAMImageSegmenter"} <= classes
+    assert {"ViTDetBackbone", "SAMBackbone", "SAMImageSegmenter", "DepthAnythingBackbone",
+            "DepthAnythingDepthEstimator"} <= classes
     presets = {m["name"] for m in MODELS if m["kind"] == "preset"}
-    assert presets == {"sam_base_sa1b", "sam_large_sa1b", "sam_huge_sa1b"}
+    assert presets == {"sam_base_sa1b", "sam_large_sa1b", "sam_huge_sa1b",
+                       "depth_anything_v2_small", "depth_anything_v2_base",
+                       "depth_anything_v2_large"}
 
 
-@pytest.mark.parametrize("name", ["ViTDet", "SAM", "SAMImageSegmenter"])
+@pytest.mark.parametrize("name", ["ViTDet", "SAM", "SAMImageSegmenter", "DepthAnything",
+                                  "DepthAnythingDepthEstimator"])
 def test_memory_is_refused_in_one_line(tmp_path, name):
     path = tmp_path / "model.json"
     path.write_text(json.dumps(BY_NAME[name]["model_json"]))

@@ -1,9 +1,10 @@
 """KerasHub models unlike the hub-vit fixtures, as a held-out set would hold them: each backbone
-of keras_hub_vit.json.gz (ViTDet, SAM) with one constructor argument changed, chosen and built
-as make_keras_hub_mutants.py does (`mutations`, `build`, `describe`). A SAMBackbone's arguments
-are its three serialized parts, so each part's own arguments are changed (one part at a time).
-Each changed SAMBackbone is also recorded in a SAMImageSegmenter, the model that builds
-(and so counts) its mask decoder. A change keras-hub refuses is listed under `build_failures` with its error.
+of keras_hub_vit.json.gz (ViTDet, SAM, Depth Anything) with one constructor argument changed,
+chosen and built as make_keras_hub_mutants.py does (`mutations`, `build`, `describe`). An
+argument that is a serialized keras-hub layer or model (SAM's three parts, Depth Anything's
+DINOv2 encoder) has its own arguments changed, one part at a time. Each changed backbone is
+also recorded in its task model (SAMImageSegmenter, the model that builds and so counts SAM's
+mask decoder; DepthAnythingDepthEstimator). A change keras-hub refuses is listed under `build_failures` with its error.
 
 usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_mutants_vit.py [OUTFILE]
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_mutants_vit.json.gz.
@@ -24,7 +25,9 @@ sys.path.insert(0, HERE)
 from make_keras_hub_mutants import build, describe, mutations  # noqa: E402
 
 FIXTURE = "keras_hub_vit.json.gz"
-SAM_PARTS = ("image_encoder", "prompt_encoder", "mask_decoder")
+TASKS = {"SAMBackbone": ("SAMImageSegmenter", {}),
+         "DepthAnythingBackbone": ("DepthAnythingDepthEstimator",
+                                   {"depth_estimation_type": "relative"})}
 
 
 def fixture_backbones():
@@ -36,12 +39,12 @@ def fixture_backbones():
 
 
 def changes(model_json, rng):
-    """(label, change) pairs: the backbone's own arguments, or each SAM part's."""
+    """(label, change) pairs: the backbone's own arguments and each serialized part's."""
     config = model_json["config"]
-    if not all(part in config for part in SAM_PARTS):
-        return mutations(config, rng)
-    out = []
-    for part in SAM_PARTS:
+    out = mutations(config, rng)
+    parts = [key for key, value in config.items()
+             if isinstance(value, dict) and "keras_hub>" in str(value.get("registered_name"))]
+    for part in parts:
         for label, change in mutations(config[part]["config"], rng):
             changed = copy.deepcopy(config[part])
             changed["config"].update(change)
@@ -58,11 +61,11 @@ def main():
             try:
                 model = build(model_json, change)
                 models.append(describe(model, "mutant", f"{name}[{label}]"))
-                if model_json["class_name"] == "SAMBackbone":
-                    segmenter = keras_hub.models.SAMImageSegmenter(backbone=model,
-                                                                   preprocessor=None)
-                    models.append(describe(segmenter, "mutant",
-                                           f"{name}ImageSegmenter[{label}]"))
+                if model_json["class_name"] in TASKS:
+                    task, arguments = TASKS[model_json["class_name"]]
+                    wrapped = getattr(keras_hub.models, task)(backbone=model, preprocessor=None,
+                                                              **arguments)
+                    models.append(describe(wrapped, "mutant", f"{name}:{task}[{label}]"))
             except Exception as e:  # keras-hub refuses the change: recorded, not a fixture
                 failures.append((name, label, str(e)[:80]))
             print(name, label, models[-1]["total_params"] if models else None, flush=True)

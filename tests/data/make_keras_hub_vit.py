@@ -1,12 +1,14 @@
 """KerasHub ground truth for the transformer vision families read from their JSON since the
 hub-vit work: ViTDetBackbone (windowed attention with relative positions, Segment Anything's
-image encoder) and SAM (SAMBackbone, SAMImageSegmenter), built by the real keras-hub from small configs covering each constructor
+image encoder), SAM (SAMBackbone, SAMImageSegmenter) and Depth Anything
+(DepthAnythingBackbone, DepthAnythingDepthEstimator), built by the real keras-hub from small configs covering each constructor
 option, recorded as make_keras_hub.py records them (`describe`: `model_json`, totals, the rows
 of `model.summary()`), each in a fresh session so its auto-named layers start from their first
 name. The released SAM sizes are built as SAMImageSegmenters (a SAMBackbone alone never calls,
 so never builds, its mask decoder; the presets were saved with it built) inside a
 `keras.StatelessScope` (never allocated), and each total is checked against the `params` of
-keras-hub's preset metadata, whose sam_large_sa1b and sam_huge_sa1b figures are each other's.
+keras-hub's preset metadata, whose sam_large_sa1b and sam_huge_sa1b figures are each other's;
+so are the Depth Anything V2 sizes (as DepthAnythingBackbones).
 
 usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_vit.py [OUTFILE]
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_vit.json.gz.
@@ -98,6 +100,57 @@ def sam_preset_params(preset):
     swapped = {"sam_large_sa1b": "sam_huge_sa1b", "sam_huge_sa1b": "sam_large_sa1b"}
     return module.backbone_presets[swapped.get(preset, preset)]["metadata"]["params"]
 
+DINOV2 = dict(patch_size=4, num_layers=4, hidden_dim=16, num_heads=2, intermediate_dim=24,
+              image_shape=(32, 32, 3), position_embedding_shape=(32, 32, 3))
+DEPTH = dict(reassemble_factors=[4, 2, 1, 0.5], neck_hidden_dims=[4, 8, 8, 12],
+             fusion_hidden_dim=8, head_hidden_dim=6, head_in_index=-1,
+             feature_keys=["stage1", "stage2", "stage3", "stage4"])
+# name -> (DINOv2 encoder, DepthAnythingBackbone arguments, estimator arguments): the norm
+# applied to chosen stages, relative depth; then the default keys (stem and every stage) of
+# an encoder with registers, SwiGLU and its norm unapplied (held, in no row), metric depth
+DEPTH_CASES = {
+    "DepthAnything": (dict(DINOV2, apply_layernorm=True), DEPTH,
+                      dict(depth_estimation_type="relative")),
+    "DepthAnything_default_keys": (
+        dict(DINOV2, num_layers=2, num_register_tokens=2, use_swiglu_ffn=True,
+             image_shape=(36, 36, 3)),
+        dict(DEPTH, reassemble_factors=[2, 1, 0.5], neck_hidden_dims=[4, 8, 12],
+             feature_keys=None, head_in_index=1),
+        dict(depth_estimation_type="metric", max_depth=10.0)),
+}
+
+
+def depth_anything(encoder, backbone):
+    return M.DepthAnythingBackbone(image_encoder=M.DINOV2Backbone(**encoder), **backbone)
+
+
+def depth_presets():
+    """name -> (encoder, backbone) of the released Depth Anything V2 sizes (DINOv2 ViT-S, B, L
+    at 518 pixels, the norm on stages 3/6/9/12 or 5/12/18/24 of the encoder)."""
+    dinov2 = dict(patch_size=14, image_shape=(518, 518, 3), apply_layernorm=True)
+    depth = dict(reassemble_factors=[4, 2, 1, 0.5], head_in_index=-1)
+    stages = lambda ids: [f"stage{i}" for i in ids]  # noqa: E731
+    return {
+        "depth_anything_v2_small": (
+            dict(dinov2, num_layers=12, hidden_dim=384, num_heads=6, intermediate_dim=1536),
+            dict(depth, neck_hidden_dims=[48, 96, 192, 384], fusion_hidden_dim=64,
+                 head_hidden_dim=32, feature_keys=stages([3, 6, 9, 12]))),
+        "depth_anything_v2_base": (
+            dict(dinov2, num_layers=12, hidden_dim=768, num_heads=12, intermediate_dim=3072),
+            dict(depth, neck_hidden_dims=[96, 192, 384, 768], fusion_hidden_dim=128,
+                 head_hidden_dim=32, feature_keys=stages([3, 6, 9, 12]))),
+        "depth_anything_v2_large": (
+            dict(dinov2, num_layers=24, hidden_dim=1024, num_heads=16, intermediate_dim=4096),
+            dict(depth, neck_hidden_dims=[256, 512, 1024, 1024], fusion_hidden_dim=256,
+                 head_hidden_dim=32, feature_keys=stages([5, 12, 18, 24]))),
+    }
+
+
+def depth_preset_params(preset):
+    module = importlib.import_module(
+        "keras_hub.src.models.depth_anything.depth_anything_presets")
+    return module.backbone_presets[preset]["metadata"]["params"]
+
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_vit.json.gz")
@@ -119,6 +172,24 @@ def main():
             cases.append(describe(model, "task" if task else "backbone",
                                   name + ("ImageSegmenter" if task else "")))
             print(cases[-1]["name"], cases[-1]["total_params"], flush=True)
+    for name, (encoder, backbone, estimator) in DEPTH_CASES.items():
+        for task in (False, True):
+            keras.backend.clear_session()
+            model = depth_anything(encoder, backbone)
+            if task:
+                model = M.DepthAnythingDepthEstimator(backbone=model, preprocessor=None,
+                                                      **estimator)
+            round_trips(model)
+            cases.append(describe(model, "task" if task else "backbone",
+                                  name + ("DepthEstimator" if task else "")))
+            print(cases[-1]["name"], cases[-1]["total_params"], flush=True)
+    for name, parts in depth_presets().items():
+        keras.backend.clear_session()
+        with keras.StatelessScope(initialize_variables=False):
+            case = describe(depth_anything(*parts), "preset", name)
+        assert case["total_params"] == depth_preset_params(name), name
+        print(name, case["total_params"], "= preset", flush=True)
+        cases.append(case)
     for name, parts in sam_presets().items():
         keras.backend.clear_session()
         with keras.StatelessScope(initialize_variables=False):

@@ -1,7 +1,7 @@
 //! KerasHub transformer vision families built by the real keras-hub
-//! (tests/data/make_keras_hub_vit.py): ViTDetBackbone, SAMBackbone and SAMImageSegmenter
-//! (small configs and the three released SAM sizes, which equal keras-hub's preset
-//! metadata), each read from its `model.to_json()`
+//! (tests/data/make_keras_hub_vit.py): ViTDetBackbone, SAMBackbone and SAMImageSegmenter,
+//! DepthAnythingBackbone and DepthAnythingDepthEstimator (small configs and the released SAM
+//! and Depth Anything V2 sizes, which equal keras-hub's preset metadata), each read from its `model.to_json()`
 //! with totals and every row of `model.summary()` exact; memory refused in one line where it
 //! is not modelled; the errors of bad constructor arguments.
 mod common;
@@ -108,6 +108,30 @@ fn bad_arguments_name_the_class_and_key() {
             json!({"image_encoder": null}),
             "SAMBackbone",
             "'image_encoder'",
+        ),
+        (
+            "DepthAnything",
+            json!({"reassemble_factors": [4, 2, 1]}),
+            "DepthAnythingBackbone",
+            "'reassemble_factors'",
+        ),
+        (
+            "DepthAnything",
+            json!({"reassemble_factors": [4, 2, 1, -1]}),
+            "DepthAnythingBackbone",
+            "'reassemble_factors'",
+        ),
+        (
+            "DepthAnything",
+            json!({"image_encoder": {"registered_name": "keras_hub>ViTBackbone", "config": {}}}),
+            "DepthAnythingBackbone",
+            "'image_encoder'",
+        ),
+        (
+            "DepthAnythingDepthEstimator",
+            json!({"depth_estimation_type": "absolute"}),
+            "DepthAnythingDepthEstimator",
+            "'depth_estimation_type'",
         ),
     ] {
         let e = formats::summary(&edited(name, edit), "m.json", None)

@@ -29,6 +29,7 @@ pub const SUPPORTED: &[&str] = &[
     "DINOV3Backbone",
     "ViTDetBackbone",
     "SAM (Backbone, ImageSegmenter)",
+    "DepthAnything (Backbone, DepthEstimator)",
     "MiTBackbone",
     "SegFormer (Backbone, ImageSegmenter)",
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",

@@ -9,7 +9,7 @@ use crate::summary::OutputShape;
 use crate::weight::Weight;
 
 use super::blocks::{dense, layer_norm, seq_shape, Args, Row};
-use super::{deit, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
+use super::{deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
 
 #[derive(Clone, Copy)]
 pub(super) enum Task {
@@ -25,6 +25,8 @@ pub(super) enum Task {
     SameGraph,
     /// `SegFormerImageSegmenter`, `SAMImageSegmenter`.
     ImageSegmenter,
+    /// `DepthAnythingDepthEstimator`.
+    DepthEstimator,
     /// The backbone pooled by `keras.ops` (mean, last token, L2 norm): no layers of its own.
     TextEmbedder,
 }
@@ -48,6 +50,7 @@ impl Task {
             ("SwinTransformerImageClassifier", Task::ImageClassifier),
             ("SegFormerImageSegmenter", Task::ImageSegmenter),
             ("SAMImageSegmenter", Task::ImageSegmenter),
+            ("DepthAnythingDepthEstimator", Task::DepthEstimator),
             ("TextEmbedder", Task::TextEmbedder),
         ]
         .into_iter()
@@ -62,6 +65,7 @@ impl Task {
             Task::TextClassifier
             | Task::ImageClassifier
             | Task::ImageSegmenter
+            | Task::DepthEstimator
             | Task::SameGraph
             | Task::TextEmbedder => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
@@ -154,6 +158,7 @@ impl Task {
                 return sam::segmenter_rows(name, value, args)
             }
             Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
+            Task::DepthEstimator => return depth_anything::estimator_rows(name, value, args),
             Task::TextEmbedder => {}
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
