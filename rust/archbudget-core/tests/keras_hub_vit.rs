@@ -23,19 +23,23 @@ fn every_model_matches_keras() {
 }
 
 #[test]
-fn vit_det_memory_is_refused_in_one_line() {
-    let m = models()
-        .into_iter()
-        .find(|m| m["name"] == "ViTDet")
-        .unwrap();
-    let text = serde_json::to_vec(&m["model_json"]).unwrap();
-    let e = formats::memory(&text, "m.json", None, &RunSettings::default(), Some(16))
-        .err()
-        .expect("ViTDet memory is not modelled")
-        .to_string();
-    assert!(!e.contains('\n'), "{e}");
-    for part in ["m.json", "ViTDetBackbone", "not modelled"] {
-        assert!(e.contains(part), "{part} not in: {e}");
+fn memory_is_refused_in_one_line() {
+    for (name, class) in [
+        ("ViTDet", "ViTDetBackbone"),
+        ("SAM", "SAMBackbone"),
+        ("SAMImageSegmenter", "SAMImageSegmenter"),
+        ("DepthAnything", "DepthAnythingBackbone"),
+        ("DepthAnythingDepthEstimator", "DepthAnythingDepthEstimator"),
+    ] {
+        let m = models().into_iter().find(|m| m["name"] == name).unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let e = formats::memory(&text, "m.json", None, &RunSettings::default(), Some(16))
+            .expect_err(name)
+            .to_string();
+        assert!(!e.contains('\n'), "{e}");
+        for part in ["m.json", class, "not modelled"] {
+            assert!(e.contains(part), "{part} not in: {e}");
+        }
     }
 }
 

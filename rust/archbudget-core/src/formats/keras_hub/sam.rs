@@ -12,8 +12,8 @@
 //! after the first two). The mask decoder holds `num_layers` `TwoWayMultiHeadAttention`
 //! blocks (self-attention, token→image and image→token cross-attentions whose q, k, v are
 //! `hidden // heads // 2` per head, a biased two-Dense MLP, four LayerNorms), a final
-//! token→image attention and LayerNorm, the IoU token `[1, E]` and `num_multimask_outputs
-//! + 1` mask tokens `[·, E]`, `output_upscaling` (biased 2×2 transposed convolutions to
+//! token→image attention and LayerNorm, the IoU token `[1, E]` and one mask token `[1, E]`
+//! per mask (`num_multimask_outputs` and one more), `output_upscaling` (biased 2×2 transposed convolutions to
 //! `E // 4` and `E // 8`, a LayerNorm between), a three-Dense hypernetwork MLP per mask
 //! token (E, E, E // 8) and the IoU head (`iou_head_depth` Dense layers, `iou_head_hidden_dim`
 //! wide, then one unit per mask token), E = `embedding_dim`; every Dense biased.

@@ -100,17 +100,18 @@ pub(super) fn image_encoder(a: &Args) -> Result<Encoder> {
             .collect(),
         Vec::new(),
     )];
-    let mut patches = Vec::new();
-    patches.push(Weight::new(
-        "projection/kernel",
-        vec![
-            dim(patch, "patch"),
-            dim(patch, "patch"),
-            dim(colours, "channels"),
-            dim(hidden, "hidden"),
-        ],
-    ));
-    patches.push(Weight::new("projection/bias", vec![dim(hidden, "hidden")]));
+    let patches = vec![
+        Weight::new(
+            "projection/kernel",
+            vec![
+                dim(patch, "patch"),
+                dim(patch, "patch"),
+                dim(colours, "channels"),
+                dim(hidden, "hidden"),
+            ],
+        ),
+        Weight::new("projection/bias", vec![dim(hidden, "hidden")]),
+    ];
     rows.push(Row::new(
         "vi_t_det_patching_and_embedding",
         "ViTDetPatchingAndEmbedding",
