@@ -209,7 +209,7 @@ fn swiglu_width(inter: u64) -> u64 {
 }
 
 /// `[height, width, channels]` under `key`, or keras-hub's default.
-fn shape_or(a: &Args, key: &str, default: [u64; 3]) -> Result<Vec<u64>> {
+pub(super) fn shape_or(a: &Args, key: &str, default: [u64; 3]) -> Result<Vec<u64>> {
     match a.config.get(key) {
         None | Some(serde_json::Value::Null) => Ok(default.to_vec()),
         Some(_) => ints(a, key, 3),

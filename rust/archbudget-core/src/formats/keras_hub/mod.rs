@@ -20,6 +20,7 @@ mod clip;
 mod coverage;
 mod decoders;
 mod deit;
+mod depth_anything;
 mod dinov2;
 mod dinov3;
 mod encoders;
@@ -42,6 +43,7 @@ mod pali_gemma;
 mod qwen3_5;
 mod roformer_v2;
 mod rwkv7;
+mod sam;
 pub mod saved;
 pub mod sd3;
 mod smollm3;
@@ -52,6 +54,7 @@ mod task;
 mod vae;
 mod video_prism;
 mod vit;
+mod vit_det;
 mod whisper;
 mod xlnet;
 
@@ -87,6 +90,9 @@ pub struct Model {
     /// A family with no transformers twin, lowered from its own arch and dropouts
     /// (RoformerV2, XLNet).
     lowered: Option<Box<(TransformerArch, Dropouts)>>,
+    /// Weights the model holds that no row of its summary shows (a DepthAnythingBackbone's
+    /// unapplied encoder norm): counted in the totals only.
+    unlisted: Vec<Weight>,
 }
 
 /// An edit of the twin's arch, made from the backbone's constructor arguments.
@@ -218,6 +224,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             rows: b.rows,
             twin_edit: twin_edit(class_name, config, location)?,
             lowered: lowered(class_name, config, hf::Head::Base, location)?,
+            unlisted: unlisted(class_name, config, location)?,
         }));
     };
     let Some(task) = Task::of(class_name) else {
@@ -250,7 +257,9 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         *rows.last_mut().expect("a masked LM has a head row") = head;
     }
     let twin_edit = match task {
-        Task::ImageSegmenter => Some(mit::segmenter_twin_edit(&args, nested)?),
+        Task::ImageSegmenter if backbone_class == "SegFormerBackbone" => {
+            Some(mit::segmenter_twin_edit(&args, nested)?)
+        }
         _ => twin_edit(backbone_class, backbone_config, location)?,
     };
     Ok(Some(Model {
@@ -261,6 +270,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         rows,
         twin_edit,
         lowered: lowered(backbone_class, backbone_config, task.head(), location)?,
+        unlisted: Vec::new(),
     }))
 }
 
@@ -326,6 +336,9 @@ fn backbone(
         "WhisperBackbone" => whisper::backbone(&args)?,
         "MoonshineBackbone" => moonshine::backbone(&args)?,
         "ViTBackbone" => vit::backbone(&args)?,
+        "ViTDetBackbone" => vit_det::backbone(&args)?,
+        "SAMBackbone" => sam::backbone(&args)?,
+        "DepthAnythingBackbone" => depth_anything::backbone(&args)?,
         "VideoPrismBackbone" => match video_prism::backbone(&args)? {
             Some(b) => b,
             None => return Ok(None),
@@ -415,6 +428,19 @@ fn lowered(
     })
 }
 
+/// The weights a backbone holds beyond its rows (see [`Model::unlisted`]).
+fn unlisted(class_name: &str, config: &Map<String, Value>, location: &str) -> Result<Vec<Weight>> {
+    let args = Args {
+        config,
+        class_name,
+        location,
+    };
+    match class_name {
+        "DepthAnythingBackbone" => depth_anything::unlisted(&args),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// `summary`: Keras's rows; totals count each weight once (a task's LM head reuses the
 /// backbone's token embedding).
 pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
@@ -448,6 +474,7 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
             connected_to: Vec::new(),
         });
     }
+    unique.extend(model.unlisted.iter().cloned());
     let (total, trainable, non_trainable) = totals(&unique, location)?;
     // the routed experts a token does not use, as the transformers twin counts them
     let idle = match &model.hf_config {

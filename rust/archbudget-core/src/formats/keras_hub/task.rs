@@ -9,7 +9,7 @@ use crate::summary::OutputShape;
 use crate::weight::Weight;
 
 use super::blocks::{dense, layer_norm, seq_shape, Args, Row};
-use super::{deit, hf, mit, swin, t5gemma, vit, Backbone, Classifier};
+use super::{deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
 
 #[derive(Clone, Copy)]
 pub(super) enum Task {
@@ -23,8 +23,10 @@ pub(super) enum Task {
     /// A functional model on its backbone's own inputs and outputs (Stable Diffusion 3's
     /// TextToImage, ImageToImage, Inpaint): the backbone's layers, nothing added.
     SameGraph,
-    /// `SegFormerImageSegmenter`.
+    /// `SegFormerImageSegmenter`, `SAMImageSegmenter`.
     ImageSegmenter,
+    /// `DepthAnythingDepthEstimator`.
+    DepthEstimator,
     /// The backbone pooled by `keras.ops` (mean, last token, L2 norm): no layers of its own.
     TextEmbedder,
 }
@@ -47,6 +49,8 @@ impl Task {
             ("DeiTImageClassifier", Task::ImageClassifier),
             ("SwinTransformerImageClassifier", Task::ImageClassifier),
             ("SegFormerImageSegmenter", Task::ImageSegmenter),
+            ("SAMImageSegmenter", Task::ImageSegmenter),
+            ("DepthAnythingDepthEstimator", Task::DepthEstimator),
             ("TextEmbedder", Task::TextEmbedder),
         ]
         .into_iter()
@@ -61,6 +65,7 @@ impl Task {
             Task::TextClassifier
             | Task::ImageClassifier
             | Task::ImageSegmenter
+            | Task::DepthEstimator
             | Task::SameGraph
             | Task::TextEmbedder => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
@@ -149,7 +154,11 @@ impl Task {
             }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::SameGraph => return Ok(b.rows.clone()),
+            Task::ImageSegmenter if class == "SAMBackbone" => {
+                return sam::segmenter_rows(name, value, args)
+            }
             Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
+            Task::DepthEstimator => return depth_anything::estimator_rows(name, value, args),
             Task::TextEmbedder => {}
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;
