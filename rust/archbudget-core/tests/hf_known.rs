@@ -99,7 +99,7 @@ fn extra_rows_exact() {
     // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer), the vision
     // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
     // hf_dinov3_vit, hf_paligemma), clip
-    // and siglip text models (hf_clip_text)
+    // and siglip text models (hf_clip_text), the reach types (hf_reach)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -116,6 +116,7 @@ fn extra_rows_exact() {
         "hf_dinov3_vit.json",
         "hf_paligemma.json",
         "hf_clip_text.json",
+        "hf_reach.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

@@ -231,12 +231,22 @@ fn layer_attention(
                     };
                     Ok((i + 1) % n != 0)
                 }
+                Windows::PatternFullNoRope { key, every } => {
+                    Ok((i + 1) % cfg.dim(key, every)? != 0)
+                }
                 Windows::FromLayer => Ok(use_sliding
                     && window.is_some()
                     && i >= cfg.count("max_window_layers", 28)?),
                 Windows::NoRopeLayers => Ok(use_sliding && window.is_some() && !rope[i as usize]),
             })
             .collect::<Result<_>>()?,
+    };
+    // exaone4: "global NoPE" where the model also has sliding layers
+    let rope: Vec<bool> = match spec.attention.windows {
+        Windows::PatternFullNoRope { .. } if window.is_some() => {
+            rope.iter().zip(&sliding).map(|(&r, &s)| r && s).collect()
+        }
+        _ => rope,
     };
     let span = |s: bool| match (s, window) {
         (true, Some(w)) => Ok(AttentionSpan::Sliding(w)),

@@ -66,6 +66,7 @@ pub enum Head {
 /// ones (`types/`) are found by their spec, the others by [`family`].
 const SUPPORTED: &[&str] = &[
     "albert",
+    "arcee",
     "bart",
     "bert",
     "bloom",
@@ -83,7 +84,9 @@ const SUPPORTED: &[&str] = &[
     "dinov3_vit",
     "distilbert",
     "electra",
+    "ernie4_5",
     "esm",
+    "exaone4",
     "falcon",
     "falcon_h1",
     "fnet",
@@ -97,6 +100,7 @@ const SUPPORTED: &[&str] = &[
     "gpt_neox",
     "gpt_oss",
     "gptj",
+    "granite",
     "jamba",
     "llama",
     "llama4",
@@ -104,6 +108,7 @@ const SUPPORTED: &[&str] = &[
     "llava",
     "mamba",
     "mamba2",
+    "ministral3",
     "mistral",
     "mistral3",
     "mixtral",
@@ -119,7 +124,10 @@ const SUPPORTED: &[&str] = &[
     "qwen3",
     "qwen3_moe",
     "qwen3_next",
+    "qwen3_5_text",
+    "qwen3_5_moe_text",
     "roberta",
+    "seed_oss",
     "segformer",
     "siglip",
     "siglip_vision_model",
@@ -129,6 +137,7 @@ const SUPPORTED: &[&str] = &[
     "starcoder2",
     "swin",
     "t5",
+    "vaultgemma",
     "vit",
     "whisper",
 ];
@@ -220,7 +229,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
-        | "llama4_text" => Family::Moe,
+        | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
@@ -302,6 +311,8 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
+            "qwen3_5_text" => types::qwen3_5::text(&cfg, head)?,
+            "qwen3_5_moe_text" => types::qwen3_5::moe_text(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
         Family::Ssm => match cfg.model_type {

@@ -262,6 +262,26 @@ pub(super) fn names(model_type: &str) -> Names {
             "Llama4TextModel",
             "Llama4ForCausalLM",
         ),
+        "qwen3_5_text" => n(
+            "Qwen3_5",
+            "mlp",
+            "",
+            "gate",
+            "shared_expert",
+            false,
+            "Qwen3_5TextModel",
+            "Qwen3_5ForCausalLM",
+        ),
+        "qwen3_5_moe_text" => n(
+            "Qwen3_5Moe",
+            "mlp",
+            "Qwen3_5MoeSparseMoeBlock",
+            "gate",
+            "shared_expert",
+            false,
+            "Qwen3_5MoeTextModel",
+            "Qwen3_5MoeForCausalLM",
+        ),
         "qwen3_next" => n(
             "Qwen3Next",
             "mlp",
@@ -369,7 +389,12 @@ fn mixer(a: &TransformerArch, linear: bool, loc: &str) -> Result<(&'static str, 
     match (linear, a.details.linear_attention) {
         (true, Some(la)) => Ok((
             "linear_attn",
-            linear_attention::weights(&la, a.hidden_size, loc)?,
+            linear_attention::weights(
+                &la,
+                a.hidden_size,
+                loc,
+                a.model_type.starts_with("qwen3_5"),
+            )?,
         )),
         _ => Ok(("self_attn", attention(a, loc)?)),
     }

@@ -137,6 +137,9 @@ pub enum Windows {
     FromLayer,
     /// smollm3: with `use_sliding_window`, the NoPE layers slide.
     NoRopeLayers,
+    /// exaone4: `Pattern` read from `key`, and with `sliding_window` set the full layers
+    /// run without rotary embeddings.
+    PatternFullNoRope { key: &'static str, every: u64 },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -1,16 +1,24 @@
 //! One declarative spec per decoder type ([`TypeSpec`]), each written as its
 //! difference from [`LLAMA`], the llama decoder in building blocks.
+mod arcee;
 mod cohere;
+mod ernie4_5;
+mod exaone4;
 mod gemma3;
 mod gpt_bigcode;
 mod gptj;
+mod granite;
+mod ministral;
 mod olmo;
 mod phi;
 mod qwen3;
+pub mod qwen3_5;
 pub mod qwen3_next;
+mod seed_oss;
 mod smollm3;
 mod stablelm;
 mod starcoder2;
+mod vaultgemma;
 
 use super::spec::*;
 
@@ -28,6 +36,13 @@ const SPECS: &[&TypeSpec] = &[
     &gpt_bigcode::GPT_BIGCODE,
     &cohere::COHERE,
     &cohere::COHERE2,
+    &ernie4_5::ERNIE4_5,
+    &seed_oss::SEED_OSS,
+    &granite::GRANITE,
+    &ministral::MINISTRAL3,
+    &arcee::ARCEE,
+    &vaultgemma::VAULTGEMMA,
+    &exaone4::EXAONE4,
 ];
 
 pub fn spec(model_type: &str) -> Option<&'static TypeSpec> {
