@@ -1,7 +1,9 @@
 """Generate tests/data/hf_reach.json: the decoder types added for reach as transformers 5.24
 builds them: the llama differences ernie4_5, seed_oss, granite, ministral3, arcee,
 vaultgemma and exaone4, and the Qwen3.5 text decoders qwen3_5_text and qwen3_5_moe_text
-(qwen3_next's hybrid linear attention, dense or sparse MLPs).
+(qwen3_next's hybrid linear attention, dense or sparse MLPs); the sparse decoders olmoe
+and granitemoe; roberta's copies under other names, xlm-roberta, camembert and
+data2vec-text.
 
 - `rows`: each type's default config, the sizes of a published checkpoint, and tiny
   configs turning every option the config class has (biases, tied embeddings, head_dim
@@ -10,7 +12,7 @@ vaultgemma and exaone4, and the Qwen3.5 text decoders qwen3_5_text and qwen3_5_m
   {path: [class, params]} for small models.
 - `flops`: tiny configs' forward and forward+backward FLOPs under
   torch.utils.flop_counter on CPU with make_hf_types.py's protocol (train mode, fp32,
-  eager attention, `model(ids, labels=ids).loss` or the base model's
+  eager attention and experts, `model(ids, labels=ids).loss` or the base model's
   `last_hidden_state.float().pow(2).mean()`); the qwen3_5 types with make_hf_next.py's
   protocol (its `build_run` and `flops`: experts run eagerly, one 64-position chunk of
   the torch delta rule).
@@ -41,6 +43,8 @@ QWEN3_5_TINY = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, num
 QWEN3_5_MOE_TINY = dict({k: v for k, v in QWEN3_5_TINY.items() if k != "intermediate_size"},
                         moe_intermediate_size=64, shared_expert_intermediate_size=96, num_experts=8,
                         num_experts_per_tok=2)
+ENCODER_TINY = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                    num_attention_heads=4, max_position_embeddings=40)
 
 CASES = [
     ("ernie4_5-default", "ernie4_5", {}),
@@ -94,6 +98,41 @@ CASES = [
         QWEN3_5_MOE_TINY, num_hidden_layers=2, layer_types=["linear_attention", "full_attention"],
         tie_word_embeddings=True, attention_bias=True, num_experts=6, num_experts_per_tok=3,
         shared_expert_intermediate_size=40)),
+    ("glm-default", "glm", {}),
+    ("glm-tiny-unbiased-tied", "glm", dict(TINY, attention_bias=False, tie_word_embeddings=True)),
+    ("glm-tiny-head-dim-rotary", "glm", dict(TINY, head_dim=8, partial_rotary_factor=1.0)),
+    ("glm4-default", "glm4", {}),
+    ("glm-4-32b-0414", "glm4", dict(vocab_size=151552, hidden_size=6144, intermediate_size=23040,
+                                    num_hidden_layers=61, num_attention_heads=48, num_key_value_heads=2,
+                                    head_dim=128, max_position_embeddings=32768, partial_rotary_factor=0.5)),
+    ("glm4-tiny-unbiased-tied", "glm4", dict(TINY, attention_bias=False, tie_word_embeddings=True)),
+    ("glm4-tiny-head-dim", "glm4", dict(TINY, head_dim=8)),
+    ("olmoe-default", "olmoe", {}),
+    ("olmoe-tiny-gqa-bias", "olmoe", dict(TINY, num_experts=4, num_experts_per_tok=2, attention_bias=True,
+                                          norm_topk_prob=True)),
+    ("olmoe-tiny-tied", "olmoe", dict(TINY, num_key_value_heads=4, num_experts=6, num_experts_per_tok=1,
+                                      tie_word_embeddings=True)),
+    ("granitemoe-default", "granitemoe", {}),
+    ("granite-3.0-1b-a400m", "granitemoe", dict(vocab_size=49155, hidden_size=1024, intermediate_size=512,
+                                                num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=8,
+                                                num_local_experts=32, num_experts_per_tok=8,
+                                                max_position_embeddings=4096, tie_word_embeddings=True,
+                                                embedding_multiplier=12.0, logits_scaling=6.0,
+                                                residual_multiplier=0.22, attention_multiplier=0.015625)),
+    ("granitemoe-tiny-bias", "granitemoe", dict(TINY, num_local_experts=4, num_experts_per_tok=2,
+                                                attention_bias=True)),
+    ("xlm-roberta-default", "xlm-roberta", {}),
+    ("xlm-roberta-base", "xlm-roberta", dict(vocab_size=250002, max_position_embeddings=514, type_vocab_size=1)),
+    ("xlm-roberta-large", "xlm-roberta", dict(vocab_size=250002, hidden_size=1024, intermediate_size=4096,
+                                              num_hidden_layers=24, num_attention_heads=16,
+                                              max_position_embeddings=514, type_vocab_size=1)),
+    ("xlm-roberta-tiny-untied", "xlm-roberta", dict(ENCODER_TINY, tie_word_embeddings=False)),
+    ("camembert-default", "camembert", {}),
+    ("camembert-base", "camembert", dict(vocab_size=32005, max_position_embeddings=514, type_vocab_size=1)),
+    ("camembert-tiny-untied", "camembert", dict(ENCODER_TINY, tie_word_embeddings=False, type_vocab_size=1)),
+    ("data2vec-text-default", "data2vec-text", {}),
+    ("data2vec-text-base", "data2vec-text", dict(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1)),
+    ("data2vec-text-tiny-untied", "data2vec-text", dict(ENCODER_TINY, tie_word_embeddings=False)),
 ]
 
 # (name, config, head): tiny configs for FLOPs.
@@ -107,6 +146,15 @@ FLOPS = [
     ("arcee-flops", dict(model_type="arcee", **TINY), "causal_lm"),
     ("vaultgemma-flops", dict(model_type="vaultgemma", **TINY, head_dim=16, sliding_window=8), "causal_lm"),
     ("exaone4-flops", dict(TINY, model_type="exaone4", num_hidden_layers=4, sliding_window=8), "causal_lm"),
+    ("glm-flops", dict(model_type="glm", **TINY), "causal_lm"),
+    ("glm4-flops", dict(model_type="glm4", **TINY, head_dim=8), "causal_lm"),
+    ("olmoe-flops", dict(model_type="olmoe", **TINY, num_experts=4, num_experts_per_tok=2), "causal_lm"),
+    ("granitemoe-flops", dict(model_type="granitemoe", **TINY, num_local_experts=4, num_experts_per_tok=2),
+     "causal_lm"),
+    ("xlm-roberta-flops-base", dict(ENCODER_TINY, model_type="xlm-roberta", hidden_dropout_prob=0.0,
+                                    attention_probs_dropout_prob=0.0), "base"),
+    ("data2vec-text-flops", dict(ENCODER_TINY, model_type="data2vec-text", hidden_dropout_prob=0.0,
+                                 attention_probs_dropout_prob=0.0), "causal_lm"),
 ]
 BATCH, SEQ = 2, 16
 
@@ -130,6 +178,8 @@ def flop_rows():
     for name, config, head in FLOPS:
         cfg = config_of(config)
         cfg._attn_implementation = "eager"
+        # the experts' products as the counter sees them (it misses grouped_mm's)
+        cfg._experts_implementation = "eager"
         model = (AutoModel if head == "base" else AutoModelForCausalLM).from_config(cfg)
         model.train()
         ids = torch.randint(0, cfg.vocab_size, (BATCH, SEQ))

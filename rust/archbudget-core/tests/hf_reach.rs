@@ -1,9 +1,11 @@
-//! The llama-difference decoder types added for reach (ernie4_5, seed_oss, granite,
-//! ministral3, arcee, vaultgemma, exaone4) against transformers 5.24:
-//! `tests/data/hf_reach.json`, made by `tests/data/make_hf_reach.py`. Totals and classes
-//! of both heads (the sweep's count-only path too), each summary row against its
-//! module, tiny configs' FLOPs within 1% of `torch.utils.flop_counter`, and `memory` in
-//! train, infer and generate for every config.
+//! The types added for reach against transformers 5.24: the llama-difference decoders
+//! (ernie4_5, seed_oss, granite, ministral3, arcee, vaultgemma, exaone4, glm, glm4), the
+//! Qwen3.5 text decoders (qwen3_5_text, qwen3_5_moe_text), the sparse olmoe and
+//! granitemoe, and roberta's copies (xlm-roberta, camembert, data2vec-text): `tests/data/hf_reach.json`, made by
+//! `tests/data/make_hf_reach.py`. Totals, classes and active parameters of both heads
+//! (the sweep's count-only path too), each summary row against its module, tiny configs'
+//! FLOPs within 1% of `torch.utils.flop_counter`, and `memory` in train, infer and
+//! generate for every config.
 mod hf_flops;
 mod hf_lowering;
 mod hf_rows;
@@ -24,7 +26,7 @@ fn totals_classes_and_rows_exact() {
         .iter()
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types.len(), 9, "{types:?}");
+    assert_eq!(types.len(), 16, "{types:?}");
     let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
     assert!(checked > 300, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
@@ -33,7 +35,7 @@ fn totals_classes_and_rows_exact() {
 #[test]
 fn flops_match_the_flop_counter() {
     let cases = section("flops");
-    assert!(cases.len() >= 8);
+    assert!(cases.len() >= 17);
     let gaps: Vec<String> = cases.iter().flat_map(hf_flops::flop_counter_gaps).collect();
     assert!(gaps.is_empty(), "{gaps:#?}");
 }

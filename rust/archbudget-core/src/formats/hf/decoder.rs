@@ -137,7 +137,7 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
         num_kv_heads: kv_heads,
         head_dim,
         intermediate_size: intermediate,
-        gated_mlp: spec.mlp.gate.is_some(),
+        gated_mlp: spec.mlp.gate.is_some() || spec.mlp.fused_gate_up,
         activation: cfg.string(k.activation, d.activation)?,
         norm: norm_kind(spec.norms.kind),
         norms_per_layer: match (parallel, spec.norms.placement) {
@@ -360,6 +360,18 @@ fn mlp(spec: &TypeSpec, a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     let inter = times(1, a.intermediate_size, "intermediate", loc)?;
     let s = &spec.mlp;
     let mut w = Vec::new();
+    if s.fused_gate_up {
+        let gate_up = times(2, a.intermediate_size, "2×intermediate", loc)?;
+        linear(
+            &mut w,
+            &format!("{}.", s.up),
+            hidden.clone(),
+            gate_up,
+            a.mlp_bias,
+        );
+        linear(&mut w, &format!("{}.", s.down), inter, hidden, a.mlp_bias);
+        return Ok(w);
+    }
     if let Some(gate) = s.gate {
         linear(
             &mut w,

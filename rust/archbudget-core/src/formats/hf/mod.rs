@@ -70,11 +70,13 @@ const SUPPORTED: &[&str] = &[
     "bart",
     "bert",
     "bloom",
+    "camembert",
     "clip",
     "clip_vision_model",
     "clip_text_model",
     "cohere",
     "cohere2",
+    "data2vec-text",
     "deberta-v2",
     "deepseek_v2",
     "deepseek_v3",
@@ -94,6 +96,8 @@ const SUPPORTED: &[&str] = &[
     "gemma2",
     "gemma3",
     "gemma3_text",
+    "glm",
+    "glm4",
     "glm4_moe",
     "gpt2",
     "gpt_bigcode",
@@ -101,6 +105,7 @@ const SUPPORTED: &[&str] = &[
     "gpt_oss",
     "gptj",
     "granite",
+    "granitemoe",
     "jamba",
     "llama",
     "llama4",
@@ -114,6 +119,7 @@ const SUPPORTED: &[&str] = &[
     "mixtral",
     "olmo2",
     "olmo3",
+    "olmoe",
     "opt",
     "paligemma",
     "phi",
@@ -140,6 +146,7 @@ const SUPPORTED: &[&str] = &[
     "vaultgemma",
     "vit",
     "whisper",
+    "xlm-roberta",
 ];
 
 pub fn supported_model_types() -> &'static [&'static str] {
@@ -215,7 +222,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "gpt_neox" => Family::GptNeox,
         "opt" => Family::Opt,
         "falcon" | "bloom" => Family::Falcon,
-        "bert" | "roberta" | "distilbert" => Family::Bert,
+        "bert" | "roberta" | "xlm-roberta" | "camembert" | "data2vec-text" | "distilbert" => {
+            Family::Bert
+        }
         "albert" | "electra" | "fnet" | "deberta-v2" => Family::Encoder,
         "esm" => Family::Esm,
         "t5" => Family::T5,
@@ -229,7 +238,9 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
-        | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" => Family::Moe,
+        | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe" => {
+            Family::Moe
+        }
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         other => {
             return Err(Error::UnknownModelType {
@@ -313,6 +324,8 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,
             "qwen3_5_text" => types::qwen3_5::text(&cfg, head)?,
             "qwen3_5_moe_text" => types::qwen3_5::moe_text(&cfg, head)?,
+            "olmoe" => types::olmoe::olmoe(&cfg, head)?,
+            "granitemoe" => types::olmoe::granitemoe(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
         Family::Ssm => match cfg.model_type {

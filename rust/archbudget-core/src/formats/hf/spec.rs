@@ -162,6 +162,9 @@ pub struct MlpSpec {
     pub up: &'static str,
     pub down: &'static str,
     pub bias: Flag,
+    /// Gate and up are one `up` matrix twice as wide, split by `chunk(2)` (glm
+    /// `gate_up_proj`); `gate` is then `None`.
+    pub fused_gate_up: bool,
 }
 
 /// Norm modules of one kind.

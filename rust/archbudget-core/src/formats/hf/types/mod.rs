@@ -5,11 +5,13 @@ mod cohere;
 mod ernie4_5;
 mod exaone4;
 mod gemma3;
+mod glm;
 mod gpt_bigcode;
 mod gptj;
 mod granite;
 mod ministral;
 mod olmo;
+pub mod olmoe;
 mod phi;
 mod qwen3;
 pub mod qwen3_5;
@@ -43,6 +45,8 @@ const SPECS: &[&TypeSpec] = &[
     &arcee::ARCEE,
     &vaultgemma::VAULTGEMMA,
     &exaone4::EXAONE4,
+    &glm::GLM,
+    &glm::GLM4,
 ];
 
 pub fn spec(model_type: &str) -> Option<&'static TypeSpec> {
@@ -98,6 +102,7 @@ const LLAMA: TypeSpec = TypeSpec {
         up: "up_proj",
         down: "down_proj",
         bias: Flag::Key("mlp_bias", false),
+        fused_gate_up: false,
     },
     norms: NormSpec {
         class: "LlamaRMSNorm",
