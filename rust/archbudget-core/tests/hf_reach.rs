@@ -73,3 +73,43 @@ fn exaone4_full_layers_skip_rotary_only_beside_sliding_ones() {
         .iter()
         .all(|l| l.rotary && l.span == AttentionSpan::Full));
 }
+
+/// Bad keys of the new readers are refused in one line naming the file and the key.
+#[test]
+fn bad_keys_name_the_key() {
+    for (config, key) in [
+        (
+            json!({"model_type": "olmoe", "num_experts": 0}),
+            "num_experts",
+        ),
+        (
+            json!({"model_type": "granitemoe", "num_local_experts": 0}),
+            "num_local_experts",
+        ),
+        (
+            json!({"model_type": "qwen3_5_moe_text", "num_experts_per_tok": -1}),
+            "num_experts_per_tok",
+        ),
+        (
+            json!({"model_type": "qwen3_5_text", "linear_num_key_heads": 3,
+                "linear_num_value_heads": 4}),
+            "linear_num_value_heads",
+        ),
+        (
+            json!({"model_type": "exaone4", "sliding_window_pattern": "LLLG"}),
+            "sliding_window_pattern",
+        ),
+        (
+            json!({"model_type": "ernie4_5", "use_bias": "yes"}),
+            "use_bias",
+        ),
+    ] {
+        let e = hf::summarize(&config, None, "cfg.json")
+            .expect_err("must fail")
+            .to_string();
+        assert!(
+            e.starts_with("cfg.json: ") && e.contains(key) && !e.contains('\n'),
+            "{e}"
+        );
+    }
+}
