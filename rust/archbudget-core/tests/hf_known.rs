@@ -100,7 +100,8 @@ fn extra_rows_exact() {
     // (hf_vision_more), esm (hf_esm), swin (hf_swin), segformer (hf_segformer), the vision
     // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
     // hf_dinov3_vit, hf_paligemma), clip
-    // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n)
+    // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n),
+    // the reach types (hf_reach)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -120,6 +121,7 @@ fn extra_rows_exact() {
         "hf_clip_text.json",
         "hf_t5gemma.json",
         "hf_gemma3n.json",
+        "hf_reach.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

@@ -47,7 +47,8 @@ impl Dropouts {
                 resid: f("hidden_dropout_prob", 0.0),
                 ..Dropouts::default()
             },
-            "bert" | "roberta" | "electra" | "deberta-v2" => {
+            "bert" | "roberta" | "xlm-roberta" | "camembert" | "data2vec-text" | "electra"
+            | "deberta-v2" => {
                 let h = f("hidden_dropout_prob", 0.1);
                 Dropouts {
                     embed: h,

@@ -40,7 +40,7 @@ const LLAMA: HfNames = HfNames {
 impl HfNames {
     pub fn of(model_type: &str) -> HfNames {
         match model_type {
-            "phi3" => HfNames {
+            "phi3" | "glm" | "glm4" => HfNames {
                 up: "gate_up_proj",
                 gate: "gate_up_proj",
                 fused_gate_up: true,
@@ -72,16 +72,18 @@ impl HfNames {
                 down: "fc2",
                 ..LLAMA
             },
-            "bert" | "roberta" | "vit" | "deit" => HfNames {
-                q: "query",
-                k: "key",
-                v: "value",
-                o: "dense",
-                up: "dense",
-                down: "dense",
-                lm_head: "decoder",
-                ..LLAMA
-            },
+            "bert" | "roberta" | "xlm-roberta" | "camembert" | "data2vec-text" | "vit" | "deit" => {
+                HfNames {
+                    q: "query",
+                    k: "key",
+                    v: "value",
+                    o: "dense",
+                    up: "dense",
+                    down: "dense",
+                    lm_head: "decoder",
+                    ..LLAMA
+                }
+            }
             "distilbert" => HfNames {
                 q: "q_lin",
                 k: "k_lin",

@@ -151,7 +151,7 @@ impl LoraTargets {
             }
             "gpt2" => "c_attn",
             "gpt_neox" | "falcon" | "bloom" => "query_key_value",
-            "bert" | "roberta" => "query,value",
+            "bert" | "roberta" | "xlm-roberta" => "query,value",
             "t5" => "q,v",
             _ => {
                 return Err(crate::Error::invalid(

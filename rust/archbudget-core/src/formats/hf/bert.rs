@@ -1,4 +1,5 @@
-//! Bert-like encoders: bert, roberta, distilbert.
+//! Bert-like encoders: bert, roberta, distilbert, and roberta's copies under other names
+//! (xlm-roberta, camembert, data2vec-text: the same modules, their own class names).
 //!
 //! Computes: word + learned position (+ token-type) embeddings and a LayerNorm,
 //! N × post-norm blocks (self-attention + LayerNorm, [cross-attention], MLP + LayerNorm),
@@ -109,6 +110,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 fn names(model_type: &str) -> (&'static str, &'static str) {
     match model_type {
         "roberta" => ("Roberta", "roberta."),
+        "xlm-roberta" => ("XLMRoberta", "roberta."),
+        "camembert" => ("Camembert", "roberta."),
+        "data2vec-text" => ("Data2VecText", "data2vec_text."),
         "distilbert" => ("DistilBert", "distilbert."),
         _ => ("Bert", "bert."),
     }
@@ -254,14 +258,22 @@ fn lm_head(a: &TransformerArch, m: &mut Modules, word: &str) -> Result<String> {
     let vocab = dim(a.vocab_size, "vocab");
     let (transform, dense, norm, projection, projection_class, class) = match a.model_type.as_str()
     {
-        "roberta" => (
-            "",
-            "lm_head.dense",
-            "lm_head.layer_norm",
-            "lm_head",
-            "RobertaLMHead",
-            "RobertaForCausalLM",
-        ),
+        "roberta" | "xlm-roberta" | "camembert" | "data2vec-text" => {
+            let (head_class, class) = match a.model_type.as_str() {
+                "xlm-roberta" => ("XLMRobertaLMHead", "XLMRobertaForCausalLM"),
+                "camembert" => ("CamembertLMHead", "CamembertForCausalLM"),
+                "data2vec-text" => ("Data2VecTextLMHead", "Data2VecTextForCausalLM"),
+                _ => ("RobertaLMHead", "RobertaForCausalLM"),
+            };
+            (
+                "",
+                "lm_head.dense",
+                "lm_head.layer_norm",
+                "lm_head",
+                head_class,
+                class,
+            )
+        }
         "distilbert" => (
             "",
             "vocab_transform",

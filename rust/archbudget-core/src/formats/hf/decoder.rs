@@ -137,7 +137,7 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
         num_kv_heads: kv_heads,
         head_dim,
         intermediate_size: intermediate,
-        gated_mlp: spec.mlp.gate.is_some(),
+        gated_mlp: spec.mlp.gate.is_some() || spec.mlp.fused_gate_up,
         activation: cfg.string(k.activation, d.activation)?,
         norm: norm_kind(spec.norms.kind),
         norms_per_layer: match (parallel, spec.norms.placement) {
@@ -231,12 +231,22 @@ fn layer_attention(
                     };
                     Ok((i + 1) % n != 0)
                 }
+                Windows::PatternFullNoRope { key, every } => {
+                    Ok((i + 1) % cfg.dim(key, every)? != 0)
+                }
                 Windows::FromLayer => Ok(use_sliding
                     && window.is_some()
                     && i >= cfg.count("max_window_layers", 28)?),
                 Windows::NoRopeLayers => Ok(use_sliding && window.is_some() && !rope[i as usize]),
             })
             .collect::<Result<_>>()?,
+    };
+    // exaone4: "global NoPE" where the model also has sliding layers
+    let rope: Vec<bool> = match spec.attention.windows {
+        Windows::PatternFullNoRope { .. } if window.is_some() => {
+            rope.iter().zip(&sliding).map(|(&r, &s)| r && s).collect()
+        }
+        _ => rope,
     };
     let span = |s: bool| match (s, window) {
         (true, Some(w)) => Ok(AttentionSpan::Sliding(w)),
@@ -350,6 +360,18 @@ fn mlp(spec: &TypeSpec, a: &TransformerArch, loc: &str) -> Result<Vec<Weight>> {
     let inter = times(1, a.intermediate_size, "intermediate", loc)?;
     let s = &spec.mlp;
     let mut w = Vec::new();
+    if s.fused_gate_up {
+        let gate_up = times(2, a.intermediate_size, "2×intermediate", loc)?;
+        linear(
+            &mut w,
+            &format!("{}.", s.up),
+            hidden.clone(),
+            gate_up,
+            a.mlp_bias,
+        );
+        linear(&mut w, &format!("{}.", s.down), inter, hidden, a.mlp_bias);
+        return Ok(w);
+    }
     if let Some(gate) = s.gate {
         linear(
             &mut w,

@@ -46,24 +46,37 @@ pub fn read(cfg: &Cfg) -> Result<LinearAttention> {
     Ok(la)
 }
 
-/// The weights of one Gated DeltaNet module.
-pub fn weights(la: &LinearAttention, hidden: u64, loc: &str) -> Result<Vec<Weight>> {
+/// The weights of one Gated DeltaNet module; `split`: its input projections as qwen3_5
+/// names them (`in_proj_qkv` and `in_proj_z` for `in_proj_qkvz`, `in_proj_b` and
+/// `in_proj_a` for `in_proj_ba`: the same weights).
+pub fn weights(la: &LinearAttention, hidden: u64, loc: &str, split: bool) -> Result<Vec<Weight>> {
     let h = dim(hidden, "hidden");
     let conv = dim(la.conv_dim(), "conv_dim");
     let mut w = vec![Weight::new(
         "conv1d.weight",
         vec![conv, dim(1, "1"), dim(la.conv_kernel, "kernel")],
     )];
-    let qkvz = add(la.conv_dim(), la.value_dim(), loc, "in_proj_qkvz width")?;
-    linear(
-        &mut w,
-        "in_proj_qkvz.",
-        h.clone(),
-        dim(qkvz, "2·key_dim+2·value_dim"),
-        false,
-    );
-    let ba = times(2, la.num_value_heads, "2×value_heads", loc)?;
-    linear(&mut w, "in_proj_ba.", h.clone(), ba, false);
+    if split {
+        let qkv = dim(la.conv_dim(), "2·key_dim+value_dim");
+        linear(&mut w, "in_proj_qkv.", h.clone(), qkv, false);
+        let z = dim(la.value_dim(), "value_dim");
+        linear(&mut w, "in_proj_z.", h.clone(), z, false);
+        for name in ["in_proj_b.", "in_proj_a."] {
+            let heads = dim(la.num_value_heads, "value_heads");
+            linear(&mut w, name, h.clone(), heads, false);
+        }
+    } else {
+        let qkvz = add(la.conv_dim(), la.value_dim(), loc, "in_proj_qkvz width")?;
+        linear(
+            &mut w,
+            "in_proj_qkvz.",
+            h.clone(),
+            dim(qkvz, "2·key_dim+2·value_dim"),
+            false,
+        );
+        let ba = times(2, la.num_value_heads, "2×value_heads", loc)?;
+        linear(&mut w, "in_proj_ba.", h.clone(), ba, false);
+    }
     w.push(Weight::new(
         "dt_bias",
         vec![dim(la.num_value_heads, "value_heads")],

@@ -137,6 +137,9 @@ pub enum Windows {
     FromLayer,
     /// smollm3: with `use_sliding_window`, the NoPE layers slide.
     NoRopeLayers,
+    /// exaone4: `Pattern` read from `key`, and with `sliding_window` set the full layers
+    /// run without rotary embeddings.
+    PatternFullNoRope { key: &'static str, every: u64 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +162,9 @@ pub struct MlpSpec {
     pub up: &'static str,
     pub down: &'static str,
     pub bias: Flag,
+    /// Gate and up are one `up` matrix twice as wide, split by `chunk(2)` (glm
+    /// `gate_up_proj`); `gate` is then `None`.
+    pub fused_gate_up: bool,
 }
 
 /// Norm modules of one kind.

@@ -12,9 +12,9 @@
 //!   experts' fused gate-and-up `[experts, hidden, 2·moe_inter]` and output kernels, and a
 //!   shared gated MLP scaled by `sigmoid(shared_expert_gate)`, in every layer.
 //!
-//! The transformers twin is qwen3_next (the Qwen3.5 text decoder's layout: Gated DeltaNet
-//! with fused `in_proj_qkvz` / `in_proj_ba` of the same widths, the gated attention, the
-//! shared-expert MoE; `num_experts` 0 for the dense family). Same weights, same counts.
+//! The transformers twins are qwen3_5_text and qwen3_5_moe_text, the same Qwen3.5 text
+//! decoders (split Gated DeltaNet projections, the gated attention, the shared-expert MoE
+//! in every layer). Same weights, same counts.
 use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, kernel, rms_norm, seq_shape, Args, Row};
@@ -230,8 +230,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             }
         })
         .collect();
+    let model_type = match moe_family {
+        true => "qwen3_5_moe_text",
+        false => "qwen3_5_text",
+    };
     let mut hf = json!({
-        "model_type": "qwen3_next", "vocab_size": vocab, "hidden_size": hidden,
+        "model_type": model_type, "vocab_size": vocab, "hidden_size": hidden,
         "intermediate_size": inter, "num_hidden_layers": layers,
         "num_attention_heads": q, "num_key_value_heads": kv, "head_dim": head_dim,
         "tie_word_embeddings": tie, "layer_types": types,
@@ -243,7 +247,6 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         "linear_key_head_dim": linear.key_head_dim,
         "linear_value_head_dim": linear.value_head_dim,
         "linear_conv_kernel_dim": linear.conv_kernel,
-        "num_experts": 0,
     });
     if let Some(moe) = &moe {
         let keys = hf.as_object_mut().expect("a JSON object literal");
@@ -254,8 +257,6 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "shared_expert_intermediate_size".into(),
             moe.shared_inter.into(),
         );
-        // keras-hub renormalises the top-k routing weights
-        keys.insert("norm_topk_prob".into(), true.into());
     }
     Ok(Backbone::decoder(hf, rows, hidden, vocab, token_weights))
 }

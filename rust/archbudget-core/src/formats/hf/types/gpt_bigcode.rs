@@ -37,6 +37,7 @@ pub const GPT_BIGCODE: TypeSpec = TypeSpec {
         up: "c_fc",
         down: "c_proj",
         bias: Flag::Fixed(true),
+        fused_gate_up: false,
     },
     positions: Positions::Learned("wpe"),
     dropout: DropoutKeys {

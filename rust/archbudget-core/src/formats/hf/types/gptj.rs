@@ -36,6 +36,7 @@ pub const GPTJ: TypeSpec = TypeSpec {
         up: "fc_in",
         down: "fc_out",
         bias: Flag::Fixed(true),
+        fused_gate_up: false,
     },
     block: Block::Parallel,
     positions: Positions::Rotary(Rotary::DimKey("rotary_dim", 64)),

@@ -1,16 +1,26 @@
 //! One declarative spec per decoder type ([`TypeSpec`]), each written as its
 //! difference from [`LLAMA`], the llama decoder in building blocks.
+mod arcee;
 mod cohere;
+mod ernie4_5;
+mod exaone4;
 mod gemma3;
+mod glm;
 mod gpt_bigcode;
 mod gptj;
+mod granite;
+mod ministral;
 mod olmo;
+pub mod olmoe;
 mod phi;
 mod qwen3;
+pub mod qwen3_5;
 pub mod qwen3_next;
+mod seed_oss;
 mod smollm3;
 mod stablelm;
 mod starcoder2;
+mod vaultgemma;
 
 use super::spec::*;
 
@@ -28,6 +38,15 @@ const SPECS: &[&TypeSpec] = &[
     &gpt_bigcode::GPT_BIGCODE,
     &cohere::COHERE,
     &cohere::COHERE2,
+    &ernie4_5::ERNIE4_5,
+    &seed_oss::SEED_OSS,
+    &granite::GRANITE,
+    &ministral::MINISTRAL3,
+    &arcee::ARCEE,
+    &vaultgemma::VAULTGEMMA,
+    &exaone4::EXAONE4,
+    &glm::GLM,
+    &glm::GLM4,
 ];
 
 pub fn spec(model_type: &str) -> Option<&'static TypeSpec> {
@@ -83,6 +102,7 @@ const LLAMA: TypeSpec = TypeSpec {
         up: "up_proj",
         down: "down_proj",
         bias: Flag::Key("mlp_bias", false),
+        fused_gate_up: false,
     },
     norms: NormSpec {
         class: "LlamaRMSNorm",

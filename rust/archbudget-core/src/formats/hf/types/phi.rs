@@ -40,6 +40,7 @@ pub const PHI: TypeSpec = TypeSpec {
         up: "fc1",
         down: "fc2",
         bias: Flag::Fixed(true),
+        fused_gate_up: false,
     },
     norms: NormSpec {
         class: "LayerNorm",

@@ -21,6 +21,33 @@ use super::super::spec::Rotary;
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let d = Dims::read(cfg, 151936, 2048, 5632, 48, 16, Some(2), Some(256), 32768)?;
+    let mut a = hybrid(cfg, &d, head)?;
+    let num_experts = cfg.count("num_experts", 512)?;
+    let step = cfg.dim("decoder_sparse_step", 1)?;
+    let mlp_only = cfg.count_list("mlp_only_layers")?;
+    let dense_layers: Vec<u64> = (0..d.layers)
+        .filter(|i| num_experts == 0 || mlp_only.contains(i) || (i + 1) % step != 0)
+        .collect();
+    if (dense_layers.len() as u64) < d.layers {
+        a.moe = Some(Moe {
+            num_experts,
+            experts_per_token: cfg.dim("num_experts_per_tok", 10)?,
+            expert_intermediate_size: cfg.dim("moe_intermediate_size", 512)?,
+            shared_expert_intermediate_size: cfg.dim("shared_expert_intermediate_size", 512)?,
+            shared_expert_gate: true,
+            dense_layers,
+            renormalize: cfg.flag("norm_topk_prob", true)?,
+            weights_in_logits_dtype: true,
+            ..Moe::softmax_router()
+        });
+    }
+    Ok(a)
+}
+
+/// The decoder qwen3_next and qwen3_5 share, with dense MLPs: linear and full attention
+/// layers as `layer_types` (or `full_attention_interval`) say, the full ones gated, with
+/// per-head q/k norms and partial rotary.
+pub(super) fn hybrid(cfg: &Cfg, d: &Dims, head: HeadKind) -> Result<TransformerArch> {
     let mut a = d.decoder(cfg, head)?;
     let bias = cfg.flag("attention_bias", false)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
@@ -50,24 +77,5 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         a.details.linear_attention = Some(linear_attention::read(cfg)?);
     }
     a.details.mixers = mixers;
-    let num_experts = cfg.count("num_experts", 512)?;
-    let step = cfg.dim("decoder_sparse_step", 1)?;
-    let mlp_only = cfg.count_list("mlp_only_layers")?;
-    let dense_layers: Vec<u64> = (0..d.layers)
-        .filter(|i| num_experts == 0 || mlp_only.contains(i) || (i + 1) % step != 0)
-        .collect();
-    if (dense_layers.len() as u64) < d.layers {
-        a.moe = Some(Moe {
-            num_experts,
-            experts_per_token: cfg.dim("num_experts_per_tok", 10)?,
-            expert_intermediate_size: cfg.dim("moe_intermediate_size", 512)?,
-            shared_expert_intermediate_size: cfg.dim("shared_expert_intermediate_size", 512)?,
-            shared_expert_gate: true,
-            dense_layers,
-            renormalize: cfg.flag("norm_topk_prob", true)?,
-            weights_in_logits_dtype: true,
-            ..Moe::softmax_router()
-        });
-    }
     Ok(a)
 }

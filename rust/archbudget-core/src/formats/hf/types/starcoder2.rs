@@ -33,6 +33,7 @@ pub const STARCODER2: TypeSpec = TypeSpec {
         up: "c_fc",
         down: "c_proj",
         bias: Flag::Key("use_bias", true),
+        fused_gate_up: false,
     },
     norms: NormSpec {
         class: "LayerNorm",
