@@ -308,15 +308,17 @@ fn twin_config(a: &Args, enc: &Stack, dec: &Stack, cross_in: u64) -> Result<Opti
                     _ => "full_attention",
                 })
                 .collect(),
-            other => return Err(crate::Error::invalid(
-                a.location,
-                format!(
+            other => {
+                return Err(crate::Error::invalid(
+                    a.location,
+                    format!(
                     "{} config key '{stack}_layer_types' must list one type per layer ({}), got {}",
                     a.class_name,
                     s.layers,
                     other.unwrap_or(&Value::Null)
                 ),
-            )),
+                ))
+            }
         };
         Ok(json!({
             "vocab_size": a.dim("vocabulary_size")?,
