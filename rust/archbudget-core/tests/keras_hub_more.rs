@@ -18,21 +18,7 @@ fn every_model_matches_keras() {
 /// The first fixture model named `name`, its config changed by `edit`.
 fn edited(name: &str, edit: Value) -> Vec<u8> {
     let data = common::fixture("keras_hub_more.json.gz");
-    let mut model = data["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap()["model_json"]
-        .clone();
-    for (k, v) in edit.as_object().unwrap() {
-        if v.is_null() {
-            model["config"].as_object_mut().unwrap().remove(k);
-        } else {
-            model["config"][k] = v.clone();
-        }
-    }
-    serde_json::to_vec(&model).unwrap()
+    common::edited(data["models"].as_array().unwrap(), name, edit)
 }
 
 #[test]

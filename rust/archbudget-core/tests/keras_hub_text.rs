@@ -51,15 +51,7 @@ fn memory_gives_a_figure() {
 
 /// The first fixture model named `name`, its config changed by `edit`.
 fn edited(name: &str, edit: Value) -> Vec<u8> {
-    let mut model = models().into_iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
-    for (k, v) in edit.as_object().unwrap() {
-        if v.is_null() {
-            model["config"].as_object_mut().unwrap().remove(k);
-        } else {
-            model["config"][k] = v.clone();
-        }
-    }
-    serde_json::to_vec(&model).unwrap()
+    common::edited(&models(), name, edit)
 }
 
 #[test]

@@ -57,15 +57,7 @@ fn memory_is_refused_in_one_line_naming_what_it_covers() {
 
 /// The first fixture model named `name`, its config changed by `edit`.
 fn edited(name: &str, edit: Value) -> Vec<u8> {
-    let mut model = models().into_iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
-    for (k, v) in edit.as_object().unwrap() {
-        if v.is_null() {
-            model["config"].as_object_mut().unwrap().remove(k);
-        } else {
-            model["config"][k] = v.clone();
-        }
-    }
-    serde_json::to_vec(&model).unwrap()
+    common::edited(&models(), name, edit)
 }
 
 #[test]

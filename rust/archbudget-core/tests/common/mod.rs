@@ -174,3 +174,17 @@ pub fn assert_all_match(data: &Value) {
         failures.join("\n")
     );
 }
+
+/// The model JSON of the first of `models` named `name`, its config changed by `edit`
+/// (a null value removes the key): a constructor argument set to what a test needs.
+pub fn edited(models: &[Value], name: &str, edit: Value) -> Vec<u8> {
+    let mut model = models.iter().find(|m| m["name"] == name).unwrap()["model_json"].clone();
+    for (k, v) in edit.as_object().unwrap() {
+        if v.is_null() {
+            model["config"].as_object_mut().unwrap().remove(k);
+        } else {
+            model["config"][k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&model).unwrap()
+}
