@@ -46,18 +46,7 @@ pub(super) fn hierarchical(
 
 fn graph(a: &TransformerArch, s: &Swin, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
     let here = a.model_type.as_str();
-    if run.lora.is_some() || run.quantize.is_some() {
-        return Err(crate::Error::invalid(
-            here,
-            "LoRA and quantized weights are not lowered for swin yet",
-        ));
-    }
-    if run.mode == Mode::Generate {
-        return Err(crate::Error::invalid(
-            here,
-            "swin encodes images; it does not generate (use --mode train or infer)",
-        ));
-    }
+    run.refuse_for_encoder(here, "swin", "images")?;
     if run.grad_ckpt {
         return Err(crate::Error::invalid(
             here,
