@@ -7,7 +7,6 @@
 mod common;
 
 use archbudget_core::formats;
-use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::{json, Value};
 
 fn models() -> Vec<Value> {
@@ -24,25 +23,7 @@ fn every_model_matches_keras() {
 
 #[test]
 fn memory_is_refused_in_one_line_naming_what_it_covers() {
-    let run = RunSettings {
-        mode: Mode::Train,
-        batch: 2,
-        seq: 16,
-        ..Default::default()
-    };
-    for m in models() {
-        let name = m["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&m["model_json"]).unwrap();
-        let err = formats::memory(&text, name, None, &run, Some(16))
-            .unwrap_err()
-            .to_string();
-        let class = m["model_json"]["class_name"].as_str().unwrap();
-        assert!(
-            err.contains(class) && err.contains("memory covers"),
-            "{name}: {err}"
-        );
-        assert_eq!(err.lines().count(), 1, "{err}");
-    }
+    common::assert_memory_refused_naming_coverage(&models());
 }
 
 /// The first fixture backbone named `name`, its config changed by `edit`.

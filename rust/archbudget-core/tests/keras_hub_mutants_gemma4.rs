@@ -4,8 +4,6 @@
 //! (no transformers twin of Gemma 4 is lowered yet) in one line.
 mod common;
 
-use archbudget_core::formats;
-use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::Value;
 
 fn variants() -> Vec<Value> {
@@ -24,23 +22,5 @@ fn every_variant_matches_keras() {
 
 #[test]
 fn memory_of_each_variant_names_why_not() {
-    let run = RunSettings {
-        mode: Mode::Train,
-        batch: 2,
-        seq: 16,
-        ..Default::default()
-    };
-    for m in variants() {
-        let name = m["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&m["model_json"]).unwrap();
-        let err = formats::memory(&text, name, None, &run, Some(16))
-            .unwrap_err()
-            .to_string();
-        let class = m["model_json"]["class_name"].as_str().unwrap();
-        assert!(
-            err.contains(class) && err.contains("memory covers"),
-            "{name}: {err}"
-        );
-        assert_eq!(err.lines().count(), 1, "{err}");
-    }
+    common::assert_memory_refused_naming_coverage(&variants());
 }

@@ -8,7 +8,6 @@
 mod common;
 
 use archbudget_core::formats;
-use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::{json, Value};
 
 fn models() -> Vec<Value> {
@@ -26,33 +25,17 @@ fn every_model_matches_keras() {
 
 #[test]
 fn memory_is_refused_in_one_line_naming_what_it_covers() {
-    let run = RunSettings {
-        mode: Mode::Train,
-        batch: 2,
-        seq: 16,
-        ..Default::default()
-    };
-    // Gemma3n's memory: keras_hub_gemma3n.rs
-    let refused = models()
-        .into_iter()
-        .filter(|m| !m["name"].as_str().unwrap().starts_with("Gemma3n"));
-    for m in refused {
+    // lowered since: Gemma3n (keras_hub_gemma3n.rs), Moonshine (keras_hub_av.rs), T5Gemma
+    // and T5Gemma2 (keras_hub_t5gemma.rs)
+    let models = models();
+    let refused = models.iter().filter(|m| {
         let name = m["name"].as_str().unwrap();
         let class = m["model_json"]["class_name"].as_str().unwrap();
-        // lowered since: Moonshine (keras_hub_av.rs), T5Gemma and T5Gemma2 (keras_hub_t5gemma.rs)
-        if name.to_lowercase().starts_with("moonshine") || class.starts_with("T5Gemma") {
-            continue;
-        }
-        let text = serde_json::to_vec(&m["model_json"]).unwrap();
-        let err = formats::memory(&text, name, None, &run, Some(16))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(class) && err.contains("memory covers"),
-            "{name}: {err}"
-        );
-        assert_eq!(err.lines().count(), 1, "{err}");
-    }
+        !(name.starts_with("Gemma3n")
+            || name.to_lowercase().starts_with("moonshine")
+            || class.starts_with("T5Gemma"))
+    });
+    common::assert_memory_refused_naming_coverage(refused);
 }
 
 /// The first fixture model named `name`, its config changed by `edit`.

@@ -188,3 +188,27 @@ pub fn edited(models: &[Value], name: &str, edit: Value) -> Vec<u8> {
     }
     serde_json::to_vec(&model).unwrap()
 }
+
+/// `memory` (train, batch 2, seq 16) of each of `models` is refused in one line that names
+/// the model's class and the families memory covers.
+pub fn assert_memory_refused_naming_coverage<'m>(models: impl IntoIterator<Item = &'m Value>) {
+    let run = archbudget_core::memory::RunSettings {
+        mode: archbudget_core::memory::Mode::Train,
+        batch: 2,
+        seq: 16,
+        ..Default::default()
+    };
+    for m in models {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        let err = archbudget_core::formats::memory(&text, name, None, &run, Some(16))
+            .unwrap_err()
+            .to_string();
+        let class = m["model_json"]["class_name"].as_str().unwrap();
+        assert!(
+            err.contains(class) && err.contains("memory covers"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
