@@ -108,6 +108,8 @@ const SUPPORTED: &[&str] = &[
     "gpt_neox",
     "gpt_oss",
     "gptj",
+    "helium",
+    "hunyuan_v1_dense",
     "granite",
     "granitemoe",
     "jamba",
@@ -117,6 +119,7 @@ const SUPPORTED: &[&str] = &[
     "llava",
     "mamba",
     "mamba2",
+    "ministral",
     "ministral3",
     "mistral",
     "mistral3",
@@ -135,6 +138,8 @@ const SUPPORTED: &[&str] = &[
     "qwen3",
     "qwen3_moe",
     "qwen3_next",
+    "qwen3_vl_text",
+    "qwen3_vl_moe_text",
     "qwen3_5_text",
     "qwen3_5_moe_text",
     "roberta",
@@ -249,7 +254,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
-        | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe" => {
+        | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe"
+        | "qwen3_vl_moe_text" => {
             Family::Moe
         }
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -272,6 +278,8 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         "vit"
         | "deit"
         | "qwen2_5_vl_text"
+        | "qwen3_vl_text"
+        | "qwen3_vl_moe_text"
         | "clip"
         | "siglip"
         | "clip_vision_model"
@@ -302,6 +310,9 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
     let cfg = Cfg::new(config, location)?;
     if vlm::WRAPPERS.contains(&cfg.model_type) {
         return read_wrapper(config, &cfg, head);
+    }
+    if let Some(refusal) = vlm::unread_tower(&cfg) {
+        return Err(refusal);
     }
     let fam = family(&cfg)?;
     let head = resolve(&cfg, head)?;
@@ -340,6 +351,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "qwen3_5_moe_text" => types::qwen3_5::moe_text(&cfg, head)?,
             "olmoe" => types::olmoe::olmoe(&cfg, head)?,
             "granitemoe" => types::olmoe::granitemoe(&cfg, head)?,
+            "qwen3_vl_moe_text" => types::qwen3_vl::moe_text(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
         Family::Gemma3n => gemma3n::arch(&cfg, head)?,

@@ -142,24 +142,41 @@ pub fn qwen3_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         };
         a.details.layers = vec![layer; d.layers as usize];
     }
-    let num_experts = cfg.count_alias(&["num_experts", "num_local_experts"], 128)?;
+    a.moe = qwen3_sparse(cfg, d.layers, (128, 8, 768), None)?;
+    Ok(a)
+}
+
+/// qwen3_moe's sparse layers (also qwen3_vl_moe_text's): layer `i` routes through
+/// experts unless it is in `mlp_only_layers`, experts are 0, or `(i + 1)` is not a
+/// multiple of `decoder_sparse_step`. `defaults` are (experts, top-k, expert width);
+/// `renormalize` fixes what `norm_topk_prob` would say (`None`: read it).
+pub(super) fn qwen3_sparse(
+    cfg: &Cfg,
+    layers: u64,
+    defaults: (u64, u64, u64),
+    renormalize: Option<bool>,
+) -> Result<Option<Moe>> {
+    let num_experts = cfg.count_alias(&["num_experts", "num_local_experts"], defaults.0)?;
     let step = cfg.dim("decoder_sparse_step", 1)?;
     let mlp_only = cfg.count_list("mlp_only_layers")?;
-    let dense_layers: Vec<u64> = (0..d.layers)
+    let dense_layers: Vec<u64> = (0..layers)
         .filter(|i| num_experts == 0 || mlp_only.contains(i) || (i + 1) % step != 0)
         .collect();
-    if (dense_layers.len() as u64) < d.layers {
-        a.moe = Some(Moe {
-            num_experts,
-            experts_per_token: cfg.dim("num_experts_per_tok", 8)?,
-            expert_intermediate_size: cfg.dim("moe_intermediate_size", 768)?,
-            dense_layers,
-            renormalize: cfg.flag("norm_topk_prob", false)?,
-            weights_in_logits_dtype: true,
-            ..Moe::softmax_router()
-        });
+    if dense_layers.len() as u64 == layers {
+        return Ok(None);
     }
-    Ok(a)
+    Ok(Some(Moe {
+        num_experts,
+        experts_per_token: cfg.dim("num_experts_per_tok", defaults.1)?,
+        expert_intermediate_size: cfg.dim("moe_intermediate_size", defaults.2)?,
+        dense_layers,
+        renormalize: match renormalize {
+            Some(fixed) => fixed,
+            None => cfg.flag("norm_topk_prob", false)?,
+        },
+        weights_in_logits_dtype: true,
+        ..Moe::softmax_router()
+    }))
 }
 
 /// Module names and classes of one MoE type.
@@ -301,6 +318,16 @@ pub(super) fn names(model_type: &str) -> Names {
             false,
             "Qwen3_5MoeTextModel",
             "Qwen3_5MoeForCausalLM",
+        ),
+        "qwen3_vl_moe_text" => n(
+            "Qwen3VLMoeText",
+            "mlp",
+            "Qwen3VLMoeTextSparseMoeBlock",
+            "gate",
+            "shared_expert",
+            false,
+            "Qwen3VLMoeTextModel",
+            "Qwen3VLMoeTextModel",
         ),
         "qwen3_next" => n(
             "Qwen3Next",

@@ -33,6 +33,30 @@ pub const WRAPPERS: &[&str] = &[
     "qwen2_5_vl",
 ];
 
+/// Wrappers whose vision tower no block here describes (Qwen2-VL's LayerNorm blocks and
+/// `ln_q` merger, Qwen3-VL's learned positions and deepstack mergers), each with the text
+/// type its `text_config` holds, which is read alone.
+const UNREAD_TOWERS: &[(&str, &str)] = &[
+    ("qwen2_vl", "qwen2_vl_text"),
+    ("qwen3_vl", "qwen3_vl_text"),
+    ("qwen3_vl_moe", "qwen3_vl_moe_text"),
+    ("qwen3_5", "qwen3_5_text"),
+    ("qwen3_5_moe", "qwen3_5_moe_text"),
+];
+
+/// The one-line refusal of a wrapper in [`UNREAD_TOWERS`] (`None` for other types).
+pub fn unread_tower(cfg: &Cfg) -> Option<crate::error::Error> {
+    let (_, text) = UNREAD_TOWERS.iter().find(|(t, _)| *t == cfg.model_type)?;
+    let route = match super::SUPPORTED.contains(text) {
+        true => format!("to count its language model, pass its text_config alone (model_type '{text}')"),
+        false => format!("nor is its text model ('{text}')"),
+    };
+    Some(cfg.invalid(format!(
+        "model_type '{}': its vision tower is not read yet; {route}",
+        cfg.model_type
+    )))
+}
+
 /// A wrapper read, before its text model is.
 pub struct Wrapper {
     /// The text model's config, for its own reader.

@@ -35,3 +35,32 @@ pub const MINISTRAL3: TypeSpec = TypeSpec {
     },
     ..LLAMA
 };
+
+/// ministral (`modular_ministral.py`): mistral's llama with `layer_types`, every layer
+/// sliding when `sliding_window` is set (4096 by default); no biases.
+pub const MINISTRAL: TypeSpec = TypeSpec {
+    model_type: "ministral",
+    base_class: "MinistralModel",
+    lm_class: "MinistralForCausalLM",
+    defaults: Defaults {
+        vocab: 32_000,
+        layers: 32,
+        head_dim: None,
+        max_positions: 131_072,
+        sliding_window: Some(4096),
+        ..MINISTRAL3.defaults
+    },
+    attention: AttentionSpec {
+        class: "MinistralAttention",
+        ..MINISTRAL3.attention
+    },
+    mlp: MlpSpec {
+        class: "MinistralMLP",
+        ..MINISTRAL3.mlp
+    },
+    norms: NormSpec {
+        class: "MinistralRMSNorm",
+        ..MINISTRAL3.norms
+    },
+    ..MINISTRAL3
+};

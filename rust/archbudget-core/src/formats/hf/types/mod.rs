@@ -9,6 +9,8 @@ mod glm;
 mod gpt_bigcode;
 mod gptj;
 mod granite;
+mod helium;
+mod hunyuan;
 mod ministral;
 mod olmo;
 pub mod olmoe;
@@ -16,6 +18,7 @@ mod phi;
 mod qwen3;
 pub mod qwen3_5;
 pub mod qwen3_next;
+pub mod qwen3_vl;
 mod seed_oss;
 mod smollm3;
 mod stablelm;
@@ -47,6 +50,10 @@ const SPECS: &[&TypeSpec] = &[
     &exaone4::EXAONE4,
     &glm::GLM,
     &glm::GLM4,
+    &qwen3_vl::QWEN3_VL_TEXT,
+    &helium::HELIUM,
+    &hunyuan::HUNYUAN_V1_DENSE,
+    &ministral::MINISTRAL,
 ];
 
 pub fn spec(model_type: &str) -> Option<&'static TypeSpec> {
