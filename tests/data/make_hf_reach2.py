@@ -1,7 +1,8 @@
 """Generate tests/data/hf_reach2.json: the types added in the second reach pass as
 transformers 5.24 builds them: the Qwen3-VL text decoders qwen3_vl_text (dense) and
-qwen3_vl_moe_text (sparse), which transformers builds only as bare models, and the llama
-differences helium, hunyuan_v1_dense and ministral.
+qwen3_vl_moe_text (sparse), which transformers builds only as bare models; the llama
+differences helium, hunyuan_v1_dense and ministral; the sparse decoders granitemoeshared,
+phimoe and flex_olmo.
 
 - `rows`: each type's default config and tiny configs turning every option its config
   class has (biases, tied embeddings, head_dim overrides, sliding layers and
@@ -62,6 +63,22 @@ CASES = [
     ("ministral-tiny-layer-types", "ministral", dict(TINY, num_hidden_layers=3, head_dim=8, sliding_window=4,
                                                      layer_types=["sliding_attention", "full_attention",
                                                                   "sliding_attention"])),
+    ("granitemoeshared-default", "granitemoeshared", {}),
+    ("granitemoeshared-tiny-shared", "granitemoeshared", dict(TINY, num_local_experts=4, num_experts_per_tok=2,
+                                                              shared_intermediate_size=48)),
+    ("granitemoeshared-tiny-shared-bias-tied", "granitemoeshared", dict(
+        TINY, num_local_experts=6, num_experts_per_tok=1, shared_intermediate_size=40, attention_bias=True,
+        tie_word_embeddings=True, embedding_multiplier=12.0, logits_scaling=8.0)),
+    ("phimoe-default", "phimoe", {}),
+    ("phimoe-tiny", "phimoe", dict(TINY, num_local_experts=4, num_experts_per_tok=2)),
+    ("phimoe-tiny-bias-tied", "phimoe", dict(TINY, num_local_experts=4, num_experts_per_tok=2, attention_bias=True,
+                                             lm_head_bias=True, tie_word_embeddings=True, sliding_window=8)),
+    ("phimoe-tiny-lm-bias", "phimoe", dict(TINY, num_local_experts=3, num_experts_per_tok=1, lm_head_bias=True)),
+    ("flex_olmo-default", "flex_olmo", {}),
+    ("flex_olmo-tiny", "flex_olmo", dict(TINY, num_experts=4, num_experts_per_tok=2)),
+    ("flex_olmo-tiny-bias-tied-norm", "flex_olmo", dict(TINY, num_experts=3, num_experts_per_tok=1,
+                                                        attention_bias=True, tie_word_embeddings=True,
+                                                        norm_topk_prob=True, num_key_value_heads=1)),
 ]
 
 FLOPS = [
@@ -70,6 +87,11 @@ FLOPS = [
     ("helium-flops", dict(model_type="helium", **TINY, head_dim=16), "causal_lm"),
     ("hunyuan_v1_dense-flops", dict(model_type="hunyuan_v1_dense", **TINY, head_dim=16), "causal_lm"),
     ("ministral-flops", dict(model_type="ministral", **TINY, head_dim=16, sliding_window=8), "causal_lm"),
+    ("granitemoeshared-flops", dict(model_type="granitemoeshared", **TINY, num_local_experts=4,
+                                    num_experts_per_tok=2, shared_intermediate_size=48), "causal_lm"),
+    ("phimoe-flops", dict(model_type="phimoe", **TINY, num_local_experts=4, num_experts_per_tok=2,
+                          lm_head_bias=True), "causal_lm"),
+    ("flex_olmo-flops", dict(model_type="flex_olmo", **TINY, num_experts=4, num_experts_per_tok=2), "causal_lm"),
 ]
 
 

@@ -11,7 +11,7 @@ use crate::weight::{dim, Weight};
 use super::config::Cfg;
 use super::layer_kinds::{layer_types, rope_layers};
 use super::modules::{
-    embedding_row, heads_dim, linear, norm, norm_row, qk_norm_weights, times, Modules,
+    embedding_row, heads_dim, linear, lm_head, norm, norm_row, qk_norm_weights, times, Modules,
 };
 use super::spec::{
     Block, Flag, HeadDim, KvHeads, Norm, Placement, Positions, Projections, QkNormShape, Rotary,
@@ -335,23 +335,7 @@ pub fn modules(spec: &TypeSpec, a: &TransformerArch, m: &mut Modules) -> Result<
     if !a.head.has_lm_head() {
         return Ok(spec.base_class.to_string());
     }
-    let mut own = Vec::new();
-    if a.details.lm_head_bias {
-        own.push(Weight::new("bias", vec![vocab.clone()]));
-    }
-    if a.tie_word_embeddings {
-        m.add_tied(
-            "lm_head".into(),
-            "Linear",
-            own,
-            &format!("{embed_path}.weight"),
-        )?;
-    } else {
-        let mut w = Vec::new();
-        linear(&mut w, "", hidden, vocab, false);
-        w.extend(own);
-        m.add("lm_head".into(), "Linear", w)?;
-    }
+    lm_head(m, "lm_head", a, &format!("{embed_path}.weight"))?;
     Ok(spec.lm_class.to_string())
 }
 

@@ -94,6 +94,7 @@ const SUPPORTED: &[&str] = &[
     "exaone4",
     "falcon",
     "falcon_h1",
+    "flex_olmo",
     "fnet",
     "gemma",
     "gemma2",
@@ -112,6 +113,7 @@ const SUPPORTED: &[&str] = &[
     "hunyuan_v1_dense",
     "granite",
     "granitemoe",
+    "granitemoeshared",
     "jamba",
     "llama",
     "llama4",
@@ -132,6 +134,7 @@ const SUPPORTED: &[&str] = &[
     "paligemma",
     "phi",
     "phi3",
+    "phimoe",
     "qwen2",
     "qwen2_moe",
     "qwen2_5_vl",
@@ -255,7 +258,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe"
-        | "qwen3_vl_moe_text" => {
+        | "qwen3_vl_moe_text" | "granitemoeshared" | "phimoe" | "flex_olmo" => {
             Family::Moe
         }
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -352,6 +355,9 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "olmoe" => types::olmoe::olmoe(&cfg, head)?,
             "granitemoe" => types::olmoe::granitemoe(&cfg, head)?,
             "qwen3_vl_moe_text" => types::qwen3_vl::moe_text(&cfg, head)?,
+            "granitemoeshared" => types::olmoe::granitemoeshared(&cfg, head)?,
+            "phimoe" => types::phimoe::phimoe(&cfg, head)?,
+            "flex_olmo" => types::olmoe::flex_olmo(&cfg, head)?,
             _ => moe::qwen3_moe(&cfg, head)?,
         },
         Family::Gemma3n => gemma3n::arch(&cfg, head)?,

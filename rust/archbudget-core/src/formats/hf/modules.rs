@@ -285,8 +285,13 @@ pub fn lm_head(
     arch: &TransformerArch,
     embed_path: &str,
 ) -> Result<()> {
+    // a tied head keeps its own bias (phi, gptj, phimoe `lm_head_bias`)
+    let mut own = Vec::new();
+    if arch.details.lm_head_bias {
+        own.push(Weight::new("bias", vec![dim(arch.vocab_size, "vocab")]));
+    }
     if arch.tie_word_embeddings {
-        return m.add_tied(name.to_string(), "Linear", Vec::new(), embed_path);
+        return m.add_tied(name.to_string(), "Linear", own, embed_path);
     }
     let mut w = Vec::new();
     linear(
@@ -296,6 +301,7 @@ pub fn lm_head(
         dim(arch.vocab_size, "vocab"),
         false,
     );
+    w.extend(own);
     m.add(name.to_string(), "Linear", w)
 }
 

@@ -193,6 +193,9 @@ pub(super) struct Names {
     shared: &'static str,
     /// Experts stored as `[E, hidden, 2·inter]` / `[E, inter, hidden]` (gpt_oss, llama4).
     transposed: bool,
+    /// The shared expert is the layer's own module beside the sparse block, a
+    /// `<prefix>MLP` (granitemoeshared `shared_mlp`), not inside it.
+    shared_beside: bool,
     base_class: &'static str,
     lm_class: &'static str,
 }
@@ -205,6 +208,7 @@ pub(super) fn names(model_type: &str) -> Names {
         router,
         shared,
         transposed,
+        shared_beside: false,
         base_class,
         lm_class,
     };
@@ -319,6 +323,39 @@ pub(super) fn names(model_type: &str) -> Names {
             "Qwen3_5MoeTextModel",
             "Qwen3_5MoeForCausalLM",
         ),
+        "granitemoeshared" => Names {
+            shared_beside: true,
+            ..n(
+                "GraniteMoeShared",
+                "block_sparse_moe",
+                "GraniteMoeSharedMoE",
+                "router",
+                "shared_mlp",
+                false,
+                "GraniteMoeSharedModel",
+                "GraniteMoeSharedForCausalLM",
+            )
+        },
+        "phimoe" => n(
+            "Phimoe",
+            "mlp",
+            "PhimoeSparseMoeBlock",
+            "router",
+            "",
+            false,
+            "PhimoeModel",
+            "PhimoeForCausalLM",
+        ),
+        "flex_olmo" => n(
+            "FlexOlmo",
+            "mlp",
+            "FlexOlmoSparseMoeBlock",
+            "gate",
+            "",
+            false,
+            "FlexOlmoModel",
+            "FlexOlmoForCausalLM",
+        ),
         "qwen3_vl_moe_text" => n(
             "Qwen3VLMoeText",
             "mlp",
@@ -367,7 +404,15 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         dim(a.vocab_size, "vocab"),
         a.hidden_size,
     )?;
-    let norm_class = format!("{}RMSNorm", n.prefix);
+    let norm_class = match a.norm {
+        NormKind::RmsNorm => format!("{}RMSNorm", n.prefix),
+        _ => "LayerNorm".to_string(),
+    };
+    // olmo's post-branch norms (flex_olmo) sit on each branch's output
+    let norm_names = match a.details.post_branch_norms {
+        true => ["post_attention_layernorm", "post_feedforward_layernorm"],
+        false => ["input_layernorm", "post_attention_layernorm"],
+    };
     let rows = !m.counting_only();
     if !rows {
         // the sweep's totals: blocks differ only in dense or sparse MLP, so each kind is
@@ -388,8 +433,8 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
             if times > 0 {
                 let (_, mut w, idle) = mlp(a, &n, is_sparse, loc)?;
                 w.extend(mixer(a, is_linear, loc)?.1);
-                for name in ["input_layernorm.", "post_attention_layernorm."] {
-                    norm(&mut w, name, a.hidden_size, a.norm);
+                for name in norm_names {
+                    norm(&mut w, &format!("{name}."), a.hidden_size, a.norm);
                 }
                 m.count_repeated(&w, times)?;
                 m.add_idle(mul(idle, times, loc, "parameter count")?)?;
@@ -408,8 +453,16 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         let is_sparse = a.moe.as_ref().is_some_and(|moe| moe.is_moe_layer(i));
         let (class, w, idle) = mlp(a, &n, is_sparse, loc)?;
         m.add_idle(idle)?;
+        let shared_prefix = format!("{}.", n.shared);
+        let (beside, w): (Vec<Weight>, Vec<Weight>) = w
+            .into_iter()
+            .partition(|w| n.shared_beside && w.name.starts_with(&shared_prefix));
         m.add(format!("{layer}{}", n.mlp), &class, w)?;
-        for name in ["input_layernorm", "post_attention_layernorm"] {
+        if !beside.is_empty() {
+            let class = format!("{}MLP", n.prefix);
+            m.add(format!("{layer}{}", n.shared), &class, beside)?;
+        }
+        for name in norm_names {
             norm_row(
                 m,
                 format!("{layer}{name}"),

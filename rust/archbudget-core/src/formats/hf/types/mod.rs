@@ -15,6 +15,7 @@ mod ministral;
 mod olmo;
 pub mod olmoe;
 mod phi;
+pub mod phimoe;
 mod qwen3;
 pub mod qwen3_5;
 pub mod qwen3_next;
