@@ -2,7 +2,7 @@
 transformers 5.24 builds them: the Qwen3-VL text decoders qwen3_vl_text (dense) and
 qwen3_vl_moe_text (sparse), which transformers builds only as bare models; the llama
 differences helium, hunyuan_v1_dense and ministral; the sparse decoders granitemoeshared,
-phimoe and flex_olmo.
+phimoe, dots1 and flex_olmo.
 
 - `rows`: each type's default config and tiny configs turning every option its config
   class has (biases, tied embeddings, head_dim overrides, sliding layers and
@@ -74,6 +74,16 @@ CASES = [
     ("phimoe-tiny-bias-tied", "phimoe", dict(TINY, num_local_experts=4, num_experts_per_tok=2, attention_bias=True,
                                              lm_head_bias=True, tie_word_embeddings=True, sliding_window=8)),
     ("phimoe-tiny-lm-bias", "phimoe", dict(TINY, num_local_experts=3, num_experts_per_tok=1, lm_head_bias=True)),
+    # dots1's default config leaves the expert counts and top-k null, which builds no model
+    ("dots.llm1", "dots1", dict(hidden_size=4096, num_hidden_layers=62, num_attention_heads=32, n_shared_experts=2,
+                                n_routed_experts=128, num_experts_per_tok=6, first_k_dense_replace=1,
+                                norm_topk_prob=True, routed_scaling_factor=2.5, max_position_embeddings=32768)),
+    ("dots1-tiny-dense-first-bias", "dots1", dict(MOE_TINY, num_hidden_layers=3, n_shared_experts=1,
+                                                  n_routed_experts=4, first_k_dense_replace=1, attention_bias=True,
+                                                  head_dim=8)),
+    ("dots1-tiny-sliding-tied", "dots1", dict(MOE_TINY, num_hidden_layers=3, n_shared_experts=2, n_routed_experts=6,
+                                              num_experts_per_tok=3, sliding_window=8, max_window_layers=1,
+                                              tie_word_embeddings=True, n_group=2, topk_group=1)),
     ("flex_olmo-default", "flex_olmo", {}),
     ("flex_olmo-tiny", "flex_olmo", dict(TINY, num_experts=4, num_experts_per_tok=2)),
     ("flex_olmo-tiny-bias-tied-norm", "flex_olmo", dict(TINY, num_experts=3, num_experts_per_tok=1,
@@ -91,6 +101,8 @@ FLOPS = [
                                     num_experts_per_tok=2, shared_intermediate_size=48), "causal_lm"),
     ("phimoe-flops", dict(model_type="phimoe", **TINY, num_local_experts=4, num_experts_per_tok=2,
                           lm_head_bias=True), "causal_lm"),
+    ("dots1-flops", dict(model_type="dots1", **MOE_TINY, n_shared_experts=1, n_routed_experts=4,
+                         first_k_dense_replace=1), "causal_lm"),
     ("flex_olmo-flops", dict(model_type="flex_olmo", **TINY, num_experts=4, num_experts_per_tok=2), "causal_lm"),
 ]
 

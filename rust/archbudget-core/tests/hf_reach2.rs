@@ -1,7 +1,7 @@
 //! The second reach pass against transformers 5.24: the Qwen3-VL text decoders
 //! (qwen3_vl_text, qwen3_vl_moe_text: bare models only, as transformers builds them) and
 //! the llama differences helium, hunyuan_v1_dense and ministral, and the sparse
-//! granitemoeshared, phimoe and flex_olmo:
+//! granitemoeshared, phimoe, dots1 and flex_olmo:
 //! `tests/data/hf_reach2.json`, made by `tests/data/make_hf_reach2.py`. Totals, classes
 //! and active parameters of every head the type has (the sweep's count-only path too),
 //! each summary row against its module, tiny configs' FLOPs within 1% of
@@ -41,7 +41,7 @@ fn totals_classes_and_rows_exact() {
         .iter()
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types.len(), 8, "{types:?}");
+    assert_eq!(types.len(), 9, "{types:?}");
     let (with_lm, bare): (Vec<Value>, Vec<Value>) = rows
         .into_iter()
         .partition(|r| r.get("causal_lm_params").is_some());
@@ -58,7 +58,7 @@ fn totals_classes_and_rows_exact() {
 #[test]
 fn flops_match_the_flop_counter() {
     let cases = section("flops");
-    assert!(cases.len() >= 8);
+    assert!(cases.len() >= 9);
     let gaps: Vec<String> = cases.iter().flat_map(hf_flops::flop_counter_gaps).collect();
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
@@ -110,6 +110,29 @@ fn wrappers_without_a_tower_are_refused_naming_the_text_type() {
                 && e.contains(&format!("'{text}'"))
                 && e.contains("text_config") == readable
                 && !e.contains('\n'),
+            "{e}"
+        );
+    }
+}
+
+/// dots1's config defaults the expert counts and top-k to null, which builds no model in
+/// transformers: a config without them is refused naming the key.
+#[test]
+fn dots1_needs_its_expert_counts() {
+    let given = json!({"model_type": "dots1", "n_shared_experts": 1, "n_routed_experts": 4,
+        "num_experts_per_tok": 2});
+    for key in [
+        "n_shared_experts",
+        "n_routed_experts",
+        "num_experts_per_tok",
+    ] {
+        let mut config = given.clone();
+        config.as_object_mut().unwrap().remove(key);
+        let e = hf::summarize(&config, None, "cfg.json")
+            .expect_err("must fail")
+            .to_string();
+        assert!(
+            e.starts_with("cfg.json: ") && e.contains(&format!("'{key}'")) && !e.contains('\n'),
             "{e}"
         );
     }

@@ -1,8 +1,9 @@
-//! deepseek_v2, deepseek_v3 and glm4_moe: the DeepSeek MoE block (routed experts, a
+//! deepseek_v2, deepseek_v3, glm4_moe and dots1: the DeepSeek MoE block (routed experts, a
 //! router `gate` in fp32, `n_shared_experts` shared experts as one gated MLP of
 //! `moe_intermediate_size × n_shared_experts`, dense MLPs in the first
 //! `first_k_dense_replace` layers) behind multi-head latent attention (deepseek) or GQA
-//! attention with partial rotary and optional qk-norm (glm4_moe).
+//! attention with partial rotary and optional qk-norm (glm4_moe), or qwen3's attention
+//! with per-head qk-norms and sliding layers from `max_window_layers` (dots1).
 //!
 //! Routers: deepseek_v2 softmax top-k (greedy or group-limited), scaled, never
 //! renormalised; deepseek_v3 and glm4_moe sigmoid scores with an fp32
@@ -11,11 +12,14 @@
 //! Mirrors: `modeling_deepseek_v2.py`, `modeling_deepseek_v3.py`, `modeling_glm4_moe.py`
 //! of transformers 5.x; `head_dim` is `qk_rope_head_dim` for the MLA types (their
 //! `__post_init__`), the rotary width.
-use crate::arch::{HeadKind, Mla, Moe, QkNorm, RouterScoring, TransformerArch};
+use crate::arch::{
+    AttentionSpan, HeadKind, LayerAttention, Mla, Moe, QkNorm, RouterScoring, TransformerArch,
+};
 use crate::error::{add, mul, Result};
 
 use super::config::Cfg;
 use super::decoder::rotary_dim;
+use super::layer_kinds::layer_types;
 use super::moe::Dims;
 use super::spec::Rotary;
 
@@ -116,6 +120,84 @@ pub fn glm4_moe(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             )?,
             dense_layers: (0..first_dense.min(d.layers)).collect(),
             renormalize: cfg.flag("norm_topk_prob", true)?,
+            scoring: RouterScoring::GroupSigmoid,
+            correction_bias: true,
+            ..Moe::softmax_router()
+        })
+    })?;
+    Ok(a)
+}
+
+/// dots1 (`modeling_dots1.py`): glm4_moe's router and shared experts behind qwen3's
+/// attention (full rotary, RMSNorms on each head's q and k). Its config leaves the expert
+/// counts and top-k null, which builds no model: they must be given.
+pub fn dots1(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let d = Dims::read(cfg, 152064, 4608, 10944, 62, 32, None, None, 2048)?;
+    let mut a = d.decoder(cfg, head)?;
+    let bias = cfg.flag("attention_bias", false)?;
+    (a.qkv_bias, a.o_bias) = (bias, bias);
+    a.details.qk_norm = Some(QkNorm::rms_per_head(d.head_dim));
+    let window = cfg
+        .dim_opt("sliding_window")?
+        .or(match cfg.is_null("sliding_window") {
+            true => None,
+            false => Some(4096),
+        });
+    let sliding: Vec<bool> =
+        match layer_types(cfg, d.layers, &["full_attention", "sliding_attention"])? {
+            Some(types) => types.iter().map(|&t| t == "sliding_attention").collect(),
+            None => {
+                let from = cfg.count("max_window_layers", 62)?;
+                (0..d.layers)
+                    .map(|i| window.is_some() && i >= from)
+                    .collect()
+            }
+        };
+    if sliding.iter().any(|&s| s) {
+        let Some(w) = window else {
+            return Err(cfg.invalid("sliding layers need 'sliding_window' (a positive integer)"));
+        };
+        a.details.layers = sliding
+            .into_iter()
+            .map(|s| LayerAttention {
+                span: match s {
+                    true => AttentionSpan::Sliding(w),
+                    false => AttentionSpan::Full,
+                },
+                rotary: true,
+            })
+            .collect();
+    }
+    // `n_routed_experts` must be positive, the others may be 0
+    let required = |key: &str| {
+        let given = match key {
+            "n_routed_experts" => cfg.dim_opt(key)?,
+            _ => cfg.count_opt(key)?,
+        };
+        given.ok_or_else(|| {
+            cfg.invalid(format!(
+                "key '{key}' must be set for model_type 'dots1' (its default, null, builds no model)"
+            ))
+        })
+    };
+    let moe_inter = cfg.dim("moe_intermediate_size", 1408)?;
+    let shared = required("n_shared_experts")?;
+    let first_dense = cfg.count("first_k_dense_replace", 0)?;
+    let num_experts = required("n_routed_experts")?;
+    let top_k = required("num_experts_per_tok")?;
+    a.moe = moe_layers(d.layers, first_dense, || {
+        Ok(Moe {
+            num_experts,
+            experts_per_token: top_k,
+            expert_intermediate_size: moe_inter,
+            shared_expert_intermediate_size: mul(
+                moe_inter,
+                shared,
+                cfg.location,
+                "n_shared_experts",
+            )?,
+            dense_layers: (0..first_dense.min(d.layers)).collect(),
+            renormalize: cfg.flag("norm_topk_prob", false)?,
             scoring: RouterScoring::GroupSigmoid,
             correction_bias: true,
             ..Moe::softmax_router()

@@ -88,6 +88,7 @@ const SUPPORTED: &[&str] = &[
     "dinov2_with_registers",
     "dinov3_vit",
     "distilbert",
+    "dots1",
     "electra",
     "ernie4_5",
     "esm",
@@ -258,7 +259,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe"
-        | "qwen3_vl_moe_text" | "granitemoeshared" | "phimoe" | "flex_olmo" => {
+        | "qwen3_vl_moe_text" | "granitemoeshared" | "phimoe" | "flex_olmo" | "dots1" => {
             Family::Moe
         }
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
@@ -347,6 +348,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Moe => match cfg.model_type {
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
+            "dots1" => deepseek::dots1(&cfg, head)?,
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,

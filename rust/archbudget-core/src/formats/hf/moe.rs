@@ -336,6 +336,16 @@ pub(super) fn names(model_type: &str) -> Names {
                 "GraniteMoeSharedForCausalLM",
             )
         },
+        "dots1" => n(
+            "Dots1",
+            "mlp",
+            "Dots1MoE",
+            "gate",
+            "shared_experts",
+            false,
+            "Dots1Model",
+            "Dots1ForCausalLM",
+        ),
         "phimoe" => n(
             "Phimoe",
             "mlp",

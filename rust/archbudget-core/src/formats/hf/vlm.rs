@@ -48,7 +48,9 @@ const UNREAD_TOWERS: &[(&str, &str)] = &[
 pub fn unread_tower(cfg: &Cfg) -> Option<crate::error::Error> {
     let (_, text) = UNREAD_TOWERS.iter().find(|(t, _)| *t == cfg.model_type)?;
     let route = match super::SUPPORTED.contains(text) {
-        true => format!("to count its language model, pass its text_config alone (model_type '{text}')"),
+        true => {
+            format!("to count its language model, pass its text_config alone (model_type '{text}')")
+        }
         false => format!("nor is its text model ('{text}')"),
     };
     Some(cfg.invalid(format!(
