@@ -2,7 +2,7 @@
 transformers 5.24 builds them: the Qwen3-VL text decoders qwen3_vl_text (dense) and
 qwen3_vl_moe_text (sparse), which transformers builds only as bare models; the llama
 differences helium, hunyuan_v1_dense and ministral; the sparse decoders granitemoeshared,
-phimoe, dots1 and flex_olmo.
+phimoe, dots1, glm4_moe_lite (latent attention) and flex_olmo.
 
 - `rows`: each type's default config and tiny configs turning every option its config
   class has (biases, tied embeddings, head_dim overrides, sliding layers and
@@ -84,6 +84,15 @@ CASES = [
     ("dots1-tiny-sliding-tied", "dots1", dict(MOE_TINY, num_hidden_layers=3, n_shared_experts=2, n_routed_experts=6,
                                               num_experts_per_tok=3, sliding_window=8, max_window_layers=1,
                                               tie_word_embeddings=True, n_group=2, topk_group=1)),
+    ("glm4_moe_lite-default", "glm4_moe_lite", {}),
+    ("glm4_moe_lite-tiny", "glm4_moe_lite", dict(TINY, num_hidden_layers=3, moe_intermediate_size=32, n_routed_experts=4,
+                                                 num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=24,
+                                                 qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=12)),
+    ("glm4_moe_lite-tiny-no-q-lora-layer-types-bias", "glm4_moe_lite", dict(
+        TINY, num_hidden_layers=3, moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+        n_shared_experts=2, kv_lora_rank=16, q_lora_rank=None, qk_rope_head_dim=8, qk_nope_head_dim=8,
+        v_head_dim=16, attention_bias=True, tie_word_embeddings=True,
+        mlp_layer_types=["sparse", "dense", "sparse"])),
     ("flex_olmo-default", "flex_olmo", {}),
     ("flex_olmo-tiny", "flex_olmo", dict(TINY, num_experts=4, num_experts_per_tok=2)),
     ("flex_olmo-tiny-bias-tied-norm", "flex_olmo", dict(TINY, num_experts=3, num_experts_per_tok=1,
@@ -103,6 +112,11 @@ FLOPS = [
                           lm_head_bias=True), "causal_lm"),
     ("dots1-flops", dict(model_type="dots1", **MOE_TINY, n_shared_experts=1, n_routed_experts=4,
                          first_k_dense_replace=1), "causal_lm"),
+    # latent attention repeats k and v by heads / num_key_value_heads: one per head
+    ("glm4_moe_lite-flops", dict(TINY, model_type="glm4_moe_lite", num_key_value_heads=4, moe_intermediate_size=32,
+                                 n_routed_experts=4,
+                                 num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=24, qk_rope_head_dim=8,
+                                 qk_nope_head_dim=16, v_head_dim=12), "causal_lm"),
     ("flex_olmo-flops", dict(model_type="flex_olmo", **TINY, num_experts=4, num_experts_per_tok=2), "causal_lm"),
 ]
 

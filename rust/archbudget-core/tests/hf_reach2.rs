@@ -1,7 +1,7 @@
 //! The second reach pass against transformers 5.24: the Qwen3-VL text decoders
 //! (qwen3_vl_text, qwen3_vl_moe_text: bare models only, as transformers builds them) and
 //! the llama differences helium, hunyuan_v1_dense and ministral, and the sparse
-//! granitemoeshared, phimoe, dots1 and flex_olmo:
+//! granitemoeshared, phimoe, dots1, glm4_moe_lite and flex_olmo:
 //! `tests/data/hf_reach2.json`, made by `tests/data/make_hf_reach2.py`. Totals, classes
 //! and active parameters of every head the type has (the sweep's count-only path too),
 //! each summary row against its module, tiny configs' FLOPs within 1% of
@@ -41,7 +41,7 @@ fn totals_classes_and_rows_exact() {
         .iter()
         .map(|r| r["model_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types.len(), 9, "{types:?}");
+    assert_eq!(types.len(), 10, "{types:?}");
     let (with_lm, bare): (Vec<Value>, Vec<Value>) = rows
         .into_iter()
         .partition(|r| r.get("causal_lm_params").is_some());
@@ -58,7 +58,7 @@ fn totals_classes_and_rows_exact() {
 #[test]
 fn flops_match_the_flop_counter() {
     let cases = section("flops");
-    assert!(cases.len() >= 9);
+    assert!(cases.len() >= 10);
     let gaps: Vec<String> = cases.iter().flat_map(hf_flops::flop_counter_gaps).collect();
     assert!(gaps.is_empty(), "{gaps:#?}");
 }

@@ -1,7 +1,8 @@
-//! deepseek_v2, deepseek_v3, glm4_moe and dots1: the DeepSeek MoE block (routed experts, a
+//! deepseek_v2, deepseek_v3, glm4_moe, glm4_moe_lite and dots1: the DeepSeek MoE block (routed experts, a
 //! router `gate` in fp32, `n_shared_experts` shared experts as one gated MLP of
 //! `moe_intermediate_size × n_shared_experts`, dense MLPs in the first
-//! `first_k_dense_replace` layers) behind multi-head latent attention (deepseek) or GQA
+//! `first_k_dense_replace` layers) behind multi-head latent attention (deepseek,
+//! glm4_moe_lite) or GQA
 //! attention with partial rotary and optional qk-norm (glm4_moe), or qwen3's attention
 //! with per-head qk-norms and sliding layers from `max_window_layers` (dots1).
 //!
@@ -37,26 +38,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let bias = cfg.flag("attention_bias", false)?;
     (a.qkv_bias, a.o_bias) = (bias, bias);
     a.mlp_bias = !v3 && cfg.flag("mlp_bias", false)?;
-    let mla = Mla {
-        q_lora_rank: match cfg.is_null("q_lora_rank") {
-            true => None,
-            false => Some(cfg.dim("q_lora_rank", 1536)?),
-        },
-        kv_lora_rank: cfg.dim("kv_lora_rank", 512)?,
-        qk_nope_head_dim: cfg.dim("qk_nope_head_dim", 128)?,
-        qk_rope_head_dim: cfg.dim("qk_rope_head_dim", 64)?,
-        v_head_dim: cfg.dim("v_head_dim", 128)?,
-    };
-    // q and k heads are nope + rope wide; every head gets its own k and v (kv_b_proj)
-    a.head_dim = add(
-        mla.qk_nope_head_dim,
-        mla.qk_rope_head_dim,
-        cfg.location,
-        "qk head dim",
-    )?;
-    a.num_kv_heads = a.num_heads;
-    a.details.rotary_dim = mla.qk_rope_head_dim;
-    a.details.mla = Some(mla);
+    latent_attention(cfg, &mut a, (1536, 128, 128))?;
     let moe_inter = cfg.dim("moe_intermediate_size", if v3 { 2048 } else { 1407 })?;
     let shared = cfg.count("n_shared_experts", if v3 { 1 } else { 2 })?;
     let first_dense = cfg.count("first_k_dense_replace", if v3 { 3 } else { 0 })?;
@@ -92,6 +74,79 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             ..Moe::softmax_router()
         })
     })?;
+    Ok(a)
+}
+
+/// Multi-head latent attention from the config onto `a`; `defaults` are the type's
+/// (`q_lora_rank`, `qk_nope_head_dim`, `v_head_dim`).
+fn latent_attention(cfg: &Cfg, a: &mut TransformerArch, defaults: (u64, u64, u64)) -> Result<()> {
+    let mla = Mla {
+        q_lora_rank: match cfg.is_null("q_lora_rank") {
+            true => None,
+            false => Some(cfg.dim("q_lora_rank", defaults.0)?),
+        },
+        kv_lora_rank: cfg.dim("kv_lora_rank", 512)?,
+        qk_nope_head_dim: cfg.dim("qk_nope_head_dim", defaults.1)?,
+        qk_rope_head_dim: cfg.dim("qk_rope_head_dim", 64)?,
+        v_head_dim: cfg.dim("v_head_dim", defaults.2)?,
+    };
+    // q and k heads are nope + rope wide; every head gets its own k and v (kv_b_proj)
+    a.head_dim = add(
+        mla.qk_nope_head_dim,
+        mla.qk_rope_head_dim,
+        cfg.location,
+        "qk head dim",
+    )?;
+    a.num_kv_heads = a.num_heads;
+    a.details.rotary_dim = mla.qk_rope_head_dim;
+    a.details.mla = Some(mla);
+    Ok(())
+}
+
+/// glm4_moe_lite (`modular_glm4_moe_lite.py`): deepseek_v3's latent attention in
+/// glm4_moe's decoder, dense or sparse per `mlp_layer_types` (dense first by default).
+pub fn glm4_moe_lite(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
+    let d = Dims::read(cfg, 154_880, 2048, 10240, 47, 20, None, None, 202_752)?;
+    let mut a = d.decoder(cfg, head)?;
+    let bias = cfg.flag("attention_bias", false)?;
+    (a.qkv_bias, a.o_bias) = (bias, bias);
+    latent_attention(cfg, &mut a, (768, 192, 256))?;
+    let dense_layers: Vec<u64> = match cfg.strings("mlp_layer_types")? {
+        None => (0..d.layers.min(1)).collect(),
+        Some(kinds) if kinds.len() as u64 == d.layers => {
+            if let Some(other) = kinds.iter().find(|k| !["dense", "sparse"].contains(k)) {
+                return Err(cfg.invalid(format!(
+                    "key 'mlp_layer_types' holds '{other}'; each entry must be 'dense' or 'sparse'"
+                )));
+            }
+            (0..d.layers)
+                .filter(|&i| kinds[i as usize] == "dense")
+                .collect()
+        }
+        Some(kinds) => {
+            return Err(cfg.invalid(format!(
+                "key 'mlp_layer_types' has {} entries but the model has {} layers",
+                kinds.len(),
+                d.layers
+            )))
+        }
+    };
+    if dense_layers.len() as u64 == d.layers {
+        return Ok(a);
+    }
+    let moe_inter = cfg.dim("moe_intermediate_size", 1536)?;
+    let shared = cfg.count("n_shared_experts", 1)?;
+    a.moe = Some(Moe {
+        num_experts: cfg.dim_alias(&["n_routed_experts", "num_local_experts"], 64)?,
+        experts_per_token: cfg.count("num_experts_per_tok", 4)?,
+        expert_intermediate_size: moe_inter,
+        shared_expert_intermediate_size: mul(moe_inter, shared, cfg.location, "n_shared_experts")?,
+        dense_layers,
+        renormalize: cfg.flag("norm_topk_prob", true)?,
+        scoring: RouterScoring::GroupSigmoid,
+        correction_bias: true,
+        ..Moe::softmax_router()
+    });
     Ok(a)
 }
 

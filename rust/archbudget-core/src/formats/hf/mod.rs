@@ -105,6 +105,7 @@ const SUPPORTED: &[&str] = &[
     "glm",
     "glm4",
     "glm4_moe",
+    "glm4_moe_lite",
     "gpt2",
     "gpt_bigcode",
     "gpt_neox",
@@ -259,9 +260,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe"
-        | "qwen3_vl_moe_text" | "granitemoeshared" | "phimoe" | "flex_olmo" | "dots1" => {
-            Family::Moe
-        }
+        | "qwen3_vl_moe_text" | "granitemoeshared" | "phimoe" | "flex_olmo" | "dots1"
+        | "glm4_moe_lite" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         "gemma3n_text" => Family::Gemma3n,
         other => {
@@ -349,6 +349,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             "deepseek_v2" | "deepseek_v3" => deepseek::arch(&cfg, head)?,
             "glm4_moe" => deepseek::glm4_moe(&cfg, head)?,
             "dots1" => deepseek::dots1(&cfg, head)?,
+            "glm4_moe_lite" => deepseek::glm4_moe_lite(&cfg, head)?,
             "gpt_oss" => gpt_oss::arch(&cfg, head)?,
             "llama4_text" => llama4::arch(&cfg, head)?,
             "qwen3_next" => types::qwen3_next::arch(&cfg, head)?,

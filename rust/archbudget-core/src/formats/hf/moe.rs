@@ -336,6 +336,16 @@ pub(super) fn names(model_type: &str) -> Names {
                 "GraniteMoeSharedForCausalLM",
             )
         },
+        "glm4_moe_lite" => n(
+            "Glm4MoeLite",
+            "mlp",
+            "Glm4MoeLiteMoE",
+            "gate",
+            "shared_experts",
+            false,
+            "Glm4MoeLiteModel",
+            "Glm4MoeLiteForCausalLM",
+        ),
         "dots1" => n(
             "Dots1",
             "mlp",
