@@ -258,24 +258,57 @@ impl Tape {
         counts_only.then_some(sums)
     }
 
-    /// Which slots [`Tape::finish`] reads besides the count sums (given as
-    /// [`Counts`]): the timeline's, the weights' construction, the optimizer's, every
-    /// rounded or guarded slot.
-    pub(crate) fn slots_read(&self) -> Vec<bool> {
-        let mut read: Vec<bool> = (0..self.slots.len())
-            .map(|i| self.rounded[i] || self.decides[i])
-            .collect();
+    /// How a fitted model fills the values [`Tape::finish_planned`] reads straight
+    /// from its polynomials (`poly_of`: each raw number's polynomial): every slot the
+    /// timeline, the weights' construction and the optimizer read (and the count sums,
+    /// where `with_counts` is false: the caller has no polynomial of its own for them),
+    /// each from its polynomial, and the guards' counts as polynomials. No raw vector
+    /// is gathered and no copy made per candidate.
+    pub(crate) fn plan(&self, poly_of: &[u32], with_counts: bool) -> Plan {
+        let mut read = vec![false; self.slots.len()];
         let optimizer = self.param_blocks.iter().chain(&self.param_grads);
+        let counts = [
+            &self.params,
+            &self.trainable,
+            &self.buffers,
+            &self.flops_fwd,
+            &self.flops_bwd,
+        ];
+        let counted = counts.into_iter().flatten().filter(|_| !with_counts);
         for slot in self
             .timeline
             .slots()
             .chain(self.construct.iter().map(|c| c.0 as usize))
-            .chain(optimizer.map(|t| t.0 as usize))
-            .chain(self.step_constants.iter().map(|&i| i as usize))
+            .chain(optimizer.chain(counted).map(|t| t.0 as usize))
         {
             read[slot] = true;
         }
-        read
+        let mut fill = Vec::new();
+        for (i, &read) in read.iter().enumerate() {
+            // a step constant is set by `conclude`; an emptiness is guarded where decided
+            if self.step_constants.contains(&(i as u32)) || !(read || self.decides[i]) {
+                continue;
+            }
+            let flags = (self.rounded[i] as u8 * ROUNDED)
+                | (self.decides[i] as u8 * DECIDES)
+                | (self.zero[i] as u8 * WAS_ZERO);
+            fill.push((i as u32, poly_of[i], flags));
+        }
+        let n = self.slots.len();
+        let guard = |g: u32| poly_of[n + g as usize];
+        Plan {
+            fill,
+            same_numel: self
+                .same_numel
+                .iter()
+                .map(|&(a, b)| (guard(a), guard(b)))
+                .collect(),
+            views: self
+                .views
+                .iter()
+                .map(|&(v, src, partial)| (guard(v), guard(src), partial))
+                .collect(),
+        }
     }
 
     /// Per slot: whether its value is its bytes rounded to an allocator block, whether
@@ -587,8 +620,7 @@ impl Tape {
     /// (a value or gradient empty where it was not, a view partial where it was not,
     /// class members' counts that differ) or a count overflows. `weights`: the weights'
     /// bytes where the caller knows them (else the construction is replayed, and they
-    /// are set). `counts`: the count sums where the caller has them (`raw` then need
-    /// not hold the slots only they read).
+    /// are set). `counts`: the count sums where the caller has them.
     pub(crate) fn finish(
         &self,
         raw: &[u64],
@@ -608,6 +640,7 @@ impl Tape {
             return None;
         }
         s.values.clear();
+        let mut largest = 0;
         for (i, &r) in raw[..n].iter().enumerate() {
             let first = self.copy_of[i] as usize;
             if first != i {
@@ -620,8 +653,59 @@ impl Tape {
             if self.decides[i] && (r == 0) != self.zero[i] {
                 return None;
             }
-            s.values.push(if self.rounded[i] { block(r) } else { r });
+            let v = if self.rounded[i] { block(r) } else { r };
+            largest = largest.max(v);
+            s.values.push(v);
         }
+        self.conclude(run, weights, counts, largest, s)
+    }
+
+    /// [`Tape::finish`] from a fitted model's polynomials at a candidate (`polys`),
+    /// filled as `plan` says.
+    pub(crate) fn finish_planned(
+        &self,
+        plan: &Plan,
+        polys: &[u64],
+        run: &RunSettings,
+        weights: &mut Option<u64>,
+        counts: Option<&Counts>,
+        s: &mut Scratch,
+    ) -> Option<MemoryReport> {
+        let at = |p: u32| polys[p as usize];
+        if plan.same_numel.iter().any(|&(a, b)| at(a) != at(b))
+            || plan
+                .views
+                .iter()
+                .any(|&(v, src, partial)| (at(v) != at(src)) != partial)
+        {
+            return None;
+        }
+        // slots no plan entry fills are read by nothing
+        s.values.resize(self.slots.len(), 0);
+        let mut largest = 0;
+        for &(slot, poly, flags) in &plan.fill {
+            let r = polys[poly as usize];
+            if flags & DECIDES != 0 && (r == 0) != (flags & WAS_ZERO != 0) {
+                return None;
+            }
+            let v = if flags & ROUNDED != 0 { block(r) } else { r };
+            largest = largest.max(v);
+            s.values[slot as usize] = v;
+        }
+        self.conclude(run, weights, counts, largest, s)
+    }
+
+    /// The report from the slots' values in `s.values` (`largest`: the largest of those
+    /// the timeline may read): the weights, the optimizer's state and temporaries, the
+    /// timeline's peak and the counts.
+    fn conclude(
+        &self,
+        run: &RunSettings,
+        weights: &mut Option<u64>,
+        counts: Option<&Counts>,
+        largest: u64,
+        s: &mut Scratch,
+    ) -> Option<MemoryReport> {
         let weights = match *weights {
             Some(w) => w,
             None => {
@@ -643,8 +727,9 @@ impl Tape {
                 _ => opt_temp,
             };
         }
+        let largest = largest.max(weights).max(state).max(opt_temp);
         let values = &*values;
-        let (peak, state) = self.timeline.peak(values)?;
+        let (peak, state) = self.timeline.peak(values, largest)?;
         let [params, trainable_params, buffers, flops_fwd, flops_bwd] = match counts {
             Some(&counts) => counts,
             None => [
@@ -676,6 +761,33 @@ impl Tape {
         })
     }
 }
+
+/// How a fitted model fills a tape's values ([`Tape::plan`]): (slot, polynomial,
+/// flags) per slot read, and the guards' counts as pairs of polynomials.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    fill: Vec<(u32, u32, u8)>,
+    same_numel: Vec<(u32, u32)>,
+    views: Vec<(u32, u32, bool)>,
+}
+
+impl Plan {
+    /// The polynomials the plan reads.
+    pub(crate) fn polys(&self) -> impl Iterator<Item = u32> + '_ {
+        let guards = self.same_numel.iter().map(|&(a, b)| [a, b]);
+        let views = self.views.iter().map(|&(a, b, _)| [a, b]);
+        self.fill
+            .iter()
+            .map(|f| f.1)
+            .chain(guards.chain(views).flatten())
+    }
+}
+
+/// A [`Plan`] slot's flags: rounded to an allocator block, its emptiness guarded, and
+/// empty where recorded.
+const ROUNDED: u8 = 1;
+const DECIDES: u8 = 2;
+const WAS_ZERO: u8 = 4;
 
 /// A report's counts summed from its slots: parameters, trainable parameters, buffers,
 /// forward and backward FLOPs.
