@@ -383,7 +383,8 @@ impl<'s> Evaluator<'s> {
 
     /// The transformers structure of the candidate (its config counted once per sweep).
     pub(super) fn hf_structure(&self, digits: &[usize]) -> Result<std::sync::Arc<HfStructure>> {
-        self.structures.get(digits, || self.read_hf_structure(digits))
+        self.structures
+            .get(digits, || self.read_hf_structure(digits))
     }
 
     /// Whether the candidate's transformers config reads (`hf_structure` is `Ok`).

@@ -289,7 +289,11 @@ impl AxisModel {
         let plan = tape.plan(&number_poly, counts.is_some());
         let mut needed = vec![false; ends.len()];
         let extra_polys = number_poly[number_poly.len() - extras..].iter().copied();
-        for p in plan.polys().chain(extra_polys).chain(counts.into_iter().flatten()) {
+        for p in plan
+            .polys()
+            .chain(extra_polys)
+            .chain(counts.into_iter().flatten())
+        {
             needed[p as usize] = true;
         }
         let evaluated: Vec<u32> = (0..ends.len() as u32)
@@ -298,7 +302,11 @@ impl AxisModel {
         let coef_reach = evaluated
             .iter()
             .map(|&p| {
-                let start = if p == 0 { 0 } else { ends[p as usize - 1] as usize };
+                let start = if p == 0 {
+                    0
+                } else {
+                    ends[p as usize - 1] as usize
+                };
                 let terms = &coefs[start..ends[p as usize] as usize];
                 terms.iter().map(|t| t.1.unsigned_abs()).sum::<u64>()
             })
@@ -498,7 +506,12 @@ impl AxisModel {
         // no sum leaves i64 where the largest basis value times the largest sum of a
         // polynomial's coefficients' magnitudes fits in it: one 64-bit multiply-add
         // per term
-        let largest = out.basis.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        let largest = out
+            .basis
+            .iter()
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0);
         if largest as u128 * self.coef_reach as u128 <= i64::MAX as u128 {
             for &p in &self.evaluated {
                 out.polys[p as usize] = self.poly::<i64>(p as usize, &out.basis)?;
@@ -531,7 +544,12 @@ impl AxisModel {
             .collect();
         let mut out = Numbers::default();
         self.polys_at(&coords?, &mut out, true)?;
-        Some(self.number_poly.iter().map(|&p| out.polys[p as usize]).collect())
+        Some(
+            self.number_poly
+                .iter()
+                .map(|&p| out.polys[p as usize])
+                .collect(),
+        )
     }
 }
 
