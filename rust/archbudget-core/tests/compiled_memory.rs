@@ -644,6 +644,23 @@ proptest! {
             "axes": {"first.units": units, "head.units": [2, 10, 33]}}), 3);
     }
 
+    /// Sizes far from their lattice's origin (Newton's origin moved there: large
+    /// coordinates, coefficients near the limits) and batches whose sums need 128 bits
+    /// or not.
+    #[test]
+    fn fitted_sweeps_far_from_the_origin_equal_the_simulator(
+        run in run_table(),
+        input_dim in sizes(100_000, 100_300),
+        width in sizes(2_000, 2_300),
+        hidden in sizes(1_000, 1_100),
+    ) {
+        sweep_equals_the_simulator(json!({"family": "mlp", "run": run, "axes": {
+            "input_dim": input_dim, "depth": [2], "width": width, "classes": [7, 1000]}}), 3);
+        sweep_equals_the_simulator(json!({"family": "lstm", "run": run,
+            "fixed": {"layers": 1, "classes": 5},
+            "axes": {"vocab": [50_000, 50_021], "embed": [16, 48], "hidden": hidden, "seq": [7, 64]}}), 3);
+    }
+
     #[test]
     fn fitted_transformers_sweeps_equal_the_simulator(
         run in run_table(),

@@ -383,18 +383,27 @@ impl<'s> Evaluator<'s> {
 
     /// The transformers structure of the candidate (its config counted once per sweep).
     pub(super) fn hf_structure(&self, digits: &[usize]) -> Result<std::sync::Arc<HfStructure>> {
-        self.structures.get(digits, || {
-            let config = self.hf_config(digits);
-            let location = self.space.location.as_str();
-            let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
-            Ok(HfStructure {
-                total_params: counted.total_params,
-                trainable_params: counted.trainable_params,
-                active_params: counted.active_params,
-                arch,
-                dropouts: memory::hf::Dropouts::from_config(&config),
-                quant: memory::quant::Quant::from_config(&config)?,
-            })
+        self.structures
+            .get(digits, || self.read_hf_structure(digits))
+    }
+
+    /// Whether the candidate's transformers config reads (`hf_structure` is `Ok`).
+    pub(super) fn hf_readable(&self, digits: &[usize]) -> bool {
+        self.structures
+            .readable(digits, || self.read_hf_structure(digits))
+    }
+
+    fn read_hf_structure(&self, digits: &[usize]) -> Result<HfStructure> {
+        let config = self.hf_config(digits);
+        let location = self.space.location.as_str();
+        let (counted, arch) = hf::count(&config, self.head(digits)?, location)?;
+        Ok(HfStructure {
+            total_params: counted.total_params,
+            trainable_params: counted.trainable_params,
+            active_params: counted.active_params,
+            arch,
+            dropouts: memory::hf::Dropouts::from_config(&config),
+            quant: memory::quant::Quant::from_config(&config)?,
         })
     }
 

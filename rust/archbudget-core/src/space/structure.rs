@@ -89,17 +89,31 @@ impl StructureCache {
         }
     }
 
+    fn key(&self, digits: &[usize]) -> u64 {
+        self.strides
+            .iter()
+            .map(|&(i, stride)| digits[i] as u64 * stride)
+            .sum()
+    }
+
+    /// Whether the candidate at `digits` has a structure (its config reads): the
+    /// structure this thread read last answers without a lock or a reference count
+    /// (a fitted sweep candidate asks no more).
+    pub fn readable(&self, digits: &[usize], read: impl FnOnce() -> Result<HfStructure>) -> bool {
+        let key = self.key(digits);
+        let last = LAST.with(|last| {
+            matches!(last.borrow().as_ref(), Some((id, at, _)) if *id == self.id && *at == key)
+        });
+        last || self.get(digits, read).is_ok()
+    }
+
     /// The structure of the candidate at `digits`, read by `read` on a miss.
     pub fn get(
         &self,
         digits: &[usize],
         read: impl FnOnce() -> Result<HfStructure>,
     ) -> Result<Arc<HfStructure>> {
-        let key: u64 = self
-            .strides
-            .iter()
-            .map(|&(i, stride)| digits[i] as u64 * stride)
-            .sum();
+        let key = self.key(digits);
         let last = LAST.with(|last| {
             let last = last.borrow();
             let (id, at, found) = last.as_ref()?;

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::family::{Counts, Evaluator, Metrics};
 use super::{FamilyKind, Scalar, Space};
-use crate::memory::compiled::axes::{AxisModel, AxisRange, Misfit, Probed, MAX_AXES};
+use crate::memory::compiled::axes::{AxisModel, AxisRange, Coords, Misfit, Probed, MAX_AXES};
 
 /// Sightings of a structure before it is fitted. A fit builds some 20 to 100 probes, each
 /// costing about what a candidate's simulation does, so a structure is fitted once it has
@@ -42,6 +42,9 @@ struct Piece {
     lo: [i64; MAX_AXES],
     hi: [i64; MAX_AXES],
     model: Option<Arc<AxisModel>>,
+    /// Per size axis, by digit, the value's coordinates in the model (`None`: off its
+    /// lattice or outside the box), computed once rather than per candidate.
+    coords: Vec<Vec<Option<Coords>>>,
 }
 
 impl Piece {
@@ -259,11 +262,16 @@ impl Symbolic {
         point: &[i64],
     ) -> Option<Metrics> {
         let model = piece.model.as_ref()?;
-        // a transformers config the structure cache cannot read is the step's error
-        if eval.space().family == FamilyKind::Hf {
-            eval.hf_structure(digits).ok()?;
+        let mut coords = [Coords::default(); MAX_AXES];
+        for ((c, (i, _)), by_digit) in coords.iter_mut().zip(&self.axes).zip(&piece.coords) {
+            *c = by_digit[digits[*i]]?;
         }
-        let metrics = model.evaluate(point, |report, extras| {
+        // a transformers config the structure cache cannot read is the step's error
+        if eval.space().family == FamilyKind::Hf && !eval.hf_readable(digits) {
+            return None;
+        }
+        let coords = &coords[..self.axes.len()];
+        let metrics = model.evaluate(point, coords, |report, extras| {
             Some(decode(extras)?.metrics(&report))
         })?;
         self.evaluated
@@ -340,11 +348,24 @@ impl Symbolic {
         let mut piece = Piece {
             lo: [0; MAX_AXES],
             hi: [0; MAX_AXES],
+            coords: Vec::new(),
             model,
         };
         for (a, (&(lo, hi), v)) in cell.iter().zip(&self.sorted).enumerate() {
             piece.lo[a] = v[lo];
             piece.hi[a] = v[hi];
+        }
+        if let Some(model) = &piece.model {
+            piece.coords = self
+                .axes
+                .iter()
+                .enumerate()
+                .map(|(a, (_, values))| {
+                    let within = |x: i64| piece.lo[a] <= x && x <= piece.hi[a];
+                    let at = |&x: &i64| within(x).then(|| model.coordinates(a, x)).flatten();
+                    values.iter().map(at).collect()
+                })
+                .collect();
         }
         piece
     }

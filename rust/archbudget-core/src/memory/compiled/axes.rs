@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use super::super::graph::Graph;
 use super::super::{MemoryReport, RunSettings};
-use super::tape::{Scratch, Tape};
+use super::tape::{Plan, Scratch, Tape};
 
 /// Highest degree per axis a fitted number may have.
 const DEGREE: usize = 2;
@@ -59,6 +59,10 @@ pub struct Probed {
 /// A multi-index of Newton coefficients (per axis, the difference order).
 type Index = [u8; MAX_AXES];
 
+/// An axis value's lattice coordinate `t` as Newton's basis reads it: the binomials
+/// C(t, 0..=2) ([`AxisModel::coordinates`]).
+pub type Coords = [i64; DEGREE + 1];
+
 /// Why a fit failed, and where the step stops being one polynomial of the axes: the
 /// caller fits the part of the box the candidate lies in (`space::symbolic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +85,14 @@ pub struct AxisModel {
     tape: Tape,
     run: RunSettings,
     axes: Vec<AxisRange>,
-    /// Newton's origin (each axis's smallest value), and the bases' multi-indices.
+    /// Newton's origin (per axis, its lattice's origin, or its smallest value where the
+    /// coefficients would pass the limits there: `shifted`), and each basis's factors:
+    /// (axis, order) of each axis it reads, basis `b` being `factors[factor_ends[b -
+    /// 1]..factor_ends[b]]` (the constant basis has none).
     base: Vec<i64>,
-    bases: Vec<Index>,
-    /// The distinct polynomials' nonzero Newton coefficients, as (index into `bases`,
+    factors: Vec<(u8, u8)>,
+    factor_ends: Vec<u32>,
+    /// The distinct polynomials' nonzero Newton coefficients, as (basis,
     /// coefficient), polynomial `p` being `coefs[ends[p - 1]..ends[p]]`.
     coefs: Vec<(u32, i64)>,
     ends: Vec<u32>,
@@ -92,6 +100,10 @@ pub struct AxisModel {
     /// and the counts' own (`Tape::count_sums`).
     evaluated: Vec<u32>,
     counts: Option<[u32; 5]>,
+    /// The largest sum of coefficients' magnitudes among the evaluated polynomials.
+    coef_reach: u64,
+    /// How the tape's values are filled from the polynomials.
+    plan: Plan,
     /// Each number's polynomial (the tape's raw numbers, then the extras): many are
     /// equal (a layer's output and the next one's saved input).
     number_poly: Vec<u32>,
@@ -213,7 +225,7 @@ impl AxisModel {
                         bases.push(j);
                         next
                     });
-                    // small enough that a candidate's sums cannot overflow (`numbers_at`)
+                    // small enough that a candidate's sums cannot overflow (`polys_at`)
                     if c.abs() > LIMIT as i128 {
                         return Err(Misfit::Unfit);
                     }
@@ -258,20 +270,48 @@ impl AxisModel {
             }
             at
         });
-        let mut needed = vec![counts.is_none(); ends.len()];
-        let read = tape.slots_read();
-        for (q, &p) in number_poly.iter().enumerate() {
-            // the guards' counts and the extras after the slots
-            if read.get(q).copied().unwrap_or(true) {
-                needed[p as usize] = true;
+        // Newton's origin moved to each lattice's own (the multiple of its step at or
+        // below its smallest value), where products of sizes have few terms: b·s·h is
+        // one term there, eight at the smallest values
+        let origin: Vec<i64> = axes.iter().map(|a| a.min.rem_euclid(a.step)).collect();
+        let shifts: Vec<i64> = axes
+            .iter()
+            .zip(&origin)
+            .map(|(a, o)| (a.min - o) / a.step)
+            .collect();
+        let mut newton_origin = base.clone();
+        if let Some((b, c, e)) = shifted(&bases, &coefs, &ends, &shifts) {
+            if c.len() <= coefs.len() {
+                (bases, coefs, ends) = (b, c, e);
+                newton_origin = origin;
             }
         }
-        for &p in counts.iter().flatten() {
+        let plan = tape.plan(&number_poly, counts.is_some());
+        let mut needed = vec![false; ends.len()];
+        let extra_polys = number_poly[number_poly.len() - extras..].iter().copied();
+        for p in plan
+            .polys()
+            .chain(extra_polys)
+            .chain(counts.into_iter().flatten())
+        {
             needed[p as usize] = true;
         }
-        let evaluated = (0..ends.len() as u32)
+        let evaluated: Vec<u32> = (0..ends.len() as u32)
             .filter(|&p| needed[p as usize])
             .collect();
+        let coef_reach = evaluated
+            .iter()
+            .map(|&p| {
+                let start = if p == 0 {
+                    0
+                } else {
+                    ends[p as usize - 1] as usize
+                };
+                let terms = &coefs[start..ends[p as usize] as usize];
+                terms.iter().map(|t| t.1.unsigned_abs()).sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0);
         let mut weight_axes = [false; MAX_AXES];
         for s in tape.construct_slots() {
             for a in 0..k {
@@ -284,16 +324,26 @@ impl AxisModel {
         } else {
             None
         };
+        let mut factors = Vec::new();
+        let mut factor_ends = Vec::with_capacity(bases.len());
+        for idx in &bases {
+            let orders = idx.iter().enumerate().take(k).filter(|&(_, &j)| j > 0);
+            factors.extend(orders.map(|(a, &j)| (a as u8, j)));
+            factor_ends.push(factors.len() as u32);
+        }
         let mut model = AxisModel {
             tape,
             run: first.run,
             axes: axes.to_vec(),
-            base: base.clone(),
-            bases,
+            base: newton_origin,
+            factors,
+            factor_ends,
             coefs,
             ends,
             evaluated,
             counts,
+            coef_reach,
+            plan,
             number_poly,
             extras,
             weights,
@@ -354,18 +404,38 @@ impl AxisModel {
         Ok(model)
     }
 
-    /// `read` of the report and the extras at `point` (values in axis order), or `None`
-    /// where the point is off the lattice, a guard fails or a count overflows: the
-    /// caller then builds the step.
+    /// The coordinates of value `x` of axis `axis`, or `None` where it is off the
+    /// axis's lattice or outside its range. A sweep computes them once per axis value
+    /// (`space::symbolic`), so that a candidate divides nothing.
+    pub fn coordinates(&self, axis: usize, x: i64) -> Option<Coords> {
+        let range = self.axes.get(axis)?;
+        let offset = x - self.base[axis];
+        if offset % range.step != 0 || x < range.min || x > range.max {
+            return None;
+        }
+        let t = offset / range.step;
+        // a binomial past `i64::MAX` (kept as `i64::MAX`) makes every nonzero basis
+        // value it enters exceed the limit, as its true value would
+        let pairs = t as i128 * (t as i128 - 1) / 2;
+        Some([1, t, i64::try_from(pairs).unwrap_or(i64::MAX)])
+    }
+
+    /// `read` of the report and the extras at `point` (values in axis order, `coords`
+    /// their [`AxisModel::coordinates`]), or `None` where a guard fails or a count
+    /// overflows: the caller then builds the step.
     pub fn evaluate<R>(
         &self,
         point: &[i64],
+        coords: &[Coords],
         read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
     ) -> Option<R> {
+        if point.len() != self.axes.len() || coords.len() != self.axes.len() {
+            return None;
+        }
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
             let mut numbers = std::mem::take(&mut s.numbers);
-            let result = self.evaluate_with(point, &mut numbers, &mut s.tape, read);
+            let result = self.evaluate_with(point, coords, &mut numbers, &mut s.tape, read);
             s.numbers = numbers;
             result
         })
@@ -374,14 +444,13 @@ impl AxisModel {
     fn evaluate_with<R>(
         &self,
         point: &[i64],
+        coords: &[Coords],
         numbers: &mut Numbers,
         scratch: &mut Scratch,
         read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
     ) -> Option<R> {
-        self.numbers_at(point, numbers, false)?;
+        self.polys_at(coords, numbers, false)?;
         let counts = self.counts.map(|at| at.map(|p| numbers.polys[p as usize]));
-        let numbers = &numbers.numbers;
-        let slots = numbers.len() - self.extras;
         // the weights of a model met before (a sweep's batch and seq axes vary fastest)
         let mut key = (self.id, [0i64; MAX_AXES]);
         for (a, &x) in point.iter().enumerate() {
@@ -391,8 +460,9 @@ impl AxisModel {
         }
         let known = self.weights.or_else(|| remembered_weights(&key));
         let mut weights = known;
-        let report = self.tape.finish(
-            &numbers[..slots],
+        let report = self.tape.finish_planned(
+            &self.plan,
+            &numbers.polys,
             &self.run,
             &mut weights,
             counts.as_ref(),
@@ -401,75 +471,120 @@ impl AxisModel {
         if let (None, Some(w)) = (known, weights) {
             remember_weights(key, w);
         }
-        read(report, &numbers[slots..])
+        numbers.numbers.clear();
+        let extras = &self.number_poly[self.number_poly.len() - self.extras..];
+        numbers
+            .numbers
+            .extend(extras.iter().map(|&p| numbers.polys[p as usize]));
+        read(report, &numbers.numbers)
     }
 
-    /// Every fitted number at `point`, into `out.numbers` (where not `all`, 0 for those
-    /// only the counts' sums read).
-    fn numbers_at(&self, point: &[i64], out: &mut Numbers, all: bool) -> Option<()> {
-        if point.len() != self.axes.len() {
-            return None;
-        }
-        // each axis's lattice coordinate and its binomials C(t, 0..=2), in 64 bits: a
-        // binomial past `i64::MAX` (kept as `i64::MAX`) makes every nonzero basis value
-        // it enters exceed the limit, as its true value would
-        let mut binom = [[0i64; DEGREE + 1]; MAX_AXES];
-        for (a, (&x, axis)) in point.iter().zip(&self.axes).enumerate() {
-            let offset = x - self.base[a];
-            if offset % axis.step != 0 || x < axis.min || x > axis.max {
-                return None;
-            }
-            let t = offset / axis.step;
-            let pairs = t as i128 * (t as i128 - 1) / 2;
-            binom[a] = [1, t, i64::try_from(pairs).unwrap_or(i64::MAX)];
-        }
+    /// The polynomials at the point of `coords` into `out.polys` (where not `all`, only
+    /// those a candidate reads: `evaluated`).
+    fn polys_at(&self, coords: &[Coords], out: &mut Numbers, all: bool) -> Option<()> {
         out.basis.clear();
-        for idx in &self.bases {
+        let mut start = 0;
+        for &end in &self.factor_ends {
             let mut v = 1i64;
-            for (a, &j) in idx.iter().enumerate().take(self.axes.len()) {
-                if j > 0 {
-                    v = v.checked_mul(binom[a][j as usize])?;
-                }
+            for &(a, j) in &self.factors[start..end as usize] {
+                v = v.checked_mul(coords[a as usize][j as usize])?;
             }
+            start = end as usize;
             // past the limit the sums below could overflow: the caller builds the step
             if v.unsigned_abs() > LIMIT as u64 {
                 return None;
             }
             out.basis.push(v);
         }
-        out.polys.clear();
         out.polys.resize(self.ends.len(), 0);
-        let every = 0..self.ends.len() as u32;
-        let polys: &mut dyn Iterator<Item = u32> = if all {
-            &mut every.into_iter()
-        } else {
-            &mut self.evaluated.iter().copied()
-        };
-        for p in polys {
-            let p = p as usize;
-            let start = if p == 0 { 0 } else { self.ends[p - 1] as usize };
-            // at most MAX_TERMS products of two numbers of at most LIMIT: no overflow
-            let mut acc = 0i128;
-            for &(b, c) in &self.coefs[start..self.ends[p] as usize] {
-                acc += c as i128 * out.basis[b as usize] as i128;
+        if all {
+            for p in 0..self.ends.len() {
+                out.polys[p] = self.poly::<i128>(p, &out.basis)?;
             }
-            out.polys[p] = u64::try_from(acc).ok()?;
+            return Some(());
         }
-        out.numbers.clear();
-        out.numbers
-            .extend(self.number_poly.iter().map(|&p| out.polys[p as usize]));
+        // no sum leaves i64 where the largest basis value times the largest sum of a
+        // polynomial's coefficients' magnitudes fits in it: one 64-bit multiply-add
+        // per term
+        let largest = out
+            .basis
+            .iter()
+            .map(|v| v.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        if largest as u128 * self.coef_reach as u128 <= i64::MAX as u128 {
+            for &p in &self.evaluated {
+                out.polys[p as usize] = self.poly::<i64>(p as usize, &out.basis)?;
+            }
+        } else {
+            for &p in &self.evaluated {
+                out.polys[p as usize] = self.poly::<i128>(p as usize, &out.basis)?;
+            }
+        }
         Some(())
+    }
+
+    /// Polynomial `p` at the basis values `basis` (`None` where it is negative or past
+    /// `u64`), summed in `T`: at most MAX_TERMS products of two numbers of at most
+    /// LIMIT cannot overflow an `i128`.
+    #[inline]
+    fn poly<T: Sum>(&self, p: usize, basis: &[i64]) -> Option<u64> {
+        let start = if p == 0 { 0 } else { self.ends[p - 1] as usize };
+        let mut acc = T::ZERO;
+        for &(b, c) in &self.coefs[start..self.ends[p] as usize] {
+            acc = acc.add_product(c, basis[b as usize]);
+        }
+        acc.to_u64()
     }
 
     /// Every fitted number at `point` (for the fit's verification).
     fn numbers(&self, point: &[i64]) -> Option<Vec<u64>> {
+        let coords: Option<Vec<Coords>> = (0..self.axes.len())
+            .map(|a| self.coordinates(a, *point.get(a)?))
+            .collect();
         let mut out = Numbers::default();
-        self.numbers_at(point, &mut out, true)?;
-        Some(out.numbers)
+        self.polys_at(&coords?, &mut out, true)?;
+        Some(
+            self.number_poly
+                .iter()
+                .map(|&p| out.polys[p as usize])
+                .collect(),
+        )
     }
 }
 
-/// A candidate's basis values, polynomials and numbers, reused per thread.
+/// A polynomial's running sum: `i64` where the bounds allow (`AxisModel::polys_at`).
+trait Sum: Copy {
+    const ZERO: Self;
+    fn add_product(self, c: i64, basis: i64) -> Self;
+    fn to_u64(self) -> Option<u64>;
+}
+
+impl Sum for i64 {
+    const ZERO: i64 = 0;
+    #[inline]
+    fn add_product(self, c: i64, basis: i64) -> i64 {
+        self + c * basis
+    }
+    #[inline]
+    fn to_u64(self) -> Option<u64> {
+        u64::try_from(self).ok()
+    }
+}
+
+impl Sum for i128 {
+    const ZERO: i128 = 0;
+    #[inline]
+    fn add_product(self, c: i64, basis: i64) -> i128 {
+        self + c as i128 * basis as i128
+    }
+    #[inline]
+    fn to_u64(self) -> Option<u64> {
+        u64::try_from(self).ok()
+    }
+}
+
+/// A candidate's basis values, polynomials and extras, reused per thread.
 #[derive(Default)]
 struct Numbers {
     basis: Vec<i64>,
@@ -513,6 +628,64 @@ fn count_polys(
             (poly.len() <= MAX_TERMS).then_some(poly)
         })
         .collect()
+}
+
+/// Newton's coefficients (`bases`, `coefs`, `ends` as in [`AxisModel`]) with each
+/// axis's coordinate `t` replaced by `u − shift` (C(t, j) = Σᵢ C(u, i)·C(−shift, j − i),
+/// Vandermonde), or `None` where a coefficient or a polynomial's terms pass the limits.
+#[allow(clippy::type_complexity)]
+fn shifted(
+    bases: &[Index],
+    coefs: &[(u32, i64)],
+    ends: &[u32],
+    shifts: &[i64],
+) -> Option<(Vec<Index>, Vec<(u32, i64)>, Vec<u32>)> {
+    let k = shifts.len();
+    // C(−shift, j − i) of each (j, i): 1; −shift, 1; shift·(shift+1)/2, −shift, 1
+    let factor = |a: usize, j: u8, i: u8| -> i128 {
+        let u = shifts[a] as i128;
+        match (j, i) {
+            (1, 0) | (2, 1) => -u,
+            (2, 0) => u * (u + 1) / 2,
+            _ => 1,
+        }
+    };
+    let (mut new_bases, mut new_coefs, mut new_ends) = (Vec::new(), Vec::new(), Vec::new());
+    let mut base_of: HashMap<Index, u32> = HashMap::new();
+    let mut start = 0;
+    for &end in ends {
+        let mut sum: std::collections::BTreeMap<Index, i128> = Default::default();
+        for &(b, c) in &coefs[start..end as usize] {
+            let j = bases[b as usize];
+            for i in boxed(&j, k) {
+                let mut w = c as i128;
+                for a in 0..k {
+                    w = w.checked_mul(factor(a, j[a], i[a]))?;
+                }
+                let at = sum.entry(i).or_default();
+                *at = at.checked_add(w)?;
+            }
+        }
+        start = end as usize;
+        let mut terms = 0;
+        for (i, c) in sum.into_iter().filter(|&(_, c)| c != 0) {
+            if c.abs() > LIMIT as i128 {
+                return None;
+            }
+            let next = new_bases.len() as u32;
+            let b = *base_of.entry(i).or_insert_with(|| {
+                new_bases.push(i);
+                next
+            });
+            new_coefs.push((b, c as i64));
+            terms += 1;
+        }
+        if terms > MAX_TERMS {
+            return None;
+        }
+        new_ends.push(new_coefs.len() as u32);
+    }
+    Some((new_bases, new_coefs, new_ends))
 }
 
 /// The probes of one fit, each point built once (`base`: Newton's origin).

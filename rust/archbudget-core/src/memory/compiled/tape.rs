@@ -34,6 +34,9 @@ use super::super::{MemoryReport, Mode, Optimizer, Precision, Result, RunSettings
 use super::record::{merge_duplicates, CostShape, Numel, RecMark, Recorder, Term, Terms};
 use super::timeline::Timeline;
 
+mod plan;
+pub(crate) use plan::Plan;
+
 /// Where a value's element count comes from, by class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Src {
@@ -256,26 +259,6 @@ impl Tape {
             })
         });
         counts_only.then_some(sums)
-    }
-
-    /// Which slots [`Tape::finish`] reads besides the count sums (given as
-    /// [`Counts`]): the timeline's, the weights' construction, the optimizer's, every
-    /// rounded or guarded slot.
-    pub(crate) fn slots_read(&self) -> Vec<bool> {
-        let mut read: Vec<bool> = (0..self.slots.len())
-            .map(|i| self.rounded[i] || self.decides[i])
-            .collect();
-        let optimizer = self.param_blocks.iter().chain(&self.param_grads);
-        for slot in self
-            .timeline
-            .slots()
-            .chain(self.construct.iter().map(|c| c.0 as usize))
-            .chain(optimizer.map(|t| t.0 as usize))
-            .chain(self.step_constants.iter().map(|&i| i as usize))
-        {
-            read[slot] = true;
-        }
-        read
     }
 
     /// Per slot: whether its value is its bytes rounded to an allocator block, whether
@@ -587,8 +570,7 @@ impl Tape {
     /// (a value or gradient empty where it was not, a view partial where it was not,
     /// class members' counts that differ) or a count overflows. `weights`: the weights'
     /// bytes where the caller knows them (else the construction is replayed, and they
-    /// are set). `counts`: the count sums where the caller has them (`raw` then need
-    /// not hold the slots only they read).
+    /// are set). `counts`: the count sums where the caller has them.
     pub(crate) fn finish(
         &self,
         raw: &[u64],
@@ -608,6 +590,7 @@ impl Tape {
             return None;
         }
         s.values.clear();
+        let mut largest = 0;
         for (i, &r) in raw[..n].iter().enumerate() {
             let first = self.copy_of[i] as usize;
             if first != i {
@@ -620,8 +603,24 @@ impl Tape {
             if self.decides[i] && (r == 0) != self.zero[i] {
                 return None;
             }
-            s.values.push(if self.rounded[i] { block(r) } else { r });
+            let v = if self.rounded[i] { block(r) } else { r };
+            largest = largest.max(v);
+            s.values.push(v);
         }
+        self.conclude(run, weights, counts, largest, s)
+    }
+
+    /// The report from the slots' values in `s.values` (`largest`: the largest of those
+    /// the timeline may read): the weights, the optimizer's state and temporaries, the
+    /// timeline's peak and the counts.
+    fn conclude(
+        &self,
+        run: &RunSettings,
+        weights: &mut Option<u64>,
+        counts: Option<&Counts>,
+        largest: u64,
+        s: &mut Scratch,
+    ) -> Option<MemoryReport> {
         let weights = match *weights {
             Some(w) => w,
             None => {
@@ -643,8 +642,9 @@ impl Tape {
                 _ => opt_temp,
             };
         }
+        let largest = largest.max(weights).max(state).max(opt_temp);
         let values = &*values;
-        let (peak, state) = self.timeline.peak(values)?;
+        let (peak, state) = self.timeline.peak(values, largest)?;
         let [params, trainable_params, buffers, flops_fwd, flops_bwd] = match counts {
             Some(&counts) => counts,
             None => [

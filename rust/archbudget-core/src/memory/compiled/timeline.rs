@@ -57,13 +57,59 @@ pub(crate) struct Timeline {
     /// category.
     marks_compared: Vec<u32>,
     states: Vec<[Terms; 8]>,
+    /// The most blocks an evaluation's running total or a compared state sums, over
+    /// every slot (each change's count times the periods it is applied for): with
+    /// every value at most `v`, no sum exceeds `v · reach` in magnitude.
+    reach: u64,
+}
+
+/// A running total's integer: `i64` where the values' bound and the timeline's reach
+/// rule out an overflow (`Timeline::peak`), `i128` otherwise.
+trait Total: Copy + Ord + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> {
+    const ZERO: Self;
+    /// `value · n`, `value` below 2^63.
+    fn times(value: u64, n: i64) -> Self;
+    fn times_reps(self, reps: u64) -> Self;
+    fn to_u64(self) -> Option<u64>;
+}
+
+impl Total for i64 {
+    const ZERO: i64 = 0;
+    #[inline]
+    fn times(value: u64, n: i64) -> i64 {
+        value as i64 * n
+    }
+    #[inline]
+    fn times_reps(self, reps: u64) -> i64 {
+        self * reps as i64
+    }
+    #[inline]
+    fn to_u64(self) -> Option<u64> {
+        u64::try_from(self).ok()
+    }
+}
+
+impl Total for i128 {
+    const ZERO: i128 = 0;
+    #[inline]
+    fn times(value: u64, n: i64) -> i128 {
+        value as i64 as i128 * n as i128
+    }
+    #[inline]
+    fn times_reps(self, reps: u64) -> i128 {
+        self * reps as i128
+    }
+    #[inline]
+    fn to_u64(self) -> Option<u64> {
+        u64::try_from(self).ok()
+    }
 }
 
 /// The running state of an evaluation.
-struct Run<'v> {
+struct Run<'v, T> {
     values: &'v [u64],
-    total: i128,
-    peak: i128,
+    total: T,
+    peak: T,
     at_peak: Option<u32>,
 }
 
@@ -109,6 +155,7 @@ impl Timeline {
                 steps: Vec::new(),
                 marks_compared: Vec::new(),
                 states: Vec::new(),
+                reach: 0,
             },
         };
         builder.build(0, marks.len());
@@ -122,7 +169,38 @@ impl Timeline {
             .map(|&m| marks[m as usize].state.clone())
             .collect();
         timeline.marks_compared = compared;
+        let states_reach = timeline.states.iter().map(|state| {
+            let blocks = state.iter().flatten().map(|t| t.1.unsigned_abs());
+            blocks.fold(0u64, u64::saturating_add)
+        });
+        timeline.reach = timeline
+            .reach_of(&timeline.steps)
+            .max(states_reach.max().unwrap_or(0));
         timeline
+    }
+
+    /// The blocks `steps` apply, each counted as often as an evaluation applies it
+    /// (a repeat's body once per period: its middle periods are jumped by multiples).
+    fn reach_of(&self, steps: &[Step]) -> u64 {
+        let mut i = 0;
+        let mut reach = 0u64;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark { lo, hi, .. } => {
+                    let changes = &self.changes[lo as usize..hi as usize];
+                    for c in changes {
+                        reach = reach.saturating_add(c.n.unsigned_abs());
+                    }
+                    i += 1;
+                }
+                Step::Repeat { len, reps, .. } => {
+                    let body = self.reach_of(&steps[i + 1..i + 1 + len as usize]);
+                    reach = reach.saturating_add(body.saturating_mul(reps));
+                    i += 1 + len as usize;
+                }
+            }
+        }
+        reach
     }
 
     /// The slots an evaluation reads.
@@ -141,15 +219,24 @@ impl Timeline {
 
     /// The largest mark's total and its state per category (the first such mark), or
     /// `None` where a compared total is outside `u64` or a value above `i64::MAX`.
-    /// `values`: each slot's value.
-    pub fn peak(&self, values: &[u64]) -> Option<(u64, [u64; 8])> {
-        if values.iter().any(|&v| v > i64::MAX as u64) {
+    /// `values`: each slot's value, none of those read above `largest`.
+    pub fn peak(&self, values: &[u64], largest: u64) -> Option<(u64, [u64; 8])> {
+        if largest > i64::MAX as u64 {
             return None;
         }
+        // no sum can leave i64: one 64-bit multiply-add per change
+        if (largest as u128) * (self.reach as u128) <= i64::MAX as u128 {
+            self.peak_in::<i64>(values)
+        } else {
+            self.peak_in::<i128>(values)
+        }
+    }
+
+    fn peak_in<T: Total>(&self, values: &[u64]) -> Option<(u64, [u64; 8])> {
         let mut run = Run {
             values,
-            total: 0,
-            peak: 0,
+            total: T::ZERO,
+            peak: T::ZERO,
             at_peak: None,
         };
         self.evaluate(&self.steps, &mut run, 0)?;
@@ -157,18 +244,18 @@ impl Timeline {
         if let Some(mark) = run.at_peak {
             let at = self.marks_compared.binary_search(&mark).ok()?;
             for (s, terms) in state.iter_mut().zip(&self.states[at]) {
-                let mut sum = 0i128;
+                let mut sum = T::ZERO;
                 for &(slot, n) in terms {
-                    sum += values[slot as usize] as i128 * n as i128;
+                    sum = sum + T::times(values[slot as usize], n);
                 }
-                *s = u64::try_from(sum).ok()?;
+                *s = sum.to_u64()?;
             }
         }
-        Some((u64::try_from(run.peak).ok()?, state))
+        Some((run.peak.to_u64()?, state))
     }
 
     /// `offset`: recorded marks between a step's first period and the one evaluated.
-    fn evaluate(&self, steps: &[Step], run: &mut Run, offset: u32) -> Option<()> {
+    fn evaluate<T: Total>(&self, steps: &[Step], run: &mut Run<T>, offset: u32) -> Option<()> {
         let mut i = 0;
         while i < steps.len() {
             match steps[i] {
@@ -178,14 +265,14 @@ impl Timeline {
                     compare,
                     mark,
                 } => {
+                    // a local sum: the running total is not stored back per change
+                    let mut total = run.total;
                     for c in &self.changes[lo as usize..hi as usize] {
-                        // values below 2^63 (checked in `peak`): one 64-bit multiply
-                        run.total += run.values[c.slot as usize] as i64 as i128 * c.n as i128;
+                        total = total + T::times(run.values[c.slot as usize], c.n);
                     }
+                    run.total = total;
                     if compare && run.total > run.peak {
-                        if run.total > u64::MAX as i128 {
-                            return None;
-                        }
+                        run.total.to_u64()?;
                         run.peak = run.total;
                         run.at_peak = Some(mark + offset);
                     }
@@ -196,7 +283,7 @@ impl Timeline {
                     let before = run.total;
                     self.evaluate(body, run, offset)?;
                     // the periods between the first and the last, jumped
-                    run.total += (run.total - before) * (reps - 2) as i128;
+                    run.total = run.total + (run.total - before).times_reps(reps - 2);
                     self.evaluate(body, run, offset + (reps - 1) as u32 * marks)?;
                     i += 1 + len as usize;
                 }
