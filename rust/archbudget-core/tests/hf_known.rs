@@ -122,6 +122,7 @@ fn extra_rows_exact() {
         "hf_t5gemma.json",
         "hf_gemma3n.json",
         "hf_reach.json",
+        "hf_sam.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

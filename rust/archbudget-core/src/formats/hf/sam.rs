@@ -63,6 +63,10 @@ impl SamVision {
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let loc = cfg.location;
     let hidden = cfg.dim("hidden_size", 768)?;
+    // the fused qkv is 3·hidden wide
+    if hidden.checked_mul(3).is_none() {
+        return Err(cfg.invalid(format!("hidden_size ({hidden}) is too large")));
+    }
     let heads = cfg.dim("num_attention_heads", 12)?;
     cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
     // `image_size // patch_size` sizes `pos_embed`: transformers takes ints here
@@ -86,12 +90,17 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         true => cfg.count_list("global_attn_indexes")?,
         false => vec![2, 5, 8, 11],
     };
+    let window = cfg.count("window_size", 14)?;
+    // the relative tables hold 2·side − 1 positions
+    if window.max(side).checked_mul(2).is_none() {
+        return Err(cfg.invalid(format!("window_size ({window}) is too large")));
+    }
     let sam = SamVision {
         image,
         patch,
         channels: cfg.dim("num_channels", 3)?,
         side,
-        window: cfg.count("window_size", 14)?,
+        window,
         global,
         abs_pos: cfg.flag("use_abs_pos", true)?,
         rel_pos: cfg.flag("use_rel_pos", true)?,
