@@ -6,8 +6,10 @@ import gzip
 import json
 
 import pytest
+from typer.testing import CliRunner
 
 import archbudget
+from archbudget.cli import app
 from conftest import DATA
 
 TWINS = json.loads((DATA / "hf_sam.json").read_text())["keras_hub_twins"]
@@ -28,3 +30,11 @@ def test_memory_is_the_twins(twin):
         assert ours.params == twin["params"] == m["trainable_params"]
         if mode == "train":
             assert (ours.flops_fwd, ours.flops_fwd_bwd) == (twin["flops_fwd"], twin["flops_fwd_bwd"])
+
+
+def test_the_cli_gives_a_vit_det_memory_without_seq(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(keras_hub_model("ViTDet_sam_layout")["model_json"]))
+    out = CliRunner().invoke(app, ["memory", str(path), "--mode", "train", "--batch", "2"])
+    assert out.exit_code == 0, out.output
+    assert "Traceback" not in out.output
