@@ -152,8 +152,7 @@ impl Layer {
                 y = copy(g, y, windowed);
             }
         }
-        let y = self.attention(g, y, groups, span)?;
-        let mut y = y;
+        let mut y = self.attention(g, y, groups, span)?;
         if window > 0 {
             if per_row > 1 && window > 1 {
                 y = copy(g, y, windowed);
