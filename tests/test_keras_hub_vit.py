@@ -1,7 +1,7 @@
 """KerasHub ViTDet, SAM and Depth Anything (tests/data/keras_hub_vit.json.gz, built by keras-hub 0.32 / Keras
 3.15.1 with tests/data/make_keras_hub_vit.py): totals and every row of `model.summary()`
-through the Python API, the released SAM sizes among them; `memory`, which these families do
-not model, refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
+through the Python API, the released SAM sizes among them; `memory`, which SAM and Depth
+Anything do not model, refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
 """
 import json
 
@@ -34,7 +34,8 @@ def test_fixture_covers_the_families():
                        "depth_anything_v2_large"}
 
 
-@pytest.mark.parametrize("name", ["ViTDet", "SAM", "SAMImageSegmenter", "DepthAnything",
+# ViTDet's memory, its transformers twin's: test_keras_hub_vit_det_twin.py
+@pytest.mark.parametrize("name", ["SAM", "SAMImageSegmenter", "DepthAnything",
                                   "DepthAnythingDepthEstimator"])
 def test_memory_is_refused_in_one_line(tmp_path, name):
     path = tmp_path / "model.json"

@@ -431,6 +431,9 @@ pub struct BlockDetails {
     // ---- issue 11: Gemma 3n's text model (gemma3n_text)
     /// AltUp, Laurel, per-layer inputs and KV sharing around gemma3's layers.
     pub gemma3n: Option<Box<crate::formats::hf::gemma3n::Gemma3n>>,
+    /// Segment Anything's image encoder (sam_vision_model, keras-hub's ViTDet): its
+    /// windows, global layers and neck.
+    pub sam_vision: Option<Box<crate::formats::hf::sam::SamVision>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -123,6 +123,7 @@ fn extra_rows_exact() {
         "hf_gemma3n.json",
         "hf_reach.json",
         "hf_reach2.json",
+        "hf_sam.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

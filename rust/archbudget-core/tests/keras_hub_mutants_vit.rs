@@ -1,12 +1,13 @@
 //! KerasHub models unlike the hub-vit fixtures (tests/data/make_keras_hub_mutants_vit.py:
 //! each ViTDet, SAM and Depth Anything backbone of keras_hub_vit.json.gz with one constructor
 //! argument changed, SAM's and Depth Anything's in each serialized part, each changed SAM and
-//! Depth Anything also in its task model, built by keras-hub 0.32): every total and every row exact; memory, which these families
-//! do not model, refused in one line naming the class for each.
+//! Depth Anything also in its task model, built by keras-hub 0.32): every total and every row
+//! exact; memory of each ViTDet a figure in training and inference (its `sam_vision_model`
+//! twin's), and refused in one line naming the class for the families it does not model.
 mod common;
 
 use archbudget_core::formats;
-use archbudget_core::memory::RunSettings;
+use archbudget_core::memory::{Mode, RunSettings};
 use serde_json::Value;
 
 fn models() -> Vec<Value> {
@@ -23,9 +24,38 @@ fn every_variant_matches_keras() {
     common::assert_each_reads_as_keras(&models);
 }
 
+/// ViTDetBackbone runs as its transformers twin; the other families are not lowered.
+fn lowered(m: &Value) -> bool {
+    m["model_json"]["class_name"] == "ViTDetBackbone"
+}
+
+#[test]
+fn every_vit_det_variant_has_memory_in_training_and_inference() {
+    let variants: Vec<Value> = models().into_iter().filter(lowered).collect();
+    assert!(variants.len() >= 10, "{} ViTDet variants", variants.len());
+    for m in variants {
+        let name = m["name"].as_str().unwrap();
+        let text = serde_json::to_vec(&m["model_json"]).unwrap();
+        for mode in [Mode::Train, Mode::Infer] {
+            let run = RunSettings {
+                mode,
+                batch: 2,
+                ..Default::default()
+            };
+            let r = formats::memory(&text, name, None, &run, None)
+                .unwrap_or_else(|e| panic!("{name} {mode:?}: {e}"));
+            // keras-hub's every weight is the twin's, and trainable
+            assert_eq!(r.params, m["trainable_params"], "{name}");
+            assert_eq!(r.params, m["total_params"], "{name}");
+            assert!(r.peak_bytes > r.breakdown.weights, "{name} {mode:?}");
+            assert!(r.flops_fwd > 0, "{name} {mode:?}");
+        }
+    }
+}
+
 #[test]
 fn every_variant_names_why_it_has_no_memory() {
-    for m in models() {
+    for m in models().into_iter().filter(|m| !lowered(m)) {
         let name = m["name"].as_str().unwrap();
         let class = m["model_json"]["class_name"].as_str().unwrap();
         let text = serde_json::to_vec(&m["model_json"]).unwrap();

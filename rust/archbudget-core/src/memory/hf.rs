@@ -38,6 +38,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(graph) = super::hf_swin::hierarchical(a, drop, run) {
         return graph;
     }
+    if let Some(sam) = &a.details.sam_vision {
+        return super::hf_sam::graph(a, sam, drop, run);
+    }
     // a vision transformer's sequence is its patches and the class tokens
     let (b, s) = match a.vision {
         Some(v) => (run.batch, add(v.num_patches, v.class_tokens)?),

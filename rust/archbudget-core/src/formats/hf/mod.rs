@@ -32,6 +32,7 @@ mod modules;
 mod moe;
 pub mod moonshine;
 mod opt;
+pub mod sam;
 pub mod segformer;
 pub mod spec;
 mod ssm;
@@ -149,6 +150,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_5_moe_text",
     "roberta",
     "seed_oss",
+    "sam_vision_model",
     "segformer",
     "siglip",
     "siglip_vision_model",
@@ -213,6 +215,8 @@ enum Family {
     Swin,
     /// segformer: the Mix Transformer encoder (`segformer.rs`).
     Segformer,
+    /// sam_vision_model: Segment Anything's windowed image encoder (`sam.rs`).
+    SamVision,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
@@ -255,6 +259,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "dinov2" | "dinov2_with_registers" | "dinov3_vit" => Family::Dinov2,
         "swin" => Family::Swin,
         "segformer" => Family::Segformer,
+        "sam_vision_model" => Family::SamVision,
         "clip" | "siglip" => Family::DualEncoder,
         "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
@@ -293,6 +298,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "dinov3_vit"
         | "swin"
         | "segformer"
+        | "sam_vision_model"
         | "clip_text_model"
         | "siglip_text_model" => None,
         _ => Some(HeadKind::CausalLm),
@@ -342,6 +348,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Dinov2 => dinov2::arch(&cfg, head)?,
         Family::Swin => swin::arch(&cfg, head)?,
         Family::Segformer => segformer::arch(&cfg, head)?,
+        Family::SamVision => sam::arch(&cfg, head)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::VisionModel => vision_model::arch(&cfg)?,
         Family::TextEncoder => clip_text::arch(&cfg)?,
@@ -468,6 +475,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Dinov2 => dinov2::modules(arch, m)?,
         Family::Swin => swin::modules(arch, m)?,
         Family::Segformer => segformer::modules(arch, m)?,
+        Family::SamVision => sam::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::VisionModel => vision_model::modules(arch, m)?,
         Family::TextEncoder => clip_text::modules(arch, m)?,

@@ -19,8 +19,14 @@
 //! keras-hub 0.32. Layer names are those of a model built in a fresh session (the MLPs'
 //! Sequentials take `sequential` … `sequential_{N-1}`, the neck `sequential_{N}`).
 //!
-//! Memory is not modelled: transformers' `vitdet` holds a class position for a pretraining
-//! geometry and no neck, so it is no twin of this model.
+//! Memory: the model runs as its transformers twin `sam_vision_model` (`SamVisionModel`,
+//! the same blocks, windows, global layers and neck; transformers' `vitdet` holds a class
+//! position for a pretraining geometry and no neck, so it is no twin). What differs is left
+//! out: keras-hub normalises the image inside the model (two elementwise ops on the pixels,
+//! no weights; transformers' image processor does it before the model), so a grey image is
+//! counted as the three-channel one the patch convolution reads.
+use serde_json::{json, Value};
+
 use super::blocks::{dense, layer_norm, Args, Row};
 use super::vit::ints;
 use super::Backbone;
@@ -31,7 +37,7 @@ use crate::weight::{dim, Weight};
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let parts = image_encoder(a)?;
     Ok(Backbone::untokenized(
-        None,
+        Some(parts.twin),
         parts.rows,
         parts.channels,
         &["images"],
@@ -42,6 +48,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
 pub(super) struct Encoder {
     pub rows: Vec<Row>,
     pub channels: u64,
+    /// The transformers config of the same encoder (`sam_vision_model`).
+    pub twin: Value,
 }
 
 pub(super) fn image_encoder(a: &Args) -> Result<Encoder> {
@@ -193,5 +201,26 @@ pub(super) fn image_encoder(a: &Args) -> Result<Encoder> {
         grid(channels),
         neck,
     ));
-    Ok(Encoder { rows, channels })
+    let twin = json!({
+        "model_type": "sam_vision_model",
+        "image_size": image[0],
+        "patch_size": patch,
+        "num_channels": colours,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "mlp_dim": inter,
+        "num_attention_heads": heads,
+        "output_channels": channels,
+        "qkv_bias": qkv_bias,
+        "use_abs_pos": a.flag_or("use_abs_pos", true)?,
+        "use_rel_pos": rel_pos,
+        "window_size": window,
+        "global_attn_indexes": global,
+        "hidden_act": "gelu",
+    });
+    Ok(Encoder {
+        rows,
+        channels,
+        twin,
+    })
 }
