@@ -431,6 +431,9 @@ pub struct BlockDetails {
     // ---- issue 11: Gemma 3n's text model (gemma3n_text)
     /// AltUp, Laurel, per-layer inputs and KV sharing around gemma3's layers.
     pub gemma3n: Option<Box<crate::formats::hf::gemma3n::Gemma3n>>,
+    /// depth_anything's neck and head on its DINOv2 backbone; the rest of the arch
+    /// describes the backbone.
+    pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
