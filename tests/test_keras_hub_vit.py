@@ -1,7 +1,7 @@
 """KerasHub ViTDet, SAM and Depth Anything (tests/data/keras_hub_vit.json.gz, built by keras-hub 0.32 / Keras
 3.15.1 with tests/data/make_keras_hub_vit.py): totals and every row of `model.summary()`
-through the Python API, the released SAM sizes among them; `memory`, which these families do
-not model, refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
+through the Python API, the released SAM sizes among them; `memory`, which ViTDet and SAM do
+not model (Depth Anything's: test_keras_hub_depth_anything.py), refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
 """
 import json
 
@@ -34,8 +34,7 @@ def test_fixture_covers_the_families():
                        "depth_anything_v2_large"}
 
 
-@pytest.mark.parametrize("name", ["ViTDet", "SAM", "SAMImageSegmenter", "DepthAnything",
-                                  "DepthAnythingDepthEstimator"])
+@pytest.mark.parametrize("name", ["ViTDet", "SAM", "SAMImageSegmenter"])
 def test_memory_is_refused_in_one_line(tmp_path, name):
     path = tmp_path / "model.json"
     path.write_text(json.dumps(BY_NAME[name]["model_json"]))

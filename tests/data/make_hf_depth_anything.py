@@ -5,8 +5,9 @@ params]}; `flops`: tiny configs' forward and forward+backward FLOPs of
 `predicted_depth.float().pow(2).mean()` in `train()`, fp32, SDPA, under
 torch.utils.flop_counter on CPU (BATCH images); `keras_hub_twins`: the config archbudget
 makes of each keras-hub DepthAnything model of tests/data/keras_hub_vit.json.gz and the
-parameter count of that transformers model (keras-hub's register tokens, mask token and MLP
-width set on it as keras-hub builds them).
+parameter count of that transformers model (keras-hub's mask token and MLP width set on it
+as keras-hub builds them) and, for the tiny ones transformers runs (no register tokens, no
+SwiGLU), its training FLOPs as `flops` measures them.
 
     /work/scratch/hf/bin/python tests/data/make_hf_depth_anything.py   # needs torch, transformers
 """
@@ -75,6 +76,23 @@ def flops(name, kwargs):
                 batch=BATCH, seq=1, params=count(model), flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
 
 
+def twin_flops(kw, inter):
+    """FLOPs of a tiny twin in training as `flops` measures them, its MLP keras-hub's width
+    (the activation between the two Linears does no FLOPs)."""
+    cfg = config(kw)
+    cfg.backbone_config._attn_implementation = "sdpa"
+    model = AutoModelForDepthEstimation.from_config(cfg)
+    hidden = cfg.backbone_config.hidden_size
+    for layer in model.backbone.encoder.layer:
+        layer.mlp = torch.nn.Sequential(torch.nn.Linear(hidden, inter), torch.nn.Linear(inter, hidden))
+    model.train()
+    side = cfg.backbone_config.image_size
+    pixels = torch.randn(BATCH, cfg.backbone_config.num_channels, side, side)
+    fwd, fwd_bwd = forward_and_backward_flops(
+        lambda: model(pixel_values=pixels).predicted_depth.float().pow(2).mean())
+    return dict(batch=BATCH, flops_fwd=fwd, flops_fwd_bwd=fwd_bwd)
+
+
 def keras_hub_twins():
     """depth_anything.rs's twin of each keras-hub DepthAnything fixture, built by transformers
     with what keras-hub holds differently set on it."""
@@ -120,7 +138,10 @@ def keras_hub_twins():
                                                 torch.nn.Linear(inter, e["hidden_dim"], device="meta"))
         if not e["use_mask_token"]:
             enc.embeddings.mask_token = None
-        twins.append(dict(name=m["name"], config=dict(model_type="depth_anything", **kw), params=count(model)))
+        twin = dict(name=m["name"], config=dict(model_type="depth_anything", **kw), params=count(model))
+        if not registers and not e["use_swiglu_ffn"] and twin["params"] < 1_000_000:
+            twin.update(twin_flops(kw, inter))
+        twins.append(twin)
         print(f"{m['name']}: {twins[-1]['params']:,}", file=sys.stderr)
     return twins
 

@@ -1,7 +1,7 @@
 //! KerasHub models unlike the hub-vit fixtures (tests/data/make_keras_hub_mutants_vit.py:
 //! each ViTDet, SAM and Depth Anything backbone of keras_hub_vit.json.gz with one constructor
 //! argument changed, SAM's and Depth Anything's in each serialized part, each changed SAM and
-//! Depth Anything also in its task model, built by keras-hub 0.32): every total and every row exact; memory, which these families
+//! Depth Anything also in its task model, built by keras-hub 0.32): every total and every row exact; memory, which ViTDet and SAM
 //! do not model, refused in one line naming the class for each.
 mod common;
 
@@ -25,8 +25,12 @@ fn every_variant_matches_keras() {
 
 #[test]
 fn every_variant_names_why_it_has_no_memory() {
+    // Depth Anything's figures: keras_hub_depth_anything.rs
     for m in models() {
         let name = m["name"].as_str().unwrap();
+        if name.starts_with("DepthAnything") {
+            continue;
+        }
         let class = m["model_json"]["class_name"].as_str().unwrap();
         let text = serde_json::to_vec(&m["model_json"]).unwrap();
         let e = formats::memory(&text, name, None, &RunSettings::default(), Some(16))

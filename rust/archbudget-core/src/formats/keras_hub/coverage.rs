@@ -98,6 +98,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Gemma3VisionEncoder",
     "DINOV2Backbone",
     "DINOV3Backbone",
+    "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
     "StableDiffusion3 and Flux (their denoiser's step)",
 ];
