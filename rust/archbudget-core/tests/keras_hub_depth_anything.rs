@@ -41,10 +41,7 @@ fn each_model_holds_its_twins_parameters() {
         let name = twin["name"].as_str().unwrap();
         let text = model_text(&models, name);
         for mode in [Mode::Train, Mode::Infer] {
-            let run = RunSettings {
-                mode,
-                ..train(2)
-            };
+            let run = RunSettings { mode, ..train(2) };
             let m = formats::memory(&text, name, None, &run, None)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(m.params, twin["params"].as_u64().unwrap(), "{name}");
@@ -65,7 +62,11 @@ fn tiny_models_take_the_flop_counters_figures() {
         let run = train(twin["batch"].as_u64().unwrap());
         let m = formats::memory(&model_text(&models, name), name, None, &run, None).unwrap();
         assert_eq!(m.flops_fwd, twin["flops_fwd"].as_u64().unwrap(), "{name}");
-        assert_eq!(m.flops_fwd_bwd, twin["flops_fwd_bwd"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            m.flops_fwd_bwd,
+            twin["flops_fwd_bwd"].as_u64().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -104,7 +105,10 @@ fn every_variant_gets_a_figure() {
         let counted = formats::summary(&text, name, None).unwrap();
         let r = formats::memory(&text, name, None, &train(2), None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(r.params > 0 && r.params <= counted.trainable_params, "{name}");
+        assert!(
+            r.params > 0 && r.params <= counted.trainable_params,
+            "{name}"
+        );
         assert!(r.peak_bytes > r.breakdown.weights, "{name}");
     }
 }

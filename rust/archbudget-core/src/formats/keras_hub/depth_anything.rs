@@ -249,7 +249,11 @@ pub fn estimator_twin_edit(a: &Args, nested: &Value) -> Result<TwinEdit> {
         class_name: "DepthAnythingBackbone",
         location: a.location,
     };
-    let output = match a.config.get("depth_estimation_type").and_then(Value::as_str) {
+    let output = match a
+        .config
+        .get("depth_estimation_type")
+        .and_then(Value::as_str)
+    {
         Some("metric") => DepthOutput::Metric,
         _ => DepthOutput::Relative,
     };
