@@ -1,7 +1,8 @@
 """KerasHub ViTDet, SAM and Depth Anything (tests/data/keras_hub_vit.json.gz, built by keras-hub 0.32 / Keras
 3.15.1 with tests/data/make_keras_hub_vit.py): totals and every row of `model.summary()`
-through the Python API, the released SAM sizes among them; `memory`, which SAM and Depth
-Anything do not model, refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
+through the Python API, the released SAM sizes among them; `memory`, which SAM does not
+model (ViTDet's: test_keras_hub_vit_det_twin.py; Depth Anything's:
+test_keras_hub_depth_anything.py), refused in one line with exit status 2 on the CLI and ArchBudgetError in Python.
 """
 import json
 
@@ -35,8 +36,7 @@ def test_fixture_covers_the_families():
 
 
 # ViTDet's memory, its transformers twin's: test_keras_hub_vit_det_twin.py
-@pytest.mark.parametrize("name", ["SAM", "SAMImageSegmenter", "DepthAnything",
-                                  "DepthAnythingDepthEstimator"])
+@pytest.mark.parametrize("name", ["SAM", "SAMImageSegmenter"])
 def test_memory_is_refused_in_one_line(tmp_path, name):
     path = tmp_path / "model.json"
     path.write_text(json.dumps(BY_NAME[name]["model_json"]))

@@ -3,8 +3,8 @@
 //! DepthAnythingBackbone and DepthAnythingDepthEstimator (small configs and the released SAM
 //! and Depth Anything V2 sizes, which equal keras-hub's preset metadata), each read from its `model.to_json()`
 //! with totals and every row of `model.summary()` exact; memory refused in one line where it
-//! is not modelled (ViTDet's: keras_hub_vit_det_twin.rs); the errors of bad constructor
-//! arguments.
+//! is not modelled (ViTDet's: keras_hub_vit_det_twin.rs; Depth Anything's:
+//! keras_hub_depth_anything.rs); the errors of bad constructor arguments.
 mod common;
 
 use archbudget_core::formats;
@@ -28,8 +28,6 @@ fn memory_is_refused_in_one_line() {
     for (name, class) in [
         ("SAM", "SAMBackbone"),
         ("SAMImageSegmenter", "SAMImageSegmenter"),
-        ("DepthAnything", "DepthAnythingBackbone"),
-        ("DepthAnythingDepthEstimator", "DepthAnythingDepthEstimator"),
     ] {
         let m = models().into_iter().find(|m| m["name"] == name).unwrap();
         let text = serde_json::to_vec(&m["model_json"]).unwrap();

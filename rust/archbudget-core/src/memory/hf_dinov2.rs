@@ -39,11 +39,36 @@ pub fn graph(
 ) -> Result<Graph> {
     let here = a.model_type.as_str();
     run.refuse_for_encoder(here, "dinov2", "images")?;
-    let v = vision(a)?;
-    let (b, h) = (run.batch, a.hidden_size);
-    let seq = add(add(v.num_patches, 1)?, tokens.registers)?;
-    let rows = mul(b, seq)?;
+    let rows = mul(run.batch, sequence(a, tokens)?)?;
     let mut g = Graph::default();
+    let states = encoder(&mut g, a, tokens, drop, run.batch)?;
+    let last = *states.last().expect("the embeddings' output at least");
+    let out = g.push(norm_op(LN, rows, a.hidden_size), &[last]);
+    let f = g.push(Op::Cast(Cast { to: DType::F32 }), &[out]);
+    g.push(Op::SquareMean(SquareMean), &[f]);
+    g.train_only_tail = 2;
+    g.infer_output = Some(out);
+    Ok(g)
+}
+
+/// Tokens per image: the patches, the CLS token and the registers.
+pub(super) fn sequence(a: &TransformerArch, tokens: &Dinov2Tokens) -> Result<u64> {
+    add(add(vision(a)?.num_patches, 1)?, tokens.registers)
+}
+
+/// The pixels (the graph's input), the embeddings and every block on `b` images: each
+/// hidden state, the embeddings' output first, as `output_hidden_states` gives them.
+pub(super) fn encoder(
+    g: &mut Graph,
+    a: &TransformerArch,
+    tokens: &Dinov2Tokens,
+    drop: &Dropouts,
+    b: u64,
+) -> Result<Vec<ValueId>> {
+    let v = vision(a)?;
+    let h = a.hidden_size;
+    let seq = sequence(a, tokens)?;
+    let rows = mul(b, seq)?;
     let pixels = g.input(
         prod(&[b, v.num_channels, v.image_size.0, v.image_size.1])?,
         InputKind::Float,
@@ -69,19 +94,16 @@ pub fn graph(
     );
     let patches = g.push(Op::View(View), &[conv]);
     let (mut x, rotary) = match a.position {
-        Position::Rotary => dinov3_tokens(&mut g, a, tokens, rows, patches)?,
-        _ => (dinov2_tokens(&mut g, a, tokens, (b, rows), patches)?, None),
+        Position::Rotary => dinov3_tokens(g, a, tokens, rows, patches)?,
+        _ => (dinov2_tokens(g, a, tokens, (b, rows), patches)?, None),
     };
     x = g.dropout(x, drop.embed);
+    let mut states = vec![x];
     for _ in 0..a.num_layers {
-        x = block(&mut g, a, (b, seq, rows), x, (drop.attn, rotary))?;
+        x = block(g, a, (b, seq, rows), x, (drop.attn, rotary))?;
+        states.push(x);
     }
-    let out = g.push(norm_op(LN, rows, h), &[x]);
-    let f = g.push(Op::Cast(Cast { to: DType::F32 }), &[out]);
-    g.push(Op::SquareMean(SquareMean), &[f]);
-    g.train_only_tail = 2;
-    g.infer_output = Some(out);
-    Ok(g)
+    Ok(states)
 }
 
 /// dinov2's tokens: the CLS token joined and the positions added, the registers joined

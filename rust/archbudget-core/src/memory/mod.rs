@@ -19,6 +19,7 @@ mod generate;
 pub mod graph;
 pub mod hf;
 mod hf_decoder;
+mod hf_depth_anything;
 mod hf_dinov2;
 mod hf_dropouts;
 mod hf_dual;

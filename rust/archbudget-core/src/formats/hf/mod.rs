@@ -12,6 +12,7 @@ mod config;
 mod deberta_v2;
 mod decoder;
 mod deepseek;
+pub mod depth_anything;
 mod dinov2;
 pub mod dinov3_vit;
 mod encoders;
@@ -84,6 +85,7 @@ const SUPPORTED: &[&str] = &[
     "deberta-v2",
     "deepseek_v2",
     "deepseek_v3",
+    "depth_anything",
     "deit",
     "dinov2",
     "dinov2_with_registers",
@@ -256,7 +258,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "whisper" => Family::Whisper,
         "moonshine" => Family::Moonshine,
         "vit" | "deit" => Family::Vit,
-        "dinov2" | "dinov2_with_registers" | "dinov3_vit" => Family::Dinov2,
+        "dinov2" | "dinov2_with_registers" | "dinov3_vit" | "depth_anything" => Family::Dinov2,
         "swin" => Family::Swin,
         "segformer" => Family::Segformer,
         "sam_vision_model" => Family::SamVision,
@@ -296,6 +298,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "dinov2"
         | "dinov2_with_registers"
         | "dinov3_vit"
+        | "depth_anything"
         | "swin"
         | "segformer"
         | "sam_vision_model"
@@ -345,6 +348,9 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Moonshine => moonshine::arch(&cfg, head)?,
         Family::Vit => vit::arch(&cfg, head)?,
         Family::Dinov2 if cfg.model_type == "dinov3_vit" => dinov3_vit::arch(&cfg, head)?,
+        Family::Dinov2 if cfg.model_type == "depth_anything" => {
+            depth_anything::arch(&cfg, config, head)?
+        }
         Family::Dinov2 => dinov2::arch(&cfg, head)?,
         Family::Swin => swin::arch(&cfg, head)?,
         Family::Segformer => segformer::arch(&cfg, head)?,
@@ -472,6 +478,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Moonshine => moonshine::modules(arch, m)?,
         Family::Vit => vit::modules(arch, m)?,
         Family::Dinov2 if arch.model_type == "dinov3_vit" => dinov3_vit::modules(arch, m)?,
+        Family::Dinov2 if arch.model_type == "depth_anything" => depth_anything::modules(arch, m)?,
         Family::Dinov2 => dinov2::modules(arch, m)?,
         Family::Swin => swin::modules(arch, m)?,
         Family::Segformer => segformer::modules(arch, m)?,

@@ -99,6 +99,7 @@ pub(super) const MEMORY: &[&str] = &[
     "DINOV2Backbone",
     "DINOV3Backbone",
     "ViTDetBackbone",
+    "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
     "StableDiffusion3 and Flux (their denoiser's step)",
 ];

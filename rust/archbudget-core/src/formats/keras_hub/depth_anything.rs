@@ -17,18 +17,25 @@
 //! Output shape: `[None, (h // patch) · patch, (w // patch) · patch, 1]`.
 //! Mirrors: `keras_hub/src/models/depth_anything/` of keras-hub 0.32 (channels_last).
 //!
-//! Memory is not modelled (transformers' depth_anything is not read here yet).
-use serde_json::Value;
+//! The transformers twin is depth_anything on the encoder's dinov2 twin ([`super::dinov2`]),
+//! reading the same features (`out_indices`), `reshape_hidden_states` false;
+//! [`twin_edit`] sets what its config cannot say: keras-hub's MLP width and mask token, the
+//! neck dropping the register tokens too, and, for the backbone alone, no output
+//! activation (the estimator adds it). What else differs is left out of the memory model
+//! (see `memory/hf_depth_anything.rs`).
+use serde_json::{json, Value};
 
 use super::blocks::{Args, Row};
 use super::dinov2::shape_or;
-use super::{config_of, dinov2, registered_class, Backbone};
+use super::{config_of, dinov2, registered_class, Backbone, TwinEdit};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
+use crate::formats::hf::depth_anything::DepthOutput;
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
 
-/// The backbone's rows and the encoder weights no row shows (a final norm not applied).
-pub(super) fn parts(a: &Args) -> Result<(Vec<Row>, Vec<Weight>, Shape)> {
+/// The `image_encoder`'s arguments, a serialized DINOV2Backbone.
+fn encoder_args<'a>(a: &Args<'a>) -> Result<Args<'a>> {
     let value = a.config.get("image_encoder").unwrap_or(&Value::Null);
     if registered_class(value) != Some("DINOV2Backbone") {
         return Err(Error::invalid(
@@ -39,11 +46,16 @@ pub(super) fn parts(a: &Args) -> Result<(Vec<Row>, Vec<Weight>, Shape)> {
             ),
         ));
     }
-    let e = Args {
+    Ok(Args {
         config: config_of(value, "DINOV2Backbone", a.location)?,
         class_name: "DINOV2Backbone",
         location: a.location,
-    };
+    })
+}
+
+/// The backbone's rows and the encoder weights no row shows (a final norm not applied).
+pub(super) fn parts(a: &Args) -> Result<(Vec<Row>, Vec<Weight>, Shape)> {
+    let e = encoder_args(a)?;
     let encoder = dinov2::backbone(&e)?;
     let hidden = encoder.hidden;
     let layers = e.dim("num_layers")?;
@@ -57,19 +69,7 @@ pub(super) fn parts(a: &Args) -> Result<(Vec<Row>, Vec<Weight>, Shape)> {
         true => encoder_rows.push(final_norm),
         false => unlisted = final_norm.weights,
     }
-    let features = match a.config.get("feature_keys") {
-        None | Some(Value::Null) => layers + 1,
-        Some(Value::Array(keys)) => keys.len() as u64,
-        Some(v) => {
-            return Err(Error::invalid(
-                a.location,
-                format!(
-                    "{} config key 'feature_keys' must be a list, got {v}",
-                    a.class_name
-                ),
-            ))
-        }
-    };
+    let features = feature_stages(a, layers)?.len() as u64;
     let factors = factors(a)?;
     let dims = a.count_list("neck_hidden_dims")?;
     if factors.len() as u64 != features || dims.len() != factors.len() || factors.len() < 2 {
@@ -162,7 +162,113 @@ pub(super) fn parts(a: &Args) -> Result<(Vec<Row>, Vec<Weight>, Shape)> {
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let (rows, _, _) = parts(a)?;
-    Ok(Backbone::untokenized(None, rows, 1, &["images"]))
+    Ok(Backbone::untokenized(Some(twin(a)?), rows, 1, &["images"]))
+}
+
+/// The stages `feature_keys` names (`stem` 0, `stage{i}` i), every one when absent, as
+/// keras-hub picks them from the encoder's `pyramid_outputs`.
+fn feature_stages(a: &Args, layers: u64) -> Result<Vec<u64>> {
+    let bad = |v: &Value| {
+        Error::invalid(
+            a.location,
+            format!(
+                "{} config key 'feature_keys' must be a list of 'stem' and 'stage1' … 'stage{layers}', got {v}",
+                a.class_name
+            ),
+        )
+    };
+    match a.config.get("feature_keys") {
+        None | Some(Value::Null) => Ok((0..=layers).collect()),
+        Some(Value::Array(keys)) => keys
+            .iter()
+            .map(|k| {
+                let stage = match k.as_str() {
+                    Some("stem") => Some(0),
+                    Some(name) => name
+                        .strip_prefix("stage")
+                        .and_then(|i| i.parse::<u64>().ok())
+                        .filter(|&i| (1..=layers).contains(&i)),
+                    None => None,
+                };
+                stage.ok_or_else(|| bad(k))
+            })
+            .collect(),
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// The transformers depth_anything config of the backbone (its output relative depth; see
+/// [`twin_edit`]).
+fn twin(a: &Args) -> Result<Value> {
+    let e = encoder_args(a)?;
+    let mut encoder = dinov2::backbone(&e)?
+        .hf_config
+        .ok_or_else(|| crate::Error::Internal("dinov2 without its twin".into()))?;
+    encoder["out_indices"] = json!(feature_stages(a, e.dim("num_layers")?)?);
+    encoder["apply_layernorm"] = json!(e.flag_or("apply_layernorm", false)?);
+    encoder["reshape_hidden_states"] = json!(false);
+    Ok(json!({
+        "model_type": "depth_anything",
+        "backbone_config": encoder,
+        "patch_size": e.dim("patch_size")?,
+        "reassemble_hidden_size": e.dim("hidden_dim")?,
+        "reassemble_factors": factors(a)?,
+        "neck_hidden_sizes": a.count_list("neck_hidden_dims")?,
+        "fusion_hidden_size": a.dim("fusion_hidden_dim")?,
+        "head_hidden_size": a.dim("head_hidden_dim")?,
+        "head_in_index": head_in_index(a)?,
+    }))
+}
+
+/// `head_in_index`, an integer (negative from the end).
+fn head_in_index(a: &Args) -> Result<i64> {
+    let v = a.config.get("head_in_index").unwrap_or(&Value::Null);
+    v.as_i64().ok_or_else(|| {
+        Error::invalid(
+            a.location,
+            format!(
+                "{} config key 'head_in_index' must be an integer, got {v}",
+                a.class_name
+            ),
+        )
+    })
+}
+
+/// The backbone's twin edit: the encoder's ([`dinov2::twin_edit`]), the neck dropping the
+/// register tokens too, and no output activation (the backbone ends at conv3).
+pub fn twin_edit(a: &Args) -> Result<TwinEdit> {
+    with_output(a, DepthOutput::Bare)
+}
+
+/// The estimator's twin edit: the backbone's, with its output activation (ReLU for
+/// relative depth, sigmoid for metric; then the `Multiplier`, as transformers'
+/// `* max_depth`).
+pub fn estimator_twin_edit(a: &Args, nested: &Value) -> Result<TwinEdit> {
+    let b = Args {
+        config: config_of(nested, "DepthAnythingBackbone", a.location)?,
+        class_name: "DepthAnythingBackbone",
+        location: a.location,
+    };
+    let output = match a
+        .config
+        .get("depth_estimation_type")
+        .and_then(Value::as_str)
+    {
+        Some("metric") => DepthOutput::Metric,
+        _ => DepthOutput::Relative,
+    };
+    with_output(&b, output)
+}
+
+fn with_output(a: &Args, output: DepthOutput) -> Result<TwinEdit> {
+    let encoder = dinov2::twin_edit(&encoder_args(a)?)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        encoder(arch);
+        if let Some(d) = arch.details.depth_anything.as_mut() {
+            d.drops_registers = true;
+            d.output = output;
+        }
+    }))
 }
 
 /// The encoder weights a DepthAnythingBackbone holds beyond its rows.

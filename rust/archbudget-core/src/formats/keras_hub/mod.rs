@@ -260,6 +260,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         Task::ImageSegmenter if backbone_class == "SegFormerBackbone" => {
             Some(mit::segmenter_twin_edit(&args, nested)?)
         }
+        Task::DepthEstimator => Some(depth_anything::estimator_twin_edit(&args, nested)?),
         _ => twin_edit(backbone_class, backbone_config, location)?,
     };
     Ok(Some(Model {
@@ -393,6 +394,7 @@ fn twin_edit(
         "ViTBackbone" => Some(vit::twin_edit(&args)?),
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
+        "DepthAnythingBackbone" => Some(depth_anything::twin_edit(&args)?),
         "DINOV3Backbone" => Some(dinov3::twin_edit(&args)?),
         "SwinTransformerBackbone" => Some(swin::twin_edit(&args)?),
         "SegFormerBackbone" => Some(mit::segformer_twin_edit(&args)?),
