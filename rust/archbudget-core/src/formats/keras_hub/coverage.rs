@@ -40,6 +40,7 @@ pub const SUPPORTED: &[&str] = &[
     "HGNetV2 (Backbone, ImageClassifier)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
+    "PARSeq (Backbone, CausalLM)",
 ];
 /// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
 /// diffusion denoisers, lowered from the same ops), joined by ", ".

@@ -40,6 +40,7 @@ mod mit;
 pub mod mmdit;
 mod moonshine;
 mod pali_gemma;
+mod parseq;
 mod qwen3_5;
 mod roformer_v2;
 mod rwkv7;
@@ -364,6 +365,7 @@ fn backbone(
             None => return Ok(None),
         },
         "Gemma4Backbone" => gemma4::backbone(&args)?,
+        "PARSeqBackbone" => parseq::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))

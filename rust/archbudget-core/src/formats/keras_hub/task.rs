@@ -120,6 +120,8 @@ impl Task {
         match self {
             // the LM head reuses the embedding inside the backbone's text model: no row
             Task::CausalLm if class == "Gemma3nBackbone" => {}
+            // the backbone's own `Dense` head gives the logits: nothing added
+            Task::CausalLm if class == "PARSeqBackbone" => {}
             // a functional model on the backbone's own inputs and outputs
             Task::CausalLm if class == "RWKV7Backbone" => return Ok(b.rows.clone()),
             Task::Seq2SeqLm if class.starts_with("T5Gemma") => rows.push(t5gemma::head_row(b)),
