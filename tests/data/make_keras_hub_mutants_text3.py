@@ -1,11 +1,13 @@
 """KerasHub models unlike the hub-text3 fixtures, as a held-out set would hold them: each
-small backbone of keras_hub_text3.json.gz (make_keras_hub_text3.py: PARSeq) with one
+small backbone of keras_hub_text3.json.gz (make_keras_hub_text3.py: PARSeq, BLIP2) with one
 constructor argument changed, chosen as make_keras_hub_mutants.py chooses them (its
 `mutations`: a flag flipped, a layer added, a larger vocabulary, at most four per model, a
-fixed seed) in the backbone's own arguments and in its serialized image encoder's, plus the
-widths those leave alone (label length, MLP width, head count), built by the real keras-hub
+fixed seed) in the backbone's own arguments and in each serialized part's (PARSeq's image encoder,
+BLIP2's vision encoder, Q-Former and language model), plus the widths those leave alone
+(label length, MLP widths, head count), built by the real keras-hub
 from its constructor (its `build`) and recorded as make_keras_hub.py records them
-(`describe`). Each changed backbone is also recorded in its task model (PARSeqCausalLM). A
+(`describe`). Each changed backbone is also recorded in its task model (PARSeqCausalLM,
+BLIP2CausalLM on OPT, BLIP2Seq2SeqLM on Flan-T5). A
 change keras-hub refuses is listed under `build_failures` with its error.
 
 usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_mutants_text3.py [OUTFILE]
@@ -30,10 +32,19 @@ from make_keras_hub_text3 import parseq_task  # noqa: E402
 FIXTURE = "keras_hub_text3.json.gz"
 # preset-sized backbones are left out: their variants would take minutes to build
 MAX_PARAMS = 1_000_000
-TASKS = {"PARSeqBackbone": parseq_task}
+
+
+def blip2_task(backbone):
+    seq2seq = type(backbone.language_model).__name__ == "BLIP2FlanT5"
+    task = keras_hub.models.BLIP2Seq2SeqLM if seq2seq else keras_hub.models.BLIP2CausalLM
+    return task(backbone=backbone, preprocessor=None)
+
+
+TASKS = {"PARSeqBackbone": parseq_task, "BLIP2Backbone": blip2_task}
 # widths `mutations` leaves alone: key -> the changed value
 WIDTHS = {"max_label_length": lambda v: v + 3, "decoder_mlp_dim": lambda v: v + 8,
-          "num_decoder_heads": lambda v: v * 2, "mlp_dim": lambda v: v + 8}
+          "num_decoder_heads": lambda v: v * 2, "mlp_dim": lambda v: v + 8,
+          "intermediate_dim": lambda v: v + 8}
 
 
 def fixture_backbones():

@@ -13,6 +13,7 @@
 //! Keras's `count_params()`.
 mod bart;
 mod bert;
+mod blip2;
 mod blocks;
 mod bloom;
 mod call_order;
@@ -366,6 +367,7 @@ fn backbone(
         },
         "Gemma4Backbone" => gemma4::backbone(&args)?,
         "PARSeqBackbone" => parseq::backbone(&args)?,
+        "BLIP2Backbone" => blip2::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))
