@@ -40,6 +40,8 @@ pub const SUPPORTED: &[&str] = &[
     "HGNetV2 (Backbone, ImageClassifier)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
+    "PARSeq (Backbone, CausalLM)",
+    "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
 ];
 /// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
 /// diffusion denoisers, lowered from the same ops), joined by ", ".

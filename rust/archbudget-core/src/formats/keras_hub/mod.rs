@@ -13,6 +13,7 @@
 //! Keras's `count_params()`.
 mod bart;
 mod bert;
+mod blip2;
 mod blocks;
 mod bloom;
 mod call_order;
@@ -40,6 +41,7 @@ mod mit;
 pub mod mmdit;
 mod moonshine;
 mod pali_gemma;
+mod parseq;
 mod qwen3_5;
 mod roformer_v2;
 mod rwkv7;
@@ -365,6 +367,8 @@ fn backbone(
             None => return Ok(None),
         },
         "Gemma4Backbone" => gemma4::backbone(&args)?,
+        "PARSeqBackbone" => parseq::backbone(&args)?,
+        "BLIP2Backbone" => blip2::backbone(&args)?,
         _ => return Ok(None),
     };
     Ok(Some(b))

@@ -9,7 +9,7 @@ use crate::summary::OutputShape;
 use crate::weight::Weight;
 
 use super::blocks::{dense, layer_norm, seq_shape, Args, Row};
-use super::{deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
+use super::{blip2, deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
 
 #[derive(Clone, Copy)]
 pub(super) enum Task {
@@ -120,6 +120,11 @@ impl Task {
         match self {
             // the LM head reuses the embedding inside the backbone's text model: no row
             Task::CausalLm if class == "Gemma3nBackbone" => {}
+            // the backbone's own `Dense` head gives the logits: nothing added
+            Task::CausalLm if class == "PARSeqBackbone" => {}
+            Task::CausalLm | Task::Seq2SeqLm if class == "BLIP2Backbone" => {
+                return blip2::task_rows(matches!(self, Task::Seq2SeqLm), b, value, rows, args)
+            }
             // a functional model on the backbone's own inputs and outputs
             Task::CausalLm if class == "RWKV7Backbone" => return Ok(b.rows.clone()),
             Task::Seq2SeqLm if class.starts_with("T5Gemma") => rows.push(t5gemma::head_row(b)),
