@@ -431,6 +431,8 @@ pub struct BlockDetails {
     // ---- issue 11: Gemma 3n's text model (gemma3n_text)
     /// AltUp, Laurel, per-layer inputs and KV sharing around gemma3's layers.
     pub gemma3n: Option<Box<crate::formats::hf::gemma3n::Gemma3n>>,
+    /// Gemma 4's per-kind head dims, KV sharing, per-layer inputs and experts.
+    pub gemma4: Option<Box<crate::formats::hf::gemma4::Gemma4>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
