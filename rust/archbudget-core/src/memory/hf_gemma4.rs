@@ -16,9 +16,12 @@
 //!   causal-LM loss, or the base model's stand-in loss;
 //! - the cache: only the layers that are not KV-shared store k and v.
 //!
-//! keras-hub's twin differs in one thing here: its expert bank runs every expert on every
+//! keras-hub's twin differs in two things here: its expert bank runs every expert on every
 //! token (einsums over all experts, weighted by a dense dispatch), lowered as the experts
-//! with top-k equal to the expert count (`Gemma4::dense_experts`).
+//! with top-k equal to the expert count (`Gemma4::dense_experts`); with
+//! `attention_logit_soft_cap` its attention is unfused, lowered as the eager path with its
+//! masks (the cap's divide, tanh and product on the scores are not charged, as for
+//! t5gemma's).
 //!
 //! Not modelled: prefill in generate slices the KV-shared layers' inputs to the last
 //! position (`_maybe_slice_kv_shared_inputs`; the full prompt is used), the gather of
@@ -41,6 +44,8 @@ struct At<'a> {
     rows: u64,
     use_cache: bool,
     act: ActKind,
+    /// Eager attention: asked for, or the only path (keras-hub's soft-capped scores).
+    eager: bool,
 }
 
 impl At<'_> {
@@ -129,6 +134,7 @@ pub(super) fn graph(
             "relu" => ActKind::Relu,
             _ => ActKind::Gelu,
         },
+        eager: run.attn == AttnImpl::Eager || g4.attention_softcap,
     };
     let (h, rows) = (a.hidden_size, st.rows);
     mul(rows, add(h, mul(a.num_layers, g4.per_layer_width)?)?)?;
@@ -171,7 +177,7 @@ pub(super) fn graph(
     };
 
     // ---- masks and rotary tables (one pair per kind of layer, at its head dim)
-    let eager = run.attn == AttnImpl::Eager;
+    let eager = st.eager;
     let causal_numel = mul(rows, run.seq)?;
     let causal = eager.then(|| {
         g.push(
@@ -381,12 +387,12 @@ fn attention(
             v_head_dim: hd,
             causal: !g4.bidirectional,
             dropout: st.drop.attn,
-            eager_mask: st.run.attn == AttnImpl::Eager && at.mask.is_some(),
+            eager_mask: st.eager && at.mask.is_some(),
             softmax_fp32: true,
             fused_qkv: false,
             score_bias: false,
             sinks: false,
-            eager_only: false,
+            eager_only: g4.attention_softcap,
         }),
         &ins,
     );

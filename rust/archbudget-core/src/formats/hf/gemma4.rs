@@ -62,6 +62,9 @@ pub struct Gemma4 {
     /// keras-hub's expert bank (its twin, `formats::keras_hub::gemma4`): every expert runs
     /// on every token, the routing weights zero for the unchosen ones.
     pub dense_experts: bool,
+    /// keras-hub's `attention_logit_soft_cap`: its attention then runs unfused, as
+    /// transformers' eager code does, whatever `--attn` says.
+    pub attention_softcap: bool,
 }
 
 impl Gemma4 {
@@ -182,6 +185,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         logit_softcap: cfg.has("final_logit_softcapping"),
         bidirectional,
         dense_experts: false,
+        attention_softcap: false,
     };
     let attention_bias = cfg.flag("attention_bias", false)?;
     Ok(TransformerArch {

@@ -26,10 +26,10 @@
 //! ([`twin_edit`]): the layer kinds as keras-hub builds them (transformers forces the last
 //! layer to full attention), no layer slides without `use_sliding_window_attention`, a
 //! KV-shared layer whose kind has no earlier unshared layer keeps its own k/v (transformers
-//! refuses it), and the expert bank runs every expert on every token. `layer_scalar` is a
-//! buffer in PyTorch (memory's `params` count as PyTorch does). With a vision or audio
-//! encoder, an embedding head or `attention_logit_soft_cap` (transformers has none of them
-//! in its text model) memory is refused, naming what it covers.
+//! refuses it), the expert bank runs every expert on every token, and
+//! `attention_logit_soft_cap` makes attention unfused. `layer_scalar` is a buffer in
+//! PyTorch (memory's `params` count as PyTorch does). With a vision or audio encoder or an
+//! embedding head memory is refused, naming what it covers.
 use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
@@ -207,12 +207,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let graph = call_graph(&stack, (vision_name, audio_name), per_layer > 0, embedder);
     let rows = call_order::ordered(rows, graph);
     let text_only = vision.is_none() && audio.is_none() && !embedder;
-    let soft_capped = !matches!(
-        a.config.get("attention_logit_soft_cap"),
-        None | Some(Value::Null)
-    );
     Ok(Backbone {
-        hf_config: match text_only && !soft_capped {
+        hf_config: match text_only {
             true => Some(twin_config(a, &stack)?),
             false => None,
         },
@@ -589,6 +585,10 @@ pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let window = a.dim_opt("sliding_window_size")?.unwrap_or(512);
     let global: Vec<bool> = stack.iter().map(|l| l.global).collect();
     let shared: Vec<bool> = stack.iter().map(|l| l.kv_shared).collect();
+    let soft_capped = !matches!(
+        a.config.get("attention_logit_soft_cap"),
+        None | Some(Value::Null)
+    );
     Ok(Box::new(move |arch: &mut TransformerArch| {
         for (layer, &g) in arch.details.layers.iter_mut().zip(&global) {
             layer.span = match slides && !g {
@@ -600,6 +600,7 @@ pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
             g4.global = global.clone();
             g4.kv_shared = shared.clone();
             g4.dense_experts = true;
+            g4.attention_softcap = soft_capped;
         }
     }))
 }
