@@ -240,7 +240,10 @@ pub(super) fn graph(
         }
     }
     let out = g.push(st.norm(rows, h), &[x]);
-    head(&st, &mut g, out, ids)?;
+    match g4.embedding_head {
+        Some(widths) => embedding_head(&st, &mut g, out, widths)?,
+        None => head(&st, &mut g, out, ids)?,
+    }
     Ok(g)
 }
 
@@ -397,6 +400,42 @@ fn attention(
         &ins,
     );
     Ok((g.push(st.lin(qd, h, a.o_bias), &[att]), made))
+}
+
+/// keras-hub's embedding head on the sequence output `x`: the padding-masked mean
+/// (product, sum, division), the two Dense layers over the pooled rows and the unit norm;
+/// the loss is one stand-in per output (pooled, sequence), summed.
+fn embedding_head(st: &At, g: &mut Graph, x: ValueId, (inter, out): (u64, u64)) -> Result<()> {
+    let (h, batch) = (st.a.hidden_size, st.run.batch);
+    let masked = st.elementwise(g, x);
+    let summed = g.push(
+        Op::Copy(Copy {
+            numel: Some(mul(batch, h)?),
+        }),
+        &[masked],
+    );
+    let pooled = st.elementwise(g, summed);
+    let lin = |i, o| {
+        Op::Linear(Linear {
+            rows: batch,
+            in_features: i,
+            out_features: o,
+            bias: false,
+            tied_weight: false,
+        })
+    };
+    let pooled = g.push(lin(h, inter), &[pooled]);
+    let pooled = g.push(lin(inter, out), &[pooled]);
+    let pooled = g.push(Op::Normalize(Normalize { rows: batch }), &[pooled]);
+    let mut losses = Vec::new();
+    for y in [pooled, x] {
+        let f = g.push(Op::Cast(Cast { to: DType::F32 }), &[y]);
+        losses.push(g.push(Op::SquareMean(SquareMean), &[f]));
+    }
+    g.push(Op::Add(Add), &losses);
+    g.train_only_tail = 5;
+    g.infer_output = Some(pooled);
+    Ok(())
 }
 
 /// The LM head with its soft cap and the causal-LM loss, or the base model's loss.

@@ -65,6 +65,10 @@ pub struct Gemma4 {
     /// keras-hub's `attention_logit_soft_cap`: its attention then runs unfused, as
     /// transformers' eager code does, whatever `--attn` says.
     pub attention_softcap: bool,
+    /// keras-hub's `is_embedding_model` head on the final norm (transformers has none):
+    /// mean pooling, two bias-free Dense layers of these widths
+    /// (`pooling_intermediate_dim`, `embedding_dim`) and a unit norm.
+    pub embedding_head: Option<(u64, u64)>,
 }
 
 impl Gemma4 {
@@ -186,6 +190,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         bidirectional,
         dense_experts: false,
         attention_softcap: false,
+        embedding_head: None,
     };
     let attention_bias = cfg.flag("attention_bias", false)?;
     Ok(TransformerArch {

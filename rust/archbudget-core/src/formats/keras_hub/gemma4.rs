@@ -28,8 +28,9 @@
 //! KV-shared layer whose kind has no earlier unshared layer keeps its own k/v (transformers
 //! refuses it), the expert bank runs every expert on every token, and
 //! `attention_logit_soft_cap` makes attention unfused. `layer_scalar` is a buffer in
-//! PyTorch (memory's `params` count as PyTorch does). With a vision or audio encoder or an
-//! embedding head memory is refused, naming what it covers.
+//! PyTorch (memory's `params` count as PyTorch does). The embedding head
+//! (`is_embedding_model`) is lowered after the twin's final norm. With a vision or audio
+//! encoder memory is refused, naming what it covers.
 use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
@@ -206,7 +207,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let audio_name = audio.as_ref().map(|enc| enc.row.name.as_str());
     let graph = call_graph(&stack, (vision_name, audio_name), per_layer > 0, embedder);
     let rows = call_order::ordered(rows, graph);
-    let text_only = vision.is_none() && audio.is_none() && !embedder;
+    let text_only = vision.is_none() && audio.is_none();
     Ok(Backbone {
         hf_config: match text_only {
             true => Some(twin_config(a, &stack)?),
@@ -585,6 +586,10 @@ pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let window = a.dim_opt("sliding_window_size")?.unwrap_or(512);
     let global: Vec<bool> = stack.iter().map(|l| l.global).collect();
     let shared: Vec<bool> = stack.iter().map(|l| l.kv_shared).collect();
+    let embedding_head = match a.flag_or("is_embedding_model", false)? {
+        true => Some((a.dim("pooling_intermediate_dim")?, a.dim("embedding_dim")?)),
+        false => None,
+    };
     let soft_capped = !matches!(
         a.config.get("attention_logit_soft_cap"),
         None | Some(Value::Null)
@@ -601,6 +606,7 @@ pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
             g4.kv_shared = shared.clone();
             g4.dense_experts = true;
             g4.attention_softcap = soft_capped;
+            g4.embedding_head = embedding_head;
         }
     }))
 }
