@@ -82,3 +82,16 @@ fn generate_cache_leaves_out_the_kv_shared_layers() {
     let gaps = hf_lowering::generate_cache_gaps(&section("cache"), "cache_bytes");
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
+
+#[test]
+fn the_multimodal_wrapper_is_refused_in_one_line_naming_the_text_model() {
+    let config = br#"{"model_type": "gemma4", "text_config": {"model_type": "gemma4_text"}}"#;
+    let err = formats::summary(config, "config.json", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("config.json") && err.contains("'gemma4_text'") && err.contains("text_config"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -109,6 +109,13 @@ impl Gemma4 {
     }
 }
 
+/// The multimodal `gemma4` wrapper: its vision and audio towers are not described yet.
+pub fn wrapper_refusal(cfg: &Cfg) -> crate::Error {
+    cfg.invalid(
+        "model_type 'gemma4' (the multimodal wrapper) is not read yet: its vision and audio towers are not described; read its text_config (model_type 'gemma4_text') for the text model",
+    )
+}
+
 const LAYER_TYPES: &[&str] = &["full_attention", "sliding_attention"];
 
 pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {

@@ -259,6 +259,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         "gemma3n_text" => Family::Gemma3n,
         "gemma4_text" => Family::Gemma4,
+        "gemma4" => return Err(gemma4::wrapper_refusal(cfg)),
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
