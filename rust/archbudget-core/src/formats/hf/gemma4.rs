@@ -10,9 +10,9 @@
 //! MLP twice as wide. With `enable_moe_block` each layer adds a routed expert bank beside
 //! the dense MLP: a scale-free norm, `router.scale`, `router.proj`, softmax top-k
 //! renormalised and scaled by `router.per_expert_scale`, the experts (`gate_up_proj`,
-//! `down_proj`) and three more norms. The per-layer inputs (`hidden_size_per_layer_input`
-//! > 0) are a second scaled token embedding plus `per_layer_model_projection` of the
-//! embeddings, normed. transformers forces the last layer to full attention; the LM
+//! `down_proj`) and three more norms. The per-layer inputs (a positive
+//! `hidden_size_per_layer_input`) are a second scaled token embedding plus
+//! `per_layer_model_projection` of the embeddings, normed. transformers forces the last layer to full attention; the LM
 //! head's logits are soft-capped with `final_logit_softcapping`.
 //! Weights: as above; v's norm has no scale. Buffers: the embeddings' `embed_scale`
 //! scalars, each layer's `layer_scalar` and an `inv_freq`, `original_inv_freq` pair
