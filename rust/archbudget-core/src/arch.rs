@@ -437,6 +437,8 @@ pub struct BlockDetails {
     /// depth_anything's neck and head on its DINOv2 backbone; the rest of the arch
     /// describes the backbone.
     pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,
+    /// Gemma 4's per-kind head dims, KV sharing, per-layer inputs and experts.
+    pub gemma4: Option<Box<crate::formats::hf::gemma4::Gemma4>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -73,6 +73,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(t) = &a.details.t5gemma {
         return super::hf_t5gemma::graph(a, t, drop, run);
     }
+    if let Some(g4) = &a.details.gemma4 {
+        return super::hf_gemma4::graph(a, g4, drop, run);
+    }
     if a.details.gemma3n.is_some() {
         return super::hf_gemma3n::graph(a, drop, run);
     }

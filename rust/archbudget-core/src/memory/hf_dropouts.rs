@@ -37,7 +37,7 @@ impl Dropouts {
                 resid: f("hidden_dropout_prob", 0.0),
                 ..Dropouts::default()
             },
-            "dinov3_vit" | "gemma3n_text" => Dropouts {
+            "dinov3_vit" | "gemma3n_text" | "gemma4_text" => Dropouts {
                 attn: f("attention_dropout", 0.0),
                 ..Dropouts::default()
             },

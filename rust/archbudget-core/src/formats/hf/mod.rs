@@ -20,6 +20,7 @@ mod esm;
 mod falcon;
 mod falcon_h1;
 pub mod gemma3n;
+pub mod gemma4;
 mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
@@ -105,6 +106,7 @@ const SUPPORTED: &[&str] = &[
     "gemma3",
     "gemma3_text",
     "gemma3n_text",
+    "gemma4_text",
     "glm",
     "glm4",
     "glm4_moe",
@@ -228,6 +230,8 @@ enum Family {
     Moe,
     /// gemma3n_text: gemma3's layers inside AltUp's streams (`gemma3n.rs`).
     Gemma3n,
+    /// gemma4_text: gemma3's layers with per-layer inputs, KV sharing and experts (`gemma4.rs`).
+    Gemma4,
     /// State-space and hybrid models: `mamba.rs` (mamba, mamba2), `jamba.rs`,
     /// `falcon_h1.rs`.
     Ssm,
@@ -271,6 +275,8 @@ fn family(cfg: &Cfg) -> Result<Family> {
         | "glm4_moe_lite" => Family::Moe,
         "mamba" | "mamba2" | "jamba" | "falcon_h1" => Family::Ssm,
         "gemma3n_text" => Family::Gemma3n,
+        "gemma4_text" => Family::Gemma4,
+        "gemma4" => return Err(gemma4::wrapper_refusal(cfg)),
         other => {
             return Err(Error::UnknownModelType {
                 location: cfg.location.to_string(),
@@ -377,6 +383,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
             _ => moe::qwen3_moe(&cfg, head)?,
         },
         Family::Gemma3n => gemma3n::arch(&cfg, head)?,
+        Family::Gemma4 => gemma4::arch(&cfg, head)?,
         Family::Ssm => match cfg.model_type {
             "mamba2" => mamba::mamba2(&cfg, head)?,
             "jamba" => jamba::arch(&cfg, head)?,
@@ -488,6 +495,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::TextEncoder => clip_text::modules(arch, m)?,
         Family::Moe => moe::modules(arch, m)?,
         Family::Gemma3n => gemma3n::modules(arch, m)?,
+        Family::Gemma4 => gemma4::modules(arch, m)?,
         Family::Ssm if arch.model_type == "jamba" => jamba::modules(arch, m)?,
         Family::Ssm if arch.model_type == "falcon_h1" => falcon_h1::modules(arch, m)?,
         Family::Ssm => mamba::modules(arch, m)?,

@@ -63,6 +63,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Gemma",
     "Gemma3",
     "Gemma3n (text only)",
+    "Gemma4 (text only: no vision or audio encoder)",
     "SmolLM3",
     "GptOss",
     "Falcon",

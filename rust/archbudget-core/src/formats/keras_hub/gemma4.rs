@@ -21,12 +21,22 @@
 //!   and per block a gate `[hidden, per_layer]`, an up projection and a norm;
 //! - `is_embedding_model`: mean pooling, two bias-free Dense layers and a unit norm.
 //!
-//! No transformers twin here yet: `memory` refuses it in one line.
-use serde_json::Value;
+//! Memory: the transformers twin is `gemma4_text` (`hf_config`: the same layers and
+//! widths under transformers' names), text only. keras-hub's model beside it
+//! ([`twin_edit`]): the layer kinds as keras-hub builds them (transformers forces the last
+//! layer to full attention), no layer slides without `use_sliding_window_attention`, a
+//! KV-shared layer whose kind has no earlier unshared layer keeps its own k/v (transformers
+//! refuses it), the expert bank runs every expert on every token, and
+//! `attention_logit_soft_cap` makes attention unfused. `layer_scalar` is a buffer in
+//! PyTorch (memory's `params` count as PyTorch does). The embedding head
+//! (`is_embedding_model`) is lowered after the twin's final norm. With a vision or audio
+//! encoder memory is refused, naming what it covers.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{gemma4_audio, gemma4_vision, Backbone, Classifier};
+use crate::arch::{AttentionSpan, TransformerArch};
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
@@ -197,8 +207,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let audio_name = audio.as_ref().map(|enc| enc.row.name.as_str());
     let graph = call_graph(&stack, (vision_name, audio_name), per_layer > 0, embedder);
     let rows = call_order::ordered(rows, graph);
+    let text_only = vision.is_none() && audio.is_none();
     Ok(Backbone {
-        hf_config: None,
+        hf_config: match text_only {
+            true => Some(twin_config(a, &stack)?),
+            false => None,
+        },
         rows,
         hidden,
         vocab,
@@ -501,4 +515,98 @@ fn call_graph(
     let pooled = g.call("unit_normalization", &[pooled]);
     // a dict of outputs flattens by key: pooled_output, sequence_output
     (g, vec![pooled, sequence])
+}
+
+/// The `gemma4_text` config.json of the same model (see the module doc); where transformers
+/// cannot state keras-hub's KV sharing (a kind with no unshared layer) it states none and
+/// [`twin_edit`] sets it.
+fn twin_config(a: &Args, stack: &[Layer]) -> Result<Value> {
+    let layers = stack.len() as u64;
+    let types: Vec<&str> = stack
+        .iter()
+        .map(|l| match l.global {
+            true => "full_attention",
+            false => "sliding_attention",
+        })
+        .collect();
+    let shared = a.count_or("num_kv_shared_layers", 0)?;
+    let first = layers - shared;
+    let stated = match first > 0
+        && stack[first as usize..]
+            .iter()
+            .all(|l| l.kv_source.is_some())
+    {
+        true => shared,
+        false => 0,
+    };
+    let global_kv = a.dim_opt("num_global_key_value_heads")?;
+    let moe = a.flag_or("enable_moe_block", false)?;
+    let head_dim = a.dim("head_dim")?;
+    let vocab = a.dim("vocabulary_size")?;
+    let soft_cap = match a.config.get("final_logit_soft_cap") {
+        None | Some(Value::Null) => Value::Null,
+        Some(_) => json!(a.float_or("final_logit_soft_cap", 0.0)?),
+    };
+    Ok(json!({
+        "model_type": "gemma4_text",
+        "vocab_size": vocab,
+        "hidden_size": a.dim("hidden_dim")?,
+        "intermediate_size": a.dim("intermediate_dim")?,
+        "num_hidden_layers": layers,
+        "num_attention_heads": a.dim("num_query_heads")?,
+        "num_key_value_heads": a.dim("num_key_value_heads")?,
+        "head_dim": head_dim,
+        "global_head_dim": a.dim_opt("global_head_dim")?.unwrap_or(head_dim),
+        "hidden_activation": "gelu_pytorch_tanh",
+        "layer_types": types,
+        "sliding_window": a.dim_opt("sliding_window_size")?.unwrap_or(512),
+        "rms_norm_eps": a.float_or("layer_norm_epsilon", 1e-6)?,
+        "attention_dropout": a.float_or("dropout", 0.0)?,
+        "attention_k_eq_v": global_kv.is_some(),
+        "num_global_key_value_heads": global_kv,
+        "hidden_size_per_layer_input": a.count_or("hidden_size_per_layer_input", 0)?,
+        "vocab_size_per_layer_input": a.dim_opt("vocab_size_per_layer_input")?.unwrap_or(vocab),
+        "num_kv_shared_layers": stated,
+        "use_double_wide_mlp": a.flag_or("use_double_wide_mlp", false)?,
+        "enable_moe_block": moe,
+        "num_experts": if moe { json!(a.dim("num_experts")?) } else { Value::Null },
+        "top_k_experts": if moe { json!(a.dim_opt("num_experts_per_token")?.unwrap_or(8)) } else { Value::Null },
+        "moe_intermediate_size": if moe { json!(a.dim("expert_intermediate_dim")?) } else { Value::Null },
+        "final_logit_softcapping": soft_cap,
+        "use_bidirectional_attention": if a.flag_or("use_bidirectional_attention", false)? { json!("all") } else { Value::Null },
+        "tie_word_embeddings": true,
+    }))
+}
+
+/// keras-hub's model beside its twin (see the module doc).
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let layers = a.dim("num_layers")?;
+    let stack = layer_kinds(a, layers)?;
+    let slides = a.flag_or("use_sliding_window_attention", true)?;
+    let window = a.dim_opt("sliding_window_size")?.unwrap_or(512);
+    let global: Vec<bool> = stack.iter().map(|l| l.global).collect();
+    let shared: Vec<bool> = stack.iter().map(|l| l.kv_shared).collect();
+    let embedding_head = match a.flag_or("is_embedding_model", false)? {
+        true => Some((a.dim("pooling_intermediate_dim")?, a.dim("embedding_dim")?)),
+        false => None,
+    };
+    let soft_capped = !matches!(
+        a.config.get("attention_logit_soft_cap"),
+        None | Some(Value::Null)
+    );
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        for (layer, &g) in arch.details.layers.iter_mut().zip(&global) {
+            layer.span = match slides && !g {
+                true => AttentionSpan::Sliding(window),
+                false => AttentionSpan::Full,
+            };
+        }
+        if let Some(g4) = arch.details.gemma4.as_deref_mut() {
+            g4.global = global.clone();
+            g4.kv_shared = shared.clone();
+            g4.dense_experts = true;
+            g4.attention_softcap = soft_capped;
+            g4.embedding_head = embedding_head;
+        }
+    }))
 }
