@@ -155,11 +155,10 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
 }
 
 pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
-    let s = a
-        .details
-        .sam_vision
-        .as_deref()
-        .ok_or_else(|| crate::Error::Internal("sam_vision_model without its geometry".into()))?;
+    let s =
+        a.details.sam_vision.as_deref().ok_or_else(|| {
+            crate::Error::Internal("sam_vision_model without its geometry".into())
+        })?;
     let ln = NormKind::LayerNorm { bias: true };
     let d = a.hidden_size;
     let hidden = || dim(d, "hidden");
@@ -167,7 +166,12 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     if s.abs_pos {
         pos.push(Weight::new(
             "pos_embed",
-            vec![dim(1, "1"), dim(s.side, "side"), dim(s.side, "side"), hidden()],
+            vec![
+                dim(1, "1"),
+                dim(s.side, "side"),
+                dim(s.side, "side"),
+                hidden(),
+            ],
         ));
     }
     m.add("vision_encoder".to_string(), "SamVisionEncoder", pos)?;
@@ -197,7 +201,13 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     for i in 0..a.num_layers {
         let layer = format!("vision_encoder.layers.{i}.");
         let mut attn = Vec::new();
-        linear(&mut attn, "qkv.", hidden(), dim(3 * d, "3·hidden"), a.qkv_bias);
+        linear(
+            &mut attn,
+            "qkv.",
+            hidden(),
+            dim(3 * d, "3·hidden"),
+            a.qkv_bias,
+        );
         linear(&mut attn, "proj.", hidden(), hidden(), true);
         if s.rel_pos {
             let positions = 2 * s.attended_side(i) - 1;
@@ -208,10 +218,18 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
                 ));
             }
         }
-        m.add(format!("{layer}layer_norm1"), "LayerNorm", layer_norm.clone())?;
+        m.add(
+            format!("{layer}layer_norm1"),
+            "LayerNorm",
+            layer_norm.clone(),
+        )?;
         // AutoModel runs SDPA by default: the attention module is its SDPA class
         m.add(format!("{layer}attn"), "SamVisionSdpaAttention", attn)?;
-        m.add(format!("{layer}layer_norm2"), "LayerNorm", layer_norm.clone())?;
+        m.add(
+            format!("{layer}layer_norm2"),
+            "LayerNorm",
+            layer_norm.clone(),
+        )?;
         m.add(format!("{layer}mlp"), "SamMLPBlock", mlp.clone())?;
     }
     let c = s.output_channels;
