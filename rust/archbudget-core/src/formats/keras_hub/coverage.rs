@@ -40,6 +40,7 @@ pub const SUPPORTED: &[&str] = &[
     "HGNetV2 (Backbone, ImageClassifier)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
+    "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
 /// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
 /// diffusion denoisers, lowered from the same ops), joined by ", ".
