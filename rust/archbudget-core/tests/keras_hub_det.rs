@@ -74,3 +74,41 @@ fn memory_is_refused_in_one_line() {
     let data = data();
     common::assert_memory_refused_naming_coverage(data["models"].as_array().unwrap());
 }
+
+/// What D-FINE's reader does not read is refused in one line naming the class and key.
+#[test]
+fn unread_arguments_are_refused_in_one_line() {
+    let data = data();
+    let models = data["models"].as_array().unwrap();
+    let tiny = models.iter().find(|m| m["name"] == "d_fine_tiny").unwrap();
+    let mut resnet = tiny["model_json"].clone();
+    resnet["config"]["backbone"]["registered_name"] = "keras_hub>ResNetBackbone".into();
+    for (text, words) in [
+        (
+            common::edited(
+                models,
+                "d_fine_tiny",
+                serde_json::json!({"data_format": "channels_first"}),
+            ),
+            ["DFineBackbone", "channels_first"],
+        ),
+        (
+            common::edited(
+                models,
+                "d_fine_tiny",
+                serde_json::json!({"encoder_in_channels": [24]}),
+            ),
+            ["DFineBackbone", "encoder_in_channels"],
+        ),
+        (
+            serde_json::to_vec(&resnet).unwrap(),
+            ["DFineBackbone", "HGNetV2Backbone"],
+        ),
+    ] {
+        let err = formats::summary(&text, "d_fine", None)
+            .unwrap_err()
+            .to_string();
+        assert!(words.iter().all(|w| err.contains(w)), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

@@ -426,13 +426,9 @@ fn extractor(nested: &Value, location: &str) -> Result<Extractor> {
         .and_then(Value::as_str)
         .and_then(|r| r.strip_prefix("keras_hub>"))
         .unwrap_or("");
-    let Some(translated) = keras_hub_vision::read(nested, location) else {
-        return Err(Error::invalid(
-            location,
-            format!("DFineBackbone config 'backbone' is a '{class}', not one read here (an HGNetV2Backbone is; any other, from the .keras archive)"),
-        ));
-    };
-    let translated = translated?;
+    let translated = keras_hub_vision::read(nested, location).ok_or_else(|| {
+        Error::invalid(location, format!("DFineBackbone's '{class}' is not read"))
+    })??;
     let model = keras::summary_model(&translated, None, location, false)?;
     let mut weights = Vec::new();
     collect_weights(&model, &model.name, &mut weights);
@@ -552,7 +548,9 @@ impl Graph {
     }
 }
 
-pub fn backbone(a: &Args) -> Result<Backbone> {
+/// The backbone on an `HGNetV2Backbone` (keras-hub's presets' extractor); `None` on any
+/// other, which is counted from its `.keras` archive.
+pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
     let c = Config::of(a)?;
     let nested = a.config.get("backbone").ok_or_else(|| {
         bad(
@@ -560,6 +558,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "'backbone' (the feature extractor) is missing".to_string(),
         )
     })?;
+    if nested.get("registered_name").and_then(Value::as_str) != Some("keras_hub>HGNetV2Backbone") {
+        return Ok(None);
+    }
     if a.config.get("data_format").and_then(Value::as_str) == Some("channels_first") {
         // keras-hub 0.32's hybrid encoder flattens its maps as channels_last whatever the
         // format: its widths then follow the image size
@@ -778,7 +779,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     outputs.extend(denoising.map(|d| d.0));
     outputs.extend([score, bbox, queries, encoder, queries, decoder]);
     let rows = g.rows(&outputs);
-    Ok(Backbone::untokenized(None, rows, h, &["images"]))
+    Ok(Some(Backbone::untokenized(None, rows, h, &["images"])))
 }
 
 /// The denoising queries `labels` make (`DFineContrastiveDenoisingGroupGenerator`): one

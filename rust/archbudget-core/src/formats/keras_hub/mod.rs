@@ -368,7 +368,10 @@ fn backbone(
             None => return Ok(None),
         },
         "Gemma4Backbone" => gemma4::backbone(&args)?,
-        "DFineBackbone" => d_fine::backbone(&args)?,
+        "DFineBackbone" => match d_fine::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     Ok(Some(b))
