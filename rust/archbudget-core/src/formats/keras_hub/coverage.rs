@@ -42,6 +42,7 @@ pub const SUPPORTED: &[&str] = &[
     "Flux (Backbone, TextToImage)",
     "PARSeq (Backbone, CausalLM)",
     "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
+    "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
 /// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
 /// diffusion denoisers, lowered from the same ops), joined by ", ".

@@ -19,6 +19,7 @@ mod bloom;
 mod call_order;
 mod clip;
 mod coverage;
+mod d_fine;
 mod decoders;
 mod deit;
 mod depth_anything;
@@ -211,7 +212,10 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         .and_then(Value::as_str)
         .unwrap_or(class_name)
         .to_string();
-    let Some(nested) = config.get("backbone") else {
+    let nested = config
+        .get("backbone")
+        .filter(|_| !d_fine::is_backbone(class_name));
+    let Some(nested) = nested else {
         let Some(mut b) = backbone(class_name, config, location)? else {
             return Ok(None);
         };
@@ -369,6 +373,10 @@ fn backbone(
         "Gemma4Backbone" => gemma4::backbone(&args)?,
         "PARSeqBackbone" => parseq::backbone(&args)?,
         "BLIP2Backbone" => blip2::backbone(&args)?,
+        "DFineBackbone" => match d_fine::backbone(&args)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     Ok(Some(b))
@@ -444,6 +452,7 @@ fn unlisted(class_name: &str, config: &Map<String, Value>, location: &str) -> Re
     };
     match class_name {
         "DepthAnythingBackbone" => depth_anything::unlisted(&args),
+        "DFineBackbone" => d_fine::unlisted(&args),
         _ => Ok(Vec::new()),
     }
 }

@@ -9,7 +9,9 @@ use crate::summary::OutputShape;
 use crate::weight::Weight;
 
 use super::blocks::{dense, layer_norm, seq_shape, Args, Row};
-use super::{blip2, deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier};
+use super::{
+    blip2, d_fine, deit, depth_anything, hf, mit, sam, swin, t5gemma, vit, Backbone, Classifier,
+};
 
 #[derive(Clone, Copy)]
 pub(super) enum Task {
@@ -27,6 +29,8 @@ pub(super) enum Task {
     ImageSegmenter,
     /// `DepthAnythingDepthEstimator`.
     DepthEstimator,
+    /// `DFineObjectDetector`.
+    ObjectDetector,
     /// The backbone pooled by `keras.ops` (mean, last token, L2 norm): no layers of its own.
     TextEmbedder,
 }
@@ -51,6 +55,7 @@ impl Task {
             ("SegFormerImageSegmenter", Task::ImageSegmenter),
             ("SAMImageSegmenter", Task::ImageSegmenter),
             ("DepthAnythingDepthEstimator", Task::DepthEstimator),
+            ("DFineObjectDetector", Task::ObjectDetector),
             ("TextEmbedder", Task::TextEmbedder),
         ]
         .into_iter()
@@ -66,6 +71,7 @@ impl Task {
             | Task::ImageClassifier
             | Task::ImageSegmenter
             | Task::DepthEstimator
+            | Task::ObjectDetector
             | Task::SameGraph
             | Task::TextEmbedder => hf::Head::Base,
             Task::CausalLm | Task::MaskedLm | Task::Seq2SeqLm => hf::Head::CausalLm,
@@ -164,6 +170,7 @@ impl Task {
             }
             Task::ImageSegmenter => return mit::segmenter_rows(name, value, args),
             Task::DepthEstimator => return depth_anything::estimator_rows(name, value, args),
+            Task::ObjectDetector => return d_fine::detector_rows(b, name, value, args),
             Task::TextEmbedder => {}
             Task::TextClassifier => {
                 let classes = args.dim("num_classes")?;

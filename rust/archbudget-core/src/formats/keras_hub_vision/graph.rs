@@ -248,31 +248,26 @@ impl Graph {
 
     /// Keras's `map_graph` order of the nodes that lead to `outputs`.
     fn keras_order(&self, outputs: &[Tensor]) -> Vec<usize> {
-        // Depth-first from each output in turn: first-visit index and finishing order.
-        let mut first_visit: HashMap<usize, usize> = HashMap::new();
-        let mut finished: Vec<usize> = Vec::with_capacity(self.nodes.len());
-        let mut done = vec![false; self.nodes.len()];
-        for output in outputs {
-            self.visit(output.0, &mut first_visit, &mut finished, &mut done);
-        }
-        let mut depth = vec![0usize; self.nodes.len()];
-        for &node in finished.iter().rev() {
-            for &Tensor(parent, _) in &self.nodes[node].inputs {
-                depth[parent] = depth[parent].max(depth[node] + 1);
-            }
-        }
-        let mut order = finished;
-        order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
-        order
+        let parents: Vec<Vec<usize>> = self
+            .nodes
+            .iter()
+            .map(|n| n.inputs.iter().map(|t| t.0).collect())
+            .collect();
+        let outputs: Vec<usize> = outputs.iter().map(|t| t.0).collect();
+        map_graph_order(&parents, &outputs)
     }
+}
 
-    fn visit(
-        &self,
-        output: usize,
-        first_visit: &mut HashMap<usize, usize>,
-        finished: &mut Vec<usize>,
-        done: &mut [bool],
-    ) {
+/// Keras's `map_graph` order (`model.layers`) of the nodes that lead to `outputs`, node
+/// `i` called once on `parents[i]` (in the order its call flattens its arguments): depth
+/// from the outputs, deepest first; ties by first visit of a depth-first walk from the
+/// outputs in turn.
+pub(crate) fn map_graph_order(parents: &[Vec<usize>], outputs: &[usize]) -> Vec<usize> {
+    // first-visit index and finishing order of the walk
+    let mut first_visit: HashMap<usize, usize> = HashMap::new();
+    let mut finished: Vec<usize> = Vec::with_capacity(parents.len());
+    let mut done = vec![false; parents.len()];
+    for &output in outputs {
         // (node, next input to walk)
         let mut stack = vec![(output, 0usize)];
         while let Some(top) = stack.last_mut() {
@@ -281,8 +276,8 @@ impl Graph {
                 let seen = first_visit.len();
                 first_visit.entry(node).or_insert(seen);
             }
-            match self.nodes[node].inputs.get(next) {
-                Some(&Tensor(parent, _)) => {
+            match parents[node].get(next) {
+                Some(&parent) => {
                     top.1 += 1;
                     if !done[parent] {
                         stack.push((parent, 0));
@@ -298,4 +293,13 @@ impl Graph {
             }
         }
     }
+    let mut depth = vec![0usize; parents.len()];
+    for &node in finished.iter().rev() {
+        for &parent in &parents[node] {
+            depth[parent] = depth[parent].max(depth[node] + 1);
+        }
+    }
+    let mut order = finished;
+    order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
+    order
 }

@@ -19,6 +19,7 @@ mod task;
 mod vgg;
 mod xception;
 
+pub(crate) use graph::map_graph_order;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
