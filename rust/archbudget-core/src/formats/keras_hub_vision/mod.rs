@@ -9,11 +9,13 @@
 //! as a nested model with their head; preprocessors hold no weights.
 mod blocks;
 mod cspnet;
+mod deeplab_v3;
 mod densenet;
 mod efficientnet;
 mod graph;
 mod hgnetv2;
 mod mobilenet;
+mod pyramid;
 mod resnet;
 mod task;
 mod vgg;
@@ -59,6 +61,7 @@ fn backbone(class: &str) -> Option<Build> {
         "XceptionBackbone" => xception::build,
         "CSPNetBackbone" => cspnet::build,
         "HGNetV2Backbone" => hgnetv2::build,
+        "DeepLabV3Backbone" => deeplab_v3::build,
         _ => return None,
     })
 }
