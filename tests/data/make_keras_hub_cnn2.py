@@ -1,6 +1,7 @@
 """KerasHub segmentation and detection families read from their constructor arguments,
 built by the real keras-hub with random weights: DeepLabV3 (backbone and image
-segmenter) over ResNet encoders (basic, bottleneck, vd), small
+segmenter) and RetinaNet (backbone: FPN over the encoder's levels) over ResNet encoders
+(basic, bottleneck, vd), small
 configs reaching each constructor option, and the preset's architecture (DeepLabV3+ over
 ResNet50 at 512x512) built in a `keras.StatelessScope()` without weights, its `params`
 metadata recorded beside it (`preset_params`).
@@ -21,6 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras
 import keras_hub
 from keras_hub.src.models.deeplab_v3 import deeplab_v3_presets
+from keras_hub.src.models.retinanet import retinanet_presets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -77,6 +79,26 @@ BACKBONES = {
         dilation_rates=[1, 2, 3, 4], image_shape=(None, None, 3)),
 }
 
+def retinanet(encoder=None, **kw):
+    base = dict(min_level=3, max_level=7, use_p5=False, image_shape=(64, 64, 3))
+    return M.RetinaNetBackbone(image_encoder=encoder or resnet(), **{**base, **kw})
+
+
+BACKBONES.update({
+    # the presets' architectures: ResNet50 v1, P3..P7 from the encoder's P3..P5 (v2: P6 from
+    # the encoder's P5)
+    "retinanet_resnet50_fpn_coco": lambda: retinanet(resnet50(), image_shape=(800, 800, 3)),
+    "retinanet_resnet50_fpn_v2_coco": lambda: retinanet(resnet50(), use_p5=True, image_shape=(800, 800, 3)),
+    "retinanet_fpn_batch_norm": lambda: retinanet(use_fpn_batch_norm=True),
+    # P2..P5 only (no coarser level), an image of unknown size
+    "retinanet_p2_p5": lambda: retinanet(min_level=2, max_level=5, use_fpn_batch_norm=True,
+                                         image_shape=(None, None, 3)),
+    # P4..P6 from P5 with batch norm, a bottleneck vd encoder
+    "retinanet_p4_p6_use_p5": lambda: retinanet(
+        resnet(block_type="bottleneck_block_vd", stackwise_num_filters=[64, 16, 16, 32]),
+        min_level=4, max_level=6, use_p5=True, use_fpn_batch_norm=True, image_shape=(96, 64, 3)),
+})
+
 TASKS = {
     "deeplab_v3_image_segmenter": lambda: M.DeepLabV3ImageSegmenter(backbone=deeplab(), num_classes=3),
     "deeplab_v3_image_segmenter_softmax": lambda: M.DeepLabV3ImageSegmenter(
@@ -85,8 +107,11 @@ TASKS = {
         num_classes=5, activation="softmax"),
 }
 
-PRESETS = {name: deeplab_v3_presets.backbone_presets[name]["metadata"]["params"]
-           for name in deeplab_v3_presets.backbone_presets if name in BACKBONES}
+# retinanet_resnet50_fpn_coco's metadata counts its object detector (91 classes:
+# 27,429,824 + the two heads' 6,691,415 = 34,121,239), not read here: left out
+PRESETS = {name: presets[name]["metadata"]["params"]
+           for presets in (deeplab_v3_presets.backbone_presets, retinanet_presets.backbone_presets)
+           for name in presets if name in BACKBONES and name != "retinanet_resnet50_fpn_coco"}
 
 
 def main(out, only):

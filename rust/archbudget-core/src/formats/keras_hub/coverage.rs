@@ -39,6 +39,7 @@ pub const SUPPORTED: &[&str] = &[
     "CSPNet (Backbone, ImageClassifier)",
     "HGNetV2 (Backbone, ImageClassifier)",
     "DeepLabV3 (Backbone, ImageSegmenter; over a ResNet image encoder)",
+    "RetinaNetBackbone (over a ResNet image encoder)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
 ];

@@ -17,6 +17,7 @@ mod hgnetv2;
 mod mobilenet;
 mod pyramid;
 mod resnet;
+mod retinanet;
 mod task;
 mod vgg;
 mod xception;
@@ -62,6 +63,7 @@ fn backbone(class: &str) -> Option<Build> {
         "CSPNetBackbone" => cspnet::build,
         "HGNetV2Backbone" => hgnetv2::build,
         "DeepLabV3Backbone" => deeplab_v3::build,
+        "RetinaNetBackbone" => retinanet::build,
         _ => return None,
     })
 }
