@@ -26,7 +26,6 @@ fn every_model_matches_keras() {
     common::assert_each_reads_as_keras(data["models"].as_array().unwrap());
 }
 
-
 /// The presets' `params` metadata is the backbone's count (built at the preset's size).
 #[test]
 fn presets_equal_their_metadata() {
@@ -60,6 +59,9 @@ fn memory_comes_from_the_keras_layer_rules() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let trainable = m["trainable_params"].as_u64().unwrap();
         assert_eq!(report.params, trainable, "{name}");
-        assert!(report.flops_fwd > 0 && report.peak_bytes > 4 * trainable, "{name}");
+        assert!(
+            report.flops_fwd > 0 && report.peak_bytes > 4 * trainable,
+            "{name}"
+        );
     }
 }

@@ -78,7 +78,11 @@ fn level_key<'v>(args: &Args<'v>, key: &str) -> Result<&'v str> {
     let v = args.required(key)?;
     v.as_str()
         .filter(|s| s.len() > 1 && s.starts_with('P') && s[1..].parse::<u32>().is_ok())
-        .ok_or_else(|| args.err(format!("'{key}' must name a pyramid level such as \"P4\", got {v}")))
+        .ok_or_else(|| {
+            args.err(format!(
+                "'{key}' must name a pyramid level such as \"P4\", got {v}"
+            ))
+        })
 }
 
 /// `upsampling_size`: one factor or (rows, columns).
@@ -138,7 +142,15 @@ fn spatial_pyramid_pooling(name: &str, channels_first: bool, rates: &[u64]) -> V
         let first = norm_act(g, 1, x);
         let mut branches = vec![first];
         for (i, &rate) in rates.iter().enumerate() {
-            let x = conv(g, &format!("aspp_conv_{}", i + 2), CHANNELS, 3, rate, "same", input);
+            let x = conv(
+                g,
+                &format!("aspp_conv_{}", i + 2),
+                CHANNELS,
+                3,
+                rate,
+                "same",
+                input,
+            );
             branches.push(norm_act(g, i + 2, x));
         }
         let pooled = g.global_pool("GlobalAveragePooling2D", "average_pooling", true, input);

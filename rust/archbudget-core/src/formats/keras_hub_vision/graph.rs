@@ -193,7 +193,14 @@ impl Graph {
             .iter()
             .map(|t| json!([self.nodes[t.0].name, 0, t.1]))
             .collect();
-        self.finish_with(class_name, name, &[input], outputs, Value::Array(refs), extra)
+        self.finish_with(
+            class_name,
+            name,
+            &[input],
+            outputs,
+            Value::Array(refs),
+            extra,
+        )
     }
 
     /// `finish` for a model returning a dict of tensors: Keras orders its outputs by key.

@@ -161,7 +161,11 @@ const WEIGHTLESS: &[&str] = &["Activation", "ReLU", "Add", "Concatenate", "Dropo
 fn inbound_names(value: &Value) -> Vec<String> {
     match value {
         Value::Object(map) => match map.get("keras_history") {
-            Some(history) => history[0].as_str().map(str::to_string).into_iter().collect(),
+            Some(history) => history[0]
+                .as_str()
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
             None => map.values().flat_map(inbound_names).collect(),
         },
         Value::Array(items) => items.iter().flat_map(inbound_names).collect(),

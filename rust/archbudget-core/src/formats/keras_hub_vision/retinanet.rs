@@ -118,7 +118,10 @@ impl Fpn {
             }
         }
         for level in self.deepest + 1..=self.max_level {
-            let previous = outputs.last().map(|(_, t)| *t).unwrap_or(input(self.deepest));
+            let previous = outputs
+                .last()
+                .map(|(_, t)| *t)
+                .unwrap_or(input(self.deepest));
             let source = if level == self.deepest + 1 && self.use_p5 {
                 input(self.deepest)
             } else if level > self.deepest + 1 {

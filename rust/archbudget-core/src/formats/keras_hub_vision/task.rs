@@ -91,7 +91,10 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
         }
         Head::HGNetV2 => hgnetv2::classifier_head(&args, &backbone_args, &mut g, features)?,
         Head::Segmenter => {
-            let conv = Conv::new(num_classes()?, 1).same().no_bias().activation(activation);
+            let conv = Conv::new(num_classes()?, 1)
+                .same()
+                .no_bias()
+                .activation(activation);
             g.conv2d("segmentation_output", conv, features)
         }
     };
