@@ -65,3 +65,42 @@ fn memory_comes_from_the_keras_layer_rules() {
         );
     }
 }
+
+/// A model whose JSON is refused (a ResNet v2 encoder's `post_bn`: weights past the
+/// pyramid, in Keras's totals and in no row) is read from its `.keras` archive's weights
+/// file, as a class no reader knows is (its notes say what that count cannot know:
+/// trainable flags, the weights no row shows); `memory` refuses it in one line.
+#[test]
+fn a_refused_model_reads_from_its_archive() {
+    let data = data();
+    let archives = data["archives"].as_array().unwrap();
+    assert!(!archives.is_empty());
+    for m in archives {
+        let path = format!(
+            "{}/../../tests/data/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            m["archive"].as_str().unwrap()
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let s = formats::summary(&bytes, "model.keras", None).unwrap();
+        assert!(!s.notes.is_empty(), "{}", m["name"]);
+        let json = serde_json::to_vec(&m["model_json"]).unwrap();
+        let err = formats::summary(&json, "model.json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("post_bn") && !err.contains('\n'), "{err}");
+        let err = formats::memory(
+            &bytes,
+            "model.keras",
+            None,
+            &RunSettings::default(),
+            Some(64),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DeepLabV3Backbone") && !err.contains('\n'),
+            "{err}"
+        );
+    }
+}
