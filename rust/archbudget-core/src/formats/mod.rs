@@ -67,10 +67,24 @@ fn detect(
         return keras_hub::saved::summarize(&value, class, tree, location)
             .map(Source::KerasHubSaved);
     }
+    if let (Some(tree), Some(class)) = (saved, refused_vision_class(&value, location)) {
+        return keras_hub::saved::summarize(&value, class, tree, location)
+            .map(Source::KerasHubSaved);
+    }
     if value.get("class_name").is_some() {
         return keras::summary_model(&value, saved, location, lenient).map(Source::Keras);
     }
     Err(unknown_format(location))
+}
+
+/// The class of a KerasHub vision model whose translation is refused (DeepLabV3 over an
+/// encoder with weights past its pyramid): from a `.keras` archive it is counted from
+/// the saved weights, as a class no reader knows is.
+fn refused_vision_class<'a>(value: &'a Value, location: &str) -> Option<&'a str> {
+    keras_hub_vision::read(value, location)?.err()?;
+    value["registered_name"]
+        .as_str()?
+        .strip_prefix("keras_hub>")
 }
 
 /// One line for the undeclared custom layers of `summary_with_undeclared`: the first
@@ -189,6 +203,10 @@ impl Prepared {
                 }
                 _ => e,
             });
+        } else if let Some(class) = refused_vision_class(&value, location)
+            .filter(|_| matches!(keras::saved_weights(bytes, location), Ok(Some(_))))
+        {
+            return Err(keras_hub::saved::memory_refused(class, location));
         } else if value.get("class_name").is_some() {
             // built per estimate, once `seq` has filled its unknown dimensions (a
             // KerasHub vision model's as its functional graph: `seq` is its image side)

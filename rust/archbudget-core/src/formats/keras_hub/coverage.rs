@@ -38,6 +38,8 @@ pub const SUPPORTED: &[&str] = &[
     "ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)",
     "CSPNet (Backbone, ImageClassifier)",
     "HGNetV2 (Backbone, ImageClassifier)",
+    "DeepLabV3 (Backbone, ImageSegmenter; over a ResNet image encoder)",
+    "RetinaNetBackbone (over a ResNet image encoder)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
     "PARSeq (Backbone, CausalLM)",

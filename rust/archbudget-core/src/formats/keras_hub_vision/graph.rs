@@ -26,6 +26,9 @@ pub struct Graph {
     /// Uses per class of Keras's automatic names (`average_pooling2d`, `..._1`).
     auto_names: HashMap<String, usize>,
     channels_first: bool,
+    /// Calls no output depends on, kept for their weights (a layer a custom layer builds
+    /// but never calls).
+    kept: Vec<Tensor>,
 }
 
 impl Graph {
@@ -34,6 +37,7 @@ impl Graph {
             nodes: Vec::new(),
             auto_names: HashMap::new(),
             channels_first,
+            kept: Vec::new(),
         }
     }
 
@@ -103,6 +107,21 @@ impl Graph {
         Tensor(t.0, index)
     }
 
+    /// Keep the call that gave `t` though no output depends on it: its weights count.
+    pub fn keep(&mut self, t: Tensor) {
+        self.kept.push(t);
+    }
+
+    /// A model of several inputs used as a layer, called on the list `inputs` (a dict's
+    /// values in key order, as Keras orders them).
+    pub fn nested_list(&mut self, model: Value, inputs: &[Tensor]) -> Tensor {
+        let t = self.nested(model, inputs[0]);
+        let node = &mut self.nodes[t.0];
+        node.inputs = inputs.to_vec();
+        node.list_input = true;
+        t
+    }
+
     /// A model used as a layer (a task's backbone), `model` its functional JSON.
     pub fn nested(&mut self, model: Value, input: Tensor) -> Tensor {
         let Value::Object(mut entry) = model else {
@@ -157,7 +176,7 @@ impl Graph {
     ) -> Value {
         // a plain tensor, as Keras writes `outputs=x` (`[x]` would be a list of one)
         let outputs = json!([self.nodes[output.0].name, 0, output.1]);
-        self.finish_with(class_name, name, input, &[output], outputs, extra)
+        self.finish_with(class_name, name, &[input], &[output], outputs, extra)
     }
 
     /// `finish` for a model of several outputs: a list of them, as a layer returning a
@@ -174,7 +193,14 @@ impl Graph {
             .iter()
             .map(|t| json!([self.nodes[t.0].name, 0, t.1]))
             .collect();
-        self.finish_with(class_name, name, input, outputs, Value::Array(refs), extra)
+        self.finish_with(
+            class_name,
+            name,
+            &[input],
+            outputs,
+            Value::Array(refs),
+            extra,
+        )
     }
 
     /// `finish` for a model returning a dict of tensors: Keras orders its outputs by key.
@@ -194,23 +220,41 @@ impl Graph {
         self.finish_with(
             class_name,
             name,
-            input,
+            &[input],
             &tensors,
             Value::Object(refs),
             extra,
         )
     }
 
+    /// `finish_dict` for a model of several inputs (a list: a dict's values in key order).
+    pub fn finish_dict_of_inputs(
+        self,
+        class_name: &str,
+        name: &str,
+        inputs: &[Tensor],
+        outputs: &[(String, Tensor)],
+    ) -> Value {
+        let refs: Map<String, Value> = outputs
+            .iter()
+            .map(|(key, t)| (key.clone(), json!([self.nodes[t.0].name, 0, t.1])))
+            .collect();
+        let tensors: Vec<Tensor> = outputs.iter().map(|(_, t)| *t).collect();
+        let refs = Value::Object(refs);
+        self.finish_with(class_name, name, inputs, &tensors, refs, &Map::new())
+    }
+
     fn finish_with(
         self,
         class_name: &str,
         name: &str,
-        input: Tensor,
+        inputs: &[Tensor],
         outputs: &[Tensor],
         output_refs: Value,
         extra: &Map<String, Value>,
     ) -> Value {
-        let order = self.keras_order(outputs);
+        let reached: Vec<Tensor> = outputs.iter().chain(&self.kept).copied().collect();
+        let order = self.keras_order(&reached);
         let tensor = |t: &Tensor| {
             json!({"class_name": "__keras_tensor__",
                    "config": {"keras_history": [self.nodes[t.0].name, 0, t.1]}})
@@ -238,10 +282,11 @@ impl Graph {
         let mut config = extra.clone();
         config.insert("name".into(), Value::from(name));
         config.insert("layers".into(), Value::Array(layers));
-        config.insert(
-            "input_layers".into(),
-            json!([[self.nodes[input.0].name, 0, 0]]),
-        );
+        let input_refs = inputs
+            .iter()
+            .map(|t| json!([self.nodes[t.0].name, 0, 0]))
+            .collect();
+        config.insert("input_layers".into(), Value::Array(input_refs));
         config.insert("output_layers".into(), output_refs);
         json!({"class_name": class_name, "config": config})
     }

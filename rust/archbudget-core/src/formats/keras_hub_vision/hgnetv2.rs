@@ -164,7 +164,7 @@ impl<'a> ConvLayer<'a> {
 
 /// A layer of the backbone, one row of its summary: the layers its `call` runs, as a
 /// nested model of class `class` named `name` with the outputs `body` returns.
-fn layer_model(
+pub(super) fn layer_model(
     class: &str,
     name: &str,
     channels_first: bool,

@@ -9,12 +9,15 @@
 //! as a nested model with their head; preprocessors hold no weights.
 mod blocks;
 mod cspnet;
+mod deeplab_v3;
 mod densenet;
 mod efficientnet;
 mod graph;
 mod hgnetv2;
 mod mobilenet;
+mod pyramid;
 mod resnet;
+mod retinanet;
 mod task;
 mod vgg;
 mod xception;
@@ -60,6 +63,8 @@ fn backbone(class: &str) -> Option<Build> {
         "XceptionBackbone" => xception::build,
         "CSPNetBackbone" => cspnet::build,
         "HGNetV2Backbone" => hgnetv2::build,
+        "DeepLabV3Backbone" => deeplab_v3::build,
+        "RetinaNetBackbone" => retinanet::build,
         _ => return None,
     })
 }

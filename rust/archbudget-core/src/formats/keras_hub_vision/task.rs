@@ -18,6 +18,8 @@ pub enum Head {
     /// `HGNetV2ImageClassifier`: a 1x1 convolution layer on the last stage, pooler,
     /// dense.
     HGNetV2,
+    /// `DeepLabV3ImageSegmenter`: a 1x1 convolution to the classes.
+    Segmenter,
 }
 
 pub fn head(class: &str) -> Option<Head> {
@@ -31,6 +33,7 @@ pub fn head(class: &str) -> Option<Head> {
         "VGGImageClassifier" => Head::Vgg,
         "MobileNetImageClassifier" => Head::MobileNet,
         "HGNetV2ImageClassifier" => Head::HGNetV2,
+        "DeepLabV3ImageSegmenter" => Head::Segmenter,
         _ => return None,
     })
 }
@@ -87,6 +90,13 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
             g.nested(sequential, features)
         }
         Head::HGNetV2 => hgnetv2::classifier_head(&args, &backbone_args, &mut g, features)?,
+        Head::Segmenter => {
+            let conv = Conv::new(num_classes()?, 1)
+                .same()
+                .no_bias()
+                .activation(activation);
+            g.conv2d("segmentation_output", conv, features)
+        }
     };
     Ok(g.finish(class, &args.name, input, output, &args.kept()))
 }
