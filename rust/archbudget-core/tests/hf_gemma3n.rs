@@ -8,8 +8,7 @@ mod hf_flops;
 mod hf_lowering;
 mod hf_rows;
 
-use archbudget_core::formats;
-use archbudget_core::memory::{AttnImpl, Mode, Precision, RunSettings};
+use archbudget_core::memory::{AttnImpl, Mode, Precision};
 use serde_json::Value;
 
 fn section(name: &str) -> Vec<Value> {
@@ -29,52 +28,23 @@ fn totals_classes_and_rows_exact() {
 fn flops_and_buffers_match_the_flop_counter() {
     let flops = section("flops");
     assert!(flops.len() >= 3);
-    let mut gaps: Vec<String> = flops.iter().flat_map(hf_flops::flop_counter_gaps).collect();
-    for case in &flops {
-        let text = serde_json::to_vec(&case["config"]).unwrap();
-        let name = case["name"].as_str().unwrap();
-        let run = RunSettings {
-            batch: 2,
-            seq: 16,
-            ..Default::default()
-        };
-        let m = formats::memory(&text, name, None, &run, Some(16)).unwrap();
-        if m.buffers != case["buffers"].as_u64().unwrap() {
-            gaps.push(format!(
-                "{name} buffers: {} != {}",
-                m.buffers, case["buffers"]
-            ));
-        }
-    }
+    let gaps: Vec<String> = flops.iter().flat_map(hf_flops::flop_counter_gaps).collect();
     assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]
 fn memory_lowers_every_config_in_every_mode() {
-    for row in section("rows") {
-        let name = row["name"].as_str().unwrap();
-        let text = serde_json::to_vec(&row["config"]).unwrap();
-        let counted = formats::summary(&text, name, None).unwrap();
-        for mode in [Mode::Train, Mode::Infer, Mode::Generate] {
-            for precision in [Precision::Fp32, Precision::AmpBf16, Precision::Bf16] {
-                for (attn, grad_ckpt) in [(AttnImpl::Sdpa, false), (AttnImpl::Eager, true)] {
-                    let run = RunSettings {
-                        mode,
-                        batch: 2,
-                        seq: 16,
-                        precision,
-                        attn,
-                        grad_ckpt,
-                        ..Default::default()
-                    };
-                    let m = formats::memory(&text, name, None, &run, Some(16))
-                        .unwrap_or_else(|e| panic!("{name} {mode:?}: {e}"));
-                    assert_eq!(m.params, counted.total_params, "{name} {mode:?}");
-                    assert!(m.peak_bytes > m.breakdown.weights, "{name} {mode:?}");
-                }
-            }
-        }
+    let mut runs = hf_lowering::run_grid(
+        &[Mode::Train, Mode::Infer, Mode::Generate],
+        &[Precision::Fp32, Precision::AmpBf16, Precision::Bf16],
+        &[AttnImpl::Sdpa, AttnImpl::Eager],
+        2,
+    );
+    for run in runs.iter_mut().filter(|run| run.attn == AttnImpl::Eager) {
+        run.grad_ckpt = true;
     }
+    let gaps = hf_lowering::every_run_gaps(&section("rows"), &runs, 16);
+    assert!(gaps.is_empty(), "{gaps:#?}");
 }
 
 #[test]

@@ -108,9 +108,9 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
     // ---- encoder
     for _ in 0..a.num_layers {
         let n1 = g.push(ln(), &[x]);
-        let q = g.push(lin(rows, h, qd, true), &[n1]);
-        let k = g.push(lin(rows, h, qd, true), &[n1]);
-        let v = g.push(lin(rows, h, qd, true), &[n1]);
+        let q = g.push(lin(rows, h, qd, a.qkv_bias), &[n1]);
+        let k = g.push(lin(rows, h, qd, a.qkv_bias), &[n1]);
+        let v = g.push(lin(rows, h, qd, a.qkv_bias), &[n1]);
         // `query_layer * attention_head_size**-0.5`, before the rotation
         let mut q = g.push(Op::Add(Add), &[q]);
         let mut k = k;
@@ -122,13 +122,13 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
             Op::Attention(Attention::plain(b, a.num_heads, s, s, hd, drop.attn)),
             &[q, k, v],
         );
-        let o = g.push(lin(rows, qd, h, true), &[att]);
+        let o = g.push(lin(rows, qd, h, a.o_bias), &[att]);
         let o = g.dropout(o, drop.resid);
         x = g.push(Op::Add(Add), &[x, o]);
         let n2 = g.push(ln(), &[x]);
-        let f = g.push(lin(rows, h, a.intermediate_size, true), &[n2]);
+        let f = g.push(lin(rows, h, a.intermediate_size, a.mlp_bias), &[n2]);
         let f = g.push(gelu.clone(), &[f]);
-        let f = g.push(lin(rows, a.intermediate_size, h, true), &[f]);
+        let f = g.push(lin(rows, a.intermediate_size, h, a.mlp_bias), &[f]);
         let f = g.dropout(f, drop.resid);
         x = g.push(Op::Add(Add), &[f, x]);
     }

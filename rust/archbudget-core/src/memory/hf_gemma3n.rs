@@ -31,10 +31,14 @@
 //! clamp of `prediction_coefs` in place. LoRA and quantized weights are not lowered.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
-use super::hf_decoder::{hold_kv_cache, layer_mask, norm_op, window_mask};
+use super::hf_decoder::{layer_mask, norm_op, window_mask};
+use super::hf_gemma_parts::{
+    attention, causal_mask, elementwise, head, linear, per_layer_gate, rotary_tables,
+    scalar_buffer, AttentionAt, KeyValue, ValueProjection,
+};
 use super::ops::*;
 use super::{add, mul, Mode, Precision, Result, RunSettings};
-use crate::arch::{AttentionSpan, HeadKind, TransformerArch};
+use crate::arch::{AttentionSpan, TransformerArch};
 use crate::formats::hf::gemma3n::{orphan_shared_layer, Gemma3n};
 
 /// What every part of the step reads.
@@ -53,34 +57,11 @@ struct At<'a> {
 
 impl At<'_> {
     fn lin(&self, rows: u64, in_features: u64, out_features: u64, bias: bool) -> Op {
-        Op::Linear(Linear {
-            rows,
-            in_features,
-            out_features,
-            bias,
-            tied_weight: false,
-        })
+        linear(rows, in_features, out_features, bias)
     }
 
     fn norm(&self, rows: u64, dim: u64) -> Op {
         norm_op(self.a.norm, rows, dim)
-    }
-
-    /// A scalar buffer (`router_input_scale`, `embed_scale`, ...) read by an op.
-    fn scalar_buffer(&self, g: &mut Graph) {
-        g.push(
-            Op::Fill(Fill {
-                numel: 1,
-                dtype: None,
-                buffer: Some((1, DType::F32)),
-            }),
-            &[],
-        );
-    }
-
-    /// `tensor * scalar` and such: a new tensor of the input's size, nothing saved.
-    fn elementwise(&self, g: &mut Graph, x: ValueId) -> ValueId {
-        g.push(Op::Add(Add), &[x])
     }
 }
 
@@ -145,8 +126,8 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
         }),
         &[ids],
     );
-    st.scalar_buffer(&mut g);
-    let embeds = st.elementwise(&mut g, tok);
+    scalar_buffer(&mut g);
+    let embeds = elementwise(&mut g, tok);
     let per_layer_all = mul(a.num_layers, g3n.per_layer_width)?;
     // `torch.where(logical_and(ids >= 0, ids < vocab_per_layer), ids, 0)`
     let in_table = g.push(Op::Cast(Cast { to: DType::Bool }), &[ids]);
@@ -160,52 +141,29 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
         }),
         &[clamped],
     );
-    st.scalar_buffer(&mut g);
-    let per_tok = st.elementwise(&mut g, per_tok);
+    scalar_buffer(&mut g);
+    let per_tok = elementwise(&mut g, per_tok);
     let proj = g.push(st.lin(rows, h, per_layer_all, false), &[embeds]);
-    st.scalar_buffer(&mut g);
+    scalar_buffer(&mut g);
     let proj = g.push(
         st.norm(mul(rows, a.num_layers)?, g3n.per_layer_width),
         &[proj],
     );
     let summed = g.push(Op::Add(Add), &[proj, per_tok]);
-    st.scalar_buffer(&mut g);
-    let per_layer_inputs = st.elementwise(&mut g, summed);
+    scalar_buffer(&mut g);
+    let per_layer_inputs = elementwise(&mut g, summed);
 
     // ---- masks, rotary tables (one pair per kind of layer), AltUp's streams
     let eager = run.attn == AttnImpl::Eager;
-    let causal_numel = mul(rows, st.seq)?;
-    let causal = eager.then(|| {
-        g.push(
-            Op::Fill(Fill {
-                numel: causal_numel,
-                dtype: None,
-                buffer: None,
-            }),
-            &[],
-        )
-    });
+    let causal = causal_mask(&mut g, rows, st.seq, eager)?;
     let windowed = window_mask(&mut g, a, st.batch, st.seq, eager)?;
     let mut cos_sin: Vec<(std::mem::Discriminant<AttentionSpan>, (ValueId, ValueId))> = Vec::new();
     let streams = spread(&st, &mut g, embeds)?;
     for span in &spans {
         let kind = std::mem::discriminant(span);
-        if cos_sin.iter().any(|(k, _)| *k == kind) {
-            continue;
+        if !cos_sin.iter().any(|(k, _)| *k == kind) {
+            cos_sin.push((kind, rotary_tables(&mut g, st.seq, a.head_dim)?));
         }
-        let numel = mul(st.seq, a.head_dim)?;
-        let mut table = || {
-            g.push(
-                Op::Fill(Fill {
-                    numel,
-                    dtype: None,
-                    buffer: Some((a.head_dim / 2, DType::F32)),
-                }),
-                &[],
-            )
-        };
-        let pair = (table(), table());
-        cos_sin.push((kind, pair));
     }
 
     // ---- layers
@@ -244,36 +202,36 @@ pub(super) fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> 
 
     // ---- the streams back to one, the head
     let out = gather(&st, &mut g, x)?;
-    head(&st, &mut g, out, ids)?;
+    head(&mut g, a, run, g3n.logit_softcap, out, ids)?;
     Ok(g)
 }
 
 /// `x · target_rms / rms(x)` of one projected stream: the square, its mean, the clamp and
 /// sqrt of that, the two products.
 fn rescale(st: &At, g: &mut Graph, x: ValueId) -> ValueId {
-    let sq = st.elementwise(g, x);
+    let sq = elementwise(g, x);
     let mean = g.push(
         Op::Copy(Copy {
             numel: Some(st.rows),
         }),
         &[sq],
     );
-    let clamped = st.elementwise(g, mean);
-    let rms = st.elementwise(g, clamped);
+    let clamped = elementwise(g, mean);
+    let rms = elementwise(g, clamped);
     let scaled = g.push(Op::Mul(Mul), &[x, rms]);
     g.push(Op::Mul(Mul), &[scaled, rms])
 }
 
 /// The target RMS of the first stream: square, mean, `** 0.5`.
 fn target_rms(st: &At, g: &mut Graph, x: ValueId) -> ValueId {
-    let sq = st.elementwise(g, x);
+    let sq = elementwise(g, x);
     let mean = g.push(
         Op::Copy(Copy {
             numel: Some(st.rows),
         }),
         &[sq],
     );
-    st.elementwise(g, mean)
+    elementwise(g, mean)
 }
 
 /// The n AltUp streams from the embeddings: `torch.stack` of them and `n - 1` rescaled
@@ -331,9 +289,9 @@ fn router(st: &At, g: &mut Graph, x: ValueId, again: bool) -> ValueId {
     };
     let normed = g.push(reuse(st.norm(rows, h)), &[x]);
     if !again {
-        st.scalar_buffer(g);
+        scalar_buffer(g);
     }
-    let scaled = st.elementwise(g, normed);
+    let scaled = elementwise(g, normed);
     let routed = g.push(reuse(st.lin(rows, h, st.g.altup_inputs, false)), &[scaled]);
     let fp32 = g.push(Op::Cast(Cast { to: DType::F32 }), &[routed]);
     let t = g.push(
@@ -348,9 +306,6 @@ fn router(st: &At, g: &mut Graph, x: ValueId, again: bool) -> ValueId {
     };
     g.push(Op::Cast(Cast { to: back }), &[t])
 }
-
-/// A layer's k and v (after their norms and rotation).
-type KeyValue = (ValueId, ValueId);
 
 /// What one layer reads besides the streams.
 struct LayerAt {
@@ -408,11 +363,11 @@ fn layer(
     let right = g.push(st.lin(rows, g3n.laurel_rank, h, false), &[left]);
     let laurel = g.push(st.norm(rows, h), &[right]);
     let laurel = g.push(Op::Add(Add), &[normed, laurel]);
-    let (att, made) = attention(st, g, i, normed, at)?;
+    let (att, made) = attention_of(st, g, i, normed, at)?;
     let att = g.push(st.norm(rows, h), &[att]);
     let gated = g.push(Op::Add(Add), &[active, att]);
     let summed = g.push(Op::Add(Add), &[gated, laurel]);
-    let attn_laurel = st.elementwise(g, summed);
+    let attn_laurel = elementwise(g, summed);
 
     // ---- MLP
     let pre = g.push(st.norm(rows, h), &[attn_laurel]);
@@ -441,7 +396,7 @@ fn layer(
         );
     }
     let coefs = g.push(st.lin(rows, n, n, false), &[modalities]);
-    let coefs = st.elementwise(g, coefs);
+    let coefs = elementwise(g, coefs);
     let corrected = g.push(Op::Mul(Mul), &[repeated, coefs]);
 
     // ---- the per-layer input into the other streams
@@ -459,87 +414,55 @@ fn layer(
         }
         (false, false) => first,
     };
-    let p = g3n.per_layer_width;
-    let gate = g.push(st.lin(rows, h, p, false), &[first]);
-    let gate = g.push(Op::Act(Act { kind: st.act }), &[gate]);
-    let gate = g.push(Op::Mul(Mul), &[gate, at.per_layer_input]);
-    let projected = g.push(st.lin(rows, p, h, false), &[gate]);
-    let projected = g.push(st.norm(rows, h), &[projected]);
+    let projected = per_layer_gate(
+        g,
+        a,
+        st.act,
+        rows,
+        g3n.per_layer_width,
+        first,
+        at.per_layer_input,
+    );
     // `corrected_predictions[1:] += first_prediction`: in place
     Ok((g.push(Op::View(View), &[corrected, projected]), made))
 }
 
-/// Layer `i`'s attention through `o_proj`, and the k and v it made: q always; k and v
-/// (with their norms and the cache copies) only where the layer is not KV-shared, which
-/// reads its source layer's (`at.source`).
-fn attention(
+/// Layer `i`'s attention through `o_proj`, and the k and v it made (none where it is
+/// KV-shared, which reads its source layer's `at.source`). keras-hub's shared layers keep
+/// k/v projections and a k norm that never run.
+fn attention_of(
     st: &At,
     g: &mut Graph,
     i: u64,
     x: ValueId,
     at: &LayerAt,
 ) -> Result<(ValueId, Option<KeyValue>)> {
-    let (a, g3n, rows) = (st.a, st.g, st.rows);
-    let (h, hd) = (a.hidden_size, a.head_dim);
-    let qd = mul(a.num_heads, hd)?;
-    let kvd = mul(a.num_kv_heads, hd)?;
-    let (cos, sin) = at.cos_sin;
-    let q = g.push(st.lin(rows, h, qd, a.qkv_bias), &[x]);
-    let q = g.push(st.norm(mul(rows, a.num_heads)?, hd), &[q]);
-    let q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
-    let (k, v, made) = match at.source.filter(|_| g3n.shares_kv(a.num_layers, i)) {
-        Some((k, v)) => {
-            if g3n.has_kv_weights(a.num_layers, i) {
-                // keras-hub's shared layers: k/v projections and a k norm never run
-                let bias = if a.qkv_bias { kvd } else { 0 };
-                let numel = add(mul(2, add(mul(h, kvd)?, bias)?)?, hd)?;
-                g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
-            }
-            (k, v, None)
-        }
-        None => {
-            let k = g.push(st.lin(rows, h, kvd, a.qkv_bias), &[x]);
-            let k = g.push(st.norm(mul(rows, a.num_kv_heads)?, hd), &[k]);
-            let k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
-            let v = g.push(st.lin(rows, h, kvd, a.qkv_bias), &[x]);
-            let v = g.push(
-                Op::FusedRmsNorm(FusedRmsNorm {
-                    rows: mul(rows, a.num_kv_heads)?,
-                    dim: hd,
-                    weight: false,
-                }),
-                &[v],
-            );
-            if st.use_cache {
-                hold_kv_cache(g, a.layer_attention(i), [k, v]);
-            }
-            (k, v, Some((k, v)))
-        }
+    let (a, g3n) = (st.a, st.g);
+    let source = at.source.filter(|_| g3n.shares_kv(a.num_layers, i));
+    let unused_kv = source.is_some() && g3n.has_kv_weights(a.num_layers, i);
+    let attention_at = AttentionAt {
+        layer: i,
+        head_dim: a.head_dim,
+        kv_heads: a.num_kv_heads,
+        value: ValueProjection::AfterKey,
+        causal: true,
+        eager: st.run.attn == AttnImpl::Eager,
+        eager_only: false,
+        use_cache: st.use_cache,
+        dropout: st.drop.attn,
+        cos_sin: at.cos_sin,
+        mask: at.mask,
+        source,
     };
-    let mask = at.mask;
-    let mut ins = vec![q, k, v];
-    ins.extend(mask);
-    let att = g.push(
-        Op::Attention(Attention {
-            batch: st.batch,
-            heads: a.num_heads,
-            kv_heads: a.num_kv_heads,
-            q_len: st.seq,
-            kv_len: st.seq,
-            head_dim: hd,
-            v_head_dim: hd,
-            causal: true,
-            dropout: st.drop.attn,
-            eager_mask: st.run.attn == AttnImpl::Eager && mask.is_some(),
-            softmax_fp32: true,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: false,
-        }),
-        &ins,
-    );
-    Ok((g.push(st.lin(rows, qd, h, a.o_bias), &[att]), made))
+    attention(g, a, st.run, x, &attention_at, |g| {
+        if unused_kv {
+            let kvd = mul(a.num_kv_heads, a.head_dim)?;
+            let bias = if a.qkv_bias { kvd } else { 0 };
+            let numel = add(mul(2, add(mul(a.hidden_size, kvd)?, bias)?)?, a.head_dim)?;
+            g.push(Op::UnusedParam(UnusedParam { numel }), &[]);
+        }
+        Ok(())
+    })
 }
 
 /// Layer `i`'s gated MLP; a sparse layer's gate is cut at `mean + std · z` and ReLU'd
@@ -565,52 +488,4 @@ fn mlp(st: &At, g: &mut Graph, i: u64, x: ValueId) -> Result<ValueId> {
     let up = g.push(st.lin(rows, h, inter, false), &[x]);
     let prod = g.push(Op::Mul(Mul), &[act, up]);
     Ok(g.push(st.lin(rows, inter, h, false), &[prod]))
-}
-
-/// The LM head with its soft cap and the causal-LM loss, or the base model's loss.
-fn head(st: &At, g: &mut Graph, h: ValueId, ids: ValueId) -> Result<()> {
-    let a = st.a;
-    let rows = st.rows;
-    match a.head {
-        HeadKind::CausalLm => {
-            let mut logits = g.push(
-                Op::Linear(Linear {
-                    rows,
-                    in_features: a.hidden_size,
-                    out_features: a.vocab_size,
-                    bias: false,
-                    tied_weight: a.tie_word_embeddings,
-                }),
-                &[h],
-            );
-            if st.g.logit_softcap {
-                let divided = st.elementwise(g, logits);
-                let t = g.push(
-                    Op::Act(Act {
-                        kind: ActKind::Tanh,
-                    }),
-                    &[divided],
-                );
-                logits = st.elementwise(g, t);
-            }
-            let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
-            g.push(
-                Op::CrossEntropy(CrossEntropy {
-                    rows,
-                    classes: a.vocab_size,
-                    label_copies: vec![mul(st.batch, add(st.seq, 1)?)?, rows],
-                }),
-                &[lf, ids],
-            );
-            g.train_only_tail = 2;
-            g.infer_output = Some(logits);
-        }
-        _ => {
-            let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);
-            g.push(Op::SquareMean(SquareMean), &[hf]);
-            g.train_only_tail = 2;
-            g.infer_output = Some(h);
-        }
-    }
-    Ok(())
 }

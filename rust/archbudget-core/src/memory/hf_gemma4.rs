@@ -29,10 +29,14 @@
 //! lowered.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
-use super::hf_decoder::{hold_kv_cache, layer_mask, norm_op, window_mask};
+use super::hf_decoder::{layer_mask, norm_op, window_mask};
+use super::hf_gemma_parts::{
+    attention, causal_mask, elementwise, head, linear, per_layer_gate, rotary_tables,
+    scalar_buffer, AttentionAt, KeyValue, ValueProjection,
+};
 use super::ops::*;
 use super::{add, mul, Mode, Result, RunSettings};
-use crate::arch::{HeadKind, TransformerArch};
+use crate::arch::TransformerArch;
 use crate::formats::hf::gemma4::Gemma4;
 
 /// What every part of the step reads.
@@ -50,43 +54,20 @@ struct At<'a> {
 
 impl At<'_> {
     fn lin(&self, in_features: u64, out_features: u64, bias: bool) -> Op {
-        Op::Linear(Linear {
-            rows: self.rows,
-            in_features,
-            out_features,
-            bias,
-            tied_weight: false,
-        })
+        linear(self.rows, in_features, out_features, bias)
     }
 
     fn norm(&self, rows: u64, dim: u64) -> Op {
         norm_op(self.a.norm, rows, dim)
     }
 
-    /// A scale-free RMSNorm (v's, the router's).
+    /// A scale-free RMSNorm (the router's).
     fn bare_norm(&self, rows: u64, dim: u64) -> Op {
         Op::FusedRmsNorm(FusedRmsNorm {
             rows,
             dim,
             weight: false,
         })
-    }
-
-    /// A scalar buffer (`embed_scale`, `layer_scalar`) read by an op.
-    fn scalar_buffer(&self, g: &mut Graph) {
-        g.push(
-            Op::Fill(Fill {
-                numel: 1,
-                dtype: None,
-                buffer: Some((1, DType::F32)),
-            }),
-            &[],
-        );
-    }
-
-    /// `tensor * scalar` and such: a new tensor of the input's size, nothing saved.
-    fn elementwise(&self, g: &mut Graph, x: ValueId) -> ValueId {
-        g.push(Op::Add(Add), &[x])
     }
 }
 
@@ -151,8 +132,8 @@ pub(super) fn graph(
         }),
         &[ids],
     );
-    st.scalar_buffer(&mut g);
-    let embeds = st.elementwise(&mut g, tok);
+    scalar_buffer(&mut g);
+    let embeds = elementwise(&mut g, tok);
     let per_layer_inputs = match g4.per_layer_width {
         0 => None,
         width => {
@@ -166,50 +147,25 @@ pub(super) fn graph(
                 }),
                 &[ids],
             );
-            st.scalar_buffer(&mut g);
-            let per_tok = st.elementwise(&mut g, per_tok);
+            scalar_buffer(&mut g);
+            let per_tok = elementwise(&mut g, per_tok);
             let proj = g.push(st.lin(h, all, false), &[embeds]);
-            let proj = st.elementwise(&mut g, proj);
+            let proj = elementwise(&mut g, proj);
             let proj = g.push(st.norm(mul(rows, a.num_layers)?, width), &[proj]);
             let summed = g.push(Op::Add(Add), &[proj, per_tok]);
-            Some(st.elementwise(&mut g, summed))
+            Some(elementwise(&mut g, summed))
         }
     };
 
     // ---- masks and rotary tables (one pair per kind of layer, at its head dim)
-    let eager = st.eager;
-    let causal_numel = mul(rows, run.seq)?;
-    let causal = eager.then(|| {
-        g.push(
-            Op::Fill(Fill {
-                numel: causal_numel,
-                dtype: None,
-                buffer: None,
-            }),
-            &[],
-        )
-    });
-    let windowed = window_mask(&mut g, a, run.batch, run.seq, eager)?;
+    let causal = causal_mask(&mut g, rows, run.seq, st.eager)?;
+    let windowed = window_mask(&mut g, a, run.batch, run.seq, st.eager)?;
     let mut tables: Vec<(bool, (ValueId, ValueId))> = Vec::new();
     for i in 0..a.num_layers {
         let kind = g4.global[i as usize];
-        if tables.iter().any(|(k, _)| *k == kind) {
-            continue;
+        if !tables.iter().any(|(k, _)| *k == kind) {
+            tables.push((kind, rotary_tables(&mut g, run.seq, g4.head_dim(a, i))?));
         }
-        let hd = g4.head_dim(a, i);
-        let numel = mul(run.seq, hd)?;
-        let mut table = || {
-            g.push(
-                Op::Fill(Fill {
-                    numel,
-                    dtype: None,
-                    buffer: Some((hd / 2, DType::F32)),
-                }),
-                &[],
-            )
-        };
-        let pair = (table(), table());
-        tables.push((kind, pair));
     }
 
     // ---- layers
@@ -242,13 +198,10 @@ pub(super) fn graph(
     let out = g.push(st.norm(rows, h), &[x]);
     match g4.embedding_head {
         Some(widths) => embedding_head(&st, &mut g, out, widths)?,
-        None => head(&st, &mut g, out, ids)?,
+        None => head(&mut g, a, run, g4.logit_softcap, out, ids)?,
     }
     Ok(g)
 }
-
-/// A layer's k and v (after their norms and rotation).
-type KeyValue = (ValueId, ValueId);
 
 /// What one layer reads besides the hidden states.
 struct LayerAt {
@@ -272,7 +225,25 @@ fn layer(
     let (a, g4, rows) = (st.a, st.g, st.rows);
     let h = a.hidden_size;
     let normed = g.push(st.norm(rows, h), &[x]);
-    let (att, made) = attention(st, g, i, normed, at)?;
+    let value = match g4.has_v_proj(i) {
+        true => ValueProjection::BesideKey,
+        false => ValueProjection::KeyProjection,
+    };
+    let attention_at = AttentionAt {
+        layer: i,
+        head_dim: g4.head_dim(a, i),
+        kv_heads: g4.kv_heads(a, i),
+        value,
+        causal: !g4.bidirectional,
+        eager: st.eager,
+        eager_only: g4.attention_softcap,
+        use_cache: st.use_cache,
+        dropout: st.drop.attn,
+        cos_sin: at.cos_sin,
+        mask: at.mask,
+        source: at.source,
+    };
+    let (att, made) = attention(g, a, st.run, normed, &attention_at, |_| Ok(()))?;
     let att = g.push(st.norm(rows, h), &[att]);
     let x = g.push(Op::Add(Add), &[x, att]);
 
@@ -288,7 +259,7 @@ fn layer(
         // the router reads the residual, not the MLP's input
         let routed = g.push(st.bare_norm(rows, h), &[x]);
         let routed = g.push(Op::Scale(Scale { numel: h }), &[routed]);
-        let routed = st.elementwise(g, routed);
+        let routed = elementwise(g, routed);
         let logits = g.push(st.lin(h, moe.experts, false), &[routed]);
         let weights = g.push(
             Op::Router(Router {
@@ -327,79 +298,12 @@ fn layer(
     let mut x = g.push(Op::Add(Add), &[x, ffw]);
 
     if let Some(per_layer_input) = at.per_layer_input {
-        let p = g4.per_layer_width;
-        let gate = g.push(st.lin(h, p, false), &[x]);
-        let gate = g.push(Op::Act(Act { kind: st.act }), &[gate]);
-        let gate = g.push(Op::Mul(Mul), &[gate, per_layer_input]);
-        let projected = g.push(st.lin(p, h, false), &[gate]);
-        let projected = g.push(st.norm(rows, h), &[projected]);
+        let projected = per_layer_gate(g, a, st.act, rows, g4.per_layer_width, x, per_layer_input);
         x = g.push(Op::Add(Add), &[x, projected]);
     }
     // `hidden_states *= self.layer_scalar`: in place
-    st.scalar_buffer(g);
+    scalar_buffer(g);
     Ok((g.push(Op::View(View), &[x]), made))
-}
-
-/// Layer `i`'s attention through `o_proj`, and the k and v it made: q always; k and v
-/// (with their norms and the cache copies) only where the layer is not KV-shared, which
-/// reads its source layer's (`at.source`).
-fn attention(
-    st: &At,
-    g: &mut Graph,
-    i: u64,
-    x: ValueId,
-    at: &LayerAt,
-) -> Result<(ValueId, Option<KeyValue>)> {
-    let (a, g4, rows) = (st.a, st.g, st.rows);
-    let h = a.hidden_size;
-    let hd = g4.head_dim(a, i);
-    let kv_heads = g4.kv_heads(a, i);
-    let qd = mul(a.num_heads, hd)?;
-    let kvd = mul(kv_heads, hd)?;
-    let (cos, sin) = at.cos_sin;
-    let q = g.push(st.lin(h, qd, a.qkv_bias), &[x]);
-    let q = g.push(st.norm(mul(rows, a.num_heads)?, hd), &[q]);
-    let q = g.push(Op::Rotary(Rotary), &[q, cos, sin]);
-    let (k, v, made) = match at.source {
-        Some((k, v)) => (k, v, None),
-        None => {
-            let raw_k = g.push(st.lin(h, kvd, a.qkv_bias), &[x]);
-            let raw_v = match g4.has_v_proj(i) {
-                true => g.push(st.lin(h, kvd, a.qkv_bias), &[x]),
-                false => raw_k,
-            };
-            let k = g.push(st.norm(mul(rows, kv_heads)?, hd), &[raw_k]);
-            let k = g.push(Op::Rotary(Rotary), &[k, cos, sin]);
-            let v = g.push(st.bare_norm(mul(rows, kv_heads)?, hd), &[raw_v]);
-            if st.use_cache {
-                hold_kv_cache(g, a.layer_attention(i), [k, v]);
-            }
-            (k, v, Some((k, v)))
-        }
-    };
-    let mut ins = vec![q, k, v];
-    ins.extend(at.mask);
-    let att = g.push(
-        Op::Attention(Attention {
-            batch: st.run.batch,
-            heads: a.num_heads,
-            kv_heads,
-            q_len: st.run.seq,
-            kv_len: st.run.seq,
-            head_dim: hd,
-            v_head_dim: hd,
-            causal: !g4.bidirectional,
-            dropout: st.drop.attn,
-            eager_mask: st.eager && at.mask.is_some(),
-            softmax_fp32: true,
-            fused_qkv: false,
-            score_bias: false,
-            sinks: false,
-            eager_only: g4.attention_softcap,
-        }),
-        &ins,
-    );
-    Ok((g.push(st.lin(qd, h, a.o_bias), &[att]), made))
 }
 
 /// keras-hub's embedding head on the sequence output `x`: the padding-masked mean
@@ -407,14 +311,14 @@ fn attention(
 /// the loss is one stand-in per output (pooled, sequence), summed.
 fn embedding_head(st: &At, g: &mut Graph, x: ValueId, (inter, out): (u64, u64)) -> Result<()> {
     let (h, batch) = (st.a.hidden_size, st.run.batch);
-    let masked = st.elementwise(g, x);
+    let masked = elementwise(g, x);
     let summed = g.push(
         Op::Copy(Copy {
             numel: Some(mul(batch, h)?),
         }),
         &[masked],
     );
-    let pooled = st.elementwise(g, summed);
+    let pooled = elementwise(g, summed);
     let lin = |i, o| {
         Op::Linear(Linear {
             rows: batch,
@@ -435,52 +339,5 @@ fn embedding_head(st: &At, g: &mut Graph, x: ValueId, (inter, out): (u64, u64)) 
     g.push(Op::Add(Add), &losses);
     g.train_only_tail = 5;
     g.infer_output = Some(pooled);
-    Ok(())
-}
-
-/// The LM head with its soft cap and the causal-LM loss, or the base model's loss.
-fn head(st: &At, g: &mut Graph, h: ValueId, ids: ValueId) -> Result<()> {
-    let (a, rows) = (st.a, st.rows);
-    match a.head {
-        HeadKind::CausalLm => {
-            let mut logits = g.push(
-                Op::Linear(Linear {
-                    rows,
-                    in_features: a.hidden_size,
-                    out_features: a.vocab_size,
-                    bias: false,
-                    tied_weight: a.tie_word_embeddings,
-                }),
-                &[h],
-            );
-            if st.g.logit_softcap {
-                let divided = st.elementwise(g, logits);
-                let t = g.push(
-                    Op::Act(Act {
-                        kind: ActKind::Tanh,
-                    }),
-                    &[divided],
-                );
-                logits = st.elementwise(g, t);
-            }
-            let lf = g.push(Op::Cast(Cast { to: DType::F32 }), &[logits]);
-            g.push(
-                Op::CrossEntropy(CrossEntropy {
-                    rows,
-                    classes: a.vocab_size,
-                    label_copies: vec![mul(st.run.batch, add(st.run.seq, 1)?)?, rows],
-                }),
-                &[lf, ids],
-            );
-            g.train_only_tail = 2;
-            g.infer_output = Some(logits);
-        }
-        _ => {
-            let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);
-            g.push(Op::SquareMean(SquareMean), &[hf]);
-            g.train_only_tail = 2;
-            g.infer_output = Some(h);
-        }
-    }
     Ok(())
 }

@@ -5,8 +5,9 @@ use archbudget_core::formats::{self, hf};
 use archbudget_core::memory::{AttnImpl, RunSettings};
 use serde_json::Value;
 
-/// How one case differs from the counter: parameters exact, forward and forward +
-/// backward FLOPs within 1%. Empty when it agrees.
+/// How one case differs from the counter: parameters (and buffer elements, where the
+/// generator recorded them) exact, forward and forward + backward FLOPs within 1%. Empty
+/// when it agrees.
 pub fn flop_counter_gaps(case: &Value) -> Vec<String> {
     let name = case["name"].as_str().unwrap();
     let text = serde_json::to_vec(&case["config"]).unwrap();
@@ -28,6 +29,11 @@ pub fn flop_counter_gaps(case: &Value) -> Vec<String> {
     let mut gaps = Vec::new();
     if m.params != case["params"].as_u64().unwrap() {
         gaps.push(format!("{name} params: {} != {}", m.params, case["params"]));
+    }
+    if let Some(buffers) = case.get("buffers").and_then(Value::as_u64) {
+        if m.buffers != buffers {
+            gaps.push(format!("{name} buffers: {} != {buffers}", m.buffers));
+        }
     }
     for (ours, key) in [
         (m.flops_fwd, "flops_fwd"),

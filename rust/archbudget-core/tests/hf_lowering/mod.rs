@@ -15,6 +15,16 @@ pub fn memory_gaps(
     run: &RunSettings,
     seq: u64,
 ) -> Vec<String> {
+    gaps_at(row, head, run, Some(seq))
+}
+
+/// [`memory_gaps`] with the sequence length given or not (a vision model's image sets it).
+fn gaps_at(
+    row: &Value,
+    head: Option<hf::Head>,
+    run: &RunSettings,
+    seq: Option<u64>,
+) -> Vec<String> {
     let name = row["name"].as_str().unwrap();
     let text = serde_json::to_vec(&row["config"]).unwrap();
     let at = format!(
@@ -22,7 +32,7 @@ pub fn memory_gaps(
         run.mode, run.precision, run.attn
     );
     let counted = formats::summary(&text, name, head).unwrap();
-    let result = formats::memory(&text, name, head, run, Some(seq));
+    let result = formats::memory(&text, name, head, run, seq);
     if run.mode == Mode::Train && row["config"].get("quantization_config").is_some() {
         return match result {
             Err(e) if e.to_string().contains("--lora-rank") => Vec::new(),
@@ -108,6 +118,24 @@ pub fn every_run_gaps(rows: &[Value], runs: &[RunSettings], seq: u64) -> Vec<Str
             for run in runs {
                 gaps.extend(memory_gaps(row, head, run, seq));
             }
+        }
+    }
+    gaps
+}
+
+/// [`memory_gaps`] of every row of a vision fixture (no sequence length: the image sets
+/// it) at batch 2, in training and inference, at every precision and attention.
+pub fn vision_gaps(rows: &[Value]) -> Vec<String> {
+    let runs = run_grid(
+        &[Mode::Train, Mode::Infer],
+        &[Precision::Fp32, Precision::AmpBf16, Precision::Bf16],
+        &[AttnImpl::Sdpa, AttnImpl::Eager],
+        2,
+    );
+    let mut gaps = Vec::new();
+    for row in rows {
+        for run in &runs {
+            gaps.extend(gaps_at(row, None, run, None));
         }
     }
     gaps

@@ -340,35 +340,14 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         m.add_blocks(1, |_| format!("{root}layers.{i}."), &block)?;
     }
     norm_row(m, format!("{root}norm"), norm_class, a.hidden_size, a.norm)?;
-    let per_layer_all = dim(
-        crate::error::mul(
-            a.num_layers,
-            g.per_layer_width,
-            loc,
-            "per-layer input width",
-        )?,
-        "layers×per_layer",
-    );
-    embedding_row(
+    per_layer_input_rows(
         m,
-        format!("{root}embed_tokens_per_layer"),
+        root,
         embed_class,
-        dim(g.per_layer_vocab, "per_layer_vocab"),
-        per_layer_all.size,
-    )?;
-    let mut model_projection = Vec::new();
-    linear(&mut model_projection, "", h(), per_layer_all, false);
-    m.add(
-        format!("{root}per_layer_model_projection"),
-        "Linear",
-        model_projection,
-    )?;
-    norm_row(
-        m,
-        format!("{root}per_layer_projection_norm"),
         norm_class,
+        a,
         g.per_layer_width,
-        a.norm,
+        g.per_layer_vocab,
     )?;
     for kind in ["altup_projections", "altup_unembed_projections"] {
         for j in 0..n - 1 {
@@ -382,4 +361,49 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
         return Ok("Gemma3nForCausalLM".to_string());
     }
     Ok("Gemma3nTextModel".to_string())
+}
+
+/// The per-layer input rows Gemma 3n and Gemma 4 share: `embed_tokens_per_layer` (every
+/// layer's slice of `width`), `per_layer_model_projection` and its norm.
+pub(super) fn per_layer_input_rows(
+    m: &mut Modules,
+    root: &str,
+    embed_class: &str,
+    norm_class: &str,
+    a: &TransformerArch,
+    width: u64,
+    vocab: u64,
+) -> Result<()> {
+    let loc = m.location();
+    let per_layer_all = dim(
+        crate::error::mul(a.num_layers, width, &loc, "per-layer input width")?,
+        "layers×per_layer",
+    );
+    embedding_row(
+        m,
+        format!("{root}embed_tokens_per_layer"),
+        embed_class,
+        dim(vocab, "per_layer_vocab"),
+        per_layer_all.size,
+    )?;
+    let mut model_projection = Vec::new();
+    linear(
+        &mut model_projection,
+        "",
+        dim(a.hidden_size, "hidden"),
+        per_layer_all,
+        false,
+    );
+    m.add(
+        format!("{root}per_layer_model_projection"),
+        "Linear",
+        model_projection,
+    )?;
+    norm_row(
+        m,
+        format!("{root}per_layer_projection_norm"),
+        norm_class,
+        width,
+        a.norm,
+    )
 }

@@ -26,6 +26,7 @@ use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
+use super::gemma3n::per_layer_input_rows;
 use super::layer_kinds::layer_types;
 use super::modules::{embedding_row, heads_dim, linear, lm_head, norm_row, Modules};
 
@@ -353,35 +354,14 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     }
     norm_row(m, format!("{root}norm"), norm_class, a.hidden_size, a.norm)?;
     if g.per_layer_width > 0 {
-        let per_layer_all = dim(
-            mul(
-                a.num_layers,
-                g.per_layer_width,
-                loc,
-                "per-layer input width",
-            )?,
-            "layers×per_layer",
-        );
-        embedding_row(
+        per_layer_input_rows(
             m,
-            format!("{root}embed_tokens_per_layer"),
+            root,
             embed_class,
-            dim(g.per_layer_vocab, "per_layer_vocab"),
-            per_layer_all.size,
-        )?;
-        let mut model_projection = Vec::new();
-        linear(&mut model_projection, "", h(), per_layer_all, false);
-        m.add(
-            format!("{root}per_layer_model_projection"),
-            "Linear",
-            model_projection,
-        )?;
-        norm_row(
-            m,
-            format!("{root}per_layer_projection_norm"),
             norm_class,
+            a,
             g.per_layer_width,
-            a.norm,
+            g.per_layer_vocab,
         )?;
     }
     if a.head.has_lm_head() {

@@ -79,7 +79,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Electra",
     "DebertaV3",
     "FNet",
-    "ESM (with use_bias and GELU, as transformers builds it)",
+    "ESM (with GELU, as transformers builds it)",
     "RoformerV2",
     "XLNet",
     "T5",

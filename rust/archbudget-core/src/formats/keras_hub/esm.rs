@@ -7,15 +7,17 @@
 //! roberta-style classifier on the first token.
 //!
 //! The transformers twin is esm (`EsmModel`, `EsmForMaskedLM` with its head untied and
-//! `token_dropout` off, as keras-hub has neither), where `use_bias` is true and the
-//! activation GELU: transformers builds nothing else. Its memory differs from keras-hub's
+//! `token_dropout` off, as keras-hub has neither), where the activation is GELU:
+//! transformers builds nothing else. `use_bias=False`, which transformers' esm cannot
+//! build, drops the encoder's biases from the twin ([`twin_edit`]). Its memory differs from keras-hub's
 //! layers by what transformers adds: the bare model's pooler and the contact head's
 //! `regression` (`layers × heads + 1` parameters, never run) are in its params; keras-hub
 //! drops out before each norm where transformers drops out after each branch.
 use serde_json::json;
 
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
-use super::{Backbone, Classifier};
+use super::{Backbone, Classifier, TwinEdit};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::weight::{dim, Weight};
 
@@ -41,7 +43,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let max_seq = a.dim_or("max_sequence_length", 1024)?;
     let activation = a.config.get("activation").and_then(|v| v.as_str());
     let dropout = a.float_or("dropout", 0.1)?;
-    let twin = (bias && matches!(activation, None | Some("gelu"))).then(|| {
+    let twin = matches!(activation, None | Some("gelu")).then(|| {
         json!({
             "model_type": "esm", "vocab_size": vocab, "hidden_size": hidden,
             "num_hidden_layers": layers, "num_attention_heads": heads,
@@ -144,4 +146,15 @@ pub fn masked_lm_head(b: &Backbone) -> Row {
     ));
     w.push(Weight::new("output_bias", vec![dim(v, "vocab")]));
     Row::new("mlm_head", "MaskedLMHead", seq_shape(Some(v)), w)
+}
+
+/// keras-hub's `use_bias=False`: the encoder's q/k/v, output and feedforward `Dense`
+/// layers without biases (the masked-LM head keeps its own).
+pub fn twin_edit(a: &Args) -> Result<TwinEdit> {
+    let bias = a.flag_or("use_bias", true)?;
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        arch.qkv_bias = bias;
+        arch.o_bias = bias;
+        arch.mlp_bias = bias;
+    }))
 }

@@ -416,6 +416,7 @@ fn twin_edit(
         "T5GemmaBackbone" => Some(t5gemma::twin_edit(&args)?),
         "Gemma3nBackbone" => Some(gemma3n::twin_edit(&args)?),
         "Gemma4Backbone" => Some(gemma4::twin_edit(&args)?),
+        "ESMBackbone" => Some(esm::twin_edit(&args)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
             Some(clip::twin_edit(&args)?)
         }
