@@ -356,10 +356,15 @@ pub fn graph(d: &DFine, run: &RunSettings, location: &str) -> Result<Graph> {
     let valid = n.fill(&[], tokens, Some(DType::Bool));
     let masked = n.op(Op::Mul(Mul), &[valid, memory]);
     let all = b * tokens;
+    // the proposals reach the decoder only through top-k indices and detached gathers:
+    // no gradient reaches these heads' weights (nor optimizer state)
+    let proposals = n.g.nodes.len();
     let out_memory = n.linear(masked, all, (h, h));
     let out_memory = n.layer_norm(out_memory, all, h);
     let scores = n.linear(out_memory, all, (h, c.labels));
     let boxes = n.mlp(out_memory, all, (h, h, 4), 3);
+    let end = n.g.nodes.len();
+    n.g.freeze(proposals..end);
     let boxes = n.op(Op::Add(Add), &[boxes, anchors]);
     // top-k of each token's best class score
     let best = n.copy(&[scores], all);

@@ -220,15 +220,10 @@ pub(super) fn decoder(
             pred = n.op(Op::Add(Add), &[pred, prev]);
         }
         corners = Some(pred);
-        // the integral: softmax over each edge's bins, times W(n)
+        // the integral: softmax over each edge's bins, times W(n) (`F.linear` on a vector
+        // weight: a matrix-vector product, which flop_counter does not count)
         let probs = n.act(pred, ActKind::Softmax);
-        let matmul = Matmul {
-            batch: 1,
-            m: rows * 4,
-            k: bins,
-            n: 1,
-        };
-        let distance = n.op(Op::Matmul(matmul), &[probs, project]);
+        let distance = n.copy(&[probs, project], rows * 4);
         let scaled = n.op(Op::Mul(Mul), &[distance, initial]);
         let refined = n.copy(&[scaled, initial], rows * 4);
         reference = n.fill(&[refined], rows * 4, None);

@@ -21,8 +21,7 @@
 //!
 //! Rows come in Keras's `map_graph` order of the graph the constructor builds (the
 //! `keras_hub_vision` ordering), each with the output shape Keras gives it where it has
-//! one. Memory is not modelled (no transformers twin here): `memory` refuses it in one
-//! line.
+//! one. `memory` lowers the same layers by hand (`lowering`, `memory::d_fine`).
 mod config;
 mod lowering;
 mod weights;
