@@ -5,6 +5,7 @@
 mod common;
 
 use archbudget_core::formats;
+use archbudget_core::memory;
 use archbudget_core::summary::OutputShape;
 use serde_json::Value;
 
@@ -68,11 +69,52 @@ fn the_nano_preset_equals_its_metadata() {
     }
 }
 
-/// No transformers twin is modelled: memory is refused in one line naming the class.
+fn memory(
+    m: &Value,
+    mode: memory::Mode,
+    seq: u64,
+) -> archbudget_core::Result<memory::MemoryReport> {
+    let run = memory::RunSettings {
+        mode,
+        batch: 2,
+        ..Default::default()
+    };
+    let text = serde_json::to_vec(&m["model_json"]).unwrap();
+    formats::memory(&text, m["name"].as_str().unwrap(), None, &run, Some(seq))
+}
+
+/// Memory of every model, lowered from keras-hub's layers: its parameters are the ones
+/// Keras trains (BatchNorm statistics and the frozen scalars are PyTorch buffers), in
+/// training and in inference (where the heads of the other decoder layers stay idle).
 #[test]
-fn memory_is_refused_in_one_line() {
+fn memory_holds_the_trainable_weights() {
     let data = data();
-    common::assert_memory_refused_naming_coverage(data["models"].as_array().unwrap());
+    for m in data["models"].as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        let train = memory(m, memory::Mode::Train, 64).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let infer = memory(m, memory::Mode::Infer, 64).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let trainable = m["trainable_params"].as_u64().unwrap();
+        assert_eq!(
+            (train.params, infer.params),
+            (trainable, trainable),
+            "{name}"
+        );
+        assert!(train.peak_bytes > infer.peak_bytes, "{name}");
+        assert!(train.flops_fwd_bwd > 2 * train.flops_fwd, "{name}");
+    }
+}
+
+/// An image side the backbone's strides do not halve evenly is refused in one line.
+#[test]
+fn an_uneven_image_side_is_refused_in_one_line() {
+    let data = data();
+    let m = &data["models"].as_array().unwrap()[1];
+    let err = memory(m, memory::Mode::Train, 24).unwrap_err().to_string();
+    assert!(
+        err.contains("D-FINE") && err.contains("multiple of 32"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 /// What D-FINE's reader does not read is refused in one line naming the class and key.

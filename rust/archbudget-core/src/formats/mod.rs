@@ -174,6 +174,9 @@ enum PreparedModel {
     Mmdit(Box<keras_hub::sd3::Sd3>),
     /// Flux's denoiser (a KerasHub Flux backbone or TextToImage): the same.
     Flux(Box<keras_hub::flux::Flux>),
+    /// A KerasHub D-FINE backbone (or the detector's): its own lowering, built per
+    /// estimate at the image size (`seq` is its side where `image_shape` leaves it open).
+    DFine(Value),
 }
 
 impl Prepared {
@@ -189,6 +192,10 @@ impl Prepared {
             PreparedModel::Mmdit(Box::new(sd3))
         } else if let Some(flux) = keras_hub::flux::denoiser(&value, location)? {
             PreparedModel::Flux(Box::new(flux))
+        } else if let Some(backbone) = keras_hub::d_fine::source(&value) {
+            // read once for its errors; lowered per estimate
+            keras_hub::read(&value, location)?;
+            PreparedModel::DFine(backbone.clone())
         } else if let Some(model) = keras_hub::read(&value, location)? {
             // the transformers structure of the same architecture (one source of truth)
             PreparedModel::Hf {
@@ -231,7 +238,10 @@ impl Prepared {
             PreparedModel::Hf { arch, .. } => {
                 (arch.max_positions > 0).then_some(arch.max_positions)
             }
-            PreparedModel::Keras(..) | PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => None,
+            PreparedModel::Keras(..)
+            | PreparedModel::Mmdit(..)
+            | PreparedModel::Flux(..)
+            | PreparedModel::DFine(..) => None,
         }
     }
 
@@ -242,6 +252,10 @@ impl Prepared {
             PreparedModel::Hf { arch, .. } => arch.reads_tokens(),
             // the text context's tokens
             PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => true,
+            // the image side, where image_shape leaves it unknown
+            PreparedModel::DFine(backbone) => {
+                keras_hub::d_fine::lowering(backbone, None, &self.location).is_err()
+            }
             PreparedModel::Keras(value, _) => {
                 let mut filled = value.clone();
                 fill_unknown_dims(&mut filled, 1);
@@ -292,6 +306,9 @@ impl Prepared {
                 memory::flux::graph(flux, tokens, run, location)
                     .and_then(|g| memory::compiled::estimate(&g, run))
             }
+            PreparedModel::DFine(backbone) => keras_hub::d_fine::lowering(backbone, seq, location)
+                .and_then(|d| memory::d_fine::graph(&d, run, location))
+                .and_then(|g| memory::compiled::estimate(&g, run)),
             PreparedModel::Keras(..) if run.lora.is_some() || run.quantize.is_some() => {
                 Err(Error::invalid(
                     location,
@@ -344,9 +361,10 @@ impl Prepared {
                     .map(|model| memory::keras_written::stand_in_notes(&model))
                     .unwrap_or_default()
             }
-            PreparedModel::Hf { .. } | PreparedModel::Mmdit(..) | PreparedModel::Flux(..) => {
-                Vec::new()
-            }
+            PreparedModel::Hf { .. }
+            | PreparedModel::Mmdit(..)
+            | PreparedModel::Flux(..)
+            | PreparedModel::DFine(..) => Vec::new(),
         }
     }
 }

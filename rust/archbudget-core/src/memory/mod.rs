@@ -13,6 +13,8 @@ pub mod alloc;
 mod allocator;
 pub mod bound;
 pub mod compiled;
+pub mod d_fine;
+mod d_fine_decoder;
 pub mod families;
 pub mod flux;
 mod generate;

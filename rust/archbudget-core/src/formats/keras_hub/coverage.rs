@@ -46,8 +46,8 @@ pub const SUPPORTED: &[&str] = &[
     "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
-/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
-/// diffusion denoisers, lowered from the same ops), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, the
+/// diffusion denoisers and D-FINE, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -108,6 +108,7 @@ pub(super) const MEMORY: &[&str] = &[
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
     "StableDiffusion3 and Flux (their denoiser's step)",
+    "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
 
 /// The keras-hub class of `value` if no reader knows it.

@@ -19,7 +19,7 @@ mod bloom;
 mod call_order;
 mod clip;
 mod coverage;
-mod d_fine;
+pub mod d_fine;
 mod decoders;
 mod deit;
 mod depth_anything;

@@ -105,6 +105,19 @@ pub fn graph(model: &Model, run: &RunSettings, location: &str) -> Result<Graph> 
     Ok(graph)
 }
 
+/// A Keras model lowered into a larger graph (a KerasHub model's feature extractor,
+/// lowered by hand around it): the values of its outputs, its ops frozen when `frozen`.
+pub(crate) fn lower_into(
+    graph: &mut Graph,
+    model: &Model,
+    inputs: &[ValueId],
+    batch: u64,
+    frozen: bool,
+    location: &str,
+) -> Result<Vec<ValueId>> {
+    lower_model(graph, model, inputs, batch, frozen, location)
+}
+
 /// Lower `model` called on `inputs`; returns the values of its outputs. A nested model
 /// is inlined, its ops frozen when it is (`trainable: false`, the frozen backbone).
 fn lower_model(

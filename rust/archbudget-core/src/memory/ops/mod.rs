@@ -37,7 +37,8 @@ pub use relative::{BiasAdd, HeadMatmul};
 pub use solve::TriangularSolve;
 pub use ssm::SelectiveScan;
 pub use tensor::{
-    Add, Cast, Copy, Fill, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam, View,
+    Add, Cast, Copy, Fill, GridSample, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam,
+    View,
 };
 
 use super::graph::DType;
@@ -82,6 +83,7 @@ pub enum Op {
     LoraLinear(LoraLinear),
     ClsPositions(ClsPositions),
     Matmul(Matmul),
+    GridSample(GridSample),
     Opaque(Opaque),
     TriangularSolve(TriangularSolve),
     SelectiveScan(SelectiveScan),
@@ -121,6 +123,7 @@ impl Op {
             Op::Cast(o) => o.lower(cx),
             Op::Add(o) => o.lower(cx),
             Op::Matmul(o) => o.lower(cx),
+            Op::GridSample(o) => o.lower(cx),
             Op::Opaque(o) => o.lower(cx),
             Op::Mul(o) => o.lower(cx),
             Op::Scale(o) => o.lower(cx),

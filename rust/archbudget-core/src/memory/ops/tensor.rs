@@ -293,3 +293,25 @@ impl Opaque {
         })
     }
 }
+
+/// `F.grid_sample` (bilinear) of a map (input 0) at sampling locations (input 1), D-FINE's
+/// deformable attention reading one pyramid level: a new tensor of `out_numel` values in
+/// the map's dtype. Saves both inputs (each one's gradient reads the other); no FLOPs
+/// (flop_counter counts no grid sampler).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridSample {
+    pub out_numel: u64,
+}
+
+impl GridSample {
+    pub fn lower(&self, cx: &Ctx) -> Result<Cost> {
+        Ok(Cost {
+            out: Some(Out::New {
+                numel: self.out_numel,
+                dtype: cx.in_dtype[0],
+            }),
+            save_inputs: vec![0, 1],
+            ..Cost::default()
+        })
+    }
+}

@@ -5,34 +5,40 @@ use super::super::blocks::Args;
 use crate::error::{Error, Result};
 
 /// The constructor arguments the weights depend on.
-pub(super) struct Config {
-    pub(super) encoder_hidden: u64,
-    pub(super) hidden: u64,
+pub(crate) struct Config {
+    pub(crate) encoder_hidden: u64,
+    pub(crate) hidden: u64,
     /// Levels the hybrid encoder fuses (`encoder_in_channels`).
-    pub(super) levels: usize,
-    pub(super) feature_levels: usize,
-    pub(super) encode_proj_layers: usize,
-    pub(super) encoder_layers: u64,
-    pub(super) encoder_ffn: u64,
-    pub(super) hidden_expansion: f64,
-    pub(super) depth_multiplier: f64,
-    pub(super) decoder_layers: u64,
-    pub(super) decoder_heads: u64,
-    pub(super) decoder_ffn: u64,
-    pub(super) points: Vec<u64>,
-    pub(super) lqe_hidden: u64,
-    pub(super) lqe_layers: u64,
-    pub(super) labels: u64,
+    pub(crate) levels: usize,
+    pub(crate) feature_levels: usize,
+    /// The levels the transformer layers encode (`encode_proj_layers`).
+    pub(crate) encode_proj_layers: Vec<u64>,
+    pub(crate) encoder_heads: u64,
+    pub(crate) encoder_layers: u64,
+    pub(crate) encoder_ffn: u64,
+    pub(crate) hidden_expansion: f64,
+    pub(crate) depth_multiplier: f64,
+    pub(crate) decoder_layers: u64,
+    /// The decoder layer whose heads inference reads (`eval_idx`, made non-negative).
+    pub(crate) eval_idx: u64,
+    /// `decoder_method == "discrete"`: sampling by rounded indices, not `grid_sample`.
+    pub(crate) discrete: bool,
+    pub(crate) decoder_heads: u64,
+    pub(crate) decoder_ffn: u64,
+    pub(crate) points: Vec<u64>,
+    pub(crate) lqe_hidden: u64,
+    pub(crate) lqe_layers: u64,
+    pub(crate) labels: u64,
     /// The decoder's inputs are projected to `hidden_dim` (it is not the encoder's width).
-    pub(super) projects: bool,
-    pub(super) denoising: bool,
-    pub(super) with_labels: bool,
-    pub(super) learn_initial_query: bool,
-    pub(super) queries: u64,
+    pub(crate) projects: bool,
+    pub(crate) denoising: bool,
+    pub(crate) with_labels: bool,
+    pub(crate) learn_initial_query: bool,
+    pub(crate) queries: u64,
 }
 
 impl Config {
-    pub(super) fn of(a: &Args) -> Result<Config> {
+    pub(crate) fn of(a: &Args) -> Result<Config> {
         let decoder_in = ints(a, "decoder_in_channels")?;
         let encoder_in = ints(a, "encoder_in_channels")?;
         if decoder_in.len() != encoder_in.len() || decoder_in.is_empty() {
@@ -89,12 +95,15 @@ impl Config {
             hidden,
             levels: encoder_in.len(),
             feature_levels,
-            encode_proj_layers: a.count_list("encode_proj_layers")?.len(),
+            encode_proj_layers: a.count_list("encode_proj_layers")?,
+            encoder_heads: heads,
             encoder_layers: a.count_or("num_encoder_layers", 0)?,
             encoder_ffn: a.dim("encoder_ffn_dim")?,
             hidden_expansion: a.float_or("hidden_expansion", 1.0)?,
             depth_multiplier: a.float_or("depth_multiplier", 1.0)?,
             decoder_layers,
+            eval_idx: eval_idx as u64,
+            discrete: a.config.get("decoder_method").and_then(Value::as_str) == Some("discrete"),
             decoder_heads,
             decoder_ffn: a.dim("decoder_ffn_dim")?,
             points,

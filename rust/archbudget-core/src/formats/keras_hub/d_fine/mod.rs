@@ -21,9 +21,9 @@
 //!
 //! Rows come in Keras's `map_graph` order of the graph the constructor builds (the
 //! `keras_hub_vision` ordering), each with the output shape Keras gives it where it has
-//! one. Memory is not modelled (no transformers twin here): `memory` refuses it in one
-//! line.
+//! one. `memory` lowers the same layers by hand (`lowering`, `memory::d_fine`).
 mod config;
+mod lowering;
 mod weights;
 
 use serde_json::Value;
@@ -37,6 +37,8 @@ use crate::shape::Shape;
 use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
 use config::{bad, Config};
+pub use lowering::{lowering, source, DFine};
+pub(crate) use weights::{aggregation_width, csp_blocks, MAX_NUM_BINS, TOP_PROB_VALUES};
 use weights::{batch_norm, decoder, hybrid_encoder, mlp};
 
 /// Whether `class` is D-FINE's backbone, whose `backbone` key is its feature extractor
@@ -96,6 +98,10 @@ impl Graph {
 struct Extractor {
     row: Row,
     shapes: Vec<(String, Shape)>,
+    /// The translated functional JSON, and each stage's index among its outputs (as
+    /// `shapes`).
+    translated: Value,
+    outputs: Vec<usize>,
 }
 
 fn extractor(nested: &Value, location: &str) -> Result<Extractor> {
@@ -120,9 +126,17 @@ fn extractor(nested: &Value, location: &str) -> Result<Extractor> {
             )
         })?;
     let mut shapes = Vec::new();
+    let mut outputs = Vec::new();
     for (stage, r) in refs {
         let layer = r[0].as_str().unwrap_or("");
         let tensor = r[2].as_u64().unwrap_or(0) as usize;
+        outputs.push(
+            model
+                .outputs
+                .iter()
+                .position(|t| model.layers[t.layer].name == layer && t.tensor == tensor)
+                .unwrap_or(0),
+        );
         let shape = model
             .layers
             .iter()
@@ -150,7 +164,12 @@ fn extractor(nested: &Value, location: &str) -> Result<Extractor> {
         weights,
         nested: true,
     };
-    Ok(Extractor { row, shapes })
+    Ok(Extractor {
+        row,
+        shapes,
+        translated,
+        outputs,
+    })
 }
 
 /// Every weight of a Keras model, nested models' included, named by its layer path.
@@ -226,28 +245,9 @@ impl Graph {
     }
 }
 
-/// The backbone on an `HGNetV2Backbone` (keras-hub's presets' extractor); `None` on any
-/// other, which is counted from its `.keras` archive.
-pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
-    let c = Config::of(a)?;
-    let nested = a.config.get("backbone").ok_or_else(|| {
-        bad(
-            a,
-            "'backbone' (the feature extractor) is missing".to_string(),
-        )
-    })?;
-    if nested.get("registered_name").and_then(Value::as_str) != Some("keras_hub>HGNetV2Backbone") {
-        return Ok(None);
-    }
-    if a.config.get("data_format").and_then(Value::as_str) == Some("channels_first") {
-        // keras-hub 0.32's hybrid encoder flattens its maps as channels_last whatever the
-        // format: its widths then follow the image size
-        return Err(bad(
-            a,
-            "data_format 'channels_first' is not read (keras-hub 0.32's hybrid encoder mixes the axes of a channels_first map); build it channels_last".to_string(),
-        ));
-    }
-    let ex = extractor(nested, a.location)?;
+/// The extractor's maps the hybrid encoder reads (`out_features`, by default its last
+/// `levels` stages): each stage's name, shape and index among the extractor's outputs.
+fn feature_maps(a: &Args, c: &Config, ex: &Extractor) -> Result<Vec<(String, Shape, usize)>> {
     let out_features: Vec<String> = match a.config.get("out_features") {
         Some(Value::Array(names)) => names
             .iter()
@@ -270,21 +270,54 @@ pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
             ),
         ));
     }
-    let maps: Vec<Shape> = out_features
-        .iter()
+    out_features
+        .into_iter()
         .map(|f| {
-            ex.shapes
-                .iter()
-                .find(|(n, _)| n == f)
-                .map(|(_, s)| s.clone())
-                .ok_or_else(|| {
-                    bad(
-                        a,
-                        format!("'out_features' names '{f}', which the backbone does not output"),
-                    )
-                })
+            let i = ex.shapes.iter().position(|(n, _)| *n == f).ok_or_else(|| {
+                bad(
+                    a,
+                    format!("'out_features' names '{f}', which the backbone does not output"),
+                )
+            })?;
+            let shape = ex.shapes[i].1.clone();
+            Ok((f, shape, ex.outputs[i]))
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// The extractor of a D-FINE backbone on an `HGNetV2Backbone`; `None` on any other.
+fn hgnetv2<'v>(a: &Args<'v>) -> Result<Option<&'v Value>> {
+    let nested = a.config.get("backbone").ok_or_else(|| {
+        bad(
+            a,
+            "'backbone' (the feature extractor) is missing".to_string(),
+        )
+    })?;
+    if nested.get("registered_name").and_then(Value::as_str) != Some("keras_hub>HGNetV2Backbone") {
+        return Ok(None);
+    }
+    if a.config.get("data_format").and_then(Value::as_str) == Some("channels_first") {
+        // keras-hub 0.32's hybrid encoder flattens its maps as channels_last whatever the
+        // format: its widths then follow the image size
+        return Err(bad(
+            a,
+            "data_format 'channels_first' is not read (keras-hub 0.32's hybrid encoder mixes the axes of a channels_first map); build it channels_last".to_string(),
+        ));
+    }
+    Ok(Some(nested))
+}
+
+/// The backbone on an `HGNetV2Backbone` (keras-hub's presets' extractor); `None` on any
+/// other, which is counted from its `.keras` archive.
+pub fn backbone(a: &Args) -> Result<Option<Backbone>> {
+    let c = Config::of(a)?;
+    let Some(nested) = hgnetv2(a)? else {
+        return Ok(None);
+    };
+    let ex = extractor(nested, a.location)?;
+    let levels = feature_maps(a, &c, &ex)?;
+    let (out_features, maps): (Vec<String>, Vec<Shape>) =
+        levels.into_iter().map(|(n, s, _)| (n, s)).unzip();
 
     let (e, h) = (c.encoder_hidden, c.hidden);
     let mut g = Graph::default();

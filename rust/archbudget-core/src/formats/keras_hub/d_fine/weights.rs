@@ -5,9 +5,9 @@ use super::config::Config;
 use crate::weight::{dim, Weight};
 
 /// `DFineDecoder`'s fixed `max_num_bins` (its box heads predict `4 * (bins + 1)`).
-const MAX_NUM_BINS: u64 = 32;
+pub(crate) const MAX_NUM_BINS: u64 = 32;
 /// `DFineLQE`'s fixed `top_prob_values` (its MLP reads `4 * (top + 1)` features).
-const TOP_PROB_VALUES: u64 = 4;
+pub(crate) const TOP_PROB_VALUES: u64 = 4;
 
 /// A `DFineConvNormLayer` (or a bare Conv2D + BatchNormalization pair under `name`):
 /// a bias-free `k`x`k` convolution (`groups` groups) and a BatchNorm.
@@ -55,14 +55,24 @@ fn csp_rep(w: &mut Vec<Weight>, name: &str, c_in: u64, c: u64, blocks: u64) {
 
 /// `DFineFeatureAggregationBlock` on the concatenation of two `e`-wide maps.
 fn aggregation_block(w: &mut Vec<Weight>, name: &str, e: u64, expansion: f64, blocks: u64) {
-    // int(hidden_expansion * encoder_hidden_dim / 2), truncated as Python's int()
-    let c4 = (expansion * e as f64 / 2.0) as u64;
+    let c4 = aggregation_width(e, expansion);
     conv_norm(w, &format!("{name}/conv1"), 2 * e, 2 * e, 1, 1);
     csp_rep(w, &format!("{name}/csp_rep1"), e, c4, blocks);
     conv_norm(w, &format!("{name}/conv2"), c4, c4, 3, 1);
     csp_rep(w, &format!("{name}/csp_rep2"), c4, c4, blocks);
     conv_norm(w, &format!("{name}/conv3"), c4, c4, 3, 1);
     conv_norm(w, &format!("{name}/conv4"), 2 * e + 2 * c4, e, 1, 1);
+}
+
+/// The width of a `DFineFeatureAggregationBlock`'s branches:
+/// `int(hidden_expansion * encoder_hidden_dim / 2)`, truncated as Python's int().
+pub(crate) fn aggregation_width(e: u64, expansion: f64) -> u64 {
+    (expansion * e as f64 / 2.0) as u64
+}
+
+/// RepVGG blocks per CSP layer: `round(3 * depth_multiplier)`, half to even as Python's.
+pub(crate) fn csp_blocks(c: &Config) -> u64 {
+    round_half_even(3.0 * c.depth_multiplier)
 }
 
 /// `DFineMultiheadAttention`: biased q, k, v and output projections of `width`.
@@ -76,7 +86,7 @@ fn attention(w: &mut Vec<Weight>, name: &str, width: u64) {
 pub(super) fn hybrid_encoder(c: &Config) -> Vec<Weight> {
     let e = c.encoder_hidden;
     let mut w = Vec::new();
-    for i in 0..c.encode_proj_layers {
+    for i in 0..c.encode_proj_layers.len() {
         for j in 0..c.encoder_layers {
             let layer = format!("d_fine_encoder_{i}/layers_{j}");
             attention(&mut w, &format!("{layer}/self_attn"), e);
@@ -86,8 +96,7 @@ pub(super) fn hybrid_encoder(c: &Config) -> Vec<Weight> {
             layer_norm(&mut w, &format!("{layer}/final_layer_norm"), e);
         }
     }
-    // round(3 * depth_multiplier), rounding half to even as Python's round()
-    let blocks = round_half_even(3.0 * c.depth_multiplier);
+    let blocks = csp_blocks(c);
     for i in (1..c.levels).rev() {
         conv_norm(&mut w, &format!("lateral_conv_{i}"), e, e, 1, 1);
         aggregation_block(
