@@ -28,6 +28,7 @@ mod hf_encoders;
 mod hf_esm;
 mod hf_gemma3n;
 mod hf_gemma4;
+mod hf_gemma4_vision;
 mod hf_head;
 mod hf_layer;
 mod hf_linear;
