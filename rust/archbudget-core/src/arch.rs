@@ -464,6 +464,9 @@ pub enum VisionOutput {
     /// keras-hub's Gemma3VisionEncoder: gemma3's `Gemma3MultiModalProjector` after the
     /// tower, `tokens` per image, `width` wide.
     Gemma3Projector { tokens: u64, width: u64 },
+    /// keras-hub's Gemma4VisionEncoder: the tower's soft tokens through gemma4's
+    /// `Gemma4MultimodalEmbedder` (a scale-free RMSNorm, a bias-free projection to `width`).
+    Gemma4Embedder { width: u64 },
 }
 
 /// The learned tokens of a DINOv2 embedding besides the class token.
@@ -654,6 +657,28 @@ pub enum TowerFamily {
     /// learned positions, pre/post LayerNorms, LayerNorm blocks with biased attention
     /// and MLP, 2D rotary positions, and a pixel-shuffle MLP (`vision_adapter`).
     Llama4,
+    /// `Gemma4VisionModel`: a bias-free patch `Linear` over pre-cut patches, a 2-D position
+    /// table, Gemma 4's sandwich-normed RMSNorm blocks (q/k norms, a scale-free v norm,
+    /// bias-free q/k/v/o and gated MLP, optionally clipped), 2-D rotary positions, and a
+    /// weightless average pool of `pooling_kernel`² patches per soft token.
+    Gemma4,
+}
+
+/// What a Gemma 4 vision tower adds to [`VisionTower`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gemma4Tower {
+    pub kv_heads: u64,
+    pub head_dim: u64,
+    /// Rows of each axis' position table (`position_embedding_size`).
+    pub positions: u64,
+    /// Patches pooled per side into one soft token (`pooling_kernel_size`).
+    pub pooling_kernel: u64,
+    /// Soft tokens per image: the images are `soft_tokens · pooling_kernel²` patches.
+    pub soft_tokens: u64,
+    /// `use_clipped_linears`: four scalar bound buffers and two clamps per linear.
+    pub clipped: bool,
+    /// `standardize`: `std_bias` and `std_scale` buffers applied to the pooled tokens.
+    pub standardize: bool,
 }
 
 /// A ViT-style vision encoder as a multimodal wrapper holds it.
@@ -679,6 +704,8 @@ pub struct VisionTower {
     /// llama4's pixel-shuffle MLP: `fc1` intermediate → `projector_input_dim`, `fc2`
     /// `projector_output_dim` → itself; `None` elsewhere.
     pub pixel_shuffle: Option<(u64, u64)>,
+    /// Gemma 4's tower: its attention shape, position table, pooling and options.
+    pub gemma4: Option<Gemma4Tower>,
 }
 
 /// How vision features reach the text model's width.

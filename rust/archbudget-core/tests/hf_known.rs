@@ -101,7 +101,7 @@ fn extra_rows_exact() {
     // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
     // hf_dinov3_vit, hf_paligemma), clip
     // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n),
-    // gemma4_text (hf_gemma4), the reach types (hf_reach, hf_reach2), sam_vision_model
+    // gemma4_text (hf_gemma4), gemma4_vision (hf_gemma4_vision), the reach types (hf_reach, hf_reach2), sam_vision_model
     // (hf_sam), depth_anything (hf_depth_anything)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
@@ -123,6 +123,7 @@ fn extra_rows_exact() {
         "hf_t5gemma.json",
         "hf_gemma3n.json",
         "hf_gemma4.json",
+        "hf_gemma4_vision.json",
         "hf_reach.json",
         "hf_reach2.json",
         "hf_sam.json",

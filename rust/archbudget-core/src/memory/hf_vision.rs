@@ -39,6 +39,9 @@ pub fn idle_vision(a: &TransformerArch, run: &RunSettings, g: &mut Graph) -> Res
 
 /// The tower's buffers (elements, dtype).
 fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
+    if let Some(g4) = &t.gemma4 {
+        return super::hf_gemma4_vision::buffers(t, g4);
+    }
     let side = t.image_size / t.patch_size;
     let patches = mul(side, side)?;
     let head_dim = t.hidden_size / t.num_heads;
@@ -52,5 +55,6 @@ fn buffers(t: &VisionTower) -> Result<Vec<(u64, DType)>> {
         TowerFamily::Qwen25Vl => vec![(head_dim / 4, DType::F32); 2],
         // `freqs_ci`: complex64 (8 bytes an element, as int64) per position and rotary pair
         TowerFamily::Llama4 => vec![(mul(super::add(patches, 1)?, head_dim / 2)?, DType::I64)],
+        TowerFamily::Gemma4 => Vec::new(),
     })
 }

@@ -1,4 +1,5 @@
-//! A CLIP or SigLIP vision tower alone (clip_vision_model, siglip_vision_model) lowered
+//! A CLIP or SigLIP vision tower alone (clip_vision_model, siglip_vision_model; Gemma 4's,
+//! gemma4_vision, in [`super::hf_gemma4_vision`]) lowered
 //! into the op graph: one step of `model(pixel_values)` on `batch` images, the training
 //! loss `output.float().pow(2).mean()` as for every bare model here.
 //!
@@ -39,9 +40,12 @@ fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Gra
     let here = a.model_type.as_str();
     run.refuse_for_encoder(
         here,
-        "the vision towers (clip_vision_model, siglip_vision_model)",
+        "the vision towers (clip_vision_model, siglip_vision_model, gemma4_vision)",
         "images",
     )?;
+    if t.gemma4.is_some() {
+        return super::hf_gemma4_vision::graph(t, &a.activation, vm.output, run);
+    }
     let b = run.batch;
     let mut g = Graph::default();
     let pixels = g.input(
@@ -62,6 +66,11 @@ fn graph(a: &TransformerArch, vm: &VisionModel, run: &RunSettings) -> Result<Gra
         })?,
         VisionOutput::Gemma3Projector { tokens, width } => {
             gemma3_projector(&mut g, t, b, (tokens, width), out.last_hidden)?
+        }
+        VisionOutput::Gemma4Embedder { .. } => {
+            return Err(crate::Error::Internal(
+                "gemma4's embedder after another tower".into(),
+            ))
         }
     };
     let hf = g.push(Op::Cast(Cast { to: DType::F32 }), &[h]);

@@ -31,6 +31,7 @@ mod hf_esm;
 mod hf_gemma3n;
 mod hf_gemma4;
 mod hf_gemma_parts;
+mod hf_gemma4_vision;
 mod hf_head;
 mod hf_layer;
 mod hf_linear;

@@ -107,6 +107,7 @@ const SUPPORTED: &[&str] = &[
     "gemma3_text",
     "gemma3n_text",
     "gemma4_text",
+    "gemma4_vision",
     "glm",
     "glm4",
     "glm4_moe",
@@ -223,7 +224,8 @@ enum Family {
     SamVision,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
-    /// clip_vision_model, siglip_vision_model: the tower alone (`vision_model.rs`).
+    /// clip_vision_model, siglip_vision_model, gemma4_vision: the tower alone
+    /// (`vision_model.rs`).
     VisionModel,
     /// clip_text_model, siglip_text_model: that text encoder alone (`clip_text.rs`).
     TextEncoder,
@@ -267,7 +269,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "segformer" => Family::Segformer,
         "sam_vision_model" => Family::SamVision,
         "clip" | "siglip" => Family::DualEncoder,
-        "clip_vision_model" | "siglip_vision_model" => Family::VisionModel,
+        "clip_vision_model" | "siglip_vision_model" | "gemma4_vision" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
         "qwen3_moe" | "qwen3_next" | "deepseek_v2" | "deepseek_v3" | "glm4_moe" | "gpt_oss"
         | "llama4_text" | "qwen3_5_text" | "qwen3_5_moe_text" | "olmoe" | "granitemoe"
@@ -301,6 +303,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "siglip"
         | "clip_vision_model"
         | "siglip_vision_model"
+        | "gemma4_vision"
         | "dinov2"
         | "dinov2_with_registers"
         | "dinov3_vit"

@@ -25,7 +25,7 @@
 //! (`SiglipVisionModel`), `modeling_pixtral.py`, `modeling_qwen2_5_vl.py`,
 //! `modeling_llama4.py` (`Llama4VisionModel`) of
 //! transformers 5.x, and their configuration defaults.
-use crate::arch::{NormKind, TowerFamily, VisionTower};
+use crate::arch::{Gemma4Tower, NormKind, TowerFamily, VisionTower};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Dim, Weight};
 
@@ -55,17 +55,30 @@ pub fn tower(v: &Cfg, family: TowerFamily) -> Result<VisionTower> {
         TowerFamily::Pixtral => (1024, 4096, 24, 16, 1024, 16),
         TowerFamily::Qwen25Vl => (3584, 3420, 32, 16, 0, 14),
         TowerFamily::Llama4 => (768, 5632, 34, 16, 448, 14),
+        TowerFamily::Gemma4 => (768, 3072, 16, 12, 0, 16),
     };
     let qwen = family == TowerFamily::Qwen25Vl;
+    let gemma4 = match family {
+        TowerFamily::Gemma4 => Some(gemma4_tower(v, heads)?),
+        _ => None,
+    };
     let t = VisionTower {
         family,
         hidden_size: v.dim("hidden_size", hidden)?,
         intermediate_size: v.dim("intermediate_size", inter)?,
         num_layers: v.layers(&["depth", "num_hidden_layers"], layers)?,
         num_heads: v.dim_alias(&["num_heads", "num_attention_heads"], heads)?,
-        num_channels: v.dim_alias(&["in_channels", "num_channels"], 3)?,
-        // Qwen2.5-VL takes images of any size: no table is sized from it
-        image_size: if qwen { 0 } else { v.dim("image_size", image)? },
+        // Gemma 4's patches come cut: `input_proj` reads 3 · patch² values
+        num_channels: match gemma4 {
+            Some(_) => 3,
+            None => v.dim_alias(&["in_channels", "num_channels"], 3)?,
+        },
+        // Qwen2.5-VL and Gemma 4 take images of any size: no table is sized from it
+        image_size: if image == 0 {
+            0
+        } else {
+            v.dim("image_size", image)?
+        },
         patch_size: v.dim("patch_size", patch)?,
         temporal_patch: if qwen {
             v.dim("temporal_patch_size", 2)?
@@ -90,12 +103,15 @@ pub fn tower(v: &Cfg, family: TowerFamily) -> Result<VisionTower> {
             )),
             _ => None,
         },
+        gemma4,
     };
-    v.require_divisible(
-        ("vision hidden_size", t.hidden_size),
-        ("num_attention_heads", t.num_heads),
-    )?;
-    if !qwen && t.image_size < t.patch_size {
+    if gemma4.is_none() {
+        v.require_divisible(
+            ("vision hidden_size", t.hidden_size),
+            ("num_attention_heads", t.num_heads),
+        )?;
+    }
+    if image > 0 && t.image_size < t.patch_size {
         return Err(v.invalid(format!(
             "vision_config patch_size ({}) is larger than image_size ({})",
             t.patch_size, t.image_size
@@ -104,8 +120,40 @@ pub fn tower(v: &Cfg, family: TowerFamily) -> Result<VisionTower> {
     Ok(t)
 }
 
-/// Patches per image: (image / patch)² (0 for towers without a fixed image size).
+/// `Gemma4VisionConfig`'s keys beyond a ViT's. The images are `max_soft_tokens` soft
+/// tokens each (the image processor's key; 280, its default, when the config has none).
+fn gemma4_tower(v: &Cfg, heads: u64) -> Result<Gemma4Tower> {
+    let heads = v.dim("num_attention_heads", heads)?;
+    let t = Gemma4Tower {
+        kv_heads: v.dim("num_key_value_heads", 12)?,
+        head_dim: v.dim("head_dim", 64)?,
+        positions: v.dim("position_embedding_size", 10_240)?,
+        pooling_kernel: v.dim("pooling_kernel_size", 3)?,
+        soft_tokens: v.dim("max_soft_tokens", 280)?,
+        clipped: v.flag("use_clipped_linears", false)?,
+        standardize: v.flag("standardize", false)?,
+    };
+    v.require_divisible(
+        ("num_attention_heads", heads),
+        ("num_key_value_heads", t.kv_heads),
+    )?;
+    // `apply_multidimensional_rope` rotates head_dim / 4 pairs per axis
+    if t.head_dim < 4 {
+        return Err(v.invalid(format!(
+            "key 'head_dim' ({}) must be at least 4: the 2-D rotary embedding splits each head into two rotated halves",
+            t.head_dim
+        )));
+    }
+    Ok(t)
+}
+
+/// Patches per image: (image / patch)² (0 for towers without a fixed image size), or
+/// Gemma 4's soft tokens times the patches pooled into each.
 pub fn patches(t: &VisionTower, loc: &str) -> Result<u64> {
+    if let Some(g) = &t.gemma4 {
+        let pool = mul(g.pooling_kernel, g.pooling_kernel, loc, "patch count")?;
+        return mul(g.soft_tokens, pool, loc, "patch count");
+    }
     let side = t.image_size / t.patch_size;
     mul(side, side, loc, "patch count")
 }
@@ -116,7 +164,7 @@ struct Layout {
     layers: &'static str,
     attention: (&'static str, &'static str),
     mlp: (&'static str, &'static str),
-    norms: [&'static str; 2],
+    norms: &'static [&'static str],
     norm_class: &'static str,
     norm: NormKind,
 }
@@ -128,7 +176,7 @@ fn layout(family: TowerFamily) -> Layout {
             layers: "encoder.layers",
             attention: ("self_attn", "CLIPAttention"),
             mlp: ("mlp", "CLIPMLP"),
-            norms: ["layer_norm1", "layer_norm2"],
+            norms: &["layer_norm1", "layer_norm2"],
             norm_class: "LayerNorm",
             norm: ln,
         },
@@ -141,7 +189,7 @@ fn layout(family: TowerFamily) -> Layout {
             layers: "transformer.layers",
             attention: ("attention", "PixtralAttention"),
             mlp: ("feed_forward", "PixtralMLP"),
-            norms: ["attention_norm", "ffn_norm"],
+            norms: &["attention_norm", "ffn_norm"],
             norm_class: "PixtralRMSNorm",
             norm: NormKind::RmsNorm,
         },
@@ -149,7 +197,7 @@ fn layout(family: TowerFamily) -> Layout {
             layers: "blocks",
             attention: ("attn", "Qwen2_5_VLVisionAttention"),
             mlp: ("mlp", "Qwen2_5_VLMLP"),
-            norms: ["norm1", "norm2"],
+            norms: &["norm1", "norm2"],
             norm_class: "Qwen2_5_VLRMSNorm",
             norm: NormKind::RmsNorm,
         },
@@ -157,8 +205,21 @@ fn layout(family: TowerFamily) -> Layout {
             layers: "model.layers",
             attention: ("self_attn", "Llama4VisionAttention"),
             mlp: ("mlp", "Llama4VisionMLP"),
-            norms: ["input_layernorm", "post_attention_layernorm"],
+            norms: &["input_layernorm", "post_attention_layernorm"],
             ..layout(TowerFamily::Clip)
+        },
+        TowerFamily::Gemma4 => Layout {
+            layers: "encoder.layers",
+            attention: ("self_attn", "Gemma4VisionAttention"),
+            mlp: ("mlp", "Gemma4VisionMLP"),
+            norms: &[
+                "input_layernorm",
+                "post_attention_layernorm",
+                "pre_feedforward_layernorm",
+                "post_feedforward_layernorm",
+            ],
+            norm_class: "Gemma4RMSNorm",
+            norm: NormKind::RmsNorm,
         },
     }
 }
@@ -250,6 +311,18 @@ pub fn tower_rows(t: &VisionTower, base: &str, m: &mut Modules) -> Result<()> {
                 norm_row(m, path(base, name), "LayerNorm", t.hidden_size, l.norm)?;
             }
         }
+        TowerFamily::Gemma4 => {
+            let positions = t.gemma4.map_or(0, |g| g.positions);
+            let patch = mul(t.patch_size, t.patch_size, loc, "patch")?;
+            let pixels = dim(mul(3, patch, loc, "patch")?, "3×patch²");
+            let mut w = Vec::new();
+            linear(&mut w, "input_proj.", pixels, h.clone(), false);
+            w.push(Weight::new(
+                "position_embedding_table",
+                vec![dim(2, "axes"), dim(positions, "positions"), h.clone()],
+            ));
+            m.add(path(base, "patch_embedder"), "Gemma4VisionPatchEmbedder", w)?;
+        }
     }
     encoder_blocks(t, base, ("vision_hidden", "vision_intermediate"), m)?;
     if matches!(t.family, TowerFamily::Clip | TowerFamily::Siglip) {
@@ -324,7 +397,7 @@ pub fn encoder_blocks(
         ),
         (l.mlp.0.to_string(), l.mlp.1, mlp(t, &h, &inter)),
     ];
-    for name in l.norms {
+    for &name in l.norms {
         let mut w = Vec::new();
         norm(&mut w, "", t.hidden_size, l.norm);
         block.push((name.to_string(), l.norm_class, w));
@@ -338,6 +411,25 @@ pub fn encoder_blocks(
 
 fn attention(t: &VisionTower, h: &Dim, loc: &str) -> Result<Vec<Weight>> {
     let mut w = Vec::new();
+    if let Some(g) = &t.gemma4 {
+        // `Gemma4ClippableLinear`s (bias-free `linear`), q and k norms of the head dim
+        let q = dim(
+            mul(t.num_heads, g.head_dim, loc, "q width")?,
+            "heads×head_dim",
+        );
+        let kv = dim(
+            mul(g.kv_heads, g.head_dim, loc, "kv width")?,
+            "kv_heads×head_dim",
+        );
+        linear(&mut w, "q_proj.linear.", h.clone(), q.clone(), false);
+        linear(&mut w, "k_proj.linear.", h.clone(), kv.clone(), false);
+        linear(&mut w, "v_proj.linear.", h.clone(), kv, false);
+        linear(&mut w, "o_proj.linear.", q, h.clone(), false);
+        for name in ["q_norm.", "k_norm."] {
+            norm(&mut w, name, g.head_dim, NormKind::RmsNorm);
+        }
+        return Ok(w);
+    }
     match t.family {
         TowerFamily::Qwen25Vl => {
             let qkv = dim(mul(3, t.hidden_size, loc, "qkv width")?, "3×vision_hidden");
@@ -371,6 +463,11 @@ fn mlp(t: &VisionTower, h: &Dim, inter: &Dim) -> Vec<Weight> {
             linear(&mut w, "gate_proj.", h.clone(), inter.clone(), bias);
             linear(&mut w, "up_proj.", h.clone(), inter.clone(), bias);
             linear(&mut w, "down_proj.", inter.clone(), h.clone(), bias);
+        }
+        TowerFamily::Gemma4 => {
+            linear(&mut w, "gate_proj.linear.", h.clone(), inter.clone(), false);
+            linear(&mut w, "up_proj.linear.", h.clone(), inter.clone(), false);
+            linear(&mut w, "down_proj.linear.", inter.clone(), h.clone(), false);
         }
     }
     w

@@ -1,13 +1,16 @@
-//! clip_vision_model and siglip_vision_model: a CLIP or SigLIP vision tower as a model of
-//! its own (`AutoModel` builds `CLIPVisionModel` / `SiglipVisionModel`; no LM head).
+//! clip_vision_model, siglip_vision_model and gemma4_vision: a CLIP, SigLIP or Gemma 4
+//! vision tower as a model of its own (`AutoModel` builds `CLIPVisionModel` /
+//! `SiglipVisionModel` / `Gemma4VisionModel`; no LM head).
 //!
 //! Computes: [`super::vision`]'s CLIP or SigLIP tower (patch embedding, positions, CLIP's
 //! `pre_layrnorm`, N pre-norm LayerNorm blocks, `post_layernorm`, SigLIP's attention-pooling
-//! head when `vision_use_head`), its modules at the top level of the model.
+//! head when `vision_use_head`; Gemma 4's patch embedder, RMSNorm blocks and weightless
+//! pooler), its modules at the top level of the model.
 //! Weights: those of the tower in the dual encoders (`clip.rs`).
 //! Mirrors: `CLIPVisionModel` and `SiglipVisionModel` of transformers 5.x (which hold the
 //! tower's modules themselves, no `vision_model` wrapper) and `CLIPVisionConfig` /
-//! `SiglipVisionConfig` defaults (`hidden_act` quick_gelu / gelu_pytorch_tanh).
+//! `SiglipVisionConfig` defaults (`hidden_act` quick_gelu / gelu_pytorch_tanh), and
+//! `Gemma4VisionModel` / `Gemma4VisionConfig` of transformers 5.24 (`hidden_activation`).
 use crate::arch::{
     ArchKind, HeadKind, NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput,
 };
@@ -15,16 +18,25 @@ use crate::error::Result;
 
 use super::config::Cfg;
 use super::modules::Modules;
-use super::vision::{tower, tower_rows};
+use super::vision::{patches, tower, tower_rows};
 
 pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
-    let (family, act) = match cfg.model_type {
-        "clip_vision_model" => (TowerFamily::Clip, "quick_gelu"),
-        _ => (TowerFamily::Siglip, "gelu_pytorch_tanh"),
+    let (family, act_key, act) = match cfg.model_type {
+        "clip_vision_model" => (TowerFamily::Clip, "hidden_act", "quick_gelu"),
+        "gemma4_vision" => (
+            TowerFamily::Gemma4,
+            "hidden_activation",
+            "gelu_pytorch_tanh",
+        ),
+        _ => (TowerFamily::Siglip, "hidden_act", "gelu_pytorch_tanh"),
     };
     let t = tower(cfg, family)?;
-    let side = t.image_size / t.patch_size;
-    let slots = side * side + u64::from(family == TowerFamily::Clip);
+    let slots = patches(&t, cfg.location)? + u64::from(family == TowerFamily::Clip);
+    let (kv_heads, head_dim) = match &t.gemma4 {
+        Some(g) => (g.kv_heads, g.head_dim),
+        None => (t.num_heads, t.hidden_size / t.num_heads),
+    };
+    let gemma4 = t.gemma4.is_some();
     Ok(TransformerArch {
         model_type: cfg.model_type.to_string(),
         kind: ArchKind::Encoder,
@@ -35,20 +47,26 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
         num_layers: t.num_layers,
         num_decoder_layers: 0,
         num_heads: t.num_heads,
-        num_kv_heads: t.num_heads,
-        head_dim: t.hidden_size / t.num_heads,
+        num_kv_heads: kv_heads,
+        head_dim,
         intermediate_size: t.intermediate_size,
-        gated_mlp: false,
-        activation: cfg.string("hidden_act", act)?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
+        gated_mlp: gemma4,
+        activation: cfg.string(act_key, act)?,
+        norm: match gemma4 {
+            true => NormKind::RmsNorm,
+            false => NormKind::LayerNorm { bias: true },
+        },
+        norms_per_layer: if gemma4 { 4 } else { 2 },
+        final_norm: !gemma4,
         pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
+        qkv_bias: !gemma4,
+        o_bias: !gemma4,
+        mlp_bias: !gemma4,
         fused_qkv: false,
-        position: Position::Learned { rows: slots },
+        position: match gemma4 {
+            true => Position::Rotary,
+            false => Position::Learned { rows: slots },
+        },
         max_positions: slots,
         type_vocab_size: 0,
         tie_word_embeddings: false,
@@ -80,6 +98,7 @@ pub fn modules(a: &TransformerArch, m: &mut Modules) -> Result<String> {
     tower_rows(t, "", m)?;
     Ok(match t.family {
         TowerFamily::Clip => "CLIPVisionModel",
+        TowerFamily::Gemma4 => "Gemma4VisionModel",
         _ => "SiglipVisionModel",
     }
     .to_string())

@@ -102,6 +102,7 @@ pub(super) const MEMORY: &[&str] = &[
     "MetaCLIP2VisionEncoder",
     "MetaCLIP2TextEncoder",
     "Gemma3VisionEncoder",
+    "Gemma4VisionEncoder",
     "DINOV2Backbone",
     "DINOV3Backbone",
     "ViTDetBackbone",

@@ -8,10 +8,16 @@
 //!
 //! With `use_clipped_linears` (the default) each of a block's seven linears carries four
 //! non-trainable scalar clip bounds (`input_min`, `input_max`, `output_min`, `output_max`).
-use serde_json::Value;
+//!
+//! Memory: the twin is transformers' `gemma4_vision` tower of the same widths (the clip
+//! bounds and `standardize`'s bias and scale are buffers there), on images of
+//! `image_size`: `(image_size / patch_size / pool_size)²` soft tokens (`max_soft_tokens`),
+//! with gemma4's `Gemma4MultimodalEmbedder` after it ([`twin_edit`]), one image a sample.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, rms_norm, Args, Row};
 use super::{config_of, registered_class, Backbone};
+use crate::arch::{TransformerArch, VisionOutput};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::weight::{dim, Weight};
@@ -24,6 +30,8 @@ pub struct Encoder {
     /// `vision_output_encoder`.
     rows: Vec<Row>,
     pub output_dim: u64,
+    /// transformers' `gemma4_vision` config of the same tower.
+    hf_vision: Value,
 }
 
 impl Encoder {
@@ -52,6 +60,28 @@ pub fn read(a: &Args) -> Result<Encoder> {
     let clipped = a.flag_or("use_clipped_linears", true)?;
     let standardize = a.flag_or("standardize", false)?;
     let pixels = 3 * patch * patch;
+    let image = a.dim("image_size")?;
+    let pool = a.dim_or("pool_size", 3)?;
+    let side = image / patch / pool;
+    if side == 0 {
+        return Err(Error::invalid(
+            a.location,
+            format!(
+                "{}: image_size {image} / patch_size {patch} / pool_size {pool} leaves no soft token",
+                a.class_name
+            ),
+        ));
+    }
+    let hf_vision = json!({
+        "model_type": "gemma4_vision", "hidden_size": hidden, "intermediate_size": inter,
+        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+        "head_dim": head_dim, "patch_size": patch, "position_embedding_size": positions,
+        "pooling_kernel_size": pool, "max_soft_tokens": side * side,
+        "use_clipped_linears": clipped, "standardize": standardize,
+        "rms_norm_eps": a.float_or("layer_norm_epsilon", 1e-6)?,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "rope_parameters": {"rope_type": "axial", "rope_theta": a.float_or("rope_max_wavelength", 100.0)?},
+    });
 
     let mut enc = vec![Weight::new(
         "patch_embedder/position_embedding_table",
@@ -144,18 +174,34 @@ pub fn read(a: &Args) -> Result<Encoder> {
             out,
         ),
     ];
-    Ok(Encoder { rows, output_dim })
+    Ok(Encoder {
+        rows,
+        output_dim,
+        hf_vision,
+    })
 }
 
 /// A Gemma4VisionEncoder read alone.
 pub fn standalone(a: &Args) -> Result<Backbone> {
     let enc = read(a)?;
     Ok(Backbone::untokenized(
-        None,
+        Some(enc.hf_vision),
         enc.rows,
         enc.output_dim,
         &["pixel_position_ids", "pixel_values"],
     ))
+}
+
+/// gemma4's embedder after the twin tower, `output_dim` wide.
+pub fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let output = VisionOutput::Gemma4Embedder {
+        width: read(a)?.output_dim,
+    };
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        if let Some(vm) = arch.details.vision_model.as_mut() {
+            vm.output = output;
+        }
+    }))
 }
 
 /// The `vision_encoder` a Gemma4Backbone holds, if any, with the name its row takes

@@ -411,6 +411,7 @@ fn twin_edit(
         "SwinTransformerBackbone" => Some(swin::twin_edit(&args)?),
         "SegFormerBackbone" => Some(mit::segformer_twin_edit(&args)?),
         "Gemma3VisionEncoder" => Some(gemma3_vision::twin_edit(&args)?),
+        "Gemma4VisionEncoder" => Some(gemma4_vision::twin_edit(&args)?),
         "Gemma3Backbone" => Some(gemma::twin_edit(&args)?),
         "MoonshineBackbone" => Some(moonshine::twin_edit(&args)?),
         "T5GemmaBackbone" => Some(t5gemma::twin_edit(&args)?),

@@ -21,6 +21,9 @@ pub enum ActKind {
     GeluErf,
     /// `F.silu`: saves the input.
     Silu,
+    /// `torch.clamp` between tensor bounds (Gemma 4's clipped linears): saves the input
+    /// (its backward masks the gradient where the input was clipped).
+    Clamp,
     /// `torch.tanh`: saves the output.
     Tanh,
     /// `torch.sigmoid` (qwen2_moe's shared-expert gate): saves the output.
@@ -58,7 +61,7 @@ impl Act {
                     });
                 }
             }
-            ActKind::Gelu | ActKind::Silu => c.save_inputs.push(0),
+            ActKind::Gelu | ActKind::Silu | ActKind::Clamp => c.save_inputs.push(0),
             ActKind::GeluPython => {
                 // Under autocast `pow` is on the fp32 list: it saves an fp32 copy of x, and
                 // everything computed from it (tanh, 1 + tanh, the product) is fp32 too;
