@@ -10,8 +10,8 @@
 //! with channels-first LayerNorms); the `mask_decoder` (the IoU and mask tokens
 //! prepended to the prompt tokens, a `SamTwoWayTransformer` of `num_hidden_layers`
 //! blocks — token self-attention, token→image and image→token cross-attention whose q, k,
-//! v are `hidden // attention_downsample_rate` wide, an MLP, four LayerNorms — then a
-//! final token→image attention and LayerNorm, the image upscaled 4× by two transposed
+//! v are `hidden // 2` wide, an MLP, four LayerNorms — then a final token→image attention
+//! (`hidden // attention_downsample_rate` wide) and LayerNorm, the image upscaled 4× by two transposed
 //! convolutions, one hypernetwork MLP per mask token and the IoU head).
 //! Weights: the encoder's; `shared_image_embedding.positional_embedding` `[2, F]` (a
 //! parameter, tied to `prompt_encoder.shared_embedding`'s: counted once); the prompt
@@ -19,7 +19,7 @@
 //! c → hidden 1×1, two LayerNorms), `no_mask_embed`, `num_point_embeddings` one-row
 //! `point_embed`s and `not_a_point_embed`; the decoder's `iou_token` `[1, H]`,
 //! `mask_tokens` `[num_multimask_outputs + 1, H]`, per block q/k/v/out Linears (H → H for
-//! self-attention, H → H / rate for the cross ones), `mlp.lin1`/`lin2` (`mlp_dim`) and four
+//! self-attention, H → H / 2 for the cross ones), `mlp.lin1`/`lin2` (`mlp_dim`) and four
 //! LayerNorms; the final attention and LayerNorm; `upscale_conv1` (H → H/4) and
 //! `upscale_conv2` (H/4 → H/8), 2×2 transposed, and `upscale_layer_norm`; per mask token
 //! a `SamFeedForward` H → H → H → H/8; `iou_prediction_head` H → `iou_head_hidden_dim`
@@ -35,6 +35,10 @@ use crate::weight::{dim, Weight};
 
 use super::config::Cfg;
 use super::modules::{linear, norm, Modules};
+
+/// The two-way blocks' cross-attention downsampling (only the final attention reads
+/// `attention_downsample_rate`).
+pub const BLOCK_RATE: u64 = 2;
 
 /// What SamModel adds to its image encoder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +111,10 @@ pub fn arch(cfg: &Cfg, config: &Value) -> Result<TransformerArch> {
     let hidden = d.dim("hidden_size", 256)?;
     let heads = d.dim("num_attention_heads", 8)?;
     let downsample = d.dim("attention_downsample_rate", 2)?;
-    // SamAttention refuses an internal width the heads do not divide
-    for rate in [1, downsample] {
+    // SamAttention refuses an internal width the heads do not divide (the blocks' cross
+    // attentions halve the width whatever the config says: SamTwoWayTransformer builds
+    // them with SamTwoWayAttentionBlock's default rate, 2)
+    for rate in [1, BLOCK_RATE, downsample] {
         if (hidden / rate) % heads != 0 || hidden / rate == 0 {
             return Err(d.invalid(format!(
                 "num_attention_heads ({heads}) must divide hidden_size // {rate} ({})",
@@ -131,7 +137,7 @@ pub fn arch(cfg: &Cfg, config: &Value) -> Result<TransformerArch> {
             layers: d.count("num_hidden_layers", 2)?,
             heads,
             downsample,
-            mask_tokens: d.count("num_multimask_outputs", 3)? + 1,
+            mask_tokens: d.count("num_multimask_outputs", 3)?.saturating_add(1),
             iou_depth,
             iou_hidden: d.dim("iou_head_hidden_dim", 256)?,
             act: d.string("hidden_act", "relu")?,
@@ -189,8 +195,30 @@ fn conv(d_in: u64, d_out: u64, k: u64, transposed: bool) -> Vec<Weight> {
     ]
 }
 
+/// `SamMaskEmbedding`'s modules: (name, class, weights).
+fn mask_embed(p: &SamPrompt) -> Vec<(&'static str, &'static str, Vec<Weight>)> {
+    let quarter = p.mask_channels / 4;
+    vec![
+        ("conv1", "Conv2d", conv(1, quarter, 2, false)),
+        ("conv2", "Conv2d", conv(quarter, p.mask_channels, 2, false)),
+        ("conv3", "Conv2d", conv(p.mask_channels, p.hidden, 1, false)),
+        ("layer_norm1", "SamLayerNorm", layer_norm(quarter)),
+        // SamLayerNorm(mask_input_channels // 4 * 4), whatever conv2 gives it
+        ("layer_norm2", "SamLayerNorm", layer_norm(4 * quarter)),
+    ]
+}
+
+/// The parameters of the mask convolutions, which run only on a mask prompt.
+pub fn mask_embed_params(p: &SamPrompt) -> Result<u64> {
+    let weights: Vec<Weight> = mask_embed(p).into_iter().flat_map(|(_, _, w)| w).collect();
+    Ok(crate::weight::totals(&weights, "sam")?.0)
+}
+
 fn one_row(width: u64) -> Vec<Weight> {
-    vec![Weight::new("weight", vec![dim(1, "1"), dim(width, "hidden")])]
+    vec![Weight::new(
+        "weight",
+        vec![dim(1, "1"), dim(width, "hidden")],
+    )]
 }
 
 fn prompt_encoder(p: &SamPrompt, m: &mut Modules) -> Result<()> {
@@ -200,17 +228,9 @@ fn prompt_encoder(p: &SamPrompt, m: &mut Modules) -> Result<()> {
         Vec::new(),
         "shared_image_embedding.positional_embedding",
     )?;
-    let at = |name: &str| format!("prompt_encoder.mask_embed.{name}");
-    let quarter = p.mask_channels / 4;
-    for (name, weights) in [
-        ("conv1", conv(1, quarter, 2, false)),
-        ("conv2", conv(quarter, p.mask_channels, 2, false)),
-        ("conv3", conv(p.mask_channels, p.hidden, 1, false)),
-    ] {
-        m.add(at(name), "Conv2d", weights)?;
+    for (name, class, weights) in mask_embed(p) {
+        m.add(format!("prompt_encoder.mask_embed.{name}"), class, weights)?;
     }
-    m.add(at("layer_norm1"), "SamLayerNorm", layer_norm(quarter))?;
-    m.add(at("layer_norm2"), "SamLayerNorm", layer_norm(4 * quarter))?;
     m.add(
         "prompt_encoder.no_mask_embed".to_string(),
         "Embedding",
@@ -248,7 +268,7 @@ fn feed_forward(m: &mut Modules, path: &str, widths: (u64, u64, u64), depth: u64
     let h = || dim(hidden, "hidden_dim");
     linear(&mut w, "proj_in.", dim(d_in, "input_dim"), h(), true);
     linear(&mut w, "proj_out.", h(), dim(d_out, "output_dim"), true);
-    for i in 0..depth - 2 {
+    for i in 0..depth.saturating_sub(2) {
         linear(&mut w, &format!("layers.{i}."), h(), h(), true);
     }
     m.add(path.to_string(), "SamFeedForward", w)
@@ -271,7 +291,12 @@ fn mask_decoder(d: &SamDecoder, m: &mut Modules) -> Result<()> {
         let block = format!("mask_decoder.transformer.layers.{i}.");
         attention(m, format!("{block}self_attn"), h, 1)?;
         m.add(format!("{block}layer_norm1"), "LayerNorm", ln())?;
-        attention(m, format!("{block}cross_attn_token_to_image"), h, d.downsample)?;
+        attention(
+            m,
+            format!("{block}cross_attn_token_to_image"),
+            h,
+            BLOCK_RATE,
+        )?;
         m.add(format!("{block}layer_norm2"), "LayerNorm", ln())?;
         let mut mlp = Vec::new();
         let inner = || dim(d.mlp_dim, "mlp_dim");
@@ -280,13 +305,22 @@ fn mask_decoder(d: &SamDecoder, m: &mut Modules) -> Result<()> {
         m.add(format!("{block}mlp"), "SamMLPBlock", mlp)?;
         m.add(format!("{block}layer_norm3"), "LayerNorm", ln())?;
         m.add(format!("{block}layer_norm4"), "LayerNorm", ln())?;
-        attention(m, format!("{block}cross_attn_image_to_token"), h, d.downsample)?;
+        attention(
+            m,
+            format!("{block}cross_attn_image_to_token"),
+            h,
+            BLOCK_RATE,
+        )?;
     }
     let t = "mask_decoder.transformer.";
     attention(m, format!("{t}final_attn_token_to_image"), h, d.downsample)?;
     m.add(format!("{t}layer_norm_final_attn"), "LayerNorm", ln())?;
     let up = "mask_decoder.upscale_";
-    m.add(format!("{up}conv1"), "ConvTranspose2d", conv(h, h / 4, 2, true))?;
+    m.add(
+        format!("{up}conv1"),
+        "ConvTranspose2d",
+        conv(h, h / 4, 2, true),
+    )?;
     m.add(
         format!("{up}conv2"),
         "ConvTranspose2d",
