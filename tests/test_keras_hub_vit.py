@@ -35,15 +35,28 @@ def test_fixture_covers_the_families():
                        "depth_anything_v2_large"}
 
 
-# ViTDet's memory, its transformers twin's: test_keras_hub_vit_det_twin.py
+# ViTDet's memory, its transformers twin's: test_keras_hub_vit_det_twin.py; SAM's twin:
+# keras_hub_sam.rs
 @pytest.mark.parametrize("name", ["SAM", "SAMImageSegmenter"])
-def test_memory_is_refused_in_one_line(tmp_path, name):
+def test_sam_memory_holds_its_summarys_parameters(tmp_path, name):
     path = tmp_path / "model.json"
     path.write_text(json.dumps(BY_NAME[name]["model_json"]))
+    out = runner.invoke(app, ["memory", str(path), "--mode", "train", "--batch", "2"])
+    assert out.exit_code == 0, out.output
+    m = archbudget.memory(BY_NAME[name]["model_json"], mode="infer", batch=1)
+    assert m.params == BY_NAME[name]["total_params"]
+
+
+def test_a_sam_no_transformers_model_holds_is_refused_in_one_line(tmp_path):
+    model = json.loads(json.dumps(BY_NAME["SAM"]["model_json"]))
+    # an odd width per head: keras-hub's cross-attention is then narrower than transformers'
+    model["config"]["mask_decoder"]["config"].update(hidden_size=6, embedding_dim=6)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model))
     out = runner.invoke(app, ["memory", str(path), "--mode", "train", "--batch", "2"])
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output
     assert "model.json" in lines[0] and "not modelled" in lines[0]
     with pytest.raises(archbudget.ArchBudgetError, match="not modelled"):
-        archbudget.memory(BY_NAME[name]["model_json"], mode="infer", batch=1)
+        archbudget.memory(model, mode="infer", batch=1)

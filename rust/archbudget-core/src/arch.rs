@@ -434,6 +434,9 @@ pub struct BlockDetails {
     /// Segment Anything's image encoder (sam_vision_model, keras-hub's ViTDet): its
     /// windows, global layers and neck.
     pub sam_vision: Option<Box<crate::formats::hf::sam::SamVision>>,
+    /// The whole Segment Anything model (sam): its prompt encoder and mask decoder
+    /// beside the image encoder `sam_vision` describes.
+    pub sam_model: Option<Box<crate::formats::hf::sam_model::SamModel>>,
     /// depth_anything's neck and head on its DINOv2 backbone; the rest of the arch
     /// describes the backbone.
     pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,

@@ -101,8 +101,9 @@ fn extra_rows_exact() {
     // towers alone, dinov2, dinov3_vit and paligemma (hf_vision_model, hf_dinov2,
     // hf_dinov3_vit, hf_paligemma), clip
     // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n),
-    // gemma4_text (hf_gemma4), gemma4_vision (hf_gemma4_vision), the reach types (hf_reach, hf_reach2), sam_vision_model
-    // (hf_sam), depth_anything (hf_depth_anything)
+    // gemma4_text (hf_gemma4), gemma4_vision (hf_gemma4_vision), the reach types (hf_reach,
+    // hf_reach2), sam_vision_model (hf_sam), sam (hf_sam_model), depth_anything
+    // (hf_depth_anything)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -131,6 +132,8 @@ fn extra_rows_exact() {
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())
+    // sam (hf_sam_model)
+    .chain(data("hf_sam.json")["sam_rows"].as_array().unwrap().clone())
     .collect();
     let types: std::collections::BTreeSet<&str> = rows
         .iter()

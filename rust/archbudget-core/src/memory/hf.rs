@@ -41,6 +41,9 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if let Some(graph) = super::hf_swin::hierarchical(a, drop, run) {
         return graph;
     }
+    if let (Some(sam), Some(model)) = (&a.details.sam_vision, &a.details.sam_model) {
+        return super::hf_sam_model::graph(a, sam, model, drop, run);
+    }
     if let Some(sam) = &a.details.sam_vision {
         return super::hf_sam::graph(a, sam, drop, run);
     }

@@ -36,22 +36,55 @@ pub(super) fn graph(
     drop: &Dropouts,
     run: &RunSettings,
 ) -> Result<Graph> {
+    refuse(a, run, "the SAM image encoder (sam_vision_model)")?;
+    let mut g = Graph::default();
+    let pixels = pixels(&mut g, s, run)?;
+    let x = encoder(&mut g, pixels, a, s, drop, run)?;
+    if run.mode == Mode::Train {
+        g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);
+        g.then(Op::SquareMean(SquareMean));
+        g.train_only_tail = 2;
+    }
+    g.infer_output = Some(x);
+    Ok(g)
+}
+
+/// What the SAM lowerings (this encoder, and sam's whole model) do not run.
+pub(super) fn refuse(a: &TransformerArch, run: &RunSettings, lowering: &str) -> Result<()> {
     let here = a.model_type.as_str();
-    run.refuse_for_encoder(here, "the SAM image encoder (sam_vision_model)", "images")?;
+    run.refuse_for_encoder(here, lowering, "images")?;
     if run.grad_ckpt {
         return Err(crate::Error::invalid(
             here,
             "gradient checkpointing is not lowered for the SAM image encoder yet (each SamVisionLayer is a checkpointed layer)",
         ));
     }
-    let b = run.batch;
-    if b == 0 {
+    if run.batch == 0 {
         return Err(crate::Error::invalid("run", "batch must be positive"));
     }
+    Ok(())
+}
+
+/// The `pixel_values` input of `run.batch` images (inputs come before any node).
+pub(super) fn pixels(g: &mut Graph, s: &SamVision, run: &RunSettings) -> Result<ValueId> {
+    Ok(g.input(
+        prod(&[run.batch, s.channels, s.image, s.image])?,
+        InputKind::Float,
+    ))
+}
+
+/// `SamVisionEncoder(pixel_values)`: the neck's output, `[B, output_channels, s, s]`.
+pub(super) fn encoder(
+    g: &mut Graph,
+    pixels: ValueId,
+    a: &TransformerArch,
+    s: &SamVision,
+    drop: &Dropouts,
+    run: &RunSettings,
+) -> Result<ValueId> {
+    let b = run.batch;
     let d = a.hidden_size;
     let side = s.side;
-    let mut g = Graph::default();
-    let pixels = g.input(prod(&[b, s.channels, s.image, s.image])?, InputKind::Float);
     g.push(
         Op::Conv(Conv {
             batch: b,
@@ -89,7 +122,7 @@ pub(super) fn graph(
         },
     };
     for i in 0..a.num_layers {
-        x = layer.block(&mut g, x, s.window_of(i), map)?;
+        x = layer.block(g, x, s.window_of(i), map)?;
     }
     let rows = prod(&[b, side, side])?;
     let c = s.output_channels;
@@ -109,13 +142,7 @@ pub(super) fn graph(
         );
         x = g.then(super::hf_swin::layer_norm(rows, c));
     }
-    if run.mode == Mode::Train {
-        g.push(Op::Cast(Cast { to: DType::F32 }), &[x]);
-        g.then(Op::SquareMean(SquareMean));
-        g.train_only_tail = 2;
-    }
-    g.infer_output = Some(x);
-    Ok(g)
+    Ok(x)
 }
 
 /// What every layer shares: `batch` maps of side×side tokens, `dim` wide.

@@ -42,6 +42,7 @@ mod hf_moonshine;
 mod hf_names;
 mod hf_roformer_v2;
 mod hf_sam;
+mod hf_sam_model;
 mod hf_segformer;
 mod hf_segformer_head;
 mod hf_ssm;

@@ -35,6 +35,7 @@ mod moe;
 pub mod moonshine;
 mod opt;
 pub mod sam;
+pub mod sam_model;
 pub mod segformer;
 pub mod spec;
 mod ssm;
@@ -155,6 +156,7 @@ const SUPPORTED: &[&str] = &[
     "qwen3_5_moe_text",
     "roberta",
     "seed_oss",
+    "sam",
     "sam_vision_model",
     "segformer",
     "siglip",
@@ -222,6 +224,8 @@ enum Family {
     Segformer,
     /// sam_vision_model: Segment Anything's windowed image encoder (`sam.rs`).
     SamVision,
+    /// sam: that encoder, the prompt encoder and the mask decoder (`sam_model.rs`).
+    Sam,
     /// clip, siglip: a text encoder beside a vision tower (`clip.rs`).
     DualEncoder,
     /// clip_vision_model, siglip_vision_model, gemma4_vision: the tower alone
@@ -268,6 +272,7 @@ fn family(cfg: &Cfg) -> Result<Family> {
         "swin" => Family::Swin,
         "segformer" => Family::Segformer,
         "sam_vision_model" => Family::SamVision,
+        "sam" => Family::Sam,
         "clip" | "siglip" => Family::DualEncoder,
         "clip_vision_model" | "siglip_vision_model" | "gemma4_vision" => Family::VisionModel,
         "clip_text_model" | "siglip_text_model" => Family::TextEncoder,
@@ -311,6 +316,7 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
         | "swin"
         | "segformer"
         | "sam_vision_model"
+        | "sam"
         | "clip_text_model"
         | "siglip_text_model" => None,
         _ => Some(HeadKind::CausalLm),
@@ -364,6 +370,7 @@ fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, T
         Family::Swin => swin::arch(&cfg, head)?,
         Family::Segformer => segformer::arch(&cfg, head)?,
         Family::SamVision => sam::arch(&cfg, head)?,
+        Family::Sam => sam_model::arch(&cfg, config)?,
         Family::DualEncoder => clip::arch(config, &cfg)?,
         Family::VisionModel => vision_model::arch(&cfg)?,
         Family::TextEncoder => clip_text::arch(&cfg)?,
@@ -493,6 +500,7 @@ fn text_rows(fam: Family, arch: &TransformerArch, m: &mut Modules) -> Result<Str
         Family::Swin => swin::modules(arch, m)?,
         Family::Segformer => segformer::modules(arch, m)?,
         Family::SamVision => sam::modules(arch, m)?,
+        Family::Sam => sam_model::modules(arch, m)?,
         Family::DualEncoder => clip::modules(arch, m)?,
         Family::VisionModel => vision_model::modules(arch, m)?,
         Family::TextEncoder => clip_text::modules(arch, m)?,

@@ -106,6 +106,7 @@ pub(super) const MEMORY: &[&str] = &[
     "DINOV2Backbone",
     "DINOV3Backbone",
     "ViTDetBackbone",
+    "SAM (Backbone, ImageSegmenter; prompted with one point and one box per image)",
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
     "StableDiffusion3 and Flux (their denoiser's step)",

@@ -267,6 +267,14 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             Some(mit::segmenter_twin_edit(&args, nested)?)
         }
         Task::DepthEstimator => Some(depth_anything::estimator_twin_edit(&args, nested)?),
+        Task::ImageSegmenter if backbone_class == "SAMBackbone" => {
+            let b = Args {
+                config: backbone_config,
+                class_name: backbone_class,
+                location,
+            };
+            Some(sam::twin_edit(&b, true)?)
+        }
         _ => twin_edit(backbone_class, backbone_config, location)?,
     };
     Ok(Some(Model {
@@ -418,6 +426,7 @@ fn twin_edit(
         "Gemma3nBackbone" => Some(gemma3n::twin_edit(&args)?),
         "Gemma4Backbone" => Some(gemma4::twin_edit(&args)?),
         "ESMBackbone" => Some(esm::twin_edit(&args)?),
+        "SAMBackbone" => Some(sam::twin_edit(&args, false)?),
         "CLIPVisionEncoder" | "SigLIPVisionEncoder" | "MetaCLIP2VisionEncoder" => {
             Some(clip::twin_edit(&args)?)
         }

@@ -21,8 +21,25 @@
 //! decoder as an attribute but does not call it: a backbone alone has built none of its
 //! weights, a segmenter's backbone row counts them (the decoder is built by then).
 //!
-//! Memory is not modelled (the image encoder is ViTDet's, see there).
-use serde_json::Value;
+//!
+//! Memory: the model runs as its transformers twin `sam` (`SamModel`, `formats/hf/sam_model.rs`,
+//! prompted with one point and one box per image, no mask, as keras-hub's SAMBackbone example
+//! fills its inputs): the image encoder's twin (ViTDet's), `num_pos_feats` set to the
+//! prompt encoder's `hidden_size // 2` (transformers' default is 128), the prompt encoder on
+//! the encoder's grid, the mask decoder's two-way transformer. Where keras-hub differs:
+//! - a SAMBackbone alone never calls or builds its decoder: its twin runs no decoder and its
+//!   step ends at the image embedding (the loss is on it; the prompt encoder runs beside);
+//! - the random-frequency matrix is a non-trainable weight in keras-hub, a parameter in
+//!   transformers: the twin trains it (`2 · hidden // 2` elements);
+//! - an IoU head of depth 1 is one Dense in keras-hub (transformers' `SamFeedForward` has at
+//!   least two Linears): the twin's is that one Linear;
+//! - the upscaling's activation is GELU whatever the decoder's `activation` says.
+//!
+//! No twin (memory refused) where transformers cannot hold the same weights: an
+//! `embedding_dim` other than the decoder's `hidden_size`, an odd `hidden_size // num_heads`
+//! (keras-hub's cross-attention is `heads · (key_dim // 2)` wide, transformers'
+//! `hidden_size // 2`), a prompt `image_embedding_size` other than the encoder's grid.
+use serde_json::{json, Value};
 
 use super::blocks::{dense, embedding, layer_norm, Args, Row};
 use super::{config_of, registered_class, vit_det, Backbone};
@@ -39,9 +56,12 @@ const PROMPTS: [(&str, &[Option<u64>]); 4] = [
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     // unbuilt in a backbone alone, the decoder counts nothing there, but a bad one is bad input
-    mask_decoder(&part(a, "mask_decoder", "SAMMaskDecoder")?)?;
+    let decoder = part(a, "mask_decoder", "SAMMaskDecoder")?;
+    mask_decoder(&decoder)?;
     let encoder = part(a, "image_encoder", "ViTDetBackbone")?;
     let image = vit_det::image_encoder(&encoder)?;
+    let prompt = part(a, "prompt_encoder", "SAMPromptEncoder")?;
+    let twin = twin(image.twin, &prompt, &decoder)?;
     let mut rows = image.rows;
     // the neck and the prompt encoder are both one step from the outputs, after the
     // prompt inputs in Keras's order of layers
@@ -56,11 +76,11 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             "sam_prompt_encoder",
             "SAMPromptEncoder",
             Vec::new(),
-            prompt_encoder(&part(a, "prompt_encoder", "SAMPromptEncoder")?)?,
+            prompt_encoder(&prompt)?,
         )
     });
     Ok(Backbone::untokenized(
-        None,
+        twin,
         rows,
         image.channels,
         &["images"],
@@ -99,6 +119,66 @@ pub fn segmenter_rows(name: &str, value: &Value, a: &Args) -> Result<Vec<Row>> {
         ..decoder
     });
     Ok(inputs)
+}
+
+/// The `sam` config of the SamModel the three parts make (`None` where none holds the
+/// same weights; see the module's doc).
+fn twin(mut vision: Value, prompt: &Args, decoder: &Args) -> Result<Option<Value>> {
+    let hidden = decoder.dim("hidden_size")?;
+    let heads = decoder.dim("num_heads")?;
+    let key_dim = hidden / heads;
+    let side =
+        vision["image_size"].as_u64().unwrap_or(0) / vision["patch_size"].as_u64().unwrap_or(1);
+    let grid = prompt.config.get("image_embedding_size");
+    let on_grid = match grid {
+        None | Some(Value::Null) => side == 64,
+        Some(v) => *v == json!([side, side]),
+    };
+    if decoder.dim_or("embedding_dim", 256)? != hidden || key_dim % 2 != 0 || !on_grid {
+        return Ok(None);
+    }
+    let prompt_hidden = prompt.dim_or("hidden_size", 256)?;
+    let vision_map = vision.as_object_mut().expect("ViTDet's twin is an object");
+    vision_map.remove("model_type");
+    vision_map.insert("num_pos_feats".into(), json!(prompt_hidden / 2));
+    let activation = prompt
+        .config
+        .get("activation")
+        .cloned()
+        .unwrap_or(json!("gelu"));
+    Ok(Some(json!({
+        "model_type": "sam",
+        "prompt_encoder_config": {
+            "hidden_size": prompt_hidden,
+            "image_size": vision["image_size"],
+            "patch_size": vision["patch_size"],
+            "mask_input_channels": prompt.dim_or("mask_in_channels", 16)?,
+            "hidden_act": activation,
+        },
+        "mask_decoder_config": {
+            "hidden_size": hidden,
+            "mlp_dim": decoder.dim("intermediate_dim")?,
+            "num_hidden_layers": decoder.dim("num_layers")?,
+            "num_attention_heads": heads,
+            "num_multimask_outputs": decoder.count_or("num_multimask_outputs", 3)?,
+            // depth 1 is set on the arch ([`twin_edit`]): transformers' reader wants two
+            "iou_head_depth": decoder.dim_or("iou_head_depth", 3)?.max(2),
+            "iou_head_hidden_dim": decoder.dim_or("iou_head_hidden_dim", 256)?,
+        },
+        "vision_config": vision,
+    })))
+}
+
+/// The edit of a SAM's twin: keras-hub's IoU head depth (one Dense at depth 1) and, for a
+/// SAMBackbone alone (`segmenter` false), no mask decoder.
+pub fn twin_edit(a: &Args, segmenter: bool) -> Result<super::TwinEdit> {
+    let depth = part(a, "mask_decoder", "SAMMaskDecoder")?.dim_or("iou_head_depth", 3)?;
+    Ok(Box::new(move |arch: &mut crate::arch::TransformerArch| {
+        if let Some(m) = arch.details.sam_model.as_mut() {
+            m.decoder.iou_depth = depth;
+            m.runs_decoder = segmenter;
+        }
+    }))
 }
 
 /// The serialized layer under `key`, which must be keras-hub's `class`.
