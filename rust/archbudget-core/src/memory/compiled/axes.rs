@@ -25,6 +25,7 @@ use std::collections::HashMap;
 
 use super::super::graph::Graph;
 use super::super::{MemoryReport, RunSettings};
+use super::dominance::Dominance;
 use super::tape::{Plan, Scratch, Tape};
 
 /// Highest degree per axis a fitted number may have.
@@ -258,7 +259,24 @@ impl AxisModel {
                 }
             })
             .collect();
-        tape.merge_slots(&marks, &same);
+        // which marks bound which over the box, from the polynomials at Newton's
+        // origin (the box's smallest values: lattice coordinates from 0)
+        let kinds: Vec<(bool, bool)> = tape.slot_kinds().map(|(r, _, set)| (r, set)).collect();
+        let poly_at = |slot: usize, t: &[i64]| -> Option<i128> {
+            let p = number_poly[slot] as usize;
+            let start = if p == 0 { 0 } else { ends[p - 1] as usize };
+            let mut sum = 0i128;
+            for &(b, c) in &coefs[start..ends[p] as usize] {
+                let mut v = c as i128;
+                for (a, &t) in t.iter().enumerate() {
+                    v = v.checked_mul(binomial(t as i128, bases[b as usize][a] as u32))?;
+                }
+                sum = sum.checked_add(v)?;
+            }
+            Some(sum)
+        };
+        let dominance = Dominance::new(axes, &kinds, &degree, poly_at);
+        tape.merge_slots(&marks, &same, dominance.as_ref());
         // the report's counts as one polynomial each, so that the slots only they read
         // are not evaluated per candidate
         let counts = count_polys(&tape, &number_poly, &coefs, &ends).map(|polys| {

@@ -17,7 +17,9 @@
 //!   last; repeats are found inside periods too (a mixture's experts within a layer).
 //! - **Covered marks.** A mark whose terms an earlier compared mark of the same run of
 //!   steps holds at least as often is never above it, so never the earliest maximum:
-//!   its changes are merged into the next compared mark's.
+//!   its changes are merged into the next compared mark's. A fitted tape also drops a
+//!   mark of its run that a recent earlier compared mark is never below, or a near
+//!   later mark always above, at every candidate of the fit's box (`dominance`).
 //!
 //! The steps (a tree: repeats hold their bodies) are then flattened into one program
 //! of [`Op`]s, each repeat's body written out for its first and last period, so that
@@ -27,6 +29,7 @@
 //! the marks not compared are at most one that is.
 use std::collections::HashMap;
 
+use super::dominance::Dominance;
 use super::record::{merge_duplicates, RecMark, Terms};
 
 /// One term's change at a mark: its slot, and how many blocks of it are added
@@ -137,8 +140,9 @@ impl Total for i128 {
 }
 
 impl Timeline {
-    /// The program of `marks` (in time order).
-    pub fn new(marks: &[RecMark]) -> Timeline {
+    /// The program of `marks` (in time order); `dominance`: which marks' totals bound
+    /// which at every candidate, where the tape is fitted over a box.
+    pub fn new(marks: &[RecMark], dominance: Option<&Dominance>) -> Timeline {
         let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
         let deltas: Vec<Vec<Change>> = totals
             .iter()
@@ -173,6 +177,7 @@ impl Timeline {
             ids: &ids,
             next_same: &next_same,
             totals: &totals,
+            dominance,
             changes: Vec::new(),
             steps: Vec::new(),
         };
@@ -348,9 +353,15 @@ struct Builder<'a> {
     ids: &'a [u32],
     next_same: &'a [usize],
     totals: &'a [Terms],
+    dominance: Option<&'a Dominance>,
     changes: Vec<Change>,
     steps: Vec<Step>,
 }
+
+/// Marks each mark of a run is checked against for `Dominance` (the nearest later
+/// ones, the latest earlier compared ones): a check costs a sum over both marks'
+/// terms at every point of its set.
+const WINDOW: usize = 8;
 
 impl Builder<'_> {
     /// Steps for marks `lo..hi` inside `depth` repeats, their changes all applied by the
@@ -359,6 +370,8 @@ impl Builder<'_> {
         let mut pending: Vec<Change> = Vec::new();
         // the marks compared in this run of steps, for the covered ones
         let mut compared: Vec<usize> = Vec::new();
+        let below_later = self.below_later(lo, hi, depth);
+        let mut own = 0;
         let mut i = lo;
         while i < hi {
             let repeat = (depth < MAX_DEPTH).then(|| self.repeat_at(i, hi)).flatten();
@@ -379,13 +392,49 @@ impl Builder<'_> {
             }
             pending.extend_from_slice(&self.deltas[i]);
             let t = &self.totals[i];
-            if !compared.iter().any(|&b| covered(t, &self.totals[b])) {
+            let dominated = below_later.get(own).is_some_and(|&below| below)
+                || compared.iter().any(|&b| covered(t, &self.totals[b]))
+                || self.dominance.is_some_and(|d| {
+                    let recent = compared.iter().rev().take(WINDOW);
+                    recent
+                        .into_iter()
+                        .any(|&b| d.above(t, &self.totals[b], false))
+                });
+            if !dominated {
                 compared.push(i);
                 self.flush(&mut pending, Some(i as u32));
             }
+            own += 1;
             i += 1;
         }
         self.flush(&mut pending, None);
+    }
+
+    /// Per mark of the run `lo..hi` (not those of a repeat inside it), whether one of
+    /// the next `WINDOW` is above it at every candidate (empty without a dominance).
+    fn below_later(&self, lo: usize, hi: usize, depth: usize) -> Vec<bool> {
+        let Some(d) = self.dominance else {
+            return Vec::new();
+        };
+        let mut own = Vec::new();
+        let mut i = lo;
+        while i < hi {
+            match (depth < MAX_DEPTH).then(|| self.repeat_at(i, hi)).flatten() {
+                Some((period, reps)) => i += period * reps as usize,
+                None => {
+                    own.push(i);
+                    i += 1;
+                }
+            }
+        }
+        (0..own.len())
+            .map(|k| {
+                let later = own[k + 1..].iter().take(WINDOW);
+                later
+                    .into_iter()
+                    .any(|&j| d.above(&self.totals[own[k]], &self.totals[j], true))
+            })
+            .collect()
     }
 
     /// A mark step of the changes `pending` (merged), comparing recorded mark
