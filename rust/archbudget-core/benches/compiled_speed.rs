@@ -7,7 +7,8 @@
 //! → graph: the compiled model still needs the Graph), and the tapes' hit rate and
 //! time per candidate over sweep grids evaluated in enumeration order, graph included.
 //! `cargo bench -p archbudget-core --bench compiled_speed [sweep|transformers|small|grids]`
-//! (one section; all by default)
+//! (one section; all by default); `fitted [NAME]` runs the sweep spaces' fitted path
+//! alone, for instruction counts under callgrind.
 use archbudget_core::formats::{hf, keras};
 use archbudget_core::memory::compiled::cache;
 use archbudget_core::memory::families::{Cnn, LstmNet, Mlp};
@@ -134,12 +135,10 @@ fn grid(name: &str, candidates: &[Box<dyn Fn() -> (Graph, RunSettings)>]) {
     );
 }
 
-/// A sweep space's candidates, each evaluated as a sweep does (fitted expressions where
-/// its structures fit) beside the reference (counts, Graph and simulator per candidate),
-/// after one pass that fits the structures (at their 4th candidate here, where a sweep
-/// waits for `symbolic::FIT_AT`); the share evaluated from the fits in that first pass.
-fn sweep_space(name: &str, space: Value) {
-    let space = Space::from_value(&space, "bench", &|_| unreachable!()).unwrap();
+/// A sweep space's evaluator (fitting at a structure's 4th candidate, where a sweep
+/// waits for `symbolic::FIT_AT`) and its candidates' digits in enumeration order, after
+/// one pass that fits the structures, each candidate checked equal to the reference.
+fn fitted_space<'a>(name: &str, space: &'a Space) -> (Evaluator<'a>, Vec<Vec<usize>>) {
     let lens: Vec<usize> = space.axes.iter().map(|a| a.values.len()).collect();
     let candidates: Vec<Vec<usize>> = (0..space.size as usize)
         .map(|index| {
@@ -152,8 +151,7 @@ fn sweep_space(name: &str, space: Value) {
             digits
         })
         .collect();
-    symbolic::reset_stats();
-    let eval = Evaluator::fitting_at(&space, 4);
+    let eval = Evaluator::fitting_at(space, 4);
     for d in &candidates {
         assert_eq!(
             eval.metrics(d).unwrap(),
@@ -161,6 +159,17 @@ fn sweep_space(name: &str, space: Value) {
             "{name}"
         );
     }
+    (eval, candidates)
+}
+
+/// A sweep space's candidates, each evaluated as a sweep does (fitted expressions where
+/// its structures fit) beside the reference (counts, Graph and simulator per candidate),
+/// after the first pass of [`fitted_space`]; the share evaluated from the fits in that
+/// pass.
+fn sweep_space(name: &str, space: Value) {
+    let space = Space::from_value(&space, "bench", &|_| unreachable!()).unwrap();
+    symbolic::reset_stats();
+    let (eval, candidates) = fitted_space(name, &space);
     let first_pass = eval.symbolic_evaluated();
     let fits = symbolic::stats();
     let (reference, fitted) = pair(
@@ -170,11 +179,7 @@ fn sweep_space(name: &str, space: Value) {
                 black_box(eval.simulated_metrics(d).unwrap());
             }
         },
-        || {
-            for d in &candidates {
-                black_box(eval.metrics(d).unwrap());
-            }
-        },
+        || fitted_pass(&eval, &candidates),
     );
     println!(
         "{name:<40} {:>4} candidates  counts+graph+simulator {:>7.2} µs  fitted {:>6.3} µs  {:>6.1}x  first pass {:>5.1}% fitted ({} fits, {} failed)",
@@ -186,6 +191,41 @@ fn sweep_space(name: &str, space: Value) {
         fits.fitted,
         fits.failed
     );
+}
+
+/// One pass of the fitted path over `candidates` (a function of its own, so that
+/// `valgrind --tool=callgrind --toggle-collect='*fitted_pass*'` counts its instructions
+/// alone: the `fitted` section).
+#[inline(never)]
+fn fitted_pass(eval: &Evaluator, candidates: &[Vec<usize>]) {
+    for d in candidates {
+        black_box(eval.metrics(d).unwrap());
+    }
+}
+
+/// The fitted path alone, 10 passes per space (`fitted [NAME]`: the spaces whose name
+/// starts with NAME), for instruction counts under callgrind, which is stable where
+/// times on a shared machine are not: its instructions over 10 × candidates are a
+/// candidate's.
+fn fitted_only(prefix: Option<&str>) {
+    for (name, space) in sweep_spaces() {
+        if prefix.is_some_and(|p| !name.starts_with(p)) {
+            continue;
+        }
+        let space = Space::from_value(&space, "bench", &|_| unreachable!()).unwrap();
+        let (eval, candidates) = fitted_space(name, &space);
+        let start = Instant::now();
+        for _ in 0..10 {
+            fitted_pass(&eval, &candidates);
+        }
+        let per = start.elapsed() / (10 * candidates.len()) as u32;
+        println!(
+            "{name:<40} {:>4} candidates  fitted {:>6.3} µs  ({} evaluated from fits)",
+            candidates.len(),
+            us(per),
+            eval.symbolic_evaluated()
+        );
+    }
 }
 
 fn llama(layers: u64, hidden: u64) -> Value {
@@ -227,7 +267,8 @@ const HIDDEN: [u64; 6] = [2048, 2560, 3072, 3584, 4096, 4608];
 
 fn main() {
     // cargo passes `--bench`; a section's name picks that section alone
-    let only = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let only = args.next();
     let wants = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let train_bf16 = RunSettings {
         batch: 4,
@@ -257,6 +298,10 @@ fn main() {
     if wants("sweep") {
         sweep_candidates();
     }
+    // not in the default run: the fitted path alone, for callgrind
+    if only.as_deref() == Some("fitted") {
+        fitted_only(args.next().as_deref());
+    }
     if wants("transformers") {
         transformers(&runs);
     }
@@ -268,44 +313,45 @@ fn main() {
     }
 }
 
-fn sweep_candidates() {
-    println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
-    sweep_space(
-        "llama 16/32 layers, train bf16",
-        json!({"family": "hf",
+/// The sweep spaces of the `sweep` and `fitted` sections.
+fn sweep_spaces() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "llama 16/32 layers, train bf16",
+            json!({"family": "hf",
         "fixed": {"model_type": "llama", "num_attention_heads": 16, "num_key_value_heads": 8},
         "axes": {"num_hidden_layers": [16, 32], "hidden_size": [2048, 3072, 4096],
                  "intermediate_size": [5632, 11008], "vocab_size": [32000, 128256]},
         "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
-    );
-    sweep_space(
-        "mixtral 8 layers, infer amp",
-        json!({"family": "hf",
+        ),
+        (
+            "mixtral 8 layers, infer amp",
+            json!({"family": "hf",
         "fixed": {"model_type": "mixtral", "num_attention_heads": 32, "num_key_value_heads": 8,
                   "num_hidden_layers": 8, "num_local_experts": 8, "num_experts_per_tok": 2},
         "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 128256]},
         "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "amp_bf16", "mode": "infer"}}),
-    );
-    sweep_space(
-        "mistral 16 layers sliding, train bf16",
-        json!({"family": "hf",
+        ),
+        (
+            "mistral 16 layers sliding, train bf16",
+            json!({"family": "hf",
         "fixed": {"model_type": "mistral", "num_attention_heads": 32, "num_key_value_heads": 8,
                   "num_hidden_layers": 16, "sliding_window": 4096},
         "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 14336], "vocab_size": [32000, 32768]},
         "run": {"batch": [1, 2, 4], "seq": [2048, 4096, 8192], "precision": "bf16"}}),
-    );
-    sweep_space(
-        "qwen3_moe 8 layers, train bf16",
-        json!({"family": "hf",
+        ),
+        (
+            "qwen3_moe 8 layers, train bf16",
+            json!({"family": "hf",
         "fixed": {"model_type": "qwen3_moe", "num_attention_heads": 32, "num_key_value_heads": 4,
                   "head_dim": 128, "num_hidden_layers": 8, "num_experts": 8, "num_experts_per_tok": 2,
                   "moe_intermediate_size": 768, "decoder_sparse_step": 1},
         "axes": {"hidden_size": [2048, 4096], "vocab_size": [32000, 151936]},
         "run": {"batch": [1, 2, 4, 8], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
-    );
-    sweep_space(
-        "deepseek_v3 8 layers MLA, train bf16",
-        json!({"family": "hf",
+        ),
+        (
+            "deepseek_v3 8 layers MLA, train bf16",
+            json!({"family": "hf",
         "fixed": {"model_type": "deepseek_v3", "num_attention_heads": 16, "num_key_value_heads": 16,
                   "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
                   "qk_nope_head_dim": 128, "v_head_dim": 128, "n_routed_experts": 8,
@@ -313,65 +359,73 @@ fn sweep_candidates() {
                   "n_group": 1, "topk_group": 1, "moe_intermediate_size": 1408, "num_hidden_layers": 8},
         "axes": {"hidden_size": [2048, 4096], "intermediate_size": [5632, 11008], "vocab_size": [32000, 102400]},
         "run": {"batch": [1, 2, 4], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
-    );
-    sweep_space(
-        "gemma3_text 12 layers 5:1 sliding, train",
-        json!({"family": "hf",
+        ),
+        (
+            "gemma3_text 12 layers 5:1 sliding, train",
+            json!({"family": "hf",
         "fixed": {"model_type": "gemma3_text", "num_attention_heads": 8, "num_key_value_heads": 4,
                   "head_dim": 256, "num_hidden_layers": 12, "sliding_window": 1024},
         "axes": {"hidden_size": [1152, 2304], "intermediate_size": [6912, 9216], "vocab_size": [32000, 262144]},
         "run": {"batch": [1, 2, 4], "seq": [1024, 2048, 4096], "precision": "bf16"}}),
-    );
-    sweep_space(
-        "gpt2 12 layers, train amp",
-        json!({"family": "hf",
+        ),
+        (
+            "gpt2 12 layers, train amp",
+            json!({"family": "hf",
         "fixed": {"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 4096},
         "axes": {"vocab_size": [32000, 50257]},
         "run": {"batch": [1, 2, 4, 8], "seq": [512, 1024, 2048], "precision": "amp_bf16"}}),
-    );
-    sweep_space(
-        "bert 12 layers, infer fp32",
-        json!({"family": "hf",
+        ),
+        (
+            "bert 12 layers, infer fp32",
+            json!({"family": "hf",
         "fixed": {"model_type": "bert", "num_hidden_layers": 12, "num_attention_heads": 12},
         "axes": {"hidden_size": [768, 1536], "intermediate_size": [3072, 6144], "vocab_size": [30522, 50000]},
         "run": {"batch": [8, 32, 64], "seq": [128, 256, 512], "mode": "infer"}}),
-    );
-    sweep_space(
-        "mlp depth 2/8, train",
-        json!({"family": "mlp",
+        ),
+        (
+            "mlp depth 2/8, train",
+            json!({"family": "mlp",
         "axes": {"input_dim": [784, 3072], "depth": [2, 8], "width": [256, 512, 1024, 2048, 4096],
                  "classes": [10, 100]},
         "run": {"batch": [32, 128, 512]}}),
-    );
-    sweep_space(
-        "mlp depth 64, infer",
-        json!({"family": "mlp",
+        ),
+        (
+            "mlp depth 64, infer",
+            json!({"family": "mlp",
         "axes": {"input_dim": [784, 3072], "depth": [64], "width": [512, 1024, 1536, 2048, 3072],
                  "classes": [10, 100]},
         "run": {"batch": [32, 128, 512], "mode": "infer"}}),
-    );
-    sweep_space(
-        "cnn 3x2 convs + BN, train",
-        json!({"family": "cnn",
+        ),
+        (
+            "cnn 3x2 convs + BN, train",
+            json!({"family": "cnn",
         "fixed": {"image": 64, "channels": 3, "stages": 3, "convs": 2, "batchnorm": true},
         "axes": {"filters": [8, 16, 24, 32, 48, 64], "classes": [10, 100, 1000]},
         "run": {"batch": [32, 128, 256]}}),
-    );
-    sweep_space(
-        "lstm 2 layers, train",
-        json!({"family": "lstm",
+        ),
+        (
+            "lstm 2 layers, train",
+            json!({"family": "lstm",
         "fixed": {"layers": 2, "classes": 5},
         "axes": {"vocab": [5000, 20000], "embed": [128, 256], "hidden": [128, 256, 384, 512],
                  "seq": [64, 128]},
         "run": {"batch": [32, 128]}}),
-    );
-    sweep_space(
-        "keras 16 x Dense+BN, train",
-        json!({"family": "keras",
+        ),
+        (
+            "keras 16 x Dense+BN, train",
+            json!({"family": "keras",
         "template": keras_dense(16, 512),
         "axes": {"d0.units": [128, 256, 384, 512, 768, 1024], "head.units": [10, 100]},
         "run": {"batch": [32, 128, 256]}}),
-    );
+        ),
+    ]
+}
+
+fn sweep_candidates() {
+    println!("-- sweep candidates: the reference (counts + Graph + simulator) / the fitted expressions (no Graph)");
+    for (name, space) in sweep_spaces() {
+        sweep_space(name, space);
+    }
 }
 
 fn transformers(runs: &[(&str, RunSettings)]) {

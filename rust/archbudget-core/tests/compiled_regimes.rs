@@ -152,3 +152,73 @@ proptest! {
         }
     }
 }
+
+/// A transformers config of `kind` (llama, mixtral, qwen3_moe, deepseek_v3, gpt2, bert)
+/// at `layers` layers, its size axes left to the space.
+fn transformer(kind: usize, layers: i64) -> Value {
+    match kind {
+        0 => json!({"model_type": "llama", "num_attention_heads": 8, "num_key_value_heads": 4,
+                    "num_hidden_layers": layers}),
+        1 => json!({"model_type": "mixtral", "num_attention_heads": 8, "num_key_value_heads": 4,
+                    "num_hidden_layers": layers, "num_local_experts": 4, "num_experts_per_tok": 2}),
+        2 => json!({"model_type": "qwen3_moe", "num_attention_heads": 8, "num_key_value_heads": 4,
+                    "head_dim": 64, "num_hidden_layers": layers, "num_experts": 4,
+                    "num_experts_per_tok": 2, "moe_intermediate_size": 512, "decoder_sparse_step": 1}),
+        3 => {
+            json!({"model_type": "deepseek_v3", "num_attention_heads": 8, "num_key_value_heads": 8,
+                    "q_lora_rank": 256, "kv_lora_rank": 128, "qk_rope_head_dim": 32,
+                    "qk_nope_head_dim": 64, "v_head_dim": 64, "n_routed_experts": 4,
+                    "num_experts_per_tok": 2, "n_shared_experts": 1, "first_k_dense_replace": 1,
+                    "n_group": 1, "topk_group": 1, "moe_intermediate_size": 256,
+                    "num_hidden_layers": layers})
+        }
+        4 => json!({"model_type": "gpt2", "n_layer": layers, "n_head": 8, "n_embd": 512,
+                    "n_positions": 2048}),
+        _ => json!({"model_type": "bert", "num_hidden_layers": layers, "num_attention_heads": 8,
+                    "max_position_embeddings": 2048}),
+    }
+}
+
+/// `n` to `m` of `values`, ascending.
+fn some_of(values: &'static [i64], n: usize, m: usize) -> impl Strategy<Value = Vec<i64>> {
+    prop::sample::subsequence(values, n..=m)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Transformers sweeps at realistic sizes (hidden in the thousands, seq to 2048),
+    /// where a fitted tape leaves out the marks that another's total bounds at every
+    /// candidate of its box (`memory::compiled::dominance`, with the allocator rounding's
+    /// slack): equal to the simulator, candidate by candidate.
+    #[test]
+    fn realistic_transformer_sweeps_equal_the_simulator(
+        kind in 0usize..6,
+        layers in 2i64..5,
+        mode in prop_oneof![Just("train"), Just("infer")],
+        precision in prop_oneof![Just("fp32"), Just("bf16"), Just("amp_bf16")],
+        optimizer in prop_oneof![Just("sgd"), Just("adamw")],
+        grad_ckpt in any::<bool>(),
+        attn in prop_oneof![Just("sdpa"), Just("eager")],
+        hidden in some_of(&[512, 1024, 1536, 2048], 2, 3),
+        intermediate in some_of(&[1408, 2816, 5632], 1, 2),
+        vocab in some_of(&[32000, 50257, 128256], 1, 2),
+        batch in some_of(&[1, 2, 4, 8], 2, 3),
+        seq in some_of(&[128, 256, 512, 1024, 2048], 2, 3),
+    ) {
+        let fixed = transformer(kind, layers);
+        let mut axes = json!({"vocab_size": vocab});
+        if fixed.get("n_embd").is_none() {
+            axes["hidden_size"] = json!(hidden);
+        }
+        // qwen3_moe's experts have their own width; gpt2's is 4 · n_embd
+        if kind != 2 && kind != 4 {
+            axes["intermediate_size"] = json!(intermediate);
+        }
+        let run = json!({"mode": mode, "precision": precision, "optimizer": optimizer,
+                         "grad_ckpt": grad_ckpt, "attn": attn, "batch": batch, "seq": seq});
+        let candidates = sweep(json!({"family": "hf", "run": run, "fixed": fixed, "axes": axes}), 3);
+        let fitted = candidates.iter().filter(|c| c.1).count();
+        prop_assert!(fitted * 2 >= candidates.len(), "{fitted} of {} fitted", candidates.len());
+    }
+}

@@ -25,7 +25,11 @@ use std::collections::HashMap;
 
 use super::super::graph::Graph;
 use super::super::{MemoryReport, RunSettings};
+use super::dominance::Dominance;
 use super::tape::{Plan, Scratch, Tape};
+
+mod eval;
+use eval::Numbers;
 
 /// Highest degree per axis a fitted number may have.
 const DEGREE: usize = 2;
@@ -96,9 +100,9 @@ pub struct AxisModel {
     /// coefficient), polynomial `p` being `coefs[ends[p - 1]..ends[p]]`.
     coefs: Vec<(u32, i64)>,
     ends: Vec<u32>,
-    /// The polynomials a candidate evaluates (not those only the counts' sums read),
-    /// and the counts' own (`Tape::count_sums`).
-    evaluated: Vec<u32>,
+    /// How many polynomials a candidate evaluates: the first ones (not those only the
+    /// counts' sums read); and the counts' own (`Tape::count_sums`).
+    evaluated: usize,
     counts: Option<[u32; 5]>,
     /// The largest sum of coefficients' magnitudes among the evaluated polynomials.
     coef_reach: u64,
@@ -258,7 +262,22 @@ impl AxisModel {
                 }
             })
             .collect();
-        tape.merge_slots(&marks, &same);
+        // which marks bound which over the box, from the polynomials at Newton's
+        // origin (the box's smallest values: lattice coordinates from 0)
+        let kinds: Vec<(bool, bool)> = tape.slot_kinds().map(|(r, _, set)| (r, set)).collect();
+        let poly_at = |slot: usize, t: &[i64]| -> Option<i128> {
+            let mut sum = 0i128;
+            for &(b, c) in poly_terms(&coefs, &ends, number_poly[slot] as usize) {
+                let mut v = c as i128;
+                for (a, &t) in t.iter().enumerate() {
+                    v = v.checked_mul(binomial(t as i128, bases[b as usize][a] as u32))?;
+                }
+                sum = sum.checked_add(v)?;
+            }
+            Some(sum)
+        };
+        let dominance = Dominance::new(axes, &kinds, &degree, poly_at);
+        tape.merge_slots(&marks, &same, dominance.as_ref());
         // the report's counts as one polynomial each, so that the slots only they read
         // are not evaluated per candidate
         let counts = count_polys(&tape, &number_poly, &coefs, &ends).map(|polys| {
@@ -286,8 +305,8 @@ impl AxisModel {
                 newton_origin = origin;
             }
         }
-        let plan = tape.plan(&number_poly, counts.is_some());
         let mut needed = vec![false; ends.len()];
+        let plan = tape.plan(&number_poly, counts.is_some());
         let extra_polys = number_poly[number_poly.len() - extras..].iter().copied();
         for p in plan
             .polys()
@@ -296,18 +315,28 @@ impl AxisModel {
         {
             needed[p as usize] = true;
         }
-        let evaluated: Vec<u32> = (0..ends.len() as u32)
-            .filter(|&p| needed[p as usize])
+        // the polynomials a candidate reads first: it evaluates a prefix of them
+        let all = 0..ends.len() as u32;
+        let order: Vec<u32> = (all.clone().filter(|&p| needed[p as usize]))
+            .chain(all.filter(|&p| !needed[p as usize]))
             .collect();
-        let coef_reach = evaluated
-            .iter()
-            .map(|&p| {
-                let start = if p == 0 {
-                    0
-                } else {
-                    ends[p as usize - 1] as usize
-                };
-                let terms = &coefs[start..ends[p as usize] as usize];
+        let evaluated = needed.iter().filter(|&&n| n).count();
+        let mut new_of = vec![0u32; order.len()];
+        let (mut new_coefs, mut new_ends) = (Vec::with_capacity(coefs.len()), Vec::new());
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old as usize] = new as u32;
+            new_coefs.extend_from_slice(poly_terms(&coefs, &ends, old as usize));
+            new_ends.push(new_coefs.len() as u32);
+        }
+        (coefs, ends) = (new_coefs, new_ends);
+        for p in number_poly.iter_mut() {
+            *p = new_of[*p as usize];
+        }
+        let counts = counts.map(|at| at.map(|p| new_of[p as usize]));
+        let plan = tape.plan(&number_poly, counts.is_some());
+        let coef_reach = (0..evaluated)
+            .map(|p| {
+                let terms = poly_terms(&coefs, &ends, p);
                 terms.iter().map(|t| t.1.unsigned_abs()).sum::<u64>()
             })
             .max()
@@ -479,64 +508,6 @@ impl AxisModel {
         read(report, &numbers.numbers)
     }
 
-    /// The polynomials at the point of `coords` into `out.polys` (where not `all`, only
-    /// those a candidate reads: `evaluated`).
-    fn polys_at(&self, coords: &[Coords], out: &mut Numbers, all: bool) -> Option<()> {
-        out.basis.clear();
-        let mut start = 0;
-        for &end in &self.factor_ends {
-            let mut v = 1i64;
-            for &(a, j) in &self.factors[start..end as usize] {
-                v = v.checked_mul(coords[a as usize][j as usize])?;
-            }
-            start = end as usize;
-            // past the limit the sums below could overflow: the caller builds the step
-            if v.unsigned_abs() > LIMIT as u64 {
-                return None;
-            }
-            out.basis.push(v);
-        }
-        out.polys.resize(self.ends.len(), 0);
-        if all {
-            for p in 0..self.ends.len() {
-                out.polys[p] = self.poly::<i128>(p, &out.basis)?;
-            }
-            return Some(());
-        }
-        // no sum leaves i64 where the largest basis value times the largest sum of a
-        // polynomial's coefficients' magnitudes fits in it: one 64-bit multiply-add
-        // per term
-        let largest = out
-            .basis
-            .iter()
-            .map(|v| v.unsigned_abs())
-            .max()
-            .unwrap_or(0);
-        if largest as u128 * self.coef_reach as u128 <= i64::MAX as u128 {
-            for &p in &self.evaluated {
-                out.polys[p as usize] = self.poly::<i64>(p as usize, &out.basis)?;
-            }
-        } else {
-            for &p in &self.evaluated {
-                out.polys[p as usize] = self.poly::<i128>(p as usize, &out.basis)?;
-            }
-        }
-        Some(())
-    }
-
-    /// Polynomial `p` at the basis values `basis` (`None` where it is negative or past
-    /// `u64`), summed in `T`: at most MAX_TERMS products of two numbers of at most
-    /// LIMIT cannot overflow an `i128`.
-    #[inline]
-    fn poly<T: Sum>(&self, p: usize, basis: &[i64]) -> Option<u64> {
-        let start = if p == 0 { 0 } else { self.ends[p - 1] as usize };
-        let mut acc = T::ZERO;
-        for &(b, c) in &self.coefs[start..self.ends[p] as usize] {
-            acc = acc.add_product(c, basis[b as usize]);
-        }
-        acc.to_u64()
-    }
-
     /// Every fitted number at `point` (for the fit's verification).
     fn numbers(&self, point: &[i64]) -> Option<Vec<u64>> {
         let coords: Option<Vec<Coords>> = (0..self.axes.len())
@@ -551,45 +522,6 @@ impl AxisModel {
                 .collect(),
         )
     }
-}
-
-/// A polynomial's running sum: `i64` where the bounds allow (`AxisModel::polys_at`).
-trait Sum: Copy {
-    const ZERO: Self;
-    fn add_product(self, c: i64, basis: i64) -> Self;
-    fn to_u64(self) -> Option<u64>;
-}
-
-impl Sum for i64 {
-    const ZERO: i64 = 0;
-    #[inline]
-    fn add_product(self, c: i64, basis: i64) -> i64 {
-        self + c * basis
-    }
-    #[inline]
-    fn to_u64(self) -> Option<u64> {
-        u64::try_from(self).ok()
-    }
-}
-
-impl Sum for i128 {
-    const ZERO: i128 = 0;
-    #[inline]
-    fn add_product(self, c: i64, basis: i64) -> i128 {
-        self + c as i128 * basis as i128
-    }
-    #[inline]
-    fn to_u64(self) -> Option<u64> {
-        u64::try_from(self).ok()
-    }
-}
-
-/// A candidate's basis values, polynomials and extras, reused per thread.
-#[derive(Default)]
-struct Numbers {
-    basis: Vec<i64>,
-    polys: Vec<u64>,
-    numbers: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -732,6 +664,12 @@ fn boxed(top: &Index, k: usize) -> Vec<Index> {
         out = next;
     }
     out
+}
+
+/// Polynomial `p`'s (basis, coefficient) terms.
+fn poly_terms<'c>(coefs: &'c [(u32, i64)], ends: &[u32], p: usize) -> &'c [(u32, i64)] {
+    let start = if p == 0 { 0 } else { ends[p - 1] as usize };
+    &coefs[start..ends[p] as usize]
 }
 
 fn binomial(n: i128, k: u32) -> i128 {

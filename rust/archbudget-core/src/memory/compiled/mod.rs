@@ -10,7 +10,8 @@
 //!   thread by structure and guard outcome ([`cache`]), recorded from a structure's
 //!   second candidate on (training and inference on one GPU).
 //! - [`timeline`]: a tape's marks as running sums of their changes, each repeat of
-//!   identical layers evaluated at its first and last period.
+//!   identical layers evaluated at its first and last period; [`dominance`]: the marks
+//!   a fitted tape need not compare, decided over the fit's box.
 //! - [`axes`]: a structure's tape fitted as polynomials of a sweep's size axes
 //!   ([`axes::AxisModel`]), so that a sweep candidate (`space::symbolic`) is evaluated
 //!   without building its Graph.
@@ -30,6 +31,7 @@
 //! [`fold::fold`], [`fold::find_repeat`] for tests and benches); callers such as `space::family` need nothing else.
 pub mod axes;
 pub mod cache;
+pub(crate) mod dominance;
 pub mod fold;
 pub(crate) mod record;
 pub mod tape;

@@ -31,6 +31,7 @@ use super::super::ops::{AttnImpl, Cost, Ctx, Op, Out};
 use super::super::shards::{optimizer_state, optimizer_temp, weight_bytes};
 use super::super::sim::{self, breakdown, Weights};
 use super::super::{MemoryReport, Mode, Optimizer, Precision, Result, RunSettings};
+use super::dominance::Dominance;
 use super::record::{merge_duplicates, CostShape, Numel, RecMark, Recorder, Term, Terms};
 use super::timeline::Timeline;
 
@@ -217,7 +218,13 @@ impl Tape {
     /// the merged slots. Equal terms then merge: a layer's output allocated and the
     /// next op's equal saved input freed cancel, and more marks are covered by earlier
     /// ones, so a candidate applies fewer changes.
-    pub(crate) fn merge_slots(&mut self, marks: &[RecMark], same: &[u32]) {
+    /// `dominance`: which marks' totals bound which over the fit's box (`Timeline::new`).
+    pub(crate) fn merge_slots(
+        &mut self,
+        marks: &[RecMark],
+        same: &[u32],
+        dominance: Option<&Dominance>,
+    ) {
         for (slot, &first) in same.iter().enumerate() {
             let first = first as usize;
             if first != slot {
@@ -239,7 +246,7 @@ impl Tape {
                 }),
             })
             .collect();
-        self.timeline = Timeline::new(&merged);
+        self.timeline = Timeline::new(&merged, dominance);
     }
 
     /// The sums a report's counts are ([`Counts`]), where every slot they read is a
@@ -428,7 +435,7 @@ impl Tape {
             views,
             same_numel,
             recorded_marks: marks.len(),
-            timeline: Timeline::new(marks),
+            timeline: Timeline::new(marks, None),
             params: sorted(&rec.params),
             trainable: sorted(&rec.trainable),
             buffers: sorted(&rec.buffers),

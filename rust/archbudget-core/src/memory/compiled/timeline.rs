@@ -17,12 +17,19 @@
 //!   last; repeats are found inside periods too (a mixture's experts within a layer).
 //! - **Covered marks.** A mark whose terms an earlier compared mark of the same run of
 //!   steps holds at least as often is never above it, so never the earliest maximum:
-//!   its changes are merged into the next compared mark's.
+//!   its changes are merged into the next compared mark's. A fitted tape also drops a
+//!   mark of its run that a recent earlier compared mark is never below, or a near
+//!   later mark always above, at every candidate of the fit's box (`dominance`).
+//!
+//! The steps (a tree: repeats hold their bodies) are then flattened into one program
+//! of [`Op`]s, each repeat's body written out for its first and last period, so that
+//! a candidate runs one loop with no recursion and little work per mark.
 //!
 //! A compared total outside `u64` gives `None` (the simulator then names the overflow);
 //! the marks not compared are at most one that is.
 use std::collections::HashMap;
 
+use super::dominance::Dominance;
 use super::record::{merge_duplicates, RecMark, Terms};
 
 /// One term's change at a mark: its slot, and how many blocks of it are added
@@ -48,11 +55,38 @@ enum Step {
     Repeat { len: u32, reps: u64, marks: u32 },
 }
 
+/// Repeats nested deeper than this are written out mark by mark (a flattened
+/// program keeps one running total per open repeat).
+const MAX_DEPTH: usize = 8;
+
+/// One instruction of the flattened program: apply `changes[lo..hi]`, then act.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    lo: u32,
+    hi: u32,
+    act: Act,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    /// Nothing more (changes applied before a repeat or at the end).
+    Apply,
+    /// Compare the total with the peak; the recorded mark it is.
+    Compare(u32),
+    /// A repeat at this depth starts: keep the total.
+    Open(u8),
+    /// The first period of the repeat opened at this depth ends: jump the periods
+    /// between it and the last (`reps − 2` times the first's sum of changes).
+    Jump(u8, u64),
+}
+
 /// The marks of one tape, as changes (see the module's doc).
 #[derive(Debug)]
 pub(crate) struct Timeline {
     changes: Vec<Change>,
-    steps: Vec<Step>,
+    ops: Vec<Op>,
+    /// Marks an evaluation compares (each repeat's body twice).
+    compared: usize,
     /// The recorded marks an evaluation compares (sorted), and their state per
     /// category.
     marks_compared: Vec<u32>,
@@ -105,17 +139,10 @@ impl Total for i128 {
     }
 }
 
-/// The running state of an evaluation.
-struct Run<'v, T> {
-    values: &'v [u64],
-    total: T,
-    peak: T,
-    at_peak: Option<u32>,
-}
-
 impl Timeline {
-    /// The program of `marks` (in time order).
-    pub fn new(marks: &[RecMark]) -> Timeline {
+    /// The program of `marks` (in time order); `dominance`: which marks' totals bound
+    /// which at every candidate, where the tape is fitted over a box.
+    pub fn new(marks: &[RecMark], dominance: Option<&Dominance>) -> Timeline {
         let totals: Vec<Terms> = marks.iter().map(|m| total(&m.state)).collect();
         let deltas: Vec<Vec<Change>> = totals
             .iter()
@@ -150,18 +177,34 @@ impl Timeline {
             ids: &ids,
             next_same: &next_same,
             totals: &totals,
-            timeline: Timeline {
-                changes: Vec::new(),
-                steps: Vec::new(),
-                marks_compared: Vec::new(),
-                states: Vec::new(),
-                reach: 0,
-            },
+            dominance,
+            changes: Vec::new(),
+            steps: Vec::new(),
         };
-        builder.build(0, marks.len());
-        let mut timeline = builder.timeline;
-        let mut compared = Vec::new();
-        timeline.collect_compared(&timeline.steps, 0, &mut compared);
+        builder.build(0, marks.len(), 0);
+        let steps = builder.steps;
+        let mut timeline = Timeline {
+            changes: builder.changes,
+            ops: Vec::new(),
+            compared: 0,
+            marks_compared: Vec::new(),
+            states: Vec::new(),
+            reach: 0,
+        };
+        timeline.flatten(&steps, 0, 0);
+        timeline.compared = timeline
+            .ops
+            .iter()
+            .filter(|op| matches!(op.act, Act::Compare(_)))
+            .count();
+        let mut compared: Vec<u32> = timeline
+            .ops
+            .iter()
+            .filter_map(|op| match op.act {
+                Act::Compare(mark) => Some(mark),
+                _ => None,
+            })
+            .collect();
         compared.sort_unstable();
         compared.dedup();
         timeline.states = compared
@@ -174,9 +217,43 @@ impl Timeline {
             blocks.fold(0u64, u64::saturating_add)
         });
         timeline.reach = timeline
-            .reach_of(&timeline.steps)
+            .reach_of(&steps)
             .max(states_reach.max().unwrap_or(0));
         timeline
+    }
+
+    /// Appends the program of `steps` (their first periods `offset` marks on, inside
+    /// `depth` open repeats): each repeat's body for its first period, the jump, and
+    /// the body for its last period.
+    fn flatten(&mut self, steps: &[Step], offset: u32, depth: u8) {
+        let mut i = 0;
+        while i < steps.len() {
+            match steps[i] {
+                Step::Mark {
+                    lo,
+                    hi,
+                    compare,
+                    mark,
+                } => {
+                    let act = if compare {
+                        Act::Compare(mark + offset)
+                    } else {
+                        Act::Apply
+                    };
+                    self.ops.push(Op { lo, hi, act });
+                    i += 1;
+                }
+                Step::Repeat { len, reps, marks } => {
+                    let body = &steps[i + 1..i + 1 + len as usize];
+                    let none = |act| Op { lo: 0, hi: 0, act };
+                    self.ops.push(none(Act::Open(depth)));
+                    self.flatten(body, offset, depth + 1);
+                    self.ops.push(none(Act::Jump(depth, reps)));
+                    self.flatten(body, offset + (reps - 1) as u32 * marks, depth + 1);
+                    i += 1 + len as usize;
+                }
+            }
+        }
     }
 
     /// The blocks `steps` apply, each counted as often as an evaluation applies it
@@ -214,7 +291,7 @@ impl Timeline {
 
     /// Marks an evaluation compares (each repeat's body twice).
     pub fn compared(&self) -> usize {
-        self.count(&self.steps)
+        self.compared
     }
 
     /// The largest mark's total and its state per category (the first such mark), or
@@ -233,15 +310,31 @@ impl Timeline {
     }
 
     fn peak_in<T: Total>(&self, values: &[u64]) -> Option<(u64, [u64; 8])> {
-        let mut run = Run {
-            values,
-            total: T::ZERO,
-            peak: T::ZERO,
-            at_peak: None,
-        };
-        self.evaluate(&self.steps, &mut run, 0)?;
+        let (mut total, mut peak) = (T::ZERO, T::ZERO);
+        let mut at_peak = None;
+        // the total where each open repeat started
+        let mut opened = [T::ZERO; MAX_DEPTH];
+        for op in &self.ops {
+            for c in &self.changes[op.lo as usize..op.hi as usize] {
+                total = total + T::times(values[c.slot as usize], c.n);
+            }
+            match op.act {
+                Act::Compare(mark) => {
+                    // a peak past u64 is the last one's too: `to_u64` below
+                    if total > peak {
+                        peak = total;
+                        at_peak = Some(mark);
+                    }
+                }
+                Act::Apply => {}
+                Act::Open(depth) => opened[depth as usize] = total,
+                Act::Jump(depth, reps) => {
+                    total = total + (total - opened[depth as usize]).times_reps(reps - 2);
+                }
+            }
+        }
         let mut state = [0u64; 8];
-        if let Some(mark) = run.at_peak {
+        if let Some(mark) = at_peak {
             let at = self.marks_compared.binary_search(&mark).ok()?;
             for (s, terms) in state.iter_mut().zip(&self.states[at]) {
                 let mut sum = T::ZERO;
@@ -251,84 +344,7 @@ impl Timeline {
                 *s = sum.to_u64()?;
             }
         }
-        Some((run.peak.to_u64()?, state))
-    }
-
-    /// `offset`: recorded marks between a step's first period and the one evaluated.
-    fn evaluate<T: Total>(&self, steps: &[Step], run: &mut Run<T>, offset: u32) -> Option<()> {
-        let mut i = 0;
-        while i < steps.len() {
-            match steps[i] {
-                Step::Mark {
-                    lo,
-                    hi,
-                    compare,
-                    mark,
-                } => {
-                    // a local sum: the running total is not stored back per change
-                    let mut total = run.total;
-                    for c in &self.changes[lo as usize..hi as usize] {
-                        total = total + T::times(run.values[c.slot as usize], c.n);
-                    }
-                    run.total = total;
-                    if compare && run.total > run.peak {
-                        run.total.to_u64()?;
-                        run.peak = run.total;
-                        run.at_peak = Some(mark + offset);
-                    }
-                    i += 1;
-                }
-                Step::Repeat { len, reps, marks } => {
-                    let body = &steps[i + 1..i + 1 + len as usize];
-                    let before = run.total;
-                    self.evaluate(body, run, offset)?;
-                    // the periods between the first and the last, jumped
-                    run.total = run.total + (run.total - before).times_reps(reps - 2);
-                    self.evaluate(body, run, offset + (reps - 1) as u32 * marks)?;
-                    i += 1 + len as usize;
-                }
-            }
-        }
-        Some(())
-    }
-
-    /// The recorded marks `steps` compare, their first periods `offset` marks on.
-    fn collect_compared(&self, steps: &[Step], offset: u32, out: &mut Vec<u32>) {
-        let mut i = 0;
-        while i < steps.len() {
-            match steps[i] {
-                Step::Mark { compare, mark, .. } => {
-                    if compare {
-                        out.push(mark + offset);
-                    }
-                    i += 1;
-                }
-                Step::Repeat { len, reps, marks } => {
-                    let body = &steps[i + 1..i + 1 + len as usize];
-                    self.collect_compared(body, offset, out);
-                    self.collect_compared(body, offset + (reps - 1) as u32 * marks, out);
-                    i += 1 + len as usize;
-                }
-            }
-        }
-    }
-
-    fn count(&self, steps: &[Step]) -> usize {
-        let mut i = 0;
-        let mut n = 0;
-        while i < steps.len() {
-            match steps[i] {
-                Step::Mark { compare, .. } => {
-                    n += compare as usize;
-                    i += 1;
-                }
-                Step::Repeat { len, .. } => {
-                    n += 2 * self.count(&steps[i + 1..i + 1 + len as usize]);
-                    i += 1 + len as usize;
-                }
-            }
-        }
-        n
+        Some((peak.to_u64()?, state))
     }
 }
 
@@ -337,41 +353,88 @@ struct Builder<'a> {
     ids: &'a [u32],
     next_same: &'a [usize],
     totals: &'a [Terms],
-    timeline: Timeline,
+    dominance: Option<&'a Dominance>,
+    changes: Vec<Change>,
+    steps: Vec<Step>,
 }
 
+/// Marks each mark of a run is checked against for `Dominance` (the nearest later
+/// ones, the latest earlier compared ones): a check costs a sum over both marks'
+/// terms at every point of its set.
+const WINDOW: usize = 8;
+
 impl Builder<'_> {
-    /// Steps for marks `lo..hi`, their changes all applied by the last step.
-    fn build(&mut self, lo: usize, hi: usize) {
+    /// Steps for marks `lo..hi` inside `depth` repeats, their changes all applied by the
+    /// last step.
+    fn build(&mut self, lo: usize, hi: usize, depth: usize) {
         let mut pending: Vec<Change> = Vec::new();
         // the marks compared in this run of steps, for the covered ones
         let mut compared: Vec<usize> = Vec::new();
+        let below_later = self.below_later(lo, hi, depth);
+        let mut own = 0;
         let mut i = lo;
         while i < hi {
-            if let Some((period, reps)) = self.repeat_at(i, hi) {
+            let repeat = (depth < MAX_DEPTH).then(|| self.repeat_at(i, hi)).flatten();
+            if let Some((period, reps)) = repeat {
                 self.flush(&mut pending, None);
-                let at = self.timeline.steps.len();
+                let at = self.steps.len();
                 let marks = period as u32;
-                self.timeline.steps.push(Step::Repeat {
+                self.steps.push(Step::Repeat {
                     len: 0,
                     reps,
                     marks,
                 });
-                self.build(i, i + period);
-                let len = (self.timeline.steps.len() - at - 1) as u32;
-                self.timeline.steps[at] = Step::Repeat { len, reps, marks };
+                self.build(i, i + period, depth + 1);
+                let len = (self.steps.len() - at - 1) as u32;
+                self.steps[at] = Step::Repeat { len, reps, marks };
                 i += period * reps as usize;
                 continue;
             }
             pending.extend_from_slice(&self.deltas[i]);
             let t = &self.totals[i];
-            if !compared.iter().any(|&b| covered(t, &self.totals[b])) {
+            let dominated = below_later.get(own).is_some_and(|&below| below)
+                || compared.iter().any(|&b| covered(t, &self.totals[b]))
+                || self.dominance.is_some_and(|d| {
+                    let recent = compared.iter().rev().take(WINDOW);
+                    recent
+                        .into_iter()
+                        .any(|&b| d.above(t, &self.totals[b], false))
+                });
+            if !dominated {
                 compared.push(i);
                 self.flush(&mut pending, Some(i as u32));
             }
+            own += 1;
             i += 1;
         }
         self.flush(&mut pending, None);
+    }
+
+    /// Per mark of the run `lo..hi` (not those of a repeat inside it), whether one of
+    /// the next `WINDOW` is above it at every candidate (empty without a dominance).
+    fn below_later(&self, lo: usize, hi: usize, depth: usize) -> Vec<bool> {
+        let Some(d) = self.dominance else {
+            return Vec::new();
+        };
+        let mut own = Vec::new();
+        let mut i = lo;
+        while i < hi {
+            match (depth < MAX_DEPTH).then(|| self.repeat_at(i, hi)).flatten() {
+                Some((period, reps)) => i += period * reps as usize,
+                None => {
+                    own.push(i);
+                    i += 1;
+                }
+            }
+        }
+        (0..own.len())
+            .map(|k| {
+                let later = own[k + 1..].iter().take(WINDOW);
+                later
+                    .into_iter()
+                    .any(|&j| d.above(&self.totals[own[k]], &self.totals[j], true))
+            })
+            .collect()
     }
 
     /// A mark step of the changes `pending` (merged), comparing recorded mark
@@ -390,10 +453,10 @@ impl Builder<'_> {
         if merged.is_empty() && compare.is_none() {
             return;
         }
-        let lo = self.timeline.changes.len() as u32;
-        self.timeline.changes.extend(merged);
-        let hi = self.timeline.changes.len() as u32;
-        self.timeline.steps.push(Step::Mark {
+        let lo = self.changes.len() as u32;
+        self.changes.extend(merged);
+        let hi = self.changes.len() as u32;
+        self.steps.push(Step::Mark {
             lo,
             hi,
             compare: compare.is_some(),
