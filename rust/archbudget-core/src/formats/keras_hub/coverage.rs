@@ -40,6 +40,8 @@ pub const SUPPORTED: &[&str] = &[
     "HGNetV2 (Backbone, ImageClassifier)",
     "DeepLabV3 (Backbone, ImageSegmenter; over a ResNet image encoder)",
     "RetinaNetBackbone (over a ResNet image encoder)",
+    "RetinaNetObjectDetector (on a RetinaNetBackbone)",
+    "BASNet (Backbone, ImageSegmenter; over a ResNet v1 image encoder)",
     "StableDiffusion3 (Backbone, TextToImage, ImageToImage, Inpaint)",
     "Flux (Backbone, TextToImage)",
     "PARSeq (Backbone, CausalLM)",
