@@ -1,9 +1,9 @@
 """KerasHub classes read since session 11 (tests/data/keras_hub_readers.json.gz, built by
 keras-hub 0.32 / Keras 3.15.1 with tests/data/make_keras_hub_readers.py):
-RetinaNetObjectDetector and BASNet (Backbone, ImageSegmenter). Totals and every row of
-`model.summary()` (the shapes of several-output rows included), the presets against
-their metadata, `memory` of the Keras graph they translate into, and bad input refused
-in one line.
+RetinaNetObjectDetector, BASNet (Backbone, ImageSegmenter) and MiTImageClassifier.
+Totals and every row of `model.summary()` (the shapes of several-output rows included),
+the presets against their metadata, `memory` (of the Keras graph the CNNs translate
+into; MiT's as transformers' segformer encoder), and bad input refused in one line.
 """
 import ast
 import copy
@@ -19,6 +19,9 @@ from conftest import load_keras_hub
 MODELS = load_keras_hub("keras_hub_readers.json.gz")["models"]
 BY_NAME = {m["name"]: m for m in MODELS}
 IDS = [m["name"] for m in MODELS]
+# the CNNs, translated into Keras graphs; MiT's classifier runs as its transformers twin
+GRAPHS = [m for m in MODELS if m["class_name"] != "MiTImageClassifier"]
+MIT = [m for m in MODELS if m["class_name"] == "MiTImageClassifier"]
 runner = CliRunner()
 
 
@@ -43,7 +46,7 @@ def test_summary_equals_keras(m):
 
 def test_fixture_covers_the_classes_and_presets():
     assert {m["class_name"] for m in MODELS} == {
-        "RetinaNetObjectDetector", "BASNetBackbone", "BASNetImageSegmenter"}
+        "RetinaNetObjectDetector", "BASNetBackbone", "BASNetImageSegmenter", "MiTImageClassifier"}
     assert BY_NAME["retinanet_resnet50_fpn_coco"]["total_params"] == BY_NAME["retinanet_resnet50_fpn_coco"]["preset_params"]
     # basnet_duts' metadata counts the rows: not the encoder's stem, which the backbone
     # tracks (Keras's totals count it) and never runs
@@ -51,12 +54,22 @@ def test_fixture_covers_the_classes_and_presets():
     assert sum(r["params"] for r in duts["layers"]) == duts["preset_params"] < duts["total_params"]
 
 
-@pytest.mark.parametrize("m", MODELS, ids=IDS)
+@pytest.mark.parametrize("m", GRAPHS, ids=[m["name"] for m in GRAPHS])
 def test_memory_counts_the_trainable_weights(m):
     # an image_shape of (None, None, 3) takes its side from --seq
     report = archbudget.memory(m["model_json"], mode="train", batch=2, seq=64)
     assert report.trainable_params == m["trainable_params"]
     assert report.peak_bytes > report.breakdown["weights"] >= 4 * m["trainable_params"]
+    assert report.flops_fwd > 0
+
+
+@pytest.mark.parametrize("m", MIT, ids=[m["name"] for m in MIT])
+def test_mit_classifier_memory_runs_the_encoder_twin(m):
+    # as for keras-hub's other transformer ImageClassifiers: the segformer encoder, the
+    # few-unit head left out
+    report = archbudget.memory(m["model_json"], mode="train", batch=2, seq=64)
+    backbone = next(r for r in m["layers"] if r["class_name"] == "MiTBackbone")
+    assert report.trainable_params == backbone["trainable"]
     assert report.flops_fwd > 0
 
 

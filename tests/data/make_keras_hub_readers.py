@@ -1,7 +1,8 @@
 """KerasHub classes read since session 11, built by the real keras-hub with random weights:
 RetinaNetObjectDetector (a RetinaNetBackbone over a ResNet encoder, the shared box and
-class prediction heads called on every pyramid level) and BASNet (BASNetBackbone, a
-predict-refine network over a ResNet encoder's stacks, and BASNetImageSegmenter): small
+class prediction heads called on every pyramid level), BASNet (BASNetBackbone, a
+predict-refine network over a ResNet encoder's stacks, and BASNetImageSegmenter) and
+MiTImageClassifier (keras-hub's ImageClassifier head on a MiTBackbone): small
 configs reaching each constructor option, and the presets' architectures built in a
 `keras.StatelessScope()` without weights, their `params` metadata recorded beside them
 (`preset_params`).
@@ -30,6 +31,7 @@ sys.path.insert(0, HERE)
 from make_keras_extra import describe  # noqa: E402
 from make_keras_hub_cnn import with_output_shapes  # noqa: E402
 from make_keras_hub_cnn2 import resnet, resnet50, retinanet  # noqa: E402
+from make_keras_hub_vision_more import mit  # noqa: E402
 
 M = keras_hub.models
 
@@ -94,6 +96,11 @@ TASKS = {
         num_classes=4),
     "retinanet_detector_frozen_backbone": lambda: detector(frozen(retinanet())),
     "basnet_image_segmenter": lambda: M.BASNetImageSegmenter(backbone=basnet(num_classes=2)),
+    # keras-hub's ImageClassifier head on a MiTBackbone's last stage
+    "mit_image_classifier": lambda: M.MiTImageClassifier(backbone=mit(), num_classes=4),
+    "mit_image_classifier_max_softmax": lambda: M.MiTImageClassifier(
+        backbone=mit(image_shape=(48, 48, 3)), num_classes=3, pooling="max", dropout=0.1,
+        activation="softmax"),
 }
 
 PRESETS = {

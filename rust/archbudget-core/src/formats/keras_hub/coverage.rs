@@ -32,7 +32,7 @@ pub const SUPPORTED: &[&str] = &[
     "ViTDetBackbone",
     "SAM (Backbone, ImageSegmenter)",
     "DepthAnything (Backbone, DepthEstimator)",
-    "MiTBackbone",
+    "MiT (Backbone, ImageClassifier)",
     "SegFormer (Backbone, ImageSegmenter)",
     "CLIP, SigLIP, MetaCLIP2 (Backbone, VisionEncoder, TextEncoder)",
     "ResNet, VGG, DenseNet, EfficientNet, MobileNet, Xception (Backbone, ImageClassifier)",
