@@ -411,6 +411,8 @@ pub(super) fn build(
         inputs: model_inputs,
         outputs,
         structured_outputs,
+        unlisted: Vec::new(),
+        own_outputs: None,
     })
 }
 

@@ -83,6 +83,13 @@ pub struct Model {
     /// Outputs given as a list or dict (`output_layers` `[[...]]` or `{...}`): Keras
     /// returns that structure even for one tensor, and a summary row shows it as a list.
     pub structured_outputs: bool,
+    /// Weights of layers the model tracks but never calls (a KerasHub BASNet's encoder
+    /// stem): in Keras's totals, in no row.
+    pub unlisted: Vec<Weight>,
+    /// For a functional model used as a layer whose declared inputs differ from the
+    /// call's: its own graph's output shapes, which Keras's `layer.output` (node 0, the
+    /// model's own) gives its row.
+    pub own_outputs: Option<Vec<Shape>>,
 }
 
 impl Model {
@@ -112,9 +119,24 @@ impl Model {
         out
     }
 
+    /// `trainable: false` on the model itself: every weight frozen, its nested models'
+    /// included.
+    fn freeze(&mut self) {
+        for layer in &mut self.layers {
+            layer.weights.iter_mut().for_each(|w| w.trainable = false);
+            if let Some(inner) = &mut layer.nested {
+                inner.freeze();
+            }
+        }
+        self.unlisted.iter_mut().for_each(|w| w.trainable = false);
+    }
+
     /// Every weight of the model, each shared layer once.
     pub fn weights(&self) -> impl Iterator<Item = &Weight> {
-        self.layers.iter().flat_map(|l| l.weights.iter())
+        self.layers
+            .iter()
+            .flat_map(|l| l.weights.iter())
+            .chain(&self.unlisted)
     }
 }
 
@@ -372,9 +394,14 @@ fn build_graph(
     if class_name == "Sequential" {
         sequential(name, config, entries, inputs, at, location, saved)
     } else if is_functional(config) {
-        functional::build(
+        let mut model = functional::build(
             name, class_name, config, entries, inputs, at, location, saved,
-        )
+        )?;
+        model.unlisted = unlisted(config, at, location)?;
+        if config.get("trainable") == Some(&Value::Bool(false)) {
+            model.freeze();
+        }
+        Ok(model)
     } else if let Some(e) = keras_hub_here(top, location) {
         Err(e)
     } else {
@@ -385,6 +412,20 @@ fn build_graph(
             ),
         ))
     }
+}
+
+/// The weights of `unlisted`: the models a KerasHub translation writes for layers the
+/// model tracks and never calls (not a Keras key), each built from its own inputs.
+fn unlisted(config: &Map<String, Value>, at: Reading, location: &str) -> Result<Vec<Weight>> {
+    let Some(models) = config.get("unlisted").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut weights = Vec::new();
+    for model in models {
+        let model = build_graph(model, None, None, at.nested(), location, None)?;
+        weights.extend(model.weights().cloned());
+    }
+    Ok(weights)
 }
 
 /// A KerasHub model reaching the layer-graph reader: read at the top level only (as a
@@ -405,6 +446,30 @@ fn layer_list<'v>(config: &'v Map<String, Value>, location: &str) -> Result<&'v 
         .get("layers")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::invalid(location, "model config has no 'layers' list"))
+}
+
+/// The declared shapes of a functional model's inputs, in `input_layers` order; None
+/// where one is not declared.
+fn declared_inputs(model: &Value) -> Option<Vec<Shape>> {
+    let config = model.get("config")?;
+    let layers = config.get("layers")?.as_array()?;
+    let refs = config.get("input_layers")?.as_array()?;
+    // one input is written as a bare [name, node, tensor]
+    let refs: Vec<&Value> = match refs.first() {
+        Some(Value::String(_)) => vec![config.get("input_layers")?],
+        _ => refs.iter().collect(),
+    };
+    refs.iter()
+        .map(|r| {
+            let name = r.get(0)?.as_str()?;
+            let layer = layers.iter().find(|l| {
+                l.get("name").and_then(Value::as_str) == Some(name)
+                    || l["config"].get("name").and_then(Value::as_str) == Some(name)
+            })?;
+            let declared = declared_shape(layer.get("config")?.as_object()?)?;
+            shape_from_json(declared, "'batch_shape'", "").ok()
+        })
+        .collect()
 }
 
 /// `batch_shape` of an InputLayer (Keras 3) or `batch_input_shape` (Keras 2).
@@ -469,7 +534,11 @@ fn apply_layer(
         is_model_entry(class_name, config) || crate::formats::keras_hub_vision::handles(whole)
     });
     if let Some(whole) = nested {
-        let model = build_model(whole, Some(inputs), at.nested(), &here, saved)?;
+        let mut model = build_model(whole, Some(inputs), at.nested(), &here, saved)?;
+        if class_name == "Functional" && declared_inputs(whole).is_some_and(|d| d != inputs) {
+            let own = build_model(whole, None, at.nested(), &here, saved)?;
+            model.own_outputs = Some(own.output_shapes());
+        }
         let frozen = config.get("trainable") == Some(&Value::Bool(false));
         let weights = model
             .weights()
@@ -676,6 +745,8 @@ fn sequential(
         }],
         outputs: vec![previous],
         structured_outputs: false,
+        unlisted: Vec::new(),
+        own_outputs: None,
     })
 }
 
@@ -695,17 +766,15 @@ pub fn summarize(model: &Model, location: &str) -> Result<Summary> {
         let (params, trainable, non_trainable) = at_layer(location, &layer.name, |at| {
             weight::totals(&layer.weights, at)
         })?;
-        let output_shape =
-            layer
-                .calls
-                .first()
-                .filter(|_| layer.shape_known)
-                .map(|c| match c.outputs.as_slice() {
-                    [one] if !layer.nested.as_ref().is_some_and(|m| m.structured_outputs) => {
-                        OutputShape::Single(one.clone())
-                    }
-                    many => OutputShape::Multi(many.to_vec()),
-                });
+        let own = layer.nested.as_ref().and_then(|m| m.own_outputs.as_ref());
+        let output_shape = layer.calls.first().filter(|_| layer.shape_known).map(|c| {
+            match own.unwrap_or(&c.outputs).as_slice() {
+                [one] if !layer.nested.as_ref().is_some_and(|m| m.structured_outputs) => {
+                    OutputShape::Single(one.clone())
+                }
+                many => OutputShape::Multi(many.to_vec()),
+            }
+        });
         let connected_to = layer
             .calls
             .iter()

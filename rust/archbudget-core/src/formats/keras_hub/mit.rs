@@ -330,6 +330,50 @@ fn decode_head_edit(width: u64, classes: Option<u64>) -> Result<super::TwinEdit>
 
 /// SegFormerImageSegmenter's rows: the backbone's input, the backbone as one row, a
 /// dropout, the 1×1 classifying convolution and the resizing to the image.
+/// MiTImageClassifier's rows (keras-hub's ImageClassifier): the backbone's input, the
+/// backbone as one row, then `pooler` (avg or max over the last stage's map),
+/// `output_dropout` and `predictions`.
+pub fn classifier_rows(b: &Backbone, name: &str, a: &Args) -> Result<Vec<Row>> {
+    let classes = a.dim("num_classes")?;
+    let pooler = match a.config.get("pooling").and_then(Value::as_str) {
+        None | Some("avg") => "GlobalAveragePooling2D",
+        Some("max") => "GlobalMaxPooling2D",
+        Some(other) => {
+            return Err(Error::invalid(
+                a.location,
+                format!(
+                    "MiTImageClassifier config key 'pooling' must be avg or max, got '{other}'"
+                ),
+            ))
+        }
+    };
+    a.float_or("dropout", 0.0)?;
+    let mut rows = b.rows.clone();
+    let features = rows.split_off(1);
+    let output_shape = features.last().and_then(|r| r.output_shape.clone());
+    rows.push(Row {
+        name: name.to_string(),
+        class_name: "MiTBackbone".to_string(),
+        output_shape,
+        weights: features.into_iter().flat_map(|r| r.weights).collect(),
+        nested: true,
+    });
+    let pooled = |width: u64| Some(OutputShape::Single(vec![None, Some(width)]));
+    for (row, class) in [("pooler", pooler), ("output_dropout", "Dropout")] {
+        rows.push(Row {
+            output_shape: pooled(b.hidden),
+            ..Row::new(row, class, Vec::new(), Vec::new())
+        });
+    }
+    let mut w = Vec::new();
+    dense(&mut w, "", b.hidden, classes, true);
+    rows.push(Row {
+        output_shape: pooled(classes),
+        ..Row::new("predictions", "Dense", Vec::new(), w)
+    });
+    Ok(rows)
+}
+
 pub fn segmenter_rows(name: &str, backbone: &Value, a: &Args) -> Result<Vec<Row>> {
     let classes = a.dim("num_classes")?;
     let b = Args {

@@ -52,6 +52,7 @@ impl Task {
             ("Inpaint", Task::SameGraph),
             ("DeiTImageClassifier", Task::ImageClassifier),
             ("SwinTransformerImageClassifier", Task::ImageClassifier),
+            ("MiTImageClassifier", Task::ImageClassifier),
             ("SegFormerImageSegmenter", Task::ImageSegmenter),
             ("SAMImageSegmenter", Task::ImageSegmenter),
             ("DepthAnythingDepthEstimator", Task::DepthEstimator),
@@ -162,6 +163,9 @@ impl Task {
             }
             Task::ImageClassifier if class == "SwinTransformerBackbone" => {
                 return swin::classifier_rows(b, name, args)
+            }
+            Task::ImageClassifier if class == "MiTBackbone" => {
+                return mit::classifier_rows(b, name, args)
             }
             Task::ImageClassifier => return vit::classifier_rows(b, class, name, args),
             Task::SameGraph => return Ok(b.rows.clone()),

@@ -15,6 +15,7 @@ pub struct Conv {
     pub use_bias: bool,
     pub activation: String,
     pub groups: u64,
+    pub dilation: u64,
 }
 
 impl Conv {
@@ -27,6 +28,7 @@ impl Conv {
             use_bias: true,
             activation: "linear".into(),
             groups: 1,
+            dilation: 1,
         }
     }
     pub fn strides(self, strides: u64) -> Conv {
@@ -56,6 +58,9 @@ impl Conv {
     pub fn groups(self, groups: u64) -> Conv {
         Conv { groups, ..self }
     }
+    pub fn dilation(self, dilation: u64) -> Conv {
+        Conv { dilation, ..self }
+    }
 }
 
 impl Graph {
@@ -63,7 +68,8 @@ impl Graph {
         let config = json!({
             "name": name, "filters": conv.filters, "kernel_size": [conv.kernel, conv.kernel],
             "strides": [conv.strides, conv.strides], "padding": conv.padding,
-            "data_format": self.data_format(), "dilation_rate": [1, 1], "groups": conv.groups,
+            "data_format": self.data_format(), "dilation_rate": [conv.dilation, conv.dilation],
+            "groups": conv.groups,
             "activation": conv.activation, "use_bias": conv.use_bias,
         });
         self.call("Conv2D", config, &[x])

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-/// One output of one call in the graph (each layer here is called once; an op such as
-/// `ops.split` may give several outputs).
+/// One output of one call in the graph (an op such as `ops.split` may give several
+/// outputs; a shared layer is called more than once, each call a node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tensor(usize, usize);
 
@@ -19,6 +19,10 @@ struct Node {
     inputs: Vec<Tensor>,
     /// Called on a list (`Add()([a, b])`) rather than on one tensor.
     list_input: bool,
+    /// The node of the layer's first call (itself for a first call), and which call of
+    /// that layer this is (Keras's node index).
+    layer: usize,
+    call: usize,
 }
 
 pub struct Graph {
@@ -69,6 +73,21 @@ impl Graph {
         };
         *used += 1;
         name
+    }
+
+    /// Count `name` as taken by a layer made before the graph's (`conv2d_5` takes
+    /// `conv2d` up to 5), when it is one of `snake`'s automatic names.
+    pub fn reserve_name(&mut self, snake: &str, name: &str) {
+        let taken = match name.strip_prefix(snake) {
+            Some("") => 1,
+            Some(rest) => match rest.strip_prefix('_').and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) => n + 1,
+                None => return,
+            },
+            None => return,
+        };
+        let used = self.auto_names.entry(snake.to_string()).or_insert(0);
+        *used = (*used).max(taken);
     }
 
     /// `keras.Input(shape=image_shape)`: `shape` without the batch axis.
@@ -132,13 +151,44 @@ impl Graph {
             .unwrap_or("model")
             .to_string();
         entry.insert("name".into(), Value::from(name.clone()));
+        self.push_node(name, entry, vec![input], false)
+    }
+
+    /// Call again the layer whose first call gave `first`, on `inputs` (a layer shared
+    /// by several calls: its weights are built once).
+    pub fn call_again(&mut self, first: Tensor, inputs: &[Tensor]) -> Tensor {
+        let layer = self.nodes[first.0].layer;
+        let call = self.nodes.iter().filter(|n| n.layer == layer).count();
+        let node = Node {
+            name: self.nodes[layer].name.clone(),
+            entry: Map::new(),
+            inputs: inputs.to_vec(),
+            list_input: self.nodes[layer].list_input,
+            layer,
+            call,
+        };
+        self.nodes.push(node);
+        Tensor(self.nodes.len() - 1, 0)
+    }
+
+    /// A first call: a new layer.
+    fn push_node(
+        &mut self,
+        name: String,
+        entry: Map<String, Value>,
+        inputs: Vec<Tensor>,
+        list_input: bool,
+    ) -> Tensor {
+        let index = self.nodes.len();
         self.nodes.push(Node {
             name,
             entry,
-            inputs: vec![input],
-            list_input: false,
+            inputs,
+            list_input,
+            layer: index,
+            call: 0,
         });
-        Tensor(self.nodes.len() - 1, 0)
+        Tensor(index, 0)
     }
 
     fn push(
@@ -155,13 +205,7 @@ impl Graph {
         entry.insert("class_name".into(), Value::from(class));
         entry.insert("config".into(), config);
         entry.insert("name".into(), Value::from(name.clone()));
-        self.nodes.push(Node {
-            name,
-            entry,
-            inputs,
-            list_input,
-        });
-        Tensor(self.nodes.len() - 1, 0)
+        self.push_node(name, entry, inputs, list_input)
     }
 
     /// The functional model JSON of class `class_name` from `input` to `output`, with the
@@ -175,7 +219,7 @@ impl Graph {
         extra: &Map<String, Value>,
     ) -> Value {
         // a plain tensor, as Keras writes `outputs=x` (`[x]` would be a list of one)
-        let outputs = json!([self.nodes[output.0].name, 0, output.1]);
+        let outputs = self.history(output);
         self.finish_with(class_name, name, &[input], &[output], outputs, extra)
     }
 
@@ -189,10 +233,7 @@ impl Graph {
         outputs: &[Tensor],
         extra: &Map<String, Value>,
     ) -> Value {
-        let refs = outputs
-            .iter()
-            .map(|t| json!([self.nodes[t.0].name, 0, t.1]))
-            .collect();
+        let refs = outputs.iter().map(|t| self.history(*t)).collect();
         self.finish_with(
             class_name,
             name,
@@ -214,7 +255,7 @@ impl Graph {
     ) -> Value {
         let refs: Map<String, Value> = outputs
             .iter()
-            .map(|(key, t)| (key.clone(), json!([self.nodes[t.0].name, 0, t.1])))
+            .map(|(key, t)| (key.clone(), self.history(*t)))
             .collect();
         let tensors: Vec<Tensor> = outputs.iter().map(|(_, t)| *t).collect();
         self.finish_with(
@@ -237,7 +278,7 @@ impl Graph {
     ) -> Value {
         let refs: Map<String, Value> = outputs
             .iter()
-            .map(|(key, t)| (key.clone(), json!([self.nodes[t.0].name, 0, t.1])))
+            .map(|(key, t)| (key.clone(), self.history(*t)))
             .collect();
         let tensors: Vec<Tensor> = outputs.iter().map(|(_, t)| *t).collect();
         let refs = Value::Object(refs);
@@ -257,25 +298,27 @@ impl Graph {
         let order = self.keras_order(&reached);
         let tensor = |t: &Tensor| {
             json!({"class_name": "__keras_tensor__",
-                   "config": {"keras_history": [self.nodes[t.0].name, 0, t.1]}})
+                   "config": {"keras_history": self.history(*t)}})
         };
         let layers: Vec<Value> = order
             .iter()
             .map(|&i| {
-                let node = &self.nodes[i];
-                let mut entry = node.entry.clone();
-                let inbound = if node.inputs.is_empty() {
-                    json!([])
-                } else {
-                    let args: Vec<Value> = node.inputs.iter().map(tensor).collect();
-                    let args = if node.list_input {
-                        json!([args])
-                    } else {
-                        Value::Array(args)
-                    };
-                    json!([{"args": args, "kwargs": {}}])
-                };
-                entry.insert("inbound_nodes".into(), inbound);
+                let mut entry = self.nodes[i].entry.clone();
+                // the layer's calls in call order (all in the graph: none is left unused)
+                let calls = self.nodes.iter().filter(|n| n.layer == i);
+                let inbound: Vec<Value> = calls
+                    .filter(|n| !n.inputs.is_empty())
+                    .map(|node| {
+                        let args: Vec<Value> = node.inputs.iter().map(tensor).collect();
+                        let args = if node.list_input {
+                            json!([args])
+                        } else {
+                            Value::Array(args)
+                        };
+                        json!({"args": args, "kwargs": {}})
+                    })
+                    .collect();
+                entry.insert("inbound_nodes".into(), Value::Array(inbound));
                 Value::Object(entry)
             })
             .collect();
@@ -291,15 +334,23 @@ impl Graph {
         json!({"class_name": class_name, "config": config})
     }
 
-    /// Keras's `map_graph` order of the nodes that lead to `outputs`.
+    /// The `keras_history` of `t`: layer name, call, output.
+    fn history(&self, t: Tensor) -> Value {
+        let node = &self.nodes[t.0];
+        json!([node.name, node.call, t.1])
+    }
+
+    /// Keras's `map_graph` order of the layers (their first calls' nodes) that lead to
+    /// `outputs`.
     fn keras_order(&self, outputs: &[Tensor]) -> Vec<usize> {
         let parents: Vec<Vec<usize>> = self
             .nodes
             .iter()
             .map(|n| n.inputs.iter().map(|t| t.0).collect())
             .collect();
+        let layer_of: Vec<usize> = self.nodes.iter().map(|n| n.layer).collect();
         let outputs: Vec<usize> = outputs.iter().map(|t| t.0).collect();
-        map_graph_order(&parents, &outputs)
+        map_graph_layers(&parents, &layer_of, &outputs)
     }
 }
 
@@ -308,18 +359,26 @@ impl Graph {
 /// from the outputs, deepest first; ties by first visit of a depth-first walk from the
 /// outputs in turn.
 pub(crate) fn map_graph_order(parents: &[Vec<usize>], outputs: &[usize]) -> Vec<usize> {
-    // first-visit index and finishing order of the walk
+    let layer_of: Vec<usize> = (0..parents.len()).collect();
+    map_graph_layers(parents, &layer_of, outputs)
+}
+
+/// `map_graph_order` over calls: call `i` is a call of layer `layer_of[i]`. A layer's
+/// depth is the deepest of its calls', each call at least as deep as the layer's calls
+/// seen before it (Keras's `operations_depths`); ties by the layer's first visit.
+fn map_graph_layers(parents: &[Vec<usize>], layer_of: &[usize], outputs: &[usize]) -> Vec<usize> {
+    // first-visit index of each layer and finishing order of the calls
     let mut first_visit: HashMap<usize, usize> = HashMap::new();
     let mut finished: Vec<usize> = Vec::with_capacity(parents.len());
     let mut done = vec![false; parents.len()];
     for &output in outputs {
-        // (node, next input to walk)
+        // (call, next input to walk)
         let mut stack = vec![(output, 0usize)];
         while let Some(top) = stack.last_mut() {
             let (node, next) = *top;
             if next == 0 {
                 let seen = first_visit.len();
-                first_visit.entry(node).or_insert(seen);
+                first_visit.entry(layer_of[node]).or_insert(seen);
             }
             match parents[node].get(next) {
                 Some(&parent) => {
@@ -339,12 +398,17 @@ pub(crate) fn map_graph_order(parents: &[Vec<usize>], outputs: &[usize]) -> Vec<
         }
     }
     let mut depth = vec![0usize; parents.len()];
+    let mut layer_depth: HashMap<usize, usize> = HashMap::new();
     for &node in finished.iter().rev() {
+        let layer = layer_depth.entry(layer_of[node]).or_insert(0);
+        let d = depth[node].max(*layer);
+        *layer = d;
+        depth[node] = d;
         for &parent in &parents[node] {
-            depth[parent] = depth[parent].max(depth[node] + 1);
+            depth[parent] = depth[parent].max(d + 1);
         }
     }
-    let mut order = finished;
-    order.sort_by_key(|&n| (std::cmp::Reverse(depth[n]), first_visit[&n]));
+    let mut order: Vec<usize> = layer_depth.keys().copied().collect();
+    order.sort_by_key(|l| (std::cmp::Reverse(layer_depth[l]), first_visit[l]));
     order
 }

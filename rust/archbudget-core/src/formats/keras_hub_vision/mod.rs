@@ -7,6 +7,7 @@
 //! reads like any other: counts, rows, FLOPs and memory come from the Keras layer rules,
 //! with nothing counted here. Task models (ImageClassifier) wrap the translated backbone
 //! as a nested model with their head; preprocessors hold no weights.
+mod basnet;
 mod blocks;
 mod cspnet;
 mod deeplab_v3;
@@ -18,6 +19,7 @@ mod mobilenet;
 mod pyramid;
 mod resnet;
 mod retinanet;
+mod retinanet_detector;
 mod task;
 mod vgg;
 mod xception;
@@ -37,6 +39,9 @@ pub fn read(value: &Value, location: &str) -> Option<Result<Value>> {
     if let Some(build) = backbone(class) {
         return Some(Args::of(value, class, location).and_then(|args| build(&args)));
     }
+    if class == DETECTOR {
+        return Some(retinanet_detector::translate(value, class, location));
+    }
     task::head(class).map(|head| task::translate(value, class, head, location))
 }
 
@@ -47,8 +52,13 @@ pub fn handles(value: &Value) -> bool {
         .get("registered_name")
         .and_then(Value::as_str)
         .and_then(|r| r.strip_prefix("keras_hub>"))
-        .is_some_and(|class| backbone(class).is_some() || task::head(class).is_some())
+        .is_some_and(|class| {
+            backbone(class).is_some() || class == DETECTOR || task::head(class).is_some()
+        })
 }
+
+/// The object detector translated here (its heads are shared layers).
+const DETECTOR: &str = "RetinaNetObjectDetector";
 
 /// A backbone family's translation: its arguments to the functional JSON.
 type Build = fn(&Args) -> Result<Value>;
@@ -65,6 +75,7 @@ fn backbone(class: &str) -> Option<Build> {
         "HGNetV2Backbone" => hgnetv2::build,
         "DeepLabV3Backbone" => deeplab_v3::build,
         "RetinaNetBackbone" => retinanet::build,
+        "BASNetBackbone" => basnet::build,
         _ => return None,
     })
 }

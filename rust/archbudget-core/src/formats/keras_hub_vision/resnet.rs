@@ -116,6 +116,17 @@ pub fn build(args: &Args) -> Result<Value> {
     Ok(g.finish(args.class, &args.name, input, x, &args.kept()))
 }
 
+/// keras-hub's `apply_basic_block` of a v1 ResNet, stride 1 and no convolution shortcut
+/// (BASNet's extra stages).
+pub(super) fn basic_block(g: &mut Graph, x: Tensor, filters: u64, name: &str) -> Tensor {
+    let net = Resnet {
+        block: Block::Basic,
+        vd: false,
+        pre_activation: false,
+    };
+    net.block(g, x, filters, 1, false, name)
+}
+
 impl Resnet {
     /// One residual block (`apply_basic_block`, `apply_bottleneck_block` and their `_vd`
     /// forms, which differ in the shortcut only).

@@ -20,6 +20,8 @@ pub enum Head {
     HGNetV2,
     /// `DeepLabV3ImageSegmenter`: a 1x1 convolution to the classes.
     Segmenter,
+    /// `BASNetImageSegmenter`: the backbone's `refine_out`, no layer of its own.
+    Refined,
 }
 
 pub fn head(class: &str) -> Option<Head> {
@@ -34,6 +36,7 @@ pub fn head(class: &str) -> Option<Head> {
         "MobileNetImageClassifier" => Head::MobileNet,
         "HGNetV2ImageClassifier" => Head::HGNetV2,
         "DeepLabV3ImageSegmenter" => Head::Segmenter,
+        "BASNetImageSegmenter" => Head::Refined,
         _ => return None,
     })
 }
@@ -70,6 +73,7 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
     let mut g = Graph::new(backbone_args.channels_first()?);
     let (input_name, shape) = backbone_input(&backbone_json);
     let input = g.input_named(&input_name, &shape);
+    let outputs = dict_len(&backbone_json);
     let features = g.nested(backbone_json, input);
     let output = match head {
         Head::Pooled => {
@@ -97,8 +101,17 @@ pub fn translate(value: &Value, class: &str, head: Head, location: &str) -> Resu
                 .activation(activation);
             g.conv2d("segmentation_output", conv, features)
         }
+        // the backbone's outputs in key order: predict_out_1, ..., refine_out
+        Head::Refined => g.output(features, outputs - 1),
     };
     Ok(g.finish(class, &args.name, input, output, &args.kept()))
+}
+
+/// The number of outputs of a translated backbone returning a dict.
+fn dict_len(backbone: &Value) -> usize {
+    backbone["config"]["output_layers"]
+        .as_object()
+        .map_or(1, serde_json::Map::len)
 }
 
 /// The name and image shape (batch axis left out) of a translated backbone's input: the

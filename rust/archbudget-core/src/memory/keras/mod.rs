@@ -148,7 +148,26 @@ fn lower_model(
         low.values.insert((t.layer, t.node, t.tensor), v);
     }
     for (layer_index, node) in call_order(model) {
+        let first = graph.nodes.len();
         low.lower_call(graph, layer_index, node, location)?;
+        if node > 0 && !model.layers[layer_index].weights.is_empty() {
+            reuse_weights(graph, first);
+        }
+    }
+    // weights the model tracks and never runs (a KerasHub BASNet's encoder stem):
+    // parameters without a gradient (BatchNormalization's statistics, buffers, left out)
+    let statistics = ["moving_mean", "moving_variance"];
+    for w in model
+        .unlisted
+        .iter()
+        .filter(|w| !statistics.contains(&w.name.as_str()))
+    {
+        let first = graph.nodes.len();
+        let numel = w.numel(location)?;
+        graph.push(Op::UnusedParam(UnusedParam { numel }), &[]);
+        if frozen || !w.trainable {
+            graph.freeze(first..first + 1);
+        }
     }
     model
         .outputs
@@ -165,6 +184,17 @@ fn lower_model(
                 })
         })
         .collect()
+}
+
+/// A shared layer's later calls (a KerasHub prediction head called on every pyramid
+/// level) run the weights its first call built: the ops from node `from` on declare no
+/// new parameters.
+fn reuse_weights(graph: &mut Graph, from: usize) {
+    for node in &mut graph.nodes[from..] {
+        if !matches!(node.op, Op::Reused(_)) {
+            node.op = Op::Reused(Box::new(node.op.clone()));
+        }
+    }
 }
 
 /// Calls in an order where every call follows the calls it consumes.
