@@ -26,7 +26,7 @@
 //! generation, LoRA and quantized weights are refused in one line.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::norm_op;
-use super::hf_dual::{activation, mlp, LN};
+use super::hf_dual::{activation, LN};
 use super::ops::*;
 use super::{add, mul, Result, RunSettings};
 use crate::arch::TransformerArch;
@@ -61,7 +61,12 @@ pub(super) fn image_features(
     let queries = qformer(g, &b2.qformer, (b2.queries, v.tokens(), v.hidden), run.batch, image)?;
     let rows = mul(run.batch, b2.queries)?;
     Ok(g.push(
-        Op::Linear(Linear::new(rows, b2.qformer.hidden, a.hidden_size, true)),
+        Op::Linear(Linear::new(
+            rows,
+            b2.qformer.hidden,
+            a.hidden_size,
+            b2.projection_bias,
+        )),
         &[queries],
     ))
 }
@@ -84,15 +89,18 @@ pub(super) fn scatter(g: &mut Graph, embeds: ValueId, features: ValueId, rows: u
 
 /// `Blip2VisionModel` on `b` images: its `last_hidden_state`.
 fn vision(g: &mut Graph, v: &Vision, b: u64) -> Result<ValueId> {
-    let pixels = g.input(prod(&[b, 3, v.image, v.image])?, InputKind::Float);
+    let pixels = g.input(prod(&[b, 3, v.image.0, v.image.1])?, InputKind::Float);
     let conv = g.push(
         Op::Conv(Conv {
             batch: b,
             in_channels: 3,
             out_channels: v.hidden,
-            dims: vec![ConvDim::new(v.image, v.patch, v.patch, 0); 2],
+            dims: vec![
+                ConvDim::new(v.image.0, v.patch.0, v.patch.0, 0),
+                ConvDim::new(v.image.1, v.patch.1, v.patch.1, 0),
+            ],
             groups: 1,
-            bias: true,
+            bias: v.patch_bias,
             transposed: false,
             shared_weights: false,
         }),
@@ -104,9 +112,9 @@ fn vision(g: &mut Graph, v: &Vision, b: u64) -> Result<ValueId> {
     let mut x = g.push(
         Op::ClsPositions(ClsPositions {
             batch: b,
-            patches: tokens - 1,
+            patches: v.patches(),
             dim: v.hidden,
-            tokens: 1,
+            tokens: v.class_token as u64,
         }),
         &[patches],
     );
@@ -125,10 +133,13 @@ fn vision(g: &mut Graph, v: &Vision, b: u64) -> Result<ValueId> {
             }),
             &[qkv],
         );
-        let o = g.push(Op::Linear(Linear::new(rows, h, h, true)), &[att]);
+        let o = g.push(
+            Op::Linear(Linear::new(rows, h, h, v.projection_bias)),
+            &[att],
+        );
         let mid = g.push(Op::Add(Add), &[o, x]);
         let n2 = g.push(norm_op(LN, rows, h), &[mid]);
-        let d = mlp(g, rows, h, v.inter, activation(&v.act), n2);
+        let d = vision_mlp(g, v, rows, n2);
         x = g.push(Op::Add(Add), &[d, mid]);
     }
     let last = g.push(norm_op(LN, rows, h), &[x]);
@@ -142,6 +153,27 @@ fn vision(g: &mut Graph, v: &Vision, b: u64) -> Result<ValueId> {
     );
     g.push(Op::Reused(Box::new(norm_op(LN, b, h))), &[first]);
     Ok(last)
+}
+
+/// `Blip2MLP`: fc1 → activation → fc2.
+fn vision_mlp(g: &mut Graph, v: &Vision, rows: u64, x: ValueId) -> ValueId {
+    let f = g.push(
+        Op::Linear(Linear::new(rows, v.hidden, v.inter, v.mlp_bias)),
+        &[x],
+    );
+    let f = g.push(Op::Act(Act { kind: act_kind(&v.act) }), &[f]);
+    g.push(
+        Op::Linear(Linear::new(rows, v.inter, v.hidden, v.mlp_bias)),
+        &[f],
+    )
+}
+
+/// The activation op of `name` (GELU for CLIP's `quick_gelu`, which BLIP-2 does not use).
+fn act_kind(name: &str) -> ActKind {
+    match activation(name) {
+        super::hf_dual::Activation::Plain(kind) => kind,
+        super::hf_dual::Activation::QuickGelu => ActKind::Gelu,
+    }
 }
 
 /// `Blip2QFormerModel` on the expanded query tokens of `b` images, cross-attending to
@@ -197,11 +229,7 @@ fn qformer(
             x = post_norm(g, q, rows, h, att, x);
         }
         let f = g.push(Op::Linear(Linear::new(rows, h, q.inter, true)), &[x]);
-        let act = match activation(&q.act) {
-            super::hf_dual::Activation::Plain(kind) => kind,
-            super::hf_dual::Activation::QuickGelu => ActKind::Gelu,
-        };
-        let f = g.push(Op::Act(Act { kind: act }), &[f]);
+        let f = g.push(Op::Act(Act { kind: act_kind(&q.act) }), &[f]);
         let f = g.push(Op::Linear(Linear::new(rows, q.inter, h, true)), &[f]);
         x = residual_norm(g, q, rows, h, f, x);
     }

@@ -28,28 +28,38 @@ use super::vlm::sub_config;
 
 const LN: NormKind = NormKind::LayerNorm { bias: true };
 
-/// `Blip2VisionConfig`.
+/// `Blip2VisionConfig`, with what keras-hub's ViT may leave out (its twin's edits; all
+/// `true` as transformers builds it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vision {
     pub hidden: u64,
     pub inter: u64,
     pub layers: u64,
     pub heads: u64,
-    pub image: u64,
-    pub patch: u64,
+    /// Image and patch sides (height, width).
+    pub image: (u64, u64),
+    pub patch: (u64, u64),
     pub qkv_bias: bool,
     pub act: String,
     pub attn_dropout: f64,
+    pub patch_bias: bool,
+    pub class_token: bool,
+    /// The attention's output `projection` and the MLP's linears are biased.
+    pub projection_bias: bool,
+    pub mlp_bias: bool,
 }
 
 // the dropout probabilities come from JSON numbers, never NaN
 impl Eq for Vision {}
 
 impl Vision {
+    pub fn patches(&self) -> u64 {
+        (self.image.0 / self.patch.0) * (self.image.1 / self.patch.1)
+    }
+
     /// Patches and the class token.
     pub fn tokens(&self) -> u64 {
-        let side = self.image / self.patch;
-        side * side + 1
+        self.patches() + self.class_token as u64
     }
 }
 
@@ -81,6 +91,8 @@ pub struct Blip2 {
     pub vision: Vision,
     pub qformer: QFormer,
     pub queries: u64,
+    /// `language_projection` is biased (keras-hub's may not be).
+    pub projection_bias: bool,
     /// The arch's own head (the language model's class is the same under both).
     pub head: HeadKind,
 }
@@ -99,25 +111,29 @@ pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
     let vision = sub_config(cfg, config, "vision_config", "blip_2_vision_model", Value::Null)?;
     let vloc = format!("{loc} (vision_config)");
     let v = Cfg::new(&vision, &vloc)?;
+    let (image, patch) = (v.dim("image_size", 224)?, v.dim("patch_size", 14)?);
     let vision = Vision {
         hidden: v.dim("hidden_size", 1408)?,
         inter: v.dim("intermediate_size", 6144)?,
         layers: v.layers(&["num_hidden_layers"], 39)?,
         heads: v.dim("num_attention_heads", 16)?,
-        image: v.dim("image_size", 224)?,
-        patch: v.dim("patch_size", 14)?,
+        image: (image, image),
+        patch: (patch, patch),
         qkv_bias: v.flag("qkv_bias", true)?,
         act: v.string("hidden_act", "gelu")?,
         attn_dropout: v.float("attention_dropout", None, 0.0)?,
+        patch_bias: true,
+        class_token: true,
+        projection_bias: true,
+        mlp_bias: true,
     };
     v.require_divisible(
         ("hidden_size", vision.hidden),
         ("num_attention_heads", vision.heads),
     )?;
-    if vision.patch > vision.image {
+    if patch > image {
         return Err(v.invalid(format!(
-            "patch_size ({}) is larger than image_size ({})",
-            vision.patch, vision.image
+            "patch_size ({patch}) is larger than image_size ({image})"
         )));
     }
     let q = sub_config(cfg, config, "qformer_config", "blip_2_qformer", Value::Null)?;
@@ -138,13 +154,14 @@ pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
         ("hidden_size", qformer.hidden),
         ("num_attention_heads", qformer.heads),
     )?;
-    let side = vision.image / vision.patch;
-    // the vision sequence and the Q-Former's widths must be countable
+    let side = image / patch;
+    // the vision sequence must be countable
     mul(side, side, loc, "patches")?;
     Ok(Blip2 {
         vision,
         qformer,
         queries: cfg.dim("num_query_tokens", 32)?,
+        projection_bias: true,
         head,
     })
 }
@@ -212,7 +229,7 @@ pub fn modules(
         "",
         dim(b.qformer.hidden, "qformer_hidden"),
         dim(a.hidden_size, "text_hidden"),
-        true,
+        b.projection_bias,
     );
     m.add("language_projection".to_string(), "Linear", w)?;
     let mut text = a.clone();
@@ -231,25 +248,34 @@ fn vision_rows(v: &Vision, m: &mut Modules) -> Result<()> {
     let loc = m.location();
     let h = dim(v.hidden, "vision_hidden");
     let tokens = dim(v.tokens(), "patches+1");
+    let mut embeddings = Vec::new();
+    if v.class_token {
+        embeddings.push(Weight::new(
+            "class_embedding",
+            vec![dim(1, "1"), dim(1, "1"), h.clone()],
+        ));
+    }
+    embeddings.push(Weight::new(
+        "position_embedding",
+        vec![dim(1, "1"), tokens, h.clone()],
+    ));
     m.add(
         "vision_model.embeddings".to_string(),
         "Blip2VisionEmbeddings",
-        vec![
-            Weight::new("class_embedding", vec![dim(1, "1"), dim(1, "1"), h.clone()]),
-            Weight::new("position_embedding", vec![dim(1, "1"), tokens, h.clone()]),
-        ],
+        embeddings,
     )?;
-    let kernel = mul(v.patch, v.patch, loc, "patch")?;
+    let kernel = mul(v.patch.0, v.patch.1, loc, "patch")?;
+    let mut conv = vec![Weight::new(
+        "weight",
+        vec![h.clone(), dim(3, "channels"), dim(kernel, "patch²")],
+    )];
+    if v.patch_bias {
+        conv.push(Weight::new("bias", vec![h.clone()]));
+    }
     m.add(
         "vision_model.embeddings.patch_embedding".to_string(),
         "Conv2d",
-        vec![
-            Weight::new(
-                "weight",
-                vec![h.clone(), dim(3, "channels"), dim(kernel, "patch²")],
-            ),
-            Weight::new("bias", vec![h.clone()]),
-        ],
+        conv,
     )?;
     let three = dim(mul(3, v.hidden, loc, "qkv width")?, "3×vision_hidden");
     let inter = dim(v.inter, "vision_intermediate");
@@ -265,10 +291,14 @@ fn vision_rows(v: &Vision, m: &mut Modules) -> Result<()> {
     };
     let rows = [
         ("self_attn.qkv".to_string(), "Linear", lin(&h, &three, v.qkv_bias)),
-        ("self_attn.projection".to_string(), "Linear", lin(&h, &h, true)),
+        (
+            "self_attn.projection".to_string(),
+            "Linear",
+            lin(&h, &h, v.projection_bias),
+        ),
         ("layer_norm1".to_string(), "LayerNorm", ln()),
-        ("mlp.fc1".to_string(), "Linear", lin(&h, &inter, true)),
-        ("mlp.fc2".to_string(), "Linear", lin(&inter, &h, true)),
+        ("mlp.fc1".to_string(), "Linear", lin(&h, &inter, v.mlp_bias)),
+        ("mlp.fc2".to_string(), "Linear", lin(&inter, &h, v.mlp_bias)),
         ("layer_norm2".to_string(), "LayerNorm", ln()),
     ];
     m.add_blocks(

@@ -107,6 +107,7 @@ pub(super) const MEMORY: &[&str] = &[
     "ViTDetBackbone",
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+    "BLIP2 (Backbone, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "StableDiffusion3 and Flux (their denoiser's step)",
 ];
 
