@@ -8,6 +8,8 @@ or Flan-T5 language model) measured with the real transformers (5.24).
   blip2-opt-2.7b- and blip2-flan-t5-xl-like configs, and tiny configs covering the options
   (cross-attention every 1 or 3 layers, no qkv bias, the Q-Former's text branch, an OPT
   with `word_embed_proj_dim`, an untied T5);
+- `keras_hub_twins`: the blip-2 config of each KerasHub BLIP2 model of
+  keras_hub_text3.json.gz whose twin needs no edit, and its parameters;
 - `flops`: tiny configs' forward and forward+backward FLOPs of
   `Blip2ForConditionalGeneration(pixel_values, input_ids, labels=input_ids)` (the first
   `num_query_tokens` ids being `image_token_id`) in `train()`, fp32, under
@@ -16,6 +18,8 @@ or Flan-T5 language model) measured with the real transformers (5.24).
 
     /work/scratch/hf/bin/python tests/data/make_hf_blip2.py   # needs torch, transformers
 """
+import gzip
+import json
 import pathlib
 import sys
 import warnings
@@ -74,6 +78,54 @@ FLOPS = [
     ("blip2-flops-t5", tiny(T5), "eager"),
 ]
 BATCH, SEQ = 2, 7
+# make_keras_hub_text3.py's BLIP2 models whose twin needs no edit (formats/keras_hub/blip2.rs;
+# a Seq2SeqLM's own lm_head is one: transformers ties T5's head whatever the config says)
+KERAS_HUB_TWINS = ["BLIP2_optBLIP2CausalLM", "BLIP2_flan_t5", "blip2_opt_2.7b"]
+
+
+def keras_hub_twin(model_json):
+    """The blip-2 config a keras-hub BLIP2 model's arguments make (formats/keras_hub/blip2.rs's
+    twin_config): keras-hub's Q-Former `dropout` is both of the Q-Former's, the OPT's
+    `dropout` both of OPT's."""
+    c = model_json["config"]
+    c = c["backbone"]["config"] if "backbone" in c else c
+    v, q, lm = c["vision_encoder"]["config"], c["qformer"]["config"], c["language_model"]
+    side = lambda x: x[0] if isinstance(x, list) else x  # noqa: E731
+    vision = dict(image_size=side(v["image_size"]), patch_size=side(v["patch_size"]), hidden_size=v["hidden_dim"],
+                  intermediate_size=v["intermediate_dim"], num_hidden_layers=v["num_layers"],
+                  num_attention_heads=v["num_heads"], attention_dropout=v["dropout_rate"],
+                  qkv_bias=v["use_mha_bias"], hidden_act="gelu")
+    qformer = dict(hidden_size=q["hidden_dim"], intermediate_size=q["intermediate_dim"],
+                   num_hidden_layers=q["num_layers"], num_attention_heads=q["num_heads"],
+                   cross_attention_frequency=q["cross_attention_frequency"], hidden_dropout_prob=q["dropout"],
+                   attention_probs_dropout_prob=q["dropout"], hidden_act="gelu")
+    t = lm["config"]
+    if lm["class_name"] == "BLIP2CustomOPT":
+        text = dict(model_type="opt", vocab_size=t["vocabulary_size"], hidden_size=t["hidden_dim"],
+                    num_hidden_layers=t["num_layers"], ffn_dim=t["intermediate_dim"], num_attention_heads=t["num_heads"],
+                    max_position_embeddings=t["max_sequence_length"], word_embed_proj_dim=t["hidden_dim"],
+                    dropout=t["dropout"], attention_dropout=t["dropout"], activation_function="relu")
+    else:
+        text = dict(model_type="t5", vocab_size=t["vocabulary_size"], d_model=t["hidden_dim"],
+                    d_kv=t["key_value_dim"] or t["hidden_dim"] // t["num_heads"], d_ff=t["intermediate_dim"],
+                    num_layers=t["num_layers"], num_decoder_layers=t["num_layers"], num_heads=t["num_heads"],
+                    feed_forward_proj="gated-gelu", dropout_rate=t["dropout"], tie_word_embeddings=False,
+                    decoder_start_token_id=0)
+    return dict(model_type="blip-2", num_query_tokens=q["num_query_tokens"], vision_config=vision,
+                qformer_config=qformer, text_config=text)
+
+
+def keras_hub_twins():
+    fixture = json.load(gzip.open(pathlib.Path(__file__).parent / "keras_hub_text3.json.gz"))
+    rows = []
+    for m in fixture["models"]:
+        if m["name"] in KERAS_HUB_TWINS:
+            config = keras_hub_twin(m["model_json"])
+            kw = {k: v for k, v in config.items() if k != "model_type"}
+            rows.append(dict(name=m["name"], fixture="keras_hub_text3", config=config,
+                             params=count(build(AutoModelForImageTextToText, config_of(kw)))))
+            print(m["name"], rows[-1]["params"], m["total_params"], file=sys.stderr)
+    return rows
 
 
 def config_of(kwargs):
@@ -123,7 +175,8 @@ def main():
     measured = [flops(name, kw, attn) for name, kw, attn in FLOPS]
     for m in measured:
         print(m["name"], m["attn"], m["params"], m["flops_fwd"], m["flops_fwd_bwd"], file=sys.stderr)
-    write_records(pathlib.Path(__file__).parent / "hf_blip2.json", rows=rows, flops=measured)
+    write_records(pathlib.Path(__file__).parent / "hf_blip2.json", rows=rows, flops=measured,
+                  keras_hub_twins=keras_hub_twins())
 
 
 if __name__ == "__main__":

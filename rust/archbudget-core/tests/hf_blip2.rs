@@ -16,8 +16,7 @@ fn section(name: &str) -> Vec<Value> {
 fn totals_classes_and_rows_exact() {
     let rows = section("rows");
     assert!(rows.len() >= 8);
-    let (failures, checked) =
-        hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
+    let (failures, checked) = hf_rows::check_totals_and_rows(&rows, &hf_rows::BASE_AND_CAUSAL_LM);
     assert!(checked > 500, "only {checked} rows checked");
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -68,10 +67,7 @@ fn memory_lowers_every_config_in_training_and_inference() {
     for row in section("rows") {
         let name = row["name"].as_str().unwrap();
         let text = serde_json::to_vec(&row["config"]).unwrap();
-        for (head, key) in [
-            (hf::Head::Base, "base"),
-            (hf::Head::CausalLm, "causal_lm"),
-        ] {
+        for (head, key) in [(hf::Head::Base, "base"), (hf::Head::CausalLm, "causal_lm")] {
             for mode in [Mode::Train, Mode::Infer] {
                 for precision in [Precision::Fp32, Precision::AmpBf16, Precision::Bf16] {
                     for attn in [AttnImpl::Sdpa, AttnImpl::Eager] {

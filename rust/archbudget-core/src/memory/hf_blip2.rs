@@ -58,7 +58,13 @@ pub(super) fn image_features(
     }
     let image = vision(g, &b2.vision, run.batch)?;
     let v = &b2.vision;
-    let queries = qformer(g, &b2.qformer, (b2.queries, v.tokens(), v.hidden), run.batch, image)?;
+    let queries = qformer(
+        g,
+        &b2.qformer,
+        (b2.queries, v.tokens(), v.hidden),
+        run.batch,
+        image,
+    )?;
     let rows = mul(run.batch, b2.queries)?;
     Ok(g.push(
         Op::Linear(Linear::new(
@@ -161,7 +167,12 @@ fn vision_mlp(g: &mut Graph, v: &Vision, rows: u64, x: ValueId) -> ValueId {
         Op::Linear(Linear::new(rows, v.hidden, v.inter, v.mlp_bias)),
         &[x],
     );
-    let f = g.push(Op::Act(Act { kind: act_kind(&v.act) }), &[f]);
+    let f = g.push(
+        Op::Act(Act {
+            kind: act_kind(&v.act),
+        }),
+        &[f],
+    );
     g.push(
         Op::Linear(Linear::new(rows, v.inter, v.hidden, v.mlp_bias)),
         &[f],
@@ -219,17 +230,22 @@ fn qformer(
     );
     let normed = g.push(norm_op(LN, rows, h), &[tokens]);
     let mut x = dropout(g, normed, q.hidden_dropout);
-    let head_dim = h / q.heads;
+    let inner = mul(q.heads, q.head_dim)?;
     for i in 0..q.layers {
-        let att = attend(g, q, (b, queries, queries), x, None, head_dim)?;
-        x = post_norm(g, q, rows, h, att, x);
+        let att = attend(g, q, (b, queries, queries), x, None)?;
+        x = post_norm(g, q, (rows, inner), att, x);
         if q.has_cross_attention(i) {
             let kv = Some((image, image_rows, vision_hidden));
-            let att = attend(g, q, (b, queries, image_tokens), x, kv, head_dim)?;
-            x = post_norm(g, q, rows, h, att, x);
+            let att = attend(g, q, (b, queries, image_tokens), x, kv)?;
+            x = post_norm(g, q, (rows, inner), att, x);
         }
         let f = g.push(Op::Linear(Linear::new(rows, h, q.inter, true)), &[x]);
-        let f = g.push(Op::Act(Act { kind: act_kind(&q.act) }), &[f]);
+        let f = g.push(
+            Op::Act(Act {
+                kind: act_kind(&q.act),
+            }),
+            &[f],
+        );
         let f = g.push(Op::Linear(Linear::new(rows, q.inter, h, true)), &[f]);
         x = residual_norm(g, q, rows, h, f, x);
     }
@@ -244,31 +260,43 @@ fn attend(
     (b, q_len, kv_len): (u64, u64, u64),
     x: ValueId,
     kv: Option<(ValueId, u64, u64)>,
-    head_dim: u64,
 ) -> Result<ValueId> {
     let h = q.hidden;
+    let inner = mul(q.heads, q.head_dim)?;
     let rows = mul(b, q_len)?;
     let (source, kv_rows, width) = kv.unwrap_or((x, rows, h));
-    let query = g.push(Op::Linear(Linear::new(rows, h, h, true)), &[x]);
-    let key = g.push(Op::Linear(Linear::new(kv_rows, width, h, true)), &[source]);
-    let value = g.push(Op::Linear(Linear::new(kv_rows, width, h, true)), &[source]);
+    let query = g.push(Op::Linear(Linear::new(rows, h, inner, true)), &[x]);
+    let key = g.push(
+        Op::Linear(Linear::new(kv_rows, width, inner, true)),
+        &[source],
+    );
+    let value = g.push(
+        Op::Linear(Linear::new(kv_rows, width, inner, true)),
+        &[source],
+    );
     Ok(g.push(
         Op::Attention(Attention::plain(
             b,
             q.heads,
             q_len,
             kv_len,
-            head_dim,
+            q.head_dim,
             q.attn_dropout,
         )),
         &[query, key, value],
     ))
 }
 
-/// `Blip2QFormerSelfOutput`: `dense`, then [`residual_norm`].
-fn post_norm(g: &mut Graph, q: &QFormer, rows: u64, h: u64, att: ValueId, x: ValueId) -> ValueId {
-    let o = g.push(Op::Linear(Linear::new(rows, h, h, true)), &[att]);
-    residual_norm(g, q, rows, h, o, x)
+/// `Blip2QFormerSelfOutput`: `dense` from the heads' width, then [`residual_norm`].
+fn post_norm(
+    g: &mut Graph,
+    q: &QFormer,
+    (rows, inner): (u64, u64),
+    att: ValueId,
+    x: ValueId,
+) -> ValueId {
+    let o = g.push(Op::Linear(Linear::new(rows, inner, q.hidden, true)), &[att]);
+    residual_norm(g, q, rows, q.hidden, o, x)
 }
 
 /// dropout → LayerNorm(`y + x`).

@@ -70,6 +70,8 @@ pub struct QFormer {
     pub inter: u64,
     pub layers: u64,
     pub heads: u64,
+    /// Width of one head (`hidden // heads`; keras-hub's twin may floor it).
+    pub head_dim: u64,
     pub frequency: u64,
     pub text_input: bool,
     pub act: String,
@@ -108,7 +110,13 @@ pub fn text_config(cfg: &Cfg, config: &Value) -> Result<Value> {
 
 pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
     let loc = cfg.location;
-    let vision = sub_config(cfg, config, "vision_config", "blip_2_vision_model", Value::Null)?;
+    let vision = sub_config(
+        cfg,
+        config,
+        "vision_config",
+        "blip_2_vision_model",
+        Value::Null,
+    )?;
     let vloc = format!("{loc} (vision_config)");
     let v = Cfg::new(&vision, &vloc)?;
     let (image, patch) = (v.dim("image_size", 224)?, v.dim("patch_size", 14)?);
@@ -144,6 +152,7 @@ pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
         inter: q.dim("intermediate_size", 3072)?,
         layers: q.layers(&["num_hidden_layers"], 12)?,
         heads: q.dim("num_attention_heads", 12)?,
+        head_dim: 0,
         frequency: q.dim("cross_attention_frequency", 2)?,
         text_input: q.flag("use_qformer_text_input", false)?,
         act: q.string("hidden_act", "gelu")?,
@@ -154,6 +163,10 @@ pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
         ("hidden_size", qformer.hidden),
         ("num_attention_heads", qformer.heads),
     )?;
+    let qformer = QFormer {
+        head_dim: qformer.hidden / qformer.heads,
+        ..qformer
+    };
     let side = image / patch;
     // the vision sequence must be countable
     mul(side, side, loc, "patches")?;
@@ -290,7 +303,11 @@ fn vision_rows(v: &Vision, m: &mut Modules) -> Result<()> {
         w
     };
     let rows = [
-        ("self_attn.qkv".to_string(), "Linear", lin(&h, &three, v.qkv_bias)),
+        (
+            "self_attn.qkv".to_string(),
+            "Linear",
+            lin(&h, &three, v.qkv_bias),
+        ),
         (
             "self_attn.projection".to_string(),
             "Linear",
@@ -316,15 +333,30 @@ fn vision_rows(v: &Vision, m: &mut Modules) -> Result<()> {
 }
 
 fn qformer_rows(q: &QFormer, vision_hidden: u64, m: &mut Modules) -> Result<()> {
-    norm_row(m, "qformer.layernorm".to_string(), "LayerNorm", q.hidden, LN)?;
+    norm_row(
+        m,
+        "qformer.layernorm".to_string(),
+        "LayerNorm",
+        q.hidden,
+        LN,
+    )?;
     let h = dim(q.hidden, "qformer_hidden");
     let vh = dim(vision_hidden, "vision_hidden");
     let inter = dim(q.inter, "qformer_intermediate");
+    let inner = dim(
+        mul(
+            q.heads,
+            q.head_dim,
+            m.location(),
+            "Q-Former attention width",
+        )?,
+        "heads×head_dim",
+    );
     let attention = |kv: &crate::weight::Dim| {
         let mut w = Vec::new();
-        linear(&mut w, "query.", h.clone(), h.clone(), true);
-        linear(&mut w, "key.", kv.clone(), h.clone(), true);
-        linear(&mut w, "value.", kv.clone(), h.clone(), true);
+        linear(&mut w, "query.", h.clone(), inner.clone(), true);
+        linear(&mut w, "key.", kv.clone(), inner.clone(), true);
+        linear(&mut w, "value.", kv.clone(), inner.clone(), true);
         w
     };
     let lin = |d_in: &crate::weight::Dim, d_out: &crate::weight::Dim| {
@@ -344,7 +376,7 @@ fn qformer_rows(q: &QFormer, vision_hidden: u64, m: &mut Modules) -> Result<()> 
                 "Blip2QFormerMultiHeadAttention",
                 attention(kv),
             ),
-            (format!("{at}.output.dense"), "Linear", lin(&h, &h)),
+            (format!("{at}.output.dense"), "Linear", lin(&inner, &h)),
             (format!("{at}.output.LayerNorm"), "LayerNorm", ln()),
         ]
     };
@@ -377,7 +409,11 @@ fn qformer_rows(q: &QFormer, vision_hidden: u64, m: &mut Modules) -> Result<()> 
     }
     for i in 0..q.layers {
         for (suffix, class, weights) in layer(q.has_cross_attention(i)) {
-            m.add(format!("qformer.encoder.layer.{i}.{suffix}"), class, weights)?;
+            m.add(
+                format!("qformer.encoder.layer.{i}.{suffix}"),
+                class,
+                weights,
+            )?;
         }
     }
     Ok(())

@@ -20,9 +20,11 @@
 //! formats/hf/blip2.rs) on an `opt` or `t5` language model of the same sizes. Where
 //! keras-hub builds otherwise, [`twin_edit`] makes the twin count as keras-hub does: a
 //! ViT without patch bias, class token, attention biases (the twin's `qkv` and
-//! `projection` then have none) or MLP biases; non-square images and patches; an unbiased
-//! `language_projection`; and a backbone alone, whose Flan-T5 has no `lm_head` yet (the
-//! twin's T5 head is then tied to its shared table).
+//! `projection` then have none) or MLP biases; non-square images and patches; a Q-Former
+//! whose width is no multiple of its heads (keras-hub floors the head width); an unbiased
+//! `language_projection`; and the Seq2SeqLM's Flan-T5 `lm_head`, a matrix of its own
+//! (transformers ties T5's head to the shared table whatever the config says; the
+//! backbone alone has built no head, as the tied twin counts).
 use serde_json::{json, Map, Value};
 
 use super::blocks::{
@@ -107,7 +109,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let (images, vision_row, vision_width) = vision_encoder(&vision)?;
     let (qformer_row, queries, query_width) = query_former(&qformer, vision_width)?;
     let language = language_model(&lm, queries, query_width)?;
-    let hf_config = twin_config(&vision.args, &qformer.args, queries, language.hf_text.clone())?;
+    let hf_config = twin_config(
+        &vision.args,
+        &qformer.args,
+        queries,
+        language.hf_text.clone(),
+    )?;
     let mut inputs: Vec<&'static str> = language
         .backbone_inputs
         .iter()
@@ -387,8 +394,9 @@ fn custom_opt(a: &Args, query_width: u64) -> Result<Language> {
     }
     layer_norm(&mut w, "layer_norm", hidden);
     let dropout = a.float_or("dropout", 0.1)?;
-    // the language projection must reach the decoder's width for the twin to run
-    let hf_text = (width == hidden).then(|| {
+    // the language projection must reach the decoder's width, and transformers' OPT
+    // needs whole heads, for the twin to run
+    let hf_text = (width == hidden && hidden % heads == 0).then(|| {
         json!({
             "model_type": "opt", "vocab_size": vocab, "hidden_size": hidden,
             "num_hidden_layers": layers, "ffn_dim": inter, "num_attention_heads": heads,
@@ -437,7 +445,7 @@ fn flan_t5(a: &Args, query_width: u64) -> Result<Language> {
         .clone();
     let (width, bias) = serialized_dense(a, "language_projection", (b.hidden, true))?;
     dense(&mut w, "language_projection", query_width, width, bias);
-    // the Seq2SeqLM's `lm_head` is the twin's untied head (see [`twin_edit`])
+    // the Seq2SeqLM's `lm_head` is the twin's head, untied by [`twin_edit`]
     let (head_width, head_bias) = serialized_dense(a, "lm_head", (b.vocab, false))?;
     let hf_text = b
         .hf_config
@@ -464,18 +472,29 @@ fn flan_t5(a: &Args, query_width: u64) -> Result<Language> {
 }
 
 /// transformers' blip-2 config of the same sizes around the language model's `text`.
-fn twin_config(vision: &Args, qformer: &Args, queries: u64, text: Option<Value>) -> Result<Option<Value>> {
+fn twin_config(
+    vision: &Args,
+    qformer: &Args,
+    queries: u64,
+    text: Option<Value>,
+) -> Result<Option<Value>> {
     // no twin without the language model's, or without the image's sides
-    let (Some(text), Ok(image), Ok(patch)) = (
-        text,
-        pair(vision, "image_size"),
-        pair(vision, "patch_size"),
-    ) else {
+    let (Some(text), Ok(image), Ok(patch)) =
+        (text, pair(vision, "image_size"), pair(vision, "patch_size"))
+    else {
         return Ok(None);
     };
     let v = vision.config;
+    // transformers' ViT needs whole heads
+    if vision.dim("hidden_dim")? % vision.dim("num_heads")? != 0 {
+        return Ok(None);
+    }
     let q = qformer;
     let dropout = q.float_or("dropout", 0.0)?;
+    // keras-hub floors the head width; transformers needs whole heads: one, which
+    // [`twin_edit`] turns back into keras-hub's heads
+    let (hidden, heads) = (q.dim("hidden_dim")?, q.dim("num_heads")?);
+    let heads = if hidden % heads == 0 { heads } else { 1 };
     Ok(Some(json!({
         "model_type": "blip-2", "num_query_tokens": queries, "text_config": text,
         "vision_config": {
@@ -487,8 +506,8 @@ fn twin_config(vision: &Args, qformer: &Args, queries: u64, text: Option<Value>)
             "qkv_bias": vision.flag_or("use_mha_bias", true)?, "hidden_act": "gelu",
         },
         "qformer_config": {
-            "hidden_size": q.dim("hidden_dim")?, "intermediate_size": q.dim("intermediate_dim")?,
-            "num_hidden_layers": q.dim("num_layers")?, "num_attention_heads": q.dim("num_heads")?,
+            "hidden_size": hidden, "intermediate_size": q.dim("intermediate_dim")?,
+            "num_hidden_layers": q.dim("num_layers")?, "num_attention_heads": heads,
             "cross_attention_frequency": q.dim("cross_attention_frequency")?,
             "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
             "hidden_act": "gelu",
@@ -526,6 +545,9 @@ pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let class_token = v.flag_or("use_class_token", true)?;
     let mha_bias = v.flag_or("use_mha_bias", true)?;
     let mlp_bias = v.flag_or("use_mlp_bias", true)?;
+    let qformer = part(a, "qformer", &["BLIP2QFormer"])?;
+    let heads = qformer.args.dim("num_heads")?;
+    let head_dim = qformer.args.dim("hidden_dim")? / heads;
     let lm = part(a, "language_model", &["BLIP2CustomOPT", "BLIP2FlanT5"])?;
     let (_, projection_bias) = serialized_dense(&lm.args, "language_projection", (0, true))?;
     let t5 = lm.class == "BLIP2FlanT5";
@@ -540,9 +562,12 @@ pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
         b.vision.projection_bias = mha_bias;
         b.vision.mlp_bias = mlp_bias;
         b.projection_bias = projection_bias;
-        // the backbone alone: keras-hub's Flan-T5 has built no `lm_head`
-        if t5 && b.head == HeadKind::Base {
-            arch.tie_word_embeddings = true;
+        b.qformer.heads = heads;
+        b.qformer.head_dim = head_dim;
+        // the Seq2SeqLM's `lm_head` is a matrix of its own (transformers ties T5's head to
+        // its shared table whatever the config says); the backbone alone has built none
+        if t5 && b.head != HeadKind::Base {
+            arch.tie_word_embeddings = false;
         }
     }))
 }
