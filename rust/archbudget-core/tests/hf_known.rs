@@ -102,7 +102,7 @@ fn extra_rows_exact() {
     // hf_dinov3_vit, hf_paligemma), clip
     // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n),
     // gemma4_text (hf_gemma4), the reach types (hf_reach, hf_reach2), sam_vision_model
-    // (hf_sam), depth_anything (hf_depth_anything)
+    // (hf_sam), depth_anything (hf_depth_anything), blip-2 (hf_blip2)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -127,6 +127,7 @@ fn extra_rows_exact() {
         "hf_reach2.json",
         "hf_sam.json",
         "hf_depth_anything.json",
+        "hf_blip2.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

@@ -40,6 +40,9 @@ pub(super) fn image_features(
     run: &RunSettings,
     g: &mut Graph,
 ) -> Result<ValueId> {
+    if let Some(why) = &b2.refusal {
+        return Err(crate::Error::invalid("blip-2", why.as_str()));
+    }
     run.refuse_for_encoder("blip-2", "blip-2", "images with a text prompt")?;
     if run.grad_ckpt && run.mode == super::Mode::Train {
         return Err(crate::Error::invalid(

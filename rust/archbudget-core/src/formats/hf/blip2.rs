@@ -95,6 +95,9 @@ pub struct Blip2 {
     pub queries: u64,
     /// `language_projection` is biased (keras-hub's may not be).
     pub projection_bias: bool,
+    /// Why `memory` cannot run this model as the twin (a keras-hub build the twin has no
+    /// counterpart of); `None` for transformers' own configs.
+    pub refusal: Option<String>,
     /// The arch's own head (the language model's class is the same under both).
     pub head: HeadKind,
 }
@@ -175,6 +178,7 @@ pub fn read(cfg: &Cfg, config: &Value, head: HeadKind) -> Result<Blip2> {
         qformer,
         queries: cfg.dim("num_query_tokens", 32)?,
         projection_bias: true,
+        refusal: None,
         head,
     })
 }

@@ -446,15 +446,11 @@ fn flan_t5(a: &Args, query_width: u64) -> Result<Language> {
     let (width, bias) = serialized_dense(a, "language_projection", (b.hidden, true))?;
     dense(&mut w, "language_projection", query_width, width, bias);
     // the Seq2SeqLM's `lm_head` is the twin's head, untied by [`twin_edit`]
-    let (head_width, head_bias) = serialized_dense(a, "lm_head", (b.vocab, false))?;
-    let hf_text = b
-        .hf_config
-        .filter(|_| width == b.hidden && head_width == b.vocab && !head_bias)
-        .map(|mut t5| {
-            t5["tie_word_embeddings"] = json!(false);
-            t5["decoder_start_token_id"] = json!(0);
-            t5
-        });
+    let hf_text = b.hf_config.filter(|_| width == b.hidden).map(|mut t5| {
+        t5["tie_word_embeddings"] = json!(false);
+        t5["decoder_start_token_id"] = json!(0);
+        t5
+    });
     Ok(Language {
         hf_text,
         weights: w,
@@ -551,6 +547,17 @@ pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
     let lm = part(a, "language_model", &["BLIP2CustomOPT", "BLIP2FlanT5"])?;
     let (_, projection_bias) = serialized_dense(&lm.args, "language_projection", (0, true))?;
     let t5 = lm.class == "BLIP2FlanT5";
+    let vocab = lm.args.count_or("vocabulary_size", 0)?;
+    let (head_width, head_bias) = serialized_dense(&lm.args, "lm_head", (vocab, false))?;
+    // keras-hub builds a serialized `lm_head` of another width, or biased, as given; the
+    // twin's T5 head is the vocabulary's, unbiased
+    let refusal = (t5 && (head_width != vocab || head_bias)).then(|| {
+        format!(
+            "{}'s lm_head ({head_width} wide{}) is not the twin's unbiased {vocab}-wide T5 head; its memory is not modelled",
+            lm.class,
+            if head_bias { ", biased" } else { "" }
+        )
+    });
     Ok(Box::new(move |arch: &mut TransformerArch| {
         let Some(b) = arch.details.blip2.as_mut() else {
             return;
@@ -568,6 +575,7 @@ pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
         // its shared table whatever the config says); the backbone alone has built none
         if t5 && b.head != HeadKind::Base {
             arch.tie_word_embeddings = false;
+            b.refusal.clone_from(&refusal);
         }
     }))
 }
