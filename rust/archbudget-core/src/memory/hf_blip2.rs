@@ -28,7 +28,7 @@ use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf_decoder::norm_op;
 use super::hf_dual::{activation, LN};
 use super::ops::*;
-use super::{add, mul, Result, RunSettings};
+use super::{add, mul, Precision, Result, RunSettings};
 use crate::arch::TransformerArch;
 use crate::formats::hf::blip2::{Blip2, QFormer, Vision};
 
@@ -81,9 +81,18 @@ pub(super) fn image_features(
 }
 
 /// `inputs_embeds.masked_scatter(special_image_mask, features)` on `rows` token
-/// embeddings, the features first cast to the embeddings' dtype.
-pub(super) fn scatter(g: &mut Graph, embeds: ValueId, features: ValueId, rows: u64) -> ValueId {
-    let f = g.push(Op::Cast(Cast { to: DType::F32 }), &[features]);
+/// embeddings, the features first cast to the embeddings' dtype (the weights').
+pub(super) fn scatter(
+    g: &mut Graph,
+    (embeds, features): (ValueId, ValueId),
+    rows: u64,
+    precision: Precision,
+) -> ValueId {
+    let to = match precision {
+        Precision::Bf16 => DType::BF16,
+        _ => DType::F32,
+    };
+    let f = g.push(Op::Cast(Cast { to }), &[features]);
     // `input_ids == image_token_id`: one bool per token
     g.push(
         Op::Fill(Fill {

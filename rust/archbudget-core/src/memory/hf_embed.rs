@@ -92,7 +92,7 @@ pub(super) fn embeddings(st: &Step, g: &mut Graph, lx: &mut Linears) -> Result<E
                 );
                 if let Some((_, features)) = st.image_features {
                     // blip-2's image features in place of the image tokens' embeddings
-                    h = super::hf_blip2::scatter(g, h, features, rows);
+                    h = super::hf_blip2::scatter(g, (h, features), rows, st.run.precision);
                 }
                 if matches!(a.model_type.as_str(), "gemma" | "gemma2" | "gemma3_text") {
                     // `GemmaTextScaledWordEmbedding`: the lookup times its `embed_scale`

@@ -337,7 +337,9 @@ impl Stack<'_> {
             &[ids],
         );
         let e = match (self.image_features, decoder) {
-            (Some(features), false) => super::hf_blip2::scatter(g, e, features, self.rows),
+            (Some(features), false) => {
+                super::hf_blip2::scatter(g, (e, features), self.rows, self.run.precision)
+            }
             _ => e,
         };
         let (e, position_rows, positions) = match self.layout {
