@@ -442,6 +442,9 @@ pub struct BlockDetails {
     pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,
     /// Gemma 4's per-kind head dims, KV sharing, per-layer inputs and experts.
     pub gemma4: Option<Box<crate::formats::hf::gemma4::Gemma4>>,
+    /// blip-2's vision model, query tokens, Q-Former and projection before its language
+    /// model (the arch's own fields).
+    pub blip2: Option<Box<crate::formats::hf::blip2::Blip2>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -103,7 +103,7 @@ fn extra_rows_exact() {
     // and siglip text models (hf_clip_text), t5gemma (hf_t5gemma), gemma3n_text (hf_gemma3n),
     // gemma4_text (hf_gemma4), gemma4_vision (hf_gemma4_vision), the reach types (hf_reach,
     // hf_reach2), sam_vision_model (hf_sam), sam (hf_sam_model), depth_anything
-    // (hf_depth_anything)
+    // (hf_depth_anything), blip-2 (hf_blip2)
     let own_rows: Vec<Value> = [
         "hf_moe.json",
         "hf_next.json",
@@ -129,6 +129,7 @@ fn extra_rows_exact() {
         "hf_reach2.json",
         "hf_sam.json",
         "hf_depth_anything.json",
+        "hf_blip2.json",
     ]
     .iter()
     .flat_map(|f| data(f)["rows"].as_array().unwrap().clone())

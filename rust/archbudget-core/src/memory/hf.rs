@@ -17,7 +17,7 @@
 //!   ([`Attention::score_bias`]; SDPA without FlashAttention), with `attention_dropout`;
 //! - gradient checkpointing (non-reentrant, one region per decoder layer) keeps only
 //!   each layer's input and recomputes the layer's forward during its backward.
-use super::graph::{DType, Graph};
+use super::graph::{DType, Graph, ValueId};
 use super::hf_decoder::norm_op;
 pub use super::hf_dropouts::Dropouts;
 pub(super) use super::hf_mlp::Mlp;
@@ -122,6 +122,16 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     }
     super::hf_ssm::check_lora(a, run)?;
     let unused_cross = unused_cross_attention(a)?;
+    let mut g = Graph::default();
+    // blip-2 computes its image features before embedding the prompt
+    // (the prompt's ids are declared first: every input precedes every node)
+    let image_features = match &a.details.blip2 {
+        Some(b2) => {
+            let ids = g.input(mul(b, s)?, super::graph::InputKind::Index);
+            Some((ids, super::hf_blip2::image_features(a, b2, run, &mut g)?))
+        }
+        None => None,
+    };
     let decoder = a.kind == ArchKind::Decoder;
     let train = run.mode == super::Mode::Train;
     // bloom's attention is its own eager code (`baddbmm` of the ALiBi slopes)
@@ -142,6 +152,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         train,
         use_cache: decoder && !(run.grad_ckpt && train),
         unused_cross,
+        image_features,
     };
     // rows × hidden elements must be countable
     mul(st.rows, a.hidden_size)?;
@@ -152,7 +163,6 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         DType::BF16
     };
     let mut lx = Linears::new(&a.model_type, run.lora, run.quantize, result_dt)?;
-    let mut g = Graph::default();
     // a multimodal wrapper builds its vision tower first
     super::hf_vision::idle_vision(a, run, &mut g)?;
     let emb = super::hf_embed::embeddings(&st, &mut g, &mut lx)?;
@@ -203,6 +213,9 @@ pub(super) struct Step<'a> {
     pub use_cache: bool,
     /// gpt2's cross-attention weights, counted and never used
     pub unused_cross: Option<u64>,
+    /// blip-2's token ids (declared before its image nodes) and projected image
+    /// features, scattered into the token embeddings
+    pub image_features: Option<(ValueId, ValueId)>,
 }
 
 impl Step<'_> {

@@ -77,7 +77,10 @@ pub(super) fn embeddings(st: &Step, g: &mut Graph, lx: &mut Linears) -> Result<E
                 (pixels, h)
             }
             None => {
-                let ids = g.input(rows, InputKind::Index);
+                let ids = match st.image_features {
+                    Some((ids, _)) => ids,
+                    None => g.input(rows, InputKind::Index),
+                };
                 let mut h = g.push(
                     Op::Embedding(Embedding {
                         tokens: rows,
@@ -87,6 +90,10 @@ pub(super) fn embeddings(st: &Step, g: &mut Graph, lx: &mut Linears) -> Result<E
                     }),
                     &[ids],
                 );
+                if let Some((_, features)) = st.image_features {
+                    // blip-2's image features in place of the image tokens' embeddings
+                    h = super::hf_blip2::scatter(g, (h, features), rows, st.run.precision);
+                }
                 if matches!(a.model_type.as_str(), "gemma" | "gemma2" | "gemma3_text") {
                     // `GemmaTextScaledWordEmbedding`: the lookup times its `embed_scale`
                     // buffer (cast to the weights' dtype), a new tensor

@@ -20,6 +20,7 @@ pub mod flux;
 mod generate;
 pub mod graph;
 pub mod hf;
+mod hf_blip2;
 mod hf_decoder;
 mod hf_depth_anything;
 mod hf_dinov2;

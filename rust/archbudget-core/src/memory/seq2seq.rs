@@ -139,6 +139,7 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         enc_s,
         // bart's LM class turns the cache off when it is given labels
         use_cache: !(train && (run.grad_ckpt || bart && lm)),
+        image_features: None,
     };
     let dec_s = if generate { 1 } else { s };
     let t = Stack {
@@ -180,6 +181,14 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
         (Some(given), _) => given,
         (None, Some(generated)) if whisper => generated,
         _ => encoder_input,
+    };
+    // blip-2 computes its image features before embedding the prompt
+    let enc_t = match &a.details.blip2 {
+        Some(b2) => Stack {
+            image_features: Some(super::hf_blip2::image_features(a, b2, run, &mut g)?),
+            ..enc_t
+        },
+        None => enc_t,
     };
     let x = enc_t.embed(&mut g, encoder_input, false)?;
     let enc = enc_t.stack(&mut g, x, a.num_layers, None, &[])?;
@@ -292,6 +301,8 @@ struct Stack<'a> {
     enc_s: u64,
     /// The decoder builds an `EncoderDecoderCache`.
     use_cache: bool,
+    /// blip-2's projected image features, scattered into the encoder's embeddings.
+    image_features: Option<ValueId>,
 }
 
 impl Stack<'_> {
@@ -325,6 +336,12 @@ impl Stack<'_> {
             }),
             &[ids],
         );
+        let e = match (self.image_features, decoder) {
+            (Some(features), false) => {
+                super::hf_blip2::scatter(g, (e, features), self.rows, self.run.precision)
+            }
+            _ => e,
+        };
         let (e, position_rows, positions) = match self.layout {
             Layout::T5 { .. } => return Ok(self.dropout(g, e, self.drop.resid)),
             // `* self.embed_scale`, then the positions: `arange + offset` ids (the

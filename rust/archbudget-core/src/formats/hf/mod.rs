@@ -6,6 +6,7 @@
 //! are counted once, as `model.parameters()` counts them.
 mod bart;
 mod bert;
+pub mod blip2;
 mod clip;
 mod clip_text;
 mod config;
@@ -76,6 +77,7 @@ const SUPPORTED: &[&str] = &[
     "arcee",
     "bart",
     "bert",
+    "blip-2",
     "bloom",
     "camembert",
     "clip",
@@ -336,6 +338,9 @@ fn resolve(cfg: &Cfg, head: Option<Head>) -> Result<HeadKind> {
 
 fn read(config: &Value, head: Option<Head>, location: &str) -> Result<(Family, TransformerArch)> {
     let cfg = Cfg::new(config, location)?;
+    if blip2::is_blip2(cfg.model_type) {
+        return read_blip2(config, &cfg, head);
+    }
     if vlm::WRAPPERS.contains(&cfg.model_type) {
         return read_wrapper(config, &cfg, head);
     }
@@ -427,6 +432,17 @@ fn read_wrapper(
     Ok((fam, w.arch(text, head)))
 }
 
+/// blip-2: its language model read by that type's reader with its LM head, the vision
+/// model and Q-Former beside it.
+fn read_blip2(config: &Value, cfg: &Cfg, head: Option<Head>) -> Result<(Family, TransformerArch)> {
+    let head = resolve(cfg, head)?;
+    let b = blip2::read(cfg, config, head)?;
+    let text = blip2::text_config(cfg, config)?;
+    let location = format!("{} (text_config)", cfg.location);
+    let (fam, arch) = read(&text, Some(Head::CausalLm), &location)?;
+    Ok((fam, blip2::arch(arch, b, &location)?))
+}
+
 /// Parameters of a multimodal wrapper's vision tower and projector: what a text-only
 /// prompt leaves unused.
 pub fn vision_params(a: &TransformerArch, vl: &VisionLanguage) -> Result<u64> {
@@ -439,6 +455,9 @@ pub fn vision_params(a: &TransformerArch, vl: &VisionLanguage) -> Result<u64> {
 /// types, or where the wrapper does not read).
 pub fn wrapped_text_config(config: &Value) -> Option<Value> {
     let cfg = Cfg::new(config, "config.json").ok()?;
+    if blip2::is_blip2(cfg.model_type) {
+        return blip2::text_config(&cfg, config).ok();
+    }
     match vlm::WRAPPERS.contains(&cfg.model_type) {
         true => vlm::read(config, &cfg).ok().map(|w| w.text),
         false => None,
@@ -469,9 +488,10 @@ pub fn count(
 }
 
 fn build(fam: Family, arch: &TransformerArch, mut m: Modules) -> Result<Summary> {
-    let class_name = match &arch.details.vision_language {
-        Some(vl) => vlm::modules(arch, vl, &mut m, |text, m| text_rows(fam, text, m))?,
-        None => text_rows(fam, arch, &mut m)?,
+    let class_name = match (&arch.details.vision_language, &arch.details.blip2) {
+        (Some(vl), _) => vlm::modules(arch, vl, &mut m, |text, m| text_rows(fam, text, m))?,
+        (None, Some(b)) => blip2::modules(arch, b, &mut m, |text, m| text_rows(fam, text, m))?,
+        (None, None) => text_rows(fam, arch, &mut m)?,
     };
     m.finish(&class_name)
 }

@@ -16,14 +16,22 @@
 //! blip2_qformer.py, blip2_custom_opt.py, blip2_flan_t5_lm.py, blip2_causal_lm.py,
 //! blip2_seq_2_seq_lm.py) of keras-hub 0.32.
 //!
-//! No transformers twin here yet (transformers' `blip-2` is the same architecture):
-//! `memory` is refused (summary only).
+//! The transformers twin is `blip-2` (`Blip2Model`, `Blip2ForConditionalGeneration`,
+//! formats/hf/blip2.rs) on an `opt` or `t5` language model of the same sizes. Where
+//! keras-hub builds otherwise, [`twin_edit`] makes the twin count as keras-hub does: a
+//! ViT without patch bias, class token, attention biases (the twin's `qkv` and
+//! `projection` then have none) or MLP biases; non-square images and patches; a Q-Former
+//! whose width is no multiple of its heads (keras-hub floors the head width); an unbiased
+//! `language_projection`; and the Seq2SeqLM's Flan-T5 `lm_head`, a matrix of its own
+//! (transformers ties T5's head to the shared table whatever the config says; the
+//! backbone alone has built no head, as the tied twin counts).
 use serde_json::{json, Map, Value};
 
 use super::blocks::{
     attention, dense, embedding, layer_norm, seq_shape, transformer_block, Args, Heads, Row,
 };
 use super::{t5, vit, Backbone};
+use crate::arch::{HeadKind, TransformerArch};
 use crate::error::{Error, Result};
 use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
@@ -101,6 +109,12 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let (images, vision_row, vision_width) = vision_encoder(&vision)?;
     let (qformer_row, queries, query_width) = query_former(&qformer, vision_width)?;
     let language = language_model(&lm, queries, query_width)?;
+    let hf_config = twin_config(
+        &vision.args,
+        &qformer.args,
+        queries,
+        language.hf_text.clone(),
+    )?;
     let mut inputs: Vec<&'static str> = language
         .backbone_inputs
         .iter()
@@ -125,7 +139,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
         ..language.token_embedding
     }];
     Ok(Backbone {
-        hf_config: None,
+        hf_config,
         rows,
         hidden: language.hidden,
         vocab: language.vocab,
@@ -286,6 +300,8 @@ struct Language {
     vocab: u64,
     /// The backbone's inputs with this language model.
     backbone_inputs: &'static [&'static str],
+    /// The transformers config of the same language model (`None`: no twin).
+    hf_text: Option<Value>,
 }
 
 fn language_model(p: &Part, queries: u64, query_width: u64) -> Result<Language> {
@@ -377,12 +393,24 @@ fn custom_opt(a: &Args, query_width: u64) -> Result<Language> {
         }));
     }
     layer_norm(&mut w, "layer_norm", hidden);
+    let dropout = a.float_or("dropout", 0.1)?;
+    // the language projection must reach the decoder's width, and transformers' OPT
+    // needs whole heads, for the twin to run
+    let hf_text = (width == hidden && hidden % heads == 0).then(|| {
+        json!({
+            "model_type": "opt", "vocab_size": vocab, "hidden_size": hidden,
+            "num_hidden_layers": layers, "ffn_dim": inter, "num_attention_heads": heads,
+            "max_position_embeddings": max_seq, "word_embed_proj_dim": hidden,
+            "dropout": dropout, "attention_dropout": dropout, "activation_function": "relu",
+        })
+    });
     Ok(Language {
         weights: w,
         token_embedding,
         hidden,
         vocab,
         backbone_inputs: &["images", "padding_mask", "token_ids"],
+        hf_text,
     })
 }
 
@@ -417,7 +445,14 @@ fn flan_t5(a: &Args, query_width: u64) -> Result<Language> {
         .clone();
     let (width, bias) = serialized_dense(a, "language_projection", (b.hidden, true))?;
     dense(&mut w, "language_projection", query_width, width, bias);
+    // the Seq2SeqLM's `lm_head` is the twin's head, untied by [`twin_edit`]
+    let hf_text = b.hf_config.filter(|_| width == b.hidden).map(|mut t5| {
+        t5["tie_word_embeddings"] = json!(false);
+        t5["decoder_start_token_id"] = json!(0);
+        t5
+    });
     Ok(Language {
+        hf_text,
         weights: w,
         token_embedding,
         hidden: b.hidden,
@@ -430,6 +465,119 @@ fn flan_t5(a: &Args, query_width: u64) -> Result<Language> {
             "images",
         ],
     })
+}
+
+/// transformers' blip-2 config of the same sizes around the language model's `text`.
+fn twin_config(
+    vision: &Args,
+    qformer: &Args,
+    queries: u64,
+    text: Option<Value>,
+) -> Result<Option<Value>> {
+    // no twin without the language model's, or without the image's sides
+    let (Some(text), Ok(image), Ok(patch)) =
+        (text, pair(vision, "image_size"), pair(vision, "patch_size"))
+    else {
+        return Ok(None);
+    };
+    let v = vision.config;
+    // transformers' ViT needs whole heads
+    if vision.dim("hidden_dim")? % vision.dim("num_heads")? != 0 {
+        return Ok(None);
+    }
+    let q = qformer;
+    let dropout = q.float_or("dropout", 0.0)?;
+    // keras-hub floors the head width; transformers needs whole heads: one, which
+    // [`twin_edit`] turns back into keras-hub's heads
+    let (hidden, heads) = (q.dim("hidden_dim")?, q.dim("num_heads")?);
+    let heads = if hidden % heads == 0 { heads } else { 1 };
+    Ok(Some(json!({
+        "model_type": "blip-2", "num_query_tokens": queries, "text_config": text,
+        "vision_config": {
+            // non-square sides are the twin edit's
+            "image_size": image.0, "patch_size": patch.0,
+            "hidden_size": v.get("hidden_dim"), "intermediate_size": v.get("intermediate_dim"),
+            "num_hidden_layers": v.get("num_layers"), "num_attention_heads": v.get("num_heads"),
+            "attention_dropout": vision.float_or("dropout_rate", 0.0)?,
+            "qkv_bias": vision.flag_or("use_mha_bias", true)?, "hidden_act": "gelu",
+        },
+        "qformer_config": {
+            "hidden_size": hidden, "intermediate_size": q.dim("intermediate_dim")?,
+            "num_hidden_layers": q.dim("num_layers")?, "num_attention_heads": heads,
+            "cross_attention_frequency": q.dim("cross_attention_frequency")?,
+            "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
+            "hidden_act": "gelu",
+        },
+    })))
+}
+
+/// An image or patch size: one side for both, or `[height, width]`.
+fn pair(a: &Args, key: &str) -> Result<(u64, u64)> {
+    let side = |v: &Value| crate::layers::positive_int(v);
+    let read = match a.config.get(key) {
+        Some(Value::Array(hw)) if hw.len() == 2 => side(&hw[0]).zip(side(&hw[1])),
+        Some(v) => side(v).map(|s| (s, s)),
+        None => None,
+    };
+    read.ok_or_else(|| {
+        Error::invalid(
+            a.location,
+            format!(
+                "{} config key '{key}' must be a positive integer or [height, width]",
+                a.class_name
+            ),
+        )
+    })
+}
+
+/// Where keras-hub's BLIP-2 counts otherwise than its twin (see the module's doc).
+pub(super) fn twin_edit(a: &Args) -> Result<super::TwinEdit> {
+    let vision = part(a, "vision_encoder", &["BLIP2VisionEncoder"])?;
+    let v = &vision.args;
+    // (a model without these sides has no twin to edit)
+    let image = pair(v, "image_size").unwrap_or_default();
+    let patch = pair(v, "patch_size").unwrap_or_default();
+    let patch_bias = v.flag_or("use_patch_bias", true)?;
+    let class_token = v.flag_or("use_class_token", true)?;
+    let mha_bias = v.flag_or("use_mha_bias", true)?;
+    let mlp_bias = v.flag_or("use_mlp_bias", true)?;
+    let qformer = part(a, "qformer", &["BLIP2QFormer"])?;
+    let heads = qformer.args.dim("num_heads")?;
+    let head_dim = qformer.args.dim("hidden_dim")? / heads;
+    let lm = part(a, "language_model", &["BLIP2CustomOPT", "BLIP2FlanT5"])?;
+    let (_, projection_bias) = serialized_dense(&lm.args, "language_projection", (0, true))?;
+    let t5 = lm.class == "BLIP2FlanT5";
+    let vocab = lm.args.count_or("vocabulary_size", 0)?;
+    let (head_width, head_bias) = serialized_dense(&lm.args, "lm_head", (vocab, false))?;
+    // keras-hub builds a serialized `lm_head` of another width, or biased, as given; the
+    // twin's T5 head is the vocabulary's, unbiased
+    let refusal = (t5 && (head_width != vocab || head_bias)).then(|| {
+        format!(
+            "{}'s lm_head ({head_width} wide{}) is not the twin's unbiased {vocab}-wide T5 head; its memory is not modelled",
+            lm.class,
+            if head_bias { ", biased" } else { "" }
+        )
+    });
+    Ok(Box::new(move |arch: &mut TransformerArch| {
+        let Some(b) = arch.details.blip2.as_mut() else {
+            return;
+        };
+        b.vision.image = image;
+        b.vision.patch = patch;
+        b.vision.patch_bias = patch_bias;
+        b.vision.class_token = class_token;
+        b.vision.projection_bias = mha_bias;
+        b.vision.mlp_bias = mlp_bias;
+        b.projection_bias = projection_bias;
+        b.qformer.heads = heads;
+        b.qformer.head_dim = head_dim;
+        // the Seq2SeqLM's `lm_head` is a matrix of its own (transformers ties T5's head to
+        // its shared table whatever the config says); the backbone alone has built none
+        if t5 && b.head != HeadKind::Base {
+            arch.tie_word_embeddings = false;
+            b.refusal.clone_from(&refusal);
+        }
+    }))
 }
 
 /// The task rows after the backbone's (`rows`: its inputs and the backbone as one row):

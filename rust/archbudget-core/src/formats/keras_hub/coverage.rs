@@ -111,6 +111,7 @@ pub(super) const MEMORY: &[&str] = &[
     "SAM (Backbone, ImageSegmenter; prompted with one point and one box per image)",
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+    "BLIP2 (Backbone, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "StableDiffusion3 and Flux (their denoiser's step)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];

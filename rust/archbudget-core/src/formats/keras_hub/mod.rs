@@ -412,6 +412,7 @@ fn twin_edit(
     };
     Ok(match backbone_class {
         "ViTBackbone" => Some(vit::twin_edit(&args)?),
+        "BLIP2Backbone" => Some(blip2::twin_edit(&args)?),
         "DeiTBackbone" => Some(deit::twin_edit(&args)?),
         "DINOV2Backbone" => Some(dinov2::twin_edit(&args)?),
         "DepthAnythingBackbone" => Some(depth_anything::twin_edit(&args)?),
