@@ -439,6 +439,11 @@ pub struct BlockDetails {
     pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,
     /// Gemma 4's per-kind head dims, KV sharing, per-layer inputs and experts.
     pub gemma4: Option<Box<crate::formats::hf::gemma4::Gemma4>>,
+    /// keras-hub RWKV-7's low-rank ranks: the blocks are its time and channel mixes.
+    pub rwkv7: Option<crate::formats::keras_hub::Rwkv7Lora>,
+    /// keras-hub VideoPrism's video (transformers' `videoprism_vision_model`): frames and
+    /// patches through a spatial then a temporal encoder of the arch's blocks.
+    pub video_prism: Option<crate::formats::keras_hub::VideoPrism>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
