@@ -29,6 +29,7 @@ pub const SUPPORTED: &[&str] = &[
     "DINOV2Backbone",
     "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
+    "VideoPrismBackbone (the video encoder)",
     "ViTDetBackbone",
     "SAM (Backbone, ImageSegmenter)",
     "DepthAnything (Backbone, DepthEstimator)",
@@ -46,8 +47,8 @@ pub const SUPPORTED: &[&str] = &[
     "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
-/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
-/// diffusion denoisers, lowered from the same ops), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, RWKV7
+/// and the diffusion denoisers, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -82,6 +83,7 @@ pub(super) const MEMORY: &[&str] = &[
     "ESM (with use_bias and GELU, as transformers builds it)",
     "RoformerV2",
     "XLNet",
+    "RWKV7 (Backbone, CausalLM)",
     "T5",
     "T5Gemma",
     "T5Gemma2 (text only)",
@@ -104,6 +106,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Gemma3VisionEncoder",
     "DINOV2Backbone",
     "DINOV3Backbone",
+    "VideoPrismBackbone (the video encoder)",
     "ViTDetBackbone",
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
