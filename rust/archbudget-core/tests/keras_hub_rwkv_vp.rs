@@ -7,7 +7,8 @@
 //! - VideoPrism's params and FLOPs equal its transformers twin's, `VideoPrismVisionModel`
 //!   (tests/data/hf_video_prism.json, make_hf_video_prism.py);
 //! - the recurrence's saved states: training at a longer sequence costs more per token
-//!   than inference, and the bad runs each get one line.
+//!   than inference; VideoPrism's layers checkpointed with `grad_ckpt`; the bad runs
+//!   each get one line.
 mod common;
 
 use archbudget_core::formats;
@@ -133,6 +134,19 @@ fn rwkv7_training_keeps_every_positions_state() {
     let state = 2 * 4 * 8 * 8 * 4;
     assert!(long - short >= 64 * state, "{short} → {long}");
     assert!(act(Mode::Infer, 128) < long / 4);
+}
+
+#[test]
+fn video_prism_checkpoints_each_layer() {
+    let m = by_name("VideoPrism_wide");
+    let act = |grad_ckpt| {
+        let r = RunSettings {
+            grad_ckpt,
+            ..run(Mode::Train, 8, 1)
+        };
+        memory(&m, &r).breakdown.activations
+    };
+    assert!(act(true) < act(false));
 }
 
 #[test]

@@ -22,8 +22,9 @@
 //!
 //! Not modelled: `ln_x` is Keras's `GroupNormalization`, written in ops (moments, a
 //! per-group scale broadcast to the input's size): lowered as torch's fused group norm,
-//! which keeps less; the bool copy of the mask `where` makes. LoRA, quantized weights
-//! and generation are not lowered for RWKV7.
+//! which keeps less; the bool copy of the mask `where` makes; `--grad-ckpt` (keras-hub's
+//! layers checkpoint nothing). LoRA, quantized weights and generation are not lowered
+//! for RWKV7.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;

@@ -12,7 +12,8 @@
 //! - the transpose back to `(batch, frames·patches, hidden)` (`.contiguous()`, a copy).
 //!
 //! Each layer is pre-norm: LayerNorm, q/k/v (biased), attention, `o_proj`, dropout,
-//! residual; LayerNorm, `fc1`, gelu, `fc2`, dropout, residual. The model declares no
+//! residual; LayerNorm, `fc1`, gelu, `fc2`, dropout, residual; with `--grad-ckpt` each
+//! layer is one checkpointed region (`GradientCheckpointingLayer`). The model declares no
 //! SDPA support (attention logit softcapping), so transformers runs its eager attention
 //! (fp32 softmax, dropout on the probabilities) whatever `--attn` says; the softcap's
 //! tanh, where keras-hub's `attention_logit_soft_cap` sets one, is not charged (as for
@@ -72,6 +73,7 @@ pub(super) fn graph(
     let spatial = Encoder {
         a,
         drop,
+        ckpt: run.grad_ckpt,
         batch: mul(b, frames)?,
         seq: patches,
     };
@@ -87,6 +89,7 @@ pub(super) fn graph(
     let temporal = Encoder {
         a,
         drop,
+        ckpt: run.grad_ckpt,
         batch: mul(b, patches)?,
         seq: frames,
     };
@@ -103,6 +106,8 @@ pub(super) fn graph(
 struct Encoder<'a> {
     a: &'a TransformerArch,
     drop: &'a Dropouts,
+    /// Gradient checkpointing: each layer one region (`GradientCheckpointingLayer`).
+    ckpt: bool,
     batch: u64,
     seq: u64,
 }
@@ -115,6 +120,7 @@ impl Encoder<'_> {
         let rows = mul(self.batch, self.seq)?;
         let lin = |inp: u64, out: u64| Op::Linear(Linear::new(rows, inp, out, true));
         for _ in 0..layers {
+            let first = g.nodes.len();
             let n1 = g.push(norm_op(a.norm, rows, h), &[x]);
             let q = g.push(lin(h, h), &[n1]);
             let k = g.push(lin(h, h), &[n1]);
@@ -148,6 +154,9 @@ impl Encoder<'_> {
             );
             let f = g.dropout(f, self.drop.resid);
             x = g.push(Op::Add(Add), &[f, x]);
+            if self.ckpt {
+                g.checkpoint_regions.push((first, g.nodes.len() - 1));
+            }
         }
         Ok(g.push(norm_op(a.norm, rows, h), &[x]))
     }
