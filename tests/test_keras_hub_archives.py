@@ -4,7 +4,7 @@ no reader knows, is counted from the archive's model.weights.h5 through the API 
 totals and each top-level layer equal to Keras's `count_params()`; the notes say what is
 unknown; `memory` refuses in one line; the JSON alone names the class and the archive route.
 Qwen3.5 (a CausalLM, and one with its backbone frozen) and RWKV-7 are read from the
-archive's config: the same totals, every row of `model.summary()`, and memory for Qwen3.5.
+archive's config: the same totals, every row of `model.summary()`, and memory.
 """
 import json
 import zipfile
@@ -40,8 +40,10 @@ def test_summary_equals_keras(name):
                   for r in want["layers"] if from_config or not r["shared"]]
     assert s.layers.select("name", "params", "trainable", "non_trainable").rows() == keras_rows
     if from_config and name.startswith("rwkv7"):
-        # its blocks return two tensors (no single shape, as Keras shows them); summary only
+        # its blocks return two tensors (no single shape, as Keras shows them)
         assert not s.notes
+        m = archbudget.memory(archive(name), mode="train", batch=2, seq=8)
+        assert m.params == want["total_params"]
         return
     if from_config:
         assert s.layers["output_shape"].null_count() == 0 and not s.notes

@@ -2,8 +2,8 @@
 built by keras-hub 0.32 / Keras 3.15.1 with tests/data/make_keras_hub_text2.py): Gemma3n's
 text model, T5Gemma, T5Gemma2's text model, Moonshine and RWKV7 with their task models, and
 VideoPrism's video encoder.
-Totals and every row of `model.summary()` through the Python API and the CLI; `memory`
-refused in one clear line (no transformers twin).
+Totals and every row of `model.summary()` through the Python API and the CLI; `memory` of
+RWKV-7 (keras-hub's layers lowered) through both, its bad runs in one clear line.
 """
 import json
 
@@ -33,7 +33,7 @@ def test_fixture_covers_the_families():
             "MoonshineAudioToText", "RWKV7Backbone", "RWKV7CausalLM", "VideoPrismBackbone"} <= classes
 
 
-def test_cli_summary_and_memory_refusal(tmp_path):
+def test_cli_summary_and_memory(tmp_path):
     path = tmp_path / "rwkv7.json"
     m = BY_NAME["RWKV7_defaults"]
     path.write_text(json.dumps(m["model_json"]))
@@ -43,10 +43,15 @@ def test_cli_summary_and_memory_refusal(tmp_path):
     assert (doc["total_params"], doc["non_trainable_params"]) == (
         m["total_params"], m["non_trainable_params"])
     out = runner.invoke(app, ["memory", str(path), "--mode", "train", "--batch", "2",
-                              "--seq", "8"])
+                              "--seq", "8", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["params"] == m["total_params"]
+    assert archbudget.memory(m["model_json"], mode="infer", batch=1, seq=8).peak_bytes > 0
+    out = runner.invoke(app, ["memory", str(path), "--mode", "generate", "--batch", "1",
+                              "--seq", "8", "--new-tokens", "4"])
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output, out.stderr
-    assert "RWKV7Backbone" in lines[0] and "memory covers" in lines[0]
-    with pytest.raises(archbudget.ArchBudgetError, match="RWKV7Backbone"):
-        archbudget.memory(m["model_json"], mode="infer", batch=1, seq=8)
+    assert "RWKV7" in lines[0] and "train or infer" in lines[0]
+    with pytest.raises(archbudget.ArchBudgetError, match="RWKV7"):
+        archbudget.memory(m["model_json"], mode="generate", batch=1, seq=8, new_tokens=4)

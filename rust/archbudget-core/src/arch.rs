@@ -445,6 +445,11 @@ pub struct BlockDetails {
     /// blip-2's vision model, query tokens, Q-Former and projection before its language
     /// model (the arch's own fields).
     pub blip2: Option<Box<crate::formats::hf::blip2::Blip2>>,
+    /// keras-hub RWKV-7's low-rank ranks: the blocks are its time and channel mixes.
+    pub rwkv7: Option<crate::formats::keras_hub::Rwkv7Lora>,
+    /// keras-hub VideoPrism's video (transformers' `videoprism_vision_model`): frames and
+    /// patches through a spatial then a temporal encoder of the arch's blocks.
+    pub video_prism: Option<crate::formats::keras_hub::VideoPrism>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.

@@ -67,6 +67,12 @@ pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<
     if a.model_type == crate::formats::keras_hub::XLNET {
         return super::hf_xlnet::graph(a, drop, run);
     }
+    if let Some(lora) = &a.details.rwkv7 {
+        return super::rwkv7::graph(a, lora, drop, run);
+    }
+    if let Some(video) = &a.details.video_prism {
+        return super::video_prism::graph(a, video, drop, run);
+    }
     if a.model_type == "esm" {
         return super::hf_esm::graph(a, drop, run);
     }

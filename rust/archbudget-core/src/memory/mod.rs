@@ -59,9 +59,11 @@ pub mod mmdit;
 pub mod ops;
 pub mod quant;
 pub mod reduce;
+mod rwkv7;
 mod seq2seq;
 mod shards;
 mod sim;
+mod video_prism;
 
 pub use crate::error::Result;
 pub use graph::{CacheGrowth, DType, Graph, Input, InputKind, Node, ValueId};

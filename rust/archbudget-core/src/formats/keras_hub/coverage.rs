@@ -29,6 +29,7 @@ pub const SUPPORTED: &[&str] = &[
     "DINOV2Backbone",
     "VideoPrismBackbone (the video encoder: with a text encoder, from its .keras archive)",
     "DINOV3Backbone",
+    "VideoPrismBackbone (the video encoder)",
     "ViTDetBackbone",
     "SAM (Backbone, ImageSegmenter)",
     "DepthAnything (Backbone, DepthEstimator)",
@@ -48,8 +49,8 @@ pub const SUPPORTED: &[&str] = &[
     "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
-/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, the
-/// diffusion denoisers and D-FINE, lowered from the same ops), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, RWKV7,
+/// the diffusion denoisers and D-FINE, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -84,6 +85,7 @@ pub(super) const MEMORY: &[&str] = &[
     "ESM (with GELU, as transformers builds it)",
     "RoformerV2",
     "XLNet",
+    "RWKV7 (Backbone, CausalLM)",
     "T5",
     "T5Gemma",
     "T5Gemma2 (text only)",
@@ -107,6 +109,7 @@ pub(super) const MEMORY: &[&str] = &[
     "Gemma4VisionEncoder",
     "DINOV2Backbone",
     "DINOV3Backbone",
+    "VideoPrismBackbone (the video encoder)",
     "ViTDetBackbone",
     "SAM (Backbone, ImageSegmenter; prompted with one point and one box per image)",
     "DepthAnything (Backbone, DepthEstimator)",

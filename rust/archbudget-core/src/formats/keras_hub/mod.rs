@@ -63,7 +63,9 @@ mod xlnet;
 
 pub use coverage::{unknown_class, unsupported, SUPPORTED};
 pub use roformer_v2::MODEL_TYPE as ROFORMER_V2;
+pub use rwkv7::{Rwkv7Lora, MODEL_TYPE as RWKV7};
 use serde_json::{Map, Value};
+pub use video_prism::VideoPrism;
 pub use xlnet::MODEL_TYPE as XLNET;
 
 use crate::arch::TransformerArch;
@@ -91,7 +93,7 @@ pub struct Model {
     /// pooler).
     twin_edit: Option<TwinEdit>,
     /// A family with no transformers twin, lowered from its own arch and dropouts
-    /// (RoformerV2, XLNet).
+    /// (RoformerV2, XLNet, RWKV7, VideoPrism).
     lowered: Option<Box<(TransformerArch, Dropouts)>>,
     /// Weights the model holds that no row of its summary shows (a DepthAnythingBackbone's
     /// unapplied encoder norm): counted in the totals only.
@@ -450,6 +452,8 @@ fn lowered(
     Ok(match backbone_class {
         "RoformerV2Backbone" => Some(Box::new(roformer_v2::lowered(&args, head)?)),
         "XLNetBackbone" => Some(Box::new(xlnet::lowered(&args)?)),
+        "RWKV7Backbone" => Some(Box::new(rwkv7::lowered(&args, head)?)),
+        "VideoPrismBackbone" => video_prism::lowered(&args)?.map(Box::new),
         "T5Gemma2Backbone" => t5gemma::lowered(&args, head)?.map(Box::new),
         _ => None,
     })

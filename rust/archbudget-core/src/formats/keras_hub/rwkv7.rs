@@ -12,12 +12,99 @@
 //! `[hidden, hidden]` and a `heads`-group GroupNorm; the channel mix's `x_k [hidden]`
 //! and bias-free key `[hidden, intermediate_dim]` and value `[intermediate_dim, hidden]`.
 //!
-//! No transformers twin (transformers 5.24 has no RWKV-7): `memory` refuses it in one line.
+//! No transformers twin (transformers 5.24 has RWKV-4's `rwkv` only): `memory` lowers
+//! the keras-hub layers themselves ([`lowered`], run by `memory/rwkv7.rs`).
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
+use crate::formats::hf::Head;
+use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
+
+/// The `model_type` of the arch [`lowered`] makes (a keras-hub family, never a
+/// transformers config's).
+pub const MODEL_TYPE: &str = "keras_hub_rwkv7";
+
+/// The ranks of the time mix's low-rank projections (keras-hub's defaults 128, 32, 64,
+/// 64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rwkv7Lora {
+    pub gate: u64,
+    pub value: u64,
+    pub in_context: u64,
+    pub decay: u64,
+}
+
+fn loras(a: &Args) -> Result<Rwkv7Lora> {
+    Ok(Rwkv7Lora {
+        gate: a.dim_or("gate_lora", 128)?,
+        value: a.dim_or("mv_lora", 32)?,
+        in_context: a.dim_or("aaa_lora", 64)?,
+        decay: a.dim_or("decay_lora", 64)?,
+    })
+}
+
+/// What `memory` runs: the backbone as a [`TransformerArch`] (`head_dim` the head size,
+/// `intermediate_size` the channel mix's width, the ranks in `details.rwkv7`), its
+/// vocabulary `head` always there (the backbone's output is logits), and `dropout_rate`
+/// after each block.
+pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
+    let hidden = a.dim("hidden_size")?;
+    let head_size = a.dim("head_size")?;
+    let heads = a.per_head(("hidden_size", hidden), ("head_size", head_size))?;
+    let dropout = a.float_or("dropout_rate", 0.0)?;
+    let mut arch = TransformerArch {
+        model_type: MODEL_TYPE.to_string(),
+        kind: ArchKind::Decoder,
+        head: match head {
+            Head::Base => HeadKind::Base,
+            Head::CausalLm => HeadKind::CausalLm,
+        },
+        vocab_size: a.dim("vocabulary_size")?,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: a.dim("num_layers")?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: head_size,
+        intermediate_size: a.dim("intermediate_dim")?,
+        gated_mlp: false,
+        activation: "relu".to_string(),
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: false,
+        o_bias: false,
+        mlp_bias: false,
+        fused_qkv: false,
+        // a recurrence: no positions, no longest sequence
+        position: Position::None,
+        max_positions: 0,
+        type_vocab_size: 0,
+        tie_word_embeddings: false,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: false,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: Default::default(),
+    };
+    arch.details.rwkv7 = Some(loras(a)?);
+    let dropouts = Dropouts {
+        embed: 0.0,
+        attn: 0.0,
+        resid: dropout,
+        activation: 0.0,
+    };
+    Ok((arch, dropouts))
+}
 
 const INPUTS: &[&str] = &["token_ids", "padding_mask"];
 
@@ -28,13 +115,8 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let layers = a.dim("num_layers")?;
     let vocab = a.dim("vocabulary_size")?;
     let inter = a.dim("intermediate_dim")?;
-    let lora = |key: &str, default: u64| a.dim_or(key, default);
-    let (gate, mv, aaa, decay) = (
-        lora("gate_lora", 128)?,
-        lora("mv_lora", 32)?,
-        lora("aaa_lora", 64)?,
-        lora("decay_lora", 64)?,
-    );
+    let l = loras(a)?;
+    let (gate, mv, aaa, decay) = (l.gate, l.value, l.in_context, l.decay);
 
     let seq = |w: u64| seq_shape(Some(w));
     let mut rows: Vec<Row> = INPUTS.iter().map(|n| Row::input(n)).collect();

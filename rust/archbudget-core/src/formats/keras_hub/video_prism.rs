@@ -10,13 +10,107 @@
 //! `ln_2`, Keras `MultiHeadAttention` with biases and a two-Dense MLP
 //! (`intermediate_dim`) with biases, then a final LayerNorm `ln`.
 //!
-//! No transformers twin: `memory` refuses it in one line.
+//! Its transformers twin is `VideoPrismVisionModel` (transformers 5.24 `videoprism`:
+//! a Conv3d of tubelet `(1, p, p)` holding the Dense's weights, the same tables, blocks
+//! and two final norms): `memory` lowers it from [`lowered`] (`memory/video_prism.rs`).
 use serde_json::Value;
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::{Backbone, Classifier};
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::{Error, Result};
+use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
+
+/// The `model_type` of the arch [`lowered`] makes (keras-hub's VideoPrism video encoder,
+/// run as transformers' `videoprism_vision_model`).
+pub const MODEL_TYPE: &str = "keras_hub_video_prism";
+
+/// The video side of the encoder: what the arch's transformer widths do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoPrism {
+    pub frames: u64,
+    /// (height, width) of a frame.
+    pub image: (u64, u64),
+    pub patch: u64,
+    pub channels: u64,
+    pub spatial_layers: u64,
+    pub temporal_layers: u64,
+}
+
+impl VideoPrism {
+    pub fn patches(&self) -> u64 {
+        (self.image.0 / self.patch) * (self.image.1 / self.patch)
+    }
+}
+
+/// What `memory` runs: the twin's widths (one block shape for both encoders, `gelu`),
+/// the video's shape in `details.video_prism`, `dropout_rate` after the embeddings and
+/// on each branch, `attention_dropout_rate` on the probabilities. `None` for a
+/// VideoPrism with a text encoder (its summary comes from the archive).
+pub fn lowered(a: &Args) -> Result<Option<(TransformerArch, Dropouts)>> {
+    let Some(b) = backbone(a)? else {
+        return Ok(None);
+    };
+    let hidden = b.hidden;
+    let heads = a.dim("num_heads")?;
+    let (_, [height, width, channels]) = image(a)?;
+    let video = VideoPrism {
+        frames: a.dim("num_frames")?,
+        image: (height, width),
+        patch: a.dim("patch_size")?,
+        channels,
+        spatial_layers: a.dim("num_spatial_layers")?,
+        temporal_layers: a.dim("num_temporal_layers")?,
+    };
+    let dropout = a.float_or("dropout_rate", 0.0)?;
+    let mut arch = TransformerArch {
+        model_type: MODEL_TYPE.to_string(),
+        kind: ArchKind::Encoder,
+        head: HeadKind::Base,
+        vocab_size: 0,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: video.spatial_layers + video.temporal_layers,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: hidden / heads,
+        intermediate_size: a.dim("intermediate_dim")?,
+        gated_mlp: false,
+        activation: "gelu".to_string(),
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 2,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: true,
+        o_bias: true,
+        mlp_bias: true,
+        fused_qkv: false,
+        // learned tables the lowering adds itself (patches, frames)
+        position: Position::None,
+        max_positions: 0,
+        type_vocab_size: 0,
+        tie_word_embeddings: false,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: false,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: Default::default(),
+    };
+    arch.details.video_prism = Some(video);
+    let dropouts = Dropouts {
+        embed: dropout,
+        attn: a.float_or("attention_dropout_rate", 0.0)?,
+        resid: dropout,
+        activation: 0.0,
+    };
+    Ok(Some((arch, dropouts)))
+}
 
 /// `None` for a VideoPrism with a text encoder (left to the archive reader).
 pub fn backbone(a: &Args) -> Result<Option<Backbone>> {

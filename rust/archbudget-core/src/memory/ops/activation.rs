@@ -28,6 +28,8 @@ pub enum ActKind {
     Tanh,
     /// `torch.sigmoid` (qwen2_moe's shared-expert gate): saves the output.
     Sigmoid,
+    /// `softplus` (keras-hub RWKV-7's decay): saves the input.
+    Softplus,
     /// `softmax` over the last axis outside an attention kernel (DeBERTa's hand-written
     /// attention): saves the output; on autocast's fp32 list.
     Softmax,
@@ -61,7 +63,9 @@ impl Act {
                     });
                 }
             }
-            ActKind::Gelu | ActKind::Silu | ActKind::Clamp => c.save_inputs.push(0),
+            ActKind::Gelu | ActKind::Silu | ActKind::Clamp | ActKind::Softplus => {
+                c.save_inputs.push(0)
+            }
             ActKind::GeluPython => {
                 // Under autocast `pow` is on the fp32 list: it saves an fp32 copy of x, and
                 // everything computed from it (tanh, 1 + tanh, the product) is fp32 too;

@@ -20,6 +20,7 @@ mod relative;
 mod solve;
 mod ssm;
 mod tensor;
+mod wkv7;
 
 pub use activation::{Act, ActKind, Dropout, Noise, NoiseKind, Prelu};
 pub use attention::{Attention, AttnImpl};
@@ -40,6 +41,7 @@ pub use tensor::{
     Add, Cast, Copy, Fill, GridSample, Matmul, Mul, Opaque, Rotary, Scale, SelectLast, UnusedParam,
     View,
 };
+pub use wkv7::Wkv7;
 
 use super::graph::DType;
 use super::{Precision, Result};
@@ -89,6 +91,7 @@ pub enum Op {
     SelectiveScan(SelectiveScan),
     BiasAdd(BiasAdd),
     HeadMatmul(HeadMatmul),
+    Wkv7(Wkv7),
     /// An op applied again to weights an earlier node declared (ALBERT's shared layers):
     /// its cost with every parameter marked shared, so it is counted, given a gradient
     /// and optimizer state once; its activations are its own.
@@ -147,6 +150,7 @@ impl Op {
             Op::SelectiveScan(o) => o.lower(cx),
             Op::BiasAdd(o) => o.lower(cx),
             Op::HeadMatmul(o) => o.lower(cx),
+            Op::Wkv7(o) => o.lower(cx),
         }
     }
 }
