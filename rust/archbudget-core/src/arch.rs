@@ -439,6 +439,9 @@ pub struct BlockDetails {
     pub depth_anything: Option<Box<crate::formats::hf::depth_anything::DepthAnything>>,
     /// Gemma 4's per-kind head dims, KV sharing, per-layer inputs and experts.
     pub gemma4: Option<Box<crate::formats::hf::gemma4::Gemma4>>,
+    /// KerasHub PARSeq's image encoder and training permutations; the rest of the arch
+    /// describes its decoder.
+    pub parseq: Option<Box<crate::formats::keras_hub::parseq::Parseq>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
@@ -723,9 +726,12 @@ pub struct VisionLanguage {
 
 impl TransformerArch {
     /// Whether the model reads token ids (`--seq` of them) rather than images of a fixed
-    /// size (vit, deit, the vision towers alone).
+    /// size (vit, deit, the vision towers alone; PARSeq, whose labels are of a fixed
+    /// length).
     pub fn reads_tokens(&self) -> bool {
-        self.vision.is_none() && self.details.vision_model.is_none()
+        self.vision.is_none()
+            && self.details.vision_model.is_none()
+            && self.details.parseq.is_none()
     }
 
     /// Dimensions rotated by rotary embeddings.

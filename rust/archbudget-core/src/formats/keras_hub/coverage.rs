@@ -46,8 +46,8 @@ pub const SUPPORTED: &[&str] = &[
     "BLIP2 (Backbone with a vision encoder, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
-/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet and the
-/// diffusion denoisers, lowered from the same ops), joined by ", ".
+/// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, PARSeq
+/// and the diffusion denoisers, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -107,6 +107,7 @@ pub(super) const MEMORY: &[&str] = &[
     "ViTDetBackbone",
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
+    "PARSeq (Backbone, CausalLM; a ViT image encoder)",
     "StableDiffusion3 and Flux (their denoiser's step)",
 ];
 
