@@ -25,11 +25,12 @@
 //!   forward.
 //!
 //! Weights are declared by the pass backward reaches and reused ([`Op::Reused`]) by
-//! every other. Not modelled: the saved tensors of the unread `y_pred` forward, which
-//! Keras's train step keeps referenced until it returns (the simulator frees a branch
-//! off the loss's path as it runs); the int32 intermediates of the masks; the
-//! permutations' own L×L masks. LoRA, quantized weights, gradient checkpointing and
-//! generation are refused.
+//! every other. The unread `y_pred` forward records what autograd saves, which Keras's
+//! train step keeps referenced until it returns: held here to the end of the forward
+//! ([`Graph::forward_held`]), so the peak at the loss counts it and one later in
+//! backward does not. Not modelled: the int32 intermediates of the masks; the
+//! permutations' own L×L masks; the `y_pred` forward's dropout masks. LoRA, quantized
+//! weights, gradient checkpointing and generation are refused.
 use super::graph::{DType, Graph, InputKind, ValueId};
 use super::hf::Dropouts;
 use super::hf_decoder::norm_op;
@@ -70,9 +71,13 @@ pub(super) fn graph(
         g.input(d.rows, InputKind::Index);
     }
 
+    let start = g.nodes.len();
     let memory = encoder.splice(&mut g, pixels, again);
     let out = decoder(&mut g, &d, (ids, memory), again)?;
     let logits = head(&mut g, &d, out, again);
+    if again {
+        g.forward_held = kept_by_autograd(&g, start);
+    }
     let (Some(passes), Some(labels)) = (permutations, labels) else {
         g.infer_output = Some(logits);
         if p.permutations.is_none() {
@@ -104,6 +109,35 @@ pub(super) fn graph(
     g.push(Op::Add(Add), &losses);
     g.train_only_tail = g.nodes.len() - first;
     Ok(g)
+}
+
+/// What autograd keeps of the nodes from `start` on (the unread `y_pred` forward, which
+/// the loss never reaches, so the simulator records nothing of it): the inputs of its
+/// matmuls, convolutions, norms and activations, and SDPA's q, k, v and output (not the
+/// dropout masks, nor the graph's inputs, held anyway).
+fn kept_by_autograd(g: &Graph, start: usize) -> Vec<ValueId> {
+    let n_in = g.inputs.len();
+    let mut kept = Vec::new();
+    for (k, node) in g.nodes.iter().enumerate().skip(start) {
+        let op = match &node.op {
+            Op::Reused(op) => op.as_ref(),
+            op => op,
+        };
+        match op {
+            Op::Linear(_) | Op::Conv(_) | Op::LayerNorm(_) | Op::Act(_) => {
+                kept.extend(node.inputs.first())
+            }
+            Op::Attention(_) => {
+                kept.extend(node.inputs.iter().take(3));
+                kept.push(n_in + k);
+            }
+            _ => {}
+        }
+    }
+    kept.retain(|&v| v >= n_in);
+    kept.sort_unstable();
+    kept.dedup();
+    kept
 }
 
 fn refuse(run: &RunSettings) -> Result<()> {
