@@ -17,7 +17,8 @@ real keras-hub layers give, run on `BATCH` images and `max_label_length` tokens:
   recomputes the scores);
 - `PARSeqCausalLM`'s training step: the forward (`y_pred = self(x)`, which backward never
   reaches), then `compute_loss`: the encoder again and one decoder pass and head per
-  permutation, as many as keras-hub's own `generate_training_permutations` returns.
+  permutation, as many as keras-hub's own `generate_training_permutations` returns (also
+  recorded over label lengths and the task's options, under `permutations`).
 
 usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hub_parseq_flops.py [OUTFILE]
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_parseq_flops.json.gz.
@@ -106,6 +107,26 @@ def decoder_flops(backbone, tokens, memory):
     return lin + att, 2 * lin + att * 5 // 2
 
 
+def permutation_counts(task):
+    """How many permutations keras-hub's own `generate_training_permutations` returns, over
+    label lengths and the task's options (0: it fails, having none to stack)."""
+    counts = []
+    for max_label_length in (2, 3, 4, 6, 25):
+        for num_perms in (1, 2, 3, 5, 6, 8):
+            for forward in (True, False):
+                for mirrored in (True, False):
+                    task.num_perms, task.add_forward_perms = num_perms, forward
+                    task.add_mirrored_perms = mirrored
+                    try:
+                        n = int(task.generate_training_permutations(max_label_length - 1).shape[0])
+                    except Exception:
+                        n = 0
+                    counts.append(dict(max_label_length=max_label_length, num_perms=num_perms,
+                                       add_forward_perms=forward, add_mirrored_perms=mirrored,
+                                       count=n))
+    return counts
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_parseq_flops.json.gz")
     keras.utils.set_random_seed(0)
@@ -133,7 +154,8 @@ def main():
             print(cases[-1]["name"], perms, forward, train, flush=True)
     with gzip.open(out, "wt") as f:
         json.dump(dict(keras=keras.__version__, keras_hub=keras_hub.__version__, batch=BATCH,
-                       models=cases), f, indent=1, sort_keys=True)
+                       models=cases, permutations=permutation_counts(task)), f, indent=1,
+                  sort_keys=True)
     print(f"{len(cases)} models -> {out}")
 
 

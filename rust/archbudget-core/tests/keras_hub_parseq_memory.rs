@@ -4,10 +4,12 @@
 //! and inference, fp32 and bf16, whose parameters equal Keras's total and whose weights
 //! fit under the peak; the FLOPs equal the layer-shape formula of
 //! tests/data/make_keras_hub_parseq_flops.py (from keras-hub's own layers' shapes and its
-//! permutation count) on two small models; what it does not model is one clear line.
+//! permutation count) on two small models, and the permutations keras-hub's; what it does
+//! not model is one clear line.
 mod common;
 
 use archbudget_core::formats;
+use archbudget_core::formats::keras_hub::parseq::training_permutations;
 use archbudget_core::memory::{lora::Lora, Mode, Precision, RunSettings};
 use serde_json::Value;
 
@@ -92,6 +94,26 @@ fn flops_equal_the_layer_shape_formula() {
             ),
             "{name}"
         );
+    }
+}
+
+/// The decoder passes of the permutation loss are as many as keras-hub's own
+/// `generate_training_permutations` returns, over label lengths and the task's options.
+#[test]
+fn permutations_are_keras_hubs() {
+    let data = common::fixture("keras_hub_parseq_flops.json.gz");
+    let counts = data["permutations"].as_array().unwrap();
+    assert_eq!(counts.len(), 120);
+    for c in counts {
+        let n = |k: &str| c[k].as_u64().unwrap();
+        let flag = |k: &str| c[k].as_bool().unwrap();
+        let ours = training_permutations(
+            n("max_label_length"),
+            n("num_perms"),
+            flag("add_forward_perms"),
+            flag("add_mirrored_perms"),
+        );
+        assert_eq!(ours, n("count"), "{c}");
     }
 }
 

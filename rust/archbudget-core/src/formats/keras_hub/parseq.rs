@@ -115,33 +115,43 @@ pub fn lowered(a: &Args, task: Option<&Args>) -> Result<(TransformerArch, Dropou
     Ok((arch, dropouts))
 }
 
-/// How many permutations `PARSeqCausalLM.generate_training_permutations` returns for
-/// `max_label_length - 1` characters: one when there is one character; else the forward
-/// permutation (`add_forward_perms`) topped up with random ones to `num_perms` (halved
-/// when `add_mirrored_perms`, at most the characters' factorial), and then every one's
-/// mirror (keras-hub stacks the flipped copies whatever `add_mirrored_perms` says).
+/// The training permutations of `task` (a `PARSeqCausalLM` config), as
+/// [`training_permutations`] counts them; none is refused (keras-hub cannot stack none).
 fn permutations(task: &Args, max_label_length: u64) -> Result<u64> {
     let num_perms = task.dim_or("num_perms", 6)?;
     let forward = task.flag_or("add_forward_perms", true)?;
     let mirrored = task.flag_or("add_mirrored_perms", true)?;
-    let chars = max_label_length - 1;
-    if chars == 1 {
-        return Ok(1);
-    }
-    let wanted = if mirrored { num_perms / 2 } else { num_perms };
-    let factorial = (1..=chars).try_fold(1u64, |f, n| f.checked_mul(n));
-    let generated = factorial.map_or(wanted, |f| wanted.min(f));
-    let kept = generated.max(u64::from(forward));
-    if kept == 0 {
-        return Err(Error::invalid(
+    match training_permutations(max_label_length, num_perms, forward, mirrored) {
+        0 => Err(Error::invalid(
             task.location,
             format!(
                 "{} config: num_perms {num_perms} with add_forward_perms false gives no training permutation (keras-hub cannot stack none)",
                 task.class_name
             ),
-        ));
+        )),
+        n => Ok(n),
     }
-    Ok(2 * kept)
+}
+
+/// How many permutations `PARSeqCausalLM.generate_training_permutations` returns for
+/// `max_label_length - 1` characters: one when there is one character; else the forward
+/// permutation (`add_forward_perms`) topped up with random ones to `num_perms` (halved
+/// when `add_mirrored_perms`, at most the characters' factorial), and then every one's
+/// mirror (keras-hub stacks the flipped copies whatever `add_mirrored_perms` says).
+pub fn training_permutations(
+    max_label_length: u64,
+    num_perms: u64,
+    forward: bool,
+    mirrored: bool,
+) -> u64 {
+    let chars = max_label_length.saturating_sub(1);
+    if chars == 1 {
+        return 1;
+    }
+    let wanted = if mirrored { num_perms / 2 } else { num_perms };
+    let factorial = (1..=chars).try_fold(1u64, |f, n| f.checked_mul(n));
+    let generated = factorial.map_or(wanted, |f| wanted.min(f));
+    2 * generated.max(u64::from(forward))
 }
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
