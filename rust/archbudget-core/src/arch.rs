@@ -450,6 +450,9 @@ pub struct BlockDetails {
     /// keras-hub VideoPrism's video (transformers' `videoprism_vision_model`): frames and
     /// patches through a spatial then a temporal encoder of the arch's blocks.
     pub video_prism: Option<crate::formats::keras_hub::VideoPrism>,
+    /// KerasHub PARSeq's image encoder and training permutations; the rest of the arch
+    /// describes its decoder.
+    pub parseq: Option<Box<crate::formats::keras_hub::parseq::Parseq>>,
 }
 
 /// A vision tower as a model of its own, and what it gives the loss.
@@ -761,9 +764,12 @@ pub struct VisionLanguage {
 
 impl TransformerArch {
     /// Whether the model reads token ids (`--seq` of them) rather than images of a fixed
-    /// size (vit, deit, the vision towers alone).
+    /// size (vit, deit, the vision towers alone; PARSeq, whose labels are of a fixed
+    /// length).
     pub fn reads_tokens(&self) -> bool {
-        self.vision.is_none() && self.details.vision_model.is_none()
+        self.vision.is_none()
+            && self.details.vision_model.is_none()
+            && self.details.parseq.is_none()
     }
 
     /// Dimensions rotated by rotary embeddings.

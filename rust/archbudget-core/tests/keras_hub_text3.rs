@@ -3,9 +3,8 @@
 //! its head) with PARSeqCausalLM, BLIP2 (vision encoder, Q-Former, an OPT language model
 //! with BLIP2CausalLM or a Flan-T5 one with BLIP2Seq2SeqLM), each read from its `model.to_json()` with totals and
 //! every row of `model.summary()` exact, the released sizes equal to keras-hub's preset
-//! metadata; PARSeq's `memory` refused in one line naming what it covers (no transformers
-//! twin; BLIP2's is its blip-2 twin's, keras_hub_blip2_twin.rs); the errors of bad
-//! constructor arguments.
+//! metadata (memory: keras_hub_parseq_memory.rs and keras_hub_blip2_twin.rs); the errors of
+//! bad constructor arguments.
 mod common;
 
 use archbudget_core::formats;
@@ -22,18 +21,6 @@ fn models() -> Vec<Value> {
 fn every_model_matches_keras() {
     let models = models();
     common::assert_each_reads_as_keras(&models);
-}
-
-#[test]
-fn parseq_memory_is_refused_in_one_line_naming_what_it_covers() {
-    let models = models();
-    let parseq: Vec<&Value> = models.iter().filter(|m| !is_blip2(m)).collect();
-    assert_eq!(parseq.len(), 7);
-    common::assert_memory_refused_naming_coverage(parseq);
-}
-
-fn is_blip2(m: &Value) -> bool {
-    m["model_json"].to_string().contains("keras_hub>BLIP2")
 }
 
 /// The first fixture model named `name`, its config changed by `edit`.

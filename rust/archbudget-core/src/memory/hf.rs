@@ -29,6 +29,9 @@ use crate::arch::{ArchKind, TransformerArch};
 
 /// The graph of one step of `arch` on batch×seq token ids.
 pub fn graph(a: &TransformerArch, drop: &Dropouts, run: &RunSettings) -> Result<Graph> {
+    if let Some(p) = &a.details.parseq {
+        return super::parseq::graph(a, p, drop, run);
+    }
     if let Some(d) = &a.details.depth_anything {
         return super::hf_depth_anything::graph(a, d, drop, run);
     }

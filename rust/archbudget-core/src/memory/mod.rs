@@ -57,6 +57,7 @@ pub(crate) mod keras_written;
 pub mod lora;
 pub mod mmdit;
 pub mod ops;
+mod parseq;
 pub mod quant;
 pub mod reduce;
 mod rwkv7;

@@ -50,7 +50,7 @@ pub const SUPPORTED: &[&str] = &[
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];
 /// The families `memory` lowers (those with a transformers twin; RoformerV2, XLNet, RWKV7,
-/// the diffusion denoisers and D-FINE, lowered from the same ops), joined by ", ".
+/// PARSeq, the diffusion denoisers and D-FINE, lowered from the same ops), joined by ", ".
 pub(super) const MEMORY: &[&str] = &[
     "GPT2",
     "OPT",
@@ -115,6 +115,7 @@ pub(super) const MEMORY: &[&str] = &[
     "DepthAnything (Backbone, DepthEstimator)",
     "PaliGemma (a text-only prompt, as for the transformers wrappers)",
     "BLIP2 (Backbone, CausalLM on OPT, Seq2SeqLM on Flan-T5)",
+    "PARSeq (Backbone, CausalLM; a ViT image encoder)",
     "StableDiffusion3 and Flux (their denoiser's step)",
     "DFine (Backbone on an HGNetV2Backbone, ObjectDetector)",
 ];

@@ -42,7 +42,7 @@ mod mit;
 pub mod mmdit;
 mod moonshine;
 mod pali_gemma;
-mod parseq;
+pub mod parseq;
 mod qwen3_5;
 mod roformer_v2;
 mod rwkv7;
@@ -93,7 +93,7 @@ pub struct Model {
     /// pooler).
     twin_edit: Option<TwinEdit>,
     /// A family with no transformers twin, lowered from its own arch and dropouts
-    /// (RoformerV2, XLNet, RWKV7, VideoPrism).
+    /// (RoformerV2, XLNet, RWKV7, VideoPrism, PARSeq).
     lowered: Option<Box<(TransformerArch, Dropouts)>>,
     /// Weights the model holds that no row of its summary shows (a DepthAnythingBackbone's
     /// unapplied encoder norm): counted in the totals only.
@@ -231,7 +231,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
             head: hf::Head::Base,
             rows: b.rows,
             twin_edit: twin_edit(class_name, config, location)?,
-            lowered: lowered(class_name, config, hf::Head::Base, location)?,
+            lowered: lowered(class_name, config, None, location)?,
             unlisted: unlisted(class_name, config, location)?,
         }));
     };
@@ -286,7 +286,7 @@ pub fn read(value: &Value, location: &str) -> Result<Option<Model>> {
         head: task.head(),
         rows,
         twin_edit,
-        lowered: lowered(backbone_class, backbone_config, task.head(), location)?,
+        lowered: lowered(backbone_class, backbone_config, Some(&args), location)?,
         unlisted: Vec::new(),
     }))
 }
@@ -437,11 +437,12 @@ fn twin_edit(
     })
 }
 
-/// The arch and dropouts of a family lowered without a twin (see [`Model::lowered`]).
+/// The arch and dropouts of a family lowered without a twin (see [`Model::lowered`]);
+/// `task` is the task model around the backbone, if any.
 fn lowered(
     backbone_class: &str,
     config: &Map<String, Value>,
-    head: hf::Head,
+    task: Option<&Args>,
     location: &str,
 ) -> Result<Option<Box<(TransformerArch, Dropouts)>>> {
     let args = Args {
@@ -449,11 +450,16 @@ fn lowered(
         class_name: backbone_class,
         location,
     };
+    let head = match task.and_then(|t| Task::of(t.class_name)) {
+        Some(task) => task.head(),
+        None => hf::Head::Base,
+    };
     Ok(match backbone_class {
         "RoformerV2Backbone" => Some(Box::new(roformer_v2::lowered(&args, head)?)),
         "XLNetBackbone" => Some(Box::new(xlnet::lowered(&args)?)),
         "RWKV7Backbone" => Some(Box::new(rwkv7::lowered(&args, head)?)),
         "VideoPrismBackbone" => video_prism::lowered(&args)?.map(Box::new),
+        "PARSeqBackbone" => Some(Box::new(parseq::lowered(&args, task)?)),
         "T5Gemma2Backbone" => t5gemma::lowered(&args, head)?.map(Box::new),
         _ => None,
     })

@@ -14,13 +14,145 @@
 //! Mirrors: `keras_hub/src/models/parseq/` (parseq_backbone.py, parseq_decoder.py,
 //! parseq_causal_lm.py) of keras-hub 0.32.
 //!
-//! No transformers twin: `memory` is refused (summary only).
+//!
+//! No transformers twin: `memory` lowers the keras-hub layers themselves ([`lowered`],
+//! run by `memory/parseq.rs`): the ViT encoder through the vit twin keras-hub's ViT
+//! gets, the decoder from the shared ops, and `PARSeqCausalLM`'s permutation loss.
 use serde_json::Value;
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
 use super::Backbone;
+use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
 use crate::error::{Error, Result};
+use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
+
+/// The `model_type` of the arch [`lowered`] makes (a keras-hub family: transformers has
+/// no such type).
+pub const MODEL_TYPE: &str = "keras_hub_parseq";
+
+/// What PARSeq's lowering needs beyond the decoder's widths (the arch's own fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parseq {
+    /// The serialized `image_encoder`, lowered as its own reader lowers it.
+    pub image_encoder: Value,
+    /// `max_label_length`: the tokens the decoder reads (what `PARSeqCausalLMPreprocessor`
+    /// gives at the tokenizer's length, as the preset has it; `--seq` is not read).
+    pub max_label_length: u64,
+    /// Decoder passes of `PARSeqCausalLM.compute_loss` (one per training permutation);
+    /// `None` for the backbone (the protocol's stand-in loss).
+    pub permutations: Option<u64>,
+}
+
+/// What `memory` runs: the decoder's widths as a [`TransformerArch`] (`vocab_size` the
+/// head's `vocabulary_size - 2` classes), the image encoder and the permutation count in
+/// [`Parseq`], and keras-hub's dropouts (`dropout_rate` after the embeddings, on each
+/// branch and in the MLP; `attention_dropout` on the probabilities). `task` is the
+/// `PARSeqCausalLM` config, whose training step runs the permutation loss.
+pub fn lowered(a: &Args, task: Option<&Args>) -> Result<(TransformerArch, Dropouts)> {
+    let hidden = a.dim("decoder_hidden_dim")?;
+    let heads = a.dim("num_decoder_heads")?;
+    let max_label_length = a.dim("max_label_length")?;
+    let permutations = task
+        .map(|t| permutations(t, max_label_length))
+        .transpose()?;
+    let dropout = a.float_or("dropout_rate", 0.1)?;
+    let arch = TransformerArch {
+        model_type: MODEL_TYPE.to_string(),
+        kind: ArchKind::Decoder,
+        head: match task {
+            None => HeadKind::Base,
+            Some(_) => HeadKind::CausalLm,
+        },
+        vocab_size: a.dim("vocabulary_size")? - 2,
+        embed_dim: hidden,
+        hidden_size: hidden,
+        num_layers: a.dim("num_decoder_layers")?,
+        num_decoder_layers: 0,
+        num_heads: heads,
+        num_kv_heads: heads,
+        head_dim: hidden / heads,
+        intermediate_size: a.dim("decoder_mlp_dim")?,
+        gated_mlp: false,
+        activation: "gelu".to_string(),
+        norm: NormKind::LayerNorm { bias: true },
+        norms_per_layer: 4,
+        final_norm: true,
+        pre_norm: true,
+        qkv_bias: true,
+        o_bias: true,
+        mlp_bias: true,
+        fused_qkv: false,
+        position: Position::Learned {
+            rows: max_label_length + 1,
+        },
+        max_positions: 0,
+        type_vocab_size: 0,
+        tie_word_embeddings: false,
+        moe: None,
+        parallel_attn: false,
+        kv_broadcast: false,
+        cross_attention: true,
+        pooler: None,
+        mlm_head: None,
+        vision: None,
+        scale_decoder_outputs: false,
+        details: crate::arch::BlockDetails {
+            parseq: Some(Box::new(Parseq {
+                image_encoder: a.config.get("image_encoder").cloned().unwrap_or_default(),
+                max_label_length,
+                permutations,
+            })),
+            ..Default::default()
+        },
+    };
+    let dropouts = Dropouts {
+        embed: dropout,
+        attn: a.float_or("attention_dropout", 0.1)?,
+        resid: dropout,
+        activation: dropout,
+    };
+    Ok((arch, dropouts))
+}
+
+/// The training permutations of `task` (a `PARSeqCausalLM` config), as
+/// [`training_permutations`] counts them; none is refused (keras-hub cannot stack none).
+fn permutations(task: &Args, max_label_length: u64) -> Result<u64> {
+    let num_perms = task.dim_or("num_perms", 6)?;
+    let forward = task.flag_or("add_forward_perms", true)?;
+    let mirrored = task.flag_or("add_mirrored_perms", true)?;
+    match training_permutations(max_label_length, num_perms, forward, mirrored) {
+        0 => Err(Error::invalid(
+            task.location,
+            format!(
+                "{} config: num_perms {num_perms} with add_forward_perms false gives no training permutation (keras-hub cannot stack none)",
+                task.class_name
+            ),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// How many permutations `PARSeqCausalLM.generate_training_permutations` returns for
+/// `max_label_length - 1` characters: one when there is one character; else the forward
+/// permutation (`add_forward_perms`) topped up with random ones to `num_perms` (halved
+/// when `add_mirrored_perms`, at most the characters' factorial), and then every one's
+/// mirror (keras-hub stacks the flipped copies whatever `add_mirrored_perms` says).
+pub fn training_permutations(
+    max_label_length: u64,
+    num_perms: u64,
+    forward: bool,
+    mirrored: bool,
+) -> u64 {
+    let chars = max_label_length.saturating_sub(1);
+    if chars == 1 {
+        return 1;
+    }
+    let wanted = if mirrored { num_perms / 2 } else { num_perms };
+    let factorial = (1..=chars).try_fold(1u64, |f, n| f.checked_mul(n));
+    let generated = factorial.map_or(wanted, |f| wanted.min(f));
+    2 * generated.max(u64::from(forward))
+}
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let vocab = a.dim("vocabulary_size")?;
