@@ -376,7 +376,7 @@ pub(super) fn per_layer_input_rows(
 ) -> Result<()> {
     let loc = m.location();
     let per_layer_all = dim(
-        crate::error::mul(a.num_layers, width, &loc, "per-layer input width")?,
+        crate::error::mul(a.num_layers, width, loc, "per-layer input width")?,
         "layers×per_layer",
     );
     embedding_row(
