@@ -30,10 +30,12 @@ pub fn block(bytes: u64) -> u64 {
     }
 }
 
-/// Round up without overflow (saturates: callers check totals with checked arithmetic,
-/// and a tensor within 2 MiB of `u64::MAX` overflows there).
+/// Round up to a multiple of `m`, a power of two, without overflow (saturates: callers
+/// check totals with checked arithmetic, and a tensor within 2 MiB of `u64::MAX`
+/// overflows there).
 fn round_up(x: u64, m: u64) -> u64 {
-    x.div_ceil(m).saturating_mul(m)
+    debug_assert!(m.is_power_of_two());
+    x.checked_add(m - 1).map_or(u64::MAX, |x| x & !(m - 1))
 }
 
 #[cfg(test)]

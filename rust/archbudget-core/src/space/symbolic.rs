@@ -204,6 +204,7 @@ impl Symbolic {
 
     /// The candidate's metrics from its structure's fitted expressions, or `None`: the
     /// caller builds its step (and names its errors).
+    #[inline]
     pub fn metrics(&self, eval: &Evaluator, digits: &[usize]) -> Option<Metrics> {
         let key: u64 = self
             .strides
@@ -218,12 +219,25 @@ impl Symbolic {
         let last = LAST_PIECE.with(|last| {
             let last = last.borrow();
             let (id, at, piece) = last.as_ref()?;
-            (*id == self.id && *at == key && piece.contains(point))
-                .then(|| self.evaluate(eval, piece, digits, point))
+            (*id == self.id && *at == key && piece.contains(point)).then(|| piece.clone())
         });
-        if let Some(metrics) = last {
-            return metrics;
-        }
+        let piece = match last {
+            Some(piece) => piece,
+            None => self.piece(eval, key, digits, point)?,
+        };
+        self.evaluate(eval, &piece, digits, point)
+    }
+
+    /// The piece of structure `key` that `point` lies in (fitting it where its
+    /// structure has been seen often enough), remembered as this thread's last; `None`
+    /// where the candidate's step is to be built.
+    fn piece(
+        &self,
+        eval: &Evaluator,
+        key: u64,
+        digits: &[usize],
+        point: &[i64],
+    ) -> Option<Arc<Piece>> {
         let shard = &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
         let piece = {
             let mut map = shard.lock().ok()?;
@@ -248,9 +262,8 @@ impl Symbolic {
                 piece
             }
         };
-        let metrics = self.evaluate(eval, &piece, digits, point);
-        LAST_PIECE.with(|last| *last.borrow_mut() = Some((self.id, key, piece)));
-        metrics
+        LAST_PIECE.with(|last| *last.borrow_mut() = Some((self.id, key, piece.clone())));
+        Some(piece)
     }
 
     /// The candidate's metrics from `piece` (the one its point lies in), or `None`.

@@ -29,7 +29,10 @@ use super::dominance::Dominance;
 use super::tape::{Plan, Scratch, Tape};
 
 mod eval;
+mod unchecked;
+use super::cache::FxMap;
 use eval::Numbers;
+use unchecked::Unchecked;
 
 /// Highest degree per axis a fitted number may have.
 const DEGREE: usize = 2;
@@ -106,6 +109,9 @@ pub struct AxisModel {
     counts: Option<[u32; 5]>,
     /// The largest sum of coefficients' magnitudes among the evaluated polynomials.
     coef_reach: u64,
+    /// How a candidate of the box is evaluated with no overflow check (`None` where
+    /// one could overflow somewhere in the box).
+    unchecked: Option<Unchecked>,
     /// How the tape's values are filled from the polynomials.
     plan: Plan,
     /// Each number's polynomial (the tape's raw numbers, then the extras): many are
@@ -372,6 +378,7 @@ impl AxisModel {
             evaluated,
             counts,
             coef_reach,
+            unchecked: None,
             plan,
             number_poly,
             extras,
@@ -380,6 +387,7 @@ impl AxisModel {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             probes: 0,
         };
+        model.unchecked = model.unchecked();
         debug_assert_eq!(count, slots + extras);
         // verified at the extremes: the largest value of each axis, the others one
         // step in; and every corner of the box, where a regime boundary that crosses it
@@ -683,8 +691,8 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 type WeightsKey = (u64, [i64; MAX_AXES]);
 
 thread_local! {
-    static WEIGHTS: std::cell::RefCell<HashMap<WeightsKey, u64>> =
-        std::cell::RefCell::new(HashMap::new());
+    static WEIGHTS: std::cell::RefCell<FxMap<WeightsKey, u64>> =
+        std::cell::RefCell::new(FxMap::default());
     /// The last weights found or remembered: a sweep's next candidates mostly share
     /// them (batch and seq vary fastest), found without hashing the key.
     static LAST_WEIGHTS: std::cell::Cell<Option<(WeightsKey, u64)>> =

@@ -129,7 +129,12 @@ fn structure_hash(g: &Graph, run: &RunSettings) -> u64 {
 
 /// A multiply-rotate hash (as rustc's FxHasher): a structure hash costs a few
 /// nanoseconds per node.
-struct Fx(u64);
+#[derive(Default)]
+pub(crate) struct Fx(u64);
+
+/// Maps keyed by a few integers, hashed with [`Fx`] rather than SipHash (no key comes
+/// from outside the process, so no flooding to resist).
+pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
 
 impl Hasher for Fx {
     fn finish(&self) -> u64 {
@@ -146,6 +151,9 @@ impl Hasher for Fx {
         self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
     fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+    fn write_i64(&mut self, x: i64) {
         self.write_u64(x as u64);
     }
 }

@@ -30,30 +30,42 @@ impl Tape {
         {
             read[slot] = true;
         }
-        let mut fill = Vec::new();
+        let (mut plain, mut rounded, mut emptiness) = (Vec::new(), Vec::new(), Vec::new());
         for (i, &read) in read.iter().enumerate() {
-            // a step constant is set by `conclude`; an emptiness is guarded where decided
-            if self.step_constants.contains(&(i as u32)) || !(read || self.decides[i]) {
+            // a step constant is set by `conclude`
+            if self.step_constants.contains(&(i as u32)) {
                 continue;
             }
-            let flags = (self.rounded[i] as u8 * ROUNDED)
-                | (self.decides[i] as u8 * DECIDES)
-                | (self.zero[i] as u8 * WAS_ZERO);
-            fill.push((i as u32, poly_of[i], flags));
+            if self.decides[i] {
+                emptiness.push((poly_of[i], self.zero[i]));
+            }
+            if read {
+                let to = if self.rounded[i] {
+                    &mut rounded
+                } else {
+                    &mut plain
+                };
+                to.push((i as u32, poly_of[i]));
+            }
         }
         let n = self.slots.len();
         let guard = |g: u32| poly_of[n + g as usize];
         Plan {
-            fill,
+            plain,
+            rounded,
+            emptiness,
+            // a guard between one polynomial and itself holds everywhere
             same_numel: self
                 .same_numel
                 .iter()
                 .map(|&(a, b)| (guard(a), guard(b)))
+                .filter(|(a, b)| a != b)
                 .collect(),
             views: self
                 .views
                 .iter()
                 .map(|&(v, src, partial)| (guard(v), guard(src), partial))
+                .filter(|&(v, src, partial)| v != src || partial)
                 .collect(),
         }
     }
@@ -78,27 +90,40 @@ impl Tape {
         {
             return None;
         }
+        if plan
+            .emptiness
+            .iter()
+            .any(|&(poly, was_zero)| (at(poly) == 0) != was_zero)
+        {
+            return None;
+        }
         // slots no plan entry fills are read by nothing
         s.values.resize(self.slots.len(), 0);
+        let values = &mut s.values[..];
         let mut largest = 0;
-        for &(slot, poly, flags) in &plan.fill {
-            let r = polys[poly as usize];
-            if flags & DECIDES != 0 && (r == 0) != (flags & WAS_ZERO != 0) {
-                return None;
-            }
-            let v = if flags & ROUNDED != 0 { block(r) } else { r };
+        for &(slot, poly) in &plan.plain {
+            let v = at(poly);
             largest = largest.max(v);
-            s.values[slot as usize] = v;
+            values[slot as usize] = v;
+        }
+        for &(slot, poly) in &plan.rounded {
+            let v = block(at(poly));
+            largest = largest.max(v);
+            values[slot as usize] = v;
         }
         self.conclude(run, weights, counts, largest, s)
     }
 }
 
-/// How a fitted model fills a tape's values ([`Tape::plan`]): (slot, polynomial,
-/// flags) per slot read, and the guards' counts as pairs of polynomials.
+/// How a fitted model fills a tape's values ([`Tape::plan`]): (slot, polynomial) per
+/// slot read, its value taken as it is or rounded to an allocator block; the slots
+/// whose emptiness decided the recording, (polynomial, empty there); and the guards'
+/// counts as pairs of polynomials.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    fill: Vec<(u32, u32, u8)>,
+    plain: Vec<(u32, u32)>,
+    rounded: Vec<(u32, u32)>,
+    emptiness: Vec<(u32, bool)>,
     same_numel: Vec<(u32, u32)>,
     views: Vec<(u32, u32, bool)>,
 }
@@ -108,15 +133,8 @@ impl Plan {
     pub(crate) fn polys(&self) -> impl Iterator<Item = u32> + '_ {
         let guards = self.same_numel.iter().map(|&(a, b)| [a, b]);
         let views = self.views.iter().map(|&(a, b, _)| [a, b]);
-        self.fill
-            .iter()
-            .map(|f| f.1)
-            .chain(guards.chain(views).flatten())
+        let filled = self.plain.iter().chain(&self.rounded).map(|f| f.1);
+        let emptiness = self.emptiness.iter().map(|e| e.0);
+        filled.chain(emptiness).chain(guards.chain(views).flatten())
     }
 }
-
-/// A [`Plan`] slot's flags: rounded to an allocator block, its emptiness guarded, and
-/// empty where recorded.
-const ROUNDED: u8 = 1;
-const DECIDES: u8 = 2;
-const WAS_ZERO: u8 = 4;
