@@ -520,7 +520,8 @@ impl<'s> Evaluator<'s> {
     /// where the sweep has them (`symbolic`), else its step built and estimated.
     pub fn metrics(&self, digits: &[usize]) -> Result<Metrics> {
         if let Some(symbolic) = &self.symbolic {
-            if let Some(m) = symbolic.metrics(self, digits) {
+            let mut m = Metrics::default();
+            if symbolic.metrics(self, digits, &mut m).is_some() {
                 return Ok(m);
             }
         }

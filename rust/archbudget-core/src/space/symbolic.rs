@@ -16,6 +16,7 @@
 //! halved there, keeping the half the candidate lies in, until a piece fits; a later
 //! candidate outside every piece fits its own. Each piece is exact on its own box.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::family::{Counts, Evaluator, Metrics};
@@ -64,9 +65,17 @@ struct Entry {
     pieces: Vec<Arc<Piece>>,
 }
 
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Candidates a thread counts before it adds them to its sweep's count: one shared
+/// counter bumped per candidate would bounce between the cores of a parallel sweep.
+const PENDING_MOST: u64 = 1 << 12;
 
 thread_local! {
+    /// The count of the sweep this thread evaluated last, and its candidates not yet
+    /// added to it.
+    static PENDING: std::cell::RefCell<Option<(Arc<AtomicU64>, u64)>> =
+        const { std::cell::RefCell::new(None) };
     /// The piece this thread used last, with its sweep's id and structure key: a sweep's
     /// next candidate is mostly of the same structure and piece (its fastest axes are
     /// batch and sizes), found without the shard's lock.
@@ -113,7 +122,8 @@ pub struct Symbolic {
     /// (axis index, stride) of the other axes: a structure's key.
     strides: Vec<(usize, u64)>,
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
-    evaluated: std::sync::atomic::AtomicU64,
+    /// Candidates evaluated from fits, but those still counted per thread (`PENDING`).
+    evaluated: Arc<AtomicU64>,
     fit_at: u32,
 }
 
@@ -187,25 +197,51 @@ impl Symbolic {
             })
             .collect();
         Some(Symbolic {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             axes,
             sorted,
             strides,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            evaluated: Default::default(),
+            evaluated: Arc::default(),
             fit_at,
         })
     }
 
-    /// Candidates this sweep evaluated from fitted expressions.
+    /// Candidates this sweep evaluated from fitted expressions: exact for this thread's,
+    /// short by at most [`PENDING_MOST`] for each other thread that evaluated some.
     pub fn evaluated(&self) -> u64 {
-        self.evaluated.load(std::sync::atomic::Ordering::Relaxed)
+        let mine = PENDING.with(|pending| match &*pending.borrow() {
+            Some((counter, n)) if Arc::ptr_eq(counter, &self.evaluated) => *n,
+            _ => 0,
+        });
+        self.evaluated.load(Ordering::Relaxed) + mine
     }
 
-    /// The candidate's metrics from its structure's fitted expressions, or `None`: the
-    /// caller builds its step (and names its errors).
+    /// Counts one candidate evaluated from fits, on this thread until [`PENDING_MOST`]
+    /// or another sweep's candidate.
+    fn count_evaluated(&self) {
+        PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            match &mut *pending {
+                Some((counter, n))
+                    if Arc::ptr_eq(counter, &self.evaluated) && *n < PENDING_MOST =>
+                {
+                    *n += 1
+                }
+                other => {
+                    if let Some((counter, n)) = other.take() {
+                        counter.fetch_add(n, Ordering::Relaxed);
+                    }
+                    *other = Some((self.evaluated.clone(), 1));
+                }
+            }
+        });
+    }
+
+    /// The candidate's metrics from its structure's fitted expressions into `out`, or
+    /// `None`: the caller builds its step (and names its errors).
     #[inline]
-    pub fn metrics(&self, eval: &Evaluator, digits: &[usize]) -> Option<Metrics> {
+    pub fn metrics(&self, eval: &Evaluator, digits: &[usize], out: &mut Metrics) -> Option<()> {
         let key: u64 = self
             .strides
             .iter()
@@ -225,7 +261,7 @@ impl Symbolic {
             Some(piece) => piece,
             None => self.piece(eval, key, digits, point)?,
         };
-        self.evaluate(eval, &piece, digits, point)
+        self.evaluate(eval, &piece, digits, point, out)
     }
 
     /// The piece of structure `key` that `point` lies in (fitting it where its
@@ -273,7 +309,8 @@ impl Symbolic {
         piece: &Piece,
         digits: &[usize],
         point: &[i64],
-    ) -> Option<Metrics> {
+        out: &mut Metrics,
+    ) -> Option<()> {
         let model = piece.model.as_ref()?;
         let mut coords = [Coords::default(); MAX_AXES];
         for ((c, (i, _)), by_digit) in coords.iter_mut().zip(&self.axes).zip(&piece.coords) {
@@ -284,12 +321,12 @@ impl Symbolic {
             return None;
         }
         let coords = &coords[..self.axes.len()];
-        let metrics = model.evaluate(point, coords, |report, extras| {
-            Some(decode(extras)?.metrics(&report))
+        model.evaluate(point, coords, |report, extras| {
+            *out = decode(extras)?.metrics(report);
+            Some(())
         })?;
-        self.evaluated
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(metrics)
+        self.count_evaluated();
+        Some(())
     }
 
     /// The piece around `point` (the candidate at `digits`): the largest box, halved

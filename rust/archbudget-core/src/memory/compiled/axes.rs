@@ -459,33 +459,32 @@ impl AxisModel {
 
     /// `read` of the report and the extras at `point` (values in axis order, `coords`
     /// their [`AxisModel::coordinates`]), or `None` where a guard fails or a count
-    /// overflows: the caller then builds the step.
-    pub fn evaluate<R>(
+    /// overflows (or `read` says so): the caller then builds the step. `read` keeps
+    /// what it needs where it wants it: a report is too large to return up the calls
+    /// without a copy at each.
+    pub fn evaluate(
         &self,
         point: &[i64],
         coords: &[Coords],
-        read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
-    ) -> Option<R> {
+        read: impl FnOnce(&MemoryReport, &[u64]) -> Option<()>,
+    ) -> Option<()> {
         if point.len() != self.axes.len() || coords.len() != self.axes.len() {
             return None;
         }
         SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            let mut numbers = std::mem::take(&mut s.numbers);
-            let result = self.evaluate_with(point, coords, &mut numbers, &mut s.tape, read);
-            s.numbers = numbers;
-            result
+            let AxisScratch { numbers, tape } = &mut *s.borrow_mut();
+            self.evaluate_with(point, coords, numbers, tape, read)
         })
     }
 
-    fn evaluate_with<R>(
+    fn evaluate_with(
         &self,
         point: &[i64],
         coords: &[Coords],
         numbers: &mut Numbers,
         scratch: &mut Scratch,
-        read: impl FnOnce(MemoryReport, &[u64]) -> Option<R>,
-    ) -> Option<R> {
+        read: impl FnOnce(&MemoryReport, &[u64]) -> Option<()>,
+    ) -> Option<()> {
         self.polys_at(coords, numbers, false)?;
         let counts = self.counts.map(|at| at.map(|p| numbers.polys[p as usize]));
         // the weights of a model met before (a sweep's batch and seq axes vary fastest)
@@ -513,7 +512,7 @@ impl AxisModel {
         numbers
             .numbers
             .extend(extras.iter().map(|&p| numbers.polys[p as usize]));
-        read(report, &numbers.numbers)
+        read(&report, &numbers.numbers)
     }
 
     /// Every fitted number at `point` (for the fit's verification).

@@ -101,7 +101,9 @@ impl Unchecked {
             let v = &mut values[p as usize];
             *v = (*v as i64 + c * basis[b as usize]) as u64;
         }
-        values.iter().all(|&v| v as i64 >= 0).then_some(())
+        // one sign test for all: no early exit to predict per value
+        let signs = values.iter().fold(0, |signs, &v| signs | v);
+        (signs as i64 >= 0).then_some(())
     }
 }
 
