@@ -604,22 +604,16 @@ impl Ssm {
 
 impl TransformerArch {
     /// The shape most readers start from, each naming what differs (`..TransformerArch::
-    /// new(..)`): the bare class (`HeadKind::Base`) of one stack of `layers` pre-norm
+    /// encoder(..)`): the bare class (`HeadKind::Base`) of an encoder of `layers` pre-norm
     /// blocks `hidden` wide, `heads` full heads of `hidden / heads` (0 without heads), a
-    /// plain two-matrix `gelu` MLP `intermediate` wide; biases on every projection,
-    /// biased LayerNorms (two a block and a final one); no vocabulary, positions, token
-    /// types, tying, pooler, image or `details`.
-    pub fn new(
-        model_type: &str,
-        kind: ArchKind,
-        hidden: u64,
-        layers: u64,
-        heads: u64,
-        intermediate: u64,
-    ) -> Self {
+    /// plain two-matrix `gelu` MLP `inter` wide; biases on every projection, biased
+    /// LayerNorms (two a block and a final one); no vocabulary, positions, token types,
+    /// tying, pooler, image or `details`. An encoder-decoder names its `kind` and
+    /// `num_decoder_layers`, `layers` being its encoder's.
+    pub fn encoder(model_type: &str, hidden: u64, layers: u64, heads: u64, inter: u64) -> Self {
         TransformerArch {
             model_type: model_type.to_string(),
-            kind,
+            kind: ArchKind::Encoder,
             head: HeadKind::Base,
             vocab_size: 0,
             embed_dim: hidden,
@@ -629,7 +623,7 @@ impl TransformerArch {
             num_heads: heads,
             num_kv_heads: heads,
             head_dim: hidden.checked_div(heads).unwrap_or(0),
-            intermediate_size: intermediate,
+            intermediate_size: inter,
             gated_mlp: false,
             activation: "gelu".to_string(),
             norm: NormKind::LayerNorm { bias: true },
@@ -653,6 +647,14 @@ impl TransformerArch {
             vision: None,
             scale_decoder_outputs: false,
             details: BlockDetails::default(),
+        }
+    }
+
+    /// [`TransformerArch::encoder`]'s shape as a causal decoder stack.
+    pub fn decoder(model_type: &str, hidden: u64, layers: u64, heads: u64, inter: u64) -> Self {
+        TransformerArch {
+            kind: ArchKind::Decoder,
+            ..Self::encoder(model_type, hidden, layers, heads, inter)
         }
     }
 

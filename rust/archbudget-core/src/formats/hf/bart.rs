@@ -43,6 +43,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let vocab = cfg.dim("vocab_size", 50265)?;
     let layers = cfg.layers(&["encoder_layers"], 12)?;
     Ok(TransformerArch {
+        kind: ArchKind::EncoderDecoder,
         head,
         vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_layers"], 12)?,
@@ -55,14 +56,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         max_positions,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         cross_attention: true,
-        ..TransformerArch::new(
-            "bart",
-            ArchKind::EncoderDecoder,
-            d_model,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder("bart", d_model, layers, heads, inter)
     })
 }
 

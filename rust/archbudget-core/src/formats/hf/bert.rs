@@ -12,7 +12,7 @@
 //! Mirrors: `modeling_bert.py` (`BertModel`, `BertLMHeadModel`), `modeling_roberta.py`
 //! (`RobertaForCausalLM`, whose positions are used as is), `modeling_distilbert.py`
 //! (`DistilBertForMaskedLM`, the type having no causal-LM class) of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, MlmHead, Position, TransformerArch};
+use crate::arch::{HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -81,14 +81,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         mlm_head: head.has_lm_head().then_some(MlmHead {
             untied_bias: !distil && !tie,
         }),
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -13,7 +13,7 @@
 //! `SiglipModel`) and their configuration defaults.
 use serde_json::Value;
 
-use crate::arch::{ArchKind, DualEncoder, Position, TowerFamily, TransformerArch, VisionTower};
+use crate::arch::{DualEncoder, Position, TowerFamily, TransformerArch, VisionTower};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -87,7 +87,7 @@ pub fn text_arch(
             })),
             ..Default::default()
         },
-        ..TransformerArch::new(model_type, ArchKind::Encoder, hidden, layers, heads, inter)
+        ..TransformerArch::encoder(model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -15,8 +15,7 @@
 //! Mirrors: `modeling_deberta_v2.py` (`DebertaV2Model`, `DebertaV2ForMaskedLM`) of
 //! transformers 5.x; model_type `deberta-v2`.
 use crate::arch::{
-    ArchKind, BlockDetails, Disentangled, EncoderFamily, HeadKind, MlmHead, Position,
-    TransformerArch,
+    BlockDetails, Disentangled, EncoderFamily, HeadKind, MlmHead, Position, TransformerArch,
 };
 use crate::error::Result;
 use crate::weight::{dim, Weight};
@@ -119,14 +118,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             encoder: Some(Box::new(EncoderFamily::DebertaV2(disentangled))),
             ..BlockDetails::default()
         },
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -2,8 +2,8 @@
 //! against a config gives the [`TransformerArch`] that FLOPs and memory lower, and the
 //! summary rows, each module with its weights.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
-    QkNormKind, TransformerArch,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm, QkNormKind,
+    TransformerArch,
 };
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
@@ -154,14 +154,7 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
             logit_scale: spec.logit_scale,
             ..BlockDetails::default()
         },
-        ..TransformerArch::new(
-            spec.model_type,
-            ArchKind::Decoder,
-            hidden,
-            layers,
-            heads,
-            intermediate,
-        )
+        ..TransformerArch::decoder(spec.model_type, hidden, layers, heads, intermediate)
     })
 }
 

@@ -18,9 +18,7 @@
 //! Mirrors: `modeling_albert.py` (`AlbertModel`, `AlbertForMaskedLM`),
 //! `modeling_electra.py` (`ElectraModel`, `ElectraForCausalLM`), `modeling_fnet.py`
 //! (`FNetModel`, `FNetForMaskedLM`) of transformers 5.x.
-use crate::arch::{
-    ArchKind, BlockDetails, EncoderFamily, HeadKind, MlmHead, Position, TransformerArch,
-};
+use crate::arch::{BlockDetails, EncoderFamily, HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -109,14 +107,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             encoder: Some(Box::new(family)),
             ..BlockDetails::default()
         },
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -13,7 +13,7 @@
 //!
 //! esm has no causal-LM class: `causal_lm` is `EsmForMaskedLM`.
 //! Mirrors `modeling_esm.py` of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, MlmHead, Position, TransformerArch};
+use crate::arch::{HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -57,14 +57,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         pooler: (head == HeadKind::Base).then_some(hidden),
         mlm_head: head.has_lm_head().then_some(MlmHead { untied_bias: false }),
         details,
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -16,7 +16,7 @@
 //! over all heads and an MLP fixed at 4 × hidden; `n_layer` / `n_head` name the depth and
 //! heads, and the LM head is tied by default. Its attention is its own eager code
 //! (`baddbmm` of the ALiBi slopes), with no SDPA path.
-use crate::arch::{ArchKind, HeadKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::{add, mul, Result};
 use crate::weight::dim;
 
@@ -73,14 +73,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         parallel_attn: new_arch || parallel,
         kv_broadcast: new_arch,
-        ..TransformerArch::new(
-            "falcon",
-            ArchKind::Decoder,
-            hidden,
-            layers,
-            heads,
-            intermediate_size,
-        )
+        ..TransformerArch::decoder("falcon", hidden, layers, heads, intermediate_size)
     })
 }
 
@@ -104,7 +97,7 @@ pub fn bloom(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             embed_norm: true,
             ..Default::default()
         },
-        ..TransformerArch::new("bloom", ArchKind::Decoder, hidden, layers, heads, inter)
+        ..TransformerArch::decoder("bloom", hidden, layers, heads, inter)
     })
 }
 

@@ -21,7 +21,7 @@
 //! `original_inv_freq` pair (`head_dim / 2`) per layer type.
 //! Mirrors: `modeling_gemma3n.py` / `Gemma3nTextConfig` of transformers 5.24.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
     TransformerArch,
 };
 use crate::error::Result;
@@ -135,9 +135,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         )));
     }
     // made before `gemma3n` moves into `details`
-    let base = TransformerArch::new(
+    let base = TransformerArch::decoder(
         cfg.model_type,
-        ArchKind::Decoder,
         hidden,
         layers,
         heads,

@@ -19,7 +19,7 @@
 //! (half the head dim of that kind) per layer kind.
 //! Mirrors: `modeling_gemma4.py` / `Gemma4TextConfig` of transformers 5.24.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
     TransformerArch,
 };
 use crate::error::{mul, Result};
@@ -233,14 +233,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             gemma4: Some(Box::new(gemma4)),
             ..Default::default()
         },
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Decoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::decoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

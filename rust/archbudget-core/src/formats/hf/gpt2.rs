@@ -6,7 +6,7 @@
 //! `c_proj`, MLP `c_fc` (n_inner, default 4 × embd) and `c_proj`; with
 //! `add_cross_attention` each block adds `q_attn`, a 2 × embd `c_attn`, `c_proj` and a norm.
 //! Mirrors: `modeling_gpt2.py` (`GPT2Model`, `GPT2LMHeadModel`) of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Dim, Weight};
 
@@ -33,7 +33,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         max_positions: positions,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
         cross_attention: cfg.flag("add_cross_attention", false)?,
-        ..TransformerArch::new("gpt2", ArchKind::Decoder, embd, layers, heads, inner)
+        ..TransformerArch::decoder("gpt2", embd, layers, heads, inner)
     })
 }
 

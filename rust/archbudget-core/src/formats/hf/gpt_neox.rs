@@ -5,7 +5,7 @@
 //! Weights: fused `query_key_value` (3 × hidden) and `dense`, both biased when
 //! `attention_bias` (default true); MLP `dense_h_to_4h` / `dense_4h_to_h` always biased.
 //! Mirrors: `modeling_gpt_neox.py` of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::dim;
 
@@ -32,7 +32,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         max_positions,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", false)?,
         parallel_attn: cfg.flag("use_parallel_residual", true)?,
-        ..TransformerArch::new("gpt_neox", ArchKind::Decoder, hidden, layers, heads, inter)
+        ..TransformerArch::decoder("gpt_neox", hidden, layers, heads, inter)
     })
 }
 

@@ -9,7 +9,7 @@
 //! `[experts, hidden]` router; qwen2_moe adds a shared expert and its `hidden → 1` gate.
 //! Mirrors: `modeling_<type>.py` of transformers 5.x, head_dim as
 //! `getattr(config, "head_dim", hidden // heads)`.
-use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Moe, NormKind, Position, TransformerArch};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -149,7 +149,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         max_positions: cfg.dim("max_position_embeddings", d.max_pos)?,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", d.tie)?,
         moe,
-        ..TransformerArch::new(mt, ArchKind::Decoder, hidden, layers, heads, inter)
+        ..TransformerArch::decoder(mt, hidden, layers, heads, inter)
     })
 }
 

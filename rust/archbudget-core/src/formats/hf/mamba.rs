@@ -7,9 +7,7 @@
 //! Modules: `embeddings`, `layers.{i}.norm`, `layers.{i}.mixer`, `norm_f` in
 //! `MambaModel` / `Mamba2Model`, under `backbone.` in the causal-LM class beside
 //! `lm_head`.
-use crate::arch::{
-    ArchKind, BlockDetails, HeadKind, LayerMixer, NormKind, Ssm, SsmVersion, TransformerArch,
-};
+use crate::arch::{BlockDetails, HeadKind, LayerMixer, NormKind, Ssm, SsmVersion, TransformerArch};
 use crate::error::Result;
 use crate::weight::dim;
 
@@ -86,14 +84,7 @@ fn decoder(
             ..BlockDetails::default()
         },
         // no attention: the fields of attention layers stay empty (no heads)
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Decoder,
-            hidden,
-            layers,
-            0,
-            ssm.d_inner,
-        )
+        ..TransformerArch::decoder(cfg.model_type, hidden, layers, 0, ssm.d_inner)
     })
 }
 

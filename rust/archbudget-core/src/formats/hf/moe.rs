@@ -15,7 +15,7 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, AttentionSpan, HeadKind, LayerAttention, LayerMixer, Moe, NormKind, Position, QkNorm,
+    AttentionSpan, HeadKind, LayerAttention, LayerMixer, Moe, NormKind, Position, QkNorm,
     TransformerArch,
 };
 use crate::error::{add, mul, Result};
@@ -102,9 +102,8 @@ impl Dims {
             position: Position::Rotary,
             max_positions: self.max_pos,
             tie_word_embeddings: self.tie,
-            ..TransformerArch::new(
+            ..TransformerArch::decoder(
                 cfg.model_type,
-                ArchKind::Decoder,
                 self.hidden,
                 self.layers,
                 self.heads,

@@ -113,6 +113,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let vocab = cfg.dim("vocab_size", 32768)?;
     let layers = cfg.layers(&["encoder_num_hidden_layers"], 6)?;
     Ok(TransformerArch {
+        kind: ArchKind::EncoderDecoder,
         head,
         vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_num_hidden_layers"], 6)?,
@@ -133,14 +134,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             moonshine: Some(Box::new(moonshine)),
             ..BlockDetails::default()
         },
-        ..TransformerArch::new(
-            "moonshine",
-            ArchKind::EncoderDecoder,
-            hidden,
-            layers,
-            dec_heads,
-            inter,
-        )
+        ..TransformerArch::encoder("moonshine", hidden, layers, dec_heads, inter)
     })
 }
 

@@ -8,7 +8,7 @@
 //! parameters when `layer_norm_elementwise_affine` is false.
 //! Mirrors: `modeling_opt.py` (`OPTDecoder`, `OPTLearnedPositionalEmbedding`) of
 //! transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::{add, Result};
 use crate::weight::dim;
 
@@ -50,7 +50,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         },
         max_positions,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        ..TransformerArch::new("opt", ArchKind::Decoder, hidden, layers, heads, inter)
+        ..TransformerArch::decoder("opt", hidden, layers, heads, inter)
     })
 }
 

@@ -17,7 +17,7 @@
 //! Mirrors: `modeling_sam.py` / `configuration_sam.py` (`SamVisionModel`,
 //! `SamVisionConfig`) of transformers 5.24. keras-hub's ViTDetBackbone is the same model
 //! (`formats/keras_hub/vit_det.rs`). sam_vision_model has no language-model head.
-use crate::arch::{ArchKind, HeadKind, NormKind, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -121,14 +121,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            mlp_dim,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, mlp_dim)
     };
     arch.details.sam_vision = Some(Box::new(sam));
     Ok(arch)

@@ -14,7 +14,7 @@
 //! Mirrors: `modeling_segformer.py` (`SegformerModel`) of transformers 5.24. The model
 //! takes images of any size; memory reads the config's `image_size` (an int or an `[h, w]`
 //! pair, which transformers keeps but ignores; 224 when absent).
-use crate::arch::{ArchKind, HeadKind, NormKind, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -168,9 +168,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        ..TransformerArch::new(
+        ..TransformerArch::encoder(
             cfg.model_type,
-            ArchKind::Encoder,
             last.width,
             s.stages.iter().map(|st| st.depth).sum(),
             last.heads,

@@ -15,7 +15,7 @@
 //! Mirrors: `modeling_swin.py` (`SwinModel(add_pooling_layer=True,
 //! use_mask_token=False)`) of transformers 5.24, `image_size` / `patch_size` as an int or
 //! an `[h, w]` pair; `use_absolute_embeddings` adds a `(patches × embed_dim)` table.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -152,9 +152,8 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        ..TransformerArch::new(
+        ..TransformerArch::encoder(
             cfg.model_type,
-            ArchKind::Encoder,
             hidden,
             swin.depths.iter().sum(),
             swin.heads[last],

@@ -38,6 +38,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let head_dim = cfg.dim_alias(&["d_kv", "head_dim"], 64)?;
     let inter = cfg.dim("d_ff", 2048)?;
     Ok(TransformerArch {
+        kind: ArchKind::EncoderDecoder,
         head,
         vocab_size: vocab,
         num_decoder_layers: decoder_layers,
@@ -58,14 +59,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         // `kwargs.pop("tie_word_embeddings", None) is not False`
         scale_decoder_outputs: cfg.is_null("tie_word_embeddings")
             || cfg.flag("tie_word_embeddings", true)?,
-        ..TransformerArch::new(
-            "t5",
-            ArchKind::EncoderDecoder,
-            d_model,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder("t5", d_model, layers, heads, inter)
     })
 }
 

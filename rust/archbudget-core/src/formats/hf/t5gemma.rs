@@ -128,15 +128,15 @@ pub fn arch(config: &Value, cfg: &Cfg, head: HeadKind) -> Result<TransformerArch
     let d = &t.decoder;
     // the decoder's sizes (what the LM head and the generic readers of an arch see) and
     // the encoder's depth, taken before `t` moves into `details`
-    let base = TransformerArch::new(
+    let base = TransformerArch::encoder(
         "t5gemma",
-        ArchKind::EncoderDecoder,
         d.hidden,
         t.encoder.num_layers(),
         d.heads,
         d.inter,
     );
     Ok(TransformerArch {
+        kind: ArchKind::EncoderDecoder,
         head,
         vocab_size: d.vocab,
         num_decoder_layers: d.num_layers(),

@@ -11,9 +11,7 @@
 //! tower's modules themselves, no `vision_model` wrapper) and `CLIPVisionConfig` /
 //! `SiglipVisionConfig` defaults (`hidden_act` quick_gelu / gelu_pytorch_tanh), and
 //! `Gemma4VisionModel` / `Gemma4VisionConfig` of transformers 5.24 (`hidden_activation`).
-use crate::arch::{
-    ArchKind, NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput,
-};
+use crate::arch::{NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput};
 use crate::error::Result;
 
 use super::config::Cfg;
@@ -38,9 +36,8 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
     };
     let gemma4 = t.gemma4.is_some();
     // made before `t` moves into `details`
-    let base = TransformerArch::new(
+    let base = TransformerArch::encoder(
         cfg.model_type,
-        ArchKind::Encoder,
         t.hidden_size,
         t.num_layers,
         t.num_heads,

@@ -10,7 +10,7 @@
 //!
 //! deit (`modeling_deit.py`, `DeiTModel`) is vit with a `distillation_token` beside the
 //! CLS token: positions for `patches + 2` slots, the same blocks, pooler and defaults.
-use crate::arch::{ArchKind, HeadKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, Position, TransformerArch, Vision};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -102,14 +102,7 @@ pub(super) fn encoder(
             class_tokens: 1,
             patch_bias: true,
         }),
-        ..TransformerArch::new(
-            cfg.model_type,
-            ArchKind::Encoder,
-            hidden,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -51,6 +51,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let vocab = cfg.dim("vocab_size", 51865)?;
     let layers = cfg.layers(&["encoder_layers", "num_hidden_layers"], 4)?;
     Ok(TransformerArch {
+        kind: ArchKind::EncoderDecoder,
         head,
         vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_layers"], 4)?,
@@ -68,14 +69,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             unbiased_key: true,
             ..BlockDetails::default()
         },
-        ..TransformerArch::new(
-            "whisper",
-            ArchKind::EncoderDecoder,
-            d_model,
-            layers,
-            heads,
-            inter,
-        )
+        ..TransformerArch::encoder("whisper", d_model, layers, heads, inter)
     })
 }
 

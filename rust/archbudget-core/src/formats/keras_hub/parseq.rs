@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
 use super::Backbone;
-use crate::arch::{ArchKind, HeadKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::{Error, Result};
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -76,9 +76,8 @@ pub fn lowered(a: &Args, task: Option<&Args>) -> Result<(TransformerArch, Dropou
             })),
             ..Default::default()
         },
-        ..TransformerArch::new(
+        ..TransformerArch::decoder(
             MODEL_TYPE,
-            ArchKind::Decoder,
             hidden,
             a.dim("num_decoder_layers")?,
             heads,

@@ -16,7 +16,7 @@
 //! `memory/hf_roformer_v2.rs` through the shared ops), not a twin's.
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::formats::hf::Head;
 use crate::memory::hf::Dropouts;
@@ -63,7 +63,7 @@ pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
         position: Position::Rotary,
         type_vocab_size: a.dim_or("num_segments", 2)?,
         tie_word_embeddings: true,
-        ..TransformerArch::new(MODEL_TYPE, ArchKind::Encoder, hidden, layers, heads, inter)
+        ..TransformerArch::encoder(MODEL_TYPE, hidden, layers, heads, inter)
     };
     let dropouts = Dropouts {
         embed: dropout,

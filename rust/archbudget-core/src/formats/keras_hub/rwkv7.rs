@@ -17,7 +17,7 @@
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, TransformerArch};
+use crate::arch::{HeadKind, TransformerArch};
 use crate::error::Result;
 use crate::formats::hf::Head;
 use crate::memory::hf::Dropouts;
@@ -67,9 +67,8 @@ pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
         o_bias: false,
         mlp_bias: false,
         // a recurrence: no positions, no longest sequence
-        ..TransformerArch::new(
+        ..TransformerArch::decoder(
             MODEL_TYPE,
-            ArchKind::Decoder,
             hidden,
             a.dim("num_layers")?,
             heads,

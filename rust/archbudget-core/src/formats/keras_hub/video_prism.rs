@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, TransformerArch};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -64,9 +64,8 @@ pub fn lowered(a: &Args) -> Result<Option<(TransformerArch, Dropouts)>> {
         temporal_layers: a.dim("num_temporal_layers")?,
     };
     let dropout = a.float_or("dropout_rate", 0.0)?;
-    let mut arch = TransformerArch::new(
+    let mut arch = TransformerArch::encoder(
         MODEL_TYPE,
-        ArchKind::Encoder,
         hidden,
         video.spatial_layers + video.temporal_layers,
         heads,

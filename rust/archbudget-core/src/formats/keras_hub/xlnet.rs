@@ -14,7 +14,7 @@
 //! one-hot float copy), and has no `mems` cache.
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, TransformerArch};
+use crate::arch::TransformerArch;
 use crate::error::Result;
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -51,7 +51,7 @@ pub fn lowered(a: &Args) -> Result<(TransformerArch, Dropouts)> {
         qkv_bias: false,
         o_bias: false,
         type_vocab_size: 2,
-        ..TransformerArch::new(MODEL_TYPE, ArchKind::Encoder, hidden, layers, heads, inter)
+        ..TransformerArch::encoder(MODEL_TYPE, hidden, layers, heads, inter)
     };
     let dropouts = Dropouts {
         embed: dropout,
