@@ -71,6 +71,33 @@ def load_keras_hub(name: str) -> dict:
         return json.load(f)
 
 
+def keras_hub_model(fixture: str, name: str) -> dict:
+    """Model NAME of the KerasHub fixture tests/data/FIXTURE.json.gz."""
+    return next(m for m in load_keras_hub(f"{fixture}.json.gz")["models"] if m["name"] == name)
+
+
+def assert_counts_and_modules_equal_transformers(row: dict):
+    """A row of a transformers fixture: archbudget's total and class equal the model's
+    (`base_params`, `base_class`), and where the generator kept `modules` every summary row
+    is a module transformers builds, holding that module's parameters."""
+    s = archbudget.summary(row["config"])
+    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
+    if "modules" in row:
+        for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
+            assert row["modules"][name][1] == params, name
+
+
+def assert_flops_equal_the_flop_counter(case: dict):
+    """A training step of a transformers fixture's FLOPs case: its parameters (and buffers,
+    where the generator recorded them) and torch's flop counter's forward and forward +
+    backward counts."""
+    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
+    assert m.params == case["params"]
+    if "buffers" in case:
+        assert m.buffers == case["buffers"]
+    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+
+
 def assert_summary_equals_keras(m: dict):
     """Totals and every row of archbudget's summary of a KerasHub fixture model equal
     Keras's own `model.summary()` as the generator recorded it."""

@@ -1,7 +1,6 @@
 """Gemma 4's vision tower alone, gemma4_vision, against tests/data/hf_gemma4_vision.json
 (transformers 5.24, made by tests/data/make_hf_gemma4_vision.py), and KerasHub's
 Gemma4VisionEncoder: that tower with gemma4's embedder after it."""
-import gzip
 import json
 import subprocess
 import sys
@@ -9,30 +8,20 @@ import sys
 import pytest
 
 import archbudget
-from conftest import DATA
+from conftest import (DATA, assert_counts_and_modules_equal_transformers, assert_flops_equal_the_flop_counter,
+                      keras_hub_model)
 
 HF = json.loads((DATA / "hf_gemma4_vision.json").read_text())
 
 
-def keras_hub_model(fixture, name):
-    with gzip.open(DATA / f"{fixture}.json.gz", "rt") as f:
-        return next(m for m in json.load(f)["models"] if m["name"] == name)
-
-
 @pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
 def test_counts_and_modules_equal_transformers(row):
-    s = archbudget.summary(row["config"])
-    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
-    if "modules" in row:
-        for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
-            assert row["modules"][name][1] == params, name
+    assert_counts_and_modules_equal_transformers(row)
 
 
 @pytest.mark.parametrize("case", HF["flops"], ids=[c["name"] for c in HF["flops"]])
 def test_flops_equal_the_flop_counter(case):
-    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
-    assert (m.params, m.buffers) == (case["params"], case["buffers"])
-    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+    assert_flops_equal_the_flop_counter(case)
 
 
 @pytest.mark.parametrize("twin", HF["keras_hub_twins"], ids=[t["name"] for t in HF["keras_hub_twins"]])

@@ -2,7 +2,6 @@
 tests/data/hf_vision_model.json (transformers 5.24, made by tests/data/make_hf_vision_model.py),
 and KerasHub's CLIPVisionEncoder / SigLIPVisionEncoder: their twin tower returning what keras-hub's
 encoder returns."""
-import gzip
 import json
 import subprocess
 import sys
@@ -10,31 +9,20 @@ import sys
 import pytest
 
 import archbudget
-from conftest import DATA
+from conftest import (DATA, assert_counts_and_modules_equal_transformers, assert_flops_equal_the_flop_counter,
+                      keras_hub_model)
 
 HF = json.loads((DATA / "hf_vision_model.json").read_text())
 
 
-def keras_hub_model(fixture, name):
-    with gzip.open(DATA / f"{fixture}.json.gz", "rt") as f:
-        return next(m for m in json.load(f)["models"] if m["name"] == name)
-
-
 @pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
 def test_counts_and_modules_equal_transformers(row):
-    s = archbudget.summary(row["config"])
-    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
-    if "modules" in row:
-        # every row is a module transformers builds, holding that module's parameters
-        for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
-            assert row["modules"][name][1] == params, name
+    assert_counts_and_modules_equal_transformers(row)
 
 
 @pytest.mark.parametrize("case", HF["flops"], ids=[c["name"] for c in HF["flops"]])
 def test_flops_equal_the_flop_counter(case):
-    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
-    assert m.params == case["params"]
-    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+    assert_flops_equal_the_flop_counter(case)
 
 
 def test_the_pooled_output_is_off_the_loss_path():

@@ -15,22 +15,14 @@ usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hu
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_cnn.json.gz;
   NAMEs rebuild only those models, the others kept from OUTFILE.
 """
-import gzip
-import json
 import os
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras
-import keras_hub
-from keras_hub.src.models.hgnetv2 import hgnetv2_presets
-from keras_hub.src.utils.timm.convert_hgnetv2 import convert_backbone_config
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_keras_extra import describe  # noqa: E402
-
-M = keras_hub.models
+from keras_hub_fixture import M, write  # noqa: E402
+from keras_hub.src.models.hgnetv2 import hgnetv2_presets  # noqa: E402
+from keras_hub.src.utils.timm.convert_hgnetv2 import convert_backbone_config  # noqa: E402
 
 
 def hgnetv2(**kw):
@@ -96,45 +88,6 @@ PRESETS = {preset: hgnetv2_presets.backbone_presets[preset]["metadata"]["params"
            for preset in HGNETV2_PRESETS if preset in BACKBONES}
 
 
-def with_output_shapes(model, d):
-    """`describe` records a layer of several outputs as 'None'; their shapes go under
-    `output_shapes`, in Keras's order of the outputs (a dict's sorted by key)."""
-    for layer, row in zip(model.layers, d["layers"]):
-        if isinstance(layer.output, (list, tuple, dict)):
-            row["output_shapes"] = [list(t.shape) for t in keras.tree.flatten(layer.output)]
-    return d
-
-
-def main(out, only):
-    kept = {}
-    if only:
-        with gzip.open(out, "rt") as f:
-            kept = {m["name"]: m for m in json.load(f)["models"]}
-    models = []
-    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
-        for name, make in table.items():
-            if only and name not in only and name in kept:
-                models.append(kept[name])
-                continue
-            keras.backend.clear_session()
-            if name in PRESETS:
-                # preset-sized: no weights made
-                with keras.StatelessScope():
-                    model = make()
-                    d = with_output_shapes(model, describe(model, kind, name))
-                d["preset_params"] = PRESETS[name]
-            else:
-                model = make()
-                d = with_output_shapes(model, describe(model, kind, name))
-            d["class_name"] = type(model).__name__
-            models.append(d)
-            print(f"{name}: {d['total_params']:,} params ({d['trainable_params']:,} trainable), "
-                  f"{len(d['layers'])} rows{', preset ' + format(d['preset_params'], ',') if 'preset_params' in d else ''}",
-                  file=sys.stderr)
-    meta = dict(keras=keras.__version__, keras_hub=keras_hub.__version__, backend=keras.backend.backend())
-    with gzip.open(out, "wt") as f:
-        json.dump(dict(meta=meta, models=models), f)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_cnn.json.gz"), set(sys.argv[2:]))
+    write(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_cnn.json.gz"), set(sys.argv[2:]),
+          (("backbone", BACKBONES), ("task", TASKS)), PRESETS)

@@ -13,24 +13,16 @@ usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hu
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_cnn2.json.gz;
   NAMEs rebuild only those models, the others kept from OUTFILE.
 """
-import gzip
-import json
 import os
 import sys
 import zipfile
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras
-import keras_hub
-from keras_hub.src.models.deeplab_v3 import deeplab_v3_presets
-from keras_hub.src.models.retinanet import retinanet_presets
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from keras_hub_fixture import M, keras, write  # noqa: E402
+from keras_hub.src.models.deeplab_v3 import deeplab_v3_presets  # noqa: E402
+from keras_hub.src.models.retinanet import retinanet_presets  # noqa: E402
 from make_keras_extra import describe  # noqa: E402
-from make_keras_hub_cnn import with_output_shapes  # noqa: E402
-
-M = keras_hub.models
 
 
 def resnet(**kw):
@@ -152,36 +144,6 @@ def save_archives():
     return records
 
 
-def main(out, only):
-    kept = {}
-    if only:
-        with gzip.open(out, "rt") as f:
-            kept = {m["name"]: m for m in json.load(f)["models"]}
-    models = []
-    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
-        for name, make in table.items():
-            if only and name not in only and name in kept:
-                models.append(kept[name])
-                continue
-            keras.backend.clear_session()
-            if name in PRESETS:
-                # preset-sized: no weights made
-                with keras.StatelessScope():
-                    model = make()
-                    d = with_output_shapes(model, describe(model, kind, name))
-                d["preset_params"] = PRESETS[name]
-            else:
-                model = make()
-                d = with_output_shapes(model, describe(model, kind, name))
-            d["class_name"] = type(model).__name__
-            models.append(d)
-            print(f"{name}: {d['total_params']:,} params ({d['trainable_params']:,} trainable), "
-                  f"{len(d['layers'])} rows{', preset ' + format(d['preset_params'], ',') if 'preset_params' in d else ''}",
-                  file=sys.stderr)
-    meta = dict(keras=keras.__version__, keras_hub=keras_hub.__version__, backend=keras.backend.backend())
-    with gzip.open(out, "wt") as f:
-        json.dump(dict(meta=meta, models=models, archives=save_archives()), f)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_cnn2.json.gz"), set(sys.argv[2:]))
+    write(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_cnn2.json.gz"), set(sys.argv[2:]),
+          (("backbone", BACKBONES), ("task", TASKS)), PRESETS, extra=lambda: dict(archives=save_archives()))

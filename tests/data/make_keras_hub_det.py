@@ -27,7 +27,7 @@ from keras_hub.src.models.d_fine import d_fine_presets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_keras_hub_cnn import with_output_shapes  # noqa: E402
+from keras_hub_fixture import with_output_shapes  # noqa: E402
 from make_keras_extra import describe  # noqa: E402
 
 M = keras_hub.models

@@ -15,25 +15,16 @@ usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hu
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_readers.json.gz;
   NAMEs rebuild only those models, the others kept from OUTFILE.
 """
-import gzip
-import json
 import os
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402
-import keras_hub  # noqa: E402
-from keras_hub.src.models.basnet.basnet_presets import basnet_presets  # noqa: E402
-from keras_hub.src.models.retinanet import retinanet_presets  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_keras_extra import describe  # noqa: E402
-from make_keras_hub_cnn import with_output_shapes  # noqa: E402
+from keras_hub_fixture import M, keras_hub, write  # noqa: E402
+from keras_hub.src.models.basnet.basnet_presets import basnet_presets  # noqa: E402
+from keras_hub.src.models.retinanet import retinanet_presets  # noqa: E402
 from make_keras_hub_cnn2 import resnet, resnet50, retinanet  # noqa: E402
 from make_keras_hub_vision_more import mit  # noqa: E402
-
-M = keras_hub.models
 
 
 def detector(backbone=None, num_classes=5, **kw):
@@ -109,37 +100,8 @@ PRESETS = {
 }
 
 
-def main(out, only):
-    kept = {}
-    if only:
-        with gzip.open(out, "rt") as f:
-            kept = {m["name"]: m for m in json.load(f)["models"]}
-    models = []
-    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
-        for name, make in table.items():
-            if only and name not in only and name in kept:
-                models.append(kept[name])
-                continue
-            keras.backend.clear_session()
-            if name in PRESETS and kind == "backbone":
-                # preset-sized: no weights made (a task compiles itself, making variables)
-                with keras.StatelessScope():
-                    model = make()
-                    d = with_output_shapes(model, describe(model, kind, name))
-            else:
-                model = make()
-                d = with_output_shapes(model, describe(model, kind, name))
-            if name in PRESETS:
-                d["preset_params"] = PRESETS[name]
-            d["class_name"] = type(model).__name__
-            models.append(d)
-            print(f"{name}: {d['total_params']:,} params ({d['trainable_params']:,} trainable), "
-                  f"{len(d['layers'])} rows{', preset ' + format(d['preset_params'], ',') if 'preset_params' in d else ''}",
-                  file=sys.stderr, flush=True)
-    meta = dict(keras=keras.__version__, keras_hub=keras_hub.__version__, backend=keras.backend.backend())
-    with gzip.open(out, "wt") as f:
-        json.dump(dict(meta=meta, models=models), f)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_readers.json.gz"), set(sys.argv[2:]))
+    # the preset task compiles itself, making variables: only the backbones built stateless
+    write(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "keras_hub_readers.json.gz"), set(sys.argv[2:]),
+          (("backbone", BACKBONES), ("task", TASKS)), PRESETS,
+          stateless=lambda kind, name: kind == "backbone" and name in PRESETS)

@@ -603,6 +603,61 @@ impl Ssm {
 }
 
 impl TransformerArch {
+    /// The shape most readers start from, each naming what differs (`..TransformerArch::
+    /// encoder(..)`): the bare class (`HeadKind::Base`) of an encoder of `layers` pre-norm
+    /// blocks `hidden` wide, `heads` full heads of `hidden / heads` (0 without heads), a
+    /// plain two-matrix `gelu` MLP `inter` wide; biases on every projection, biased
+    /// LayerNorms (two a block and a final one); no vocabulary, positions, token types,
+    /// tying, pooler, image or `details`. An encoder-decoder names its `kind` and
+    /// `num_decoder_layers`, `layers` being its encoder's.
+    pub fn encoder(model_type: &str, hidden: u64, layers: u64, heads: u64, inter: u64) -> Self {
+        TransformerArch {
+            model_type: model_type.to_string(),
+            kind: ArchKind::Encoder,
+            head: HeadKind::Base,
+            vocab_size: 0,
+            embed_dim: hidden,
+            hidden_size: hidden,
+            num_layers: layers,
+            num_decoder_layers: 0,
+            num_heads: heads,
+            num_kv_heads: heads,
+            head_dim: hidden.checked_div(heads).unwrap_or(0),
+            intermediate_size: inter,
+            gated_mlp: false,
+            activation: "gelu".to_string(),
+            norm: NormKind::LayerNorm { bias: true },
+            norms_per_layer: 2,
+            final_norm: true,
+            pre_norm: true,
+            qkv_bias: true,
+            o_bias: true,
+            mlp_bias: true,
+            fused_qkv: false,
+            position: Position::None,
+            max_positions: 0,
+            type_vocab_size: 0,
+            tie_word_embeddings: false,
+            moe: None,
+            parallel_attn: false,
+            kv_broadcast: false,
+            cross_attention: false,
+            pooler: None,
+            mlm_head: None,
+            vision: None,
+            scale_decoder_outputs: false,
+            details: BlockDetails::default(),
+        }
+    }
+
+    /// [`TransformerArch::encoder`]'s shape as a causal decoder stack.
+    pub fn decoder(model_type: &str, hidden: u64, layers: u64, heads: u64, inter: u64) -> Self {
+        TransformerArch {
+            kind: ArchKind::Decoder,
+            ..Self::encoder(model_type, hidden, layers, heads, inter)
+        }
+    }
+
     /// Whether the model reads token ids (`--seq` of them) rather than images of a fixed
     /// size (vit, deit, the vision towers alone; PARSeq, whose labels are of a fixed
     /// length).

@@ -61,40 +61,17 @@ pub(super) fn graph(
         &[pixels],
     );
     let all = prod(&[b, frames, patches, h])?;
-    let copy = |g: &mut Graph, x: ValueId| g.push(Op::Copy(Copy { numel: Some(all) }), &[x]);
-    let tokens = copy(&mut g, conv);
-    let x = g.push(
-        Op::BiasAdd(BiasAdd {
-            numel: mul(patches, h)?,
-        }),
-        &[tokens],
-    );
-    let x = g.dropout(x, drop.embed);
-    let spatial = Encoder {
+    let enc = |batch, seq| Encoder {
         a,
         drop,
         ckpt: run.grad_ckpt,
-        batch: mul(b, frames)?,
-        seq: patches,
+        all,
+        batch,
+        seq,
     };
-    let x = spatial.run(&mut g, x, video.spatial_layers)?;
-    let x = copy(&mut g, x);
-    let x = g.push(
-        Op::BiasAdd(BiasAdd {
-            numel: mul(frames, h)?,
-        }),
-        &[x],
-    );
-    let x = g.dropout(x, drop.embed);
-    let temporal = Encoder {
-        a,
-        drop,
-        ckpt: run.grad_ckpt,
-        batch: mul(b, patches)?,
-        seq: frames,
-    };
-    let x = temporal.run(&mut g, x, video.temporal_layers)?;
-    let out = copy(&mut g, x);
+    let x = enc(mul(b, frames)?, patches).stage(&mut g, conv, video.spatial_layers)?;
+    let x = enc(mul(b, patches)?, frames).stage(&mut g, x, video.temporal_layers)?;
+    let out = g.push(Op::Copy(Copy { numel: Some(all) }), &[x]);
     let wide = g.push(Op::Cast(Cast { to: DType::F32 }), &[out]);
     g.push(Op::SquareMean(SquareMean), &[wide]);
     g.train_only_tail = 2;
@@ -108,11 +85,32 @@ struct Encoder<'a> {
     drop: &'a Dropouts,
     /// Gradient checkpointing: each layer one region (`GradientCheckpointingLayer`).
     ckpt: bool,
+    /// Elements of the whole activation, `batch · frames · patches · hidden`.
+    all: u64,
     batch: u64,
     seq: u64,
 }
 
 impl Encoder<'_> {
+    /// The stack's input made from the previous stage's `x`: the copy into this stage's
+    /// layout, its position table (`seq` rows) added and dropped out; then the layers.
+    fn stage(&self, g: &mut Graph, x: ValueId, layers: u64) -> Result<ValueId> {
+        let x = g.push(
+            Op::Copy(Copy {
+                numel: Some(self.all),
+            }),
+            &[x],
+        );
+        let x = g.push(
+            Op::BiasAdd(BiasAdd {
+                numel: mul(self.seq, self.a.hidden_size)?,
+            }),
+            &[x],
+        );
+        let x = g.dropout(x, self.drop.embed);
+        self.run(g, x, layers)
+    }
+
     /// `layers` `VideoPrismLayer`s on `x`, then the stack's final LayerNorm.
     fn run(&self, g: &mut Graph, mut x: ValueId, layers: u64) -> Result<ValueId> {
         let a = self.a;

@@ -12,7 +12,7 @@
 //! default true): both stacks' `embed_tokens` and the LM head share `model.shared`;
 //! untied, each stack has its own table and the LM head its own matrix.
 //! Mirrors: `modeling_bart.py` of transformers 5.24.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{ArchKind, HeadKind, Position, TransformerArch};
 use crate::error::{add, Result};
 use crate::weight::dim;
 
@@ -40,44 +40,23 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     }
     cfg.require_divisible(("d_model", d_model), ("encoder_attention_heads", heads))?;
     let max_positions = cfg.dim("max_position_embeddings", 1024)?;
+    let vocab = cfg.dim("vocab_size", 50265)?;
+    let layers = cfg.layers(&["encoder_layers"], 12)?;
     Ok(TransformerArch {
-        model_type: "bart".to_string(),
         kind: ArchKind::EncoderDecoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 50265)?,
-        embed_dim: d_model,
-        hidden_size: d_model,
-        num_layers: cfg.layers(&["encoder_layers"], 12)?,
+        vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_layers"], 12)?,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: d_model / heads,
-        intermediate_size: inter,
-        gated_mlp: false,
         activation: cfg.string("activation_function", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
         final_norm: false,
         pre_norm: false,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned {
             rows: add(max_positions, POSITION_OFFSET, cfg.location, "positions")?,
         },
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder("bart", d_model, layers, heads, inter)
     })
 }
 

@@ -12,7 +12,7 @@
 //! Mirrors: `modeling_bert.py` (`BertModel`, `BertLMHeadModel`), `modeling_roberta.py`
 //! (`RobertaForCausalLM`, whose positions are used as is), `modeling_distilbert.py`
 //! (`DistilBertForMaskedLM`, the type having no causal-LM class) of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, MlmHead, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -64,45 +64,24 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     }
     let tie = cfg.flag("tie_word_embeddings", true)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
         vocab_size: vocab,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: inter,
-        gated_mlp: false,
         activation,
-        norm: NormKind::LayerNorm { bias: true },
         norms_per_layer: if cross_attention { 3 } else { 2 },
         final_norm: false,
         pre_norm: false,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned {
             rows: max_positions,
         },
         max_positions,
         type_vocab_size: type_vocab,
         tie_word_embeddings: tie,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention,
         pooler: (head == HeadKind::Base && !distil).then_some(hidden),
         mlm_head: head.has_lm_head().then_some(MlmHead {
             untied_bias: !distil && !tie,
         }),
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -13,9 +13,7 @@
 //! `SiglipModel`) and their configuration defaults.
 use serde_json::Value;
 
-use crate::arch::{
-    ArchKind, DualEncoder, HeadKind, NormKind, Position, TowerFamily, TransformerArch, VisionTower,
-};
+use crate::arch::{DualEncoder, Position, TowerFamily, TransformerArch, VisionTower};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -71,43 +69,16 @@ pub fn text_arch(
         Some(p) => p,
         None => t.dim_opt("projection_size")?.unwrap_or(hidden),
     };
+    let vocab = t.dim("vocab_size", vocab)?;
+    let layers = t.layers(&["num_hidden_layers"], 12)?;
+    let inter = t.dim("intermediate_size", inter)?;
     Ok(TransformerArch {
-        model_type: model_type.to_string(),
-        kind: ArchKind::Encoder,
-        head: HeadKind::Base,
-        vocab_size: t.dim("vocab_size", vocab)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: t.layers(&["num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: t.dim("intermediate_size", inter)?,
-        gated_mlp: false,
+        vocab_size: vocab,
         activation: t.string("hidden_act", act)?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned {
             rows: max_positions,
         },
         max_positions,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             dual_encoder: Some(Box::new(DualEncoder {
                 model_type: model_type.to_string(),
@@ -116,6 +87,7 @@ pub fn text_arch(
             })),
             ..Default::default()
         },
+        ..TransformerArch::encoder(model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -15,8 +15,7 @@
 //! Mirrors: `modeling_deberta_v2.py` (`DebertaV2Model`, `DebertaV2ForMaskedLM`) of
 //! transformers 5.x; model_type `deberta-v2`.
 use crate::arch::{
-    ArchKind, BlockDetails, Disentangled, EncoderFamily, HeadKind, MlmHead, NormKind, Position,
-    TransformerArch,
+    BlockDetails, Disentangled, EncoderFamily, HeadKind, MlmHead, Position, TransformerArch,
 };
 use crate::error::Result;
 use crate::weight::{dim, Weight};
@@ -91,29 +90,18 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         conv,
         legacy_head,
     };
+    let vocab = cfg.dim("vocab_size", 128100)?;
+    let embed = cfg.dim("embedding_size", hidden)?;
+    let layers = cfg.layers(&["num_hidden_layers"], 24)?;
+    let inter = cfg.dim("intermediate_size", 6144)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 128100)?,
-        embed_dim: cfg.dim("embedding_size", hidden)?,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 24)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
+        vocab_size: vocab,
+        embed_dim: embed,
         head_dim,
-        intermediate_size: cfg.dim("intermediate_size", 6144)?,
-        gated_mlp: false,
         activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
         final_norm: false,
         pre_norm: false,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: match biased_positions {
             true => Position::Learned {
                 rows: max_positions,
@@ -123,20 +111,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         max_positions,
         type_vocab_size: cfg.count("type_vocab_size", 0)?,
         tie_word_embeddings: tie,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
         mlm_head: head.has_lm_head().then_some(MlmHead {
             untied_bias: legacy_head && !tie,
         }),
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             encoder: Some(Box::new(EncoderFamily::DebertaV2(disentangled))),
             ..BlockDetails::default()
         },
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

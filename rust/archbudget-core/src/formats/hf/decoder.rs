@@ -2,8 +2,8 @@
 //! against a config gives the [`TransformerArch`] that FLOPs and memory lower, and the
 //! summary rows, each module with its weights.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
-    QkNormKind, TransformerArch,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm, QkNormKind,
+    TransformerArch,
 };
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
@@ -125,18 +125,10 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
     };
     let layer_attention = layer_attention(spec, cfg, layers, position == Position::Rotary)?;
     Ok(TransformerArch {
-        model_type: spec.model_type.to_string(),
-        kind: ArchKind::Decoder,
         head,
         vocab_size: cfg.dim("vocab_size", d.vocab)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
         num_kv_heads: kv_heads,
         head_dim,
-        intermediate_size: intermediate,
         gated_mlp: spec.mlp.gate.is_some() || spec.mlp.fused_gate_up,
         activation: cfg.string(k.activation, d.activation)?,
         norm: norm_kind(spec.norms.kind),
@@ -145,24 +137,14 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
             (false, Placement::Sandwich) => 4,
             (false, _) => 2,
         },
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: flag(cfg, at.qkv_bias)?,
         o_bias: flag(cfg, at.o_bias)?,
         mlp_bias: flag(cfg, spec.mlp.bias)?,
         fused_qkv: matches!(at.projections, Projections::Fused { .. }),
         position,
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", d.tie)?,
-        moe: None,
         parallel_attn: parallel,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             layers: layer_attention,
             qk_norm,
@@ -172,6 +154,7 @@ pub fn arch(spec: &TypeSpec, cfg: &Cfg, head: HeadKind) -> Result<TransformerArc
             logit_scale: spec.logit_scale,
             ..BlockDetails::default()
         },
+        ..TransformerArch::decoder(spec.model_type, hidden, layers, heads, intermediate)
     })
 }
 

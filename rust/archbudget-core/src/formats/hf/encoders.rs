@@ -18,9 +18,7 @@
 //! Mirrors: `modeling_albert.py` (`AlbertModel`, `AlbertForMaskedLM`),
 //! `modeling_electra.py` (`ElectraModel`, `ElectraForCausalLM`), `modeling_fnet.py`
 //! (`FNetModel`, `FNetForMaskedLM`) of transformers 5.x.
-use crate::arch::{
-    ArchKind, BlockDetails, EncoderFamily, HeadKind, MlmHead, NormKind, Position, TransformerArch,
-};
+use crate::arch::{BlockDetails, EncoderFamily, HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -80,39 +78,22 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     }
     let max_positions = cfg.dim("max_position_embeddings", 512)?;
     let tie = cfg.flag("tie_word_embeddings", true)?;
+    let vocab = cfg.dim("vocab_size", vocab)?;
+    let layers = cfg.layers(&["num_hidden_layers"], layers)?;
+    let inter = cfg.dim("intermediate_size", inter)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: cfg.dim("vocab_size", vocab)?,
+        vocab_size: vocab,
         embed_dim: embed,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], layers)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: cfg.dim("intermediate_size", inter)?,
-        gated_mlp: false,
         activation: cfg.string("hidden_act", act)?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
         final_norm: false,
         pre_norm: false,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned {
             rows: max_positions,
         },
         max_positions,
         type_vocab_size: cfg.dim("type_vocab_size", type_vocab)?,
         tie_word_embeddings: tie,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
         pooler: match (&family, head) {
             (EncoderFamily::Electra, _) => None,
             (EncoderFamily::Albert { .. }, HeadKind::MaskedLm) => None,
@@ -122,12 +103,11 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         mlm_head: head.has_lm_head().then_some(MlmHead {
             untied_bias: !tie && family != EncoderFamily::Electra,
         }),
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             encoder: Some(Box::new(family)),
             ..BlockDetails::default()
         },
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

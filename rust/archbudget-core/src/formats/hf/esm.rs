@@ -13,7 +13,7 @@
 //!
 //! esm has no causal-LM class: `causal_lm` is `EsmForMaskedLM`.
 //! Mirrors `modeling_esm.py` of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, MlmHead, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, MlmHead, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -45,43 +45,19 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         embed_norm: cfg.flag("emb_layer_norm_before", false)?,
         ..Default::default()
     };
+    let inter = cfg.dim("intermediate_size", 3072)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
         vocab_size: vocab,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: cfg.dim("intermediate_size", 3072)?,
-        gated_mlp: false,
         // `modeling_esm.gelu`: the erf form, written out
         activation: "gelu".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position,
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
         pooler: (head == HeadKind::Base).then_some(hidden),
         mlm_head: head.has_lm_head().then_some(MlmHead { untied_bias: false }),
-        vision: None,
-        scale_decoder_outputs: false,
         details,
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

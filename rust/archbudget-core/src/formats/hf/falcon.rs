@@ -16,7 +16,7 @@
 //! over all heads and an MLP fixed at 4 × hidden; `n_layer` / `n_head` name the depth and
 //! heads, and the LM head is tied by default. Its attention is its own eager code
 //! (`baddbmm` of the ALiBi slopes), with no SDPA path.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::{add, mul, Result};
 use crate::weight::dim;
 
@@ -52,25 +52,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         None => mul(4, hidden, loc, "ffn_hidden_size")?,
     };
     let alibi = cfg.flag("alibi", false)?;
+    let vocab = cfg.dim("vocab_size", 65024)?;
+    let layers = cfg.layers(&["num_hidden_layers"], 32)?;
     Ok(TransformerArch {
-        model_type: "falcon".to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 65024)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 32)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
+        vocab_size: vocab,
         num_kv_heads: kv_heads,
-        head_dim: hidden / heads,
-        intermediate_size,
-        gated_mlp: false,
         activation: cfg.string("activation", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
         norms_per_layer,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: bias,
         o_bias: bias,
         mlp_bias: bias,
@@ -81,17 +70,10 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             Position::Rotary
         },
         max_positions: cfg.dim("max_position_embeddings", 2048)?,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
         parallel_attn: new_arch || parallel,
         kv_broadcast: new_arch,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder("falcon", hidden, layers, heads, intermediate_size)
     })
 }
 
@@ -100,46 +82,22 @@ pub fn bloom(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let hidden = cfg.dim_alias(&["n_embed", "hidden_size"], 64)?;
     let heads = cfg.dim_alias(&["n_head", "num_attention_heads"], 8)?;
     cfg.require_divisible(("hidden_size", hidden), ("n_head", heads))?;
+    let vocab = cfg.dim("vocab_size", 250880)?;
+    let layers = cfg.layers(&["n_layer", "num_hidden_layers"], 2)?;
+    let inter = mul(4, hidden, loc, "4 × hidden_size")?;
     Ok(TransformerArch {
-        model_type: "bloom".to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 250880)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["n_layer", "num_hidden_layers"], 2)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: mul(4, hidden, loc, "4 × hidden_size")?,
-        gated_mlp: false,
+        vocab_size: vocab,
         activation: "gelu_pytorch_tanh".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
         fused_qkv: true,
-        position: Position::Alibi,
         // ALiBi sets no longest sequence
-        max_positions: 0,
-        type_vocab_size: 0,
+        position: Position::Alibi,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             embed_norm: true,
             ..Default::default()
         },
+        ..TransformerArch::decoder("bloom", hidden, layers, heads, inter)
     })
 }
 

@@ -21,7 +21,7 @@
 //! `original_inv_freq` pair (`head_dim / 2`) per layer type.
 //! Mirrors: `modeling_gemma3n.py` / `Gemma3nTextConfig` of transformers 5.24.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
     TransformerArch,
 };
 use crate::error::Result;
@@ -134,41 +134,29 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             gemma3n.altup_inputs
         )));
     }
+    // made before `gemma3n` moves into `details`
+    let base = TransformerArch::decoder(
+        cfg.model_type,
+        hidden,
+        layers,
+        heads,
+        gemma3n.intermediate_sizes[0],
+    );
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Decoder,
         head,
         vocab_size: cfg.dim("vocab_size", 262_400)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
         num_kv_heads: cfg.dim("num_key_value_heads", 2)?,
         head_dim,
-        intermediate_size: gemma3n.intermediate_sizes[0],
         gated_mlp: true,
         activation: cfg.string("hidden_activation", "gelu_pytorch_tanh")?,
         norm: NormKind::RmsNorm,
         norms_per_layer: 4,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: attention_bias,
         o_bias: attention_bias,
         mlp_bias: false,
-        fused_qkv: false,
         position: Position::Rotary,
         max_positions: cfg.dim("max_position_embeddings", 32_768)?,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             layers: spans
                 .into_iter()
@@ -178,6 +166,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             gemma3n: Some(Box::new(gemma3n)),
             ..Default::default()
         },
+        ..base
     })
 }
 

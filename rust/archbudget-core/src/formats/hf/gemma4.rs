@@ -19,7 +19,7 @@
 //! (half the head dim of that kind) per layer kind.
 //! Mirrors: `modeling_gemma4.py` / `Gemma4TextConfig` of transformers 5.24.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
+    AttentionSpan, BlockDetails, HeadKind, LayerAttention, NormKind, Position, QkNorm,
     TransformerArch,
 };
 use crate::error::{mul, Result};
@@ -201,41 +201,23 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         embedding_head: None,
     };
     let attention_bias = cfg.flag("attention_bias", false)?;
+    let vocab = cfg.dim("vocab_size", 262_144)?;
+    let inter = cfg.dim("intermediate_size", 9216)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 262_144)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
+        vocab_size: vocab,
         num_kv_heads: kv_heads,
         head_dim,
-        intermediate_size: cfg.dim("intermediate_size", 9216)?,
         gated_mlp: true,
         activation: cfg.string("hidden_activation", "gelu_pytorch_tanh")?,
         norm: NormKind::RmsNorm,
         norms_per_layer: 4,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: attention_bias,
         o_bias: attention_bias,
         mlp_bias: false,
-        fused_qkv: false,
         position: Position::Rotary,
         max_positions: cfg.dim("max_position_embeddings", 131_072)?,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             layers: global
                 .iter()
@@ -251,6 +233,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             gemma4: Some(Box::new(gemma4)),
             ..Default::default()
         },
+        ..TransformerArch::decoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

@@ -6,7 +6,7 @@
 //! `c_proj`, MLP `c_fc` (n_inner, default 4 × embd) and `c_proj`; with
 //! `add_cross_attention` each block adds `q_attn`, a 2 × embd `c_attn`, `c_proj` and a norm.
 //! Mirrors: `modeling_gpt2.py` (`GPT2Model`, `GPT2LMHeadModel`) of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::{dim, Dim, Weight};
 
@@ -22,42 +22,18 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         None => crate::error::mul(4, embd, cfg.location, "n_inner")?,
     };
     let positions = cfg.dim_alias(&["n_positions", "max_position_embeddings"], 1024)?;
+    let vocab = cfg.dim("vocab_size", 50257)?;
+    let layers = cfg.layers(&["n_layer", "num_hidden_layers"], 12)?;
     Ok(TransformerArch {
-        model_type: "gpt2".to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 50257)?,
-        embed_dim: embd,
-        hidden_size: embd,
-        num_layers: cfg.layers(&["n_layer", "num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: embd / heads,
-        intermediate_size: inner,
-        gated_mlp: false,
+        vocab_size: vocab,
         activation: cfg.string("activation_function", "gelu_new")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
         fused_qkv: true,
         position: Position::Learned { rows: positions },
         max_positions: positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: cfg.flag("add_cross_attention", false)?,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder("gpt2", embd, layers, heads, inner)
     })
 }
 

@@ -5,7 +5,7 @@
 //! Weights: fused `query_key_value` (3 × hidden) and `dense`, both biased when
 //! `attention_bias` (default true); MLP `dense_h_to_4h` / `dense_4h_to_h` always biased.
 //! Mirrors: `modeling_gpt_neox.py` of transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::weight::dim;
 
@@ -18,42 +18,21 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     cfg.require_divisible(("hidden_size", hidden), ("num_attention_heads", heads))?;
     let bias = cfg.flag("attention_bias", true)?;
     let max_positions = cfg.dim("max_position_embeddings", 2048)?;
+    let vocab = cfg.dim("vocab_size", 50432)?;
+    let layers = cfg.layers(&["num_hidden_layers"], 44)?;
+    let inter = cfg.dim("intermediate_size", 24576)?;
     Ok(TransformerArch {
-        model_type: "gpt_neox".to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 50432)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 44)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: cfg.dim("intermediate_size", 24576)?,
-        gated_mlp: false,
+        vocab_size: vocab,
         activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: bias,
         o_bias: bias,
-        mlp_bias: true,
         fused_qkv: true,
         position: Position::Rotary,
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", false)?,
-        moe: None,
         parallel_attn: cfg.flag("use_parallel_residual", true)?,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder("gpt_neox", hidden, layers, heads, inter)
     })
 }
 

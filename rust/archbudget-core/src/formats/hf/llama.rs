@@ -9,7 +9,7 @@
 //! `[experts, hidden]` router; qwen2_moe adds a shared expert and its `hidden → 1` gate.
 //! Mirrors: `modeling_<type>.py` of transformers 5.x, head_dim as
 //! `getattr(config, "head_dim", hidden // heads)`.
-use crate::arch::{ArchKind, HeadKind, Moe, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Moe, NormKind, Position, TransformerArch};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -130,42 +130,26 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         "qwen2_moe" => qwen2_moe(cfg, layers)?,
         _ => None,
     };
+    let vocab = cfg.dim("vocab_size", d.vocab)?;
+    let inter = cfg.dim("intermediate_size", d.inter)?;
     Ok(TransformerArch {
-        model_type: mt.to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", d.vocab)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
+        vocab_size: vocab,
         num_kv_heads: kv_heads,
         head_dim,
-        intermediate_size: cfg.dim("intermediate_size", d.inter)?,
         gated_mlp: true,
         activation,
         norm: NormKind::RmsNorm,
         norms_per_layer: if mt == "gemma2" { 4 } else { 2 },
-        final_norm: true,
-        pre_norm: true,
         qkv_bias,
         o_bias,
         mlp_bias,
         fused_qkv: mt == "phi3",
         position: Position::Rotary,
         max_positions: cfg.dim("max_position_embeddings", d.max_pos)?,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", d.tie)?,
         moe,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder(mt, hidden, layers, heads, inter)
     })
 }
 

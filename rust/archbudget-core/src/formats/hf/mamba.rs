@@ -7,10 +7,7 @@
 //! Modules: `embeddings`, `layers.{i}.norm`, `layers.{i}.mixer`, `norm_f` in
 //! `MambaModel` / `Mamba2Model`, under `backbone.` in the causal-LM class beside
 //! `lm_head`.
-use crate::arch::{
-    ArchKind, BlockDetails, HeadKind, LayerMixer, NormKind, Position, Ssm, SsmVersion,
-    TransformerArch,
-};
+use crate::arch::{BlockDetails, HeadKind, LayerMixer, NormKind, Ssm, SsmVersion, TransformerArch};
 use crate::error::Result;
 use crate::weight::dim;
 
@@ -72,46 +69,22 @@ fn decoder(
 ) -> Result<TransformerArch> {
     let layers = cfg.layers(&["num_hidden_layers"], layers)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Decoder,
         head,
         vocab_size: cfg.dim("vocab_size", vocab)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_decoder_layers: 0,
-        // no attention: the fields of attention layers stay empty
-        num_heads: 0,
-        num_kv_heads: 0,
-        head_dim: 0,
-        intermediate_size: ssm.d_inner,
-        gated_mlp: false,
         activation: cfg.string("hidden_act", "silu")?,
         norm: NormKind::RmsNorm,
         norms_per_layer: 1,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: false,
         o_bias: false,
         mlp_bias: false,
-        fused_qkv: false,
-        position: Position::None,
-        max_positions: 0,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", tie)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             mixers: vec![LayerMixer::Ssm; layers as usize],
             ssm: Some(ssm),
             ..BlockDetails::default()
         },
+        // no attention: the fields of attention layers stay empty (no heads)
+        ..TransformerArch::decoder(cfg.model_type, hidden, layers, 0, ssm.d_inner)
     })
 }
 

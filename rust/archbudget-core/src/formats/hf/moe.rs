@@ -15,8 +15,8 @@
 //! `getattr(config, "head_dim", hidden // heads)`, layer `i` sparse when
 //! `i ∉ mlp_only_layers`, `num_experts > 0` and `(i + 1) % decoder_sparse_step == 0`.
 use crate::arch::{
-    ArchKind, AttentionSpan, BlockDetails, HeadKind, LayerAttention, LayerMixer, Moe, NormKind,
-    Position, QkNorm, TransformerArch,
+    AttentionSpan, HeadKind, LayerAttention, LayerMixer, Moe, NormKind, Position, QkNorm,
+    TransformerArch,
 };
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, totals, Weight};
@@ -89,41 +89,26 @@ impl Dims {
     /// A pre-norm RMSNorm decoder with rotary positions and a gated MLP, no biases.
     pub fn decoder(&self, cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         Ok(TransformerArch {
-            model_type: cfg.model_type.to_string(),
-            kind: ArchKind::Decoder,
             head,
             vocab_size: self.vocab,
-            embed_dim: self.hidden,
-            hidden_size: self.hidden,
-            num_layers: self.layers,
-            num_decoder_layers: 0,
-            num_heads: self.heads,
             num_kv_heads: self.kv_heads,
             head_dim: self.head_dim,
-            intermediate_size: self.inter,
             gated_mlp: true,
             activation: cfg.string("hidden_act", "silu")?,
             norm: NormKind::RmsNorm,
-            norms_per_layer: 2,
-            final_norm: true,
-            pre_norm: true,
             qkv_bias: false,
             o_bias: false,
             mlp_bias: false,
-            fused_qkv: false,
             position: Position::Rotary,
             max_positions: self.max_pos,
-            type_vocab_size: 0,
             tie_word_embeddings: self.tie,
-            moe: None,
-            parallel_attn: false,
-            kv_broadcast: false,
-            cross_attention: false,
-            pooler: None,
-            mlm_head: None,
-            vision: None,
-            scale_decoder_outputs: false,
-            details: BlockDetails::default(),
+            ..TransformerArch::decoder(
+                cfg.model_type,
+                self.hidden,
+                self.layers,
+                self.heads,
+                self.inter,
+            )
         })
     }
 }

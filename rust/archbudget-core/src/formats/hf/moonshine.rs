@@ -110,46 +110,31 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         filters: hidden,
     };
     let max_positions = cfg.dim("max_position_embeddings", 512)?;
+    let vocab = cfg.dim("vocab_size", 32768)?;
+    let layers = cfg.layers(&["encoder_num_hidden_layers"], 6)?;
     Ok(TransformerArch {
-        model_type: "moonshine".to_string(),
         kind: ArchKind::EncoderDecoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 32768)?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["encoder_num_hidden_layers"], 6)?,
+        vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_num_hidden_layers"], 6)?,
-        num_heads: dec_heads,
         num_kv_heads: dec_kv,
         head_dim,
-        intermediate_size: inter,
         gated_mlp: true,
         activation: decoder_act,
         norm: NormKind::LayerNorm { bias: false },
         norms_per_layer: 3,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: cfg.flag("attention_bias", false)?,
         o_bias: false,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Rotary,
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             rotary_dim,
             moonshine: Some(Box::new(moonshine)),
             ..BlockDetails::default()
         },
+        ..TransformerArch::encoder("moonshine", hidden, layers, dec_heads, inter)
     })
 }
 

@@ -8,7 +8,7 @@
 //! parameters when `layer_norm_elementwise_affine` is false.
 //! Mirrors: `modeling_opt.py` (`OPTDecoder`, `OPTLearnedPositionalEmbedding`) of
 //! transformers 5.x.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::{add, Result};
 use crate::weight::dim;
 
@@ -30,44 +30,27 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     } else {
         NormKind::LayerNormNoAffine
     };
+    let vocab = cfg.dim("vocab_size", 50272)?;
+    let embed = cfg.dim("word_embed_proj_dim", hidden)?;
+    let layers = cfg.layers(&["num_hidden_layers"], 12)?;
+    let inter = cfg.dim("ffn_dim", 3072)?;
     Ok(TransformerArch {
-        model_type: "opt".to_string(),
-        kind: ArchKind::Decoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 50272)?,
-        embed_dim: cfg.dim("word_embed_proj_dim", hidden)?,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: cfg.dim("ffn_dim", 3072)?,
-        gated_mlp: false,
+        vocab_size: vocab,
+        embed_dim: embed,
         activation: cfg.string("activation_function", "relu")?,
         norm,
-        norms_per_layer: 2,
         final_norm: pre_norm && !cfg.flag("_remove_final_layer_norm", false)?,
         pre_norm,
         qkv_bias: bias,
         o_bias: bias,
         mlp_bias: bias,
-        fused_qkv: false,
         position: Position::Learned {
             rows: add(max_positions, POSITION_OFFSET, cfg.location, "positions")?,
         },
         max_positions,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder("opt", hidden, layers, heads, inter)
     })
 }
 

@@ -17,7 +17,7 @@
 //! Mirrors: `modeling_sam.py` / `configuration_sam.py` (`SamVisionModel`,
 //! `SamVisionConfig`) of transformers 5.24. keras-hub's ViTDetBackbone is the same model
 //! (`formats/keras_hub/vit_det.rs`). sam_vision_model has no language-model head.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -106,39 +106,13 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         rel_pos: cfg.flag("use_rel_pos", true)?,
         output_channels: cfg.dim("output_channels", 256)?,
     };
+    let layers = cfg.count("num_hidden_layers", 12)?;
     let mut arch = TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: 0,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.count("num_hidden_layers", 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: mlp_dim,
-        gated_mlp: false,
         activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
         final_norm: false,
-        pre_norm: true,
         qkv_bias: cfg.flag("qkv_bias", true)?,
-        o_bias: true,
-        mlp_bias: true,
         fused_qkv: true,
-        position: Position::None,
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
         vision: Some(Vision {
             image_size: (image, image),
             patch_size: (patch, patch),
@@ -147,8 +121,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, mlp_dim)
     };
     arch.details.sam_vision = Some(Box::new(sam));
     Ok(arch)

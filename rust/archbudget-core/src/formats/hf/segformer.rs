@@ -14,7 +14,7 @@
 //! Mirrors: `modeling_segformer.py` (`SegformerModel`) of transformers 5.24. The model
 //! takes images of any size; memory reads the config's `image_size` (an int or an `[h, w]`
 //! pair, which transformers keeps but ignores; 224 when absent).
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -157,38 +157,9 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let first = &s.stages[0];
     let grid = Segformer::conv_out(first, s.image);
     let mut arch = TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: 0,
         embed_dim: first.width,
-        hidden_size: last.width,
-        num_layers: s.stages.iter().map(|st| st.depth).sum(),
-        num_decoder_layers: 0,
-        num_heads: last.heads,
-        num_kv_heads: last.heads,
-        head_dim: last.width / last.heads,
-        intermediate_size: last.mlp,
-        gated_mlp: false,
         activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
-        position: Position::None,
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
         vision: Some(Vision {
             image_size: s.image,
             patch_size: (first.patch, first.patch),
@@ -197,8 +168,13 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(
+            cfg.model_type,
+            last.width,
+            s.stages.iter().map(|st| st.depth).sum(),
+            last.heads,
+            last.mlp,
+        )
     };
     arch.details.segformer = Some(Box::new(s));
     Ok(arch)

@@ -15,7 +15,7 @@
 //! Mirrors: `modeling_swin.py` (`SwinModel(add_pooling_layer=True,
 //! use_mask_token=False)`) of transformers 5.24, `image_size` / `patch_size` as an int or
 //! an `[h, w]` pair; `use_absolute_embeddings` adds a `(patches × embed_dim)` table.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch, Vision};
 use crate::error::{mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -136,41 +136,14 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     let num_patches = mul(image.0 / patch.0, image.1 / patch.1, loc, "patch count")?;
     let (gh, gw) = swin.grid();
     let mut arch = TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: 0,
         embed_dim,
-        hidden_size: hidden,
-        num_layers: swin.depths.iter().sum(),
-        num_decoder_layers: 0,
-        num_heads: swin.heads[last],
-        num_kv_heads: swin.heads[last],
-        head_dim: hidden / swin.heads[last],
-        intermediate_size: swin.mlp[last],
-        gated_mlp: false,
         activation: cfg.string("hidden_act", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: swin.qkv_bias,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: match swin.absolute_positions {
             true => Position::Learned { rows: num_patches },
             false => Position::None,
         },
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
         vision: Some(Vision {
             image_size: image,
             patch_size: patch,
@@ -179,8 +152,13 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             class_tokens: 0,
             patch_bias: true,
         }),
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(
+            cfg.model_type,
+            hidden,
+            swin.depths.iter().sum(),
+            swin.heads[last],
+            swin.mlp[last],
+        )
     };
     arch.details.swin = Some(Box::new(swin));
     Ok(arch)

@@ -33,48 +33,33 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
     };
     let heads = cfg.dim_alias(&["num_heads", "num_attention_heads"], 8)?;
     let buckets = cfg.dim("relative_attention_num_buckets", 32)?;
+    let vocab = cfg.dim("vocab_size", 32128)?;
+    let decoder_layers = cfg.layers(&["num_decoder_layers"], layers)?;
+    let head_dim = cfg.dim_alias(&["d_kv", "head_dim"], 64)?;
+    let inter = cfg.dim("d_ff", 2048)?;
     Ok(TransformerArch {
-        model_type: "t5".to_string(),
         kind: ArchKind::EncoderDecoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 32128)?,
-        embed_dim: d_model,
-        hidden_size: d_model,
-        num_layers: layers,
-        num_decoder_layers: cfg.layers(&["num_decoder_layers"], layers)?,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: cfg.dim_alias(&["d_kv", "head_dim"], 64)?,
-        intermediate_size: cfg.dim("d_ff", 2048)?,
+        vocab_size: vocab,
+        num_decoder_layers: decoder_layers,
+        head_dim,
         gated_mlp: gated,
         activation: activation.to_string(),
         norm: NormKind::RmsNorm,
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: false,
         o_bias: false,
         mlp_bias: false,
-        fused_qkv: false,
         position: Position::RelativeBuckets {
             num_buckets: buckets,
             max_distance: cfg.dim("relative_attention_max_distance", 128)?,
         },
-        max_positions: 0,
-        type_vocab_size: 0,
         // T5Config.__post_init__ forces it: the flag only decides output scaling.
         tie_word_embeddings: true,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
         // `kwargs.pop("tie_word_embeddings", None) is not False`
         scale_decoder_outputs: cfg.is_null("tie_word_embeddings")
             || cfg.flag("tie_word_embeddings", true)?,
-        details: Default::default(),
+        ..TransformerArch::encoder("t5", d_model, layers, heads, inter)
     })
 }
 

@@ -126,46 +126,37 @@ pub fn arch(config: &Value, cfg: &Cfg, head: HeadKind) -> Result<TransformerArch
         decoder,
     };
     let d = &t.decoder;
+    // the decoder's sizes (what the LM head and the generic readers of an arch see) and
+    // the encoder's depth, taken before `t` moves into `details`
+    let base = TransformerArch::encoder(
+        "t5gemma",
+        d.hidden,
+        t.encoder.num_layers(),
+        d.heads,
+        d.inter,
+    );
     Ok(TransformerArch {
-        model_type: "t5gemma".to_string(),
         kind: ArchKind::EncoderDecoder,
         head,
-        // the decoder's sizes: what the LM head and the generic readers of an arch see
         vocab_size: d.vocab,
-        embed_dim: d.hidden,
-        hidden_size: d.hidden,
-        num_layers: t.encoder.num_layers(),
         num_decoder_layers: d.num_layers(),
-        num_heads: d.heads,
         num_kv_heads: d.kv_heads,
         head_dim: d.head_dim,
-        intermediate_size: d.inter,
         gated_mlp: true,
         activation: d.activation.clone(),
         norm: NormKind::RmsNorm,
         norms_per_layer: 4,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: d.bias,
         o_bias: d.bias,
         mlp_bias: false,
-        fused_qkv: false,
         position: Position::Rotary,
-        max_positions: 0,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             t5gemma: Some(Box::new(t)),
             ..Default::default()
         },
+        ..base
     })
 }
 

@@ -11,9 +11,7 @@
 //! tower's modules themselves, no `vision_model` wrapper) and `CLIPVisionConfig` /
 //! `SiglipVisionConfig` defaults (`hidden_act` quick_gelu / gelu_pytorch_tanh), and
 //! `Gemma4VisionModel` / `Gemma4VisionConfig` of transformers 5.24 (`hidden_activation`).
-use crate::arch::{
-    ArchKind, HeadKind, NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput,
-};
+use crate::arch::{NormKind, Position, TowerFamily, TransformerArch, VisionModel, VisionOutput};
 use crate::error::Result;
 
 use super::config::Cfg;
@@ -37,19 +35,17 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
         None => (t.num_heads, t.hidden_size / t.num_heads),
     };
     let gemma4 = t.gemma4.is_some();
+    // made before `t` moves into `details`
+    let base = TransformerArch::encoder(
+        cfg.model_type,
+        t.hidden_size,
+        t.num_layers,
+        t.num_heads,
+        t.intermediate_size,
+    );
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
-        head: HeadKind::Base,
-        vocab_size: 0,
-        embed_dim: t.hidden_size,
-        hidden_size: t.hidden_size,
-        num_layers: t.num_layers,
-        num_decoder_layers: 0,
-        num_heads: t.num_heads,
         num_kv_heads: kv_heads,
         head_dim,
-        intermediate_size: t.intermediate_size,
         gated_mlp: gemma4,
         activation: cfg.string(act_key, act)?,
         norm: match gemma4 {
@@ -58,26 +54,14 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
         },
         norms_per_layer: if gemma4 { 4 } else { 2 },
         final_norm: !gemma4,
-        pre_norm: true,
         qkv_bias: !gemma4,
         o_bias: !gemma4,
         mlp_bias: !gemma4,
-        fused_qkv: false,
         position: match gemma4 {
             true => Position::Rotary,
             false => Position::Learned { rows: slots },
         },
         max_positions: slots,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             vision_model: Some(Box::new(VisionModel {
                 tower: t,
@@ -85,6 +69,7 @@ pub fn arch(cfg: &Cfg) -> Result<TransformerArch> {
             })),
             ..Default::default()
         },
+        ..base
     })
 }
 

@@ -10,7 +10,7 @@
 //!
 //! deit (`modeling_deit.py`, `DeiTModel`) is vit with a `distillation_token` beside the
 //! CLS token: positions for `patches + 2` slots, the same blocks, pooler and defaults.
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch, Vision};
+use crate::arch::{HeadKind, Position, TransformerArch, Vision};
 use crate::error::{add, mul, Result};
 use crate::weight::{dim, Weight};
 
@@ -88,39 +88,12 @@ pub(super) fn encoder(
     grid: PatchGrid,
     slots: u64,
 ) -> Result<TransformerArch> {
+    let layers = cfg.layers(&["num_hidden_layers"], 12)?;
     Ok(TransformerArch {
-        model_type: cfg.model_type.to_string(),
-        kind: ArchKind::Encoder,
         head,
-        vocab_size: 0,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: cfg.layers(&["num_hidden_layers"], 12)?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
         head_dim,
-        intermediate_size: inter,
-        gated_mlp: false,
-        activation: "gelu".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned { rows: slots },
         max_positions: slots,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
         vision: Some(Vision {
             image_size: grid.image,
             patch_size: grid.patch,
@@ -129,8 +102,7 @@ pub(super) fn encoder(
             class_tokens: 1,
             patch_bias: true,
         }),
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(cfg.model_type, hidden, layers, heads, inter)
     })
 }
 

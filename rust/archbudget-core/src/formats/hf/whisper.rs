@@ -13,7 +13,7 @@
 //! biased; LayerNorms with bias. No buffers.
 //! Mirrors: `modeling_whisper.py` of transformers 5.24.
 use crate::arch::TransformerArch;
-use crate::arch::{ArchKind, AudioFrontend, BlockDetails, HeadKind, NormKind, Position};
+use crate::arch::{ArchKind, AudioFrontend, BlockDetails, HeadKind, Position};
 use crate::error::Result;
 use crate::weight::{dim, Weight};
 
@@ -48,42 +48,19 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
         )));
     }
     let max_target = cfg.dim("max_target_positions", 448)?;
+    let vocab = cfg.dim("vocab_size", 51865)?;
+    let layers = cfg.layers(&["encoder_layers", "num_hidden_layers"], 4)?;
     Ok(TransformerArch {
-        model_type: "whisper".to_string(),
         kind: ArchKind::EncoderDecoder,
         head,
-        vocab_size: cfg.dim("vocab_size", 51865)?,
-        embed_dim: d_model,
-        hidden_size: d_model,
-        num_layers: cfg.layers(&["encoder_layers", "num_hidden_layers"], 4)?,
+        vocab_size: vocab,
         num_decoder_layers: cfg.layers(&["decoder_layers"], 4)?,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: d_model / heads,
-        intermediate_size: inter,
-        gated_mlp: false,
         activation: cfg.string("activation_function", "gelu")?,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         // the decoder's table; the encoder's sinusoids are the front end's
         position: Position::Learned { rows: max_target },
         max_positions: max_target,
-        type_vocab_size: 0,
         tie_word_embeddings: cfg.flag("tie_word_embeddings", true)?,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: BlockDetails {
             audio: Some(AudioFrontend {
                 mel_bins: cfg.dim("num_mel_bins", 80)?,
@@ -92,6 +69,7 @@ pub fn arch(cfg: &Cfg, head: HeadKind) -> Result<TransformerArch> {
             unbiased_key: true,
             ..BlockDetails::default()
         },
+        ..TransformerArch::encoder("whisper", d_model, layers, heads, inter)
     })
 }
 

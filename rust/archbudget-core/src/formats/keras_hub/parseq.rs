@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::blocks::{attention, dense, embedding, layer_norm, seq_shape, Args, Heads, Row};
 use super::Backbone;
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, Position, TransformerArch};
 use crate::error::{Error, Result};
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -58,45 +58,16 @@ pub fn lowered(a: &Args, task: Option<&Args>) -> Result<(TransformerArch, Dropou
         .transpose()?;
     let dropout = a.float_or("dropout_rate", 0.1)?;
     let arch = TransformerArch {
-        model_type: MODEL_TYPE.to_string(),
-        kind: ArchKind::Decoder,
         head: match task {
             None => HeadKind::Base,
             Some(_) => HeadKind::CausalLm,
         },
         vocab_size: a.dim("vocabulary_size")? - 2,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: a.dim("num_decoder_layers")?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: a.dim("decoder_mlp_dim")?,
-        gated_mlp: false,
-        activation: "gelu".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
         norms_per_layer: 4,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
         position: Position::Learned {
             rows: max_label_length + 1,
         },
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
         cross_attention: true,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
         details: crate::arch::BlockDetails {
             parseq: Some(Box::new(Parseq {
                 image_encoder: a.config.get("image_encoder").cloned().unwrap_or_default(),
@@ -105,6 +76,13 @@ pub fn lowered(a: &Args, task: Option<&Args>) -> Result<(TransformerArch, Dropou
             })),
             ..Default::default()
         },
+        ..TransformerArch::decoder(
+            MODEL_TYPE,
+            hidden,
+            a.dim("num_decoder_layers")?,
+            heads,
+            a.dim("decoder_mlp_dim")?,
+        )
     };
     let dropouts = Dropouts {
         embed: dropout,

@@ -16,7 +16,7 @@
 //! `memory/hf_roformer_v2.rs` through the shared ops), not a twin's.
 use super::blocks::{dense, embedding, rms_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, NormKind, Position, TransformerArch};
 use crate::error::Result;
 use crate::formats::hf::Head;
 use crate::memory::hf::Dropouts;
@@ -41,46 +41,29 @@ pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
         Some(other) => other.to_string(),
     };
     let dropout = a.float_or("dropout", 0.1)?;
+    let vocab = a.dim("vocabulary_size")?;
+    let layers = a.dim("num_layers")?;
+    let head_dim = a.dim("head_size")?;
+    let inter = a.dim("intermediate_dim")?;
     let arch = TransformerArch {
-        model_type: MODEL_TYPE.to_string(),
-        kind: ArchKind::Encoder,
         head: match head {
             Head::Base => HeadKind::Base,
             Head::CausalLm => HeadKind::MaskedLm,
         },
-        vocab_size: a.dim("vocabulary_size")?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: a.dim("num_layers")?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: a.dim("head_size")?,
-        intermediate_size: a.dim("intermediate_dim")?,
-        gated_mlp: false,
+        vocab_size: vocab,
+        head_dim,
         activation,
         norm: NormKind::RmsNorm,
-        norms_per_layer: 2,
         final_norm: false,
         pre_norm: false,
         qkv_bias: bias,
         o_bias: bias,
         mlp_bias: bias,
-        fused_qkv: false,
-        position: Position::Rotary,
         // rotary angles computed per call: no longest sequence
-        max_positions: 0,
+        position: Position::Rotary,
         type_vocab_size: a.dim_or("num_segments", 2)?,
         tie_word_embeddings: true,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(MODEL_TYPE, hidden, layers, heads, inter)
     };
     let dropouts = Dropouts {
         embed: dropout,

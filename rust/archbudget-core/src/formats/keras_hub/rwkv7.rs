@@ -17,7 +17,7 @@
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::call_order::{self, CallGraph};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::{HeadKind, TransformerArch};
 use crate::error::Result;
 use crate::formats::hf::Head;
 use crate::memory::hf::Dropouts;
@@ -56,45 +56,24 @@ pub fn lowered(a: &Args, head: Head) -> Result<(TransformerArch, Dropouts)> {
     let heads = a.per_head(("hidden_size", hidden), ("head_size", head_size))?;
     let dropout = a.float_or("dropout_rate", 0.0)?;
     let mut arch = TransformerArch {
-        model_type: MODEL_TYPE.to_string(),
-        kind: ArchKind::Decoder,
         head: match head {
             Head::Base => HeadKind::Base,
             Head::CausalLm => HeadKind::CausalLm,
         },
         vocab_size: a.dim("vocabulary_size")?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: a.dim("num_layers")?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
         head_dim: head_size,
-        intermediate_size: a.dim("intermediate_dim")?,
-        gated_mlp: false,
         activation: "relu".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
         qkv_bias: false,
         o_bias: false,
         mlp_bias: false,
-        fused_qkv: false,
         // a recurrence: no positions, no longest sequence
-        position: Position::None,
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::decoder(
+            MODEL_TYPE,
+            hidden,
+            a.dim("num_layers")?,
+            heads,
+            a.dim("intermediate_dim")?,
+        )
     };
     arch.details.rwkv7 = Some(loras(a)?);
     let dropouts = Dropouts {

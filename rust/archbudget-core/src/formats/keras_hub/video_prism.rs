@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::blocks::{attention, dense, layer_norm, Args, Heads, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::TransformerArch;
 use crate::error::{Error, Result};
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -64,44 +64,13 @@ pub fn lowered(a: &Args) -> Result<Option<(TransformerArch, Dropouts)>> {
         temporal_layers: a.dim("num_temporal_layers")?,
     };
     let dropout = a.float_or("dropout_rate", 0.0)?;
-    let mut arch = TransformerArch {
-        model_type: MODEL_TYPE.to_string(),
-        kind: ArchKind::Encoder,
-        head: HeadKind::Base,
-        vocab_size: 0,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: video.spatial_layers + video.temporal_layers,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: hidden / heads,
-        intermediate_size: a.dim("intermediate_dim")?,
-        gated_mlp: false,
-        activation: "gelu".to_string(),
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
-        final_norm: true,
-        pre_norm: true,
-        qkv_bias: true,
-        o_bias: true,
-        mlp_bias: true,
-        fused_qkv: false,
-        // learned tables the lowering adds itself (patches, frames)
-        position: Position::None,
-        max_positions: 0,
-        type_vocab_size: 0,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
-    };
+    let mut arch = TransformerArch::encoder(
+        MODEL_TYPE,
+        hidden,
+        video.spatial_layers + video.temporal_layers,
+        heads,
+        a.dim("intermediate_dim")?,
+    );
     arch.details.video_prism = Some(video);
     let dropouts = Dropouts {
         embed: dropout,

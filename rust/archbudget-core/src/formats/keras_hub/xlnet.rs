@@ -14,7 +14,7 @@
 //! one-hot float copy), and has no `mems` cache.
 use super::blocks::{dense, embedding, layer_norm, seq_shape, Args, Row};
 use super::{Backbone, Classifier};
-use crate::arch::{ArchKind, HeadKind, NormKind, Position, TransformerArch};
+use crate::arch::TransformerArch;
 use crate::error::Result;
 use crate::memory::hf::Dropouts;
 use crate::weight::{dim, Weight};
@@ -37,43 +37,21 @@ pub fn lowered(a: &Args) -> Result<(TransformerArch, Dropouts)> {
         Some(other) => other.to_string(),
     };
     let dropout = a.float_or("dropout", 0.0)?;
+    let vocab = a.dim("vocabulary_size")?;
+    let layers = a.dim("num_layers")?;
+    let head_dim = a.per_head(("hidden_dim", hidden), ("num_heads", heads))?;
+    let inter = a.dim("intermediate_dim")?;
+    // relative positions, recomputed per call: no table, no longest sequence
     let arch = TransformerArch {
-        model_type: MODEL_TYPE.to_string(),
-        kind: ArchKind::Encoder,
-        head: HeadKind::Base,
-        vocab_size: a.dim("vocabulary_size")?,
-        embed_dim: hidden,
-        hidden_size: hidden,
-        num_layers: a.dim("num_layers")?,
-        num_decoder_layers: 0,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim: a.per_head(("hidden_dim", hidden), ("num_heads", heads))?,
-        intermediate_size: a.dim("intermediate_dim")?,
-        gated_mlp: false,
+        vocab_size: vocab,
+        head_dim,
         activation,
-        norm: NormKind::LayerNorm { bias: true },
-        norms_per_layer: 2,
         final_norm: false,
         pre_norm: false,
         qkv_bias: false,
         o_bias: false,
-        mlp_bias: true,
-        fused_qkv: false,
-        // relative positions, recomputed per call: no table, no longest sequence
-        position: Position::None,
-        max_positions: 0,
         type_vocab_size: 2,
-        tie_word_embeddings: false,
-        moe: None,
-        parallel_attn: false,
-        kv_broadcast: false,
-        cross_attention: false,
-        pooler: None,
-        mlm_head: None,
-        vision: None,
-        scale_decoder_outputs: false,
-        details: Default::default(),
+        ..TransformerArch::encoder(MODEL_TYPE, hidden, layers, heads, inter)
     };
     let dropouts = Dropouts {
         embed: dropout,
