@@ -252,15 +252,17 @@ impl Symbolic {
             *p = values[digits[*i]];
         }
         let point = &point[..self.axes.len()];
-        let last = LAST_PIECE.with(|last| {
-            let last = last.borrow();
-            let (id, at, piece) = last.as_ref()?;
-            (*id == self.id && *at == key && piece.contains(point)).then(|| piece.clone())
-        });
-        let piece = match last {
-            Some(piece) => piece,
-            None => self.piece(eval, key, digits, point)?,
-        };
+        // the thread's last piece taken out and put back: no reference counted per
+        // candidate (a shared count would bounce between the cores of a sweep)
+        let last = LAST_PIECE.with(|last| last.borrow_mut().take());
+        if let Some((id, at, piece)) = last {
+            if id == self.id && at == key && piece.contains(point) {
+                let evaluated = self.evaluate(eval, &piece, digits, point, out);
+                LAST_PIECE.with(|last| *last.borrow_mut() = Some((id, at, piece)));
+                return evaluated;
+            }
+        }
+        let piece = self.piece(eval, key, digits, point)?;
         self.evaluate(eval, &piece, digits, point, out)
     }
 
