@@ -9,10 +9,12 @@ for archbudget and for:
                     inference: weights only.
   thumb-deepspeed:  16 bytes/param for training (mixed-precision Adam), 4 bytes/param
                     for inference (weights only).
-Then the leave-one-grid-slice-out table of what is calibrated (the cuDNN RNN spaces,
-cuDNN's convolution workspace; tests/memory_leave_one_out.rs,
-target/memory_leave_one_out.json): for each LSTM and CNN group and each value of each
-grid axis, the constants calibrated without that slice, and how well they predict it.
+Then the leave-one-out tables of what is calibrated (the cuDNN RNN spaces, cuDNN's
+convolution workspace; tests/memory_leave_one_out.rs, target/memory_leave_one_out.json):
+for each LSTM and CNN group, each step predicted by the constants calibrated without it
+(the held-out set's steps are other combinations of the same grids, so this is how one
+of them is predicted), and for each value of each grid axis, the constants calibrated
+without that slice, and how well they predict it.
 --cases GROUP (e.g. lstm/infer, cnn/train): also every case of that group, measured and
 estimated peak, error and the estimate's breakdown at its peak (MiB), worst first.
 Stdlib only.
@@ -110,7 +112,16 @@ def print_cases(est, cases, group):
 
 
 def print_leave_one_out():
-    slices = json.load(open(LOO_JSON))["slices"]
+    tables = json.load(open(LOO_JSON))
+    print()
+    print("Leave one step out: each LSTM and CNN step predicted by what is calibrated without it")
+    head = f"{'group':<11} {'n':>4} | {'≤10%':>7} {'median':>8} | missed by more than 10%"
+    print(head)
+    print("-" * len(head))
+    for r in tables["steps"]:
+        missed = " ".join(f"{m['id']} {100 * m['error']:+.1f}%" for m in r["misses"])
+        print(f"{r['group']:<11} {r['n']:>4} | {100 * r['within10']:>6.1f}% {100 * r['median']:>7.2f}% | {missed}")
+    slices = tables["slices"]
     print()
     print("Leave one grid slice out: what is calibrated (LSTM: the cuDNN RNN workspaces; CNN: cuDNN's")
     print("convolution workspace per output element), calibrated without the slice, predicting it")
