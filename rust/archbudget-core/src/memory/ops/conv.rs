@@ -21,27 +21,70 @@ use crate::memory::Result;
 /// publishes no engine's workspace, so which engine the heuristic picks, and its size,
 /// cannot be known offline: this is calibrated on the H100 oracle, and
 /// tests/memory_leave_one_out.rs checks that it is the calibration of all the CNN steps
-/// and how well a calibration without any one grid slice predicts that slice.
+/// and how well a calibration without any one grid slice, or any one step, predicts it.
 /// Backward runs the data and the filter gradients one after the other
 /// (`convolution_backward`), each on a workspace its own heuristic sizes: charged the
-/// forward's size, the envelope the dev steps show; the fp32 filter gradients at 4×4–8×8
-/// (up to 247 MiB at batch 128, almost none at filters 64) are past it.
+/// forward's size, or in fp32 the non-fused Winograd buffers ([`winograd_bytes`]) where
+/// they are larger and the heuristic takes Winograd: for short, narrow transformed GEMMs
+/// (batch × 4×4 tiles and output channels up to the two calibrated bounds). Four
+/// steps of the oracle come out exact to the KiB with those buffers (cnn-307, 331, 355,
+/// 373: batch 32, 16×16 layers), which is what says the algorithm is Winograd; where the
+/// heuristic switches is what is calibrated. The fp32 steps at batch 128 and filters 32
+/// take far more at 4×4 (up to 247 MiB, an engine no documented algorithm sizes to it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvWorkspace {
     /// fp32 (TF32) convolutions: quarter-bytes per output element.
     pub f32_quarter_bytes: u64,
     /// bf16 (and autocast) convolutions: quarter-bytes per output element.
     pub bf16_quarter_bytes: u64,
+    /// fp32 3×3 backward: the Winograd workspace is charged up to this many rows of its
+    /// transformed GEMMs (batch × 4×4 output tiles), past which the heuristic picks
+    /// another engine (0: never)...
+    pub f32_winograd_max_rows: u64,
+    /// ...and up to this many output channels (the GEMMs' width).
+    pub f32_winograd_max_out_channels: u64,
 }
 
 impl ConvWorkspace {
     /// Calibrated on the 99 CNN steps of the H100 oracle (tests/data/gpu_memory_dev.json,
     /// 32→32 … 512→512 3×3 convolutions): 8 B per output element in fp32 and 4 B in bf16,
-    /// two outputs' worth in either dtype.
+    /// two outputs' worth in either dtype; the fp32 backward's Winograd buffers up to 512
+    /// rows (batch 32 at 16×16, batch 128 at 8×8) and 256 output channels.
     pub const H100: ConvWorkspace = ConvWorkspace {
         f32_quarter_bytes: 32,
         bf16_quarter_bytes: 16,
+        f32_winograd_max_rows: 512,
+        f32_winograd_max_out_channels: 256,
     };
+}
+
+/// The global-memory buffers of cuDNN's non-fused Winograd algorithm
+/// (`CUDNN_CONVOLUTION_BWD_{DATA,FILTER}_ALGO_WINOGRAD_NONFUSED`, documented for 3×3
+/// stride-1 filters, "significant workspace may be needed"), as Lavin & Gray, "Fast
+/// Algorithms for Convolutional Neural Networks" (2016) lay out F(4×4, 3×3): each 4×4
+/// output tile and its 6×6 input tile transformed into 36 fp32 planes, for the input
+/// (`rows` × C), the output gradient (`rows` × K) and the filter (C × K), `rows` being
+/// batch × tiles. Only for the 2-D, ungrouped 3×3 stride-1 convolution it applies to.
+fn winograd_bytes(conv: &Conv) -> Result<Option<(u64, u64)>> {
+    let square3 = conv.dims.len() == 2
+        && conv
+            .dims
+            .iter()
+            .all(|d| d.kernel == 3 && d.stride == 1 && d.dilation == 1);
+    if !square3 || conv.groups > 1 || conv.transposed {
+        return Ok(None);
+    }
+    let tiles = conv
+        .out_size()?
+        .iter()
+        .try_fold(1u64, |a, &o| crate::memory::mul(a, o.div_ceil(4)))?;
+    let rows = crate::memory::mul(conv.batch, tiles)?;
+    let (c, k) = (conv.in_channels, conv.out_channels);
+    let planes = crate::memory::add(
+        crate::memory::mul(rows, crate::memory::add(c, k)?)?,
+        crate::memory::mul(c, k)?,
+    )?;
+    Ok(Some((rows, prod(&[36, 4, planes])?)))
 }
 
 /// Input channels from which a workspace is charged: a 3-channel stem needs none on the
@@ -183,7 +226,17 @@ impl Conv {
             let ws = crate::memory::mul(out, quarter_bytes)? / 4;
             c.fwd_temp.push(ws);
             if cx.record {
-                c.bwd_temp.push(ws);
+                let winograd = match winograd_bytes(self)? {
+                    Some((rows, b))
+                        if dt == DType::F32
+                            && rows <= w.f32_winograd_max_rows
+                            && self.out_channels <= w.f32_winograd_max_out_channels =>
+                    {
+                        b
+                    }
+                    _ => 0,
+                };
+                c.bwd_temp.push(ws.max(winograd));
             }
         }
         let positions = if self.transposed {
