@@ -8,7 +8,12 @@ from typer.testing import CliRunner
 
 import archbudget
 from archbudget.cli import app
-from conftest import DATA, load_keras_hub
+from conftest import (
+    DATA,
+    assert_counts_and_modules_equal_transformers,
+    assert_flops_equal_the_flop_counter,
+    load_keras_hub,
+)
 
 HF = json.loads((DATA / "hf_depth_anything.json").read_text())
 KERAS_HUB = {m["name"]: m for m in load_keras_hub("keras_hub_vit.json.gz")["models"]}
@@ -18,17 +23,12 @@ runner = CliRunner()
 
 @pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
 def test_counts_and_modules_equal_transformers(row):
-    s = archbudget.summary(row["config"])
-    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
-    for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
-        assert row["modules"][name][1] == params, name
+    assert_counts_and_modules_equal_transformers(row)
 
 
 @pytest.mark.parametrize("case", HF["flops"], ids=[c["name"] for c in HF["flops"]])
 def test_flops_equal_the_flop_counter(case):
-    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
-    assert m.params == case["params"]
-    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+    assert_flops_equal_the_flop_counter(case)
 
 
 @pytest.mark.parametrize("twin", HF["keras_hub_twins"], ids=[t["name"] for t in HF["keras_hub_twins"]])

@@ -1,33 +1,30 @@
 """transformers' dinov2 and dinov2_with_registers against tests/data/hf_dinov2.json
 (transformers 5.24, made by tests/data/make_hf_dinov2.py), and keras-hub's DINOV2Backbone
 (tests/data/keras_hub_vision_more.json.gz, real keras-hub 0.32), whose memory is its twin's."""
-import gzip
 import json
 
 import pytest
 
 import archbudget
-from conftest import DATA
+from conftest import (
+    DATA,
+    assert_counts_and_modules_equal_transformers,
+    assert_flops_equal_the_flop_counter,
+    load_keras_hub,
+)
 
 HF = json.loads((DATA / "hf_dinov2.json").read_text())
-with gzip.open(DATA / "keras_hub_vision_more.json.gz", "rt") as f:
-    KERAS_HUB = {m["name"]: m for m in json.load(f)["models"]}
+KERAS_HUB = {m["name"]: m for m in load_keras_hub("keras_hub_vision_more.json.gz")["models"]}
 
 
 @pytest.mark.parametrize("row", HF["rows"], ids=[r["name"] for r in HF["rows"]])
 def test_counts_and_modules_equal_transformers(row):
-    s = archbudget.summary(row["config"])
-    assert (s.total_params, s.name) == (row["base_params"], row["base_class"])
-    if "modules" in row:
-        for name, params in zip(s.layers["name"].to_list(), s.layers["params"].to_list()):
-            assert row["modules"][name][1] == params, name
+    assert_counts_and_modules_equal_transformers(row)
 
 
 @pytest.mark.parametrize("case", HF["flops"], ids=[c["name"] for c in HF["flops"]])
 def test_flops_equal_the_flop_counter(case):
-    m = archbudget.memory(case["config"], mode="train", batch=case["batch"], attn=case["attn"])
-    assert m.params == case["params"]
-    assert (m.flops_fwd, m.flops_fwd_bwd) == (case["flops_fwd"], case["flops_fwd_bwd"])
+    assert_flops_equal_the_flop_counter(case)
 
 
 @pytest.mark.parametrize("twin", HF["keras_hub_twins"], ids=[t["name"] for t in HF["keras_hub_twins"]])
