@@ -45,6 +45,47 @@ pub(super) struct Encoder {
     pub hf: Value,
 }
 
+impl Encoder {
+    pub(super) fn width(&self) -> u64 {
+        self.hf["hidden_size"].as_u64().unwrap_or(0)
+    }
+
+    /// The encoder as a backbone's row `name` of class `class`: a nested model whose
+    /// weights stand under its name (the two encoders' layers share names).
+    pub(super) fn nested_row(&self, name: &str, class: &str) -> Row {
+        Row {
+            name: name.to_string(),
+            class_name: class.to_string(),
+            output_shape: self.output.clone().map(OutputShape::Single),
+            weights: (self.rows.iter())
+                .flat_map(|r| &r.weights)
+                .map(|w| Weight {
+                    name: format!("{name}/{}", w.name),
+                    ..w.clone()
+                })
+                .collect(),
+            nested: true,
+        }
+    }
+}
+
+/// The two unbiased projections of the pooled vision and text features to `projection`.
+pub(super) fn projections(
+    rows: &mut Vec<Row>,
+    vision_hidden: u64,
+    text_hidden: u64,
+    projection: u64,
+) {
+    for (name, d_in) in [
+        ("vision_projection", vision_hidden),
+        ("text_projection", text_hidden),
+    ] {
+        let mut w = Vec::new();
+        dense(&mut w, "", d_in, projection, false);
+        rows.push(Row::new(name, "Dense", vec![None, Some(projection)], w));
+    }
+}
+
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let (family, vision_class, text_class) = match a.class_name {
         "CLIPBackbone" => (Family::Clip, "CLIPVisionEncoder", "CLIPTextEncoder"),
@@ -53,29 +94,9 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
     let (vision_name, vision) = nested(a, "vision_encoder", vision_class)?;
     let (text_name, text) = nested(a, "text_encoder", text_class)?;
     let mut rows = vec![vision.rows[0].clone(), text.rows[0].clone()];
-    for (name, class, e) in [
-        (&vision_name, vision_class, &vision),
-        (&text_name, text_class, &text),
-    ] {
-        rows.push(Row {
-            name: name.clone(),
-            class_name: class.to_string(),
-            output_shape: e.output.clone().map(OutputShape::Single),
-            // under the encoder's name: the two encoders' layers share names
-            weights: e
-                .rows
-                .iter()
-                .flat_map(|r| &r.weights)
-                .map(|w| Weight {
-                    name: format!("{name}/{}", w.name),
-                    ..w.clone()
-                })
-                .collect(),
-            nested: true,
-        });
-    }
-    let width = |e: &Encoder| e.hf["hidden_size"].as_u64().unwrap_or(0);
-    let (vision_hidden, text_hidden) = (width(&vision), width(&text));
+    rows.push(vision.nested_row(&vision_name, vision_class));
+    rows.push(text.nested_row(&text_name, text_class));
+    let (vision_hidden, text_hidden) = (vision.width(), text.width());
     let scalar = |name: &str| Weight::new(name, Vec::new());
     let (hf, width) = match family {
         Family::Clip => {
@@ -93,14 +114,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
                 pooled(text_hidden),
                 Vec::new(),
             ));
-            for (name, d_in) in [
-                ("vision_projection", vision_hidden),
-                ("text_projection", text_hidden),
-            ] {
-                let mut w = Vec::new();
-                dense(&mut w, "", d_in, projection, false);
-                rows.push(Row::new(name, "Dense", pooled(projection), w));
-            }
+            projections(&mut rows, vision_hidden, text_hidden, projection);
             rows.push(Row {
                 output_shape: None,
                 ..Row::new(

@@ -22,37 +22,19 @@ use super::vit::ints;
 use super::Backbone;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
-use crate::summary::OutputShape;
 use crate::weight::{dim, Weight};
 
 pub fn backbone(a: &Args) -> Result<Backbone> {
     let (vision_name, vision) = nested(a, "vision_encoder", "MetaCLIP2VisionEncoder")?;
     let (text_name, text) = nested(a, "text_encoder", "MetaCLIP2TextEncoder")?;
     let projection = a.dim("projection_dim")?;
-    let width = |e: &Encoder| e.hf["hidden_size"].as_u64().unwrap_or(0);
-    let (vision_hidden, text_hidden) = (width(&vision), width(&text));
-    let encoder_row = |name: &str, class: &str, e: &Encoder| Row {
-        name: name.to_string(),
-        class_name: class.to_string(),
-        output_shape: e.output.clone().map(OutputShape::Single),
-        // under the encoder's name: the two encoders' layers share names
-        weights: e
-            .rows
-            .iter()
-            .flat_map(|r| &r.weights)
-            .map(|w| Weight {
-                name: format!("{name}/{}", w.name),
-                ..w.clone()
-            })
-            .collect(),
-        nested: true,
-    };
+    let (vision_hidden, text_hidden) = (vision.width(), text.width());
     let pooled = |w: u64| vec![None, Some(w)];
     let mut norm = Vec::new();
     layer_norm(&mut norm, "", vision_hidden);
     let mut rows = vec![
         vision.rows[0].clone(),
-        encoder_row(&vision_name, "MetaCLIP2VisionEncoder", &vision),
+        vision.nested_row(&vision_name, "MetaCLIP2VisionEncoder"),
         text.rows[0].clone(),
         Row::new(
             "vision_pooler",
@@ -60,7 +42,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             pooled(vision_hidden),
             Vec::new(),
         ),
-        encoder_row(&text_name, "MetaCLIP2TextEncoder", &text),
+        text.nested_row(&text_name, "MetaCLIP2TextEncoder"),
         Row::new(
             "vision_post_layer_norm",
             "LayerNormalization",
@@ -74,14 +56,7 @@ pub fn backbone(a: &Args) -> Result<Backbone> {
             Vec::new(),
         ),
     ];
-    for (name, d_in) in [
-        ("vision_projection", vision_hidden),
-        ("text_projection", text_hidden),
-    ] {
-        let mut w = Vec::new();
-        dense(&mut w, "", d_in, projection, false);
-        rows.push(Row::new(name, "Dense", pooled(projection), w));
-    }
+    clip::projections(&mut rows, vision_hidden, text_hidden, projection);
     rows.push(Row {
         output_shape: None,
         ..Row::new(
