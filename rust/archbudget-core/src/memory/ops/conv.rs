@@ -59,12 +59,13 @@ impl ConvWorkspace {
 }
 
 /// The global-memory buffers of cuDNN's non-fused Winograd algorithm
-/// (`CUDNN_CONVOLUTION_BWD_{DATA,FILTER}_ALGO_WINOGRAD_NONFUSED`, documented for 3×3
-/// stride-1 filters, "significant workspace may be needed"), as Lavin & Gray, "Fast
-/// Algorithms for Convolutional Neural Networks" (2016) lay out F(4×4, 3×3): each 4×4
-/// output tile and its 6×6 input tile transformed into 36 fp32 planes, for the input
-/// (`rows` × C), the output gradient (`rows` × K) and the filter (C × K), `rows` being
-/// batch × tiles. Only for the 2-D, ungrouped 3×3 stride-1 convolution it applies to.
+/// (`CUDNN_CONVOLUTION_BWD_{DATA,FILTER}_ALGO_WINOGRAD_NONFUSED`, which cuDNN documents
+/// for 3×3 stride-1 filters and as keeping its intermediate results in the workspace),
+/// as Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016) lay out
+/// F(4×4, 3×3): each 4×4 output tile and its 6×6 input tile transformed into 36 fp32
+/// planes, for the input (`rows` × C), the output gradient (`rows` × K) and the filter
+/// (C × K), `rows` being batch × tiles. Only for the 2-D, ungrouped 3×3 stride-1
+/// convolution it applies to.
 fn winograd_bytes(conv: &Conv) -> Result<Option<(u64, u64)>> {
     let square3 = conv.dims.len() == 2
         && conv
