@@ -64,28 +64,32 @@ impl ConvWorkspace {
 /// as Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016) lay out
 /// F(4×4, 3×3): each 4×4 output tile and its 6×6 input tile transformed into 36 fp32
 /// planes, for the input (`rows` × C), the output gradient (`rows` × K) and the filter
-/// (C × K), `rows` being batch × tiles. Only for the 2-D, ungrouped 3×3 stride-1
-/// convolution it applies to.
-fn winograd_bytes(conv: &Conv) -> Result<Option<(u64, u64)>> {
+/// (C × K), `rows` being batch × tiles; none where the heuristic takes another engine
+/// (past `w`'s bounds) or the algorithm does not apply (it takes 2-D, ungrouped 3×3
+/// stride-1 convolutions).
+fn winograd_bytes(conv: &Conv, w: ConvWorkspace) -> Result<u64> {
     let square3 = conv.dims.len() == 2
         && conv
             .dims
             .iter()
             .all(|d| d.kernel == 3 && d.stride == 1 && d.dilation == 1);
-    if !square3 || conv.groups > 1 || conv.transposed {
-        return Ok(None);
+    let (c, k) = (conv.in_channels, conv.out_channels);
+    if !square3 || conv.groups > 1 || conv.transposed || k > w.f32_winograd_max_out_channels {
+        return Ok(0);
     }
     let tiles = conv
         .out_size()?
         .iter()
         .try_fold(1u64, |a, &o| crate::memory::mul(a, o.div_ceil(4)))?;
     let rows = crate::memory::mul(conv.batch, tiles)?;
-    let (c, k) = (conv.in_channels, conv.out_channels);
+    if rows > w.f32_winograd_max_rows {
+        return Ok(0);
+    }
     let planes = crate::memory::add(
         crate::memory::mul(rows, crate::memory::add(c, k)?)?,
         crate::memory::mul(c, k)?,
     )?;
-    Ok(Some((rows, prod(&[36, 4, planes])?)))
+    prod(&[36, 4, planes])
 }
 
 /// Input channels from which a workspace is charged: a 3-channel stem needs none on the
@@ -227,14 +231,8 @@ impl Conv {
             let ws = crate::memory::mul(out, quarter_bytes)? / 4;
             c.fwd_temp.push(ws);
             if cx.record {
-                let winograd = match winograd_bytes(self)? {
-                    Some((rows, b))
-                        if dt == DType::F32
-                            && rows <= w.f32_winograd_max_rows
-                            && self.out_channels <= w.f32_winograd_max_out_channels =>
-                    {
-                        b
-                    }
+                let winograd = match dt {
+                    DType::F32 => winograd_bytes(self, w)?,
                     _ => 0,
                 };
                 c.bwd_temp.push(ws.max(winograd));
