@@ -124,7 +124,8 @@ def print_leave_one_out():
     slices = tables["slices"]
     print()
     print("Leave one grid slice out: what is calibrated (LSTM: the cuDNN RNN workspaces; CNN: cuDNN's")
-    print("convolution workspace per output element), calibrated without the slice, predicting it")
+    print("convolution workspace per output element and the bounds of fp32 Winograd), calibrated without")
+    print("the slice, predicting it")
     head = f"{'group':<11} {'held out':<24} {'n':>3} | {'calibrated without it':<66} | {'≤10%':>7} {'median':>8}"
     print(head)
     print("-" * len(head))
