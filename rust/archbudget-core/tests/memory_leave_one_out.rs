@@ -337,12 +337,17 @@ fn each_grid_slice_predicted_without_it() {
         )
     });
     rows.extend(slices("cnn", &CNN_AXES, calibrate_cnn, cnn_error, |w| {
+        let winograd = match w.f32_winograd_max_rows {
+            0 => "no Winograd".to_string(),
+            rows => format!(
+                "Winograd ≤{rows} rows ≤{} out",
+                w.f32_winograd_max_out_channels
+            ),
+        };
         format!(
-            "fp32 {:.2} B/out, bf16 {:.2} B/out, Winograd ≤{} rows ≤{} out",
+            "fp32 {:.2} B/out, bf16 {:.2} B/out, {winograd}",
             w.f32_quarter_bytes as f64 / 4.0,
             w.bf16_quarter_bytes as f64 / 4.0,
-            w.f32_winograd_max_rows,
-            w.f32_winograd_max_out_channels
         )
     }));
     let mut short = Vec::new();
