@@ -83,6 +83,10 @@ def cases():
         cnn(32, 4, 2, 32, False, 128, "adamw", "fp32", "train"),  # cnn-367
         cnn(32, 2, 2, 64, False, 32, "adamw", "fp32", "train"),  # cnn-331
         cnn(32, 4, 2, 32, False, 32, "sgd_momentum", "fp32", "train"),  # cnn-207
+        # where the calibrated Winograd bounds reach without dev evidence: 8×8 layers at
+        # batch 128 (512 rows) and 96 (384 rows), 192 and 256 output channels
+        cnn(32, 3, 2, 48, False, 128, "adamw", "fp32", "train"),
+        cnn(32, 3, 1, 64, True, 96, "sgd_momentum", "fp32", "train"),
     ]
     base = dict(hidden=512, layers=2, seq=128, batch=64, embed=256, bidirectional=False)
     sweep = dict(hidden=[128, 256, 384, 768, 1024], layers=[1, 3], seq=[16, 64, 256, 512],
