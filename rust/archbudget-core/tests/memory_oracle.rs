@@ -199,9 +199,10 @@ fn accuracy_report() {
     }
 }
 
-/// The issue's acceptance targets on the dev oracle: ≥90% of cases within 10% of the
-/// measured peak and a median |error| ≤ 5%, overall and for every family × mode; FLOPs
-/// within 1% for ≥95% of the reference figures. What still misses: cnn-367, 349, 379
+/// The acceptance targets on the dev oracle: ≥90% of cases within 10% of the measured
+/// peak and a median |error| ≤ 5% for every family × mode, and overall ≥95% within 10%
+/// and a median ≤ 2% (issue 17's bars for all cases); FLOPs within 1% for ≥95% of the
+/// reference figures. What still misses: cnn-367, 349, 379
 /// and 287 (fp32 training at 32×32, batch 128, filters 32: an engine at 4×4 that takes
 /// up to 247 MiB of workspace, see `ConvWorkspace`), cnn-209 and mlp-001 (whose extra
 /// 32 MiB is the first backward thread's cuBLAS workspace of the oracle's process,
@@ -214,6 +215,13 @@ fn accuracy_targets() {
         if s.within10 < 0.90 || s.median > 0.05 {
             failures.push(format!(
                 "{g}: {:.1}% within 10%, median {:.2}%",
+                100.0 * s.within10,
+                100.0 * s.median
+            ));
+        }
+        if g == "all" && (s.within10 < 0.95 || s.median > 0.02) {
+            failures.push(format!(
+                "all: {:.1}% within 10%, median {:.2}%",
                 100.0 * s.within10,
                 100.0 * s.median
             ));
