@@ -1,5 +1,5 @@
 """What the KerasHub fixture generators of whole models (make_keras_hub_cnn.py,
-make_keras_hub_cnn2.py, make_keras_hub_readers.py) share: Keras on jax unless
+make_keras_hub_cnn2.py, make_keras_hub_readers.py, make_keras_hub_det.py) share: Keras on jax unless
 KERAS_BACKEND says otherwise, a model recorded as make_keras_extra.py's `describe()`
 records Keras models plus the shapes of its several-output layers, and the loop that
 builds each model in a fresh Keras session (Keras's automatic layer names), rebuilds only
@@ -29,13 +29,13 @@ def with_output_shapes(model, d):
     return d
 
 
-def write(out, only, tables, presets, stateless=None, extra=dict):
+def write(out, only, tables, presets, stateless=None, extra=dict, built=None):
     """Records the models of `tables` (`(kind, {name: make})` pairs) into `out`; with names
     in `only`, only those are rebuilt, the others kept from `out`. `presets` maps the
     presets' names to the `params` metadata recorded beside them (`preset_params`); the
     models `stateless(kind, name)` picks (by default the presets) are preset-sized, built
     in a `keras.StatelessScope()` without weights. `extra()` gives the fixture's keys
-    after `models`."""
+    after `models`; `built(kind, name, model)`, if given, sees each model rebuilt."""
     kept = {}
     if only:
         with gzip.open(out, "rt") as f:
@@ -58,6 +58,8 @@ def write(out, only, tables, presets, stateless=None, extra=dict):
                 d["preset_params"] = presets[name]
             d["class_name"] = type(model).__name__
             models.append(d)
+            if built:
+                built(kind, name, model)
             print(f"{name}: {d['total_params']:,} params ({d['trainable_params']:,} trainable), "
                   f"{len(d['layers'])} rows{', preset ' + format(d['preset_params'], ',') if 'preset_params' in d else ''}",
                   file=sys.stderr, flush=True)

@@ -14,21 +14,18 @@ usage: KERAS_BACKEND=jax /work/scratch/keras/bin/python tests/data/make_keras_hu
   (keras 3.15.1, keras-hub 0.32); OUTFILE defaults to tests/data/keras_hub_det.json.gz;
   NAMEs rebuild only those models, the others kept from OUTFILE.
 """
-import gzip
 import json
 import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 from keras_hub.src.models.d_fine import d_fine_presets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from keras_hub_fixture import with_output_shapes  # noqa: E402
-from make_keras_extra import describe  # noqa: E402
+from keras_hub_fixture import write  # noqa: E402
 
 M = keras_hub.models
 
@@ -144,33 +141,16 @@ def weights_of(model):
 
 
 def main(out, only):
-    kept = {}
-    if only:
-        with gzip.open(out, "rt") as f:
-            kept = {m["name"]: m for m in json.load(f)["models"]}
-    models, dump = [], {}
-    for kind, table in (("backbone", BACKBONES), ("task", TASKS)):
-        for name, make in table.items():
-            if only and name not in only and name in kept:
-                models.append(kept[name])
-                continue
-            keras.backend.clear_session()
-            model = make()
-            d = with_output_shapes(model, describe(model, kind, name))
-            if name in PRESETS:
-                d["preset_params"] = PRESETS[name]
-            d["class_name"] = type(model).__name__
-            models.append(d)
-            dump[name] = weights_of(model)
-            if kind == "backbone":
-                dump[name + "/encoder"] = [(w.path, list(w.shape)) for w in model.get_layer("hybrid_encoder").weights]
-                dump[name + "/decoder"] = [(w.path, list(w.shape)) for w in model.get_layer("decoder").weights]
-            print(f"{name}: {d['total_params']:,} params ({d['trainable_params']:,} trainable), "
-                  f"{len(d['layers'])} rows{', preset ' + format(d['preset_params'], ',') if 'preset_params' in d else ''}",
-                  file=sys.stderr, flush=True)
-    meta = dict(keras=keras.__version__, keras_hub=keras_hub.__version__, backend=keras.backend.backend())
-    with gzip.open(out, "wt") as f:
-        json.dump(dict(meta=meta, models=models), f)
+    dump = {}
+
+    def built(kind, name, model):
+        dump[name] = weights_of(model)
+        if kind == "backbone":
+            dump[name + "/encoder"] = [(w.path, list(w.shape)) for w in model.get_layer("hybrid_encoder").weights]
+            dump[name + "/decoder"] = [(w.path, list(w.shape)) for w in model.get_layer("decoder").weights]
+
+    write(out, only, (("backbone", BACKBONES), ("task", TASKS)), PRESETS, stateless=lambda kind, name: False,
+          built=built)
     if os.environ.get("DUMP_WEIGHTS"):
         with open(os.environ["DUMP_WEIGHTS"], "w") as f:
             json.dump(dump, f)
