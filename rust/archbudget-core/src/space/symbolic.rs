@@ -255,13 +255,15 @@ impl Symbolic {
         // the thread's last piece taken out and put back: no reference counted per
         // candidate (a shared count would bounce between the cores of a sweep)
         let last = LAST_PIECE.with(|last| last.borrow_mut().take());
-        if let Some((id, at, piece)) = last {
-            if id == self.id && at == key && piece.contains(point) {
-                let evaluated = self.evaluate(eval, &piece, digits, point, out);
-                LAST_PIECE.with(|last| *last.borrow_mut() = Some((id, at, piece)));
+        if let Some((id, at, piece)) = &last {
+            if *id == self.id && *at == key && piece.contains(point) {
+                let evaluated = self.evaluate(eval, piece, digits, point, out);
+                LAST_PIECE.with(|l| *l.borrow_mut() = last);
                 return evaluated;
             }
         }
+        // a miss keeps it too, unless `piece` finds this candidate's
+        LAST_PIECE.with(|l| *l.borrow_mut() = last);
         let piece = self.piece(eval, key, digits, point)?;
         self.evaluate(eval, &piece, digits, point, out)
     }
