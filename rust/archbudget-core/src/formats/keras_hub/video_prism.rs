@@ -64,6 +64,7 @@ pub fn lowered(a: &Args) -> Result<Option<(TransformerArch, Dropouts)>> {
         temporal_layers: a.dim("num_temporal_layers")?,
     };
     let dropout = a.float_or("dropout_rate", 0.0)?;
+    // no `position`: the lowering adds its learned tables itself (patches, frames)
     let mut arch = TransformerArch::encoder(
         MODEL_TYPE,
         hidden,
